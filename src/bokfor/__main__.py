@@ -1,0 +1,3 @@
+from bokfor.cli import main
+
+main()

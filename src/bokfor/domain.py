@@ -1,0 +1,135 @@
+"""The data that flows through bokfor: source rows in, vouchers out.
+
+Amounts are integer öre everywhere (debit positive, credit negative, as in SIE). Dimensions
+are SIE object references: dimension number -> object id, e.g. {1: "CAFE1", 6: "P12"}
+(1 = kostnadsställe, 6 = projekt).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Mapping, NamedTuple
+
+FieldValue = str | int | dt.date | dt.datetime | None
+Dims = tuple[tuple[int, str], ...]
+
+
+def make_dims(dims: Mapping[int, str] | None) -> Dims:
+    """Canonical, hashable form of a dimension mapping (sorted by dimension number)."""
+    return tuple(sorted((int(k), str(v)) for k, v in (dims or {}).items()))
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a row came from: the file and its 1-based physical line."""
+
+    file: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One normalised source row.
+
+    `key` is the row's stable identity (e.g. "stripe:txn_1Nx..."): it never depends on dates
+    or amounts, so a re-run recognises the row. `amounts` holds the named amounts a mapping
+    can post (for Stripe: gross, fee, net); `fields` the values rules can test.
+    """
+
+    source: str
+    key: str
+    date: dt.date
+    amounts: Mapping[str, int]
+    fields: Mapping[str, FieldValue]
+    origin: Origin
+
+    def value(self, name: str) -> FieldValue:
+        """A field or amount by name; `date` is the voucher date."""
+        if name in self.amounts:
+            return self.amounts[name]
+        if name == "date":
+            return self.date
+        return self.fields.get(name)
+
+
+class Line(NamedTuple):
+    """One voucher row (#TRANS). A NamedTuple, not a frozen dataclass: vouchers of a
+    million-row export make millions of lines, and tuple construction is several times
+    cheaper than a frozen dataclass's __init__."""
+
+    account: str
+    amount: int
+    dims: Dims = ()
+    text: str = ""
+    quantity: Decimal | None = None
+    date: dt.date | None = None  # transdat; None = the voucher date
+
+    @property
+    def dimensions(self) -> dict[int, str]:
+        return dict(self.dims)
+
+
+@dataclass(frozen=True, slots=True)
+class Voucher:
+    """A verifikation. `number` is None when the receiving system assigns it (SIE 4I)."""
+
+    series: str
+    date: dt.date
+    text: str
+    lines: tuple[Line, ...]
+    source_keys: tuple[str, ...] = ()
+    number: int | None = None
+    reg_date: dt.date | None = None
+    origins: tuple[Origin, ...] = field(default=(), compare=False)
+    rule: str | None = field(default=None, compare=False)
+
+    @property
+    def balance(self) -> int:
+        return sum(line.amount for line in self.lines)
+
+    @property
+    def debit(self) -> int:
+        return sum(line.amount for line in self.lines if line.amount > 0)
+
+    @property
+    def credit(self) -> int:
+        return -sum(line.amount for line in self.lines if line.amount < 0)
+
+
+@dataclass(frozen=True, slots=True)
+class FiscalYear:
+    """A räkenskapsår: #RAR index (0 = current, -1 = previous) with its first and last day."""
+
+    start: dt.date
+    end: dt.date
+    index: int = 0
+
+    def __contains__(self, day: object) -> bool:
+        return isinstance(day, dt.date) and self.start <= day <= self.end
+
+
+@dataclass(frozen=True, slots=True)
+class Company:
+    name: str
+    orgnr: str | None = None
+    currency: str = "SEK"
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A warning the user must see but that does not stop the run (e.g. a truncated text)."""
+
+    message: str
+    file: str | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}: " if self.file and self.line else (
+            f"{self.file}: " if self.file else ""
+        )
+        return f"{where}{self.message}"

@@ -1,0 +1,85 @@
+"""Typed domain errors.
+
+Every error bokfor raises on purpose is a `BokforError` carrying where it happened (file,
+line, column), which mapping key or rule is involved, and how to fix it. The CLI turns it into
+one message and an exit code in exactly one place (`cli.py`); library code never prints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 2
+
+
+@dataclass
+class BokforError(Exception):
+    """Base class. `message` says what is wrong, `hint` how to fix it."""
+
+    message: str
+    file: str | None = None
+    line: int | None = None
+    column: str | None = None
+    key: str | None = None
+    hint: str | None = None
+    details: list[str] = field(default_factory=list)
+
+    exit_code = EXIT_BAD_INPUT
+
+    def __post_init__(self) -> None:
+        super().__init__(self.message)
+
+    def location(self) -> str:
+        """`file:line` plus column and key, as far as they are known."""
+        parts: list[str] = []
+        where = self.file or ""
+        if self.line is not None:
+            where = f"{where}:{self.line}" if where else f"line {self.line}"
+        if where:
+            parts.append(where)
+        if self.column is not None:
+            parts.append(f"column {self.column!r}")
+        if self.key is not None:
+            parts.append(self.key)
+        return ": ".join(parts)
+
+    def __str__(self) -> str:
+        text = self.message
+        loc = self.location()
+        if loc:
+            text = f"{loc}: {text}"
+        if self.hint:
+            text = f"{text} Fix: {self.hint}"
+        return text
+
+    def render(self) -> str:
+        """The full message: one line, then any detail lines (lists, YAML snippets)."""
+        return "\n".join([str(self), *self.details])
+
+
+class InputError(BokforError):
+    """A source file is unreadable, of the wrong kind, or holds a bad value."""
+
+
+class MappingError(BokforError):
+    """The YAML mapping is invalid or does not cover the input."""
+
+
+class UnbalancedError(BokforError):
+    """A voucher does not sum to zero; names the rule and source rows that produced it."""
+
+
+class SieError(BokforError):
+    """A SIE file is malformed, or a value cannot be written as SIE."""
+
+
+class UsageError(BokforError):
+    """A command-line option is wrong."""
+
+
+class OutputError(BokforError):
+    """Writing the output failed (disk, permissions): not the user's data at fault."""
+
+    exit_code = EXIT_FAILURE

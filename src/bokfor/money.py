@@ -1,0 +1,162 @@
+"""Money as integer öre, parsed exactly from the text people and banks write.
+
+No float ever touches an amount: text is split into digits and converted with integer
+arithmetic. A value that cannot be represented in öre (1.234 kr) or whose decimal mark is
+ambiguous ("1.500": one and a half, or fifteen hundred?) is refused, never guessed.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+# Characters people and spreadsheets put between thousands: space, no-break space,
+# narrow no-break space, thin space, apostrophe (Swiss style seen in some exports).
+_GROUP_SPACES = " \u00a0\u202f\u2009'"
+_SIGNS = {"-": -1, "\u2212": -1, "+": 1}
+_SUFFIXES = ("kr.", "kr", "sek", ":-")
+
+_SIMPLE_DOT = re.compile(r"-?\d+(?:\.\d{1,2})?")
+_DIGITS = re.compile(r"\d+")
+
+
+class AmountError(ValueError):
+    """The text is not an exact amount. The message says why, for the user."""
+
+
+def parse_amount(text: str, decimal_mark: str | None = None) -> int:
+    """Return the amount in öre.
+
+    `decimal_mark` is "." or "," when the format fixes it (the other character is then a
+    thousands separator); None lets the text decide and refuses it when it cannot.
+    """
+    if decimal_mark == "." and _SIMPLE_DOT.fullmatch(text):
+        # Fast path for machine exports such as Stripe's "-1234.5".
+        whole, _, frac = text.partition(".")
+        negative = whole.startswith("-")
+        value = int(whole.lstrip("-")) * 100 + int((frac + "00")[:2])
+        return -value if negative else value
+    return _parse_general(text, decimal_mark)
+
+
+def _parse_general(text: str, decimal_mark: str | None) -> int:
+    s = text.strip()
+    low = s.lower()
+    for suffix in _SUFFIXES:
+        if low.endswith(suffix):
+            s = s[: -len(suffix)].rstrip()
+            break
+    if not s:
+        raise AmountError("empty amount")
+    sign = 1
+    if s[0] in _SIGNS:
+        sign = _SIGNS[s[0]]
+        s = s[1:].lstrip()
+    elif s[-1] in "-\u2212":  # trailing minus, as some Nordic banks write it
+        sign = -1
+        s = s[:-1].rstrip()
+    for ch in _GROUP_SPACES:
+        if ch in s:
+            s = s.replace(ch, "_" if decimal_mark is None else "")
+    if decimal_mark is None:
+        s = _decide_mark(s, text)
+    elif decimal_mark in ".,":
+        thousands = "," if decimal_mark == "." else "."
+        s = s.replace(thousands, "_")
+        s = s.replace(decimal_mark, ".")
+    else:
+        raise ValueError(f"decimal_mark must be '.' or ',' (got {decimal_mark!r})")
+    whole, dot, frac = s.partition(".")
+    if dot and not frac:
+        frac = "0"
+    if not whole:
+        whole = "0"
+    if "." in frac:
+        raise AmountError(f"{text!r} has more than one decimal mark")
+    groups = whole.split("_")
+    if len(groups) > 1 and not (
+        1 <= len(groups[0]) <= 3 and all(len(g) == 3 for g in groups[1:])
+    ):
+        raise AmountError(f"{text!r} has misplaced thousands separators")
+    whole = "".join(groups)
+    if not _DIGITS.fullmatch(whole) or (frac and not _DIGITS.fullmatch(frac)):
+        raise AmountError(f"{text!r} is not a number")
+    if len(frac) > 2:
+        if frac[2:].strip("0"):
+            raise AmountError(
+                f"{text!r} has more than 2 decimals; öre cannot hold it exactly"
+            )
+        frac = frac[:2]
+    return sign * (int(whole) * 100 + int((frac + "00")[:2]))
+
+
+def _decide_mark(s: str, original: str) -> str:
+    """Turn `s` into digits with '_' for group marks and '.' for the decimal mark."""
+    dots, commas = s.count("."), s.count(",")
+    if dots and commas:
+        mark = "." if s.rfind(".") > s.rfind(",") else ","
+        other = "," if mark == "." else "."
+        if s.count(mark) > 1:
+            raise AmountError(f"{original!r} has more than one decimal mark")
+        return s.replace(other, "_").replace(mark, ".")
+    if not dots and not commas:
+        return s
+    mark = "." if dots else ","
+    if s.count(mark) > 1:
+        return s.replace(mark, "_")  # only thousands separators: "1.234.567"
+    whole, _, frac = s.partition(mark)
+    if len(frac) == 3 and whole.strip("_-") and "_" not in whole:
+        raise AmountError(
+            f"{original!r} is ambiguous: {mark!r} may be a decimal mark or a thousands"
+            " separator"
+        )
+    return s.replace(mark, ".")
+
+
+def format_sie(ore: int) -> str:
+    """SIE amount: '.' decimal point, always two decimals, leading '-' when negative."""
+    sign = "-" if ore < 0 else ""
+    whole, cents = divmod(abs(ore), 100)
+    return f"{sign}{whole}.{cents:02d}"
+
+
+def format_sek(ore: int) -> str:
+    """Display amount the Swedish way: '1 234,50'."""
+    sign = "-" if ore < 0 else ""
+    whole, cents = divmod(abs(ore), 100)
+    return f"{sign}{whole:,}".replace(",", "\u00a0") + f",{cents:02d}"
+
+
+def split_vat(gross: int, rate_percent: str) -> tuple[int, int]:
+    """Split a VAT-inclusive amount into (net, vat), VAT rounded half away from zero.
+
+    `rate_percent` is text such as "25" or "12.5" so the rate stays exact. net + vat == gross
+    always holds, so a VAT split never unbalances a voucher.
+    """
+    num, den = _rate_fraction(rate_percent)
+    # vat = gross * r / (100 + r), with r = num/den  ->  gross*num / (100*den + num)
+    vat = _div_round(gross * num, 100 * den + num)
+    return gross - vat, vat
+
+
+def vat_on(amount: int, rate_percent: str) -> int:
+    """VAT on top of a VAT-exclusive amount (reverse charge), rounded half away from zero."""
+    num, den = _rate_fraction(rate_percent)
+    return _div_round(amount * num, 100 * den)
+
+
+def _div_round(n: int, d: int) -> int:
+    """n / d rounded to the nearest integer, halves away from zero (d > 0)."""
+    q, r = divmod(abs(n), d)
+    if 2 * r >= d:
+        q += 1
+    return -q if n < 0 else q
+
+
+@functools.lru_cache(maxsize=64)
+def _rate_fraction(rate: str) -> tuple[int, int]:
+    whole, _, frac = rate.strip().partition(".")
+    if not whole.isdigit() or (frac and not frac.isdigit()):
+        raise ValueError(f"VAT rate {rate!r} is not a number")
+    den = 10 ** len(frac)
+    return int(whole) * den + (int(frac) if frac else 0), den
