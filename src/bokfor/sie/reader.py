@@ -1,0 +1,592 @@
+"""Read SIE 4 files (4E and 4I) as real programs write them.
+
+Tolerant where programs differ harmlessly (tabs or spaces, quoted or bare fields, CRLF or LF,
+unknown labels, UTF-8 or Latin-1 instead of CP437: the last with a notice), strict where a
+guess could change the books: amounts, dates, account numbers, balance of each voucher, and
+the #KSUMMA checksum. Every error names the file and the 1-based line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from stdnum.se import orgnr
+
+from bokfor.domain import Company, FiscalYear, Line, Notice, Voucher, make_dims
+from bokfor.errors import SieError
+from bokfor.money import format_sie
+from bokfor.sie.ksumma import BLOCK_CLOSE, BLOCK_OPEN, Field, Record, checksum
+from bokfor.sie.model import Balance, SieDocument
+
+_AMOUNT = re.compile(r"-?[0-9]+(?:\.[0-9]{1,2})?")
+_QUANTITY = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+_DATE = re.compile(r"[0-9]{8}")
+_ACCOUNT = re.compile(r"[0-9]+")
+_INT = re.compile(r"-?[0-9]+")
+_WS = " \t"
+
+# Bytes of å ä ö Å Ä Ö in Latin-1 and in CP437: which set a file uses tells its encoding.
+_LATIN1_SWEDISH = b"\xe5\xe4\xf6\xc5\xc4\xd6"
+_CP437_SWEDISH = b"\x86\x84\x94\x8f\x8e\x99"
+_C1 = re.compile(rb"[\x80-\x9f]")
+_BOM = b"\xef\xbb\xbf"
+_DEFAULT_HINT = (
+    "this line does not follow the SIE 4 format; export the file again from the program "
+    "that made it, or correct the line."
+)
+
+
+@dataclass
+class SieReadResult:
+    document: SieDocument
+    notices: list[Notice] = field(default_factory=list)
+    encoding: str = "cp437"  # "cp437", "utf-8" or "latin-1"
+    checksum: str = "absent"  # "absent" or "ok"
+    removed_lines: int = 0  # #BTRANS rows (removed afterwards; not part of any voucher)
+
+
+def read(path: Path) -> SieReadResult:
+    """Read and check the SIE file at `path`."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise SieError(
+            f"cannot read the file: {exc.strerror or exc}",
+            file=str(path),
+            hint="check the path and that the file is readable.",
+        ) from exc
+    return parse(data, str(path))
+
+
+def parse(data: bytes, name: str) -> SieReadResult:
+    """Parse SIE 4 bytes; `name` is used in messages."""
+    text, encoding, notices = _decode(data, name)
+    records = _records(text, name)
+    parser = _Parser(name, encoding, notices)
+    parser.run(records)
+    return parser.result()
+
+
+# --- bytes -> text -----------------------------------------------------------------------
+
+
+def _decode(data: bytes, name: str) -> tuple[str, str, list[Notice]]:
+    """CP437 unless the bytes clearly are UTF-8 or Latin-1 (which some programs write)."""
+    notices: list[Notice] = []
+    bom = data.startswith(_BOM)
+    if bom:
+        data = data[len(_BOM) :]
+    if bom or not data.isascii():
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        else:
+            notices.append(
+                Notice("file is UTF-8, not CP437 as SIE requires; read as UTF-8", file=name)
+            )
+            return text, "utf-8", notices
+    latin1 = sum(data.count(b) for b in _LATIN1_SWEDISH)
+    cp437 = sum(data.count(b) for b in _CP437_SWEDISH)
+    # Bytes 0x80-0x9F are control codes in Latin-1, so real Latin-1 text never has them,
+    # while CP437 keeps most accented letters there: one such byte settles it for CP437
+    # (a CP437 text with box-drawing '─' or 'σ' would otherwise count as Latin-1 'Ä', 'å').
+    if latin1 > cp437 and not _C1.search(data):
+        notices.append(
+            Notice(
+                "file is Latin-1 (ISO-8859-1), not CP437 as SIE requires; read as Latin-1",
+                file=name,
+            )
+        )
+        return data.decode("latin-1"), "latin-1", notices
+    return data.decode("cp437"), "cp437", notices
+
+
+# --- text -> records ---------------------------------------------------------------------
+
+
+def _records(text: str, name: str) -> list[Record]:
+    """One Record per label line or brace line; blank lines and stray text are skipped."""
+    records: list[Record] = []
+    for number, raw in enumerate(text.split("\n"), start=1):
+        line = raw.rstrip("\r\x1a").strip(_WS)
+        if not line:
+            continue
+        if line[0] in (BLOCK_OPEN, BLOCK_CLOSE) and not line[1:].strip(_WS):
+            records.append(Record(line[0], (), number))
+        elif line[0] == "#":
+            label, rest = _split_label(line)
+            records.append(Record(label, tuple(_fields(rest, name, number)), number))
+    return records
+
+
+def _split_label(line: str) -> tuple[str, str]:
+    end = 0
+    while end < len(line) and line[end] not in _WS:
+        end += 1
+    return line[:end], line[end:]
+
+
+def _fields(text: str, name: str, number: int) -> list[Field]:
+    """Split the rest of a record into fields: bare words, "quoted text" (with \\" for a
+    quote) and {object lists}."""
+    fields: list[Field] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch in _WS:
+            i += 1
+        elif ch == '"':
+            value, i = _quoted(text, i)
+            fields.append(value)
+        elif ch == "{":
+            items, i = _object_list(text, i + 1, name, number)
+            fields.append(items)
+        else:
+            start = i
+            while i < n and text[i] not in _WS:
+                i += 1
+            fields.append(text[start:i])
+    return fields
+
+
+def _quoted(text: str, i: int) -> tuple[str, int]:
+    """The field starting with the quote at `i`; an unclosed quote runs to the line end."""
+    out: list[str] = []
+    i += 1
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and text.startswith('"', i + 1):
+            out.append('"')
+            i += 2
+        elif ch == '"':
+            return "".join(out), i + 1
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out), i
+
+
+def _object_list(text: str, i: int, name: str, number: int) -> tuple[tuple[str, ...], int]:
+    items: list[str] = []
+    n = len(text)
+    while i < n:
+        ch = text[i]
+        if ch in _WS:
+            i += 1
+        elif ch == "}":
+            return tuple(items), i + 1
+        elif ch == '"':
+            value, i = _quoted(text, i)
+            items.append(value)
+        else:
+            start = i
+            while i < n and text[i] not in _WS and text[i] != "}":
+                i += 1
+            items.append(text[start:i])
+    raise SieError(
+        "object list has no closing '}'",
+        file=name,
+        line=number,
+        hint="write the object list as {dimension \"object\" ...} on one line, e.g. {1 \"100\"}.",
+    )
+
+
+# --- records -> document -----------------------------------------------------------------
+
+
+@dataclass
+class _OpenVoucher:
+    record: Record
+    series: str
+    number: int | None
+    date: dt.date
+    text: str
+    reg_date: dt.date | None
+    lines: list[Line] = field(default_factory=list)
+    block_opened: bool = False
+
+
+class _Parser:
+    """Walks the records once, building the document and checking as it goes."""
+
+    def __init__(self, name: str, encoding: str, notices: list[Notice]) -> None:
+        self.name = name
+        self.encoding = encoding
+        self.notices = notices
+        self.doc = SieDocument(company=Company(name=""))
+        self.company_name: str | None = None
+        self.orgnr: str | None = None
+        self.currency = "SEK"
+        self.sie_type_seen = False
+        self.has_balances = False
+        self.removed = 0
+        self.checksum_state = "absent"
+        self.voucher: _OpenVoucher | None = None
+        self.skip_trans: tuple[Field, ...] | None = None  # the #TRANS repeating an #RTRANS
+
+    # helpers
+
+    def error(self, message: str, line: int, hint: str | None = None) -> SieError:
+        return SieError(message, file=self.name, line=line, hint=hint or _DEFAULT_HINT)
+
+    def field(self, record: Record, index: int, what: str, required: bool = True) -> str:
+        if index < len(record.fields):
+            value = record.fields[index]
+            if isinstance(value, tuple):
+                raise self.error(
+                    f"{record.label}: {what} is an object list {{...}}, expected a value",
+                    record.line,
+                    hint=f"check the field order of {record.label} in the SIE specification.",
+                )
+            return value
+        if required:
+            raise self.error(
+                f"{record.label} has no {what}",
+                record.line,
+                hint=f"add the {what} to the {record.label} line.",
+            )
+        return ""
+
+    def date(self, record: Record, index: int, what: str, required: bool = True) -> dt.date | None:
+        value = self.field(record, index, what, required)
+        if not value and not required:
+            return None
+        if _DATE.fullmatch(value):
+            try:
+                return dt.date(int(value[:4]), int(value[4:6]), int(value[6:]))
+            except ValueError:
+                pass
+        raise self.error(
+            f"{record.label}: {what} {value!r} is not a valid date",
+            record.line,
+            hint="SIE dates are written YYYYMMDD, e.g. 20250131.",
+        )
+
+    def amount(self, record: Record, index: int, what: str = "amount") -> int:
+        value = self.field(record, index, what)
+        if _AMOUNT.fullmatch(value):
+            whole, _, frac = value.partition(".")
+            ore = int(whole.lstrip("-")) * 100 + int((frac + "00")[:2])
+            return -ore if value.startswith("-") else ore
+        if re.fullmatch(r"-?[0-9]+,[0-9]+", value):
+            raise self.error(
+                f"{record.label}: amount {value!r} has a comma as decimal mark",
+                record.line,
+                hint="SIE amounts use '.' as decimal mark (1220.50); correct the exporting "
+                "program's settings or the file.",
+            )
+        raise self.error(
+            f"{record.label}: {what} {value!r} is not a SIE amount",
+            record.line,
+            hint="SIE amounts are digits with '.' and at most 2 decimals, a leading '-' "
+            "for credit and no '+' or spaces, e.g. -1220.50.",
+        )
+
+    def account(self, record: Record, index: int) -> str:
+        value = self.field(record, index, "account number")
+        if not _ACCOUNT.fullmatch(value):
+            raise self.error(
+                f"{record.label}: account {value!r} is not a number",
+                record.line,
+                hint="SIE account numbers are digits only (BAS accounts such as 1930).",
+            )
+        return value
+
+    def integer(self, record: Record, index: int, what: str) -> int:
+        value = self.field(record, index, what)
+        if not _INT.fullmatch(value):
+            raise self.error(
+                f"{record.label}: {what} {value!r} is not a whole number",
+                record.line,
+            )
+        return int(value)
+
+    # walk
+
+    def run(self, records: list[Record]) -> None:
+        opening: Record | None = None
+        covered: list[Record] = []
+        closed = False
+        for record in records:
+            label = record.label.upper()
+            if closed:
+                raise self.error(
+                    f"{record.label} after the closing #KSUMMA is not covered by the checksum",
+                    record.line,
+                    hint="the file was changed after it was written; export it again.",
+                )
+            if label == "#KSUMMA":
+                if not record.fields and opening is None:
+                    opening = record
+                    continue
+                if record.fields and opening is not None:
+                    self.verify_checksum(record, covered)
+                    closed = True
+                    continue
+                if record.fields:
+                    self.notices.append(
+                        Notice(
+                            "closing #KSUMMA without an opening #KSUMMA; checksum not checked",
+                            file=self.name,
+                            line=record.line,
+                        )
+                    )
+                    continue
+            if opening is not None:
+                covered.append(record)
+            self.handle(label, record)
+        if opening is not None and not closed:
+            last = records[-1].line if records else opening.line
+            raise self.error(
+                f"the file opens a checksum (#KSUMMA) but has no closing #KSUMMA line; "
+                f"it is truncated (ends at line {last})",
+                opening.line,
+                hint="export or copy the file again; a checksummed file ends with "
+                "'#KSUMMA <number>'.",
+            )
+        if self.voucher is not None:
+            raise self.error(
+                f"#VER at line {self.voucher.record.line} is not closed with '}}'",
+                self.voucher.record.line,
+                hint="the file is truncated or a '}' line is missing.",
+            )
+        if not self.sie_type_seen:
+            raise self.error(
+                "no #SIETYP line: this is not a SIE 4 file (bokfor reads SIE type 4 only)",
+                records[0].line if records else 1,
+                hint="export the file as SIE type 4 (4E or 4I).",
+            )
+
+    def verify_checksum(self, record: Record, covered: list[Record]) -> None:
+        stated = self.field(record, 0, "checksum")
+        computed = checksum(covered, self.encoding)
+        if not stated.isdigit() or int(stated) != computed:
+            raise self.error(
+                f"#KSUMMA checksum mismatch: the file states {stated}, its contents give "
+                f"{computed}; the file was changed or damaged after it was written",
+                record.line,
+                hint="export the file again from the program that made it.",
+            )
+        self.checksum_state = "ok"
+
+    def handle(self, label: str, record: Record) -> None:
+        if label in ("#TRANS", "#RTRANS", "#BTRANS"):
+            self.row(label, record)
+            return
+        self.skip_trans = None
+        if label == BLOCK_OPEN:
+            if self.voucher is None or self.voucher.block_opened:
+                raise self.error("'{' without a #VER before it", record.line)
+            self.voucher.block_opened = True
+            return
+        if label == BLOCK_CLOSE:
+            if self.voucher is None or not self.voucher.block_opened:
+                raise self.error("'}' without an open voucher block", record.line)
+            self.close_voucher(record)
+            return
+        handler = getattr(self, "on_" + label[1:].lower(), None)
+        if self.voucher is not None and (handler is not None or not self.voucher.block_opened):
+            v = self.voucher.record.line
+            expected = "'}'" if self.voucher.block_opened else "'{'"
+            raise self.error(
+                f"{record.label} where {expected} was expected (voucher #VER of line {v})",
+                record.line,
+                hint="each #VER is followed by a '{' line, its #TRANS rows and a '}' line.",
+            )
+        if handler is not None:
+            handler(record)
+
+    # header records
+
+    def on_flagga(self, record: Record) -> None:
+        self.doc.flag = self.integer(record, 0, "flag")
+
+    def on_program(self, record: Record) -> None:
+        self.doc.program = (
+            self.field(record, 0, "program name", False),
+            self.field(record, 1, "version", False),
+        )
+
+    def on_gen(self, record: Record) -> None:
+        self.doc.generated = self.date(record, 0, "date")
+
+    def on_sietyp(self, record: Record) -> None:
+        value = self.field(record, 0, "type")
+        if value != "4":
+            raise self.error(
+                f"SIE type {value!r}: bokfor reads SIE type 4 (4E/4I) only",
+                record.line,
+                hint="export the file as SIE type 4.",
+            )
+        self.sie_type_seen = True
+
+    def on_fnamn(self, record: Record) -> None:
+        self.company_name = self.field(record, 0, "company name", False)
+
+    def on_orgnr(self, record: Record) -> None:
+        value = self.field(record, 0, "organisation number", False).strip()
+        self.orgnr = orgnr.format(value) if orgnr.is_valid(value) else (value or None)
+
+    def on_valuta(self, record: Record) -> None:
+        self.currency = self.field(record, 0, "currency")
+
+    def on_kptyp(self, record: Record) -> None:
+        self.doc.kptyp = self.field(record, 0, "chart type", False) or None
+
+    def on_rar(self, record: Record) -> None:
+        index = self.integer(record, 0, "year index")
+        start = self.date(record, 1, "start date")
+        end = self.date(record, 2, "end date")
+        assert start is not None and end is not None
+        self.doc.fiscal_years.append(FiscalYear(start, end, index))
+
+    def on_konto(self, record: Record) -> None:
+        self.doc.accounts[self.account(record, 0)] = self.field(record, 1, "account name", False)
+
+    def on_dim(self, record: Record) -> None:
+        self.doc.dimensions[self.integer(record, 0, "dimension number")] = self.field(
+            record, 1, "dimension name", False
+        )
+
+    on_underdim = on_dim
+
+    def on_objekt(self, record: Record) -> None:
+        dim = self.integer(record, 0, "dimension number")
+        obj = self.field(record, 1, "object id")
+        self.doc.objects[(dim, obj)] = self.field(record, 2, "object name", False)
+
+    def balance(self, record: Record) -> None:
+        self.has_balances = True
+        self.doc.balances.append(
+            Balance(
+                kind=record.label.upper()[1:],
+                year_index=self.integer(record, 0, "year index"),
+                account=self.account(record, 1),
+                amount=self.amount(record, 2, "balance"),
+            )
+        )
+
+    on_ib = on_ub = on_res = balance
+
+    # vouchers
+
+    def on_ver(self, record: Record) -> None:
+        number = self.field(record, 1, "voucher number", False)
+        if number and not number.isdigit():
+            raise self.error(
+                f"#VER: voucher number {number!r} is not a number",
+                record.line,
+                hint='write the number as digits, or "" to let the receiving program number it.',
+            )
+        date = self.date(record, 2, "voucher date")
+        assert date is not None
+        self.voucher = _OpenVoucher(
+            record=record,
+            series=self.field(record, 0, "series", False),
+            number=int(number) if number else None,
+            date=date,
+            text=self.field(record, 3, "text", False),
+            reg_date=self.date(record, 4, "registration date", False),
+        )
+
+    def row(self, label: str, record: Record) -> None:
+        if self.voucher is None or not self.voucher.block_opened:
+            raise self.error(
+                f"{record.label} outside a voucher block",
+                record.line,
+                hint="rows belong between the '{' and '}' lines that follow a #VER.",
+            )
+        pending, self.skip_trans = self.skip_trans, None
+        if label == "#TRANS" and pending == record.fields:
+            return  # the copy of the #RTRANS before it, for programs that ignore #RTRANS
+        line = self.make_line(record)
+        if label == "#BTRANS":
+            self.removed += 1
+            return
+        if label == "#RTRANS":
+            self.skip_trans = record.fields
+        self.voucher.lines.append(line)
+
+    def make_line(self, record: Record) -> Line:
+        account = self.account(record, 0)
+        objects = record.fields[1] if len(record.fields) > 1 else None
+        if not isinstance(objects, tuple):
+            raise self.error(
+                f"{record.label}: expected an object list {{...}} after the account",
+                record.line,
+                hint="write {} when the row has no objects: #TRANS 1930 {} 100.00",
+            )
+        if len(objects) % 2:
+            raise self.error(
+                f"{record.label}: object list {{{' '.join(objects)}}} is not pairs of "
+                "dimension and object",
+                record.line,
+                hint='write each object as its dimension number and id: {1 "100" 6 "P1"}.',
+            )
+        dims: dict[int, str] = {}
+        for dim, obj in zip(objects[::2], objects[1::2]):
+            if not _ACCOUNT.fullmatch(dim):
+                raise self.error(
+                    f"{record.label}: dimension {dim!r} in the object list is not a number",
+                    record.line,
+                )
+            dims[int(dim)] = obj
+        quantity = self.field(record, 5, "quantity", False)
+        if quantity and not _QUANTITY.fullmatch(quantity):
+            raise self.error(
+                f"{record.label}: quantity {quantity!r} is not a number", record.line
+            )
+        return Line(
+            account=account,
+            amount=self.amount(record, 2),
+            dims=make_dims(dims),
+            text=self.field(record, 4, "text", False),
+            quantity=Decimal(quantity) if quantity else None,
+            date=self.date(record, 3, "transaction date", False),
+        )
+
+    def close_voucher(self, record: Record) -> None:
+        v = self.voucher
+        assert v is not None
+        self.voucher = None
+        self.skip_trans = None
+        total = sum(line.amount for line in v.lines)
+        if total:
+            number = "" if v.number is None else f" {v.number}"
+            raise self.error(
+                f"verifikation {v.series or '(no series)'}{number} of {v.date.isoformat()} "
+                f"does not balance: its rows sum to {format_sie(total)} kr, not 0",
+                v.record.line,
+                hint="correct the rows in the program that wrote the file so that debit "
+                "equals credit, and export again.",
+            )
+        self.doc.vouchers.append(
+            Voucher(
+                series=v.series,
+                date=v.date,
+                text=v.text,
+                lines=tuple(v.lines),
+                number=v.number,
+                reg_date=v.reg_date,
+            )
+        )
+
+    def result(self) -> SieReadResult:
+        if self.company_name is None:
+            self.notices.append(Notice("no #FNAMN (company name) in the file", file=self.name))
+        self.doc.company = Company(
+            name=self.company_name or "", orgnr=self.orgnr, currency=self.currency
+        )
+        self.doc.sie_type = "4E" if self.has_balances else "4I"
+        return SieReadResult(
+            document=self.doc,
+            notices=self.notices,
+            encoding=self.encoding,
+            checksum=self.checksum_state,
+            removed_lines=self.removed,
+        )

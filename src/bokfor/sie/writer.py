@@ -1,0 +1,405 @@
+"""Write a SieDocument as a SIE 4 file that Fortnox and other programs import.
+
+Everything that could make a file wrong is checked before a byte is produced: each voucher
+balances to the öre, every used account has a name, dates lie in the fiscal year, texts fit
+CP437. What has to be adapted (a transliterated '€', a text cut to 50 characters) is
+reported as a Notice, never done silently.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from stdnum.se import orgnr as se_orgnr
+
+from bokfor.domain import FiscalYear, Notice, Voucher
+from bokfor.errors import SieError
+from bokfor.money import format_sie
+from bokfor.sie import cp437
+from bokfor.sie.ksumma import BLOCK_CLOSE, BLOCK_OPEN, Field, Record, Text
+from bokfor.sie.ksumma import checksum as ksumma
+from bokfor.sie.model import SieDocument
+
+# Names of the dimensions SIE reserves (spec §8.17), used when the mapping names none.
+DEFAULT_DIMENSIONS: dict[int, str] = {
+    1: "Kostnadsställe",
+    2: "Kostnadsbärare",
+    6: "Projekt",
+    7: "Anställd",
+    8: "Kund",
+    9: "Leverantör",
+}
+
+_DIGITS = re.compile(r"[0-9]+")
+_KPTYP = re.compile(r"[A-Za-z0-9]+")
+_CURRENCY = re.compile(r"[A-Z]{3}")
+
+
+def render(
+    doc: SieDocument, *, checksum: bool = False, text_limit: int | None = 50
+) -> tuple[bytes, list[Notice]]:
+    """The SIE 4 file for `doc` as CP437 bytes with CRLF line ends, plus the notices.
+
+    `checksum` adds #KSUMMA; `text_limit` is the longest voucher or row text written
+    (Fortnox refuses more than 50 characters); None writes texts whole.
+    """
+    writer = _Writer(text_limit)
+    records = writer.records(doc)
+    head, body = records[:1], records[1:]
+    if checksum:
+        head.append(Record("#KSUMMA"))
+        body.append(Record("#KSUMMA", (str(ksumma(body, cp437.ENCODING)),)))
+    lines = [_format(record) for record in head + body]
+    return ("\r\n".join(lines) + "\r\n").encode(cp437.ENCODING), writer.notices
+
+
+# --- records -> text ---------------------------------------------------------------------
+
+
+def _format(record: Record) -> str:
+    if record.label in (BLOCK_OPEN, BLOCK_CLOSE):
+        return record.label
+    return " ".join([record.label, *(_format_field(f) for f in record.fields)])
+
+
+_NEEDS_QUOTES = re.compile(r'[ \t"{}]')
+
+
+def _format_field(value: Field) -> str:
+    if isinstance(value, tuple):  # object list: dimension numbers bare, object ids quoted
+        return "{" + " ".join(_quote(v) if i % 2 else v for i, v in enumerate(value)) + "}"
+    if isinstance(value, Text) or not value or _NEEDS_QUOTES.search(value):
+        return _quote(value)
+    return value
+
+
+def _quote(value: str) -> str:
+    return '"' + value.replace('"', '\\"') + '"'
+
+
+# --- document -> records -----------------------------------------------------------------
+
+
+@dataclass
+class _Writer:
+    text_limit: int | None
+    notices: list[Notice] = field(default_factory=list)
+    _seen: set[str] = field(default_factory=set)  # characters already reported
+    # Texts and identifiers repeat (account names, series, cost centres, "Stripe-avgift"):
+    # each distinct one is cleaned and checked once.
+    _texts: dict[str, cp437.Transliterated] = field(default_factory=dict)
+    _plain: set[str] = field(default_factory=set)
+
+    def records(self, doc: SieDocument) -> list[Record]:
+        vouchers = doc.vouchers
+        for voucher in vouchers:
+            self.check_voucher(voucher, doc.fiscal_years)
+        self.check_numbers(vouchers)
+        if doc.sie_type == "4I" and doc.balances:
+            raise SieError(
+                "a SIE 4I file cannot hold balances (#IB/#UB/#RES)",
+                hint="write the balances in a 4E file, or leave them out.",
+            )
+        out = self.header(doc)
+        out += self.chart(doc)
+        out += [
+            Record(f"#{b.kind}", (str(b.year_index), b.account, format_sie(b.amount)))
+            for b in doc.balances
+        ]
+        for voucher in vouchers:
+            out += self.voucher(voucher)
+        return out
+
+    # header
+
+    def header(self, doc: SieDocument) -> list[Record]:
+        if doc.generated is None:
+            raise SieError(
+                "the SIE file needs a generation date (#GEN) and none was given",
+                hint="set the document's `generated` date (normally today).",
+            )
+        program, version = doc.program
+        out = [
+            Record("#FLAGGA", (str(doc.flag),)),
+            Record("#FORMAT", ("PC8",)),
+            Record("#SIETYP", ("4",)),
+            Record("#PROGRAM", (self.plain(program, "program"), self.plain(version, "version"))),
+            Record("#GEN", (_date(doc.generated),)),
+            Record("#FNAMN", (self.text(doc.company.name, "the company name"),)),
+        ]
+        if not out[-1].fields[0]:
+            raise SieError(
+                "the company name is empty; SIE requires it (#FNAMN)",
+                key="company.name",
+                hint="set company.name in the mapping.",
+            )
+        if doc.company.orgnr:
+            out.append(Record("#ORGNR", (_orgnr(doc.company.orgnr),)))
+        if doc.company.currency != "SEK":
+            if not _CURRENCY.fullmatch(doc.company.currency):
+                raise SieError(
+                    f"currency {doc.company.currency!r} is not an ISO 4217 code",
+                    key="company.currency",
+                    hint="use a three-letter code such as SEK or EUR.",
+                )
+            out.append(Record("#VALUTA", (doc.company.currency,)))
+        if doc.kptyp:
+            if not _KPTYP.fullmatch(doc.kptyp):
+                raise SieError(
+                    f"chart type (#KPTYP) {doc.kptyp!r} is not a single word",
+                    hint="use BAS95, BAS96, EUBAS97, NE2007 or BAS20xx.",
+                )
+            out.append(Record("#KPTYP", (doc.kptyp,)))
+        for year in sorted(doc.fiscal_years, key=lambda y: -y.index):
+            out.append(Record("#RAR", (str(year.index), _date(year.start), _date(year.end))))
+        return out
+
+    # chart of accounts, dimensions, objects
+
+    def chart(self, doc: SieDocument) -> list[Record]:
+        used_accounts = {line.account for v in doc.vouchers for line in v.lines}
+        used_accounts |= {b.account for b in doc.balances}
+        used_objects = {pair for v in doc.vouchers for line in v.lines for pair in line.dims}
+        out: list[Record] = []
+        for number in sorted(used_accounts, key=lambda a: (len(a), a)):
+            self.account(number)
+            name = doc.accounts.get(number)
+            if not name:
+                raise SieError(
+                    f"account {number} is used but has no name, and SIE needs one (#KONTO)",
+                    key="accounts",
+                    hint=f"add it under `accounts:` in the mapping, e.g. {number}: \"<name>\".",
+                )
+            out.append(Record("#KONTO", (number, self.text(name, f"account {number}"))))
+        for dim in sorted({d for d, _ in used_objects}):
+            name = doc.dimensions.get(dim) or DEFAULT_DIMENSIONS.get(dim, f"Dimension {dim}")
+            out.append(Record("#DIM", (str(dim), self.text(name, f"dimension {dim}"))))
+        for dim, obj in sorted(used_objects):
+            name = doc.objects.get((dim, obj)) or obj
+            where = f"object {dim} {obj!r}"
+            out.append(
+                Record("#OBJEKT", (str(dim), self.object_id(obj, where), self.text(name, where)))
+            )
+        return out
+
+    # vouchers
+
+    def voucher(self, v: Voucher) -> list[Record]:
+        where = _describe(v)
+        fields: list[Field] = [
+            self.plain(v.series, f"the series of {where}"),
+            "" if v.number is None else str(v.number),
+            _date(v.date),
+            self.text(v.text, where, limit=v),
+        ]
+        if v.reg_date is not None:
+            fields.append(_date(v.reg_date))
+        out = [Record("#VER", tuple(fields)), Record(BLOCK_OPEN)]
+        for line in v.lines:
+            objects: tuple[str, ...] = ()
+            for dim, obj in line.dims:
+                if dim < 1:
+                    raise SieError(
+                        f"{where}: dimension {dim} is not a SIE dimension number",
+                        key="dimensions",
+                        hint="use 1 for kostnadsställe, 6 for projekt, or 20 and up.",
+                    )
+                objects += (str(dim), self.object_id(obj, where))
+            row: list[Field] = [
+                self.account(line.account),
+                objects,
+                format_sie(line.amount),
+                _date(line.date) if line.date is not None and line.date != v.date else "",
+                self.text(line.text, where, limit=v),
+                "" if line.quantity is None else _quantity(line.quantity, where),
+            ]
+            while len(row) > 3 and not row[-1]:
+                row.pop()
+            out.append(Record("#TRANS", tuple(row)))
+        out.append(Record(BLOCK_CLOSE))
+        return out
+
+    def check_voucher(self, v: Voucher, years: list[FiscalYear]) -> None:
+        if not v.lines:
+            raise SieError(
+                f"{_describe(v)} has no rows",
+                hint="check the postings of the rule that made it; a voucher needs rows.",
+                details=_origins(v),
+            )
+        if v.balance:
+            raise SieError(
+                f"{_describe(v)} does not balance: debit {format_sie(v.debit)}, credit "
+                f"{format_sie(v.credit)}, difference {format_sie(v.balance)}; "
+                "it was not written",
+                hint=_fix_rule(v),
+                details=_origins(v),
+            )
+        if years and not any(v.date in year for year in years):
+            spans = ", ".join(f"{y.start.isoformat()}..{y.end.isoformat()}" for y in years)
+            raise SieError(
+                f"{_describe(v)} is dated outside the fiscal year ({spans})",
+                key="company.fiscal_year_start",
+                hint="split the input with --from/--to so each file covers one fiscal year, "
+                "or fix company.fiscal_year_start in the mapping.",
+                details=_origins(v),
+            )
+
+    def check_numbers(self, vouchers: list[Voucher]) -> None:
+        last: dict[str, Voucher] = {}
+        for v in vouchers:
+            if v.number is None:
+                continue
+            before = last.get(v.series)
+            if before is not None and before.number is not None and v.number <= before.number:
+                raise SieError(
+                    f"voucher numbers must ascend within series {v.series!r}: "
+                    f"{_describe(v)} comes after number {before.number}",
+                    hint="sort the vouchers by number, or leave numbers empty so the "
+                    "receiving program assigns them.",
+                )
+            last[v.series] = v
+
+    # fields
+
+    def account(self, number: str) -> str:
+        if not _DIGITS.fullmatch(number):
+            raise SieError(
+                f"account {number!r} is not a number; SIE account numbers are digits only",
+                key="accounts",
+                hint="use BAS account numbers such as 1930 in the mapping.",
+            )
+        return number
+
+    def plain(self, value: str, what: str) -> str:
+        """An identifier (series, program name, object id): written exactly as given, since
+        changing it would change what it refers to; so it must be CP437, without control
+        characters, and not end in a backslash (which would escape the closing quote)."""
+        if value in self._plain:
+            return value
+        for char in value:
+            if not cp437.encodable(char) or unicodedata.category(char) == "Cc":
+                raise SieError(
+                    f"{what} {value!r} cannot be written in SIE: character "
+                    f"{cp437.describe(char)}",
+                    hint="rename it in the mapping using letters, digits and spaces.",
+                )
+        if value.endswith("\\"):
+            raise SieError(
+                f"{what} {value!r} cannot be written in SIE: it ends with a backslash",
+                hint="rename it in the mapping.",
+            )
+        self._plain.add(value)
+        return value
+
+    def object_id(self, obj: str, where: str) -> Text:
+        if not obj:
+            raise SieError(
+                f"{where}: an object id is empty",
+                key="dimensions",
+                hint="give every cost centre / project an id, or leave the dimension out.",
+            )
+        return Text(self.plain(obj, f"{where}: object id"))
+
+    def text(self, value: str, where: str, limit: Voucher | None = None) -> Text:
+        """A name or text as SIE can hold it; notices for every change made.
+
+        `limit` is the voucher whose text this is: voucher and row texts are cut to
+        `text_limit`, names are not.
+        """
+        result = self._texts.get(value)
+        if result is None:
+            result = self._transliterated(value, where, limit)
+            if len(self._texts) < _TEXT_CACHE:
+                self._texts[value] = result
+        for char, sub in result.replaced.items():
+            if char not in self._seen:
+                self._seen.add(char)
+                self.notices.append(
+                    Notice(
+                        f"character {cp437.describe(char)} is not in code page 437 (the SIE "
+                        f"character set); written as {sub!r} (first in {where})"
+                    )
+                )
+        text = result.text
+        if limit is not None and self.text_limit is not None and len(text) > self.text_limit:
+            text = text[: self.text_limit].rstrip(" ")
+            self.notices.append(
+                Notice(
+                    f"voucher {limit.date.isoformat()}: text {result.text[:20] + '...'!r} "
+                    f"is {len(result.text)} characters; cut to {self.text_limit}"
+                )
+            )
+        if text.endswith("\\"):
+            stripped = text.rstrip("\\ ")
+            self.notices.append(
+                Notice(
+                    f"{where}: text {text!r} ends with a backslash, which SIE would read as "
+                    f"an escaped quote; written as {stripped!r}"
+                )
+            )
+            text = stripped
+        return Text(text)
+
+    def _transliterated(self, value: str, where: str, voucher: Voucher | None
+                        ) -> cp437.Transliterated:
+        if value.isascii() and value.isprintable() and "  " not in value \
+                and value.strip(" ") == value:
+            return cp437.Transliterated(value)  # nothing to clean: the common case
+        try:
+            return cp437.transliterate(cp437.clean(value))
+        except cp437.UnencodableError as exc:
+            origin = voucher.origins[0] if voucher is not None and voucher.origins else None
+            raise SieError(
+                f"{where}: character {cp437.describe(exc.char)} in text {value!r} cannot be "
+                "written in SIE (code page 437) and has no replacement",
+                file=origin.file if origin else None,
+                line=origin.line if origin else None,
+                hint="change the text in the mapping or in the source.",
+            ) from None
+
+
+_TEXT_CACHE = 100_000
+
+
+def _date(day: dt.date) -> str:
+    return day.strftime("%Y%m%d")
+
+
+def _quantity(value: Decimal, where: str) -> str:
+    if not value.is_finite():
+        raise SieError(f"{where}: quantity {value} is not a number")
+    return format(value, "f")
+
+
+def _orgnr(value: str) -> str:
+    if not se_orgnr.is_valid(value):
+        raise SieError(
+            f"organisation number {value!r} is not valid (format or check digit)",
+            key="company.orgnr",
+            hint="write the company's 10-digit organisationsnummer as NNNNNN-NNNN, e.g. "
+            "556677-8899, or remove it.",
+        )
+    return se_orgnr.format(value)
+
+
+def _describe(v: Voucher) -> str:
+    """How a message names a voucher: date, text, number and the source rows' keys."""
+    parts = [f"{v.series} {v.number}"] if v.number is not None else []
+    if v.source_keys:
+        more = ", ..." if len(v.source_keys) > 3 else ""
+        parts.append("from " + ", ".join(v.source_keys[:3]) + more)
+    extra = f" ({'; '.join(parts)})" if parts else ""
+    return f"voucher {v.date.isoformat()} {v.text!r}{extra}"
+
+
+def _fix_rule(v: Voucher) -> str:
+    rule = f"rule {v.rule!r}" if v.rule else "the posting rule"
+    return f"fix {rule} in the mapping so that debit equals credit for every voucher."
+
+
+def _origins(v: Voucher) -> list[str]:
+    return [f"  source row: {origin}" for origin in v.origins]
