@@ -1,0 +1,226 @@
+"""Rows + mapping -> balanced vouchers. Pure: no files, no printing.
+
+Every row is booked by the first rule that matches it; the row's lines must sum to zero
+(the mapping check proves this for every rule, and it is checked again per row, so a
+voucher that does not balance can never reach a writer). Rows that no rule matches are
+collected and reported together, with a YAML snippet per kind, before anything is written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from bokfor.domain import Dims, Line, Notice, Row, Voucher
+from bokfor.errors import InputError, MappingError, UnbalancedError
+from bokfor.mapping import Mapping, Rule, SourceRules
+from bokfor.money import format_sek, format_sie, split_vat, vat_on
+from bokfor.sources import Schema
+
+
+@dataclass
+class Booking:
+    vouchers: list[Voucher]
+    rows: int = 0
+    zero_rows: int = 0  # matched, but every amount is 0.00: nothing to book
+    pending: list[Row] = field(default_factory=list)  # per_payout: not yet paid out
+    notices: list[Notice] = field(default_factory=list)
+
+
+def book(rows: Iterable[Row], rules: SourceRules, mapping: Mapping, schema: Schema) -> Booking:
+    """Book `rows` (all of one source) with `rules`. Raises MappingError listing every
+    unmapped kind of row, UnbalancedError naming rule and row, InputError for a row in a
+    currency the company does not keep its books in."""
+    unmapped: dict[tuple[Any, ...], list[Row]] = {}
+    booked: list[tuple[Row, Rule, list[Line]]] = []
+    result = Booking(vouchers=[])
+    currency = mapping.company.currency
+    for row in rows:
+        result.rows += 1
+        if schema.currency_field:
+            row_currency = str(row.fields.get(schema.currency_field) or "").upper()
+            if row_currency != currency:
+                raise InputError(
+                    f"amount in {row_currency or 'no currency'}, but the books are kept in "
+                    f"{currency}",
+                    file=row.origin.file, line=row.origin.line, column=schema.currency_field,
+                    hint=f"export the {currency} balance; bokfor does not convert currencies yet.",
+                )
+        rule = rules.match(row)
+        if rule is None:
+            kind = tuple(row.fields.get(f) for f in schema.unmapped_fields)
+            unmapped.setdefault(kind, []).append(row)
+            continue
+        lines = row_lines(row, rule)
+        if not lines:
+            result.zero_rows += 1
+            continue
+        booked.append((row, rule, lines))
+    if unmapped:
+        raise _unmapped_error(unmapped, rules, mapping, schema)
+    result.vouchers = _group(booked, rules, schema, result)
+    return result
+
+
+def row_lines(row: Row, rule: Rule) -> list[Line]:
+    """The voucher lines one row gives under `rule`; checks they balance."""
+    get = _row_getter(row)
+    lines: list[Line] = []
+    for p in rule.postings:
+        amount = p.sign * row.amounts[p.amount]
+        if amount == 0:
+            continue
+        dims: Dims = tuple(
+            (dim, obj) for dim, template in p.dims
+            if (obj := template.constant if template.constant is not None
+                else template.render(get))
+        ) if p.dims else ()
+        text = (p.text.constant if p.text.constant is not None else p.text.render(get)) \
+            if p.text else ""
+        if p.vat_rate is not None and p.vat_account is not None:
+            net, vat = split_vat(amount, p.vat_rate)
+            lines.append(Line(p.account, net, dims, text))
+            if vat:
+                lines.append(Line(p.vat_account, vat, (), text))
+        elif p.vat_rate is not None and p.reverse_charge is not None:
+            vat = vat_on(amount, p.vat_rate)
+            lines.append(Line(p.account, amount, dims, text))
+            if vat:
+                lines.append(Line(p.reverse_charge[0], vat, (), text))
+                lines.append(Line(p.reverse_charge[1], -vat, (), text))
+        else:
+            lines.append(Line(p.account, amount, dims, text))
+    diff = sum(line.amount for line in lines)
+    if diff:
+        raise UnbalancedError(
+            f"rule {rule.name!r} ({rule.where}) gives a voucher that does not balance:"
+            f" debit − credit = {format_sek(diff)} kr",
+            file=row.origin.file, line=row.origin.line, key=rule.key,
+            hint="post every amount of the row on both sides (see docs/mapping.md).",
+        )
+    return lines
+
+
+def _row_getter(row: Row) -> Callable[[str], object]:
+    def get(name: str) -> object:
+        if name in row.amounts:
+            return format_sie(row.amounts[name])
+        return row.value(name)
+
+    return get
+
+
+# -- grouping into vouchers ------------------------------------------------------------
+
+
+def _group(booked: list[tuple[Row, Rule, list[Line]]], rules: SourceRules, schema: Schema,
+           result: Booking) -> list[Voucher]:
+    order = schema.order_field
+    booked.sort(key=lambda item: (item[0].date, _sortable(item[0].fields.get(order)) if order
+                                  else "", item[0].origin.line))
+    if rules.grouping == "per_row":
+        return [_row_voucher(row, rule, lines, rules) for row, rule, lines in booked]
+    groups: dict[Any, list[tuple[Row, Rule, list[Line]]]] = defaultdict(list)
+    key_field = schema.group_keys.get(rules.grouping)
+    for item in booked:
+        row = item[0]
+        if rules.grouping == "per_day":
+            groups[row.date].append(item)
+        else:
+            payout = row.fields.get(key_field) if key_field else None
+            if payout:
+                groups[payout].append(item)
+            else:
+                result.pending.append(row)
+    if result.pending:
+        result.notices.append(Notice(
+            f"{len(result.pending)} rows are not yet paid out and were not booked; "
+            "they will be booked with the payout that includes them",
+            file=result.pending[0].origin.file))
+    vouchers = [_group_voucher(key, items, rules, key_field) for key, items in groups.items()]
+    vouchers.sort(key=lambda v: v.date)
+    return vouchers
+
+
+def _row_voucher(row: Row, rule: Rule, lines: list[Line], rules: SourceRules) -> Voucher:
+    template = rule.text or rules.voucher_text
+    text = template.render(_row_getter(row)) if template else rule.name
+    return Voucher(series=rules.series, date=row.date, text=text, lines=tuple(lines),
+                   source_keys=(row.key,), origins=(row.origin,), rule=rule.name)
+
+
+def _group_voucher(key: Any, items: list[tuple[Row, Rule, list[Line]]], rules: SourceRules,
+                   key_field: str | None) -> Voucher:
+    date = max(row.date for row, _, _ in items)
+    values = {"date": date, "source": rules.source, "count": len(items)}
+    if key_field:
+        values[key_field] = key if rules.grouping != "per_day" else None
+    if rules.voucher_text:
+        text = rules.voucher_text.render(values.get)
+    elif rules.grouping == "per_day":
+        text = f"{rules.source} {date.isoformat()}"
+    else:
+        text = f"{rules.source} {key}"
+    return Voucher(
+        series=rules.series,
+        date=date,
+        text=text,
+        lines=merge_lines(line for _, _, lines in items for line in lines),
+        source_keys=tuple(row.key for row, _, _ in items),
+        origins=tuple(row.origin for row, _, _ in items),
+    )
+
+
+def merge_lines(lines: Iterable[Line]) -> tuple[Line, ...]:
+    """Add up lines with the same account, dimensions, text and side; debits stay apart
+    from credits so a day's sales and refunds remain visible. Sorted by account."""
+    totals: dict[tuple[str, Dims, str, bool], int] = defaultdict(int)
+    for line in lines:
+        totals[(line.account, line.dims, line.text, line.amount > 0)] += line.amount
+    return tuple(
+        Line(account, amount, dims, text)
+        for (account, dims, text, debit), amount in sorted(
+            totals.items(), key=lambda kv: (kv[0][0], not kv[0][3], kv[0][1], kv[0][2]))
+        if amount
+    )
+
+
+def _sortable(value: object) -> str:
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return "" if value is None else str(value)
+
+
+# -- unmapped rows ----------------------------------------------------------------------
+
+
+def _unmapped_error(unmapped: dict[tuple[Any, ...], list[Row]], rules: SourceRules,
+                    mapping: Mapping, schema: Schema) -> MappingError:
+    total = sum(len(rows) for rows in unmapped.values())
+    first = min((rows[0] for rows in unmapped.values()), key=lambda r: r.origin.line)
+    details = []
+    for kind, rows in sorted(unmapped.items(), key=lambda kv: kv[1][0].origin.line):
+        label = " ".join(f"{f}={v}" for f, v in zip(schema.unmapped_fields, kind))
+        details.append(f"  {label}: {len(rows)} row{'s' if len(rows) > 1 else ''}, "
+                       f"first at line {rows[0].origin.line}")
+    details.append(f"Paste under {rules.key}.rules in {mapping.file} and choose the accounts:")
+    for kind in sorted(unmapped, key=lambda k: unmapped[k][0].origin.line):
+        details.extend(_snippet(kind, schema))
+    kinds = len(unmapped)
+    return MappingError(
+        f"{total} row{'s' if total > 1 else ''} of {kinds} kind{'s' if kinds > 1 else ''} "
+        "match no rule",
+        file=first.origin.file, line=first.origin.line, key=f"{rules.key}.rules",
+        hint="add a rule for each kind below, or a `fallback:`.", details=details)
+
+
+def _snippet(kind: tuple[Any, ...], schema: Schema) -> list[str]:
+    when = ", ".join(f"{f}: {'~' if v is None else v}"
+                     for f, v in zip(schema.unmapped_fields, kind))
+    name = " ".join(str(v) for v in kind if v)
+    lines = [f"  - name: {name}", f"    when: {{{when}}}", "    post:"]
+    for account, side, amount in schema.snippet:
+        lines.append(f"      - {{account: {account}, {side}: {amount}}}")
+    return lines

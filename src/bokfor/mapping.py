@@ -1,0 +1,730 @@
+"""The YAML mapping: what the user writes to turn rows into vouchers.
+
+Loading happens in three steps, each with errors that name `file:line` and the YAML key:
+1. `yamlload` reads the file, keeping lines and keeping every scalar as text;
+2. the pydantic models below check the structure (unknown keys, types) — they also give
+   `bokfor mapping schema` its JSON Schema, so editors can complete and check the file;
+3. `_compile` checks meaning against each source's `Schema` (fields exist, accounts are
+   4 digits and named, VAT rates have accounts, every rule balances, no rule is
+   unreachable) and turns rules into predicates the booking step applies.
+The reference is docs/mapping.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Callable, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema
+
+from bokfor.domain import Company, FieldValue, Row
+from bokfor.errors import MappingError
+from bokfor.money import AmountError, parse_amount
+from bokfor.sources import AMOUNT, DATE, DATETIME, Schema, all_sources
+from bokfor.template import Template, TemplateError
+from bokfor.yamlload import dotted, line_of, load
+
+GROUPINGS = ("per_row", "per_day", "per_payout")
+_ACCOUNT = re.compile(r"\d{4}")
+_RATE = re.compile(r"\d{1,2}(\.\d{1,2})?")
+_MONTH_DAY = re.compile(r"(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])")
+_OPS = ("regex", "not", "min", "max", "sign", "from", "to", "empty")
+_SIGNS = ("positive", "negative", "zero", "nonzero")
+
+# ---------------------------------------------------------------------------------------
+# Structure (pydantic). Every scalar arrives as text; pydantic converts where typed.
+# ---------------------------------------------------------------------------------------
+
+_CONDITION_SCHEMA = {
+    "description": "A value (equality), a list (any of them; ~ = empty) or operators.",
+    "anyOf": [
+        {"type": ["string", "number", "null"]},
+        {"type": "array", "items": {"type": ["string", "number", "null"]}},
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "regex": {"type": "string", "description": "Python regular expression (search)"},
+                "not": {"description": "a value or list the field must not equal"},
+                "min": {"type": ["string", "number"], "description": "amount, inclusive"},
+                "max": {"type": ["string", "number"], "description": "amount, inclusive"},
+                "sign": {"enum": list(_SIGNS)},
+                "from": {"type": "string", "format": "date", "description": "inclusive"},
+                "to": {"type": "string", "format": "date", "description": "inclusive"},
+                "empty": {"type": "boolean"},
+            },
+        },
+    ],
+}
+Conditions = Annotated[
+    dict[str, Any],
+    WithJsonSchema({"type": "object", "additionalProperties": _CONDITION_SCHEMA}),
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CompanyModel(_Strict):
+    name: str = Field(description="Legal name, written as #FNAMN")
+    orgnr: str | None = Field(None, description="Organisationsnummer, e.g. 556677-8899")
+    fiscal_year_start: str = Field("01-01", description="First day of the räkenskapsår, MM-DD")
+    currency: str = Field("SEK", description="Redovisningsvaluta (ISO 4217)")
+    timezone: str = Field("Europe/Stockholm", description="Zone that decides a voucher's date")
+
+
+class DefaultsModel(_Strict):
+    series: str = Field("A", description="Verifikationsserie")
+    sie_type: Literal["4I"] = Field("4I", description="SIE type written (4I = import file)")
+    text_limit: int | None = Field(50, description="Max text length (Fortnox: 50); ~ = none")
+    accounts: dict[str, str] = Field(
+        default_factory=dict, description="Named accounts postings may use: clearing: 1580"
+    )
+    vat_accounts: dict[str, str] = Field(
+        default_factory=dict, description="Output-VAT account per rate: '25': 2611"
+    )
+
+
+class DimensionModel(_Strict):
+    name: str
+    objects: dict[str, str] = Field(default_factory=dict, description="object id -> name")
+
+
+class ReverseChargeModel(_Strict):
+    input: str = Field(description="Beräknad ingående moms, e.g. 2645")
+    output: str = Field(description="Utgående moms, omvänd skattskyldighet, e.g. 2614")
+
+
+class VatModel(_Strict):
+    rate: str = Field(description="VAT rate in percent, e.g. 25, 12, 6")
+    account: str | None = Field(None, description="Output-VAT account; default from vat_accounts")
+    reverse_charge: ReverseChargeModel | None = Field(
+        None, description="Omvänd skattskyldighet: VAT on top of the amount, debit input and "
+        "credit output VAT; the amount itself is posted in full")
+
+
+class PostingModel(_Strict):
+    account: str = Field(description="4-digit BAS account or a name from defaults.accounts")
+    debit: str | None = Field(None, description="Named amount to debit (e.g. net, fee, gross)")
+    credit: str | None = Field(None, description="Named amount to credit")
+    vat: VatModel | None = Field(None, description="Split VAT out of the amount")
+    dims: dict[int, str] = Field(
+        default_factory=dict, description="Dimension -> object id or {field}: {1: WEB}"
+    )
+    text: str | None = Field(None, description="Row text template")
+
+
+class RuleModel(_Strict):
+    name: str | None = None
+    when: Conditions = Field(description="Conditions on row fields; all must hold")
+    post: list[PostingModel] = Field(min_length=1)
+    text: str | None = Field(None, description="Voucher text template (per_row grouping)")
+
+
+class FallbackModel(_Strict):
+    name: str | None = None
+    post: list[PostingModel] = Field(min_length=1)
+    text: str | None = None
+
+
+class SourceModel(_Strict):
+    grouping: Literal["per_row", "per_day", "per_payout"] = "per_row"
+    series: str | None = None
+    voucher_text: str | None = Field(None, description="Voucher text template")
+    rules: list[RuleModel] = Field(default_factory=list)
+    fallback: FallbackModel | None = None
+
+
+class MappingModel(_Strict):
+    version: Literal["1"] = "1"
+    company: CompanyModel
+    defaults: DefaultsModel = DefaultsModel()
+    accounts: dict[str, str] = Field(default_factory=dict, description="account -> name")
+    dimensions: dict[int, DimensionModel] = Field(default_factory=dict)
+    sources: dict[str, SourceModel]
+
+
+def json_schema() -> str:
+    schema = MappingModel.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "bokfor mapping"
+    return json.dumps(schema, indent=2, ensure_ascii=False)
+
+
+# ---------------------------------------------------------------------------------------
+# Compiled form, used by booking.
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Posting:
+    account: str
+    amount: str  # named amount
+    sign: int  # +1 debit, -1 credit
+    vat_rate: str | None
+    vat_account: str | None  # VAT included in the amount: split out to this account
+    reverse_charge: tuple[str, str] | None  # (input, output): VAT on top of the amount
+    dims: tuple[tuple[int, Template], ...]
+    text: Template | None
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    tests: tuple[Callable[[Row], bool], ...]
+    postings: tuple[Posting, ...]
+    text: Template | None
+    file: str
+    line: int | None
+    key: str
+
+    def matches(self, row: Row) -> bool:
+        for test in self.tests:
+            if not test(row):
+                return False
+        return True
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+
+@dataclass(frozen=True)
+class SourceRules:
+    source: str
+    grouping: str
+    series: str
+    voucher_text: Template | None
+    rules: tuple[Rule, ...]
+    fallback: Rule | None
+    key: str
+
+    def match(self, row: Row) -> Rule | None:
+        for rule in self.rules:
+            if rule.matches(row):
+                return rule
+        return self.fallback
+
+
+@dataclass(frozen=True)
+class Mapping:
+    file: str
+    company: Company
+    fiscal_year_start: tuple[int, int]
+    timezone: dt.tzinfo
+    text_limit: int | None
+    accounts: dict[str, str]
+    named_accounts: dict[str, str]
+    dimensions: dict[int, str]
+    objects: dict[tuple[int, str], str]
+    sources: dict[str, SourceRules]
+
+    def for_source(self, name: str) -> SourceRules:
+        if name not in self.sources:
+            raise MappingError(
+                f"the mapping has no section for source {name!r}",
+                file=self.file,
+                key="sources",
+                hint=f"add `sources: {{{name}: {{rules: [...]}}}}` (see docs/mapping.md).",
+            )
+        return self.sources[name]
+
+    def fiscal_year_of(self, day: dt.date) -> tuple[dt.date, dt.date]:
+        month, mday = self.fiscal_year_start
+        start = dt.date(day.year, month, mday)
+        if day < start:
+            start = dt.date(day.year - 1, month, mday)
+        end = dt.date(start.year + 1, month, mday) - dt.timedelta(days=1)
+        return start, end
+
+
+# ---------------------------------------------------------------------------------------
+# Loading
+# ---------------------------------------------------------------------------------------
+
+
+def load_mapping(path: Path) -> Mapping:
+    data, positions = load(path)
+    file = str(path)
+
+    def fail(message: str, loc: tuple[Any, ...], hint: str | None = None) -> MappingError:
+        return MappingError(message, file=file, line=line_of(positions, loc),
+                            key=dotted(loc) or None, hint=hint)
+
+    if not isinstance(data, dict):
+        raise fail("a mapping must be a YAML mapping (key: value lines)", ())
+    try:
+        model = MappingModel.model_validate(data)
+    except ValidationError as exc:
+        raise _structure_error(exc, fail) from None
+    return _Compiler(model, fail, file, positions).compile()
+
+
+def _structure_error(exc: ValidationError, fail: Callable[..., MappingError]) -> MappingError:
+    err = exc.errors()[0]
+    loc = tuple(err["loc"])
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        parent = _model_at(loc[:-1])
+        allowed = ", ".join(parent.model_fields) if parent else ""
+        return fail(f"unknown key {loc[-1]!r}", loc,
+                    f"allowed here: {allowed}." if allowed else "remove it.")
+    if kind == "missing":
+        return fail(f"missing key {loc[-1]!r}", loc[:-1] or loc, f"add `{loc[-1]}:`.")
+    if kind == "literal_error":
+        expected = err.get("ctx", {}).get("expected", "")
+        return fail(f"{err['input']!r} is not allowed", loc, f"use {expected}.")
+    return fail(f"{err['msg']} (got {err.get('input')!r})", loc)
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The pydantic model that validates the mapping at `loc` (to list its keys)."""
+    model: Any = MappingModel
+    for part in loc:
+        if isinstance(part, int) or model is None:
+            continue
+        if isinstance(model, type) and issubclass(model, BaseModel) and part in model.model_fields:
+            ann = model.model_fields[part].annotation
+            model = _inner_model(ann)
+        elif isinstance(model, type) and issubclass(model, BaseModel):
+            return model
+        else:
+            # inside a dict[str, Model]: the part is a user key
+            continue
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _inner_model(ann: Any) -> Any:
+    for arg in (ann, *getattr(ann, "__args__", ())):
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
+        for sub in getattr(arg, "__args__", ()):
+            if isinstance(sub, type) and issubclass(sub, BaseModel):
+                return sub
+    return None
+
+
+class _Compiler:
+    def __init__(self, model: MappingModel, fail: Callable[..., MappingError], file: str,
+                 positions: dict[tuple[str, ...], int]):
+        self.m = model
+        self.fail = fail
+        self.file = file
+        self.positions = positions
+        self.named: dict[str, str] = {}
+        self.used_accounts: dict[str, tuple[Any, ...]] = {}
+
+    def compile(self) -> Mapping:
+        m = self.m
+        tz = self.tz = self._timezone()
+        start = self._fiscal_start()
+        orgnr = m.company.orgnr
+        if orgnr is not None:
+            orgnr = self._orgnr(orgnr)
+        for key, name in m.accounts.items():
+            self._account_number(key, ("accounts", key))
+        for alias, number in m.defaults.accounts.items():
+            if _ACCOUNT.fullmatch(alias):
+                raise self.fail(f"account name {alias!r} looks like a number",
+                                ("defaults", "accounts", alias),
+                                "use a word such as clearing, bank or fees.")
+            self.named[alias] = self._account_number(number, ("defaults", "accounts", alias))
+        vat_accounts: dict[str, str] = {}
+        for rate, number in m.defaults.vat_accounts.items():
+            loc = ("defaults", "vat_accounts", rate)
+            if not _RATE.fullmatch(rate):
+                raise self.fail(f"VAT rate {rate!r} is not a percentage", loc, "write e.g. '25'.")
+            vat_accounts[_norm_rate(rate)] = self._resolve(number, loc)
+        self.vat_accounts = vat_accounts
+
+        known = {s.name: s for s in all_sources()}
+        sources: dict[str, SourceRules] = {}
+        for name, section in m.sources.items():
+            if name not in known:
+                raise self.fail(f"unknown source {name!r}", ("sources", name),
+                                f"sources bokfor knows: {', '.join(known)}.")
+            sources[name] = self._source(name, section, known[name].schema)
+
+        missing = sorted(set(self.used_accounts) - set(m.accounts))
+        if missing:
+            first = self.used_accounts[missing[0]]
+            raise MappingError(
+                f"account{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
+                f"{'are' if len(missing) > 1 else 'is'} used by the rules but "
+                f"{'have' if len(missing) > 1 else 'has'} no name under `accounts:`",
+                file=self.file, line=line_of(self.positions, first), key=dotted(first),
+                hint="add a name for each (SIE files declare every account with its name):",
+                details=[f"  {a}: <kontonamn>" for a in missing],
+            )
+        dims = {n: d.name for n, d in m.dimensions.items()}
+        objects = {(n, oid): oname for n, d in m.dimensions.items()
+                   for oid, oname in d.objects.items()}
+        return Mapping(
+            file=self.file,
+            company=Company(m.company.name, orgnr, m.company.currency.upper()),
+            fiscal_year_start=start,
+            timezone=tz,
+            text_limit=m.defaults.text_limit,
+            accounts=dict(m.accounts),
+            named_accounts=self.named,
+            dimensions=dims,
+            objects=objects,
+            sources=sources,
+        )
+
+    # -- company ------------------------------------------------------------------------
+
+    def _timezone(self) -> dt.tzinfo:
+        try:
+            return ZoneInfo(self.m.company.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise self.fail(f"unknown time zone {self.m.company.timezone!r}",
+                            ("company", "timezone"), "use an IANA name such as Europe/Stockholm.")
+
+    def _fiscal_start(self) -> tuple[int, int]:
+        text = self.m.company.fiscal_year_start
+        if not _MONTH_DAY.fullmatch(text) or text[3:] > "28" and text[:2] == "02":
+            raise self.fail(f"fiscal_year_start {text!r} is not a month and day",
+                            ("company", "fiscal_year_start"),
+                            "write MM-DD, e.g. 01-01 or 07-01 (brutet räkenskapsår).")
+        return int(text[:2]), int(text[3:])
+
+    def _orgnr(self, text: str) -> str:
+        from stdnum.exceptions import ValidationError as StdnumError
+        from stdnum.se import orgnr
+
+        try:
+            return orgnr.format(orgnr.validate(text))
+        except StdnumError as exc:
+            raise self.fail(f"organisationsnummer {text!r} is not valid ({exc})",
+                            ("company", "orgnr"),
+                            "write the 10 digits as on the registreringsbevis, e.g. 556677-8899."
+                            ) from None
+
+    # -- accounts -----------------------------------------------------------------------
+
+    def _account_number(self, text: str, loc: tuple[Any, ...]) -> str:
+        if not _ACCOUNT.fullmatch(text):
+            raise self.fail(f"account {text!r} is not a 4-digit BAS account", loc,
+                            "write a number such as 1580 or 3001.")
+        return text
+
+    def _resolve(self, text: str, loc: tuple[Any, ...]) -> str:
+        """A posting's account: a 4-digit number or a name from defaults.accounts."""
+        if text.isdigit():
+            number = self._account_number(text, loc)
+        elif text in self.named:
+            number = self.named[text]
+        else:
+            names = ", ".join(self.named) or "none defined"
+            raise self.fail(f"account {text!r} is neither a 4-digit account nor a named account",
+                            loc, f"named accounts (defaults.accounts): {names}.")
+        self.used_accounts.setdefault(number, loc)
+        return number
+
+    # -- sources ------------------------------------------------------------------------
+
+    def _source(self, name: str, section: SourceModel, schema: Schema) -> SourceRules:
+        base = ("sources", name)
+        if section.grouping not in ("per_row", "per_day", *schema.group_keys):
+            raise self.fail(f"grouping {section.grouping!r} is not available for {name}",
+                            (*base, "grouping"), "use per_row or per_day.")
+        if not section.rules and section.fallback is None:
+            raise self.fail(f"source {name!r} has no rules", base, "add `rules:` (docs/mapping.md).")
+        rules = tuple(
+            self._rule(name, rule, schema, (*base, "rules", i))
+            for i, rule in enumerate(section.rules)
+        )
+        self._check_reachable(section.rules, rules, base)
+        fallback = None
+        if section.fallback is not None:
+            fb = section.fallback
+            fallback = self._rule(
+                name, RuleModel(name=fb.name or "fallback", when={}, post=fb.post, text=fb.text),
+                schema, (*base, "fallback"))
+        voucher_text = None
+        if section.voucher_text is not None:
+            if section.grouping == "per_row":
+                known, names = schema.has_field, _field_list(schema)
+            else:
+                group_fields = {"date", "source", "count"}
+                if section.grouping in schema.group_keys:
+                    group_fields.add(schema.group_keys[section.grouping])
+                known, names = group_fields.__contains__, ", ".join(sorted(group_fields))
+            voucher_text = self._template(section.voucher_text, (*base, "voucher_text"), known,
+                                          names)
+        return SourceRules(
+            source=name,
+            grouping=section.grouping,
+            series=section.series or self.m.defaults.series,
+            voucher_text=voucher_text,
+            rules=rules,
+            fallback=fallback,
+            key=dotted(base),
+        )
+
+    def _rule(self, source: str, rule: RuleModel, schema: Schema, loc: tuple[Any, ...]) -> Rule:
+        name = rule.name or f"rule {loc[-1] + 1 if isinstance(loc[-1], int) else loc[-1]}"
+        tests = tuple(
+            self._condition(field, spec, schema, (*loc, "when", field))
+            for field, spec in rule.when.items()
+        )
+        if isinstance(loc[-1], int) and not tests:
+            raise self.fail(f"rule {name!r} has no conditions", (*loc, "when"),
+                            "give it conditions, or make it the `fallback:`.")
+        postings = tuple(
+            self._posting(p, schema, (*loc, "post", i)) for i, p in enumerate(rule.post)
+        )
+        self._check_balance(name, postings, schema, loc)
+        text = None
+        if rule.text is not None:
+            text = self._template(rule.text, (*loc, "text"), schema.has_field, _field_list(schema))
+        return Rule(name=name, tests=tests, postings=postings, text=text, file=self.file,
+                    line=line_of(self.positions, loc), key=dotted(loc))
+
+    def _posting(self, p: PostingModel, schema: Schema, loc: tuple[Any, ...]) -> Posting:
+        if (p.debit is None) == (p.credit is None):
+            raise self.fail("a posting needs exactly one of debit: or credit:", loc,
+                            f"e.g. `debit: {next(iter(schema.amounts))}`.")
+        amount = p.debit if p.debit is not None else p.credit
+        side = "debit" if p.debit is not None else "credit"
+        assert amount is not None
+        if amount not in schema.amounts:
+            raise self.fail(f"{amount!r} is not an amount of this source", (*loc, side),
+                            f"amounts: {', '.join(schema.amounts)}.")
+        account = self._resolve(p.account, (*loc, "account"))
+        vat_rate = vat_account = reverse = None
+        if p.vat is not None:
+            vloc = (*loc, "vat")
+            if not _RATE.fullmatch(p.vat.rate):
+                raise self.fail(f"VAT rate {p.vat.rate!r} is not a percentage", (*vloc, "rate"),
+                                "write e.g. 25, 12 or 6.")
+            vat_rate = _norm_rate(p.vat.rate)
+            rc = p.vat.reverse_charge
+            if rc is not None and p.vat.account is not None:
+                raise self.fail("a VAT split has either account: or reverse_charge:, not both",
+                                vloc, "reverse charge posts to its input and output accounts.")
+            if rc is not None:
+                reverse = (self._resolve(rc.input, (*vloc, "reverse_charge", "input")),
+                           self._resolve(rc.output, (*vloc, "reverse_charge", "output")))
+            elif p.vat.account is not None:
+                vat_account = self._resolve(p.vat.account, (*vloc, "account"))
+            elif vat_rate in self.vat_accounts:
+                vat_account = self.vat_accounts[vat_rate]
+            else:
+                raise self.fail(f"VAT rate {p.vat.rate} has no account", vloc,
+                                f"add `account: 2611` here, or `'{vat_rate}': 2611` under "
+                                "defaults.vat_accounts.")
+        dims = []
+        for dim, value in p.dims.items():
+            if dim < 1:
+                raise self.fail(f"dimension {dim} is not a SIE dimension number",
+                                (*loc, "dims", str(dim)), "use 1 (kostnadsställe), 6 (projekt)…")
+            dims.append((dim, self._template(value, (*loc, "dims", str(dim)), schema.has_field,
+                                             _field_list(schema))))
+        text = None
+        if p.text is not None:
+            text = self._template(p.text, (*loc, "text"), schema.has_field, _field_list(schema))
+        return Posting(account, amount, 1 if side == "debit" else -1, vat_rate, vat_account,
+                       reverse, tuple(dims), text)
+
+    def _template(self, text: str, loc: tuple[Any, ...], known: Callable[[str], bool],
+                  names: str) -> Template:
+        try:
+            template = Template.parse(text)
+        except TemplateError as exc:
+            raise self.fail(str(exc), loc) from None
+        for name in template.fields:
+            if not known(name):
+                raise self.fail(f"unknown field {{{name}}} in template", loc, f"fields: {names}.")
+        return template
+
+    def _check_balance(self, name: str, postings: tuple[Posting, ...], schema: Schema,
+                       loc: tuple[Any, ...]) -> None:
+        """Every rule must balance for every row: sum the postings in basis amounts."""
+        total: dict[str, int] = {}
+        for p in postings:
+            for basis, coeff in schema.amounts[p.amount].items():
+                total[basis] = total.get(basis, 0) + p.sign * coeff
+        off = {b: c for b, c in total.items() if c}
+        if off:
+            diff = " ".join(f"{'+' if c > 0 else '-'}{'' if abs(c) == 1 else abs(c)}{b}"
+                            for b, c in sorted(off.items()))
+            raise self.fail(
+                f"rule {name!r} does not balance: debit minus credit is {diff.lstrip('+')}",
+                (*loc, "post"),
+                "every amount must be posted on both sides; for Stripe: debit net and fee, "
+                "credit gross (gross = net + fee).")
+
+    # -- conditions ---------------------------------------------------------------------
+
+    def _condition(self, field: str, spec: Any, schema: Schema,
+                   loc: tuple[Any, ...]) -> Callable[[Row], bool]:
+        if not schema.has_field(field):
+            raise self.fail(f"unknown field {field!r}", loc, f"fields: {_field_list(schema)}.")
+        kind = schema.kind(field)
+        get = _getter(field, kind, self.tz)
+        parse = self._parser(kind, loc)
+        if isinstance(spec, dict):
+            return self._ops(field, spec, kind, get, parse, loc)
+        if isinstance(spec, list):
+            if not spec:
+                raise self.fail("an empty list can never match", loc, "list at least one value.")
+            allowed = frozenset(parse(v, (*loc, i)) for i, v in enumerate(spec))
+            return lambda row: get(row) in allowed
+        value = parse(spec, loc)
+        return lambda row: get(row) == value
+
+    def _parser(self, kind: str, loc: tuple[Any, ...]) -> Callable[[Any, tuple[Any, ...]], Any]:
+        def parse(value: Any, where: tuple[Any, ...]) -> Any:
+            if value is None:
+                return None
+            if not isinstance(value, str):
+                raise self.fail("expected a single value here", where)
+            if kind == AMOUNT:
+                try:
+                    return parse_amount(value, ".")
+                except AmountError as exc:
+                    raise self.fail(f"{exc}", where, "write amounts like 1234.50.") from None
+            if kind in (DATE, DATETIME):
+                try:
+                    return dt.date.fromisoformat(value)
+                except ValueError:
+                    raise self.fail(f"{value!r} is not a date", where,
+                                    "write YYYY-MM-DD.") from None
+            return value
+
+        return parse
+
+    def _ops(self, field: str, spec: dict[str, Any], kind: str, get: Callable[[Row], Any],
+             parse: Callable[[Any, tuple[Any, ...]], Any],
+             loc: tuple[Any, ...]) -> Callable[[Row], bool]:
+        tests: list[Callable[[Any], bool]] = []
+        for op, arg in spec.items():
+            oloc = (*loc, op)
+            if op not in _OPS:
+                raise self.fail(f"unknown condition {op!r}", oloc, f"use one of: {', '.join(_OPS)}.")
+            if op == "regex":
+                try:
+                    rx = re.compile(str(arg))
+                except re.error as exc:
+                    raise self.fail(f"bad regular expression: {exc}", oloc,
+                                    "see Python's `re` syntax; write \\( for a literal "
+                                    "parenthesis.") from None
+                tests.append(lambda v, rx=rx: v is not None and rx.search(str(v)) is not None)
+            elif op == "not":
+                values = arg if isinstance(arg, list) else [arg]
+                banned = frozenset(parse(v, oloc) for v in values)
+                tests.append(lambda v, banned=banned: v not in banned)
+            elif op == "empty":
+                want = str(arg).lower() in ("true", "yes", "1")
+                tests.append(lambda v, want=want: (v is None) == want)
+            elif op in ("min", "max", "sign"):
+                if kind != AMOUNT:
+                    raise self.fail(f"{op!r} applies to amounts, and {field!r} is not one", oloc)
+                if op == "sign":
+                    if arg not in _SIGNS:
+                        raise self.fail(f"sign {arg!r} is unknown", oloc,
+                                        f"use one of: {', '.join(_SIGNS)}.")
+                    tests.append(_sign_test(arg))
+                else:
+                    bound = parse(arg, oloc)
+                    tests.append((lambda v, b=bound: v >= b) if op == "min"
+                                 else (lambda v, b=bound: v <= b))
+            else:  # from / to
+                if kind not in (DATE, DATETIME):
+                    raise self.fail(f"{op!r} applies to dates, and {field!r} is not one", oloc)
+                bound = parse(arg, oloc)
+                tests.append((lambda v, b=bound: v is not None and v >= b) if op == "from"
+                             else (lambda v, b=bound: v is not None and v <= b))
+        self._check_satisfiable(spec, kind, parse, loc)
+        return lambda row: all(t(get(row)) for t in tests)
+
+    def _check_satisfiable(self, spec: dict[str, Any], kind: str,
+                           parse: Callable[[Any, tuple[Any, ...]], Any],
+                           loc: tuple[Any, ...]) -> None:
+        low = parse(spec["min"], loc) if "min" in spec else None
+        high = parse(spec["max"], loc) if "max" in spec else None
+        first = parse(spec["from"], loc) if "from" in spec else None
+        last = parse(spec["to"], loc) if "to" in spec else None
+        sign = spec.get("sign")
+        never = (
+            (low is not None and high is not None and low > high)
+            or (first is not None and last is not None and first > last)
+            or (sign == "positive" and high is not None and high <= 0)
+            or (sign == "negative" and low is not None and low >= 0)
+            or (sign == "zero" and ((low is not None and low > 0) or (high is not None and high < 0)))
+        )
+        if never:
+            raise self.fail("this condition can never match (its bounds exclude every value)",
+                            loc, "check min/max, from/to and sign.")
+
+    def _check_reachable(self, models: list[RuleModel], rules: tuple[Rule, ...],
+                         base: tuple[Any, ...]) -> None:
+        """A rule is unreachable when an earlier rule, using only plain values and lists,
+        accepts every row the later one could accept."""
+        for j, later in enumerate(models):
+            for i in range(j):
+                if _covers(models[i].when, later.when):
+                    raise self.fail(
+                        f"rule {rules[j].name!r} can never match: rule {rules[i].name!r} "
+                        "before it matches every row it would",
+                        (*base, "rules", j),
+                        "move it above that rule, or narrow the earlier rule.")
+
+
+def _covers(earlier: dict[str, Any], later: dict[str, Any]) -> bool:
+    if not earlier:
+        return True
+    for field, spec in earlier.items():
+        if isinstance(spec, dict) or field not in later:
+            return False
+        mine = set(spec) if isinstance(spec, list) else {spec}
+        theirs = later[field]
+        if isinstance(theirs, dict):
+            return False
+        theirs_set = set(theirs) if isinstance(theirs, list) else {theirs}
+        if not theirs_set <= mine:
+            return False
+    return True
+
+
+def _field_list(schema: Schema) -> str:
+    names = sorted([*schema.fields, *schema.amounts, "date"])
+    names += [f"{prefix}<key>" for prefix in schema.open_prefixes]
+    return ", ".join(names)
+
+
+def _sign_test(sign: str) -> Callable[[int], bool]:
+    return {
+        "positive": lambda v: v > 0,
+        "negative": lambda v: v < 0,
+        "zero": lambda v: v == 0,
+        "nonzero": lambda v: v != 0,
+    }[sign]
+
+
+def _getter(field: str, kind: str, tz: dt.tzinfo) -> Callable[[Row], FieldValue]:
+    """Read a field the way conditions compare it: empty text is None, datetimes by local date."""
+    if kind == AMOUNT:
+        return lambda row: row.amounts[field]
+    if field == "date":
+        return lambda row: row.date
+    if kind == DATETIME:
+        def local_date(row: Row) -> FieldValue:
+            v = row.fields.get(field)
+            return v.astimezone(tz).date() if isinstance(v, dt.datetime) else v
+        return local_date
+    return lambda row: row.fields.get(field) or None
+
+
+def _norm_rate(rate: str) -> str:
+    whole, _, frac = rate.partition(".")
+    frac = frac.rstrip("0")
+    return f"{int(whole)}.{frac}" if frac else str(int(whole))

@@ -1,0 +1,105 @@
+"""Input formats. One module per format, each exposing one `Source` object.
+
+A source knows three things: whether a file is its kind (`detect`, from the content, never
+the file name), how to turn it into normalised `Row`s (`read`), and which fields and named
+amounts those rows carry (`schema`, so a mapping can be validated before any file is read).
+Adding a format = one module + registering it in `SOURCES` + one sample + one golden test.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Protocol
+
+from bokfor.domain import Row
+from bokfor.errors import InputError
+
+# Field kinds a rule condition can test.
+TEXT, DATE, DATETIME, AMOUNT = "text", "date", "datetime", "amount"
+
+
+@dataclass(frozen=True)
+class Schema:
+    """What rows of a source carry.
+
+    `amounts` maps each named amount to its expression in basis amounts, so that a posting
+    template can be checked for balance before it ever sees a row: for Stripe,
+    gross = fee + net, and {debit net, debit fee, credit gross} sums to zero.
+    """
+
+    fields: dict[str, str]
+    amounts: dict[str, dict[str, int]]
+    group_keys: dict[str, str] = field(default_factory=dict)  # grouping mode -> field
+    unmapped_fields: tuple[str, ...] = ()  # fields that identify an unmapped kind of row
+    currency_field: str | None = None
+    open_prefixes: tuple[str, ...] = ()  # e.g. "metadata." for free-form columns
+    order_field: str | None = None  # orders rows within a day (e.g. a timestamp)
+    # Postings suggested for an unmapped kind of row: (account, "debit"/"credit", amount).
+    snippet: tuple[tuple[str, str, str], ...] = ()
+
+    def has_field(self, name: str) -> bool:
+        return (
+            name in self.fields
+            or name in self.amounts
+            or name == "date"
+            or any(name.startswith(p) for p in self.open_prefixes)
+        )
+
+    def kind(self, name: str) -> str:
+        if name in self.amounts:
+            return AMOUNT
+        if name == "date":
+            return DATE
+        return self.fields.get(name, TEXT)
+
+
+class Source(Protocol):
+    name: str  # used in the mapping: `sources: {<name>: ...}` and `--source <name>`
+    title: str  # for people: "Stripe balance export (balance_history.csv)"
+    schema: Schema
+
+    def detect(self, path: Path) -> bool:
+        """True when the file's content is this format."""
+        ...
+
+    def read(self, path: Path, tz: dt.tzinfo) -> Iterator[Row]:
+        """Yield normalised rows; raise InputError naming file, line and column."""
+        ...
+
+
+def all_sources() -> list[Source]:
+    from bokfor.sources import stripe_balance
+
+    return [stripe_balance.SOURCE]
+
+
+def get_source(name: str) -> Source:
+    for source in all_sources():
+        if source.name == name:
+            return source
+    names = ", ".join(s.name for s in all_sources())
+    raise InputError(f"unknown source {name!r}", hint=f"use one of: {names}.")
+
+
+def detect_source(path: Path) -> Source:
+    """The one source whose `detect` accepts the file, or an InputError saying what it saw."""
+    if not path.is_file():
+        raise InputError("no such file", file=str(path))
+    matches = [s for s in all_sources() if s.detect(path)]
+    if len(matches) == 1:
+        return matches[0]
+    known = "; ".join(s.title for s in all_sources())
+    if not matches:
+        raise InputError(
+            "not a file bokfor can read: its header matches no known format",
+            file=str(path),
+            hint=f"bokfor reads: {known}. Use --source NAME to force a format.",
+        )
+    names = ", ".join(s.name for s in matches)
+    raise InputError(
+        f"the file matches several formats ({names})",
+        file=str(path),
+        hint="use --source NAME to choose one.",
+    )

@@ -1,0 +1,386 @@
+"""Stripe Dashboard balance export (`balance_history.csv`, Balance → All activity → Export).
+
+One row per balance transaction, newest first. Two header eras exist (legacy 14/15 columns,
+current 17 columns with `Destination Platform Fee`), each optionally followed by
+`<key> (metadata)` columns; columns are therefore found by name, never by position.
+
+Money is major units with a decimal point ("-1234.50"), times are UTC `YYYY-MM-DD HH:MM`
+(sometimes with seconds). A voucher is dated in the company's zone, so a sale at 23:30 UTC
+on 31 January belongs to February in Sweden: `Row.date` is the local date while the
+`created` field keeps the UTC instant.
+
+Empty cells become None in `fields`, so rules can test "is set" without caring about "".
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from bokfor.domain import Origin, Row
+from bokfor.errors import InputError
+from bokfor.money import AmountError, parse_amount
+from bokfor.sources import DATETIME, TEXT, Schema
+
+NAME = "stripe_balance"
+TITLE = "Stripe balance export (balance_history.csv)"
+
+# Enough for any real header (17 columns + dozens of metadata columns) without reading
+# a large file: detection must stay cheap because every source's detect() runs on every file.
+_SNIFF_BYTES = 16 * 1024
+
+REQUIRED = ("id", "Type", "Source", "Amount", "Fee", "Net", "Currency", "Created (UTC)")
+_OPTIONAL = (
+    "Available On (UTC)",
+    "Description",
+    "Customer Facing Amount",
+    "Customer Facing Currency",
+    "Transfer",
+    "Transfer Date (UTC)",
+    "Transfer Group",
+)
+_METADATA_SUFFIX = " (metadata)"
+_PAYOUT_TYPES = frozenset({"payout", "transfer"})  # "transfer" = legacy (tr_) payouts
+
+_DATE_HINT = (
+    "Stripe writes times as YYYY-MM-DD HH:MM in UTC; re-download the export from the Stripe"
+    " Dashboard rather than re-saving it in a spreadsheet."
+)
+_AMOUNT_HINT = (
+    "Stripe writes amounts like -1234.50 (decimal point, no thousands separator);"
+    " re-download the export from the Stripe Dashboard rather than re-saving it in a"
+    " spreadsheet."
+)
+_REDOWNLOAD_HINT = "re-download the export from the Stripe Dashboard (Balance → Export)."
+_UTF8_HINT = (
+    "Stripe writes UTF-8, so a spreadsheet probably re-saved the file in another encoding; "
+    + _REDOWNLOAD_HINT
+)
+
+SCHEMA = Schema(
+    fields={
+        "id": TEXT,
+        "type": TEXT,
+        "source_id": TEXT,
+        "currency": TEXT,
+        "created": DATETIME,
+        "available_on": DATETIME,
+        "description": TEXT,
+        "customer_facing_amount": TEXT,
+        "customer_facing_currency": TEXT,
+        "payout_id": TEXT,
+        "payout_date": DATETIME,
+        "transfer_group": TEXT,
+    },
+    # Basis amounts are fee and net; gross is derived so a template's balance can be proven.
+    amounts={"fee": {"fee": 1}, "net": {"net": 1}, "gross": {"fee": 1, "net": 1}},
+    group_keys={"per_payout": "payout_id"},
+    unmapped_fields=("type", "currency"),
+    currency_field="currency",
+    open_prefixes=("metadata.",),
+    order_field="created",
+    snippet=(("clearing", "debit", "net"), ("fees", "debit", "fee"),
+             ("<konto>", "credit", "gross")),
+)
+
+
+def _header_line(path: Path) -> str | None:
+    """The first line of the file as text (BOM removed), or None if it cannot be text.
+
+    Reads at most `_SNIFF_BYTES`; a NUL byte or invalid UTF-8 in that line means "not a
+    CSV export". Later lines are not looked at: detection must not depend on the data.
+    """
+    try:
+        with open(path, "rb") as f:
+            head = f.read(_SNIFF_BYTES)
+    except OSError:
+        return None
+    if head.startswith(b"\xef\xbb\xbf"):
+        head = head[3:]
+    end = head.find(b"\n")
+    if end >= 0:
+        head = head[:end]
+        errors = "strict"
+    else:
+        errors = "replace"  # header longer than the sniff window: the tail may be a cut char
+    if not head or b"\x00" in head:
+        return None
+    try:
+        return head.decode("utf-8", errors).rstrip("\r")
+    except UnicodeDecodeError:
+        return None
+
+
+def _delimiter(header: str) -> str:
+    """`;` when a spreadsheet re-saved the file with it, else Stripe's `,`."""
+    return ";" if header.count(";") > header.count(",") else ","
+
+
+def _split_header(header: str, delimiter: str) -> list[str]:
+    """Column names of the header line (quotes honoured, as Reports quote every field)."""
+    try:
+        names = next(csv.reader([header], delimiter=delimiter), [])
+    except csv.Error:
+        return []
+    return [name.strip() for name in names]
+
+
+class StripeBalanceSource:
+    """The `Source` for the Dashboard balance export."""
+
+    name = NAME
+    title = TITLE
+    schema = SCHEMA
+
+    def detect(self, path: Path) -> bool:
+        """True when the header carries every column a balance export must have."""
+        header = _header_line(Path(path))
+        if not header:
+            return False
+        names = set(_split_header(header, _delimiter(header)))
+        return all(name in names for name in REQUIRED)
+
+    def read(self, path: Path, tz: dt.tzinfo) -> Iterator[Row]:
+        """Stream normalised rows; raise InputError naming file, line and column."""
+        path = Path(path)
+        file = str(path)
+        if not path.is_file():
+            raise InputError("no such file", file=file)
+        header_text = _header_line(path)
+        if header_text is None:
+            if path.stat().st_size == 0:
+                raise InputError("the file is empty", file=file, hint=_REDOWNLOAD_HINT)
+            raise InputError("not UTF-8 text", file=file, line=1, hint=_UTF8_HINT)
+        delimiter = _delimiter(header_text)
+        try:
+            with open(path, encoding="utf-8-sig", newline="") as f:
+                yield from _rows(f, file, delimiter, tz)
+        except UnicodeDecodeError:
+            # The decoder reads ahead of the csv reader in blocks: no trustworthy line.
+            raise InputError("not UTF-8 text", file=file, hint=_UTF8_HINT) from None
+
+
+def _index(header: list[str], file: str) -> dict[str, int]:
+    """Column name -> position, checking the required columns are there."""
+    index: dict[str, int] = {}
+    for i, name in enumerate(header):
+        index.setdefault(name, i)
+    missing = [name for name in REQUIRED if name not in index]
+    if missing:
+        raise InputError(
+            "not a Stripe balance export: missing column"
+            + ("s " if len(missing) > 1 else " ")
+            + ", ".join(repr(m) for m in missing),
+            file=file,
+            line=1,
+            hint="export from the Stripe Dashboard (Balance → Export); the header must"
+            " contain " + ", ".join(REQUIRED) + ".",
+        )
+    return index
+
+
+def _rows(f: Iterable[str], file: str, delimiter: str, tz: dt.tzinfo) -> Iterator[Row]:
+    """The hot loop: one pass, constant work per row, no list of all rows."""
+    reader = csv.reader(f, delimiter=delimiter)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise InputError("the file is empty", file=file, hint=_REDOWNLOAD_HINT) from None
+    header = [name.strip() for name in header]
+    index = _index(header, file)
+    width = len(header)
+
+    i_id, i_type, i_source = index["id"], index["Type"], index["Source"]
+    i_amount, i_fee, i_net = index["Amount"], index["Fee"], index["Net"]
+    i_currency, i_created = index["Currency"], index["Created (UTC)"]
+    # Absent optional columns get index `width`: each row gets an extra "" appended there.
+    i_avail, i_desc, i_cfa, i_cfc, i_transfer, i_tdate, i_group = (
+        index.get(name, width) for name in _OPTIONAL
+    )
+    metadata = [
+        ("metadata." + name[: -len(_METADATA_SUFFIX)].strip(), i)
+        for i, name in enumerate(header)
+        if name.endswith(_METADATA_SUFFIX)
+    ]
+
+    # Texts repeat a lot (prices, fees, Available On days, payout dates, busy minutes), so
+    # parsing each distinct text once makes the per-row cost a few dict look-ups.
+    money: dict[str, int] = {}
+    times: dict[str, tuple[dt.datetime, dt.date]] = {}  # Created (UTC) -> (UTC, local date)
+    instants: dict[str, dt.datetime] = {}  # Available On, Transfer Date
+    payout_types = _PAYOUT_TYPES
+    make_row, make_origin = Row, Origin
+    prev = reader.line_num
+    try:
+        for row in reader:
+            line = prev + 1  # first physical line of the record, even if it spans lines
+            prev = reader.line_num
+            if len(row) != width:
+                if not row:
+                    continue  # blank line
+                raise InputError(
+                    f"the row has {len(row)} fields but the header has {width}",
+                    file=file,
+                    line=line,
+                    hint="a value containing the delimiter lost its quotes, or the row was"
+                    " cut; " + _REDOWNLOAD_HINT,
+                )
+            txn = row[i_id]
+            if not txn:
+                if not any(row):
+                    continue  # a spreadsheet's trailing row of empty cells
+                raise InputError(
+                    "empty id",
+                    file=file,
+                    line=line,
+                    column="id",
+                    hint="every Stripe row has a txn_ id; " + _REDOWNLOAD_HINT,
+                )
+
+            texts = row[i_amount], row[i_fee], row[i_net]
+            gross, fee, net = money.get(texts[0]), money.get(texts[1]), money.get(texts[2])
+            if gross is None or fee is None or net is None:
+                gross, fee, net = _amounts(money, texts, file, line)
+            if gross - fee != net:
+                raise InputError(
+                    f"Amount − Fee ≠ Net ({texts[0]} − {texts[1]} ≠ {texts[2]})",
+                    file=file,
+                    line=line,
+                    column="Net",
+                    hint="the row was edited or damaged; " + _REDOWNLOAD_HINT,
+                )
+
+            text = row[i_created]
+            when = times.get(text)
+            if when is None:
+                when = _created(times, text, tz, file, line)
+            created, local_day = when
+            row.append("")  # target of absent optional columns (index == width)
+            kind = row[i_type]
+            source_id = row[i_source] or None
+            transfer = row[i_transfer] or None
+            if transfer is None and kind in payout_types:
+                transfer = source_id  # a payout belongs to its own payout group
+            text = row[i_avail]
+            available = (
+                instants.get(text) or _instant(instants, text, file, line, "Available On (UTC)")
+                if text
+                else None
+            )
+            text = row[i_tdate]
+            payout_date = (
+                instants.get(text) or _instant(instants, text, file, line, "Transfer Date (UTC)")
+                if text
+                else None
+            )
+            currency = row[i_currency]
+            cfc = row[i_cfc]
+            fields = {
+                "id": txn,
+                "type": kind,
+                "source_id": source_id,
+                "currency": currency.lower() if currency else None,
+                "created": created,
+                "available_on": available,
+                "description": row[i_desc] or None,
+                "customer_facing_amount": row[i_cfa] or None,
+                "customer_facing_currency": cfc.lower() if cfc else None,
+                "payout_id": transfer,
+                "payout_date": payout_date,
+                "transfer_group": row[i_group] or None,
+            }
+            for key, i in metadata:
+                fields[key] = row[i] or None
+            yield make_row(
+                NAME,
+                "stripe:" + txn,
+                local_day,
+                {"gross": gross, "fee": fee, "net": net},
+                fields,
+                make_origin(file, line),
+            )
+    except csv.Error as exc:
+        raise InputError(
+            f"the file is not valid CSV ({exc})",
+            file=file,
+            line=reader.line_num,
+            hint=_REDOWNLOAD_HINT,
+        ) from None
+
+
+_CACHE_LIMIT = 1 << 16  # distinct texts kept per cache; cleared (not evicted) when full
+
+
+def _amounts(
+    cache: dict[str, int], texts: tuple[str, str, str], file: str, line: int
+) -> tuple[int, int, int]:
+    """Parse Amount, Fee and Net (the cache missed one of them) and remember them."""
+    if len(cache) > _CACHE_LIMIT:
+        cache.clear()
+    values: list[int] = []
+    for text, column in zip(texts, ("Amount", "Fee", "Net")):
+        try:
+            value = parse_amount(text, ".")
+        except AmountError:
+            raise InputError(
+                f"not an amount: {text!r}",
+                file=file,
+                line=line,
+                column=column,
+                hint=_AMOUNT_HINT,
+            ) from None
+        cache[text] = value
+        values.append(value)
+    return values[0], values[1], values[2]
+
+
+def _utc(text: str, file: str, line: int, column: str) -> dt.datetime:
+    """Parse Stripe's `YYYY-MM-DD HH:MM[:SS]` as an aware UTC datetime.
+
+    Only these two shapes: fromisoformat alone would also take a bare date or an offset,
+    which Stripe never writes, so they signal a re-saved or foreign file.
+    """
+    if len(text) in (16, 19) and text[4] == "-" and text[10] == " " and text[13] == ":":
+        try:
+            # Appending the offset is ~7x faster than .replace(tzinfo=...) on CPython 3.11.
+            return dt.datetime.fromisoformat(text + "+00:00")
+        except ValueError:
+            pass
+    raise InputError(
+        f"not a Stripe date and time: {text!r}",
+        file=file,
+        line=line,
+        column=column,
+        hint=_DATE_HINT,
+    )
+
+
+def _created(
+    cache: dict[str, tuple[dt.datetime, dt.date]],
+    text: str,
+    tz: dt.tzinfo,
+    file: str,
+    line: int,
+) -> tuple[dt.datetime, dt.date]:
+    """Created (UTC) and its date in the company's zone (the voucher date)."""
+    created = _utc(text, file, line, "Created (UTC)")
+    if len(cache) > _CACHE_LIMIT:
+        cache.clear()
+    when = cache[text] = (created, created.astimezone(tz).date())
+    return when
+
+
+def _instant(
+    cache: dict[str, dt.datetime], text: str, file: str, line: int, column: str
+) -> dt.datetime:
+    """Available On / Transfer Date, parsed once per distinct text."""
+    value = _utc(text, file, line, column)
+    if len(cache) > _CACHE_LIMIT:
+        cache.clear()
+    cache[text] = value
+    return value
+
+
+SOURCE = StripeBalanceSource()

@@ -1,0 +1,141 @@
+"""Booking: rows + the shipped mapping -> vouchers. Pins the worked example in docs/mapping.md."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from bokfor.booking import book, merge_lines
+from bokfor.domain import Line, Origin, Row
+from bokfor.errors import InputError, MappingError, UnbalancedError
+from bokfor.mapping import load_mapping
+from bokfor.sources.stripe_balance import SOURCE
+
+REPO = Path(__file__).parent.parent
+UTC = dt.timezone.utc
+
+
+def stripe_row(line: int, type_: str, gross: int, fee: int, *, day: int = 5, payout: str | None = None,
+               description: str = "", currency: str = "sek", **metadata: str) -> Row:
+    fields = {
+        "id": f"txn_{line}", "type": type_, "currency": currency, "description": description,
+        "created": dt.datetime(2026, 1, day, 10, line % 60, tzinfo=UTC), "payout_id": payout,
+    }
+    fields.update({f"metadata.{k}": v for k, v in metadata.items()})
+    return Row("stripe_balance", f"stripe:txn_{line}", dt.date(2026, 1, day),
+               {"gross": gross, "fee": fee, "net": gross - fee}, fields, Origin("day.csv", line))
+
+
+def mapping(grouping: str | None = None):
+    m = load_mapping(REPO / "mappings" / "stripe.yaml")
+    if grouping:
+        rules = dataclasses.replace(m.sources["stripe_balance"], grouping=grouping,
+                                    voucher_text=None)
+        m = dataclasses.replace(m, sources={"stripe_balance": rules})
+    return m
+
+
+DAY = [
+    stripe_row(2, "charge", 125000, 2055, payout="po_1"),
+    stripe_row(3, "refund", -24900, 0, payout="po_1"),
+    stripe_row(4, "stripe_fee", -1240, 0, payout="po_1"),
+    stripe_row(5, "payout", -200000, 0, payout="po_1"),
+]
+
+
+def lines_of(voucher) -> list[tuple[str, int, dict[int, str]]]:
+    return [(line.account, line.amount, line.dimensions) for line in voucher.lines]
+
+
+def test_worked_example_per_day():
+    m = mapping()
+    result = book(DAY, m.sources["stripe_balance"], m, SOURCE.schema)
+    [voucher] = result.vouchers
+    assert voucher.text == "Stripe 2026-01-05"
+    assert voucher.series == "S"
+    assert voucher.source_keys == ("stripe:txn_2", "stripe:txn_3", "stripe:txn_4", "stripe:txn_5")
+    assert lines_of(voucher) == [
+        ("1580", 122945, {}),
+        ("1580", -226140, {}),
+        ("1930", 200000, {}),
+        ("2611", 4980, {}),
+        ("2611", -25000, {}),
+        ("3001", 19920, {1: "WEB"}),
+        ("3001", -100000, {1: "WEB"}),
+        ("6570", 3295, {}),
+    ]
+    assert voucher.balance == 0
+
+
+def test_per_row_books_each_row_balanced():
+    m = mapping("per_row")
+    result = book(DAY, m.sources["stripe_balance"], m, SOURCE.schema)
+    assert [v.text for v in result.vouchers] == [
+        "Försäljning 25 %", "Återbetalning", "Stripe-avgifter", "Utbetalning"]
+    assert all(v.balance == 0 for v in result.vouchers)
+    assert lines_of(result.vouchers[1]) == [
+        ("1580", -24900, {}), ("3001", 19920, {1: "WEB"}), ("2611", 4980, {})]
+
+
+def test_per_payout_holds_back_rows_not_yet_paid_out():
+    m = mapping("per_payout")
+    rows = [*DAY, stripe_row(9, "charge", 10000, 300, day=6)]
+    result = book(rows, m.sources["stripe_balance"], m, SOURCE.schema)
+    [voucher] = result.vouchers
+    assert voucher.text == "stripe_balance po_1"
+    assert [r.key for r in result.pending] == ["stripe:txn_9"]
+    assert "1 rows are not yet paid out" in str(result.notices[0])
+
+
+def test_export_rule_matches_metadata_before_swedish_sales():
+    m = mapping("per_row")
+    [voucher] = book([stripe_row(2, "charge", 50000, 1000, vat_country="NO")],
+                     m.sources["stripe_balance"], m, SOURCE.schema).vouchers
+    assert voucher.rule == "Försäljning export"
+    assert lines_of(voucher) == [("1580", 49000, {}), ("6570", 1000, {}), ("3105", -50000, {1: "WEB"})]
+
+
+def test_unmapped_rows_are_listed_with_a_snippet():
+    m = mapping()
+    rows = [*DAY, stripe_row(7, "topup", 5000, 0), stripe_row(8, "topup", 7000, 0),
+            stripe_row(9, "application_fee", 100, 0)]
+    with pytest.raises(MappingError) as exc:
+        book(rows, m.sources["stripe_balance"], m, SOURCE.schema)
+    text = exc.value.render()
+    assert text.splitlines()[0] == (
+        "day.csv:7: sources.stripe_balance.rules: 3 rows of 2 kinds match no rule "
+        "Fix: add a rule for each kind below, or a `fallback:`.")
+    assert "  type=topup currency=sek: 2 rows, first at line 7" in text
+    assert "  type=application_fee currency=sek: 1 row, first at line 9" in text
+    assert "    when: {type: topup, currency: sek}" in text
+
+
+def test_foreign_currency_row_is_refused():
+    m = mapping()
+    with pytest.raises(InputError) as exc:
+        book([stripe_row(2, "charge", 1000, 30, currency="eur")], m.sources["stripe_balance"], m,
+             SOURCE.schema)
+    assert str(exc.value) == (
+        "day.csv:2: column 'currency': amount in EUR, but the books are kept in SEK "
+        "Fix: export the SEK balance; bokfor does not convert currencies yet.")
+
+
+def test_row_that_breaks_its_own_identity_cannot_unbalance_a_voucher():
+    """gross − fee ≠ net is refused by the reader; if such a row reached booking anyway, the
+    per-row balance check names the rule and the row instead of writing a bad voucher."""
+    m = mapping()
+    bad = dataclasses.replace(DAY[0], amounts={"gross": 125000, "fee": 2055, "net": 122900})
+    with pytest.raises(UnbalancedError) as exc:
+        book([bad], m.sources["stripe_balance"], m, SOURCE.schema)
+    assert str(exc.value) == (
+        "day.csv:2: sources.stripe_balance.rules[1]: rule 'Försäljning 25 %' "
+        f"({m.file}:61) gives a voucher that does not balance: debit − credit = -0,45 kr "
+        "Fix: post every amount of the row on both sides (see docs/mapping.md).")
+
+
+def test_merge_keeps_debit_and_credit_apart():
+    merged = merge_lines([Line("3001", -100), Line("3001", 40), Line("3001", -50), Line("1580", 110)])
+    assert [(l.account, l.amount) for l in merged] == [("1580", 110), ("3001", 40), ("3001", -150)]

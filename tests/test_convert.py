@@ -1,0 +1,125 @@
+"""`bokfor convert` on the shipped sample: golden SIE files, compared byte for byte.
+
+Regenerate a golden file only after reading the diff: `BOKFOR_REGEN=1 pytest tests/test_convert.py`.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bokfor import __version__
+from bokfor.convert import convert
+from bokfor.mapping import load_mapping
+from bokfor.sie.reader import read
+
+from .test_errors import run_cli
+
+REPO = Path(__file__).parent.parent
+SAMPLE = REPO / "samples" / "stripe" / "balance_history.csv"
+MAPPING = REPO / "mappings" / "stripe.yaml"
+GOLDEN = Path(__file__).parent / "golden"
+EPOCH = "1767225600"  # 2026-01-01: fixes #GEN
+
+
+@pytest.fixture(autouse=True)
+def fixed_date(monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
+
+
+def mapping_with(tmp_path: Path, grouping: str) -> Path:
+    text = MAPPING.read_text(encoding="utf-8").replace("grouping: per_day", f"grouping: {grouping}")
+    if grouping != "per_day":
+        text = text.replace("voucher_text: Stripe {date}", "voucher_text: Stripe {%s}" % (
+            "payout_id" if grouping == "per_payout" else "type} {id"))
+    path = tmp_path / f"{grouping}.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("grouping", ["per_day", "per_row", "per_payout"])
+def test_golden_sie(grouping, tmp_path, capsys):
+    mapping = MAPPING if grouping == "per_day" else mapping_with(tmp_path, grouping)
+    out = tmp_path / "out.si"
+    code, stdout, stderr = run_cli(
+        ["convert", str(SAMPLE), "--mapping", str(mapping), "--out", str(out)], capsys)
+    assert code == 0, stderr
+    data = out.read_bytes().replace(f"#PROGRAM bokfor {__version__}".encode(),
+                                    b"#PROGRAM bokfor VERSION")
+    golden = GOLDEN / f"stripe_{grouping}.si"
+    if os.environ.get("BOKFOR_REGEN"):
+        golden.write_bytes(data)
+    assert data == golden.read_bytes()
+    assert f"Wrote " in stdout and str(out) in stdout
+
+
+def test_sample_books_every_row_and_balances():
+    mapping = load_mapping(MAPPING)
+    conversion = convert([SAMPLE], mapping)
+    [summary] = conversion.inputs
+    assert (summary.rows, summary.outside, summary.zero, summary.pending) == (36, 0, 0, 0)
+    keys = [k for v in conversion.vouchers for k in v.source_keys]
+    assert len(keys) == len(set(keys)) == 36
+    assert all(v.balance == 0 for v in conversion.vouchers)
+    # 1580 (the Stripe balance) ends at what is still on Stripe: the four unpaid rows' net.
+    clearing = sum(l.amount for v in conversion.vouchers for l in v.lines if l.account == "1580")
+    bank = sum(l.amount for v in conversion.vouchers for l in v.lines if l.account == "1930")
+    assert bank == 971769  # the four payouts
+    assert clearing == 298325
+
+
+def test_written_file_reads_back_to_the_same_vouchers(tmp_path, capsys):
+    out = tmp_path / "out.si"
+    code, _, err = run_cli(["convert", str(SAMPLE), "-m", str(MAPPING), "-o", str(out),
+                            "--checksum"], capsys)
+    assert code == 0, err
+    result = read(out)
+    assert result.checksum == "ok"
+    expected = convert([SAMPLE], load_mapping(MAPPING)).vouchers
+    assert [(v.series, v.date, v.text, v.lines) for v in result.document.vouchers] == [
+        (v.series, v.date, v.text, v.lines) for v in expected]
+    code, stdout, _ = run_cli(["sie", "check", str(out)], capsys)
+    assert code == 0
+    assert "checksum ok" in stdout and stdout.rstrip().endswith("OK")
+
+
+def test_dry_run_writes_nothing_and_shows_totals(tmp_path, capsys):
+    out = tmp_path / "out.si"
+    code, stdout, _ = run_cli(["convert", str(SAMPLE), "-m", str(MAPPING), "-o", str(out),
+                               "--dry-run", "--show", "all"], capsys)
+    assert code == 0
+    assert not out.exists()
+    assert "Dry run: nothing written." in stdout
+    assert "Summa per konto" in stdout
+    assert stdout.count("Stripe 2026-01-") == 28
+
+
+def test_period_filter_counts_what_it_leaves_out(tmp_path, capsys):
+    out = tmp_path / "jan.si"
+    code, stdout, _ = run_cli(["convert", str(SAMPLE), "-m", str(MAPPING), "-o", str(out),
+                               "--from", "2026-01-01", "--to", "2026-01-31"], capsys)
+    assert code == 0
+    assert "36 rows -> 28 verifikationer (1 outside --from/--to; not booked)" in stdout
+    assert b"20260201" not in out.read_bytes()
+
+
+def test_two_runs_give_identical_bytes(tmp_path, capsys):
+    for name in ("a.si", "b.si"):
+        assert run_cli(["convert", str(SAMPLE), "-m", str(MAPPING), "-o", str(tmp_path / name)],
+                       capsys)[0] == 0
+    assert (tmp_path / "a.si").read_bytes() == (tmp_path / "b.si").read_bytes()
+
+
+def test_console_entry_point_reports_errors_without_traceback(tmp_path):
+    bad = tmp_path / "x.csv"
+    bad.write_text("Datum;Text;Belopp\n", encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "bokfor", "convert", str(bad), "-m", str(MAPPING),
+                           "-o", str(tmp_path / "o.si")], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"bokfor: error: {bad}: not a file bokfor can read")
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "o.si").exists()

@@ -1,0 +1,49 @@
+"""The error catalogue: one directory per error under tests/errors/.
+
+Each case holds its input files, `args` (the bokfor command line, run from the case's
+directory; `{repo}` is the repository root) and `expected`: first line `exit N`, then the exact
+text bokfor prints on stderr. Regenerate a case's expected text only after reading the new
+message: `BOKFOR_REGEN=1 pytest tests/test_errors.py -k NAME`.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from pathlib import Path
+
+import pytest
+
+from bokfor.cli import main
+
+CASES = Path(__file__).parent / "errors"
+REPO = Path(__file__).parent.parent
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    try:
+        main(args)
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.mark.parametrize("case", sorted(p.name for p in CASES.iterdir() if p.is_dir()))
+def test_error_case(case: str, capsys, monkeypatch, tmp_path):
+    directory = CASES / case
+    args = shlex.split((directory / "args").read_text(encoding="utf-8").replace("{repo}", str(REPO)))
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    monkeypatch.chdir(directory)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
+    monkeypatch.setenv("COLUMNS", "200")
+    code, _, err = run_cli(args, capsys)
+    actual = f"exit {code}\n{err}".replace(str(REPO), "{repo}").replace(str(tmp_path), "{tmp}")
+    expected_file = directory / "expected"
+    if os.environ.get("BOKFOR_REGEN"):
+        expected_file.write_text(actual, encoding="utf-8")
+    assert code != 0, "an error case must exit non-zero"
+    assert "Traceback" not in err
+    assert actual == expected_file.read_text(encoding="utf-8")
+    assert not list(tmp_path.iterdir()), "an error must not leave output behind"
