@@ -1,0 +1,77 @@
+"""Whole-process benchmark: `bokfor convert` on a generated Stripe balance export.
+
+Prints wall time, rows/s and peak memory (max RSS of the child process) for bokfor and, in
+the same run, for the stdlib floor: csv + exact Decimal amounts + one text line per row.
+
+    python bench/convert_stripe.py --rows 100000 [--grouping per_day] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).parent
+REPO = HERE.parent
+
+FLOOR = r"""
+import csv, re, sys
+from decimal import Decimal
+rx = [re.compile(p) for p in ("^charge$", "^refund$", "^payout$")]
+with open(sys.argv[1], newline="", encoding="utf-8") as src, open(sys.argv[2], "w") as out:
+    reader = csv.reader(src)
+    next(reader)
+    for row in reader:
+        gross, fee = Decimal(row[3]), Decimal(row[4])
+        account = next((i for i, r in enumerate(rx) if r.search(row[1])), 9)
+        out.write(f"{row[9][:10]} {account} {gross} {fee} {row[0]}\n")
+"""
+
+
+def run(cmd: list[str]) -> tuple[float, int]:
+    """Wall seconds and peak RSS (MiB) of one child process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"failed: {' '.join(cmd)}\n{proc.stderr.read().decode() if proc.stderr else ''}")
+    return wall, usage.ru_maxrss // 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--grouping", default=None, help="override the mapping's grouping")
+    parser.add_argument("--keep", type=Path, default=None, help="keep generated files here")
+    args = parser.parse_args()
+    work = args.keep or Path(tempfile.mkdtemp(prefix="bokfor-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    data = work / f"stripe_{args.rows}.csv"
+    subprocess.run([sys.executable, str(HERE / "gen_stripe.py"), "--rows", str(args.rows),
+                    "--out", str(data), "--seed", "1"], check=True)
+    mapping = REPO / "mappings" / "stripe.yaml"
+    if args.grouping:
+        text = mapping.read_text(encoding="utf-8").replace(
+            "grouping: per_day", f"grouping: {args.grouping}")
+        mapping = work / "mapping.yaml"
+        mapping.write_text(text, encoding="utf-8")
+    bokfor = [sys.executable, "-m", "bokfor", "convert", str(data), "--mapping", str(mapping),
+              "--out", str(work / "out.si"), "--show", "0"]
+    floor = [sys.executable, "-c", FLOOR, str(data), str(work / "floor.txt")]
+    results = {"bokfor convert": run(bokfor), "stdlib floor (csv+Decimal+regex+write)": run(floor)}
+    base = results["stdlib floor (csv+Decimal+regex+write)"][0]
+    print(f"{args.rows} Stripe rows, grouping {args.grouping or 'per_day (mapping)'}, "
+          f"{os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    print(f"{'case':42} {'wall s':>8} {'rows/s':>10} {'peak MiB':>9} {'vs floor':>9}")
+    for name, (wall, peak) in results.items():
+        print(f"{name:42} {wall:8.2f} {args.rows / wall:10.0f} {peak:9d} {wall / base:8.1f}x")
+
+
+if __name__ == "__main__":
+    main()
