@@ -123,3 +123,14 @@ def test_console_entry_point_reports_errors_without_traceback(tmp_path):
     assert proc.stderr.startswith(f"bokfor: error: {bad}: not a file bokfor can read")
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "o.si").exists()
+
+
+def test_output_file_gets_ordinary_permissions(tmp_path, capsys):
+    out = tmp_path / "out.si"
+    old = os.umask(0o022)
+    try:
+        assert run_cli(["convert", str(SAMPLE), "-m", str(MAPPING), "-o", str(out)], capsys)[0] == 0
+    finally:
+        os.umask(old)
+    assert out.stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["out.si"]  # no temp file left behind

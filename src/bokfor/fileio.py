@@ -19,6 +19,7 @@ def atomic_write(path: Path, data: bytes) -> None:
     except OSError as exc:
         raise OutputError(f"cannot write here: {exc.strerror}", file=str(path)) from None
     try:
+        os.chmod(tmp, _mode_for(path))  # mkstemp makes 0600; the output is an ordinary file
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -38,3 +39,13 @@ def atomic_write(path: Path, data: bytes) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def _mode_for(path: Path) -> int:
+    """The mode of the file being replaced, else what the umask gives a new file."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
