@@ -151,10 +151,33 @@ class MappingModel(_Strict):
 
 
 def json_schema() -> str:
-    schema = MappingModel.model_json_schema()
+    """The mapping's JSON Schema, as an editor's YAML plugin applies it.
+
+    Editors type YAML the usual way (`account: 1580` is a number, `version: 1` an integer),
+    while bokfor reads every value as text; so wherever text is expected a number is
+    accepted too, or every correct mapping would be flagged."""
+    schema = _accept_numbers(MappingModel.model_json_schema())
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "bokfor mapping"
     return json.dumps(schema, indent=2, ensure_ascii=False)
+
+
+def _accept_numbers(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_accept_numbers(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _accept_numbers(value) for key, value in node.items()}
+    if out.get("type") == "string" and "format" not in out:
+        out["type"] = ["string", "number"]
+    for key in ("const", "enum"):
+        values = out.get(key)
+        if key == "const" and isinstance(values, str) and values.isdigit():
+            out.pop("const")
+            out["enum"] = [values, int(values)]
+        elif key == "enum" and isinstance(values, list):
+            out["enum"] = values + [int(v) for v in values if isinstance(v, str) and v.isdigit()]
+    return out
 
 
 # ---------------------------------------------------------------------------------------
