@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from bokfor import __version__
-from bokfor.convert import convert
+from bokfor.ledger import Ledger
 from bokfor.mapping import load_mapping
+from bokfor.plan import make_plan
 from bokfor.sie.reader import read
 
 from .test_errors import run_cli
@@ -46,7 +47,8 @@ def test_golden_sie(grouping, tmp_path, capsys):
     mapping = MAPPING if grouping == "per_day" else mapping_with(tmp_path, grouping)
     out = tmp_path / "out.si"
     code, stdout, stderr = run_cli(
-        ["convert", str(SAMPLE), "--mapping", str(mapping), "--out", str(out)], capsys)
+        ["convert", str(SAMPLE), "--mapping", str(mapping), "--out", str(out),
+         "--ledger", str(tmp_path / "ledger.sqlite")], capsys)
     assert code == 0, stderr
     data = out.read_bytes().replace(f"#PROGRAM bokfor {__version__}".encode(),
                                     b"#PROGRAM bokfor VERSION")
@@ -57,17 +59,17 @@ def test_golden_sie(grouping, tmp_path, capsys):
     assert f"Wrote " in stdout and str(out) in stdout
 
 
-def test_sample_books_every_row_and_balances():
+def test_sample_books_every_row_and_balances(tmp_path):
     mapping = load_mapping(MAPPING)
-    conversion = convert([SAMPLE], mapping)
-    [summary] = conversion.inputs
+    plan = make_plan([SAMPLE], mapping, Ledger.open(tmp_path / "none.sqlite"))
+    [summary] = plan.inputs
     assert (summary.rows, summary.outside, summary.zero, summary.pending) == (36, 0, 0, 0)
-    keys = [k for v in conversion.vouchers for k in v.source_keys]
+    keys = [k for v in plan.to_write for k in v.source_keys]
     assert len(keys) == len(set(keys)) == 36
-    assert all(v.balance == 0 for v in conversion.vouchers)
+    assert all(v.balance == 0 for v in plan.to_write)
     # 1580 (the Stripe balance) ends at what is still on Stripe: the four unpaid rows' net.
-    clearing = sum(l.amount for v in conversion.vouchers for l in v.lines if l.account == "1580")
-    bank = sum(l.amount for v in conversion.vouchers for l in v.lines if l.account == "1930")
+    clearing = sum(l.amount for v in plan.to_write for l in v.lines if l.account == "1580")
+    bank = sum(l.amount for v in plan.to_write for l in v.lines if l.account == "1930")
     assert bank == 971769  # the four payouts
     assert clearing == 298325
 
@@ -75,11 +77,11 @@ def test_sample_books_every_row_and_balances():
 def test_written_file_reads_back_to_the_same_vouchers(tmp_path, capsys):
     out = tmp_path / "out.si"
     code, _, err = run_cli(["convert", str(SAMPLE), "-m", str(MAPPING), "-o", str(out),
-                            "--checksum"], capsys)
+                            "--checksum", "--ledger", str(tmp_path / "l.sqlite")], capsys)
     assert code == 0, err
     result = read(out)
     assert result.checksum == "ok"
-    expected = convert([SAMPLE], load_mapping(MAPPING)).vouchers
+    expected = make_plan([SAMPLE], load_mapping(MAPPING), Ledger.open(tmp_path / "x")).to_write
     assert [(v.series, v.date, v.text, v.lines) for v in result.document.vouchers] == [
         (v.series, v.date, v.text, v.lines) for v in expected]
     code, stdout, _ = run_cli(["sie", "check", str(out)], capsys)
@@ -90,27 +92,29 @@ def test_written_file_reads_back_to_the_same_vouchers(tmp_path, capsys):
 def test_dry_run_writes_nothing_and_shows_totals(tmp_path, capsys):
     out = tmp_path / "out.si"
     code, stdout, _ = run_cli(["convert", str(SAMPLE), "-m", str(MAPPING), "-o", str(out),
-                               "--dry-run", "--show", "all"], capsys)
+                               "--dry-run", "--show", "all", "--ledger", str(tmp_path / "l")], capsys)
     assert code == 0
     assert not out.exists()
     assert "Dry run: nothing written." in stdout
     assert "Summa per konto" in stdout
     assert stdout.count("Stripe 2026-01-") == 28
+    assert "Plan: 29 to add (+), 0 already exported (=), 0 changed (~), 0 unmapped (!)" in stdout
 
 
 def test_period_filter_counts_what_it_leaves_out(tmp_path, capsys):
     out = tmp_path / "jan.si"
     code, stdout, _ = run_cli(["convert", str(SAMPLE), "-m", str(MAPPING), "-o", str(out),
-                               "--from", "2026-01-01", "--to", "2026-01-31"], capsys)
+                               "--from", "2026-01-01", "--to", "2026-01-31",
+                               "--ledger", str(tmp_path / "l.sqlite")], capsys)
     assert code == 0
-    assert "36 rows -> 28 verifikationer (1 outside --from/--to; not booked)" in stdout
+    assert "36 rows -> 28 new verifikationer (1 outside --from/--to)" in stdout
     assert b"20260201" not in out.read_bytes()
 
 
 def test_two_runs_give_identical_bytes(tmp_path, capsys):
-    for name in ("a.si", "b.si"):
-        assert run_cli(["convert", str(SAMPLE), "-m", str(MAPPING), "-o", str(tmp_path / name)],
-                       capsys)[0] == 0
+    for name in ("a.si", "b.si"):  # separate ledgers: each run exports everything
+        assert run_cli(["convert", str(SAMPLE), "-m", str(MAPPING), "-o", str(tmp_path / name),
+                        "--ledger", str(tmp_path / f"{name}.sqlite")], capsys)[0] == 0
     assert (tmp_path / "a.si").read_bytes() == (tmp_path / "b.si").read_bytes()
 
 
@@ -129,8 +133,9 @@ def test_output_file_gets_ordinary_permissions(tmp_path, capsys):
     out = tmp_path / "out.si"
     old = os.umask(0o022)
     try:
-        assert run_cli(["convert", str(SAMPLE), "-m", str(MAPPING), "-o", str(out)], capsys)[0] == 0
+        assert run_cli(["convert", str(SAMPLE), "-m", str(MAPPING), "-o", str(out),
+                        "--ledger", str(tmp_path / "l.sqlite")], capsys)[0] == 0
     finally:
         os.umask(old)
     assert out.stat().st_mode & 0o777 == 0o644
-    assert [p.name for p in tmp_path.iterdir()] == ["out.si"]  # no temp file left behind
+    assert not list(tmp_path.glob(".out.si.*"))  # no temp file left behind

@@ -327,13 +327,14 @@ def test_error_missing_columns() -> None:
 
 def test_duplicate_id_is_refused_by_the_pipeline_naming_both_lines() -> None:
     """Rows are unique per run across all inputs; `convert` checks it once for every source."""
-    from bokfor.convert import convert
+    from bokfor.ledger import Ledger
     from bokfor.mapping import load_mapping
+    from bokfor.plan import make_plan
 
     path = FIXTURES / "duplicate_id.csv"
     mapping = load_mapping(Path(__file__).parent.parent / "mappings" / "stripe.yaml")
     with pytest.raises(InputError) as exc:
-        convert([path], mapping)
+        make_plan([path], mapping, Ledger.open(Path(tempfile.mkdtemp()) / "none.sqlite"))
     assert str(exc.value) == (
         f"{path}:5: duplicate row stripe:txn_3QoX2bTc5KvJ2nYp1Rf5Gk9A (also at {path}:2):"
         " it would be booked twice Fix: give each row once; remove the repeated row or"

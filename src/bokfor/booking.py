@@ -27,15 +27,19 @@ class Booking:
     zero_rows: int = 0  # matched, but every amount is 0.00: nothing to book
     pending: list[Row] = field(default_factory=list)  # per_payout: not yet paid out
     notices: list[Notice] = field(default_factory=list)
+    # Rows no rule matched, by kind (the values of Schema.unmapped_fields).
+    unmapped: dict[tuple[Any, ...], list[Row]] = field(default_factory=dict)
+    # Each booked row and the lines it gave, by key: what the ledger records per row.
+    row_lines: dict[str, tuple[Row, tuple[Line, ...]]] = field(default_factory=dict)
 
 
 def book(rows: Iterable[Row], rules: SourceRules, mapping: Mapping, schema: Schema) -> Booking:
-    """Book `rows` (all of one source) with `rules`. Raises MappingError listing every
-    unmapped kind of row, UnbalancedError naming rule and row, InputError for a row in a
-    currency the company does not keep its books in."""
-    unmapped: dict[tuple[Any, ...], list[Row]] = {}
+    """Book `rows` (all of one source) with `rules`. Rows no rule matches are collected in
+    `Booking.unmapped` (see `unmapped_error`); raises UnbalancedError naming rule and row,
+    InputError for a row in a currency the company does not keep its books in."""
     booked: list[tuple[Row, Rule, list[Line]]] = []
     result = Booking(vouchers=[])
+    unmapped = result.unmapped
     currency = mapping.company.currency
     for row in rows:
         result.rows += 1
@@ -58,8 +62,7 @@ def book(rows: Iterable[Row], rules: SourceRules, mapping: Mapping, schema: Sche
             result.zero_rows += 1
             continue
         booked.append((row, rule, lines))
-    if unmapped:
-        raise _unmapped_error(unmapped, rules, mapping, schema)
+        result.row_lines[row.key] = (row, tuple(lines))
     result.vouchers = _group(booked, rules, schema, result)
     return result
 
@@ -196,15 +199,21 @@ def _sortable(value: object) -> str:
 # -- unmapped rows ----------------------------------------------------------------------
 
 
-def _unmapped_error(unmapped: dict[tuple[Any, ...], list[Row]], rules: SourceRules,
-                    mapping: Mapping, schema: Schema) -> MappingError:
-    total = sum(len(rows) for rows in unmapped.values())
-    first = min((rows[0] for rows in unmapped.values()), key=lambda r: r.origin.line)
-    details = []
+def unmapped_kinds(unmapped: dict[tuple[Any, ...], list[Row]], schema: Schema) -> list[str]:
+    """One line per kind of unmapped row: `type=topup currency=sek: 2 rows, first at line 4`."""
+    out = []
     for kind, rows in sorted(unmapped.items(), key=lambda kv: kv[1][0].origin.line):
         label = " ".join(f"{f}={v}" for f, v in zip(schema.unmapped_fields, kind))
-        details.append(f"  {label}: {len(rows)} row{'s' if len(rows) > 1 else ''}, "
-                       f"first at line {rows[0].origin.line}")
+        out.append(f"{label}: {len(rows)} row{'s' if len(rows) > 1 else ''}, "
+                   f"first at line {rows[0].origin.line}")
+    return out
+
+
+def unmapped_error(unmapped: dict[tuple[Any, ...], list[Row]], rules: SourceRules,
+                   mapping: Mapping, schema: Schema) -> MappingError:
+    total = sum(len(rows) for rows in unmapped.values())
+    first = min((rows[0] for rows in unmapped.values()), key=lambda r: r.origin.line)
+    details = [f"  {kind}" for kind in unmapped_kinds(unmapped, schema)]
     details.append(f"Paste under {rules.key}.rules in {mapping.file} and choose the accounts:")
     for kind in sorted(unmapped, key=lambda k: unmapped[k][0].origin.line):
         details.extend(_snippet(kind, schema))

@@ -1,7 +1,7 @@
 """Command line. Thin: parse options, call the library, show results.
 
 Domain errors become one message and an exit code here, in `main`, and nowhere else:
-0 success, 2 bad input / mapping / usage, 1 anything else (I/O failure, bug).
+0 success, 3 nothing new, 2 bad input / mapping / usage, 4 ledger busy, 1 anything else.
 """
 
 from __future__ import annotations
@@ -17,14 +17,16 @@ import typer
 from rich.console import Console
 
 from bokfor import __version__
-from bokfor.errors import EXIT_FAILURE, BokforError, UsageError
+from bokfor.errors import EXIT_FAILURE, EXIT_NOTHING_NEW, BokforError, UsageError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Stripe, bank and POS files -> balanced Swedish vouchers (SIE 4).")
 sie_app = typer.Typer(no_args_is_help=True, help="Read and check SIE 4 files.")
 mapping_app = typer.Typer(no_args_is_help=True, help="Check the YAML mapping; print its schema.")
+ledger_app = typer.Typer(no_args_is_help=True, help="What was exported: list, show, forget.")
 app.add_typer(sie_app, name="sie")
 app.add_typer(mapping_app, name="mapping")
+app.add_typer(ledger_app, name="ledger")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -70,50 +72,142 @@ def _warn(notices: list) -> None:
         err.print(f"bokfor: warning: {notice}", markup=False)
 
 
+_INPUTS = typer.Argument(..., help="Export files (Stripe balance_history.csv …).")
+_MAPPING = typer.Option(..., "--mapping", "-m", help="YAML mapping file.")
+_FROM = typer.Option(None, "--from", help="First voucher date (YYYY-MM-DD).")
+_TO = typer.Option(None, "--to", help="Last voucher date (YYYY-MM-DD).")
+_SOURCE = typer.Option(None, "--source", help="Force the input format.")
+_SHOW = typer.Option("20", "--show", help="Vouchers to list: a number or 'all'.")
+_LEDGER = typer.Option(None, "--ledger", help="Export ledger (default: beside the mapping).")
+_BOOKS = typer.Option(None, "--books", help="SIE 4E export of the books to compare with.")
+_CORRECT = typer.Option(False, "--correct",
+                        help="Book changed rows: reversal of the earlier booking + new booking.")
+_NEW_ACCOUNTS = typer.Option(False, "--allow-new-accounts",
+                             help="Allow accounts the --books chart does not have.")
+_WAIT = typer.Option(60.0, "--wait", help="Seconds to wait for another run's ledger lock.")
+
+
 @app.command()
 def convert(
-    inputs: List[Path] = typer.Argument(..., help="Export files (Stripe balance_history.csv …)."),
-    mapping: Path = typer.Option(..., "--mapping", "-m", help="YAML mapping file."),
+    inputs: List[Path] = _INPUTS,
+    mapping: Path = _MAPPING,
     out_path: Optional[Path] = typer.Option(None, "--out", "-o", help="SIE file to write."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Write nothing; show the vouchers."),
-    date_from: Optional[str] = typer.Option(None, "--from", help="First voucher date (YYYY-MM-DD)."),
-    date_to: Optional[str] = typer.Option(None, "--to", help="Last voucher date (YYYY-MM-DD)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Write nothing; show the plan."),
+    date_from: Optional[str] = _FROM,
+    date_to: Optional[str] = _TO,
     checksum: bool = typer.Option(False, "--checksum", help="Add #KSUMMA to the SIE file."),
-    source: Optional[str] = typer.Option(None, "--source", help="Force the input format."),
-    show: str = typer.Option("20", "--show", help="Vouchers to list: a number or 'all'."),
+    source: Optional[str] = _SOURCE,
+    show: str = _SHOW,
+    ledger: Optional[Path] = _LEDGER,
+    books: Optional[Path] = _BOOKS,
+    correct: bool = _CORRECT,
+    allow_new_accounts: bool = _NEW_ACCOUNTS,
+    wait: float = _WAIT,
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors (cron)."),
+    json_out: bool = typer.Option(False, "--json", help="Print a JSON summary (cron)."),
 ) -> None:
-    """Convert exports into a SIE 4I file, showing the vouchers first."""
-    from bokfor.convert import convert as run
-    from bokfor.fileio import atomic_write
-    from bokfor.mapping import load_mapping
-    from bokfor.report import show_conversion
-    from bokfor.sie.writer import render
-
+    """Convert exports into a SIE 4I file; rows exported before are never booked again."""
     if not dry_run and out_path is None:
         raise UsageError("--out FILE is required (or use --dry-run to only preview)")
+    _run(inputs, mapping, out_path=out_path, write=not dry_run, date_from=date_from,
+         date_to=date_to, checksum=checksum, source=source, show=show, ledger_path=ledger,
+         books=books, correct=correct, allow_new_accounts=allow_new_accounts, wait=wait,
+         quiet=quiet, json_out=json_out, fmt="table", diff=False)
+
+
+@app.command()
+def plan(
+    inputs: List[Path] = _INPUTS,
+    mapping: Path = _MAPPING,
+    date_from: Optional[str] = _FROM,
+    date_to: Optional[str] = _TO,
+    source: Optional[str] = _SOURCE,
+    show: str = _SHOW,
+    ledger: Optional[Path] = _LEDGER,
+    books: Optional[Path] = _BOOKS,
+    correct: bool = _CORRECT,
+    allow_new_accounts: bool = _NEW_ACCOUNTS,
+    wait: float = _WAIT,
+    diff: bool = typer.Option(False, "--diff",
+                              help="Unified diff of the period's SIE text: before -> after."),
+    fmt: str = typer.Option("table", "--format", help="table or json."),
+) -> None:
+    """Show what convert would do: + new, = already exported, ~ changed, ! unmapped."""
+    if fmt not in ("table", "json"):
+        raise UsageError(f"--format {fmt!r} must be table or json")
+    _run(inputs, mapping, out_path=None, write=False, date_from=date_from, date_to=date_to,
+         checksum=False, source=source, show=show, ledger_path=ledger, books=books,
+         correct=correct, allow_new_accounts=allow_new_accounts, wait=wait, quiet=False,
+         json_out=False, fmt=fmt, diff=diff)
+
+
+def _run(inputs: list[Path], mapping_path: Path, *, out_path: Optional[Path], write: bool,
+         date_from: Optional[str], date_to: Optional[str], checksum: bool,
+         source: Optional[str], show: str, ledger_path: Optional[Path], books: Optional[Path],
+         correct: bool, allow_new_accounts: bool, wait: float, quiet: bool, json_out: bool,
+         fmt: str, diff: bool) -> None:
+    """plan and convert: the same steps, so a plan and the run after it agree; only
+    convert writes."""
+    from bokfor.convert import Job
+    from bokfor.ledger import default_path
+    from bokfor.mapping import load_mapping
+    from bokfor.report import dumps, period_diff, plan_json, show_plan
+
     first, last = _date(date_from, "--from"), _date(date_to, "--to")
     if first and last and first > last:
         raise UsageError(f"--from {first} is after --to {last}")
     if show != "all" and not show.isdigit():
         raise UsageError(f"--show {show!r} must be a number or 'all'")
     limit = None if show == "all" else int(show)
+    rules = load_mapping(mapping_path)
+    job = Job(inputs, rules, mapping_path, ledger_path or default_path(mapping_path),
+              source=source, date_from=first, date_to=last, correct=correct, books=books,
+              allow_new_accounts=allow_new_accounts, wait=wait, checksum=checksum,
+              generated=_generated(rules.timezone))
+    table = not quiet and not json_out and fmt == "table"
+    warn = (lambda notices: None) if quiet else _warn
 
-    rules = load_mapping(mapping)
-    conversion = run(inputs, rules, source=source, date_from=first, date_to=last)
-    _warn(conversion.notices)
-    document = conversion.document(rules, _generated(rules.timezone))
-    data, notices = render(document, checksum=checksum, text_limit=rules.text_limit)
-    _warn(notices)
-    show_conversion(out, conversion, rules.accounts, limit)
-    if dry_run:
-        out.print("Dry run: nothing written.")
+    plan, state = job.plan()
+    warn(job.notices + plan.notices)
+    if table:
+        show_plan(out, plan, rules.accounts, limit)
+    if fmt == "json":
+        sys.stdout.write(dumps(plan_json(plan)) + "\n")
+    if diff:
+        sys.stdout.write(period_diff(plan, rules, job.ledger_path, job.generated, first, last))
+    checked = job.check(plan)
+    if checked is None:
+        _nothing_new(quiet or fmt == "json", json_out)
+    assert checked is not None
+    data, notices = checked
+    warn(notices)
+    if not write:
+        if table:
+            out.print("Dry run: nothing written.")
         return
     assert out_path is not None
-    if not conversion.vouchers:
-        out.print("Nothing to book: no file written.")
-        return
-    atomic_write(out_path, data)
-    out.print(f"Wrote {len(conversion.vouchers)} verifikationer to {out_path}")
+    job.notices.clear()
+    written = job.write(plan, state, data, out_path)
+    warn(job.notices)
+    if written is None:
+        _nothing_new(quiet, json_out)
+    assert written is not None
+    plan, export_id = written
+    if json_out:
+        sys.stdout.write(dumps({"status": "exported", "vouchers": len(plan.to_write),
+                                "output": str(out_path), "export": export_id,
+                                "ledger": str(job.ledger_path)}) + "\n")
+    elif not quiet:
+        out.print(f"Wrote {len(plan.to_write)} verifikationer to {out_path} "
+                  f"(export {export_id} in {job.ledger_path})")
+
+
+def _nothing_new(quiet: bool, json_out: bool) -> None:
+    if json_out:
+        sys.stdout.write('{"status": "nothing-new", "vouchers": 0}\n')
+    elif not quiet:
+        out.print("Nothing new: every row was exported before; nothing written.")
+    raise typer.Exit(EXIT_NOTHING_NEW)
 
 
 @sie_app.command("check")
@@ -155,6 +249,83 @@ def mapping_schema() -> None:
     from bokfor.mapping import json_schema
 
     sys.stdout.write(json_schema() + "\n")
+
+
+def _ledger_at(ledger: Optional[Path], mapping: Optional[Path]):
+    from bokfor.ledger import Ledger, LedgerError, default_path
+
+    if ledger is None and mapping is None:
+        raise UsageError("name the ledger with --ledger PATH or --mapping FILE")
+    path = ledger or default_path(mapping)  # type: ignore[arg-type]
+    if not path.exists():
+        raise LedgerError("no ledger here yet: nothing has been exported with it",
+                          file=str(path), hint="check --ledger / --mapping.")
+    return Ledger.open(path)
+
+
+_LEDGER_OPT = typer.Option(None, "--ledger", help="Ledger file.")
+_LEDGER_MAPPING = typer.Option(None, "--mapping", "-m", help="Mapping whose ledger to use.")
+
+
+@ledger_app.command("list")
+def ledger_list(ledger: Optional[Path] = _LEDGER_OPT,
+                mapping: Optional[Path] = _LEDGER_MAPPING) -> None:
+    """List the exports: id, time, state, period, vouchers, rows, file."""
+    book = _ledger_at(ledger, mapping)
+    for e in book.exports():
+        out.print(f"{e.id:>4}  {e.created}  {e.state:<7}  {e.first_date}..{e.last_date}  "
+                  f"{e.vouchers:>6} verifikationer  {e.rows:>8} rows  {e.target}", markup=False)
+
+
+@ledger_app.command("show")
+def ledger_show(key: str = typer.Argument(..., help="A row key, e.g. stripe:txn_…"),
+                ledger: Optional[Path] = _LEDGER_OPT,
+                mapping: Optional[Path] = _LEDGER_MAPPING) -> None:
+    """Show how one source row was exported: content, lines, voucher and export."""
+    from bokfor.ledger import LedgerError
+    from bokfor.money import format_sie
+
+    book = _ledger_at(ledger, mapping)
+    row = book.row(key)
+    if row is None:
+        raise LedgerError(f"row {key!r} has not been exported", file=str(book.path),
+                          hint="keys look like stripe:txn_…; `bokfor plan` shows a file's keys.")
+    export = book.export_of_row(key)
+    voucher = book.vouchers([row.voucher_id])[row.voucher_id]
+    out.print(f"{key}  from {row.origin}", markup=False)
+    out.print("content: " + ", ".join(f"{k}={v}" for k, v in row.content.items()), markup=False)
+    for line in row.lines:
+        out.print(f"  {line.account} {format_sie(line.amount):>12} {dict(line.dims) or ''}",
+                  markup=False)
+    out.print(f"in verifikation {voucher.series} {voucher.date} {voucher.text!r}", markup=False)
+    if export:
+        out.print(f"export {export.id} ({export.state}) {export.created} -> {export.target} "
+                  f"sha256 {export.sha256[:16]}…", markup=False)
+
+
+@ledger_app.command("forget")
+def ledger_forget(export_id: int = typer.Argument(..., help="Export id (`bokfor ledger list`)."),
+                  yes: bool = typer.Option(False, "--yes", help="Really forget it."),
+                  ledger: Optional[Path] = _LEDGER_OPT,
+                  mapping: Optional[Path] = _LEDGER_MAPPING) -> None:
+    """Forget an export after its import was undone in the books (e.g. Fortnox "Ångra
+    SIE"): its rows count as new again and the next convert books them."""
+    from bokfor.ledger import Ledger, LedgerError
+
+    book = _ledger_at(ledger, mapping)
+    record = next((e for e in book.exports() if e.id == export_id), None)
+    if record is None:
+        raise LedgerError(f"no export {export_id} in the ledger", file=str(book.path),
+                          hint="`bokfor ledger list` shows the exports.")
+    if not yes:
+        out.print(f"Would forget export {export_id}: {record.vouchers} verifikationer, "
+                  f"{record.rows} rows, {record.target}. Add --yes to do it.", markup=False)
+        return
+    book.close()
+    with Ledger.lock(book.path, 60):
+        Ledger.open(book.path, write=True).forget(export_id)
+    out.print(f"Forgot export {export_id}: its {record.rows} rows will be booked again by the "
+              "next convert.", markup=False)
 
 
 @app.command()

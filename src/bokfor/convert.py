@@ -1,6 +1,8 @@
-"""The convert job as a library call: files -> rows -> vouchers -> SIE document.
+"""Carry out a plan: write the SIE file and record it in the ledger, crash-safely.
 
-The CLI only parses options, calls `convert`, shows the result and writes the bytes.
+The order is what makes a re-run safe (docs/ledger.md): record the export as pending and
+commit; write the file (temp + fsync + rename); mark the export done. A crash anywhere is
+settled by `Ledger.recover` on the next run, from whether the file holds the recorded bytes.
 """
 
 from __future__ import annotations
@@ -8,119 +10,128 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
 
-from bokfor import __version__
-from bokfor.booking import book
-from bokfor.domain import FiscalYear, Notice, Origin, Row, Voucher
-from bokfor.errors import InputError, SieError, UsageError
+from bokfor import faults
+from bokfor.domain import Notice
+from bokfor.errors import MappingError
+from bokfor.fileio import atomic_write
+from bokfor.ledger import Ledger
 from bokfor.mapping import Mapping
-from bokfor.sie.model import SieDocument
-from bokfor.sources import detect_source, get_source
+from bokfor.plan import Plan, check_books, make_plan
+from bokfor.sie.reader import read as read_sie
+from bokfor.sie.writer import render
+
+
+class ChangedRowsError(MappingError):
+    """Rows were exported before with other content: a person must decide."""
+
+
+def check_plan(plan: Plan, *, correct: bool, allow_new_accounts: bool) -> None:
+    """Refuse to write when the plan holds unmapped rows, undecided changes, or accounts
+    the books do not have."""
+    if plan.errors:
+        raise plan.errors[0]
+    if plan.changed and not correct:
+        n = len(plan.changed)
+        raise ChangedRowsError(
+            f"{n} row{'s' if n > 1 else ''} changed since {'they were' if n > 1 else 'it was'}"
+            " exported; nothing was written",
+            hint="if the source is right, run again with --correct: bokfor books a reversal "
+            "of what was exported and the new booking. If the earlier import was undone in "
+            "the books, `bokfor ledger forget EXPORT` first.",
+            details=[f"  ~ {e.detail}" for e in plan.changed])
+    if plan.missing_accounts and not allow_new_accounts:
+        raise MappingError(
+            f"account{'s' if len(plan.missing_accounts) > 1 else ''} "
+            f"{', '.join(plan.missing_accounts)} not in the books' chart of accounts (--books)",
+            key="accounts",
+            hint="fix the mapping, create the accounts in the books, or add "
+            "--allow-new-accounts (the SIE import then creates them).")
+
+
+def render_plan(plan: Plan, mapping: Mapping, generated: dt.date, *, checksum: bool
+                ) -> tuple[bytes, list[Notice]]:
+    return render(plan.document(mapping, generated), checksum=checksum,
+                  text_limit=mapping.text_limit)
+
+
+def export(plan: Plan, data: bytes, out: Path, ledger: Ledger, mapping_path: Path) -> int:
+    """Write `data` to `out` and record the plan's vouchers; returns the export id."""
+    faults.point("before-ledger")
+    export_id = ledger.begin_export(
+        mapping=mapping_path, target=out, data=data,
+        vouchers=[(v, plan.records[i]) for i, v in enumerate(plan.to_write)])
+    faults.point("after-ledger-pending")
+    atomic_write(out, data)
+    faults.point("after-rename")
+    ledger.finish_export(export_id)
+    faults.point("after-ledger-done")
+    return export_id
 
 
 @dataclass
-class InputSummary:
-    path: str
-    source: str
-    rows: int = 0
-    outside: int = 0  # rows outside --from/--to
-    zero: int = 0  # rows whose amounts are all 0.00
-    pending: int = 0  # rows waiting for a payout (per_payout grouping)
-    vouchers: int = 0
+class Job:
+    """One plan-or-convert invocation: inputs, the mapping, the ledger and the options."""
 
-
-@dataclass
-class Conversion:
-    vouchers: list[Voucher]
-    inputs: list[InputSummary]
+    inputs: list[Path]
+    mapping: Mapping
+    mapping_path: Path
+    ledger_path: Path
+    source: str | None = None
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    correct: bool = False
+    books: Path | None = None
+    allow_new_accounts: bool = False
+    wait: float = 60.0
+    checksum: bool = False
+    generated: dt.date = dt.date(1970, 1, 1)
     notices: list[Notice] = field(default_factory=list)
-    fiscal_year: FiscalYear | None = None
 
-    def document(self, mapping: Mapping, generated: dt.date) -> SieDocument:
-        return SieDocument(
-            company=mapping.company,
-            sie_type="4I",
-            program=("bokfor", __version__),
-            generated=generated,
-            fiscal_years=[self.fiscal_year] if self.fiscal_year else [],
-            accounts=mapping.accounts,
-            dimensions=mapping.dimensions,
-            objects=mapping.objects,
-            vouchers=self.vouchers,
-        )
+    def plan(self) -> tuple[Plan, tuple[int, int, int]]:
+        """The plan, made without holding the lock (a failing run creates no file), and the
+        ledger state it was made against."""
+        ledger = Ledger.open(self.ledger_path)
+        if ledger.state()[2]:  # a crashed run left a pending export: settle it first
+            ledger.close()
+            with Ledger.lock(self.ledger_path, self.wait):
+                ledger = Ledger.open(self.ledger_path, write=True)
+                self.notices.extend(ledger.recover())
+        try:
+            return self._plan(ledger), ledger.state()
+        finally:
+            ledger.close()
 
+    def _plan(self, ledger: Ledger) -> Plan:
+        result = make_plan(self.inputs, self.mapping, ledger, source=self.source,
+                           date_from=self.date_from, date_to=self.date_to,
+                           correct=self.correct)
+        if self.books is not None:
+            check_books(result, read_sie(self.books).document)
+        return result
 
-def convert(
-    inputs: list[Path],
-    mapping: Mapping,
-    *,
-    source: str | None = None,
-    date_from: dt.date | None = None,
-    date_to: dt.date | None = None,
-) -> Conversion:
-    """Read every input, book it with the mapping, and check the result fits one fiscal year."""
-    given: dict[Path, Path] = {}
-    for path in inputs:
-        if given.setdefault(path.resolve(), path) is not path:
-            raise UsageError(f"{path} is given twice", hint="name each input file once.")
-    vouchers: list[Voucher] = []
-    summaries: list[InputSummary] = []
-    notices: list[Notice] = []
-    seen: dict[str, Origin] = {}
-    for path in inputs:
-        src = get_source(source) if source else detect_source(path)
-        rules = mapping.for_source(src.name)
-        summary = InputSummary(str(path), src.name)
-        rows = _unique(_count(src.read(path, mapping.timezone), summary), seen)
-        booking = book(_in_range(rows, date_from, date_to, summary), rules, mapping, src.schema)
-        summary.zero = booking.zero_rows
-        summary.pending = len(booking.pending)
-        summary.vouchers = len(booking.vouchers)
-        vouchers.extend(booking.vouchers)
-        notices.extend(booking.notices)
-        summaries.append(summary)
-    vouchers.sort(key=lambda v: v.date)
-    return Conversion(vouchers, summaries, notices, _fiscal_year(vouchers, mapping))
+    def check(self, plan: Plan) -> tuple[bytes, list[Notice]] | None:
+        """Refuse a plan that must not be written; None when there is nothing new; else the
+        SIE bytes (rendered in dry runs too, so they show the same errors)."""
+        check_plan(plan, correct=self.correct, allow_new_accounts=self.allow_new_accounts)
+        if not plan.to_write:
+            return None
+        return render_plan(plan, self.mapping, self.generated, checksum=self.checksum)
 
-
-def _count(rows: Iterable[Row], summary: InputSummary) -> Iterator[Row]:
-    for row in rows:
-        summary.rows += 1
-        yield row
-
-
-def _unique(rows: Iterable[Row], seen: dict[str, Origin]) -> Iterator[Row]:
-    """The same row twice in one run (a file given twice, overlapping exports) would be
-    booked twice: refuse it."""
-    for row in rows:
-        first = seen.setdefault(row.key, row.origin)
-        if first is not row.origin:
-            raise InputError(
-                f"duplicate row {row.key} (also at {first}): it would be booked twice",
-                file=row.origin.file, line=row.origin.line,
-                hint="give each row once; remove the repeated row or the overlapping export.")
-        yield row
-
-
-def _in_range(rows: Iterable[Row], first: dt.date | None, last: dt.date | None,
-              summary: InputSummary) -> Iterator[Row]:
-    for row in rows:
-        if (first and row.date < first) or (last and row.date > last):
-            summary.outside += 1
-            continue
-        yield row
-
-
-def _fiscal_year(vouchers: list[Voucher], mapping: Mapping) -> FiscalYear | None:
-    """One SIE file holds one räkenskapsår (Fortnox imports one year per file)."""
-    if not vouchers:
-        return None
-    start, end = mapping.fiscal_year_of(vouchers[0].date)
-    outside = [v for v in vouchers if not start <= v.date <= end]
-    if outside:
-        raise SieError(
-            f"the vouchers span more than one fiscal year: {vouchers[0].date} is in "
-            f"{start}–{end}, {outside[0].date} is not",
-            hint=f"convert one year at a time with --from {start} --to {end}.")
-    return FiscalYear(start, end, 0)
+    def write(self, plan: Plan, state: tuple[int, int, int], data: bytes, out: Path
+              ) -> tuple[Plan, int] | None:
+        """Export under the lock. If another run changed the ledger since `plan` was made,
+        plan again first; None when that leaves nothing new."""
+        with Ledger.lock(self.ledger_path, self.wait):
+            ledger = Ledger.open(self.ledger_path, write=True)
+            try:
+                self.notices.extend(ledger.recover())
+                if ledger.state() != state:
+                    plan = self._plan(ledger)
+                    checked = self.check(plan)
+                    if checked is None:
+                        return None
+                    data = checked[0]
+                return plan, export(plan, data, out, ledger, self.mapping_path)
+            finally:
+                ledger.close()

@@ -8,12 +8,20 @@ are SIE object references: dimension number -> object id, e.g. {1: "CAFE1", 6: "
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Mapping, NamedTuple
+from typing import Iterable, Mapping, NamedTuple
 
 FieldValue = str | int | dt.date | dt.datetime | None
 Dims = tuple[tuple[int, str], ...]
+
+
+def digest(values: Iterable[object]) -> str:
+    """A short, stable digest of some values (row content, for keys and fingerprints)."""
+    text = "\x1f".join("" if v is None else v.isoformat() if isinstance(v, dt.date) else str(v)
+                       for v in values)
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
 
 
 def make_dims(dims: Mapping[int, str] | None) -> Dims:

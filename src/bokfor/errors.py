@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
+EXIT_NOTHING_NEW = 3  # a run that found every row already exported: nothing written
+EXIT_BUSY = 4  # another run holds the ledger lock: try again later
 
 
 @dataclass

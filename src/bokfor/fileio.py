@@ -6,6 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from bokfor import faults
 from bokfor.errors import OutputError
 
 
@@ -24,6 +25,7 @@ def atomic_write(path: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        faults.point("before-rename")
         os.replace(tmp, path)
     except OSError as exc:
         try:

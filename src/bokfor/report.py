@@ -1,84 +1,179 @@
-"""What the user sees: voucher previews and per-account totals (rich tables)."""
+"""What the user sees: the plan as tables (rich) or JSON, and the unified diff."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+import datetime as dt
+import difflib
+import json
+from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from bokfor.convert import Conversion
-from bokfor.domain import Voucher
-from bokfor.money import format_sek
+from bokfor.domain import Line, Voucher
+from bokfor.ledger import Ledger
+from bokfor.mapping import Mapping
+from bokfor.money import format_sek, format_sie
+from bokfor.plan import CHANGED, EXPORTED, NEW, UNMAPPED, Entry, Plan, totals
+from bokfor.sie.model import SieDocument
+from bokfor.sie.writer import render
+
+STATUS_WORDS = {NEW: "new", EXPORTED: "already exported", CHANGED: "changed",
+                UNMAPPED: "unmapped"}
 
 
-def _dims(voucher_dims: tuple[tuple[int, str], ...]) -> str:
-    return " ".join(f"{d}:{o}" for d, o in voucher_dims)
+def counts_line(plan: Plan) -> str:
+    corrections = len(plan.to_write) - plan.count(NEW)
+    parts = [f"{plan.count(NEW)} to add (+)", f"{plan.count(EXPORTED)} already exported (=)",
+             f"{plan.count(CHANGED)} changed (~)", f"{plan.count(UNMAPPED)} unmapped (!)"]
+    if corrections:
+        parts.append(f"{corrections} corrections")
+    return "Plan: " + ", ".join(parts)
 
 
-def vouchers_table(vouchers: list[Voucher], accounts: dict[str, str], limit: int | None) -> Table:
-    table = Table(title="Verifikationer", show_lines=False, header_style="bold")
-    table.add_column("Datum")
-    table.add_column("Text / konto")
-    table.add_column("Debet", justify="right")
-    table.add_column("Kredit", justify="right")
-    table.add_column("Dimensioner")
-    shown = vouchers if limit is None else vouchers[:limit]
-    for v in shown:
-        table.add_row(v.date.isoformat(), f"[bold]{v.series} {v.text}[/bold]", "", "", "",
-                      end_section=False)
-        for line in v.lines:
-            name = accounts.get(line.account, "")
-            label = f"  {line.account} {name}"[:48]
-            if line.text:
-                label += f" · {line.text}"
-            debit = format_sek(line.amount) if line.amount > 0 else ""
-            credit = format_sek(-line.amount) if line.amount < 0 else ""
-            table.add_row("", label, debit, credit, _dims(line.dims))
+def show_plan(console: Console, plan: Plan, accounts: dict[str, str], limit: int | None) -> None:
+    listed = [e for e in plan.entries if e.status != EXPORTED or limit is None]
+    if listed:
+        console.print(_entries_table(listed, accounts, limit))
+        if limit is not None and len(listed) > limit:
+            console.print(f"… and {len(listed) - limit} more (--show all lists them)")
+    if plan.to_write:
+        console.print(_totals_table(plan.to_write, accounts))
+    for s in plan.inputs:
+        extra = [f"{n} {what}" for n, what in (
+            (s.exported, "already exported"), (s.changed, "changed"), (s.unmapped, "unmapped"),
+            (s.outside, "outside --from/--to"), (s.zero, "with amount 0.00"),
+            (s.pending, "waiting for their payout")) if n]
+        note = f" ({', '.join(extra)})" if extra else ""
+        console.print(f"{s.path}: {s.source}, {s.rows} rows -> {s.vouchers} new "
+                      f"verifikationer{note}")
+    if plan.missing_accounts:
+        console.print(f"Not in the books' chart of accounts: {', '.join(plan.missing_accounts)}")
+    console.print(counts_line(plan))
+
+
+def _entries_table(entries: list[Entry], accounts: dict[str, str], limit: int | None) -> Table:
+    table = Table(title="Verifikationer", header_style="bold")
+    for name, justify in (("", "left"), ("Datum", "left"), ("Text / konto", "left"),
+                          ("Debet", "right"), ("Kredit", "right"), ("Dimensioner", "left")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for entry in entries if limit is None else entries[:limit]:
+        v = entry.voucher
+        if entry.status == UNMAPPED or v is None:
+            table.add_row(entry.status, "", entry.detail, "", "", "")
+            table.add_section()
+            continue
+        title = f"[bold]{v.series} {v.text}[/bold]" if entry.status != CHANGED else \
+            f"[bold]{entry.detail}[/bold]"
+        if entry.possibly_booked:
+            title += f"  [yellow]possibly booked by hand: {entry.possibly_booked}[/yellow]"
+        table.add_row(entry.status, v.date.isoformat(), title, "", "", "")
+        if entry.status == CHANGED:
+            _add_lines(table, entry.previous, accounts, "före: ")
+            _add_lines(table, v.lines, accounts, "nu:   ")
+        else:
+            _add_lines(table, v.lines, accounts, "")
         table.add_section()
     return table
 
 
-def totals_table(vouchers: list[Voucher], accounts: dict[str, str]) -> Table:
-    debit: dict[str, int] = defaultdict(int)
-    credit: dict[str, int] = defaultdict(int)
-    for v in vouchers:
-        for line in v.lines:
-            if line.amount > 0:
-                debit[line.account] += line.amount
-            else:
-                credit[line.account] -= line.amount
-    table = Table(title="Summa per konto", header_style="bold")
-    table.add_column("Konto")
-    table.add_column("Namn")
-    table.add_column("Debet", justify="right")
-    table.add_column("Kredit", justify="right")
-    table.add_column("Netto", justify="right")
-    for account in sorted(set(debit) | set(credit)):
-        d, c = debit[account], credit[account]
+def _add_lines(table: Table, lines: tuple[Line, ...], accounts: dict[str, str], prefix: str
+               ) -> None:
+    for line in lines:
+        label = f"  {prefix}{line.account} {accounts.get(line.account, '')}"[:48]
+        if line.text:
+            label += f" · {line.text}"
+        table.add_row("", "", label, format_sek(line.amount) if line.amount > 0 else "",
+                      format_sek(-line.amount) if line.amount < 0 else "",
+                      " ".join(f"{d}:{o}" for d, o in line.dims))
+
+
+def _totals_table(vouchers: list[Voucher], accounts: dict[str, str]) -> Table:
+    table = Table(title="Summa per konto (att skriva)", header_style="bold")
+    for name, justify in (("Konto", "left"), ("Namn", "left"), ("Debet", "right"),
+                          ("Kredit", "right"), ("Netto", "right")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    sums = totals(vouchers)
+    for account, (d, c) in sums.items():
         table.add_row(account, accounts.get(account, ""), format_sek(d), format_sek(c),
                       format_sek(d - c))
-    td, tc = sum(debit.values()), sum(credit.values())
+    td, tc = sum(d for d, _ in sums.values()), sum(c for _, c in sums.values())
     table.add_section()
     table.add_row("", "Summa", format_sek(td), format_sek(tc), format_sek(td - tc))
     return table
 
 
-def show_conversion(console: Console, conversion: Conversion, accounts: dict[str, str],
-                    limit: int | None) -> None:
-    vouchers = conversion.vouchers
-    if vouchers:
-        console.print(vouchers_table(vouchers, accounts, limit))
-        if limit is not None and len(vouchers) > limit:
-            console.print(f"… and {len(vouchers) - limit} more verifikationer (--show all lists them)")
-        console.print(totals_table(vouchers, accounts))
-    for s in conversion.inputs:
-        extra = []
-        if s.outside:
-            extra.append(f"{s.outside} outside --from/--to")
-        if s.zero:
-            extra.append(f"{s.zero} with amount 0.00")
-        if s.pending:
-            extra.append(f"{s.pending} waiting for their payout")
-        note = f" ({', '.join(extra)}; not booked)" if extra else ""
-        console.print(f"{s.path}: {s.source}, {s.rows} rows -> {s.vouchers} verifikationer{note}")
+# -- JSON ------------------------------------------------------------------------------
+
+
+def plan_json(plan: Plan) -> dict[str, Any]:
+    """The plan for machines; amounts are exact decimal strings ("1234.50"), never floats."""
+    return {
+        "counts": {"new": plan.count(NEW), "exported": plan.count(EXPORTED),
+                   "changed": plan.count(CHANGED), "unmapped": plan.count(UNMAPPED),
+                   "to_write": len(plan.to_write)},
+        "entries": [_entry_json(e) for e in plan.entries],
+        "to_write": [_voucher_json(v) for v in plan.to_write],
+        "totals": {a: {"debit": format_sie(d), "credit": format_sie(c)}
+                   for a, (d, c) in totals(plan.to_write).items()},
+        "inputs": [vars(s) for s in plan.inputs],
+        "missing_accounts": plan.missing_accounts,
+        "notices": [str(n) for n in plan.notices],
+    }
+
+
+def _entry_json(entry: Entry) -> dict[str, Any]:
+    out: dict[str, Any] = {"status": STATUS_WORDS[entry.status]}
+    if entry.detail:
+        out["detail"] = entry.detail
+    if entry.voucher is not None:
+        out["voucher"] = _voucher_json(entry.voucher)
+    if entry.previous:
+        out["previous_lines"] = [_line_json(line) for line in entry.previous]
+    if entry.possibly_booked:
+        out["possibly_booked"] = entry.possibly_booked
+    return out
+
+
+def _voucher_json(v: Voucher) -> dict[str, Any]:
+    return {"series": v.series, "number": v.number, "date": v.date.isoformat(), "text": v.text,
+            "lines": [_line_json(line) for line in v.lines], "source_keys": list(v.source_keys)}
+
+
+def _line_json(line: Line) -> dict[str, Any]:
+    return {"account": line.account, "amount": format_sie(line.amount),
+            "dims": {str(d): o for d, o in line.dims}, "text": line.text}
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=2)
+
+
+# -- diff ------------------------------------------------------------------------------
+
+
+def period_diff(plan: Plan, mapping: Mapping, ledger_path: Path, generated: dt.date,
+                first: dt.date | None, last: dt.date | None) -> str:
+    """Unified diff of the period's SIE text: as exported before -> after this run."""
+    dates = [e.voucher.date for e in plan.entries if e.voucher] + [v.date for v in plan.to_write]
+    if not dates:
+        return ""
+    first, last = first or min(dates), last or max(dates)
+    ledger = Ledger.open(ledger_path)
+    try:
+        before = ledger.vouchers_between(first, last)
+    finally:
+        ledger.close()
+    after = sorted(before + plan.to_write, key=lambda v: v.date)
+
+    def text(vouchers: list[Voucher]) -> list[str]:
+        doc = SieDocument(company=mapping.company, generated=generated, accounts=mapping.accounts,
+                          dimensions=mapping.dimensions, objects=mapping.objects,
+                          vouchers=vouchers)
+        data, _ = render(doc, text_limit=mapping.text_limit)
+        return data.decode("cp437").replace("\r\n", "\n").splitlines(keepends=True)
+
+    return "".join(difflib.unified_diff(
+        text(before), text(after), fromfile=f"exported {first}..{last}",
+        tofile="after this run"))

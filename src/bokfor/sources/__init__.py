@@ -9,11 +9,12 @@ Adding a format = one module + registering it in `SOURCES` + one sample + one go
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Protocol
 
-from bokfor.domain import Row
+from bokfor.domain import Row, digest
 from bokfor.errors import InputError
 
 # Field kinds a rule condition can test.
@@ -36,6 +37,10 @@ class Schema:
     currency_field: str | None = None
     open_prefixes: tuple[str, ...] = ()  # e.g. "metadata." for free-form columns
     order_field: str | None = None  # orders rows within a day (e.g. a timestamp)
+    # Fields that, with the date and the amounts, make up a row's booking-relevant content:
+    # a row exported before whose content differs is "changed". Never fields that fill in
+    # later (a payout id), or a re-download would look changed.
+    content_fields: tuple[str, ...] = ()
     # Postings suggested for an unmapped kind of row: (account, "debit"/"credit", amount).
     snippet: tuple[tuple[str, str, str], ...] = ()
 
@@ -53,6 +58,22 @@ class Schema:
         if name == "date":
             return DATE
         return self.fields.get(name, TEXT)
+
+
+class OccurrenceKeys:
+    """Stable keys for rows that have no id of their own (many bank CSVs): a digest of the
+    row's content plus its occurrence among identical rows of the file. Two equal card
+    payments on one day stay two rows (`…#1`, `…#2`); a re-download gives each the same key
+    again, and a third such payment added later is `…#3`, new."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self._seen: Counter[str] = Counter()
+
+    def key(self, *content: object) -> str:
+        base = digest(content)
+        self._seen[base] += 1
+        return f"{self.prefix}:{base}#{self._seen[base]}"
 
 
 class Source(Protocol):

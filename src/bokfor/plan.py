@@ -1,0 +1,295 @@
+"""The plan: what a run would do, before it does anything (a dry-run diff).
+
+Every source row is classified against the export ledger by its stable key:
+- new: never exported -> booked now (`+`);
+- exported: same key, same content -> skipped, shown as the voucher it went into (`=`);
+- changed: same key, different content -> never silently re-booked (`~`); with
+  `correct=True` a reversal of what was booked plus a new booking;
+- unmapped: no rule matches (`!`).
+Nothing is ever skipped by date or by amount similarity. `convert` executes exactly the
+plan's `to_write` vouchers, so a plan and the run that follows agree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from bokfor.booking import Booking, book, unmapped_error, unmapped_kinds
+from bokfor.domain import FiscalYear, Line, Notice, Origin, Row, Voucher, digest
+from bokfor.errors import InputError, MappingError, SieError, UsageError
+from bokfor.ledger import Ledger, RowRecord
+from bokfor.mapping import Mapping
+from bokfor.money import format_sie
+from bokfor.sie.model import SieDocument
+from bokfor.sources import Schema, detect_source, get_source
+
+NEW, EXPORTED, CHANGED, UNMAPPED, CORRECTION = "+", "=", "~", "!", "-"
+
+
+@dataclass
+class InputSummary:
+    path: str
+    source: str
+    rows: int = 0
+    outside: int = 0  # rows outside --from/--to
+    exported: int = 0  # rows exported before with the same content
+    changed: int = 0
+    unmapped: int = 0
+    zero: int = 0  # rows whose amounts are all 0.00
+    pending: int = 0  # rows waiting for a payout (per_payout grouping)
+    vouchers: int = 0  # new vouchers from this input
+
+
+@dataclass
+class Entry:
+    """One line of the plan. `voucher` is what is (or was) booked; for a changed row,
+    `previous` holds the lines booked before and `voucher` the booking it would get now."""
+
+    status: str
+    voucher: Voucher | None
+    detail: str = ""
+    previous: tuple[Line, ...] = ()
+    possibly_booked: str | None = None  # "A 45" when --books has a voucher like it
+
+
+@dataclass
+class Plan:
+    entries: list[Entry]
+    inputs: list[InputSummary]
+    to_write: list[Voucher]  # corrections and new vouchers, in file order
+    records: dict[int, list[RowRecord]]  # index in to_write -> the rows it records
+    notices: list[Notice] = field(default_factory=list)
+    errors: list[MappingError] = field(default_factory=list)  # unmapped rows, per source
+    changed: list[Entry] = field(default_factory=list)
+    fiscal_year: FiscalYear | None = None
+    missing_accounts: list[str] = field(default_factory=list)  # not in --books' chart
+
+    def count(self, status: str) -> int:
+        return sum(1 for e in self.entries if e.status == status)
+
+    def document(self, mapping: Mapping, generated: dt.date) -> SieDocument:
+        from bokfor import __version__
+
+        return SieDocument(
+            company=mapping.company, sie_type="4I", program=("bokfor", __version__),
+            generated=generated, fiscal_years=[self.fiscal_year] if self.fiscal_year else [],
+            accounts=mapping.accounts, dimensions=mapping.dimensions, objects=mapping.objects,
+            vouchers=self.to_write)
+
+
+def make_plan(
+    inputs: list[Path],
+    mapping: Mapping,
+    ledger: Ledger,
+    *,
+    source: str | None = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    correct: bool = False,
+) -> Plan:
+    _check_inputs(inputs)
+    seen: dict[str, Origin] = {}
+    plan = Plan(entries=[], inputs=[], to_write=[], records={})
+    corrections: list[Voucher] = []
+    new: list[tuple[Voucher, list[RowRecord]]] = []
+    exported_ids: set[int] = set()
+    for path in inputs:
+        src = get_source(source) if source else detect_source(path)
+        rules = mapping.for_source(src.name)
+        summary = InputSummary(str(path), src.name)
+        plan.inputs.append(summary)
+        known = ledger.fingerprints(src.name)
+        fresh: list[Row] = []
+        fingerprints: dict[str, str] = {}
+        changed: list[Row] = []
+        rows = _in_range(_unique(_count(src.read(path, mapping.timezone), summary), seen),
+                         date_from, date_to, summary)
+        for row in rows:
+            fp = row_fingerprint(row, src.schema)
+            fingerprints[row.key] = fp
+            before = known.get(row.key)
+            if before is None:
+                fresh.append(row)
+            elif before[0] == fp:
+                summary.exported += 1
+                exported_ids.add(before[1])
+            else:
+                changed.append(row)
+        summary.changed = len(changed)
+        booking = book([*fresh, *changed] if correct else fresh, rules, mapping, src.schema)
+        summary.zero, summary.pending = booking.zero_rows, len(booking.pending)
+        summary.vouchers = len(booking.vouchers)
+        plan.notices.extend(booking.notices)
+        if booking.unmapped:
+            summary.unmapped = sum(len(r) for r in booking.unmapped.values())
+            plan.errors.append(unmapped_error(booking.unmapped, rules, mapping, src.schema))
+            plan.entries.extend(Entry(UNMAPPED, None, f"{path}: {kind}")
+                                for kind in unmapped_kinds(booking.unmapped, src.schema))
+        for row in changed:
+            entry = _changed_entry(row, ledger, booking, rules.series)
+            plan.changed.append(entry)
+            plan.entries.append(entry)
+            if correct:
+                corrections.append(entry_reversal(entry, rules.series))
+        for voucher in booking.vouchers:
+            new.append((voucher, _row_records(voucher, booking, src.name, src.schema,
+                                              fingerprints)))
+    for vid, voucher in sorted(ledger.vouchers(exported_ids).items(), key=lambda kv: kv[1].date):
+        plan.entries.append(Entry(EXPORTED, voucher))
+    new.sort(key=lambda item: item[0].date)
+    for voucher, records in [(v, []) for v in corrections] + new:
+        plan.records[len(plan.to_write)] = records
+        plan.to_write.append(voucher)
+        if records:
+            plan.entries.append(Entry(NEW, voucher))
+    plan.entries.sort(key=lambda e: (e.voucher.date if e.voucher else dt.date.min))
+    plan.fiscal_year = _fiscal_year(plan.to_write, mapping)
+    return plan
+
+
+def row_fingerprint(row: Row, schema: Schema) -> str:
+    """Digest of what decides a row's booking: date, amounts, the schema's content fields."""
+    return digest([row.date, *(row.amounts[name] for name in sorted(row.amounts)),
+                        *(row.fields.get(name) for name in schema.content_fields)])
+
+
+def row_content(row: Row, schema: Schema) -> dict:
+    """The content the fingerprint covers, readable (for `~ changed` and `ledger show`)."""
+    content: dict[str, object] = {"date": row.date.isoformat()}
+    content.update({name: format_sie(value) for name, value in sorted(row.amounts.items())})
+    for name in schema.content_fields:
+        value = row.fields.get(name)
+        content[name] = value.isoformat() if isinstance(value, dt.date) else value
+    return content
+
+
+def entry_reversal(entry: Entry, series: str) -> Voucher:
+    """Rättelse: the lines booked before, with opposite signs, dated as the row."""
+    assert entry.voucher is not None
+    key = entry.voucher.source_keys[0]
+    return Voucher(series=series, date=entry.voucher.date, text=f"Rättelse {key}",
+                   lines=tuple(line._replace(amount=-line.amount) for line in entry.previous),
+                   source_keys=(key,))
+
+
+def _changed_entry(row: Row, ledger: Ledger, booking: Booking, series: str) -> Entry:
+    old = ledger.row(row.key)
+    assert old is not None
+    now = booking.row_lines.get(row.key)
+    lines = now[1] if now else ()
+    diffs = [f"{name} {old.content.get(name)} -> {value}"
+             for name, value in _content_now(row, old.content).items()
+             if old.content.get(name) != value]
+    detail = f"{row.key} at {row.origin}: " + ", ".join(diffs)
+    export = ledger.export_of_row(row.key)
+    if export:
+        detail += f" (exported {export.created[:10]} to {export.target})"
+    return Entry(CHANGED, Voucher(series, row.date, f"{row.key}", lines, (row.key,),
+                                  origins=(row.origin,)), detail, old.lines)
+
+
+def _content_now(row: Row, before: dict) -> dict:
+    out: dict[str, object] = {"date": row.date.isoformat()}
+    out.update({name: format_sie(value) for name, value in sorted(row.amounts.items())})
+    for name in before:
+        if name not in out:
+            value = row.fields.get(name)
+            out[name] = value.isoformat() if isinstance(value, dt.date) else value
+    return out
+
+
+def _row_records(voucher: Voucher, booking: Booking, source: str, schema: Schema,
+                 fingerprints: dict[str, str]) -> list[RowRecord]:
+    records = []
+    for key in voucher.source_keys:
+        row, lines = booking.row_lines[key]
+        records.append(RowRecord(key, source, fingerprints[key], str(row.origin),
+                                 row_content(row, schema), lines))
+    return records
+
+
+def check_books(plan: Plan, books: SieDocument) -> None:
+    """Against a SIE 4E export of the books: flag new vouchers that look booked already
+    (same date, same net amount per account) and accounts the books' chart lacks."""
+    index: dict[tuple, str] = {}
+    for v in books.vouchers:
+        number = "" if v.number is None else f" {v.number}"
+        index.setdefault((v.date, _shape(v.lines)), f"{v.series}{number}")
+    for entry in plan.entries:
+        if entry.status == NEW and entry.voucher is not None:
+            entry.possibly_booked = index.get((entry.voucher.date, _shape(entry.voucher.lines)))
+    used = {line.account for v in plan.to_write for line in v.lines}
+    plan.missing_accounts = sorted(used - set(books.accounts))
+
+
+def _shape(lines: Iterable[Line]) -> tuple[tuple[str, int], ...]:
+    per_account: Counter[str] = Counter()
+    for line in lines:
+        per_account[line.account] += line.amount
+    return tuple(sorted((a, amount) for a, amount in per_account.items() if amount))
+
+
+def _check_inputs(inputs: list[Path]) -> None:
+    given: dict[Path, Path] = {}
+    for path in inputs:
+        if given.setdefault(path.resolve(), path) is not path:
+            raise UsageError(f"{path} is given twice", hint="name each input file once.")
+
+
+def _count(rows: Iterable[Row], summary: InputSummary) -> Iterator[Row]:
+    for row in rows:
+        summary.rows += 1
+        yield row
+
+
+def _unique(rows: Iterable[Row], seen: dict[str, Origin]) -> Iterator[Row]:
+    """The same row twice in one run (overlapping exports) would be booked twice."""
+    for row in rows:
+        first = seen.setdefault(row.key, row.origin)
+        if first is not row.origin:
+            raise InputError(
+                f"duplicate row {row.key} (also at {first}): it would be booked twice",
+                file=row.origin.file, line=row.origin.line,
+                hint="give each row once; remove the repeated row or the overlapping export.")
+        yield row
+
+
+def _in_range(rows: Iterable[Row], first: dt.date | None, last: dt.date | None,
+              summary: InputSummary) -> Iterator[Row]:
+    for row in rows:
+        if (first and row.date < first) or (last and row.date > last):
+            summary.outside += 1
+            continue
+        yield row
+
+
+def _fiscal_year(vouchers: list[Voucher], mapping: Mapping) -> FiscalYear | None:
+    """One SIE file holds one räkenskapsår (Fortnox imports one year per file)."""
+    if not vouchers:
+        return None
+    first = min(v.date for v in vouchers)
+    start, end = mapping.fiscal_year_of(first)
+    outside = [v for v in vouchers if not start <= v.date <= end]
+    if outside:
+        raise SieError(
+            f"the vouchers span more than one fiscal year: {first} is in "
+            f"{start}–{end}, {outside[0].date} is not",
+            hint=f"convert one year at a time with --from {start} --to {end}.")
+    return FiscalYear(start, end, 0)
+
+
+def totals(vouchers: Iterable[Voucher]) -> dict[str, tuple[int, int]]:
+    """account -> (debit, credit) in öre."""
+    debit: dict[str, int] = defaultdict(int)
+    credit: dict[str, int] = defaultdict(int)
+    for v in vouchers:
+        for line in v.lines:
+            if line.amount > 0:
+                debit[line.account] += line.amount
+            else:
+                credit[line.account] -= line.amount
+    return {a: (debit[a], credit[a]) for a in sorted(set(debit) | set(credit))}

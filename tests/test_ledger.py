@@ -1,0 +1,333 @@
+"""Exactly-once exports: the ledger, re-runs, corrections, crashes, locks and the plan."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from filelock import FileLock
+
+from bokfor import faults
+from bokfor.domain import Company, FiscalYear, Line, Origin, Row, Voucher
+from bokfor.sie.model import Balance, SieDocument
+from bokfor.sie.reader import read
+from bokfor.sie.writer import render
+from bokfor.sources import OccurrenceKeys, Schema, TEXT
+
+from .test_errors import run_cli
+
+REPO = Path(__file__).parent.parent
+SAMPLE = REPO / "samples" / "stripe" / "balance_history.csv"
+EPOCH = "1767225600"
+
+
+@pytest.fixture(autouse=True)
+def fixed_date(monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
+
+
+@pytest.fixture
+def per_row(tmp_path) -> Path:
+    """The shipped mapping with one voucher per row titled by its txn id, so a written file
+    tells exactly which rows it holds."""
+    text = (REPO / "mappings" / "stripe.yaml").read_text(encoding="utf-8")
+    text = text.replace("grouping: per_day", "grouping: per_row").replace(
+        "voucher_text: Stripe {date}", 'voucher_text: "{id}"')
+    path = tmp_path / "stripe.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def sample_lines() -> list[str]:
+    return SAMPLE.read_text(encoding="utf-8").splitlines(keepends=True)
+
+
+def ids_in(sie: Path) -> list[str]:
+    return [v.text for v in read(sie).document.vouchers if v.text.startswith("txn_")]
+
+
+def convert(args: list[str], capsys) -> tuple[int, str, str]:
+    return run_cli(["convert", *args], capsys)
+
+
+def ledger_keys(path: Path) -> list[str]:
+    with sqlite3.connect(path) as conn:
+        return [k for (k,) in conn.execute("SELECT key FROM rows ORDER BY key")]
+
+
+def test_rerun_books_nothing_and_says_so(tmp_path, per_row, capsys):
+    ledger, out = tmp_path / "l.sqlite", tmp_path / "jan.si"
+    code, stdout, _ = convert([str(SAMPLE), "-m", str(per_row), "-o", str(out), "--ledger",
+                               str(ledger)], capsys)
+    assert code == 0 and f"Wrote 36 verifikationer to {out} (export 1 in {ledger})" in stdout
+    first = out.read_bytes()
+    code, stdout, _ = convert([str(SAMPLE), "-m", str(per_row), "-o", str(tmp_path / "again.si"),
+                               "--ledger", str(ledger)], capsys)
+    assert code == 3
+    assert "Plan: 0 to add (+), 36 already exported (=), 0 changed (~), 0 unmapped (!)" in stdout
+    assert "Nothing new: every row was exported before; nothing written." in stdout
+    assert not (tmp_path / "again.si").exists() and out.read_bytes() == first
+    assert len(ledger_keys(ledger)) == 36
+
+
+def test_default_ledger_sits_beside_the_mapping(tmp_path, per_row, capsys):
+    code, stdout, _ = convert([str(SAMPLE), "-m", str(per_row), "-o", str(tmp_path / "o.si")],
+                              capsys)
+    assert code == 0
+    assert (tmp_path / "stripe.ledger.sqlite").exists()
+
+
+def test_file_with_appended_rows_books_only_those(tmp_path, per_row, capsys):
+    lines = sample_lines()
+    early = tmp_path / "early.csv"
+    early.write_text(lines[0] + "".join(lines[17:]), encoding="utf-8")  # the 20 oldest rows
+    ledger = tmp_path / "l.sqlite"
+    assert convert([str(early), "-m", str(per_row), "-o", str(tmp_path / "1.si"),
+                    "--ledger", str(ledger)], capsys)[0] == 0
+    code, stdout, _ = convert([str(SAMPLE), "-m", str(per_row), "-o", str(tmp_path / "2.si"),
+                               "--ledger", str(ledger)], capsys)
+    assert code == 0
+    newest = {line.split(",", 1)[0] for line in lines[1:17]}
+    assert set(ids_in(tmp_path / "2.si")) == newest and len(newest) == 16
+    assert set(ids_in(tmp_path / "1.si")).isdisjoint(newest)
+    assert "Plan: 16 to add (+), 20 already exported (=)" in stdout
+
+
+def test_late_row_of_an_exported_day_gets_its_own_voucher(tmp_path, capsys):
+    """per_day: a day already exported is never re-exported; a row arriving later for that
+    day is booked alone, in a new voucher of the same date."""
+    lines = sample_lines()
+    late = next(i for i, line in enumerate(lines) if ",2026-01-15 " in line and ",charge," in line)
+    without = tmp_path / "without.csv"
+    without.write_text("".join(lines[:late] + lines[late + 1:]), encoding="utf-8")
+    ledger, mapping = tmp_path / "l.sqlite", REPO / "mappings" / "stripe.yaml"
+    assert convert([str(without), "-m", str(mapping), "-o", str(tmp_path / "1.si"),
+                    "--ledger", str(ledger)], capsys)[0] == 0
+    assert convert([str(SAMPLE), "-m", str(mapping), "-o", str(tmp_path / "2.si"),
+                    "--ledger", str(ledger)], capsys)[0] == 0
+    [voucher] = read(tmp_path / "2.si").document.vouchers
+    assert voucher.date == dt.date(2026, 1, 15) and voucher.text == "Stripe 2026-01-15"
+    gross = lines[late].split(",")[3]
+    assert -sum(l.amount for l in voucher.lines if l.account in ("3001", "2611", "3105")) == \
+        int(gross.replace(".", ""))
+
+
+class _FakeBank:
+    """A bank-like source whose rows have no id: keys come from OccurrenceKeys."""
+
+    name = "stripe_balance"  # reuse the shipped mapping's section
+    title = "fake"
+    schema = Schema(fields={"type": TEXT, "currency": TEXT}, amounts={
+        "fee": {"fee": 1}, "net": {"net": 1}, "gross": {"fee": 1, "net": 1}},
+        unmapped_fields=("type",), currency_field="currency", content_fields=("type",))
+
+    def detect(self, path):
+        return True
+
+    def read(self, path, tz):
+        keys = OccurrenceKeys("fake")
+        for n, line in enumerate(Path(path).read_text().splitlines(), start=1):
+            day, amount = line.split(";")
+            yield Row("stripe_balance", keys.key(day, amount), dt.date.fromisoformat(day),
+                      {"gross": int(amount), "fee": 0, "net": int(amount)},
+                      {"type": "charge", "currency": "sek"}, Origin(str(path), n))
+
+
+def test_two_identical_rows_without_id_are_both_booked(tmp_path, per_row, capsys, monkeypatch):
+    monkeypatch.setattr("bokfor.sources.all_sources", lambda: [_FakeBank()])
+    text = tmp_path / "mapping.yaml"
+    text.write_text(per_row.read_text(encoding="utf-8").replace('voucher_text: "{id}"', ""),
+                    encoding="utf-8")
+    bank = tmp_path / "bank.csv"
+    bank.write_text("2026-01-05;12500\n2026-01-05;12500\n", encoding="utf-8")
+    ledger = tmp_path / "l.sqlite"
+    assert convert([str(bank), "-m", str(text), "-o", str(tmp_path / "1.si"), "--ledger",
+                    str(ledger)], capsys)[0] == 0
+    assert len(read(tmp_path / "1.si").document.vouchers) == 2
+    bank.write_text("2026-01-05;12500\n2026-01-05;12500\n2026-01-05;12500\n", encoding="utf-8")
+    code, stdout, _ = convert([str(bank), "-m", str(text), "-o", str(tmp_path / "2.si"),
+                               "--ledger", str(ledger)], capsys)
+    assert code == 0 and len(read(tmp_path / "2.si").document.vouchers) == 1
+    assert [k.rsplit("#", 1)[1] for k in ledger_keys(ledger)] == ["1", "2", "3"]
+
+
+def test_plan_and_the_run_after_it_agree(tmp_path, capsys):
+    lines = sample_lines()
+    early = tmp_path / "early.csv"
+    early.write_text(lines[0] + "".join(lines[10:]), encoding="utf-8")
+    ledger, mapping = tmp_path / "l.sqlite", REPO / "mappings" / "stripe.yaml"
+    assert convert([str(early), "-m", str(mapping), "-o", str(tmp_path / "1.si"), "--ledger",
+                    str(ledger)], capsys)[0] == 0
+    code, stdout, _ = run_cli(["plan", str(SAMPLE), "-m", str(mapping), "--ledger", str(ledger),
+                               "--format", "json"], capsys)
+    assert code == 0
+    planned = json.loads(stdout)["to_write"]
+    assert convert([str(SAMPLE), "-m", str(mapping), "-o", str(tmp_path / "2.si"), "--ledger",
+                    str(ledger)], capsys)[0] == 0
+    written = read(tmp_path / "2.si").document.vouchers
+    assert [(p["date"], p["text"], [(l["account"], l["amount"]) for l in p["lines"]])
+            for p in planned] == [
+        (v.date.isoformat(), v.text, [(l.account, f"{l.amount / 100:.2f}") for l in v.lines])
+        for v in written]
+
+
+def test_changed_row_stops_the_run_then_correct_books_reversal_and_new(tmp_path, per_row,
+                                                                        capsys):
+    ledger = tmp_path / "l.sqlite"
+    assert convert([str(SAMPLE), "-m", str(per_row), "-o", str(tmp_path / "1.si"), "--ledger",
+                    str(ledger)], capsys)[0] == 0
+    changed = tmp_path / "changed.csv"
+    old = "1290.00,21.15,,,1268.85"
+    assert old in SAMPLE.read_text(encoding="utf-8")
+    changed.write_text(SAMPLE.read_text(encoding="utf-8").replace(old, "1390.00,21.15,,,1368.85"),
+                       encoding="utf-8")
+    code, _, err = convert([str(changed), "-m", str(per_row), "-o", str(tmp_path / "2.si"),
+                            "--ledger", str(ledger)], capsys)
+    assert code == 2 and not (tmp_path / "2.si").exists()
+    assert err.startswith("bokfor: error: 1 row changed since it was exported; nothing was "
+                          "written Fix: if the source is right, run again with --correct")
+    assert (f"  ~ stripe:txn_3QZBksRb7qLmX2vT0FocDVrU at {changed}:3: fee 21.15 -> 21.15"
+            not in err)  # only what differs is listed
+    assert (f"  ~ stripe:txn_3QZBksRb7qLmX2vT0FocDVrU at {changed}:3: gross 1290.00 -> 1390.00,"
+            " net 1268.85 -> 1368.85 (exported ") in err
+    code, stdout, _ = convert([str(changed), "-m", str(per_row), "-o", str(tmp_path / "2.si"),
+                               "--ledger", str(ledger), "--correct"], capsys)
+    assert code == 0
+    reversal, new = read(tmp_path / "2.si").document.vouchers
+    assert reversal.text == "Rättelse stripe:txn_3QZBksRb7qLmX2vT0FocDVrU"
+    assert sorted((l.account, l.amount) for l in reversal.lines) == [
+        ("1580", -126885), ("2611", 25800), ("3001", 103200), ("6570", -2115)]
+    assert new.text == "txn_3QZBksRb7qLmX2vT0FocDVrU"
+    assert sorted((l.account, l.amount) for l in new.lines) == [
+        ("1580", 136885), ("2611", -27800), ("3001", -111200), ("6570", 2115)]
+    assert convert([str(changed), "-m", str(per_row), "-o", str(tmp_path / "3.si"), "--ledger",
+                    str(ledger)], capsys)[0] == 3
+
+
+def test_forget_makes_an_export_new_again(tmp_path, per_row, capsys):
+    ledger = tmp_path / "l.sqlite"
+    assert convert([str(SAMPLE), "-m", str(per_row), "-o", str(tmp_path / "1.si"), "--ledger",
+                    str(ledger)], capsys)[0] == 0
+    code, stdout, _ = run_cli(["ledger", "list", "--ledger", str(ledger)], capsys)
+    assert code == 0 and "   1  " in stdout and "done" in stdout and "36 rows" in stdout
+    code, stdout, _ = run_cli(["ledger", "show", "stripe:txn_1QBzgPRb7qLmX2vT0q2WfspV",
+                               "--ledger", str(ledger)], capsys)
+    assert code == 0 and "gross=-895.00" in stdout and "1515" in stdout
+    code, stdout, _ = run_cli(["ledger", "forget", "1", "--ledger", str(ledger)], capsys)
+    assert "Add --yes to do it." in stdout and len(ledger_keys(ledger)) == 36
+    code, stdout, _ = run_cli(["ledger", "forget", "1", "--yes", "--ledger", str(ledger)], capsys)
+    assert code == 0 and ledger_keys(ledger) == []
+    assert convert([str(SAMPLE), "-m", str(per_row), "-o", str(tmp_path / "2.si"), "--ledger",
+                    str(ledger)], capsys)[0] == 0
+    assert len(ids_in(tmp_path / "2.si")) == 36
+
+
+def _run(args: list[str], **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bokfor", *args], capture_output=True,
+                          text=True, env={**os.environ, "SOURCE_DATE_EPOCH": EPOCH, **env},
+                          timeout=120)
+
+
+@pytest.mark.parametrize("point", faults.POINTS)
+def test_sigkill_at_each_step_then_rerun_exports_each_row_once(tmp_path, per_row, point):
+    ledger, out = tmp_path / "l.sqlite", tmp_path / "out.si"
+    args = ["convert", str(SAMPLE), "-m", str(per_row), "-o", str(out), "--ledger", str(ledger)]
+    killed = _run(args, BOKFOR_FAULT=point)
+    assert killed.returncode == -9, killed.stderr
+    again = _run(args)
+    assert again.returncode in (0, 3), again.stderr
+    # The file holds every row once; the ledger records each row once, in one finished export.
+    assert sorted(ids_in(out)) == sorted(line.split(",", 1)[0] for line in sample_lines()[1:])
+    assert len(ledger_keys(ledger)) == 36
+    with sqlite3.connect(ledger) as conn:
+        assert conn.execute("SELECT state, rows FROM exports").fetchall() == [("done", 36)]
+    assert not list(tmp_path.glob(".out.si.*"))  # no temp file left behind
+    assert _run(args).returncode == 3
+
+
+def test_a_second_run_waits_for_the_lock_then_gives_up_clearly(tmp_path, per_row):
+    ledger = tmp_path / "l.sqlite"
+    with FileLock(str(ledger) + ".lock"):
+        proc = _run(["convert", str(SAMPLE), "-m", str(per_row), "-o", str(tmp_path / "o.si"),
+                     "--ledger", str(ledger), "--wait", "0.5"])
+    assert proc.returncode == 4
+    assert proc.stderr == (f"bokfor: error: {ledger}: another bokfor run is using the ledger "
+                           "(waited 0.5 s) Fix: let it finish and run again; --wait SECONDS "
+                           "waits longer.\n")
+    assert not (tmp_path / "o.si").exists()
+
+
+def test_two_concurrent_runs_never_both_write(tmp_path, per_row):
+    ledger = tmp_path / "l.sqlite"
+    procs = [subprocess.Popen(
+        [sys.executable, "-m", "bokfor", "convert", str(SAMPLE), "-m", str(per_row), "-o",
+         str(tmp_path / f"{n}.si"), "--ledger", str(ledger), "--quiet"],
+        env={**os.environ, "SOURCE_DATE_EPOCH": EPOCH}, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE) for n in (1, 2)]
+    codes = sorted(p.wait(timeout=120) for p in procs)
+    assert codes == [0, 3]
+    written = [p for p in (tmp_path / "1.si", tmp_path / "2.si") if p.exists()]
+    assert len(written) == 1 and len(ids_in(written[0])) == 36
+    assert len(ledger_keys(ledger)) == 36
+
+
+def test_books_flags_hand_booked_vouchers_and_missing_accounts(tmp_path, capsys):
+    mapping = REPO / "mappings" / "stripe.yaml"
+    ledger = tmp_path / "l.sqlite"
+    code, stdout, _ = run_cli(["plan", str(SAMPLE), "-m", str(mapping), "--ledger", str(ledger),
+                               "--format", "json"], capsys)
+    day = json.loads(stdout)["to_write"][0]  # Stripe 2026-01-01
+    hand = Voucher("A", dt.date.fromisoformat(day["date"]), "Stripe kortintäkter", tuple(
+        Line(l["account"], int(l["amount"].replace(".", ""))) for l in day["lines"]), number=45)
+    accounts = {a: "Konto" for a in ("1580", "1930", "2611", "3001", "6570", "1515")}
+    books = tmp_path / "books.se"
+    data, _ = render(SieDocument(Company("Exempelbutiken AB"), sie_type="4E", generated=dt.date(
+        2026, 2, 1), fiscal_years=[FiscalYear(dt.date(2026, 1, 1), dt.date(2026, 12, 31))],
+        accounts=accounts, vouchers=[hand],
+        balances=[Balance("UB", 0, "1515", 0), Balance("UB", 0, "1930", 1000000)]))
+    books.write_bytes(data)
+    code, stdout, err = run_cli(["plan", str(SAMPLE), "-m", str(mapping), "--ledger",
+                                 str(ledger), "--books", str(books), "--format", "json"], capsys)
+    result = json.loads(stdout)
+    assert result["missing_accounts"] == ["3105"]
+    assert [e["possibly_booked"] for e in result["entries"] if "possibly_booked" in e] == ["A 45"]
+    assert code == 2 and err.startswith(
+        "bokfor: error: accounts: account 3105 not in the books' chart of accounts (--books)")
+    code, _, _ = run_cli(["convert", str(SAMPLE), "-m", str(mapping), "--ledger", str(ledger),
+                          "--books", str(books), "-o", str(tmp_path / "o.si"),
+                          "--allow-new-accounts"], capsys)
+    assert code == 0
+
+
+def test_diff_shows_what_the_run_adds_to_the_period(tmp_path, per_row, capsys):
+    lines = sample_lines()
+    early = tmp_path / "early.csv"
+    early.write_text(lines[0] + "".join(lines[2:]), encoding="utf-8")  # all but the newest
+    ledger = tmp_path / "l.sqlite"
+    assert convert([str(early), "-m", str(per_row), "-o", str(tmp_path / "1.si"), "--ledger",
+                    str(ledger)], capsys)[0] == 0
+    code, stdout, _ = run_cli(["plan", str(SAMPLE), "-m", str(per_row), "--ledger", str(ledger),
+                               "--diff", "--format", "json"], capsys)
+    diff = stdout[stdout.index("--- exported"):]
+    added = [l for l in diff.splitlines() if l.startswith("+") and not l.startswith("+++")]
+    assert added[0] == '+#VER S "" 20260201 "txn_3QVQp8Rb7qLmX2vT1Mv8WyML"'
+    assert not [l for l in diff.splitlines() if l.startswith("-") and not l.startswith("---")]
+
+
+def test_cron_json_summary_and_quiet(tmp_path, per_row, capsys):
+    ledger = tmp_path / "l.sqlite"
+    args = [str(SAMPLE), "-m", str(per_row), "-o", str(tmp_path / "o.si"), "--ledger", str(ledger)]
+    code, stdout, _ = convert([*args, "--json"], capsys)
+    assert code == 0 and json.loads(stdout) == {
+        "status": "exported", "vouchers": 36, "output": str(tmp_path / "o.si"), "export": 1,
+        "ledger": str(ledger)}
+    code, stdout, err = convert([*args, "--quiet"], capsys)
+    assert (code, stdout, err) == (3, "", "")
+    code, stdout, _ = convert([*args, "--json"], capsys)
+    assert code == 3 and json.loads(stdout) == {"status": "nothing-new", "vouchers": 0}
