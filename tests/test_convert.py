@@ -139,3 +139,19 @@ def test_output_file_gets_ordinary_permissions(tmp_path, capsys):
         os.umask(old)
     assert out.stat().st_mode & 0o777 == 0o644
     assert not list(tmp_path.glob(".out.si.*"))  # no temp file left behind
+
+
+def test_texts_that_look_like_markup_are_shown_as_written(tmp_path, capsys):
+    """Voucher texts, names and paths are data: '[/b]' must neither vanish nor crash."""
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text(MAPPING.read_text(encoding="utf-8").replace(
+        "name: Exempelbutiken AB", "name: Foo [/b] AB").replace(
+        "voucher_text: Stripe {date}", "voucher_text: Stripe [red]{date}"), encoding="utf-8")
+    out = tmp_path / "o.si"
+    code, stdout, err = run_cli(["convert", str(SAMPLE), "-m", str(mapping), "-o", str(out),
+                                 "--ledger", str(tmp_path / "l")], capsys)
+    assert code == 0, err
+    assert "[red]2026-01-01" in stdout  # shown as written (the table may wrap it)
+    code, stdout, err = run_cli(["sie", "check", str(out)], capsys)
+    assert code == 0, err
+    assert "Företag: Foo [/b] AB (556677-8899)" in stdout

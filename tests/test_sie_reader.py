@@ -8,6 +8,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bokfor.domain import FiscalYear, Line, Voucher
 from bokfor.errors import SieError
@@ -99,13 +101,39 @@ def test_variants_vouchers() -> None:
     assert result.removed_lines == 1  # the #BTRANS
 
 
-def test_rtrans_copy_is_skipped_only_when_identical() -> None:
+def test_rtrans_copy_is_skipped_only_right_after_its_rtrans() -> None:
     data = _small(
         "#VER A 1 20260110 x\n{\n#TRANS 1930 {} 2.00\n"
         "#RTRANS 3001 {} -1.00\n#TRANS 3001 {} -1.00\n#TRANS 3001 {} -1.00\n}\n"
     )
     lines = parse(data, "r.si").document.vouchers[0].lines
     assert [line.amount for line in lines] == [200, -100, -100]
+
+
+def test_rtrans_copy_with_other_date_and_no_sign_is_still_the_copy() -> None:
+    # BL Administration and Fortnox repeat an #RTRANS as a #TRANS with the voucher date
+    # and without the sign: the copy is recognised by account, objects and amount.
+    result = read(fixture("rtrans_copy.si"))
+    assert result.removed_lines == 1
+    assert result.document.vouchers[0].lines == (
+        Line("1910", 50000, date=D(2026, 1, 10)),
+        Line("3001", -40000, date=D(2026, 1, 10)),
+        Line("2611", -10000, ((1, "456"),), date=D(2026, 1, 20)),  # the #RTRANS
+        Line("1930", 0, date=D(2026, 1, 20)),  # "0" and its copy "0.00"
+    )
+
+
+def test_rtrans_followed_by_a_different_trans_keeps_both() -> None:
+    data = _small(
+        "#VER A 1 20260110 x\n{\n#RTRANS 1930 {} 2.00\n#TRANS 1930 {1 \"7\"} 2.00\n"
+        "#TRANS 3001 {} -4.00\n}\n"
+    )
+    lines = parse(data, "r.si").document.vouchers[0].lines
+    assert [(line.account, line.dims) for line in lines] == [
+        ("1930", ()),
+        ("1930", ((1, "7"),)),
+        ("3001", ()),
+    ]
 
 
 def test_4e_with_balances() -> None:
@@ -238,9 +266,14 @@ def test_records_after_closing_checksum_are_refused() -> None:
         (
             "no_sietyp.si",
             1,
-            "no #SIETYP line: this is not a SIE 4 file (bokfor reads SIE type 4 only)",
+            "no #SIETYP line (a SIE file without one is type 1, year-end balances only): "
+            "only SIE type 4 is supported",
         ),
-        ("sietyp1.se", 5, "SIE type '1': bokfor reads SIE type 4 (4E/4I) only"),
+        (
+            "sietyp1.se",
+            5,
+            "a SIE type 1 file (year-end balances, no vouchers): only SIE type 4 is supported",
+        ),
         ("unclosed_voucher.si", 7, "#VER at line 7 is not closed with '}'"),
     ],
 )
@@ -299,9 +332,324 @@ def test_every_fixture_reads_or_fails_with_sie_error() -> None:
             assert err.file == str(path) and err.line is not None and err.line >= 1
 
 
-def _small(body: str) -> bytes:
+# --- variations seen in real files (fixtures written for bokfor, reproducing each one) ------
+
+
+def test_rar_without_dates_is_left_out_with_a_notice() -> None:
+    result = read(fixture("rar_without_dates.si"))
+    doc = result.document
+    assert doc.fiscal_years == []
+    assert [(n.message, n.line) for n in result.notices] == [
+        ("#RAR 0 gives no dates; that fiscal year is left out", 7)
+    ]
+    assert [(v.series, v.number, v.balance) for v in doc.vouchers] == [("", 0, 0)]
+
+
+def test_rar_with_one_date_is_refused() -> None:
+    with pytest.raises(SieError) as err:
+        parse(_small("#RAR 0 20260101\n"), "r.si")
+    assert (err.value.line, err.value.message) == (7, "#RAR has no end date")
+
+
+def test_dashed_dates_are_read_with_one_notice() -> None:
+    result = read(fixture("dashed_dates.si"))
+    doc = result.document
+    assert doc.generated == D(2026, 1, 5)
+    assert doc.fiscal_years == [FiscalYear(D(2026, 1, 1), D(2026, 12, 31), 0)]
+    assert doc.vouchers == [
+        Voucher(
+            series="A",
+            number=1,
+            date=D(2026, 1, 10),
+            text="Dagskassa",
+            reg_date=D(2026, 1, 11),
+            lines=(Line("1910", 10000, date=D(2026, 1, 9)), Line("3001", -10000)),
+        )
+    ]
+    assert [(n.message, n.line) for n in result.notices] == [
+        (
+            "dates are written YYYY-MM-DD (2026-01-05), not YYYYMMDD as SIE requires; "
+            "read as dates",
+            4,
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    ("date", "message"),
+    [
+        ("2026-1-10", "#VER: voucher date '2026-1-10' is not a valid date"),
+        ("260110", "#VER: voucher date '260110' is not a valid date"),  # century unknown
+        ("2026-02-30", "#VER: voucher date '2026-02-30' is not a valid date"),
+        ('""', "#VER: voucher date is empty"),
+    ],
+)
+def test_other_date_forms_are_refused(date: str, message: str) -> None:
+    with pytest.raises(SieError) as err:
+        parse(_small(f"#VER A 1 {date} x\n{{\n}}\n"), "d.si")
+    assert (err.value.line, err.value.message) == (7, message)
+
+
+def test_a_quote_inside_a_word_does_not_end_the_field() -> None:
+    doc = read(fixture("bare_quotes.se")).document
+    assert doc.accounts == {
+        "1480": 'F"rskott till leverant"rer',
+        "2440": 'Leverant"rsskulder',
+        "2153": 'Ack "veravskr, inventarier',
+        "1930": "Bank",
+    }
+    assert doc.vouchers == [
+        Voucher(
+            series="A",
+            number=1,
+            date=D(2026, 1, 10),
+            text='Betalning f"r hyra',
+            reg_date=D(2026, 1, 11),
+            lines=(
+                Line("1480", 10000, ((1, 'N"rr'),), 'F"rskott'),
+                Line("1930", -10000),
+            ),
+        )
+    ]
+
+
+def test_unquoted_company_name_is_read_whole() -> None:
+    doc = read(fixture("unquoted_company.si")).document
+    assert doc.company.name == "Kafé Östra AB"
+    assert doc.company.orgnr == "556677-8899"
+
+
+def test_amount_and_quantity_forms() -> None:
+    lines = read(fixture("amount_forms.si")).document.vouchers[0].lines
+    assert [(line.amount, line.quantity) for line in lines] == [
+        (100000, None),  # 1000
+        (-4720, None),  # -47.2
+        (50, None),  # .50
+        (-50, Decimal("0.5")),  # -.5, quantity .5
+        (1250, Decimal("1.000000")),  # 12.500000
+        (-96530, Decimal("-2")),
+    ]
+
+
+@pytest.mark.parametrize("amount", ["-", ".", "-.", "1.2.3", "1.001", "0.0000001", "1e3"])
+def test_malformed_amounts_are_refused(amount: str) -> None:
+    with pytest.raises(SieError) as err:
+        parse(_small(f"#VER A 1 20260110 x\n{{\n#TRANS 1930 {{}} {amount}\n}}\n"), "a.si")
+    assert (err.value.line, err.value.message) == (
+        9,
+        f"#TRANS: amount {amount!r} is not a SIE amount",
+    )
+
+
+def test_dos_end_of_file_mark_is_ignored() -> None:
+    data = fixture("dos_eof.si").read_bytes()
+    assert data.endswith(b"}\r\n\x1a")
+    doc = parse(data, "dos.si").document
+    assert [(v.number, v.balance) for v in doc.vouchers] == [(1, 0)]
+
+
+@pytest.mark.parametrize(
+    "ending",
+    [b"}", b"}\x1a", b"}\r\n\x1a\x1a", b"}\r\n\r\n  \r\n", b"}\x1a\r\n"],
+)
+def test_end_of_file_variants(ending: bytes) -> None:
+    data = fixture("dos_eof.si").read_bytes().rstrip(b"\r\n\x1a").rstrip(b"}") + ending
+    doc = parse(data, "eof.si").document
+    assert [(v.number, len(v.lines)) for v in doc.vouchers] == [(1, 2)]
+
+
+def test_cr_only_line_ends() -> None:
+    crlf = fixture("dos_eof.si").read_bytes().rstrip(b"\x1a")
+    cr = crlf.replace(b"\r\n", b"\r")
+    assert b"\n" not in cr
+    assert parse(cr, "cr.si").document == parse(crlf, "crlf.si").document
+    with pytest.raises(SieError) as err:  # line numbers count CR line ends too
+        parse(cr.replace(b"-100.00", b"-99.00"), "cr.si")
+    assert err.value.line == 7
+
+
+def test_empty_voucher_is_read_with_a_notice() -> None:
+    result = read(fixture("empty_voucher.si"))
+    assert [(v.number, v.lines) for v in result.document.vouchers] == [
+        (1, ()),
+        (2, (Line("1910", 1000), Line("3001", -1000))),
+    ]
+    assert [(n.message, n.line) for n in result.notices] == [
+        ("verifikation A 1 of 2026-01-10 has no rows", 7)
+    ]
+
+
+def test_empty_company_name_gives_a_notice() -> None:
+    result = parse(_small("").replace(b'#FNAMN "Test AB"', b'#FNAMN ""'), "e.si")
+    assert result.document.company.name == ""
+    assert [n.message for n in result.notices] == ["the company name (#FNAMN) is empty"]
+
+
+def test_4e_with_records_bokfor_does_not_use() -> None:
+    """#PSALDO/#PBUDGET (with and without object list), #OIB/#OUB, #UNDERDIM, #SRU, #KTYP,
+    #ENHET, #ADRESS, #TAXAR, #OMFATTN, #BKOD, #FTYP, #PROSA: skipped or read, never refused."""
+    result = read(fixture("export_4e_full.se"))
+    doc = result.document
+    assert result.notices == []
+    assert doc.sie_type == "4E"
+    assert doc.program == ("Bokslut Pro", "2026.1")
+    assert doc.generated == D(2026, 2, 1)
+    assert doc.company.orgnr == "556677-8899"
+    assert doc.kptyp == "BAS2024"
+    assert doc.dimensions == {1: "Kostnadsställe", 21: "Avdelning", 6: "Projekt"}
+    assert doc.objects == {(1, "100"): "Butik", (21, "A1"): "Kassa 1"}
+    assert doc.accounts == {"1930": "Företagskonto", "3001": "Försäljning 25%"}
+    assert doc.balances == [
+        Balance("IB", 0, "1930", 100000),
+        Balance("UB", 0, "1930", 125050),
+        Balance("RES", 0, "3001", -25050),
+    ]
+    assert doc.vouchers == [
+        Voucher(
+            series="A",
+            number=1,
+            date=D(2025, 1, 10),
+            text="Dagskassa",
+            reg_date=D(2025, 1, 11),
+            lines=(
+                Line("1930", 25050, ((1, "100"), (21, "A1")), "Kassa 1", Decimal(3),
+                     D(2025, 1, 10)),
+                Line("3001", -25050, ((1, "100"),), quantity=Decimal(-3)),
+            ),
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "line", "message"),
+    [
+        (
+            "sietyp2.se",
+            5,
+            "a SIE type 2 file (period balances, no vouchers): only SIE type 4 is supported",
+        ),
+        # the type is checked first: not "truncated" for the missing closing #KSUMMA
+        (
+            "sietyp3_ksumma.se",
+            6,
+            "a SIE type 3 file (balances per object, no vouchers): only SIE type 4 is "
+            "supported",
+        ),
+        (
+            "html_404.si",
+            1,
+            "the file is an HTML or XML document, not a SIE 4 file (SIE 5 files are XML; "
+            "a saved web page is HTML)",
+        ),
+    ],
+)
+def test_not_type_4(name: str, line: int, message: str) -> None:
+    err = error_of(name)
+    assert (err.line, err.message) == (line, message)
+
+
+@pytest.mark.parametrize(
+    ("data", "line", "message"),
+    [
+        (b"", 1, "the file holds no SIE records (lines starting with '#'): it is not a SIE file"),
+        (b"\r\n \r\n", 1, "the file holds no SIE records (lines starting with '#'): it is "
+         "not a SIE file"),
+        (b'\xef\xbb\xbf<?xml version="1.0"?>\n<Sie/>', 1, "the file is an HTML or XML "
+         "document, not a SIE 4 file (SIE 5 files are XML; a saved web page is HTML)"),
+        (b"#SIETYP 5\n", 1, "SIE type '5': only SIE type 4 is supported"),
+        (  # a page with a style sheet has lines starting with '#'
+            b"<html>\n<style>\n#VER { color: red }\n</style>\n</html>\n",
+            1,
+            "the file is an HTML or XML document, not a SIE 4 file (SIE 5 files are XML; "
+            "a saved web page is HTML)",
+        ),
+    ],
+)
+def test_not_sie_at_all(data: bytes, line: int, message: str) -> None:
+    with pytest.raises(SieError) as err:
+        parse(data, "x.se")
+    assert (err.value.line, err.value.message) == (line, message)
+
+
+# --- parse raises nothing but SieError ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "#VER A \u00b2 20260110 x\n{\n}\n",  # '²' is a digit to str.isdigit, not to int()
+        "#VER A \u0663 20260110 x\n{\n}\n",  # Arabic-Indic three
+        "#RAR \u00b2 20260101 20261231\n",
+        "#VER A 1 20260110 x\n{\n#TRANS 1930 {\u00b2 x} 1.00\n}\n",
+    ],
+)
+def test_unicode_digits_are_refused_as_sie_errors(body: str) -> None:
+    with pytest.raises(SieError):
+        parse(_small(body, "utf-8"), "u.si")
+
+
+def test_closing_checksum_with_unicode_digit_is_a_mismatch() -> None:
+    data = fixture("ksumma_ok.si").read_bytes()
+    data = data[: data.rindex(b"#KSUMMA ")] + "#KSUMMA \u00b2\r\n".encode("utf-8")
+    with pytest.raises(SieError) as err:
+        parse(data, "k.si")
+    assert err.value.message.startswith("#KSUMMA checksum mismatch")
+
+
+_SEEDS = sorted(
+    p.read_bytes() for p in FIXTURES.iterdir() if p.suffix.lower() in (".si", ".se")
+)
+_PIECES = [
+    b"#VER ", b"#TRANS ", b"#RTRANS ", b"#BTRANS ", b"#KSUMMA", b"#RAR 0 ", b"#SIETYP 4",
+    b"{", b"}", b'"', b'\\"', b"\r\n", b"\r", b"\n", b"\x1a", b"\t", b" ", b"-", b".",
+    b"2026-01-10", b"20261231", b"\xc2\xb2", b"\xef\xbb\xbf", b"\xe5", b"\x86", b"\xff",
+    b"<", b'{1 "2"}', b"99999999999999999999",
+]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=600))
+def test_parse_random_bytes_raises_only_sie_error(data: bytes) -> None:
+    try:
+        parse(data, "random.si")
+    except SieError as err:
+        assert err.file == "random.si" and err.line is not None and err.line >= 1
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(_SEEDS),
+    st.lists(
+        st.tuples(
+            st.sampled_from(["delete", "insert", "replace"]),
+            st.floats(0, 1),
+            st.one_of(st.sampled_from(_PIECES), st.binary(min_size=1, max_size=4)),
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+)
+def test_parse_mutated_fixtures_raises_only_sie_error(
+    seed: bytes, edits: list[tuple[str, float, bytes]]
+) -> None:
+    data = bytearray(seed)
+    for op, where, piece in edits:
+        i = int(where * len(data))
+        if op == "delete":
+            del data[i : i + len(piece) * 3]
+        elif op == "insert":
+            data[i:i] = piece
+        else:
+            data[i : i + len(piece)] = piece
+    try:
+        parse(bytes(data), "mutated.si")
+    except SieError as err:
+        assert err.file == "mutated.si" and err.line is not None and err.line >= 1
+
+
+def _small(body: str, encoding: str = "cp437") -> bytes:
     head = (
         '#FLAGGA 0\n#PROGRAM "Kassa" 1\n#FORMAT PC8\n#GEN 20260105\n#SIETYP 4\n'
         '#FNAMN "Test AB"\n'
     )
-    return (head + body).encode("cp437")
+    return (head + body).encode(encoding)

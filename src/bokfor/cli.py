@@ -199,7 +199,7 @@ def _run(inputs: list[Path], mapping_path: Path, *, out_path: Optional[Path], wr
                                 "ledger": str(job.ledger_path)}) + "\n")
     elif not quiet:
         out.print(f"Wrote {len(plan.to_write)} verifikationer to {out_path} "
-                  f"(export {export_id} in {job.ledger_path})")
+                  f"(export {export_id} in {job.ledger_path})", markup=False)
 
 
 def _nothing_new(quiet: bool, json_out: bool) -> None:
@@ -219,16 +219,17 @@ def sie_check(file: Path = typer.Argument(..., help="SIE 4 file (.se / .si).")) 
     result = read(file)
     _warn(result.notices)
     doc = result.document
-    out.print(f"{file}: SIE {doc.sie_type}, {result.encoding}, checksum {result.checksum}")
+    out.print(f"{file}: SIE {doc.sie_type}, {result.encoding}, checksum {result.checksum}",
+              markup=False)
     orgnr = f" ({doc.company.orgnr})" if doc.company.orgnr else ""
-    out.print(f"Företag: {doc.company.name}{orgnr}")
+    out.print(f"Företag: {doc.company.name}{orgnr}", markup=False)
     for year in doc.fiscal_years:
-        out.print(f"Räkenskapsår {year.index}: {year.start} – {year.end}")
+        out.print(f"Räkenskapsår {year.index}: {year.start} – {year.end}", markup=False)
     out.print(f"Konton: {len(doc.accounts)}  Verifikationer: {len(doc.vouchers)}")
-    for v in doc.vouchers:
-        number = "" if v.number is None else v.number
-        out.print(f"  {v.series} {number} {v.date} {v.text!r}: debet {format_sek(v.debit)}, "
-                  f"kredit {format_sek(v.credit)}, balans {format_sek(v.balance)}", markup=False)
+    sys.stdout.writelines(  # plain writes: a year of vouchers is tens of thousands of lines
+        f"  {v.series} {'' if v.number is None else v.number} {v.date} {v.text!r}: debet "
+        f"{format_sek(v.debit)}, kredit {format_sek(v.credit)}, balans {format_sek(v.balance)}\n"
+        for v in doc.vouchers)
     out.print("OK")
 
 
@@ -240,7 +241,7 @@ def mapping_check(file: Path = typer.Argument(..., help="YAML mapping file.")) -
     m = load_mapping(file)
     rules = sum(len(s.rules) for s in m.sources.values())
     out.print(f"{file}: OK — {m.company.name}, {len(m.sources)} source(s), {rules} rule(s), "
-              f"{len(m.accounts)} accounts")
+              f"{len(m.accounts)} accounts", markup=False)
 
 
 @mapping_app.command("schema")
@@ -284,6 +285,8 @@ def ledger_show(key: str = typer.Argument(..., help="A row key, e.g. stripe:txn_
     """Show how one source row was exported: content, lines, voucher and export."""
     from bokfor.ledger import LedgerError
     from bokfor.money import format_sie
+    from bokfor.plan import content_dict
+    from bokfor.sources import get_source
 
     book = _ledger_at(ledger, mapping)
     row = book.row(key)
@@ -293,7 +296,10 @@ def ledger_show(key: str = typer.Argument(..., help="A row key, e.g. stripe:txn_
     export = book.export_of_row(key)
     voucher = book.vouchers([row.voucher_id])[row.voucher_id]
     out.print(f"{key}  from {row.origin}", markup=False)
-    out.print("content: " + ", ".join(f"{k}={v}" for k, v in row.content.items()), markup=False)
+    source = book.source_of(key)
+    amounts = get_source(source).schema.amounts if source else {}
+    out.print("content: " + ", ".join(f"{k}={v}" for k, v in content_dict(
+        row.content, amounts).items()), markup=False)
     for line in row.lines:
         out.print(f"  {line.account} {format_sie(line.amount):>12} {dict(line.dims) or ''}",
                   markup=False)
@@ -340,7 +346,7 @@ def init(
         raise UsageError(f"{path} already exists", hint="choose another path or add --force.")
     text = resources.files("bokfor").joinpath("starter.yaml").read_bytes()
     atomic_write(path, text)
-    out.print(f"Wrote {path}. Next: edit it, then `bokfor mapping check {path}`.")
+    out.print(f"Wrote {path}. Next: edit it, then `bokfor mapping check {path}`.", markup=False)
 
 
 def main(argv: Optional[list[str]] = None) -> None:

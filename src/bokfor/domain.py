@@ -18,7 +18,7 @@ Dims = tuple[tuple[int, str], ...]
 
 
 def digest(values: Iterable[object]) -> str:
-    """A short, stable digest of some values (row content, for keys and fingerprints)."""
+    """A short, stable digest of some values (keys for rows without an id of their own)."""
     text = "\x1f".join("" if v is None else v.isoformat() if isinstance(v, dt.date) else str(v)
                        for v in values)
     return hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()

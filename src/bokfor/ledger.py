@@ -1,8 +1,8 @@
 """The export ledger: what bokfor has exported, so that no row is ever booked twice.
 
 An embedded SQLite file (stdlib `sqlite3`, no server), by default beside the mapping. It
-records, per exported verifikation, the source keys of its rows, a fingerprint of each row's
-booking-relevant content, the lines each row gave (so a correction can reverse exactly what
+records, per exported verifikation, the source keys of its rows, each row's
+booking-relevant content (to tell a changed row from an exported one), the lines each row gave (so a correction can reverse exactly what
 was booked), and where the export went (file + sha256; later a Fortnox series/number).
 
 Crash safety (docs/ledger.md): an export is first recorded as `pending` and committed,
@@ -67,13 +67,11 @@ MIGRATIONS: list[str] = [
     CREATE TABLE rows (
         key TEXT PRIMARY KEY,
         source TEXT NOT NULL,
-        fingerprint TEXT NOT NULL,
+        content TEXT NOT NULL,
         voucher_id INTEGER NOT NULL REFERENCES vouchers(id) ON DELETE CASCADE,
         origin TEXT NOT NULL,
-        content TEXT NOT NULL,
         lines TEXT NOT NULL
     );
-    CREATE INDEX rows_source ON rows(source);
     CREATE INDEX rows_voucher ON rows(voucher_id);
     """,
 ]
@@ -92,10 +90,9 @@ class LedgerError(BokforError):
 @dataclass(frozen=True)
 class ExportedRow:
     key: str
-    fingerprint: str
+    content: str  # plan.content_of: name=value parts joined by U+001F
     voucher_id: int
     origin: str
-    content: dict
     lines: tuple[Line, ...]
 
 
@@ -116,13 +113,12 @@ class ExportRecord:
 @dataclass(frozen=True)
 class RowRecord:
     """What one voucher in an export is made of, for the ledger: the voucher and, per source
-    row in it, its fingerprint, origin, content summary and own lines."""
+    row in it, its content (plan.content_of), origin and own lines."""
 
     key: str
     source: str
-    fingerprint: str
+    content: str
     origin: str
-    content: dict
     lines: tuple[Line, ...]
 
 
@@ -188,24 +184,30 @@ class Ledger:
 
     # -- reading -------------------------------------------------------------------------
 
-    def fingerprints(self, source: str) -> dict[str, tuple[str, int]]:
-        """key -> (fingerprint, voucher id) of every exported row of `source`."""
+    def contents(self, source: str) -> dict[str, tuple[str, int]]:
+        """key -> (content, voucher id) of every exported row of `source`."""
         if self._conn is None:
             return {}
         cur = self._conn.execute(
-            "SELECT key, fingerprint, voucher_id FROM rows WHERE source = ?", (source,))
-        return {key: (fp, vid) for key, fp, vid in cur}
+            "SELECT key, content, voucher_id FROM rows WHERE source = ?", (source,))
+        return {key: (content, vid) for key, content, vid in cur}
 
     def row(self, key: str) -> ExportedRow | None:
         if self._conn is None:
             return None
         found = self._conn.execute(
-            "SELECT key, fingerprint, voucher_id, origin, content, lines FROM rows WHERE key = ?",
+            "SELECT key, content, voucher_id, origin, lines FROM rows WHERE key = ?",
             (key,)).fetchone()
         if found is None:
             return None
-        key, fp, vid, origin, content, lines = found
-        return ExportedRow(key, fp, vid, origin, json.loads(content), lines_from_json(lines))
+        key, content, vid, origin, lines = found
+        return ExportedRow(key, content, vid, origin, lines_from_json(lines))
+
+    def source_of(self, key: str) -> str | None:
+        if self._conn is None:
+            return None
+        found = self._conn.execute("SELECT source FROM rows WHERE key = ?", (key,)).fetchone()
+        return found[0] if found else None
 
     def vouchers(self, ids: Iterable[int]) -> dict[int, Voucher]:
         """Exported vouchers by id, rebuilt from the ledger (for `=` lines of a plan)."""
@@ -287,11 +289,10 @@ class Ledger:
                      voucher.text, lines_to_json(voucher.lines))).lastrowid
                 # A corrected row replaces its earlier record; the old voucher stays as history.
                 conn.executemany(
-                    "INSERT OR REPLACE INTO rows (key, source, fingerprint, voucher_id, origin, "
-                    "content, lines) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [(r.key, r.source, r.fingerprint, vid, r.origin,
-                      json.dumps(r.content, ensure_ascii=False, sort_keys=True),
-                      lines_to_json(r.lines)) for r in rows])
+                    "INSERT OR REPLACE INTO rows (key, source, content, voucher_id, origin, lines) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    [(r.key, r.source, r.content, vid, r.origin, lines_to_json(r.lines))
+                     for r in rows])
         assert export_id is not None
         return export_id
 

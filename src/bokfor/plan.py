@@ -16,10 +16,10 @@ import datetime as dt
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from bokfor.booking import Booking, book, unmapped_error, unmapped_kinds
-from bokfor.domain import FiscalYear, Line, Notice, Origin, Row, Voucher, digest
+from bokfor.domain import FiscalYear, Line, Notice, Origin, Row, Voucher
 from bokfor.errors import InputError, MappingError, SieError, UsageError
 from bokfor.ledger import Ledger, RowRecord
 from bokfor.mapping import Mapping
@@ -102,19 +102,19 @@ def make_plan(
         rules = mapping.for_source(src.name)
         summary = InputSummary(str(path), src.name)
         plan.inputs.append(summary)
-        known = ledger.fingerprints(src.name)
+        known = ledger.contents(src.name)
+        content = content_of(src.schema, src.schema.amounts)
         fresh: list[Row] = []
-        fingerprints: dict[str, str] = {}
+        contents: dict[str, str] = {}
         changed: list[Row] = []
         rows = _in_range(_unique(_count(src.read(path, mapping.timezone), summary), seen),
                          date_from, date_to, summary)
         for row in rows:
-            fp = row_fingerprint(row, src.schema)
-            fingerprints[row.key] = fp
+            text = contents[row.key] = content(row)
             before = known.get(row.key)
             if before is None:
                 fresh.append(row)
-            elif before[0] == fp:
+            elif before[0] == text:
                 summary.exported += 1
                 exported_ids.add(before[1])
             else:
@@ -130,14 +130,14 @@ def make_plan(
             plan.entries.extend(Entry(UNMAPPED, None, f"{path}: {kind}")
                                 for kind in unmapped_kinds(booking.unmapped, src.schema))
         for row in changed:
-            entry = _changed_entry(row, ledger, booking, rules.series)
+            entry = _changed_entry(row, contents[row.key], ledger, booking, rules.series,
+                                   src.schema)
             plan.changed.append(entry)
             plan.entries.append(entry)
             if correct:
                 corrections.append(entry_reversal(entry, rules.series))
         for voucher in booking.vouchers:
-            new.append((voucher, _row_records(voucher, booking, src.name, src.schema,
-                                              fingerprints)))
+            new.append((voucher, _row_records(voucher, booking, src.name, contents)))
     for vid, voucher in sorted(ledger.vouchers(exported_ids).items(), key=lambda kv: kv[1].date):
         plan.entries.append(Entry(EXPORTED, voucher))
     new.sort(key=lambda item: item[0].date)
@@ -151,20 +151,31 @@ def make_plan(
     return plan
 
 
-def row_fingerprint(row: Row, schema: Schema) -> str:
-    """Digest of what decides a row's booking: date, amounts, the schema's content fields."""
-    return digest([row.date, *(row.amounts[name] for name in sorted(row.amounts)),
-                        *(row.fields.get(name) for name in schema.content_fields)])
+def content_of(schema: Schema, amount_names: Iterable[str]) -> Callable[[Row], str]:
+    """A function giving what decides a row's booking, as text:
+    `date=2026-01-05␟fee=554␟gross=24900␟net=24346␟type=charge␟currency=sek` (␟ = U+001F,
+    amounts in öre). The ledger stores it per row; a row whose text differs has changed.
+    Comparing the text itself is exact and cheaper than hashing it."""
+    amounts = tuple(sorted(amount_names))
+    fields = schema.content_fields
 
+    def content(row: Row) -> str:
+        values, extra = row.amounts, row.fields
+        return "\x1f".join((f"date={row.date}", *[f"{n}={values[n]}" for n in amounts],
+                            *[f"{n}={'' if extra.get(n) is None else extra[n]}" for n in fields]))
 
-def row_content(row: Row, schema: Schema) -> dict:
-    """The content the fingerprint covers, readable (for `~ changed` and `ledger show`)."""
-    content: dict[str, object] = {"date": row.date.isoformat()}
-    content.update({name: format_sie(value) for name, value in sorted(row.amounts.items())})
-    for name in schema.content_fields:
-        value = row.fields.get(name)
-        content[name] = value.isoformat() if isinstance(value, dt.date) else value
     return content
+
+
+def content_dict(content: str, amount_names: Iterable[str] = ()) -> dict[str, str]:
+    """A content text back as name -> value; the named amounts shown in kronor."""
+    out: dict[str, str] = {}
+    money = set(amount_names)
+    for part in content.split("\x1f"):
+        name, _, value = part.partition("=")
+        out[name] = format_sie(int(value)) if name in money and value.lstrip("-").isdigit() \
+            else value
+    return out
 
 
 def entry_reversal(entry: Entry, series: str) -> Voucher:
@@ -176,14 +187,16 @@ def entry_reversal(entry: Entry, series: str) -> Voucher:
                    source_keys=(key,))
 
 
-def _changed_entry(row: Row, ledger: Ledger, booking: Booking, series: str) -> Entry:
+def _changed_entry(row: Row, content: str, ledger: Ledger, booking: Booking, series: str,
+                   schema: Schema) -> Entry:
     old = ledger.row(row.key)
     assert old is not None
     now = booking.row_lines.get(row.key)
     lines = now[1] if now else ()
-    diffs = [f"{name} {old.content.get(name)} -> {value}"
-             for name, value in _content_now(row, old.content).items()
-             if old.content.get(name) != value]
+    before = content_dict(old.content, schema.amounts)
+    after = content_dict(content, schema.amounts)
+    diffs = [f"{name} {before.get(name)} -> {value}"
+             for name, value in after.items() if before.get(name) != value]
     detail = f"{row.key} at {row.origin}: " + ", ".join(diffs)
     export = ledger.export_of_row(row.key)
     if export:
@@ -192,23 +205,12 @@ def _changed_entry(row: Row, ledger: Ledger, booking: Booking, series: str) -> E
                                   origins=(row.origin,)), detail, old.lines)
 
 
-def _content_now(row: Row, before: dict) -> dict:
-    out: dict[str, object] = {"date": row.date.isoformat()}
-    out.update({name: format_sie(value) for name, value in sorted(row.amounts.items())})
-    for name in before:
-        if name not in out:
-            value = row.fields.get(name)
-            out[name] = value.isoformat() if isinstance(value, dt.date) else value
-    return out
-
-
-def _row_records(voucher: Voucher, booking: Booking, source: str, schema: Schema,
-                 fingerprints: dict[str, str]) -> list[RowRecord]:
+def _row_records(voucher: Voucher, booking: Booking, source: str, contents: dict[str, str]
+                 ) -> list[RowRecord]:
     records = []
     for key in voucher.source_keys:
         row, lines = booking.row_lines[key]
-        records.append(RowRecord(key, source, fingerprints[key], str(row.origin),
-                                 row_content(row, schema), lines))
+        records.append(RowRecord(key, source, contents[key], str(row.origin), lines))
     return records
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from bokfor.domain import Line, Voucher
@@ -47,9 +48,10 @@ def show_plan(console: Console, plan: Plan, accounts: dict[str, str], limit: int
             (s.pending, "waiting for their payout")) if n]
         note = f" ({', '.join(extra)})" if extra else ""
         console.print(f"{s.path}: {s.source}, {s.rows} rows -> {s.vouchers} new "
-                      f"verifikationer{note}")
+                      f"verifikationer{note}", markup=False)
     if plan.missing_accounts:
-        console.print(f"Not in the books' chart of accounts: {', '.join(plan.missing_accounts)}")
+        console.print(f"Not in the books' chart of accounts: {', '.join(plan.missing_accounts)}",
+                      markup=False)
     console.print(counts_line(plan))
 
 
@@ -61,13 +63,13 @@ def _entries_table(entries: list[Entry], accounts: dict[str, str], limit: int | 
     for entry in entries if limit is None else entries[:limit]:
         v = entry.voucher
         if entry.status == UNMAPPED or v is None:
-            table.add_row(entry.status, "", entry.detail, "", "", "")
+            table.add_row(entry.status, "", escape(entry.detail), "", "", "")
             table.add_section()
             continue
-        title = f"[bold]{v.series} {v.text}[/bold]" if entry.status != CHANGED else \
-            f"[bold]{entry.detail}[/bold]"
+        title = f"[bold]{escape(f'{v.series} {v.text}')}[/bold]" if entry.status != CHANGED \
+            else f"[bold]{escape(entry.detail)}[/bold]"
         if entry.possibly_booked:
-            title += f"  [yellow]possibly booked by hand: {entry.possibly_booked}[/yellow]"
+            title += f"  [yellow]possibly booked by hand: {escape(entry.possibly_booked)}[/yellow]"
         table.add_row(entry.status, v.date.isoformat(), title, "", "", "")
         if entry.status == CHANGED:
             _add_lines(table, entry.previous, accounts, "före: ")
@@ -84,9 +86,9 @@ def _add_lines(table: Table, lines: tuple[Line, ...], accounts: dict[str, str], 
         label = f"  {prefix}{line.account} {accounts.get(line.account, '')}"[:48]
         if line.text:
             label += f" · {line.text}"
-        table.add_row("", "", label, format_sek(line.amount) if line.amount > 0 else "",
+        table.add_row("", "", escape(label), format_sek(line.amount) if line.amount > 0 else "",
                       format_sek(-line.amount) if line.amount < 0 else "",
-                      " ".join(f"{d}:{o}" for d, o in line.dims))
+                      escape(" ".join(f"{d}:{o}" for d, o in line.dims)))
 
 
 def _totals_table(vouchers: list[Voucher], accounts: dict[str, str]) -> Table:
@@ -96,7 +98,7 @@ def _totals_table(vouchers: list[Voucher], accounts: dict[str, str]) -> Table:
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     sums = totals(vouchers)
     for account, (d, c) in sums.items():
-        table.add_row(account, accounts.get(account, ""), format_sek(d), format_sek(c),
+        table.add_row(account, escape(accounts.get(account, "")), format_sek(d), format_sek(c),
                       format_sek(d - c))
     td, tc = sum(d for d, _ in sums.values()), sum(c for _, c in sums.values())
     table.add_section()

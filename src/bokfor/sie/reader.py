@@ -1,33 +1,46 @@
 """Read SIE 4 files (4E and 4I) as real programs write them.
 
-Tolerant where programs differ harmlessly (tabs or spaces, quoted or bare fields, CRLF or LF,
-unknown labels, UTF-8 or Latin-1 instead of CP437: the last with a notice), strict where a
-guess could change the books: amounts, dates, account numbers, balance of each voucher, and
-the #KSUMMA checksum. Every error names the file and the 1-based line.
+Tolerant where programs differ harmlessly (tabs or spaces, quoted or bare fields, CRLF, LF or
+CR, unknown labels, a '"' inside a word, UTF-8 or Latin-1 instead of CP437 and YYYY-MM-DD
+dates: the last two with a notice), strict where a guess could change the books: amounts,
+dates, account numbers, balance of each voucher, and the #KSUMMA checksum.
+Every error is a SieError naming the file and the 1-based line; `parse` raises nothing else,
+whatever the bytes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
 from stdnum.se import orgnr
 
-from bokfor.domain import Company, FiscalYear, Line, Notice, Voucher, make_dims
+from bokfor.domain import Company, Dims, FiscalYear, Line, Notice, Voucher, make_dims
 from bokfor.errors import SieError
 from bokfor.money import format_sie
 from bokfor.sie.ksumma import BLOCK_CLOSE, BLOCK_OPEN, Field, Record, checksum
 from bokfor.sie.model import Balance, SieDocument
 
-_AMOUNT = re.compile(r"-?[0-9]+(?:\.[0-9]{1,2})?")
-_QUANTITY = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
-_DATE = re.compile(r"[0-9]{8}")
-_ACCOUNT = re.compile(r"[0-9]+")
+# Amounts: digits with an optional '.' and decimals ("1000", "-47.2", ".50", "12.500000");
+# decimals past the second must be zeros (the value has to be exact in öre).
+_AMOUNT = re.compile(r"(-?)([0-9]*)(?:\.([0-9]*))?")
+_QUANTITY = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+_DATE = re.compile(r"([0-9]{4})([0-9]{2})([0-9]{2})")
+_DASHED_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+_DIGITS = re.compile(r"[0-9]+")
 _INT = re.compile(r"-?[0-9]+")
+_LINE_END = re.compile(r"\r\n|\r|\n")
 _WS = " \t"
+# What each SIE type holds, for the message refusing it.
+_OTHER_TYPES = {
+    "1": "year-end balances",
+    "2": "period balances",
+    "3": "balances per object",
+}
 
 # Bytes of å ä ö Å Ä Ö in Latin-1 and in CP437: which set a file uses tells its encoding.
 _LATIN1_SWEDISH = b"\xe5\xe4\xf6\xc5\xc4\xd6"
@@ -66,9 +79,29 @@ def parse(data: bytes, name: str) -> SieReadResult:
     """Parse SIE 4 bytes; `name` is used in messages."""
     text, encoding, notices = _decode(data, name)
     records = _records(text, name)
+    markup = text.lstrip("\ufeff \t\r\n").startswith("<")  # no SIE file starts with '<'
+    if markup or not records:
+        raise _not_sie(markup, name)
     parser = _Parser(name, encoding, notices)
     parser.run(records)
     return parser.result()
+
+
+def _not_sie(markup: bool, name: str) -> SieError:
+    """The error for a file that is no SIE file at all."""
+    if markup:
+        message = (
+            "the file is an HTML or XML document, not a SIE 4 file (SIE 5 files are XML; "
+            "a saved web page is HTML)"
+        )
+    else:
+        message = "the file holds no SIE records (lines starting with '#'): it is not a SIE file"
+    return SieError(
+        message,
+        file=name,
+        line=1,
+        hint="export the bookkeeping as a SIE type 4 file (4E or 4I) and use that file.",
+    )
 
 
 # --- bytes -> text -----------------------------------------------------------------------
@@ -110,10 +143,13 @@ def _decode(data: bytes, name: str) -> tuple[str, str, list[Notice]]:
 
 
 def _records(text: str, name: str) -> list[Record]:
-    """One Record per label line or brace line; blank lines and stray text are skipped."""
+    """One Record per label line or brace line; blank lines and stray text are skipped.
+
+    Lines end in LF, CRLF or a lone CR (old Mac programs); a Ctrl-Z (0x1A, the end-of-file
+    mark old DOS programs append) at the end of a line is dropped."""
     records: list[Record] = []
-    for number, raw in enumerate(text.split("\n"), start=1):
-        line = raw.rstrip("\r\x1a").strip(_WS)
+    for number, raw in enumerate(_LINE_END.split(text), start=1):
+        line = raw.rstrip("\x1a").strip(_WS)
         if not line:
             continue
         if line[0] in (BLOCK_OPEN, BLOCK_CLOSE) and not line[1:].strip(_WS):
@@ -155,15 +191,20 @@ def _fields(text: str, name: str, number: int) -> list[Field]:
 
 
 def _quoted(text: str, i: int) -> tuple[str, int]:
-    """The field starting with the quote at `i`; an unclosed quote runs to the line end."""
+    """The field starting with the quote at `i`; an unclosed quote runs to the line end.
+
+    A quote closes the field only where a field can end: before a space, a tab, a '}' or
+    the line end. Any other quote is part of the text: some programs write a bare '"' for
+    a letter they cannot encode ("F"rskott" for "Förskott")."""
     out: list[str] = []
     i += 1
-    while i < len(text):
+    n = len(text)
+    while i < n:
         ch = text[i]
         if ch == "\\" and text.startswith('"', i + 1):
             out.append('"')
             i += 2
-        elif ch == '"':
+        elif ch == '"' and (i + 1 == n or text[i + 1] in _WS or text[i + 1] == "}"):
             return "".join(out), i + 1
         else:
             out.append(ch)
@@ -211,6 +252,12 @@ class _OpenVoucher:
     block_opened: bool = False
 
 
+# What identifies the #TRANS that repeats an #RTRANS: account, objects and amount. Programs
+# differ in the copy's other fields (BL Administration gives it the voucher date and no
+# sign), so only these are compared.
+_RowKey = tuple[str, Dims, int]
+
+
 class _Parser:
     """Walks the records once, building the document and checking as it goes."""
 
@@ -222,17 +269,20 @@ class _Parser:
         self.company_name: str | None = None
         self.orgnr: str | None = None
         self.currency = "SEK"
-        self.sie_type_seen = False
         self.has_balances = False
         self.removed = 0
         self.checksum_state = "absent"
         self.voucher: _OpenVoucher | None = None
-        self.skip_trans: tuple[Field, ...] | None = None  # the #TRANS repeating an #RTRANS
+        self.rtrans: _RowKey | None = None  # the #RTRANS just read; its #TRANS copy is next
+        self.dashed_dates = False  # a YYYY-MM-DD date was read (and reported once)
 
     # helpers
 
     def error(self, message: str, line: int, hint: str | None = None) -> SieError:
         return SieError(message, file=self.name, line=line, hint=hint or _DEFAULT_HINT)
+
+    def notice(self, message: str, line: int) -> None:
+        self.notices.append(Notice(message, file=self.name, line=line))
 
     def field(self, record: Record, index: int, what: str, required: bool = True) -> str:
         if index < len(record.fields):
@@ -254,13 +304,30 @@ class _Parser:
 
     def date(self, record: Record, index: int, what: str, required: bool = True) -> dt.date | None:
         value = self.field(record, index, what, required)
-        if not value and not required:
+        if not value:
+            if required:
+                raise self.error(
+                    f"{record.label}: {what} is empty",
+                    record.line,
+                    hint="SIE dates are written YYYYMMDD, e.g. 20250131.",
+                )
             return None
-        if _DATE.fullmatch(value):
+        match = _DATE.fullmatch(value) or _DASHED_DATE.fullmatch(value)
+        if match:
+            year, month, day = (int(part) for part in match.groups())
             try:
-                return dt.date(int(value[:4]), int(value[4:6]), int(value[6:]))
+                date = dt.date(year, month, day)
             except ValueError:
                 pass
+            else:
+                if "-" in value and not self.dashed_dates:
+                    self.dashed_dates = True
+                    self.notice(
+                        f"dates are written YYYY-MM-DD ({value}), not YYYYMMDD as SIE "
+                        "requires; read as dates",
+                        record.line,
+                    )
+                return date
         raise self.error(
             f"{record.label}: {what} {value!r} is not a valid date",
             record.line,
@@ -269,10 +336,13 @@ class _Parser:
 
     def amount(self, record: Record, index: int, what: str = "amount") -> int:
         value = self.field(record, index, what)
-        if _AMOUNT.fullmatch(value):
-            whole, _, frac = value.partition(".")
-            ore = int(whole.lstrip("-")) * 100 + int((frac + "00")[:2])
-            return -ore if value.startswith("-") else ore
+        match = _AMOUNT.fullmatch(value)
+        if match:
+            sign, whole, frac = match.groups()
+            frac = frac or ""
+            if (whole or frac) and not frac[2:].strip("0"):
+                ore = int(whole or "0") * 100 + int((frac + "00")[:2])
+                return -ore if sign else ore
         if re.fullmatch(r"-?[0-9]+,[0-9]+", value):
             raise self.error(
                 f"{record.label}: amount {value!r} has a comma as decimal mark",
@@ -283,13 +353,13 @@ class _Parser:
         raise self.error(
             f"{record.label}: {what} {value!r} is not a SIE amount",
             record.line,
-            hint="SIE amounts are digits with '.' and at most 2 decimals, a leading '-' "
-            "for credit and no '+' or spaces, e.g. -1220.50.",
+            hint="SIE amounts are digits with '.' and whole öre (decimals past the second "
+            "must be 0), a leading '-' for credit and no '+' or spaces, e.g. -1220.50.",
         )
 
     def account(self, record: Record, index: int) -> str:
         value = self.field(record, index, "account number")
-        if not _ACCOUNT.fullmatch(value):
+        if not _DIGITS.fullmatch(value):
             raise self.error(
                 f"{record.label}: account {value!r} is not a number",
                 record.line,
@@ -309,6 +379,7 @@ class _Parser:
     # walk
 
     def run(self, records: list[Record]) -> None:
+        self.check_type(records)
         opening: Record | None = None
         covered: list[Record] = []
         closed = False
@@ -329,22 +400,18 @@ class _Parser:
                     closed = True
                     continue
                 if record.fields:
-                    self.notices.append(
-                        Notice(
-                            "closing #KSUMMA without an opening #KSUMMA; checksum not checked",
-                            file=self.name,
-                            line=record.line,
-                        )
+                    self.notice(
+                        "closing #KSUMMA without an opening #KSUMMA; checksum not checked",
+                        record.line,
                     )
                     continue
             if opening is not None:
                 covered.append(record)
             self.handle(label, record)
         if opening is not None and not closed:
-            last = records[-1].line if records else opening.line
             raise self.error(
                 f"the file opens a checksum (#KSUMMA) but has no closing #KSUMMA line; "
-                f"it is truncated (ends at line {last})",
+                f"it is truncated (ends at line {records[-1].line})",
                 opening.line,
                 hint="export or copy the file again; a checksummed file ends with "
                 "'#KSUMMA <number>'.",
@@ -355,17 +422,32 @@ class _Parser:
                 self.voucher.record.line,
                 hint="the file is truncated or a '}' line is missing.",
             )
-        if not self.sie_type_seen:
-            raise self.error(
-                "no #SIETYP line: this is not a SIE 4 file (bokfor reads SIE type 4 only)",
-                records[0].line if records else 1,
-                hint="export the file as SIE type 4 (4E or 4I).",
-            )
+
+    def check_type(self, records: list[Record]) -> None:
+        """Refuse anything but type 4 before reading a line of it (types 1-3 hold balances
+        only; their other records need not follow the type 4 rules)."""
+        hint = "export the file as SIE type 4 (4E or 4I) from the program that made it."
+        for record in records:
+            if record.label.upper() == "#SIETYP":
+                value = self.field(record, 0, "type")
+                if value == "4":
+                    return
+                kind = _OTHER_TYPES.get(value)
+                what = f"a SIE type {value} file ({kind}, no vouchers)" if kind else (
+                    f"SIE type {value!r}"
+                )
+                raise self.error(f"{what}: only SIE type 4 is supported", record.line, hint)
+        raise self.error(
+            "no #SIETYP line (a SIE file without one is type 1, year-end balances only): "
+            "only SIE type 4 is supported",
+            records[0].line,
+            hint,
+        )
 
     def verify_checksum(self, record: Record, covered: list[Record]) -> None:
         stated = self.field(record, 0, "checksum")
         computed = checksum(covered, self.encoding)
-        if not stated.isdigit() or int(stated) != computed:
+        if not _DIGITS.fullmatch(stated) or int(stated) != computed:
             raise self.error(
                 f"#KSUMMA checksum mismatch: the file states {stated}, its contents give "
                 f"{computed}; the file was changed or damaged after it was written",
@@ -378,7 +460,7 @@ class _Parser:
         if label in ("#TRANS", "#RTRANS", "#BTRANS"):
             self.row(label, record)
             return
-        self.skip_trans = None
+        self.rtrans = None
         if label == BLOCK_OPEN:
             if self.voucher is None or self.voucher.block_opened:
                 raise self.error("'{' without a #VER before it", record.line)
@@ -387,9 +469,9 @@ class _Parser:
         if label == BLOCK_CLOSE:
             if self.voucher is None or not self.voucher.block_opened:
                 raise self.error("'}' without an open voucher block", record.line)
-            self.close_voucher(record)
+            self.close_voucher()
             return
-        handler = getattr(self, "on_" + label[1:].lower(), None)
+        handler = _HANDLERS.get(label)
         if self.voucher is not None and (handler is not None or not self.voucher.block_opened):
             v = self.voucher.record.line
             expected = "'}'" if self.voucher.block_opened else "'{'"
@@ -399,7 +481,7 @@ class _Parser:
                 hint="each #VER is followed by a '{' line, its #TRANS rows and a '}' line.",
             )
         if handler is not None:
-            handler(record)
+            handler(self, record)
 
     # header records
 
@@ -415,18 +497,9 @@ class _Parser:
     def on_gen(self, record: Record) -> None:
         self.doc.generated = self.date(record, 0, "date")
 
-    def on_sietyp(self, record: Record) -> None:
-        value = self.field(record, 0, "type")
-        if value != "4":
-            raise self.error(
-                f"SIE type {value!r}: bokfor reads SIE type 4 (4E/4I) only",
-                record.line,
-                hint="export the file as SIE type 4.",
-            )
-        self.sie_type_seen = True
-
     def on_fnamn(self, record: Record) -> None:
-        self.company_name = self.field(record, 0, "company name", False)
+        # One field by the spec; a name written without quotes arrives as several words.
+        self.company_name = " ".join(f for f in record.fields if isinstance(f, str) and f)
 
     def on_orgnr(self, record: Record) -> None:
         value = self.field(record, 0, "organisation number", False).strip()
@@ -440,6 +513,12 @@ class _Parser:
 
     def on_rar(self, record: Record) -> None:
         index = self.integer(record, 0, "year index")
+        if not self.field(record, 1, "start date", False) and not self.field(
+            record, 2, "end date", False
+        ):
+            # BL Administration writes "#RAR 0" without dates into 4I files.
+            self.notice(f"#RAR {index} gives no dates; that fiscal year is left out", record.line)
+            return
         start = self.date(record, 1, "start date")
         end = self.date(record, 2, "end date")
         assert start is not None and end is not None
@@ -453,14 +532,12 @@ class _Parser:
             record, 1, "dimension name", False
         )
 
-    on_underdim = on_dim
-
     def on_objekt(self, record: Record) -> None:
         dim = self.integer(record, 0, "dimension number")
         obj = self.field(record, 1, "object id")
         self.doc.objects[(dim, obj)] = self.field(record, 2, "object name", False)
 
-    def balance(self, record: Record) -> None:
+    def on_balance(self, record: Record) -> None:
         self.has_balances = True
         self.doc.balances.append(
             Balance(
@@ -471,13 +548,11 @@ class _Parser:
             )
         )
 
-    on_ib = on_ub = on_res = balance
-
     # vouchers
 
     def on_ver(self, record: Record) -> None:
         number = self.field(record, 1, "voucher number", False)
-        if number and not number.isdigit():
+        if number and not _DIGITS.fullmatch(number):
             raise self.error(
                 f"#VER: voucher number {number!r} is not a number",
                 record.line,
@@ -501,15 +576,16 @@ class _Parser:
                 record.line,
                 hint="rows belong between the '{' and '}' lines that follow a #VER.",
             )
-        pending, self.skip_trans = self.skip_trans, None
-        if label == "#TRANS" and pending == record.fields:
-            return  # the copy of the #RTRANS before it, for programs that ignore #RTRANS
         line = self.make_line(record)
+        key = (line.account, line.dims, line.amount)
+        pending, self.rtrans = self.rtrans, None
+        if label == "#TRANS" and pending == key:
+            return  # the copy of the #RTRANS before it, for programs that ignore #RTRANS
         if label == "#BTRANS":
             self.removed += 1
             return
         if label == "#RTRANS":
-            self.skip_trans = record.fields
+            self.rtrans = key
         self.voucher.lines.append(line)
 
     def make_line(self, record: Record) -> Line:
@@ -530,7 +606,7 @@ class _Parser:
             )
         dims: dict[int, str] = {}
         for dim, obj in zip(objects[::2], objects[1::2]):
-            if not _ACCOUNT.fullmatch(dim):
+            if not _DIGITS.fullmatch(dim):
                 raise self.error(
                     f"{record.label}: dimension {dim!r} in the object list is not a number",
                     record.line,
@@ -550,21 +626,23 @@ class _Parser:
             date=self.date(record, 3, "transaction date", False),
         )
 
-    def close_voucher(self, record: Record) -> None:
+    def close_voucher(self) -> None:
         v = self.voucher
         assert v is not None
         self.voucher = None
-        self.skip_trans = None
+        self.rtrans = None
+        number = "" if v.number is None else f" {v.number}"
+        name = f"verifikation {v.series or '(no series)'}{number} of {v.date.isoformat()}"
         total = sum(line.amount for line in v.lines)
         if total:
-            number = "" if v.number is None else f" {v.number}"
             raise self.error(
-                f"verifikation {v.series or '(no series)'}{number} of {v.date.isoformat()} "
-                f"does not balance: its rows sum to {format_sie(total)} kr, not 0",
+                f"{name} does not balance: its rows sum to {format_sie(total)} kr, not 0",
                 v.record.line,
                 hint="correct the rows in the program that wrote the file so that debit "
                 "equals credit, and export again.",
             )
+        if not v.lines:
+            self.notice(f"{name} has no rows", v.record.line)
         self.doc.vouchers.append(
             Voucher(
                 series=v.series,
@@ -579,6 +657,8 @@ class _Parser:
     def result(self) -> SieReadResult:
         if self.company_name is None:
             self.notices.append(Notice("no #FNAMN (company name) in the file", file=self.name))
+        elif not self.company_name:
+            self.notices.append(Notice("the company name (#FNAMN) is empty", file=self.name))
         self.doc.company = Company(
             name=self.company_name or "", orgnr=self.orgnr, currency=self.currency
         )
@@ -590,3 +670,25 @@ class _Parser:
             checksum=self.checksum_state,
             removed_lines=self.removed,
         )
+
+
+# The records the reader uses, by label; every other label is skipped (SIE §7: readers
+# ignore what they do not know). #SIETYP is checked before the walk (`check_type`).
+_HANDLERS: dict[str, Callable[[_Parser, Record], None]] = {
+    "#FLAGGA": _Parser.on_flagga,
+    "#PROGRAM": _Parser.on_program,
+    "#GEN": _Parser.on_gen,
+    "#FNAMN": _Parser.on_fnamn,
+    "#ORGNR": _Parser.on_orgnr,
+    "#VALUTA": _Parser.on_valuta,
+    "#KPTYP": _Parser.on_kptyp,
+    "#RAR": _Parser.on_rar,
+    "#KONTO": _Parser.on_konto,
+    "#DIM": _Parser.on_dim,
+    "#UNDERDIM": _Parser.on_dim,
+    "#OBJEKT": _Parser.on_objekt,
+    "#IB": _Parser.on_balance,
+    "#UB": _Parser.on_balance,
+    "#RES": _Parser.on_balance,
+    "#VER": _Parser.on_ver,
+}

@@ -81,7 +81,7 @@ SCHEMA = Schema(
     currency_field="currency",
     open_prefixes=("metadata.",),
     order_field="created",
-    content_fields=("type", "currency", "created"),
+    content_fields=("type", "currency"),
     snippet=(("clearing", "debit", "net"), ("fees", "debit", "fee"),
              ("<konto>", "credit", "gross")),
 )
