@@ -10,7 +10,7 @@ import pytest
 
 from bokfor.booking import book, merge_lines, unmapped_error
 from bokfor.domain import Line, Origin, Row
-from bokfor.errors import InputError, MappingError, UnbalancedError
+from bokfor.errors import InputError, UnbalancedError
 from bokfor.mapping import load_mapping
 from bokfor.sources.stripe_balance import SOURCE
 

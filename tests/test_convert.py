@@ -56,7 +56,7 @@ def test_golden_sie(grouping, tmp_path, capsys):
     if os.environ.get("BOKFOR_REGEN"):
         golden.write_bytes(data)
     assert data == golden.read_bytes()
-    assert f"Wrote " in stdout and str(out) in stdout
+    assert "Wrote " in stdout and str(out) in stdout
 
 
 def test_sample_books_every_row_and_balances(tmp_path):
