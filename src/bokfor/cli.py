@@ -167,7 +167,7 @@ def _run(inputs: list[Path], mapping_path: Path, *, out_path: Optional[Path], wr
     table = not quiet and not json_out and fmt == "table"
     warn = (lambda notices: None) if quiet else _warn
 
-    plan, state = job.plan()
+    plan, state = job.plan(exported=limit is None or fmt == "json" or diff)
     warn(job.notices + plan.notices)
     if table:
         show_plan(out, plan, rules.accounts, limit)

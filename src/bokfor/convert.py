@@ -88,9 +88,9 @@ class Job:
     generated: dt.date = dt.date(1970, 1, 1)
     notices: list[Notice] = field(default_factory=list)
 
-    def plan(self) -> tuple[Plan, tuple[int, int, int]]:
+    def plan(self, *, exported: bool = False) -> tuple[Plan, tuple[int, int, int]]:
         """The plan, made without holding the lock (a failing run creates no file), and the
-        ledger state it was made against."""
+        ledger state it was made against; `exported` adds the `=` entries."""
         ledger = Ledger.open(self.ledger_path)
         if ledger.state()[2]:  # a crashed run left a pending export: settle it first
             ledger.close()
@@ -98,7 +98,10 @@ class Job:
                 ledger = Ledger.open(self.ledger_path, write=True)
                 self.notices.extend(ledger.recover())
         try:
-            return self._plan(ledger), ledger.state()
+            plan = self._plan(ledger)
+            if exported:
+                plan.add_exported(ledger)
+            return plan, ledger.state()
         finally:
             ledger.close()
 

@@ -67,9 +67,22 @@ class Plan:
     changed: list[Entry] = field(default_factory=list)
     fiscal_year: FiscalYear | None = None
     missing_accounts: list[str] = field(default_factory=list)  # not in --books' chart
+    # Vouchers that already hold this run's exported rows; as `=` entries only on request
+    # (`add_exported`): a re-run of a large export need not rebuild them to count them.
+    exported_ids: set[int] = field(default_factory=set)
 
     def count(self, status: str) -> int:
+        if status == EXPORTED:
+            return len(self.exported_ids)
         return sum(1 for e in self.entries if e.status == status)
+
+    def add_exported(self, ledger: Ledger) -> None:
+        """Add the `=` entries, rebuilt from the ledger, in date order."""
+        if any(e.status == EXPORTED for e in self.entries):
+            return
+        self.entries.extend(Entry(EXPORTED, v) for _, v in sorted(
+            ledger.vouchers(self.exported_ids).items(), key=lambda kv: kv[1].date))
+        self.entries.sort(key=lambda e: (e.voucher.date if e.voucher else dt.date.min))
 
     def document(self, mapping: Mapping, generated: dt.date) -> SieDocument:
         from bokfor import __version__
@@ -138,8 +151,7 @@ def make_plan(
                 corrections.append(entry_reversal(entry, rules.series))
         for voucher in booking.vouchers:
             new.append((voucher, _row_records(voucher, booking, src.name, contents)))
-    for vid, voucher in sorted(ledger.vouchers(exported_ids).items(), key=lambda kv: kv[1].date):
-        plan.entries.append(Entry(EXPORTED, voucher))
+    plan.exported_ids = exported_ids
     new.sort(key=lambda item: item[0].date)
     for voucher, records in [(v, []) for v in corrections] + new:
         plan.records[len(plan.to_write)] = records
