@@ -23,13 +23,10 @@ from bokfor.domain import Origin, Row
 from bokfor.errors import InputError
 from bokfor.money import AmountError, parse_amount
 from bokfor.sources import DATETIME, TEXT, Schema
+from bokfor.sources.csvutil import delimiter as sniff_delimiter, header_line, split_header
 
 NAME = "stripe_balance"
 TITLE = "Stripe balance export (balance_history.csv)"
-
-# Enough for any real header (17 columns + dozens of metadata columns) without reading
-# a large file: detection must stay cheap because every source's detect() runs on every file.
-_SNIFF_BYTES = 16 * 1024
 
 REQUIRED = ("id", "Type", "Source", "Amount", "Fee", "Net", "Currency", "Created (UTC)")
 _OPTIONAL = (
@@ -87,47 +84,6 @@ SCHEMA = Schema(
 )
 
 
-def _header_line(path: Path) -> str | None:
-    """The first line of the file as text (BOM removed), or None if it cannot be text.
-
-    Reads at most `_SNIFF_BYTES`; a NUL byte or invalid UTF-8 in that line means "not a
-    CSV export". Later lines are not looked at: detection must not depend on the data.
-    """
-    try:
-        with open(path, "rb") as f:
-            head = f.read(_SNIFF_BYTES)
-    except OSError:
-        return None
-    if head.startswith(b"\xef\xbb\xbf"):
-        head = head[3:]
-    end = head.find(b"\n")
-    if end >= 0:
-        head = head[:end]
-        errors = "strict"
-    else:
-        errors = "replace"  # header longer than the sniff window: the tail may be a cut char
-    if not head or b"\x00" in head:
-        return None
-    try:
-        return head.decode("utf-8", errors).rstrip("\r")
-    except UnicodeDecodeError:
-        return None
-
-
-def _delimiter(header: str) -> str:
-    """`;` when a spreadsheet re-saved the file with it, else Stripe's `,`."""
-    return ";" if header.count(";") > header.count(",") else ","
-
-
-def _split_header(header: str, delimiter: str) -> list[str]:
-    """Column names of the header line (quotes honoured, as Reports quote every field)."""
-    try:
-        names = next(csv.reader([header], delimiter=delimiter), [])
-    except csv.Error:
-        return []
-    return [name.strip() for name in names]
-
-
 class StripeBalanceSource:
     """The `Source` for the Dashboard balance export."""
 
@@ -137,10 +93,10 @@ class StripeBalanceSource:
 
     def detect(self, path: Path) -> bool:
         """True when the header carries every column a balance export must have."""
-        header = _header_line(Path(path))
+        header = header_line(Path(path))
         if not header:
             return False
-        names = set(_split_header(header, _delimiter(header)))
+        names = set(split_header(header, sniff_delimiter(header)))
         return all(name in names for name in REQUIRED)
 
     def read(self, path: Path, tz: dt.tzinfo) -> Iterator[Row]:
@@ -149,12 +105,12 @@ class StripeBalanceSource:
         file = str(path)
         if not path.is_file():
             raise InputError("no such file", file=file)
-        header_text = _header_line(path)
+        header_text = header_line(path)
         if header_text is None:
             if path.stat().st_size == 0:
                 raise InputError("the file is empty", file=file, hint=_REDOWNLOAD_HINT)
             raise InputError("not UTF-8 text", file=file, line=1, hint=_UTF8_HINT)
-        delimiter = _delimiter(header_text)
+        delimiter = sniff_delimiter(header_text)
         try:
             with open(path, encoding="utf-8-sig", newline="") as f:
                 yield from _rows(f, file, delimiter, tz)

@@ -1,0 +1,54 @@
+"""CSV sniffing shared by the CSV sources: the header line, its delimiter, its columns.
+
+Detection reads only the first line (BOM removed) and never the file name: every source's
+`detect` runs on every input, so it must be cheap and must not be fooled by a name.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+# Enough for any real header (dozens of metadata columns) without reading a large file.
+_SNIFF_BYTES = 16 * 1024
+
+
+def header_line(path: Path) -> str | None:
+    """The first line of the file as text (BOM removed), or None if it cannot be text.
+
+    Reads at most `_SNIFF_BYTES`; a NUL byte or invalid UTF-8 in that line means "not a
+    CSV export". Later lines are not looked at: detection must not depend on the data.
+    """
+    try:
+        with open(path, "rb") as f:
+            head = f.read(_SNIFF_BYTES)
+    except OSError:
+        return None
+    if head.startswith(b"\xef\xbb\xbf"):
+        head = head[3:]
+    end = head.find(b"\n")
+    if end >= 0:
+        head = head[:end]
+        errors = "strict"
+    else:
+        errors = "replace"  # header longer than the sniff window: the tail may be a cut char
+    if not head or b"\x00" in head:
+        return None
+    try:
+        return head.decode("utf-8", errors).rstrip("\r")
+    except UnicodeDecodeError:
+        return None
+
+
+def delimiter(header: str) -> str:
+    """`;` when a spreadsheet re-saved the file with it, else `,`."""
+    return ";" if header.count(";") > header.count(",") else ","
+
+
+def split_header(header: str, delimiter: str) -> list[str]:
+    """Column names of the header line (quotes honoured, as Reports quote every field)."""
+    try:
+        names = next(csv.reader([header], delimiter=delimiter), [])
+    except csv.Error:
+        return []
+    return [name.strip() for name in names]
