@@ -119,8 +119,9 @@ def test_foreign_currency_row_is_refused():
         book([stripe_row(2, "charge", 1000, 30, currency="eur")], m.sources["stripe_balance"], m,
              SOURCE.schema)
     assert str(exc.value) == (
-        "day.csv:2: column 'currency': amount in EUR, but the books are kept in SEK "
-        "Fix: export the SEK balance; bokfor does not convert currencies yet.")
+        "day.csv:2: column 'currency': amount in EUR, but the books are kept in SEK: no rate "
+        f"for EUR in {m.file} currency_rates Fix: add a rate under `currency_rates:` in the "
+        "mapping ({fixed: {EUR: '11.25'}} or a rate file), or export the SEK balance.")
 
 
 def test_row_that_breaks_its_own_identity_cannot_unbalance_a_voucher():

@@ -8,6 +8,7 @@ collected and reported together, with a YAML snippet per kind, before anything i
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -40,18 +41,12 @@ def book(rows: Iterable[Row], rules: SourceRules, mapping: Mapping, schema: Sche
     booked: list[tuple[Row, Rule, list[Line]]] = []
     result = Booking(vouchers=[])
     unmapped = result.unmapped
-    currency = mapping.company.currency
     for row in rows:
         result.rows += 1
         if schema.currency_field:
             row_currency = str(row.fields.get(schema.currency_field) or "").upper()
-            if row_currency != currency:
-                raise InputError(
-                    f"amount in {row_currency or 'no currency'}, but the books are kept in "
-                    f"{currency}",
-                    file=row.origin.file, line=row.origin.line, column=schema.currency_field,
-                    hint=f"export the {currency} balance; bokfor does not convert currencies yet.",
-                )
+            if row_currency != mapping.company.currency:
+                row = convert_row(row, row_currency, mapping, schema)
         rule = rules.match(row)
         if rule is None:
             kind = tuple(row.fields.get(f) for f in schema.unmapped_fields)
@@ -65,6 +60,34 @@ def book(rows: Iterable[Row], rules: SourceRules, mapping: Mapping, schema: Sche
         result.row_lines[row.key] = (row, tuple(lines))
     result.vouchers = _group(booked, rules, schema, result)
     return result
+
+
+def convert_row(row: Row, currency: str, mapping: Mapping, schema: Schema) -> Row:
+    """The row in the company's currency at the mapping's rate for the row's date.
+
+    Only the basis amounts are converted (each rounded to the öre); the others are derived
+    from them, so gross = fee + net still holds exactly and the voucher balances. The
+    original amounts, currency and rate stay on the row as `fx.*` fields for texts."""
+    rate = mapping.rates.rate(currency, row.date) if currency else None
+    if rate is None:
+        company = mapping.company.currency
+        reason = mapping.rates.describe_missing(currency, row.date) if currency else \
+            "the row names no currency"
+        raise InputError(
+            f"amount in {currency or 'no currency'}, but the books are kept in {company}: "
+            f"{reason}",
+            file=row.origin.file, line=row.origin.line, column=schema.currency_field,
+            hint=f"add a rate under `currency_rates:` in the mapping ({{fixed: {{{currency or 'EUR'}:"
+            f" '11.25'}}}} or a rate file), or export the {company} balance.")
+    basis = {b for expression in schema.amounts.values() for b in expression}
+    converted = {b: rate.convert(row.amounts[b]) for b in basis}
+    amounts = {name: sum(c * converted[b] for b, c in expression.items())
+               for name, expression in schema.amounts.items()}
+    fields = dict(row.fields)
+    fields.update({"fx.currency": currency, "fx.rate": rate.text,
+                   "fx.rate_date": rate.day.isoformat() if rate.day else None})
+    fields.update({f"fx.{name}": format_sie(value) for name, value in row.amounts.items()})
+    return dataclasses.replace(row, amounts=amounts, fields=fields)
 
 
 def row_lines(row: Row, rule: Rule) -> list[Line]:

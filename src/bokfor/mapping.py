@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Callable, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSche
 from bokfor.domain import Company, FieldValue, Row
 from bokfor.errors import MappingError
 from bokfor.money import AmountError, parse_amount
+from bokfor.rates import Rate, RateTable, load_rate_file, parse_rate
 from bokfor.sources import AMOUNT, DATE, DATETIME, Schema, all_sources
 from bokfor.template import Template, TemplateError
 from bokfor.yamlload import dotted, line_of, load
@@ -91,6 +92,14 @@ class DefaultsModel(_Strict):
     )
 
 
+class RatesModel(_Strict):
+    fixed: dict[str, str] = Field(default_factory=dict,
+                                  description="Fixed rates, company currency per unit: EUR: 11.25")
+    file: str | None = Field(None, description="Rate file (date;currency;rate[;unit]), "
+                             "relative to the mapping")
+    max_age_days: int = Field(7, description="Oldest quote used for a day without one")
+
+
 class DimensionModel(_Strict):
     name: str
     objects: dict[str, str] = Field(default_factory=dict, description="object id -> name")
@@ -147,6 +156,8 @@ class MappingModel(_Strict):
     defaults: DefaultsModel = DefaultsModel()
     accounts: dict[str, str] = Field(default_factory=dict, description="account -> name")
     dimensions: dict[int, DimensionModel] = Field(default_factory=dict)
+    currency_rates: RatesModel = Field(
+        default_factory=RatesModel, description="Rates for rows in another currency")
     sources: dict[str, SourceModel]
 
 
@@ -247,6 +258,7 @@ class Mapping:
     dimensions: dict[int, str]
     objects: dict[tuple[int, str], str]
     sources: dict[str, SourceRules]
+    rates: RateTable = field(default_factory=RateTable)
 
     def for_source(self, name: str) -> SourceRules:
         if name not in self.sources:
@@ -385,6 +397,7 @@ class _Compiler:
                 hint="add a name for each (SIE files declare every account with its name):",
                 details=[f"  {a}: <kontonamn>" for a in missing],
             )
+        rates = self._rates()
         dims = {n: d.name for n, d in m.dimensions.items()}
         objects = {(n, oid): oname for n, d in m.dimensions.items()
                    for oid, oname in d.objects.items()}
@@ -399,7 +412,27 @@ class _Compiler:
             dimensions=dims,
             objects=objects,
             sources=sources,
+            rates=rates,
         )
+
+    def _rates(self) -> RateTable:
+        spec = self.m.currency_rates
+        base = ("currency_rates",)
+        if spec.file is not None:
+            table = load_rate_file(Path(self.file).parent / spec.file, spec.max_age_days)
+        else:
+            table = RateTable(max_age_days=spec.max_age_days, source=f"{self.file} currency_rates")
+        for code, text in spec.fixed.items():
+            loc = (*base, "fixed", code)
+            if not re.fullmatch(r"[A-Za-z]{3}", code):
+                raise self.fail(f"{code!r} is not a currency code", loc, "write e.g. EUR.")
+            try:
+                num, den = parse_rate(text)
+            except ValueError as exc:
+                raise self.fail(str(exc), loc, "write the company currency per unit, e.g. "
+                                "11.2345.") from None
+            table.fixed[code.upper()] = Rate(code.upper(), num, den, text, None)
+        return table
 
     # -- company ------------------------------------------------------------------------
 
@@ -705,11 +738,11 @@ class _Compiler:
 def _covers(earlier: dict[str, Any], later: dict[str, Any]) -> bool:
     if not earlier:
         return True
-    for field, spec in earlier.items():
-        if isinstance(spec, dict) or field not in later:
+    for name, spec in earlier.items():
+        if isinstance(spec, dict) or name not in later:
             return False
         mine = set(spec) if isinstance(spec, list) else {spec}
-        theirs = later[field]
+        theirs = later[name]
         if isinstance(theirs, dict):
             return False
         theirs_set = set(theirs) if isinstance(theirs, list) else {theirs}

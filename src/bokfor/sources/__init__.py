@@ -50,7 +50,14 @@ class Schema:
             or name in self.amounts
             or name == "date"
             or any(name.startswith(p) for p in self.open_prefixes)
+            or (self.currency_field is not None and name in self.fx_fields)
         )
+
+    @property
+    def fx_fields(self) -> tuple[str, ...]:
+        """Fields a row converted from another currency carries (booking.convert_row)."""
+        return ("fx.currency", "fx.rate", "fx.rate_date",
+                *(f"fx.{name}" for name in self.amounts))
 
     def kind(self, name: str) -> str:
         if name in self.amounts:
