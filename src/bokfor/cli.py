@@ -28,7 +28,9 @@ app.add_typer(sie_app, name="sie")
 app.add_typer(mapping_app, name="mapping")
 app.add_typer(ledger_app, name="ledger")
 
-out = Console(highlight=False, soft_wrap=True)
+# Not a terminal (a pipe, a cron log): rich would assume 80 columns and crush the tables.
+_WIDTH = None if sys.stdout.isatty() else 150
+out = Console(highlight=False, soft_wrap=True, width=_WIDTH)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -208,6 +210,58 @@ def _nothing_new(quiet: bool, json_out: bool) -> None:
     elif not quiet:
         out.print("Nothing new: every row was exported before; nothing written.")
     raise typer.Exit(EXIT_NOTHING_NEW)
+
+
+@app.command()
+def reconcile(
+    inputs: List[Path] = typer.Argument(..., help="Stripe exports with payout ids."),
+    mapping: Optional[Path] = typer.Option(None, "--mapping", "-m",
+                                           help="Mapping (for the time zone of dates)."),
+    source: Optional[str] = typer.Option(None, "--source", help="Force the input format."),
+) -> None:
+    """Per payout: sales, fees, refunds, disputes, net, payout and the difference (must be
+    0.00). Exits 2 when any payout does not add up."""
+    from zoneinfo import ZoneInfo
+
+    from rich.table import Table
+
+    from bokfor.errors import InputError
+    from bokfor.mapping import load_mapping
+    from bokfor.money import format_sek
+    from bokfor.reconcile import reconcile as run
+    from bokfor.sources import detect_source, get_source
+
+    tz = load_mapping(mapping).timezone if mapping else ZoneInfo("Europe/Stockholm")
+    failed: list[str] = []
+    for path in inputs:
+        src = get_source(source) if source else detect_source(path)
+        if "per_payout" not in src.schema.group_keys:
+            raise InputError(f"{src.title} has no payout ids to reconcile", file=str(path),
+                             hint="use the balance export or the payout reconciliation report.")
+        result = run(src.read(path, tz), src.schema)
+        table = Table(title=f"Utbetalningar: {path}", header_style="bold")
+        for name in ("Utbetalning", "Datum", "Försäljning", "Avgifter", "Återbet.", "Tvister",
+                     "Övrigt", "Netto", "Utbetalt", "Differens"):
+            table.add_column(name, justify="left" if name in ("Utbetalning", "Datum") else "right")
+        for p in result.payouts:
+            table.add_row(p.payout_id, str(p.date or ""), format_sek(p.charges),
+                          format_sek(p.fees), format_sek(p.refunds), format_sek(p.disputes),
+                          format_sek(p.other), format_sek(p.net),
+                          format_sek(p.payout + p.payout_fee), format_sek(p.difference))
+        out.print(table)
+        if result.unpaid:
+            out.print(f"{result.unpaid} rows not yet paid out (net {format_sek(result.unpaid_net)})",
+                      markup=False)
+        failed += [f"  {path}: {p.payout_id}: net {format_sek(p.net)}, paid out "
+                   f"{format_sek(p.payout + p.payout_fee)}, difference {format_sek(p.difference)}"
+                   for p in result.off]
+        if not result.off:
+            out.print(f"All {len(result.payouts)} payouts add up (difference 0,00).", markup=False)
+    if failed:
+        raise InputError(
+            f"{len(failed)} payout{'s do' if len(failed) > 1 else ' does'} not add up",
+            hint="rows are missing from the export or it was edited; download it again for "
+            "the whole period of these payouts.", details=failed)
 
 
 @sie_app.command("check")

@@ -1,0 +1,96 @@
+"""Payout reconciliation: does every Stripe payout equal what it swept from the balance?
+
+For each payout: gross sales, fees, refunds, disputes and other activity of the rows it swept,
+their net, the payout amount, and the difference, which must be 0.00 — otherwise rows are
+missing from the export (or it was edited), and booking it would leave money on the clearing
+account. Works for any source whose rows carry a payout id (`Schema.group_keys["per_payout"]`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from bokfor.domain import Row
+from bokfor.sources import Schema
+
+# Row kinds (Stripe `type` in Dashboard exports, `reporting_category` in Reports).
+CHARGES = frozenset({"charge", "payment", "validation"})
+REFUNDS = frozenset({"refund", "payment_refund", "refund_failure", "partial_capture_reversal",
+                     "payment_failure_refund", "charge_failure"})
+DISPUTES = frozenset({"adjustment", "dispute", "dispute_reversal"})
+FEE_ROWS = frozenset({"stripe_fee", "fee", "tax", "network_cost", "stripe_fx_fee"})
+PAYOUTS = frozenset({"payout", "transfer", "payout_failure", "payout_cancel", "payout_reversal"})
+
+
+@dataclass
+class PayoutCheck:
+    payout_id: str
+    date: dt.date | None = None  # of the payout row, when the export has it
+    charges: int = 0  # gross of sales
+    fees: int = 0  # Stripe's fees: the fee column of every row + fee rows
+    refunds: int = 0
+    disputes: int = 0
+    other: int = 0
+    payout: int = 0  # what left the balance for the bank (positive)
+    payout_fee: int = 0  # instant payout fee
+    rows: int = 0
+    keys: list[str] = field(default_factory=list)
+
+    @property
+    def net(self) -> int:
+        """What the swept activity added to the balance."""
+        return self.charges + self.refunds + self.disputes + self.other - self.fees
+
+    @property
+    def difference(self) -> int:
+        return self.net - self.payout - self.payout_fee
+
+
+@dataclass
+class Reconciliation:
+    payouts: list[PayoutCheck]
+    unpaid: int = 0  # rows not yet in any payout
+    unpaid_net: int = 0
+
+    @property
+    def off(self) -> list[PayoutCheck]:
+        return [p for p in self.payouts if p.difference]
+
+
+def reconcile(rows: Iterable[Row], schema: Schema) -> Reconciliation:
+    key_field = schema.group_keys["per_payout"]
+    kind_field = schema.unmapped_fields[0]
+    checks: dict[str, PayoutCheck] = {}
+    result = Reconciliation([])
+    for row in rows:
+        payout_id = row.fields.get(key_field)
+        gross, fee = row.amounts["gross"], row.amounts["fee"]
+        if not payout_id:
+            result.unpaid += 1
+            result.unpaid_net += gross - fee
+            continue
+        check = checks.setdefault(str(payout_id), PayoutCheck(str(payout_id)))
+        check.rows += 1
+        check.keys.append(row.key)
+        kind = row.fields.get(kind_field)
+        if kind in PAYOUTS:
+            check.payout -= gross
+            check.payout_fee += fee
+            if kind in ("payout", "transfer"):
+                check.date = row.date
+            continue
+        check.fees += fee
+        if kind in CHARGES:
+            check.charges += gross
+        elif kind in REFUNDS:
+            check.refunds += gross
+        elif kind in DISPUTES:
+            check.disputes += gross
+        elif kind in FEE_ROWS:
+            check.fees -= gross  # a fee row's gross is negative: a cost
+        else:
+            check.other += gross
+    result.payouts = sorted(checks.values(), key=lambda c: (c.date or dt.date.max, c.payout_id))
+    return result

@@ -1,0 +1,27 @@
+"""`bokfor reconcile`: every payout equals the activity it swept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bokfor.reconcile import reconcile
+from bokfor.sources.stripe_balance import SOURCE
+from zoneinfo import ZoneInfo
+
+from .test_errors import run_cli
+
+SAMPLE = Path(__file__).parent.parent / "samples" / "stripe" / "balance_history.csv"
+
+
+def test_every_payout_of_the_sample_adds_up(capsys):
+    result = reconcile(SOURCE.read(SAMPLE, ZoneInfo("Europe/Stockholm")), SOURCE.schema)
+    assert [(p.payout_id, p.charges, p.fees, p.refunds, p.disputes, p.payout, p.difference)
+            for p in result.payouts] == [
+        ("po_1QkB4ERb7qLmX2vT0pM42NQp", 294600, 5770, 0, 0, 288830, 0),
+        ("po_1Q5L20Rb7qLmX2vT0om70CNI", 233996, 5832, -39900, 0, 188264, 0),
+        ("po_1QoKz4Rb7qLmX2vT0kLsCLMd", 333500, 28453, -10000, -89500, 205547, 0),
+        ("po_1Q3vubRb7qLmX2vT0ZpiL2PG", 329051, 6878, -33045, 0, 289128, 0),
+    ]
+    assert (result.unpaid, result.unpaid_net) == (4, 298325)
+    code, stdout, _ = run_cli(["reconcile", str(SAMPLE)], capsys)
+    assert code == 0 and "All 4 payouts add up (difference 0,00)." in stdout
