@@ -100,17 +100,17 @@ def test_export_rule_matches_metadata_before_swedish_sales():
 
 def test_unmapped_rows_are_listed_with_a_snippet():
     m = mapping()
-    rows = [*DAY, stripe_row(7, "topup", 5000, 0), stripe_row(8, "topup", 7000, 0),
-            stripe_row(9, "application_fee", 100, 0)]
+    rows = [*DAY, stripe_row(7, "issuing_transaction", 5000, 0), stripe_row(8, "issuing_transaction", 7000, 0),
+            stripe_row(9, "advance", 100, 0)]
     booking = book(rows, m.sources["stripe_balance"], m, SOURCE.schema)
     assert len(booking.vouchers) == 1  # the mapped rows are still booked (a plan shows both)
     text = unmapped_error(booking.unmapped, m.sources["stripe_balance"], m, SOURCE.schema).render()
     assert text.splitlines()[0] == (
         "day.csv:7: sources.stripe_balance.rules: 3 rows of 2 kinds match no rule "
         "Fix: add a rule for each kind below, or a `fallback:`.")
-    assert "  type=topup currency=sek: 2 rows, first at line 7" in text
-    assert "  type=application_fee currency=sek: 1 row, first at line 9" in text
-    assert "    when: {type: topup, currency: sek}" in text
+    assert "  type=issuing_transaction currency=sek: 2 rows, first at line 7" in text
+    assert "  type=advance currency=sek: 1 row, first at line 9" in text
+    assert "    when: {type: issuing_transaction, currency: sek}" in text
 
 
 def test_foreign_currency_row_is_refused():
@@ -131,9 +131,12 @@ def test_row_that_breaks_its_own_identity_cannot_unbalance_a_voucher():
     bad = dataclasses.replace(DAY[0], amounts={"gross": 125000, "fee": 2055, "net": 122900})
     with pytest.raises(UnbalancedError) as exc:
         book([bad], m.sources["stripe_balance"], m, SOURCE.schema)
+    rule = m.sources["stripe_balance"].rules[1]
+    assert rule.where == f"{m.file}:65"
     assert str(exc.value) == (
         "day.csv:2: sources.stripe_balance.rules[1]: rule 'Försäljning 25 %' "
-        f"({m.file}:61) gives a voucher that does not balance: debit − credit = -0,45 kr "
+        f"({rule.where}) gives a voucher that does not balance: "
+        "debit − credit = -0,45 kr "
         "Fix: post every amount of the row on both sides (see docs/mapping.md).")
 
 
