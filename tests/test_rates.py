@@ -87,3 +87,55 @@ def test_parse_rate_is_exact():
     for bad in ("", "abc", "1.2.3", "0", "٣"):
         with pytest.raises(ValueError):
             parse_rate(bad)
+
+
+def test_payout_in_another_currency_books_its_fx_difference(tmp_path, capsys):
+    """EUR balance: sales converted at 11.00 and 11.10, the payout at 11.50. What the payout
+    leaves on 1580 (68.60 SEK) is a valutakursvinst on 3960, not work for the bookkeeper."""
+    from bokfor.sie.reader import read
+
+    from .test_errors import run_cli
+
+    fixtures = Path(__file__).parent / "fixtures" / "fx"
+    text = (REPO / "mappings" / "stripe.yaml").read_text(encoding="utf-8")
+    text = text.replace("grouping: per_day", "grouping: per_payout\n    fx_difference: "
+                        "{account: clearing, gain: 3960, loss: 7960}").replace(
+        "voucher_text: Stripe {date}", "voucher_text: Stripe {payout_id}").replace(
+        "  6570: Bankkostnader", "  3960: Valutakursvinster\n  7960: Valutakursförluster\n"
+        "  6570: Bankkostnader")
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text(text + f"\ncurrency_rates:\n  file: {fixtures / 'rates.csv'}\n",
+                       encoding="utf-8")
+    code, _, err = run_cli(["convert", str(fixtures / "balance_eur.csv"), "-m", str(mapping),
+                            "-o", str(tmp_path / "o.si"), "--ledger", str(tmp_path / "l")], capsys)
+    assert code == 0, err
+    [voucher] = read(tmp_path / "o.si").document.vouchers
+    assert voucher.text == "Stripe po_1FxPayout00000000000001"
+    assert [(l.account, l.amount, l.text) for l in voucher.lines] == [
+        ("1580", 162190, ""),  # 98.00 EUR at 11.00 + 49.00 EUR at 11.10
+        ("1580", 6860, "Valutakursdifferens"),  # what the payout leaves on 1580
+        ("1580", -169050, ""),  # the payout, 147.00 EUR at 11.50
+        ("1930", 169050, ""),
+        ("2611", -33100, ""),  # 220.00 + 111.00
+        ("3001", -132400, ""),  # 880.00 + 444.00
+        ("3960", -6860, "Valutakursdifferens"),
+        ("6570", 3310, ""),  # 22.00 + 11.10
+    ]
+
+
+def test_fx_difference_needs_per_payout_grouping(tmp_path):
+    from bokfor.errors import MappingError
+
+    text = (REPO / "mappings" / "stripe.yaml").read_text(encoding="utf-8").replace(
+        "grouping: per_day", "grouping: per_day\n    fx_difference: "
+        "{account: clearing, gain: 3960, loss: 7960}")
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text(text, encoding="utf-8")
+    line = next(n for n, text_line in enumerate(text.splitlines(), start=1)
+                if text_line.startswith("    fx_difference:"))
+    with pytest.raises(MappingError) as exc:
+        load_mapping(mapping)
+    assert str(exc.value) == (
+        f"{mapping}:{line}: sources.stripe_balance.fx_difference: fx_difference needs grouping: "
+        "per_payout Fix: a payout's difference is known only when its rows are booked together;"
+        " set `grouping: per_payout`.")

@@ -189,14 +189,27 @@ def _group_voucher(key: Any, items: list[tuple[Row, Rule, list[Line]]], rules: S
         text = f"{rules.source} {date.isoformat()}"
     else:
         text = f"{rules.source} {key}"
+    lines = [line for _, _, row_lines in items for line in row_lines]
+    if rules.fx_difference and any("fx.currency" in row.fields for row, _, _ in items):
+        lines += fx_difference(lines, *rules.fx_difference)
     return Voucher(
         series=rules.series,
         date=date,
         text=text,
-        lines=merge_lines(line for _, _, lines in items for line in lines),
+        lines=merge_lines(lines),
         source_keys=tuple(row.key for row, _, _ in items),
         origins=tuple(row.origin for row, _, _ in items),
     )
+
+
+def fx_difference(lines: list[Line], clearing: str, gain: str, loss: str) -> list[Line]:
+    """What a payout leaves on the clearing account when its rows were converted at their own
+    days' rates: booked against valutakursvinst (the payout was worth more) or -förlust."""
+    left = sum(line.amount for line in lines if line.account == clearing)
+    if not left:
+        return []
+    text = "Valutakursdifferens"
+    return [Line(clearing, -left, (), text), Line(gain if left < 0 else loss, left, (), text)]
 
 
 def merge_lines(lines: Iterable[Line]) -> tuple[Line, ...]:

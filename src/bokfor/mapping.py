@@ -142,8 +142,17 @@ class FallbackModel(_Strict):
     text: str | None = None
 
 
+class FxDifferenceModel(_Strict):
+    account: str = Field(description="The clearing account whose remainder is the difference")
+    gain: str = Field(description="Valutakursvinst, e.g. 3960")
+    loss: str = Field(description="Valutakursförlust, e.g. 7960")
+
+
 class SourceModel(_Strict):
     grouping: Literal["per_row", "per_day", "per_payout"] = "per_row"
+    fx_difference: FxDifferenceModel | None = Field(
+        None, description="per_payout, rows in another currency: book what the clearing "
+        "account has left of a payout to these accounts")
     series: str | None = None
     voucher_text: str | None = Field(None, description="Voucher text template")
     rules: list[RuleModel] = Field(default_factory=list)
@@ -238,6 +247,7 @@ class SourceRules:
     rules: tuple[Rule, ...]
     fallback: Rule | None
     key: str
+    fx_difference: tuple[str, str, str] | None = None  # (clearing, gain, loss)
 
     def match(self, row: Row) -> Rule | None:
         for rule in self.rules:
@@ -515,7 +525,19 @@ class _Compiler:
                 known, names = group_fields.__contains__, ", ".join(sorted(group_fields))
             voucher_text = self._template(section.voucher_text, (*base, "voucher_text"), known,
                                           names)
+        fx = None
+        if section.fx_difference is not None:
+            floc = (*base, "fx_difference")
+            if section.grouping != "per_payout":
+                raise self.fail("fx_difference needs grouping: per_payout", floc,
+                                "a payout's difference is known only when its rows are booked "
+                                "together; set `grouping: per_payout`.")
+            spec = section.fx_difference
+            fx = (self._resolve(spec.account, (*floc, "account")),
+                  self._resolve(spec.gain, (*floc, "gain")),
+                  self._resolve(spec.loss, (*floc, "loss")))
         return SourceRules(
+            fx_difference=fx,
             source=name,
             grouping=section.grouping,
             series=section.series or self.m.defaults.series,
