@@ -59,7 +59,7 @@ def main() -> None:
     mapping = REPO / "mappings" / "stripe.yaml"
     if args.grouping:
         text = mapping.read_text(encoding="utf-8").replace(
-            "grouping: per_day", f"grouping: {args.grouping}")
+            "grouping: per_day", f"grouping: {args.grouping}", 1)
         mapping = work / "mapping.yaml"
         mapping.write_text(text, encoding="utf-8")
     ledger = work / "bench.ledger.sqlite"

@@ -33,10 +33,10 @@ def fixed_date(monkeypatch):
 
 
 def mapping_with(tmp_path: Path, grouping: str) -> Path:
-    text = MAPPING.read_text(encoding="utf-8").replace("grouping: per_day", f"grouping: {grouping}")
+    text = MAPPING.read_text(encoding="utf-8").replace("grouping: per_day", f"grouping: {grouping}", 1)
     if grouping != "per_day":
         text = text.replace("voucher_text: Stripe {date}", "voucher_text: Stripe {%s}" % (
-            "payout_id" if grouping == "per_payout" else "type} {id"))
+            "payout_id" if grouping == "per_payout" else "type} {id"), 1)
     path = tmp_path / f"{grouping}.yaml"
     path.write_text(text, encoding="utf-8")
     return path
@@ -57,6 +57,40 @@ def test_golden_sie(grouping, tmp_path, capsys):
         golden.write_bytes(data)
     assert data == golden.read_bytes()
     assert "Wrote " in stdout and str(out) in stdout
+
+
+REPORTS = {
+    "stripe_report_activity": ("Itemized_balance_change_from_activity_SEK_2026-01-01_to_"
+                               "2026-02-01_Europe-Stockholm.csv", None),
+    "stripe_report_payouts": ("Itemized_payout_reconciliation_SEK_2026-01-01_to_2026-02-01_"
+                              "Europe-Stockholm.csv", "per_payout"),
+    "stripe_payments": ("unified_payments.csv", None),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REPORTS))
+def test_golden_sie_of_the_other_exports(name, tmp_path, capsys):
+    sample, grouping = REPORTS[name]
+    mapping = MAPPING
+    if grouping:
+        text = MAPPING.read_text(encoding="utf-8")
+        head, tail = text.split("  stripe_report:", 1)
+        tail = tail.replace("grouping: per_day", f"grouping: {grouping}", 1).replace(
+            "voucher_text: Stripe {date}", "voucher_text: Stripe {payout_id}", 1)
+        mapping = tmp_path / "m.yaml"
+        mapping.write_text(head + "  stripe_report:" + tail, encoding="utf-8")
+    out = tmp_path / "out.si"
+    code, _, err = run_cli(["convert", str(SAMPLE.parent / sample), "-m", str(mapping), "-o",
+                            str(out), "--ledger", str(tmp_path / "l"), "--from", "2026-01-01"],
+                           capsys)
+    assert code == 0, err
+    data = out.read_bytes().replace(f"#PROGRAM bokfor {__version__}".encode(),
+                                    b"#PROGRAM bokfor VERSION")
+    golden = GOLDEN / f"{name}.si"
+    if os.environ.get("BOKFOR_REGEN"):
+        golden.write_bytes(data)
+    assert data == golden.read_bytes()
+    assert all(v.balance == 0 for v in read(out).document.vouchers)
 
 
 def test_sample_books_every_row_and_balances(tmp_path):

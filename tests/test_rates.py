@@ -99,8 +99,8 @@ def test_payout_in_another_currency_books_its_fx_difference(tmp_path, capsys):
     fixtures = Path(__file__).parent / "fixtures" / "fx"
     text = (REPO / "mappings" / "stripe.yaml").read_text(encoding="utf-8")
     text = text.replace("grouping: per_day", "grouping: per_payout\n    fx_difference: "
-                        "{account: clearing, gain: 3960, loss: 7960}").replace(
-        "voucher_text: Stripe {date}", "voucher_text: Stripe {payout_id}").replace(
+                        "{account: clearing, gain: 3960, loss: 7960}", 1).replace(
+        "voucher_text: Stripe {date}", "voucher_text: Stripe {payout_id}", 1).replace(
         "  6570: Bankkostnader", "  3960: Valutakursvinster\n  7960: Valutakursförluster\n"
         "  6570: Bankkostnader")
     mapping = tmp_path / "m.yaml"

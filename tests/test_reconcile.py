@@ -25,3 +25,13 @@ def test_every_payout_of_the_sample_adds_up(capsys):
     assert (result.unpaid, result.unpaid_net) == (4, 298325)
     code, stdout, _ = run_cli(["reconcile", str(SAMPLE)], capsys)
     assert code == 0 and "All 4 payouts add up (difference 0,00)." in stdout
+
+
+def test_itemized_report_payouts_need_the_payouts_export(capsys):
+    """The reconciliation report lists a payout's rows but not the payout: never a false
+    difference, a clear "not in this export" instead."""
+    report = SAMPLE.parent / ("Itemized_payout_reconciliation_SEK_2026-01-01_to_2026-02-01_"
+                              "Europe-Stockholm.csv")
+    code, stdout, _ = run_cli(["reconcile", str(report)], capsys)
+    assert code == 0
+    assert "4 payouts (?) are not in this export: give the payouts export with --payouts" in stdout

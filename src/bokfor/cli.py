@@ -247,15 +247,19 @@ def reconcile(
             table.add_row(p.payout_id, str(p.date or ""), format_sek(p.charges),
                           format_sek(p.fees), format_sek(p.refunds), format_sek(p.disputes),
                           format_sek(p.other), format_sek(p.net),
-                          format_sek(p.payout + p.payout_fee), format_sek(p.difference))
+                          "?" if p.payout is None else format_sek(p.payout + p.payout_fee),
+                          "?" if p.difference is None else format_sek(p.difference))
         out.print(table)
         if result.unpaid:
             out.print(f"{result.unpaid} rows not yet paid out (net {format_sek(result.unpaid_net)})",
                       markup=False)
         failed += [f"  {path}: {p.payout_id}: net {format_sek(p.net)}, paid out "
-                   f"{format_sek(p.payout + p.payout_fee)}, difference {format_sek(p.difference)}"
-                   for p in result.off]
-        if not result.off:
+                   f"{format_sek((p.payout or 0) + p.payout_fee)}, difference "
+                   f"{format_sek(p.difference or 0)}" for p in result.off]
+        if result.unchecked:
+            out.print(f"{len(result.unchecked)} payouts (?) are not in this export: give the "
+                      "payouts export with --payouts to check them.", markup=False)
+        elif not result.off:
             out.print(f"All {len(result.payouts)} payouts add up (difference 0,00).", markup=False)
     if failed:
         raise InputError(

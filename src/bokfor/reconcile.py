@@ -3,7 +3,8 @@
 For each payout: gross sales, fees, refunds, disputes and other activity of the rows it swept,
 their net, the payout amount, and the difference, which must be 0.00 — otherwise rows are
 missing from the export (or it was edited), and booking it would leave money on the clearing
-account. Works for any source whose rows carry a payout id (`Schema.group_keys["per_payout"]`).
+account. The itemized Reports list a payout's rows but not the payout itself: their payout
+amounts come from a payouts export (`amounts`), or the difference is unknown. Works for any source whose rows carry a payout id (`Schema.group_keys["per_payout"]`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ REFUNDS = frozenset({"refund", "payment_refund", "refund_failure", "partial_capt
                      "payment_failure_refund", "charge_failure"})
 DISPUTES = frozenset({"adjustment", "dispute", "dispute_reversal"})
 FEE_ROWS = frozenset({"stripe_fee", "fee", "tax", "network_cost", "stripe_fx_fee"})
-PAYOUTS = frozenset({"payout", "transfer", "payout_failure", "payout_cancel", "payout_reversal"})
+# The payout itself. A failed, cancelled or reversed payout returns money to the balance,
+# which a later payout sweeps: that row is activity of the later payout ("other").
+PAYOUTS = frozenset({"payout", "transfer"})
 
 
 @dataclass
@@ -33,7 +36,7 @@ class PayoutCheck:
     refunds: int = 0
     disputes: int = 0
     other: int = 0
-    payout: int = 0  # what left the balance for the bank (positive)
+    payout: int | None = None  # what left the balance for the bank; None: not in the export
     payout_fee: int = 0  # instant payout fee
     rows: int = 0
     keys: list[str] = field(default_factory=list)
@@ -44,7 +47,9 @@ class PayoutCheck:
         return self.charges + self.refunds + self.disputes + self.other - self.fees
 
     @property
-    def difference(self) -> int:
+    def difference(self) -> int | None:
+        if self.payout is None:
+            return None
         return self.net - self.payout - self.payout_fee
 
 
@@ -58,8 +63,16 @@ class Reconciliation:
     def off(self) -> list[PayoutCheck]:
         return [p for p in self.payouts if p.difference]
 
+    @property
+    def unchecked(self) -> list[PayoutCheck]:
+        """Payouts whose amount the export does not hold (the itemized Reports)."""
+        return [p for p in self.payouts if p.payout is None]
 
-def reconcile(rows: Iterable[Row], schema: Schema) -> Reconciliation:
+
+def reconcile(rows: Iterable[Row], schema: Schema,
+              amounts: dict[str, tuple[int, int, dt.date]] | None = None) -> Reconciliation:
+    """`amounts`: payout id -> (amount, fee, date) from a payouts export, for payouts the rows'
+    export does not hold."""
     key_field = schema.group_keys["per_payout"]
     kind_field = schema.unmapped_fields[0]
     checks: dict[str, PayoutCheck] = {}
@@ -76,10 +89,9 @@ def reconcile(rows: Iterable[Row], schema: Schema) -> Reconciliation:
         check.keys.append(row.key)
         kind = row.fields.get(kind_field)
         if kind in PAYOUTS:
-            check.payout -= gross
+            check.payout = (check.payout or 0) - gross
             check.payout_fee += fee
-            if kind in ("payout", "transfer"):
-                check.date = row.date
+            check.date = row.date
             continue
         check.fees += fee
         if kind in CHARGES:
@@ -92,5 +104,9 @@ def reconcile(rows: Iterable[Row], schema: Schema) -> Reconciliation:
             check.fees -= gross  # a fee row's gross is negative: a cost
         else:
             check.other += gross
+    for payout_id, (amount, fee, day) in (amounts or {}).items():
+        check = checks.get(payout_id)
+        if check is not None and check.payout is None:
+            check.payout, check.payout_fee, check.date = amount, fee, day
     result.payouts = sorted(checks.values(), key=lambda c: (c.date or dt.date.max, c.payout_id))
     return result

@@ -98,9 +98,9 @@ class Source(Protocol):
 
 
 def all_sources() -> list[Source]:
-    from bokfor.sources import stripe_balance
+    from bokfor.sources import stripe_balance, stripe_payments, stripe_report
 
-    return [stripe_balance.SOURCE]
+    return [stripe_balance.SOURCE, stripe_report.SOURCE, stripe_payments.SOURCE]
 
 
 def get_source(name: str) -> Source:
