@@ -331,3 +331,18 @@ def test_cron_json_summary_and_quiet(tmp_path, per_row, capsys):
     assert (code, stdout, err) == (3, "", "")
     code, stdout, _ = convert([*args, "--json"], capsys)
     assert code == 3 and json.loads(stdout) == {"status": "nothing-new", "vouchers": 0}
+
+
+def test_sales_exported_from_one_export_are_refused_from_another(tmp_path, capsys):
+    """The balance export and the Payments export name one charge differently; the ledger
+    knows both names, so a later run cannot book the sale again from the other export."""
+    mapping, ledger = REPO / "mappings" / "stripe.yaml", tmp_path / "l.sqlite"
+    assert convert([str(SAMPLE), "-m", str(mapping), "-o", str(tmp_path / "1.si"), "--ledger",
+                    str(ledger)], capsys)[0] == 0
+    payments = SAMPLE.parent / "unified_payments.csv"
+    code, _, err = convert([str(payments), "-m", str(mapping), "-o", str(tmp_path / "2.si"),
+                            "--ledger", str(ledger)], capsys)
+    assert code == 2 and not (tmp_path / "2.si").exists()
+    assert err.startswith(
+        f"bokfor: error: {payments}:3: ch_3QVQp8Rb7qLmX2vT1VZE8zcn was already exported as "
+        "stripe:txn_3QVQp8Rb7qLmX2vT1Mv8WyML (export 1, ")

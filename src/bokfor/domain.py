@@ -55,6 +55,9 @@ class Row:
     amounts: Mapping[str, int]
     fields: Mapping[str, FieldValue]
     origin: Origin
+    # Other names of the same money movement in other exports (a Stripe charge is a balance
+    # transaction in one export and a payment in another): booked under one name only.
+    aliases: tuple[str, ...] = ()
 
     def value(self, name: str) -> FieldValue:
         """A field or amount by name; `date` is the voucher date."""

@@ -73,6 +73,11 @@ MIGRATIONS: list[str] = [
         lines TEXT NOT NULL
     );
     CREATE INDEX rows_voucher ON rows(voucher_id);
+    CREATE TABLE aliases (
+        alias TEXT PRIMARY KEY,
+        key TEXT NOT NULL REFERENCES rows(key) ON DELETE CASCADE
+    );
+    CREATE INDEX aliases_key ON aliases(key);
     """,
 ]
 
@@ -120,6 +125,7 @@ class RowRecord:
     content: str
     origin: str
     lines: tuple[Line, ...]
+    aliases: tuple[str, ...] = ()
 
 
 def default_path(mapping: Path) -> Path:
@@ -202,6 +208,12 @@ class Ledger:
             return None
         key, content, vid, origin, lines = found
         return ExportedRow(key, content, vid, origin, lines_from_json(lines))
+
+    def alias_owners(self) -> dict[str, str]:
+        """alias -> the key it was exported under (e.g. stripe-charge:ch_… -> stripe:txn_…)."""
+        if self._conn is None:
+            return {}
+        return dict(self._conn.execute("SELECT alias, key FROM aliases"))
 
     def source_of(self, key: str) -> str | None:
         if self._conn is None:
@@ -293,6 +305,8 @@ class Ledger:
                     "VALUES (?, ?, ?, ?, ?, ?)",
                     [(r.key, r.source, r.content, vid, r.origin, lines_to_json(r.lines))
                      for r in rows])
+                conn.executemany("INSERT OR REPLACE INTO aliases (alias, key) VALUES (?, ?)",
+                                 [(a, r.key) for r in rows for a in r.aliases])
         assert export_id is not None
         return export_id
 

@@ -116,6 +116,7 @@ def make_plan(
         summary = InputSummary(str(path), src.name)
         plan.inputs.append(summary)
         known = ledger.contents(src.name)
+        owners = ledger.alias_owners()
         content = content_of(src.schema, src.schema.amounts)
         fresh: list[Row] = []
         contents: dict[str, str] = {}
@@ -126,6 +127,7 @@ def make_plan(
             text = contents[row.key] = content(row)
             before = known.get(row.key)
             if before is None:
+                _check_aliases(row, owners, ledger)
                 fresh.append(row)
             elif before[0] == text:
                 summary.exported += 1
@@ -222,7 +224,8 @@ def _row_records(voucher: Voucher, booking: Booking, source: str, contents: dict
     records = []
     for key in voucher.source_keys:
         row, lines = booking.row_lines[key]
-        records.append(RowRecord(key, source, contents[key], str(row.origin), lines))
+        records.append(RowRecord(key, source, contents[key], str(row.origin), lines,
+                                 row.aliases))
     return records
 
 
@@ -261,15 +264,38 @@ def _count(rows: Iterable[Row], summary: InputSummary) -> Iterator[Row]:
 
 
 def _unique(rows: Iterable[Row], seen: dict[str, Origin]) -> Iterator[Row]:
-    """The same row twice in one run (overlapping exports) would be booked twice."""
+    """The same row twice in one run (overlapping exports, or one charge in two kinds of
+    export) would be booked twice."""
     for row in rows:
-        first = seen.setdefault(row.key, row.origin)
-        if first is not row.origin:
-            raise InputError(
-                f"duplicate row {row.key} (also at {first}): it would be booked twice",
-                file=row.origin.file, line=row.origin.line,
-                hint="give each row once; remove the repeated row or the overlapping export.")
+        for name in (row.key, *row.aliases):
+            first = seen.setdefault(name, row.origin)
+            if first is not row.origin:
+                if name == row.key:
+                    what = f"duplicate row {row.key}"
+                    hint = "give each row once; remove the repeated row or the overlapping export."
+                else:
+                    what = f"{name.split(':', 1)[1]} is also in another export"
+                    hint = ("book Stripe sales from one kind of export only (the balance export "
+                            "or the Payments export).")
+                raise InputError(f"{what} (also at {first}): it would be booked twice",
+                                 file=row.origin.file, line=row.origin.line, hint=hint)
         yield row
+
+
+def _check_aliases(row: Row, owners: dict[str, str], ledger: Ledger) -> None:
+    """A new row whose money movement was exported under another key, from another kind of
+    export (a charge from the balance export, now in the Payments export), is refused."""
+    for alias in row.aliases:
+        owner = owners.get(alias)
+        if owner is not None and owner != row.key:
+            export = ledger.export_of_row(owner)
+            where = f" (export {export.id}, {export.target})" if export else ""
+            raise InputError(
+                f"{alias.split(':', 1)[1]} was already exported as {owner}{where}: it would be "
+                "booked twice",
+                file=row.origin.file, line=row.origin.line,
+                hint="book Stripe sales from one kind of export only (the balance export or "
+                "the Payments export).")
 
 
 def _in_range(rows: Iterable[Row], first: dt.date | None, last: dt.date | None,

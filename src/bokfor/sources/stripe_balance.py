@@ -39,7 +39,8 @@ _OPTIONAL = (
     "Transfer Group",
 )
 _METADATA_SUFFIX = " (metadata)"
-_PAYOUT_TYPES = frozenset({"payout", "transfer"})  # "transfer" = legacy (tr_) payouts
+_PAYOUT_TYPES = frozenset({"payout", "transfer"})
+_CHARGE_TYPES = frozenset({"charge", "payment"})  # "transfer" = legacy (tr_) payouts
 
 _DATE_HINT = (
     "Stripe writes times as YYYY-MM-DD HH:MM in UTC; re-download the export from the Stripe"
@@ -82,6 +83,13 @@ SCHEMA = Schema(
     snippet=(("clearing", "debit", "net"), ("fees", "debit", "fee"),
              ("<konto>", "credit", "gross")),
 )
+
+
+def charge_alias(charge_id: str | None) -> tuple[str, ...]:
+    """The name every Stripe export gives one charge (ch_/py_), whatever its own key: the
+    balance export and the Reports know it as a balance transaction, the Payments export as a
+    payment. Booking sales from two of them would book them twice; the alias prevents it."""
+    return ("stripe-charge:" + charge_id,) if charge_id else ()
 
 
 class StripeBalanceSource:
@@ -257,6 +265,7 @@ def _rows(f: Iterable[str], file: str, delimiter: str, tz: dt.tzinfo) -> Iterato
                 {"gross": gross, "fee": fee, "net": net},
                 fields,
                 make_origin(file, line),
+                charge_alias(source_id) if kind in _CHARGE_TYPES else (),
             )
     except csv.Error as exc:
         raise InputError(

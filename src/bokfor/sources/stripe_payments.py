@@ -62,6 +62,7 @@ from bokfor.domain import Origin, Row
 from bokfor.errors import InputError
 from bokfor.sources import DATETIME, TEXT, Schema
 from bokfor.sources.csvutil import delimiter as sniff_delimiter, header_line, split_header
+from bokfor.sources.stripe_balance import charge_alias
 
 NAME = "stripe_payments"
 TITLE = "Stripe payments export (unified_payments.csv)"
@@ -449,6 +450,7 @@ def _rows(f: Iterable[str], file: str, delimiter: str, tz: dt.tzinfo) -> Iterato
                 {"gross": gross, "fee": fee, "net": gross - fee},
                 fields,
                 origin,
+                charge_alias(charge_id),
             )
             if refunded <= 0:
                 continue

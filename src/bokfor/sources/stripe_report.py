@@ -35,6 +35,7 @@ from bokfor.errors import InputError
 from bokfor.money import AmountError, parse_amount
 from bokfor.sources import DATETIME, TEXT, Schema
 from bokfor.sources.csvutil import delimiter as sniff_delimiter, header_line, split_header
+from bokfor.sources.stripe_balance import charge_alias
 
 NAME = "stripe_report"
 TITLE = "Stripe itemized report (balance change from activity / payout reconciliation)"
@@ -361,6 +362,8 @@ def _rows(f: Iterable[str], file: str, delimiter: str, tz: dt.tzinfo) -> Iterato
                 {"gross": gross, "fee": fee, "net": net},
                 fields,
                 make_origin(file, line),
+                charge_alias(fields.get("source_id") or fields.get("charge_id"))
+                if fields["category"] == "charge" else (),
             )
     except csv.Error as exc:
         raise InputError(
