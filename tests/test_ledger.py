@@ -270,8 +270,9 @@ def test_two_concurrent_runs_never_both_write(tmp_path, per_row):
          str(tmp_path / f"{n}.si"), "--ledger", str(ledger), "--quiet"],
         env={**os.environ, "SOURCE_DATE_EPOCH": EPOCH}, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE) for n in (1, 2)]
-    codes = sorted(p.wait(timeout=120) for p in procs)
-    assert codes == [0, 3]
+    results = [(p.wait(timeout=120), p.stderr.read().decode() if p.stderr else "")
+               for p in procs]
+    assert sorted(code for code, _ in results) == [0, 3], results
     written = [p for p in (tmp_path / "1.si", tmp_path / "2.si") if p.exists()]
     assert len(written) == 1 and len(ids_in(written[0])) == 36
     assert len(ledger_keys(ledger)) == 36

@@ -26,6 +26,7 @@ class Booking:
     vouchers: list[Voucher]
     rows: int = 0
     zero_rows: int = 0  # matched, but every amount is 0.00: nothing to book
+    skipped: dict[str, int] = field(default_factory=dict)  # rule name -> rows (skip: true)
     pending: list[Row] = field(default_factory=list)  # per_payout: not yet paid out
     notices: list[Notice] = field(default_factory=list)
     # Rows no rule matched, by kind (the values of Schema.unmapped_fields).
@@ -51,6 +52,9 @@ def book(rows: Iterable[Row], rules: SourceRules, mapping: Mapping, schema: Sche
         if rule is None:
             kind = tuple(row.fields.get(f) for f in schema.unmapped_fields)
             unmapped.setdefault(kind, []).append(row)
+            continue
+        if rule.skip:
+            result.skipped[rule.name] = result.skipped.get(rule.name, 0) + 1
             continue
         lines = row_lines(row, rule)
         if not lines:

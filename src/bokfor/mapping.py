@@ -132,7 +132,9 @@ class PostingModel(_Strict):
 class RuleModel(_Strict):
     name: str | None = None
     when: Conditions = Field(description="Conditions on row fields; all must hold")
-    post: list[PostingModel] = Field(min_length=1)
+    post: list[PostingModel] = Field(default_factory=list)
+    skip: bool = Field(False, description="Book nothing for these rows (counted, never "
+                       "silent): e.g. a failed or pending payout")
     text: str | None = Field(None, description="Voucher text template (per_row grouping)")
 
 
@@ -226,6 +228,7 @@ class Rule:
     file: str
     line: int | None
     key: str
+    skip: bool = False
 
     def matches(self, row: Row) -> bool:
         for test in self.tests:
@@ -556,6 +559,10 @@ class _Compiler:
         if isinstance(loc[-1], int) and not tests:
             raise self.fail(f"rule {name!r} has no conditions", (*loc, "when"),
                             "give it conditions, or make it the `fallback:`.")
+        if rule.skip == bool(rule.post):
+            raise self.fail(f"rule {name!r} needs either `post:` or `skip: true`", loc,
+                            "list the postings, or write `skip: true` to book nothing for "
+                            "these rows (they are counted in the summary).")
         postings = tuple(
             self._posting(p, schema, (*loc, "post", i)) for i, p in enumerate(rule.post)
         )
@@ -564,7 +571,7 @@ class _Compiler:
         if rule.text is not None:
             text = self._template(rule.text, (*loc, "text"), schema.has_field, _field_list(schema))
         return Rule(name=name, tests=tests, postings=postings, text=text, file=self.file,
-                    line=line_of(self.positions, loc), key=dotted(loc))
+                    line=line_of(self.positions, loc), key=dotted(loc), skip=rule.skip)
 
     def _posting(self, p: PostingModel, schema: Schema, loc: tuple[Any, ...]) -> Posting:
         if (p.debit is None) == (p.credit is None):

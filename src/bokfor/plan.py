@@ -41,6 +41,7 @@ class InputSummary:
     unmapped: int = 0
     zero: int = 0  # rows whose amounts are all 0.00
     pending: int = 0  # rows waiting for a payout (per_payout grouping)
+    skipped: dict[str, int] = field(default_factory=dict)  # by rules with skip: true
     vouchers: int = 0  # new vouchers from this input
 
 
@@ -105,7 +106,7 @@ def make_plan(
     correct: bool = False,
 ) -> Plan:
     _check_inputs(inputs)
-    seen: dict[str, Origin] = {}
+    seen: dict[str, tuple[Origin, str]] = {}
     plan = Plan(entries=[], inputs=[], to_write=[], records={})
     corrections: list[Voucher] = []
     new: list[tuple[Voucher, list[RowRecord]]] = []
@@ -137,6 +138,7 @@ def make_plan(
         summary.changed = len(changed)
         booking = book([*fresh, *changed] if correct else fresh, rules, mapping, src.schema)
         summary.zero, summary.pending = booking.zero_rows, len(booking.pending)
+        summary.skipped = booking.skipped
         summary.vouchers = len(booking.vouchers)
         plan.notices.extend(booking.notices)
         if booking.unmapped:
@@ -263,20 +265,20 @@ def _count(rows: Iterable[Row], summary: InputSummary) -> Iterator[Row]:
         yield row
 
 
-def _unique(rows: Iterable[Row], seen: dict[str, Origin]) -> Iterator[Row]:
+def _unique(rows: Iterable[Row], seen: dict[str, tuple[Origin, str]]) -> Iterator[Row]:
     """The same row twice in one run (overlapping exports, or one charge in two kinds of
     export) would be booked twice."""
     for row in rows:
         for name in (row.key, *row.aliases):
-            first = seen.setdefault(name, row.origin)
+            first, owner = seen.setdefault(name, (row.origin, row.key))
             if first is not row.origin:
-                if name == row.key:
+                if owner == row.key:
                     what = f"duplicate row {row.key}"
                     hint = "give each row once; remove the repeated row or the overlapping export."
                 else:
                     what = f"{name.split(':', 1)[1]} is also in another export"
-                    hint = ("book Stripe sales from one kind of export only (the balance export "
-                            "or the Payments export).")
+                    hint = ("book each Stripe charge and payout from one kind of export only "
+                            "(see docs/stripe.md).")
                 raise InputError(f"{what} (also at {first}): it would be booked twice",
                                  file=row.origin.file, line=row.origin.line, hint=hint)
         yield row
@@ -294,8 +296,8 @@ def _check_aliases(row: Row, owners: dict[str, str], ledger: Ledger) -> None:
                 f"{alias.split(':', 1)[1]} was already exported as {owner}{where}: it would be "
                 "booked twice",
                 file=row.origin.file, line=row.origin.line,
-                hint="book Stripe sales from one kind of export only (the balance export or "
-                "the Payments export).")
+                hint="book each Stripe charge and payout from one kind of export only (see "
+                "docs/stripe.md).")
 
 
 def _in_range(rows: Iterable[Row], first: dt.date | None, last: dt.date | None,

@@ -46,6 +46,7 @@ def show_plan(console: Console, plan: Plan, accounts: dict[str, str], limit: int
             (s.exported, "already exported"), (s.changed, "changed"), (s.unmapped, "unmapped"),
             (s.outside, "outside --from/--to"), (s.zero, "with amount 0.00"),
             (s.pending, "waiting for their payout")) if n]
+        extra += [f"{n} skipped by rule {name!r}" for name, n in s.skipped.items()]
         note = f" ({', '.join(extra)})" if extra else ""
         console.print(f"{s.path}: {s.source}, {s.rows} rows -> {s.vouchers} new "
                       f"verifikationer{note}", markup=False)

@@ -98,9 +98,10 @@ class Source(Protocol):
 
 
 def all_sources() -> list[Source]:
-    from bokfor.sources import stripe_balance, stripe_payments, stripe_report
+    from bokfor.sources import stripe_balance, stripe_payments, stripe_payouts, stripe_report
 
-    return [stripe_balance.SOURCE, stripe_report.SOURCE, stripe_payments.SOURCE]
+    return [stripe_balance.SOURCE, stripe_report.SOURCE, stripe_payments.SOURCE,
+            stripe_payouts.SOURCE]
 
 
 def get_source(name: str) -> Source:

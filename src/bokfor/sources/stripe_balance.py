@@ -92,6 +92,12 @@ def charge_alias(charge_id: str | None) -> tuple[str, ...]:
     return ("stripe-charge:" + charge_id,) if charge_id else ()
 
 
+def payout_alias(payout_id: str | None) -> tuple[str, ...]:
+    """A payout's name in every export: the key of the payouts export's row, an alias of the
+    balance export's payout row. One payout is booked from one export only."""
+    return ("stripe-payout:" + payout_id,) if payout_id else ()
+
+
 class StripeBalanceSource:
     """The `Source` for the Dashboard balance export."""
 
@@ -265,7 +271,8 @@ def _rows(f: Iterable[str], file: str, delimiter: str, tz: dt.tzinfo) -> Iterato
                 {"gross": gross, "fee": fee, "net": net},
                 fields,
                 make_origin(file, line),
-                charge_alias(source_id) if kind in _CHARGE_TYPES else (),
+                charge_alias(source_id) if kind in _CHARGE_TYPES
+                else payout_alias(source_id) if kind == "payout" else (),
             )
     except csv.Error as exc:
         raise InputError(

@@ -44,6 +44,7 @@ from bokfor.errors import InputError
 from bokfor.money import AmountError, parse_amount
 from bokfor.sources import DATE, DATETIME, TEXT, Schema
 from bokfor.sources.csvutil import delimiter as sniff_delimiter, header_line, split_header
+from bokfor.sources.stripe_balance import payout_alias
 
 NAME = "stripe_payouts"
 TITLE = "Stripe payouts (Dashboard payouts.csv or Reports itemized payouts)"
@@ -398,8 +399,9 @@ def _dashboard_rows(reader: Any, header: list[str], file: str) -> Iterator[Row]:
             "balance_transaction": row[i_txn] or None,
             "trace_id": row[i_trace] or None,
         }
-        yield Row(NAME, "stripe-payout:" + payout, arrival,
-                  {"amount": amount, "fee": 0, "total": amount}, fields, Origin(file, line))
+        key = payout_alias(payout)[0]
+        yield Row(NAME, key, arrival, {"amount": amount, "fee": 0, "total": amount}, fields,
+                  Origin(file, line), (key,))
 
 
 # -- Reports payouts.itemized ------------------------------------------------------------
@@ -559,7 +561,7 @@ def _report_rows(reader: Any, header: list[str], file: str,
             "trace_id": row[i_trace] or None,
         }
         yield Row(NAME, key, day, {"amount": amount, "fee": fee, "total": amount + fee},
-                  fields, Origin(file, line))
+                  fields, Origin(file, line), (key,))
 
 
 SOURCE = StripePayoutsSource()
