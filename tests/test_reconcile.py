@@ -35,3 +35,22 @@ def test_itemized_report_payouts_need_the_payouts_export(capsys):
     code, stdout, _ = run_cli(["reconcile", str(report)], capsys)
     assert code == 0
     assert "4 payouts (?) are not in this export: give the payouts export with --payouts" in stdout
+
+
+def test_reconciliation_report_with_the_payouts_export_adds_up(capsys):
+    stripe = SAMPLE.parent
+    period = "SEK_2026-01-01_to_2026-02-01_Europe-Stockholm.csv"
+    code, stdout, err = run_cli(["reconcile", str(stripe / f"Itemized_payout_reconciliation_{period}"),
+                                 "--payouts", str(stripe / "payouts.csv")], capsys)
+    assert code == 0, err
+    assert "All 4 payouts add up (difference 0,00)." in stdout
+    assert "po_1QszKGSx4hKw9PzN013kQShJ │ 2026-01-07 │    5 153,33 │" in stdout
+
+
+def test_activity_report_matches_the_balance_summary(capsys):
+    stripe = SAMPLE.parent
+    period = "SEK_2026-01-01_to_2026-02-01_Europe-Stockholm.csv"
+    code, stdout, err = run_cli(["reconcile", str(stripe / f"Itemized_balance_change_from_activity_{period}"),
+                                 "--summary", str(stripe / f"Balance_Summary_{period}")], capsys)
+    assert code == 0, err
+    assert "(activity 20 904,30)" in stdout

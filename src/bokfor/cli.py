@@ -218,9 +218,13 @@ def reconcile(
     mapping: Optional[Path] = typer.Option(None, "--mapping", "-m",
                                            help="Mapping (for the time zone of dates)."),
     source: Optional[str] = typer.Option(None, "--source", help="Force the input format."),
+    payouts: Optional[Path] = typer.Option(
+        None, "--payouts", help="Payouts export, for payout amounts the inputs lack (Reports)."),
+    summary: Optional[Path] = typer.Option(
+        None, "--summary", help="Balance summary report: its activity and payouts must match."),
 ) -> None:
     """Per payout: sales, fees, refunds, disputes, net, payout and the difference (must be
-    0.00). Exits 2 when any payout does not add up."""
+    0.00). Exits 2 when any payout, or the balance summary, does not add up."""
     from zoneinfo import ZoneInfo
 
     from rich.table import Table
@@ -228,17 +232,21 @@ def reconcile(
     from bokfor.errors import InputError
     from bokfor.mapping import load_mapping
     from bokfor.money import format_sek
+    from bokfor.reconcile import payout_amounts, summary_differences
     from bokfor.reconcile import reconcile as run
-    from bokfor.sources import detect_source, get_source
+    from bokfor.sources import detect_source, get_source, stripe_payouts
+    from bokfor.sources.stripe_summary import read_summary
 
     tz = load_mapping(mapping).timezone if mapping else ZoneInfo("Europe/Stockholm")
+    amounts = payout_amounts(stripe_payouts.SOURCE.read(payouts, tz)) if payouts else None
+    control = read_summary(summary) if summary else None
     failed: list[str] = []
     for path in inputs:
         src = get_source(source) if source else detect_source(path)
         if "per_payout" not in src.schema.group_keys:
             raise InputError(f"{src.title} has no payout ids to reconcile", file=str(path),
                              hint="use the balance export or the payout reconciliation report.")
-        result = run(src.read(path, tz), src.schema)
+        result = run(src.read(path, tz), src.schema, amounts)
         table = Table(title=f"Utbetalningar: {path}", header_style="bold")
         for name in ("Utbetalning", "Datum", "Försäljning", "Avgifter", "Återbet.", "Tvister",
                      "Övrigt", "Netto", "Utbetalt", "Differens"):
@@ -261,11 +269,18 @@ def reconcile(
                       "payouts export with --payouts to check them.", markup=False)
         elif not result.off:
             out.print(f"All {len(result.payouts)} payouts add up (difference 0,00).", markup=False)
+        if control is not None:
+            off = summary_differences(result, control.activity, control.payouts, amounts)
+            failed += [f"  {path} vs {summary}: {line}" for line in off]
+            if not off:
+                out.print(f"Matches the balance summary {summary} (activity "
+                          f"{format_sek(control.activity)}).", markup=False)
     if failed:
         raise InputError(
-            f"{len(failed)} payout{'s do' if len(failed) > 1 else ' does'} not add up",
-            hint="rows are missing from the export or it was edited; download it again for "
-            "the whole period of these payouts.", details=failed)
+            f"{len(failed)} {'checks do' if len(failed) > 1 else 'check does'} not add up",
+            hint="rows are missing from the export or it was edited. A payout also sweeps rows "
+            "from before a report's period: reconcile payouts with the payout reconciliation "
+            "report.", details=failed)
 
 
 @sie_app.command("check")

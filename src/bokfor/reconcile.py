@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from bokfor.domain import Row
+from bokfor.money import format_sek
 from bokfor.sources import Schema
 
 # Row kinds (Stripe `type` in Dashboard exports, `reporting_category` in Reports).
@@ -110,3 +111,33 @@ def reconcile(rows: Iterable[Row], schema: Schema,
             check.payout, check.payout_fee, check.date = amount, fee, day
     result.payouts = sorted(checks.values(), key=lambda c: (c.date or dt.date.max, c.payout_id))
     return result
+
+
+def payout_amounts(rows: Iterable[Row]) -> dict[str, tuple[int, int, dt.date]]:
+    """From a payouts export (stripe_payouts rows): payout id -> (to the bank, fee, date), for
+    payouts that were paid or are on their way."""
+    out: dict[str, tuple[int, int, dt.date]] = {}
+    for row in rows:
+        if row.fields.get("status") in ("paid", "in_transit") and row.fields.get("id"):
+            out[str(row.fields["id"])] = (row.amounts["amount"], row.amounts["fee"], row.date)
+    return out
+
+
+def summary_differences(result: Reconciliation, activity: int, payouts: int,
+                        amounts: dict[str, tuple[int, int, dt.date]] | None) -> list[str]:
+    """Compare with the balance summary's activity and payouts (negative there). Payouts are
+    summed from the payouts export when given (an instant payout sweeps no rows), else from
+    the inputs' own payout rows."""
+    ours_activity = sum(p.net for p in result.payouts) + result.unpaid_net
+    if amounts is not None:
+        ours_payouts: int | None = -sum(amount + fee for amount, fee, _ in amounts.values())
+    elif any(p.payout is not None for p in result.payouts):
+        ours_payouts = -sum((p.payout or 0) + p.payout_fee for p in result.payouts)
+    else:
+        ours_payouts = None
+    out = []
+    if ours_activity != activity:
+        out.append(f"activity: rows {format_sek(ours_activity)}, summary {format_sek(activity)}")
+    if ours_payouts is not None and ours_payouts != payouts:
+        out.append(f"payouts: {format_sek(ours_payouts)}, summary {format_sek(payouts)}")
+    return out
