@@ -53,4 +53,4 @@ def test_activity_report_matches_the_balance_summary(capsys):
     code, stdout, err = run_cli(["reconcile", str(stripe / f"Itemized_balance_change_from_activity_{period}"),
                                  "--summary", str(stripe / f"Balance_Summary_{period}")], capsys)
     assert code == 0, err
-    assert "(activity 20 904,30)" in stdout
+    assert "(activity 20\u00a0904,30)" in stdout
