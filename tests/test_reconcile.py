@@ -44,7 +44,7 @@ def test_reconciliation_report_with_the_payouts_export_adds_up(capsys):
                                  "--payouts", str(stripe / "payouts.csv")], capsys)
     assert code == 0, err
     assert "All 4 payouts add up (difference 0,00)." in stdout
-    assert "po_1QszKGSx4hKw9PzN013kQShJ │ 2026-01-07 │    5 153,33 │" in stdout
+    assert "po_1QszKGSx4hKw9PzN013kQShJ │ 2026-01-07 │    5\u00a0153,33 │" in stdout
 
 
 def test_activity_report_matches_the_balance_summary(capsys):
