@@ -529,3 +529,13 @@ def test_generator_is_consistent_and_deterministic(tmp_path: Path) -> None:
             swept[row.fields["payout_id"]] += row.amounts["net"]
     assert payouts and set(swept) == set(payouts)
     assert all(amount < 0 and amount == -swept[p] for p, amount in payouts.items())
+
+
+def test_decimal_comma_resave_reads_like_the_original() -> None:
+    """Swedish Excel re-saves with ';' and decimal commas; the amounts must come out equal."""
+    tz = ZoneInfo("Europe/Stockholm")
+    original = list(SOURCE.read(FIXTURES / "resaved_bom_semicolon_crlf.csv", tz))
+    comma = list(SOURCE.read(FIXTURES / "resaved_decimal_comma.csv", tz))
+    assert [r.amounts for r in comma] == [r.amounts for r in original]
+    assert any("," in line for line in (FIXTURES / "resaved_decimal_comma.csv").read_text(
+        encoding="utf-8-sig").splitlines()[1:])

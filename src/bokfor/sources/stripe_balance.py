@@ -155,6 +155,9 @@ def _index(header: list[str], file: str) -> dict[str, int]:
 def _rows(f: Iterable[str], file: str, delimiter: str, tz: dt.tzinfo) -> Iterator[Row]:
     """The hot loop: one pass, constant work per row, no list of all rows."""
     reader = csv.reader(f, delimiter=delimiter)
+    # Stripe writes "1234.50"; a spreadsheet that re-saved the file with ';' may have written
+    # "1234,50". In such a file the text decides (an ambiguous "1,234" is still refused).
+    mark = "." if delimiter == "," else None
     try:
         header = next(reader)
     except StopIteration:
@@ -213,7 +216,7 @@ def _rows(f: Iterable[str], file: str, delimiter: str, tz: dt.tzinfo) -> Iterato
             texts = row[i_amount], row[i_fee], row[i_net]
             gross, fee, net = money.get(texts[0]), money.get(texts[1]), money.get(texts[2])
             if gross is None or fee is None or net is None:
-                gross, fee, net = _amounts(money, texts, file, line)
+                gross, fee, net = _amounts(money, texts, file, line, mark)
             if gross - fee != net:
                 raise InputError(
                     f"Amount − Fee ≠ Net ({texts[0]} − {texts[1]} ≠ {texts[2]})",
@@ -287,7 +290,7 @@ _CACHE_LIMIT = 1 << 16  # distinct texts kept per cache; cleared (not evicted) w
 
 
 def _amounts(
-    cache: dict[str, int], texts: tuple[str, str, str], file: str, line: int
+    cache: dict[str, int], texts: tuple[str, str, str], file: str, line: int, mark: str | None
 ) -> tuple[int, int, int]:
     """Parse Amount, Fee and Net (the cache missed one of them) and remember them."""
     if len(cache) > _CACHE_LIMIT:
@@ -295,7 +298,7 @@ def _amounts(
     values: list[int] = []
     for text, column in zip(texts, ("Amount", "Fee", "Net")):
         try:
-            value = parse_amount(text, ".")
+            value = parse_amount(text, mark)
         except AmountError:
             raise InputError(
                 f"not an amount: {text!r}",
