@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import Callable, Iterator, TextIO
+
+from bokfor.domain import Row
+from bokfor.errors import InputError
 
 # Enough for any real header (dozens of metadata columns) without reading a large file.
 _SNIFF_BYTES = 16 * 1024
@@ -52,3 +56,30 @@ def split_header(header: str, delimiter: str) -> list[str]:
     except csv.Error:
         return []
     return [name.strip() for name in names]
+
+
+def header_names(path: Path) -> set[str]:
+    """The column names of a CSV file's header; empty when it is no text file."""
+    header = header_line(Path(path))
+    return set(split_header(header, delimiter(header))) if header else set()
+
+
+def read_csv(path: Path, rows: Callable[[TextIO, str, str], Iterator[Row]], *,
+             redownload: str, not_utf8: str) -> Iterator[Row]:
+    """Open a CSV export and stream `rows(file_object, file_name, delimiter)`, with the checks
+    every CSV source makes first: the file exists, is not empty, and is UTF-8 text."""
+    path = Path(path)
+    file = str(path)
+    if not path.is_file():
+        raise InputError("no such file", file=file)
+    header = header_line(path)
+    if header is None:
+        if path.stat().st_size == 0:
+            raise InputError("the file is empty", file=file, hint=redownload)
+        raise InputError("not UTF-8 text", file=file, line=1, hint=not_utf8)
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            yield from rows(f, file, delimiter(header))
+    except UnicodeDecodeError:
+        # The decoder reads ahead of the csv reader in blocks: no trustworthy line.
+        raise InputError("not UTF-8 text", file=file, hint=not_utf8) from None

@@ -61,8 +61,8 @@ from typing import Iterable, Iterator
 from bokfor.domain import Origin, Row
 from bokfor.errors import InputError
 from bokfor.sources import DATETIME, TEXT, Schema
-from bokfor.sources.csvutil import delimiter as sniff_delimiter, header_line, split_header
-from bokfor.sources.stripe_balance import charge_alias
+from bokfor.sources.csvutil import header_names, read_csv
+from bokfor.sources.stripe_common import charge_alias
 
 NAME = "stripe_payments"
 TITLE = "Stripe payments export (unified_payments.csv)"
@@ -163,10 +163,7 @@ class StripePaymentsSource:
 
     def detect(self, path: Path) -> bool:
         """True for a payments export's header (and never for the balance export's)."""
-        header = header_line(Path(path))
-        if not header:
-            return False
-        names = set(split_header(header, sniff_delimiter(header)))
+        names = header_names(path)
         return (
             {"id", "Amount", "Currency", "Status", "Fee"} <= names
             and any(name in names for name in _CREATED)
@@ -176,22 +173,8 @@ class StripePaymentsSource:
 
     def read(self, path: Path, tz: dt.tzinfo) -> Iterator[Row]:
         """Stream normalised rows; raise InputError naming file, line and column."""
-        path = Path(path)
-        file = str(path)
-        if not path.is_file():
-            raise InputError("no such file", file=file)
-        header_text = header_line(path)
-        if header_text is None:
-            if path.stat().st_size == 0:
-                raise InputError("the file is empty", file=file, hint=_REDOWNLOAD_HINT)
-            raise InputError("not UTF-8 text", file=file, line=1, hint=_UTF8_HINT)
-        delimiter = sniff_delimiter(header_text)
-        try:
-            with open(path, encoding="utf-8-sig", newline="") as f:
-                yield from _rows(f, file, delimiter, tz)
-        except UnicodeDecodeError:
-            # The decoder reads ahead of the csv reader in blocks: no trustworthy line.
-            raise InputError("not UTF-8 text", file=file, hint=_UTF8_HINT) from None
+        return read_csv(path, lambda f, file, delimiter: _rows(f, file, delimiter, tz),
+                        redownload=_REDOWNLOAD_HINT, not_utf8=_UTF8_HINT)
 
 
 def _index(header: list[str], file: str) -> dict[str, int]:

@@ -43,8 +43,8 @@ from bokfor.domain import FieldValue, Origin, Row
 from bokfor.errors import InputError
 from bokfor.money import AmountError, parse_amount
 from bokfor.sources import DATE, DATETIME, TEXT, Schema
-from bokfor.sources.csvutil import delimiter as sniff_delimiter, header_line, split_header
-from bokfor.sources.stripe_balance import payout_alias
+from bokfor.sources.csvutil import header_names, read_csv
+from bokfor.sources.stripe_common import payout_alias
 
 NAME = "stripe_payouts"
 TITLE = "Stripe payouts (Dashboard payouts.csv or Reports itemized payouts)"
@@ -136,30 +136,13 @@ class StripePayoutsSource:
 
     def detect(self, path: Path) -> bool:
         """True for the Dashboard payouts export's or the itemized payouts report's header."""
-        header = header_line(Path(path))
-        if not header:
-            return False
-        names = set(split_header(header, sniff_delimiter(header)))
+        names = header_names(path)
         return _is_dashboard(names) or _is_report(names)
 
     def read(self, path: Path, tz: dt.tzinfo) -> Iterator[Row]:
         """Stream normalised rows; raise InputError naming file, line and column."""
-        path = Path(path)
-        file = str(path)
-        if not path.is_file():
-            raise InputError("no such file", file=file)
-        header_text = header_line(path)
-        if header_text is None:
-            if path.stat().st_size == 0:
-                raise InputError("the file is empty", file=file, hint=_REDOWNLOAD)
-            raise InputError("not UTF-8 text", file=file, line=1, hint=_UTF8_HINT)
-        delimiter = sniff_delimiter(header_text)
-        try:
-            with open(path, encoding="utf-8-sig", newline="") as f:
-                yield from _rows(f, file, delimiter, tz)
-        except UnicodeDecodeError:
-            # The decoder reads ahead of the csv reader in blocks: no trustworthy line.
-            raise InputError("not UTF-8 text", file=file, hint=_UTF8_HINT) from None
+        return read_csv(path, lambda f, file, delimiter: _rows(f, file, delimiter, tz),
+                        redownload=_REDOWNLOAD, not_utf8=_UTF8_HINT)
 
 
 def _is_dashboard(names: set[str]) -> bool:

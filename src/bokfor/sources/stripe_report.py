@@ -34,8 +34,9 @@ from bokfor.domain import FieldValue, Origin, Row
 from bokfor.errors import InputError
 from bokfor.money import AmountError, parse_amount
 from bokfor.sources import DATETIME, TEXT, Schema
-from bokfor.sources.csvutil import delimiter as sniff_delimiter, header_line, split_header
-from bokfor.sources.stripe_balance import charge_alias
+from bokfor.sources.csvutil import header_names, read_csv
+from bokfor.sources import stripe_common
+from bokfor.sources.stripe_common import charge_alias
 
 NAME = "stripe_report"
 TITLE = "Stripe itemized report (balance change from activity / payout reconciliation)"
@@ -131,30 +132,13 @@ class StripeReportSource:
 
     def detect(self, path: Path) -> bool:
         """True when the header has a report's identifying columns and a creation time."""
-        header = header_line(Path(path))
-        if not header:
-            return False
-        names = set(split_header(header, sniff_delimiter(header)))
+        names = header_names(path)
         return _DETECT <= names and any(name in names for name in _CREATED_COLUMNS)
 
     def read(self, path: Path, tz: dt.tzinfo) -> Iterator[Row]:
         """Stream normalised rows; raise InputError naming file, line and column."""
-        path = Path(path)
-        file = str(path)
-        if not path.is_file():
-            raise InputError("no such file", file=file)
-        header_text = header_line(path)
-        if header_text is None:
-            if path.stat().st_size == 0:
-                raise InputError("the file is empty", file=file, hint=_REDOWNLOAD_HINT)
-            raise InputError("not UTF-8 text", file=file, line=1, hint=_UTF8_HINT)
-        delimiter = sniff_delimiter(header_text)
-        try:
-            with open(path, encoding="utf-8-sig", newline="") as f:
-                yield from _rows(f, file, delimiter, tz)
-        except UnicodeDecodeError:
-            # The decoder reads ahead of the csv reader in blocks: no trustworthy line.
-            raise InputError("not UTF-8 text", file=file, hint=_UTF8_HINT) from None
+        return read_csv(path, lambda f, file, delimiter: _rows(f, file, delimiter, tz),
+                        redownload=_REDOWNLOAD_HINT, not_utf8=_UTF8_HINT)
 
 
 def _index(header: list[str], file: str) -> dict[str, int]:
@@ -200,7 +184,7 @@ class _Amounts:
         """Called when the cache missed one of the texts. Every cached text has passed the
         mark check, and the mark never changes once set, so a hit needs no check."""
         cache = self.cache
-        if len(cache) > _CACHE_LIMIT:
+        if len(cache) > stripe_common.CACHE_LIMIT:
             cache.clear()
         values: list[int] = []
         for text, column in zip(texts, ("gross", "fee", "net")):
@@ -374,54 +358,16 @@ def _rows(f: Iterable[str], file: str, delimiter: str, tz: dt.tzinfo) -> Iterato
         ) from None
 
 
-_CACHE_LIMIT = 1 << 16  # distinct texts kept per cache; cleared (not evicted) when full
 
 
-def _utc(text: str, file: str, line: int, column: str) -> dt.datetime:
-    """Parse Stripe's `YYYY-MM-DD HH:MM:SS` (or without seconds) as an aware UTC datetime.
-
-    Only these two shapes: fromisoformat alone would also take a bare date or an offset,
-    which Stripe never writes, so they signal a re-saved or foreign file.
-    """
-    if len(text) in (16, 19) and text[4] == "-" and text[10] == " " and text[13] == ":":
-        try:
-            # Appending the offset is ~7x faster than .replace(tzinfo=...) on CPython 3.11.
-            return dt.datetime.fromisoformat(text + "+00:00")
-        except ValueError:
-            pass
-    raise InputError(
-        f"not a Stripe date and time: {text!r}",
-        file=file,
-        line=line,
-        column=column,
-        hint=_DATE_HINT,
-    )
+def _created(cache: dict[str, tuple[dt.datetime, dt.date]], text: str, tz: dt.tzinfo,
+             file: str, line: int) -> tuple[dt.datetime, dt.date]:
+    return stripe_common.created(cache, text, tz, file, line, "created_utc", _DATE_HINT)
 
 
-def _created(
-    cache: dict[str, tuple[dt.datetime, dt.date]],
-    text: str,
-    tz: dt.tzinfo,
-    file: str,
-    line: int,
-) -> tuple[dt.datetime, dt.date]:
-    """created_utc and its date in the company's zone (the voucher date)."""
-    created = _utc(text, file, line, "created_utc")
-    if len(cache) > _CACHE_LIMIT:
-        cache.clear()
-    when = cache[text] = (created, created.astimezone(tz).date())
-    return when
-
-
-def _instant(
-    cache: dict[str, dt.datetime], text: str, file: str, line: int, column: str
-) -> dt.datetime:
-    """available_on_utc / automatic_payout_effective_at_utc, parsed once per distinct text."""
-    value = _utc(text, file, line, column)
-    if len(cache) > _CACHE_LIMIT:
-        cache.clear()
-    cache[text] = value
-    return value
+def _instant(cache: dict[str, dt.datetime], text: str, file: str, line: int, column: str
+             ) -> dt.datetime:
+    return stripe_common.instant(cache, text, file, line, column, _DATE_HINT)
 
 
 SOURCE = StripeReportSource()

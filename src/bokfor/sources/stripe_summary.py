@@ -25,7 +25,7 @@ from typing import Any
 
 from bokfor.errors import InputError
 from bokfor.money import AmountError, format_sie, parse_amount
-from bokfor.sources.csvutil import delimiter as sniff_delimiter, header_line, split_header
+from bokfor.sources.csvutil import delimiter as sniff_delimiter, header_line, header_names
 
 REQUIRED = ("category", "description", "net_amount", "currency")
 LINES = ("starting_balance", "activity", "payouts", "ending_balance")
@@ -71,10 +71,7 @@ class BalanceSummary:
 
 def detect(path: Path) -> bool:
     """True when the header has the balance summary's columns."""
-    header = header_line(Path(path))
-    if not header:
-        return False
-    names = set(split_header(header, sniff_delimiter(header)))
+    names = header_names(path)
     return set(REQUIRED) <= names
 
 
