@@ -347,3 +347,30 @@ def test_sales_exported_from_one_export_are_refused_from_another(tmp_path, capsy
     assert err.startswith(
         f"bokfor: error: {payments}:3: ch_3QVQp8Rb7qLmX2vT1VZE8zcn was already exported as "
         "stripe:txn_3QVQp8Rb7qLmX2vT1Mv8WyML (export 1, ")
+
+
+def test_corrected_row_that_now_books_nothing_is_settled(tmp_path, capsys):
+    """A payout booked while in transit fails later: --correct reverses it once, and the
+    ledger then knows its new status, so the next run neither rebooks nor reverses again."""
+    mapping, ledger = REPO / "mappings" / "stripe.yaml", tmp_path / "l.sqlite"
+    failed = (SAMPLE.parent / "payouts.csv").read_text(encoding="utf-8")
+    assert ",failed,bank_account," in failed
+    early = tmp_path / "payouts_early.csv"
+    early.write_text(failed.replace(",failed,bank_account,", ",in_transit,bank_account,"),
+                     encoding="utf-8")
+    later = tmp_path / "payouts.csv"
+    later.write_text(failed, encoding="utf-8")
+    args = ["-m", str(mapping), "--ledger", str(ledger)]
+    assert convert([str(early), "-o", str(tmp_path / "1.si"), *args], capsys)[0] == 0
+    assert len(read(tmp_path / "1.si").document.vouchers) == 6
+    assert convert([str(later), "-o", str(tmp_path / "2.si"), *args], capsys)[0] == 2
+    code, stdout, _ = convert([str(later), "-o", str(tmp_path / "2.si"), "--correct", *args],
+                              capsys)
+    assert code == 0
+    [reversal] = read(tmp_path / "2.si").document.vouchers
+    assert reversal.text == "Rättelse stripe-payout:po_1Qn996Sx4hKw9PzN0Pjd30Rn"
+    assert sorted((l.account, l.amount) for l in reversal.lines) == [
+        ("1580", 341260), ("1930", -341260)]
+    assert convert([str(later), "-o", str(tmp_path / "3.si"), *args], capsys)[0] == 3
+    assert convert([str(later), "-o", str(tmp_path / "3.si"), "--correct", *args],
+                   capsys)[0] == 3

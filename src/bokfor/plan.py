@@ -108,7 +108,7 @@ def make_plan(
     _check_inputs(inputs)
     seen: dict[str, tuple[Origin, str]] = {}
     plan = Plan(entries=[], inputs=[], to_write=[], records={})
-    corrections: list[Voucher] = []
+    corrections: list[tuple[Voucher, list[RowRecord]]] = []
     new: list[tuple[Voucher, list[RowRecord]]] = []
     exported_ids: set[int] = set()
     for path in inputs:
@@ -152,16 +152,19 @@ def make_plan(
             plan.changed.append(entry)
             plan.entries.append(entry)
             if correct:
-                corrections.append(entry_reversal(entry, rules.series))
+                # The reversal records the row's new content with no lines; if the row is
+                # booked again below, that voucher's record replaces this one. Either way
+                # the ledger knows the new content, so the row is not "changed" next time.
+                corrections.append((entry_reversal(entry, rules.series), [RowRecord(
+                    row.key, src.name, contents[row.key], str(row.origin), (), row.aliases)]))
         for voucher in booking.vouchers:
             new.append((voucher, _row_records(voucher, booking, src.name, contents)))
     plan.exported_ids = exported_ids
     new.sort(key=lambda item: item[0].date)
-    for voucher, records in [(v, []) for v in corrections] + new:
+    for voucher, records in corrections + new:
         plan.records[len(plan.to_write)] = records
         plan.to_write.append(voucher)
-        if records:
-            plan.entries.append(Entry(NEW, voucher))
+    plan.entries.extend(Entry(NEW, voucher) for voucher, _ in new)
     plan.entries.sort(key=lambda e: (e.voucher.date if e.voucher else dt.date.min))
     plan.fiscal_year = _fiscal_year(plan.to_write, mapping)
     return plan
