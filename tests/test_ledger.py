@@ -374,3 +374,37 @@ def test_corrected_row_that_now_books_nothing_is_settled(tmp_path, capsys):
     assert convert([str(later), "-o", str(tmp_path / "3.si"), *args], capsys)[0] == 3
     assert convert([str(later), "-o", str(tmp_path / "3.si"), "--correct", *args],
                    capsys)[0] == 3
+
+
+def test_an_export_committed_while_planning_is_not_exported_again(tmp_path, per_row, capsys,
+                                                                    monkeypatch):
+    """Run B reads the exported rows; run A then exports; B must plan again under the lock
+    and find nothing new, never export A's rows a second time."""
+    from bokfor.convert import Job
+    from bokfor.ledger import Ledger
+    from bokfor.mapping import load_mapping
+
+    lines = sample_lines()
+    early = tmp_path / "early.csv"
+    early.write_text(lines[0] + "".join(lines[30:]), encoding="utf-8")
+    ledger = tmp_path / "l.sqlite"
+    assert convert([str(early), "-m", str(per_row), "-o", str(tmp_path / "0.si"), "--ledger",
+                    str(ledger)], capsys)[0] == 0  # the ledger exists, B reads it live
+    mapping = load_mapping(per_row)
+    run_a = Job([SAMPLE], mapping, per_row, ledger, generated=dt.date(2026, 2, 1))
+    run_b = Job([SAMPLE], mapping, per_row, ledger, generated=dt.date(2026, 2, 1))
+    contents = Ledger.contents
+
+    def contents_then_run_a_exports(self, source):
+        result = contents(self, source)
+        monkeypatch.setattr(Ledger, "contents", contents)
+        plan_a, state_a = run_a.plan()
+        run_a.write(plan_a, state_a, run_a.check(plan_a)[0], tmp_path / "a.si")
+        return result
+
+    monkeypatch.setattr(Ledger, "contents", contents_then_run_a_exports)
+    plan_b, state_b = run_b.plan()
+    assert len(plan_b.to_write) == 29  # planned from the ledger before A's export
+    assert run_b.write(plan_b, state_b, run_b.check(plan_b)[0], tmp_path / "b.si") is None
+    assert not (tmp_path / "b.si").exists()
+    assert len(ids_in(tmp_path / "a.si")) == 29 and len(ledger_keys(ledger)) == 36

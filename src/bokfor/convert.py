@@ -98,10 +98,14 @@ class Job:
                 ledger = Ledger.open(self.ledger_path, write=True)
                 self.notices.extend(ledger.recover())
         try:
+            # The state first: an export committed while the plan reads the ledger then moves
+            # it, and `write` plans again. Read after the plan, it could already include that
+            # export while the plan did not, and the rows would be exported twice.
+            state = ledger.state()
             plan = self._plan(ledger)
             if exported:
                 plan.add_exported(ledger)
-            return plan, ledger.state()
+            return plan, state
         finally:
             ledger.close()
 
