@@ -395,8 +395,8 @@ def test_an_export_committed_while_planning_is_not_exported_again(tmp_path, per_
     run_b = Job([SAMPLE], mapping, per_row, ledger, generated=dt.date(2026, 2, 1))
     contents = Ledger.contents
 
-    def contents_then_run_a_exports(self, source):
-        result = contents(self, source)
+    def contents_then_run_a_exports(self):
+        result = contents(self)
         monkeypatch.setattr(Ledger, "contents", contents)
         plan_a, state_a = run_a.plan()
         run_a.write(plan_a, state_a, run_a.check(plan_a)[0], tmp_path / "a.si")
@@ -408,3 +408,17 @@ def test_an_export_committed_while_planning_is_not_exported_again(tmp_path, per_
     assert run_b.write(plan_b, state_b, run_b.check(plan_b)[0], tmp_path / "b.si") is None
     assert not (tmp_path / "b.si").exists()
     assert len(ids_in(tmp_path / "a.si")) == 29 and len(ledger_keys(ledger)) == 36
+
+
+def test_a_transaction_exported_from_the_balance_export_is_not_rebooked_from_a_report(
+        tmp_path, capsys):
+    """The balance export and the Reports share keys (stripe:txn_…): one transaction, one
+    booking, whichever export it arrives in first."""
+    mapping, ledger = REPO / "mappings" / "stripe.yaml", tmp_path / "l.sqlite"
+    assert convert([str(SAMPLE), "-m", str(mapping), "-o", str(tmp_path / "1.si"), "--ledger",
+                    str(ledger)], capsys)[0] == 0
+    report = Path(__file__).parent / "fixtures" / "crossexport" / "activity_with_exported_charge.csv"
+    code, stdout, _ = convert([str(report), "-m", str(mapping), "-o", str(tmp_path / "2.si"),
+                               "--ledger", str(ledger)], capsys)
+    assert code == 3 and not (tmp_path / "2.si").exists()
+    assert "1 rows -> 0 new verifikationer (1 already exported)" in stdout

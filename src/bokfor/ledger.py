@@ -190,13 +190,13 @@ class Ledger:
 
     # -- reading -------------------------------------------------------------------------
 
-    def contents(self, source: str) -> dict[str, tuple[str, int]]:
-        """key -> (content, voucher id) of every exported row of `source`."""
+    def contents(self) -> dict[str, tuple[str, int, str]]:
+        """key -> (content, voucher id, source) of every exported row. By key across all
+        sources: two kinds of export can carry the same transaction under the same key."""
         if self._conn is None:
             return {}
-        cur = self._conn.execute(
-            "SELECT key, content, voucher_id FROM rows WHERE source = ?", (source,))
-        return {key: (content, vid) for key, content, vid in cur}
+        cur = self._conn.execute("SELECT key, content, voucher_id, source FROM rows")
+        return {key: (content, vid, source) for key, content, vid, source in cur}
 
     def row(self, key: str) -> ExportedRow | None:
         if self._conn is None:

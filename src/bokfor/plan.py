@@ -111,13 +111,13 @@ def make_plan(
     corrections: list[tuple[Voucher, list[RowRecord]]] = []
     new: list[tuple[Voucher, list[RowRecord]]] = []
     exported_ids: set[int] = set()
+    known = ledger.contents()
+    owners = ledger.alias_owners()
     for path in inputs:
         src = get_source(source) if source else detect_source(path)
         rules = mapping.for_source(src.name)
         summary = InputSummary(str(path), src.name)
         plan.inputs.append(summary)
-        known = ledger.contents(src.name)
-        owners = ledger.alias_owners()
         content = content_of(src.schema, src.schema.amounts)
         fresh: list[Row] = []
         contents: dict[str, str] = {}
@@ -130,7 +130,9 @@ def make_plan(
             if before is None:
                 _check_aliases(row, owners, ledger)
                 fresh.append(row)
-            elif before[0] == text:
+            elif before[0] == text or before[2] != src.name:
+                # Exported before. From another kind of export (a transaction of the balance
+                # export now in a Report) the contents are not comparable: the key decides.
                 summary.exported += 1
                 exported_ids.add(before[1])
             else:
