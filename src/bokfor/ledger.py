@@ -293,20 +293,22 @@ class Ledger:
                  min(dates).isoformat() if dates else None,
                  max(dates).isoformat() if dates else None, len(vouchers),
                  sum(len(rows) for _, rows in vouchers), now)).lastrowid
-            for seq, (voucher, rows) in enumerate(vouchers):
-                vid = conn.execute(
-                    "INSERT INTO vouchers (export_id, seq, series, number, date, text, lines) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (export_id, seq, voucher.series, voucher.number, voucher.date.isoformat(),
-                     voucher.text, lines_to_json(voucher.lines))).lastrowid
-                # A corrected row replaces its earlier record; the old voucher stays as history.
-                conn.executemany(
-                    "INSERT OR REPLACE INTO rows (key, source, content, voucher_id, origin, lines) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    [(r.key, r.source, r.content, vid, r.origin, lines_to_json(r.lines))
-                     for r in rows])
-                conn.executemany("INSERT OR REPLACE INTO aliases (alias, key) VALUES (?, ?)",
-                                 [(a, r.key) for r in rows for a in r.aliases])
+            # Ids assigned here (we hold the lock and the transaction) so that all vouchers,
+            # rows and aliases go in with one statement each, not two per voucher.
+            first = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM vouchers").fetchone()[0]
+            conn.executemany(
+                "INSERT INTO vouchers (id, export_id, seq, series, number, date, text, lines) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(first + seq, export_id, seq, v.series, v.number, v.date.isoformat(), v.text,
+                  lines_to_json(v.lines)) for seq, (v, _) in enumerate(vouchers)])
+            # A corrected row replaces its earlier record; the old voucher stays as history.
+            conn.executemany(
+                "INSERT OR REPLACE INTO rows (key, source, content, voucher_id, origin, lines) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(r.key, r.source, r.content, first + seq, r.origin, lines_to_json(r.lines))
+                 for seq, (_, rows) in enumerate(vouchers) for r in rows])
+            conn.executemany("INSERT OR REPLACE INTO aliases (alias, key) VALUES (?, ?)",
+                             [(a, r.key) for _, rows in vouchers for r in rows for a in r.aliases])
         assert export_id is not None
         return export_id
 

@@ -93,6 +93,7 @@ class _Writer:
     # each distinct one is cleaned and checked once.
     _texts: dict[str, cp437.Transliterated] = field(default_factory=dict)
     _plain: set[str] = field(default_factory=set)
+    _accounts: set[str] = field(default_factory=set)
 
     def records(self, doc: SieDocument) -> list[Record]:
         vouchers = doc.vouchers
@@ -266,12 +267,15 @@ class _Writer:
     # fields
 
     def account(self, number: str) -> str:
+        if number in self._accounts:  # checked before (account numbers repeat on every line)
+            return number
         if not _DIGITS.fullmatch(number):
             raise SieError(
                 f"account {number!r} is not a number; SIE account numbers are digits only",
                 key="accounts",
                 hint="use BAS account numbers such as 1930 in the mapping.",
             )
+        self._accounts.add(number)
         return number
 
     def plain(self, value: str, what: str) -> str:
