@@ -83,3 +83,27 @@ def read_csv(path: Path, rows: Callable[[TextIO, str, str], Iterator[Row]], *,
     except UnicodeDecodeError:
         # The decoder reads ahead of the csv reader in blocks: no trustworthy line.
         raise InputError("not UTF-8 text", file=file, hint=not_utf8) from None
+
+
+def records(reader: Iterator[list[str]], width: int, file: str,
+            redownload: str) -> Iterator[tuple[int, list[str]]]:
+    """(line, cells) of each record that is not blank, refusing a row with another number of
+    fields than the header. `line` is the record's first physical line, even when a quoted
+    value spans lines (the csv reader's own line_num is its last)."""
+    prev = reader.line_num  # type: ignore[attr-defined]
+    for row in reader:
+        line = prev + 1
+        prev = reader.line_num  # type: ignore[attr-defined]
+        if len(row) != width:
+            if not row:
+                continue  # blank line
+            raise InputError(
+                f"the row has {len(row)} fields but the header has {width}",
+                file=file,
+                line=line,
+                hint="a value containing the delimiter lost its quotes, or the row was cut; "
+                + redownload,
+            )
+        if not any(row):
+            continue  # a spreadsheet's trailing row of empty cells
+        yield line, row

@@ -61,7 +61,7 @@ from typing import Iterable, Iterator
 from bokfor.domain import Origin, Row
 from bokfor.errors import InputError
 from bokfor.sources import DATETIME, TEXT, Schema
-from bokfor.sources.csvutil import header_names, read_csv
+from bokfor.sources.csvutil import header_names, read_csv, records
 from bokfor.sources.stripe_common import charge_alias
 
 NAME = "stripe_payments"
@@ -291,23 +291,8 @@ def _rows(f: Iterable[str], file: str, delimiter: str, tz: dt.tzinfo) -> Iterato
     instants: dict[str, dt.datetime] = {}
     make_row, make_origin = Row, Origin
     booked, not_booked, true, false = _BOOKED, _NOT_BOOKED, _TRUE, _FALSE
-    prev = reader.line_num
     try:
-        for row in reader:
-            line = prev + 1  # first physical line of the record, even if it spans lines
-            prev = reader.line_num
-            if len(row) != width:
-                if not row:
-                    continue  # blank line
-                raise InputError(
-                    f"the row has {len(row)} fields but the header has {width}",
-                    file=file,
-                    line=line,
-                    hint="a value containing the delimiter lost its quotes, or the row was"
-                    " cut; " + _REDOWNLOAD_HINT,
-                )
-            if not any(row):
-                continue  # a spreadsheet's trailing row of empty cells
+        for line, row in records(reader, width, file, _REDOWNLOAD_HINT):
             row.append("")  # target of absent optional columns (index == width)
 
             status = row[i_status]

@@ -43,7 +43,7 @@ from bokfor.domain import FieldValue, Origin, Row
 from bokfor.errors import InputError
 from bokfor.money import AmountError, parse_amount
 from bokfor.sources import DATE, DATETIME, TEXT, Schema
-from bokfor.sources.csvutil import header_names, read_csv
+from bokfor.sources.csvutil import header_names, read_csv, records
 from bokfor.sources.stripe_common import payout_alias
 
 NAME = "stripe_payouts"
@@ -262,30 +262,6 @@ def _missing(kind: str, missing: list[str], required: Iterable[str], where: str,
     )
 
 
-def _records(reader: Any, width: int, file: str,
-             redownload: str) -> Iterator[tuple[int, list[str]]]:
-    """(first physical line, cells) of each non-blank record, refusing ragged rows. The line
-    is the record's first physical line, even when a quoted value spans lines."""
-    prev = reader.line_num
-    for row in reader:
-        line = prev + 1
-        prev = reader.line_num
-        if len(row) != width:
-            if not row:
-                continue  # blank line
-            raise InputError(
-                f"the row has {len(row)} fields but the header has {width}",
-                file=file,
-                line=line,
-                hint="a value containing the delimiter lost its quotes, or the row was cut; "
-                + redownload,
-            )
-        if not any(row):
-            continue  # a spreadsheet's trailing row of empty cells
-        row.append("")  # target of absent optional columns (index == width)
-        yield line, row
-
-
 def _rows(f: Iterable[str], file: str, delimiter: str, tz: dt.tzinfo) -> Iterator[Row]:
     reader = csv.reader(f, delimiter=delimiter)
     try:
@@ -336,7 +312,8 @@ def _dashboard_rows(reader: Any, header: list[str], file: str) -> Iterator[Row]:
         )
     )  # fmt: skip
     amounts = _Amounts(file, _DASHBOARD_AMOUNT_HINT)
-    for line, row in _records(reader, width, file, _DASHBOARD_REDOWNLOAD):
+    for line, row in records(reader, width, file, _DASHBOARD_REDOWNLOAD):
+        row.append("")  # target of absent optional columns (index == width)
         payout = row[i_id]
         if not payout:
             raise InputError("empty id", file=file, line=line, column="id",
@@ -430,7 +407,8 @@ def _report_rows(reader: Any, header: list[str], file: str,
     has_fee = "fee" in index
     amounts = _Amounts(file, _REPORT_AMOUNT_HINT)
     convention: tuple[int, int, str] | None = None  # (sign of a payout's gross, line, text)
-    for line, row in _records(reader, width, file, _REPORT_REDOWNLOAD):
+    for line, row in records(reader, width, file, _REPORT_REDOWNLOAD):
+        row.append("")  # target of absent optional columns (index == width)
         payout = row[i_id]
         if not payout:
             raise InputError(

@@ -34,7 +34,7 @@ from bokfor.domain import FieldValue, Origin, Row
 from bokfor.errors import InputError
 from bokfor.money import AmountError, parse_amount
 from bokfor.sources import DATETIME, TEXT, Schema
-from bokfor.sources.csvutil import header_names, read_csv
+from bokfor.sources.csvutil import header_names, read_csv, records
 from bokfor.sources import stripe_common
 from bokfor.sources.stripe_common import charge_alias
 
@@ -260,25 +260,10 @@ def _rows(f: Iterable[str], file: str, delimiter: str, tz: dt.tzinfo) -> Iterato
     times: dict[str, tuple[dt.datetime, dt.date]] = {}  # created_utc -> (UTC, local date)
     instants: dict[str, dt.datetime] = {}  # available_on_utc, automatic_payout_effective_at_utc
     make_row, make_origin = Row, Origin
-    prev = reader.line_num
     try:
-        for row in reader:
-            line = prev + 1  # first physical line of the record, even if it spans lines
-            prev = reader.line_num
-            if len(row) != width:
-                if not row:
-                    continue  # blank line
-                raise InputError(
-                    f"the row has {len(row)} fields but the header has {width}",
-                    file=file,
-                    line=line,
-                    hint="a value containing the delimiter lost its quotes, or the row was"
-                    " cut; " + _REDOWNLOAD_HINT,
-                )
+        for line, row in records(reader, width, file, _REDOWNLOAD_HINT):
             txn = row[i_id]
             if not txn:
-                if not any(row):
-                    continue  # a spreadsheet's trailing row of empty cells
                 raise InputError(
                     "empty balance_transaction_id",
                     file=file,
