@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Callable, Iterator, TextIO
+from typing import Callable, Iterable, Iterator, TextIO
 
 from bokfor.domain import Row
 from bokfor.errors import InputError
@@ -107,3 +107,23 @@ def records(reader: Iterator[list[str]], width: int, file: str,
         if not any(row):
             continue  # a spreadsheet's trailing row of empty cells
         yield line, row
+
+
+def column_index(header: list[str]) -> dict[str, int]:
+    """Column name -> position (the first, should a name repeat)."""
+    index: dict[str, int] = {}
+    for i, name in enumerate(header):
+        index.setdefault(name, i)
+    return index
+
+
+def missing_columns(kind: str, missing: list[str], required: Iterable[str], where: str,
+                    file: str) -> InputError:
+    """The error for a header that lacks columns: names them, and where to get the export."""
+    return InputError(
+        f"not a {kind}: missing column" + ("s " if len(missing) > 1 else " ")
+        + ", ".join(repr(m) for m in missing),
+        file=file,
+        line=1,
+        hint=f"{where}; the header must contain " + ", ".join(required) + ".",
+    )

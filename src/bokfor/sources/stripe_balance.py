@@ -24,7 +24,7 @@ from bokfor.errors import InputError
 from bokfor.money import AmountError, parse_amount
 from bokfor.sources import DATETIME, TEXT, Schema
 from bokfor.sources import stripe_common
-from bokfor.sources.csvutil import header_names, read_csv, records
+from bokfor.sources.csvutil import column_index, header_names, missing_columns, read_csv, records
 from bokfor.sources.stripe_common import charge_alias, payout_alias
 
 NAME = "stripe_balance"
@@ -107,20 +107,11 @@ class StripeBalanceSource:
 
 def _index(header: list[str], file: str) -> dict[str, int]:
     """Column name -> position, checking the required columns are there."""
-    index: dict[str, int] = {}
-    for i, name in enumerate(header):
-        index.setdefault(name, i)
+    index = column_index(header)
     missing = [name for name in REQUIRED if name not in index]
     if missing:
-        raise InputError(
-            "not a Stripe balance export: missing column"
-            + ("s " if len(missing) > 1 else " ")
-            + ", ".join(repr(m) for m in missing),
-            file=file,
-            line=1,
-            hint="export from the Stripe Dashboard (Balance → Export); the header must"
-            " contain " + ", ".join(REQUIRED) + ".",
-        )
+        raise missing_columns("Stripe balance export", missing, REQUIRED,
+                              "export from the Stripe Dashboard (Balance → Export)", file)
     return index
 
 

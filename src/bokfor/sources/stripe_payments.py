@@ -61,7 +61,7 @@ from typing import Iterable, Iterator
 from bokfor.domain import Origin, Row
 from bokfor.errors import InputError
 from bokfor.sources import DATETIME, TEXT, Schema
-from bokfor.sources.csvutil import header_names, read_csv, records
+from bokfor.sources.csvutil import column_index, header_names, missing_columns, read_csv, records
 from bokfor.sources.stripe_common import charge_alias
 
 NAME = "stripe_payments"
@@ -179,22 +179,13 @@ class StripePaymentsSource:
 
 def _index(header: list[str], file: str) -> dict[str, int]:
     """Column name -> position, checking the columns needed to book are there."""
-    index: dict[str, int] = {}
-    for i, name in enumerate(header):
-        index.setdefault(name, i)
+    index = column_index(header)
     if "Created date (UTC)" not in index and "Created (UTC)" in index:
         index["Created date (UTC)"] = index["Created (UTC)"]
     missing = [name for name in REQUIRED if name not in index]
     if missing:
-        raise InputError(
-            "not a Stripe payments export: missing column"
-            + ("s " if len(missing) > 1 else " ")
-            + ", ".join(repr(m) for m in missing),
-            file=file,
-            line=1,
-            hint="export from the Stripe Dashboard (Payments → Export); the header must"
-            " contain " + ", ".join(REQUIRED) + ".",
-        )
+        raise missing_columns("Stripe payments export", missing, REQUIRED,
+                              "export from the Stripe Dashboard (Payments → Export)", file)
     return index
 
 

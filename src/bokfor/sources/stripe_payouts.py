@@ -43,7 +43,7 @@ from bokfor.domain import FieldValue, Origin, Row
 from bokfor.errors import InputError
 from bokfor.money import AmountError, parse_amount
 from bokfor.sources import DATE, DATETIME, TEXT, Schema
-from bokfor.sources.csvutil import header_names, read_csv, records
+from bokfor.sources.csvutil import column_index, header_names, missing_columns, read_csv, records
 from bokfor.sources.stripe_common import payout_alias
 
 NAME = "stripe_payouts"
@@ -243,24 +243,6 @@ def _arrival(text: str, file: str, line: int, column: str) -> dt.date:
     )
 
 
-def _index(header: list[str]) -> dict[str, int]:
-    index: dict[str, int] = {}
-    for i, name in enumerate(header):
-        index.setdefault(name, i)
-    return index
-
-
-def _missing(kind: str, missing: list[str], required: Iterable[str], where: str,
-             file: str) -> InputError:
-    return InputError(
-        f"not a {kind}: missing column"
-        + ("s " if len(missing) > 1 else " ")
-        + ", ".join(repr(m) for m in missing),
-        file=file,
-        line=1,
-        hint=f"{where}; the header must contain " + ", ".join(required) + ".",
-    )
-
 
 def _rows(f: Iterable[str], file: str, delimiter: str, tz: dt.tzinfo) -> Iterator[Row]:
     reader = csv.reader(f, delimiter=delimiter)
@@ -293,10 +275,10 @@ def _rows(f: Iterable[str], file: str, delimiter: str, tz: dt.tzinfo) -> Iterato
 
 
 def _dashboard_rows(reader: Any, header: list[str], file: str) -> Iterator[Row]:
-    index = _index(header)
+    index = column_index(header)
     missing = [name for name in DASHBOARD_REQUIRED if name not in index]
     if missing:
-        raise _missing("Stripe payouts export", missing, DASHBOARD_REQUIRED,
+        raise missing_columns("Stripe payouts export", missing, DASHBOARD_REQUIRED,
                        "export the payout list from the Stripe Dashboard (Balance → Payouts →"
                        " Export)", file)
     width = len(header)
@@ -369,14 +351,14 @@ def _dashboard_rows(reader: Any, header: list[str], file: str) -> Iterator[Row]:
 
 def _report_rows(reader: Any, header: list[str], file: str,
                  tz: dt.tzinfo) -> Iterator[Row]:
-    index = _index(header)
+    index = column_index(header)
     local_only = "effective_at_utc" not in index and "effective_at" in index
     missing = [
         name for name in REPORT_REQUIRED
         if name not in index and not (name == "effective_at_utc" and local_only)
     ]  # fmt: skip
     if missing:
-        raise _missing("Stripe itemized payouts report", missing, REPORT_REQUIRED,
+        raise missing_columns("Stripe itemized payouts report", missing, REPORT_REQUIRED,
                        "download the itemized payouts report from the Stripe Dashboard"
                        " (Reports → Balance → Payouts → Download → Itemized)", file)
     if local_only and "payout_expected_arrival_date" not in index:

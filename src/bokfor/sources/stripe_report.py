@@ -34,7 +34,7 @@ from bokfor.domain import FieldValue, Origin, Row
 from bokfor.errors import InputError
 from bokfor.money import AmountError, parse_amount
 from bokfor.sources import DATETIME, TEXT, Schema
-from bokfor.sources.csvutil import header_names, read_csv, records
+from bokfor.sources.csvutil import column_index, header_names, missing_columns, read_csv, records
 from bokfor.sources import stripe_common
 from bokfor.sources.stripe_common import charge_alias
 
@@ -143,24 +143,16 @@ class StripeReportSource:
 
 def _index(header: list[str], file: str) -> dict[str, int]:
     """Column name -> position, checking the required columns are there."""
-    index: dict[str, int] = {}
-    for i, name in enumerate(header):
-        index.setdefault(name, i)
+    index = column_index(header)
     missing = [
         name for name in REQUIRED
         if name not in index and not (name == "created_utc" and "created" in index)
     ]  # fmt: skip
     if missing:
-        raise InputError(
-            "not a Stripe itemized report: missing column"
-            + ("s " if len(missing) > 1 else " ")
-            + ", ".join(repr(m) for m in missing),
-            file=file,
-            line=1,
-            hint="download an itemized report from the Stripe Dashboard (Reports → Balance"
-            " summary or Payout reconciliation → Download → Itemized); the header must"
-            " contain " + ", ".join(REQUIRED) + ".",
-        )
+        raise missing_columns(
+            "Stripe itemized report", missing, REQUIRED,
+            "download an itemized report from the Stripe Dashboard (Reports → Balance"
+            " summary or Payout reconciliation → Download → Itemized)", file)
     if "created_utc" not in index:
         raise InputError(
             "the report has local times only: 'created' but no 'created_utc'",

@@ -25,7 +25,9 @@ from typing import Any
 
 from bokfor.errors import InputError
 from bokfor.money import AmountError, format_sie, parse_amount
-from bokfor.sources.csvutil import delimiter as sniff_delimiter, header_line, header_names
+from bokfor.sources.csvutil import (
+    column_index, delimiter as sniff_delimiter, header_line, header_names, missing_columns,
+)
 
 REQUIRED = ("category", "description", "net_amount", "currency")
 LINES = ("starting_balance", "activity", "payouts", "ending_balance")
@@ -107,21 +109,13 @@ def _read(reader: Any, file: str) -> BalanceSummary:
         header = [name.strip() for name in next(reader)]
     except StopIteration:
         raise InputError("the file is empty", file=file, hint=_REDOWNLOAD) from None
-    index: dict[str, int] = {}
-    for i, name in enumerate(header):
-        index.setdefault(name, i)
+    index = column_index(header)
     missing = [name for name in REQUIRED if name not in index]
     if missing:
-        raise InputError(
-            "not a Stripe balance summary: missing column"
-            + ("s " if len(missing) > 1 else " ")
-            + ", ".join(repr(m) for m in missing),
-            file=file,
-            line=1,
-            hint="download the balance summary from the Stripe Dashboard (Reports → Balance →"
-            " Balance summary → Download); the header must contain " + ", ".join(REQUIRED)
-            + ".",
-        )
+        raise missing_columns(
+            "Stripe balance summary", missing, REQUIRED,
+            "download the balance summary from the Stripe Dashboard (Reports → Balance →"
+            " Balance summary → Download)", file)
     width = len(header)
     i_category, i_desc = index["category"], index["description"]
     i_amount, i_currency = index["net_amount"], index["currency"]
