@@ -121,7 +121,7 @@ def test_late_row_of_an_exported_day_gets_its_own_voucher(tmp_path, capsys):
 class _FakeBank:
     """A bank-like source whose rows have no id: keys come from OccurrenceKeys."""
 
-    name = "stripe_balance"  # reuse the shipped mapping's section
+    name = section = "stripe_balance"  # reuse the shipped mapping's section
     title = "fake"
     schema = Schema(fields={"type": TEXT, "currency": TEXT}, amounts={
         "fee": {"fee": 1}, "net": {"net": 1}, "gross": {"fee": 1, "net": 1}},

@@ -42,6 +42,7 @@ def book(rows: Iterable[Row], rules: SourceRules, mapping: Mapping, schema: Sche
     booked: list[tuple[Row, Rule, list[Line]]] = []
     result = Booking(vouchers=[])
     unmapped = result.unmapped
+    bank, on_bank = rules.bank_accounts, schema.bank_accounts
     for row in rows:
         result.rows += 1
         if schema.currency_field:
@@ -57,6 +58,10 @@ def book(rows: Iterable[Row], rules: SourceRules, mapping: Mapping, schema: Sche
             result.skipped[rule.name] = result.skipped.get(rule.name, 0) + 1
             continue
         lines = row_lines(row, rule)
+        if bank is not None:
+            ledger = bank.ledger_account(row, mapping.file)
+            lines = [line._replace(account=ledger) if line.account == on_bank else line
+                     for line in lines]
         if not lines:
             result.zero_rows += 1
             continue

@@ -11,7 +11,7 @@ import os
 import sys
 from importlib import resources
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import typer
 from rich.console import Console
@@ -222,9 +222,13 @@ def reconcile(
         None, "--payouts", help="Payouts export, for payout amounts the inputs lack (Reports)."),
     summary: Optional[Path] = typer.Option(
         None, "--summary", help="Balance summary report: its activity and payouts must match."),
+    bank: Optional[List[Path]] = typer.Option(
+        None, "--bank", help="Bank statement(s) (camt, MT940, net-bank CSV…): the bank line "
+        "that received each payout."),
 ) -> None:
     """Per payout: sales, fees, refunds, disputes, net, payout and the difference (must be
-    0.00). Exits 2 when any payout, or the balance summary, does not add up."""
+    0.00), and with --bank the bank line that received it. Exits 2 when any payout, or the
+    balance summary, does not add up, or a payout that should be in the bank file is not."""
     from zoneinfo import ZoneInfo
 
     from rich.table import Table
@@ -232,7 +236,7 @@ def reconcile(
     from bokfor.errors import InputError
     from bokfor.mapping import load_mapping
     from bokfor.money import format_sek
-    from bokfor.reconcile import payout_amounts, summary_differences
+    from bokfor.reconcile import match_bank, payout_amounts, summary_differences
     from bokfor.reconcile import reconcile as run
     from bokfor.sources import detect_source, get_source, stripe_payouts
     from bokfor.sources.stripe_summary import read_summary
@@ -240,6 +244,7 @@ def reconcile(
     tz = load_mapping(mapping).timezone if mapping else ZoneInfo("Europe/Stockholm")
     amounts = payout_amounts(stripe_payouts.SOURCE.read(payouts, tz)) if payouts else None
     control = read_summary(summary) if summary else None
+    bank_rows = _bank_rows(bank or [], tz)
     failed: list[str] = []
     for path in inputs:
         src = get_source(source) if source else detect_source(path)
@@ -247,17 +252,38 @@ def reconcile(
             raise InputError(f"{src.title} has no payout ids to reconcile", file=str(path),
                              hint="use the balance export or the payout reconciliation report.")
         result = run(src.read(path, tz), src.schema, amounts)
+        matched = match_bank(result.payouts, bank_rows) if bank else None
         table = Table(title=f"Utbetalningar: {path}", header_style="bold")
         for name in ("Utbetalning", "Datum", "Försäljning", "Avgifter", "Återbet.", "Tvister",
-                     "Övrigt", "Netto", "Utbetalt", "Differens"):
-            table.add_column(name, justify="left" if name in ("Utbetalning", "Datum") else "right")
+                     "Övrigt", "Netto", "Utbetalt", "Differens", *(["Bankrad"] if bank else [])):
+            table.add_column(name, justify="left" if name in ("Utbetalning", "Datum", "Bankrad")
+                             else "right")
         for p in result.payouts:
+            line = []
+            if matched is not None:
+                row = matched.matched.get(p.payout_id)
+                line = [f"{row.date} {Path(row.origin.file).name}:{row.origin.line}" if row
+                        else "saknas" if p in matched.missing else "–"]
             table.add_row(p.payout_id, str(p.date or ""), format_sek(p.charges),
                           format_sek(p.fees), format_sek(p.refunds), format_sek(p.disputes),
                           format_sek(p.other), format_sek(p.net),
                           "?" if p.payout is None else format_sek(p.payout + p.payout_fee),
-                          "?" if p.difference is None else format_sek(p.difference))
+                          "?" if p.difference is None else format_sek(p.difference), *line)
         out.print(table)
+        if matched is not None:
+            failed += [f"  {path}: {p.payout_id} ({p.date}, {format_sek(p.payout or 0)}): no "
+                       f"bank line" for p in matched.missing]
+            if matched.outside:
+                out.print(f"{len(matched.outside)} payouts (–) were sent too close to the bank "
+                          f"file's period ({matched.first} – {matched.last}) to check.",
+                          markup=False)
+            for row in matched.unexplained:
+                err.print(f"bokfor: warning: {row.origin}: bank line from Stripe "
+                          f"{format_sek(row.amounts['amount'])} on {row.date} matches no payout "
+                          f"of {path}", markup=False)
+            if not matched.missing:
+                out.print(f"{len(matched.matched)} payouts found in the bank file.",
+                          markup=False)
         if result.unpaid:
             out.print(f"{result.unpaid} rows not yet paid out (net {format_sek(result.unpaid_net)})",
                       markup=False)
@@ -281,6 +307,25 @@ def reconcile(
             hint="rows are missing from the export or it was edited. A payout also sweeps rows "
             "from before a report's period: reconcile payouts with the payout reconciliation "
             "report.", details=failed)
+
+
+def _bank_rows(paths: list[Path], tz: Any) -> list:
+    """The rows of bank statements (any bank format); their warnings are printed."""
+    from bokfor.domain import Notice
+    from bokfor.errors import InputError
+    from bokfor.sources import bank as bank_rows
+    from bokfor.sources import detect_source
+
+    rows, notices = [], []
+    for path in paths:
+        src = detect_source(path)
+        if src.section != bank_rows.SECTION:
+            raise InputError(f"--bank needs a bank statement, not a {src.title}", file=str(path),
+                             hint="give the bank's camt.053, MT940 or net-bank export.")
+        for item in src.read(path, tz):
+            (notices if isinstance(item, Notice) else rows).append(item)
+    _warn(notices)
+    return rows
 
 
 @sie_app.command("check")

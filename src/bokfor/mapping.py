@@ -30,7 +30,7 @@ from bokfor.sources import AMOUNT, DATE, DATETIME, Schema, all_sources
 from bokfor.template import Template, TemplateError
 from bokfor.yamlload import dotted, line_of, load
 
-GROUPINGS = ("per_row", "per_day", "per_payout")
+GROUPINGS = ("per_row", "per_day", "per_payout", "per_entry")
 _ACCOUNT = re.compile(r"\d{4}")
 _RATE = re.compile(r"\d{1,2}(\.\d{1,2})?")
 _MONTH_DAY = re.compile(r"(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])")
@@ -151,7 +151,13 @@ class FxDifferenceModel(_Strict):
 
 
 class SourceModel(_Strict):
-    grouping: Literal["per_row", "per_day", "per_payout"] = "per_row"
+    grouping: Literal["per_row", "per_day", "per_payout", "per_entry"] = "per_row"
+    bank_accounts: dict[str, str] = Field(
+        default_factory=dict, description="bank section: bank account (IBAN, BBAN, bankgiro, "
+        "as any file writes it) -> its ledger account: 'SE45 5000 0000 0583 9825 7466': 1930")
+    bank_account: str | None = Field(
+        None, description="bank section: the ledger account of files that do not name their "
+        "bank account (ICA Banken's CSV, a Swedbank CSV without the account column)")
     fx_difference: FxDifferenceModel | None = Field(
         None, description="per_payout, rows in another currency: book what the clearing "
         "account has left of a payout to these accounts")
@@ -242,6 +248,48 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class BankAccounts:
+    """The bank section's bank account -> ledger account table.
+
+    Files write one account in many forms (an IBAN in camt, a BBAN with dashes in a CSV, the
+    clearing number first or not), so a row's account is compared without spaces and dashes,
+    and failing that by its trailing digits: `5000 0583 9825 7466` is the IBAN
+    `SE45 5000 0000 0583 9825 7466`. Only a unique match counts."""
+
+    accounts: dict[str, str]  # account_id(bank account) -> ledger account
+    default: str | None  # for rows whose file names no account
+    key: str  # the YAML key, for messages
+
+    def ledger_account(self, row: Row, file: str) -> str:
+        from bokfor.sources.bank import account_id
+
+        text = str(row.fields.get("account") or "")
+        if not text:
+            if self.default is None:
+                raise MappingError(
+                    "the file does not name its bank account", file=row.origin.file,
+                    line=row.origin.line, key=f"{self.key}.bank_account",
+                    hint=f"add `bank_account: 1930` (the ledger account this file's bank account "
+                    f"is booked on) under {self.key} in {file}.")
+            return self.default
+        wanted = account_id(text)
+        if wanted in self.accounts:
+            return self.accounts[wanted]
+        digits = re.sub(r"\D", "", wanted)
+        found = {ledger for known, ledger in self.accounts.items()
+                 if len(digits) >= 7 and (kd := re.sub(r"\D", "", known[2:] if known[:2].isalpha()
+                                                      else known))
+                 and len(kd) >= 7 and (kd.endswith(digits) or digits.endswith(kd))}
+        if len(found) == 1:
+            return found.pop()
+        raise MappingError(
+            f"bank account {text} is not in the mapping", file=row.origin.file,
+            line=row.origin.line, key=f"{self.key}.bank_accounts",
+            hint=f"add `\"{text}\": 1930` (its ledger account) under {self.key}.bank_accounts "
+            f"in {file}.")
+
+
+@dataclass(frozen=True)
 class SourceRules:
     source: str
     grouping: str
@@ -251,6 +299,7 @@ class SourceRules:
     fallback: Rule | None
     key: str
     fx_difference: tuple[str, str, str] | None = None  # (clearing, gain, loss)
+    bank_accounts: BankAccounts | None = None  # the bank section: resolves `bank_account`
 
     def match(self, row: Row) -> Rule | None:
         for rule in self.rules:
@@ -391,13 +440,13 @@ class _Compiler:
             vat_accounts[_norm_rate(rate)] = self._resolve(number, loc)
         self.vat_accounts = vat_accounts
 
-        known = {s.name: s for s in all_sources()}
+        known = {s.section: s.schema for s in all_sources()}
         sources: dict[str, SourceRules] = {}
         for name, section in m.sources.items():
             if name not in known:
                 raise self.fail(f"unknown source {name!r}", ("sources", name),
                                 f"sources bokfor knows: {', '.join(known)}.")
-            sources[name] = self._source(name, section, known[name].schema)
+            sources[name] = self._source(name, section, known[name])
 
         missing = sorted(set(self.used_accounts) - set(m.accounts))
         if missing:
@@ -501,6 +550,7 @@ class _Compiler:
 
     def _source(self, name: str, section: SourceModel, schema: Schema) -> SourceRules:
         base = ("sources", name)
+        bank = self._bank_accounts(section, schema, base)
         if section.grouping not in ("per_row", "per_day", *schema.group_keys):
             raise self.fail(f"grouping {section.grouping!r} is not available for {name}",
                             (*base, "grouping"), "use per_row or per_day.")
@@ -540,6 +590,7 @@ class _Compiler:
                   self._resolve(spec.gain, (*floc, "gain")),
                   self._resolve(spec.loss, (*floc, "loss")))
         return SourceRules(
+            bank_accounts=bank,
             fx_difference=fx,
             source=name,
             grouping=section.grouping,
@@ -549,6 +600,37 @@ class _Compiler:
             fallback=fallback,
             key=dotted(base),
         )
+
+    def _bank_accounts(self, section: SourceModel, schema: Schema, base: tuple[Any, ...]
+                       ) -> BankAccounts | None:
+        if not schema.bank_accounts:
+            for key in ("bank_accounts", "bank_account"):
+                if getattr(section, key) not in (None, {}):
+                    raise self.fail(f"{key} belongs in the bank section", (*base, key),
+                                    "move it under sources.bank.")
+            return None
+        from bokfor.sources.bank import account_id
+
+        accounts: dict[str, str] = {}
+        for text, ledger in section.bank_accounts.items():
+            loc = (*base, "bank_accounts", text)
+            number = account_id(text)
+            if not re.fullmatch(r"[A-Z0-9]{5,34}", number):
+                raise self.fail(f"{text!r} is not a bank account number", loc,
+                                "write the IBAN, the clearing and account number or the "
+                                "bankgiro number as the bank shows it.")
+            if number in accounts:
+                raise self.fail(f"bank account {text!r} is listed twice", loc,
+                                "list each bank account once.")
+            accounts[number] = self._resolve(ledger, loc)
+        default = None
+        if section.bank_account is not None:
+            default = self._resolve(section.bank_account, (*base, "bank_account"))
+        if not accounts and default is None:
+            raise self.fail("the bank section names no bank account", base,
+                            "add `bank_accounts: {\"SE45 5000 0000 0583 9825 7466\": 1930}` "
+                            "(each bank account and its ledger account) or `bank_account: 1930`.")
+        return BankAccounts(accounts, default, dotted(base))
 
     def _rule(self, source: str, rule: RuleModel, schema: Schema, loc: tuple[Any, ...]) -> Rule:
         name = rule.name or f"rule {loc[-1] + 1 if isinstance(loc[-1], int) else loc[-1]}"
@@ -583,7 +665,10 @@ class _Compiler:
         if amount not in schema.amounts:
             raise self.fail(f"{amount!r} is not an amount of this source", (*loc, side),
                             f"amounts: {', '.join(schema.amounts)}.")
-        account = self._resolve(p.account, (*loc, "account"))
+        if p.account == schema.bank_accounts:
+            account = p.account  # resolved per row from its bank account (BankAccounts)
+        else:
+            account = self._resolve(p.account, (*loc, "account"))
         vat_rate = vat_account = reverse = None
         if p.vat is not None:
             vloc = (*loc, "vat")

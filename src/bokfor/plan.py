@@ -115,15 +115,15 @@ def make_plan(
     owners = ledger.alias_owners()
     for path in inputs:
         src = get_source(source) if source else detect_source(path)
-        rules = mapping.for_source(src.name)
+        rules = mapping.for_source(src.section)
         summary = InputSummary(str(path), src.name)
         plan.inputs.append(summary)
         content = content_of(src.schema, src.schema.amounts)
         fresh: list[Row] = []
         contents: dict[str, str] = {}
         changed: list[Row] = []
-        rows = _in_range(_unique(_count(src.read(path, mapping.timezone), summary), seen),
-                         date_from, date_to, summary)
+        rows = _in_range(_unique(_count(src.read(path, mapping.timezone), summary,
+                                        plan.notices), seen), date_from, date_to, summary)
         for row in rows:
             text = contents[row.key] = content(row)
             before = known.get(row.key)
@@ -264,10 +264,16 @@ def _check_inputs(inputs: list[Path]) -> None:
             raise UsageError(f"{path} is given twice", hint="name each input file once.")
 
 
-def _count(rows: Iterable[Row], summary: InputSummary) -> Iterator[Row]:
-    for row in rows:
+def _count(items: Iterable[Row | Notice], summary: InputSummary, notices: list[Notice]
+           ) -> Iterator[Row]:
+    """The rows, counted; a source's warnings (pending rows left out, balances that do not
+    add up) go to the plan's notices."""
+    for item in items:
+        if isinstance(item, Notice):
+            notices.append(item)
+            continue
         summary.rows += 1
-        yield row
+        yield item
 
 
 def _unique(rows: Iterable[Row], seen: dict[str, tuple[Origin, str]]) -> Iterator[Row]:

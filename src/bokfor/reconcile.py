@@ -141,3 +141,64 @@ def summary_differences(result: Reconciliation, activity: int, payouts: int,
     if ours_payouts is not None and ours_payouts != payouts:
         out.append(f"payouts: {format_sek(ours_payouts)}, summary {format_sek(payouts)}")
     return out
+
+
+# -- payouts against the bank -------------------------------------------------------------
+
+# A payout reaches a Swedish bank account one to three bank days after Stripe sends it; a
+# weekend or a holiday (midsommar, jul) adds up to four more.
+BANK_DAYS_BEFORE, BANK_DAYS_AFTER = 1, 7
+
+
+@dataclass
+class BankMatch:
+    """Which bank line received each payout. `missing` payouts should be in the bank file
+    (their whole arrival window lies in its period) but are not; `outside` ones were sent
+    too close to its start or end to tell; `unexplained` are bank lines from Stripe that
+    match no payout (a payout of another period's export, or one missing from this one)."""
+
+    matched: dict[str, Row] = field(default_factory=dict)  # payout id -> bank row
+    missing: list[PayoutCheck] = field(default_factory=list)
+    outside: list[PayoutCheck] = field(default_factory=list)
+    unexplained: list[Row] = field(default_factory=list)
+    first: dt.date | None = None  # the bank file's period
+    last: dt.date | None = None
+
+
+def match_bank(payouts: Iterable[PayoutCheck], bank_rows: Iterable[Row],
+               pattern: str = r"(?i)stripe") -> BankMatch:
+    """Match each payout to one bank line: the same amount (money into the account), booked
+    from a day before to a week after the payout, whose text or counterparty names Stripe.
+    The earliest fitting line wins; a line is used once. Amount and text must both fit: an
+    amount alone may be a customer paying the same sum."""
+    import re
+
+    result = BankMatch()
+    looks_like = re.compile(pattern)
+    lines: list[Row] = []
+    for row in bank_rows:
+        result.first = row.date if result.first is None else min(result.first, row.date)
+        result.last = row.date if result.last is None else max(result.last, row.date)
+        said = f"{row.fields.get('text') or ''} {row.fields.get('counterparty') or ''}"
+        if looks_like.search(said):
+            lines.append(row)
+    lines.sort(key=lambda r: (r.date, r.origin.line))
+    used: set[int] = set()
+    for payout in sorted(payouts, key=lambda p: (p.date or dt.date.max, p.payout_id)):
+        if payout.payout is None or payout.date is None or payout.payout <= 0:
+            continue  # unknown amount (a Report without --payouts), or a failed payout
+        earliest = payout.date - dt.timedelta(days=BANK_DAYS_BEFORE)
+        latest = payout.date + dt.timedelta(days=BANK_DAYS_AFTER)
+        found = next((i for i, r in enumerate(lines) if i not in used
+                      and r.amounts["amount"] == payout.payout and earliest <= r.date <= latest),
+                     None)
+        if found is not None:
+            used.add(found)
+            result.matched[payout.payout_id] = lines[found]
+        elif result.first is not None and result.last is not None \
+                and result.first <= earliest and latest <= result.last:
+            result.missing.append(payout)
+        else:
+            result.outside.append(payout)
+    result.unexplained = [r for i, r in enumerate(lines) if i not in used]
+    return result

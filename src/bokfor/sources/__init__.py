@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Protocol
 
-from bokfor.domain import Row, digest
+from bokfor.domain import Notice, Row, digest
 from bokfor.errors import InputError
 
 # Field kinds a rule condition can test.
@@ -43,6 +43,9 @@ class Schema:
     content_fields: tuple[str, ...] = ()
     # Postings suggested for an unmapped kind of row: (account, "debit"/"credit", amount).
     snippet: tuple[tuple[str, str, str], ...] = ()
+    # The posting pseudo-account booked on the ledger account of the row's own bank account
+    # (`bank_account`), for sources whose rows say which bank account they are from.
+    bank_accounts: str | None = None
 
     def has_field(self, name: str) -> bool:
         return (
@@ -84,16 +87,21 @@ class OccurrenceKeys:
 
 
 class Source(Protocol):
-    name: str  # used in the mapping: `sources: {<name>: ...}` and `--source <name>`
+    name: str  # the format, for `--source <name>`
     title: str  # for people: "Stripe balance export (balance_history.csv)"
+    # The mapping section that books its rows (`sources: {<section>: ...}`): the source's
+    # name, or one section shared by formats with one row shape (every bank format: `bank`).
+    section: str
     schema: Schema
 
     def detect(self, path: Path) -> bool:
         """True when the file's content is this format."""
         ...
 
-    def read(self, path: Path, tz: dt.tzinfo) -> Iterator[Row]:
-        """Yield normalised rows; raise InputError naming file, line and column."""
+    def read(self, path: Path, tz: dt.tzinfo) -> Iterator[Row | Notice]:
+        """Yield normalised rows; raise InputError naming file, line and column. A `Notice`
+        among the rows is a warning that does not stop the run (pending rows left out, a
+        statement whose balances do not add up)."""
         ...
 
 

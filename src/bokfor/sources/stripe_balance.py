@@ -91,6 +91,7 @@ class StripeBalanceSource:
     """The `Source` for the Dashboard balance export."""
 
     name = NAME
+    section = NAME
     title = TITLE
     schema = SCHEMA
 

@@ -158,6 +158,7 @@ class StripePaymentsSource:
     """The `Source` for the Dashboard payments export."""
 
     name = NAME
+    section = NAME
     title = TITLE
     schema = SCHEMA
 

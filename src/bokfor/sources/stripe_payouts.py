@@ -131,6 +131,7 @@ class StripePayoutsSource:
     """The `Source` for both payout lists."""
 
     name = NAME
+    section = NAME
     title = TITLE
     schema = SCHEMA
 

@@ -127,6 +127,7 @@ class StripeReportSource:
     """The `Source` for both itemized reports."""
 
     name = NAME
+    section = NAME
     title = TITLE
     schema = SCHEMA
 

@@ -1,0 +1,228 @@
+"""What every bank format becomes: one normalised bank row per transaction.
+
+camt.05x, MT940, BgMax, Nets OCR and the net-bank CSV/XLSX exports all yield the same row
+shape (`bank_row`), so one mapping section (`sources: {bank: ...}`) books them all: the
+bank account's ledger account against whatever the rules say (1580 for a Stripe payout,
+1630 for the tax account, 7210 for salaries). The format stays visible as the `format`
+field, for rules that must tell a BgMax deposit from the statement line that carries it.
+
+Shared here, so that no format module has its own copy: the schema, the row builder, the
+decoding chain for bank text files, bank account normalisation, reference checks and the
+running-balance check.
+"""
+
+from __future__ import annotations
+
+import codecs
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from bokfor.domain import Notice, Origin, Row
+from bokfor.errors import InputError
+from bokfor.money import format_sek
+from bokfor.sources import DATE, TEXT, Schema
+
+SECTION = "bank"  # the mapping section every bank format is booked by
+BANK_ACCOUNT = "bank_account"  # posting pseudo-account: the row's bank account's ledger account
+
+SCHEMA = Schema(
+    fields={
+        "format": TEXT,  # camt.053, camt.054, camt.052, mt940, bgmax, nets_ocr, or a CSV profile
+        "account": TEXT,  # the bank account as the file writes it (IBAN, BBAN, bankgiro); may be empty
+        "currency": TEXT,
+        "value_date": DATE,
+        "text": TEXT,  # free text / message, joined
+        "reference": TEXT,  # structured creditor reference: OCR, KID or RF
+        "counterparty": TEXT,
+        "counterparty_account": TEXT,
+        "bank_reference": TEXT,  # the bank's own id of the transaction (AcctSvcrRef, …)
+        "end_to_end_id": TEXT,
+        "transaction_code": TEXT,  # camt BkTxCd (PMNT/RCDT/DMCT), MT940 type (NTRF), BgMax channel
+        "entry": TEXT,  # the bank entry a row belongs to (one camt entry = one deposit)
+        "reversal": TEXT,  # "true" on a reversal (camt RvslInd, MT940 RC/RD), else empty
+    },
+    amounts={"amount": {"amount": 1}},
+    group_keys={"per_entry": "entry"},
+    unmapped_fields=("text",),
+    currency_field="currency",
+    content_fields=("account", "currency", "reference", "counterparty"),
+    snippet=((BANK_ACCOUNT, "debit", "amount"), ("<konto>", "credit", "amount")),
+    bank_accounts=BANK_ACCOUNT,
+)
+
+
+def bank_row(
+    *,
+    format: str,
+    key: str,
+    date: dt.date,
+    amount: int,
+    origin: Origin,
+    account: str = "",
+    currency: str = "SEK",
+    value_date: dt.date | None = None,
+    text: str = "",
+    reference: str = "",
+    counterparty: str = "",
+    counterparty_account: str = "",
+    bank_reference: str = "",
+    end_to_end_id: str = "",
+    transaction_code: str = "",
+    entry: str = "",
+    reversal: bool = False,
+) -> Row:
+    """One normalised bank row. `amount` is öre, positive = money into the account.
+
+    `key` must be stable across re-downloads: the bank's reference where the file has one
+    (see `keyed`), else an `OccurrenceKeys` digest of the row's content."""
+    return Row(
+        source=SECTION,
+        key=key,
+        date=date,
+        amounts={"amount": amount},
+        fields={
+            "format": format,
+            "account": account or None,
+            "currency": currency.upper() or None,
+            "value_date": value_date,
+            "text": " ".join(text.split()) or None,
+            "reference": reference or None,
+            "counterparty": " ".join(counterparty.split()) or None,
+            "counterparty_account": counterparty_account or None,
+            "bank_reference": bank_reference or None,
+            "end_to_end_id": end_to_end_id or None,
+            "transaction_code": transaction_code or None,
+            "entry": entry or None,
+            "reversal": "true" if reversal else None,
+        },
+        origin=origin,
+    )
+
+
+def keyed(account: str, reference: str) -> str:
+    """The key of a row the bank identifies: the same transaction in a camt.053 and a
+    camt.054 (or two overlapping statements) gets the same key, so it is booked once."""
+    return f"bank:{account_id(account)}:{reference}"
+
+
+def account_id(text: str) -> str:
+    """A bank account number in the one form mappings and files are compared in:
+    upper case, without spaces, dashes and dots (`SE45 5000 0000 0583 9825 7466`,
+    `5000-1234567`, `5000 12 34567` -> `SE4550000000058398257466`, `5000123 4567`...)."""
+    return re.sub(r"[\s.\-]", "", text).upper()
+
+
+# -- references -------------------------------------------------------------------------
+
+
+def is_ocr(reference: str) -> bool:
+    """A Swedish OCR number (bankgiro/plusgiro): 2–25 digits, Luhn check digit last."""
+    from stdnum import luhn
+
+    return reference.isdigit() and 2 <= len(reference) <= 25 and luhn.is_valid(reference)
+
+
+def is_rf(reference: str) -> bool:
+    """An ISO 11649 creditor reference (RF18 5390 0754 7034)."""
+    from stdnum import iso11649
+
+    return iso11649.is_valid(reference)
+
+
+# -- decoding ---------------------------------------------------------------------------
+
+_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+         (codecs.BOM_UTF16_BE, "utf-16"))
+_MOJIBAKE = re.compile("Ã[\u0080-\u00bf]|ï»¿|\ufffd")
+
+
+def decode(data: bytes, file: str, *, hint: str) -> tuple[str, str]:
+    """Text of a bank file and the encoding it was read with.
+
+    The order the banks' real files need: a BOM decides (UTF-8; UTF-16 from Excel's
+    "Unicode text"), then strict UTF-8, then cp1252 (Swedbank, Danske: ISO-8859-1/15 in
+    practice), chardet last. Text that is UTF-8 decoded twice ("Bokfï¿½ringsdag",
+    "BokfÃ¶ringsdag") cannot be repaired with certainty and is refused."""
+    encoding = next((name for bom, name in _BOMS if data.startswith(bom)), None)
+    text = None
+    if encoding is not None:
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            raise InputError(f"not {encoding} text although the file starts with its "
+                             "byte-order mark", file=file, hint=hint) from None
+    else:
+        for encoding in ("utf-8", "cp1252"):
+            try:
+                text = data.decode(encoding)
+                break
+            except UnicodeDecodeError:
+                continue
+        else:
+            import chardet
+
+            guess = chardet.detect(data[:65536])
+            encoding = guess.get("encoding")
+            if not encoding or (guess.get("confidence") or 0) < 0.5:
+                raise InputError("cannot tell the file's text encoding (not UTF-8, not "
+                                 "Windows-1252)", file=file, hint=hint)
+            try:
+                text = data.decode(encoding)
+            except (UnicodeDecodeError, LookupError):
+                raise InputError(f"not readable as {encoding} text", file=file,
+                                 hint=hint) from None
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise InputError("the file holds a NUL byte: it is not a text export", file=file,
+                         line=line, hint=hint)
+    bad = _MOJIBAKE.search(text)
+    if bad:
+        line = text.count("\n", 0, bad.start()) + 1
+        raise InputError(
+            f"the text is garbled ({bad.group()!r} where a letter such as ö should be): the "
+            "file was converted between encodings before it got here",
+            file=file, line=line,
+            hint="download the export again from the bank and give bokfor that file unopened.")
+    return text.removeprefix("\ufeff"), encoding
+
+
+# -- running balance --------------------------------------------------------------------
+
+
+@dataclass
+class RunningBalance:
+    """Checks a file's running balance (Saldo) row by row: each balance must be the
+    previous one plus the row's amount. Banks list newest first or oldest first, so both
+    orders are tried and the one that fits better is reported. A break means a row is
+    missing or altered (or the file was filtered): a warning naming the line, not a stop,
+    because some banks leave gaps (Nordea writes no Saldo on pending rows)."""
+
+    file: str
+    rows: list[tuple[int, int, int]] = field(default_factory=list)  # (line, amount, balance)
+
+    def add(self, line: int, amount: int, balance: int | None) -> None:
+        if balance is not None:
+            self.rows.append((line, amount, balance))
+
+    def notices(self, limit: int = 3) -> list[Notice]:
+        forward = self._breaks(self.rows)
+        backward = self._breaks(self.rows[::-1])
+        breaks = forward if len(forward) <= len(backward) else backward
+        out = [Notice(f"running balance does not follow: {format_sek(bal)} where the row "
+                      f"before and this row's amount give {format_sek(want)}",
+                      file=self.file, line=line) for line, bal, want in breaks[:limit]]
+        if len(breaks) > limit:
+            out.append(Notice(f"running balance breaks {len(breaks) - limit} more times; a row "
+                              "may be missing from the export", file=self.file))
+        return out
+
+    @staticmethod
+    def _breaks(rows: Iterable[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+        out, previous = [], None
+        for line, amount, balance in rows:
+            if previous is not None and previous + amount != balance:
+                out.append((line, balance, previous + amount))
+            previous = balance
+        return out
