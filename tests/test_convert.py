@@ -12,18 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from bokfor import __version__
 from bokfor.ledger import Ledger
 from bokfor.mapping import load_mapping
 from bokfor.plan import make_plan
 from bokfor.sie.reader import read
 
+from .golden_sie import GOLDEN, assert_golden
 from .test_errors import run_cli
 
 REPO = Path(__file__).parent.parent
 SAMPLE = REPO / "samples" / "stripe" / "balance_history.csv"
 MAPPING = REPO / "mappings" / "stripe.yaml"
-GOLDEN = Path(__file__).parent / "golden"
 EPOCH = "1767225600"  # 2026-01-01: fixes #GEN
 
 
@@ -50,12 +49,7 @@ def test_golden_sie(grouping, tmp_path, capsys):
         ["convert", str(SAMPLE), "--mapping", str(mapping), "--out", str(out),
          "--ledger", str(tmp_path / "ledger.sqlite")], capsys)
     assert code == 0, stderr
-    data = out.read_bytes().replace(f"#PROGRAM bokfor {__version__}".encode(),
-                                    b"#PROGRAM bokfor VERSION")
-    golden = GOLDEN / f"stripe_{grouping}.si"
-    if os.environ.get("BOKFOR_REGEN"):
-        golden.write_bytes(data)
-    assert data == golden.read_bytes()
+    assert_golden(out, GOLDEN / f"stripe_{grouping}.si")
     assert "Wrote " in stdout and str(out) in stdout
 
 
@@ -84,12 +78,7 @@ def test_golden_sie_of_the_other_exports(name, tmp_path, capsys):
                             str(out), "--ledger", str(tmp_path / "l"), "--from", "2026-01-01"],
                            capsys)
     assert code == 0, err
-    data = out.read_bytes().replace(f"#PROGRAM bokfor {__version__}".encode(),
-                                    b"#PROGRAM bokfor VERSION")
-    golden = GOLDEN / f"{name}.si"
-    if os.environ.get("BOKFOR_REGEN"):
-        golden.write_bytes(data)
-    assert data == golden.read_bytes()
+    assert_golden(out, GOLDEN / f"{name}.si")
     assert all(v.balance == 0 for v in read(out).document.vouchers)
 
 

@@ -19,6 +19,7 @@ from bokfor.errors import InputError, MappingError, UnbalancedError
 from bokfor.mapping import Mapping, Rule, SourceRules
 from bokfor.money import format_sek, format_sie, split_vat, vat_on
 from bokfor.sources import Schema
+from bokfor.template import Template
 
 
 @dataclass
@@ -156,34 +157,42 @@ def _group(booked: list[tuple[Row, Rule, list[Line]]], rules: SourceRules, schem
     booked.sort(key=lambda item: (item[0].date, _sortable(item[0].fields.get(order)) if order
                                   else "", item[0].origin.line))
     if rules.grouping == "per_row":
-        return [_row_voucher(row, rule, lines, rules) for row, rule, lines in booked]
+        return [_row_voucher(row, rule, lines, rules, rule.text or rules.voucher_text)
+                for row, rule, lines in booked]
     groups: dict[Any, list[tuple[Row, Rule, list[Line]]]] = defaultdict(list)
     key_field = schema.group_keys.get(rules.grouping)
+    single: list[Voucher] = []  # rows without a group (a bank line that is no batch entry)
     for item in booked:
         row = item[0]
         if rules.grouping == "per_day":
             groups[row.date].append(item)
         else:
-            payout = row.fields.get(key_field) if key_field else None
-            if payout:
-                groups[payout].append(item)
-            else:
+            group = row.fields.get(key_field) if key_field else None
+            if group:
+                groups[group].append(item)
+            elif rules.grouping == "per_payout":
                 result.pending.append(row)
+            else:
+                # The section's voucher text names group fields: the rule's own text, if any.
+                single.append(_row_voucher(*item, rules, item[1].text))
     if result.pending:
         result.notices.append(Notice(
             f"{len(result.pending)} rows are not yet paid out and were not booked; "
             "they will be booked with the payout that includes them",
             file=result.pending[0].origin.file))
     vouchers = [_group_voucher(key, items, rules, key_field) for key, items in groups.items()]
-    vouchers.sort(key=lambda v: v.date)
+    vouchers += single
+    vouchers.sort(key=lambda v: (v.date, v.origins[0].line if v.origins else 0))
     return vouchers
 
 
-def _row_voucher(row: Row, rule: Rule, lines: list[Line], rules: SourceRules) -> Voucher:
-    template = rule.text or rules.voucher_text
-    text = template.render(_row_getter(row)) if template else rule.name
-    return Voucher(series=rules.series, date=row.date, text=text, lines=tuple(lines),
-                   source_keys=(row.key,), origins=(row.origin,), rule=rule.name)
+def _row_voucher(row: Row, rule: Rule, lines: list[Line], rules: SourceRules,
+                 template: Template | None) -> Voucher:
+    # Empty fields leave gaps ("{counterparty} {text}"); a verifikation always has a text.
+    text = " ".join(template.render(_row_getter(row)).split()) if template else ""
+    return Voucher(series=rules.series, date=row.date, text=text or rule.name,
+                   lines=tuple(lines), source_keys=(row.key,), origins=(row.origin,),
+                   rule=rule.name)
 
 
 def _group_voucher(key: Any, items: list[tuple[Row, Rule, list[Line]]], rules: SourceRules,

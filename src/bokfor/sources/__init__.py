@@ -106,10 +106,11 @@ class Source(Protocol):
 
 
 def all_sources() -> list[Source]:
-    from bokfor.sources import stripe_balance, stripe_payments, stripe_payouts, stripe_report
+    from bokfor.sources import (bgmax, mt940, nets_ocr, stripe_balance, stripe_payments,
+                                stripe_payouts, stripe_report)
 
     return [stripe_balance.SOURCE, stripe_report.SOURCE, stripe_payments.SOURCE,
-            stripe_payouts.SOURCE]
+            stripe_payouts.SOURCE, mt940.SOURCE, bgmax.SOURCE, nets_ocr.SOURCE]
 
 
 def get_source(name: str) -> Source:

@@ -1,0 +1,111 @@
+"""Every bank format through the one bank section: each authored sample in samples/bank/ is
+detected as its own format only, and converts with mappings/bank.yaml into its golden SIE.
+
+Regenerate a golden file only after reading the diff: `BOKFOR_REGEN=1 pytest tests/test_bank.py`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from bokfor.domain import Origin, Row
+from bokfor.errors import MappingError
+from bokfor.mapping import BankAccounts
+from bokfor.sie.reader import read
+from bokfor.sources import all_sources, detect_source
+
+from .golden_sie import GOLDEN, assert_golden
+from .test_errors import run_cli
+
+REPO = Path(__file__).parent.parent
+SAMPLES = REPO / "samples" / "bank"
+MAPPING = REPO / "mappings" / "bank.yaml"
+
+# Sample (relative to samples/bank) -> the source that must read it.
+FORMATS = {
+    "bgmax_ocr.txt": "bgmax",
+    "mt940_seb.sta": "mt940",
+    "nets_ocr_dnb.txt": "nets_ocr",
+}
+
+
+def test_every_sample_is_listed():
+    """A sample added without a golden test would test nothing."""
+    found = {str(p.relative_to(SAMPLES)) for p in SAMPLES.rglob("*")
+             if p.is_file() and p.suffix != ".py"}
+    assert found == set(FORMATS)
+
+
+@pytest.mark.parametrize("sample", sorted(FORMATS))
+def test_sample_is_detected_as_its_format_only(sample):
+    path = SAMPLES / sample
+    assert [s.name for s in all_sources() if s.detect(path)] == [FORMATS[sample]]
+    assert detect_source(path).name == FORMATS[sample]
+
+
+@pytest.mark.parametrize("sample", sorted(FORMATS))
+def test_golden_sie(sample, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
+    out = tmp_path / "out.si"
+    code, stdout, err = run_cli(["convert", str(SAMPLES / sample), "-m", str(MAPPING),
+                                 "-o", str(out), "--ledger", str(tmp_path / "l.sqlite")], capsys)
+    assert code == 0, err
+    assert_golden(out, GOLDEN / "bank" / (sample.replace("/", "_") + ".si"))
+    assert all(v.balance == 0 for v in read(out).document.vouchers)
+    # Re-running the same file books nothing: every row has a stable key.
+    code, _, _ = run_cli(["convert", str(SAMPLES / sample), "-m", str(MAPPING), "-o",
+                          str(tmp_path / "again.si"), "--ledger", str(tmp_path / "l.sqlite")],
+                         capsys)
+    assert code == 3
+
+
+# -- bank account -> ledger account --------------------------------------------------------
+
+
+def row(account: str | None) -> Row:
+    return Row("bank", "k", dt.date(2026, 1, 5), {"amount": 100}, {"account": account},
+               Origin("f.csv", 7))
+
+
+ACCOUNTS = BankAccounts({"SE4550000000058398257466": "1930", "54026380": "1939"}, None,
+                        "sources.bank")
+
+
+@pytest.mark.parametrize("written", ["SE45 5000 0000 0583 9825 7466", "se4550000000058398257466",
+                                     "5839-8257466", "5839 825 746 6", "5839.825.746-6"])
+def test_one_account_in_the_forms_files_write_it(written):
+    """The IBAN's 17 account digits end with clearing number + account number."""
+    assert ACCOUNTS.ledger_account(row(written), "m.yaml") == "1930"
+
+
+def test_bankgiro_with_and_without_dash():
+    assert ACCOUNTS.ledger_account(row("5402-6380"), "m.yaml") == "1939"
+
+
+def test_unknown_account_names_the_key_to_add():
+    with pytest.raises(MappingError) as exc:
+        ACCOUNTS.ledger_account(row("1234-5678901"), "m.yaml")
+    assert str(exc.value) == (
+        "f.csv:7: sources.bank.bank_accounts: bank account 1234-5678901 is not in the mapping "
+        'Fix: add `"1234-5678901": 1930` (its ledger account) under sources.bank.bank_accounts '
+        "in m.yaml.")
+
+
+def test_a_file_without_account_needs_the_default():
+    with pytest.raises(MappingError) as exc:
+        ACCOUNTS.ledger_account(row(None), "m.yaml")
+    assert str(exc.value) == (
+        "f.csv:7: sources.bank.bank_account: the file does not name its bank account Fix: add "
+        "`bank_account: 1930` (the ledger account this file's bank account is booked on) under "
+        "sources.bank in m.yaml.")
+    fallback = BankAccounts({}, "1940", "sources.bank")
+    assert fallback.ledger_account(row(None), "m.yaml") == "1940"
+
+
+def test_a_short_number_never_matches_by_its_digits():
+    """Six digits could be the tail of many accounts: only an exact match counts."""
+    with pytest.raises(MappingError):
+        ACCOUNTS.ledger_account(row("257466"), "m.yaml")
