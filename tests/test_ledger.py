@@ -140,7 +140,7 @@ class _FakeBank:
 
 
 def test_two_identical_rows_without_id_are_both_booked(tmp_path, per_row, capsys, monkeypatch):
-    monkeypatch.setattr("bokfor.sources.all_sources", lambda: [_FakeBank()])
+    monkeypatch.setattr("bokfor.sources.all_sources", lambda *_: [_FakeBank()])
     text = tmp_path / "mapping.yaml"
     text.write_text(per_row.read_text(encoding="utf-8").replace('voucher_text: "{id}"', ""),
                     encoding="utf-8")

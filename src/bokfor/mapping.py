@@ -27,6 +27,7 @@ from bokfor.errors import MappingError
 from bokfor.money import AmountError, parse_amount
 from bokfor.rates import Rate, RateTable, load_rate_file, parse_rate
 from bokfor.sources import AMOUNT, DATE, DATETIME, Schema, all_sources
+from bokfor.sources.netbank import Profile, ProfileError, ProfileModel, profile_from_model
 from bokfor.template import Template, TemplateError
 from bokfor.yamlload import dotted, line_of, load
 
@@ -157,7 +158,10 @@ class SourceModel(_Strict):
         "as any file writes it) -> its ledger account: 'SE45 5000 0000 0583 9825 7466': 1930")
     bank_account: str | None = Field(
         None, description="bank section: the ledger account of files that do not name their "
-        "bank account (ICA Banken's CSV, a Swedbank CSV without the account column)")
+        "bank account and whose format has no entry in bank_accounts")
+    profiles: dict[str, ProfileModel] = Field(
+        default_factory=dict, description="bank section: layouts of other banks' exports "
+        "(tried before the built-in ones; see docs/bank.md)")
     fx_difference: FxDifferenceModel | None = Field(
         None, description="per_payout, rows in another currency: book what the clearing "
         "account has left of a payout to these accounts")
@@ -259,19 +263,25 @@ class BankAccounts:
     accounts: dict[str, str]  # account_id(bank account) -> ledger account
     default: str | None  # for rows whose file names no account
     key: str  # the YAML key, for messages
+    # Format -> ledger account, for files that do not name their account (SEB's CSV): `seb`
+    # is one format (a net-bank profile), `camt` all camt.05x.
+    formats: dict[str, str] = field(default_factory=dict)
 
     def ledger_account(self, row: Row, file: str) -> str:
         from bokfor.sources.bank import account_id
 
         text = str(row.fields.get("account") or "")
         if not text:
-            if self.default is None:
+            fmt = str(row.fields.get("format") or "")
+            ledger = self.formats.get(fmt) or self.formats.get(fmt.split(".")[0]) \
+                or self.default
+            if ledger is None:
                 raise MappingError(
-                    "the file does not name its bank account", file=row.origin.file,
-                    line=row.origin.line, key=f"{self.key}.bank_account",
-                    hint=f"add `bank_account: 1930` (the ledger account this file's bank account "
-                    f"is booked on) under {self.key} in {file}.")
-            return self.default
+                    f"the file does not name its bank account ({fmt} files do not)",
+                    file=row.origin.file, line=row.origin.line, key=f"{self.key}.bank_accounts",
+                    hint=f"add `{fmt}: 1930` (the ledger account of the bank account this file "
+                    f"is from) under {self.key}.bank_accounts in {file}.")
+            return ledger
         wanted = account_id(text)
         if wanted in self.accounts:
             return self.accounts[wanted]
@@ -321,6 +331,8 @@ class Mapping:
     objects: dict[tuple[int, str], str]
     sources: dict[str, SourceRules]
     rates: RateTable = field(default_factory=RateTable)
+    # The user's net-bank layouts (sources.bank.profiles), for detecting their files.
+    bank_profiles: tuple[Profile, ...] = ()
 
     def for_source(self, name: str) -> SourceRules:
         if name not in self.sources:
@@ -416,6 +428,7 @@ class _Compiler:
         self.positions = positions
         self.named: dict[str, str] = {}
         self.used_accounts: dict[str, tuple[Any, ...]] = {}
+        self.profiles: tuple[Profile, ...] = ()
 
     def compile(self) -> Mapping:
         m = self.m
@@ -475,6 +488,7 @@ class _Compiler:
             objects=objects,
             sources=sources,
             rates=rates,
+            bank_profiles=self.profiles,
         )
 
     def _rates(self) -> RateTable:
@@ -611,9 +625,21 @@ class _Compiler:
             return None
         from bokfor.sources.bank import account_id
 
+        profiles = self._profiles(section, base)
+        formats_known = {p.name for p in profiles} | {
+            s.name for s in all_sources(profiles) if s.section == "bank"} | {
+            p.name for s in all_sources() for p in getattr(s, "profiles", ())}
         accounts: dict[str, str] = {}
+        formats: dict[str, str] = {}
         for text, ledger in section.bank_accounts.items():
             loc = (*base, "bank_accounts", text)
+            if re.fullmatch(r"[a-z][a-z0-9_]*", text):
+                if text not in formats_known:
+                    raise self.fail(f"{text!r} is neither a bank account number nor a bank "
+                                    "format", loc, "formats: " + ", ".join(sorted(formats_known))
+                                    + "; or write the account number as the bank shows it.")
+                formats[text] = self._resolve(ledger, loc)
+                continue
             number = account_id(text)
             if not re.fullmatch(r"[A-Z0-9]{5,34}", number):
                 raise self.fail(f"{text!r} is not a bank account number", loc,
@@ -626,11 +652,24 @@ class _Compiler:
         default = None
         if section.bank_account is not None:
             default = self._resolve(section.bank_account, (*base, "bank_account"))
-        if not accounts and default is None:
+        if not accounts and not formats and default is None:
             raise self.fail("the bank section names no bank account", base,
                             "add `bank_accounts: {\"SE45 5000 0000 0583 9825 7466\": 1930}` "
                             "(each bank account and its ledger account) or `bank_account: 1930`.")
-        return BankAccounts(accounts, default, dotted(base))
+        self.profiles = profiles
+        return BankAccounts(accounts, default, dotted(base), formats)
+
+    def _profiles(self, section: SourceModel, base: tuple[Any, ...]) -> tuple[Profile, ...]:
+        """The user's net-bank layouts, checked for sense (columns that are in the header)."""
+        out = []
+        for name, model in section.profiles.items():
+            loc = (*base, "profiles", name)
+            try:
+                out.append(profile_from_model(name, model))
+            except ProfileError as exc:
+                where = (*loc, *exc.key.split(".")) if exc.key else loc
+                raise self.fail(exc.message, where, exc.hint) from None
+        return tuple(out)
 
     def _rule(self, source: str, rule: RuleModel, schema: Schema, loc: tuple[Any, ...]) -> Rule:
         name = rule.name or f"rule {loc[-1] + 1 if isinstance(loc[-1], int) else loc[-1]}"

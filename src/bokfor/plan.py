@@ -114,7 +114,8 @@ def make_plan(
     known = ledger.contents()
     owners = ledger.alias_owners()
     for path in inputs:
-        src = get_source(source) if source else detect_source(path)
+        src = get_source(source, mapping.bank_profiles) if source else \
+            detect_source(path, mapping.bank_profiles)
         rules = mapping.for_source(src.section)
         summary = InputSummary(str(path), src.name)
         plan.inputs.append(summary)

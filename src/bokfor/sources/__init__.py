@@ -12,7 +12,7 @@ import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Iterator, Protocol, Sequence
 
 from bokfor.domain import Notice, Row, digest
 from bokfor.errors import InputError
@@ -105,30 +105,34 @@ class Source(Protocol):
         ...
 
 
-def all_sources() -> list[Source]:
-    from bokfor.sources import (bgmax, mt940, nets_ocr, stripe_balance, stripe_payments,
-                                stripe_payouts, stripe_report)
+def all_sources(profiles: Sequence[object] = ()) -> list[Source]:
+    """Every format bokfor reads; `profiles` are the user's own net-bank layouts (from the
+    mapping), tried before the built-in ones."""
+    from bokfor.sources import (bgmax, camt, mt940, netbank, nets_ocr, stripe_balance,
+                                stripe_payments, stripe_payouts, stripe_report)
 
     return [stripe_balance.SOURCE, stripe_report.SOURCE, stripe_payments.SOURCE,
-            stripe_payouts.SOURCE, mt940.SOURCE, bgmax.SOURCE, nets_ocr.SOURCE]
+            stripe_payouts.SOURCE, camt.SOURCE, mt940.SOURCE, bgmax.SOURCE, nets_ocr.SOURCE,
+            netbank.SOURCE.with_profiles(profiles) if profiles else netbank.SOURCE]
 
 
-def get_source(name: str) -> Source:
-    for source in all_sources():
+def get_source(name: str, profiles: Sequence[object] = ()) -> Source:
+    for source in all_sources(profiles):
         if source.name == name:
             return source
     names = ", ".join(s.name for s in all_sources())
     raise InputError(f"unknown source {name!r}", hint=f"use one of: {names}.")
 
 
-def detect_source(path: Path) -> Source:
+def detect_source(path: Path, profiles: Sequence[object] = ()) -> Source:
     """The one source whose `detect` accepts the file, or an InputError saying what it saw."""
     if not path.is_file():
         raise InputError("no such file", file=str(path))
-    matches = [s for s in all_sources() if s.detect(path)]
+    sources = all_sources(profiles)
+    matches = [s for s in sources if s.detect(path)]
     if len(matches) == 1:
         return matches[0]
-    known = "; ".join(s.title for s in all_sources())
+    known = "; ".join(s.title for s in sources)
     if not matches:
         raise InputError(
             "not a file bokfor can read: its header matches no known format",

@@ -1,0 +1,176 @@
+"""Author the xlsx net-bank samples in samples/bank/netbank/ (run from anywhere):
+
+    python samples/bank/make_xlsx.py
+
+Each workbook copies one bank's layout as bokfor's notes describe it (see the profile
+YAML files in src/bokfor/sources/profiles/): January 2026 for Exempelbolaget i Sverige AB,
+the same transactions as the CSV samples. The archives are rewritten with fixed member
+times, so running the script again gives byte-identical files.
+
+- handelsbanken.xlsx: eight rows above the header, dates as text, amounts as numbers, and
+  the sheet size declared as A1:A1 as Handelsbanken's files do since 2026.
+- skandia.xlsx: sheet Kontoutdrag, period in B1, the account right of a Kontonummer label,
+  dates as date cells, amounts as text with no-break-space thousands and a decimal comma.
+- seb.xlsx: SEB's six columns on row 1, dates as date cells, amounts as numbers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+import zipfile
+from pathlib import Path
+
+import openpyxl
+
+OUT = Path(__file__).resolve().parent / "netbank"
+OPENING = 5231417  # öre, 1 January 2026
+
+# (booking date, transaction date, amount in öre, kind), oldest first.
+TRANSACTIONS = [
+    ("2026-01-02", "2025-12-31", -124900, "card_kjell"),
+    ("2026-01-07", "2026-01-07", 804646, "stripe"),
+    ("2026-01-09", "2026-01-09", 341250, "zettle"),
+    ("2026-01-12", "2026-01-12", 1250000, "bg_a"),
+    ("2026-01-12", "2026-01-12", 625000, "bg_b"),
+    ("2026-01-12", "2026-01-12", -1843000, "skatt"),
+    ("2026-01-14", "2026-01-14", 439262, "stripe"),
+    ("2026-01-16", "2026-01-16", -35000, "swish"),
+    ("2026-01-19", "2026-01-17", -3900, "card_press"),
+    ("2026-01-19", "2026-01-17", -3900, "card_press"),
+    ("2026-01-23", "2026-01-23", -2850000, "lon"),
+    ("2026-01-30", "2026-01-30", -9500, "fee"),
+]
+
+HANDELSBANKEN = {
+    "card_kjell": "KJELL & COMPANY", "stripe": "STRIPE PAYMENTS EUROPE", "zettle": "ZETTLE",
+    "bg_a": "BG-INB KUNDEN I NORR AB", "bg_b": "BG-INB FIKA & BULLAR HB",
+    "skatt": "SKATTEVERKET", "swish": "SWISH ANNA SVENSSON",
+    "card_press": "PRESSBYRÅN CENTRAL", "lon": "LÖN JANUARI", "fee": "AVGIFT",
+}
+SKANDIA = {
+    "card_kjell": "Kortköp KJELL & COMPANY", "stripe": "Insättning STRIPE PAYMENTS EUROPE",
+    "zettle": "Insättning ZETTLE", "bg_a": "Bankgiro Kunden i Norr AB",
+    "bg_b": "Bankgiro Fika & Bullar HB", "skatt": "Skatteverket",
+    "swish": "Swish Anna Svensson", "card_press": "Kortköp PRESSBYRÅN CENTRAL",
+    "lon": "Lön januari", "fee": "Avgift",
+}
+SEB = {
+    "card_kjell": "KJELL & COMP/25-12-31", "stripe": "STRIPE PAYMENTS EUROPE",
+    "zettle": "ZETTLE PAYOUT", "bg_a": "KUNDEN I NORR AB", "bg_b": "FIKA & BULLAR HB",
+    "skatt": "SKATTEVERKET", "swish": "46701234567", "card_press": "PRESSBYRÅN C/26-01-17",
+    "lon": "LÖN JANUARI", "fee": "AVGIFT FÖRETAGSPAKET",
+}
+SEB_BATCH = {
+    "2026-01-02": "5484381424", "2026-01-07": "5484392211", "2026-01-09": "5484401187",
+    "2026-01-12": "5484412095", "2026-01-14": "5484420033", "2026-01-16": "5484431560",
+    "2026-01-19": "5484440318", "2026-01-23": "5484452277", "2026-01-30": "5484479904",
+}
+
+
+def newest_first() -> list[tuple[str, str, int, str, int]]:
+    """(booking, transaction date, amount, kind, balance after), newest first."""
+    rows, balance = [], OPENING
+    for booking, day, amount, kind in TRANSACTIONS:
+        balance += amount
+        rows.append((booking, day, amount, kind, balance))
+    return rows[::-1]
+
+
+def kronor(ore: int) -> float:
+    """The float Excel stores for an amount (as a bank's export writes it)."""
+    return ore / 100
+
+
+def swedish(ore: int) -> str:
+    """'-1 249,00' with a no-break space between thousands (Skandia's text cells)."""
+    whole = f"{abs(ore) // 100:,}".replace(",", "\u00a0")
+    return ("-" if ore < 0 else "") + f"{whole},{abs(ore) % 100:02d}"
+
+
+def handelsbanken() -> openpyxl.Workbook:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Kontotransaktioner"
+    ws["A1"] = "Handelsbanken"
+    ws["A2"] = "2026-02-01, 09:12"
+    ws["A4"] = "Allkonto Företag 612 345 678"
+    ws["A6"] = "Kontoform: Företagskonto"
+    ws["A7"] = "Period: 2026-01-01 - 2026-01-31"
+    ws.append([])  # row 8 stays empty
+    ws.append(["Reskontradatum", "Transaktionsdatum", "Text", "Belopp", "Saldo"])
+    for booking, day, amount, kind, balance in newest_first():
+        ws.append([booking, day, HANDELSBANKEN[kind], kronor(amount), kronor(balance)])
+    return wb
+
+
+def skandia() -> openpyxl.Workbook:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Kontoutdrag"
+    ws["A1"] = "Period"
+    ws["B1"] = "2026-01-01 - 2026-01-31"
+    ws["A2"] = "Kontonummer"
+    ws["B2"] = "9150-123.456-7"
+    ws["A3"] = "Kontonamn"
+    ws["B3"] = "Företagskonto"
+    ws.append([])
+    ws.append(["Bokf. datum", "Beskrivning", "Belopp", "Saldo"])
+    for booking, _day, amount, kind, balance in newest_first():
+        ws.append([dt.datetime.fromisoformat(booking), SKANDIA[kind], swedish(amount),
+                   swedish(balance)])
+        ws.cell(ws.max_row, 1).number_format = "yyyy-mm-dd"
+    return wb
+
+
+def seb() -> openpyxl.Workbook:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Kontohändelser"
+    ws.append(["Bokföringsdatum", "Valutadatum", "Verifikationsnummer", "Text", "Belopp",
+               "Saldo"])
+    for booking, _day, amount, kind, balance in newest_first():
+        day = dt.datetime.fromisoformat(booking)
+        ws.append([day, day, SEB_BATCH[booking], SEB[kind], kronor(amount), kronor(balance)])
+        for column in (1, 2):
+            ws.cell(ws.max_row, column).number_format = "yyyy-mm-dd"
+    return wb
+
+
+_DIMENSION = re.compile(rb'<dimension ref="[^"]*"\s*/>')
+
+
+def save(wb: openpyxl.Workbook, path: Path, *, declare_a1: bool = False) -> None:
+    """Save with fixed metadata and member times; optionally declare the size A1:A1."""
+    fixed = dt.datetime(2026, 2, 1, 9, 12)
+    wb.properties.creator = "Exempelbolaget i Sverige AB"
+    wb.properties.created = wb.properties.modified = fixed
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    with zipfile.ZipFile(buffer) as src, zipfile.ZipFile(path, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if declare_a1 and info.filename.startswith("xl/worksheets/sheet"):
+                data, count = _DIMENSION.subn(b'<dimension ref="A1:A1"/>', data)
+                assert count == 1, "openpyxl no longer writes <dimension>"
+            if info.filename == "docProps/core.xml":
+                data = re.sub(rb"<dcterms:modified[^>]*>[^<]*</dcterms:modified>",
+                              b'<dcterms:modified xsi:type="dcterms:W3CDTF">'
+                              b"2026-02-01T09:12:00Z</dcterms:modified>", data)
+            member = zipfile.ZipInfo(info.filename, date_time=(2026, 2, 1, 9, 12, 0))
+            member.compress_type = zipfile.ZIP_DEFLATED
+            dst.writestr(member, data)
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    save(handelsbanken(), OUT / "handelsbanken.xlsx", declare_a1=True)
+    save(skandia(), OUT / "skandia.xlsx")
+    save(seb(), OUT / "seb.xlsx")
+    for name in ("handelsbanken.xlsx", "skandia.xlsx", "seb.xlsx"):
+        print(OUT / name)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1149 @@
+"""Nordic net-bank exports (CSV, xlsx, HTML-as-xls) described by layout profiles.
+
+Every bank, and often every account type at one bank, writes its "export transactions"
+file differently: delimiter, encoding, decimal and thousands marks, a preamble of 0–8
+lines, a ` kr` suffix, one signed amount or two positive in/out columns, pending rows.
+Code per bank would be fourteen near-copies; instead a bank is a **layout profile**, data
+validated by `ProfileModel`: the built-ins are YAML files in `profiles/`, and a user adds a
+bank in the mapping (`sources.bank.profiles: {name: <profile>}`) without touching code.
+
+How a file is read:
+- the container is recognised from the content (zip = xlsx, `<table` = HTML, else text);
+- the header row is found **by content**: within a profile's `preamble` rows, a row whose
+  non-empty cells are exactly the profile's header names (stripped, case-insensitive,
+  order free). The first profile that matches wins, user profiles before built-ins;
+- columns are found by name, so a bank reordering them does not matter;
+- amounts are exact öre (`money.parse_amount`) after the profile's thousands separators
+  and suffix are removed; a value the profile's marks make ambiguous is refused;
+- the key of a row is an `OccurrenceKeys` digest of its content counted in chronological
+  order (files list newest first), because no net-bank export carries a transaction id:
+  SEB's Verifikationsnummer is a batch number, Swedbank's Radnummer a position.
+
+The file is parsed in one pass into small tuples (distinct date and amount texts parsed
+once), then keyed and turned into bank rows; the running balance is checked on the way.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import io
+import itertools
+import re
+from collections import deque
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Literal, Sequence
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from bokfor.domain import Notice, Origin, Row
+from bokfor.errors import InputError, MappingError
+from bokfor.money import AmountError, parse_amount
+from bokfor.sources import OccurrenceKeys, bank, tables
+
+NAME = "netbank"
+TITLE = "Net-bank export (CSV/xlsx: SEB, Swedbank, Nordea, Danske, Handelsbanken, ICA, " \
+    "Länsförsäkringar, Skandia, DNB, SpareBank 1)"
+
+PROFILE_DIR = Path(__file__).with_name("profiles")
+# Priority order of the built-in profiles (their file names without `.yaml`).
+BUILTIN_ORDER = (
+    "seb", "swedbank", "nordea", "nordea_business", "nordea_business_2025", "danske", "ica",
+    "lansforsakringar", "dnb", "sparebank1", "handelsbanken", "skandia", "seb_xlsx",
+    "handelsbanken_xls",
+)
+
+SNIFF_BYTES = 16 * 1024  # detection reads no more than this of a text file
+_DELIMITERS = (";", ",", "\t")
+_THOUSANDS = {"space": " ", "nbsp": "\u00a0", "narrow_nbsp": "\u202f", "dot": ".",
+              "comma": ",", "apostrophe": "'"}
+_SPACES = " \u00a0\u202f"
+_CACHE_LIMIT = 1 << 16
+_REDOWNLOAD = "download the export from the bank again and give bokfor that file unopened " \
+    "(a spreadsheet that re-saves it changes dates, numbers and encoding)."
+_EXCEL_EPOCH = dt.date(1899, 12, 30)
+
+# ---------------------------------------------------------------------------------------
+# The profile as data (pydantic: the same model validates built-ins and user mappings).
+# Every scalar may arrive as text (the mapping loader keeps all values as text).
+# ---------------------------------------------------------------------------------------
+
+Names = str | list[str]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ColumnsModel(_Strict):
+    """Role -> the header cell that holds it (as written in `header`, any case)."""
+
+    date: str = Field(description="Booking date (bokföringsdag); required")
+    value_date: str | None = Field(None, description="Value date (valutadag, rentedato)")
+    amount: str | None = Field(None, description="Signed amount, positive = money in. "
+                               "Either this or money_in + money_out")
+    money_in: str | None = Field(None, description="Money into the account (positive)")
+    money_out: str | None = Field(None, description="Money out of the account; its absolute "
+                                  "value is taken, whatever sign the bank writes")
+    text: Names | None = Field(None, description="Text column, or a list joined with ' / ' "
+                               "(equal parts once)")
+    reference: str | None = Field(None, description="Column that may hold an OCR/KID/RF "
+                                  "reference; a value that is no valid reference is added "
+                                  "to the text instead")
+    counterparty: str | None = Field(None, description="Counterparty name")
+    counterparty_account: str | None = Field(None, description="Counterparty account")
+    sender: str | None = Field(None, description="Account the money came from: the "
+                               "counterparty account of money in (Nordea Avsändare)")
+    receiver: str | None = Field(None, description="Account the money went to: the "
+                                 "counterparty account of money out (Nordea Mottagare)")
+    balance: str | None = Field(None, description="Running balance (saldo), checked row by row")
+    currency: str | None = Field(None, description="Currency column (else `currency`)")
+    transaction_code: str | None = Field(None, description="Transaction type (ICA Typ, LF "
+                                         "Transaktionstyp)")
+    account: Names | None = Field(None, description="Own account per row (Swedbank: "
+                                  "[Clearingnummer, Kontonummer], joined with a space)")
+
+
+class AccountModel(_Strict):
+    """Where the own account number is written above the header (one of the two keys)."""
+
+    preamble_label: str | None = Field(None, description="A preamble cell with this text; "
+                                       "the account is the cell after it (`at: right`) or "
+                                       "the cell under it (`at: below`)")
+    at: Literal["right", "below"] = Field("right", description="Where the value is, seen "
+                                          "from the label")
+    preamble_regex: str | None = Field(None, description="Regular expression searched in "
+                                       "each preamble row (cells joined by spaces); group 1 "
+                                       "(or the whole match) is the account")
+
+
+class PendingModel(_Strict):
+    """Rows not yet booked by the bank: left out, with one notice counting them."""
+
+    column: str = Field(description="Header cell whose value marks a pending row")
+    values: list[str] = Field(min_length=1, description="Values that mark it (any case), "
+                              "e.g. [Reserverat, Reserverad]")
+
+
+class ProfileModel(_Strict):
+    """One net-bank export layout. Built-ins: bokfor/sources/profiles/*.yaml."""
+
+    title: str = Field(description="For people: 'SEB, Spara kontohändelser (CSV)'")
+    file: Literal["csv", "xlsx", "html"] = Field("csv", description="csv = any delimited "
+                                                 "text; html = an HTML table saved as .xls")
+    header: list[str] = Field(min_length=2, description="The header row's cell texts "
+                              "(compared stripped, case-insensitively, order free); the row "
+                              "must hold exactly these non-empty cells")
+    preamble: int = Field(0, ge=0, le=100, description="At most this many rows before the "
+                          "header (the header is found by content within them)")
+    sheet: str | None = Field(None, description="xlsx: the sheet's name (default: the first)")
+    delimiter: str | None = Field(None, description="csv: ';' ',' or a tab ('\\t' or 'tab'); "
+                                  "omitted = the one that splits a row into the header")
+    encoding: str = Field("auto", description="csv/html: 'auto' (BOM, UTF-8, Windows-1252, "
+                          "then a guess; garbled text refused) or a Python codec name")
+    columns: ColumnsModel
+    date_format: Names = Field("%Y-%m-%d", description="strftime format, or a list tried in "
+                               "order: %Y-%m-%d, %Y/%m/%d, %d.%m.%Y")
+    decimal_mark: Literal[".", ","] = Field(description="The decimal mark of amounts")
+    thousands: list[Literal["space", "nbsp", "narrow_nbsp", "dot", "comma", "apostrophe"]] = \
+        Field(default_factory=list, description="Thousands separators the bank writes "
+              "(none when omitted): space, nbsp (U+00A0), narrow_nbsp (U+202F), dot, comma, "
+              "apostrophe")
+    suffix: str | None = Field(None, description="Text after every amount, e.g. ' kr'")
+    currency: str = Field("SEK", description="Currency of the rows when no column says")
+    account: AccountModel | None = Field(None, description="Where the own account number is "
+                                         "in the preamble; omitted = not in the file (or in "
+                                         "columns.account)")
+    pending: PendingModel | None = None
+    footer: int = Field(0, ge=0, le=20, description="Rows to ignore at the end of the table")
+    order: Literal["newest_first", "oldest_first", "auto"] = Field(
+        "auto", description="Row order, for keys counted in time order; auto = from the dates")
+
+
+class ProfileError(MappingError):
+    """A profile that validates structurally but does not make sense (a column that is not
+    in the header). `key` is the dotted path inside the profile, e.g. `columns.amount`."""
+
+    def __init__(self, message: str, key: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message, key=key, hint=hint)
+
+
+def _fold(text: object) -> str:
+    return " ".join(str(text).split()).casefold()
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A checked profile, ready to read files. Column names are kept folded (`_fold`)."""
+
+    name: str
+    title: str
+    file: str
+    header: tuple[str, ...]
+    header_keys: frozenset[str]
+    preamble: int
+    sheet: str | None
+    delimiter: str | None
+    encoding: str
+    columns: dict[str, tuple[str, ...]]  # role -> folded header names
+    column_titles: dict[str, str]  # folded header name -> as the profile writes it
+    date_formats: tuple[str, ...]
+    decimal_mark: str
+    thousands: str  # the separator characters
+    suffix: str  # folded, stripped; "" = none
+    currency: str
+    account_label: str | None
+    account_at: str
+    account_regex: re.Pattern[str] | None
+    pending_column: str | None
+    pending_values: frozenset[str]
+    pending_shown: tuple[str, ...]
+    footer: int
+    order: str
+
+    def example_amount(self) -> str:
+        sep = next((c for c in self.thousands if c != self.decimal_mark), "")
+        suffix = f" {self.suffix}" if self.suffix else ""
+        return f"-1{sep}234{self.decimal_mark}50{suffix}"
+
+    def date_help(self) -> str:
+        shown = [f.replace("%Y", "YYYY").replace("%m", "MM").replace("%d", "DD")
+                 .replace("%y", "YY") for f in self.date_formats]
+        return " or ".join(shown)
+
+
+_NAME = re.compile(r"[a-z][a-z0-9_]*")
+_ROLES = tuple(ColumnsModel.model_fields)
+
+
+def profile_from_model(name: str, model: ProfileModel) -> Profile:
+    """Check the profile's meaning and build it; `ProfileError(message, key)` if wrong."""
+    if not _NAME.fullmatch(name):
+        raise ProfileError(f"profile name {name!r} must be lower-case letters, digits and _",
+                           "name", hint="e.g. sparbanken_syd.")
+    header = tuple(" ".join(h.split()) for h in model.header)
+    keys = [_fold(h) for h in header]
+    if any(not k for k in keys):
+        raise ProfileError("a header cell is empty", "header",
+                           hint="list only the non-empty header cells.")
+    dupes = sorted({h for h, k in zip(header, keys) if keys.count(k) > 1})
+    if dupes:
+        raise ProfileError(f"the header names {', '.join(map(repr, dupes))} more than once",
+                           "header", hint="each header cell once.")
+    header_keys = frozenset(keys)
+    titles = dict(zip(keys, header))
+
+    columns: dict[str, tuple[str, ...]] = {}
+    for role in _ROLES:
+        value = getattr(model.columns, role)
+        if value is None:
+            continue
+        names = [value] if isinstance(value, str) else list(value)
+        if not names:
+            raise ProfileError("an empty list of columns", f"columns.{role}")
+        for i, col in enumerate(names):
+            if _fold(col) not in header_keys:
+                where = f"columns.{role}" if isinstance(value, str) else f"columns.{role}.{i}"
+                raise ProfileError(f"{col!r} is not in the header ("
+                                   + ", ".join(header) + ")", where,
+                                   hint="name a column exactly as the header writes it.")
+        columns[role] = tuple(_fold(c) for c in names)
+    if "amount" in columns:
+        if "money_in" in columns or "money_out" in columns:
+            raise ProfileError("give either amount or money_in + money_out, not both",
+                               "columns.amount")
+    elif "money_in" not in columns or "money_out" not in columns:
+        missing = "money_out" if "money_in" in columns else "money_in" \
+            if "money_out" in columns else "amount"
+        raise ProfileError("the amount column is missing: give amount (signed) or money_in "
+                           "and money_out", f"columns.{missing}")
+    if "counterparty_account" in columns and ("sender" in columns or "receiver" in columns):
+        raise ProfileError("give counterparty_account or sender + receiver, not both",
+                           "columns.counterparty_account")
+
+    delimiter = model.delimiter
+    if delimiter is not None:
+        if delimiter.lower() in ("tab", "\\t"):
+            delimiter = "\t"
+        if model.file != "csv":
+            raise ProfileError("a delimiter is only for file: csv", "delimiter")
+        if len(delimiter) != 1 or delimiter in "\"\r\n" or delimiter.isalnum():
+            raise ProfileError(f"{model.delimiter!r} is not a delimiter", "delimiter",
+                               hint="use ';', ',' or tab.")
+    if model.sheet is not None and model.file != "xlsx":
+        raise ProfileError("a sheet is only for file: xlsx", "sheet")
+    encoding = model.encoding.strip()
+    if encoding.lower() != "auto":
+        if model.file == "xlsx":
+            raise ProfileError("an encoding is not for file: xlsx", "encoding")
+        try:
+            encoding = codecs.lookup(encoding).name
+        except LookupError:
+            raise ProfileError(f"unknown encoding {model.encoding!r}", "encoding",
+                               hint="use auto, utf-8, utf-8-sig, cp1252 or iso-8859-15."
+                               ) from None
+    else:
+        encoding = "auto"
+
+    formats = (model.date_format,) if isinstance(model.date_format, str) \
+        else tuple(model.date_format)
+    if not formats:
+        raise ProfileError("no date format", "date_format")
+    probe = dt.date(2026, 1, 31)
+    for i, fmt in enumerate(formats):
+        key = "date_format" if isinstance(model.date_format, str) else f"date_format.{i}"
+        try:
+            ok = dt.datetime.strptime(probe.strftime(fmt), fmt).date() == probe
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ProfileError(f"{fmt!r} is not a date format with year, month and day", key,
+                               hint="e.g. %Y-%m-%d, %Y/%m/%d or %d.%m.%Y.")
+
+    thousands = "".join(_THOUSANDS[t] for t in model.thousands)
+    if model.decimal_mark in thousands:
+        raise ProfileError(f"{model.decimal_mark!r} cannot be both the decimal mark and a "
+                           "thousands separator", "thousands")
+    suffix = _fold(model.suffix or "")
+    if suffix and any(c.isdigit() or c in ".,-+" for c in suffix):
+        raise ProfileError(f"suffix {model.suffix!r} holds a digit or a mark", "suffix")
+
+    label = regex = None
+    at = "right"
+    if model.account is not None:
+        acc = model.account
+        if (acc.preamble_label is None) == (acc.preamble_regex is None):
+            raise ProfileError("give one of preamble_label and preamble_regex", "account")
+        if "account" in columns:
+            raise ProfileError("the account is in a column already (columns.account)",
+                               "account")
+        if model.preamble == 0:
+            raise ProfileError("the account is read from the preamble, but preamble is 0",
+                               "account", hint="set preamble: to the rows above the header.")
+        if acc.preamble_label is not None:
+            label, at = _fold(acc.preamble_label), acc.at
+        else:
+            try:
+                regex = re.compile(acc.preamble_regex or "")
+            except re.error as exc:
+                raise ProfileError(f"not a regular expression: {exc}",
+                                   "account.preamble_regex") from None
+            if regex.groups > 1:
+                raise ProfileError("at most one group (the account)",
+                                   "account.preamble_regex")
+
+    pending_column = None
+    pending_values: frozenset[str] = frozenset()
+    pending_shown: tuple[str, ...] = ()
+    if model.pending is not None:
+        pending_column = _fold(model.pending.column)
+        if pending_column not in header_keys:
+            raise ProfileError(f"{model.pending.column!r} is not in the header",
+                               "pending.column")
+        pending_values = frozenset(_fold(v) for v in model.pending.values)
+        pending_shown = tuple(" ".join(v.split()) for v in model.pending.values)
+
+    currency = model.currency.strip().upper()
+    if not re.fullmatch(r"[A-Z]{3}", currency):
+        raise ProfileError(f"{model.currency!r} is not a currency code", "currency",
+                           hint="ISO 4217, e.g. SEK, NOK, EUR.")
+    return Profile(
+        name=name, title=" ".join(model.title.split()), file=model.file, header=header,
+        header_keys=header_keys, preamble=model.preamble, sheet=model.sheet,
+        delimiter=delimiter, encoding=encoding, columns=columns, column_titles=titles,
+        date_formats=formats, decimal_mark=model.decimal_mark, thousands=thousands,
+        suffix=suffix, currency=currency, account_label=label, account_at=at,
+        account_regex=regex, pending_column=pending_column, pending_values=pending_values,
+        pending_shown=pending_shown, footer=model.footer, order=model.order,
+    )
+
+
+def load_profile_file(path: Path) -> Profile:
+    """A built-in profile from its YAML file (name = file name); a broken one raises."""
+    with open(path, encoding="utf-8") as f:
+        data = yaml.safe_load(f)
+    return profile_from_model(path.stem, ProfileModel.model_validate(data))
+
+
+def _load_builtin() -> tuple[Profile, ...]:
+    found = {p.stem for p in PROFILE_DIR.glob("*.yaml")}
+    if found != set(BUILTIN_ORDER):
+        raise RuntimeError(f"profiles/ holds {sorted(found)}, expected {BUILTIN_ORDER}")
+    return tuple(load_profile_file(PROFILE_DIR / f"{name}.yaml") for name in BUILTIN_ORDER)
+
+
+BUILTIN: tuple[Profile, ...] = _load_builtin()
+
+# ---------------------------------------------------------------------------------------
+# Tables: any container as (line, cells)
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Match:
+    profile: Profile
+    header_line: int
+    header_cells: list[Any]
+    preamble: list[tuple[int, list[Any]]]
+    records: Iterator[tuple[int, list[Any]]]  # the rows after the header
+    delimiter: str | None = None
+
+
+class _File:
+    """One input file, its bytes read once, its texts and sheets decoded on demand."""
+
+    def __init__(self, path: Path, *, sniff: bool) -> None:
+        self.path = path
+        self.file = str(path)
+        self.sniff = sniff
+        with open(path, "rb") as f:
+            self.data = f.read(SNIFF_BYTES) if sniff else f.read()
+        self.truncated = sniff and len(self.data) == SNIFF_BYTES
+        self.kind = "xlsx" if tables.is_zip(self.data) else "text"
+        self._texts: dict[str, str | InputError] = {}
+        self._html: list[tuple[int, list[str]]] | None = None
+        self._sheets: dict[str | None, list[tuple[int, list[Any]]]] = {}
+        self._sheet_names: list[str] | None = None
+
+    # -- text ---------------------------------------------------------------------------
+    def text(self, encoding: str) -> str:
+        """The decoded text (or the decoding error, raised)."""
+        got = self._texts.get(encoding)
+        if got is None:
+            got = self._texts[encoding] = self._decode(encoding)
+        if isinstance(got, InputError):
+            raise got
+        return got
+
+    def _decode(self, encoding: str) -> str | InputError:
+        data = self.data
+        if self.truncated:  # a multi-byte character may be cut at the end of the sniff
+            data = data[: data.rfind(b"\n") + 1] or data
+        try:
+            if encoding == "auto":
+                try:
+                    return bank.decode(data, self.file, hint=_REDOWNLOAD)[0]
+                except InputError:
+                    if not self.sniff:
+                        raise
+                    # Detection only: a garbled file is still recognised, so that reading
+                    # it gives the clear "garbled" error rather than "unknown format".
+                    return data.decode("utf-8-sig").encode("cp1252").decode("utf-8")
+            text = data.decode(encoding)
+        except InputError as exc:
+            return exc
+        except (UnicodeError, LookupError) as exc:
+            if isinstance(exc, UnicodeDecodeError) and encoding != "auto":
+                line = data.count(b"\n", 0, exc.start) + 1
+                return InputError(f"not {encoding} text (byte {data[exc.start]:#04x})",
+                                  file=self.file, line=line, hint=_REDOWNLOAD)
+            return InputError("cannot tell the file's text encoding", file=self.file,
+                              hint=_REDOWNLOAD)
+        if "\x00" in text:
+            return InputError("the file holds a NUL byte: it is not a text export",
+                              file=self.file, hint=_REDOWNLOAD)
+        return text.removeprefix("\ufeff")
+
+    def is_html(self) -> bool:
+        if self.kind != "text":
+            return False
+        head = self.data[:4096].decode("latin-1")
+        return tables.looks_like_html(head)
+
+    def html(self, encoding: str) -> list[tuple[int, list[str]]]:
+        if self._html is None:
+            self._html = list(tables.html_rows(self.path, self.text(encoding)))
+        return self._html
+
+    # -- xlsx ---------------------------------------------------------------------------
+    def sheet_names(self) -> list[str]:
+        if self._sheet_names is None:
+            self._sheet_names = tables.sheet_names(self.path)
+        return self._sheet_names
+
+    def sheet_head(self, sheet: str | None, rows: int) -> list[tuple[int, list[Any]]]:
+        have = self._sheets.get(sheet)
+        if have is None or len(have) < rows:
+            it = tables.xlsx_rows(self.path, sheet)
+            try:
+                have = self._sheets[sheet] = list(itertools.islice(it, rows))
+            finally:
+                it.close()
+        return have[:rows]
+
+
+def _cells_key(cells: Sequence[Any]) -> list[str]:
+    return [k for k in (_fold(c) for c in cells if c is not None) if k]
+
+
+def _text_rows(text: str, count: int, delimiter: str) -> list[tuple[int, list[str]]]:
+    """The first `count` lines, each split on its own (detection and the preamble)."""
+    out = []
+    start = 0
+    for number in range(1, count + 1):
+        if start >= len(text):
+            break
+        end = text.find("\n", start)
+        line = text[start:] if end < 0 else text[start:end]
+        start = len(text) if end < 0 else end + 1
+        try:
+            cells = next(csv.reader([line.rstrip("\r")], delimiter=delimiter), [])
+        except csv.Error:
+            cells = [line]
+        out.append((number, cells))
+    return out
+
+
+def _line_offset(text: str, line: int) -> int:
+    """Character offset of the start of 1-based `line`."""
+    pos = 0
+    for _ in range(line - 1):
+        pos = text.find("\n", pos) + 1
+        if pos == 0:
+            return len(text)
+    return pos
+
+
+def _find_header(rows: list[tuple[int, list[Any]]], profile: Profile) -> int | None:
+    for i, (_, cells) in enumerate(rows[: profile.preamble + 1]):
+        keys = _cells_key(cells)
+        if len(keys) == len(profile.header_keys) and set(keys) == profile.header_keys:
+            return i
+    return None
+
+
+def _candidates(f: _File, profile: Profile) -> Iterator[tuple[list[tuple[int, list[Any]]],
+                                                                str | None]]:
+    """The rows a profile's header is looked for in (per delimiter for CSV)."""
+    depth = profile.preamble + 1
+    if profile.file == "xlsx":
+        if f.kind != "xlsx":
+            return
+        if profile.sheet is not None and profile.sheet not in f.sheet_names():
+            return
+        yield f.sheet_head(profile.sheet, depth), None
+        return
+    if f.kind != "text":
+        return
+    if profile.file == "html":
+        if f.is_html():
+            yield f.html(profile.encoding), None
+        return
+    if f.is_html():
+        return
+    text = f.text(profile.encoding)
+    for delimiter in (profile.delimiter,) if profile.delimiter else _DELIMITERS:
+        yield _text_rows(text, depth, delimiter), delimiter
+
+
+def _stable(text: str, start_line: int, delimiter: str, width: int) -> int:
+    """How many of the 20 rows after the header have the header's field count."""
+    body = text[_line_offset(text, start_line):]
+    reader = csv.reader(io.StringIO(body), delimiter=delimiter)
+    try:
+        rows = list(itertools.islice(reader, 20))
+    except csv.Error:
+        return 0
+    return sum(1 for r in rows if len(r) == width)
+
+
+def _header_in_auto_text(f: _File, profile: Profile) -> bool:
+    try:
+        text = f.text("auto")
+    except InputError:
+        return False
+    delimiters = (profile.delimiter,) if profile.delimiter else _DELIMITERS
+    return any(_find_header(_text_rows(text, profile.preamble + 1, d), profile) is not None
+               for d in delimiters)
+
+
+def _match(f: _File, profiles: Sequence[Profile]) -> tuple[Profile, int, str | None] | None:
+    """(profile, index of the header row in its candidate rows, delimiter) of the first
+    profile whose header is there. Decoding errors of a profile's encoding are raised only
+    when no profile matches (the caller decides)."""
+    for profile in profiles:
+        hits = []
+        try:
+            for rows, delimiter in _candidates(f, profile):
+                i = _find_header(rows, profile)
+                if i is not None:
+                    hits.append((i, delimiter, rows))
+        except InputError:
+            if profile.file == "xlsx" or profile.file == "html":
+                raise
+            if profile.encoding != "auto" and _header_in_auto_text(f, profile):
+                raise  # the layout is this profile's; its encoding is what is wrong
+            continue
+        if not hits:
+            continue
+        if len(hits) > 1 and f.kind == "text" and not f.sniff:
+            # Two delimiters split a row into the header: the one whose rows keep its width.
+            text = f.text(profile.encoding)
+            hits.sort(key=lambda h: -_stable(text, h[2][h[0]][0] + 1, h[1] or ",",
+                                             len(h[2][h[0]][1])))
+        i, delimiter, _ = hits[0]
+        return profile, i, delimiter
+    return None
+
+
+# ---------------------------------------------------------------------------------------
+# Values
+# ---------------------------------------------------------------------------------------
+
+
+_PLAIN = {".": re.compile(r"(-?)(\d{1,15})(?:\.(\d{0,6}))?"),
+          ",": re.compile(r"(-?)(\d{1,15})(?:,(\d{0,6}))?")}
+
+
+def parse_money(text: str, profile: Profile) -> int:
+    """Öre of an amount text in the profile's number format; AmountError says why not."""
+    plain = _PLAIN[profile.decimal_mark].fullmatch(text)
+    if plain:  # fast path: "-1000.000", "419,65" (no separators, no suffix)
+        sign, whole, frac = plain.groups()
+        if not frac or len(frac) <= 2 or not frac[2:].strip("0"):
+            value = int(whole) * 100 + (int((frac + "0")[:2]) if frac else 0)
+            return -value if sign else value
+    s = text.strip()
+    if profile.suffix and s.casefold().endswith(profile.suffix):
+        s = s[: -len(profile.suffix)].rstrip()
+    if not s:
+        raise AmountError("empty amount")
+    if s[0] in "-+\u2212":
+        s = s[0] + s[1:].lstrip(_SPACES)
+    mark = profile.decimal_mark
+    other = "," if mark == "." else "."
+    allowed = profile.thousands
+    for ch in _SPACES + other + "'":
+        if ch in s and ch not in allowed:
+            shown = {" ": "a space", "\u00a0": "a no-break space",
+                     "\u202f": "a narrow no-break space"}.get(ch, repr(ch))
+            raise AmountError(f"{text!r} holds {shown}, which this layout uses neither as "
+                              f"decimal mark ({mark!r}) nor as thousands separator")
+    if mark in s and any(ch in s[s.rfind(mark):] for ch in allowed):
+        raise AmountError(f"{text!r} is ambiguous: a thousands separator follows the "
+                          f"decimal mark {mark!r}")
+    for ch in allowed:
+        if ch != other:
+            s = s.replace(ch, other)
+    return parse_amount(s, mark)
+
+
+def _decimal_ore(value: Decimal | int) -> int:
+    if isinstance(value, int):
+        return value * 100
+    try:
+        cents = value * 100
+        whole = cents.to_integral_value()
+    except InvalidOperation:
+        raise AmountError(f"{value} is not a number") from None
+    if cents != whole:
+        raise AmountError(f"{value} has more than 2 decimals; öre cannot hold it exactly")
+    return int(whole)
+
+
+def _excel_date(value: Decimal | int) -> dt.date:
+    if value != int(value) or not 1 <= value <= 2958465:
+        raise ValueError(value)
+    return _EXCEL_EPOCH + dt.timedelta(days=int(value))
+
+
+# ---------------------------------------------------------------------------------------
+# The source
+# ---------------------------------------------------------------------------------------
+
+
+class NetbankSource:
+    """The `Source` for every net-bank layout profile (`format` = the profile's name)."""
+
+    name = NAME
+    title = TITLE
+    section = bank.SECTION
+    schema = bank.SCHEMA
+
+    def __init__(self, profiles: Iterable[Profile]) -> None:
+        self.profiles = tuple(profiles)
+
+    def with_profiles(self, user_profiles: Iterable[Profile]) -> "NetbankSource":
+        """A source that tries the user's profiles first; a user profile named like a
+        built-in replaces it."""
+        user = tuple(user_profiles)
+        names = {p.name for p in user}
+        return NetbankSource(user + tuple(p for p in self.profiles if p.name not in names))
+
+    def profile(self, name: str) -> Profile:
+        for p in self.profiles:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    # -- detect -------------------------------------------------------------------------
+    def detect(self, path: Path) -> bool:
+        """True when a profile's header row is within its preamble. Never raises."""
+        try:
+            f = _File(Path(path), sniff=True)
+            if not f.data or (f.kind == "text" and b"\x00" in f.data):
+                return False
+            return _match(f, self.profiles) is not None
+        except Exception:  # unreadable, binary, a broken zip: not ours
+            return False
+
+    def layout(self, path: Path) -> Profile:
+        """The profile that reads the file (InputError if none)."""
+        f = _File(Path(path), sniff=False)
+        return self._match_or_raise(f)[0]
+
+    # -- read ---------------------------------------------------------------------------
+    def read(self, path: Path, tz: dt.tzinfo) -> Iterator[Row | Notice]:
+        path = Path(path)
+        if not path.is_file():
+            raise InputError("no such file", file=str(path))
+        return self._read(path)
+
+    def _read(self, path: Path) -> Iterator[Row | Notice]:
+        try:
+            f = _File(path, sniff=False)
+        except OSError as exc:
+            raise InputError(f"cannot read the file ({exc.strerror})", file=str(path)) from None
+        if not f.data:
+            raise InputError("the file is empty", file=f.file, hint=_REDOWNLOAD)
+        profile, index, delimiter = self._match_or_raise(f)
+        match = _open_table(f, profile, index, delimiter)
+        yield from _Reader(f.file, match).rows()
+
+    def _match_or_raise(self, f: _File) -> tuple[Profile, int, str | None]:
+        try:
+            found = _match(f, self.profiles)
+        except InputError:
+            raise
+        if found is not None:
+            return found
+        if f.kind == "text" and not f.is_html():
+            f.text("auto")  # an encoding problem explains it best
+        raise _unknown_header(f, self.profiles)
+
+
+def _open_table(f: _File, profile: Profile, index: int, delimiter: str | None) -> _Match:
+    """The header row, the preamble above it and an iterator over the rows below it."""
+    if profile.file == "xlsx":
+        rows = tables.xlsx_rows(f.path, profile.sheet)
+        head = list(itertools.islice(rows, index + 1))
+        records: Iterator[tuple[int, list[Any]]] = rows
+    elif profile.file == "html":
+        all_rows = f.html(profile.encoding)
+        head = all_rows[: index + 1]
+        records = iter(all_rows[index + 1:])
+    else:
+        text = f.text(profile.encoding)
+        assert delimiter is not None
+        head = _text_rows(text, index + 1, delimiter)
+        header_line = head[index][0]
+        records = _csv_records(text, header_line, delimiter, f.file)
+    line, cells = head[index]
+    return _Match(profile, line, list(cells), head[:index], records, delimiter)
+
+
+def _csv_records(text: str, header_line: int, delimiter: str, file: str
+                 ) -> Iterator[tuple[int, list[str]]]:
+    """(first physical line, cells) of each record after the header line."""
+    body = io.StringIO(text[_line_offset(text, header_line + 1):])
+    reader = csv.reader(body, delimiter=delimiter)
+    prev = 0
+    try:
+        for row in reader:
+            line = header_line + prev + 1
+            prev = reader.line_num
+            yield line, row
+    except csv.Error as exc:
+        raise InputError(f"the file is not valid CSV ({exc})", file=file,
+                         line=header_line + reader.line_num, hint=_REDOWNLOAD) from None
+
+
+def _unknown_header(f: _File, profiles: Sequence[Profile]) -> InputError:
+    """The error for a file no profile reads: the header it found, the closest profile."""
+    best: tuple[float, int, list[str], Profile] | None = None
+    first: tuple[int, list[str]] | None = None
+    depth = max((p.preamble for p in profiles), default=0) + 1
+    for profile in profiles:
+        try:
+            for rows, _ in _candidates(f, profile):
+                for line, cells in rows[:depth]:
+                    keys = _cells_key(cells)
+                    if not keys:
+                        continue
+                    shown = [" ".join(str(c).split()) for c in cells
+                             if c is not None and str(c).strip()]
+                    if first is None or line < first[0]:
+                        first = (line, shown)
+                    score = len(set(keys) & profile.header_keys) / len(
+                        set(keys) | profile.header_keys)
+                    if score > 0 and (best is None or score > best[0]):
+                        best = (score, line, shown, profile)
+        except InputError:
+            continue
+    add = ("describe the layout under sources.bank.profiles in the mapping: a name, "
+           "header: [its header cells], columns: {date: …, amount: …, text: …}, "
+           "decimal_mark: … (the built-in profiles in bokfor/sources/profiles/ are examples)")
+    if best is None:
+        if first is None:
+            return InputError("no header row of a bank export: the file holds no table",
+                              file=f.file, hint=_REDOWNLOAD)
+        return InputError(
+            "the header matches no bank layout: found " + ", ".join(first[1]),
+            file=f.file, line=first[0], hint=f"if this is a bank's export, {add}.")
+    _, line, shown, profile = best
+    keys = set(_cells_key(shown))
+    missing = [h for h in profile.header if _fold(h) not in keys]
+    if keys < profile.header_keys and len(keys) * 2 >= len(profile.header_keys):
+        return InputError(
+            f"the header looks like {profile.title} ({profile.name}) but lacks the column"
+            + ("s " if len(missing) > 1 else " ") + ", ".join(repr(m) for m in missing),
+            file=f.file, line=line,
+            hint="export again with all columns (columns removed in a spreadsheet cannot be "
+            f"read), or {add}.")
+    return InputError(
+        "the header matches no bank layout: found " + ", ".join(shown)
+        + f"; the closest is {profile.name} ({profile.title}): " + ", ".join(profile.header),
+        file=f.file, line=line, hint=f"if this is another bank's export, {add}.")
+
+
+class _Reader:
+    """One pass over the table's rows into tuples, then keys and bank rows."""
+
+    def __init__(self, file: str, match: _Match) -> None:
+        self.file = file
+        self.m = match
+        self.p = match.profile
+        self.text_mode = self.p.file != "xlsx"
+        header = [_fold(c) if c is not None else "" for c in match.header_cells]
+        index: dict[str, int] = {}
+        for i, name in enumerate(header):
+            if name:
+                index.setdefault(name, i)
+        self.index = index
+        self.width = len(header)
+        self.trailing_empty = bool(header) and header[-1] == ""
+
+    def col(self, role: str) -> int | None:
+        names = self.p.columns.get(role)
+        return self.index[names[0]] if names else None
+
+    def cols(self, role: str) -> tuple[int, ...]:
+        return tuple(self.index[n] for n in self.p.columns.get(role, ()))
+
+    def title(self, i: int) -> str:
+        cell = self.m.header_cells[i]
+        return " ".join(str(cell).split())
+
+    # -- preamble -----------------------------------------------------------------------
+    def preamble_account(self) -> str:
+        p = self.p
+        rows = self.m.preamble
+        if p.account_label is not None:
+            for r, (_, cells) in enumerate(rows):
+                for c, cell in enumerate(cells):
+                    if cell is None or _fold(cell) != p.account_label:
+                        continue
+                    if p.account_at == "right":
+                        value = next((x for x in cells[c + 1:] if x is not None
+                                      and str(x).strip()), None)
+                    else:
+                        below = rows[r + 1][1] if r + 1 < len(rows) else []
+                        value = below[c] if c < len(below) else None
+                    if value is not None and str(value).strip():
+                        return " ".join(str(value).split())
+            raise InputError(
+                f"the preamble has no account number at a cell {p.account_label!r}",
+                file=self.file, line=self.m.header_line,
+                hint=f"the {p.title} export writes it above the header; " + _REDOWNLOAD)
+        if p.account_regex is not None:
+            for _, cells in rows:
+                line = " ".join(" ".join(str(c).split()) for c in cells if c is not None)
+                found = p.account_regex.search(line)
+                if found:
+                    return (found.group(1) if p.account_regex.groups else found.group()).strip()
+            raise InputError(
+                "the preamble has no account number (nothing matches "
+                f"{p.account_regex.pattern!r})", file=self.file, line=self.m.header_line,
+                hint=f"the {p.title} export writes it above the header; " + _REDOWNLOAD)
+        return ""
+
+    # -- rows ---------------------------------------------------------------------------
+    def rows(self) -> Iterator[Row | Notice]:
+        p = self.p
+        file = self.file
+        account0 = self.preamble_account()
+        i_date = self.col("date")
+        i_value = self.col("value_date")
+        i_amount = self.col("amount")
+        i_in, i_out = self.col("money_in"), self.col("money_out")
+        i_text = self.cols("text")
+        i_ref = self.col("reference")
+        i_cp = self.col("counterparty")
+        i_cpa = self.col("counterparty_account")
+        i_send, i_recv = self.col("sender"), self.col("receiver")
+        i_bal = self.col("balance")
+        i_cur = self.col("currency")
+        i_code = self.col("transaction_code")
+        i_acc = self.cols("account")
+        i_pend = self.index[p.pending_column] if p.pending_column else None
+        pending_values = p.pending_values
+        width = self.width
+        need = max(self.index.values()) + 1
+        text_mode = self.text_mode
+
+        dates: dict[object, dt.date] = {}
+        money: dict[object, int] = {}
+        parsed: list[tuple] = []
+        pending: list[int] = []
+        records = self.m.records
+        if p.footer:
+            records = _drop_last(records, p.footer)
+        for line, cells in records:
+            n = len(cells)
+            if text_mode and p.file == "csv":
+                if n != width:
+                    if n == 0 or not any(cells):
+                        continue
+                    if n == width + 1 and not cells[-1]:
+                        cells = cells[:-1]  # a trailing delimiter the header lacks
+                    elif n == width - 1 and self.trailing_empty:
+                        cells = cells + [""]
+                    else:
+                        raise InputError(
+                            f"the row has {n} fields but the header (line "
+                            f"{self.m.header_line}) has {width}",
+                            file=file, line=line,
+                            hint=f"a value containing the delimiter {self.m.delimiter!r} "
+                            "lost its quotes, or the row was cut; " + _REDOWNLOAD)
+            if not any(cells):
+                continue  # blank row
+            if n < need:
+                cells = list(cells) + [None] * (need - n)
+            if i_pend is not None:
+                mark = cells[i_pend]
+                if mark is not None and _fold(mark) in pending_values:
+                    pending.append(line)
+                    continue
+
+            raw = cells[i_date]
+            day = dates.get(raw)
+            if day is None:
+                if _blank(cells):
+                    continue  # a row of spaces
+                day = self.date(dates, raw, line, i_date, required=True)
+            if i_amount is not None:
+                raw = cells[i_amount]
+                amount = money.get(raw)
+                if amount is None:
+                    amount = self.money(money, raw, line, i_amount)
+            else:
+                amount = self.in_out(money, cells, line, i_in, i_out)
+            balance = None
+            if i_bal is not None:
+                raw = cells[i_bal]
+                if raw is not None and raw != "":
+                    balance = money.get(raw)
+                    if balance is None:
+                        balance = self.money(money, raw, line, i_bal, empty_ok=True)
+            value_day = None
+            if i_value is not None:
+                raw = cells[i_value]
+                if raw is not None and raw != "":
+                    value_day = dates.get(raw)
+                    if value_day is None:
+                        value_day = self.date(dates, raw, line, i_value, required=False)
+
+            parts = []
+            for i in i_text:
+                part = cells[i]
+                if part is not None:
+                    part = " ".join(str(part).split())
+                    if part and part not in parts:
+                        parts.append(part)
+            reference = ""
+            if i_ref is not None:
+                ref = cells[i_ref]
+                ref = " ".join(str(ref).split()) if ref is not None else ""
+                found = _reference(ref) if ref else ""
+                if found:
+                    reference = found
+                elif ref and ref not in parts:
+                    parts.append(ref)
+            text = " / ".join(parts)
+            if i_acc:
+                account = " ".join(" ".join(str(cells[i]).split()) for i in i_acc
+                                   if cells[i] is not None and str(cells[i]).strip())
+            else:
+                account = account0
+            if i_cpa is not None:
+                cp_account = _s(cells[i_cpa])
+            elif i_send is not None or i_recv is not None:
+                i = i_send if amount > 0 else i_recv
+                cp_account = _s(cells[i]) if i is not None else ""
+            else:
+                cp_account = ""
+            parsed.append((
+                line, day, amount, balance, text, value_day, reference,
+                _s(cells[i_cp]) if i_cp is not None else "",
+                cp_account,
+                _s(cells[i_cur]) if i_cur is not None else p.currency,
+                _s(cells[i_code]) if i_code is not None else "",
+                account,
+            ))
+        yield from self.emit(parsed)
+        if pending:
+            values = "/".join(p.pending_shown)
+            yield Notice(
+                f"{len(pending)} pending row" + ("s" if len(pending) > 1 else "")
+                + f" ({values}) left out: the bank has not booked "
+                + ("them" if len(pending) > 1 else "it") + " yet; export again later to "
+                "book " + ("them" if len(pending) > 1 else "it"),
+                file=file, line=pending[0])
+
+    def emit(self, parsed: list[tuple]) -> Iterator[Row | Notice]:
+        p = self.p
+        file = self.file
+        order = p.order
+        if order == "auto":
+            order = "newest_first" if parsed and parsed[0][1] > parsed[-1][1] else "oldest_first"
+        keys: list[str] = [""] * len(parsed)
+        counters: dict[str, OccurrenceKeys] = {}
+        positions = range(len(parsed) - 1, -1, -1) if order == "newest_first" \
+            else range(len(parsed))
+        for i in positions:
+            t = parsed[i]
+            counter = counters.get(t[11])  # one counter per account (Swedbank: per row)
+            if counter is None:
+                prefix = f"bank:{bank.account_id(t[11]) or p.name}"
+                counter = counters[t[11]] = OccurrenceKeys(prefix)
+            keys[i] = counter.key(t[1], t[2], t[4], t[3], t[6])
+        balance = bank.RunningBalance(file)
+        add = balance.add
+        make, origin, name = bank.bank_row, Origin, p.name
+        for t, key in zip(parsed, keys):
+            (line, day, amount, bal, text, value_day, reference, counterparty, cp_account,
+             currency, code, account) = t
+            if bal is not None:
+                add(line, amount, bal)
+            yield make(
+                format=name, key=key, date=day, amount=amount, origin=origin(file, line),
+                account=account, currency=currency or p.currency, value_date=value_day,
+                text=text, reference=reference, counterparty=counterparty,
+                counterparty_account=cp_account, transaction_code=code,
+            )
+        yield from balance.notices()
+
+    # -- value parsers (cache misses) ---------------------------------------------------
+    def date(self, cache: dict, raw: object, line: int, i: int, *, required: bool) -> dt.date:
+        p = self.p
+        day: dt.date | None = None
+        if isinstance(raw, dt.datetime):
+            day = raw.date()
+        elif isinstance(raw, dt.date):
+            day = raw
+        elif isinstance(raw, (int, Decimal)) and not isinstance(raw, bool):
+            try:
+                day = _excel_date(raw)
+            except (ValueError, ArithmeticError, OverflowError):
+                day = None
+        elif isinstance(raw, str):
+            text = raw.strip()
+            for fmt in p.date_formats:
+                try:
+                    day = dt.datetime.strptime(text, fmt).date()
+                    break
+                except ValueError:
+                    continue
+        if day is None:
+            shown = "" if raw is None else raw if isinstance(raw, str) else str(raw)
+            what = "an empty date" if not str(shown).strip() else f"not a date: {shown!r}"
+            raise InputError(f"{what}; the {p.name} layout writes dates as {p.date_help()}",
+                             file=self.file, line=line, column=self.title(i),
+                             hint=_REDOWNLOAD)
+        if len(cache) > _CACHE_LIMIT:
+            cache.clear()
+        cache[raw] = day
+        return day
+
+    def money(self, cache: dict, raw: object, line: int, i: int, *, empty_ok: bool = False
+              ) -> int:
+        p = self.p
+        try:
+            if isinstance(raw, (Decimal, int)) and not isinstance(raw, bool):
+                value = _decimal_ore(raw)
+            elif isinstance(raw, str):
+                value = parse_money(raw, p)
+            else:
+                raise AmountError(f"{raw!r} is not an amount")
+        except AmountError as exc:
+            raise InputError(
+                f"not an amount in the {p.name} layout: {exc}",
+                file=self.file, line=line, column=self.title(i),
+                hint=f"{p.title} writes amounts like {p.example_amount()}; " + _REDOWNLOAD,
+            ) from None
+        if len(cache) > _CACHE_LIMIT:
+            cache.clear()
+        cache[raw] = value
+        return value
+
+    def in_out(self, cache: dict, cells: list, line: int, i_in: int | None,
+               i_out: int | None) -> int:
+        assert i_in is not None and i_out is not None
+        raw_in, raw_out = cells[i_in], cells[i_out]
+        has_in = raw_in is not None and str(raw_in).strip() != ""
+        has_out = raw_out is not None and str(raw_out).strip() != ""
+        value_in = cache.get(raw_in) if has_in else 0
+        if value_in is None:
+            value_in = self.money(cache, raw_in, line, i_in)
+        value_out = cache.get(raw_out) if has_out else 0
+        if value_out is None:
+            value_out = self.money(cache, raw_out, line, i_out)
+        if has_in == has_out and (value_in or value_out or not has_in):
+            raise InputError(
+                "the row has " + ("both" if has_in else "neither") + " an amount in "
+                f"{self.title(i_in)!r} " + ("and" if has_in else "nor") + f" in "
+                f"{self.title(i_out)!r}", file=self.file, line=line,
+                column=self.title(i_in),
+                hint="each row moves money one way: exactly one of the two is filled; "
+                + _REDOWNLOAD)
+        return abs(value_in) - abs(value_out)
+
+
+# "4000123456788", "RF18 5390 0754 7034", or Nordea's "<bankgiro> <payer reference>".
+_BG_PREFIX = re.compile(r"\d{3,4}-\d{4}\s+")
+
+
+def _reference(text: str) -> str:
+    """The OCR/KID/RF reference a reference cell holds, or "" when it holds a message."""
+    found = _BG_PREFIX.match(text)
+    compact = (text[found.end():] if found else text).replace(" ", "")
+    if bank.is_ocr(compact) or bank.is_rf(compact):
+        return compact
+    return ""
+
+
+def _blank(cells: Sequence[Any]) -> bool:
+    return not any(c is not None and (not isinstance(c, str) or c.strip()) for c in cells)
+
+
+def _s(value: object) -> str:
+    return "" if value is None else " ".join(str(value).split())
+
+
+def _drop_last(items: Iterator[tuple[int, list[Any]]], n: int
+               ) -> Iterator[tuple[int, list[Any]]]:
+    """All but the last `n` non-blank rows (a footer)."""
+    window: deque[tuple[int, list[Any]]] = deque()
+    for item in items:
+        if not any(c is not None and str(c).strip() for c in item[1]):
+            continue
+        window.append(item)
+        if len(window) > n:
+            yield window.popleft()
+
+
+SOURCE = NetbankSource(BUILTIN)

@@ -1,0 +1,732 @@
+"""Net-bank CSV/xlsx/HTML exports read through layout profiles: the built-in profiles, each
+bank's sample, detection, keys, user profiles, errors with exact messages, robustness."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import shutil
+import zipfile
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import openpyxl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from bokfor.domain import Notice, Row
+from bokfor.errors import InputError
+from bokfor.sources import bank, netbank, tables
+from bokfor.sources.netbank import (BUILTIN, SOURCE, ProfileError, ProfileModel,
+                                    profile_from_model)
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "samples" / "bank" / "netbank"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "netbank"
+TZ = ZoneInfo("Europe/Stockholm")
+REDOWNLOAD = ("download the export from the bank again and give bokfor that file unopened (a "
+              "spreadsheet that re-saves it changes dates, numbers and encoding).")
+ADD_PROFILE = ("describe the layout under sources.bank.profiles in the mapping: a name, "
+               "header: [its header cells], columns: {date: …, amount: …, text: …}, "
+               "decimal_mark: … (the built-in profiles in bokfor/sources/profiles/ are "
+               "examples).")
+
+SAMPLE_PROFILE = {
+    "seb.csv": "seb", "swedbank.csv": "swedbank", "nordea.csv": "nordea",
+    "nordea_business.csv": "nordea_business",
+    "nordea_business_2025.csv": "nordea_business_2025", "danske.csv": "danske",
+    "ica.csv": "ica", "lansforsakringar.csv": "lansforsakringar", "dnb.csv": "dnb",
+    "sparebank1.csv": "sparebank1", "handelsbanken.xlsx": "handelsbanken",
+    "skandia.xlsx": "skandia", "seb.xlsx": "seb_xlsx",
+    "handelsbanken_kontotransactionlist.xls": "handelsbanken_xls",
+}
+# The January 2026 transactions every sample holds, oldest first: (date, öre).
+JANUARY = [
+    (dt.date(2026, 1, 2), -124900), (dt.date(2026, 1, 7), 804646),
+    (dt.date(2026, 1, 9), 341250), (dt.date(2026, 1, 12), 1250000),
+    (dt.date(2026, 1, 12), 625000), (dt.date(2026, 1, 12), -1843000),
+    (dt.date(2026, 1, 14), 439262), (dt.date(2026, 1, 16), -35000),
+    (dt.date(2026, 1, 19), -3900), (dt.date(2026, 1, 19), -3900),
+    (dt.date(2026, 1, 23), -2850000), (dt.date(2026, 1, 30), -9500),
+]
+OLDEST_FIRST = {"dnb"}
+
+
+def read_all(path: Path, source: netbank.NetbankSource = SOURCE) -> list[Row | Notice]:
+    return list(source.read(path, TZ))
+
+
+def rows_of(path: Path, source: netbank.NetbankSource = SOURCE) -> list[Row]:
+    return [r for r in read_all(path, source) if isinstance(r, Row)]
+
+
+def notices_of(path: Path) -> list[str]:
+    return [str(n) for n in read_all(path) if isinstance(n, Notice)]
+
+
+def error(path: Path, source: netbank.NetbankSource = SOURCE) -> str:
+    with pytest.raises(InputError) as exc:
+        read_all(path, source)
+    return str(exc.value)
+
+
+def write(tmp_path: Path, name: str, data: bytes | str) -> Path:
+    path = tmp_path / name
+    path.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+    return path
+
+
+def model(**changes: object) -> ProfileModel:
+    base: dict[str, object] = {
+        "title": "Sparbanken Test (CSV)", "header": ["Datum", "Text", "Belopp", "Saldo"],
+        "delimiter": ";", "columns": {"date": "Datum", "amount": "Belopp", "text": "Text",
+                                      "balance": "Saldo"},
+        "decimal_mark": ",", "thousands": ["space"],
+    }
+    base.update(changes)
+    return ProfileModel.model_validate(base)
+
+
+# --- the built-in profiles --------------------------------------------------------------
+
+
+def test_builtin_profiles_load_in_priority_order() -> None:
+    assert [p.name for p in BUILTIN] == list(netbank.BUILTIN_ORDER)
+    assert len(BUILTIN) == 14
+
+
+def test_builtin_headers_are_distinct_per_container() -> None:
+    seen = {}
+    for p in BUILTIN:
+        key = (p.file, p.header_keys)
+        assert key not in seen, f"{p.name} has the header of {seen.get(key)}"
+        seen[key] = p.name
+
+
+def test_profile_model_is_strict_and_documented() -> None:
+    with pytest.raises(ValidationError):
+        model(separator=";")
+    with pytest.raises(ValidationError):
+        model(file="ods")
+    schema = ProfileModel.model_json_schema()
+    assert schema["additionalProperties"] is False
+    assert "description" in schema["properties"]["header"]
+
+
+def test_profile_model_takes_every_scalar_as_text() -> None:
+    # The mapping loader hands over every scalar as a string.
+    profile = profile_from_model("test", model(preamble="2", footer="1"))
+    assert (profile.preamble, profile.footer) == (2, 1)
+
+
+@pytest.mark.parametrize(("changes", "key", "message"), [
+    ({"columns": {"date": "Datum", "amount": "Summa"}}, "columns.amount",
+     "'Summa' is not in the header (Datum, Text, Belopp, Saldo)"),
+    ({"columns": {"date": "Datum", "text": ["Text", "Info"], "amount": "Belopp"}},
+     "columns.text.1", "'Info' is not in the header (Datum, Text, Belopp, Saldo)"),
+    ({"columns": {"date": "Datum", "text": "Text"}}, "columns.amount",
+     "the amount column is missing: give amount (signed) or money_in and money_out"),
+    ({"columns": {"date": "Datum", "money_in": "Belopp"}}, "columns.money_out",
+     "the amount column is missing: give amount (signed) or money_in and money_out"),
+    ({"date_format": "%d/%m"}, "date_format",
+     "'%d/%m' is not a date format with year, month and day"),
+    ({"decimal_mark": ",", "thousands": ["comma"]}, "thousands",
+     "',' cannot be both the decimal mark and a thousands separator"),
+    ({"header": ["Datum", "datum", "Belopp"]}, "header",
+     "the header names 'Datum', 'datum' more than once"),
+    ({"pending": {"column": "Status", "values": ["Reserverad"]}}, "pending.column",
+     "'Status' is not in the header"),
+    ({"account": {"preamble_label": "Konto"}}, "account",
+     "the account is read from the preamble, but preamble is 0"),
+    ({"preamble": 2, "account": {"preamble_regex": "(\\d+"}}, "account.preamble_regex",
+     "not a regular expression: missing ), unterminated subpattern at position 0"),
+    ({"encoding": "klingon"}, "encoding", "unknown encoding 'klingon'"),
+    ({"delimiter": "ab"}, "delimiter", "'ab' is not a delimiter"),
+    ({"currency": "kronor"}, "currency", "'kronor' is not a currency code"),
+])
+def test_profile_errors_name_the_key(changes: dict, key: str, message: str) -> None:
+    with pytest.raises(ProfileError) as exc:
+        profile_from_model("test", model(**changes))
+    assert exc.value.key == key
+    assert exc.value.message == message
+
+
+def test_profile_name_must_be_an_identifier() -> None:
+    with pytest.raises(ProfileError) as exc:
+        profile_from_model("Min Bank", model())
+    assert str(exc.value) == ("name: profile name 'Min Bank' must be lower-case letters, "
+                              "digits and _ Fix: e.g. sparbanken_syd.")
+
+
+# --- detection ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLE_PROFILE))
+def test_each_sample_is_detected_as_its_profile(name: str) -> None:
+    path = SAMPLES / name
+    assert SOURCE.detect(path)
+    assert SOURCE.layout(path).name == SAMPLE_PROFILE[name]
+
+
+def test_every_sample_has_a_test() -> None:
+    assert {p.name for p in SAMPLES.iterdir()} == set(SAMPLE_PROFILE)
+    assert {SAMPLE_PROFILE[n] for n in SAMPLE_PROFILE} == set(netbank.BUILTIN_ORDER)
+
+
+def test_other_formats_are_not_detected() -> None:
+    others = [p for p in (ROOT / "samples").rglob("*")
+              if p.is_file() and SAMPLES not in p.parents and p.suffix != ".py"]
+    assert any(p.parent.name == "stripe" for p in others)
+    for path in others:
+        assert not SOURCE.detect(path), path
+
+
+def test_detect_never_raises(tmp_path: Path) -> None:
+    assert not SOURCE.detect(tmp_path / "missing.csv")
+    assert not SOURCE.detect(tmp_path)
+    assert not SOURCE.detect(write(tmp_path, "empty.csv", b""))
+    assert not SOURCE.detect(write(tmp_path, "nul.csv", b"Datum;Text\x00;Belopp\n"))
+    assert not SOURCE.detect(write(tmp_path, "fake.xlsx", b"PK\x03\x04 not a zip"))
+    assert not SOURCE.detect(write(tmp_path, "page.html", "<html><table><tr><td>x"))
+
+
+def test_detection_reads_the_content_not_the_name(tmp_path: Path) -> None:
+    renamed = tmp_path / "export.txt"
+    shutil.copy(SAMPLES / "ica.csv", renamed)
+    assert SOURCE.layout(renamed).name == "ica"
+
+
+# --- the samples, row by row -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLE_PROFILE))
+def test_every_sample_holds_the_january_transactions(name: str) -> None:
+    rows = rows_of(SAMPLES / name)
+    profile = SAMPLE_PROFILE[name]
+    got = [(r.date, r.amounts["amount"]) for r in rows]
+    assert got == (JANUARY if profile in OLDEST_FIRST else JANUARY[::-1])
+    assert all(r.source == bank.SECTION and r.fields["format"] == profile for r in rows)
+    assert all(r.origin.file == str(SAMPLES / name) for r in rows)
+    assert len({r.key for r in rows}) == len(rows) == 12
+    currency = "NOK" if profile in ("dnb", "sparebank1") else "SEK"
+    assert {r.fields["currency"] for r in rows} == {currency}
+    assert sum(r.amounts["amount"] for r in rows) == -1410042
+    texts = " ".join(str(r.fields["text"]) for r in rows).upper()
+    for word in ("STRIPE", "ZETTLE", "SKATT", "LÖN", "SWISH" if profile not in (
+            "seb", "seb_xlsx") else "4670"):
+        assert word in texts, (name, word)
+    assert not notices_of(SAMPLES / name) or profile.startswith("nordea")
+
+
+def test_seb_sample_rows() -> None:
+    rows = rows_of(SAMPLES / "seb.csv")
+    assert [r.origin.line for r in rows] == list(range(2, 14))
+    first = rows[0]
+    assert first.key == "bank:seb:4c513c66d82845f9e4be199b#1"
+    assert first.date == dt.date(2026, 1, 30)
+    assert first.amounts == {"amount": -9500}
+    assert first.fields == {
+        "format": "seb", "account": None, "currency": "SEK",
+        "value_date": dt.date(2026, 1, 30), "text": "AVGIFT FÖRETAGSPAKET",
+        "reference": None, "counterparty": None, "counterparty_account": None,
+        "bank_reference": None, "end_to_end_id": None, "transaction_code": None,
+        "entry": None, "reversal": None,
+    }
+    assert [r.fields["text"] for r in rows] == [
+        "AVGIFT FÖRETAGSPAKET", "LÖN JANUARI", "PRESSBYRÅN C/26-01-17",
+        "PRESSBYRÅN C/26-01-17", "46701234567", "STRIPE PAYMENTS EUROPE", "SKATTEVERKET",
+        "FIKA & BULLAR HB", "KUNDEN I NORR AB", "ZETTLE PAYOUT", "STRIPE PAYMENTS EUROPE",
+        "KJELL & COMP/25-12-31",
+    ]
+    # The two coffees differ by their running balance, so each is #1.
+    assert rows[2].key == "bank:seb:bdb2ab09d646a329f39911b0#1"
+    assert rows[3].key == "bank:seb:f546d03c40b7181b732c2c98#1"
+
+
+def test_seb_xlsx_gives_the_keys_of_the_seb_csv_but_its_own_prefix() -> None:
+    csv_keys = [r.key.split(":", 2)[2] for r in rows_of(SAMPLES / "seb.csv")]
+    xlsx = rows_of(SAMPLES / "seb.xlsx")
+    assert [r.key.split(":", 2)[2] for r in xlsx] == csv_keys
+    assert xlsx[0].key.startswith("bank:seb_xlsx:")
+    assert xlsx[0].fields["value_date"] == dt.date(2026, 1, 30)
+
+
+def test_swedbank_sample_account_reference_and_value_date() -> None:
+    rows = rows_of(SAMPLES / "swedbank.csv")
+    assert [r.origin.line for r in rows] == list(range(3, 15))  # after the * line
+    assert {r.fields["account"] for r in rows} == {"8105-9 934 567 890-1"}
+    assert all(r.key.startswith("bank:810599345678901:") for r in rows)
+    by_text = {r.fields["text"]: r for r in rows}
+    payer = by_text["BG 5402-6380 Kunden i Norr AB"]
+    assert payer.fields["reference"] == "4000123456788"
+    assert payer.amounts["amount"] == 1250000
+    assert by_text["BG 5402-6380 Fika & Bullar HB"].fields["reference"] == "75123000459"
+    assert by_text["Skatteverket"].fields["reference"] == "165566778891"
+    # Referens that is no OCR joins the text, once when it repeats Beskrivning.
+    assert "STRIPE PAYMENTS EUROPE LTD / STRIPE" in by_text
+    assert "Lön januari" in by_text
+    card = rows[-1]
+    assert (card.date, card.fields["value_date"]) == (dt.date(2026, 1, 2), dt.date(2026, 1, 2))
+
+
+def test_nordea_sample_leaves_out_pending_rows_with_one_notice() -> None:
+    out = read_all(SAMPLES / "nordea.csv")
+    rows = [r for r in out if isinstance(r, Row)]
+    assert [r.origin.line for r in rows] == list(range(4, 16))
+    assert [str(n) for n in out if isinstance(n, Notice)] == [
+        f"{SAMPLES / 'nordea.csv'}:2: 2 pending rows (Reserverat/Reserverad) left out: the "
+        "bank has not booked them yet; export again later to book them"]
+    swish = rows[4]
+    assert swish.fields["text"] == "Anna Svensson / Swish betalning ANNA SVENSSON"
+    assert swish.fields["counterparty"] == "Anna Svensson"
+    assert swish.fields["counterparty_account"] == "46701234567"  # Mottagare of money out
+    payer = rows[8]
+    assert payer.amounts["amount"] == 1250000
+    assert payer.fields["counterparty_account"] == "8327-9 123 456 789-0"  # Avsändare
+    assert rows[0].date == dt.date(2026, 1, 30)
+
+
+@pytest.mark.parametrize("name", ["nordea_business.csv", "nordea_business_2025.csv"])
+def test_nordea_business_samples_carry_ocr_from_meddelande(name: str) -> None:
+    rows = rows_of(SAMPLES / name)
+    refs = {r.fields["reference"]: r.amounts["amount"] for r in rows if r.fields["reference"]}
+    assert refs == {"4000123456788": 1250000, "75123000459": 625000,
+                    "165566778891": -1843000}
+    payer = next(r for r in rows if r.fields["reference"] == "4000123456788")
+    assert payer.fields["text"] == "Kunden i Norr AB / BG KONTOINS"
+    assert payer.fields["counterparty_account"] == "5402-6380"
+    fee = rows[0]
+    assert fee.fields["text"] == "PRIS ENL SPEC"
+    stripe = next(r for r in rows if r.amounts["amount"] == 804646)
+    assert stripe.fields["text"] == "STRIPE PAYMENTS EUROPE / INSÄTTNING / STRIPE PAYOUT"
+
+
+def test_nordea_business_2025_trailing_delimiter_and_pending_row() -> None:
+    out = read_all(SAMPLES / "nordea_business_2025.csv")
+    assert [str(n) for n in out if isinstance(n, Notice)] == [
+        f"{SAMPLES / 'nordea_business_2025.csv'}:2: 1 pending row (Reserverat/Reserverad) "
+        "left out: the bank has not booked it yet; export again later to book it"]
+    # The same transactions as the 2022 layout: same digests under another prefix.
+    old = [r.key.split(":", 2)[2] for r in rows_of(SAMPLES / "nordea_business.csv")]
+    new = [r.key.split(":", 2)[2] for r in out if isinstance(r, Row)]
+    assert new == old
+
+
+def test_danske_sample_dot_thousands_latin1_crlf() -> None:
+    rows = rows_of(SAMPLES / "danske.csv")
+    assert rows[1].fields["text"] == "Lön januari"
+    assert rows[1].amounts["amount"] == -2850000  # "-28.500,00"
+    assert rows[-1].fields["text"] == "Kortköp KJELL & COMPANY"
+
+
+def test_ica_sample_suffix_space_thousands_no_account() -> None:
+    rows = rows_of(SAMPLES / "ica.csv")
+    assert rows[1].amounts["amount"] == -2850000  # "-28 500,00 kr"
+    assert {r.fields["account"] for r in rows} == {None}
+    assert all(r.key.startswith("bank:ica:") for r in rows)
+    assert [r.fields["transaction_code"] for r in rows[:3]] == [
+        "Avgift", "Överföring", "Korttransaktion"]
+
+
+def test_lansforsakringar_sample_account_from_preamble_and_identical_rows() -> None:
+    rows = rows_of(SAMPLES / "lansforsakringar.csv")
+    assert [r.origin.line for r in rows] == list(range(5, 17))
+    assert {r.fields["account"] for r in rows} == {"9025 12 34567"}
+    # No running balance: the two coffees are identical, counted oldest first (from the
+    # bottom of this newest-first file).
+    coffee_new, coffee_old = rows[2], rows[3]
+    assert coffee_new.key.rsplit("#", 1)[0] == coffee_old.key.rsplit("#", 1)[0]
+    assert (coffee_old.key[-2:], coffee_new.key[-2:]) == ("#1", "#2")
+    assert coffee_new.fields["transaction_code"] == "Kortköp"
+    assert rows[8].fields["text"] == "BG 5402-6380 4000123456788"  # no reference column
+
+
+def test_dnb_sample_two_positive_columns_oldest_first() -> None:
+    rows = rows_of(SAMPLES / "dnb.csv")
+    assert rows[0].amounts["amount"] == -124900  # "Uttak fra konto" 1 249,00
+    assert rows[1].amounts["amount"] == 804646  # "Innskudd på konto" 8 046,46
+    assert rows[0].fields["value_date"] == dt.date(2026, 1, 2)
+    # Oldest first: the earlier coffee (line 10) is #1.
+    assert (rows[8].key[-2:], rows[9].key[-2:]) == ("#1", "#2")
+
+
+def test_sparebank1_sample_inn_ut_and_accounts() -> None:
+    rows = rows_of(SAMPLES / "sparebank1.csv")
+    assert rows[1].amounts["amount"] == -2850000  # Ut "-28500,00": its absolute value
+    assert rows[1].fields["counterparty_account"] == "1206.33.44556"  # Til konto
+    payer = rows[8]
+    assert payer.amounts["amount"] == 1250000
+    assert payer.fields["counterparty_account"] == "1503.22.10045"  # Fra konto
+    assert (rows[3].key[-2:], rows[2].key[-2:]) == ("#1", "#2")
+
+
+def test_handelsbanken_xlsx_sample_declared_a1_and_account() -> None:
+    with zipfile.ZipFile(SAMPLES / "handelsbanken.xlsx") as archive:
+        assert b'<dimension ref="A1:A1"/>' in archive.read("xl/worksheets/sheet1.xml")
+    rows = rows_of(SAMPLES / "handelsbanken.xlsx")
+    assert [r.origin.line for r in rows] == list(range(10, 22))
+    assert {r.fields["account"] for r in rows} == {"612 345 678"}
+    assert rows[0].key.startswith("bank:612345678:")
+    assert rows[5].amounts["amount"] == 439262  # a float cell 4392.62, read exactly
+
+
+def test_skandia_xlsx_sample_nbsp_text_amounts_and_label() -> None:
+    rows = rows_of(SAMPLES / "skandia.xlsx")
+    assert [r.origin.line for r in rows] == list(range(6, 18))
+    assert {r.fields["account"] for r in rows} == {"9150-123.456-7"}
+    assert rows[1].amounts["amount"] == -2850000  # "-28\u00a0500,00"
+    assert rows[0].date == dt.date(2026, 1, 30)  # a date cell
+
+
+def test_handelsbanken_html_xls_sample() -> None:
+    rows = rows_of(SAMPLES / "handelsbanken_kontotransactionlist.xls")
+    assert {r.fields["account"] for r in rows} == {"612 345 678"}
+    assert rows[1].fields["text"] == "LÖN JANUARI"  # ISO-8859-1
+    assert rows[1].amounts["amount"] == -2850000  # "-28&nbsp;500,00"
+    assert rows[0].origin.line == 12  # the line of the <tr>
+    # The same account as the xlsx: the same keys for the same transactions.
+    assert [r.key for r in rows] == [r.key for r in rows_of(SAMPLES / "handelsbanken.xlsx")]
+
+
+# --- keys ----------------------------------------------------------------------------------
+
+
+def test_keys_are_stable_across_reads() -> None:
+    for name in SAMPLE_PROFILE:
+        assert [r.key for r in rows_of(SAMPLES / name)] == \
+            [r.key for r in rows_of(SAMPLES / name)]
+
+
+def test_a_later_identical_transaction_gets_a_new_key_and_old_keys_stay(tmp_path: Path
+                                                                        ) -> None:
+    lines = (SAMPLES / "lansforsakringar.csv").read_text(encoding="utf-8").splitlines()
+    # A re-download on 1 February: a third identical coffee on top (newest first).
+    coffee = lines[6]
+    assert "PRESSBYRÅN" in coffee
+    redownload = lines[:4] + [lines[4].replace("2026-01-30", "2026-02-01")
+                              .replace("Avgift Företagskonto", "Kortavgift"), coffee] + lines[4:]
+    path = write(tmp_path, "lf.csv", "\n".join(redownload) + "\n")
+    old = [r.key for r in rows_of(SAMPLES / "lansforsakringar.csv")]
+    new = [r.key for r in rows_of(path)]
+    assert new[2:] == old
+    assert new[1].endswith("#3") and new[1].rsplit("#", 1)[0] == old[2].rsplit("#", 1)[0]
+
+
+def test_swedbank_radnummer_is_not_part_of_the_key(tmp_path: Path) -> None:
+    data = (SAMPLES / "swedbank.csv").read_bytes().decode("cp1252").splitlines()
+    renumbered = data[:2] + [str(100 + i) + line[line.index(","):]
+                             for i, line in enumerate(data[2:])]
+    path = write(tmp_path, "sw.csv", "\r\n".join(renumbered).encode("cp1252"))
+    assert [r.key for r in rows_of(path)] == [r.key for r in rows_of(SAMPLES / "swedbank.csv")]
+
+
+# --- amounts ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("profile", "text", "ore"), [
+    ("seb", "-1000.000", -100000), ("seb", "2814.160", 281416), ("seb", "5", 500),
+    ("danske", "-2.500,00", -250000), ("danske", "1.234", 123400), ("danske", "0,5", 50),
+    ("ica", "-1 000,00 kr", -100000), ("ica", "12\u00a0500,00 kr", 1250000),
+    ("skandia", "-1\u202f249,00", -124900), ("nordea", "-419,65", -41965),
+])
+def test_amounts_in_each_layout(profile: str, text: str, ore: int) -> None:
+    assert netbank.parse_money(text, SOURCE.profile(profile)) == ore
+
+
+@pytest.mark.parametrize(("profile", "text", "message"), [
+    ("seb", "-1000.001", "'-1000.001' has more than 2 decimals; öre cannot hold it exactly"),
+    ("seb", "1,234.50", "'1,234.50' holds ',', which this layout uses neither as decimal "
+     "mark ('.') nor as thousands separator"),
+    ("nordea", "1 234,50", "'1 234,50' holds a space, which this layout uses neither as "
+     "decimal mark (',') nor as thousands separator"),
+    ("nordea", "1.234", "'1.234' holds '.', which this layout uses neither as decimal mark "
+     "(',') nor as thousands separator"),
+    ("danske", "1,234.5", "'1,234.5' is ambiguous: a thousands separator follows the "
+     "decimal mark ','"),
+    ("danske", "12.34,00", "'12.34,00' has misplaced thousands separators"),
+    ("ica", "kr", "empty amount"),
+])
+def test_amounts_the_layout_makes_wrong_or_ambiguous(profile: str, text: str,
+                                                     message: str) -> None:
+    with pytest.raises(netbank.AmountError) as exc:
+        netbank.parse_money(text, SOURCE.profile(profile))
+    assert str(exc.value) == message
+
+
+def test_xlsx_numbers_become_exact_ore() -> None:
+    assert netbank._decimal_ore(Decimal(repr(4392.62))) == 439262
+    assert netbank._decimal_ore(Decimal("-1000.000")) == -100000
+    assert netbank._decimal_ore(12) == 1200
+    with pytest.raises(netbank.AmountError):
+        netbank._decimal_ore(Decimal("0.125"))
+
+
+# --- errors with exact messages ------------------------------------------------------------
+
+
+def test_unknown_header_names_what_it_found_and_the_closest_profile() -> None:
+    path = FIXTURES / "unknown_bank.csv"
+    assert not SOURCE.detect(path)
+    assert error(path) == (
+        f"{path}:1: the header matches no bank layout: found Datum, Rubrik, Belopp, Saldo, "
+        "Kategori; the closest is ica (ICA Banken (CSV)): Datum, Text, Typ, Budgetgrupp, "
+        f"Belopp, Saldo Fix: if this is another bank's export, {ADD_PROFILE}")
+
+
+def test_missing_column_names_the_layout_and_the_column() -> None:
+    path = FIXTURES / "seb_missing_saldo.csv"
+    assert error(path) == (
+        f"{path}:1: the header looks like SEB kontohändelser (CSV) (seb) but lacks the "
+        "column 'Saldo' Fix: export again with all columns (columns removed in a "
+        f"spreadsheet cannot be read), or {ADD_PROFILE}")
+
+
+def test_no_table_at_all(tmp_path: Path) -> None:
+    path = write(tmp_path, "notes.txt", "hej\n")
+    assert error(path) == (f"{path}:1: the header matches no bank layout: found hej Fix: if "
+                           f"this is a bank's export, {ADD_PROFILE}")
+    empty = write(tmp_path, "empty.csv", b"")
+    assert error(empty) == f"{empty}: the file is empty Fix: {REDOWNLOAD}"
+    assert error(tmp_path / "gone.csv") == f"{tmp_path / 'gone.csv'}: no such file"
+
+
+def test_mojibake_is_detected_and_refused() -> None:
+    path = FIXTURES / "seb_mojibake.csv"
+    assert SOURCE.detect(path)  # recognised, so the user sees why it cannot be read
+    assert error(path) == (
+        f"{path}:1: the text is garbled ('Ã¶' where a letter such as ö should be): the file "
+        "was converted between encodings before it got here Fix: download the export again "
+        "from the bank and give bokfor that file unopened.")
+
+
+def test_wrong_encoding_for_a_profile_with_a_codec(tmp_path: Path) -> None:
+    user = profile_from_model("strict_utf8", model(encoding="utf-8"))
+    path = write(tmp_path, "x.csv", "Datum;Text;Belopp;Saldo\n2026-01-30;Avgift;-95,00;10,00\n"
+                 .encode("utf-8") + b"2026-01-31;Kortk\xf6p;-1,00;9,00\n")
+    assert error(path, netbank.NetbankSource([user])) == (
+        f"{path}:3: not utf-8 text (byte 0xf6) Fix: {REDOWNLOAD}")
+
+
+def test_decimal_mark_ambiguity_names_line_and_column() -> None:
+    path = FIXTURES / "danske_ambiguous.csv"
+    assert error(path) == (
+        f"{path}:2: column 'Belopp': not an amount in the danske layout: '-1,234.50' is "
+        "ambiguous: a thousands separator follows the decimal mark ',' Fix: Danske Bank "
+        f"(CSV) writes amounts like -1.234,50; {REDOWNLOAD}")
+
+
+def test_more_decimals_than_ore() -> None:
+    path = FIXTURES / "seb_three_decimals.csv"
+    assert error(path) == (
+        f"{path}:2: column 'Belopp': not an amount in the seb layout: '-95.001' has more than "
+        f"2 decimals; öre cannot hold it exactly Fix: SEB kontohändelser (CSV) writes amounts "
+        f"like -1234.50; {REDOWNLOAD}")
+
+
+def test_bad_date_names_the_profiles_format() -> None:
+    path = FIXTURES / "seb_bad_date.csv"
+    assert error(path) == (
+        f"{path}:3: column 'Bokföringsdatum': not a date: '30/01/2026'; the seb layout writes "
+        f"dates as YYYY-MM-DD Fix: {REDOWNLOAD}")
+
+
+def test_wrong_number_of_fields() -> None:
+    path = FIXTURES / "seb_extra_field.csv"
+    assert error(path) == (
+        f"{path}:3: the row has 7 fields but the header (line 1) has 6 Fix: a value "
+        f"containing the delimiter ';' lost its quotes, or the row was cut; {REDOWNLOAD}")
+
+
+def test_in_out_row_with_both_or_neither(tmp_path: Path) -> None:
+    path = write(tmp_path, "dnb.csv", "Dato;Forklaring;Rentedato;Uttak fra konto;Innskudd på "
+                 "konto\n02.01.2026;Gebyr;02.01.2026;95,00;10,00\n")
+    assert error(path) == (
+        f"{path}:2: column 'Innskudd på konto': the row has both an amount in 'Innskudd på "
+        "konto' and in 'Uttak fra konto' Fix: each row moves money one way: exactly one of "
+        f"the two is filled; {REDOWNLOAD}")
+
+
+def test_running_balance_break_is_a_notice(tmp_path: Path) -> None:
+    text = (SAMPLES / "seb.csv").read_bytes().decode("utf-8-sig")
+    broken = text.replace("LÖN JANUARI;-28500.000", "LÖN JANUARI;-28400.000")
+    path = write(tmp_path, "seb.csv", broken)
+    assert notices_of(path) == [
+        f"{path}:3: running balance does not follow: 38\u00a0308,75 where the row before and "
+        "this row's amount give 38\u00a0408,75"]
+
+
+def test_zip_bomb_is_refused_before_inflating(tmp_path: Path) -> None:
+    path = tmp_path / "bomb.xlsx"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("xl/worksheets/sheet1.xml", b"\0" * (4 * 1024 * 1024))
+    message = error(path)
+    assert message.startswith(f"{path}: the workbook member 'xl/worksheets/sheet1.xml' is "
+                              "compressed ")
+    assert message.endswith(":1, far beyond a real spreadsheet (a zip bomb?) Fix: download "
+                            "the export from the bank again and give bokfor that file "
+                            "unopened.")
+    assert not SOURCE.detect(path)
+
+
+def test_workbook_too_large_when_inflated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                          ) -> None:
+    monkeypatch.setattr(tables, "MAX_UNCOMPRESSED", 1024)
+    path = SAMPLES / "seb.xlsx"
+    size = sum(i.file_size for i in zipfile.ZipFile(path).infolist()) // (1024 * 1024)
+    assert error(path) == (
+        f"{path}: the workbook inflates to {size} MiB, more than the 0 MiB a bank export can "
+        "need (a zip bomb?) Fix: download the export from the bank again and give bokfor "
+        "that file unopened.")
+
+
+def test_too_many_rows(tmp_path: Path) -> None:
+    rows = tables.xlsx_rows(SAMPLES / "seb.xlsx", max_rows=5)
+    with pytest.raises(InputError) as exc:
+        list(rows)
+    assert str(exc.value) == (f"{SAMPLES / 'seb.xlsx'}:6: the sheet has more than 5 rows "
+                              "Fix: export a shorter period from the bank.")
+
+
+def test_a_missing_sheet_is_named(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as exc:
+        list(tables.xlsx_rows(SAMPLES / "skandia.xlsx", "Blad1"))
+    assert str(exc.value) == (f"{SAMPLES / 'skandia.xlsx'}: the workbook has no sheet "
+                              "'Blad1' (it has 'Kontoutdrag') Fix: download the export from "
+                              "the bank again and give bokfor that file unopened.")
+
+
+# --- user profiles -----------------------------------------------------------------------
+
+
+def test_a_user_profile_reads_a_new_bank_with_footer_and_preamble_regex(tmp_path: Path
+                                                                        ) -> None:
+    user = profile_from_model("sparbanken_test", model(
+        preamble=2, footer=1, account={"preamble_regex": r"Konto (\d{4}-\d+)"},
+        date_format=["%Y-%m-%d", "%d.%m.%Y"]))
+    path = write(tmp_path, "export.csv", (
+        "Sparbanken Test, Konto 8422-1234567\n\n"
+        "Datum;Text;Belopp;Saldo\n"
+        "2026-01-30;Avgift;-95,00;38 213,75\n"
+        "23.01.2026;Lön januari;-28 500,00;38 308,75\n"
+        "Summa;;-28 595,00;\n"))
+    source = SOURCE.with_profiles([user])
+    assert not SOURCE.detect(path) and source.detect(path)
+    rows = rows_of(path, source)
+    assert [(r.date, r.amounts["amount"], r.fields["account"], r.origin.line) for r in rows] \
+        == [(dt.date(2026, 1, 30), -9500, "8422-1234567", 4),
+            (dt.date(2026, 1, 23), -2850000, "8422-1234567", 5)]
+    assert rows[0].fields["format"] == "sparbanken_test"
+    assert rows[0].key.startswith("bank:84221234567:")
+
+
+def test_a_user_profile_replaces_a_builtin_of_the_same_name(tmp_path: Path) -> None:
+    user = profile_from_model("ica", model(header=["Datum", "Text", "Typ", "Budgetgrupp",
+                                                   "Belopp", "Saldo"],
+                                           currency="EUR", suffix=" kr"))
+    source = SOURCE.with_profiles([user])
+    assert [p.name for p in source.profiles].count("ica") == 1
+    assert {r.fields["currency"] for r in rows_of(SAMPLES / "ica.csv", source)} == {"EUR"}
+
+
+def test_delimiter_found_by_the_header_when_the_profile_has_none(tmp_path: Path) -> None:
+    user = profile_from_model("tabbed", model(delimiter=None))
+    path = write(tmp_path, "t.tsv", "Datum\tText\tBelopp\tSaldo\n"
+                 "2026-01-30\tSwish, Kalle\t-95,00\t10,00\n")
+    rows = rows_of(path, netbank.NetbankSource([user]))
+    assert [r.fields["text"] for r in rows] == ["Swish, Kalle"]
+
+
+def test_excel_serial_dates_and_text_dates_in_xlsx(tmp_path: Path) -> None:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["Bokföringsdatum", "Valutadatum", "Verifikationsnummer", "Text", "Belopp",
+               "Saldo"])
+    ws.append([46052, "2026-01-30", "1", "AVGIFT", -95, 100.5])  # 46052 = 2026-01-30
+    ws.append([None, None, None, None, None, None])
+    path = tmp_path / "serial.xlsx"
+    wb.save(path)
+    rows = rows_of(path)
+    assert [(r.date, r.fields["value_date"], r.amounts["amount"]) for r in rows] == [
+        (dt.date(2026, 1, 30), dt.date(2026, 1, 30), -9500)]
+
+
+# --- robustness ----------------------------------------------------------------------------
+
+_SEED_FILES = [SAMPLES / n for n in ("seb.csv", "swedbank.csv", "nordea.csv", "ica.csv",
+                                     "lansforsakringar.csv", "sparebank1.csv",
+                                     "handelsbanken_kontotransactionlist.xls")]
+_SEEDS = [p.read_bytes() for p in _SEED_FILES]
+
+
+def _rows_or_input_error(path: Path) -> None:
+    try:
+        for item in SOURCE.read(path, TZ):
+            assert isinstance(item, (Row, Notice))
+    except InputError as exc:
+        assert exc.file == str(path)
+    SOURCE.detect(path)  # must not raise
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(seed=st.sampled_from(range(len(_SEEDS))), at=st.integers(0, 10_000),
+       junk=st.binary(max_size=12), cut=st.booleans())
+def test_mutated_samples_give_rows_or_input_error(tmp_path: Path, seed: int, at: int,
+                                                  junk: bytes, cut: bool) -> None:
+    data = _SEEDS[seed]
+    at %= len(data)
+    data = data[:at] + junk + (b"" if cut else data[at + len(junk):])
+    path = tmp_path / "mutated.csv"
+    path.write_bytes(data)
+    _rows_or_input_error(path)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=300))
+def test_arbitrary_bytes_give_rows_or_input_error(tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / "random.csv"
+    path.write_bytes(b"Datum;Text;Typ;Budgetgrupp;Belopp;Saldo\n" + data)
+    _rows_or_input_error(path)
+    path.write_bytes(data)
+    _rows_or_input_error(path)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(at=st.integers(0, 100_000), junk=st.binary(min_size=1, max_size=8))
+def test_damaged_xlsx_gives_rows_or_input_error(tmp_path: Path, at: int, junk: bytes) -> None:
+    data = (SAMPLES / "skandia.xlsx").read_bytes()
+    at %= len(data)
+    path = tmp_path / "damaged.xlsx"
+    path.write_bytes(data[:at] + junk + data[at + len(junk):])
+    _rows_or_input_error(path)
+
+
+def test_bench_generator_writes_the_seb_layout(tmp_path: Path) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gen_seb", ROOT / "bench" / "gen_seb.py")
+    assert spec and spec.loader
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    path = tmp_path / "big.csv"
+    gen.write_seb(path, 500)
+    out = read_all(path)
+    assert sum(isinstance(r, Row) for r in out) == 500
+    assert not [n for n in out if isinstance(n, Notice)]  # the balance adds up
+    assert SOURCE.layout(path).name == "seb"
+    assert list(itertools.islice((r.key for r in out), 1)) == \
+        list(itertools.islice((r.key for r in read_all(path)), 1))
+
+
+def test_a_booked_row_without_saldo_is_read_and_not_checked() -> None:
+    path = FIXTURES / "nordea_gap.csv"
+    out = read_all(path)
+    assert [(r.date, r.amounts["amount"]) for r in out if isinstance(r, Row)] == [
+        (dt.date(2026, 1, 30), -9500), (dt.date(2026, 1, 23), -2850000)]
+    assert not [n for n in out if isinstance(n, Notice)]
