@@ -14,11 +14,12 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).parent
 REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+from measure import run, table  # noqa: E402
 
 FLOOR = r"""
 import csv, re, sys
@@ -32,17 +33,6 @@ with open(sys.argv[1], newline="", encoding="utf-8") as src, open(sys.argv[2], "
         account = next((i for i, r in enumerate(rx) if r.search(row[1])), 9)
         out.write(f"{row[9][:10]} {account} {gross} {fee} {row[0]}\n")
 """
-
-
-def run(cmd: list[str], ok: tuple[int, ...] = (0,)) -> tuple[float, int]:
-    """Wall seconds and peak RSS (MiB) of one child process."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) not in ok:
-        sys.exit(f"failed: {' '.join(cmd)}\n{proc.stderr.read().decode() if proc.stderr else ''}")
-    return wall, usage.ru_maxrss // 1024
 
 
 def main() -> None:
@@ -71,12 +61,9 @@ def main() -> None:
     results = {"bokfor convert": run(bokfor),
                "bokfor re-run (all exported)": run(bokfor, ok=(3,)),  # nothing new: exit 3
                "stdlib floor (csv+Decimal+regex+write)": run(floor)}
-    base = results["stdlib floor (csv+Decimal+regex+write)"][0]
-    print(f"{args.rows} Stripe rows, grouping {args.grouping or 'per_day (mapping)'}, "
-          f"{os.cpu_count()} cores, Python {sys.version.split()[0]}")
-    print(f"{'case':42} {'wall s':>8} {'rows/s':>10} {'peak MiB':>9} {'vs floor':>9}")
-    for name, (wall, peak) in results.items():
-        print(f"{name:42} {wall:8.2f} {args.rows / wall:10.0f} {peak:9d} {wall / base:8.1f}x")
+    table(f"{args.rows} Stripe rows, grouping {args.grouping or 'per_day (mapping)'}, "
+          f"{os.cpu_count()} cores, Python {sys.version.split()[0]}", args.rows, results,
+          "stdlib floor (csv+Decimal+regex+write)")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from typing import Iterator, NamedTuple, TextIO
 
 IBAN = "SE4550000000058398257466"
 BIC = "ESSESESS"
-BANKGIRO = "5050-1055"
+BANKGIRO = "5402-6380"
 ORGNR = "5566778899"
 OPENING = 48_512_50  # 48 512,50 SEK at the start of the period
 FIRST_DAY = dt.date(2026, 1, 1)

@@ -33,10 +33,11 @@ def _amount(ore: int) -> str:
 
 
 def write_seb(path: Path | str, rows: int, seed: int = 1) -> None:
-    """`rows` transactions over consecutive days ending 2026-01-31, newest first."""
+    """`rows` transactions over consecutive days of 2026 ending 2026-12-31 (one fiscal year,
+    so the whole file converts), newest first."""
     rng = random.Random(seed)
-    end = dt.date(2026, 1, 31)
-    days = max(1, rows // 40)  # ~40 transactions a day
+    end = dt.date(2026, 12, 31)
+    days = min(365, max(1, rows // 40))  # ~40 transactions a day, at most a year
     txs = []
     balance = 5_231_417
     for i in range(rows):

@@ -139,3 +139,36 @@ def test_a_short_number_never_matches_by_its_digits():
     """Six digits could be the tail of many accounts: only an exact match counts."""
     with pytest.raises(MappingError):
         ACCOUNTS.ledger_account(row("257466"), "m.yaml")
+
+
+def test_a_bank_described_in_the_mapping_is_read_without_code(tmp_path, capsys):
+    """A user profile (sources.bank.profiles) makes bokfor read a bank it does not ship."""
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text(MAPPING.read_text(encoding="utf-8").replace(
+        "    bank_accounts:\n", """    profiles:
+      sparbanken_syd:
+        title: Sparbanken Syd (CSV)
+        header: [Datum, Text, Belopp, Saldo]
+        delimiter: ";"
+        columns: {date: Datum, amount: Belopp, text: Text, balance: Saldo}
+        date_format: "%d.%m.%Y"
+        decimal_mark: ","
+        thousands: [space]
+    bank_accounts:
+      sparbanken_syd: 1930
+""", 1), encoding="utf-8")
+    bank = tmp_path / "export.csv"
+    bank.write_text("Datum;Text;Belopp;Saldo\n"
+                    "14.01.2026;STRIPE PAYMENTS EUROPE;4 392,62;10 392,62\n"
+                    "02.01.2026;Avgift kort;-25,00;6 000,00\n", encoding="utf-8")
+    out = tmp_path / "out.si"
+    code, _, err = run_cli(["convert", str(bank), "-m", str(mapping), "-o", str(out),
+                            "--ledger", str(tmp_path / "l.sqlite")], capsys)
+    assert code == 0, err
+    vouchers = read(out).document.vouchers
+    assert [(v.date, [(l.account, l.amount) for l in v.lines]) for v in vouchers] == [
+        (dt.date(2026, 1, 2), [("1930", -2500), ("6570", 2500)]),
+        (dt.date(2026, 1, 14), [("1930", 439262), ("1580", -439262)]),
+    ]
+    # The running balance 6 000,00 + 4 392,62 is 10 392,62: no warning.
+    assert "warning" not in err

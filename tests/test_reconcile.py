@@ -54,3 +54,70 @@ def test_activity_report_matches_the_balance_summary(capsys):
                                  "--summary", str(stripe / f"Balance_Summary_{period}")], capsys)
     assert code == 0, err
     assert "(activity 20\u00a0904,30)" in stdout
+
+
+# -- payouts against the bank --------------------------------------------------------------
+
+STRIPE = SAMPLE.parent
+PERIOD = "SEK_2026-01-01_to_2026-02-01_Europe-Stockholm.csv"
+RECONCILIATION = STRIPE / f"Itemized_payout_reconciliation_{PERIOD}"
+BANK = Path(__file__).parent.parent / "samples" / "bank"
+
+
+def test_each_payout_is_found_on_the_bank_statement(capsys):
+    """The MT940 statement runs 2–23 January: the payouts of the 7th and 14th are on it;
+    those of the 21st and 28th may arrive after its last day, so they are not judged."""
+    code, stdout, err = run_cli(["reconcile", str(RECONCILIATION), "--payouts",
+                                 str(STRIPE / "payouts.csv"), "--bank",
+                                 str(BANK / "mt940_seb.sta")], capsys)
+    assert code == 0, err
+    assert "2 payouts found in the bank file." in stdout
+    assert ("2 payouts (–) were sent too close to the bank file's period (2026-01-02 – "
+            "2026-01-23) to check.") in stdout
+    assert "mt940_seb.sta:31" in stdout and "mt940_seb.sta:69" in stdout
+
+
+def test_a_payout_missing_from_the_bank_stops_and_is_named(capsys):
+    """January's SEB export lacks the payout of the 14th; a customer paid the same amount
+    that day, which must not pass for it. A Stripe line of December's payout is reported."""
+    bank = Path(__file__).parent / "fixtures" / "reconcile" / "seb_january.csv"
+    code, stdout, err = run_cli(["reconcile", str(RECONCILIATION), "--payouts",
+                                 str(STRIPE / "payouts.csv"), "--bank", str(bank)], capsys)
+    assert code == 2
+    assert "saknas" in stdout
+    assert err.splitlines() == [
+        f"bokfor: warning: {bank}:7: bank line from Stripe 747,78 on 2026-01-02 matches no "
+        f"payout of {RECONCILIATION}",
+        "bokfor: error: 1 check does not add up Fix: a payout the bank file should hold is not "
+        "in it (same amount, a text naming Stripe, within a week): check in Stripe which bank "
+        "account it went to, and give that account's statement.",
+        f"  {RECONCILIATION}: po_1QCtSkSx4hKw9PzN0R82W8jo (2026-01-14, 4\u00a0392,62): no bank "
+        "line"]
+
+
+def test_bank_option_needs_a_bank_statement(capsys):
+    code, _, err = run_cli(["reconcile", str(SAMPLE), "--bank", str(STRIPE / "payouts.csv")],
+                           capsys)
+    assert code == 2
+    assert err == (f"bokfor: error: {STRIPE / 'payouts.csv'}: --bank needs a bank statement, not "
+                   "a Stripe payouts (Dashboard payouts.csv or Reports itemized payouts) Fix: give "
+                   "the bank's camt.053, MT940 or net-bank export.\n")
+
+
+def test_match_bank_is_one_line_per_payout():
+    """Two payouts of one amount in one week take two bank lines, earliest first."""
+    import datetime as dt
+
+    from bokfor.domain import Origin, Row
+    from bokfor.reconcile import PayoutCheck, match_bank
+
+    def line(day: int, n: int) -> Row:
+        return Row("bank", f"b{n}", dt.date(2026, 1, day), {"amount": 10000},
+                   {"text": "STRIPE"}, Origin("b.csv", n))
+
+    first = PayoutCheck("po_1", dt.date(2026, 1, 5), payout=10000)
+    second = PayoutCheck("po_2", dt.date(2026, 1, 6), payout=10000)
+    rows = [line(1, 1), line(6, 2), line(7, 3), line(20, 4)]
+    result = match_bank([second, first], rows)
+    assert {p: r.key for p, r in result.matched.items()} == {"po_1": "b2", "po_2": "b3"}
+    assert [r.key for r in result.unexplained] == ["b1", "b4"]

@@ -246,6 +246,7 @@ def reconcile(
     control = read_summary(summary) if summary else None
     bank_rows = _bank_rows(bank or [], tz)
     failed: list[str] = []
+    unbanked: list[str] = []  # payouts the bank file should hold but does not
     for path in inputs:
         src = get_source(source) if source else detect_source(path)
         if "per_payout" not in src.schema.group_keys:
@@ -271,8 +272,8 @@ def reconcile(
                           "?" if p.difference is None else format_sek(p.difference), *line)
         out.print(table)
         if matched is not None:
-            failed += [f"  {path}: {p.payout_id} ({p.date}, {format_sek(p.payout or 0)}): no "
-                       f"bank line" for p in matched.missing]
+            unbanked += [f"  {path}: {p.payout_id} ({p.date}, {format_sek(p.payout or 0)}): no "
+                         f"bank line" for p in matched.missing]
             if matched.outside:
                 out.print(f"{len(matched.outside)} payouts (–) were sent too close to the bank "
                           f"file's period ({matched.first} – {matched.last}) to check.",
@@ -301,12 +302,19 @@ def reconcile(
             if not off:
                 out.print(f"Matches the balance summary {summary} (activity "
                           f"{format_sek(control.activity)}).", markup=False)
-    if failed:
-        raise InputError(
-            f"{len(failed)} {'checks do' if len(failed) > 1 else 'check does'} not add up",
-            hint="rows are missing from the export or it was edited. A payout also sweeps rows "
-            "from before a report's period: reconcile payouts with the payout reconciliation "
-            "report.", details=failed)
+    if failed or unbanked:
+        hints = []
+        if failed:
+            hints.append("rows are missing from the export or it was edited. A payout also "
+                         "sweeps rows from before a report's period: reconcile payouts with "
+                         "the payout reconciliation report.")
+        if unbanked:
+            hints.append("a payout the bank file should hold is not in it (same amount, a "
+                         "text naming Stripe, within a week): check in Stripe which bank "
+                         "account it went to, and give that account's statement.")
+        count = len(failed) + len(unbanked)
+        raise InputError(f"{count} {'checks do' if count > 1 else 'check does'} not add up",
+                         hint=" ".join(hints), details=failed + unbanked)
 
 
 def _bank_rows(paths: list[Path], tz: Any) -> list:

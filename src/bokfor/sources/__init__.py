@@ -134,6 +134,11 @@ def detect_source(path: Path, profiles: Sequence[object] = ()) -> Source:
         return matches[0]
     known = "; ".join(s.title for s in sources)
     if not matches:
+        for source in sources:  # a source that can tell what is wrong with a near miss
+            explain = getattr(source, "explain", None)
+            error = explain(path) if explain else None
+            if error is not None:
+                raise error
         raise InputError(
             "not a file bokfor can read: its header matches no known format",
             file=str(path),

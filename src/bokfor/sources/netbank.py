@@ -723,7 +723,18 @@ class NetbankSource:
             return found
         if f.kind == "text" and not f.is_html():
             f.text("auto")  # an encoding problem explains it best
-        raise _unknown_header(f, self.profiles)
+        error = _unknown_header(f, self.profiles)
+        assert error is not None
+        raise error
+
+    def explain(self, path: Path) -> InputError | None:
+        """Why no source reads a file that looks like a bank export (its header shares
+        names with a profile's): the closest layout and how to add one. None otherwise."""
+        try:
+            return _unknown_header(_File(Path(path), sniff=True), self.profiles,
+                                   close_only=True)
+        except Exception:  # unreadable: the generic message says enough
+            return None
 
 
 def _open_table(f: _File, profile: Profile, index: int, delimiter: str | None) -> _Match:
@@ -762,8 +773,10 @@ def _csv_records(text: str, header_line: int, delimiter: str, file: str
                          line=header_line + reader.line_num, hint=_REDOWNLOAD) from None
 
 
-def _unknown_header(f: _File, profiles: Sequence[Profile]) -> InputError:
-    """The error for a file no profile reads: the header it found, the closest profile."""
+def _unknown_header(f: _File, profiles: Sequence[Profile], *, close_only: bool = False
+                    ) -> InputError | None:
+    """The error for a file no profile reads: the header it found, the closest profile.
+    `close_only`: None unless some profile shares header names with the file."""
     best: tuple[float, int, list[str], Profile] | None = None
     first: tuple[int, list[str]] | None = None
     depth = max((p.preamble for p in profiles), default=0) + 1
@@ -788,6 +801,8 @@ def _unknown_header(f: _File, profiles: Sequence[Profile]) -> InputError:
            "header: [its header cells], columns: {date: …, amount: …, text: …}, "
            "decimal_mark: … (the built-in profiles in bokfor/sources/profiles/ are examples)")
     if best is None:
+        if close_only:
+            return None
         if first is None:
             return InputError("no header row of a bank export: the file holds no table",
                               file=f.file, hint=_REDOWNLOAD)
