@@ -147,7 +147,7 @@ def test_console_entry_point_reports_errors_without_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "bokfor", "convert", str(bad), "-m", str(MAPPING),
                            "-o", str(tmp_path / "o.si")], capture_output=True, text=True)
     assert proc.returncode == 2
-    assert proc.stderr.startswith(f"bokfor: error: {bad}: not a file bokfor can read")
+    assert proc.stderr.startswith(f"bokfor: error: {bad}:1: the header looks like ICA Banken")
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "o.si").exists()
 

@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples" / "bank" / "netbank"
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "netbank"
 TZ = ZoneInfo("Europe/Stockholm")
+XLSX_HINT = tables._XLSX_HINT
 REDOWNLOAD = ("download the export from the bank again and give bokfor that file unopened (a "
               "spreadsheet that re-saves it changes dates, numbers and encoding).")
 ADD_PROFILE = ("describe the layout under sources.bank.profiles in the mapping: a name, "
@@ -566,9 +567,7 @@ def test_zip_bomb_is_refused_before_inflating(tmp_path: Path) -> None:
     message = error(path)
     assert message.startswith(f"{path}: the workbook member 'xl/worksheets/sheet1.xml' is "
                               "compressed ")
-    assert message.endswith(":1, far beyond a real spreadsheet (a zip bomb?) Fix: download "
-                            "the export from the bank again and give bokfor that file "
-                            "unopened.")
+    assert message.endswith(":1, far beyond a real spreadsheet (a zip bomb?) Fix: " + XLSX_HINT)
     assert not SOURCE.detect(path)
 
 
@@ -579,8 +578,7 @@ def test_workbook_too_large_when_inflated(tmp_path: Path, monkeypatch: pytest.Mo
     size = sum(i.file_size for i in zipfile.ZipFile(path).infolist()) // (1024 * 1024)
     assert error(path) == (
         f"{path}: the workbook inflates to {size} MiB, more than the 0 MiB a bank export can "
-        "need (a zip bomb?) Fix: download the export from the bank again and give bokfor "
-        "that file unopened.")
+        "need (a zip bomb?) Fix: " + XLSX_HINT)
 
 
 def test_too_many_rows(tmp_path: Path) -> None:
@@ -595,8 +593,7 @@ def test_a_missing_sheet_is_named(tmp_path: Path) -> None:
     with pytest.raises(InputError) as exc:
         list(tables.xlsx_rows(SAMPLES / "skandia.xlsx", "Blad1"))
     assert str(exc.value) == (f"{SAMPLES / 'skandia.xlsx'}: the workbook has no sheet "
-                              "'Blad1' (it has 'Kontoutdrag') Fix: download the export from "
-                              "the bank again and give bokfor that file unopened.")
+                              "'Blad1' (it has 'Kontoutdrag') Fix: " + XLSX_HINT)
 
 
 # --- user profiles -----------------------------------------------------------------------

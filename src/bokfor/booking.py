@@ -287,3 +287,43 @@ def _snippet(kind: tuple[Any, ...], schema: Schema) -> list[str]:
     for account, side, amount in schema.snippet:
         lines.append(f"      - {{account: {account}, {side}: {amount}}}")
     return lines
+
+
+# -- POS day closes ---------------------------------------------------------------------
+
+
+def book_pos(rows: Iterable[Row], mapping: Mapping) -> Booking:
+    """Day-close rows (sources/pos.py) -> one voucher per register and Z, plus the cash
+    vouchers asked for. Raises InputError for a close that does not tie or an X report,
+    MappingError listing every payment method, VAT rate and product group without account;
+    the plan checks the Z series of the whole run (`dayclose.z_gaps`)."""
+    from bokfor.posbook import Missing, book_cash, book_dayclose
+    from bokfor.sources.pos import CASH_DEPOSIT, CASH_DIFFERENCE, Z
+
+    result = Booking(vouchers=[])
+    if mapping.pos is None:
+        raise MappingError("the mapping has no `pos:` section for POS day closes",
+                           file=mapping.file, key="pos",
+                           hint="add `pos: {payment_methods: …, vat_rates: …}` (docs/pos.md).")
+    closes = []
+    missing = Missing()  # every account the run's closes lack, in one error
+    for row in rows:
+        result.rows += 1
+        close, part = row.detail, row.fields["part"]
+        if part == Z:
+            closes.append(close)
+            voucher = book_dayclose(close, mapping.pos, missing)  # type: ignore[arg-type]
+            if voucher is None:
+                continue
+        else:
+            cash = book_cash(close, mapping.pos)  # type: ignore[arg-type]
+            suffix = {CASH_DIFFERENCE: ":diff", CASH_DEPOSIT: ":deposit"}[str(part)]
+            voucher = next(v for v in cash if v.source_keys[0].endswith(suffix))
+        voucher = dataclasses.replace(voucher, source_keys=(row.key,), origins=(row.origin,))
+        result.vouchers.append(voucher)
+        result.row_lines[row.key] = (row, voucher.lines)
+    missing.raise_if_any()
+    for close in closes:
+        result.notices.extend(Notice(note, file=close.origin.file) for note in close.notes)
+    result.vouchers.sort(key=lambda v: (v.date, v.origins[0].line))
+    return result

@@ -58,6 +58,8 @@ class Row:
     # Other names of the same money movement in other exports (a Stripe charge is a balance
     # transaction in one export and a payment in another): booked under one name only.
     aliases: tuple[str, ...] = ()
+    # A structured source's whole record (a POS day close), for a booking of its own.
+    detail: object = field(default=None, compare=False)
 
     def value(self, name: str) -> FieldValue:
         """A field or amount by name; `date` is the voucher date."""

@@ -26,8 +26,11 @@ from bokfor.domain import Company, FieldValue, Row
 from bokfor.errors import MappingError
 from bokfor.money import AmountError, parse_amount
 from bokfor.rates import Rate, RateTable, load_rate_file, parse_rate
-from bokfor.sources import AMOUNT, DATE, DATETIME, Schema, all_sources
-from bokfor.sources.netbank import Profile, ProfileError, ProfileModel, profile_from_model
+from bokfor.posbook import PosAccounts
+from bokfor.sources import AMOUNT, DATE, DATETIME, Schema, UserFormats, all_sources
+from bokfor.sources.netbank import (BUILTIN, Profile, ProfileError, ProfileModel,
+                                    profile_from_model)
+from bokfor.sources.pos import SECTION as POS
 from bokfor.template import Template, TemplateError
 from bokfor.yamlload import dotted, line_of, load
 
@@ -171,6 +174,46 @@ class SourceModel(_Strict):
     fallback: FallbackModel | None = None
 
 
+class RateAccountsModel(_Strict):
+    sales: str | None = Field(None, description="Sales account of the rate, e.g. 3001")
+    vat: str | None = Field(None, description="Output-VAT account of the rate, e.g. 2611 "
+                            "(none for 0 %)")
+
+
+class CashDifferenceModel(_Strict):
+    shortage: str = Field(description="Kassadifferens, a shortage: e.g. 7960 or 3990")
+    surplus: str = Field(description="Kassadifferens, a surplus")
+
+
+class PosModel(_Strict):
+    series: str = Field("K", description="Verifikationsserie for day closes")
+    text: str = Field("Z {z} {register}", description="Voucher text: {z}, {register}, "
+                      "{date}, {system}")
+    payment_methods: dict[str, str] = Field(
+        default_factory=dict, description="Payment method as the report names it -> account "
+        "(or gift_card): Kort: 1580, Swish: 1930, Kontant: 1910, Presentkort: gift_card")
+    vat_rates: dict[str, RateAccountsModel] = Field(
+        default_factory=dict, description="VAT rate -> sales and output-VAT accounts")
+    product_groups: dict[str, str] = Field(
+        default_factory=dict, description="Product group -> sales account that overrides its "
+        "rate's (or gift_card): Presentkort: gift_card")
+    gift_card: str = Field("2421", description="Gift cards sold and redeemed (a debt)")
+    tips: str | None = Field(None, description="Tips: 2829 (owed to staff) or an income account")
+    rounding: str = Field("3740", description="Öresavrundning")
+    cash: str = Field("1910", description="The till (kassa)")
+    cash_deposit: str = Field("1930", description="Where the day's cash is deposited")
+    cash_difference: CashDifferenceModel | str | None = Field(
+        None, description="Kassadifferens: one account or {shortage:, surplus:}")
+    book_cash: bool = Field(False, description="Also book the cash difference and the bank "
+                            "deposit of the day's cash, as vouchers of their own")
+    cost_centres: dict[str, str] = Field(default_factory=dict, description="Register -> "
+                                         "kostnadsställe object: K1: CAFE1")
+    cost_centre_dimension: int = Field(1, description="SIE dimension of the cost centres")
+    zreport_profiles: list[str] = Field(
+        default_factory=list, description="Z-report layout profiles of your own (YAML, "
+        "relative to this mapping; see docs/pos.md)")
+
+
 class MappingModel(_Strict):
     version: Literal["1"] = "1"
     company: CompanyModel
@@ -179,7 +222,9 @@ class MappingModel(_Strict):
     dimensions: dict[int, DimensionModel] = Field(default_factory=dict)
     currency_rates: RatesModel = Field(
         default_factory=RatesModel, description="Rates for rows in another currency")
-    sources: dict[str, SourceModel]
+    pos: PosModel | None = Field(None, description="How POS day closes (Z-dagrapporter) are "
+                                 "booked (docs/pos.md)")
+    sources: dict[str, SourceModel] = Field(default_factory=dict)
 
 
 def json_schema() -> str:
@@ -331,8 +376,9 @@ class Mapping:
     objects: dict[tuple[int, str], str]
     sources: dict[str, SourceRules]
     rates: RateTable = field(default_factory=RateTable)
-    # The user's net-bank layouts (sources.bank.profiles), for detecting their files.
-    bank_profiles: tuple[Profile, ...] = ()
+    # The formats the mapping adds (net-bank layouts, Z-report profiles), for detection.
+    formats: UserFormats = field(default_factory=UserFormats)
+    pos: PosAccounts | None = None  # the `pos:` section
 
     def for_source(self, name: str) -> SourceRules:
         if name not in self.sources:
@@ -453,9 +499,17 @@ class _Compiler:
             vat_accounts[_norm_rate(rate)] = self._resolve(number, loc)
         self.vat_accounts = vat_accounts
 
-        known = {s.section: s.schema for s in all_sources()}
+        known = {s.section: s.schema for s in all_sources() if s.section != POS}
         sources: dict[str, SourceRules] = {}
+        pos, zreport_profiles = self._pos() if m.pos is not None else (None, ())
+        if not m.sources and m.pos is None:
+            raise self.fail("the mapping books nothing: it has no `sources:` and no `pos:`",
+                            (), "add a section for each kind of file (docs/mapping.md).")
         for name, section in m.sources.items():
+            if name == POS:
+                raise self.fail("POS day closes are booked by the top-level `pos:` section, "
+                                "not by rules", ("sources", name),
+                                "move it to `pos:` (docs/pos.md).")
             if name not in known:
                 raise self.fail(f"unknown source {name!r}", ("sources", name),
                                 f"sources bokfor knows: {', '.join(known)}.")
@@ -488,7 +542,9 @@ class _Compiler:
             objects=objects,
             sources=sources,
             rates=rates,
-            bank_profiles=self.profiles,
+            formats=UserFormats(self.profiles, zreport_profiles,
+                                bool(m.pos and m.pos.book_cash)),
+            pos=pos,
         )
 
     def _rates(self) -> RateTable:
@@ -626,9 +682,8 @@ class _Compiler:
         from bokfor.sources.bank import account_id
 
         profiles = self._profiles(section, base)
-        formats_known = {p.name for p in profiles} | {
-            s.name for s in all_sources(profiles) if s.section == "bank"} | {
-            p.name for s in all_sources() for p in getattr(s, "profiles", ())}
+        formats_known = {p.name for p in (*profiles, *BUILTIN)} | {
+            s.name for s in all_sources() if s.section == "bank"}
         accounts: dict[str, str] = {}
         formats: dict[str, str] = {}
         for text, ledger in section.bank_accounts.items():
@@ -658,6 +713,66 @@ class _Compiler:
                             "(each bank account and its ledger account) or `bank_account: 1930`.")
         self.profiles = profiles
         return BankAccounts(accounts, default, dotted(base), formats)
+
+    def _pos(self) -> tuple[PosAccounts, tuple[object, ...]]:
+        """The `pos:` section: every account checked like a rule's, the text template's
+        fields known, the user's Z-report profiles loaded (relative to the mapping)."""
+        from bokfor.dayclose import norm_rate
+        from bokfor.posbook import GIFT_CARD, RateAccounts
+        from bokfor.sources import zreport
+
+        spec = self.m.pos
+        assert spec is not None
+        base = ("pos",)
+
+        def account(text: str | None, *loc: Any) -> str | None:
+            return None if text is None else self._resolve(text, (*base, *loc))
+
+        def account_or_gift_card(text: str, *loc: Any) -> str:
+            return GIFT_CARD if text == GIFT_CARD else self._resolve(text, (*base, *loc))
+
+        rates = {}
+        for rate, pair in spec.vat_rates.items():
+            try:
+                rates[norm_rate(rate)] = RateAccounts(account(pair.sales, "vat_rates", rate,
+                                                              "sales"),
+                                                      account(pair.vat, "vat_rates", rate, "vat"))
+            except ValueError:
+                raise self.fail(f"VAT rate {rate!r} is not a percentage", (*base, "vat_rates", rate),
+                                "write e.g. '25', '12', '6' or '0'.") from None
+        self._template(spec.text, (*base, "text"), {"z", "register", "date", "system"}.__contains__,
+                       "z, register, date, system")
+        diff = spec.cash_difference
+        shortage = surplus = None
+        if isinstance(diff, CashDifferenceModel):
+            shortage = account(diff.shortage, "cash_difference", "shortage")
+            surplus = account(diff.surplus, "cash_difference", "surplus")
+        elif diff is not None:
+            shortage = surplus = account(diff, "cash_difference")
+        profiles = []
+        for i, name in enumerate(spec.zreport_profiles):
+            path = Path(self.file).parent / name
+            if not path.is_file():
+                raise self.fail(f"no Z-report profile at {path}", (*base, "zreport_profiles", i),
+                                "give the path of the profile's YAML file, relative to this "
+                                "mapping.")
+            profiles.append(zreport.load_profile(path))
+        accounts = PosAccounts(
+            payment_methods={m: account_or_gift_card(a, "payment_methods", m)
+                             for m, a in spec.payment_methods.items()},
+            vat_rates=rates,
+            product_groups={g: account_or_gift_card(a, "product_groups", g)
+                            for g, a in spec.product_groups.items()},
+            gift_card=self._resolve(spec.gift_card, (*base, "gift_card")),
+            tips=account(spec.tips, "tips"),
+            rounding=self._resolve(spec.rounding, (*base, "rounding")),
+            cash=self._resolve(spec.cash, (*base, "cash")),
+            cash_deposit=self._resolve(spec.cash_deposit, (*base, "cash_deposit")),
+            cash_shortage=shortage, cash_surplus=surplus,
+            cost_centres=dict(spec.cost_centres),
+            cost_centre_dimension=spec.cost_centre_dimension,
+            series=spec.series, text=spec.text)
+        return accounts, tuple(profiles)
 
     def _profiles(self, section: SourceModel, base: tuple[Any, ...]) -> tuple[Profile, ...]:
         """The user's net-bank layouts, checked for sense (columns that are in the header)."""

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from bokfor.booking import Booking, book, unmapped_error, unmapped_kinds
+from bokfor.booking import Booking, book, book_pos, unmapped_error, unmapped_kinds
 from bokfor.domain import FiscalYear, Line, Notice, Origin, Row, Voucher
 from bokfor.errors import InputError, MappingError, SieError, UsageError
 from bokfor.ledger import Ledger, RowRecord
@@ -26,6 +26,7 @@ from bokfor.mapping import Mapping
 from bokfor.money import format_sie
 from bokfor.sie.model import SieDocument
 from bokfor.sources import Schema, detect_source, get_source
+from bokfor.sources.pos import SECTION as POS
 
 NEW, EXPORTED, CHANGED, UNMAPPED, CORRECTION = "+", "=", "~", "!", "-"
 
@@ -111,12 +112,14 @@ def make_plan(
     corrections: list[tuple[Voucher, list[RowRecord]]] = []
     new: list[tuple[Voucher, list[RowRecord]]] = []
     exported_ids: set[int] = set()
+    closes: list[object] = []  # POS day closes of the run
     known = ledger.contents()
     owners = ledger.alias_owners()
     for path in inputs:
-        src = get_source(source, mapping.bank_profiles) if source else \
-            detect_source(path, mapping.bank_profiles)
-        rules = mapping.for_source(src.section)
+        src = get_source(source, mapping.formats) if source else \
+            detect_source(path, mapping.formats)
+        pos = src.section == POS
+        rules = None if pos else mapping.for_source(src.section)
         summary = InputSummary(str(path), src.name)
         plan.inputs.append(summary)
         content = content_of(src.schema, src.schema.amounts)
@@ -139,18 +142,22 @@ def make_plan(
             else:
                 changed.append(row)
         summary.changed = len(changed)
-        booking = book([*fresh, *changed] if correct else fresh, rules, mapping, src.schema)
+        todo = [*fresh, *changed] if correct else fresh
+        booking = book_pos(todo, mapping) if rules is None else book(todo, rules, mapping,
+                                                                      src.schema)
+        series = mapping.pos.series if rules is None and mapping.pos else \
+            rules.series if rules else ""
         summary.zero, summary.pending = booking.zero_rows, len(booking.pending)
         summary.skipped = booking.skipped
         summary.vouchers = len(booking.vouchers)
         plan.notices.extend(booking.notices)
-        if booking.unmapped:
+        if booking.unmapped and rules is not None:
             summary.unmapped = sum(len(r) for r in booking.unmapped.values())
             plan.errors.append(unmapped_error(booking.unmapped, rules, mapping, src.schema))
             plan.entries.extend(Entry(UNMAPPED, None, f"{path}: {kind}")
                                 for kind in unmapped_kinds(booking.unmapped, src.schema))
         for row in changed:
-            entry = _changed_entry(row, contents[row.key], ledger, booking, rules.series,
+            entry = _changed_entry(row, contents[row.key], ledger, booking, series,
                                    src.schema)
             plan.changed.append(entry)
             plan.entries.append(entry)
@@ -158,10 +165,16 @@ def make_plan(
                 # The reversal records the row's new content with no lines; if the row is
                 # booked again below, that voucher's record replaces this one. Either way
                 # the ledger knows the new content, so the row is not "changed" next time.
-                corrections.append((entry_reversal(entry, rules.series), [RowRecord(
+                corrections.append((entry_reversal(entry, series), [RowRecord(
                     row.key, src.name, contents[row.key], str(row.origin), (), row.aliases)]))
         for voucher in booking.vouchers:
             new.append((voucher, _row_records(voucher, booking, src.name, contents)))
+        if pos:
+            closes += [row.detail for row in todo if row.fields.get("part") == "z"]
+    if closes:  # a register's Z series over the whole run: a gap is a day not booked
+        from bokfor.dayclose import z_gaps
+
+        plan.notices.extend(z_gaps(closes))  # type: ignore[arg-type]
     plan.exported_ids = exported_ids
     new.sort(key=lambda item: item[0].date)
     for voucher, records in corrections + new:

@@ -12,7 +12,7 @@ import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Protocol, Sequence
+from typing import Iterator, Protocol
 
 from bokfor.domain import Notice, Row, digest
 from bokfor.errors import InputError
@@ -105,30 +105,46 @@ class Source(Protocol):
         ...
 
 
-def all_sources(profiles: Sequence[object] = ()) -> list[Source]:
-    """Every format bokfor reads; `profiles` are the user's own net-bank layouts (from the
-    mapping), tried before the built-in ones."""
-    from bokfor.sources import (bgmax, camt, mt940, netbank, nets_ocr, stripe_balance,
+@dataclass(frozen=True)
+class UserFormats:
+    """What the mapping adds to the formats bokfor reads: its own net-bank layouts
+    (`sources.bank.profiles`) and Z-report profiles (`pos.zreport_profiles`), tried before
+    the shipped ones, and whether day closes give cash vouchers (`pos.book_cash`)."""
+
+    bank_profiles: tuple[object, ...] = ()
+    zreport_profiles: tuple[object, ...] = ()
+    book_cash: bool = False
+
+
+def all_sources(user: UserFormats | None = None) -> list[Source]:
+    """Every format bokfor reads, with the mapping's own layouts (`user`)."""
+    from bokfor.sources import (bgmax, camt, mt940, netbank, nets_ocr, pos, stripe_balance,
                                 stripe_payments, stripe_payouts, stripe_report)
 
+    user = user or UserFormats()
     return [stripe_balance.SOURCE, stripe_report.SOURCE, stripe_payments.SOURCE,
             stripe_payouts.SOURCE, camt.SOURCE, mt940.SOURCE, bgmax.SOURCE, nets_ocr.SOURCE,
-            netbank.SOURCE.with_profiles(profiles) if profiles else netbank.SOURCE]
+            netbank.SOURCE.with_profiles(user.bank_profiles) if user.bank_profiles
+            else netbank.SOURCE,
+            pos.ZReportSource(user.zreport_profiles, user.book_cash)
+            if user.zreport_profiles or user.book_cash else pos.ZREPORT,
+            pos.ZettleReceiptsSource(user.book_cash) if user.book_cash else pos.ZETTLE_RECEIPTS,
+            pos.ZETTLE_STATEMENT]
 
 
-def get_source(name: str, profiles: Sequence[object] = ()) -> Source:
-    for source in all_sources(profiles):
+def get_source(name: str, user: UserFormats | None = None) -> Source:
+    for source in all_sources(user):
         if source.name == name:
             return source
     names = ", ".join(s.name for s in all_sources())
     raise InputError(f"unknown source {name!r}", hint=f"use one of: {names}.")
 
 
-def detect_source(path: Path, profiles: Sequence[object] = ()) -> Source:
+def detect_source(path: Path, user: UserFormats | None = None) -> Source:
     """The one source whose `detect` accepts the file, or an InputError saying what it saw."""
     if not path.is_file():
         raise InputError("no such file", file=str(path))
-    sources = all_sources(profiles)
+    sources = all_sources(user)
     matches = [s for s in sources if s.detect(path)]
     if len(matches) == 1:
         return matches[0]

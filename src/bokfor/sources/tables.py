@@ -34,7 +34,7 @@ MAX_UNCOMPRESSED = 200 * 1024 * 1024  # bytes the whole archive may inflate to
 MAX_RATIO = 200  # uncompressed / compressed, per member (real sheets: 5-20)
 MAX_ROWS = 2_000_000
 
-_XLSX_HINT = "download the export from the bank again and give bokfor that file unopened."
+_XLSX_HINT = "download the export again (from the bank, Zettle…) and give bokfor that file unopened."
 
 
 def is_zip(head: bytes) -> bool:
@@ -75,10 +75,14 @@ def sheet_names(path: Path) -> list[str]:
 
 
 def _open(path: Path):  # -> openpyxl Workbook
+    import warnings
+
     import openpyxl
 
     try:
-        return openpyxl.load_workbook(path, read_only=True, data_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "Workbook contains no default style": harmless
+            return openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises KeyError, ValueError, zipfile errors...
         raise InputError(f"not a readable xlsx workbook ({type(exc).__name__}: {exc})",
                          file=str(path), hint=_XLSX_HINT) from None
