@@ -30,6 +30,7 @@ FORMATS = {
     "x-dagrapport_K1.csv": "zreport",
     "zettle_receipts_sv.csv": "zettle_receipts",
     "zettle_statement_sv.csv": "zettle_statement",
+    "kassa_sie_export.si": "pos_sie",
 }
 
 
@@ -151,3 +152,37 @@ def test_a_gap_in_the_z_numbers_is_a_warning_naming_them(tmp_path, capsys):
     assert code == 0, err
     assert err == (f"bokfor: warning: {later}: register K1: Z 1002, 1003 missing between Z 1001 "
                    "and Z 1004: 2 day close(s) without a voucher\n")
+
+
+def test_a_pos_sie_file_is_remapped_and_imported_once(tmp_path, capsys):
+    """The POS numbers its verifikationer: the same Z imported again is exported already,
+    and a new file from the POS with Z 88 and Z 90 books only Z 90."""
+    sie = SAMPLES / "kassa_sie_export.si"
+    code, out, _, err = convert([sie], tmp_path, capsys)
+    assert code == 0, err
+    z88 = read(out).document.vouchers[0]
+    assert (z88.series, z88.text) == ("K", "Dagsavslut Z88 KASSA1")
+    assert [(l.account, l.amount, l.dimensions) for l in z88.lines] == [
+        ("1580", 168000, {}), ("1910", 55980, {}), ("3002", -200000, {1: "CAFE1"}),
+        ("2621", -24000, {}), ("3740", 20, {1: "CAFE1"})]
+    later = tmp_path / "later.si"
+    text = sie.read_text(encoding="cp437").replace("#VER Z 89 20261206", "#VER Z 90 20261207")
+    later.write_text(text, encoding="cp437")
+    code, stdout, err = run_cli(["convert", str(later), "-m", str(MAPPING), "-o",
+                                       str(tmp_path / "2.si"), "--ledger",
+                                       str(tmp_path / "l.sqlite")], capsys)
+    assert code == 0, err
+    assert [v.date for v in read(tmp_path / "2.si").document.vouchers] == [dt.date(2026, 12, 7)]
+
+
+def test_a_pos_account_the_mapping_lacks_is_named(tmp_path, capsys):
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text(MAPPING.read_text(encoding="utf-8").replace("accounts: {3051: 3002}",
+                                                                   "accounts: {}"), "utf-8")
+    code, _, _, err = convert([SAMPLES / "kassa_sie_export.si"], tmp_path, capsys,
+                              mapping=mapping)
+    assert code == 2
+    assert err == (f"bokfor: error: {SAMPLES / 'kassa_sie_export.si'}:16: pos.sie.accounts: the "
+                   "POS's SIE file books on account 3051, which the mapping does not have Fix: "
+                   "map each to one of your accounts (or name it under accounts:):\n"
+                   "pos:\n  sie:\n    accounts:\n      3051: <konto>\n")

@@ -297,8 +297,8 @@ def book_pos(rows: Iterable[Row], mapping: Mapping) -> Booking:
     vouchers asked for. Raises InputError for a close that does not tie or an X report,
     MappingError listing every payment method, VAT rate and product group without account;
     the plan checks the Z series of the whole run (`dayclose.z_gaps`)."""
-    from bokfor.posbook import Missing, book_cash, book_dayclose
-    from bokfor.sources.pos import CASH_DEPOSIT, CASH_DIFFERENCE, Z
+    from bokfor.posbook import Missing, book_cash, book_dayclose, remap_sie_voucher
+    from bokfor.sources.pos import CASH_DEPOSIT, CASH_DIFFERENCE, SIE, Z
 
     result = Booking(vouchers=[])
     if mapping.pos is None:
@@ -315,6 +315,8 @@ def book_pos(rows: Iterable[Row], mapping: Mapping) -> Booking:
             voucher = book_dayclose(close, mapping.pos, missing)  # type: ignore[arg-type]
             if voucher is None:
                 continue
+        elif part == SIE:
+            voucher = remap_sie_voucher(close, mapping.pos, mapping.accounts)  # type: ignore
         else:
             cash = book_cash(close, mapping.pos)  # type: ignore[arg-type]
             suffix = {CASH_DIFFERENCE: ":diff", CASH_DEPOSIT: ":deposit"}[str(part)]

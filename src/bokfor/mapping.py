@@ -26,7 +26,7 @@ from bokfor.domain import Company, FieldValue, Row
 from bokfor.errors import MappingError
 from bokfor.money import AmountError, parse_amount
 from bokfor.rates import Rate, RateTable, load_rate_file, parse_rate
-from bokfor.posbook import PosAccounts
+from bokfor.posbook import PosAccounts, PosSie
 from bokfor.sources import AMOUNT, DATE, DATETIME, Schema, UserFormats, all_sources
 from bokfor.sources.netbank import (BUILTIN, Profile, ProfileError, ProfileModel,
                                     profile_from_model)
@@ -185,6 +185,15 @@ class CashDifferenceModel(_Strict):
     surplus: str = Field(description="Kassadifferens, a surplus")
 
 
+class PosSieModel(_Strict):
+    accounts: dict[str, str] = Field(default_factory=dict, description="The POS's account -> "
+                                     "yours: 3010: 3001 (an account not listed is kept)")
+    series: str | None = Field(None, description="Your series for its verifikationer "
+                               "(default: pos.series)")
+    cost_centres: dict[str, str] = Field(default_factory=dict, description="The POS's "
+                                         "cost-centre object -> yours: KASSA1: CAFE1")
+
+
 class PosModel(_Strict):
     series: str = Field("K", description="Verifikationsserie for day closes")
     text: str = Field("Z {z} {register}", description="Voucher text: {z}, {register}, "
@@ -209,6 +218,8 @@ class PosModel(_Strict):
     cost_centres: dict[str, str] = Field(default_factory=dict, description="Register -> "
                                          "kostnadsställe object: K1: CAFE1")
     cost_centre_dimension: int = Field(1, description="SIE dimension of the cost centres")
+    sie: PosSieModel = Field(default_factory=PosSieModel, description="A SIE file the POS "
+                             "writes: its accounts, series and cost centres re-mapped")
     zreport_profiles: list[str] = Field(
         default_factory=list, description="Z-report layout profiles of your own (YAML, "
         "relative to this mapping; see docs/pos.md)")
@@ -771,7 +782,12 @@ class _Compiler:
             cash_shortage=shortage, cash_surplus=surplus,
             cost_centres=dict(spec.cost_centres),
             cost_centre_dimension=spec.cost_centre_dimension,
-            series=spec.series, text=spec.text)
+            series=spec.series, text=spec.text,
+            sie=PosSie(accounts={self._account_number(theirs, (*base, "sie", "accounts", theirs)):
+                                 self._resolve(ours, (*base, "sie", "accounts", theirs))
+                                 for theirs, ours in spec.sie.accounts.items()},
+                       series=spec.sie.series, objects=dict(spec.sie.cost_centres),
+                       dimension=spec.cost_centre_dimension))
         return accounts, tuple(profiles)
 
     def _profiles(self, section: SourceModel, base: tuple[Any, ...]) -> tuple[Profile, ...]:

@@ -38,6 +38,18 @@ class RateAccounts:
 
 
 @dataclass(frozen=True, slots=True)
+class PosSie:
+    """How a POS's own SIE file is taken over: its accounts to ours (`accounts`; an account
+    not listed is kept), its series to ours (`series`; None: the pos section's), its
+    cost-centre objects to ours (`objects`, in `dimension`)."""
+
+    accounts: Mapping[str, str] = field(default_factory=dict)
+    series: str | None = None
+    objects: Mapping[str, str] = field(default_factory=dict)
+    dimension: int = 1
+
+
+@dataclass(frozen=True, slots=True)
 class PosAccounts:
     """The `pos` mapping section: which account books what.
 
@@ -59,6 +71,7 @@ class PosAccounts:
     cost_centre_dimension: int = 1
     series: str = "K"
     text: str = "Z {z} {register}"
+    sie: PosSie = field(default_factory=PosSie)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "payment_methods", MappingProxyType(
@@ -345,3 +358,33 @@ def _voucher(dc: DayClose, accounts: PosAccounts, template: str, lines: list[Lin
         raise UnbalancedError(f"{dc.label}: the voucher is off by {voucher.balance} öre",
                               file=dc.origin.file, line=dc.origin.line, key=rule)
     return voucher
+
+
+def remap_sie_voucher(voucher: Voucher, accounts: PosAccounts, known: Mapping[str, str]
+                      ) -> Voucher:
+    """A verifikation from a POS's own SIE file, on our accounts, series and cost centres.
+
+    Accounts are mapped by `accounts.sie.accounts`; one not mapped must be one of ours
+    (`known`, the mapping's `accounts:`), else MappingError listing every such account of
+    the voucher with the YAML to add. The voucher still balances: only accounts and objects
+    change, never an amount."""
+    sie = accounts.sie
+    lines, missing = [], []
+    for line in voucher.lines:
+        account = sie.accounts.get(line.account, line.account)
+        if account not in known and account not in missing:
+            missing.append(account)
+        dims = tuple((d, sie.objects.get(o, o) if d == sie.dimension else o)
+                     for d, o in line.dims)
+        lines.append(line._replace(account=account, dims=make_dims(dict(dims))))
+    origin = voucher.origins[0] if voucher.origins else None
+    if missing:
+        raise MappingError(
+            f"the POS's SIE file books on account{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(missing)}, which the mapping does not have",
+            file=origin.file if origin else None, line=origin.line if origin else None,
+            key="pos.sie.accounts", hint="map each to one of your accounts (or name it under "
+            "accounts:):", details=["pos:", "  sie:", "    accounts:"]
+            + [f"      {a}: <konto>" for a in missing])
+    return Voucher(series=sie.series or accounts.series, date=voucher.date, text=voucher.text,
+                   lines=tuple(lines), origins=voucher.origins, rule="pos-sie")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from stdnum.se import orgnr
 
-from bokfor.domain import Company, Dims, FiscalYear, Line, Notice, Voucher, make_dims
+from bokfor.domain import Company, Dims, FiscalYear, Line, Notice, Origin, Voucher, make_dims
 from bokfor.errors import SieError
 from bokfor.money import format_sie
 from bokfor.sie.ksumma import BLOCK_CLOSE, BLOCK_OPEN, Field, Record, checksum
@@ -651,6 +651,7 @@ class _Parser:
                 lines=tuple(v.lines),
                 number=v.number,
                 reg_date=v.reg_date,
+                origins=(Origin(self.name, v.record.line),),
             )
         )
 

@@ -129,7 +129,7 @@ def all_sources(user: UserFormats | None = None) -> list[Source]:
             pos.ZReportSource(user.zreport_profiles, user.book_cash)
             if user.zreport_profiles or user.book_cash else pos.ZREPORT,
             pos.ZettleReceiptsSource(user.book_cash) if user.book_cash else pos.ZETTLE_RECEIPTS,
-            pos.ZETTLE_STATEMENT]
+            pos.ZETTLE_STATEMENT, pos.POS_SIE]
 
 
 def get_source(name: str, user: UserFormats | None = None) -> Source:

@@ -153,3 +153,53 @@ class ZettleStatementSource:
 
 
 ZETTLE_STATEMENT = ZettleStatementSource()
+
+
+SIE = "sie"  # the part of a row that is a POS's own SIE verifikation
+
+
+class PosSieSource:
+    """A SIE 4 file a POS wrote (its day closes as verifikationer on its own accounts):
+    re-mapped through `pos.sie` (accounts, series, cost centres) and booked once each.
+
+    The key is the POS's own numbering: company, fiscal year, series and number, so a
+    verifikation imported before is "exported" however often the file is given again; a
+    verifikation without a number is keyed by its content and occurrence."""
+
+    name = "pos_sie"
+    title = "SIE 4 file from a POS system (its day closes)"
+    section = SECTION
+    schema = Schema(fields={"part": TEXT, "series": TEXT, "number": TEXT, "text": TEXT},
+                    amounts={"total": {"total": 1}}, unmapped_fields=("part",),
+                    content_fields=("series", "number", "text"))
+
+    def detect(self, path: Path) -> bool:
+        try:
+            with open(path, "rb") as f:
+                head = f.read(4096)
+        except OSError:
+            return False
+        return head.lstrip(b"\xef\xbb\xbf").startswith((b"#FLAGGA", b"#SIETYP", b"#PROGRAM"))
+
+    def read(self, path: Path, tz: dt.tzinfo) -> Iterator[Row | Notice]:
+        from bokfor.sie.reader import read
+        from bokfor.sources import OccurrenceKeys
+
+        result = read(Path(path))
+        doc = result.document
+        who = doc.company.orgnr or doc.company.name
+        year = doc.fiscal_years[0].start.isoformat() if doc.fiscal_years else ""
+        keys = OccurrenceKeys(f"pos-sie:{who}")
+        for voucher in doc.vouchers:
+            if voucher.number is not None:
+                key = f"pos-sie:{who}:{year}:{voucher.series}:{voucher.number}"
+            else:
+                key = keys.key(voucher.date, voucher.text, voucher.lines)
+            yield Row(SECTION, key, voucher.date, {"total": voucher.debit},
+                      {"part": SIE, "series": voucher.series, "text": voucher.text,
+                       "number": None if voucher.number is None else str(voucher.number)},
+                      voucher.origins[0], detail=voucher)
+        yield from result.notices
+
+
+POS_SIE = PosSieSource()
