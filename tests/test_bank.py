@@ -172,3 +172,30 @@ def test_a_bank_described_in_the_mapping_is_read_without_code(tmp_path, capsys):
     ]
     # The running balance 6 000,00 + 4 392,62 is 10 392,62: no warning.
     assert "warning" not in err
+
+
+def test_per_entry_never_joins_entries_of_two_accounts_or_days(tmp_path, capsys):
+    """NtryRef 1 in two statements (two accounts, two days) is two entries, two vouchers."""
+    def statement(iban: str, day: str, amount: str) -> str:
+        return (f"<Stmt><Id>S-{iban}</Id><Acct><Id><IBAN>{iban}</IBAN></Id></Acct>"
+                f"<Ntry><NtryRef>1</NtryRef><Amt Ccy=\"SEK\">{amount}</Amt>"
+                "<CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts>"
+                f"<BookgDt><Dt>{day}</Dt></BookgDt><AddtlNtryInf>STRIPE</AddtlNtryInf></Ntry></Stmt>")
+    camt = tmp_path / "two.xml"
+    camt.write_text('<?xml version="1.0" encoding="UTF-8"?><Document xmlns="urn:iso:std:iso:'
+                    '20022:tech:xsd:camt.053.001.02"><BkToCstmrStmt><GrpHdr><MsgId>M</MsgId>'
+                    "</GrpHdr>" + statement("SE4550000000058398257466", "2026-01-02", "100.00")
+                    + statement("SE6750000000058398257555", "2026-01-20", "250.00")
+                    + "</BkToCstmrStmt></Document>", encoding="utf-8")
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text(MAPPING.read_text(encoding="utf-8").replace(
+        "grouping: per_row ", "grouping: per_entry ", 1).replace(
+        'voucher_text: "{text}"', 'voucher_text: "Bank {entry}"', 1), encoding="utf-8")
+    out = tmp_path / "out.si"
+    code, _, err = run_cli(["convert", str(camt), "-m", str(mapping), "-o", str(out),
+                            "--ledger", str(tmp_path / "l.sqlite")], capsys)
+    assert code == 0, err
+    vouchers = read(out).document.vouchers
+    assert [(v.date, [(l.account, l.amount) for l in v.lines]) for v in vouchers] == [
+        (dt.date(2026, 1, 2), [("1580", -10000), ("1930", 10000)]),
+        (dt.date(2026, 1, 20), [("1580", -25000), ("1931", 25000)])]

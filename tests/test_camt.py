@@ -49,6 +49,7 @@ def error(path: Path) -> str:
 
 
 def key(ref: str) -> str:
+    """`ref` is the booking date and the bank's reference: `2026-01-05:2026010590004711001`."""
     return f"bank:{IBAN}:{ref}"
 
 
@@ -58,18 +59,18 @@ def key(ref: str) -> str:
 def test_sample_053_rows() -> None:
     got = rows(SAMPLE_053)
     assert [(r.key, r.date, r.amounts["amount"], r.origin.line) for r in got] == [
-        (key("2026010250001234"), dt.date(2026, 1, 2), 1234567, 75),
-        (key("2026010590004711001"), dt.date(2026, 1, 5), 125000, 121),
-        (key("2026010590004711002"), dt.date(2026, 1, 5), 340000, 140),
-        (key("2026010590004711003"), dt.date(2026, 1, 5), 87550, 159),
-        (key("2026010850002210"), dt.date(2026, 1, 8), 432100, 181),
-        (key("2026011240000981"), dt.date(2026, 1, 12), -1850000, 207),
-        (key("2026011570015533"), dt.date(2026, 1, 15), -124900, 233),
-        (key("2026011860007788"), dt.date(2026, 1, 18), 45000, 247),
-        (key("2026012040003301"), dt.date(2026, 1, 20), -230000, 274),
-        (key("2026012140003302"), dt.date(2026, 1, 21), 230000, 308),
-        (key("2026012340009120"), dt.date(2026, 1, 23), -3200000, 335),
-        (key("2026013010000042"), dt.date(2026, 1, 30), -12500, 362),
+        (key("2026-01-02:2026010250001234"), dt.date(2026, 1, 2), 1234567, 75),
+        (key("2026-01-05:2026010590004711001"), dt.date(2026, 1, 5), 125000, 121),
+        (key("2026-01-05:2026010590004711002"), dt.date(2026, 1, 5), 340000, 140),
+        (key("2026-01-05:2026010590004711003"), dt.date(2026, 1, 5), 87550, 159),
+        (key("2026-01-08:2026010850002210"), dt.date(2026, 1, 8), 432100, 181),
+        (key("2026-01-12:2026011240000981"), dt.date(2026, 1, 12), -1850000, 207),
+        (key("2026-01-15:2026011570015533"), dt.date(2026, 1, 15), -124900, 233),
+        (key("2026-01-18:2026011860007788"), dt.date(2026, 1, 18), 45000, 247),
+        (key("2026-01-20:2026012040003301"), dt.date(2026, 1, 20), -230000, 274),
+        (key("2026-01-21:2026012140003302"), dt.date(2026, 1, 21), 230000, 308),
+        (key("2026-01-23:2026012340009120"), dt.date(2026, 1, 23), -3200000, 335),
+        (key("2026-01-30:2026013010000042"), dt.date(2026, 1, 30), -12500, 362),
     ]
     assert all(r.source == bank.SECTION and r.origin.file == str(SAMPLE_053) for r in got)
     assert {r.fields["format"] for r in got} == {"camt.053"}
@@ -156,17 +157,17 @@ def test_sample_054_rows() -> None:
     assert notices(SAMPLE_054) == []
     assert [(r.key, r.date, r.amounts["amount"], r.fields["reference"], r.fields["entry"],
              r.origin.line) for r in got] == [
-        (key("2026010590004711001"), dt.date(2026, 1, 5), 125000, "10026102",
+        (key("2026-01-05:2026010590004711001"), dt.date(2026, 1, 5), 125000, "10026102",
          "2026010590004711", 44),
-        (key("2026010590004711002"), dt.date(2026, 1, 5), 340000, "47112073",
+        (key("2026-01-05:2026010590004711002"), dt.date(2026, 1, 5), 340000, "47112073",
          "2026010590004711", 58),
-        (key("2026010590004711003"), dt.date(2026, 1, 5), 87550, "202601142",
+        (key("2026-01-05:2026010590004711003"), dt.date(2026, 1, 5), 87550, "202601142",
          "2026010590004711", 72),
-        (key("2026011690005120001"), dt.date(2026, 1, 16), 199000, "5500129",
+        (key("2026-01-16:2026011690005120001"), dt.date(2026, 1, 16), 199000, "5500129",
          "2026011690005120", 106),
-        (key("2026011690005120002"), dt.date(2026, 1, 16), 92400, "RF18539007547034",
+        (key("2026-01-16:2026011690005120002"), dt.date(2026, 1, 16), 92400, "RF18539007547034",
          "2026011690005120", 120),
-        (key("2026011990001007001"), dt.date(2026, 1, 19), 78000, "77001238",
+        (key("2026-01-19:2026011990001007001"), dt.date(2026, 1, 19), 78000, "77001238",
          "2026011990001007", 136),
     ]
     assert {r.fields["format"] for r in got} == {"camt.054"}
@@ -193,8 +194,8 @@ def test_v08_with_prefix_status_code_party_and_own_transaction_amounts() -> None
     path = FIXTURES / "v08_prefixed.xml"
     got = rows(path)
     assert [(r.key, r.date, r.amounts["amount"], r.origin.line) for r in got] == [
-        ("bank:50000583982575:EU-20260115-0001/1", dt.date(2026, 1, 15), 26025, 36),
-        ("bank:50000583982575:EU-20260115-0001/2", dt.date(2026, 1, 15), -1000, 50),
+        ("bank:50000583982575:2026-01-15:EU-20260115-0001/1", dt.date(2026, 1, 15), 26025, 36),
+        ("bank:50000583982575:2026-01-15:EU-20260115-0001/2", dt.date(2026, 1, 15), -1000, 50),
     ]
     first, second = got
     # BookgDt/DtTm 23:30 UTC on the 14th is the 15th in Stockholm.
@@ -253,7 +254,7 @@ def test_each_stmt_block_is_checked_on_its_own(tmp_path: Path) -> None:
     path.write_text(_document(
         _statement(_entry("10.00", "A"), "P1", _bal("OPBD", "0.00") + _bal("CLBD", "10.00"))
         + _statement(_entry("5.00", "B"), "P2", _bal("OPBD", "10.00") + _bal("CLBD", "16.00"))))
-    assert [r.key for r in rows(path)] == [key("A"), key("B")]
+    assert [r.key for r in rows(path)] == [key("2026-01-10:A"), key("2026-01-10:B")]
     assert notices(path) == [
         f"{path}:2: the balances of statement 'P2' do not add up: opening balance (OPBD) "
         "10,00 + booked entries 5,00 = 15,00, but the closing balance (CLBD) is 16,00; an "
@@ -294,7 +295,8 @@ def test_repeated_bank_references_still_give_unique_keys(tmp_path: Path) -> None
              f'{tx.format("1.00")}{tx.format("2.00")}</NtryDtls></Ntry>')
     path.write_text(_document(_statement(batch + _entry("5.00", "SAME") * 2)))
     got = [r.key for r in rows(path)]
-    assert got[:3] == [key("SAME/1"), key("SAME/2"), key("SAME")]
+    assert got[:3] == [key("2026-01-10:SAME/1"), key("2026-01-10:SAME/2"),
+                       key("2026-01-10:SAME")]
     assert len(set(got)) == 4 and got[3].startswith("camt:")
 
 
@@ -479,3 +481,26 @@ def test_generated_statement_streams_and_checks_out(tmp_path: Path) -> None:
     # Rows are handed out as the file is read, not after the whole file.
     iterator = SOURCE.read(path, STOCKHOLM)
     assert isinstance(next(iterator), Row)
+
+
+def test_an_encoding_expat_does_not_know_is_an_input_error(tmp_path: Path) -> None:
+    path = tmp_path / "enc.xml"
+    path.write_bytes(b'<?xml version="1.0" encoding="windows-1257x"?><Document xmlns="urn:iso:'
+                     b'std:iso:20022:tech:xsd:camt.053.001.02"><BkToCstmrStmt/></Document>')
+    with pytest.raises(InputError) as exc:
+        list(SOURCE.read(path, STOCKHOLM))
+    assert str(exc.value).startswith(f"{path}:1: the XML cannot be read: ")
+
+
+def test_every_structured_reference_is_kept(tmp_path: Path) -> None:
+    """A payment of two invoices: the first OCR is the row's reference, the second is in
+    its text, never dropped."""
+    tx = ('<TxDtls><AmtDtls><TxAmt><Amt Ccy="SEK">5.00</Amt></TxAmt></AmtDtls><RmtInf>'
+          '<Strd><CdtrRefInf><Ref>4000123456788</Ref></CdtrRefInf></Strd>'
+          '<Strd><CdtrRefInf><Ref>12345674</Ref></CdtrRefInf></Strd></RmtInf></TxDtls>')
+    entry = ('<Ntry><Amt Ccy="SEK">5.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts>'
+             f'<BookgDt><Dt>2026-01-10</Dt></BookgDt><NtryDtls>{tx}</NtryDtls></Ntry>')
+    path = tmp_path / "two_refs.xml"
+    path.write_text(_document(_statement(entry)))
+    [row] = rows(path)
+    assert (row.fields["reference"], row.fields["text"]) == ("4000123456788", "Ref 12345674")

@@ -51,8 +51,9 @@ def error_of(path: Path) -> str:
     return str(info.value)
 
 
-def key(ref: str) -> str:
-    return f"bank:{ACCOUNT}:{ref}"
+def key(ref: str, day: dt.date) -> str:
+    """The key of a row the bank identifies: account, booking date and its reference."""
+    return f"bank:{ACCOUNT}:{day.isoformat()}:{ref}"
 
 
 # --- the SEB sample ---------------------------------------------------------------------
@@ -63,18 +64,18 @@ def test_sample_rows() -> None:
     assert all(isinstance(r, Row) for r in out)  # every daily statement adds up
     got = [(r.key, r.date, r.amounts["amount"], r.origin.line) for r in out]
     assert got == [
-        (key("5000260102000114"), dt.date(2026, 1, 2), -125000, 6),
-        (key("5000260105004471"), dt.date(2026, 1, 5), 1250000, 17),
-        (key("5000260105004472"), dt.date(2026, 1, 5), 375000, 20),
-        (key("5000260107002210"), dt.date(2026, 1, 7), 804646, 31),
-        (key("5000260112000871"), dt.date(2026, 1, 12), 431280, 42),
-        (key("5000260112003305"), dt.date(2026, 1, 12), -2450000, 45),
-        (key("5000260112005120"), dt.date(2026, 1, 12), 45000, 48),
+        (key("5000260102000114", dt.date(2026, 1, 2)), dt.date(2026, 1, 2), -125000, 6),
+        (key("5000260105004471", dt.date(2026, 1, 5)), dt.date(2026, 1, 5), 1250000, 17),
+        (key("5000260105004472", dt.date(2026, 1, 5)), dt.date(2026, 1, 5), 375000, 20),
+        (key("5000260107002210", dt.date(2026, 1, 7)), dt.date(2026, 1, 7), 804646, 31),
+        (key("5000260112000871", dt.date(2026, 1, 12)), dt.date(2026, 1, 12), 431280, 42),
+        (key("5000260112003305", dt.date(2026, 1, 12)), dt.date(2026, 1, 12), -2450000, 45),
+        (key("5000260112005120", dt.date(2026, 1, 12)), dt.date(2026, 1, 12), 45000, 48),
         (out[7].key, dt.date(2026, 1, 13), -89900, 59),
-        (key("5000260114002217"), dt.date(2026, 1, 14), 439262, 69),
-        (key("5000260120004480"), dt.date(2026, 1, 20), 990000, 80),
-        (key("5000260120004481"), dt.date(2026, 1, 20), 218750, 83),
-        (key("5000260123000093"), dt.date(2026, 1, 23), -3860000, 94),
+        (key("5000260114002217", dt.date(2026, 1, 14)), dt.date(2026, 1, 14), 439262, 69),
+        (key("5000260120004480", dt.date(2026, 1, 20)), dt.date(2026, 1, 20), 990000, 80),
+        (key("5000260120004481", dt.date(2026, 1, 20)), dt.date(2026, 1, 20), 218750, 83),
+        (key("5000260123000093", dt.date(2026, 1, 23)), dt.date(2026, 1, 23), -3860000, 94),
     ]
     # The card purchase has no bank reference: an occurrence key of its content.
     assert out[7].key.startswith("mt940:") and out[7].key.endswith("#1")
@@ -135,15 +136,15 @@ def test_plain_fixture_rows() -> None:
            for r in out]
     assert got == [
         # Entry date 0102 after value date 251231: the entry is in the next year.
-        (key("5000251231000001"), dt.date(2026, 1, 2), dt.date(2025, 12, 31), 150000, None),
+        (key("5000251231000001", dt.date(2026, 1, 2)), dt.date(2026, 1, 2), dt.date(2025, 12, 31), 150000, None),
         # RC = reversal of credit, a debit entry: money out.
-        (key("5000260102000002"), dt.date(2026, 1, 2), dt.date(2026, 1, 2), -150000, "true"),
+        (key("5000260102000002", dt.date(2026, 1, 2)), dt.date(2026, 1, 2), dt.date(2026, 1, 2), -150000, "true"),
         # RD = reversal of debit, a credit entry: money in.
-        (key("5000260102000003"), dt.date(2026, 1, 2), dt.date(2026, 1, 2), 20000, "true"),
+        (key("5000260102000003", dt.date(2026, 1, 2)), dt.date(2026, 1, 2), dt.date(2026, 1, 2), 20000, "true"),
         (out[3].key, dt.date(2026, 1, 2), dt.date(2026, 1, 2), -8900, None),
         (out[4].key, dt.date(2026, 1, 2), dt.date(2026, 1, 2), -8900, None),
         # The bank reference seen a second time keeps the first row's key intact.
-        (key("5000260102000002#2"), dt.date(2026, 1, 2), dt.date(2026, 1, 2), 5000, None),
+        (key("5000260102000002#2", dt.date(2026, 1, 2)), dt.date(2026, 1, 2), dt.date(2026, 1, 2), 5000, None),
         (out[6].key, dt.date(2026, 1, 2), dt.date(2026, 1, 2), -30000, None),
     ]
     # Two identical card purchases: the same content, occurrences 1 and 2.
@@ -212,7 +213,7 @@ def test_keys_are_stable_and_an_added_transaction_keeps_the_old_keys(tmp_path: P
     new = [r.key for r in rows(write(tmp_path, longer))]
     assert new[: len(old)] == old
     assert new[len(old)] == old[3].removesuffix("#1") + "#3"  # a third identical purchase
-    assert new[len(old) + 1] == key("5000260102000009")
+    assert new[len(old) + 1] == key("5000260102000009", dt.date(2026, 1, 2))
     assert len(set(new)) == len(new)
 
 

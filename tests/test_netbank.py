@@ -247,11 +247,12 @@ def test_seb_sample_rows() -> None:
     assert rows[3].key == "bank:seb:f546d03c40b7181b732c2c98#1"
 
 
-def test_seb_xlsx_gives_the_keys_of_the_seb_csv_but_its_own_prefix() -> None:
-    csv_keys = [r.key.split(":", 2)[2] for r in rows_of(SAMPLES / "seb.csv")]
+def test_seb_xlsx_gives_the_keys_of_the_seb_csv() -> None:
+    """One SEB account downloaded as CSV one month and as xlsx the next: the overlap is the
+    same rows (profile `bank: seb`), never booked twice."""
     xlsx = rows_of(SAMPLES / "seb.xlsx")
-    assert [r.key.split(":", 2)[2] for r in xlsx] == csv_keys
-    assert xlsx[0].key.startswith("bank:seb_xlsx:")
+    assert [r.key for r in xlsx] == [r.key for r in rows_of(SAMPLES / "seb.csv")]
+    assert xlsx[0].fields["format"] == "seb_xlsx"
     assert xlsx[0].fields["value_date"] == dt.date(2026, 1, 30)
 
 
@@ -618,6 +619,27 @@ def test_a_user_profile_reads_a_new_bank_with_footer_and_preamble_regex(tmp_path
             (dt.date(2026, 1, 23), -2850000, "8422-1234567", 5)]
     assert rows[0].fields["format"] == "sparbanken_test"
     assert rows[0].key.startswith("bank:84221234567:")
+
+
+def test_a_footer_that_holds_a_transaction_is_refused_not_dropped(tmp_path: Path) -> None:
+    """A `footer: 1` profile on a file without its footer would drop the last transaction."""
+    user = profile_from_model("sparbanken_test", model(preamble=2, footer=1))
+    path = write(tmp_path, "export.csv", (
+        "Datum;Text;Belopp;Saldo\n"
+        "2026-01-30;Avgift;-95,00;38 213,75\n"
+        "2026-01-23;Lön januari;-28 500,00;38 308,75\n"))
+    assert error(path, SOURCE.with_profiles([user])) == (
+        f"{path}:3: the row has a date (2026-01-23) where the sparbanken_test layout expects "
+        "its 1-row footer: it would be dropped Fix: check the profile's `footer:` against the "
+        "file (a transaction is never dropped), or export the file again.")
+
+
+def test_a_swish_number_in_the_reference_column_is_no_ocr() -> None:
+    """46701234505 passes the Luhn check; as an OCR it would book a Swish payment to an
+    invoice. Phone and Swish-företag numbers are never taken for OCR references."""
+    assert netbank._reference("46701234505") == ""
+    assert netbank._reference("1234567897") == ""  # Swish-företag 123xxxxxxx
+    assert netbank._reference("4000123456788") == "4000123456788"
 
 
 def test_a_user_profile_replaces_a_builtin_of_the_same_name(tmp_path: Path) -> None:

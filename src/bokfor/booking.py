@@ -168,7 +168,11 @@ def _group(booked: list[tuple[Row, Rule, list[Line]]], rules: SourceRules, schem
             groups[row.date].append(item)
         else:
             group = row.fields.get(key_field) if key_field else None
-            if group:
+            if group and rules.grouping == "per_entry":
+                # A bank's entry reference is unique per account and day at best (NtryRef
+                # counts 1, 2, 3 in each statement): never one voucher across accounts or days.
+                groups[(row.fields.get("account"), row.date, group)].append(item)
+            elif group:
                 groups[group].append(item)
             elif rules.grouping == "per_payout":
                 result.pending.append(row)
@@ -199,6 +203,8 @@ def _group_voucher(key: Any, items: list[tuple[Row, Rule, list[Line]]], rules: S
                    key_field: str | None) -> Voucher:
     date = max(row.date for row, _, _ in items)
     values = {"date": date, "source": rules.source, "count": len(items)}
+    if isinstance(key, tuple):
+        key = key[-1]  # per_entry: (account, date, entry)
     if key_field:
         values[key_field] = key if rules.grouping != "per_day" else None
     if rules.voucher_text:

@@ -117,11 +117,18 @@ def account_id(text: str) -> str:
 # -- references -------------------------------------------------------------------------
 
 
+# Swedish mobile numbers (Swish: 467xxxxxxxx, 07xxxxxxxx) and Swish-företag numbers
+# (123xxxxxxx): one in ten passes a Luhn check by chance, and a Swish payment is no invoice.
+_PHONE = re.compile(r"(?:46|0)7\d{8}|123\d{7}")
+
+
 def is_ocr(reference: str) -> bool:
-    """A Swedish OCR number (bankgiro/plusgiro): 2–25 digits, Luhn check digit last."""
+    """A Swedish OCR number (bankgiro/plusgiro): 2–25 digits, Luhn check digit last, and not
+    a Swish phone or Swish-företag number that happens to pass the check."""
     from stdnum import luhn
 
-    return reference.isdigit() and 2 <= len(reference) <= 25 and luhn.is_valid(reference)
+    return (reference.isdigit() and 2 <= len(reference) <= 25 and luhn.is_valid(reference)
+            and not _PHONE.fullmatch(reference))
 
 
 def is_rf(reference: str) -> bool:

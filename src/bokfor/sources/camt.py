@@ -171,7 +171,7 @@ _PATHS: dict[int, dict[str, tuple[str, int]]] = {
         "RltdPties/CdtrAcct/Id/IBAN": ("creditor_account", TEXT),
         "RltdPties/CdtrAcct/Id/Othr/Id": ("creditor_account", FIRST),
         "RmtInf/Ustrd": ("ustrd", LIST),
-        "RmtInf/Strd/CdtrRefInf/Ref": ("reference", FIRST),
+        "RmtInf/Strd/CdtrRefInf/Ref": ("references", LIST),
         "AddtlTxInf": ("info", TEXT),
     },
 }
@@ -297,6 +297,9 @@ def _read(path: Path, tz: dt.tzinfo) -> Iterator[Row | Notice]:
                 parser.Parse(chunk, not chunk)
             except expat.ExpatError as exc:
                 raise _malformed(exc, file) from None
+            except (LookupError, ValueError) as exc:  # an encoding expat does not know
+                raise InputError(f"the XML cannot be read: {exc}", file=file,
+                                 line=parser.CurrentLineNumber or 1, hint=_REDOWNLOAD) from None
             except _NotCamt as exc:
                 raise _not_camt(exc, file, parser.CurrentLineNumber) from None
             if out:
@@ -571,14 +574,21 @@ class _State:
             e2e = tx.get("e2e", "")
             if e2e.upper() == "NOTPROVIDED":
                 e2e = ""
-            reference = tx.get("reference", "")
+            # One payment may settle several invoices: the first reference is the row's, the
+            # others stay in its text, never lost.
+            references = tx.get("references") or [""]
+            reference = references[0]
+            if len(references) > 1:
+                text = " ".join(filter(None, (text, "Ref " + " ".join(references[1:]))))
             ref = tx.get("ref", "")
             key = None
+            # The booking date is part of the key: a bank that repeats a reference on
+            # another day must not make that day's transaction look like one booked before.
             if ref and own_refs[ref] == 1 and (single or ref != entry_ref):
-                key = self.fresh(bank.keyed(account, ref))
+                key = self.fresh(bank.keyed(account, f"{date}:{ref}"))
             if key is None and entry_ref:
-                key = self.fresh(bank.keyed(account, entry_ref if single
-                                            else f"{entry_ref}/{n}"))
+                key = self.fresh(bank.keyed(account, f"{date}:{entry_ref}" if single
+                                            else f"{date}:{entry_ref}/{n}"))
             if key is None:
                 key = self.occurrences.key(account, date, value, currency, text, reference,
                                            counterparty, counterparty_account, e2e)

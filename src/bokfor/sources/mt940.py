@@ -291,9 +291,12 @@ def _row(data: dict[str, Any], line: int, file: str, account: str, currency: str
     counterparty = (data.get("applicant_name") or "").strip()
     counterparty_account = (data.get("applicant_iban") or "").strip()
     if bank_ref:
-        refs[bank_ref] += 1
-        n = refs[bank_ref]
-        key = bank.keyed(account, bank_ref if n == 1 else f"{bank_ref}#{n}")
+        # With the booking date: banks reuse references across days (a daily "BGINS"), and a
+        # reference that repeats within a day is numbered in file order.
+        ref = f"{date.isoformat()}:{bank_ref}"
+        refs[ref] += 1
+        n = refs[ref]
+        key = bank.keyed(account, ref if n == 1 else f"{ref}#{n}")
     else:
         key = keys.key(bank.account_id(account), date, value_date, amount, currency, mark, code,
                        customer_ref, details)

@@ -159,7 +159,12 @@ class ProfileModel(_Strict):
                                          "in the preamble; omitted = not in the file (or in "
                                          "columns.account)")
     pending: PendingModel | None = None
-    footer: int = Field(0, ge=0, le=20, description="Rows to ignore at the end of the table")
+    footer: int = Field(0, ge=0, le=20, description="Rows to ignore at the end of the table "
+                        "(a row there that holds a date of the layout is refused, never "
+                        "dropped)")
+    bank: str | None = Field(None, description="The bank, when several layouts are one bank's "
+                             "(SEB's CSV and xlsx): rows of one account keep their keys when "
+                             "the bank changes layout. Default: the profile's name")
     order: Literal["newest_first", "oldest_first", "auto"] = Field(
         "auto", description="Row order, for keys counted in time order; auto = from the dates")
 
@@ -204,6 +209,7 @@ class Profile:
     pending_shown: tuple[str, ...]
     footer: int
     order: str
+    bank: str  # keys' prefix for files that name no account: one per bank, not per layout
 
     def example_amount(self) -> str:
         sep = next((c for c in self.thousands if c != self.decimal_mark), "")
@@ -359,6 +365,7 @@ def profile_from_model(name: str, model: ProfileModel) -> Profile:
         suffix=suffix, currency=currency, account_label=label, account_at=at,
         account_regex=regex, pending_column=pending_column, pending_values=pending_values,
         pending_shown=pending_shown, footer=model.footer, order=model.order,
+        bank=model.bank or name,
     )
 
 
@@ -915,8 +922,9 @@ class _Reader:
         parsed: list[tuple] = []
         pending: list[int] = []
         records = self.m.records
+        footer: list[tuple[int, list[Any]]] = []
         if p.footer:
-            records = _drop_last(records, p.footer)
+            records = _drop_last(records, p.footer, footer)
         for line, cells in records:
             n = len(cells)
             if text_mode and p.file == "csv":
@@ -1009,6 +1017,17 @@ class _Reader:
                 _s(cells[i_code]) if i_code is not None else "",
                 account,
             ))
+        for line, cells in footer:  # a footer that holds a transaction is a wrong profile
+            raw = cells[i_date] if i_date < len(cells) else None
+            try:
+                self.date({}, raw, line, i_date, required=True)
+            except InputError:
+                continue
+            raise InputError(
+                f"the row has a date ({_s(raw)}) where the {p.name} layout expects its "
+                f"{p.footer}-row footer: it would be dropped", file=self.file, line=line,
+                hint="check the profile's `footer:` against the file (a transaction is never "
+                "dropped), or export the file again.")
         yield from self.emit(parsed)
         if pending:
             values = "/".join(p.pending_shown)
@@ -1033,7 +1052,7 @@ class _Reader:
             t = parsed[i]
             counter = counters.get(t[11])  # one counter per account (Swedbank: per row)
             if counter is None:
-                prefix = f"bank:{bank.account_id(t[11]) or p.name}"
+                prefix = f"bank:{bank.account_id(t[11]) or p.bank}"
                 counter = counters[t[11]] = OccurrenceKeys(prefix)
             keys[i] = counter.key(t[1], t[2], t[4], t[3], t[6])
         balance = bank.RunningBalance(file)
@@ -1149,9 +1168,10 @@ def _s(value: object) -> str:
     return "" if value is None else " ".join(str(value).split())
 
 
-def _drop_last(items: Iterator[tuple[int, list[Any]]], n: int
-               ) -> Iterator[tuple[int, list[Any]]]:
-    """All but the last `n` non-blank rows (a footer)."""
+def _drop_last(items: Iterator[tuple[int, list[Any]]], n: int,
+               dropped: list[tuple[int, list[Any]]]) -> Iterator[tuple[int, list[Any]]]:
+    """All but the last `n` non-blank rows (a footer); those go to `dropped`, for the
+    caller to check that they are no transactions."""
     window: deque[tuple[int, list[Any]]] = deque()
     for item in items:
         if not any(c is not None and str(c).strip() for c in item[1]):
@@ -1159,6 +1179,7 @@ def _drop_last(items: Iterator[tuple[int, list[Any]]], n: int
         window.append(item)
         if len(window) > n:
             yield window.popleft()
+    dropped.extend(window)
 
 
 SOURCE = NetbankSource(BUILTIN)
