@@ -47,3 +47,45 @@ def test_error_case(case: str, capsys, monkeypatch, tmp_path):
     assert "Traceback" not in err
     assert actual == expected_file.read_text(encoding="utf-8")
     assert not list(tmp_path.iterdir()), "an error must not leave output behind"
+
+
+# -- docs/errors.md: the catalogue for people -------------------------------------------------
+
+DOCS = REPO / "docs" / "errors.md"
+_GROUPS = (("convert-bank", "Bank files"), ("convert-camt", "Bank files"),
+           ("convert-bgmax", "Bank files"), ("pos-", "POS day closes"),
+           ("mapping-", "The mapping"), ("reconcile-", "Reconciliation"),
+           ("convert-", "Stripe exports and convert"), ("", "Other"))
+
+
+def catalogue_markdown() -> str:
+    """docs/errors.md from tests/errors/: every error a user can meet, with its exact text,
+    so a message can be looked up. Generated, never edited by hand."""
+    sections: dict[str, list[str]] = {}
+    for case in sorted(p for p in CASES.iterdir() if p.is_dir()):
+        group = next(title for prefix, title in _GROUPS if case.name.startswith(prefix))
+        expected = (case / "expected").read_text(encoding="utf-8").splitlines()
+        command = (case / "args").read_text(encoding="utf-8").strip()
+        sections.setdefault(group, []).append("\n".join([
+            f"### {case.name}", "",
+            f"`bokfor {command}` exits {expected[0].split()[1]}:", "", "```",
+            *expected[1:], "```", ""]))
+    out = ["# Error catalogue", "",
+           "Every error bokfor reports on purpose, one input per error (`tests/errors/<name>/`), "
+           "with the exact text it prints and its exit code (2 bad input, 1 other, 3 nothing "
+           "new, 4 busy). Generated from the test cases by `BOKFOR_REGEN=1 pytest "
+           "tests/test_errors.py`; the suite fails when this file and the cases disagree. "
+           "`{repo}` and `{tmp}` stand for the checkout and a scratch folder.", ""]
+    order = list(dict.fromkeys(title for _, title in _GROUPS))
+    for title in order:
+        if title in sections:
+            out += [f"## {title}", "", *sections[title]]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def test_docs_errors_md_is_the_catalogue():
+    text = catalogue_markdown()
+    if os.environ.get("BOKFOR_REGEN"):
+        DOCS.write_text(text, encoding="utf-8")
+    assert DOCS.read_text(encoding="utf-8") == text, \
+        "docs/errors.md is out of date: BOKFOR_REGEN=1 pytest tests/test_errors.py"

@@ -18,7 +18,7 @@ from typing import Iterator, Sequence
 
 from bokfor.dayclose import DayClose, cash_problems
 from bokfor.domain import Notice, Row
-from bokfor.errors import BokforError
+from bokfor.errors import BokforError, InputError
 from bokfor.sources import AMOUNT, TEXT, Schema
 
 SECTION = "pos"  # booked by the mapping's top-level `pos:` section
@@ -80,6 +80,11 @@ class ZReportSource:
         from bokfor.sources import zreport
 
         profile = self._profile(Path(path))
+        if profile is None:
+            raise InputError("no Z-report profile matches the file's first lines",
+                             file=str(path), hint="name the register's layout in a profile "
+                             "(pos.zreport_profiles, see docs/pos.md), or export the Z report "
+                             "again unchanged.")
         close = zreport.read_dayclose(path, profile)  # type: ignore[arg-type]
         yield from rows_of(close, self.book_cash)
 
