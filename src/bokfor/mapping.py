@@ -984,7 +984,18 @@ class _Compiler:
                 tests.append((lambda v, b=bound: v is not None and v >= b) if op == "from"
                              else (lambda v, b=bound: v is not None and v <= b))
         self._check_satisfiable(spec, kind, parse, loc)
-        return lambda row: all(t(get(row)) for t in tests)
+        if len(tests) == 1:
+            test = tests[0]
+            return lambda row: test(get(row))
+
+        def all_of(row: Row) -> bool:  # the field is read once for all its operators
+            value = get(row)
+            for t in tests:
+                if not t(value):
+                    return False
+            return True
+
+        return all_of
 
     def _check_satisfiable(self, spec: dict[str, Any], kind: str,
                            parse: Callable[[Any, tuple[Any, ...]], Any],
