@@ -55,6 +55,7 @@ DOCS = REPO / "docs" / "errors.md"
 _GROUPS = (("convert-bank", "Bank files"), ("convert-camt", "Bank files"),
            ("convert-bgmax", "Bank files"), ("pos-", "POS day closes"),
            ("mapping-", "The mapping"), ("reconcile-", "Reconciliation"),
+           ("fortnox-", "Fortnox"), ("push-", "Fortnox"),
            ("convert-", "Stripe exports and convert"), ("", "Other"))
 
 

@@ -24,9 +24,11 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 sie_app = typer.Typer(no_args_is_help=True, help="Read and check SIE 4 files.")
 mapping_app = typer.Typer(no_args_is_help=True, help="Check the YAML mapping; print its schema.")
 ledger_app = typer.Typer(no_args_is_help=True, help="What was exported: list, show, forget.")
+fortnox_app = typer.Typer(no_args_is_help=True, help="Fortnox API credentials.")
 app.add_typer(sie_app, name="sie")
 app.add_typer(mapping_app, name="mapping")
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(fortnox_app, name="fortnox")
 
 # Not a terminal (a pipe, a cron log): rich would assume 80 columns and crush the tables.
 _WIDTH = None if sys.stdout.isatty() else 150
@@ -81,7 +83,10 @@ _TO = typer.Option(None, "--to", help="Last voucher date (YYYY-MM-DD).")
 _SOURCE = typer.Option(None, "--source", help="Force the input format.")
 _SHOW = typer.Option("20", "--show", help="Vouchers to list: a number or 'all'.")
 _LEDGER = typer.Option(None, "--ledger", help="Export ledger (default: beside the mapping).")
-_BOOKS = typer.Option(None, "--books", help="SIE 4E export of the books to compare with.")
+_BOOKS = typer.Option(None, "--books", help="SIE 4E export of the books to compare with, or "
+                      "'fortnox' to fetch it from Fortnox (GET /3/sie/4).")
+_TOKEN_FILE = typer.Option(None, "--token-file", help="Fortnox credentials file (default "
+                           "$FORTNOX_TOKEN_FILE or ~/.config/bokfor/fortnox.json).")
 _CORRECT = typer.Option(False, "--correct",
                         help="Book changed rows: reversal of the earlier booking + new booking.")
 _NEW_ACCOUNTS = typer.Option(False, "--allow-new-accounts",
@@ -93,7 +98,11 @@ _WAIT = typer.Option(60.0, "--wait", help="Seconds to wait for another run's led
 def convert(
     inputs: List[Path] = _INPUTS,
     mapping: Path = _MAPPING,
-    out_path: Optional[Path] = typer.Option(None, "--out", "-o", help="SIE file to write."),
+    out_path: Optional[Path] = typer.Option(
+        None, "--out", "-o", help="SIE file to write (a new directory with --format fortnox)."),
+    out_format: str = typer.Option(
+        "sie", "--format", help="sie (one SIE 4I file) or fortnox (a directory: SIE 4I for "
+        "Fortnox's import plus one POST /3/vouchers body per voucher)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Write nothing; show the plan."),
     date_from: Optional[str] = _FROM,
     date_to: Optional[str] = _TO,
@@ -107,14 +116,19 @@ def convert(
     wait: float = _WAIT,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors (cron)."),
     json_out: bool = typer.Option(False, "--json", help="Print a JSON summary (cron)."),
+    token_file: Optional[Path] = _TOKEN_FILE,
 ) -> None:
-    """Convert exports into a SIE 4I file; rows exported before are never booked again."""
+    """Convert exports into a SIE 4I file (or a Fortnox batch); rows exported before are
+    never booked again."""
+    if out_format not in ("sie", "fortnox"):
+        raise UsageError(f"--format {out_format!r} must be sie or fortnox")
     if not dry_run and out_path is None:
         raise UsageError("--out FILE is required (or use --dry-run to only preview)")
     _run(inputs, mapping, out_path=out_path, write=not dry_run, date_from=date_from,
          date_to=date_to, checksum=checksum, source=source, show=show, ledger_path=ledger,
          books=books, correct=correct, allow_new_accounts=allow_new_accounts, wait=wait,
-         quiet=quiet, json_out=json_out, fmt="table", diff=False)
+         quiet=quiet, json_out=json_out, fmt="table", diff=False, out_format=out_format,
+         token_file=token_file)
 
 
 @app.command()
@@ -133,6 +147,7 @@ def plan(
     diff: bool = typer.Option(False, "--diff",
                               help="Unified diff of the period's SIE text: before -> after."),
     fmt: str = typer.Option("table", "--format", help="table or json."),
+    token_file: Optional[Path] = _TOKEN_FILE,
 ) -> None:
     """Show what convert would do: + new, = already exported, ~ changed, ! unmapped."""
     if fmt not in ("table", "json"):
@@ -140,32 +155,53 @@ def plan(
     _run(inputs, mapping, out_path=None, write=False, date_from=date_from, date_to=date_to,
          checksum=False, source=source, show=show, ledger_path=ledger, books=books,
          correct=correct, allow_new_accounts=allow_new_accounts, wait=wait, quiet=False,
-         json_out=False, fmt=fmt, diff=diff)
+         json_out=False, fmt=fmt, diff=diff, token_file=token_file)
+
+
+def _fortnox_job(job: Any, books: Optional[Path], token_file: Optional[Path]) -> Any:
+    """Wire Fortnox into a job: settling interrupted pushes, and `--books fortnox`. The
+    client (and so the credentials) is made only when one of them needs it."""
+    from bokfor.push import LazyClient, fortnox_books, make_client, settle
+
+    client = LazyClient(lambda: make_client(token_file))
+    job.settle = lambda ledger: settle(ledger, client)
+    if books is not None and str(books) == "fortnox":
+        job.books = None
+        job.books_loader = lambda plan: fortnox_books(client(), plan)
+    return client
 
 
 def _run(inputs: list[Path], mapping_path: Path, *, out_path: Optional[Path], write: bool,
          date_from: Optional[str], date_to: Optional[str], checksum: bool,
          source: Optional[str], show: str, ledger_path: Optional[Path], books: Optional[Path],
          correct: bool, allow_new_accounts: bool, wait: float, quiet: bool, json_out: bool,
-         fmt: str, diff: bool) -> None:
+         fmt: str, diff: bool, out_format: str = "sie",
+         token_file: Optional[Path] = None) -> None:
     """plan and convert: the same steps, so a plan and the run after it agree; only
     convert writes."""
     from bokfor.convert import Job
     from bokfor.ledger import default_path
     from bokfor.mapping import load_mapping
-    from bokfor.report import dumps, period_diff, plan_json, show_plan
 
-    first, last = _date(date_from, "--from"), _date(date_to, "--to")
-    if first and last and first > last:
-        raise UsageError(f"--from {first} is after --to {last}")
-    if show != "all" and not show.isdigit():
-        raise UsageError(f"--show {show!r} must be a number or 'all'")
-    limit = None if show == "all" else int(show)
+    first, last, limit = _period_and_limit(date_from, date_to, show)
     rules = load_mapping(mapping_path)
     job = Job(inputs, rules, mapping_path, ledger_path or default_path(mapping_path),
               source=source, date_from=first, date_to=last, correct=correct, books=books,
               allow_new_accounts=allow_new_accounts, wait=wait, checksum=checksum,
-              generated=_generated(rules.timezone))
+              generated=_generated(rules.timezone), fmt=out_format)
+    client = _fortnox_job(job, books, token_file)
+    try:
+        _carry_out(job, rules, limit, out_path=out_path, write=write, quiet=quiet,
+                   json_out=json_out, fmt=fmt, diff=diff, first=first, last=last)
+    finally:
+        client.close()
+
+
+def _carry_out(job: Any, rules: Any, limit: Optional[int], *, out_path: Optional[Path],
+               write: bool, quiet: bool, json_out: bool, fmt: str, diff: bool,
+               first: Optional[dt.date], last: Optional[dt.date]) -> None:
+    from bokfor.report import dumps, period_diff, plan_json, show_plan
+
     table = not quiet and not json_out and fmt == "table"
     warn = (lambda notices: None) if quiet else _warn
 
@@ -188,6 +224,10 @@ def _run(inputs: list[Path], mapping_path: Path, *, out_path: Optional[Path], wr
             out.print("Dry run: nothing written.")
         return
     assert out_path is not None
+    if job.fmt == "fortnox":
+        from bokfor.convert import check_batch_dir
+
+        check_batch_dir(out_path)
     job.notices.clear()
     written = job.write(plan, state, data, out_path)
     warn(job.notices)
@@ -200,8 +240,167 @@ def _run(inputs: list[Path], mapping_path: Path, *, out_path: Optional[Path], wr
                                 "output": str(out_path), "export": export_id,
                                 "ledger": str(job.ledger_path)}) + "\n")
     elif not quiet:
-        out.print(f"Wrote {len(plan.to_write)} verifikationer to {out_path} "
+        what = (f"{out_path}: SIE 4I and {len(plan.to_write)} POST /3/vouchers bodies"
+                if job.fmt == "fortnox" else str(out_path))
+        out.print(f"Wrote {len(plan.to_write)} verifikationer to {what} "
                   f"(export {export_id} in {job.ledger_path})", markup=False)
+
+
+@app.command()
+def push(
+    inputs: List[Path] = _INPUTS,
+    mapping: Path = _MAPPING,
+    dry_run: bool = typer.Option(False, "--dry-run",
+                                 help="Plan and pre-flight against Fortnox; post nothing."),
+    date_from: Optional[str] = _FROM,
+    date_to: Optional[str] = _TO,
+    source: Optional[str] = _SOURCE,
+    show: str = _SHOW,
+    ledger: Optional[Path] = _LEDGER,
+    correct: bool = _CORRECT,
+    wait: float = _WAIT,
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors (cron)."),
+    json_out: bool = typer.Option(False, "--json", help="Print a JSON summary (cron)."),
+    token_file: Optional[Path] = _TOKEN_FILE,
+) -> None:
+    """Post the vouchers to Fortnox (POST /3/vouchers), each exactly once: the same plan as
+    convert, a pre-flight of every voucher against Fortnox's registers, then per voucher
+    pending -> POST -> posted in the ledger. Base URL: $BOKFOR_FORTNOX_URL."""
+    from bokfor.convert import Job, check_plan
+    from bokfor.fortnox.preflight import fetch_registers
+    from bokfor.ledger import Ledger, default_path
+    from bokfor.mapping import load_mapping
+    from bokfor.push import Pusher, base_url, bodies, preflight
+    from bokfor.report import dumps, show_plan
+
+    first, last, limit = _period_and_limit(date_from, date_to, show)
+    rules = load_mapping(mapping)
+    job = Job(inputs, rules, mapping, ledger or default_path(mapping), source=source,
+              date_from=first, date_to=last, correct=correct, wait=wait, fmt="push")
+    client = _fortnox_job(job, None, token_file)
+    table = not quiet and not json_out
+    warn = (lambda notices: None) if quiet else _warn
+    where = f"Fortnox ({base_url()})"
+
+    def prepared(plan: Any) -> list:
+        check_plan(plan, correct=correct, allow_new_accounts=False)
+        if not plan.to_write:
+            _nothing_new(quiet, json_out)
+        registers = fetch_registers(client(), plan.to_write)
+        preflight(plan.to_write, registers, where=where)
+        notices: list = []
+        items = bodies(plan, registers, notices)
+        warn(notices)
+        return items
+
+    try:
+        plan, state = job.plan(exported=limit is None)
+        warn(job.notices + plan.notices)
+        if table:
+            show_plan(out, plan, rules.accounts, limit)
+        items = prepared(plan)
+        if dry_run:
+            if table:
+                out.print(f"Dry run: pre-flight against {where} passed; {len(items)} "
+                          "verifikationer would be posted; nothing posted.", markup=False)
+            return
+        with Ledger.lock(job.ledger_path, wait):
+            book = Ledger.open(job.ledger_path, write=True)
+            try:
+                job.notices.clear()
+                job.settle_all(book)
+                warn(job.notices)
+                if book.state() != state:  # another run exported meanwhile: plan again
+                    plan = job._plan(book)
+                    items = prepared(plan)
+                result = Pusher(client(), book, mapping).push(items)
+            finally:
+                book.close()
+    finally:
+        client.close()
+    numbers = [p for _, p in result.posted]
+    span = (f"{numbers[0].series} {numbers[0].number}" + (
+        f"..{numbers[-1].number}" if len(numbers) > 1 else "")) if numbers else ""
+    rate = len(numbers) / result.seconds if result.seconds > 0 else 0.0
+    if json_out:
+        sys.stdout.write(dumps({"status": "posted", "vouchers": len(numbers),
+                                "numbers": [[p.series, p.number, p.year] for p in numbers],
+                                "export": result.export_id, "ledger": str(job.ledger_path),
+                                "seconds": round(result.seconds, 3),
+                                "requests": result.requests}) + "\n")
+    elif not quiet:
+        found = f", {result.reconciled} found after an unanswered POST" \
+            if result.reconciled else ""
+        out.print(f"Posted {len(numbers)} verifikationer to {where}: {span} in "
+                  f"{result.seconds:.1f} s ({rate:.1f}/s, {result.requests} requests{found}) "
+                  f"(export {result.export_id} in {job.ledger_path})", markup=False)
+
+
+@fortnox_app.command("login")
+def fortnox_login(token_file: Optional[Path] = _TOKEN_FILE) -> None:
+    """Save Fortnox credentials in the token file (mode 0600) and check them against the
+    API. A service account first: FORTNOX_CLIENT_ID, FORTNOX_CLIENT_SECRET and
+    FORTNOX_TENANT_ID (client credentials); else the refresh-token flow with
+    FORTNOX_REFRESH_TOKEN. Missing values are asked for on a terminal, never echoed."""
+    from bokfor.fortnox import auth
+    from bokfor.fortnox.client import FortnoxClient
+    from bokfor.fortnox.errors import FortnoxCredentialsMissing
+    from bokfor.fortnox.ratelimit import TokenBucket
+    from bokfor.push import ENV_TOKEN_URL, base_url, default_token_file
+
+    path = token_file or default_token_file()
+    store = auth.TokenStore(path)
+    saved = store.load()
+    interactive = sys.stdin.isatty()
+
+    def value(env: str, key: str, prompt: str, secret: bool, required: bool = True) -> str:
+        found = os.environ.get(env) or saved.get(key)
+        if not found and interactive:
+            found = typer.prompt(prompt, hide_input=secret, default="" if not required
+                                 else None, show_default=False, err=True)
+        if not found and required:
+            raise FortnoxCredentialsMissing(
+                f"no Fortnox {prompt.lower()}: {env} is not set", hint=f"set {env} (and the "
+                f"other FORTNOX_* variables) or run `bokfor fortnox login` on a terminal.")
+        return str(found or "")
+
+    client_id = value(auth.ENV_CLIENT_ID, "client_id", "Client id", False)
+    client_secret = value(auth.ENV_CLIENT_SECRET, "client_secret", "Client secret", True)
+    tenant_id = value(auth.ENV_TENANT_ID, "tenant_id", "TenantId (empty: refresh token)",
+                      False, required=False)
+    token_url = os.environ.get(ENV_TOKEN_URL) or auth.TOKEN_URL
+    provider: Any
+    if tenant_id:
+        provider = auth.ClientCredentials(client_id, client_secret, tenant_id,
+                                          token_url=token_url)
+        provider()  # refused credentials stop here, before anything is saved
+        store.save({"client_id": client_id, "client_secret": client_secret,
+                    "tenant_id": tenant_id})
+        how = f"a service account (TenantId {tenant_id})"
+    else:
+        refresh = value(auth.ENV_REFRESH_TOKEN, "refresh_token", "Refresh token", True)
+        with store.lock:
+            store.save({"client_id": client_id, "client_secret": client_secret,
+                        "refresh_token": refresh})
+        provider = auth.RefreshToken(client_id, client_secret, store, token_url=token_url)
+        provider()  # spends the refresh token; the rotated one is saved before use
+        how = "the refresh-token flow (the token rotates on every refresh; it lapses after " \
+            "45 days unused)"
+    with FortnoxClient(base_url(), provider, TokenBucket()) as api:
+        years = api.financial_years()
+    out.print(f"Logged in to Fortnox at {base_url()} with {how}: {len(years)} financial "
+              f"years visible. Credentials saved in {path} (mode 0600).", markup=False)
+
+
+def _period_and_limit(date_from: Optional[str], date_to: Optional[str], show: str
+                      ) -> tuple[Optional[dt.date], Optional[dt.date], Optional[int]]:
+    """--from/--to as dates (in order) and --show as a row limit (None: all)."""
+    first, last = _date(date_from, "--from"), _date(date_to, "--to")
+    if first and last and first > last:
+        raise UsageError(f"--from {first} is after --to {last}")
+    if show != "all" and not show.isdigit():
+        raise UsageError(f"--show {show!r} must be a number or 'all'")
+    return first, last, None if show == "all" else int(show)
 
 
 def _nothing_new(quiet: bool, json_out: bool) -> None:
@@ -458,6 +657,33 @@ def ledger_forget(export_id: int = typer.Argument(..., help="Export id (`bokfor 
         Ledger.open(book.path, write=True).forget(export_id)
     out.print(f"Forgot export {export_id}: its {record.rows} rows will be booked again by the "
               "next convert.", markup=False)
+
+
+@ledger_app.command("settle")
+def ledger_settle(key: str = typer.Argument(..., help="The bokfor key (bokfor:…) of the push."),
+                  series: str = typer.Argument(..., help="Fortnox voucher series."),
+                  number: int = typer.Argument(..., help="Fortnox voucher number."),
+                  ledger: Optional[Path] = _LEDGER_OPT,
+                  mapping: Optional[Path] = _LEDGER_MAPPING) -> None:
+    """Record a pending push as posted as SERIES NUMBER, after Fortnox was found to hold
+    several vouchers with its key and you decided which one counts."""
+    from bokfor.ledger import Ledger, LedgerError
+
+    book = _ledger_at(ledger, mapping)
+    found = [p for p in book.pushes(state="pending") if p.key == key]
+    book.close()
+    if not found:
+        raise LedgerError(f"no pending push with key {key!r}", file=str(book.path),
+                          hint="`bokfor ledger list` shows the exports; keys are in the "
+                          "error that sent you here.")
+    with Ledger.lock(book.path, 60):
+        writer = Ledger.open(book.path, write=True)
+        try:
+            writer.push_posted(found[0].voucher_id, series, number, found[0].year_id)
+            writer.finish_push(found[0].export_id)
+        finally:
+            writer.close()
+    out.print(f"Recorded {key} as posted: {series} {number}.", markup=False)
 
 
 @app.command()

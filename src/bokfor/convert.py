@@ -8,18 +8,35 @@ settled by `Ledger.recover` on the next run, from whether the file holds the rec
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Union
 
 from bokfor import faults
 from bokfor.domain import Notice
-from bokfor.errors import MappingError
+from bokfor.errors import MappingError, UsageError
 from bokfor.fileio import atomic_write
-from bokfor.ledger import Ledger
+from bokfor.ledger import BATCH, Ledger
 from bokfor.mapping import Mapping
 from bokfor.plan import Plan, check_books, make_plan
+from bokfor.sie.model import SieDocument
 from bokfor.sie.reader import read as read_sie
 from bokfor.sie.writer import render
+
+FORTNOX_TEXT_LIMIT = 50  # Fortnox's SIE import refuses longer voucher and row texts
+BATCH_SIE = "vouchers.si"
+
+
+@dataclass
+class BatchOutput:
+    """`--format fortnox`: the SIE 4I file and the POST bodies, all in one directory."""
+
+    sie: bytes
+    batch: object  # bokfor.fortnox.batch.Batch
+
+
+Output = Union[bytes, BatchOutput]
 
 
 class ChangedRowsError(MappingError):
@@ -55,8 +72,24 @@ def render_plan(plan: Plan, mapping: Mapping, generated: dt.date, *, checksum: b
                   text_limit=mapping.text_limit)
 
 
-def export(plan: Plan, data: bytes, out: Path, ledger: Ledger, mapping_path: Path) -> int:
+def render_batch(plan: Plan, mapping: Mapping, generated: dt.date, *, checksum: bool
+                 ) -> tuple[BatchOutput, list[Notice]]:
+    """The Fortnox batch: SIE 4I with Fortnox's import rules (one financial year, texts of at
+    most 50 characters, the mapping's series) plus one `POST /3/vouchers` body per voucher."""
+    from bokfor.fortnox.batch import build_batch
+
+    limit = min(mapping.text_limit or FORTNOX_TEXT_LIMIT, FORTNOX_TEXT_LIMIT)
+    sie, notices = render(plan.document(mapping, generated), checksum=checksum,
+                          text_limit=limit)
+    batch = build_batch(plan.to_write, extra={"sie": {
+        "file": BATCH_SIE, "sha256": hashlib.sha256(sie).hexdigest()}})
+    return BatchOutput(sie, batch), notices + batch.notices
+
+
+def export(plan: Plan, data: Output, out: Path, ledger: Ledger, mapping_path: Path) -> int:
     """Write `data` to `out` and record the plan's vouchers; returns the export id."""
+    if isinstance(data, BatchOutput):
+        return export_batch(plan, data, out, ledger, mapping_path)
     faults.point("before-ledger")
     export_id = ledger.begin_export(
         mapping=mapping_path, target=out, data=data,
@@ -67,6 +100,39 @@ def export(plan: Plan, data: bytes, out: Path, ledger: Ledger, mapping_path: Pat
     ledger.finish_export(export_id)
     faults.point("after-ledger-done")
     return export_id
+
+
+def export_batch(plan: Plan, data: BatchOutput, directory: Path, ledger: Ledger,
+                 mapping_path: Path) -> int:
+    """The batch as one export: recorded pending with the manifest's digest, then the SIE
+    file and the bodies, the manifest last (each temp + fsync + rename), then done. A crash
+    is settled like a SIE export, from whether the manifest holds the recorded bytes."""
+    from bokfor.fortnox.batch import MANIFEST, write_files
+
+    check_batch_dir(directory)
+    faults.point("before-ledger")
+    export_id = ledger.begin_export(
+        mapping=mapping_path, target=directory / MANIFEST, data=data.batch.manifest,  # type: ignore[attr-defined]
+        vouchers=[(v, plan.records[i]) for i, v in enumerate(plan.to_write)], kind=BATCH)
+    faults.point("after-ledger-pending")
+    atomic_write(directory / BATCH_SIE, data.sie)
+    write_files(data.batch, directory)  # type: ignore[arg-type]
+    faults.point("after-rename")
+    ledger.finish_export(export_id)
+    faults.point("after-ledger-done")
+    return export_id
+
+
+def check_batch_dir(directory: Path) -> None:
+    from bokfor.fortnox.batch import MANIFEST
+
+    if directory.exists() and not directory.is_dir():
+        raise UsageError(f"--out {directory} is a file; --format fortnox writes a directory",
+                         hint="name a new directory.")
+    if (directory / MANIFEST).exists():
+        raise UsageError(f"{directory} already holds a batch ({MANIFEST})",
+                         hint="give each batch a directory of its own, e.g. --out "
+                         "batches/2026-02.")
 
 
 @dataclass
@@ -87,8 +153,13 @@ class Job:
     checksum: bool = False
     generated: dt.date = dt.date(1970, 1, 1)
     notices: list[Notice] = field(default_factory=list)
+    fmt: str = "sie"  # or "fortnox": a batch directory (SIE 4I + POST bodies)
+    # The books from elsewhere (Fortnox's SIE export) instead of the `books` file.
+    books_loader: Callable[[Plan], SieDocument] | None = None
+    # Settles pushes an interrupted `bokfor push` left pending (needs Fortnox; push.settle).
+    settle: Callable[[Ledger], list[Notice]] | None = None
 
-    def plan(self, *, exported: bool = False) -> tuple[Plan, tuple[int, int, int]]:
+    def plan(self, *, exported: bool = False) -> tuple[Plan, tuple[int, int, int, int]]:
         """The plan, made without holding the lock (a failing run creates no file), and the
         ledger state it was made against; `exported` adds the `=` entries."""
         ledger = Ledger.open(self.ledger_path)
@@ -96,7 +167,7 @@ class Job:
             ledger.close()
             with Ledger.lock(self.ledger_path, self.wait):
                 ledger = Ledger.open(self.ledger_path, write=True)
-                self.notices.extend(ledger.recover())
+                self.settle_all(ledger)
         try:
             # The state first: an export committed while the plan reads the ledger then moves
             # it, and `write` plans again. Read after the plan, it could already include that
@@ -113,26 +184,54 @@ class Job:
         result = make_plan(self.inputs, self.mapping, ledger, source=self.source,
                            date_from=self.date_from, date_to=self.date_to,
                            correct=self.correct)
-        if self.books is not None:
+        if self.books_loader is not None:
+            if result.to_write:
+                check_books(result, self.books_loader(result))
+        elif self.books is not None:
             check_books(result, read_sie(self.books).document)
         return result
 
-    def check(self, plan: Plan) -> tuple[bytes, list[Notice]] | None:
+    def settle_all(self, ledger: Ledger) -> None:
+        """Settle what crashed runs left pending (the caller holds the lock): SIE files and
+        batches from the disk, pushes against Fortnox."""
+        self.notices.extend(ledger.recover())
+        if ledger.state()[2]:
+            if self.settle is None:
+                from bokfor.ledger import LedgerError
+
+                raise LedgerError(
+                    f"an interrupted push left {ledger.pending_pushes()} vouchers pending",
+                    file=str(ledger.path), hint="run `bokfor push` (with the Fortnox "
+                    "credentials) to settle them first.")
+            self.notices.extend(self.settle(ledger))
+
+    def check(self, plan: Plan) -> tuple[Output, list[Notice]] | None:
         """Refuse a plan that must not be written; None when there is nothing new; else the
-        SIE bytes (rendered in dry runs too, so they show the same errors)."""
+        SIE bytes or the batch (rendered in dry runs too, so they show the same errors)."""
+        if self.fmt == "fortnox" and self.books is not None:
+            plan.missing_accounts = []  # the pre-flight below names them, with the vouchers
         check_plan(plan, correct=self.correct, allow_new_accounts=self.allow_new_accounts)
         if not plan.to_write:
             return None
+        if self.fmt == "fortnox":
+            if self.books is not None:
+                from bokfor.fortnox.preflight import registers_from_sie
+                from bokfor.push import preflight
+
+                preflight(plan.to_write, registers_from_sie(self.books),
+                          where=f"the books {self.books}",
+                          allow_new_accounts=self.allow_new_accounts)
+            return render_batch(plan, self.mapping, self.generated, checksum=self.checksum)
         return render_plan(plan, self.mapping, self.generated, checksum=self.checksum)
 
-    def write(self, plan: Plan, state: tuple[int, int, int], data: bytes, out: Path
+    def write(self, plan: Plan, state: tuple[int, int, int, int], data: Output, out: Path
               ) -> tuple[Plan, int] | None:
         """Export under the lock. If another run changed the ledger since `plan` was made,
         plan again first; None when that leaves nothing new."""
         with Ledger.lock(self.ledger_path, self.wait):
             ledger = Ledger.open(self.ledger_path, write=True)
             try:
-                self.notices.extend(ledger.recover())
+                self.settle_all(ledger)
                 if ledger.state() != state:
                     plan = self._plan(ledger)
                     checked = self.check(plan)

@@ -79,7 +79,34 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX aliases_key ON aliases(key);
     """,
+    # 2: Fortnox. An export is a SIE file ('sie'), a batch directory ('fortnox-batch', its
+    # target the manifest) or a push to the API ('fortnox-push'). `pushes` holds one record
+    # per voucher of a push: 'pending' (committed before its POST; its rows wait in `records`
+    # and are not in `rows` yet) or 'posted' (Fortnox's series, number and year; the rows
+    # are in `rows`).
+    """
+    ALTER TABLE exports ADD COLUMN kind TEXT NOT NULL DEFAULT 'sie';
+    CREATE TABLE pushes (
+        voucher_id INTEGER PRIMARY KEY REFERENCES vouchers(id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('pending', 'posted')),
+        date TEXT NOT NULL,
+        series TEXT NOT NULL,
+        year_id INTEGER,
+        body TEXT NOT NULL,
+        body_sha256 TEXT NOT NULL,
+        records TEXT NOT NULL,
+        fortnox_series TEXT,
+        fortnox_number INTEGER,
+        fortnox_year INTEGER,
+        updated TEXT NOT NULL
+    );
+    CREATE INDEX pushes_key ON pushes(key);
+    CREATE INDEX pushes_state ON pushes(state);
+    """,
 ]
+
+SIE, BATCH, PUSH = "sie", "fortnox-batch", "fortnox-push"
 
 
 class LedgerBusy(BokforError):
@@ -113,6 +140,22 @@ class ExportRecord:
     vouchers: int
     rows: int
     created: str
+    kind: str = SIE
+
+
+@dataclass(frozen=True)
+class PushRecord:
+    """One voucher of a push to Fortnox, as the ledger holds it."""
+
+    voucher_id: int
+    export_id: int
+    key: str  # the bokfor key in the voucher's Description (bokfor:<12 hex>)
+    state: str  # pending | posted
+    date: dt.date
+    series: str
+    year_id: int | None
+    body: str  # the exact JSON posted
+    fortnox: tuple[str, int, int | None] | None  # (series, number, year) once posted
 
 
 @dataclass(frozen=True)
@@ -150,6 +193,10 @@ class Ledger:
         `write=True` (only while holding `lock`) migrates an older ledger."""
         if not path.exists():
             return cls(path, None)
+        if not write and _older_schema(path):
+            # Written by an older bokfor: upgrade it once, under the lock, then read it.
+            with cls.lock(path, 60.0):
+                _connect(path, migrate=True).close()
         conn = _connect(path, migrate=write)
         if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
             conn.close()
@@ -248,22 +295,25 @@ class Ledger:
         return [Voucher(series, dt.date.fromisoformat(date), text, lines_from_json(lines),
                         number=number) for series, number, date, text, lines in cur]
 
-    def state(self) -> tuple[int, int, int]:
+    def state(self) -> tuple[int, int, int, int]:
         """Changes whenever an export is added, settled or forgotten (ids are never reused):
         a run that planned without the lock re-plans if this moved before it got the lock."""
         if self._conn is None:
-            return (0, 0, 0)
+            return (0, 0, 0, 0)
         count, last, pending = self._conn.execute(
             "SELECT count(*), coalesce(max(id), 0), coalesce(sum(state = 'pending'), 0) "
             "FROM exports").fetchone()
-        return count, last, pending
+        # Each voucher a push posts changes the ledger without adding an export.
+        posted, = self._conn.execute(
+            "SELECT count(*) FROM pushes WHERE state = 'posted'").fetchone()
+        return count, last, pending, posted
 
     def exports(self) -> list[ExportRecord]:
         if self._conn is None:
             return []
         cur = self._conn.execute(
             "SELECT id, run_id, state, target, sha256, first_date, last_date, vouchers, rows, "
-            "created FROM exports ORDER BY id")
+            "created, kind FROM exports ORDER BY id")
         return [ExportRecord(*row) for row in cur]
 
     def export_of_row(self, key: str) -> ExportRecord | None:
@@ -271,14 +321,14 @@ class Ledger:
             return None
         found = self._conn.execute(
             "SELECT e.id, e.run_id, e.state, e.target, e.sha256, e.first_date, e.last_date, "
-            "e.vouchers, e.rows, e.created FROM rows r JOIN vouchers v ON v.id = r.voucher_id "
+            "e.vouchers, e.rows, e.created, e.kind FROM rows r JOIN vouchers v ON v.id = r.voucher_id "
             "JOIN exports e ON e.id = v.export_id WHERE r.key = ?", (key,)).fetchone()
         return ExportRecord(*found) if found else None
 
     # -- writing ---------------------------------------------------------------------------
 
     def begin_export(self, *, mapping: Path, target: Path, data: bytes,
-                     vouchers: list[tuple[Voucher, list[RowRecord]]]) -> int:
+                     vouchers: list[tuple[Voucher, list[RowRecord]]], kind: str = SIE) -> int:
         """Record an export as pending (committed before the file is written)."""
         conn = self.conn
         now = _now()
@@ -288,11 +338,11 @@ class Ledger:
             dates = [v.date for v, _ in vouchers]
             export_id = conn.execute(
                 "INSERT INTO exports (run_id, state, target, sha256, first_date, last_date, "
-                "vouchers, rows, created) VALUES (?, 'pending', ?, ?, ?, ?, ?, ?, ?)",
+                "vouchers, rows, created, kind) VALUES (?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)",
                 (run_id, str(target.resolve()), hashlib.sha256(data).hexdigest(),
                  min(dates).isoformat() if dates else None,
                  max(dates).isoformat() if dates else None, len(vouchers),
-                 sum(len(rows) for _, rows in vouchers), now)).lastrowid
+                 sum(len(rows) for _, rows in vouchers), now, kind)).lastrowid
             # Ids assigned here (we hold the lock and the transaction) so that all vouchers,
             # rows and aliases go in with one statement each, not two per voucher.
             first = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM vouchers").fetchone()[0]
@@ -331,8 +381,8 @@ class Ledger:
         bytes (the rename happened), otherwise dropped (the file never appeared)."""
         notices: list[Notice] = []
         for export in self.exports():
-            if export.state != "pending":
-                continue
+            if export.state != "pending" or export.kind == PUSH:
+                continue  # a push is settled against Fortnox (push.settle), not from a file
             target = Path(export.target)
             if _sha256(target) == export.sha256:
                 self.finish_export(export.id)
@@ -345,13 +395,156 @@ class Ledger:
                 notices.append(Notice(
                     f"an interrupted run never finished writing {target}; its {export.rows} "
                     "rows were not exported and will be booked by this run", file=str(self.path)))
-            _remove_temp_files(target)
+            _remove_temp_files(target, batch=export.kind == BATCH)
         return notices
+
+    # -- pushes to Fortnox -------------------------------------------------------------------
+
+    def begin_push(self, *, mapping: Path, target: str, first: dt.date | None,
+                   last: dt.date | None) -> int:
+        """An export of kind 'fortnox-push', pending until the run ends (or is settled)."""
+        conn = self.conn
+        now = _now()
+        with conn:
+            run_id = conn.execute("INSERT INTO runs (started, version, mapping) VALUES (?, ?, ?)",
+                                  (now, __version__, str(mapping))).lastrowid
+            export_id = conn.execute(
+                "INSERT INTO exports (run_id, state, target, sha256, first_date, last_date, "
+                "vouchers, rows, created, kind) VALUES (?, 'pending', ?, '', ?, ?, 0, 0, ?, ?)",
+                (run_id, target, first.isoformat() if first else None,
+                 last.isoformat() if last else None, now, PUSH)).lastrowid
+        assert export_id is not None
+        return export_id
+
+    def push_pending(self, export_id: int, seq: int, voucher: Voucher, records: list[RowRecord],
+                     *, key: str, series: str, year_id: int | None, body: str) -> int:
+        """Record one voucher as pending, committed, before its POST; returns its id. Its
+        rows are kept aside (not exported) until it is posted."""
+        conn = self.conn
+        with conn:
+            vid = conn.execute(
+                "INSERT INTO vouchers (export_id, seq, series, number, date, text, lines) "
+                "VALUES (?, ?, ?, NULL, ?, ?, ?)",
+                (export_id, seq, series, voucher.date.isoformat(), voucher.text,
+                 lines_to_json(voucher.lines))).lastrowid
+            conn.execute(
+                "INSERT INTO pushes (voucher_id, key, state, date, series, year_id, body, "
+                "body_sha256, records, updated) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)",
+                (vid, key, voucher.date.isoformat(), series, year_id, body,
+                 hashlib.sha256(body.encode("utf-8")).hexdigest(), _records_to_json(records),
+                 _now()))
+        assert vid is not None
+        return vid
+
+    def push_posted(self, voucher_id: int, series: str, number: int, year: int | None) -> None:
+        """Fortnox booked it: record the (series, number, year) and its rows as exported, in
+        one transaction."""
+        conn = self.conn
+        found = conn.execute("SELECT records FROM pushes WHERE voucher_id = ?",
+                             (voucher_id,)).fetchone()
+        if found is None:
+            raise LedgerError(f"no pushed voucher {voucher_id} in the ledger", file=str(self.path))
+        records = _records_from_json(found[0])
+        with conn:
+            conn.execute(
+                "UPDATE pushes SET state = 'posted', fortnox_series = ?, fortnox_number = ?, "
+                "fortnox_year = ?, updated = ? WHERE voucher_id = ?",
+                (series, number, year, _now(), voucher_id))
+            conn.execute("UPDATE vouchers SET series = ?, number = ? WHERE id = ?",
+                         (series, number, voucher_id))
+            conn.executemany(
+                "INSERT OR REPLACE INTO rows (key, source, content, voucher_id, origin, lines) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(r.key, r.source, r.content, voucher_id, r.origin, lines_to_json(r.lines))
+                 for r in records])
+            conn.executemany("INSERT OR REPLACE INTO aliases (alias, key) VALUES (?, ?)",
+                             [(a, r.key) for r in records for a in r.aliases])
+            conn.execute(
+                "UPDATE exports SET vouchers = vouchers + 1, rows = rows + ? WHERE id = "
+                "(SELECT export_id FROM vouchers WHERE id = ?)", (len(records), voucher_id))
+
+    def push_dropped(self, voucher_id: int) -> None:
+        """Fortnox certainly did not book it (refused, or not found when reconciling)."""
+        with self.conn:
+            self.conn.execute("DELETE FROM vouchers WHERE id = ?", (voucher_id,))
+
+    def finish_push(self, export_id: int) -> bool:
+        """End a push: done when it posted anything, else its record is removed. Returns
+        whether the export remains."""
+        conn = self.conn
+        with conn:
+            left, pending = conn.execute(
+                "SELECT count(*), coalesce(sum(p.state = 'pending'), 0) FROM vouchers v "
+                "JOIN pushes p ON p.voucher_id = v.id WHERE v.export_id = ?",
+                (export_id,)).fetchone()
+            if pending:
+                return True  # still to be settled: stays pending
+            if not left:
+                conn.execute("DELETE FROM exports WHERE id = ?", (export_id,))
+                return False
+            first, last = conn.execute(
+                "SELECT min(date), max(date) FROM vouchers WHERE export_id = ?",
+                (export_id,)).fetchone()
+            digest = hashlib.sha256("".join(r[0] for r in conn.execute(
+                "SELECT p.body_sha256 FROM pushes p JOIN vouchers v ON v.id = p.voucher_id "
+                "WHERE v.export_id = ? ORDER BY v.seq", (export_id,))).encode()).hexdigest()
+            conn.execute("UPDATE exports SET state = 'done', first_date = ?, last_date = ?, "
+                         "sha256 = ? WHERE id = ?", (first, last, digest, export_id))
+        return True
+
+    def pushes(self, state: str | None = None, export_id: int | None = None
+               ) -> list[PushRecord]:
+        if self._conn is None:
+            return []
+        where, args = [], []
+        if state is not None:
+            where.append("p.state = ?")
+            args.append(state)
+        if export_id is not None:
+            where.append("v.export_id = ?")
+            args.append(export_id)
+        cur = self._conn.execute(
+            "SELECT p.voucher_id, v.export_id, p.key, p.state, p.date, p.series, p.year_id, "
+            "p.body, p.fortnox_series, p.fortnox_number, p.fortnox_year FROM pushes p "
+            "JOIN vouchers v ON v.id = p.voucher_id"
+            + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY v.id", args)
+        return [PushRecord(vid, eid, key, st, dt.date.fromisoformat(date), series, year, body,
+                           (fs, fn, fy) if fn is not None else None)
+                for vid, eid, key, st, date, series, year, body, fs, fn, fy in cur]
+
+    def pending_pushes(self) -> int:
+        if self._conn is None:
+            return 0
+        try:
+            return self._conn.execute(
+                "SELECT count(*) FROM pushes WHERE state = 'pending'").fetchone()[0]
+        except sqlite3.OperationalError:  # schema 1: no pushes yet
+            return 0
+
+    def pushed(self, key: str) -> PushRecord | None:
+        """The push of the voucher a row went into, if it was pushed."""
+        if self._conn is None:
+            return None
+        found = self._conn.execute("SELECT voucher_id FROM rows WHERE key = ?", (key,)).fetchone()
+        if found is None:
+            return None
+        return next((p for p in self.pushes() if p.voucher_id == found[0]), None)
 
 
 def lines_to_json(lines: Iterable[Line]) -> str:
     return json.dumps([[l.account, l.amount, [list(d) for d in l.dims], l.text] for l in lines],
                       ensure_ascii=False, separators=(",", ":"))
+
+
+def _records_to_json(records: Iterable[RowRecord]) -> str:
+    return json.dumps([[r.key, r.source, r.content, r.origin, lines_to_json(r.lines),
+                        list(r.aliases)] for r in records], ensure_ascii=False,
+                      separators=(",", ":"))
+
+
+def _records_from_json(text: str) -> list[RowRecord]:
+    return [RowRecord(key, source, content, origin, lines_from_json(lines), tuple(aliases))
+            for key, source, content, origin, lines, aliases in json.loads(text)]
 
 
 def lines_from_json(text: str) -> tuple[Line, ...]:
@@ -384,6 +577,18 @@ def _connect(path: Path, *, migrate: bool) -> sqlite3.Connection:
     return conn
 
 
+def _older_schema(path: Path) -> bool:
+    try:
+        conn = sqlite3.connect(path, timeout=30)
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError:
+        return False  # _connect reports it
+    return 0 < version < len(MIGRATIONS)
+
+
 def _sha256(path: Path) -> str | None:
     try:
         with open(path, "rb") as fh:
@@ -392,9 +597,11 @@ def _sha256(path: Path) -> str | None:
         return None
 
 
-def _remove_temp_files(target: Path) -> None:
-    """Temp files `atomic_write` leaves when killed before its rename."""
-    for stray in target.parent.glob(f".{target.name}.*.tmp"):
+def _remove_temp_files(target: Path, batch: bool = False) -> None:
+    """Temp files `atomic_write` leaves when killed before its rename (for a batch, those of
+    every file in its directory)."""
+    pattern = ".*.tmp" if batch else f".{target.name}.*.tmp"
+    for stray in target.parent.glob(pattern):
         try:
             os.unlink(stray)
         except OSError:

@@ -47,7 +47,8 @@ def check_archive(path: Path) -> None:
     try:
         with zipfile.ZipFile(path) as archive:
             infos = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as exc:
+        # NotImplementedError: "zip file version 6.4", a member zipfile cannot unpack
         raise InputError(f"not a readable xlsx workbook ({exc})", file=file,
                          hint=_XLSX_HINT) from None
     total = sum(info.file_size for info in infos)

@@ -1,0 +1,347 @@
+"""Push vouchers to Fortnox through the API, exactly once.
+
+Fortnox has no idempotency key and no way to delete a voucher, so the export ledger does
+the bookkeeping, per voucher (docs/ledger.md, "Pushing to Fortnox"):
+
+1. record the voucher **pending** (its bokfor key, date, series, year id and exact body) and
+   commit, before anything is sent;
+2. `POST /3/vouchers?financialyear=<Id>`;
+3. record it **posted** with Fortnox's (series, number, year), and its rows as exported, in
+   one transaction.
+
+A POST is never sent twice blindly. When its outcome is unknown (a timeout, a dropped
+connection, a 5xx: `UncertainPost`) the voucher is looked up by its bokfor key among the
+vouchers of its date (`find_by_key`): one match -> posted; none -> posted again (same key);
+several -> stop and ask the user. A crash leaves pending records; every later run that
+reads the ledger settles them first the same way (`settle`), except that "none" drops the
+record, so its rows are planned and posted again as new.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from bokfor import faults
+from bokfor.domain import Notice, Voucher
+from bokfor.errors import EXIT_BAD_INPUT, EXIT_FAILURE, BokforError
+from bokfor.fortnox.batch import to_json, voucher_body, voucher_key
+from bokfor.fortnox.client import DEFAULT_BASE_URL, FortnoxClient, PostedVoucher
+from bokfor.fortnox.errors import FortnoxError, FortnoxUnavailable, UncertainPost
+from bokfor.fortnox.preflight import Problem, Registers, check, fetch_registers, year_ids
+from bokfor.ledger import PUSH, Ledger, RowRecord
+from bokfor.plan import Plan
+from bokfor.sie.model import SieDocument
+
+ENV_URL = "BOKFOR_FORTNOX_URL"
+ENV_TOKEN_URL = "BOKFOR_FORTNOX_TOKEN_URL"
+ENV_TIMEOUT = "BOKFOR_FORTNOX_TIMEOUT"
+ENV_RECONCILE_DELAY = "BOKFOR_FORTNOX_RECONCILE_DELAY"
+RECONCILE_DELAY = 10.0  # seconds between an uncertain POST and looking for it
+POST_ATTEMPTS = 3  # posts of one voucher whose outcome stayed unknown and was not found
+
+
+class PreflightError(BokforError):
+    """Fortnox would refuse some vouchers: every problem is listed, nothing was posted."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class AmbiguousPush(BokforError):
+    """Fortnox holds more than one voucher with one bokfor key: a person must decide."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class PushInterrupted(BokforError):
+    """The push stopped with vouchers whose outcome is unknown; the next run settles them."""
+
+    exit_code = EXIT_FAILURE
+
+
+# --- configuration -----------------------------------------------------------------------
+
+
+def base_url() -> str:
+    return os.environ.get(ENV_URL) or DEFAULT_BASE_URL
+
+
+def default_token_file() -> Path:
+    """Where `bokfor fortnox login` keeps credentials: $FORTNOX_TOKEN_FILE, else
+    $XDG_CONFIG_HOME/bokfor/fortnox.json (~/.config/bokfor/fortnox.json)."""
+    from bokfor.fortnox.auth import ENV_TOKEN_FILE
+
+    if os.environ.get(ENV_TOKEN_FILE):
+        return Path(os.environ[ENV_TOKEN_FILE])
+    config = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(config) / "bokfor" / "fortnox.json"
+
+
+def _float_env(name: str, default: float) -> float:
+    try:
+        return float(os.environ.get(name) or default)
+    except ValueError:
+        return default
+
+
+def token_provider(token_file: Path | None = None):
+    from bokfor.fortnox.auth import TOKEN_URL, from_env
+
+    path = token_file or default_token_file()
+    return from_env(token_file=path if path.exists() or token_file else None,
+                    token_url=os.environ.get(ENV_TOKEN_URL) or TOKEN_URL)
+
+
+def make_client(token_file: Path | None = None) -> FortnoxClient:
+    """The client the environment describes: credentials (from_env or the token file), the
+    base URL ($BOKFOR_FORTNOX_URL) and the rate limiter (24 requests per 5 s)."""
+    from bokfor.fortnox.ratelimit import TokenBucket
+
+    return FortnoxClient(base_url(), token_provider(token_file), TokenBucket(),
+                         timeout=_float_env(ENV_TIMEOUT, 30.0))
+
+
+class LazyClient:
+    """Makes the client (reads credentials) only when Fortnox is really needed."""
+
+    def __init__(self, factory: Callable[[], FortnoxClient]) -> None:
+        self._factory = factory
+        self._client: FortnoxClient | None = None
+
+    def __call__(self) -> FortnoxClient:
+        if self._client is None:
+            self._client = self._factory()
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+
+# --- pre-flight --------------------------------------------------------------------------
+
+
+def preflight(vouchers: list[Voucher], registers: Registers, *, where: str,
+              allow_new_accounts: bool = False) -> None:
+    """Raise PreflightError listing every problem at once."""
+    problems = check(vouchers, registers)
+    if allow_new_accounts:
+        problems = [p for p in problems if p.kind != "account-missing"]
+    if problems:
+        raise problems_error(problems, where)
+
+
+def problems_error(problems: list[Problem], where: str) -> PreflightError:
+    n = len(problems)
+    return PreflightError(
+        f"pre-flight against {where}: {n} problem{'s' if n > 1 else ''} Fortnox would refuse; "
+        "nothing was posted or written",
+        hint="fix each problem below (in Fortnox or in the mapping) and run again.",
+        details=[f"  {i}. [{p.kind}] {p}" for i, p in enumerate(problems, start=1)])
+
+
+# --- bodies ------------------------------------------------------------------------------
+
+
+@dataclass
+class Outgoing:
+    voucher: Voucher
+    records: list[RowRecord]
+    key: str
+    series: str
+    year_id: int | None
+    body: dict[str, Any]
+    text: str  # to_json(body): exactly what is posted and recorded
+
+
+def bodies(plan: Plan, registers: Registers | None, notices: list[Notice]) -> list[Outgoing]:
+    ids = year_ids(plan.to_write, registers) if registers is not None else {}
+    out = []
+    for i, v in enumerate(plan.to_write):
+        key = voucher_key(v)
+        year_id = ids.get(v.date)
+        body = voucher_body(v, key=key, series=v.series, year_id=year_id, notices=notices)
+        out.append(Outgoing(v, plan.records[i], key, v.series, year_id, body, to_json(body)))
+    seen: dict[str, Voucher] = {}
+    for item in out:
+        other = seen.setdefault(item.key, item.voucher)
+        if other is not item.voucher:
+            raise BokforError(f"two vouchers of the push have the same key {item.key} "
+                              f"({item.voucher.date} {item.voucher.text!r})",
+                              hint="this is a bug in bokfor: report it.")
+    return out
+
+
+# --- settling what a crash left ------------------------------------------------------------
+
+
+def settle(ledger: Ledger, client: Callable[[], FortnoxClient]) -> list[Notice]:
+    """Settle pushes an interrupted run left pending (the caller holds the lock). Each pending
+    voucher is looked up in Fortnox by its key: found once -> posted; not found -> dropped
+    (its rows are new again and the next push posts them); found more than once -> stop."""
+    notices: list[Notice] = []
+    pending = ledger.pushes(state="pending")
+    if pending:
+        api = client()
+        for p in pending:
+            found = api.find_by_key(p.key, p.date, p.series, year_id=p.year_id)
+            if len(found) == 1:
+                f = found[0]
+                ledger.push_posted(p.voucher_id, f.series, f.number,
+                                   f.year if f.year is not None else p.year_id)
+                notices.append(Notice(
+                    f"an interrupted push had booked {p.key} ({p.date}) as {f.series} "
+                    f"{f.number}; recorded as posted", file=str(ledger.path)))
+            elif not found:
+                ledger.push_dropped(p.voucher_id)
+                notices.append(Notice(
+                    f"an interrupted push never booked {p.key} ({p.date}); its rows are new "
+                    "again", file=str(ledger.path)))
+            else:
+                raise ambiguous(p.key, p.date, found, ledger)
+    for export in ledger.exports():
+        if export.kind == PUSH and export.state == "pending":
+            ledger.finish_push(export.id)
+    return notices
+
+
+def ambiguous(key: str, day: dt.date, found: Iterable[Any], ledger: Ledger) -> AmbiguousPush:
+    names = ", ".join(f"{f.series} {f.number}" for f in found)
+    return AmbiguousPush(
+        f"Fortnox holds several vouchers with bokfor key {key} on {day}: {names}",
+        file=str(ledger.path),
+        hint="someone posted it by hand or another program sent it again. Reverse the "
+        f"extra ones in Fortnox, then record the one that counts: `bokfor ledger settle {key} "
+        "SERIES NUMBER`.")
+
+
+# --- the push ----------------------------------------------------------------------------
+
+
+@dataclass
+class PushResult:
+    export_id: int | None
+    posted: list[tuple[Outgoing, PostedVoucher]] = field(default_factory=list)
+    reconciled: int = 0  # uncertain posts found in Fortnox afterwards
+    seconds: float = 0.0
+    requests: int = 0
+
+
+class Pusher:
+    """Posts a planned, pre-flighted list of vouchers, recording each in the ledger."""
+
+    def __init__(self, client: FortnoxClient, ledger: Ledger, mapping_path: Path, *,
+                 reconcile_delay: float | None = None,
+                 sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.client = client
+        self.ledger = ledger
+        self.mapping_path = mapping_path
+        self.reconcile_delay = _float_env(ENV_RECONCILE_DELAY, RECONCILE_DELAY) \
+            if reconcile_delay is None else reconcile_delay
+        self._sleep = sleep
+        self._clock = clock
+
+    def push(self, items: list[Outgoing]) -> PushResult:
+        start, requests = self._clock(), self.client.requests
+        dates = [item.voucher.date for item in items]
+        export_id = self.ledger.begin_push(
+            mapping=self.mapping_path, target=f"fortnox:{_base(self.client)}/3/vouchers",
+            first=min(dates) if dates else None, last=max(dates) if dates else None)
+        result = PushResult(export_id)
+        try:
+            for seq, item in enumerate(items):
+                faults.point("push-before-pending")
+                vid = self.ledger.push_pending(export_id, seq, item.voucher, item.records,
+                                               key=item.key, series=item.series,
+                                               year_id=item.year_id, body=item.text)
+                faults.point("push-after-pending")
+                try:
+                    posted = self._post(item, result)
+                except (FortnoxUnavailable, UncertainPost) as exc:
+                    if isinstance(exc, FortnoxUnavailable) and not isinstance(
+                            exc, UncertainPost) and exc.path == "/3/vouchers":
+                        self.ledger.push_dropped(vid)  # certainly not sent
+                        raise self._stopped(exc, result, len(items)) from None
+                    raise self._interrupted(exc, result, len(items)) from None
+                except AmbiguousPush:
+                    raise
+                except FortnoxError as exc:  # refused: nothing was booked
+                    self.ledger.push_dropped(vid)
+                    raise self._stopped(exc, result, len(items), item) from None
+                faults.point("push-after-post")
+                self.ledger.push_posted(vid, posted.series, posted.number,
+                                        posted.year if posted.year is not None
+                                        else item.year_id)
+                faults.point("push-after-posted")
+                result.posted.append((item, posted))
+        finally:
+            if not self.ledger.finish_push(export_id):
+                result.export_id = None
+            result.seconds = self._clock() - start
+            result.requests = self.client.requests - requests
+        return result
+
+    def _post(self, item: Outgoing, result: PushResult) -> PostedVoucher:
+        """POST; when the outcome is unknown, look the voucher up before sending it again."""
+        uncertain: UncertainPost | None = None
+        for _ in range(POST_ATTEMPTS):
+            try:
+                return self.client.post_voucher(item.body, year_id=item.year_id)
+            except UncertainPost as exc:
+                uncertain = exc
+            self._sleep(self.reconcile_delay)  # a slow Fortnox may still be committing it
+            found = self.client.find_by_key(item.key, item.voucher.date, item.series,
+                                            year_id=item.year_id)
+            if len(found) == 1:
+                result.reconciled += 1
+                f = found[0]
+                return PostedVoucher(f.series, f.number,
+                                     f.year if f.year is not None else item.year_id)
+            if found:
+                raise ambiguous(item.key, item.voucher.date, found, self.ledger)
+            # Not there: it was not booked, so the same body (same key) goes again.
+        assert uncertain is not None
+        raise uncertain
+
+    def _stopped(self, exc: FortnoxError, result: PushResult, total: int,
+                 item: Outgoing | None = None) -> FortnoxError:
+        done = len(result.posted)
+        which = f" ({item.voucher.date} {item.voucher.text!r}, {item.key})" if item else ""
+        exc.details = [*exc.details,
+                       f"  voucher {done + 1} of {total}{which} was not booked; {done} posted "
+                       "before it are recorded in the ledger, the rest were not sent"]
+        return exc
+
+    def _interrupted(self, exc: FortnoxError, result: PushResult, total: int
+                     ) -> PushInterrupted:
+        done = len(result.posted)
+        return PushInterrupted(
+            f"{exc.message}; the push stopped after {done} of {total} vouchers",
+            file=str(self.ledger.path),
+            hint="run `bokfor push` again when Fortnox answers: it first looks up the "
+            "voucher whose outcome is unknown (by its bokfor key) and never books it twice.")
+
+
+def _base(client: FortnoxClient) -> str:
+    return str(client._http.base_url).rstrip("/")  # noqa: SLF001 (for the ledger's target)
+
+
+# --- the books from Fortnox ----------------------------------------------------------------
+
+
+def fortnox_books(client: FortnoxClient, plan: Plan) -> SieDocument:
+    """The books as SIE 4 from `GET /3/sie/4` for the year of the plan's vouchers."""
+    from bokfor.sie.reader import parse
+
+    day = min(v.date for v in plan.to_write)
+    year = next((y for y in client.financial_years() if y.covers(day)), None)
+    if year is None:
+        raise FortnoxError(f"Fortnox has no financial year covering {day}",
+                           hint="create the financial year in Fortnox, or compare with a "
+                           "SIE file: --books FILE.se.")
+    return parse(client.sie4(year.id), f"fortnox:/3/sie/4?financialYear={year.id}").document

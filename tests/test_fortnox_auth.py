@@ -1,0 +1,129 @@
+"""Tokens: client credentials first, rotating refresh tokens saved atomically under a lock."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import threading
+
+import pytest
+
+from bokfor.fortnox.auth import (
+    AccessToken,
+    ClientCredentials,
+    RefreshToken,
+    Secret,
+    TokenStore,
+    from_env,
+)
+from bokfor.fortnox.client import FortnoxClient
+from bokfor.fortnox.errors import FortnoxAuthError
+from bokfor.fortnox.ratelimit import Unlimited
+from tests.fortnox_fake import CLIENT_ID, CLIENT_SECRET, TENANT_ID
+from tests.fortnox_fake import fortnox_fake  # noqa: F401  (the fixture)
+
+
+def test_secret_and_token_never_show_themselves():
+    s = Secret("hunter2-very-secret")
+    assert "hunter2" not in repr(s) + str(s) + f"{s}" + repr([s]) + repr({"k": s})
+    assert s.reveal() == "hunter2-very-secret"
+    t = AccessToken(s, 123.0)
+    assert "hunter2" not in repr(t) + str(t)
+    cc = ClientCredentials("id", "hunter2-very-secret", "1")
+    assert "hunter2" not in repr(cc) + str(cc) + repr(vars(cc))
+
+
+def test_client_credentials_token_is_cached_until_expiry(fortnox_fake):
+    now = [1000.0]
+    auth = ClientCredentials(CLIENT_ID, CLIENT_SECRET, TENANT_ID, token_url=fortnox_fake.token_url,
+                             clock=lambda: now[0])
+    first = auth()
+    assert auth() == first and auth.token_requests == 1
+    now[0] += 3600 - 60  # inside the expiry margin
+    assert auth() != first and auth.token_requests == 2
+    auth.invalidate()
+    auth()
+    assert auth.token_requests == 3
+
+
+def test_client_credentials_refused_for_wrong_tenant(fortnox_fake):
+    auth = ClientCredentials(CLIENT_ID, CLIENT_SECRET, "999", token_url=fortnox_fake.token_url)
+    with pytest.raises(FortnoxAuthError) as info:
+        auth()
+    assert info.value.status == 400 and "service account" in info.value.hint
+
+
+def test_refresh_token_rotates_and_is_saved_0600(fortnox_fake, tmp_path):
+    path = tmp_path / "fortnox-token.json"
+    first_refresh = fortnox_fake.issue_refresh_token()
+    old_umask = os.umask(0o022)
+    try:
+        auth = RefreshToken(CLIENT_ID, CLIENT_SECRET, TokenStore(path),
+                            token_url=fortnox_fake.token_url, initial_refresh_token=first_refresh)
+        token = auth()
+    finally:
+        os.umask(old_umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    saved = json.loads(path.read_text())
+    assert saved["access_token"] == token and saved["refresh_token"] != first_refresh
+    assert saved["refresh_token"] in fortnox_fake.refresh_tokens
+    assert first_refresh not in fortnox_fake.refresh_tokens  # the old one is dead
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+    # A new process (new provider) uses the saved access token without a refresh.
+    again = RefreshToken(CLIENT_ID, CLIENT_SECRET, TokenStore(path),
+                         token_url=fortnox_fake.token_url)
+    assert again() == token and again.token_requests == 0
+    # After a 401 it refreshes with the rotated token from the file.
+    again.invalidate()
+    assert again() != token and again.token_requests == 1
+
+
+def test_concurrent_refreshes_spend_the_refresh_token_once(fortnox_fake, tmp_path):
+    path = tmp_path / "t.json"
+    TokenStore(path).save({"refresh_token": fortnox_fake.issue_refresh_token()})
+    providers = [RefreshToken(CLIENT_ID, CLIENT_SECRET, TokenStore(path),
+                              token_url=fortnox_fake.token_url) for _ in range(6)]
+    results, errors = [], []
+
+    def run(p):
+        try:
+            results.append(p())
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(p,)) for p in providers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(set(results)) == 1
+    assert sum(p.token_requests for p in providers) == 1
+
+
+def test_used_refresh_token_says_authorize_again(fortnox_fake, tmp_path):
+    path = tmp_path / "t.json"
+    TokenStore(path).save({"refresh_token": "rt-already-used-0000"})
+    auth = RefreshToken(CLIENT_ID, CLIENT_SECRET, TokenStore(path), token_url=fortnox_fake.token_url)
+    with pytest.raises(FortnoxAuthError) as info:
+        auth()
+    assert "already used" in str(info.value) and "authorize" in info.value.hint
+    assert "rt-already-used-0000" not in info.value.render()
+
+
+def test_from_env_prefers_client_credentials(fortnox_fake, tmp_path):
+    env = {"FORTNOX_CLIENT_ID": CLIENT_ID, "FORTNOX_CLIENT_SECRET": CLIENT_SECRET,
+           "FORTNOX_TENANT_ID": TENANT_ID}
+    auth = from_env(env, token_url=fortnox_fake.token_url)
+    assert isinstance(auth, ClientCredentials)
+    with FortnoxClient(fortnox_fake.base_url, auth, Unlimited(), 5) as c:
+        assert c.locked_period() is not None
+    path = tmp_path / "t.json"
+    TokenStore(path).save({"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+                           "refresh_token": fortnox_fake.issue_refresh_token()})
+    auth = from_env({"FORTNOX_TOKEN_FILE": str(path)}, token_url=fortnox_fake.token_url)
+    assert isinstance(auth, RefreshToken) and auth()
+    with pytest.raises(FortnoxAuthError):
+        from_env({})
+    with pytest.raises(FortnoxAuthError):
+        from_env({"FORTNOX_CLIENT_ID": "a", "FORTNOX_CLIENT_SECRET": "b"})

@@ -1,0 +1,67 @@
+"""A real `python -m bokfor push` killed with SIGKILL at each point of a voucher's push
+(before its pending record, after it, between the POST and the ledger update, after the
+posted record), then run again: every voucher is in Fortnox exactly once and every row is
+recorded once. Real time against the fake (a few seconds per run: the rate limiter's pace)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from bokfor import faults
+
+from .test_push import assert_exactly_once, company, fortnox_env, per_row, stripe_csv
+
+
+@pytest.fixture
+def fake():
+    fake = company().start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
+def _run(args, env):
+    return subprocess.run([sys.executable, "-m", "bokfor", *map(str, args)],
+                          capture_output=True, text=True, env={**os.environ, **env},
+                          timeout=120)
+
+
+@pytest.mark.parametrize("point", faults.PUSH_POINTS)
+def test_sigkill_at_each_push_point_then_rerun_posts_each_voucher_once(fake, tmp_path, point):
+    env = fortnox_env(fake, tmp_path)
+    csv = stripe_csv(tmp_path / "b.csv", 3)
+    ledger = tmp_path / "l.sqlite"
+    args = ["push", csv, "-m", per_row(tmp_path), "--ledger", ledger, "--quiet"]
+    killed = _run(args, {**env, "BOKFOR_FAULT": f"{point}:2"})  # at the second voucher
+    assert killed.returncode == -9, killed.stderr
+    posted_before = len(fake.vouchers)
+    assert posted_before == (1 if point in ("push-before-pending", "push-after-pending")
+                             else 2)
+    again = _run(args, env)
+    assert again.returncode == 0, again.stderr
+    assert_exactly_once(fake, ledger, 3)
+    if point == "push-after-post":  # the POST went through; the re-run found it by its key
+        assert fake.count("POST", "/3/vouchers") == 3
+    assert _run(args, env).returncode == 3
+    assert_exactly_once(fake, ledger, 3)
+
+
+def test_sigkill_during_a_push_then_plan_settles_it(fake, tmp_path):
+    """`plan` (not only `push`) settles what a killed push left pending."""
+    env = fortnox_env(fake, tmp_path)
+    csv = stripe_csv(tmp_path / "b.csv", 3)
+    ledger = tmp_path / "l.sqlite"
+    common = [csv, "-m", per_row(tmp_path), "--ledger", ledger]
+    killed = _run(["push", *common], {**env, "BOKFOR_FAULT": "push-after-post:1"})
+    assert killed.returncode == -9
+    planned = _run(["plan", *common], env)
+    assert planned.returncode == 0, planned.stderr
+    assert "an interrupted push had booked" in planned.stderr
+    assert "1 already exported (=)" in planned.stdout and "2 to add (+)" in planned.stdout
+    assert _run(["push", *common], env).returncode == 0
+    assert_exactly_once(fake, ledger, 3)
