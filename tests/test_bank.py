@@ -199,3 +199,29 @@ def test_per_entry_never_joins_entries_of_two_accounts_or_days(tmp_path, capsys)
     assert [(v.date, [(l.account, l.amount) for l in v.lines]) for v in vouchers] == [
         (dt.date(2026, 1, 2), [("1580", -10000), ("1930", 10000)]),
         (dt.date(2026, 1, 20), [("1580", -25000), ("1931", 25000)])]
+
+
+def test_two_accounts_whose_files_name_none_are_told_apart(tmp_path, capsys):
+    """SEB's CSV names no account: --bank-account says which, and keeps the keys apart."""
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text(MAPPING.read_text(encoding="utf-8").replace(
+        "  1930: Företagskonto\n", "  1930: Företagskonto\n  1940: Övriga bankkonton\n"
+        "  2999: Ej utredda bankposter\n", 1).replace(
+        '      seb: 1930 ', '      "5357-1234567": 1940\n      seb: 1930 ', 1)
+        + "    fallback:\n      post:\n        - {account: bank_account, debit: amount}\n"
+        "        - {account: 2999, credit: amount}\n", encoding="utf-8")
+    seb = SAMPLES / "netbank" / "seb.csv"
+    ledger = tmp_path / "l.sqlite"
+
+    def run(*extra: str) -> tuple[int, str]:
+        out = tmp_path / f"out{len(list(tmp_path.glob('out*')))}.si"
+        code, _, err = run_cli(["convert", str(seb), "-m", str(mapping), "-o", str(out),
+                                "--ledger", str(ledger), *extra], capsys)
+        accounts = {line.account for v in read(out).document.vouchers for line in v.lines} \
+            if code == 0 else set()
+        return code, "1940" in accounts and "1930" not in accounts
+
+    assert run()[0] == 0  # the company's main SEB account (seb: 1930)
+    code, on_1940 = run("--bank-account", "5357-1234567")  # the same rows, another account
+    assert code == 0 and on_1940
+    assert run("--bank-account", "5357-1234567")[0] == 3  # and once only

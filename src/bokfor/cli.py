@@ -80,6 +80,9 @@ _INPUTS = typer.Argument(..., help="Export files (Stripe balance_history.csv …
 _MAPPING = typer.Option(..., "--mapping", "-m", help="YAML mapping file.")
 _FROM = typer.Option(None, "--from", help="First voucher date (YYYY-MM-DD).")
 _TO = typer.Option(None, "--to", help="Last voucher date (YYYY-MM-DD).")
+_BANK_ACCOUNT = typer.Option(
+    None, "--bank-account", help="The bank account of input files that name none (SEB's, "
+    "Nordea's, ICA's CSV): as listed under sources.bank.bank_accounts.")
 _SOURCE = typer.Option(None, "--source", help="Force the input format.")
 _SHOW = typer.Option("20", "--show", help="Vouchers to list: a number or 'all'.")
 _LEDGER = typer.Option(None, "--ledger", help="Export ledger (default: beside the mapping).")
@@ -117,6 +120,7 @@ def convert(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors (cron)."),
     json_out: bool = typer.Option(False, "--json", help="Print a JSON summary (cron)."),
     token_file: Optional[Path] = _TOKEN_FILE,
+    bank_account: Optional[str] = _BANK_ACCOUNT,
 ) -> None:
     """Convert exports into a SIE 4I file (or a Fortnox batch); rows exported before are
     never booked again."""
@@ -128,7 +132,7 @@ def convert(
          date_to=date_to, checksum=checksum, source=source, show=show, ledger_path=ledger,
          books=books, correct=correct, allow_new_accounts=allow_new_accounts, wait=wait,
          quiet=quiet, json_out=json_out, fmt="table", diff=False, out_format=out_format,
-         token_file=token_file)
+         token_file=token_file, bank_account=bank_account)
 
 
 @app.command()
@@ -148,6 +152,7 @@ def plan(
                               help="Unified diff of the period's SIE text: before -> after."),
     fmt: str = typer.Option("table", "--format", help="table or json."),
     token_file: Optional[Path] = _TOKEN_FILE,
+    bank_account: Optional[str] = _BANK_ACCOUNT,
 ) -> None:
     """Show what convert would do: + new, = already exported, ~ changed, ! unmapped."""
     if fmt not in ("table", "json"):
@@ -155,7 +160,7 @@ def plan(
     _run(inputs, mapping, out_path=None, write=False, date_from=date_from, date_to=date_to,
          checksum=False, source=source, show=show, ledger_path=ledger, books=books,
          correct=correct, allow_new_accounts=allow_new_accounts, wait=wait, quiet=False,
-         json_out=False, fmt=fmt, diff=diff, token_file=token_file)
+         json_out=False, fmt=fmt, diff=diff, token_file=token_file, bank_account=bank_account)
 
 
 def _fortnox_job(job: Any, books: Optional[Path], token_file: Optional[Path]) -> Any:
@@ -176,7 +181,7 @@ def _run(inputs: list[Path], mapping_path: Path, *, out_path: Optional[Path], wr
          source: Optional[str], show: str, ledger_path: Optional[Path], books: Optional[Path],
          correct: bool, allow_new_accounts: bool, wait: float, quiet: bool, json_out: bool,
          fmt: str, diff: bool, out_format: str = "sie",
-         token_file: Optional[Path] = None) -> None:
+         token_file: Optional[Path] = None, bank_account: Optional[str] = None) -> None:
     """plan and convert: the same steps, so a plan and the run after it agree; only
     convert writes."""
     from bokfor.convert import Job
@@ -188,7 +193,7 @@ def _run(inputs: list[Path], mapping_path: Path, *, out_path: Optional[Path], wr
     job = Job(inputs, rules, mapping_path, ledger_path or default_path(mapping_path),
               source=source, date_from=first, date_to=last, correct=correct, books=books,
               allow_new_accounts=allow_new_accounts, wait=wait, checksum=checksum,
-              generated=_generated(rules.timezone), fmt=out_format)
+              generated=_generated(rules.timezone), fmt=out_format, bank_account=bank_account)
     client = _fortnox_job(job, books, token_file)
     try:
         _carry_out(job, rules, limit, out_path=out_path, write=write, quiet=quiet,
@@ -262,6 +267,7 @@ def push(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors (cron)."),
     json_out: bool = typer.Option(False, "--json", help="Print a JSON summary (cron)."),
     token_file: Optional[Path] = _TOKEN_FILE,
+    bank_account: Optional[str] = _BANK_ACCOUNT,
 ) -> None:
     """Post the vouchers to Fortnox (POST /3/vouchers), each exactly once: the same plan as
     convert, a pre-flight of every voucher against Fortnox's registers, then per voucher
@@ -276,7 +282,8 @@ def push(
     first, last, limit = _period_and_limit(date_from, date_to, show)
     rules = load_mapping(mapping)
     job = Job(inputs, rules, mapping, ledger or default_path(mapping), source=source,
-              date_from=first, date_to=last, correct=correct, wait=wait, fmt="push")
+              date_from=first, date_to=last, correct=correct, wait=wait, fmt="push",
+              bank_account=bank_account)
     client = _fortnox_job(job, None, token_file)
     table = not quiet and not json_out
     warn = (lambda notices: None) if quiet else _warn
@@ -440,10 +447,11 @@ def reconcile(
     from bokfor.sources import detect_source, get_source, stripe_payouts
     from bokfor.sources.stripe_summary import read_summary
 
-    tz = load_mapping(mapping).timezone if mapping else ZoneInfo("Europe/Stockholm")
+    rules = load_mapping(mapping) if mapping else None
+    tz = rules.timezone if rules else ZoneInfo("Europe/Stockholm")
     amounts = payout_amounts(stripe_payouts.SOURCE.read(payouts, tz)) if payouts else None
     control = read_summary(summary) if summary else None
-    bank_rows = _bank_rows(bank or [], tz)
+    bank_rows = _bank_rows(bank or [], tz, rules.formats if rules else None)
     failed: list[str] = []
     unbanked: list[str] = []  # payouts the bank file should hold but does not
     for path in inputs:
@@ -516,8 +524,9 @@ def reconcile(
                          hint=" ".join(hints), details=failed + unbanked)
 
 
-def _bank_rows(paths: list[Path], tz: Any) -> list:
-    """The rows of bank statements (any bank format); their warnings are printed."""
+def _bank_rows(paths: list[Path], tz: Any, formats: Any = None) -> list:
+    """The rows of bank statements (any bank format, the mapping's own layouts too); their
+    warnings are printed."""
     from bokfor.domain import Notice
     from bokfor.errors import InputError
     from bokfor.sources import bank as bank_rows
@@ -525,7 +534,7 @@ def _bank_rows(paths: list[Path], tz: Any) -> list:
 
     rows, notices = [], []
     for path in paths:
-        src = detect_source(path)
+        src = detect_source(path, formats)
         if src.section != bank_rows.SECTION:
             raise InputError(f"--bank needs a bank statement, not a {src.title}", file=str(path),
                              hint="give the bank's camt.053, MT940 or net-bank export.")

@@ -12,6 +12,7 @@ plan's `to_write` vouchers, so a plan and the run that follows agree.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from bokfor.mapping import Mapping
 from bokfor.money import format_sie
 from bokfor.sie.model import SieDocument
 from bokfor.sources import Schema, detect_source, get_source
+from bokfor.sources.bank import SECTION as BANK
 from bokfor.sources.pos import SECTION as POS
 
 NEW, EXPORTED, CHANGED, UNMAPPED, CORRECTION = "+", "=", "~", "!", "-"
@@ -105,7 +107,10 @@ def make_plan(
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
     correct: bool = False,
+    bank_account: str | None = None,
 ) -> Plan:
+    """`bank_account`: the account of bank files that name none (two SEB accounts' CSVs are
+    told apart only so)."""
     _check_inputs(inputs)
     seen: dict[str, tuple[Origin, str]] = {}
     plan = Plan(entries=[], inputs=[], to_write=[], records={})
@@ -126,8 +131,11 @@ def make_plan(
         fresh: list[Row] = []
         contents: dict[str, str] = {}
         changed: list[Row] = []
-        rows = _in_range(_unique(_count(src.read(path, mapping.timezone), summary,
-                                        plan.notices), seen), date_from, date_to, summary)
+        items = src.read(path, mapping.timezone)
+        if bank_account and src.section == BANK:
+            items = _with_account(items, bank_account)
+        rows = _in_range(_unique(_count(items, summary, plan.notices), seen), date_from,
+                         date_to, summary)
         for row in rows:
             text = contents[row.key] = content(row)
             before = known.get(row.key)
@@ -276,6 +284,19 @@ def _check_inputs(inputs: list[Path]) -> None:
     for path in inputs:
         if given.setdefault(path.resolve(), path) is not path:
             raise UsageError(f"{path} is given twice", hint="name each input file once.")
+
+
+def _with_account(items: Iterable[Row | Notice], account: str) -> Iterator[Row | Notice]:
+    """Bank rows whose file names no account, as rows of `account`; its key is made part
+    of theirs, so identical rows of two such accounts stay two rows."""
+    from bokfor.sources.bank import account_id
+
+    tag = account_id(account)
+    for item in items:
+        if isinstance(item, Row) and not item.fields.get("account"):
+            item = dataclasses.replace(item, key=f"{item.key}@{tag}",
+                                       fields={**item.fields, "account": account})
+        yield item
 
 
 def _count(items: Iterable[Row | Notice], summary: InputSummary, notices: list[Notice]
