@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import itertools
 import math
 import re
 from collections import defaultdict
@@ -93,16 +94,26 @@ _KINDS = (  # order matters: "Bonus fra betalingsgebyr" is a bonus, not a fee
 # -- shared table reading ---------------------------------------------------------------------
 
 
-def _table(path: Path) -> list[tuple[int, list[Any]]]:
-    """(1-based row, cells) of the first sheet (xlsx) or of the CSV, blank rows included."""
+_DETECT_BYTES = 64 * 1024  # detection reads this much of a text file: the header is near the top
+
+
+def _table(path: Path, *, head: bool = False) -> list[tuple[int, list[Any]]]:
+    """(1-based row, cells) of the first sheet (xlsx) or of the CSV, blank rows included.
+    `head`: only the first rows where a header can be, for `detect` (every input is
+    offered to every source, so a detector must not read a 200 MB file)."""
     file = str(path)
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as f:
+            data = f.read(_DETECT_BYTES) if head else f.read()
+            cut = head and len(data) == _DETECT_BYTES
     except OSError as exc:
         raise InputError(f"cannot read the file: {exc.strerror}", file=file) from None
     if data[:4] == b"PK\x03\x04":  # xlsx: with the size and zip-bomb checks of bank files
+        rows = tables.xlsx_rows(path)
         return [(n, [c.strip() if isinstance(c, str) else c for c in cells])
-                for n, cells in tables.xlsx_rows(path)]
+                for n, cells in (itertools.islice(rows, _HEADER_SCAN + 1) if head else rows)]
+    if cut:
+        data = data[:data.rfind(b"\n") + 1]  # whole lines only: no character cut in two
     text, _ = decode(data, file, hint=_HINT)
     lines = text.splitlines()
     sample = "\n".join(lines[:_HEADER_SCAN])
@@ -221,7 +232,8 @@ _RECEIPT_REQUIRED = ("date", "total", "method")
 def detect_receipts(path: Path) -> bool:
     """True when the file has a receipts-report header (date, total, payment method, VAT)."""
     try:
-        found = _find_header(_table(Path(path)), _RECEIPT_COLUMNS, _RECEIPT_REQUIRED)
+        found = _find_header(_table(Path(path), head=True), _RECEIPT_COLUMNS,
+                             _RECEIPT_REQUIRED)
     except InputError:
         return False
     return found is not None and any(isinstance(c, str) and _VAT_COLUMN.fullmatch(c)
@@ -448,7 +460,8 @@ _STATEMENT_REQUIRED = ("settled", "type", "amount")
 
 def detect_statement(path: Path) -> bool:
     try:
-        found = _find_header(_table(Path(path)), _STATEMENT_COLUMNS, _STATEMENT_REQUIRED)
+        found = _find_header(_table(Path(path), head=True), _STATEMENT_COLUMNS,
+                             _STATEMENT_REQUIRED)
     except InputError:
         return False
     return found is not None and "balance" in found[1] and "reference" in found[1]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,6 +93,12 @@ class Profile:
 
 def shipped_profiles() -> list[Path]:
     return sorted(PROFILE_DIR.glob("*.yaml"))
+
+
+@functools.lru_cache(maxsize=1)
+def _shipped() -> tuple[Profile, ...]:
+    """The shipped profiles, parsed once per process (every input is offered to detect)."""
+    return tuple(load_profile(p) for p in shipped_profiles())
 
 
 def load_profile(profile: "Profile | str | Path") -> Profile:
@@ -218,7 +225,7 @@ def detect(path: Path, extra: Sequence[Profile] = ()) -> Profile | None:
     except InputError:
         return None
     first = "\n".join(text.splitlines()[:_DETECT_LINES])
-    for profile in (*extra, *(load_profile(p) for p in shipped_profiles())):
+    for profile in (*extra, *_shipped()):
         if profile.detect and all(s in first for s in profile.detect):
             return profile
     return None
