@@ -30,7 +30,8 @@ def header_line(path: Path) -> str | None:
         return None
     if head.startswith(b"\xef\xbb\xbf"):
         head = head[3:]
-    end = head.find(b"\n")
+    # The first line end: \n, \r\n, or a lone \r (old Mac files, mixed line ends).
+    end = min((i for i in (head.find(b"\n"), head.find(b"\r")) if i >= 0), default=-1)
     if end >= 0:
         head = head[:end]
         errors = "strict"

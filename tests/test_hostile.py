@@ -1,0 +1,84 @@
+"""Hostile conditions: a full disk, an output directory that cannot be written, and inputs
+built to hurt (NUL bytes, a gigantic line, mixed line ends). Each ends in one message and a
+non-zero exit, nothing written, nothing recorded as exported."""
+
+from __future__ import annotations
+
+import errno
+from pathlib import Path
+
+import pytest
+
+from .test_errors import run_cli
+
+REPO = Path(__file__).parent.parent
+SAMPLE = REPO / "samples" / "stripe" / "balance_history.csv"
+MAPPING = REPO / "mappings" / "stripe.yaml"
+
+
+def convert(tmp_path: Path, capsys, source: Path = SAMPLE) -> tuple[int, str]:
+    code, _, err = run_cli(["convert", str(source), "-m", str(MAPPING), "-o",
+                            str(tmp_path / "out" / "x.si"), "--ledger",
+                            str(tmp_path / "l.sqlite"), "--quiet"], capsys)
+    return code, err
+
+
+def still_new(tmp_path: Path, capsys) -> str:
+    code, stdout, _ = run_cli(["plan", str(SAMPLE), "-m", str(MAPPING), "--ledger",
+                               str(tmp_path / "l.sqlite")], capsys)
+    return next(line for line in stdout.splitlines() if line.startswith("Plan:"))
+
+
+def test_a_full_disk_writes_nothing_and_records_nothing(tmp_path, capsys, monkeypatch):
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("bokfor.fileio.os.fsync", full)
+    code, err = convert(tmp_path, capsys)
+    monkeypatch.undo()
+    assert code == 1
+    assert err == (f"bokfor: error: {tmp_path / 'out' / 'x.si'}: writing failed: No space left "
+                   "on device\n")
+    assert list((tmp_path / "out").iterdir()) == []  # no half file, no temp file
+    assert still_new(tmp_path, capsys).startswith("Plan: 29 to add (+), 0 already exported")
+
+
+def test_an_unwritable_directory_records_nothing(tmp_path, capsys, monkeypatch):
+    """As root a chmod does not stop a write, so the refusal is simulated where it happens."""
+    def refused(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr("bokfor.fileio.tempfile.mkstemp", refused)
+    code, err = convert(tmp_path, capsys)
+    monkeypatch.undo()
+    assert code == 1
+    assert err == (f"bokfor: error: {tmp_path / 'out' / 'x.si'}: cannot write here: Permission "
+                   "denied\n")
+    assert still_new(tmp_path, capsys).startswith("Plan: 29 to add (+), 0 already exported")
+
+
+@pytest.mark.parametrize("name, mutate", [
+    ("nul", lambda text: text.replace("charge", "ch\x00arge", 1)),
+    ("gigantic line", lambda text: text.replace("STRIPE PAYOUT", "X" * 5_000_000, 1)),
+])
+def test_hostile_bytes_give_one_message(tmp_path, capsys, name, mutate):
+    bad = tmp_path / "export.csv"
+    bad.write_bytes(mutate(SAMPLE.read_text(encoding="utf-8")).encode("utf-8"))
+    code, err = convert(tmp_path, capsys, bad)
+    assert code == 2, err
+    # One error (a kind of row no rule matches lists the rule to paste below it).
+    assert err.startswith(f"bokfor: error: {bad}") and err.count("bokfor: error") == 1
+    assert "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_mixed_line_ends_read_like_the_original(tmp_path, capsys, monkeypatch):
+    """Lone CRs (an old Mac editor) among LFs: the same rows, the same SIE file."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
+    mixed = tmp_path / "export.csv"
+    mixed.write_bytes(SAMPLE.read_bytes().replace(b"\n", b"\r", 3))
+    assert convert(tmp_path, capsys, mixed)[0] == 0
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    assert convert(clean, capsys)[0] == 0
+    assert (tmp_path / "out" / "x.si").read_bytes() == (clean / "out" / "x.si").read_bytes()
