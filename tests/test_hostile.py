@@ -82,3 +82,14 @@ def test_mixed_line_ends_read_like_the_original(tmp_path, capsys, monkeypatch):
     clean.mkdir()
     assert convert(clean, capsys)[0] == 0
     assert (tmp_path / "out" / "x.si").read_bytes() == (clean / "out" / "x.si").read_bytes()
+
+
+def test_an_input_too_large_for_one_run_is_refused_up_front(tmp_path, capsys, monkeypatch):
+    """A 2 GB export would exhaust memory half-way (a run holds its rows): refused before any
+    row is read, with the way out. The limit is lowered here instead of writing 2 GB."""
+    monkeypatch.setattr("bokfor.plan.MAX_INPUT_BYTES", 1024)
+    code, err = convert(tmp_path, capsys)
+    assert code == 2
+    assert err == (f"bokfor: error: {SAMPLE}: the file is 0 MiB, more than the 0 MiB one run "
+                   "reads Fix: export a shorter period (a month or a quarter) and convert each "
+                   "file; the ledger keeps the runs from booking anything twice.\n")
