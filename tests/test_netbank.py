@@ -43,6 +43,7 @@ SAMPLE_PROFILE = {
     "sparebank1.csv": "sparebank1", "handelsbanken.xlsx": "handelsbanken",
     "skandia.xlsx": "skandia", "seb.xlsx": "seb_xlsx",
     "handelsbanken_kontotransactionlist.xls": "handelsbanken_xls",
+    "nordea_no.csv": "nordea_no", "danske_dk.csv": "danske_dk",
 }
 # The January 2026 transactions every sample holds, oldest first: (date, öre).
 JANUARY = [
@@ -96,7 +97,7 @@ def model(**changes: object) -> ProfileModel:
 
 def test_builtin_profiles_load_in_priority_order() -> None:
     assert [p.name for p in BUILTIN] == list(netbank.BUILTIN_ORDER)
-    assert len(BUILTIN) == 14
+    assert len(BUILTIN) == 16
 
 
 def test_builtin_headers_are_distinct_per_container() -> None:
@@ -212,12 +213,15 @@ def test_every_sample_holds_the_january_transactions(name: str) -> None:
     assert all(r.source == bank.SECTION and r.fields["format"] == profile for r in rows)
     assert all(r.origin.file == str(SAMPLES / name) for r in rows)
     assert len({r.key for r in rows}) == len(rows) == 12
-    currency = "NOK" if profile in ("dnb", "sparebank1") else "SEK"
-    assert {r.fields["currency"] for r in rows} == {currency}
+    currency = {"dnb": "NOK", "sparebank1": "NOK", "nordea_no": "NOK", "danske_dk": "DKK"}
+    assert {r.fields["currency"] for r in rows} == {currency.get(profile, "SEK")}
     assert sum(r.amounts["amount"] for r in rows) == -1410042
     texts = " ".join(str(r.fields["text"]) for r in rows).upper()
-    for word in ("STRIPE", "ZETTLE", "SKATT", "LÖN", "SWISH" if profile not in (
-            "seb", "seb_xlsx") else "4670"):
+    words = ("STRIPE", "ZETTLE", "SKATT", "LÖN", "SWISH" if profile not in (
+        "seb", "seb_xlsx") else "4670")
+    if profile in ("nordea_no", "danske_dk"):  # Norwegian, Danish: Vipps, not Swish
+        words = ("STRIPE", "ZETTLE", "SKAT", "LØN", "VIPPS")
+    for word in words:
         assert word in texts, (name, word)
     assert not notices_of(SAMPLES / name) or profile.startswith("nordea")
 

@@ -54,7 +54,7 @@ PROFILE_DIR = Path(__file__).with_name("profiles")
 BUILTIN_ORDER = (
     "seb", "swedbank", "nordea", "nordea_business", "nordea_business_2025", "danske", "ica",
     "lansforsakringar", "dnb", "sparebank1", "handelsbanken", "skandia", "seb_xlsx",
-    "handelsbanken_xls",
+    "handelsbanken_xls", "nordea_no", "danske_dk",
 )
 
 SNIFF_BYTES = 16 * 1024  # detection reads no more than this of a text file
