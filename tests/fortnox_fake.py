@@ -40,6 +40,9 @@ import pytest
 
 CLIENT_ID = "fake-client-id"
 CLIENT_SECRET = "fake-client-secret-Zq8x"
+# Every secret the fakes of this test run handed out: tests/conftest.py fails any test whose
+# output (stdout, stderr, log, failure text) shows one of them.
+SECRETS: set[str] = {CLIENT_SECRET}
 TENANT_ID = "1234567"
 
 FAKE_CODES = {  # not documented by Fortnox: placeholders, the messages carry the meaning
@@ -227,6 +230,7 @@ class FortnoxFake:
         with self._lock:
             value = "at-" + _secrets.token_hex(16)
             self.issued.append(value)
+            SECRETS.add(value)
             self.tokens[value] = Token(value, self.clock() + self.token_lifetime)
             return value
 
@@ -234,6 +238,7 @@ class FortnoxFake:
         with self._lock:
             value = "rt-" + _secrets.token_hex(16)
             self.issued.append(value)
+            SECRETS.add(value)
             self.refresh_tokens.add(value)
             return value
 

@@ -27,6 +27,9 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
     except SystemExit as exc:
         code = int(exc.code or 0)
     captured = capsys.readouterr()
+    from tests.conftest import leaked
+
+    assert not leaked(captured.out, captured.err), "a secret appears in bokfor's output"
     return code, captured.out, captured.err
 
 

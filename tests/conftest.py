@@ -1,0 +1,28 @@
+"""Suite-wide checks.
+
+Secrets: tokens and client secrets must never reach a log, an error, a plan or `--debug`
+output. Every test's captured output (stdout, stderr, log records, the failure text) is
+searched for every secret the Fortnox fakes handed out; a test that shows one fails.
+Output a test reads itself through `run_cli` is searched there (tests/test_errors.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.fortnox_fake import SECRETS
+
+
+def leaked(*texts: str) -> list[str]:
+    """The test secrets that appear in any of `texts`."""
+    return sorted(s for s in SECRETS if any(s in text for text in texts if text))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    found = leaked(report.capstdout, report.capstderr, report.caplog, report.longreprtext)
+    if found:
+        report.outcome = "failed"
+        report.longrepr = (f"{item.nodeid}: a secret appears in the test's output "
+                           f"({len(found)} of the fake's secrets; never print them)")
