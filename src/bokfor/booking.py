@@ -61,7 +61,8 @@ def book(rows: Iterable[Row], rules: SourceRules, mapping: Mapping, schema: Sche
         lines = row_lines(row, rule)
         if bank is not None:
             ledger = bank.ledger_account(row, mapping.file)
-            lines = [line._replace(account=ledger) if line.account == on_bank else line
+            # Line(ledger, *rest) is line._replace(account=ledger) without its overhead.
+            lines = [Line(ledger, *line[1:]) if line.account == on_bank else line
                      for line in lines]
         if not lines:
             result.zero_rows += 1

@@ -22,7 +22,7 @@ from typing import Callable, Iterable, Iterator
 from bokfor.booking import Booking, book, book_pos, unmapped_error, unmapped_kinds
 from bokfor.domain import FiscalYear, Line, Notice, Origin, Row, Voucher
 from bokfor.errors import InputError, MappingError, SieError, UsageError
-from bokfor.ledger import Ledger, RowRecord
+from bokfor.ledger import Ledger, RowRecord, paused_gc
 from bokfor.mapping import Mapping
 from bokfor.money import format_sie
 from bokfor.sie.model import SieDocument
@@ -111,6 +111,22 @@ def make_plan(
 ) -> Plan:
     """`bank_account`: the account of bank files that name none (two SEB accounts' CSVs are
     told apart only so)."""
+    with paused_gc():  # several objects a row, kept for the whole run: see paused_gc
+        return _make_plan(inputs, mapping, ledger, source=source, date_from=date_from,
+                          date_to=date_to, correct=correct, bank_account=bank_account)
+
+
+def _make_plan(
+    inputs: list[Path],
+    mapping: Mapping,
+    ledger: Ledger,
+    *,
+    source: str | None,
+    date_from: dt.date | None,
+    date_to: dt.date | None,
+    correct: bool,
+    bank_account: str | None,
+) -> Plan:
     _check_inputs(inputs)
     seen: dict[str, tuple[Origin, str]] = {}
     plan = Plan(entries=[], inputs=[], to_write=[], records={})

@@ -9,6 +9,7 @@ reported as a Notice, never done silently.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -47,14 +48,22 @@ def render(
     `checksum` adds #KSUMMA; `text_limit` is the longest voucher or row text written
     (Fortnox refuses more than 50 characters); None writes texts whole.
     """
-    writer = _Writer(text_limit)
-    records = writer.records(doc)
-    head, body = records[:1], records[1:]
-    if checksum:
-        head.append(Record("#KSUMMA"))
-        body.append(Record("#KSUMMA", (str(ksumma(body, cp437.ENCODING)),)))
-    lines = [_format(record) for record in head + body]
-    return ("\r\n".join(lines) + "\r\n").encode(cp437.ENCODING), writer.notices
+    # Records and strings for every line of the file, and no reference cycles: the cyclic
+    # collector is paused meanwhile (as bokfor.ledger.paused_gc; output cannot change).
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        writer = _Writer(text_limit)
+        records = writer.records(doc)
+        head, body = records[:1], records[1:]
+        if checksum:
+            head.append(Record("#KSUMMA"))
+            body.append(Record("#KSUMMA", (str(ksumma(body, cp437.ENCODING)),)))
+        lines = [_format(record) for record in head + body]
+        return ("\r\n".join(lines) + "\r\n").encode(cp437.ENCODING), writer.notices
+    finally:
+        if enabled:
+            gc.enable()
 
 
 # --- records -> text ---------------------------------------------------------------------
@@ -63,13 +72,20 @@ def render(
 def _format(record: Record) -> str:
     if record.label in (BLOCK_OPEN, BLOCK_CLOSE):
         return record.label
-    return " ".join([record.label, *(_format_field(f) for f in record.fields)])
+    return " ".join((record.label, *map(_format_field, record.fields)))
 
 
 _NEEDS_QUOTES = re.compile(r'[ \t"{}]')
+_needs_quotes = _NEEDS_QUOTES.search
 
 
 def _format_field(value: Field) -> str:
+    # The two common cases first, by exact type (same result as the general code below).
+    cls = value.__class__
+    if cls is Text:
+        return '"' + value.replace('"', '\\"') + '"'
+    if cls is str:
+        return value if value and not _needs_quotes(value) else _quote(value)
     if isinstance(value, tuple):  # object list: dimension numbers bare, object ids quoted
         return "{" + " ".join(_quote(v) if i % 2 else v for i, v in enumerate(value)) + "}"
     if isinstance(value, Text) or not value or _NEEDS_QUOTES.search(value):
@@ -190,16 +206,17 @@ class _Writer:
     # vouchers
 
     def voucher(self, v: Voucher) -> list[Record]:
-        where = _describe(v)
+        where = _Where(v)  # formatted only if a message needs it
+        series = v.series
         fields: list[Field] = [
-            self.plain(v.series, f"the series of {where}"),
+            series if series in self._plain else self.plain(series, f"the series of {where}"),
             "" if v.number is None else str(v.number),
             _date(v.date),
             self.text(v.text, where, limit=v),
         ]
         if v.reg_date is not None:
             fields.append(_date(v.reg_date))
-        out = [Record("#VER", tuple(fields)), Record(BLOCK_OPEN)]
+        out = [Record("#VER", tuple(fields)), _OPEN]
         for line in v.lines:
             objects: tuple[str, ...] = ()
             for dim, obj in line.dims:
@@ -221,7 +238,7 @@ class _Writer:
             while len(row) > 3 and not row[-1]:
                 row.pop()
             out.append(Record("#TRANS", tuple(row)))
-        out.append(Record(BLOCK_CLOSE))
+        out.append(_CLOSE)
         return out
 
     def check_voucher(self, v: Voucher, years: list[FiscalYear]) -> None:
@@ -306,6 +323,8 @@ class _Writer:
                 key="dimensions",
                 hint="give every cost centre / project an id, or leave the dimension out.",
             )
+        if obj in self._plain:
+            return Text(obj)
         return Text(self.plain(obj, f"{where}: object id"))
 
     def text(self, value: str, where: str, limit: Voucher | None = None) -> Text:
@@ -367,10 +386,22 @@ class _Writer:
 
 
 _TEXT_CACHE = 100_000
+# Records are frozen: every voucher shares the same `{` and `}`.
+_OPEN, _CLOSE = Record(BLOCK_OPEN), Record(BLOCK_CLOSE)
 
 
 def _date(day: dt.date) -> str:
-    return day.strftime("%Y%m%d")
+    text = _DATES.get(day)
+    if text is None:
+        text = day.strftime("%Y%m%d")
+        if len(_DATES) < _TEXT_CACHE:
+            _DATES[day] = text
+    return text
+
+
+# A run's vouchers fall on few days: each date is formatted once. (A datetime never equals
+# a date, so the two cannot share an entry.)
+_DATES: dict[dt.date, str] = {}
 
 
 def _quantity(value: Decimal, where: str) -> str:
@@ -388,6 +419,25 @@ def _orgnr(value: str) -> str:
             "556677-8899, or remove it.",
         )
     return se_orgnr.format(value)
+
+
+class _Where:
+    """`_describe(v)`, made only when a message or notice formats it: every voucher needs
+    one for its possible messages, few ever use it."""
+
+    __slots__ = ("voucher", "_text")
+
+    def __init__(self, voucher: Voucher):
+        self.voucher = voucher
+        self._text: str | None = None
+
+    def __str__(self) -> str:
+        if self._text is None:
+            self._text = _describe(self.voucher)
+        return self._text
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
 
 
 def _describe(v: Voucher) -> str:
