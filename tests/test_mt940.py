@@ -17,6 +17,7 @@ from bokfor.domain import Notice, Row
 from bokfor.errors import InputError
 from bokfor.sources import bank
 from bokfor.sources.mt940 import SOURCE, creditor_reference
+from tests.mutations import mutate
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "samples" / "bank" / "mt940_seb.sta"
@@ -367,22 +368,9 @@ _SAMPLE_TEXT = PLAIN.read_bytes()
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_mutated_files_give_rows_or_input_error(tmp_path_factory, data) -> None:
-    raw = bytearray(_SAMPLE_TEXT)
-    for _ in range(data.draw(st.integers(1, 4))):
-        i = data.draw(st.integers(0, len(raw) - 1))
-        choice = data.draw(st.sampled_from(["flip", "delete", "insert", "cut"]))
-        if choice == "flip":
-            raw[i] = data.draw(st.sampled_from(list(b"0123456789,:/CDR?\n ABX\xe5\xf6")))
-        elif choice == "delete":
-            del raw[i]
-        elif choice == "insert":
-            raw.insert(i, data.draw(st.integers(0, 255)))
-        else:
-            del raw[i:]
-        if not raw:
-            break
+    raw = mutate(data, _SAMPLE_TEXT, b"0123456789,:/CDR?\n ABX\xe5\xf6")
     path = tmp_path_factory.mktemp("m") / "m.sta"
-    path.write_bytes(bytes(raw))
+    path.write_bytes(raw)
     try:
         out = read(path)
     except InputError:

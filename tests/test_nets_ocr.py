@@ -15,6 +15,7 @@ from bokfor.domain import Notice, Row
 from bokfor.errors import InputError
 from bokfor.sources import bank
 from bokfor.sources.nets_ocr import SOURCE
+from tests.mutations import mutate
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "samples" / "bank" / "nets_ocr_dnb.txt"
@@ -326,22 +327,9 @@ _SAMPLE_BYTES = SAMPLE.read_bytes()
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_mutated_files_give_rows_or_input_error(tmp_path_factory, data) -> None:
-    raw = bytearray(_SAMPLE_BYTES)
-    for _ in range(data.draw(st.integers(1, 4))):
-        i = data.draw(st.integers(0, len(raw) - 1))
-        choice = data.draw(st.sampled_from(["flip", "delete", "insert", "cut"]))
-        if choice == "flip":
-            raw[i] = data.draw(st.sampled_from(list(b"0123456789 -NYX\n\xe5")))
-        elif choice == "delete":
-            del raw[i]
-        elif choice == "insert":
-            raw.insert(i, data.draw(st.integers(0, 255)))
-        else:
-            del raw[i:]
-        if not raw:
-            break
+    raw = mutate(data, _SAMPLE_BYTES, b"0123456789 -NYX\n\xe5")
     path = tmp_path_factory.mktemp("m") / "m.txt"
-    path.write_bytes(bytes(raw))
+    path.write_bytes(raw)
     assert SOURCE.detect(path) in (True, False)
     try:
         out = read(path)

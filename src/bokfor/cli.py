@@ -80,6 +80,8 @@ _INPUTS = typer.Argument(..., help="Export files (Stripe balance_history.csv …
 _MAPPING = typer.Option(..., "--mapping", "-m", help="YAML mapping file.")
 _FROM = typer.Option(None, "--from", help="First voucher date (YYYY-MM-DD).")
 _TO = typer.Option(None, "--to", help="Last voucher date (YYYY-MM-DD).")
+_QUIET = typer.Option(False, "--quiet", "-q", help="Print only errors (cron).")
+_JSON = typer.Option(False, "--json", help="Print a JSON summary (cron).")
 _BANK_ACCOUNT = typer.Option(
     None, "--bank-account", help="The bank account of input files that name none (SEB's, "
     "Nordea's, ICA's CSV): as listed under sources.bank.bank_accounts.")
@@ -117,8 +119,8 @@ def convert(
     correct: bool = _CORRECT,
     allow_new_accounts: bool = _NEW_ACCOUNTS,
     wait: float = _WAIT,
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors (cron)."),
-    json_out: bool = typer.Option(False, "--json", help="Print a JSON summary (cron)."),
+    quiet: bool = _QUIET,
+    json_out: bool = _JSON,
     token_file: Optional[Path] = _TOKEN_FILE,
     bank_account: Optional[str] = _BANK_ACCOUNT,
 ) -> None:
@@ -264,8 +266,8 @@ def push(
     ledger: Optional[Path] = _LEDGER,
     correct: bool = _CORRECT,
     wait: float = _WAIT,
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors (cron)."),
-    json_out: bool = typer.Option(False, "--json", help="Print a JSON summary (cron)."),
+    quiet: bool = _QUIET,
+    json_out: bool = _JSON,
     token_file: Optional[Path] = _TOKEN_FILE,
     bank_account: Optional[str] = _BANK_ACCOUNT,
 ) -> None:

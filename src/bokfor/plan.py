@@ -29,6 +29,7 @@ from bokfor.sie.model import SieDocument
 from bokfor.sources import Schema, detect_source, get_source
 from bokfor.sources.bank import SECTION as BANK
 from bokfor.sources.pos import SECTION as POS
+from bokfor.sources.pos import Z as POS_Z
 
 NEW, EXPORTED, CHANGED, UNMAPPED, CORRECTION = "+", "=", "~", "!", "-"
 
@@ -194,7 +195,7 @@ def _make_plan(
         for voucher in booking.vouchers:
             new.append((voucher, _row_records(voucher, booking, src.name, contents)))
         if pos:
-            closes += [row.detail for row in todo if row.fields.get("part") == "z"]
+            closes += [row.detail for row in todo if row.fields.get("part") == POS_Z]
     if closes:  # a register's Z series over the whole run: a gap is a day not booked
         from bokfor.dayclose import z_gaps
 
