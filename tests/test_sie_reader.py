@@ -653,3 +653,17 @@ def _small(body: str, encoding: str = "cp437") -> bytes:
         '#FNAMN "Test AB"\n'
     )
     return (head + body).encode(encoding)
+
+
+def test_cp437_that_happens_to_be_valid_utf8_is_read_as_cp437(tmp_path):
+    """'╤₧' in CP437 is the bytes D1 9E, which UTF-8 reads as 'ў': a file without a BOM is
+    UTF-8 only when that gives the letters a Nordic accounting file has."""
+    from bokfor.sie.reader import parse
+
+    data = ('#FLAGGA 0\r\n#FORMAT PC8\r\n#SIETYP 4\r\n#FNAMN "╤₧ Bolaget"\r\n'
+            '#RAR 0 20260101 20261231\r\n').encode("cp437")
+    data.decode("utf-8")  # the trap: valid UTF-8
+    result = parse(data, "x.si")
+    assert (result.encoding, result.document.company.name) == ("cp437", "╤₧ Bolaget")
+    utf8 = '#FLAGGA 0\r\n#SIETYP 4\r\n#FNAMN "Åkeri AB"\r\n'.encode("utf-8")
+    assert parse(utf8, "y.si").encoding == "utf-8"

@@ -107,6 +107,9 @@ def _not_sie(markup: bool, name: str) -> SieError:
 # --- bytes -> text -----------------------------------------------------------------------
 
 
+_NORDIC = re.compile("[åäöÅÄÖæøÆØéÉüÜ]")
+
+
 def _decode(data: bytes, name: str) -> tuple[str, str, list[Notice]]:
     """CP437 unless the bytes clearly are UTF-8 or Latin-1 (which some programs write)."""
     notices: list[Notice] = []
@@ -114,11 +117,17 @@ def _decode(data: bytes, name: str) -> tuple[str, str, list[Notice]]:
     if bom:
         data = data[len(_BOM) :]
     if bom or not data.isascii():
+        text: str | None = None
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
             pass
         else:
+            # A CP437 file can be valid UTF-8 by chance ('╤₧' is 'ў'): UTF-8 only when a
+            # BOM says so or the text then holds the Nordic letters an accounting file has.
+            if not bom and not _NORDIC.search(text):
+                text = None
+        if text is not None:
             notices.append(
                 Notice("file is UTF-8, not CP437 as SIE requires; read as UTF-8", file=name)
             )
