@@ -18,6 +18,8 @@ from pathlib import Path
 HERE = Path(__file__).parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(REPO))
+from bench.suite import XML_FLOOR  # noqa: E402  (one copy of the camt floor)
 from gen_camt import write_camt053  # noqa: E402
 from gen_seb import write_seb  # noqa: E402
 from measure import run, table  # noqa: E402
@@ -33,17 +35,6 @@ with open(sys.argv[1], newline="", encoding="utf-8-sig") as src, open(sys.argv[2
         amount = Decimal(row[4])
         account = next((i for i, r in enumerate(rx) if r.search(row[3])), 9)
         out.write(f"{row[0]} {account} {amount} {row[3]}\n")
-"""
-XML_FLOOR = r"""
-import sys
-from decimal import Decimal
-from xml.etree.ElementTree import iterparse
-total = Decimal(0)
-for _, el in iterparse(sys.argv[1]):
-    if el.tag.endswith("}Ntry"):
-        total += Decimal(el.find("{*}Amt").text)
-        el.clear()
-print(total)
 """
 PANDAS = r"""
 import sys, pandas
