@@ -393,16 +393,16 @@ def test_an_export_committed_while_planning_is_not_exported_again(tmp_path, per_
     mapping = load_mapping(per_row)
     run_a = Job([SAMPLE], mapping, per_row, ledger, generated=dt.date(2026, 2, 1))
     run_b = Job([SAMPLE], mapping, per_row, ledger, generated=dt.date(2026, 2, 1))
-    contents = Ledger.contents
+    known = Ledger.known
 
-    def contents_then_run_a_exports(self):
-        result = contents(self)
-        monkeypatch.setattr(Ledger, "contents", contents)
+    def known_then_run_a_exports(self, keys):
+        result = known(self, keys)
+        monkeypatch.setattr(Ledger, "known", known)
         plan_a, state_a = run_a.plan()
         run_a.write(plan_a, state_a, run_a.check(plan_a)[0], tmp_path / "a.si")
         return result
 
-    monkeypatch.setattr(Ledger, "contents", contents_then_run_a_exports)
+    monkeypatch.setattr(Ledger, "known", known_then_run_a_exports)
     plan_b, state_b = run_b.plan()
     assert len(plan_b.to_write) == 29  # planned from the ledger before A's export
     assert run_b.write(plan_b, state_b, run_b.check(plan_b)[0], tmp_path / "b.si") is None

@@ -12,9 +12,9 @@ import dataclasses
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, NamedTuple
 
-from bokfor.domain import Dims, Line, Notice, Row, Voucher
+from bokfor.domain import Dims, Line, Notice, Origin, Row, Voucher
 from bokfor.errors import InputError, MappingError, UnbalancedError
 from bokfor.mapping import Mapping, Rule, SourceRules
 from bokfor.money import format_sek, format_sie, split_vat, vat_on
@@ -32,18 +32,40 @@ class Booking:
     notices: list[Notice] = field(default_factory=list)
     # Rows no rule matched, by kind (the values of Schema.unmapped_fields).
     unmapped: dict[tuple[Any, ...], list[Row]] = field(default_factory=dict)
-    # Each booked row and the lines it gave, by key: what the ledger records per row.
-    row_lines: dict[str, tuple[Row, tuple[Line, ...]]] = field(default_factory=dict)
+    # Each booked row by key: where it came from, its aliases and the lines it gave — what
+    # the ledger records per row. Not the row itself: a large input is never held whole.
+    row_lines: dict[str, BookedRow] = field(default_factory=dict)
+
+
+class BookedRow(NamedTuple):
+    origin: Origin
+    aliases: tuple[str, ...]
+    lines: tuple[Line, ...]
+
+
+class _Pending(NamedTuple):
+    """A booked row waiting for the other rows of its voucher (grouping)."""
+
+    order: tuple[Any, ...]  # (date, order field, line): the order rows are grouped in
+    key: str
+    origin: Origin
+    date: dt.date
+    lines: tuple[Line, ...]
+    fx: bool  # converted from another currency (fx_difference applies)
 
 
 def book(rows: Iterable[Row], rules: SourceRules, mapping: Mapping, schema: Schema) -> Booking:
-    """Book `rows` (all of one source) with `rules`. Rows no rule matches are collected in
-    `Booking.unmapped` (see `unmapped_error`); raises UnbalancedError naming rule and row,
+    """Book `rows` (all of one source) with `rules`, reading them once: a row is done with
+    when its lines are made (per_row: its voucher too). Rows no rule matches are collected
+    in `Booking.unmapped` (see `unmapped_error`); raises UnbalancedError naming rule and row,
     InputError for a row in a currency the company does not keep its books in."""
-    booked: list[tuple[Row, Rule, list[Line]]] = []
     result = Booking(vouchers=[])
-    unmapped = result.unmapped
+    unmapped, booked_rows = result.unmapped, result.row_lines
     bank, on_bank = rules.bank_accounts, schema.bank_accounts
+    grouping, order_field = rules.grouping, schema.order_field
+    key_field = schema.group_keys.get(grouping)
+    singles: list[tuple[tuple[Any, ...], Voucher]] = []  # a voucher each, with its order
+    grouped: list[tuple[Any, _Pending]] = []  # (group, row) for the grouped vouchers
     for row in rows:
         result.rows += 1
         if schema.currency_field:
@@ -67,10 +89,62 @@ def book(rows: Iterable[Row], rules: SourceRules, mapping: Mapping, schema: Sche
         if not lines:
             result.zero_rows += 1
             continue
-        booked.append((row, rule, lines))
-        result.row_lines[row.key] = (row, tuple(lines))
-    result.vouchers = _group(booked, rules, schema, result)
+        booked = tuple(lines)
+        booked_rows[row.key] = BookedRow(row.origin, row.aliases, booked)
+        order = (row.date, _sortable(row.fields.get(order_field)) if order_field else "",
+                 row.origin.line)
+        if grouping == "per_row":
+            singles.append((order, _row_voucher(row, rule, booked, rules,
+                                                rule.text or rules.voucher_text)))
+            continue
+        group = _group_of(row, grouping, key_field)
+        if group is not None:
+            grouped.append((group, _Pending(order, row.key, row.origin, row.date, booked,
+                                            "fx.currency" in row.fields)))
+        elif grouping == "per_payout":
+            result.pending.append(row)
+        else:
+            # The section's voucher text names group fields: the rule's own text, if any.
+            singles.append((order, _row_voucher(row, rule, booked, rules, rule.text)))
+    singles.sort(key=_first)  # stable: rows in one order keep the file's
+    if grouping == "per_row":
+        result.vouchers = [voucher for _, voucher in singles]
+        return result
+    if result.pending:
+        result.notices.append(Notice(
+            f"{len(result.pending)} rows are not yet paid out and were not booked; "
+            "they will be booked with the payout that includes them",
+            file=result.pending[0].origin.file))
+    grouped.sort(key=_order)
+    groups: dict[Any, list[_Pending]] = defaultdict(list)
+    for group, item in grouped:
+        groups[group].append(item)
+    vouchers = [_group_voucher(key, items, rules, key_field) for key, items in groups.items()]
+    vouchers += [voucher for _, voucher in singles]
+    vouchers.sort(key=lambda v: (v.date, v.origins[0].line if v.origins else 0))
+    result.vouchers = vouchers
     return result
+
+
+def _first(item: tuple[Any, ...]) -> Any:
+    return item[0]
+
+
+def _order(item: tuple[Any, _Pending]) -> tuple[Any, ...]:
+    return item[1].order
+
+
+def _group_of(row: Row, grouping: str, key_field: str | None) -> Any:
+    """The voucher a row goes into under `grouping`; None: a voucher of its own (or, for
+    per_payout, not paid out yet)."""
+    if grouping == "per_day":
+        return row.date
+    group = row.fields.get(key_field) if key_field else None
+    if group and grouping == "per_entry":
+        # A bank's entry reference is unique per account and day at best (NtryRef counts
+        # 1, 2, 3 in each statement): never one voucher across accounts or days.
+        return (row.fields.get("account"), row.date, group)
+    return group or None
 
 
 def convert_row(row: Row, currency: str, mapping: Mapping, schema: Schema) -> Row:
@@ -103,10 +177,10 @@ def convert_row(row: Row, currency: str, mapping: Mapping, schema: Schema) -> Ro
 
 def row_lines(row: Row, rule: Rule) -> list[Line]:
     """The voucher lines one row gives under `rule`; checks they balance."""
-    get = _row_getter(row)
+    amounts, get = row.amounts, _row_getter(row)
     lines: list[Line] = []
     for p in rule.postings:
-        amount = p.sign * row.amounts[p.amount]
+        amount = p.sign * amounts[p.amount]
         if amount == 0:
             continue
         dims: Dims = tuple(
@@ -114,8 +188,9 @@ def row_lines(row: Row, rule: Rule) -> list[Line]:
             if (obj := template.constant if template.constant is not None
                 else template.render(get))
         ) if p.dims else ()
-        text = (p.text.constant if p.text.constant is not None else p.text.render(get)) \
-            if p.text else ""
+        template = p.text
+        text = "" if template is None else template.constant \
+            if template.constant is not None else template.render(get)
         if p.vat_rate is not None and p.vat_account is not None:
             net, vat = split_vat(amount, p.vat_rate)
             lines.append(Line(p.account, net, dims, text))
@@ -141,9 +216,11 @@ def row_lines(row: Row, rule: Rule) -> list[Line]:
 
 
 def _row_getter(row: Row) -> Callable[[str], object]:
+    amounts = row.amounts
+
     def get(name: str) -> object:
-        if name in row.amounts:
-            return format_sie(row.amounts[name])
+        if name in amounts:
+            return format_sie(amounts[name])
         return row.value(name)
 
     return get
@@ -152,57 +229,18 @@ def _row_getter(row: Row) -> Callable[[str], object]:
 # -- grouping into vouchers ------------------------------------------------------------
 
 
-def _group(booked: list[tuple[Row, Rule, list[Line]]], rules: SourceRules, schema: Schema,
-           result: Booking) -> list[Voucher]:
-    order = schema.order_field
-    booked.sort(key=lambda item: (item[0].date, _sortable(item[0].fields.get(order)) if order
-                                  else "", item[0].origin.line))
-    if rules.grouping == "per_row":
-        return [_row_voucher(row, rule, lines, rules, rule.text or rules.voucher_text)
-                for row, rule, lines in booked]
-    groups: dict[Any, list[tuple[Row, Rule, list[Line]]]] = defaultdict(list)
-    key_field = schema.group_keys.get(rules.grouping)
-    single: list[Voucher] = []  # rows without a group (a bank line that is no batch entry)
-    for item in booked:
-        row = item[0]
-        if rules.grouping == "per_day":
-            groups[row.date].append(item)
-        else:
-            group = row.fields.get(key_field) if key_field else None
-            if group and rules.grouping == "per_entry":
-                # A bank's entry reference is unique per account and day at best (NtryRef
-                # counts 1, 2, 3 in each statement): never one voucher across accounts or days.
-                groups[(row.fields.get("account"), row.date, group)].append(item)
-            elif group:
-                groups[group].append(item)
-            elif rules.grouping == "per_payout":
-                result.pending.append(row)
-            else:
-                # The section's voucher text names group fields: the rule's own text, if any.
-                single.append(_row_voucher(*item, rules, item[1].text))
-    if result.pending:
-        result.notices.append(Notice(
-            f"{len(result.pending)} rows are not yet paid out and were not booked; "
-            "they will be booked with the payout that includes them",
-            file=result.pending[0].origin.file))
-    vouchers = [_group_voucher(key, items, rules, key_field) for key, items in groups.items()]
-    vouchers += single
-    vouchers.sort(key=lambda v: (v.date, v.origins[0].line if v.origins else 0))
-    return vouchers
-
-
-def _row_voucher(row: Row, rule: Rule, lines: list[Line], rules: SourceRules,
+def _row_voucher(row: Row, rule: Rule, lines: tuple[Line, ...], rules: SourceRules,
                  template: Template | None) -> Voucher:
     # Empty fields leave gaps ("{counterparty} {text}"); a verifikation always has a text.
     text = " ".join(template.render(_row_getter(row)).split()) if template else ""
     return Voucher(series=rules.series, date=row.date, text=text or rule.name,
-                   lines=tuple(lines), source_keys=(row.key,), origins=(row.origin,),
+                   lines=lines, source_keys=(row.key,), origins=(row.origin,),
                    rule=rule.name)
 
 
-def _group_voucher(key: Any, items: list[tuple[Row, Rule, list[Line]]], rules: SourceRules,
+def _group_voucher(key: Any, items: list[_Pending], rules: SourceRules,
                    key_field: str | None) -> Voucher:
-    date = max(row.date for row, _, _ in items)
+    date = max(item.date for item in items)
     values = {"date": date, "source": rules.source, "count": len(items)}
     if isinstance(key, tuple):
         key = key[-1]  # per_entry: (account, date, entry)
@@ -214,16 +252,16 @@ def _group_voucher(key: Any, items: list[tuple[Row, Rule, list[Line]]], rules: S
         text = f"{rules.source} {date.isoformat()}"
     else:
         text = f"{rules.source} {key}"
-    lines = [line for _, _, row_lines in items for line in row_lines]
-    if rules.fx_difference and any("fx.currency" in row.fields for row, _, _ in items):
+    lines = [line for item in items for line in item.lines]
+    if rules.fx_difference and any(item.fx for item in items):
         lines += fx_difference(lines, *rules.fx_difference)
     return Voucher(
         series=rules.series,
         date=date,
         text=text,
         lines=merge_lines(lines),
-        source_keys=tuple(row.key for row, _, _ in items),
-        origins=tuple(row.origin for row, _, _ in items),
+        source_keys=tuple(item.key for item in items),
+        origins=tuple(item.origin for item in items),
     )
 
 
@@ -330,7 +368,7 @@ def book_pos(rows: Iterable[Row], mapping: Mapping) -> Booking:
             voucher = next(v for v in cash if v.source_keys[0].endswith(suffix))
         voucher = dataclasses.replace(voucher, source_keys=(row.key,), origins=(row.origin,))
         result.vouchers.append(voucher)
-        result.row_lines[row.key] = (row, voucher.lines)
+        result.row_lines[row.key] = BookedRow(row.origin, row.aliases, voucher.lines)
     missing.raise_if_any()
     for close in closes:
         result.notices.extend(Notice(note, file=close.origin.file) for note in close.notes)

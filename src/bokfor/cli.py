@@ -187,7 +187,7 @@ def _run(inputs: list[Path], mapping_path: Path, *, out_path: Optional[Path], wr
     """plan and convert: the same steps, so a plan and the run after it agree; only
     convert writes."""
     from bokfor.convert import Job
-    from bokfor.ledger import default_path
+    from bokfor.ledger import default_path, paused_gc
     from bokfor.mapping import load_mapping
 
     first, last, limit = _period_and_limit(date_from, date_to, show)
@@ -198,8 +198,9 @@ def _run(inputs: list[Path], mapping_path: Path, *, out_path: Optional[Path], wr
               generated=_generated(rules.timezone), fmt=out_format, bank_account=bank_account)
     client = _fortnox_job(job, books, token_file)
     try:
-        _carry_out(job, rules, limit, out_path=out_path, write=write, quiet=quiet,
-                   json_out=json_out, fmt=fmt, diff=diff, first=first, last=last)
+        with paused_gc():  # a job builds objects a row and frees them at its end
+            _carry_out(job, rules, limit, out_path=out_path, write=write, quiet=quiet,
+                       json_out=json_out, fmt=fmt, diff=diff, first=first, last=last)
     finally:
         client.close()
 

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Callable, Union
 
 from bokfor import faults
-from bokfor.domain import Notice
+from bokfor.domain import Notice, Voucher
 from bokfor.errors import MappingError, UsageError
 from bokfor.fileio import atomic_write
-from bokfor.ledger import BATCH, Ledger
+from bokfor.ledger import BATCH, Ledger, RowRecord
 from bokfor.mapping import Mapping
 from bokfor.plan import Plan, check_books, make_plan
 from bokfor.sie.model import SieDocument
@@ -91,9 +91,8 @@ def export(plan: Plan, data: Output, out: Path, ledger: Ledger, mapping_path: Pa
     if isinstance(data, BatchOutput):
         return export_batch(plan, data, out, ledger, mapping_path)
     faults.point("before-ledger")
-    export_id = ledger.begin_export(
-        mapping=mapping_path, target=out, data=data,
-        vouchers=[(v, plan.records[i]) for i, v in enumerate(plan.to_write)])
+    export_id = ledger.begin_export(mapping=mapping_path, target=out, data=data,
+                                    vouchers=_recorded(plan), replaced=_replaced(plan))
     faults.point("after-ledger-pending")
     atomic_write(out, data)
     faults.point("after-rename")
@@ -113,7 +112,7 @@ def export_batch(plan: Plan, data: BatchOutput, directory: Path, ledger: Ledger,
     faults.point("before-ledger")
     export_id = ledger.begin_export(
         mapping=mapping_path, target=directory / MANIFEST, data=data.batch.manifest,  # type: ignore[attr-defined]
-        vouchers=[(v, plan.records[i]) for i, v in enumerate(plan.to_write)], kind=BATCH)
+        vouchers=_recorded(plan), kind=BATCH, replaced=_replaced(plan))
     faults.point("after-ledger-pending")
     atomic_write(directory / BATCH_SIE, data.sie)
     write_files(data.batch, directory)  # type: ignore[arg-type]
@@ -121,6 +120,15 @@ def export_batch(plan: Plan, data: BatchOutput, directory: Path, ledger: Ledger,
     ledger.finish_export(export_id)
     faults.point("after-ledger-done")
     return export_id
+
+
+def _recorded(plan: Plan) -> list[tuple[Voucher, list[RowRecord]]]:
+    return [(v, plan.records[i]) for i, v in enumerate(plan.to_write)]
+
+
+def _replaced(plan: Plan) -> list[str]:
+    """Rows exported before that the export records again: the changed ones (--correct)."""
+    return [key for e in plan.changed if e.voucher for key in e.voucher.source_keys]
 
 
 def check_batch_dir(directory: Path) -> None:
@@ -173,8 +181,9 @@ class Job:
             # The state first: an export committed while the plan reads the ledger then moves
             # it, and `write` plans again. Read after the plan, it could already include that
             # export while the plan did not, and the rows would be exported twice.
-            state = ledger.state()
-            plan = self._plan(ledger)
+            with ledger.snapshot():
+                state = ledger.state()
+                plan = self._plan(ledger)
             if exported:
                 plan.add_exported(ledger)
             return plan, state

@@ -24,7 +24,7 @@ import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator, NamedTuple
 
 from filelock import FileLock, Timeout
 
@@ -159,10 +159,9 @@ class PushRecord:
     fortnox: tuple[str, int, int | None] | None  # (series, number, year) once posted
 
 
-@dataclass(frozen=True)
-class RowRecord:
+class RowRecord(NamedTuple):
     """What one voucher in an export is made of, for the ledger: the voucher and, per source
-    row in it, its content (plan.content_of), origin and own lines."""
+    row in it, its content (plan.content_of), origin and own lines. A tuple: one a row."""
 
     key: str
     source: str
@@ -231,6 +230,20 @@ class Ledger:
             self._conn = _connect(self.path, migrate=True)
         return self._conn
 
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads inside see the ledger as it was at the first of them, whatever other runs
+        commit meanwhile: a plan asks for its rows a batch at a time, and every batch must
+        answer from the same ledger (the state read first included)."""
+        if self._conn is None:
+            yield
+            return
+        self._conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self._conn.rollback()
+
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
@@ -238,13 +251,26 @@ class Ledger:
 
     # -- reading -------------------------------------------------------------------------
 
-    def contents(self) -> dict[str, tuple[str, int, str]]:
-        """key -> (content, voucher id, source) of every exported row. By key across all
-        sources: two kinds of export can carry the same transaction under the same key."""
-        if self._conn is None:
-            return {}
-        cur = self._conn.execute("SELECT key, content, voucher_id, source FROM rows")
-        return {key: (content, vid, source) for key, content, vid, source in cur}
+    def known(self, keys: list[str]) -> dict[str, tuple[str, int, str]]:
+        """Of `keys`, those exported before: key -> (content, voucher id, source). Asked a
+        batch at a time, so a run costs what it reads, not what the ledger holds."""
+        return dict(self._lookup("SELECT key, content, voucher_id, source FROM rows "
+                                 "WHERE key IN ({})", keys, lambda r: (r[0], r[1:])))
+
+    def owners(self, aliases: list[str]) -> dict[str, str]:
+        """Of `aliases`, those exported before -> the key they were exported under."""
+        return dict(self._lookup("SELECT alias, key FROM aliases WHERE alias IN ({})",
+                                 aliases, tuple))
+
+    def _lookup(self, sql: str, names: list[str], pair: Callable[[tuple], tuple]
+                ) -> Iterator[tuple]:
+        if self._conn is None or not names:
+            return
+        for start in range(0, len(names), _CHUNK):
+            chunk = names[start:start + _CHUNK]
+            query = sql.format(",".join("?" * len(chunk)))
+            for found in self._conn.execute(query, chunk):
+                yield pair(found)
 
     def row(self, key: str) -> ExportedRow | None:
         if self._conn is None:
@@ -256,12 +282,6 @@ class Ledger:
             return None
         key, content, vid, origin, lines = found
         return ExportedRow(key, content, vid, origin, lines_from_json(lines))
-
-    def alias_owners(self) -> dict[str, str]:
-        """alias -> the key it was exported under (e.g. stripe-charge:ch_… -> stripe:txn_…)."""
-        if self._conn is None:
-            return {}
-        return dict(self._conn.execute("SELECT alias, key FROM aliases"))
 
     def source_of(self, key: str) -> str | None:
         if self._conn is None:
@@ -329,15 +349,35 @@ class Ledger:
     # -- writing ---------------------------------------------------------------------------
 
     def begin_export(self, *, mapping: Path, target: Path, data: bytes,
-                     vouchers: list[tuple[Voucher, list[RowRecord]]], kind: str = SIE) -> int:
-        """Record an export as pending (committed before the file is written)."""
-        with paused_gc():  # a parameter tuple a row: see paused_gc
-            return self._begin_export(mapping, target, data, vouchers, kind)
+                     vouchers: list[tuple[Voucher, list[RowRecord]]], kind: str = SIE,
+                     replaced: Iterable[str] = ()) -> int:
+        """Record an export as pending (committed before the file is written). `replaced`:
+        the keys of rows exported before that this export records again (corrections)."""
+        conn = self.conn
+        # Every id below is assigned in this transaction, so the foreign keys hold by
+        # construction: checking them row by row took a third of the insert. What the
+        # check would have done besides — a replaced row's aliases cascading away — is
+        # done explicitly. (The pragma is ignored inside a transaction: set before it.)
+        conn.execute("PRAGMA foreign_keys = OFF")
+        try:
+            with paused_gc():  # a parameter tuple a row: see paused_gc
+                return self._begin_export(mapping, target, data, vouchers, kind, replaced)
+        finally:
+            conn.execute("PRAGMA foreign_keys = ON")
 
     def _begin_export(self, mapping: Path, target: Path, data: bytes,
-                      vouchers: list[tuple[Voucher, list[RowRecord]]], kind: str) -> int:
+                      vouchers: list[tuple[Voucher, list[RowRecord]]], kind: str,
+                      replaced: Iterable[str]) -> int:
         conn = self.conn
         now = _now()
+        # id(lines) -> JSON of each voucher's lines: a per_row voucher's row has the same
+        # tuple, encoded once. Ids are stable: `vouchers` holds every tuple meanwhile.
+        encoded = {id(v.lines): lines_to_json(v.lines) for v, _ in vouchers}
+
+        def lines_json(lines: tuple[Line, ...]) -> str:
+            found = encoded.get(id(lines))
+            return lines_to_json(lines) if found is None else found
+
         with conn:
             run_id = conn.execute("INSERT INTO runs (started, version, mapping) VALUES (?, ?, ?)",
                                   (now, __version__, str(mapping))).lastrowid
@@ -356,7 +396,8 @@ class Ledger:
                 "INSERT INTO vouchers (id, export_id, seq, series, number, date, text, lines) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [(first + seq, export_id, seq, v.series, v.number, v.date.isoformat(), v.text,
-                  lines_to_json(v.lines)) for seq, (v, _) in enumerate(vouchers)])
+                  encoded[id(v.lines)]) for seq, (v, _) in enumerate(vouchers)])
+            conn.executemany("DELETE FROM aliases WHERE key = ?", ((k,) for k in replaced))
             # A corrected row replaces its earlier record; the old voucher stays as history.
             # Inserted in key order (a stable sort: of two records with one key the later
             # still wins), so the B-tree is filled page by page instead of at random places.
@@ -365,7 +406,7 @@ class Ledger:
             conn.executemany(
                 "INSERT OR REPLACE INTO rows (key, source, content, voucher_id, origin, lines) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                ((r.key, r.source, r.content, vid, r.origin, lines_to_json(r.lines))
+                ((r.key, r.source, r.content, vid, r.origin, lines_json(r.lines))
                  for r, vid in records))
             # From the vouchers' order again, so that of two rows naming one alias the same
             # one wins as before (a run refuses that anyway: plan._check_aliases).
@@ -610,6 +651,9 @@ _JSON_CACHE: dict[tuple[Line, ...], str] = {}
 _JSON_CACHE_SIZE = 100_000
 
 
+_CHUNK = 500  # names a lookup query asks for (SQLite's variable limit is 999 in old builds)
+
+
 def _by_key(item: tuple[RowRecord, int]) -> str:
     return item[0].key
 
@@ -653,9 +697,11 @@ def _connect(path: Path, *, migrate: bool) -> sqlite3.Connection:
         raise LedgerError(
             f"the ledger has schema {version}; this bokfor uses {len(MIGRATIONS)}",
             file=str(path), hint="run `bokfor convert` once: it upgrades the ledger.")
-    for target in range(version if migrate else len(MIGRATIONS), len(MIGRATIONS)):
-        conn.executescript(f"BEGIN; {MIGRATIONS[target]} PRAGMA user_version = {target + 1}; "
-                           "COMMIT;")
+    if migrate and version < len(MIGRATIONS):
+        # Every step in one transaction: a reader opening the file meanwhile sees the
+        # version before or the current one, never one in between.
+        conn.executescript(f"BEGIN; {' '.join(MIGRATIONS[version:])} "
+                           f"PRAGMA user_version = {len(MIGRATIONS)}; COMMIT;")
     return conn
 
 

@@ -322,8 +322,18 @@ class BankAccounts:
     # Format -> ledger account, for files that do not name their account (SEB's CSV): `seb`
     # is one format (a net-bank profile), `camt` all camt.05x.
     formats: dict[str, str] = field(default_factory=dict)
+    # (account as written, format) -> ledger account: a file names one account in one way.
+    _found: dict[tuple[str, str], str] = field(default_factory=dict, compare=False, repr=False)
 
     def ledger_account(self, row: Row, file: str) -> str:
+        fields = row.fields
+        key = (str(fields.get("account") or ""), str(fields.get("format") or ""))
+        found = self._found.get(key)
+        if found is None:
+            found = self._found[key] = self._ledger_account(row, file)
+        return found
+
+    def _ledger_account(self, row: Row, file: str) -> str:
         from bokfor.sources.bank import account_id
 
         text = str(row.fields.get("account") or "")

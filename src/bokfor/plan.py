@@ -135,8 +135,6 @@ def _make_plan(
     new: list[tuple[Voucher, list[RowRecord]]] = []
     exported_ids: set[int] = set()
     closes: list[object] = []  # POS day closes of the run
-    known = ledger.contents()
-    owners = ledger.alias_owners()
     for path in inputs:
         src = get_source(source, mapping.formats) if source else \
             detect_source(path, mapping.formats)
@@ -144,32 +142,20 @@ def _make_plan(
         rules = None if pos else mapping.for_source(src.section)
         summary = InputSummary(str(path), src.name)
         plan.inputs.append(summary)
-        content = content_of(src.schema, src.schema.amounts)
-        fresh: list[Row] = []
-        contents: dict[str, str] = {}
+        contents: dict[str, str] = {}  # of the rows booked now
         changed: list[Row] = []
         items = src.read(path, mapping.timezone)
         if bank_account and src.section == BANK:
             items = _with_account(items, bank_account)
         rows = _in_range(_unique(_count(items, summary, plan.notices), seen), date_from,
                          date_to, summary)
-        for row in rows:
-            text = contents[row.key] = content(row)
-            before = known.get(row.key)
-            if before is None:
-                _check_aliases(row, owners, ledger)
-                fresh.append(row)
-            elif before[0] == text or before[2] != src.name:
-                # Exported before. From another kind of export (a transaction of the balance
-                # export now in a Report) the contents are not comparable: the key decides.
-                summary.exported += 1
-                exported_ids.add(before[1])
-            else:
-                changed.append(row)
-        summary.changed = len(changed)
-        todo = [*fresh, *changed] if correct else fresh
+        todo = _classify(rows, ledger, content_of(src.schema, src.schema.amounts), src.name,
+                         summary, exported_ids, contents, changed, correct)
+        if pos:
+            todo = list(todo)  # read whole: the Z series is checked over the run
         booking = book_pos(todo, mapping) if rules is None else book(todo, rules, mapping,
                                                                       src.schema)
+        summary.changed = len(changed)
         series = mapping.pos.series if rules is None and mapping.pos else \
             rules.series if rules else ""
         summary.zero, summary.pending = booking.zero_rows, len(booking.pending)
@@ -195,7 +181,8 @@ def _make_plan(
         for voucher in booking.vouchers:
             new.append((voucher, _row_records(voucher, booking, src.name, contents)))
         if pos:
-            closes += [row.detail for row in todo if row.fields.get("part") == POS_Z]
+            closes += [row.detail for row in todo  # type: ignore[union-attr]
+                       if row.fields.get("part") == POS_Z]
     if closes:  # a register's Z series over the whole run: a gap is a day not booked
         from bokfor.dayclose import z_gaps
 
@@ -211,6 +198,50 @@ def _make_plan(
     return plan
 
 
+def _classify(rows: Iterable[Row], ledger: Ledger, content: Callable[[Row], str], source: str,
+              summary: InputSummary, exported_ids: set[int], contents: dict[str, str],
+              changed: list[Row], correct: bool) -> Iterator[Row]:
+    """The rows to book, as they are read: the new ones, and after them (with `correct`) the
+    changed ones. Exported rows are counted (their vouchers in `exported_ids`), changed ones
+    collected in `changed`, and the content of each row to book kept in `contents`. The
+    ledger is asked a batch of keys at a time."""
+    for batch in _batches(rows, _BATCH):
+        known = ledger.known([row.key for row in batch])
+        owners = ledger.owners([a for row in batch if row.aliases and row.key not in known
+                                for a in row.aliases])
+        for row in batch:
+            text = content(row)
+            before = known.get(row.key)
+            if before is None:
+                _check_aliases(row, owners, ledger)
+                contents[row.key] = text
+                yield row
+            elif before[0] == text or before[2] != source:
+                # Exported before. From another kind of export (a transaction of the balance
+                # export now in a Report) the contents are not comparable: the key decides.
+                summary.exported += 1
+                exported_ids.add(before[1])
+            else:
+                contents[row.key] = text
+                changed.append(row)
+    if correct:
+        yield from changed
+
+
+_BATCH = 2000  # rows classified per ledger lookup
+
+
+def _batches(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
+    batch: list[Row] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def content_of(schema: Schema, amount_names: Iterable[str]) -> Callable[[Row], str]:
     """A function giving what decides a row's booking, as text:
     `date=2026-01-05␟fee=554␟gross=24900␟net=24346␟type=charge␟currency=sek` (␟ = U+001F,
@@ -218,11 +249,14 @@ def content_of(schema: Schema, amount_names: Iterable[str]) -> Callable[[Row], s
     Comparing the text itself is exact and cheaper than hashing it."""
     amounts = tuple(sorted(amount_names))
     fields = schema.content_fields
+    # One format string for the row shape: `date={}␟fee={}␟…`, filled in one call.
+    shape = "\x1f".join(f"{n.replace('{', '{{').replace('}', '}}')}={{}}"
+                         for n in ("date", *amounts, *fields)).format
 
     def content(row: Row) -> str:
         values, extra = row.amounts, row.fields
-        return "\x1f".join((f"date={row.date}", *[f"{n}={values[n]}" for n in amounts],
-                            *[f"{n}={'' if extra.get(n) is None else extra[n]}" for n in fields]))
+        return shape(row.date, *[values[n] for n in amounts],
+                     *["" if (v := extra.get(n)) is None else v for n in fields])
 
     return content
 
@@ -252,7 +286,7 @@ def _changed_entry(row: Row, content: str, ledger: Ledger, booking: Booking, ser
     old = ledger.row(row.key)
     assert old is not None
     now = booking.row_lines.get(row.key)
-    lines = now[1] if now else ()
+    lines = now.lines if now else ()
     before = content_dict(old.content, schema.amounts)
     after = content_dict(content, schema.amounts)
     diffs = [f"{name} {before.get(name)} -> {value}"
@@ -269,9 +303,8 @@ def _row_records(voucher: Voucher, booking: Booking, source: str, contents: dict
                  ) -> list[RowRecord]:
     records = []
     for key in voucher.source_keys:
-        row, lines = booking.row_lines[key]
-        records.append(RowRecord(key, source, contents[key], str(row.origin), lines,
-                                 row.aliases))
+        origin, aliases, lines = booking.row_lines[key]
+        records.append(RowRecord(key, source, contents[key], str(origin), lines, aliases))
     return records
 
 

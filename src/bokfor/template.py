@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Callable
 
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][\w.]*)\}|[{}]")
@@ -55,12 +56,22 @@ class Template:
         return tuple(p[0] for p in self.parts if isinstance(p, tuple))
 
     def render(self, get: Callable[[str], object]) -> str:
-        return "".join(p if isinstance(p, str) else _text(get(p[0])) for p in self.parts)
+        shape, names = self._compiled
+        return shape(*[_text(get(name)) for name in names])
+
+    @cached_property
+    def _compiled(self) -> tuple[Callable[..., str], tuple[str, ...]]:
+        """The template as one str.format call: a text a row, for every row of a run."""
+        shape = "".join(p.replace("{", "{{").replace("}", "}}") if isinstance(p, str) else "{}"
+                        for p in self.parts)
+        return shape.format, self.fields
 
 
 def _text(value: object) -> str:
     if value is None:
         return ""
+    if type(value) is str:
+        return value  # type: ignore[return-value]
     if isinstance(value, dt.datetime):
         return value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, dt.date):
