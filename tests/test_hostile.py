@@ -93,3 +93,77 @@ def test_an_input_too_large_for_one_run_is_refused_up_front(tmp_path, capsys, mo
     assert err == (f"bokfor: error: {SAMPLE}: the file is 0 MiB, more than the 0 MiB one run "
                    "reads Fix: export a shorter period (a month or a quarter) and convert each "
                    "file; the ledger keeps the runs from booking anything twice.\n")
+
+
+def _ledger_connections(monkeypatch, wrap) -> None:
+    """Every ledger connection of the run goes through `wrap` (after the schema exists)."""
+    import bokfor.ledger
+
+    real = bokfor.ledger._connect
+    monkeypatch.setattr(bokfor.ledger, "_connect", lambda *a, **k: wrap(real(*a, **k)))
+
+
+def test_a_full_disk_under_the_ledger_records_nothing(tmp_path, capsys, monkeypatch):
+    """SQLite's own 'database or disk is full' (SQLITE_FULL, made real by capping the file at
+    the pages it has) while the export is recorded: one message, no file, nothing recorded."""
+    def capped(conn):
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        conn.execute(f"PRAGMA max_page_count = {pages}")
+        return conn
+
+    _ledger_connections(monkeypatch, capped)
+    code, err = convert(tmp_path, capsys)
+    monkeypatch.undo()
+    ledger = tmp_path / "l.sqlite"
+    assert code == 1
+    assert err == (f"bokfor: error: {ledger}: the ledger could not be written: database or "
+                   "disk is full Fix: free space on the disk that holds the ledger (or give "
+                   "--ledger another path), then run again: nothing was written or recorded "
+                   "as exported.\n")
+    assert not (tmp_path / "out" / "x.si").exists()
+    assert still_new(tmp_path, capsys).startswith("Plan: 29 to add (+), 0 already exported")
+    assert convert(tmp_path, capsys) == (0, "")
+    assert still_new(tmp_path, capsys).startswith("Plan: 0 to add (+), 29 already exported")
+
+
+class _FullWhenDone:
+    """A connection whose disk fills up just as the export is marked done."""
+
+    def __init__(self, conn) -> None:
+        self._conn = conn
+
+    def __getattr__(self, name):
+        return getattr(self._conn, name)
+
+    def __enter__(self):
+        self._conn.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self._conn.__exit__(*exc)
+
+    def execute(self, sql, *args):
+        if sql.startswith("UPDATE exports SET state = 'done'"):
+            import sqlite3
+
+            raise sqlite3.OperationalError("database or disk is full")
+        return self._conn.execute(sql, *args)
+
+
+def test_a_full_disk_after_the_file_is_written_is_settled_next_run(tmp_path, capsys,
+                                                                   monkeypatch):
+    _ledger_connections(monkeypatch, _FullWhenDone)
+    code, err = convert(tmp_path, capsys)
+    monkeypatch.undo()
+    ledger, out = tmp_path / "l.sqlite", tmp_path / "out" / "x.si"
+    assert code == 1
+    assert err == (f"bokfor: error: {ledger}: the ledger could not be written: database or "
+                   "disk is full Fix: free space on the disk that holds the ledger (or give "
+                   "--ledger another path); the file was written and its export stays "
+                   "pending: the next run records it (nothing is booked twice).\n")
+    written = out.read_bytes()
+    code, stdout, _ = run_cli(["convert", str(SAMPLE), "-m", str(MAPPING), "-o",
+                               str(tmp_path / "out" / "y.si"), "--ledger", str(ledger)], capsys)
+    assert code == 3 and not (tmp_path / "out" / "y.si").exists()  # settled: nothing new
+    assert out.read_bytes() == written
+    assert still_new(tmp_path, capsys).startswith("Plan: 0 to add (+), 29 already exported")

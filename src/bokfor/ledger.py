@@ -16,6 +16,7 @@ file beside the ledger, waited for a bounded time.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import gc
 import hashlib
 import json
@@ -24,13 +25,13 @@ import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, NamedTuple
+from typing import Callable, Iterable, Iterator, NamedTuple, TypeVar
 
 from filelock import FileLock, Timeout
 
 from bokfor import __version__
 from bokfor.domain import Line, Notice, Voucher, make_dims
-from bokfor.errors import BokforError, EXIT_BUSY
+from bokfor.errors import EXIT_BUSY, EXIT_FAILURE, BokforError
 
 # Each entry migrates the schema from version i to i + 1 (PRAGMA user_version).
 MIGRATIONS: list[str] = [
@@ -108,6 +109,7 @@ MIGRATIONS: list[str] = [
 ]
 
 SIE, BATCH, PUSH = "sie", "fortnox-batch", "fortnox-push"
+T = TypeVar("T")
 
 
 class LedgerBusy(BokforError):
@@ -118,6 +120,30 @@ class LedgerBusy(BokforError):
 
 class LedgerError(BokforError):
     """The ledger file is damaged, newer than this bokfor, or a record was not found."""
+
+
+class LedgerWriteError(LedgerError):
+    """SQLite could not write the ledger (a full disk, an I/O error, a read-only file). The
+    transaction was rolled back; the hint says what state the run left."""
+
+    exit_code = EXIT_FAILURE
+
+
+_FREE = "free space on the disk that holds the ledger (or give --ledger another path)"
+
+
+def _writes(hint: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """A ledger write whose failure is one message naming the ledger, not a traceback."""
+    def wrap(method: Callable[..., T]) -> Callable[..., T]:
+        @functools.wraps(method)
+        def write(self: "Ledger", *args: object, **kwargs: object) -> T:
+            try:
+                return method(self, *args, **kwargs)
+            except sqlite3.OperationalError as exc:
+                raise LedgerWriteError(f"the ledger could not be written: {exc}",
+                                       file=str(self.path), hint=hint) from None
+        return write
+    return wrap
 
 
 @dataclass(frozen=True)
@@ -348,6 +374,7 @@ class Ledger:
 
     # -- writing ---------------------------------------------------------------------------
 
+    @_writes(_FREE + ", then run again: nothing was written or recorded as exported.")
     def begin_export(self, *, mapping: Path, target: Path, data: bytes,
                      vouchers: list[tuple[Voucher, list[RowRecord]]], kind: str = SIE,
                      replaced: Iterable[str] = ()) -> int:
@@ -417,10 +444,12 @@ class Ledger:
         assert export_id is not None
         return export_id
 
+    @_writes(_FREE + "; the file was written and its export stays pending: the next run records it (nothing is booked twice).")
     def finish_export(self, export_id: int) -> None:
         with self.conn:
             self.conn.execute("UPDATE exports SET state = 'done' WHERE id = ?", (export_id,))
 
+    @_writes(_FREE + ", then run it again: nothing was forgotten.")
     def forget(self, export_id: int) -> ExportRecord:
         """Delete an export and its rows (after the import was undone in the target system)."""
         record = next((e for e in self.exports() if e.id == export_id), None)
@@ -431,6 +460,7 @@ class Ledger:
             self.conn.execute("DELETE FROM exports WHERE id = ?", (export_id,))
         return record
 
+    @_writes(_FREE + ", then run again: it settles the interrupted export first.")
     def recover(self) -> list[Notice]:
         """Settle exports a crash left pending: done if the file holds exactly the recorded
         bytes (the rename happened), otherwise dropped (the file never appeared)."""
@@ -455,6 +485,7 @@ class Ledger:
 
     # -- pushes to Fortnox -------------------------------------------------------------------
 
+    @_writes(_FREE + ", then run `bokfor push` again: nothing was sent.")
     def begin_push(self, *, mapping: Path, target: str, first: dt.date | None,
                    last: dt.date | None) -> int:
         """An export of kind 'fortnox-push', pending until the run ends (or is settled)."""
@@ -471,6 +502,7 @@ class Ledger:
         assert export_id is not None
         return export_id
 
+    @_writes(_FREE + ", then run `bokfor push` again: this voucher was not sent; those before it are recorded.")
     def push_pending(self, export_id: int, seq: int, voucher: Voucher, records: list[RowRecord],
                      *, key: str, series: str, year_id: int | None, body: str) -> int:
         """Record one voucher as pending, committed, before its POST; returns its id. Its
@@ -491,6 +523,7 @@ class Ledger:
         assert vid is not None
         return vid
 
+    @_writes(_FREE + ", then run `bokfor push` again: Fortnox booked this voucher and the next push finds it there (nothing is posted twice).")
     def push_posted(self, voucher_id: int, series: str, number: int, year: int | None) -> None:
         """Fortnox booked it: record the (series, number, year) and its rows as exported, in
         one transaction."""
@@ -518,11 +551,13 @@ class Ledger:
                 "UPDATE exports SET vouchers = vouchers + 1, rows = rows + ? WHERE id = "
                 "(SELECT export_id FROM vouchers WHERE id = ?)", (len(records), voucher_id))
 
+    @_writes(_FREE + ", then run `bokfor push` again: it settles this voucher first.")
     def push_dropped(self, voucher_id: int) -> None:
         """Fortnox certainly did not book it (refused, or not found when reconciling)."""
         with self.conn:
             self.conn.execute("DELETE FROM vouchers WHERE id = ?", (voucher_id,))
 
+    @_writes(_FREE + ", then run `bokfor push` again: it settles this push first.")
     def finish_push(self, export_id: int) -> bool:
         """End a push: done when it posted anything, else its record is removed. Returns
         whether the export remains."""
