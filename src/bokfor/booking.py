@@ -66,13 +66,16 @@ def book(rows: Iterable[Row], rules: SourceRules, mapping: Mapping, schema: Sche
     key_field = schema.group_keys.get(grouping)
     singles: list[tuple[tuple[Any, ...], Voucher]] = []  # a voucher each, with its order
     grouped: list[tuple[Any, _Pending]] = []  # (group, row) for the grouped vouchers
+    currency_field, currency = schema.currency_field, mapping.company.currency
+    match = rules.match
+    count = 0
     for row in rows:
-        result.rows += 1
-        if schema.currency_field:
-            row_currency = str(row.fields.get(schema.currency_field) or "").upper()
-            if row_currency != mapping.company.currency:
+        count += 1
+        if currency_field:
+            row_currency = str(row.fields.get(currency_field) or "").upper()
+            if row_currency != currency:
                 row = convert_row(row, row_currency, mapping, schema)
-        rule = rules.match(row)
+        rule = match(row)
         if rule is None:
             kind = tuple(row.fields.get(f) for f in schema.unmapped_fields)
             unmapped.setdefault(kind, []).append(row)
@@ -106,6 +109,7 @@ def book(rows: Iterable[Row], rules: SourceRules, mapping: Mapping, schema: Sche
         else:
             # The section's voucher text names group fields: the rule's own text, if any.
             singles.append((order, _row_voucher(row, rule, booked, rules, rule.text)))
+    result.rows = count
     singles.sort(key=_first)  # stable: rows in one order keep the file's
     if grouping == "per_row":
         result.vouchers = [voucher for _, voucher in singles]
@@ -183,11 +187,11 @@ def row_lines(row: Row, rule: Rule) -> list[Line]:
         amount = p.sign * amounts[p.amount]
         if amount == 0:
             continue
-        dims: Dims = tuple(
-            (dim, obj) for dim, template in p.dims
-            if (obj := template.constant if template.constant is not None
-                else template.render(get))
-        ) if p.dims else ()
+        dims = p.fixed_dims
+        if dims is None:
+            dims = tuple((dim, obj) for dim, template in p.dims
+                         if (obj := template.constant if template.constant is not None
+                             else template.render(get)))
         template = p.text
         text = "" if template is None else template.constant \
             if template.constant is not None else template.render(get)
