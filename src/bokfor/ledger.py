@@ -187,13 +187,14 @@ class PushRecord:
 
 class RowRecord(NamedTuple):
     """What one voucher in an export is made of, for the ledger: the voucher and, per source
-    row in it, its content (plan.content_of), origin and own lines. A tuple: one a row."""
+    row in it, its content (plan.content_of), origin and own lines — as the ledger stores
+    them (`lines_to_json`): a run holds one record a row, and text is a third of the tuples."""
 
     key: str
     source: str
     content: str
     origin: str
-    lines: tuple[Line, ...]
+    lines: str
     aliases: tuple[str, ...] = ()
 
 
@@ -397,14 +398,6 @@ class Ledger:
                       replaced: Iterable[str]) -> int:
         conn = self.conn
         now = _now()
-        # id(lines) -> JSON of each voucher's lines: a per_row voucher's row has the same
-        # tuple, encoded once. Ids are stable: `vouchers` holds every tuple meanwhile.
-        encoded = {id(v.lines): lines_to_json(v.lines) for v, _ in vouchers}
-
-        def lines_json(lines: tuple[Line, ...]) -> str:
-            found = encoded.get(id(lines))
-            return lines_to_json(lines) if found is None else found
-
         with conn:
             run_id = conn.execute("INSERT INTO runs (started, version, mapping) VALUES (?, ?, ?)",
                                   (now, __version__, str(mapping))).lastrowid
@@ -423,7 +416,7 @@ class Ledger:
                 "INSERT INTO vouchers (id, export_id, seq, series, number, date, text, lines) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [(first + seq, export_id, seq, v.series, v.number, v.date.isoformat(), v.text,
-                  encoded[id(v.lines)]) for seq, (v, _) in enumerate(vouchers)])
+                  lines_to_json(v.lines)) for seq, (v, _) in enumerate(vouchers)])
             conn.executemany("DELETE FROM aliases WHERE key = ?", ((k,) for k in replaced))
             # A corrected row replaces its earlier record; the old voucher stays as history.
             # Inserted in key order (a stable sort: of two records with one key the later
@@ -433,8 +426,7 @@ class Ledger:
             conn.executemany(
                 "INSERT OR REPLACE INTO rows (key, source, content, voucher_id, origin, lines) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                ((r.key, r.source, r.content, vid, r.origin, lines_json(r.lines))
-                 for r, vid in records))
+                ((r.key, r.source, r.content, vid, r.origin, r.lines) for r, vid in records))
             # From the vouchers' order again, so that of two rows naming one alias the same
             # one wins as before (a run refuses that anyway: plan._check_aliases).
             aliases = sorted(((a, r.key) for _, rows in vouchers for r in rows
@@ -543,8 +535,7 @@ class Ledger:
             conn.executemany(
                 "INSERT OR REPLACE INTO rows (key, source, content, voucher_id, origin, lines) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                [(r.key, r.source, r.content, voucher_id, r.origin, lines_to_json(r.lines))
-                 for r in records])
+                [(r.key, r.source, r.content, voucher_id, r.origin, r.lines) for r in records])
             conn.executemany("INSERT OR REPLACE INTO aliases (alias, key) VALUES (?, ?)",
                              [(a, r.key) for r in records for a in r.aliases])
             conn.execute(
@@ -698,13 +689,13 @@ def _first(item: tuple[str, str]) -> str:
 
 
 def _records_to_json(records: Iterable[RowRecord]) -> str:
-    return json.dumps([[r.key, r.source, r.content, r.origin, lines_to_json(r.lines),
+    return json.dumps([[r.key, r.source, r.content, r.origin, r.lines,
                         list(r.aliases)] for r in records], ensure_ascii=False,
                       separators=(",", ":"))
 
 
 def _records_from_json(text: str) -> list[RowRecord]:
-    return [RowRecord(key, source, content, origin, lines_from_json(lines), tuple(aliases))
+    return [RowRecord(key, source, content, origin, lines, tuple(aliases))
             for key, source, content, origin, lines, aliases in json.loads(text)]
 
 

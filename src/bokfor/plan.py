@@ -22,7 +22,7 @@ from typing import Callable, Iterable, Iterator
 from bokfor.booking import Booking, book, book_pos, unmapped_error, unmapped_kinds
 from bokfor.domain import FiscalYear, Line, Notice, Origin, Row, Voucher
 from bokfor.errors import InputError, MappingError, SieError, UsageError
-from bokfor.ledger import Ledger, RowRecord, paused_gc
+from bokfor.ledger import Ledger, RowRecord, lines_to_json, paused_gc
 from bokfor.mapping import Mapping
 from bokfor.money import format_sie
 from bokfor.sie.model import SieDocument
@@ -177,7 +177,8 @@ def _make_plan(
                 # booked again below, that voucher's record replaces this one. Either way
                 # the ledger knows the new content, so the row is not "changed" next time.
                 corrections.append((entry_reversal(entry, series), [RowRecord(
-                    row.key, src.name, contents[row.key], str(row.origin), (), row.aliases)]))
+                    row.key, src.name, contents[row.key], str(row.origin), "[]",
+                    row.aliases)]))
         for voucher in booking.vouchers:
             new.append((voucher, _row_records(voucher, booking, src.name, contents)))
         if pos:
@@ -304,7 +305,8 @@ def _row_records(voucher: Voucher, booking: Booking, source: str, contents: dict
     records = []
     for key in voucher.source_keys:
         origin, aliases, lines = booking.row_lines[key]
-        records.append(RowRecord(key, source, contents[key], str(origin), lines, aliases))
+        records.append(RowRecord(key, source, contents[key], str(origin),
+                                 lines_to_json(lines), aliases))
     return records
 
 
