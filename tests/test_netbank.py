@@ -730,6 +730,23 @@ def test_damaged_xlsx_gives_rows_or_input_error(tmp_path: Path, at: int, junk: b
     _rows_or_input_error(path)
 
 
+def test_a_workbook_without_worksheets_is_an_input_error(tmp_path: Path) -> None:
+    """A damaged xlsx whose workbook lists no sheet (found by the property test above)."""
+    path = tmp_path / "nosheet.xlsx"
+    with zipfile.ZipFile(SAMPLES / "skandia.xlsx") as zin, zipfile.ZipFile(path, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename == "xl/workbook.xml":
+                start, end = data.index(b"<sheets>"), data.index(b"</sheets>") + 9
+                data = data[:start] + b"<sheets/>" + data[end:]
+            zout.writestr(info, data)
+    with pytest.raises(InputError) as info:
+        read_all(path)
+    assert str(info.value) == (f"{path}: the workbook has no worksheet Fix: download the "
+                               "export again (from the bank, Zettle…) and give bokfor that "
+                               "file unopened.")
+
+
 def test_bench_generator_writes_the_seb_layout(tmp_path: Path) -> None:
     import importlib.util
 

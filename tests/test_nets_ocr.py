@@ -199,6 +199,13 @@ def test_error_record_type_not_numeric(tmp_path: Path) -> None:
         f"{path}:3: column 'record type (positions 7-8)': unknown record type '3X' Fix: ")
 
 
+def test_error_record_type_of_unicode_digits(tmp_path: Path) -> None:
+    """'²' is a digit to str.isdigit but not to int(): found by the mutation property test."""
+    path = with_line(tmp_path, 2, replaced(sample_lines()[2], 7, "²0"))
+    assert error_of(path).startswith(
+        f"{path}:3: column 'record type (positions 7-8)': unknown record type '²0' Fix: ")
+
+
 def test_error_record_that_does_not_match_its_layout(tmp_path: Path) -> None:
     path = with_line(tmp_path, 2, replaced(sample_lines()[2], 33, "0000000000001250A"))
     assert error_of(path) == (

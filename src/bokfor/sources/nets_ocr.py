@@ -160,7 +160,7 @@ def _record(line: str, number: int, file: str) -> nets_records.Record:
         raise InputError(f"not a Nets record: it starts with {line[:2]!r}, not 'NY'", file=file,
                          line=number, column="format code (positions 1-2)", hint=_REDOWNLOAD)
     kind = line[6:8]
-    if not kind.isdigit() or int(kind) not in set(RecordType):
+    if not (kind.isascii() and kind.isdigit()) or int(kind) not in set(RecordType):
         known = ", ".join(f"{t.value} ({name})" for t, name in _RECORD_NAMES.items())
         raise InputError(f"unknown record type {kind!r}", file=file, line=number,
                          column="record type (positions 7-8)",
@@ -211,7 +211,7 @@ def _reason(exc: BaseException) -> str:
 def _check_kid(kid: str | None, line: int, file: str) -> None:
     if kid is None:
         return
-    if not kid.isdigit():
+    if not (kid.isascii() and kid.isdigit()):
         raise InputError(f"the KID {kid!r} has a space inside", file=file, line=line,
                          column=_KID_COLUMN, hint=_REDOWNLOAD)
     if not (luhn.is_valid(kid) or _mod11_valid(kid)):

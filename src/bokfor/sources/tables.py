@@ -99,6 +99,8 @@ def xlsx_rows(path: Path, sheet: str | None = None, *, max_rows: int = MAX_ROWS
     wb = _open(path)
     try:
         if sheet is None:
+            if not wb.worksheets:  # a damaged file: openpyxl found no sheet in it
+                raise InputError("the workbook has no worksheet", file=file, hint=_XLSX_HINT)
             ws = wb.worksheets[0]
         elif sheet in wb.sheetnames:
             ws = wb[sheet]
