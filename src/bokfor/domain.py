@@ -18,10 +18,30 @@ Dims = tuple[tuple[int, str], ...]
 
 
 def digest(values: Iterable[object]) -> str:
-    """A short, stable digest of some values (keys for rows without an id of their own)."""
-    text = "\x1f".join("" if v is None else v.isoformat() if isinstance(v, dt.date) else str(v)
-                       for v in values)
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
+    """A short, stable digest of some values (keys for rows without an id of their own).
+
+    Called once per row of a bank file: a list comprehension (not a generator), and the
+    exact-type tests first, since most values are texts and öre; `str(v)` of a `str` is `v`
+    and an `int` is no date, so the text hashed is the same as by the plain rule
+    (None -> "", a date -> its isoformat, anything else -> str)."""
+    text = "\x1f".join([v if type(v) is str else "" if v is None else str(v) if type(v) is int
+                        else (_ISO.get(v) or _iso(v)) if type(v) is dt.date
+                        else v.isoformat() if isinstance(v, dt.date) else str(v)
+                        for v in values])
+    return _blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
+
+
+_blake2b = hashlib.blake2b
+# isoformat() of plain dates (exactly `dt.date`: a datetime's text depends on more than
+# what its == compares): a file's rows share few days, and the look-up is 5x cheaper.
+_ISO: dict[dt.date, str] = {}
+
+
+def _iso(day: dt.date) -> str:
+    if len(_ISO) > 4096:
+        _ISO.clear()
+    text = _ISO[day] = day.isoformat()
+    return text
 
 
 def make_dims(dims: Mapping[int, str] | None) -> Dims:

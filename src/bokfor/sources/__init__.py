@@ -82,8 +82,9 @@ class OccurrenceKeys:
 
     def key(self, *content: object) -> str:
         base = digest(content)
-        self._seen[base] += 1
-        return f"{self.prefix}:{base}#{self._seen[base]}"
+        seen = self._seen
+        n = seen[base] = seen.get(base, 0) + 1  # not `+= 1`: Counter.__missing__ is Python
+        return f"{self.prefix}:{base}#{n}"
 
 
 class Source(Protocol):

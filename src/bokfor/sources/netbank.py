@@ -35,7 +35,7 @@ from collections import deque
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Literal, Sequence
+from typing import Any, Callable, Iterable, Iterator, Literal, Sequence
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -372,7 +372,8 @@ def profile_from_model(name: str, model: ProfileModel) -> Profile:
 def load_profile_file(path: Path) -> Profile:
     """A built-in profile from its YAML file (name = file name); a broken one raises."""
     with open(path, encoding="utf-8") as f:
-        data = yaml.safe_load(f)
+        # libyaml's loader where PyYAML has it: the 16 built-ins load at every start-up.
+        data = yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     return profile_from_model(path.stem, ProfileModel.model_validate(data))
 
 
@@ -604,16 +605,43 @@ def _match(f: _File, profiles: Sequence[Profile]) -> tuple[Profile, int, str | N
 
 _PLAIN = {".": re.compile(r"(-?)(\d{1,15})(?:\.(\d{0,6}))?"),
           ",": re.compile(r"(-?)(\d{1,15})(?:,(\d{0,6}))?")}
+_PLAIN_MATCH = {mark: pattern.fullmatch for mark, pattern in _PLAIN.items()}
 
 
 def parse_money(text: str, profile: Profile) -> int:
     """Öre of an amount text in the profile's number format; AmountError says why not."""
-    plain = _PLAIN[profile.decimal_mark].fullmatch(text)
-    if plain:  # fast path: "-1000.000", "419,65" (no separators, no suffix)
-        sign, whole, frac = plain.groups()
-        if not frac or len(frac) <= 2 or not frac[2:].strip("0"):
-            value = int(whole) * 100 + (int((frac + "0")[:2]) if frac else 0)
+    return money_parser(profile)(text)
+
+
+def money_parser(profile: Profile) -> Callable[[str], int]:
+    """`parse_money` for one profile, built once per file: the fast path's pattern bound,
+    no look-ups per amount (a bank file has about one distinct amount per row)."""
+    match = _PLAIN_MATCH[profile.decimal_mark]
+
+    def parse(text: str) -> int:
+        plain = match(text)
+        if plain:  # fast path: "-1000.000", "419,65" (no separators, no suffix)
+            sign, whole, frac = plain.groups()
+            # One int() of the digits: `whole` and `frac` are decimal digits (\d), so
+            # int(whole + frac[:2]) is int(whole) * 100 + int(frac[:2]).
+            if not frac:
+                value = int(whole) * 100
+            elif len(frac) == 2:
+                value = int(whole + frac)
+            elif len(frac) == 1:
+                value = int(whole + frac) * 10
+            elif not frac[2:].strip("0"):  # SEB's "-1000.000"
+                value = int(whole + frac[:2])
+            else:  # a decimal beyond öre that is not 0: the general path says why
+                return _parse_money_general(text, profile)
             return -value if sign else value
+        return _parse_money_general(text, profile)
+
+    return parse
+
+
+def _parse_money_general(text: str, profile: Profile) -> int:
+    """Any amount text the fast path does not take: separators, a suffix, a sign of its own."""
     s = text.strip()
     if profile.suffix and s.casefold().endswith(profile.suffix):
         s = s[: -len(profile.suffix)].rstrip()
@@ -848,6 +876,7 @@ class _Reader:
         self.index = index
         self.width = len(header)
         self.trailing_empty = bool(header) and header[-1] == ""
+        self.parse_text = money_parser(self.p)
 
     def col(self, role: str) -> int | None:
         names = self.p.columns.get(role)
@@ -916,6 +945,7 @@ class _Reader:
         width = self.width
         need = max(self.index.values()) + 1
         text_mode = self.text_mode
+        currency = p.currency  # upper case: `profile_from_model` checks it is [A-Z]{3}
 
         dates: dict[object, dt.date] = {}
         money: dict[object, int] = {}
@@ -925,23 +955,26 @@ class _Reader:
         footer: list[tuple[int, list[Any]]] = []
         if p.footer:
             records = _drop_last(records, p.footer, footer)
+        # Bound once: the loop runs 100k times a file, every attribute look-up counts.
+        csv_rows = text_mode and p.file == "csv"
+        dates_get, money_get, add = dates.get, money.get, parsed.append
+        parse_date, parse_money_, in_out = self.date, self.money, self.in_out
         for line, cells in records:
             n = len(cells)
-            if text_mode and p.file == "csv":
-                if n != width:
-                    if n == 0 or not any(cells):
-                        continue
-                    if n == width + 1 and not cells[-1]:
-                        cells = cells[:-1]  # a trailing delimiter the header lacks
-                    elif n == width - 1 and self.trailing_empty:
-                        cells = cells + [""]
-                    else:
-                        raise InputError(
-                            f"the row has {n} fields but the header (line "
-                            f"{self.m.header_line}) has {width}",
-                            file=file, line=line,
-                            hint=f"a value containing the delimiter {self.m.delimiter!r} "
-                            "lost its quotes, or the row was cut; " + _REDOWNLOAD)
+            if csv_rows and n != width:
+                if n == 0 or not any(cells):
+                    continue
+                if n == width + 1 and not cells[-1]:
+                    cells = cells[:-1]  # a trailing delimiter the header lacks
+                elif n == width - 1 and self.trailing_empty:
+                    cells = cells + [""]
+                else:
+                    raise InputError(
+                        f"the row has {n} fields but the header (line "
+                        f"{self.m.header_line}) has {width}",
+                        file=file, line=line,
+                        hint=f"a value containing the delimiter {self.m.delimiter!r} "
+                        "lost its quotes, or the row was cut; " + _REDOWNLOAD)
             if not any(cells):
                 continue  # blank row
             if n < need:
@@ -953,33 +986,35 @@ class _Reader:
                     continue
 
             raw = cells[i_date]
-            day = dates.get(raw)
+            day = dates_get(raw)
             if day is None:
                 if _blank(cells):
                     continue  # a row of spaces
-                day = self.date(dates, raw, line, i_date, required=True)
+                day = parse_date(dates, raw, line, i_date, required=True)
             if i_amount is not None:
                 raw = cells[i_amount]
-                amount = money.get(raw)
+                amount = money_get(raw)
                 if amount is None:
-                    amount = self.money(money, raw, line, i_amount)
+                    amount = parse_money_(money, raw, line, i_amount)
             else:
-                amount = self.in_out(money, cells, line, i_in, i_out)
+                amount = in_out(money, cells, line, i_in, i_out)
             balance = None
             if i_bal is not None:
                 raw = cells[i_bal]
                 if raw is not None and raw != "":
-                    balance = money.get(raw)
+                    balance = money_get(raw)
                     if balance is None:
-                        balance = self.money(money, raw, line, i_bal, empty_ok=True)
+                        balance = parse_money_(money, raw, line, i_bal, empty_ok=True)
             value_day = None
             if i_value is not None:
                 raw = cells[i_value]
                 if raw is not None and raw != "":
-                    value_day = dates.get(raw)
+                    value_day = dates_get(raw)
                     if value_day is None:
-                        value_day = self.date(dates, raw, line, i_value, required=False)
+                        value_day = parse_date(dates, raw, line, i_value, required=False)
 
+            # The texts are put in their normal form here (`" ".join(s.split())`), once:
+            # `emit` hands them to `bank.normalised_row` as they are.
             parts = []
             for i in i_text:
                 part = cells[i]
@@ -1009,11 +1044,11 @@ class _Reader:
                 cp_account = _s(cells[i]) if i is not None else ""
             else:
                 cp_account = ""
-            parsed.append((
+            add((
                 line, day, amount, balance, text, value_day, reference,
                 _s(cells[i_cp]) if i_cp is not None else "",
                 cp_account,
-                _s(cells[i_cur]) if i_cur is not None else p.currency,
+                (_s(cells[i_cur]).upper() or currency) if i_cur is not None else currency,
                 _s(cells[i_code]) if i_code is not None else "",
                 account,
             ))
@@ -1057,18 +1092,15 @@ class _Reader:
             keys[i] = counter.key(t[1], t[2], t[4], t[3], t[6])
         balance = bank.RunningBalance(file)
         add = balance.add
-        make, origin, name = bank.bank_row, Origin, p.name
+        # The tuple's texts are normal already (see `rows`), the currency upper case.
+        make, origin, name = bank.normalised_row, Origin, p.name
         for t, key in zip(parsed, keys):
             (line, day, amount, bal, text, value_day, reference, counterparty, cp_account,
              currency, code, account) = t
             if bal is not None:
                 add(line, amount, bal)
-            yield make(
-                format=name, key=key, date=day, amount=amount, origin=origin(file, line),
-                account=account, currency=currency or p.currency, value_date=value_day,
-                text=text, reference=reference, counterparty=counterparty,
-                counterparty_account=cp_account, transaction_code=code,
-            )
+            yield make(name, key, day, amount, origin(file, line), account, currency, value_day,
+                       text, reference, counterparty, cp_account, "", "", code, "", False)
         yield from balance.notices()
 
     # -- value parsers (cache misses) ---------------------------------------------------
@@ -1107,10 +1139,10 @@ class _Reader:
               ) -> int:
         p = self.p
         try:
-            if isinstance(raw, (Decimal, int)) and not isinstance(raw, bool):
+            if isinstance(raw, str):  # first: every cell of a CSV file is text
+                value = self.parse_text(raw)
+            elif isinstance(raw, (Decimal, int)) and not isinstance(raw, bool):
                 value = _decimal_ore(raw)
-            elif isinstance(raw, str):
-                value = parse_money(raw, p)
             else:
                 raise AmountError(f"{raw!r} is not an amount")
         except AmountError as exc:
