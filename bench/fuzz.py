@@ -54,8 +54,11 @@ def parsers() -> dict[str, tuple[Callable[[Path], object], list[bytes]]]:
         out[source.name] = (parse, seeds or [b""])
     out["sie"] = (lambda p: read_sie(p), [p.read_bytes() for p in files
                                           if p.suffix in (".si", ".se")])
-    out["mapping"] = (lambda p: load_mapping(p), [p.read_bytes() for p in
-                                                  (REPO / "mappings").glob("*.yaml")])
+    # Mappings: the examples, the benchmark's (a net-bank profile of its own) and every
+    # catalogue case's, broken ones included.
+    mappings = sorted({*(REPO / "mappings").glob("*.yaml"), *(REPO / "bench" / "mappings").glob(
+        "*.yaml"), *(REPO / "tests" / "errors").glob("*/*.yaml")})
+    out["mapping"] = (lambda p: load_mapping(p), [p.read_bytes() for p in mappings])
     return out
 
 

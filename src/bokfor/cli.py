@@ -197,12 +197,39 @@ def _run(inputs: list[Path], mapping_path: Path, *, out_path: Optional[Path], wr
               allow_new_accounts=allow_new_accounts, wait=wait, checksum=checksum,
               generated=_generated(rules.timezone), fmt=out_format, bank_account=bank_account)
     client = _fortnox_job(job, books, token_file)
+    progress = _RowsRead() if err.is_terminal and not quiet and not json_out else None
+    job.progress = progress
     try:
         with paused_gc():  # a job builds objects a row and frees them at its end
             _carry_out(job, rules, limit, out_path=out_path, write=write, quiet=quiet,
                        json_out=json_out, fmt=fmt, diff=diff, first=first, last=last)
     finally:
+        if progress is not None:
+            progress.stop()
         client.close()
+
+
+class _RowsRead:
+    """`reading FILE: 1,212,416 rows` on the terminal while a long input is read: shown from
+    its first 16,384 rows on (a small file never shows it), gone when the job ends."""
+
+    def __init__(self) -> None:
+        self._status: Any = None
+
+    def __call__(self, path: str, rows: int) -> None:
+        from rich.text import Text
+
+        text = Text(f"reading {path}: {rows:,} rows")  # a path is no markup
+        if self._status is None:
+            self._status = err.status(text)
+            self._status.start()
+        else:
+            self._status.update(text)
+
+    def stop(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
 
 
 def _carry_out(job: Any, rules: Any, limit: Optional[int], *, out_path: Optional[Path],

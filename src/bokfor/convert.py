@@ -167,6 +167,7 @@ class Job:
     # Settles pushes an interrupted `bokfor push` left pending (needs Fortnox; push.settle).
     settle: Callable[[Ledger], list[Notice]] | None = None
     bank_account: str | None = None  # of bank files that name none (--bank-account)
+    progress: Callable[[str, int], None] | None = None  # plan.Progress: rows read so far
 
     def plan(self, *, exported: bool = False) -> tuple[Plan, tuple[int, int, int, int]]:
         """The plan, made without holding the lock (a failing run creates no file), and the
@@ -193,7 +194,8 @@ class Job:
     def _plan(self, ledger: Ledger) -> Plan:
         result = make_plan(self.inputs, self.mapping, ledger, source=self.source,
                            date_from=self.date_from, date_to=self.date_to,
-                           correct=self.correct, bank_account=self.bank_account)
+                           correct=self.correct, bank_account=self.bank_account,
+                           progress=self.progress)
         if self.books_loader is not None:
             if result.to_write:
                 check_books(result, self.books_loader(result))

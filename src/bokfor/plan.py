@@ -33,6 +33,8 @@ from bokfor.sources.pos import Z as POS_Z
 
 NEW, EXPORTED, CHANGED, UNMAPPED, CORRECTION = "+", "=", "~", "!", "-"
 
+Progress = Callable[[str, int], None]  # (input path, rows read so far)
+
 
 @dataclass
 class InputSummary:
@@ -109,12 +111,14 @@ def make_plan(
     date_to: dt.date | None = None,
     correct: bool = False,
     bank_account: str | None = None,
+    progress: Progress | None = None,
 ) -> Plan:
     """`bank_account`: the account of bank files that name none (two SEB accounts' CSVs are
-    told apart only so)."""
+    told apart only so). `progress(path, rows)` is called every 16,384 rows read."""
     with paused_gc():  # several objects a row, kept for the whole run: see paused_gc
         return _make_plan(inputs, mapping, ledger, source=source, date_from=date_from,
-                          date_to=date_to, correct=correct, bank_account=bank_account)
+                          date_to=date_to, correct=correct, bank_account=bank_account,
+                          progress=progress)
 
 
 def _make_plan(
@@ -127,6 +131,7 @@ def _make_plan(
     date_to: dt.date | None,
     correct: bool,
     bank_account: str | None,
+    progress: Progress | None,
 ) -> Plan:
     _check_inputs(inputs)
     seen: dict[str, tuple[Origin, str]] = {}
@@ -147,8 +152,8 @@ def _make_plan(
         items = src.read(path, mapping.timezone)
         if bank_account and src.section == BANK:
             items = _with_account(items, bank_account)
-        rows = _in_range(_unique(_count(items, summary, plan.notices), seen), date_from,
-                         date_to, summary)
+        rows = _in_range(_unique(_count(items, summary, plan.notices, progress), seen),
+                         date_from, date_to, summary)
         todo = _classify(rows, ledger, content_of(src.schema, src.schema.amounts), src.name,
                          summary, exported_ids, contents, changed, correct)
         if pos:
@@ -367,8 +372,8 @@ def _with_account(items: Iterable[Row | Notice], account: str) -> Iterator[Row |
         yield item
 
 
-def _count(items: Iterable[Row | Notice], summary: InputSummary, notices: list[Notice]
-           ) -> Iterator[Row]:
+def _count(items: Iterable[Row | Notice], summary: InputSummary, notices: list[Notice],
+           progress: Progress | None = None) -> Iterator[Row]:
     """The rows, counted; a source's warnings (pending rows left out, balances that do not
     add up) go to the plan's notices."""
     for item in items:
@@ -376,7 +381,12 @@ def _count(items: Iterable[Row | Notice], summary: InputSummary, notices: list[N
             notices.append(item)
             continue
         summary.rows += 1
+        if progress is not None and not summary.rows & _EVERY:
+            progress(summary.path, summary.rows)
         yield item
+
+
+_EVERY = 2**14 - 1  # progress is told every 16,384 rows
 
 
 def _unique(rows: Iterable[Row], seen: dict[str, tuple[Origin, str]]) -> Iterator[Row]:
