@@ -422,3 +422,22 @@ def test_a_transaction_exported_from_the_balance_export_is_not_rebooked_from_a_r
                                "--ledger", str(ledger)], capsys)
     assert code == 3 and not (tmp_path / "2.si").exists()
     assert "1 rows -> 0 new verifikationer (1 already exported)" in stdout
+
+
+def test_a_row_alone_in_its_voucher_stores_no_second_copy_of_its_lines(tmp_path, per_row,
+                                                                       capsys):
+    """Schema 3: rows.lines is '' when they are the voucher's (one voucher a row); a per-day
+    voucher's rows keep their own. Both read back as the row's lines."""
+    from bokfor.ledger import Ledger
+
+    for mapping, name in ((per_row, "row"), (REPO / "mappings" / "stripe.yaml", "day")):
+        ledger = tmp_path / f"{name}.sqlite"
+        assert convert([str(SAMPLE), "-m", str(mapping), "-o", str(tmp_path / f"{name}.si"),
+                        "--ledger", str(ledger)], capsys)[0] == 0
+        with sqlite3.connect(ledger) as conn:
+            empty = conn.execute("SELECT count(*) FROM rows WHERE lines = ''").fetchone()[0]
+        assert empty == (36 if name == "row" else 0)
+        row = Ledger.open(ledger).row("stripe:txn_3QZBksRb7qLmX2vT0FocDVrU")
+        assert row is not None
+        assert sorted((l.account, l.amount) for l in row.lines) == [
+            ("1580", 126885), ("2611", -25800), ("3001", -103200), ("6570", 2115)]

@@ -106,6 +106,12 @@ MIGRATIONS: list[str] = [
     CREATE INDEX pushes_key ON pushes(key);
     CREATE INDEX pushes_state ON pushes(state);
     """,
+    # 3: `rows.lines` may be '' for "the lines of its voucher": a row that is its voucher's
+    # only row (one voucher a row) does not store the same JSON twice. No table changes; the
+    # version tells an older bokfor it cannot read such a ledger.
+    """
+    /* rows.lines '' = vouchers.lines */
+    """,
 ]
 
 SIE, BATCH, PUSH = "sie", "fortnox-batch", "fortnox-push"
@@ -185,10 +191,14 @@ class PushRecord:
     fortnox: tuple[str, int, int | None] | None  # (series, number, year) once posted
 
 
+SAME_LINES = ""  # RowRecord.lines / rows.lines of a row that is its voucher's only row
+
+
 class RowRecord(NamedTuple):
     """What one voucher in an export is made of, for the ledger: the voucher and, per source
     row in it, its content (plan.content_of), origin and own lines — as the ledger stores
-    them (`lines_to_json`): a run holds one record a row, and text is a third of the tuples."""
+    them (`lines_to_json`; '' when they are the voucher's own, SAME_LINES): a run holds one
+    record a row, and text is a third of the tuples."""
 
     key: str
     source: str
@@ -303,8 +313,9 @@ class Ledger:
         if self._conn is None:
             return None
         found = self._conn.execute(
-            "SELECT key, content, voucher_id, origin, lines FROM rows WHERE key = ?",
-            (key,)).fetchone()
+            "SELECT r.key, r.content, r.voucher_id, r.origin, CASE r.lines WHEN '' THEN "
+            "v.lines ELSE r.lines END FROM rows r JOIN vouchers v ON v.id = r.voucher_id "
+            "WHERE r.key = ?", (key,)).fetchone()
         if found is None:
             return None
         key, content, vid, origin, lines = found

@@ -22,7 +22,7 @@ from typing import Callable, Iterable, Iterator
 from bokfor.booking import Booking, book, book_pos, unmapped_error, unmapped_kinds
 from bokfor.domain import FiscalYear, Line, Notice, Origin, Row, Voucher
 from bokfor.errors import InputError, MappingError, SieError, UsageError
-from bokfor.ledger import Ledger, RowRecord, lines_to_json, paused_gc
+from bokfor.ledger import SAME_LINES, Ledger, RowRecord, lines_to_json, paused_gc
 from bokfor.mapping import Mapping
 from bokfor.money import format_sie
 from bokfor.sie.model import SieDocument
@@ -310,8 +310,8 @@ def _row_records(voucher: Voucher, booking: Booking, source: str, contents: dict
     records = []
     for key in voucher.source_keys:
         origin, aliases, lines = booking.row_lines[key]
-        records.append(RowRecord(key, source, contents[key], str(origin),
-                                 lines_to_json(lines), aliases))
+        encoded = SAME_LINES if lines is voucher.lines else lines_to_json(lines)
+        records.append(RowRecord(key, source, contents[key], str(origin), encoded, aliases))
     return records
 
 
