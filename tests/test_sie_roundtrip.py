@@ -24,9 +24,18 @@ YEAR = FiscalYear(dt.date(2026, 1, 1), dt.date(2026, 12, 31))
 DIM_NAMES = {1: "Kostnadsställe", 6: "Projekt", 20: "Dimension 20"}
 
 
-def expected_text(raw: str, limit: int | None) -> str:
+def cleaned_text(raw: str, replace: dict[str, str] | None = None) -> str:
+    """`raw` cleaned, before the cut; `replace`: characters outside CP437 (none in ALPHABET)
+    and what is written instead."""
     text = re.sub(r"[\x00-\x1f\x7f\xa0]", " ", raw)
     text = re.sub(" +", " ", text).strip(" ")
+    if replace:
+        text = "".join(replace.get(c, c) for c in text)
+    return text
+
+
+def expected_text(raw: str, limit: int | None, replace: dict[str, str] | None = None) -> str:
+    text = cleaned_text(raw, replace)
     if limit is not None and len(text) > limit:
         text = text[:limit].rstrip(" ")
     while text.endswith(("\\", " ")):
@@ -53,29 +62,32 @@ MAYBE_DAY = st.none() | days
 
 
 @st.composite
-def lines(draw: st.DrawFn, account: st.SearchStrategy[str], day: dt.date) -> tuple[Line, ...]:
+def lines(draw: st.DrawFn, account: st.SearchStrategy[str], day: dt.date,
+          text: st.SearchStrategy[str] = texts, amount: st.SearchStrategy[int] = amounts,
+          ) -> tuple[Line, ...]:
     def one(amount: int) -> Line:
         other_day = draw(MAYBE_DAY)
         return Line(
             account=draw(account),
             amount=amount,
             dims=make_dims(draw(DIMS)),
-            text=draw(texts),
+            text=draw(text),
             quantity=draw(quantities),
             date=None if other_day == day else other_day,  # transdat = voucher date: omitted
         )
 
-    rows = [one(a) for a in draw(st.lists(amounts, min_size=1, max_size=4))]
+    rows = [one(a) for a in draw(st.lists(amount, min_size=1, max_size=4))]
     rows.append(one(-sum(r.amount for r in rows)))
     return tuple(rows)
 
 
 @st.composite
-def documents(draw: st.DrawFn) -> SieDocument:
+def documents(draw: st.DrawFn, text: st.SearchStrategy[str] = texts,
+              amount: st.SearchStrategy[int] = amounts, max_vouchers: int = 4) -> SieDocument:
     pool = st.sampled_from(draw(st.lists(accounts, min_size=1, max_size=6, unique=True)))
     vouchers = []
     numbers: dict[str, int] = {}
-    for _ in range(draw(st.integers(1, 4))):
+    for _ in range(draw(st.integers(1, max_vouchers))):
         series = draw(st.sampled_from(["A", "B", "LEV1", "", "X Y"]))
         number = None
         if draw(st.booleans()):
@@ -86,8 +98,8 @@ def documents(draw: st.DrawFn) -> SieDocument:
                 series=series,
                 number=number,
                 date=day,
-                text=draw(texts),
-                lines=draw(lines(pool, day)),
+                text=draw(text),
+                lines=draw(lines(pool, day, text, amount)),
                 reg_date=draw(MAYBE_DAY),
             )
         )
@@ -107,19 +119,20 @@ def documents(draw: st.DrawFn) -> SieDocument:
     )
 
 
-def expected_voucher(v: Voucher, limit: int | None) -> Voucher:
+def expected_voucher(v: Voucher, limit: int | None, replace: dict[str, str] | None = None
+                     ) -> Voucher:
     return Voucher(
         series=v.series,
         number=v.number,
         date=v.date,
-        text=expected_text(v.text, limit),
+        text=expected_text(v.text, limit, replace),
         reg_date=v.reg_date,
         lines=tuple(
             Line(
                 account=line.account,
                 amount=line.amount,
                 dims=line.dims,
-                text=expected_text(line.text, limit),
+                text=expected_text(line.text, limit, replace),
                 quantity=line.quantity,
                 date=line.date,
             )

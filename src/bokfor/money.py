@@ -115,9 +115,10 @@ def _decide_mark(s: str, original: str) -> str:
 
 def format_sie(ore: int) -> str:
     """SIE amount: '.' decimal point, always two decimals, leading '-' when negative."""
-    sign = "-" if ore < 0 else ""
-    whole, cents = divmod(abs(ore), 100)
-    return f"{sign}{whole}.{cents:02d}"
+    # One %-format of divmod's pair: the fastest spelling (called for every voucher row).
+    if ore < 0:
+        return "-%d.%02d" % divmod(-ore, 100)
+    return "%d.%02d" % divmod(ore, 100)
 
 
 def format_sek(ore: int) -> str:

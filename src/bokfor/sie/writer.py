@@ -8,6 +8,7 @@ reported as a Notice, never done silently.
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import gc
 import re
@@ -17,7 +18,7 @@ from decimal import Decimal
 
 from stdnum.se import orgnr as se_orgnr
 
-from bokfor.domain import FiscalYear, Notice, Voucher
+from bokfor.domain import Dims, FiscalYear, Line, Notice, Voucher
 from bokfor.errors import SieError
 from bokfor.money import format_sie
 from bokfor.sie import cp437
@@ -48,22 +49,45 @@ def render(
     `checksum` adds #KSUMMA; `text_limit` is the longest voucher or row text written
     (Fortnox refuses more than 50 characters); None writes texts whole.
     """
-    # Records and strings for every line of the file, and no reference cycles: the cyclic
-    # collector is paused meanwhile (as bokfor.ledger.paused_gc; output cannot change).
+    # Strings for every line of the file, and no reference cycles: the cyclic collector is
+    # paused meanwhile (as bokfor.ledger.paused_gc; output cannot change).
     enabled = gc.isenabled()
     gc.disable()
     try:
-        writer = _Writer(text_limit)
-        records = writer.records(doc)
-        head, body = records[:1], records[1:]
-        if checksum:
-            head.append(Record("#KSUMMA"))
-            body.append(Record("#KSUMMA", (str(ksumma(body, cp437.ENCODING)),)))
-        lines = [_format(record) for record in head + body]
-        return ("\r\n".join(lines) + "\r\n").encode(cp437.ENCODING), writer.notices
+        writer = _Writer(text_limit, records=[] if checksum else None)
+        head, *body = writer.lines(doc)
+        if writer.records is not None:  # the records after #FLAGGA: what #KSUMMA covers
+            crc = ksumma(writer.records[1:], cp437.ENCODING)
+            body = ["#KSUMMA", *body, _format(Record("#KSUMMA", (str(crc),)))]
+        return _encode("\r\n".join([head, *body, ""])), writer.notices
     finally:
         if enabled:
             gc.enable()
+
+
+def _encode(text: str) -> bytes:
+    """`text` in CP437. An all-ASCII text (str.isascii is a flag check) is its own CP437
+    encoding, copied at C speed; other text goes through a charmap built once from the
+    codec's own decoding table (the stdlib cp437 codec encodes through a dict, several
+    times slower). Both give exactly the bytes `text.encode("cp437")` gives."""
+    if text.isascii():
+        return text.encode("ascii")
+    return codecs.charmap_encode(text, "strict", _CP437_MAP)[0]
+
+
+# SIE's code page is a one-byte charmap: its 256 characters, in byte order, give the map.
+_CP437_MAP = codecs.charmap_build(bytes(range(256)).decode(cp437.ENCODING))
+
+
+def _in_cp437(text: str) -> bool:
+    """Whether `text` is NFC and every character of it is in CP437 (one C call each)."""
+    if not unicodedata.is_normalized("NFC", text):
+        return False
+    try:
+        codecs.charmap_encode(text, "strict", _CP437_MAP)
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 # --- records -> text ---------------------------------------------------------------------
@@ -103,6 +127,8 @@ def _quote(value: str) -> str:
 @dataclass
 class _Writer:
     text_limit: int | None
+    # The content records after the first line, for #KSUMMA; None when no checksum is asked.
+    records: list[Record] | None = None
     notices: list[Notice] = field(default_factory=list)
     _seen: set[str] = field(default_factory=set)  # characters already reported
     # Texts and identifiers repeat (account names, series, cost centres, "Stripe-avgift"):
@@ -110,8 +136,15 @@ class _Writer:
     _texts: dict[str, cp437.Transliterated] = field(default_factory=dict)
     _plain: set[str] = field(default_factory=set)
     _accounts: set[str] = field(default_factory=set)
+    _in_year: set[dt.date] = field(default_factory=set)  # voucher dates found in a year
+    # Formatted once per distinct value (see `voucher`): the `#VER <series>` start of a line,
+    # the `#TRANS <account> {<objects>}` one, a voucher or row text as written and quoted.
+    _ver: dict[str, str] = field(default_factory=dict)
+    _trans: dict[tuple[str, Dims], tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+    _quoted: dict[str, tuple[Text, str]] = field(default_factory=dict)
 
-    def records(self, doc: SieDocument) -> list[Record]:
+    def lines(self, doc: SieDocument) -> list[str]:
+        """Every line of the file but the #KSUMMA ones, checks first."""
         vouchers = doc.vouchers
         for voucher in vouchers:
             self.check_voucher(voucher, doc.fiscal_years)
@@ -121,14 +154,17 @@ class _Writer:
                 "a SIE 4I file cannot hold balances (#IB/#UB/#RES)",
                 hint="write the balances in a 4E file, or leave them out.",
             )
-        out = self.header(doc)
-        out += self.chart(doc)
-        out += [
+        records = self.header(doc)
+        records += self.chart(doc)
+        records += [
             Record(f"#{b.kind}", (str(b.year_index), b.account, format_sie(b.amount)))
             for b in doc.balances
         ]
-        for voucher in vouchers:
-            out += self.voucher(voucher)
+        if self.records is not None:
+            self.records += records
+        out = [_format(record) for record in records]
+        voucher = self.voucher
+        out += [voucher(v) for v in vouchers]
         return out
 
     # header
@@ -178,9 +214,11 @@ class _Writer:
     # chart of accounts, dimensions, objects
 
     def chart(self, doc: SieDocument) -> list[Record]:
-        used_accounts = {line.account for v in doc.vouchers for line in v.lines}
+        # One pass over the rows: accounts and object lists repeat, so few distinct pairs.
+        used = {(line.account, line.dims) for v in doc.vouchers for line in v.lines}
+        used_accounts = {account for account, _ in used}
         used_accounts |= {b.account for b in doc.balances}
-        used_objects = {pair for v in doc.vouchers for line in v.lines for pair in line.dims}
+        used_objects = {pair for _, dims in used for pair in dims}
         out: list[Record] = []
         for number in sorted(used_accounts, key=lambda a: (len(a), a)):
             self.account(number)
@@ -205,41 +243,87 @@ class _Writer:
 
     # vouchers
 
-    def voucher(self, v: Voucher) -> list[Record]:
-        where = _Where(v)  # formatted only if a message needs it
+    def voucher(self, v: Voucher) -> str:
+        """The voucher's lines (#VER, `{`, its #TRANS, `}`) as one string.
+
+        Fields are formatted as `_format` would format the voucher's records, but each
+        distinct series, account with objects, and text only once, on first sight, by the
+        same functions (`_format_field`, `_quote`); what is checked is checked then too, in
+        the same order as the fields, so the same first fault is reported. The other fields
+        never need quotes: numbers, dates, amounts and quantities are digits, '-' and '.'.
+        """
         series = v.series
-        fields: list[Field] = [
-            series if series in self._plain else self.plain(series, f"the series of {where}"),
-            "" if v.number is None else str(v.number),
-            _date(v.date),
-            self.text(v.text, where, limit=v),
-        ]
-        if v.reg_date is not None:
-            fields.append(_date(v.reg_date))
-        out = [Record("#VER", tuple(fields)), _OPEN]
+        ver = self._ver.get(series)
+        if ver is None:
+            ver = "#VER " + _format_field(self.plain(series, f"the series of {_Where(v)}"))
+            if len(self._ver) < _TEXT_CACHE:
+                self._ver[series] = ver
+        number = "" if v.number is None else str(v.number)
+        day = v.date
+        date = _DATES.get(day) or _date(day)
+        quoted = self._quoted
+        text, text_field = quoted.get(v.text) or self.quoted(v.text, v)
+        if v.reg_date is None:
+            parts = [f"{ver} {number or _EMPTY} {date} {text_field}", BLOCK_OPEN]
+        else:
+            reg_date = _date(v.reg_date)
+            parts = [f"{ver} {number or _EMPTY} {date} {text_field} {reg_date}", BLOCK_OPEN]
+        records = self.records
+        if records is not None:
+            fields: tuple[Field, ...] = (series, number, date, text)
+            records.append(Record("#VER", fields if v.reg_date is None else (*fields, reg_date)))
+        trans = self._trans
+        append = parts.append
         for line in v.lines:
-            objects: tuple[str, ...] = ()
-            for dim, obj in line.dims:
-                if dim < 1:
-                    raise SieError(
-                        f"{where}: dimension {dim} is not a SIE dimension number",
-                        key="dimensions",
-                        hint="use 1 for kostnadsställe, 6 for projekt, or 20 and up.",
-                    )
-                objects += (str(dim), self.object_id(obj, where))
-            row: list[Field] = [
-                self.account(line.account),
-                objects,
-                format_sie(line.amount),
-                _date(line.date) if line.date is not None and line.date != v.date else "",
-                self.text(line.text, where, limit=v),
-                "" if line.quantity is None else _quantity(line.quantity, where),
-            ]
-            while len(row) > 3 and not row[-1]:
-                row.pop()
-            out.append(Record("#TRANS", tuple(row)))
-        out.append(_CLOSE)
-        return out
+            start = trans.get((line.account, line.dims)) or self.trans_start(line, v)
+            amount = format_sie(line.amount)
+            row_date = _date(line.date) if line.date is not None and line.date != day else ""
+            row_text, row_field = quoted.get(line.text) or self.quoted(line.text, v)
+            quantity = "" if line.quantity is None else _quantity(line.quantity, v)
+            # The fields after the amount, empty ones at the end left out (as `_format`).
+            if quantity:
+                append(f"{start[0]} {amount} {row_date or _EMPTY} {row_field} {quantity}")
+            elif row_text:
+                append(f"{start[0]} {amount} {row_date or _EMPTY} {row_field}")
+            elif row_date:
+                append(f"{start[0]} {amount} {row_date}")
+            else:
+                append(f"{start[0]} {amount}")
+            if records is not None:
+                row: list[Field] = [line.account, start[1], amount, row_date, row_text, quantity]
+                while len(row) > 3 and not row[-1]:
+                    row.pop()
+                records.append(Record("#TRANS", tuple(row)))
+        append(BLOCK_CLOSE)
+        return "\r\n".join(parts)
+
+    def trans_start(self, line: Line, v: Voucher) -> tuple[str, tuple[str, ...]]:
+        """`#TRANS <account> {<objects>}` for `line` of `v`, and its object list; checked,
+        and kept for the next line with the same account and objects."""
+        where = _Where(v)
+        objects: tuple[str, ...] = ()
+        for dim, obj in line.dims:
+            if dim < 1:
+                raise SieError(
+                    f"{where}: dimension {dim} is not a SIE dimension number",
+                    key="dimensions",
+                    hint="use 1 for kostnadsställe, 6 for projekt, or 20 and up.",
+                )
+            objects += (str(dim), self.object_id(obj, where))
+        account = self.account(line.account)
+        start = f"#TRANS {_format_field(account)} {_format_field(objects)}", objects
+        if len(self._trans) < _TEXT_CACHE:
+            self._trans[(line.account, line.dims)] = start
+        return start
+
+    def quoted(self, value: str, v: Voucher) -> tuple[Text, str]:
+        """`text(value, <v>, limit=v)` and that text as written in the file; kept for the
+        next use when writing it again adds no notice (no cut, no backslash)."""
+        text, again = self._text(value, _Where(v), v)
+        result = text, _quote(text)
+        if again and len(self._quoted) < _TEXT_CACHE:
+            self._quoted[value] = result
+        return result
 
     def check_voucher(self, v: Voucher, years: list[FiscalYear]) -> None:
         if not v.lines:
@@ -256,7 +340,10 @@ class _Writer:
                 hint=_fix_rule(v),
                 details=_origins(v),
             )
-        if years and not any(v.date in year for year in years):
+        if years and v.date not in self._in_year:
+            if any(v.date in year for year in years):
+                self._in_year.add(v.date)
+                return
             spans = ", ".join(f"{y.start.isoformat()}..{y.end.isoformat()}" for y in years)
             raise SieError(
                 f"{_describe(v)} is dated outside the fiscal year ({spans})",
@@ -333,6 +420,12 @@ class _Writer:
         `limit` is the voucher whose text this is: voucher and row texts are cut to
         `text_limit`, names are not.
         """
+        return self._text(value, where, limit)[0]
+
+    def _text(self, value: str, where: str, limit: Voucher | None) -> tuple[Text, bool]:
+        """`text`, and whether it needed no notice but those of replaced characters: then
+        the same value gives the same text again, and no notice (each character is reported
+        once)."""
         result = self._texts.get(value)
         if result is None:
             result = self._transliterated(value, where, limit)
@@ -348,8 +441,10 @@ class _Writer:
                     )
                 )
         text = result.text
+        unchanged = True
         if limit is not None and self.text_limit is not None and len(text) > self.text_limit:
             text = text[: self.text_limit].rstrip(" ")
+            unchanged = False
             self.notices.append(
                 Notice(
                     f"voucher {limit.date.isoformat()}: text {result.text[:20] + '...'!r} "
@@ -365,13 +460,16 @@ class _Writer:
                 )
             )
             text = stripped
-        return Text(text)
+            unchanged = False
+        return Text(text), unchanged
 
     def _transliterated(self, value: str, where: str, voucher: Voucher | None
                         ) -> cp437.Transliterated:
-        if value.isascii() and value.isprintable() and "  " not in value \
-                and value.strip(" ") == value:
-            return cp437.Transliterated(value)  # nothing to clean: the common case
+        if value.isprintable() and "  " not in value and value.strip(" ") == value and (
+                value.isascii() or _in_cp437(value)):
+            # Nothing to clean, nothing to replace: the common case. (Printable: no control
+            # characters and no spaces but ' '; NFC and CP437 checked over the whole text.)
+            return cp437.Transliterated(value)
         try:
             return cp437.transliterate(cp437.clean(value))
         except cp437.UnencodableError as exc:
@@ -386,8 +484,7 @@ class _Writer:
 
 
 _TEXT_CACHE = 100_000
-# Records are frozen: every voucher shares the same `{` and `}`.
-_OPEN, _CLOSE = Record(BLOCK_OPEN), Record(BLOCK_CLOSE)
+_EMPTY = _quote("")  # an empty field before a filled one
 
 
 def _date(day: dt.date) -> str:
@@ -404,9 +501,9 @@ def _date(day: dt.date) -> str:
 _DATES: dict[dt.date, str] = {}
 
 
-def _quantity(value: Decimal, where: str) -> str:
+def _quantity(value: Decimal, v: Voucher) -> str:
     if not value.is_finite():
-        raise SieError(f"{where}: quantity {value} is not a number")
+        raise SieError(f"{_Where(v)}: quantity {value} is not a number")
     return format(value, "f")
 
 

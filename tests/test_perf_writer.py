@@ -1,0 +1,59 @@
+"""The fast SIE writer (issue 9) against the reader, on documents made to hit its caches.
+
+The writer formats each distinct series, account-with-objects and text once and reuses the
+result; a text that is cut or loses a trailing backslash is never reused, since each use
+must give its own notice. So the documents here draw every text from a small pool (texts
+repeat) with quotes, backslashes, characters CP437 lacks and texts longer than the limit,
+zero and negative amounts, and dimensions. What the reader reads back, and the notices,
+follow the SIE text rules modelled in test_sie_roundtrip, not the writer's code.
+"""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bokfor.sie.reader import parse
+from bokfor.sie.writer import render
+
+from .test_sie_roundtrip import ALPHABET, amounts, cleaned_text, documents, expected_voucher
+
+# Not in CP437, and what is written instead (docs/sie.md); none is or adds a space.
+REPLACED = {"\u20ac": "EUR", "\u2013": "-", "\u2019": "'", "\u201c": '"', "\u0151": "o"}
+# Pieces of texts: characters, and a word long enough to pass the limits.
+PIECES = st.sampled_from(ALPHABET + list(REPLACED) + ['"', "\\", "x" * 30])
+TEXTS = st.lists(PIECES, max_size=12).map("".join)
+AMOUNTS = st.sampled_from([0, 1, -1, -100, 10**13]) | amounts
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data(), checksum=st.booleans(), limit=st.sampled_from([50, None, 12, 1]))
+def test_repeated_awkward_texts_round_trip_with_a_notice_per_change(
+    data: st.DataObject, checksum: bool, limit: int | None
+) -> None:
+    pool = data.draw(st.lists(TEXTS, min_size=1, max_size=4), label="texts")
+    doc = data.draw(documents(st.sampled_from(pool), AMOUNTS, max_vouchers=8), label="doc")
+
+    written, notices = render(doc, checksum=checksum, text_limit=limit)
+    result = parse(written, "perf_writer.si")
+
+    assert result.checksum == ("ok" if checksum else "absent")
+    assert result.document.vouchers == [
+        expected_voucher(v, limit, REPLACED) for v in doc.vouchers
+    ]
+    # Each time a text is written: a notice if it is cut, another if it then ends with a
+    # backslash (dropped). Each replaced character: one notice, the first time.
+    raw = [t for v in doc.vouchers for t in (v.text, *(line.text for line in v.lines))]
+    cut = backslash = 0
+    for text in map(cleaned_text, raw, [REPLACED] * len(raw)):
+        if limit is not None and len(text) > limit:
+            cut += 1
+            text = text[:limit].rstrip(" ")
+        backslash += text.endswith("\\")
+    messages = [n.message for n in notices]
+    assert sum("characters; cut to" in m for m in messages) == cut
+    assert sum(m.startswith("voucher ") and "ends with a backslash" in m
+               for m in messages) == backslash  # (names, not counted here, can end in one too)
+    replaced = sorted({c for t in raw for c in t if c in REPLACED})
+    reported = [m for m in messages if "is not in code page 437" in m]
+    assert sorted(m.split("(U+")[1][:4] for m in reported) == [f"{ord(c):04X}" for c in replaced]
