@@ -15,6 +15,9 @@ from typing import Callable
 
 FORTNOX_REQUESTS = 25
 FORTNOX_WINDOW = 5.0
+# A token short of 1 by less than this counts as whole: refills are float sums, and a wait
+# for 1e-16 of a token can be too short to move the clock at all (then it never ends).
+_ALMOST = 1e-9
 
 
 class TokenBucket:
@@ -59,7 +62,7 @@ class TokenBucket:
     def try_acquire(self) -> bool:
         with self._lock:
             self._refill()
-            if self._tokens >= 1.0:
+            if self._tokens >= 1.0 - _ALMOST:
                 self._tokens -= 1.0
                 return True
             return False
@@ -70,7 +73,7 @@ class TokenBucket:
         while True:
             with self._lock:
                 self._refill()
-                if self._tokens >= 1.0:
+                if self._tokens >= 1.0 - _ALMOST:
                     self._tokens -= 1.0
                     return waited
                 delay = (1.0 - self._tokens) / self.rate
