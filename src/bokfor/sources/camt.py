@@ -34,13 +34,14 @@ expat directly with a small path automaton is about 2.5 times faster and gives e
 a row's origin is `parser.CurrentLineNumber` read in the start handler of its `Ntry` (of its
 `TxDtls` for the rows of a batch), and a bad value is reported at the line of its element.
 Memory stays bounded: only the current entry is held (a few dicts), rows are handed out after
-every 64 KiB of input, and nothing of the tree is kept; what grows is the set of keys handed
-out, which makes sure no key repeats within the file.
+every 64 KiB of input, and nothing of the tree is kept; what grows is the set of digests of
+the keys handed out (48 bytes a row), which makes sure no key repeats within the file.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from collections import Counter
 from pathlib import Path
@@ -90,6 +91,7 @@ STMT, BAL, ENTRY, BATCH, TX = 0, 1, 2, 3, 4
 # (öre, parsed where it stands, with its currency), date, count.
 TEXT, FIRST, LIST, AMOUNT, DATE, COUNT = range(6)
 _NTRYDTLS = 10  # opens/closes one NtryDtls (which may hold a Btch)
+_blake2b = hashlib.blake2b
 
 
 class _Kids(dict):  # type: ignore[type-arg]
@@ -436,8 +438,10 @@ class _State:
         self.totals = _Totals()
         self.pending: Counter[str] = Counter()
         self.first_pending = 0
-        self.seen: set[str] = set()
+        self.seen: set[bytes] = set()  # digests of the keys handed out (`fresh`)
         self.occurrences = OccurrenceKeys("camt")
+        self.keyed_account: str | None = None  # `bank.keyed(account, "")`, per account
+        self.keyed_prefix = ""
         self.amounts: dict[str, int] = {}
         self.dates: dict[str, dt.date] = {}
 
@@ -556,59 +560,74 @@ class _State:
         account = self.account
         entry_ref = e.get("ref", "")
         single = len(txs) == 1
-        own_refs = Counter(tx.get("ref") for tx, _ in txs)
+        # A transaction's own ref keys it only when no other transaction of the entry has
+        # it; a single transaction trivially has its ref to itself.
+        own_refs = None if single else Counter(tx.get("ref") for tx, _ in txs)
         entry_id = entry_ref or e.get("ntry_ref", "")
         reversal = e.get("reversal", "").lower() in ("true", "1")
+        # Per entry, not per row: `bank.keyed(account, ref)` is `keyed(account, "") + ref`
+        # (the account is normalised once), the entry's code and texts are the same for
+        # every transaction.
+        if account != self.keyed_account:
+            self.keyed_account, self.keyed_prefix = account, bank.keyed(account, "")
+        keyed = f"{self.keyed_prefix}{date}:"
+        entry_code = _code(e)
+        entry_info = e.get("info")
+        value_date = e.get("value_date")
+        fmt = self.format or ""
+        file, fresh, bank_row = self.file, self.fresh, bank.bank_row
         rows = []
         for n, ((tx, tx_line), value) in enumerate(zip(txs, amounts), start=1):
-            row_line = line if single else tx_line
-            text = _text(tx.get("ustrd"), tx.get("info"), e.get("info"))
+            get = tx.get
+            text = _text(get("ustrd"), get("info"), entry_info)
             # The other party: the debtor of money in, the creditor of money out; a reversal
             # keeps the parties of the payment it reverses.
             if (value >= 0) != reversal:
-                counterparty = tx.get("debtor") or tx.get("ultimate_debtor", "")
-                counterparty_account = tx.get("debtor_account", "")
+                counterparty = get("debtor") or get("ultimate_debtor", "")
+                counterparty_account = get("debtor_account", "")
             else:
-                counterparty = tx.get("creditor") or tx.get("ultimate_creditor", "")
-                counterparty_account = tx.get("creditor_account", "")
-            e2e = tx.get("e2e", "")
-            if e2e.upper() == "NOTPROVIDED":
+                counterparty = get("creditor") or get("ultimate_creditor", "")
+                counterparty_account = get("creditor_account", "")
+            e2e = get("e2e", "")
+            if e2e and e2e.upper() == "NOTPROVIDED":
                 e2e = ""
             # One payment may settle several invoices: the first reference is the row's, the
             # others stay in its text, never lost.
-            references = tx.get("references") or [""]
-            reference = references[0]
-            if len(references) > 1:
-                text = " ".join(filter(None, (text, "Ref " + " ".join(references[1:]))))
-            ref = tx.get("ref", "")
+            references = get("references")
+            if references:
+                reference = references[0]
+                if len(references) > 1:
+                    text = " ".join(filter(None, (text, "Ref " + " ".join(references[1:]))))
+            else:
+                reference = ""
+            ref = get("ref", "")
             key = None
             # The booking date is part of the key: a bank that repeats a reference on
             # another day must not make that day's transaction look like one booked before.
-            if ref and own_refs[ref] == 1 and (single or ref != entry_ref):
-                key = self.fresh(bank.keyed(account, f"{date}:{ref}"))
+            if ref and (single or (own_refs[ref] == 1 and ref != entry_ref)):  # type: ignore[index]
+                key = fresh(keyed + ref)
             if key is None and entry_ref:
-                key = self.fresh(bank.keyed(account, f"{date}:{entry_ref}" if single
-                                            else f"{date}:{entry_ref}/{n}"))
+                key = fresh(keyed + entry_ref if single else f"{keyed}{entry_ref}/{n}")
             if key is None:
                 key = self.occurrences.key(account, date, value, currency, text, reference,
                                            counterparty, counterparty_account, e2e)
             entry_id = entry_id or key  # an entry without references: its first row's key
-            rows.append(bank.bank_row(
-                format=self.format or "",
+            rows.append(bank_row(
+                format=fmt,
                 key=key,
                 date=date,
                 amount=value,
-                origin=Origin(self.file, row_line),
+                origin=Origin(file, line if single else tx_line),
                 account=account,
                 currency=currency,
-                value_date=e.get("value_date"),
+                value_date=value_date,
                 text=text,
                 reference=reference,
                 counterparty=counterparty,
                 counterparty_account=counterparty_account,
                 bank_reference=ref or entry_ref,
                 end_to_end_id=e2e,
-                transaction_code=_code(tx) or _code(e),
+                transaction_code=_code(tx) or entry_code,
                 entry=entry_id,
                 reversal=reversal,
             ))
@@ -673,10 +692,19 @@ class _State:
         return values
 
     def fresh(self, key: str) -> str | None:
-        """`key` unless a row of this file already has it."""
-        if key in self.seen:
+        """`key` unless a row of this file already has it.
+
+        What is remembered is a 120-bit digest of each key handed out, not the key: 48 bytes
+        (15 is the most that fits pymalloc's 48-byte block) instead of ~110 for a
+        60-character key, and the guarantee holds as before: a key is handed out only when
+        its digest is new, so no key can repeat. Two keys of one file sharing a digest
+        (probability ~n²/2¹²¹: 4·10⁻²⁵ for a million rows) would only make the second fall back
+        to the next key, never repeat one."""
+        digest = _blake2b(key.encode("utf-8", "surrogatepass"), digest_size=15).digest()
+        seen = self.seen
+        if digest in seen:
             return None
-        self.seen.add(key)
+        seen.add(digest)
         return key
 
     @staticmethod
