@@ -56,7 +56,9 @@ def test_error_case(case: str, capsys, monkeypatch, tmp_path):
 
 DOCS = REPO / "docs" / "errors.md"
 _GROUPS = (("convert-bank", "Bank files"), ("convert-camt", "Bank files"),
-           ("convert-bgmax", "Bank files"), ("pos-", "POS day closes"),
+           ("convert-bgmax", "Bank files"), ("convert-mt940", "Bank files"),
+           ("convert-nets", "Bank files"), ("pos-", "POS day closes"),
+           ("plan-books", "The books (--books, a SIE file)"), ("ledger-", "The export ledger"),
            ("mapping-", "The mapping"), ("reconcile-", "Reconciliation"),
            ("fortnox-", "Fortnox"), ("push-", "Fortnox"),
            ("convert-", "Stripe exports and convert"), ("", "Other"))
