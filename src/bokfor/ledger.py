@@ -447,7 +447,8 @@ class Ledger:
         assert export_id is not None
         return export_id
 
-    @_writes(_FREE + "; the file was written and its export stays pending: the next run records it (nothing is booked twice).")
+    @_writes(_FREE + "; the file was written and its export stays pending: the next run "
+             "records it (nothing is booked twice).")
     def finish_export(self, export_id: int) -> None:
         with self.conn:
             self.conn.execute("UPDATE exports SET state = 'done' WHERE id = ?", (export_id,))
@@ -505,7 +506,8 @@ class Ledger:
         assert export_id is not None
         return export_id
 
-    @_writes(_FREE + ", then run `bokfor push` again: this voucher was not sent; those before it are recorded.")
+    @_writes(_FREE + ", then run `bokfor push` again: this voucher was not sent; those "
+             "before it are recorded.")
     def push_pending(self, export_id: int, seq: int, voucher: Voucher, records: list[RowRecord],
                      *, key: str, series: str, year_id: int | None, body: str) -> int:
         """Record one voucher as pending, committed, before its POST; returns its id. Its
@@ -526,7 +528,8 @@ class Ledger:
         assert vid is not None
         return vid
 
-    @_writes(_FREE + ", then run `bokfor push` again: Fortnox booked this voucher and the next push finds it there (nothing is posted twice).")
+    @_writes(_FREE + ", then run `bokfor push` again: Fortnox booked this voucher and the "
+             "next push finds it there (nothing is posted twice).")
     def push_posted(self, voucher_id: int, series: str, number: int, year: int | None) -> None:
         """Fortnox booked it: record the (series, number, year) and its rows as exported, in
         one transaction."""

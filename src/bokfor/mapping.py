@@ -304,12 +304,6 @@ class Rule:
     key: str
     skip: bool = False
 
-    def matches(self, row: Row) -> bool:
-        for test in self.tests:
-            if not test(row):
-                return False
-        return True
-
     @property
     def where(self) -> str:
         return f"{self.file}:{self.line}" if self.line else self.file
@@ -386,7 +380,7 @@ class SourceRules:
     bank_accounts: BankAccounts | None = None  # the bank section: resolves `bank_account`
 
     def match(self, row: Row) -> Rule | None:
-        for rule in self.rules:  # Rule.matches, inlined: this runs for every row of a run
+        for rule in self.rules:  # a rule matches when all its tests pass (every row of a run)
             for test in rule.tests:
                 if not test(row):
                     break

@@ -182,8 +182,8 @@ def _make_plan(
                 # booked again below, that voucher's record replaces this one. Either way
                 # the ledger knows the new content, so the row is not "changed" next time.
                 corrections.append((entry_reversal(entry, series), [RowRecord(
-                    row.key, src.name, contents[row.key], str(row.origin), "[]",
-                    row.aliases)]))
+                    row.key, src.name, contents[row.key], str(row.origin),
+                    lines_to_json(()), row.aliases)]))
         for voucher in booking.vouchers:
             new.append((voucher, _row_records(voucher, booking, src.name, contents)))
         if pos:
