@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from bokfor.booking import book, merge_lines, unmapped_error
+from bokfor.booking import book, fx_difference, merge_lines, unmapped_error
 from bokfor.domain import Line, Origin, Row
 from bokfor.errors import InputError, UnbalancedError
 from bokfor.mapping import load_mapping
@@ -143,3 +146,54 @@ def test_row_that_breaks_its_own_identity_cannot_unbalance_a_voucher():
 def test_merge_keeps_debit_and_credit_apart():
     merged = merge_lines([Line("3001", -100), Line("3001", 40), Line("3001", -50), Line("1580", 110)])
     assert [(l.account, l.amount) for l in merged] == [("1580", 110), ("3001", 40), ("3001", -150)]
+
+
+# -- grouped vouchers are added up as their rows come ---------------------------------------
+
+_mapping = functools.cache(mapping)
+_KINDS = st.sampled_from([("charge", 1), ("refund", -1), ("stripe_fee", -1), ("payout", -1)])
+
+
+@st.composite
+def stripe_rows(draw) -> list[Row]:
+    rows = []
+    for line in range(2, 2 + draw(st.integers(1, 40))):
+        kind, sign = draw(_KINDS)
+        gross = sign * draw(st.integers(1, 500_000))
+        fee = draw(st.integers(0, 3_000)) if kind == "charge" else 0
+        rows.append(stripe_row(line, kind, gross, fee, day=draw(st.integers(1, 4)),
+                               payout=draw(st.sampled_from(["po_1", "po_2", None]))))
+    return draw(st.permutations(rows))  # any file order
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(stripe_rows(), st.sampled_from(["per_day", "per_payout"]))
+def test_grouped_vouchers_are_the_merged_lines_of_their_rows(rows, grouping):
+    """A grouped voucher adds its rows' lines up as they come (booking._Group); it must be
+    what merge_lines gives over the lines each row is booked to on its own (per_row), with
+    its rows in date, created, line order — and every row reported to on_row once, with the
+    tag of the voucher that holds it."""
+    m = _mapping(grouping)
+    rules = m.sources["stripe_balance"]
+    own = {v.source_keys[0]: v.lines for v in book(
+        rows, _mapping("per_row").sources["stripe_balance"], m, SOURCE.schema).vouchers}
+    seen: dict[str, int] = {}
+
+    def on_row(tag, row, lines, is_own):
+        assert row.key not in seen and not is_own and lines == own[row.key]
+        seen[row.key] = tag
+
+    result = book(rows, rules, m, SOURCE.schema, on_row)
+    assert len(result.tags) == len(set(result.tags)) == len(result.vouchers)
+    by_key = {row.key: row for row in rows}
+    for voucher, tag in zip(result.vouchers, result.tags):
+        members = [by_key[k] for k in voucher.source_keys]
+        assert members == sorted(members, key=lambda r: (r.date, r.fields["created"],
+                                                         r.origin.line))
+        lines = [line for r in members for line in own[r.key]]
+        if rules.fx_difference:
+            lines += fx_difference(lines, *rules.fx_difference)
+        assert voucher.lines == merge_lines(lines)
+        assert voucher.date == max(r.date for r in members)
+        assert all(seen[k] == tag for k in voucher.source_keys)
+    assert sorted(seen) == sorted(k for v in result.vouchers for k in v.source_keys)

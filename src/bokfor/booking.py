@@ -12,7 +12,7 @@ import dataclasses
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, NamedTuple
+from typing import Any, Callable, Iterable
 
 from bokfor.domain import Dims, Line, Notice, Origin, Row, Voucher
 from bokfor.errors import InputError, MappingError, UnbalancedError
@@ -32,40 +32,66 @@ class Booking:
     notices: list[Notice] = field(default_factory=list)
     # Rows no rule matched, by kind (the values of Schema.unmapped_fields).
     unmapped: dict[tuple[Any, ...], list[Row]] = field(default_factory=dict)
-    # Each booked row by key: where it came from, its aliases and the lines it gave — what
-    # the ledger records per row. Not the row itself: a large input is never held whole.
-    row_lines: dict[str, BookedRow] = field(default_factory=dict)
+    # tags[i]: the tag `on_row` was given for the rows of vouchers[i] (0, 1, 2, … per
+    # booking, in the order the vouchers were begun).
+    tags: list[int] = field(default_factory=list)
 
 
-class BookedRow(NamedTuple):
-    origin: Origin
-    aliases: tuple[str, ...]
-    lines: tuple[Line, ...]
+# on_row(tag, row, lines, own): a row was booked into the voucher tagged `tag`, giving
+# `lines`; `own` when they are that voucher's lines (it has no other row). What the ledger
+# records per row is made from this as the row comes: a large input is never held whole.
+RowSink = Callable[[int, Row, tuple[Line, ...], bool], None]
 
 
-class _Pending(NamedTuple):
-    """A booked row waiting for the other rows of its voucher (grouping)."""
-
-    order: tuple[Any, ...]  # (date, order field, line): the order rows are grouped in
-    key: str
-    origin: Origin
-    date: dt.date
-    lines: tuple[Line, ...]
-    fx: bool  # converted from another currency (fx_difference applies)
+def _ignore(tag: int, row: Row, lines: tuple[Line, ...], own: bool) -> None:
+    pass
 
 
-def book(rows: Iterable[Row], rules: SourceRules, mapping: Mapping, schema: Schema) -> Booking:
+class _Group:
+    """A grouped voucher as its rows come: their lines added up at once (what merge_lines
+    would give, so the rows' own lines are not held), and per row only what the voucher
+    names it by."""
+
+    __slots__ = ("tag", "members", "totals", "date", "fx")
+
+    def __init__(self, tag: int, date: dt.date) -> None:
+        self.tag = tag
+        # (order, key, origin); order = (date, order field, line): the order rows are in
+        self.members: list[tuple[tuple[Any, ...], str, Origin]] = []
+        self.totals: dict[tuple[str, Dims, str, bool], int] = defaultdict(int)
+        self.date = date  # the latest row's
+        self.fx = False  # a row was converted from another currency (fx_difference applies)
+
+    def add(self, order: tuple[Any, ...], row: Row, lines: tuple[Line, ...]) -> None:
+        self.members.append((order, row.key, row.origin))
+        if row.date > self.date:
+            self.date = row.date
+        if not self.fx and "fx.currency" in row.fields:
+            self.fx = True
+        totals = self.totals
+        for line in lines:  # as merge_lines adds them up
+            amount = line.amount
+            totals[(line.account, line.dims, line.text, amount > 0)] += amount
+
+    def lines(self) -> list[Line]:
+        return [Line(account, amount, dims, text)
+                for (account, dims, text, _), amount in self.totals.items()]
+
+
+def book(rows: Iterable[Row], rules: SourceRules, mapping: Mapping, schema: Schema,
+         on_row: RowSink = _ignore) -> Booking:
     """Book `rows` (all of one source) with `rules`, reading them once: a row is done with
-    when its lines are made (per_row: its voucher too). Rows no rule matches are collected
-    in `Booking.unmapped` (see `unmapped_error`); raises UnbalancedError naming rule and row,
-    InputError for a row in a currency the company does not keep its books in."""
+    when its lines are made and handed to `on_row` (per_row: its voucher is made too). Rows
+    no rule matches are collected in `Booking.unmapped` (see `unmapped_error`); raises
+    UnbalancedError naming rule and row, InputError for a row in a currency the company
+    does not keep its books in."""
     result = Booking(vouchers=[])
-    unmapped, booked_rows = result.unmapped, result.row_lines
+    unmapped = result.unmapped
     bank, on_bank = rules.bank_accounts, schema.bank_accounts
     grouping, order_field = rules.grouping, schema.order_field
     key_field = schema.group_keys.get(grouping)
-    singles: list[tuple[tuple[Any, ...], Voucher]] = []  # a voucher each, with its order
-    grouped: list[tuple[Any, _Pending]] = []  # (group, row) for the grouped vouchers
+    singles: list[tuple[tuple[Any, ...], Voucher, int]] = []  # a voucher each: order, tag
+    groups: dict[Any, _Group] = {}  # the grouped vouchers
     currency_field, currency = schema.currency_field, mapping.company.currency
     match = rules.match
     count = 0
@@ -93,49 +119,55 @@ def book(rows: Iterable[Row], rules: SourceRules, mapping: Mapping, schema: Sche
             result.zero_rows += 1
             continue
         booked = tuple(lines)
-        booked_rows[row.key] = BookedRow(row.origin, row.aliases, booked)
         order = (row.date, _sortable(row.fields.get(order_field)) if order_field else "",
                  row.origin.line)
         if grouping == "per_row":
+            tag = len(singles)
+            on_row(tag, row, booked, True)
             singles.append((order, _row_voucher(row, rule, booked, rules,
-                                                rule.text or rules.voucher_text)))
+                                                rule.text or rules.voucher_text), tag))
             continue
         group = _group_of(row, grouping, key_field)
         if group is not None:
-            grouped.append((group, _Pending(order, row.key, row.origin, row.date, booked,
-                                            "fx.currency" in row.fields)))
+            voucher = groups.get(group)
+            if voucher is None:
+                voucher = groups[group] = _Group(len(groups) + len(singles), row.date)
+            on_row(voucher.tag, row, booked, False)
+            voucher.add(order, row, booked)
         elif grouping == "per_payout":
             result.pending.append(row)
         else:
             # The section's voucher text names group fields: the rule's own text, if any.
-            singles.append((order, _row_voucher(row, rule, booked, rules, rule.text)))
+            tag = len(groups) + len(singles)
+            on_row(tag, row, booked, True)
+            singles.append((order, _row_voucher(row, rule, booked, rules, rule.text), tag))
     result.rows = count
     singles.sort(key=_first)  # stable: rows in one order keep the file's
     if grouping == "per_row":
-        result.vouchers = [voucher for _, voucher in singles]
+        result.vouchers = [voucher for _, voucher, _ in singles]
+        result.tags = [tag for _, _, tag in singles]
         return result
     if result.pending:
         result.notices.append(Notice(
             f"{len(result.pending)} rows are not yet paid out and were not booked; "
             "they will be booked with the payout that includes them",
             file=result.pending[0].origin.file))
-    grouped.sort(key=_order)
-    groups: dict[Any, list[_Pending]] = defaultdict(list)
-    for group, item in grouped:
-        groups[group].append(item)
-    vouchers = [_group_voucher(key, items, rules, key_field) for key, items in groups.items()]
-    vouchers += [voucher for _, voucher in singles]
-    vouchers.sort(key=lambda v: (v.date, v.origins[0].line if v.origins else 0))
-    result.vouchers = vouchers
+    tagged = [(_group_voucher(key, group, rules, key_field), group.tag)
+              for key, group in groups.items()]
+    tagged += [(voucher, tag) for _, voucher, tag in singles]
+    tagged.sort(key=_voucher_order)
+    result.vouchers = [voucher for voucher, _ in tagged]
+    result.tags = [tag for _, tag in tagged]
     return result
+
+
+def _voucher_order(item: tuple[Voucher, int]) -> tuple[dt.date, int]:
+    voucher = item[0]
+    return voucher.date, voucher.origins[0].line if voucher.origins else 0
 
 
 def _first(item: tuple[Any, ...]) -> Any:
     return item[0]
-
-
-def _order(item: tuple[Any, _Pending]) -> tuple[Any, ...]:
-    return item[1].order
 
 
 def _group_of(row: Row, grouping: str, key_field: str | None) -> Any:
@@ -242,10 +274,11 @@ def _row_voucher(row: Row, rule: Rule, lines: tuple[Line, ...], rules: SourceRul
                    rule=rule.name)
 
 
-def _group_voucher(key: Any, items: list[_Pending], rules: SourceRules,
+def _group_voucher(key: Any, group: _Group, rules: SourceRules,
                    key_field: str | None) -> Voucher:
-    date = max(item.date for item in items)
-    values = {"date": date, "source": rules.source, "count": len(items)}
+    date = group.date
+    group.members.sort(key=_first)  # stable: rows in one order keep the file's
+    values = {"date": date, "source": rules.source, "count": len(group.members)}
     if isinstance(key, tuple):
         key = key[-1]  # per_entry: (account, date, entry)
     if key_field:
@@ -256,16 +289,16 @@ def _group_voucher(key: Any, items: list[_Pending], rules: SourceRules,
         text = f"{rules.source} {date.isoformat()}"
     else:
         text = f"{rules.source} {key}"
-    lines = [line for item in items for line in item.lines]
-    if rules.fx_difference and any(item.fx for item in items):
+    lines = group.lines()
+    if rules.fx_difference and group.fx:
         lines += fx_difference(lines, *rules.fx_difference)
     return Voucher(
         series=rules.series,
         date=date,
         text=text,
         lines=merge_lines(lines),
-        source_keys=tuple(item.key for item in items),
-        origins=tuple(item.origin for item in items),
+        source_keys=tuple(key for _, key, _ in group.members),
+        origins=tuple(origin for _, _, origin in group.members),
     )
 
 
@@ -341,7 +374,7 @@ def _snippet(kind: tuple[Any, ...], schema: Schema) -> list[str]:
 # -- POS day closes ---------------------------------------------------------------------
 
 
-def book_pos(rows: Iterable[Row], mapping: Mapping) -> Booking:
+def book_pos(rows: Iterable[Row], mapping: Mapping, on_row: RowSink = _ignore) -> Booking:
     """Day-close rows (sources/pos.py) -> one voucher per register and Z, plus the cash
     vouchers asked for. Raises InputError for a close that does not tie or an X report,
     MappingError listing every payment method, VAT rate and product group without account;
@@ -355,6 +388,7 @@ def book_pos(rows: Iterable[Row], mapping: Mapping) -> Booking:
                            file=mapping.file, key="pos",
                            hint="add `pos: {payment_methods: …, vat_rates: …}` (docs/pos.md).")
     closes = []
+    tagged: list[tuple[Voucher, int]] = []
     missing = Missing()  # every account the run's closes lack, in one error
     for row in rows:
         result.rows += 1
@@ -371,10 +405,12 @@ def book_pos(rows: Iterable[Row], mapping: Mapping) -> Booking:
             suffix = {CASH_DIFFERENCE: ":diff", CASH_DEPOSIT: ":deposit"}[str(part)]
             voucher = next(v for v in cash if v.source_keys[0].endswith(suffix))
         voucher = dataclasses.replace(voucher, source_keys=(row.key,), origins=(row.origin,))
-        result.vouchers.append(voucher)
-        result.row_lines[row.key] = BookedRow(row.origin, row.aliases, voucher.lines)
+        on_row(len(tagged), row, voucher.lines, True)
+        tagged.append((voucher, len(tagged)))
     missing.raise_if_any()
     for close in closes:
         result.notices.extend(Notice(note, file=close.origin.file) for note in close.notes)
-    result.vouchers.sort(key=lambda v: (v.date, v.origins[0].line))
+    tagged.sort(key=_voucher_order)
+    result.vouchers = [voucher for voucher, _ in tagged]
+    result.tags = [tag for _, tag in tagged]
     return result

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Callable, Union
 
 from bokfor import faults
-from bokfor.domain import Notice, Voucher
+from bokfor.domain import Notice
 from bokfor.errors import MappingError, UsageError
 from bokfor.fileio import atomic_write
-from bokfor.ledger import BATCH, Ledger, RowRecord
+from bokfor.ledger import BATCH, Ledger
 from bokfor.mapping import Mapping
 from bokfor.plan import Plan, check_books, make_plan
 from bokfor.sie.model import SieDocument
@@ -92,7 +92,8 @@ def export(plan: Plan, data: Output, out: Path, ledger: Ledger, mapping_path: Pa
         return export_batch(plan, data, out, ledger, mapping_path)
     faults.point("before-ledger")
     export_id = ledger.begin_export(mapping=mapping_path, target=out, data=data,
-                                    vouchers=_recorded(plan), replaced=_replaced(plan))
+                                    vouchers=plan.to_write, spool=plan.spool, tags=plan.tags,
+                                    replaced=_replaced(plan))
     faults.point("after-ledger-pending")
     atomic_write(out, data)
     faults.point("after-rename")
@@ -112,7 +113,8 @@ def export_batch(plan: Plan, data: BatchOutput, directory: Path, ledger: Ledger,
     faults.point("before-ledger")
     export_id = ledger.begin_export(
         mapping=mapping_path, target=directory / MANIFEST, data=data.batch.manifest,  # type: ignore[attr-defined]
-        vouchers=_recorded(plan), kind=BATCH, replaced=_replaced(plan))
+        vouchers=plan.to_write, spool=plan.spool, tags=plan.tags, kind=BATCH,
+        replaced=_replaced(plan))
     faults.point("after-ledger-pending")
     atomic_write(directory / BATCH_SIE, data.sie)
     write_files(data.batch, directory)  # type: ignore[arg-type]
@@ -120,10 +122,6 @@ def export_batch(plan: Plan, data: BatchOutput, directory: Path, ledger: Ledger,
     ledger.finish_export(export_id)
     faults.point("after-ledger-done")
     return export_id
-
-
-def _recorded(plan: Plan) -> list[tuple[Voucher, list[RowRecord]]]:
-    return [(v, plan.records[i]) for i, v in enumerate(plan.to_write)]
 
 
 def _replaced(plan: Plan) -> list[str]:
@@ -245,6 +243,7 @@ class Job:
             try:
                 self.settle_all(ledger)
                 if ledger.state() != state:
+                    plan.close()
                     plan = self._plan(ledger)
                     checked = self.check(plan)
                     if checked is None:

@@ -25,13 +25,16 @@ import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, NamedTuple, TypeVar
 
 from filelock import FileLock, Timeout
 
 from bokfor import __version__
 from bokfor.domain import Line, Notice, Voucher, make_dims
 from bokfor.errors import EXIT_BUSY, EXIT_FAILURE, BokforError
+
+if TYPE_CHECKING:
+    from bokfor.spool import RecordSpool
 
 # Each entry migrates the schema from version i to i + 1 (PRAGMA user_version).
 MIGRATIONS: list[str] = [
@@ -387,63 +390,72 @@ class Ledger:
     # -- writing ---------------------------------------------------------------------------
 
     @_writes(_FREE + ", then run again: nothing was written or recorded as exported.")
-    def begin_export(self, *, mapping: Path, target: Path, data: bytes,
-                     vouchers: list[tuple[Voucher, list[RowRecord]]], kind: str = SIE,
+    def begin_export(self, *, mapping: Path, target: Path, data: bytes, vouchers: list[Voucher],
+                     spool: RecordSpool, tags: list[int], kind: str = SIE,
                      replaced: Iterable[str] = ()) -> int:
-        """Record an export as pending (committed before the file is written). `replaced`:
-        the keys of rows exported before that this export records again (corrections)."""
+        """Record an export as pending (committed before the file is written): `vouchers`,
+        and the rows in `spool` tagged `tags[i]` as those of `vouchers[i]`. `replaced`: the
+        keys of rows exported before that this export records again (corrections)."""
         conn = self.conn
+        spool.flush()
         # Every id below is assigned in this transaction, so the foreign keys hold by
         # construction: checking them row by row took a third of the insert. What the
         # check would have done besides — a replaced row's aliases cascading away — is
-        # done explicitly. (The pragma is ignored inside a transaction: set before it.)
+        # done explicitly. (Neither the pragma nor ATTACH work inside a transaction.)
         conn.execute("PRAGMA foreign_keys = OFF")
+        conn.execute("ATTACH DATABASE ? AS spool", (str(spool.path),))
         try:
-            with paused_gc():  # a parameter tuple a row: see paused_gc
-                return self._begin_export(mapping, target, data, vouchers, kind, replaced)
+            return self._begin_export(mapping, target, data, vouchers, tags, kind, replaced)
         finally:
+            conn.execute("DROP TABLE IF EXISTS temp.voucher_tags")
+            conn.execute("DETACH DATABASE spool")
             conn.execute("PRAGMA foreign_keys = ON")
 
-    def _begin_export(self, mapping: Path, target: Path, data: bytes,
-                      vouchers: list[tuple[Voucher, list[RowRecord]]], kind: str,
-                      replaced: Iterable[str]) -> int:
+    def _begin_export(self, mapping: Path, target: Path, data: bytes, vouchers: list[Voucher],
+                      tags: list[int], kind: str, replaced: Iterable[str]) -> int:
         conn = self.conn
         now = _now()
         with conn:
             run_id = conn.execute("INSERT INTO runs (started, version, mapping) VALUES (?, ?, ?)",
                                   (now, __version__, str(mapping))).lastrowid
-            dates = [v.date for v, _ in vouchers]
+            # Ids assigned here (we hold the lock and the transaction) so that all vouchers,
+            # rows and aliases go in with one statement each, not two per voucher.
+            first = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM vouchers").fetchone()[0]
+            conn.execute("CREATE TEMP TABLE voucher_tags (tag INTEGER PRIMARY KEY, "
+                         "id INTEGER NOT NULL)")
+            conn.executemany("INSERT INTO temp.voucher_tags VALUES (?, ?)",
+                             ((tag, first + seq) for seq, tag in enumerate(tags)))
+            rows = conn.execute("SELECT count(*) FROM spool.records JOIN temp.voucher_tags "
+                                "USING (tag)").fetchone()[0]
+            dates = [v.date for v in vouchers]
             export_id = conn.execute(
                 "INSERT INTO exports (run_id, state, target, sha256, first_date, last_date, "
                 "vouchers, rows, created, kind) VALUES (?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)",
                 (run_id, str(target.resolve()), hashlib.sha256(data).hexdigest(),
                  min(dates).isoformat() if dates else None,
-                 max(dates).isoformat() if dates else None, len(vouchers),
-                 sum(len(rows) for _, rows in vouchers), now, kind)).lastrowid
-            # Ids assigned here (we hold the lock and the transaction) so that all vouchers,
-            # rows and aliases go in with one statement each, not two per voucher.
-            first = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM vouchers").fetchone()[0]
-            conn.executemany(
-                "INSERT INTO vouchers (id, export_id, seq, series, number, date, text, lines) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(first + seq, export_id, seq, v.series, v.number, v.date.isoformat(), v.text,
-                  lines_to_json(v.lines)) for seq, (v, _) in enumerate(vouchers)])
+                 max(dates).isoformat() if dates else None, len(vouchers), rows, now,
+                 kind)).lastrowid
+            with paused_gc():  # a parameter tuple a voucher: see paused_gc
+                conn.executemany(
+                    "INSERT INTO vouchers (id, export_id, seq, series, number, date, text, "
+                    "lines) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(first + seq, export_id, seq, v.series, v.number, v.date.isoformat(),
+                      v.text, lines_to_json(v.lines)) for seq, v in enumerate(vouchers)])
             conn.executemany("DELETE FROM aliases WHERE key = ?", ((k,) for k in replaced))
-            # A corrected row replaces its earlier record; the old voucher stays as history.
-            # Inserted in key order (a stable sort: of two records with one key the later
-            # still wins), so the B-tree is filled page by page instead of at random places.
-            records = sorted(((r, first + seq) for seq, (_, rows) in enumerate(vouchers)
-                              for r in rows), key=_by_key)
-            conn.executemany(
+            # A corrected row replaces its earlier record (the later voucher's wins); the old
+            # voucher stays as history. In key order, so the B-tree fills page by page
+            # instead of at random places; SQLite sorts the spool, in its own memory bounds.
+            conn.execute(
                 "INSERT OR REPLACE INTO rows (key, source, content, voucher_id, origin, lines) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                ((r.key, r.source, r.content, vid, r.origin, r.lines) for r, vid in records))
-            # From the vouchers' order again, so that of two rows naming one alias the same
-            # one wins as before (a run refuses that anyway: plan._check_aliases).
-            aliases = sorted(((a, r.key) for _, rows in vouchers for r in rows
-                              for a in r.aliases), key=_first)
-            conn.executemany("INSERT OR REPLACE INTO aliases (alias, key) VALUES (?, ?)",
-                             aliases)
+                "SELECT r.key, r.source, r.content, t.id, r.origin, r.lines "
+                "FROM spool.records r JOIN temp.voucher_tags t USING (tag) "
+                "ORDER BY r.key, t.id, r.rowid")
+            # Of two rows naming one alias the later voucher's wins, as for keys (a run
+            # refuses that anyway: plan._check_aliases).
+            conn.execute(
+                "INSERT OR REPLACE INTO aliases (alias, key) SELECT a.alias, a.key "
+                "FROM spool.aliases a JOIN temp.voucher_tags t USING (tag) "
+                "ORDER BY a.alias, t.id, a.rowid")
         assert export_id is not None
         return export_id
 
@@ -692,14 +704,6 @@ _JSON_CACHE_SIZE = 100_000
 
 
 _CHUNK = 500  # names a lookup query asks for (SQLite's variable limit is 999 in old builds)
-
-
-def _by_key(item: tuple[RowRecord, int]) -> str:
-    return item[0].key
-
-
-def _first(item: tuple[str, str]) -> str:
-    return item[0]
 
 
 def _records_to_json(records: Iterable[RowRecord]) -> str:

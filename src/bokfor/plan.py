@@ -14,19 +14,21 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from array import array
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from bokfor.booking import Booking, book, book_pos, unmapped_error, unmapped_kinds
+from bokfor.booking import book, book_pos, unmapped_error, unmapped_kinds
 from bokfor.domain import FiscalYear, Line, Notice, Origin, Row, Voucher
 from bokfor.errors import InputError, MappingError, SieError, UsageError
 from bokfor.ledger import SAME_LINES, Ledger, RowRecord, lines_to_json, paused_gc
 from bokfor.mapping import Mapping
 from bokfor.money import format_sie
 from bokfor.sie.model import SieDocument
-from bokfor.sources import Schema, detect_source, get_source
+from bokfor.spool import RecordSpool
+from bokfor.sources import Schema, Source, detect_source, get_source
 from bokfor.sources.bank import SECTION as BANK
 from bokfor.sources.pos import SECTION as POS
 from bokfor.sources.pos import Z as POS_Z
@@ -68,7 +70,9 @@ class Plan:
     entries: list[Entry]
     inputs: list[InputSummary]
     to_write: list[Voucher]  # corrections and new vouchers, in file order
-    records: dict[int, list[RowRecord]]  # index in to_write -> the rows it records
+    # The rows each voucher records, on disk: to_write[i]'s are tagged tags[i] in the spool.
+    spool: RecordSpool
+    tags: list[int] = field(default_factory=list)
     notices: list[Notice] = field(default_factory=list)
     errors: list[MappingError] = field(default_factory=list)  # unmapped rows, per source
     changed: list[Entry] = field(default_factory=list)
@@ -77,6 +81,14 @@ class Plan:
     # Vouchers that already hold this run's exported rows; as `=` entries only on request
     # (`add_exported`): a re-run of a large export need not rebuild them to count them.
     exported_ids: set[int] = field(default_factory=set)
+
+    def records_of(self, i: int) -> list[RowRecord]:
+        """The rows `to_write[i]` records (a push records one voucher at a time)."""
+        return self.spool.records(self.tags[i])
+
+    def close(self) -> None:
+        """Remove the spool (also done when the plan is collected)."""
+        self.spool.close()
 
     def count(self, status: str) -> int:
         if status == EXPORTED:
@@ -115,16 +127,22 @@ def make_plan(
 ) -> Plan:
     """`bank_account`: the account of bank files that name none (two SEB accounts' CSVs are
     told apart only so). `progress(path, rows)` is called every 16,384 rows read."""
-    with paused_gc():  # several objects a row, kept for the whole run: see paused_gc
-        return _make_plan(inputs, mapping, ledger, source=source, date_from=date_from,
-                          date_to=date_to, correct=correct, bank_account=bank_account,
-                          progress=progress)
+    spool = RecordSpool()
+    try:
+        with paused_gc():  # several objects a row: see paused_gc
+            return _make_plan(inputs, mapping, ledger, spool, source=source,
+                              date_from=date_from, date_to=date_to, correct=correct,
+                              bank_account=bank_account, progress=progress)
+    except BaseException:
+        spool.close()
+        raise
 
 
 def _make_plan(
     inputs: list[Path],
     mapping: Mapping,
     ledger: Ledger,
+    spool: RecordSpool,
     *,
     source: str | None,
     date_from: dt.date | None,
@@ -134,10 +152,12 @@ def _make_plan(
     progress: Progress | None,
 ) -> Plan:
     _check_inputs(inputs)
-    seen: dict[str, tuple[Origin, str]] = {}
-    plan = Plan(entries=[], inputs=[], to_write=[], records={})
-    corrections: list[tuple[Voucher, list[RowRecord]]] = []
-    new: list[tuple[Voucher, list[RowRecord]]] = []
+    seen = _Seen()
+    read: list[tuple[Path, Source]] = []  # for the exact check of names seen twice
+    plan = Plan(entries=[], inputs=[], to_write=[], spool=spool)
+    corrections: list[tuple[Voucher, int]] = []
+    new: list[tuple[Voucher, int]] = []  # (voucher, tag)
+    next_tag = 0
     exported_ids: set[int] = set()
     closes: list[object] = []  # POS day closes of the run
     for path in inputs:
@@ -147,19 +167,23 @@ def _make_plan(
         rules = None if pos else mapping.for_source(src.section)
         summary = InputSummary(str(path), src.name)
         plan.inputs.append(summary)
-        contents: dict[str, str] = {}  # of the rows booked now
-        changed: list[Row] = []
-        items = src.read(path, mapping.timezone)
-        if bank_account and src.section == BANK:
-            items = _with_account(items, bank_account)
-        rows = _in_range(_unique(_count(items, summary, plan.notices, progress), seen),
+        read.append((path, src))
+        contents: dict[str, str] = {}  # of the rows to book, until they are booked
+        changed: list[tuple[Row, str]] = []  # with their content now
+        now_lines: dict[str, tuple[Line, ...]] = {}  # what changed rows are booked to now
+        rows = _in_range(seen.added(_count(_read(src, path, mapping, bank_account), summary,
+                                           plan.notices, progress)),
                          date_from, date_to, summary)
         todo = _classify(rows, ledger, content_of(src.schema, src.schema.amounts), src.name,
-                         summary, exported_ids, contents, changed, correct)
+                         summary, exported_ids, contents, changed,
+                         now_lines if correct else None)
         if pos:
             todo = list(todo)  # read whole: the Z series is checked over the run
-        booking = book_pos(todo, mapping) if rules is None else book(todo, rules, mapping,
-                                                                      src.schema)
+        offset = next_tag
+        sink = _recorder(spool, offset, src.name, contents, now_lines)
+        booking = book_pos(todo, mapping, sink) if rules is None else \
+            book(todo, rules, mapping, src.schema, sink)
+        next_tag = offset + len(booking.tags)
         summary.changed = len(changed)
         series = mapping.pos.series if rules is None and mapping.pos else \
             rules.series if rules else ""
@@ -172,8 +196,8 @@ def _make_plan(
             plan.errors.append(unmapped_error(booking.unmapped, rules, mapping, src.schema))
             plan.entries.extend(Entry(UNMAPPED, None, f"{path}: {kind}")
                                 for kind in unmapped_kinds(booking.unmapped, src.schema))
-        for row in changed:
-            entry = _changed_entry(row, contents[row.key], ledger, booking, series,
+        for row, content in changed:
+            entry = _changed_entry(row, content, ledger, now_lines.get(row.key, ()), series,
                                    src.schema)
             plan.changed.append(entry)
             plan.entries.append(entry)
@@ -181,23 +205,30 @@ def _make_plan(
                 # The reversal records the row's new content with no lines; if the row is
                 # booked again below, that voucher's record replaces this one. Either way
                 # the ledger knows the new content, so the row is not "changed" next time.
-                corrections.append((entry_reversal(entry, series), [RowRecord(
-                    row.key, src.name, contents[row.key], str(row.origin),
-                    lines_to_json(()), row.aliases)]))
-        for voucher in booking.vouchers:
-            new.append((voucher, _row_records(voucher, booking, src.name, contents)))
+                spool.add(next_tag, RowRecord(row.key, src.name, content, str(row.origin),
+                                              lines_to_json(()), row.aliases))
+                corrections.append((entry_reversal(entry, series), next_tag))
+                next_tag += 1
+        new += zip(booking.vouchers, (offset + tag for tag in booking.tags))
         if pos:
             closes += [row.detail for row in todo  # type: ignore[union-attr]
                        if row.fields.get("part") == POS_Z]
+    if seen.repeated():  # refused, naming both rows (or a mere collision of hashes)
+        exact: dict[str, tuple[Origin, str]] = {}
+        for path, src in read:
+            rows = _count(_read(src, path, mapping, bank_account), InputSummary("", ""), [])
+            for _ in _unique(rows, exact):
+                pass
     if closes:  # a register's Z series over the whole run: a gap is a day not booked
         from bokfor.dayclose import z_gaps
 
         plan.notices.extend(z_gaps(closes))  # type: ignore[arg-type]
     plan.exported_ids = exported_ids
     new.sort(key=lambda item: item[0].date)
-    for voucher, records in corrections + new:
-        plan.records[len(plan.to_write)] = records
+    for voucher, tag in corrections + new:
+        plan.tags.append(tag)
         plan.to_write.append(voucher)
+    spool.flush()
     plan.entries.extend(Entry(NEW, voucher) for voucher, _ in new)
     plan.entries.sort(key=lambda e: (e.voucher.date if e.voucher else dt.date.min))
     plan.fiscal_year = _fiscal_year(plan.to_write, mapping)
@@ -206,11 +237,14 @@ def _make_plan(
 
 def _classify(rows: Iterable[Row], ledger: Ledger, content: Callable[[Row], str], source: str,
               summary: InputSummary, exported_ids: set[int], contents: dict[str, str],
-              changed: list[Row], correct: bool) -> Iterator[Row]:
+              changed: list[tuple[Row, str]], now_lines: dict[str, tuple[Line, ...]] | None
+              ) -> Iterator[Row]:
     """The rows to book, as they are read: the new ones, and after them (with `correct`) the
     changed ones. Exported rows are counted (their vouchers in `exported_ids`), changed ones
-    collected in `changed`, and the content of each row to book kept in `contents`. The
-    ledger is asked a batch of keys at a time."""
+    collected in `changed` with their content, and the content of each row to book kept in
+    `contents` until it is booked. With `now_lines` (--correct) the changed rows are booked
+    too, their keys put there for the lines they get. The ledger is asked a batch of keys
+    at a time."""
     for batch in _batches(rows, _BATCH):
         known = ledger.known([row.key for row in batch])
         owners = ledger.owners([a for row in batch if row.aliases and row.key not in known
@@ -228,10 +262,12 @@ def _classify(rows: Iterable[Row], ledger: Ledger, content: Callable[[Row], str]
                 summary.exported += 1
                 exported_ids.add(before[1])
             else:
-                contents[row.key] = text
-                changed.append(row)
-    if correct:
-        yield from changed
+                changed.append((row, text))
+    if now_lines is not None:
+        for row, text in changed:
+            contents[row.key] = text
+            now_lines[row.key] = ()
+            yield row
 
 
 _BATCH = 2000  # rows classified per ledger lookup
@@ -287,12 +323,10 @@ def entry_reversal(entry: Entry, series: str) -> Voucher:
                    source_keys=(key,))
 
 
-def _changed_entry(row: Row, content: str, ledger: Ledger, booking: Booking, series: str,
-                   schema: Schema) -> Entry:
+def _changed_entry(row: Row, content: str, ledger: Ledger, lines: tuple[Line, ...],
+                   series: str, schema: Schema) -> Entry:
     old = ledger.row(row.key)
     assert old is not None
-    now = booking.row_lines.get(row.key)
-    lines = now.lines if now else ()
     before = content_dict(old.content, schema.amounts)
     after = content_dict(content, schema.amounts)
     diffs = [f"{name} {before.get(name)} -> {value}"
@@ -305,14 +339,24 @@ def _changed_entry(row: Row, content: str, ledger: Ledger, booking: Booking, ser
                                   origins=(row.origin,)), detail, old.lines)
 
 
-def _row_records(voucher: Voucher, booking: Booking, source: str, contents: dict[str, str]
-                 ) -> list[RowRecord]:
-    records = []
-    for key in voucher.source_keys:
-        origin, aliases, lines = booking.row_lines[key]
-        encoded = SAME_LINES if lines is voucher.lines else lines_to_json(lines)
-        records.append(RowRecord(key, source, contents[key], str(origin), encoded, aliases))
-    return records
+def _recorder(spool: RecordSpool, offset: int, source: str, contents: dict[str, str],
+              now_lines: dict[str, tuple[Line, ...]]) -> Callable[[int, Row, tuple[Line, ...], bool], None]:
+    """booking's `on_row`: a booked row's ledger record goes to the spool as it comes (its
+    content leaves `contents`); a changed row's lines (`_classify` put its key in
+    `now_lines`) are kept for its `~` entry."""
+
+    def on_row(tag: int, row: Row, lines: tuple[Line, ...], own: bool) -> None:
+        key = row.key
+        content = contents.pop(key, None)
+        if content is None:  # the key's second row in the input: the run refuses it (_Seen)
+            return
+        spool.add(offset + tag, RowRecord(key, source, content, str(row.origin),
+                                          SAME_LINES if own else lines_to_json(lines),
+                                          row.aliases))
+        if now_lines and key in now_lines:
+            now_lines[key] = lines
+
+    return on_row
 
 
 def check_books(plan: Plan, books: SieDocument) -> None:
@@ -336,8 +380,9 @@ def _shape(lines: Iterable[Line]) -> tuple[tuple[str, int], ...]:
     return tuple(sorted((a, amount) for a, amount in per_account.items() if amount))
 
 
-# A run holds its vouchers and a record per booked row until the export (1.8 KiB a row for
-# 1M Stripe rows, 2.3 KiB for a 100k-row bank CSV, one voucher a row): a larger input is
+# A run holds its vouchers (and, for grouped ones, every row's key and origin) until the
+# export; the rows' ledger records wait on disk (bokfor.spool). Measured: 0.55 KiB a row for
+# 1M Stripe rows (per day), ~2 KiB for a bank CSV booked one voucher a row. A larger input is
 # refused up front with a way out, rather than exhausting the machine half-way. A year of a
 # busy shop's Stripe balance export is tens of MB.
 MAX_INPUT_BYTES = 512 * 1024 * 1024
@@ -358,6 +403,14 @@ def _check_inputs(inputs: list[Path]) -> None:
                 "one run reads", file=str(path),
                 hint="export a shorter period (a month or a quarter) and convert each file; "
                 "the ledger keeps the runs from booking anything twice.")
+
+
+def _read(src: Source, path: Path, mapping: Mapping, bank_account: str | None
+          ) -> Iterable[Row | Notice]:
+    items = src.read(path, mapping.timezone)
+    if bank_account and src.section == BANK:
+        items = _with_account(items, bank_account)
+    return items
 
 
 def _with_account(items: Iterable[Row | Notice], account: str) -> Iterator[Row | Notice]:
@@ -388,6 +441,36 @@ def _count(items: Iterable[Row | Notice], summary: InputSummary, notices: list[N
 
 
 _EVERY = 2**14 - 1  # progress is told every 16,384 rows
+
+
+class _Seen:
+    """Every key and alias of the run as a 64-bit hash: 8 bytes a name, where a dict of
+    names and origins held ~250 (a third of a 1M-row run's memory). A name seen twice is
+    looked for when every row is read (`repeated`); `_unique` then reads the inputs again
+    to name both rows, or finds the two names differ (a collision: about 1 in 10^7 for
+    a million names) and lets the run go on."""
+
+    def __init__(self) -> None:
+        self.hashes = array("q")
+
+    def added(self, rows: Iterable[Row]) -> Iterator[Row]:
+        append = self.hashes.append
+        for row in rows:
+            key, aliases = row.key, row.aliases
+            append(hash(key))
+            if aliases:
+                # One name twice in a row is no repeat.
+                self.hashes.extend(hash(a) for a in set(aliases) if a != key)
+            yield row
+
+    def repeated(self) -> bool:
+        hashes = self.hashes
+        if len(hashes) < 2**16:
+            return len(set(hashes)) != len(hashes)
+        import numpy  # sorts 8-byte integers in C; not imported by small runs
+
+        ordered = numpy.sort(numpy.frombuffer(hashes, dtype=numpy.int64))
+        return bool((ordered[1:] == ordered[:-1]).any())
 
 
 def _unique(rows: Iterable[Row], seen: dict[str, tuple[Origin, str]]) -> Iterator[Row]:

@@ -165,7 +165,7 @@ def bodies(plan: Plan, registers: Registers | None, notices: list[Notice]) -> li
         key = voucher_key(v)
         year_id = ids.get(v.date)
         body = voucher_body(v, key=key, series=v.series, year_id=year_id, notices=notices)
-        out.append(Outgoing(v, plan.records[i], key, v.series, year_id, body, to_json(body)))
+        out.append(Outgoing(v, plan.records_of(i), key, v.series, year_id, body, to_json(body)))
     seen: dict[str, Voucher] = {}
     for item in out:
         other = seen.setdefault(item.key, item.voucher)
