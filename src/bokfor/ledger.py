@@ -294,23 +294,22 @@ class Ledger:
     def known(self, keys: list[str]) -> dict[str, tuple[str, int, str]]:
         """Of `keys`, those exported before: key -> (content, voucher id, source). Asked a
         batch at a time, so a run costs what it reads, not what the ledger holds."""
-        return dict(self._lookup("SELECT key, content, voucher_id, source FROM rows "
-                                 "WHERE key IN ({})", keys, lambda r: (r[0], r[1:])))
+        return {r[0]: r[1:] for r in self._lookup(
+            "SELECT key, content, voucher_id, source FROM rows WHERE key IN ({})", keys)}
 
     def owners(self, aliases: list[str]) -> dict[str, str]:
         """Of `aliases`, those exported before -> the key they were exported under."""
         return dict(self._lookup("SELECT alias, key FROM aliases WHERE alias IN ({})",
-                                 aliases, tuple))
+                                 aliases))
 
-    def _lookup(self, sql: str, names: list[str], pair: Callable[[tuple], tuple]
-                ) -> Iterator[tuple]:
+    def _lookup(self, sql: str, names: list[str]) -> list[tuple]:
+        found: list[tuple] = []
         if self._conn is None or not names:
-            return
+            return found
         for start in range(0, len(names), _CHUNK):
             chunk = names[start:start + _CHUNK]
-            query = sql.format(",".join("?" * len(chunk)))
-            for found in self._conn.execute(query, chunk):
-                yield pair(found)
+            found += self._conn.execute(sql.format(",".join("?" * len(chunk))), chunk)
+        return found
 
     def row(self, key: str) -> ExportedRow | None:
         if self._conn is None:
