@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bokfor.booking import book, fx_difference, merge_lines, unmapped_error
+from bokfor.booking import PENDING, book, fx_difference, merge_lines, unmapped_error
 from bokfor.domain import Line, Origin, Row
 from bokfor.errors import InputError, UnbalancedError
 from bokfor.mapping import load_mapping
@@ -178,10 +178,14 @@ def test_grouped_vouchers_are_the_merged_lines_of_their_rows(rows, grouping):
     own = {v.source_keys[0]: v.lines for v in book(
         rows, _mapping("per_row").sources["stripe_balance"], m, SOURCE.schema).vouchers}
     seen: dict[str, int] = {}
+    pending: list[str] = []
 
     def on_row(tag, row, lines, is_own):
         assert row.key not in seen and not is_own and lines == own[row.key]
-        seen[row.key] = tag
+        if tag == PENDING:
+            pending.append(row.key)
+        else:
+            seen[row.key] = tag
 
     result = book(rows, rules, m, SOURCE.schema, on_row)
     assert len(result.tags) == len(set(result.tags)) == len(result.vouchers)
@@ -197,3 +201,4 @@ def test_grouped_vouchers_are_the_merged_lines_of_their_rows(rows, grouping):
         assert voucher.date == max(r.date for r in members)
         assert all(seen[k] == tag for k in voucher.source_keys)
     assert sorted(seen) == sorted(k for v in result.vouchers for k in v.source_keys)
+    assert pending == [row.key for row in result.pending]

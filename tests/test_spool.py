@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 from array import array
 from pathlib import Path
 
@@ -44,16 +45,17 @@ def test_a_voucher_s_records_come_back_in_order_with_their_aliases():
     assert spool.records(7) == [a, c]
     assert spool.records(8) == [b]
     assert spool.records(9) == []
-    assert spool.count == 3
     spool.close()
     assert not spool.path.exists()
 
 
 def test_a_plan_s_spool_is_removed_when_it_is_closed(own_tmpdir):
     plan = make_plan([SAMPLE], load_mapping(MAPPING), Ledger.open(own_tmpdir / "none.sqlite"))
-    assert plan.spool.path.exists() and plan.spool.count == 36
-    assert sum(len(plan.records_of(i)) for i in range(len(plan.to_write))) == 36
-    assert [r.key for r in plan.records_of(0)] == list(plan.to_write[0].source_keys)
+    assert plan.spool.path.exists()
+    # Each voucher's records in its source_keys order (a push stores them so).
+    assert [[r.key for r in plan.records_of(i)] for i in range(len(plan.to_write))] == [
+        list(v.source_keys) for v in plan.to_write]
+    assert sum(len(v.source_keys) for v in plan.to_write) == 36
     plan.close()
     assert list(own_tmpdir.glob("bokfor-plan-*")) == []
 
@@ -68,19 +70,36 @@ def test_a_failed_plan_leaves_no_spool(own_tmpdir, tmp_path):
 
 
 def test_spools_of_killed_runs_are_swept_and_live_ones_kept(own_tmpdir):
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True).stdout.strip()
-    stale = own_tmpdir / f"bokfor-plan-{dead}-abc123"
-    live = own_tmpdir / f"bokfor-plan-{os.getppid()}-def456"
-    other = own_tmpdir / "bokfor-plan-notapid-x"
-    for path in (stale, live, other):
-        path.mkdir()
-        (path / "records.sqlite").write_bytes(b"")
-    spool = RecordSpool()
-    if os.name == "posix":
+    """A spool is its run's while the run holds its lock: one whose process was killed is
+    removed by the next run; a locked one (another run, even in another PID namespace or on
+    another host sharing TMPDIR) and a directory too new to be locked yet are left alone."""
+    script = ("import sys, time; sys.path.insert(0, sys.argv[1]); "
+              "from bokfor.spool import RecordSpool; s = RecordSpool(); "
+              "print(s.path.parent, flush=True); time.sleep(int(sys.argv[2]))")
+    env = {**os.environ, "TMPDIR": str(own_tmpdir)}
+    src = str(REPO / "src")
+    killed = subprocess.Popen([sys.executable, "-c", script, src, "60"], env=env,
+                              stdout=subprocess.PIPE, text=True)
+    stale = Path(killed.stdout.readline().strip())
+    killed.kill()
+    killed.wait()
+    alive = subprocess.Popen([sys.executable, "-c", script, src, "60"], env=env,
+                             stdout=subprocess.PIPE, text=True)
+    live = Path(alive.stdout.readline().strip())
+    young = own_tmpdir / "bokfor-plan-young"
+    young.mkdir()
+    old = time.time() - 3600
+    for path in (stale, live):
+        os.utime(path, (old, old))
+    try:
+        assert stale.exists() and live.exists()
+        spool = RecordSpool()
         assert not stale.exists()
-    assert live.exists() and other.exists() and spool.path.exists()
-    spool.close()
+        assert live.exists() and (live / "records.sqlite").exists() and young.exists()
+        spool.close()
+    finally:
+        alive.kill()
+        alive.wait()
 
 
 def test_a_full_temporary_disk_is_one_message_not_a_traceback():
@@ -138,3 +157,41 @@ def test_the_ledger_copies_the_spool_in_one_statement(tmp_path, capsys):
     assert rows == (36, 36)
     assert exported == (len(plan.to_write), 36)
     assert per_voucher == [(i, len(v.source_keys)) for i, v in enumerate(plan.to_write)]
+
+
+def _rows(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").splitlines(keepends=True)
+
+
+def test_a_duplicate_is_named_before_an_error_later_in_the_run(tmp_path):
+    """The same row in two exports, and after it a row that cannot be booked: the
+    duplicate is the error shown, as when it was found while reading."""
+    header, *rows = _rows(SAMPLE)
+    usd = rows[0].replace("txn_3QVQp8", "txn_USDUSD").replace(",sek,", ",usd,")
+    second = tmp_path / "again.csv"
+    second.write_text(header + rows[-1] + usd, encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        make_plan([SAMPLE, second], load_mapping(MAPPING), Ledger.open(tmp_path / "l.sqlite"))
+    assert caught.value.message == (
+        f"duplicate row stripe:txn_3QbpTjRb7qLmX2vT1qfO7TPD (also at {SAMPLE}:37): it would "
+        "be booked twice")
+    assert (caught.value.file, caught.value.line) == (str(second), 2)
+
+
+def test_a_file_that_changes_between_its_two_readings_is_refused(tmp_path, monkeypatch):
+    """A name seen twice makes the run read its inputs again; if the file no longer holds
+    what the plan was made from, the plan is not used."""
+    header, *rows = _rows(SAMPLE)
+    growing = tmp_path / "growing.csv"
+    growing.write_text(header + "".join(rows) + rows[-1], encoding="utf-8")  # a row twice
+    check = _Seen.check
+
+    def rewritten_first(self, *args, **kwargs):
+        growing.write_text(header + "".join(rows), encoding="utf-8")
+        return check(self, *args, **kwargs)
+
+    monkeypatch.setattr(_Seen, "check", rewritten_first)
+    with pytest.raises(InputError) as caught:
+        make_plan([growing], load_mapping(MAPPING), Ledger.open(tmp_path / "l.sqlite"))
+    assert caught.value.message == "the file changed while bokfor read it"
+    assert caught.value.file == str(growing)

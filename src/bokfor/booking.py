@@ -38,9 +38,11 @@ class Booking:
 
 
 # on_row(tag, row, lines, own): a row was booked into the voucher tagged `tag`, giving
-# `lines`; `own` when they are that voucher's lines (it has no other row). What the ledger
-# records per row is made from this as the row comes: a large input is never held whole.
+# `lines`; `own` when they are that voucher's lines (it has no other row). Tag PENDING: the
+# row waits for a payout (per_payout), in no voucher yet. What the ledger records per row is
+# made from this as the row comes: a large input is never held whole.
 RowSink = Callable[[int, Row, tuple[Line, ...], bool], None]
+PENDING = -1
 
 
 def _ignore(tag: int, row: Row, lines: tuple[Line, ...], own: bool) -> None:
@@ -135,6 +137,7 @@ def book(rows: Iterable[Row], rules: SourceRules, mapping: Mapping, schema: Sche
             on_row(voucher.tag, row, booked, False)
             voucher.add(order, row, booked)
         elif grouping == "per_payout":
+            on_row(PENDING, row, booked, False)
             result.pending.append(row)
         else:
             # The section's voucher text names group fields: the rule's own text, if any.

@@ -402,12 +402,15 @@ class Ledger:
         # check would have done besides — a replaced row's aliases cascading away — is
         # done explicitly. (Neither the pragma nor ATTACH work inside a transaction.)
         conn.execute("PRAGMA foreign_keys = OFF")
-        conn.execute("ATTACH DATABASE ? AS spool", (str(spool.path),))
+        attached = False
         try:
+            conn.execute("ATTACH DATABASE ? AS spool", (str(spool.path),))
+            attached = True
             return self._begin_export(mapping, target, data, vouchers, tags, kind, replaced)
         finally:
             conn.execute("DROP TABLE IF EXISTS temp.voucher_tags")
-            conn.execute("DETACH DATABASE spool")
+            if attached:
+                conn.execute("DETACH DATABASE spool")
             conn.execute("PRAGMA foreign_keys = ON")
 
     def _begin_export(self, mapping: Path, target: Path, data: bytes, vouchers: list[Voucher],
@@ -435,11 +438,12 @@ class Ledger:
                  max(dates).isoformat() if dates else None, len(vouchers), rows, now,
                  kind)).lastrowid
             with paused_gc():  # a parameter tuple a voucher: see paused_gc
+                # A generator: the tuples are made as SQLite takes them, never held all.
                 conn.executemany(
                     "INSERT INTO vouchers (id, export_id, seq, series, number, date, text, "
                     "lines) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [(first + seq, export_id, seq, v.series, v.number, v.date.isoformat(),
-                      v.text, lines_to_json(v.lines)) for seq, v in enumerate(vouchers)])
+                    ((first + seq, export_id, seq, v.series, v.number, v.date.isoformat(),
+                      v.text, lines_to_json(v.lines)) for seq, v in enumerate(vouchers)))
             conn.executemany("DELETE FROM aliases WHERE key = ?", ((k,) for k in replaced))
             # A corrected row replaces its earlier record (the later voucher's wins); the old
             # voucher stays as history. In key order, so the B-tree fills page by page
@@ -450,7 +454,7 @@ class Ledger:
                 "FROM spool.records r JOIN temp.voucher_tags t USING (tag) "
                 "ORDER BY r.key, t.id, r.rowid")
             # Of two rows naming one alias the later voucher's wins, as for keys (a run
-            # refuses that anyway: plan._check_aliases).
+            # refuses that anyway: plan._Seen).
             conn.execute(
                 "INSERT OR REPLACE INTO aliases (alias, key) SELECT a.alias, a.key "
                 "FROM spool.aliases a JOIN temp.voucher_tags t USING (tag) "

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from bokfor.booking import book, book_pos, unmapped_error, unmapped_kinds
+from bokfor.booking import PENDING, book, book_pos, unmapped_error, unmapped_kinds
 from bokfor.domain import FiscalYear, Line, Notice, Origin, Row, Voucher
-from bokfor.errors import InputError, MappingError, SieError, UsageError
+from bokfor.errors import BokforError, InputError, MappingError, SieError, UsageError
 from bokfor.ledger import SAME_LINES, Ledger, RowRecord, lines_to_json, paused_gc
 from bokfor.mapping import Mapping
 from bokfor.money import format_sie
@@ -53,7 +53,7 @@ class InputSummary:
     vouchers: int = 0  # new vouchers from this input
 
 
-@dataclass
+@dataclass(slots=True)  # one a new voucher: half the size without a __dict__
 class Entry:
     """One line of the plan. `voucher` is what is (or was) booked; for a changed row,
     `previous` holds the lines booked before and `voucher` the booking it would get now."""
@@ -83,8 +83,10 @@ class Plan:
     exported_ids: set[int] = field(default_factory=set)
 
     def records_of(self, i: int) -> list[RowRecord]:
-        """The rows `to_write[i]` records (a push records one voucher at a time)."""
-        return self.spool.records(self.tags[i])
+        """The rows `to_write[i]` records, in its `source_keys` order (a push records one
+        voucher at a time)."""
+        place = {key: n for n, key in enumerate(self.to_write[i].source_keys)}
+        return sorted(self.spool.records(self.tags[i]), key=lambda r: place.get(r.key, -1))
 
     def close(self) -> None:
         """Remove the spool (also done when the plan is collected)."""
@@ -127,22 +129,33 @@ def make_plan(
 ) -> Plan:
     """`bank_account`: the account of bank files that name none (two SEB accounts' CSVs are
     told apart only so). `progress(path, rows)` is called every 16,384 rows read."""
-    spool = RecordSpool()
+    _check_inputs(inputs)
+    spool, seen = RecordSpool(), _Seen()
     try:
         with paused_gc():  # several objects a row: see paused_gc
-            return _make_plan(inputs, mapping, ledger, spool, source=source,
-                              date_from=date_from, date_to=date_to, correct=correct,
-                              bank_account=bank_account, progress=progress)
+            try:
+                plan = _plan_inputs(inputs, mapping, ledger, spool, seen, source=source,
+                                    date_from=date_from, date_to=date_to, correct=correct,
+                                    bank_account=bank_account, progress=progress)
+            except BokforError:
+                # A key or alias seen twice is the error to fix first: others may follow
+                # from it.
+                seen.check(mapping, bank_account, complete=False)
+                raise
+            seen.check(mapping, bank_account)
+            plan.fiscal_year = _fiscal_year(plan.to_write, mapping)
+            return plan
     except BaseException:
         spool.close()
         raise
 
 
-def _make_plan(
+def _plan_inputs(
     inputs: list[Path],
     mapping: Mapping,
     ledger: Ledger,
     spool: RecordSpool,
+    seen: _Seen,
     *,
     source: str | None,
     date_from: dt.date | None,
@@ -151,9 +164,6 @@ def _make_plan(
     bank_account: str | None,
     progress: Progress | None,
 ) -> Plan:
-    _check_inputs(inputs)
-    seen = _Seen()
-    read: list[tuple[Path, Source]] = []  # for the exact check of names seen twice
     plan = Plan(entries=[], inputs=[], to_write=[], spool=spool)
     corrections: list[tuple[Voucher, int]] = []
     new: list[tuple[Voucher, int]] = []  # (voucher, tag)
@@ -167,7 +177,7 @@ def _make_plan(
         rules = None if pos else mapping.for_source(src.section)
         summary = InputSummary(str(path), src.name)
         plan.inputs.append(summary)
-        read.append((path, src))
+        seen.inputs.append((path, src))
         contents: dict[str, str] = {}  # of the rows to book, until they are booked
         changed: list[tuple[Row, str]] = []  # with their content now
         now_lines: dict[str, tuple[Line, ...]] = {}  # what changed rows are booked to now
@@ -213,12 +223,6 @@ def _make_plan(
         if pos:
             closes += [row.detail for row in todo  # type: ignore[union-attr]
                        if row.fields.get("part") == POS_Z]
-    if seen.repeated():  # refused, naming both rows (or a mere collision of hashes)
-        exact: dict[str, tuple[Origin, str]] = {}
-        for path, src in read:
-            rows = _count(_read(src, path, mapping, bank_account), InputSummary("", ""), [])
-            for _ in _unique(rows, exact):
-                pass
     if closes:  # a register's Z series over the whole run: a gap is a day not booked
         from bokfor.dayclose import z_gaps
 
@@ -231,7 +235,6 @@ def _make_plan(
     spool.flush()
     plan.entries.extend(Entry(NEW, voucher) for voucher, _ in new)
     plan.entries.sort(key=lambda e: (e.voucher.date if e.voucher else dt.date.min))
-    plan.fiscal_year = _fiscal_year(plan.to_write, mapping)
     return plan
 
 
@@ -242,9 +245,9 @@ def _classify(rows: Iterable[Row], ledger: Ledger, content: Callable[[Row], str]
     """The rows to book, as they are read: the new ones, and after them (with `correct`) the
     changed ones. Exported rows are counted (their vouchers in `exported_ids`), changed ones
     collected in `changed` with their content, and the content of each row to book kept in
-    `contents` until it is booked. With `now_lines` (--correct) the changed rows are booked
-    too, their keys put there for the lines they get. The ledger is asked a batch of keys
-    at a time."""
+    `contents` (booking's `on_row` takes it out). With `now_lines` (--correct) the changed
+    rows are booked too, their keys put there for the lines they get. The ledger is asked a
+    batch of keys at a time."""
     for batch in _batches(rows, _BATCH):
         known = ledger.known([row.key for row in batch])
         owners = ledger.owners([a for row in batch if row.aliases and row.key not in known
@@ -348,13 +351,15 @@ def _recorder(spool: RecordSpool, offset: int, source: str, contents: dict[str, 
     def on_row(tag: int, row: Row, lines: tuple[Line, ...], own: bool) -> None:
         key = row.key
         content = contents.pop(key, None)
-        if content is None:  # the key's second row in the input: the run refuses it (_Seen)
+        if now_lines and key in now_lines:
+            now_lines[key] = lines
+        if tag == PENDING or content is None:
+            # Not in a voucher yet (per_payout); or a POS input (classified whole before
+            # booking) giving one key twice, which the run refuses (_Seen.check).
             return
         spool.add(offset + tag, RowRecord(key, source, content, str(row.origin),
                                           SAME_LINES if own else lines_to_json(lines),
                                           row.aliases))
-        if now_lines and key in now_lines:
-            now_lines[key] = lines
 
     return on_row
 
@@ -446,12 +451,13 @@ _EVERY = 2**14 - 1  # progress is told every 16,384 rows
 class _Seen:
     """Every key and alias of the run as a 64-bit hash: 8 bytes a name, where a dict of
     names and origins held ~250 (a third of a 1M-row run's memory). A name seen twice is
-    looked for when every row is read (`repeated`); `_unique` then reads the inputs again
-    to name both rows, or finds the two names differ (a collision: about 1 in 10^7 for
-    a million names) and lets the run go on."""
+    looked for when the run's rows are read (`check`); the inputs are then read again to
+    name both rows, or to find the two names differ (a collision: about 1 in 10^7 for a
+    million names) and let the run go on."""
 
     def __init__(self) -> None:
         self.hashes = array("q")
+        self.inputs: list[tuple[Path, Source]] = []  # in the order they were read
 
     def added(self, rows: Iterable[Row]) -> Iterator[Row]:
         append = self.hashes.append
@@ -462,6 +468,29 @@ class _Seen:
                 # One name twice in a row is no repeat.
                 self.hashes.extend(hash(a) for a in set(aliases) if a != key)
             yield row
+
+    def check(self, mapping: Mapping, bank_account: str | None, *, complete: bool = True
+              ) -> None:
+        """Raise the error `_unique` gives for a name seen twice, if one was. `complete`:
+        every input was read whole; then a second reading must give the same names, since
+        the plan was made from the first (a file still being written is refused)."""
+        if not self.repeated():
+            return
+        exact: dict[str, tuple[Origin, str]] = {}
+        again, ends = _Seen(), []
+        for path, src in self.inputs:
+            rows = _count(_read(src, path, mapping, bank_account), InputSummary("", ""), [])
+            for _ in _unique(again.added(rows), exact):
+                pass
+            ends.append(len(again.hashes))
+        if complete and again.hashes != self.hashes:
+            first = next((i for i, (a, b) in enumerate(zip(again.hashes, self.hashes))
+                          if a != b), min(len(again.hashes), len(self.hashes)))
+            path = next((p for (p, _), end in zip(self.inputs, ends) if first < end),
+                        self.inputs[-1][0])
+            raise InputError("the file changed while bokfor read it", file=str(path),
+                             hint="run again once it is complete (is a download or a sync "
+                             "still writing it?).")
 
     def repeated(self) -> bool:
         hashes = self.hashes

@@ -10,58 +10,68 @@ The file's tables are the contract with the ledger:
     records(tag, key, source, content, origin, lines)   one per booked row
     aliases(tag, alias, key)                            one per alias of such a row
 `tag` names the voucher (`Plan.tags` maps a voucher's place in `to_write` to its tag).
-The file lives in the temporary directory (TMPDIR) and is removed when the plan is closed or
-collected; nothing in it outlives the process.
+The file lives in a directory of its own in the temporary directory (TMPDIR), locked while
+its run lives; it is removed when the plan is closed or collected, and a killed run's by the
+next run that finds its lock free.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import sqlite3
 import tempfile
+import time
 import weakref
 from pathlib import Path
+
+from filelock import FileLock, Timeout
 
 from bokfor.errors import OutputError
 from bokfor.ledger import RowRecord
 
 _BATCH = 4096  # records buffered before one executemany
-
-
 _PREFIX = "bokfor-plan-"
+_LOCK = "lock"
+_YOUNG = 60.0  # seconds: a directory this new may not be locked yet by the run making it
 
 
 class RecordSpool:
     def __init__(self) -> None:
+        _sweep()
+        # What the finalizer closes and removes, filled in as it is made: a spool that fails
+        # half-way leaves nothing behind either.
+        self._held: list = []
+        self._finalizer = weakref.finalize(self, _remove, self._held)
         try:
-            _sweep()
-            self._dir = Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-"))
-            self.path = self._dir / "records.sqlite"
+            directory = Path(tempfile.mkdtemp(prefix=_PREFIX))
+            self._held.append(directory)
+            # Not thread-local: the finalizer may release it from another thread.
+            lock = FileLock(str(directory / _LOCK), thread_local=False)
+            lock.acquire()
+            self._held.append(lock)
+            self.path = directory / "records.sqlite"
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._held.append(conn)
+            # Scratch data: no journal, no fsync. A crash loses only this file.
+            conn.executescript(
+                "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; "
+                "CREATE TABLE records (tag INTEGER NOT NULL, key TEXT NOT NULL, source TEXT "
+                "NOT NULL, content TEXT NOT NULL, origin TEXT NOT NULL, lines TEXT NOT NULL); "
+                "CREATE TABLE aliases (tag INTEGER NOT NULL, alias TEXT NOT NULL, "
+                "key TEXT NOT NULL);")
         except (OSError, sqlite3.Error) as exc:
-            raise OutputError(f"the plan's temporary file cannot be made ({exc})",
-                              hint="point TMPDIR at a writable directory with room.") from None
-        # Scratch data: no journal, no fsync. A crash loses only this file.
-        conn.executescript(
-            "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; "
-            "CREATE TABLE records (tag INTEGER NOT NULL, key TEXT NOT NULL, source TEXT NOT "
-            "NULL, content TEXT NOT NULL, origin TEXT NOT NULL, lines TEXT NOT NULL); "
-            "CREATE TABLE aliases (tag INTEGER NOT NULL, alias TEXT NOT NULL, "
-            "key TEXT NOT NULL);")
+            self.close()
+            raise _failed("made", exc) from None
         self._conn = conn
         self._records: list[tuple[int, str, str, str, str, str]] = []
         self._aliases: list[tuple[int, str, str]] = []
         self._indexed = False
-        self.count = 0
-        self._finalizer = weakref.finalize(self, _remove, conn, self._dir)
 
     def add(self, tag: int, record: RowRecord) -> None:
         self._records.append((tag, record.key, record.source, record.content, record.origin,
                               record.lines))
         if record.aliases:
             self._aliases.extend((tag, alias, record.key) for alias in record.aliases)
-        self.count += 1
         if len(self._records) >= _BATCH:
             self.flush()
 
@@ -75,55 +85,77 @@ class RecordSpool:
             conn.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?)", self._records)
             conn.executemany("INSERT INTO aliases VALUES (?, ?, ?)", self._aliases)
             conn.execute("COMMIT")
-        except sqlite3.OperationalError as exc:
+        except sqlite3.Error as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            raise OutputError(
-                f"the plan's temporary file cannot be written ({exc})", file=str(self.path),
-                hint="free space in the temporary directory, or point TMPDIR at a disk with "
-                "room (about 0.5 KiB a row); nothing was written or recorded as exported."
-            ) from None
+            raise _failed("written", exc) from None
         self._records, self._aliases = [], []
 
     def records(self, tag: int) -> list[RowRecord]:
         """The records of one voucher, in the order they were added (a push records one
         voucher at a time)."""
         self.flush()
-        if not self._indexed:
-            self._conn.execute("CREATE INDEX records_tag ON records (tag)")
-            self._conn.execute("CREATE INDEX aliases_tag ON aliases (tag)")
-            self._indexed = True
-        aliases: dict[str, list[str]] = {}
-        for alias, key in self._conn.execute(
-                "SELECT alias, key FROM aliases WHERE tag = ? ORDER BY rowid", (tag,)):
-            aliases.setdefault(key, []).append(alias)
-        return [RowRecord(key, source, content, origin, lines, tuple(aliases.get(key, ())))
-                for key, source, content, origin, lines in self._conn.execute(
-                    "SELECT key, source, content, origin, lines FROM records WHERE tag = ? "
-                    "ORDER BY rowid", (tag,))]
+        conn = self._conn
+        try:
+            if not self._indexed:
+                conn.execute("CREATE INDEX records_tag ON records (tag)")
+                conn.execute("CREATE INDEX aliases_tag ON aliases (tag)")
+                self._indexed = True
+            aliases: dict[str, list[str]] = {}
+            for alias, key in conn.execute(
+                    "SELECT alias, key FROM aliases WHERE tag = ? ORDER BY rowid", (tag,)):
+                aliases.setdefault(key, []).append(alias)
+            return [RowRecord(key, source, content, origin, lines, tuple(aliases.get(key, ())))
+                    for key, source, content, origin, lines in conn.execute(
+                        "SELECT key, source, content, origin, lines FROM records WHERE tag = ? "
+                        "ORDER BY rowid", (tag,))]
+        except sqlite3.Error as exc:
+            raise _failed("read", exc) from None
 
     def close(self) -> None:
         self._finalizer()
 
 
+def _failed(what: str, exc: Exception) -> OutputError:
+    return OutputError(
+        f"the plan's temporary file cannot be {what} ({exc})",
+        hint="free space in the temporary directory, or point TMPDIR at a disk with room "
+        "(about 0.5 KiB a row); nothing was written or recorded as exported.")
+
+
 def _sweep() -> None:
-    """Remove the spools of runs that were killed (their process is gone): a cron job
-    stopped by SIGKILL must not fill the temporary directory over the months. POSIX only:
-    on Windows os.kill(pid, 0) would stop the process, not probe it."""
-    if os.name != "posix":
-        return
-    for stale in Path(tempfile.gettempdir()).glob(f"{_PREFIX}*-*"):
-        pid = stale.name[len(_PREFIX):].split("-", 1)[0]
-        if not (pid.isascii() and pid.isdigit()) or int(pid) == os.getpid():
-            continue
+    """Remove the spools of runs that were killed: a cron job stopped by SIGKILL must not
+    fill the temporary directory over the months. A spool is its run's while the run holds
+    its lock (whatever host or PID namespace the run is in); a directory too young to be
+    locked yet is left alone."""
+    now = time.time()
+    for stale in Path(tempfile.gettempdir()).glob(f"{_PREFIX}*"):
         try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            shutil.rmtree(stale, ignore_errors=True)
+            if not stale.is_dir() or now - stale.stat().st_mtime < _YOUNG:
+                continue
+            lock = FileLock(str(stale / _LOCK))
+            lock.acquire(timeout=0)
+        except (OSError, Timeout):
+            continue  # alive, or not ours to remove
+        try:
+            for path in stale.iterdir():
+                if path.name != _LOCK:
+                    path.unlink()
         except OSError:
-            pass  # alive, another user's: not ours to remove
+            pass
+        finally:
+            lock.release()
+        shutil.rmtree(stale, ignore_errors=True)
 
 
-def _remove(conn: sqlite3.Connection, directory: Path) -> None:
-    conn.close()
-    shutil.rmtree(directory, ignore_errors=True)
+def _remove(held: list) -> None:
+    """Close the connection, release the lock, remove the directory (in reverse order of
+    making them)."""
+    for thing in reversed(held):
+        if isinstance(thing, sqlite3.Connection):
+            thing.close()
+        elif isinstance(thing, FileLock):
+            thing.release()
+        else:
+            shutil.rmtree(thing, ignore_errors=True)
+    held.clear()
