@@ -58,14 +58,14 @@ class _Group:
 
     def __init__(self, tag: int, date: dt.date) -> None:
         self.tag = tag
-        # (order, key, origin); order = (date, order field, line): the order rows are in
-        self.members: list[tuple[tuple[Any, ...], str, Origin]] = []
+        # (rank, key, origin): rank and origin.line are the order rows are in (book)
+        self.members: list[tuple[str, str, Origin]] = []
         self.totals: dict[tuple[str, Dims, str, bool], int] = defaultdict(int)
         self.date = date  # the latest row's
         self.fx = False  # a row was converted from another currency (fx_difference applies)
 
-    def add(self, order: tuple[Any, ...], row: Row, lines: tuple[Line, ...]) -> None:
-        self.members.append((order, row.key, row.origin))
+    def add(self, rank: str, row: Row, lines: tuple[Line, ...]) -> None:
+        self.members.append((rank, row.key, row.origin))
         if row.date > self.date:
             self.date = row.date
         if not self.fx and "fx.currency" in row.fields:
@@ -121,13 +121,16 @@ def book(rows: Iterable[Row], rules: SourceRules, mapping: Mapping, schema: Sche
             result.zero_rows += 1
             continue
         booked = tuple(lines)
-        order = (row.date, _sortable(row.fields.get(order_field)) if order_field else "",
-                 row.origin.line)
+        # Rows are in (date, order field, line) order. Date and field as one text: the
+        # date's isoformat is always 10 characters, so it compares as the pair would, and
+        # a grouped row keeps one object for it instead of three.
+        rank = row.date.isoformat() + _sortable(row.fields.get(order_field)) \
+            if order_field else row.date.isoformat()
         if grouping == "per_row":
             tag = len(singles)
             on_row(tag, row, booked, True)
-            singles.append((order, _row_voucher(row, rule, booked, rules,
-                                                rule.text or rules.voucher_text), tag))
+            singles.append(((rank, row.origin.line), _row_voucher(
+                row, rule, booked, rules, rule.text or rules.voucher_text), tag))
             continue
         group = _group_of(row, grouping, key_field)
         if group is not None:
@@ -135,7 +138,7 @@ def book(rows: Iterable[Row], rules: SourceRules, mapping: Mapping, schema: Sche
             if voucher is None:
                 voucher = groups[group] = _Group(len(groups) + len(singles), row.date)
             on_row(voucher.tag, row, booked, False)
-            voucher.add(order, row, booked)
+            voucher.add(rank, row, booked)
         elif grouping == "per_payout":
             on_row(PENDING, row, booked, False)
             result.pending.append(row)
@@ -143,7 +146,8 @@ def book(rows: Iterable[Row], rules: SourceRules, mapping: Mapping, schema: Sche
             # The section's voucher text names group fields: the rule's own text, if any.
             tag = len(groups) + len(singles)
             on_row(tag, row, booked, True)
-            singles.append((order, _row_voucher(row, rule, booked, rules, rule.text), tag))
+            singles.append(((rank, row.origin.line),
+                            _row_voucher(row, rule, booked, rules, rule.text), tag))
     result.rows = count
     singles.sort(key=_first)  # stable: rows in one order keep the file's
     if grouping == "per_row":
@@ -162,6 +166,10 @@ def book(rows: Iterable[Row], rules: SourceRules, mapping: Mapping, schema: Sche
     result.vouchers = [voucher for voucher, _ in tagged]
     result.tags = [tag for _, tag in tagged]
     return result
+
+
+def _member_order(member: tuple[str, str, Origin]) -> tuple[str, int]:
+    return member[0], member[2].line
 
 
 def _voucher_order(item: tuple[Voucher, int]) -> tuple[dt.date, int]:
@@ -280,7 +288,7 @@ def _row_voucher(row: Row, rule: Rule, lines: tuple[Line, ...], rules: SourceRul
 def _group_voucher(key: Any, group: _Group, rules: SourceRules,
                    key_field: str | None) -> Voucher:
     date = group.date
-    group.members.sort(key=_first)  # stable: rows in one order keep the file's
+    group.members.sort(key=_member_order)  # stable: rows in one order keep the file's
     values = {"date": date, "source": rules.source, "count": len(group.members)}
     if isinstance(key, tuple):
         key = key[-1]  # per_entry: (account, date, entry)
