@@ -32,7 +32,7 @@ from bokfor.errors import EXIT_BAD_INPUT, EXIT_FAILURE, BokforError
 from bokfor.fortnox.batch import to_json, voucher_body, voucher_key
 from bokfor.fortnox.client import DEFAULT_BASE_URL, FortnoxClient, PostedVoucher
 from bokfor.fortnox.errors import FortnoxError, FortnoxUnavailable, UncertainPost
-from bokfor.fortnox.preflight import Problem, Registers, check, fetch_registers, year_ids
+from bokfor.fortnox.preflight import Problem, Registers, check, year_ids
 from bokfor.ledger import PUSH, Ledger, RowRecord
 from bokfor.plan import Plan
 from bokfor.sie.model import SieDocument
