@@ -386,7 +386,7 @@ def _shape(lines: Iterable[Line]) -> tuple[tuple[str, int], ...]:
 
 
 # A run holds its vouchers (and, for grouped ones, every row's key and origin) until the
-# export; the rows' ledger records wait on disk (bokfor.spool). Measured: 0.55 KiB a row for
+# export; the rows' ledger records wait on disk (bokfor.spool). Measured: 0.5 KiB a row for
 # 1M Stripe rows (per day), ~2 KiB for a bank CSV booked one voucher a row. A larger input is
 # refused up front with a way out, rather than exhausting the machine half-way. A year of a
 # busy shop's Stripe balance export is tens of MB.

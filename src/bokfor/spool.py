@@ -120,7 +120,7 @@ def _failed(what: str, exc: Exception) -> OutputError:
     return OutputError(
         f"the plan's temporary file cannot be {what} ({exc})",
         hint="free space in the temporary directory, or point TMPDIR at a disk with room "
-        "(about 0.5 KiB a row); nothing was written or recorded as exported.")
+        "(up to 0.4 KiB a row); nothing was written or recorded as exported.")
 
 
 def _sweep() -> None:
