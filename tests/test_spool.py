@@ -114,6 +114,7 @@ def test_a_full_temporary_disk_is_one_message_not_a_traceback():
     assert err.exit_code == EXIT_FAILURE
     assert err.message.startswith("the plan's temporary file cannot be written (database or disk "
                                "is full)")
+    assert err.file == str(spool.path)
     assert "TMPDIR" in err.hint and "nothing was written or recorded" in err.hint
     spool.close()
 

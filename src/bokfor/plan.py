@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from bokfor.booking import PENDING, book, book_pos, unmapped_error, unmapped_kinds
+from bokfor.booking import PENDING, RowSink, book, book_pos, unmapped_error, unmapped_kinds
 from bokfor.domain import FiscalYear, Line, Notice, Origin, Row, Voucher
 from bokfor.errors import BokforError, InputError, MappingError, SieError, UsageError
 from bokfor.ledger import SAME_LINES, Ledger, RowRecord, lines_to_json, paused_gc
@@ -343,7 +343,7 @@ def _changed_entry(row: Row, content: str, ledger: Ledger, lines: tuple[Line, ..
 
 
 def _recorder(spool: RecordSpool, offset: int, source: str, contents: dict[str, str],
-              now_lines: dict[str, tuple[Line, ...]]) -> Callable[[int, Row, tuple[Line, ...], bool], None]:
+              now_lines: dict[str, tuple[Line, ...]]) -> RowSink:
     """booking's `on_row`: a booked row's ledger record goes to the spool as it comes (its
     content leaves `contents`); a changed row's lines (`_classify` put its key in
     `now_lines`) are kept for its `~` entry."""

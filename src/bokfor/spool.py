@@ -61,7 +61,7 @@ class RecordSpool:
                 "key TEXT NOT NULL);")
         except (OSError, sqlite3.Error) as exc:
             self.close()
-            raise _failed("made", exc) from None
+            raise _failed("made", exc, tempfile.gettempdir()) from None
         self._conn = conn
         self._records: list[tuple[int, str, str, str, str, str]] = []
         self._aliases: list[tuple[int, str, str]] = []
@@ -88,7 +88,7 @@ class RecordSpool:
         except sqlite3.Error as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            raise _failed("written", exc) from None
+            raise _failed("written", exc, self.path) from None
         self._records, self._aliases = [], []
 
     def records(self, tag: int) -> list[RowRecord]:
@@ -110,15 +110,15 @@ class RecordSpool:
                         "SELECT key, source, content, origin, lines FROM records WHERE tag = ? "
                         "ORDER BY rowid", (tag,))]
         except sqlite3.Error as exc:
-            raise _failed("read", exc) from None
+            raise _failed("read", exc, self.path) from None
 
     def close(self) -> None:
         self._finalizer()
 
 
-def _failed(what: str, exc: Exception) -> OutputError:
+def _failed(what: str, exc: Exception, where: Path | str) -> OutputError:
     return OutputError(
-        f"the plan's temporary file cannot be {what} ({exc})",
+        f"the plan's temporary file cannot be {what} ({exc})", file=str(where),
         hint="free space in the temporary directory, or point TMPDIR at a disk with room "
         "(up to 0.4 KiB a row); nothing was written or recorded as exported.")
 
