@@ -217,7 +217,8 @@ def detect(path: Path, extra: Sequence[Profile] = ()) -> Profile | None:
     """The profile whose `detect` texts all appear in the file's first lines: the user's
     (`extra`, from the mapping) first, then the shipped ones."""
     try:
-        head = Path(path).read_bytes()[:16384]
+        with open(path, "rb") as f:  # the head only: a large CSV of another source is no Z-report
+            head = f.read(16384)
     except OSError:
         return None
     try:
