@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+import pickle
+from array import array
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bokfor.booking import PENDING, book, fx_difference, merge_lines, unmapped_error
-from bokfor.domain import Line, Origin, Row
+from bokfor.domain import Line, Origin, PackedKeys, PackedOrigins, Row
 from bokfor.errors import InputError, UnbalancedError
 from bokfor.mapping import load_mapping
 from bokfor.sources.stripe_balance import SOURCE
@@ -161,8 +163,15 @@ def stripe_rows(draw) -> list[Row]:
         kind, sign = draw(_KINDS)
         gross = sign * draw(st.integers(1, 500_000))
         fee = draw(st.integers(0, 3_000)) if kind == "charge" else 0
-        rows.append(stripe_row(line, kind, gross, fee, day=draw(st.integers(1, 4)),
-                               payout=draw(st.sampled_from(["po_1", "po_2", None]))))
+        row = stripe_row(line, kind, gross, fee, day=draw(st.integers(1, 4)),
+                         payout=draw(st.sampled_from(["po_1", "po_2", None])))
+        # Two files of one source, keys that are not ASCII (what a voucher packs: PackedKeys),
+        # rows created in the same minute (their lines decide)
+        created = row.fields["created"].replace(minute=draw(st.integers(0, 2)))
+        rows.append(dataclasses.replace(
+            row, key=row.key + draw(st.sampled_from(["", "-å", "-€"])),
+            fields={**row.fields, "created": created},
+            origin=Origin(draw(st.sampled_from(["day.csv", "dag två.csv"])), line)))
     return draw(st.permutations(rows))  # any file order
 
 
@@ -194,6 +203,7 @@ def test_grouped_vouchers_are_the_merged_lines_of_their_rows(rows, grouping):
         members = [by_key[k] for k in voucher.source_keys]
         assert members == sorted(members, key=lambda r: (r.date, r.fields["created"],
                                                          r.origin.line))
+        assert voucher.origins == tuple(r.origin for r in members)
         lines = [line for r in members for line in own[r.key]]
         if rules.fx_difference:
             lines += fx_difference(lines, *rules.fx_difference)
@@ -202,3 +212,34 @@ def test_grouped_vouchers_are_the_merged_lines_of_their_rows(rows, grouping):
         assert all(seen[k] == tag for k in voucher.source_keys)
     assert sorted(seen) == sorted(k for v in result.vouchers for k in v.source_keys)
     assert pending == [row.key for row in result.pending]
+
+
+@given(st.lists(st.tuples(st.text(max_size=6), st.sampled_from(["a.csv", "b.csv"]),
+                          st.integers(1, 10**9)), max_size=12), st.randoms())
+def test_packed_members_are_their_tuples(members, random):
+    """What a grouped voucher holds in place of tuples reads, compares, hashes and pickles
+    as the tuples would."""
+    order = list(range(len(members)))
+    random.shuffle(order)
+    keys = [k for k, _, _ in members]
+    data = b"".join(k.encode() for k in keys)
+    ends = array("q", [0])
+    for k in keys:
+        ends.append(ends[-1] + len(k.encode()))
+    files = ("a.csv", "b.csv")
+    packed = PackedKeys(data, ends, array("I", order))
+    origins = PackedOrigins(files, array("I", [files.index(f) for _, f, _ in members]),
+                            array("q", [n for _, _, n in members]), array("I", order))
+    want = tuple(keys[k] for k in order)
+    want_origins = tuple(Origin(members[k][1], members[k][2]) for k in order)
+    assert packed == want and want == packed and tuple(packed) == want
+    assert hash(packed) == hash(want) and len(packed) == len(want) and repr(packed) == repr(want)
+    assert origins == want_origins and list(origins) == list(want_origins)
+    for i in range(-len(want), len(want)):
+        assert packed[i] == want[i] and origins[i] == want_origins[i]
+    for i in (len(want), -len(want) - 1):
+        with pytest.raises(IndexError):
+            packed[i]
+    assert packed[1:3] == want[1:3] and packed[::-2] == want[::-2] and packed[:3] == want[:3]
+    assert pickle.loads(pickle.dumps(packed)) == want
+    assert packed != want + ("x",) and (packed != list(want)) is True

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from array import array
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from bokfor.domain import Dims, Line, Notice, Origin, Row, Voucher
+from bokfor.domain import Dims, Line, Notice, PackedKeys, PackedOrigins, Row, Voucher
 from bokfor.errors import InputError, MappingError, UnbalancedError
 from bokfor.mapping import Mapping, Rule, SourceRules
 from bokfor.money import format_sek, format_sie, split_vat, vat_on
@@ -52,20 +53,35 @@ def _ignore(tag: int, row: Row, lines: tuple[Line, ...], own: bool) -> None:
 class _Group:
     """A grouped voucher as its rows come: their lines added up at once (what merge_lines
     would give, so the rows' own lines are not held), and per row only what the voucher
-    names it by."""
+    names it by (key, origin), packed: see domain.PackedKeys."""
 
-    __slots__ = ("tag", "members", "totals", "date", "fx")
+    __slots__ = ("tag", "totals", "date", "fx", "_keys", "_key_ends", "_ranks", "_rank_ends",
+                 "_files", "_file_of", "_lines")
 
     def __init__(self, tag: int, date: dt.date) -> None:
         self.tag = tag
-        # (rank, key, origin): rank and origin.line are the order rows are in (book)
-        self.members: list[tuple[str, str, Origin]] = []
         self.totals: dict[tuple[str, Dims, str, bool], int] = defaultdict(int)
         self.date = date  # the latest row's
         self.fx = False  # a row was converted from another currency (fx_difference applies)
+        # Row k: key and rank (the order rows are in, with the line: see book) as UTF-8
+        # between ends[k] and ends[k + 1]; its origin as a file number and a line.
+        self._keys, self._key_ends = bytearray(), array("q", (0,))
+        self._ranks, self._rank_ends = bytearray(), array("q", (0,))
+        self._files: dict[str, int] = {}
+        self._file_of, self._lines = array("I"), array("q")
 
     def add(self, rank: str, row: Row, lines: tuple[Line, ...]) -> None:
-        self.members.append((rank, row.key, row.origin))
+        self._keys += row.key.encode()
+        self._key_ends.append(len(self._keys))
+        self._ranks += rank.encode()
+        self._rank_ends.append(len(self._ranks))
+        origin = row.origin
+        files = self._files
+        number = files.get(origin.file)
+        if number is None:
+            number = files[origin.file] = len(files)
+        self._file_of.append(number)
+        self._lines.append(origin.line)
         if row.date > self.date:
             self.date = row.date
         if not self.fx and "fx.currency" in row.fields:
@@ -78,6 +94,21 @@ class _Group:
     def lines(self) -> list[Line]:
         return [Line(account, amount, dims, text)
                 for (account, dims, text, _), amount in self.totals.items()]
+
+    def members(self) -> tuple[PackedKeys, PackedOrigins]:
+        """The rows' keys and origins in (rank, line) order; stable: rows in one order keep
+        the file's. (UTF-8 bytes sort as their texts do.) Called once: the buffers go to the
+        voucher."""
+        ranks, ends, lines = self._ranks, self._rank_ends, self._lines
+        order = array("I", sorted(range(len(lines)),
+                                  key=lambda k: (ranks[ends[k]:ends[k + 1]], lines[k])))
+        keys = bytes(self._keys)
+        self._keys = self._ranks = bytearray()  # not held twice while the others are made
+        return (PackedKeys(keys, self._key_ends, order),
+                PackedOrigins(tuple(self._files), self._file_of, lines, order))
+
+    def __len__(self) -> int:
+        return len(self._lines)
 
 
 def book(rows: Iterable[Row], rules: SourceRules, mapping: Mapping, schema: Schema,
@@ -166,10 +197,6 @@ def book(rows: Iterable[Row], rules: SourceRules, mapping: Mapping, schema: Sche
     result.vouchers = [voucher for voucher, _ in tagged]
     result.tags = [tag for _, tag in tagged]
     return result
-
-
-def _member_order(member: tuple[str, str, Origin]) -> tuple[str, int]:
-    return member[0], member[2].line
 
 
 def _voucher_order(item: tuple[Voucher, int]) -> tuple[dt.date, int]:
@@ -288,8 +315,7 @@ def _row_voucher(row: Row, rule: Rule, lines: tuple[Line, ...], rules: SourceRul
 def _group_voucher(key: Any, group: _Group, rules: SourceRules,
                    key_field: str | None) -> Voucher:
     date = group.date
-    group.members.sort(key=_member_order)  # stable: rows in one order keep the file's
-    values = {"date": date, "source": rules.source, "count": len(group.members)}
+    values = {"date": date, "source": rules.source, "count": len(group)}
     if isinstance(key, tuple):
         key = key[-1]  # per_entry: (account, date, entry)
     if key_field:
@@ -301,6 +327,7 @@ def _group_voucher(key: Any, group: _Group, rules: SourceRules,
     else:
         text = f"{rules.source} {key}"
     lines = group.lines()
+    source_keys, origins = group.members()
     if rules.fx_difference and group.fx:
         lines += fx_difference(lines, *rules.fx_difference)
     return Voucher(
@@ -308,8 +335,8 @@ def _group_voucher(key: Any, group: _Group, rules: SourceRules,
         date=date,
         text=text,
         lines=merge_lines(lines),
-        source_keys=tuple(key for _, key, _ in group.members),
-        origins=tuple(origin for _, _, origin in group.members),
+        source_keys=source_keys,
+        origins=origins,
     )
 
 
