@@ -16,13 +16,13 @@ from typing import Callable, Union
 from bokfor import faults
 from bokfor.domain import Notice
 from bokfor.errors import MappingError, UsageError
-from bokfor.fileio import atomic_write
+from bokfor.fileio import Staged, atomic_write, stage
 from bokfor.ledger import BATCH, Ledger
 from bokfor.mapping import Mapping
 from bokfor.plan import Plan, check_books, make_plan
 from bokfor.sie.model import SieDocument
 from bokfor.sie.reader import read as read_sie
-from bokfor.sie.writer import render
+from bokfor.sie.writer import render, render_to
 
 FORTNOX_TEXT_LIMIT = 50  # Fortnox's SIE import refuses longer voucher and row texts
 BATCH_SIE = "vouchers.si"
@@ -30,13 +30,14 @@ BATCH_SIE = "vouchers.si"
 
 @dataclass
 class BatchOutput:
-    """`--format fortnox`: the SIE 4I file and the POST bodies, all in one directory."""
+    """`--format fortnox`: the SIE 4I file and the POST bodies, all in one directory (held
+    in memory: a batch is what one Fortnox import takes, not a year of bank rows)."""
 
     sie: bytes
     batch: object  # bokfor.fortnox.batch.Batch
 
 
-Output = Union[bytes, BatchOutput]
+Output = Union[Staged, BatchOutput]
 
 
 class ChangedRowsError(MappingError):
@@ -67,9 +68,12 @@ def check_plan(plan: Plan, *, correct: bool, allow_new_accounts: bool) -> None:
 
 
 def render_plan(plan: Plan, mapping: Mapping, generated: dt.date, *, checksum: bool
-                ) -> tuple[bytes, list[Notice]]:
-    return render(plan.document(mapping, generated), checksum=checksum,
-                  text_limit=mapping.text_limit)
+                ) -> tuple[Staged, list[Notice]]:
+    """The SIE file, written to the plan's scratch directory: it is copied into place by
+    `export` and removed with the plan."""
+    doc = plan.document(mapping, generated)
+    return stage(plan.spool.scratch("output.si"), lambda out: render_to(
+        doc, out, checksum=checksum, text_limit=mapping.text_limit))
 
 
 def render_batch(plan: Plan, mapping: Mapping, generated: dt.date, *, checksum: bool
@@ -87,11 +91,11 @@ def render_batch(plan: Plan, mapping: Mapping, generated: dt.date, *, checksum: 
 
 
 def export(plan: Plan, data: Output, out: Path, ledger: Ledger, mapping_path: Path) -> int:
-    """Write `data` to `out` and record the plan's vouchers; returns the export id."""
+    """Put `data` at `out` and record the plan's vouchers; returns the export id."""
     if isinstance(data, BatchOutput):
         return export_batch(plan, data, out, ledger, mapping_path)
     faults.point("before-ledger")
-    export_id = ledger.begin_export(mapping=mapping_path, target=out, data=data,
+    export_id = ledger.begin_export(mapping=mapping_path, target=out, sha256=data.sha256,
                                     vouchers=plan.to_write, spool=plan.spool, tags=plan.tags,
                                     replaced=_replaced(plan))
     faults.point("after-ledger-pending")
@@ -112,7 +116,8 @@ def export_batch(plan: Plan, data: BatchOutput, directory: Path, ledger: Ledger,
     check_batch_dir(directory)
     faults.point("before-ledger")
     export_id = ledger.begin_export(
-        mapping=mapping_path, target=directory / MANIFEST, data=data.batch.manifest,  # type: ignore[attr-defined]
+        mapping=mapping_path, target=directory / MANIFEST,
+        sha256=hashlib.sha256(data.batch.manifest).hexdigest(),  # type: ignore[attr-defined]
         vouchers=plan.to_write, spool=plan.spool, tags=plan.tags, kind=BATCH,
         replaced=_replaced(plan))
     faults.point("after-ledger-pending")

@@ -2,17 +2,69 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO, TypeVar
 
 from bokfor import faults
 from bokfor.errors import OutputError
 
+T = TypeVar("T")
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write `data` to a temp file beside `path`, fsync it, rename it over `path`, and
-    fsync the directory so the rename itself survives a power cut."""
+
+@dataclass(frozen=True)
+class Staged:
+    """Output written once to a scratch file, with its digest: a large file is never held
+    whole in memory, and the ledger records the digest before the file is put in place."""
+
+    path: Path
+    sha256: str
+    size: int
+
+    def read_bytes(self) -> bytes:
+        return self.path.read_bytes()
+
+
+class _Hashing:
+    """A binary writer that hashes and counts what passes through it."""
+
+    def __init__(self, fh: BinaryIO) -> None:
+        self._fh, self.digest, self.size = fh, hashlib.sha256(), 0
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        self.size += len(data)
+        return self._fh.write(data)
+
+
+def stage(path: Path, produce: Callable[[BinaryIO], T]) -> tuple[Staged, T]:
+    """Call `produce` with a binary writer into the scratch file `path` (not fsynced: it
+    is copied by `atomic_write`, never renamed into place); returns it and what `produce`
+    returned. Failing half-way, the file is removed."""
+    try:
+        with open(path, "wb") as fh:
+            out = _Hashing(fh)
+            result = produce(out)  # type: ignore[arg-type]
+    except OSError as exc:
+        path.unlink(missing_ok=True)
+        raise OutputError(f"cannot write the scratch file: {exc.strerror}", file=str(path),
+                          hint="free space in the temporary directory, or point TMPDIR "
+                          "at one with room.") from None
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return Staged(path, out.digest.hexdigest(), out.size), result
+
+
+def atomic_write(path: Path, data: bytes | Staged) -> None:
+    """Write `data` (or copy the staged file) to a temp file beside `path`, fsync it,
+    rename it over `path`, and fsync the directory so the rename itself survives a power
+    cut."""
     directory = path.parent if str(path.parent) else Path(".")
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -22,7 +74,11 @@ def atomic_write(path: Path, data: bytes) -> None:
     try:
         os.chmod(tmp, _mode_for(path))  # mkstemp makes 0600; the output is an ordinary file
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            if isinstance(data, Staged):
+                with open(data.path, "rb") as src:
+                    shutil.copyfileobj(src, fh, 1 << 20)
+            else:
+                fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         faults.point("before-rename")

@@ -389,12 +389,13 @@ class Ledger:
     # -- writing ---------------------------------------------------------------------------
 
     @_writes(_FREE + ", then run again: nothing was written or recorded as exported.")
-    def begin_export(self, *, mapping: Path, target: Path, data: bytes, vouchers: list[Voucher],
+    def begin_export(self, *, mapping: Path, target: Path, sha256: str, vouchers: list[Voucher],
                      spool: RecordSpool, tags: list[int], kind: str = SIE,
                      replaced: Iterable[str] = ()) -> int:
-        """Record an export as pending (committed before the file is written): `vouchers`,
-        and the rows in `spool` tagged `tags[i]` as those of `vouchers[i]`. `replaced`: the
-        keys of rows exported before that this export records again (corrections)."""
+        """Record an export as pending (committed before the file is written; `sha256` is
+        the file's digest): `vouchers`, and the rows in `spool` tagged `tags[i]` as those of
+        `vouchers[i]`. `replaced`: the keys of rows exported before that this export records
+        again (corrections)."""
         conn = self.conn
         spool.flush()
         # Every id below is assigned in this transaction, so the foreign keys hold by
@@ -406,14 +407,14 @@ class Ledger:
         try:
             conn.execute("ATTACH DATABASE ? AS spool", (str(spool.path),))
             attached = True
-            return self._begin_export(mapping, target, data, vouchers, tags, kind, replaced)
+            return self._begin_export(mapping, target, sha256, vouchers, tags, kind, replaced)
         finally:
             conn.execute("DROP TABLE IF EXISTS temp.voucher_tags")
             if attached:
                 conn.execute("DETACH DATABASE spool")
             conn.execute("PRAGMA foreign_keys = ON")
 
-    def _begin_export(self, mapping: Path, target: Path, data: bytes, vouchers: list[Voucher],
+    def _begin_export(self, mapping: Path, target: Path, sha256: str, vouchers: list[Voucher],
                       tags: list[int], kind: str, replaced: Iterable[str]) -> int:
         conn = self.conn
         now = _now()
@@ -433,7 +434,7 @@ class Ledger:
             export_id = conn.execute(
                 "INSERT INTO exports (run_id, state, target, sha256, first_date, last_date, "
                 "vouchers, rows, created, kind) VALUES (?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)",
-                (run_id, str(target.resolve()), hashlib.sha256(data).hexdigest(),
+                (run_id, str(target.resolve()), sha256,
                  min(dates).isoformat() if dates else None,
                  max(dates).isoformat() if dates else None, len(vouchers), rows, now,
                  kind)).lastrowid

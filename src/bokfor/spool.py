@@ -112,6 +112,10 @@ class RecordSpool:
         except sqlite3.Error as exc:
             raise _failed("read", exc, self.path) from None
 
+    def scratch(self, name: str) -> Path:
+        """A path for another file of this run (the rendered SIE file), removed with it."""
+        return self.path.with_name(name)
+
     def close(self) -> None:
         self._finalizer()
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 import codecs
 import datetime as dt
 import gc
+import io
 import re
 import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import BinaryIO
 
 from stdnum.se import orgnr as se_orgnr
 
@@ -49,17 +51,45 @@ def render(
     `checksum` adds #KSUMMA; `text_limit` is the longest voucher or row text written
     (Fortnox refuses more than 50 characters); None writes texts whole.
     """
-    # Strings for every line of the file, and no reference cycles: the cyclic collector is
-    # paused meanwhile (as bokfor.ledger.paused_gc; output cannot change).
+    out = io.BytesIO()
+    notices = render_to(doc, out, checksum=checksum, text_limit=text_limit)
+    return out.getvalue(), notices
+
+
+_CHUNK = 512  # vouchers encoded and written at a time
+
+
+def render_to(
+    doc: SieDocument, out: BinaryIO, *, checksum: bool = False, text_limit: int | None = 50
+) -> list[Notice]:
+    """Write the file `render` makes to `out` a few hundred vouchers at a time, so a large
+    file is never held whole (camt_100k: 20 MB of text, ~100 MiB as strings and bytes).
+
+    The checks that need every voucher (balance, dates, numbering, chart) run before the
+    first byte; a text fault is found when its voucher is written, so write to a scratch
+    file (`fileio.stage`) and use it only when this returns."""
+    # No reference cycles are made: the cyclic collector is paused meanwhile (as
+    # bokfor.ledger.paused_gc; output cannot change).
     enabled = gc.isenabled()
     gc.disable()
     try:
         writer = _Writer(text_limit, records=[] if checksum else None)
-        head, *body = writer.lines(doc)
+        head, *top = writer.top(doc)
+        write = out.write
+        write(_encode(head + "\r\n" + ("#KSUMMA\r\n" if checksum else "")))
+        write(_encode("\r\n".join(top) + "\r\n"))
+        voucher, chunk = writer.voucher, []
+        for v in doc.vouchers:
+            chunk.append(voucher(v))
+            if len(chunk) == _CHUNK:
+                write(_encode("\r\n".join(chunk) + "\r\n"))
+                chunk.clear()
+        if chunk:
+            write(_encode("\r\n".join(chunk) + "\r\n"))
         if writer.records is not None:  # the records after #FLAGGA: what #KSUMMA covers
             crc = ksumma(writer.records[1:], cp437.ENCODING)
-            body = ["#KSUMMA", *body, _format(Record("#KSUMMA", (str(crc),)))]
-        return _encode("\r\n".join([head, *body, ""])), writer.notices
+            write(_encode(_format(Record("#KSUMMA", (str(crc),))) + "\r\n"))
+        return writer.notices
     finally:
         if enabled:
             gc.enable()
@@ -143,8 +173,9 @@ class _Writer:
     _trans: dict[tuple[str, Dims], tuple[str, tuple[str, ...]]] = field(default_factory=dict)
     _quoted: dict[str, tuple[Text, str]] = field(default_factory=dict)
 
-    def lines(self, doc: SieDocument) -> list[str]:
-        """Every line of the file but the #KSUMMA ones, checks first."""
+    def top(self, doc: SieDocument) -> list[str]:
+        """The lines before the vouchers (header, chart, balances), every voucher checked
+        first; `voucher` gives the rest."""
         vouchers = doc.vouchers
         for voucher in vouchers:
             self.check_voucher(voucher, doc.fiscal_years)
@@ -162,10 +193,7 @@ class _Writer:
         ]
         if self.records is not None:
             self.records += records
-        out = [_format(record) for record in records]
-        voucher = self.voucher
-        out += [voucher(v) for v in vouchers]
-        return out
+        return [_format(record) for record in records]
 
     # header
 
