@@ -26,9 +26,6 @@ class Staged:
     sha256: str
     size: int
 
-    def read_bytes(self) -> bytes:
-        return self.path.read_bytes()
-
 
 class _Hashing:
     """A binary writer that hashes and counts what passes through it."""
