@@ -267,8 +267,10 @@ def test_camt052_report_and_occurrence_keys_without_references(tmp_path: Path) -
     path.write_text(_document(body, "BkToCstmrAcctRpt", "camt.052.001.02"))
     got = rows(path)
     assert [r.fields["format"] for r in got] == ["camt.052", "camt.052"]
-    assert got[0].key.startswith("camt:") and got[0].key.endswith("#1")
+    # No reference: keyed like every id-less bank row (bank.IdlessKeys), the account first.
+    assert got[0].key.startswith("bank:SE4550000000058398257466:") and got[0].key.endswith("#1")
     assert got[1].key == got[0].key[:-1] + "2"  # two identical rows stay two rows
+    assert got[0].former[0].startswith("camt:")  # its key in a ledger of schema 3
     assert got[0].fields["entry"] == got[0].key
 
 
@@ -297,7 +299,7 @@ def test_repeated_bank_references_still_give_unique_keys(tmp_path: Path) -> None
     got = [r.key for r in rows(path)]
     assert got[:3] == [key("2026-01-10:SAME/1"), key("2026-01-10:SAME/2"),
                        key("2026-01-10:SAME")]
-    assert len(set(got)) == 4 and got[3].startswith("camt:")
+    assert len(set(got)) == 4 and got[3].endswith("#1")  # the fourth has no ref of its own
 
 
 # --- detection -----------------------------------------------------------------------------

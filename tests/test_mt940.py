@@ -79,7 +79,8 @@ def test_sample_rows() -> None:
         (key("5000260123000093", dt.date(2026, 1, 23)), dt.date(2026, 1, 23), -3860000, 94),
     ]
     # The card purchase has no bank reference: an occurrence key of its content.
-    assert out[7].key.startswith("mt940:") and out[7].key.endswith("#1")
+    assert out[7].key.startswith("bank:SE4550000000058398257466:") and out[7].key.endswith("#1")
+    assert out[7].former == ("mt940:0957a63d372fa665ef51566f#1",)  # its key in schema 3
     assert all(r.source == "bank" and r.origin.file == str(SAMPLE) for r in out)
     assert {r.fields["format"] for r in out} == {"mt940"}
     assert {r.fields["account"] for r in out} == {ACCOUNT}
@@ -150,7 +151,8 @@ def test_plain_fixture_rows() -> None:
     ]
     # Two identical card purchases: the same content, occurrences 1 and 2.
     assert out[3].key.removesuffix("#1") == out[4].key.removesuffix("#2")
-    assert out[3].key.startswith("mt940:") and out[3].key.endswith("#1")
+    assert out[3].key.startswith("bank:SE4550000000058398257466:") and out[3].key.endswith("#1")
+    assert out[3].former[0].startswith("mt940:")
     assert [r.fields["reference"] for r in out] == [
         "4000123456788", "4000123456788", None, None, None, "12345674", None]
     # "referens 4000123456788" is not an OCR/REF marker: the number is not taken.

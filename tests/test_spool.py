@@ -165,18 +165,18 @@ def _rows(path: Path) -> list[str]:
 
 
 def test_a_duplicate_is_named_before_an_error_later_in_the_run(tmp_path):
-    """The same row in two exports, and after it a row that cannot be booked: the
+    """The same row twice in one export, and after it a row that cannot be booked: the
     duplicate is the error shown, as when it was found while reading."""
     header, *rows = _rows(SAMPLE)
     usd = rows[0].replace("txn_3QVQp8", "txn_USDUSD").replace(",sek,", ",usd,")
     second = tmp_path / "again.csv"
-    second.write_text(header + rows[-1] + usd, encoding="utf-8")
+    second.write_text(header + rows[-1] + rows[-1] + usd, encoding="utf-8")
     with pytest.raises(InputError) as caught:
-        make_plan([SAMPLE, second], load_mapping(MAPPING), Ledger.open(tmp_path / "l.sqlite"))
+        make_plan([second], load_mapping(MAPPING), Ledger.open(tmp_path / "l.sqlite"))
     assert caught.value.message == (
-        f"duplicate row stripe:txn_3QbpTjRb7qLmX2vT1qfO7TPD (also at {SAMPLE}:37): it would "
+        f"duplicate row stripe:txn_3QbpTjRb7qLmX2vT1qfO7TPD (also at {second}:2): it would "
         "be booked twice")
-    assert (caught.value.file, caught.value.line) == (str(second), 2)
+    assert (caught.value.file, caught.value.line) == (str(second), 3)
 
 
 def test_a_file_that_changes_between_its_two_readings_is_refused(tmp_path, monkeypatch):

@@ -337,8 +337,8 @@ def test_duplicate_id_is_refused_by_the_pipeline_naming_both_lines() -> None:
         make_plan([path], mapping, Ledger.open(Path(tempfile.mkdtemp()) / "none.sqlite"))
     assert str(exc.value) == (
         f"{path}:5: duplicate row stripe:txn_3QoX2bTc5KvJ2nYp1Rf5Gk9A (also at {path}:2):"
-        " it would be booked twice Fix: give each row once; remove the repeated row or"
-        " the overlapping export."
+        " it would be booked twice Fix: a file holds each transaction once: download the"
+        " export again (this one was edited or is damaged)."
     )
 
 

@@ -151,6 +151,10 @@ class Row:
     # Other names of the same money movement in other exports (a Stripe charge is a balance
     # transaction in one export and a payment in another): booked under one name only.
     aliases: tuple[str, ...] = ()
+    # The keys this row had under earlier key schemes of bokfor (a ledger written by an older
+    # release knows the row by one of them): looked up when `key` is not known, never
+    # recorded for new exports.
+    former: tuple[str, ...] = ()
     # A structured source's whole record (a POS day close), for a booking of its own.
     detail: object = field(default=None, compare=False)
 

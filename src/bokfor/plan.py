@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from array import array
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ class InputSummary:
     source: str
     rows: int = 0
     outside: int = 0  # rows outside --from/--to
+    also: dict[str, int] = field(default_factory=dict)  # rows also in an earlier input: path -> n
     exported: int = 0  # rows exported before with the same content
     changed: int = 0
     unmapped: int = 0
@@ -130,7 +132,7 @@ def make_plan(
     """`bank_account`: the account of bank files that name none (two SEB accounts' CSVs are
     told apart only so). `progress(path, rows)` is called every 16,384 rows read."""
     _check_inputs(inputs)
-    spool, seen = RecordSpool(), _Seen()
+    spool, seen = RecordSpool(), _Seen(overlapping=len(inputs) > 1)
     try:
         with paused_gc():  # several objects a row: see paused_gc
             try:
@@ -177,12 +179,12 @@ def _plan_inputs(
         rules = None if pos else mapping.for_source(src.section)
         summary = InputSummary(str(path), src.name)
         plan.inputs.append(summary)
-        seen.inputs.append((path, src))
+        overlap = seen.read(path, src)
         contents: dict[str, str] = {}  # of the rows to book, until they are booked
         changed: list[tuple[Row, str]] = []  # with their content now
         now_lines: dict[str, tuple[Line, ...]] = {}  # what changed rows are booked to now
-        rows = _in_range(seen.added(_count(_read(src, path, mapping, bank_account), summary,
-                                           plan.notices, progress)),
+        rows = _in_range(seen.added(overlap(_count(_read(src, path, mapping, bank_account),
+                                                   summary, plan.notices, progress), summary)),
                          date_from, date_to, summary)
         todo = _classify(rows, ledger, content_of(src.schema, src.schema.amounts), src.name,
                          summary, exported_ids, contents, changed,
@@ -250,6 +252,8 @@ def _classify(rows: Iterable[Row], ledger: Ledger, content: Callable[[Row], str]
     batch of keys at a time."""
     for batch in _batches(rows, _BATCH):
         known = ledger.known([row.key for row in batch])
+        if any(row.former and row.key not in known for row in batch):
+            _known_formerly(batch, known, ledger)
         owners = ledger.owners([a for row in batch if row.aliases and row.key not in known
                                 for a in row.aliases])
         for row in batch:
@@ -259,7 +263,7 @@ def _classify(rows: Iterable[Row], ledger: Ledger, content: Callable[[Row], str]
                 _check_aliases(row, owners, ledger)
                 contents[row.key] = text
                 yield row
-            elif before[0] == text or before[2] != source:
+            elif before[0] == text or before[2] != source or same_content(before[0], text):
                 # Exported before. From another kind of export (a transaction of the balance
                 # export now in a Report) the contents are not comparable: the key decides.
                 summary.exported += 1
@@ -274,6 +278,36 @@ def _classify(rows: Iterable[Row], ledger: Ledger, content: Callable[[Row], str]
 
 
 _BATCH = 2000  # rows classified per ledger lookup
+
+
+def _known_formerly(batch: list[Row], known: dict[str, tuple[str, int, str]],
+                    ledger: Ledger) -> None:
+    """Rows a ledger of an older bokfor knows by a former key (`Row.former`) take that key:
+    the ledger's name for them stays the one they were exported under, so a correction or a
+    re-run finds them, and they are never booked as new."""
+    found = ledger.known([f for row in batch if row.key not in known for f in row.former])
+    if not found:
+        return
+    for i, row in enumerate(batch):
+        if row.key in known:
+            continue
+        former = next((f for f in row.former if f in found), None)
+        if former is not None:
+            batch[i] = dataclasses.replace(row, key=former, former=())
+            known[former] = found[former]
+
+
+def same_content(before: str, now: str) -> bool:
+    """Whether a row's content recorded in the ledger says what `now` says, on the names
+    `now` has. A content that once named more fields (an older bokfor kept a bank row's
+    reference and counterparty) is compared on those it still names, so dropping a field
+    from a source's content never makes its exported rows look changed."""
+    old = dict(part.partition("=")[::2] for part in before.split("\x1f"))
+    for part in now.split("\x1f"):
+        name, _, value = part.partition("=")
+        if old.get(name) != value:
+            return False
+    return True
 
 
 def _batches(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
@@ -421,12 +455,15 @@ def _read(src: Source, path: Path, mapping: Mapping, bank_account: str | None
 def _with_account(items: Iterable[Row | Notice], account: str) -> Iterator[Row | Notice]:
     """Bank rows whose file names no account, as rows of `account`; its key is made part
     of theirs, so identical rows of two such accounts stay two rows."""
-    from bokfor.sources.bank import account_id
+    from bokfor.sources.bank import account_id, with_account
 
     tag = account_id(account)
     for item in items:
         if isinstance(item, Row) and not item.fields.get("account"):
-            item = dataclasses.replace(item, key=f"{item.key}@{tag}",
+            # Schema 3 ledgers: `<key>@<account>`, or the plain key of a run without it.
+            former = tuple(f"{f}@{tag}" for f in item.former) + item.former
+            item = dataclasses.replace(item, key=with_account(item.key, account),
+                                       former=former,
                                        fields={**item.fields, "account": account})
         yield item
 
@@ -455,9 +492,20 @@ class _Seen:
     name both rows, or to find the two names differ (a collision: about 1 in 10^7 for a
     million names) and let the run go on."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, overlapping: bool = False) -> None:
         self.hashes = array("q")
         self.inputs: list[tuple[Path, Source]] = []  # in the order they were read
+        # Of a run of several inputs: the first input holding each key (_Overlap).
+        self.overlap = _Overlap() if overlapping else None
+
+    def read(self, path: Path, src: Source) -> Callable[[Iterable[Row], InputSummary],
+                                                        Iterable[Row]]:
+        """Note an input about to be read; returns the filter its rows go through first
+        (rows an earlier input of the run holds too are dropped)."""
+        self.inputs.append((path, src))
+        if self.overlap is None:
+            return lambda rows, summary: rows
+        return functools.partial(self.overlap.rows, index=len(self.inputs) - 1, src=src)
 
     def added(self, rows: Iterable[Row]) -> Iterator[Row]:
         append = self.hashes.append
@@ -477,9 +525,11 @@ class _Seen:
         if not self.repeated():
             return
         exact: dict[str, tuple[Origin, str]] = {}
-        again, ends = _Seen(), []
+        again, ends = _Seen(overlapping=self.overlap is not None), []
         for path, src in self.inputs:
-            rows = _count(_read(src, path, mapping, bank_account), InputSummary("", ""), [])
+            summary = InputSummary("", "")
+            rows = again.read(path, src)(_count(_read(src, path, mapping, bank_account),
+                                                 summary, []), summary)
             for _ in _unique(again.added(rows), exact):
                 pass
             ends.append(len(again.hashes))
@@ -502,6 +552,53 @@ class _Seen:
         return bool((ordered[1:] == ordered[:-1]).any())
 
 
+class _Overlap:
+    """Rows that several inputs of one run hold: overlapping downloads ("the last 30 days",
+    fetched twice) are the normal case. The same key with the same content is one row, read
+    from the first input that has it and counted as "also in" that input in the later one's
+    summary; from another kind of export (a balance transaction also in a Report) the key
+    decides, as against the ledger. The same key with other content stops the run: one of the
+    files is older or was edited, and which is right is the user's call. Within one input a key
+    seen twice is a broken file (`_unique` names it). Held only for runs of several inputs: a
+    key, its content and its origin a row."""
+
+    def __init__(self) -> None:
+        self.first: dict[str, tuple[int, str, Origin, str]] = {}  # key -> input, content, …
+        self.contents: dict[str, Callable[[Row], str]] = {}
+
+    def rows(self, rows: Iterable[Row], summary: InputSummary, *, index: int, src: Source
+             ) -> Iterator[Row]:
+        content = self.contents.get(src.name)
+        if content is None:
+            content = self.contents[src.name] = content_of(src.schema, src.schema.amounts)
+        first = self.first
+        for row in rows:
+            text = content(row)
+            earlier = first.get(row.key)
+            if earlier is None:
+                first[row.key] = (index, text, row.origin, src.name)
+            elif earlier[0] != index:
+                if earlier[3] == src.name and earlier[1] != text \
+                        and not same_content(earlier[1], text):
+                    raise _differs(row, text, earlier[2], earlier[1], src.schema)
+                origin = earlier[2].file
+                summary.also[origin] = summary.also.get(origin, 0) + 1
+                continue
+            yield row
+
+
+def _differs(row: Row, content: str, first: Origin, before: str, schema: Schema
+             ) -> InputError:
+    old, new = content_dict(before, schema.amounts), content_dict(content, schema.amounts)
+    diffs = ", ".join(f"{name} {old.get(name)} -> {value}" for name, value in new.items()
+                      if old.get(name) != value)
+    return InputError(
+        f"{row.key} is also at {first} with other content ({diffs}): one of the two files is "
+        "older or was edited", file=row.origin.file, line=row.origin.line,
+        hint="give only the newer download; if the row was exported with the older content, "
+        "run the newer file with --correct.")
+
+
 def _unique(rows: Iterable[Row], seen: dict[str, tuple[Origin, str]]) -> Iterator[Row]:
     """The same row twice in one run (overlapping exports, or one charge in two kinds of
     export) would be booked twice."""
@@ -511,7 +608,8 @@ def _unique(rows: Iterable[Row], seen: dict[str, tuple[Origin, str]]) -> Iterato
             if first is not row.origin:
                 if owner == row.key:
                     what = f"duplicate row {row.key}"
-                    hint = "give each row once; remove the repeated row or the overlapping export."
+                    hint = ("a file holds each transaction once: download the export again "
+                            "(this one was edited or is damaged).")
                 else:
                     what = f"{name.split(':', 1)[1]} is also in another export"
                     hint = ("book each Stripe charge and payout from one kind of export only "

@@ -47,6 +47,7 @@ def show_plan(console: Console, plan: Plan, accounts: dict[str, str], limit: int
             (s.outside, "outside --from/--to"), (s.zero, "with amount 0.00"),
             (s.pending, "waiting for their payout")) if n]
         extra += [f"{n} skipped by rule {name!r}" for name, n in s.skipped.items()]
+        extra += [f"{n} also in {path}" for path, n in s.also.items()]
         note = f" ({', '.join(extra)})" if extra else ""
         console.print(f"{s.path}: {s.source}, {s.rows} rows -> {s.vouchers} new "
                       f"verifikationer{note}", markup=False)

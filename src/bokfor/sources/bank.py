@@ -16,13 +16,14 @@ from __future__ import annotations
 import codecs
 import datetime as dt
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Iterable
 
 from bokfor.domain import Notice, Origin, Row
 from bokfor.errors import InputError
 from bokfor.money import format_sek
-from bokfor.sources import DATE, TEXT, Schema
+from bokfor.sources import DATE, TEXT, OccurrenceKeys, Schema
 
 SECTION = "bank"  # the mapping section every bank format is booked by
 BANK_ACCOUNT = "bank_account"  # posting pseudo-account: the row's bank account's ledger account
@@ -47,7 +48,9 @@ SCHEMA = Schema(
     group_keys={"per_entry": "entry"},
     unmapped_fields=("text",),
     currency_field="currency",
-    content_fields=("account", "currency", "reference", "counterparty"),
+    # Not the account, reference or counterparty: whether a file or profile gives them is a
+    # matter of how it was read, and the key already holds the account.
+    content_fields=("currency",),
     snippet=((BANK_ACCOUNT, "debit", "amount"), ("<konto>", "credit", "amount")),
     bank_accounts=BANK_ACCOUNT,
 )
@@ -72,6 +75,7 @@ def bank_row(
     transaction_code: str = "",
     entry: str = "",
     reversal: bool = False,
+    former: tuple[str, ...] = (),
 ) -> Row:
     """One normalised bank row. `amount` is öre, positive = money into the account.
 
@@ -80,14 +84,14 @@ def bank_row(
     return normalised_row(format, key, date, amount, origin, account, currency.upper(),
                           value_date, " ".join(text.split()), reference,
                           " ".join(counterparty.split()), counterparty_account, bank_reference,
-                          end_to_end_id, transaction_code, entry, reversal)
+                          end_to_end_id, transaction_code, entry, reversal, former)
 
 
 def normalised_row(format: str, key: str, date: dt.date, amount: int, origin: Origin,
                    account: str, currency: str, value_date: dt.date | None, text: str,
                    reference: str, counterparty: str, counterparty_account: str,
                    bank_reference: str, end_to_end_id: str, transaction_code: str, entry: str,
-                   reversal: bool) -> Row:
+                   reversal: bool, former: tuple[str, ...] = ()) -> Row:
     """`bank_row` of values already in their normal form: `currency` upper case, `text` and
     `counterparty` with single spaces and no outer space (`" ".join(s.split())` gives them
     back unchanged). Positional, for a reader that builds 100k rows a file: a call with 17
@@ -110,7 +114,44 @@ def normalised_row(format: str, key: str, date: dt.date, amount: int, origin: Or
             "reversal": "true" if reversal else None,
         },
         origin,
+        former=former,
     )
+
+
+class IdlessKeys:
+    """Keys of bank rows that carry no transaction id of their own (every net-bank export;
+    camt and MT940 entries without references): `bank:<account>:<digest>#<n>`.
+
+    The digest covers only what the bank itself says of the transaction — the booking date,
+    the amount and the text as `text_key` normalises it — and `n` counts identical ones in the
+    order the file lists them (they are interchangeable, so the order cannot matter). Never the
+    value date, the reference, the running balance or the format: a profile that leaves out a
+    column, an Excel re-save, or the same account's xlsx instead of its CSV must give every row
+    the key it had, or rows exported before would be booked again. `<account>` is the bank
+    account as `account_id` writes it, or, for a file that names none, the bank's name (one for
+    all of that bank's layouts) or the account `--bank-account` names."""
+
+    def __init__(self) -> None:
+        self._counters: dict[str, OccurrenceKeys] = {}
+
+    def key(self, account: str, date: dt.date, amount: int, text: str) -> str:
+        counter = self._counters.get(account)
+        if counter is None:
+            counter = self._counters[account] = OccurrenceKeys(f"bank:{account}")
+        return counter.key(date, amount, text_key(text))
+
+
+def text_key(text: str) -> str:
+    """A transaction text as it takes part in a key: Unicode-normalised (NFKC: a re-save that
+    composes å differently, full-width digits), case-folded, white space collapsed."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def with_account(key: str, account: str) -> str:
+    """`key` of an id-less row of a file that names no account, as the key of `account`'s row
+    (`--bank-account`): `bank:seb:<digest>#1` -> `bank:SE45…:<digest>#1`."""
+    kind, _, rest = key.partition(":")
+    return f"{kind}:{account_id(account)}:{rest.partition(':')[2]}"
 
 
 def keyed(account: str, reference: str) -> str:

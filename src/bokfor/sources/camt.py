@@ -439,7 +439,8 @@ class _State:
         self.pending: Counter[str] = Counter()
         self.first_pending = 0
         self.seen: set[bytes] = set()  # digests of the keys handed out (`fresh`)
-        self.occurrences = OccurrenceKeys("camt")
+        self.idless = bank.IdlessKeys()
+        self.occurrences = OccurrenceKeys("camt")  # the keys of ledger schema 3 and older
         self.keyed_account: str | None = None  # `bank.keyed(account, "")`, per account
         self.keyed_prefix = ""
         self.amounts: dict[str, int] = {}
@@ -601,7 +602,7 @@ class _State:
             else:
                 reference = ""
             ref = get("ref", "")
-            key = None
+            key, former = None, ()
             # The booking date is part of the key: a bank that repeats a reference on
             # another day must not make that day's transaction look like one booked before.
             if ref and (single or (own_refs[ref] == 1 and ref != entry_ref)):  # type: ignore[index]
@@ -609,8 +610,9 @@ class _State:
             if key is None and entry_ref:
                 key = fresh(keyed + entry_ref if single else f"{keyed}{entry_ref}/{n}")
             if key is None:
-                key = self.occurrences.key(account, date, value, currency, text, reference,
-                                           counterparty, counterparty_account, e2e)
+                key = self.idless.key(bank.account_id(account) or "camt", date, value, text)
+                former = (self.occurrences.key(account, date, value, currency, text, reference,
+                                               counterparty, counterparty_account, e2e),)
             entry_id = entry_id or key  # an entry without references: its first row's key
             rows.append(bank_row(
                 format=fmt,
@@ -630,6 +632,7 @@ class _State:
                 transaction_code=_code(tx) or entry_code,
                 entry=entry_id,
                 reversal=reversal,
+                former=former,
             ))
         return rows
 

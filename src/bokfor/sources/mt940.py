@@ -187,7 +187,7 @@ class Mt940Source:
             raise InputError("no MT940 statement in the file (no line starts with :20:)",
                              file=file, hint=_REDOWNLOAD)
         refs: Counter[str] = Counter()
-        keys = OccurrenceKeys("mt940")
+        keys = (bank.IdlessKeys(), OccurrenceKeys("mt940"))  # and the keys of schema 3
         for block in blocks:
             yield from _statement_rows(block, file, refs, keys)
 
@@ -218,8 +218,11 @@ def _blocks(text: str, file: str) -> list[_Block]:
     return blocks
 
 
+_Keys = tuple[bank.IdlessKeys, OccurrenceKeys]
+
+
 def _statement_rows(block: _Block, file: str, refs: Counter[str],
-                    keys: OccurrenceKeys) -> Iterator[Row | Notice]:
+                    keys: _Keys) -> Iterator[Row | Notice]:
     """Parse one statement with the library and turn its lines into bank rows."""
     kept = [n for n, line in zip(block.numbers, block.lines)
             if mt940_models.Transactions.strip([line])]
@@ -277,7 +280,7 @@ def _balance(info: dict[str, Any], names: tuple[str, ...]
 
 
 def _row(data: dict[str, Any], line: int, file: str, account: str, currency: str,
-         refs: Counter[str], keys: OccurrenceKeys) -> Row:
+         refs: Counter[str], keys: _Keys) -> Row:
     amount = _ore(data["amount"], file, line, ":61:")
     value_date = _plain_date(data.get("date"))
     entry_date = _plain_date(data.get("entry_date"))
@@ -290,6 +293,7 @@ def _row(data: dict[str, Any], line: int, file: str, account: str, currency: str
     details = " ".join(text.split())
     counterparty = (data.get("applicant_name") or "").strip()
     counterparty_account = (data.get("applicant_iban") or "").strip()
+    former: tuple[str, ...] = ()
     if bank_ref:
         # With the booking date: banks reuse references across days (a daily "BGINS"), and a
         # reference that repeats within a day is numbered in file order.
@@ -298,8 +302,10 @@ def _row(data: dict[str, Any], line: int, file: str, account: str, currency: str
         n = refs[ref]
         key = bank.keyed(account, ref if n == 1 else f"{ref}#{n}")
     else:
-        key = keys.key(bank.account_id(account), date, value_date, amount, currency, mark, code,
-                       customer_ref, details)
+        idless, legacy = keys
+        key = idless.key(bank.account_id(account) or NAME, date, amount, details)
+        former = (legacy.key(bank.account_id(account), date, value_date, amount, currency,
+                             mark, code, customer_ref, details),)
     return bank.bank_row(
         format=NAME,
         key=key,
@@ -316,6 +322,7 @@ def _row(data: dict[str, Any], line: int, file: str, account: str, currency: str
         bank_reference=bank_ref or customer_ref,
         transaction_code=code,
         reversal=mark.startswith("R"),
+        former=former,
     )
 
 

@@ -1022,6 +1022,9 @@ class _Reader:
                     part = " ".join(str(part).split())
                     if part and part not in parts:
                         parts.append(part)
+            # The key takes the text columns only: a reference a profile appends to the text
+            # (not an OCR or RF number) must not change it when a profile leaves it out.
+            key_text = " / ".join(parts)
             reference = ""
             if i_ref is not None:
                 ref = cells[i_ref]
@@ -1051,6 +1054,7 @@ class _Reader:
                 (_s(cells[i_cur]).upper() or currency) if i_cur is not None else currency,
                 _s(cells[i_code]) if i_code is not None else "",
                 account,
+                key_text,
             ))
         for line, cells in footer:  # a footer that holds a transaction is a wrong profile
             raw = cells[i_date] if i_date < len(cells) else None
@@ -1080,27 +1084,31 @@ class _Reader:
         if order == "auto":
             order = "newest_first" if parsed and parsed[0][1] > parsed[-1][1] else "oldest_first"
         keys: list[str] = [""] * len(parsed)
-        counters: dict[str, OccurrenceKeys] = {}
+        formers: list[str] = [""] * len(parsed)
+        idless = bank.IdlessKeys()
+        counters: dict[str, OccurrenceKeys] = {}  # the keys of ledger schema 3 and older
         positions = range(len(parsed) - 1, -1, -1) if order == "newest_first" \
             else range(len(parsed))
         for i in positions:
             t = parsed[i]
-            counter = counters.get(t[11])  # one counter per account (Swedbank: per row)
+            account = bank.account_id(t[11]) or p.bank  # Swedbank names it per row
+            keys[i] = idless.key(account, t[1], t[2], t[12])
+            counter = counters.get(account)
             if counter is None:
-                prefix = f"bank:{bank.account_id(t[11]) or p.bank}"
-                counter = counters[t[11]] = OccurrenceKeys(prefix)
-            keys[i] = counter.key(t[1], t[2], t[4], t[3], t[6])
+                counter = counters[account] = OccurrenceKeys(f"bank:{account}")
+            formers[i] = counter.key(t[1], t[2], t[4], t[3], t[6])
         balance = bank.RunningBalance(file)
         add = balance.add
         # The tuple's texts are normal already (see `rows`), the currency upper case.
         make, origin, name = bank.normalised_row, Origin, p.name
-        for t, key in zip(parsed, keys):
+        for t, key, former in zip(parsed, keys, formers):
             (line, day, amount, bal, text, value_day, reference, counterparty, cp_account,
-             currency, code, account) = t
+             currency, code, account, _) = t
             if bal is not None:
                 add(line, amount, bal)
             yield make(name, key, day, amount, origin(file, line), account, currency, value_day,
-                       text, reference, counterparty, cp_account, "", "", code, "", False)
+                       text, reference, counterparty, cp_account, "", "", code, "", False,
+                       (former,))
         yield from balance.notices()
 
     # -- value parsers (cache misses) ---------------------------------------------------
