@@ -5,6 +5,7 @@ undone. Each test here failed on the code before its fix."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 from pathlib import Path
@@ -146,3 +147,108 @@ def test_a_z_report_delivered_twice_is_booked_once(tmp_path, capsys):
                tmp_path / "alone.sqlite", "-o", tmp_path / "alone.si")[0] == 0
     assert vouchers(tmp_path / "out.si") == vouchers(tmp_path / "alone.si")
     assert f"also in {z})" in out
+
+
+# -- 7. a correction that is undone gives the row its earlier record back --------------------
+
+STRIPE = SAMPLES / "stripe/balance_history.csv"
+OLD_ROW, NEW_ROW = "1290.00,21.15,,,1268.85", "1390.00,21.15,,,1368.85"
+
+
+@pytest.fixture
+def changed(tmp_path) -> Path:
+    """The Stripe sample with one charge's amount changed since it was exported."""
+    path = tmp_path / "changed.csv"
+    path.write_text(STRIPE.read_text(encoding="utf-8").replace(OLD_ROW, NEW_ROW),
+                    encoding="utf-8")
+    return path
+
+
+def _run(*args: str, **env: str):
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "bokfor", *map(str, args)],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "SOURCE_DATE_EPOCH": "1767225600", **env})
+
+
+@pytest.mark.parametrize("point", ["after-ledger-pending", "before-rename"])
+def test_a_correction_killed_before_its_file_leaves_the_row_changed(tmp_path, changed, point,
+                                                                    capsys):
+    mapping, ledger = REPO / "mappings/stripe.yaml", tmp_path / "l.sqlite"
+    assert cli(capsys, "convert", STRIPE, "-m", mapping, "--ledger", ledger, "-o",
+               tmp_path / "1.si")[0] == 0
+    killed = _run("convert", changed, "-m", mapping, "--ledger", ledger, "-o", tmp_path / "2.si",
+                  "--correct", BOKFOR_FAULT=point)
+    assert killed.returncode == -9, killed.stderr
+    # Before the fix the row came back new: booked at its new amount, the old one never
+    # reversed. Now it is changed, as before the correction, and waits for --correct.
+    code, _, err = cli(capsys, "convert", changed, "-m", mapping, "--ledger", ledger, "-o",
+                       tmp_path / "3.si")
+    assert code == 2 and "1 row changed since it was exported" in err
+    assert not (tmp_path / "3.si").exists()
+
+
+def test_forgetting_a_correction_leaves_the_row_changed(tmp_path, changed, capsys):
+    mapping, ledger = REPO / "mappings/stripe.yaml", tmp_path / "l.sqlite"
+    assert cli(capsys, "convert", STRIPE, "-m", mapping, "--ledger", ledger, "-o",
+               tmp_path / "1.si")[0] == 0
+    assert cli(capsys, "convert", changed, "-m", mapping, "--ledger", ledger, "-o",
+               tmp_path / "2.si", "--correct")[0] == 0
+    assert cli(capsys, "ledger", "forget", "2", "--yes", "--ledger", ledger)[0] == 0
+    code, out, _ = cli(capsys, "plan", changed, "-m", mapping, "--ledger", ledger)
+    assert "0 to add (+)" in out and "1 changed (~)" in out
+    # The correction again, then the original export forgotten too: nothing to restore.
+    assert cli(capsys, "convert", changed, "-m", mapping, "--ledger", ledger, "-o",
+               tmp_path / "3.si", "--correct")[0] == 0
+    assert cli(capsys, "convert", changed, "-m", mapping, "--ledger", ledger, "-o",
+               tmp_path / "4.si")[0] == 3
+
+
+# -- 10. a file at the ledger path that is not a ledger ------------------------------------
+
+
+@pytest.mark.parametrize("content", [b"", b"SQLite format 3\x00" + bytes(84), b"hello"],
+                         ids=["empty", "header-only", "text"])
+def test_a_file_at_the_ledger_path_that_is_no_ledger_is_refused_and_kept(tmp_path, content,
+                                                                         capsys):
+    ledger = tmp_path / "l.sqlite"
+    ledger.write_bytes(content)
+    code, _, err = cli(capsys, "convert", STRIPE, "-m", REPO / "mappings/stripe.yaml",
+                       "--ledger", ledger, "-o", tmp_path / "out.si")
+    assert code == 2 and ("not a bokfor ledger" in err or "cannot be opened" in err)
+    assert ledger.read_bytes() == content and not (tmp_path / "out.si").exists()
+
+
+# -- 9. a mapping reached through a link ---------------------------------------------------
+
+
+def test_a_mapping_through_a_link_shares_its_ledger_and_its_rate_file(tmp_path, capsys):
+    """`-m sub/real.yaml`, then `-m current.yaml` linking to it: one ledger (before: a second
+    one beside the link, and every row booked again), the rate file beside the real mapping
+    (before: read beside the link, one EUR row booked at two amounts)."""
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    text = (REPO / "mappings/stripe.yaml").read_text(encoding="utf-8")
+    (sub / "real.yaml").write_text(text + "\ncurrency_rates:\n  file: rates.csv\n",
+                                   encoding="utf-8")
+    shutil.copy(FIXTURES / "fx/rates.csv", sub / "rates.csv")
+    # A rate file of other rates beside the link: never read.
+    (tmp_path / "rates.csv").write_text("date;currency;rate\n2026-01-05;EUR;99,00\n"
+                                        "2026-01-06;EUR;99,00\n", encoding="utf-8")
+    (tmp_path / "current.yaml").symlink_to(sub / "real.yaml")
+    eur = FIXTURES / "fx/balance_eur.csv"
+    assert cli(capsys, "convert", eur, "-m", sub / "real.yaml", "-o", tmp_path / "a.si")[0] == 0
+    code, out, err = cli(capsys, "convert", eur, "-m", tmp_path / "current.yaml", "-o",
+                         tmp_path / "b.si")
+    assert code == 3, err
+    assert (sub / "real.ledger.sqlite").exists()
+    assert not list(tmp_path.glob("*.ledger.sqlite"))
+    # Planned afresh through the link and directly: the same vouchers, at the real rates.
+    through_link = cli(capsys, "plan", eur, "-m", tmp_path / "current.yaml", "--ledger",
+                       tmp_path / "fresh.sqlite", "--format", "json")[1]
+    direct = cli(capsys, "plan", eur, "-m", sub / "real.yaml", "--ledger",
+                 tmp_path / "fresh2.sqlite", "--format", "json")[1]
+    assert json.loads(through_link)["to_write"] == json.loads(direct)["to_write"] != []

@@ -450,7 +450,7 @@ def test_an_older_ledger_is_migrated_and_keeps_its_exports(tmp_path, capsys, mon
     args = [str(csv), "-m", str(per_row(tmp_path)), "--ledger", str(ledger)]
     assert run_cli(["convert", *args, "-o", str(tmp_path / "o.si")], capsys)[0] == 0
     with sqlite3.connect(ledger) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 3
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 4
         assert conn.execute("SELECT kind, state FROM exports").fetchall() == [("sie", "done")]
     # A reader (plan) upgrades a version-1 file too, under the lock.
     conn = sqlite3.connect(tmp_path / "old.sqlite")

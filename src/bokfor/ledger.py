@@ -22,6 +22,8 @@ import hashlib
 import json
 import os
 import sqlite3
+import stat
+import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,7 +117,33 @@ MIGRATIONS: list[str] = [
     """
     /* rows.lines '' = vouchers.lines */
     """,
+    # 4: (a) what a correction replaced: the row's earlier record, restored when the export
+    # that replaced it is dropped or forgotten, so the row is `~` changed again, never new;
+    # (b) the size and mtime of a written file, to see cheaply on every run that it is still
+    # there as written (`ledger verify` hashes it); (c) a bank row's money movement (ledger
+    # account, date, amount), to tell the same transaction read from another format.
+    """
+    CREATE TABLE superseded (
+        key TEXT NOT NULL,
+        export_id INTEGER NOT NULL REFERENCES exports(id) ON DELETE CASCADE,
+        source TEXT NOT NULL,
+        content TEXT NOT NULL,
+        voucher_id INTEGER NOT NULL REFERENCES vouchers(id) ON DELETE CASCADE,
+        origin TEXT NOT NULL,
+        lines TEXT NOT NULL,
+        movement TEXT,
+        aliases TEXT NOT NULL
+    );
+    CREATE INDEX superseded_export ON superseded(export_id);
+    ALTER TABLE exports ADD COLUMN size INTEGER;
+    ALTER TABLE exports ADD COLUMN mtime_ns INTEGER;
+    ALTER TABLE rows ADD COLUMN movement TEXT;
+    CREATE INDEX rows_movement ON rows(movement) WHERE movement IS NOT NULL;
+    """,
 ]
+# Set in every ledger bokfor creates ("bokf" in ASCII): a SQLite file without it, and without
+# a schema version, is someone else's database.
+APPLICATION_ID = 0x626F6B66
 
 SIE, BATCH, PUSH = "sie", "fortnox-batch", "fortnox-push"
 T = TypeVar("T")
@@ -209,11 +237,14 @@ class RowRecord(NamedTuple):
     origin: str
     lines: str
     aliases: tuple[str, ...] = ()
+    movement: str = ""  # a bank row's "<ledger account>|<date>|<öre>" (plan.movement_of)
 
 
 def default_path(mapping: Path) -> Path:
-    """`mappings/stripe.yaml` -> `mappings/stripe.ledger.sqlite`."""
-    return mapping.with_name(mapping.stem + ".ledger.sqlite")
+    """`mappings/stripe.yaml` -> `mappings/stripe.ledger.sqlite`, beside the mapping itself:
+    a link to the mapping (`current.yaml` -> `clients/a/stripe.yaml`) shares its ledger."""
+    real = mapping.resolve()
+    return real.with_name(real.stem + ".ledger.sqlite")
 
 
 class Ledger:
@@ -231,17 +262,14 @@ class Ledger:
         """Readers never create or migrate the file, so they cannot race a writer creating
         it; a file another run is still creating (schema version 0) reads as empty.
         `write=True` (only while holding `lock`) migrates an older ledger."""
-        if not path.exists():
+        if not os.path.lexists(path):
             return cls(path, None)
+        _check_ledger_file(path)
         if not write and _older_schema(path):
             # Written by an older bokfor: upgrade it once, under the lock, then read it.
             with cls.lock(path, 60.0):
                 _connect(path, migrate=True).close()
-        conn = _connect(path, migrate=write)
-        if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
-            conn.close()
-            return cls(path, None)
-        return cls(path, conn)
+        return cls(path, _connect(path, migrate=write))
 
     @staticmethod
     @contextmanager
@@ -266,7 +294,10 @@ class Ledger:
     def conn(self) -> sqlite3.Connection:
         """The connection for writing: creates and migrates the file. Callers hold the lock."""
         if self._conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not os.path.lexists(self.path):
+                _create(self.path)
+            else:
+                _check_ledger_file(self.path)
             self._conn = _connect(self.path, migrate=True)
         return self._conn
 
@@ -445,14 +476,16 @@ class Ledger:
                     "lines) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     ((first + seq, export_id, seq, v.series, v.number, v.date.isoformat(),
                       v.text, lines_to_json(v.lines)) for seq, v in enumerate(vouchers)))
+            replaced = list(replaced)
+            _supersede(conn, replaced, export_id)
             conn.executemany("DELETE FROM aliases WHERE key = ?", ((k,) for k in replaced))
             # A corrected row replaces its earlier record (the later voucher's wins); the old
             # voucher stays as history. In key order, so the B-tree fills page by page
             # instead of at random places; SQLite sorts the spool, in its own memory bounds.
             conn.execute(
-                "INSERT OR REPLACE INTO rows (key, source, content, voucher_id, origin, lines) "
-                "SELECT r.key, r.source, r.content, t.id, r.origin, r.lines "
-                "FROM spool.records r JOIN temp.voucher_tags t USING (tag) "
+                "INSERT OR REPLACE INTO rows (key, source, content, voucher_id, origin, lines, "
+                "movement) SELECT r.key, r.source, r.content, t.id, r.origin, r.lines, "
+                "nullif(r.movement, '') FROM spool.records r JOIN temp.voucher_tags t USING (tag) "
                 "ORDER BY r.key, t.id, r.rowid")
             # Of two rows naming one alias the later voucher's wins, as for keys (a run
             # refuses that anyway: plan._Seen).
@@ -465,9 +498,19 @@ class Ledger:
 
     @_writes(_FREE + "; the file was written and its export stays pending: the next run "
              "records it (nothing is booked twice).")
-    def finish_export(self, export_id: int) -> None:
+    def finish_export(self, export_id: int, target: Path | None = None) -> None:
+        """Mark it done, with the size and mtime of the file written (`target`), by which
+        later runs see cheaply that it is still there as written."""
+        size = mtime = None
+        if target is not None:
+            try:
+                info = os.stat(target)
+                size, mtime = info.st_size, info.st_mtime_ns
+            except OSError:
+                pass
         with self.conn:
-            self.conn.execute("UPDATE exports SET state = 'done' WHERE id = ?", (export_id,))
+            self.conn.execute("UPDATE exports SET state = 'done', size = ?, mtime_ns = ? "
+                              "WHERE id = ?", (size, mtime, export_id))
 
     @_writes(_FREE + ", then run it again: nothing was forgotten.")
     def forget(self, export_id: int) -> ExportRecord:
@@ -477,7 +520,7 @@ class Ledger:
             raise LedgerError(f"no export {export_id} in the ledger", file=str(self.path),
                               hint="`bokfor ledger list` shows the exports.")
         with self.conn:
-            self.conn.execute("DELETE FROM exports WHERE id = ?", (export_id,))
+            _drop(self.conn, export_id)
         return record
 
     @_writes(_FREE + ", then run again: it settles the interrupted export first.")
@@ -496,7 +539,7 @@ class Ledger:
                     "rows are recorded as exported", file=str(self.path)))
             else:
                 with self.conn:
-                    self.conn.execute("DELETE FROM exports WHERE id = ?", (export.id,))
+                    _drop(self.conn, export.id)
                 notices.append(Notice(
                     f"an interrupted run never finished writing {target}; its {export.rows} "
                     "rows were not exported and will be booked by this run", file=str(self.path)))
@@ -562,10 +605,14 @@ class Ledger:
                 (series, number, year, _now(), voucher_id))
             conn.execute("UPDATE vouchers SET series = ?, number = ? WHERE id = ?",
                          (series, number, voucher_id))
+            export_id = conn.execute("SELECT export_id FROM vouchers WHERE id = ?",
+                                     (voucher_id,)).fetchone()[0]
+            _supersede(conn, [r.key for r in records], export_id)
             conn.executemany(
-                "INSERT OR REPLACE INTO rows (key, source, content, voucher_id, origin, lines) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                [(r.key, r.source, r.content, voucher_id, r.origin, r.lines) for r in records])
+                "INSERT OR REPLACE INTO rows (key, source, content, voucher_id, origin, lines, "
+                "movement) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(r.key, r.source, r.content, voucher_id, r.origin, r.lines, r.movement or None)
+                 for r in records])
             conn.executemany("INSERT OR REPLACE INTO aliases (alias, key) VALUES (?, ?)",
                              [(a, r.key) for r in records for a in r.aliases])
             conn.execute(
@@ -642,6 +689,41 @@ class Ledger:
         return next((p for p in self.pushes() if p.voucher_id == found[0]), None)
 
 
+def _supersede(conn: sqlite3.Connection, keys: list[str], export_id: int) -> None:
+    """Keep the records of `keys` that `export_id` is about to replace (a correction), with
+    their aliases, so that dropping or forgetting that export restores them (`_drop`): the
+    row is then `~` changed again, as before the correction, never new."""
+    for key in keys:
+        found = conn.execute(
+            "SELECT r.source, r.content, r.voucher_id, r.origin, r.lines, r.movement FROM rows r "
+            "JOIN vouchers v ON v.id = r.voucher_id WHERE r.key = ? AND v.export_id != ?",
+            (key, export_id)).fetchone()
+        if found is None:
+            continue
+        aliases = [a for (a,) in conn.execute("SELECT alias FROM aliases WHERE key = ?", (key,))]
+        conn.execute("INSERT INTO superseded (key, export_id, source, content, voucher_id, "
+                     "origin, lines, movement, aliases) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     (key, export_id, *found, json.dumps(aliases, ensure_ascii=False)))
+
+
+def _drop(conn: sqlite3.Connection, export_id: int) -> None:
+    """Delete an export and its records (inside the caller's transaction); a row it had
+    taken over from an earlier export (a correction) gets that export's record back, so it
+    is never new again while its first booking stands."""
+    restore = conn.execute(
+        "SELECT s.key, s.source, s.content, s.voucher_id, s.origin, s.lines, s.movement, "
+        "s.aliases FROM superseded s JOIN rows r ON r.key = s.key JOIN vouchers v ON "
+        "v.id = r.voucher_id WHERE s.export_id = ? AND v.export_id = ? ORDER BY s.rowid",
+        (export_id, export_id)).fetchall()
+    conn.execute("DELETE FROM exports WHERE id = ?", (export_id,))
+    for key, source, content, voucher_id, origin, lines, movement, aliases in restore:
+        conn.execute("INSERT OR REPLACE INTO rows (key, source, content, voucher_id, origin, "
+                     "lines, movement) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     (key, source, content, voucher_id, origin, lines, movement))
+        conn.executemany("INSERT OR REPLACE INTO aliases (alias, key) VALUES (?, ?)",
+                         [(alias, key) for alias in json.loads(aliases)])
+
+
 @contextmanager
 def paused_gc() -> Iterator[None]:
     """No cyclic garbage collection inside: for the phases that build an object or more per
@@ -712,13 +794,14 @@ _CHUNK = 500  # names a lookup query asks for (SQLite's variable limit is 999 in
 
 def _records_to_json(records: Iterable[RowRecord]) -> str:
     return json.dumps([[r.key, r.source, r.content, r.origin, r.lines,
-                        list(r.aliases)] for r in records], ensure_ascii=False,
+                        list(r.aliases), r.movement] for r in records], ensure_ascii=False,
                       separators=(",", ":"))
 
 
 def _records_from_json(text: str) -> list[RowRecord]:
-    return [RowRecord(key, source, content, origin, lines, tuple(aliases))
-            for key, source, content, origin, lines, aliases in json.loads(text)]
+    """Schema 3 records have no movement (six items)."""
+    return [RowRecord(key, source, content, origin, lines, tuple(aliases), *movement)
+            for key, source, content, origin, lines, aliases, *movement in json.loads(text)]
 
 
 def lines_from_json(text: str) -> tuple[Line, ...]:
@@ -730,16 +813,24 @@ def _connect(path: Path, *, migrate: bool) -> sqlite3.Connection:
     try:
         conn = sqlite3.connect(path, timeout=30)
         conn.execute("PRAGMA foreign_keys = ON")
-        if migrate:
-            conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
         # 32 MiB of pages instead of 2: a plan looks its rows' keys up all over the B-tree
         # (measured on a 100k-row ledger: 8.9 -> 4.1 µs a key).
         conn.execute("PRAGMA cache_size = -32768")
         version = conn.execute("PRAGMA user_version").fetchone()[0]
+        app = conn.execute("PRAGMA application_id").fetchone()[0]
     except sqlite3.DatabaseError as exc:
         raise LedgerError(f"the ledger cannot be opened: {exc}", file=str(path),
-                          hint="is it a bokfor ledger? --ledger PATH names another.") from None
+                          hint="if it is bokfor's ledger it is damaged: restore it from a "
+                          "backup; if not, move it away or name the real ledger with --ledger "
+                          "PATH (bokfor never overwrites it).") from None
+    # Read through SQLite, not from the file's header: a ledger's last commits may still be
+    # in its write-ahead log. A version 0 file is none of bokfor's (ledgers are created
+    # whole, `_create`); an application id other than bokfor's, another program's.
+    if version == 0 or app not in (0, APPLICATION_ID):
+        conn.close()
+        raise LedgerError("the file at the ledger path is an SQLite database of another "
+                          "program, not a bokfor ledger", file=str(path), hint=_NOT_A_LEDGER)
     if version > len(MIGRATIONS):
         raise LedgerError(
             f"the ledger was written by a newer bokfor (schema {version}, this one knows "
@@ -748,12 +839,86 @@ def _connect(path: Path, *, migrate: bool) -> sqlite3.Connection:
         raise LedgerError(
             f"the ledger has schema {version}; this bokfor uses {len(MIGRATIONS)}",
             file=str(path), hint="run `bokfor convert` once: it upgrades the ledger.")
+    if migrate:
+        conn.execute("PRAGMA journal_mode = WAL")
     if migrate and version < len(MIGRATIONS):
         # Every step in one transaction: a reader opening the file meanwhile sees the
         # version before or the current one, never one in between.
         conn.executescript(f"BEGIN; {' '.join(MIGRATIONS[version:])} "
-                           f"PRAGMA user_version = {len(MIGRATIONS)}; COMMIT;")
+                           f"PRAGMA user_version = {len(MIGRATIONS)}; "
+                           f"PRAGMA application_id = {APPLICATION_ID}; COMMIT;")
     return conn
+
+
+_NOT_A_LEDGER = ("bokfor keeps its export ledger in this file and never overwrites "
+                 "something else: move the file away (or name the real ledger with --ledger "
+                 "PATH) and run again.")
+
+
+def _check_ledger_file(path: Path) -> None:
+    """A file at the ledger path that is not a bokfor ledger is refused, never taken for an
+    empty one (which would book everything again)."""
+    try:
+        info = os.stat(path)
+        with open(path, "rb") as fh:
+            head = fh.read(100) if stat.S_ISREG(info.st_mode) else b""
+    except OSError as exc:
+        raise LedgerError(f"the ledger cannot be read: {exc.strerror}", file=str(path),
+                          hint="check the path and its permissions.") from None
+    if not stat.S_ISREG(info.st_mode):
+        what = _KINDS.get(stat.S_IFMT(info.st_mode), "not a regular file")
+        raise LedgerError(f"the ledger path is {what}, not a bokfor ledger", file=str(path),
+                          hint=_NOT_A_LEDGER)
+    if not head:
+        raise LedgerError("the file at the ledger path is empty: it is not a bokfor ledger",
+                          file=str(path), hint=_NOT_A_LEDGER)
+    if not head.startswith(b"SQLite format 3\x00"):
+        raise LedgerError("the file at the ledger path is not a bokfor ledger (not an SQLite "
+                          "database)", file=str(path), hint=_NOT_A_LEDGER)
+
+
+_KINDS = {stat.S_IFDIR: "a directory", stat.S_IFIFO: "a named pipe (FIFO)",
+          stat.S_IFCHR: "a device", stat.S_IFBLK: "a device", stat.S_IFSOCK: "a socket"}
+
+
+def _create(path: Path) -> None:
+    """A new ledger, made whole in a temporary file and linked into place: the path never
+    holds a half-made ledger, so an empty file there is never bokfor's (the caller holds the
+    lock; a file another program put there meanwhile is left alone)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        conn = sqlite3.connect(tmp)
+        try:
+            conn.executescript(f"BEGIN; {' '.join(MIGRATIONS)} PRAGMA user_version = "
+                               f"{len(MIGRATIONS)}; PRAGMA application_id = {APPLICATION_ID};"
+                               " COMMIT;")
+        finally:
+            conn.close()
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.link(tmp, path)
+    except FileExistsError:
+        pass  # _connect checks what is there
+    except (OSError, sqlite3.Error) as exc:
+        raise LedgerWriteError(f"the ledger could not be created: {exc}", file=str(path),
+                               hint="check that the directory is writable and has room, or "
+                               "give --ledger another path.") from None
+    finally:
+        os.unlink(tmp)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _older_schema(path: Path) -> bool:

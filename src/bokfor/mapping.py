@@ -577,7 +577,9 @@ class _Compiler:
         spec = self.m.currency_rates
         base = ("currency_rates",)
         if spec.file is not None:
-            table = load_rate_file(Path(self.file).parent / spec.file, spec.max_age_days)
+            # Beside the mapping itself, not beside a link to it.
+            table = load_rate_file(Path(self.file).resolve().parent / spec.file,
+                                   spec.max_age_days)
         else:
             table = RateTable(max_age_days=spec.max_age_days, source=f"{self.file} currency_rates")
         for code, text in spec.fixed.items():

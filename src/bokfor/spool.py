@@ -7,7 +7,7 @@ voucher they belong to, and the ledger copies them in with one `INSERT … SELEC
 (`Ledger.begin_export`) — sorted by SQLite, not by Python.
 
 The file's tables are the contract with the ledger:
-    records(tag, key, source, content, origin, lines)   one per booked row
+    records(tag, key, source, content, origin, lines, movement)   one per booked row
     aliases(tag, alias, key)                            one per alias of such a row
 `tag` names the voucher (`Plan.tags` maps a voucher's place in `to_write` to its tag).
 The file lives in a directory of its own in the temporary directory (TMPDIR), locked while
@@ -56,20 +56,21 @@ class RecordSpool:
             conn.executescript(
                 "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; "
                 "CREATE TABLE records (tag INTEGER NOT NULL, key TEXT NOT NULL, source TEXT "
-                "NOT NULL, content TEXT NOT NULL, origin TEXT NOT NULL, lines TEXT NOT NULL); "
+                "NOT NULL, content TEXT NOT NULL, origin TEXT NOT NULL, lines TEXT NOT NULL, "
+                "movement TEXT NOT NULL); "
                 "CREATE TABLE aliases (tag INTEGER NOT NULL, alias TEXT NOT NULL, "
                 "key TEXT NOT NULL);")
         except (OSError, sqlite3.Error) as exc:
             self.close()
             raise _failed("made", exc, tempfile.gettempdir()) from None
         self._conn = conn
-        self._records: list[tuple[int, str, str, str, str, str]] = []
+        self._records: list[tuple[int, str, str, str, str, str, str]] = []
         self._aliases: list[tuple[int, str, str]] = []
         self._indexed = False
 
     def add(self, tag: int, record: RowRecord) -> None:
         self._records.append((tag, record.key, record.source, record.content, record.origin,
-                              record.lines))
+                              record.lines, record.movement))
         if record.aliases:
             self._aliases.extend((tag, alias, record.key) for alias in record.aliases)
         if len(self._records) >= _BATCH:
@@ -82,7 +83,7 @@ class RecordSpool:
         conn = self._conn
         try:
             conn.execute("BEGIN")  # autocommit otherwise: a commit per row
-            conn.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?)", self._records)
+            conn.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?)", self._records)
             conn.executemany("INSERT INTO aliases VALUES (?, ?, ?)", self._aliases)
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
@@ -105,10 +106,11 @@ class RecordSpool:
             for alias, key in conn.execute(
                     "SELECT alias, key FROM aliases WHERE tag = ? ORDER BY rowid", (tag,)):
                 aliases.setdefault(key, []).append(alias)
-            return [RowRecord(key, source, content, origin, lines, tuple(aliases.get(key, ())))
-                    for key, source, content, origin, lines in conn.execute(
-                        "SELECT key, source, content, origin, lines FROM records WHERE tag = ? "
-                        "ORDER BY rowid", (tag,))]
+            return [RowRecord(key, source, content, origin, lines, tuple(aliases.get(key, ())),
+                              movement)
+                    for key, source, content, origin, lines, movement in conn.execute(
+                        "SELECT key, source, content, origin, lines, movement FROM records "
+                        "WHERE tag = ? ORDER BY rowid", (tag,))]
         except sqlite3.Error as exc:
             raise _failed("read", exc, self.path) from None
 
