@@ -86,6 +86,11 @@ def atomic_write(path: Path, data: bytes | Staged) -> None:
         except OSError:
             pass
         raise OutputError(f"writing failed: {exc.strerror}", file=str(path)) from None
+    fsync_dir(directory)
+
+
+def fsync_dir(directory: Path) -> None:
+    """fsync a directory, so that a rename or link in it survives a power cut."""
     try:
         dir_fd = os.open(directory, os.O_RDONLY)
     except OSError:

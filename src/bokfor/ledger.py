@@ -34,6 +34,7 @@ from filelock import FileLock, Timeout
 from bokfor import __version__
 from bokfor.domain import Line, Notice, Voucher, make_dims
 from bokfor.errors import EXIT_BUSY, EXIT_FAILURE, BokforError
+from bokfor.fileio import fsync_dir
 
 if TYPE_CHECKING:
     from bokfor.spool import RecordSpool
@@ -907,18 +908,7 @@ def _create(path: Path) -> None:
                                "give --ledger another path.") from None
     finally:
         os.unlink(tmp)
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_dir(path.parent)
 
 
 def _older_schema(path: Path) -> bool:
