@@ -175,6 +175,19 @@ def test_dry_run_runs_the_preflight_and_posts_nothing(env, job, tmp_path, capsys
     assert not (tmp_path / "l.sqlite").exists()
 
 
+def test_replaced_characters_are_warned_about_in_a_push_and_its_dry_run(env, tmp_path,
+                                                                        capsys):
+    mapping = per_row(tmp_path)
+    mapping.write_text(mapping.read_text(encoding="utf-8").replace(
+        "voucher_text: Stripe {type} {id}", 'voucher_text: "Stripe <{id}>"', 1), encoding="utf-8")
+    args = [stripe_csv(tmp_path / "b.csv", 2), "-m", mapping, "--ledger", tmp_path / "l.sqlite"]
+    warning = "bokfor: warning: character '<' (U+003C LESS-THAN SIGN) is not allowed by Fortnox"
+    for extra in (["--dry-run"], []):
+        code, _, err = push(args, capsys, *extra)
+        assert code == 0 and warning in err, err
+    assert env.vouchers[0]["Description"].startswith("Stripe (txn_000000000000000000000000) ")
+
+
 def test_json_summary(env, job, capsys):
     code, out, _ = push(job, capsys, "--json")
     summary = json.loads(out)

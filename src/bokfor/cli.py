@@ -323,24 +323,24 @@ def push(
     warn = (lambda notices: None) if quiet else _warn
     where = f"Fortnox ({base_url()})"
 
-    def prepared(plan: Any) -> list:
+    def prepared(plan: Any) -> Any:
         check_plan(plan, correct=correct, allow_new_accounts=False)
         if not plan.to_write:
             _nothing_new(quiet, json_out)
         registers = fetch_registers(client(), plan.to_write)  # client(): the company first
         preflight(plan.to_write, registers, where=where)
-        notices: list = []
-        items = bodies(plan, registers, notices)
-        warn(notices)
-        return items
+        return registers
 
     try:
         plan, state = job.plan(exported=limit is None)
         warn(job.notices + plan.notices)
         if table:
             show_plan(out, plan, rules.accounts, limit)
-        items = prepared(plan)
+        registers = prepared(plan)
         if dry_run:
+            notices: list = []
+            items = bodies(plan, registers, notices)
+            warn(notices)
             if table:
                 out.print(f"Dry run: pre-flight against {where} passed; {len(items)} "
                           "verifikationer would be posted; nothing posted.", markup=False)
@@ -353,8 +353,12 @@ def push(
                 warn(job.notices)
                 if book.state() != state:  # another run exported meanwhile: plan again
                     plan = job._plan(book)
-                    items = prepared(plan)
-                result = Pusher(client(), book, mapping).push(items)
+                    registers = prepared(plan)
+                notices = []
+                try:  # the bodies are made once the push's export (in their keys) exists
+                    result = Pusher(client(), book, mapping).push(plan, registers, notices)
+                finally:
+                    warn(notices)
             finally:
                 book.close()
     finally:

@@ -9,6 +9,10 @@ the bookkeeping, per voucher (docs/ledger.md, "Pushing to Fortnox"):
 3. record it **posted** with Fortnox's (series, number, year), and its rows as exported, in
    one transaction.
 
+The key carries the export (`key_context`): after `bokfor ledger forget` of a push, its
+vouchers stay in Fortnox with their keys, and a later push of the same rows must not take
+them for its own when it settles.
+
 Whose books: every client made for a mapping first reads the company from Fortnox
 (`check_company`) and refuses another company's organisation number, before anything is
 looked up, settled or posted; a mapping without `company.orgnr` cannot talk to Fortnox.
@@ -246,11 +250,20 @@ class Outgoing:
     text: str  # to_json(body): exactly what is posted and recorded
 
 
-def bodies(plan: Plan, registers: Registers | None, notices: list[Notice]) -> list[Outgoing]:
+def key_context(export_id: int) -> str:
+    """What makes a push's keys its own: the export id, which SQLite (AUTOINCREMENT) never
+    hands out twice in one ledger, also after `ledger forget` deleted the export."""
+    return f"push {export_id}"
+
+
+def bodies(plan: Plan, registers: Registers | None, notices: list[Notice] | None, *,
+           context: str = "") -> list[Outgoing]:
+    """The POST bodies of the plan's vouchers, keyed with `context` (`key_context` of the
+    push; a dry run, which posts nothing, has none)."""
     ids = year_ids(plan.to_write, registers) if registers is not None else {}
     out = []
     for i, v in enumerate(plan.to_write):
-        key = voucher_key(v)
+        key = voucher_key(v, context=context)
         year_id = ids.get(v.date)
         body = voucher_body(v, key=key, series=v.series, year_id=year_id, notices=notices)
         out.append(Outgoing(v, plan.records_of(i), key, v.series, year_id, body, to_json(body)))
@@ -334,14 +347,18 @@ class Pusher:
         self._sleep = sleep
         self._clock = clock
 
-    def push(self, items: list[Outgoing]) -> PushResult:
+    def push(self, plan: Plan, registers: Registers | None,
+             notices: list[Notice] | None = None) -> PushResult:
+        """Begin the push's export, build the bodies with keys of this export (replaced
+        characters go to `notices`), then post them one by one."""
         start, requests = self._clock(), self.client.requests
-        dates = [item.voucher.date for item in items]
+        dates = [v.date for v in plan.to_write]
         export_id = self.ledger.begin_push(
             mapping=self.mapping_path, target=f"fortnox:{_base(self.client)}/3/vouchers",
             first=min(dates) if dates else None, last=max(dates) if dates else None)
         result = PushResult(export_id)
         try:
+            items = bodies(plan, registers, notices, context=key_context(export_id))
             for seq, item in enumerate(items):
                 faults.point("push-before-pending")
                 vid = self.ledger.push_pending(export_id, seq, item.voucher, item.records,
