@@ -1,6 +1,7 @@
 """A local Fortnox: the parts of API v3 and the token endpoint bokfor uses, on a real socket.
 
-It keeps financial years, voucher series (manual flag, numbering per series and year),
+It keeps the company (name and organisation number, `GET /3/companyinformation`; by default
+556677-8899, the number of the example mappings), financial years, voucher series (manual flag, numbering per series and year),
 accounts per year (active flag, cost-centre / project / transaction-information settings),
 cost centres, projects and a locked period, and refuses vouchers the way Fortnox does, with
 Fortnox's error body (`ErrorInformation`, in lower- or upper-case keys) and codes:
@@ -110,6 +111,8 @@ class FortnoxFake:
     window: float = 5.0
     error_casing: str = "lower"  # or "upper": Error/Message/Code
     token_lifetime: float = 3600.0
+    company_name: str = "Fakebolaget AB"
+    orgnr: str = "556677-8899"  # the mappings' company.orgnr: set another to test a mismatch
 
     years: list[dict[str, Any]] = field(default_factory=list)
     series: dict[int, dict[str, dict[str, Any]]] = field(default_factory=dict)
@@ -303,6 +306,13 @@ class FortnoxFake:
               ) -> tuple[int, Any]:
         parts = [urllib.parse.unquote(p) for p in path.strip("/").split("/")]
         if method == "GET":
+            if parts == ["3", "companyinformation"]:
+                return 200, {"CompanyInformation": {
+                    "Address": "Storgatan 1", "City": "Stockholm",
+                    "CompanyName": self.company_name, "CountryCode": "SE",
+                    "DatabaseNumber": int(TENANT_ID), "OrganizationNumber": self.orgnr,
+                    "VisitAddress": "", "VisitCity": "", "VisitCountryCode": "",
+                    "VisitZipCode": "", "ZipCode": "111 22"}}
             if parts == ["3", "financialyears"]:
                 return 200, self.page("FinancialYears", self.years, query)
             if parts[:2] == ["3", "financialyears"] and len(parts) == 3:

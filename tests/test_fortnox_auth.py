@@ -127,3 +127,19 @@ def test_from_env_prefers_client_credentials(fortnox_fake, tmp_path):
         from_env({})
     with pytest.raises(FortnoxAuthError):
         from_env({"FORTNOX_CLIENT_ID": "a", "FORTNOX_CLIENT_SECRET": "b"})
+
+
+def test_each_provider_says_where_its_credentials_came_from(tmp_path):
+    """For messages such as "these credentials open another company's books"."""
+    creds = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
+    path = tmp_path / "client-b.json"
+    TokenStore(path).save({**creds, "tenant_id": TENANT_ID})
+    assert from_env({}, token_file=path).source == f"the token file {path}, TenantId 1234567"
+    env = {"FORTNOX_CLIENT_ID": CLIENT_ID, "FORTNOX_CLIENT_SECRET": CLIENT_SECRET,
+           "FORTNOX_TENANT_ID": "7654321"}
+    assert from_env(env, token_file=path).source == \
+        "TenantId 7654321 from $FORTNOX_TENANT_ID, which wins over any token file"
+    TokenStore(path).save({**creds, "refresh_token": "rt-x"})
+    assert from_env({}, token_file=path).source == f"the token file {path}"
+    assert ClientCredentials("id", "secret", "42").source == "TenantId 42"
+    assert CLIENT_SECRET not in repr(vars(from_env({}, token_file=path)))

@@ -14,7 +14,7 @@ import pytest
 from bokfor.domain import Line, Voucher
 from bokfor.fortnox.auth import ClientCredentials
 from bokfor.fortnox.batch import voucher_body, voucher_key
-from bokfor.fortnox.client import FortnoxClient, PostedVoucher
+from bokfor.fortnox.client import CompanyInformation, FortnoxClient, PostedVoucher
 from bokfor.fortnox.errors import FortnoxError, FortnoxUnavailable, UncertainPost
 from bokfor.fortnox.ratelimit import TokenBucket, Unlimited
 from bokfor.sie.reader import parse
@@ -56,6 +56,13 @@ def test_registers(fortnox_fake):
         assert {cc.code: cc.active for cc in c.cost_centers()} == {"CAFE1": True, "OLD": False}
         assert [p.number for p in c.projects()] == ["P12"]
         assert c.locked_period() == dt.date(2025, 6, 30)
+
+
+def test_company_information(fortnox_fake):
+    fortnox_fake.orgnr = "16556677-8899"
+    with _client(fortnox_fake) as c:
+        assert c.company() == CompanyInformation("Fakebolaget AB", "16556677-8899", 1234567)
+    assert fortnox_fake.count("GET", "/3/companyinformation") == 1
 
 
 def test_lists_follow_pages(fortnox_fake, monkeypatch):

@@ -175,6 +175,19 @@ def test_dry_run_runs_the_preflight_and_posts_nothing(env, job, tmp_path, capsys
     assert not (tmp_path / "l.sqlite").exists()
 
 
+def test_replaced_characters_are_warned_about_in_a_push_and_its_dry_run(env, tmp_path,
+                                                                        capsys):
+    mapping = per_row(tmp_path)
+    mapping.write_text(mapping.read_text(encoding="utf-8").replace(
+        "voucher_text: Stripe {type} {id}", 'voucher_text: "Stripe <{id}>"', 1), encoding="utf-8")
+    args = [stripe_csv(tmp_path / "b.csv", 2), "-m", mapping, "--ledger", tmp_path / "l.sqlite"]
+    warning = "bokfor: warning: character '<' (U+003C LESS-THAN SIGN) is not allowed by Fortnox"
+    for extra in (["--dry-run"], []):
+        code, _, err = push(args, capsys, *extra)
+        assert code == 0 and warning in err, err
+    assert env.vouchers[0]["Description"].startswith("Stripe (txn_000000000000000000000000) ")
+
+
 def test_json_summary(env, job, capsys):
     code, out, _ = push(job, capsys, "--json")
     summary = json.loads(out)
@@ -186,6 +199,104 @@ def test_a_sie_export_after_a_push_books_nothing_twice(env, job, tmp_path, capsy
     assert push(job, capsys)[0] == 0
     code, out, _ = run_cli(["convert", *map(str, job), "-o", str(tmp_path / "o.si")], capsys)
     assert code == 3 and not (tmp_path / "o.si").exists()
+
+
+# --- whose books: the company's organisation number ------------------------------------
+
+
+def _fortnox_requests(fake: FortnoxFake) -> list[str]:
+    return [f"{m} {p}" for m, p, _ in fake.log if p != "/oauth-v1/token"]
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_a_token_of_another_company_is_refused_before_anything_else(env, job, tmp_path,
+                                                                     capsys, dry_run):
+    env.orgnr = "559900-1236"  # the token belongs to another client's Fortnox
+    code, _, err = push(job, capsys, *(["--dry-run"] if dry_run else []))
+    assert code == 2
+    assert err == (
+        f"bokfor: error: {job[2]}: company.orgnr: the Fortnox credentials (TenantId "
+        "1234567) are for Fakebolaget AB, 559900-1236, not for the mapping's company "
+        "Exempelbutiken AB, 556677-8899; nothing was posted or recorded Fix: use the credentials of 556677-8899 "
+        "(the token file `bokfor fortnox login --token-file FILE` wrote for that company, "
+        "given as --token-file or $FORTNOX_TOKEN_FILE), or correct company.orgnr in the "
+        "mapping if it is the wrong number.\n")
+    # The company is read first: no register, no voucher, no ledger.
+    assert _fortnox_requests(env) == ["GET /3/companyinformation"]
+    assert not env.vouchers and not (tmp_path / "l.sqlite").exists()
+
+
+@pytest.mark.parametrize("written", ["5566778899", "16556677-8899", "165566778899",
+                                     " 556677-8899 "])
+def test_org_numbers_are_compared_however_fortnox_writes_them(env, job, capsys, written):
+    env.orgnr = written
+    code, out, err = push(job, capsys)
+    assert code == 0, err
+    assert "Posted 6 verifikationer" in out
+    assert env.count("GET", "/3/companyinformation") == 1  # once a run
+
+
+def test_orgnr_digits():
+    assert {push_module.orgnr_digits(t) for t in (
+        "556677-8899", "5566778899", "16556677-8899", "165566778899", "556677 8899")} == \
+        {"5566778899"}
+    assert push_module.orgnr_digits("19811218-9876") == "8112189876"  # a sole trader
+    for bad in ("", "556677-8898", "17556677-8899", "556677-889", "SE556677889901"):
+        assert push_module.orgnr_digits(bad) is None, bad
+
+
+def test_a_fortnox_company_without_a_valid_orgnr_is_refused(env, job, capsys):
+    env.orgnr = ""
+    code, _, err = push(job, capsys)
+    assert code == 2
+    assert "company.orgnr: the Fortnox company Fakebolaget AB (credentials: TenantId 1234567) " \
+        "has no valid organisation number (''), so bokfor cannot check that it is the " \
+        "mapping's company Exempelbutiken AB, 556677-8899; nothing was posted" in err
+    assert not env.vouchers
+
+
+def test_a_mapping_without_orgnr_cannot_push(env, tmp_path, capsys):
+    mapping = per_row(tmp_path)
+    text = mapping.read_text(encoding="utf-8")
+    mapping.write_text(text.replace("  orgnr: 556677-8899\n", "", 1), encoding="utf-8")
+    csv = stripe_csv(tmp_path / "b.csv", 2)
+    for extra in ([], ["--dry-run"]):
+        code, _, err = push([csv, "-m", mapping, "--ledger", tmp_path / "l.sqlite"], capsys,
+                            *extra)
+        assert code == 2
+        assert err == (
+            f"bokfor: error: {mapping}: company.orgnr: the mapping names no organisation "
+            "number, so bokfor cannot check whose books the Fortnox credentials open; "
+            "nothing was posted Fix: add `orgnr: NNNNNN-NNNN` (the company's "
+            "organisationsnummer, as Fortnox shows it) under company: in the mapping.\n")
+    assert not env.log and not (tmp_path / "l.sqlite").exists()
+
+
+def test_settling_an_interrupted_push_checks_the_company_first(env, job, tmp_path, capsys):
+    """A pending push is looked up in Fortnox; in another company's books it would be "not
+    found" and its rows posted again."""
+    env.inject("drop-after-commit", "POST", "/3/vouchers")
+    env.inject("500", "GET", "/3/vouchers/sublist", times=100)
+    assert push(job, capsys)[0] == 1
+    env.faults.clear()
+    env.orgnr = "559900-1236"
+    code, _, err = run_cli(["plan", *map(str, job)], capsys)
+    assert code == 2 and "are for Fakebolaget AB, 559900-1236, not for the mapping's" in err
+    with sqlite3.connect(tmp_path / "l.sqlite") as conn:
+        assert conn.execute("SELECT state FROM pushes").fetchall() == [("pending",)]
+    env.orgnr = "556677-8899"
+    assert push(job, capsys)[0] == 0
+    assert_exactly_once(env, tmp_path / "l.sqlite", 6)
+
+
+def test_a_token_without_the_companyinformation_scope_says_which_scope(env, job, capsys):
+    env.inject("error", "GET", "/3/companyinformation", times=5, status=403, code=2001101,
+               message="Har inte behörighet för scope")
+    code, _, err = push(job, capsys)
+    assert code == 2
+    assert "Fortnox refused the company information (HTTP 403, code 2001101)" in err
+    assert "companyinformation" in err.split("Fix:")[1]
+    assert not env.vouchers
 
 
 # --- pre-flight --------------------------------------------------------------------------

@@ -4,7 +4,11 @@ read it), plus `company.json`, what differs in the fake's standard company:
 
     {"series_not_manual": ["S"], "inactive": [6570], "missing": [2611],
      "transaction_information_required": [1580], "locked_until": "2026-01-02",
-     "cost_centres_missing": ["WEB"], "faults": [{"action": "error", ...}]}
+     "cost_centres_missing": ["WEB"], "faults": [{"action": "error", ...}],
+     "orgnr": "559900-1236", "company_name": "...", "token_file": "acme.json"}
+
+`token_file` writes the fake's credentials to that file in {tmp} (mode 0600) and takes them
+out of the environment, so bokfor reads them from the file as after `bokfor fortnox login`.
 
 They live in tests/errors_fortnox/ because tests/test_errors.py runs its cases without a
 fake. `{fortnox}` in the expected text stands for the fake's base URL."""
@@ -20,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from bokfor import push as push_module
-from bokfor.fortnox.auth import ClientCredentials
+from bokfor.fortnox.auth import TokenStore
 from bokfor.fortnox.client import FortnoxClient
 from bokfor.fortnox.ratelimit import TokenBucket
 
@@ -33,6 +37,8 @@ REPO = Path(__file__).parent.parent
 
 
 def _setup(fake, spec: dict) -> None:
+    fake.orgnr = spec.get("orgnr", fake.orgnr)
+    fake.company_name = spec.get("company_name", fake.company_name)
     for code in spec.get("series_not_manual", []):
         fake.add_series(code, manual=False)
     for number in spec.get("inactive", []):
@@ -57,15 +63,21 @@ def test_fortnox_error_case(case, capsys, monkeypatch, tmp_path):
     directory = CASES / case
     clock = VirtualClock()
     fake = company(clock=clock)
-    _setup(fake, json.loads((directory / "company.json").read_text(encoding="utf-8")))
+    spec = json.loads((directory / "company.json").read_text(encoding="utf-8"))
+    _setup(fake, spec)
     fake.start()
     try:
         for name, value in fortnox_env(fake, tmp_path).items():
             monkeypatch.setenv(name, value)
+        if spec.get("token_file"):
+            TokenStore(tmp_path / spec["token_file"]).save(
+                {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "tenant_id": TENANT_ID})
+            for name in ("FORTNOX_CLIENT_ID", "FORTNOX_CLIENT_SECRET", "FORTNOX_TENANT_ID"):
+                monkeypatch.delenv(name)
         monkeypatch.setenv("COLUMNS", "200")
+        # The credentials as bokfor finds them; the limiter and backoff on the fake's clock.
         monkeypatch.setattr(push_module, "make_client", lambda token_file=None: FortnoxClient(
-            fake.base_url, ClientCredentials(CLIENT_ID, CLIENT_SECRET, TENANT_ID,
-                                             token_url=fake.token_url),
+            fake.base_url, push_module.token_provider(token_file),
             TokenBucket(clock=clock, sleep=clock.sleep), sleep=clock.sleep))
         args = shlex.split((directory / "args").read_text(encoding="utf-8"))
         args = [a.replace("{tmp}", str(tmp_path)).replace("{repo}", str(REPO)) for a in args]

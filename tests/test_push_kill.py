@@ -6,12 +6,14 @@ recorded once. Real time against the fake (a few seconds per run: the rate limit
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 
 import pytest
 
 from bokfor import faults
+from bokfor.fortnox.batch import key_of
 
 from .test_push import assert_exactly_once, company, fortnox_env, per_row, stripe_csv
 
@@ -65,3 +67,33 @@ def test_sigkill_during_a_push_then_plan_settles_it(fake, tmp_path):
     assert "1 already exported (=)" in planned.stdout and "2 to add (+)" in planned.stdout
     assert _run(["push", *common], env).returncode == 0
     assert_exactly_once(fake, ledger, 3)
+
+
+def test_a_push_after_ledger_forget_killed_and_settled_posts_the_row_again(fake, tmp_path):
+    """`ledger forget` of a push leaves its voucher in Fortnox (reversed there, say). The
+    next push of the same row carries another bokfor key, so when it is killed after its
+    pending record, settling does not mistake the forgotten voucher for it: the row is
+    posted once more, and the ledger records the new voucher."""
+    env = fortnox_env(fake, tmp_path)
+    csv = stripe_csv(tmp_path / "b.csv", 1)
+    ledger = tmp_path / "l.sqlite"
+    args = ["push", csv, "-m", per_row(tmp_path), "--ledger", ledger, "--quiet"]
+    first = _run(args, env)
+    assert first.returncode == 0, first.stderr
+    forgot = _run(["ledger", "forget", "1", "--ledger", ledger, "--yes"], env)
+    assert forgot.returncode == 0, forgot.stderr
+    killed = _run(args, {**env, "BOKFOR_FAULT": "push-after-pending:1"})
+    assert killed.returncode == -9, killed.stderr
+    assert len(fake.vouchers) == 1
+    again = _run(args[:-1], env)  # not --quiet: the settling shows as a warning
+    assert again.returncode == 0, again.stderr
+    assert "never booked" in again.stderr  # the pending voucher was looked up, not found
+    assert [(v["VoucherSeries"], v["VoucherNumber"]) for v in fake.vouchers] == \
+        [("S", 1), ("S", 2)]
+    forgotten, new = (key_of(v) for v in fake.vouchers)
+    assert forgotten != new
+    with sqlite3.connect(ledger) as conn:
+        assert conn.execute("SELECT state, key, fortnox_series, fortnox_number FROM pushes"
+                            ).fetchall() == [("posted", new, "S", 2)]
+        assert conn.execute("SELECT count(*) FROM rows").fetchone()[0] == 1
+    assert _run(args, env).returncode == 3

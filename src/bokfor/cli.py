@@ -167,10 +167,12 @@ def plan(
 
 def _fortnox_job(job: Any, books: Optional[Path], token_file: Optional[Path]) -> Any:
     """Wire Fortnox into a job: settling interrupted pushes, and `--books fortnox`. The
-    client (and so the credentials) is made only when one of them needs it."""
-    from bokfor.push import LazyClient, fortnox_books, make_client, settle
+    client (and so the credentials) is made only when one of them needs it, and first
+    checked to open the mapping's company's books."""
+    from bokfor.push import LazyClient, check_company, fortnox_books, make_client, settle
 
-    client = LazyClient(lambda: make_client(token_file))
+    client = LazyClient(lambda: make_client(token_file), lambda api: check_company(
+        api, job.mapping.company, job.mapping_path))
     job.settle = lambda ledger: settle(ledger, client)
     if books is not None and str(books) == "fortnox":
         job.books = None
@@ -300,17 +302,19 @@ def push(
     bank_account: Optional[str] = _BANK_ACCOUNT,
 ) -> None:
     """Post the vouchers to Fortnox (POST /3/vouchers), each exactly once: the same plan as
-    convert, a pre-flight of every voucher against Fortnox's registers, then per voucher
+    convert, a check that the credentials open the books of the mapping's company.orgnr, a
+    pre-flight of every voucher against Fortnox's registers, then per voucher
     pending -> POST -> posted in the ledger. Base URL: $BOKFOR_FORTNOX_URL."""
     from bokfor.convert import Job, check_plan
     from bokfor.fortnox.preflight import fetch_registers
     from bokfor.ledger import Ledger, default_path
     from bokfor.mapping import load_mapping
-    from bokfor.push import Pusher, base_url, bodies, preflight
+    from bokfor.push import Pusher, base_url, bodies, preflight, require_orgnr
     from bokfor.report import dumps, show_plan
 
     first, last, limit = _period_and_limit(date_from, date_to, show)
     rules = load_mapping(mapping)
+    require_orgnr(rules.company.orgnr, mapping)  # before reading the inputs
     job = Job(inputs, rules, mapping, ledger or default_path(mapping), source=source,
               date_from=first, date_to=last, correct=correct, wait=wait, fmt="push",
               bank_account=bank_account)
@@ -319,24 +323,24 @@ def push(
     warn = (lambda notices: None) if quiet else _warn
     where = f"Fortnox ({base_url()})"
 
-    def prepared(plan: Any) -> list:
+    def prepared(plan: Any) -> Any:
         check_plan(plan, correct=correct, allow_new_accounts=False)
         if not plan.to_write:
             _nothing_new(quiet, json_out)
-        registers = fetch_registers(client(), plan.to_write)
+        registers = fetch_registers(client(), plan.to_write)  # client(): the company first
         preflight(plan.to_write, registers, where=where)
-        notices: list = []
-        items = bodies(plan, registers, notices)
-        warn(notices)
-        return items
+        return registers
 
     try:
         plan, state = job.plan(exported=limit is None)
         warn(job.notices + plan.notices)
         if table:
             show_plan(out, plan, rules.accounts, limit)
-        items = prepared(plan)
+        registers = prepared(plan)
         if dry_run:
+            notices: list = []
+            items = bodies(plan, registers, notices)
+            warn(notices)
             if table:
                 out.print(f"Dry run: pre-flight against {where} passed; {len(items)} "
                           "verifikationer would be posted; nothing posted.", markup=False)
@@ -349,8 +353,12 @@ def push(
                 warn(job.notices)
                 if book.state() != state:  # another run exported meanwhile: plan again
                     plan = job._plan(book)
-                    items = prepared(plan)
-                result = Pusher(client(), book, mapping).push(items)
+                    registers = prepared(plan)
+                notices = []
+                try:  # the bodies are made once the push's export (in their keys) exists
+                    result = Pusher(client(), book, mapping).push(plan, registers, notices)
+                finally:
+                    warn(notices)
             finally:
                 book.close()
     finally:

@@ -9,6 +9,14 @@ the bookkeeping, per voucher (docs/ledger.md, "Pushing to Fortnox"):
 3. record it **posted** with Fortnox's (series, number, year), and its rows as exported, in
    one transaction.
 
+The key carries the export (`key_context`): after `bokfor ledger forget` of a push, its
+vouchers stay in Fortnox with their keys, and a later push of the same rows must not take
+them for its own when it settles.
+
+Whose books: every client made for a mapping first reads the company from Fortnox
+(`check_company`) and refuses another company's organisation number, before anything is
+looked up, settled or posted; a mapping without `company.orgnr` cannot talk to Fortnox.
+
 A POST is never sent twice blindly. When its outcome is unknown (a timeout, a dropped
 connection, a 5xx: `UncertainPost`) the voucher is looked up by its bokfor key among the
 vouchers of its date (`find_by_key`): one match -> posted; none -> posted again (same key);
@@ -27,10 +35,15 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from bokfor import faults
-from bokfor.domain import Notice, Voucher
-from bokfor.errors import EXIT_BAD_INPUT, EXIT_FAILURE, BokforError
+from bokfor.domain import Company, Notice, Voucher
+from bokfor.errors import EXIT_BAD_INPUT, EXIT_FAILURE, BokforError, MappingError
 from bokfor.fortnox.batch import to_json, voucher_body, voucher_key
-from bokfor.fortnox.client import DEFAULT_BASE_URL, FortnoxClient, PostedVoucher
+from bokfor.fortnox.client import (
+    DEFAULT_BASE_URL,
+    CompanyInformation,
+    FortnoxClient,
+    PostedVoucher,
+)
 from bokfor.fortnox.errors import FortnoxError, FortnoxUnavailable, UncertainPost
 from bokfor.fortnox.preflight import Problem, Registers, check, year_ids
 from bokfor.ledger import PUSH, Ledger, RowRecord
@@ -53,6 +66,17 @@ class PreflightError(BokforError):
 
 class AmbiguousPush(BokforError):
     """Fortnox holds more than one voucher with one bokfor key: a person must decide."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class OrgnrMissing(MappingError):
+    """The mapping names no organisation number: bokfor cannot tell whose books a token
+    opens, so it does not talk to Fortnox for it."""
+
+
+class CompanyMismatch(BokforError):
+    """The credentials open another company's books than the mapping's."""
 
     exit_code = EXIT_BAD_INPUT
 
@@ -106,20 +130,88 @@ def make_client(token_file: Path | None = None) -> FortnoxClient:
 
 
 class LazyClient:
-    """Makes the client (reads credentials) only when Fortnox is really needed."""
+    """Makes the client (reads credentials) only when Fortnox is really needed, and runs
+    `check` on it (the company: `check_company`) before anyone else uses it."""
 
-    def __init__(self, factory: Callable[[], FortnoxClient]) -> None:
+    def __init__(self, factory: Callable[[], FortnoxClient],
+                 check: Callable[[FortnoxClient], Any] | None = None) -> None:
         self._factory = factory
+        self._check = check
         self._client: FortnoxClient | None = None
+        self._checked: FortnoxClient | None = None
 
     def __call__(self) -> FortnoxClient:
         if self._client is None:
             self._client = self._factory()
-        return self._client
+        if self._checked is None:
+            if self._check is not None:
+                self._check(self._client)
+            self._checked = self._client
+        return self._checked
 
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
+
+
+# --- whose books ---------------------------------------------------------------------------
+
+
+def orgnr_digits(text: str) -> str | None:
+    """The 10 digits of a Swedish organisationsnummer however it is written (556677-8899,
+    5566778899, with the century prefix 16 Skatteverket gives legal persons, or a sole
+    trader's 12-digit personnummer); None when it is not a valid number."""
+    from stdnum.se import orgnr
+
+    number = orgnr.compact(text or "").replace("+", "")
+    if len(number) == 12 and number[:2] in ("16", "18", "19", "20"):
+        number = number[2:]
+    return number if orgnr.is_valid(number) else None
+
+
+def require_orgnr(orgnr: str | None, mapping_path: Path) -> str:
+    """The mapping's organisation number; a push must know whose books it writes."""
+    if not orgnr:
+        raise OrgnrMissing(
+            "the mapping names no organisation number, so bokfor cannot check whose books "
+            "the Fortnox credentials open; nothing was posted", file=str(mapping_path),
+            key="company.orgnr",
+            hint="add `orgnr: NNNNNN-NNNN` (the company's organisationsnummer, as Fortnox shows "
+            "it) under company: in the mapping.")
+    return orgnr
+
+
+def check_company(client: FortnoxClient, mapping: Company, mapping_path: Path
+                  ) -> CompanyInformation:
+    """Refuse credentials that open another company's books than the mapping's
+    (`GET /3/companyinformation`): a wrong token file in a loop over clients would post one
+    client's vouchers into another's Fortnox."""
+    ours = require_orgnr(mapping.orgnr, mapping_path)
+    company = client.company()
+    theirs = orgnr_digits(company.orgnr)
+    if theirs is not None and theirs == orgnr_digits(ours):
+        return company
+    source = getattr(client.token_provider, "source", None) or "the Fortnox credentials"
+    name = company.name or "a company without a name"
+    if theirs is None:
+        raise CompanyMismatch(
+            f"the Fortnox company {name} (credentials: {source}) has no valid organisation "
+            f"number ({company.orgnr!r}), so bokfor cannot check that it is the mapping's "
+            f"company {mapping.name}, {ours}; nothing was posted or recorded",
+            file=str(mapping_path),
+            key="company.orgnr",
+            hint="enter the organisationsnummer in the company's settings in Fortnox, or use "
+            f"the credentials of {ours}.")
+    from stdnum.se import orgnr as se_orgnr
+
+    raise CompanyMismatch(
+        f"the Fortnox credentials ({source}) are for {name}, {se_orgnr.format(theirs)}, not "
+        f"for the mapping's company {mapping.name}, {ours}; nothing was posted or recorded",
+        file=str(mapping_path), key="company.orgnr",
+        hint=f"use the credentials of {ours} (the token file `bokfor fortnox login "
+        "--token-file FILE` wrote for that company, given as --token-file or "
+        "$FORTNOX_TOKEN_FILE), or correct company.orgnr in the mapping if it is the wrong "
+        "number.")
 
 
 # --- pre-flight --------------------------------------------------------------------------
@@ -158,11 +250,20 @@ class Outgoing:
     text: str  # to_json(body): exactly what is posted and recorded
 
 
-def bodies(plan: Plan, registers: Registers | None, notices: list[Notice]) -> list[Outgoing]:
+def key_context(export_id: int) -> str:
+    """What makes a push's keys its own: the export id, which SQLite (AUTOINCREMENT) never
+    hands out twice in one ledger, also after `ledger forget` deleted the export."""
+    return f"push {export_id}"
+
+
+def bodies(plan: Plan, registers: Registers | None, notices: list[Notice] | None, *,
+           context: str = "") -> list[Outgoing]:
+    """The POST bodies of the plan's vouchers, keyed with `context` (`key_context` of the
+    push; a dry run, which posts nothing, has none)."""
     ids = year_ids(plan.to_write, registers) if registers is not None else {}
     out = []
     for i, v in enumerate(plan.to_write):
-        key = voucher_key(v)
+        key = voucher_key(v, context=context)
         year_id = ids.get(v.date)
         body = voucher_body(v, key=key, series=v.series, year_id=year_id, notices=notices)
         out.append(Outgoing(v, plan.records_of(i), key, v.series, year_id, body, to_json(body)))
@@ -246,14 +347,18 @@ class Pusher:
         self._sleep = sleep
         self._clock = clock
 
-    def push(self, items: list[Outgoing]) -> PushResult:
+    def push(self, plan: Plan, registers: Registers | None,
+             notices: list[Notice] | None = None) -> PushResult:
+        """Begin the push's export, build the bodies with keys of this export (replaced
+        characters go to `notices`), then post them one by one."""
         start, requests = self._clock(), self.client.requests
-        dates = [item.voucher.date for item in items]
+        dates = [v.date for v in plan.to_write]
         export_id = self.ledger.begin_push(
             mapping=self.mapping_path, target=f"fortnox:{_base(self.client)}/3/vouchers",
             first=min(dates) if dates else None, last=max(dates) if dates else None)
         result = PushResult(export_id)
         try:
+            items = bodies(plan, registers, notices, context=key_context(export_id))
             for seq, item in enumerate(items):
                 faults.point("push-before-pending")
                 vid = self.ledger.push_pending(export_id, seq, item.voucher, item.records,

@@ -94,7 +94,10 @@ def _basic(client_id: str, client_secret: Secret) -> str:
 
 
 class _Provider:
-    """Common part: a cached access token, handed out until shortly before it expires."""
+    """Common part: a cached access token, handed out until shortly before it expires.
+    `source` says where the credentials came from, for messages (never a secret)."""
+
+    source = "the Fortnox credentials"
 
     def __init__(self, token_url: str, client_id: str, client_secret: Secret | str, *,
                  clock: Callable[[], float] = time.time, timeout: float = 30.0,
@@ -180,6 +183,7 @@ class ClientCredentials(_Provider):
                  token_url: str = TOKEN_URL, **kwargs: Any) -> None:
         super().__init__(token_url, client_id, client_secret, **kwargs)
         self.tenant_id = str(tenant_id)
+        self.source = f"TenantId {self.tenant_id}"
 
     def __repr__(self) -> str:
         return f"ClientCredentials(client_id={self.client_id!r}, tenant_id={self.tenant_id!r})"
@@ -261,6 +265,7 @@ class RefreshToken(_Provider):
                  **kwargs: Any) -> None:
         super().__init__(token_url, client_id, client_secret, **kwargs)
         self.store = store
+        self.source = f"the token file {store.path}"
         self._initial = Secret(initial_refresh_token) if initial_refresh_token else None
 
     def __repr__(self) -> str:
@@ -341,8 +346,12 @@ def from_env(environ: Mapping[str, str] | None = None, *, token_file: Path | Non
             f"{ENV_CLIENT_SECRET} (and {ENV_TENANT_ID} for a service account), or run "
             "`bokfor fortnox login` once.")
     if tenant_id:
-        return ClientCredentials(client_id, client_secret, tenant_id, token_url=token_url,
-                                 **kwargs)
+        provider = ClientCredentials(client_id, client_secret, tenant_id, token_url=token_url,
+                                     **kwargs)
+        provider.source = (f"TenantId {tenant_id} from ${ENV_TENANT_ID}, which wins over any "
+                           "token file" if env.get(ENV_TENANT_ID)
+                           else f"the token file {path}, TenantId {tenant_id}")
+        return provider
     if path is None:
         raise FortnoxCredentialsMissing(
             "the refresh-token flow needs a token file to keep the rotated token in",

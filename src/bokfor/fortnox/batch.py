@@ -8,7 +8,10 @@ query, `POST /3/vouchers?financialyear=<Id>`.
 
 Every body carries the voucher's bokfor key (`bokfor:<12 hex>`) at the end of its
 Description (which the voucher list returns) and in Comments, so a voucher whose POST got no
-answer can be found again (`FortnoxClient.find_by_key`).
+answer can be found again (`FortnoxClient.find_by_key`). A push keys its bodies with its
+export id as the context (push.key_context), so a push after `ledger forget` never takes the
+forgotten voucher for its own; a batch's keys have none (bokfor never looks them up in
+Fortnox, and they are written into the manifest before the export id exists).
 
 Texts keep only the characters Fortnox's documented whitelist allows (formats-and-encoding
 page: any letter, the digits, space and a fixed set of punctuation); other characters are

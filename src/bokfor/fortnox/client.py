@@ -107,6 +107,15 @@ class ListedVoucher:
         return words[-1] if words and words[-1].startswith(KEY_PREFIX) else None
 
 
+@dataclass(frozen=True)
+class CompanyInformation:
+    """Whose books the token opens (`GET /3/companyinformation`)."""
+
+    name: str
+    orgnr: str  # as Fortnox writes it (556677-8899, 5566778899, ...); '' when unset
+    database_number: int | None = None  # the TenantId
+
+
 class PostedVoucher(NamedTuple):
     series: str
     number: int
@@ -164,6 +173,17 @@ class FortnoxClient:
 
     def __repr__(self) -> str:
         return f"FortnoxClient({str(self._http.base_url)!r})"
+
+    # the company
+
+    def company(self) -> CompanyInformation:
+        """The company the token belongs to (scope `companyinformation`)."""
+        data = self._get_json("/3/companyinformation", {}, "the company information")
+        info = data.get("CompanyInformation") or {}
+        number = info.get("DatabaseNumber")
+        return CompanyInformation(str(info.get("CompanyName") or ""),
+                                  str(info.get("OrganizationNumber") or ""),
+                                  int(number) if str(number or "").isdigit() else None)
 
     # registers
 

@@ -41,8 +41,8 @@ HINTS_BY_CODE: dict[int, str] = {
     "secret and tenant id, or authorize bokfor again.",
     CODE_MISSING_CREDENTIALS: "the access token is missing or expired; bokfor fetches a new one, "
     "so if this persists authorize bokfor again.",
-    CODE_NO_LICENCE: "the token lacks a scope bokfor needs (bookkeeping, costcenter, project, "
-    "settings); authorize again with those scopes.",
+    CODE_NO_LICENCE: "the token lacks a scope bokfor needs (bookkeeping, companyinformation, "
+    "costcenter, project, settings); authorize again with those scopes.",
     CODE_NO_API_LICENCE: "the company has no Fortnox API licence for this module.",
 }
 
