@@ -252,3 +252,185 @@ def test_a_mapping_through_a_link_shares_its_ledger_and_its_rate_file(tmp_path, 
     direct = cli(capsys, "plan", eur, "-m", sub / "real.yaml", "--ledger",
                  tmp_path / "fresh2.sqlite", "--format", "json")[1]
     assert json.loads(through_link)["to_write"] == json.loads(direct)["to_write"] != []
+
+
+# -- 1. an earlier export's file is never written over --------------------------------------
+
+
+def _stripe_part(tmp_path: Path, name: str, rows: slice) -> Path:
+    lines = STRIPE.read_text(encoding="utf-8").splitlines(keepends=True)
+    path = tmp_path / name
+    path.write_text(lines[0] + "".join(lines[1:][rows]), encoding="utf-8")
+    return path
+
+
+def test_a_second_export_to_the_same_file_is_refused(tmp_path, capsys):
+    """Before: both runs exit 0, out.si holds only the second, and the ledger lists both
+    exports at one path: the first one's vouchers exist nowhere but in the ledger."""
+    mapping, ledger = REPO / "mappings/stripe.yaml", tmp_path / "l.sqlite"
+    first, second = _stripe_part(tmp_path, "a.csv", slice(0, 18)), \
+        _stripe_part(tmp_path, "b.csv", slice(18, None))
+    out = tmp_path / "out.si"
+    assert cli(capsys, "convert", first, "-m", mapping, "--ledger", ledger, "-o", out)[0] == 0
+    written = out.read_bytes()
+    code, _, err = cli(capsys, "convert", second, "-m", mapping, "--ledger", ledger, "-o", out)
+    assert code == 2
+    assert err.startswith(f"bokfor: error: {out}: --out holds export 1 (")
+    assert "Fix: give each run a file of its own, e.g. --out 'out/bokfor-{run}.si'" in err
+    assert out.read_bytes() == written
+    # A file of its own each run: the run's number, or the period.
+    assert cli(capsys, "convert", second, "-m", mapping, "--ledger", ledger, "-o",
+               tmp_path / "bokfor-{run}.si")[0] == 0
+    assert (tmp_path / "bokfor-2.si").exists()
+    # Once the first export is forgotten (its import undone), its path is free again.
+    assert cli(capsys, "ledger", "forget", "1", "--yes", "--ledger", ledger)[0] == 0
+    assert cli(capsys, "convert", first, "-m", mapping, "--ledger", ledger, "-o", out)[0] == 0
+
+
+def test_the_out_template_names_period_source_and_run(tmp_path, capsys):
+    code, out, err = cli(capsys, "convert", STRIPE, "-m", REPO / "mappings/stripe.yaml",
+                         "--ledger", tmp_path / "l.sqlite", "-o",
+                         tmp_path / "{source}_{from}_{to}_{year}_{run}.si")
+    assert code == 0, err
+    [path] = tmp_path.glob("*.si")
+    assert path.name == "stripe_balance_2026-01-01_2026-02-01_2026_1.si"
+    assert f"verifikationer to {path} (export 1 in" in out
+
+
+# -- 4. a run across a year end: one file a fiscal year ------------------------------------
+
+YEAR_END = FIXTURES / "years/stripe_year_end.csv"
+
+
+def test_a_run_across_the_year_end_writes_one_file_a_year(tmp_path, capsys):
+    """Before: "the vouchers span more than one fiscal year", exit 2, nothing planned."""
+    mapping, ledger = REPO / "mappings/stripe.yaml", tmp_path / "l.sqlite"
+    code, out, err = cli(capsys, "convert", YEAR_END, "-m", mapping, "--ledger", ledger,
+                         "--dry-run", "-o", tmp_path / "out.si")
+    assert code == 0, err
+    assert f"Would write 1 verifikationer to {tmp_path / 'out-2025.si'} (räkenskapsår 2025)" \
+        in out
+    assert f"Would write 1 verifikationer to {tmp_path / 'out-2026.si'} (räkenskapsår 2026)" \
+        in out
+    code, out, err = cli(capsys, "convert", YEAR_END, "-m", mapping, "--ledger", ledger, "-o",
+                         tmp_path / "out.si")
+    assert code == 0, err
+    assert not (tmp_path / "out.si").exists()
+    for year in (2025, 2026):
+        doc = read(tmp_path / f"out-{year}.si").document
+        assert [(y.start.year, y.end.year) for y in doc.fiscal_years] == [(year, year)]
+        assert [v.date.year for v in doc.vouchers] == [year]
+    with sqlite3.connect(ledger) as conn:
+        assert conn.execute("SELECT run_id, target FROM exports ORDER BY id").fetchall() == [
+            (1, str(tmp_path / "out-2025.si")), (1, str(tmp_path / "out-2026.si"))]
+    assert cli(capsys, "convert", YEAR_END, "-m", mapping, "--ledger", ledger, "-o",
+               tmp_path / "again.si")[0] == 3
+
+
+def test_a_fortnox_batch_across_the_year_end_is_one_batch_a_year(tmp_path, capsys):
+    code, out, err = cli(capsys, "convert", YEAR_END, "-m", REPO / "mappings/stripe.yaml",
+                         "--ledger", tmp_path / "l.sqlite", "--format", "fortnox", "-o",
+                         tmp_path / "batch-{year}")
+    assert code == 0, err
+    for year in (2025, 2026):
+        manifest = json.loads((tmp_path / f"batch-{year}/manifest.json").read_text())
+        assert manifest["count"] == 1
+        assert [v.date.year for v in vouchers(tmp_path / f"batch-{year}/vouchers.si")] == [year]
+
+
+# -- 8. --out through a link, and special files ---------------------------------------------
+
+
+def test_out_through_a_link_writes_the_linked_file_and_a_crash_after_the_rename_settles(
+        tmp_path, capsys):
+    """Before: the rename replaced the link while the ledger recorded its target; after a
+    crash at after-rename, recovery hashed the target, dropped the export, and the retry
+    booked every voucher again."""
+    real = tmp_path / "real"
+    real.mkdir()
+    link = tmp_path / "current.si"
+    link.symlink_to(real / "jan.si")
+    mapping, ledger = REPO / "mappings/stripe.yaml", tmp_path / "l.sqlite"
+    killed = _run("convert", STRIPE, "-m", mapping, "--ledger", ledger, "-o", link,
+                  BOKFOR_FAULT="after-rename")
+    assert killed.returncode == -9, killed.stderr
+    assert link.is_symlink() and (real / "jan.si").is_file()
+    again = _run("convert", STRIPE, "-m", mapping, "--ledger", ledger, "-o", tmp_path / "b.si")
+    assert again.returncode == 3, again.stderr  # settled as written: nothing booked twice
+    assert "had written" in again.stderr
+    with sqlite3.connect(ledger) as conn:
+        assert conn.execute("SELECT state, target FROM exports").fetchall() == [
+            ("done", str(real / "jan.si"))]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "directory"])
+def test_out_that_is_no_regular_file_is_refused_and_left_alone(tmp_path, kind, capsys):
+    import os
+    import stat
+
+    if kind == "fifo":
+        out = tmp_path / "pipe"
+        os.mkfifo(out)
+    elif kind == "device":  # a null device of its own: never the system's /dev/null
+        out = tmp_path / "null"
+        try:
+            os.mknod(out, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+        except PermissionError:
+            pytest.skip("making a device node needs root")
+    else:
+        out = tmp_path / "dir.si"
+        out.mkdir()
+    code, _, err = cli(capsys, "convert", STRIPE, "-m", REPO / "mappings/stripe.yaml",
+                       "--ledger", tmp_path / "l.sqlite", "-o", out)
+    assert code == 2 and "bokfor writes a regular file and replaces nothing else" in err
+    assert {"fifo": out.is_fifo, "device": out.is_char_device, "directory": out.is_dir}[kind]()
+    assert not list((tmp_path).glob("*.sqlite"))  # nothing recorded
+
+
+# -- 12. a batch directory keeps what is not bokfor's -------------------------------------
+
+
+def test_a_batch_never_goes_where_other_files_are(tmp_path, capsys):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "20250-my-notes.json").write_text("{}")
+    code, _, err = cli(capsys, "convert", STRIPE, "-m", REPO / "mappings/stripe.yaml",
+                       "--ledger", tmp_path / "l.sqlite", "--format", "fortnox", "-o", shared)
+    assert code == 2 and "is not empty; a batch needs a directory of its own" in err
+    assert [p.name for p in shared.iterdir()] == ["20250-my-notes.json"]
+
+
+def test_settling_an_interrupted_batch_removes_only_its_own_files(tmp_path, capsys):
+    mapping, ledger, out = REPO / "mappings/stripe.yaml", tmp_path / "l.sqlite", tmp_path / "b"
+    killed = _run("convert", STRIPE, "-m", mapping, "--ledger", ledger, "--format", "fortnox",
+                  "-o", out, BOKFOR_FAULT="before-rename:3")
+    assert killed.returncode == -9, killed.stderr
+    assert (out / "vouchers.si").exists() and not (out / "manifest.json").exists()
+    mine = [out / "20250-my-notes.json", out / ".my-draft.tmp"]
+    for path in mine:
+        path.write_text("mine")
+    assert cli(capsys, "plan", STRIPE, "-m", mapping, "--ledger", ledger)[0] == 0
+    assert sorted(out.iterdir()) == sorted(mine)
+
+
+def test_a_written_file_deleted_or_changed_is_reported(tmp_path, capsys):
+    mapping, ledger = REPO / "mappings/stripe.yaml", tmp_path / "l.sqlite"
+    jan, rest = _stripe_part(tmp_path, "a.csv", slice(0, 18)), \
+        _stripe_part(tmp_path, "b.csv", slice(18, None))
+    assert cli(capsys, "convert", jan, "-m", mapping, "--ledger", ledger, "-o",
+               tmp_path / "1.si")[0] == 0
+    assert cli(capsys, "convert", rest, "-m", mapping, "--ledger", ledger, "-o",
+               tmp_path / "2.si")[0] == 0
+    assert cli(capsys, "ledger", "verify", "--ledger", ledger) == (
+        0, "2 written files checked: each is there with its sha256.\n", "")
+    (tmp_path / "1.si").unlink()
+    data = (tmp_path / "2.si").read_bytes()
+    (tmp_path / "2.si").write_bytes(data.replace(b"#VER", b"#VER", 1) + b"\r\n")
+    code, _, err = cli(capsys, "ledger", "verify", "--ledger", ledger)
+    assert code == 2 and "2 of 2 written files are not as bokfor wrote them" in err
+    assert f"export 1's file {tmp_path / '1.si'} (" in err and "was deleted after" in err
+    assert "was changed after bokfor wrote it" in err
+    # Every run says so too, without hashing what did not move.
+    code, _, err = cli(capsys, "plan", jan, "-m", mapping, "--ledger", ledger)
+    assert code == 3 and err.count("bokfor: warning: ") == 2
+    assert "run `bokfor ledger forget 1 --yes` and convert again" in err

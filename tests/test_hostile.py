@@ -5,6 +5,8 @@ non-zero exit, nothing written, nothing recorded as exported."""
 from __future__ import annotations
 
 import errno
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -30,8 +32,12 @@ def still_new(tmp_path: Path, capsys) -> str:
 
 
 def test_a_full_disk_writes_nothing_and_records_nothing(tmp_path, capsys, monkeypatch):
-    def full(fd: int) -> None:
-        raise OSError(errno.ENOSPC, "No space left on device")
+    fsync = os.fsync
+
+    def full(fd: int) -> None:  # the output's disk is full (the ledger's is not)
+        if "/out/" in os.readlink(f"/proc/self/fd/{fd}"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        fsync(fd)
 
     monkeypatch.setattr("bokfor.fileio.os.fsync", full)
     code, err = convert(tmp_path, capsys)
@@ -45,8 +51,12 @@ def test_a_full_disk_writes_nothing_and_records_nothing(tmp_path, capsys, monkey
 
 def test_an_unwritable_directory_records_nothing(tmp_path, capsys, monkeypatch):
     """As root a chmod does not stop a write, so the refusal is simulated where it happens."""
-    def refused(*args, **kwargs):
-        raise PermissionError(errno.EACCES, "Permission denied")
+    mkstemp = tempfile.mkstemp
+
+    def refused(*args, **kwargs):  # the output's directory (the ledger's is writable)
+        if str(kwargs.get("dir", "")).endswith("/out"):
+            raise PermissionError(errno.EACCES, "Permission denied")
+        return mkstemp(*args, **kwargs)
 
     monkeypatch.setattr("bokfor.fileio.tempfile.mkstemp", refused)
     code, err = convert(tmp_path, capsys)
@@ -167,3 +177,21 @@ def test_a_full_disk_after_the_file_is_written_is_settled_next_run(tmp_path, cap
     assert code == 3 and not (tmp_path / "out" / "y.si").exists()  # settled: nothing new
     assert out.read_bytes() == written
     assert still_new(tmp_path, capsys).startswith("Plan: 0 to add (+), 29 already exported")
+
+
+def test_a_ledger_that_cannot_be_created_is_one_message(tmp_path, capsys, monkeypatch):
+    """The ledger's directory refuses the new file: one message, nothing written."""
+    mkstemp = tempfile.mkstemp
+
+    def refused(*args, **kwargs):
+        if str(kwargs.get("prefix", "")).startswith(".l.sqlite."):
+            raise PermissionError(errno.EACCES, "Permission denied")
+        return mkstemp(*args, **kwargs)
+
+    monkeypatch.setattr("bokfor.ledger.tempfile.mkstemp", refused)
+    code, err = convert(tmp_path, capsys)
+    monkeypatch.undo()
+    assert (code, err) == (1, f"bokfor: error: {tmp_path / 'l.sqlite'}: the ledger could not be "
+                              "created: Permission denied Fix: check that the directory is "
+                              "writable and has room, or give --ledger another path.\n")
+    assert not (tmp_path / "out").exists() and not (tmp_path / "l.sqlite").exists()

@@ -327,6 +327,8 @@ def test_cron_json_summary_and_quiet(tmp_path, per_row, capsys):
     code, stdout, _ = convert([*args, "--json"], capsys)
     assert code == 0 and json.loads(stdout) == {
         "status": "exported", "vouchers": 36, "output": str(tmp_path / "o.si"), "export": 1,
+        "outputs": [{"path": str(tmp_path / "o.si"), "year": "2026", "export": 1,
+                     "vouchers": 36}],
         "ledger": str(ledger)}
     code, stdout, err = convert([*args, "--quiet"], capsys)
     assert (code, stdout, err) == (3, "", "")
@@ -399,13 +401,13 @@ def test_an_export_committed_while_planning_is_not_exported_again(tmp_path, per_
         result = known(self, keys)
         monkeypatch.setattr(Ledger, "known", known)
         plan_a, state_a = run_a.plan()
-        run_a.write(plan_a, state_a, run_a.check(plan_a)[0], tmp_path / "a.si")
+        run_a.write(plan_a, state_a, run_a.check(plan_a)[0], str(tmp_path / "a.si"))
         return result
 
     monkeypatch.setattr(Ledger, "known", known_then_run_a_exports)
     plan_b, state_b = run_b.plan()
     assert len(plan_b.to_write) == 29  # planned from the ledger before A's export
-    assert run_b.write(plan_b, state_b, run_b.check(plan_b)[0], tmp_path / "b.si") is None
+    assert run_b.write(plan_b, state_b, run_b.check(plan_b)[0], str(tmp_path / "b.si")) is None
     assert not (tmp_path / "b.si").exists()
     assert len(ids_in(tmp_path / "a.si")) == 29 and len(ledger_keys(ledger)) == 36
 

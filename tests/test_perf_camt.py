@@ -7,7 +7,10 @@ origin line included. Issue 9 made the reader faster; this catches any divergenc
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import tempfile
+import unicodedata
+from collections import Counter
 from pathlib import Path
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
@@ -169,7 +172,8 @@ def _expected(entries: list[Entry], file: str, ntry_lines: list[int],
     """What the reader must give, by the rules in the camt module's docstring."""
     out: list[Row | Notice] = []
     seen: set[str] = set()
-    occurrences = OccurrenceKeys("camt")
+    occurrences = OccurrenceKeys("camt")  # the former keys (ledger schema 3)
+    idless: Counter[str] = Counter()
     pending: dict[str, int] = {}
     first_pending = 0
     for e, ntry_line, lines_of_txs in zip(entries, ntry_lines, tx_lines):
@@ -215,9 +219,16 @@ def _expected(entries: list[Entry], file: str, ntry_lines: list[int],
                     seen.add(full)
                     key = full
                     break
+            former: tuple[str, ...] = ()
             if key is None:
-                key = occurrences.key(IBAN, date, value, "SEK", text, reference, party,
-                                      party_account, e2e)
+                # bank.IdlessKeys by its definition: date, öre, the text normalised.
+                folded = " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+                base = hashlib.blake2b(f"{date}\x1f{value}\x1f{folded}".encode(),
+                                       digest_size=12).hexdigest()
+                idless[base] += 1
+                key = f"{bank.keyed(IBAN, '')}{base}#{idless[base]}"
+                former = (occurrences.key(IBAN, date, value, "SEK", text, reference, party,
+                                          party_account, e2e),)
             entry_id = entry_id or key
             code = tx["code"] or ("PMNT/RCDT/DMCT" if e["domain"] else "")
             out.append(Row(
@@ -232,7 +243,8 @@ def _expected(entries: list[Entry], file: str, ntry_lines: list[int],
                     "transaction_code": code or None, "entry": entry_id or None,
                     "reversal": "true" if e["reversal"] else None,
                 },
-                origin=Origin(file, ntry_line if single else lines_of_txs[n - 1])))
+                origin=Origin(file, ntry_line if single else lines_of_txs[n - 1]),
+                former=former))
     if pending:
         n = sum(pending.values())
         kinds = ", ".join(f"{status} {count}" for status, count in sorted(pending.items()))

@@ -23,7 +23,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Stripe, bank and POS files -> balanced Swedish vouchers (SIE 4).")
 sie_app = typer.Typer(no_args_is_help=True, help="Read and check SIE 4 files.")
 mapping_app = typer.Typer(no_args_is_help=True, help="Check the YAML mapping; print its schema.")
-ledger_app = typer.Typer(no_args_is_help=True, help="What was exported: list, show, forget.")
+ledger_app = typer.Typer(no_args_is_help=True,
+                         help="What was exported: list, show, verify, forget.")
 fortnox_app = typer.Typer(no_args_is_help=True, help="Fortnox API credentials.")
 app.add_typer(sie_app, name="sie")
 app.add_typer(mapping_app, name="mapping")
@@ -103,8 +104,10 @@ _WAIT = typer.Option(60.0, "--wait", help="Seconds to wait for another run's led
 def convert(
     inputs: List[Path] = _INPUTS,
     mapping: Path = _MAPPING,
-    out_path: Optional[Path] = typer.Option(
-        None, "--out", "-o", help="SIE file to write (a new directory with --format fortnox)."),
+    out_path: Optional[str] = typer.Option(
+        None, "--out", "-o", help="SIE file to write (a new directory with --format fortnox); "
+        "may name {from}, {to}, {year}, {run} and {source}, e.g. 'out/bokfor-{run}.si'. A "
+        "run that spans fiscal years writes one file a year (out-2025.si, out-2026.si)."),
     out_format: str = typer.Option(
         "sie", "--format", help="sie (one SIE 4I file) or fortnox (a directory: SIE 4I for "
         "Fortnox's import plus one POST /3/vouchers body per voucher)."),
@@ -130,6 +133,10 @@ def convert(
         raise UsageError(f"--format {out_format!r} must be sie or fortnox")
     if not dry_run and out_path is None:
         raise UsageError("--out FILE is required (or use --dry-run to only preview)")
+    if out_path is not None:
+        from bokfor.outputs import check_template
+
+        check_template(out_path)
     _run(inputs, mapping, out_path=out_path, write=not dry_run, date_from=date_from,
          date_to=date_to, checksum=checksum, source=source, show=show, ledger_path=ledger,
          books=books, correct=correct, allow_new_accounts=allow_new_accounts, wait=wait,
@@ -180,7 +187,7 @@ def _fortnox_job(job: Any, books: Optional[Path], token_file: Optional[Path]) ->
     return client
 
 
-def _run(inputs: list[Path], mapping_path: Path, *, out_path: Optional[Path], write: bool,
+def _run(inputs: list[Path], mapping_path: Path, *, out_path: Optional[str], write: bool,
          date_from: Optional[str], date_to: Optional[str], checksum: bool,
          source: Optional[str], show: str, ledger_path: Optional[Path], books: Optional[Path],
          correct: bool, allow_new_accounts: bool, wait: float, quiet: bool, json_out: bool,
@@ -234,9 +241,10 @@ class _RowsRead:
             self._status = None
 
 
-def _carry_out(job: Any, rules: Any, limit: Optional[int], *, out_path: Optional[Path],
+def _carry_out(job: Any, rules: Any, limit: Optional[int], *, out_path: Optional[str],
                write: bool, quiet: bool, json_out: bool, fmt: str, diff: bool,
                first: Optional[dt.date], last: Optional[dt.date]) -> None:
+    from bokfor.outputs import year_label
     from bokfor.report import dumps, period_diff, plan_json, show_plan
 
     table = not quiet and not json_out and fmt == "table"
@@ -254,33 +262,38 @@ def _carry_out(job: Any, rules: Any, limit: Optional[int], *, out_path: Optional
     if checked is None:
         _nothing_new(quiet or fmt == "json", json_out)
     assert checked is not None
-    data, notices = checked
+    rendered, notices = checked
     warn(notices)
     if not write:
         if table:
+            if out_path is not None:
+                for part, path in zip(plan.parts, job.targets(plan, out_path, None)):
+                    out.print(f"Would write {len(part.indices)} verifikationer to {path} "
+                              f"(räkenskapsår {year_label(part.year)})", markup=False)
             out.print("Dry run: nothing written.")
         return
     assert out_path is not None
-    if job.fmt == "fortnox":
-        from bokfor.convert import check_batch_dir
-
-        check_batch_dir(out_path)
     job.notices.clear()
-    written = job.write(plan, state, data, out_path)
+    written = job.write(plan, state, rendered, out_path)
     warn(job.notices)
     if written is None:
         _nothing_new(quiet, json_out)
     assert written is not None
-    plan, export_id = written
+    plan, export_ids, targets = written
     if json_out:
+        outputs = [{"path": str(path), "year": year_label(part.year), "export": export_id,
+                    "vouchers": len(part.indices)}
+                   for part, path, export_id in zip(plan.parts, targets, export_ids)]
         sys.stdout.write(dumps({"status": "exported", "vouchers": len(plan.to_write),
-                                "output": str(out_path), "export": export_id,
-                                "ledger": str(job.ledger_path)}) + "\n")
+                                "output": outputs[0]["path"], "export": export_ids[0],
+                                "outputs": outputs, "ledger": str(job.ledger_path)}) + "\n")
     elif not quiet:
-        what = (f"{out_path}: SIE 4I and {len(plan.to_write)} POST /3/vouchers bodies"
-                if job.fmt == "fortnox" else str(out_path))
-        out.print(f"Wrote {len(plan.to_write)} verifikationer to {what} "
-                  f"(export {export_id} in {job.ledger_path})", markup=False)
+        for part, path, export_id in zip(plan.parts, targets, export_ids):
+            n = len(part.indices)
+            what = f"{path}: SIE 4I and {n} POST /3/vouchers bodies" \
+                if job.fmt == "fortnox" else str(path)
+            out.print(f"Wrote {n} verifikationer to {what} (export {export_id} in "
+                      f"{job.ledger_path})", markup=False)
 
 
 @app.command()
@@ -648,6 +661,27 @@ def ledger_list(ledger: Optional[Path] = _LEDGER_OPT,
     for e in book.exports():
         out.print(f"{e.id:>4}  {e.created}  {e.state:<7}  {e.first_date}..{e.last_date}  "
                   f"{e.vouchers:>6} verifikationer  {e.rows:>8} rows  {e.target}", markup=False)
+
+
+@ledger_app.command("verify")
+def ledger_verify(ledger: Optional[Path] = _LEDGER_OPT,
+                  mapping: Optional[Path] = _LEDGER_MAPPING) -> None:
+    """Check that every file bokfor wrote is still there with the sha256 it was written
+    with; exit 2 naming those deleted or changed (every run checks recent ones cheaply)."""
+    from bokfor.convert import file_notices
+    from bokfor.errors import InputError
+
+    book = _ledger_at(ledger, mapping)
+    missing = book.missing_files(thorough=True)
+    checked = [e for e in book.exports() if e.state == "done" and e.kind != "fortnox-push"]
+    if missing:
+        raise InputError(f"{len(missing)} of {len(checked)} written files are not as bokfor "
+                         "wrote them", file=str(book.path),
+                         hint="a file deleted before it was imported: forget its export and "
+                         "convert again; a changed file: import only what bokfor wrote.",
+                         details=[f"  {n}" for n in file_notices(missing, book)])
+    out.print(f"{len(checked)} written files checked: each is there with its sha256.",
+              markup=False)
 
 
 @ledger_app.command("show")

@@ -1,8 +1,10 @@
-"""Carry out a plan: write the SIE file and record it in the ledger, crash-safely.
+"""Carry out a plan: write its SIE files (one a fiscal year) and record them in the ledger,
+crash-safely.
 
-The order is what makes a re-run safe (docs/ledger.md): record the export as pending and
-commit; write the file (temp + fsync + rename); mark the export done. A crash anywhere is
-settled by `Ledger.recover` on the next run, from whether the file holds the recorded bytes.
+The order is what makes a re-run safe (docs/ledger.md): record each file's export as pending
+and commit; write the files (temp + fsync + rename); mark the exports done. A crash anywhere
+is settled by `Ledger.recover` on the next run, from whether each file holds its recorded
+bytes. A file an earlier export wrote is never written over (`Job.check_targets`).
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from typing import Callable, Union
 
 from bokfor import faults
 from bokfor.domain import Notice
-from bokfor.errors import MappingError, UsageError
+from bokfor.errors import MappingError, OutputReused, UsageError
 from bokfor.fileio import Staged, atomic_write, stage
-from bokfor.ledger import BATCH, Ledger
+from bokfor.ledger import BATCH, SIE, ExportRecord, Ledger
 from bokfor.mapping import Mapping
+from bokfor.outputs import Part, check_writable, resolved, target
 from bokfor.plan import Plan, check_books, make_plan
 from bokfor.sie.model import SieDocument
 from bokfor.sie.reader import read as read_sie
@@ -37,7 +40,18 @@ class BatchOutput:
     batch: object  # bokfor.fortnox.batch.Batch
 
 
-Output = Union[Staged, BatchOutput]
+@dataclass
+class Rendered:
+    """One file (or batch) of a run: the vouchers of one fiscal year, ready to be written."""
+
+    part: Part
+    data: Union[Staged, BatchOutput]
+
+    @property
+    def sha256(self) -> str:
+        if isinstance(self.data, BatchOutput):
+            return hashlib.sha256(self.data.batch.manifest).hexdigest()  # type: ignore[attr-defined]
+        return self.data.sha256
 
 
 class ChangedRowsError(MappingError):
@@ -67,74 +81,67 @@ def check_plan(plan: Plan, *, correct: bool, allow_new_accounts: bool) -> None:
             "--allow-new-accounts (the SIE import then creates them).")
 
 
-def render_plan(plan: Plan, mapping: Mapping, generated: dt.date, *, checksum: bool
-                ) -> tuple[Staged, list[Notice]]:
-    """The SIE file, written to the plan's scratch directory: it is copied into place by
-    `export` and removed with the plan."""
-    doc = plan.document(mapping, generated)
-    return stage(plan.spool.scratch("output.si"), lambda out: render_to(
+def render_plan(plan: Plan, mapping: Mapping, generated: dt.date, *, checksum: bool,
+                part: Part, n: int) -> tuple[Staged, list[Notice]]:
+    """The SIE file of one part, written to the plan's scratch directory: it is copied into
+    place by `export` and removed with the plan."""
+    doc = plan.document(mapping, generated, part)
+    return stage(plan.spool.scratch(f"output-{n}.si"), lambda out: render_to(
         doc, out, checksum=checksum, text_limit=mapping.text_limit))
 
 
-def render_batch(plan: Plan, mapping: Mapping, generated: dt.date, *, checksum: bool
-                 ) -> tuple[BatchOutput, list[Notice]]:
-    """The Fortnox batch: SIE 4I with Fortnox's import rules (one financial year, texts of at
-    most 50 characters, the mapping's series) plus one `POST /3/vouchers` body per voucher."""
+def render_batch(plan: Plan, mapping: Mapping, generated: dt.date, *, checksum: bool,
+                 part: Part) -> tuple[BatchOutput, list[Notice]]:
+    """The Fortnox batch of one part: SIE 4I with Fortnox's import rules (one financial
+    year, texts of at most 50 characters, the mapping's series) plus one `POST /3/vouchers`
+    body per voucher."""
     from bokfor.fortnox.batch import build_batch
 
     limit = min(mapping.text_limit or FORTNOX_TEXT_LIMIT, FORTNOX_TEXT_LIMIT)
-    sie, notices = render(plan.document(mapping, generated), checksum=checksum,
+    sie, notices = render(plan.document(mapping, generated, part), checksum=checksum,
                           text_limit=limit)
-    batch = build_batch(plan.to_write, extra={"sie": {
+    batch = build_batch(part.vouchers(plan.to_write), extra={"sie": {
         "file": BATCH_SIE, "sha256": hashlib.sha256(sie).hexdigest()}})
     return BatchOutput(sie, batch), notices + batch.notices
 
 
-def export(plan: Plan, data: Output, out: Path, ledger: Ledger, mapping_path: Path) -> int:
-    """Put `data` at `out` and record the plan's vouchers; returns the export id."""
-    if isinstance(data, BatchOutput):
-        return export_batch(plan, data, out, ledger, mapping_path)
-    faults.point("before-ledger")
-    export_id = ledger.begin_export(mapping=mapping_path, target=out, sha256=data.sha256,
-                                    vouchers=plan.to_write, spool=plan.spool, tags=plan.tags,
-                                    replaced=_replaced(plan))
-    faults.point("after-ledger-pending")
-    atomic_write(out, data)
-    faults.point("after-rename")
-    ledger.finish_export(export_id)
-    faults.point("after-ledger-done")
-    return export_id
-
-
-def export_batch(plan: Plan, data: BatchOutput, directory: Path, ledger: Ledger,
-                 mapping_path: Path) -> int:
-    """The batch as one export: recorded pending with the manifest's digest, then the SIE
-    file and the bodies, the manifest last (each temp + fsync + rename), then done. A crash
-    is settled like a SIE export, from whether the manifest holds the recorded bytes."""
+def export(plan: Plan, rendered: list[Rendered], targets: list[Path], ledger: Ledger,
+           mapping_path: Path, run: int) -> list[int]:
+    """Put each rendered part at its target and record the plan's vouchers; returns the
+    export ids. Every part is recorded pending before any file is written and marked done
+    after all are: a crash between leaves each part to be settled by its own file."""
     from bokfor.fortnox.batch import MANIFEST, write_files
 
-    check_batch_dir(directory)
+    changed = {key for e in plan.changed if e.voucher for key in e.voucher.source_keys}
     faults.point("before-ledger")
-    export_id = ledger.begin_export(
-        mapping=mapping_path, target=directory / MANIFEST,
-        sha256=hashlib.sha256(data.batch.manifest).hexdigest(),  # type: ignore[attr-defined]
-        vouchers=plan.to_write, spool=plan.spool, tags=plan.tags, kind=BATCH,
-        replaced=_replaced(plan))
+    ids = []
+    for r, target in zip(rendered, targets):
+        vouchers = r.part.vouchers(plan.to_write)
+        batch = r.data.batch if isinstance(r.data, BatchOutput) else None
+        ids.append(ledger.begin_export(
+            mapping=mapping_path, target=target if batch is None else target / MANIFEST,
+            sha256=r.sha256, vouchers=vouchers, spool=plan.spool,
+            tags=[plan.tags[i] for i in r.part.indices], kind=SIE if batch is None else BATCH,
+            replaced=[k for v in vouchers for k in v.source_keys if k in changed], run=run,
+            files=() if batch is None else [BATCH_SIE, *(name for name, _ in batch.files)]))  # type: ignore[attr-defined]
     faults.point("after-ledger-pending")
-    atomic_write(directory / BATCH_SIE, data.sie)
-    write_files(data.batch, directory)  # type: ignore[arg-type]
+    for r, target in zip(rendered, targets):
+        if isinstance(r.data, BatchOutput):
+            atomic_write(target / BATCH_SIE, r.data.sie)
+            write_files(r.data.batch, target)  # type: ignore[arg-type]
+        else:
+            atomic_write(target, r.data)
     faults.point("after-rename")
-    ledger.finish_export(export_id)
+    for export_id, r, target in zip(ids, rendered, targets):
+        ledger.finish_export(export_id, target / MANIFEST
+                             if isinstance(r.data, BatchOutput) else target)
     faults.point("after-ledger-done")
-    return export_id
-
-
-def _replaced(plan: Plan) -> list[str]:
-    """Rows exported before that the export records again: the changed ones (--correct)."""
-    return [key for e in plan.changed if e.voucher for key in e.voucher.source_keys]
+    return ids
 
 
 def check_batch_dir(directory: Path) -> None:
+    """A batch goes to a new or empty directory: bokfor never mixes its files with others
+    there, and never removes a file it did not write."""
     from bokfor.fortnox.batch import MANIFEST
 
     if directory.exists() and not directory.is_dir():
@@ -143,7 +150,27 @@ def check_batch_dir(directory: Path) -> None:
     if (directory / MANIFEST).exists():
         raise UsageError(f"{directory} already holds a batch ({MANIFEST})",
                          hint="give each batch a directory of its own, e.g. --out "
-                         "batches/2026-02.")
+                         "'batches/{run}'.")
+    if directory.is_dir() and any(directory.iterdir()):
+        raise UsageError(f"{directory} is not empty; a batch needs a directory of its own",
+                         hint="name a new directory, e.g. --out 'batches/{run}'.")
+
+
+# Every run checks the files written in this many days are still there as written: long
+# enough to cover a month's import, short enough that files archived since say nothing.
+RECENT_DAYS = 62
+
+
+def file_notices(missing: list[tuple[ExportRecord, str]], ledger: Ledger) -> list[Notice]:
+    """What `Ledger.missing_files` found, as the user must hear it: a file deleted before it
+    was imported holds vouchers that are nowhere else."""
+    return [Notice(
+        f"export {e.id}'s file {e.target} ({e.vouchers} verifikationer {e.first_date} .. "
+        f"{e.last_date}) was {what} after bokfor wrote it: "
+        + ("if it was not imported into the books, run `bokfor ledger forget "
+           f"{e.id} --yes` and convert again to write it anew" if what == "deleted" else
+           "import only what bokfor wrote (`bokfor ledger verify` checks every file)"),
+        file=str(ledger.path)) for e, what in missing]
 
 
 @dataclass
@@ -181,6 +208,7 @@ class Job:
             with Ledger.lock(self.ledger_path, self.wait):
                 ledger = Ledger.open(self.ledger_path, write=True)
                 self.settle_all(ledger)
+        self.notices.extend(file_notices(ledger.missing_files(days=RECENT_DAYS), ledger))
         try:
             # The state first: an export committed while the plan reads the ledger then moves
             # it, and `write` plans again. Read after the plan, it could already include that
@@ -220,27 +248,67 @@ class Job:
                     "credentials) to settle them first.")
             self.notices.extend(self.settle(ledger))
 
-    def check(self, plan: Plan) -> tuple[Output, list[Notice]] | None:
-        """Refuse a plan that must not be written; None when there is nothing new; else the
-        SIE bytes or the batch (rendered in dry runs too, so they show the same errors)."""
+    def check(self, plan: Plan) -> tuple[list[Rendered], list[Notice]] | None:
+        """Refuse a plan that must not be written; None when there is nothing new; else each
+        fiscal year's SIE file or batch, rendered (in dry runs too, so they show the same
+        errors)."""
         if self.fmt == "fortnox" and self.books is not None:
             plan.missing_accounts = []  # the pre-flight below names them, with the vouchers
         check_plan(plan, correct=self.correct, allow_new_accounts=self.allow_new_accounts)
         if not plan.to_write:
             return None
-        if self.fmt == "fortnox":
-            if self.books is not None:
-                from bokfor.fortnox.preflight import registers_from_sie
-                from bokfor.push import preflight
+        if self.fmt == "fortnox" and self.books is not None:
+            from bokfor.fortnox.preflight import registers_from_sie
+            from bokfor.push import preflight
 
-                preflight(plan.to_write, registers_from_sie(self.books),
-                          where=f"the books {self.books}",
-                          allow_new_accounts=self.allow_new_accounts)
-            return render_batch(plan, self.mapping, self.generated, checksum=self.checksum)
-        return render_plan(plan, self.mapping, self.generated, checksum=self.checksum)
+            preflight(plan.to_write, registers_from_sie(self.books),
+                      where=f"the books {self.books}",
+                      allow_new_accounts=self.allow_new_accounts)
+        rendered, notices = [], []
+        for n, part in enumerate(plan.parts):
+            data, said = (render_batch(plan, self.mapping, self.generated, part=part,
+                                       checksum=self.checksum) if self.fmt == "fortnox"
+                          else render_plan(plan, self.mapping, self.generated, part=part, n=n,
+                                           checksum=self.checksum))
+            rendered.append(Rendered(part, data))
+            notices += said
+        return rendered, notices
 
-    def write(self, plan: Plan, state: tuple[int, int, int, int], data: Output, out: Path
-              ) -> tuple[Plan, int] | None:
+    def targets(self, plan: Plan, out: str, run: int | None) -> list[Path]:
+        """Where each part goes: `out` with its fields filled in (`{run}` left as it is when
+        `run` is None, for a preview), through links to where the bytes will be."""
+        sources = "+".join(dict.fromkeys(s.source for s in plan.inputs))
+        return [resolved(target(out, part, plan.to_write, several=len(plan.parts) > 1,
+                                run=run, sources=sources)) for part in plan.parts]
+
+    def check_targets(self, targets: list[Path], ledger: Ledger) -> None:
+        """Refuse to write over an earlier export's file, a file twice in one run, or
+        anything that is not a regular file (a directory, for a batch)."""
+        from bokfor.fortnox.batch import MANIFEST
+
+        batch = self.fmt == "fortnox"
+        for i, path in enumerate(targets):
+            if path in targets[:i]:
+                raise UsageError(f"--out gives {path} for two fiscal years",
+                                 hint="put {year} in --out.")
+            check_writable(path, directory=batch)
+            earlier = ledger.export_at(path / MANIFEST if batch else path)
+            if earlier is not None:
+                example = "'batches/{run}'" if batch else "'out/bokfor-{run}.si'"
+                raise OutputReused(
+                    f"--out holds export {earlier.id} ({earlier.created[:10]}, "
+                    f"{earlier.vouchers} verifikationer {earlier.first_date} .. "
+                    f"{earlier.last_date}): writing it again would replace vouchers that may "
+                    "not be imported yet", file=str(path),
+                    hint=f"give each run {'a directory' if batch else 'a file'} of its own, "
+                    f"e.g. --out {example} (docs/ledger.md, \"Cron\"); if export "
+                    f"{earlier.id} was undone in the books, `bokfor ledger forget "
+                    f"{earlier.id}` first.")
+            if batch:
+                check_batch_dir(path)
+
+    def write(self, plan: Plan, state: tuple[int, int, int, int], rendered: list[Rendered],
+              out: str) -> tuple[Plan, list[int], list[Path]] | None:
         """Export under the lock. If another run changed the ledger since `plan` was made,
         plan again first; None when that leaves nothing new."""
         with Ledger.lock(self.ledger_path, self.wait):
@@ -253,7 +321,11 @@ class Job:
                     checked = self.check(plan)
                     if checked is None:
                         return None
-                    data = checked[0]
-                return plan, export(plan, data, out, ledger, self.mapping_path)
+                    rendered = checked[0]
+                run = ledger.next_run()
+                targets = self.targets(plan, out, run)
+                self.check_targets(targets, ledger)
+                ids = export(plan, rendered, targets, ledger, self.mapping_path, run)
+                return plan, ids, targets
             finally:
                 ledger.close()

@@ -81,6 +81,11 @@ class UsageError(BokforError):
     """A command-line option is wrong."""
 
 
+class OutputReused(BokforError):
+    """`--out` names the file of an earlier export: writing it would lose that export's
+    vouchers if they were not imported yet."""
+
+
 class OutputError(BokforError):
     """Writing the output failed (disk, permissions): not the user's data at fault."""
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import gc
+import glob
 import hashlib
 import json
 import os
@@ -121,8 +122,10 @@ MIGRATIONS: list[str] = [
     # 4: (a) what a correction replaced: the row's earlier record, restored when the export
     # that replaced it is dropped or forgotten, so the row is `~` changed again, never new;
     # (b) the size and mtime of a written file, to see cheaply on every run that it is still
-    # there as written (`ledger verify` hashes it); (c) a bank row's money movement (ledger
-    # account, date, amount), to tell the same transaction read from another format.
+    # there as written (`ledger verify` hashes it), and the names of the files a Fortnox batch
+    # wrote beside its manifest (the only files bokfor ever removes there); (c) a bank row's
+    # money movement (ledger account, date, amount), to tell the same transaction read from
+    # another format.
     """
     CREATE TABLE superseded (
         key TEXT NOT NULL,
@@ -138,6 +141,7 @@ MIGRATIONS: list[str] = [
     CREATE INDEX superseded_export ON superseded(export_id);
     ALTER TABLE exports ADD COLUMN size INTEGER;
     ALTER TABLE exports ADD COLUMN mtime_ns INTEGER;
+    ALTER TABLE exports ADD COLUMN files TEXT;
     ALTER TABLE rows ADD COLUMN movement TEXT;
     CREATE INDEX rows_movement ON rows(movement) WHERE movement IS NOT NULL;
     """,
@@ -206,6 +210,18 @@ class ExportRecord:
     rows: int
     created: str
     kind: str = SIE
+    size: int | None = None  # of the file written, when it was written (schema 4)
+    mtime_ns: int | None = None
+    files: str | None = None  # JSON: the names a batch wrote beside its manifest
+
+    @property
+    def batch_files(self) -> list[str]:
+        return json.loads(self.files) if self.files else []
+
+
+_EXPORT_COLUMNS = ", ".join(f"e.{name}" for name in (
+    "id", "run_id", "state", "target", "sha256", "first_date", "last_date", "vouchers", "rows",
+    "created", "kind", "size", "mtime_ns", "files"))
 
 
 @dataclass(frozen=True)
@@ -404,17 +420,53 @@ class Ledger:
     def exports(self) -> list[ExportRecord]:
         if self._conn is None:
             return []
-        cur = self._conn.execute(
-            "SELECT id, run_id, state, target, sha256, first_date, last_date, vouchers, rows, "
-            "created, kind FROM exports ORDER BY id")
+        cur = self._conn.execute(f"SELECT {_EXPORT_COLUMNS} FROM exports e ORDER BY id")
         return [ExportRecord(*row) for row in cur]
+
+    def next_run(self) -> int:
+        """The number the next run gets (`{run}` in `--out`); the caller holds the lock."""
+        if self._conn is None:
+            return 1
+        return self._conn.execute("SELECT coalesce(max(id), 0) + 1 FROM runs").fetchone()[0]
+
+    def export_at(self, target: Path) -> ExportRecord | None:
+        """The export whose file is `target` (a resolved path), if one is recorded."""
+        if self._conn is None:
+            return None
+        found = self._conn.execute(
+            f"SELECT {_EXPORT_COLUMNS} FROM exports e WHERE target = ? ORDER BY id DESC LIMIT 1",
+            (str(target),)).fetchone()
+        return ExportRecord(*found) if found else None
+
+    def missing_files(self, *, days: int | None = None, thorough: bool = False
+                      ) -> list[tuple[ExportRecord, str]]:
+        """Written files (SIE files, batch manifests) that are no longer as bokfor wrote
+        them: (export, "deleted" | "changed"). Cheap by default — a stat per file, a hash
+        only when its size or mtime moved (ledgers of schema 3 recorded neither: only
+        whether the file is there) — and for the exports of the last `days` days;
+        `thorough` hashes every file."""
+        found: list[tuple[ExportRecord, str]] = []
+        since = "" if days is None else (dt.datetime.now(dt.timezone.utc)
+                                         - dt.timedelta(days=days)).isoformat()
+        for export in self.exports():
+            if export.state != "done" or export.kind == PUSH or export.created < since:
+                continue
+            try:
+                info = os.stat(export.target)
+            except OSError:
+                found.append((export, "deleted"))
+                continue
+            moved = export.size is not None and (info.st_size, info.st_mtime_ns) != (
+                export.size, export.mtime_ns)
+            if (thorough or moved) and _sha256(Path(export.target)) != export.sha256:
+                found.append((export, "changed"))
+        return found
 
     def export_of_row(self, key: str) -> ExportRecord | None:
         if self._conn is None:
             return None
         found = self._conn.execute(
-            "SELECT e.id, e.run_id, e.state, e.target, e.sha256, e.first_date, e.last_date, "
-            "e.vouchers, e.rows, e.created, e.kind FROM rows r JOIN vouchers v ON v.id = r.voucher_id "
+            f"SELECT {_EXPORT_COLUMNS} FROM rows r JOIN vouchers v ON v.id = r.voucher_id "
             "JOIN exports e ON e.id = v.export_id WHERE r.key = ?", (key,)).fetchone()
         return ExportRecord(*found) if found else None
 
@@ -423,11 +475,14 @@ class Ledger:
     @_writes(_FREE + ", then run again: nothing was written or recorded as exported.")
     def begin_export(self, *, mapping: Path, target: Path, sha256: str, vouchers: list[Voucher],
                      spool: RecordSpool, tags: list[int], kind: str = SIE,
-                     replaced: Iterable[str] = ()) -> int:
+                     replaced: Iterable[str] = (), run: int | None = None,
+                     files: Iterable[str] = ()) -> int:
         """Record an export as pending (committed before the file is written; `sha256` is
         the file's digest): `vouchers`, and the rows in `spool` tagged `tags[i]` as those of
         `vouchers[i]`. `replaced`: the keys of rows exported before that this export records
-        again (corrections)."""
+        again (corrections). `run`: the run it is part of (`next_run`; one run may write a
+        file per fiscal year), else a run of its own. `files`: the names of the other files
+        it writes beside `target` (a Fortnox batch), removed if it is dropped."""
         conn = self.conn
         spool.flush()
         # Every id below is assigned in this transaction, so the foreign keys hold by
@@ -439,7 +494,8 @@ class Ledger:
         try:
             conn.execute("ATTACH DATABASE ? AS spool", (str(spool.path),))
             attached = True
-            return self._begin_export(mapping, target, sha256, vouchers, tags, kind, replaced)
+            return self._begin_export(mapping, target, sha256, vouchers, tags, kind, replaced,
+                                      run, list(files))
         finally:
             conn.execute("DROP TABLE IF EXISTS temp.voucher_tags")
             if attached:
@@ -447,12 +503,18 @@ class Ledger:
             conn.execute("PRAGMA foreign_keys = ON")
 
     def _begin_export(self, mapping: Path, target: Path, sha256: str, vouchers: list[Voucher],
-                      tags: list[int], kind: str, replaced: Iterable[str]) -> int:
+                      tags: list[int], kind: str, replaced: Iterable[str], run: int | None,
+                      files: list[str]) -> int:
         conn = self.conn
         now = _now()
         with conn:
-            run_id = conn.execute("INSERT INTO runs (started, version, mapping) VALUES (?, ?, ?)",
-                                  (now, __version__, str(mapping))).lastrowid
+            if run is None:
+                run = conn.execute("INSERT INTO runs (started, version, mapping) VALUES "
+                                   "(?, ?, ?)", (now, __version__, str(mapping))).lastrowid
+            else:  # the run's second file (another fiscal year) joins it
+                conn.execute("INSERT OR IGNORE INTO runs (id, started, version, mapping) "
+                             "VALUES (?, ?, ?, ?)", (run, now, __version__, str(mapping)))
+            run_id = run
             # Ids assigned here (we hold the lock and the transaction) so that all vouchers,
             # rows and aliases go in with one statement each, not two per voucher.
             first = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM vouchers").fetchone()[0]
@@ -465,11 +527,12 @@ class Ledger:
             dates = [v.date for v in vouchers]
             export_id = conn.execute(
                 "INSERT INTO exports (run_id, state, target, sha256, first_date, last_date, "
-                "vouchers, rows, created, kind) VALUES (?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)",
+                "vouchers, rows, created, kind, files) VALUES (?, 'pending', ?, ?, ?, ?, ?, ?, "
+                "?, ?, ?)",
                 (run_id, str(target.resolve()), sha256,
                  min(dates).isoformat() if dates else None,
                  max(dates).isoformat() if dates else None, len(vouchers), rows, now,
-                 kind)).lastrowid
+                 kind, json.dumps(files) if files else None)).lastrowid
             with paused_gc():  # a parameter tuple a voucher: see paused_gc
                 # A generator: the tuples are made as SQLite takes them, never held all.
                 conn.executemany(
@@ -534,7 +597,7 @@ class Ledger:
                 continue  # a push is settled against Fortnox (push.settle), not from a file
             target = Path(export.target)
             if _sha256(target) == export.sha256:
-                self.finish_export(export.id)
+                self.finish_export(export.id, target)
                 notices.append(Notice(
                     f"an interrupted run had written {target} completely; its {export.rows} "
                     "rows are recorded as exported", file=str(self.path)))
@@ -544,7 +607,9 @@ class Ledger:
                 notices.append(Notice(
                     f"an interrupted run never finished writing {target}; its {export.rows} "
                     "rows were not exported and will be booked by this run", file=str(self.path)))
-            _remove_temp_files(target, batch=export.kind == BATCH)
+                # A batch's bodies written before the crash: its own, named in its record.
+                _remove_files(target.parent, export.batch_files)
+            _remove_temp_files(target.parent, [target.name, *export.batch_files])
         return notices
 
     # -- pushes to Fortnox -------------------------------------------------------------------
@@ -886,10 +951,11 @@ def _create(path: Path) -> None:
     """A new ledger, made whole in a temporary file and linked into place: the path never
     holds a half-made ledger, so an empty file there is never bokfor's (the caller holds the
     lock; a file another program put there meanwhile is left alone)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
         conn = sqlite3.connect(tmp)
         try:
             conn.executescript(f"BEGIN; {' '.join(MIGRATIONS)} PRAGMA user_version = "
@@ -903,11 +969,13 @@ def _create(path: Path) -> None:
     except FileExistsError:
         pass  # _connect checks what is there
     except (OSError, sqlite3.Error) as exc:
-        raise LedgerWriteError(f"the ledger could not be created: {exc}", file=str(path),
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise LedgerWriteError(f"the ledger could not be created: {reason}", file=str(path),
                                hint="check that the directory is writable and has room, or "
                                "give --ledger another path.") from None
     finally:
-        os.unlink(tmp)
+        if tmp is not None:
+            os.unlink(tmp)
     fsync_dir(path.parent)
 
 
@@ -931,13 +999,22 @@ def _sha256(path: Path) -> str | None:
         return None
 
 
-def _remove_temp_files(target: Path, batch: bool = False) -> None:
-    """Temp files `atomic_write` leaves when killed before its rename (for a batch, those of
-    every file in its directory)."""
-    pattern = ".*.tmp" if batch else f".{target.name}.*.tmp"
-    for stray in target.parent.glob(pattern):
+def _remove_temp_files(directory: Path, names: list[str]) -> None:
+    """The temp files `atomic_write` leaves beside each of `names` when killed before its
+    rename (`.<name>.<random>.tmp`), and nothing else: the directory may hold a user's own."""
+    for name in names:
+        for stray in directory.glob(f".{glob.escape(name)}.*.tmp"):
+            _remove_files(directory, [stray.name])
+
+
+def _remove_files(directory: Path, names: list[str]) -> None:
+    """Remove these regular files (never a link, a directory or a device put in their
+    place)."""
+    for name in names:
+        path = directory / name
         try:
-            os.unlink(stray)
+            if stat.S_ISREG(os.lstat(path).st_mode):
+                os.unlink(path)
         except OSError:
             pass
 

@@ -22,11 +22,12 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from bokfor.booking import PENDING, RowSink, book, book_pos, unmapped_error, unmapped_kinds
-from bokfor.domain import FiscalYear, Line, Notice, Origin, Row, Voucher
-from bokfor.errors import BokforError, InputError, MappingError, SieError, UsageError
+from bokfor.domain import Line, Notice, Origin, Row, Voucher
+from bokfor.errors import BokforError, InputError, MappingError, UsageError
 from bokfor.ledger import SAME_LINES, Ledger, RowRecord, lines_to_json, paused_gc
 from bokfor.mapping import Mapping
 from bokfor.money import format_sie
+from bokfor.outputs import Part, split_years, year_label
 from bokfor.sie.model import SieDocument
 from bokfor.spool import RecordSpool
 from bokfor.sources import Schema, Source, detect_source, get_source
@@ -78,7 +79,8 @@ class Plan:
     notices: list[Notice] = field(default_factory=list)
     errors: list[MappingError] = field(default_factory=list)  # unmapped rows, per source
     changed: list[Entry] = field(default_factory=list)
-    fiscal_year: FiscalYear | None = None
+    # The run's vouchers by fiscal year: one file (or batch) each (bokfor.outputs).
+    parts: list[Part] = field(default_factory=list)
     missing_accounts: list[str] = field(default_factory=list)  # not in --books' chart
     # Vouchers that already hold this run's exported rows; as `=` entries only on request
     # (`add_exported`): a re-run of a large export need not rebuild them to count them.
@@ -107,14 +109,19 @@ class Plan:
             ledger.vouchers(self.exported_ids).items(), key=lambda kv: kv[1].date))
         self.entries.sort(key=lambda e: (e.voucher.date if e.voucher else dt.date.min))
 
-    def document(self, mapping: Mapping, generated: dt.date) -> SieDocument:
+    def document(self, mapping: Mapping, generated: dt.date, part: Part) -> SieDocument:
+        """The SIE 4I file of one part (fiscal year) of the run."""
         from bokfor import __version__
 
         return SieDocument(
             company=mapping.company, sie_type="4I", program=("bokfor", __version__),
-            generated=generated, fiscal_years=[self.fiscal_year] if self.fiscal_year else [],
-            accounts=mapping.accounts, dimensions=mapping.dimensions, objects=mapping.objects,
-            vouchers=self.to_write)
+            generated=generated, fiscal_years=[part.year], accounts=mapping.accounts,
+            dimensions=mapping.dimensions, objects=mapping.objects,
+            vouchers=part.vouchers(self.to_write))
+
+    def years(self) -> str:
+        """`2025, 2026`: the fiscal years the run writes."""
+        return ", ".join(year_label(part.year) for part in self.parts)
 
 
 def make_plan(
@@ -145,7 +152,7 @@ def make_plan(
                 seen.check(mapping, bank_account, complete=False)
                 raise
             seen.check(mapping, bank_account)
-            plan.fiscal_year = _fiscal_year(plan.to_write, mapping)
+            plan.parts = split_years(plan.to_write, mapping.fiscal_year_of)
             return plan
     except BaseException:
         spool.close()
@@ -642,21 +649,6 @@ def _in_range(rows: Iterable[Row], first: dt.date | None, last: dt.date | None,
             summary.outside += 1
             continue
         yield row
-
-
-def _fiscal_year(vouchers: list[Voucher], mapping: Mapping) -> FiscalYear | None:
-    """One SIE file holds one räkenskapsår (Fortnox imports one year per file)."""
-    if not vouchers:
-        return None
-    first = min(v.date for v in vouchers)
-    start, end = mapping.fiscal_year_of(first)
-    outside = [v for v in vouchers if not start <= v.date <= end]
-    if outside:
-        raise SieError(
-            f"the vouchers span more than one fiscal year: {first} is in "
-            f"{start}–{end}, {outside[0].date} is not",
-            hint=f"convert one year at a time with --from {start} --to {end}.")
-    return FiscalYear(start, end, 0)
 
 
 def totals(vouchers: Iterable[Voucher]) -> dict[str, tuple[int, int]]:

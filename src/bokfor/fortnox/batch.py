@@ -274,9 +274,6 @@ class Batch:
     notices: list[Notice]
 
 
-BODY_GLOB = "[0-9][0-9][0-9][0-9][0-9]-*.json"
-
-
 def build_batch(
     vouchers: Iterable[Voucher],
     *,
@@ -330,17 +327,14 @@ def build_batch(
 
 
 def write_files(batch: Batch, directory: Path) -> list[Path]:
-    """Write a built batch: every body atomically, stale bodies of an unfinished earlier
-    attempt removed, the manifest last, so a manifest always names complete files."""
+    """Write a built batch: every body atomically, the manifest last, so a manifest always
+    names complete files. Nothing else in the directory is touched (an unfinished earlier
+    attempt's bodies are removed by the ledger, which recorded their names)."""
     directory = Path(directory)
     paths = []
     for name, data in batch.files:
         atomic_write(directory / name, data)
         paths.append(directory / name)
-    wanted = {name for name, _ in batch.files}
-    for stale in directory.glob(BODY_GLOB):
-        if stale.name not in wanted:
-            stale.unlink()
     atomic_write(directory / MANIFEST, batch.manifest)
     return paths
 

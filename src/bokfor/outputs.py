@@ -1,0 +1,112 @@
+"""Where a run's files go: one file (or Fortnox batch) per fiscal year, named by the `--out`
+template, and never over a file an earlier export wrote.
+
+A SIE file holds one räkenskapsår and Fortnox imports one year a file, so a run whose
+vouchers span a year end writes one file per year: `{year}` in the template names it, and a
+template without `{year}` gets `-<year>` before its suffix (`out.si` -> `out-2025.si`,
+`out-2026.si`) when, and only when, the run spans years. A cron job that writes every night
+names each run's file with `{run}` (the run's number in the ledger) or `{from}`/`{to}`: a
+path that holds an earlier export's file is refused, since replacing it could lose vouchers
+not yet imported (docs/ledger.md, "Cron").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import stat
+import string
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from bokfor.domain import FiscalYear, Voucher
+from bokfor.errors import UsageError
+
+FIELDS = ("from", "to", "year", "run", "source")
+
+
+@dataclass(frozen=True)
+class Part:
+    """The vouchers of one fiscal year of a run (`indices` into the plan's `to_write`),
+    written as one file."""
+
+    year: FiscalYear
+    indices: tuple[int, ...]
+
+    def vouchers(self, to_write: list[Voucher]) -> list[Voucher]:
+        return [to_write[i] for i in self.indices]
+
+
+def split_years(vouchers: list[Voucher],
+                year_of: Callable[[dt.date], tuple[dt.date, dt.date]]) -> list[Part]:
+    """The run's vouchers by fiscal year, earliest year first, each in the run's order."""
+    years: dict[tuple[dt.date, dt.date], list[int]] = {}
+    for i, voucher in enumerate(vouchers):
+        years.setdefault(year_of(voucher.date), []).append(i)
+    return [Part(FiscalYear(start, end, 0), tuple(indices))
+            for (start, end), indices in sorted(years.items())]
+
+
+def year_label(year: FiscalYear) -> str:
+    """`2026` for a calendar year, `2025-2026` for a broken one (1 July - 30 June)."""
+    if (year.start.month, year.start.day) == (1, 1):
+        return str(year.start.year)
+    return f"{year.start.year}-{year.end.year}"
+
+
+def check_template(template: str) -> None:
+    """Refuse a `--out` that names a field bokfor does not know, before anything is read."""
+    try:
+        fields = [name for _, name, spec, conv in string.Formatter().parse(template)
+                  if name is not None]
+    except ValueError as exc:
+        raise UsageError(f"--out {template!r} is not a valid template: {exc}",
+                         hint="write fields as {year}; a literal brace as {{ or }}.") from None
+    for name in fields:
+        if name not in FIELDS:
+            raise UsageError(f"--out {template!r} names {{{name}}}, which bokfor does not know",
+                             hint="use " + ", ".join(f"{{{f}}}" for f in FIELDS) + ".")
+
+
+def target(template: str, part: Part, vouchers: list[Voucher], *, several: bool,
+           run: int | None, sources: str) -> Path:
+    """The path `part` is written to. `run` None (a preview) leaves `{run}` as it is."""
+    if several and "{year}" not in template:
+        path = Path(template)
+        template = str(path.with_name(f"{path.stem}-{{year}}{path.suffix}")) if path.suffix \
+            else f"{template}-{{year}}"
+    dates = [v.date for v in part.vouchers(vouchers)]
+    text = template.format(**{
+        "from": min(dates).isoformat(), "to": max(dates).isoformat(),
+        "year": year_label(part.year), "run": "{run}" if run is None else str(run),
+        "source": sources})
+    return Path(text)
+
+
+def resolved(path: Path) -> Path:
+    """The path a file is really written at: through a link to it (the link stays and
+    points at the new file) and through linked directories, so that what the ledger records
+    is where the bytes are."""
+    return Path(os.path.realpath(path))
+
+
+def check_writable(path: Path, *, directory: bool = False) -> None:
+    """Only a regular file (or, for a batch, a directory) is ever replaced: a FIFO, a device
+    or a socket named as `--out` is refused, never swapped for a regular file."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise UsageError(f"--out {path}: {exc.strerror}", hint="name a file bokfor can write.") \
+            from None
+    if directory and stat.S_ISDIR(mode) or not directory and stat.S_ISREG(mode):
+        return
+    kind = ("a directory" if stat.S_ISDIR(mode) else "a named pipe (FIFO)" if stat.S_ISFIFO(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "a socket" if stat.S_ISSOCK(mode) else "a file")
+    want = "a directory for the batch" if directory else "a regular file"
+    raise UsageError(f"--out {path} is {kind}; bokfor writes {want} and replaces nothing else",
+                     hint="name a new file (or directory) for the output.")
+
