@@ -50,6 +50,7 @@ SCHEMA = Schema(
     content_fields=("account", "currency", "reference", "counterparty"),
     snippet=((BANK_ACCOUNT, "debit", "amount"), ("<konto>", "credit", "amount")),
     bank_accounts=BANK_ACCOUNT,
+    money="amount",
 )
 
 
