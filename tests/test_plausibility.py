@@ -1,5 +1,6 @@
 """Postings whose sign is backwards (bokfor.plausibility): the rule, the shipped mappings on
-their samples (no warning), a rule and its mirror image on bank rows (never both pass)."""
+their samples (no warning), a rule and its mirror image on bank rows (never both pass), and
+`mapping check`, `convert`, `plan`, `push` with and without `--strict`."""
 
 from __future__ import annotations
 
@@ -14,13 +15,15 @@ from hypothesis import strategies as st
 
 from bokfor.booking import book
 from bokfor.domain import Origin, Row
-from bokfor.errors import InputError
+from bokfor.errors import InputError, MappingError
 from bokfor.mapping import Rule, SourceRules, load_mapping
 from bokfor.plausibility import (BANK, COST, IN, OUT, REVENUE, Implausible, fixed_sign,
-                                 implausible, kind_of, mapping_warnings, rule_warnings)
+                                 implausible, kind_of, mapping_warnings, refuse, rule_warnings)
 from bokfor.sources import detect_source
 from bokfor.sources.bank import SCHEMA as BANK_SCHEMA
 from bokfor.sources.bank import bank_row
+
+from .test_errors import run_cli
 
 REPO = Path(__file__).parent.parent
 
@@ -189,3 +192,122 @@ def test_a_rule_and_its_mirror_never_both_pass(postings, size, money):
     assert rule_checks != mirror_checks  # mapping check flags the bank posting of one
     if len(postings) == 2:  # bank and one other: the one that moves the bank with the money
         assert rule_books != mirror_books
+
+
+# -- --strict ---------------------------------------------------------------------------------
+
+
+def test_refuse_lists_every_warning_and_names_the_rules():
+    warnings = [Implausible("rule 'A': x", file="m.yaml", line=3, rule="A", key="k.0"),
+                Implausible("rule 'B': y", file="m.yaml", line=9, rule="B", key="k.1"),
+                Implausible("rule 'A': z", file="m.yaml", line=3, rule="A", key="k.0")]
+    refuse([])
+    with pytest.raises(MappingError) as exc:
+        refuse(warnings)
+    assert exc.value.render() == (
+        "m.yaml:3: k.0: --strict: rules 'A', 'B' have postings whose sign looks backwards "
+        "Fix: swap debit and credit as each line below says; if a posting is right as it is, "
+        "run without --strict (it is then a warning).\n"
+        "  m.yaml:3: rule 'A': x\n  m.yaml:9: rule 'B': y\n  m.yaml:3: rule 'A': z")
+
+
+# -- the command line -------------------------------------------------------------------------
+
+F = "tests/fixtures/plausibility/seb_reversed.yaml"
+STATIC = [
+    f"bokfor: warning: {F}:17: rule 'Bankavgift': {{account: bank_account, credit: amount}} "
+    "debits the bank account while money goes out (amount is negative in every row the rule "
+    "matches) Fix: swap debit and credit: {account: bank_account, debit: amount}",
+    f"bokfor: warning: {F}:17: rule 'Bankavgift': {{account: 6570, debit: amount}} credits "
+    "cost account 6570 while money goes out (amount is negative in every row the rule "
+    "matches) Fix: swap debit and credit: {account: 6570, credit: amount}",
+    f"bokfor: warning: {F}:22: rule 'Försäljning': {{account: bank_account, credit: amount}} "
+    "books the bank account against the money: it credits it when money comes in and debits "
+    "it when money goes out Fix: swap debit and credit: {account: bank_account, debit: amount}",
+]
+S = "samples/bank/netbank/seb.csv"
+RUN = [
+    f"bokfor: warning: {F}:17: rule 'Bankavgift': {{account: bank_account, credit: amount}} "
+    f"debits the bank account while money goes out, on 1 row ({S}:2) Fix: swap debit and "
+    "credit: {account: bank_account, debit: amount}",
+    f"bokfor: warning: {F}:17: rule 'Bankavgift': {{account: 6570, debit: amount}} credits "
+    f"cost account 6570 while money goes out, on 1 row ({S}:2) Fix: swap debit and credit: "
+    "{account: 6570, credit: amount}",
+    f"bokfor: warning: {F}:22: rule 'Försäljning': {{account: 3001, debit: amount, …}} debits "
+    f"revenue account 3001 while money comes in, on 2 rows ({S}:9, {S}:10) Fix: swap debit and "
+    "credit: {account: 3001, credit: amount, …}",
+    f"bokfor: warning: {F}:22: rule 'Försäljning': {{account: bank_account, credit: amount}} "
+    f"credits the bank account while money comes in, on 2 rows ({S}:9, {S}:10) Fix: swap debit "
+    "and credit: {account: bank_account, debit: amount}",
+]
+
+
+@pytest.fixture
+def in_repo(monkeypatch):
+    monkeypatch.chdir(REPO)
+    monkeypatch.setenv("COLUMNS", "200")
+
+
+def test_mapping_check_warns_and_passes(in_repo, capsys):
+    code, out, err = run_cli(["mapping", "check", F], capsys)
+    assert code == 0
+    assert err.splitlines() == STATIC
+    assert out == f"{F}: OK — Exempelbutiken AB, 1 source(s), 2 rule(s), 5 accounts\n"
+
+
+def test_mapping_check_strict_refuses(in_repo, capsys):
+    code, out, err = run_cli(["mapping", "check", "--strict", F], capsys)
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [
+        f"bokfor: error: {F}:17: sources.bank.rules[0]: --strict: rules 'Bankavgift', "
+        "'Försäljning' have postings whose sign looks backwards Fix: swap debit and credit as "
+        "each line below says; if a posting is right as it is, run without --strict (it is "
+        "then a warning).",
+        *[f"  {line.removeprefix('bokfor: warning: ')}" for line in STATIC]]
+
+
+def test_a_run_warns_once_per_rule_and_posting(in_repo, capsys, tmp_path):
+    code, out, err = run_cli(["convert", S, "-m", F, "--dry-run", "--show", "0",
+                              "--ledger", str(tmp_path / "l.sqlite")], capsys)
+    assert code == 0
+    assert err.splitlines() == RUN
+    assert "Dry run: nothing written." in out
+
+
+@pytest.mark.parametrize("command", [
+    ["convert", "--out", "{tmp}/out.si"], ["convert", "--dry-run"], ["plan"],
+    ["plan", "--format", "json"], ["convert", "--out", "{tmp}/out.si", "--quiet", "--json"]])
+def test_strict_refuses_before_anything_is_written(command, in_repo, capsys, tmp_path):
+    args = [a.replace("{tmp}", str(tmp_path)) for a in command]
+    code, out, err = run_cli([args[0], S, "-m", F, *args[1:], "--strict", "--ledger",
+                              str(tmp_path / "l.sqlite")], capsys)
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [
+        f"bokfor: error: {F}:17: sources.bank.rules[0]: --strict: rules 'Bankavgift', "
+        "'Försäljning' have postings whose sign looks backwards Fix: swap debit and credit as "
+        "each line below says; if a posting is right as it is, run without --strict (it is "
+        "then a warning).", *[f"  {line.removeprefix('bokfor: warning: ')}" for line in RUN]]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_push_strict_refuses_before_asking_fortnox(in_repo, capsys, tmp_path, monkeypatch):
+    """No credentials, no Fortnox: the refusal comes first."""
+    monkeypatch.setenv("BOKFOR_FORTNOX_URL", "http://127.0.0.1:9")
+    code, out, err = run_cli(["push", S, "-m", F, "--strict", "--show", "0", "--ledger",
+                              str(tmp_path / "l.sqlite"), "--token-file",
+                              str(tmp_path / "none.json")], capsys)
+    assert (code, out) == (2, "")
+    assert err.startswith(f"bokfor: error: {F}:17: sources.bank.rules[0]: --strict: rules ")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_strict_lets_a_plausible_run_through(in_repo, capsys, tmp_path):
+    """The shipped mapping on its sample: written, and its other warnings shown once."""
+    out_file = tmp_path / "out.si"
+    code, out, err = run_cli(["convert", "samples/bank/camt053_seb.xml", "-m",
+                              "mappings/bank.yaml", "--out", str(out_file), "--strict",
+                              "--ledger", str(tmp_path / "l.sqlite")], capsys)
+    assert (code, err) == (0, "bokfor: warning: samples/bank/camt053_seb.xml:376: 1 entry not "
+                              "booked by the bank left out (PDNG 1); only booked (BOOK) entries "
+                              "are read\n")
+    assert out_file.is_file()
