@@ -4,6 +4,8 @@ Every row is booked by the first rule that matches it; the row's lines must sum 
 (the mapping check proves this for every rule, and it is checked again per row, so a
 voucher that does not balance can never reach a writer). Rows that no rule matches are
 collected and reported together, with a YAML snippet per kind, before anything is written.
+A posting whose sign looks backwards in the rows booked (money out, cost credited) is
+reported as one warning per rule and posting (bokfor.plausibility), `--strict` refusing it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from bokfor.domain import Dims, Line, Notice, PackedKeys, PackedOrigins, Row, Vo
 from bokfor.errors import InputError, MappingError, UnbalancedError
 from bokfor.mapping import Mapping, Rule, SourceRules
 from bokfor.money import format_sek, format_sie, split_vat, vat_on
+from bokfor.plausibility import Checker
 from bokfor.sources import Schema
 from bokfor.template import Template
 
@@ -127,6 +130,9 @@ def book(rows: Iterable[Row], rules: SourceRules, mapping: Mapping, schema: Sche
     groups: dict[Any, _Group] = {}  # the grouped vouchers
     currency_field, currency = schema.currency_field, mapping.company.currency
     match = rules.match
+    # Postings whose sign looks backwards, in the rows booked: warnings (bokfor.plausibility).
+    checker = Checker(schema) if schema.money else None
+    see = checker.see if checker is not None else None
     count = 0
     for row in rows:
         count += 1
@@ -143,6 +149,8 @@ def book(rows: Iterable[Row], rules: SourceRules, mapping: Mapping, schema: Sche
             result.skipped[rule.name] = result.skipped.get(rule.name, 0) + 1
             continue
         lines = row_lines(row, rule)
+        if see is not None:
+            see(row, rule)
         if bank is not None:
             ledger = bank.ledger_account(row, mapping.file)
             # Line(ledger, *rest) is line._replace(account=ledger) without its overhead.
@@ -180,6 +188,8 @@ def book(rows: Iterable[Row], rules: SourceRules, mapping: Mapping, schema: Sche
             singles.append(((rank, row.origin.line),
                             _row_voucher(row, rule, booked, rules, rule.text), tag))
     result.rows = count
+    if checker is not None:
+        result.notices += checker.notices()
     singles.sort(key=_first)  # stable: rows in one order keep the file's
     if grouping == "per_row":
         result.vouchers = [voucher for _, voucher, _ in singles]

@@ -77,6 +77,17 @@ def _warn(notices: list) -> None:
         err.print(f"bokfor: warning: {notice}", markup=False)
 
 
+def _warn_strict(notices: list, strict: bool, warn: Any = _warn) -> None:
+    """`--strict`: the other warnings, then the backwards postings as one error."""
+    if strict:
+        from bokfor.plausibility import Implausible, refuse
+
+        warn([n for n in notices if not isinstance(n, Implausible)])
+        refuse(notices)
+    else:
+        warn(notices)
+
+
 _INPUTS = typer.Argument(..., help="Export files (Stripe balance_history.csv …).")
 _MAPPING = typer.Option(..., "--mapping", "-m", help="YAML mapping file.")
 _FROM = typer.Option(None, "--from", help="First voucher date (YYYY-MM-DD).")
@@ -98,6 +109,9 @@ _CORRECT = typer.Option(False, "--correct",
 _NEW_ACCOUNTS = typer.Option(False, "--allow-new-accounts",
                              help="Allow accounts the --books chart does not have.")
 _WAIT = typer.Option(60.0, "--wait", help="Seconds to wait for another run's ledger lock.")
+_STRICT = typer.Option(False, "--strict", help="A posting whose sign looks backwards (money "
+                       "out, a cost credited) is an error (exit 2), not a warning; found "
+                       "before anything is written or posted (cron).")
 
 
 @app.command()
@@ -126,6 +140,7 @@ def convert(
     json_out: bool = _JSON,
     token_file: Optional[Path] = _TOKEN_FILE,
     bank_account: Optional[str] = _BANK_ACCOUNT,
+    strict: bool = _STRICT,
 ) -> None:
     """Convert exports into a SIE 4I file (or a Fortnox batch); rows exported before are
     never booked again."""
@@ -141,7 +156,7 @@ def convert(
          date_to=date_to, checksum=checksum, source=source, show=show, ledger_path=ledger,
          books=books, correct=correct, allow_new_accounts=allow_new_accounts, wait=wait,
          quiet=quiet, json_out=json_out, fmt="table", diff=False, out_format=out_format,
-         token_file=token_file, bank_account=bank_account)
+         token_file=token_file, bank_account=bank_account, strict=strict)
 
 
 @app.command()
@@ -162,6 +177,7 @@ def plan(
     fmt: str = typer.Option("table", "--format", help="table or json."),
     token_file: Optional[Path] = _TOKEN_FILE,
     bank_account: Optional[str] = _BANK_ACCOUNT,
+    strict: bool = _STRICT,
 ) -> None:
     """Show what convert would do: + new, = already exported, ~ changed, ! unmapped."""
     if fmt not in ("table", "json"):
@@ -169,7 +185,8 @@ def plan(
     _run(inputs, mapping, out_path=None, write=False, date_from=date_from, date_to=date_to,
          checksum=False, source=source, show=show, ledger_path=ledger, books=books,
          correct=correct, allow_new_accounts=allow_new_accounts, wait=wait, quiet=False,
-         json_out=False, fmt=fmt, diff=diff, token_file=token_file, bank_account=bank_account)
+         json_out=False, fmt=fmt, diff=diff, token_file=token_file, bank_account=bank_account,
+         strict=strict)
 
 
 def _fortnox_job(job: Any, books: Optional[Path], token_file: Optional[Path]) -> Any:
@@ -192,7 +209,8 @@ def _run(inputs: list[Path], mapping_path: Path, *, out_path: Optional[str], wri
          source: Optional[str], show: str, ledger_path: Optional[Path], books: Optional[Path],
          correct: bool, allow_new_accounts: bool, wait: float, quiet: bool, json_out: bool,
          fmt: str, diff: bool, out_format: str = "sie",
-         token_file: Optional[Path] = None, bank_account: Optional[str] = None) -> None:
+         token_file: Optional[Path] = None, bank_account: Optional[str] = None,
+         strict: bool = False) -> None:
     """plan and convert: the same steps, so a plan and the run after it agree; only
     convert writes."""
     from bokfor.convert import Job
@@ -211,7 +229,8 @@ def _run(inputs: list[Path], mapping_path: Path, *, out_path: Optional[str], wri
     try:
         with paused_gc():  # a job builds objects a row and frees them at its end
             _carry_out(job, rules, limit, out_path=out_path, write=write, quiet=quiet,
-                       json_out=json_out, fmt=fmt, diff=diff, first=first, last=last)
+                       json_out=json_out, fmt=fmt, diff=diff, first=first, last=last,
+                       strict=strict)
     finally:
         if progress is not None:
             progress.stop()
@@ -243,7 +262,7 @@ class _RowsRead:
 
 def _carry_out(job: Any, rules: Any, limit: Optional[int], *, out_path: Optional[str],
                write: bool, quiet: bool, json_out: bool, fmt: str, diff: bool,
-               first: Optional[dt.date], last: Optional[dt.date]) -> None:
+               first: Optional[dt.date], last: Optional[dt.date], strict: bool = False) -> None:
     from bokfor.outputs import year_label
     from bokfor.report import dumps, period_diff, plan_json, show_plan
 
@@ -251,7 +270,7 @@ def _carry_out(job: Any, rules: Any, limit: Optional[int], *, out_path: Optional
     warn = (lambda notices: None) if quiet else _warn
 
     plan, state = job.plan(exported=limit is None or fmt == "json" or diff)
-    warn(job.notices + plan.notices)
+    _warn_strict(job.notices + plan.notices, strict, warn)
     if table:
         show_plan(out, plan, rules.accounts, limit)
     if fmt == "json":
@@ -313,6 +332,7 @@ def push(
     json_out: bool = _JSON,
     token_file: Optional[Path] = _TOKEN_FILE,
     bank_account: Optional[str] = _BANK_ACCOUNT,
+    strict: bool = _STRICT,
 ) -> None:
     """Post the vouchers to Fortnox (POST /3/vouchers), each exactly once: the same plan as
     convert, a check that the credentials open the books of the mapping's company.orgnr, a
@@ -346,7 +366,7 @@ def push(
 
     try:
         plan, state = job.plan(exported=limit is None)
-        warn(job.notices + plan.notices)
+        _warn_strict(job.notices + plan.notices, strict, warn)
         if table:
             show_plan(out, plan, rules.accounts, limit)
         registers = prepared(plan)
@@ -619,11 +639,15 @@ def sie_check(file: Path = typer.Argument(..., help="SIE 4 file (.se / .si).")) 
 
 
 @mapping_app.command("check")
-def mapping_check(file: Path = typer.Argument(..., help="YAML mapping file.")) -> None:
-    """Validate a mapping: keys, accounts, VAT, templates, rule balance and reachability."""
+def mapping_check(file: Path = typer.Argument(..., help="YAML mapping file."),
+                  strict: bool = _STRICT) -> None:
+    """Validate a mapping: keys, accounts, VAT, templates, rule balance and reachability;
+    warn of postings whose sign is backwards on every row their rule matches."""
     from bokfor.mapping import load_mapping
+    from bokfor.plausibility import mapping_warnings
 
     m = load_mapping(file)
+    _warn_strict(mapping_warnings(m), strict)
     rules = sum(len(s.rules) for s in m.sources.values())
     out.print(f"{file}: OK — {m.company.name}, {len(m.sources)} source(s), {rules} rule(s), "
               f"{len(m.accounts)} accounts", markup=False)

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSche
 from bokfor.domain import Company, Dims, FieldValue, Row
 from bokfor.errors import MappingError
 from bokfor.money import AmountError, parse_amount
+from bokfor.plausibility import fixed_sign
 from bokfor.rates import Rate, RateTable, load_rate_file, parse_rate
 from bokfor.posbook import PosAccounts, PosSie
 from bokfor.sources import AMOUNT, DATE, DATETIME, Schema, UserFormats, all_sources
@@ -284,6 +285,7 @@ class Posting:
     reverse_charge: tuple[str, str] | None  # (input, output): VAT on top of the amount
     dims: tuple[tuple[int, Template], ...]
     text: Template | None
+    written: str = ""  # the account as the mapping writes it (a name), for messages
 
     @cached_property
     def fixed_dims(self) -> Dims | None:
@@ -303,6 +305,9 @@ class Rule:
     line: int | None
     key: str
     skip: bool = False
+    # The sign (+1, -1) the rule's conditions fix for the source's money amount, or None:
+    # what `mapping check` needs to tell a posting that is always backwards (plausibility).
+    money_sign: int | None = None
 
     @property
     def where(self) -> str:
@@ -839,8 +844,10 @@ class _Compiler:
         text = None
         if rule.text is not None:
             text = self._template(rule.text, (*loc, "text"), schema.has_field, _field_list(schema))
+        money_sign = fixed_sign(rule.when.get(schema.money)) if schema.money else None
         return Rule(name=name, tests=tests, postings=postings, text=text, file=self.file,
-                    line=line_of(self.positions, loc), key=dotted(loc), skip=rule.skip)
+                    line=line_of(self.positions, loc), key=dotted(loc), skip=rule.skip,
+                    money_sign=money_sign)
 
     def _posting(self, p: PostingModel, schema: Schema, loc: tuple[Any, ...]) -> Posting:
         if (p.debit is None) == (p.credit is None):
@@ -889,7 +896,7 @@ class _Compiler:
         if p.text is not None:
             text = self._template(p.text, (*loc, "text"), schema.has_field, _field_list(schema))
         return Posting(account, amount, 1 if side == "debit" else -1, vat_rate, vat_account,
-                       reverse, tuple(dims), text)
+                       reverse, tuple(dims), text, p.account)
 
     def _template(self, text: str, loc: tuple[Any, ...], known: Callable[[str], bool],
                   names: str) -> Template:

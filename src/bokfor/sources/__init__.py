@@ -46,6 +46,10 @@ class Schema:
     # The posting pseudo-account booked on the ledger account of the row's own bank account
     # (`bank_account`), for sources whose rows say which bank account they are from.
     bank_accounts: str | None = None
+    # The amount that is the money moving, + = money into the account the rows are of (a
+    # bank row's `amount`, a Stripe row's `net`): what tells a posting whose sign is
+    # backwards (bokfor.plausibility). None: the rows have no such amount; nothing checked.
+    money: str | None = None
 
     def has_field(self, name: str) -> bool:
         return (

@@ -53,6 +53,7 @@ SCHEMA = Schema(
     content_fields=("currency",),
     snippet=((BANK_ACCOUNT, "debit", "amount"), ("<konto>", "credit", "amount")),
     bank_accounts=BANK_ACCOUNT,
+    money="amount",
 )
 
 

@@ -84,6 +84,7 @@ SCHEMA = Schema(
     content_fields=("type", "currency"),
     snippet=(("clearing", "debit", "net"), ("fees", "debit", "fee"),
              ("<konto>", "credit", "gross")),
+    money="net",  # + = into the Stripe balance
 )
 
 

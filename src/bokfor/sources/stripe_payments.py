@@ -151,6 +151,7 @@ SCHEMA = Schema(
     content_fields=("kind", "currency"),
     snippet=(("clearing", "debit", "net"), ("fees", "debit", "fee"),
              ("<konto>", "credit", "gross")),
+    money="net",  # + = into the Stripe balance
 )
 
 

@@ -120,6 +120,7 @@ SCHEMA = Schema(
     content_fields=("category", "currency"),
     snippet=(("clearing", "debit", "net"), ("fees", "debit", "fee"),
              ("<konto>", "credit", "gross")),
+    money="net",  # + = into the Stripe balance
 )
 
 
