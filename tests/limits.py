@@ -2,7 +2,13 @@
 
 For the resource-limit tests (a hostile input must end in one message within seconds, never a
 run that spins or takes gigabytes): each case runs the real CLI, as cron would, and asserts the
-exit code, the message, the wall time and the child's own peak RSS (`os.wait4`)."""
+exit code, the message, the wall time and the child's own peak RSS.
+
+The child's own: Linux carries a process's high-water RSS across fork and exec (`ru_maxrss`
+of a child is at least its parent's peak when it was started: a pytest process that once
+held 400 MiB would see every child "take" 400 MiB). So the child reports the high-water mark
+of the memory it maps after exec (`VmHWM` in /proc/self/status) as it exits; `os.wait4`'s
+figure is the fallback for a child killed before it could."""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -18,6 +25,21 @@ from pathlib import Path
 REPO = Path(__file__).parent.parent
 WALL_LIMIT = 10.0  # seconds a hostile input may cost
 MEMORY_LIMIT = 300 * 2**20  # bytes of peak RSS
+
+# `python -m bokfor`, plus: at exit, write this process's VmHWM (kB) to $BOKFOR_LIMITS_PEAK.
+_BOOT = """
+import atexit, os
+
+def _peak():
+    with open("/proc/self/status") as status:
+        kb = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
+    with open(os.environ["BOKFOR_LIMITS_PEAK"], "w") as out:
+        out.write(kb)
+
+atexit.register(_peak)
+from bokfor.cli import main
+main()
+"""
 
 
 @dataclass
@@ -37,10 +59,12 @@ def run_limited(args: list[str], *, cwd: Path, timeout: float = 60.0,
                 env: dict[str, str] | None = None) -> Outcome:
     """`bokfor ARGS` run in `cwd`; killed after `timeout` seconds (the test then fails on
     time). Output is drained by threads so a chatty child never blocks on a full pipe."""
+    fd, peak_file = tempfile.mkstemp(prefix="bokfor-limits-")
+    os.close(fd)
     full_env = {**os.environ, "COLUMNS": "200", "SOURCE_DATE_EPOCH": "1767225600",
-                **(env or {})}
+                **(env or {}), "BOKFOR_LIMITS_PEAK": peak_file}
     start = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "bokfor", *args], cwd=cwd, env=full_env,
+    proc = subprocess.Popen([sys.executable, "-c", _BOOT, *args], cwd=cwd, env=full_env,
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     chunks: dict[str, list[bytes]] = {"out": [], "err": []}
@@ -52,9 +76,15 @@ def run_limited(args: list[str], *, cwd: Path, timeout: float = 60.0,
     for reader in readers:
         reader.join()
     proc.returncode = os.waitstatus_to_exitcode(status)
+    seconds = time.monotonic() - start
+    try:
+        with open(peak_file, encoding="ascii") as f:
+            peak_kb = int(f.read() or usage.ru_maxrss)
+    finally:
+        os.unlink(peak_file)
     return Outcome(proc.returncode, b"".join(chunks["out"]).decode("utf-8", "replace"),
                    b"".join(chunks["err"]).decode("utf-8", "replace"),
-                   time.monotonic() - start, usage.ru_maxrss * 1024)  # Linux: kilobytes
+                   seconds, peak_kb * 1024)  # Linux: kilobytes
 
 
 def _wait(pid: int, deadline: float):  # -> (status, resource.struct_rusage)

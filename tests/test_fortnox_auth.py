@@ -143,3 +143,72 @@ def test_each_provider_says_where_its_credentials_came_from(tmp_path):
     assert from_env({}, token_file=path).source == f"the token file {path}"
     assert ClientCredentials("id", "secret", "42").source == "TenantId 42"
     assert CLIENT_SECRET not in repr(vars(from_env({}, token_file=path)))
+
+
+# -- credentials on disk and on the wire (issue 19, item 5) ----------------------------------
+
+
+def _push_with(tmp_path, capsys, monkeypatch, token_file, **env):
+    from tests.test_errors import run_cli
+
+    for name in ("FORTNOX_CLIENT_ID", "FORTNOX_CLIENT_SECRET", "FORTNOX_TENANT_ID",
+                 "FORTNOX_REFRESH_TOKEN", "FORTNOX_TOKEN_FILE", "BOKFOR_FORTNOX_URL",
+                 "BOKFOR_FORTNOX_TOKEN_URL"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code, _, err = run_cli(["push", f"{repo}/samples/stripe/balance_history.csv", "-m",
+                            f"{repo}/mappings/stripe.yaml", "--ledger",
+                            str(tmp_path / "l.sqlite"), "--token-file", str(token_file),
+                            "--show", "0"], capsys)
+    return code, err
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o602], ids=lambda m: f"{m:04o}")
+def test_a_token_file_others_may_read_is_refused_before_use(tmp_path, capsys, monkeypatch,
+                                                            mode):
+    """As ssh refuses a private key others can read: the secret may have been read already,
+    so it is not quietly fixed; the owner is told, with the command."""
+    path = tmp_path / "fortnox.json"
+    path.write_text(json.dumps({"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+                                "tenant_id": TENANT_ID}), encoding="utf-8")
+    path.chmod(mode)
+    code, err = _push_with(tmp_path, capsys, monkeypatch, path)
+    assert (code, err) == (2, (
+        f"bokfor: error: {path}: the token file can be read or written by group or others "
+        f"(mode {mode:04o}) Fix: `chmod 600 {path}`; if others could read it, also make a new "
+        "client secret in Fortnox's developer portal and `bokfor fortnox login` again.\n"))
+    path.chmod(0o600)
+    assert TokenStore(path).load()["client_id"] == CLIENT_ID
+
+
+@pytest.mark.parametrize("variable, url, shown", [
+    ("BOKFOR_FORTNOX_URL", "http://api.fortnox.se", "BOKFOR_FORTNOX_URL http://api.fortnox.se"),
+    ("BOKFOR_FORTNOX_TOKEN_URL", "http://apps.fortnox.se/oauth-v1/token",
+     "the Fortnox token URL http://apps.fortnox.se"),
+])
+def test_a_plain_http_fortnox_url_is_refused(tmp_path, capsys, monkeypatch, variable, url,
+                                             shown):
+    path = tmp_path / "fortnox.json"
+    TokenStore(path).save({"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+                           "tenant_id": TENANT_ID})
+    code, err = _push_with(tmp_path, capsys, monkeypatch, path, **{variable: url})
+    assert (code, err) == (2, (
+        f"bokfor: error: {shown} is not an https:// URL: bokfor sends Fortnox tokens and the "
+        "client secret only encrypted Fix: use https:// (plain http:// only to this machine, "
+        "127.0.0.1, ::1 or localhost, as for a test server).\n"))
+
+
+def test_only_https_or_this_machine_may_receive_a_secret():
+    from bokfor.fortnox.auth import UnsafeCredentials, https_only
+
+    for url in ("https://api.fortnox.se", "https://apps.fortnox.se/oauth-v1/token",
+                "http://127.0.0.1:8080", "http://[::1]:9000/3", "http://localhost:1"):
+        assert https_only(url, "x") == url
+    for url in ("http://api.fortnox.se", "http://127.0.0.2", "http://localhost.evil.example",
+                "ftp://api.fortnox.se", "api.fortnox.se", "https://", ""):
+        with pytest.raises(UnsafeCredentials):
+            https_only(url, "x")
+    with pytest.raises(UnsafeCredentials):
+        ClientCredentials(CLIENT_ID, CLIENT_SECRET, TENANT_ID, token_url="http://example.com/t")

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from bokfor.domain import Notice, Row
 from bokfor.errors import InputError
-from bokfor.sources import bank, netbank, tables
+from bokfor.sources import bank, limits, netbank, tables
 from bokfor.sources.netbank import (BUILTIN, SOURCE, ProfileError, ProfileModel,
                                     profile_from_model)
 
@@ -582,7 +582,7 @@ def test_zip_bomb_is_refused_before_inflating(tmp_path: Path) -> None:
 
 def test_workbook_too_large_when_inflated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                                           ) -> None:
-    monkeypatch.setattr(tables, "MAX_UNCOMPRESSED", 1024)
+    monkeypatch.setattr(limits, "MAX_UNCOMPRESSED", 1024)
     path = SAMPLES / "seb.xlsx"
     size = sum(i.file_size for i in zipfile.ZipFile(path).infolist()) // (1024 * 1024)
     assert error(path) == (

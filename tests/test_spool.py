@@ -78,14 +78,14 @@ def test_spools_of_killed_runs_are_swept_and_live_ones_kept(own_tmpdir):
               "print(s.path.parent, flush=True); time.sleep(int(sys.argv[2]))")
     env = {**os.environ, "TMPDIR": str(own_tmpdir)}
     src = str(REPO / "src")
+    alive = subprocess.Popen([sys.executable, "-c", script, src, "60"], env=env,
+                             stdout=subprocess.PIPE, text=True)
+    live = Path(alive.stdout.readline().strip())
     killed = subprocess.Popen([sys.executable, "-c", script, src, "60"], env=env,
                               stdout=subprocess.PIPE, text=True)
     stale = Path(killed.stdout.readline().strip())
     killed.kill()
     killed.wait()
-    alive = subprocess.Popen([sys.executable, "-c", script, src, "60"], env=env,
-                             stdout=subprocess.PIPE, text=True)
-    live = Path(alive.stdout.readline().strip())
     young = own_tmpdir / "bokfor-plan-young"
     young.mkdir()
     old = time.time() - 3600
@@ -100,6 +100,34 @@ def test_spools_of_killed_runs_are_swept_and_live_ones_kept(own_tmpdir):
     finally:
         alive.kill()
         alive.wait()
+
+
+def test_a_killed_run_s_spool_is_removed_by_the_next_run_at_once(own_tmpdir):
+    """No minute's grace: a spool takes its name only once its lock is held, so a free lock
+    is a dead run's, whatever its age (a killed 200k-row run leaves ~50 MB). A directory
+    still being made (no lock held yet) is left alone until it is a minute old."""
+    script = ("import sys; sys.path.insert(0, sys.argv[1]); "
+              "from bokfor.spool import RecordSpool; s = RecordSpool(); "
+              "print(s.path.parent, flush=True); sys.stdin.read()")
+    killed = subprocess.Popen([sys.executable, "-c", script, str(REPO / "src")],
+                              env={**os.environ, "TMPDIR": str(own_tmpdir)},
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    stale = Path(killed.stdout.readline().strip())
+    killed.kill()
+    killed.wait()
+    making = own_tmpdir / "bokfor-making-x"
+    making.mkdir()
+    abandoned = own_tmpdir / "bokfor-making-y"
+    abandoned.mkdir()
+    old = time.time() - 3600
+    os.utime(abandoned, (old, old))
+    assert stale.name.startswith("bokfor-plan-") and (stale / "records.sqlite").exists()
+    spool = RecordSpool()
+    assert not stale.exists() and not abandoned.exists()
+    assert making.exists()
+    assert spool.path.parent.name.startswith("bokfor-plan-")
+    spool.close()
+    assert sorted(p.name for p in own_tmpdir.iterdir()) == ["bokfor-making-x"]
 
 
 def test_a_full_temporary_disk_is_one_message_not_a_traceback():

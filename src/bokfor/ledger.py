@@ -172,6 +172,27 @@ class LedgerWriteError(LedgerError):
 
 
 _FREE = "free space on the disk that holds the ledger (or give --ledger another path)"
+# What to do instead of _FREE, by SQLite's primary result code: the hint fits the error.
+_REMEDIES = {
+    sqlite3.SQLITE_READONLY: "make the ledger file and its folder writable for the user "
+    "bokfor runs as (or give --ledger another path)",
+    sqlite3.SQLITE_IOERR: "check the disk that holds the ledger: SQLite could not read or "
+    "write it (a failing disk, a network share gone; or give --ledger another path)",
+    sqlite3.SQLITE_CANTOPEN: "check that the ledger's folder exists and this user may create "
+    "files in it (or give --ledger another path)",
+}
+_MESSAGES = {"readonly database": sqlite3.SQLITE_READONLY, "disk i/o error": sqlite3.SQLITE_IOERR,
+             "unable to open database": sqlite3.SQLITE_CANTOPEN}
+
+
+def _fit(hint: str, exc: sqlite3.Error) -> str:
+    """`hint` (which starts with _FREE) with the remedy for this error instead."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None:  # raised without one: known by SQLite's text
+        text = str(exc).lower()
+        code = next((c for words, c in _MESSAGES.items() if words in text), None)
+    remedy = _REMEDIES.get((code or 0) & 0xFF)
+    return remedy + hint[len(_FREE):] if remedy and hint.startswith(_FREE) else hint
 
 
 def _writes(hint: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
@@ -183,7 +204,7 @@ def _writes(hint: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
                 return method(self, *args, **kwargs)
             except sqlite3.OperationalError as exc:
                 raise LedgerWriteError(f"the ledger could not be written: {exc}",
-                                       file=str(self.path), hint=hint) from None
+                                       file=str(self.path), hint=_fit(hint, exc)) from None
         return write
     return wrap
 

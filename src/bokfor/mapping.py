@@ -514,6 +514,11 @@ class _Compiler:
         orgnr = m.company.orgnr
         if orgnr is not None:
             orgnr = self._orgnr(orgnr)
+        if m.defaults.text_limit is not None and m.defaults.text_limit < 1:
+            raise self.fail(f"{m.defaults.text_limit} is not a text length (1 or more "
+                            "characters)", ("defaults", "text_limit"),
+                            "give the longest text to keep, e.g. 50 (Fortnox's limit), or ~ "
+                            "for no limit.")
         for key, name in m.accounts.items():
             self._account_number(key, ("accounts", key))
         for alias, number in m.defaults.accounts.items():

@@ -91,7 +91,10 @@ class PushInterrupted(BokforError):
 
 
 def base_url() -> str:
-    return os.environ.get(ENV_URL) or DEFAULT_BASE_URL
+    """Fortnox's API ($BOKFOR_FORTNOX_URL): https only, but for a server on this machine."""
+    from bokfor.fortnox.auth import https_only
+
+    return https_only(os.environ.get(ENV_URL) or DEFAULT_BASE_URL, ENV_URL)
 
 
 def default_token_file() -> Path:

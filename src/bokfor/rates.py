@@ -12,12 +12,12 @@ with integer arithmetic and rounded to the öre, half away from zero.
 from __future__ import annotations
 
 import bisect
-import csv
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bokfor.errors import InputError, MappingError
+from bokfor.sources.csvutil import Table
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,8 @@ def load_rate_file(path: Path, max_age_days: int) -> RateTable:
         raise InputError("rate file is empty", file=str(path), hint="add a header line "
                          "`date;currency;rate` and one line per quote.")
     sep = ";" if lines[0].count(";") >= lines[0].count(",") else ","
-    reader = csv.reader(lines, delimiter=sep)
+    reader = Table(lines, sep, str(path), hint="a rate file has one `date;currency;rate` line "
+                   "per quote.")
     header = [h.strip().lower() for h in next(reader)]
     missing = [c for c in ("date", "currency", "rate") if c not in header]
     if missing:

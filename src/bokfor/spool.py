@@ -12,11 +12,14 @@ The file's tables are the contract with the ledger:
 `tag` names the voucher (`Plan.tags` maps a voucher's place in `to_write` to its tag).
 The file lives in a directory of its own in the temporary directory (TMPDIR), locked while
 its run lives; it is removed when the plan is closed or collected, and a killed run's by the
-next run that finds its lock free.
+next run that finds its lock free — at once: a directory is made under another name and
+takes its `bokfor-plan-` name only once its lock is held, so a free lock under that name is
+always a dead run's (a 200k-row run leaves ~50 MB).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import tempfile
@@ -31,8 +34,9 @@ from bokfor.ledger import RowRecord
 
 _BATCH = 4096  # records buffered before one executemany
 _PREFIX = "bokfor-plan-"
+_MAKING = "bokfor-making-"  # a spool's directory until its lock is held
 _LOCK = "lock"
-_YOUNG = 60.0  # seconds: a directory this new may not be locked yet by the run making it
+_YOUNG = 60.0  # seconds: a directory without a held lock this new may be being made
 
 
 class RecordSpool:
@@ -43,12 +47,16 @@ class RecordSpool:
         self._held: list = []
         self._finalizer = weakref.finalize(self, _remove, self._held)
         try:
-            directory = Path(tempfile.mkdtemp(prefix=_PREFIX))
-            self._held.append(directory)
+            making = Path(tempfile.mkdtemp(prefix=_MAKING))
+            self._held.append(making)
             # Not thread-local: the finalizer may release it from another thread.
-            lock = FileLock(str(directory / _LOCK), thread_local=False)
+            lock = FileLock(str(making / _LOCK), thread_local=False)
             lock.acquire()
             self._held.append(lock)
+            # The lock is on the file, not the name: it stays held through the rename.
+            directory = making.with_name(_PREFIX + making.name[len(_MAKING):])
+            os.rename(making, directory)
+            self._held[0] = directory
             self.path = directory / "records.sqlite"
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._held.append(conn)
@@ -131,13 +139,18 @@ def _failed(what: str, exc: Exception, where: Path | str) -> OutputError:
 
 def _sweep() -> None:
     """Remove the spools of runs that were killed: a cron job stopped by SIGKILL must not
-    fill the temporary directory over the months. A spool is its run's while the run holds
-    its lock (whatever host or PID namespace the run is in); a directory too young to be
-    locked yet is left alone."""
+    fill the temporary directory with tens of megabytes a run. A spool is its run's while
+    the run holds its lock (whatever host or PID namespace the run is in): one whose lock is
+    free is removed at once. A directory with no lock file yet (still being made, or by an
+    older bokfor that named it before locking it) is left alone until it is a minute old."""
     now = time.time()
-    for stale in Path(tempfile.gettempdir()).glob(f"{_PREFIX}*"):
+    tmp = Path(tempfile.gettempdir())
+    for stale in [*tmp.glob(f"{_PREFIX}*"), *tmp.glob(f"{_MAKING}*")]:
         try:
-            if not stale.is_dir() or now - stale.stat().st_mtime < _YOUNG:
+            if not stale.is_dir():
+                continue
+            if (stale.name.startswith(_MAKING) or not (stale / _LOCK).exists()) \
+                    and now - stale.stat().st_mtime < _YOUNG:
                 continue
             lock = FileLock(str(stale / _LOCK))
             lock.acquire(timeout=0)

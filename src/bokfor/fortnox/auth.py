@@ -12,6 +12,11 @@ Two ways, in this order of preference:
 Secrets come from environment variables (FORTNOX_CLIENT_ID, FORTNOX_CLIENT_SECRET,
 FORTNOX_TENANT_ID, FORTNOX_REFRESH_TOKEN) or the token file. No `repr`, `str`, exception or
 log record shows a secret: they are held in `Secret`, which prints as '***'.
+
+A token file that group or others may read or write is refused, not fixed: the secret in it
+may already have been read, and only its owner can judge that (and rotate it). A secret is
+sent only over https: an http:// token or API URL is refused, except to this machine
+(127.0.0.1, ::1, localhost), where the tests' fake Fortnox listens.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import stat
 import tempfile
 import threading
 import time
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -31,6 +37,7 @@ from typing import Any, Callable, Mapping
 import httpx
 from filelock import FileLock, Timeout
 
+from bokfor.errors import EXIT_BAD_INPUT
 from bokfor.fortnox.errors import FortnoxAuthError, FortnoxCredentialsMissing
 
 log = logging.getLogger("bokfor.fortnox.auth")
@@ -43,6 +50,31 @@ ENV_CLIENT_SECRET = "FORTNOX_CLIENT_SECRET"
 ENV_TENANT_ID = "FORTNOX_TENANT_ID"
 ENV_REFRESH_TOKEN = "FORTNOX_REFRESH_TOKEN"
 ENV_TOKEN_FILE = "FORTNOX_TOKEN_FILE"
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})  # plain http allowed (tests)
+
+
+@dataclass
+class UnsafeCredentials(FortnoxAuthError):
+    """A token file others may read, or a URL that would send a secret in clear text: a
+    setup mistake, refused before any secret is used."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+def https_only(url: str, what: str) -> str:
+    """`url`, when a secret may be sent to it: https, or http to this machine."""
+    parts = urllib.parse.urlsplit(url)
+    try:
+        host = parts.hostname
+    except ValueError:  # a malformed netloc ("[::1")
+        host = None
+    if host and (parts.scheme == "https" or (parts.scheme == "http" and host in LOOPBACK)):
+        return url
+    shown = f"{parts.scheme}://{host}" if parts.scheme and host else repr(url)
+    raise UnsafeCredentials(
+        f"{what} {shown} is not an https:// URL: bokfor sends Fortnox tokens and the client "
+        "secret only encrypted", hint="use https:// (plain http:// only to this machine, "
+        "127.0.0.1, ::1 or localhost, as for a test server).")
 
 
 class Secret:
@@ -102,7 +134,7 @@ class _Provider:
     def __init__(self, token_url: str, client_id: str, client_secret: Secret | str, *,
                  clock: Callable[[], float] = time.time, timeout: float = 30.0,
                  transport: httpx.BaseTransport | None = None) -> None:
-        self.token_url = token_url
+        self.token_url = https_only(token_url, "the Fortnox token URL")
         self.client_id = client_id
         self.client_secret = Secret(client_secret)
         self._clock = clock
@@ -212,7 +244,9 @@ class TokenStore:
 
     def load(self) -> dict[str, Any]:
         try:
-            text = self.path.read_text(encoding="utf-8")
+            with open(self.path, encoding="utf-8") as fh:
+                _check_private(fh.fileno(), self.path)
+                text = fh.read()
         except FileNotFoundError:
             return {}
         except OSError as exc:
@@ -227,6 +261,19 @@ class TokenStore:
 
     def save(self, data: Mapping[str, Any]) -> None:
         _write_private(self.path, (json.dumps(dict(data), indent=2) + "\n").encode("utf-8"))
+
+
+def _check_private(fd: int, path: Path) -> None:
+    """Refuse a token file group or others may read or write (as ssh refuses a private key
+    they can read): the client secret and refresh token in it are the keys to the books."""
+    if os.name == "nt":  # no Unix mode bits: the ACL is the user profile's
+        return
+    mode = stat.S_IMODE(os.fstat(fd).st_mode)
+    if mode & 0o077:
+        raise UnsafeCredentials(
+            f"the token file can be read or written by group or others (mode {mode:04o})",
+            file=str(path), hint=f"`chmod 600 {path}`; if others could read it, also make a "
+            "new client secret in Fortnox's developer portal and `bokfor fortnox login` again.")
 
 
 def _write_private(path: Path, data: bytes) -> None:

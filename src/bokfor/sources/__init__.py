@@ -155,11 +155,15 @@ def detect_source(path: Path, user: UserFormats | None = None) -> Source:
         return matches[0]
     known = "; ".join(s.title for s in sources)
     if not matches:
-        for source in sources:  # a source that can tell what is wrong with a near miss
-            explain = getattr(source, "explain", None)
-            error = explain(path) if explain else None
-            if error is not None:
-                raise error
+        # A source that can tell what is wrong with a near miss; a cap the file exceeds
+        # (`limits`) first, as it is why no layout could be recognised.
+        explains = [getattr(source, "explain") for source in sources
+                    if hasattr(source, "explain")]
+        explained = [error for explain in explains if (error := explain(path)) is not None]
+        if explained:
+            from bokfor.sources.limits import LimitError
+
+            raise next((e for e in explained if isinstance(e, LimitError)), explained[0])
         raise InputError(
             "not a file bokfor can read: its header matches no known format",
             file=str(path),

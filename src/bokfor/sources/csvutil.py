@@ -1,17 +1,28 @@
-"""CSV sniffing shared by the CSV sources: the header line, its delimiter, its columns.
+"""CSV reading shared by the CSV sources: the header line, its delimiter, its columns, and
+`Table`, the reader every table goes through so that its caps hold.
 
 Detection reads only the first line (BOM removed) and never the file name: every source's
 `detect` runs on every input, so it must be cheap and must not be fooled by a name.
+
+A table's size is capped (`limits`: columns, line length, cell size) while it is read: a
+line is read at most a cap at a time, never whole, so a 50 MB header of a million columns
+costs 1 MiB, not 1.5 GB.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, TextIO
 
 from bokfor.domain import Row
 from bokfor.errors import InputError
+from bokfor.sources import limits
+
+# The csv module's own cap on a field (process-wide; its default is 128 KiB): a cell over it
+# ends the parse with csv.Error, which `Table` turns into the limit's message.
+csv.field_size_limit(limits.MAX_CELL)
 
 # Enough for any real header (dozens of metadata columns) without reading a large file.
 _SNIFF_BYTES = 16 * 1024
@@ -84,6 +95,66 @@ def read_csv(path: Path, rows: Callable[[TextIO, str, str], Iterator[Row]], *,
     except UnicodeDecodeError:
         # The decoder reads ahead of the csv reader in blocks: no trustworthy line.
         raise InputError("not UTF-8 text", file=file, hint=not_utf8) from None
+
+
+class Table:
+    """`csv.reader` with the table caps (`limits`): a line longer than MAX_LINE (or a record
+    spanning lines, all its lines together), a record of more than MAX_COLUMNS fields, a
+    field longer than MAX_CELL each end in one `LimitError` naming the file and the line.
+
+    `source` is an open text file (read a line at a time, at most the cap: never a whole
+    gigabyte line) or lines already in memory. `first_line` is the file's line number of the
+    source's first line (a table that starts below a preamble); `line_num` counts physical
+    lines read, as csv.reader's does. Iterating it is a generator's loop, not a method call
+    a row: the Stripe reader's 1M rows pay a few per cent for the caps."""
+
+    def __init__(self, source: Iterable[str], delimiter: str, file: str, *, hint: str = "",
+                 first_line: int = 1) -> None:
+        self.file = file
+        self.hint = hint
+        self._offset = first_line - 1
+        # Of the record being parsed: characters read, and the physical lines before it.
+        self._pending = [0, 0]
+        self._reader = csv.reader(self._feed(source), delimiter=delimiter)
+        self._rows = self._records()
+
+    @property
+    def line_num(self) -> int:
+        return self._reader.line_num
+
+    def __iter__(self) -> Iterator[list[str]]:
+        return self._rows
+
+    def __next__(self) -> list[str]:
+        return next(self._rows)
+
+    def _records(self) -> Iterator[list[str]]:
+        reader, pending, most = self._reader, self._pending, limits.MAX_COLUMNS
+        try:
+            for row in reader:
+                if len(row) > most:
+                    raise limits.too_many_columns(len(row), self.file, self._start(), self.hint)
+                pending[0] = 0
+                pending[1] = reader.line_num
+                yield row
+        except csv.Error as exc:  # csv.field_size_limit: the message is the csv module's own
+            if "field larger than field limit" not in str(exc):
+                raise
+            raise limits.cell_too_large(self.file, self._start(), self.hint) from None
+
+    def _start(self) -> int:
+        """The file's line where the record being parsed starts."""
+        return self._offset + self._pending[1] + 1
+
+    def _feed(self, source: Iterable[str]) -> Iterator[str]:
+        cap, pending = limits.MAX_LINE, self._pending
+        readline = getattr(source, "readline", None)
+        lines = iter(functools.partial(readline, cap + 1), "") if readline else iter(source)
+        for line in lines:
+            pending[0] += len(line)
+            if pending[0] > cap:
+                raise limits.line_too_long(self.file, self._start(), self.hint)
+            yield line
 
 
 def records(reader: Iterator[list[str]], width: int, file: str,

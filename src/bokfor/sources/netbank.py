@@ -43,7 +43,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from bokfor.domain import Notice, Origin, Row
 from bokfor.errors import InputError, MappingError
 from bokfor.money import AmountError, parse_amount
-from bokfor.sources import OccurrenceKeys, bank, tables
+from bokfor.sources import OccurrenceKeys, bank, limits, tables
+from bokfor.sources.csvutil import Table
 
 NAME = "netbank"
 TITLE = "Net-bank export (CSV/xlsx: SEB, Swedbank, Nordea, Danske, Handelsbanken, ICA, " \
@@ -488,8 +489,10 @@ def _cells_key(cells: Sequence[Any]) -> list[str]:
     return [k for k in (_fold(c) for c in cells if c is not None) if k]
 
 
-def _text_rows(text: str, count: int, delimiter: str) -> list[tuple[int, list[str]]]:
-    """The first `count` lines, each split on its own (detection and the preamble)."""
+def _text_rows(text: str, count: int, delimiter: str, file: str
+               ) -> list[tuple[int, list[str]]]:
+    """The first `count` lines, each split on its own (detection and the preamble), within
+    the table caps (a line no profile's header can be is not split a million ways 48 times)."""
     out = []
     start = 0
     for number in range(1, count + 1):
@@ -498,10 +501,14 @@ def _text_rows(text: str, count: int, delimiter: str) -> list[tuple[int, list[st
         end = text.find("\n", start)
         line = text[start:] if end < 0 else text[start:end]
         start = len(text) if end < 0 else end + 1
+        if len(line) > limits.MAX_LINE:
+            raise limits.line_too_long(file, number, _REDOWNLOAD)
         try:
             cells = next(csv.reader([line.rstrip("\r")], delimiter=delimiter), [])
         except csv.Error:
             cells = [line]
+        if len(cells) > limits.MAX_COLUMNS:
+            raise limits.too_many_columns(len(cells), file, number, _REDOWNLOAD)
         out.append((number, cells))
     return out
 
@@ -545,13 +552,13 @@ def _candidates(f: _File, profile: Profile) -> Iterator[tuple[list[tuple[int, li
         return
     text = f.text(profile.encoding)
     for delimiter in (profile.delimiter,) if profile.delimiter else _DELIMITERS:
-        yield _text_rows(text, depth, delimiter), delimiter
+        yield _text_rows(text, depth, delimiter, f.file), delimiter
 
 
-def _stable(text: str, start_line: int, delimiter: str, width: int) -> int:
+def _stable(text: str, start_line: int, delimiter: str, width: int, file: str) -> int:
     """How many of the 20 rows after the header have the header's field count."""
     body = text[_line_offset(text, start_line):]
-    reader = csv.reader(io.StringIO(body), delimiter=delimiter)
+    reader = Table(io.StringIO(body), delimiter, file, hint=_REDOWNLOAD, first_line=start_line)
     try:
         rows = list(itertools.islice(reader, 20))
     except csv.Error:
@@ -565,8 +572,8 @@ def _header_in_auto_text(f: _File, profile: Profile) -> bool:
     except InputError:
         return False
     delimiters = (profile.delimiter,) if profile.delimiter else _DELIMITERS
-    return any(_find_header(_text_rows(text, profile.preamble + 1, d), profile) is not None
-               for d in delimiters)
+    return any(_find_header(_text_rows(text, profile.preamble + 1, d, f.file), profile)
+               is not None for d in delimiters)
 
 
 def _match(f: _File, profiles: Sequence[Profile]) -> tuple[Profile, int, str | None] | None:
@@ -580,6 +587,8 @@ def _match(f: _File, profiles: Sequence[Profile]) -> tuple[Profile, int, str | N
                 i = _find_header(rows, profile)
                 if i is not None:
                     hits.append((i, delimiter, rows))
+        except limits.LimitError:
+            raise  # the file is too large a table whatever its layout
         except InputError:
             if profile.file == "xlsx" or profile.file == "html":
                 raise
@@ -592,7 +601,7 @@ def _match(f: _File, profiles: Sequence[Profile]) -> tuple[Profile, int, str | N
             # Two delimiters split a row into the header: the one whose rows keep its width.
             text = f.text(profile.encoding)
             hits.sort(key=lambda h: -_stable(text, h[2][h[0]][0] + 1, h[1] or ",",
-                                             len(h[2][h[0]][1])))
+                                             len(h[2][h[0]][1]), f.file))
         i, delimiter, _ = hits[0]
         return profile, i, delimiter
     return None
@@ -764,10 +773,13 @@ class NetbankSource:
 
     def explain(self, path: Path) -> InputError | None:
         """Why no source reads a file that looks like a bank export (its header shares
-        names with a profile's): the closest layout and how to add one. None otherwise."""
+        names with a profile's): the closest layout and how to add one; or the cap its table
+        or workbook exceeds (`limits`). None otherwise."""
         try:
             return _unknown_header(_File(Path(path), sniff=True), self.profiles,
                                    close_only=True)
+        except limits.LimitError as exc:  # a table or workbook over a cap: that is why
+            return exc
         except Exception:  # unreadable: the generic message says enough
             return None
 
@@ -785,7 +797,7 @@ def _open_table(f: _File, profile: Profile, index: int, delimiter: str | None) -
     else:
         text = f.text(profile.encoding)
         assert delimiter is not None
-        head = _text_rows(text, index + 1, delimiter)
+        head = _text_rows(text, index + 1, delimiter, f.file)
         header_line = head[index][0]
         records = _csv_records(text, header_line, delimiter, f.file)
     line, cells = head[index]
@@ -796,7 +808,7 @@ def _csv_records(text: str, header_line: int, delimiter: str, file: str
                  ) -> Iterator[tuple[int, list[str]]]:
     """(first physical line, cells) of each record after the header line."""
     body = io.StringIO(text[_line_offset(text, header_line + 1):])
-    reader = csv.reader(body, delimiter=delimiter)
+    reader = Table(body, delimiter, file, hint=_REDOWNLOAD, first_line=header_line + 1)
     prev = 0
     try:
         for row in reader:
@@ -830,6 +842,8 @@ def _unknown_header(f: _File, profiles: Sequence[Profile], *, close_only: bool =
                         set(keys) | profile.header_keys)
                     if score > 0 and (best is None or score > best[0]):
                         best = (score, line, shown, profile)
+        except limits.LimitError:
+            raise
         except InputError:
             continue
     add = ("describe the layout under sources.bank.profiles in the mapping: a name, "

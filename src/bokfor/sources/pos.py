@@ -108,6 +108,12 @@ class ZettleReceiptsSource:
         except (BokforError, OSError, ValueError):
             return False
 
+    def explain(self, path: Path) -> InputError | None:
+        """The table cap the file exceeds, if that is why `detect` said no."""
+        from bokfor.sources import zettle
+
+        return zettle.head_over_limit(Path(path))
+
     def read(self, path: Path, tz: dt.tzinfo) -> Iterator[Row | Notice]:
         from bokfor.sources import zettle
 
@@ -145,6 +151,12 @@ class ZettleStatementSource:
             return zettle.detect_statement(Path(path))
         except (BokforError, OSError, ValueError):
             return False
+
+    def explain(self, path: Path) -> InputError | None:
+        """The table cap the file exceeds, if that is why `detect` said no."""
+        from bokfor.sources import zettle
+
+        return zettle.head_over_limit(Path(path))
 
     def read(self, path: Path, tz: dt.tzinfo) -> Iterator[Row | Notice]:
         from bokfor.sources import zettle

@@ -24,7 +24,8 @@ from bokfor.errors import InputError
 from bokfor.money import AmountError, parse_amount
 from bokfor.sources import DATETIME, TEXT, Schema
 from bokfor.sources import stripe_common
-from bokfor.sources.csvutil import column_index, header_names, missing_columns, read_csv, records
+from bokfor.sources.csvutil import (
+    Table, column_index, header_names, missing_columns, read_csv, records)
 from bokfor.sources.stripe_common import charge_alias, payout_alias
 
 NAME = "stripe_balance"
@@ -119,7 +120,7 @@ def _index(header: list[str], file: str) -> dict[str, int]:
 
 def _rows(f: Iterable[str], file: str, delimiter: str, tz: dt.tzinfo) -> Iterator[Row]:
     """The hot loop: one pass, constant work per row, no list of all rows."""
-    reader = csv.reader(f, delimiter=delimiter)
+    reader = Table(f, delimiter, file, hint=_REDOWNLOAD_HINT)
     # Stripe writes "1234.50"; a spreadsheet that re-saved the file with ';' may have written
     # "1234,50". In such a file the text decides (an ambiguous "1,234" is still refused).
     mark = "." if delimiter == "," else None

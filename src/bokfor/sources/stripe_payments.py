@@ -61,7 +61,8 @@ from typing import Iterable, Iterator
 from bokfor.domain import Origin, Row
 from bokfor.errors import InputError
 from bokfor.sources import DATETIME, TEXT, Schema
-from bokfor.sources.csvutil import column_index, header_names, missing_columns, read_csv, records
+from bokfor.sources.csvutil import (
+    Table, column_index, header_names, missing_columns, read_csv, records)
 from bokfor.sources.stripe_common import charge_alias
 
 NAME = "stripe_payments"
@@ -246,7 +247,7 @@ _CACHE_LIMIT = 1 << 16  # distinct texts kept per cache; cleared (not evicted) w
 
 def _rows(f: Iterable[str], file: str, delimiter: str, tz: dt.tzinfo) -> Iterator[Row]:
     """One pass, constant work per row, no list of all rows."""
-    reader = csv.reader(f, delimiter=delimiter)
+    reader = Table(f, delimiter, file, hint=_REDOWNLOAD_HINT)
     try:
         header = next(reader)
     except StopIteration:

@@ -43,7 +43,8 @@ from bokfor.domain import FieldValue, Origin, Row
 from bokfor.errors import InputError
 from bokfor.money import AmountError, parse_amount
 from bokfor.sources import DATE, DATETIME, TEXT, Schema
-from bokfor.sources.csvutil import column_index, header_names, missing_columns, read_csv, records
+from bokfor.sources.csvutil import (
+    Table, column_index, header_names, missing_columns, read_csv, records)
 from bokfor.sources.stripe_common import payout_alias
 
 NAME = "stripe_payouts"
@@ -246,7 +247,7 @@ def _arrival(text: str, file: str, line: int, column: str) -> dt.date:
 
 
 def _rows(f: Iterable[str], file: str, delimiter: str, tz: dt.tzinfo) -> Iterator[Row]:
-    reader = csv.reader(f, delimiter=delimiter)
+    reader = Table(f, delimiter, file, hint=_REDOWNLOAD)
     try:
         header = next(reader)
     except StopIteration:

@@ -34,7 +34,8 @@ from bokfor.domain import FieldValue, Origin, Row
 from bokfor.errors import InputError
 from bokfor.money import AmountError, parse_amount
 from bokfor.sources import DATETIME, TEXT, Schema
-from bokfor.sources.csvutil import column_index, header_names, missing_columns, read_csv, records
+from bokfor.sources.csvutil import (
+    Table, column_index, header_names, missing_columns, read_csv, records)
 from bokfor.sources import stripe_common
 from bokfor.sources.stripe_common import charge_alias
 
@@ -221,7 +222,7 @@ class _Amounts:
 
 def _rows(f: Iterable[str], file: str, delimiter: str, tz: dt.tzinfo) -> Iterator[Row]:
     """The hot loop: one pass, constant work per row, no list of all rows."""
-    reader = csv.reader(f, delimiter=delimiter)
+    reader = Table(f, delimiter, file, hint=_REDOWNLOAD_HINT)
     try:
         header = next(reader)
     except StopIteration:

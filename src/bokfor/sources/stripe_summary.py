@@ -26,7 +26,7 @@ from typing import Any
 from bokfor.errors import InputError
 from bokfor.money import AmountError, format_sie, parse_amount
 from bokfor.sources.csvutil import (
-    column_index, delimiter as sniff_delimiter, header_line, header_names, missing_columns,
+    Table, column_index, delimiter as sniff_delimiter, header_line, header_names, missing_columns,
 )
 
 REQUIRED = ("category", "description", "net_amount", "currency")
@@ -91,7 +91,7 @@ def read_summary(path: Path) -> BalanceSummary:
     delimiter = sniff_delimiter(header_text)
     try:
         with open(path, encoding="utf-8-sig", newline="") as f:
-            return _read(csv.reader(f, delimiter=delimiter), file)
+            return _read(Table(f, delimiter, file, hint=_REDOWNLOAD), file)
     except UnicodeDecodeError:
         raise InputError("not UTF-8 text", file=file, hint=_utf8_hint()) from None
     except csv.Error as exc:

@@ -24,7 +24,6 @@ its split is derived from the VAT amounts (exact to a few öre) and the day gets
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import itertools
 import math
@@ -43,6 +42,8 @@ from bokfor.money import AmountError, parse_amount
 from bokfor.sources import OccurrenceKeys
 from bokfor.sources import tables
 from bokfor.sources.bank import decode
+from bokfor.sources.csvutil import Table
+from bokfor.sources.limits import LimitError
 
 SYSTEM = "zettle"
 _HINT = "export the report again from my.zettle.com and give bokfor that file unedited."
@@ -118,7 +119,7 @@ def _table(path: Path, *, head: bool = False) -> list[tuple[int, list[Any]]]:
     lines = text.splitlines()
     sample = "\n".join(lines[:_HEADER_SCAN])
     delimiter = max(";,\t", key=sample.count)
-    reader = csv.reader(lines, delimiter=delimiter)
+    reader = Table(lines, delimiter, file, hint=_HINT)
     return [(n, [c.strip() for c in row]) for n, row in enumerate(reader, 1)]
 
 
@@ -227,6 +228,18 @@ def _is_date_like(value: Any) -> bool:
 
 
 _RECEIPT_REQUIRED = ("date", "total", "method")
+
+
+def head_over_limit(path: Path) -> LimitError | None:
+    """Why a detector said no, when it is a cap the file's head exceeds (`limits`): the
+    sources' `explain`, so that the user reads the limit, not "no format matches"."""
+    try:
+        _table(Path(path), head=True)
+    except LimitError as exc:
+        return exc
+    except Exception:  # unreadable: not ours to explain
+        return None
+    return None
 
 
 def detect_receipts(path: Path) -> bool:

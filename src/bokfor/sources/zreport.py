@@ -17,7 +17,6 @@ sold, invoices) that would silently go unbooked. The profile lists what to ignor
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import functools
 import re
@@ -30,6 +29,7 @@ from bokfor.domain import Origin
 from bokfor.errors import InputError, MappingError
 from bokfor.money import AmountError, parse_amount
 from bokfor.sources.bank import decode
+from bokfor.sources.csvutil import Table
 from bokfor import yamlload
 
 PROFILE_DIR = Path(__file__).with_name("zreport_profiles")
@@ -270,7 +270,7 @@ def read_dayclose(path: Path | str, profile: Profile | str | Path) -> DayClose:
         except (UnicodeDecodeError, LookupError):
             raise InputError(f"not {prof.encoding} text, as profile {prof.name} says",
                              file=file, hint=_HINT) from None
-    rows = list(csv.reader(text.splitlines(), delimiter=prof.delimiter))
+    rows = list(Table(text.splitlines(), prof.delimiter, file, hint=_HINT))
     state = _State()
     _walk(rows, prof, state, file)
     return _build(prof, state, file)
