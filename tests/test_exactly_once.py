@@ -434,3 +434,48 @@ def test_a_written_file_deleted_or_changed_is_reported(tmp_path, capsys):
     code, _, err = cli(capsys, "plan", jan, "-m", mapping, "--ledger", ledger)
     assert code == 3 and err.count("bokfor: warning: ") == 2
     assert "run `bokfor ledger forget 1 --yes` and convert again" in err
+
+
+# -- 13. one statement in two formats ------------------------------------------------------
+
+
+def test_the_same_statement_from_another_format_is_a_doubt(tmp_path, capsys):
+    """Three transactions of the camt.053 sample, as SEB's CSV lists them: booked from the
+    camt file, the CSV's rows are new by key (the formats share none) but each names the
+    movement it shares. Before: booked twice without a word."""
+    mapping, ledger = OLD / "bank.yaml", tmp_path / "l.sqlite"
+    csv, camt = IDENTITY / "seb_same_as_camt.csv", SAMPLES / "bank/camt053_seb.xml"
+    assert cli(capsys, "convert", camt, "-m", mapping, "--ledger", ledger, "-o",
+               tmp_path / "a.si")[0] == 0
+    code, _, err = cli(capsys, "plan", csv, "-m", mapping, "--ledger", ledger)
+    assert code == 0
+    assert err == (
+        f"bokfor: warning: {csv}: 3 rows may be booked already under another key, from "
+        f"another format of the same bank account: {csv}:2 (2026-01-30, -125,00 on 1930) was "
+        "exported as bank:SE4550000000058398257466:2026-01-30:2026013010000042 from camt; "
+        f"{csv}:3 (2026-01-12, -18\u00a0500,00 on 1930) was exported as "
+        "bank:SE4550000000058398257466:2026-01-12:2026011240000981 from camt; "
+        f"{csv}:4 (2026-01-02, 12\u00a0345,67 on 1930) was exported as "
+        "bank:SE4550000000058398257466:2026-01-02:2026010250001234 from camt\n")
+    code, _, err = cli(capsys, "convert", csv, "-m", mapping, "--ledger", ledger, "-o",
+                       tmp_path / "b.si", "--strict")
+    assert code == 2
+    assert err.startswith(f"bokfor: error: {csv}: --strict: some rows may have been booked "
+                          "already under another key; nothing was written")
+    assert not (tmp_path / "b.si").exists()
+    # In one run, the two formats name each other.
+    code, _, err = cli(capsys, "plan", camt, csv, "-m", mapping, "--ledger",
+                       tmp_path / "fresh.sqlite")
+    assert f"{csv}:2 (2026-01-30, -125,00 on 1930) is also at {camt}:" in err
+    assert "read as camt" in err
+
+
+def test_an_account_named_otherwise_is_a_doubt(tmp_path, capsys):
+    mapping, ledger = OLD / "bank.yaml", tmp_path / "l.sqlite"
+    csv = SAMPLES / "bank/netbank/seb.csv"
+    assert cli(capsys, "convert", csv, "-m", mapping, "--ledger", ledger, "-o",
+               tmp_path / "a.si")[0] == 0
+    code, _, err = cli(capsys, "plan", csv, "-m", mapping, "--ledger", ledger,
+                       "--bank-account", "SE45 5000 0000 0583 9825 7466")
+    assert code == 0
+    assert "the file's bank account was named otherwise then (--bank-account" in err

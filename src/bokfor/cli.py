@@ -78,12 +78,15 @@ def _warn(notices: list) -> None:
 
 
 def _warn_strict(notices: list, strict: bool, warn: Any = _warn) -> None:
-    """`--strict`: the other warnings, then the backwards postings as one error."""
+    """`--strict`: the other warnings, then the backwards postings, then rows that may be
+    booked already, each kind as one error."""
     if strict:
+        from bokfor.plan import Doubt, refuse_doubts
         from bokfor.plausibility import Implausible, refuse
 
-        warn([n for n in notices if not isinstance(n, Implausible)])
+        warn([n for n in notices if not isinstance(n, (Implausible, Doubt))])
         refuse(notices)
+        refuse_doubts(notices)
     else:
         warn(notices)
 
@@ -109,9 +112,10 @@ _CORRECT = typer.Option(False, "--correct",
 _NEW_ACCOUNTS = typer.Option(False, "--allow-new-accounts",
                              help="Allow accounts the --books chart does not have.")
 _WAIT = typer.Option(60.0, "--wait", help="Seconds to wait for another run's ledger lock.")
-_STRICT = typer.Option(False, "--strict", help="A posting whose sign looks backwards (money "
-                       "out, a cost credited) is an error (exit 2), not a warning; found "
-                       "before anything is written or posted (cron).")
+_STRICT = typer.Option(False, "--strict", help="Warnings that may mean wrong books are errors "
+                       "(exit 2), found before anything is written or posted (cron): a posting "
+                       "whose sign looks backwards, a row that may be booked already from "
+                       "another format of its bank account.")
 
 
 @app.command()

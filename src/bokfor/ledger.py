@@ -366,6 +366,14 @@ class Ledger:
         return {r[0]: r[1:] for r in self._lookup(
             "SELECT key, content, voucher_id, source FROM rows WHERE key IN ({})", keys)}
 
+    def movements(self, movements: list[str]) -> dict[str, list[tuple[str, str]]]:
+        """Of `movements` (plan._Movements), those of exported bank rows -> [(key, source)]."""
+        found: dict[str, list[tuple[str, str]]] = {}
+        for movement, key, source in self._lookup(
+                "SELECT movement, key, source FROM rows WHERE movement IN ({})", movements):
+            found.setdefault(movement, []).append((key, source))
+        return found
+
     def owners(self, aliases: list[str]) -> dict[str, str]:
         """Of `aliases`, those exported before -> the key they were exported under."""
         return dict(self._lookup("SELECT alias, key FROM aliases WHERE alias IN ({})",

@@ -26,7 +26,7 @@ from bokfor.domain import Line, Notice, Origin, Row, Voucher
 from bokfor.errors import BokforError, InputError, MappingError, UsageError
 from bokfor.ledger import SAME_LINES, Ledger, RowRecord, lines_to_json, paused_gc
 from bokfor.mapping import Mapping
-from bokfor.money import format_sie
+from bokfor.money import format_sek, format_sie
 from bokfor.outputs import Part, split_years, year_label
 from bokfor.sie.model import SieDocument
 from bokfor.spool import RecordSpool
@@ -179,6 +179,7 @@ def _plan_inputs(
     next_tag = 0
     exported_ids: set[int] = set()
     closes: list[object] = []  # POS day closes of the run
+    movements = _Movements()
     for path in inputs:
         src = get_source(source, mapping.formats) if source else \
             detect_source(path, mapping.formats)
@@ -199,7 +200,10 @@ def _plan_inputs(
         if pos:
             todo = list(todo)  # read whole: the Z series is checked over the run
         offset = next_tag
-        sink = _recorder(spool, offset, src.name, contents, now_lines)
+        moves = movements if src.section == BANK and rules is not None else None
+        if moves is not None:
+            moves.start(src.name, rules)
+        sink = _recorder(spool, offset, src.name, contents, now_lines, moves)
         booking = book_pos(todo, mapping, sink) if rules is None else \
             book(todo, rules, mapping, src.schema, sink)
         next_tag = offset + len(booking.tags)
@@ -210,6 +214,8 @@ def _plan_inputs(
         summary.skipped = booking.skipped
         summary.vouchers = len(booking.vouchers)
         plan.notices.extend(booking.notices)
+        if moves is not None:
+            plan.notices.extend(moves.doubts(ledger, str(path)))
         if booking.unmapped and rules is not None:
             summary.unmapped = sum(len(r) for r in booking.unmapped.values())
             plan.errors.append(unmapped_error(booking.unmapped, rules, mapping, src.schema))
@@ -384,10 +390,10 @@ def _changed_entry(row: Row, content: str, ledger: Ledger, lines: tuple[Line, ..
 
 
 def _recorder(spool: RecordSpool, offset: int, source: str, contents: dict[str, str],
-              now_lines: dict[str, tuple[Line, ...]]) -> RowSink:
+              now_lines: dict[str, tuple[Line, ...]], moves: _Movements | None) -> RowSink:
     """booking's `on_row`: a booked row's ledger record goes to the spool as it comes (its
     content leaves `contents`); a changed row's lines (`_classify` put its key in
-    `now_lines`) are kept for its `~` entry."""
+    `now_lines`) are kept for its `~` entry; a bank row's movement is noted (`moves`)."""
 
     def on_row(tag: int, row: Row, lines: tuple[Line, ...], own: bool) -> None:
         key = row.key
@@ -400,9 +406,94 @@ def _recorder(spool: RecordSpool, offset: int, source: str, contents: dict[str, 
             return
         spool.add(offset + tag, RowRecord(key, source, content, str(row.origin),
                                           SAME_LINES if own else lines_to_json(lines),
-                                          row.aliases))
+                                          row.aliases, moves.add(row) if moves else ""))
 
     return on_row
+
+
+class Doubt(Notice):
+    """A new row that may have been booked already under another key: a warning, an error
+    with --strict (`refuse_doubts`)."""
+
+
+def refuse_doubts(notices: Iterable[Notice]) -> None:
+    """`--strict`: rows that may be booked twice stop the run, listed."""
+    found = [n for n in notices if isinstance(n, Doubt)]
+    if found:
+        raise InputError(
+            "--strict: some rows may have been booked already under another key; nothing "
+            "was written", file=found[0].file,
+            hint="book each bank account from one format only (docs/bank.md, \"One account, "
+            "one format\"), or run without --strict if they are different transactions.",
+            details=[f"  {n}" for n in found])
+
+
+class _Movements:
+    """Bank rows' money movements: "<ledger account>|<date>|<öre>", recorded in the ledger.
+
+    The same transaction read from two formats of one account (a SEB CSV row and its
+    camt.053 entry) has no key in common, so nothing else would stop it being booked twice.
+    A new row whose movement was exported from another format, or comes from another format
+    in this run, is a doubt; so is an id-less row exported under another name of its account
+    (`--bank-account` given one night and not the next, or another profile's bank name). Two
+    different transactions can share a movement (two 99 kr purchases a day), hence a warning
+    and not a refusal, unless --strict."""
+
+    def __init__(self) -> None:
+        self.run: dict[str, tuple[str, Origin]] = {}  # movement -> first source, origin
+        self.new: list[tuple[str, Row]] = []  # this input's booked rows
+        self.source = ""
+        self.accounts: object = None
+
+    def start(self, source: str, rules: object) -> None:
+        self.source, self.accounts, self.new = source, getattr(rules, "bank_accounts"), []
+
+    def add(self, row: Row) -> str:
+        try:
+            account = self.accounts.ledger_account(row, "")  # type: ignore[attr-defined]
+        except MappingError:
+            return ""  # booked without the bank account: no movement of it
+        movement = f"{account}|{row.date.isoformat()}|{row.amounts['amount']}"
+        self.new.append((movement, row))
+        return movement
+
+    def doubts(self, ledger: Ledger, path: str) -> list[Notice]:
+        found: list[str] = []
+        exported = ledger.movements(list({m for m, _ in self.new}))
+        for movement, row in self.new:
+            first = self.run.setdefault(movement, (self.source, row.origin))
+            if first[0] != self.source:
+                found.append(f"{row.origin} ({_shown(movement)}) is also at {first[1]}, read as "
+                             f"{first[0]}")
+                continue
+            for key, source in exported.get(movement, ()):
+                if source != self.source:
+                    found.append(f"{row.origin} ({_shown(movement)}) was exported as {key} from "
+                                 f"{source}")
+                elif _idless_tail(key) and _idless_tail(key) == _idless_tail(row.key) \
+                        and key != row.key:
+                    found.append(f"{row.origin} ({_shown(movement)}) was exported as {key}: the "
+                                 "file's bank account was named otherwise then (--bank-account, "
+                                 "or another profile's bank name)")
+        self.new = []
+        if not found:
+            return []
+        more = f"; and {len(found) - 3} more" if len(found) > 3 else ""
+        return [Doubt(f"{len(found)} row{'s' if len(found) > 1 else ''} may be booked already "
+                      f"under another key, from another format of the same bank account: "
+                      + "; ".join(found[:3]) + more, file=path)]
+
+
+def _shown(movement: str) -> str:
+    account, day, ore = movement.split("|")
+    return f"{day}, {format_sek(int(ore))} on {account}"
+
+
+def _idless_tail(key: str) -> str:
+    """`<digest>#<n>` of an id-less bank key (`bank:<account>:<digest>#<n>`), else ''."""
+    tail = key.rpartition(":")[2]
+    return tail if key.startswith("bank:") and "#" in tail and len(tail.partition("#")[0]) == 24 \
+        else ""
 
 
 def check_books(plan: Plan, books: SieDocument) -> None:
