@@ -67,6 +67,14 @@ def test_a_boundary_inside_the_pattern_is_ascii():
     assert compile_pattern(r"a\bö").test("aö") and not re.search(r"a\bö", "aö")
 
 
+def test_without_the_extensions_class_search_answers():
+    """The yes/no uses google-re2's extension class (twice as fast); without it, `search`."""
+    rx = compile_pattern(r"(?i)\blön")
+    assert rx._match is not None
+    rx._match = None
+    assert rx.test("Lön dec") and not rx.test("semesterlön")
+
+
 def test_a_lone_surrogate_in_the_text_is_searched_not_fatal():
     assert compile_pattern("abc").test("x\udc80abc")
 
