@@ -200,6 +200,17 @@ def test_a_fifo_as_an_input(tmp_path, source, book):
                               "Fix: give the path of an export file (Stripe, bank or POS).\n")
 
 
+@pytest.mark.parametrize("args", [["sie", "check", "books.si"],
+                                  ["plan", str(SAMPLE), "-m", str(REPO / "mappings" /
+                                                                  "stripe.yaml"),
+                                   "--ledger", "l.sqlite", "--books", "books.si"]])
+def test_a_fifo_as_a_sie_file(tmp_path, args):
+    """`sie check FILE` and `--books FILE` read a SIE file: not a FIFO either."""
+    fifo(tmp_path / "books.si")
+    assert check(tmp_path, *args) == (2, "bokfor: error: books.si: is a FIFO (named pipe), not "
+                                         "a file Fix: give the path of a SIE file.\n")
+
+
 @pytest.mark.parametrize("path, kind", [("/dev/zero", "is a device, not a file"),
                                         (".", "is a directory, not a file")])
 def test_a_device_or_directory_as_an_input(tmp_path, path, kind):
