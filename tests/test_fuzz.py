@@ -1,5 +1,6 @@
 """Every parser under mutated real inputs and random bytes: rows or one domain error, never
-another exception (bench/fuzz.py; run it with more --inputs for a longer search)."""
+another exception and never a hang (bench/fuzz.py; run it with more --inputs for a longer
+search)."""
 
 from __future__ import annotations
 
@@ -24,3 +25,4 @@ def test_no_parser_crashes_on_mutated_input(name, tmp_path):
     result = fuzz.fuzz(name, parse, seeds, 60, random.Random(f"test:{name}"), tmp_path, None)
     assert result.inputs == 60
     assert result.crashes == []
+    assert result.hangs == []

@@ -144,7 +144,7 @@ def test_profile_model_takes_every_scalar_as_text() -> None:
     ({"account": {"preamble_label": "Konto"}}, "account",
      "the account is read from the preamble, but preamble is 0"),
     ({"preamble": 2, "account": {"preamble_regex": "(\\d+"}}, "account.preamble_regex",
-     "not a regular expression: missing ), unterminated subpattern at position 0"),
+     "bad regular expression: missing ), unterminated subpattern at position 0"),
     ({"encoding": "klingon"}, "encoding", "unknown encoding 'klingon'"),
     ({"delimiter": "ab"}, "delimiter", "'ab' is not a delimiter"),
     ({"currency": "kronor"}, "currency", "'kronor' is not a currency code"),

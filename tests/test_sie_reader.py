@@ -319,7 +319,8 @@ def test_trans_outside_voucher_is_refused() -> None:
 def test_missing_file() -> None:
     with pytest.raises(SieError) as err:
         read(FIXTURES / "does-not-exist.si")
-    assert err.value.message.startswith("cannot read the file")
+    assert (err.value.message, err.value.hint) == ("no such file",
+                                                   "give the path of a SIE file.")
 
 
 def test_every_fixture_reads_or_fails_with_sie_error() -> None:

@@ -1,10 +1,13 @@
-"""Atomic file output: a reader (or a crash) never sees half a file."""
+"""Atomic file output: a reader (or a crash) never sees half a file. And the one way files
+the user names are opened for reading: only regular files, under a size cap, so that a FIFO,
+a device or a directory given by mistake ends in one message, never a hang."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,7 +15,7 @@ from pathlib import Path
 from typing import BinaryIO, TypeVar
 
 from bokfor import faults
-from bokfor.errors import OutputError
+from bokfor.errors import BokforError, InputError, OutputError
 
 T = TypeVar("T")
 
@@ -109,3 +112,69 @@ def _mode_for(path: Path) -> int:
         umask = os.umask(0)
         os.umask(umask)
         return 0o666 & ~umask
+
+
+# What a path is when it is not a regular file: the message says so, by name.
+_NOT_A_FILE = ((stat.S_ISDIR, "is a directory, not a file"),
+               (stat.S_ISFIFO, "is a FIFO (named pipe), not a file"),
+               (stat.S_ISCHR, "is a device, not a file"),
+               (stat.S_ISBLK, "is a device, not a file"),
+               (stat.S_ISSOCK, "is a socket, not a file"))
+
+
+def open_regular(path: Path, what: str, *, limit: int | None = None,
+                 error: type[BokforError] = InputError, key: str | None = None) -> BinaryIO:
+    """`path` opened for reading (binary) if it is a regular file (a symlink to one is
+    followed) of at most `limit` bytes; else `error` naming the file, what it is and `what`
+    bokfor expected there ("the mapping (YAML)"). The open itself cannot block: O_NONBLOCK
+    (a FIFO's open waits for a writer), and the kind is taken from the opened descriptor, so
+    a file swapped after a check is caught too."""
+    file = str(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise error("no such file", file=file, key=key, hint=f"give the path of {what}.") from None
+    except IsADirectoryError:  # where a directory cannot be opened (Windows)
+        raise error(_NOT_A_FILE[0][1], file=file, key=key, hint=f"give the path of {what}.") \
+            from None
+    except OSError as exc:
+        raise error(f"cannot read the file ({exc.strerror})", file=file, key=key) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = next((text for test, text in _NOT_A_FILE if test(info.st_mode)),
+                        "is not a regular file")
+            raise error(kind, file=file, key=key, hint=f"give the path of {what}.")
+        if limit is not None and info.st_size > limit:
+            raise too_large(path, what, limit, error, key)
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_regular(path: Path, what: str, *, limit: int,
+                 error: type[BokforError] = InputError, key: str | None = None) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes (`open_regular`); a file that
+    grows past the limit while read (or whose size the system does not know) is refused too."""
+    with open_regular(path, what, limit=limit, error=error, key=key) as fh:
+        try:
+            data = fh.read(limit + 1)
+        except OSError as exc:
+            raise error(f"cannot read the file ({exc.strerror})", file=str(path),
+                        key=key) from None
+    if len(data) > limit:
+        raise too_large(path, what, limit, error, key)
+    return data
+
+
+def too_large(path: Path, what: str, limit: int, error: type[BokforError],
+              key: str | None) -> BokforError:
+    return error(f"the file is larger than {_size(limit)}, the most bokfor reads as {what}",
+                 file=str(path), key=key, hint=f"check that this is {what}.")
+
+
+def _size(n: int) -> str:
+    return f"{n // 2**20} MiB" if n >= 2**20 and n % 2**20 == 0 else f"{n:,} bytes"

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSche
 from bokfor.domain import Company, Dims, FieldValue, Row
 from bokfor.errors import MappingError
 from bokfor.money import AmountError, parse_amount
+from bokfor.patterns import PatternError, compile_pattern
 from bokfor.plausibility import fixed_sign
 from bokfor.rates import Rate, RateTable, load_rate_file, parse_rate
 from bokfor.posbook import PosAccounts, PosSie
@@ -56,7 +57,8 @@ _CONDITION_SCHEMA = {
             "type": "object",
             "additionalProperties": False,
             "properties": {
-                "regex": {"type": "string", "description": "Python regular expression (search)"},
+                "regex": {"type": "string", "description": "Regular expression, Python syntax, "
+                          "searched in linear time (RE2; no lookaround or backreferences)"},
                 "not": {"description": "a value or list the field must not equal"},
                 "min": {"type": ["string", "number"], "description": "amount, inclusive"},
                 "max": {"type": ["string", "number"], "description": "amount, inclusive"},
@@ -979,14 +981,12 @@ class _Compiler:
             oloc = (*loc, op)
             if op not in _OPS:
                 raise self.fail(f"unknown condition {op!r}", oloc, f"use one of: {', '.join(_OPS)}.")
-            if op == "regex":
+            if op == "regex":  # run in linear time: no pattern can hang a run (patterns.py)
                 try:
-                    rx = re.compile(str(arg))
-                except re.error as exc:
-                    raise self.fail(f"bad regular expression: {exc}", oloc,
-                                    "see Python's `re` syntax; write \\( for a literal "
-                                    "parenthesis.") from None
-                tests.append(lambda v, rx=rx: v is not None and rx.search(str(v)) is not None)
+                    rx = compile_pattern(str(arg))
+                except PatternError as exc:
+                    raise self.fail(exc.message, oloc, exc.hint) from None
+                tests.append(lambda v, rx=rx: v is not None and rx.test(str(v)))
             elif op == "not":
                 values = arg if isinstance(arg, list) else [arg]
                 banned = frozenset(parse(v, oloc) for v in values)

@@ -17,7 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bokfor.errors import InputError, MappingError
+from bokfor.fileio import read_regular
 from bokfor.sources.csvutil import Table
+
+MAX_BYTES = 16 * 2**20  # a rate file: one line a bank day and currency (decades: a few MB)
 
 
 @dataclass(frozen=True)
@@ -87,11 +90,10 @@ def load_rate_file(path: Path, max_age_days: int) -> RateTable:
     """Read `date;currency;rate[;unit]` lines (header required; `,` or `;`; '.' or ',' as
     decimal mark; `unit` 100 for rates quoted per 100 units, as some older series are)."""
     table = RateTable(max_age_days=max_age_days, source=str(path))
+    data = read_regular(path, "a rate file (date;currency;rate)", limit=MAX_BYTES,
+                        error=MappingError, key="currency_rates.file")
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise MappingError("rate file not found", file=str(path),
-                           key="currency_rates.file") from None
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InputError("rate file is not UTF-8", file=str(path)) from None
     lines = text.splitlines()

@@ -5,6 +5,12 @@ keeps the last of two equal keys, and guesses types — `NO` (Norway) becomes Fa
 becomes a float, `0800` an octal number. Here every scalar stays the string the user wrote
 (only an empty value, `~` or `null` is None); the mapping's pydantic models convert types
 where a field asks for them, and amounts are parsed exactly by `money.parse_amount`.
+
+A mapping is read from files of unknown origin (a colleague's, a download), so the loader is
+bounded: only a regular file of at most 4 MiB (real ones are a few KiB); nesting at most 64
+deep; aliases (`*name`) allowed, as they let rules share a posting list, but at most 1,000 of
+them and at most 100,000 values once expanded (a "billion laughs" alias bomb is refused before
+it is expanded); an alias inside the node it names (`x: &r [*r]`) is refused with its line.
 """
 
 from __future__ import annotations
@@ -15,25 +21,96 @@ from typing import Any
 import yaml
 
 from bokfor.errors import MappingError
+from bokfor.fileio import read_regular
 
 Path_ = tuple[str, ...]
 _NULLS = {"", "~", "null", "Null", "NULL"}
+MAX_BYTES = 4 * 2**20
+MAX_DEPTH = 64
+MAX_ALIASES = 1_000
+MAX_VALUES = 100_000  # scalars, lists and mappings, each alias counted as all it expands to
 
 
-def load(path: Path) -> tuple[Any, dict[Path_, int]]:
+class _Refused(Exception):
+    def __init__(self, message: str, mark: Any, hint: str) -> None:
+        super().__init__(message)
+        self.message, self.mark, self.hint = message, mark, hint
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's composer, measuring as it builds the node graph: the aliases, and for each
+    node the values and the depth it expands to (the graph itself stays small; `_convert`
+    expands it, so the expansion is refused here, before it happens)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._aliases = 0
+        self._values = 0
+        self._open: list[int] = []  # per node being built: the greatest depth of its children
+        self._done: dict[int, tuple[int, int]] = {}  # id(node) -> (values, depth) expanded
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            target = self.anchors.get(event.anchor)
+            if target is not None:  # else PyYAML says "found undefined alias"
+                if id(target) not in self._done:  # still being built: it contains itself
+                    raise _Refused(f"the alias *{event.anchor} refers to a value that "
+                                   "contains it (a recursive structure)", event.start_mark,
+                                   "a value cannot contain itself: write it out.")
+                self._aliases += 1
+                if self._aliases > MAX_ALIASES:
+                    raise _Refused(f"more than {MAX_ALIASES:,} aliases", event.start_mark,
+                                   "write the values out; a mapping needs few aliases.")
+                values, depth = self._done[id(target)]
+                self._add(values, depth, event)
+            return super().compose_node(parent, index)
+        if len(self._open) >= MAX_DEPTH:
+            raise _Refused(f"nested more than {MAX_DEPTH} levels deep",
+                           self.peek_event().start_mark,
+                           "a mapping needs a few levels: check the brackets.")
+        before = self._values
+        self._open.append(0)
+        node = super().compose_node(parent, index)
+        depth = self._open.pop() + 1
+        self._add(1, depth, None)
+        self._done[id(node)] = (self._values - before, depth)
+        return node
+
+    def _add(self, values: int, depth: int, alias: Any) -> None:
+        """Count a node (or an alias's expansion) into its parent."""
+        self._values += values
+        if self._open:
+            self._open[-1] = max(self._open[-1], depth)
+        mark = alias.start_mark if alias is not None else self.peek_event().start_mark
+        named = f" (with the alias *{alias.anchor})" if alias is not None else ""
+        if self._values > MAX_VALUES:
+            raise _Refused(f"the YAML expands to more than {MAX_VALUES:,} values{named}",
+                           mark, "aliases that name aliases multiply (an alias bomb): write "
+                           "the values out.")
+        if len(self._open) + depth > MAX_DEPTH:
+            raise _Refused(f"the YAML expands to more than {MAX_DEPTH} levels deep{named}",
+                           mark, "aliases that name aliases nest: write the values out.")
+
+
+def load(path: Path, what: str = "the mapping (YAML)") -> tuple[Any, dict[Path_, int]]:
     """Return (data, positions); positions maps a key path (all parts str) to its 1-based line."""
+    data = read_regular(path, what, limit=MAX_BYTES, error=MappingError)
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise MappingError("mapping file not found", file=str(path)) from None
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise MappingError(
             f"mapping is not UTF-8 (byte {exc.object[exc.start]:#04x} at offset {exc.start})",
             file=str(path),
             hint="save the file as UTF-8.",
         ) from None
+    loader = None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        loader = _BoundedLoader(text)  # reads the text: may raise, on a control character
+        node = loader.get_single_node()
+    except _Refused as exc:
+        raise MappingError(exc.message, file=str(path), line=exc.mark.line + 1,
+                           hint=exc.hint) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
@@ -43,6 +120,9 @@ def load(path: Path) -> tuple[Any, dict[Path_, int]]:
             line=mark.line + 1 if mark else None,
             hint="check indentation and quoting around this line.",
         ) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
     if node is None:
         raise MappingError("mapping file is empty", file=str(path),
                            hint="run `bokfor init` for a starter mapping.")

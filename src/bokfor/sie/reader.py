@@ -21,6 +21,7 @@ from stdnum.se import orgnr
 
 from bokfor.domain import Company, Dims, FiscalYear, Line, Notice, Origin, Voucher, make_dims
 from bokfor.errors import SieError
+from bokfor.fileio import open_regular
 from bokfor.money import format_sie
 from bokfor.sie.ksumma import BLOCK_CLOSE, BLOCK_OPEN, Field, Record, checksum
 from bokfor.sie.model import Balance, SieDocument
@@ -64,14 +65,13 @@ class SieReadResult:
 
 def read(path: Path) -> SieReadResult:
     """Read and check the SIE file at `path`."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise SieError(
-            f"cannot read the file: {exc.strerror or exc}",
-            file=str(path),
-            hint="check the path and that the file is readable.",
-        ) from exc
+    # Only a regular file: a FIFO given by mistake would block the read, a device never end.
+    with open_regular(Path(path), "a SIE file", error=SieError) as fh:
+        try:
+            data = fh.read()
+        except OSError as exc:
+            raise SieError(f"cannot read the file: {exc.strerror or exc}", file=str(path),
+                           hint="check the path and that the file is readable.") from None
     return parse(data, str(path))
 
 

@@ -16,6 +16,7 @@ from typing import Iterator, Protocol
 
 from bokfor.domain import Notice, Row, digest
 from bokfor.errors import InputError
+from bokfor.fileio import open_regular
 
 # Field kinds a rule condition can test.
 TEXT, DATE, DATETIME, AMOUNT = "text", "date", "datetime", "amount"
@@ -138,17 +139,18 @@ def all_sources(user: UserFormats | None = None) -> list[Source]:
 
 
 def get_source(name: str, user: UserFormats | None = None) -> Source:
+    """The format `name` (`--source NAME`); its reader is handed only a regular file, as
+    `detect_source` ensures for a detected one."""
     for source in all_sources(user):
         if source.name == name:
-            return source
+            return _Checked(source)
     names = ", ".join(s.name for s in all_sources())
     raise InputError(f"unknown source {name!r}", hint=f"use one of: {names}.")
 
 
 def detect_source(path: Path, user: UserFormats | None = None) -> Source:
     """The one source whose `detect` accepts the file, or an InputError saying what it saw."""
-    if not path.is_file():
-        raise InputError("no such file", file=str(path))
+    check_input(path)
     sources = all_sources(user)
     matches = [s for s in sources if s.detect(path)]
     if len(matches) == 1:
@@ -175,3 +177,23 @@ def detect_source(path: Path, user: UserFormats | None = None) -> Source:
         file=str(path),
         hint="use --source NAME to choose one.",
     )
+
+
+def check_input(path: Path) -> None:
+    """An input must be a regular file: a FIFO would block a reader's open and a device
+    never end. (Its size is capped where the run starts: plan._check_inputs.)"""
+    open_regular(path, "an export file (Stripe, bank or POS)").close()
+
+
+class _Checked:
+    """A source forced by name, whose `read` first checks the path (`check_input`)."""
+
+    def __init__(self, source: Source) -> None:
+        self._source = source
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._source, name)
+
+    def read(self, path: Path, tz: dt.tzinfo) -> Iterator[Row | Notice]:
+        check_input(path)
+        return self._source.read(path, tz)

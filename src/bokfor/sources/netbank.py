@@ -43,6 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from bokfor.domain import Notice, Origin, Row
 from bokfor.errors import InputError, MappingError
 from bokfor.money import AmountError, parse_amount
+from bokfor.patterns import Pattern, PatternError, compile_pattern
 from bokfor.sources import OccurrenceKeys, bank, limits, tables
 from bokfor.sources.csvutil import Table
 
@@ -204,7 +205,7 @@ class Profile:
     currency: str
     account_label: str | None
     account_at: str
-    account_regex: re.Pattern[str] | None
+    account_regex: Pattern | None
     pending_column: str | None
     pending_values: frozenset[str]
     pending_shown: tuple[str, ...]
@@ -334,11 +335,10 @@ def profile_from_model(name: str, model: ProfileModel) -> Profile:
         if acc.preamble_label is not None:
             label, at = _fold(acc.preamble_label), acc.at
         else:
-            try:
-                regex = re.compile(acc.preamble_regex or "")
-            except re.error as exc:
-                raise ProfileError(f"not a regular expression: {exc}",
-                                   "account.preamble_regex") from None
+            try:  # run in linear time, as a rule's regex (patterns.py)
+                regex = compile_pattern(acc.preamble_regex or "")
+            except PatternError as exc:
+                raise ProfileError(exc.message, "account.preamble_regex", exc.hint) from None
             if regex.groups > 1:
                 raise ProfileError("at most one group (the account)",
                                    "account.preamble_regex")
