@@ -18,6 +18,7 @@ from rich.console import Console
 
 from bokfor import __version__
 from bokfor.errors import EXIT_FAILURE, EXIT_NOTHING_NEW, BokforError, UsageError
+from bokfor.outputs import resolved
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Stripe, bank and POS files -> balanced Swedish vouchers (SIE 4).")
@@ -223,10 +224,11 @@ def _run(inputs: list[Path], mapping_path: Path, *, out_path: Optional[str], wri
 
     first, last, limit = _period_and_limit(date_from, date_to, show)
     rules = load_mapping(mapping_path)
-    job = Job(inputs, rules, mapping_path, ledger_path or default_path(mapping_path),
+    job = Job(inputs, rules, mapping_path, resolved(ledger_path or default_path(mapping_path)),
               source=source, date_from=first, date_to=last, correct=correct, books=books,
               allow_new_accounts=allow_new_accounts, wait=wait, checksum=checksum,
-              generated=_generated(rules.timezone), fmt=out_format, bank_account=bank_account)
+              generated=_generated(rules.timezone), fmt=out_format, bank_account=bank_account,
+              strict=strict)
     client = _fortnox_job(job, books, token_file)
     progress = _RowsRead() if err.is_terminal and not quiet and not json_out else None
     job.progress = progress
@@ -352,9 +354,9 @@ def push(
     first, last, limit = _period_and_limit(date_from, date_to, show)
     rules = load_mapping(mapping)
     require_orgnr(rules.company.orgnr, mapping)  # before reading the inputs
-    job = Job(inputs, rules, mapping, ledger or default_path(mapping), source=source,
+    job = Job(inputs, rules, mapping, resolved(ledger or default_path(mapping)), source=source,
               date_from=first, date_to=last, correct=correct, wait=wait, fmt="push",
-              bank_account=bank_account)
+              bank_account=bank_account, strict=strict)
     client = _fortnox_job(job, None, token_file)
     table = not quiet and not json_out
     warn = (lambda notices: None) if quiet else _warn
@@ -362,6 +364,7 @@ def push(
 
     def prepared(plan: Any) -> Any:
         check_plan(plan, correct=correct, allow_new_accounts=False)
+        job.refuse_doubtful(plan)
         if not plan.to_write:
             _nothing_new(quiet, json_out)
         registers = fetch_registers(client(), plan.to_write)  # client(): the company first

@@ -22,7 +22,8 @@ from bokfor.fileio import Staged, atomic_write, stage
 from bokfor.ledger import BATCH, SIE, ExportRecord, Ledger
 from bokfor.mapping import Mapping
 from bokfor.outputs import Part, check_writable, resolved, target
-from bokfor.plan import Plan, check_books, make_plan
+from bokfor.plan import Plan, check_books, make_plan, refuse_doubts
+from bokfor.plausibility import refuse
 from bokfor.sie.model import SieDocument
 from bokfor.sie.reader import read as read_sie
 from bokfor.sie.writer import render, render_to
@@ -198,6 +199,7 @@ class Job:
     settle: Callable[[Ledger], list[Notice]] | None = None
     bank_account: str | None = None  # of bank files that name none (--bank-account)
     progress: Callable[[str, int], None] | None = None  # plan.Progress: rows read so far
+    strict: bool = False  # --strict: doubts and backwards postings refuse the run
 
     def plan(self, *, exported: bool = False) -> tuple[Plan, tuple[int, int, int, int]]:
         """The plan, made without holding the lock (a failing run creates no file), and the
@@ -248,6 +250,13 @@ class Job:
                     "credentials) to settle them first.")
             self.notices.extend(self.settle(ledger))
 
+    def refuse_doubtful(self, plan: Plan) -> None:
+        """--strict: backwards postings and rows that may be booked already refuse the run,
+        also in a plan made again under the lock."""
+        if self.strict:
+            refuse(plan.notices)
+            refuse_doubts(plan.notices)
+
     def check(self, plan: Plan) -> tuple[list[Rendered], list[Notice]] | None:
         """Refuse a plan that must not be written; None when there is nothing new; else each
         fiscal year's SIE file or batch, rendered (in dry runs too, so they show the same
@@ -255,6 +264,7 @@ class Job:
         if self.fmt == "fortnox" and self.books is not None:
             plan.missing_accounts = []  # the pre-flight below names them, with the vouchers
         check_plan(plan, correct=self.correct, allow_new_accounts=self.allow_new_accounts)
+        self.refuse_doubtful(plan)
         if not plan.to_write:
             return None
         if self.fmt == "fortnox" and self.books is not None:
