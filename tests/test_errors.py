@@ -8,6 +8,7 @@ message: `BOKFOR_REGEN=1 pytest tests/test_errors.py -k NAME`.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shlex
 from pathlib import Path
@@ -33,23 +34,41 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
     return code, captured.out, captured.err
 
 
+def _command(line: str, tmp_path: Path) -> list[str]:
+    return [a.replace("{tmp}", str(tmp_path))
+            for a in shlex.split(line.replace("{repo}", str(REPO)))]
+
+
+def _files(directory: Path) -> dict[Path, bytes | None]:
+    """Every path below `directory`, with a file's bytes."""
+    return {p: p.read_bytes() if p.is_file() else None for p in sorted(directory.rglob("*"))}
+
+
 @pytest.mark.parametrize("case", sorted(p.name for p in CASES.iterdir() if p.is_dir()))
 def test_error_case(case: str, capsys, monkeypatch, tmp_path):
+    """`before` (optional): commands that make the state the error needs (an earlier
+    export), one a line, each of which must succeed; the error then leaves {tmp} as it was."""
     directory = CASES / case
-    args = shlex.split((directory / "args").read_text(encoding="utf-8").replace("{repo}", str(REPO)))
-    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
     monkeypatch.chdir(directory)
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
     monkeypatch.setenv("COLUMNS", "200")
-    code, _, err = run_cli(args, capsys)
+    before = directory / "before"
+    for line in (before.read_text(encoding="utf-8").splitlines() if before.exists() else []):
+        code, _, err = run_cli(_command(line, tmp_path), capsys)
+        assert code == 0, f"before: {line}: {err}"
+    state = _files(tmp_path)
+    code, _, err = run_cli(_command((directory / "args").read_text(encoding="utf-8"), tmp_path),
+                           capsys)
     actual = f"exit {code}\n{err}".replace(str(REPO), "{repo}").replace(str(tmp_path), "{tmp}")
+    for today in {dt.date.today(), dt.datetime.now(dt.timezone.utc).date()}:  # a ledger's dates
+        actual = actual.replace(today.isoformat(), "{today}")
     expected_file = directory / "expected"
     if os.environ.get("BOKFOR_REGEN"):
         expected_file.write_text(actual, encoding="utf-8")
     assert code != 0, "an error case must exit non-zero"
     assert "Traceback" not in err
     assert actual == expected_file.read_text(encoding="utf-8")
-    assert not list(tmp_path.iterdir()), "an error must not leave output behind"
+    assert _files(tmp_path) == state, "an error must not leave output behind"
 
 
 # -- docs/errors.md: the catalogue for people -------------------------------------------------
@@ -72,8 +91,11 @@ def catalogue_markdown() -> str:
         group = next(title for prefix, title in _GROUPS if case.name.startswith(prefix))
         expected = (case / "expected").read_text(encoding="utf-8").splitlines()
         command = (case / "args").read_text(encoding="utf-8").strip()
+        before = case / "before"
+        after = [f"After `bokfor {line}`:" for line in (
+            before.read_text(encoding="utf-8").splitlines() if before.exists() else [])]
         sections.setdefault(group, []).append("\n".join([
-            f"### {case.name}", "",
+            f"### {case.name}", "", *after, *([""] if after else []),
             f"`bokfor {command}` exits {expected[0].split()[1]}:", "", "```",
             *expected[1:], "```", ""]))
     out = ["# Error catalogue", "",

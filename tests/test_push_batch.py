@@ -87,8 +87,8 @@ def test_batch_directory_holds_sie_bodies_and_manifest(tmp_path, capsys):
 def test_a_second_batch_needs_a_directory_of_its_own(tmp_path, capsys):
     assert batch(tmp_path, capsys, 2)[0] == 0
     code, _, err, out = batch(tmp_path, capsys, 3)
-    assert code == 2 and f"{out}: --out holds export 1 (" in err
-    assert "give each run a directory of its own, e.g. --out 'batches/{run}'" in err
+    assert code == 2 and f"{out} already holds a batch (manifest.json)" in err
+    assert "e.g. --out 'batches/{run}'" in err
 
 
 def test_texts_fit_fortnox_and_replaced_characters_are_warnings(tmp_path, capsys):

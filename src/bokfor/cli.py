@@ -298,6 +298,7 @@ def _carry_out(job: Any, rules: Any, limit: Optional[int], *, out_path: Optional
             out.print("Dry run: nothing written.")
         return
     assert out_path is not None
+    job.check_targets(job.targets(plan, out_path, None), None)
     job.notices.clear()
     written = job.write(plan, state, rendered, out_path)
     warn(job.notices)

@@ -291,9 +291,11 @@ class Job:
         return [resolved(target(out, part, plan.to_write, several=len(plan.parts) > 1,
                                 run=run, sources=sources)) for part in plan.parts]
 
-    def check_targets(self, targets: list[Path], ledger: Ledger) -> None:
+    def check_targets(self, targets: list[Path], ledger: Ledger | None) -> None:
         """Refuse to write over an earlier export's file, a file twice in one run, or
-        anything that is not a regular file (a directory, for a batch)."""
+        anything that is not a regular file (a directory, for a batch). Without the ledger
+        (before the lock is taken, so that a refused run leaves nothing behind) only what
+        the paths themselves say."""
         from bokfor.fortnox.batch import MANIFEST
 
         batch = self.fmt == "fortnox"
@@ -302,7 +304,7 @@ class Job:
                 raise UsageError(f"--out gives {path} for two fiscal years",
                                  hint="put {year} in --out.")
             check_writable(path, directory=batch)
-            earlier = ledger.export_at(path / MANIFEST if batch else path)
+            earlier = ledger and ledger.export_at(path / MANIFEST if batch else path)
             if earlier is not None:
                 example = "'batches/{run}'" if batch else "'out/bokfor-{run}.si'"
                 raise OutputReused(
