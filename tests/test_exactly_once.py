@@ -479,3 +479,15 @@ def test_an_account_named_otherwise_is_a_doubt(tmp_path, capsys):
                        "--bank-account", "SE45 5000 0000 0583 9825 7466")
     assert code == 0
     assert "the file's bank account was named otherwise then (--bank-account" in err
+
+
+def test_a_new_ledger_gets_the_mode_the_umask_gives(tmp_path, capsys):
+    import os
+
+    old = os.umask(0o027)
+    try:
+        assert cli(capsys, "convert", STRIPE, "-m", REPO / "mappings/stripe.yaml", "--ledger",
+                   tmp_path / "l.sqlite", "-o", tmp_path / "out.si")[0] == 0
+    finally:
+        os.umask(old)
+    assert (tmp_path / "l.sqlite").stat().st_mode & 0o777 == 0o640

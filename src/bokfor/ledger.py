@@ -35,7 +35,7 @@ from filelock import FileLock, Timeout
 from bokfor import __version__
 from bokfor.domain import Line, Notice, Voucher, make_dims
 from bokfor.errors import EXIT_BUSY, EXIT_FAILURE, BokforError
-from bokfor.fileio import fsync_dir
+from bokfor.fileio import fsync_dir, new_file_mode
 
 if TYPE_CHECKING:
     from bokfor.spool import RecordSpool
@@ -985,6 +985,7 @@ def _create(path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         os.close(fd)
+        os.chmod(tmp, new_file_mode())  # as SQLite would make it
         conn = sqlite3.connect(tmp)
         try:
             conn.executescript(f"BEGIN; {' '.join(MIGRATIONS)} PRAGMA user_version = "
