@@ -200,6 +200,7 @@ class Job:
     bank_account: str | None = None  # of bank files that name none (--bank-account)
     progress: Callable[[str, int], None] | None = None  # plan.Progress: rows read so far
     strict: bool = False  # --strict: doubts and backwards postings refuse the run
+    other_account: bool = False  # --other-account (plan._Movements.renamed_error)
 
     def plan(self, *, exported: bool = False) -> tuple[Plan, tuple[int, int, int, int]]:
         """The plan, made without holding the lock (a failing run creates no file), and the
@@ -228,7 +229,7 @@ class Job:
         result = make_plan(self.inputs, self.mapping, ledger, source=self.source,
                            date_from=self.date_from, date_to=self.date_to,
                            correct=self.correct, bank_account=self.bank_account,
-                           progress=self.progress)
+                           progress=self.progress, other_account=self.other_account)
         if self.books_loader is not None:
             if result.to_write:
                 check_books(result, self.books_loader(result))
@@ -315,7 +316,7 @@ class Job:
                     hint=f"give each run {'a directory' if batch else 'a file'} of its own, "
                     f"e.g. --out {example} (docs/ledger.md, \"Cron\"); if export "
                     f"{earlier.id} was undone in the books, `bokfor ledger forget "
-                    f"{earlier.id}` first.")
+                    f"{earlier.id} --yes` first.")
             if batch:
                 check_batch_dir(path)
 
@@ -330,6 +331,7 @@ class Job:
                 if ledger.state() != state:
                     plan.close()
                     plan = self._plan(ledger)
+                    self.notices.extend(plan.notices)  # the caller shows these after
                     checked = self.check(plan)
                     if checked is None:
                         return None

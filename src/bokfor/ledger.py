@@ -459,13 +459,25 @@ class Ledger:
         return self._conn.execute("SELECT coalesce(max(id), 0) + 1 FROM runs").fetchone()[0]
 
     def export_at(self, target: Path) -> ExportRecord | None:
-        """The export whose file is `target` (a resolved path), if one is recorded."""
+        """The export whose file is `target` (a resolved path), if one is recorded: by its
+        path, or, when a file is there, by being the same file as a recorded one (another
+        spelling on a case-insensitive disk, a hard link)."""
         if self._conn is None:
             return None
         found = self._conn.execute(
             f"SELECT {_EXPORT_COLUMNS} FROM exports e WHERE target = ? ORDER BY id DESC LIMIT 1",
             (str(target),)).fetchone()
-        return ExportRecord(*found) if found else None
+        if found:
+            return ExportRecord(*found)
+        if not os.path.isfile(target):
+            return None
+        for export in reversed(self.exports()):
+            try:
+                if export.kind != PUSH and os.path.samefile(target, export.target):
+                    return export
+            except OSError:
+                continue  # that file is gone
+        return None
 
     def missing_files(self, *, days: int | None = None, thorough: bool = False
                       ) -> list[tuple[ExportRecord, str]]:
@@ -602,19 +614,28 @@ class Ledger:
             except OSError:
                 pass
         with self.conn:
-            self.conn.execute("UPDATE exports SET state = 'done', size = ?, mtime_ns = ? "
-                              "WHERE id = ?", (size, mtime, export_id))
+            done = self.conn.execute("UPDATE exports SET state = 'done', size = ?, mtime_ns = ? "
+                                     "WHERE id = ? AND state = 'pending'",
+                                     (size, mtime, export_id)).rowcount
+        if done != 1:  # forgotten meanwhile (by a run that did not hold this lock)
+            raise LedgerError(f"export {export_id} is no longer in the ledger, though its file "
+                              "was written", file=str(self.path),
+                              hint=f"the file {target} holds vouchers the ledger does not know: "
+                              "import it only after `bokfor plan` shows its rows as new again, "
+                              "or delete it and convert again.")
 
     @_writes(_FREE + ", then run it again: nothing was forgotten.")
-    def forget(self, export_id: int) -> ExportRecord:
-        """Delete an export and its rows (after the import was undone in the target system)."""
+    def forget(self, export_id: int) -> tuple[ExportRecord, tuple[int, int]]:
+        """Delete an export and its rows (after the import was undone in the target system);
+        returns it, and how many of its rows are new again and how many got an earlier
+        export's record back."""
         record = next((e for e in self.exports() if e.id == export_id), None)
         if record is None:
             raise LedgerError(f"no export {export_id} in the ledger", file=str(self.path),
                               hint="`bokfor ledger list` shows the exports.")
         with self.conn:
-            _drop(self.conn, export_id)
-        return record
+            restored = _drop(self.conn, export_id)
+        return record, restored
 
     @_writes(_FREE + ", then run again: it settles the interrupted export first.")
     def recover(self) -> list[Notice]:
@@ -788,7 +809,7 @@ def _supersede(conn: sqlite3.Connection, keys: list[str], export_id: int) -> Non
     """Keep the records of `keys` that `export_id` is about to replace (a correction), with
     their aliases, so that dropping or forgetting that export restores them (`_drop`): the
     row is then `~` changed again, as before the correction, never new."""
-    for key in keys:
+    for key in dict.fromkeys(keys):  # a correction's reversal and new booking name it twice
         found = conn.execute(
             "SELECT r.source, r.content, r.voucher_id, r.origin, r.lines, r.movement FROM rows r "
             "JOIN vouchers v ON v.id = r.voucher_id WHERE r.key = ? AND v.export_id != ?",
@@ -801,15 +822,28 @@ def _supersede(conn: sqlite3.Connection, keys: list[str], export_id: int) -> Non
                      (key, export_id, *found, json.dumps(aliases, ensure_ascii=False)))
 
 
-def _drop(conn: sqlite3.Connection, export_id: int) -> None:
+def _drop(conn: sqlite3.Connection, export_id: int) -> tuple[int, int]:
     """Delete an export and its records (inside the caller's transaction); a row it had
     taken over from an earlier export (a correction) gets that export's record back, so it
-    is never new again while its first booking stands."""
+    is never new again while its first booking stands. Returns how many of its rows are new
+    again and how many got an earlier record back."""
     restore = conn.execute(
         "SELECT s.key, s.source, s.content, s.voucher_id, s.origin, s.lines, s.movement, "
         "s.aliases FROM superseded s JOIN rows r ON r.key = s.key JOIN vouchers v ON "
         "v.id = r.voucher_id WHERE s.export_id = ? AND v.export_id = ? ORDER BY s.rowid",
         (export_id, export_id)).fetchall()
+    # A later correction's saved record points at this export's voucher: it gets the record
+    # this export had itself replaced, so that forgetting corrections in any order restores
+    # the first booking, never nothing.
+    conn.execute(
+        "UPDATE superseded AS s SET (source, content, voucher_id, origin, lines, movement, "
+        "aliases) = (SELECT b.source, b.content, b.voucher_id, b.origin, b.lines, b.movement, "
+        "b.aliases FROM superseded b WHERE b.export_id = :e AND b.key = s.key) "
+        "WHERE s.export_id != :e AND s.voucher_id IN (SELECT id FROM vouchers WHERE "
+        "export_id = :e) AND EXISTS (SELECT 1 FROM superseded b WHERE b.export_id = :e AND "
+        "b.key = s.key)", {"e": export_id})
+    held, = conn.execute("SELECT count(*) FROM rows r JOIN vouchers v ON v.id = r.voucher_id "
+                         "WHERE v.export_id = ?", (export_id,)).fetchone()
     conn.execute("DELETE FROM exports WHERE id = ?", (export_id,))
     for key, source, content, voucher_id, origin, lines, movement, aliases in restore:
         conn.execute("INSERT OR REPLACE INTO rows (key, source, content, voucher_id, origin, "
@@ -817,6 +851,7 @@ def _drop(conn: sqlite3.Connection, export_id: int) -> None:
                      (key, source, content, voucher_id, origin, lines, movement))
         conn.executemany("INSERT OR REPLACE INTO aliases (alias, key) VALUES (?, ?)",
                          [(alias, key) for alias in json.loads(aliases)])
+    return held - len(restore), len(restore)
 
 
 @contextmanager

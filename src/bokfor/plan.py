@@ -27,7 +27,7 @@ from bokfor.errors import BokforError, InputError, MappingError, UsageError
 from bokfor.ledger import SAME_LINES, Ledger, RowRecord, lines_to_json, paused_gc
 from bokfor.mapping import Mapping
 from bokfor.money import format_sek, format_sie
-from bokfor.outputs import Part, split_years, year_label
+from bokfor.outputs import Part, split_years
 from bokfor.sie.model import SieDocument
 from bokfor.spool import RecordSpool
 from bokfor.sources import Schema, Source, detect_source, get_source
@@ -77,7 +77,7 @@ class Plan:
     spool: RecordSpool
     tags: list[int] = field(default_factory=list)
     notices: list[Notice] = field(default_factory=list)
-    errors: list[MappingError] = field(default_factory=list)  # unmapped rows, per source
+    errors: list[BokforError] = field(default_factory=list)  # unmapped rows, renamed rows
     changed: list[Entry] = field(default_factory=list)
     # The run's vouchers by fiscal year: one file (or batch) each (bokfor.outputs).
     parts: list[Part] = field(default_factory=list)
@@ -119,9 +119,6 @@ class Plan:
             dimensions=mapping.dimensions, objects=mapping.objects,
             vouchers=part.vouchers(self.to_write))
 
-    def years(self) -> str:
-        """`2025, 2026`: the fiscal years the run writes."""
-        return ", ".join(year_label(part.year) for part in self.parts)
 
 
 def make_plan(
@@ -135,9 +132,12 @@ def make_plan(
     correct: bool = False,
     bank_account: str | None = None,
     progress: Progress | None = None,
+    other_account: bool = False,
 ) -> Plan:
     """`bank_account`: the account of bank files that name none (two SEB accounts' CSVs are
-    told apart only so). `progress(path, rows)` is called every 16,384 rows read."""
+    told apart only so). `progress(path, rows)` is called every 16,384 rows read.
+    `other_account`: rows exported under another name of their bank account are another
+    account's (`_Movements.renamed_error`)."""
     _check_inputs(inputs)
     spool, seen = RecordSpool(), _Seen(overlapping=len(inputs) > 1)
     try:
@@ -145,7 +145,8 @@ def make_plan(
             try:
                 plan = _plan_inputs(inputs, mapping, ledger, spool, seen, source=source,
                                     date_from=date_from, date_to=date_to, correct=correct,
-                                    bank_account=bank_account, progress=progress)
+                                    bank_account=bank_account, progress=progress,
+                                    other_account=other_account)
             except BokforError:
                 # A key or alias seen twice is the error to fix first: others may follow
                 # from it.
@@ -172,6 +173,7 @@ def _plan_inputs(
     correct: bool,
     bank_account: str | None,
     progress: Progress | None,
+    other_account: bool = False,
 ) -> Plan:
     plan = Plan(entries=[], inputs=[], to_write=[], spool=spool)
     corrections: list[tuple[Voucher, int]] = []
@@ -215,7 +217,7 @@ def _plan_inputs(
         summary.vouchers = len(booking.vouchers)
         plan.notices.extend(booking.notices)
         if moves is not None:
-            plan.notices.extend(moves.doubts(ledger, str(path)))
+            plan.notices.extend(moves.doubts(ledger))
         if booking.unmapped and rules is not None:
             summary.unmapped = sum(len(r) for r in booking.unmapped.values())
             plan.errors.append(unmapped_error(booking.unmapped, rules, mapping, src.schema))
@@ -238,6 +240,9 @@ def _plan_inputs(
         if pos:
             closes += [row.detail for row in todo  # type: ignore[union-attr]
                        if row.fields.get("part") == POS_Z]
+    renamed = None if other_account else movements.renamed_error()
+    if renamed is not None:
+        plan.errors.insert(0, renamed)
     if closes:  # a register's Z series over the whole run: a gap is a day not booked
         from bokfor.dayclose import z_gaps
 
@@ -421,8 +426,8 @@ def refuse_doubts(notices: Iterable[Notice]) -> None:
     found = [n for n in notices if isinstance(n, Doubt)]
     if found:
         raise InputError(
-            "--strict: some rows may have been booked already under another key; nothing "
-            "was written", file=found[0].file,
+            f"--strict: {len(found)} row{'s' if len(found) > 1 else ''} may have been booked "
+            "already under another key; nothing was written", file=found[0].file,
             hint="book each bank account from one format only (docs/bank.md, \"One account, "
             "one format\"), or run without --strict if they are different transactions.",
             details=[f"  {n}" for n in found])
@@ -434,13 +439,15 @@ class _Movements:
     The same transaction read from two formats of one account (a SEB CSV row and its
     camt.053 entry) has no key in common, so nothing else would stop it being booked twice.
     A new row whose movement was exported from another format, or comes from another format
-    in this run, is a doubt; so is an id-less row exported under another name of its account
-    (`--bank-account` given one night and not the next, or another profile's bank name). Two
-    different transactions can share a movement (two 99 kr purchases a day), hence a warning
-    and not a refusal, unless --strict."""
+    in this run, is a doubt: two different transactions can share a movement (two 99 kr
+    purchases a day), hence a warning and not a refusal, unless --strict. An id-less row whose
+    digest and occurrence were exported under another name of its account (`--bank-account`
+    one night and not the next) is surely the same row: that stops the run
+    (`renamed_error`)."""
 
     def __init__(self) -> None:
         self.run: dict[str, tuple[str, Origin]] = {}  # movement -> first source, origin
+        self.renamed: list[str] = []  # rows exported under another name of their account
         self.new: list[tuple[str, Row]] = []  # this input's booked rows
         self.source = ""
         self.accounts: object = None
@@ -457,31 +464,44 @@ class _Movements:
         self.new.append((movement, row))
         return movement
 
-    def doubts(self, ledger: Ledger, path: str) -> list[Notice]:
-        found: list[str] = []
+    def doubts(self, ledger: Ledger) -> list[Notice]:
+        """A Doubt for each of this input's booked rows that may be booked already."""
+        found: list[Notice] = []
         exported = ledger.movements(list({m for m, _ in self.new}))
         for movement, row in self.new:
+            what = f"{_shown(movement)} may be booked already"
             first = self.run.setdefault(movement, (self.source, row.origin))
             if first[0] != self.source:
-                found.append(f"{row.origin} ({_shown(movement)}) is also at {first[1]}, read as "
-                             f"{first[0]}")
+                found.append(Doubt(f"{what}: it is also at {first[1]}, read as {first[0]} "
+                                   "(another format of the same bank account)",
+                                   file=row.origin.file, line=row.origin.line))
                 continue
             for key, source in exported.get(movement, ()):
                 if source != self.source:
-                    found.append(f"{row.origin} ({_shown(movement)}) was exported as {key} from "
-                                 f"{source}")
+                    found.append(Doubt(f"{what}: {key} was exported from {source} (another "
+                                       "format of the same bank account)",
+                                       file=row.origin.file, line=row.origin.line))
                 elif _idless_tail(key) and _idless_tail(key) == _idless_tail(row.key) \
                         and key != row.key:
-                    found.append(f"{row.origin} ({_shown(movement)}) was exported as {key}: the "
-                                 "file's bank account was named otherwise then (--bank-account, "
-                                 "or another profile's bank name)")
+                    self.renamed.append(f"  {row.origin}: {row.key} was exported as {key}")
         self.new = []
-        if not found:
-            return []
-        more = f"; and {len(found) - 3} more" if len(found) > 3 else ""
-        return [Doubt(f"{len(found)} row{'s' if len(found) > 1 else ''} may be booked already "
-                      f"under another key, from another format of the same bank account: "
-                      + "; ".join(found[:3]) + more, file=path)]
+        return found
+
+    def renamed_error(self) -> InputError | None:
+        """Rows whose digest and occurrence were exported from the same format under another
+        name of their bank account: the same rows, read with `--bank-account` one night and
+        without it the next (or by a profile of another bank name). Booked, they would be
+        booked twice, so the run stops unless the user says they are another account's."""
+        if not self.renamed:
+            return None
+        n = len(self.renamed)
+        return InputError(
+            f"{n} row{'s' if n > 1 else ''} were exported before under another name of "
+            "their bank account; nothing was written",
+            hint="run as that export was run (the same --bank-account, or none; a profile of "
+            "your own for a bank bokfor knows names it with `bank:`). If these are another "
+            "bank account's rows that happen to be the same, add --other-account.",
+            details=self.renamed)
 
 
 def _shown(movement: str) -> str:
