@@ -25,7 +25,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 sie_app = typer.Typer(no_args_is_help=True, help="Read and check SIE 4 files.")
 mapping_app = typer.Typer(no_args_is_help=True, help="Check the YAML mapping; print its schema.")
 ledger_app = typer.Typer(no_args_is_help=True,
-                         help="What was exported: list, show, verify, forget.")
+                         help="What was exported: list, show, verify, imported, forget.")
 fortnox_app = typer.Typer(no_args_is_help=True, help="Fortnox API credentials.")
 app.add_typer(sie_app, name="sie")
 app.add_typer(mapping_app, name="mapping")
@@ -82,12 +82,13 @@ def _warn_strict(notices: list, strict: bool, warn: Any = _warn) -> None:
     """`--strict`: the other warnings, then the backwards postings, then rows that may be
     booked already, each kind as one error."""
     if strict:
-        from bokfor.plan import Doubt, refuse_doubts
-        from bokfor.plausibility import Implausible, refuse
+        from bokfor.domain import Caution
+        from bokfor.plan import refuse_cautions
+        from bokfor.plausibility import refuse
 
-        warn([n for n in notices if not isinstance(n, (Implausible, Doubt))])
+        warn([n for n in notices if not isinstance(n, Caution)])
         refuse(notices)
-        refuse_doubts(notices)
+        refuse_cautions(notices)
     else:
         warn(notices)
 
@@ -291,6 +292,8 @@ def _carry_out(job: Any, rules: Any, limit: Optional[int], *, out_path: Optional
         sys.stdout.write(period_diff(plan, rules, job.ledger_path, job.generated, first, last))
     checked = job.check(plan)
     if checked is None:
+        if write:
+            job.learn(plan)
         _nothing_new(quiet or fmt == "json", json_out)
     assert checked is not None
     rendered, notices = checked
@@ -698,7 +701,8 @@ def ledger_list(ledger: Optional[Path] = _LEDGER_OPT,
     """List the exports: id, time, state, period, vouchers, rows, file."""
     book = _ledger_at(ledger, mapping)
     for e in book.exports():
-        out.print(f"{e.id:>4}  {e.created}  {e.state:<7}  {e.first_date}..{e.last_date}  "
+        state = "imported" if e.imported else e.state
+        out.print(f"{e.id:>4}  {e.created}  {state:<8}  {e.first_date}..{e.last_date}  "
                   f"{e.vouchers:>6} verifikationer  {e.rows:>8} rows  {e.target}", markup=False)
 
 
@@ -721,6 +725,24 @@ def ledger_verify(ledger: Optional[Path] = _LEDGER_OPT,
                          details=[f"  {n}" for n in file_notices(missing, book)])
     out.print(f"{len(checked)} written files checked: each is there with its sha256.",
               markup=False)
+
+
+@ledger_app.command("imported")
+def ledger_imported(export_ids: List[int] = typer.Argument(
+                        ..., help="Export ids (`bokfor ledger list`) whose files you imported."),
+                    ledger: Optional[Path] = _LEDGER_OPT,
+                    mapping: Optional[Path] = _LEDGER_MAPPING) -> None:
+    """Record that these exports' files were imported into the books: bokfor then no longer
+    warns when they are moved or deleted (`ledger verify` and every run)."""
+    from bokfor.ledger import Ledger
+
+    book = _ledger_at(ledger, mapping)
+    book.close()
+    with Ledger.lock(book.path, 60):
+        marked = Ledger.open(book.path, write=True).mark_imported(export_ids)
+    for e in marked:
+        out.print(f"Export {e.id} ({e.target}) is imported: its file may be archived.",
+                  markup=False)
 
 
 @ledger_app.command("show")
