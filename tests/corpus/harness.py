@@ -27,8 +27,9 @@ Any other key is a parameter for the recipe (the CSV recipe's `column`, `delimit
 
 Recipes compute a file's own total from its raw bytes, never through bokfor's readers: each
 `tests/corpus/recipes_<area>.py` exposes `RECIPES: dict[str, Callable[[Path, dict], int |
-Fraction]]` (path, case -> the net movement in öre of the file's own currency, a Fraction
-when the file has more than two decimals); they are merged here.
+Fraction | dict]]` (path, case -> the net movement in öre of the file's own currency, a
+Fraction when the file has more than two decimals; or a dict currency -> that, for a file
+in several currencies, which then needs no `currency:`); they are merged here.
 
 A corpus file without a case file fails ("no expectation written for it"), unless
 BOKFOR_CORPUS_PARTIAL=1 (while the cases are being written), which skips it.
@@ -58,7 +59,7 @@ CASES = HERE / "cases"
 MAPPINGS = HERE / "mappings"
 PARTIAL = "BOKFOR_CORPUS_PARTIAL"
 
-Recipe = Callable[[Path, dict], "int | Fraction"]
+Recipe = Callable[[Path, dict], "int | Fraction | dict[str, int | Fraction]"]
 
 
 def available() -> bool:
@@ -302,16 +303,19 @@ def _check_output(case: dict[str, Any], mapping: Any, path: Path, tmp: Path,
     if recipe is None:
         outcome.problems.append(f"no recipe {recipe_name!r} in tests/corpus/recipes_*.py")
         return
-    own = Fraction(recipe(path, case))
-    currency = str(case.get("currency") or "SEK").upper()
-    if currency != mapping.company.currency:
-        fixed = _fixed_rates(MAPPINGS / case["mapping"])
-        if currency not in fixed:
+    own = recipe(path, case)
+    if not isinstance(own, dict):
+        own = {str(case.get("currency") or mapping.company.currency).upper(): own}
+    fixed = _fixed_rates(MAPPINGS / case["mapping"])
+    want = Fraction(0)
+    for currency, amount in own.items():
+        if currency.upper() == mapping.company.currency:
+            want += Fraction(amount)
+        elif currency.upper() in fixed:
+            want += Fraction(amount) * Fraction(Decimal(fixed[currency.upper()]))
+        else:
             outcome.problems.append(f"the mapping has no fixed rate for {currency}")
             return
-        want = own * Fraction(Decimal(fixed[currency]))
-    else:
-        want = own
     outcome.detail = f"{vouchers} vouchers, {account} {_sek(net)}"
     if want != net:
         outcome.problems.append(f"net of {account} is {_sek(net)} SEK, the file's own total "
