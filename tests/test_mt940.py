@@ -276,9 +276,15 @@ def test_error_bad_amount(tmp_path: Path) -> None:
 
 
 def test_error_amount_with_three_decimals(tmp_path: Path) -> None:
+    """1,000 is 1,00 exactly; 1,005 holds half an öre: refused, never rounded."""
+    ok = write(tmp_path, HEAD + ":61:2601020102C1,000NTRFNONREF\n:62F:C260102SEK101,00\n",
+               name="ok.sta")
+    assert [r.amounts["amount"] for r in rows(ok)] == [100]
     path = write(tmp_path, HEAD + ":61:2601020102C1,005NTRFNONREF\n:62F:C260102SEK101,00\n")
     assert error_of(path) == (
-        f"{path}:5: column ':61:': the amount 1.005 has more than 2 decimals Fix: " + REDOWNLOAD)
+        f"{path}:5: column ':61:': the amount 1.005 has a third decimal that is not 0: bokfor "
+        "books whole cents and does not round what the bank booked Fix: book this entry by "
+        "hand, or ask the bank for the statement in two decimals.")
 
 
 def test_error_bad_balance_amount(tmp_path: Path) -> None:

@@ -193,6 +193,20 @@ def is_rf(reference: str) -> bool:
     return iso11649.is_valid(reference)
 
 
+# -- amounts ----------------------------------------------------------------------------
+
+# Bank formats that write three decimals (camt, MT940): 18.150 is 18.15 exactly and read as
+# that; 18.155 holds a part of a cent that a booking in öre (cents) cannot hold, and bokfor
+# never rounds what the bank booked: the entry is refused, naming its line.
+SUB_CENT_HINT = "book this entry by hand, or ask the bank for the statement in two decimals."
+
+
+def sub_cent(text: str) -> str:
+    """The message for an amount whose decimals past the second are not all 0."""
+    return (f"the amount {text} has a third decimal that is not 0: bokfor books whole cents "
+            "and does not round what the bank booked")
+
+
 # -- decoding ---------------------------------------------------------------------------
 
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),

@@ -547,11 +547,11 @@ def _plain_date(value: object) -> dt.date | None:
 
 
 def _ore(amount: mt940_models.Amount, file: str, line: int, tag: str) -> int:
-    """The library's Decimal amount in öre; more than two decimals are refused."""
+    """The library's Decimal amount in öre; a third decimal that is not 0 is refused."""
     cents = amount.amount * 100
     if cents != cents.to_integral_value():
-        raise InputError(f"the amount {amount.amount} has more than 2 decimals", file=file,
-                         line=line, column=tag, hint=_REDOWNLOAD)
+        raise InputError(bank.sub_cent(str(abs(amount.amount))), file=file, line=line,
+                         column=tag, hint=bank.SUB_CENT_HINT)
     return int(cents)
 
 
