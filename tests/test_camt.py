@@ -434,6 +434,23 @@ def test_one_line_document_datetimes_othr_account_and_a_signed_summary_sum() -> 
         (dt.date(2026, 2, 3), -200, "70012345", 1)]
 
 
+def test_a_file_without_booked_entries_says_so(tmp_path: Path) -> None:
+    """Never "every row was exported before": a file with nothing booked says what it holds."""
+    text = (FIXTURES / "three_decimals.xml").read_text(encoding="utf-8")
+    pending = tmp_path / "pending.xml"
+    pending.write_text(text.replace("<Sts>BOOK</Sts>", "<Sts>PDNG</Sts>"), encoding="utf-8")
+    assert error(pending) == (
+        f"{pending}: no transactions in this file: its 1 entry is not booked by the bank "
+        "(PDNG 1) Fix: book the statement that holds these entries once the bank has booked "
+        "them (status BOOK).")
+    empty = tmp_path / "empty.xml"
+    start, end = text.index("<Ntry>"), text.index("</Ntry>") + len("</Ntry>")
+    empty.write_text(text[:start] + text[end:], encoding="utf-8")
+    assert error(empty) == (
+        f"{empty}: no transactions in this file Fix: a statement of a day without payments "
+        "has none; nothing to book from it.")
+
+
 def test_error_bad_date() -> None:
     path = FIXTURES / "bad_date.xml"
     assert error(path) == (

@@ -320,6 +320,17 @@ def _read(path: Path, tz: dt.tzinfo) -> Iterator[Row | Notice]:
         if state.format is None:
             raise InputError("not a bank statement or notification: the ISO 20022 Document "
                              "holds no message", file=file, hint=_REDOWNLOAD)
+        if not state.booked:
+            pending = sum(state.pending.values())
+            raise InputError(
+                "no transactions in this file" + (
+                    f": its {pending} {'entry is' if pending == 1 else 'entries are'} not "
+                    "booked by the bank (" + ", ".join(
+                        f"{status} {count}" for status, count in sorted(state.pending.items()))
+                    + ")" if pending else ""), file=file,
+                hint="a statement of a day without payments has none; nothing to book from it."
+                if not pending else "book the statement that holds these entries once the "
+                "bank has booked them (status BOOK).")
         yield from state.finish()
 
 
@@ -445,6 +456,7 @@ class _State:
         self.in_batch = False
         self.totals = _Totals()
         self.pending: Counter[str] = Counter()
+        self.booked = 0  # rows handed out
         self.first_pending = 0
         self.seen: set[bytes] = set()  # digests of the keys handed out (`fresh`)
         self.idless = bank.IdlessKeys()
@@ -485,7 +497,9 @@ class _State:
 
     def close(self, scope: int) -> None:
         if scope == ENTRY:
-            self.out.extend(self.entry_rows())
+            rows = self.entry_rows()
+            self.booked += len(rows)
+            self.out.extend(rows)
         elif scope == _NTRYDTLS:
             if self.in_batch:
                 self.batches.append((self.records[BATCH], self.ntrydtls_start, len(self.txs)))
