@@ -119,7 +119,10 @@ def load_case(name: str) -> dict[str, Any] | None:
 def load_case_file(path: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
-    case = yaml.safe_load(path.read_text(encoding="utf-8"))
+    try:
+        case = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise AssertionError(f"{path.name}: not valid YAML: {exc}") from None
     if not isinstance(case, dict):
         raise AssertionError(f"{path.name}: not a YAML mapping")
     return case
@@ -127,7 +130,10 @@ def load_case_file(path: Path) -> dict[str, Any] | None:
 
 def run(name: str, digest: str | None = None) -> Outcome:
     """Check the corpus file `name` against its case."""
-    case = load_case(name)
+    try:
+        case = load_case(name)
+    except AssertionError as exc:
+        return Outcome(name, "failing", [str(exc)])
     if case is None:
         return Outcome(name, "missing", ["no expectation written for it: add "
                                          f"tests/corpus/cases/{case_file(name).name}"])

@@ -1,5 +1,5 @@
 """The corpus's bank statement files' own totals, from their raw bytes (never through
-bokfor's readers): MT940, camt.05x, BgMax and Nets OCR. Each recipe gives the file's net
+bokfor's readers): MT940, camt.05x, BgMax and Nets OCR; and a cash register's SIE file. Each recipe gives the file's net
 movement in öre of its own currency (positive = money in), or a dict currency -> öre for a
 file that holds statements in several currencies. See tests/corpus/harness.py."""
 
@@ -104,4 +104,21 @@ def nets_ocr(path: Path, case: dict) -> int:
     return total
 
 
-RECIPES = {"mt940": mt940, "camt": camt, "bgmax": bgmax, "nets_ocr": nets_ocr}
+# -- a cash register's SIE file: the #TRANS rows of one account ----------------------------
+
+_SIE_TRANS = re.compile(r'^\s*#TRANS\s+"?(\d+)"?\s+\{[^}]*\}\s+"?(-?\d*(?:\.\d*)?)"?',
+                        re.MULTILINE)
+
+
+def sie_trans(path: Path, case: dict) -> int | Fraction:
+    """Σ of the #TRANS amounts on the account `sie_account` of the case (default: the
+    total's account), as the file writes them (a file with #RTRANS/#BTRANS needs more)."""
+    account = str(case.get("sie_account") or case["total"]["account"])
+    text = path.read_bytes().decode("latin-1")
+    assert "#RTRANS" not in text and "#BTRANS" not in text
+    return sum((_ore(amount) for acct, amount in _SIE_TRANS.findall(text) if acct == account),
+               start=0)
+
+
+RECIPES = {"mt940": mt940, "camt": camt, "bgmax": bgmax, "nets_ocr": nets_ocr,
+           "sie_trans": sie_trans}
