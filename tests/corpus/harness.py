@@ -59,25 +59,38 @@ CASES = HERE / "cases"
 MAPPINGS = HERE / "mappings"
 PARTIAL = "BOKFOR_CORPUS_PARTIAL"
 
+
+@dataclass(frozen=True)
+class Places:
+    """Where the corpus, the case files and the mappings are (tests of the harness itself
+    use a corpus of their own)."""
+
+    corpus: Path = CORPUS
+    cases: Path = CASES
+    mappings: Path = MAPPINGS
+
+
+HOME = Places()
+
 Recipe = Callable[[Path, dict], "int | Fraction | dict[str, int | Fraction]"]
 
 
-def available() -> bool:
-    return (CORPUS / "MANIFEST.sha256").is_file()
+def available(places: Places = HOME) -> bool:
+    return (places.corpus / "MANIFEST.sha256").is_file()
 
 
-def manifest() -> list[tuple[str, str]]:
+def manifest(places: Places = HOME) -> list[tuple[str, str]]:
     """(path relative to the corpus, sha256) of every corpus file, in the manifest's order."""
     out = []
-    for line in (CORPUS / "MANIFEST.sha256").read_text(encoding="utf-8").splitlines():
+    for line in (places.corpus / "MANIFEST.sha256").read_text(encoding="utf-8").splitlines():
         if line.strip():
             digest, _, name = line.strip().partition("  ")
             out.append((name.lstrip("*"), digest))
     return out
 
 
-def case_file(name: str) -> Path:
-    return CASES / (name.replace("/", "__") + ".yaml")
+def case_file(name: str, places: Places = HOME) -> Path:
+    return places.cases / (name.replace("/", "__") + ".yaml")
 
 
 def kind(name: str) -> str:
@@ -111,9 +124,9 @@ class Outcome:
         return not self.problems and self.status != "missing"
 
 
-def load_case(name: str) -> dict[str, Any] | None:
+def load_case(name: str, places: Places = HOME) -> dict[str, Any] | None:
     """The case of the corpus file `name`, or None when none is written."""
-    return load_case_file(case_file(name))
+    return load_case_file(case_file(name, places))
 
 
 def load_case_file(path: Path) -> dict[str, Any] | None:
@@ -128,24 +141,24 @@ def load_case_file(path: Path) -> dict[str, Any] | None:
     return case
 
 
-def run(name: str, digest: str | None = None) -> Outcome:
+def run(name: str, digest: str | None = None, places: Places = HOME) -> Outcome:
     """Check the corpus file `name` against its case."""
     try:
-        case = load_case(name)
+        case = load_case(name, places)
     except AssertionError as exc:
         return Outcome(name, "failing", [str(exc)])
     if case is None:
         return Outcome(name, "missing", ["no expectation written for it: add "
-                                         f"tests/corpus/cases/{case_file(name).name}"])
+                                         f"tests/corpus/cases/{case_file(name, places).name}"])
     problems = _case_problems(name, case)
     if problems:
         return Outcome(name, "failing", problems)
-    path = CORPUS / name
+    path = places.corpus / name
     if digest is not None and hashlib.sha256(path.read_bytes()).hexdigest() != digest:
         return Outcome(name, "failing", ["the corpus file differs from MANIFEST.sha256"])
     if case["detect"] == "sie":
-        return _run_sie(name, path, case)
-    return _run_convert(name, path, case)
+        return _run_sie(name, path, case, places)
+    return _run_convert(name, path, case, places)
 
 
 def _case_problems(name: str, case: dict[str, Any]) -> list[str]:
@@ -187,10 +200,10 @@ def _cli(args: list[str]) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-def _first_line(text: str, tmp: Path) -> str:
+def _first_line(text: str, tmp: Path, places: Places) -> str:
     line = next((l for l in text.splitlines() if l.strip()), "")
-    return (line.replace(str(tmp), "{tmp}").replace(str(CORPUS), "{corpus}")
-            .replace(str(MAPPINGS), "{mappings}"))
+    return (line.replace(str(tmp), "{tmp}").replace(str(places.corpus), "{corpus}")
+            .replace(str(places.mappings), "{mappings}"))
 
 
 def _crash(err: str) -> str | None:
@@ -199,8 +212,9 @@ def _crash(err: str) -> str | None:
     return None
 
 
-def _refused(case: dict[str, Any], code: int, err: str, tmp: Path, outcome: Outcome) -> None:
-    line = _first_line(err, tmp)
+def _refused(case: dict[str, Any], code: int, err: str, tmp: Path, places: Places,
+             outcome: Outcome) -> None:
+    line = _first_line(err, tmp, places)
     outcome.detail = line
     if code != case["exit"]:
         outcome.problems.append(f"exit {code}, expected {case['exit']}: {line}")
@@ -209,7 +223,7 @@ def _refused(case: dict[str, Any], code: int, err: str, tmp: Path, outcome: Outc
                                 f"{case['message']}")
 
 
-def _run_sie(name: str, path: Path, case: dict[str, Any]) -> Outcome:
+def _run_sie(name: str, path: Path, case: dict[str, Any], places: Places) -> Outcome:
     with tempfile.TemporaryDirectory(prefix="bokfor-corpus-") as tmp_dir:
         tmp = Path(tmp_dir)
         code, out, err = _cli(["sie", "check", str(path)])
@@ -218,10 +232,11 @@ def _run_sie(name: str, path: Path, case: dict[str, Any]) -> Outcome:
         if crash:
             outcome.problems.append(crash)
         if case["expect"] == "refused":
-            _refused(case, code, err, tmp, outcome)
+            _refused(case, code, err, tmp, places, outcome)
         else:
             if code != 0:
-                outcome.problems.append(f"sie check exit {code}: {_first_line(err, tmp)}")
+                outcome.problems.append(f"sie check exit {code}: "
+                                        f"{_first_line(err, tmp, places)}")
             found = re.search(r"Verifikationer: (\d+)", out)
             count = int(found.group(1)) if found else None
             if count != case["vouchers"]:
@@ -230,19 +245,20 @@ def _run_sie(name: str, path: Path, case: dict[str, Any]) -> Outcome:
             if case.get("encoding") and (not header or header.group(2) != case["encoding"]):
                 outcome.problems.append(f"read as {header.group(2) if header else '?'}, "
                                         f"expected {case['encoding']}")
-            outcome.detail = f"{count} vouchers" + (f", {header.group(2)}" if header else "")
+            outcome.detail = f"vouchers {count}" + (f", read as {header.group(2)}" if header
+                                                    else "")
         if outcome.problems:
             outcome.status = "failing"
         return outcome
 
 
-def _run_convert(name: str, path: Path, case: dict[str, Any]) -> Outcome:
+def _run_convert(name: str, path: Path, case: dict[str, Any], places: Places) -> Outcome:
     from bokfor.errors import BokforError
     from bokfor.mapping import load_mapping
     from bokfor.sources import detect_source
 
     outcome = Outcome(name, case["expect"])
-    mapping_path = MAPPINGS / case["mapping"]
+    mapping_path = places.mappings / case["mapping"]
     try:
         mapping = load_mapping(mapping_path)
     except BokforError as exc:
@@ -267,18 +283,18 @@ def _run_convert(name: str, path: Path, case: dict[str, Any]) -> Outcome:
         if crash:
             outcome.problems.append(crash)
         if case["expect"] == "refused":
-            _refused(case, code, err, tmp, outcome)
+            _refused(case, code, err, tmp, places, outcome)
         elif code != 0:
-            outcome.problems.append(f"exit {code}: {_first_line(err, tmp)}")
+            outcome.problems.append(f"exit {code}: {_first_line(err, tmp, places)}")
         else:
-            _check_output(case, mapping, path, tmp, outcome)
+            _check_output(case, mapping, mapping_path, path, tmp, outcome)
     if outcome.problems:
         outcome.status = "failing"
     return outcome
 
 
-def _check_output(case: dict[str, Any], mapping: Any, path: Path, tmp: Path,
-                  outcome: Outcome) -> None:
+def _check_output(case: dict[str, Any], mapping: Any, mapping_path: Path, path: Path,
+                  tmp: Path, outcome: Outcome) -> None:
     """The SIE written is strict-valid (CP437, every voucher balanced, no notice), has the
     expected number of vouchers, and the account's net is the recipe's total in SEK."""
     from bokfor.errors import BokforError
@@ -312,7 +328,7 @@ def _check_output(case: dict[str, Any], mapping: Any, path: Path, tmp: Path,
     own = recipe(path, case)
     if not isinstance(own, dict):
         own = {str(case.get("currency") or mapping.company.currency).upper(): own}
-    fixed = _fixed_rates(MAPPINGS / case["mapping"])
+    fixed = _fixed_rates(mapping_path)
     want = Fraction(0)
     for currency, amount in own.items():
         if currency.upper() == mapping.company.currency:
@@ -322,7 +338,7 @@ def _check_output(case: dict[str, Any], mapping: Any, path: Path, tmp: Path,
         else:
             outcome.problems.append(f"the mapping has no fixed rate for {currency}")
             return
-    outcome.detail = f"{vouchers} vouchers, {account} {_sek(net)}"
+    outcome.detail = f"vouchers {vouchers}, net of {account} {_sek(net)} SEK"
     if want != net:
         outcome.problems.append(f"net of {account} is {_sek(net)} SEK, the file's own total "
                                 f"({recipe_name}) gives {_sek(want)} SEK")
