@@ -212,6 +212,22 @@ def _crash(err: str) -> str | None:
     return None
 
 
+def _succeeded(case: dict[str, Any], code: int, err: str, tmp: Path, places: Places,
+               outcome: Outcome) -> bool:
+    """A run's exit and first line against the case: True when it succeeded as expected and
+    its output is to be checked; a crash, a refusal and an unexpected failure noted."""
+    crash = _crash(err)
+    if crash:
+        outcome.problems.append(crash)
+    if case["expect"] == "refused":
+        _refused(case, code, err, tmp, places, outcome)
+        return False
+    if code != 0:
+        outcome.problems.append(f"exit {code}: {_first_line(err, tmp, places)}")
+        return False
+    return True
+
+
 def _refused(case: dict[str, Any], code: int, err: str, tmp: Path, places: Places,
              outcome: Outcome) -> None:
     line = _first_line(err, tmp, places)
@@ -228,15 +244,7 @@ def _run_sie(name: str, path: Path, case: dict[str, Any], places: Places) -> Out
         tmp = Path(tmp_dir)
         code, out, err = _cli(["sie", "check", str(path)])
         outcome = Outcome(name, case["expect"])
-        crash = _crash(err)
-        if crash:
-            outcome.problems.append(crash)
-        if case["expect"] == "refused":
-            _refused(case, code, err, tmp, places, outcome)
-        else:
-            if code != 0:
-                outcome.problems.append(f"sie check exit {code}: "
-                                        f"{_first_line(err, tmp, places)}")
+        if _succeeded(case, code, err, tmp, places, outcome):
             found = re.search(r"Verifikationer: (\d+)", out)
             count = int(found.group(1)) if found else None
             if count != case["vouchers"]:
@@ -279,14 +287,7 @@ def _run_convert(name: str, path: Path, case: dict[str, Any], places: Places) ->
                 str(tmp / "out.si"), "--ledger", str(tmp / "ledger.db"), "--show", "0",
                 *[str(a) for a in case.get("args") or ()]]
         code, _, err = _cli(args)
-        crash = _crash(err)
-        if crash:
-            outcome.problems.append(crash)
-        if case["expect"] == "refused":
-            _refused(case, code, err, tmp, places, outcome)
-        elif code != 0:
-            outcome.problems.append(f"exit {code}: {_first_line(err, tmp, places)}")
-        else:
+        if _succeeded(case, code, err, tmp, places, outcome):
             _check_output(case, mapping, mapping_path, path, tmp, outcome)
     if outcome.problems:
         outcome.status = "failing"
