@@ -4,8 +4,11 @@ Nordea and Danske deliver them through file transfer or the corporate net bank.
 A file holds one or more statements, each `:20:` reference, `:25:` account, `:28C:`
 number, `:60F:`/`:60M:` opening balance, any number of `:61:` statement lines each
 followed by an optional `:86:` free text, `:62F:`/`:62M:` closing balance and optional
-`:64:`/`:65:` available balances. Bank delivery may wrap each message in SWIFT blocks
-(`{1:...}{2:...}{4:` ... `-}`), which are blanked before parsing.
+`:64:`/`:65:` available balances. What banks put around the statements is blanked before
+parsing (`_blocks`): SWIFT blocks (`{1:...}{2:...}{4:` ... `-}`), `-` lines, SOH/ETX bytes
+and header lines between messages (`940`, a BIC, `0000 01INGBNL2AXXXX00001`, `:940:`).
+An MT942 (intraday, no balances: `:34F:`/`:13D:`) is refused by name: its entries are
+provisional. A file without any `:61:` says "no transactions in this file".
 
 Parsing is the `mt-940` library's (5.1.1); this module adds what booking needs:
 - amounts in öre, positive = money in. The mark decides the sign: C and RD (reversal of a
@@ -23,13 +26,18 @@ Parsing is the `mt-940` library's (5.1.1); this module adds what booking needs:
   number or a phone number passes Luhn one time in ten). An ISO 11649 reference
   (`RF18 5390 0754 7034`) is taken from anywhere in the text, because its mod-97 check
   makes a false match practically impossible.
-- counterparty and its account only from structured `:86:` subfields (`?32`/`?33` name,
-  `?31` account, German-style `NNN?00…`, parsed by the library), else empty.
+- counterparty and its account only from structured `:86:` subfields (`_details`:
+  German `NNN?00…` as the library splits it, Triodos `>20…>33`, Dutch `/NAME/…/IBAN/`),
+  else empty. Structured subfields wrap anywhere and are joined without a space; a free-text
+  line of the full 65 characters runs on into the next one without a space.
+- amounts as banks write them (`_AMOUNT`): no decimals, one, zero padding, or a decimal
+  point; a customer reference longer than SWIFT's 16 (`_Statement61`).
 
 Keys: the bank's own reference (`//` part of `:61:`) when present and not `NONREF`, via
 `bank.keyed`; a reference repeated within one file gets `#2`, `#3`… on its later
-occurrences, so the first keeps its key. Without one: `OccurrenceKeys` over the row's
-content, counted in file order, which is chronological in MT940.
+occurrences, so the first keeps its key. Without one: `bank.IdlessKeys` over the row's
+content, counted in file order, which is chronological in MT940; the keys the text as read
+before `_details` gave (`_flat_text`) stay former keys, so nothing exported is booked again.
 """
 
 from __future__ import annotations
