@@ -7,6 +7,7 @@ Domain errors become one message and an exit code here, in `main`, and nowhere e
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import sys
 from importlib import resources
@@ -294,7 +295,7 @@ def _carry_out(job: Any, rules: Any, limit: Optional[int], *, out_path: Optional
     if checked is None:
         if write:
             job.learn(plan)
-        _nothing_new(quiet or fmt == "json", json_out)
+        _nothing_new(quiet or fmt == "json", json_out, plan)
     assert checked is not None
     rendered, notices = checked
     warn(notices)
@@ -377,7 +378,7 @@ def push(
         check_plan(plan, correct=correct, allow_new_accounts=False)
         job.refuse_doubtful(plan)
         if not plan.to_write:
-            _nothing_new(quiet, json_out)
+            _nothing_new(quiet, json_out, plan)
         registers = fetch_registers(client(), plan.to_write)  # client(): the company first
         preflight(plan.to_write, registers, where=where)
         return registers
@@ -499,11 +500,17 @@ def _period_and_limit(date_from: Optional[str], date_to: Optional[str], show: st
     return first, last, None if show == "all" else int(show)
 
 
-def _nothing_new(quiet: bool, json_out: bool) -> None:
+def _nothing_new(quiet: bool, json_out: bool, plan: Any = None) -> None:
+    """Exit 3. A run whose inputs hold no transactions at all says so: it is not that every
+    row was exported before."""
+    empty = plan is not None and not any(s.rows for s in plan.inputs)
     if json_out:
-        sys.stdout.write('{"status": "nothing-new", "vouchers": 0}\n')
+        sys.stdout.write(json.dumps({"status": "nothing-new", "vouchers": 0,
+                                     "reason": "no-transactions" if empty else "exported"})
+                         + "\n")
     elif not quiet:
-        out.print("Nothing new: every row was exported before; nothing written.")
+        out.print("Nothing to book: the input holds no transactions; nothing written." if empty
+                  else "Nothing new: every row was exported before; nothing written.")
     raise typer.Exit(EXIT_NOTHING_NEW)
 
 

@@ -320,17 +320,15 @@ def _read(path: Path, tz: dt.tzinfo) -> Iterator[Row | Notice]:
         if state.format is None:
             raise InputError("not a bank statement or notification: the ISO 20022 Document "
                              "holds no message", file=file, hint=_REDOWNLOAD)
-        if not state.booked:
+        if not state.booked:  # a day without payments: nothing to book, no error (cron)
             pending = sum(state.pending.values())
-            raise InputError(
+            yield Notice(
                 "no transactions in this file" + (
                     f": its {pending} {'entry is' if pending == 1 else 'entries are'} not "
                     "booked by the bank (" + ", ".join(
                         f"{status} {count}" for status, count in sorted(state.pending.items()))
-                    + ")" if pending else ""), file=file,
-                hint="a statement of a day without payments has none; nothing to book from it."
-                if not pending else "book the statement that holds these entries once the "
-                "bank has booked them (status BOOK).")
+                    + "): book the statement that holds them once the bank has booked them"
+                    if pending else ""), file=file)
         yield from state.finish()
 
 

@@ -273,11 +273,9 @@ class Mt940Source:
             for item in _statement_rows(block, file, refs, keys):
                 rows += isinstance(item, Row)
                 yield item
-        if not rows:
-            raise InputError(
-                f"no transactions in this file: its {len(blocks)} statement"
-                f"{'s have' if len(blocks) > 1 else ' has'} no :61: line", file=file,
-                hint="a statement of a day without payments has none; nothing to book from it.")
+        if not rows:  # a day without payments: nothing to book, no error (cron)
+            yield Notice(f"no transactions in this file: its {len(blocks)} statement"
+                         f"{'s have' if len(blocks) > 1 else ' has'} no :61: line", file=file)
 
 
 def _blocks(text: str, file: str) -> list[_Block]:

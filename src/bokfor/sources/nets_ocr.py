@@ -434,9 +434,9 @@ def _rows(records: list[nets_records.Record], assignments: list[_Assignment], fi
         raise _no_payments(transmission.assignments, file)
     if not any(a.transactions for a in transmission.assignments
                if a.service_code == ServiceCode.OCR_GIRO):
-        raise InputError("no transactions in this file: its OCR giro assignments are empty",
-                         file=file, hint="nothing was paid in on the days it covers; nothing "
-                         "to book from it.")
+        yield Notice("no transactions in this file: its OCR giro assignments are empty "
+                     "(nothing was paid in on the days it covers)", file=file)
+        return
     for assignment, checked in zip(transmission.assignments, assignments):
         if assignment.service_code != ServiceCode.OCR_GIRO:
             yield Notice(f"AvtaleGiro assignment {assignment.number} left out: it holds "
