@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from bokfor.booking import PENDING, RowSink, book, book_pos, unmapped_error, unmapped_kinds
+from bokfor.posbook import RunGaps
 from bokfor.domain import Line, Notice, Origin, Row, Voucher
 from bokfor.errors import BokforError, InputError, MappingError, UsageError
 from bokfor.ledger import SAME_LINES, Ledger, RowRecord, lines_to_json, paused_gc
@@ -179,6 +180,7 @@ def _plan_inputs(
     next_tag = 0
     exported_ids: set[int] = set()
     closes: list[object] = []  # POS day closes of the run
+    pos_gaps = RunGaps()  # accounts the mapping lacks for them, over every input
     movements = _Movements()
     for path in inputs:
         src = get_source(source, mapping.formats) if source else \
@@ -204,7 +206,7 @@ def _plan_inputs(
         if moves is not None:
             moves.start(src.name, rules)
         sink = _recorder(spool, offset, src.name, contents, now_lines, moves)
-        booking = book_pos(todo, mapping, sink) if rules is None else \
+        booking = book_pos(todo, mapping, sink, pos_gaps) if rules is None else \
             book(todo, rules, mapping, src.schema, sink)
         next_tag = offset + len(booking.tags)
         summary.changed = len(changed)
@@ -238,6 +240,7 @@ def _plan_inputs(
         if pos:
             closes += [row.detail for row in todo  # type: ignore[union-attr]
                        if row.fields.get("part") == POS_Z]
+    pos_gaps.raise_if_any()  # what the mapping lacks for every day close: one error
     if closes:  # a register's Z series over the whole run: a gap is a day not booked
         from bokfor.dayclose import z_gaps
 
