@@ -140,6 +140,7 @@ class TableModel(_Strict):
                                         "this column")
     refuse: str | None = Field(None, description="A row under this header is refused with "
                                "this reason (a section bokfor cannot book without guessing)")
+    hint: str | None = Field(None, description="With `refuse`: what to give bokfor instead")
 
 
 class ProfileModel(_Strict):
@@ -521,7 +522,7 @@ def _read_table(rows: list[tuple[int, list[Any]]], profile: Profile,
         if table is None:
             continue  # the preamble (company, period) before the first known header
         if table.refuse:
-            raise InputError(table.refuse, file=file, line=line, hint=_HINT)
+            raise InputError(table.refuse, file=file, line=line, hint=table.hint or _HINT)
         cells = _fit(cells, width, table, index, values, reading, line)
         yield from _book_row(cells, table, index, model, values, reading, line, implicit)
     for (payout_id, currency), (total, date, line) in implicit.items():
