@@ -43,6 +43,12 @@ def read(path: Path) -> tuple[list[Row], list[str]]:
     return rows, notices
 
 
+def refused(path: Path) -> InputError:
+    with pytest.raises(InputError) as caught:
+        read(path)
+    return caught.value
+
+
 def movements(rows: list[Row]) -> list[tuple[str, str, int, str]]:
     return [(r.key, r.date.isoformat(), r.amounts["amount"], r.fields["kind"]) for r in rows]
 
@@ -115,9 +121,7 @@ def test_a_row_two_fields_too_wide_is_refused(tmp_path):
     path = tmp_path / "report.csv"
     path.write_text((FIXTURES / "vipps_report.csv").read_text(encoding="utf-8").replace(
         "-200.00,1037,70,3", "-200,00,1037,70,3"), encoding="utf-8")
-    with pytest.raises(InputError) as caught:
-        read(path)
-    assert str(caught.value) == (
+    assert str(refused(path)) == (
         f"{path}:6: the row has 14 fields but its header has 12 Fix: a value holding the "
         "delimiter lost its quotes, or the row was cut; give bokfor the settlement report "
         "exactly as it was downloaded from the provider.")
@@ -226,9 +230,8 @@ def test_a_fee_info_section_is_refused_not_guessed(tmp_path):
         "FeeInfo,SettlementDate,SaleUnitName,SaleUnitNumber,FeeAccount,Fee,Currency\n",
         "FeeInfo,SettlementDate,SaleUnitName,SaleUnitNumber,FeeAccount,Fee,Currency\n"
         "FeeInfo,03.02.2026,Eksempelbutikken,123456,1503,-12.30,NOK\n"), encoding="utf-8")
-    with pytest.raises(InputError) as caught:
-        read(path)
-    assert caught.value.line == 8 and caught.value.message.startswith("a FeeInfo row")
+    error = refused(path)
+    assert error.line == 8 and error.message.startswith("a FeeInfo row")
 
 
 def test_nok_and_dkk_are_booked_in_sek_at_the_mappings_rate(tmp_path, capsys):

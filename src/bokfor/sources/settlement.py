@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Literal, Sequence
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from bokfor.dayclose import sek_text
 from bokfor.domain import Notice, Origin, Row
@@ -49,6 +49,7 @@ from bokfor.sources import TEXT, Schema, limits, tables
 from bokfor.sources.bank import decode
 from bokfor.sources.csvutil import Table
 from bokfor.sources.limits import LimitError
+from bokfor.sources.netbank import _fold, _Strict
 
 NAME = SECTION = "settlement"
 TITLE = "Wallet or card-acquirer settlement (Vipps, MobilePay, Clearhaus: CSV, xlsx, XML)"
@@ -81,11 +82,7 @@ SCHEMA = Schema(
 )
 
 
-# -- the profile as data ---------------------------------------------------------------
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+# -- the profile as data (strict pydantic models, as the net-bank profiles') -------------
 
 
 class EntryModel(_Strict):
@@ -156,18 +153,12 @@ class ProfileModel(_Strict):
                                      "the file to be this layout")
 
 
-def _fold(text: object) -> str:
-    return " ".join(str(text).split()).casefold()
-
-
 @dataclass(frozen=True)
 class Profile:
+    """A checked profile (`_check`): its name (the file's) and its model."""
+
     name: str
     model: ProfileModel
-
-    @property
-    def title(self) -> str:
-        return self.model.title
 
 
 def _check(name: str, model: ProfileModel) -> Profile:
