@@ -261,3 +261,14 @@ def test_a_profile_naming_a_column_outside_its_header_is_refused():
             {"id": "id", "date": "date", "entries": [{"kind": "sale", "amount": "amount"}]}]}]})
     with pytest.raises(ValueError, match="column 'amount' is not in the header"):
         settlement._check("x", model)
+
+
+def test_a_comment_over_two_lines_keeps_the_lines_of_the_rows_after_it(tmp_path):
+    path = tmp_path / "transfers.csv"
+    path.write_text((FIXTURES / "mobilepay_transfers.csv").read_text(encoding="utf-8").replace(
+        ";Kunde To;xxxx 2222;;", ';Kunde To;xxxx 2222;"Tak for\nkaffen";'), encoding="utf-8")
+    rows, _ = read(path)
+    assert [(r.key, r.origin.line) for r in rows[2:5]] == [
+        ("mobilepay:900E000000000002:sale", 4), ("mobilepay:900E000000000002:fee", 6),
+        ("mobilepay:900E000000000001:sale", 7)]
+    assert rows[2].fields["text"] == "Tak for\nkaffen"

@@ -144,7 +144,6 @@ class ProfileModel(_Strict):
     title: str
     provider: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     file: Literal["csv", "xlsx"] = "csv"
-    delimiter: str | None = None
     decimal_mark: Literal[".", ","]
     date_format: str | list[str] = Field(description="strptime formats tried in order, or "
                                          "'iso' (ISO 8601, with time and offset)")
@@ -229,11 +228,16 @@ def _cells(path: Path, *, head: bool = False) -> tuple[str, list[tuple[int, list
     if head and len(data) == _DETECT_BYTES:
         data = data[:data.rfind(b"\n") + 1]  # whole lines only
     text, _ = decode(data, file, hint=_HINT)
-    lines = text.splitlines()
+    lines = text.splitlines(keepends=True)  # the line ends of a quoted field kept
     if head:
         lines = lines[:_SCAN_ROWS]
     delimiter = max(";,\t", key="\n".join(lines[:_SCAN_ROWS]).count)
-    return "csv", [(n, row) for n, row in enumerate(Table(lines, delimiter, file, hint=_HINT), 1)]
+    reader = Table(lines, delimiter, file, hint=_HINT)
+    rows, before = [], 0
+    for cells in reader:  # a record's line is its first (a quoted comment may span lines)
+        rows.append((before + 1, cells))
+        before = reader.line_num
+    return "csv", rows
 
 
 def _xlsx_rows(path: Path) -> Iterator[tuple[int, list[Any]]]:
