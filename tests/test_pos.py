@@ -151,7 +151,8 @@ def test_a_gap_in_the_z_numbers_is_a_warning_naming_them(tmp_path, capsys):
     code, out, _, err = convert([SAMPLES / "z-dagrapport_K1_1001.csv", later], tmp_path, capsys)
     assert code == 0, err
     assert err == (f"bokfor: warning: {later}: register K1: Z 1002, 1003 missing between Z 1001 "
-                   "and Z 1004: 2 day close(s) without a voucher\n")
+                   f"and Z 1004 (in {SAMPLES / 'z-dagrapport_K1_1001.csv'}, {later}): 2 day "
+                   "close(s) without a voucher\n")
 
 
 def test_a_pos_sie_file_is_remapped_and_imported_once(tmp_path, capsys):
