@@ -448,6 +448,7 @@ def book_pos(rows: Iterable[Row], mapping: Mapping, on_row: RowSink = _ignore,
         close, part = row.detail, row.fields["part"]
         if part == Z:
             closes.append(close)
+            _same_currency(close, mapping)
             voucher = book_dayclose(close, mapping.pos, missing)  # type: ignore[arg-type]
             if voucher is None:
                 continue
@@ -471,3 +472,16 @@ def book_pos(rows: Iterable[Row], mapping: Mapping, on_row: RowSink = _ignore,
     result.vouchers = [voucher for voucher, _ in tagged]
     result.tags = [tag for _, tag in tagged]
     return result
+
+
+def _same_currency(close: Any, mapping: Mapping) -> None:
+    """A day close is booked as it stands, never converted: one in another currency than the
+    books' (a Z report saying Valuta EUR) is refused, naming its file."""
+    currency = (close.currency or "").strip().upper()
+    if currency and currency != mapping.company.currency:
+        raise InputError(
+            f"the day close is in {currency}, but the books are kept in "
+            f"{mapping.company.currency}", file=close.origin.file,
+            line=close.line_of("currency"), key=close.label,
+            hint="a day close is booked in the currency of the books; book this register's "
+            "day closes in books of their own currency, or by hand at the day's rate.")
