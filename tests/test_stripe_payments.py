@@ -284,7 +284,10 @@ def test_incomplete_blocked_and_failed_rows_with_empty_cells_are_skipped_and_cou
     rows = read(path)
     assert [(r.key, r.amounts) for r in rows] == [
         ("stripe-payment:py_3RkT5pQw2xYz8uVb1aB2cD3e", {"gross": 14900, "fee": 373,
-                                                       "net": 14527})]
+                                                       "net": 14527}),
+        # succeeded with an empty Captured cell: succeeded means captured
+        ("stripe-payment:py_3RkQ2mQw2xYz8uVb0pP1oO2i", {"gross": 9900, "fee": 274,
+                                                       "net": 9626})]
     assert notices(path) == [f"{path}:3: 5 rows not booked: payments that moved no money "
                              "(requires_payment_method 2, Blocked 1, Failed 1, canceled 1; "
                              "lines 3, 4, 5, 6, 7)"]
@@ -296,7 +299,7 @@ def test_only_rows_that_moved_no_money_is_nothing_to_book(tmp_path, capsys) -> N
 
     path = tmp_path / "unified_payments.csv"
     lines = (FIXTURES / "incomplete_rows.csv").read_text(encoding="utf-8").splitlines()
-    path.write_text("\n".join([lines[0], *lines[2:]]) + "\n", encoding="utf-8")
+    path.write_text("\n".join([lines[0], *lines[2:-1]]) + "\n", encoding="utf-8")
     code, out, err = run_cli(["convert", str(path), "-m", str(ROOT / "mappings" / "stripe.yaml"),
                               "-o", str(tmp_path / "o.si"), "--ledger",
                               str(tmp_path / "l.sqlite")], capsys)

@@ -320,7 +320,9 @@ def _rows(f: Iterable[str], file: str, delimiter: str,
                 # An authorisation never captured: no money moved.
                 skipped.setdefault(f"{status}, not captured", []).append(line)
                 continue
-            if captured not in true:
+            if captured not in true and not (captured == "" and state != "refunded"):
+                # (Paid and succeeded mean captured; an empty cell cannot say whether a
+                # Refunded row was a refund or a released authorisation.)
                 raise InputError(
                     f"Captured is neither true nor false: {row[i_captured]!r}",
                     file=file,
