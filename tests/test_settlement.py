@@ -272,3 +272,15 @@ def test_a_comment_over_two_lines_keeps_the_lines_of_the_rows_after_it(tmp_path)
         ("mobilepay:900E000000000002:sale", 4), ("mobilepay:900E000000000002:fee", 6),
         ("mobilepay:900E000000000001:sale", 7)]
     assert rows[2].fields["text"] == "Tak for\nkaffen"
+
+
+def test_a_file_of_only_an_open_period_has_no_transactions(tmp_path, capsys):
+    path = tmp_path / "clearhaus.csv"
+    path.write_text("".join((FIXTURES / "clearhaus.csv").read_text(encoding="utf-8")
+                            .splitlines(keepends=True)[:2]), encoding="utf-8")
+    code, out, err = convert([path], tmp_path, capsys)
+    assert code == 3 and not out.exists()
+    assert convert.stdout.splitlines()[-1] == (  # type: ignore[attr-defined]
+        f"Nothing to book: no transactions in {path}; nothing written.")
+    assert err == (f"bokfor: warning: {path}:2: 1 row not booked: an unsettled period (not paid "
+                   "out yet; it is booked once it is settled) (line 2)\n")
