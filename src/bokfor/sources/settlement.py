@@ -369,8 +369,8 @@ class _Values:
             return value.date()
         if isinstance(value, dt.date):
             return value
-        if isinstance(value, (int, Decimal)) and value == int(value) \
-                and _SERIAL_MIN <= value <= _SERIAL_MAX:
+        if isinstance(value, (int, Decimal)) and (isinstance(value, int) or value.is_finite()) \
+                and _SERIAL_MIN <= value <= _SERIAL_MAX and value == int(value):
             # A date cell read without the workbook's styles: Excel's day number.
             return _EXCEL_EPOCH + dt.timedelta(days=int(value))
         text = _text(value)
