@@ -326,8 +326,8 @@ def _text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, Decimal):
-        return format(value.normalize(), "f") if value == value.to_integral_value() \
-            else str(value)
+        return format(value.normalize(), "f") if value.is_finite() \
+            and value == value.to_integral_value() else str(value)
     return str(value).strip()
 
 
