@@ -166,7 +166,8 @@ class ProfileModel(_Strict):
                         "dropped)")
     bank: str | None = Field(None, description="The bank, when several layouts are one bank's "
                              "(SEB's CSV and xlsx): rows of one account keep their keys when "
-                             "the bank changes layout. Default: the profile's name")
+                             "the bank changes layout. Default: the bank of the built-in "
+                             "layout with the same header, else the profile's name")
     order: Literal["newest_first", "oldest_first", "auto"] = Field(
         "auto", description="Row order, for keys counted in time order; auto = from the dates")
 
@@ -366,8 +367,17 @@ def profile_from_model(name: str, model: ProfileModel) -> Profile:
         suffix=suffix, currency=currency, account_label=label, account_at=at,
         account_regex=regex, pending_column=pending_column, pending_values=pending_values,
         pending_shown=pending_shown, footer=model.footer, order=model.order,
-        bank=model.bank or name,
+        bank=model.bank or _bank_of_header(header_keys) or name,
     )
+
+
+def _bank_of_header(header_keys: frozenset[str]) -> str | None:
+    """The bank of the built-in layout with this header: a profile of one's own for a bank
+    bokfor knows keys the rows as the built-in one does (an id-less row's key starts with
+    the bank's name when the file names no account), so switching between them books
+    nothing twice. None while the built-ins themselves load."""
+    return next((p.bank for p in globals().get("BUILTIN", ()) if p.header_keys == header_keys),
+                None)
 
 
 def load_profile_file(path: Path) -> Profile:
