@@ -332,6 +332,7 @@ def _text(value: Any) -> str:
 
 
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
+_CACHE_LIMIT = 1 << 16
 _SERIAL_MIN, _SERIAL_MAX = 25569, 73051  # 1970-01-01 .. 2099-12-31
 
 
@@ -343,6 +344,7 @@ class _Values:
         self.mark = profile.decimal_mark
         formats = profile.date_format
         self.formats = (formats,) if isinstance(formats, str) else tuple(formats)
+        self._dates: dict[str, dt.date] = {}  # a report's dates repeat: parsed once each
 
     def ore(self, value: Any, line: int, column: str) -> int | None:
         """None for an empty cell."""
@@ -374,13 +376,19 @@ class _Values:
             # A date cell read without the workbook's styles: Excel's day number.
             return _EXCEL_EPOCH + dt.timedelta(days=int(value))
         text = _text(value)
+        known = self._dates.get(text)
+        if known is not None:
+            return known
         for fmt in self.formats:
             try:
-                if fmt == "iso":
-                    return dt.datetime.fromisoformat(text).date()
-                return dt.datetime.strptime(text, fmt).date()
+                day = dt.datetime.fromisoformat(text).date() if fmt == "iso" \
+                    else dt.datetime.strptime(text, fmt).date()
             except ValueError:
                 continue
+            if len(self._dates) > _CACHE_LIMIT:
+                self._dates.clear()
+            self._dates[text] = day
+            return day
         shown = " or ".join(f.replace("%Y", "YYYY").replace("%m", "MM").replace("%d", "DD")
                             for f in self.formats)
         raise InputError(f"not a date: {text!r}", file=self.file, line=line, column=column,
@@ -499,27 +507,30 @@ def _read_table(rows: list[tuple[int, list[Any]]], profile: Profile,
     model = profile.model
     values = _Values(file, model)
     reading = _Reading(file, model.provider)
-    table: TableModel | None = None
-    index: dict[str, int] = {}
-    width = 0
+    firsts = [(t.header[0].strip().casefold(), t) for t in model.tables]
+    bound: _Bound | None = None
     implicit: dict[tuple[str, str | None], list[Any]] = {}
     for line, cells in rows:
         if _blank(cells):
             continue
-        found = next(((t, i) for t in model.tables
-                      if (i := _header_index(cells, t)) is not None), None)
+        # A header row starts a table (several in Vipps' CSV): a cell that is the header's
+        # first name is the cheap test, before the whole row is compared with the header.
+        raw = {c.strip().casefold() for c in cells if type(c) is str}
+        found = next(((t, i) for first, t in firsts
+                      if first in raw and (i := _header_index(cells, t)) is not None), None)
         if found is not None:
-            table, index = found
             width = len(cells)
             while width and (cells[width - 1] is None or cells[width - 1] == ""):
                 width -= 1
+            bound = _Bound(found[0], found[1], width)
             continue
-        if table is None:
+        if bound is None:
             continue  # the preamble (company, period) before the first known header
-        if table.refuse:
-            raise InputError(table.refuse, file=file, line=line, hint=table.hint or _HINT)
-        cells = _fit(cells, width, table, index, values, reading, line)
-        yield from _book_row(cells, table, index, model, values, reading, line, implicit)
+        if bound.table.refuse:
+            raise InputError(bound.table.refuse, file=file, line=line,
+                             hint=bound.table.hint or _HINT)
+        cells = _fit(cells, bound, values, reading, line)
+        yield from _book_row(cells, bound, model, values, reading, line, implicit)
     for (payout_id, currency), (total, date, line) in implicit.items():
         if total:
             yield _row(reading, reading.key(payout_id, "payout"), date, -total, "payout",
@@ -528,24 +539,77 @@ def _read_table(rows: list[tuple[int, list[Any]]], profile: Profile,
     yield from reading.close()
 
 
+@dataclass
+class _Entry:
+    """An entry of a row kind with its columns' positions in this file (None: absent)."""
+
+    model: EntryModel
+    amount_at: int | None
+    kind_at: int | None
+    kinds: dict[str, str]  # folded value -> kind
+    date_at: int | None
+
+
+@dataclass
+class _Kind:
+    """A row kind with its columns' positions in this file."""
+
+    model: RowModel
+    when: list[tuple[int | None, frozenset[str]]]
+    at: dict[str, int | None]  # id, payout_id, date, reference, text, unit, currency, net
+    entries: list[_Entry]
+
+
+class _Bound:
+    """A table's profile bound to the header row found in the file: column positions
+    resolved once, not per row."""
+
+    def __init__(self, table: TableModel, index: dict[str, int], width: int) -> None:
+        self.table, self.width = table, width
+
+        def at(column: str | None) -> int | None:
+            return index.get(_fold(column)) if column else None
+
+        self.kinds = [_Kind(
+            row, [(at(c), frozenset(_fold(v) for v in vs)) for c, vs in row.when.items()],
+            {name: at(getattr(row, name)) for name in (
+                "id", "payout_id", "date", "reference", "text", "unit", "currency", "net")},
+            [_Entry(e, at(e.amount), at(e.kind_column),
+                    {_fold(v): k for v, k in e.kinds.items()}, at(e.date))
+             for e in row.entries]) for row in table.rows]
+        self.implicit_at = at(table.implicit_payout)
+        # Amount columns, and the header's names by position, for `_fit`.
+        self.amounts = {i for k in self.kinds for i in
+                        [k.at["net"], *(e.amount_at for e in k.entries)] if i is not None}
+        self.names = {index[_fold(c)]: c for c in (*table.header, *table.optional)
+                      if _fold(c) in index}
+
+    def kind(self, cells: list[Any]) -> _Kind | None:
+        for kind in self.kinds:
+            if all(i is not None and _fold(_text(cells[i])) in accepted
+                   for i, accepted in kind.when):
+                return kind
+        return None
+
+
 _INTEGER = re.compile(r"-?\d+")
 _CENTS = re.compile(r"\d{1,2}")
 
 
-def _fit(cells: list[Any], width: int, table: TableModel, index: dict[str, int],
-         values: _Values, reading: _Reading, line: int) -> list[Any]:
+def _fit(cells: list[Any], bound: _Bound, values: _Values, reading: _Reading,
+         line: int) -> list[Any]:
     """The row's cells as wide as its header. A row one field wider is a decimal comma
     written without quotes in a comma-separated file (`16450,62`): repaired, with a warning,
     only when exactly one amount column can be the split one."""
+    width = bound.width
+    if len(cells) == width:
+        return cells
     cells = list(cells)
-    if len(cells) <= width:
-        return cells + [None] * (width - len(cells))
     while len(cells) > width and (cells[-1] is None or cells[-1] == ""):
         cells.pop()  # a spreadsheet's trailing empty cells
     if len(cells) <= width:
         return cells + [None] * (width - len(cells))
-    amounts = {index[_fold(c)] for r in table.rows for c in
-               [r.net, *(e.amount for e in r.entries)] if c and _fold(c) in index}
+    amounts = bound.amounts
     found = []
     if len(cells) == width + 1 and values.mark == ".":
         for i in sorted(amounts):
@@ -560,10 +624,10 @@ def _fit(cells: list[Any], width: int, table: TableModel, index: dict[str, int],
                          hint="a value holding the delimiter lost its quotes, or the row was "
                          "cut; " + _HINT)
     i, fixed = found[0]
-    name = next(c for c in table.header + table.optional if index.get(_fold(c)) == i)
     reading.notices.append(Notice(
-        f"{name} {_text(cells[i])},{_text(cells[i + 1])} is written with a decimal comma and "
-        f"no quotes, which splits it in two fields: read as {fixed[i]}", reading.file, line))
+        f"{bound.names.get(i, i)} {_text(cells[i])},{_text(cells[i + 1])} is written with a "
+        f"decimal comma and no quotes, which splits it in two fields: read as {fixed[i]}",
+        reading.file, line))
     return fixed
 
 
@@ -580,65 +644,54 @@ def _parses(value: Any, mark: str) -> bool:
         return False
 
 
-def _row_kind(cells: list[Any], table: TableModel, index: dict[str, int]) -> RowModel | None:
-    for kind in table.rows:
-        if all(_fold(_text(_cell(cells, index, column))) in {_fold(v) for v in accepted}
-               for column, accepted in kind.when.items()):
-            return kind
-    return None
-
-
-def _cell(cells: list[Any], index: dict[str, int], column: str | None) -> Any:
-    if column is None:
-        return None
-    i = index.get(_fold(column))
-    return cells[i] if i is not None and i < len(cells) else None
-
-
-def _book_row(cells: list[Any], table: TableModel, index: dict[str, int],
-              model: ProfileModel, values: _Values, reading: _Reading, line: int,
+def _book_row(cells: list[Any], bound: _Bound, model: ProfileModel, values: _Values,
+              reading: _Reading, line: int,
               implicit: dict[tuple[str, str | None], list[Any]]) -> Iterator[Row]:
-    kind = _row_kind(cells, table, index)
+    kind = bound.kind(cells)
     if kind is None:
         raise InputError("a row the settlement layout does not describe", file=reading.file,
                          line=line, hint=_HINT)
-    if kind.skip:
-        reading.skipped.setdefault(kind.skip, []).append(line)
+    rule = kind.model
+    if rule.skip:
+        reading.skipped.setdefault(rule.skip, []).append(line)
         return
+    at = kind.at
 
-    def text(column: str | None) -> str | None:
-        return _text(_cell(cells, index, column)) or None
+    def text(name: str) -> str | None:
+        i = at[name]
+        return None if i is None else _text(cells[i]) or None
 
-    date = values.date(_cell(cells, index, kind.date), line, kind.date or "")
-    ident = text(kind.id)
-    payout_id = text(kind.payout_id)
-    currency = (text(kind.currency) or model.currency or "").upper() or None
-    fields = {"transaction_id": ident, "payout_id": payout_id, "reference": text(kind.reference),
-              "text": text(kind.text), "unit": text(kind.unit), "currency": currency}
+    date = values.date(None if at["date"] is None else cells[at["date"]], line,
+                       rule.date or "")
+    ident = text("id")
+    payout_id = text("payout_id")
+    currency = (text("currency") or model.currency or "").upper() or None
+    fields = {"transaction_id": ident, "payout_id": payout_id, "reference": text("reference"),
+              "text": text("text"), "unit": text("unit"), "currency": currency}
     if ident is None:
-        raise InputError("no id", file=reading.file, line=line, column=kind.id,
+        raise InputError("no id", file=reading.file, line=line, column=rule.id,
                          hint="every movement of a settlement report has the provider's id; "
                          + _HINT)
     activity = paid = 0
     made = []
     for entry in kind.entries:
-        if _fold(entry.amount) not in index:
+        e = entry.model
+        if entry.amount_at is None:
             continue  # an optional column this file does not have
-        amount = values.ore(_cell(cells, index, entry.amount), line, entry.amount)
+        amount = values.ore(cells[entry.amount_at], line, e.amount)
         if not amount:
             continue
-        amount *= entry.sign
-        if entry.kind:
-            what = written = entry.kind
+        amount *= e.sign
+        if e.kind:
+            what = written = e.kind
         else:
-            written = _text(_cell(cells, index, entry.kind_column))
-            what = next((k for v, k in entry.kinds.items() if _fold(v) == _fold(written)),
-                        "other")
+            written = "" if entry.kind_at is None else _text(cells[entry.kind_at])
+            what = entry.kinds.get(_fold(written), "other")
             if what == "other":
-                reading.unknown.setdefault((entry.kind_column or "", written), line)
+                reading.unknown.setdefault((e.kind_column or "", written), line)
         day = date
-        if entry.date and _text(_cell(cells, index, entry.date)):
-            day = values.date(_cell(cells, index, entry.date), line, entry.date)
+        if entry.date_at is not None and _text(cells[entry.date_at]):
+            day = values.date(cells[entry.date_at], line, e.date or "")
         if what in _OUT:
             paid += amount
         elif what not in _NOT_BALANCE:
@@ -646,19 +699,19 @@ def _book_row(cells: list[Any], table: TableModel, index: dict[str, int],
         reading.count(payout_id, currency, what, amount, line)
         made.append(_row(reading, reading.key(ident, what), day, amount, what,
                          {**fields, "type": written}, line))
-    if kind.net and _fold(kind.net) in index:
-        net = values.ore(_cell(cells, index, kind.net), line, kind.net)
+    if at["net"] is not None:
+        net = values.ore(cells[at["net"]], line, rule.net or "")
         if net is not None and net != activity:
             reading.notices.append(Notice(
-                f"the row's movements add up to {sek_text(activity)} but its {kind.net} is "
+                f"the row's movements add up to {sek_text(activity)} but its {rule.net} is "
                 f"{sek_text(net)}: booked as written; the difference stays on the clearing "
                 "account", reading.file, line))
-    if table.implicit_payout and payout_id:
+    if bound.implicit_at is not None and payout_id:
         acc = implicit.setdefault((payout_id, currency), [0, None, line])
         acc[0] += activity + paid
         if acc[1] is None:
-            acc[1] = values.date(_cell(cells, index, table.implicit_payout), line,
-                                 table.implicit_payout)
+            acc[1] = values.date(cells[bound.implicit_at], line, bound.table.implicit_payout
+                                 or "")
     yield from made
 
 
