@@ -151,7 +151,8 @@ def test_a_gap_in_the_z_numbers_is_a_warning_naming_them(tmp_path, capsys):
     code, out, _, err = convert([SAMPLES / "z-dagrapport_K1_1001.csv", later], tmp_path, capsys)
     assert code == 0, err
     assert err == (f"bokfor: warning: {later}: register K1: Z 1002, 1003 missing between Z 1001 "
-                   "and Z 1004: 2 day close(s) without a voucher\n")
+                   f"and Z 1004 (in {SAMPLES / 'z-dagrapport_K1_1001.csv'}, {later}): 2 day "
+                   "close(s) without a voucher\n")
 
 
 def test_a_pos_sie_file_is_remapped_and_imported_once(tmp_path, capsys):
@@ -186,3 +187,29 @@ def test_a_pos_account_the_mapping_lacks_is_named(tmp_path, capsys):
                    "POS's SIE file books on account 3051, which the mapping does not have Fix: "
                    "map each to one of your accounts (or name it under accounts:):\n"
                    "pos:\n  sie:\n    accounts:\n      3051: <konto>\n")
+
+
+def test_every_account_a_pos_sie_file_lacks_is_named_at_once(tmp_path, capsys):
+    """One error for the whole file, not the first verifikation's accounts only."""
+    sie = REPO / "tests" / "fixtures" / "pos" / "kassa_sie_unknown_accounts.si"
+    code, _, _, err = convert([sie], tmp_path, capsys)
+    assert code == 2
+    assert err == (f"bokfor: error: {sie}:9: pos.sie.accounts: the POS's SIE file books on "
+                   "accounts 3053, 3052, 2622, which the mapping does not have Fix: map each "
+                   "to one of your accounts (or name it under accounts:):\n"
+                   "pos:\n  sie:\n    accounts:\n      3053: <konto>   # line 9\n"
+                   "      3052: <konto>   # line 15\n      2622: <konto>   # line 15\n")
+
+
+def test_methods_missing_in_two_reports_are_one_error_naming_both_files(tmp_path, capsys):
+    k1, k2 = tmp_path / "k1.csv", tmp_path / "k2.csv"
+    k1.write_text((SAMPLES / "z-dagrapport_K1_1001.csv").read_text(encoding="utf-8").replace(
+        "Betalning;Swish;", "Betalning;Vipps;"), encoding="utf-8")
+    k2.write_text((SAMPLES / "z-dagrapport_K2_57.csv").read_text(encoding="utf-8").replace(
+        "Betalning;Kort;", "Betalning;Bankkort;"), encoding="utf-8")
+    code, _, _, err = convert([k1, k2], tmp_path, capsys)
+    assert code == 2
+    assert err.splitlines()[0] == (
+        f"bokfor: error: {k1}:1: pos: Z 1001 K1 and 1 more day closes (in {k1}, {k2}): the pos "
+        "mapping has no account for 2 item(s): payment methods Vipps, Bankkort Fix: add these "
+        "lines to the mapping (replace <konto> with the account):")

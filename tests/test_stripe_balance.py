@@ -164,8 +164,10 @@ def test_registered_and_schema() -> None:
 
 def test_legacy_layout() -> None:
     rows = read(FIXTURES / "legacy.csv")
-    assert [r.fields["type"] for r in rows] == ["transfer", "refund", "charge", "charge", "charge"]
+    # The legacy payout is a `transfer` described STRIPE TRANSFER: booked as the payout it is.
+    assert [r.fields["type"] for r in rows] == ["payout", "refund", "charge", "charge", "charge"]
     transfer, refund = rows[0], rows[1]
+    assert transfer.aliases == ("stripe-payout:tr_18Cq2kLp4RzWm8Xa1Nb6QwYu",)
     # A legacy payout (tr_) with an empty Transfer column belongs to its own payout group.
     assert transfer.fields["payout_id"] == "tr_18Cq2kLp4RzWm8Xa1Nb6QwYu"
     assert transfer.fields["transfer_group"] is None  # no such column in this era
@@ -173,6 +175,24 @@ def test_legacy_layout() -> None:
     assert sum(r.amounts["net"] for r in rows[1:]) == -transfer.amounts["gross"]
     assert rows[4].date == dt.date(2016, 4, 6)  # 23:40 UTC in April (CEST) = next day
     assert "metadata.order_id" not in rows[0].fields
+
+
+def test_a_legacy_payout_goes_to_the_bank_and_a_connect_transfer_stays_one(tmp_path) -> None:
+    """Only the STRIPE TRANSFER rows of a legacy export are payouts; a Connect transfer to
+    another Stripe account keeps its type (and the mapping's Connect rule)."""
+    from bokfor.mapping import load_mapping
+    from bokfor.booking import book
+
+    connect = tmp_path / "connect.csv"
+    text = (FIXTURES / "legacy.csv").read_text(encoding="utf-8")
+    connect.write_text(text.replace(",STRIPE TRANSFER,", ",Transfer to acct_1Partner,"),
+                       encoding="utf-8")
+    assert read(connect)[0].fields["type"] == "transfer"
+    mapping = load_mapping(ROOT / "mappings" / "stripe.yaml")
+    rows = read(FIXTURES / "legacy.csv")
+    booking = book(rows[:1], mapping.for_source("stripe_balance"), mapping, SOURCE.schema)
+    assert {(line.account, line.amount) for v in booking.vouchers for line in v.lines} == {
+        ("1580", -142856), ("1930", 142856)}
 
 
 def test_metadata_columns_quotes_and_multiline_fields() -> None:
@@ -317,9 +337,10 @@ def test_error_missing_columns() -> None:
     path = FIXTURES / "missing_column.csv"
     err = error_of(path)
     assert str(err) == (
-        f"{path}:1: not a Stripe balance export: missing columns 'Fee', 'Net'"
-        " Fix: export from the Stripe Dashboard (Balance → Export); the header must contain"
-        " id, Type, Source, Amount, Fee, Net, Currency, Created (UTC)."
+        f"{path}:1: a Stripe balance export without its `Fee` and `Net` columns: export again"
+        " with Fee and Net selected Fix: choose the columns under Balance → Export → Columns in"
+        " the Stripe Dashboard; bokfor needs the columns id, Type, Source, Amount, Fee, Net,"
+        " Currency, Created (UTC)."
     )
     # The columns are named in the message: there is no single column to point at.
     assert (err.file, err.line, err.column) == (str(path), 1, None)

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bokfor.domain import Notice
 from bokfor.errors import InputError
 from bokfor.sources import DATETIME, TEXT
 from bokfor.sources.stripe_balance import SOURCE as BALANCE
@@ -37,7 +38,12 @@ HEADER = [
 
 
 def read(path: Path, tz: dt.tzinfo = STOCKHOLM) -> list:
-    return list(SOURCE.read(path, tz))
+    """The rows (the notices apart: `notices`)."""
+    return [r for r in SOURCE.read(path, tz) if not isinstance(r, Notice)]
+
+
+def notices(path: Path) -> list[str]:
+    return [str(r) for r in SOURCE.read(path, STOCKHOLM) if isinstance(r, Notice)]
 
 
 def utc(text: str) -> dt.datetime:
@@ -84,6 +90,9 @@ def test_sample_failed_rows_book_nothing() -> None:
     keys = {r.key for r in rows}
     assert "stripe-payment:ch_3Q1MxqRb7qLmX2vT1c7YtR0a" not in keys
     assert "stripe-payment:ch_3QSqyVRb7qLmX2vT0mE4wN9s" not in keys
+    # Never silently: the rows left out are counted, by status.
+    assert notices(SAMPLE) == [f"{SAMPLE}:9: 2 rows not booked: payments that moved no money "
+                               "(Failed 2; lines 9, 17)"]
 
 
 def test_sample_charge_fields() -> None:
@@ -268,6 +277,54 @@ def test_all_columns_layout_and_raw_statuses() -> None:
     assert gbp.origin.line == 6  # the released authorisation's description spans two lines
 
 
+def test_incomplete_blocked_and_failed_rows_with_empty_cells_are_skipped_and_counted() -> None:
+    """Rows of payment intents that never moved money have empty ids, fees and Captured
+    cells: skipped by their Status, never a refusal of the file, and counted."""
+    path = FIXTURES / "incomplete_rows.csv"
+    rows = read(path)
+    assert [(r.key, r.amounts) for r in rows] == [
+        ("stripe-payment:py_3RkT5pQw2xYz8uVb1aB2cD3e", {"gross": 14900, "fee": 373,
+                                                       "net": 14527}),
+        # succeeded with an empty Captured cell: succeeded means captured
+        ("stripe-payment:py_3RkQ2mQw2xYz8uVb0pP1oO2i", {"gross": 9900, "fee": 274,
+                                                       "net": 9626})]
+    assert notices(path) == [f"{path}:3: 5 rows not booked: payments that moved no money "
+                             "(requires_payment_method 2, Blocked 1, Failed 1, canceled 1; "
+                             "lines 3, 4, 5, 6, 7)"]
+
+
+def test_only_rows_that_moved_no_money_is_nothing_to_book(tmp_path, capsys) -> None:
+    """Never "every row was exported before" for a file that holds nothing bookable."""
+    from tests.test_errors import run_cli
+
+    path = tmp_path / "unified_payments.csv"
+    lines = (FIXTURES / "incomplete_rows.csv").read_text(encoding="utf-8").splitlines()
+    path.write_text("\n".join([lines[0], *lines[2:-1]]) + "\n", encoding="utf-8")
+    code, out, err = run_cli(["convert", str(path), "-m", str(ROOT / "mappings" / "stripe.yaml"),
+                              "-o", str(tmp_path / "o.si"), "--ledger",
+                              str(tmp_path / "l.sqlite")], capsys)
+    assert code == 3
+    assert out.splitlines()[-1] == (f"Nothing to book: no transactions in {path}; nothing "
+                                    "written.")
+    assert err == (f"bokfor: warning: {path}:2: 5 rows not booked: payments that moved no "
+                   "money (requires_payment_method 2, Blocked 1, Failed 1, canceled 1; lines 2, "
+                   "3, 4, 5, 6)\n")
+
+
+def test_older_21_column_layout() -> None:
+    """No Decline Reason and no Refunded date (UTC): read by name, refunds would be refused."""
+    rows = read(FIXTURES / "older_21_columns.csv")
+    assert [(r.key, r.amounts, r.fields["currency"], r.fields["payout_id"]) for r in rows] == [
+        ("stripe-payment:ch_3Pz1aBQw2xYz8uVb1Mn2Op3Q", {"gross": 30000, "fee": 695,
+                                                       "net": 29305}, "sek",
+         "po_1Pz9xYQw2xYz8uVbAb1Cd2Ef"),
+        ("stripe-payment:ch_3Pz0zZQw2xYz8uVb0Qr4St5U", {"gross": 52133, "fee": 1262,
+                                                       "net": 50871}, "sek",
+         "po_1Pz9xYQw2xYz8uVbAb1Cd2Ef")]
+    assert rows[1].date == dt.date(2025, 11, 20)  # 23:45 UTC is the next day in Sweden
+    assert rows[1].fields["presentment_amount"] == "45.00"
+
+
 def test_legacy_layout_created_utc_and_tax() -> None:
     rows = read(FIXTURES / "legacy.csv")
     assert [r.key for r in rows] == [
@@ -330,6 +387,45 @@ def test_detect_true(path: Path) -> None:
 )
 def test_detect_false(path: Path) -> None:
     assert SOURCE.detect(path) is False
+
+
+def undetected(path: Path) -> str:
+    """The error detection gives for a file no source takes."""
+    from bokfor.sources import detect_source
+
+    with pytest.raises(InputError) as caught:
+        detect_source(path)
+    return str(caught.value)
+
+
+def test_an_export_with_columns_left_out_is_named_with_what_to_select(tmp_path: Path) -> None:
+    """Columns are the user's choice in the Dashboard: a payments export without its id is
+    still recognised as one, and the message says which columns to select."""
+    path = tmp_path / "unified_payments.csv"
+    lines = SAMPLE.read_text(encoding="utf-8").splitlines()
+    path.write_text("\n".join(line.split(",", 1)[1] for line in lines[:3]) + "\n",
+                    encoding="utf-8")
+    assert undetected(path) == (
+        f"{path}:1: a Stripe payments export without its `id` column: export again with id "
+        "selected Fix: choose the columns under Payments → Export → Columns in the Stripe "
+        "Dashboard; bokfor needs the columns id, Created date (UTC), Amount, Amount Refunded, "
+        "Currency, Captured, Fee, Status.")
+    generic = tmp_path / "other.csv"
+    generic.write_text("id,Amount,Currency,Status\n1,2.00,sek,ok\n", encoding="utf-8")
+    assert "its header matches no known format" in undetected(generic)
+
+
+def test_the_connect_application_fees_export_is_refused_naming_what_it_is(tmp_path) -> None:
+    path = tmp_path / "fees.csv"  # as a non-English Dashboard writes it: "0,25" in quotes
+    path.write_text((FIXTURES / "application_fees.csv").read_text(encoding="utf-8").replace(
+        ",0.25,0.00,", ',"0,25","0,00",'), encoding="utf-8")
+    for file in (FIXTURES / "application_fees.csv", path):
+        assert undetected(file) == (
+            f"{file}:1: a Stripe Connect application fees export (Connect → Application fees): "
+            "bokfor does not book it, as it does not say when a refunded fee was refunded Fix: "
+            "book the platform's fees from the balance export (Balance → Export; types "
+            "application_fee and application_fee_refund) or the itemized balance change report "
+            "(reporting_category platform_earning), which date every refund.")
 
 
 def test_detect_rules(tmp_path: Path) -> None:
@@ -404,9 +500,11 @@ def test_error_missing_columns() -> None:
     path = FIXTURES / "missing_column.csv"
     err = error_of(path)
     assert str(err) == (
-        f"{path}:1: not a Stripe payments export: missing columns 'Amount Refunded', 'Captured'"
-        " Fix: export from the Stripe Dashboard (Payments → Export); the header must contain"
-        " id, Created date (UTC), Amount, Amount Refunded, Currency, Captured, Fee, Status."
+        f"{path}:1: a Stripe payments export without its `Amount Refunded` and `Captured`"
+        " columns: export again with Amount Refunded and Captured selected Fix: choose the"
+        " columns under Payments → Export → Columns in the Stripe Dashboard; bokfor needs the"
+        " columns id, Created date (UTC), Amount, Amount Refunded, Currency, Captured, Fee,"
+        " Status."
     )
     assert where(err) == (str(path), 1, None)
 

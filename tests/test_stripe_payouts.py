@@ -369,19 +369,19 @@ def test_error_missing_columns() -> None:
     path = FIXTURES / "missing_column.csv"
     err = error_of(path)
     assert str(err) == (
-        f"{path}:1: not a Stripe payouts export: missing columns 'Created (UTC)', 'Currency'"
-        " Fix: export the payout list from the Stripe Dashboard (Balance → Payouts → Export);"
-        " the header must contain id, Amount, Created (UTC), Currency, Arrival Date (UTC),"
-        " Status."
+        f"{path}:1: a Stripe payouts export without its `Created (UTC)` and `Currency` columns:"
+        " export again with Created (UTC) and Currency selected Fix: export the payout list"
+        " from the Stripe Dashboard (Balance → Payouts → Export); bokfor needs the columns id,"
+        " Amount, Created (UTC), Currency, Arrival Date (UTC), Status."
     )
     assert (err.line, err.column) == (1, None)
     path = FIXTURES / "report_missing_column.csv"
     assert str(error_of(path)) == (
-        f"{path}:1: not a Stripe itemized payouts report: missing columns 'currency',"
-        " 'reporting_category' Fix: download the itemized payouts report from the Stripe"
-        " Dashboard (Reports → Balance → Payouts → Download → Itemized); the header must"
-        " contain payout_id, effective_at_utc, currency, gross, net, reporting_category,"
-        " payout_status."
+        f"{path}:1: a Stripe itemized payouts report without its `currency` and"
+        " `reporting_category` columns: export again with currency and reporting_category"
+        " selected Fix: download the itemized payouts report from the Stripe Dashboard"
+        " (Reports → Balance → Payouts → Download → Itemized); bokfor needs the columns"
+        " payout_id, effective_at_utc, currency, gross, net, reporting_category, payout_status."
     )
 
 
@@ -515,7 +515,7 @@ def test_error_report_with_local_times_only_and_no_arrival_date() -> None:
 
 def test_error_not_a_payouts_file_empty_and_non_utf8(tmp_path: Path) -> None:
     err = error_of(FIXTURES / "not_stripe.csv")
-    assert err.message.startswith("not a Stripe payouts export: missing columns 'id',")
+    assert err.message == "not a Stripe payouts export: none of its columns is in the header"
     empty = tmp_path / "empty.csv"
     empty.write_bytes(b"")
     assert error_of(empty).message == "the file is empty"

@@ -366,10 +366,11 @@ def test_error_missing_columns() -> None:
     path = FIXTURES / "missing_column.csv"
     err = error_of(path)
     assert str(err) == (
-        f"{path}:1: not a Stripe itemized report: missing columns 'fee', 'net'"
-        " Fix: download an itemized report from the Stripe Dashboard (Reports → Balance"
-        " summary or Payout reconciliation → Download → Itemized); the header must contain"
-        " balance_transaction_id, created_utc, currency, gross, fee, net, reporting_category."
+        f"{path}:1: a Stripe itemized report without its `fee` and `net` columns: export again"
+        " with fee and net selected Fix: choose the columns when downloading the itemized"
+        " report from the Stripe Dashboard (Reports → Balance summary or Payout reconciliation"
+        " → Download → Itemized → Columns); bokfor needs the columns balance_transaction_id,"
+        " created_utc, currency, gross, fee, net, reporting_category."
     )
     assert (err.file, err.line, err.column) == (str(path), 1, None)
 

@@ -169,9 +169,10 @@ def test_error_two_currencies() -> None:
 def test_error_missing_column() -> None:
     path = FIXTURES / "missing_column.csv"
     assert str(error_of(path)) == (
-        f"{path}:1: not a Stripe balance summary: missing column 'description' Fix: download"
-        " the balance summary from the Stripe Dashboard (Reports → Balance → Balance summary →"
-        " Download); the header must contain category, description, net_amount, currency."
+        f"{path}:1: a Stripe balance summary without its `description` column: export again"
+        " with description selected Fix: download the balance summary from the Stripe"
+        " Dashboard (Reports → Balance → Balance summary → Download); bokfor needs the columns"
+        " category, description, net_amount, currency."
     )
 
 

@@ -422,12 +422,15 @@ def _snippet(kind: tuple[Any, ...], schema: Schema) -> list[str]:
 # -- POS day closes ---------------------------------------------------------------------
 
 
-def book_pos(rows: Iterable[Row], mapping: Mapping, on_row: RowSink = _ignore) -> Booking:
+def book_pos(rows: Iterable[Row], mapping: Mapping, on_row: RowSink = _ignore,
+             gaps: Any = None) -> Booking:
     """Day-close rows (sources/pos.py) -> one voucher per register and Z, plus the cash
     vouchers asked for. Raises InputError for a close that does not tie or an X report,
-    MappingError listing every payment method, VAT rate and product group without account;
-    the plan checks the Z series of the whole run (`dayclose.z_gaps`)."""
-    from bokfor.posbook import Missing, book_cash, book_dayclose, remap_sie_voucher
+    MappingError listing every payment method, VAT rate, product group and SIE account
+    without account — of the whole run when the plan hands in its `gaps`
+    (`posbook.RunGaps`, raised by the plan after the last input); the plan checks the Z
+    series of the whole run (`dayclose.z_gaps`)."""
+    from bokfor.posbook import RunGaps, book_cash, book_dayclose, remap_sie_voucher
     from bokfor.sources.pos import CASH_DEPOSIT, CASH_DIFFERENCE, SIE, Z
 
     result = Booking(vouchers=[])
@@ -437,17 +440,23 @@ def book_pos(rows: Iterable[Row], mapping: Mapping, on_row: RowSink = _ignore) -
                            hint="add `pos: {payment_methods: …, vat_rates: …}` (docs/pos.md).")
     closes = []
     tagged: list[tuple[Voucher, int]] = []
-    missing = Missing()  # every account the run's closes lack, in one error
+    own = gaps is None
+    gaps = gaps if gaps is not None else RunGaps()  # every account the closes lack: one error
+    missing, missing_sie = gaps.closes, gaps.sie
     for row in rows:
         result.rows += 1
         close, part = row.detail, row.fields["part"]
         if part == Z:
             closes.append(close)
+            _same_currency(close, mapping)
             voucher = book_dayclose(close, mapping.pos, missing)  # type: ignore[arg-type]
             if voucher is None:
                 continue
         elif part == SIE:
-            voucher = remap_sie_voucher(close, mapping.pos, mapping.accounts)  # type: ignore
+            voucher = remap_sie_voucher(close, mapping.pos, mapping.accounts,  # type: ignore
+                                        missing_sie)
+            if voucher is None:
+                continue
         else:
             cash = book_cash(close, mapping.pos)  # type: ignore[arg-type]
             suffix = {CASH_DIFFERENCE: ":diff", CASH_DEPOSIT: ":deposit"}[str(part)]
@@ -455,10 +464,24 @@ def book_pos(rows: Iterable[Row], mapping: Mapping, on_row: RowSink = _ignore) -
         voucher = dataclasses.replace(voucher, source_keys=(row.key,), origins=(row.origin,))
         on_row(len(tagged), row, voucher.lines, True)
         tagged.append((voucher, len(tagged)))
-    missing.raise_if_any()
+    if own:
+        gaps.raise_if_any()
     for close in closes:
         result.notices.extend(Notice(note, file=close.origin.file) for note in close.notes)
     tagged.sort(key=_voucher_order)
     result.vouchers = [voucher for voucher, _ in tagged]
     result.tags = [tag for _, tag in tagged]
     return result
+
+
+def _same_currency(close: Any, mapping: Mapping) -> None:
+    """A day close is booked as it stands, never converted: one in another currency than the
+    books' (a Z report saying Valuta EUR) is refused, naming its file."""
+    currency = (close.currency or "").strip().upper()
+    if currency and currency != mapping.company.currency:
+        raise InputError(
+            f"the day close is in {currency}, but the books are kept in "
+            f"{mapping.company.currency}", file=close.origin.file,
+            line=close.line_of("currency"), key=close.label,
+            hint="a day close is booked in the currency of the books; book this register's "
+            "day closes in books of their own currency, or by hand at the day's rate.")

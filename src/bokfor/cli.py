@@ -501,16 +501,15 @@ def _period_and_limit(date_from: Optional[str], date_to: Optional[str], show: st
 
 
 def _nothing_new(quiet: bool, json_out: bool, plan: Any = None) -> None:
-    """Exit 3. A run whose inputs hold no transactions at all says so: it is not that every
-    row was exported before."""
-    empty = plan is not None and not any(s.rows for s in plan.inputs)
+    """Exit 3, saying why nothing was written (report.nothing_new)."""
+    from bokfor.report import nothing_new
+
+    reason, text = nothing_new(plan)
     if json_out:
-        sys.stdout.write(json.dumps({"status": "nothing-new", "vouchers": 0,
-                                     "reason": "no-transactions" if empty else "exported"})
+        sys.stdout.write(json.dumps({"status": "nothing-new", "vouchers": 0, "reason": reason})
                          + "\n")
     elif not quiet:
-        out.print("Nothing to book: the input holds no transactions; nothing written." if empty
-                  else "Nothing new: every row was exported before; nothing written.")
+        out.print(text, markup=False)
     raise typer.Exit(EXIT_NOTHING_NEW)
 
 

@@ -301,8 +301,10 @@ def z_gaps(closes: Iterable[DayClose]) -> list[Notice]:
         if missing:
             shown = ", ".join(str(n) for n in missing[:20]) + (" …" if len(missing) > 20 else "")
             last = series[numbers[-1]]
+            files = list(dict.fromkeys(series[n].origin.file for n in numbers))
+            where = f" (in {', '.join(files)})" if len(files) > 1 else ""
             notices.append(Notice(
                 f"register {register}: Z {shown} missing between Z {numbers[0]} and "
-                f"Z {numbers[-1]}: {len(missing)} day close(s) without a voucher",
+                f"Z {numbers[-1]}{where}: {len(missing)} day close(s) without a voucher",
                 last.origin.file))
     return notices

@@ -28,6 +28,7 @@ from bokfor.ledger import SAME_LINES, Ledger, RowRecord, lines_to_json, paused_g
 from bokfor.mapping import Mapping
 from bokfor.money import format_sek, format_sie
 from bokfor.outputs import Part, split_years
+from bokfor.posbook import RunGaps
 from bokfor.sie.model import SieDocument
 from bokfor.spool import RecordSpool
 from bokfor.sources import Schema, Source, detect_source, get_source
@@ -195,6 +196,7 @@ def _plan_inputs(
     next_tag = 0
     exported_ids: set[int] = set()
     closes: list[object] = []  # POS day closes of the run
+    pos_gaps = RunGaps()  # accounts the mapping lacks for them, over every input
     movements = _Movements()
     for path, src in zip(inputs, sources):
         pos = src.section == POS
@@ -218,7 +220,7 @@ def _plan_inputs(
         if moves is not None:
             moves.start(src.name, rules)
         sink = _recorder(spool, offset, src.name, contents, now_lines, moves)
-        booking = book_pos(todo, mapping, sink) if rules is None else \
+        booking = book_pos(todo, mapping, sink, pos_gaps) if rules is None else \
             book(todo, rules, mapping, src.schema, sink)
         next_tag = offset + len(booking.tags)
         summary.changed = len(changed)
@@ -252,6 +254,7 @@ def _plan_inputs(
         if pos:
             closes += [row.detail for row in todo  # type: ignore[union-attr]
                        if row.fields.get("part") == POS_Z]
+    pos_gaps.raise_if_any()  # what the mapping lacks for every day close: one error
     renamed = None if other_account else movements.renamed_error()
     if renamed is not None:
         plan.errors.insert(0, renamed)

@@ -23,7 +23,7 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from bokfor.dayclose import DayClose, cash_problems, check, norm_rate, sek_text
-from bokfor.domain import Line, Voucher, make_dims
+from bokfor.domain import Line, Origin, Voucher, make_dims
 from bokfor.errors import InputError, MappingError, UnbalancedError
 
 GIFT_CARD = "gift_card"  # a payment method or product group booked on the liability account
@@ -174,6 +174,9 @@ class Missing:
         dc = self.closes[0]
         who = dc.label if len(self.closes) == 1 else \
             f"{dc.label} and {len(self.closes) - 1} more day closes"
+        files = list(dict.fromkeys(c.origin.file for c in self.closes))
+        if len(files) > 1:  # a run's error names every input it comes from
+            who += f" (in {', '.join(files)})"
         what = []
         details = ["pos:"]
         for section, items in self.sections.items():
@@ -360,31 +363,74 @@ def _voucher(dc: DayClose, accounts: PosAccounts, template: str, lines: list[Lin
     return voucher
 
 
-def remap_sie_voucher(voucher: Voucher, accounts: PosAccounts, known: Mapping[str, str]
-                      ) -> Voucher:
+class MissingSie:
+    """The POS SIE accounts the mapping lacks, over every verifikation of the run (and every
+    file), each with where it is first booked: one error lists them all."""
+
+    def __init__(self) -> None:
+        self.accounts: dict[str, Origin | None] = {}
+
+    def add(self, account: str, origin: Origin | None) -> None:
+        self.accounts.setdefault(account, origin)
+
+    def raise_if_any(self) -> None:
+        if not self.accounts:
+            return
+        names = list(self.accounts)
+        origins = [o for o in self.accounts.values() if o is not None]
+        files = list(dict.fromkeys(o.file for o in origins))
+        first = origins[0] if origins else None
+        what = "the POS's SIE file books" if len(files) <= 1 else \
+            f"the POS's SIE files ({', '.join(files)}) book"
+        raise MappingError(
+            f"{what} on account{'s' if len(names) > 1 else ''} {', '.join(names)}, which the "
+            "mapping does not have",
+            file=first.file if first else None, line=first.line if first else None,
+            key="pos.sie.accounts", hint="map each to one of your accounts (or name it under "
+            "accounts:):", details=["pos:", "  sie:", "    accounts:"]
+            + [f"      {a}: <konto>" + (
+                "" if o is None or len(origins) == 1 else f"   # line {o.line}"
+                if len(files) == 1 else f"   # {o}") for a, o in self.accounts.items()])
+
+
+class RunGaps:
+    """What the mapping lacks for the day closes and POS SIE files of a whole run (all its
+    inputs): raised as one error per kind once every input is booked."""
+
+    def __init__(self) -> None:
+        self.closes = Missing()
+        self.sie = MissingSie()
+
+    def raise_if_any(self) -> None:
+        self.closes.raise_if_any()
+        self.sie.raise_if_any()
+
+
+def remap_sie_voucher(voucher: Voucher, accounts: PosAccounts, known: Mapping[str, str],
+                      missing: MissingSie | None = None) -> Voucher | None:
     """A verifikation from a POS's own SIE file, on our accounts, series and cost centres.
 
     Accounts are mapped by `accounts.sie.accounts`; one not mapped must be one of ours
-    (`known`, the mapping's `accounts:`), else MappingError listing every such account of
-    the voucher with the YAML to add. The voucher still balances: only accounts and objects
-    change, never an amount."""
+    (`known`, the mapping's `accounts:`), else MappingError listing every such account with
+    the YAML to add. Given a `missing` of the whole run, the accounts are collected there
+    instead and None is returned: the caller raises once every verifikation is seen. The
+    voucher still balances: only accounts and objects change, never an amount."""
     sie = accounts.sie
-    lines, missing = [], []
+    own = missing is None
+    missing = missing if missing is not None else MissingSie()
+    before = len(missing.accounts)
+    origin = voucher.origins[0] if voucher.origins else None
+    lines = []
     for line in voucher.lines:
         account = sie.accounts.get(line.account, line.account)
-        if account not in known and account not in missing:
-            missing.append(account)
+        if account not in known:
+            missing.add(account, origin)
         dims = tuple((d, sie.objects.get(o, o) if d == sie.dimension else o)
                      for d, o in line.dims)
         lines.append(line._replace(account=account, dims=make_dims(dict(dims))))
-    origin = voucher.origins[0] if voucher.origins else None
-    if missing:
-        raise MappingError(
-            f"the POS's SIE file books on account{'s' if len(missing) > 1 else ''} "
-            f"{', '.join(missing)}, which the mapping does not have",
-            file=origin.file if origin else None, line=origin.line if origin else None,
-            key="pos.sie.accounts", hint="map each to one of your accounts (or name it under "
-            "accounts:):", details=["pos:", "  sie:", "    accounts:"]
-            + [f"      {a}: <konto>" for a in missing])
+    if own:
+        missing.raise_if_any()
+    elif len(missing.accounts) > before or any(line.account not in known for line in lines):
+        return None
     return Voucher(series=sie.series or accounts.series, date=voucher.date, text=voucher.text,
                    lines=tuple(lines), origins=voucher.origins, rule="pos-sie")

@@ -34,6 +34,28 @@ def counts_line(plan: Plan) -> str:
     return "Plan: " + ", ".join(parts)
 
 
+def nothing_new(plan: Plan | None) -> tuple[str, str]:
+    """Why a run writes nothing, as a word for machines (`exported`, `no-transactions`,
+    `no-bookable-rows`) and a sentence: every row exported before, or no row to book at all
+    (an empty statement, a file of failed payments, an open settlement period, rows waiting
+    for their payout) — never the first said of the second."""
+    if plan is None or any(s.exported or s.changed for s in plan.inputs) \
+            or plan.count(EXPORTED):
+        return "exported", "Nothing new: every row was exported before; nothing written."
+    files = ", ".join(s.path for s in plan.inputs)
+    if not any(s.rows for s in plan.inputs):
+        return "no-transactions", f"Nothing to book: no transactions in {files}; nothing " \
+            "written."
+    why = [f"{n} {what}" for n, what in (
+        (sum(s.pending for s in plan.inputs), "waiting for their payout"),
+        (sum(s.outside for s in plan.inputs), "outside --from/--to"),
+        (sum(s.zero for s in plan.inputs), "with amount 0.00"),
+        (sum(sum(s.skipped.values()) for s in plan.inputs), "skipped by rules"),
+        (sum(sum(s.also.values()) for s in plan.inputs), "also in an earlier input")) if n]
+    return "no-bookable-rows", (f"Nothing to book: no bookable rows in {files} "
+                                f"({', '.join(why)}); nothing written.")
+
+
 def show_plan(console: Console, plan: Plan, accounts: dict[str, str], limit: int | None) -> None:
     listed = [e for e in plan.entries if e.status != EXPORTED or limit is None]
     if listed:

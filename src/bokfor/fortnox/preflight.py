@@ -114,8 +114,11 @@ class _Collector:
 
 
 def _describe(v: Voucher) -> str:
+    """A voucher in a problem of the whole run: its date, text, rows and the input file they
+    come from (a run of several files must say which)."""
     keys = f" from {', '.join(v.source_keys[:2])}" if v.source_keys else ""
-    return f"{v.date.isoformat()} {v.text!r}{keys}"
+    where = f" ({v.origins[0]})" if v.origins else ""
+    return f"{v.date.isoformat()} {v.text!r}{keys}{where}"
 
 
 def check(vouchers: Iterable[Voucher], registers: Registers, *, series: str | None = None

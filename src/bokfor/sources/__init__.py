@@ -124,8 +124,8 @@ class UserFormats:
 
 def all_sources(user: UserFormats | None = None) -> list[Source]:
     """Every format bokfor reads, with the mapping's own layouts (`user`)."""
-    from bokfor.sources import (bgmax, camt, mt940, netbank, nets_ocr, pos, stripe_balance,
-                                stripe_payments, stripe_payouts, stripe_report)
+    from bokfor.sources import (bgmax, camt, mt940, netbank, nets_ocr, pos, settlement,
+                                stripe_balance, stripe_payments, stripe_payouts, stripe_report)
 
     user = user or UserFormats()
     return [stripe_balance.SOURCE, stripe_report.SOURCE, stripe_payments.SOURCE,
@@ -135,7 +135,7 @@ def all_sources(user: UserFormats | None = None) -> list[Source]:
             pos.ZReportSource(user.zreport_profiles, user.book_cash)
             if user.zreport_profiles or user.book_cash else pos.ZREPORT,
             pos.ZettleReceiptsSource(user.book_cash) if user.book_cash else pos.ZETTLE_RECEIPTS,
-            pos.ZETTLE_STATEMENT, pos.POS_SIE]
+            pos.ZETTLE_STATEMENT, pos.POS_SIE, settlement.SOURCE]
 
 
 def get_source(name: str, user: UserFormats | None = None) -> Source:

@@ -24,9 +24,8 @@ from bokfor.errors import InputError
 from bokfor.money import AmountError, parse_amount
 from bokfor.sources import DATETIME, TEXT, Schema
 from bokfor.sources import stripe_common
-from bokfor.sources.csvutil import (
-    Table, column_index, header_names, missing_columns, read_csv, records)
-from bokfor.sources.stripe_common import charge_alias, payout_alias
+from bokfor.sources.csvutil import Table, column_index, header_names, read_csv, records
+from bokfor.sources.stripe_common import charge_alias, missing_columns, payout_alias
 
 NAME = "stripe_balance"
 TITLE = "Stripe balance export (balance_history.csv)"
@@ -42,8 +41,12 @@ _OPTIONAL = (
     "Transfer Group",
 )
 _METADATA_SUFFIX = " (metadata)"
-_PAYOUT_TYPES = frozenset({"payout", "transfer"})
-_CHARGE_TYPES = frozenset({"charge", "payment"})  # "transfer" = legacy (tr_) payouts
+_PAYOUT_TYPES = frozenset({"payout", "transfer"})  # a transfer is its own payout group too
+_CHARGE_TYPES = frozenset({"charge", "payment"})
+# Before Stripe's Payouts (April 2017) money to the bank was a `transfer` (tr_…) described
+# "STRIPE TRANSFER", like a Connect transfer to another Stripe account today: such a row is
+# booked as the payout it is (type payout), a Connect transfer keeps type transfer.
+_LEGACY_PAYOUT = "STRIPE TRANSFER"
 
 _DATE_HINT = (
     "Stripe writes times as YYYY-MM-DD HH:MM in UTC; re-download the export from the Stripe"
@@ -107,14 +110,28 @@ class StripeBalanceSource:
         return read_csv(path, lambda f, file, delimiter: _rows(f, file, delimiter, tz),
                         redownload=_REDOWNLOAD_HINT, not_utf8=_UTF8_HINT)
 
+    def explain(self, path: Path) -> InputError | None:
+        """A Stripe export of any kind that no Stripe source took: the columns its user left
+        out, or what it is when bokfor does not book it (stripe_common.explain)."""
+        return stripe_common.explain(path, header_names(path))
+
+
+def missing(names: set[str] | dict[str, int], file: str) -> InputError | None:
+    """The error for a balance export whose user left out columns bokfor needs."""
+    absent = [name for name in REQUIRED if name not in names]
+    if not absent:
+        return None
+    return missing_columns("Stripe balance export", absent, REQUIRED,
+                           "choose the columns under Balance → Export → Columns in the "
+                           "Stripe Dashboard", file)
+
 
 def _index(header: list[str], file: str) -> dict[str, int]:
     """Column name -> position, checking the required columns are there."""
     index = column_index(header)
-    missing = [name for name in REQUIRED if name not in index]
-    if missing:
-        raise missing_columns("Stripe balance export", missing, REQUIRED,
-                              "export from the Stripe Dashboard (Balance → Export)", file)
+    error = missing(index, file)
+    if error is not None:
+        raise error
     return index
 
 
@@ -185,6 +202,8 @@ def _rows(f: Iterable[str], file: str, delimiter: str, tz: dt.tzinfo) -> Iterato
             row.append("")  # target of absent optional columns (index == width)
             kind = row[i_type]
             source_id = row[i_source] or None
+            if kind == "transfer" and row[i_desc].strip().upper() == _LEGACY_PAYOUT:
+                kind = "payout"  # a payout from before 2017: money to the bank, not Connect
             transfer = row[i_transfer] or None
             if transfer is None and kind in payout_types:
                 transfer = source_id  # a payout belongs to its own payout group

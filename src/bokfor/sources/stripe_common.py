@@ -58,3 +58,70 @@ def instant(cache: dict[str, dt.datetime], text: str, file: str, line: int, colu
         cache.clear()
     cache[text] = value
     return value
+
+
+def missing_columns(kind: str, missing: list[str], required: tuple[str, ...], where: str,
+                    file: str) -> InputError:
+    """A Stripe export whose user chose columns without one bokfor needs: said as what it
+    is, with what to select when exporting again (never "not a Stripe export")."""
+    def listed(names: list[str]) -> str:
+        return " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+
+    if len(missing) == len(required):  # nothing of it: a file given with --source
+        return InputError(f"not a {kind}: none of its columns is in the header", file=file,
+                          line=1, hint=f"{where}; bokfor needs the columns "
+                          + ", ".join(required) + ".")
+    shown, names = listed([f"`{m}`" for m in missing]), listed(missing)
+    return InputError(
+        f"a {kind} without its {shown} column{'s' if len(missing) > 1 else ''}: export again "
+        f"with {names} selected", file=file, line=1,
+        hint=f"{where}; bokfor needs the columns " + ", ".join(required) + ".")
+
+
+# What a header must hold to be recognised as a Stripe export although columns bokfor needs
+# are missing (`explain`): names only that export writes, at least two of them. Generic
+# names (id, Amount, Currency, Status) prove nothing.
+_KINDS: tuple[tuple[str, frozenset[str], str], ...] = (
+    ("stripe_payments", frozenset({
+        "Created date (UTC)", "Amount Refunded", "Captured", "Converted Amount",
+        "Converted Amount Refunded", "Converted Currency", "Decline Reason",
+        "Refunded date (UTC)", "Seller Message", "Taxes On Fee", "Card ID",
+        "Customer Description", "Invoice ID", "PaymentIntent ID", "Card Issue Country",
+        "Card Last4", "Card Brand", "Statement Descriptor"}), "payments"),
+    ("stripe_balance", frozenset({
+        "Available On (UTC)", "Customer Facing Amount", "Customer Facing Currency",
+        "Transfer Date (UTC)", "Transfer Group", "Destination Platform Fee",
+        "Destination Platform Fee Currency"}), "balance"),
+    ("stripe_report", frozenset({
+        "balance_transaction_id", "reporting_category", "available_on_utc", "created_utc",
+        "automatic_payout_id", "automatic_payout_effective_at_utc",
+        "customer_facing_amount", "customer_facing_currency", "source_id"}), "report"),
+)
+# The Connect "Application fees" export (Connect → Application fees → Export).
+_APPLICATION_FEES = frozenset({"Application ID", "User ID", "User Email", "Transaction ID"})
+
+
+def explain(path: object, names: set[str]) -> InputError | None:
+    """Why no Stripe source took a file whose header is a Stripe export's: columns the user
+    left out when exporting (named, with what to select), or an export bokfor does not book
+    (the Connect application fees list). None for anything else."""
+    from bokfor.sources import stripe_balance, stripe_payments, stripe_report
+
+    file = str(path)
+    if len(names & _APPLICATION_FEES) >= 3 and "Amount" in names:
+        return InputError(
+            "a Stripe Connect application fees export (Connect → Application fees): bokfor "
+            "does not book it, as it does not say when a refunded fee was refunded",
+            file=file, line=1,
+            hint="book the platform's fees from the balance export (Balance → Export; types "
+            "application_fee and application_fee_refund) or the itemized balance change "
+            "report (reporting_category platform_earning), which date every refund.")
+    for name, signature, _ in _KINDS:
+        if len(names & signature) < 2:
+            continue
+        if name == "stripe_payments":
+            return stripe_payments.missing(names, file)
+        if name == "stripe_balance":
+            return stripe_balance.missing(names, file)
+        return stripe_report.missing(names, file)
+    return None

@@ -58,12 +58,11 @@ import re
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from bokfor.domain import Origin, Row
+from bokfor.domain import Notice, Origin, Row
 from bokfor.errors import InputError
 from bokfor.sources import DATETIME, TEXT, Schema
-from bokfor.sources.csvutil import (
-    Table, column_index, header_names, missing_columns, read_csv, records)
-from bokfor.sources.stripe_common import charge_alias
+from bokfor.sources.csvutil import Table, column_index, header_names, read_csv, records
+from bokfor.sources.stripe_common import charge_alias, missing_columns
 
 NAME = "stripe_payments"
 TITLE = "Stripe payments export (unified_payments.csv)"
@@ -174,21 +173,31 @@ class StripePaymentsSource:
             and not {"Type", "Net"} <= names
         )
 
-    def read(self, path: Path, tz: dt.tzinfo) -> Iterator[Row]:
+    def read(self, path: Path, tz: dt.tzinfo) -> Iterator[Row | Notice]:
         """Stream normalised rows; raise InputError naming file, line and column."""
         return read_csv(path, lambda f, file, delimiter: _rows(f, file, delimiter, tz),
                         redownload=_REDOWNLOAD_HINT, not_utf8=_UTF8_HINT)
 
 
+def missing(names: set[str] | dict[str, int], file: str) -> InputError | None:
+    """The error for a payments export whose user left out columns bokfor needs."""
+    absent = [name for name in REQUIRED if name not in names
+              and not (name == "Created date (UTC)" and "Created (UTC)" in names)]
+    if not absent:
+        return None
+    return missing_columns("Stripe payments export", absent, REQUIRED,
+                           "choose the columns under Payments → Export → Columns in the "
+                           "Stripe Dashboard", file)
+
+
 def _index(header: list[str], file: str) -> dict[str, int]:
     """Column name -> position, checking the columns needed to book are there."""
     index = column_index(header)
-    if "Created date (UTC)" not in index and "Created (UTC)" in index:
+    error = missing(index, file)
+    if error is not None:
+        raise error
+    if "Created date (UTC)" not in index:
         index["Created date (UTC)"] = index["Created (UTC)"]
-    missing = [name for name in REQUIRED if name not in index]
-    if missing:
-        raise missing_columns("Stripe payments export", missing, REQUIRED,
-                              "export from the Stripe Dashboard (Payments → Export)", file)
     return index
 
 
@@ -245,8 +254,10 @@ class _Money:
 _CACHE_LIMIT = 1 << 16  # distinct texts kept per cache; cleared (not evicted) when full
 
 
-def _rows(f: Iterable[str], file: str, delimiter: str, tz: dt.tzinfo) -> Iterator[Row]:
-    """One pass, constant work per row, no list of all rows."""
+def _rows(f: Iterable[str], file: str, delimiter: str,
+          tz: dt.tzinfo) -> Iterator[Row | Notice]:
+    """One pass, constant work per row, no list of all rows; at the end a notice counting
+    the rows not booked because no money moved."""
     reader = Table(f, delimiter, file, hint=_REDOWNLOAD_HINT)
     try:
         header = next(reader)
@@ -283,6 +294,7 @@ def _rows(f: Iterable[str], file: str, delimiter: str, tz: dt.tzinfo) -> Iterato
 
     money = _Money(file, delimiter)
     instants: dict[str, dt.datetime] = {}
+    skipped: dict[str, list[int]] = {}  # status -> lines of the rows no money moved in
     make_row, make_origin = Row, Origin
     booked, not_booked, true, false = _BOOKED, _NOT_BOOKED, _TRUE, _FALSE
     try:
@@ -293,7 +305,9 @@ def _rows(f: Iterable[str], file: str, delimiter: str, tz: dt.tzinfo) -> Iterato
             state = status.lower()
             if state not in booked:
                 if state in not_booked:
-                    continue  # no money moved: nothing to book (see the module docstring)
+                    # No money moved: nothing to book (see the module docstring); counted.
+                    skipped.setdefault(status or "(empty)", []).append(line)
+                    continue
                 raise InputError(
                     f"unknown Status {status!r}",
                     file=file,
@@ -303,8 +317,12 @@ def _rows(f: Iterable[str], file: str, delimiter: str, tz: dt.tzinfo) -> Iterato
                 )
             captured = row[i_captured].strip().lower()
             if captured in false:
-                continue  # an authorisation never captured: no money moved
-            if captured not in true:
+                # An authorisation never captured: no money moved.
+                skipped.setdefault(f"{status}, not captured", []).append(line)
+                continue
+            if captured not in true and not (captured == "" and state != "refunded"):
+                # (Paid and succeeded mean captured; an empty cell cannot say whether a
+                # Refunded row was a refund or a released authorisation.)
                 raise InputError(
                     f"Captured is neither true nor false: {row[i_captured]!r}",
                     file=file,
@@ -461,6 +479,19 @@ def _rows(f: Iterable[str], file: str, delimiter: str, tz: dt.tzinfo) -> Iterato
             line=reader.line_num,
             hint=_REDOWNLOAD_HINT,
         ) from None
+    if skipped:
+        yield _skipped_notice(skipped, file)
+
+
+def _skipped_notice(skipped: dict[str, list[int]], file: str) -> Notice:
+    """The rows of payments that moved no money (failed, blocked, incomplete, uncaptured):
+    not booked, and counted here so that none is left out silently."""
+    lines = sorted(n for found in skipped.values() for n in found)
+    kinds = ", ".join(f"{status} {len(found)}" for status, found in skipped.items())
+    shown = ", ".join(map(str, lines[:10])) + (", …" if len(lines) > 10 else "")
+    return Notice(f"{len(lines)} row{'s' if len(lines) > 1 else ''} not booked: payments that "
+                  f"moved no money ({kinds}; line{'s' if len(lines) > 1 else ''} {shown})",
+                  file, lines[0])
 
 
 def _instant(

@@ -43,9 +43,8 @@ from bokfor.domain import FieldValue, Origin, Row
 from bokfor.errors import InputError
 from bokfor.money import AmountError, parse_amount
 from bokfor.sources import DATE, DATETIME, TEXT, Schema
-from bokfor.sources.csvutil import (
-    Table, column_index, header_names, missing_columns, read_csv, records)
-from bokfor.sources.stripe_common import payout_alias
+from bokfor.sources.csvutil import Table, column_index, header_names, read_csv, records
+from bokfor.sources.stripe_common import missing_columns, payout_alias
 
 NAME = "stripe_payouts"
 TITLE = "Stripe payouts (Dashboard payouts.csv or Reports itemized payouts)"

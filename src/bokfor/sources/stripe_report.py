@@ -34,10 +34,9 @@ from bokfor.domain import FieldValue, Origin, Row
 from bokfor.errors import InputError
 from bokfor.money import AmountError, parse_amount
 from bokfor.sources import DATETIME, TEXT, Schema
-from bokfor.sources.csvutil import (
-    Table, column_index, header_names, missing_columns, read_csv, records)
+from bokfor.sources.csvutil import Table, column_index, header_names, read_csv, records
 from bokfor.sources import stripe_common
-from bokfor.sources.stripe_common import charge_alias
+from bokfor.sources.stripe_common import charge_alias, missing_columns
 
 NAME = "stripe_report"
 TITLE = "Stripe itemized report (balance change from activity / payout reconciliation)"
@@ -144,18 +143,27 @@ class StripeReportSource:
                         redownload=_REDOWNLOAD_HINT, not_utf8=_UTF8_HINT)
 
 
+def missing(names: set[str] | dict[str, int], file: str) -> InputError | None:
+    """The error for an itemized report run without columns bokfor needs."""
+    absent = [
+        name for name in REQUIRED
+        if name not in names and not (name == "created_utc" and "created" in names)
+    ]  # fmt: skip
+    if not absent:
+        return None
+    return missing_columns(
+        "Stripe itemized report", absent, REQUIRED,
+        "choose the columns when downloading the itemized report from the Stripe Dashboard"
+        " (Reports → Balance summary or Payout reconciliation → Download → Itemized → "
+        "Columns)", file)
+
+
 def _index(header: list[str], file: str) -> dict[str, int]:
     """Column name -> position, checking the required columns are there."""
     index = column_index(header)
-    missing = [
-        name for name in REQUIRED
-        if name not in index and not (name == "created_utc" and "created" in index)
-    ]  # fmt: skip
-    if missing:
-        raise missing_columns(
-            "Stripe itemized report", missing, REQUIRED,
-            "download an itemized report from the Stripe Dashboard (Reports → Balance"
-            " summary or Payout reconciliation → Download → Itemized)", file)
+    error = missing(index, file)
+    if error is not None:
+        raise error
     if "created_utc" not in index:
         raise InputError(
             "the report has local times only: 'created' but no 'created_utc'",

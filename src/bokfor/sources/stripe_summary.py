@@ -26,8 +26,9 @@ from typing import Any
 from bokfor.errors import InputError
 from bokfor.money import AmountError, format_sie, parse_amount
 from bokfor.sources.csvutil import (
-    Table, column_index, delimiter as sniff_delimiter, header_line, header_names, missing_columns,
+    Table, column_index, delimiter as sniff_delimiter, header_line, header_names,
 )
+from bokfor.sources.stripe_common import missing_columns
 
 REQUIRED = ("category", "description", "net_amount", "currency")
 LINES = ("starting_balance", "activity", "payouts", "ending_balance")

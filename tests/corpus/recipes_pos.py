@@ -1,0 +1,149 @@
+"""The corpus's Stripe exports' and settlement reports' own totals, from their raw bytes
+(never through bokfor's readers). Each recipe gives the net movement of the account its case
+checks, in öre of the file's own currency: for a Stripe export what reached the Stripe
+balance (the clearing account), for a settlement report what was paid out to the bank. See
+tests/corpus/harness.py."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import xml.etree.ElementTree as ET
+import zipfile
+from decimal import Decimal
+from pathlib import Path
+
+
+def _ore(text: str, decimal_mark: str = ".") -> int:
+    """'1234.50' -> 123450 (the files here have two decimals at most)."""
+    text = text.strip()
+    if decimal_mark == ",":
+        text = text.replace(".", "").replace(",", ".")
+    value = Decimal(text or "0") * 100
+    if value != value.to_integral_value():
+        raise ValueError(f"{text!r} has more than two decimals")
+    return int(value)
+
+
+def _csv(path: Path, delimiter: str = ",") -> list[dict[str, str]]:
+    text = path.read_bytes().decode("utf-8-sig")
+    return list(csv.DictReader(io.StringIO(text), delimiter=delimiter))
+
+
+# -- Stripe ----------------------------------------------------------------------------
+
+
+def stripe_payments(path: Path, case: dict) -> int:
+    """Payments export: per charge that moved money (Paid, Refunded, succeeded; captured),
+    the settlement amount less Stripe's fee and its tax, less what was refunded."""
+    total = 0
+    for row in _csv(path):
+        if row["Status"].lower() not in ("paid", "refunded", "succeeded"):
+            continue
+        if row["Captured"].lower() != "true":
+            continue
+        gross = row.get("Converted Amount") or row["Amount"]
+        refunded = row.get("Converted Amount Refunded") or row.get("Amount Refunded") or "0"
+        tax = row.get("Taxes On Fee") or row.get("Tax") or "0"
+        total += _ore(gross) - _ore(row["Fee"]) - _ore(tax) - _ore(refunded)
+    return total
+
+
+def stripe_report(path: Path, case: dict) -> int:
+    """Itemized balance change report: the sum of `net` (every row is a balance movement)."""
+    return sum(_ore(row["net"]) for row in _csv(path))
+
+
+# -- settlements: what was paid out to the bank -----------------------------------------
+
+_VIPPS_SETTLEMENT = re.compile(r"^SettlementInfo,(.*)$", re.MULTILINE)
+
+
+def vipps_csv(path: Path, case: dict) -> int:
+    """The SettlementInfo rows' Net. Vipps' example writes it `16450,62` without quotes, so
+    the row has one field more than its header: Net is then the two fields before the
+    NumberOfTransactions at the end, joined by the comma."""
+    text = path.read_bytes().decode("utf-8")
+    lines = text.splitlines()
+    header = next(line for line in lines if line.startswith("SettlementInfo,SalesUnitName"))
+    names = header.split(",")
+    total = 0
+    for line in lines:
+        if not line.startswith("SettlementInfo,") or line == header:
+            continue
+        fields = line.split(",")
+        net = names.index("Net")
+        if len(fields) == len(names):
+            total += _ore(fields[net])
+        elif len(fields) == len(names) + 1:
+            total += _ore(f"{fields[net]}.{fields[net + 1]}")
+        else:
+            raise ValueError(f"unexpected SettlementInfo row: {line}")
+    return total
+
+
+def vipps_xml(path: Path, case: dict) -> int:
+    """SettlementReport: the sum of every settlement's SettledAmount (the payout)."""
+    root = ET.fromstring(path.read_bytes())
+    return sum(_ore(node.text or "0") for node in root.iter()
+               if node.tag.rsplit("}", 1)[-1] == "SettledAmount")
+
+
+def _xlsx_rows(path: Path) -> list[list[str]]:
+    """The first sheet's cells as text, read from the workbook's XML with the stdlib."""
+    ns = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+    with zipfile.ZipFile(path) as archive:
+        strings = []
+        if "xl/sharedStrings.xml" in archive.namelist():
+            for item in ET.fromstring(archive.read("xl/sharedStrings.xml")).iter(f"{ns}si"):
+                strings.append("".join(t.text or "" for t in item.iter(f"{ns}t")))
+        sheet = ET.fromstring(archive.read("xl/worksheets/sheet1.xml"))
+    rows = []
+    for row in sheet.iter(f"{ns}row"):
+        cells: dict[int, str] = {}
+        for cell in row.iter(f"{ns}c"):
+            ref = re.match(r"[A-Z]+", cell.get("r", "")).group()  # type: ignore[union-attr]
+            column = 0
+            for ch in ref:
+                column = column * 26 + ord(ch) - 64
+            value = cell.find(f"{ns}v")
+            inline = cell.find(f"{ns}is")
+            if cell.get("t") == "s" and value is not None:
+                cells[column - 1] = strings[int(value.text or "0")]
+            elif inline is not None:
+                cells[column - 1] = "".join(t.text or "" for t in inline.iter(f"{ns}t"))
+            elif value is not None:
+                cells[column - 1] = value.text or ""
+        rows.append([cells.get(i, "") for i in range(max(cells, default=-1) + 1)])
+    return rows
+
+
+def vipps_xlsx(path: Path, case: dict) -> int:
+    """Oppgjørsrapport: the sum of Oppgjørssum on the "Til utbetaling netto" rows."""
+    rows = _xlsx_rows(path)
+    header = next(row for row in rows if "Oppgjørssum" in row)
+    at = header.index("Oppgjørssum")
+    return sum(_ore(row[at]) for row in rows
+               if row and row[0] == "Til utbetaling netto" and len(row) > at and row[at])
+
+
+def mobilepay(path: Path, case: dict) -> int:
+    """MyShop transfer overview: the sum of the Transfer events (written positive)."""
+    return sum(_ore(row["Amount"], ",") for row in _csv(path, ";") if row["Event"] == "Transfer")
+
+
+def clearhaus(path: Path, case: dict) -> int:
+    """Clearhaus settlements: the payout of every settled period (the open one has none)."""
+    return sum(_ore(row["payout_amount"]) for row in _csv(path) if row["settled"] == "true")
+
+
+RECIPES = {
+    "stripe_payments": stripe_payments,
+    "stripe_report": stripe_report,
+    "vipps_csv": vipps_csv,
+    "vipps_xml": vipps_xml,
+    "vipps_xlsx": vipps_xlsx,
+    "mobilepay": mobilepay,
+    "clearhaus": clearhaus,
+}
