@@ -22,6 +22,7 @@ import pytest
 from bokfor import nightly
 from bokfor.sie.reader import read as read_sie
 from tests.test_errors import REPO, run_cli
+from tests.test_push import clock, env, fake  # noqa: F401  (fixtures: the fake Fortnox)
 
 SAMPLES = REPO / "samples"
 SCHEMA = json.loads((REPO / "docs" / "run.schema.json").read_text(encoding="utf-8"))
@@ -341,3 +342,72 @@ def test_a_doubt_under_strict_rejects_the_clients_files(night, capsys):
     assert [(f["name"], f["status"]) for f in entry["files"]] == [
         ("bgmax_ocr.txt", "booked"), ("seb.csv", "booked")]
     assert any("may be booked already under another key" in w for w in entry["warnings"])
+
+
+def test_action_push_posts_each_voucher_once(tmp_path, capsys, env):
+    """`action: push`: the client's vouchers go to Fortnox (the fake), each once; the same
+    download the next night posts nothing."""
+    from tests.test_push import assert_exactly_once, per_row, stripe_csv
+
+    folder = tmp_path / "kund"
+    code, _, err = run_cli(["init", "--client", str(folder), "--kind", "stripe"], capsys)
+    assert code == 0, err
+    shutil.copyfile(per_row(tmp_path), folder / "mapping.yaml")
+    (folder / "bokfor.yaml").write_text("mapping: mapping.yaml\naction: push\n", encoding="utf-8")
+    csv = stripe_csv(tmp_path / "balance.csv", 6)
+    shutil.copyfile(csv, folder / "inbox" / "balance.csv")
+    code, summary, err = _summary([str(folder)], capsys)
+    assert code == 0, err
+    entry = summary["clients"][0]
+    assert (entry["action"], entry["vouchers"], entry["status"]) == ("push", 6, "done")
+    assert entry["outputs"] == [{"path": f"Fortnox ({env.base_url})", "year": None,
+                                 "export": 1, "vouchers": 6}]
+    assert_exactly_once(env, folder / "ledger.sqlite", 6)
+    shutil.copyfile(csv, folder / "inbox" / "balance.csv")
+    code, summary, err = _summary([str(folder)], capsys)
+    assert code == 0, err
+    assert summary["clients"][0]["files"][0]["status"] == "nothing-new"
+    assert_exactly_once(env, folder / "ledger.sqlite", 6)
+    assert sorted(p.name for p in folder.glob("archive/*/*")) == ["balance-2.csv", "balance.csv"]
+
+
+def test_convert_reads_the_files_in_a_directory(tmp_path, capsys, monkeypatch):
+    """`convert DIR` books the input files in DIR, sorted, as if each were named; hidden and
+    half-downloaded files are skipped."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    _drop(folder, ["bank/nets_ocr_dnb.txt", "bank/bgmax_ocr.txt", (".~lock.x#", b"x"),
+                   ("mars.csv.part", b"x")])
+    common = ["-m", str(REPO / "mappings" / "bank.yaml"), "--quiet"]
+    code, _, err = run_cli(["convert", str(folder), *common, "--out", str(tmp_path / "dir.si"),
+                            "--ledger", str(tmp_path / "a.sqlite")], capsys)
+    assert code == 0, err
+    named = [str(folder / "bgmax_ocr.txt"), str(folder / "nets_ocr_dnb.txt")]
+    code, _, err = run_cli(["convert", *named, *common, "--out", str(tmp_path / "named.si"),
+                            "--ledger", str(tmp_path / "b.sqlite")], capsys)
+    assert code == 0, err
+    assert (tmp_path / "dir.si").read_bytes() == (tmp_path / "named.si").read_bytes()
+    assert len(read_sie(tmp_path / "dir.si").document.vouchers) == 11
+
+
+@pytest.mark.parametrize("kind", ["stripe", "bank", "pos", None])
+def test_init_client_gives_a_mapping_that_checks(kind, tmp_path, capsys):
+    """Each kind's starter is the example mapping of that kind, shipped in the package,
+    and passes `mapping check`; the folder has every folder `run` uses."""
+    folder = tmp_path / "Kund & Co"
+    code, out, err = run_cli(["init", "--client", str(folder),
+                              *(["--kind", kind] if kind else [])], capsys)
+    assert code == 0, err
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "archive", "bokfor.yaml", "inbox", "mapping.yaml", "out", "rejected", "reports"]
+    source = REPO / "mappings" / f"{kind}.yaml" if kind else \
+        REPO / "src" / "bokfor" / "starter.yaml"
+    assert (folder / "mapping.yaml").read_bytes() == source.read_bytes()
+    assert 'client: "Kund & Co"' in (folder / "bokfor.yaml").read_text(encoding="utf-8")
+    if kind:
+        code, out, err = run_cli(["mapping", "check", str(folder / "mapping.yaml")], capsys)
+        assert code == 0, err
+    code, summary, err = _summary([str(folder)], capsys)
+    assert code == 0 and summary["clients"][0]["client"] == "Kund & Co"
+    assert summary["clients"][0]["status"] == "idle"

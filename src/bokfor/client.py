@@ -212,7 +212,9 @@ def starter_text(kind: str | None) -> bytes:
     """The starter mapping of `kind` (the example mapping of that kind, shipped in the
     package), or the generic commented starter."""
     if kind is not None and kind not in KINDS:
-        raise UsageError(f"--kind {kind!r} is not one of {', '.join(KINDS)}")
+        raise UsageError(f"--kind {kind!r} is not one of {', '.join(KINDS)}",
+                         hint="stripe for Stripe exports, bank for bank files, pos for cash "
+                         "registers' day closes (Z-dagrapporter, Zettle).")
     name = f"starters/{kind}.yaml" if kind else "starter.yaml"
     return resources.files("bokfor").joinpath(name).read_bytes()
 

@@ -26,7 +26,15 @@ from pathlib import Path
 from typing import Any, Callable
 
 from bokfor.client import Client, inputs_in, load_client, move_new, write_new
-from bokfor.errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, BokforError, InputError, SieError
+from bokfor.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILURE,
+    EXIT_OK,
+    BokforError,
+    InputError,
+    SieError,
+    UsageError,
+)
 
 SCHEMA_VERSION = 1
 
@@ -95,8 +103,9 @@ def run_client(folder: Path, today: dt.date | None = None) -> dict[str, Any]:
     try:
         files = inputs_in(client.inbox)
     except OSError as exc:
-        night.errors.append(f"{client.inbox}: the inbox cannot be read: {exc.strerror} Fix: "
-                            "make the folder (or set `inbox:` in bokfor.yaml).")
+        night.errors.append(UsageError(
+            f"the inbox cannot be read: {exc.strerror}", file=str(client.inbox),
+            hint="make the folder, or name another with `inbox:` in bokfor.yaml.").render())
         return night.as_dict(time.monotonic() - started)
     if not files:
         return night.as_dict(time.monotonic() - started)  # idle: the mapping is not read
