@@ -411,3 +411,21 @@ def test_init_client_gives_a_mapping_that_checks(kind, tmp_path, capsys):
     code, summary, err = _summary([str(folder)], capsys)
     assert code == 0 and summary["clients"][0]["client"] == "Kund & Co"
     assert summary["clients"][0]["status"] == "idle"
+
+
+def test_one_run_of_a_client_at_a_time(night, capsys):
+    """A second `bokfor run` of a client that one is running leaves its files to it."""
+    from filelock import FileLock
+
+    folder = night[0]
+    with FileLock(str(folder / nightly.RUN_LOCK)):
+        code, summary, err = _summary([str(folder), str(night[1])], capsys)
+    assert code == 2
+    busy, other = summary["clients"]
+    assert busy["errors"] == [f"{folder}: another bokfor run is running this client; its files "
+                              "were left to it Fix: run each client from one cron job only."]
+    assert [(f["name"], f["status"], f["to"]) for f in busy["files"]] == [
+        ("bgmax_ocr.txt", "left", None)]
+    assert (folder / "inbox" / "bgmax_ocr.txt").exists() and other["status"] == "done"
+    code, summary, err = _summary([str(folder)], capsys)
+    assert code == 0 and summary["clients"][0]["vouchers"] == 6

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from filelock import FileLock, Timeout
+
 from bokfor.client import Client, inputs_in, load_client, move_new, write_new
 from bokfor.errors import (
     EXIT_BAD_INPUT,
@@ -37,6 +39,7 @@ from bokfor.errors import (
 )
 
 SCHEMA_VERSION = 1
+RUN_LOCK = ".bokfor-run.lock"  # in the client folder: one `bokfor run` of a client at a time
 
 # A client's status: nothing in the inbox; every file booked or booked before; something
 # for a person to fix (rejected files, an error); a failure that is not the files' fault (a
@@ -109,8 +112,29 @@ def run_client(folder: Path, today: dt.date | None = None) -> dict[str, Any]:
         return night.as_dict(time.monotonic() - started)
     if not files:
         return night.as_dict(time.monotonic() - started)  # idle: the mapping is not read
+    lock = FileLock(str(client.folder / RUN_LOCK))
     try:
-        _book(client, files, night, today or dt.date.today())
+        lock.acquire(timeout=0)
+    except Timeout:  # a second `bokfor run` of the same client: its files are the other's
+        night.errors.append(UsageError(
+            "another bokfor run is running this client; its files were left to it",
+            file=str(client.folder), hint="run each client from one cron job only.").render())
+        for path in files:
+            night.file(path, LEFT)
+        return night.as_dict(time.monotonic() - started)
+    try:
+        return _run_locked(client, night, started, today or dt.date.today())
+    finally:
+        lock.release()
+
+
+def _run_locked(client: Client, night: _Night, started: float, today: dt.date
+                ) -> dict[str, Any]:
+    files = inputs_in(client.inbox)  # again, under the lock: what is still there
+    if not files:
+        return night.as_dict(time.monotonic() - started)
+    try:
+        _book(client, files, night, today)
     except BokforError as exc:  # one that is not the files' fault (exit 1): leave them
         night.errors.append(exc.render())
         night.failed = exc.exit_code == EXIT_FAILURE
