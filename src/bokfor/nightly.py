@@ -89,7 +89,8 @@ class _Night:
                 "vouchers": sum(o["vouchers"] for o in self.outputs),
                 "booked": counts[BOOKED], "nothing_new": counts[NOTHING_NEW],
                 "rejected": counts[REJECTED], "left": counts[LEFT], "outputs": self.outputs,
-                "warnings": self.warnings, "errors": self.errors, "report": self.report,
+                "warnings": list(dict.fromkeys(self.warnings)),  # once, if a retry said it again
+                "errors": self.errors, "report": self.report,
                 "seconds": round(seconds, 3)}
 
 
