@@ -67,18 +67,9 @@ def _warn(notices: list) -> None:
 
 
 def _warn_strict(notices: list, strict: bool, warn: Any = _warn) -> None:
-    """`--strict`: the other warnings, then the backwards postings, then rows that may be
-    booked already, each kind as one error."""
-    if strict:
-        from bokfor.domain import Caution
-        from bokfor.plan import refuse_cautions
-        from bokfor.plausibility import refuse
+    from bokfor.steps import strict_check
 
-        warn([n for n in notices if not isinstance(n, Caution)])
-        refuse(notices)
-        refuse_cautions(notices)
-    else:
-        warn(notices)
+    strict_check(notices, strict, warn)
 
 
 _INPUTS = typer.Argument(..., help="Export files (Stripe balance_history.csv …), or "
@@ -262,26 +253,25 @@ def _carry_out(job: Any, rules: Any, limit: Optional[int], *, out_path: Optional
                first: Optional[dt.date], last: Optional[dt.date], strict: bool = False) -> None:
     from bokfor.outputs import year_label
     from bokfor.report import dumps, period_diff, plan_json, show_plan
+    from bokfor.steps import carry_out
 
     table = not quiet and not json_out and fmt == "table"
     warn = (lambda notices: None) if quiet else _warn
 
-    plan, state = job.plan(exported=limit is None or fmt == "json" or diff)
-    _warn_strict(job.notices + plan.notices, strict, warn)
-    if table:
-        show_plan(out, plan, rules.accounts, limit)
-    if fmt == "json":
-        sys.stdout.write(dumps(plan_json(plan)) + "\n")
-    if diff:
-        sys.stdout.write(period_diff(plan, rules, job.ledger_path, job.generated, first, last))
-    checked = job.check(plan)
-    if checked is None:
-        if write:
-            job.learn(plan)
-        _nothing_new(quiet or fmt == "json", json_out)
-    assert checked is not None
-    rendered, notices = checked
-    warn(notices)
+    def shown(plan: Any) -> None:
+        if table:
+            show_plan(out, plan, rules.accounts, limit)
+        if fmt == "json":
+            sys.stdout.write(dumps(plan_json(plan)) + "\n")
+        if diff:
+            sys.stdout.write(period_diff(plan, rules, job.ledger_path, job.generated, first,
+                                         last))
+
+    done = carry_out(job, out_path if write else None, strict=strict, warn=warn, shown=shown,
+                     exported=limit is None or fmt == "json" or diff)
+    plan = done.plan
+    if done.nothing_new:
+        _nothing_new(quiet or (fmt == "json" and not write), json_out)
     if not write:
         if table:
             if out_path is not None:
@@ -290,15 +280,7 @@ def _carry_out(job: Any, rules: Any, limit: Optional[int], *, out_path: Optional
                               f"(räkenskapsår {year_label(part.year)})", markup=False)
             out.print("Dry run: nothing written.")
         return
-    assert out_path is not None
-    job.check_targets(job.targets(plan, out_path, None), None)
-    job.notices.clear()
-    written = job.write(plan, state, rendered, out_path)
-    warn(job.notices)
-    if written is None:
-        _nothing_new(quiet, json_out)
-    assert written is not None
-    plan, export_ids, targets = written
+    export_ids, targets = done.export_ids, done.targets
     if json_out:
         outputs = [{"path": str(path), "year": year_label(part.year), "export": export_id,
                     "vouchers": len(part.indices)}

@@ -79,6 +79,9 @@ class _Night:
                            "source": source, "error": error,
                            "note": None if note is None else str(note)})
 
+    def warn(self, notices: list[Any]) -> None:
+        self.warnings += [str(n) for n in notices]
+
     def as_dict(self, seconds: float) -> dict[str, Any]:
         counts = {s: sum(1 for f in self.files if f["status"] == s)
                   for s in (BOOKED, NOTHING_NEW, REJECTED, LEFT)}
@@ -232,49 +235,31 @@ def _job(client: Client, rules: Any, files: list[Path], fmt: str) -> Any:
                strict=client.strict)
 
 
-def _refuse_doubtful(client: Client, notices: list[Any], night: _Night) -> None:
-    """`strict`: doubts and backwards postings stop the client as a whole (they are about
-    the mapping or the bank formats, not one file); without it they are warnings."""
-    from bokfor.plan import Doubt, refuse_doubts
-    from bokfor.plausibility import Implausible, refuse
+def _whole(notices: list[Any], strict: bool, warn: Callable[[list[Any]], None]) -> None:
+    """The --strict step, its refusal about the client's files together (a mapping's
+    backwards posting, rows two formats of an account give), though it names one file."""
+    from bokfor.steps import strict_check
 
-    if client.strict:
-        night.warnings += [str(n) for n in notices if not isinstance(n, (Implausible, Doubt))]
-        try:
-            refuse(notices)
-            refuse_doubts(notices)
-        except BokforError as exc:
-            raise _WholeClient(exc) from None
-    else:
-        night.warnings += [str(n) for n in notices]
+    try:
+        strict_check(notices, strict, warn)
+    except BokforError as exc:
+        raise _WholeClient(exc) from None
 
 
 def _convert(client: Client, rules: Any, files: list[Path], night: _Night
              ) -> dict[str, tuple[int, str]]:
-    """The steps of `bokfor convert` with the client's --out, ledger and --strict; returns
+    """`bokfor convert` with the client's --out, ledger and --strict (bokfor.steps); returns
     per input its new vouchers and format."""
     from bokfor.outputs import year_label
+    from bokfor.steps import carry_out
 
-    job = _job(client, rules, files, client.format)
-    plan, state = job.plan()
-    _refuse_doubtful(client, job.notices + plan.notices, night)
-    done = {s.path: (s.vouchers, s.source) for s in plan.inputs}
-    checked = job.check(plan)
-    if checked is None:
-        return {path: (0, source) for path, (_, source) in done.items()}
-    rendered, notices = checked
-    night.warnings += [str(n) for n in notices]
-    job.check_targets(job.targets(plan, client.out, None), None)
-    job.notices.clear()
-    written = job.write(plan, state, rendered, client.out)
-    night.warnings += [str(n) for n in job.notices]
-    if written is None:
-        return {path: (0, source) for path, (_, source) in done.items()}
-    plan, export_ids, targets = written
+    done = carry_out(_job(client, rules, files, client.format), client.out,
+                     strict=client.strict, warn=night.warn, refuse=_whole)
     night.outputs += [{"path": str(path), "year": year_label(part.year), "export": export_id,
                        "vouchers": len(part.indices)}
-                      for part, path, export_id in zip(plan.parts, targets, export_ids)]
-    return {s.path: (s.vouchers, s.source) for s in plan.inputs}
+                      for part, path, export_id in zip(done.plan.parts, done.targets,
+                                                       done.export_ids)]
+    return {s.path: (0 if done.nothing_new else s.vouchers, s.source) for s in done.plan.inputs}
 
 
 def _push(client: Client, rules: Any, files: list[Path], night: _Night
@@ -288,12 +273,11 @@ def _push(client: Client, rules: Any, files: list[Path], night: _Night
     where = f"Fortnox ({base_url()})"
     try:
         plan, state = job.plan()
-        _refuse_doubtful(client, job.notices + plan.notices, night)
+        _whole(job.notices + plan.notices, client.strict, night.warn)
         done = {s.path: (s.vouchers, s.source) for s in plan.inputs}
         registers = prepare(job, api, plan, where)
-        result = None if registers is None else push_plan(
-            job, api, plan, state, registers, where,
-            lambda notices: night.warnings.extend(str(n) for n in notices))
+        result = None if registers is None else push_plan(job, api, plan, state, registers,
+                                                          where, night.warn)
     finally:
         api.close()
     if result is None:
