@@ -781,7 +781,8 @@ def ledger_settle(key: str = typer.Argument(..., help="The bokfor key (bokfor:â€
 
 @app.command()
 def init(
-    path: Path = typer.Argument(Path("bokfor.yaml"), help="Where to write the starter mapping."),
+    path: Path = typer.Argument(Path("mapping.yaml"), help="Where to write the starter mapping "
+                                "(not bokfor.yaml: that name is a client folder's config)."),
     client: Optional[Path] = typer.Option(
         None, "--client", help="Make a client folder for `bokfor run` instead: bokfor.yaml, "
         "mapping.yaml and the folders inbox, out, archive, rejected and reports."),

@@ -87,6 +87,10 @@ def load_client(folder: Path) -> Client:
 
     if not isinstance(data, dict):
         raise fail(f"{CONFIG} must be a YAML mapping (key: value lines)", ())
+    if "company" in data and "mapping" not in data:  # `bokfor init` once wrote mappings here
+        raise fail(f"{CONFIG} holds a mapping, not a client folder's config", ("company",),
+                   f"rename it to mapping.yaml and write a {CONFIG} naming it (`mapping: "
+                   "mapping.yaml`), or make the folder with `bokfor init --client DIR`.")
     try:
         cfg = ClientConfig.model_validate(data)
     except ValidationError as exc:
