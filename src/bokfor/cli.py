@@ -7,6 +7,7 @@ Domain errors become one message and an exit code here, in `main`, and nowhere e
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import sys
 from pathlib import Path
@@ -271,7 +272,7 @@ def _carry_out(job: Any, rules: Any, limit: Optional[int], *, out_path: Optional
                      exported=limit is None or fmt == "json" or diff)
     plan = done.plan
     if done.nothing_new:
-        _nothing_new(quiet or (fmt == "json" and not write), json_out)
+        _nothing_new(quiet or (fmt == "json" and not write), json_out, plan)
     if not write:
         if table:
             if out_path is not None:
@@ -345,7 +346,7 @@ def push(
             show_plan(out, plan, rules.accounts, limit)
         registers = prepare(job, client, plan, where)
         if registers is None:
-            _nothing_new(quiet, json_out)
+            _nothing_new(quiet, json_out, plan)
         assert registers is not None
         if dry_run:
             notices: list = []
@@ -446,11 +447,17 @@ def _period_and_limit(date_from: Optional[str], date_to: Optional[str], show: st
     return first, last, None if show == "all" else int(show)
 
 
-def _nothing_new(quiet: bool, json_out: bool) -> None:
+def _nothing_new(quiet: bool, json_out: bool, plan: Any = None) -> None:
+    """Exit 3. A run whose inputs hold no transactions at all says so: it is not that every
+    row was exported before."""
+    empty = plan is not None and not any(s.rows for s in plan.inputs)
     if json_out:
-        sys.stdout.write('{"status": "nothing-new", "vouchers": 0}\n')
+        sys.stdout.write(json.dumps({"status": "nothing-new", "vouchers": 0,
+                                     "reason": "no-transactions" if empty else "exported"})
+                         + "\n")
     elif not quiet:
-        out.print("Nothing new: every row was exported before; nothing written.")
+        out.print("Nothing to book: the input holds no transactions; nothing written." if empty
+                  else "Nothing new: every row was exported before; nothing written.")
     raise typer.Exit(EXIT_NOTHING_NEW)
 
 
