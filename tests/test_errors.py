@@ -80,7 +80,9 @@ _GROUPS = (("convert-bank", "Bank files"), ("convert-camt", "Bank files"),
            ("plan-books", "The books (--books, a SIE file)"), ("ledger-", "The export ledger"),
            ("mapping-", "The mapping"), ("reconcile-", "Reconciliation"),
            ("fortnox-", "Fortnox"), ("push-", "Fortnox"),
-           ("convert-", "Stripe exports and convert"), ("", "Other"))
+           ("convert-", "Stripe exports and convert"),
+           ("run-", "Client folders (bokfor run, init --client)"),
+           ("init-", "Client folders (bokfor run, init --client)"), ("", "Other"))
 
 
 def catalogue_markdown() -> str:

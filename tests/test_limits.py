@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -213,9 +214,23 @@ def test_a_fifo_as_a_sie_file(tmp_path, args):
                                          "a file Fix: give the path of a SIE file.\n")
 
 
-@pytest.mark.parametrize("path, kind", [("/dev/zero", "is a device, not a file"),
-                                        (".", "is a directory, not a file")])
-def test_a_device_or_directory_as_an_input(tmp_path, path, kind):
+def test_a_device_as_an_input(tmp_path):
     mapping(tmp_path)
-    assert dry_run(tmp_path, path) == (2, f"bokfor: error: {path}: {kind} Fix: give the path "
-                                          "of an export file (Stripe, bank or POS).\n")
+    assert dry_run(tmp_path, "/dev/zero") == (2, "bokfor: error: /dev/zero: is a device, not a "
+                                                 "file Fix: give the path of an export file "
+                                                 "(Stripe, bank or POS).\n")
+
+
+def test_a_directory_as_an_input_stands_for_its_files(tmp_path):
+    """`convert DIR` reads the input files in DIR (issue 21); none there is an error, and a
+    device in it is never read."""
+    mapping(tmp_path)
+    (tmp_path / "downloads").mkdir()
+    os.symlink("/dev/zero", tmp_path / "downloads" / "zero.csv")
+    assert dry_run(tmp_path, "downloads") == (2, "bokfor: error: downloads holds no input "
+                                                 "files Fix: give the export files, or a "
+                                                 "directory holding them.\n")
+    shutil.copyfile(SAMPLE, tmp_path / "downloads" / "export.csv")
+    code, err = dry_run(tmp_path, "downloads")  # read: rows the test mapping does not map
+    assert (code, err.split(": ")[2:4]) == (2, ["downloads/export.csv:5",
+                                                "sources.stripe_balance.rules"]), err

@@ -10,7 +10,6 @@ import datetime as dt
 import json
 import os
 import sys
-from importlib import resources
 from pathlib import Path
 from typing import Any, List, Optional
 
@@ -19,7 +18,7 @@ from rich.console import Console
 
 from bokfor import __version__
 from bokfor.errors import EXIT_FAILURE, EXIT_NOTHING_NEW, BokforError, UsageError
-from bokfor.outputs import resolved
+from bokfor.outputs import generated, resolved
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Stripe, bank and POS files -> balanced Swedish vouchers (SIE 4).")
@@ -63,38 +62,19 @@ def _date(text: Optional[str], option: str) -> Optional[dt.date]:
         raise UsageError(f"{option} {text!r} is not a date", hint="write YYYY-MM-DD.") from None
 
 
-def _generated(tz: dt.tzinfo) -> dt.date:
-    """#GEN date: SOURCE_DATE_EPOCH when set (reproducible output), else today."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    if epoch:
-        try:
-            return dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc).date()
-        except ValueError:
-            raise UsageError(f"SOURCE_DATE_EPOCH={epoch!r} is not a number of seconds") from None
-    return dt.datetime.now(tz).date()
-
-
 def _warn(notices: list) -> None:
     for notice in notices:
         err.print(f"bokfor: warning: {notice}", markup=False)
 
 
 def _warn_strict(notices: list, strict: bool, warn: Any = _warn) -> None:
-    """`--strict`: the other warnings, then the backwards postings, then rows that may be
-    booked already, each kind as one error."""
-    if strict:
-        from bokfor.domain import Caution
-        from bokfor.plan import refuse_cautions
-        from bokfor.plausibility import refuse
+    from bokfor.steps import strict_check
 
-        warn([n for n in notices if not isinstance(n, Caution)])
-        refuse(notices)
-        refuse_cautions(notices)
-    else:
-        warn(notices)
+    strict_check(notices, strict, warn)
 
 
-_INPUTS = typer.Argument(..., help="Export files (Stripe balance_history.csv …).")
+_INPUTS = typer.Argument(..., help="Export files (Stripe balance_history.csv …), or "
+                         "directories holding them.")
 _MAPPING = typer.Option(..., "--mapping", "-m", help="YAML mapping file.")
 _FROM = typer.Option(None, "--from", help="First voucher date (YYYY-MM-DD).")
 _TO = typer.Option(None, "--to", help="Last voucher date (YYYY-MM-DD).")
@@ -202,19 +182,12 @@ def plan(
          strict=strict, other_account=other_account)
 
 
-def _fortnox_job(job: Any, books: Optional[Path], token_file: Optional[Path]) -> Any:
-    """Wire Fortnox into a job: settling interrupted pushes, and `--books fortnox`. The
-    client (and so the credentials) is made only when one of them needs it, and first
-    checked to open the mapping's company's books."""
-    from bokfor.push import LazyClient, check_company, fortnox_books, make_client, settle
+def _inputs(paths: list[Path]) -> list[Path]:
+    """A directory given as an input stands for the input files in it (sorted; hidden and
+    half-downloaded files skipped)."""
+    from bokfor.client import expand_inputs
 
-    client = LazyClient(lambda: make_client(token_file), lambda api: check_company(
-        api, job.mapping.company, job.mapping_path))
-    job.settle = lambda ledger: settle(ledger, client)
-    if books is not None and str(books) == "fortnox":
-        job.books = None
-        job.books_loader = lambda plan: fortnox_books(client(), plan)
-    return client
+    return expand_inputs(paths)
 
 
 def _run(inputs: list[Path], mapping_path: Path, *, out_path: Optional[str], write: bool,
@@ -232,12 +205,14 @@ def _run(inputs: list[Path], mapping_path: Path, *, out_path: Optional[str], wri
 
     first, last, limit = _period_and_limit(date_from, date_to, show)
     rules = load_mapping(mapping_path)
-    job = Job(inputs, rules, mapping_path, resolved(ledger_path or default_path(mapping_path)),
-              source=source, date_from=first, date_to=last, correct=correct, books=books,
+    job = Job(_inputs(inputs), rules, mapping_path,
+              resolved(ledger_path or default_path(mapping_path)), source=source, date_from=first, date_to=last, correct=correct, books=books,
               allow_new_accounts=allow_new_accounts, wait=wait, checksum=checksum,
-              generated=_generated(rules.timezone), fmt=out_format, bank_account=bank_account,
+              generated=generated(rules.timezone), fmt=out_format, bank_account=bank_account,
               strict=strict, other_account=other_account)
-    client = _fortnox_job(job, books, token_file)
+    from bokfor.push import wire
+
+    client = wire(job, books, token_file)
     progress = _RowsRead() if err.is_terminal and not quiet and not json_out else None
     job.progress = progress
     try:
@@ -279,26 +254,25 @@ def _carry_out(job: Any, rules: Any, limit: Optional[int], *, out_path: Optional
                first: Optional[dt.date], last: Optional[dt.date], strict: bool = False) -> None:
     from bokfor.outputs import year_label
     from bokfor.report import dumps, period_diff, plan_json, show_plan
+    from bokfor.steps import carry_out
 
     table = not quiet and not json_out and fmt == "table"
     warn = (lambda notices: None) if quiet else _warn
 
-    plan, state = job.plan(exported=limit is None or fmt == "json" or diff)
-    _warn_strict(job.notices + plan.notices, strict, warn)
-    if table:
-        show_plan(out, plan, rules.accounts, limit)
-    if fmt == "json":
-        sys.stdout.write(dumps(plan_json(plan)) + "\n")
-    if diff:
-        sys.stdout.write(period_diff(plan, rules, job.ledger_path, job.generated, first, last))
-    checked = job.check(plan)
-    if checked is None:
-        if write:
-            job.learn(plan)
-        _nothing_new(quiet or fmt == "json", json_out, plan)
-    assert checked is not None
-    rendered, notices = checked
-    warn(notices)
+    def shown(plan: Any) -> None:
+        if table:
+            show_plan(out, plan, rules.accounts, limit)
+        if fmt == "json":
+            sys.stdout.write(dumps(plan_json(plan)) + "\n")
+        if diff:
+            sys.stdout.write(period_diff(plan, rules, job.ledger_path, job.generated, first,
+                                         last))
+
+    done = carry_out(job, out_path if write else None, strict=strict, warn=warn, shown=shown,
+                     exported=limit is None or fmt == "json" or diff)
+    plan = done.plan
+    if done.nothing_new:
+        _nothing_new(quiet or (fmt == "json" and not write), json_out, plan)
     if not write:
         if table:
             if out_path is not None:
@@ -307,15 +281,7 @@ def _carry_out(job: Any, rules: Any, limit: Optional[int], *, out_path: Optional
                               f"(räkenskapsår {year_label(part.year)})", markup=False)
             out.print("Dry run: nothing written.")
         return
-    assert out_path is not None
-    job.check_targets(job.targets(plan, out_path, None), None)
-    job.notices.clear()
-    written = job.write(plan, state, rendered, out_path)
-    warn(job.notices)
-    if written is None:
-        _nothing_new(quiet, json_out)
-    assert written is not None
-    plan, export_ids, targets = written
+    export_ids, targets = done.export_ids, done.targets
     if json_out:
         outputs = [{"path": str(path), "year": year_label(part.year), "export": export_id,
                     "vouchers": len(part.indices)}
@@ -356,39 +322,32 @@ def push(
     convert, a check that the credentials open the books of the mapping's company.orgnr, a
     pre-flight of every voucher against Fortnox's registers, then per voucher
     pending -> POST -> posted in the ledger. Base URL: $BOKFOR_FORTNOX_URL."""
-    from bokfor.convert import Job, check_plan
-    from bokfor.fortnox.preflight import fetch_registers
-    from bokfor.ledger import Ledger, default_path
+    from bokfor.convert import Job
+    from bokfor.ledger import default_path
     from bokfor.mapping import load_mapping
-    from bokfor.push import Pusher, base_url, bodies, preflight, require_orgnr
+    from bokfor.push import base_url, bodies, prepare, push_plan, require_orgnr, wire
     from bokfor.report import dumps, show_plan
 
     first, last, limit = _period_and_limit(date_from, date_to, show)
     rules = load_mapping(mapping)
     require_orgnr(rules.company.orgnr, mapping)  # before reading the inputs
-    job = Job(inputs, rules, mapping, resolved(ledger or default_path(mapping)), source=source,
-              date_from=first, date_to=last, correct=correct, wait=wait, fmt="push",
-              bank_account=bank_account, strict=strict, other_account=other_account)
-    client = _fortnox_job(job, None, token_file)
+    job = Job(_inputs(inputs), rules, mapping, resolved(ledger or default_path(mapping)),
+              source=source, date_from=first, date_to=last, correct=correct, wait=wait,
+              fmt="push", bank_account=bank_account, strict=strict, other_account=other_account)
+    client = wire(job, None, token_file)
     table = not quiet and not json_out
     warn = (lambda notices: None) if quiet else _warn
     where = f"Fortnox ({base_url()})"
-
-    def prepared(plan: Any) -> Any:
-        check_plan(plan, correct=correct, allow_new_accounts=False)
-        job.refuse_doubtful(plan)
-        if not plan.to_write:
-            _nothing_new(quiet, json_out, plan)
-        registers = fetch_registers(client(), plan.to_write)  # client(): the company first
-        preflight(plan.to_write, registers, where=where)
-        return registers
 
     try:
         plan, state = job.plan(exported=limit is None)
         _warn_strict(job.notices + plan.notices, strict, warn)
         if table:
             show_plan(out, plan, rules.accounts, limit)
-        registers = prepared(plan)
+        registers = prepare(job, client, plan, where)
+        if registers is None:
+            _nothing_new(quiet, json_out, plan)
+        assert registers is not None
         if dry_run:
             notices: list = []
             items = bodies(plan, registers, notices)
@@ -397,22 +356,10 @@ def push(
                 out.print(f"Dry run: pre-flight against {where} passed; {len(items)} "
                           "verifikationer would be posted; nothing posted.", markup=False)
             return
-        with Ledger.lock(job.ledger_path, wait):
-            book = Ledger.open(job.ledger_path, write=True)
-            try:
-                job.notices.clear()
-                job.settle_all(book)
-                warn(job.notices)
-                if book.state() != state:  # another run exported meanwhile: plan again
-                    plan = job._plan(book)
-                    registers = prepared(plan)
-                notices = []
-                try:  # the bodies are made once the push's export (in their keys) exists
-                    result = Pusher(client(), book, mapping).push(plan, registers, notices)
-                finally:
-                    warn(notices)
-            finally:
-                book.close()
+        result = push_plan(job, client, plan, state, registers, where, warn)
+        if result is None:
+            _nothing_new(quiet, json_out)
+        assert result is not None
     finally:
         client.close()
     numbers = [p for _, p in result.posted]
@@ -840,17 +787,105 @@ def ledger_settle(key: str = typer.Argument(..., help="The bokfor key (bokfor:�
 
 @app.command()
 def init(
-    path: Path = typer.Argument(Path("bokfor.yaml"), help="Where to write the starter mapping."),
+    path: Path = typer.Argument(Path("mapping.yaml"), help="Where to write the starter mapping "
+                                "(not bokfor.yaml: that name is a client folder's config)."),
+    client: Optional[Path] = typer.Option(
+        None, "--client", help="Make a client folder for `bokfor run` instead: bokfor.yaml, "
+        "mapping.yaml and the folders inbox, out, archive, rejected and reports."),
+    kind: Optional[str] = typer.Option(None, "--kind", help="The starter mapping: stripe, bank "
+                                       "or pos (the example mapping of that kind)."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
 ) -> None:
-    """Write a commented starter mapping."""
+    """Write a commented starter mapping, or make a client folder (--client)."""
+    from bokfor.client import init_client, starter_text
     from bokfor.fileio import atomic_write
 
+    if client is not None:
+        written = init_client(client, kind, force=force)
+        out.print(f"Made the client folder {client}: {written[0].name}, {written[1].name} "
+                  f"({kind or 'generic'} starter) and inbox/, out/, archive/, rejected/, "
+                  f"reports/. Next: edit {written[1]} (company, accounts, rules), then "
+                  f"`bokfor mapping check {written[1]}`; put the files to book in "
+                  f"{client / 'inbox'} and run `bokfor run {client}`.", markup=False)
+        return
     if path.exists() and not force:
         raise UsageError(f"{path} already exists", hint="choose another path or add --force.")
-    text = resources.files("bokfor").joinpath("starter.yaml").read_bytes()
-    atomic_write(path, text)
+    atomic_write(path, starter_text(kind))
     out.print(f"Wrote {path}. Next: edit it, then `bokfor mapping check {path}`.", markup=False)
+
+
+@app.command("run")
+def run_clients(
+    folders: List[Path] = typer.Argument(..., help="Client folders, each with a bokfor.yaml "
+                                         "(`bokfor init --client DIR` makes one)."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="Clients run at "
+                                       "once, each in a process of its own (default: the "
+                                       "number of cores)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only what needs a person: "
+                               "errors and rejected files (cron mails only that)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the summary as one JSON "
+                                  "document (docs/run.schema.json), also when a client "
+                                  "failed."),
+) -> None:
+    """Book what arrived in each client folder's inbox, as convert (or push) would; file
+    the inputs in archive/ or rejected/ (with a note why) and write a run report per client.
+    Exit 0 when every client ended well (nothing to do and nothing new are well), 2 when a
+    client has something to fix, 1 on a bug."""
+    from bokfor.nightly import run_clients as run_all
+
+    if jobs is None:
+        jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+            else os.cpu_count() or 1
+    summary = run_all(folders, jobs)
+    for c in summary["clients"]:
+        _client_messages(c, quiet)
+    if json_out:
+        from bokfor.report import dumps
+
+        sys.stdout.write(dumps(summary) + "\n")
+    elif not quiet:
+        _summary_table(summary)
+    if summary["exit"]:
+        raise typer.Exit(summary["exit"])
+
+
+def _client_messages(c: dict, quiet: bool) -> None:
+    """On stderr, what needs a person (always) and the warnings (unless quiet)."""
+    name = c["client"]
+    for error in c["errors"]:
+        err.print(f"bokfor: error: {name}: {error}", markup=False)
+    for f in c["files"]:
+        if f["status"] == "rejected":
+            why = "" if any(e.startswith(f["error"]) for e in c["errors"]) \
+                else f": {f['error']}"
+            err.print(f"bokfor: error: {name}: {f['name']} rejected, moved to {f['to']} "
+                      f"(why: {Path(f['note']).name}){why}", markup=False)
+    if not quiet:
+        for warning in c["warnings"]:
+            err.print(f"bokfor: warning: {name}: {warning}", markup=False)
+
+
+def _summary_table(summary: dict) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(header_style="bold")
+    for column in ("Client", "Status", "Files", "New vouchers", "Nothing new", "Rejected",
+                   "Errors", "Outputs"):
+        table.add_column(column, justify="right" if column in (
+            "Files", "New vouchers", "Nothing new", "Rejected", "Errors") else "left")
+    for c in summary["clients"]:
+        table.add_row(Text(c["client"]), c["status"], str(len(c["files"])),  # names: no markup
+                      str(c["vouchers"]), str(c["nothing_new"]), str(c["rejected"]),
+                      str(len(c["errors"])), Text("\n".join(  # in the client's folder: short
+                          os.path.relpath(o["path"], c["folder"]) if o["path"].startswith(
+                              c["folder"] + os.sep) else o["path"] for o in c["outputs"])))
+    out.print(table)
+    t = summary["totals"]
+    out.print(f"{t['clients']} clients, {t['files']} files: {t['vouchers']} new vouchers, "
+              f"{t['nothing_new']} files with nothing new, {t['rejected']} rejected, "
+              f"{t['errors']} errors ({summary['seconds']:.1f} s, {summary['jobs']} at once).",
+              markup=False)
 
 
 def main(argv: Optional[list[str]] = None) -> None:

@@ -454,12 +454,15 @@ def load_mapping(path: Path) -> Mapping:
     return _Compiler(model, fail, file, positions).compile()
 
 
-def _structure_error(exc: ValidationError, fail: Callable[..., MappingError]) -> MappingError:
+def _structure_error(exc: ValidationError, fail: Callable[..., MappingError],
+                     root: type[BaseModel] | None = None) -> MappingError:
+    """The first pydantic error as one message at its line; `root` is the model validated
+    (the mapping's, or a client folder's bokfor.yaml)."""
     err = exc.errors()[0]
     loc = tuple(err["loc"])
     kind = err["type"]
     if kind == "extra_forbidden":
-        parent = _model_at(loc[:-1])
+        parent = _model_at(loc[:-1], root or MappingModel)
         allowed = ", ".join(parent.model_fields) if parent else ""
         return fail(f"unknown key {loc[-1]!r}", loc,
                     f"allowed here: {allowed}." if allowed else "remove it.")
@@ -471,9 +474,9 @@ def _structure_error(exc: ValidationError, fail: Callable[..., MappingError]) ->
     return fail(f"{err['msg']} (got {err.get('input')!r})", loc)
 
 
-def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+def _model_at(loc: tuple[Any, ...], root: type[BaseModel]) -> type[BaseModel] | None:
     """The pydantic model that validates the mapping at `loc` (to list its keys)."""
-    model: Any = MappingModel
+    model: Any = root
     for part in loc:
         if isinstance(part, int) or model is None:
             continue

@@ -92,6 +92,17 @@ def target(template: str, part: Part, vouchers: list[Voucher], *, several: bool,
     return Path(text)
 
 
+def generated(tz: dt.tzinfo) -> dt.date:
+    """#GEN date: SOURCE_DATE_EPOCH when set (reproducible output), else today."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch:
+        try:
+            return dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc).date()
+        except ValueError:
+            raise UsageError(f"SOURCE_DATE_EPOCH={epoch!r} is not a number of seconds") from None
+    return dt.datetime.now(tz).date()
+
+
 def resolved(path: Path) -> Path:
     """The path a file is really written at: through a link to it (the link stays and
     points at the new file) and through linked directories, so that what the ledger records

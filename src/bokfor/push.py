@@ -453,3 +453,61 @@ def fortnox_books(client: FortnoxClient, plan: Plan) -> SieDocument:
                            hint="create the financial year in Fortnox, or compare with a "
                            "SIE file: --books FILE.se.")
     return parse(client.sie4(year.id), f"fortnox:/3/sie/4?financialYear={year.id}").document
+
+
+# --- a push job, as `bokfor push` and `bokfor run` carry it out ----------------------------
+
+
+def wire(job: Any, books: Path | None, token_file: Path | None) -> LazyClient:
+    """Wire Fortnox into a job: settling interrupted pushes, and `--books fortnox`. The
+    client (and so the credentials) is made only when one of them needs it, and first
+    checked to open the mapping's company's books."""
+    client = LazyClient(lambda: make_client(token_file), lambda api: check_company(
+        api, job.mapping.company, job.mapping_path))
+    job.settle = lambda ledger: settle(ledger, client)
+    if books is not None and str(books) == "fortnox":
+        job.books = None
+        job.books_loader = lambda plan: fortnox_books(client(), plan)
+    return client
+
+
+def prepare(job: Any, client: Callable[[], FortnoxClient], plan: Plan, where: str
+            ) -> Registers | None:
+    """Refuse a plan that must not be posted, then pre-flight every voucher against
+    Fortnox's registers (client(): the company is checked first); None: nothing new."""
+    from bokfor.convert import check_plan
+    from bokfor.fortnox.preflight import fetch_registers
+
+    check_plan(plan, correct=job.correct, allow_new_accounts=False)
+    job.refuse_doubtful(plan)
+    if not plan.to_write:
+        return None
+    registers = fetch_registers(client(), plan.to_write)
+    preflight(plan.to_write, registers, where=where)
+    return registers
+
+
+def push_plan(job: Any, client: Callable[[], FortnoxClient], plan: Plan,
+              state: tuple[int, int, int, int], registers: Registers, where: str,
+              warn: Callable[[list[Notice]], None]) -> PushResult | None:
+    """Post a prepared plan under the ledger's lock: settle interrupted pushes, plan again
+    if another run exported meanwhile, then post; None when that leaves nothing new."""
+    with Ledger.lock(job.ledger_path, job.wait):
+        book = Ledger.open(job.ledger_path, write=True)
+        try:
+            job.notices.clear()
+            job.settle_all(book)
+            warn(job.notices)
+            if book.state() != state:  # another run exported meanwhile: plan again
+                plan = job._plan(book)
+                again = prepare(job, client, plan, where)
+                if again is None:
+                    return None
+                registers = again
+            notices: list[Notice] = []
+            try:  # the bodies are made once the push's export (in their keys) exists
+                return Pusher(client(), book, job.mapping_path).push(plan, registers, notices)
+            finally:
+                warn(notices)
+        finally:
+            book.close()

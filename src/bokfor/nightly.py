@@ -1,0 +1,383 @@
+"""`bokfor run DIR...`: the accountant's night. Every client folder (bokfor.client) is run
+in a child process of its own (fork), `jobs` at a time, so that a crash or a bug in one
+client never stops another; a child that dies is that client's internal error.
+
+Per client: the inbox's input files are booked together, as `convert` (or `push`) would book
+them, through the library. A file bokfor cannot use (its error names it: not a format bokfor
+reads, empty, a bad amount) goes to `rejected/` with `<name>.why.txt` beside it, and the
+others are tried again without it. An error that names no single file (the mapping, rows no
+rule matches, changed rows, a doubt under `strict`) sends all the client's files to
+`rejected/`, so that the next night does not report the same thing again. Files booked, or
+found booked already, go to `archive/<date>/`. Nothing is deleted, and a file is never moved
+over another. Each client that had files gets `reports/run-<time>.json`; the run returns one
+summary (docs/run.schema.json).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from filelock import FileLock, Timeout
+
+from bokfor.client import Client, inputs_in, load_client, move_new, write_new
+from bokfor.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILURE,
+    EXIT_OK,
+    BokforError,
+    InputError,
+    SieError,
+    UsageError,
+)
+
+SCHEMA_VERSION = 1
+RUN_LOCK = ".bokfor-run.lock"  # in the client folder: one `bokfor run` of a client at a time
+
+# A client's status: nothing in the inbox; every file booked or booked before; something
+# for a person to fix (rejected files, an error); a failure that is not the files' fault (a
+# bug, a crash, a full disk), the files left in the inbox.
+IDLE, DONE, ATTENTION, FAILED = "idle", "done", "attention", "failed"
+# A file's: booked (new vouchers), nothing new, rejected, left in the inbox.
+BOOKED, NOTHING_NEW, REJECTED, LEFT = "booked", "nothing-new", "rejected", "left"
+
+
+class _WholeClient(Exception):
+    """An error that concerns the client's files together, even though it names one."""
+
+    def __init__(self, error: BokforError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+@dataclass
+class _Night:
+    """One client's run, as it goes: the report's fields."""
+
+    folder: Path
+    client: str
+    action: str = "convert"
+    files: list[dict[str, Any]] = field(default_factory=list)
+    outputs: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    failed: bool = False
+    report: str | None = None
+
+    def file(self, path: Path, status: str, to: Path | None = None, *, vouchers: int = 0,
+             source: str | None = None, error: str | None = None,
+             note: Path | None = None) -> None:
+        self.files.append({"name": path.name, "status": status,
+                           "to": None if to is None else str(to), "vouchers": vouchers,
+                           "source": source, "error": error,
+                           "note": None if note is None else str(note)})
+
+    def warn(self, notices: list[Any]) -> None:
+        self.warnings += [str(n) for n in notices]
+
+    def as_dict(self, seconds: float) -> dict[str, Any]:
+        counts = {s: sum(1 for f in self.files if f["status"] == s)
+                  for s in (BOOKED, NOTHING_NEW, REJECTED, LEFT)}
+        status = (FAILED if self.failed else ATTENTION if self.errors or counts[REJECTED]
+                  else DONE if self.files else IDLE)
+        return {"client": self.client, "folder": str(self.folder), "status": status,
+                "action": self.action, "files": self.files,
+                "vouchers": sum(o["vouchers"] for o in self.outputs),
+                "booked": counts[BOOKED], "nothing_new": counts[NOTHING_NEW],
+                "rejected": counts[REJECTED], "left": counts[LEFT], "outputs": self.outputs,
+                "warnings": list(dict.fromkeys(self.warnings)),  # once, if a retry said it again
+                "errors": self.errors, "report": self.report,
+                "seconds": round(seconds, 3)}
+
+
+def run_client(folder: Path, today: dt.date | None = None) -> dict[str, Any]:
+    """Run one client folder; never raises for a BokforError (it is in the report)."""
+    started = time.monotonic()
+    night = _Night(folder.absolute(), folder.absolute().name)
+    try:
+        client = load_client(folder)
+    except BokforError as exc:
+        night.errors.append(exc.render())
+        return night.as_dict(time.monotonic() - started)
+    night.client, night.action = client.name, client.action
+    try:
+        files = inputs_in(client.inbox)
+    except OSError as exc:
+        night.errors.append(UsageError(
+            f"the inbox cannot be read: {exc.strerror}", file=str(client.inbox),
+            hint="make the folder, or name another with `inbox:` in bokfor.yaml.").render())
+        return night.as_dict(time.monotonic() - started)
+    if not files:
+        return night.as_dict(time.monotonic() - started)  # idle: the mapping is not read
+    lock = FileLock(str(client.folder / RUN_LOCK))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:  # a second `bokfor run` of the same client: its files are the other's
+        night.errors.append(UsageError(
+            "another bokfor run is running this client; its files were left to it",
+            file=str(client.folder), hint="run each client from one cron job only.").render())
+        for path in files:
+            night.file(path, LEFT)
+        return night.as_dict(time.monotonic() - started)
+    try:
+        return _run_locked(client, night, started, today or dt.date.today())
+    finally:
+        lock.release()
+
+
+def _run_locked(client: Client, night: _Night, started: float, today: dt.date
+                ) -> dict[str, Any]:
+    files = inputs_in(client.inbox)  # again, under the lock: what is still there
+    if not files:
+        return night.as_dict(time.monotonic() - started)
+    try:
+        _book(client, files, night, today)
+    except BokforError as exc:  # one that is not the files' fault (exit 1): leave them
+        night.errors.append(exc.render())
+        night.failed = exc.exit_code == EXIT_FAILURE
+        for path in files:
+            if path.exists():
+                night.file(path, LEFT)
+    result = night.as_dict(time.monotonic() - started)
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    report = write_new(client.reports, f"run-{stamp}.json",
+                       (json.dumps(result, ensure_ascii=False, indent=2) + "\n").encode())
+    result["report"] = str(report)
+    return result
+
+
+def _book(client: Client, files: list[Path], night: _Night, today: dt.date) -> None:
+    """Book `files` together; take out each file whose error names it and try the rest."""
+    from bokfor.ledger import LedgerBusy
+    from bokfor.mapping import load_mapping
+
+    try:
+        rules = load_mapping(client.mapping)
+    except BokforError as exc:
+        _reject_all(client, files, exc, night)
+        return
+    remaining = list(files)
+    while remaining:
+        try:
+            done = (_push if client.action == "push" else _convert)(client, rules, remaining,
+                                                                   night)
+        except _WholeClient as whole:
+            _reject_all(client, remaining, whole.error, night)
+            return
+        except LedgerBusy as exc:  # another run: the files wait for the next night
+            night.errors.append(exc.render())
+            for path in remaining:
+                night.file(path, LEFT)
+            return
+        except BokforError as exc:
+            bad = _file_of(exc, remaining)
+            if bad is not None:
+                _reject(client, bad, exc, night)
+                remaining.remove(bad)
+                continue
+            if exc.exit_code == EXIT_FAILURE:
+                raise
+            _reject_all(client, remaining, exc, night)
+            return
+        archive = client.archive / today.isoformat()
+        for path in remaining:
+            vouchers, source = done.get(str(path), (0, None))
+            night.file(path, BOOKED if vouchers else NOTHING_NEW, move_new(path, archive),
+                       vouchers=vouchers, source=source)
+        return
+
+
+def _file_of(exc: BokforError, files: list[Path]) -> Path | None:
+    """The one input an error is about: a file bokfor cannot read or that holds a bad value
+    (an InputError or SieError naming it). A mapping error names the first row's file too,
+    but is about the mapping."""
+    if not isinstance(exc, (InputError, SieError)) or not exc.file:
+        return None
+    named = Path(exc.file).absolute()
+    return next((p for p in files if p == named), None)
+
+
+FIX_AND_RETURN = ("When it is fixed, move the file back to {inbox} and the next run books "
+                  "it. bokfor deletes nothing; this note may be deleted.")
+
+
+def _reject(client: Client, path: Path, exc: BokforError, night: _Night, *,
+            whole: bool = False) -> None:
+    moved = move_new(path, client.rejected)
+    why = "not booked, nor the client's other files: " if whole else ""
+    note = write_new(client.rejected, moved.name + ".why.txt", (
+        f"{path.name}: {why}{exc.render()}\n\n"
+        + FIX_AND_RETURN.format(inbox=client.inbox) + "\n").encode("utf-8"))
+    night.file(path, REJECTED, moved, error=str(exc), note=note)
+
+
+def _reject_all(client: Client, files: list[Path], exc: BokforError, night: _Night) -> None:
+    """An error about the client's files together: the error once, every file rejected
+    with it (a person fixes the mapping and moves them back)."""
+    night.errors.append(exc.render())
+    for path in files:
+        _reject(client, path, exc, night, whole=True)
+
+
+def _job(client: Client, rules: Any, files: list[Path], fmt: str) -> Any:
+    from bokfor.convert import Job
+    from bokfor.outputs import generated, resolved
+
+    return Job(files, rules, client.mapping, resolved(client.ledger), fmt=fmt,
+               generated=generated(rules.timezone), bank_account=client.bank_account,
+               strict=client.strict)
+
+
+def _whole(notices: list[Any], strict: bool, warn: Callable[[list[Any]], None]) -> None:
+    """The --strict step, its refusal about the client's files together (a mapping's
+    backwards posting, rows two formats of an account give), though it names one file."""
+    from bokfor.steps import strict_check
+
+    try:
+        strict_check(notices, strict, warn)
+    except BokforError as exc:
+        raise _WholeClient(exc) from None
+
+
+def _convert(client: Client, rules: Any, files: list[Path], night: _Night
+             ) -> dict[str, tuple[int, str]]:
+    """`bokfor convert` with the client's --out, ledger and --strict (bokfor.steps); returns
+    per input its new vouchers and format."""
+    from bokfor.outputs import year_label
+    from bokfor.steps import carry_out
+
+    done = carry_out(_job(client, rules, files, client.format), client.out,
+                     strict=client.strict, warn=night.warn, refuse=_whole)
+    night.outputs += [{"path": str(path), "year": year_label(part.year), "export": export_id,
+                       "vouchers": len(part.indices)}
+                      for part, path, export_id in zip(done.plan.parts, done.targets,
+                                                       done.export_ids)]
+    return {s.path: (0 if done.nothing_new else s.vouchers, s.source) for s in done.plan.inputs}
+
+
+def _push(client: Client, rules: Any, files: list[Path], night: _Night
+          ) -> dict[str, tuple[int, str]]:
+    """The steps of `bokfor push` with the client's token file, ledger and --strict."""
+    from bokfor.push import base_url, prepare, push_plan, require_orgnr, wire
+
+    require_orgnr(rules.company.orgnr, client.mapping)
+    job = _job(client, rules, files, "push")
+    api = wire(job, None, client.token_file)
+    where = f"Fortnox ({base_url()})"
+    try:
+        plan, state = job.plan()
+        _whole(job.notices + plan.notices, client.strict, night.warn)
+        done = {s.path: (s.vouchers, s.source) for s in plan.inputs}
+        registers = prepare(job, api, plan, where)
+        result = None if registers is None else push_plan(job, api, plan, state, registers,
+                                                          where, night.warn)
+    finally:
+        api.close()
+    if result is None:
+        return {path: (0, source) for path, (_, source) in done.items()}
+    night.outputs.append({"path": where, "year": None, "export": result.export_id,
+                          "vouchers": len(result.posted)})
+    return done
+
+
+# --- many clients ---------------------------------------------------------------------------
+
+
+def _crashed(folder: Path, how: str, seconds: float) -> dict[str, Any]:
+    night = _Night(folder.absolute(), folder.absolute().name, failed=True)
+    night.errors.append(f"internal error: the client's process {how} (a bug: report it; the "
+                        "client's files are where they were)")
+    return night.as_dict(seconds)
+
+
+def _child(folder: Path, result: Path, today: dt.date | None) -> None:
+    """In the forked child: run the client, leave its result in `result`, and exit without
+    running the parent's cleanup (atexit handlers, buffered output)."""
+    code = 0
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        try:
+            data = run_client(folder, today)
+        except Exception as exc:  # a bug: the child reports it itself
+            data = _crashed(folder, f"failed: {type(exc).__name__}: {exc}", 0.0)
+        with open(result, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, ensure_ascii=False)
+    except BaseException:
+        code = 70
+    finally:
+        os._exit(code)
+
+
+def _preload() -> None:
+    """Import what a client needs once, before forking: the children share it."""
+    import bokfor.convert  # noqa: F401
+    import bokfor.mapping  # noqa: F401
+    import bokfor.push  # noqa: F401
+    from bokfor.sources import all_sources
+
+    all_sources()  # imports every reader
+
+
+def run_clients(folders: list[Path], jobs: int, *, today: dt.date | None = None,
+                done: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Run every folder, `jobs` children at a time; the summary, clients in the order
+    given. `done` hears each client as it ends."""
+    _preload()
+    started = dt.datetime.now(dt.timezone.utc)
+    clock = time.monotonic()
+    results: dict[int, dict[str, Any]] = {}
+    running: dict[int, tuple[int, Path, float]] = {}  # pid -> (index, result file, start)
+    with tempfile.TemporaryDirectory(prefix="bokfor-run-") as scratch:
+        todo = list(enumerate(folders))
+        while todo or running:
+            while todo and len(running) < max(1, jobs):
+                index, folder = todo.pop(0)
+                result = Path(scratch) / f"{index}.json"
+                pid = os.fork()
+                if pid == 0:
+                    _child(folder, result, today)
+                running[pid] = (index, result, time.monotonic())
+            pid, status = os.waitpid(-1, 0)
+            if pid not in running:
+                continue
+            index, result, began = running.pop(pid)
+            seconds = time.monotonic() - began
+            try:
+                data = json.loads(result.read_text(encoding="utf-8")) \
+                    if os.waitstatus_to_exitcode(status) == 0 else None
+            except (OSError, ValueError):
+                data = None
+            if data is None:
+                code = os.waitstatus_to_exitcode(status)
+                how = (f"was killed by signal {-code} ({signal.Signals(-code).name})"
+                       if code < 0 else f"exited with code {code}")
+                data = _crashed(folders[index], how, seconds)
+            results[index] = data
+            if done is not None:
+                done(data)
+    clients = [results[i] for i in range(len(folders))]
+    code = exit_code(clients)
+    return {"version": SCHEMA_VERSION, "started": started.isoformat(timespec="seconds"),
+            "seconds": round(time.monotonic() - clock, 3), "jobs": jobs, "exit": code,
+            "status": {EXIT_OK: "ok", EXIT_BAD_INPUT: "attention", EXIT_FAILURE: "failed"}[code],
+            "totals": {key: sum(c[key] for c in clients) for key in (
+                "vouchers", "booked", "nothing_new", "rejected", "left")}
+            | {"clients": len(clients), "errors": sum(len(c["errors"]) for c in clients),
+               "files": sum(len(c["files"]) for c in clients)},
+            "clients": clients}
+
+
+def exit_code(clients: list[dict[str, Any]]) -> int:
+    """0: every client ended well (idle and nothing new are well); 1: a bug (a crashed
+    child, a failure that is not the files'); else 2: something for a person to fix."""
+    statuses = {c["status"] for c in clients}
+    if FAILED in statuses:
+        return EXIT_FAILURE
+    return EXIT_BAD_INPUT if ATTENTION in statuses else EXIT_OK
