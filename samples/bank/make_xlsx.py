@@ -12,6 +12,10 @@ times, so running the script again gives byte-identical files.
 - skandia.xlsx: sheet Kontoutdrag, period in B1, the account right of a Kontonummer label,
   dates as date cells, amounts as text with no-break-space thousands and a decimal comma.
 - seb.xlsx: SEB's six columns on row 1, dates as date cells, amounts as numbers.
+- banknorwegian.xlsx: Bank Norwegian's short layout (a Finnish account, EUR), sheet
+  `transactions`, dates as date cells, amounts as numbers, oldest first.
+- banknorwegian_card.xlsx: the Swedish card statement's long layout: a purchase in USD
+  with its own amount and rate, the amount in the card's SEK.
 """
 
 from __future__ import annotations
@@ -138,6 +142,53 @@ def seb() -> openpyxl.Workbook:
     return wb
 
 
+BANK_NORWEGIAN = {
+    "card_kjell": ("KJELL & COMPANY", "Köp"), "stripe": ("STRIPE PAYMENTS EUROPE", "Insättning"),
+    "zettle": ("ZETTLE PAYOUT", "Insättning"), "bg_a": ("KUNDEN I NORR AB", "Insättning"),
+    "bg_b": ("FIKA & BULLAR HB", "Insättning"), "skatt": ("SKATTEVERKET", "Betalning"),
+    "swish": ("SWISH ANNA SVENSSON", "Köp"), "card_press": ("PRESSBYRAN NEWARK", "Köp"),
+    "lon": ("LÖN JANUARI", "Betalning"), "fee": ("AVGIFT KORT", "Avgift"),
+}
+BANK_NORWEGIAN_FI = {
+    "card_kjell": "VERKKOKAUPPA.COM", "stripe": "STRIPE PAYMENTS EUROPE",
+    "zettle": "ZETTLE PAYOUT", "bg_a": "ASIAKAS OY", "bg_b": "KAHVILA HELMI",
+    "skatt": "VEROHALLINTO", "swish": "MOBILEPAY ANNA", "card_press": "R-KIOSKI",
+    "lon": "PALKKA TAMMIKUU", "fee": "PALVELUMAKSU",
+}
+
+
+def banknorwegian() -> openpyxl.Workbook:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "transactions"
+    ws.append(["TransactionDate", "Text", "Type", "Currency", "Amount", "BookDate",
+               "ValueDate"])
+    for booking, day, amount, kind in TRANSACTIONS:
+        kind_fi = "Maksu" if amount > 0 else "Osto"
+        ws.append([dt.datetime.fromisoformat(day), BANK_NORWEGIAN_FI[kind], kind_fi, "EUR",
+                   kronor(amount), dt.datetime.fromisoformat(booking),
+                   dt.datetime.fromisoformat(booking)])
+    return wb
+
+
+def banknorwegian_card() -> openpyxl.Workbook:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "transactions"
+    ws.append(["TransactionDate", "Text", "Type", "Currency Amount", "Currency Rate",
+               "Currency", "Amount", "Merchant Area", "Merchant Category", "BookDate",
+               "ValueDate"])
+    for booking, day, amount, kind in TRANSACTIONS:
+        text, kind_se = BANK_NORWEGIAN[kind]
+        # The Pressbyrån purchases were made in the US: 3.90 USD at 10 SEK each.
+        own, rate, currency = (amount / 1000, 10, "USD") if kind == "card_press" \
+            else (kronor(amount), 1, "SEK")
+        ws.append([dt.datetime.fromisoformat(day), text, kind_se, own, rate, currency,
+                   kronor(amount), "Stockholm", "", dt.datetime.fromisoformat(booking),
+                   dt.datetime(2026, 2, 28)])
+    return wb
+
+
 _DIMENSION = re.compile(rb'<dimension ref="[^"]*"\s*/>')
 
 
@@ -168,7 +219,10 @@ def main() -> None:
     save(handelsbanken(), OUT / "handelsbanken.xlsx", declare_a1=True)
     save(skandia(), OUT / "skandia.xlsx")
     save(seb(), OUT / "seb.xlsx")
-    for name in ("handelsbanken.xlsx", "skandia.xlsx", "seb.xlsx"):
+    save(banknorwegian(), OUT / "banknorwegian.xlsx")
+    save(banknorwegian_card(), OUT / "banknorwegian_card.xlsx")
+    for name in ("handelsbanken.xlsx", "skandia.xlsx", "seb.xlsx", "banknorwegian.xlsx",
+                 "banknorwegian_card.xlsx"):
         print(OUT / name)
 
 
