@@ -168,6 +168,21 @@ def test_profile_model_takes_every_scalar_as_text() -> None:
     ({"encoding": "klingon"}, "encoding", "unknown encoding 'klingon'"),
     ({"delimiter": "ab"}, "delimiter", "'ab' is not a delimiter"),
     ({"currency": "kronor"}, "currency", "'kronor' is not a currency code"),
+    ({"width": 4}, "header", "give the header row's cells (header) or, for a file without "
+     "one, its number of fields (width)"),
+    ({"header": None}, "header", "give the header row's cells (header) or, for a file "
+     "without one, its number of fields (width)"),
+    ({"header": None, "width": 3, "columns": {"date": "1", "amount": "4"}}, "columns.amount",
+     "'4' is not a field position (1 to 3)"),
+    ({"header": None, "width": 3, "columns": {"date": "Datum", "amount": "2"}},
+     "columns.date", "'Datum' is not a field position (1 to 3)"),
+    ({"optional": ["Text"]}, "header", "the header names 'Text' more than once"),
+    ({"void": {"column": "Text"}}, "void", "give the values or the prefixes that mark such a "
+     "row"),
+    ({"ragged": True, "file": "xlsx", "delimiter": None}, "ragged",
+     "ragged is only for file: csv"),
+    ({"columns": {"date": "Datum", "amount": "Belopp", "fee": "Avgift"}}, "columns.fee",
+     "'Avgift' is not in the header (Datum, Text, Belopp, Saldo)"),
 ])
 def test_profile_errors_name_the_key(changes: dict, key: str, message: str) -> None:
     with pytest.raises(ProfileError) as exc:
@@ -978,29 +993,6 @@ def test_a_binary_xls_is_refused_naming_the_format() -> None:
     assert not SOURCE.detect(path)
     assert str(SOURCE.explain(path)) == message
     assert error(path) == message
-
-
-@pytest.mark.parametrize(("changes", "key", "message"), [
-    ({"width": 4}, "header", "give the header row's cells (header) or, for a file without "
-     "one, its number of fields (width)"),
-    ({"header": None}, "header", "give the header row's cells (header) or, for a file "
-     "without one, its number of fields (width)"),
-    ({"header": None, "width": 3, "columns": {"date": "1", "amount": "4"}}, "columns.amount",
-     "'4' is not a field position (1 to 3)"),
-    ({"header": None, "width": 3, "columns": {"date": "Datum", "amount": "2"}},
-     "columns.date", "'Datum' is not a field position (1 to 3)"),
-    ({"optional": ["Text"]}, "header", "the header names 'Text' more than once"),
-    ({"void": {"column": "Text"}}, "void", "give the values or the prefixes that mark such a "
-     "row"),
-    ({"ragged": True, "file": "xlsx", "delimiter": None}, "ragged",
-     "ragged is only for file: csv"),
-    ({"columns": {"date": "Datum", "amount": "Belopp", "fee": "Avgift"}}, "columns.fee",
-     "'Avgift' is not in the header (Datum, Text, Belopp, Saldo)"),
-])
-def test_profile_errors_of_the_new_keys(changes: dict, key: str, message: str) -> None:
-    with pytest.raises(ProfileError) as exc:
-        profile_from_model("test", model(**changes))
-    assert (exc.value.key, exc.value.message) == (key, message)
 
 
 def test_an_optional_column_a_profile_names_may_be_absent(tmp_path: Path) -> None:

@@ -128,12 +128,18 @@ def skandia() -> openpyxl.Workbook:
     return wb
 
 
-def seb() -> openpyxl.Workbook:
+def sheet(title: str, header: list[str]) -> tuple[openpyxl.Workbook, object]:
+    """A workbook whose one sheet has `title` and the header row `header`."""
     wb = openpyxl.Workbook()
     ws = wb.active
-    ws.title = "Kontohändelser"
-    ws.append(["Bokföringsdatum", "Valutadatum", "Verifikationsnummer", "Text", "Belopp",
-               "Saldo"])
+    ws.title = title
+    ws.append(header)
+    return wb, ws
+
+
+def seb() -> openpyxl.Workbook:
+    wb, ws = sheet("Kontohändelser", ["Bokföringsdatum", "Valutadatum", "Verifikationsnummer",
+                                      "Text", "Belopp", "Saldo"])
     for booking, _day, amount, kind, balance in newest_first():
         day = dt.datetime.fromisoformat(booking)
         ws.append([day, day, SEB_BATCH[booking], SEB[kind], kronor(amount), kronor(balance)])
@@ -158,11 +164,8 @@ BANK_NORWEGIAN_FI = {
 
 
 def banknorwegian() -> openpyxl.Workbook:
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.title = "transactions"
-    ws.append(["TransactionDate", "Text", "Type", "Currency", "Amount", "BookDate",
-               "ValueDate"])
+    wb, ws = sheet("transactions", ["TransactionDate", "Text", "Type", "Currency", "Amount",
+                                    "BookDate", "ValueDate"])
     for booking, day, amount, kind in TRANSACTIONS:
         kind_fi = "Maksu" if amount > 0 else "Osto"
         ws.append([dt.datetime.fromisoformat(day), BANK_NORWEGIAN_FI[kind], kind_fi, "EUR",
@@ -172,12 +175,9 @@ def banknorwegian() -> openpyxl.Workbook:
 
 
 def banknorwegian_card() -> openpyxl.Workbook:
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.title = "transactions"
-    ws.append(["TransactionDate", "Text", "Type", "Currency Amount", "Currency Rate",
-               "Currency", "Amount", "Merchant Area", "Merchant Category", "BookDate",
-               "ValueDate"])
+    wb, ws = sheet("transactions", ["TransactionDate", "Text", "Type", "Currency Amount",
+                                    "Currency Rate", "Currency", "Amount", "Merchant Area",
+                                    "Merchant Category", "BookDate", "ValueDate"])
     for booking, day, amount, kind in TRANSACTIONS:
         text, kind_se = BANK_NORWEGIAN[kind]
         # The Pressbyrån purchases were made in the US: 3.90 USD at 10 SEK each.
