@@ -1020,3 +1020,12 @@ def test_nordea_finland_in_swedish_is_the_swedish_layout_with_its_dates() -> Non
     assert [(r.date, r.amounts["amount"], r.fields["currency"], r.fields["format"])
             for r in rows] == [(dt.date(2026, 1, 30), -9500, "EUR", "nordea"),
                                (dt.date(2026, 1, 23), 285000, "EUR", "nordea")]
+
+
+def test_nordea_finland_in_swedish_since_2021_has_a_reference_instead_of_saldo() -> None:
+    rows = rows_of(FIXTURES / "nordea_fi_sv_2021.csv")
+    assert [(r.fields["format"], r.fields["reference"], r.fields["text"]) for r in rows] == [
+        ("nordea", None, "PALVELUMAKSU"),
+        ("nordea", None, "ASIAKAS OY / 1232"),  # no valid reference: kept as text
+        ("nordea", "RF18539007547034", "KAHVILA HELMI")]
+    assert [r.fields["currency"] for r in rows] == ["EUR"] * 3
