@@ -46,6 +46,7 @@ SAMPLE_PROFILE = {
     "skandia.xlsx": "skandia", "seb.xlsx": "seb_xlsx",
     "handelsbanken_kontotransactionlist.xls": "handelsbanken_xls",
     "nordea_no.csv": "nordea_no", "danske_dk.csv": "danske_dk", "nordea_old.csv": "nordea_old",
+    "nordea_old.xlsx": "nordea_old_xlsx",
     "nordea_fi.csv": "nordea_fi", "nordea_en.csv": "nordea_en",
     "nordea_fi_txt.txt": "nordea_fi_txt", "nordea_fi_txt_sv.txt": "nordea_fi_txt_sv",
     "banknorwegian.xlsx": "banknorwegian", "banknorwegian_card.xlsx": "banknorwegian_card",
@@ -113,7 +114,7 @@ def model(**changes: object) -> ProfileModel:
 
 def test_builtin_profiles_load_in_priority_order() -> None:
     assert [p.name for p in BUILTIN] == list(netbank.BUILTIN_ORDER)
-    assert len(BUILTIN) == 26
+    assert len(BUILTIN) == 27
 
 
 def test_builtin_headers_are_distinct_per_container() -> None:
@@ -824,6 +825,17 @@ def test_old_nordea_csv_pending_prefix_dot_thousands_and_a_stray_cr() -> None:
     assert [r.origin.line for r in rows] == list(range(4, 16))
     assert (rows[1].amounts["amount"], rows[1].fields["text"]) == (-2850000, "Lön januari")
     assert rows[0].fields["text"] == "Månadsavgift"  # Kategori ("Bank") is the user's own
+
+
+def test_old_nordea_xls_saved_as_xlsx_reads_with_the_csvs_rules() -> None:
+    """bokfor refuses the binary .xls and says to save it as .xlsx: that file is read."""
+    out = read_all(SAMPLES / "nordea_old.xlsx")
+    assert [str(n) for n in out if isinstance(n, Notice)] == [
+        f"{SAMPLES / 'nordea_old.xlsx'}:2: 2 pending rows (Reservation) left out: the bank has "
+        "not booked them yet; export again later to book them"]
+    rows = [r for r in out if isinstance(r, Row)]
+    assert (rows[1].amounts["amount"], rows[1].fields["text"]) == (-2850000, "Lön januari")
+    assert rows[0].key.startswith("bank:nordea:")
 
 
 def test_old_nordea_keys_do_not_depend_on_the_users_category(tmp_path: Path) -> None:

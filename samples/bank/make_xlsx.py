@@ -12,6 +12,8 @@ times, so running the script again gives byte-identical files.
 - skandia.xlsx: sheet Kontoutdrag, period in B1, the account right of a Kontonummer label,
   dates as date cells, amounts as text with no-break-space thousands and a decimal comma.
 - seb.xlsx: SEB's six columns on row 1, dates as date cells, amounts as numbers.
+- nordea_old.xlsx: Nordea's old export.xls as LibreOffice saves it as xlsx: sheet
+  Transactions, dates and Swedish amounts ("-1.249,00") as text, two pending rows.
 - banknorwegian.xlsx: Bank Norwegian's short layout (a Finnish account, EUR), sheet
   `transactions`, dates as date cells, amounts as numbers, oldest first.
 - banknorwegian_card.xlsx: the Swedish card statement's long layout: a purchase in USD
@@ -148,6 +150,30 @@ def seb() -> openpyxl.Workbook:
     return wb
 
 
+NORDEA_OLD = {
+    "card_kjell": "Kortköp 251231 KJELL & COMPANY", "stripe": "Insättning STRIPE PAYMENTS",
+    "zettle": "Insättning ZETTLE", "bg_a": "Bankgiro Kunden i Norr AB",
+    "bg_b": "Bankgiro Fika & Bullar HB", "skatt": "Betalning BG 5050-1055 Skatteverket",
+    "swish": "Swish betalning ANNA SVENSSON", "card_press": "Kortköp 260117 PRESSBYRÅN",
+    "lon": "Lön januari", "fee": "Vardagspaket Månadspris kort",
+}
+
+
+def swedish_dot(ore: int) -> str:
+    """'-1.249,00': dot thousands, decimal comma (Nordea's old export)."""
+    return swedish(ore).replace("\u00a0", ".")
+
+
+def nordea_old() -> openpyxl.Workbook:
+    wb, ws = sheet("Transactions", ["Datum", "Transaktion", "Kategori", "Belopp", "Saldo"])
+    ws.append(["2026-01-31", "Reservation Kortköp ICA NÄRA ÖSTERMALM", None, "-212,40", None])
+    ws.append(["2026-01-31", "Reservation Kortköp SJ AB", None, "-89,00", None])
+    for booking, _day, amount, kind, balance in newest_first():
+        ws.append([booking, NORDEA_OLD[kind], None, swedish_dot(amount),
+                   swedish_dot(balance)])
+    return wb
+
+
 BANK_NORWEGIAN = {
     "card_kjell": ("KJELL & COMPANY", "Köp"), "stripe": ("STRIPE PAYMENTS EUROPE", "Insättning"),
     "zettle": ("ZETTLE PAYOUT", "Insättning"), "bg_a": ("KUNDEN I NORR AB", "Insättning"),
@@ -219,10 +245,11 @@ def main() -> None:
     save(handelsbanken(), OUT / "handelsbanken.xlsx", declare_a1=True)
     save(skandia(), OUT / "skandia.xlsx")
     save(seb(), OUT / "seb.xlsx")
+    save(nordea_old(), OUT / "nordea_old.xlsx")
     save(banknorwegian(), OUT / "banknorwegian.xlsx")
     save(banknorwegian_card(), OUT / "banknorwegian_card.xlsx")
-    for name in ("handelsbanken.xlsx", "skandia.xlsx", "seb.xlsx", "banknorwegian.xlsx",
-                 "banknorwegian_card.xlsx"):
+    for name in ("handelsbanken.xlsx", "skandia.xlsx", "seb.xlsx", "nordea_old.xlsx",
+                 "banknorwegian.xlsx", "banknorwegian_card.xlsx"):
         print(OUT / name)
 
 

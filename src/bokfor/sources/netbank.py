@@ -63,7 +63,8 @@ PROFILE_DIR = Path(__file__).with_name("profiles")
 BUILTIN_ORDER = (
     "seb", "swedbank", "nordea", "nordea_business", "nordea_business_2025", "danske", "ica",
     "lansforsakringar", "dnb", "sparebank1", "handelsbanken", "skandia", "seb_xlsx",
-    "handelsbanken_xls", "nordea_no", "danske_dk", "nordea_old", "nordea_fi", "nordea_en",
+    "handelsbanken_xls", "nordea_no", "danske_dk", "nordea_old", "nordea_old_xlsx",
+    "nordea_fi", "nordea_en",
     "nordea_fi_txt", "nordea_fi_txt_sv", "banknorwegian", "banknorwegian_card",
     "skandiabanken", "revolut",
     "bec_dk",  # without a header row: found by its rows, so after every layout with one
