@@ -982,19 +982,38 @@ def test_a_stripe_export_is_not_explained_as_a_bank_file(tmp_path: Path) -> None
                                   "is revolut")
 
 
-@pytest.mark.parametrize(("name", "line", "what", "hint"), [
-    ("seb_header_only.csv", 1, "no row under the header", "."),
+@pytest.mark.parametrize(("name", "line", "what"), [
+    ("seb_header_only.csv", 1, "no row under the header"),
     ("nordea_only_pending.csv", 1, "only 2 pending rows (Reserverat) the bank has not booked "
-     "yet", "; export again later to book the pending ones."),
-    ("skandiabanken_balances_only.csv", 3, "only rows without a date (a balance or a total)",
-     "."),
+     "yet; nothing to book from it; export again later to book the pending ones"),
+    ("skandiabanken_balances_only.csv", 3, "only rows without a date (a balance or a total)"),
 ])
-def test_a_file_without_transactions_says_so(name: str, line: int, what: str, hint: str
-                                             ) -> None:
+def test_a_file_without_transactions_says_so(name: str, line: int, what: str) -> None:
+    """A warning, not an error: a download of a day without payments is a normal input."""
     path = FIXTURES / name
     assert SOURCE.detect(path)
-    assert error(path) == (f"{path}:{line}: no transactions in this file: {what} Fix: export a "
-                           f"period with booked transactions{hint}")
+    got = read_all(path)
+    if not what.endswith("ones"):
+        what += "; nothing to book from it"
+    assert [str(n) for n in got] == [f"{path}:{line}: no transactions in this file: {what}"]
+
+
+def test_a_run_of_files_without_transactions_says_so_not_nothing_new(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from bokfor.cli import main
+
+    mapping = ROOT / "mappings" / "bank.yaml"
+    files = [FIXTURES / "seb_header_only.csv", FIXTURES / "nordea_only_pending.csv"]
+    with pytest.raises(SystemExit) as exc:
+        main(["convert", *map(str, files), "-m", str(mapping), "-o", str(tmp_path / "o.si"),
+              "--ledger", str(tmp_path / "l.sqlite")])
+    out, err = capsys.readouterr()
+    assert exc.value.code == 3
+    assert out.splitlines()[-1] == (f"Nothing to book: no transactions in {files[0]}, "
+                                    f"{files[1]}; nothing written.")
+    assert "every row was exported before" not in out
+    assert err.count("no transactions in this file") == 2
+    assert not (tmp_path / "o.si").exists()
 
 
 def test_a_binary_xls_is_refused_naming_the_format() -> None:

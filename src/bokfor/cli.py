@@ -285,7 +285,7 @@ def _carry_out(job: Any, rules: Any, limit: Optional[int], *, out_path: Optional
         sys.stdout.write(period_diff(plan, rules, job.ledger_path, job.generated, first, last))
     checked = job.check(plan)
     if checked is None:
-        _nothing_new(quiet or fmt == "json", json_out)
+        _nothing_new(quiet or fmt == "json", json_out, plan)
     assert checked is not None
     rendered, notices = checked
     warn(notices)
@@ -303,7 +303,7 @@ def _carry_out(job: Any, rules: Any, limit: Optional[int], *, out_path: Optional
     written = job.write(plan, state, rendered, out_path)
     warn(job.notices)
     if written is None:
-        _nothing_new(quiet, json_out)
+        _nothing_new(quiet, json_out, plan)
     assert written is not None
     plan, export_ids, targets = written
     if json_out:
@@ -367,7 +367,7 @@ def push(
         check_plan(plan, correct=correct, allow_new_accounts=False)
         job.refuse_doubtful(plan)
         if not plan.to_write:
-            _nothing_new(quiet, json_out)
+            _nothing_new(quiet, json_out, plan)
         registers = fetch_registers(client(), plan.to_write)  # client(): the company first
         preflight(plan.to_write, registers, where=where)
         return registers
@@ -489,9 +489,16 @@ def _period_and_limit(date_from: Optional[str], date_to: Optional[str], show: st
     return first, last, None if show == "all" else int(show)
 
 
-def _nothing_new(quiet: bool, json_out: bool) -> None:
+def _nothing_new(quiet: bool, json_out: bool, plan: Any = None) -> None:
+    """Exit 3. Inputs that held no transaction at all (a quiet day's download) are named as
+    such: "every row was exported before" would be untrue of them."""
+    empty = [s.path for s in plan.inputs] if plan is not None and plan.inputs \
+        and not any(s.rows for s in plan.inputs) else []
     if json_out:
         sys.stdout.write('{"status": "nothing-new", "vouchers": 0}\n')
+    elif not quiet and empty:
+        out.print(f"Nothing to book: no transactions in {', '.join(empty)}; nothing written.",
+                  markup=False)
     elif not quiet:
         out.print("Nothing new: every row was exported before; nothing written.")
     raise typer.Exit(EXIT_NOTHING_NEW)

@@ -20,7 +20,8 @@ How a file is read:
 - a file a spreadsheet re-saved (its delimiter, decimal mark, date format) is read as its
   bank in the one format that reads every value (`_Reader.refit`), never value by value;
 - rows without a date under the table (a balance, a total) are no transactions; a table
-  without a booked row is refused ("no transactions in this file"), as is a binary `.xls`;
+  without a booked row says "no transactions in this file" (a warning); a binary `.xls` is
+  refused naming its format;
 - the key of a row is an `OccurrenceKeys` digest of its content counted in chronological
   order (files list newest first), because no net-bank export carries a transaction id:
   SEB's Verifikationsnummer is a batch number, Swedbank's Radnummer a position.
@@ -1166,8 +1167,9 @@ class _Reader:
             scan = self.scan(self.m.records, self.date, self.money)
         except _FormatError as exc:
             scan = self.refit(exc)
-        if not scan.parsed:
-            raise self.no_transactions(scan)
+        if not scan.parsed:  # a quiet day's download: said, and the run goes on
+            yield self.no_transactions(scan)
+            return
         yield from self.emit(scan.parsed)
         yield from self.left_out(scan)
 
@@ -1361,8 +1363,9 @@ class _Reader:
                          + f"): read in that format, not the {self.p.name} layout's own",
                          file=self.file, line=self.m.header_line or None)
 
-    def no_transactions(self, scan: _Scan) -> InputError:
-        """The error for a table without a booked row (never "nothing new")."""
+    def no_transactions(self, scan: _Scan) -> Notice:
+        """What a table without a booked row holds instead (never "nothing new"): a warning,
+        not an error, as a download of a day without payments is a normal night's input."""
         p = self.p
         parts = []
         if scan.pending:
@@ -1379,11 +1382,9 @@ class _Reader:
             what = "only rows without a date (a balance or a total)"
         else:
             what = "no row under the header" if p.width is None else "no row"
-        return InputError(
-            f"no transactions in this file: {what}", file=self.file,
-            line=self.m.header_line or None,
-            hint="export a period with booked transactions"
-            + ("; export again later to book the pending ones." if scan.pending else "."))
+        return Notice(f"no transactions in this file: {what}; nothing to book from it"
+                      + ("; export again later to book the pending ones" if scan.pending
+                         else ""), file=self.file, line=self.m.header_line or None)
 
     # -- a file a spreadsheet re-saved --------------------------------------------------
     def refit(self, first: _FormatError) -> _Scan:
