@@ -241,8 +241,9 @@ ERRORS = {
         "never happened and must not be booked Fix: book the production file (test mark 'P') "
         "the bank delivers."),
     "tab.txt": (
-        3, "13", "record broken by a tab character at column 13 Fix: BgMax records are 80 "
-        "characters padded with spaces, and a tab would shift every field after it; " + HINT),
+        3, "13", "the fixed-width record is broken: a tab character at column 13; nothing is "
+        "booked from this file Fix: BgMax records are 80 characters padded with spaces, and a "
+        "tab would shift every field after it; " + HINT),
     "long_record.txt": (
         4, "81", "record is 82 characters long; BgMax records are 80 Fix: two records may have "
         "been joined, or text added; " + HINT),
@@ -254,8 +255,11 @@ ERRORS = {
     "empty_line.txt": (6, None, "empty line where a BgMax record should be Fix: " + HINT),
     "bom.txt": (1, None, "the file starts with a UTF-8 byte-order mark: it is not the BgMax "
                 "file Bankgirot wrote Fix: " + LATIN1),
-    "utf8.txt": (4, None, "the text is UTF-8, not ISO-8859-1 ('Ã©' where a letter such as å "
-                 "should be): the file was converted before it got here Fix: " + LATIN1),
+    "utf8.txt": (4, None, "the text is UTF-8, not ISO-8859-1 ('Café'): the file was converted "
+                 "before it got here Fix: " + LATIN1),
+    "mac_roman.txt": (4, None, "the text was decoded as Mac Roman and saved as UTF-8 ('CafÈ' "
+                      "where 'Café' should be): the file was converted before it got here "
+                      "Fix: " + LATIN1),
     "bad_version.txt": (1, "23-24", "BgMax version '02' is not one bokfor reads (only 01) "
                         "Fix: " + HINT),
     "deposit_sum.txt": (

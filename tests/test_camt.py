@@ -393,6 +393,66 @@ def test_error_bad_amount() -> None:
         "written 1234.50 (decimal point, no sign, no thousands separator); " + REDOWNLOAD)
 
 
+def test_three_decimals_are_read_exactly_and_a_part_of_a_cent_is_refused(tmp_path: Path
+                                                                         ) -> None:
+    """8.850 EUR is 8.85 EUR; balances written with five decimals check out. 8.855 cannot be
+    booked in cents without rounding: refused, naming the line (issue 20)."""
+    path = FIXTURES / "three_decimals.xml"
+    out = read_all(path)
+    assert [(r.amounts["amount"], r.fields["currency"]) for r in out] == [(-885, "EUR")]
+    bad = tmp_path / "bad.xml"
+    bad.write_text(path.read_text(encoding="utf-8").replace(">8.850<", ">8.855<"),
+                   encoding="utf-8")
+    assert error(bad) == (
+        f"{bad}:11: column 'Ntry/Amt': the amount 8.855 has a third decimal that is not 0: "
+        "bokfor books whole cents and does not round what the bank booked Fix: book this "
+        "entry by hand, or ask the bank for the statement in two decimals.")
+
+
+def test_a_batch_in_another_currency_is_one_row_of_its_entry() -> None:
+    """A SEK entry whose batch lists EUR payments (and a EUR Btch/TtlAmt): what moved on the
+    account is the entry; the SEK split is unknown, so one row, with a notice."""
+    path = FIXTURES / "foreign_batch.xml"
+    out = read_all(path)
+    assert [str(r) for r in out if isinstance(r, Notice)] == [
+        f"{path}:16: the 2 transactions of the batch entry 'FXB1-E1' are in EUR, the entry in "
+        "SEK: booked as one row of the entry's 2\u00a0310,00 SEK"]
+    (row,) = [r for r in out if isinstance(r, Row)]
+    assert (row.key, row.amounts["amount"], row.fields["currency"], row.fields["text"],
+            row.origin.line) == (key("2026-02-02:FXB1-E1"), -231000, "SEK",
+                                 "Rechnung 4711 Facture 815", 8)
+
+
+def test_one_line_document_datetimes_othr_account_and_a_signed_summary_sum() -> None:
+    """Wise: the document on one line, DtTm booking dates with an offset (the day in the
+    mapping's time zone), an Othr/Id account, and TtlDbtNtries/Sum written -2.00: a summary
+    sum is a magnitude, and it checks out."""
+    out = read_all(FIXTURES / "one_line_datetimes.xml")
+    assert all(isinstance(r, Row) for r in out)
+    assert [(r.date, r.amounts["amount"], r.fields["account"], r.origin.line) for r in out] == [
+        (dt.date(2026, 2, 4), 750, "70012345", 1),  # 23:35 UTC is 00:35 in Stockholm
+        (dt.date(2026, 2, 3), -200, "70012345", 1)]
+
+
+def test_a_file_without_booked_entries_says_so(tmp_path: Path) -> None:
+    """Never "every row was exported before": a file with nothing booked says what it holds,
+    as a warning (a day without payments is no error for a nightly job)."""
+    text = (FIXTURES / "three_decimals.xml").read_text(encoding="utf-8")
+    pending = tmp_path / "pending.xml"
+    pending.write_text(text.replace("<Sts>BOOK</Sts>", "<Sts>PDNG</Sts>"), encoding="utf-8")
+    read = read_all(pending)
+    assert not [r for r in read if isinstance(r, Row)]
+    assert f"{pending}: no transactions in this file: its 1 entry is not booked by the bank " \
+        "(PDNG 1): book the statement that holds them once the bank has booked them" \
+        in [str(n) for n in read]
+    empty = tmp_path / "empty.xml"
+    start, end = text.index("<Ntry>"), text.index("</Ntry>") + len("</Ntry>")
+    empty.write_text(text[:start] + text[end:], encoding="utf-8")
+    read = read_all(empty)
+    assert not [r for r in read if isinstance(r, Row)]
+    assert f"{empty}: no transactions in this file" in [str(n) for n in read]
+
+
 def test_error_bad_date() -> None:
     path = FIXTURES / "bad_date.xml"
     assert error(path) == (

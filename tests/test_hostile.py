@@ -8,6 +8,7 @@ import errno
 import os
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -49,16 +50,22 @@ def test_a_full_disk_writes_nothing_and_records_nothing(tmp_path, capsys, monkey
     assert still_new(tmp_path, capsys).startswith("Plan: 29 to add (+), 0 already exported")
 
 
-def test_an_unwritable_directory_records_nothing(tmp_path, capsys, monkeypatch):
-    """As root a chmod does not stop a write, so the refusal is simulated where it happens."""
+def refuse_mkstemp(monkeypatch, refused: Callable[[dict], bool]) -> None:
+    """Temp files whose mkstemp arguments `refused` picks cannot be made (as root a chmod
+    does not stop a write, so the refusal is simulated where it happens)."""
     mkstemp = tempfile.mkstemp
 
-    def refused(*args, **kwargs):  # the output's directory (the ledger's is writable)
-        if str(kwargs.get("dir", "")).endswith("/out"):
+    def made(*args, **kwargs):
+        if refused(kwargs):
             raise PermissionError(errno.EACCES, "Permission denied")
         return mkstemp(*args, **kwargs)
 
-    monkeypatch.setattr("bokfor.fileio.tempfile.mkstemp", refused)
+    monkeypatch.setattr("tempfile.mkstemp", made)
+
+
+def test_an_unwritable_directory_records_nothing(tmp_path, capsys, monkeypatch):
+    # The output's directory refuses; the ledger's is writable.
+    refuse_mkstemp(monkeypatch, lambda kw: str(kw.get("dir", "")).endswith("/out"))
     code, err = convert(tmp_path, capsys)
     monkeypatch.undo()
     assert code == 1
@@ -181,14 +188,7 @@ def test_a_full_disk_after_the_file_is_written_is_settled_next_run(tmp_path, cap
 
 def test_a_ledger_that_cannot_be_created_is_one_message(tmp_path, capsys, monkeypatch):
     """The ledger's directory refuses the new file: one message, nothing written."""
-    mkstemp = tempfile.mkstemp
-
-    def refused(*args, **kwargs):
-        if str(kwargs.get("prefix", "")).startswith(".l.sqlite."):
-            raise PermissionError(errno.EACCES, "Permission denied")
-        return mkstemp(*args, **kwargs)
-
-    monkeypatch.setattr("bokfor.ledger.tempfile.mkstemp", refused)
+    refuse_mkstemp(monkeypatch, lambda kw: str(kw.get("prefix", "")).startswith(".l.sqlite."))
     code, err = convert(tmp_path, capsys)
     monkeypatch.undo()
     assert (code, err) == (1, f"bokfor: error: {tmp_path / 'l.sqlite'}: the ledger could not be "

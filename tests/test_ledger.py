@@ -333,7 +333,8 @@ def test_cron_json_summary_and_quiet(tmp_path, per_row, capsys):
     code, stdout, err = convert([*args, "--quiet"], capsys)
     assert (code, stdout, err) == (3, "", "")
     code, stdout, _ = convert([*args, "--json"], capsys)
-    assert code == 3 and json.loads(stdout) == {"status": "nothing-new", "vouchers": 0}
+    assert code == 3 and json.loads(stdout) == {"status": "nothing-new", "vouchers": 0,
+                                                "reason": "exported"}
 
 
 def test_sales_exported_from_one_export_are_refused_from_another(tmp_path, capsys):

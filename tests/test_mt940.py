@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bokfor.domain import Notice, Row
+from bokfor.domain import Notice, Origin, Row
 from bokfor.errors import InputError
 from bokfor.sources import bank
 from bokfor.sources.mt940 import SOURCE, creditor_reference
@@ -276,9 +276,15 @@ def test_error_bad_amount(tmp_path: Path) -> None:
 
 
 def test_error_amount_with_three_decimals(tmp_path: Path) -> None:
+    """1,000 is 1,00 exactly; 1,005 holds half an öre: refused, never rounded."""
+    ok = write(tmp_path, HEAD + ":61:2601020102C1,000NTRFNONREF\n:62F:C260102SEK101,00\n",
+               name="ok.sta")
+    assert [r.amounts["amount"] for r in rows(ok)] == [100]
     path = write(tmp_path, HEAD + ":61:2601020102C1,005NTRFNONREF\n:62F:C260102SEK101,00\n")
     assert error_of(path) == (
-        f"{path}:5: column ':61:': the amount 1.005 has more than 2 decimals Fix: " + REDOWNLOAD)
+        f"{path}:5: column ':61:': the amount 1.005 has a third decimal that is not 0: bokfor "
+        "books whole cents and does not round what the bank booked Fix: book this entry by "
+        "hand, or ask the bank for the statement in two decimals.")
 
 
 def test_error_bad_balance_amount(tmp_path: Path) -> None:
@@ -346,11 +352,33 @@ def test_error_missing_opening_balance(tmp_path: Path) -> None:
         + REDOWNLOAD)
 
 
-def test_error_text_before_the_first_statement(tmp_path: Path) -> None:
-    path = write(tmp_path, "Kontoutdrag januari\n" + HEAD + ":62F:C260102SEK100,00\n")
+def test_error_a_statement_tag_before_the_first_statement(tmp_path: Path) -> None:
+    """A bank's header line before :20: is skipped (test_bank_framing_is_skipped), but a tag
+    of a statement there means the statement lost its :20: line."""
+    path = write(tmp_path, "Kontoutdrag januari\n:25:SE4550000000058398257466\n" + HEAD
+                 + ":62F:C260102SEK100,00\n")
     assert error_of(path) == (
-        f"{path}:1: text before the first statement: 'Kontoutdrag januari' Fix: an MT940 "
-        "statement starts with a :20: line; " + REDOWNLOAD)
+        f"{path}:2: column ':25:': a :25: line outside a statement (no :20: line before it) "
+        "Fix: an MT940 statement starts with a :20: line; " + REDOWNLOAD)
+
+
+def test_a_file_without_transactions_says_so(tmp_path: Path) -> None:
+    """A warning, no error: a day without payments is nothing to fix."""
+    path = write(tmp_path, HEAD + ":62F:C260102SEK100,00\n-\n" + HEAD.replace("STMT1", "STMT2")
+                 + ":62F:C260102SEK100,00\n")
+    assert [str(n) for n in read(path)] == [
+        f"{path}: no transactions in this file: its 2 statements have no :61: line"]
+
+
+def test_error_mt942_is_refused_by_name() -> None:
+    """MT942 lists provisional entries without balances: refused, naming what it is."""
+    path = FIXTURES / "mt942.sta"
+    assert SOURCE.detect(path)
+    assert error_of(path) == (
+        f"{path}:1: column ':20:': an MT942 interim transaction report, not an MT940 "
+        "statement: its entries are provisional and it has no balances to check them against "
+        "Fix: book the day's MT940 statement (or camt.053), which lists the same entries once "
+        "they are booked, with the opening and closing balance.")
 
 
 def test_error_no_statement_and_garbled_text(tmp_path: Path) -> None:
@@ -360,6 +388,84 @@ def test_error_no_statement_and_garbled_text(tmp_path: Path) -> None:
     garbled = write(tmp_path, HEAD + ":61:2601020102C1,00NTRFNONREF\n:86:KORTKÃ¶P\n"
                     ":62F:C260102SEK101,00\n", encoding="utf-8")
     assert error_of(garbled).startswith(f"{garbled}:6: the text is garbled ('Ã¶' where")
+
+
+# --- what banks put around and inside statements (issue 20) -----------------------------
+
+
+def test_bank_framing_is_skipped() -> None:
+    """A SOH byte, a bank's header lines (BIC, `940`, `0000 01…`, `:940:`) before the first
+    and between messages, `-` + ETX ending a message, blank lines between statements, an
+    empty statement, amounts without decimals, with one, zero-padded, CRLF, no final newline;
+    the account with its currency as the bank writes it."""
+    path = FIXTURES / "framing.sta"
+    out = read(path)
+    assert all(isinstance(r, Row) for r in out)  # each statement adds up
+    assert [(r.date, r.amounts["amount"], r.fields["text"], r.origin.line) for r in out] == [
+        (dt.date(2026, 1, 5), 25050, "INBETALNING FAKTURA 1001", 9),
+        (dt.date(2026, 1, 6), -5000, "AVGIFT", 21)]
+    assert {r.fields["account"] for r in out} == {"SE4550000000058398257466 SEK"}
+    assert SOURCE.detect(path)
+
+
+def test_swift_envelopes_and_a_long_customer_reference() -> None:
+    """{1:…}{2:O940…}{4: … -}{5:} around each statement; a customer reference of 24
+    characters (an IBAN, as ASN Bank writes it) with the name on the next line; :62M:."""
+    out = read(FIXTURES / "envelope.sta")
+    assert all(isinstance(r, Row) for r in out)
+    assert [(r.amounts["amount"], r.fields["bank_reference"], r.fields["text"], r.origin.line)
+            for r in out] == [
+        (-1250, "SE4550000000058398257466",
+         "SE4550000000058398257466 Kafferosteriet i Lund Kaffe januari", 6),
+        (1250, "5000260109000021", "RETUR KAFFE", 17)]
+
+
+def test_amounts_with_a_decimal_point() -> None:
+    """Rabobank writes `000000000000.00` and `00000000000002.`: read as the amounts they are
+    (the library's balance pattern stopped at the point, 8.50 would have been 8)."""
+    out = read(FIXTURES / "point_amounts.sta")
+    assert all(isinstance(r, Row) for r in out)  # 0.00 + 10.50 - 2.00 = 8.50
+    assert [r.amounts["amount"] for r in out] == [1050, -200]
+    assert [r.fields["currency"] for r in out] == ["EUR", "EUR"]
+
+
+def test_structured_86_subfields_and_wrapped_lines() -> None:
+    out = read(FIXTURES / "structured_86.sta")
+    notice, *rest = out
+    assert isinstance(notice, Notice) and str(notice) == (
+        f"{FIXTURES / 'structured_86.sta'}:22: the text holds '\ufffd' where letters were lost "
+        "before the file got here (by the bank's software or a conversion); read as it is")
+    got = [(r.amounts["amount"], r.fields["text"], r.fields["counterparty"],
+            r.fields["counterparty_account"]) for r in rest]
+    assert got == [
+        # Dutch /KEYWORD/ form: the IBAN wraps mid-word onto the next line.
+        (-125000, "SEPA OVERBOEKING Kafferosteriet i Lund AB Faktura 2026-01 kaffe",
+         "Kafferosteriet i Lund AB", "SE4550000000058398257466"),
+        # Triodos > subfields: >21 continues >20 mid-word.
+        (-800000, "HYRA JANUARI KONTORSLOKAL SÖDER", "FASTIGHETS AB KVARTERET UGGLAN",
+         "0012345678"),
+        # German ? subfields (the library's), SVWZ+ wrapping mid-word.
+        (500000, "GUTSCHRIFT Rechnung 2026-017 Beratung Januar", "KUNDE GMBH",
+         "DE02120300000000202051"),
+        # Free text: a line of the full 65 characters runs on into the next.
+        (-45000, "BETALNING TILL LEVERANTÖR AV KONTORSMATERIAL ENLIGT ORDER 4711 "
+                 "SKRIVBORDSLAMPOR LEVERERAS VECKA 3", None, None),
+        # No :86:: the bank's :NS: text, with the letter it lost.
+        (-3500, "Tranzakci\ufffds avgift Banken AB", None, None),
+    ]
+
+
+def test_a_text_read_differently_keeps_the_key_it_had(tmp_path: Path) -> None:
+    """Rows without a reference are keyed by their text: the text as bokfor read it before
+    wrapped lines were joined (with a space) stays a former key, so a row exported then is
+    not booked again."""
+    line = "A" * 60 + " KONT"
+    path = write(tmp_path, HEAD + ":61:2601020102D5,00NMSCNONREF\n:86:" + line + "\nOR\n"
+                 ":62F:C260102SEK95,00\n")
+    (row,) = rows(path)
+    assert row.fields["text"] == "A" * 60 + " KONTOR"
+    old = bank.IdlessKeys().key(ACCOUNT, dt.date(2026, 1, 2), -500, line + " OR")
+    assert row.key != old and old in row.former
 
 
 # --- robustness --------------------------------------------------------------------------
@@ -391,3 +497,22 @@ def test_arbitrary_bytes_give_rows_or_input_error(tmp_path_factory, blob: bytes)
         read(path)
     except InputError:
         pass
+
+
+def test_an_account_with_a_slash_is_what_the_mapping_takes(tmp_path: Path) -> None:
+    """German and Dutch :25: lines name bank code and account (`50880050/0194774600888`,
+    `TRIODOSBANK/0390123456`): the key the error asks for is one the mapping accepts."""
+    from bokfor.mapping import load_mapping
+
+    text = (ROOT / "mappings" / "bank.yaml").read_text(encoding="utf-8").replace(
+        "    bank_accounts:\n",
+        '    bank_accounts:\n      "50880050/0194774600888": 1931\n'
+        '      "TRIODOSBANK/0390123456": 1930\n', 1)
+    path = tmp_path / "m.yaml"
+    path.write_text(text, encoding="utf-8")
+    accounts = load_mapping(path).sources["bank"].bank_accounts
+    for written, ledger in (("50880050/0194774600888", "1931"),
+                            ("TRIODOSBANK/0390123456", "1930")):
+        row = bank.bank_row(format="mt940", key="k", date=dt.date(2026, 1, 2), amount=1,
+                            origin=Origin("s.sta", 5), account=written)
+        assert accounts.ledger_account(row, str(path)) == ledger

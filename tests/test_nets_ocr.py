@@ -262,6 +262,55 @@ def test_error_kid_with_a_space_inside(tmp_path: Path) -> None:
         "Fix: " + REDOWNLOAD)
 
 
+def test_error_kid_with_a_minus_under_a_nets_type(tmp_path: Path) -> None:
+    """Under a transaction type Nets defines, a KID is digits: the character is named."""
+    path = with_line(tmp_path, 2, replaced(sample_lines()[2], 62, "-"))
+    assert error_of(path) == (
+        f"{path}:3: column 'KID (positions 50-74)': the KID '-000452600116' holds '-': a KID "
+        "is digits Fix: " + REDOWNLOAD)
+
+
+# --- from the wild (issue 20) -------------------------------------------------------------
+
+
+def test_a_transaction_type_nets_does_not_define_keeps_its_type_and_kid() -> None:
+    """Vipps's OCR file of invoice payments writes transaction type 50 and KIDs of its own
+    (one starts with '-', others pass no check digit): read, the KID kept as written."""
+    out = read(FIXTURES / "type50.txt")
+    assert [(r.date, r.amounts["amount"], r.fields["transaction_code"], r.fields["reference"],
+             r.fields["text"], r.key, r.origin.line) for r in out] == [
+        (dt.date(2026, 3, 1), 400, "50", "-12345678919001", "Transaction type 50",
+         f"bank:{ACCOUNT}:nets:000008080:2603011:1", 3),
+        (dt.date(2026, 3, 1), 400, "50", "119930260000000", "Transaction type 50",
+         f"bank:{ACCOUNT}:nets:000008080:2603011:2", 5),
+        (dt.date(2026, 3, 1), 400, "50", "00981234576842", "Transaction type 50",
+         f"bank:{ACCOUNT}:nets:000008080:2603011:3", 7)]
+
+
+@pytest.mark.parametrize(("name", "what"), [
+    ("avtalegiro_agreements.txt", "agreements (payers signing up or leaving)"),
+    ("avtalegiro_claims.txt", "payment claims (what the payers' banks are to charge)")])
+def test_an_avtalegiro_file_says_it_holds_no_payments(name: str, what: str) -> None:
+    """Never "every row was exported before": an AvtaleGiro file says what it holds."""
+    path = FIXTURES / name
+    assert SOURCE.detect(path)
+    assert error_of(path) == (
+        f"{path}: no payments in this file: it holds AvtaleGiro {what}, not payments received "
+        "Fix: the payments come in the OCR giro file the bank delivers after the due date "
+        "(transaction type 15, AvtaleGiro); book that file.")
+
+
+def test_an_ocr_file_without_transactions_says_so(tmp_path: Path) -> None:
+    lines = sample_lines()
+    start, end = lines[1], lines[-2]  # the assignment's start and end records
+    empty = [lines[0], start,
+             replaced(replaced(end, 9, "00000000"), 17, "00000002" + "0" * 17),
+             replaced(replaced(lines[-1], 9, "00000000"), 17, "00000004" + "0" * 17)]
+    assert [str(n) for n in read(write(tmp_path, empty))] == [
+        f"{tmp_path / 'ocr.txt'}: no transactions in this file: its OCR giro assignments are "
+        "empty (nothing was paid in on the days it covers)"]
+
+
 def test_error_bad_account(tmp_path: Path) -> None:
     path = with_line(tmp_path, 1, replaced(sample_lines()[1], 25, "15034271834"))
     assert error_of(path) == (

@@ -164,7 +164,8 @@ def test_4e_with_balances() -> None:
         (
             "encoding_latin1.si",
             "latin-1",
-            "file is Latin-1 (ISO-8859-1), not CP437 as SIE requires; read as Latin-1",
+            "file is Latin-1 (ISO-8859-1 or -15, the same for its letters), not CP437 as SIE "
+            "requires; read as Latin-1",
         ),
     ],
 )
@@ -177,6 +178,30 @@ def test_encodings(name: str, encoding: str, notice: str | None) -> None:
     assert doc.accounts == {"1930": "Företagskonto", "3001": "Försäljning"}
     assert doc.vouchers[0].text == "Dagskassa Östra"
     assert doc.vouchers[0].lines[1].text == "Kaffe Är Gött"
+
+
+def test_iso_8859_15_is_told_by_its_euro_sign() -> None:
+    """BL Administration writes ISO-8859-15 under #FORMAT PC8 (issue 20): with a '€' (A4)
+    the file is read as ISO-8859-15, never as Latin-1's '¤'."""
+    data = fixture("encoding_latin1.si").read_bytes().replace(
+        "Dagskassa Östra".encode("latin-1"), "Dagskassa Östra 5 €".encode("iso-8859-15"))
+    result = parse(data, "euro.si")
+    assert result.encoding == "iso-8859-15"
+    assert [n.message for n in result.notices] == [
+        "file is ISO-8859-15 (byte A4 is €), not CP437 as SIE requires; read as ISO-8859-15"]
+    assert result.document.vouchers[0].text == "Dagskassa Östra 5 €"
+
+
+def test_a_checksum_mismatch_names_the_encoding_it_was_computed_in() -> None:
+    """A UTF-8 file under #FORMAT PC8 whose #KSUMMA does not match: the message says the
+    contents were read as UTF-8 (sie4sdk's example states a placeholder, 123456789)."""
+    text = fixture("encoding_utf8.si").read_text(encoding="utf-8")
+    first, rest = text.split("\n", 1)
+    data = (first + "\n#KSUMMA\n" + rest + "#KSUMMA 123456789\n").encode("utf-8")
+    with pytest.raises(SieError) as info:
+        parse(data, "k.si")
+    assert "#KSUMMA checksum mismatch: the file states 123456789, its contents (read as " \
+           "UTF-8) give " in str(info.value)
 
 
 def test_cp437_box_drawing_with_swedish_letters_stays_cp437() -> None:

@@ -7,6 +7,7 @@ Domain errors become one message and an exit code here, in `main`, and nowhere e
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import sys
 from importlib import resources
@@ -25,7 +26,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 sie_app = typer.Typer(no_args_is_help=True, help="Read and check SIE 4 files.")
 mapping_app = typer.Typer(no_args_is_help=True, help="Check the YAML mapping; print its schema.")
 ledger_app = typer.Typer(no_args_is_help=True,
-                         help="What was exported: list, show, verify, forget.")
+                         help="What was exported: list, show, verify, imported, forget.")
 fortnox_app = typer.Typer(no_args_is_help=True, help="Fortnox API credentials.")
 app.add_typer(sie_app, name="sie")
 app.add_typer(mapping_app, name="mapping")
@@ -82,12 +83,13 @@ def _warn_strict(notices: list, strict: bool, warn: Any = _warn) -> None:
     """`--strict`: the other warnings, then the backwards postings, then rows that may be
     booked already, each kind as one error."""
     if strict:
-        from bokfor.plan import Doubt, refuse_doubts
-        from bokfor.plausibility import Implausible, refuse
+        from bokfor.domain import Caution
+        from bokfor.plan import refuse_cautions
+        from bokfor.plausibility import refuse
 
-        warn([n for n in notices if not isinstance(n, (Implausible, Doubt))])
+        warn([n for n in notices if not isinstance(n, Caution)])
         refuse(notices)
-        refuse_doubts(notices)
+        refuse_cautions(notices)
     else:
         warn(notices)
 
@@ -101,6 +103,9 @@ _JSON = typer.Option(False, "--json", help="Print a JSON summary (cron).")
 _BANK_ACCOUNT = typer.Option(
     None, "--bank-account", help="The bank account of input files that name none (SEB's, "
     "Nordea's, ICA's CSV): as listed under sources.bank.bank_accounts.")
+_OTHER_ACCOUNT = typer.Option(
+    False, "--other-account", help="Rows that were exported under another name of their bank "
+    "account (another --bank-account, or none) are another account's: book them.")
 _SOURCE = typer.Option(None, "--source", help="Force the input format.")
 _SHOW = typer.Option("20", "--show", help="Vouchers to list: a number or 'all'.")
 _LEDGER = typer.Option(None, "--ledger", help="Export ledger (default: beside the mapping).")
@@ -145,6 +150,7 @@ def convert(
     json_out: bool = _JSON,
     token_file: Optional[Path] = _TOKEN_FILE,
     bank_account: Optional[str] = _BANK_ACCOUNT,
+    other_account: bool = _OTHER_ACCOUNT,
     strict: bool = _STRICT,
 ) -> None:
     """Convert exports into a SIE 4I file (or a Fortnox batch); rows exported before are
@@ -154,14 +160,15 @@ def convert(
     if not dry_run and out_path is None:
         raise UsageError("--out FILE is required (or use --dry-run to only preview)")
     if out_path is not None:
-        from bokfor.outputs import check_template
+        from bokfor.outputs import fields_of
 
-        check_template(out_path)
+        fields_of(out_path)  # a bad template is refused before anything is read
     _run(inputs, mapping, out_path=out_path, write=not dry_run, date_from=date_from,
          date_to=date_to, checksum=checksum, source=source, show=show, ledger_path=ledger,
          books=books, correct=correct, allow_new_accounts=allow_new_accounts, wait=wait,
          quiet=quiet, json_out=json_out, fmt="table", diff=False, out_format=out_format,
-         token_file=token_file, bank_account=bank_account, strict=strict)
+         token_file=token_file, bank_account=bank_account, strict=strict,
+         other_account=other_account)
 
 
 @app.command()
@@ -182,6 +189,7 @@ def plan(
     fmt: str = typer.Option("table", "--format", help="table or json."),
     token_file: Optional[Path] = _TOKEN_FILE,
     bank_account: Optional[str] = _BANK_ACCOUNT,
+    other_account: bool = _OTHER_ACCOUNT,
     strict: bool = _STRICT,
 ) -> None:
     """Show what convert would do: + new, = already exported, ~ changed, ! unmapped."""
@@ -191,7 +199,7 @@ def plan(
          checksum=False, source=source, show=show, ledger_path=ledger, books=books,
          correct=correct, allow_new_accounts=allow_new_accounts, wait=wait, quiet=False,
          json_out=False, fmt=fmt, diff=diff, token_file=token_file, bank_account=bank_account,
-         strict=strict)
+         strict=strict, other_account=other_account)
 
 
 def _fortnox_job(job: Any, books: Optional[Path], token_file: Optional[Path]) -> Any:
@@ -215,7 +223,7 @@ def _run(inputs: list[Path], mapping_path: Path, *, out_path: Optional[str], wri
          correct: bool, allow_new_accounts: bool, wait: float, quiet: bool, json_out: bool,
          fmt: str, diff: bool, out_format: str = "sie",
          token_file: Optional[Path] = None, bank_account: Optional[str] = None,
-         strict: bool = False) -> None:
+         strict: bool = False, other_account: bool = False) -> None:
     """plan and convert: the same steps, so a plan and the run after it agree; only
     convert writes."""
     from bokfor.convert import Job
@@ -228,7 +236,7 @@ def _run(inputs: list[Path], mapping_path: Path, *, out_path: Optional[str], wri
               source=source, date_from=first, date_to=last, correct=correct, books=books,
               allow_new_accounts=allow_new_accounts, wait=wait, checksum=checksum,
               generated=_generated(rules.timezone), fmt=out_format, bank_account=bank_account,
-              strict=strict)
+              strict=strict, other_account=other_account)
     client = _fortnox_job(job, books, token_file)
     progress = _RowsRead() if err.is_terminal and not quiet and not json_out else None
     job.progress = progress
@@ -285,6 +293,8 @@ def _carry_out(job: Any, rules: Any, limit: Optional[int], *, out_path: Optional
         sys.stdout.write(period_diff(plan, rules, job.ledger_path, job.generated, first, last))
     checked = job.check(plan)
     if checked is None:
+        if write:
+            job.learn(plan)
         _nothing_new(quiet or fmt == "json", json_out, plan)
     assert checked is not None
     rendered, notices = checked
@@ -303,7 +313,7 @@ def _carry_out(job: Any, rules: Any, limit: Optional[int], *, out_path: Optional
     written = job.write(plan, state, rendered, out_path)
     warn(job.notices)
     if written is None:
-        _nothing_new(quiet, json_out, plan)
+        _nothing_new(quiet, json_out)
     assert written is not None
     plan, export_ids, targets = written
     if json_out:
@@ -339,6 +349,7 @@ def push(
     json_out: bool = _JSON,
     token_file: Optional[Path] = _TOKEN_FILE,
     bank_account: Optional[str] = _BANK_ACCOUNT,
+    other_account: bool = _OTHER_ACCOUNT,
     strict: bool = _STRICT,
 ) -> None:
     """Post the vouchers to Fortnox (POST /3/vouchers), each exactly once: the same plan as
@@ -357,7 +368,7 @@ def push(
     require_orgnr(rules.company.orgnr, mapping)  # before reading the inputs
     job = Job(inputs, rules, mapping, resolved(ledger or default_path(mapping)), source=source,
               date_from=first, date_to=last, correct=correct, wait=wait, fmt="push",
-              bank_account=bank_account, strict=strict)
+              bank_account=bank_account, strict=strict, other_account=other_account)
     client = _fortnox_job(job, None, token_file)
     table = not quiet and not json_out
     warn = (lambda notices: None) if quiet else _warn
@@ -490,17 +501,16 @@ def _period_and_limit(date_from: Optional[str], date_to: Optional[str], show: st
 
 
 def _nothing_new(quiet: bool, json_out: bool, plan: Any = None) -> None:
-    """Exit 3. Inputs that held no transaction at all (a quiet day's download) are named as
-    such: "every row was exported before" would be untrue of them."""
-    empty = [s.path for s in plan.inputs] if plan is not None and plan.inputs \
-        and not any(s.rows for s in plan.inputs) else []
+    """Exit 3. A run whose inputs hold no transactions at all says so: it is not that every
+    row was exported before."""
+    empty = plan is not None and not any(s.rows for s in plan.inputs)
     if json_out:
-        sys.stdout.write('{"status": "nothing-new", "vouchers": 0}\n')
-    elif not quiet and empty:
-        out.print(f"Nothing to book: no transactions in {', '.join(empty)}; nothing written.",
-                  markup=False)
+        sys.stdout.write(json.dumps({"status": "nothing-new", "vouchers": 0,
+                                     "reason": "no-transactions" if empty else "exported"})
+                         + "\n")
     elif not quiet:
-        out.print("Nothing new: every row was exported before; nothing written.")
+        out.print("Nothing to book: the input holds no transactions; nothing written." if empty
+                  else "Nothing new: every row was exported before; nothing written.")
     raise typer.Exit(EXIT_NOTHING_NEW)
 
 
@@ -681,7 +691,7 @@ def _ledger_at(ledger: Optional[Path], mapping: Optional[Path]):
 
     if ledger is None and mapping is None:
         raise UsageError("name the ledger with --ledger PATH or --mapping FILE")
-    path = ledger or default_path(mapping)  # type: ignore[arg-type]
+    path = resolved(ledger or default_path(mapping))  # type: ignore[arg-type]
     if not path.exists():
         raise LedgerError("no ledger here yet: nothing has been exported with it",
                           file=str(path), hint="check --ledger / --mapping.")
@@ -698,7 +708,8 @@ def ledger_list(ledger: Optional[Path] = _LEDGER_OPT,
     """List the exports: id, time, state, period, vouchers, rows, file."""
     book = _ledger_at(ledger, mapping)
     for e in book.exports():
-        out.print(f"{e.id:>4}  {e.created}  {e.state:<7}  {e.first_date}..{e.last_date}  "
+        state = "imported" if e.imported else e.state
+        out.print(f"{e.id:>4}  {e.created}  {state:<8}  {e.first_date}..{e.last_date}  "
                   f"{e.vouchers:>6} verifikationer  {e.rows:>8} rows  {e.target}", markup=False)
 
 
@@ -721,6 +732,24 @@ def ledger_verify(ledger: Optional[Path] = _LEDGER_OPT,
                          details=[f"  {n}" for n in file_notices(missing, book)])
     out.print(f"{len(checked)} written files checked: each is there with its sha256.",
               markup=False)
+
+
+@ledger_app.command("imported")
+def ledger_imported(export_ids: List[int] = typer.Argument(
+                        ..., help="Export ids (`bokfor ledger list`) whose files you imported."),
+                    ledger: Optional[Path] = _LEDGER_OPT,
+                    mapping: Optional[Path] = _LEDGER_MAPPING) -> None:
+    """Record that these exports' files were imported into the books: bokfor then no longer
+    warns when they are moved or deleted (`ledger verify` and every run)."""
+    from bokfor.ledger import Ledger
+
+    book = _ledger_at(ledger, mapping)
+    book.close()
+    with Ledger.lock(book.path, 60):
+        marked = Ledger.open(book.path, write=True).mark_imported(export_ids)
+    for e in marked:
+        out.print(f"Export {e.id} ({e.target}) is imported: its file may be archived.",
+                  markup=False)
 
 
 @ledger_app.command("show")
@@ -774,9 +803,13 @@ def ledger_forget(export_id: int = typer.Argument(..., help="Export id (`bokfor 
         return
     book.close()
     with Ledger.lock(book.path, 60):
-        Ledger.open(book.path, write=True).forget(export_id)
-    out.print(f"Forgot export {export_id}: its {record.rows} rows will be booked again by the "
-              "next convert.", markup=False)
+        _, (again, restored) = Ledger.open(book.path, write=True).forget(export_id)
+    said = [f"{again} of its rows will be booked again by the next convert"] if again else []
+    if restored:
+        said.append(f"{restored} go back to their earlier booking (they show as changed, ~)")
+    out.print(f"Forgot export {export_id}: " + "; ".join(
+        said or ["a later correction holds its rows; forgetting that one too gives them back "
+                 "the booking they had before this export"]) + ".", markup=False)
 
 
 @ledger_app.command("settle")

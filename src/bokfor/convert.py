@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Callable, Union
 
 from bokfor import faults
-from bokfor.domain import Notice
+from bokfor.domain import Caution, Notice
 from bokfor.errors import MappingError, OutputReused, UsageError
 from bokfor.fileio import Staged, atomic_write, stage
 from bokfor.ledger import BATCH, SIE, ExportRecord, Ledger
 from bokfor.mapping import Mapping
 from bokfor.outputs import Part, check_writable, resolved, target
-from bokfor.plan import Plan, check_books, make_plan, refuse_doubts
+from bokfor.plan import Plan, check_books, make_plan, refuse_cautions
 from bokfor.plausibility import refuse
 from bokfor.sie.model import SieDocument
 from bokfor.sie.reader import read as read_sie
@@ -124,7 +124,8 @@ def export(plan: Plan, rendered: list[Rendered], targets: list[Path], ledger: Le
             sha256=r.sha256, vouchers=vouchers, spool=plan.spool,
             tags=[plan.tags[i] for i in r.part.indices], kind=SIE if batch is None else BATCH,
             replaced=[k for v in vouchers for k in v.source_keys if k in changed], run=run,
-            files=() if batch is None else [BATCH_SIE, *(name for name, _ in batch.files)]))  # type: ignore[attr-defined]
+            files=() if batch is None else [BATCH_SIE, *(name for name, _ in batch.files)],  # type: ignore[attr-defined]
+            learned=plan.learned if not ids else []))
     faults.point("after-ledger-pending")
     for r, target in zip(rendered, targets):
         if isinstance(r.data, BatchOutput):
@@ -165,12 +166,14 @@ RECENT_DAYS = 62
 def file_notices(missing: list[tuple[ExportRecord, str]], ledger: Ledger) -> list[Notice]:
     """What `Ledger.missing_files` found, as the user must hear it: a file deleted before it
     was imported holds vouchers that are nowhere else."""
-    return [Notice(
+    return [Caution(
         f"export {e.id}'s file {e.target} ({e.vouchers} verifikationer {e.first_date} .. "
         f"{e.last_date}) was {what} after bokfor wrote it: "
         + ("if it was not imported into the books, run `bokfor ledger forget "
-           f"{e.id} --yes` and convert again to write it anew" if what == "deleted" else
-           "import only what bokfor wrote (`bokfor ledger verify` checks every file)"),
+           f"{e.id} --yes` and convert again to write it anew; if it was, `bokfor ledger "
+           f"imported {e.id}`" if what == "deleted" else
+           "import only what bokfor wrote (`bokfor ledger verify` checks every file); "
+           f"once it is imported, `bokfor ledger imported {e.id}`"),
         file=str(ledger.path)) for e, what in missing]
 
 
@@ -200,6 +203,7 @@ class Job:
     bank_account: str | None = None  # of bank files that name none (--bank-account)
     progress: Callable[[str, int], None] | None = None  # plan.Progress: rows read so far
     strict: bool = False  # --strict: doubts and backwards postings refuse the run
+    other_account: bool = False  # --other-account (plan._Movements.renamed_error)
 
     def plan(self, *, exported: bool = False) -> tuple[Plan, tuple[int, int, int, int]]:
         """The plan, made without holding the lock (a failing run creates no file), and the
@@ -228,7 +232,7 @@ class Job:
         result = make_plan(self.inputs, self.mapping, ledger, source=self.source,
                            date_from=self.date_from, date_to=self.date_to,
                            correct=self.correct, bank_account=self.bank_account,
-                           progress=self.progress)
+                           progress=self.progress, other_account=self.other_account)
         if self.books_loader is not None:
             if result.to_write:
                 check_books(result, self.books_loader(result))
@@ -255,7 +259,7 @@ class Job:
         also in a plan made again under the lock."""
         if self.strict:
             refuse(plan.notices)
-            refuse_doubts(plan.notices)
+            refuse_cautions(plan.notices)
 
     def check(self, plan: Plan) -> tuple[list[Rendered], list[Notice]] | None:
         """Refuse a plan that must not be written; None when there is nothing new; else each
@@ -315,9 +319,19 @@ class Job:
                     hint=f"give each run {'a directory' if batch else 'a file'} of its own, "
                     f"e.g. --out {example} (docs/ledger.md, \"Cron\"); if export "
                     f"{earlier.id} was undone in the books, `bokfor ledger forget "
-                    f"{earlier.id}` first.")
+                    f"{earlier.id} --yes` first.")
             if batch:
                 check_batch_dir(path)
+
+    def learn(self, plan: Plan) -> None:
+        """A run that found nothing new still records the keys it learned (`Plan.learned`)."""
+        if plan.learned:
+            with Ledger.lock(self.ledger_path, self.wait):
+                ledger = Ledger.open(self.ledger_path, write=True)
+                try:
+                    ledger.learn(plan.learned)
+                finally:
+                    ledger.close()
 
     def write(self, plan: Plan, state: tuple[int, int, int, int], rendered: list[Rendered],
               out: str) -> tuple[Plan, list[int], list[Path]] | None:
@@ -330,6 +344,7 @@ class Job:
                 if ledger.state() != state:
                     plan.close()
                     plan = self._plan(ledger)
+                    self.notices.extend(plan.notices)  # the caller shows these after
                     checked = self.check(plan)
                     if checked is None:
                         return None

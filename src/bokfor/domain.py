@@ -243,3 +243,9 @@ class Notice:
             f"{self.file}: " if self.file else ""
         )
         return f"{where}{self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class Caution(Notice):
+    """A warning that may mean wrong books (a row booked twice or lost, a posting the wrong
+    way round): `--strict` (cron) makes it an error before anything is written."""

@@ -35,7 +35,7 @@ from filelock import FileLock, Timeout
 from bokfor import __version__
 from bokfor.domain import Line, Notice, Voucher, make_dims
 from bokfor.errors import EXIT_BUSY, EXIT_FAILURE, BokforError
-from bokfor.fileio import fsync_dir
+from bokfor.fileio import fsync_dir, new_file_mode
 
 if TYPE_CHECKING:
     from bokfor.spool import RecordSpool
@@ -125,7 +125,10 @@ MIGRATIONS: list[str] = [
     # there as written (`ledger verify` hashes it), and the names of the files a Fortnox batch
     # wrote beside its manifest (the only files bokfor ever removes there); (c) a bank row's
     # money movement (ledger account, date, amount), to tell the same transaction read from
-    # another format.
+    # another format; (d) rows recorded before (`legacy`: keyed by the scheme before issue
+    # 18), and `renamed`: the key a row has now -> the earlier key it was exported under,
+    # learned when a run finds it by that earlier key, so a later change in how the file is
+    # read (a profile edited) still finds it.
     """
     CREATE TABLE superseded (
         key TEXT NOT NULL,
@@ -142,8 +145,16 @@ MIGRATIONS: list[str] = [
     ALTER TABLE exports ADD COLUMN size INTEGER;
     ALTER TABLE exports ADD COLUMN mtime_ns INTEGER;
     ALTER TABLE exports ADD COLUMN files TEXT;
+    ALTER TABLE exports ADD COLUMN imported TEXT;
     ALTER TABLE rows ADD COLUMN movement TEXT;
     CREATE INDEX rows_movement ON rows(movement) WHERE movement IS NOT NULL;
+    ALTER TABLE rows ADD COLUMN legacy INTEGER;
+    UPDATE rows SET legacy = 1;
+    CREATE TABLE renamed (
+        key TEXT PRIMARY KEY,
+        former TEXT NOT NULL REFERENCES rows(key) ON DELETE CASCADE
+    );
+    CREATE INDEX renamed_former ON renamed(former);
     """,
 ]
 # Set in every ledger bokfor creates ("bokf" in ASCII): a SQLite file without it, and without
@@ -234,6 +245,7 @@ class ExportRecord:
     size: int | None = None  # of the file written, when it was written (schema 4)
     mtime_ns: int | None = None
     files: str | None = None  # JSON: the names a batch wrote beside its manifest
+    imported: str | None = None  # when the user said its file was imported (ledger imported)
 
     @property
     def batch_files(self) -> list[str]:
@@ -242,7 +254,7 @@ class ExportRecord:
 
 _EXPORT_COLUMNS = ", ".join(f"e.{name}" for name in (
     "id", "run_id", "state", "target", "sha256", "first_date", "last_date", "vouchers", "rows",
-    "created", "kind", "size", "mtime_ns", "files"))
+    "created", "kind", "size", "mtime_ns", "files", "imported"))
 
 
 @dataclass(frozen=True)
@@ -366,13 +378,33 @@ class Ledger:
         return {r[0]: r[1:] for r in self._lookup(
             "SELECT key, content, voucher_id, source FROM rows WHERE key IN ({})", keys)}
 
-    def movements(self, movements: list[str]) -> dict[str, list[tuple[str, str]]]:
-        """Of `movements` (plan._Movements), those of exported bank rows -> [(key, source)]."""
-        found: dict[str, list[tuple[str, str]]] = {}
-        for movement, key, source in self._lookup(
-                "SELECT movement, key, source FROM rows WHERE movement IN ({})", movements):
-            found.setdefault(movement, []).append((key, source))
+    def movements(self, movements: list[str]) -> dict[str, list[tuple[str, str, bool]]]:
+        """Of `movements` (plan._Movements), those of exported bank rows -> [(key, source,
+        recorded by a bokfor before schema 4)]."""
+        found: dict[str, list[tuple[str, str, bool]]] = {}
+        for movement, key, source, legacy in self._lookup(
+                "SELECT movement, key, source, legacy FROM rows WHERE movement IN ({})",
+                movements):
+            found.setdefault(movement, []).append((key, source, bool(legacy)))
         return found
+
+    @functools.cached_property
+    def has_renamed(self) -> bool:
+        """Whether any key was learned as another name of a row (then every unknown key is
+        looked up there too)."""
+        return self._conn is not None and bool(self._conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM renamed)").fetchone()[0])
+
+    def renamed(self, keys: list[str]) -> dict[str, str]:
+        """Of `keys`, those learned as another name of an exported row -> its key."""
+        return dict(self._lookup("SELECT key, former FROM renamed WHERE key IN ({})", keys))
+
+    @_writes(_FREE + ", then run again: nothing was lost (the rows are still found by their "
+             "former keys).")
+    def learn(self, pairs: list[tuple[str, str]]) -> None:
+        """Record (key, former key) pairs a plan found (`Plan.learned`)."""
+        with self.conn:
+            _learn(self.conn, pairs)
 
     def owners(self, aliases: list[str]) -> dict[str, str]:
         """Of `aliases`, those exported before -> the key they were exported under."""
@@ -459,26 +491,39 @@ class Ledger:
         return self._conn.execute("SELECT coalesce(max(id), 0) + 1 FROM runs").fetchone()[0]
 
     def export_at(self, target: Path) -> ExportRecord | None:
-        """The export whose file is `target` (a resolved path), if one is recorded."""
+        """The export whose file is `target` (a resolved path), if one is recorded: by its
+        path, or, when a file is there, by being the same file as a recorded one (another
+        spelling on a case-insensitive disk, a hard link)."""
         if self._conn is None:
             return None
         found = self._conn.execute(
             f"SELECT {_EXPORT_COLUMNS} FROM exports e WHERE target = ? ORDER BY id DESC LIMIT 1",
             (str(target),)).fetchone()
-        return ExportRecord(*found) if found else None
+        if found:
+            return ExportRecord(*found)
+        if not os.path.isfile(target):
+            return None
+        for export in reversed(self.exports()):
+            try:
+                if export.kind != PUSH and os.path.samefile(target, export.target):
+                    return export
+            except OSError:
+                continue  # that file is gone
+        return None
 
     def missing_files(self, *, days: int | None = None, thorough: bool = False
                       ) -> list[tuple[ExportRecord, str]]:
-        """Written files (SIE files, batch manifests) that are no longer as bokfor wrote
-        them: (export, "deleted" | "changed"). Cheap by default — a stat per file, a hash
-        only when its size or mtime moved (ledgers of schema 3 recorded neither: only
-        whether the file is there) — and for the exports of the last `days` days;
-        `thorough` hashes every file."""
+        """Written files (SIE files, batch manifests) not yet imported (`mark_imported`) that
+        are no longer as bokfor wrote them: (export, "deleted" | "changed"). Cheap by
+        default — a stat per file, a hash only when its size or mtime moved (ledgers of
+        schema 3 recorded neither: only whether the file is there) — and for the exports of
+        the last `days` days; `thorough` hashes every file."""
         found: list[tuple[ExportRecord, str]] = []
         since = "" if days is None else (dt.datetime.now(dt.timezone.utc)
                                          - dt.timedelta(days=days)).isoformat()
         for export in self.exports():
-            if export.state != "done" or export.kind == PUSH or export.created < since:
+            if export.state != "done" or export.kind == PUSH or export.created < since \
+                    or export.imported:
                 continue
             try:
                 info = os.stat(export.target)
@@ -490,6 +535,21 @@ class Ledger:
             if (thorough or moved) and _sha256(Path(export.target)) != export.sha256:
                 found.append((export, "changed"))
         return found
+
+    @_writes(_FREE + ", then run it again.")
+    def mark_imported(self, export_ids: list[int]) -> list[ExportRecord]:
+        """The user imported these exports' files into the books: from now on their files
+        may be moved or deleted without a word."""
+        known = {e.id: e for e in self.exports()}
+        missing = [i for i in export_ids if i not in known or known[i].kind == PUSH]
+        if missing:
+            raise LedgerError(f"no written export {missing[0]} in the ledger",
+                              file=str(self.path), hint="`bokfor ledger list` shows the "
+                              "exports (a push to Fortnox has no file to mark).")
+        with self.conn:
+            self.conn.executemany("UPDATE exports SET imported = coalesce(imported, ?) "
+                                  "WHERE id = ?", [(_now(), i) for i in export_ids])
+        return [known[i] for i in export_ids]
 
     def export_of_row(self, key: str) -> ExportRecord | None:
         if self._conn is None:
@@ -505,13 +565,14 @@ class Ledger:
     def begin_export(self, *, mapping: Path, target: Path, sha256: str, vouchers: list[Voucher],
                      spool: RecordSpool, tags: list[int], kind: str = SIE,
                      replaced: Iterable[str] = (), run: int | None = None,
-                     files: Iterable[str] = ()) -> int:
+                     files: Iterable[str] = (), learned: list[tuple[str, str]] = ()) -> int:
         """Record an export as pending (committed before the file is written; `sha256` is
         the file's digest): `vouchers`, and the rows in `spool` tagged `tags[i]` as those of
         `vouchers[i]`. `replaced`: the keys of rows exported before that this export records
         again (corrections). `run`: the run it is part of (`next_run`; one run may write a
         file per fiscal year), else a run of its own. `files`: the names of the other files
-        it writes beside `target` (a Fortnox batch), removed if it is dropped."""
+        it writes beside `target` (a Fortnox batch), removed if it is dropped. `learned`:
+        `Plan.learned`, recorded with it."""
         conn = self.conn
         spool.flush()
         # Every id below is assigned in this transaction, so the foreign keys hold by
@@ -524,7 +585,7 @@ class Ledger:
             conn.execute("ATTACH DATABASE ? AS spool", (str(spool.path),))
             attached = True
             return self._begin_export(mapping, target, sha256, vouchers, tags, kind, replaced,
-                                      run, list(files))
+                                      run, list(files), list(learned))
         finally:
             conn.execute("DROP TABLE IF EXISTS temp.voucher_tags")
             if attached:
@@ -533,7 +594,7 @@ class Ledger:
 
     def _begin_export(self, mapping: Path, target: Path, sha256: str, vouchers: list[Voucher],
                       tags: list[int], kind: str, replaced: Iterable[str], run: int | None,
-                      files: list[str]) -> int:
+                      files: list[str], learned: list[tuple[str, str]]) -> int:
         conn = self.conn
         now = _now()
         with conn:
@@ -580,6 +641,7 @@ class Ledger:
                 "movement) SELECT r.key, r.source, r.content, t.id, r.origin, r.lines, "
                 "nullif(r.movement, '') FROM spool.records r JOIN temp.voucher_tags t USING (tag) "
                 "ORDER BY r.key, t.id, r.rowid")
+            _learn(conn, learned)
             # Of two rows naming one alias the later voucher's wins, as for keys (a run
             # refuses that anyway: plan._Seen).
             conn.execute(
@@ -602,19 +664,28 @@ class Ledger:
             except OSError:
                 pass
         with self.conn:
-            self.conn.execute("UPDATE exports SET state = 'done', size = ?, mtime_ns = ? "
-                              "WHERE id = ?", (size, mtime, export_id))
+            done = self.conn.execute("UPDATE exports SET state = 'done', size = ?, mtime_ns = ? "
+                                     "WHERE id = ? AND state = 'pending'",
+                                     (size, mtime, export_id)).rowcount
+        if done != 1:  # forgotten meanwhile (by a run that did not hold this lock)
+            raise LedgerError(f"export {export_id} is no longer in the ledger, though its file "
+                              "was written", file=str(self.path),
+                              hint=f"the file {target} holds vouchers the ledger does not know: "
+                              "import it only after `bokfor plan` shows its rows as new again, "
+                              "or delete it and convert again.")
 
     @_writes(_FREE + ", then run it again: nothing was forgotten.")
-    def forget(self, export_id: int) -> ExportRecord:
-        """Delete an export and its rows (after the import was undone in the target system)."""
+    def forget(self, export_id: int) -> tuple[ExportRecord, tuple[int, int]]:
+        """Delete an export and its rows (after the import was undone in the target system);
+        returns it, and how many of its rows are new again and how many got an earlier
+        export's record back."""
         record = next((e for e in self.exports() if e.id == export_id), None)
         if record is None:
             raise LedgerError(f"no export {export_id} in the ledger", file=str(self.path),
                               hint="`bokfor ledger list` shows the exports.")
         with self.conn:
-            _drop(self.conn, export_id)
-        return record
+            restored = _drop(self.conn, export_id)
+        return record, restored
 
     @_writes(_FREE + ", then run again: it settles the interrupted export first.")
     def recover(self) -> list[Notice]:
@@ -784,11 +855,16 @@ class Ledger:
         return next((p for p in self.pushes() if p.voucher_id == found[0]), None)
 
 
+def _learn(conn: sqlite3.Connection, pairs: list[tuple[str, str]]) -> None:
+    conn.executemany("INSERT OR IGNORE INTO renamed (key, former) SELECT ?, key FROM rows "
+                     "WHERE key = ?", pairs)
+
+
 def _supersede(conn: sqlite3.Connection, keys: list[str], export_id: int) -> None:
     """Keep the records of `keys` that `export_id` is about to replace (a correction), with
     their aliases, so that dropping or forgetting that export restores them (`_drop`): the
     row is then `~` changed again, as before the correction, never new."""
-    for key in keys:
+    for key in dict.fromkeys(keys):  # a correction's reversal and new booking name it twice
         found = conn.execute(
             "SELECT r.source, r.content, r.voucher_id, r.origin, r.lines, r.movement FROM rows r "
             "JOIN vouchers v ON v.id = r.voucher_id WHERE r.key = ? AND v.export_id != ?",
@@ -801,15 +877,28 @@ def _supersede(conn: sqlite3.Connection, keys: list[str], export_id: int) -> Non
                      (key, export_id, *found, json.dumps(aliases, ensure_ascii=False)))
 
 
-def _drop(conn: sqlite3.Connection, export_id: int) -> None:
+def _drop(conn: sqlite3.Connection, export_id: int) -> tuple[int, int]:
     """Delete an export and its records (inside the caller's transaction); a row it had
     taken over from an earlier export (a correction) gets that export's record back, so it
-    is never new again while its first booking stands."""
+    is never new again while its first booking stands. Returns how many of its rows are new
+    again and how many got an earlier record back."""
     restore = conn.execute(
         "SELECT s.key, s.source, s.content, s.voucher_id, s.origin, s.lines, s.movement, "
         "s.aliases FROM superseded s JOIN rows r ON r.key = s.key JOIN vouchers v ON "
         "v.id = r.voucher_id WHERE s.export_id = ? AND v.export_id = ? ORDER BY s.rowid",
         (export_id, export_id)).fetchall()
+    # A later correction's saved record points at this export's voucher: it gets the record
+    # this export had itself replaced, so that forgetting corrections in any order restores
+    # the first booking, never nothing.
+    conn.execute(
+        "UPDATE superseded AS s SET (source, content, voucher_id, origin, lines, movement, "
+        "aliases) = (SELECT b.source, b.content, b.voucher_id, b.origin, b.lines, b.movement, "
+        "b.aliases FROM superseded b WHERE b.export_id = :e AND b.key = s.key) "
+        "WHERE s.export_id != :e AND s.voucher_id IN (SELECT id FROM vouchers WHERE "
+        "export_id = :e) AND EXISTS (SELECT 1 FROM superseded b WHERE b.export_id = :e AND "
+        "b.key = s.key)", {"e": export_id})
+    held, = conn.execute("SELECT count(*) FROM rows r JOIN vouchers v ON v.id = r.voucher_id "
+                         "WHERE v.export_id = ?", (export_id,)).fetchone()
     conn.execute("DELETE FROM exports WHERE id = ?", (export_id,))
     for key, source, content, voucher_id, origin, lines, movement, aliases in restore:
         conn.execute("INSERT OR REPLACE INTO rows (key, source, content, voucher_id, origin, "
@@ -817,6 +906,7 @@ def _drop(conn: sqlite3.Connection, export_id: int) -> None:
                      (key, source, content, voucher_id, origin, lines, movement))
         conn.executemany("INSERT OR REPLACE INTO aliases (alias, key) VALUES (?, ?)",
                          [(alias, key) for alias in json.loads(aliases)])
+    return held - len(restore), len(restore)
 
 
 @contextmanager
@@ -942,7 +1032,34 @@ def _connect(path: Path, *, migrate: bool) -> sqlite3.Connection:
         conn.executescript(f"BEGIN; {' '.join(MIGRATIONS[version:])} "
                            f"PRAGMA user_version = {len(MIGRATIONS)}; "
                            f"PRAGMA application_id = {APPLICATION_ID}; COMMIT;")
+        if version < 4:
+            _backfill_movements(conn)
     return conn
+
+
+_BANK_SOURCES = ("camt", "mt940", "bgmax", "nets_ocr", "netbank")
+
+
+def _backfill_movements(conn: sqlite3.Connection) -> None:
+    """The movement (ledger account, date, öre) of bank rows recorded before schema 4, from
+    their content (`date=…␟amount=…`) and the line of their lines that moved that amount
+    (the bank account's, by the `{account: bank_account, debit: amount}` convention): so that
+    a row an older bokfor exported is a doubt when it comes again under a key it cannot
+    match. Best effort, after the migration: SQLite's JSON functions may be missing, and a
+    row without a movement only misses the doubt."""
+    amount = "substr(content, 24, instr(substr(content, 24) || char(31), char(31)) - 1)"
+    try:
+        with conn:
+            conn.execute(
+                f"UPDATE rows SET movement = (SELECT json_extract(l.value, '$[0]') || '|' || "
+                f"substr(rows.content, 6, 10) || '|' || {amount} FROM json_each(CASE "
+                "rows.lines WHEN '' THEN (SELECT v.lines FROM vouchers v WHERE v.id = "
+                f"rows.voucher_id) ELSE rows.lines END) AS l WHERE json_extract(l.value, '$[1]') "
+                f"= CAST({amount} AS INTEGER) LIMIT 1) WHERE movement IS NULL AND legacy = 1 "
+                "AND substr(content, 1, 5) = 'date=' AND substr(content, 17, 7) = 'amount=' "
+                f"AND source IN ({','.join('?' * len(_BANK_SOURCES))})", _BANK_SOURCES)
+    except sqlite3.OperationalError:
+        pass
 
 
 _NOT_A_LEDGER = ("bokfor keeps its export ledger in this file and never overwrites "
@@ -985,6 +1102,7 @@ def _create(path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         os.close(fd)
+        os.chmod(tmp, new_file_mode())  # as SQLite would make it
         conn = sqlite3.connect(tmp)
         try:
             conn.executescript(f"BEGIN; {' '.join(MIGRATIONS)} PRAGMA user_version = "

@@ -5,9 +5,10 @@ A SIE file holds one räkenskapsår and Fortnox imports one year a file, so a ru
 vouchers span a year end writes one file per year: `{year}` in the template names it, and a
 template without `{year}` gets `-<year>` before its suffix (`out.si` -> `out-2025.si`,
 `out-2026.si`) when, and only when, the run spans years. A cron job that writes every night
-names each run's file with `{run}` (the run's number in the ledger) or `{from}`/`{to}`: a
-path that holds an earlier export's file is refused, since replacing it could lose vouchers
-not yet imported (docs/ledger.md, "Cron").
+names each run's file with `{run}` (the run's number in the ledger; `{from}`/`{to}` may repeat
+when a late row of a day already written comes in): a path that holds an earlier export's
+file is refused, since replacing it could lose vouchers not yet imported (docs/ledger.md,
+"Cron").
 """
 
 from __future__ import annotations
@@ -55,24 +56,31 @@ def year_label(year: FiscalYear) -> str:
     return f"{year.start.year}-{year.end.year}"
 
 
-def check_template(template: str) -> None:
-    """Refuse a `--out` that names a field bokfor does not know, before anything is read."""
+def fields_of(template: str) -> list[str]:
+    """The fields `--out` names; refuses one bokfor does not know, and a conversion or a
+    format spec (`{year!r}`, `{run:03}`), before anything is read."""
     try:
-        fields = [name for _, name, spec, conv in string.Formatter().parse(template)
-                  if name is not None]
+        parsed = list(string.Formatter().parse(template))
     except ValueError as exc:
         raise UsageError(f"--out {template!r} is not a valid template: {exc}",
                          hint="write fields as {year}; a literal brace as {{ or }}.") from None
-    for name in fields:
+    known = ", ".join(f"{{{f}}}" for f in FIELDS)
+    for _, name, spec, conversion in parsed:
+        if name is None:
+            continue
         if name not in FIELDS:
             raise UsageError(f"--out {template!r} names {{{name}}}, which bokfor does not know",
-                             hint="use " + ", ".join(f"{{{f}}}" for f in FIELDS) + ".")
+                             hint=f"use {known}.")
+        if spec or conversion:
+            raise UsageError(f"--out {template!r}: {{{name}}} takes no conversion or format",
+                             hint=f"write the field plain: {{{name}}}.")
+    return [name for _, name, _, _ in parsed if name is not None]
 
 
 def target(template: str, part: Part, vouchers: list[Voucher], *, several: bool,
            run: int | None, sources: str) -> Path:
     """The path `part` is written to. `run` None (a preview) leaves `{run}` as it is."""
-    if several and "{year}" not in template:
+    if several and "year" not in fields_of(template):
         path = Path(template)
         template = str(path.with_name(f"{path.stem}-{{year}}{path.suffix}")) if path.suffix \
             else f"{template}-{{year}}"

@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from bokfor.booking import PENDING, RowSink, book, book_pos, unmapped_error, unmapped_kinds
-from bokfor.domain import Line, Notice, Origin, Row, Voucher
+from bokfor.domain import Caution, Line, Notice, Origin, Row, Voucher
 from bokfor.errors import BokforError, InputError, MappingError, UsageError
 from bokfor.ledger import SAME_LINES, Ledger, RowRecord, lines_to_json, paused_gc
 from bokfor.mapping import Mapping
 from bokfor.money import format_sek, format_sie
-from bokfor.outputs import Part, split_years, year_label
+from bokfor.outputs import Part, split_years
 from bokfor.sie.model import SieDocument
 from bokfor.spool import RecordSpool
 from bokfor.sources import Schema, Source, detect_source, get_source
@@ -77,11 +77,14 @@ class Plan:
     spool: RecordSpool
     tags: list[int] = field(default_factory=list)
     notices: list[Notice] = field(default_factory=list)
-    errors: list[MappingError] = field(default_factory=list)  # unmapped rows, per source
+    errors: list[BokforError] = field(default_factory=list)  # unmapped rows, renamed rows
     changed: list[Entry] = field(default_factory=list)
     # The run's vouchers by fiscal year: one file (or batch) each (bokfor.outputs).
     parts: list[Part] = field(default_factory=list)
     missing_accounts: list[str] = field(default_factory=list)  # not in --books' chart
+    # (key, former key) of rows found by a key of an earlier scheme: recorded by the run, so
+    # that they are found however the file is read next time (Ledger.learn).
+    learned: list[tuple[str, str]] = field(default_factory=list)
     # Vouchers that already hold this run's exported rows; as `=` entries only on request
     # (`add_exported`): a re-run of a large export need not rebuild them to count them.
     exported_ids: set[int] = field(default_factory=set)
@@ -119,9 +122,6 @@ class Plan:
             dimensions=mapping.dimensions, objects=mapping.objects,
             vouchers=part.vouchers(self.to_write))
 
-    def years(self) -> str:
-        """`2025, 2026`: the fiscal years the run writes."""
-        return ", ".join(year_label(part.year) for part in self.parts)
 
 
 def make_plan(
@@ -135,17 +135,32 @@ def make_plan(
     correct: bool = False,
     bank_account: str | None = None,
     progress: Progress | None = None,
+    other_account: bool = False,
 ) -> Plan:
     """`bank_account`: the account of bank files that name none (two SEB accounts' CSVs are
-    told apart only so). `progress(path, rows)` is called every 16,384 rows read."""
+    told apart only so). `progress(path, rows)` is called every 16,384 rows read.
+    `other_account`: rows exported under another name of their bank account are another
+    account's (`_Movements.renamed_error`)."""
     _check_inputs(inputs)
-    spool, seen = RecordSpool(), _Seen(overlapping=len(inputs) > 1)
+    sources = [get_source(source, mapping.formats) if source else
+               detect_source(path, mapping.formats) for path in inputs]
+    overlap = None
+    if len(inputs) > 1:
+        overlap = _Overlap()
+        for index, (path, src) in enumerate(zip(inputs, sources)):
+            overlap.scan(index, src, (item for item in _read(src, path, mapping, bank_account)
+                                      if isinstance(item, Row)))
+        conflict = None if correct else overlap.error()
+        if conflict is not None:
+            raise conflict
+    spool, seen = RecordSpool(), _Seen(overlap)
     try:
         with paused_gc():  # several objects a row: see paused_gc
             try:
-                plan = _plan_inputs(inputs, mapping, ledger, spool, seen, source=source,
+                plan = _plan_inputs(inputs, sources, mapping, ledger, spool, seen,
                                     date_from=date_from, date_to=date_to, correct=correct,
-                                    bank_account=bank_account, progress=progress)
+                                    bank_account=bank_account, progress=progress,
+                                    other_account=other_account)
             except BokforError:
                 # A key or alias seen twice is the error to fix first: others may follow
                 # from it.
@@ -161,17 +176,18 @@ def make_plan(
 
 def _plan_inputs(
     inputs: list[Path],
+    sources: list[Source],
     mapping: Mapping,
     ledger: Ledger,
     spool: RecordSpool,
     seen: _Seen,
     *,
-    source: str | None,
     date_from: dt.date | None,
     date_to: dt.date | None,
     correct: bool,
     bank_account: str | None,
     progress: Progress | None,
+    other_account: bool = False,
 ) -> Plan:
     plan = Plan(entries=[], inputs=[], to_write=[], spool=spool)
     corrections: list[tuple[Voucher, int]] = []
@@ -180,9 +196,7 @@ def _plan_inputs(
     exported_ids: set[int] = set()
     closes: list[object] = []  # POS day closes of the run
     movements = _Movements()
-    for path in inputs:
-        src = get_source(source, mapping.formats) if source else \
-            detect_source(path, mapping.formats)
+    for path, src in zip(inputs, sources):
         pos = src.section == POS
         rules = None if pos else mapping.for_source(src.section)
         summary = InputSummary(str(path), src.name)
@@ -196,7 +210,7 @@ def _plan_inputs(
                          date_from, date_to, summary)
         todo = _classify(rows, ledger, content_of(src.schema, src.schema.amounts), src.name,
                          summary, exported_ids, contents, changed,
-                         now_lines if correct else None)
+                         now_lines if correct else None, plan.learned)
         if pos:
             todo = list(todo)  # read whole: the Z series is checked over the run
         offset = next_tag
@@ -215,7 +229,7 @@ def _plan_inputs(
         summary.vouchers = len(booking.vouchers)
         plan.notices.extend(booking.notices)
         if moves is not None:
-            plan.notices.extend(moves.doubts(ledger, str(path)))
+            plan.notices.extend(moves.doubts(ledger))
         if booking.unmapped and rules is not None:
             summary.unmapped = sum(len(r) for r in booking.unmapped.values())
             plan.errors.append(unmapped_error(booking.unmapped, rules, mapping, src.schema))
@@ -238,6 +252,9 @@ def _plan_inputs(
         if pos:
             closes += [row.detail for row in todo  # type: ignore[union-attr]
                        if row.fields.get("part") == POS_Z]
+    renamed = None if other_account else movements.renamed_error()
+    if renamed is not None:
+        plan.errors.insert(0, renamed)
     if closes:  # a register's Z series over the whole run: a gap is a day not booked
         from bokfor.dayclose import z_gaps
 
@@ -255,8 +272,8 @@ def _plan_inputs(
 
 def _classify(rows: Iterable[Row], ledger: Ledger, content: Callable[[Row], str], source: str,
               summary: InputSummary, exported_ids: set[int], contents: dict[str, str],
-              changed: list[tuple[Row, str]], now_lines: dict[str, tuple[Line, ...]] | None
-              ) -> Iterator[Row]:
+              changed: list[tuple[Row, str]], now_lines: dict[str, tuple[Line, ...]] | None,
+              learned: list[tuple[str, str]]) -> Iterator[Row]:
     """The rows to book, as they are read: the new ones, and after them (with `correct`) the
     changed ones. Exported rows are counted (their vouchers in `exported_ids`), changed ones
     collected in `changed` with their content, and the content of each row to book kept in
@@ -265,8 +282,9 @@ def _classify(rows: Iterable[Row], ledger: Ledger, content: Callable[[Row], str]
     batch of keys at a time."""
     for batch in _batches(rows, _BATCH):
         known = ledger.known([row.key for row in batch])
-        if any(row.former and row.key not in known for row in batch):
-            _known_formerly(batch, known, ledger)
+        if len(known) < len(batch) and (ledger.has_renamed or any(
+                row.former and row.key not in known for row in batch)):
+            _known_formerly(batch, known, ledger, learned)
         owners = ledger.owners([a for row in batch if row.aliases and row.key not in known
                                 for a in row.aliases])
         for row in batch:
@@ -294,17 +312,26 @@ _BATCH = 2000  # rows classified per ledger lookup
 
 
 def _known_formerly(batch: list[Row], known: dict[str, tuple[str, int, str]],
-                    ledger: Ledger) -> None:
-    """Rows a ledger of an older bokfor knows by a former key (`Row.former`) take that key:
-    the ledger's name for them stays the one they were exported under, so a correction or a
-    re-run finds them, and they are never booked as new."""
-    found = ledger.known([f for row in batch if row.key not in known for f in row.former])
+                    ledger: Ledger, learned: list[tuple[str, str]]) -> None:
+    """Rows a ledger of an older bokfor knows by a former key (`Row.former`), or by a key
+    learned as theirs (`Ledger.renamed`), take that key: the ledger's name for them stays the
+    one they were exported under, so a correction or a re-run finds them, and they are never
+    booked as new. A key found through `Row.former` is learned (`learned`), so that the row is
+    found after the file is read otherwise too (a profile edited later)."""
+    missing = [row.key for row in batch if row.key not in known]
+    renamed = ledger.renamed(missing)
+    formers = {f for row in batch if row.key not in known for f in row.former}
+    found = ledger.known(list(formers | set(renamed.values())))
     if not found:
         return
     for i, row in enumerate(batch):
         if row.key in known:
             continue
-        former = next((f for f in row.former if f in found), None)
+        former = renamed.get(row.key)
+        if former not in found:
+            former = next((f for f in row.former if f in found), None)
+            if former is not None:
+                learned.append((row.key, former))
         if former is not None:
             batch[i] = dataclasses.replace(row, key=former, former=())
             known[former] = found[former]
@@ -411,20 +438,22 @@ def _recorder(spool: RecordSpool, offset: int, source: str, contents: dict[str, 
     return on_row
 
 
-class Doubt(Notice):
-    """A new row that may have been booked already under another key: a warning, an error
-    with --strict (`refuse_doubts`)."""
+@dataclass(frozen=True, slots=True)
+class Doubt(Caution):
+    """A new row that may have been booked already under another key."""
 
 
-def refuse_doubts(notices: Iterable[Notice]) -> None:
-    """`--strict`: rows that may be booked twice stop the run, listed."""
-    found = [n for n in notices if isinstance(n, Doubt)]
+def refuse_cautions(notices: Iterable[Notice]) -> None:
+    """`--strict`: the warnings that may mean wrong books stop the run, all listed (those of
+    backwards postings are refused first, by `plausibility.refuse`)."""
+    found = [n for n in notices if isinstance(n, Caution)]
     if found:
         raise InputError(
-            "--strict: some rows may have been booked already under another key; nothing "
-            "was written", file=found[0].file,
-            hint="book each bank account from one format only (docs/bank.md, \"One account, "
-            "one format\"), or run without --strict if they are different transactions.",
+            f"--strict: {len(found)} warning{'s' if len(found) > 1 else ''} that may mean rows "
+            "booked twice or lost; nothing was written", file=found[0].file,
+            hint="each line below says what it saw: book each bank account from one format "
+            "(docs/bank.md, \"One account, one format\"), keep written files until they are "
+            "imported; run without --strict if you have checked them.",
             details=[f"  {n}" for n in found])
 
 
@@ -434,13 +463,15 @@ class _Movements:
     The same transaction read from two formats of one account (a SEB CSV row and its
     camt.053 entry) has no key in common, so nothing else would stop it being booked twice.
     A new row whose movement was exported from another format, or comes from another format
-    in this run, is a doubt; so is an id-less row exported under another name of its account
-    (`--bank-account` given one night and not the next, or another profile's bank name). Two
-    different transactions can share a movement (two 99 kr purchases a day), hence a warning
-    and not a refusal, unless --strict."""
+    in this run, is a doubt: two different transactions can share a movement (two 99 kr
+    purchases a day), hence a warning and not a refusal, unless --strict. An id-less row whose
+    digest and occurrence were exported under another name of its account (`--bank-account`
+    one night and not the next) is surely the same row: that stops the run
+    (`renamed_error`)."""
 
     def __init__(self) -> None:
         self.run: dict[str, tuple[str, Origin]] = {}  # movement -> first source, origin
+        self.renamed: list[str] = []  # rows exported under another name of their account
         self.new: list[tuple[str, Row]] = []  # this input's booked rows
         self.source = ""
         self.accounts: object = None
@@ -457,31 +488,50 @@ class _Movements:
         self.new.append((movement, row))
         return movement
 
-    def doubts(self, ledger: Ledger, path: str) -> list[Notice]:
-        found: list[str] = []
+    def doubts(self, ledger: Ledger) -> list[Notice]:
+        """A Doubt for each of this input's booked rows that may be booked already."""
+        found: list[Notice] = []
         exported = ledger.movements(list({m for m, _ in self.new}))
         for movement, row in self.new:
+            what = f"{_shown(movement)} may be booked already"
             first = self.run.setdefault(movement, (self.source, row.origin))
             if first[0] != self.source:
-                found.append(f"{row.origin} ({_shown(movement)}) is also at {first[1]}, read as "
-                             f"{first[0]}")
+                found.append(Doubt(f"{what}: it is also at {first[1]}, read as {first[0]} "
+                                   "(another format of the same bank account)",
+                                   file=row.origin.file, line=row.origin.line))
                 continue
-            for key, source in exported.get(movement, ()):
+            for key, source, legacy in exported.get(movement, ()):
                 if source != self.source:
-                    found.append(f"{row.origin} ({_shown(movement)}) was exported as {key} from "
-                                 f"{source}")
-                elif _idless_tail(key) and _idless_tail(key) == _idless_tail(row.key) \
-                        and key != row.key:
-                    found.append(f"{row.origin} ({_shown(movement)}) was exported as {key}: the "
-                                 "file's bank account was named otherwise then (--bank-account, "
-                                 "or another profile's bank name)")
+                    found.append(Doubt(f"{what}: {key} was exported from {source} (another "
+                                       "format of the same bank account)",
+                                       file=row.origin.file, line=row.origin.line))
+                elif key == row.key or not _idless_tail(row.key):
+                    continue
+                elif legacy:  # keyed by the scheme before, as the file was read then
+                    found.append(Doubt(f"{what}: an earlier bokfor exported {key}, of the same "
+                                       "account, day and amount, from a file it read otherwise",
+                                       file=row.origin.file, line=row.origin.line))
+                    break  # one doubt a row is enough
+                elif _idless_tail(key) == _idless_tail(row.key):
+                    self.renamed.append(f"  {row.origin}: {row.key} was exported as {key}")
         self.new = []
-        if not found:
-            return []
-        more = f"; and {len(found) - 3} more" if len(found) > 3 else ""
-        return [Doubt(f"{len(found)} row{'s' if len(found) > 1 else ''} may be booked already "
-                      f"under another key, from another format of the same bank account: "
-                      + "; ".join(found[:3]) + more, file=path)]
+        return found
+
+    def renamed_error(self) -> InputError | None:
+        """Rows whose digest and occurrence were exported from the same format under another
+        name of their bank account: the same rows, read with `--bank-account` one night and
+        without it the next (or by a profile of another bank name). Booked, they would be
+        booked twice, so the run stops unless the user says they are another account's."""
+        if not self.renamed:
+            return None
+        n = len(self.renamed)
+        return InputError(
+            f"{n} row{'s' if n > 1 else ''} were exported before under another name of "
+            "their bank account; nothing was written",
+            hint="run as that export was run (the same --bank-account, or none; a profile of "
+            "your own for a bank bokfor knows names it with `bank:`). If these are another "
+            "bank account's rows that happen to be the same, add --other-account.",
+            details=self.renamed)
 
 
 def _shown(movement: str) -> str:
@@ -590,11 +640,11 @@ class _Seen:
     name both rows, or to find the two names differ (a collision: about 1 in 10^7 for a
     million names) and let the run go on."""
 
-    def __init__(self, *, overlapping: bool = False) -> None:
+    def __init__(self, overlap: _Overlap | None = None) -> None:
         self.hashes = array("q")
         self.inputs: list[tuple[Path, Source]] = []  # in the order they were read
-        # Of a run of several inputs: the first input holding each key (_Overlap).
-        self.overlap = _Overlap() if overlapping else None
+        # Of a run of several inputs: which input's copy of each key is booked (_Overlap).
+        self.overlap = overlap
 
     def read(self, path: Path, src: Source) -> Callable[[Iterable[Row], InputSummary],
                                                         Iterable[Row]]:
@@ -623,7 +673,7 @@ class _Seen:
         if not self.repeated():
             return
         exact: dict[str, tuple[Origin, str]] = {}
-        again, ends = _Seen(overlapping=self.overlap is not None), []
+        again, ends = _Seen(self.overlap), []
         for path, src in self.inputs:
             summary = InputSummary("", "")
             rows = again.read(path, src)(_count(_read(src, path, mapping, bank_account),
@@ -652,49 +702,79 @@ class _Seen:
 
 class _Overlap:
     """Rows that several inputs of one run hold: overlapping downloads ("the last 30 days",
-    fetched twice) are the normal case. The same key with the same content is one row, read
-    from the first input that has it and counted as "also in" that input in the later one's
-    summary; from another kind of export (a balance transaction also in a Report) the key
-    decides, as against the ledger. The same key with other content stops the run: one of the
-    files is older or was edited, and which is right is the user's call. Within one input a key
-    seen twice is a broken file (`_unique` names it). Held only for runs of several inputs: a
-    key, its content and its origin a row."""
+    fetched twice) are the normal case. Every input is read once first (`scan`), and each key
+    is then booked from one copy: the one with the most fields filled in (an older download's
+    charge does not name the payout a newer one names), the later input on a tie; the other
+    copies count as "also in" that input. From another kind of export (a balance transaction
+    also in a Report) the key decides, as against the ledger. Copies with other content (one
+    file older or edited) are a conflict: the run stops naming them, unless --correct, with
+    which the copy of the input given last counts (against the ledger it is then a changed
+    row, as any). Within one input a key seen twice is a broken file (`_unique` names it).
+    Held only for runs of several inputs: a key, its chosen input, content and origin a row."""
 
     def __init__(self) -> None:
-        self.first: dict[str, tuple[int, str, Origin, str]] = {}  # key -> input, content, …
+        # key -> (input, content, origin, source, fields filled)
+        self.best: dict[str, tuple[int, str, Origin, str, int]] = {}
+        self.conflicts: dict[str, list[tuple[Origin, str, Schema]]] = {}  # every copy
         self.contents: dict[str, Callable[[Row], str]] = {}
+
+    def content(self, src: Source) -> Callable[[Row], str]:
+        found = self.contents.get(src.name)
+        if found is None:
+            found = self.contents[src.name] = content_of(src.schema, src.schema.amounts)
+        return found
+
+    def scan(self, index: int, src: Source, rows: Iterable[Row]) -> None:
+        content, best = self.content(src), self.best
+        for row in rows:
+            text = content(row)
+            filled = sum(1 for v in row.fields.values() if v is not None and v != "")
+            held = best.get(row.key)
+            if held is None:
+                best[row.key] = (index, text, row.origin, src.name, filled)
+                continue
+            if held[0] == index:
+                continue  # a key twice in one file: _unique refuses it
+            differs = held[3] == src.name and held[1] != text and not same_content(held[1],
+                                                                                  text)
+            if differs:
+                copies = self.conflicts.setdefault(row.key, [(held[2], held[1], src.schema)])
+                copies.append((row.origin, text, src.schema))
+            if differs or filled >= held[4]:
+                best[row.key] = (index, text, row.origin, src.name, filled)
+
+    def error(self) -> InputError | None:
+        """The copies with other content, as one error (the run stops unless --correct)."""
+        if not self.conflicts:
+            return None
+        details = []
+        for key, copies in self.conflicts.items():
+            chosen = self.best[key]
+            for origin, text, schema in copies:
+                if origin == chosen[2]:
+                    continue
+                old, new = (content_dict(t, schema.amounts) for t in (text, chosen[1]))
+                diffs = ", ".join(f"{name} {old.get(name)} -> {value}"
+                                  for name, value in new.items() if old.get(name) != value)
+                details.append(f"  {key}: {origin} -> {chosen[2]}: {diffs}")
+        n = len(self.conflicts)
+        return InputError(
+            f"{n} row{'s' if n > 1 else ''} of this run {'are' if n > 1 else 'is'} in two "
+            "files with other content: one of them is older or was edited; nothing was written",
+            hint="give only the newer download, or run with --correct: the copy in the input "
+            "given last counts (and a row exported before with other content is corrected).",
+            details=details)
 
     def rows(self, rows: Iterable[Row], summary: InputSummary, *, index: int, src: Source
              ) -> Iterator[Row]:
-        content = self.contents.get(src.name)
-        if content is None:
-            content = self.contents[src.name] = content_of(src.schema, src.schema.amounts)
-        first = self.first
+        best = self.best
         for row in rows:
-            text = content(row)
-            earlier = first.get(row.key)
-            if earlier is None:
-                first[row.key] = (index, text, row.origin, src.name)
-            elif earlier[0] != index:
-                if earlier[3] == src.name and earlier[1] != text \
-                        and not same_content(earlier[1], text):
-                    raise _differs(row, text, earlier[2], earlier[1], src.schema)
-                origin = earlier[2].file
+            chosen = best.get(row.key)
+            if chosen is not None and chosen[0] != index:
+                origin = chosen[2].file
                 summary.also[origin] = summary.also.get(origin, 0) + 1
                 continue
             yield row
-
-
-def _differs(row: Row, content: str, first: Origin, before: str, schema: Schema
-             ) -> InputError:
-    old, new = content_dict(before, schema.amounts), content_dict(content, schema.amounts)
-    diffs = ", ".join(f"{name} {old.get(name)} -> {value}" for name, value in new.items()
-                      if old.get(name) != value)
-    return InputError(
-        f"{row.key} is also at {first} with other content ({diffs}): one of the two files is "
-        "older or was edited", file=row.origin.file, line=row.origin.line,
-        hint="give only the newer download; if the row was exported with the older content, "
-        "run the newer file with --correct.")
 
 
 def _unique(rows: Iterable[Row], seen: dict[str, tuple[Origin, str]]) -> Iterator[Row]:

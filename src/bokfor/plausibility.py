@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Iterable
 
-from bokfor.domain import Notice, Origin, Row
+from bokfor.domain import Caution, Notice, Origin, Row
 from bokfor.errors import MappingError
 from bokfor.money import AmountError, parse_amount
 
@@ -60,7 +60,7 @@ def implausible(kind: str | None, effect: int, money: int) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
-class Implausible(Notice):
+class Implausible(Caution):
     """A posting whose sign looks backwards: a warning, which `refuse` (`--strict`) turns into
     an error. `rule` and `key` name the rule."""
 

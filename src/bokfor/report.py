@@ -16,6 +16,7 @@ from bokfor.domain import Line, Voucher
 from bokfor.ledger import Ledger
 from bokfor.mapping import Mapping
 from bokfor.money import format_sek, format_sie
+from bokfor.outputs import year_label
 from bokfor.plan import CHANGED, EXPORTED, NEW, UNMAPPED, Entry, Plan, totals
 from bokfor.sie.model import SieDocument
 from bokfor.sie.writer import render
@@ -51,6 +52,10 @@ def show_plan(console: Console, plan: Plan, accounts: dict[str, str], limit: int
         note = f" ({', '.join(extra)})" if extra else ""
         console.print(f"{s.path}: {s.source}, {s.rows} rows -> {s.vouchers} new "
                       f"verifikationer{note}", markup=False)
+    if len(plan.parts) > 1:
+        console.print("One file a fiscal year: " + ", ".join(
+            f"{year_label(p.year)} ({len(p.indices)} verifikationer)" for p in plan.parts),
+            markup=False)
     if plan.missing_accounts:
         console.print(f"Not in the books' chart of accounts: {', '.join(plan.missing_accounts)}",
                       markup=False)
@@ -122,6 +127,9 @@ def plan_json(plan: Plan) -> dict[str, Any]:
         "totals": {a: {"debit": format_sie(d), "credit": format_sie(c)}
                    for a, (d, c) in totals(plan.to_write).items()},
         "inputs": [vars(s) for s in plan.inputs],
+        "years": [{"year": year_label(p.year), "first": p.year.start.isoformat(),
+                   "last": p.year.end.isoformat(), "vouchers": len(p.indices)}
+                  for p in plan.parts],
         "missing_accounts": plan.missing_accounts,
         "notices": [str(n) for n in plan.notices],
     }

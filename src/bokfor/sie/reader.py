@@ -58,7 +58,7 @@ _DEFAULT_HINT = (
 class SieReadResult:
     document: SieDocument
     notices: list[Notice] = field(default_factory=list)
-    encoding: str = "cp437"  # "cp437", "utf-8" or "latin-1"
+    encoding: str = "cp437"  # "cp437", "utf-8", "latin-1" or "iso-8859-15"
     checksum: str = "absent"  # "absent" or "ok"
     removed_lines: int = 0  # #BTRANS rows (removed afterwards; not part of any voucher)
 
@@ -138,12 +138,14 @@ def _decode(data: bytes, name: str) -> tuple[str, str, list[Notice]]:
     # while CP437 keeps most accented letters there: one such byte settles it for CP437
     # (a CP437 text with box-drawing '─' or 'σ' would otherwise count as Latin-1 'Ä', 'å').
     if latin1 > cp437 and not _C1.search(data):
-        notices.append(
-            Notice(
-                "file is Latin-1 (ISO-8859-1), not CP437 as SIE requires; read as Latin-1",
-                file=name,
-            )
-        )
+        # ISO-8859-15 differs from ISO-8859-1 in eight bytes, none a Swedish letter; the
+        # one a bookkeeping file would hold is A4: '€' there, '¤' in ISO-8859-1.
+        if b"\xa4" in data:
+            notices.append(Notice("file is ISO-8859-15 (byte A4 is €), not CP437 as SIE "
+                                  "requires; read as ISO-8859-15", file=name))
+            return data.decode("iso-8859-15"), "iso-8859-15", notices
+        notices.append(Notice("file is Latin-1 (ISO-8859-1 or -15, the same for its letters), "
+                              "not CP437 as SIE requires; read as Latin-1", file=name))
         return data.decode("latin-1"), "latin-1", notices
     return data.decode("cp437"), "cp437", notices
 
@@ -457,9 +459,10 @@ class _Parser:
         stated = self.field(record, 0, "checksum")
         computed = checksum(covered, self.encoding)
         if not _DIGITS.fullmatch(stated) or int(stated) != computed:
+            read_as = "" if self.encoding == "cp437" else f" (read as {self.encoding.upper()})"
             raise self.error(
-                f"#KSUMMA checksum mismatch: the file states {stated}, its contents give "
-                f"{computed}; the file was changed or damaged after it was written",
+                f"#KSUMMA checksum mismatch: the file states {stated}, its contents{read_as} "
+                f"give {computed}; the file was changed or damaged after it was written",
                 record.line,
                 hint="export the file again from the program that made it.",
             )

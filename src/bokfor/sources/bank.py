@@ -163,9 +163,10 @@ def keyed(account: str, reference: str) -> str:
 
 def account_id(text: str) -> str:
     """A bank account number in the one form mappings and files are compared in:
-    upper case, without spaces, dashes and dots (`SE45 5000 0000 0583 9825 7466`,
-    `5000-1234567`, `5000 12 34567` -> `SE4550000000058398257466`, `5000123 4567`...)."""
-    return re.sub(r"[\s.\-]", "", text).upper()
+    upper case, without spaces, dashes, dots and slashes (`SE45 5000 0000 0583 9825 7466`,
+    `5000-1234567`, `5000 12 34567` -> `SE4550000000058398257466`, `5000123 4567`...; an
+    MT940 `:25:` of bank code and account, `50880050/0194774600888`)."""
+    return re.sub(r"[\s.\-/]", "", text).upper()
 
 
 # -- references -------------------------------------------------------------------------
@@ -192,20 +193,39 @@ def is_rf(reference: str) -> bool:
     return iso11649.is_valid(reference)
 
 
+# -- amounts ----------------------------------------------------------------------------
+
+# Bank formats that write three decimals (camt, MT940): 18.150 is 18.15 exactly and read as
+# that; 18.155 holds a part of a cent that a booking in öre (cents) cannot hold, and bokfor
+# never rounds what the bank booked: the entry is refused, naming its line.
+SUB_CENT_HINT = "book this entry by hand, or ask the bank for the statement in two decimals."
+
+
+def sub_cent(text: str) -> str:
+    """The message for an amount whose decimals past the second are not all 0."""
+    return (f"the amount {text} has a third decimal that is not 0: bokfor books whole cents "
+            "and does not round what the bank booked")
+
+
 # -- decoding ---------------------------------------------------------------------------
 
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
          (codecs.BOM_UTF16_BE, "utf-16"))
 _MOJIBAKE = re.compile("Ã[\u0080-\u00bf]|ï»¿|\ufffd")
+_MOJIBAKE_ONLY = re.compile("Ã[\u0080-\u00bf]|ï»¿")
+LOST = "\ufffd"  # the replacement character: a letter lost before the file reached bokfor
 
 
-def decode(data: bytes, file: str, *, hint: str) -> tuple[str, str]:
+def decode(data: bytes, file: str, *, hint: str, lost_ok: bool = False) -> tuple[str, str]:
     """Text of a bank file and the encoding it was read with.
 
     The order the banks' real files need: a BOM decides (UTF-8; UTF-16 from Excel's
     "Unicode text"), then strict UTF-8, then cp1252 (Swedbank, Danske: ISO-8859-1/15 in
     practice), chardet last. Text that is UTF-8 decoded twice ("Bokfï¿½ringsdag",
-    "BokfÃ¶ringsdag") cannot be repaired with certainty and is refused."""
+    "BokfÃ¶ringsdag") cannot be repaired with certainty and is refused. With `lost_ok`, a
+    U+FFFD replacement character (a letter lost before the file got here, perhaps by the
+    bank's own software: "Tranzakci\ufffds") is kept, for a format whose structure is ASCII
+    and that reports where the text lost letters."""
     encoding = next((name for bom, name in _BOMS if data.startswith(bom)), None)
     text = None
     if encoding is not None:
@@ -238,7 +258,7 @@ def decode(data: bytes, file: str, *, hint: str) -> tuple[str, str]:
         line = text.count("\n", 0, text.index("\x00")) + 1
         raise InputError("the file holds a NUL byte: it is not a text export", file=file,
                          line=line, hint=hint)
-    bad = _MOJIBAKE.search(text)
+    bad = (_MOJIBAKE_ONLY if lost_ok else _MOJIBAKE).search(text)
     if bad:
         line = text.count("\n", 0, bad.start()) + 1
         raise InputError(

@@ -151,10 +151,8 @@ def _records(path: Path) -> list[tuple[int, str]]:
     bad = _UTF8_AS_LATIN1.search(text)
     if bad:
         line = text.count("\n", 0, bad.start()) + 1
-        raise InputError(
-            f"the text is UTF-8, not ISO-8859-1 ({bad.group()!r} where a letter such as å "
-            "should be): the file was converted before it got here",
-            file=file, line=line, hint=_LATIN1_HINT)
+        raise InputError(_converted(data, text, bad.start()), file=file, line=line,
+                         hint=_LATIN1_HINT)
     lines = text.split("\n")
     while lines and not lines[-1].strip("\r \x1a"):  # trailing blank lines, a DOS Ctrl-Z
         lines.pop()
@@ -170,13 +168,45 @@ def _records(path: Path) -> list[tuple[int, str]]:
     return out
 
 
+# Code pages an ISO-8859-1 file is wrongly decoded with before being saved as UTF-8: the
+# Swedish letters become other characters ("Plåt" read as Mac Roman is "PlÂt").
+_WRONG_CODE_PAGES = (("mac_roman", "Mac Roman"), ("cp437", "CP437 (PC8)"),
+                     ("cp850", "CP850"), ("cp1252", "Windows-1252"))
+_NORDIC = frozenset("åäöÅÄÖéÉüÜæøÆØ")
+
+
+def _converted(data: bytes, latin1: str, at: int) -> str:
+    """What happened to a BgMax file that is UTF-8 text: saved as UTF-8 from the Latin-1 it
+    was ("Café" where "Café" should be), or first decoded with a wrong code page and then
+    saved ("PlÂt" where "Plåt" should be: read as Mac Roman). Names the word it shows."""
+    line_start = latin1.rfind("\n", 0, at) + 1
+    line_end = latin1.find("\n", at)
+    raw = data[line_start:line_end if line_end >= 0 else len(data)]
+    try:
+        shown = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        shown = raw.decode("latin-1")
+    shown = shown[2:]  # after the record type
+    word = next((w for w in shown.split() if not w.isascii()), shown.strip())
+    for codec, name in _WRONG_CODE_PAGES:
+        try:
+            meant = word.encode(codec).decode("latin-1")
+        except UnicodeError:
+            continue
+        if meant != word and all(c.isascii() or c in _NORDIC for c in meant):
+            return (f"the text was decoded as {name} and saved as UTF-8 ({word!r} where "
+                    f"{meant!r} should be): the file was converted before it got here")
+    return (f"the text is UTF-8, not ISO-8859-1 ({word!r}): the file was converted before "
+            "it got here")
+
+
 def _record(record: str, file: str, line: int) -> str:
     """One record checked and padded to 80 characters."""
     tab = record.find("\t")
     if tab >= 0:
         raise InputError(
-            f"record broken by a tab character at column {tab + 1}", file=file, line=line,
-            column=str(tab + 1),
+            f"the fixed-width record is broken: a tab character at column {tab + 1}; nothing "
+            "is booked from this file", file=file, line=line, column=str(tab + 1),
             hint="BgMax records are 80 characters padded with spaces, and a tab would shift "
                  "every field after it; " + _REDOWNLOAD)
     control = _CONTROL.search(record)

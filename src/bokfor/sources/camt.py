@@ -15,7 +15,15 @@ positive and `CdtDbtInd` gives the sign. A reversal (`RvslInd=true`) keeps that 
 reported as `CRDT` + `RvslInd=true`, so the money still moves as `CdtDbtInd` says. Only
 booked entries (`BOOK`) are read; pending and informational ones are counted in one notice.
 Balances (opening + booked entries = closing) and `TxsSummry` are checked per `Stmt` and a
-mismatch is a notice, not an error: the rows themselves are still what the bank booked.
+mismatch is a notice, not an error: the rows themselves are still what the bank booked (a
+summary sum written with a sign, as Wise does, is read as its magnitude).
+
+Amounts with three or more decimals: `18.150` is 18.15 exactly and read as that; `18.155`
+holds a part of a cent, which a booking in öre/cents cannot hold without rounding, and
+bokfor never rounds what the bank booked: refused, naming the line (`bank.sub_cent`). A
+batch whose transactions are in another currency than its entry (CHF payments debited from
+a SEK account) cannot be split in the account's currency: its entry is one row, with the
+transactions' texts and a notice.
 
 Keys. The bank's `AcctSvcrRef` identifies a transaction, so a row is keyed
 `bank.keyed(account, ref)` with its `TxDtls/Refs/AcctSvcrRef` when that is present and unique,
@@ -312,6 +320,15 @@ def _read(path: Path, tz: dt.tzinfo) -> Iterator[Row | Notice]:
         if state.format is None:
             raise InputError("not a bank statement or notification: the ISO 20022 Document "
                              "holds no message", file=file, hint=_REDOWNLOAD)
+        if not state.booked:  # a day without payments: nothing to book, no error (cron)
+            pending = sum(state.pending.values())
+            yield Notice(
+                "no transactions in this file" + (
+                    f": its {pending} {'entry is' if pending == 1 else 'entries are'} not "
+                    "booked by the bank (" + ", ".join(
+                        f"{status} {count}" for status, count in sorted(state.pending.items()))
+                    + "): book the statement that holds them once the bank has booked them"
+                    if pending else ""), file=file)
         yield from state.finish()
 
 
@@ -437,6 +454,7 @@ class _State:
         self.in_batch = False
         self.totals = _Totals()
         self.pending: Counter[str] = Counter()
+        self.booked = 0  # rows handed out
         self.first_pending = 0
         self.seen: set[bytes] = set()  # digests of the keys handed out (`fresh`)
         self.idless = bank.IdlessKeys()
@@ -477,7 +495,9 @@ class _State:
 
     def close(self, scope: int) -> None:
         if scope == ENTRY:
-            self.out.extend(self.entry_rows())
+            rows = self.entry_rows()
+            self.booked += len(rows)
+            self.out.extend(rows)
         elif scope == _NTRYDTLS:
             if self.in_batch:
                 self.batches.append((self.records[BATCH], self.ntrydtls_start, len(self.txs)))
@@ -490,12 +510,18 @@ class _State:
     def amount(self, text: str, label: str, line: int) -> int:
         value = self.amounts.get(text)
         if value is None:
+            if label.startswith("TxsSummry/") and text.startswith("-"):
+                # Wise writes the debit sum negative: a summary sum is a magnitude.
+                return self.amount(text[1:], label, line)
             if not _AMOUNT.fullmatch(text):
                 raise self.bad(f"not an amount: {text!r}", line, label, _AMOUNT_HINT)
             try:
                 value = parse_amount(text, ".")
-            except AmountError as exc:
-                raise self.bad(str(exc), line, label, _AMOUNT_HINT) from None
+            except AmountError:
+                # More than two decimals: 18.150 is 18.15 exactly and read as that; a third
+                # decimal that is not 0 cannot be booked in öre/cents without rounding,
+                # and bokfor never rounds what the bank booked.
+                raise self.bad(bank.sub_cent(text), line, label, bank.SUB_CENT_HINT) from None
             if len(self.amounts) > 4096:
                 self.amounts.clear()
             self.amounts[text] = value
@@ -557,7 +583,10 @@ class _State:
             raise InputError(f"the booked entry {self.name(e)} has no booking date", file=self.file,
                              line=line, column="Ntry/BookgDt", hint=_REDOWNLOAD)
         txs = self.txs or [({}, line)]
-        amounts = self.split(e, txs, amount, currency, line)
+        try:
+            amounts = self.split(e, txs, amount, currency, line)
+        except _OtherCurrency as other:
+            txs, amounts = self.as_one(e, txs, amount, currency, other)
         account = self.account
         entry_ref = e.get("ref", "")
         single = len(txs) == 1
@@ -659,7 +688,8 @@ class _State:
                     f"(Btch/NbOfTxs) but lists {last - first}",
                     file=self.file, line=line, column="Ntry/NtryDtls/Btch/NbOfTxs",
                     hint=_BATCH_HINT)
-            if "amount" in batch:
+            if "amount" in batch and batch.get("amount@") in (None, "", currency):
+                # (a total in another currency than the entry is not comparable with it)
                 total = (_sign(batch.get("sign")) or sign) * batch["amount"]
                 listed = sum(values[first:last])
                 if total != listed:
@@ -670,6 +700,22 @@ class _State:
                         file=self.file, line=line, column="Ntry/NtryDtls/Btch/TtlAmt",
                         hint=_BATCH_HINT)
         return values
+
+    def as_one(self, e: dict, txs: list[tuple[dict, int]], amount: int, currency: str,  # type: ignore[type-arg]
+               other: "_OtherCurrency") -> tuple[list[tuple[dict, int]], list[int]]:
+        """A batch whose transactions are in another currency than the entry (a batch of
+        CHF payments debited from a SEK account): what moved on the account is the entry,
+        so it is one row of the entry's amount, with the transactions' texts and references;
+        the split per transaction is not known in the account's currency. A notice says so."""
+        merged: dict = {"ustrd": [], "references": []}  # type: ignore[type-arg]
+        for tx, _ in txs:
+            merged["ustrd"] += tx.get("ustrd") or []
+            merged["references"] += tx.get("references") or []
+        self.out.append(Notice(
+            f"the {len(txs)} transactions of the batch entry {self.name(e)} are in "
+            f"{other.currency}, the entry in {currency}: booked as one row of the entry's "
+            f"{format_sek(abs(amount))} {currency}", file=self.file, line=other.line))
+        return [(merged, self.line)], [amount]
 
     def batch_amounts(self, e: dict, txs: list[tuple[dict, int]], sign: int,  # type: ignore[type-arg]
                       currency: str) -> list[int]:
@@ -687,10 +733,7 @@ class _State:
                     hint="each TxDtls of a batch needs Amt (AmtDtls/TxAmt/Amt in .001.02); "
                     + _REDOWNLOAD)
             if ccy and ccy != currency:
-                raise InputError(
-                    f"transaction {n} of the batch entry {self.name(e)} is in {ccy}, the entry "
-                    f"in {currency}: a batch cannot be split across currencies",
-                    file=self.file, line=tx_line, column="TxDtls/Amt", hint=_BATCH_HINT)
+                raise _OtherCurrency(n, ccy, tx_line)
             values.append((_sign(tx.get("sign")) or sign) * value)
         return values
 
@@ -771,6 +814,14 @@ class _State:
         return [Notice(f"{n} {'entry' if n == 1 else 'entries'} not booked by the bank left out "
                        f"({kinds}); only booked (BOOK) entries are read",
                        file=self.file, line=self.first_pending)]
+
+
+class _OtherCurrency(Exception):
+    """A batch transaction in another currency than its entry (`_State.as_one`)."""
+
+    def __init__(self, n: int, currency: str, line: int) -> None:
+        super().__init__(currency)
+        self.n, self.currency, self.line = n, currency, line
 
 
 class _Totals:

@@ -4,8 +4,11 @@ Nordea and Danske deliver them through file transfer or the corporate net bank.
 A file holds one or more statements, each `:20:` reference, `:25:` account, `:28C:`
 number, `:60F:`/`:60M:` opening balance, any number of `:61:` statement lines each
 followed by an optional `:86:` free text, `:62F:`/`:62M:` closing balance and optional
-`:64:`/`:65:` available balances. Bank delivery may wrap each message in SWIFT blocks
-(`{1:...}{2:...}{4:` ... `-}`), which are blanked before parsing.
+`:64:`/`:65:` available balances. What banks put around the statements is blanked before
+parsing (`_blocks`): SWIFT blocks (`{1:...}{2:...}{4:` ... `-}`), `-` lines, SOH/ETX bytes
+and header lines between messages (`940`, a BIC, `0000 01INGBNL2AXXXX00001`, `:940:`).
+An MT942 (intraday, no balances: `:34F:`/`:13D:`) is refused by name: its entries are
+provisional. A file without any `:61:` says "no transactions in this file".
 
 Parsing is the `mt-940` library's (5.1.1); this module adds what booking needs:
 - amounts in öre, positive = money in. The mark decides the sign: C and RD (reversal of a
@@ -23,13 +26,18 @@ Parsing is the `mt-940` library's (5.1.1); this module adds what booking needs:
   number or a phone number passes Luhn one time in ten). An ISO 11649 reference
   (`RF18 5390 0754 7034`) is taken from anywhere in the text, because its mod-97 check
   makes a false match practically impossible.
-- counterparty and its account only from structured `:86:` subfields (`?32`/`?33` name,
-  `?31` account, German-style `NNN?00…`, parsed by the library), else empty.
+- counterparty and its account only from structured `:86:` subfields (`_details`:
+  German `NNN?00…` as the library splits it, Triodos `>20…>33`, Dutch `/NAME/…/IBAN/`),
+  else empty. Structured subfields wrap anywhere and are joined without a space; a free-text
+  line of the full 65 characters runs on into the next one without a space.
+- amounts as banks write them (`_AMOUNT`): no decimals, one, zero padding, or a decimal
+  point; a customer reference longer than SWIFT's 16 (`_Statement61`).
 
 Keys: the bank's own reference (`//` part of `:61:`) when present and not `NONREF`, via
 `bank.keyed`; a reference repeated within one file gets `#2`, `#3`… on its later
-occurrences, so the first keeps its key. Without one: `OccurrenceKeys` over the row's
-content, counted in file order, which is chronological in MT940.
+occurrences, so the first keeps its key. Without one: `bank.IdlessKeys` over the row's
+content, counted in file order, which is chronological in MT940; the keys the text as read
+before `_details` gave (`_flat_text`) stay former keys, so nothing exported is booked again.
 """
 
 from __future__ import annotations
@@ -70,6 +78,10 @@ _OPTIONS = mt940.Options(
     strip_bom=True,
 )
 _TAG_LINE = re.compile(r"^:(?P<tag>\d\d[A-Z]?|NS):")
+# The tags of a statement (a line starting with one belongs to the :20: before it).
+_STATEMENT_TAGS = frozenset({"21", "25", "28", "28C", "60F", "60M", "61", "62F", "62M", "64",
+                             "65", "86", "13D", "34F", "90D", "90C", "NS"})
+_CONTROL = "\x01\x02\x03"  # SOH, STX, ETX: transmission framing, not text
 _DETECT_TAG = re.compile(r"^:(20|25|28C?|60[FM]|61):", re.MULTILINE)
 _OCR_MARKED = re.compile(
     r"(?<![A-Z0-9])(?:OCR|REF)(?:[ .-]?(?:NR|NUMMER|NO))?[.:]?\s*(\d{2,25})(?![0-9])",
@@ -100,6 +112,68 @@ _TAG_HINTS = {
 }
 
 
+# Amounts as banks write them: a decimal comma (SWIFT), a bare comma (`5,`), one decimal or
+# none (`79,7`, `0,`), zero padding (`000000000473,17`), or a decimal point where a bank
+# strays from SWIFT (`000000000000.00`; the library's balance pattern stops at the '.' and
+# reads 2145.50 as 2145). Two marks (`1.234,56`) are no Decimal: "not an amount".
+_AMOUNT = r"(?P<amount>[\d,.]{1,16})"
+
+
+class _Balance(mt940.tags.BalanceBase):
+    """A balance tag (:60F:, :62M:, :64:...) whose amount is read as `_AMOUNT`."""
+
+    pattern = r"""^
+    (?P<status>[DC])
+    (?P<year>\d{2})(?P<month>\d{2})(?P<day>\d{2})
+    (?P<currency>.{3})
+    """ + _AMOUNT
+
+
+def _balance_tag(tag: type[mt940.tags.BalanceBase]) -> mt940.tags.Tag:
+    return type(tag.__name__, (_Balance,), {"id": tag.id})()
+
+
+class _Statement61(mt940.tags.Statement):  # the library's slug: "statement" (its processors)
+    """The `:61:` line, with `_AMOUNT` for the amount; and where the strict SWIFT layout
+    does not match, a customer reference of up to 34 characters (ASN Bank puts an IBAN
+    there): tried second, so that Rabobank's 16 characters followed by the counterparty
+    keep their meaning."""
+
+    pattern = r"""^
+    (?P<year>\d{2})(?P<month>\d{2})(?P<day>\d{2})  # value date YYMMDD
+    (?P<entry_month>\d{2}|\s{2})?(?P<entry_day>\d{2}|\s{2})?  # entry date MMDD
+    (?P<status>R?[DC])  # the mark
+    (?P<funds_code>[A-Z])?  # the third letter of the currency, if any
+    [\n ]?
+    """ + _AMOUNT + r"""
+    (?P<id>[A-Z][A-Z0-9 ]{3})?  # type code: N + 3
+    (?P<customer_reference>((?!//)[^\n]){0,%d})
+    (//(?P<bank_reference>.{0,23}))?
+    (\n?(?P<extra_details>.*))?
+    $"""
+
+    def __init__(self) -> None:
+        self.pattern = _Statement61.pattern % 16
+        super().__init__()
+        self.long_reference = re.compile(_Statement61.pattern % 34, self.RE_FLAGS)
+
+    def parse(self, transactions: mt940_models.Transactions, value: str) -> dict[str, Any]:
+        match = self.re.match(value) or self.long_reference.match(value)
+        if match is None:
+            raise RuntimeError(f"Unable to parse {self!r} from {value!r}", self, value)
+        return match.groupdict()
+
+
+_TAGS: dict[int | str, mt940.tags.Tag] = {
+    61: _Statement61(),
+    **{tag.id: _balance_tag(tag) for tag in (
+        mt940.tags.OpeningBalance, mt940.tags.FinalOpeningBalance,
+        mt940.tags.IntermediateOpeningBalance, mt940.tags.ClosingBalance,
+        mt940.tags.FinalClosingBalance, mt940.tags.IntermediateClosingBalance,
+        mt940.tags.AvailableBalance, mt940.tags.ForwardAvailableBalance)},
+}
+
+
 class _Failure(Exception):
     """A tag the library could not read, with where it is (raised out of the hook)."""
 
@@ -119,7 +193,7 @@ class _Statement(mt940_models.Transactions):
     statement-level tag id (`'25'`, `'62F'`) to its line."""
 
     def __init__(self, kept: list[int]) -> None:
-        super().__init__(options=_OPTIONS)
+        super().__init__(options=_OPTIONS, tags=_TAGS)
         self.kept = kept  # file line of each line of the text the library parses
         self.lines: list[int] = []
         self.tag_lines: dict[str, int] = {}
@@ -169,6 +243,7 @@ class Mt940Source:
         if not head or b"\x00" in head:
             return False
         text = head.decode("latin-1").replace("\r", "").removeprefix("\u00ef\u00bb\u00bf")
+        text = re.sub(f"[{_CONTROL}]", "", text)
         text = re.sub(r"(?m)^\{1:[^\n]*?\{4:", "", text)
         found = {m.group(1)[:2] for m in _DETECT_TAG.finditer(text)}
         return {"20", "25"} <= found and bool(found & {"60", "61"})
@@ -181,44 +256,64 @@ class Mt940Source:
             data = path.read_bytes()
         except OSError as exc:
             raise InputError(f"cannot read the file ({exc.strerror})", file=file) from None
-        text, _ = bank.decode(data, file, hint=_REDOWNLOAD)
+        text, _ = bank.decode(data, file, hint=_REDOWNLOAD, lost_ok=True)
         blocks = _blocks(text, file)
         if not blocks:
             raise InputError("no MT940 statement in the file (no line starts with :20:)",
                              file=file, hint=_REDOWNLOAD)
+        if bank.LOST in text:
+            yield Notice("the text holds '\ufffd' where letters were lost before the file got "
+                         "here (by the bank's software or a conversion); read as it is",
+                         file=file, line=text.count("\n", 0, text.index(bank.LOST)) + 1)
         refs: Counter[str] = Counter()
-        keys = (bank.IdlessKeys(), OccurrenceKeys("mt940"))  # and the keys of schema 3
+        # Keys, those of schema 3, and those of the text as read before `_details`.
+        keys = (bank.IdlessKeys(), OccurrenceKeys("mt940"), bank.IdlessKeys())
+        rows = 0
         for block in blocks:
-            yield from _statement_rows(block, file, refs, keys)
+            for item in _statement_rows(block, file, refs, keys):
+                rows += isinstance(item, Row)
+                yield item
+        if not rows:  # a day without payments: nothing to book, no error (cron)
+            yield Notice(f"no transactions in this file: its {len(blocks)} statement"
+                         f"{'s have' if len(blocks) > 1 else ' has'} no :61: line", file=file)
 
 
 def _blocks(text: str, file: str) -> list[_Block]:
-    """The statements of the file, split at each `:20:`; SWIFT block headers and the `-}`
-    trailer are blanked (their line numbers kept) so that no tag swallows them."""
+    """The statements of the file, split at each `:20:`.
+
+    What banks put around the statements is blanked (its line numbers kept, so that no tag
+    swallows it): SWIFT block headers `{1:...}{2:...}{4:` and the `-}` trailer, the `-` line
+    that ends a message, transmission control bytes (SOH, STX, ETX), and between messages
+    any line that is not a statement's tag — a bank's header (`BUNQNL2A`, `940`,
+    `0000 01INGBNL2AXXXX00001`, `:940:`). A statement tag there (`:61:` with no `:20:`
+    before it) means the statement lost its first line: refused."""
     blocks: list[_Block] = []
     current: _Block | None = None
     for number, raw in enumerate(text.split("\n"), start=1):
-        line = raw.rstrip("\r")
+        line = raw.rstrip("\r").strip(_CONTROL)
         stripped = line.strip()
         if stripped.startswith("{") and ("{4:" in stripped or stripped.startswith(("{1:", "{5:"))):
             line = ""
-        elif stripped.startswith("-}") or stripped.startswith("}"):
+        elif stripped.startswith(("-}", "}")) or stripped == "-":
+            current = None  # the message ends; a bank header may follow
             line = ""
         if line.startswith(":20:"):
             current = _Block()
             blocks.append(current)
         if current is None:
-            if line.strip():
+            tag = _TAG_LINE.match(line)
+            if tag and tag.group("tag") in _STATEMENT_TAGS:
                 raise InputError(
-                    f"text before the first statement: {line.strip()[:40]!r}", file=file,
-                    line=number, hint="an MT940 statement starts with a :20: line; " + _REDOWNLOAD)
+                    f"a :{tag.group('tag')}: line outside a statement (no :20: line before it)",
+                    file=file, line=number, column=f":{tag.group('tag')}:",
+                    hint="an MT940 statement starts with a :20: line; " + _REDOWNLOAD)
             continue
         current.lines.append(line)
         current.numbers.append(number)
     return blocks
 
 
-_Keys = tuple[bank.IdlessKeys, OccurrenceKeys]
+_Keys = tuple[bank.IdlessKeys, OccurrenceKeys, bank.IdlessKeys]
 
 
 def _statement_rows(block: _Block, file: str, refs: Counter[str],
@@ -240,6 +335,13 @@ def _statement_rows(block: _Block, file: str, refs: Counter[str],
                          hint="every MT940 statement names its account in a :25: line after "
                               "the :20: line; " + _REDOWNLOAD)
     opening = _balance(info, _OPENING)
+    if opening is None and {"13D", "34F"} & statement.tag_lines.keys():
+        raise InputError(
+            "an MT942 interim transaction report, not an MT940 statement: its entries are "
+            "provisional and it has no balances to check them against",
+            file=file, line=first, column=":20:",
+            hint="book the day's MT940 statement (or camt.053), which lists the same entries "
+                 "once they are booked, with the opening and closing balance.")
     if opening is None:
         raise InputError("the statement has no opening balance (:60F: line)", file=file,
                          line=first, column=":60F:", hint=_REDOWNLOAD)
@@ -289,10 +391,8 @@ def _row(data: dict[str, Any], line: int, file: str, account: str, currency: str
     code = (data.get("id") or "").strip().upper()
     customer_ref = _ref(data.get("customer_reference"))
     bank_ref = _ref(data.get("bank_reference"))
-    text = _text(data)
+    text, counterparty, counterparty_account = _details(data)
     details = " ".join(text.split())
-    counterparty = (data.get("applicant_name") or "").strip()
-    counterparty_account = (data.get("applicant_iban") or "").strip()
     former: tuple[str, ...] = ()
     if bank_ref:
         # With the booking date: banks reuse references across days (a daily "BGINS"), and a
@@ -302,10 +402,16 @@ def _row(data: dict[str, Any], line: int, file: str, account: str, currency: str
         n = refs[ref]
         key = bank.keyed(account, ref if n == 1 else f"{ref}#{n}")
     else:
-        idless, legacy = keys
+        idless, legacy, earlier = keys
+        # The text is part of the key: the keys the text of bokfor before structured :86:
+        # and wrapped lines were read (`_flat_text`) gave are kept as former keys, so that
+        # rows exported then are not booked again.
+        flat = _flat_text(data)
         key = idless.key(bank.account_id(account) or NAME, date, amount, details)
         former = (legacy.key(bank.account_id(account), date, value_date, amount, currency,
-                             mark, code, customer_ref, details),)
+                             mark, code, customer_ref, flat),)
+        if flat != details:
+            former += (earlier.key(bank.account_id(account) or NAME, date, amount, flat),)
     return bank.bank_row(
         format=NAME,
         key=key,
@@ -326,10 +432,90 @@ def _row(data: dict[str, Any], line: int, file: str, account: str, currency: str
     )
 
 
-def _text(data: dict[str, Any]) -> str:
-    """The `:86:` text (structured: posting text and purpose), else the `:61:` details."""
+def _details(data: dict[str, Any]) -> tuple[str, str, str]:
+    """The row's text, counterparty and counterparty account, from `:86:`.
+
+    Structured `:86:` (subfields that wrap anywhere, so their lines are joined without a
+    space): German `NNN?00…?20…?34` (split by the library: posting text and purpose, the
+    `EREF+` text when there is no `SVWZ+`; `?32`/`?33` the name, `?31` the account), Triodos
+    `NNN>10…>20…>29>31>32` (`_ANGLE`) and the `/KEYWORD/value` form of Dutch banks
+    (`/TRTP/…/IBAN/…/NAME/…/REMI/…`, `_KEYWORDS`). Free text: its lines, where a line of the
+    full 65 characters runs on into the next without a space (a word wrapped mid-word).
+    Without `:86:`, the bank's non-standard `:NS:` text, else the `:61:` supplementary
+    details."""
     raw = data.get("transaction_details")
-    if raw is None:  # structured :86: (NNN?00...), split into subfields by the library
+    if raw is None and "posting_text" in data:  # German structured :86:, split by the library
+        purpose = data.get("purpose") or ""
+        eref = (data.get("end_to_end_reference") or "").strip()
+        parts = [data.get("posting_text"), purpose, data.get("additional_purpose"),
+                 "" if purpose or eref.upper() == "NOTPROVIDED" else eref]
+        return (" ".join(" ".join(p.split()) for p in parts if p),
+                (data.get("applicant_name") or "").strip(),
+                (data.get("applicant_iban") or "").strip())
+    if raw is None:
+        raw = data.get("non_swift_text") or data.get("extra_details") or ""
+    lines = str(raw).split("\n")
+    joined = "".join(lines)
+    structured = _angle_fields(joined) or _keyword_fields(joined)
+    if structured is not None:
+        return structured
+    text = lines[0]
+    for previous, line in zip(lines, lines[1:]):
+        text += ("" if len(previous) >= _LINE else " ") + line
+    return " ".join(text.split()), "", ""
+
+
+_LINE = 65  # characters in a line of :86: (6 x 65)
+_ANGLE = re.compile(r">(\d\d)")
+# The keywords of the Dutch structured :86: (ABN AMRO, ING, Rabobank, bunq) and SEPA
+# remittance, as `/KEY/`: a value runs to the next known keyword.
+_KEYWORDS = ("TRTP", "IBAN", "BIC", "NAME", "REMI", "EREF", "MARF", "CSID", "ORDP", "BENM",
+             "ULTC", "ULTD", "ULTB", "PURP", "RTRN", "ISDT", "CDTRREFTP", "CDTRREF", "ISSR",
+             "ADDR", "ID", "IREF", "PREF", "BUSP", "SVCL", "OCMT", "CHGS", "EXCH")
+_KEYWORD = re.compile("(?=/(" + "|".join(_KEYWORDS) + ")/)")
+
+
+def _angle_fields(text: str) -> tuple[str, str, str] | None:
+    """Triodos: `000>100987654321>20ALGEMENE TUSSENREKENING KOS>21TEN VAN…>310390123456`:
+    >20–>29 the text, >31 the counterparty's account, >32/>33 its name."""
+    if not re.match(r"\d{3}>\d\d", text):
+        return None
+    fields: dict[str, str] = {}
+    marks = list(_ANGLE.finditer(text))
+    for mark, following in zip(marks, [*marks[1:], None]):
+        end = following.start() if following else len(text)
+        fields[mark.group(1)] = fields.get(mark.group(1), "") + text[mark.end():end]
+    words = "".join(v for k, v in sorted(fields.items()) if k.startswith("2"))
+    name = " ".join(fields.get(k, "").strip() for k in ("32", "33")).strip()
+    return " ".join(words.split()), " ".join(name.split()), fields.get("31", "").strip()
+
+
+def _keyword_fields(text: str) -> tuple[str, str, str] | None:
+    """Dutch `/TRTP/SEPA OVERBOEKING/IBAN/NL55…/BIC/…/NAME/P.C. Wacki/REMI/USTD//Factuur 12/`:
+    the text is TRTP, NAME and REMI in the file's order, the counterparty NAME, its account
+    IBAN. Needs the text to start with a keyword and hold two."""
+    marks = list(_KEYWORD.finditer(text))
+    if len(marks) < 2 or marks[0].start() != 0:
+        return None
+    values: dict[str, str] = {}
+    texts: list[str] = []
+    for mark, following in zip(marks, [*marks[1:], None]):
+        key = mark.group(1)
+        end = following.start() if following else len(text)
+        value = text[mark.end() + len(key) + 2:end].strip("/ ")
+        if key == "REMI":
+            value = re.sub(r"^(USTD//?|STRD/CUR/)", "", value).strip("/ ")
+        values.setdefault(key, value)
+        if key in ("TRTP", "NAME", "REMI") and value:
+            texts.append(" ".join(value.split()))
+    return " ".join(texts), values.get("NAME", ""), values.get("IBAN", "")
+
+
+def _flat_text(data: dict[str, Any]) -> str:
+    """The text as bokfor read it before `_details`: the lines joined with spaces, the
+    German posting text and purpose. Only for the former keys of rows without a reference."""
+    raw = data.get("transaction_details")
+    if raw is None:
         parts = [data.get("posting_text"), data.get("purpose"),
                  data.get("additional_purpose")]
         raw = " ".join(p for p in parts if p)
@@ -367,11 +553,11 @@ def _plain_date(value: object) -> dt.date | None:
 
 
 def _ore(amount: mt940_models.Amount, file: str, line: int, tag: str) -> int:
-    """The library's Decimal amount in öre; more than two decimals are refused."""
+    """The library's Decimal amount in öre; a third decimal that is not 0 is refused."""
     cents = amount.amount * 100
     if cents != cents.to_integral_value():
-        raise InputError(f"the amount {amount.amount} has more than 2 decimals", file=file,
-                         line=line, column=tag, hint=_REDOWNLOAD)
+        raise InputError(bank.sub_cent(str(abs(amount.amount))), file=file, line=line,
+                         column=tag, hint=bank.SUB_CENT_HINT)
     return int(cents)
 
 

@@ -194,7 +194,8 @@ class ProfileModel(_Strict):
                         "dropped)")
     bank: str | None = Field(None, description="The bank, when several layouts are one bank's "
                              "(SEB's CSV and xlsx): rows of one account keep their keys when "
-                             "the bank changes layout. Default: the profile's name")
+                             "the bank changes layout. Default: the bank of the built-in "
+                             "layout with the same header, else the profile's name")
     order: Literal["newest_first", "oldest_first", "auto"] = Field(
         "auto", description="Row order, for keys counted in time order; auto = from the dates")
 
@@ -451,9 +452,20 @@ def profile_from_model(name: str, model: ProfileModel) -> Profile:
         date_formats=formats, decimal_mark=model.decimal_mark, thousands=thousands,
         suffix=suffix, currency=currency, account_label=label, account_at=at,
         account_regex=regex, pending=pending, footer=model.footer, order=model.order,
-        bank=model.bank or name, optional_keys=optional_keys, width=model.width,
-        ragged=model.ragged, void=void,
+        bank=model.bank or _bank_of_header(header_keys) or name, optional_keys=optional_keys,
+        width=model.width, ragged=model.ragged, void=void,
     )
+
+
+def _bank_of_header(header_keys: frozenset[str]) -> str | None:
+    """The bank of the built-in layout that reads this header (with or without its optional
+    cells): a profile of one's own for a bank
+    bokfor knows keys the rows as the built-in one does (an id-less row's key starts with
+    the bank's name when the file names no account), so switching between them books
+    nothing twice. None while the built-ins themselves load."""
+    keys = sorted(header_keys)
+    return next((p.bank for p in globals().get("BUILTIN", ()) if keys and p.width is None
+                 and p.header_fits(keys)), None)
 
 
 def load_profile_file(path: Path) -> Profile:

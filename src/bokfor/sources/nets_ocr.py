@@ -35,7 +35,14 @@ file is downloaded; the agreement id is included because one account may have se
 agreements. An assignment number seen twice in one file is refused.
 
 AvtaleGiro assignments (service code 21: agreement lists, payment claims) carry no money
-received and are left out with a Notice.
+received and are left out with a Notice; a file of nothing else is refused: "no payments in
+this file", naming what it holds (the payments come in the OCR giro file, type 15).
+
+Transaction types Nets does not define: Vipps's OCR file of invoice payments writes type 50,
+with KIDs of its own (one starts with '-', most pass no check digit). Such an amount item is
+parsed by netsgiro as a copy with type 10 and a blank KID; the row keeps the type and the
+KID as the line writes them, and the KID is not checked (it is not one Nets checked). Under
+the types Nets defines the KID stays digits with a valid MOD10 or MOD11 check digit.
 """
 
 from __future__ import annotations
@@ -45,7 +52,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from netsgiro import RecordType, ServiceCode, Transmission
+from netsgiro import AssignmentType, RecordType, ServiceCode, TransactionType, Transmission
 from netsgiro import records as nets_records
 from stdnum import luhn
 from stdnum.no import kontonr
@@ -86,6 +93,7 @@ _TYPES = {
     21: "Purchase with text",
 }
 _REVERSALS = frozenset({18, 20})
+_KNOWN_TYPES = frozenset(t.value for t in TransactionType)
 _KID_COLUMN = "KID (positions 50-74)"
 _END_COLUMNS = {
     "transactions": "number of transactions (positions 9-16)",
@@ -102,6 +110,8 @@ class _Assignment:
     line: int
     records: list[nets_records.Record] = field(default_factory=list)
     lines: dict[int, int] = field(default_factory=dict)  # transaction number -> line of item 1
+    # transaction number -> (transaction type, KID) as the line writes them
+    kinds: dict[int, tuple[int, str]] = field(default_factory=dict)
     amounts: list[int] = field(default_factory=list)  # signed öre per transaction
     last: nets_records.Record | None = None
 
@@ -135,11 +145,11 @@ class NetsOcrSource:
         except OSError as exc:
             raise InputError(f"cannot read the file ({exc.strerror})", file=file) from None
         text, _ = bank.decode(data, file, hint=_REDOWNLOAD)
-        parsed = [(number, _record(line, number, file))
-                  for number, line in _lines(text)]
+        raw = dict(_lines(text))
+        parsed = [(number, _record(line, number, file)) for number, line in raw.items()]
         if not parsed:
             raise InputError("the file is empty", file=file, hint=_REDOWNLOAD)
-        assignments = _check_structure(parsed, file)
+        assignments = _check_structure(parsed, raw, file)
         yield from _rows([r for _, r in parsed], assignments, file)
 
 
@@ -166,6 +176,15 @@ def _record(line: str, number: int, file: str) -> nets_records.Record:
                          column="record type (positions 7-8)",
                          hint=f"Nets OCR records are of type {known}; " + _REDOWNLOAD)
     name = _RECORD_NAMES[RecordType(int(kind))]
+    own_type = _own_type(line)
+    if own_type:
+        # netsgiro knows the transaction types Nets defines (10-21): a copy of the record
+        # with type 10, and a KID field of the sender's own blanked, is parsed for the other
+        # fields; the type and KID are taken from the line itself (`_Assignment.kinds`).
+        line = line[:4] + "10" + line[6:49] + (" " * 25 + line[74:] if kind == "30"
+                                               else line[49:])
+    elif kind == "30" and line[2:4] == "09":
+        _check_kid_characters(line[49:74], number, file)
     try:
         (record,) = nets_records.parse(line)
     except (ValueError, TypeError, KeyError) as exc:
@@ -178,9 +197,28 @@ def _record(line: str, number: int, file: str) -> nets_records.Record:
                              hint=_REDOWNLOAD) from None
         raise InputError(f"not a valid {name} record (type {kind}): {_reason(exc)}", file=file,
                          line=number, hint=_REDOWNLOAD) from None
-    if isinstance(record, nets_records.TransactionAmountItem1):
+    if isinstance(record, nets_records.TransactionAmountItem1) and not own_type:
         _check_kid(record.kid, number, file)
     return record
+
+
+def _own_type(line: str) -> int | None:
+    """The transaction type of an OCR giro amount item that Nets does not define (10-21):
+    Vipps writes 50 in its OCR file of invoice payments, with KIDs of its own (one starts
+    with '-'). Such a row keeps its type and its KID as written, unchecked."""
+    kind, code = line[6:8], line[4:6]
+    if line[2:4] != "09" or kind not in ("30", "31", "32") or not code.isdigit():
+        return None
+    return None if int(code) in _KNOWN_TYPES else int(code)
+
+
+def _check_kid_characters(field: str, line: int, file: str) -> None:
+    """A KID of a transaction type Nets defines is digits: name any other character
+    (netsgiro would only say that the record does not match)."""
+    bad = next((c for c in field if not (c.isdigit() or c == " ")), None)
+    if bad is not None:
+        raise InputError(f"the KID {field.strip()!r} holds {bad!r}: a KID is digits",
+                         file=file, line=line, column=_KID_COLUMN, hint=_REDOWNLOAD)
 
 
 # 1-based start of each DDMMYY date of an OCR giro record type (all zeros = no date).
@@ -231,8 +269,8 @@ def _mod11_valid(kid: str) -> bool:
     return kid[-1] == ("0" if check == 11 else str(check) if check < 10 else "-")
 
 
-def _check_structure(parsed: list[tuple[int, nets_records.Record]], file: str
-                     ) -> list[_Assignment]:
+def _check_structure(parsed: list[tuple[int, nets_records.Record]], raw: dict[int, str],
+                     file: str) -> list[_Assignment]:
     """Start and end records in place, each transaction complete, counts and totals right."""
     first_line, first = parsed[0]
     if not isinstance(first, nets_records.TransmissionStart):
@@ -277,7 +315,7 @@ def _check_structure(parsed: list[tuple[int, nets_records.Record]], file: str
             if current is None:
                 raise InputError("a transaction record outside an assignment", file=file,
                                  line=line, hint=_REDOWNLOAD)
-            _add_transaction_record(current, record, line, file)
+            _add_transaction_record(current, record, line, raw[line], file)
     if end is None:
         last_line = parsed[-1][0]
         raise InputError("the file ends without a transmission end record (NY000089): it is "
@@ -299,7 +337,7 @@ def _check_account(account: str, line: int, file: str) -> None:
 
 
 def _add_transaction_record(current: _Assignment, record: nets_records.Record, line: int,
-                            file: str) -> None:
+                            text: str, file: str) -> None:
     """A transaction is amount item 1, then 2 with the same number, then optionally 3."""
     if current.start.service_code != ServiceCode.OCR_GIRO:
         current.records.append(record)  # AvtaleGiro: left out as a whole later
@@ -317,6 +355,7 @@ def _add_transaction_record(current: _Assignment, record: nets_records.Record, l
                              f"{current.start.assignment_number}", file=file, line=line,
                              column="transaction number (positions 9-15)", hint=_REDOWNLOAD)
         current.lines[number] = line
+        current.kinds[number] = (int(text[4:6]), text[49:74].strip())
         current.amounts.append(-record.amount if record.sign == "-" else record.amount)
     elif isinstance(record, (nets_records.TransactionAmountItem2,
                              nets_records.TransactionAmountItem3)):
@@ -391,6 +430,13 @@ def _rows(records: list[nets_records.Record], assignments: list[_Assignment], fi
     except (ValueError, TypeError, KeyError, AssertionError) as exc:  # not after the checks
         raise InputError(f"netsgiro could not group the records ({exc})", file=file,
                          hint=_REDOWNLOAD) from None
+    if all(a.service_code != ServiceCode.OCR_GIRO for a in transmission.assignments):
+        raise _no_payments(transmission.assignments, file)
+    if not any(a.transactions for a in transmission.assignments
+               if a.service_code == ServiceCode.OCR_GIRO):
+        yield Notice("no transactions in this file: its OCR giro assignments are empty "
+                     "(nothing was paid in on the days it covers)", file=file)
+        return
     for assignment, checked in zip(transmission.assignments, assignments):
         if assignment.service_code != ServiceCode.OCR_GIRO:
             yield Notice(f"AvtaleGiro assignment {assignment.number} left out: it holds "
@@ -399,7 +445,7 @@ def _rows(records: list[nets_records.Record], assignments: list[_Assignment], fi
             continue
         account = assignment.account
         for txn in assignment.transactions:
-            kind = int(txn.type)
+            kind, kid = checked.kinds[txn.number]
             amount = txn.amount_in_cents
             if txn.sign == "-":
                 amount = -amount
@@ -416,13 +462,27 @@ def _rows(records: list[nets_records.Record], assignments: list[_Assignment], fi
                 account=account,
                 currency="NOK",
                 text=" ".join(t for t in texts if t),
-                reference=txn.kid or "",
+                reference=kid,
                 counterparty_account=debit if debit.strip("0") else "",
                 bank_reference=archive if archive.strip("0") else "",
                 transaction_code=str(kind),
                 entry=assignment.number,
                 reversal=kind in _REVERSALS,
             )
+
+
+def _no_payments(assignments: list, file: str) -> InputError:  # type: ignore[type-arg]
+    """The error for a file of AvtaleGiro assignments only: what it holds instead."""
+    kinds = {a.type for a in assignments}
+    what = " and ".join(name for kind, name in (
+        (AssignmentType.AVTALEGIRO_AGREEMENTS, "agreements (payers signing up or leaving)"),
+        (AssignmentType.TRANSACTIONS, "payment claims (what the payers' banks are to charge)"),
+        (AssignmentType.AVTALEGIRO_CANCELLATIONS, "cancelled payment claims"),
+    ) if kind in kinds)
+    return InputError(
+        f"no payments in this file: it holds AvtaleGiro {what}, not payments received",
+        file=file, hint="the payments come in the OCR giro file the bank delivers after the "
+        "due date (transaction type 15, AvtaleGiro); book that file.")
 
 
 SOURCE = NetsOcrSource()
