@@ -35,14 +35,19 @@ FORMATS = {
         "danske.csv", "dnb.csv", "handelsbanken.xlsx", "handelsbanken_kontotransactionlist.xls",
         "ica.csv", "lansforsakringar.csv", "nordea.csv", "nordea_business.csv",
         "nordea_business_2025.csv", "seb.csv", "seb.xlsx", "skandia.xlsx", "sparebank1.csv",
-        "swedbank.csv", "nordea_no.csv", "danske_dk.csv")},
+        "swedbank.csv", "nordea_no.csv", "danske_dk.csv", "nordea_old.csv", "nordea_old.xlsx", "nordea_fi.csv",
+        "nordea_en.csv", "nordea_fi_txt.txt", "nordea_fi_txt_sv.txt", "banknorwegian.xlsx",
+        "banknorwegian_card.xlsx", "skandiabanken.csv", "revolut.csv", "bec_dk.csv")},
 }
 # The net-bank samples are of accounts the example company does not have, and hold card
 # purchases it has no rule for: the test books those accounts on 1940 and unknown rows on a
 # suspense account, so that each sample's golden file shows every row.
 OTHER_BANKS = ("danske", "dnb", "ica", "nordea", "nordea_business", "nordea_business_2025",
                "sparebank1", "nordea_no", "danske_dk", '"612 345 678"', '"9025 12 34567"', '"9150-123.456-7"',
-               '"8105-9 934 567 890-1"')
+               '"8105-9 934 567 890-1"', "nordea_old", "nordea_old_xlsx", "nordea_fi",
+               "nordea_en",
+               '"FI38 1470 3500 9194 88"', "banknorwegian", "banknorwegian_card",
+               "skandiabanken", "revolut", "bec_dk")
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,9 @@ bank's sample, detection, keys, user profiles, errors with exact messages, robus
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import itertools
 import shutil
 import zipfile
@@ -43,7 +45,12 @@ SAMPLE_PROFILE = {
     "sparebank1.csv": "sparebank1", "handelsbanken.xlsx": "handelsbanken",
     "skandia.xlsx": "skandia", "seb.xlsx": "seb_xlsx",
     "handelsbanken_kontotransactionlist.xls": "handelsbanken_xls",
-    "nordea_no.csv": "nordea_no", "danske_dk.csv": "danske_dk",
+    "nordea_no.csv": "nordea_no", "danske_dk.csv": "danske_dk", "nordea_old.csv": "nordea_old",
+    "nordea_old.xlsx": "nordea_old_xlsx",
+    "nordea_fi.csv": "nordea_fi", "nordea_en.csv": "nordea_en",
+    "nordea_fi_txt.txt": "nordea_fi_txt", "nordea_fi_txt_sv.txt": "nordea_fi_txt_sv",
+    "banknorwegian.xlsx": "banknorwegian", "banknorwegian_card.xlsx": "banknorwegian_card",
+    "skandiabanken.csv": "skandiabanken", "revolut.csv": "revolut", "bec_dk.csv": "bec_dk",
 }
 # The January 2026 transactions every sample holds, oldest first: (date, öre).
 JANUARY = [
@@ -54,7 +61,17 @@ JANUARY = [
     (dt.date(2026, 1, 19), -3900), (dt.date(2026, 1, 19), -3900),
     (dt.date(2026, 1, 23), -2850000), (dt.date(2026, 1, 30), -9500),
 ]
-OLDEST_FIRST = {"dnb"}
+OLDEST_FIRST = {"dnb", "nordea_fi_txt", "nordea_fi_txt_sv", "banknorwegian",
+                "banknorwegian_card", "revolut", "bec_dk"}
+CURRENCY = {"dnb": "NOK", "sparebank1": "NOK", "nordea_no": "NOK", "skandiabanken": "NOK",
+            "danske_dk": "DKK", "bec_dk": "DKK", "nordea_fi": "EUR", "nordea_fi_txt": "EUR",
+            "nordea_fi_txt_sv": "EUR", "banknorwegian": "EUR", "revolut": "EUR"}
+# Words each sample's texts hold, by the country of its bank (Sweden when not listed).
+WORDS = {"NO": ("STRIPE", "ZETTLE", "SKAT", "LØN", "VIPPS"),
+         "FI": ("STRIPE", "ZETTLE", "VERO", "PALKKA", "MOBILEPAY")}
+COUNTRY = {"nordea_no": "NO", "danske_dk": "NO", "skandiabanken": "NO", "bec_dk": "NO",
+           "nordea_fi": "FI", "nordea_fi_txt": "FI", "nordea_fi_txt_sv": "FI",
+           "banknorwegian": "FI", "revolut": "FI"}
 
 
 def read_all(path: Path, source: netbank.NetbankSource = SOURCE) -> list[Row | Notice]:
@@ -97,15 +114,19 @@ def model(**changes: object) -> ProfileModel:
 
 def test_builtin_profiles_load_in_priority_order() -> None:
     assert [p.name for p in BUILTIN] == list(netbank.BUILTIN_ORDER)
-    assert len(BUILTIN) == 16
+    assert len(BUILTIN) == 27
 
 
 def test_builtin_headers_are_distinct_per_container() -> None:
-    seen = {}
+    """No header a layout accepts (its cells with or without its optional ones) is another
+    layout's, so the priority order never decides between two built-ins."""
     for p in BUILTIN:
-        key = (p.file, p.header_keys)
-        assert key not in seen, f"{p.name} has the header of {seen.get(key)}"
-        seen[key] = p.name
+        if p.width is not None:
+            continue
+        for keys in (p.header_keys, p.header_keys | p.optional_keys):
+            others = [q.name for q in BUILTIN if q is not p and q.file == p.file
+                      and q.width is None and q.header_fits(sorted(keys))]
+            assert not others, f"{p.name}'s header is also {others}'s"
 
 
 def test_profile_model_is_strict_and_documented() -> None:
@@ -148,6 +169,21 @@ def test_profile_model_takes_every_scalar_as_text() -> None:
     ({"encoding": "klingon"}, "encoding", "unknown encoding 'klingon'"),
     ({"delimiter": "ab"}, "delimiter", "'ab' is not a delimiter"),
     ({"currency": "kronor"}, "currency", "'kronor' is not a currency code"),
+    ({"width": 4}, "header", "give the header row's cells (header) or, for a file without "
+     "one, its number of fields (width)"),
+    ({"header": None}, "header", "give the header row's cells (header) or, for a file "
+     "without one, its number of fields (width)"),
+    ({"header": None, "width": 3, "columns": {"date": "1", "amount": "4"}}, "columns.amount",
+     "'4' is not a field position (1 to 3)"),
+    ({"header": None, "width": 3, "columns": {"date": "Datum", "amount": "2"}},
+     "columns.date", "'Datum' is not a field position (1 to 3)"),
+    ({"optional": ["Text"]}, "header", "the header names 'Text' more than once"),
+    ({"void": {"column": "Text"}}, "void", "give the values or the prefixes that mark such a "
+     "row"),
+    ({"ragged": True, "file": "xlsx", "delimiter": None}, "ragged",
+     "ragged is only for file: csv"),
+    ({"columns": {"date": "Datum", "amount": "Belopp", "fee": "Avgift"}}, "columns.fee",
+     "'Avgift' is not in the header (Datum, Text, Belopp, Saldo)"),
 ])
 def test_profile_errors_name_the_key(changes: dict, key: str, message: str) -> None:
     with pytest.raises(ProfileError) as exc:
@@ -213,17 +249,16 @@ def test_every_sample_holds_the_january_transactions(name: str) -> None:
     assert all(r.source == bank.SECTION and r.fields["format"] == profile for r in rows)
     assert all(r.origin.file == str(SAMPLES / name) for r in rows)
     assert len({r.key for r in rows}) == len(rows) == 12
-    currency = {"dnb": "NOK", "sparebank1": "NOK", "nordea_no": "NOK", "danske_dk": "DKK"}
-    assert {r.fields["currency"] for r in rows} == {currency.get(profile, "SEK")}
+    assert {r.fields["currency"] for r in rows} == {CURRENCY.get(profile, "SEK")}
     assert sum(r.amounts["amount"] for r in rows) == -1410042
     texts = " ".join(str(r.fields["text"]) for r in rows).upper()
-    words = ("STRIPE", "ZETTLE", "SKATT", "LÖN", "SWISH" if profile not in (
-        "seb", "seb_xlsx") else "4670")
-    if profile in ("nordea_no", "danske_dk"):  # Norwegian, Danish: Vipps, not Swish
-        words = ("STRIPE", "ZETTLE", "SKAT", "LØN", "VIPPS")
+    words = WORDS.get(COUNTRY.get(profile, ""), ("STRIPE", "ZETTLE", "SKATT", "LÖN", "SWISH"
+                                                 if profile not in ("seb", "seb_xlsx")
+                                                 else "4670"))
     for word in words:
         assert word in texts, (name, word)
-    assert not notices_of(SAMPLES / name) or profile.startswith("nordea")
+    assert not notices_of(SAMPLES / name) or profile.startswith("nordea") \
+        or profile == "revolut"
 
 
 def test_seb_sample_rows() -> None:
@@ -287,7 +322,7 @@ def test_nordea_sample_leaves_out_pending_rows_with_one_notice() -> None:
     rows = [r for r in out if isinstance(r, Row)]
     assert [r.origin.line for r in rows] == list(range(4, 16))
     assert [str(n) for n in out if isinstance(n, Notice)] == [
-        f"{SAMPLES / 'nordea.csv'}:2: 2 pending rows (Reserverat/Reserverad) left out: the "
+        f"{SAMPLES / 'nordea.csv'}:2: 2 pending rows (Reserverat) left out: the "
         "bank has not booked them yet; export again later to book them"]
     swish = rows[4]
     assert swish.fields["text"] == "Anna Svensson / Swish betalning ANNA SVENSSON"
@@ -317,7 +352,7 @@ def test_nordea_business_samples_carry_ocr_from_meddelande(name: str) -> None:
 def test_nordea_business_2025_trailing_delimiter_and_pending_row() -> None:
     out = read_all(SAMPLES / "nordea_business_2025.csv")
     assert [str(n) for n in out if isinstance(n, Notice)] == [
-        f"{SAMPLES / 'nordea_business_2025.csv'}:2: 1 pending row (Reserverat/Reserverad) "
+        f"{SAMPLES / 'nordea_business_2025.csv'}:2: 1 pending row (Reserverat) "
         "left out: the bank has not booked it yet; export again later to book it"]
     # The same transactions as the 2022 layout: same digests under another prefix.
     old = [r.key.split(":", 2)[2] for r in rows_of(SAMPLES / "nordea_business.csv")]
@@ -482,8 +517,9 @@ def test_unknown_header_names_what_it_found_and_the_closest_profile() -> None:
     assert not SOURCE.detect(path)
     assert error(path) == (
         f"{path}:1: the header matches no bank layout: found Datum, Rubrik, Belopp, Saldo, "
-        "Kategori; the closest is ica (ICA Banken (CSV)): Datum, Text, Typ, Budgetgrupp, "
-        f"Belopp, Saldo Fix: if this is another bank's export, {ADD_PROFILE}")
+        "Kategori; the closest is nordea_old (Nordea Internetbanken privat, old (CSV)): "
+        "Datum, Transaktion, Kategori, Belopp, Saldo Fix: if this is another bank's export, "
+        f"{ADD_PROFILE}")
 
 
 def test_missing_column_names_the_layout_and_the_column() -> None:
@@ -774,3 +810,253 @@ def test_a_booked_row_without_saldo_is_read_and_not_checked() -> None:
     assert [(r.date, r.amounts["amount"]) for r in out if isinstance(r, Row)] == [
         (dt.date(2026, 1, 30), -9500), (dt.date(2026, 1, 23), -2850000)]
     assert not [n for n in out if isinstance(n, Notice)]
+
+
+# --- exports from the wild (issue 20) ------------------------------------------------------
+
+
+def test_old_nordea_csv_pending_prefix_dot_thousands_and_a_stray_cr() -> None:
+    path = SAMPLES / "nordea_old.csv"
+    out = read_all(path)
+    rows = [r for r in out if isinstance(r, Row)]
+    assert [str(n) for n in out if isinstance(n, Notice)] == [
+        f"{path}:2: 2 pending rows (Reservation) left out: the bank has not booked them yet; "
+        "export again later to book them"]
+    assert [r.origin.line for r in rows] == list(range(4, 16))
+    assert (rows[1].amounts["amount"], rows[1].fields["text"]) == (-2850000, "Lön januari")
+    assert rows[0].fields["text"] == "Månadsavgift"  # Kategori ("Bank") is the user's own
+
+
+def test_old_nordea_xls_saved_as_xlsx_reads_with_the_csvs_rules() -> None:
+    """bokfor refuses the binary .xls and says to save it as .xlsx: that file is read."""
+    out = read_all(SAMPLES / "nordea_old.xlsx")
+    assert [str(n) for n in out if isinstance(n, Notice)] == [
+        f"{SAMPLES / 'nordea_old.xlsx'}:2: 2 pending rows (Reservation) left out: the bank has "
+        "not booked them yet; export again later to book them"]
+    rows = [r for r in out if isinstance(r, Row)]
+    assert (rows[1].amounts["amount"], rows[1].fields["text"]) == (-2850000, "Lön januari")
+    assert rows[0].key.startswith("bank:nordea:")
+
+
+def test_old_nordea_keys_do_not_depend_on_the_users_category(tmp_path: Path) -> None:
+    data = (SAMPLES / "nordea_old.csv").read_bytes()
+    path = write(tmp_path, "export.csv", data.replace(b",Bank,", b",Avgifter,"))
+    assert [r.key for r in rows_of(path)] == [r.key for r in rows_of(SAMPLES / "nordea_old.csv")]
+
+
+def test_nordea_finland_layouts_of_2020_and_2025_give_the_same_keys() -> None:
+    """Columns Nordea added (Viesti, Viitenumero) are optional header cells; the text the
+    key takes is the same in both, so a download in the new layout books nothing twice."""
+    old, new = rows_of(SAMPLES / "nordea_fi.csv"), rows_of(FIXTURES / "nordea_fi_2025.csv")
+    assert SOURCE.layout(FIXTURES / "nordea_fi_2025.csv").name == "nordea_fi"
+    assert [r.key for r in new] == [r.key for r in old]
+    assert all(r.key.startswith("bank:nordea:") for r in new)
+    customer = next(r for r in new if r.fields["reference"])
+    assert (customer.fields["reference"], customer.amounts["amount"]) == (
+        "RF18539007547034", 1250000)
+    assert {r.fields["currency"] for r in new} == {"EUR"}
+
+
+def test_nordea_finland_txt_account_from_preamble_and_short_rows() -> None:
+    for name in ("nordea_fi_txt.txt", "nordea_fi_txt_sv.txt"):
+        rows = rows_of(SAMPLES / name)
+        assert {r.fields["account"] for r in rows} == {"FI38 1470 3500 9194 88"}
+        assert rows[0].key.startswith("bank:FI3814703500919488:")
+        assert [r.origin.line for r in rows] == list(range(5, 28, 2))  # a blank line between
+        stripe = rows[1]
+        assert (stripe.fields["counterparty_account"], stripe.fields["transaction_code"]) \
+            == ("FI21 1234 5600 0007 85", "Insättning" if "_sv" in name else "Pano")
+        assert rows[0].fields["value_date"] == dt.date(2026, 1, 2)
+
+
+def test_skandiabanken_balances_above_and_under_the_table_are_no_transactions() -> None:
+    path = SAMPLES / "skandiabanken.csv"
+    assert SOURCE.layout(path).name == "skandiabanken"
+    out = read_all(path)
+    rows = [r for r in out if isinstance(r, Row)]
+    assert not [n for n in out if isinstance(n, Notice)]
+    assert [r.origin.line for r in rows] == list(range(4, 16))
+    assert (rows[0].amounts["amount"], rows[0].fields["transaction_code"]) == (-9500, "Giro")
+    assert rows[-1].fields["value_date"] == dt.date(2025, 12, 31)
+
+
+def test_a_row_without_a_date_amid_the_transactions_is_refused() -> None:
+    path = FIXTURES / "skandiabanken_undated_row.csv"
+    assert error(path) == (
+        f"{path}:3: column 'BOKFØRINGSDATO': an empty date; the skandiabanken layout writes "
+        f"dates as YYYY-MM-DD Fix: {REDOWNLOAD}")
+
+
+def test_bank_norwegian_short_and_card_layouts() -> None:
+    short = rows_of(SAMPLES / "banknorwegian.xlsx")
+    assert (short[0].date, short[0].fields["value_date"], short[0].fields["transaction_code"]) \
+        == (dt.date(2026, 1, 2), dt.date(2026, 1, 2), "Osto")
+    card = rows_of(SAMPLES / "banknorwegian_card.xlsx")
+    # The purchase in USD: its amount is the card's SEK, its currency the account's.
+    press = [r for r in card if r.fields["text"] == "PRESSBYRAN NEWARK"]
+    assert [(r.amounts["amount"], r.fields["currency"]) for r in press] == [(-3900, "SEK")] * 2
+    assert {r.key.split(":")[1] for r in short + card} == {"banknorwegian"}
+
+
+def test_revolut_fee_pending_and_rows_never_carried_out() -> None:
+    path = SAMPLES / "revolut.csv"
+    out = read_all(path)
+    assert [str(n) for n in out if isinstance(n, Notice)] == [
+        f"{path}:15: 1 pending row (PENDING) left out: the bank has not booked it yet; export "
+        "again later to book it",
+        f"{path}:2: 1 row (DECLINED) left out: the bank did not carry it out"]
+    rows = [r for r in out if isinstance(r, Row)]
+    payment = next(r for r in rows if r.fields["text"] == "Mobilepay Anna Virtanen")
+    assert payment.amounts["amount"] == -35000  # Amount -348.00 and Fee 2.00
+    assert (payment.date, payment.fields["transaction_code"]) == (dt.date(2026, 1, 16),
+                                                                  "TRANSFER")
+
+
+def test_a_danish_export_without_a_header_row_is_found_by_its_rows(tmp_path: Path) -> None:
+    path = SAMPLES / "bec_dk.csv"
+    rows = rows_of(path)
+    assert [r.origin.line for r in rows] == list(range(1, 13))
+    assert (rows[0].fields["text"], rows[0].fields["format"]) == ("Køb CLAS OHLSON", "bec_dk")
+    # Four fields of another shape are not claimed: ISO dates, a text amount.
+    assert not SOURCE.detect(write(tmp_path, "iso.csv", "2026-01-02;Køb;-1249,00;10,00\n"))
+    assert not SOURCE.detect(write(tmp_path, "words.csv", "02-01-2026;Køb;mange;10,00\n"))
+    broken = write(tmp_path, "broken.csv", (SAMPLES / "bec_dk.csv").read_text("latin-1")
+                   + "31-01-2026;Rente\r\n")
+    assert error(broken) == (
+        f"{broken}:13: the row has 2 fields but the layout has 4 Fix: a value containing the "
+        f"delimiter ';' lost its quotes, or the row was cut; {REDOWNLOAD}")
+
+
+@pytest.mark.parametrize(("name", "sample", "notice"), [
+    ("swedbank_resaved_excel_sv.csv", "swedbank.csv", ":2: a spreadsheet re-saved this file "
+     "(amounts like -1 234,50): read in that format, not the swedbank layout's own"),
+    ("nordea_resaved_excel_sv.csv", "nordea.csv", ":1: a spreadsheet re-saved this file "
+     "(amounts like -1 234,50): read in that format, not the nordea layout's own"),
+    ("seb_resaved_excel_en.csv", "seb.csv", ":1: a spreadsheet re-saved this file (amounts "
+     "like -1,234.50, dates MM/DD/YYYY): read in that format, not the seb layout's own"),
+])
+def test_an_export_a_spreadsheet_re_saved_reads_as_its_bank_with_the_same_keys(
+        name: str, sample: str, notice: str) -> None:
+    """Excel in a Swedish or English locale: another delimiter, cp1252, quotes added or
+    dropped, its own decimal mark and thousands separators, its own date format."""
+    path = FIXTURES / name
+    assert SOURCE.layout(path).name == SAMPLE_PROFILE[sample]
+    out = read_all(path)
+    assert [str(n) for n in out if isinstance(n, Notice)][-1] == f"{path}{notice}"
+    got, want = [r for r in out if isinstance(r, Row)], rows_of(SAMPLES / sample)
+    assert [(r.key, r.former, r.date, r.amounts, r.fields) for r in got] == \
+        [(r.key, r.former, r.date, r.amounts, r.fields) for r in want]
+
+
+def test_dates_a_re_save_made_ambiguous_are_refused() -> None:
+    path = FIXTURES / "nordea_resaved_ambiguous_dates.csv"
+    assert error(path) == (
+        f"{path}:2: the dates of this file read two ways ('01/02/2026'): a spreadsheet re-saved "
+        f"it in a format bokfor cannot tell Fix: {REDOWNLOAD}")
+
+
+def test_the_header_under_a_preamble_is_shown_and_no_far_layout_named() -> None:
+    path = FIXTURES / "far_header.csv"
+    message = (f"{path}:4: the header matches no bank layout: found Dato, Tekst, Beløb Fix: "
+               f"if this is a bank's export, {ADD_PROFILE}")
+    assert error(path) == message
+    assert str(SOURCE.explain(path)) == message  # detection says the same
+
+
+def test_a_stripe_export_is_not_explained_as_a_bank_file(tmp_path: Path) -> None:
+    """Stripe balance-export columns chosen in the Dashboard (Type, Amount, Fee, Net,
+    Currency, Description) share five cells with Revolut's header, half of it: detection must
+    not tell the user it is a Revolut file that lacks columns (no date column a bank layout
+    knows), while reading it as a bank file (--source netbank) may name the near layout."""
+    rows = list(csv.DictReader(io.StringIO((ROOT / "samples" / "stripe" / "balance_history.csv")
+                                           .read_text("utf-8"))))
+    chosen = ["Type", "Amount", "Fee", "Net", "Currency", "Description"]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(chosen)
+    writer.writerows([row[c] for c in chosen] for row in rows)
+    path = write(tmp_path, "balance.csv", out.getvalue())
+    assert SOURCE.explain(path) is None
+    assert error(path).startswith(f"{path}:1: the header matches no bank layout: found "
+                                  "Type, Amount, Fee, Net, Currency, Description; the closest "
+                                  "is revolut")
+
+
+@pytest.mark.parametrize(("name", "line", "what"), [
+    ("seb_header_only.csv", 1, "no row under the header"),
+    ("nordea_only_pending.csv", 1, "only 2 pending rows (Reserverat) the bank has not booked "
+     "yet; nothing to book from it; export again later to book the pending ones"),
+    ("skandiabanken_balances_only.csv", 3, "only rows without a date (a balance or a total)"),
+])
+def test_a_file_without_transactions_says_so(name: str, line: int, what: str) -> None:
+    """A warning, not an error: a download of a day without payments is a normal input."""
+    path = FIXTURES / name
+    assert SOURCE.detect(path)
+    got = read_all(path)
+    if not what.endswith("ones"):
+        what += "; nothing to book from it"
+    assert [str(n) for n in got] == [f"{path}:{line}: no transactions in this file: {what}"]
+
+
+def test_a_run_of_files_without_transactions_says_so_not_nothing_new(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from bokfor.cli import main
+
+    mapping = ROOT / "mappings" / "bank.yaml"
+    files = [FIXTURES / "seb_header_only.csv", FIXTURES / "nordea_only_pending.csv"]
+    with pytest.raises(SystemExit) as exc:
+        main(["convert", *map(str, files), "-m", str(mapping), "-o", str(tmp_path / "o.si"),
+              "--ledger", str(tmp_path / "l.sqlite")])
+    out, err = capsys.readouterr()
+    assert exc.value.code == 3
+    assert out.splitlines()[-1] == (f"Nothing to book: no transactions in {files[0]}, "
+                                    f"{files[1]}; nothing written.")
+    assert "every row was exported before" not in out
+    assert err.count("no transactions in this file") == 2
+    assert not (tmp_path / "o.si").exists()
+
+
+def test_a_binary_xls_is_refused_naming_the_format() -> None:
+    path = FIXTURES / "export_biff.xls"
+    message = (f"{path}: an Excel 97-2003 workbook (.xls: binary BIFF in an OLE2 compound "
+               "file), which bokfor does not read Fix: open it in Excel or LibreOffice and save "
+               "it as .xlsx, or export CSV from the bank, and give bokfor that file.")
+    assert not SOURCE.detect(path)
+    assert str(SOURCE.explain(path)) == message
+    assert error(path) == message
+
+
+def test_an_optional_column_a_profile_names_may_be_absent(tmp_path: Path) -> None:
+    user = profile_from_model("optional_test", model(
+        header=["Datum", "Text", "Belopp"], optional=["Saldo", "Referens"],
+        columns={"date": "Datum", "amount": "Belopp", "text": "Text", "balance": "Saldo",
+                 "reference": "Referens"}))
+    source = netbank.NetbankSource([user])
+    short = write(tmp_path, "short.csv", "Datum;Text;Belopp\n2026-01-30;Avgift;-95,00\n")
+    full = write(tmp_path, "full.csv", "Referens;Datum;Saldo;Text;Belopp\n"
+                 "4000123456788;2026-01-30;10,00;Avgift;-95,00\n")
+    assert [r.key for r in rows_of(short, source)] == [r.key for r in rows_of(full, source)]
+    assert rows_of(full, source)[0].fields["reference"] == "4000123456788"
+    other = write(tmp_path, "other.csv", "Datum;Text;Belopp;Kategori\n2026-01-30;A;-1,00;B\n")
+    assert not source.detect(other)  # a cell neither required nor optional
+
+
+def test_nordea_finland_in_swedish_is_the_swedish_layout_with_its_dates() -> None:
+    path = FIXTURES / "nordea_fi_sv.csv"
+    out = read_all(path)
+    assert [str(n) for n in out if isinstance(n, Notice)] == [
+        f"{path}:2: 1 pending row (Reserverad) left out: the bank has not booked it yet; "
+        "export again later to book it"]  # no "re-saved": DD.MM.YYYY is Nordea's own
+    rows = [r for r in out if isinstance(r, Row)]
+    assert [(r.date, r.amounts["amount"], r.fields["currency"], r.fields["format"])
+            for r in rows] == [(dt.date(2026, 1, 30), -9500, "EUR", "nordea"),
+                               (dt.date(2026, 1, 23), 285000, "EUR", "nordea")]
+
+
+def test_nordea_finland_in_swedish_since_2021_has_a_reference_instead_of_saldo() -> None:
+    rows = rows_of(FIXTURES / "nordea_fi_sv_2021.csv")
+    assert [(r.fields["format"], r.fields["reference"], r.fields["text"]) for r in rows] == [
+        ("nordea", None, "PALVELUMAKSU"),
+        ("nordea", None, "ASIAKAS OY / 1232"),  # no valid reference: kept as text
+        ("nordea", "RF18539007547034", "KAHVILA HELMI")]
+    assert [r.fields["currency"] for r in rows] == ["EUR"] * 3

@@ -12,6 +12,12 @@ times, so running the script again gives byte-identical files.
 - skandia.xlsx: sheet Kontoutdrag, period in B1, the account right of a Kontonummer label,
   dates as date cells, amounts as text with no-break-space thousands and a decimal comma.
 - seb.xlsx: SEB's six columns on row 1, dates as date cells, amounts as numbers.
+- nordea_old.xlsx: Nordea's old export.xls as LibreOffice saves it as xlsx: sheet
+  Transactions, dates and Swedish amounts ("-1.249,00") as text, two pending rows.
+- banknorwegian.xlsx: Bank Norwegian's short layout (a Finnish account, EUR), sheet
+  `transactions`, dates as date cells, amounts as numbers, oldest first.
+- banknorwegian_card.xlsx: the Swedish card statement's long layout: a purchase in USD
+  with its own amount and rate, the amount in the card's SEK.
 """
 
 from __future__ import annotations
@@ -124,17 +130,88 @@ def skandia() -> openpyxl.Workbook:
     return wb
 
 
-def seb() -> openpyxl.Workbook:
+def sheet(title: str, header: list[str]) -> tuple[openpyxl.Workbook, object]:
+    """A workbook whose one sheet has `title` and the header row `header`."""
     wb = openpyxl.Workbook()
     ws = wb.active
-    ws.title = "Kontohändelser"
-    ws.append(["Bokföringsdatum", "Valutadatum", "Verifikationsnummer", "Text", "Belopp",
-               "Saldo"])
+    ws.title = title
+    ws.append(header)
+    return wb, ws
+
+
+def seb() -> openpyxl.Workbook:
+    wb, ws = sheet("Kontohändelser", ["Bokföringsdatum", "Valutadatum", "Verifikationsnummer",
+                                      "Text", "Belopp", "Saldo"])
     for booking, _day, amount, kind, balance in newest_first():
         day = dt.datetime.fromisoformat(booking)
         ws.append([day, day, SEB_BATCH[booking], SEB[kind], kronor(amount), kronor(balance)])
         for column in (1, 2):
             ws.cell(ws.max_row, column).number_format = "yyyy-mm-dd"
+    return wb
+
+
+NORDEA_OLD = {
+    "card_kjell": "Kortköp 251231 KJELL & COMPANY", "stripe": "Insättning STRIPE PAYMENTS",
+    "zettle": "Insättning ZETTLE", "bg_a": "Bankgiro Kunden i Norr AB",
+    "bg_b": "Bankgiro Fika & Bullar HB", "skatt": "Betalning BG 5050-1055 Skatteverket",
+    "swish": "Swish betalning ANNA SVENSSON", "card_press": "Kortköp 260117 PRESSBYRÅN",
+    "lon": "Lön januari", "fee": "Vardagspaket Månadspris kort",
+}
+
+
+def swedish_dot(ore: int) -> str:
+    """'-1.249,00': dot thousands, decimal comma (Nordea's old export)."""
+    return swedish(ore).replace("\u00a0", ".")
+
+
+def nordea_old() -> openpyxl.Workbook:
+    wb, ws = sheet("Transactions", ["Datum", "Transaktion", "Kategori", "Belopp", "Saldo"])
+    ws.append(["2026-01-31", "Reservation Kortköp ICA NÄRA ÖSTERMALM", None, "-212,40", None])
+    ws.append(["2026-01-31", "Reservation Kortköp SJ AB", None, "-89,00", None])
+    for booking, _day, amount, kind, balance in newest_first():
+        ws.append([booking, NORDEA_OLD[kind], None, swedish_dot(amount),
+                   swedish_dot(balance)])
+    return wb
+
+
+BANK_NORWEGIAN = {
+    "card_kjell": ("KJELL & COMPANY", "Köp"), "stripe": ("STRIPE PAYMENTS EUROPE", "Insättning"),
+    "zettle": ("ZETTLE PAYOUT", "Insättning"), "bg_a": ("KUNDEN I NORR AB", "Insättning"),
+    "bg_b": ("FIKA & BULLAR HB", "Insättning"), "skatt": ("SKATTEVERKET", "Betalning"),
+    "swish": ("SWISH ANNA SVENSSON", "Köp"), "card_press": ("PRESSBYRAN NEWARK", "Köp"),
+    "lon": ("LÖN JANUARI", "Betalning"), "fee": ("AVGIFT KORT", "Avgift"),
+}
+BANK_NORWEGIAN_FI = {
+    "card_kjell": "VERKKOKAUPPA.COM", "stripe": "STRIPE PAYMENTS EUROPE",
+    "zettle": "ZETTLE PAYOUT", "bg_a": "ASIAKAS OY", "bg_b": "KAHVILA HELMI",
+    "skatt": "VEROHALLINTO", "swish": "MOBILEPAY ANNA", "card_press": "R-KIOSKI",
+    "lon": "PALKKA TAMMIKUU", "fee": "PALVELUMAKSU",
+}
+
+
+def banknorwegian() -> openpyxl.Workbook:
+    wb, ws = sheet("transactions", ["TransactionDate", "Text", "Type", "Currency", "Amount",
+                                    "BookDate", "ValueDate"])
+    for booking, day, amount, kind in TRANSACTIONS:
+        kind_fi = "Maksu" if amount > 0 else "Osto"
+        ws.append([dt.datetime.fromisoformat(day), BANK_NORWEGIAN_FI[kind], kind_fi, "EUR",
+                   kronor(amount), dt.datetime.fromisoformat(booking),
+                   dt.datetime.fromisoformat(booking)])
+    return wb
+
+
+def banknorwegian_card() -> openpyxl.Workbook:
+    wb, ws = sheet("transactions", ["TransactionDate", "Text", "Type", "Currency Amount",
+                                    "Currency Rate", "Currency", "Amount", "Merchant Area",
+                                    "Merchant Category", "BookDate", "ValueDate"])
+    for booking, day, amount, kind in TRANSACTIONS:
+        text, kind_se = BANK_NORWEGIAN[kind]
+        # The Pressbyrån purchases were made in the US: 3.90 USD at 10 SEK each.
+        own, rate, currency = (amount / 1000, 10, "USD") if kind == "card_press" \
+            else (kronor(amount), 1, "SEK")
+        ws.append([dt.datetime.fromisoformat(day), text, kind_se, own, rate, currency,
+                   kronor(amount), "Stockholm", "", dt.datetime.fromisoformat(booking),
+                   dt.datetime(2026, 2, 28)])
     return wb
 
 
@@ -168,7 +245,11 @@ def main() -> None:
     save(handelsbanken(), OUT / "handelsbanken.xlsx", declare_a1=True)
     save(skandia(), OUT / "skandia.xlsx")
     save(seb(), OUT / "seb.xlsx")
-    for name in ("handelsbanken.xlsx", "skandia.xlsx", "seb.xlsx"):
+    save(nordea_old(), OUT / "nordea_old.xlsx")
+    save(banknorwegian(), OUT / "banknorwegian.xlsx")
+    save(banknorwegian_card(), OUT / "banknorwegian_card.xlsx")
+    for name in ("handelsbanken.xlsx", "skandia.xlsx", "seb.xlsx", "nordea_old.xlsx",
+                 "banknorwegian.xlsx", "banknorwegian_card.xlsx"):
         print(OUT / name)
 
 

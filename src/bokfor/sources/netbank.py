@@ -11,10 +11,17 @@ How a file is read:
 - the container is recognised from the content (zip = xlsx, `<table` = HTML, else text);
 - the header row is found **by content**: within a profile's `preamble` rows, a row whose
   non-empty cells are exactly the profile's header names (stripped, case-insensitive,
-  order free). The first profile that matches wins, user profiles before built-ins;
+  order free), plus any of its `optional` ones (a column a bank added later). The first
+  profile that matches wins, user profiles before built-ins. A layout without a header row
+  (`width`, columns by position) is recognised by its first rows' shape, after all others;
 - columns are found by name, so a bank reordering them does not matter;
 - amounts are exact öre (`money.parse_amount`) after the profile's thousands separators
   and suffix are removed; a value the profile's marks make ambiguous is refused;
+- a file a spreadsheet re-saved (its delimiter, decimal mark, date format) is read as its
+  bank in the one format that reads every value (`_Reader.refit`), never value by value;
+- rows without a date under the table (a balance, a total) are no transactions; a table
+  without a booked row says "no transactions in this file" (a warning); a binary `.xls` is
+  refused naming its format;
 - the key of a row is an `OccurrenceKeys` digest of its content counted in chronological
   order (files list newest first), because no net-bank export carries a transaction id:
   SEB's Verifikationsnummer is a batch number, Swedbank's Radnummer a position.
@@ -48,15 +55,20 @@ from bokfor.sources import OccurrenceKeys, bank, limits, tables
 from bokfor.sources.csvutil import Table
 
 NAME = "netbank"
-TITLE = "Net-bank export (CSV/xlsx: SEB, Swedbank, Nordea, Danske, Handelsbanken, ICA, " \
-    "Länsförsäkringar, Skandia, DNB, SpareBank 1)"
+TITLE = "Net-bank export (CSV/xlsx: SEB, Swedbank, Nordea SE/FI/NO, Danske, Handelsbanken, " \
+    "ICA, Länsförsäkringar, Skandia, DNB, SpareBank 1, Skandiabanken, Bank Norwegian, " \
+    "Revolut, BEC banks DK)"
 
 PROFILE_DIR = Path(__file__).with_name("profiles")
 # Priority order of the built-in profiles (their file names without `.yaml`).
 BUILTIN_ORDER = (
     "seb", "swedbank", "nordea", "nordea_business", "nordea_business_2025", "danske", "ica",
     "lansforsakringar", "dnb", "sparebank1", "handelsbanken", "skandia", "seb_xlsx",
-    "handelsbanken_xls", "nordea_no", "danske_dk",
+    "handelsbanken_xls", "nordea_no", "danske_dk", "nordea_old", "nordea_old_xlsx",
+    "nordea_fi", "nordea_en",
+    "nordea_fi_txt", "nordea_fi_txt_sv", "banknorwegian", "banknorwegian_card",
+    "skandiabanken", "revolut",
+    "bec_dk",  # without a header row: found by its rows, so after every layout with one
 )
 
 SNIFF_BYTES = 16 * 1024  # detection reads no more than this of a text file
@@ -103,6 +115,8 @@ class ColumnsModel(_Strict):
     receiver: str | None = Field(None, description="Account the money went to: the "
                                  "counterparty account of money out (Nordea Mottagare)")
     balance: str | None = Field(None, description="Running balance (saldo), checked row by row")
+    fee: str | None = Field(None, description="A fee the bank charged on the row, written "
+                            "positive (Revolut's Fee): the account moves by amount − fee")
     currency: str | None = Field(None, description="Currency column (else `currency`)")
     transaction_code: str | None = Field(None, description="Transaction type (ICA Typ, LF "
                                          "Transaktionstyp)")
@@ -124,11 +138,14 @@ class AccountModel(_Strict):
 
 
 class PendingModel(_Strict):
-    """Rows not yet booked by the bank: left out, with one notice counting them."""
+    """Rows not yet booked by the bank (`pending`), or rows it did not carry out (`void`:
+    declined, reverted): left out, with one notice counting them."""
 
-    column: str = Field(description="Header cell whose value marks a pending row")
-    values: list[str] = Field(min_length=1, description="Values that mark it (any case), "
-                              "e.g. [Reserverat, Reserverad]")
+    column: str = Field(description="Header cell whose value marks such a row")
+    values: list[str] = Field(default_factory=list, description="Values that mark it (any "
+                              "case), e.g. [Reserverat, Reserverad]")
+    prefixes: list[str] = Field(default_factory=list, description="Beginnings that mark it "
+                                "(any case), e.g. ['Reservation '] for Nordea's old export")
 
 
 class ProfileModel(_Strict):
@@ -137,9 +154,18 @@ class ProfileModel(_Strict):
     title: str = Field(description="For people: 'SEB, Spara kontohändelser (CSV)'")
     file: Literal["csv", "xlsx", "html"] = Field("csv", description="csv = any delimited "
                                                  "text; html = an HTML table saved as .xls")
-    header: list[str] = Field(min_length=2, description="The header row's cell texts "
-                              "(compared stripped, case-insensitively, order free); the row "
-                              "must hold exactly these non-empty cells")
+    header: list[str] | None = Field(None, min_length=2, description="The header row's "
+                                     "cell texts (compared stripped, case-insensitively, order "
+                                     "free); the row must hold exactly these non-empty cells "
+                                     "(and any of `optional`)")
+    optional: list[str] = Field(default_factory=list, description="Header cells a file may "
+                                "have or not (a column the bank added in a later version)")
+    width: int | None = Field(None, ge=2, le=limits.MAX_COLUMNS, description="A file "
+                              "without a header row: the number of fields of every row; "
+                              "`header` is then omitted and `columns` name fields by position "
+                              "('1' = the first)")
+    ragged: bool = Field(False, description="csv: rows may end before the header's last "
+                         "columns (the missing cells are empty)")
     preamble: int = Field(0, ge=0, le=100, description="At most this many rows before the "
                           "header (the header is found by content within them)")
     sheet: str | None = Field(None, description="xlsx: the sheet's name (default: the first)")
@@ -161,6 +187,8 @@ class ProfileModel(_Strict):
                                          "in the preamble; omitted = not in the file (or in "
                                          "columns.account)")
     pending: PendingModel | None = None
+    void: PendingModel | None = Field(None, description="Rows the bank did not carry out "
+                                      "(Revolut's DECLINED, REVERTED): left out and counted")
     footer: int = Field(0, ge=0, le=20, description="Rows to ignore at the end of the table "
                         "(a row there that holds a date of the layout is refused, never "
                         "dropped)")
@@ -207,12 +235,20 @@ class Profile:
     account_label: str | None
     account_at: str
     account_regex: Pattern | None
-    pending_column: str | None
-    pending_values: frozenset[str]
-    pending_shown: tuple[str, ...]
+    pending: Marks | None
     footer: int
     order: str
     bank: str  # keys' prefix for files that name no account: one per bank, not per layout
+    optional_keys: frozenset[str] = frozenset()  # folded header cells a file may lack
+    width: int | None = None  # a file without a header row: its fields a row
+    ragged: bool = False
+    void: Marks | None = None
+
+    def header_fits(self, keys: Sequence[str]) -> bool:
+        """Whether a row's non-empty cells (folded) are this layout's header."""
+        found = set(keys)
+        return len(found) == len(keys) and self.header_keys <= found \
+            and found <= self.header_keys | self.optional_keys
 
     def example_amount(self) -> str:
         sep = next((c for c in self.thousands if c != self.decimal_mark), "")
@@ -220,13 +256,44 @@ class Profile:
         return f"-1{sep}234{self.decimal_mark}50{suffix}"
 
     def date_help(self) -> str:
-        shown = [f.replace("%Y", "YYYY").replace("%m", "MM").replace("%d", "DD")
-                 .replace("%y", "YY") for f in self.date_formats]
-        return " or ".join(shown)
+        return _date_help(self.date_formats)
+
+
+@dataclass(frozen=True)
+class Marks:
+    """The values (or beginnings) of one column that mark pending or void rows."""
+
+    column: str  # folded header name
+    values: frozenset[str]
+    prefixes: tuple[str, ...]
+    shown: tuple[str, ...]  # as the profile writes them, for the notice
+
+    def label(self, cell: object) -> str | None:
+        """The value or beginning (as the profile writes it) that marks `cell`, or None."""
+        if cell is None:
+            return None
+        folded = _fold(cell)
+        if folded in self.values or folded.startswith(self.prefixes):
+            return next(s for s in self.shown if _fold(s) == folded
+                        or (_fold(s) and folded.startswith(_fold(s))))
+        return None
 
 
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
 _ROLES = tuple(ColumnsModel.model_fields)
+
+
+def _marks(model: PendingModel | None, key: str, titles: dict[str, str]) -> Marks | None:
+    if model is None:
+        return None
+    column = _fold(model.column)
+    if column not in titles:
+        raise ProfileError(f"{model.column!r} is not in the header", f"{key}.column")
+    if not model.values and not model.prefixes:
+        raise ProfileError("give the values or the prefixes that mark such a row", key)
+    return Marks(column, frozenset(_fold(v) for v in model.values),
+                 tuple(_fold(v) for v in model.prefixes if _fold(v)),
+                 tuple(" ".join(v.split()) for v in (*model.values, *model.prefixes)))
 
 
 def profile_from_model(name: str, model: ProfileModel) -> Profile:
@@ -234,17 +301,32 @@ def profile_from_model(name: str, model: ProfileModel) -> Profile:
     if not _NAME.fullmatch(name):
         raise ProfileError(f"profile name {name!r} must be lower-case letters, digits and _",
                            "name", hint="e.g. sparbanken_syd.")
-    header = tuple(" ".join(h.split()) for h in model.header)
-    keys = [_fold(h) for h in header]
-    if any(not k for k in keys):
-        raise ProfileError("a header cell is empty", "header",
-                           hint="list only the non-empty header cells.")
-    dupes = sorted({h for h, k in zip(header, keys) if keys.count(k) > 1})
-    if dupes:
-        raise ProfileError(f"the header names {', '.join(map(repr, dupes))} more than once",
-                           "header", hint="each header cell once.")
-    header_keys = frozenset(keys)
-    titles = dict(zip(keys, header))
+    if (model.header is None) == (model.width is None):
+        raise ProfileError("give the header row's cells (header) or, for a file without "
+                           "one, its number of fields (width)", "header")
+    if model.width is not None:  # no header row: the columns are positions
+        if model.optional:
+            raise ProfileError("a file without a header row has no optional cells",
+                               "optional")
+        header = ()
+        optional: tuple[str, ...] = ()
+        positions = tuple(f"field {i}" for i in range(1, model.width + 1))
+        titles = {p: p for p in positions}
+    else:
+        header = tuple(" ".join(h.split()) for h in model.header or ())
+        optional = tuple(" ".join(h.split()) for h in model.optional)
+        keys = [_fold(h) for h in (*header, *optional)]
+        if any(not k for k in keys):
+            raise ProfileError("a header cell is empty", "header" if not all(
+                _fold(h) for h in header) else "optional",
+                hint="list only the non-empty header cells.")
+        dupes = sorted({h for h, k in zip((*header, *optional), keys) if keys.count(k) > 1})
+        if dupes:
+            raise ProfileError(f"the header names {', '.join(map(repr, dupes))} more than "
+                               "once", "header", hint="each header cell once.")
+        titles = dict(zip(keys, (*header, *optional)))
+    header_keys = frozenset(_fold(h) for h in header)
+    optional_keys = frozenset(_fold(h) for h in optional)
 
     columns: dict[str, tuple[str, ...]] = {}
     for role in _ROLES:
@@ -254,13 +336,23 @@ def profile_from_model(name: str, model: ProfileModel) -> Profile:
         names = [value] if isinstance(value, str) else list(value)
         if not names:
             raise ProfileError("an empty list of columns", f"columns.{role}")
+        folded = []
         for i, col in enumerate(names):
-            if _fold(col) not in header_keys:
-                where = f"columns.{role}" if isinstance(value, str) else f"columns.{role}.{i}"
+            where = f"columns.{role}" if isinstance(value, str) else f"columns.{role}.{i}"
+            if model.width is not None:
+                col = str(col).strip()
+                if not col.isdigit() or not 1 <= int(col) <= model.width:
+                    raise ProfileError(f"{col!r} is not a field position (1 to {model.width})",
+                                       where, hint="a file without a header row names its "
+                                       "columns by position: '1' is the first field.")
+                folded.append(f"field {int(col)}")
+            elif _fold(col) not in titles:
                 raise ProfileError(f"{col!r} is not in the header ("
-                                   + ", ".join(header) + ")", where,
+                                   + ", ".join((*header, *optional)) + ")", where,
                                    hint="name a column exactly as the header writes it.")
-        columns[role] = tuple(_fold(c) for c in names)
+            else:
+                folded.append(_fold(col))
+        columns[role] = tuple(folded)
     if "amount" in columns:
         if "money_in" in columns or "money_out" in columns:
             raise ProfileError("give either amount or money_in + money_out, not both",
@@ -344,16 +436,10 @@ def profile_from_model(name: str, model: ProfileModel) -> Profile:
                 raise ProfileError("at most one group (the account)",
                                    "account.preamble_regex")
 
-    pending_column = None
-    pending_values: frozenset[str] = frozenset()
-    pending_shown: tuple[str, ...] = ()
-    if model.pending is not None:
-        pending_column = _fold(model.pending.column)
-        if pending_column not in header_keys:
-            raise ProfileError(f"{model.pending.column!r} is not in the header",
-                               "pending.column")
-        pending_values = frozenset(_fold(v) for v in model.pending.values)
-        pending_shown = tuple(" ".join(v.split()) for v in model.pending.values)
+    pending = _marks(model.pending, "pending", titles)
+    void = _marks(model.void, "void", titles)
+    if model.ragged and model.file != "csv":
+        raise ProfileError("ragged is only for file: csv", "ragged")
 
     currency = model.currency.strip().upper()
     if not re.fullmatch(r"[A-Z]{3}", currency):
@@ -365,19 +451,21 @@ def profile_from_model(name: str, model: ProfileModel) -> Profile:
         delimiter=delimiter, encoding=encoding, columns=columns, column_titles=titles,
         date_formats=formats, decimal_mark=model.decimal_mark, thousands=thousands,
         suffix=suffix, currency=currency, account_label=label, account_at=at,
-        account_regex=regex, pending_column=pending_column, pending_values=pending_values,
-        pending_shown=pending_shown, footer=model.footer, order=model.order,
-        bank=model.bank or _bank_of_header(header_keys) or name,
+        account_regex=regex, pending=pending, footer=model.footer, order=model.order,
+        bank=model.bank or _bank_of_header(header_keys) or name, optional_keys=optional_keys,
+        width=model.width, ragged=model.ragged, void=void,
     )
 
 
 def _bank_of_header(header_keys: frozenset[str]) -> str | None:
-    """The bank of the built-in layout with this header: a profile of one's own for a bank
+    """The bank of the built-in layout that reads this header (with or without its optional
+    cells): a profile of one's own for a bank
     bokfor knows keys the rows as the built-in one does (an id-less row's key starts with
     the bank's name when the file names no account), so switching between them books
     nothing twice. None while the built-ins themselves load."""
-    return next((p.bank for p in globals().get("BUILTIN", ()) if p.header_keys == header_keys),
-                None)
+    keys = sorted(header_keys)
+    return next((p.bank for p in globals().get("BUILTIN", ()) if keys and p.width is None
+                 and p.header_fits(keys)), None)
 
 
 def load_profile_file(path: Path) -> Profile:
@@ -534,17 +622,74 @@ def _line_offset(text: str, line: int) -> int:
 
 
 def _find_header(rows: list[tuple[int, list[Any]]], profile: Profile) -> int | None:
+    """The index of the header row among `rows`; for a layout without one, of its first row."""
+    if profile.width is not None:
+        return _first_record(rows, profile)
     for i, (_, cells) in enumerate(rows[: profile.preamble + 1]):
-        keys = _cells_key(cells)
-        if len(keys) == len(profile.header_keys) and set(keys) == profile.header_keys:
+        if profile.header_fits(_cells_key(cells)):
             return i
     return None
 
 
+_HEADERLESS_PROBE = 5  # rows a layout without a header row must read as its own
+
+
+def _first_record(rows: list[tuple[int, list[Any]]], profile: Profile) -> int | None:
+    """Where a table without a header row starts: the first non-blank row within the
+    preamble, when it and the rows after it (up to five) have the layout's width and a date
+    and amounts in its format. Never raises: it decides detection."""
+    first = next((i for i, (_, cells) in enumerate(rows[: profile.preamble + 1])
+                  if not _blank(cells)), None)
+    if first is None:
+        return None
+    width = profile.width or 0
+    date_at = [_position(c) for c in profile.columns["date"]]
+    money_at = [_position(c) for role in ("amount", "money_in", "money_out", "balance")
+                for c in profile.columns.get(role, ())]
+    parse = money_parser(profile)
+    seen = 0
+    for _, cells in rows[first:]:
+        if _blank(cells):
+            continue
+        if len(cells) == width + 1 and not cells[-1]:
+            cells = cells[:-1]
+        if len(cells) != width:
+            return None
+        try:
+            for i in date_at:
+                _parse_date_text(str(cells[i]), profile.date_formats)
+            for i in money_at:
+                if str(cells[i]).strip():
+                    parse(str(cells[i]).strip())
+        except (ValueError, AmountError):
+            return None
+        seen += 1
+        if seen == _HEADERLESS_PROBE:
+            break
+    return first
+
+
+def _position(name: str) -> int:
+    """The index of a layout's field named by position ("field 3" -> 2)."""
+    return int(name.removeprefix("field ")) - 1
+
+
+def _parse_date_text(text: str, formats: Sequence[str]) -> dt.date:
+    """The date `text` holds in the first of `formats` that reads it; ValueError if none."""
+    text = text.strip()
+    for fmt in formats:
+        try:
+            return dt.datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    raise ValueError(text)
+
+
 def _candidates(f: _File, profile: Profile) -> Iterator[tuple[list[tuple[int, list[Any]]],
                                                                 str | None]]:
-    """The rows a profile's header is looked for in (per delimiter for CSV)."""
-    depth = profile.preamble + 1
+    """The rows a profile's header is looked for in (per delimiter for CSV: the profile's
+    own first, then the others, as a spreadsheet re-saves a file with its own)."""
+    depth = profile.preamble + (_HEADERLESS_PROBE if profile.width is not None else 1)
     if profile.file == "xlsx":
         if f.kind != "xlsx":
             return
@@ -561,8 +706,16 @@ def _candidates(f: _File, profile: Profile) -> Iterator[tuple[list[tuple[int, li
     if f.is_html():
         return
     text = f.text(profile.encoding)
-    for delimiter in (profile.delimiter,) if profile.delimiter else _DELIMITERS:
+    for delimiter in _delimiters(profile):
         yield _text_rows(text, depth, delimiter, f.file), delimiter
+
+
+def _delimiters(profile: Profile) -> tuple[str, ...]:
+    if profile.delimiter is None:
+        return _DELIMITERS
+    if profile.width is not None:  # no header to tell a wrong delimiter: the profile's only
+        return (profile.delimiter,)
+    return (profile.delimiter, *(d for d in _DELIMITERS if d != profile.delimiter))
 
 
 def _stable(text: str, start_line: int, delimiter: str, width: int, file: str) -> int:
@@ -581,9 +734,8 @@ def _header_in_auto_text(f: _File, profile: Profile) -> bool:
         text = f.text("auto")
     except InputError:
         return False
-    delimiters = (profile.delimiter,) if profile.delimiter else _DELIMITERS
     return any(_find_header(_text_rows(text, profile.preamble + 1, d, f.file), profile)
-               is not None for d in delimiters)
+               is not None for d in _delimiters(profile))
 
 
 def _match(f: _File, profiles: Sequence[Profile]) -> tuple[Profile, int, str | None] | None:
@@ -608,7 +760,8 @@ def _match(f: _File, profiles: Sequence[Profile]) -> tuple[Profile, int, str | N
         if not hits:
             continue
         if len(hits) > 1 and f.kind == "text" and not f.sniff:
-            # Two delimiters split a row into the header: the one whose rows keep its width.
+            # Two delimiters split a row into the header: the one whose rows keep its width
+            # (the profile's own first among equals: the sort is stable).
             text = f.text(profile.encoding)
             hits.sort(key=lambda h: -_stable(text, h[2][h[0]][0] + 1, h[1] or ",",
                                              len(h[2][h[0]][1]), f.file))
@@ -632,10 +785,13 @@ def parse_money(text: str, profile: Profile) -> int:
     return money_parser(profile)(text)
 
 
-def money_parser(profile: Profile) -> Callable[[str], int]:
+def money_parser(profile: Profile, number: tuple[str, str] | None = None
+                 ) -> Callable[[str], int]:
     """`parse_money` for one profile, built once per file: the fast path's pattern bound,
-    no look-ups per amount (a bank file has about one distinct amount per row)."""
-    match = _PLAIN_MATCH[profile.decimal_mark]
+    no look-ups per amount (a bank file has about one distinct amount per row). `number`:
+    (decimal mark, thousands separators) instead of the profile's (a re-saved file)."""
+    mark, thousands = number or (profile.decimal_mark, profile.thousands)
+    match = _PLAIN_MATCH[mark]
 
     def parse(text: str) -> int:
         plain = match(text)
@@ -652,14 +808,14 @@ def money_parser(profile: Profile) -> Callable[[str], int]:
             elif not frac[2:].strip("0"):  # SEB's "-1000.000"
                 value = int(whole + frac[:2])
             else:  # a decimal beyond öre that is not 0: the general path says why
-                return _parse_money_general(text, profile)
+                return _parse_money_general(text, profile, mark, thousands)
             return -value if sign else value
-        return _parse_money_general(text, profile)
+        return _parse_money_general(text, profile, mark, thousands)
 
     return parse
 
 
-def _parse_money_general(text: str, profile: Profile) -> int:
+def _parse_money_general(text: str, profile: Profile, mark: str, allowed: str) -> int:
     """Any amount text the fast path does not take: separators, a suffix, a sign of its own."""
     s = text.strip()
     if profile.suffix and s.casefold().endswith(profile.suffix):
@@ -668,9 +824,7 @@ def _parse_money_general(text: str, profile: Profile) -> int:
         raise AmountError("empty amount")
     if s[0] in "-+\u2212":
         s = s[0] + s[1:].lstrip(_SPACES)
-    mark = profile.decimal_mark
     other = "," if mark == "." else "."
-    allowed = profile.thousands
     for ch in _SPACES + other + "'":
         if ch in s and ch not in allowed:
             shown = {" ": "a space", "\u00a0": "a no-break space",
@@ -766,9 +920,13 @@ class NetbankSource:
             raise InputError("the file is empty", file=f.file, hint=_REDOWNLOAD)
         profile, index, delimiter = self._match_or_raise(f)
         match = _open_table(f, profile, index, delimiter)
-        yield from _Reader(f.file, match).rows()
+        reopen = lambda: _open_table(f, profile, index, delimiter).records  # noqa: E731
+        yield from _Reader(f.file, match, reopen).rows()
 
     def _match_or_raise(self, f: _File) -> tuple[Profile, int, str | None]:
+        binary = _binary_workbook(f)
+        if binary is not None:
+            raise binary
         try:
             found = _match(f, self.profiles)
         except InputError:
@@ -786,30 +944,56 @@ class NetbankSource:
         names with a profile's): the closest layout and how to add one; or the cap its table
         or workbook exceeds (`limits`). None otherwise."""
         try:
-            return _unknown_header(_File(Path(path), sniff=True), self.profiles,
-                                   close_only=True)
+            f = _File(Path(path), sniff=True)
+            return _binary_workbook(f) or _unknown_header(f, self.profiles, close_only=True)
         except limits.LimitError as exc:  # a table or workbook over a cap: that is why
             return exc
         except Exception:  # unreadable: the generic message says enough
             return None
 
 
+_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the compound-file signature of .xls/.doc
+
+
+def _binary_workbook(f: _File) -> InputError | None:
+    """The refusal of an Excel 97-2003 `.xls` (BIFF in an OLE2 compound file): no reader of
+    bokfor's dependencies opens it (openpyxl reads xlsx only), and the bank or a
+    spreadsheet gives the same table as CSV or xlsx."""
+    if not f.data.startswith(_OLE2):
+        return None
+    book = "Workbook".encode("utf-16-le") in f.data or "Book".encode("utf-16-le") in f.data
+    what = ("an Excel 97-2003 workbook (.xls: binary BIFF in an OLE2 compound file)" if book
+            else "an OLE2 compound file (an old Microsoft Office document)")
+    return InputError(f"{what}, which bokfor does not read",
+                      file=f.file, hint="open it in Excel or LibreOffice and save it as .xlsx, "
+                      "or export CSV from the bank, and give bokfor that file.")
+
+
 def _open_table(f: _File, profile: Profile, index: int, delimiter: str | None) -> _Match:
-    """The header row, the preamble above it and an iterator over the rows below it."""
+    """The header row, the preamble above it and an iterator over the rows below it. A
+    layout without a header row gets field names by position (`field 1`…) and its table
+    starts at row `index`."""
+    skip = index + 1 if profile.width is None else index
     if profile.file == "xlsx":
         rows = tables.xlsx_rows(f.path, profile.sheet)
-        head = list(itertools.islice(rows, index + 1))
+        head = list(itertools.islice(rows, skip))
         records: Iterator[tuple[int, list[Any]]] = rows
     elif profile.file == "html":
         all_rows = f.html(profile.encoding)
-        head = all_rows[: index + 1]
-        records = iter(all_rows[index + 1:])
+        head = all_rows[:skip]
+        records = iter(all_rows[skip:])
     else:
         text = f.text(profile.encoding)
         assert delimiter is not None
-        head = _text_rows(text, index + 1, delimiter, f.file)
-        header_line = head[index][0]
-        records = _csv_records(text, header_line, delimiter, f.file)
+        head = _text_rows(text, skip, delimiter, f.file)
+        first = head[-1][0] + 1 if head else 1
+        if profile.width is not None:  # the line the table starts on
+            first = _text_rows(text, index + 1, delimiter, f.file)[index][0]
+        records = _csv_records(text, first - 1, delimiter, f.file)
+    if profile.width is not None:
+        line = head[-1][0] if head else 0
+        cells: list[Any] = [f"field {i}" for i in range(1, profile.width + 1)]
+        return _Match(profile, line, cells, head, records, delimiter)
     line, cells = head[index]
     return _Match(profile, line, list(cells), head[:index], records, delimiter)
 
@@ -832,65 +1016,104 @@ def _csv_records(text: str, header_line: int, delimiter: str, file: str
 
 def _unknown_header(f: _File, profiles: Sequence[Profile], *, close_only: bool = False
                     ) -> InputError | None:
-    """The error for a file no profile reads: the header it found, the closest profile.
-    `close_only`: None unless some profile shares header names with the file."""
-    best: tuple[float, int, list[str], Profile] | None = None
-    first: tuple[int, list[str]] | None = None
+    """The error for a file no profile reads: the header it found and its line, and the
+    closest layout only when it is near (it shares at least half of the larger header).
+    `close_only` (detection): None unless the file looks like a bank export, with a date and
+    an amount column a layout knows (a Stripe export that lost a column shares "Amount" and
+    "Currency" with Revolut's, and must not be told it is a bank file)."""
+    found: dict[int, list[str]] = {}  # line -> its cells, as the delimiter that splits most
     depth = max((p.preamble for p in profiles), default=0) + 1
     for profile in profiles:
         try:
             for rows, _ in _candidates(f, profile):
                 for line, cells in rows[:depth]:
-                    keys = _cells_key(cells)
-                    if not keys:
-                        continue
                     shown = [" ".join(str(c).split()) for c in cells
                              if c is not None and str(c).strip()]
-                    if first is None or line < first[0]:
-                        first = (line, shown)
-                    score = len(set(keys) & profile.header_keys) / len(
-                        set(keys) | profile.header_keys)
-                    if score > 0 and (best is None or score > best[0]):
-                        best = (score, line, shown, profile)
+                    if len(shown) > len(found.get(line, ())):
+                        found[line] = shown
         except limits.LimitError:
             raise
         except InputError:
             continue
+    layouts = [p for p in profiles if p.width is None]
+    # A header row: two or more cells and no digit in any (a preamble's account number,
+    # period or balance has one); among those the one nearest a layout.
+    headers = [(line, shown) for line, shown in sorted(found.items())
+               if len(shown) >= 2 and not any(c.isdigit() for cell in shown for c in cell)]
+    best: tuple[float, int, list[str], Profile] | None = None
+    for line, shown in headers:
+        keys = set(_cells_key(shown))
+        for profile in layouts:
+            shared = len(keys & (profile.header_keys | profile.optional_keys))
+            score = shared / max(len(keys), len(profile.header_keys))
+            if shared and (best is None or score > best[0]):
+                best = (score, line, shown, profile)
     add = ("describe the layout under sources.bank.profiles in the mapping: a name, "
            "header: [its header cells], columns: {date: …, amount: …, text: …}, "
            "decimal_mark: … (the built-in profiles in bokfor/sources/profiles/ are examples)")
-    if best is None:
-        if close_only:
-            return None
-        if first is None:
-            return InputError("no header row of a bank export: the file holds no table",
-                              file=f.file, hint=_REDOWNLOAD)
+    if best is not None and best[0] >= 0.5 and (not close_only or _bank_like(best[2], layouts)):
+        _, line, shown, profile = best
+        keys = set(_cells_key(shown))
+        missing = [h for h in profile.header if _fold(h) not in keys]
+        if keys < profile.header_keys:
+            return InputError(
+                f"the header looks like {profile.title} ({profile.name}) but lacks the column"
+                + ("s " if len(missing) > 1 else " ") + ", ".join(repr(m) for m in missing),
+                file=f.file, line=line,
+                hint="export again with all columns (columns removed in a spreadsheet cannot "
+                f"be read), or {add}.")
         return InputError(
-            "the header matches no bank layout: found " + ", ".join(first[1]),
-            file=f.file, line=first[0], hint=f"if this is a bank's export, {add}.")
-    _, line, shown, profile = best
-    keys = set(_cells_key(shown))
-    missing = [h for h in profile.header if _fold(h) not in keys]
-    if keys < profile.header_keys and len(keys) * 2 >= len(profile.header_keys):
-        return InputError(
-            f"the header looks like {profile.title} ({profile.name}) but lacks the column"
-            + ("s " if len(missing) > 1 else " ") + ", ".join(repr(m) for m in missing),
-            file=f.file, line=line,
-            hint="export again with all columns (columns removed in a spreadsheet cannot be "
-            f"read), or {add}.")
-    return InputError(
-        "the header matches no bank layout: found " + ", ".join(shown)
-        + f"; the closest is {profile.name} ({profile.title}): " + ", ".join(profile.header),
-        file=f.file, line=line, hint=f"if this is another bank's export, {add}.")
+            "the header matches no bank layout: found " + ", ".join(shown)
+            + f"; the closest is {profile.name} ({profile.title}): "
+            + ", ".join(profile.header), file=f.file, line=line,
+            hint=f"if this is another bank's export, {add}.")
+    header = headers[0] if headers else min(found.items()) if found else None
+    if close_only and (header is None or not _bank_like(header[1], layouts)):
+        return None
+    if header is None:
+        return InputError("no header row of a bank export: the file holds no table",
+                          file=f.file, hint=_REDOWNLOAD)
+    line, shown = header
+    return InputError("the header matches no bank layout: found " + ", ".join(shown),
+                      file=f.file, line=line, hint=f"if this is a bank's export, {add}.")
+
+
+def _bank_like(cells: list[str], layouts: Sequence[Profile]) -> bool:
+    """A header with a date column and an amount column some layout names so."""
+    keys = set(_cells_key(cells))
+    dates = {n for p in layouts for n in p.columns["date"]}
+    amounts = {n for p in layouts for role in ("amount", "money_in", "money_out")
+               for n in p.columns.get(role, ())}
+    return bool(keys & dates) and bool(keys & amounts)
+
+
+class _FormatError(InputError):
+    """A date or amount the layout's own format does not read: the file may have been
+    re-saved by a spreadsheet in another locale (`_Reader.refit` decides)."""
+
+
+@dataclass
+class _Scan:
+    """One pass over a table: the transactions as tuples, and the rows left out."""
+
+    parsed: list[tuple]
+    pending: list[tuple[int, str]]  # (line, the value that marks it)
+    void: list[tuple[int, str]]
+    footer: list[int]  # rows without a date after the last transaction
 
 
 class _Reader:
-    """One pass over the table's rows into tuples, then keys and bank rows."""
+    """One pass over the table's rows into tuples, then keys and bank rows. When the
+    layout's own number or date format fails on a value, the table is read once more to
+    find the one format a spreadsheet's re-save gives all its values, and then again in
+    it (`refit`): a file is read in one format, never value by value in several."""
 
-    def __init__(self, file: str, match: _Match) -> None:
+    def __init__(self, file: str, match: _Match,
+                 reopen: Callable[[], Iterator[tuple[int, list[Any]]]] | None = None) -> None:
         self.file = file
         self.m = match
         self.p = match.profile
+        self.reopen = reopen
         self.text_mode = self.p.file != "xlsx"
         header = [_fold(c) if c is not None else "" for c in match.header_cells]
         index: dict[str, int] = {}
@@ -901,13 +1124,17 @@ class _Reader:
         self.width = len(header)
         self.trailing_empty = bool(header) and header[-1] == ""
         self.parse_text = money_parser(self.p)
+        self.date_formats = self.p.date_formats
+        self.refitted: tuple[str, ...] = ()  # what a re-saved file was read as
 
     def col(self, role: str) -> int | None:
+        """The column of a role; None when the profile has none or the file lacks it (an
+        optional header cell)."""
         names = self.p.columns.get(role)
-        return self.index[names[0]] if names else None
+        return self.index.get(names[0]) if names else None
 
     def cols(self, role: str) -> tuple[int, ...]:
-        return tuple(self.index[n] for n in self.p.columns.get(role, ()))
+        return tuple(self.index[n] for n in self.p.columns.get(role, ()) if n in self.index)
 
     def title(self, i: int) -> str:
         cell = self.m.header_cells[i]
@@ -948,13 +1175,29 @@ class _Reader:
 
     # -- rows ---------------------------------------------------------------------------
     def rows(self) -> Iterator[Row | Notice]:
+        try:
+            scan = self.scan(self.m.records, self.date, self.money)
+        except _FormatError as exc:
+            scan = self.refit(exc)
+        if not scan.parsed:  # a quiet day's download: said, and the run goes on
+            yield self.no_transactions(scan)
+            return
+        yield from self.emit(scan.parsed)
+        yield from self.left_out(scan)
+
+    def scan(self, records: Iterator[tuple[int, list[Any]]], parse_date: Callable,
+             parse_money_: Callable) -> _Scan:
+        """Every row of the table into a tuple, values read by `parse_date` and
+        `parse_money_` (called once per distinct text: the results are cached)."""
         p = self.p
         file = self.file
         account0 = self.preamble_account()
         i_date = self.col("date")
+        assert i_date is not None
         i_value = self.col("value_date")
         i_amount = self.col("amount")
         i_in, i_out = self.col("money_in"), self.col("money_out")
+        i_fee = self.col("fee")
         i_text = self.cols("text")
         i_ref = self.col("reference")
         i_cp = self.col("counterparty")
@@ -964,8 +1207,9 @@ class _Reader:
         i_cur = self.col("currency")
         i_code = self.col("transaction_code")
         i_acc = self.cols("account")
-        i_pend = self.index[p.pending_column] if p.pending_column else None
-        pending_values = p.pending_values
+        pending_marks, void_marks = p.pending, p.void
+        i_pend = self.index.get(pending_marks.column) if pending_marks else None
+        i_void = self.index.get(void_marks.column) if void_marks else None
         width = self.width
         need = max(self.index.values()) + 1
         text_mode = self.text_mode
@@ -974,15 +1218,17 @@ class _Reader:
         dates: dict[object, dt.date] = {}
         money: dict[object, int] = {}
         parsed: list[tuple] = []
-        pending: list[int] = []
-        records = self.m.records
+        pending: list[tuple[int, str]] = []
+        void: list[tuple[int, str]] = []
+        undated: list[tuple[int, list[Any]]] = []  # a footer, unless a transaction follows
         footer: list[tuple[int, list[Any]]] = []
         if p.footer:
             records = _drop_last(records, p.footer, footer)
         # Bound once: the loop runs 100k times a file, every attribute look-up counts.
         csv_rows = text_mode and p.file == "csv"
+        ragged = p.ragged
         dates_get, money_get, add = dates.get, money.get, parsed.append
-        parse_date, parse_money_, in_out = self.date, self.money, self.in_out
+        in_out = self.in_out
         for line, cells in records:
             n = len(cells)
             if csv_rows and n != width:
@@ -990,12 +1236,13 @@ class _Reader:
                     continue
                 if n == width + 1 and not cells[-1]:
                     cells = cells[:-1]  # a trailing delimiter the header lacks
-                elif n == width - 1 and self.trailing_empty:
-                    cells = cells + [""]
+                elif n == width - 1 and self.trailing_empty or n < width and ragged:
+                    cells = cells + [""] * (width - n)
                 else:
+                    where = "the layout" if p.width is not None else \
+                        f"the header (line {self.m.header_line})"
                     raise InputError(
-                        f"the row has {n} fields but the header (line "
-                        f"{self.m.header_line}) has {width}",
+                        f"the row has {n} fields but {where} has {width}",
                         file=file, line=line,
                         hint=f"a value containing the delimiter {self.m.delimiter!r} "
                         "lost its quotes, or the row was cut; " + _REDOWNLOAD)
@@ -1004,9 +1251,14 @@ class _Reader:
             if n < need:
                 cells = list(cells) + [None] * (need - n)
             if i_pend is not None:
-                mark = cells[i_pend]
-                if mark is not None and _fold(mark) in pending_values:
-                    pending.append(line)
+                mark = pending_marks.label(cells[i_pend])  # type: ignore[union-attr]
+                if mark is not None:
+                    pending.append((line, mark))
+                    continue
+            if i_void is not None:
+                mark = void_marks.label(cells[i_void])  # type: ignore[union-attr]
+                if mark is not None:
+                    void.append((line, mark))
                     continue
 
             raw = cells[i_date]
@@ -1014,14 +1266,26 @@ class _Reader:
             if day is None:
                 if _blank(cells):
                     continue  # a row of spaces
+                if _undated(raw):  # a balance or total under the table, or a broken row
+                    undated.append((line, cells))
+                    continue
                 day = parse_date(dates, raw, line, i_date, required=True)
+            if undated:  # a row without a date amid the transactions: broken, not a footer
+                self.date({}, undated[0][1][i_date], undated[0][0], i_date, required=True)
             if i_amount is not None:
                 raw = cells[i_amount]
                 amount = money_get(raw)
                 if amount is None:
                     amount = parse_money_(money, raw, line, i_amount)
             else:
-                amount = in_out(money, cells, line, i_in, i_out)
+                amount = in_out(money, cells, line, i_in, i_out, parse_money_)
+            if i_fee is not None:
+                raw = cells[i_fee]
+                if raw is not None and raw != "":
+                    fee = money_get(raw)
+                    if fee is None:
+                        fee = parse_money_(money, raw, line, i_fee)
+                    amount -= fee
             balance = None
             if i_bal is not None:
                 raw = cells[i_bal]
@@ -1091,15 +1355,92 @@ class _Reader:
                 f"{p.footer}-row footer: it would be dropped", file=self.file, line=line,
                 hint="check the profile's `footer:` against the file (a transaction is never "
                 "dropped), or export the file again.")
-        yield from self.emit(parsed)
-        if pending:
-            values = "/".join(p.pending_shown)
+        return _Scan(parsed, pending, void, [line for line, _ in undated])
+
+    def left_out(self, scan: _Scan) -> Iterator[Notice]:
+        """The notices of rows not booked (pending, void), and of a re-saved file's format."""
+        for rows, kind, why in (
+                (scan.pending, "pending ", "the bank has not booked {them} yet; export again "
+                 "later to book {them}"),
+                (scan.void, "", "the bank did not carry {them} out")):
+            if not rows:
+                continue
+            them = "them" if len(rows) > 1 else "it"
             yield Notice(
-                f"{len(pending)} pending row" + ("s" if len(pending) > 1 else "")
-                + f" ({values}) left out: the bank has not booked "
-                + ("them" if len(pending) > 1 else "it") + " yet; export again later to "
-                "book " + ("them" if len(pending) > 1 else "it"),
-                file=file, line=pending[0])
+                f"{len(rows)} {kind}row" + ("s" if len(rows) > 1 else "")
+                + f" ({_marked(rows)}) left out: " + why.format(them=them),
+                file=self.file, line=rows[0][0])
+        if self.refitted:
+            yield Notice("a spreadsheet re-saved this file (" + ", ".join(self.refitted)
+                         + f"): read in that format, not the {self.p.name} layout's own",
+                         file=self.file, line=self.m.header_line or None)
+
+    def no_transactions(self, scan: _Scan) -> Notice:
+        """What a table without a booked row holds instead (never "nothing new"): a warning,
+        not an error, as a download of a day without payments is a normal night's input."""
+        p = self.p
+        parts = []
+        if scan.pending:
+            n = len(scan.pending)
+            parts.append(f"{n} pending row{'s' if n > 1 else ''} ({_marked(scan.pending)}) "
+                         "the bank has not booked yet")
+        if scan.void:
+            n = len(scan.void)
+            parts.append(f"{n} row{'s' if n > 1 else ''} ({_marked(scan.void)}) the bank "
+                         "did not carry out")
+        if parts:
+            what = "only " + " and ".join(parts)
+        elif scan.footer:
+            what = "only rows without a date (a balance or a total)"
+        else:
+            what = "no row under the header" if p.width is None else "no row"
+        return Notice(f"no transactions in this file: {what}; nothing to book from it"
+                      + ("; export again later to book the pending ones" if scan.pending
+                         else ""), file=self.file, line=self.m.header_line or None)
+
+    # -- a file a spreadsheet re-saved --------------------------------------------------
+    def refit(self, first: _FormatError) -> _Scan:
+        """Read the table in the one number and date format that fits all its values, when
+        the layout's own does not; raise `first` (the layout's own error) if none fits."""
+        if self.reopen is None:
+            raise first
+        seen_dates: set[object] = set()
+        seen_money: set[object] = set()
+        placeholder = dt.date(2000, 1, 1)
+
+        def collect_date(cache: dict, raw: object, line: int, i: int, *, required: bool
+                         ) -> dt.date:
+            seen_dates.add(raw)
+            cache[raw] = placeholder
+            return placeholder
+
+        def collect_money(cache: dict, raw: object, line: int, i: int, *,
+                          empty_ok: bool = False) -> int:
+            seen_money.add(raw)
+            cache[raw] = 0
+            return 0
+
+        self.scan(self.reopen(), collect_date, collect_money)
+        texts = sorted(v for v in seen_money if isinstance(v, str))
+        dates = sorted(v for v in seen_dates if isinstance(v, str))
+        if not _all_read(money_parser(self.p), texts):
+            number = _one_fit([(n, money_parser(self.p, n)) for n in _RESAVED_NUMBERS],
+                              texts, first, "amounts", self.file)
+            if number is None:
+                raise first
+            self.parse_text = money_parser(self.p, number)
+            self.refitted += (f"amounts like {_RESAVED_NUMBERS[number]}",)
+        if not _all_read(lambda t: _parse_date_text(t, self.p.date_formats), dates):
+            fmt = _one_fit([((f,), lambda t, f=f: _parse_date_text(t, (f,)))
+                            for f in _RESAVED_DATES if f not in self.p.date_formats],
+                           dates, first, "dates", self.file)
+            if fmt is None:
+                raise first
+            self.date_formats = fmt
+            self.refitted += ("dates " + _date_help(fmt),)
+        if not self.refitted:
+            raise first
+        return self.scan(self.reopen(), self.date, self.money)
 
     def emit(self, parsed: list[tuple]) -> Iterator[Row | Notice]:
         p = self.p
@@ -1149,19 +1490,17 @@ class _Reader:
             except (ValueError, ArithmeticError, OverflowError):
                 day = None
         elif isinstance(raw, str):
-            text = raw.strip()
-            for fmt in p.date_formats:
-                try:
-                    day = dt.datetime.strptime(text, fmt).date()
-                    break
-                except ValueError:
-                    continue
+            try:
+                day = _parse_date_text(raw, self.date_formats)
+            except ValueError:
+                day = None
         if day is None:
             shown = "" if raw is None else raw if isinstance(raw, str) else str(raw)
-            what = "an empty date" if not str(shown).strip() else f"not a date: {shown!r}"
-            raise InputError(f"{what}; the {p.name} layout writes dates as {p.date_help()}",
-                             file=self.file, line=line, column=self.title(i),
-                             hint=_REDOWNLOAD)
+            blank = not str(shown).strip()
+            what = "an empty date" if blank else f"not a date: {shown!r}"
+            error = InputError if blank or _undated(shown) else _FormatError
+            raise error(f"{what}; the {p.name} layout writes dates as {p.date_help()}",
+                        file=self.file, line=line, column=self.title(i), hint=_REDOWNLOAD)
         if len(cache) > _CACHE_LIMIT:
             cache.clear()
         cache[raw] = day
@@ -1178,7 +1517,7 @@ class _Reader:
             else:
                 raise AmountError(f"{raw!r} is not an amount")
         except AmountError as exc:
-            raise InputError(
+            raise _FormatError(
                 f"not an amount in the {p.name} layout: {exc}",
                 file=self.file, line=line, column=self.title(i),
                 hint=f"{p.title} writes amounts like {p.example_amount()}; " + _REDOWNLOAD,
@@ -1189,17 +1528,17 @@ class _Reader:
         return value
 
     def in_out(self, cache: dict, cells: list, line: int, i_in: int | None,
-               i_out: int | None) -> int:
+               i_out: int | None, money: Callable) -> int:
         assert i_in is not None and i_out is not None
         raw_in, raw_out = cells[i_in], cells[i_out]
         has_in = raw_in is not None and str(raw_in).strip() != ""
         has_out = raw_out is not None and str(raw_out).strip() != ""
         value_in = cache.get(raw_in) if has_in else 0
         if value_in is None:
-            value_in = self.money(cache, raw_in, line, i_in)
+            value_in = money(cache, raw_in, line, i_in)
         value_out = cache.get(raw_out) if has_out else 0
         if value_out is None:
-            value_out = self.money(cache, raw_out, line, i_out)
+            value_out = money(cache, raw_out, line, i_out)
         if has_in == has_out and (value_in or value_out or not has_in):
             raise InputError(
                 "the row has " + ("both" if has_in else "neither") + " an amount in "
@@ -1226,6 +1565,62 @@ def _reference(text: str) -> str:
 
 def _blank(cells: Sequence[Any]) -> bool:
     return not any(c is not None and (not isinstance(c, str) or c.strip()) for c in cells)
+
+
+def _marked(rows: list[tuple[int, str]]) -> str:
+    """The marks of left-out rows, each once, as the file has them: "Reserverat/Varaus"."""
+    return "/".join(dict.fromkeys(mark.strip() for _, mark in rows))
+
+
+def _undated(raw: object) -> bool:
+    """A date cell with no digit in it (empty, "Summa", "Utgående saldo"): no transaction's."""
+    return raw is None or (isinstance(raw, str) and not any(c.isdigit() for c in raw))
+
+
+# What a spreadsheet writes when it re-saves a bank's CSV in its own locale: a decimal comma
+# with space or dot thousands (sv, fi, no, da, de), or a decimal point with comma thousands
+# (en); dates in the locale's short form.
+_SPACE_MARKS = " \u00a0\u202f"
+_RESAVED_NUMBERS = {(",", _SPACE_MARKS): "-1 234,50", (",", _SPACE_MARKS + "."): "-1.234,50",
+                    (".", _SPACE_MARKS): "-1 234.50", (".", _SPACE_MARKS + ","): "-1,234.50"}
+_RESAVED_DATES = ("%Y-%m-%d", "%Y/%m/%d", "%d.%m.%Y", "%d/%m/%Y", "%m/%d/%Y", "%d-%m-%Y",
+                  "%Y.%m.%d", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%d.%m.%Y %H:%M",
+                  "%d/%m/%Y %H:%M", "%m/%d/%Y %H:%M")
+
+
+def _all_read(parse: Callable[[str], object], texts: Iterable[str]) -> bool:
+    try:
+        for text in texts:
+            parse(text.strip())
+    except (ValueError, AmountError):
+        return False
+    return True
+
+
+def _one_fit(candidates: list[tuple[Any, Callable[[str], object]]], texts: list[str],
+             first: InputError, what: str, file: str) -> Any:
+    """The candidate format that reads every text; None if none does. Two that read them all
+    but differently (01/02/2026: 1 February or 2 January?) are refused, never guessed."""
+    fits: list[tuple[Any, list[object]]] = []
+    for fmt, parse in candidates:
+        try:
+            values = [parse(t.strip()) for t in texts]
+        except (ValueError, AmountError):
+            continue
+        if fits and values != fits[0][1]:
+            example = next(t for t, a, b in zip(texts, fits[0][1], values) if a != b)
+            raise InputError(
+                f"the {what} of this file read two ways ({example!r}): a spreadsheet re-saved "
+                "it in a format bokfor cannot tell", file=file, line=first.line,
+                hint=_REDOWNLOAD)
+        fits.append((fmt, values))
+    return fits[0][0] if fits else None
+
+
+def _date_help(formats: Sequence[str]) -> str:
+    return " or ".join(f.replace("%Y", "YYYY").replace("%m", "MM").replace("%d", "DD")
+                       .replace("%y", "YY").replace("%H", "hh").replace("%M", "mm")
+                       .replace("%S", "ss") for f in formats)
 
 
 def _s(value: object) -> str:
