@@ -34,7 +34,7 @@ TEXTS = st.lists(PIECES, max_size=12).map("".join)
 AMOUNTS = st.sampled_from([0, 1, -1, -100, 10**13]) | amounts
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(data=st.data(), checksum=st.booleans(), limit=st.sampled_from([50, None, 12, 1]))
 def test_repeated_awkward_texts_round_trip_with_a_notice_per_change(
     data: st.DataObject, checksum: bool, limit: int | None

@@ -141,7 +141,7 @@ def expected_voucher(v: Voucher, limit: int | None, replace: dict[str, str] | No
     )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(doc=documents(), checksum=st.booleans(), limit=st.sampled_from([50, None, 12]))
 def test_render_then_parse_gives_the_document_back(
     doc: SieDocument, checksum: bool, limit: int | None
