@@ -284,3 +284,38 @@ def test_a_file_of_only_an_open_period_has_no_transactions(tmp_path, capsys):
         f"Nothing to book: no transactions in {path}; nothing written.")
     assert err == (f"bokfor: warning: {path}:2: 1 row not booked: an unsettled period (not paid "
                    "out yet; it is booked once it is settled) (line 2)\n")
+
+
+def test_daily_rates_leave_no_residue_on_the_clearing_account(tmp_path, capsys):
+    """A sale at 1.40 SEK/DKK, paid out two days later at 1.60: the payout clears the
+    provider's balance in DKK, not in SEK. The residue is an exchange difference, booked by
+    the mapping's fx_difference (before: -19.85 SEK left on 1583 without a word)."""
+    (tmp_path / "transfers.csv").write_text(
+        "Event;Currency;Amount;Date and time;Customer name;MP-number;Comment;TransactionID;"
+        "TransferID;Payment point;MyShop-Number;Bank account;Date;Time\n"
+        "Transfer;DKK;99,25;2026-03-03T04:02:11.1234567+01:00;;;;;T1;Kafé;55501;98600000000001;"
+        "2026-03-03;04.02.11\n"
+        "Payment;DKK;100,00;2026-03-01T15:20:41.7654321+01:00;Kund;xxxx 2222;;P1;T1;Kafé;55501;"
+        "98600000000001;2026-03-01;15.20.41\n"
+        "Retainable;DKK;-0,75;2026-03-01T15:20:41.7654321+01:00;;;;P1;T1;Kafé;55501;"
+        "98600000000001;2026-03-01;15.20.41\n", encoding="utf-8")
+    (tmp_path / "rates.csv").write_text("date;currency;rate\n2026-03-01;DKK;1,40\n"
+                                        "2026-03-02;DKK;1,50\n2026-03-03;DKK;1,60\n",
+                                        encoding="utf-8")
+    mapping = (REPO / "mappings" / "settlement.yaml").read_text(encoding="utf-8")
+    start = mapping.index("currency_rates:")
+    end = mapping.index("\naccounts:")
+    (tmp_path / "m.yaml").write_text(
+        mapping[:start] + "currency_rates:\n  file: rates.csv\n" + mapping[end:],
+        encoding="utf-8")
+    code, _, err = run_cli(["convert", str(tmp_path / "transfers.csv"), "-m",
+                            str(tmp_path / "m.yaml"), "--ledger", str(tmp_path / "l.sqlite"),
+                            "-o", str(tmp_path / "out.si")], capsys)
+    assert code == 0, err
+    [voucher] = read_sie(tmp_path / "out.si").document.vouchers
+    net: dict[str, int] = {}
+    for line in voucher.lines:
+        net[line.account] = net.get(line.account, 0) + line.amount
+    assert net["1583"] == 0  # the clearing account, back at 0
+    assert net["1930"] == 15880  # 99.25 DKK at 1.60
+    assert net["3960"] == -1985  # 100.00 at 1.40 - 0.75 at 1.40 = 138.95; paid 158.80

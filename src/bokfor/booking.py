@@ -350,14 +350,19 @@ def _group_voucher(key: Any, group: _Group, rules: SourceRules,
     )
 
 
-def fx_difference(lines: list[Line], clearing: str, gain: str, loss: str) -> list[Line]:
-    """What a payout leaves on the clearing account when its rows were converted at their own
-    days' rates: booked against valutakursvinst (the payout was worth more) or -förlust."""
-    left = sum(line.amount for line in lines if line.account == clearing)
-    if not left:
-        return []
+def fx_difference(lines: list[Line], clearings: tuple[str, ...], gain: str, loss: str
+                  ) -> list[Line]:
+    """What a payout leaves on its clearing account (of `clearings`: one a provider) when its
+    rows were converted at their own days' rates, or at a fixed rate rounded row by row:
+    booked against valutakursvinst (the payout was worth more) or -förlust."""
     text = "Valutakursdifferens"
-    return [Line(clearing, -left, (), text), Line(gain if left < 0 else loss, left, (), text)]
+    out: list[Line] = []
+    for clearing in clearings:
+        left = sum(line.amount for line in lines if line.account == clearing)
+        if left:
+            out += [Line(clearing, -left, (), text), Line(gain if left < 0 else loss, left, (),
+                                                          text)]
+    return out
 
 
 def merge_lines(lines: Iterable[Line]) -> tuple[Line, ...]:

@@ -153,7 +153,9 @@ class FallbackModel(_Strict):
 
 
 class FxDifferenceModel(_Strict):
-    account: str = Field(description="The clearing account whose remainder is the difference")
+    account: str | list[str] = Field(
+        description="The clearing account (or accounts: one a provider) whose remainder after "
+        "a payout is the difference")
     gain: str = Field(description="Valutakursvinst, e.g. 3960")
     loss: str = Field(description="Valutakursförlust, e.g. 7960")
 
@@ -383,7 +385,7 @@ class SourceRules:
     rules: tuple[Rule, ...]
     fallback: Rule | None
     key: str
-    fx_difference: tuple[str, str, str] | None = None  # (clearing, gain, loss)
+    fx_difference: tuple[tuple[str, ...], str, str] | None = None  # (clearings, gain, loss)
     bank_accounts: BankAccounts | None = None  # the bank section: resolves `bank_account`
 
     def match(self, row: Row) -> Rule | None:
@@ -699,7 +701,8 @@ class _Compiler:
                                 "a payout's difference is known only when its rows are booked "
                                 "together; set `grouping: per_payout`.")
             spec = section.fx_difference
-            fx = (self._resolve(spec.account, (*floc, "account")),
+            names = spec.account if isinstance(spec.account, list) else [spec.account]
+            fx = (tuple(self._resolve(name, (*floc, "account")) for name in names),
                   self._resolve(spec.gain, (*floc, "gain")),
                   self._resolve(spec.loss, (*floc, "loss")))
         return SourceRules(
