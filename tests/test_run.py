@@ -430,3 +430,86 @@ def test_one_run_of_a_client_at_a_time(night, capsys):
     assert (folder / "inbox" / "bgmax_ocr.txt").exists() and other["status"] == "done"
     code, summary, err = _summary([str(folder)], capsys)
     assert code == 0 and summary["clients"][0]["vouchers"] == 6
+
+
+def test_a_push_refused_part_way_leaves_the_files_and_reports_what_was_posted(
+        tmp_path, capsys, env, monkeypatch):
+    """Fortnox refuses the 4th of 6 vouchers: 3 are posted and recorded. The files stay in
+    the inbox, reported as such (before: rejected, "not booked", 0 vouchers: a bookkeeper
+    might enter the 3 by hand); the next night posts the rest once."""
+    from tests.test_push import assert_exactly_once, per_row, stripe_csv
+
+    folder = tmp_path / "kund"
+    assert run_cli(["init", "--client", str(folder), "--kind", "stripe"], capsys)[0] == 0
+    shutil.copyfile(per_row(tmp_path), folder / "mapping.yaml")
+    (folder / "bokfor.yaml").write_text("mapping: mapping.yaml\naction: push\n", encoding="utf-8")
+    shutil.copyfile(stripe_csv(tmp_path / "balance.csv", 6), folder / "inbox" / "balance.csv")
+    post, posts = env.post_voucher, []
+
+    def fourth_refused(query, body):
+        posts.append(body)
+        if len(posts) == 4:
+            return env.error(400, 2000588, "Kontot är låst")
+        return post(query, body)
+
+    monkeypatch.setattr(env, "post_voucher", fourth_refused)
+    code, summary, err = _summary([str(folder)], capsys)
+    entry = summary["clients"][0]
+    assert code == 2 and entry["status"] == "attention"
+    assert entry["outputs"] == [{"path": f"Fortnox ({env.base_url})", "year": None,
+                                 "export": None, "vouchers": 3}]
+    assert [(f["name"], f["status"], f["error"]) for f in entry["files"]] == [
+        ("balance.csv", "left", "3 vouchers posted and recorded; the rest were not: left in "
+         "the inbox")]
+    assert (folder / "inbox" / "balance.csv").exists() and not list(folder.glob("rejected/*"))
+    monkeypatch.setattr(env, "post_voucher", post)
+    code, summary, err = _summary([str(folder)], capsys)
+    assert code == 0, err
+    assert summary["clients"][0]["vouchers"] == 3
+    assert_exactly_once(env, folder / "ledger.sqlite", 6)
+
+
+def test_a_file_that_changes_while_it_is_booked_stays_in_the_inbox(night, capsys,
+                                                                   monkeypatch):
+    """A download still being written when the run read it: its rows read were booked, the
+    file is not archived (it would be, with rows never booked); the next run books the rest."""
+    from bokfor import steps
+
+    folder = next(f for f in night if f.name == "stripe-idle")
+    inbox = folder / "inbox"
+    shutil.copyfile(SAMPLES / "stripe" / "balance_history.csv", inbox / "balance.csv")
+    lines = (inbox / "balance.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    late = lines[1].replace("txn_3QVQp8", "txn_3QLATE").replace("ch_3QVQp8", "ch_3QLATE")
+    carry_out = steps.carry_out
+
+    def grows(*args, **kwargs):
+        done = carry_out(*args, **kwargs)
+        with open(inbox / "balance.csv", "a", encoding="utf-8") as fh:  # the download goes on
+            fh.write(late)
+        return done
+
+    monkeypatch.setattr(steps, "carry_out", grows)
+    code, summary, _ = _summary([str(folder)], capsys)
+    entry = summary["clients"][0]
+    assert [(f["name"], f["status"]) for f in entry["files"]] == [("balance.csv", "left")]
+    assert any("it changed while bokfor read it" in w for w in entry["warnings"])
+    monkeypatch.setattr(steps, "carry_out", carry_out)
+    code, summary, _ = _summary([str(folder)], capsys)
+    assert code == 0
+    assert [(f["name"], f["status"], f["vouchers"]) for f in summary["clients"][0]["files"]] \
+        == [("balance.csv", "booked", 1)]  # the late charge: a voucher of its own
+
+
+def test_links_in_the_inbox_are_rejected_and_a_folder_named_twice_runs_once(night, capsys,
+                                                                           tmp_path):
+    folder = next(f for f in night if f.name == "bank-mt940")
+    outside = tmp_path / "outside.sta"
+    shutil.copyfile(SAMPLES / "bank" / "mt940_seb.sta", outside)
+    (folder / "inbox" / "link.sta").symlink_to(outside)
+    (folder / "inbox" / "dangling.sta").symlink_to(tmp_path / "gone.sta")
+    code, summary, _ = _summary([str(folder), str(folder) + "/", str(folder / ".")], capsys)
+    assert len(summary["clients"]) == 1
+    files = {f["name"]: f for f in summary["clients"][0]["files"]}
+    assert files["link.sta"]["status"] == files["dangling.sta"]["status"] == "rejected"
+    assert "a link, or not a regular file" in files["link.sta"]["error"]
+    assert outside.exists() and (folder / "rejected" / "link.sta.why.txt").exists()

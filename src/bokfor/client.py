@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import stat
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -128,9 +129,14 @@ def is_input_name(name: str) -> bool:
     return not (name.startswith((".", "~$")) or name.lower().endswith(_TEMP_SUFFIXES))
 
 
-def inputs_in(directory: Path) -> list[Path]:
-    """The regular files in `directory` that are inputs, sorted by name."""
-    return sorted(p for p in directory.iterdir() if is_input_name(p.name) and p.is_file())
+def inputs_in(directory: Path, *, follow_links: bool = True) -> list[Path]:
+    """The regular files in `directory` that are inputs, sorted by name (a link to a file
+    counts as one). `follow_links=False`: every entry that is not a directory — links, FIFOs
+    and all — for `run`, which files only what it can move whole."""
+    if follow_links:
+        return sorted(p for p in directory.iterdir() if is_input_name(p.name) and p.is_file())
+    return sorted(p for p in directory.iterdir()
+                  if is_input_name(p.name) and not stat.S_ISDIR(p.lstat().st_mode))
 
 
 def expand_inputs(paths: list[Path]) -> list[Path]:

@@ -19,6 +19,7 @@ import datetime as dt
 import json
 import os
 import signal
+import stat
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -70,6 +71,23 @@ class _Night:
     errors: list[str] = field(default_factory=list)
     failed: bool = False
     report: str | None = None
+    # Each inbox file as it was when the run began (device, inode, size, mtime): one that
+    # is written or replaced while the run works is left in the inbox, never filed unread.
+    seen: dict[Path, tuple[int, int, int, int] | None] = field(default_factory=dict)
+
+    def moved(self, path: Path, status: str, directory: Path, **kwargs: Any) -> Path | None:
+        """File `path` into `directory` with `status`, unless it changed since the run read
+        it: then it stays in the inbox (reported), and the next run books what is new in it
+        (the ledger keeps what was booked from booking twice)."""
+        if path in self.seen and self.seen[path] is not None and \
+                _identity(path) != self.seen[path]:
+            self.warnings.append(f"{path}: it changed while bokfor read it (a download still "
+                                 "being written?): left in the inbox for the next run")
+            self.file(path, LEFT)
+            return None
+        target = move_new(path, directory)
+        self.file(path, status, target, **kwargs)
+        return target
 
     def file(self, path: Path, status: str, to: Path | None = None, *, vouchers: int = 0,
              source: str | None = None, error: str | None = None,
@@ -134,9 +152,20 @@ def run_client(folder: Path, today: dt.date | None = None) -> dict[str, Any]:
 
 def _run_locked(client: Client, night: _Night, started: float, today: dt.date
                 ) -> dict[str, Any]:
-    files = inputs_in(client.inbox)  # again, under the lock: what is still there
+    files = []
+    for path in inputs_in(client.inbox, follow_links=False):  # again, under the lock
+        if stat.S_ISREG(path.lstat().st_mode):
+            files.append(path)
+        else:  # a link, a FIFO: bokfor files only what it can move whole
+            night.seen[path] = None
+            _reject(client, path, UsageError(
+                "not a file of the inbox's own (a link, or not a regular file): bokfor books "
+                "and files only regular files in the inbox", file=str(path),
+                hint="copy the file itself into the inbox."), night)
     if not files:
         return night.as_dict(time.monotonic() - started)
+    for path in files:  # what was read: a file that changes after this is left for next time
+        night.seen[path] = _identity(path)
     try:
         _book(client, files, night, today)
     except BokforError as exc:  # one that is not the files' fault (exit 1): leave them
@@ -177,6 +206,18 @@ def _book(client: Client, files: list[Path], night: _Night, today: dt.date) -> N
                 night.file(path, LEFT)
             return
         except BokforError as exc:
+            posted = getattr(exc, "posted", None)
+            if posted is not None:
+                # A push that stopped part-way (Fortnox refused a voucher, or stopped
+                # answering): what it posted is recorded; the files stay for the next
+                # night, which posts the rest once the cause is fixed.
+                night.errors.append(exc.render())
+                night.outputs.append({"path": f"Fortnox ({getattr(exc, 'where', '')})",
+                                      "year": None, "export": None, "vouchers": posted})
+                for path in remaining:
+                    night.file(path, LEFT, error=f"{posted} vouchers posted and recorded; "
+                               "the rest were not: left in the inbox")
+                return
             bad = _file_of(exc, remaining)
             if bad is not None:
                 _reject(client, bad, exc, night)
@@ -189,9 +230,17 @@ def _book(client: Client, files: list[Path], night: _Night, today: dt.date) -> N
         archive = client.archive / today.isoformat()
         for path in remaining:
             vouchers, source = done.get(str(path), (0, None))
-            night.file(path, BOOKED if vouchers else NOTHING_NEW, move_new(path, archive),
-                       vouchers=vouchers, source=source)
+            night.moved(path, BOOKED if vouchers else NOTHING_NEW, archive, vouchers=vouchers,
+                        source=source)
         return
+
+
+def _identity(path: Path) -> tuple[int, int, int, int] | None:
+    try:
+        info = path.lstat()
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns
 
 
 def _file_of(exc: BokforError, files: list[Path]) -> Path | None:
@@ -210,12 +259,14 @@ FIX_AND_RETURN = ("When it is fixed, move the file back to {inbox} and the next 
 
 def _reject(client: Client, path: Path, exc: BokforError, night: _Night, *,
             whole: bool = False) -> None:
-    moved = move_new(path, client.rejected)
+    moved = night.moved(path, REJECTED, client.rejected, error=str(exc))
+    if moved is None:
+        return
     why = "not booked, nor the client's other files: " if whole else ""
     note = write_new(client.rejected, moved.name + ".why.txt", (
         f"{path.name}: {why}{exc.render()}\n\n"
         + FIX_AND_RETURN.format(inbox=client.inbox) + "\n").encode("utf-8"))
-    night.file(path, REJECTED, moved, error=str(exc), note=note)
+    night.files[-1]["note"] = str(note)
 
 
 def _reject_all(client: Client, files: list[Path], exc: BokforError, night: _Night) -> None:
@@ -330,6 +381,10 @@ def run_clients(folders: list[Path], jobs: int, *, today: dt.date | None = None,
     """Run every folder, `jobs` children at a time; the summary, clients in the order
     given. `done` hears each client as it ends."""
     _preload()
+    unique: dict[str, Path] = {}  # a folder named twice (`c6 ./c6`) is one client
+    for folder in folders:
+        unique.setdefault(os.path.realpath(folder), folder)
+    folders = list(unique.values())
     started = dt.datetime.now(dt.timezone.utc)
     clock = time.monotonic()
     results: dict[int, dict[str, Any]] = {}

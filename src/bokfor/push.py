@@ -387,6 +387,12 @@ class Pusher:
                                         else item.year_id)
                 faults.point("push-after-posted")
                 result.posted.append((item, posted))
+        except BokforError as exc:
+            # How far the push got, for a caller that files the inputs (bokfor run): the
+            # vouchers before the one that stopped it are posted and recorded.
+            exc.posted = len(result.posted)  # type: ignore[attr-defined]
+            exc.where = _base(self.client)  # type: ignore[attr-defined]
+            raise
         finally:
             if not self.ledger.finish_push(export_id):
                 result.export_id = None
