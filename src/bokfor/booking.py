@@ -403,15 +403,49 @@ def unmapped_error(unmapped: dict[tuple[Any, ...], list[Row]], rules: SourceRule
     total = sum(len(rows) for rows in unmapped.values())
     first = min((rows[0] for rows in unmapped.values()), key=lambda r: r.origin.line)
     details = [f"  {kind}" for kind in unmapped_kinds(unmapped, schema)]
-    details.append(f"Paste under {rules.key}.rules in {mapping.file} and choose the accounts:")
-    for kind in sorted(unmapped, key=lambda k: unmapped[k][0].origin.line):
-        details.extend(_snippet(kind, schema))
     kinds = len(unmapped)
+    if schema.free_text in schema.unmapped_fields:
+        from bokfor.suggest import snippet, suggest
+
+        at = schema.unmapped_fields.index(schema.free_text)
+        suggestions = suggest({(k[at],): rows for k, rows in unmapped.items()},
+                              schema.free_text, schema.money)
+        indent = _rules_indent(rules, mapping)
+        details.append(f"Paste at the end of {rules.key}.rules in {mapping.file} (each account "
+                       "is a guess from the text: check it; docs/mapping.md, \"Suggested "
+                       "rules\"):")
+        details.extend(snippet(suggestions, schema.free_text, schema.money,
+                               schema.bank_accounts or schema.snippet[0][0], indent))
+        hint = "paste the rules below, or add a `fallback:`."
+    else:
+        details.append(f"Paste under {rules.key}.rules in {mapping.file} and choose the "
+                       "accounts:")
+        for kind in sorted(unmapped, key=lambda k: unmapped[k][0].origin.line):
+            details.extend(_snippet(kind, schema))
+        hint = "add a rule for each kind below, or a `fallback:`."
     return MappingError(
         f"{total} row{'s' if total > 1 else ''} of {kinds} kind{'s' if kinds > 1 else ''} "
         "match no rule",
         file=first.origin.file, line=first.origin.line, key=f"{rules.key}.rules",
-        hint="add a rule for each kind below, or a `fallback:`.", details=details)
+        hint=hint, details=details)
+
+
+def _rules_indent(rules: SourceRules, mapping: Mapping) -> str:
+    """The indentation of the section's rules in the mapping file (`- ` of its last rule),
+    so the suggested rules paste as they are; two spaces when it has none to go by."""
+    line = max((r.line for r in rules.rules if r.line), default=None)
+    if line is not None:
+        try:
+            with open(mapping.file, encoding="utf-8-sig") as f:
+                for number, text in enumerate(f, 1):
+                    if number == line:
+                        dash = text.find("- ")
+                        if dash >= 0 and not text[:dash].strip():
+                            return text[:dash]
+                        break
+        except OSError:
+            pass
+    return "  "
 
 
 def _snippet(kind: tuple[Any, ...], schema: Schema) -> list[str]:

@@ -61,6 +61,22 @@ class BokforError(Exception):
         return "\n".join([str(self), *self.details])
 
 
+def one_error(problems: list[BokforError]) -> BokforError:
+    """Several problems of one file as one error: the first (by line) in the one-line message,
+    every other one a detail line of its own, so one run shows everything to fix."""
+    ordered = sorted(problems, key=lambda p: p.line or 0)
+    first, rest = ordered[0], ordered[1:]
+    if not rest:
+        return first
+    details = [*first.details,
+               f"{len(rest)} more problem{'s' if len(rest) > 1 else ''} in {first.file}:"]
+    for p in rest:
+        details.append(f"  {p}")
+        details.extend(f"  {d}" for d in p.details)
+    return type(first)(first.message, file=first.file, line=first.line, column=first.column,
+                       key=first.key, hint=first.hint, details=details)
+
+
 class InputError(BokforError):
     """A source file is unreadable, of the wrong kind, or holds a bad value."""
 

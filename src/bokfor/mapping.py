@@ -18,13 +18,15 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Callable, Literal
+from types import UnionType
+from typing import Annotated, Any, Callable, Literal, Union, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema
 
+from bokfor import bas
 from bokfor.domain import Company, Dims, FieldValue, Row
-from bokfor.errors import MappingError
+from bokfor.errors import MappingError, one_error
 from bokfor.money import AmountError, parse_amount
 from bokfor.patterns import PatternError, compile_pattern
 from bokfor.plausibility import fixed_sign
@@ -440,6 +442,11 @@ class Mapping:
 
 
 def load_mapping(path: Path) -> Mapping:
+    """Load and check a mapping, reporting every problem in one MappingError (the first in
+    its message, the others as detail lines). Two kinds stop early, as what follows them
+    would only repeat them: YAML that does not parse (no tree to check: yamlload), and a
+    structure the models refuse (the checks of meaning need typed values); the structure's
+    problems are all reported together."""
     data, positions = load(path)
     file = str(path)
 
@@ -458,13 +465,22 @@ def load_mapping(path: Path) -> Mapping:
 
 def _structure_error(exc: ValidationError, fail: Callable[..., MappingError],
                      root: type[BaseModel] | None = None) -> MappingError:
-    """The first pydantic error as one message at its line; `root` is the model validated
-    (the mapping's, or a client folder's bokfor.yaml)."""
-    err = exc.errors()[0]
-    loc = tuple(err["loc"])
+    """Every problem pydantic found, one message at each line; `root` is the model validated
+    (the mapping's, or a client folder's bokfor.yaml). A value that fits none of a union's
+    forms gives pydantic one error per form: one is kept per place."""
+    problems: dict[str, MappingError] = {}
+    for err in exc.errors():
+        problem = _structure_problem(err, fail, root or MappingModel)
+        problems.setdefault(f"{problem.line}:{problem.key}", problem)
+    return one_error(list(problems.values()))  # type: ignore[return-value]
+
+
+def _structure_problem(err: Any, fail: Callable[..., MappingError],
+                       root: type[BaseModel]) -> MappingError:
+    loc = _user_loc(tuple(err["loc"]), root)
     kind = err["type"]
     if kind == "extra_forbidden":
-        parent = _model_at(loc[:-1], root or MappingModel)
+        parent = _model_at(loc[:-1], root)
         allowed = ", ".join(parent.model_fields) if parent else ""
         return fail(f"unknown key {loc[-1]!r}", loc,
                     f"allowed here: {allowed}." if allowed else "remove it.")
@@ -476,21 +492,46 @@ def _structure_error(exc: ValidationError, fail: Callable[..., MappingError],
     return fail(f"{err['msg']} (got {err.get('input')!r})", loc)
 
 
+def _user_loc(loc: tuple[Any, ...], root: type[BaseModel]) -> tuple[Any, ...]:
+    """`loc` as the user wrote it: without the names pydantic gives a union's forms
+    (`CashDifferenceModel` or `str` after `cash_difference`)."""
+    return _walk(loc, root)[0]
+
+
 def _model_at(loc: tuple[Any, ...], root: type[BaseModel]) -> type[BaseModel] | None:
     """The pydantic model that validates the mapping at `loc` (to list its keys)."""
+    return _walk(loc, root)[1]
+
+
+_TYPE_TAGS = frozenset({"str", "int", "bool", "float", "list", "dict", "none", "literal"})
+
+
+def _walk(loc: tuple[Any, ...], root: type[BaseModel]) -> tuple[tuple[Any, ...], Any]:
+    """Follow `loc` through the models: the user's keys, and the model at its end (None
+    below a key no model has)."""
+    out: list[Any] = []
     model: Any = root
+    expect = None  # what the next part is: a user's key, a list index, or a union's form
     for part in loc:
-        if isinstance(part, int) or model is None:
+        if expect == "union" and isinstance(part, str) and (part[:1].isupper()
+                                                             or part in _TYPE_TAGS):
+            expect = None
             continue
+        out.append(part)
+        if expect in ("key", "index"):
+            expect = None
+            continue
+        expect = None
         if isinstance(model, type) and issubclass(model, BaseModel) and part in model.model_fields:
             ann = model.model_fields[part].annotation
+            origin = get_origin(ann)
+            forms = [a for a in get_args(ann) if a is not type(None)]
+            expect = ("key" if origin is dict else "index" if origin is list
+                      else "union" if origin in (Union, UnionType) and len(forms) > 1 else None)
             model = _inner_model(ann)
-        elif isinstance(model, type) and issubclass(model, BaseModel):
-            return model
         else:
-            # inside a dict[str, Model]: the part is a user key
-            continue
-    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+            model = None
+    return tuple(out), model
 
 
 def _inner_model(ann: Any) -> Any:
@@ -503,7 +544,16 @@ def _inner_model(ann: Any) -> Any:
     return None
 
 
+class _Skip(Exception):
+    """A check that cannot be made because of a problem already reported (a posting naming
+    an account alias whose own number is wrong): nothing more to say."""
+
+
 class _Compiler:
+    """Checks a mapping's meaning and compiles its rules, collecting every problem: each
+    unit (an account, a rule's condition or posting, a section's setting) is checked on its
+    own, and one that depends on a unit with a problem is skipped, not reported again."""
+
     def __init__(self, model: MappingModel, fail: Callable[..., MappingError], file: str,
                  positions: dict[tuple[str, ...], int]):
         self.m = model
@@ -511,65 +561,80 @@ class _Compiler:
         self.file = file
         self.positions = positions
         self.named: dict[str, str] = {}
+        self.broken: set[str] = set()  # account names whose number has a problem
         self.used_accounts: dict[str, tuple[Any, ...]] = {}
         self.profiles: tuple[Profile, ...] = ()
+        self.problems: list[MappingError] = []
+        self.tz: dt.tzinfo = dt.timezone.utc
+
+    def each(self, check: Callable[..., Any], *args: Any) -> Any:
+        """`check(*args)`, or None after noting its problem: the next unit is checked all
+        the same."""
+        try:
+            return check(*args)
+        except MappingError as exc:
+            self.problems.append(exc)
+        except _Skip:
+            pass
+        return None
+
+    def problem(self, message: str, loc: tuple[Any, ...], hint: str | None = None) -> None:
+        self.problems.append(self.fail(message, loc, hint))
 
     def compile(self) -> Mapping:
         m = self.m
-        tz = self.tz = self._timezone()
-        start = self._fiscal_start()
+        self.tz = self.each(self._timezone) or self.tz
+        start = self.each(self._fiscal_start) or (1, 1)
         orgnr = m.company.orgnr
         if orgnr is not None:
-            orgnr = self._orgnr(orgnr)
+            orgnr = self.each(self._orgnr, orgnr)
         if m.defaults.text_limit is not None and m.defaults.text_limit < 1:
-            raise self.fail(f"{m.defaults.text_limit} is not a text length (1 or more "
-                            "characters)", ("defaults", "text_limit"),
-                            "give the longest text to keep, e.g. 50 (Fortnox's limit), or ~ "
-                            "for no limit.")
-        for key, name in m.accounts.items():
-            self._account_number(key, ("accounts", key))
+            self.problem(f"{m.defaults.text_limit} is not a text length (1 or more "
+                         "characters)", ("defaults", "text_limit"),
+                         "give the longest text to keep, e.g. 50 (Fortnox's limit), or ~ "
+                         "for no limit.")
+        for key in m.accounts:
+            self.each(self._account_number, key, ("accounts", key))
         for alias, number in m.defaults.accounts.items():
-            if _ACCOUNT.fullmatch(alias):
-                raise self.fail(f"account name {alias!r} looks like a number",
-                                ("defaults", "accounts", alias),
-                                "use a word such as clearing, bank or fees.")
-            self.named[alias] = self._account_number(number, ("defaults", "accounts", alias))
+            found = self.each(self._alias, alias, number)
+            if found is None:
+                self.broken.add(alias)
+            else:
+                self.named[alias] = found
         vat_accounts: dict[str, str] = {}
         for rate, number in m.defaults.vat_accounts.items():
             loc = ("defaults", "vat_accounts", rate)
             if not _RATE.fullmatch(rate):
-                raise self.fail(f"VAT rate {rate!r} is not a percentage", loc, "write e.g. '25'.")
-            vat_accounts[_norm_rate(rate)] = self._resolve(number, loc)
+                self.problem(f"VAT rate {rate!r} is not a percentage", loc, "write e.g. '25'.")
+                continue
+            resolved = self.each(self._resolve, number, loc)
+            if resolved is not None:
+                vat_accounts[_norm_rate(rate)] = resolved
         self.vat_accounts = vat_accounts
 
         known = {s.section: s.schema for s in all_sources() if s.section != POS}
         sources: dict[str, SourceRules] = {}
-        pos, zreport_profiles = self._pos() if m.pos is not None else (None, ())
+        pos, zreport_profiles = (self.each(self._pos) or (None, ())) if m.pos is not None \
+            else (None, ())
         if not m.sources and m.pos is None:
-            raise self.fail("the mapping books nothing: it has no `sources:` and no `pos:`",
-                            (), "add a section for each kind of file (docs/mapping.md).")
+            self.problem("the mapping books nothing: it has no `sources:` and no `pos:`", (),
+                         "add a section for each kind of file (docs/mapping.md).")
         for name, section in m.sources.items():
             if name == POS:
-                raise self.fail("POS day closes are booked by the top-level `pos:` section, "
-                                "not by rules", ("sources", name),
-                                "move it to `pos:` (docs/pos.md).")
-            if name not in known:
-                raise self.fail(f"unknown source {name!r}", ("sources", name),
-                                f"sources bokfor knows: {', '.join(known)}.")
-            sources[name] = self._source(name, section, known[name])
+                self.problem("POS day closes are booked by the top-level `pos:` section, not "
+                             "by rules", ("sources", name), "move it to `pos:` (docs/pos.md).")
+            elif name not in known:
+                self.problem(f"unknown source {name!r}", ("sources", name),
+                             f"sources bokfor knows: {', '.join(known)}.")
+            else:
+                compiled = self._source(name, section, known[name])
+                if compiled is not None:
+                    sources[name] = compiled
 
-        missing = sorted(set(self.used_accounts) - set(m.accounts))
-        if missing:
-            first = self.used_accounts[missing[0]]
-            raise MappingError(
-                f"account{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
-                f"{'are' if len(missing) > 1 else 'is'} used by the rules but "
-                f"{'have' if len(missing) > 1 else 'has'} no name under `accounts:`",
-                file=self.file, line=line_of(self.positions, first), key=dotted(first),
-                hint="add a name for each (SIE files declare every account with its name):",
-                details=[f"  {a}: <kontonamn>" for a in missing],
-            )
-        rates = self._rates()
+        names = self._account_names()
+        rates = self.each(self._rates)
+        if self.problems:
+            raise one_error(self.problems)  # type: ignore[misc]
         dims = {n: d.name for n, d in m.dimensions.items()}
         objects = {(n, oid): oname for n, d in m.dimensions.items()
                    for oid, oname in d.objects.items()}
@@ -577,9 +642,9 @@ class _Compiler:
             file=self.file,
             company=Company(m.company.name, orgnr, m.company.currency.upper()),
             fiscal_year_start=start,
-            timezone=tz,
+            timezone=self.tz,
             text_limit=m.defaults.text_limit,
-            accounts=dict(m.accounts),
+            accounts=names,
             named_accounts=self.named,
             dimensions=dims,
             objects=objects,
@@ -589,6 +654,26 @@ class _Compiler:
                                 bool(m.pos and m.pos.book_cash)),
             pos=pos,
         )
+
+    def _account_names(self) -> dict[str, str]:
+        """The name of every account the mapping may post to: its own `accounts:` first
+        (SIE files and Fortnox show them), then the BAS chart's. An account in neither is a
+        problem at its first use, with the chart's nearest accounts as the fix."""
+        own = self.m.accounts
+        names = dict(own)
+        for number, loc in self.used_accounts.items():
+            if number in own:
+                continue
+            chart_name = bas.name(number)
+            if chart_name is not None:
+                names[number] = chart_name
+                continue
+            near = "; ".join(f"{n} {name}" for n, name in bas.nearest(number))
+            self.problem(f"account {number} is not in the {bas.CHART} chart and has no name "
+                         "under `accounts:`", loc,
+                         f"use an account of the chart (the nearest: {near}), or name it "
+                         f"under `accounts:` as `{number}: <kontonamn>` if your chart has it.")
+        return names
 
     def _rates(self) -> RateTable:
         spec = self.m.currency_rates
@@ -602,12 +687,13 @@ class _Compiler:
         for code, text in spec.fixed.items():
             loc = (*base, "fixed", code)
             if not re.fullmatch(r"[A-Za-z]{3}", code):
-                raise self.fail(f"{code!r} is not a currency code", loc, "write e.g. EUR.")
+                self.problem(f"{code!r} is not a currency code", loc, "write e.g. EUR.")
+                continue
             try:
                 num, den = parse_rate(text)
             except ValueError as exc:
-                raise self.fail(str(exc), loc, "write the company currency per unit, e.g. "
-                                "11.2345.") from None
+                self.problem(str(exc), loc, "write the company currency per unit, e.g. 11.2345.")
+                continue
             table.fixed[code.upper()] = Rate(code.upper(), num, den, text, None)
         return table
 
@@ -648,12 +734,21 @@ class _Compiler:
                             "write a number such as 1580 or 3001.")
         return text
 
+    def _alias(self, alias: str, number: str) -> str:
+        loc = ("defaults", "accounts", alias)
+        if _ACCOUNT.fullmatch(alias):
+            raise self.fail(f"account name {alias!r} looks like a number", loc,
+                            "use a word such as clearing, bank or fees.")
+        return self._account_number(number, loc)
+
     def _resolve(self, text: str, loc: tuple[Any, ...]) -> str:
         """A posting's account: a 4-digit number or a name from defaults.accounts."""
         if text.isdigit():
             number = self._account_number(text, loc)
         elif text in self.named:
             number = self.named[text]
+        elif text in self.broken:
+            raise _Skip  # its number's problem is reported where the name is defined
         else:
             names = ", ".join(self.named) or "none defined"
             raise self.fail(f"account {text!r} is neither a 4-digit account nor a named account",
@@ -663,19 +758,22 @@ class _Compiler:
 
     # -- sources ------------------------------------------------------------------------
 
-    def _source(self, name: str, section: SourceModel, schema: Schema) -> SourceRules:
+    def _source(self, name: str, section: SourceModel, schema: Schema) -> SourceRules | None:
+        """A source section, or None when it has a problem (each noted)."""
+        before = len(self.problems)
         base = ("sources", name)
         bank = self._bank_accounts(section, schema, base)
         if section.grouping not in ("per_row", "per_day", *schema.group_keys):
-            raise self.fail(f"grouping {section.grouping!r} is not available for {name}",
-                            (*base, "grouping"), "use per_row or per_day.")
+            self.problem(f"grouping {section.grouping!r} is not available for {name}",
+                         (*base, "grouping"), "use per_row or per_day.")
         if not section.rules and section.fallback is None:
-            raise self.fail(f"source {name!r} has no rules", base, "add `rules:` (docs/mapping.md).")
+            self.problem(f"source {name!r} has no rules", base, "add `rules:` (docs/mapping.md).")
         rules = tuple(
             self._rule(name, rule, schema, (*base, "rules", i))
             for i, rule in enumerate(section.rules)
         )
-        self._check_reachable(section.rules, rules, base)
+        if None not in rules:
+            self.each(self._check_reachable, section.rules, rules, base)
         fallback = None
         if section.fallback is not None:
             fb = section.fallback
@@ -691,28 +789,31 @@ class _Compiler:
                 if section.grouping in schema.group_keys:
                     group_fields.add(schema.group_keys[section.grouping])
                 known, names = group_fields.__contains__, ", ".join(sorted(group_fields))
-            voucher_text = self._template(section.voucher_text, (*base, "voucher_text"), known,
-                                          names)
+            voucher_text = self.each(self._template, section.voucher_text,
+                                     (*base, "voucher_text"), known, names)
         fx = None
         if section.fx_difference is not None:
             floc = (*base, "fx_difference")
             if section.grouping != "per_payout":
-                raise self.fail("fx_difference needs grouping: per_payout", floc,
-                                "a payout's difference is known only when its rows are booked "
-                                "together; set `grouping: per_payout`.")
+                self.problem("fx_difference needs grouping: per_payout", floc,
+                             "a payout's difference is known only when its rows are booked "
+                             "together; set `grouping: per_payout`.")
             spec = section.fx_difference
             names = spec.account if isinstance(spec.account, list) else [spec.account]
-            fx = (tuple(self._resolve(name, (*floc, "account")) for name in names),
-                  self._resolve(spec.gain, (*floc, "gain")),
-                  self._resolve(spec.loss, (*floc, "loss")))
+            clearings = [self.each(self._resolve, name, (*floc, "account")) for name in names]
+            fx = (None if None in clearings else tuple(clearings),
+                  self.each(self._resolve, spec.gain, (*floc, "gain")),
+                  self.each(self._resolve, spec.loss, (*floc, "loss")))
+        if len(self.problems) > before or None in rules or (fx is not None and None in fx):
+            return None
         return SourceRules(
             bank_accounts=bank,
-            fx_difference=fx,
+            fx_difference=fx,  # type: ignore[arg-type]
             source=name,
             grouping=section.grouping,
             series=section.series or self.m.defaults.series,
             voucher_text=voucher_text,
-            rules=rules,
+            rules=rules,  # type: ignore[arg-type]
             fallback=fallback,
             key=dotted(base),
         )
@@ -722,8 +823,8 @@ class _Compiler:
         if not schema.bank_accounts:
             for key in ("bank_accounts", "bank_account"):
                 if getattr(section, key) not in (None, {}):
-                    raise self.fail(f"{key} belongs in the bank section", (*base, key),
-                                    "move it under sources.bank.")
+                    self.problem(f"{key} belongs in the bank section", (*base, key),
+                                 "move it under sources.bank.")
             return None
         from bokfor.sources.bank import account_id
 
@@ -736,33 +837,36 @@ class _Compiler:
             loc = (*base, "bank_accounts", text)
             if re.fullmatch(r"[a-z][a-z0-9_]*", text):
                 if text not in formats_known:
-                    raise self.fail(f"{text!r} is neither a bank account number nor a bank "
-                                    "format", loc, "formats: " + ", ".join(sorted(formats_known))
-                                    + "; or write the account number as the bank shows it.")
-                formats[text] = self._resolve(ledger, loc)
+                    self.problem(f"{text!r} is neither a bank account number nor a bank format",
+                                 loc, "formats: " + ", ".join(sorted(formats_known))
+                                 + "; or write the account number as the bank shows it.")
+                    continue
+                formats[text] = self.each(self._resolve, ledger, loc)
                 continue
             number = account_id(text)
             if not re.fullmatch(r"[A-Z0-9]{5,34}", number):
-                raise self.fail(f"{text!r} is not a bank account number", loc,
-                                "write the IBAN, the clearing and account number or the "
-                                "bankgiro number as the bank shows it.")
-            if number in accounts:
-                raise self.fail(f"bank account {text!r} is listed twice", loc,
-                                "list each bank account once.")
-            accounts[number] = self._resolve(ledger, loc)
+                self.problem(f"{text!r} is not a bank account number", loc,
+                             "write the IBAN, the clearing and account number or the "
+                             "bankgiro number as the bank shows it.")
+            elif number in accounts:
+                self.problem(f"bank account {text!r} is listed twice", loc,
+                             "list each bank account once.")
+            else:
+                accounts[number] = self.each(self._resolve, ledger, loc)
         default = None
         if section.bank_account is not None:
-            default = self._resolve(section.bank_account, (*base, "bank_account"))
-        if not accounts and not formats and default is None:
-            raise self.fail("the bank section names no bank account", base,
-                            "add `bank_accounts: {\"SE45 5000 0000 0583 9825 7466\": 1930}` "
-                            "(each bank account and its ledger account) or `bank_account: 1930`.")
+            default = self.each(self._resolve, section.bank_account, (*base, "bank_account"))
+        if not section.bank_accounts and section.bank_account is None:
+            self.problem("the bank section names no bank account", base,
+                         "add `bank_accounts: {\"SE45 5000 0000 0583 9825 7466\": 1930}` "
+                         "(each bank account and its ledger account) or `bank_account: 1930`.")
         self.profiles = profiles
         return BankAccounts(accounts, default, dotted(base), formats)
 
-    def _pos(self) -> tuple[PosAccounts, tuple[object, ...]]:
+    def _pos(self) -> tuple[PosAccounts, tuple[object, ...]] | None:
         """The `pos:` section: every account checked like a rule's, the text template's
-        fields known, the user's Z-report profiles loaded (relative to the mapping)."""
+        fields known, the user's Z-report profiles loaded (relative to the mapping). None
+        when it has a problem (each noted)."""
         from bokfor.dayclose import norm_rate
         from bokfor.posbook import GIFT_CARD, RateAccounts
         from bokfor.sources import zreport
@@ -770,24 +874,26 @@ class _Compiler:
         spec = self.m.pos
         assert spec is not None
         base = ("pos",)
+        before = len(self.problems)
 
-        def account(text: str | None, *loc: Any) -> str | None:
-            return None if text is None else self._resolve(text, (*base, *loc))
+        def account(text: str | None, *loc: Any) -> Any:
+            return None if text is None else self.each(self._resolve, text, (*base, *loc))
 
-        def account_or_gift_card(text: str, *loc: Any) -> str:
-            return GIFT_CARD if text == GIFT_CARD else self._resolve(text, (*base, *loc))
+        def account_or_gift_card(text: str, *loc: Any) -> Any:
+            return GIFT_CARD if text == GIFT_CARD else account(text, *loc)
 
         rates = {}
         for rate, pair in spec.vat_rates.items():
             try:
-                rates[norm_rate(rate)] = RateAccounts(account(pair.sales, "vat_rates", rate,
-                                                              "sales"),
-                                                      account(pair.vat, "vat_rates", rate, "vat"))
+                normal = norm_rate(rate)
             except ValueError:
-                raise self.fail(f"VAT rate {rate!r} is not a percentage", (*base, "vat_rates", rate),
-                                "write e.g. '25', '12', '6' or '0'.") from None
-        self._template(spec.text, (*base, "text"), {"z", "register", "date", "system"}.__contains__,
-                       "z, register, date, system")
+                self.problem(f"VAT rate {rate!r} is not a percentage", (*base, "vat_rates", rate),
+                             "write e.g. '25', '12', '6' or '0'.")
+                continue
+            rates[normal] = RateAccounts(account(pair.sales, "vat_rates", rate, "sales"),
+                                         account(pair.vat, "vat_rates", rate, "vat"))
+        self.each(self._template, spec.text, (*base, "text"),
+                  {"z", "register", "date", "system"}.__contains__, "z, register, date, system")
         diff = spec.cash_difference
         shortage = surplus = None
         if isinstance(diff, CashDifferenceModel):
@@ -799,30 +905,34 @@ class _Compiler:
         for i, name in enumerate(spec.zreport_profiles):
             path = Path(self.file).parent / name
             if not path.is_file():
-                raise self.fail(f"no Z-report profile at {path}", (*base, "zreport_profiles", i),
-                                "give the path of the profile's YAML file, relative to this "
-                                "mapping.")
-            profiles.append(zreport.load_profile(path))
+                self.problem(f"no Z-report profile at {path}", (*base, "zreport_profiles", i),
+                             "give the path of the profile's YAML file, relative to this "
+                             "mapping.")
+                continue
+            profiles.append(self.each(zreport.load_profile, path))
         accounts = PosAccounts(
             payment_methods={m: account_or_gift_card(a, "payment_methods", m)
                              for m, a in spec.payment_methods.items()},
             vat_rates=rates,
             product_groups={g: account_or_gift_card(a, "product_groups", g)
                             for g, a in spec.product_groups.items()},
-            gift_card=self._resolve(spec.gift_card, (*base, "gift_card")),
+            gift_card=account(spec.gift_card, "gift_card"),
             tips=account(spec.tips, "tips"),
-            rounding=self._resolve(spec.rounding, (*base, "rounding")),
-            cash=self._resolve(spec.cash, (*base, "cash")),
-            cash_deposit=self._resolve(spec.cash_deposit, (*base, "cash_deposit")),
+            rounding=account(spec.rounding, "rounding"),
+            cash=account(spec.cash, "cash"),
+            cash_deposit=account(spec.cash_deposit, "cash_deposit"),
             cash_shortage=shortage, cash_surplus=surplus,
             cost_centres=dict(spec.cost_centres),
             cost_centre_dimension=spec.cost_centre_dimension,
             series=spec.series, text=spec.text,
-            sie=PosSie(accounts={self._account_number(theirs, (*base, "sie", "accounts", theirs)):
-                                 self._resolve(ours, (*base, "sie", "accounts", theirs))
-                                 for theirs, ours in spec.sie.accounts.items()},
+            sie=PosSie(accounts={theirs: account(ours, "sie", "accounts", theirs)
+                                 for theirs, ours in spec.sie.accounts.items()
+                                 if self.each(self._account_number, theirs,
+                                              (*base, "sie", "accounts", theirs))},
                        series=spec.sie.series, objects=dict(spec.sie.cost_centres),
                        dimension=spec.cost_centre_dimension))
+        if len(self.problems) > before:
+            return None
         return accounts, tuple(profiles)
 
     def _profiles(self, section: SourceModel, base: tuple[Any, ...]) -> tuple[Profile, ...]:
@@ -834,33 +944,41 @@ class _Compiler:
                 out.append(profile_from_model(name, model))
             except ProfileError as exc:
                 where = (*loc, *exc.key.split(".")) if exc.key else loc
-                raise self.fail(exc.message, where, exc.hint) from None
+                self.problem(exc.message, where, exc.hint)
         return tuple(out)
 
-    def _rule(self, source: str, rule: RuleModel, schema: Schema, loc: tuple[Any, ...]) -> Rule:
+    def _rule(self, source: str, rule: RuleModel, schema: Schema,
+              loc: tuple[Any, ...]) -> Rule | None:
+        """A rule, or None when it has a problem: each condition, posting and template is
+        checked, and the balance when every posting is sound."""
+        before = len(self.problems)
         name = rule.name or f"rule {loc[-1] + 1 if isinstance(loc[-1], int) else loc[-1]}"
         tests = tuple(
-            self._condition(field, spec, schema, (*loc, "when", field))
+            self.each(self._condition, field, spec, schema, (*loc, "when", field))
             for field, spec in rule.when.items()
         )
         if isinstance(loc[-1], int) and not tests:
-            raise self.fail(f"rule {name!r} has no conditions", (*loc, "when"),
-                            "give it conditions, or make it the `fallback:`.")
+            self.problem(f"rule {name!r} has no conditions", (*loc, "when"),
+                         "give it conditions, or make it the `fallback:`.")
         if rule.skip == bool(rule.post):
-            raise self.fail(f"rule {name!r} needs either `post:` or `skip: true`", loc,
-                            "list the postings, or write `skip: true` to book nothing for "
-                            "these rows (they are counted in the summary).")
+            self.problem(f"rule {name!r} needs either `post:` or `skip: true`", loc,
+                         "list the postings, or write `skip: true` to book nothing for "
+                         "these rows (they are counted in the summary).")
         postings = tuple(
-            self._posting(p, schema, (*loc, "post", i)) for i, p in enumerate(rule.post)
+            self.each(self._posting, p, schema, (*loc, "post", i)) for i, p in enumerate(rule.post)
         )
-        self._check_balance(name, postings, schema, loc)
+        if None not in postings:
+            self.each(self._check_balance, name, postings, schema, loc)
         text = None
         if rule.text is not None:
-            text = self._template(rule.text, (*loc, "text"), schema.has_field, _field_list(schema))
+            text = self.each(self._template, rule.text, (*loc, "text"), schema.has_field,
+                             _field_list(schema))
+        if len(self.problems) > before or None in tests or None in postings:
+            return None
         money_sign = fixed_sign(rule.when.get(schema.money)) if schema.money else None
-        return Rule(name=name, tests=tests, postings=postings, text=text, file=self.file,
-                    line=line_of(self.positions, loc), key=dotted(loc), skip=rule.skip,
-                    money_sign=money_sign)
+        return Rule(name=name, tests=tests, postings=postings, text=text,  # type: ignore[arg-type]
+                    file=self.file, line=line_of(self.positions, loc), key=dotted(loc),
+                    skip=rule.skip, money_sign=money_sign)
 
     def _posting(self, p: PostingModel, schema: Schema, loc: tuple[Any, ...]) -> Posting:
         if (p.debit is None) == (p.credit is None):
@@ -944,7 +1062,7 @@ class _Compiler:
     def _condition(self, field: str, spec: Any, schema: Schema,
                    loc: tuple[Any, ...]) -> Callable[[Row], bool]:
         if not schema.has_field(field):
-            raise self.fail(f"unknown field {field!r}", loc, f"fields: {_field_list(schema)}.")
+            raise self._unknown_field(field, spec, schema, loc)
         kind = schema.kind(field)
         get = _getter(field, kind, self.tz)
         parse = self._parser(kind, loc)
@@ -957,6 +1075,21 @@ class _Compiler:
             return lambda row: get(row) in allowed
         value = parse(spec, loc)
         return lambda row: get(row) == value
+
+    def _unknown_field(self, field: str, spec: Any, schema: Schema,
+                       loc: tuple[Any, ...]) -> MappingError:
+        """A condition on a field the rows do not have, with the field the user most likely
+        meant: a near miss of a field's name, the bank's column bokfor reads into a field
+        (`Beskrivning` is a bank row's `text`), or the field whose values look like the
+        value written (free text, a date, an amount)."""
+        source = loc[1] if len(loc) > 1 else "these"
+        meant, why = _field_meant(field, spec, schema)
+        message = f"{field!r} is not a field of {source} rows"
+        if meant is not None:
+            message += f"; {why}"
+        hint = (f"write `{meant}:` instead; " if meant is not None else "") + \
+            f"fields of {source} rows: {_field_list(schema)}."
+        return self.fail(message, loc, hint)
 
     def _parser(self, kind: str, loc: tuple[Any, ...]) -> Callable[[Any, tuple[Any, ...]], Any]:
         def parse(value: Any, where: tuple[Any, ...]) -> Any:
@@ -1058,11 +1191,12 @@ class _Compiler:
         for j, later in enumerate(models):
             for i in range(j):
                 if _covers(models[i].when, later.when):
-                    raise self.fail(
+                    self.problem(
                         f"rule {rules[j].name!r} can never match: rule {rules[i].name!r} "
                         "before it matches every row it would",
                         (*base, "rules", j),
                         "move it above that rule, or narrow the earlier rule.")
+                    break
 
 
 def _covers(earlier: dict[str, Any], later: dict[str, Any]) -> bool:
@@ -1079,6 +1213,53 @@ def _covers(earlier: dict[str, Any], later: dict[str, Any]) -> bool:
         if not theirs_set <= mine:
             return False
     return True
+
+
+def _field_meant(field: str, spec: Any, schema: Schema) -> tuple[str | None, str]:
+    """(the field `field` most likely means, a clause saying why), or (None, "")."""
+    import difflib
+
+    names = [*schema.fields, *schema.amounts, "date"]
+    folded = " ".join(field.casefold().replace("_", " ").split())
+    column = _columns(schema).get(folded)
+    if column is not None:
+        return column[0], f"bokfor reads a bank's column {column[1]!r} into `{column[0]}`"
+    close = difflib.get_close_matches(folded.replace(" ", "_"), names, n=1, cutoff=0.75)
+    if close:
+        return close[0], f"did you mean `{close[0]}`?"
+    values = spec.values() if isinstance(spec, dict) else spec if isinstance(spec, list) \
+        else [spec]
+    texts = [str(v) for v in values if v is not None]
+    if isinstance(spec, dict) and any(op in spec for op in ("min", "max", "sign")) \
+            and schema.money:
+        return schema.money, f"the amount is `{schema.money}`"
+    if isinstance(spec, dict) and any(op in spec for op in ("from", "to")) \
+            or texts and all(re.fullmatch(r"\d{4}-\d{2}-\d{2}", t) for t in texts):
+        return "date", "the date is `date`"
+    if texts and all(re.fullmatch(r"-?\d+([.,]\d{1,2})?", t) for t in texts) and schema.money:
+        return schema.money, f"the amount you wrote is in `{schema.money}`"
+    if schema.free_text and texts:
+        return schema.free_text, f"the text you wrote is in `{schema.free_text}`"
+    return None, ""
+
+
+def _columns(schema: Schema) -> dict[str, tuple[str, str]]:
+    """A bank export's column names (folded) -> (the field of a bank row bokfor reads it
+    into, the column as banks write it), from the built-in net-bank layouts: what a user who
+    copies the file's header writes."""
+    if not schema.bank_accounts:
+        return {}
+    out: dict[str, tuple[str, str]] = {}
+    for profile in BUILTIN:
+        if profile.width is not None:  # a file without a header: its columns have no names
+            continue
+        for role, columns in profile.columns.items():
+            if role in schema.fields or role in schema.amounts or role == "date":
+                for column in columns:
+                    title = profile.column_titles.get(column, column)
+                    out.setdefault(" ".join(column.casefold().replace("_", " ").split()),
+                                   (role, title))
+    return out
 
 
 def _field_list(schema: Schema) -> str:

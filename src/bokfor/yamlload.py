@@ -15,6 +15,7 @@ it is expanded); an alias inside the node it names (`x: &r [*r]`) is refused wit
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -112,14 +113,9 @@ def load(path: Path, what: str = "the mapping (YAML)") -> tuple[Any, dict[Path_,
         raise MappingError(exc.message, file=str(path), line=exc.mark.line + 1,
                            hint=exc.hint) from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise MappingError(
-            f"YAML syntax error: {problem}",
-            file=str(path),
-            line=mark.line + 1 if mark else None,
-            hint="check indentation and quoting around this line.",
-        ) from None
+        words, line, hint = in_words(exc, text.splitlines())
+        raise MappingError(f"YAML syntax error: {words}", file=str(path), line=line,
+                           hint=hint) from None
     finally:
         if loader is not None:
             loader.dispose()
@@ -128,6 +124,106 @@ def load(path: Path, what: str = "the mapping (YAML)") -> tuple[Any, dict[Path_,
                            hint="run `bokfor init` for a starter mapping.")
     positions: dict[Path_, int] = {}
     return _convert(node, (), positions, str(path)), positions
+
+
+_INDENT = ("indentation does not match the line above",
+           "indent each key exactly as far as the other keys of its block, and a nested "
+           "block further than the key it belongs to (spaces only).")
+_QUOTE_VALUE = "put the value in quotes: name: 'Lön: oktober'."
+
+
+def in_words(exc: yaml.YAMLError, lines: list[str]) -> tuple[str, int | None, str]:
+    """PyYAML's problem as a sentence, the line it is on and how to fix it: a person reads
+    "a tab where YAML needs spaces", not "found character '\\t' that cannot start any
+    token". A problem without a sentence of its own gets a general one, never PyYAML's
+    parser states."""
+    problem = str(getattr(exc, "problem", None) or "")
+    context = str(getattr(exc, "context", None) or "")
+    mark = getattr(exc, "problem_mark", None)
+    start = getattr(exc, "context_mark", None)
+    line = mark.line + 1 if mark is not None else None
+    opened = start.line + 1 if start is not None else None
+    text = lines[mark.line] if mark is not None and mark.line < len(lines) else ""
+    shown = f" ({text.strip()!r})" if text.strip() else ""
+    first = lines[start.line].strip() if start is not None and start.line < len(lines) else ""
+    shown_opened = f" ({first!r})" if first else ""
+    if "'\\t'" in problem or "tab character" in problem:
+        return ("a tab where YAML needs spaces", line,
+                "indent with spaces only: YAML does not allow tabs (set the editor to insert "
+                "spaces).")
+    found = re.search(r"found character '(.)' that cannot start any token", problem)
+    if found:
+        return (f"a value starting with {found.group(1)} needs quotes{shown}", line,
+                f"write it in quotes: '{found.group(1)}…'.")
+    if problem == "mapping values are not allowed here" and mark is not None:
+        above = _line_above(lines, mark.line)
+        before = text[:mark.column]
+        if ": " in before or before.rstrip().endswith(":"):
+            return (f"a `:` inside a value needs quotes{shown}", line, _QUOTE_VALUE)
+        if above is not None and ":" not in lines[above] and not lines[above].lstrip()\
+                .startswith(("-", "#")):
+            return (f"a key without `:` ({lines[above].strip()!r})", above + 1,
+                    "write `key: value`, or `key:` with its block on the lines below.")
+        if above is not None and _indent(text) > _indent(lines[above]):
+            return _INDENT[0] + shown, line, _INDENT[1]
+        return (f"a `:` inside a value needs quotes{shown}", line, _QUOTE_VALUE)
+    if problem.startswith("expected <block end>, but found '-'"):
+        return (f"a list item where a key was expected{shown}", line,
+                "a `- ` item belongs to a key that holds a list (such as `rules:`): indent "
+                "it under that key, or write `key: value` here.")
+    if problem.startswith("expected <block end>") and "block collection" in context:
+        return (f"a key where a list item was expected{shown}", line,
+                "indent the key like the keys of the `- ` item above it, or start a new item "
+                "with `- `.")
+    if problem.startswith("expected <block end>"):
+        return _INDENT[0] + shown, line, _INDENT[1]
+    bracket = re.match(r"expected ',' or '([]}])', but got", problem)
+    if bracket:
+        close = bracket.group(1)
+        if opened is not None and line is not None and line > opened:
+            return (f"a `{'{' if close == '}' else '['}` is not closed{shown_opened}", opened,
+                    f"close it with `{close}` on its line, or write the values on lines of "
+                    "their own without brackets.")
+        return (f"a `:` or `,` inside a value needs quotes{shown}", line, _QUOTE_VALUE)
+    if "while scanning a quoted scalar" in context and "end of stream" in problem:
+        return (f"a quote is not closed{shown_opened}", opened,
+                "end the value with the quote it starts with.")
+    if "unknown escape character" in problem:
+        return (f"a backslash in double quotes starts an escape, and this one is none{shown}",
+                line, "write the value in single quotes ('(?i)\\d+'), where a backslash is a "
+                "backslash, or double the backslash.")
+    alias = re.match(r"found undefined alias '(.*)'", problem)
+    if alias:
+        return (f"*{alias.group(1)} refers to no &{alias.group(1)} above it{shown}", line,
+                "a value starting with * or & needs quotes; an alias needs its anchor first.")
+    if "while scanning an a" in context:  # an anchor or an alias: `& Co`, `*`
+        return (f"a value starting with & or * needs quotes{shown}", opened or line,
+                "write it in quotes: '& Co'.")
+    if problem == "sequence entries are not allowed here":
+        return (f"a list item on the line of its key{shown}", line,
+                "start the `- ` items on the lines below the key, indented.")
+    if "single document" in context + problem:
+        return ("a second YAML document (`---`)", line,
+                "a mapping is one document: remove the `---` line and what you meant to "
+                "keep apart.")
+    if "duplicate anchor" in context:
+        return (f"an anchor is defined twice{shown}", line, "give each anchor its own name.")
+    return (f"this is not valid YAML{shown}", line or opened,
+            "check the indentation (spaces), quotes and brackets on this line and the one "
+            "above.")
+
+
+def _line_above(lines: list[str], index: int) -> int | None:
+    """The nearest line above `index` with content (not blank, not only a comment)."""
+    for i in range(index - 1, -1, -1):
+        stripped = lines[i].strip()
+        if stripped and not stripped.startswith("#"):
+            return i
+    return None
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
 
 
 def _convert(node: yaml.Node, path: Path_, positions: dict[Path_, int], file: str) -> Any:

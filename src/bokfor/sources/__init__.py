@@ -51,6 +51,9 @@ class Schema:
     # bank row's `amount`, a Stripe row's `net`): what tells a posting whose sign is
     # backwards (bokfor.plausibility). None: the rows have no such amount; nothing checked.
     money: str | None = None
+    # The field of free text that varies row by row (a bank row's `text`): rows no rule
+    # matches get suggested patterns on it (bokfor.suggest), not an equality per text.
+    free_text: str | None = None
 
     def has_field(self, name: str) -> bool:
         return (

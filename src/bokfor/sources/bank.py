@@ -54,6 +54,7 @@ SCHEMA = Schema(
     snippet=((BANK_ACCOUNT, "debit", "amount"), ("<konto>", "credit", "amount")),
     bank_accounts=BANK_ACCOUNT,
     money="amount",
+    free_text="text",
 )
 
 
