@@ -325,7 +325,15 @@ def push(
     from bokfor.convert import Job
     from bokfor.ledger import default_path
     from bokfor.mapping import load_mapping
-    from bokfor.push import base_url, bodies, prepare, push_plan, require_orgnr, wire
+    from bokfor.push import (
+        base_url,
+        bodies,
+        prepare,
+        push_plan,
+        require_orgnr,
+        token_provider,
+        wire,
+    )
     from bokfor.report import dumps, show_plan
 
     first, last, limit = _period_and_limit(date_from, date_to, show)
@@ -342,6 +350,7 @@ def push(
     try:
         plan, state = job.plan(exported=limit is None)
         _warn_strict(job.notices + plan.notices, strict, warn)
+        token_provider(token_file)  # no credentials: say where they come from, before the plan
         if table:
             show_plan(out, plan, rules.accounts, limit)
         registers = prepare(job, client, plan, where)
