@@ -70,7 +70,8 @@ def test_rerun_books_nothing_and_says_so(tmp_path, per_row, capsys):
     code, stdout, _ = convert([str(SAMPLE), "-m", str(per_row), "-o", str(tmp_path / "again.si"),
                                "--ledger", str(ledger)], capsys)
     assert code == 3
-    assert "Plan: 0 to add (+), 36 already exported (=), 0 changed (~), 0 unmapped (!)" in stdout
+    assert ("Plan: 0 verifikationer to add (+), 36 already exported (=); 0 rows changed (~), "
+            "0 rows unmapped (!)") in stdout
     assert "Nothing new: every row was exported before; nothing written." in stdout
     assert not (tmp_path / "again.si").exists() and out.read_bytes() == first
     assert len(ledger_keys(ledger)) == 36
@@ -96,7 +97,7 @@ def test_file_with_appended_rows_books_only_those(tmp_path, per_row, capsys):
     newest = {line.split(",", 1)[0] for line in lines[1:17]}
     assert set(ids_in(tmp_path / "2.si")) == newest and len(newest) == 16
     assert set(ids_in(tmp_path / "1.si")).isdisjoint(newest)
-    assert "Plan: 16 to add (+), 20 already exported (=)" in stdout
+    assert "Plan: 16 verifikationer to add (+), 20 already exported (=)" in stdout
 
 
 def test_late_row_of_an_exported_day_gets_its_own_voucher(tmp_path, capsys):
