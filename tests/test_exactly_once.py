@@ -249,9 +249,9 @@ def test_a_mapping_through_a_link_shares_its_ledger_and_its_rate_file(tmp_path, 
     assert not list(tmp_path.glob("*.ledger.sqlite"))
     # Planned afresh through the link and directly: the same vouchers, at the real rates.
     through_link = cli(capsys, "plan", eur, "-m", tmp_path / "current.yaml", "--ledger",
-                       tmp_path / "fresh.sqlite", "--format", "json")[1]
+                       tmp_path / "fresh.sqlite", "--json")[1]
     direct = cli(capsys, "plan", eur, "-m", sub / "real.yaml", "--ledger",
-                 tmp_path / "fresh2.sqlite", "--format", "json")[1]
+                 tmp_path / "fresh2.sqlite", "--json")[1]
     assert json.loads(through_link)["to_write"] == json.loads(direct)["to_write"] != []
 
 

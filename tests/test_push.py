@@ -456,7 +456,7 @@ def test_200_vouchers_at_real_pace(tmp_path, capsys, monkeypatch):
 
 
 def test_plan_compares_with_the_books_fetched_from_fortnox(env, job, tmp_path, capsys):
-    code, out, _ = run_cli(["plan", *map(str, job), "--format", "json"], capsys)
+    code, out, _ = run_cli(["plan", *map(str, job), "--json"], capsys)
     first = json.loads(out)["to_write"][0]
     # The same voucher, booked by hand in Fortnox: same date, same amounts per account.
     rows = [{"Account": int(l["account"]),
