@@ -517,7 +517,9 @@ def reconcile(
     mapping: Optional[Path] = typer.Option(None, "--mapping", "-m", metavar="FILE",
                                            help="A mapping, for the time zone of dates "
                                            "(default Europe/Stockholm)."),
-    source: Optional[str] = _SOURCE,
+    source: Optional[str] = typer.Option(None, "--source", metavar="NAME", help="Read every "
+                                         "input as this format instead of recognising it "
+                                         "(stripe_balance, stripe_report or settlement)."),
     payouts: Optional[Path] = typer.Option(
         None, "--payouts", metavar="FILE", help="The payouts export, for payout amounts the "
         "inputs lack (Reports)."),
@@ -670,7 +672,10 @@ def sie_check(file: Path = typer.Argument(..., metavar="FILE",
 
 @mapping_app.command("check")
 def mapping_check(file: Path = typer.Argument(..., metavar="FILE", help="The YAML mapping."),
-                  strict: bool = _STRICT) -> None:
+                  strict: bool = typer.Option(False, "--strict", help="Treat a posting whose "
+                                              "sign is backwards on every row its rule "
+                                              "matches as an error (exit 2), not a warning.")
+                  ) -> None:
     """Check a mapping before it books anything.
 
     It checks keys, accounts, VAT, templates, the balance of every rule and whether it can
