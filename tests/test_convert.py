@@ -121,7 +121,8 @@ def test_dry_run_writes_nothing_and_shows_totals(tmp_path, capsys):
     assert "Dry run: nothing written." in stdout
     assert "Summa per konto" in stdout
     assert stdout.count("Stripe 2026-01-") == 28
-    assert "Plan: 29 to add (+), 0 already exported (=), 0 changed (~), 0 unmapped (!)" in stdout
+    assert ("Plan: 29 verifikationer to add (+), 0 already exported (=); 0 rows changed (~), "
+            "0 rows unmapped (!)") in stdout
 
 
 def test_period_filter_counts_what_it_leaves_out(tmp_path, capsys):

@@ -98,7 +98,7 @@ def test_a_profile_that_leaves_out_columns_keeps_the_keys(tmp_path, capsys):
     code, out, _ = cli(capsys, "plan", statement, "-m", IDENTITY / "bank_lean.yaml",
                        "--ledger", ledger)
     assert code == 3
-    assert "Plan: 0 to add (+), 11 already exported (=), 0 changed (~)" in out
+    assert "Plan: 0 verifikationer to add (+), 11 already exported (=); 0 rows changed (~)" in out
 
 
 def test_the_same_account_as_csv_and_as_xlsx_is_one_account(tmp_path, capsys):
@@ -200,7 +200,7 @@ def test_forgetting_a_correction_leaves_the_row_changed(tmp_path, changed, capsy
                tmp_path / "2.si", "--correct")[0] == 0
     assert cli(capsys, "ledger", "forget", "2", "--yes", "--ledger", ledger)[0] == 0
     code, out, _ = cli(capsys, "plan", changed, "-m", mapping, "--ledger", ledger)
-    assert "0 to add (+)" in out and "1 changed (~)" in out
+    assert "0 verifikationer to add (+)" in out and "1 row changed (~)" in out
     # The correction again, then the original export forgotten too: nothing to restore.
     assert cli(capsys, "convert", changed, "-m", mapping, "--ledger", ledger, "-o",
                tmp_path / "3.si", "--correct")[0] == 0
@@ -249,9 +249,9 @@ def test_a_mapping_through_a_link_shares_its_ledger_and_its_rate_file(tmp_path, 
     assert not list(tmp_path.glob("*.ledger.sqlite"))
     # Planned afresh through the link and directly: the same vouchers, at the real rates.
     through_link = cli(capsys, "plan", eur, "-m", tmp_path / "current.yaml", "--ledger",
-                       tmp_path / "fresh.sqlite", "--format", "json")[1]
+                       tmp_path / "fresh.sqlite", "--json")[1]
     direct = cli(capsys, "plan", eur, "-m", sub / "real.yaml", "--ledger",
-                 tmp_path / "fresh2.sqlite", "--format", "json")[1]
+                 tmp_path / "fresh2.sqlite", "--json")[1]
     assert json.loads(through_link)["to_write"] == json.loads(direct)["to_write"] != []
 
 
@@ -554,7 +554,7 @@ def test_forgetting_corrections_in_any_order_never_makes_the_row_new(tmp_path, c
                    "too gives them back the booking they had before this export.\n")
     assert cli(capsys, "ledger", "forget", "3", "--yes", "--ledger", ledger)[0] == 0
     code, out, _ = cli(capsys, "plan", versions[-1], "-m", mapping, "--ledger", ledger)
-    assert "0 to add (+)" in out and "1 changed (~)" in out
+    assert "0 verifikationer to add (+)" in out and "1 row changed (~)" in out
 
 
 def test_an_earlier_exports_file_under_another_name_is_refused_too(tmp_path, capsys):
@@ -601,12 +601,12 @@ def test_after_the_upgrade_a_profile_edit_still_finds_the_old_rows(tmp_path, cap
     statement = IDENTITY / "sparbanken.csv"
     code, out, _ = cli(capsys, "convert", statement, "-m", IDENTITY / "bank_full.yaml",
                        "--ledger", ledger, "-o", tmp_path / "a.si")
-    assert code == 3 and "0 to add (+), 11 already exported (=)" in out
+    assert code == 3 and "0 verifikationer to add (+), 11 already exported (=)" in out
     with sqlite3.connect(ledger) as conn:
         assert conn.execute("SELECT count(*) FROM renamed").fetchone() == (11,)
     code, out, _ = cli(capsys, "convert", statement, "-m", IDENTITY / "bank_lean.yaml",
                        "--ledger", ledger, "-o", tmp_path / "b.si")
-    assert code == 3 and "0 to add (+), 11 already exported (=)" in out
+    assert code == 3 and "0 verifikationer to add (+), 11 already exported (=)" in out
 
 
 def test_edited_at_the_upgrade_the_old_rows_are_doubts(tmp_path, capsys):

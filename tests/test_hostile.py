@@ -47,7 +47,8 @@ def test_a_full_disk_writes_nothing_and_records_nothing(tmp_path, capsys, monkey
     assert err == (f"bokfor: error: {tmp_path / 'out' / 'x.si'}: writing failed: No space left "
                    "on device\n")
     assert list((tmp_path / "out").iterdir()) == []  # no half file, no temp file
-    assert still_new(tmp_path, capsys).startswith("Plan: 29 to add (+), 0 already exported")
+    assert still_new(tmp_path, capsys).startswith(
+        "Plan: 29 verifikationer to add (+), 0 already exported")
 
 
 def refuse_mkstemp(monkeypatch, refused: Callable[[dict], bool]) -> None:
@@ -71,7 +72,8 @@ def test_an_unwritable_directory_records_nothing(tmp_path, capsys, monkeypatch):
     assert code == 1
     assert err == (f"bokfor: error: {tmp_path / 'out' / 'x.si'}: cannot write here: Permission "
                    "denied\n")
-    assert still_new(tmp_path, capsys).startswith("Plan: 29 to add (+), 0 already exported")
+    assert still_new(tmp_path, capsys).startswith(
+        "Plan: 29 verifikationer to add (+), 0 already exported")
 
 
 @pytest.mark.parametrize("name, mutate", [
@@ -138,9 +140,11 @@ def test_a_full_disk_under_the_ledger_records_nothing(tmp_path, capsys, monkeypa
                    "--ledger another path), then run again: nothing was written or recorded "
                    "as exported.\n")
     assert not (tmp_path / "out" / "x.si").exists()
-    assert still_new(tmp_path, capsys).startswith("Plan: 29 to add (+), 0 already exported")
+    assert still_new(tmp_path, capsys).startswith(
+        "Plan: 29 verifikationer to add (+), 0 already exported")
     assert convert(tmp_path, capsys) == (0, "")
-    assert still_new(tmp_path, capsys).startswith("Plan: 0 to add (+), 29 already exported")
+    assert still_new(tmp_path, capsys).startswith(
+        "Plan: 0 verifikationer to add (+), 29 already exported")
 
 
 class _FullWhenDone:
@@ -183,7 +187,8 @@ def test_a_full_disk_after_the_file_is_written_is_settled_next_run(tmp_path, cap
                                str(tmp_path / "out" / "y.si"), "--ledger", str(ledger)], capsys)
     assert code == 3 and not (tmp_path / "out" / "y.si").exists()  # settled: nothing new
     assert out.read_bytes() == written
-    assert still_new(tmp_path, capsys).startswith("Plan: 0 to add (+), 29 already exported")
+    assert still_new(tmp_path, capsys).startswith(
+        "Plan: 0 verifikationer to add (+), 29 already exported")
 
 
 def test_a_ledger_that_cannot_be_created_is_one_message(tmp_path, capsys, monkeypatch):

@@ -70,7 +70,8 @@ def test_rerun_books_nothing_and_says_so(tmp_path, per_row, capsys):
     code, stdout, _ = convert([str(SAMPLE), "-m", str(per_row), "-o", str(tmp_path / "again.si"),
                                "--ledger", str(ledger)], capsys)
     assert code == 3
-    assert "Plan: 0 to add (+), 36 already exported (=), 0 changed (~), 0 unmapped (!)" in stdout
+    assert ("Plan: 0 verifikationer to add (+), 36 already exported (=); 0 rows changed (~), "
+            "0 rows unmapped (!)") in stdout
     assert "Nothing new: every row was exported before; nothing written." in stdout
     assert not (tmp_path / "again.si").exists() and out.read_bytes() == first
     assert len(ledger_keys(ledger)) == 36
@@ -96,7 +97,7 @@ def test_file_with_appended_rows_books_only_those(tmp_path, per_row, capsys):
     newest = {line.split(",", 1)[0] for line in lines[1:17]}
     assert set(ids_in(tmp_path / "2.si")) == newest and len(newest) == 16
     assert set(ids_in(tmp_path / "1.si")).isdisjoint(newest)
-    assert "Plan: 16 to add (+), 20 already exported (=)" in stdout
+    assert "Plan: 16 verifikationer to add (+), 20 already exported (=)" in stdout
 
 
 def test_late_row_of_an_exported_day_gets_its_own_voucher(tmp_path, capsys):
@@ -165,7 +166,7 @@ def test_plan_and_the_run_after_it_agree(tmp_path, capsys):
     assert convert([str(early), "-m", str(mapping), "-o", str(tmp_path / "1.si"), "--ledger",
                     str(ledger)], capsys)[0] == 0
     code, stdout, _ = run_cli(["plan", str(SAMPLE), "-m", str(mapping), "--ledger", str(ledger),
-                               "--format", "json"], capsys)
+                               "--json"], capsys)
     assert code == 0
     planned = json.loads(stdout)["to_write"]
     assert convert([str(SAMPLE), "-m", str(mapping), "-o", str(tmp_path / "2.si"), "--ledger",
@@ -282,7 +283,7 @@ def test_books_flags_hand_booked_vouchers_and_missing_accounts(tmp_path, capsys)
     mapping = REPO / "mappings" / "stripe.yaml"
     ledger = tmp_path / "l.sqlite"
     code, stdout, _ = run_cli(["plan", str(SAMPLE), "-m", str(mapping), "--ledger", str(ledger),
-                               "--format", "json"], capsys)
+                               "--json"], capsys)
     day = json.loads(stdout)["to_write"][0]  # Stripe 2026-01-01
     hand = Voucher("A", dt.date.fromisoformat(day["date"]), "Stripe kortintäkter", tuple(
         Line(l["account"], int(l["amount"].replace(".", ""))) for l in day["lines"]), number=45)
@@ -294,7 +295,7 @@ def test_books_flags_hand_booked_vouchers_and_missing_accounts(tmp_path, capsys)
         balances=[Balance("UB", 0, "1515", 0), Balance("UB", 0, "1930", 1000000)]))
     books.write_bytes(data)
     code, stdout, err = run_cli(["plan", str(SAMPLE), "-m", str(mapping), "--ledger",
-                                 str(ledger), "--books", str(books), "--format", "json"], capsys)
+                                 str(ledger), "--books", str(books), "--json"], capsys)
     result = json.loads(stdout)
     assert result["missing_accounts"] == ["3105"]
     assert [e["possibly_booked"] for e in result["entries"] if "possibly_booked" in e] == ["A 45"]
@@ -314,7 +315,7 @@ def test_diff_shows_what_the_run_adds_to_the_period(tmp_path, per_row, capsys):
     assert convert([str(early), "-m", str(per_row), "-o", str(tmp_path / "1.si"), "--ledger",
                     str(ledger)], capsys)[0] == 0
     code, stdout, _ = run_cli(["plan", str(SAMPLE), "-m", str(per_row), "--ledger", str(ledger),
-                               "--diff", "--format", "json"], capsys)
+                               "--diff", "--json"], capsys)
     diff = stdout[stdout.index("--- exported"):]
     added = [l for l in diff.splitlines() if l.startswith("+") and not l.startswith("+++")]
     assert added[0] == '+#VER S "" 20260201 "txn_3QVQp8Rb7qLmX2vT1Mv8WyML"'

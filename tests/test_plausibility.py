@@ -279,7 +279,7 @@ def test_a_run_warns_once_per_rule_and_posting(in_repo, capsys, tmp_path):
 
 @pytest.mark.parametrize("command", [
     ["convert", "--out", "{tmp}/out.si"], ["convert", "--dry-run"], ["plan"],
-    ["plan", "--format", "json"], ["convert", "--out", "{tmp}/out.si", "--quiet", "--json"]])
+    ["plan", "--json"], ["convert", "--out", "{tmp}/out.si", "--quiet", "--json"]])
 def test_strict_refuses_before_anything_is_written(command, in_repo, capsys, tmp_path):
     args = [a.replace("{tmp}", str(tmp_path)) for a in command]
     code, out, err = run_cli([args[0], S, "-m", F, *args[1:], "--strict", "--ledger",

@@ -456,7 +456,7 @@ def test_200_vouchers_at_real_pace(tmp_path, capsys, monkeypatch):
 
 
 def test_plan_compares_with_the_books_fetched_from_fortnox(env, job, tmp_path, capsys):
-    code, out, _ = run_cli(["plan", *map(str, job), "--format", "json"], capsys)
+    code, out, _ = run_cli(["plan", *map(str, job), "--json"], capsys)
     first = json.loads(out)["to_write"][0]
     # The same voucher, booked by hand in Fortnox: same date, same amounts per account.
     rows = [{"Account": int(l["account"]),
@@ -485,7 +485,7 @@ def test_plan_settles_a_pending_push_first(env, job, tmp_path, capsys):
     code, out, err = run_cli(["plan", *map(str, job)], capsys)
     assert code == 0
     assert "an interrupted push had booked bokfor:" in err
-    assert "1 already exported (=)" in out and "5 to add (+)" in out
+    assert "1 already exported (=)" in out and "5 verifikationer to add (+)" in out
 
 
 def test_a_pending_push_without_credentials_stops_convert(env, job, tmp_path, capsys,

@@ -64,7 +64,8 @@ def test_sigkill_during_a_push_then_plan_settles_it(fake, tmp_path):
     planned = _run(["plan", *common], env)
     assert planned.returncode == 0, planned.stderr
     assert "an interrupted push had booked" in planned.stderr
-    assert "1 already exported (=)" in planned.stdout and "2 to add (+)" in planned.stdout
+    assert "1 already exported (=)" in planned.stdout \
+        and "2 verifikationer to add (+)" in planned.stdout
     assert _run(["push", *common], env).returncode == 0
     assert_exactly_once(fake, ledger, 3)
 

@@ -14,19 +14,24 @@ from pathlib import Path
 from typing import Any, List, Optional
 
 import typer
+import typer.main
 from rich.console import Console
 
 from bokfor import __version__
 from bokfor.errors import EXIT_FAILURE, EXIT_NOTHING_NEW, BokforError, UsageError
 from bokfor.outputs import generated, resolved
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Stripe, bank and POS files -> balanced Swedish vouchers (SIE 4).")
+# Click's plain help (rich_markup_mode=None): it reflows every paragraph to the terminal,
+# reads the same in a pipe, a cron mail and under NO_COLOR, and takes no "[...]" in a help
+# text for markup. Completion: `bokfor --install-completion` (bash, zsh, fish, PowerShell).
+app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
+                  help="Turn Stripe, bank and POS exports into balanced Swedish vouchers "
+                  "(SIE 4I files, or posted to Fortnox).")
 sie_app = typer.Typer(no_args_is_help=True, help="Read and check SIE 4 files.")
-mapping_app = typer.Typer(no_args_is_help=True, help="Check the YAML mapping; print its schema.")
+mapping_app = typer.Typer(no_args_is_help=True, help="Check a YAML mapping, or print its schema.")
 ledger_app = typer.Typer(no_args_is_help=True,
-                         help="What was exported: list, show, verify, imported, forget.")
-fortnox_app = typer.Typer(no_args_is_help=True, help="Fortnox API credentials.")
+                         help="Inspect the export ledger, mark imports, undo exports.")
+fortnox_app = typer.Typer(no_args_is_help=True, help="Log in to Fortnox.")
 app.add_typer(sie_app, name="sie")
 app.add_typer(mapping_app, name="mapping")
 app.add_typer(ledger_app, name="ledger")
@@ -47,8 +52,8 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                 help="Print the version."),
+    version: bool = typer.Option(False, "--version", "-V", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
 ) -> None:
     """bokfor: one command from exports to vouchers."""
 
@@ -73,33 +78,43 @@ def _warn_strict(notices: list, strict: bool, warn: Any = _warn) -> None:
     strict_check(notices, strict, warn)
 
 
-_INPUTS = typer.Argument(..., help="Export files (Stripe balance_history.csv …), or "
-                         "directories holding them.")
-_MAPPING = typer.Option(..., "--mapping", "-m", help="YAML mapping file.")
-_FROM = typer.Option(None, "--from", help="First voucher date (YYYY-MM-DD).")
-_TO = typer.Option(None, "--to", help="Last voucher date (YYYY-MM-DD).")
+# A metavar on every option that takes a value (FILE, DATE, N): Typer would print its Python
+# type instead (`<str>`, `<path>`); see `command` for the rest.
+_INPUTS = typer.Argument(..., metavar="INPUT", help="Export files (Stripe's "
+                         "balance_history.csv, a bank statement, a Z report…) or directories "
+                         "holding them; one or more.")
+_MAPPING = typer.Option(..., "--mapping", "-m", metavar="FILE", help="The YAML mapping.")
+_FROM = typer.Option(None, "--from", metavar="DATE", help="Book only from this date on "
+                     "(YYYY-MM-DD); earlier rows are counted, not booked.")
+_TO = typer.Option(None, "--to", metavar="DATE", help="Book only up to this date "
+                   "(YYYY-MM-DD); later rows are counted, not booked.")
 _QUIET = typer.Option(False, "--quiet", "-q", help="Print only errors (cron).")
-_JSON = typer.Option(False, "--json", help="Print a JSON summary (cron).")
+_JSON = typer.Option(False, "--json", help="Print the result as one JSON document on stdout "
+                     "instead of the tables (cron).")
 _BANK_ACCOUNT = typer.Option(
-    None, "--bank-account", help="The bank account of input files that name none (SEB's, "
-    "Nordea's, ICA's CSV): as listed under sources.bank.bank_accounts.")
+    None, "--bank-account", metavar="NAME", help="The bank account of input files that name "
+    "none (SEB's, Nordea's, ICA's CSV), as listed under sources.bank.bank_accounts.")
 _OTHER_ACCOUNT = typer.Option(
-    False, "--other-account", help="Rows that were exported under another name of their bank "
-    "account (another --bank-account, or none) are another account's: book them.")
-_SOURCE = typer.Option(None, "--source", help="Force the input format.")
-_SHOW = typer.Option("20", "--show", help="Vouchers to list: a number or 'all'.")
-_LEDGER = typer.Option(None, "--ledger", help="Export ledger (default: beside the mapping).")
-_BOOKS = typer.Option(None, "--books", help="SIE 4E export of the books to compare with, or "
-                      "'fortnox' to fetch it from Fortnox (GET /3/sie/4).")
-_TOKEN_FILE = typer.Option(None, "--token-file", help="Fortnox credentials file (default "
-                           "$FORTNOX_TOKEN_FILE or ~/.config/bokfor/fortnox.json).")
-_CORRECT = typer.Option(False, "--correct",
-                        help="Book changed rows: reversal of the earlier booking + new booking.")
+    False, "--other-account", help="Book rows that were exported before under another name "
+    "of their bank account (another --bank-account, or none) as another account's.")
+_SOURCE = typer.Option(None, "--source", metavar="NAME", help="Read every input as this "
+                       "format instead of recognising it (e.g. stripe_balance, camt, netbank).")
+_SHOW = typer.Option("20", "--show", metavar="N|all", help="How many vouchers to list.")
+_LEDGER = typer.Option(None, "--ledger", metavar="FILE", help="The export ledger (default: "
+                       "beside the mapping).")
+_BOOKS = typer.Option(None, "--books", metavar="FILE|fortnox", help="The books to compare "
+                      "with: a SIE 4E export, or 'fortnox' to fetch them (GET /3/sie/4).")
+_TOKEN_FILE = typer.Option(None, "--token-file", metavar="FILE", help="Fortnox credentials "
+                           "(default: $FORTNOX_TOKEN_FILE, else "
+                           "~/.config/bokfor/fortnox.json).")
+_CORRECT = typer.Option(False, "--correct", help="Book rows changed since their export: a "
+                        "reversal of the earlier booking and the new booking.")
 _NEW_ACCOUNTS = typer.Option(False, "--allow-new-accounts",
                              help="Allow accounts the --books chart does not have.")
-_WAIT = typer.Option(60.0, "--wait", help="Seconds to wait for another run's ledger lock.")
-_STRICT = typer.Option(False, "--strict", help="Warnings that may mean wrong books are errors "
-                       "(exit 2), found before anything is written or posted (cron): a posting "
+_WAIT = typer.Option(60.0, "--wait", metavar="SECONDS",
+                     help="How long to wait for another run's lock on the ledger.")
+_STRICT = typer.Option(False, "--strict", help="Treat the warnings that may mean wrong books "
+                       "as errors (exit 2), before anything is written or posted: a posting "
                        "whose sign looks backwards, a row that may be booked already from "
                        "another format of its bank account.")
 
@@ -109,16 +124,19 @@ def convert(
     inputs: List[Path] = _INPUTS,
     mapping: Path = _MAPPING,
     out_path: Optional[str] = typer.Option(
-        None, "--out", "-o", help="SIE file to write (a new directory with --format fortnox); "
-        "may name {from}, {to}, {year}, {run} and {source}, e.g. 'out/bokfor-{run}.si'. A "
-        "run that spans fiscal years writes one file a year (out-2025.si, out-2026.si)."),
+        None, "--out", "-o", metavar="FILE", help="The SIE file to write (a new directory "
+        "with --format fortnox). It may name {from}, {to}, {year}, {run} and {source}, e.g. "
+        "'out/bokfor-{run}.si'. A run that spans fiscal years writes one file a year "
+        "(out-2025.si, out-2026.si)."),
     out_format: str = typer.Option(
-        "sie", "--format", help="sie (one SIE 4I file) or fortnox (a directory: SIE 4I for "
-        "Fortnox's import plus one POST /3/vouchers body per voucher)."),
+        "sie", "--format", metavar="sie|fortnox", help="What to write: one SIE 4I file, or "
+        "a directory with SIE 4I for Fortnox's import and one POST /3/vouchers body per "
+        "voucher."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Write nothing; show the plan."),
     date_from: Optional[str] = _FROM,
     date_to: Optional[str] = _TO,
-    checksum: bool = typer.Option(False, "--checksum", help="Add #KSUMMA to the SIE file."),
+    checksum: bool = typer.Option(False, "--checksum", help="Add a #KSUMMA checksum to the "
+                                  "SIE file."),
     source: Optional[str] = _SOURCE,
     show: str = _SHOW,
     ledger: Optional[Path] = _LEDGER,
@@ -133,8 +151,10 @@ def convert(
     other_account: bool = _OTHER_ACCOUNT,
     strict: bool = _STRICT,
 ) -> None:
-    """Convert exports into a SIE 4I file (or a Fortnox batch); rows exported before are
-    never booked again."""
+    """Book exports into a SIE 4I file or a Fortnox batch.
+
+    Prints the vouchers first. Rows exported before are never booked again: the export
+    ledger remembers each one. Exit 3 when there is nothing new."""
     if out_format not in ("sie", "fortnox"):
         raise UsageError(f"--format {out_format!r} must be sie or fortnox")
     if not dry_run and out_path is None:
@@ -164,17 +184,31 @@ def plan(
     correct: bool = _CORRECT,
     allow_new_accounts: bool = _NEW_ACCOUNTS,
     wait: float = _WAIT,
-    diff: bool = typer.Option(False, "--diff",
-                              help="Unified diff of the period's SIE text: before -> after."),
-    fmt: str = typer.Option("table", "--format", help="table or json."),
+    diff: bool = typer.Option(False, "--diff", help="Print a unified diff of the period's "
+                              "SIE text, as exported before -> after this run."),
+    json_out: bool = typer.Option(False, "--json", help="Print the plan as one JSON document "
+                                  "on stdout instead of the tables."),
+    old_format: Optional[str] = typer.Option(None, "--format", hidden=True,
+                                             help="Deprecated: `--format json` is --json."),
     token_file: Optional[Path] = _TOKEN_FILE,
     bank_account: Optional[str] = _BANK_ACCOUNT,
     other_account: bool = _OTHER_ACCOUNT,
     strict: bool = _STRICT,
 ) -> None:
-    """Show what convert would do: + new, = already exported, ~ changed, ! unmapped."""
-    if fmt not in ("table", "json"):
-        raise UsageError(f"--format {fmt!r} must be table or json")
+    """Show what convert would do, writing nothing.
+
+    Every row is shown against the export ledger: + new, = already exported, ~ changed
+    since its export, ! no rule matches. Exit 2 when a row is changed or unmapped."""
+    fmt = "json" if json_out else "table"
+    if old_format is not None:  # --format meant table|json here, sie|fortnox on convert
+        if old_format not in ("table", "json"):
+            raise UsageError(f"--format {old_format!r} must be table or json",
+                             hint="plan --json prints the plan as JSON; --format is going.")
+        err.print(f"bokfor: warning: plan --format {old_format} is deprecated: "
+                  f"{'use --json' if old_format == 'json' else 'the table is the default'}",
+                  markup=False)
+        if not json_out:
+            fmt = old_format
     _run(inputs, mapping, out_path=None, write=False, date_from=date_from, date_to=date_to,
          checksum=False, source=source, show=show, ledger_path=ledger, books=books,
          correct=correct, allow_new_accounts=allow_new_accounts, wait=wait, quiet=False,
@@ -318,14 +352,26 @@ def push(
     other_account: bool = _OTHER_ACCOUNT,
     strict: bool = _STRICT,
 ) -> None:
-    """Post the vouchers to Fortnox (POST /3/vouchers), each exactly once: the same plan as
-    convert, a check that the credentials open the books of the mapping's company.orgnr, a
-    pre-flight of every voucher against Fortnox's registers, then per voucher
-    pending -> POST -> posted in the ledger. Base URL: $BOKFOR_FORTNOX_URL."""
+    """Post the vouchers to Fortnox, each exactly once.
+
+    It makes the same plan as convert, checks that the credentials open the books of the
+    mapping's company.orgnr, pre-flights every voucher against Fortnox's registers, then
+    posts each voucher (pending -> POST /3/vouchers -> posted, in the ledger). Credentials
+    come from the token file `bokfor fortnox login` writes or the FORTNOX_* variables (when
+    there are none it says so before it shows the plan); the API's address comes from
+    $BOKFOR_FORTNOX_URL."""
     from bokfor.convert import Job
     from bokfor.ledger import default_path
     from bokfor.mapping import load_mapping
-    from bokfor.push import base_url, bodies, prepare, push_plan, require_orgnr, wire
+    from bokfor.push import (
+        base_url,
+        bodies,
+        prepare,
+        push_plan,
+        require_orgnr,
+        token_provider,
+        wire,
+    )
     from bokfor.report import dumps, show_plan
 
     first, last, limit = _period_and_limit(date_from, date_to, show)
@@ -342,6 +388,7 @@ def push(
     try:
         plan, state = job.plan(exported=limit is None)
         _warn_strict(job.notices + plan.notices, strict, warn)
+        token_provider(token_file)  # no credentials: say where they come from, before the plan
         if table:
             show_plan(out, plan, rules.accounts, limit)
         registers = prepare(job, client, plan, where)
@@ -382,10 +429,12 @@ def push(
 
 @fortnox_app.command("login")
 def fortnox_login(token_file: Optional[Path] = _TOKEN_FILE) -> None:
-    """Save Fortnox credentials in the token file (mode 0600) and check them against the
-    API. A service account first: FORTNOX_CLIENT_ID, FORTNOX_CLIENT_SECRET and
-    FORTNOX_TENANT_ID (client credentials); else the refresh-token flow with
-    FORTNOX_REFRESH_TOKEN. Missing values are asked for on a terminal, never echoed."""
+    """Save Fortnox credentials in the token file and check them.
+
+    The token file is written with mode 0600, after the credentials opened the API. A
+    service account first: FORTNOX_CLIENT_ID, FORTNOX_CLIENT_SECRET and FORTNOX_TENANT_ID
+    (client credentials); else the refresh-token flow with FORTNOX_REFRESH_TOKEN. Missing
+    values are asked for on a terminal, never echoed."""
     from bokfor.fortnox import auth
     from bokfor.fortnox.client import FortnoxClient
     from bokfor.fortnox.errors import FortnoxCredentialsMissing
@@ -462,20 +511,29 @@ def _nothing_new(quiet: bool, json_out: bool, plan: Any = None) -> None:
 
 @app.command()
 def reconcile(
-    inputs: List[Path] = typer.Argument(..., help="Stripe exports with payout ids."),
-    mapping: Optional[Path] = typer.Option(None, "--mapping", "-m",
-                                           help="Mapping (for the time zone of dates)."),
-    source: Optional[str] = typer.Option(None, "--source", help="Force the input format."),
+    inputs: List[Path] = typer.Argument(..., metavar="INPUT", help="Stripe exports with "
+                                        "payout ids (the balance export, the payout "
+                                        "reconciliation report)."),
+    mapping: Optional[Path] = typer.Option(None, "--mapping", "-m", metavar="FILE",
+                                           help="A mapping, for the time zone of dates "
+                                           "(default Europe/Stockholm)."),
+    source: Optional[str] = typer.Option(None, "--source", metavar="NAME", help="Read every "
+                                         "input as this format instead of recognising it "
+                                         "(stripe_balance, stripe_report or settlement)."),
     payouts: Optional[Path] = typer.Option(
-        None, "--payouts", help="Payouts export, for payout amounts the inputs lack (Reports)."),
+        None, "--payouts", metavar="FILE", help="The payouts export, for payout amounts the "
+        "inputs lack (Reports)."),
     summary: Optional[Path] = typer.Option(
-        None, "--summary", help="Balance summary report: its activity and payouts must match."),
+        None, "--summary", metavar="FILE", help="The balance summary report: its activity "
+        "and payouts must match."),
     bank: Optional[List[Path]] = typer.Option(
-        None, "--bank", help="Bank statement(s) (camt, MT940, net-bank CSV…): the bank line "
-        "that received each payout."),
+        None, "--bank", metavar="FILE", help="A bank statement (camt, MT940, net-bank CSV…) "
+        "to find the bank line that received each payout in; may be given again."),
 ) -> None:
-    """Per payout: sales, fees, refunds, disputes, net, payout and the difference (must be
-    0.00), and with --bank the bank line that received it. Exits 2 when any payout, or the
+    """Check that every Stripe payout adds up, to the öre.
+
+    It shows per payout the sales, fees, refunds, disputes, net, payout and the difference
+    (which must be 0,00), and with --bank the bank line that received it. Exit 2 when any payout, or the
     balance summary, does not add up, or a payout that should be in the bank file is not."""
     from zoneinfo import ZoneInfo
 
@@ -587,8 +645,11 @@ def _bank_rows(paths: list[Path], tz: Any, formats: Any = None) -> list:
 
 
 @sie_app.command("check")
-def sie_check(file: Path = typer.Argument(..., help="SIE 4 file (.se / .si).")) -> None:
-    """Read a SIE 4 file, check every voucher balances and #KSUMMA matches; print a summary."""
+def sie_check(file: Path = typer.Argument(..., metavar="FILE",
+                                         help="A SIE 4 file (.se, .si).")) -> None:
+    """Check a SIE 4 file and print a summary of it.
+
+    Every voucher must balance and #KSUMMA, when there is one, must match."""
     from bokfor.money import format_sek
     from bokfor.sie.reader import read
 
@@ -610,10 +671,15 @@ def sie_check(file: Path = typer.Argument(..., help="SIE 4 file (.se / .si).")) 
 
 
 @mapping_app.command("check")
-def mapping_check(file: Path = typer.Argument(..., help="YAML mapping file."),
-                  strict: bool = _STRICT) -> None:
-    """Validate a mapping: keys, accounts, VAT, templates, rule balance and reachability;
-    warn of postings whose sign is backwards on every row their rule matches."""
+def mapping_check(file: Path = typer.Argument(..., metavar="FILE", help="The YAML mapping."),
+                  strict: bool = typer.Option(False, "--strict", help="Treat a posting whose "
+                                              "sign is backwards on every row its rule "
+                                              "matches as an error (exit 2), not a warning.")
+                  ) -> None:
+    """Check a mapping before it books anything.
+
+    It checks keys, accounts, VAT, templates, the balance of every rule and whether it can
+    match, and warns of a posting whose sign is backwards on every row its rule matches."""
     from bokfor.mapping import load_mapping
     from bokfor.plausibility import mapping_warnings
 
@@ -626,7 +692,9 @@ def mapping_check(file: Path = typer.Argument(..., help="YAML mapping file."),
 
 @mapping_app.command("schema")
 def mapping_schema() -> None:
-    """Print the mapping's JSON Schema (for editor completion and checks)."""
+    """Print the mapping's JSON Schema.
+
+    Editors use it to complete and check a mapping while it is written."""
     from bokfor.mapping import json_schema
 
     sys.stdout.write(json_schema() + "\n")
@@ -644,14 +712,17 @@ def _ledger_at(ledger: Optional[Path], mapping: Optional[Path]):
     return Ledger.open(path)
 
 
-_LEDGER_OPT = typer.Option(None, "--ledger", help="Ledger file.")
-_LEDGER_MAPPING = typer.Option(None, "--mapping", "-m", help="Mapping whose ledger to use.")
+_LEDGER_OPT = typer.Option(None, "--ledger", metavar="FILE", help="The export ledger.")
+_LEDGER_MAPPING = typer.Option(None, "--mapping", "-m", metavar="FILE",
+                               help="The mapping whose ledger (beside it) to use.")
 
 
 @ledger_app.command("list")
 def ledger_list(ledger: Optional[Path] = _LEDGER_OPT,
                 mapping: Optional[Path] = _LEDGER_MAPPING) -> None:
-    """List the exports: id, time, state, period, vouchers, rows, file."""
+    """List the exports.
+
+    One line each: id, time, state, period, vouchers, rows and the file written."""
     book = _ledger_at(ledger, mapping)
     for e in book.exports():
         state = "imported" if e.imported else e.state
@@ -662,8 +733,10 @@ def ledger_list(ledger: Optional[Path] = _LEDGER_OPT,
 @ledger_app.command("verify")
 def ledger_verify(ledger: Optional[Path] = _LEDGER_OPT,
                   mapping: Optional[Path] = _LEDGER_MAPPING) -> None:
-    """Check that every file bokfor wrote is still there with the sha256 it was written
-    with; exit 2 naming those deleted or changed (every run checks recent ones cheaply)."""
+    """Check that the files bokfor wrote are still as it wrote them.
+
+    Every file must be there with the sha256 it was written with; exit 2 naming those
+    deleted or changed. (Every run checks the recent ones cheaply.)"""
     from bokfor.convert import file_notices
     from bokfor.errors import InputError
 
@@ -682,11 +755,14 @@ def ledger_verify(ledger: Optional[Path] = _LEDGER_OPT,
 
 @ledger_app.command("imported")
 def ledger_imported(export_ids: List[int] = typer.Argument(
-                        ..., help="Export ids (`bokfor ledger list`) whose files you imported."),
+                        ..., metavar="EXPORT", help="The ids of the exports whose files you "
+                        "imported (`bokfor ledger list`)."),
                     ledger: Optional[Path] = _LEDGER_OPT,
                     mapping: Optional[Path] = _LEDGER_MAPPING) -> None:
-    """Record that these exports' files were imported into the books: bokfor then no longer
-    warns when they are moved or deleted (`ledger verify` and every run)."""
+    """Record that exports' files were imported into the books.
+
+    bokfor then no longer warns when those files are moved or deleted (`ledger verify` and
+    every run)."""
     from bokfor.ledger import Ledger
 
     book = _ledger_at(ledger, mapping)
@@ -699,10 +775,13 @@ def ledger_imported(export_ids: List[int] = typer.Argument(
 
 
 @ledger_app.command("show")
-def ledger_show(key: str = typer.Argument(..., help="A row key, e.g. stripe:txn_…"),
+def ledger_show(key: str = typer.Argument(..., metavar="KEY", help="A row's key, e.g. "
+                                         "stripe:txn_…"),
                 ledger: Optional[Path] = _LEDGER_OPT,
                 mapping: Optional[Path] = _LEDGER_MAPPING) -> None:
-    """Show how one source row was exported: content, lines, voucher and export."""
+    """Show how one source row was exported.
+
+    Its content, the lines it was booked to, their voucher and the export."""
     from bokfor.ledger import LedgerError
     from bokfor.money import format_sie
     from bokfor.plan import content_dict
@@ -730,12 +809,16 @@ def ledger_show(key: str = typer.Argument(..., help="A row key, e.g. stripe:txn_
 
 
 @ledger_app.command("forget")
-def ledger_forget(export_id: int = typer.Argument(..., help="Export id (`bokfor ledger list`)."),
+def ledger_forget(export_id: int = typer.Argument(..., metavar="EXPORT", help="The export's "
+                                                 "id (`bokfor ledger list`)."),
                   yes: bool = typer.Option(False, "--yes", help="Really forget it."),
                   ledger: Optional[Path] = _LEDGER_OPT,
                   mapping: Optional[Path] = _LEDGER_MAPPING) -> None:
-    """Forget an export after its import was undone in the books (e.g. Fortnox "Ångra
-    SIE"): its rows count as new again and the next convert books them."""
+    """Forget an export whose import was undone in the books.
+
+    Once the import is undone in the books (e.g. with Fortnox's "Ångra SIE"), the export's
+    rows count as new again and the next convert books them. Without --yes it only says
+    what it would forget."""
     from bokfor.ledger import Ledger, LedgerError
 
     book = _ledger_at(ledger, mapping)
@@ -759,13 +842,18 @@ def ledger_forget(export_id: int = typer.Argument(..., help="Export id (`bokfor 
 
 
 @ledger_app.command("settle")
-def ledger_settle(key: str = typer.Argument(..., help="The bokfor key (bokfor:…) of the push."),
-                  series: str = typer.Argument(..., help="Fortnox voucher series."),
-                  number: int = typer.Argument(..., help="Fortnox voucher number."),
+def ledger_settle(key: str = typer.Argument(..., metavar="KEY",
+                                           help="The push's bokfor key (bokfor:…)."),
+                  series: str = typer.Argument(..., metavar="SERIES",
+                                              help="The Fortnox voucher series."),
+                  number: int = typer.Argument(..., metavar="NUMBER",
+                                              help="The Fortnox voucher number."),
                   ledger: Optional[Path] = _LEDGER_OPT,
                   mapping: Optional[Path] = _LEDGER_MAPPING) -> None:
-    """Record a pending push as posted as SERIES NUMBER, after Fortnox was found to hold
-    several vouchers with its key and you decided which one counts."""
+    """Record a pending push as posted as SERIES NUMBER.
+
+    Use it when Fortnox was found to hold several vouchers with the push's key and you
+    decided which one counts."""
     from bokfor.ledger import Ledger, LedgerError
 
     book = _ledger_at(ledger, mapping)
@@ -787,16 +875,18 @@ def ledger_settle(key: str = typer.Argument(..., help="The bokfor key (bokfor:�
 
 @app.command()
 def init(
-    path: Path = typer.Argument(Path("mapping.yaml"), help="Where to write the starter mapping "
-                                "(not bokfor.yaml: that name is a client folder's config)."),
+    path: Path = typer.Argument(Path("mapping.yaml"), metavar="FILE", help="Where to write "
+                                "the starter mapping (not bokfor.yaml: that name is a client "
+                                "folder's config)."),
     client: Optional[Path] = typer.Option(
-        None, "--client", help="Make a client folder for `bokfor run` instead: bokfor.yaml, "
-        "mapping.yaml and the folders inbox, out, archive, rejected and reports."),
-    kind: Optional[str] = typer.Option(None, "--kind", help="The starter mapping: stripe, bank "
-                                       "or pos (the example mapping of that kind)."),
+        None, "--client", metavar="DIR", help="Make a client folder for `bokfor run` instead: "
+        "bokfor.yaml, mapping.yaml and the folders inbox, out, archive, rejected and reports."),
+    kind: Optional[str] = typer.Option(None, "--kind", metavar="stripe|bank|pos",
+                                       help="The starter mapping: the example mapping of "
+                                       "that kind."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
 ) -> None:
-    """Write a commented starter mapping, or make a client folder (--client)."""
+    """Write a starter mapping, or make a client folder (--client)."""
     from bokfor.client import init_client, starter_text
     from bokfor.fileio import atomic_write
 
@@ -816,21 +906,23 @@ def init(
 
 @app.command("run")
 def run_clients(
-    folders: List[Path] = typer.Argument(..., help="Client folders, each with a bokfor.yaml "
-                                         "(`bokfor init --client DIR` makes one)."),
-    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="Clients run at "
-                                       "once, each in a process of its own (default: the "
-                                       "number of cores)."),
+    folders: List[Path] = typer.Argument(..., metavar="DIR", help="Client folders, each with "
+                                         "a bokfor.yaml (`bokfor init --client DIR` makes "
+                                         "one)."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, metavar="N",
+                                       help="How many clients to run at once, each in a "
+                                       "process of its own (default: the number of cores)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only what needs a person: "
                                "errors and rejected files (cron mails only that)."),
     json_out: bool = typer.Option(False, "--json", help="Print the summary as one JSON "
                                   "document (docs/run.schema.json), also when a client "
                                   "failed."),
 ) -> None:
-    """Book what arrived in each client folder's inbox, as convert (or push) would; file
-    the inputs in archive/ or rejected/ (with a note why) and write a run report per client.
-    Exit 0 when every client ended well (nothing to do and nothing new are well), 2 when a
-    client has something to fix, 1 on a bug."""
+    """Book what arrived in the inbox of each client folder.
+
+    Each inbox is booked as convert (or push) would book it; the inputs are filed in
+    archive/ or rejected/ (with a note why) and each client gets a run report. Exit 0 when every client ended well (nothing to
+    do and nothing new are well), 2 when a client has something to fix, 1 on a bug."""
     from bokfor.nightly import run_clients as run_all
 
     if jobs is None:
@@ -888,6 +980,29 @@ def _summary_table(summary: dict) -> None:
               markup=False)
 
 
+def command() -> Any:
+    """The click command tree of `app`, as `bokfor` runs it and its help shows it.
+
+    Typer 0.29 prints every argument's Python type beside its name (`INPUT <list[Path]>`);
+    the metavar says what to give, so the type is left out. An option that takes a value and
+    names no metavar gets its name in capitals, as click does (`--kind KIND`)."""
+    from typer.core import TyperArgument, TyperOption
+
+    def polish(cmd: Any) -> None:
+        for param in cmd.params:
+            if isinstance(param, TyperArgument):
+                param.display_type_rich = lambda ctx: None  # type: ignore[method-assign]
+            if param.metavar is None and (isinstance(param, TyperArgument) or (
+                    isinstance(param, TyperOption) and not param.is_flag)):
+                param.metavar = (param.name or "").upper()
+        for sub in getattr(cmd, "commands", {}).values():
+            polish(sub)
+
+    root = typer.main.get_command(app)
+    polish(root)
+    return root
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     """Entry point: the one place that turns errors into messages and exit codes.
 
@@ -896,7 +1011,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     try:
-        app(args=args, prog_name="bokfor")
+        command()(args=args, prog_name="bokfor")
     except BokforError as exc:
         if debug:
             raise

@@ -119,7 +119,7 @@ def token_provider(token_file: Path | None = None):
     from bokfor.fortnox.auth import TOKEN_URL, from_env
 
     path = token_file or default_token_file()
-    return from_env(token_file=path if path.exists() or token_file else None,
+    return from_env(token_file=path if path.exists() or token_file else None, looked_in=path,
                     token_url=os.environ.get(ENV_TOKEN_URL) or TOKEN_URL)
 
 

@@ -26,12 +26,26 @@ STATUS_WORDS = {NEW: "new", EXPORTED: "already exported", CHANGED: "changed",
 
 
 def counts_line(plan: Plan) -> str:
+    """The plan in one line, saying what it counts: `+` and `=` verifikationer (the table's
+    entries), `~` and `!` rows, as each input's line does (the table has an entry a changed
+    row, and a `!` entry a kind of unmapped row that says how many rows it holds)."""
     corrections = len(plan.to_write) - plan.count(NEW)
-    parts = [f"{plan.count(NEW)} to add (+)", f"{plan.count(EXPORTED)} already exported (=)",
-             f"{plan.count(CHANGED)} changed (~)", f"{plan.count(UNMAPPED)} unmapped (!)"]
+    vouchers = [f"{plan.count(NEW)} verifikationer to add (+)",
+                f"{plan.count(EXPORTED)} already exported (=)"]
     if corrections:
-        parts.append(f"{corrections} corrections")
-    return "Plan: " + ", ".join(parts)
+        vouchers.append(f"{corrections} corrections")
+    changed, unmapped = plan.count(CHANGED), unmapped_rows(plan)
+    return (f"Plan: {', '.join(vouchers)}; {changed} {_rows(changed)} changed (~), "
+            f"{unmapped} {_rows(unmapped)} unmapped (!)")
+
+
+def unmapped_rows(plan: Plan) -> int:
+    """Rows no rule matches (a `!` entry is a kind of them)."""
+    return sum(s.unmapped for s in plan.inputs)
+
+
+def _rows(n: int) -> str:
+    return "row" if n == 1 else "rows"
 
 
 def nothing_new(plan: Plan | None) -> tuple[str, str]:
@@ -41,7 +55,10 @@ def nothing_new(plan: Plan | None) -> tuple[str, str]:
     for their payout) — never the first said of the second."""
     if plan is None or any(s.exported or s.changed for s in plan.inputs) \
             or plan.count(EXPORTED):
-        return "exported", "Nothing new: every row was exported before; nothing written."
+        empty = ", ".join(s.path for s in plan.inputs if not s.rows) if plan else ""
+        return "exported", "Nothing new: every row was exported before" + (
+            f" (and there are no transactions in {empty})" if empty else "") + \
+            "; nothing written."
     files = ", ".join(s.path for s in plan.inputs)
     if not any(s.rows for s in plan.inputs):
         return "no-transactions", f"Nothing to book: no transactions in {files}; nothing " \
@@ -139,10 +156,12 @@ def _totals_table(vouchers: list[Voucher], accounts: dict[str, str]) -> Table:
 
 
 def plan_json(plan: Plan) -> dict[str, Any]:
-    """The plan for machines; amounts are exact decimal strings ("1234.50"), never floats."""
+    """The plan for machines; amounts are exact decimal strings ("1234.50"), never floats.
+    `counts` counts as the text does: new and exported verifikationer, changed and unmapped
+    rows."""
     return {
         "counts": {"new": plan.count(NEW), "exported": plan.count(EXPORTED),
-                   "changed": plan.count(CHANGED), "unmapped": plan.count(UNMAPPED),
+                   "changed": plan.count(CHANGED), "unmapped": unmapped_rows(plan),
                    "to_write": len(plan.to_write)},
         "entries": [_entry_json(e) for e in plan.entries],
         "to_write": [_voucher_json(v) for v in plan.to_write],

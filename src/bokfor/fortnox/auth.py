@@ -377,10 +377,12 @@ def _scrub(text: str, secrets: list[str]) -> str:
 
 
 def from_env(environ: Mapping[str, str] | None = None, *, token_file: Path | None = None,
-             token_url: str = TOKEN_URL, **kwargs: Any) -> _Provider:
+             token_url: str = TOKEN_URL, looked_in: Path | None = None,
+             **kwargs: Any) -> _Provider:
     """The token provider the environment and token file describe: client credentials when
     a tenant id is known, else the refresh-token flow. Environment variables win over the
-    file's `client_id`, `client_secret`, `tenant_id`."""
+    file's `client_id`, `client_secret`, `tenant_id`. `looked_in`: the token file to name
+    when there is none (the default one `bokfor fortnox login` writes)."""
     env = os.environ if environ is None else environ
     path = token_file or (Path(env[ENV_TOKEN_FILE]) if env.get(ENV_TOKEN_FILE) else None)
     saved = TokenStore(path).load() if path else {}
@@ -388,10 +390,17 @@ def from_env(environ: Mapping[str, str] | None = None, *, token_file: Path | Non
     client_secret = env.get(ENV_CLIENT_SECRET) or saved.get("client_secret")
     tenant_id = env.get(ENV_TENANT_ID) or saved.get("tenant_id")
     if not client_id or not client_secret:
+        unset = " and ".join(n for n in (ENV_CLIENT_ID, ENV_CLIENT_SECRET) if not env.get(n))
+        where = path or looked_in
+        file = "no token file is named" if where is None else \
+            f"the token file {where} holds none" if where.exists() else \
+            f"there is no token file {where}"
         raise FortnoxCredentialsMissing(
-            "no Fortnox client credentials", hint=f"set {ENV_CLIENT_ID} and "
-            f"{ENV_CLIENT_SECRET} (and {ENV_TENANT_ID} for a service account), or run "
-            "`bokfor fortnox login` once.")
+            f"no Fortnox client credentials: {unset} {'are' if ' and ' in unset else 'is'} "
+            f"not set, and {file}", hint="run `bokfor fortnox login` once on a terminal (it "
+            f"checks them and saves them{f' in {where}' if where else ''}), or set "
+            f"{ENV_CLIENT_ID} and {ENV_CLIENT_SECRET} (and {ENV_TENANT_ID} for a service "
+            f"account); --token-file or ${ENV_TOKEN_FILE} names another token file.")
     if tenant_id:
         provider = ClientCredentials(client_id, client_secret, tenant_id, token_url=token_url,
                                      **kwargs)
