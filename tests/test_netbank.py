@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from bokfor.domain import Notice, Row
+from bokfor.domain import Caution, Notice, Row
 from bokfor.errors import InputError
 from bokfor.sources import bank, limits, netbank, tables
 from bokfor.sources.netbank import (BUILTIN, SOURCE, ProfileError, ProfileModel,
@@ -887,6 +887,32 @@ def test_a_row_without_a_date_amid_the_transactions_is_refused() -> None:
         f"dates as YYYY-MM-DD Fix: {REDOWNLOAD}")
 
 
+
+
+def test_rows_without_a_date_but_with_an_amount_under_the_table_are_never_dropped_silently(
+        tmp_path: Path) -> None:
+    """A card purchase the bank has not dated yet (or a total) under the transactions: left
+    out, as it cannot be dated, but with a caution naming its lines and amounts (--strict
+    stops on it); balances in the balance column alone are no amount."""
+    text = (SAMPLES / "seb.csv").read_text(encoding="utf-8")
+    path = write(tmp_path, "seb.csv", text + ";;5484400000;KORTKÖP PENDING;-500.000;\n"
+                 ";;;Utgående saldo;;38213.750\n;;5484400001;KORTKÖP PENDING;-20.000;\n")
+    out = read_all(path)
+    assert len([r for r in out if isinstance(r, Row)]) == 12
+    notices = [n for n in out if isinstance(n, Notice)]
+    assert [str(n) for n in notices] == [
+        f"{path}:14: 2 rows without a date left out although they hold an amount (line 14: "
+        "-500.000; line 16: -20.000): if they are transactions the bank has not booked yet, "
+        "export again later to book them"]
+    assert isinstance(notices[0], Caution)
+    only = write(tmp_path, "only.csv", text.splitlines()[0]
+                 + "\n;;5484400000;KORTKÖP PENDING;-500.000;\n")
+    assert [str(n) for n in read_all(only)] == [
+        f"{only}:1: no transactions in this file: only rows without a date; nothing to book "
+        "from it",
+        f"{only}:2: 1 row without a date left out although it holds an amount (line 2: "
+        "-500.000): if it is a transaction the bank has not booked yet, export again later "
+        "to book it"]
 def test_bank_norwegian_short_and_card_layouts() -> None:
     short = rows_of(SAMPLES / "banknorwegian.xlsx")
     assert (short[0].date, short[0].fields["value_date"], short[0].fields["transaction_code"]) \

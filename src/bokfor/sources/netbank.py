@@ -47,7 +47,7 @@ from typing import Any, Callable, Iterable, Iterator, Literal, Sequence
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from bokfor.domain import Notice, Origin, Row
+from bokfor.domain import Caution, Notice, Origin, Row
 from bokfor.errors import InputError, MappingError
 from bokfor.money import AmountError, parse_amount
 from bokfor.patterns import Pattern, PatternError, compile_pattern
@@ -1100,6 +1100,8 @@ class _Scan:
     pending: list[tuple[int, str]]  # (line, the value that marks it)
     void: list[tuple[int, str]]
     footer: list[int]  # rows without a date after the last transaction
+    # Of those, the ones with a value in an amount column: (line, the value as written).
+    undated: list[tuple[int, str]]
 
 
 class _Reader:
@@ -1181,6 +1183,7 @@ class _Reader:
             scan = self.refit(exc)
         if not scan.parsed:  # a quiet day's download: said, and the run goes on
             yield self.no_transactions(scan)
+            yield from self.undated(scan)
             return
         yield from self.emit(scan.parsed)
         yield from self.left_out(scan)
@@ -1355,7 +1358,11 @@ class _Reader:
                 f"{p.footer}-row footer: it would be dropped", file=self.file, line=line,
                 hint="check the profile's `footer:` against the file (a transaction is never "
                 "dropped), or export the file again.")
-        return _Scan(parsed, pending, void, [line for line, _ in undated])
+        amount_at = [i for i in (i_amount, i_in, i_out) if i is not None]
+        with_amount = [(line, "/".join(shown)) for line, cells in undated
+                       if (shown := [_s(cells[i]) for i in amount_at if _s(cells[i])])]
+        return _Scan(parsed, pending, void,
+                     [line for line, _ in undated] + [line for line, _ in footer], with_amount)
 
     def left_out(self, scan: _Scan) -> Iterator[Notice]:
         """The notices of rows not booked (pending, void), and of a re-saved file's format."""
@@ -1370,10 +1377,31 @@ class _Reader:
                 f"{len(rows)} {kind}row" + ("s" if len(rows) > 1 else "")
                 + f" ({_marked(rows)}) left out: " + why.format(them=them),
                 file=self.file, line=rows[0][0])
+        yield from self.undated(scan)
         if self.refitted:
             yield Notice("a spreadsheet re-saved this file (" + ", ".join(self.refitted)
                          + f"): read in that format, not the {self.p.name} layout's own",
                          file=self.file, line=self.m.header_line or None)
+
+    def undated(self, scan: _Scan) -> Iterator[Notice]:
+        """Rows under the table with an amount but no date, named with their amounts: not
+        booked (no date to book them on), but never dropped silently. A caution, not an
+        error: a card purchase the bank has not dated yet is a normal night's input, which a
+        later export dates (as a pending row); a caution because a row may be lost, so that
+        --strict stops on it. A layout's balance or total row with an amount is its
+        `footer:`, which says so for every file of the layout."""
+        rows = scan.undated
+        if not rows:
+            return
+        many = len(rows) > 1
+        shown = "; ".join(f"line {line}: {value}" for line, value in rows[:5]) \
+            + ("; …" if len(rows) > 5 else "")
+        yield Caution(
+            f"{len(rows)} row{'s' if many else ''} without a date left out although "
+            + ("they hold an amount" if many else "it holds an amount") + f" ({shown}): if "
+            + ("they are transactions" if many else "it is a transaction")
+            + " the bank has not booked yet, export again later to book "
+            + ("them" if many else "it"), file=self.file, line=rows[0][0])
 
     def no_transactions(self, scan: _Scan) -> Notice:
         """What a table without a booked row holds instead (never "nothing new"): a warning,
@@ -1391,7 +1419,8 @@ class _Reader:
         if parts:
             what = "only " + " and ".join(parts)
         elif scan.footer:
-            what = "only rows without a date (a balance or a total)"
+            what = "only rows without a date" + ("" if scan.undated else " (a balance or a "
+                                                 "total)")
         else:
             what = "no row under the header" if p.width is None else "no row"
         return Notice(f"no transactions in this file: {what}; nothing to book from it"
