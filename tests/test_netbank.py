@@ -408,6 +408,27 @@ def test_sparebank1_sample_inn_ut_and_accounts() -> None:
     assert (rows[3].key[-2:], rows[2].key[-2:]) == ("#1", "#2")
 
 
+def test_a_negative_value_in_the_money_in_column_keeps_its_sign_with_a_caution(
+        tmp_path: Path) -> None:
+    """A returned deposit written as Inn "-100,00" took money out: booked −100,00, never
+    +100,00, and said (its sign contradicts its column). Ut counts as out whatever its sign."""
+    text = (SAMPLES / "sparebank1.csv").read_text(encoding="utf-8-sig")
+    path = write(tmp_path, "sb1.csv", text.replace(
+        '"09.01.2026";"ZETTLE UTBETALING";"09.01.2026";"3412,50";',
+        '"09.01.2026";"ZETTLE UTBETALING";"09.01.2026";"-100,00";').replace(
+        '"-95,00"', '"95,00"'))
+    out = read_all(path)
+    rows = [r for r in out if isinstance(r, Row)]
+    amounts = {r.fields["text"]: r.amounts["amount"] for r in rows}
+    assert (amounts["ZETTLE UTBETALING"], amounts["Avgift bedriftskonto"]) == (-10000, -9500)
+    notices = [n for n in out if isinstance(n, Notice)]
+    assert [str(n) for n in notices] == [
+        f"{path}:11: 1 row has a negative amount in 'Inn', the money-in column (line 11: "
+        "-100,00): booked as money out, as the bank wrote it; check it against the bank's "
+        "statement"]
+    assert isinstance(notices[0], Caution)
+
+
 def test_handelsbanken_xlsx_sample_declared_a1_and_account() -> None:
     with zipfile.ZipFile(SAMPLES / "handelsbanken.xlsx") as archive:
         assert b'<dimension ref="A1:A1"/>' in archive.read("xl/worksheets/sheet1.xml")

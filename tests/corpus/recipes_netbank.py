@@ -8,7 +8,8 @@ how to read the file, in keys of its own:
 
     column: Belopp            # the signed amount's header cell; or
     column: {in: INN, out: UT}   # money in and out in two columns (out counted as its
-                              #   absolute value, whatever sign the bank writes)
+                              #   absolute value, whatever sign the bank writes; in with
+                              #   the sign it is written with)
     fee: Fee                  # optional: a fee column subtracted from each row
     delimiter: ";"            # csv: ";" "," or "tab"
     decimal: ","              # csv: the decimal mark; the other mark and spaces are
@@ -73,7 +74,7 @@ def _sum(header: list[str], rows: list[list[str]], params: dict,
             if cell(first):
                 total += number(cell(first))
         else:
-            total += abs(number(cell(first))) if cell(first) else 0
+            total += number(cell(first)) if cell(first) else 0
             total -= abs(number(cell(out))) if cell(out) else 0
         if fee and cell(fee):
             total -= number(cell(fee))

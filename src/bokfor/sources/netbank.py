@@ -100,7 +100,8 @@ class ColumnsModel(_Strict):
     value_date: str | None = Field(None, description="Value date (valutadag, rentedato)")
     amount: str | None = Field(None, description="Signed amount, positive = money in. "
                                "Either this or money_in + money_out")
-    money_in: str | None = Field(None, description="Money into the account (positive)")
+    money_in: str | None = Field(None, description="Money into the account (positive; a "
+                                 "negative value keeps its sign, with a warning)")
     money_out: str | None = Field(None, description="Money out of the account; its absolute "
                                   "value is taken, whatever sign the bank writes")
     text: Names | None = Field(None, description="Text column, or a list joined with ' / ' "
@@ -1102,6 +1103,7 @@ class _Scan:
     footer: list[int]  # rows without a date after the last transaction
     # Of those, the ones with a value in an amount column: (line, the value as written).
     undated: list[tuple[int, str]]
+    contrary: list[tuple[int, str]]  # a negative value in the money-in column, as written
 
 
 class _Reader:
@@ -1224,6 +1226,7 @@ class _Reader:
         pending: list[tuple[int, str]] = []
         void: list[tuple[int, str]] = []
         undated: list[tuple[int, list[Any]]] = []  # a footer, unless a transaction follows
+        contrary: list[tuple[int, str]] = []
         footer: list[tuple[int, list[Any]]] = []
         if p.footer:
             records = _drop_last(records, p.footer, footer)
@@ -1281,7 +1284,7 @@ class _Reader:
                 if amount is None:
                     amount = parse_money_(money, raw, line, i_amount)
             else:
-                amount = in_out(money, cells, line, i_in, i_out, parse_money_)
+                amount = in_out(money, cells, line, i_in, i_out, parse_money_, contrary)
             if i_fee is not None:
                 raw = cells[i_fee]
                 if raw is not None and raw != "":
@@ -1362,7 +1365,8 @@ class _Reader:
         with_amount = [(line, "/".join(shown)) for line, cells in undated
                        if (shown := [_s(cells[i]) for i in amount_at if _s(cells[i])])]
         return _Scan(parsed, pending, void,
-                     [line for line, _ in undated] + [line for line, _ in footer], with_amount)
+                     [line for line, _ in undated] + [line for line, _ in footer], with_amount,
+                     contrary)
 
     def left_out(self, scan: _Scan) -> Iterator[Notice]:
         """The notices of rows not booked (pending, void), and of a re-saved file's format."""
@@ -1378,6 +1382,15 @@ class _Reader:
                 + f" ({_marked(rows)}) left out: " + why.format(them=them),
                 file=self.file, line=rows[0][0])
         yield from self.undated(scan)
+        if scan.contrary:
+            rows = scan.contrary
+            many = len(rows) > 1
+            column = self.title(self.col("money_in"))  # type: ignore[arg-type]
+            yield Caution(
+                f"{len(rows)} row{'s have' if many else ' has'} a negative amount in "
+                f"{column!r}, the money-in column ({_listed(rows)}): booked as money out, as "
+                f"the bank wrote {'them' if many else 'it'}; check {'them' if many else 'it'} "
+                "against the bank's statement", file=self.file, line=rows[0][0])
         if self.refitted:
             yield Notice("a spreadsheet re-saved this file (" + ", ".join(self.refitted)
                          + f"): read in that format, not the {self.p.name} layout's own",
@@ -1394,12 +1407,10 @@ class _Reader:
         if not rows:
             return
         many = len(rows) > 1
-        shown = "; ".join(f"line {line}: {value}" for line, value in rows[:5]) \
-            + ("; …" if len(rows) > 5 else "")
         yield Caution(
             f"{len(rows)} row{'s' if many else ''} without a date left out although "
-            + ("they hold an amount" if many else "it holds an amount") + f" ({shown}): if "
-            + ("they are transactions" if many else "it is a transaction")
+            + ("they hold an amount" if many else "it holds an amount") + f" ({_listed(rows)}): "
+            + ("if they are transactions" if many else "if it is a transaction")
             + " the bank has not booked yet, export again later to book "
             + ("them" if many else "it"), file=self.file, line=rows[0][0])
 
@@ -1557,7 +1568,11 @@ class _Reader:
         return value
 
     def in_out(self, cache: dict, cells: list, line: int, i_in: int | None,
-               i_out: int | None, money: Callable) -> int:
+               i_out: int | None, money: Callable, contrary: list[tuple[int, str]]) -> int:
+        """The signed amount of a row with a money-in and a money-out column. Money out is out
+        whatever sign the bank writes (Nordea and SpareBank 1 write it negative, others
+        positive); a negative value in the money-in column keeps its sign (a returned deposit
+        took money out) and is noted in `contrary`, as its sign contradicts its column."""
         assert i_in is not None and i_out is not None
         raw_in, raw_out = cells[i_in], cells[i_out]
         has_in = raw_in is not None and str(raw_in).strip() != ""
@@ -1576,7 +1591,9 @@ class _Reader:
                 column=self.title(i_in),
                 hint="each row moves money one way: exactly one of the two is filled; "
                 + _REDOWNLOAD)
-        return abs(value_in) - abs(value_out)
+        if value_in < 0:
+            contrary.append((line, _s(raw_in)))
+        return value_in - abs(value_out)
 
 
 # "4000123456788", "RF18 5390 0754 7034", or Nordea's "<bankgiro> <payer reference>".
@@ -1599,6 +1616,12 @@ def _blank(cells: Sequence[Any]) -> bool:
 def _marked(rows: list[tuple[int, str]]) -> str:
     """The marks of left-out rows, each once, as the file has them: "Reserverat/Varaus"."""
     return "/".join(dict.fromkeys(mark.strip() for _, mark in rows))
+
+
+def _listed(rows: list[tuple[int, str]]) -> str:
+    """Rows a warning names, with their values as written: "line 14: -500.000; line 16: …"."""
+    return "; ".join(f"line {line}: {value}" for line, value in rows[:5]) \
+        + ("; …" if len(rows) > 5 else "")
 
 
 def _undated(raw: object) -> bool:
