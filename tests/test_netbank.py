@@ -945,6 +945,41 @@ def test_bank_norwegian_short_and_card_layouts() -> None:
     assert {r.key.split(":")[1] for r in short + card} == {"banknorwegian"}
 
 
+def test_a_file_that_names_no_account_in_several_currencies_is_refused(tmp_path: Path) -> None:
+    """Revolut's statement of a EUR and a SEK account in one file: with `revolut: 1931` both
+    would be booked to one ledger account, EUR at its rate and SEK at 1. Refused, naming the
+    currencies and the first row of the second."""
+    text = (SAMPLES / "revolut.csv").read_text(encoding="utf-8")
+    path = write(tmp_path, "revolut.csv", text.replace(
+        "Zettle Payout,3412.50,0.00,EUR,COMPLETED,62524.13",
+        "Zettle Payout,3412.50,0.00,SEK,COMPLETED,3412.50"))
+    assert error(path) == (
+        f"{path}:5: the file names no bank account and holds rows in 2 currencies (EUR, SEK): "
+        "they would be booked to one ledger account Fix: export each currency's account "
+        "separately and convert each file with --bank-account NAME (its own name, under "
+        "sources.bank.bank_accounts in the mapping).")
+
+
+def test_the_running_balance_is_checked_per_account_and_currency(tmp_path: Path) -> None:
+    """Swedbank exports several accounts in one file, each with its own balance: the rows of
+    a EUR account amid the SEK account's break neither's running balance."""
+    lines = (SAMPLES / "swedbank.csv").read_text(encoding="cp1252").splitlines(keepends=True)
+    euro = ('{n},"8105-9","934 567 891-2","Valutakonto","EUR",2026-01-{d},2026-01-{d},'
+            '2026-01-{d},"Ränta","Ränta",{a},{b}\n')
+    path = write(tmp_path, "swedbank.csv", "".join(
+        lines[:3] + [euro.format(n=20, d=23, a="10.00", b="1010.00")] + lines[3:6]
+        + [euro.format(n=21, d=16, a="-50.00", b="1000.00")] + lines[6:]).encode("cp1252"))
+    out = read_all(path)
+    assert len([r for r in out if isinstance(r, Row)]) == 14
+    assert [str(n) for n in out if isinstance(n, Notice)] == []
+    broken = write(tmp_path, "broken.csv", path.read_bytes().replace(b",38308.75", b",38309.75"))
+    assert [str(n) for n in read_all(broken) if isinstance(n, Notice)] == [
+        f"{broken}:5: running balance does not follow: 38\u00a0309,75 where the row before and "
+        "this row's amount give 38\u00a0308,75",
+        f"{broken}:3: running balance does not follow: 38\u00a0213,75 where the row before and "
+        "this row's amount give 38\u00a0214,75"]
+
+
 def test_revolut_fee_pending_and_rows_never_carried_out() -> None:
     path = SAMPLES / "revolut.csv"
     out = read_all(path)

@@ -1187,8 +1187,28 @@ class _Reader:
             yield self.no_transactions(scan)
             yield from self.undated(scan)
             return
+        self.one_currency(scan.parsed)
         yield from self.emit(scan.parsed)
         yield from self.left_out(scan)
+
+    def one_currency(self, parsed: list[tuple]) -> None:
+        """Refuse a file that names no bank account but holds rows in several currencies
+        (Revolut's statement of a EUR and a SEK account): its rows would all be booked to
+        the one ledger account its format maps to, amounts of two currencies mixed."""
+        if self.col("currency") is None:
+            return  # every row is in the profile's currency
+        currencies = {t[9] for t in parsed if not t[11]}
+        if len(currencies) < 2:
+            return
+        first = next(t[9] for t in parsed if not t[11])
+        line = next(t[0] for t in parsed if not t[11] and t[9] != first)
+        raise InputError(
+            f"the file names no bank account and holds rows in {len(currencies)} currencies "
+            f"({', '.join(sorted(currencies))}): they would be booked to one ledger account",
+            file=self.file, line=line,
+            hint="export each currency's account separately and convert each file with "
+            "--bank-account NAME (its own name, under sources.bank.bank_accounts in the "
+            "mapping).")
 
     def scan(self, records: Iterator[tuple[int, list[Any]]], parse_date: Callable,
              parse_money_: Callable) -> _Scan:
@@ -1502,19 +1522,28 @@ class _Reader:
             if counter is None:
                 counter = counters[account] = OccurrenceKeys(f"bank:{account}")
             formers[i] = counter.key(t[1], t[2], t[4], t[3], t[6])
-        balance = bank.RunningBalance(file)
-        add = balance.add
+        # One running balance per account and currency: a file may list several accounts
+        # (Swedbank), each with its own balance.
+        balances: dict[tuple[str, str], bank.RunningBalance] = {}
+        last: tuple[str, str] | None = None
+        balance: bank.RunningBalance | None = None
         # The tuple's texts are normal already (see `rows`), the currency upper case.
         make, origin, name = bank.normalised_row, Origin, p.name
         for t, key, former in zip(parsed, keys, formers):
             (line, day, amount, bal, text, value_day, reference, counterparty, cp_account,
              currency, code, account, _) = t
             if bal is not None:
-                add(line, amount, bal)
+                if (account, currency) != last or balance is None:
+                    last = (account, currency)
+                    balance = balances.get(last)
+                    if balance is None:
+                        balance = balances[last] = bank.RunningBalance(file)
+                balance.add(line, amount, bal)
             yield make(name, key, day, amount, origin(file, line), account, currency, value_day,
                        text, reference, counterparty, cp_account, "", "", code, "", False,
                        (former,))
-        yield from balance.notices()
+        for balance in balances.values():
+            yield from balance.notices()
 
     # -- value parsers (cache misses) ---------------------------------------------------
     def date(self, cache: dict, raw: object, line: int, i: int, *, required: bool) -> dt.date:
