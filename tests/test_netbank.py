@@ -86,6 +86,14 @@ def notices_of(path: Path) -> list[str]:
     return [str(n) for n in read_all(path) if isinstance(n, Notice)]
 
 
+def cautions_of(path: Path) -> tuple[list[Row], list[str]]:
+    """The rows, and the notices, each of which must be a caution (--strict stops on it)."""
+    out = read_all(path)
+    notices = [n for n in out if isinstance(n, Notice)]
+    assert all(isinstance(n, Caution) for n in notices)
+    return [r for r in out if isinstance(r, Row)], [str(n) for n in notices]
+
+
 def error(path: Path, source: netbank.NetbankSource = SOURCE) -> str:
     with pytest.raises(InputError) as exc:
         read_all(path, source)
@@ -417,16 +425,13 @@ def test_a_negative_value_in_the_money_in_column_keeps_its_sign_with_a_caution(
         '"09.01.2026";"ZETTLE UTBETALING";"09.01.2026";"3412,50";',
         '"09.01.2026";"ZETTLE UTBETALING";"09.01.2026";"-100,00";').replace(
         '"-95,00"', '"95,00"'))
-    out = read_all(path)
-    rows = [r for r in out if isinstance(r, Row)]
+    rows, notices = cautions_of(path)
     amounts = {r.fields["text"]: r.amounts["amount"] for r in rows}
     assert (amounts["ZETTLE UTBETALING"], amounts["Avgift bedriftskonto"]) == (-10000, -9500)
-    notices = [n for n in out if isinstance(n, Notice)]
-    assert [str(n) for n in notices] == [
+    assert notices == [
         f"{path}:11: 1 row has a negative amount in 'Inn', the money-in column (line 11: "
         "-100,00): booked as money out, as the bank wrote it; check it against the bank's "
         "statement"]
-    assert isinstance(notices[0], Caution)
 
 
 def test_handelsbanken_xlsx_sample_declared_a1_and_account() -> None:
@@ -918,14 +923,12 @@ def test_rows_without_a_date_but_with_an_amount_under_the_table_are_never_droppe
     text = (SAMPLES / "seb.csv").read_text(encoding="utf-8")
     path = write(tmp_path, "seb.csv", text + ";;5484400000;KORTKÖP PENDING;-500.000;\n"
                  ";;;Utgående saldo;;38213.750\n;;5484400001;KORTKÖP PENDING;-20.000;\n")
-    out = read_all(path)
-    assert len([r for r in out if isinstance(r, Row)]) == 12
-    notices = [n for n in out if isinstance(n, Notice)]
-    assert [str(n) for n in notices] == [
+    rows, notices = cautions_of(path)
+    assert len(rows) == 12
+    assert notices == [
         f"{path}:14: 2 rows without a date left out although they hold an amount (line 14: "
         "-500.000; line 16: -20.000): if they are transactions the bank has not booked yet, "
         "export again later to book them"]
-    assert isinstance(notices[0], Caution)
     only = write(tmp_path, "only.csv", text.splitlines()[0]
                  + "\n;;5484400000;KORTKÖP PENDING;-500.000;\n")
     assert [str(n) for n in read_all(only)] == [

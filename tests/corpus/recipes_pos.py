@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 import xml.etree.ElementTree as ET
-import zipfile
 from decimal import Decimal
 from pathlib import Path
+
+from tests.corpus.sheets import first_sheet
 
 
 def _ore(text: str, decimal_mark: str = ".") -> int:
@@ -59,9 +59,6 @@ def stripe_report(path: Path, case: dict) -> int:
 
 
 # -- settlements: what was paid out to the bank -----------------------------------------
-
-_VIPPS_SETTLEMENT = re.compile(r"^SettlementInfo,(.*)$", re.MULTILINE)
-
 
 def vipps_csv(path: Path, case: dict) -> int:
     """The SettlementInfo rows' Net. Vipps' example writes it `16450,62` without quotes, so
@@ -128,38 +125,9 @@ def vipps_xml_clearing(path: Path, case: dict) -> int:
     return total
 
 
-def _xlsx_rows(path: Path) -> list[list[str]]:
-    """The first sheet's cells as text, read from the workbook's XML with the stdlib."""
-    ns = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
-    with zipfile.ZipFile(path) as archive:
-        strings = []
-        if "xl/sharedStrings.xml" in archive.namelist():
-            for item in ET.fromstring(archive.read("xl/sharedStrings.xml")).iter(f"{ns}si"):
-                strings.append("".join(t.text or "" for t in item.iter(f"{ns}t")))
-        sheet = ET.fromstring(archive.read("xl/worksheets/sheet1.xml"))
-    rows = []
-    for row in sheet.iter(f"{ns}row"):
-        cells: dict[int, str] = {}
-        for cell in row.iter(f"{ns}c"):
-            ref = re.match(r"[A-Z]+", cell.get("r", "")).group()  # type: ignore[union-attr]
-            column = 0
-            for ch in ref:
-                column = column * 26 + ord(ch) - 64
-            value = cell.find(f"{ns}v")
-            inline = cell.find(f"{ns}is")
-            if cell.get("t") == "s" and value is not None:
-                cells[column - 1] = strings[int(value.text or "0")]
-            elif inline is not None:
-                cells[column - 1] = "".join(t.text or "" for t in inline.iter(f"{ns}t"))
-            elif value is not None:
-                cells[column - 1] = value.text or ""
-        rows.append([cells.get(i, "") for i in range(max(cells, default=-1) + 1)])
-    return rows
-
-
 def vipps_xlsx(path: Path, case: dict) -> int:
     """Oppgjørsrapport: the sum of Oppgjørssum on the "Til utbetaling netto" rows."""
-    rows = _xlsx_rows(path)
+    rows = first_sheet(path)
     header = next(row for row in rows if "Oppgjørssum" in row)
     at = header.index("Oppgjørssum")
     return sum(_ore(row[at]) for row in rows
@@ -169,7 +137,7 @@ def vipps_xlsx(path: Path, case: dict) -> int:
 def vipps_xlsx_clearing(path: Path, case: dict) -> int:
     """Every transaction row's Brutto + Gebyr, less every "Til utbetaling netto" row's
     Oppgjørssum."""
-    rows = _xlsx_rows(path)
+    rows = first_sheet(path)
     header = next(row for row in rows if "Oppgjørssum" in row)
     gross, fee = header.index("Brutto"), header.index("Gebyr")
     moved = sum(_ore(row[gross]) + _ore(row[fee]) for row in rows[rows.index(header) + 1:]

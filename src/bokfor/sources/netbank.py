@@ -928,10 +928,7 @@ class NetbankSource:
         binary = _binary_workbook(f)
         if binary is not None:
             raise binary
-        try:
-            found = _match(f, self.profiles)
-        except InputError:
-            raise
+        found = _match(f, self.profiles)
         if found is not None:
             return found
         if f.kind == "text" and not f.is_html():

@@ -49,7 +49,7 @@ from bokfor.sources import TEXT, Schema, limits, tables
 from bokfor.sources.bank import decode
 from bokfor.sources.csvutil import Table
 from bokfor.sources.limits import LimitError
-from bokfor.sources.netbank import _fold, _Strict
+from bokfor.sources.netbank import _CACHE_LIMIT, _date_help, _excel_date, _fold, _Strict
 
 NAME = SECTION = "settlement"
 TITLE = "Wallet or card-acquirer settlement (Vipps, MobilePay, Clearhaus: CSV, xlsx, XML)"
@@ -331,8 +331,6 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
-_EXCEL_EPOCH = dt.date(1899, 12, 30)
-_CACHE_LIMIT = 1 << 16
 _SERIAL_MIN, _SERIAL_MAX = 25569, 73051  # 1970-01-01 .. 2099-12-31
 
 
@@ -374,7 +372,7 @@ class _Values:
         if isinstance(value, (int, Decimal)) and (isinstance(value, int) or value.is_finite()) \
                 and _SERIAL_MIN <= value <= _SERIAL_MAX and value == int(value):
             # A date cell read without the workbook's styles: Excel's day number.
-            return _EXCEL_EPOCH + dt.timedelta(days=int(value))
+            return _excel_date(value)
         text = _text(value)
         known = self._dates.get(text)
         if known is not None:
@@ -389,10 +387,9 @@ class _Values:
                 self._dates.clear()
             self._dates[text] = day
             return day
-        shown = " or ".join(f.replace("%Y", "YYYY").replace("%m", "MM").replace("%d", "DD")
-                            for f in self.formats)
         raise InputError(f"not a date: {text!r}", file=self.file, line=line, column=column,
-                         hint=f"the report writes dates as {shown}; " + _HINT)
+                         hint=f"the report writes dates as {_date_help(self.formats)}; "
+                         + _HINT)
 
 
 # -- the source ------------------------------------------------------------------------
