@@ -123,6 +123,69 @@ def test_the_harness_fails_a_file_that_misses_its_case(own, change, problem) -> 
     assert (outcome.status, outcome.problems) == ("failing", [problem])
 
 
+def test_the_harness_checks_every_account_a_case_totals(own) -> None:
+    """`totals:` checks each account (a settlement's bank and clearing account); `total:` is
+    one of them."""
+    path = own.cases / "bank__own.sta.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        'total: {account: "1930", recipe: mt940}',
+        'totals:\n  - {account: "1930", recipe: mt940}\n  - {account: "2990", recipe: mt940}'),
+        encoding="utf-8")
+    outcome = harness.run("bank/own.sta", None, own)
+    assert (outcome.problems, outcome.detail) == (
+        ["net of 2990 is -200.50 SEK, the file's own total (mt940) gives 200.50 SEK"],
+        "vouchers 2, net of 1930 200.50 SEK, net of 2990 -200.50 SEK")
+
+
+def test_the_harness_fails_a_warning_not_expected_and_one_expected_but_not_printed(own):
+    path = own.cases / "bank__own.sta.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + 'warnings: ["does not add up"]\n',
+                    encoding="utf-8")
+    assert harness.run("bank/own.sta", None, own).problems == [
+        "expected warning not printed: 'does not add up'"]
+    sta = own.corpus / "bank" / "own.sta"
+    sta.write_text(sta.read_text(encoding="utf-8").replace(":62F:C260107SEK1200,50",
+                                                           ":62F:C260107SEK1200,70"))
+    assert harness.run("bank/own.sta", None, own).problems == []  # expected and printed
+    path.write_text(path.read_text(encoding="utf-8").replace("does not add up", "pending"),
+                    encoding="utf-8")
+    assert harness.run("bank/own.sta", None, own).problems == [
+        "unexpected warning: bokfor: warning: {corpus}/bank/own.sta:29: statement "
+        "BANKHDR260107 does not add up: opening balance 1\u00a0200,50 + its rows 0,00 = "
+        "1\u00a0200,50, but the closing balance (:62F:) is 1\u00a0200,70; a row may be "
+        "missing from the file",
+        "expected warning not printed: 'pending'"]
+
+
+@needs_corpus
+@pytest.mark.parametrize(("profile", "name"), [
+    ("vipps_xlsx", "pos/vippsas__vipps-developers__vipps-settlement-example.xlsx"),
+    ("vipps_csv", "pos/vippsas__vipps-developers__settlement-report.csv"),
+])
+def test_a_settlement_profile_whose_fee_sign_is_flipped_fails_its_corpus_case(
+        monkeypatch, profile, name) -> None:
+    """The payout to the bank is the same whatever the fees' sign; the clearing account the
+    case checks too is not (and the rows' net checks warn, which the case does not expect)."""
+    from bokfor.sources import settlement
+
+    def flipped(p: settlement.Profile) -> settlement.Profile:
+        if p.name != profile:
+            return p
+        data = p.model.model_dump()
+        for table in data["tables"]:
+            for row in table["rows"]:
+                for entry in row["entries"]:
+                    if entry["kind"] == "fee":
+                        entry["sign"] = -entry["sign"]
+        return settlement._check(p.name, settlement.ProfileModel.model_validate(data))
+
+    profiles = tuple(flipped(p) for p in settlement.builtin())
+    monkeypatch.setattr(settlement, "builtin", lambda: profiles)
+    problems = harness.run(name).problems
+    assert problems[0].startswith("net of 1589 is ")
+    assert problems[1:] and all(p.startswith("unexpected warning: ") for p in problems[1:])
+
+
 def test_the_harness_fails_a_refusal_with_another_message_and_a_file_without_a_case(own):
     path = own.cases / "bank__intraday.sta.yaml"
     path.write_text(path.read_text(encoding="utf-8").replace("exit: 2", "exit: 1"),

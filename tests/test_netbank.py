@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from bokfor.domain import Notice, Row
+from bokfor.domain import Caution, Notice, Row
 from bokfor.errors import InputError
 from bokfor.sources import bank, limits, netbank, tables
 from bokfor.sources.netbank import (BUILTIN, SOURCE, ProfileError, ProfileModel,
@@ -84,6 +84,14 @@ def rows_of(path: Path, source: netbank.NetbankSource = SOURCE) -> list[Row]:
 
 def notices_of(path: Path) -> list[str]:
     return [str(n) for n in read_all(path) if isinstance(n, Notice)]
+
+
+def cautions_of(path: Path) -> tuple[list[Row], list[str]]:
+    """The rows, and the notices, each of which must be a caution (--strict stops on it)."""
+    out = read_all(path)
+    notices = [n for n in out if isinstance(n, Notice)]
+    assert all(isinstance(n, Caution) for n in notices)
+    return [r for r in out if isinstance(r, Row)], [str(n) for n in notices]
 
 
 def error(path: Path, source: netbank.NetbankSource = SOURCE) -> str:
@@ -406,6 +414,24 @@ def test_sparebank1_sample_inn_ut_and_accounts() -> None:
     assert payer.amounts["amount"] == 1250000
     assert payer.fields["counterparty_account"] == "1503.22.10045"  # Fra konto
     assert (rows[3].key[-2:], rows[2].key[-2:]) == ("#1", "#2")
+
+
+def test_a_negative_value_in_the_money_in_column_keeps_its_sign_with_a_caution(
+        tmp_path: Path) -> None:
+    """A returned deposit written as Inn "-100,00" took money out: booked −100,00, never
+    +100,00, and said (its sign contradicts its column). Ut counts as out whatever its sign."""
+    text = (SAMPLES / "sparebank1.csv").read_text(encoding="utf-8-sig")
+    path = write(tmp_path, "sb1.csv", text.replace(
+        '"09.01.2026";"ZETTLE UTBETALING";"09.01.2026";"3412,50";',
+        '"09.01.2026";"ZETTLE UTBETALING";"09.01.2026";"-100,00";').replace(
+        '"-95,00"', '"95,00"'))
+    rows, notices = cautions_of(path)
+    amounts = {r.fields["text"]: r.amounts["amount"] for r in rows}
+    assert (amounts["ZETTLE UTBETALING"], amounts["Avgift bedriftskonto"]) == (-10000, -9500)
+    assert notices == [
+        f"{path}:11: 1 row has a negative amount in 'Inn', the money-in column (line 11: "
+        "-100,00): booked as money out, as the bank wrote it; check it against the bank's "
+        "statement"]
 
 
 def test_handelsbanken_xlsx_sample_declared_a1_and_account() -> None:
@@ -887,6 +913,30 @@ def test_a_row_without_a_date_amid_the_transactions_is_refused() -> None:
         f"dates as YYYY-MM-DD Fix: {REDOWNLOAD}")
 
 
+
+
+def test_rows_without_a_date_but_with_an_amount_under_the_table_are_never_dropped_silently(
+        tmp_path: Path) -> None:
+    """A card purchase the bank has not dated yet (or a total) under the transactions: left
+    out, as it cannot be dated, but with a caution naming its lines and amounts (--strict
+    stops on it); balances in the balance column alone are no amount."""
+    text = (SAMPLES / "seb.csv").read_text(encoding="utf-8")
+    path = write(tmp_path, "seb.csv", text + ";;5484400000;KORTKÖP PENDING;-500.000;\n"
+                 ";;;Utgående saldo;;38213.750\n;;5484400001;KORTKÖP PENDING;-20.000;\n")
+    rows, notices = cautions_of(path)
+    assert len(rows) == 12
+    assert notices == [
+        f"{path}:14: 2 rows without a date left out although they hold an amount (line 14: "
+        "-500.000; line 16: -20.000): if they are transactions the bank has not booked yet, "
+        "export again later to book them"]
+    only = write(tmp_path, "only.csv", text.splitlines()[0]
+                 + "\n;;5484400000;KORTKÖP PENDING;-500.000;\n")
+    assert [str(n) for n in read_all(only)] == [
+        f"{only}:1: no transactions in this file: only rows without a date; nothing to book "
+        "from it",
+        f"{only}:2: 1 row without a date left out although it holds an amount (line 2: "
+        "-500.000): if it is a transaction the bank has not booked yet, export again later "
+        "to book it"]
 def test_bank_norwegian_short_and_card_layouts() -> None:
     short = rows_of(SAMPLES / "banknorwegian.xlsx")
     assert (short[0].date, short[0].fields["value_date"], short[0].fields["transaction_code"]) \
@@ -896,6 +946,41 @@ def test_bank_norwegian_short_and_card_layouts() -> None:
     press = [r for r in card if r.fields["text"] == "PRESSBYRAN NEWARK"]
     assert [(r.amounts["amount"], r.fields["currency"]) for r in press] == [(-3900, "SEK")] * 2
     assert {r.key.split(":")[1] for r in short + card} == {"banknorwegian"}
+
+
+def test_a_file_that_names_no_account_in_several_currencies_is_refused(tmp_path: Path) -> None:
+    """Revolut's statement of a EUR and a SEK account in one file: with `revolut: 1931` both
+    would be booked to one ledger account, EUR at its rate and SEK at 1. Refused, naming the
+    currencies and the first row of the second."""
+    text = (SAMPLES / "revolut.csv").read_text(encoding="utf-8")
+    path = write(tmp_path, "revolut.csv", text.replace(
+        "Zettle Payout,3412.50,0.00,EUR,COMPLETED,62524.13",
+        "Zettle Payout,3412.50,0.00,SEK,COMPLETED,3412.50"))
+    assert error(path) == (
+        f"{path}:5: the file names no bank account and holds rows in 2 currencies (EUR, SEK): "
+        "they would be booked to one ledger account Fix: export each currency's account "
+        "separately and convert each file with --bank-account NAME (its own name, under "
+        "sources.bank.bank_accounts in the mapping).")
+
+
+def test_the_running_balance_is_checked_per_account_and_currency(tmp_path: Path) -> None:
+    """Swedbank exports several accounts in one file, each with its own balance: the rows of
+    a EUR account amid the SEK account's break neither's running balance."""
+    lines = (SAMPLES / "swedbank.csv").read_text(encoding="cp1252").splitlines(keepends=True)
+    euro = ('{n},"8105-9","934 567 891-2","Valutakonto","EUR",2026-01-{d},2026-01-{d},'
+            '2026-01-{d},"Ränta","Ränta",{a},{b}\n')
+    path = write(tmp_path, "swedbank.csv", "".join(
+        lines[:3] + [euro.format(n=20, d=23, a="10.00", b="1010.00")] + lines[3:6]
+        + [euro.format(n=21, d=16, a="-50.00", b="1000.00")] + lines[6:]).encode("cp1252"))
+    out = read_all(path)
+    assert len([r for r in out if isinstance(r, Row)]) == 14
+    assert [str(n) for n in out if isinstance(n, Notice)] == []
+    broken = write(tmp_path, "broken.csv", path.read_bytes().replace(b",38308.75", b",38309.75"))
+    assert [str(n) for n in read_all(broken) if isinstance(n, Notice)] == [
+        f"{broken}:5: running balance does not follow: 38\u00a0309,75 where the row before and "
+        "this row's amount give 38\u00a0308,75",
+        f"{broken}:3: running balance does not follow: 38\u00a0213,75 where the row before and "
+        "this row's amount give 38\u00a0214,75"]
 
 
 def test_revolut_fee_pending_and_rows_never_carried_out() -> None:

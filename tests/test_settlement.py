@@ -193,14 +193,68 @@ def test_mobilepay_transferred_transactions_get_a_payout_per_transfer_reference(
                        ("mobilepay:00020260403000000002:payout", "2026-04-03", -2500)]
 
 
-def test_an_unknown_event_is_kind_other_with_a_warning(tmp_path):
+def test_an_unknown_event_is_refused_never_keyed_by_a_guessed_kind(tmp_path):
+    """A kind guessed for a label bokfor does not know would key the movement unlike the
+    provider's other formats (`:other` here, `:refund` there) and book it twice."""
     path = tmp_path / "transfers.csv"
     path.write_text((FIXTURES / "mobilepay_transfers.csv").read_text(encoding="utf-8").replace(
         "Retainable;DKK;-2,00", "Adjustment;DKK;-2,00"), encoding="utf-8")
+    assert str(refused(path)) == (
+        f"{path}:5: column 'Event': 'Adjustment' is not a movement bokfor knows (Payment, "
+        "Refund, Retainable): its kind is not guessed Fix: a kind guessed for it would key it "
+        "unlike the provider's other formats of the same report, which would book it twice; "
+        "book this settlement by hand, and tell bokfor's maintainers the label (its profile is "
+        "bokfor/sources/settlement_profiles/mobilepay_transfers.yaml).")
+
+
+def _vipps_xlsx(path: Path, rows: list[list]) -> Path:
+    """An Oppgjørsrapport as the portal writes it (tests/fixtures/settlement/make_xlsx.py),
+    with these transaction rows and a payout of their net."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["Oppgjørsrapport"])
+    ws.append(["Bedriften", None, "Eksempelbutikken AS"])
+    ws.append([])
+    ws.append(["Salgsdato", "Salgssted", "Vippsnummer", "Produkt", "Transaksjons-ID",
+               "Ordre-ID", "Brutto", "Gebyr", "Netto", "Transaksjonstype", "Oppgjørs-ID",
+               "Oppgjørsdato", "Oppgjørssum", "Oppgjørskonto", "Melding"])
+    for txn, gross, fee, kind in rows:
+        ws.append(["02.02.2026", "Eksempelbutikken", "44556", "Vipps Bedrift", txn, "", gross,
+                   fee, gross + fee, kind, "3000101", "03.02.2026", None, None, None])
+    ws.append(["Til utbetaling netto", "Eksempelbutikken", "44556", None, None, None, None, None,
+               None, None, "3000101", "03.02.2026", sum(g + f for _, g, f, _ in rows),
+               12345678903, None])
+    wb.save(path)
+    return path
+
+
+@pytest.mark.parametrize("label", ["Refundering", "Refusjon"])
+def test_a_vipps_refund_is_keyed_alike_in_xlsx_csv_and_xml(tmp_path, label):
+    """Vipps names a refund "Refundering" in the Oppgjørsrapport (vipps-developers, settlement
+    CSV/xlsx columns: "Salg (Sale), Refundering (Refund)"); "Refusjon" is the same word. A
+    refund given in xlsx and in CSV is one movement, booked once."""
+    path = _vipps_xlsx(tmp_path / "oppgjor.xlsx", [
+        ("4100000001", 800, -7.9, "Salg"), ("4100000003", -200, 0, label)])
     rows, notices = read(path)
-    assert [r.fields["kind"] for r in rows if r.fields["type"] == "Adjustment"] == ["other"]
-    assert notices == [f"{path}:5: Event 'Adjustment' is not a movement bokfor knows: its rows "
-                       "are kind 'other' (book them with a rule for kind other)"]
+    assert notices == []
+    assert movements(rows)[-2:] == [
+        ("vipps:4100000003:refund", "2026-02-02", -20000, "refund"),
+        ("vipps:3000101:payout", "2026-02-03", -59210, "payout")]
+    csv_keys = {r.key for r in read(FIXTURES / "vipps_report.csv")[0]}
+    assert {"vipps:4100000001:sale", "vipps:4100000001:fee", "vipps:4100000003:refund"} \
+        <= {r.key for r in rows} & csv_keys
+
+
+def test_a_vipps_xlsx_row_of_an_unknown_kind_is_refused(tmp_path):
+    path = _vipps_xlsx(tmp_path / "oppgjor.xlsx", [("4100000003", -200, 0, "Justering")])
+    assert str(refused(path)) == (
+        f"{path}:5: column 'Transaksjonstype': 'Justering' is not a movement bokfor knows "
+        "(Salg, Refundering, Refusjon): its kind is not guessed Fix: a kind guessed for it "
+        "would key it unlike the provider's other formats of the same report, which would "
+        "book it twice; book this settlement by hand, and tell bokfor's maintainers the label "
+        "(its profile is bokfor/sources/settlement_profiles/vipps_xlsx.yaml).")
 
 
 def test_clearhaus_open_period_is_counted_and_the_reserve_is_a_movement():

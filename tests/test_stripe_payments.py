@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from bokfor.domain import Notice
 from bokfor.errors import InputError
-from bokfor.sources import DATETIME, TEXT
+from bokfor.sources import DATETIME, TEXT, all_sources
 from bokfor.sources.stripe_balance import SOURCE as BALANCE
 from bokfor.sources.stripe_payments import SOURCE
 
@@ -413,6 +413,26 @@ def test_an_export_with_columns_left_out_is_named_with_what_to_select(tmp_path: 
     generic = tmp_path / "other.csv"
     generic.write_text("id,Amount,Currency,Status\n1,2.00,sek,ok\n", encoding="utf-8")
     assert "its header matches no known format" in undetected(generic)
+
+
+@pytest.mark.parametrize("header", [
+    # The Dashboard's customers export: card columns, as the payments export has.
+    "id,Description,Email,Name,Created (UTC),Card ID,Card Last4,Card Brand,Card Exp Month,"
+    "Card Exp Year,Card Funding,Currency,Delinquent,Account Balance",
+    # An invoices export: a customer description and a statement descriptor.
+    "id,Amount Due,Amount Paid,Amount Remaining,Currency,Customer,Customer Name,Customer Email,"
+    "Customer Description,Date (UTC),Number,Paid,Status,Statement Descriptor,Subtotal,Total",
+])
+def test_another_stripe_export_is_not_told_it_is_a_payments_export(tmp_path, header) -> None:
+    """Only columns the payments export alone writes (Captured, Amount Refunded, Converted
+    Amount, …) make a header a payments export that lost columns."""
+    path = tmp_path / "export.csv"
+    path.write_text(header + "\n" + ",".join("x" for _ in header.split(",")) + "\n",
+                    encoding="utf-8")
+    assert undetected(path) == (
+        f"{path}: not a file bokfor can read: its header matches no known format Fix: bokfor "
+        "reads: " + "; ".join(s.title for s in all_sources())
+        + ". Use --source NAME to force a format.")
 
 
 def test_the_connect_application_fees_export_is_refused_naming_what_it_is(tmp_path) -> None:

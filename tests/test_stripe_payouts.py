@@ -385,6 +385,34 @@ def test_error_missing_columns() -> None:
     )
 
 
+@pytest.mark.parametrize(("sample", "left_out", "message"), [
+    (DASHBOARD, "Arrival Date (UTC)",
+     "a Stripe payouts export without its `Arrival Date (UTC)` column: export again with "
+     "Arrival Date (UTC) selected Fix: export the payout list from the Stripe Dashboard "
+     "(Balance → Payouts → Export); bokfor needs the columns id, Amount, Created (UTC), "
+     "Currency, Arrival Date (UTC), Status."),
+    (ITEMIZED, "payout_status",
+     "a Stripe itemized payouts report without its `payout_status` column: export again with "
+     "payout_status selected Fix: download the itemized payouts report from the Stripe "
+     "Dashboard (Reports → Balance → Payouts → Download → Itemized); bokfor needs the columns "
+     "payout_id, effective_at_utc, currency, gross, net, reporting_category, payout_status."),
+])
+def test_a_payout_list_without_a_column_detection_needs_is_named_by_detection(
+        tmp_path: Path, sample: Path, left_out: str, message: str) -> None:
+    """Without the column that makes it recognised, a payout list is still told what it is
+    and what to select (never "not a file bokfor can read", nor another export's name)."""
+    from bokfor.sources import detect_source
+
+    rows = list(csv.reader(sample.read_text(encoding="utf-8").splitlines()))
+    drop = rows[0].index(left_out)
+    path = tmp_path / "payouts.csv"
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows([c for i, c in enumerate(row) if i != drop] for row in rows)
+    with pytest.raises(InputError) as caught:
+        detect_source(path)
+    assert str(caught.value) == f"{path}:1: {message}"
+
+
 def test_error_bad_amount() -> None:
     path = FIXTURES / "bad_amount.csv"
     err = error_of(path)

@@ -15,6 +15,12 @@ One case file a corpus file, `tests/corpus/cases/<path with "/" as "__">.yaml`:
     vouchers: 7            # converted / checked: the number of verifikationer written (read)
     total: {account: "1930", recipe: mt940}   # converted: the net of the account over the
                            # SIE written = the file's own total by the recipe, in SEK
+    totals:                # or several accounts, each checked so (a settlement report: the
+      - {account: "1930", recipe: vipps_csv}            # payouts to the bank, and what
+      - {account: "1589", recipe: vipps_csv_clearing}   # stays on the clearing account)
+    warnings: ["does not add up"]   # converted: the warnings the run must print, each a
+                           # substring of one; a warning no entry matches fails the case, and
+                           # so does an entry no warning matches
     currency: EUR          # the file's currency when not SEK: the recipe's total is converted
                            # at the mapping's `currency_rates: {fixed: {EUR: ...}}`
     encoding: latin-1      # sie, optional: the encoding `sie check` must say it read
@@ -23,7 +29,8 @@ One case file a corpus file, `tests/corpus/cases/<path with "/" as "__">.yaml`:
     exit: 2                # refused: the exit code
     why: one sentence on what is special about the file, or why it is refused
 
-Any other key is a parameter for the recipe (the CSV recipe's `column`, `delimiter`...).
+Any other key is a parameter for the recipe (the CSV recipe's `column`, `delimiter`...); an
+entry of `totals` may hold parameters of its own, which its recipe sees as `case["total"]`.
 
 Recipes compute a file's own total from its raw bytes, never through bokfor's readers: each
 `tests/corpus/recipes_<area>.py` exposes `RECIPES: dict[str, Callable[[Path, dict], int |
@@ -178,12 +185,23 @@ def _case_problems(name: str, case: dict[str, Any]) -> list[str]:
     if expect in ("converted", "checked") and not isinstance(case.get("vouchers"), int):
         problems.append("case has no 'vouchers' count")
     if expect == "converted":
-        total = case.get("total")
-        if not isinstance(total, dict) or not total.get("account") or not total.get("recipe"):
-            problems.append("case has no 'total: {account, recipe}'")
+        if "total" in case and "totals" in case:
+            problems.append("case has both 'total' and 'totals'")
+        elif not all(isinstance(t, dict) and t.get("account") and t.get("recipe")
+                     for t in _totals(case)) or not _totals(case):
+            problems.append("case has no 'total: {account, recipe}' (or 'totals: [...]' of "
+                            "them)")
+        if not isinstance(case.get("warnings", []), list):
+            problems.append("'warnings' is not a list")
     if expect == "refused" and (not case.get("message") or not isinstance(case.get("exit"), int)):
         problems.append("a refused case needs 'message' and 'exit'")
     return problems
+
+
+def _totals(case: dict[str, Any]) -> list[Any]:
+    """The accounts a converted case checks: `totals`, or its one `total`."""
+    totals = case.get("totals", [case["total"]] if "total" in case else [])
+    return totals if isinstance(totals, list) else [totals]
 
 
 def _cli(args: list[str]) -> tuple[int, str, str]:
@@ -289,15 +307,32 @@ def _run_convert(name: str, path: Path, case: dict[str, Any], places: Places) ->
         code, _, err = _cli(args)
         if _succeeded(case, code, err, tmp, places, outcome):
             _check_output(case, mapping, mapping_path, path, tmp, outcome)
+            _check_warnings(case, err, tmp, places, outcome)
     if outcome.problems:
         outcome.status = "failing"
     return outcome
 
 
+def _check_warnings(case: dict[str, Any], err: str, tmp: Path, places: Places,
+                    outcome: Outcome) -> None:
+    """Every warning the run printed is one the case expects (a substring of it), and every
+    expected one was printed: a new warning, or one that went away, is a change to look at."""
+    expected = [str(w) for w in case.get("warnings") or ()]
+    printed = [_first_line(line, tmp, places) for line in err.splitlines()
+               if line.startswith("bokfor: ")]  # a detail line under a warning is indented
+    for line in printed:
+        if not any(w in line for w in expected):
+            outcome.problems.append(f"unexpected warning: {line}")
+    for w in expected:
+        if not any(w in line for line in printed):
+            outcome.problems.append(f"expected warning not printed: {w!r}")
+
+
 def _check_output(case: dict[str, Any], mapping: Any, mapping_path: Path, path: Path,
                   tmp: Path, outcome: Outcome) -> None:
     """The SIE written is strict-valid (CP437, every voucher balanced, no notice), has the
-    expected number of vouchers, and the account's net is the recipe's total in SEK."""
+    expected number of vouchers, and each checked account's net is its recipe's total in
+    SEK."""
     from bokfor.errors import BokforError
     from bokfor.sie import reader
 
@@ -305,8 +340,9 @@ def _check_output(case: dict[str, Any], mapping: Any, mapping_path: Path, path: 
     if not files:
         outcome.problems.append("exit 0 but no SIE file written")
         return
-    vouchers, net = 0, 0
-    account = str(case["total"]["account"])
+    vouchers = 0
+    totals = _totals(case)
+    nets = {str(t["account"]): 0 for t in totals}
     for file in files:
         try:
             result = reader.read(file)
@@ -317,32 +353,38 @@ def _check_output(case: dict[str, Any], mapping: Any, mapping_path: Path, path: 
             outcome.problems.append(f"the SIE written is not strict: {result.encoding}, "
                                     + "; ".join(n.message for n in result.notices))
         vouchers += len(result.document.vouchers)
-        net += sum(line.amount for v in result.document.vouchers for line in v.lines
-                   if line.account == account)
+        for v in result.document.vouchers:
+            for line in v.lines:
+                if line.account in nets:
+                    nets[line.account] += line.amount
     if vouchers != case["vouchers"]:
         outcome.problems.append(f"{vouchers} verifikationer, expected {case['vouchers']}")
-    recipe_name = case["total"]["recipe"]
-    recipe = recipes().get(recipe_name)
-    if recipe is None:
-        outcome.problems.append(f"no recipe {recipe_name!r} in tests/corpus/recipes_*.py")
-        return
-    own = recipe(path, case)
-    if not isinstance(own, dict):
-        own = {str(case.get("currency") or mapping.company.currency).upper(): own}
+    outcome.detail = f"vouchers {vouchers}, " + ", ".join(
+        f"net of {account} {_sek(net)} SEK" for account, net in nets.items())
     fixed = _fixed_rates(mapping_path)
-    want = Fraction(0)
-    for currency, amount in own.items():
-        if currency.upper() == mapping.company.currency:
-            want += Fraction(amount)
-        elif currency.upper() in fixed:
-            want += Fraction(amount) * Fraction(Decimal(fixed[currency.upper()]))
+    for total in totals:
+        account, recipe_name = str(total["account"]), total["recipe"]
+        recipe = recipes().get(recipe_name)
+        if recipe is None:
+            outcome.problems.append(f"no recipe {recipe_name!r} in tests/corpus/recipes_*.py")
+            continue
+        own = recipe(path, {**case, "total": total})
+        if not isinstance(own, dict):
+            own = {str(case.get("currency") or mapping.company.currency).upper(): own}
+        want = Fraction(0)
+        for currency, amount in own.items():
+            if currency.upper() == mapping.company.currency:
+                want += Fraction(amount)
+            elif currency.upper() in fixed:
+                want += Fraction(amount) * Fraction(Decimal(fixed[currency.upper()]))
+            else:
+                outcome.problems.append(f"the mapping has no fixed rate for {currency}")
+                break
         else:
-            outcome.problems.append(f"the mapping has no fixed rate for {currency}")
-            return
-    outcome.detail = f"vouchers {vouchers}, net of {account} {_sek(net)} SEK"
-    if want != net:
-        outcome.problems.append(f"net of {account} is {_sek(net)} SEK, the file's own total "
-                                f"({recipe_name}) gives {_sek(want)} SEK")
+            if want != nets[account]:
+                outcome.problems.append(
+                    f"net of {account} is {_sek(nets[account])} SEK, the file's own total "
+                    f"({recipe_name}) gives {_sek(want)} SEK")
 
 
 def _fixed_rates(mapping_path: Path) -> dict[str, str]:

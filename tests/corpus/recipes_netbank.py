@@ -1,6 +1,6 @@
 """Independent totals of the net-bank exports in the corpus (tests/corpus/cases/bank__*),
 computed from the raw bytes with the standard library only, never through bokfor's readers:
-the stdlib csv module for CSV/TSV, zipfile + ElementTree for xlsx.
+the stdlib csv module for CSV/TSV, zipfile + ElementTree for xlsx (tests/corpus/sheets.py).
 
 Each recipe takes the corpus file and its case and returns the file's net movement in öre
 of the file's own currency (the harness converts it at the mapping's rate). The case says
@@ -8,7 +8,8 @@ how to read the file, in keys of its own:
 
     column: Belopp            # the signed amount's header cell; or
     column: {in: INN, out: UT}   # money in and out in two columns (out counted as its
-                              #   absolute value, whatever sign the bank writes)
+                              #   absolute value, whatever sign the bank writes; in with
+                              #   the sign it is written with)
     fee: Fee                  # optional: a fee column subtracted from each row
     delimiter: ";"            # csv: ";" "," or "tab"
     decimal: ","              # csv: the decimal mark; the other mark and spaces are
@@ -26,13 +27,11 @@ from __future__ import annotations
 import csv
 import io
 import re
-import zipfile
 from decimal import Decimal
 from pathlib import Path
 from typing import Callable
-from xml.etree import ElementTree
 
-_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+from tests.corpus.sheets import first_sheet
 
 
 def _params(case: dict) -> dict:
@@ -73,7 +72,7 @@ def _sum(header: list[str], rows: list[list[str]], params: dict,
             if cell(first):
                 total += number(cell(first))
         else:
-            total += abs(number(cell(first))) if cell(first) else 0
+            total += number(cell(first)) if cell(first) else 0
             total -= abs(number(cell(out))) if cell(out) else 0
         if fee and cell(fee):
             total -= number(cell(fee))
@@ -101,33 +100,7 @@ def csv_total(path: Path, case: dict) -> int:
 def xlsx_total(path: Path, case: dict) -> int:
     """The net of the first sheet of an xlsx workbook, its cells read from the sheet XML."""
     params = _params(case)
-    with zipfile.ZipFile(path) as archive:
-        names = archive.namelist()
-        strings: list[str] = []
-        if "xl/sharedStrings.xml" in names:
-            root = ElementTree.fromstring(archive.read("xl/sharedStrings.xml"))
-            strings = ["".join(t.text or "" for t in si.iter(f"{_MAIN}t"))
-                       for si in root.iter(f"{_MAIN}si")]
-        sheet = sorted(n for n in names if re.fullmatch(r"xl/worksheets/sheet\d+\.xml", n))[0]
-        root = ElementTree.fromstring(archive.read(sheet))
-    table: list[list[str]] = []
-    for row in root.iter(f"{_MAIN}row"):
-        cells: dict[int, str] = {}
-        for c in row.iter(f"{_MAIN}c"):
-            letters = re.match(r"[A-Z]+", c.get("r", "")).group()  # type: ignore[union-attr]
-            col = 0
-            for ch in letters:
-                col = col * 26 + ord(ch) - 64
-            v = c.find(f"{_MAIN}v")
-            inline = c.find(f"{_MAIN}is")
-            if c.get("t") == "s" and v is not None:
-                value = strings[int(v.text or "0")]
-            elif inline is not None:
-                value = "".join(t.text or "" for t in inline.iter(f"{_MAIN}t"))
-            else:
-                value = v.text or "" if v is not None else ""
-            cells[col - 1] = value
-        table.append([cells.get(i, "") for i in range(max(cells, default=-1) + 1)])
+    table = first_sheet(path)
     wanted = _columns(params)[0]
     start = next(i for i, cells in enumerate(table) if wanted in [c.strip() for c in cells])
     return _sum(table[start], table[start + 1:], params, lambda t: _ore(t, "."))

@@ -47,7 +47,7 @@ from typing import Any, Callable, Iterable, Iterator, Literal, Sequence
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from bokfor.domain import Notice, Origin, Row
+from bokfor.domain import Caution, Notice, Origin, Row
 from bokfor.errors import InputError, MappingError
 from bokfor.money import AmountError, parse_amount
 from bokfor.patterns import Pattern, PatternError, compile_pattern
@@ -100,7 +100,8 @@ class ColumnsModel(_Strict):
     value_date: str | None = Field(None, description="Value date (valutadag, rentedato)")
     amount: str | None = Field(None, description="Signed amount, positive = money in. "
                                "Either this or money_in + money_out")
-    money_in: str | None = Field(None, description="Money into the account (positive)")
+    money_in: str | None = Field(None, description="Money into the account (positive; a "
+                                 "negative value keeps its sign, with a warning)")
     money_out: str | None = Field(None, description="Money out of the account; its absolute "
                                   "value is taken, whatever sign the bank writes")
     text: Names | None = Field(None, description="Text column, or a list joined with ' / ' "
@@ -927,10 +928,7 @@ class NetbankSource:
         binary = _binary_workbook(f)
         if binary is not None:
             raise binary
-        try:
-            found = _match(f, self.profiles)
-        except InputError:
-            raise
+        found = _match(f, self.profiles)
         if found is not None:
             return found
         if f.kind == "text" and not f.is_html():
@@ -1100,6 +1098,9 @@ class _Scan:
     pending: list[tuple[int, str]]  # (line, the value that marks it)
     void: list[tuple[int, str]]
     footer: list[int]  # rows without a date after the last transaction
+    # Of those, the ones with a value in an amount column: (line, the value as written).
+    undated: list[tuple[int, str]]
+    contrary: list[tuple[int, str]]  # a negative value in the money-in column, as written
 
 
 class _Reader:
@@ -1181,9 +1182,30 @@ class _Reader:
             scan = self.refit(exc)
         if not scan.parsed:  # a quiet day's download: said, and the run goes on
             yield self.no_transactions(scan)
+            yield from self.undated(scan)
             return
+        self.one_currency(scan.parsed)
         yield from self.emit(scan.parsed)
         yield from self.left_out(scan)
+
+    def one_currency(self, parsed: list[tuple]) -> None:
+        """Refuse a file that names no bank account but holds rows in several currencies
+        (Revolut's statement of a EUR and a SEK account): its rows would all be booked to
+        the one ledger account its format maps to, amounts of two currencies mixed."""
+        if self.col("currency") is None:
+            return  # every row is in the profile's currency
+        currencies = {t[9] for t in parsed if not t[11]}
+        if len(currencies) < 2:
+            return
+        first = next(t[9] for t in parsed if not t[11])
+        line = next(t[0] for t in parsed if not t[11] and t[9] != first)
+        raise InputError(
+            f"the file names no bank account and holds rows in {len(currencies)} currencies "
+            f"({', '.join(sorted(currencies))}): they would be booked to one ledger account",
+            file=self.file, line=line,
+            hint="export each currency's account separately and convert each file with "
+            "--bank-account NAME (its own name, under sources.bank.bank_accounts in the "
+            "mapping).")
 
     def scan(self, records: Iterator[tuple[int, list[Any]]], parse_date: Callable,
              parse_money_: Callable) -> _Scan:
@@ -1221,6 +1243,7 @@ class _Reader:
         pending: list[tuple[int, str]] = []
         void: list[tuple[int, str]] = []
         undated: list[tuple[int, list[Any]]] = []  # a footer, unless a transaction follows
+        contrary: list[tuple[int, str]] = []
         footer: list[tuple[int, list[Any]]] = []
         if p.footer:
             records = _drop_last(records, p.footer, footer)
@@ -1278,7 +1301,7 @@ class _Reader:
                 if amount is None:
                     amount = parse_money_(money, raw, line, i_amount)
             else:
-                amount = in_out(money, cells, line, i_in, i_out, parse_money_)
+                amount = in_out(money, cells, line, i_in, i_out, parse_money_, contrary)
             if i_fee is not None:
                 raw = cells[i_fee]
                 if raw is not None and raw != "":
@@ -1355,7 +1378,12 @@ class _Reader:
                 f"{p.footer}-row footer: it would be dropped", file=self.file, line=line,
                 hint="check the profile's `footer:` against the file (a transaction is never "
                 "dropped), or export the file again.")
-        return _Scan(parsed, pending, void, [line for line, _ in undated])
+        amount_at = [i for i in (i_amount, i_in, i_out) if i is not None]
+        with_amount = [(line, "/".join(shown)) for line, cells in undated
+                       if (shown := [_s(cells[i]) for i in amount_at if _s(cells[i])])]
+        return _Scan(parsed, pending, void,
+                     [line for line, _ in undated] + [line for line, _ in footer], with_amount,
+                     contrary)
 
     def left_out(self, scan: _Scan) -> Iterator[Notice]:
         """The notices of rows not booked (pending, void), and of a re-saved file's format."""
@@ -1370,10 +1398,38 @@ class _Reader:
                 f"{len(rows)} {kind}row" + ("s" if len(rows) > 1 else "")
                 + f" ({_marked(rows)}) left out: " + why.format(them=them),
                 file=self.file, line=rows[0][0])
+        yield from self.undated(scan)
+        if scan.contrary:
+            rows = scan.contrary
+            many = len(rows) > 1
+            column = self.title(self.col("money_in"))  # type: ignore[arg-type]
+            yield Caution(
+                f"{len(rows)} row{'s have' if many else ' has'} a negative amount in "
+                f"{column!r}, the money-in column ({_listed(rows)}): booked as money out, as "
+                f"the bank wrote {'them' if many else 'it'}; check {'them' if many else 'it'} "
+                "against the bank's statement", file=self.file, line=rows[0][0])
         if self.refitted:
             yield Notice("a spreadsheet re-saved this file (" + ", ".join(self.refitted)
                          + f"): read in that format, not the {self.p.name} layout's own",
                          file=self.file, line=self.m.header_line or None)
+
+    def undated(self, scan: _Scan) -> Iterator[Notice]:
+        """Rows under the table with an amount but no date, named with their amounts: not
+        booked (no date to book them on), but never dropped silently. A caution, not an
+        error: a card purchase the bank has not dated yet is a normal night's input, which a
+        later export dates (as a pending row); a caution because a row may be lost, so that
+        --strict stops on it. A layout's balance or total row with an amount is its
+        `footer:`, which says so for every file of the layout."""
+        rows = scan.undated
+        if not rows:
+            return
+        many = len(rows) > 1
+        yield Caution(
+            f"{len(rows)} row{'s' if many else ''} without a date left out although "
+            + ("they hold an amount" if many else "it holds an amount") + f" ({_listed(rows)}): "
+            + ("if they are transactions" if many else "if it is a transaction")
+            + " the bank has not booked yet, export again later to book "
+            + ("them" if many else "it"), file=self.file, line=rows[0][0])
 
     def no_transactions(self, scan: _Scan) -> Notice:
         """What a table without a booked row holds instead (never "nothing new"): a warning,
@@ -1391,7 +1447,8 @@ class _Reader:
         if parts:
             what = "only " + " and ".join(parts)
         elif scan.footer:
-            what = "only rows without a date (a balance or a total)"
+            what = "only rows without a date" + ("" if scan.undated else " (a balance or a "
+                                                 "total)")
         else:
             what = "no row under the header" if p.width is None else "no row"
         return Notice(f"no transactions in this file: {what}; nothing to book from it"
@@ -1462,19 +1519,28 @@ class _Reader:
             if counter is None:
                 counter = counters[account] = OccurrenceKeys(f"bank:{account}")
             formers[i] = counter.key(t[1], t[2], t[4], t[3], t[6])
-        balance = bank.RunningBalance(file)
-        add = balance.add
+        # One running balance per account and currency: a file may list several accounts
+        # (Swedbank), each with its own balance.
+        balances: dict[tuple[str, str], bank.RunningBalance] = {}
+        last: tuple[str, str] | None = None
+        balance: bank.RunningBalance | None = None
         # The tuple's texts are normal already (see `rows`), the currency upper case.
         make, origin, name = bank.normalised_row, Origin, p.name
         for t, key, former in zip(parsed, keys, formers):
             (line, day, amount, bal, text, value_day, reference, counterparty, cp_account,
              currency, code, account, _) = t
             if bal is not None:
-                add(line, amount, bal)
+                if (account, currency) != last or balance is None:
+                    last = (account, currency)
+                    balance = balances.get(last)
+                    if balance is None:
+                        balance = balances[last] = bank.RunningBalance(file)
+                balance.add(line, amount, bal)
             yield make(name, key, day, amount, origin(file, line), account, currency, value_day,
                        text, reference, counterparty, cp_account, "", "", code, "", False,
                        (former,))
-        yield from balance.notices()
+        for balance in balances.values():
+            yield from balance.notices()
 
     # -- value parsers (cache misses) ---------------------------------------------------
     def date(self, cache: dict, raw: object, line: int, i: int, *, required: bool) -> dt.date:
@@ -1528,7 +1594,11 @@ class _Reader:
         return value
 
     def in_out(self, cache: dict, cells: list, line: int, i_in: int | None,
-               i_out: int | None, money: Callable) -> int:
+               i_out: int | None, money: Callable, contrary: list[tuple[int, str]]) -> int:
+        """The signed amount of a row with a money-in and a money-out column. Money out is out
+        whatever sign the bank writes (Nordea and SpareBank 1 write it negative, others
+        positive); a negative value in the money-in column keeps its sign (a returned deposit
+        took money out) and is noted in `contrary`, as its sign contradicts its column."""
         assert i_in is not None and i_out is not None
         raw_in, raw_out = cells[i_in], cells[i_out]
         has_in = raw_in is not None and str(raw_in).strip() != ""
@@ -1547,7 +1617,9 @@ class _Reader:
                 column=self.title(i_in),
                 hint="each row moves money one way: exactly one of the two is filled; "
                 + _REDOWNLOAD)
-        return abs(value_in) - abs(value_out)
+        if value_in < 0:
+            contrary.append((line, _s(raw_in)))
+        return value_in - abs(value_out)
 
 
 # "4000123456788", "RF18 5390 0754 7034", or Nordea's "<bankgiro> <payer reference>".
@@ -1570,6 +1642,12 @@ def _blank(cells: Sequence[Any]) -> bool:
 def _marked(rows: list[tuple[int, str]]) -> str:
     """The marks of left-out rows, each once, as the file has them: "Reserverat/Varaus"."""
     return "/".join(dict.fromkeys(mark.strip() for _, mark in rows))
+
+
+def _listed(rows: list[tuple[int, str]]) -> str:
+    """Rows a warning names, with their values as written: "line 14: -500.000; line 16: …"."""
+    return "; ".join(f"line {line}: {value}" for line, value in rows[:5]) \
+        + ("; …" if len(rows) > 5 else "")
 
 
 def _undated(raw: object) -> bool:

@@ -49,7 +49,7 @@ from bokfor.sources import TEXT, Schema, limits, tables
 from bokfor.sources.bank import decode
 from bokfor.sources.csvutil import Table
 from bokfor.sources.limits import LimitError
-from bokfor.sources.netbank import _fold, _Strict
+from bokfor.sources.netbank import _CACHE_LIMIT, _date_help, _excel_date, _fold, _Strict
 
 NAME = SECTION = "settlement"
 TITLE = "Wallet or card-acquirer settlement (Vipps, MobilePay, Clearhaus: CSV, xlsx, XML)"
@@ -93,8 +93,8 @@ class EntryModel(_Strict):
     kind_column: str | None = Field(None, description="Or: the column whose value names the "
                                     "kind, looked up in `kinds`")
     kinds: dict[str, str] = Field(default_factory=dict, description="Value of kind_column -> "
-                                  "kind (any case); another value is kind other, with a "
-                                  "warning")
+                                  "kind (any case); another value is refused, never given a "
+                                  "guessed kind")
     sign: Literal[1, -1] = Field(1, description="-1: the report writes money leaving the "
                                  "balance (a payout) as a positive amount")
     date: str | None = Field(None, description="Column dating this movement (a payout's "
@@ -331,8 +331,6 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
-_EXCEL_EPOCH = dt.date(1899, 12, 30)
-_CACHE_LIMIT = 1 << 16
 _SERIAL_MIN, _SERIAL_MAX = 25569, 73051  # 1970-01-01 .. 2099-12-31
 
 
@@ -374,7 +372,7 @@ class _Values:
         if isinstance(value, (int, Decimal)) and (isinstance(value, int) or value.is_finite()) \
                 and _SERIAL_MIN <= value <= _SERIAL_MAX and value == int(value):
             # A date cell read without the workbook's styles: Excel's day number.
-            return _EXCEL_EPOCH + dt.timedelta(days=int(value))
+            return _excel_date(value)
         text = _text(value)
         known = self._dates.get(text)
         if known is not None:
@@ -389,10 +387,9 @@ class _Values:
                 self._dates.clear()
             self._dates[text] = day
             return day
-        shown = " or ".join(f.replace("%Y", "YYYY").replace("%m", "MM").replace("%d", "DD")
-                            for f in self.formats)
         raise InputError(f"not a date: {text!r}", file=self.file, line=line, column=column,
-                         hint=f"the report writes dates as {shown}; " + _HINT)
+                         hint=f"the report writes dates as {_date_help(self.formats)}; "
+                         + _HINT)
 
 
 # -- the source ------------------------------------------------------------------------
@@ -404,9 +401,9 @@ class _Reading:
 
     file: str
     provider: str
+    profile: str = ""  # the profile's name, for messages (none for the XML)
     keys: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, list[int]] = field(default_factory=dict)  # reason -> lines
-    unknown: dict[tuple[str, str], int] = field(default_factory=dict)  # (column, value) -> line
     # payout id -> [activity, payout, first line, has activity, has payout]
     payouts: dict[tuple[str, str | None], list[int]] = field(default_factory=dict)
     notices: list[Notice] = field(default_factory=list)
@@ -430,10 +427,6 @@ class _Reading:
 
     def close(self) -> list[Notice]:
         out = list(self.notices)
-        for (column, value), line in self.unknown.items():
-            out.append(Notice(f"{column} {value!r} is not a movement bokfor knows: its rows "
-                              "are kind 'other' (book them with a rule for kind other)",
-                              self.file, line))
         for reason, lines in self.skipped.items():
             n = len(lines)
             out.append(Notice(f"{n} row{'s' if n > 1 else ''} not booked: {reason} (line"
@@ -506,7 +499,7 @@ def _read_table(rows: list[tuple[int, list[Any]]], profile: Profile,
                 file: str) -> Iterator[Row | Notice]:
     model = profile.model
     values = _Values(file, model)
-    reading = _Reading(file, model.provider)
+    reading = _Reading(file, model.provider, profile.name)
     firsts = [(t.header[0].strip().casefold(), t) for t in model.tables]
     bound: _Bound | None = None
     implicit: dict[tuple[str, str | None], list[Any]] = {}
@@ -686,9 +679,10 @@ def _book_row(cells: list[Any], bound: _Bound, model: ProfileModel, values: _Val
             what = written = e.kind
         else:
             written = "" if entry.kind_at is None else _text(cells[entry.kind_at])
-            what = entry.kinds.get(_fold(written), "other")
-            if what == "other":
-                reading.unknown.setdefault((e.kind_column or "", written), line)
+            found = entry.kinds.get(_fold(written))
+            if found is None:
+                raise _unknown_kind(e, written, entry.kind_at is None, reading, line)
+            what = found
         day = date
         if entry.date_at is not None and _text(cells[entry.date_at]):
             day = values.date(cells[entry.date_at], line, e.date or "")
@@ -713,6 +707,25 @@ def _book_row(cells: list[Any], bound: _Bound, model: ProfileModel, values: _Val
             acc[1] = values.date(cells[bound.implicit_at], line, bound.table.implicit_payout
                                  or "")
     yield from made
+
+
+def _unknown_kind(entry: EntryModel, written: str, absent: bool, reading: _Reading,
+                  line: int) -> InputError:
+    """A movement whose label the profile does not map. Refused, never given a guessed kind
+    (or `other`): its key holds its kind (`vipps:<id>:refund`), so a guess would key it
+    unlike the provider's other formats of the same report, and one movement given in two
+    formats would be booked twice."""
+    column = entry.kind_column or ""
+    known = ", ".join(entry.kinds)
+    what = f"the file has no column {column!r}, which names each movement's kind" if absent \
+        else f"{written!r} is not a movement bokfor knows ({known}): its kind is not guessed"
+    return InputError(
+        what, file=reading.file, line=line, column=None if absent else column,
+        hint="a kind guessed for it would key it unlike the provider's other formats of the "
+        "same report, which would book it twice; "
+        + (f"export the report with its {column} column." if absent else
+           "book this settlement by hand, and tell bokfor's maintainers the label (its "
+           f"profile is bokfor/sources/settlement_profiles/{reading.profile}.yaml)."))
 
 
 # -- Vipps XML (SettlementReport 3.0) --------------------------------------------------

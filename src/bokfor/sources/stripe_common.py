@@ -79,23 +79,30 @@ def missing_columns(kind: str, missing: list[str], required: tuple[str, ...], wh
 
 
 # What a header must hold to be recognised as a Stripe export although columns bokfor needs
-# are missing (`explain`): names only that export writes, at least two of them. Generic
-# names (id, Amount, Currency, Status) prove nothing.
-_KINDS: tuple[tuple[str, frozenset[str], str], ...] = (
+# are missing (`explain`): names only that export writes, at least two of them; the export
+# whose names it holds most is the one it is. Names other Stripe exports share prove nothing:
+# generic ones (id, Amount, Currency, Status) and the card and customer columns the customers
+# and invoices exports write too (Card ID, Card Last4, Customer Description, Statement
+# Descriptor, Invoice ID).
+_KINDS: tuple[tuple[str, frozenset[str]], ...] = (
     ("stripe_payments", frozenset({
         "Created date (UTC)", "Amount Refunded", "Captured", "Converted Amount",
         "Converted Amount Refunded", "Converted Currency", "Decline Reason",
-        "Refunded date (UTC)", "Seller Message", "Taxes On Fee", "Card ID",
-        "Customer Description", "Invoice ID", "PaymentIntent ID", "Card Issue Country",
-        "Card Last4", "Card Brand", "Statement Descriptor"}), "payments"),
+        "Refunded date (UTC)", "Seller Message", "Taxes On Fee"})),
     ("stripe_balance", frozenset({
         "Available On (UTC)", "Customer Facing Amount", "Customer Facing Currency",
         "Transfer Date (UTC)", "Transfer Group", "Destination Platform Fee",
-        "Destination Platform Fee Currency"}), "balance"),
+        "Destination Platform Fee Currency"})),
     ("stripe_report", frozenset({
         "balance_transaction_id", "reporting_category", "available_on_utc", "created_utc",
         "automatic_payout_id", "automatic_payout_effective_at_utc",
-        "customer_facing_amount", "customer_facing_currency", "source_id"}), "report"),
+        "customer_facing_amount", "customer_facing_currency", "source_id"})),
+    ("stripe_payouts", frozenset({
+        # The Dashboard's payouts export, and the itemized payouts report.
+        "Arrival Date (UTC)", "Source Type", "Failure Balance Transaction", "Trace ID",
+        "Trace ID Status", "Destination Name", "Destination Country", "Destination Last 4",
+        "payout_id", "payout_status", "payout_expected_arrival_date", "payout_reversed_at_utc",
+        "payout_reversed_at", "payout_type", "payout_description", "payout_destination_id"})),
 )
 # The Connect "Application fees" export (Connect → Application fees → Export).
 _APPLICATION_FEES = frozenset({"Application ID", "User ID", "User Email", "Transaction ID"})
@@ -105,7 +112,7 @@ def explain(path: object, names: set[str]) -> InputError | None:
     """Why no Stripe source took a file whose header is a Stripe export's: columns the user
     left out when exporting (named, with what to select), or an export bokfor does not book
     (the Connect application fees list). None for anything else."""
-    from bokfor.sources import stripe_balance, stripe_payments, stripe_report
+    from bokfor.sources import stripe_balance, stripe_payments, stripe_payouts, stripe_report
 
     file = str(path)
     if len(names & _APPLICATION_FEES) >= 3 and "Amount" in names:
@@ -116,12 +123,11 @@ def explain(path: object, names: set[str]) -> InputError | None:
             hint="book the platform's fees from the balance export (Balance → Export; types "
             "application_fee and application_fee_refund) or the itemized balance change "
             "report (reporting_category platform_earning), which date every refund.")
-    for name, signature, _ in _KINDS:
-        if len(names & signature) < 2:
-            continue
-        if name == "stripe_payments":
-            return stripe_payments.missing(names, file)
-        if name == "stripe_balance":
-            return stripe_balance.missing(names, file)
-        return stripe_report.missing(names, file)
-    return None
+    name, signature = max(_KINDS, key=lambda kind: len(names & kind[1]))  # the first of equals
+    if len(names & signature) < 2:
+        return None
+    missing = {"stripe_payments": stripe_payments.missing,
+               "stripe_balance": stripe_balance.missing,
+               "stripe_report": stripe_report.missing,
+               "stripe_payouts": stripe_payouts.missing}[name]
+    return missing(names, file)

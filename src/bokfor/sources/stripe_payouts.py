@@ -154,6 +154,25 @@ def _is_report(names: set[str]) -> bool:
     return REPORT_DETECT <= names and any(name in names for name in _REPORT_TIMES)
 
 
+def missing(names: set[str] | dict[str, int], file: str, report: bool | None = None
+            ) -> InputError | None:
+    """The error for a payout list whose user left out columns bokfor needs: the Dashboard
+    export's or the itemized report's (`report`; None: whichever the header was meant to
+    be)."""
+    if _looks_like_report(set(names)) if report is None else report:
+        local_only = "effective_at_utc" not in names and "effective_at" in names
+        absent = [name for name in REPORT_REQUIRED if name not in names
+                  and not (name == "effective_at_utc" and local_only)]
+        return missing_columns(
+            "Stripe itemized payouts report", absent, REPORT_REQUIRED,
+            "download the itemized payouts report from the Stripe Dashboard (Reports → Balance"
+            " → Payouts → Download → Itemized)", file) if absent else None
+    absent = [name for name in DASHBOARD_REQUIRED if name not in names]
+    return missing_columns(
+        "Stripe payouts export", absent, DASHBOARD_REQUIRED, "export the payout list from the "
+        "Stripe Dashboard (Balance → Payouts → Export)", file) if absent else None
+
+
 def _looks_like_report(names: set[str]) -> bool:
     """Which header a file that is neither was meant to be (for the missing-column error)."""
     return bool(names & {"payout_id", "payout_status", "gross", "net", "effective_at_utc",
@@ -277,11 +296,9 @@ def _rows(f: Iterable[str], file: str, delimiter: str, tz: dt.tzinfo) -> Iterato
 
 def _dashboard_rows(reader: Any, header: list[str], file: str) -> Iterator[Row]:
     index = column_index(header)
-    missing = [name for name in DASHBOARD_REQUIRED if name not in index]
-    if missing:
-        raise missing_columns("Stripe payouts export", missing, DASHBOARD_REQUIRED,
-                       "export the payout list from the Stripe Dashboard (Balance → Payouts →"
-                       " Export)", file)
+    error = missing(index, file, report=False)
+    if error is not None:
+        raise error
     width = len(header)
     get = index.get
     i_id, i_amount, i_created = index["id"], index["Amount"], index["Created (UTC)"]
@@ -354,14 +371,9 @@ def _report_rows(reader: Any, header: list[str], file: str,
                  tz: dt.tzinfo) -> Iterator[Row]:
     index = column_index(header)
     local_only = "effective_at_utc" not in index and "effective_at" in index
-    missing = [
-        name for name in REPORT_REQUIRED
-        if name not in index and not (name == "effective_at_utc" and local_only)
-    ]  # fmt: skip
-    if missing:
-        raise missing_columns("Stripe itemized payouts report", missing, REPORT_REQUIRED,
-                       "download the itemized payouts report from the Stripe Dashboard"
-                       " (Reports → Balance → Payouts → Download → Itemized)", file)
+    error = missing(index, file, report=True)
+    if error is not None:
+        raise error
     if local_only and "payout_expected_arrival_date" not in index:
         raise InputError(
             "the report has local times only: 'effective_at' but neither 'effective_at_utc'"
