@@ -1,0 +1,98 @@
+"""The row frame: source rows as Polars columns (issue 22, "a columnar core").
+
+One column a field of the source's `Schema` (texts as String, dates as Date, timestamps as
+Datetime in UTC), one Int64 column a named amount in öre, and the row's identity and origin in
+columns whose names start with `_` (no field or amount name does). A null is "the row has no
+such value", as `Row.value` gives None. Free-form fields (`metadata.*`) are String columns
+of their own; `_detail` carries a structured source's whole record (a POS day close).
+
+The frame is the contract between the stages: readers produce it, rules and booking consume
+it. Until every stage is columnar, `from_rows` and `to_rows` convert at the seam, exactly:
+a row made back from its frame gives the same key, date, amounts, values, origin, aliases
+and former keys.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import polars as pl
+
+from bokfor.domain import Origin, Row
+from bokfor.sources import AMOUNT, DATE, DATETIME, Schema
+
+KEY, DATE_COL, FILE, LINE = "_key", "_date", "_file", "_line"
+ALIASES, FORMER, DETAIL = "_aliases", "_former", "_detail"
+
+_ROW_COLUMNS: dict[str, Any] = {
+    KEY: pl.String, DATE_COL: pl.Date, FILE: pl.String, LINE: pl.Int64,
+    ALIASES: pl.List(pl.String), FORMER: pl.List(pl.String),
+}
+_KINDS: dict[str, Any] = {
+    DATE: pl.Date, DATETIME: pl.Datetime("us", "UTC"), AMOUNT: pl.Int64,
+}
+
+
+def frame_schema(schema: Schema, extra: Iterable[str] = ()) -> dict[str, Any]:
+    """The columns and types of a source's row frame; `extra` are free-form field names."""
+    columns = dict(_ROW_COLUMNS)
+    columns.update({name: _KINDS.get(kind, pl.String) for name, kind in schema.fields.items()})
+    columns.update({name: pl.String for name in extra if name not in columns})
+    columns.update({name: pl.Int64 for name in schema.amounts})
+    return columns
+
+
+def from_rows(rows: Iterable[Row], schema: Schema) -> pl.DataFrame:
+    """Rows as a frame (the seam while readers still make `Row` objects)."""
+    rows = list(rows)
+    extra = sorted({name for row in rows for name in row.fields
+                    if name not in schema.fields and name not in schema.amounts})
+    columns = frame_schema(schema, extra)
+    data: dict[str, list[Any]] = {name: [] for name in columns}
+    fields = [n for n in columns if not n.startswith("_") and n not in schema.amounts]
+    details = [row.detail for row in rows]
+    for row in rows:
+        data[KEY].append(row.key)
+        data[DATE_COL].append(row.date)
+        data[FILE].append(row.origin.file)
+        data[LINE].append(row.origin.line)
+        data[ALIASES].append(list(row.aliases))
+        data[FORMER].append(list(row.former))
+        for name in schema.amounts:
+            data[name].append(row.amounts.get(name))
+        for name in fields:
+            data[name].append(_utc(row.fields.get(name)))
+    frame = pl.DataFrame(data, schema=columns)
+    if any(d is not None for d in details):
+        frame = frame.with_columns(pl.Series(DETAIL, details, dtype=pl.Object))
+    return frame
+
+
+def to_rows(frame: pl.DataFrame, source: str, schema: Schema) -> Iterator[Row]:
+    """A frame's rows as `Row` objects, in frame order (the seam towards per-row stages)."""
+    amounts = [n for n in schema.amounts if n in frame.columns]
+    fields = [n for n in frame.columns if not n.startswith("_") and n not in schema.amounts]
+    zones = {n: frame.schema[n] for n in fields}
+    for record in frame.iter_rows(named=True):
+        values = {}
+        for name in fields:
+            value = record[name]
+            if value is not None:
+                values[name] = value if zones[name] != pl.Datetime("us", "UTC") \
+                    else value.astimezone(dt.timezone.utc)
+        yield Row(
+            source=source, key=record[KEY], date=record[DATE_COL],
+            amounts={n: record[n] for n in amounts if record[n] is not None},
+            fields=values, origin=Origin(record[FILE], record[LINE]),
+            aliases=tuple(record[ALIASES] or ()), former=tuple(record[FORMER] or ()),
+            detail=record.get(DETAIL),
+        )
+
+
+def _utc(value: Any) -> Any:
+    """An aware timestamp in UTC (Polars keeps one zone a column); others unchanged."""
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.astimezone(dt.timezone.utc)
+    return value
