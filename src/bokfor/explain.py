@@ -205,7 +205,7 @@ def _condition(name: str, spec: Any) -> str:
     said = []
     for op, arg in spec.items():
         if op == "regex":
-            said.append(f"matches the pattern {arg}")
+            said.append(f"matches the pattern “{arg}”")
         elif op == "not":
             values = arg if isinstance(arg, list) else [arg]
             said.append("is not " + " nor ".join(_value(v) for v in values))

@@ -19,8 +19,7 @@ from typing import Iterable, Sequence
 from bokfor.money import format_sek
 
 # Nothing from outside: no script, no frame, no image, no font, no fetch; styles inline.
-CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; " \
-      "form-action 'none'"
+CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 
 _CSS = """
 body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#111;
@@ -112,7 +111,7 @@ def bar_chart(labels: Sequence[str], series: Sequence[tuple[str, Sequence[int]]]
 
     group = plot_w / len(labels)
     bar = max(1.0, group * 0.8 / len(series))
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_W} {_H}" role="img" '
+    parts = [f'<svg viewBox="0 0 {_W} {_H}" role="img" '
              f'aria-label="{esc(caption)}">']
     for v in _ticks(bottom, top):  # gridlines with amounts in kronor
         parts.append(f'<line x1="{_LEFT}" x2="{_W - 8}" y1="{y(v):.1f}" y2="{y(v):.1f}" '

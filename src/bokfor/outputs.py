@@ -127,5 +127,6 @@ def check_writable(path: Path, *, directory: bool = False, option: str = "--out"
             else "a socket" if stat.S_ISSOCK(mode) else "a file")
     want = "a directory for the batch" if directory else "a regular file"
     raise UsageError(f"{option} {path} is {kind}; bokfor writes {want} and replaces nothing else",
-                     hint="name a new file (or directory) for the output.")
+                     hint="name a new file (or directory) for the output." if option == "--out"
+                     else "name a new file.")
 

@@ -136,7 +136,7 @@ def _charts(vouchers: list[Voucher], reconciliations: list[tuple[str, Reconcilia
 
 def _entry(n: int, entry: Entry, accounts: dict[str, str], mapping: Mapping) -> str:
     klass = CLASSES.get(entry.status, "new")
-    sign = f'<span class="sign">{esc(entry.status)}</span>'
+    sign = f'<span class="sign">{esc(entry.status)}</span> '
     v = entry.voucher
     if entry.status == UNMAPPED or v is None:
         return (f'<section class="voucher s-{klass}" id="v{n}" data-status="{esc(entry.status)}">'
@@ -154,9 +154,11 @@ def _entry(n: int, entry: Entry, accounts: dict[str, str], mapping: Mapping) -> 
     if entry.possibly_booked:
         head += f'<p class="note">possibly booked by hand: {esc(entry.possibly_booked)}</p>'
     if entry.status == CHANGED:
+        now = _lines(v.lines, accounts, mapping) if v.lines else \
+            "<p>Not booked again unless the run is given --correct (a reversal of what was " \
+            "booked, then the new booking).</p>"
         return (head + "<p>före (as exported):</p>" + _lines(entry.previous, accounts, mapping)
-                + "<p>nu (as booked now):</p>" + _lines(v.lines, accounts, mapping)
-                + "</section>")
+                + "<p>nu (as booked now):</p>" + now + "</section>")
     return head + _lines(v.lines, accounts, mapping) + "</section>"
 
 
