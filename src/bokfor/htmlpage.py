@@ -32,8 +32,9 @@ th,td{padding:.15em .5em;text-align:left;vertical-align:top;border-bottom:1px so
 th{border-bottom:1px solid #666;font-weight:600}
 td.num,th.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
 tr.sum td{border-top:1px solid #666;font-weight:600}
-table.lines{table-layout:fixed}.lines th:nth-child(1){width:4em}.lines th:nth-child(2){width:36%}
-.lines th:nth-child(4),.lines th:nth-child(5){width:7.5em}
+table.lines{table-layout:fixed}.lines th:nth-child(1){width:3.5em}
+.lines th:nth-child(2){width:40%}.lines th:nth-child(4),.lines th:nth-child(5){width:6.5em}
+.lines th:nth-child(6){width:9em}
 .sign{font:700 1.1em ui-monospace,monospace;display:inline-block;width:1.4em;text-align:center}
 .s-new .sign{color:#06691f}.s-exported .sign{color:#666}.s-changed .sign{color:#9a5b00}
 .s-unmapped .sign{color:#b00020}
@@ -110,7 +111,7 @@ def bar_chart(labels: Sequence[str], series: Sequence[tuple[str, Sequence[int]]]
         return _TOP + (top - v) * plot_h / span
 
     group = plot_w / len(labels)
-    bar = max(1.0, group * 0.8 / len(series))
+    bar = min(48.0, max(1.0, group * 0.8 / len(series)))  # a few groups: not a wall of colour
     parts = [f'<svg viewBox="0 0 {_W} {_H}" role="img" '
              f'aria-label="{esc(caption)}">']
     for v in _ticks(bottom, top):  # gridlines with amounts in kronor
@@ -120,7 +121,7 @@ def bar_chart(labels: Sequence[str], series: Sequence[tuple[str, Sequence[int]]]
                      f'text-anchor="end" fill="#444">{esc(format_sek(v)[:-3])}</text>')
     every = max(1, -(-len(labels) * 46 // plot_w))  # a label every `every` groups: no overlap
     for i, label in enumerate(labels):
-        x0 = _LEFT + i * group + group * 0.1
+        x0 = _LEFT + (i + 0.5) * group - bar * len(series) / 2
         for j, (name, vs) in enumerate(series):
             v = vs[i]
             y0, y1 = sorted((y(0), y(v)))
