@@ -81,7 +81,8 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[str]], *, numeric: Ite
     body = "".join("<tr>" + "".join(cell("td", i, v) for i, v in enumerate(row)) + "</tr>\n"
                    for row in rows)
     klass = f' class="{cls}"' if cls else ""
-    return f"<table{klass}><thead><tr>{head}</tr></thead>\n<tbody>\n{body}</tbody></table>"
+    head = f"<thead><tr>{head}</tr></thead>\n" if any(headers) else ""  # a list of key: value
+    return f"<table{klass}>{head}<tbody>\n{body}</tbody></table>"
 
 
 def kr(ore: int) -> str:

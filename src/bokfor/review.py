@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from pathlib import Path
+from typing import Iterator
 
 from bokfor.domain import Line, Row, Voucher
 from bokfor.htmlpage import bar_chart, esc, kr, page, table, write_page
@@ -32,8 +33,8 @@ def payouts(plan: Plan, mapping: Mapping) -> list[tuple[str, Reconciliation]]:
     from bokfor.reconcile import payout_amounts, reconcile
     from bokfor.sources import get_source, stripe_payouts
 
-    def rows(path: str, src) -> list[Row]:  # type: ignore[no-untyped-def]
-        return [r for r in src.read(Path(path), mapping.timezone) if isinstance(r, Row)]
+    def rows(path: str, src) -> Iterator[Row]:  # type: ignore[no-untyped-def]
+        return (r for r in src.read(Path(path), mapping.timezone) if isinstance(r, Row))
 
     sources = [(s.path, get_source(s.source, mapping.formats)) for s in plan.inputs]
     amounts = {k: v for path, src in sources if src.name == stripe_payouts.SOURCE.name
