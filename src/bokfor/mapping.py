@@ -314,6 +314,9 @@ class Rule:
     # The sign (+1, -1) the rule's conditions fix for the source's money amount, or None:
     # what `mapping check` needs to tell a posting that is always backwards (plausibility).
     money_sign: int | None = None
+    # The conditions as written (field, value / list / operators), which `tests` compiles:
+    # for saying the rule in words (bokfor.explain).
+    when: tuple[tuple[str, Any], ...] = field(default=(), compare=False)
 
     @property
     def where(self) -> str:
@@ -978,7 +981,7 @@ class _Compiler:
         money_sign = fixed_sign(rule.when.get(schema.money)) if schema.money else None
         return Rule(name=name, tests=tests, postings=postings, text=text,  # type: ignore[arg-type]
                     file=self.file, line=line_of(self.positions, loc), key=dotted(loc),
-                    skip=rule.skip, money_sign=money_sign)
+                    skip=rule.skip, money_sign=money_sign, when=tuple(rule.when.items()))
 
     def _posting(self, p: PostingModel, schema: Schema, loc: tuple[Any, ...]) -> Posting:
         if (p.debit is None) == (p.credit is None):
