@@ -15,7 +15,7 @@ and former keys.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import polars as pl
@@ -96,3 +96,22 @@ def _utc(value: Any) -> Any:
     if isinstance(value, dt.datetime) and value.tzinfo is not None:
         return value.astimezone(dt.timezone.utc)
     return value
+
+
+def map_distinct(texts: pl.Series, which: pl.Series, parse: Callable[[str], Any],
+                 dtype: Any, refuse: tuple[type[Exception], ...] = (ValueError,)
+                 ) -> tuple[pl.Series, pl.Series]:
+    """`parse` of the texts where `which` is set, called once per distinct text: the rare
+    shapes an expression does not cover go through the one per-value parser, so the two
+    can never disagree. Returns (values, refused) aligned with `texts`; a text `parse`
+    raises one of `refuse` on is refused (its value null); elsewhere both are null/False."""
+    parsed: dict[str, Any] = {}
+    refused: list[str] = []
+    for text in texts.filter(which).unique().to_list():
+        try:
+            parsed[text] = parse(text)
+        except refuse:
+            refused.append(text)
+    values = pl.Series(texts.name, [None] * len(texts), dtype=dtype) if not parsed else \
+        texts.replace_strict(parsed, default=None, return_dtype=dtype)
+    return values, which & texts.is_in(refused).fill_null(False)
