@@ -68,11 +68,18 @@ def parse_amounts(texts: pl.Series, decimal_mark: str | None = None
     """
     import polars as pl
 
-    from bokfor.frames import map_distinct
+    from bokfor.frames import by_distinct
 
     if decimal_mark not in _COLUMN_SHAPES:
         raise ValueError(f"decimal_mark must be '.' or ',' (got {decimal_mark!r})")
-    texts = texts.cast(pl.String)
+    return by_distinct(texts.cast(pl.String), lambda t: _parse_column(t, decimal_mark))
+
+
+def _parse_column(texts: pl.Series, decimal_mark: str | None) -> tuple[pl.Series, pl.Series]:
+    import polars as pl
+
+    from bokfor.frames import map_distinct
+
     parts = texts.str.extract_groups(_COLUMN_SHAPES[decimal_mark]).struct.unnest()
     whole = parts["whole"].str.replace_all(r"[.,]", "").cast(pl.Int64)
     frac = parts["frac"].fill_null("").str.pad_end(2, "0").cast(pl.Int64)

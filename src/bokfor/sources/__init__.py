@@ -113,6 +113,25 @@ class Source(Protocol):
         statement whose balances do not add up)."""
         ...
 
+    # A source may also read into a frame (issue 22):
+    #   def read_frame(self, path: Path, tz: dt.tzinfo) -> tuple[pl.DataFrame, list[Notice]]
+    # the rows `read` gives as a row frame (bokfor.frames) and its notices; `read_frame`
+    # below calls it, or makes the frame from `read` for a source that has none yet.
+
+
+def read_frame(source: Source, path: Path, tz: dt.tzinfo) -> tuple[object, list[Notice]]:
+    """A source's rows as a row frame (`bokfor.frames`) and its notices: by its own
+    `read_frame` where it has one, else from the rows of `read` (the seam while readers
+    move to frames one at a time)."""
+    own = getattr(source, "read_frame", None)
+    if own is not None:
+        return own(path, tz)
+    from bokfor.frames import from_rows
+
+    items = list(source.read(path, tz))
+    return (from_rows((i for i in items if isinstance(i, Row)), source.schema),
+            [i for i in items if isinstance(i, Notice)])
+
 
 @dataclass(frozen=True)
 class UserFormats:
@@ -200,3 +219,7 @@ class _Checked:
     def read(self, path: Path, tz: dt.tzinfo) -> Iterator[Row | Notice]:
         check_input(path)
         return self._source.read(path, tz)
+
+    def read_frame(self, path: Path, tz: dt.tzinfo) -> tuple[object, list[Notice]]:
+        check_input(path)
+        return read_frame(self._source, path, tz)
