@@ -569,7 +569,7 @@ def test_decimal_comma_resave_reads_like_the_original() -> None:
 # --- read_frame: the same rows as read, or the same error, by columns ----------------------
 
 from bokfor import frames  # noqa: E402
-from bokfor.sources import csvframe  # noqa: E402
+from bokfor.sources import csvframe, limits  # noqa: E402
 from bokfor.sources.stripe_balance import COLUMNS  # noqa: E402
 
 CATALOGUE = ROOT / "tests" / "errors"
@@ -668,3 +668,24 @@ def test_read_frame_equals_read_on_damaged_files(rows, delimiter, newline, tail)
         path = Path(tmp) / "export.csv"
         path.write_bytes(("".join(parts) + tail).encode("utf-8"))
         assert_same_as_read(path, STOCKHOLM)
+
+
+@pytest.mark.parametrize("description, quoted", [("x" * (70 << 10), False),
+                                                 ("y" * (3 << 20), False),
+                                                 ("z\n" * (600 << 10), True)])
+def test_read_frame_caps_as_read(tmp_path: Path, monkeypatch, description: str,
+                                 quoted: bool) -> None:
+    """A cell over MAX_CELL, a line over MAX_LINE (never handed to Polars whole), a quoted
+    record of short lines over MAX_LINE in all: the row reader's limit error, same line."""
+    lines = (FIXTURES / "metadata.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    row = lines[4].replace("Order 2202 - Jonas Weber",
+                           f'"{description}"' if quoted else description)
+    path = tmp_path / "export.csv"
+    path.write_text(lines[0] + lines[1] + row, encoding="utf-8")
+    if len(row) > limits.MAX_LINE and not quoted:  # a long line never reaches Polars
+        monkeypatch.setattr(csvframe.pl, "read_csv", lambda *a, **k: pytest.fail("read"))
+    with pytest.raises(limits.LimitError) as info:
+        SOURCE.read_frame(path, STOCKHOLM)
+    assert info.value.line == 3
+    monkeypatch.undo()
+    assert_same_as_read(path, STOCKHOLM)

@@ -84,6 +84,9 @@ def read_cells(path: Path, export: Export) -> Cells | None:
     index = column_index(names)
     if len(names) > limits.MAX_COLUMNS or any(n not in index for n in export.required):
         return None
+    counts = _scan(path)
+    if counts is None:
+        return None
     raw = [f"c{i}" for i in range(len(names))]
     try:
         frame = pl.read_csv(path, has_header=True, new_columns=raw, separator=delim,
@@ -92,7 +95,7 @@ def read_cells(path: Path, export: Export) -> Cells | None:
         return None
     if frame.width != len(names):
         return None
-    breaks = _accounted(path, header, frame)
+    breaks = _accounted(counts, header, frame)
     if breaks is None or not _within_caps(frame):
         return None
     line = pl.int_range(2, frame.height + 2, dtype=pl.Int64)
@@ -117,19 +120,40 @@ def read_cells(path: Path, export: Export) -> Cells | None:
     return Cells(frame, file, delim, tuple(free))
 
 
-def _accounted(path: Path, header: str, frame: pl.DataFrame) -> list[str] | None:
-    """The columns with line breaks in their values when the file's bytes are exactly the
-    parsed records' cells, delimiters, quotes and line ends, and every line end is one (no
-    lone CR): then Polars read the records the csv module reads, none was blank or short,
-    and a record has 1 line plus the line breaks in its values. None when they are not."""
-    size = lf = cr = crlf = quotes = 0
-    bom = ends_lf = False
+@dataclass(frozen=True)
+class _Bytes:
+    """Counts over a file's bytes."""
+
+    size: int
+    lf: int
+    cr: int
+    quotes: int
+    bom: bool
+    ends_lf: bool
+
+
+def _scan(path: Path) -> _Bytes | None:
+    """The file's byte counts, read a line cap at a time; None when a line is longer than
+    MAX_LINE (Polars would hold it whole: the row reader refuses it within the cap) or a CR
+    is not followed by LF (a line end the csv module has and Polars has not)."""
+    size = lf = cr = crlf = quotes = run = 0
+    bom = False
     previous = b""
     with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
+        # Chunks of the cap: a longer line has no LF in a chunk, or spans a boundary.
+        while chunk := f.read(limits.MAX_LINE):
             if not size:
                 bom = chunk.startswith(_BOM)
             size += len(chunk)
+            first = chunk.find(b"\n")
+            if first < 0:
+                run += len(chunk)
+            else:
+                if run + first + 1 > limits.MAX_LINE:
+                    return None
+                run = len(chunk) - chunk.rfind(b"\n") - 1
+            if run > limits.MAX_LINE:
+                return None
             lf += chunk.count(b"\n")
             crs = chunk.count(b"\r")
             if crs:  # most exports have no CR at all
@@ -137,9 +161,16 @@ def _accounted(path: Path, header: str, frame: pl.DataFrame) -> list[str] | None
                 crlf += chunk.count(b"\r\n") + (previous == b"\r" and chunk[:1] == b"\n")
             quotes += chunk.count(b'"')
             previous = chunk[-1:]
-    ends_lf = previous == b"\n"
     if cr != crlf:
         return None
+    return _Bytes(size, lf, cr, quotes, bom, previous == b"\n")
+
+
+def _accounted(counts: _Bytes, header: str, frame: pl.DataFrame) -> list[str] | None:
+    """The columns with line breaks in their values when the file's bytes are exactly the
+    parsed records' cells, delimiters, quotes and line ends: then Polars read the records
+    the csv module reads, none was blank or short, and a record has 1 line plus the line
+    breaks in its values. None when they are not."""
     cols = frame.columns
     # Only the columns holding a quote or a line break are counted in (few, if any).
     special = [c for c, has in zip(cols, frame.select(
@@ -152,14 +183,14 @@ def _accounted(path: Path, header: str, frame: pl.DataFrame) -> list[str] | None
     ).row(0, named=True)
     inside = {k: v or 0 for k, v in inside.items()}
     records = frame.height
-    ends = lf - inside["lf"]  # line ends of the header and the records
-    if ends != (records + ends_lf if records else ends_lf):  # one a line, none blank
+    ends = counts.lf - inside["lf"]  # line ends of the header and the records
+    if ends != (records + counts.ends_lf if records else counts.ends_lf):  # none blank
         return None
-    expected = (3 * bom + len(header.encode("utf-8")) + inside["bytes"]
+    expected = (3 * counts.bom + len(header.encode("utf-8")) + inside["bytes"]
                 + records * (len(cols) - 1)
-                + quotes - header.count('"') - inside["quotes"]  # enclosing and doubling
-                + ends + (cr - inside["cr"]))
-    if expected != size:
+                + counts.quotes - header.count('"') - inside["quotes"]  # enclosing, doubling
+                + ends + (counts.cr - inside["cr"]))
+    if expected != counts.size:
         return None
     return [c for c in special if inside["lf"]] if inside["lf"] else []
 
