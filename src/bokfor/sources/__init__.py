@@ -3,6 +3,8 @@
 A source knows three things: whether a file is its kind (`detect`, from the content, never
 the file name), how to turn it into normalised `Row`s (`read`), and which fields and named
 amounts those rows carry (`schema`, so a mapping can be validated before any file is read).
+A source may also read into a row frame (`read_frame`, issue 22's columnar core);
+`read_frame` here gives any source's rows as one.
 Adding a format = one module + registering it in `SOURCES` + one sample + one golden test.
 """
 

@@ -10,6 +10,11 @@ on 31 January belongs to February in Sweden: `Row.date` is the local date while 
 `created` field keeps the UTC instant.
 
 Empty cells become None in `fields`, so rules can test "is set" without caring about "".
+
+Two readers share the column map `COLUMNS`: `read_frame` (Polars, the row frame of
+`bokfor.frames`; its checks are masks) and `read` (one row at a time, for the stages that
+still take rows, and for the files `csvframe` leaves to it). They give the same rows and
+the same first error, which tests/test_stripe_balance.py checks on every file it has.
 """
 
 from __future__ import annotations
