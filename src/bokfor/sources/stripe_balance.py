@@ -290,11 +290,13 @@ def _frame(cells: csvframe.Cells, tz: dt.tzinfo) -> pl.DataFrame:
         return tuple(text[f][i] or "" for f in fields)
 
     def bad_amount(i: int) -> None:
-        _amounts({}, texts(i, "gross", "fee", "net"), file, lines[i], mark)  # type: ignore
-        column = next(c for c, f in (("Amount", "gross"), ("Fee", "fee"), ("Net", "net"))
-                      if refused[f][i])
-        raise InputError(f"not an amount: {texts(i, column)[0]!r}", file=file, line=lines[i],
-                         column=column, hint=_AMOUNT_HINT)  # beyond an Int64 of öre
+        gross, fee, net = texts(i, "gross", "fee", "net")
+        _amounts({}, (gross, fee, net), file, lines[i], mark)  # raises for the first bad one
+        # All three parse: one is beyond an Int64 of öre, which a frame cannot hold.
+        column, field = next((c, f) for c, f in (("Amount", "gross"), ("Fee", "fee"),
+                                                 ("Net", "net")) if refused[f][i])
+        raise InputError(f"not an amount: {texts(i, field)[0]!r}", file=file, line=lines[i],
+                         column=column, hint=_AMOUNT_HINT)
 
     def bad_time(field: str, column: str) -> tuple[pl.Series, object]:
         return refused[field], lambda i: stripe_common.utc(
@@ -313,7 +315,7 @@ def _frame(cells: csvframe.Cells, tz: dt.tzinfo) -> pl.DataFrame:
         bad_time("payout_date", "Transfer Date (UTC)"),
     ])
 
-    kind, source, desc = frame["type"], frame["source_id"], frame["description"]
+    kind, desc = frame["type"], frame["description"]
     legacy, _ = frames.map_distinct(  # a payout from before 2017 (see _LEGACY_PAYOUT)
         desc, ((kind == "transfer") & desc.is_not_null()).fill_null(False),
         lambda d: d.strip().upper() == _LEGACY_PAYOUT, pl.Boolean)
@@ -336,7 +338,7 @@ def _frame(cells: csvframe.Cells, tz: dt.tzinfo) -> pl.DataFrame:
         pl.lit([], pl.List(pl.String)).alias(frames.FORMER),
     )
     columns = frames.frame_schema(SCHEMA, sorted(cells.free))
-    return frame.select(pl.col(name).cast(kind) for name, kind in columns.items())
+    return frame.select(pl.col(name).cast(dtype) for name, dtype in columns.items())
 
 
 def _empty_id(file: str, line: int) -> InputError:
