@@ -554,7 +554,7 @@ def machine() -> str:
     hl = "not installed"
     if shutil.which("hledger"):
         hl = subprocess.run(["hledger", "--version"], capture_output=True,
-                            text=True).stdout.strip()
+                            text=True).stdout.strip().removeprefix("hledger ").split(",")[0]
     return (f"{os.cpu_count()} cores, {mem:.0f} GiB, {platform.platform()}, "
             f"Python {platform.python_version()}, Polars {md.version('polars')}, "
             f"hledger {hl}, load average at start {os.getloadavg()[0]:.2f}")
