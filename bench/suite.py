@@ -231,6 +231,12 @@ class Result:
         return max(self.peaks)
 
 
+def failure(said: str) -> str:
+    """A child's last line of error as a table note: bokfor's message without its hint."""
+    said = said.removeprefix("failed: ").split(" Fix: ")[0]
+    return "failed: " + (said if len(said) <= 160 else said[:157] + "...")
+
+
 def repeat(label: str, rows: int, cmd: list[str], times: int, budget: float,
            before: Callable[[], None] = lambda: None, ok: tuple[int, ...] = (0,),
            stdout: str | None = None, tolerate: bool = False) -> Result:
@@ -246,7 +252,7 @@ def repeat(label: str, rows: int, cmd: list[str], times: int, budget: float,
             if not tolerate:
                 raise
             lines = str(failed.code).strip().splitlines()
-            result.note = "failed: " + (lines[-1] if lines else "?")[:200]
+            result.note = failure(lines[-1] if lines else "?")
             print(f"  {label:44} {result.note}", file=sys.stderr, flush=True)
             return result
         result.walls.append(wall)
@@ -483,7 +489,7 @@ def targets(suite: Suite) -> list[tuple[str, str, str, str]]:
         """Say so in the table and return True when the figure cannot be judged."""
         if main(case) is None:
             why = res[case][1].note if case in res else f"not run (--cases {case})"
-            out.append((what, why, limit, "—"))
+            out.append((what, why, limit, judge(False) if why.startswith("failed") else "—"))
         elif needs_base and b is None:
             out.append((what, "no such baseline in this run", limit, "—"))
         elif b is not None and not b.walls:
@@ -560,6 +566,26 @@ def machine() -> str:
             f"hledger {hl}, load average at start {os.getloadavg()[0]:.2f}")
 
 
+def reprint(path: Path) -> int:
+    """The tables of an earlier run, from the numbers its --json file kept."""
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    suite = Suite(path.parent, saved["quick"], saved["repeat"], 0)
+    for name, c in saved["cases"].items():
+        base = [Result(label, c["rows"], b["walls"], b["peaks"], b["note"])
+                for label, b in c["baselines"].items()]
+        note = c.get("note", "")
+        suite.results[name] = (CASES[name], Result("bokfor", c["rows"], c["walls"], c["peaks"],
+                                                   failure(note) if "failed" in note else note),
+                               base)
+        suite.loads[name] = c.get("load_average") or 0.0
+    print(f"{path}: {saved['machine']}; suite {saved['seconds']:.0f} s\n")
+    print_table(suite)
+    print("\n| target (issue 22) | measured | limit | verdict |\n|---|---|---|---|")
+    for row in targets(suite):
+        print("| " + " | ".join(row) + " |")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     defaults = [name for name, case in CASES.items() if case.default]
     parser = argparse.ArgumentParser(prog="python -m bench",
@@ -578,7 +604,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", type=Path, default=None,
                         help="keep generated files (and reuse them) in this folder")
     parser.add_argument("--json", type=Path, default=None, help="also write results as JSON")
+    parser.add_argument("--tables", type=Path, default=None, metavar="JSON",
+                        help="print the tables of an earlier run from its --json file; run nothing")
     args = parser.parse_args(argv)
+    if args.tables:
+        return reprint(args.tables)
     names = [n.strip() for n in args.cases.split(",") if n.strip()]
     unknown = [n for n in names if n not in CASES]
     if unknown:

@@ -131,7 +131,7 @@ def test_the_targets_table_judges_each_target_from_the_run(tmp_path):
     assert rows["a 100-row file, whole process: ≤ 2× beangulp"] == (
         "1.50× (0.30 s vs 0.20 s)", "≤ 2×", "met")
     assert rows["2 GB Stripe export converts with peak memory under 1 GiB (not in CI)"] == (
-        "failed: the file is 2048 MiB, more than the 512 MiB allowed", "< 1024 MiB", "—")
+        "failed: the file is 2048 MiB, more than the 512 MiB allowed", "< 1024 MiB", "MISSED")
     assert rows["1M Stripe rows → SIE: peak ≤ 400 MiB"] == (
         "not run (--cases stripe_1m)", "≤ 400 MiB", "—")
     quick = {t[0]: t[3] for t in suite.targets(_suite(tmp_path, quick=True))}
@@ -140,7 +140,8 @@ def test_the_targets_table_judges_each_target_from_the_run(tmp_path):
 
 def test_a_case_that_may_fail_reports_the_failure_instead_of_ending_the_suite():
     said = suite.repeat("bokfor convert", 10, [sys.executable, "-c",
-                        "import sys; print('refused: the file is too large', file=sys.stderr);"
+                        "import sys; print('refused: the file is too large Fix: split it',"
+                        " file=sys.stderr);"
                         " sys.exit(2)"], 3, 90, tolerate=True)
     assert (said.walls, said.note) == ([], "failed: refused: the file is too large")
     with pytest.raises(SystemExit):

@@ -53,7 +53,7 @@ def sie_amount(value: pl.Expr) -> pl.Expr:
 
 def sie_text(text: pl.Expr, limit: int = 50) -> pl.Expr:
     """A quoted SIE text field, runs of spaces made one, cut at the mapping's text limit."""
-    cut = text.str.replace_all(r"\s+", " ").str.slice(0, limit).str.replace_all("\\", "/", literal=True)
+    cut = text.str.replace_all(r"\s+", " ").str.slice(0, limit)
     return pl.concat_str(pl.lit('"'), cut.str.replace_all('"', '\\"', literal=True), pl.lit('"'))
 
 

@@ -54,9 +54,11 @@ def main() -> None:
         g, v = pl.col(f"g{r}"), pl.col(f"v{r}")  # the VAT the receipts state, added up
         rate_lines += [
             day.select("day", pl.lit(sales).alias("account"), (v - g).alias("amount"),
-                       pl.lit(f"Försäljning {r} %").alias("text"), pl.lit(2 + 2 * i).alias("order")),
+                       pl.lit(f"Försäljning {r} %").alias("text"),
+                       pl.lit(2 + 2 * i).alias("order")),
             day.select("day", pl.lit(output).alias("account"), (-v).alias("amount"),
-                       pl.lit(f"Utgående moms {r} %").alias("text"), pl.lit(3 + 2 * i).alias("order"))]
+                       pl.lit(f"Utgående moms {r} %").alias("text"),
+                       pl.lit(3 + 2 * i).alias("order"))]
     lines = pl.concat([method_lines.select("day", "account", "amount", "text", "order"),
                        *rate_lines], how="vertical_relaxed").filter(pl.col("amount") != 0)
     lines = lines.sort("day", "order", "account", "text").select(
