@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -54,6 +55,15 @@ def _pairs() -> list[tuple[Path, Path]]:
 
 
 PAIRS = _pairs()
+IDS = [f"{m.stem}-{s.name}" for m, s in PAIRS]
+
+
+def _read(mapping_path: Path, sample: Path) -> tuple[Any, Any, SourceRules, list[Row]]:
+    """(mapping, source, its rules, the sample's rows)."""
+    mapping = load_mapping(mapping_path)
+    src = detect_source(sample, mapping.formats)
+    rows = [r for r in src.read(sample, mapping.timezone) if isinstance(r, Row)]
+    return mapping, src, mapping.for_source(src.section), rows
 
 
 def test_every_source_a_mapping_books_has_a_sample():
@@ -61,13 +71,9 @@ def test_every_source_a_mapping_books_has_a_sample():
     assert len(PAIRS) >= 10
 
 
-@pytest.mark.parametrize("mapping_path, sample", PAIRS,
-                         ids=[f"{m.stem}-{s.name}" for m, s in PAIRS])
+@pytest.mark.parametrize("mapping_path, sample", PAIRS, ids=IDS)
 def test_expression_picks_the_rule_match_picks_on_the_samples(mapping_path, sample):
-    mapping = load_mapping(mapping_path)
-    src = detect_source(sample, mapping.formats)
-    rules = mapping.for_source(src.section)
-    rows = [r for r in src.read(sample, mapping.timezone) if isinstance(r, Row)]
+    mapping, src, rules, rows = _read(mapping_path, sample)
     if src.schema.currency_field:
         rows = [_in_currency(r, mapping, src.schema) for r in rows]
     by_expression, by_row = _picked(rules, rows, src.schema)
@@ -75,13 +81,9 @@ def test_expression_picks_the_rule_match_picks_on_the_samples(mapping_path, samp
     assert any(i is not None for i in by_row)
 
 
-@pytest.mark.parametrize("mapping_path, sample", PAIRS,
-                         ids=[f"{m.stem}-{s.name}" for m, s in PAIRS])
+@pytest.mark.parametrize("mapping_path, sample", PAIRS, ids=IDS)
 def test_book_frame_books_as_book_does(mapping_path, sample):
-    mapping = load_mapping(mapping_path)
-    src = detect_source(sample, mapping.formats)
-    rules = mapping.for_source(src.section)
-    rows = [r for r in src.read(sample, mapping.timezone) if isinstance(r, Row)]
+    mapping, src, rules, rows = _read(mapping_path, sample)
     seen_rows: list[tuple] = []
     seen_frame: list[tuple] = []
     try:
@@ -104,6 +106,28 @@ def test_book_frame_books_as_book_does(mapping_path, sample):
         {k: [r.key for r in v] for k, v in want.unmapped.items()}
     assert list(got.unmapped) == list(want.unmapped)
     assert seen_frame == seen_rows
+
+
+def test_the_benchmarks_bank_file_is_booked_alike(tmp_path):
+    """The peers' bank CSV of the benchmark (bench/gen_peers.py, bench/mappings/peers.yaml),
+    2,000 rows: the same rule per row, the same vouchers."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gen_peers", ROOT / "bench/gen_peers.py")
+    assert spec is not None and spec.loader is not None
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    gen.write_peers(tmp_path / "peers.csv", 2000)
+    mapping = load_mapping(ROOT / "bench/mappings/peers.yaml")
+    src = detect_source(tmp_path / "peers.csv", mapping.formats)
+    rules = mapping.for_source(src.section)
+    rows = [r for r in src.read(tmp_path / "peers.csv", mapping.timezone)
+            if isinstance(r, Row)]
+    by_expression, by_row = _picked(rules, rows, src.schema)
+    assert by_expression == by_row and set(by_row) == {0, 1, 2, 3}  # 3: the fallback
+    frame = frames.from_rows(rows, src.schema)
+    assert book_frame(frame, src.name, rules, mapping, src.schema).vouchers == \
+        book(rows, rules, mapping, src.schema).vouchers
 
 
 def test_unmatched_rows_are_listed_by_kind_as_today(tmp_path):
