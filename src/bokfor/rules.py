@@ -14,8 +14,9 @@ Both take linear time; patterns.py translates the user's Python syntax for each.
 where their Unicode tables do: RE2 knows Unicode 15.1, Polars' `regex` 16.0, so `\\w`,
 `\\d` and case-insensitive matching disagree on characters assigned since 15.1. A text that
 holds such a character is searched by RE2 (the reference) in the frame too, as is every text
-for a pattern that names such a character case-insensitively or is too large for the crate:
-a row can never match differently in the two engines. (Python's own `re` knows Unicode of
+for a pattern that names such a character case-insensitively, has a `\\B` inside (the crate
+never matches it within a character or in an empty text) or is too large for the crate: a
+row can never match differently in the two engines. (Python's own `re` knows Unicode of
 its release; that difference is patterns.py's.)
 """
 
@@ -223,7 +224,7 @@ def _regex(value: pl.Expr, pattern: Pattern) -> pl.Expr:
                                              is_elementwise=True)
 
 
-@lru_cache(maxsize=None)
+@lru_cache(maxsize=256)
 def _rust_form(pattern: Pattern) -> str | None:
     """The pattern for Polars, or None when RE2 must search every text: it names, under
     case-insensitivity, a character RE2's tables do not have (its case partners differ
