@@ -320,10 +320,12 @@ class Rule:
     def where(self) -> str:
         return f"{self.file}:{self.line}" if self.line else self.file
 
-    @cached_property
-    def tests(self) -> tuple[Callable[[Row], bool], ...]:
-        """The conditions as tests of one row (`SourceRules.match`)."""
-        return tuple(c.predicate() for c in self.conditions)
+    # The conditions as tests of one row (`SourceRules.match`): a field made once, not a
+    # cached_property, whose look-up the interpreter cannot specialise (match is per row).
+    tests: tuple[Callable[[Row], bool], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tests", tuple(c.predicate() for c in self.conditions))
 
 
 @dataclass(frozen=True)
