@@ -10,17 +10,22 @@ The frame is the contract between the stages: readers produce it, rules and book
 it. Until every stage is columnar, `from_rows` and `to_rows` convert at the seam, exactly:
 a row made back from its frame gives the same key, date, amounts, values, origin, aliases
 and former keys.
+
+Vouchers have frames of their own, a voucher frame and a line frame (`VoucherFrames`): what
+the SIE writer renders. `voucher_frames` makes them from `Voucher` objects until booking
+produces them directly.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
 
-from bokfor.domain import Origin, Row
+from bokfor.domain import Origin, Row, Voucher
 from bokfor.sources import AMOUNT, DATE, DATETIME, Schema
 
 KEY, DATE_COL, FILE, LINE = "_key", "_date", "_file", "_line"
@@ -96,3 +101,88 @@ def _utc(value: Any) -> Any:
     if isinstance(value, dt.datetime) and value.tzinfo is not None:
         return value.astimezone(dt.timezone.utc)
     return value
+
+
+# --- vouchers ----------------------------------------------------------------------------
+
+VOUCHER = "_voucher"  # a voucher's place in the file (0, 1, ...), in both frames
+VOUCHER_COLUMNS: dict[str, Any] = {
+    VOUCHER: pl.Int64, "series": pl.String, "number": pl.Int64, "date": pl.Date,
+    "text": pl.String, "reg_date": pl.Date,
+}
+# A line's objects as SIE lists them, sorted by dimension number (as `domain.make_dims`).
+DIMS = pl.List(pl.Struct({"dim": pl.Int64, "object": pl.String}))
+LINE_COLUMNS: dict[str, Any] = {
+    VOUCHER: pl.Int64, "account": pl.String, "amount": pl.Int64, "dims": DIMS,
+    "text": pl.String, "quantity": pl.String, "transdat": pl.Date,
+}
+
+
+@dataclass(frozen=True)
+class VoucherFrames:
+    """Vouchers as two frames: one row a voucher (`VOUCHER_COLUMNS`, in file order, `_voucher`
+    0, 1, ...) and one row a voucher line (`LINE_COLUMNS`, grouped by voucher in that order,
+    each voucher's lines in their order). Amounts are öre; `quantity` is the exact decimal
+    as plain text (`format(q, "f")`: a Decimal's scale is kept, which a Decimal column's
+    fixed scale would not); null `number`, `reg_date`, `quantity`, `transdat` are absent
+    values. `described[i]` is voucher i as a `Voucher`, for the messages that name one
+    (its source keys and origins are not columns)."""
+
+    vouchers: pl.DataFrame
+    lines: pl.DataFrame
+    described: Sequence[Voucher]
+
+
+def voucher_frames(vouchers: Sequence[Voucher]) -> VoucherFrames:
+    """`vouchers` as frames (the seam while booking still makes `Voucher` objects), made a
+    slice of about `_SLICE` lines at a time so the Python lists on the way stay small.
+
+    Raises OverflowError for an amount or number outside Int64 (no real books hold one)."""
+    parts, start, size = [], 0, 0
+    for end, v in enumerate(vouchers, 1):
+        size += len(v.lines)
+        if size >= _SLICE or end == len(vouchers):
+            parts.append(_voucher_slice(vouchers, start, end))
+            start, size = end, 0
+    if not parts:
+        parts.append(_voucher_slice(vouchers, 0, 0))
+    return VoucherFrames(pl.concat([p[0] for p in parts], rechunk=False),
+                         pl.concat([p[1] for p in parts], rechunk=False), vouchers)
+
+
+_SLICE = 1 << 12
+
+
+def _voucher_slice(vouchers: Sequence[Voucher], start: int, end: int
+                   ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The voucher and line frames of `vouchers[start:end]`."""
+    chosen = vouchers[start:end]
+    lines = [line for v in chosen for line in v.lines]
+    if lines:
+        accounts, amounts, dims, texts, quantities, dates = zip(*lines)
+    else:
+        accounts = amounts = dims = texts = quantities = dates = ()
+    # Object lists repeat: each distinct one is made a list once, then gathered.
+    index: dict[Any, int] = {}
+    codes = [index.setdefault(d, len(index)) for d in dims]
+    distinct = pl.Series([[{"dim": k, "object": o} for k, o in d] for d in index], dtype=DIMS)
+    try:
+        line_frame = pl.DataFrame({
+            VOUCHER: pl.Series(range(start, end), dtype=pl.Int64).repeat_by(
+                pl.Series([len(v.lines) for v in chosen], dtype=pl.UInt32),
+            ).explode(empty_as_null=False),
+            "account": accounts, "amount": pl.Series(amounts, dtype=pl.Int64),
+            "dims": distinct.gather(codes) if codes else [],
+            "text": texts,
+            "quantity": [None if q is None else format(q, "f") for q in quantities]
+            if any(q is not None for q in quantities) else None,
+            "transdat": dates,
+        }, schema=LINE_COLUMNS)
+        voucher_frame = pl.DataFrame({
+            VOUCHER: range(start, end), "series": [v.series for v in chosen],
+            "number": [v.number for v in chosen], "date": [v.date for v in chosen],
+            "text": [v.text for v in chosen], "reg_date": [v.reg_date for v in chosen],
+        }, schema=VOUCHER_COLUMNS)
+    except TypeError as exc:  # Polars: a value outside Int64
+        raise OverflowError(str(exc)) from None
+    return voucher_frame, line_frame
