@@ -14,7 +14,10 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import io
+import subprocess
+import sys
 from decimal import Decimal
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -24,7 +27,7 @@ from hypothesis import strategies as st
 from bokfor import frames
 from bokfor.domain import Line, Voucher
 from bokfor.errors import SieError
-from bokfor.sie import writer
+from bokfor.sie import columns, writer
 from bokfor.sie.model import SieDocument
 
 from .test_perf_writer import AMOUNTS, TEXTS
@@ -60,7 +63,9 @@ def _both(doc: SieDocument, checksum: bool, limit: int | None
     for render in (writer.render_to, writer._render_rows_to):
         out = io.BytesIO()
         try:
-            notices = render(doc, out, checksum=checksum, text_limit=limit)
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(writer, "COLUMNS_FROM", 0)  # render_to: from columns
+                notices = render(doc, out, checksum=checksum, text_limit=limit)
         except SieError as exc:
             results.append(exc.render())
         else:
@@ -70,9 +75,9 @@ def _both(doc: SieDocument, checksum: bool, limit: int | None
 
 @settings(max_examples=150, deadline=None)
 @given(data=st.data(), checksum=st.booleans(), limit=st.sampled_from([50, None, 12, 1]),
-       chunk=st.sampled_from([1, 2, 3, 5, 1 << 12]))
+       chunk=st.sampled_from([1, 2, 3, 5, 1 << 16]), piece=st.sampled_from([1, 2, 7, 1 << 12]))
 def test_columns_write_what_the_per_row_path_writes(
-    data: st.DataObject, checksum: bool, limit: int | None, chunk: int
+    data: st.DataObject, checksum: bool, limit: int | None, chunk: int, piece: int
 ) -> None:
     pool = data.draw(st.lists(TEXTS, min_size=1, max_size=4), label="texts")
     text = st.sampled_from(pool) | TEXTS | ENDINGS
@@ -86,23 +91,25 @@ def test_columns_write_what_the_per_row_path_writes(
         doc = dataclasses.replace(doc, vouchers=[*extra, first, *later],
                                   accounts={**doc.accounts, **{"1930": "Bank"}})
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(writer, "_CHUNK_LINES", chunk)
-        columns, rows = _both(doc, checksum, limit)
-    assert columns == rows
+        patch.setattr(columns, "_CHUNK_LINES", chunk)
+        patch.setattr(columns, "_PIECE", piece)
+        written, rows = _both(doc, checksum, limit)
+    assert written == rows
     if fault:  # the fault was refused, not written
         assert isinstance(rows, str), fault
 
 
-@pytest.mark.parametrize("chunk", [1, 2, 3, 4, 1 << 12])
+@pytest.mark.parametrize("chunk", [1, 2, 3, 4, 1 << 16])
 @pytest.mark.parametrize("checksum", [False, True])
 def test_golden_document_at_every_chunk_size(chunk: int, checksum: bool,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(writer, "_CHUNK_LINES", chunk)
+    monkeypatch.setattr(columns, "_CHUNK_LINES", chunk)
+    monkeypatch.setattr(columns, "_PIECE", max(1, chunk - 1))
     doc = golden_doc()
     many = dataclasses.replace(doc, vouchers=[*doc.vouchers[:1] * 3, *doc.vouchers[1:]])
     for d in (doc, many):
-        columns, rows = _both(d, checksum, 50)
-        assert isinstance(columns, tuple) and columns == rows
+        written, rows = _both(d, checksum, 50)
+        assert isinstance(written, tuple) and written == rows
 
 
 def test_an_amount_past_int64_is_written_by_the_per_row_path() -> None:
@@ -111,9 +118,9 @@ def test_an_amount_past_int64_is_written_by_the_per_row_path() -> None:
         Line("1930", ore), Line("3001", -ore)))])
     with pytest.raises(OverflowError):
         frames.voucher_frames(doc.vouchers)
-    columns, rows = _both(doc, True, 50)
-    assert isinstance(columns, tuple) and columns == rows
-    assert b"#TRANS 1930 {} 11805916207174113034.24\r\n" in columns[0]
+    written, rows = _both(doc, True, 50)
+    assert isinstance(written, tuple) and written == rows
+    assert b"#TRANS 1930 {} 11805916207174113034.24\r\n" in written[0]
 
 
 def test_voucher_frames_hold_the_vouchers_columns() -> None:
@@ -128,3 +135,13 @@ def test_voucher_frames_hold_the_vouchers_columns() -> None:
          line.text, None if line.quantity is None else format(line.quantity, "f"), line.date)
         for i, v in enumerate(doc.vouchers) for line in v.lines]
     assert f.described is doc.vouchers
+
+
+def test_a_small_document_is_written_without_importing_polars() -> None:
+    """Importing Polars costs more than the columns save on a few hundred lines."""
+    code = ("import sys; from tests.test_sie_writer import golden_doc; "
+            "from bokfor.sie.writer import render; render(golden_doc(), checksum=True); "
+            "print('polars' in sys.modules)")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).parent.parent)
+    assert run.stdout.strip() == "False"

@@ -21,6 +21,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import chain, repeat
+from operator import itemgetter
 from typing import Any
 
 import polars as pl
@@ -150,39 +152,49 @@ def voucher_frames(vouchers: Sequence[Voucher]) -> VoucherFrames:
                          pl.concat([p[1] for p in parts], rechunk=False), vouchers)
 
 
-_SLICE = 1 << 12
+_SLICE = 1 << 14
 
 
 def _voucher_slice(vouchers: Sequence[Voucher], start: int, end: int
                    ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The voucher and line frames of `vouchers[start:end]`."""
+    """The voucher and line frames of `vouchers[start:end]`. A column's Python list is
+    made and turned into a Series one at a time; values that repeat (dates, object lists)
+    are converted once each and gathered."""
     chosen = vouchers[start:end]
     lines = [line for v in chosen for line in v.lines]
-    if lines:
-        accounts, amounts, dims, texts, quantities, dates = zip(*lines)
-    else:
-        accounts = amounts = dims = texts = quantities = dates = ()
-    # Object lists repeat: each distinct one is made a list once, then gathered.
-    index: dict[Any, int] = {}
-    codes = [index.setdefault(d, len(index)) for d in dims]
-    distinct = pl.Series([[{"dim": k, "object": o} for k, o in d] for d in index], dtype=DIMS)
+
+    def field(i: int) -> list[Any]:
+        return list(map(itemgetter(i), lines))
+
     try:
         line_frame = pl.DataFrame({
-            VOUCHER: pl.Series(range(start, end), dtype=pl.Int64).repeat_by(
-                pl.Series([len(v.lines) for v in chosen], dtype=pl.UInt32),
-            ).explode(empty_as_null=False),
-            "account": accounts, "amount": pl.Series(amounts, dtype=pl.Int64),
-            "dims": distinct.gather(codes) if codes else [],
-            "text": texts,
-            "quantity": [None if q is None else format(q, "f") for q in quantities]
-            if any(q is not None for q in quantities) else None,
-            "transdat": dates,
+            VOUCHER: pl.Series(list(chain.from_iterable(
+                repeat(i, len(v.lines)) for i, v in enumerate(chosen, start))), dtype=pl.Int64),
+            "account": pl.Series(field(0), dtype=pl.String),
+            "amount": pl.Series(field(1), dtype=pl.Int64),
+            "dims": _repeating(field(2), DIMS, lambda d: [{"dim": k, "object": o} for k, o in d]),
+            "text": pl.Series(field(3), dtype=pl.String),
+            "quantity": pl.Series([None if q is None else format(q, "f") for q in field(4)],
+                                  dtype=pl.String),
+            "transdat": _repeating(field(5), pl.Date),
         }, schema=LINE_COLUMNS)
         voucher_frame = pl.DataFrame({
-            VOUCHER: range(start, end), "series": [v.series for v in chosen],
-            "number": [v.number for v in chosen], "date": [v.date for v in chosen],
-            "text": [v.text for v in chosen], "reg_date": [v.reg_date for v in chosen],
+            VOUCHER: pl.Series(range(start, end), dtype=pl.Int64),
+            "series": pl.Series([v.series for v in chosen], dtype=pl.String),
+            "number": pl.Series([v.number for v in chosen], dtype=pl.Int64),
+            "date": _repeating([v.date for v in chosen], pl.Date),
+            "text": pl.Series([v.text for v in chosen], dtype=pl.String),
+            "reg_date": _repeating([v.reg_date for v in chosen], pl.Date),
         }, schema=VOUCHER_COLUMNS)
     except TypeError as exc:  # Polars: a value outside Int64
         raise OverflowError(str(exc)) from None
     return voucher_frame, line_frame
+
+
+def _repeating(values: list[Any], dtype: Any, convert: Any = None) -> pl.Series:
+    """`values` as a Series of `dtype`, each distinct value converted (by `convert`) once."""
+    index: dict[Any, int] = {}
+    codes = [index.setdefault(value, len(index)) for value in values]
+    distinct = pl.Series([convert(v) if convert and v is not None else v for v in index],
+                         dtype=dtype)
+    return distinct.gather(pl.Series(codes, dtype=pl.UInt32))
