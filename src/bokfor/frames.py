@@ -137,13 +137,14 @@ class VoucherFrames:
 
 def voucher_frames(vouchers: Sequence[Voucher]) -> VoucherFrames:
     """`vouchers` as frames (the seam while booking still makes `Voucher` objects), made a
-    slice of about `_SLICE` lines at a time so the Python lists on the way stay small.
+    slice of about `_VOUCHER_SLICE` lines at a time so the Python lists on the way stay
+    small.
 
     Raises OverflowError for an amount or number outside Int64 (no real books hold one)."""
     parts, start, size = [], 0, 0
     for end, v in enumerate(vouchers, 1):
         size += len(v.lines)
-        if size >= _SLICE or end == len(vouchers):
+        if size >= _VOUCHER_SLICE or end == len(vouchers):
             parts.append(_voucher_slice(vouchers, start, end))
             start, size = end, 0
     if not parts:
@@ -152,7 +153,7 @@ def voucher_frames(vouchers: Sequence[Voucher]) -> VoucherFrames:
                          pl.concat([p[1] for p in parts], rechunk=False), vouchers)
 
 
-_SLICE = 1 << 14
+_VOUCHER_SLICE = 1 << 14
 
 
 def _voucher_slice(vouchers: Sequence[Voucher], start: int, end: int
