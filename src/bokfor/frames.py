@@ -10,17 +10,24 @@ The frame is the contract between the stages: readers produce it, rules and book
 it. Until every stage is columnar, `from_rows` and `to_rows` convert at the seam, exactly:
 a row made back from its frame gives the same key, date, amounts, values, origin, aliases
 and former keys.
+
+Vouchers have frames of their own, a voucher frame and a line frame (`VoucherFrames`): what
+the SIE writer renders. `voucher_frames` makes them from `Voucher` objects until booking
+produces them directly.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from itertools import chain, repeat
+from operator import itemgetter
 from typing import Any
 
 import polars as pl
 
-from bokfor.domain import Origin, Row
+from bokfor.domain import Origin, Row, Voucher
 from bokfor.sources import AMOUNT, DATE, DATETIME, Schema
 
 KEY, DATE_COL, FILE, LINE = "_key", "_date", "_file", "_line"
@@ -158,3 +165,99 @@ def local_dates(instants: pl.Series, tz: dt.tzinfo) -> pl.Series:
     dates, _ = map_distinct(instants, instants.is_not_null(),
                             lambda when: when.astimezone(tz).date(), pl.Date)
     return dates
+
+
+# --- vouchers ----------------------------------------------------------------------------
+
+VOUCHER = "_voucher"  # a voucher's place in the file (0, 1, ...), in both frames
+VOUCHER_COLUMNS: dict[str, Any] = {
+    VOUCHER: pl.Int64, "series": pl.String, "number": pl.Int64, "date": pl.Date,
+    "text": pl.String, "reg_date": pl.Date,
+}
+# A line's objects as SIE lists them, sorted by dimension number (as `domain.make_dims`).
+DIMS = pl.List(pl.Struct({"dim": pl.Int64, "object": pl.String}))
+LINE_COLUMNS: dict[str, Any] = {
+    VOUCHER: pl.Int64, "account": pl.String, "amount": pl.Int64, "dims": DIMS,
+    "text": pl.String, "quantity": pl.String, "transdat": pl.Date,
+}
+
+
+@dataclass(frozen=True)
+class VoucherFrames:
+    """Vouchers as two frames: one row a voucher (`VOUCHER_COLUMNS`, in file order, `_voucher`
+    0, 1, ...) and one row a voucher line (`LINE_COLUMNS`, grouped by voucher in that order,
+    each voucher's lines in their order). Amounts are öre; `quantity` is the exact decimal
+    as plain text (`format(q, "f")`: a Decimal's scale is kept, which a Decimal column's
+    fixed scale would not); null `number`, `reg_date`, `quantity`, `transdat` are absent
+    values. `described[i]` is voucher i as a `Voucher`, for the messages that name one
+    (its source keys and origins are not columns)."""
+
+    vouchers: pl.DataFrame
+    lines: pl.DataFrame
+    described: Sequence[Voucher]
+
+
+def voucher_frames(vouchers: Sequence[Voucher]) -> VoucherFrames:
+    """`vouchers` as frames (the seam while booking still makes `Voucher` objects), made a
+    slice of about `_VOUCHER_SLICE` lines at a time so the Python lists on the way stay
+    small.
+
+    Raises OverflowError for an amount or number outside Int64 (no real books hold one)."""
+    parts, start, size = [], 0, 0
+    for end, v in enumerate(vouchers, 1):
+        size += len(v.lines)
+        if size >= _VOUCHER_SLICE or end == len(vouchers):
+            parts.append(_voucher_slice(vouchers, start, end))
+            start, size = end, 0
+    if not parts:
+        parts.append(_voucher_slice(vouchers, 0, 0))
+    return VoucherFrames(pl.concat([p[0] for p in parts], rechunk=False),
+                         pl.concat([p[1] for p in parts], rechunk=False), vouchers)
+
+
+_VOUCHER_SLICE = 1 << 14
+
+
+def _voucher_slice(vouchers: Sequence[Voucher], start: int, end: int
+                   ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The voucher and line frames of `vouchers[start:end]`. A column's Python list is
+    made and turned into a Series one at a time; values that repeat (dates, object lists)
+    are converted once each and gathered."""
+    chosen = vouchers[start:end]
+    lines = [line for v in chosen for line in v.lines]
+
+    def field(i: int) -> list[Any]:
+        return list(map(itemgetter(i), lines))
+
+    try:
+        line_frame = pl.DataFrame({
+            VOUCHER: pl.Series(list(chain.from_iterable(
+                repeat(i, len(v.lines)) for i, v in enumerate(chosen, start))), dtype=pl.Int64),
+            "account": pl.Series(field(0), dtype=pl.String),
+            "amount": pl.Series(field(1), dtype=pl.Int64),
+            "dims": _repeating(field(2), DIMS, lambda d: [{"dim": k, "object": o} for k, o in d]),
+            "text": pl.Series(field(3), dtype=pl.String),
+            "quantity": pl.Series([None if q is None else format(q, "f") for q in field(4)],
+                                  dtype=pl.String),
+            "transdat": _repeating(field(5), pl.Date),
+        }, schema=LINE_COLUMNS)
+        voucher_frame = pl.DataFrame({
+            VOUCHER: pl.Series(range(start, end), dtype=pl.Int64),
+            "series": pl.Series([v.series for v in chosen], dtype=pl.String),
+            "number": pl.Series([v.number for v in chosen], dtype=pl.Int64),
+            "date": _repeating([v.date for v in chosen], pl.Date),
+            "text": pl.Series([v.text for v in chosen], dtype=pl.String),
+            "reg_date": _repeating([v.reg_date for v in chosen], pl.Date),
+        }, schema=VOUCHER_COLUMNS)
+    except TypeError as exc:  # Polars: a value outside Int64
+        raise OverflowError(str(exc)) from None
+    return voucher_frame, line_frame
+
+
+def _repeating(values: list[Any], dtype: Any, convert: Any = None) -> pl.Series:
+    """`values` as a Series of `dtype`, each distinct value converted (by `convert`) once."""
+    index: dict[Any, int] = {}
+    codes = [index.setdefault(value, len(index)) for value in values]
+    distinct = pl.Series([convert(v) if convert and v is not None else v for v in index],
+                         dtype=dtype)
+    return distinct.gather(pl.Series(codes, dtype=pl.UInt32))

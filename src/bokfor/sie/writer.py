@@ -62,12 +62,37 @@ _CHUNK = 512  # vouchers encoded and written at a time
 def render_to(
     doc: SieDocument, out: BinaryIO, *, checksum: bool = False, text_limit: int | None = 50
 ) -> list[Notice]:
-    """Write the file `render` makes to `out` a few hundred vouchers at a time, so a large
-    file is never held whole (camt_100k: 20 MB of text, ~100 MiB as strings and bytes).
+    """Write the file `render` makes to `out` in chunks, so a large file is never held
+    whole (camt_100k: 20 MB of text, ~100 MiB as strings and bytes).
 
-    The checks that need every voucher (balance, dates, numbering, chart) run before the
-    first byte; a text fault is found when its voucher is written, so write to a scratch
-    file (`fileio.stage`) and use it only when this returns."""
+    A document of many voucher lines is rendered from its columns (`bokfor.sie.columns`,
+    the same bytes and notices), a small one by the per-row path, which needs no Polars
+    import. Write to a scratch file (`fileio.stage`) and use it only when this returns: a
+    fault in a text is found when its voucher is written."""
+    if sum(len(v.lines) for v in doc.vouchers) >= COLUMNS_FROM:
+        from bokfor.frames import voucher_frames
+        from bokfor.sie.columns import render_frames_to
+        try:
+            frames = voucher_frames(doc.vouchers)
+        except OverflowError:  # an amount no books hold: the per-row path writes it
+            pass
+        else:
+            return render_frames_to(doc, frames, out, checksum=checksum, text_limit=text_limit)
+    return _render_rows_to(doc, out, checksum=checksum, text_limit=text_limit)
+
+
+# Voucher lines from which rendering from columns, the seam to them and Polars' import (about
+# 0.4 s of CPU) included, beats the per-row path: with #KSUMMA the columns save ~15 µs a
+# line, without it they spend about as much CPU but on two threads (issue 22, SIE item).
+COLUMNS_FROM = 20_000
+
+
+def _render_rows_to(
+    doc: SieDocument, out: BinaryIO, *, checksum: bool = False, text_limit: int | None = 50
+) -> list[Notice]:
+    """`render_to` from `Voucher` objects, a few hundred vouchers at a time. The checks
+    that need every voucher (balance, dates, numbering, chart) run before the first byte;
+    a text fault is found when its voucher is written."""
     # No reference cycles are made: the cyclic collector is paused meanwhile (as
     # bokfor.ledger.paused_gc; output cannot change).
     enabled = gc.isenabled()
@@ -180,13 +205,19 @@ class _Writer:
         for voucher in vouchers:
             self.check_voucher(voucher, doc.fiscal_years)
         self.check_numbers(vouchers)
+        # One pass over the rows: accounts and object lists repeat, so few distinct pairs.
+        return self.preamble(doc, {(line.account, line.dims) for v in vouchers for line in v.lines})
+
+    def preamble(self, doc: SieDocument, used: set[tuple[str, Dims]]) -> list[str]:
+        """The lines before the vouchers, their checks passed; `used` are the (account,
+        objects) pairs of their lines."""
         if doc.sie_type == "4I" and doc.balances:
             raise SieError(
                 "a SIE 4I file cannot hold balances (#IB/#UB/#RES)",
                 hint="write the balances in a 4E file, or leave them out.",
             )
         records = self.header(doc)
-        records += self.chart(doc)
+        records += self.chart(doc, used)
         records += [
             Record(f"#{b.kind}", (str(b.year_index), b.account, format_sie(b.amount)))
             for b in doc.balances
@@ -241,9 +272,7 @@ class _Writer:
 
     # chart of accounts, dimensions, objects
 
-    def chart(self, doc: SieDocument) -> list[Record]:
-        # One pass over the rows: accounts and object lists repeat, so few distinct pairs.
-        used = {(line.account, line.dims) for v in doc.vouchers for line in v.lines}
+    def chart(self, doc: SieDocument, used: set[tuple[str, Dims]]) -> list[Record]:
         used_accounts = {account for account, _ in used}
         used_accounts |= {b.account for b in doc.balances}
         used_objects = {pair for _, dims in used for pair in dims}
@@ -493,13 +522,8 @@ class _Writer:
 
     def _transliterated(self, value: str, where: str, voucher: Voucher | None
                         ) -> cp437.Transliterated:
-        if value.isprintable() and "  " not in value and value.strip(" ") == value and (
-                value.isascii() or _in_cp437(value)):
-            # Nothing to clean, nothing to replace: the common case. (Printable: no control
-            # characters and no spaces but ' '; NFC and CP437 checked over the whole text.)
-            return cp437.Transliterated(value)
         try:
-            return cp437.transliterate(cp437.clean(value))
+            return _transliterate(value)
         except cp437.UnencodableError as exc:
             origin = voucher.origins[0] if voucher is not None and voucher.origins else None
             raise SieError(
@@ -509,6 +533,16 @@ class _Writer:
                 line=origin.line if origin else None,
                 hint="change the text in the mapping or in the source.",
             ) from None
+
+
+def _transliterate(value: str) -> cp437.Transliterated:
+    """`value` cleaned and in CP437 (`cp437.UnencodableError` if it cannot be)."""
+    if value.isprintable() and "  " not in value and value.strip(" ") == value and (
+            value.isascii() or _in_cp437(value)):
+        # Nothing to clean, nothing to replace: the common case. (Printable: no control
+        # characters and no spaces but ' '; NFC and CP437 checked over the whole text.)
+        return cp437.Transliterated(value)
+    return cp437.transliterate(cp437.clean(value))
 
 
 _TEXT_CACHE = 100_000
