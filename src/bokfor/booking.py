@@ -392,7 +392,7 @@ def unmapped_kinds(unmapped: dict[tuple[Any, ...], list[Row]], schema: Schema) -
     """One line per kind of unmapped row: `type=topup currency=sek: 2 rows, first at line 4`."""
     out = []
     for kind, rows in sorted(unmapped.items(), key=lambda kv: kv[1][0].origin.line):
-        label = " ".join(f"{f}={v}" for f, v in zip(schema.unmapped_fields, kind))
+        label = " ".join(f"{f}={v}" for f, v in zip(schema.unmapped_fields, kind, strict=True))
         out.append(f"{label}: {len(rows)} row{'s' if len(rows) > 1 else ''}, "
                    f"first at line {rows[0].origin.line}")
     return out
@@ -450,7 +450,7 @@ def _rules_indent(rules: SourceRules, mapping: Mapping) -> str:
 
 def _snippet(kind: tuple[Any, ...], schema: Schema) -> list[str]:
     when = ", ".join(f"{f}: {'~' if v is None else v}"
-                     for f, v in zip(schema.unmapped_fields, kind))
+                     for f, v in zip(schema.unmapped_fields, kind, strict=True))
     name = " ".join(str(v) for v in kind if v)
     lines = [f"  - name: {name}", f"    when: {{{when}}}", "    post:"]
     for account, side, amount in schema.snippet:

@@ -310,7 +310,7 @@ def _carry_out(job: Any, rules: Any, limit: Optional[int], *, out_path: Optional
     if not write:
         if table:
             if out_path is not None:
-                for part, path in zip(plan.parts, job.targets(plan, out_path, None)):
+                for part, path in zip(plan.parts, job.targets(plan, out_path, None), strict=True):
                     out.print(f"Would write {len(part.indices)} verifikationer to {path} "
                               f"(räkenskapsår {year_label(part.year)})", markup=False)
             out.print("Dry run: nothing written.")
@@ -319,12 +319,12 @@ def _carry_out(job: Any, rules: Any, limit: Optional[int], *, out_path: Optional
     if json_out:
         outputs = [{"path": str(path), "year": year_label(part.year), "export": export_id,
                     "vouchers": len(part.indices)}
-                   for part, path, export_id in zip(plan.parts, targets, export_ids)]
+                   for part, path, export_id in zip(plan.parts, targets, export_ids, strict=True)]
         sys.stdout.write(dumps({"status": "exported", "vouchers": len(plan.to_write),
                                 "output": outputs[0]["path"], "export": export_ids[0],
                                 "outputs": outputs, "ledger": str(job.ledger_path)}) + "\n")
     elif not quiet:
-        for part, path, export_id in zip(plan.parts, targets, export_ids):
+        for part, path, export_id in zip(plan.parts, targets, export_ids, strict=True):
             n = len(part.indices)
             what = f"{path}: SIE 4I and {n} POST /3/vouchers bodies" \
                 if job.fmt == "fortnox" else str(path)

@@ -116,27 +116,27 @@ def export(plan: Plan, rendered: list[Rendered], targets: list[Path], ledger: Le
     changed = {key for e in plan.changed if e.voucher for key in e.voucher.source_keys}
     faults.point("before-ledger")
     ids = []
-    for r, target in zip(rendered, targets):
+    for r, path in zip(rendered, targets, strict=True):
         vouchers = r.part.vouchers(plan.to_write)
         batch = r.data.batch if isinstance(r.data, BatchOutput) else None
         ids.append(ledger.begin_export(
-            mapping=mapping_path, target=target if batch is None else target / MANIFEST,
+            mapping=mapping_path, target=path if batch is None else path / MANIFEST,
             sha256=r.sha256, vouchers=vouchers, spool=plan.spool,
             tags=[plan.tags[i] for i in r.part.indices], kind=SIE if batch is None else BATCH,
             replaced=[k for v in vouchers for k in v.source_keys if k in changed], run=run,
             files=() if batch is None else [BATCH_SIE, *(name for name, _ in batch.files)],  # type: ignore[attr-defined]
             learned=plan.learned if not ids else []))
     faults.point("after-ledger-pending")
-    for r, target in zip(rendered, targets):
+    for r, path in zip(rendered, targets, strict=True):
         if isinstance(r.data, BatchOutput):
-            atomic_write(target / BATCH_SIE, r.data.sie)
-            write_files(r.data.batch, target)  # type: ignore[arg-type]
+            atomic_write(path / BATCH_SIE, r.data.sie)
+            write_files(r.data.batch, path)  # type: ignore[arg-type]
         else:
-            atomic_write(target, r.data)
+            atomic_write(path, r.data)
     faults.point("after-rename")
-    for export_id, r, target in zip(ids, rendered, targets):
-        ledger.finish_export(export_id, target / MANIFEST
-                             if isinstance(r.data, BatchOutput) else target)
+    for export_id, r, path in zip(ids, rendered, targets, strict=True):
+        ledger.finish_export(export_id, path / MANIFEST
+                             if isinstance(r.data, BatchOutput) else path)
     faults.point("after-ledger-done")
     return ids
 

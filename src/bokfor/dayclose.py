@@ -25,6 +25,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from itertools import pairwise
 from types import MappingProxyType
 from typing import Iterable, Mapping
 
@@ -295,9 +296,9 @@ def z_gaps(closes: Iterable[DayClose]) -> list[Notice]:
                 "the same day close.")
         series[dc.z_number] = dc
     notices: list[Notice] = []
-    for (system, register), series in sorted(seen.items()):
+    for (_system, register), series in sorted(seen.items()):
         numbers = sorted(series)
-        missing = [n for a, b in zip(numbers, numbers[1:]) for n in range(a + 1, b)]
+        missing = [n for a, b in pairwise(numbers) for n in range(a + 1, b)]
         if missing:
             shown = ", ".join(str(n) for n in missing[:20]) + (" …" if len(missing) > 20 else "")
             last = series[numbers[-1]]

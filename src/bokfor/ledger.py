@@ -942,8 +942,8 @@ def lines_to_json(lines: Iterable[Line]) -> str:
             return found
     lines = tuple(lines)
     parts = []
-    for l in lines:
-        account, amount, dims, text = l[0], l[1], l[2], l[3]
+    for line in lines:
+        account, amount, dims, text = line[0], line[1], line[2], line[3]
         if type(account) is not str or type(amount) is not int or type(text) is not str:
             return _lines_json_slow(lines)
         if dims:
@@ -964,7 +964,7 @@ def lines_to_json(lines: Iterable[Line]) -> str:
 
 
 def _lines_json_slow(lines: tuple[Line, ...]) -> str:
-    return json.dumps([[l.account, l.amount, [list(d) for d in l.dims], l.text] for l in lines],
+    return json.dumps([[x.account, x.amount, [list(d) for d in x.dims], x.text] for x in lines],
                       ensure_ascii=False, separators=(",", ":"))
 
 

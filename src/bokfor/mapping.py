@@ -704,7 +704,8 @@ class _Compiler:
             return ZoneInfo(self.m.company.timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise self.fail(f"unknown time zone {self.m.company.timezone!r}",
-                            ("company", "timezone"), "use an IANA name such as Europe/Stockholm.")
+                            ("company", "timezone"),
+                            "use an IANA name such as Europe/Stockholm.") from None
 
     def _fiscal_start(self) -> tuple[int, int]:
         text = self.m.company.fiscal_year_start

@@ -19,8 +19,8 @@ backtracking (and a timeout would make a booking depend on the load of the machi
 from __future__ import annotations
 
 import re
-from re import _constants as C  # noqa: N812 - the parse tree's opcodes
-from re import _parser as P  # noqa: N812 - Python's own parser: the syntax stays Python's
+from re import _constants as C  # the parse tree's opcodes
+from re import _parser as P  # Python's own parser: the syntax stays Python's
 from typing import Any
 
 import re2

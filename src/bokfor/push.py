@@ -442,7 +442,7 @@ class Pusher:
 
 
 def _base(client: FortnoxClient) -> str:
-    return str(client._http.base_url).rstrip("/")  # noqa: SLF001 (for the ledger's target)
+    return str(client._http.base_url).rstrip("/")  # private: for the ledger's target
 
 
 # --- the books from Fortnox ----------------------------------------------------------------

@@ -162,8 +162,8 @@ def detect_source(path: Path, user: UserFormats | None = None) -> Source:
     if not matches:
         # A source that can tell what is wrong with a near miss; a cap the file exceeds
         # (`limits`) first, as it is why no layout could be recognised.
-        explains = [getattr(source, "explain") for source in sources
-                    if hasattr(source, "explain")]
+        explains = [explain for source in sources
+                    if (explain := getattr(source, "explain", None)) is not None]
         explained = [error for explain in explains if (error := explain(path)) is not None]
         if explained:
             from bokfor.sources.limits import LimitError

@@ -48,6 +48,7 @@ import logging
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -319,7 +320,7 @@ _Keys = tuple[bank.IdlessKeys, OccurrenceKeys, bank.IdlessKeys]
 def _statement_rows(block: _Block, file: str, refs: Counter[str],
                     keys: _Keys) -> Iterator[Row | Notice]:
     """Parse one statement with the library and turn its lines into bank rows."""
-    kept = [n for n, line in zip(block.numbers, block.lines)
+    kept = [n for n, line in zip(block.numbers, block.lines, strict=True)
             if mt940_models.Transactions.strip([line])]
     statement = _Statement(kept or [block.numbers[0]])
     try:
@@ -354,7 +355,7 @@ def _statement_rows(block: _Block, file: str, refs: Counter[str],
     currency = statement.currency or ""
     reference = (info.get("transaction_reference") or "").strip()
     total = 0
-    for transaction, line in zip(statement.transactions, statement.lines):
+    for transaction, line in zip(statement.transactions, statement.lines, strict=True):
         row = _row(transaction.data, line, file, account, currency, refs, keys)
         total += row.amounts["amount"]
         yield row
@@ -460,7 +461,7 @@ def _details(data: dict[str, Any]) -> tuple[str, str, str]:
     if structured is not None:
         return structured
     text = lines[0]
-    for previous, line in zip(lines, lines[1:]):
+    for previous, line in pairwise(lines):
         text += ("" if len(previous) >= _LINE else " ") + line
     return " ".join(text.split()), "", ""
 
@@ -482,7 +483,7 @@ def _angle_fields(text: str) -> tuple[str, str, str] | None:
         return None
     fields: dict[str, str] = {}
     marks = list(_ANGLE.finditer(text))
-    for mark, following in zip(marks, [*marks[1:], None]):
+    for mark, following in zip(marks, [*marks[1:], None], strict=True):
         end = following.start() if following else len(text)
         fields[mark.group(1)] = fields.get(mark.group(1), "") + text[mark.end():end]
     words = "".join(v for k, v in sorted(fields.items()) if k.startswith("2"))
@@ -499,7 +500,7 @@ def _keyword_fields(text: str) -> tuple[str, str, str] | None:
         return None
     values: dict[str, str] = {}
     texts: list[str] = []
-    for mark, following in zip(marks, [*marks[1:], None]):
+    for mark, following in zip(marks, [*marks[1:], None], strict=True):
         key = mark.group(1)
         end = following.start() if following else len(text)
         value = text[mark.end() + len(key) + 2:end].strip("/ ")

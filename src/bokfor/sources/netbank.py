@@ -321,11 +321,12 @@ def profile_from_model(name: str, model: ProfileModel) -> Profile:
             raise ProfileError("a header cell is empty", "header" if not all(
                 _fold(h) for h in header) else "optional",
                 hint="list only the non-empty header cells.")
-        dupes = sorted({h for h, k in zip((*header, *optional), keys) if keys.count(k) > 1})
+        dupes = sorted({h for h, k in zip((*header, *optional), keys, strict=True)
+                        if keys.count(k) > 1})
         if dupes:
             raise ProfileError(f"the header names {', '.join(map(repr, dupes))} more than "
                                "once", "header", hint="each header cell once.")
-        titles = dict(zip(keys, (*header, *optional)))
+        titles = dict(zip(keys, (*header, *optional), strict=True))
     header_keys = frozenset(_fold(h) for h in header)
     optional_keys = frozenset(_fold(h) for h in optional)
 
@@ -1526,7 +1527,7 @@ class _Reader:
         balance: bank.RunningBalance | None = None
         # The tuple's texts are normal already (see `rows`), the currency upper case.
         make, origin, name = bank.normalised_row, Origin, p.name
-        for t, key, former in zip(parsed, keys, formers):
+        for t, key, former in zip(parsed, keys, formers, strict=True):
             (line, day, amount, bal, text, value_day, reference, counterparty, cp_account,
              currency, code, account, _) = t
             if bal is not None:
@@ -1686,7 +1687,7 @@ def _one_fit(candidates: list[tuple[Any, Callable[[str], object]]], texts: list[
         except (ValueError, AmountError):
             continue
         if fits and values != fits[0][1]:
-            example = next(t for t, a, b in zip(texts, fits[0][1], values) if a != b)
+            example = next(t for t, a, b in zip(texts, fits[0][1], values, strict=True) if a != b)
             raise InputError(
                 f"the {what} of this file read two ways ({example!r}): a spreadsheet re-saved "
                 "it in a format bokfor cannot tell", file=file, line=first.line,

@@ -437,7 +437,7 @@ def _rows(records: list[nets_records.Record], assignments: list[_Assignment], fi
         yield Notice("no transactions in this file: its OCR giro assignments are empty "
                      "(nothing was paid in on the days it covers)", file=file)
         return
-    for assignment, checked in zip(transmission.assignments, assignments):
+    for assignment, checked in zip(transmission.assignments, assignments, strict=True):
         if assignment.service_code != ServiceCode.OCR_GIRO:
             yield Notice(f"AvtaleGiro assignment {assignment.number} left out: it holds "
                          "agreements or payment claims, not payments received", file=file,

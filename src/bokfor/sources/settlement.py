@@ -32,11 +32,10 @@ import datetime as dt
 import functools
 import itertools
 import re
-from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Literal, Sequence
+from typing import Any, Iterator, Literal, Sequence
 
 import yaml
 from pydantic import Field, ValidationError

@@ -265,7 +265,7 @@ def _amounts(
     if len(cache) > stripe_common.CACHE_LIMIT:
         cache.clear()
     values: list[int] = []
-    for text, column in zip(texts, ("Amount", "Fee", "Net")):
+    for text, column in zip(texts, ("Amount", "Fee", "Net"), strict=True):
         try:
             value = parse_amount(text, mark)
         except AmountError:

@@ -190,7 +190,7 @@ class _Amounts:
         if len(cache) > stripe_common.CACHE_LIMIT:
             cache.clear()
         values: list[int] = []
-        for text, column in zip(texts, ("gross", "fee", "net")):
+        for text, column in zip(texts, ("gross", "fee", "net"), strict=True):
             value = cache.get(text)
             if value is None:
                 value = cache[text] = self._one(text, column, line)

@@ -526,7 +526,7 @@ def read_statement(path: Path | str) -> tuple[list[StatementRow], list[Notice]]:
 def _balance_breaks(rows: list[StatementRow]) -> list[Notice]:
     """Newest first: each row's balance minus its amount is the next (older) row's balance."""
     notices = []
-    for newer, older in zip(rows, rows[1:]):
+    for newer, older in itertools.pairwise(rows):
         if newer.balance is None or older.balance is None:
             continue
         if newer.balance - newer.amount != older.balance:
