@@ -12,11 +12,14 @@ import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import TYPE_CHECKING, Callable, Iterator, Protocol
 
 from bokfor.domain import Notice, Row, digest
 from bokfor.errors import InputError
 from bokfor.fileio import open_regular
+
+if TYPE_CHECKING:  # the readers import this module
+    from bokfor.sources import netbank, zreport
 
 # Field kinds a rule condition can test.
 TEXT, DATE, DATETIME, AMOUNT = "text", "date", "datetime", "amount"
@@ -120,8 +123,8 @@ class UserFormats:
     (`sources.bank.profiles`) and Z-report profiles (`pos.zreport_profiles`), tried before
     the shipped ones, and whether day closes give cash vouchers (`pos.book_cash`)."""
 
-    bank_profiles: tuple[object, ...] = ()
-    zreport_profiles: tuple[object, ...] = ()
+    bank_profiles: tuple[netbank.Profile, ...] = ()
+    zreport_profiles: tuple[zreport.Profile, ...] = ()
     book_cash: bool = False
 
 
@@ -190,6 +193,13 @@ def check_input(path: Path) -> None:
 
 class _Checked:
     """A source forced by name, whose `read` first checks the path (`check_input`)."""
+
+    # The rest of `Source`, from the source itself (`__getattr__`).
+    name: str
+    title: str
+    section: str
+    schema: Schema
+    detect: Callable[[Path], bool]
 
     def __init__(self, source: Source) -> None:
         self._source = source

@@ -140,7 +140,7 @@ class _Statement61(mt940.tags.Statement):  # the library's slug: "statement" (it
     there): tried second, so that Rabobank's 16 characters followed by the counterparty
     keep their meaning."""
 
-    pattern = r"""^
+    _template = r"""^
     (?P<year>\d{2})(?P<month>\d{2})(?P<day>\d{2})  # value date YYMMDD
     (?P<entry_month>\d{2}|\s{2})?(?P<entry_day>\d{2}|\s{2})?  # entry date MMDD
     (?P<status>R?[DC])  # the mark
@@ -152,11 +152,11 @@ class _Statement61(mt940.tags.Statement):  # the library's slug: "statement" (it
     (//(?P<bank_reference>.{0,23}))?
     (\n?(?P<extra_details>.*))?
     $"""
+    pattern = _template % 16
 
     def __init__(self) -> None:
-        self.pattern = _Statement61.pattern % 16
         super().__init__()
-        self.long_reference = re.compile(_Statement61.pattern % 34, self.RE_FLAGS)
+        self.long_reference = re.compile(self._template % 34, self.RE_FLAGS)
 
     def parse(self, transactions: mt940_models.Transactions, value: str) -> dict[str, Any]:
         match = self.re.match(value) or self.long_reference.match(value)
@@ -388,6 +388,7 @@ def _row(data: dict[str, Any], line: int, file: str, account: str, currency: str
     value_date = _plain_date(data.get("date"))
     entry_date = _plain_date(data.get("entry_date"))
     date = entry_date or value_date
+    assert date is not None  # the :61: pattern requires the value date
     mark = (data.get("status") or "").upper()
     code = (data.get("id") or "").strip().upper()
     customer_ref = _ref(data.get("customer_reference"))
@@ -553,8 +554,9 @@ def _plain_date(value: object) -> dt.date | None:
     return None
 
 
-def _ore(amount: mt940_models.Amount, file: str, line: int, tag: str) -> int:
+def _ore(amount: mt940_models.Amount | str | None, file: str, line: int, tag: str) -> int:
     """The library's Decimal amount in öre; a third decimal that is not 0 is refused."""
+    assert isinstance(amount, mt940_models.Amount)  # the tags' patterns require an amount
     cents = amount.amount * 100
     if cents != cents.to_integral_value():
         raise InputError(bank.sub_cent(str(abs(amount.amount))), file=file, line=line,

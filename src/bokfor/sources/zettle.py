@@ -335,7 +335,7 @@ def _add_receipt(day: _Day, cells: list[Any], index: dict[str, int], names: dict
         raise InputError("no payment method", file=file, line=line, column=names["method"],
                          hint=_HINT)
     method = str(method).strip()
-    vats = {}
+    vats: dict[str, int] = {}  # rate -> öre
     for i, rate, column in vat_columns:
         value = cells[i] if i < len(cells) else None
         amount = 0 if value in (None, "") else _ore(value, file, line, column)

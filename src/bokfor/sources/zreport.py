@@ -363,8 +363,8 @@ def _value(role: str, cells: list[str], index: dict[str, int] | None, prof: Prof
         else ""
 
 
-def _amount(role: str, cells: list[str], index, prof: Profile, file: str, line: int,
-            required: bool = True) -> int | None:
+def _amount(role: str, cells: list[str], index: dict[str, int] | None, prof: Profile, file: str,
+            line: int, required: bool = True) -> int | None:
     text = _value(role, cells, index, prof, file, line)
     column = prof.columns.get(role, role)
     if not text:
@@ -381,7 +381,7 @@ def _amount(role: str, cells: list[str], index, prof: Profile, file: str, line: 
                          f"{mark!r}; {_HINT}") from None
 
 
-def _count(cells, index, prof: Profile, file: str, line: int) -> int | None:
+def _count(cells: list[str], index: dict[str, int] | None, prof: Profile, file: str, line: int) -> int | None:
     text = _value("count", cells, index, prof, file, line)
     if not text:
         return None
@@ -391,7 +391,8 @@ def _count(cells, index, prof: Profile, file: str, line: int) -> int | None:
     return int(text)
 
 
-def _rate(cells, index, prof: Profile, file: str, line: int, label: str) -> str | None:
+def _rate(cells: list[str], index: dict[str, int] | None, prof: Profile, file: str, line: int,
+          label: str) -> str | None:
     text = _value("rate", cells, index, prof, file, line)
     if not text:
         found = re.search(r"(\d+(?:[.,]\d+)?)\s*%", label)
@@ -405,8 +406,8 @@ def _rate(cells, index, prof: Profile, file: str, line: int, label: str) -> str 
                          column=prof.columns.get("rate"), hint=_HINT) from None
 
 
-def _row(spec: SectionSpec, cells: list[str], index, prof: Profile, state: _State, file: str,
-         line: int) -> None:
+def _row(spec: SectionSpec, cells: list[str], index: dict[str, int] | None, prof: Profile,
+         state: _State, file: str, line: int) -> None:
     label = _cell(cells, prof.label_column, index, prof, file, line)
     kind = spec.kind
     if kind == "ignore":
@@ -536,6 +537,7 @@ def _build(prof: Profile, state: _State, file: str) -> DayClose:
     lines.setdefault("report_type", type_line)
     sums = state.sums
     tolerance = {rate: prof.vat_tolerance for rate in state.rates} if prof.vat_tolerance else {}
+    cash: dict[str, Any] = {name: sums.get(name) for name in CASH_FIELDS}  # int | None each
     return DayClose(
         system=prof.system, register=register, z_number=z_number, business_day=day,
         origin=Origin(file, first_line), sales_by_rate=state.rates, payments=state.payments,
@@ -543,11 +545,13 @@ def _build(prof: Profile, state: _State, file: str) -> DayClose:
         tips=sums.get("tips", 0), rounding=sums.get("rounding", 0),
         gift_cards_sold=sums.get("gift_cards_sold", 0),
         gift_cards_redeemed=sums.get("gift_cards_redeemed", 0),
-        **{name: sums.get(name) for name in CASH_FIELDS},
+        **cash,
         cash_method=prof.cash_method, receipts=sums.get("receipts"),
         payment_counts=state.counts, open_sales=sums.get("open_sales") or 0,
         statistics=state.stats, is_x_report=is_x, vat_tolerance=tolerance,
-        currency=get("currency")[0], org_nr=get("org_nr")[0], lines=lines, **times)
+        currency=get("currency")[0], org_nr=get("org_nr")[0], lines=lines,
+        created_at=times["created_at"], period_from=times["period_from"],
+        period_to=times["period_to"])
 
 
 def _datetime(prof: Profile, text: str | None, line: int, file: str) -> dt.datetime | None:
