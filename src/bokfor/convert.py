@@ -115,7 +115,7 @@ def export(plan: Plan, rendered: list[Rendered], targets: list[Path], ledger: Le
 
     changed = {key for e in plan.changed if e.voucher for key in e.voucher.source_keys}
     faults.point("before-ledger")
-    ids = []
+    ids: list[int] = []
     for r, path in zip(rendered, targets, strict=True):
         vouchers = r.part.vouchers(plan.to_write)
         batch = r.data.batch if isinstance(r.data, BatchOutput) else None
@@ -308,7 +308,7 @@ class Job:
                 raise UsageError(f"--out gives {path} for two fiscal years",
                                  hint="put {year} in --out.")
             check_writable(path, directory=batch)
-            earlier = ledger and ledger.export_at(path / MANIFEST if batch else path)
+            earlier = ledger.export_at(path / MANIFEST if batch else path) if ledger else None
             if earlier is not None:
                 example = "'batches/{run}'" if batch else "'out/bokfor-{run}.si'"
                 raise OutputReused(

@@ -565,7 +565,7 @@ class Ledger:
     def begin_export(self, *, mapping: Path, target: Path, sha256: str, vouchers: list[Voucher],
                      spool: RecordSpool, tags: list[int], kind: str = SIE,
                      replaced: Iterable[str] = (), run: int | None = None,
-                     files: Iterable[str] = (), learned: list[tuple[str, str]] = ()) -> int:
+                     files: Iterable[str] = (), learned: Iterable[tuple[str, str]] = ()) -> int:
         """Record an export as pending (committed before the file is written; `sha256` is
         the file's digest): `vouchers`, and the rows in `spool` tagged `tags[i]` as those of
         `vouchers[i]`. `replaced`: the keys of rows exported before that this export records
@@ -623,6 +623,7 @@ class Ledger:
                  min(dates).isoformat() if dates else None,
                  max(dates).isoformat() if dates else None, len(vouchers), rows, now,
                  kind, json.dumps(files) if files else None)).lastrowid
+            assert export_id is not None  # set by the INSERT
             with paused_gc():  # a parameter tuple a voucher: see paused_gc
                 # A generator: the tuples are made as SQLite takes them, never held all.
                 conn.executemany(
@@ -820,7 +821,8 @@ class Ledger:
                ) -> list[PushRecord]:
         if self._conn is None:
             return []
-        where, args = [], []
+        where: list[str] = []
+        args: list[object] = []
         if state is not None:
             where.append("p.state = ?")
             args.append(state)

@@ -634,7 +634,7 @@ class _Compiler:
         names = self._account_names()
         rates = self.each(self._rates)
         if self.problems:
-            raise one_error(self.problems)  # type: ignore[misc]
+            raise one_error(self.problems)
         dims = {n: d.name for n, d in m.dimensions.items()}
         objects = {(n, oid): oname for n, d in m.dimensions.items()
                    for oid, oname in d.objects.items()}
@@ -783,6 +783,7 @@ class _Compiler:
                 schema, (*base, "fallback"))
         voucher_text = None
         if section.voucher_text is not None:
+            known: Callable[[str], bool]
             if section.grouping == "per_row":
                 known, names = schema.has_field, _field_list(schema)
             else:
@@ -800,8 +801,8 @@ class _Compiler:
                              "a payout's difference is known only when its rows are booked "
                              "together; set `grouping: per_payout`.")
             spec = section.fx_difference
-            names = spec.account if isinstance(spec.account, list) else [spec.account]
-            clearings = [self.each(self._resolve, name, (*floc, "account")) for name in names]
+            accounts = spec.account if isinstance(spec.account, list) else [spec.account]
+            clearings = [self.each(self._resolve, name, (*floc, "account")) for name in accounts]
             fx = (None if None in clearings else tuple(clearings),
                   self.each(self._resolve, spec.gain, (*floc, "gain")),
                   self.each(self._resolve, spec.loss, (*floc, "loss")))
@@ -977,7 +978,7 @@ class _Compiler:
         if len(self.problems) > before or None in tests or None in postings:
             return None
         money_sign = fixed_sign(rule.when.get(schema.money)) if schema.money else None
-        return Rule(name=name, tests=tests, postings=postings, text=text,  # type: ignore[arg-type]
+        return Rule(name=name, tests=tests, postings=postings, text=text,
                     file=self.file, line=line_of(self.positions, loc), key=dotted(loc),
                     skip=rule.skip, money_sign=money_sign)
 
@@ -1126,14 +1127,14 @@ class _Compiler:
                     rx = compile_pattern(str(arg))
                 except PatternError as exc:
                     raise self.fail(exc.message, oloc, exc.hint) from None
-                tests.append(lambda v, rx=rx: v is not None and rx.test(str(v)))
+                tests.append(_op_test(op, rx))
             elif op == "not":
                 values = arg if isinstance(arg, list) else [arg]
                 banned = frozenset(parse(v, oloc) for v in values)
-                tests.append(lambda v, banned=banned: v not in banned)
+                tests.append(_op_test(op, banned))
             elif op == "empty":
                 want = str(arg).lower() in ("true", "yes", "1")
-                tests.append(lambda v, want=want: (v is None) == want)
+                tests.append(_op_test(op, want))
             elif op in ("min", "max", "sign"):
                 if kind != AMOUNT:
                     raise self.fail(f"{op!r} applies to amounts, and {field!r} is not one", oloc)
@@ -1144,14 +1145,12 @@ class _Compiler:
                     tests.append(_sign_test(arg))
                 else:
                     bound = parse(arg, oloc)
-                    tests.append((lambda v, b=bound: v >= b) if op == "min"
-                                 else (lambda v, b=bound: v <= b))
+                    tests.append(_op_test(op, bound))
             else:  # from / to
                 if kind not in (DATE, DATETIME):
                     raise self.fail(f"{op!r} applies to dates, and {field!r} is not one", oloc)
                 bound = parse(arg, oloc)
-                tests.append((lambda v, b=bound: v is not None and v >= b) if op == "from"
-                             else (lambda v, b=bound: v is not None and v <= b))
+                tests.append(_op_test(op, bound))
         self._check_satisfiable(spec, kind, parse, loc)
         if len(tests) == 1:
             test = tests[0]
@@ -1276,6 +1275,23 @@ def _sign_test(sign: str) -> Callable[[int], bool]:
         "zero": lambda v: v == 0,
         "nonzero": lambda v: v != 0,
     }[sign]
+
+
+def _op_test(op: str, arg: Any) -> Callable[[Any], bool]:
+    """The test of one condition operator on a field's value, its argument parsed (a
+    compiled pattern for `regex`, a frozenset for `not`, a bool for `empty`, a bound)."""
+    if op == "regex":
+        return lambda v: v is not None and arg.test(str(v))
+    if op == "not":
+        return lambda v: v not in arg
+    if op == "empty":
+        return lambda v: (v is None) == arg
+    return {
+        "min": lambda v: v >= arg,
+        "max": lambda v: v <= arg,
+        "from": lambda v: v is not None and v >= arg,  # a row may lack the date
+        "to": lambda v: v is not None and v <= arg,
+    }[op]
 
 
 def _getter(field: str, kind: str, tz: dt.tzinfo) -> Callable[[Row], FieldValue]:

@@ -210,6 +210,7 @@ def _plan_inputs(
         rows = _in_range(seen.added(overlap(_count(_read(src, path, mapping, bank_account),
                                                    summary, plan.notices, progress), summary)),
                          date_from, date_to, summary)
+        todo: Iterable[Row]  # a list for POS, below
         todo = _classify(rows, ledger, content_of(src.schema, src.schema.amounts), src.name,
                          summary, exported_ids, contents, changed,
                          now_lines if correct else None, plan.learned)
@@ -253,7 +254,7 @@ def _plan_inputs(
                 next_tag += 1
         new += zip(booking.vouchers, (offset + tag for tag in booking.tags), strict=True)
         if pos:
-            closes += [row.detail for row in todo  # type: ignore[union-attr]
+            closes += [row.detail for row in todo
                        if row.fields.get("part") == POS_Z]
     pos_gaps.raise_if_any()  # what the mapping lacks for every day close: one error
     renamed = None if other_account else movements.renamed_error()
