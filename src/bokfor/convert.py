@@ -13,7 +13,7 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Union
+from typing import TYPE_CHECKING, Callable, Union
 
 from bokfor import faults
 from bokfor.domain import Caution, Notice
@@ -28,6 +28,9 @@ from bokfor.sie.model import SieDocument
 from bokfor.sie.reader import read as read_sie
 from bokfor.sie.writer import render, render_to
 
+if TYPE_CHECKING:  # the Fortnox modules are imported for --format fortnox only
+    from bokfor.fortnox.batch import Batch
+
 FORTNOX_TEXT_LIMIT = 50  # Fortnox's SIE import refuses longer voucher and row texts
 BATCH_SIE = "vouchers.si"
 
@@ -38,7 +41,7 @@ class BatchOutput:
     in memory: a batch is what one Fortnox import takes, not a year of bank rows)."""
 
     sie: bytes
-    batch: object  # bokfor.fortnox.batch.Batch
+    batch: Batch
 
 
 @dataclass
@@ -51,7 +54,7 @@ class Rendered:
     @property
     def sha256(self) -> str:
         if isinstance(self.data, BatchOutput):
-            return hashlib.sha256(self.data.batch.manifest).hexdigest()  # type: ignore[attr-defined]
+            return hashlib.sha256(self.data.batch.manifest).hexdigest()
         return self.data.sha256
 
 
@@ -124,13 +127,13 @@ def export(plan: Plan, rendered: list[Rendered], targets: list[Path], ledger: Le
             sha256=r.sha256, vouchers=vouchers, spool=plan.spool,
             tags=[plan.tags[i] for i in r.part.indices], kind=SIE if batch is None else BATCH,
             replaced=[k for v in vouchers for k in v.source_keys if k in changed], run=run,
-            files=() if batch is None else [BATCH_SIE, *(name for name, _ in batch.files)],  # type: ignore[attr-defined]
+            files=() if batch is None else [BATCH_SIE, *(name for name, _ in batch.files)],
             learned=plan.learned if not ids else []))
     faults.point("after-ledger-pending")
     for r, path in zip(rendered, targets, strict=True):
         if isinstance(r.data, BatchOutput):
             atomic_write(path / BATCH_SIE, r.data.sie)
-            write_files(r.data.batch, path)  # type: ignore[arg-type]
+            write_files(r.data.batch, path)
         else:
             atomic_write(path, r.data)
     faults.point("after-rename")

@@ -635,7 +635,7 @@ class _State:
             former: tuple[str, ...] = ()
             # The booking date is part of the key: a bank that repeats a reference on
             # another day must not make that day's transaction look like one booked before.
-            if ref and (single or (own_refs[ref] == 1 and ref != entry_ref)):  # type: ignore[index]
+            if ref and (own_refs is None or (own_refs[ref] == 1 and ref != entry_ref)):
                 key = fresh(keyed + ref)
             if key is None and entry_ref:
                 key = fresh(keyed + entry_ref if single else f"{keyed}{entry_ref}/{n}")

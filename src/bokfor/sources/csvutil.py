@@ -159,15 +159,15 @@ class Table:
             yield line
 
 
-def records(reader: Iterator[list[str]], width: int, file: str,
+def records(reader: Table, width: int, file: str,
             redownload: str) -> Iterator[tuple[int, list[str]]]:
     """(line, cells) of each record that is not blank, refusing a row with another number of
     fields than the header. `line` is the record's first physical line, even when a quoted
     value spans lines (the csv reader's own line_num is its last)."""
-    prev = reader.line_num  # type: ignore[attr-defined]
+    prev = reader.line_num
     for row in reader:
         line = prev + 1
-        prev = reader.line_num  # type: ignore[attr-defined]
+        prev = reader.line_num
         if len(row) != width:
             if not row:
                 continue  # blank line

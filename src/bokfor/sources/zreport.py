@@ -22,7 +22,7 @@ import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Literal, Mapping, Sequence, overload
 
 from bokfor.dayclose import DayClose, GroupTotal, RateTotal, sek_text, norm_rate
 from bokfor.domain import Origin
@@ -363,6 +363,12 @@ def _value(role: str, cells: list[str], index: dict[str, int] | None, prof: Prof
         else ""
 
 
+@overload
+def _amount(role: str, cells: list[str], index: dict[str, int] | None, prof: Profile, file: str,
+            line: int, required: Literal[True] = True) -> int: ...
+@overload
+def _amount(role: str, cells: list[str], index: dict[str, int] | None, prof: Profile, file: str,
+            line: int, required: bool) -> int | None: ...
 def _amount(role: str, cells: list[str], index: dict[str, int] | None, prof: Profile, file: str,
             line: int, required: bool = True) -> int | None:
     text = _value(role, cells, index, prof, file, line)
@@ -427,11 +433,11 @@ def _row(spec: SectionSpec, cells: list[str], index: dict[str, int] | None, prof
         return
     if spec.total and label.casefold() == spec.total.casefold():
         state.totals.append((kind, label, _amount(spec.amount, cells, index, prof, file, line),
-                             line))  # type: ignore[arg-type]
+                             line))
         return
     if kind == "sales_total":
         state.totals.append(("rates", label, _amount(spec.amount, cells, index, prof, file, line),
-                             line))  # type: ignore[arg-type]
+                             line))
         return
     if kind == "rates":
         rate = _rate(cells, index, prof, file, line, label)
@@ -444,7 +450,7 @@ def _row(spec: SectionSpec, cells: list[str], index: dict[str, int] | None, prof
         gross = _amount("gross", cells, index, prof, file, line)
         vat = _amount("vat", cells, index, prof, file, line)
         net = _amount("net", cells, index, prof, file, line, required=False)
-        state.rates[rate] = RateTotal(net if net is not None else gross - vat, vat, gross)  # type: ignore[operator,arg-type]
+        state.rates[rate] = RateTotal(net if net is not None else gross - vat, vat, gross)
         state.lines[f"rate:{rate}"] = line
         state.lines.setdefault("rates", line)
     elif kind == "groups":
@@ -452,7 +458,7 @@ def _row(spec: SectionSpec, cells: list[str], index: dict[str, int] | None, prof
             raise InputError(f"product group {label!r} appears twice", file=file, line=line,
                              hint=_HINT)
         state.groups[label] = GroupTotal(
-            gross=_amount("gross", cells, index, prof, file, line),  # type: ignore[arg-type]
+            gross=_amount("gross", cells, index, prof, file, line),
             rate=_rate(cells, index, prof, file, line, ""),
             net=_amount("net", cells, index, prof, file, line, required=False),
             vat=_amount("vat", cells, index, prof, file, line, required=False))
@@ -462,7 +468,7 @@ def _row(spec: SectionSpec, cells: list[str], index: dict[str, int] | None, prof
         if label in state.payments:
             raise InputError(f"payment method {label!r} appears twice", file=file, line=line,
                              hint=_HINT)
-        state.payments[label] = _amount(spec.amount, cells, index, prof, file, line)  # type: ignore[assignment]
+        state.payments[label] = _amount(spec.amount, cells, index, prof, file, line)
         count = _count(cells, index, prof, file, line)
         if count is not None:
             state.counts[label] = count
@@ -476,11 +482,11 @@ def _row(spec: SectionSpec, cells: list[str], index: dict[str, int] | None, prof
                              line=line, hint=f"known cash rows: {known}; add it to the "
                              f"profile ({prof.file}).")
         name, column = target
-        state.sums[name] = _amount(column, cells, index, prof, file, line)  # type: ignore[assignment]
+        state.sums[name] = _amount(column, cells, index, prof, file, line)
         state.lines[name] = line
         state.lines.setdefault("cash", line)
     else:  # tips, rounding, gift_cards_sold, gift_cards_redeemed: the sum of their rows
-        state.sums[kind] = state.sums.get(kind, 0) + _amount(spec.amount, cells, index, prof,  # type: ignore[operator]
+        state.sums[kind] = state.sums.get(kind, 0) + _amount(spec.amount, cells, index, prof,
                                                              file, line)
         state.lines.setdefault(kind, line)
 
@@ -523,7 +529,9 @@ def _build(prof: Profile, state: _State, file: str) -> DayClose:
              ("created_at", "period_from", "period_to")}
     day_text, day_line = get("business_day")
     if day_text:
-        day = _datetime(prof, day_text, day_line, file).date()  # type: ignore[union-attr]
+        moment = _datetime(prof, day_text, day_line, file)
+        assert moment is not None  # the text is not empty
+        day = moment.date()
     else:
         end = times["period_to"] or times["created_at"]
         if end is None:
