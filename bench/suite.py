@@ -490,6 +490,7 @@ def main(argv: list[str] | None = None) -> int:
                              "baselines": {b.label: {"walls": b.walls, "peaks": b.peaks,
                                                      "note": b.note} for b in base}}
                       for name, (_, main, base) in suite.results.items()},
-            "targets": [dict(zip(("target", "measured", "verdict"), t, strict=True)) for t in verdicts],
+            "targets": [dict(zip(("target", "measured", "verdict"), t, strict=True))
+                        for t in verdicts],
         }, indent=2, ensure_ascii=False), encoding="utf-8")
     return 0

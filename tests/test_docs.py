@@ -53,7 +53,8 @@ def sections() -> dict[str, str]:
     """docs/cli.md's sections by heading: `## bokfor plan` -> its text."""
     text = REFERENCE.read_text(encoding="utf-8")
     parts = re.split(r"^## (.+)$", text, flags=re.M)
-    return {title.strip().strip("`"): body for title, body in zip(parts[1::2], parts[2::2], strict=True)}
+    return {title.strip().strip("`"): body
+            for title, body in zip(parts[1::2], parts[2::2], strict=True)}
 
 
 @pytest.mark.parametrize("path,cmd", COMMANDS, ids=[_name(p) for p, _ in COMMANDS])

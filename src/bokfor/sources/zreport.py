@@ -387,7 +387,8 @@ def _amount(role: str, cells: list[str], index: dict[str, int] | None, prof: Pro
                          f"{mark!r}; {_HINT}") from None
 
 
-def _count(cells: list[str], index: dict[str, int] | None, prof: Profile, file: str, line: int) -> int | None:
+def _count(cells: list[str], index: dict[str, int] | None, prof: Profile, file: str,
+           line: int) -> int | None:
     text = _value("count", cells, index, prof, file, line)
     if not text:
         return None
