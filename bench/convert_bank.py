@@ -36,9 +36,9 @@ with open(sys.argv[1], newline="", encoding="utf-8-sig") as src, open(sys.argv[2
         account = next((i for i, r in enumerate(rx) if r.search(row[3])), 9)
         out.write(f"{row[0]} {account} {amount} {row[3]}\n")
 """
-PANDAS = r"""
-import sys, pandas
-pandas.read_csv(sys.argv[1], sep=";", dtype=str, encoding="utf-8-sig")
+POLARS_READ = r"""
+import sys, polars
+polars.read_csv(sys.argv[1], separator=";", infer_schema=False)
 """
 
 
@@ -77,7 +77,7 @@ def main() -> None:
     seb = work / f"seb_{args.rows}.csv"
     write_seb(seb, args.rows)
     results = convert(seb, mapping, work)
-    results["pandas.read_csv (dtype=str)"] = run([sys.executable, "-c", PANDAS, str(seb)])
+    results["Polars read_csv (all String)"] = run([sys.executable, "-c", POLARS_READ, str(seb)])
     results["stdlib floor (csv+Decimal+regex+write)"] = run(
         [sys.executable, "-c", CSV_FLOOR, str(seb), str(work / "floor.txt")])
     table(f"SEB CSV, {args.rows} rows", args.rows, results,

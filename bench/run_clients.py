@@ -42,6 +42,8 @@ def make_clients(root: Path, n: int) -> list[Path]:
         kind, sample = SAMPLES[i % len(SAMPLES)]
         folder = root / f"client-{i:03d}-{kind}"
         init_client(folder, kind)
+        if kind == "bank":  # the starter names no bank account and no rule for these rows
+            shutil.copyfile(REPO / "mappings" / "bank.yaml", folder / "mapping.yaml")
         shutil.copyfile(sample, folder / "inbox" / sample.name)
         folders.append(folder)
     return folders

@@ -77,7 +77,7 @@ DOCS = REPO / "docs" / "errors.md"
 _GROUPS = (("convert-bank", "Bank files"), ("convert-camt", "Bank files"),
            ("convert-bgmax", "Bank files"), ("convert-mt940", "Bank files"),
            ("convert-nets", "Bank files"), ("pos-", "POS day closes"),
-           ("plan-books", "The books (--books, a SIE file)"), ("ledger-", "The export ledger"),
+           ("plan-books", "The books (--books, a SIE file)"), ("plan-html", "Review pages"), ("ledger-", "The export ledger"),
            ("mapping-", "The mapping"), ("reconcile-", "Reconciliation"),
            ("fortnox-", "Fortnox"), ("push-", "Fortnox"),
            ("convert-", "Stripe exports and convert"),

@@ -51,3 +51,29 @@ def test_columns_are_typed() -> None:
     assert all(frame.schema[n] == pl.Int64 for n in schema.amounts)
     assert frame.schema["created"] == pl.Datetime("us", "UTC")
     assert frame[frames.KEY].n_unique() == frame.height
+
+
+@pytest.mark.parametrize("path", SAMPLES, ids=[p.name for p in SAMPLES])
+def test_sources_read_frame_is_the_rows_of_read(path: Path) -> None:
+    """`sources.read_frame`: a source's own frame reader where it has one, else the frame of
+    its rows; either way what `read` gives, notices apart."""
+    from polars.testing import assert_frame_equal
+
+    from bokfor.domain import Notice
+    from bokfor.sources import read_frame
+
+    try:
+        src = detect_source(path)
+    except Exception as exc:
+        pytest.skip(f"{path.name}: {exc}")
+    items = list(src.read(path, TZ))
+    frame, notices = read_frame(src, path, TZ)
+    assert notices == [i for i in items if isinstance(i, Notice)]
+    expected = frames.from_rows((i for i in items if isinstance(i, Row)), src.schema)
+    if DETAIL_COLUMN in expected.columns:  # a POS day close's record: compared by identity
+        assert frame[DETAIL_COLUMN].len() == expected[DETAIL_COLUMN].len()
+        frame, expected = frame.drop(DETAIL_COLUMN), expected.drop(DETAIL_COLUMN)
+    assert_frame_equal(frame, expected)
+
+
+DETAIL_COLUMN = frames.DETAIL

@@ -1,5 +1,5 @@
 import pytest
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bokfor.money import AmountError, format_sek, format_sie, parse_amount, split_vat, vat_on
@@ -86,3 +86,61 @@ def test_vat_on_rounds_half_away_from_zero():
     assert vat_on(1240, "25") == 310
     assert vat_on(2, "25") == 1  # 0.5 öre rounds up
     assert vat_on(-2, "25") == -1
+
+
+# --- a column of amounts (parse_amounts) equals parse_amount, text by text -------------------
+
+_AMOUNT_CHARS = st.sampled_from(list("0123456789012345678901234567890.,.,- +'\u2212\u00a0\u202f"
+                                     "krsek:٣e"))
+_GROUPED = st.builds(
+    lambda sign, head, groups, sep, mark, frac, tail: (
+        sign + head + "".join(sep + g for g in groups) + (mark + frac if mark else "") + tail),
+    st.sampled_from(["", "-", "+", "\u2212", " "]),
+    st.sampled_from(["0", "1", "12", "123", "1234", "007"]),
+    st.lists(st.sampled_from(["000", "123", "907", "999", "050", "12", "1234"]), max_size=6),
+    st.sampled_from([",", ".", " ", "\u00a0", "'", ""]),
+    st.sampled_from(["", ".", ","]),
+    st.from_regex(r"[0-9]{0,4}", fullmatch=True),
+    st.sampled_from(["", "-", " kr", ":-", " "]),
+)
+_AMOUNT_TEXTS = st.one_of(_GROUPED, st.text(_AMOUNT_CHARS, max_size=14),
+                          st.integers(-10**20, 10**20).map(str))
+
+
+_EDGES = ["1234,567.89", "1234.567,89", "1,234", "1.234", "1,234,567.89", "1.234.567,89",
+          "12,3,4", "+0.5", "-0,05", "007", "1.", ",5", "1234567890123456", "٣", "1.234.567"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_AMOUNT_TEXTS, max_size=40), st.sampled_from([".", ",", None]))
+@example(_EDGES, ".")
+@example(_EDGES, ",")
+@example(_EDGES, None)
+def test_parse_amounts_equals_parse_amount(texts: list[str], mark: str | None) -> None:
+    """Every text: the same öre where parse_amount reads it (within an Int64), refused where
+    it refuses; a null stays null."""
+    import polars as pl
+
+    from bokfor.money import parse_amounts
+
+    values, refused = parse_amounts(pl.Series("Amount", [*texts, None], pl.String), mark)
+    assert (values[-1], refused[-1]) == (None, False)
+    for text, value, bad in zip(texts, values.to_list(), refused.to_list()):
+        try:
+            expected: int | None = parse_amount(text, mark)
+        except AmountError:
+            expected = None
+        if expected is not None and not -(1 << 63) <= expected < 1 << 63:
+            expected = None  # beyond an Int64 of öre: refused by the column parser
+        assert (value, bad) == (expected, expected is None), text
+
+
+def test_parse_amounts_machine_shapes_by_expression() -> None:
+    import polars as pl
+
+    from bokfor.money import parse_amounts
+
+    values, refused = parse_amounts(
+        pl.Series(["-1234.5", "1,234,567.89", "0.07", "12,3,4", "", "99:-"]), ".")
+    assert values.to_list() == [-123450, 123456789, 7, None, None, 9900]
+    assert refused.to_list() == [False, False, False, True, True, False]

@@ -182,7 +182,14 @@ def test_a_night_of_25_clients_then_the_same_downloads_again(night, tmp_path, ca
         client = folder.name
         written = {Path(o["path"]).name: Path(o["path"]).read_bytes()
                    for o in clients[client]["outputs"]}
-        assert sorted(p.name for p in (folder / "out").iterdir()) == sorted(written)
+        review = clients[client]["review"]  # the run's review page, beside its first file
+        assert (review is None) == (written == {})
+        assert sorted(p.name for p in (folder / "out").iterdir()) == sorted(
+            [*written, *([Path(review).name] if review else [])])
+        if review:
+            first = Path(clients[client]["outputs"][0]["path"])
+            assert Path(review) == first.with_name(first.stem + ".html")
+            assert 'data-status="+"' in Path(review).read_text(encoding="utf-8")
         if not _good(client) or client == "bank-broken-mapping":
             assert written == {}
             continue
@@ -334,7 +341,7 @@ def test_a_doubt_under_strict_rejects_the_clients_files(night, capsys):
     assert entry["errors"][0].startswith(
         f"{folder}/inbox/seb.csv: --strict: 3 warnings that may mean rows booked twice or "
         "lost; nothing was written")
-    assert sorted(p.name for p in (folder / "out").iterdir()) == ["camt-1.si"]
+    assert sorted(p.name for p in (folder / "out").iterdir()) == ["camt-1.html", "camt-1.si"]
     (folder / "bokfor.yaml").write_text("mapping: mapping.yaml\nstrict: false\n",
                                         encoding="utf-8")
     for name in ("seb.csv", "bgmax_ocr.txt"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import datetime as dt
 import importlib.util
 import shutil
@@ -477,6 +478,9 @@ def test_round_trip(rows: list[dict], delimiter: str, bom: bool, newline: str) -
                 ])  # fmt: skip
         assert SOURCE.detect(path)
         got = read(path)
+        frame, _ = SOURCE.read_frame(path, STOCKHOLM)  # the same lines, by columns
+
+    assert frame["_line"].to_list() == [row.origin.line for row in got]
 
     assert len(got) == len(rows)
     line = 2
@@ -560,3 +564,128 @@ def test_decimal_comma_resave_reads_like_the_original() -> None:
     assert [r.amounts for r in comma] == [r.amounts for r in original]
     assert any("," in line for line in (FIXTURES / "resaved_decimal_comma.csv").read_text(
         encoding="utf-8-sig").splitlines()[1:])
+
+
+# --- read_frame: the same rows as read, or the same error, by columns ----------------------
+
+from bokfor import frames  # noqa: E402
+from bokfor.sources import csvframe, limits  # noqa: E402
+from bokfor.sources.stripe_balance import COLUMNS  # noqa: E402
+
+CATALOGUE = ROOT / "tests" / "errors"
+BALANCE_FILES = sorted(
+    {SAMPLE, *FIXTURES.glob("*.csv"),
+     *(p for p in CATALOGUE.glob("*/*.csv") if SOURCE.detect(p))}, key=str)
+ZONES = [STOCKHOLM, UTC, dt.timezone(dt.timedelta(hours=-5)), ZoneInfo("Pacific/Chatham")]
+
+
+def outcome(read_rows) -> object:
+    """A frame, or the error's (text, file, line, column)."""
+    try:
+        return read_rows()
+    except InputError as err:
+        return (str(err), err.file, err.line, err.column)
+
+
+def assert_same_as_read(path: Path, tz: dt.tzinfo) -> None:
+    by_rows = outcome(lambda: frames.from_rows(SOURCE.read(path, tz), SOURCE.schema))
+    by_columns = outcome(lambda: SOURCE.read_frame(path, tz)[0])
+    if isinstance(by_rows, tuple) or isinstance(by_columns, tuple):
+        assert by_columns == by_rows
+    elif by_rows.height:  # with no rows, read gives no metadata columns to compare
+        from polars.testing import assert_frame_equal
+
+        assert_frame_equal(by_columns, by_rows)
+    else:
+        assert by_columns.height == 0
+
+
+@pytest.mark.parametrize("tz", ZONES, ids=str)
+@pytest.mark.parametrize("path", BALANCE_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_read_frame_equals_read(path: Path, tz: dt.tzinfo) -> None:
+    """Every balance file shipped, in the fixtures and in the error catalogue: the same
+    frame as the rows of `read`, or the same error (text, file, line, column)."""
+    assert_same_as_read(path, tz)
+
+
+@pytest.mark.parametrize("name", ["bad_amount.csv", "bad_date.csv", "bad_net.csv",
+                                  "metadata.csv", "resaved_decimal_comma.csv"])
+def test_read_frame_reads_these_by_columns(name: str) -> None:
+    """These files (errors included) are read by Polars and their errors found by masks,
+    not handed to the row reader."""
+    assert csvframe.read_cells(FIXTURES / name, COLUMNS) is not None
+
+
+def test_read_frame_lines_of_a_quoted_line_break() -> None:
+    """A record spanning two lines: the next record's line is one more than its index."""
+    frame, notices = SOURCE.read_frame(FIXTURES / "metadata.csv", STOCKHOLM)
+    assert notices == []
+    assert frame[frames.LINE].to_list() == [2, 3, 5]
+    assert frame["description"][1] == "Order 2203 - Åsa Öhman\nLeverans: Storgatan 1"
+    assert frame["gross"].dtype == frames.pl.Int64
+
+
+def test_read_frame_bad_amount_after_a_quoted_line_break(tmp_path: Path) -> None:
+    text = (FIXTURES / "metadata.csv").read_text(encoding="utf-8")
+    path = tmp_path / "export.csv"
+    path.write_text(text.replace("335.78", "335.7.8"), encoding="utf-8")
+    assert csvframe.read_cells(path, COLUMNS) is not None
+    with pytest.raises(InputError) as info:
+        SOURCE.read_frame(path, STOCKHOLM)
+    assert (info.value.line, info.value.column) == (5, "Amount")
+    assert info.value.message == "not an amount: '335.7.8'"
+
+
+_CELLS = st.sampled_from([
+    "", "x", "a,b", 'say "hi"', "two\nlines", "cr\r\nlf", '"', "12.50", "1,234.00", "12,5",
+    "2026-01-05 09:18", "2026-1-5 9:18", "sek", "EUR", "  ", "STRIPE TRANSFER"])
+_MESS = st.sampled_from([""] * 24 + ["\n", "\r", "\r\n", ",", ";", '"', 'x"y', '""'])
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=st.lists(st.tuples(records, st.lists(st.tuples(st.integers(0, 17), _CELLS),
+                                                 max_size=1), _MESS), min_size=1, max_size=6),
+       delimiter=st.sampled_from([",", ";"]), newline=st.sampled_from(["\r\n", "\n"]),
+       tail=st.sampled_from(["", "", "", "\n", ",,,"]))
+def test_read_frame_equals_read_on_damaged_files(rows, delimiter, newline, tail) -> None:
+    """Valid rows with cells replaced by other texts and stray bytes between records (blank
+    lines, lone CRs, quotes, delimiters): read_frame gives what read gives, row or error."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator=newline)
+    writer.writerow(CURRENT_HEADER + ["note (metadata)"])
+    parts = [buffer.getvalue()]
+    for r, edits, mess in rows:
+        cells = [r["id"], r["type"], r["source"], stripe_amount(r["gross"]),
+                 stripe_amount(r["fee"]), "", "", stripe_amount(r["gross"] - r["fee"]),
+                 r["currency"], stripe_time(r["created"], r["seconds"]), "", r["description"],
+                 r["cfa"], r["cfc"], r["transfer"], "", r["group"], r["note"]]
+        for column, text in edits:
+            cells[column] = text
+        buffer = io.StringIO()
+        csv.writer(buffer, delimiter=delimiter, lineterminator=newline).writerow(cells)
+        parts.append(buffer.getvalue() + mess)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "export.csv"
+        path.write_bytes(("".join(parts) + tail).encode("utf-8"))
+        assert_same_as_read(path, STOCKHOLM)
+
+
+@pytest.mark.parametrize("description, quoted", [("x" * (70 << 10), False),
+                                                 ("y" * (3 << 20), False),
+                                                 ("z\n" * (600 << 10), True)])
+def test_read_frame_caps_as_read(tmp_path: Path, monkeypatch, description: str,
+                                 quoted: bool) -> None:
+    """A cell over MAX_CELL, a line over MAX_LINE (never handed to Polars whole), a quoted
+    record of short lines over MAX_LINE in all: the row reader's limit error, same line."""
+    lines = (FIXTURES / "metadata.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    row = lines[4].replace("Order 2202 - Jonas Weber",
+                           f'"{description}"' if quoted else description)
+    path = tmp_path / "export.csv"
+    path.write_text(lines[0] + lines[1] + row, encoding="utf-8")
+    if len(row) > limits.MAX_LINE and not quoted:  # a long line never reaches Polars
+        monkeypatch.setattr(csvframe.pl, "read_csv", lambda *a, **k: pytest.fail("read"))
+    with pytest.raises(limits.LimitError) as info:
+        SOURCE.read_frame(path, STOCKHOLM)
+    assert info.value.line == 3
+    monkeypatch.undo()
+    assert_same_as_read(path, STOCKHOLM)

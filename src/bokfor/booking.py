@@ -15,7 +15,7 @@ import datetime as dt
 from array import array
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from bokfor.domain import Dims, Line, Notice, PackedKeys, PackedOrigins, Row, Voucher
 from bokfor.errors import InputError, MappingError, UnbalancedError
@@ -24,6 +24,9 @@ from bokfor.money import format_sek, format_sie, split_vat, vat_on
 from bokfor.plausibility import Checker
 from bokfor.sources import Schema
 from bokfor.template import Template
+
+if TYPE_CHECKING:
+    import polars as pl
 
 
 @dataclass
@@ -121,29 +124,85 @@ def book(rows: Iterable[Row], rules: SourceRules, mapping: Mapping, schema: Sche
     no rule matches are collected in `Booking.unmapped` (see `unmapped_error`); raises
     UnbalancedError naming rule and row, InputError for a row in a currency the company
     does not keep its books in."""
+    return _book(_matched(rows, rules, mapping, schema), rules, mapping, schema, on_row)
+
+
+def book_frame(frame: pl.DataFrame, source: str, rules: SourceRules, mapping: Mapping,
+               schema: Schema, on_row: RowSink = _ignore) -> Booking:
+    """`book` for a row frame (bokfor.frames) of `source`: every row's rule is picked by one
+    expression over the columns (`SourceRules.first_match`), the rows no rule matches are
+    one filter; the rows matched are booked one by one as `book` books them."""
+    from bokfor import frames
+
+    frame = _in_books_currency(frame, source, mapping, schema)
+    picked = frame.select(rules.first_match(dict(frame.schema))).to_series()
+    mapped = picked.is_not_null()
+    candidates = rules.candidates
+    result = _book(zip(frames.to_rows(frame.filter(mapped), source, schema),
+                       (candidates[i] for i in picked.drop_nulls()), strict=True),
+                   rules, mapping, schema, on_row)
+    for row in frames.to_rows(frame.filter(~mapped), source, schema):
+        result.rows += 1
+        _unmapped(result, row, schema)
+    return result
+
+
+def _matched(rows: Iterable[Row], rules: SourceRules, mapping: Mapping,
+             schema: Schema) -> Iterator[tuple[Row, Rule | None]]:
+    """Each row in the books' currency, with the first rule that matches it (or None)."""
+    match = rules.match
+    if not schema.currency_field:
+        for row in rows:
+            yield row, match(row)
+        return
+    for row in rows:
+        row = _in_currency(row, mapping, schema)
+        yield row, match(row)
+
+
+def _in_currency(row: Row, mapping: Mapping, schema: Schema) -> Row:
+    """The row in the books' currency (`convert_row` when it is in another)."""
+    assert schema.currency_field is not None
+    row_currency = str(row.fields.get(schema.currency_field) or "").upper()
+    if row_currency != mapping.company.currency:
+        return convert_row(row, row_currency, mapping, schema)
+    return row
+
+
+def _in_books_currency(frame: pl.DataFrame, source: str, mapping: Mapping,
+                       schema: Schema) -> pl.DataFrame:
+    """The frame with every row in the books' currency (`convert_row`, through `Row`s when
+    a row is in another: rare, and its rate is looked up per day)."""
+    import polars as pl
+
+    from bokfor import frames
+
+    field, currency = schema.currency_field, mapping.company.currency
+    if not field:
+        return frame
+    codes = pl.col(field) if field in frame.columns else pl.lit(None, pl.String)
+    if not frame.select((codes.fill_null("").str.to_uppercase() != currency).any()).item():
+        return frame
+    return frames.from_rows((_in_currency(row, mapping, schema)
+                             for row in frames.to_rows(frame, source, schema)), schema)
+
+
+def _book(matched: Iterable[tuple[Row, Rule | None]], rules: SourceRules, mapping: Mapping,
+          schema: Schema, on_row: RowSink) -> Booking:
     result = Booking(vouchers=[])
-    unmapped = result.unmapped
     bank, on_bank = rules.bank_accounts, schema.bank_accounts
     grouping, order_field = rules.grouping, schema.order_field
     key_field = schema.group_keys.get(grouping)
     singles: list[tuple[tuple[Any, ...], Voucher, int]] = []  # a voucher each: order, tag
     groups: dict[Any, _Group] = {}  # the grouped vouchers
-    currency_field, currency = schema.currency_field, mapping.company.currency
-    match = rules.match
     # Postings whose sign looks backwards, in the rows booked: warnings (bokfor.plausibility).
     checker = Checker(schema) if schema.money else None
     see = checker.see if checker is not None else None
     count = 0
-    for row in rows:
+    for row, rule in matched:
         count += 1
-        if currency_field:
-            row_currency = str(row.fields.get(currency_field) or "").upper()
-            if row_currency != currency:
-                row = convert_row(row, row_currency, mapping, schema)
-        rule = match(row)
         if rule is None:
-            kind = tuple(row.fields.get(f) for f in schema.unmapped_fields)
-            unmapped.setdefault(kind, []).append(row)
+            _unmapped(result, row, schema)
             continue
         if rule.skip:
             result.skipped[rule.name] = result.skipped.get(rule.name, 0) + 1
@@ -207,6 +266,11 @@ def book(rows: Iterable[Row], rules: SourceRules, mapping: Mapping, schema: Sche
     result.vouchers = [voucher for voucher, _ in tagged]
     result.tags = [tag for _, tag in tagged]
     return result
+
+
+def _unmapped(result: Booking, row: Row, schema: Schema) -> None:
+    kind = tuple(row.fields.get(f) for f in schema.unmapped_fields)
+    result.unmapped.setdefault(kind, []).append(row)
 
 
 def _voucher_order(item: tuple[Voucher, int]) -> tuple[dt.date, int]:

@@ -32,7 +32,8 @@ app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, rich_mar
                   help="Turn Stripe, bank and POS exports into balanced Swedish vouchers "
                   "(SIE 4I files, or posted to Fortnox).")
 sie_app = typer.Typer(no_args_is_help=True, help="Read and check SIE 4 files.")
-mapping_app = typer.Typer(no_args_is_help=True, help="Check a YAML mapping, or print its schema.")
+mapping_app = typer.Typer(no_args_is_help=True, help="Check a YAML mapping, say it in words, or "
+                          "print its schema.")
 ledger_app = typer.Typer(no_args_is_help=True,
                          help="Inspect the export ledger, mark imports, undo exports.")
 fortnox_app = typer.Typer(no_args_is_help=True, help="Log in to Fortnox.")
@@ -192,6 +193,10 @@ def plan(
                               "SIE text, as exported before -> after this run."),
     json_out: bool = typer.Option(False, "--json", help="Print the plan as one JSON document "
                                   "on stdout instead of the tables."),
+    html: Optional[Path] = typer.Option(None, "--html", metavar="FILE", help="Also write the "
+                                        "plan as a review page: one self-contained HTML file "
+                                        "(every voucher, the sums per account, payouts, "
+                                        "charts) to open in a browser or print."),
     old_format: Optional[str] = typer.Option(None, "--format", hidden=True,
                                              help="Deprecated: `--format json` is --json."),
     token_file: Optional[Path] = _TOKEN_FILE,
@@ -217,7 +222,7 @@ def plan(
          checksum=False, source=source, show=show, ledger_path=ledger, books=books,
          correct=correct, allow_new_accounts=allow_new_accounts, wait=wait, quiet=False,
          json_out=False, fmt=fmt, diff=diff, token_file=token_file, bank_account=bank_account,
-         strict=strict, other_account=other_account)
+         strict=strict, other_account=other_account, html=html)
 
 
 def _inputs(paths: list[Path]) -> list[Path]:
@@ -234,9 +239,10 @@ def _run(inputs: list[Path], mapping_path: Path, *, out_path: Optional[str], wri
          correct: bool, allow_new_accounts: bool, wait: float, quiet: bool, json_out: bool,
          fmt: str, diff: bool, out_format: str = "sie",
          token_file: Optional[Path] = None, bank_account: Optional[str] = None,
-         strict: bool = False, other_account: bool = False) -> None:
+         strict: bool = False, other_account: bool = False, html: Optional[Path] = None
+         ) -> None:
     """plan and convert: the same steps, so a plan and the run after it agree; only
-    convert writes."""
+    convert writes (and plan its --html review page)."""
     from bokfor.convert import Job
     from bokfor.ledger import default_path, paused_gc
     from bokfor.mapping import load_mapping
@@ -257,7 +263,7 @@ def _run(inputs: list[Path], mapping_path: Path, *, out_path: Optional[str], wri
         with paused_gc():  # a job builds objects a row and frees them at its end
             _carry_out(job, rules, limit, out_path=out_path, write=write, quiet=quiet,
                        json_out=json_out, fmt=fmt, diff=diff, first=first, last=last,
-                       strict=strict)
+                       strict=strict, html=html)
     finally:
         if progress is not None:
             progress.stop()
@@ -289,7 +295,8 @@ class _RowsRead:
 
 def _carry_out(job: Any, rules: Any, limit: Optional[int], *, out_path: Optional[str],
                write: bool, quiet: bool, json_out: bool, fmt: str, diff: bool,
-               first: Optional[dt.date], last: Optional[dt.date], strict: bool = False) -> None:
+               first: Optional[dt.date], last: Optional[dt.date], strict: bool = False,
+               html: Optional[Path] = None) -> None:
     from bokfor.outputs import year_label
     from bokfor.report import dumps, period_diff, plan_json, show_plan
     from bokfor.steps import carry_out
@@ -305,9 +312,15 @@ def _carry_out(job: Any, rules: Any, limit: Optional[int], *, out_path: Optional
         if diff:
             sys.stdout.write(period_diff(plan, rules, job.ledger_path, job.generated, first,
                                          last))
+        if html is not None:  # before the plan is checked: a plan with `!` rows is shown too
+            from bokfor.review import write_review
+
+            written = write_review(html, plan, rules, job.generated)
+            if table:
+                out.print(f"Review page: {written}", markup=False)
 
     done = carry_out(job, out_path if write else None, strict=strict, warn=warn, shown=shown,
-                     exported=limit is None or fmt == "json" or diff)
+                     exported=limit is None or fmt == "json" or diff or html is not None)
     plan = done.plan
     if done.nothing_new:
         _nothing_new(quiet or (fmt == "json" and not write), json_out, plan)
@@ -698,6 +711,27 @@ def mapping_check(file: Path = typer.Argument(..., metavar="FILE", help="The YAM
     rules = sum(len(s.rules) for s in m.sources.values())
     out.print(f"{file}: OK — {m.company.name}, {len(m.sources)} source(s), {rules} rule(s), "
               f"{len(m.accounts)} accounts", markup=False)
+
+
+@mapping_app.command("explain")
+def mapping_explain(file: Path = typer.Argument(..., metavar="FILE", help="The YAML mapping."),
+                    html: Optional[Path] = typer.Option(
+                        None, "--html", metavar="OUT", help="Write it as a self-contained "
+                        "HTML page (the systemdokumentation to keep with the books) instead "
+                        "of printing it.")) -> None:
+    """Say the mapping in words: the systemdokumentation.
+
+    For each source: which rows (the rules' conditions) go to which accounts, with what
+    moms and kostnadsställe, how rows are grouped into verifikationer, what happens to rows
+    no rule matches; and the company, its räkenskapsår and accounts."""
+    from bokfor.explain import as_text, blocks, write_explained
+    from bokfor.mapping import load_mapping
+
+    m = load_mapping(file)
+    if html is None:
+        sys.stdout.write(as_text(blocks(m)))
+        return
+    out.print(f"Wrote {write_explained(html, m)}", markup=False)
 
 
 @mapping_app.command("schema")

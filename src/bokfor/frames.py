@@ -15,7 +15,7 @@ and former keys.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import polars as pl
@@ -71,24 +71,36 @@ def from_rows(rows: Iterable[Row], schema: Schema) -> pl.DataFrame:
 
 
 def to_rows(frame: pl.DataFrame, source: str, schema: Schema) -> Iterator[Row]:
-    """A frame's rows as `Row` objects, in frame order (the seam towards per-row stages)."""
+    """A frame's rows as `Row` objects, in frame order (the seam towards per-row stages).
+    Read a slice's columns at a time: Polars hands over a column as a list several times
+    faster than a row as a dict, and a slice bounds what is held."""
     amounts = [n for n in schema.amounts if n in frame.columns]
     fields = [n for n in frame.columns if not n.startswith("_") and n not in schema.amounts]
-    zones = {n: frame.schema[n] for n in fields}
-    for record in frame.iter_rows(named=True):
-        values = {}
-        for name in fields:
-            value = record[name]
-            if value is not None:
-                values[name] = value if zones[name] != pl.Datetime("us", "UTC") \
-                    else value.astimezone(dt.timezone.utc)
-        yield Row(
-            source=source, key=record[KEY], date=record[DATE_COL],
-            amounts={n: record[n] for n in amounts if record[n] is not None},
-            fields=values, origin=Origin(record[FILE], record[LINE]),
-            aliases=tuple(record[ALIASES] or ()), former=tuple(record[FORMER] or ()),
-            detail=record.get(DETAIL),
-        )
+    utc = {n for n in fields if frame.schema[n] == pl.Datetime("us", "UTC")}
+    for start in range(0, frame.height, _SLICE):
+        part = frame.slice(start, _SLICE)
+        keys, dates, files, lines, aliases, former = (
+            part.get_column(n).to_list() for n in (KEY, DATE_COL, FILE, LINE, ALIASES, FORMER))
+        details = part.get_column(DETAIL).to_list() if DETAIL in part.columns \
+            else [None] * part.height
+        money = [(n, part.get_column(n).to_list()) for n in amounts]
+        values = [(n, part.get_column(n).to_list(), n in utc) for n in fields]
+        for i in range(part.height):
+            row_fields = {}
+            for name, column, to_utc in values:
+                value = column[i]
+                if value is not None:
+                    row_fields[name] = value.astimezone(dt.timezone.utc) if to_utc else value
+            yield Row(
+                source=source, key=keys[i], date=dates[i],
+                amounts={n: column[i] for n, column in money if column[i] is not None},
+                fields=row_fields, origin=Origin(files[i], lines[i]),
+                aliases=tuple(aliases[i] or ()), former=tuple(former[i] or ()),
+                detail=details[i],
+            )
+
+
+_SLICE = 10_000
 
 
 def _utc(value: Any) -> Any:
@@ -96,3 +108,53 @@ def _utc(value: Any) -> Any:
     if isinstance(value, dt.datetime) and value.tzinfo is not None:
         return value.astimezone(dt.timezone.utc)
     return value
+
+
+def map_distinct(texts: pl.Series, which: pl.Series, parse: Callable[[str], Any],
+                 dtype: Any, refuse: tuple[type[Exception], ...] = (ValueError,)
+                 ) -> tuple[pl.Series, pl.Series]:
+    """`parse` of the texts where `which` is set, called once per distinct text: the rare
+    shapes an expression does not cover go through the one per-value parser, so the two
+    can never disagree. Returns (values, refused) aligned with `texts`; a text `parse`
+    raises one of `refuse` on is refused (its value null); elsewhere both are null/False."""
+    parsed: dict[str, Any] = {}
+    refused: list[str] = []
+    for text in texts.filter(which).unique().to_list():
+        try:
+            parsed[text] = parse(text)
+        except refuse:
+            refused.append(text)
+    values = pl.Series(texts.name, [None] * len(texts), dtype=dtype) if not parsed else \
+        texts.replace_strict(parsed, default=None, return_dtype=dtype)
+    return values, which & texts.is_in(refused).fill_null(False)
+
+
+def by_distinct(texts: pl.Series,
+                parse: Callable[[pl.Series], tuple[pl.Series, pl.Series]]
+                ) -> tuple[pl.Series, pl.Series]:
+    """`parse` (a column parser giving values and a refused mask) run on the distinct
+    non-null texts only and mapped back onto every row: exports repeat their prices, fees
+    and minutes, so a million cells are often a few thousand texts."""
+    distinct = texts.drop_nulls().unique()
+    values, refused = parse(distinct)
+    mapped = texts.replace_strict(distinct, values, default=None, return_dtype=values.dtype)
+    return (mapped.alias(texts.name),
+            texts.is_in(distinct.filter(refused).implode()).fill_null(False).alias(texts.name))
+
+
+def local_dates(instants: pl.Series, tz: dt.tzinfo) -> pl.Series:
+    """The date in `tz` of each UTC instant, as `instant.astimezone(tz).date()` gives it:
+    by Polars' zone database for a named zone, by the offset for a fixed one; any other
+    zone object once per distinct instant."""
+    key = getattr(tz, "key", None)
+    if key is not None:
+        try:
+            return instants.dt.convert_time_zone(key).dt.date()
+        except pl.exceptions.PolarsError:
+            pass  # a zone Polars does not know: Python's own below
+    if isinstance(tz, dt.timezone):
+        offset = tz.utcoffset(None)
+        return (instants.dt.replace_time_zone(None) + offset).dt.date()
+    dates, _ = map_distinct(instants, instants.is_not_null(),
+                            lambda when: when.astimezone(tz).date(), pl.Date)
+    return dates

@@ -25,12 +25,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema
 
 from bokfor import bas
-from bokfor.domain import Company, Dims, FieldValue, Row
+from bokfor.domain import Company, Dims, Row
 from bokfor.errors import MappingError, one_error
 from bokfor.money import AmountError, parse_amount
 from bokfor.patterns import PatternError, compile_pattern
 from bokfor.plausibility import fixed_sign
 from bokfor.rates import Rate, RateTable, load_rate_file, parse_rate
+from bokfor.rules import EQUALS, ONE_OF, SIGNS, Condition, first_match
 from bokfor.posbook import PosAccounts, PosSie
 from bokfor.sources import AMOUNT, DATE, DATETIME, Schema, UserFormats, all_sources
 from bokfor.sources.netbank import (BUILTIN, Profile, ProfileError, ProfileModel,
@@ -44,7 +45,7 @@ _ACCOUNT = re.compile(r"\d{4}")
 _RATE = re.compile(r"\d{1,2}(\.\d{1,2})?")
 _MONTH_DAY = re.compile(r"(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])")
 _OPS = ("regex", "not", "min", "max", "sign", "from", "to", "empty")
-_SIGNS = ("positive", "negative", "zero", "nonzero")
+_SIGNS = SIGNS
 
 # ---------------------------------------------------------------------------------------
 # Structure (pydantic). Every scalar arrives as text; pydantic converts where typed.
@@ -304,7 +305,7 @@ class Posting:
 @dataclass(frozen=True)
 class Rule:
     name: str
-    tests: tuple[Callable[[Row], bool], ...]
+    conditions: tuple[Condition, ...]
     postings: tuple[Posting, ...]
     text: Template | None
     file: str
@@ -314,10 +315,20 @@ class Rule:
     # The sign (+1, -1) the rule's conditions fix for the source's money amount, or None:
     # what `mapping check` needs to tell a posting that is always backwards (plausibility).
     money_sign: int | None = None
+    # The conditions as written (field, value / list / operators), compiled in `conditions`:
+    # for saying the rule in words (bokfor.explain).
+    when: tuple[tuple[str, Any], ...] = field(default=(), compare=False)
 
     @property
     def where(self) -> str:
         return f"{self.file}:{self.line}" if self.line else self.file
+
+    # The conditions as tests of one row (`SourceRules.match`): a field made once, not a
+    # cached_property, whose look-up the interpreter cannot specialise (match is per row).
+    tests: tuple[Callable[[Row], bool], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tests", tuple(c.predicate() for c in self.conditions))
 
 
 @dataclass(frozen=True)
@@ -389,6 +400,17 @@ class SourceRules:
     key: str
     fx_difference: tuple[tuple[str, ...], str, str] | None = None  # (clearings, gain, loss)
     bank_accounts: BankAccounts | None = None  # the bank section: resolves `bank_account`
+
+    @property
+    def candidates(self) -> tuple[Rule, ...]:
+        """The rules `first_match` indexes: the rules, then the fallback if any."""
+        return self.rules + ((self.fallback,) if self.fallback is not None else ())
+
+    def first_match(self, columns: dict[str, Any]) -> Any:  # -> pl.Expr
+        """One expression over a row frame with these columns (name -> dtype): each row's
+        index in `candidates` of the rule `match` gives it, null when none does."""
+        return first_match([r.conditions for r in self.rules], self.fallback is not None,
+                           columns)
 
     def match(self, row: Row) -> Rule | None:
         for rule in self.rules:  # a rule matches when all its tests pass (every row of a run)
@@ -955,11 +977,11 @@ class _Compiler:
         checked, and the balance when every posting is sound."""
         before = len(self.problems)
         name = rule.name or f"rule {loc[-1] + 1 if isinstance(loc[-1], int) else loc[-1]}"
-        tests = tuple(
+        conditions = tuple(
             self.each(self._condition, field, spec, schema, (*loc, "when", field))
             for field, spec in rule.when.items()
         )
-        if isinstance(loc[-1], int) and not tests:
+        if isinstance(loc[-1], int) and not conditions:
             self.problem(f"rule {name!r} has no conditions", (*loc, "when"),
                          "give it conditions, or make it the `fallback:`.")
         if rule.skip == bool(rule.post):
@@ -975,12 +997,13 @@ class _Compiler:
         if rule.text is not None:
             text = self.each(self._template, rule.text, (*loc, "text"), schema.has_field,
                              _field_list(schema))
-        if len(self.problems) > before or None in tests or None in postings:
+        if len(self.problems) > before or None in conditions or None in postings:
             return None
         money_sign = fixed_sign(rule.when.get(schema.money)) if schema.money else None
-        return Rule(name=name, tests=tests, postings=postings, text=text,
-                    file=self.file, line=line_of(self.positions, loc), key=dotted(loc),
-                    skip=rule.skip, money_sign=money_sign)
+        return Rule(name=name, conditions=conditions,  # type: ignore[arg-type]
+                    postings=postings, text=text, file=self.file,
+                    line=line_of(self.positions, loc), key=dotted(loc), skip=rule.skip,
+                    money_sign=money_sign, when=tuple(rule.when.items()))
 
     def _posting(self, p: PostingModel, schema: Schema, loc: tuple[Any, ...]) -> Posting:
         if (p.debit is None) == (p.credit is None):
@@ -1062,21 +1085,19 @@ class _Compiler:
     # -- conditions ---------------------------------------------------------------------
 
     def _condition(self, field: str, spec: Any, schema: Schema,
-                   loc: tuple[Any, ...]) -> Callable[[Row], bool]:
+                   loc: tuple[Any, ...]) -> Condition:
         if not schema.has_field(field):
             raise self._unknown_field(field, spec, schema, loc)
         kind = schema.kind(field)
-        get = _getter(field, kind, self.tz)
         parse = self._parser(kind, loc)
         if isinstance(spec, dict):
-            return self._ops(field, spec, kind, get, parse, loc)
+            return Condition(field, kind, self._ops(field, spec, kind, parse, loc), self.tz)
         if isinstance(spec, list):
             if not spec:
                 raise self.fail("an empty list can never match", loc, "list at least one value.")
             allowed = frozenset(parse(v, (*loc, i)) for i, v in enumerate(spec))
-            return lambda row: get(row) in allowed
-        value = parse(spec, loc)
-        return lambda row: get(row) == value
+            return Condition(field, kind, ((ONE_OF, allowed),), self.tz)
+        return Condition(field, kind, ((EQUALS, parse(spec, loc)),), self.tz)
 
     def _unknown_field(self, field: str, spec: Any, schema: Schema,
                        loc: tuple[Any, ...]) -> MappingError:
@@ -1114,27 +1135,25 @@ class _Compiler:
 
         return parse
 
-    def _ops(self, field: str, spec: dict[str, Any], kind: str, get: Callable[[Row], Any],
+    def _ops(self, field: str, spec: dict[str, Any], kind: str,
              parse: Callable[[Any, tuple[Any, ...]], Any],
-             loc: tuple[Any, ...]) -> Callable[[Row], bool]:
-        tests: list[Callable[[Any], bool]] = []
+             loc: tuple[Any, ...]) -> tuple[tuple[str, Any], ...]:
+        """A field's operators, each with its argument parsed (bokfor.rules tests them)."""
+        tests: list[tuple[str, Any]] = []
         for op, arg in spec.items():
             oloc = (*loc, op)
             if op not in _OPS:
                 raise self.fail(f"unknown condition {op!r}", oloc, f"use one of: {', '.join(_OPS)}.")
             if op == "regex":  # run in linear time: no pattern can hang a run (patterns.py)
                 try:
-                    rx = compile_pattern(str(arg))
+                    tests.append((op, compile_pattern(str(arg))))
                 except PatternError as exc:
                     raise self.fail(exc.message, oloc, exc.hint) from None
-                tests.append(_op_test(op, rx))
             elif op == "not":
                 values = arg if isinstance(arg, list) else [arg]
-                banned = frozenset(parse(v, oloc) for v in values)
-                tests.append(_op_test(op, banned))
+                tests.append((op, frozenset(parse(v, oloc) for v in values)))
             elif op == "empty":
-                want = str(arg).lower() in ("true", "yes", "1")
-                tests.append(_op_test(op, want))
+                tests.append((op, str(arg).lower() in ("true", "yes", "1")))
             elif op in ("min", "max", "sign"):
                 if kind != AMOUNT:
                     raise self.fail(f"{op!r} applies to amounts, and {field!r} is not one", oloc)
@@ -1142,28 +1161,15 @@ class _Compiler:
                     if arg not in _SIGNS:
                         raise self.fail(f"sign {arg!r} is unknown", oloc,
                                         f"use one of: {', '.join(_SIGNS)}.")
-                    tests.append(_sign_test(arg))
+                    tests.append((op, arg))
                 else:
-                    bound = parse(arg, oloc)
-                    tests.append(_op_test(op, bound))
+                    tests.append((op, parse(arg, oloc)))
             else:  # from / to
                 if kind not in (DATE, DATETIME):
                     raise self.fail(f"{op!r} applies to dates, and {field!r} is not one", oloc)
-                bound = parse(arg, oloc)
-                tests.append(_op_test(op, bound))
+                tests.append((op, parse(arg, oloc)))
         self._check_satisfiable(spec, kind, parse, loc)
-        if len(tests) == 1:
-            test = tests[0]
-            return lambda row: test(get(row))
-
-        def all_of(row: Row) -> bool:  # the field is read once for all its operators
-            value = get(row)
-            for t in tests:
-                if not t(value):
-                    return False
-            return True
-
-        return all_of
+        return tuple(tests)
 
     def _check_satisfiable(self, spec: dict[str, Any], kind: str,
                            parse: Callable[[Any, tuple[Any, ...]], Any],
@@ -1266,46 +1272,6 @@ def _field_list(schema: Schema) -> str:
     names = sorted([*schema.fields, *schema.amounts, "date"])
     names += [f"{prefix}<key>" for prefix in schema.open_prefixes]
     return ", ".join(names)
-
-
-def _sign_test(sign: str) -> Callable[[int], bool]:
-    return {
-        "positive": lambda v: v > 0,
-        "negative": lambda v: v < 0,
-        "zero": lambda v: v == 0,
-        "nonzero": lambda v: v != 0,
-    }[sign]
-
-
-def _op_test(op: str, arg: Any) -> Callable[[Any], bool]:
-    """The test of one condition operator on a field's value, its argument parsed (a
-    compiled pattern for `regex`, a frozenset for `not`, a bool for `empty`, a bound)."""
-    if op == "regex":
-        return lambda v: v is not None and arg.test(str(v))
-    if op == "not":
-        return lambda v: v not in arg
-    if op == "empty":
-        return lambda v: (v is None) == arg
-    return {
-        "min": lambda v: v >= arg,
-        "max": lambda v: v <= arg,
-        "from": lambda v: v is not None and v >= arg,  # a row may lack the date
-        "to": lambda v: v is not None and v <= arg,
-    }[op]
-
-
-def _getter(field: str, kind: str, tz: dt.tzinfo) -> Callable[[Row], FieldValue]:
-    """Read a field the way conditions compare it: empty text is None, datetimes by local date."""
-    if kind == AMOUNT:
-        return lambda row: row.amounts[field]
-    if field == "date":
-        return lambda row: row.date
-    if kind == DATETIME:
-        def local_date(row: Row) -> FieldValue:
-            v = row.fields.get(field)
-            return v.astimezone(tz).date() if isinstance(v, dt.datetime) else v
-        return local_date
-    return lambda row: row.fields.get(field) or None
 
 
 def _norm_rate(rate: str) -> str:

@@ -71,6 +71,7 @@ class _Night:
     errors: list[str] = field(default_factory=list)
     failed: bool = False
     report: str | None = None
+    review: str | None = None  # the run's review page (bokfor.review), beside its outputs
     # Each inbox file as it was when the run began (device, inode, size, mtime): one that
     # is written or replaced while the run works is left in the inbox, never filed unread.
     seen: dict[Path, tuple[int, int, int, int] | None] = field(default_factory=dict)
@@ -111,7 +112,7 @@ class _Night:
                 "booked": counts[BOOKED], "nothing_new": counts[NOTHING_NEW],
                 "rejected": counts[REJECTED], "left": counts[LEFT], "outputs": self.outputs,
                 "warnings": list(dict.fromkeys(self.warnings)),  # once, if a retry said it again
-                "errors": self.errors, "report": self.report,
+                "errors": self.errors, "report": self.report, "review": self.review,
                 "seconds": round(seconds, 3)}
 
 
@@ -310,7 +311,27 @@ def _convert(client: Client, rules: Any, files: list[Path], night: _Night
                        "vouchers": len(part.indices)}
                       for part, path, export_id in zip(done.plan.parts, done.targets,
                                                        done.export_ids, strict=True)]
+    if done.targets:
+        _review(done, rules, night)
     return {s.path: (0 if done.nothing_new else s.vouchers, s.source) for s in done.plan.inputs}
+
+
+def _review(done: Any, rules: Any, night: _Night) -> None:
+    """The run's review page (`bokfor plan --html`'s page of what was written), beside the
+    first file written: `out/stripe_balance-7.si` -> `out/stripe_balance-7.html`. The
+    vouchers are written and recorded by now, so a page that cannot be written is a
+    warning, not the client's failure."""
+    from bokfor.outputs import generated
+    from bokfor.review import write_review
+
+    first = done.targets[0]
+    path = first.with_name(first.stem + ".html") if first.suffix else \
+        first.with_name(first.name + ".html")
+    try:
+        night.review = str(write_review(path, done.plan, rules, generated(rules.timezone),
+                                        option="review page"))
+    except BokforError as exc:
+        night.warnings.append(f"the review page was not written: {exc}")
 
 
 def _push(client: Client, rules: Any, files: list[Path], night: _Night

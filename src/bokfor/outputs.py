@@ -110,15 +110,15 @@ def resolved(path: Path) -> Path:
     return Path(os.path.realpath(path))
 
 
-def check_writable(path: Path, *, directory: bool = False) -> None:
+def check_writable(path: Path, *, directory: bool = False, option: str = "--out") -> None:
     """Only a regular file (or, for a batch, a directory) is ever replaced: a FIFO, a device
-    or a socket named as `--out` is refused, never swapped for a regular file."""
+    or a socket named as `--out` (or `option`) is refused, never swapped for a regular file."""
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
         return
     except OSError as exc:
-        raise UsageError(f"--out {path}: {exc.strerror}", hint="name a file bokfor can write.") \
+        raise UsageError(f"{option} {path}: {exc.strerror}", hint="name a file bokfor can write.") \
             from None
     if directory and stat.S_ISDIR(mode) or not directory and stat.S_ISREG(mode):
         return
@@ -126,6 +126,7 @@ def check_writable(path: Path, *, directory: bool = False) -> None:
             else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
             else "a socket" if stat.S_ISSOCK(mode) else "a file")
     want = "a directory for the batch" if directory else "a regular file"
-    raise UsageError(f"--out {path} is {kind}; bokfor writes {want} and replaces nothing else",
-                     hint="name a new file (or directory) for the output.")
+    raise UsageError(f"{option} {path} is {kind}; bokfor writes {want} and replaces nothing else",
+                     hint="name a new file (or directory) for the output." if option == "--out"
+                     else "name a new file.")
 

@@ -48,10 +48,16 @@ class PatternError(ValueError):
 
 
 class Pattern:
-    """A compiled user pattern: `test(text)` for a condition, `search(text)` for groups."""
+    """A compiled user pattern: `test(text)` for a condition, `search(text)` for groups.
 
-    def __init__(self, pattern: str, translated: str) -> None:
+    `rust` is the same pattern for Rust's `regex` crate (what Polars runs: bokfor.rules), or
+    None where that crate answers otherwise; `folded` the code points it names under
+    case-insensitivity, whose case partners each engine takes from its own Unicode tables."""
+
+    def __init__(self, pattern: str, translated: str, rust: str | None = None,
+                 folded: tuple[tuple[int, int], ...] = ()) -> None:
         self.pattern = pattern
+        self.rust, self.folded = rust, folded
         options = re2.Options()
         options.log_errors = False  # RE2 would print its own message on stderr
         options.max_mem = _MAX_MEM
@@ -98,7 +104,10 @@ def compile_pattern(pattern: str) -> Pattern:
     _check_nested(pattern, list(tree))
     flags = tree.state.flags
     prefix = "(?i)" if flags & C.SRE_FLAG_IGNORECASE else ""
-    return Pattern(pattern, prefix + _Emitter(pattern).top(list(tree), flags))
+    rust = _Emitter(pattern, rust=True)
+    rust_form = prefix + rust.top(list(tree), flags)
+    return Pattern(pattern, prefix + _Emitter(pattern).top(list(tree), flags),
+                   None if rust.differs else rust_form, tuple(rust.folded))
 
 
 def shown(pattern: str) -> str:
@@ -107,10 +116,17 @@ def shown(pattern: str) -> str:
 
 
 class _Emitter:
-    """Python's parse tree -> RE2 syntax with the same meaning (every literal as \\x{…})."""
+    """Python's parse tree -> RE2 syntax with the same meaning (every literal as \\x{…});
+    with `rust`, the syntax of Rust's `regex` crate with the meaning RE2 gives it. The two
+    differ in one construct: \\b inside a pattern, ASCII in RE2 and Unicode in Rust
+    unless written (?-u:\\b). Rust's (?-u:\\B) never matches inside a character's UTF-8
+    bytes, nor in an empty text, where RE2's \\B does: no Rust form (`differs`)."""
 
-    def __init__(self, pattern: str) -> None:
+    def __init__(self, pattern: str, rust: bool = False) -> None:
         self.pattern = pattern
+        self.rust = rust
+        self.folded: list[tuple[int, int]] = []  # code points under IGNORECASE
+        self.differs = False
 
     def top(self, items: list[tuple[Any, Any]], flags: int) -> str:
         if len(items) == 1 and items[0][0] is C.BRANCH:
@@ -141,6 +157,8 @@ class _Emitter:
         return "".join(self.node(op, av, flags) for op, av in items)
 
     def node(self, op: Any, av: Any, flags: int) -> str:
+        if flags & C.SRE_FLAG_IGNORECASE and op in (C.LITERAL, C.NOT_LITERAL):
+            self.folded.append((av, av))
         if op is C.LITERAL:
             return _char(av)
         if op is C.NOT_LITERAL:
@@ -181,8 +199,9 @@ class _Emitter:
         if code is C.AT_END_STRING:
             return r"\z"
         if code is C.AT_BOUNDARY:
-            return r"\b"
+            return r"(?-u:\b)" if self.rust else r"\b"
         if code is C.AT_NON_BOUNDARY:
+            self.differs = self.rust
             return r"\B"
         raise _unsupported(self.pattern, C.AT, code)
 
@@ -194,6 +213,8 @@ class _Emitter:
         parts: list[str] = []
         alternatives: list[str] = []
         for op, av in items[1:] if negate else items:
+            if flags & C.SRE_FLAG_IGNORECASE and op in (C.LITERAL, C.RANGE):
+                self.folded.append((av, av) if op is C.LITERAL else av)
             if op is C.LITERAL:
                 parts.append(_char(av))
             elif op is C.RANGE:

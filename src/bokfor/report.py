@@ -17,7 +17,7 @@ from bokfor.ledger import Ledger
 from bokfor.mapping import Mapping
 from bokfor.money import format_sek, format_sie
 from bokfor.outputs import year_label
-from bokfor.plan import CHANGED, EXPORTED, NEW, UNMAPPED, Entry, Plan, totals
+from bokfor.plan import CHANGED, EXPORTED, NEW, UNMAPPED, Entry, InputSummary, Plan, totals
 from bokfor.sie.model import SieDocument
 from bokfor.sie.writer import render
 
@@ -82,15 +82,7 @@ def show_plan(console: Console, plan: Plan, accounts: dict[str, str], limit: int
     if plan.to_write:
         console.print(_totals_table(plan.to_write, accounts))
     for s in plan.inputs:
-        extra = [f"{n} {what}" for n, what in (
-            (s.exported, "already exported"), (s.changed, "changed"), (s.unmapped, "unmapped"),
-            (s.outside, "outside --from/--to"), (s.zero, "with amount 0.00"),
-            (s.pending, "waiting for their payout")) if n]
-        extra += [f"{n} skipped by rule {name!r}" for name, n in s.skipped.items()]
-        extra += [f"{n} also in {path}" for path, n in s.also.items()]
-        note = f" ({', '.join(extra)})" if extra else ""
-        console.print(f"{s.path}: {s.source}, {s.rows} rows -> {s.vouchers} new "
-                      f"verifikationer{note}", markup=False)
+        console.print(input_line(s), markup=False)
     if len(plan.parts) > 1:
         console.print("One file a fiscal year: " + ", ".join(
             f"{year_label(p.year)} ({len(p.indices)} verifikationer)" for p in plan.parts),
@@ -99,6 +91,18 @@ def show_plan(console: Console, plan: Plan, accounts: dict[str, str], limit: int
         console.print(f"Not in the books' chart of accounts: {', '.join(plan.missing_accounts)}",
                       markup=False)
     console.print(counts_line(plan))
+
+
+def input_line(s: InputSummary) -> str:
+    """One input of the plan: its rows, and what became of them."""
+    extra = [f"{n} {what}" for n, what in (
+        (s.exported, "already exported"), (s.changed, "changed"), (s.unmapped, "unmapped"),
+        (s.outside, "outside --from/--to"), (s.zero, "with amount 0.00"),
+        (s.pending, "waiting for their payout")) if n]
+    extra += [f"{n} skipped by rule {name!r}" for name, n in s.skipped.items()]
+    extra += [f"{n} also in {path}" for path, n in s.also.items()]
+    note = f" ({', '.join(extra)})" if extra else ""
+    return f"{s.path}: {s.source}, {s.rows} rows -> {s.vouchers} new verifikationer{note}"
 
 
 def _entries_table(entries: list[Entry], accounts: dict[str, str], limit: int | None) -> Table:

@@ -10,6 +10,11 @@ on 31 January belongs to February in Sweden: `Row.date` is the local date while 
 `created` field keeps the UTC instant.
 
 Empty cells become None in `fields`, so rules can test "is set" without caring about "".
+
+Two readers share the column map `COLUMNS`: `read_frame` (Polars, the row frame of
+`bokfor.frames`; its checks are masks) and `read` (one row at a time, for the stages that
+still take rows, and for the files `csvframe` leaves to it). They give the same rows and
+the same first error, which tests/test_stripe_balance.py checks on every file it has.
 """
 
 from __future__ import annotations
@@ -19,28 +24,48 @@ import datetime as dt
 from pathlib import Path
 from typing import Iterable, Iterator
 
+import polars as pl
+
 from bokfor.domain import Origin, Row
 from bokfor.errors import InputError
 from bokfor.money import AmountError, parse_amount
-from bokfor.sources import DATETIME, TEXT, Schema
-from bokfor.sources import stripe_common
+from bokfor import frames
+from bokfor.domain import Notice
+from bokfor.sources import AMOUNT, DATETIME, TEXT, Schema
+from bokfor.sources import csvframe, stripe_common
+from bokfor.sources.csvframe import LOWER, Column, Export
 from bokfor.sources.csvutil import Table, column_index, header_names, read_csv, records
-from bokfor.sources.stripe_common import charge_alias, missing_columns, payout_alias
+from bokfor.sources.stripe_common import (CHARGE_ALIAS, PAYOUT_ALIAS, charge_alias,
+                                          missing_columns, payout_alias)
 
 NAME = "stripe_balance"
 TITLE = "Stripe balance export (balance_history.csv)"
 
-REQUIRED = ("id", "Type", "Source", "Amount", "Fee", "Net", "Currency", "Created (UTC)")
-_OPTIONAL = (
-    "Available On (UTC)",
-    "Description",
-    "Customer Facing Amount",
-    "Customer Facing Currency",
-    "Transfer",
-    "Transfer Date (UTC)",
-    "Transfer Group",
-)
 _METADATA_SUFFIX = " (metadata)"
+# The export's columns, declared once: the frame reader types them by kind, the row
+# reader finds them by name.
+COLUMNS = Export(
+    columns=(
+        Column("id", "id", required=True),
+        Column("Type", "type", required=True),
+        Column("Source", "source_id", required=True),
+        Column("Amount", "gross", AMOUNT, required=True),
+        Column("Fee", "fee", AMOUNT, required=True),
+        Column("Net", "net", AMOUNT, required=True),
+        Column("Currency", "currency", LOWER, required=True),
+        Column("Created (UTC)", "created", DATETIME, required=True),
+        Column("Available On (UTC)", "available_on", DATETIME),
+        Column("Description", "description"),
+        Column("Customer Facing Amount", "customer_facing_amount"),
+        Column("Customer Facing Currency", "customer_facing_currency", LOWER),
+        Column("Transfer", "payout_id"),
+        Column("Transfer Date (UTC)", "payout_date", DATETIME),
+        Column("Transfer Group", "transfer_group"),
+    ),
+    free_suffix=_METADATA_SUFFIX, free_prefix="metadata.",
+)
+REQUIRED = COLUMNS.required
+_OPTIONAL = tuple(c.header for c in COLUMNS.columns if not c.required)
 _PAYOUT_TYPES = frozenset({"payout", "transfer"})  # a transfer is its own payout group too
 _CHARGE_TYPES = frozenset({"charge", "payment"})
 # Before Stripe's Payouts (April 2017) money to the bank was a `transfer` (tr_…) described
@@ -110,6 +135,14 @@ class StripeBalanceSource:
         return read_csv(path, lambda f, file, delimiter: _rows(f, file, delimiter, tz),
                         redownload=_REDOWNLOAD_HINT, not_utf8=_UTF8_HINT)
 
+    def read_frame(self, path: Path, tz: dt.tzinfo) -> tuple[pl.DataFrame, list[Notice]]:
+        """The rows as a row frame (`frames`), equal to `read`'s; the first bad row raises
+        the error `read` raises for it."""
+        cells = csvframe.read_cells(Path(path), COLUMNS)
+        if cells is None:  # a file only the row reader reads exactly, or words the error of
+            return frames.from_rows(self.read(path, tz), SCHEMA), []
+        return _frame(cells, tz), []
+
     def explain(self, path: Path) -> InputError | None:
         """A Stripe export of any kind that no Stripe source took: the columns its user left
         out, or what it is when bokfor does not book it (stripe_common.explain)."""
@@ -173,26 +206,14 @@ def _rows(f: Iterable[str], file: str, delimiter: str, tz: dt.tzinfo) -> Iterato
         for line, row in records(reader, width, file, _REDOWNLOAD_HINT):
             txn = row[i_id]
             if not txn:
-                raise InputError(
-                    "empty id",
-                    file=file,
-                    line=line,
-                    column="id",
-                    hint="every Stripe row has a txn_ id; " + _REDOWNLOAD_HINT,
-                )
+                raise _empty_id(file, line)
 
             texts = row[i_amount], row[i_fee], row[i_net]
             gross, fee, net = money.get(texts[0]), money.get(texts[1]), money.get(texts[2])
             if gross is None or fee is None or net is None:
                 gross, fee, net = _amounts(money, texts, file, line, mark)
             if gross - fee != net:
-                raise InputError(
-                    f"Amount − Fee ≠ Net ({texts[0]} − {texts[1]} ≠ {texts[2]})",
-                    file=file,
-                    line=line,
-                    column="Net",
-                    hint="the row was edited or damaged; " + _REDOWNLOAD_HINT,
-                )
+                raise _unbalanced(texts, file, line)
 
             text = row[i_created]
             when = times.get(text)
@@ -256,6 +277,79 @@ def _rows(f: Iterable[str], file: str, delimiter: str, tz: dt.tzinfo) -> Iterato
         ) from None
 
 
+
+
+def _frame(cells: csvframe.Cells, tz: dt.tzinfo) -> pl.DataFrame:
+    """The row frame of a balance export's cells: the checks of `_rows` on masks (the first
+    bad row raises what `_rows` raises for it), then its fields as expressions."""
+    mark = "." if cells.delimiter == "," else None
+    frame, refused = csvframe.typed(cells, COLUMNS, mark, stripe_common.utc_column)
+    file, lines, text = cells.file, frame[frames.LINE], cells.frame
+
+    def texts(i: int, *fields: str) -> tuple[str, ...]:
+        return tuple(text[f][i] or "" for f in fields)
+
+    def bad_amount(i: int) -> None:
+        gross, fee, net = texts(i, "gross", "fee", "net")
+        _amounts({}, (gross, fee, net), file, lines[i], mark)  # raises for the first bad one
+        # All three parse: one is beyond an Int64 of öre, which a frame cannot hold.
+        column, field = next((c, f) for c, f in (("Amount", "gross"), ("Fee", "fee"),
+                                                 ("Net", "net")) if refused[f][i])
+        raise InputError(f"not an amount: {texts(i, field)[0]!r}", file=file, line=lines[i],
+                         column=column, hint=_AMOUNT_HINT)
+
+    def bad_time(field: str, column: str) -> tuple[pl.Series, object]:
+        return refused[field], lambda i: stripe_common.utc(
+            texts(i, field)[0], file, lines[i], column, _DATE_HINT)
+
+    def raise_(error: InputError) -> None:
+        raise error
+
+    csvframe.first_bad([
+        (frame["id"].is_null(), lambda i: raise_(_empty_id(file, lines[i]))),
+        (refused["gross"] | refused["fee"] | refused["net"], bad_amount),
+        ((frame["gross"] - frame["fee"] != frame["net"]).fill_null(False),
+         lambda i: raise_(_unbalanced(texts(i, "gross", "fee", "net"), file, lines[i]))),
+        bad_time("created", "Created (UTC)"),
+        bad_time("available_on", "Available On (UTC)"),
+        bad_time("payout_date", "Transfer Date (UTC)"),
+    ])
+
+    kind, desc = frame["type"], frame["description"]
+    legacy, _ = frames.map_distinct(  # a payout from before 2017 (see _LEGACY_PAYOUT)
+        desc, ((kind == "transfer") & desc.is_not_null()).fill_null(False),
+        lambda d: d.strip().upper() == _LEGACY_PAYOUT, pl.Boolean)
+    kind = pl.select(pl.when(legacy.fill_null(False)).then(pl.lit("payout"))
+                     .otherwise(kind)).to_series()
+    frame = frame.with_columns(
+        kind.alias("type"),
+        frames.local_dates(frame["created"], tz).alias(frames.DATE_COL),
+        pl.lit(file).alias(frames.FILE),
+    ).with_columns(
+        (pl.lit("stripe:") + pl.col("id")).alias(frames.KEY),
+        pl.when(pl.col("payout_id").is_null() & pl.col("type").is_in(list(_PAYOUT_TYPES)))
+        .then(pl.col("source_id")).otherwise(pl.col("payout_id")).alias("payout_id"),
+        pl.when(pl.col("source_id").is_null()).then(pl.lit([], pl.List(pl.String)))
+        .when(pl.col("type").is_in(list(_CHARGE_TYPES)))
+        .then(pl.concat_list(pl.lit(CHARGE_ALIAS) + pl.col("source_id")))
+        .when(pl.col("type") == "payout")
+        .then(pl.concat_list(pl.lit(PAYOUT_ALIAS) + pl.col("source_id")))
+        .otherwise(pl.lit([], pl.List(pl.String))).alias(frames.ALIASES),
+        pl.lit([], pl.List(pl.String)).alias(frames.FORMER),
+    )
+    columns = frames.frame_schema(SCHEMA, sorted(cells.free))
+    return frame.select(pl.col(name).cast(dtype) for name, dtype in columns.items())
+
+
+def _empty_id(file: str, line: int) -> InputError:
+    return InputError("empty id", file=file, line=line, column="id",
+                      hint="every Stripe row has a txn_ id; " + _REDOWNLOAD_HINT)
+
+
+def _unbalanced(texts: tuple[str, ...], file: str, line: int) -> InputError:
+    return InputError(f"Amount − Fee ≠ Net ({texts[0]} − {texts[1]} ≠ {texts[2]})",
+                      file=file, line=line, column="Net",
+                      hint="the row was edited or damaged; " + _REDOWNLOAD_HINT)
 
 
 def _amounts(
