@@ -288,7 +288,9 @@ def _text_table(b: Block) -> list[str]:
     shown = [b.headers] if any(b.headers[i] for i in columns) else []
     cells = [[row[i] for i in columns] for row in (*shown, *b.rows)]
     widths = [max(len(r[i]) for r in cells) for i in range(len(columns) - 1)]
-    return [("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1]).rstrip()
+    # the last cell is not padded: widths stop one short of it
+    return [("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False))
+             + "  " + r[-1]).rstrip()
             if len(r) > 1 else "  " + r[0] for r in cells]
 
 
