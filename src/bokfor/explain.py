@@ -15,7 +15,7 @@ import hashlib
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 from bokfor import bas
 from bokfor.htmlpage import esc, page, table, write_page
@@ -41,7 +41,7 @@ class Block:
     text: str = ""
     items: list[str] = field(default_factory=list)
     headers: tuple[str, ...] = ()
-    rows: list[tuple[str, ...]] = field(default_factory=list)
+    rows: Sequence[tuple[str, ...]] = field(default_factory=list)
 
 
 def blocks(mapping: Mapping) -> list[Block]:

@@ -1000,7 +1000,7 @@ class _Compiler:
         if len(self.problems) > before or None in conditions or None in postings:
             return None
         money_sign = fixed_sign(rule.when.get(schema.money)) if schema.money else None
-        return Rule(name=name, conditions=conditions,  # type: ignore[arg-type]
+        return Rule(name=name, conditions=conditions,
                     postings=postings, text=text, file=self.file,
                     line=line_of(self.positions, loc), key=dotted(loc), skip=rule.skip,
                     money_sign=money_sign, when=tuple(rule.when.items()))

@@ -211,7 +211,7 @@ def _within_caps(frame: pl.DataFrame) -> bool:
         return True
     per_row = frame.select(pl.sum_horizontal(pl.col(c).str.len_bytes().fill_null(0)
                                              for c in frame.columns)).to_series()
-    return bool((2 * per_row + 3 * frame.width + 2).max() <= limits.MAX_LINE)
+    return ((2 * per_row + 3 * frame.width + 2) <= limits.MAX_LINE).all()
 
 
 def typed(cells: Cells, export: Export, decimal_mark: str | None,
