@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-import resource
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HEADER = "Bokföringsdatum;Valutadatum;Verifikationsnummer;Text;Belopp;Saldo"

@@ -57,12 +57,12 @@ def report(prof: Path, top: int, wall: float) -> str:
              "|---|---|---|---|---|---|"]
     cum = sorted((r for r in rows if not any(s in where(r[0]) for s in SKIP)),
                  key=lambda r: -r[4])
-    for i, (key, cc, nc, tt, ct) in enumerate(cum[:top], 1):
+    for i, (key, _cc, nc, tt, ct) in enumerate(cum[:top], 1):
         lines.append(f"| {i} | `{where(key)}` | {nc:,} | {ct:.2f} | {ct / total:.0%} | "
                      f"{tt:.2f} |")
     lines += ["", "| # | by own time (file:line:function) | calls | own s | share |",
               "|---|---|---|---|---|"]
-    for i, (key, cc, nc, tt, ct) in enumerate(sorted(rows, key=lambda r: -r[3])[:top], 1):
+    for i, (key, _cc, nc, tt, _ct) in enumerate(sorted(rows, key=lambda r: -r[3])[:top], 1):
         lines.append(f"| {i} | `{where(key)}` | {nc:,} | {tt:.2f} | {tt / total:.0%} |")
     return "\n".join(lines)
 

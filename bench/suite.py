@@ -453,8 +453,8 @@ def print_table(suite: Suite, out=sys.stdout) -> None:
                             enumerate(cols)) + " |", file=out)
     print("|" + "|".join("-" * (w + 2) for _, w in cols) + "|", file=out)
     for name, (case, main, base) in suite.results.items():
-        label = f"**{name}** bokfor {'plan' if case.plan_of else 'convert'}"
-        for label, r, is_main in [(label, main, True)] + [(f"  ↳ {b.label}", b, False)
+        head = f"**{name}** bokfor {'plan' if case.plan_of else 'convert'}"
+        for label, r, is_main in [(head, main, True)] + [(f"  ↳ {b.label}", b, False)
                                                           for b in base]:
             if not r.walls:
                 cells = [r.note] + [""] * (len(cols) - 3)
@@ -466,7 +466,7 @@ def print_table(suite: Suite, out=sys.stdout) -> None:
                          str(r.peak)] + [_ratio(r, base, p) if is_main else ""
                                          for _, p in RATIOS]
             print(f"| {label:{width}} | {_fmt_rows(r.rows):>5} | " + " | ".join(
-                f"{c:>{w}}" for c, (_, w) in zip(cells, cols[2:])) + " |", file=out)
+                f"{c:>{w}}" for c, (_, w) in zip(cells, cols[2:], strict=True)) + " |", file=out)
 
 
 def targets(suite: Suite) -> list[tuple[str, str, str, str]]:
@@ -655,7 +655,7 @@ def main(argv: list[str] | None = None) -> int:
                              "baselines": {b.label: {"walls": b.walls, "peaks": b.peaks,
                                                      "note": b.note} for b in base}}
                       for name, (_, main, base) in suite.results.items()},
-            "targets": [dict(zip(("target", "measured", "limit", "verdict"), t))
+            "targets": [dict(zip(("target", "measured", "limit", "verdict"), t, strict=True))
                         for t in verdicts],
         }, indent=2, ensure_ascii=False), encoding="utf-8")
     return 0

@@ -199,7 +199,7 @@ def test_grouped_vouchers_are_the_merged_lines_of_their_rows(rows, grouping):
     result = book(rows, rules, m, SOURCE.schema, on_row)
     assert len(result.tags) == len(set(result.tags)) == len(result.vouchers)
     by_key = {row.key: row for row in rows}
-    for voucher, tag in zip(result.vouchers, result.tags):
+    for voucher, tag in zip(result.vouchers, result.tags, strict=True):
         members = [by_key[k] for k in voucher.source_keys]
         assert members == sorted(members, key=lambda r: (r.date, r.fields["created"],
                                                          r.origin.line))

@@ -174,7 +174,7 @@ def test_help_reads_as_sentences(path, capsys, monkeypatch):
     width = 78  # click's: the terminal's width less 2, at most 78
     lines = out.splitlines()
     in_section = False  # the description until "Arguments:", "Options:" or "Commands:"
-    for line, after in zip(lines, lines[1:]):
+    for line, after in zip(lines, lines[1:], strict=False):
         in_section = in_section or line in ("Arguments:", "Options:", "Commands:")
         # `after` goes on with `line`'s text: the description's next line, or an entry's help
         # on a further line (indented deeper than an entry starts).

@@ -53,7 +53,8 @@ def sections() -> dict[str, str]:
     """docs/cli.md's sections by heading: `## bokfor plan` -> its text."""
     text = REFERENCE.read_text(encoding="utf-8")
     parts = re.split(r"^## (.+)$", text, flags=re.M)
-    return {title.strip().strip("`"): body for title, body in zip(parts[1::2], parts[2::2])}
+    return {title.strip().strip("`"): body
+            for title, body in zip(parts[1::2], parts[2::2], strict=True)}
 
 
 @pytest.mark.parametrize("path,cmd", COMMANDS, ids=[_name(p) for p, _ in COMMANDS])
@@ -85,6 +86,15 @@ def test_options_are_documented(sections, path, param):
                          ids=[f"{_name(p)} {_words(q)[0]}" for p, q in PARAMS])
 def test_options_have_help(path, param):
     assert (param.help or "").strip(), f"{_words(param)[0]} of `{_name(path)}` has no help"
+
+
+def test_ci_runs_the_readme_test_command():
+    """CI runs what the README tells a contributor to run: lint, types, tests, in one line."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    command = readme.split("Run the tests", 1)[1].split("\n\n")[1].strip()
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8").rstrip("\n").splitlines()[-1]
+    assert command == ci
+    assert "ruff check" in ci and "mypy" in ci and ci.endswith("python -m pytest")
 
 
 def test_every_section_is_a_command(sections):

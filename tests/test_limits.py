@@ -112,7 +112,8 @@ def test_a_pattern_that_backtracks_runs_in_linear_time(tmp_path, pattern):
 
 def test_an_alias_bomb_is_refused_before_it_expands(tmp_path):
     levels = ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"] + [
-        f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]" for p, c in zip("abcdefgh", "bcdefghi")]
+        f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]"
+        for p, c in zip("abcdefgh", "bcdefghi", strict=True)]
     (tmp_path / "m.yaml").write_text(MAPPING_HEAD + "\n".join(levels) + "\n", encoding="utf-8")
     assert check(tmp_path, "mapping", "check", "m.yaml") == (2, (
         "bokfor: error: m.yaml:10: the YAML expands to more than 100,000 values (with the alias "

@@ -125,7 +125,7 @@ def test_parse_amounts_equals_parse_amount(texts: list[str], mark: str | None) -
 
     values, refused = parse_amounts(pl.Series("Amount", [*texts, None], pl.String), mark)
     assert (values[-1], refused[-1]) == (None, False)
-    for text, value, bad in zip(texts, values.to_list(), refused.to_list()):
+    for text, value, bad in zip(texts, values.to_list(), refused.to_list(), strict=False):
         try:
             expected: int | None = parse_amount(text, mark)
         except AmountError:

@@ -176,7 +176,7 @@ def _expected(entries: list[Entry], file: str, ntry_lines: list[int],
     idless: Counter[str] = Counter()
     pending: dict[str, int] = {}
     first_pending = 0
-    for e, ntry_line, lines_of_txs in zip(entries, ntry_lines, tx_lines):
+    for e, ntry_line, lines_of_txs in zip(entries, ntry_lines, tx_lines, strict=True):
         if e["status"] != "BOOK":
             pending[e["status"]] = pending.get(e["status"], 0) + 1
             first_pending = first_pending or ntry_line

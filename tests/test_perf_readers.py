@@ -166,7 +166,7 @@ def test_netbank_rows_are_what_was_written(tmp_path_factory, case) -> None:
     if profile.order == "newest_first":
         balances.reverse()
     rows = []
-    for i, (day, ore, text) in enumerate(zip(days, ores, texts)):
+    for i, (day, ore, text) in enumerate(zip(days, ores, texts, strict=True)):
         sep, decimals, sign, with_suffix = spellings[2 * i]
         row = {col["date"]: day.strftime(profile.date_formats[0]), col["text"]: text,
                col["amount"]: spell(ore, mark, sep, decimals, suffix if with_suffix else "",
@@ -195,7 +195,7 @@ def test_netbank_rows_are_what_was_written(tmp_path_factory, case) -> None:
     for key, want in ((ref_key, [r.key for r in read]),
                       (former_key, [r.former[0] for r in read])):
         bases = [key(prefix, d, o, norm(t), (balances[i] if with_balance else None))
-                 for i, (d, o, t) in enumerate(zip(days, ores, texts))]
+                 for i, (d, o, t) in enumerate(zip(days, ores, texts, strict=True))]
         assert want == keys_in_time_order(prefix, bases, profile.order == "newest_first")
     assert [r.origin for r in read] == [Origin(str(path), line) for line in lines]
     assert [r.date for r in read] == days
@@ -328,7 +328,7 @@ def test_stripe_rows_are_what_was_written(tmp_path_factory, written, header, quo
     got = list(STRIPE.read(path, TZ))
     assert [r.key for r in got] == ["stripe:" + w["id"] for w in written]
     assert [r.origin for r in got] == [Origin(str(path), line) for line in lines]
-    for r, w in zip(got, written):
+    for r, w in zip(got, written, strict=True):
         created = w["created"].replace(
             second=w["created"].second if w["seconds"] else 0, tzinfo=dt.timezone.utc)
         assert r.date == created.astimezone(TZ).date()

@@ -133,7 +133,7 @@ def test_every_voucher_is_on_the_page_and_its_sums_are_the_sie_files(capsys, tmp
              for a, t in parsed.sections]
     assert len(shown) == len(vouchers) == 29
     names = load_mapping(REPO / MAPPING).accounts
-    for (day, series, text), rows, v in zip(shown, parsed.rows, vouchers):
+    for (day, series, text), rows, v in zip(shown, parsed.rows, vouchers, strict=True):
         assert (day, series) == (v.date.isoformat(), v.series)
         assert f"{v.series} {v.text}" in text
         assert rows[0] == ["Konto", "Namn", "Text", "Debet", "Kredit", "Dimensioner"]
@@ -207,7 +207,7 @@ def test_changed_and_unmapped_rows_are_on_the_page_with_what_to_do(capsys, tmp_p
     assert code == 2 and "match no rule" in err
     parsed = Page(page.read_text(encoding="utf-8"))
     by_status = defaultdict(list)
-    for (a, t), rows in zip(parsed.sections, parsed.rows):
+    for (a, t), rows in zip(parsed.sections, parsed.rows, strict=True):
         by_status[a["data-status"]].append((" ".join("".join(t).split()), rows))
     [(changed, rows)] = by_status["~"]
     assert "gross 1290.00 -> 1390.00, net 1268.85 -> 1368.85" in changed

@@ -86,7 +86,10 @@ def simple_doc(*vouchers: Voucher, **changes: object) -> SieDocument:
     return doc
 
 
-def sale(text: str = "Försäljning", day: dt.date = D(2026, 1, 15), amount: int = 10000,
+_SALE_DAY = D(2026, 1, 15)
+
+
+def sale(text: str = "Försäljning", day: dt.date = _SALE_DAY, amount: int = 10000,
          **kw: object) -> Voucher:
     return Voucher("A", day, text, (Line("1930", amount), Line("3001", -amount)), **kw)
 

@@ -484,7 +484,7 @@ def test_round_trip(rows: list[dict], delimiter: str, bom: bool, newline: str) -
 
     assert len(got) == len(rows)
     line = 2
-    for r, row in zip(rows, got):
+    for r, row in zip(rows, got, strict=True):
         seconds = r["seconds"]
         created = r["created"].replace(
             second=r["created"].second if seconds else 0, microsecond=0, tzinfo=UTC

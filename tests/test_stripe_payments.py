@@ -795,7 +795,7 @@ def test_round_trip(rows: list[dict], layout: tuple[str, str], upper_bool: bool,
         got = read(path)
 
     assert len(got) == len(expected)
-    for row, (key, when, amounts, fields, line) in zip(got, expected):
+    for row, (key, when, amounts, fields, line) in zip(got, expected, strict=True):
         assert row.key == key
         assert row.date == when.astimezone(STOCKHOLM).date()
         assert row.amounts == amounts

@@ -619,7 +619,7 @@ def test_round_trip(rows: list[dict], delimiter: str, bom: bool, newline: str) -
         got = read(path)
     assert len(got) == len(rows)
     line = 2
-    for r, row in zip(rows, got):
+    for r, row in zip(rows, got, strict=True):
         assert row.key == "stripe-payout:" + r["id"]
         assert row.amounts == {"amount": r["amount"], "fee": 0, "total": r["amount"]}
         assert row.date == r["arrival"]

@@ -639,7 +639,7 @@ def test_round_trip(
     assert len(got) == len(rows)
     line = 2
     present = set(header)
-    for r, c, row in zip(rows, written, got):
+    for r, c, row in zip(rows, written, got, strict=True):
 
         def column(name: str, c: dict[str, str] = c) -> str | None:
             return (c[name] or None) if name in present else None

@@ -456,7 +456,7 @@ def unmapped_kinds(unmapped: dict[tuple[Any, ...], list[Row]], schema: Schema) -
     """One line per kind of unmapped row: `type=topup currency=sek: 2 rows, first at line 4`."""
     out = []
     for kind, rows in sorted(unmapped.items(), key=lambda kv: kv[1][0].origin.line):
-        label = " ".join(f"{f}={v}" for f, v in zip(schema.unmapped_fields, kind))
+        label = " ".join(f"{f}={v}" for f, v in zip(schema.unmapped_fields, kind, strict=True))
         out.append(f"{label}: {len(rows)} row{'s' if len(rows) > 1 else ''}, "
                    f"first at line {rows[0].origin.line}")
     return out
@@ -514,7 +514,7 @@ def _rules_indent(rules: SourceRules, mapping: Mapping) -> str:
 
 def _snippet(kind: tuple[Any, ...], schema: Schema) -> list[str]:
     when = ", ".join(f"{f}: {'~' if v is None else v}"
-                     for f, v in zip(schema.unmapped_fields, kind))
+                     for f, v in zip(schema.unmapped_fields, kind, strict=True))
     name = " ".join(str(v) for v in kind if v)
     lines = [f"  - name: {name}", f"    when: {{{when}}}", "    post:"]
     for account, side, amount in schema.snippet:
@@ -533,6 +533,7 @@ def book_pos(rows: Iterable[Row], mapping: Mapping, on_row: RowSink = _ignore,
     without account — of the whole run when the plan hands in its `gaps`
     (`posbook.RunGaps`, raised by the plan after the last input); the plan checks the Z
     series of the whole run (`dayclose.z_gaps`)."""
+    from bokfor.dayclose import DayClose
     from bokfor.posbook import RunGaps, book_cash, book_dayclose, remap_sie_voucher
     from bokfor.sources.pos import CASH_DEPOSIT, CASH_DIFFERENCE, SIE, Z
 
@@ -541,7 +542,7 @@ def book_pos(rows: Iterable[Row], mapping: Mapping, on_row: RowSink = _ignore,
         raise MappingError("the mapping has no `pos:` section for POS day closes",
                            file=mapping.file, key="pos",
                            hint="add `pos: {payment_methods: …, vat_rates: …}` (docs/pos.md).")
-    closes = []
+    closes: list[DayClose] = []
     tagged: list[tuple[Voucher, int]] = []
     own = gaps is None
     gaps = gaps if gaps is not None else RunGaps()  # every account the closes lack: one error
@@ -550,18 +551,20 @@ def book_pos(rows: Iterable[Row], mapping: Mapping, on_row: RowSink = _ignore,
         result.rows += 1
         close, part = row.detail, row.fields["part"]
         if part == Z:
+            assert isinstance(close, DayClose)
             closes.append(close)
             _same_currency(close, mapping)
-            voucher = book_dayclose(close, mapping.pos, missing)  # type: ignore[arg-type]
+            voucher = book_dayclose(close, mapping.pos, missing)
             if voucher is None:
                 continue
         elif part == SIE:
-            voucher = remap_sie_voucher(close, mapping.pos, mapping.accounts,  # type: ignore
-                                        missing_sie)
+            assert isinstance(close, Voucher)  # a voucher of the register's own SIE file
+            voucher = remap_sie_voucher(close, mapping.pos, mapping.accounts, missing_sie)
             if voucher is None:
                 continue
         else:
-            cash = book_cash(close, mapping.pos)  # type: ignore[arg-type]
+            assert isinstance(close, DayClose)
+            cash = book_cash(close, mapping.pos)
             suffix = {CASH_DIFFERENCE: ":diff", CASH_DEPOSIT: ":deposit"}[str(part)]
             voucher = next(v for v in cash if v.source_keys[0].endswith(suffix))
         voucher = dataclasses.replace(voucher, source_keys=(row.key,), origins=(row.origin,))

@@ -13,7 +13,7 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Union
+from typing import TYPE_CHECKING, Callable, Union
 
 from bokfor import faults
 from bokfor.domain import Caution, Notice
@@ -28,6 +28,9 @@ from bokfor.sie.model import SieDocument
 from bokfor.sie.reader import read as read_sie
 from bokfor.sie.writer import render, render_to
 
+if TYPE_CHECKING:  # the Fortnox modules are imported for --format fortnox only
+    from bokfor.fortnox.batch import Batch
+
 FORTNOX_TEXT_LIMIT = 50  # Fortnox's SIE import refuses longer voucher and row texts
 BATCH_SIE = "vouchers.si"
 
@@ -38,7 +41,7 @@ class BatchOutput:
     in memory: a batch is what one Fortnox import takes, not a year of bank rows)."""
 
     sie: bytes
-    batch: object  # bokfor.fortnox.batch.Batch
+    batch: Batch
 
 
 @dataclass
@@ -51,7 +54,7 @@ class Rendered:
     @property
     def sha256(self) -> str:
         if isinstance(self.data, BatchOutput):
-            return hashlib.sha256(self.data.batch.manifest).hexdigest()  # type: ignore[attr-defined]
+            return hashlib.sha256(self.data.batch.manifest).hexdigest()
         return self.data.sha256
 
 
@@ -115,28 +118,28 @@ def export(plan: Plan, rendered: list[Rendered], targets: list[Path], ledger: Le
 
     changed = {key for e in plan.changed if e.voucher for key in e.voucher.source_keys}
     faults.point("before-ledger")
-    ids = []
-    for r, target in zip(rendered, targets):
+    ids: list[int] = []
+    for r, path in zip(rendered, targets, strict=True):
         vouchers = r.part.vouchers(plan.to_write)
         batch = r.data.batch if isinstance(r.data, BatchOutput) else None
         ids.append(ledger.begin_export(
-            mapping=mapping_path, target=target if batch is None else target / MANIFEST,
+            mapping=mapping_path, target=path if batch is None else path / MANIFEST,
             sha256=r.sha256, vouchers=vouchers, spool=plan.spool,
             tags=[plan.tags[i] for i in r.part.indices], kind=SIE if batch is None else BATCH,
             replaced=[k for v in vouchers for k in v.source_keys if k in changed], run=run,
-            files=() if batch is None else [BATCH_SIE, *(name for name, _ in batch.files)],  # type: ignore[attr-defined]
+            files=() if batch is None else [BATCH_SIE, *(name for name, _ in batch.files)],
             learned=plan.learned if not ids else []))
     faults.point("after-ledger-pending")
-    for r, target in zip(rendered, targets):
+    for r, path in zip(rendered, targets, strict=True):
         if isinstance(r.data, BatchOutput):
-            atomic_write(target / BATCH_SIE, r.data.sie)
-            write_files(r.data.batch, target)  # type: ignore[arg-type]
+            atomic_write(path / BATCH_SIE, r.data.sie)
+            write_files(r.data.batch, path)
         else:
-            atomic_write(target, r.data)
+            atomic_write(path, r.data)
     faults.point("after-rename")
-    for export_id, r, target in zip(ids, rendered, targets):
-        ledger.finish_export(export_id, target / MANIFEST
-                             if isinstance(r.data, BatchOutput) else target)
+    for export_id, r, path in zip(ids, rendered, targets, strict=True):
+        ledger.finish_export(export_id, path / MANIFEST
+                             if isinstance(r.data, BatchOutput) else path)
     faults.point("after-ledger-done")
     return ids
 
@@ -308,7 +311,7 @@ class Job:
                 raise UsageError(f"--out gives {path} for two fiscal years",
                                  hint="put {year} in --out.")
             check_writable(path, directory=batch)
-            earlier = ledger and ledger.export_at(path / MANIFEST if batch else path)
+            earlier = ledger.export_at(path / MANIFEST if batch else path) if ledger else None
             if earlier is not None:
                 example = "'batches/{run}'" if batch else "'out/bokfor-{run}.si'"
                 raise OutputReused(

@@ -25,6 +25,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from itertools import pairwise
 from types import MappingProxyType
 from typing import Iterable, Mapping
 
@@ -215,9 +216,10 @@ def _check_groups(dc: DayClose) -> None:
             f"{sek_text(dc.sales_gross)} (difference {sek_text(groups - dc.sales_gross)})", "groups",
             hint="both sections describe the same sales; the report is damaged or was edited.")
     per_rate: dict[str, int] = defaultdict(int)
-    if all(g.rate is not None for g in dc.sales_by_group.values()):
-        for g in dc.sales_by_group.values():
-            per_rate[g.rate] += g.gross  # type: ignore[index]
+    rated = [(g.rate, g.gross) for g in dc.sales_by_group.values() if g.rate is not None]
+    if len(rated) == len(dc.sales_by_group):  # every group names its rate
+        for group_rate, gross in rated:
+            per_rate[group_rate] += gross
         for rate in sorted(set(per_rate) | set(dc.sales_by_rate), key=Decimal):
             have = dc.sales_by_rate.get(rate, RateTotal(0, 0, 0)).gross
             if per_rate.get(rate, 0) != have:
@@ -248,25 +250,26 @@ def cash_problems(dc: DayClose) -> list[str]:
     """Where the cash lines contradict each other (only lines the report has are checked)."""
     problems: list[str] = []
     cash = dc.payments.get(dc.cash_method) if dc.cash_method else None
-    if None not in (dc.float_in, cash, dc.expected_cash):
-        expected = dc.float_in + cash + (dc.deposits or 0) - (dc.withdrawals or 0)  # type: ignore[operator]
+    if dc.float_in is not None and cash is not None and dc.expected_cash is not None:
+        expected = dc.float_in + cash + (dc.deposits or 0) - (dc.withdrawals or 0)
         if expected != dc.expected_cash:
             problems.append(
-                f"float {sek_text(dc.float_in)} + cash sales {sek_text(cash)} + deposits "  # type: ignore[arg-type]
+                f"float {sek_text(dc.float_in)} + cash sales {sek_text(cash)} + deposits "
                 f"{sek_text(dc.deposits or 0)} − withdrawals {sek_text(dc.withdrawals or 0)} = "
-                f"{sek_text(expected)}, but the report expects {sek_text(dc.expected_cash)} in the till")  # type: ignore[arg-type]
-    if None not in (dc.counted_cash, dc.expected_cash, dc.cash_difference):
-        diff = dc.counted_cash - dc.expected_cash  # type: ignore[operator]
+                f"{sek_text(expected)}, but the report expects {sek_text(dc.expected_cash)} in the till")
+    if (dc.counted_cash is not None and dc.expected_cash is not None
+            and dc.cash_difference is not None):
+        diff = dc.counted_cash - dc.expected_cash
         if diff != dc.cash_difference:
             problems.append(
-                f"counted {sek_text(dc.counted_cash)} − expected {sek_text(dc.expected_cash)} = "  # type: ignore[arg-type]
-                f"{sek_text(diff)}, but the report's cash difference is {sek_text(dc.cash_difference)}")  # type: ignore[arg-type]
-    if None not in (dc.counted_cash, dc.cash_to_bank, dc.float_out):
-        left = dc.counted_cash - dc.cash_to_bank  # type: ignore[operator]
+                f"counted {sek_text(dc.counted_cash)} − expected {sek_text(dc.expected_cash)} = "
+                f"{sek_text(diff)}, but the report's cash difference is {sek_text(dc.cash_difference)}")
+    if dc.counted_cash is not None and dc.cash_to_bank is not None and dc.float_out is not None:
+        left = dc.counted_cash - dc.cash_to_bank
         if left != dc.float_out:
             problems.append(
-                f"counted {sek_text(dc.counted_cash)} − to the bank {sek_text(dc.cash_to_bank)} = "  # type: ignore[arg-type]
-                f"{sek_text(left)}, but the float left in the till is {sek_text(dc.float_out)}")  # type: ignore[arg-type]
+                f"counted {sek_text(dc.counted_cash)} − to the bank {sek_text(dc.cash_to_bank)} = "
+                f"{sek_text(left)}, but the float left in the till is {sek_text(dc.float_out)}")
     return problems
 
 
@@ -295,9 +298,9 @@ def z_gaps(closes: Iterable[DayClose]) -> list[Notice]:
                 "the same day close.")
         series[dc.z_number] = dc
     notices: list[Notice] = []
-    for (system, register), series in sorted(seen.items()):
+    for (_system, register), series in sorted(seen.items()):
         numbers = sorted(series)
-        missing = [n for a, b in zip(numbers, numbers[1:]) for n in range(a + 1, b)]
+        missing = [n for a, b in pairwise(numbers) for n in range(a + 1, b)]
         if missing:
             shown = ", ".join(str(n) for n in missing[:20]) + (" …" if len(missing) > 20 else "")
             last = series[numbers[-1]]

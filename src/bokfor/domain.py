@@ -13,7 +13,7 @@ from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Iterable, Mapping, NamedTuple
+from typing import Any, Iterable, Mapping, NamedTuple
 
 FieldValue = str | int | dt.date | dt.datetime | None
 Dims = tuple[tuple[int, str], ...]
@@ -79,7 +79,7 @@ class _Packed:
     def __len__(self) -> int:
         return len(self._order)
 
-    def __getitem__(self, i):  # type: ignore[no-untyped-def]
+    def __getitem__(self, i: Any) -> Any:  # an item; a tuple for a slice
         if isinstance(i, slice):
             return tuple(self._item(k) for k in self._order[i])
         return self._item(self._order[i])  # IndexError and negative indices as a tuple's
@@ -99,7 +99,7 @@ class _Packed:
     def __repr__(self) -> str:
         return repr(tuple(self))
 
-    def __reduce__(self):  # type: ignore[no-untyped-def]
+    def __reduce__(self) -> tuple[type[tuple[object, ...]], tuple[tuple[object, ...]]]:
         return tuple, (tuple(self),)
 
 

@@ -8,6 +8,7 @@ one message and an exit code in exactly one place (`cli.py`); library code never
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Sequence
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -61,7 +62,7 @@ class BokforError(Exception):
         return "\n".join([str(self), *self.details])
 
 
-def one_error(problems: list[BokforError]) -> BokforError:
+def one_error(problems: Sequence[BokforError]) -> BokforError:
     """Several problems of one file as one error: the first (by line) in the one-line message,
     every other one a detail line of its own, so one run shows everything to fix."""
     ordered = sorted(problems, key=lambda p: p.line or 0)

@@ -15,7 +15,7 @@ import hashlib
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 from bokfor import bas
 from bokfor.htmlpage import esc, page, table, write_page
@@ -41,7 +41,7 @@ class Block:
     text: str = ""
     items: list[str] = field(default_factory=list)
     headers: tuple[str, ...] = ()
-    rows: list[tuple[str, ...]] = field(default_factory=list)
+    rows: Sequence[tuple[str, ...]] = field(default_factory=list)
 
 
 def blocks(mapping: Mapping) -> list[Block]:
@@ -288,7 +288,9 @@ def _text_table(b: Block) -> list[str]:
     shown = [b.headers] if any(b.headers[i] for i in columns) else []
     cells = [[row[i] for i in columns] for row in (*shown, *b.rows)]
     widths = [max(len(r[i]) for r in cells) for i in range(len(columns) - 1)]
-    return [("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1]).rstrip()
+    # the last cell is not padded: widths stop one short of it
+    return [("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False))
+             + "  " + r[-1]).rstrip()
             if len(r) > 1 else "  " + r[0] for r in cells]
 
 

@@ -117,15 +117,15 @@ def _utc(value: Any) -> Any:
     return value
 
 
-def map_distinct(texts: pl.Series, which: pl.Series, parse: Callable[[str], Any],
+def map_distinct(texts: pl.Series, which: pl.Series, parse: Callable[[Any], Any],
                  dtype: Any, refuse: tuple[type[Exception], ...] = (ValueError,)
                  ) -> tuple[pl.Series, pl.Series]:
     """`parse` of the texts where `which` is set, called once per distinct text: the rare
     shapes an expression does not cover go through the one per-value parser, so the two
     can never disagree. Returns (values, refused) aligned with `texts`; a text `parse`
     raises one of `refuse` on is refused (its value null); elsewhere both are null/False."""
-    parsed: dict[str, Any] = {}
-    refused: list[str] = []
+    parsed: dict[Any, Any] = {}  # a text, or another value (local_dates: an instant)
+    refused: list[Any] = []
     for text in texts.filter(which).unique().to_list():
         try:
             parsed[text] = parse(text)

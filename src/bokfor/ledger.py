@@ -565,7 +565,7 @@ class Ledger:
     def begin_export(self, *, mapping: Path, target: Path, sha256: str, vouchers: list[Voucher],
                      spool: RecordSpool, tags: list[int], kind: str = SIE,
                      replaced: Iterable[str] = (), run: int | None = None,
-                     files: Iterable[str] = (), learned: list[tuple[str, str]] = ()) -> int:
+                     files: Iterable[str] = (), learned: Iterable[tuple[str, str]] = ()) -> int:
         """Record an export as pending (committed before the file is written; `sha256` is
         the file's digest): `vouchers`, and the rows in `spool` tagged `tags[i]` as those of
         `vouchers[i]`. `replaced`: the keys of rows exported before that this export records
@@ -623,6 +623,7 @@ class Ledger:
                  min(dates).isoformat() if dates else None,
                  max(dates).isoformat() if dates else None, len(vouchers), rows, now,
                  kind, json.dumps(files) if files else None)).lastrowid
+            assert export_id is not None  # set by the INSERT
             with paused_gc():  # a parameter tuple a voucher: see paused_gc
                 # A generator: the tuples are made as SQLite takes them, never held all.
                 conn.executemany(
@@ -820,7 +821,8 @@ class Ledger:
                ) -> list[PushRecord]:
         if self._conn is None:
             return []
-        where, args = [], []
+        where: list[str] = []
+        args: list[object] = []
         if state is not None:
             where.append("p.state = ?")
             args.append(state)
@@ -942,8 +944,8 @@ def lines_to_json(lines: Iterable[Line]) -> str:
             return found
     lines = tuple(lines)
     parts = []
-    for l in lines:
-        account, amount, dims, text = l[0], l[1], l[2], l[3]
+    for line in lines:
+        account, amount, dims, text = line[0], line[1], line[2], line[3]
         if type(account) is not str or type(amount) is not int or type(text) is not str:
             return _lines_json_slow(lines)
         if dims:
@@ -964,7 +966,7 @@ def lines_to_json(lines: Iterable[Line]) -> str:
 
 
 def _lines_json_slow(lines: tuple[Line, ...]) -> str:
-    return json.dumps([[l.account, l.amount, [list(d) for d in l.dims], l.text] for l in lines],
+    return json.dumps([[x.account, x.amount, [list(d) for d in x.dims], x.text] for x in lines],
                       ensure_ascii=False, separators=(",", ":"))
 
 

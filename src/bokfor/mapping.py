@@ -656,7 +656,7 @@ class _Compiler:
         names = self._account_names()
         rates = self.each(self._rates)
         if self.problems:
-            raise one_error(self.problems)  # type: ignore[misc]
+            raise one_error(self.problems)
         dims = {n: d.name for n, d in m.dimensions.items()}
         objects = {(n, oid): oname for n, d in m.dimensions.items()
                    for oid, oname in d.objects.items()}
@@ -726,7 +726,8 @@ class _Compiler:
             return ZoneInfo(self.m.company.timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise self.fail(f"unknown time zone {self.m.company.timezone!r}",
-                            ("company", "timezone"), "use an IANA name such as Europe/Stockholm.")
+                            ("company", "timezone"),
+                            "use an IANA name such as Europe/Stockholm.") from None
 
     def _fiscal_start(self) -> tuple[int, int]:
         text = self.m.company.fiscal_year_start
@@ -804,6 +805,7 @@ class _Compiler:
                 schema, (*base, "fallback"))
         voucher_text = None
         if section.voucher_text is not None:
+            known: Callable[[str], bool]
             if section.grouping == "per_row":
                 known, names = schema.has_field, _field_list(schema)
             else:
@@ -821,8 +823,8 @@ class _Compiler:
                              "a payout's difference is known only when its rows are booked "
                              "together; set `grouping: per_payout`.")
             spec = section.fx_difference
-            names = spec.account if isinstance(spec.account, list) else [spec.account]
-            clearings = [self.each(self._resolve, name, (*floc, "account")) for name in names]
+            accounts = spec.account if isinstance(spec.account, list) else [spec.account]
+            clearings = [self.each(self._resolve, name, (*floc, "account")) for name in accounts]
             fx = (None if None in clearings else tuple(clearings),
                   self.each(self._resolve, spec.gain, (*floc, "gain")),
                   self.each(self._resolve, spec.loss, (*floc, "loss")))
@@ -998,7 +1000,7 @@ class _Compiler:
         if len(self.problems) > before or None in conditions or None in postings:
             return None
         money_sign = fixed_sign(rule.when.get(schema.money)) if schema.money else None
-        return Rule(name=name, conditions=conditions,  # type: ignore[arg-type]
+        return Rule(name=name, conditions=conditions,
                     postings=postings, text=text, file=self.file,
                     line=line_of(self.positions, loc), key=dotted(loc), skip=rule.skip,
                     money_sign=money_sign, when=tuple(rule.when.items()))

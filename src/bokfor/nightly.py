@@ -310,7 +310,7 @@ def _convert(client: Client, rules: Any, files: list[Path], night: _Night
     night.outputs += [{"path": str(path), "year": year_label(part.year), "export": export_id,
                        "vouchers": len(part.indices)}
                       for part, path, export_id in zip(done.plan.parts, done.targets,
-                                                       done.export_ids)]
+                                                       done.export_ids, strict=True)]
     if done.targets:
         _review(done, rules, night)
     return {s.path: (0 if done.nothing_new else s.vouchers, s.source) for s in done.plan.inputs}
@@ -389,9 +389,9 @@ def _child(folder: Path, result: Path, today: dt.date | None) -> None:
 
 def _preload() -> None:
     """Import what a client needs once, before forking: the children share it."""
-    import bokfor.convert  # noqa: F401
-    import bokfor.mapping  # noqa: F401
-    import bokfor.push  # noqa: F401
+    import bokfor.convert
+    import bokfor.mapping
+    import bokfor.push  # noqa: F401 (the three are imported to be loaded, not used)
     from bokfor.sources import all_sources
 
     all_sources()  # imports every reader

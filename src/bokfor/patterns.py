@@ -19,8 +19,9 @@ backtracking (and a timeout would make a booking depend on the load of the machi
 from __future__ import annotations
 
 import re
-from re import _constants as C  # noqa: N812 - the parse tree's opcodes
-from re import _parser as P  # noqa: N812 - Python's own parser: the syntax stays Python's
+# typeshed declares neither private module (it has the deprecated sre_* aliases only).
+from re import _constants as C  # type: ignore[attr-defined]  # the parse tree's opcodes
+from re import _parser as P  # type: ignore[attr-defined]  # the syntax stays Python's
 from typing import Any
 
 import re2
@@ -350,7 +351,7 @@ def _unsupported(pattern: str, op: Any, av: Any) -> PatternError:
                  "(?<=foo)bar → foobar.") if op is C.ASSERT else
                 "put a rule for the rows to leave out above this one (with their own "
                 "postings, or skip: true), or use `not:` for exact values.")
-    if what is None:
+    if what is None or hint is None:
         what, hint = f"the construct {str(op).lower()}", "write the pattern without it."
     return PatternError(f"regular expression {shown(pattern)} uses {what}: {_LINEAR}", hint)
 

@@ -25,7 +25,7 @@ from bokfor.booking import PENDING, RowSink, book, book_pos, unmapped_error, unm
 from bokfor.domain import Caution, Line, Notice, Origin, Row, Voucher
 from bokfor.errors import BokforError, InputError, MappingError, UsageError
 from bokfor.ledger import SAME_LINES, Ledger, RowRecord, lines_to_json, paused_gc
-from bokfor.mapping import Mapping
+from bokfor.mapping import BankAccounts, Mapping, SourceRules
 from bokfor.money import format_sek, format_sie
 from bokfor.outputs import Part, split_years
 from bokfor.posbook import RunGaps
@@ -148,7 +148,7 @@ def make_plan(
     overlap = None
     if len(inputs) > 1:
         overlap = _Overlap()
-        for index, (path, src) in enumerate(zip(inputs, sources)):
+        for index, (path, src) in enumerate(zip(inputs, sources, strict=True)):
             overlap.scan(index, src, (item for item in _read(src, path, mapping, bank_account)
                                       if isinstance(item, Row)))
         conflict = None if correct else overlap.error()
@@ -198,7 +198,7 @@ def _plan_inputs(
     closes: list[object] = []  # POS day closes of the run
     pos_gaps = RunGaps()  # accounts the mapping lacks for them, over every input
     movements = _Movements()
-    for path, src in zip(inputs, sources):
+    for path, src in zip(inputs, sources, strict=True):
         pos = src.section == POS
         rules = None if pos else mapping.for_source(src.section)
         summary = InputSummary(str(path), src.name)
@@ -210,14 +210,16 @@ def _plan_inputs(
         rows = _in_range(seen.added(overlap(_count(_read(src, path, mapping, bank_account),
                                                    summary, plan.notices, progress), summary)),
                          date_from, date_to, summary)
+        todo: Iterable[Row]  # a list for POS, below
         todo = _classify(rows, ledger, content_of(src.schema, src.schema.amounts), src.name,
                          summary, exported_ids, contents, changed,
                          now_lines if correct else None, plan.learned)
         if pos:
             todo = list(todo)  # read whole: the Z series is checked over the run
         offset = next_tag
-        moves = movements if src.section == BANK and rules is not None else None
-        if moves is not None:
+        moves = None
+        if src.section == BANK and rules is not None:
+            moves = movements
             moves.start(src.name, rules)
         sink = _recorder(spool, offset, src.name, contents, now_lines, moves)
         booking = book_pos(todo, mapping, sink, pos_gaps) if rules is None else \
@@ -250,9 +252,9 @@ def _plan_inputs(
                                               lines_to_json(()), row.aliases))
                 corrections.append((entry_reversal(entry, series), next_tag))
                 next_tag += 1
-        new += zip(booking.vouchers, (offset + tag for tag in booking.tags))
+        new += zip(booking.vouchers, (offset + tag for tag in booking.tags), strict=True)
         if pos:
-            closes += [row.detail for row in todo  # type: ignore[union-attr]
+            closes += [row.detail for row in todo
                        if row.fields.get("part") == POS_Z]
     pos_gaps.raise_if_any()  # what the mapping lacks for every day close: one error
     renamed = None if other_account else movements.renamed_error()
@@ -477,14 +479,15 @@ class _Movements:
         self.renamed: list[str] = []  # rows exported under another name of their account
         self.new: list[tuple[str, Row]] = []  # this input's booked rows
         self.source = ""
-        self.accounts: object = None
+        self.accounts: BankAccounts | None = None
 
-    def start(self, source: str, rules: object) -> None:
-        self.source, self.accounts, self.new = source, getattr(rules, "bank_accounts"), []
+    def start(self, source: str, rules: SourceRules) -> None:
+        self.source, self.accounts, self.new = source, rules.bank_accounts, []
 
     def add(self, row: Row) -> str:
+        assert self.accounts is not None, "start() with the bank section's rules first"
         try:
-            account = self.accounts.ledger_account(row, "")  # type: ignore[attr-defined]
+            account = self.accounts.ledger_account(row, "")
         except MappingError:
             return ""  # booked without the bank account: no movement of it
         movement = f"{account}|{row.date.isoformat()}|{row.amounts['amount']}"
@@ -685,9 +688,9 @@ class _Seen:
                 pass
             ends.append(len(again.hashes))
         if complete and again.hashes != self.hashes:
-            first = next((i for i, (a, b) in enumerate(zip(again.hashes, self.hashes))
+            first = next((i for i, (a, b) in enumerate(zip(again.hashes, self.hashes, strict=False))
                           if a != b), min(len(again.hashes), len(self.hashes)))
-            path = next((p for (p, _), end in zip(self.inputs, ends) if first < end),
+            path = next((p for (p, _), end in zip(self.inputs, ends, strict=True) if first < end),
                         self.inputs[-1][0])
             raise InputError("the file changed while bokfor read it", file=str(path),
                              hint="run again once it is complete (is a download or a sync "

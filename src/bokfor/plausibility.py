@@ -104,7 +104,7 @@ def fixed_sign(spec: Any) -> int | None:
     signs = {_amount(v) for v in (spec if isinstance(spec, list) else [spec])}
     if None in signs:
         return None
-    directions = {IN if v > 0 else OUT for v in signs if v}  # type: ignore[operator]
+    directions = {IN if v > 0 else OUT for v in signs if v}
     return directions.pop() if len(directions) == 1 else None
 
 

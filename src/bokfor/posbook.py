@@ -263,11 +263,11 @@ def book_dayclose(dc: DayClose, accounts: PosAccounts, missing: Missing | None =
                              "the group's VAT rate.")
         net_left[rate] = net_left.get(rate, 0) - net
 
-    for rate, total in dc.sales_by_rate.items():
+    for rate, rate_total in dc.sales_by_rate.items():
         rate_accounts = accounts.vat_rates.get(rate)
         net = net_left[rate]
         need_sales = net != 0
-        need_vat = total.vat != 0
+        need_vat = rate_total.vat != 0
         if not (need_sales or need_vat):
             continue  # e.g. a 0 % rate that only held gift cards
         if (need_sales and (rate_accounts is None or rate_accounts.sales is None)) or (
@@ -277,12 +277,14 @@ def book_dayclose(dc: DayClose, accounts: PosAccounts, missing: Missing | None =
             continue
         assert rate_accounts is not None
         if need_sales:
-            credits.append(Line(rate_accounts.sales, -net,  # type: ignore[arg-type]
-                                dims if _is_pl(rate_accounts.sales) else (),  # type: ignore[arg-type]
+            assert rate_accounts.sales is not None
+            credits.append(Line(rate_accounts.sales, -net,
+                                dims if _is_pl(rate_accounts.sales) else (),
                                 f"Försäljning {rate} %"))
         if need_vat:
-            credits.append(Line(rate_accounts.vat, -total.vat,  # type: ignore[arg-type]
-                                dims if _is_pl(rate_accounts.vat) else (),  # type: ignore[arg-type]
+            assert rate_accounts.vat is not None
+            credits.append(Line(rate_accounts.vat, -rate_total.vat,
+                                dims if _is_pl(rate_accounts.vat) else (),
                                 f"Utgående moms {rate} %"))
     credits += group_lines
     if gift_sold:

@@ -43,6 +43,7 @@ from bokfor.fortnox.client import (
     CompanyInformation,
     FortnoxClient,
     PostedVoucher,
+    TokenProvider,
 )
 from bokfor.fortnox.errors import FortnoxError, FortnoxUnavailable, UncertainPost
 from bokfor.fortnox.preflight import Problem, Registers, check, year_ids
@@ -115,7 +116,7 @@ def _float_env(name: str, default: float) -> float:
         return default
 
 
-def token_provider(token_file: Path | None = None):
+def token_provider(token_file: Path | None = None) -> TokenProvider:
     from bokfor.fortnox.auth import TOKEN_URL, from_env
 
     path = token_file or default_token_file()
@@ -442,7 +443,7 @@ class Pusher:
 
 
 def _base(client: FortnoxClient) -> str:
-    return str(client._http.base_url).rstrip("/")  # noqa: SLF001 (for the ledger's target)
+    return str(client._http.base_url).rstrip("/")  # private: for the ledger's target
 
 
 # --- the books from Fortnox ----------------------------------------------------------------

@@ -106,9 +106,9 @@ def reconcile(rows: Iterable[Row], schema: Schema,
         else:
             check.other += gross
     for payout_id, (amount, fee, day) in (amounts or {}).items():
-        check = checks.get(payout_id)
-        if check is not None and check.payout is None:
-            check.payout, check.payout_fee, check.date = amount, fee, day
+        found = checks.get(payout_id)
+        if found is not None and found.payout is None:
+            found.payout, found.payout_fee, found.date = amount, fee, day
     result.payouts = sorted(checks.values(), key=lambda c: (c.date or dt.date.max, c.payout_id))
     return result
 

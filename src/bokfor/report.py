@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.markup import escape
 from rich.table import Table
 
@@ -107,9 +107,11 @@ def input_line(s: InputSummary) -> str:
 
 def _entries_table(entries: list[Entry], accounts: dict[str, str], limit: int | None) -> Table:
     table = Table(title="Verifikationer", header_style="bold")
-    for name, justify in (("", "left"), ("Datum", "left"), ("Text / konto", "left"),
-                          ("Debet", "right"), ("Kredit", "right"), ("Dimensioner", "left")):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("", "left"), ("Datum", "left"), ("Text / konto", "left"), ("Debet", "right"),
+        ("Kredit", "right"), ("Dimensioner", "left"))
+    for name, justify in columns:
+        table.add_column(name, justify=justify)
     for entry in entries if limit is None else entries[:limit]:
         v = entry.voucher
         if entry.status == UNMAPPED or v is None:
@@ -143,9 +145,11 @@ def _add_lines(table: Table, lines: tuple[Line, ...], accounts: dict[str, str], 
 
 def _totals_table(vouchers: list[Voucher], accounts: dict[str, str]) -> Table:
     table = Table(title="Summa per konto (att skriva)", header_style="bold")
-    for name, justify in (("Konto", "left"), ("Namn", "left"), ("Debet", "right"),
-                          ("Kredit", "right"), ("Netto", "right")):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("Konto", "left"), ("Namn", "left"), ("Debet", "right"), ("Kredit", "right"),
+        ("Netto", "right"))
+    for name, justify in columns:
+        table.add_column(name, justify=justify)
     sums = totals(vouchers)
     for account, (d, c) in sums.items():
         table.add_row(account, escape(accounts.get(account, "")), format_sek(d), format_sek(c),

@@ -71,7 +71,7 @@ def _text(value: object) -> str:
     if value is None:
         return ""
     if type(value) is str:
-        return value  # type: ignore[return-value]
+        return value
     if isinstance(value, dt.datetime):
         return value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, dt.date):

@@ -62,11 +62,11 @@ def _sum(header: list[str], rows: list[list[str]], params: dict,
     index = {name.strip(): i for i, name in enumerate(header)}
     total = 0
     for cells in rows:
-        def cell(name: str | None) -> str:
+        def cell(name: str | None) -> str:  # called in this iteration only: `cells` is its row
             if name is None:
                 return ""
             i = index[name]
-            return cells[i].strip() if i < len(cells) and cells[i] is not None else ""
+            return cells[i].strip() if i < len(cells) and cells[i] is not None else ""  # noqa: B023
 
         if out is None:
             if cell(first):

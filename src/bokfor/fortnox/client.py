@@ -183,7 +183,7 @@ class FortnoxClient:
         number = info.get("DatabaseNumber")
         return CompanyInformation(str(info.get("CompanyName") or ""),
                                   str(info.get("OrganizationNumber") or ""),
-                                  int(number) if str(number or "").isdigit() else None)
+                                  int(str(number)) if str(number or "").isdigit() else None)
 
     # registers
 
@@ -357,7 +357,7 @@ class FortnoxClient:
             if status == 401 and not refreshed and hasattr(self.token_provider, "invalidate"):
                 # Refused before anything was done: refresh the token, send once more.
                 refreshed = True
-                self.token_provider.invalidate()  # type: ignore[union-attr]
+                self.token_provider.invalidate()
                 attempt -= 1
                 continue
             if status == 429:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from bokfor.domain import Voucher
+from bokfor.domain import Line, Voucher
 from bokfor.fortnox.client import Account, CostCenter, FortnoxClient, Project
 from bokfor.fortnox.client import VoucherSeries
 from bokfor.fortnox.errors import FortnoxError, FortnoxUnavailable
@@ -172,7 +172,7 @@ def _check_local(v: Voucher, out: _Collector) -> None:
                 "a Fortnox voucher needs at least two rows; check the posting rule.", v)
 
 
-def _check_line(v: Voucher, line, year: Year | None, registers: Registers,
+def _check_line(v: Voucher, line: Line, year: Year | None, registers: Registers,
                 out: _Collector) -> None:
     try:
         number = int(line.account)

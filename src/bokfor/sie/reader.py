@@ -617,7 +617,7 @@ class _Parser:
                 hint='write each object as its dimension number and id: {1 "100" 6 "P1"}.',
             )
         dims: dict[int, str] = {}
-        for dim, obj in zip(objects[::2], objects[1::2]):
+        for dim, obj in zip(objects[::2], objects[1::2], strict=True):
             if not _DIGITS.fullmatch(dim):
                 raise self.error(
                     f"{record.label}: dimension {dim!r} in the object list is not a number",

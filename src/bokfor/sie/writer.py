@@ -160,10 +160,9 @@ _needs_quotes = _NEEDS_QUOTES.search
 
 def _format_field(value: Field) -> str:
     # The two common cases first, by exact type (same result as the general code below).
-    cls = value.__class__
-    if cls is Text:
+    if type(value) is Text:
         return '"' + value.replace('"', '\\"') + '"'
-    if cls is str:
+    if type(value) is str:
         return value if value and not _needs_quotes(value) else _quote(value)
     if isinstance(value, tuple):  # object list: dimension numbers bare, object ids quoted
         return "{" + " ".join(_quote(v) if i % 2 else v for i, v in enumerate(value)) + "}"
@@ -460,7 +459,7 @@ class _Writer:
         self._plain.add(value)
         return value
 
-    def object_id(self, obj: str, where: str) -> Text:
+    def object_id(self, obj: str, where: str | _Where) -> Text:
         if not obj:
             raise SieError(
                 f"{where}: an object id is empty",
@@ -479,7 +478,8 @@ class _Writer:
         """
         return self._text(value, where, limit)[0]
 
-    def _text(self, value: str, where: str, limit: Voucher | None) -> tuple[Text, bool]:
+    def _text(self, value: str, where: str | _Where, limit: Voucher | None
+              ) -> tuple[Text, bool]:
         """`text`, and whether it needed no notice but those of replaced characters: then
         the same value gives the same text again, and no notice (each character is reported
         once)."""
@@ -520,7 +520,7 @@ class _Writer:
             unchanged = False
         return Text(text), unchanged
 
-    def _transliterated(self, value: str, where: str, voucher: Voucher | None
+    def _transliterated(self, value: str, where: str | _Where, voucher: Voucher | None
                         ) -> cp437.Transliterated:
         try:
             return _transliterate(value)

@@ -14,11 +14,14 @@ import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import TYPE_CHECKING, Callable, Iterator, Protocol
 
 from bokfor.domain import Notice, Row, digest
 from bokfor.errors import InputError
 from bokfor.fileio import open_regular
+
+if TYPE_CHECKING:  # the readers import this module
+    from bokfor.sources import netbank, zreport
 
 # Field kinds a rule condition can test.
 TEXT, DATE, DATETIME, AMOUNT = "text", "date", "datetime", "amount"
@@ -141,8 +144,8 @@ class UserFormats:
     (`sources.bank.profiles`) and Z-report profiles (`pos.zreport_profiles`), tried before
     the shipped ones, and whether day closes give cash vouchers (`pos.book_cash`)."""
 
-    bank_profiles: tuple[object, ...] = ()
-    zreport_profiles: tuple[object, ...] = ()
+    bank_profiles: tuple[netbank.Profile, ...] = ()
+    zreport_profiles: tuple[zreport.Profile, ...] = ()
     book_cash: bool = False
 
 
@@ -183,8 +186,8 @@ def detect_source(path: Path, user: UserFormats | None = None) -> Source:
     if not matches:
         # A source that can tell what is wrong with a near miss; a cap the file exceeds
         # (`limits`) first, as it is why no layout could be recognised.
-        explains = [getattr(source, "explain") for source in sources
-                    if hasattr(source, "explain")]
+        explains = [explain for source in sources
+                    if (explain := getattr(source, "explain", None)) is not None]
         explained = [error for explain in explains if (error := explain(path)) is not None]
         if explained:
             from bokfor.sources.limits import LimitError
@@ -211,6 +214,13 @@ def check_input(path: Path) -> None:
 
 class _Checked:
     """A source forced by name, whose `read` first checks the path (`check_input`)."""
+
+    # The rest of `Source`, from the source itself (`__getattr__`).
+    name: str
+    title: str
+    section: str
+    schema: Schema
+    detect: Callable[[Path], bool]
 
     def __init__(self, source: Source) -> None:
         self._source = source

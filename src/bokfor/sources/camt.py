@@ -53,7 +53,7 @@ import hashlib
 import re
 from collections import Counter
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 from xml.parsers import expat
 
 from bokfor.domain import Notice, Origin, Row
@@ -102,12 +102,12 @@ _NTRYDTLS = 10  # opens/closes one NtryDtls (which may hold a Btch)
 _blake2b = hashlib.blake2b
 
 
-class _Kids(dict):  # type: ignore[type-arg]
+class _Kids(dict[str, Any]):
     """Children of a node; an unknown or prefixed name is resolved once and remembered."""
 
     __slots__ = ()
 
-    def __missing__(self, name: str) -> tuple:  # type: ignore[type-arg]
+    def __missing__(self, name: str) -> tuple[Any, ...]:
         local = name.rpartition(":")[2]
         node = dict.get(self, local, _UNKNOWN) if local != name else _UNKNOWN
         if len(self) < 512:
@@ -115,7 +115,7 @@ class _Kids(dict):  # type: ignore[type-arg]
         return node
 
 
-_UNKNOWN: tuple = (_Kids(), None, None, None)  # type: ignore[type-arg]
+_UNKNOWN: tuple[Any, ...] = (_Kids(), None, None, None)
 
 _TX_CODE = {
     "BkTxCd/Domn/Cd": "domain",
@@ -192,11 +192,11 @@ _LABELS = {STMT: "", BAL: "Bal/", ENTRY: "Ntry/", BATCH: "Ntry/NtryDtls/Btch/",
            TX: "TxDtls/"}
 
 
-def _build() -> tuple:  # type: ignore[type-arg]
+def _build() -> tuple[Any, ...]:
     """The automaton from the paths above: root -> Document -> message -> statement."""
-    tree: dict = {}  # type: ignore[type-arg]
+    tree: dict[str, Any] = {}
 
-    def at(path: list[str]) -> dict:  # type: ignore[type-arg]
+    def at(path: list[str]) -> dict[str, Any]:
         node = tree
         for name in path:
             node = node.setdefault(name, {})
@@ -216,7 +216,7 @@ def _build() -> tuple:  # type: ignore[type-arg]
             at(base)["@opens"] = scope
     at(scope_path(ENTRY) + ["NtryDtls"])["@opens"] = _NTRYDTLS
 
-    def freeze(spec: dict, opens: int | None = None) -> tuple:  # type: ignore[type-arg]
+    def freeze(spec: dict[str, Any], opens: int | None = None) -> tuple[Any, ...]:
         kids = _Kids()
         for name, sub in spec.items():
             if not name.startswith("@"):
@@ -238,11 +238,11 @@ class _Strict(_Kids):
 
     __slots__ = ("what",)
 
-    def __init__(self, kids: dict, what: str) -> None:  # type: ignore[type-arg]
+    def __init__(self, kids: dict[str, Any], what: str) -> None:
         super().__init__(kids)
         self.what = what
 
-    def __missing__(self, name: str) -> tuple:  # type: ignore[type-arg]
+    def __missing__(self, name: str) -> tuple[Any, ...]:
         local = name.rpartition(":")[2]
         if local in self:
             node = dict.__getitem__(self, local)
@@ -383,7 +383,7 @@ def _parser(state: "_State") -> expat.XMLParserType:
     parser.UnparsedEntityDeclHandler = refuse_unparsed
     parser.ExternalEntityRefHandler = refuse_external
 
-    stack: list[tuple] = [_ROOT]  # type: ignore[type-arg]
+    stack: list[tuple[Any, ...]] = [_ROOT]
     push, pop = stack.append, stack.pop
     parts: list[str] = []
     clear, join = parts.clear, "".join
@@ -443,13 +443,13 @@ class _State:
         self.file = file
         self.tz = tz
         self.out: list[Row | Notice] = []
-        self.records: list[dict] = [{}, {}, {}, {}, {}]  # type: ignore[type-arg]
+        self.records: list[dict[str, Any]] = [{}, {}, {}, {}, {}]
         self.format: str | None = None
         self.line = 0  # the current entry's first line
         self.stmt_line = 0
-        self.balances: list[dict] = []  # type: ignore[type-arg]
-        self.txs: list[tuple[dict, int]] = []  # type: ignore[type-arg]
-        self.batches: list[tuple[dict, int, int]] = []  # type: ignore[type-arg]
+        self.balances: list[dict[str, Any]] = []
+        self.txs: list[tuple[dict[str, Any], int]] = []
+        self.batches: list[tuple[dict[str, Any], int, int]] = []
         self.ntrydtls_start = 0
         self.in_batch = False
         self.totals = _Totals()
@@ -607,7 +607,7 @@ class _State:
         fmt = self.format or ""
         file, fresh, bank_row = self.file, self.fresh, bank.bank_row
         rows = []
-        for n, ((tx, tx_line), value) in enumerate(zip(txs, amounts), start=1):
+        for n, ((tx, tx_line), value) in enumerate(zip(txs, amounts, strict=True), start=1):
             get = tx.get
             text = _text(get("ustrd"), get("info"), entry_info)
             # The other party: the debtor of money in, the creditor of money out; a reversal
@@ -631,10 +631,11 @@ class _State:
             else:
                 reference = ""
             ref = get("ref", "")
-            key, former = None, ()
+            key = None
+            former: tuple[str, ...] = ()
             # The booking date is part of the key: a bank that repeats a reference on
             # another day must not make that day's transaction look like one booked before.
-            if ref and (single or (own_refs[ref] == 1 and ref != entry_ref)):  # type: ignore[index]
+            if ref and (own_refs is None or (own_refs[ref] == 1 and ref != entry_ref)):
                 key = fresh(keyed + ref)
             if key is None and entry_ref:
                 key = fresh(keyed + entry_ref if single else f"{keyed}{entry_ref}/{n}")
@@ -665,8 +666,8 @@ class _State:
             ))
         return rows
 
-    def split(self, e: dict, txs: list[tuple[dict, int]], amount: int, currency: str,  # type: ignore[type-arg]
-              line: int) -> list[int]:
+    def split(self, e: dict[str, Any], txs: list[tuple[dict[str, Any], int]], amount: int,
+              currency: str, line: int) -> list[int]:
         """The signed amount of each transaction; a batch must add up to its entry (and to
         its `Btch` totals where the bank gives them)."""
         sign = -1 if amount < 0 else 1
@@ -701,13 +702,14 @@ class _State:
                         hint=_BATCH_HINT)
         return values
 
-    def as_one(self, e: dict, txs: list[tuple[dict, int]], amount: int, currency: str,  # type: ignore[type-arg]
-               other: "_OtherCurrency") -> tuple[list[tuple[dict, int]], list[int]]:
+    def as_one(self, e: dict[str, Any], txs: list[tuple[dict[str, Any], int]], amount: int,
+               currency: str, other: "_OtherCurrency"
+               ) -> tuple[list[tuple[dict[str, Any], int]], list[int]]:
         """A batch whose transactions are in another currency than the entry (a batch of
         CHF payments debited from a SEK account): what moved on the account is the entry,
         so it is one row of the entry's amount, with the transactions' texts and references;
         the split per transaction is not known in the account's currency. A notice says so."""
-        merged: dict = {"ustrd": [], "references": []}  # type: ignore[type-arg]
+        merged: dict[str, Any] = {"ustrd": [], "references": []}
         for tx, _ in txs:
             merged["ustrd"] += tx.get("ustrd") or []
             merged["references"] += tx.get("references") or []
@@ -717,7 +719,7 @@ class _State:
             f"{format_sek(abs(amount))} {currency}", file=self.file, line=other.line))
         return [(merged, self.line)], [amount]
 
-    def batch_amounts(self, e: dict, txs: list[tuple[dict, int]], sign: int,  # type: ignore[type-arg]
+    def batch_amounts(self, e: dict[str, Any], txs: list[tuple[dict[str, Any], int]], sign: int,
                       currency: str) -> list[int]:
         """Each transaction's own signed amount (v04+ `Amt`, v02 `AmtDtls/TxAmt/Amt`)."""
         values = []
@@ -754,7 +756,7 @@ class _State:
         return key
 
     @staticmethod
-    def name(e: dict) -> str:  # type: ignore[type-arg]
+    def name(e: dict[str, Any]) -> str:
         ref = e.get("ref") or e.get("ntry_ref")
         return repr(ref) if ref else "(without reference)"
 
@@ -830,6 +832,17 @@ class _Totals:
     __slots__ = ("n_all", "n_booked", "n_credit_all", "n_credit_booked", "n_debit_all",
                  "n_debit_booked", "credit_all", "credit_booked", "debit_all", "debit_booked",
                  "booked")
+    n_all: int
+    n_booked: int
+    n_credit_all: int
+    n_credit_booked: int
+    n_debit_all: int
+    n_debit_booked: int
+    credit_all: int
+    credit_booked: int
+    debit_all: int
+    debit_booked: int
+    booked: int  # the booked entries' signed sum
 
     def __init__(self) -> None:
         for name in self.__slots__:
@@ -858,7 +871,7 @@ def _sign(mark: str | None) -> int:
     return 1 if mark == "CRDT" else -1 if mark == "DBIT" else 0
 
 
-def _code(record: dict) -> str:  # type: ignore[type-arg]
+def _code(record: dict[str, Any]) -> str:
     """`BkTxCd` as one text: the ISO domain path (PMNT/RCDT/DMCT), else the bank's code."""
     domain = record.get("domain")
     if domain:

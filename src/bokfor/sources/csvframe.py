@@ -174,7 +174,7 @@ def _accounted(counts: _Bytes, header: str, frame: pl.DataFrame) -> list[str] | 
     cols = frame.columns
     # Only the columns holding a quote or a line break are counted in (few, if any).
     special = [c for c, has in zip(cols, frame.select(
-        pl.col(c).str.contains('["\r\n]').any() for c in cols).row(0)) if has]
+        pl.col(c).str.contains('["\r\n]').any() for c in cols).row(0), strict=True) if has]
     inside = frame.select(
         pl.sum_horizontal(pl.col(c).str.len_bytes().sum() for c in cols).alias("bytes"),
         *(pl.sum_horizontal([pl.lit(0, pl.Int64)] + [
@@ -211,7 +211,7 @@ def _within_caps(frame: pl.DataFrame) -> bool:
         return True
     per_row = frame.select(pl.sum_horizontal(pl.col(c).str.len_bytes().fill_null(0)
                                              for c in frame.columns)).to_series()
-    return bool((2 * per_row + 3 * frame.width + 2).max() <= limits.MAX_LINE)
+    return ((2 * per_row + 3 * frame.width + 2) <= limits.MAX_LINE).all()
 
 
 def typed(cells: Cells, export: Export, decimal_mark: str | None,

@@ -14,9 +14,8 @@ from __future__ import annotations
 import csv
 import functools
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, TextIO
+from typing import Callable, Iterable, Iterator, TextIO, TypeVar
 
-from bokfor.domain import Row
 from bokfor.errors import InputError
 from bokfor.sources import limits
 
@@ -76,8 +75,11 @@ def header_names(path: Path) -> set[str]:
     return set(split_header(header, delimiter(header))) if header else set()
 
 
-def read_csv(path: Path, rows: Callable[[TextIO, str, str], Iterator[Row]], *,
-             redownload: str, not_utf8: str) -> Iterator[Row]:
+_T = TypeVar("_T")  # what a source's `rows` yields: rows, and notices among them
+
+
+def read_csv(path: Path, rows: Callable[[TextIO, str, str], Iterator[_T]], *,
+             redownload: str, not_utf8: str) -> Iterator[_T]:
     """Open a CSV export and stream `rows(file_object, file_name, delimiter)`, with the checks
     every CSV source makes first: the file exists, is not empty, and is UTF-8 text."""
     path = Path(path)
@@ -157,15 +159,15 @@ class Table:
             yield line
 
 
-def records(reader: Iterator[list[str]], width: int, file: str,
+def records(reader: Table, width: int, file: str,
             redownload: str) -> Iterator[tuple[int, list[str]]]:
     """(line, cells) of each record that is not blank, refusing a row with another number of
     fields than the header. `line` is the record's first physical line, even when a quoted
     value spans lines (the csv reader's own line_num is its last)."""
-    prev = reader.line_num  # type: ignore[attr-defined]
+    prev = reader.line_num
     for row in reader:
         line = prev + 1
-        prev = reader.line_num  # type: ignore[attr-defined]
+        prev = reader.line_num
         if len(row) != width:
             if not row:
                 continue  # blank line

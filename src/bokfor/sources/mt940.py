@@ -48,6 +48,7 @@ import logging
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -139,7 +140,7 @@ class _Statement61(mt940.tags.Statement):  # the library's slug: "statement" (it
     there): tried second, so that Rabobank's 16 characters followed by the counterparty
     keep their meaning."""
 
-    pattern = r"""^
+    _template = r"""^
     (?P<year>\d{2})(?P<month>\d{2})(?P<day>\d{2})  # value date YYMMDD
     (?P<entry_month>\d{2}|\s{2})?(?P<entry_day>\d{2}|\s{2})?  # entry date MMDD
     (?P<status>R?[DC])  # the mark
@@ -151,11 +152,11 @@ class _Statement61(mt940.tags.Statement):  # the library's slug: "statement" (it
     (//(?P<bank_reference>.{0,23}))?
     (\n?(?P<extra_details>.*))?
     $"""
+    pattern = _template % 16
 
     def __init__(self) -> None:
-        self.pattern = _Statement61.pattern % 16
         super().__init__()
-        self.long_reference = re.compile(_Statement61.pattern % 34, self.RE_FLAGS)
+        self.long_reference = re.compile(self._template % 34, self.RE_FLAGS)
 
     def parse(self, transactions: mt940_models.Transactions, value: str) -> dict[str, Any]:
         match = self.re.match(value) or self.long_reference.match(value)
@@ -319,7 +320,7 @@ _Keys = tuple[bank.IdlessKeys, OccurrenceKeys, bank.IdlessKeys]
 def _statement_rows(block: _Block, file: str, refs: Counter[str],
                     keys: _Keys) -> Iterator[Row | Notice]:
     """Parse one statement with the library and turn its lines into bank rows."""
-    kept = [n for n, line in zip(block.numbers, block.lines)
+    kept = [n for n, line in zip(block.numbers, block.lines, strict=True)
             if mt940_models.Transactions.strip([line])]
     statement = _Statement(kept or [block.numbers[0]])
     try:
@@ -354,7 +355,7 @@ def _statement_rows(block: _Block, file: str, refs: Counter[str],
     currency = statement.currency or ""
     reference = (info.get("transaction_reference") or "").strip()
     total = 0
-    for transaction, line in zip(statement.transactions, statement.lines):
+    for transaction, line in zip(statement.transactions, statement.lines, strict=True):
         row = _row(transaction.data, line, file, account, currency, refs, keys)
         total += row.amounts["amount"]
         yield row
@@ -387,6 +388,7 @@ def _row(data: dict[str, Any], line: int, file: str, account: str, currency: str
     value_date = _plain_date(data.get("date"))
     entry_date = _plain_date(data.get("entry_date"))
     date = entry_date or value_date
+    assert date is not None  # the :61: pattern requires the value date
     mark = (data.get("status") or "").upper()
     code = (data.get("id") or "").strip().upper()
     customer_ref = _ref(data.get("customer_reference"))
@@ -460,7 +462,7 @@ def _details(data: dict[str, Any]) -> tuple[str, str, str]:
     if structured is not None:
         return structured
     text = lines[0]
-    for previous, line in zip(lines, lines[1:]):
+    for previous, line in pairwise(lines):
         text += ("" if len(previous) >= _LINE else " ") + line
     return " ".join(text.split()), "", ""
 
@@ -482,7 +484,7 @@ def _angle_fields(text: str) -> tuple[str, str, str] | None:
         return None
     fields: dict[str, str] = {}
     marks = list(_ANGLE.finditer(text))
-    for mark, following in zip(marks, [*marks[1:], None]):
+    for mark, following in zip(marks, [*marks[1:], None], strict=True):
         end = following.start() if following else len(text)
         fields[mark.group(1)] = fields.get(mark.group(1), "") + text[mark.end():end]
     words = "".join(v for k, v in sorted(fields.items()) if k.startswith("2"))
@@ -499,7 +501,7 @@ def _keyword_fields(text: str) -> tuple[str, str, str] | None:
         return None
     values: dict[str, str] = {}
     texts: list[str] = []
-    for mark, following in zip(marks, [*marks[1:], None]):
+    for mark, following in zip(marks, [*marks[1:], None], strict=True):
         key = mark.group(1)
         end = following.start() if following else len(text)
         value = text[mark.end() + len(key) + 2:end].strip("/ ")
@@ -552,8 +554,9 @@ def _plain_date(value: object) -> dt.date | None:
     return None
 
 
-def _ore(amount: mt940_models.Amount, file: str, line: int, tag: str) -> int:
+def _ore(amount: mt940_models.Amount | str | None, file: str, line: int, tag: str) -> int:
     """The library's Decimal amount in öre; a third decimal that is not 0 is refused."""
+    assert isinstance(amount, mt940_models.Amount)  # the tags' patterns require an amount
     cents = amount.amount * 100
     if cents != cents.to_integral_value():
         raise InputError(bank.sub_cent(str(abs(amount.amount))), file=file, line=line,

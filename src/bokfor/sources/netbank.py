@@ -35,6 +35,7 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import functools
 import io
 import itertools
 import re
@@ -309,7 +310,7 @@ def profile_from_model(name: str, model: ProfileModel) -> Profile:
         if model.optional:
             raise ProfileError("a file without a header row has no optional cells",
                                "optional")
-        header = ()
+        header: tuple[str, ...] = ()
         optional: tuple[str, ...] = ()
         positions = tuple(f"field {i}" for i in range(1, model.width + 1))
         titles = {p: p for p in positions}
@@ -321,11 +322,12 @@ def profile_from_model(name: str, model: ProfileModel) -> Profile:
             raise ProfileError("a header cell is empty", "header" if not all(
                 _fold(h) for h in header) else "optional",
                 hint="list only the non-empty header cells.")
-        dupes = sorted({h for h, k in zip((*header, *optional), keys) if keys.count(k) > 1})
+        dupes = sorted({h for h, k in zip((*header, *optional), keys, strict=True)
+                        if keys.count(k) > 1})
         if dupes:
             raise ProfileError(f"the header names {', '.join(map(repr, dupes))} more than "
                                "once", "header", hint="each header cell once.")
-        titles = dict(zip(keys, (*header, *optional)))
+        titles = dict(zip(keys, (*header, *optional), strict=True))
     header_keys = frozenset(_fold(h) for h in header)
     optional_keys = frozenset(_fold(h) for h in optional)
 
@@ -972,6 +974,7 @@ def _open_table(f: _File, profile: Profile, index: int, delimiter: str | None) -
     layout without a header row gets field names by position (`field 1`…) and its table
     starts at row `index`."""
     skip = index + 1 if profile.width is None else index
+    head: list[tuple[int, list[Any]]]
     if profile.file == "xlsx":
         rows = tables.xlsx_rows(f.path, profile.sheet)
         head = list(itertools.islice(rows, skip))
@@ -1354,8 +1357,8 @@ class _Reader:
             if i_cpa is not None:
                 cp_account = _s(cells[i_cpa])
             elif i_send is not None or i_recv is not None:
-                i = i_send if amount > 0 else i_recv
-                cp_account = _s(cells[i]) if i is not None else ""
+                side = i_send if amount > 0 else i_recv
+                cp_account = _s(cells[side]) if side is not None else ""
             else:
                 cp_account = ""
             add((
@@ -1488,7 +1491,7 @@ class _Reader:
             self.parse_text = money_parser(self.p, number)
             self.refitted += (f"amounts like {_RESAVED_NUMBERS[number]}",)
         if not _all_read(lambda t: _parse_date_text(t, self.p.date_formats), dates):
-            fmt = _one_fit([((f,), lambda t, f=f: _parse_date_text(t, (f,)))
+            fmt = _one_fit([((f,), functools.partial(_parse_date_text, formats=(f,)))
                             for f in _RESAVED_DATES if f not in self.p.date_formats],
                            dates, first, "dates", self.file)
             if fmt is None:
@@ -1526,7 +1529,7 @@ class _Reader:
         balance: bank.RunningBalance | None = None
         # The tuple's texts are normal already (see `rows`), the currency upper case.
         make, origin, name = bank.normalised_row, Origin, p.name
-        for t, key, former in zip(parsed, keys, formers):
+        for t, key, former in zip(parsed, keys, formers, strict=True):
             (line, day, amount, bal, text, value_day, reference, counterparty, cp_account,
              currency, code, account, _) = t
             if bal is not None:
@@ -1686,7 +1689,7 @@ def _one_fit(candidates: list[tuple[Any, Callable[[str], object]]], texts: list[
         except (ValueError, AmountError):
             continue
         if fits and values != fits[0][1]:
-            example = next(t for t, a, b in zip(texts, fits[0][1], values) if a != b)
+            example = next(t for t, a, b in zip(texts, fits[0][1], values, strict=True) if a != b)
             raise InputError(
                 f"the {what} of this file read two ways ({example!r}): a spreadsheet re-saved "
                 "it in a format bokfor cannot tell", file=file, line=first.line,

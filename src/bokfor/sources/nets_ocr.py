@@ -52,7 +52,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from netsgiro import AssignmentType, RecordType, ServiceCode, TransactionType, Transmission
+from netsgiro import (Assignment, AssignmentType, RecordType, ServiceCode, Transaction,
+                      TransactionType, Transmission)
 from netsgiro import records as nets_records
 from stdnum import luhn
 from stdnum.no import kontonr
@@ -186,7 +187,9 @@ def _record(line: str, number: int, file: str) -> nets_records.Record:
     elif kind == "30" and line[2:4] == "09":
         _check_kid_characters(line[49:74], number, file)
     try:
-        (record,) = nets_records.parse(line)
+        # parse() is typed `-> List[R]` with R in no argument: mypy solves it to Never.
+        records: list[nets_records.Record] = nets_records.parse(line)
+        (record,) = records
     except (ValueError, TypeError, KeyError) as exc:
         bad_date = _bad_date(line, int(kind))
         if bad_date is not None:
@@ -373,7 +376,8 @@ def _add_transaction_record(current: _Assignment, record: nets_records.Record, l
     current.last = record
 
 
-def _incomplete(item1: nets_records.Record, file: str, line: int) -> InputError:
+def _incomplete(item1: nets_records.TransactionAmountItem1, file: str, line: int
+                ) -> InputError:
     return InputError(f"transaction {item1.transaction_number} has no amount item 2 record",
                       file=file, line=line, hint=_REDOWNLOAD)
 
@@ -437,7 +441,7 @@ def _rows(records: list[nets_records.Record], assignments: list[_Assignment], fi
         yield Notice("no transactions in this file: its OCR giro assignments are empty "
                      "(nothing was paid in on the days it covers)", file=file)
         return
-    for assignment, checked in zip(transmission.assignments, assignments):
+    for assignment, checked in zip(transmission.assignments, assignments, strict=True):
         if assignment.service_code != ServiceCode.OCR_GIRO:
             yield Notice(f"AvtaleGiro assignment {assignment.number} left out: it holds "
                          "agreements or payment claims, not payments received", file=file,
@@ -445,6 +449,7 @@ def _rows(records: list[nets_records.Record], assignments: list[_Assignment], fi
             continue
         account = assignment.account
         for txn in assignment.transactions:
+            assert isinstance(txn, Transaction)  # an OCR giro assignment holds payments only
             kind, kid = checked.kinds[txn.number]
             amount = txn.amount_in_cents
             if txn.sign == "-":
@@ -471,7 +476,7 @@ def _rows(records: list[nets_records.Record], assignments: list[_Assignment], fi
             )
 
 
-def _no_payments(assignments: list, file: str) -> InputError:  # type: ignore[type-arg]
+def _no_payments(assignments: list[Assignment], file: str) -> InputError:
     """The error for a file of AvtaleGiro assignments only: what it holds instead."""
     kinds = {a.type for a in assignments}
     what = " and ".join(name for kind, name in (

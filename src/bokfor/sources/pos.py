@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 from bokfor.dayclose import DayClose, cash_problems
 from bokfor.domain import Notice, Row
 from bokfor.errors import BokforError, InputError
 from bokfor.sources import AMOUNT, TEXT, Schema
+
+if TYPE_CHECKING:
+    from bokfor.sources.zreport import Profile
 
 SECTION = "pos"  # booked by the mapping's top-level `pos:` section
 Z, CASH_DIFFERENCE, CASH_DEPOSIT = "z", "cash_difference", "cash_deposit"
@@ -61,14 +64,14 @@ class ZReportSource:
     section = SECTION
     schema = SCHEMA
 
-    def __init__(self, profiles: Sequence[object] = (), book_cash: bool = False) -> None:
+    def __init__(self, profiles: Sequence[Profile] = (), book_cash: bool = False) -> None:
         self.profiles = tuple(profiles)
         self.book_cash = book_cash
 
-    def _profile(self, path: Path) -> object | None:
+    def _profile(self, path: Path) -> Profile | None:
         from bokfor.sources import zreport
 
-        return zreport.detect(path, self.profiles)  # type: ignore[arg-type]
+        return zreport.detect(path, self.profiles)
 
     def detect(self, path: Path) -> bool:
         try:
@@ -85,7 +88,7 @@ class ZReportSource:
                              file=str(path), hint="name the register's layout in a profile "
                              "(pos.zreport_profiles, see docs/pos.md), or export the Z report "
                              "again unchanged.")
-        close = zreport.read_dayclose(path, profile)  # type: ignore[arg-type]
+        close = zreport.read_dayclose(path, profile)
         yield from rows_of(close, self.book_cash)
 
 

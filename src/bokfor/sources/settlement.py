@@ -32,11 +32,10 @@ import datetime as dt
 import functools
 import itertools
 import re
-from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Literal, Sequence
+from typing import Any, Iterator, Literal, Sequence
 
 import yaml
 from pydantic import Field, ValidationError
@@ -233,11 +232,12 @@ def _cells(path: Path, *, head: bool = False) -> tuple[str, list[tuple[int, list
         lines = lines[:_SCAN_ROWS]
     delimiter = max(";,\t", key="\n".join(lines[:_SCAN_ROWS]).count)
     reader = Table(lines, delimiter, file, hint=_HINT)
-    rows, before = [], 0
+    records: list[tuple[int, list[Any]]] = []
+    before = 0
     for cells in reader:  # a record's line is its first (a quoted comment may span lines)
-        rows.append((before + 1, cells))
+        records.append((before + 1, cells))
         before = reader.line_num
-    return "csv", rows
+    return "csv", records
 
 
 def _xlsx_rows(path: Path) -> Iterator[tuple[int, list[Any]]]:

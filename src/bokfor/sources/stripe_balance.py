@@ -22,7 +22,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import polars as pl
 
@@ -298,7 +298,7 @@ def _frame(cells: csvframe.Cells, tz: dt.tzinfo) -> pl.DataFrame:
         raise InputError(f"not an amount: {texts(i, field)[0]!r}", file=file, line=lines[i],
                          column=column, hint=_AMOUNT_HINT)
 
-    def bad_time(field: str, column: str) -> tuple[pl.Series, object]:
+    def bad_time(field: str, column: str) -> tuple[pl.Series, Callable[[int], object]]:
         return refused[field], lambda i: stripe_common.utc(
             texts(i, field)[0], file, lines[i], column, _DATE_HINT)
 
@@ -359,7 +359,7 @@ def _amounts(
     if len(cache) > stripe_common.CACHE_LIMIT:
         cache.clear()
     values: list[int] = []
-    for text, column in zip(texts, ("Amount", "Fee", "Net")):
+    for text, column in zip(texts, ("Amount", "Fee", "Net"), strict=True):
         try:
             value = parse_amount(text, mark)
         except AmountError:

@@ -28,7 +28,7 @@ import csv
 import datetime as dt
 import re
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, cast
 
 from bokfor.domain import FieldValue, Origin, Row
 from bokfor.errors import InputError
@@ -190,7 +190,7 @@ class _Amounts:
         if len(cache) > stripe_common.CACHE_LIMIT:
             cache.clear()
         values: list[int] = []
-        for text, column in zip(texts, ("gross", "fee", "net")):
+        for text, column in zip(texts, ("gross", "fee", "net"), strict=True):
             value = cache.get(text)
             if value is None:
                 value = cache[text] = self._one(text, column, line)
@@ -334,7 +334,8 @@ def _rows(f: Iterable[str], file: str, delimiter: str, tz: dt.tzinfo) -> Iterato
                 {"gross": gross, "fee": fee, "net": net},
                 fields,
                 make_origin(file, line),
-                charge_alias(fields.get("source_id") or fields.get("charge_id"))
+                charge_alias(cast("str | None",  # both are text columns
+                                  fields.get("source_id") or fields.get("charge_id")))
                 if fields["category"] == "charge" else (),
             )
     except csv.Error as exc:

@@ -27,11 +27,14 @@ from collections import OrderedDict
 from decimal import Decimal
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any, Iterator, Union
+from typing import TYPE_CHECKING, Any, Generator, Iterator, Union
 
 from bokfor.errors import InputError
 from bokfor.sources import bank, limits
 from bokfor.sources.limits import LimitError
+
+if TYPE_CHECKING:  # openpyxl itself is imported only when a workbook is read
+    from openpyxl.workbook.workbook import Workbook
 
 Cell = Union[str, Decimal, int, dt.datetime, dt.date, None]
 
@@ -40,7 +43,7 @@ _CSV_INSTEAD = ("no real export's workbook comes near it; if this is one, export
                 "instead (the bank's or Zettle's CSV export, or the sheet saved as CSV UTF-8) "
                 "and give bokfor that file.")
 _OPEN_MAX = 1  # workbooks kept open: a run detects and reads its inputs one at a time
-_opened: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+_opened: OrderedDict[tuple[Any, ...], Workbook] = OrderedDict()
 
 
 def is_zip(head: bytes) -> bool:
@@ -100,8 +103,10 @@ def _shared_strings_part(archive: zipfile.ZipFile, file: str) -> str | None:
     except KeyError:
         return None
     try:
-        part = Manifest.from_tree(fromstring(archive.read(ARC_CONTENT_TYPES))).find(
-            SHARED_STRINGS)
+        # The stubs want a protocol ElementTree's Element does not meet; openpyxl passes one.
+        manifest = Manifest.from_tree(
+            fromstring(archive.read(ARC_CONTENT_TYPES)))  # type: ignore[arg-type]
+        part = manifest.find(SHARED_STRINGS) if manifest is not None else None
     except Exception:  # missing, damaged or hostile XML (defusedxml refuses entities)
         return None
     return part.PartName[1:] if part is not None else None
@@ -112,7 +117,7 @@ def sheet_names(path: Path) -> list[str]:
     return list(_workbook(Path(path)).sheetnames)
 
 
-def _workbook(path: Path):  # -> openpyxl Workbook (read-only)
+def _workbook(path: Path) -> Workbook:  # read-only
     """The workbook, checked every time (cheap: the zip directory) and opened once a run
     however many detectors look at it: opening parses every shared string and, for a sheet
     that declares no size, the whole sheet. Keyed by the file's identity, so a file replaced
@@ -135,7 +140,7 @@ def _workbook(path: Path):  # -> openpyxl Workbook (read-only)
     return wb
 
 
-def _open(path: Path):  # -> openpyxl Workbook
+def _open(path: Path) -> Workbook:
     import warnings
 
     import openpyxl
@@ -150,7 +155,7 @@ def _open(path: Path):  # -> openpyxl Workbook
 
 
 def xlsx_rows(path: Path, sheet: str | None = None, *, max_rows: int | None = None
-              ) -> Iterator[tuple[int, list[Cell]]]:
+              ) -> Generator[tuple[int, list[Cell]], None, None]:
     """(row number, cells) of one sheet (the first when `sheet` is None), every row,
     empty ones included (as an empty list), numbered from 1 as Excel does."""
     path = Path(path)

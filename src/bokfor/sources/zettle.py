@@ -335,7 +335,7 @@ def _add_receipt(day: _Day, cells: list[Any], index: dict[str, int], names: dict
         raise InputError("no payment method", file=file, line=line, column=names["method"],
                          hint=_HINT)
     method = str(method).strip()
-    vats = {}
+    vats: dict[str, int] = {}  # rate -> öre
     for i, rate, column in vat_columns:
         value = cells[i] if i < len(cells) else None
         amount = 0 if value in (None, "") else _ore(value, file, line, column)
@@ -526,7 +526,7 @@ def read_statement(path: Path | str) -> tuple[list[StatementRow], list[Notice]]:
 def _balance_breaks(rows: list[StatementRow]) -> list[Notice]:
     """Newest first: each row's balance minus its amount is the next (older) row's balance."""
     notices = []
-    for newer, older in zip(rows, rows[1:]):
+    for newer, older in itertools.pairwise(rows):
         if newer.balance is None or older.balance is None:
             continue
         if newer.balance - newer.amount != older.balance:

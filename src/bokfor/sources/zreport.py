@@ -22,7 +22,7 @@ import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Literal, Mapping, Sequence, overload
 
 from bokfor.dayclose import DayClose, GroupTotal, RateTotal, sek_text, norm_rate
 from bokfor.domain import Origin
@@ -363,8 +363,14 @@ def _value(role: str, cells: list[str], index: dict[str, int] | None, prof: Prof
         else ""
 
 
-def _amount(role: str, cells: list[str], index, prof: Profile, file: str, line: int,
-            required: bool = True) -> int | None:
+@overload
+def _amount(role: str, cells: list[str], index: dict[str, int] | None, prof: Profile, file: str,
+            line: int, required: Literal[True] = True) -> int: ...
+@overload
+def _amount(role: str, cells: list[str], index: dict[str, int] | None, prof: Profile, file: str,
+            line: int, required: bool) -> int | None: ...
+def _amount(role: str, cells: list[str], index: dict[str, int] | None, prof: Profile, file: str,
+            line: int, required: bool = True) -> int | None:
     text = _value(role, cells, index, prof, file, line)
     column = prof.columns.get(role, role)
     if not text:
@@ -381,7 +387,8 @@ def _amount(role: str, cells: list[str], index, prof: Profile, file: str, line: 
                          f"{mark!r}; {_HINT}") from None
 
 
-def _count(cells, index, prof: Profile, file: str, line: int) -> int | None:
+def _count(cells: list[str], index: dict[str, int] | None, prof: Profile, file: str,
+           line: int) -> int | None:
     text = _value("count", cells, index, prof, file, line)
     if not text:
         return None
@@ -391,7 +398,8 @@ def _count(cells, index, prof: Profile, file: str, line: int) -> int | None:
     return int(text)
 
 
-def _rate(cells, index, prof: Profile, file: str, line: int, label: str) -> str | None:
+def _rate(cells: list[str], index: dict[str, int] | None, prof: Profile, file: str, line: int,
+          label: str) -> str | None:
     text = _value("rate", cells, index, prof, file, line)
     if not text:
         found = re.search(r"(\d+(?:[.,]\d+)?)\s*%", label)
@@ -405,8 +413,8 @@ def _rate(cells, index, prof: Profile, file: str, line: int, label: str) -> str 
                          column=prof.columns.get("rate"), hint=_HINT) from None
 
 
-def _row(spec: SectionSpec, cells: list[str], index, prof: Profile, state: _State, file: str,
-         line: int) -> None:
+def _row(spec: SectionSpec, cells: list[str], index: dict[str, int] | None, prof: Profile,
+         state: _State, file: str, line: int) -> None:
     label = _cell(cells, prof.label_column, index, prof, file, line)
     kind = spec.kind
     if kind == "ignore":
@@ -426,11 +434,11 @@ def _row(spec: SectionSpec, cells: list[str], index, prof: Profile, state: _Stat
         return
     if spec.total and label.casefold() == spec.total.casefold():
         state.totals.append((kind, label, _amount(spec.amount, cells, index, prof, file, line),
-                             line))  # type: ignore[arg-type]
+                             line))
         return
     if kind == "sales_total":
         state.totals.append(("rates", label, _amount(spec.amount, cells, index, prof, file, line),
-                             line))  # type: ignore[arg-type]
+                             line))
         return
     if kind == "rates":
         rate = _rate(cells, index, prof, file, line, label)
@@ -443,7 +451,7 @@ def _row(spec: SectionSpec, cells: list[str], index, prof: Profile, state: _Stat
         gross = _amount("gross", cells, index, prof, file, line)
         vat = _amount("vat", cells, index, prof, file, line)
         net = _amount("net", cells, index, prof, file, line, required=False)
-        state.rates[rate] = RateTotal(net if net is not None else gross - vat, vat, gross)  # type: ignore[operator,arg-type]
+        state.rates[rate] = RateTotal(net if net is not None else gross - vat, vat, gross)
         state.lines[f"rate:{rate}"] = line
         state.lines.setdefault("rates", line)
     elif kind == "groups":
@@ -451,7 +459,7 @@ def _row(spec: SectionSpec, cells: list[str], index, prof: Profile, state: _Stat
             raise InputError(f"product group {label!r} appears twice", file=file, line=line,
                              hint=_HINT)
         state.groups[label] = GroupTotal(
-            gross=_amount("gross", cells, index, prof, file, line),  # type: ignore[arg-type]
+            gross=_amount("gross", cells, index, prof, file, line),
             rate=_rate(cells, index, prof, file, line, ""),
             net=_amount("net", cells, index, prof, file, line, required=False),
             vat=_amount("vat", cells, index, prof, file, line, required=False))
@@ -461,7 +469,7 @@ def _row(spec: SectionSpec, cells: list[str], index, prof: Profile, state: _Stat
         if label in state.payments:
             raise InputError(f"payment method {label!r} appears twice", file=file, line=line,
                              hint=_HINT)
-        state.payments[label] = _amount(spec.amount, cells, index, prof, file, line)  # type: ignore[assignment]
+        state.payments[label] = _amount(spec.amount, cells, index, prof, file, line)
         count = _count(cells, index, prof, file, line)
         if count is not None:
             state.counts[label] = count
@@ -475,11 +483,11 @@ def _row(spec: SectionSpec, cells: list[str], index, prof: Profile, state: _Stat
                              line=line, hint=f"known cash rows: {known}; add it to the "
                              f"profile ({prof.file}).")
         name, column = target
-        state.sums[name] = _amount(column, cells, index, prof, file, line)  # type: ignore[assignment]
+        state.sums[name] = _amount(column, cells, index, prof, file, line)
         state.lines[name] = line
         state.lines.setdefault("cash", line)
     else:  # tips, rounding, gift_cards_sold, gift_cards_redeemed: the sum of their rows
-        state.sums[kind] = state.sums.get(kind, 0) + _amount(spec.amount, cells, index, prof,  # type: ignore[operator]
+        state.sums[kind] = state.sums.get(kind, 0) + _amount(spec.amount, cells, index, prof,
                                                              file, line)
         state.lines.setdefault(kind, line)
 
@@ -522,7 +530,9 @@ def _build(prof: Profile, state: _State, file: str) -> DayClose:
              ("created_at", "period_from", "period_to")}
     day_text, day_line = get("business_day")
     if day_text:
-        day = _datetime(prof, day_text, day_line, file).date()  # type: ignore[union-attr]
+        moment = _datetime(prof, day_text, day_line, file)
+        assert moment is not None  # the text is not empty
+        day = moment.date()
     else:
         end = times["period_to"] or times["created_at"]
         if end is None:
@@ -536,6 +546,7 @@ def _build(prof: Profile, state: _State, file: str) -> DayClose:
     lines.setdefault("report_type", type_line)
     sums = state.sums
     tolerance = {rate: prof.vat_tolerance for rate in state.rates} if prof.vat_tolerance else {}
+    cash: dict[str, Any] = {name: sums.get(name) for name in CASH_FIELDS}  # int | None each
     return DayClose(
         system=prof.system, register=register, z_number=z_number, business_day=day,
         origin=Origin(file, first_line), sales_by_rate=state.rates, payments=state.payments,
@@ -543,11 +554,13 @@ def _build(prof: Profile, state: _State, file: str) -> DayClose:
         tips=sums.get("tips", 0), rounding=sums.get("rounding", 0),
         gift_cards_sold=sums.get("gift_cards_sold", 0),
         gift_cards_redeemed=sums.get("gift_cards_redeemed", 0),
-        **{name: sums.get(name) for name in CASH_FIELDS},
+        **cash,
         cash_method=prof.cash_method, receipts=sums.get("receipts"),
         payment_counts=state.counts, open_sales=sums.get("open_sales") or 0,
         statistics=state.stats, is_x_report=is_x, vat_tolerance=tolerance,
-        currency=get("currency")[0], org_nr=get("org_nr")[0], lines=lines, **times)
+        currency=get("currency")[0], org_nr=get("org_nr")[0], lines=lines,
+        created_at=times["created_at"], period_from=times["period_from"],
+        period_to=times["period_to"])
 
 
 def _datetime(prof: Profile, text: str | None, line: int, file: str) -> dt.datetime | None:
