@@ -193,7 +193,7 @@ class _Columns:
         writer, described = self.writer, self.described
         for i, raw in where.select(VOUCHER, "raw").iter_rows():
             v = described[i]
-            writer._text(raw, _Where(v), v)  # type: ignore[arg-type]
+            writer._text(raw, _Where(v), v)
 
     def chunks(self, checksum: bool) -> Iterator[tuple[str, str]]:
         """The vouchers' lines (CRLF after each), built whole vouchers of about
@@ -209,7 +209,7 @@ class _Columns:
         edges = stretch.search_sorted(stretch.unique(maintain_order=True)).to_list() + [n]
         ends = starts.gather(edges[1:-1]).to_list() + [lines.height]
         line = 0
-        for a, b, end in zip(edges, edges[1:], ends):
+        for a, b, end in zip(edges[:-1], edges[1:], ends, strict=True):
             out = self._chunk(self.vouchers[a:b], lines[line:end], a, checksum)
             for at in range(0, out.height, _PIECE):
                 piece = out.slice(at, _PIECE)
