@@ -15,8 +15,11 @@ import beangulp
 from beancount.core import data
 from beangulp.importers import csvbase
 
-RULES = ((re.compile("(?i)stripe"), "Assets:Stripe"), (re.compile("(?i)zettle"), "Assets:Zettle"),
-         (re.compile("(?i)skatteverket"), "Assets:Skattekonto"))
+RULES = (
+    (re.compile("(?i)stripe"), "Assets:Stripe"),
+    (re.compile("(?i)zettle"), "Assets:Zettle"),
+    (re.compile("(?i)skatteverket"), "Assets:Skattekonto"),
+)
 FALLBACK = "Expenses:Unknown"
 
 

@@ -46,10 +46,13 @@ def bench_mapping(work: Path) -> Path:
     """The example bank mapping, with unknown rows booked on a suspense account so that
     every generated row is booked (the real example stops on them)."""
     text = (REPO / "mappings" / "bank.yaml").read_text(encoding="utf-8")
-    text = text.replace("  1930: Företagskonto\n", "  1930: Företagskonto\n"
-                        "  2999: Ej utredda bankposter\n", 1)
-    text += ("    fallback:\n      post:\n        - {account: bank_account, debit: amount}\n"
-             "        - {account: 2999, credit: amount}\n")
+    text = text.replace(
+        "  1930: Företagskonto\n", "  1930: Företagskonto\n  2999: Ej utredda bankposter\n", 1
+    )
+    text += (
+        "    fallback:\n      post:\n        - {account: bank_account, debit: amount}\n"
+        "        - {account: 2999, credit: amount}\n"
+    )
     path = work / "bank.yaml"
     path.write_text(text, encoding="utf-8")
     return path
@@ -59,8 +62,20 @@ def convert(data: Path, mapping: Path, work: Path) -> dict[str, tuple[float, int
     ledger = work / f"{data.stem}.ledger.sqlite"
     for stale in work.glob(f"{data.stem}.ledger.sqlite*"):
         stale.unlink()
-    cmd = [sys.executable, "-m", "bokfor", "convert", str(data), "--mapping", str(mapping),
-           "--out", str(work / f"{data.stem}.si"), "--ledger", str(ledger), "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "bokfor",
+        "convert",
+        str(data),
+        "--mapping",
+        str(mapping),
+        "--out",
+        str(work / f"{data.stem}.si"),
+        "--ledger",
+        str(ledger),
+        "--quiet",
+    ]
     return {"bokfor convert": run(cmd), "bokfor re-run (all exported)": run(cmd, ok=(3,))}
 
 
@@ -79,19 +94,27 @@ def main() -> None:
     results = convert(seb, mapping, work)
     results["Polars read_csv (all String)"] = run([sys.executable, "-c", POLARS_READ, str(seb)])
     results["stdlib floor (csv+Decimal+regex+write)"] = run(
-        [sys.executable, "-c", CSV_FLOOR, str(seb), str(work / "floor.txt")])
-    table(f"SEB CSV, {args.rows} rows", args.rows, results,
-          "stdlib floor (csv+Decimal+regex+write)")
+        [sys.executable, "-c", CSV_FLOOR, str(seb), str(work / "floor.txt")]
+    )
+    table(
+        f"SEB CSV, {args.rows} rows", args.rows, results, "stdlib floor (csv+Decimal+regex+write)"
+    )
 
     for entries in (args.rows // 10, args.rows):
         camt = work / f"camt053_{entries}.xml"
         write_camt053(camt, entries)
         results = convert(camt, mapping, work)
         results["C iterparse floor (every Ntry amount)"] = run(
-            [sys.executable, "-c", XML_FLOOR, str(camt)])
+            [sys.executable, "-c", XML_FLOOR, str(camt)]
+        )
         print()
-        table(f"camt.053, {entries} entries ({camt.stat().st_size // 2**20} MiB); rows/s "
-              "counts entries", entries, results, "C iterparse floor (every Ntry amount)")
+        table(
+            f"camt.053, {entries} entries ({camt.stat().st_size // 2**20} MiB); rows/s "
+            "counts entries",
+            entries,
+            results,
+            "C iterparse floor (every Ntry amount)",
+        )
 
 
 if __name__ == "__main__":

@@ -44,26 +44,56 @@ def main() -> None:
     work = args.keep or Path(tempfile.mkdtemp(prefix="bokfor-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     data = work / f"stripe_{args.rows}.csv"
-    subprocess.run([sys.executable, str(HERE / "gen_stripe.py"), "--rows", str(args.rows),
-                    "--out", str(data), "--seed", "1"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            str(HERE / "gen_stripe.py"),
+            "--rows",
+            str(args.rows),
+            "--out",
+            str(data),
+            "--seed",
+            "1",
+        ],
+        check=True,
+    )
     mapping = REPO / "mappings" / "stripe.yaml"
     if args.grouping:
         text = mapping.read_text(encoding="utf-8").replace(
-            "grouping: per_day", f"grouping: {args.grouping}", 1)
+            "grouping: per_day", f"grouping: {args.grouping}", 1
+        )
         mapping = work / "mapping.yaml"
         mapping.write_text(text, encoding="utf-8")
     ledger = work / "bench.ledger.sqlite"
     for stale in work.glob("bench.ledger.sqlite*"):
         stale.unlink()  # a fresh ledger: the run exports every row
-    bokfor = [sys.executable, "-m", "bokfor", "convert", str(data), "--mapping", str(mapping),
-              "--out", str(work / "out.si"), "--ledger", str(ledger), "--quiet"]
+    bokfor = [
+        sys.executable,
+        "-m",
+        "bokfor",
+        "convert",
+        str(data),
+        "--mapping",
+        str(mapping),
+        "--out",
+        str(work / "out.si"),
+        "--ledger",
+        str(ledger),
+        "--quiet",
+    ]
     floor = [sys.executable, "-c", FLOOR, str(data), str(work / "floor.txt")]
-    results = {"bokfor convert": run(bokfor),
-               "bokfor re-run (all exported)": run(bokfor, ok=(3,)),  # nothing new: exit 3
-               "stdlib floor (csv+Decimal+regex+write)": run(floor)}
-    table(f"{args.rows} Stripe rows, grouping {args.grouping or 'per_day (mapping)'}, "
-          f"{os.cpu_count()} cores, Python {sys.version.split()[0]}", args.rows, results,
-          "stdlib floor (csv+Decimal+regex+write)")
+    results = {
+        "bokfor convert": run(bokfor),
+        "bokfor re-run (all exported)": run(bokfor, ok=(3,)),  # nothing new: exit 3
+        "stdlib floor (csv+Decimal+regex+write)": run(floor),
+    }
+    table(
+        f"{args.rows} Stripe rows, grouping {args.grouping or 'per_day (mapping)'}, "
+        f"{os.cpu_count()} cores, Python {sys.version.split()[0]}",
+        args.rows,
+        results,
+        "stdlib floor (csv+Decimal+regex+write)",
+    )
 
 
 if __name__ == "__main__":

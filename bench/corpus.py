@@ -22,8 +22,12 @@ sys.path.insert(0, str(REPO))
 from tests.corpus import harness  # noqa: E402
 
 _COLUMNS = ("converted", "refused", "failing", "missing")
-_HEADS = {"converted": "converted", "refused": "refused as expected", "failing": "failing",
-          "missing": "no case"}
+_HEADS = {
+    "converted": "converted",
+    "refused": "refused as expected",
+    "failing": "failing",
+    "missing": "no case",
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,14 +52,19 @@ def main(argv: list[str] | None = None) -> int:
     total: Counter[str] = Counter()
     for kind in sorted(counts):
         total.update(counts[kind])
-        print(f"| {kind} | {sum(counts[kind].values())} | "
-              + " | ".join(str(counts[kind][c]) for c in _COLUMNS) + " |")
-    print(f"| **all** | {sum(total.values())} | "
-          + " | ".join(str(total[c]) for c in _COLUMNS) + " |")
+        print(
+            f"| {kind} | {sum(counts[kind].values())} | "
+            + " | ".join(str(counts[kind][c]) for c in _COLUMNS)
+            + " |"
+        )
+    print(
+        f"| **all** | {sum(total.values())} | " + " | ".join(str(total[c]) for c in _COLUMNS) + " |"
+    )
     print("\n| result | file | detail |\n|---|---|---|")
     for outcome in outcomes:
         status = {"checked": "checked (sie)", "refused": "refused as expected"}.get(
-            outcome.status, outcome.status)
+            outcome.status, outcome.status
+        )
         detail = outcome.detail if outcome.ok else "; ".join(outcome.problems)
         print(f"| {status} | `{outcome.name}` | {detail.replace('|', '/')[:200]} |")
     if args.problems:

@@ -47,9 +47,12 @@ def parsers() -> dict[str, tuple[Callable[[Path], object], list[bytes]]]:
     from bokfor.sie.reader import read as read_sie
     from bokfor.sources import all_sources
 
-    files = [p for d in SEED_DIRS for p in sorted(d.rglob("*"))
-             if p.is_file() and p.suffix not in (".py", ".pyc") and p.name not in ("args",
-                                                                                   "expected")]
+    files = [
+        p
+        for d in SEED_DIRS
+        for p in sorted(d.rglob("*"))
+        if p.is_file() and p.suffix not in (".py", ".pyc") and p.name not in ("args", "expected")
+    ]
     out: dict[str, tuple[Callable[[Path], object], list[bytes]]] = {}
     for source in all_sources():
         seeds = [p.read_bytes() for p in files if _detects(source, p)]
@@ -59,12 +62,19 @@ def parsers() -> dict[str, tuple[Callable[[Path], object], list[bytes]]]:
             return list(source.read(path, TZ))
 
         out[source.name] = (parse, seeds or [b""])
-    out["sie"] = (lambda p: read_sie(p), [p.read_bytes() for p in files
-                                          if p.suffix in (".si", ".se")])
+    out["sie"] = (
+        lambda p: read_sie(p),
+        [p.read_bytes() for p in files if p.suffix in (".si", ".se")],
+    )
     # Mappings: the examples, the benchmark's (a net-bank profile of its own) and every
     # catalogue case's, broken ones included.
-    mappings = sorted({*(REPO / "mappings").glob("*.yaml"), *(REPO / "bench" / "mappings").glob(
-        "*.yaml"), *(REPO / "tests" / "errors").glob("*/*.yaml")})
+    mappings = sorted(
+        {
+            *(REPO / "mappings").glob("*.yaml"),
+            *(REPO / "bench" / "mappings").glob("*.yaml"),
+            *(REPO / "tests" / "errors").glob("*/*.yaml"),
+        }
+    )
     out["mapping"] = (load_and_match, [p.read_bytes() for p in mappings])
     return out
 
@@ -87,8 +97,16 @@ def load_and_match(path: Path) -> object:
         schema = schemas[rules.source]
         for text in HOSTILE_TEXTS:
             fields = {name: text for name, kind in schema.fields.items() if kind == TEXT}
-            rules.match(Row(rules.source, "fuzz", dt.date(2026, 1, 31),
-                            dict.fromkeys(schema.amounts, 0), fields, Origin(str(path), 1)))
+            rules.match(
+                Row(
+                    rules.source,
+                    "fuzz",
+                    dt.date(2026, 1, 31),
+                    dict.fromkeys(schema.amounts, 0),
+                    fields,
+                    Origin(str(path), 1),
+                )
+            )
     return mapping
 
 
@@ -115,7 +133,7 @@ def mutate(rng: random.Random, seeds: list[bytes], name: str = "") -> bytes:
         elif op < 0.45:
             data.insert(i, rng.randrange(256))
         elif op < 0.6:
-            del data[i: i + rng.randint(1, 16)]
+            del data[i : i + rng.randint(1, 16)]
         elif op < 0.7:
             del data[i:]
         elif op < 0.85:
@@ -128,17 +146,35 @@ def mutate(rng: random.Random, seeds: list[bytes], name: str = "") -> bytes:
             data = bytearray(b"\n".join(lines))
         else:
             other = rng.choice(seeds)
-            data = data[:i] + other[rng.randrange(len(other) + 1):]
+            data = data[:i] + other[rng.randrange(len(other) + 1) :]
     return bytes(data)
 
 
 # Patterns that take a backtracking engine exponential (or polynomial) time, constructs RE2
 # refuses, and sizes at its limits.
-HOSTILE_PATTERNS = (r"(a+)+$", r"(a|aa)+$", r"^(a|a?)+$", r"(\w+\s?)+$", r"(.*a){20}",
-                    r"(x+x+)+y", r"^(([a-z])+.)+[A-Z]([a-z])+$", r"\d+\d+\d+\d+x",
-                    r"(?i)stripe(?!.*refund)", r"(?<=a)b", r"(a)\1", r"(?>a+)", r"a++",
-                    r"[^\W\d]+", r"a{1001}", r"((a{100}){100}){100}", r"[\w\s]{1000}Q",
-                    "(" * 300 + ")" * 300, r"(?:\w*)*", r"\b(öl|vin)\b", "")
+HOSTILE_PATTERNS = (
+    r"(a+)+$",
+    r"(a|aa)+$",
+    r"^(a|a?)+$",
+    r"(\w+\s?)+$",
+    r"(.*a){20}",
+    r"(x+x+)+y",
+    r"^(([a-z])+.)+[A-Z]([a-z])+$",
+    r"\d+\d+\d+\d+x",
+    r"(?i)stripe(?!.*refund)",
+    r"(?<=a)b",
+    r"(a)\1",
+    r"(?>a+)",
+    r"a++",
+    r"[^\W\d]+",
+    r"a{1001}",
+    r"((a{100}){100}){100}",
+    r"[\w\s]{1000}Q",
+    "(" * 300 + ")" * 300,
+    r"(?:\w*)*",
+    r"\b(öl|vin)\b",
+    "",
+)
 
 
 def mutate_mapping(rng: random.Random, seed: bytes) -> bytes:
@@ -161,22 +197,36 @@ def mutate_mapping(rng: random.Random, seed: bytes) -> bytes:
         at = rng.choice([0, len(text)])
         return (text[:at] + "\n".join(lines) + "\n" + text[at:]).encode()
     if op == 2:  # an alias inside the node it names
-        return text.replace("{", "&r {again: *r, ", 1).encode() if rng.random() < 0.5 else \
-            (text + "\nx: &r [*r]\n").encode()
+        return (
+            text.replace("{", "&r {again: *r, ", 1).encode()
+            if rng.random() < 0.5
+            else (text + "\nx: &r [*r]\n").encode()
+        )
     if op == 3:  # anchors and aliases of real values: shared, chained, unknown
         lines = text.split("\n")
         i = rng.randrange(len(lines))
         lines[i] = lines[i].replace(": ", ": &s ", 1)
         j = rng.randrange(len(lines))
-        lines[j] = lines[j].replace(": ", ": *s ", 1) if rng.random() < 0.5 else \
-            lines[j].split(": ", 1)[0] + ": *s"
+        lines[j] = (
+            lines[j].replace(": ", ": *s ", 1)
+            if rng.random() < 0.5
+            else lines[j].split(": ", 1)[0] + ": *s"
+        )
         return "\n".join(lines).encode()
     depth = rng.choice([10, 63, 64, 65, 1000, 100_000])
     return (text + f"\nx: {'[' * depth}{']' * depth}\n").encode()
 
 
-def fuzz(name: str, parse: Callable[[Path], object], seeds: list[bytes], inputs: int,
-         rng: random.Random, work: Path, out: Path | None, limit: float = LIMIT) -> Result:
+def fuzz(
+    name: str,
+    parse: Callable[[Path], object],
+    seeds: list[bytes],
+    inputs: int,
+    rng: random.Random,
+    work: Path,
+    out: Path | None,
+    limit: float = LIMIT,
+) -> Result:
     result = Result()
     suffix = {"camt": ".xml", "sie": ".si", "mapping": ".yaml", "pos_sie": ".si"}.get(name, "")
     path = work / f"{name}{suffix or '.txt'}"
@@ -193,7 +243,8 @@ def fuzz(name: str, parse: Callable[[Path], object], seeds: list[bytes], inputs:
                 result.errors += 1
             else:
                 (result.hangs if outcome == "hang" else result.crashes).append(
-                    detail.strip().splitlines()[-1] if detail.strip() else outcome)
+                    detail.strip().splitlines()[-1] if detail.strip() else outcome
+                )
                 if out is not None:
                     out.mkdir(parents=True, exist_ok=True)
                     (out / f"{name}-{n}{suffix or '.txt'}").write_bytes(data)
@@ -266,28 +317,44 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--only", default="", help="comma-separated parser names")
     parser.add_argument("--out", type=Path, default=None, help="save crashing inputs here")
-    parser.add_argument("--limit", type=float, default=LIMIT, help="seconds an input may "
-                        "take before it counts as a hang")
+    parser.add_argument(
+        "--limit",
+        type=float,
+        default=LIMIT,
+        help="seconds an input may take before it counts as a hang",
+    )
     args = parser.parse_args(argv)
     import warnings
 
     warnings.simplefilter("ignore")  # openpyxl's style warnings on mutated workbooks
     wanted = {n for n in args.only.split(",") if n}
     total_crashes = total_hangs = 0
-    print(f"{'parser':18} {'seeds':>5} {'inputs':>7} {'read':>7} {'refused':>8} {'crashes':>8} "
-          f"{'hangs':>6} {'s':>6}")
+    print(
+        f"{'parser':18} {'seeds':>5} {'inputs':>7} {'read':>7} {'refused':>8} {'crashes':>8} "
+        f"{'hangs':>6} {'s':>6}"
+    )
     with tempfile.TemporaryDirectory(prefix="bokfor-fuzz-") as tmp:
         for name, (parse, seeds) in parsers().items():
             if wanted and name not in wanted:
                 continue
             start = time.perf_counter()
-            result = fuzz(name, parse, seeds, args.inputs, random.Random(f"{args.seed}:{name}"),
-                          Path(tmp), args.out, args.limit)
+            result = fuzz(
+                name,
+                parse,
+                seeds,
+                args.inputs,
+                random.Random(f"{args.seed}:{name}"),
+                Path(tmp),
+                args.out,
+                args.limit,
+            )
             total_crashes += len(result.crashes)
             total_hangs += len(result.hangs)
-            print(f"{name:18} {len(seeds):5d} {result.inputs:7d} {result.rows:7d} "
-                  f"{result.errors:8d} {len(result.crashes):8d} {len(result.hangs):6d} "
-                  f"{time.perf_counter() - start:6.1f}")
+            print(
+                f"{name:18} {len(seeds):5d} {result.inputs:7d} {result.rows:7d} "
+                f"{result.errors:8d} {len(result.crashes):8d} {len(result.hangs):6d} "
+                f"{time.perf_counter() - start:6.1f}"
+            )
             for crash in sorted(set(result.crashes + result.hangs))[:5]:
                 print(f"    {crash}")
     print(f"crashes: {total_crashes}, hangs: {total_hangs} (limit {args.limit:g} s an input)")

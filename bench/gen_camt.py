@@ -32,13 +32,43 @@ ORGNR = "5566778899"
 OPENING = 48_512_50  # 48 512,50 SEK at the start of the period
 FIRST_DAY = dt.date(2026, 1, 1)
 
-NAMES = ("Anna Lindqvist", "Erik Sjöberg", "Maja Åkesson", "Oskar Nyström", "Lina Berg",
-         "Sara Holm", "Johan Ek", "Karl Dahl", "Elin Forsberg", "Nils Wikström",
-         "Björn Öberg", "Märta Lindgren", "Göran Falk", "Åsa Nordin")
-COMPANIES = ("Kafé Söder AB", "Bröd & Bönor HB", "Ängens Trädgård AB", "Nordiska Kök AB",
-             "Hälsokost i Malmö AB", "Örebro Catering AB", "Fjällstugan Åre AB")
-MERCHANTS = ("ICA NARA ODEN", "CLAS OHLSON", "BAUHAUS SUNDB", "SJ AB", "ESSO BROMMA",
-             "MAX BURGERS", "JULA KUNGSB", "KJELL & CO", "SPOTIFY", "GOOGLE *CLOUD")
+NAMES = (
+    "Anna Lindqvist",
+    "Erik Sjöberg",
+    "Maja Åkesson",
+    "Oskar Nyström",
+    "Lina Berg",
+    "Sara Holm",
+    "Johan Ek",
+    "Karl Dahl",
+    "Elin Forsberg",
+    "Nils Wikström",
+    "Björn Öberg",
+    "Märta Lindgren",
+    "Göran Falk",
+    "Åsa Nordin",
+)
+COMPANIES = (
+    "Kafé Söder AB",
+    "Bröd & Bönor HB",
+    "Ängens Trädgård AB",
+    "Nordiska Kök AB",
+    "Hälsokost i Malmö AB",
+    "Örebro Catering AB",
+    "Fjällstugan Åre AB",
+)
+MERCHANTS = (
+    "ICA NARA ODEN",
+    "CLAS OHLSON",
+    "BAUHAUS SUNDB",
+    "SJ AB",
+    "ESSO BROMMA",
+    "MAX BURGERS",
+    "JULA KUNGSB",
+    "KJELL & CO",
+    "SPOTIFY",
+    "GOOGLE *CLOUD",
+)
 
 
 class Tx(NamedTuple):
@@ -86,20 +116,47 @@ def generate(count: int, seed: int) -> Iterator[Entry]:
                 account = f"{rng.randint(100, 9999)}-{rng.randint(1000, 9999)}"
                 name = rng.choice(COMPANIES + NAMES)
                 txs.append(Tx(f"{ref}{i + 1:03d}", amount, name, account, ocr))
-            yield Entry(ref, day, sum(t.amount for t in txs), True, ("PMNT", "RCDT", "DMCT"),
-                        "BGC", f"BG {BANKGIRO} INBETALNINGAR", "", tuple(txs))
+            yield Entry(
+                ref,
+                day,
+                sum(t.amount for t in txs),
+                True,
+                ("PMNT", "RCDT", "DMCT"),
+                "BGC",
+                f"BG {BANKGIRO} INBETALNINGAR",
+                "",
+                tuple(txs),
+            )
         elif kind < 0.55:
             amount = rng.randint(20, 250_000)
             merchant = rng.choice(MERCHANTS)
-            yield Entry(ref, day, amount, False, ("PMNT", "CCRD", "POSD"), "KORT",
-                        f"{merchant}/{day:%y-%m-%d}", merchant, ())
+            yield Entry(
+                ref,
+                day,
+                amount,
+                False,
+                ("PMNT", "CCRD", "POSD"),
+                "KORT",
+                f"{merchant}/{day:%y-%m-%d}",
+                merchant,
+                (),
+            )
         elif kind < 0.75:
             amount = rng.randint(50, 3000) * 100
             credit = rng.random() < 0.7
             name = rng.choice(NAMES)
             info = f"Swish {'inbetalning' if credit else 'betalning'} {name.upper()}"
-            yield Entry(ref, day, amount, credit, ("PMNT", "RCDT" if credit else "ICDT", "DMCT"),
-                        "MOB", info, name, ())
+            yield Entry(
+                ref,
+                day,
+                amount,
+                credit,
+                ("PMNT", "RCDT" if credit else "ICDT", "DMCT"),
+                "MOB",
+                info,
+                name,
+                (),
+            )
         elif kind < 0.85:
             stripe = rng.random() < 0.5
             amount = rng.randint(1_000, 90_000) * 100 + rng.randint(0, 99)
@@ -108,16 +165,35 @@ def generate(count: int, seed: int) -> Iterator[Entry]:
             yield Entry(ref, day, amount, True, ("PMNT", "RCDT", "ESCT"), "OVF", text, name, ())
         elif kind < 0.93:
             amount = rng.randint(20_000, 45_000) * 100
-            yield Entry(ref, day, amount, False, ("PMNT", "ICDT", "DMCT"), "LON",
-                        "LÖN JANUARI", rng.choice(NAMES), ())
+            yield Entry(
+                ref,
+                day,
+                amount,
+                False,
+                ("PMNT", "ICDT", "DMCT"),
+                "LON",
+                "LÖN JANUARI",
+                rng.choice(NAMES),
+                (),
+            )
         elif kind < 0.97:
             amount = rng.randint(5_000, 60_000) * 100
-            yield Entry(ref, day, amount, False, ("PMNT", "ICDT", "DMCT"), "BGC",
-                        "SKATTEKONTO 16" + ORGNR, "Skatteverket", ())
+            yield Entry(
+                ref,
+                day,
+                amount,
+                False,
+                ("PMNT", "ICDT", "DMCT"),
+                "BGC",
+                "SKATTEKONTO 16" + ORGNR,
+                "Skatteverket",
+                (),
+            )
         else:
             amount = rng.choice((2_500, 4_900, 12_500, 35_000))
-            yield Entry(ref, day, amount, False, ("ACMT", "MDOP", "CHRG"), "AVG",
-                        "PRIS ENL SPEC", "", ())
+            yield Entry(
+                ref, day, amount, False, ("ACMT", "MDOP", "CHRG"), "AVG", "PRIS ENL SPEC", "", ()
+            )
 
 
 def money(ore: int) -> str:
@@ -173,8 +249,10 @@ def write_entry(out: TextIO, e: Entry) -> None:
         party = ""
         if e.counterparty:
             role = "Dbtr" if e.credit else "Cdtr"
-            party = (f"\n            <RltdPties><{role}><Nm>{e.counterparty.replace('&', '&amp;')}"
-                     f"</Nm></{role}></RltdPties>")
+            party = (
+                f"\n            <RltdPties><{role}><Nm>{e.counterparty.replace('&', '&amp;')}"
+                f"</Nm></{role}></RltdPties>"
+            )
         out.write(f"""          <TxDtls>
             <Refs><EndToEndId>NOTPROVIDED</EndToEndId></Refs>{party}
             <RmtInf><Ustrd>{e.info.replace("&", "&amp;")}</Ustrd></RmtInf>
@@ -233,7 +311,6 @@ def write_camt053(path: Path | str, entries: int, seed: int = 1) -> None:
   </BkToCstmrStmt>
 </Document>
 """)
-
 
 
 def main() -> None:

@@ -30,8 +30,18 @@ MATCHED = (  # (text, sign, öre range): what the three rules match
     ("ZETTLE PAYOUT ZETTLE", 1, (5_000, 900_000)),
     ("SKATTEVERKET SKATTEKONTO", -1, (50_000, 6_000_000)),
 )
-MERCHANTS = ("ICA NARA ODEN", "CLAS OHLSON", "BAUHAUS SUNDB", "SJ AB", "ESSO BROMMA",
-             "MAX BURGERS", "JULA KUNGSB", "KJELL & CO", "SPOTIFY", "GOOGLE *CLOUD")
+MERCHANTS = (
+    "ICA NARA ODEN",
+    "CLAS OHLSON",
+    "BAUHAUS SUNDB",
+    "SJ AB",
+    "ESSO BROMMA",
+    "MAX BURGERS",
+    "JULA KUNGSB",
+    "KJELL & CO",
+    "SPOTIFY",
+    "GOOGLE *CLOUD",
+)
 PAYERS = ("KAFE SODER AB", "BROD & BONOR HB", "ANGENS TRADGARD AB", "NORDISKA KOK AB")
 
 
@@ -56,7 +66,9 @@ def write_peers(path: Path | str, rows: int, seed: int = 42) -> None:
                 text = f"KORTKOP {rng.choice(MERCHANTS)} {day:%y%m%d}"
                 ore = -rng.randint(1_500, 250_000)
             elif kind < 0.90:
-                text = f"SWISH {rng.choice(('FRAN', 'TILL'))} 4670{rng.randint(1_000_000, 9_999_999)}"
+                text = (
+                    f"SWISH {rng.choice(('FRAN', 'TILL'))} 4670{rng.randint(1_000_000, 9_999_999)}"
+                )
                 ore = rng.choice((-1, 1)) * rng.randint(5_000, 150_000)
             elif kind < 0.97:
                 text = f"BG {rng.choice(PAYERS)}"

@@ -19,10 +19,26 @@ import tempfile
 from pathlib import Path
 
 HEADER = "Bokföringsdatum;Valutadatum;Verifikationsnummer;Text;Belopp;Saldo"
-MERCHANTS = ("KJELL & COMP", "PRESSBYRÅN C", "CLAS OHLSON ", "ICA NÄRA ÖST", "BAUHAUS BROM",
-             "SJ AB       ", "CIRCLE K SVE", "WEBHALLEN ST", "ADOBE SYSTEM", "GOOGLE CLOUD")
-PAYERS = ("KUNDEN I NORR AB", "FIKA & BULLAR HB", "BYGG OCH MÅLERI AB", "ÅKESSONS EL AB",
-          "STRIPE PAYMENTS EUROPE", "ZETTLE PAYOUT")
+MERCHANTS = (
+    "KJELL & COMP",
+    "PRESSBYRÅN C",
+    "CLAS OHLSON ",
+    "ICA NÄRA ÖST",
+    "BAUHAUS BROM",
+    "SJ AB       ",
+    "CIRCLE K SVE",
+    "WEBHALLEN ST",
+    "ADOBE SYSTEM",
+    "GOOGLE CLOUD",
+)
+PAYERS = (
+    "KUNDEN I NORR AB",
+    "FIKA & BULLAR HB",
+    "BYGG OCH MÅLERI AB",
+    "ÅKESSONS EL AB",
+    "STRIPE PAYMENTS EUROPE",
+    "ZETTLE PAYOUT",
+)
 
 
 def _amount(ore: int) -> str:
@@ -86,21 +102,25 @@ def measure(rows: int = 100_000) -> tuple[int, float, int]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "seb.csv"
         write_seb(path, rows)
-        out = subprocess.run([sys.executable, "-c", _CHILD, str(path)], check=True,
-                             capture_output=True, text=True).stdout.split()
+        out = subprocess.run(
+            [sys.executable, "-c", _CHILD, str(path)], check=True, capture_output=True, text=True
+        ).stdout.split()
     return int(out[0]), float(out[1]), int(out[2])
 
 
 def main(argv: list[str]) -> None:
     if argv and argv[0] == "--measure":
         count, seconds, peak = measure(int(argv[1]) if len(argv) > 1 else 100_000)
-        print(f"{count} rows in {seconds:.2f} s = {count / seconds:,.0f} rows/s, "
-              f"peak RSS {peak / 1024:.0f} MiB")
+        print(
+            f"{count} rows in {seconds:.2f} s = {count / seconds:,.0f} rows/s, "
+            f"peak RSS {peak / 1024:.0f} MiB"
+        )
         return
     if not argv:
         sys.exit(__doc__)
-    write_seb(argv[0], int(argv[1]) if len(argv) > 1 else 100_000,
-              int(argv[2]) if len(argv) > 2 else 1)
+    write_seb(
+        argv[0], int(argv[1]) if len(argv) > 1 else 100_000, int(argv[2]) if len(argv) > 2 else 1
+    )
 
 
 if __name__ == "__main__":

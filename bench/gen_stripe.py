@@ -40,20 +40,80 @@ PAYOUT_TIME = f"{PAYOUT_MINUTE // 60:02d}:{PAYOUT_MINUTE % 60:02d}"
 CHARGE_DELAY_DAYS = 3  # charges (and refunds) become available at 00:00 UTC three days later
 FIRST_PAYOUT_DAY = CHARGE_DELAY_DAYS  # from then on every payout sweeps at least one charge
 DISPUTE_FEE = 22000  # 220.00 SEK
-SEK_PRICES = (12900, 19900, 24900, 24900, 27900, 34900, 39900, 39900, 44900, 54900, 59900,
-              74800, 89500, 99800, 125000, 129000, 159000, 249000)
+SEK_PRICES = (
+    12900,
+    19900,
+    24900,
+    24900,
+    27900,
+    34900,
+    39900,
+    39900,
+    44900,
+    54900,
+    59900,
+    74800,
+    89500,
+    99800,
+    125000,
+    129000,
+    159000,
+    249000,
+)
 # (country, presentment currency, prices in its minor unit, SEK öre per minor unit × 10 000)
 FOREIGN = (
     ("DE", "eur", (1990, 2490, 2990, 3490, 4990, 7990, 11990), 112300),
     ("FI", "eur", (1990, 2990, 4990, 11990), 112300),
     ("NO", "nok", (19900, 24900, 34900, 49900, 89900), 9520),
 )
-FIRST_NAMES = ("Anna", "Erik", "Maja", "Oskar", "Lina", "Sara", "Johan", "Karl", "Elin",
-               "Nils", "Ebba", "Hugo", "Alva", "Viktor", "Klara", "Wilma", "Axel", "Tove",
-               "Olle", "Ida", "Åsa", "Björn", "Märta", "Göran")
-LAST_NAMES = ("Lindqvist", "Sjöberg", "Åkesson", "Nyström", "Berg", "Holm", "Ek", "Dahl",
-              "Forsberg", "Wikström", "Lund", "Sandberg", "Strand", "Hed", "Björk", "Ekdahl",
-              "Öberg", "Lindgren", "Falk", "Nordin")
+FIRST_NAMES = (
+    "Anna",
+    "Erik",
+    "Maja",
+    "Oskar",
+    "Lina",
+    "Sara",
+    "Johan",
+    "Karl",
+    "Elin",
+    "Nils",
+    "Ebba",
+    "Hugo",
+    "Alva",
+    "Viktor",
+    "Klara",
+    "Wilma",
+    "Axel",
+    "Tove",
+    "Olle",
+    "Ida",
+    "Åsa",
+    "Björn",
+    "Märta",
+    "Göran",
+)
+LAST_NAMES = (
+    "Lindqvist",
+    "Sjöberg",
+    "Åkesson",
+    "Nyström",
+    "Berg",
+    "Holm",
+    "Ek",
+    "Dahl",
+    "Forsberg",
+    "Wikström",
+    "Lund",
+    "Sandberg",
+    "Strand",
+    "Hed",
+    "Björk",
+    "Ekdahl",
+    "Öberg",
+    "Lindgren",
+    "Falk",
+    "Nordin",
+)
 
 _ID_TABLE = bytes.maketrans(b"+/", b"xQ")
 _NAMES = tuple(f"{first} {last}" for first in FIRST_NAMES for last in LAST_NAMES)
@@ -194,8 +254,7 @@ class Generator:
             desc = f"Order {order} - {_NAMES[(bits >> 10) % len(_NAMES)]}"
         # ~6 % payments, ~7 % foreign cards (EUR/NOK presentment, settled in SEK).
         offers = self.offers[(2 if roll < 61 else 0) + (1 if roll >= 952 else 0)]
-        kind, money, customer, net, gross, cfa, cfc, country = offers[
-            (bits >> 20) % len(offers)]
+        kind, money, customer, net, gross, cfa, cfc, country = offers[(bits >> 20) % len(offers)]
         at = self.pool_at
         c = self.pool[at : at + 24]
         self.pool_at = at + 24
@@ -216,7 +275,8 @@ class Generator:
         if not self.recent:
             return None
         head, source, gross, desc, cfa, cfc, country, order = self.recent[
-            self.rng.randrange(len(self.recent))]
+            self.rng.randrange(len(self.recent))
+        ]
         if source.startswith("py_"):
             return None  # would be a `payment_refund`: a type the sample does not use
         partial = cfc == "sek" and gross >= 50000 and self.rng.random() < 0.5

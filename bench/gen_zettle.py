@@ -26,18 +26,30 @@ from pathlib import Path
 
 FIRST_DAY = dt.date(2026, 1, 1)
 DAYS = 365
-HEADER = ("Datum;Tid;Kvittonummer;Moms (25%);Moms (12%);Moms (6%);Totalt;Avgift;Netto;"
-          "Betalningsmetod;Händelsetyp;Kortutgivare;Sista siffror;Personal;Beskrivning;"
-          "Såld via;Dricks\n")
+HEADER = (
+    "Datum;Tid;Kvittonummer;Moms (25%);Moms (12%);Moms (6%);Totalt;Avgift;Netto;"
+    "Betalningsmetod;Händelsetyp;Kortutgivare;Sista siffror;Personal;Beskrivning;"
+    "Såld via;Dricks\n"
+)
 RATES = (25, 12, 6)
 PRODUCTS = (  # (name, VAT rate, price in öre incl. VAT)
-    ("Kaffe", 12, 3500), ("Latte", 12, 4900), ("Kanelbulle", 12, 3200),
-    ("Smörgås", 12, 6500), ("Sallad", 12, 9900), ("Vin", 25, 12500), ("Öl", 25, 7900),
+    ("Kaffe", 12, 3500),
+    ("Latte", 12, 4900),
+    ("Kanelbulle", 12, 3200),
+    ("Smörgås", 12, 6500),
+    ("Sallad", 12, 9900),
+    ("Vin", 25, 12500),
+    ("Öl", 25, 7900),
     ("Bok", 6, 10000),
 )
 FOOD = [p for p in PRODUCTS if p[1] == 12]
-METHODS = (("Kontaktlös", 0.45), ("Chip", 0.15), ("Swish", 0.20), ("Kontant", 0.17),
-           ("Presentkort", 0.03))
+METHODS = (
+    ("Kontaktlös", 0.45),
+    ("Chip", 0.15),
+    ("Swish", 0.20),
+    ("Kontant", 0.17),
+    ("Presentkort", 0.03),
+)
 CARD = {"Kontaktlös", "Chip"}
 ISSUERS = ("VISA", "MASTERCARD")
 STAFF = ("Alva", "Bo", "Kim", "Sam")
@@ -63,8 +75,10 @@ def write_zettle(path: Path | str, rows: int, seed: int = 1) -> None:
     with open(path, "w", encoding="utf-8", newline="\n") as out:
         out.write("Kvittorapport\n\n")
         out.write(f"Period:;;{FIRST_DAY:%d.%m.%Y} - {last:%d.%m.%Y}\n\n")
-        out.write("Betalningsmottagare:;;Exempelkaféet i Byn AB\n;;Bygatan 3, 123 45 Byn\n"
-                  ";;559900-1236\n\n")
+        out.write(
+            "Betalningsmottagare:;;Exempelkaféet i Byn AB\n;;Bygatan 3, 123 45 Byn\n"
+            ";;559900-1236\n\n"
+        )
         out.write(HEADER)
         buf: list[str] = []
         for n in range(rows):
@@ -110,13 +124,15 @@ def write_zettle(path: Path | str, rows: int, seed: int = 1) -> None:
                 f"{day.isoformat()};{clock};{n + 1};{money(vat[25])};{money(vat[12])};"
                 f"{money(vat[6])};{money(total)};{money(fee)};{money(total - fee)};{method};"
                 f"{'Återbetalning' if refund else 'Köp'};{issuer};{digits};"
-                f"{rng.choice(STAFF)};{description};POS;{money(tip)}\n")
+                f"{rng.choice(STAFF)};{description};POS;{money(tip)}\n"
+            )
             if len(buf) >= 10_000:
                 out.writelines(buf)
                 buf.clear()
         out.writelines(buf)
-        out.write("\n\nZettles verksamhet är momsbefriad, därför tas ingen moms ut på Zettles "
-                  "avgifter.\n")
+        out.write(
+            "\n\nZettles verksamhet är momsbefriad, därför tas ingen moms ut på Zettles avgifter.\n"
+        )
 
 
 def main() -> None:

@@ -9,13 +9,11 @@ import tempfile
 import time
 
 
-def run(cmd: list[str], ok: tuple[int, ...] = (0,), stdout: str | None = None
-        ) -> tuple[float, int]:
+def run(cmd: list[str], ok: tuple[int, ...] = (0,), stdout: str | None = None) -> tuple[float, int]:
     """Wall seconds and peak RSS (MiB) of one child process. Its standard output goes to
     the file `stdout` when given (a peer that writes its result there), else nowhere; its
     standard error to a temporary file (a pipe could fill up and stall a chatty child)."""
-    with tempfile.TemporaryFile() as err, \
-            open(stdout or os.devnull, "wb") as out:
+    with tempfile.TemporaryFile() as err, open(stdout or os.devnull, "wb") as out:
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=err)
         _, status, usage = os.wait4(proc.pid, 0)

@@ -28,8 +28,17 @@ from bench.suite import CASES, PY, REPO, Suite, fresh
 
 # Frames that only pass the whole run down (the interpreter, runpy, the CLI framework): left
 # out of the cumulative table, as each would read "100 %".
-SKIP = ("<frozen ", "builtins.exec>", "<string>", "runpy.py", "cProfile.py", "/profile.py",
-        "typer/", "click/", "bokfor/__main__.py")
+SKIP = (
+    "<frozen ",
+    "builtins.exec>",
+    "<string>",
+    "runpy.py",
+    "cProfile.py",
+    "/profile.py",
+    "typer/",
+    "click/",
+    "bokfor/__main__.py",
+)
 
 
 def where(key: tuple[str, int, str]) -> str:
@@ -42,7 +51,7 @@ def where(key: tuple[str, int, str]) -> str:
     except ValueError:
         parts = path.parts
         if "site-packages" in parts:
-            file = "/".join(parts[parts.index("site-packages") + 1:])
+            file = "/".join(parts[parts.index("site-packages") + 1 :])
         elif "lib" in parts:
             file = "/".join(parts[-2:]) if parts[-2] != "python3.11" else parts[-1]
     return f"{file}:{line}:{func}"
@@ -52,29 +61,38 @@ def report(prof: Path, top: int, wall: float) -> str:
     stats = pstats.Stats(str(prof))
     rows = [(key, st[0], st[1], st[2], st[3]) for key, st in stats.stats.items()]  # type: ignore[attr-defined]
     total = max(ct for *_, ct in rows)
-    lines = [f"profiled run: {wall:.1f} s wall, {total:.1f} s inside the profiler", "",
-             "| # | function (file:line:function) | calls | cumulative s | share | own s |",
-             "|---|---|---|---|---|---|"]
-    cum = sorted((r for r in rows if not any(s in where(r[0]) for s in SKIP)),
-                 key=lambda r: -r[4])
+    lines = [
+        f"profiled run: {wall:.1f} s wall, {total:.1f} s inside the profiler",
+        "",
+        "| # | function (file:line:function) | calls | cumulative s | share | own s |",
+        "|---|---|---|---|---|---|",
+    ]
+    cum = sorted((r for r in rows if not any(s in where(r[0]) for s in SKIP)), key=lambda r: -r[4])
     for i, (key, _cc, nc, tt, ct) in enumerate(cum[:top], 1):
-        lines.append(f"| {i} | `{where(key)}` | {nc:,} | {ct:.2f} | {ct / total:.0%} | "
-                     f"{tt:.2f} |")
-    lines += ["", "| # | by own time (file:line:function) | calls | own s | share |",
-              "|---|---|---|---|---|"]
+        lines.append(f"| {i} | `{where(key)}` | {nc:,} | {ct:.2f} | {ct / total:.0%} | {tt:.2f} |")
+    lines += [
+        "",
+        "| # | by own time (file:line:function) | calls | own s | share |",
+        "|---|---|---|---|---|",
+    ]
     for i, (key, _cc, nc, tt, _ct) in enumerate(sorted(rows, key=lambda r: -r[3])[:top], 1):
         lines.append(f"| {i} | `{where(key)}` | {nc:,} | {tt:.2f} | {tt / total:.0%} |")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.profiling",
-                                     description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.profiling", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("case", choices=list(CASES))
     parser.add_argument("--rows", type=int, default=None, help="default: the case's full size")
     parser.add_argument("--top", type=int, default=25)
-    parser.add_argument("--keep", type=Path, default=None,
-                        help="folder for the input, the ledger and the .prof file")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        default=None,
+        help="folder for the input, the ledger and the .prof file",
+    )
     args = parser.parse_args(argv)
     case = CASES[args.case]
     if args.rows:
@@ -90,16 +108,27 @@ def main(argv: list[str] | None = None) -> int:
         run(suite.convert_cmd(case, data, ledger))  # every row exported first
         tail = ["plan", str(data), "--mapping", mapping, "--ledger", str(ledger)]
     else:
-        tail = ["convert", str(data), "--mapping", mapping, "--out",
-                str(work / f"{case.name}.profile.si"), "--ledger", str(ledger), "--quiet"]
+        tail = [
+            "convert",
+            str(data),
+            "--mapping",
+            mapping,
+            "--out",
+            str(work / f"{case.name}.profile.si"),
+            "--ledger",
+            str(ledger),
+            "--quiet",
+        ]
     prof = work / f"{case.name}.prof"
     cmd = [PY, "-m", "cProfile", "-o", str(prof), "-m", "bokfor", *tail]
     start = time.perf_counter()
     done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     wall = time.perf_counter() - start
     if done.returncode not in case.ok:
-        sys.exit(f"failed (exit {done.returncode}): {' '.join(cmd)}\n"
-                 f"{done.stderr.decode(errors='replace')[-4000:]}")
+        sys.exit(
+            f"failed (exit {done.returncode}): {' '.join(cmd)}\n"
+            f"{done.stderr.decode(errors='replace')[-4000:]}"
+        )
     print(f"{case.name}: {case.rows} rows; {' '.join(cmd)}")
     print(report(prof, args.top, wall))
     print(f"\nprofile: {prof}")

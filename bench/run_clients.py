@@ -30,9 +30,11 @@ from measure import run  # noqa: E402
 from bokfor.client import init_client  # noqa: E402
 
 BOKFOR = str(Path(sys.executable).with_name("bokfor"))
-SAMPLES = [("bank", REPO / "samples" / "bank" / "camt053_seb.xml"),
-           ("stripe", REPO / "samples" / "stripe" / "balance_history.csv"),
-           ("pos", REPO / "samples" / "pos" / "z-dagrapport_K1_1001.csv")]
+SAMPLES = [
+    ("bank", REPO / "samples" / "bank" / "camt053_seb.xml"),
+    ("stripe", REPO / "samples" / "stripe" / "balance_history.csv"),
+    ("pos", REPO / "samples" / "pos" / "z-dagrapport_K1_1001.csv"),
+]
 
 
 def make_clients(root: Path, n: int) -> list[Path]:
@@ -57,8 +59,11 @@ def refill(folders: list[Path]) -> None:
 
 
 def night(folders: list[Path], jobs: int, summary: Path) -> tuple[float, int, dict]:
-    wall, peak = run([BOKFOR, "run", *map(str, folders), "--jobs", str(jobs), "--json"],
-                     ok=(0,), stdout=str(summary))
+    wall, peak = run(
+        [BOKFOR, "run", *map(str, folders), "--jobs", str(jobs), "--json"],
+        ok=(0,),
+        stdout=str(summary),
+    )
     return wall, peak, json.loads(summary.read_text(encoding="utf-8"))
 
 
@@ -67,10 +72,21 @@ def shell_loop(folders: list[Path]) -> float:
     start = time.perf_counter()
     for folder in folders:
         inputs = sorted(str(p) for p in (folder / "inbox").iterdir())
-        code = subprocess.run([BOKFOR, "convert", *inputs, "-m", str(folder / "mapping.yaml"),
-                               "-o", str(folder / "out" / "loop-{run}.si"), "--ledger",
-                               str(folder / "loop.sqlite"), "--quiet"],
-                              stdout=subprocess.DEVNULL).returncode
+        code = subprocess.run(
+            [
+                BOKFOR,
+                "convert",
+                *inputs,
+                "-m",
+                str(folder / "mapping.yaml"),
+                "-o",
+                str(folder / "out" / "loop-{run}.si"),
+                "--ledger",
+                str(folder / "loop.sqlite"),
+                "--quiet",
+            ],
+            stdout=subprocess.DEVNULL,
+        ).returncode
         if code not in (0, 3):
             sys.exit(f"convert failed in {folder}")
     return time.perf_counter() - start
@@ -81,8 +97,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--jobs", default="1,2", help="comma-separated --jobs values")
     parser.add_argument("--repeat", type=int, default=1, help="best of this many runs")
-    parser.add_argument("--loop", action="store_true",
-                        help="also time the shell loop of bokfor convert processes")
+    parser.add_argument(
+        "--loop", action="store_true", help="also time the shell loop of bokfor convert processes"
+    )
     parser.add_argument("--keep", type=Path, help="keep the folders here")
     args = parser.parse_args()
     base = args.keep or Path(tempfile.mkdtemp(prefix="bokfor-clients-"))
@@ -90,8 +107,10 @@ def main() -> None:
     if template.exists():
         shutil.rmtree(template)
     make_clients(template, args.clients)
-    print(f"{args.clients} client folders, {os.cpu_count()} cores; wall time of `bokfor run`, "
-          f"best of {args.repeat}")
+    print(
+        f"{args.clients} client folders, {os.cpu_count()} cores; wall time of `bokfor run`, "
+        f"best of {args.repeat}"
+    )
     print(f"{'case':34} {'wall s':>8} {'ms/client':>10} {'peak MiB':>9} {'vouchers':>9}")
     for jobs in [int(j) for j in args.jobs.split(",")]:
         best: dict[str, tuple[float, int, int]] = {}
@@ -107,14 +126,18 @@ def main() -> None:
             refill(folders)
             again = night(folders, jobs, base / "summary.json")
             assert again[2]["totals"]["nothing_new"] == args.clients, again[2]["totals"]
-            for name, (wall, peak, summary) in (("first night (all new)", first),
-                                                 ("idle (inboxes empty)", idle),
-                                                 ("same files again (nothing new)", again)):
+            for name, (wall, peak, summary) in (
+                ("first night (all new)", first),
+                ("idle (inboxes empty)", idle),
+                ("same files again (nothing new)", again),
+            ):
                 if name not in best or wall < best[name][0]:
                     best[name] = (wall, peak, summary["totals"]["vouchers"])
         for name, (wall, peak, vouchers) in best.items():
-            print(f"{f'--jobs {jobs}: {name}':34} {wall:8.2f} {1000 * wall / args.clients:10.1f} "
-                  f"{peak:9d} {vouchers:9d}")
+            print(
+                f"{f'--jobs {jobs}: {name}':34} {wall:8.2f} {1000 * wall / args.clients:10.1f} "
+                f"{peak:9d} {vouchers:9d}"
+            )
     if args.loop:
         work = base / "loop"
         if work.exists():

@@ -16,6 +16,7 @@ time over the baseline's: 2.0× means bokfor took twice as long.
 A case whose runs add up past `--budget` seconds stops repeating (n < 3 in the table): the
 machine has 2 cores, and a run 40× over its target needs no best-of-3 to miss it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -95,18 +96,21 @@ class Layout:
     rules: tuple[str, str, str]
 
     def json(self) -> str:
-        return json.dumps({**self.__dict__, "amounts": list(self.amounts),
-                           "rules": list(self.rules)})
+        return json.dumps(
+            {**self.__dict__, "amounts": list(self.amounts), "rules": list(self.rules)}
+        )
 
 
-PEERS_LAYOUT = Layout(";", "utf-8", 1, 0, 1, (2,), True,
-                      ("(?i)stripe", "(?i)zettle", "(?i)skatteverket"))
-SEB_LAYOUT = Layout(";", "utf-8-sig", 1, 0, 3, (4, 5), False,
-                    ("(?i)stripe", "(?i)zettle", "(?i)avgift"))
-STRIPE_LAYOUT = Layout(",", "utf-8", 1, 9, 1, (3, 4), False,
-                       ("^charge$", "^refund$", "^payout$"))
-ZETTLE_LAYOUT = Layout(";", "utf-8", 9, 0, 9, (3, 4, 5, 6), True,
-                       ("(?i)kontaktl|chip", "(?i)swish", "(?i)kontant"))
+PEERS_LAYOUT = Layout(
+    ";", "utf-8", 1, 0, 1, (2,), True, ("(?i)stripe", "(?i)zettle", "(?i)skatteverket")
+)
+SEB_LAYOUT = Layout(
+    ";", "utf-8-sig", 1, 0, 3, (4, 5), False, ("(?i)stripe", "(?i)zettle", "(?i)avgift")
+)
+STRIPE_LAYOUT = Layout(",", "utf-8", 1, 9, 1, (3, 4), False, ("^charge$", "^refund$", "^payout$"))
+ZETTLE_LAYOUT = Layout(
+    ";", "utf-8", 9, 0, 9, (3, 4, 5, 6), True, ("(?i)kontaktl|chip", "(?i)swish", "(?i)kontant")
+)
 
 
 # -- cases ------------------------------------------------------------------------------------
@@ -135,26 +139,31 @@ class Case:
 
 def _gen_stripe(path: Path, rows: int) -> None:
     from bench.gen_stripe import generate
+
     generate(rows, path, 1)
 
 
 def _gen_seb(path: Path, rows: int) -> None:
     from bench.gen_seb import write_seb
+
     write_seb(path, rows, 1)
 
 
 def _gen_camt(path: Path, rows: int) -> None:
     from bench.gen_camt import write_camt053
+
     write_camt053(path, rows, 1)
 
 
 def _gen_peers(path: Path, rows: int) -> None:
     from bench.gen_peers import write_peers
+
     write_peers(path, rows, 42)
 
 
 def _gen_zettle(path: Path, rows: int) -> None:
     from bench.gen_zettle import write_zettle
+
     write_zettle(path, rows, 1)
 
 
@@ -163,10 +172,13 @@ def _bank_mapping(work: Path) -> Path:
     path = work / "bank.yaml"
     if not path.exists():
         text = (REPO / "mappings" / "bank.yaml").read_text(encoding="utf-8")
-        text = text.replace("  1930: Företagskonto\n", "  1930: Företagskonto\n"
-                            "  2999: Ej utredda bankposter\n", 1)
-        text += ("    fallback:\n      post:\n        - {account: bank_account, debit: amount}\n"
-                 "        - {account: 2999, credit: amount}\n")
+        text = text.replace(
+            "  1930: Företagskonto\n", "  1930: Företagskonto\n  2999: Ej utredda bankposter\n", 1
+        )
+        text += (
+            "    fallback:\n      post:\n        - {account: bank_account, debit: amount}\n"
+            "        - {account: 2999, credit: amount}\n"
+        )
         path.write_text(text, encoding="utf-8")
     return path
 
@@ -180,31 +192,125 @@ STRIPE_MAPPING = _fixed(REPO / "mappings" / "stripe.yaml")
 # ~205 bytes a row of gen_stripe.py: 10.5M rows make a file of about 2 GiB.
 STRIPE_2G_ROWS = 10_500_000
 
-CASES: dict[str, Case] = {c.name: c for c in (
-    Case("bank_peers", "peers' bank CSV → SIE (profile + 3 rules)", 100_000, 10_000,
-         _gen_peers, "csv", PEERS_MAPPING, PEERS_LAYOUT, "bench.floors.peers",
-         hledger_rules=HERE / "peers.rules", beangulp=True),
-    Case("bank_100", "a 100-row peers' bank CSV, the whole process", 100, 100, _gen_peers,
-         "csv", PEERS_MAPPING, PEERS_LAYOUT, "bench.floors.peers", beangulp=True),
-    Case("seb", "SEB CSV → SIE (mappings/bank.yaml)", 100_000, 10_000, _gen_seb, "csv",
-         _bank_mapping, SEB_LAYOUT, "bench.floors.seb"),
-    Case("stripe_100k", "Stripe balance export → SIE", 100_000, 1_000, _gen_stripe, "csv",
-         STRIPE_MAPPING, STRIPE_LAYOUT, "bench.floors.stripe"),
-    Case("stripe_1m", "Stripe balance export → SIE", 1_000_000, 10_000, _gen_stripe, "csv",
-         STRIPE_MAPPING, STRIPE_LAYOUT, "bench.floors.stripe"),
-    Case("stripe_1m_plan", "bokfor plan, every row already exported", 1_000_000, 10_000,
-         _gen_stripe, "csv", STRIPE_MAPPING, STRIPE_LAYOUT, "bench.floors.stripe",
-         ("--parse-only",), plan_of="stripe_1m", ok=(3,)),  # exit 3: nothing new
-    Case("camt_10k", "camt.053 → SIE (entries)", 10_000, 1_000, _gen_camt, "xml",
-         _bank_mapping, xml=True),
-    Case("camt_100k", "camt.053 → SIE (entries)", 100_000, 10_000, _gen_camt, "xml",
-         _bank_mapping, xml=True),
-    Case("zettle_year", "Zettle receipts, 365 days → SIE (mappings/pos.yaml)", 36_500, 10_000,
-         _gen_zettle, "csv", _fixed(REPO / "mappings" / "pos.yaml"), ZETTLE_LAYOUT,
-         "bench.floors.zettle"),
-    Case("stripe_2g", "a 2 GiB Stripe balance export → SIE (peak memory)", STRIPE_2G_ROWS,
-         100_000, _gen_stripe, "csv", STRIPE_MAPPING, default=False, once=True),
-)}
+CASES: dict[str, Case] = {
+    c.name: c
+    for c in (
+        Case(
+            "bank_peers",
+            "peers' bank CSV → SIE (profile + 3 rules)",
+            100_000,
+            10_000,
+            _gen_peers,
+            "csv",
+            PEERS_MAPPING,
+            PEERS_LAYOUT,
+            "bench.floors.peers",
+            hledger_rules=HERE / "peers.rules",
+            beangulp=True,
+        ),
+        Case(
+            "bank_100",
+            "a 100-row peers' bank CSV, the whole process",
+            100,
+            100,
+            _gen_peers,
+            "csv",
+            PEERS_MAPPING,
+            PEERS_LAYOUT,
+            "bench.floors.peers",
+            beangulp=True,
+        ),
+        Case(
+            "seb",
+            "SEB CSV → SIE (mappings/bank.yaml)",
+            100_000,
+            10_000,
+            _gen_seb,
+            "csv",
+            _bank_mapping,
+            SEB_LAYOUT,
+            "bench.floors.seb",
+        ),
+        Case(
+            "stripe_100k",
+            "Stripe balance export → SIE",
+            100_000,
+            1_000,
+            _gen_stripe,
+            "csv",
+            STRIPE_MAPPING,
+            STRIPE_LAYOUT,
+            "bench.floors.stripe",
+        ),
+        Case(
+            "stripe_1m",
+            "Stripe balance export → SIE",
+            1_000_000,
+            10_000,
+            _gen_stripe,
+            "csv",
+            STRIPE_MAPPING,
+            STRIPE_LAYOUT,
+            "bench.floors.stripe",
+        ),
+        Case(
+            "stripe_1m_plan",
+            "bokfor plan, every row already exported",
+            1_000_000,
+            10_000,
+            _gen_stripe,
+            "csv",
+            STRIPE_MAPPING,
+            STRIPE_LAYOUT,
+            "bench.floors.stripe",
+            ("--parse-only",),
+            plan_of="stripe_1m",
+            ok=(3,),
+        ),  # exit 3: nothing new
+        Case(
+            "camt_10k",
+            "camt.053 → SIE (entries)",
+            10_000,
+            1_000,
+            _gen_camt,
+            "xml",
+            _bank_mapping,
+            xml=True,
+        ),
+        Case(
+            "camt_100k",
+            "camt.053 → SIE (entries)",
+            100_000,
+            10_000,
+            _gen_camt,
+            "xml",
+            _bank_mapping,
+            xml=True,
+        ),
+        Case(
+            "zettle_year",
+            "Zettle receipts, 365 days → SIE (mappings/pos.yaml)",
+            36_500,
+            10_000,
+            _gen_zettle,
+            "csv",
+            _fixed(REPO / "mappings" / "pos.yaml"),
+            ZETTLE_LAYOUT,
+            "bench.floors.zettle",
+        ),
+        Case(
+            "stripe_2g",
+            "a 2 GiB Stripe balance export → SIE (peak memory)",
+            STRIPE_2G_ROWS,
+            100_000,
+            _gen_stripe,
+            "csv",
+            STRIPE_MAPPING,
+            default=False,
+            once=True,
+        ),
+    )
+}
 
 
 # -- measuring --------------------------------------------------------------------------------
@@ -237,9 +343,17 @@ def failure(said: str) -> str:
     return "failed: " + (said if len(said) <= 160 else said[:157] + "...")
 
 
-def repeat(label: str, rows: int, cmd: list[str], times: int, budget: float,
-           before: Callable[[], None] = lambda: None, ok: tuple[int, ...] = (0,),
-           stdout: str | None = None, tolerate: bool = False) -> Result:
+def repeat(
+    label: str,
+    rows: int,
+    cmd: list[str],
+    times: int,
+    budget: float,
+    before: Callable[[], None] = lambda: None,
+    ok: tuple[int, ...] = (0,),
+    stdout: str | None = None,
+    tolerate: bool = False,
+) -> Result:
     """Run `cmd` up to `times` times (calling `before` first each time), stopping early when
     another run would take the case past `budget` seconds. `tolerate`: a failed run ends the
     result with its message as the note instead of ending the suite."""
@@ -261,8 +375,11 @@ def repeat(label: str, rows: int, cmd: list[str], times: int, budget: float,
             break
     if len(result.walls) < times:
         result.note = f"budget {budget:.0f} s"
-    print(f"  {label:44} best {result.best:8.2f} s  n={len(result.walls)}  "
-          f"peak {result.peak} MiB", file=sys.stderr, flush=True)
+    print(
+        f"  {label:44} best {result.best:8.2f} s  n={len(result.walls)}  peak {result.peak} MiB",
+        file=sys.stderr,
+        flush=True,
+    )
     return result
 
 
@@ -293,17 +410,21 @@ class Suite:
                 tmp = path.with_suffix(".part")
                 case.make(tmp, rows)  # every generator streams to disk
                 tmp.rename(path)
-                print(f"generated {path.name} ({path.stat().st_size / 2**20:.1f} MiB) in "
-                      f"{time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
+                print(
+                    f"generated {path.name} ({path.stat().st_size / 2**20:.1f} MiB) in "
+                    f"{time.perf_counter() - start:.1f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
             self.inputs[key] = path
         return self.inputs[key]
 
-    def baseline(self, name: str, data: Path, rows: int, cmd: list[str],
-                 stdout: str | None = None) -> Result:
+    def baseline(
+        self, name: str, data: Path, rows: int, cmd: list[str], stdout: str | None = None
+    ) -> Result:
         key = (name, data)
         if key not in self.baselines:
-            self.baselines[key] = repeat(name, rows, cmd, self.times, self.budget,
-                                         stdout=stdout)
+            self.baselines[key] = repeat(name, rows, cmd, self.times, self.budget, stdout=stdout)
         return self.baselines[key]
 
     def floor(self, case: Case, data: Path, rows: int) -> Result:
@@ -319,21 +440,32 @@ class Suite:
         label = f"columnar floor, Polars: {what} ({count})"
         key = (label, data)
         if key not in self.baselines:
-            self.baselines[key] = repeat(label, rows, cmd, self.times, self.budget,
-                                         stdout=str(self.work / "floor.out"))
+            self.baselines[key] = repeat(
+                label, rows, cmd, self.times, self.budget, stdout=str(self.work / "floor.out")
+            )
         return self.baselines[key]
 
     def beangulp_python(self) -> tuple[str | None, str]:
         """The python of bench/.peers-venv with beangulp, made on first use; or None and why."""
         if self._beangulp is None:
             py = PEERS_VENV / "bin" / "python"
-            have = py.exists() and subprocess.run(
-                [str(py), "-c", "import beangulp"], capture_output=True).returncode == 0
+            have = (
+                py.exists()
+                and subprocess.run(
+                    [str(py), "-c", "import beangulp"], capture_output=True
+                ).returncode
+                == 0
+            )
             if not have:
-                print(f"  making {PEERS_VENV.relative_to(REPO)} with {BEANGULP} (pip)",
-                      file=sys.stderr, flush=True)
-                for step in ([PY, "-m", "venv", str(PEERS_VENV)],
-                             [str(py), "-m", "pip", "install", "-q", BEANGULP]):
+                print(
+                    f"  making {PEERS_VENV.relative_to(REPO)} with {BEANGULP} (pip)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                for step in (
+                    [PY, "-m", "venv", str(PEERS_VENV)],
+                    [str(py), "-m", "pip", "install", "-q", BEANGULP],
+                ):
                     try:
                         done = subprocess.run(step, capture_output=True, text=True, timeout=900)
                     except (OSError, subprocess.SubprocessError) as e:
@@ -347,16 +479,30 @@ class Suite:
         return self._beangulp
 
     def convert_cmd(self, case: Case, data: Path, ledger: Path) -> list[str]:
-        return [PY, "-m", "bokfor", "convert", str(data), "--mapping",
-                str(case.mapping(self.work)), "--out", str(self.work / f"{case.name}.si"),
-                "--ledger", str(ledger), "--quiet"]
+        return [
+            PY,
+            "-m",
+            "bokfor",
+            "convert",
+            str(data),
+            "--mapping",
+            str(case.mapping(self.work)),
+            "--out",
+            str(self.work / f"{case.name}.si"),
+            "--ledger",
+            str(ledger),
+            "--quiet",
+        ]
 
     def run_case(self, case: Case) -> None:
         rows = self.rows(case)
         data = self.input(case)
         self.loads[case.name] = os.getloadavg()[0]
-        print(f"{case.name}: {rows} rows (load average {self.loads[case.name]:.2f})",
-              file=sys.stderr, flush=True)
+        print(
+            f"{case.name}: {rows} rows (load average {self.loads[case.name]:.2f})",
+            file=sys.stderr,
+            flush=True,
+        )
         times = 1 if case.once else self.times
         if case.plan_of:
             ledger = self.ledgers.get(case.plan_of)
@@ -365,14 +511,31 @@ class Suite:
                 fresh(ledger)
                 print("  exporting every row first (not timed)", file=sys.stderr, flush=True)
                 run(self.convert_cmd(case, data, ledger))
-            cmd = [PY, "-m", "bokfor", "plan", str(data), "--mapping",
-                   str(case.mapping(self.work)), "--ledger", str(ledger)]
+            cmd = [
+                PY,
+                "-m",
+                "bokfor",
+                "plan",
+                str(data),
+                "--mapping",
+                str(case.mapping(self.work)),
+                "--ledger",
+                str(ledger),
+            ]
             main = repeat("bokfor plan", rows, cmd, times, self.budget, ok=case.ok)
         else:
             ledger = self.work / f"{case.name}.ledger.sqlite"
             cmd = self.convert_cmd(case, data, ledger)
-            main = repeat("bokfor convert", rows, cmd, times, self.budget,
-                          before=lambda: fresh(ledger), ok=case.ok, tolerate=case.once)
+            main = repeat(
+                "bokfor convert",
+                rows,
+                cmd,
+                times,
+                self.budget,
+                before=lambda: fresh(ledger),
+                ok=case.ok,
+                tolerate=case.once,
+            )
             out = self.work / f"{case.name}.si"
             if main.walls and (not out.exists() or b"#VER" not in out.read_bytes()[:1_000_000]):
                 sys.exit(f"{case.name}: bokfor wrote no vouchers to {out}")
@@ -384,32 +547,65 @@ class Suite:
             base.append(self.floor(case, data, rows))
         if case.layout is not None:
             spec = case.layout.json()
-            base.append(self.baseline("Polars read_csv (all String)", data, rows,
-                                      [PY, "-c", POLARS_READ, str(data), spec]))
-            base.append(self.baseline("stdlib floor (csv+Decimal+regex+write)", data, rows,
-                                      [PY, "-c", CSV_FLOOR, str(data),
-                                       str(self.work / "floor.txt"), spec]))
+            base.append(
+                self.baseline(
+                    "Polars read_csv (all String)",
+                    data,
+                    rows,
+                    [PY, "-c", POLARS_READ, str(data), spec],
+                )
+            )
+            base.append(
+                self.baseline(
+                    "stdlib floor (csv+Decimal+regex+write)",
+                    data,
+                    rows,
+                    [PY, "-c", CSV_FLOOR, str(data), str(self.work / "floor.txt"), spec],
+                )
+            )
         if case.xml:
-            base.append(self.baseline("C iterparse floor (every Ntry amount)", data, rows,
-                                      [PY, "-c", XML_FLOOR, str(data)]))
+            base.append(
+                self.baseline(
+                    "C iterparse floor (every Ntry amount)",
+                    data,
+                    rows,
+                    [PY, "-c", XML_FLOOR, str(data)],
+                )
+            )
         if case.beangulp:
             py, why = self.beangulp_python()
             label = "beangulp extract (csvbase, 3 rules)"
             if py is None:
                 base.append(Result(label, rows, note=why))
             else:
-                base.append(self.baseline(label, data, rows,
-                                          [py, str(HERE / "beangulp_peers.py"), "extract",
-                                           str(data)],
-                                          stdout=str(self.work / "beangulp.beancount")))
+                base.append(
+                    self.baseline(
+                        label,
+                        data,
+                        rows,
+                        [py, str(HERE / "beangulp_peers.py"), "extract", str(data)],
+                        stdout=str(self.work / "beangulp.beancount"),
+                    )
+                )
         if case.hledger_rules is not None:
             label = "hledger print (3 if rules)"
             if self.hledger:
-                base.append(self.baseline(
-                    label, data, rows,
-                    [self.hledger, "-f", f"csv:{data}", "--rules-file",
-                     str(case.hledger_rules), "print"],
-                    stdout=str(self.work / "hledger.journal")))
+                base.append(
+                    self.baseline(
+                        label,
+                        data,
+                        rows,
+                        [
+                            self.hledger,
+                            "-f",
+                            f"csv:{data}",
+                            "--rules-file",
+                            str(case.hledger_rules),
+                            "print",
+                        ],
+                        stdout=str(self.work / "hledger.journal"),
+                    )
+                )
             else:
                 base.append(Result(label, rows, note="skipped: hledger not installed"))
         self.results[case.name] = (case, main, base)
@@ -423,8 +619,13 @@ def fresh(ledger: Path) -> None:
 # -- reporting --------------------------------------------------------------------------------
 
 # Table columns: bokfor's best wall time over the baseline whose label starts so.
-RATIOS = (("t/floor", ("columnar floor", "C iterparse")), ("t/read", ("Polars read",)),
-          ("t/stdlib", ("stdlib",)), ("t/beangulp", ("beangulp",)), ("t/hledger", ("hledger",)))
+RATIOS = (
+    ("t/floor", ("columnar floor", "C iterparse")),
+    ("t/read", ("Polars read",)),
+    ("t/stdlib", ("stdlib",)),
+    ("t/beangulp", ("beangulp",)),
+    ("t/hledger", ("hledger",)),
+)
 
 
 def _find(base: list[Result], prefixes: tuple[str, ...]) -> Result | None:
@@ -445,28 +646,47 @@ def _fmt_rows(rows: int) -> str:
 
 
 def print_table(suite: Suite, out=sys.stdout) -> None:
-    width = max([40] + [len(b.label) + 4 for _, _, base in suite.results.values()
-                        for b in base])
-    cols = [("case", width), ("rows", 5), ("best s", 7), ("spread s", 8), ("n", 1),
-            ("rows/s", 9), ("peak MiB", 8)] + [(name, 10) for name, _ in RATIOS]
-    print("| " + " | ".join(f"{c:{'' if i == 0 else '>'}{w}}" for i, (c, w) in
-                            enumerate(cols)) + " |", file=out)
+    width = max([40] + [len(b.label) + 4 for _, _, base in suite.results.values() for b in base])
+    cols = [
+        ("case", width),
+        ("rows", 5),
+        ("best s", 7),
+        ("spread s", 8),
+        ("n", 1),
+        ("rows/s", 9),
+        ("peak MiB", 8),
+    ] + [(name, 10) for name, _ in RATIOS]
+    print(
+        "| "
+        + " | ".join(f"{c:{'' if i == 0 else '>'}{w}}" for i, (c, w) in enumerate(cols))
+        + " |",
+        file=out,
+    )
     print("|" + "|".join("-" * (w + 2) for _, w in cols) + "|", file=out)
     for name, (case, main, base) in suite.results.items():
         head = f"**{name}** bokfor {'plan' if case.plan_of else 'convert'}"
-        for label, r, is_main in [(head, main, True)] + [(f"  ↳ {b.label}", b, False)
-                                                          for b in base]:
+        for label, r, is_main in [(head, main, True)] + [
+            (f"  ↳ {b.label}", b, False) for b in base
+        ]:
             if not r.walls:
                 cells = [r.note] + [""] * (len(cols) - 3)
             else:
                 spread = f"{r.spread:.2f}" if len(r.walls) > 1 else "—"
                 if r.note:
                     spread += f" ({r.note})"
-                cells = [f"{r.best:.2f}", spread, str(len(r.walls)), f"{r.rows / r.best:,.0f}",
-                         str(r.peak)] + [_ratio(r, base, p) if is_main else ""
-                                         for _, p in RATIOS]
-            print(f"| {label:{width}} | {_fmt_rows(r.rows):>5} | " + " | ".join(
-                f"{c:>{w}}" for c, (_, w) in zip(cells, cols[2:], strict=True)) + " |", file=out)
+                cells = [
+                    f"{r.best:.2f}",
+                    spread,
+                    str(len(r.walls)),
+                    f"{r.rows / r.best:,.0f}",
+                    str(r.peak),
+                ] + [_ratio(r, base, p) if is_main else "" for _, p in RATIOS]
+            print(
+                f"| {label:{width}} | {_fmt_rows(r.rows):>5} | "
+                + " | ".join(f"{c:>{w}}" for c, (_, w) in zip(cells, cols[2:], strict=True))
+                + " |",
+                file=out,
+            )
 
 
 def targets(suite: Suite) -> list[tuple[str, str, str, str]]:
@@ -484,8 +704,9 @@ def targets(suite: Suite) -> list[tuple[str, str, str, str]]:
     def base(case: str, *prefixes: str) -> Result | None:
         return _find(res[case][2], prefixes) if case in res else None
 
-    def missing(what: str, limit: str, case: str, b: Result | None = None,
-                needs_base: bool = True) -> bool:
+    def missing(
+        what: str, limit: str, case: str, b: Result | None = None, needs_base: bool = True
+    ) -> bool:
         """Say so in the table and return True when the figure cannot be judged."""
         if main(case) is None:
             why = res[case][1].note if case in res else f"not run (--cases {case})"
@@ -504,8 +725,14 @@ def targets(suite: Suite) -> list[tuple[str, str, str, str]]:
         if not missing(what, f"≤ {limit:g}×", case, b):
             m = main(case)
             x = m.best / b.best
-            out.append((what, f"{x:.2f}× ({m.best:.2f} s vs {b.best:.2f} s)", f"≤ {limit:g}×",
-                        judge(x <= limit)))
+            out.append(
+                (
+                    what,
+                    f"{x:.2f}× ({m.best:.2f} s vs {b.best:.2f} s)",
+                    f"≤ {limit:g}×",
+                    judge(x <= limit),
+                )
+            )
 
     def faster(what: str, case: str, prefix: str, limit: float) -> None:
         """bokfor's rows/s at least `limit` × the baseline's."""
@@ -513,57 +740,99 @@ def targets(suite: Suite) -> list[tuple[str, str, str, str]]:
         if not missing(what, f"≥ {limit:g}×", case, b):
             m = main(case)
             x = b.best / m.best
-            out.append((what, f"{x:.2f}× ({m.rows / m.best:,.0f} vs {b.rows / b.best:,.0f} "
-                        "rows/s)", f"≥ {limit:g}×", judge(x >= limit)))
+            out.append(
+                (
+                    what,
+                    f"{x:.2f}× ({m.rows / m.best:,.0f} vs {b.rows / b.best:,.0f} rows/s)",
+                    f"≥ {limit:g}×",
+                    judge(x >= limit),
+                )
+            )
 
-    def at_most(what: str, case: str, value: Callable[[Result], float], unit: str,
-                limit: float, strict: bool = False) -> None:
+    def at_most(
+        what: str,
+        case: str,
+        value: Callable[[Result], float],
+        unit: str,
+        limit: float,
+        strict: bool = False,
+    ) -> None:
         shown = f"{'<' if strict else '≤'} {limit:g} {unit}"
         if not missing(what, shown, case, needs_base=False):
             m = main(case)
             v = value(m)
             got = f"{v:.2f} s" if unit == "s" else f"{v:.0f} {unit} ({m.best:.1f} s)"
-            out.append((what, f"{got}, load {suite.loads[case]:.1f} at its start", shown,
-                        judge(v < limit if strict else v <= limit)))
+            out.append(
+                (
+                    what,
+                    f"{got}, load {suite.loads[case]:.1f} at its start",
+                    shown,
+                    judge(v < limit if strict else v <= limit),
+                )
+            )
 
     faster("100k peers bank CSV → SIE: ≥ 4× beangulp's rows/s", "bank_peers", "beangulp", 4)
     faster("100k peers bank CSV → SIE: ≥ 15× hledger's rows/s", "bank_peers", "hledger", 15)
-    slower("100k peers bank CSV → SIE: ≤ 1.5× the columnar floor", "bank_peers",
-           ("columnar floor",), 1.5)
-    slower("1M Stripe rows → SIE: ≤ 1.5× the columnar floor", "stripe_1m",
-           ("columnar floor",), 1.5)
-    at_most("1M Stripe rows → SIE: ≤ 5 s when the machine is quiet", "stripe_1m",
-            lambda r: r.best, "s", 5)
+    slower(
+        "100k peers bank CSV → SIE: ≤ 1.5× the columnar floor",
+        "bank_peers",
+        ("columnar floor",),
+        1.5,
+    )
+    slower("1M Stripe rows → SIE: ≤ 1.5× the columnar floor", "stripe_1m", ("columnar floor",), 1.5)
+    at_most(
+        "1M Stripe rows → SIE: ≤ 5 s when the machine is quiet",
+        "stripe_1m",
+        lambda r: r.best,
+        "s",
+        5,
+    )
     at_most("1M Stripe rows → SIE: peak ≤ 400 MiB", "stripe_1m", lambda r: r.peak, "MiB", 400)
-    slower("plan of a fully exported 1M-row file: ≤ 1.5× the floor's read + parse",
-           "stripe_1m_plan", ("columnar floor",), 1.5)
-    slower("camt.053 100k entries: ≤ 2× the C iterparse floor", "camt_100k",
-           ("C iterparse",), 2)
+    slower(
+        "plan of a fully exported 1M-row file: ≤ 1.5× the floor's read + parse",
+        "stripe_1m_plan",
+        ("columnar floor",),
+        1.5,
+    )
+    slower("camt.053 100k entries: ≤ 2× the C iterparse floor", "camt_100k", ("C iterparse",), 2)
     what = "camt.053: peak at 100k ≤ 1.5× the peak at 10k"
     if main("camt_10k") and main("camt_100k"):
         small, big = main("camt_10k").peak, main("camt_100k").peak
-        out.append((what, f"{small} → {big} MiB ({big / small:.2f}×)", "≤ 1.5×",
-                    judge(big <= 1.5 * small)))
+        out.append(
+            (what, f"{small} → {big} MiB ({big / small:.2f}×)", "≤ 1.5×", judge(big <= 1.5 * small))
+        )
     else:
         out.append((what, "needs camt_10k and camt_100k", "≤ 1.5×", "—"))
-    at_most("2 GB Stripe export converts with peak memory under 1 GiB (not in CI)",
-            "stripe_2g", lambda r: r.peak, "MiB", 1024, strict=True)
-    at_most("a 100-row file, whole process: ≤ 0.25 s", "bank_100", lambda r: r.best, "s",
-            0.25)
+    at_most(
+        "2 GB Stripe export converts with peak memory under 1 GiB (not in CI)",
+        "stripe_2g",
+        lambda r: r.peak,
+        "MiB",
+        1024,
+        strict=True,
+    )
+    at_most("a 100-row file, whole process: ≤ 0.25 s", "bank_100", lambda r: r.best, "s", 0.25)
     slower("a 100-row file, whole process: ≤ 2× beangulp", "bank_100", ("beangulp",), 2)
     return out
 
 
 def machine() -> str:
     import importlib.metadata as md
+
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     hl = "not installed"
     if shutil.which("hledger"):
-        hl = subprocess.run(["hledger", "--version"], capture_output=True,
-                            text=True).stdout.strip().removeprefix("hledger ").split(",")[0]
-    return (f"{os.cpu_count()} cores, {mem:.0f} GiB, {platform.platform()}, "
-            f"Python {platform.python_version()}, Polars {md.version('polars')}, "
-            f"hledger {hl}, load average at start {os.getloadavg()[0]:.2f}")
+        hl = (
+            subprocess.run(["hledger", "--version"], capture_output=True, text=True)
+            .stdout.strip()
+            .removeprefix("hledger ")
+            .split(",")[0]
+        )
+    return (
+        f"{os.cpu_count()} cores, {mem:.0f} GiB, {platform.platform()}, "
+        f"Python {platform.python_version()}, Polars {md.version('polars')}, "
+        f"hledger {hl}, load average at start {os.getloadavg()[0]:.2f}"
+    )
 
 
 def reprint(path: Path) -> int:
@@ -571,12 +840,22 @@ def reprint(path: Path) -> int:
     saved = json.loads(path.read_text(encoding="utf-8"))
     suite = Suite(path.parent, saved["quick"], saved["repeat"], 0)
     for name, c in saved["cases"].items():
-        base = [Result(label, c["rows"], b["walls"], b["peaks"], b["note"])
-                for label, b in c["baselines"].items()]
+        base = [
+            Result(label, c["rows"], b["walls"], b["peaks"], b["note"])
+            for label, b in c["baselines"].items()
+        ]
         note = c.get("note", "")
-        suite.results[name] = (CASES[name], Result("bokfor", c["rows"], c["walls"], c["peaks"],
-                                                   failure(note) if "failed" in note else note),
-                               base)
+        suite.results[name] = (
+            CASES[name],
+            Result(
+                "bokfor",
+                c["rows"],
+                c["walls"],
+                c["peaks"],
+                failure(note) if "failed" in note else note,
+            ),
+            base,
+        )
         suite.loads[name] = c.get("load_average") or 0.0
     print(f"{path}: {saved['machine']}; suite {saved['seconds']:.0f} s\n")
     print_table(suite)
@@ -588,24 +867,43 @@ def reprint(path: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     defaults = [name for name, case in CASES.items() if case.default]
-    parser = argparse.ArgumentParser(prog="python -m bench",
-                                     description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog="cases: " + ", ".join(CASES) + " (stripe_2g "
-                                     "only when named: a 2 GiB file, one run)")
-    parser.add_argument("--quick", action="store_true",
-                        help="small files: 10k rows a case (the Stripe and camt pairs 1k "
-                        "and 10k, stripe_2g 100k)")
-    parser.add_argument("--cases", default=",".join(defaults),
-                        help="comma-separated case names (default: all but stripe_2g)")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="cases: " + ", ".join(CASES) + " (stripe_2g only when named: a 2 GiB file, one run)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="small files: 10k rows a case (the Stripe and camt pairs 1k and 10k, stripe_2g 100k)",
+    )
+    parser.add_argument(
+        "--cases",
+        default=",".join(defaults),
+        help="comma-separated case names (default: all but stripe_2g)",
+    )
     parser.add_argument("--repeat", type=int, default=3, help="runs of each case (best is kept)")
-    parser.add_argument("--budget", type=float, default=90.0,
-                        help="seconds one case may take before it stops repeating")
-    parser.add_argument("--keep", type=Path, default=None,
-                        help="keep generated files (and reuse them) in this folder")
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=90.0,
+        help="seconds one case may take before it stops repeating",
+    )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        default=None,
+        help="keep generated files (and reuse them) in this folder",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write results as JSON")
-    parser.add_argument("--tables", type=Path, default=None, metavar="JSON",
-                        help="print the tables of an earlier run from its --json file; run nothing")
+    parser.add_argument(
+        "--tables",
+        type=Path,
+        default=None,
+        metavar="JSON",
+        help="print the tables of an earlier run from its --json file; run nothing",
+    )
     args = parser.parse_args(argv)
     if args.tables:
         return reprint(args.tables)
@@ -621,8 +919,10 @@ def main(argv: list[str] | None = None) -> int:
     env = machine()
     print(env, file=sys.stderr)
     if not suite.hledger:
-        print("note: hledger is not installed: its baseline is skipped "
-              "(apt-get install -y hledger)", file=sys.stderr)
+        print(
+            "note: hledger is not installed: its baseline is skipped (apt-get install -y hledger)",
+            file=sys.stderr,
+        )
     started = time.perf_counter()
     try:
         for name in names:
@@ -632,15 +932,19 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
     total = time.perf_counter() - started
     print()
-    print(f"bokfor benchmark{' (--quick)' if args.quick else ''}: {env}; best of "
-          f"{args.repeat} (budget {args.budget:.0f} s a case), suite {total:.0f} s")
+    print(
+        f"bokfor benchmark{' (--quick)' if args.quick else ''}: {env}; best of "
+        f"{args.repeat} (budget {args.budget:.0f} s a case), suite {total:.0f} s"
+    )
     print()
     print_table(suite)
     print()
-    print("t/X: bokfor's best wall time over baseline X's best, both measured in this run on "
-          "the same file (2.00× = bokfor took twice as long); t/floor is the columnar floor "
-          "(camt: the C iterparse floor). spread: slowest − best run; n: runs (fewer than "
-          "--repeat when the case's budget ran out). Peak: max RSS.")
+    print(
+        "t/X: bokfor's best wall time over baseline X's best, both measured in this run on "
+        "the same file (2.00× = bokfor took twice as long); t/floor is the columnar floor "
+        "(camt: the C iterparse floor). spread: slowest − best run; n: runs (fewer than "
+        "--repeat when the case's budget ran out). Peak: max RSS."
+    )
     print()
     print("| target (issue 22) | measured | limit | verdict |")
     print("|---|---|---|---|")
@@ -648,14 +952,35 @@ def main(argv: list[str] | None = None) -> int:
     for row in verdicts:
         print("| " + " | ".join(row) + " |")
     if args.json:
-        args.json.write_text(json.dumps({
-            "machine": env, "quick": args.quick, "repeat": args.repeat, "seconds": total,
-            "cases": {name: {"rows": main.rows, "walls": main.walls, "peaks": main.peaks,
-                             "note": main.note, "load_average": suite.loads.get(name),
-                             "baselines": {b.label: {"walls": b.walls, "peaks": b.peaks,
-                                                     "note": b.note} for b in base}}
-                      for name, (_, main, base) in suite.results.items()},
-            "targets": [dict(zip(("target", "measured", "limit", "verdict"), t, strict=True))
-                        for t in verdicts],
-        }, indent=2, ensure_ascii=False), encoding="utf-8")
+        args.json.write_text(
+            json.dumps(
+                {
+                    "machine": env,
+                    "quick": args.quick,
+                    "repeat": args.repeat,
+                    "seconds": total,
+                    "cases": {
+                        name: {
+                            "rows": main.rows,
+                            "walls": main.walls,
+                            "peaks": main.peaks,
+                            "note": main.note,
+                            "load_average": suite.loads.get(name),
+                            "baselines": {
+                                b.label: {"walls": b.walls, "peaks": b.peaks, "note": b.note}
+                                for b in base
+                            },
+                        }
+                        for name, (_, main, base) in suite.results.items()
+                    },
+                    "targets": [
+                        dict(zip(("target", "measured", "limit", "verdict"), t, strict=True))
+                        for t in verdicts
+                    ],
+                },
+                indent=2,
+                ensure_ascii=False,
+            ),
+            encoding="utf-8",
+        )
     return 0

@@ -24,5 +24,7 @@ def pytest_runtest_makereport(item, call):
     found = leaked(report.capstdout, report.capstderr, report.caplog, report.longreprtext)
     if found:
         report.outcome = "failed"
-        report.longrepr = (f"{item.nodeid}: a secret appears in the test's output "
-                           f"({len(found)} of the fake's secrets; never print them)")
+        report.longrepr = (
+            f"{item.nodeid}: a secret appears in the test's output "
+            f"({len(found)} of the fake's secrets; never print them)"
+        )

@@ -58,8 +58,10 @@ FAKE_CODES = {  # not documented by Fortnox: placeholders, the messages carry th
 }
 
 # Fortnox's documented whitelist (formats-and-encoding page), ASCII apostrophe excluded.
-_SYMBOLS = set(" \u2013:.`\u00b4\u2019,;^\u00a4#%\u00a7\u00a3$\u20ac\u00a2\u00a5\u00a9\u2122\u00b0&/()=+-*_!?"
-               "\u00b2\u00b3\u00ae\u00bd@\\\u00a0\u0308\u030a\n\r")
+_SYMBOLS = set(
+    " \u2013:.`\u00b4\u2019,;^\u00a4#%\u00a7\u00a3$\u20ac\u00a2\u00a5\u00a9\u2122\u00b0&/()=+-*_!?"
+    "\u00b2\u00b3\u00ae\u00bd@\\\u00a0\u0308\u030a\n\r"
+)
 
 
 class VirtualClock:
@@ -130,8 +132,7 @@ class FortnoxFake:
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
-        self._hits: dict[str, collections.deque[float]] = collections.defaultdict(
-            collections.deque)
+        self._hits: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
         self._server: ThreadingHTTPServer | None = None
         self._base_url = ""
         self._thread: threading.Thread | None = None
@@ -149,8 +150,9 @@ class FortnoxFake:
         host, port = self._server.server_address[:2]
         self._base_url = f"http://{host}:{port}"
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 
@@ -171,36 +173,65 @@ class FortnoxFake:
     # --- setting up a company ------------------------------------------------------------
 
     def add_year(self, year_id: int, start: str, end: str) -> None:
-        self.years.append({"Id": year_id, "FromDate": start, "ToDate": end,
-                           "AccountingMethod": "ACCRUAL"})
+        self.years.append(
+            {"Id": year_id, "FromDate": start, "ToDate": end, "AccountingMethod": "ACCRUAL"}
+        )
         self.series.setdefault(year_id, {})
         self.accounts.setdefault(year_id, {})
 
-    def add_series(self, code: str, manual: bool = True, description: str = "",
-                   years: list[int] | None = None) -> None:
+    def add_series(
+        self, code: str, manual: bool = True, description: str = "", years: list[int] | None = None
+    ) -> None:
         for y in years or [y["Id"] for y in self.years]:
-            self.series[y][code] = {"Code": code, "Description": description or code,
-                                    "Manual": manual, "NextVoucherNumber": 1, "Year": y}
+            self.series[y][code] = {
+                "Code": code,
+                "Description": description or code,
+                "Manual": manual,
+                "NextVoucherNumber": 1,
+                "Year": y,
+            }
 
-    def add_account(self, number: int, description: str = "", *, active: bool = True,
-                    cost_center: str = "ALLOWED", project: str = "ALLOWED",
-                    transaction_information: str = "ALLOWED",
-                    years: list[int] | None = None) -> None:
+    def add_account(
+        self,
+        number: int,
+        description: str = "",
+        *,
+        active: bool = True,
+        cost_center: str = "ALLOWED",
+        project: str = "ALLOWED",
+        transaction_information: str = "ALLOWED",
+        years: list[int] | None = None,
+    ) -> None:
         for y in years or [y["Id"] for y in self.years]:
             self.accounts[y][number] = {
-                "Number": number, "Description": description or f"Konto {number}",
-                "Active": active, "CostCenterSettings": cost_center,
+                "Number": number,
+                "Description": description or f"Konto {number}",
+                "Active": active,
+                "CostCenterSettings": cost_center,
                 "ProjectSettings": project,
                 "TransactionInformationSettings": transaction_information,
-                "QuantitySettings": "ALLOWED", "VATCode": "", "SRU": 0, "Year": y}
+                "QuantitySettings": "ALLOWED",
+                "VATCode": "",
+                "SRU": 0,
+                "Year": y,
+            }
 
     def add_cost_center(self, code: str, active: bool = True) -> None:
-        self.cost_centers[code] = {"Code": code, "Description": f"KS {code}", "Active": active,
-                                   "Note": ""}
+        self.cost_centers[code] = {
+            "Code": code,
+            "Description": f"KS {code}",
+            "Active": active,
+            "Note": "",
+        }
 
     def add_project(self, number: str, status: str = "ONGOING") -> None:
-        self.projects[number] = {"ProjectNumber": number, "Description": f"Projekt {number}",
-                                 "Status": status, "StartDate": "2025-01-01", "EndDate": ""}
+        self.projects[number] = {
+            "ProjectNumber": number,
+            "Description": f"Projekt {number}",
+            "Status": status,
+            "StartDate": "2025-01-01",
+            "EndDate": "",
+        }
 
     @classmethod
     def standard(cls, **kwargs: Any) -> "FortnoxFake":
@@ -212,9 +243,13 @@ class FortnoxFake:
         fake.add_year(2, "2026-01-01", "2026-12-31")
         fake.add_series("A", True, "Redovisning")
         fake.add_series("F", False, "Kassa")
-        for number, name in [(1930, "Företagskonto"), (1580, "Fordran Stripe"),
-                             (3001, "Försäljning 25 %"), (2611, "Utgående moms 25 %"),
-                             (6570, "Bankkostnader")]:
+        for number, name in [
+            (1930, "Företagskonto"),
+            (1580, "Fordran Stripe"),
+            (3001, "Försäljning 25 %"),
+            (2611, "Utgående moms 25 %"),
+            (6570, "Bankkostnader"),
+        ]:
             fake.add_account(number, name)
         fake.add_account(6571, "Gammalt konto", active=False)
         fake.add_account(5010, "Lokalhyra", cost_center="MANDATORY")
@@ -249,12 +284,20 @@ class FortnoxFake:
         with self._lock:
             self.tokens.clear()
 
-    def inject(self, action: str, method: str = "POST", path: str = "/3/vouchers",
-               times: int = 1, delay: float = 0.0, *, status: int = 400, code: int = 0,
-               message: str = "") -> None:
+    def inject(
+        self,
+        action: str,
+        method: str = "POST",
+        path: str = "/3/vouchers",
+        times: int = 1,
+        delay: float = 0.0,
+        *,
+        status: int = 400,
+        code: int = 0,
+        message: str = "",
+    ) -> None:
         with self._lock:
-            self.faults.append(Fault(action, method, path, times, delay, status, code,
-                                     message))
+            self.faults.append(Fault(action, method, path, times, delay, status, code, message))
 
     def _take_fault(self, method: str, path: str) -> Fault | None:
         with self._lock:
@@ -265,8 +308,11 @@ class FortnoxFake:
         return None
 
     def count(self, method: str, path: str, status: int | None = None) -> int:
-        return sum(1 for m, p, s in self.log
-                   if m == method and p == path and (status is None or s == status))
+        return sum(
+            1
+            for m, p, s in self.log
+            if m == method and p == path and (status is None or s == status)
+        )
 
     @property
     def rate_limited(self) -> int:
@@ -302,17 +348,25 @@ class FortnoxFake:
             return next((y for y in self.years if y["FromDate"] <= date <= y["ToDate"]), None)
         return self.years[-1] if self.years else None
 
-    def route(self, method: str, path: str, query: dict[str, str], body: bytes
-              ) -> tuple[int, Any]:
+    def route(self, method: str, path: str, query: dict[str, str], body: bytes) -> tuple[int, Any]:
         parts = [urllib.parse.unquote(p) for p in path.strip("/").split("/")]
         if method == "GET":
             if parts == ["3", "companyinformation"]:
-                return 200, {"CompanyInformation": {
-                    "Address": "Storgatan 1", "City": "Stockholm",
-                    "CompanyName": self.company_name, "CountryCode": "SE",
-                    "DatabaseNumber": int(TENANT_ID), "OrganizationNumber": self.orgnr,
-                    "VisitAddress": "", "VisitCity": "", "VisitCountryCode": "",
-                    "VisitZipCode": "", "ZipCode": "111 22"}}
+                return 200, {
+                    "CompanyInformation": {
+                        "Address": "Storgatan 1",
+                        "City": "Stockholm",
+                        "CompanyName": self.company_name,
+                        "CountryCode": "SE",
+                        "DatabaseNumber": int(TENANT_ID),
+                        "OrganizationNumber": self.orgnr,
+                        "VisitAddress": "",
+                        "VisitCity": "",
+                        "VisitCountryCode": "",
+                        "VisitZipCode": "",
+                        "ZipCode": "111 22",
+                    }
+                }
             if parts == ["3", "financialyears"]:
                 return 200, self.page("FinancialYears", self.years, query)
             if parts[:2] == ["3", "financialyears"] and len(parts) == 3:
@@ -320,15 +374,32 @@ class FortnoxFake:
                 return (200, {"FinancialYear": y}) if y else self.error(404, 2000588, "Not found")
             if parts == ["3", "voucherseries"]:
                 y = self.year(query)
-                items = [{k: v for k, v in s.items() if k != "NextVoucherNumber"}
-                         for s in self.series.get(y["Id"], {}).values()] if y else []
+                items = (
+                    [
+                        {k: v for k, v in s.items() if k != "NextVoucherNumber"}
+                        for s in self.series.get(y["Id"], {}).values()
+                    ]
+                    if y
+                    else []
+                )
                 return 200, self.page("VoucherSeriesCollection", items, query)
             if parts == ["3", "accounts"]:
                 y = self.year(query)
-                keep = ("Number", "Description", "Active", "CostCenterSettings",
-                        "ProjectSettings", "VATCode", "SRU", "Year")  # what the list has
-                items = [{k: a[k] for k in keep}
-                         for a in self.accounts.get(y["Id"], {}).values()] if y else []
+                keep = (
+                    "Number",
+                    "Description",
+                    "Active",
+                    "CostCenterSettings",
+                    "ProjectSettings",
+                    "VATCode",
+                    "SRU",
+                    "Year",
+                )  # what the list has
+                items = (
+                    [{k: a[k] for k in keep} for a in self.accounts.get(y["Id"], {}).values()]
+                    if y
+                    else []
+                )
                 return 200, self.page("Accounts", items, query)
             if parts[:2] == ["3", "accounts"] and len(parts) == 3:
                 y = self.year(query)
@@ -355,16 +426,26 @@ class FortnoxFake:
         limit = max(1, min(500, int(query.get("limit", 100))))
         page = max(1, int(query.get("page", 1)))
         pages = max(1, -(-len(items) // limit))
-        chunk = items[(page - 1) * limit: page * limit]
-        return {"MetaInformation": {"@TotalResources": len(items), "@TotalPages": pages,
-                                    "@CurrentPage": page}, key: chunk}
+        chunk = items[(page - 1) * limit : page * limit]
+        return {
+            "MetaInformation": {
+                "@TotalResources": len(items),
+                "@TotalPages": pages,
+                "@CurrentPage": page,
+            },
+            key: chunk,
+        }
 
     def list_vouchers(self, parts: list[str], query: dict[str, str]) -> tuple[int, Any]:
         if len(parts) == 4 and parts[2] != "sublist":  # /3/vouchers/{S}/{N}
             y = self.year(query)
             for v in self.vouchers:
-                if v["VoucherSeries"] == parts[2] and str(v["VoucherNumber"]) == parts[3] \
-                        and y and v["Year"] == y["Id"]:
+                if (
+                    v["VoucherSeries"] == parts[2]
+                    and str(v["VoucherNumber"]) == parts[3]
+                    and y
+                    and v["Year"] == y["Id"]
+                ):
                     return 200, {"Voucher": v}
             return self.error(404, 2000588, "Verifikationen hittades inte")
         series = parts[3] if len(parts) == 4 else None
@@ -380,32 +461,50 @@ class FortnoxFake:
             if "todate" in query and v["TransactionDate"] > query["todate"]:
                 continue
             # The list carries no rows and (as seen in clients) no Comments.
-            items.append({k: v[k] for k in ("@url", "Description", "TransactionDate",
-                                            "VoucherNumber", "VoucherSeries", "Year",
-                                            "ReferenceType", "ApprovalState")})
+            items.append(
+                {
+                    k: v[k]
+                    for k in (
+                        "@url",
+                        "Description",
+                        "TransactionDate",
+                        "VoucherNumber",
+                        "VoucherSeries",
+                        "Year",
+                        "ReferenceType",
+                        "ApprovalState",
+                    )
+                }
+            )
         return 200, self.page("Vouchers", items, query)
 
     def sie4(self, query: dict[str, str]) -> bytes:
-        y = self.year({"financialyear": query["financialYear"]} if "financialYear" in query
-                      else {})
+        y = self.year({"financialyear": query["financialYear"]} if "financialYear" in query else {})
         if y is None:
             return b""
         d = lambda s: s.replace("-", "")  # noqa: E731
-        lines = ["#FLAGGA 0", '#PROGRAM "Fortnox fake" 1.0', "#FORMAT PC8",
-                 f"#GEN {dt.date.today():%Y%m%d}", "#SIETYP 4", '#FNAMN "Fakebolaget AB"',
-                 f"#RAR 0 {d(y['FromDate'])} {d(y['ToDate'])}"]
+        lines = [
+            "#FLAGGA 0",
+            '#PROGRAM "Fortnox fake" 1.0',
+            "#FORMAT PC8",
+            f"#GEN {dt.date.today():%Y%m%d}",
+            "#SIETYP 4",
+            '#FNAMN "Fakebolaget AB"',
+            f"#RAR 0 {d(y['FromDate'])} {d(y['ToDate'])}",
+        ]
         for a in self.accounts[y["Id"]].values():
             lines.append(f'#KONTO {a["Number"]} "{a["Description"]}"')
         for v in self.vouchers:
             if v["Year"] != y["Id"]:
                 continue
             text = v["Description"].replace('"', "")
-            lines.append(f'#VER {v["VoucherSeries"]} {v["VoucherNumber"]} '
-                         f'{d(v["TransactionDate"])} "{text}"')
+            lines.append(
+                f'#VER {v["VoucherSeries"]} {v["VoucherNumber"]} {d(v["TransactionDate"])} "{text}"'
+            )
             lines.append("{")
             for r in v["VoucherRows"]:
                 value = Decimal(str(r.get("Debit", 0))) - Decimal(str(r.get("Credit", 0)))
-                lines.append(f'#TRANS {r["Account"]} {{}} {value:.2f}')
+                lines.append(f"#TRANS {r['Account']} {{}} {value:.2f}")
             lines.append("}")
         return ("\r\n".join(lines) + "\r\n").encode("cp437", "replace")
 
@@ -423,8 +522,10 @@ class FortnoxFake:
                 s = self.series[voucher["Year"]][voucher["VoucherSeries"]]
                 voucher["VoucherNumber"] = s["NextVoucherNumber"]
                 s["NextVoucherNumber"] += 1
-                voucher["@url"] = (f"{self.base_url}/3/vouchers/{voucher['VoucherSeries']}/"
-                                   f"{voucher['VoucherNumber']}?financialyear={voucher['Year']}")
+                voucher["@url"] = (
+                    f"{self.base_url}/3/vouchers/{voucher['VoucherSeries']}/"
+                    f"{voucher['VoucherNumber']}?financialyear={voucher['Year']}"
+                )
                 self.vouchers.append(voucher)
         except Refusal as r:
             return self.error(r.status, r.code, r.message)
@@ -444,18 +545,23 @@ class FortnoxFake:
             raise Refusal(400, FAKE_CODES["row"], f"Ogiltigt datum {date}") from None
         year = self.year(query, date)
         if year is None or not (year["FromDate"] <= date <= year["ToDate"]):
-            raise Refusal(400, FAKE_CODES["year-missing"],
-                          f"Det finns inget räkenskapsår för datumet {date}")
+            raise Refusal(
+                400, FAKE_CODES["year-missing"], f"Det finns inget räkenskapsår för datumet {date}"
+            )
         code = v.get("VoucherSeries")
         s = self.series.get(year["Id"], {}).get(code)
         if s is None:
             raise Refusal(400, FAKE_CODES["series-missing"], "Ogiltig verifikationsserie angiven")
         if not s["Manual"]:
-            raise Refusal(400, FAKE_CODES["series-not-manual"],
-                          f"Verifikationsserien är inte manuell ({code})")
+            raise Refusal(
+                400,
+                FAKE_CODES["series-not-manual"],
+                f"Verifikationsserien är inte manuell ({code})",
+            )
         if self.locked_until is not None and day <= self.locked_until:
-            raise Refusal(400, 2000401,
-                          f"Administratör har låst perioden t.o.m. {self.locked_until}")
+            raise Refusal(
+                400, 2000401, f"Administratör har låst perioden t.o.m. {self.locked_until}"
+            )
         rows = v.get("VoucherRows") or []
         if len(rows) < 2:
             raise Refusal(400, FAKE_CODES["row"], "En verifikation måste ha minst två rader")
@@ -467,49 +573,87 @@ class FortnoxFake:
             if not a["Active"]:
                 raise Refusal(400, FAKE_CODES["inactive"], f'Konto "{a["Number"]}" är inte aktivt')
             if "TransactionInformation" in r and (
-                    not text_allowed(str(r["TransactionInformation"]))):
-                raise Refusal(400, 2000359, "Värdet innehåller ej tillåtna tecken. "
-                              f"({r['TransactionInformation']})")
+                not text_allowed(str(r["TransactionInformation"]))
+            ):
+                raise Refusal(
+                    400,
+                    2000359,
+                    f"Värdet innehåller ej tillåtna tecken. ({r['TransactionInformation']})",
+                )
             if len(str(r.get("TransactionInformation", ""))) > 100:
                 raise Refusal(400, FAKE_CODES["row"], "Transaktionsinformation är för lång")
             cc, pr = r.get("CostCenter"), r.get("Project")
             if a["CostCenterSettings"] == "MANDATORY" and not cc:
-                raise Refusal(400, FAKE_CODES["cost-centre"],
-                              f"Kostnadsställe är obligatoriskt för konto {a['Number']}")
+                raise Refusal(
+                    400,
+                    FAKE_CODES["cost-centre"],
+                    f"Kostnadsställe är obligatoriskt för konto {a['Number']}",
+                )
             if a["CostCenterSettings"] == "NOTALLOWED" and cc:
-                raise Refusal(400, FAKE_CODES["cost-centre"],
-                              f"Kostnadsställe är inte tillåtet för konto {a['Number']}")
+                raise Refusal(
+                    400,
+                    FAKE_CODES["cost-centre"],
+                    f"Kostnadsställe är inte tillåtet för konto {a['Number']}",
+                )
             if cc and (cc not in self.cost_centers or not self.cost_centers[cc]["Active"]):
                 raise Refusal(400, FAKE_CODES["cost-centre"], f"Kostnadsställe {cc} finns inte")
             if a["ProjectSettings"] == "MANDATORY" and not pr:
-                raise Refusal(400, FAKE_CODES["project"],
-                              f"Projekt är obligatoriskt för konto {a['Number']}")
+                raise Refusal(
+                    400, FAKE_CODES["project"], f"Projekt är obligatoriskt för konto {a['Number']}"
+                )
             if pr and pr not in self.projects:
                 raise Refusal(400, FAKE_CODES["project"], f"Projekt {pr} finns inte")
             if a["TransactionInformationSettings"] == "MANDATORY" and not r.get(
-                    "TransactionInformation"):
-                raise Refusal(400, FAKE_CODES["row"],
-                              f"Transaktionsinformation är obligatorisk för konto {a['Number']}")
+                "TransactionInformation"
+            ):
+                raise Refusal(
+                    400,
+                    FAKE_CODES["row"],
+                    f"Transaktionsinformation är obligatorisk för konto {a['Number']}",
+                )
             d, c = r.get("Debit", Decimal(0)), r.get("Credit", Decimal(0))
             for value in (d, c):
-                if not isinstance(value, (Decimal, int)) or isinstance(value, bool) \
-                        or value < 0 or Decimal(value) != Decimal(value).quantize(Decimal("0.01")):
+                if (
+                    not isinstance(value, (Decimal, int))
+                    or isinstance(value, bool)
+                    or value < 0
+                    or Decimal(value) != Decimal(value).quantize(Decimal("0.01"))
+                ):
                     raise Refusal(400, FAKE_CODES["row"], f"Ogiltigt belopp {value}")
             if (d == 0) == (c == 0):
                 raise Refusal(400, FAKE_CODES["row"], "Ange antingen debet eller kredit")
             debit += d
             credit += c
         if debit != credit:
-            raise Refusal(400, FAKE_CODES["unbalanced"],
-                          f"Verifikationen är inte i balans (debet {debit}, kredit {credit})")
-        out = {k: v[k] for k in ("Description", "TransactionDate", "VoucherSeries", "Comments",
-                                  "CostCenter", "Project") if k in v}
-        out["VoucherRows"] = [{"Account": r["Account"], "Debit": r.get("Debit", Decimal(0)),
-                               "Credit": r.get("Credit", Decimal(0)),
-                               "TransactionInformation": r.get("TransactionInformation", ""),
-                               "CostCenter": r.get("CostCenter", ""),
-                               "Project": r.get("Project", ""), "Removed": False}
-                              for r in rows]
+            raise Refusal(
+                400,
+                FAKE_CODES["unbalanced"],
+                f"Verifikationen är inte i balans (debet {debit}, kredit {credit})",
+            )
+        out = {
+            k: v[k]
+            for k in (
+                "Description",
+                "TransactionDate",
+                "VoucherSeries",
+                "Comments",
+                "CostCenter",
+                "Project",
+            )
+            if k in v
+        }
+        out["VoucherRows"] = [
+            {
+                "Account": r["Account"],
+                "Debit": r.get("Debit", Decimal(0)),
+                "Credit": r.get("Credit", Decimal(0)),
+                "TransactionInformation": r.get("TransactionInformation", ""),
+                "CostCenter": r.get("CostCenter", ""),
+                "Project": r.get("Project", ""),
+                "Removed": False,
+            }
+            for r in rows
+        ]
         out.update(Year=year["Id"], ReferenceType="MANUAL", ApprovalState=0)
         return out
 
@@ -519,30 +663,40 @@ class FortnoxFake:
         form = dict(urllib.parse.parse_qsl(body.decode("utf-8")))
         with self._lock:
             self.token_requests.append({"grant_type": form.get("grant_type", "")})
-        expected = "Basic " + base64.b64encode(
-            f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
+        expected = "Basic " + base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
         if headers.get("Authorization") != expected:
             return 401, {"error": "invalid_client", "error_description": "Invalid client"}
         grant = form.get("grant_type")
         if grant == "client_credentials":
             tenant = headers.get("TenantId") or form.get("tenant_id")
             if tenant != TENANT_ID:
-                return 400, {"error": "invalid_request",
-                             "error_description": "No consent for tenant"}
-            return 200, {"access_token": self.issue_token(), "scope": "bookkeeping",
-                         "expires_in": int(self.token_lifetime), "token_type": "bearer"}
+                return 400, {
+                    "error": "invalid_request",
+                    "error_description": "No consent for tenant",
+                }
+            return 200, {
+                "access_token": self.issue_token(),
+                "scope": "bookkeeping",
+                "expires_in": int(self.token_lifetime),
+                "token_type": "bearer",
+            }
         if grant == "refresh_token":
             with self._lock:
                 old = form.get("refresh_token", "")
                 if old not in self.refresh_tokens:
-                    return 400, {"error": "invalid_grant",
-                                 "error_description": "Invalid refresh token: already used or "
-                                 "expired"}
+                    return 400, {
+                        "error": "invalid_grant",
+                        "error_description": "Invalid refresh token: already used or expired",
+                    }
                 self.refresh_tokens.discard(old)
                 new = self.issue_refresh_token()
-            return 200, {"access_token": self.issue_token(), "refresh_token": new,
-                         "scope": "bookkeeping", "expires_in": int(self.token_lifetime),
-                         "token_type": "bearer"}
+            return 200, {
+                "access_token": self.issue_token(),
+                "refresh_token": new,
+                "scope": "bookkeeping",
+                "expires_in": int(self.token_lifetime),
+                "token_type": "bearer",
+            }
         return 400, {"error": "unsupported_grant_type"}
 
 
@@ -586,8 +740,9 @@ class _Handler(BaseHTTPRequestHandler):
         if token and fake.over_limit(token):
             return self.reply(method, path, 429, {"message": "Too Many Requests"})
         if not fake.check_token(auth):
-            status, payload = fake.error(401, 2000311, "Kan inte logga in, access-token eller "
-                                         "client-secret saknas (2).")
+            status, payload = fake.error(
+                401, 2000311, "Kan inte logga in, access-token eller client-secret saknas (2)."
+            )
             return self.reply(method, path, status, payload)
         fault = fake._take_fault(method, path)
         if fault and fault.action == "slow":

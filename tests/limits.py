@@ -55,21 +55,34 @@ class Outcome:
         assert self.peak_rss < MEMORY_LIMIT, f"peak RSS {self.peak_rss / 2**20:.0f} MiB"
 
 
-def run_limited(args: list[str], *, cwd: Path, timeout: float = 60.0,
-                env: dict[str, str] | None = None) -> Outcome:
+def run_limited(
+    args: list[str], *, cwd: Path, timeout: float = 60.0, env: dict[str, str] | None = None
+) -> Outcome:
     """`bokfor ARGS` run in `cwd`; killed after `timeout` seconds (the test then fails on
     time). Output is drained by threads so a chatty child never blocks on a full pipe."""
     fd, peak_file = tempfile.mkstemp(prefix="bokfor-limits-")
     os.close(fd)
-    full_env = {**os.environ, "COLUMNS": "200", "SOURCE_DATE_EPOCH": "1767225600",
-                **(env or {}), "BOKFOR_LIMITS_PEAK": peak_file}
+    full_env = {
+        **os.environ,
+        "COLUMNS": "200",
+        "SOURCE_DATE_EPOCH": "1767225600",
+        **(env or {}),
+        "BOKFOR_LIMITS_PEAK": peak_file,
+    }
     start = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-c", _BOOT, *args], cwd=cwd, env=full_env,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _BOOT, *args],
+        cwd=cwd,
+        env=full_env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     chunks: dict[str, list[bytes]] = {"out": [], "err": []}
-    readers = [threading.Thread(target=lambda s=stream, k=k: chunks[k].append(s.read()))
-               for k, stream in (("out", proc.stdout), ("err", proc.stderr))]
+    readers = [
+        threading.Thread(target=lambda s=stream, k=k: chunks[k].append(s.read()))
+        for k, stream in (("out", proc.stdout), ("err", proc.stderr))
+    ]
     for reader in readers:
         reader.start()
     status, usage = _wait(proc.pid, start + timeout)
@@ -82,9 +95,13 @@ def run_limited(args: list[str], *, cwd: Path, timeout: float = 60.0,
             peak_kb = int(f.read() or usage.ru_maxrss)
     finally:
         os.unlink(peak_file)
-    return Outcome(proc.returncode, b"".join(chunks["out"]).decode("utf-8", "replace"),
-                   b"".join(chunks["err"]).decode("utf-8", "replace"),
-                   seconds, peak_kb * 1024)  # Linux: kilobytes
+    return Outcome(
+        proc.returncode,
+        b"".join(chunks["out"]).decode("utf-8", "replace"),
+        b"".join(chunks["err"]).decode("utf-8", "replace"),
+        seconds,
+        peak_kb * 1024,
+    )  # Linux: kilobytes
 
 
 def _wait(pid: int, deadline: float):  # -> (status, resource.struct_rusage)

@@ -23,22 +23,43 @@ REPO = Path(__file__).parent.parent
 UTC = dt.timezone.utc
 
 
-def stripe_row(line: int, type_: str, gross: int, fee: int, *, day: int = 5, payout: str | None = None,
-               description: str = "", currency: str = "sek", **metadata: str) -> Row:
+def stripe_row(
+    line: int,
+    type_: str,
+    gross: int,
+    fee: int,
+    *,
+    day: int = 5,
+    payout: str | None = None,
+    description: str = "",
+    currency: str = "sek",
+    **metadata: str,
+) -> Row:
     fields = {
-        "id": f"txn_{line}", "type": type_, "currency": currency, "description": description,
-        "created": dt.datetime(2026, 1, day, 10, line % 60, tzinfo=UTC), "payout_id": payout,
+        "id": f"txn_{line}",
+        "type": type_,
+        "currency": currency,
+        "description": description,
+        "created": dt.datetime(2026, 1, day, 10, line % 60, tzinfo=UTC),
+        "payout_id": payout,
     }
     fields.update({f"metadata.{k}": v for k, v in metadata.items()})
-    return Row("stripe_balance", f"stripe:txn_{line}", dt.date(2026, 1, day),
-               {"gross": gross, "fee": fee, "net": gross - fee}, fields, Origin("day.csv", line))
+    return Row(
+        "stripe_balance",
+        f"stripe:txn_{line}",
+        dt.date(2026, 1, day),
+        {"gross": gross, "fee": fee, "net": gross - fee},
+        fields,
+        Origin("day.csv", line),
+    )
 
 
 def mapping(grouping: str | None = None):
     m = load_mapping(REPO / "mappings" / "stripe.yaml")
     if grouping:
-        rules = dataclasses.replace(m.sources["stripe_balance"], grouping=grouping,
-                                    voucher_text=None)
+        rules = dataclasses.replace(
+            m.sources["stripe_balance"], grouping=grouping, voucher_text=None
+        )
         m = dataclasses.replace(m, sources={"stripe_balance": rules})
     return m
 
@@ -79,10 +100,17 @@ def test_per_row_books_each_row_balanced():
     m = mapping("per_row")
     result = book(DAY, m.sources["stripe_balance"], m, SOURCE.schema)
     assert [v.text for v in result.vouchers] == [
-        "Försäljning 25 %", "Återbetalning", "Stripe-avgifter", "Utbetalning"]
+        "Försäljning 25 %",
+        "Återbetalning",
+        "Stripe-avgifter",
+        "Utbetalning",
+    ]
     assert all(v.balance == 0 for v in result.vouchers)
     assert lines_of(result.vouchers[1]) == [
-        ("1580", -24900, {}), ("3001", 19920, {1: "WEB"}), ("2611", 4980, {})]
+        ("1580", -24900, {}),
+        ("3001", 19920, {1: "WEB"}),
+        ("2611", 4980, {}),
+    ]
 
 
 def test_per_payout_holds_back_rows_not_yet_paid_out():
@@ -97,22 +125,35 @@ def test_per_payout_holds_back_rows_not_yet_paid_out():
 
 def test_export_rule_matches_metadata_before_swedish_sales():
     m = mapping("per_row")
-    [voucher] = book([stripe_row(2, "charge", 50000, 1000, vat_country="NO")],
-                     m.sources["stripe_balance"], m, SOURCE.schema).vouchers
+    [voucher] = book(
+        [stripe_row(2, "charge", 50000, 1000, vat_country="NO")],
+        m.sources["stripe_balance"],
+        m,
+        SOURCE.schema,
+    ).vouchers
     assert voucher.rule == "Försäljning export"
-    assert lines_of(voucher) == [("1580", 49000, {}), ("6570", 1000, {}), ("3105", -50000, {1: "WEB"})]
+    assert lines_of(voucher) == [
+        ("1580", 49000, {}),
+        ("6570", 1000, {}),
+        ("3105", -50000, {1: "WEB"}),
+    ]
 
 
 def test_unmapped_rows_are_listed_with_a_snippet():
     m = mapping()
-    rows = [*DAY, stripe_row(7, "issuing_transaction", 5000, 0), stripe_row(8, "issuing_transaction", 7000, 0),
-            stripe_row(9, "advance", 100, 0)]
+    rows = [
+        *DAY,
+        stripe_row(7, "issuing_transaction", 5000, 0),
+        stripe_row(8, "issuing_transaction", 7000, 0),
+        stripe_row(9, "advance", 100, 0),
+    ]
     booking = book(rows, m.sources["stripe_balance"], m, SOURCE.schema)
     assert len(booking.vouchers) == 1  # the mapped rows are still booked (a plan shows both)
     text = unmapped_error(booking.unmapped, m.sources["stripe_balance"], m, SOURCE.schema).render()
     assert text.splitlines()[0] == (
         "day.csv:7: sources.stripe_balance.rules: 3 rows of 2 kinds match no rule "
-        "Fix: add a rule for each kind below, or a `fallback:`.")
+        "Fix: add a rule for each kind below, or a `fallback:`."
+    )
     assert "  type=issuing_transaction currency=sek: 2 rows, first at line 7" in text
     assert "  type=advance currency=sek: 1 row, first at line 9" in text
     assert "    when: {type: issuing_transaction, currency: sek}" in text
@@ -121,12 +162,17 @@ def test_unmapped_rows_are_listed_with_a_snippet():
 def test_foreign_currency_row_is_refused():
     m = mapping()
     with pytest.raises(InputError) as exc:
-        book([stripe_row(2, "charge", 1000, 30, currency="eur")], m.sources["stripe_balance"], m,
-             SOURCE.schema)
+        book(
+            [stripe_row(2, "charge", 1000, 30, currency="eur")],
+            m.sources["stripe_balance"],
+            m,
+            SOURCE.schema,
+        )
     assert str(exc.value) == (
         "day.csv:2: column 'currency': amount in EUR, but the books are kept in SEK: no rate "
         f"for EUR in {m.file} currency_rates Fix: add a rate under `currency_rates:` in the "
-        "mapping ({fixed: {EUR: '11.25'}} or a rate file), or export the SEK balance.")
+        "mapping ({fixed: {EUR: '11.25'}} or a rate file), or export the SEK balance."
+    )
 
 
 def test_row_that_breaks_its_own_identity_cannot_unbalance_a_voucher():
@@ -142,11 +188,14 @@ def test_row_that_breaks_its_own_identity_cannot_unbalance_a_voucher():
         "day.csv:2: sources.stripe_balance.rules[1]: rule 'Försäljning 25 %' "
         f"({rule.where}) gives a voucher that does not balance: "
         "debit − credit = -0,45 kr "
-        "Fix: post every amount of the row on both sides (see docs/mapping.md).")
+        "Fix: post every amount of the row on both sides (see docs/mapping.md)."
+    )
 
 
 def test_merge_keeps_debit_and_credit_apart():
-    merged = merge_lines([Line("3001", -100), Line("3001", 40), Line("3001", -50), Line("1580", 110)])
+    merged = merge_lines(
+        [Line("3001", -100), Line("3001", 40), Line("3001", -50), Line("1580", 110)]
+    )
     assert [(l.account, l.amount) for l in merged] == [("1580", 110), ("3001", 40), ("3001", -150)]
 
 
@@ -163,15 +212,25 @@ def stripe_rows(draw) -> list[Row]:
         kind, sign = draw(_KINDS)
         gross = sign * draw(st.integers(1, 500_000))
         fee = draw(st.integers(0, 3_000)) if kind == "charge" else 0
-        row = stripe_row(line, kind, gross, fee, day=draw(st.integers(1, 4)),
-                         payout=draw(st.sampled_from(["po_1", "po_2", None])))
+        row = stripe_row(
+            line,
+            kind,
+            gross,
+            fee,
+            day=draw(st.integers(1, 4)),
+            payout=draw(st.sampled_from(["po_1", "po_2", None])),
+        )
         # Two files of one source, keys that are not ASCII (what a voucher packs: PackedKeys),
         # rows created in the same minute (their lines decide)
         created = row.fields["created"].replace(minute=draw(st.integers(0, 2)))
-        rows.append(dataclasses.replace(
-            row, key=row.key + draw(st.sampled_from(["", "-å", "-€"])),
-            fields={**row.fields, "created": created},
-            origin=Origin(draw(st.sampled_from(["day.csv", "dag två.csv"])), line)))
+        rows.append(
+            dataclasses.replace(
+                row,
+                key=row.key + draw(st.sampled_from(["", "-å", "-€"])),
+                fields={**row.fields, "created": created},
+                origin=Origin(draw(st.sampled_from(["day.csv", "dag två.csv"])), line),
+            )
+        )
     return draw(st.permutations(rows))  # any file order
 
 
@@ -184,8 +243,12 @@ def test_grouped_vouchers_are_the_merged_lines_of_their_rows(rows, grouping):
     tag of the voucher that holds it."""
     m = _mapping(grouping)
     rules = m.sources["stripe_balance"]
-    own = {v.source_keys[0]: v.lines for v in book(
-        rows, _mapping("per_row").sources["stripe_balance"], m, SOURCE.schema).vouchers}
+    own = {
+        v.source_keys[0]: v.lines
+        for v in book(
+            rows, _mapping("per_row").sources["stripe_balance"], m, SOURCE.schema
+        ).vouchers
+    }
     seen: dict[str, int] = {}
     pending: list[str] = []
 
@@ -201,8 +264,9 @@ def test_grouped_vouchers_are_the_merged_lines_of_their_rows(rows, grouping):
     by_key = {row.key: row for row in rows}
     for voucher, tag in zip(result.vouchers, result.tags, strict=True):
         members = [by_key[k] for k in voucher.source_keys]
-        assert members == sorted(members, key=lambda r: (r.date, r.fields["created"],
-                                                         r.origin.line))
+        assert members == sorted(
+            members, key=lambda r: (r.date, r.fields["created"], r.origin.line)
+        )
         assert voucher.origins == tuple(r.origin for r in members)
         lines = [line for r in members for line in own[r.key]]
         if rules.fx_difference:
@@ -214,8 +278,13 @@ def test_grouped_vouchers_are_the_merged_lines_of_their_rows(rows, grouping):
     assert pending == [row.key for row in result.pending]
 
 
-@given(st.lists(st.tuples(st.text(max_size=6), st.sampled_from(["a.csv", "b.csv"]),
-                          st.integers(1, 10**9)), max_size=12), st.randoms())
+@given(
+    st.lists(
+        st.tuples(st.text(max_size=6), st.sampled_from(["a.csv", "b.csv"]), st.integers(1, 10**9)),
+        max_size=12,
+    ),
+    st.randoms(),
+)
 def test_packed_members_are_their_tuples(members, random):
     """What a grouped voucher holds in place of tuples reads, compares, hashes and pickles
     as the tuples would."""
@@ -228,8 +297,12 @@ def test_packed_members_are_their_tuples(members, random):
         ends.append(ends[-1] + len(k.encode()))
     files = ("a.csv", "b.csv")
     packed = PackedKeys(data, ends, array("I", order))
-    origins = PackedOrigins(files, array("I", [files.index(f) for _, f, _ in members]),
-                            array("q", [n for _, _, n in members]), array("I", order))
+    origins = PackedOrigins(
+        files,
+        array("I", [files.index(f) for _, f, _ in members]),
+        array("q", [n for _, _, n in members]),
+        array("I", order),
+    )
     want = tuple(keys[k] for k in order)
     want_origins = tuple(Origin(members[k][1], members[k][2]) for k in order)
     assert packed == want and want == packed and tuple(packed) == want

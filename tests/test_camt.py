@@ -25,8 +25,11 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures" / "camt"
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 IBAN = "SE4550000000058398257466"
 REDOWNLOAD = "download the file again from the bank and give bokfor that file unchanged."
-BATCH_HINT = (" Fix: the bank's file was altered or cut: " + REDOWNLOAD
-              + " If it still does not add up, ask the bank for a corrected statement.")
+BATCH_HINT = (
+    " Fix: the bank's file was altered or cut: "
+    + REDOWNLOAD
+    + " If it still does not add up, ask the bank for a corrected statement."
+)
 ENTITY_HINT = " Fix: banks never send entities; use the file exactly as the bank delivered it."
 
 
@@ -80,7 +83,9 @@ def test_sample_053_rows() -> None:
     assert 8500000 + sum(r.amounts["amount"] for r in got) == 5576817
     assert [r.fields["text"] for r in got] == [
         "STRIPE PAYMENTS EUROPE",
-        "BG 5402-6380 INSÄTTNING", "BG 5402-6380 INSÄTTNING", "BG 5402-6380 INSÄTTNING",
+        "BG 5402-6380 INSÄTTNING",
+        "BG 5402-6380 INSÄTTNING",
+        "BG 5402-6380 INSÄTTNING",
         "ZETTLE UTBETALNING 2026-01-07 ZETTLE",
         "Skatt januari 2026 SKATTEKONTO",
         "CLAS OHLSON/26-01-13",
@@ -97,9 +102,15 @@ def test_sample_053_the_bankgiro_batch() -> None:
     assert [r.fields["reference"] for r in batch] == ["10026102", "47112073", "202601142"]
     assert all(bank.is_ocr(str(r.fields["reference"])) for r in batch)
     assert [r.fields["counterparty"] for r in batch] == [
-        "Kafé Söder AB", "Bröd & Bönor HB", "Ängens Trädgård AB"]
+        "Kafé Söder AB",
+        "Bröd & Bönor HB",
+        "Ängens Trädgård AB",
+    ]
     assert [r.fields["counterparty_account"] for r in batch] == [
-        "5402-9936", "5877-1203", "5133-4410"]
+        "5402-9936",
+        "5877-1203",
+        "5133-4410",
+    ]
     assert {r.fields["entry"] for r in batch} == {"2026010590004711"}
     assert sum(r.amounts["amount"] for r in batch) == 552550  # the statement line
     assert {r.fields["end_to_end_id"] for r in batch} == {None}  # NOTPROVIDED
@@ -110,12 +121,19 @@ def test_sample_053_fields_of_single_entries() -> None:
     by_ref = {r.fields["bank_reference"]: r for r in rows(SAMPLE_053)}
     stripe = by_ref["2026010250001234"]
     assert dict(stripe.fields) == {
-        "format": "camt.053", "account": IBAN, "currency": "SEK",
-        "value_date": dt.date(2026, 1, 2), "text": "STRIPE PAYMENTS EUROPE", "reference": None,
+        "format": "camt.053",
+        "account": IBAN,
+        "currency": "SEK",
+        "value_date": dt.date(2026, 1, 2),
+        "text": "STRIPE PAYMENTS EUROPE",
+        "reference": None,
         "counterparty": "Stripe Technology Europe Ltd",
         "counterparty_account": "IE29AIBK93115212345678",
-        "bank_reference": "2026010250001234", "end_to_end_id": "po_1QszKGSx4hKw9PzN013kQShJ",
-        "transaction_code": "PMNT/RCDT/ESCT", "entry": "2026010250001234", "reversal": None,
+        "bank_reference": "2026010250001234",
+        "end_to_end_id": "po_1QszKGSx4hKw9PzN013kQShJ",
+        "transaction_code": "PMNT/RCDT/ESCT",
+        "entry": "2026010250001234",
+        "reversal": None,
     }
     card = by_ref["2026011570015533"]  # an entry without TxDtls is one row
     assert card.fields["value_date"] == dt.date(2026, 1, 13)  # the purchase day
@@ -126,7 +144,9 @@ def test_sample_053_fields_of_single_entries() -> None:
     assert swish.fields["counterparty_account"] == "46701234567"
     salary = by_ref["2026012340009120"]
     assert (salary.fields["counterparty"], salary.fields["value_date"]) == (
-        "Märta Sjöberg", dt.date(2026, 1, 25))
+        "Märta Sjöberg",
+        dt.date(2026, 1, 25),
+    )
     assert by_ref["2026011240000981"].fields["counterparty"] == "Skatteverket"
     assert by_ref["2026012040003301"].fields["reference"] == "3001880"
 
@@ -155,26 +175,76 @@ def test_sample_053_pending_entry_left_out_with_one_notice() -> None:
 def test_sample_054_rows() -> None:
     got = rows(SAMPLE_054)
     assert notices(SAMPLE_054) == []
-    assert [(r.key, r.date, r.amounts["amount"], r.fields["reference"], r.fields["entry"],
-             r.origin.line) for r in got] == [
-        (key("2026-01-05:2026010590004711001"), dt.date(2026, 1, 5), 125000, "10026102",
-         "2026010590004711", 44),
-        (key("2026-01-05:2026010590004711002"), dt.date(2026, 1, 5), 340000, "47112073",
-         "2026010590004711", 58),
-        (key("2026-01-05:2026010590004711003"), dt.date(2026, 1, 5), 87550, "202601142",
-         "2026010590004711", 72),
-        (key("2026-01-16:2026011690005120001"), dt.date(2026, 1, 16), 199000, "5500129",
-         "2026011690005120", 106),
-        (key("2026-01-16:2026011690005120002"), dt.date(2026, 1, 16), 92400, "RF18539007547034",
-         "2026011690005120", 120),
-        (key("2026-01-19:2026011990001007001"), dt.date(2026, 1, 19), 78000, "77001238",
-         "2026011990001007", 136),
+    assert [
+        (
+            r.key,
+            r.date,
+            r.amounts["amount"],
+            r.fields["reference"],
+            r.fields["entry"],
+            r.origin.line,
+        )
+        for r in got
+    ] == [
+        (
+            key("2026-01-05:2026010590004711001"),
+            dt.date(2026, 1, 5),
+            125000,
+            "10026102",
+            "2026010590004711",
+            44,
+        ),
+        (
+            key("2026-01-05:2026010590004711002"),
+            dt.date(2026, 1, 5),
+            340000,
+            "47112073",
+            "2026010590004711",
+            58,
+        ),
+        (
+            key("2026-01-05:2026010590004711003"),
+            dt.date(2026, 1, 5),
+            87550,
+            "202601142",
+            "2026010590004711",
+            72,
+        ),
+        (
+            key("2026-01-16:2026011690005120001"),
+            dt.date(2026, 1, 16),
+            199000,
+            "5500129",
+            "2026011690005120",
+            106,
+        ),
+        (
+            key("2026-01-16:2026011690005120002"),
+            dt.date(2026, 1, 16),
+            92400,
+            "RF18539007547034",
+            "2026011690005120",
+            120,
+        ),
+        (
+            key("2026-01-19:2026011990001007001"),
+            dt.date(2026, 1, 19),
+            78000,
+            "77001238",
+            "2026011990001007",
+            136,
+        ),
     ]
     assert {r.fields["format"] for r in got} == {"camt.054"}
     assert bank.is_rf("RF18539007547034")
     assert [r.fields["counterparty"] for r in got] == [
-        "Kafé Söder AB", "Bröd & Bönor HB", "Ängens Trädgård AB", "Örebro Catering AB",
-        "Göran Falk", "Hälsokost i Malmö AB"]
+        "Kafé Söder AB",
+        "Bröd & Bönor HB",
+        "Ängens Trädgård AB",
+        "Örebro Catering AB",
+        "Göran Falk",
+        "Hälsokost i Malmö AB",
+    ]
     assert got[3].fields["end_to_end_id"] == "INV-5500129"
 
 
@@ -183,8 +253,10 @@ def test_the_same_deposit_in_053_and_054_has_the_same_keys() -> None:
     in_054 = {r.key: r for r in rows(SAMPLE_054) if r.fields["entry"] == "2026010590004711"}
     assert in_053.keys() == in_054.keys() and len(in_053) == 3
     for k, row in in_053.items():
-        assert (row.amounts, row.fields["reference"]) == (in_054[k].amounts,
-                                                          in_054[k].fields["reference"])
+        assert (row.amounts, row.fields["reference"]) == (
+            in_054[k].amounts,
+            in_054[k].fields["reference"],
+        )
 
 
 # --- versions, prefixes, balances ----------------------------------------------------------
@@ -208,8 +280,10 @@ def test_v08_with_prefix_status_code_party_and_own_transaction_amounts() -> None
     assert first.fields["end_to_end_id"] == "E2E-A"
     assert second.fields["counterparty"] == "SEB Avgifter"  # Cdtr/Pty/Nm of a debit
     assert {r.fields["entry"] for r in got} == {"EU-20260115-0001"}
-    assert notices(path) == [f"{path}:61: 1 entry not booked by the bank left out (INFO 1); "
-                             "only booked (BOOK) entries are read"]
+    assert notices(path) == [
+        f"{path}:61: 1 entry not booked by the bank left out (INFO 1); "
+        "only booked (BOOK) entries are read"
+    ]
 
 
 def test_balance_and_summary_mismatch_are_notices() -> None:
@@ -227,38 +301,50 @@ def test_balance_and_summary_mismatch_are_notices() -> None:
 
 
 def _statement(entries: str, stmt_id: str = "S1", balances: str = "") -> str:
-    return (f"<Stmt><Id>{stmt_id}</Id><Acct><Id><IBAN>{IBAN}</IBAN></Id></Acct>{balances}"
-            f"{entries}</Stmt>")
+    return (
+        f"<Stmt><Id>{stmt_id}</Id><Acct><Id><IBAN>{IBAN}</IBAN></Id></Acct>{balances}"
+        f"{entries}</Stmt>"
+    )
 
 
-def _entry(amount: str, ref: str = "", sign: str = "CRDT", text: str = "x",
-           day: str = "2026-01-10") -> str:
+def _entry(
+    amount: str, ref: str = "", sign: str = "CRDT", text: str = "x", day: str = "2026-01-10"
+) -> str:
     refs = f"<AcctSvcrRef>{ref}</AcctSvcrRef>" if ref else ""
-    return (f'<Ntry><Amt Ccy="SEK">{amount}</Amt><CdtDbtInd>{sign}</CdtDbtInd><Sts>BOOK</Sts>'
-            f"<BookgDt><Dt>{day}</Dt></BookgDt>{refs}<AddtlNtryInf>{text}</AddtlNtryInf></Ntry>")
+    return (
+        f'<Ntry><Amt Ccy="SEK">{amount}</Amt><CdtDbtInd>{sign}</CdtDbtInd><Sts>BOOK</Sts>'
+        f"<BookgDt><Dt>{day}</Dt></BookgDt>{refs}<AddtlNtryInf>{text}</AddtlNtryInf></Ntry>"
+    )
 
 
 def _bal(code: str, amount: str) -> str:
-    return (f'<Bal><Tp><CdOrPrtry><Cd>{code}</Cd></CdOrPrtry></Tp><Amt Ccy="SEK">{amount}</Amt>'
-            "<CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>2026-01-10</Dt></Dt></Bal>")
+    return (
+        f'<Bal><Tp><CdOrPrtry><Cd>{code}</Cd></CdOrPrtry></Tp><Amt Ccy="SEK">{amount}</Amt>'
+        "<CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>2026-01-10</Dt></Dt></Bal>"
+    )
 
 
-def _document(body: str, message: str = "BkToCstmrStmt", version: str = "camt.053.001.02"
-              ) -> str:
-    return (f'<?xml version="1.0"?>\n<Document xmlns="urn:iso:std:iso:20022:tech:xsd:{version}">'
-            f"<{message}>{body}</{message}></Document>\n")
+def _document(body: str, message: str = "BkToCstmrStmt", version: str = "camt.053.001.02") -> str:
+    return (
+        f'<?xml version="1.0"?>\n<Document xmlns="urn:iso:std:iso:20022:tech:xsd:{version}">'
+        f"<{message}>{body}</{message}></Document>\n"
+    )
 
 
 def test_each_stmt_block_is_checked_on_its_own(tmp_path: Path) -> None:
     path = tmp_path / "pages.xml"
-    path.write_text(_document(
-        _statement(_entry("10.00", "A"), "P1", _bal("OPBD", "0.00") + _bal("CLBD", "10.00"))
-        + _statement(_entry("5.00", "B"), "P2", _bal("OPBD", "10.00") + _bal("CLBD", "16.00"))))
+    path.write_text(
+        _document(
+            _statement(_entry("10.00", "A"), "P1", _bal("OPBD", "0.00") + _bal("CLBD", "10.00"))
+            + _statement(_entry("5.00", "B"), "P2", _bal("OPBD", "10.00") + _bal("CLBD", "16.00"))
+        )
+    )
     assert [r.key for r in rows(path)] == [key("2026-01-10:A"), key("2026-01-10:B")]
     assert notices(path) == [
         f"{path}:2: the balances of statement 'P2' do not add up: opening balance (OPBD) "
         "10,00 + booked entries 5,00 = 15,00, but the closing balance (CLBD) is 16,00; an "
-        "entry may be missing from the file"]
+        "entry may be missing from the file"
+    ]
 
 
 def test_camt052_report_and_occurrence_keys_without_references(tmp_path: Path) -> None:
@@ -282,31 +368,40 @@ def test_keys_are_stable_and_an_added_transaction_keeps_the_old_ones(tmp_path: P
     entries = _entry("10.00", text="a") + _entry("10.00", text="a") + _entry("20.00", "R9")
     before, after = tmp_path / "before.xml", tmp_path / "after.xml"
     before.write_text(_document(_statement(entries)))
-    after.write_text(_document(_statement(entries + _entry("10.00", text="a", day="2026-01-10")
-                                          + _entry("30.00", "R10"))))
+    after.write_text(
+        _document(
+            _statement(
+                entries + _entry("10.00", text="a", day="2026-01-10") + _entry("30.00", "R10")
+            )
+        )
+    )
     old, new = [r.key for r in rows(before)], [r.key for r in rows(after)]
     assert new[:3] == old and len(set(new)) == 5
 
 
 def test_repeated_bank_references_still_give_unique_keys(tmp_path: Path) -> None:
     path = tmp_path / "repeated.xml"
-    tx = ('<TxDtls><Refs><AcctSvcrRef>SAME</AcctSvcrRef></Refs><AmtDtls><TxAmt>'
-          '<Amt Ccy="SEK">{}</Amt></TxAmt></AmtDtls></TxDtls>')
-    batch = (f'<Ntry><Amt Ccy="SEK">3.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts>'
-             f'<BookgDt><Dt>2026-01-10</Dt></BookgDt><AcctSvcrRef>SAME</AcctSvcrRef><NtryDtls>'
-             f'{tx.format("1.00")}{tx.format("2.00")}</NtryDtls></Ntry>')
+    tx = (
+        "<TxDtls><Refs><AcctSvcrRef>SAME</AcctSvcrRef></Refs><AmtDtls><TxAmt>"
+        '<Amt Ccy="SEK">{}</Amt></TxAmt></AmtDtls></TxDtls>'
+    )
+    batch = (
+        f'<Ntry><Amt Ccy="SEK">3.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts>'
+        f"<BookgDt><Dt>2026-01-10</Dt></BookgDt><AcctSvcrRef>SAME</AcctSvcrRef><NtryDtls>"
+        f"{tx.format('1.00')}{tx.format('2.00')}</NtryDtls></Ntry>"
+    )
     path.write_text(_document(_statement(batch + _entry("5.00", "SAME") * 2)))
     got = [r.key for r in rows(path)]
-    assert got[:3] == [key("2026-01-10:SAME/1"), key("2026-01-10:SAME/2"),
-                       key("2026-01-10:SAME")]
+    assert got[:3] == [key("2026-01-10:SAME/1"), key("2026-01-10:SAME/2"), key("2026-01-10:SAME")]
     assert len(set(got)) == 4 and got[3].endswith("#1")  # the fourth has no ref of its own
 
 
 # --- detection -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", [SAMPLE_053, SAMPLE_054, *sorted(FIXTURES.glob("*.xml"))],
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", [SAMPLE_053, SAMPLE_054, *sorted(FIXTURES.glob("*.xml"))], ids=lambda p: p.name
+)
 def test_detect_by_content(path: Path, tmp_path: Path) -> None:
     expected = path.name != "pain001.xml"
     assert SOURCE.detect(path) is expected
@@ -317,8 +412,11 @@ def test_detect_by_content(path: Path, tmp_path: Path) -> None:
 
 def _others() -> list[Path]:
     files = sorted((ROOT / "samples" / "stripe").glob("*"))
-    files += [p for p in sorted((ROOT / "samples" / "bank").rglob("*"))
-              if p.is_file() and p.suffix != ".xml"]
+    files += [
+        p
+        for p in sorted((ROOT / "samples" / "bank").rglob("*"))
+        if p.is_file() and p.suffix != ".xml"
+    ]
     return files
 
 
@@ -348,65 +446,70 @@ def test_error_broken_batch_sum() -> None:
     assert error(path) == (
         f"{path}:8: column 'Ntry/Amt': the batch entry 'BG20260112' does not add up: its "
         "transactions (TxDtls) sum to 2\u00a0999,00 SEK, the entry (Ntry/Amt) is 3\u00a0000,00 SEK"
-        + BATCH_HINT)
+        + BATCH_HINT
+    )
 
 
 def test_error_batch_count() -> None:
     path = FIXTURES / "batch_count.xml"
     assert error(path) == (
         f"{path}:8: column 'Ntry/NtryDtls/Btch/NbOfTxs': the batch entry 'BG20260113' says it "
-        "holds 3 transactions (Btch/NbOfTxs) but lists 2" + BATCH_HINT)
+        "holds 3 transactions (Btch/NbOfTxs) but lists 2" + BATCH_HINT
+    )
 
 
 def test_error_malformed_xml() -> None:
     path = FIXTURES / "malformed.xml"
     assert error(path) == (
         f"{path}:13: column '29': the file is not well-formed XML (mismatched tag) Fix: the "
-        "file was cut off or edited; " + REDOWNLOAD)
+        "file was cut off or edited; " + REDOWNLOAD
+    )
 
 
 def test_error_entity_expansion_is_refused_before_expanding() -> None:
     path = FIXTURES / "billion_laughs.xml"
     assert error(path) == (
         f"{path}:3: the XML declares entities (entity 'lol'): bokfor refuses them, as they can "
-        "expand to gigabytes or read other files" + ENTITY_HINT)
+        "expand to gigabytes or read other files" + ENTITY_HINT
+    )
 
 
 def test_error_external_entity() -> None:
     path = FIXTURES / "external_entity.xml"
     assert error(path) == (
         f"{path}:3: the XML declares entities (external entity 'xxe' (file:///etc/passwd)): "
-        "bokfor refuses them, as they can expand to gigabytes or read other files"
-        + ENTITY_HINT)
+        "bokfor refuses them, as they can expand to gigabytes or read other files" + ENTITY_HINT
+    )
 
 
 def test_error_missing_amount() -> None:
     path = FIXTURES / "missing_amount.xml"
-    assert error(path) == (f"{path}:8: column 'Ntry/Amt': the entry 'R-NO-AMOUNT' has no "
-                           "amount Fix: " + REDOWNLOAD)
+    assert error(path) == (
+        f"{path}:8: column 'Ntry/Amt': the entry 'R-NO-AMOUNT' has no amount Fix: " + REDOWNLOAD
+    )
 
 
 def test_error_bad_amount() -> None:
     path = FIXTURES / "bad_amount.xml"
     assert error(path) == (
         f"{path}:9: column 'Ntry/Amt': not an amount: '1 250,00' Fix: ISO 20022 amounts are "
-        "written 1234.50 (decimal point, no sign, no thousands separator); " + REDOWNLOAD)
+        "written 1234.50 (decimal point, no sign, no thousands separator); " + REDOWNLOAD
+    )
 
 
-def test_three_decimals_are_read_exactly_and_a_part_of_a_cent_is_refused(tmp_path: Path
-                                                                         ) -> None:
+def test_three_decimals_are_read_exactly_and_a_part_of_a_cent_is_refused(tmp_path: Path) -> None:
     """8.850 EUR is 8.85 EUR; balances written with five decimals check out. 8.855 cannot be
     booked in cents without rounding: refused, naming the line (issue 20)."""
     path = FIXTURES / "three_decimals.xml"
     out = read_all(path)
     assert [(r.amounts["amount"], r.fields["currency"]) for r in out] == [(-885, "EUR")]
     bad = tmp_path / "bad.xml"
-    bad.write_text(path.read_text(encoding="utf-8").replace(">8.850<", ">8.855<"),
-                   encoding="utf-8")
+    bad.write_text(path.read_text(encoding="utf-8").replace(">8.850<", ">8.855<"), encoding="utf-8")
     assert error(bad) == (
         f"{bad}:11: column 'Ntry/Amt': the amount 8.855 has a third decimal that is not 0: "
         "bokfor books whole cents and does not round what the bank booked Fix: book this "
-        "entry by hand, or ask the bank for the statement in two decimals.")
+        "entry by hand, or ask the bank for the statement in two decimals."
+    )
 
 
 def test_a_batch_in_another_currency_is_one_row_of_its_entry() -> None:
@@ -416,11 +519,16 @@ def test_a_batch_in_another_currency_is_one_row_of_its_entry() -> None:
     out = read_all(path)
     assert [str(r) for r in out if isinstance(r, Notice)] == [
         f"{path}:16: the 2 transactions of the batch entry 'FXB1-E1' are in EUR, the entry in "
-        "SEK: booked as one row of the entry's 2\u00a0310,00 SEK"]
+        "SEK: booked as one row of the entry's 2\u00a0310,00 SEK"
+    ]
     (row,) = [r for r in out if isinstance(r, Row)]
-    assert (row.key, row.amounts["amount"], row.fields["currency"], row.fields["text"],
-            row.origin.line) == (key("2026-02-02:FXB1-E1"), -231000, "SEK",
-                                 "Rechnung 4711 Facture 815", 8)
+    assert (
+        row.key,
+        row.amounts["amount"],
+        row.fields["currency"],
+        row.fields["text"],
+        row.origin.line,
+    ) == (key("2026-02-02:FXB1-E1"), -231000, "SEK", "Rechnung 4711 Facture 815", 8)
 
 
 def test_one_line_document_datetimes_othr_account_and_a_signed_summary_sum() -> None:
@@ -431,7 +539,8 @@ def test_one_line_document_datetimes_othr_account_and_a_signed_summary_sum() -> 
     assert all(isinstance(r, Row) for r in out)
     assert [(r.date, r.amounts["amount"], r.fields["account"], r.origin.line) for r in out] == [
         (dt.date(2026, 2, 4), 750, "70012345", 1),  # 23:35 UTC is 00:35 in Stockholm
-        (dt.date(2026, 2, 3), -200, "70012345", 1)]
+        (dt.date(2026, 2, 3), -200, "70012345", 1),
+    ]
 
 
 def test_a_file_without_booked_entries_says_so(tmp_path: Path) -> None:
@@ -442,9 +551,11 @@ def test_a_file_without_booked_entries_says_so(tmp_path: Path) -> None:
     pending.write_text(text.replace("<Sts>BOOK</Sts>", "<Sts>PDNG</Sts>"), encoding="utf-8")
     read = read_all(pending)
     assert not [r for r in read if isinstance(r, Row)]
-    assert f"{pending}: no transactions in this file: its 1 entry is not booked by the bank " \
-        "(PDNG 1): book the statement that holds them once the bank has booked them" \
+    assert (
+        f"{pending}: no transactions in this file: its 1 entry is not booked by the bank "
+        "(PDNG 1): book the statement that holds them once the bank has booked them"
         in [str(n) for n in read]
+    )
     empty = tmp_path / "empty.xml"
     start, end = text.index("<Ntry>"), text.index("</Ntry>") + len("</Ntry>")
     empty.write_text(text[:start] + text[end:], encoding="utf-8")
@@ -457,7 +568,8 @@ def test_error_bad_date() -> None:
     path = FIXTURES / "bad_date.xml"
     assert error(path) == (
         f"{path}:12: column 'Ntry/BookgDt/Dt': not a date: '2026-01-32' Fix: ISO 20022 dates "
-        "are written YYYY-MM-DD (times YYYY-MM-DDThh:mm:ss); " + REDOWNLOAD)
+        "are written YYYY-MM-DD (times YYYY-MM-DDThh:mm:ss); " + REDOWNLOAD
+    )
 
 
 def test_error_other_iso20022_message() -> None:
@@ -465,7 +577,8 @@ def test_error_other_iso20022_message() -> None:
     assert error(path) == (
         f"{path}:3: not a bank statement or notification: the ISO 20022 message is "
         "<CstmrCdtTrfInitn> Fix: bokfor reads camt.053 (BkToCstmrStmt), camt.054 "
-        "(BkToCstmrDbtCdtNtfctn), camt.052 (BkToCstmrAcctRpt); ask the bank for one of those.")
+        "(BkToCstmrDbtCdtNtfctn), camt.052 (BkToCstmrAcctRpt); ask the bank for one of those."
+    )
 
 
 def test_error_bad_credit_debit_mark_and_empty_and_missing_file(tmp_path: Path) -> None:
@@ -473,13 +586,17 @@ def test_error_bad_credit_debit_mark_and_empty_and_missing_file(tmp_path: Path) 
     path.write_text(_document(_statement(_entry("1.00", "M1", sign="CR"))))
     assert error(path) == (
         f"{path}:2: column 'Ntry/CdtDbtInd': the entry 'M1' has no valid credit/debit mark "
-        "('CR') Fix: CdtDbtInd must be CRDT or DBIT; " + REDOWNLOAD)
+        "('CR') Fix: CdtDbtInd must be CRDT or DBIT; " + REDOWNLOAD
+    )
     empty = tmp_path / "empty.xml"
     empty.write_bytes(b"")
-    assert error(empty) == (f"{empty}:1: column '1': the file is not well-formed XML (no "
-                            "element found) Fix: the file was cut off or edited; " + REDOWNLOAD)
+    assert error(empty) == (
+        f"{empty}:1: column '1': the file is not well-formed XML (no "
+        "element found) Fix: the file was cut off or edited; " + REDOWNLOAD
+    )
     assert error(tmp_path / "none.xml") == (
-        f"{tmp_path / 'none.xml'}: cannot read the file (No such file or directory)")
+        f"{tmp_path / 'none.xml'}: cannot read the file (No such file or directory)"
+    )
 
 
 # --- robustness and memory -----------------------------------------------------------------
@@ -497,11 +614,24 @@ def test_mutated_samples_give_rows_or_input_error(data: st.DataObject) -> None:
         if choice == "flip":
             raw[i] = data.draw(st.integers(0, 255))
         elif choice == "cut":
-            del raw[i:i + data.draw(st.integers(1, 200))]
+            del raw[i : i + data.draw(st.integers(1, 200))]
         else:
-            raw[i:i] = data.draw(st.sampled_from(
-                [b"<", b"&", b"</Ntry>", b"<Ntry>", b"<TxDtls>", b"-", b"\xc3", b"DBIT",
-                 b"<!DOCTYPE x [<!ENTITY a 'b'>]>", b"<Amt Ccy='SEK'>1.001</Amt>"]))
+            raw[i:i] = data.draw(
+                st.sampled_from(
+                    [
+                        b"<",
+                        b"&",
+                        b"</Ntry>",
+                        b"<Ntry>",
+                        b"<TxDtls>",
+                        b"-",
+                        b"\xc3",
+                        b"DBIT",
+                        b"<!DOCTYPE x [<!ENTITY a 'b'>]>",
+                        b"<Amt Ccy='SEK'>1.001</Amt>",
+                    ]
+                )
+            )
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "mutated.xml"
         path.write_bytes(bytes(raw))
@@ -514,8 +644,11 @@ def test_mutated_samples_give_rows_or_input_error(data: st.DataObject) -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(blob=st.one_of(st.binary(max_size=400),
-                     st.binary(max_size=200).map(lambda b: _SAMPLE_BYTES[:300] + b)))
+@given(
+    blob=st.one_of(
+        st.binary(max_size=400), st.binary(max_size=200).map(lambda b: _SAMPLE_BYTES[:300] + b)
+    )
+)
 def test_arbitrary_bytes_give_rows_or_input_error(blob: bytes) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "blob.xml"
@@ -547,8 +680,10 @@ def test_generated_statement_streams_and_checks_out(tmp_path: Path) -> None:
 
 def test_an_encoding_expat_does_not_know_is_an_input_error(tmp_path: Path) -> None:
     path = tmp_path / "enc.xml"
-    path.write_bytes(b'<?xml version="1.0" encoding="windows-1257x"?><Document xmlns="urn:iso:'
-                     b'std:iso:20022:tech:xsd:camt.053.001.02"><BkToCstmrStmt/></Document>')
+    path.write_bytes(
+        b'<?xml version="1.0" encoding="windows-1257x"?><Document xmlns="urn:iso:'
+        b'std:iso:20022:tech:xsd:camt.053.001.02"><BkToCstmrStmt/></Document>'
+    )
     with pytest.raises(InputError) as exc:
         list(SOURCE.read(path, STOCKHOLM))
     assert str(exc.value).startswith(f"{path}:1: the XML cannot be read: ")
@@ -557,11 +692,15 @@ def test_an_encoding_expat_does_not_know_is_an_input_error(tmp_path: Path) -> No
 def test_every_structured_reference_is_kept(tmp_path: Path) -> None:
     """A payment of two invoices: the first OCR is the row's reference, the second is in
     its text, never dropped."""
-    tx = ('<TxDtls><AmtDtls><TxAmt><Amt Ccy="SEK">5.00</Amt></TxAmt></AmtDtls><RmtInf>'
-          '<Strd><CdtrRefInf><Ref>4000123456788</Ref></CdtrRefInf></Strd>'
-          '<Strd><CdtrRefInf><Ref>12345674</Ref></CdtrRefInf></Strd></RmtInf></TxDtls>')
-    entry = ('<Ntry><Amt Ccy="SEK">5.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts>'
-             f'<BookgDt><Dt>2026-01-10</Dt></BookgDt><NtryDtls>{tx}</NtryDtls></Ntry>')
+    tx = (
+        '<TxDtls><AmtDtls><TxAmt><Amt Ccy="SEK">5.00</Amt></TxAmt></AmtDtls><RmtInf>'
+        "<Strd><CdtrRefInf><Ref>4000123456788</Ref></CdtrRefInf></Strd>"
+        "<Strd><CdtrRefInf><Ref>12345674</Ref></CdtrRefInf></Strd></RmtInf></TxDtls>"
+    )
+    entry = (
+        '<Ntry><Amt Ccy="SEK">5.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts>'
+        f"<BookgDt><Dt>2026-01-10</Dt></BookgDt><NtryDtls>{tx}</NtryDtls></Ntry>"
+    )
     path = tmp_path / "two_refs.xml"
     path.write_text(_document(_statement(entry)))
     [row] = rows(path)

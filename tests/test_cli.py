@@ -17,8 +17,13 @@ from .test_errors import run_cli
 REPO = Path(__file__).parent.parent
 STRIPE = REPO / "samples" / "stripe" / "balance_history.csv"
 STRIPE_MAPPING = REPO / "mappings" / "stripe.yaml"
-FORTNOX_ENV = ("FORTNOX_CLIENT_ID", "FORTNOX_CLIENT_SECRET", "FORTNOX_TENANT_ID",
-               "FORTNOX_REFRESH_TOKEN", "FORTNOX_TOKEN_FILE")
+FORTNOX_ENV = (
+    "FORTNOX_CLIENT_ID",
+    "FORTNOX_CLIENT_SECRET",
+    "FORTNOX_TENANT_ID",
+    "FORTNOX_REFRESH_TOKEN",
+    "FORTNOX_TOKEN_FILE",
+)
 
 
 @pytest.fixture
@@ -32,8 +37,10 @@ def no_credentials(tmp_path, monkeypatch):
 def test_push_without_credentials_stops_before_the_plan(tmp_path, capsys, no_credentials):
     """Not a page of vouchers and then a refusal: the refusal alone, naming the variables
     and the token file it looked for, and the command that makes one."""
-    code, out, err = run_cli(["push", str(STRIPE), "-m", str(STRIPE_MAPPING), "--ledger",
-                              str(tmp_path / "l.sqlite")], capsys)
+    code, out, err = run_cli(
+        ["push", str(STRIPE), "-m", str(STRIPE_MAPPING), "--ledger", str(tmp_path / "l.sqlite")],
+        capsys,
+    )
     assert (code, out) == (2, "")
     assert err == (
         "bokfor: error: no Fortnox client credentials: FORTNOX_CLIENT_ID and "
@@ -41,22 +48,36 @@ def test_push_without_credentials_stops_before_the_plan(tmp_path, capsys, no_cre
         f"{no_credentials} Fix: run `bokfor fortnox login` once on a terminal (it checks them "
         f"and saves them in {no_credentials}), or set FORTNOX_CLIENT_ID and "
         "FORTNOX_CLIENT_SECRET (and FORTNOX_TENANT_ID for a service account); --token-file or "
-        "$FORTNOX_TOKEN_FILE names another token file.\n")
+        "$FORTNOX_TOKEN_FILE names another token file.\n"
+    )
     assert not (tmp_path / "l.sqlite").exists()
 
 
 def test_push_names_the_variable_that_is_missing_and_a_token_file_without_them(
-        tmp_path, capsys, no_credentials, monkeypatch):
+    tmp_path, capsys, no_credentials, monkeypatch
+):
     monkeypatch.setenv("FORTNOX_CLIENT_ID", "an-id")
     token_file = tmp_path / "fortnox.json"
     token_file.write_text("{}")
     token_file.chmod(0o600)
-    code, out, err = run_cli(["push", str(STRIPE), "-m", str(STRIPE_MAPPING), "--ledger",
-                              str(tmp_path / "l.sqlite"), "--token-file", str(token_file)],
-                             capsys)
+    code, out, err = run_cli(
+        [
+            "push",
+            str(STRIPE),
+            "-m",
+            str(STRIPE_MAPPING),
+            "--ledger",
+            str(tmp_path / "l.sqlite"),
+            "--token-file",
+            str(token_file),
+        ],
+        capsys,
+    )
     assert (code, out) == (2, "")
-    assert err.startswith("bokfor: error: no Fortnox client credentials: FORTNOX_CLIENT_SECRET "
-                          f"is not set, and the token file {token_file} holds none Fix: ")
+    assert err.startswith(
+        "bokfor: error: no Fortnox client credentials: FORTNOX_CLIENT_SECRET "
+        f"is not set, and the token file {token_file} holds none Fix: "
+    )
 
 
 # -- the plan's lines count the same things ------------------------------------------------
@@ -67,14 +88,22 @@ UNMAPPED_SEB = REPO / "tests" / "errors" / "convert-bank-rows-match-no-rule" / "
 def test_unmapped_is_counted_in_rows_on_every_line(tmp_path, capsys):
     """6 rows of 5 kinds match no rule: the input's line, the plan's line and the JSON all
     say 6 rows (the table lists the 5 kinds, each with its rows)."""
-    args = ["plan", str(UNMAPPED_SEB), "-m", str(REPO / "mappings" / "bank.yaml"), "--ledger",
-            str(tmp_path / "l.sqlite")]
+    args = [
+        "plan",
+        str(UNMAPPED_SEB),
+        "-m",
+        str(REPO / "mappings" / "bank.yaml"),
+        "--ledger",
+        str(tmp_path / "l.sqlite"),
+    ]
     code, out, err = run_cli(args, capsys)
     assert code == 2 and "6 rows of 5 kinds match no rule" in err
     lines = out.splitlines()
     assert f"{UNMAPPED_SEB}: netbank, 12 rows -> 6 new verifikationer (6 unmapped)" in lines
-    assert lines[-1] == ("Plan: 6 verifikationer to add (+), 0 already exported (=); "
-                         "0 rows changed (~), 6 rows unmapped (!)")
+    assert lines[-1] == (
+        "Plan: 6 verifikationer to add (+), 0 already exported (=); "
+        "0 rows changed (~), 6 rows unmapped (!)"
+    )
     assert sum(1 for line in lines if line.startswith("│ !")) == 5
     code, out, _ = run_cli([*args, "--json"], capsys)
     plan = json.loads(out)
@@ -91,8 +120,7 @@ def _header_only(tmp_path: Path) -> dict[str, tuple[Path, Path]]:
     samples, mappings = REPO / "samples", REPO / "mappings"
     made: dict[str, tuple[Path, Path]] = {}
 
-    def head(name: str, sample: Path, lines: int, mapping: str, encoding: str = "utf-8"
-             ) -> None:
+    def head(name: str, sample: Path, lines: int, mapping: str, encoding: str = "utf-8") -> None:
         text = sample.read_bytes().decode(encoding).splitlines(keepends=True)[:lines]
         target = tmp_path / name / sample.name
         target.parent.mkdir()
@@ -113,11 +141,20 @@ def _header_only(tmp_path: Path) -> dict[str, tuple[Path, Path]]:
     head("netbank-nordea", netbank / "nordea.csv", 1, "bank.yaml")
     camt = tmp_path / "camt" / "camt053.xml"
     camt.parent.mkdir()
-    camt.write_text(re.sub(r"<Ntry>.*?</Ntry>\s*", "", (samples / "bank" / "camt053_seb.xml")
-                           .read_text(encoding="utf-8"), flags=re.S), encoding="utf-8")
+    camt.write_text(
+        re.sub(
+            r"<Ntry>.*?</Ntry>\s*",
+            "",
+            (samples / "bank" / "camt053_seb.xml").read_text(encoding="utf-8"),
+            flags=re.S,
+        ),
+        encoding="utf-8",
+    )
     made["camt"] = (camt, mappings / "bank.yaml")
-    made["mt940"] = (REPO / "tests" / "errors" / "convert-bank-no-transactions" /
-                     "statement.sta", mappings / "bank.yaml")
+    made["mt940"] = (
+        REPO / "tests" / "errors" / "convert-bank-no-transactions" / "statement.sta",
+        mappings / "bank.yaml",
+    )
     return made
 
 
@@ -125,25 +162,38 @@ def test_a_header_only_file_of_every_source_is_said_to_be_empty(tmp_path, capsys
     made = _header_only(tmp_path)
     assert len(made) == 13
     for name, (path, mapping) in made.items():
-        code, out, err = run_cli(["convert", str(path), "-m", str(mapping), "--ledger",
-                                  str(tmp_path / f"{name}.sqlite"), "-o",
-                                  str(tmp_path / f"{name}.si")], capsys)
+        code, out, err = run_cli(
+            [
+                "convert",
+                str(path),
+                "-m",
+                str(mapping),
+                "--ledger",
+                str(tmp_path / f"{name}.sqlite"),
+                "-o",
+                str(tmp_path / f"{name}.si"),
+            ],
+            capsys,
+        )
         assert (name, code) == (name, 3), err
-        assert out.splitlines()[-1] == \
-            f"Nothing to book: no transactions in {path}; nothing written.", name
+        assert (
+            out.splitlines()[-1] == f"Nothing to book: no transactions in {path}; nothing written."
+        ), name
         assert "exported before" not in out + err
 
 
 def test_a_header_only_file_beside_one_exported_before_is_named(tmp_path, capsys):
     empty = _header_only(tmp_path)["stripe-balance"][0]
     common = ["-m", str(STRIPE_MAPPING), "--ledger", str(tmp_path / "l.sqlite")]
-    assert run_cli(["convert", str(STRIPE), *common, "-o", str(tmp_path / "1.si")],
-                   capsys)[0] == 0
-    code, out, _ = run_cli(["convert", str(STRIPE), str(empty), *common, "-o",
-                            str(tmp_path / "2.si")], capsys)
+    assert run_cli(["convert", str(STRIPE), *common, "-o", str(tmp_path / "1.si")], capsys)[0] == 0
+    code, out, _ = run_cli(
+        ["convert", str(STRIPE), str(empty), *common, "-o", str(tmp_path / "2.si")], capsys
+    )
     assert code == 3
-    assert out.splitlines()[-1] == ("Nothing new: every row was exported before (and there "
-                                    f"are no transactions in {empty}); nothing written.")
+    assert out.splitlines()[-1] == (
+        "Nothing new: every row was exported before (and there "
+        f"are no transactions in {empty}); nothing written."
+    )
 
 
 # -- help, version, completion, colour -------------------------------------------------
@@ -197,9 +247,11 @@ def test_version_has_a_short_flag(capsys):
 
 def test_shell_completion_completes_commands_and_options(capsys, monkeypatch):
     monkeypatch.setenv("_BOKFOR_COMPLETE", "complete_bash")
-    for words, cword, expected in (("bokfor ledger f", "2", "forget"),
-                                   ("bokfor plan --js", "2", "--json"),
-                                   ("bokfor con", "1", "convert")):
+    for words, cword, expected in (
+        ("bokfor ledger f", "2", "forget"),
+        ("bokfor plan --js", "2", "--json"),
+        ("bokfor con", "1", "convert"),
+    ):
         monkeypatch.setenv("COMP_WORDS", words)
         monkeypatch.setenv("COMP_CWORD", cword)
         code, out, err = run_cli([], capsys)
@@ -225,12 +277,29 @@ def test_no_color_is_honoured_on_stdout_and_stderr(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
     colour = re.compile(r"\x1b\[(?:[0-9;]*;)?(?:3[0-9]|4[0-9]|9[0-7])(?:;[0-9;]*)?m")
     runs = {}
-    for name, extra in (("forced", {"FORCE_COLOR": "1"}),
-                        ("no colour", {"FORCE_COLOR": "1", "NO_COLOR": "1"})):
+    for name, extra in (
+        ("forced", {"FORCE_COLOR": "1"}),
+        ("no colour", {"FORCE_COLOR": "1", "NO_COLOR": "1"}),
+    ):
         runs[name] = subprocess.run(
-            [sys.executable, "-m", "bokfor", "plan", str(path), "-m", str(MAPPING), "--show",
-             "3", "--ledger", str(tmp_path / f"{name}.sqlite")], capture_output=True,
-            text=True, env={**env, **extra}, cwd=REPO)
+            [
+                sys.executable,
+                "-m",
+                "bokfor",
+                "plan",
+                str(path),
+                "-m",
+                str(MAPPING),
+                "--show",
+                "3",
+                "--ledger",
+                str(tmp_path / f"{name}.sqlite"),
+            ],
+            capture_output=True,
+            text=True,
+            env={**env, **extra},
+            cwd=REPO,
+        )
         assert runs[name].returncode == 0, runs[name].stderr
     assert colour.search(runs["forced"].stderr)  # the test can fail
     assert not colour.search(runs["no colour"].stdout + runs["no colour"].stderr)
@@ -239,8 +308,7 @@ def test_no_color_is_honoured_on_stdout_and_stderr(tmp_path):
 
 def test_plan_format_json_still_works_and_says_it_is_now_json(tmp_path, capsys):
     """`--format` is sie|fortnox on convert; on plan it was table|json, now --json."""
-    args = ["plan", str(STRIPE), "-m", str(STRIPE_MAPPING), "--ledger",
-            str(tmp_path / "l.sqlite")]
+    args = ["plan", str(STRIPE), "-m", str(STRIPE_MAPPING), "--ledger", str(tmp_path / "l.sqlite")]
     code, new, err = run_cli([*args, "--json"], capsys)
     assert (code, err) == (0, "")
     code, old, err = run_cli([*args, "--format", "json"], capsys)
@@ -248,6 +316,8 @@ def test_plan_format_json_still_works_and_says_it_is_now_json(tmp_path, capsys):
     assert err == "bokfor: warning: plan --format json is deprecated: use --json\n"
     code, out, err = run_cli([*args, "--format", "xml"], capsys)
     assert (code, out) == (2, "")
-    assert err == ("bokfor: error: --format 'xml' must be table or json Fix: plan --json "
-                   "prints the plan as JSON; --format is going.\n")
+    assert err == (
+        "bokfor: error: --format 'xml' must be table or json Fix: plan --json "
+        "prints the plan as JSON; --format is going.\n"
+    )
     assert "--format" not in run_cli(["plan", "--help"], capsys)[1]

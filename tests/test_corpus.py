@@ -15,13 +15,15 @@ import pytest
 from tests.corpus import harness
 
 FILES = harness.manifest() if harness.available() else []
-needs_corpus = pytest.mark.skipif(not harness.available(),
-                                  reason=f"no corpus at {harness.CORPUS}")
+needs_corpus = pytest.mark.skipif(not harness.available(), reason=f"no corpus at {harness.CORPUS}")
 
 
 @needs_corpus
-@pytest.mark.parametrize(("name", "digest"), FILES or [("(no corpus)", "")],
-                         ids=[name for name, _ in FILES] or ["no-corpus"])
+@pytest.mark.parametrize(
+    ("name", "digest"),
+    FILES or [("(no corpus)", "")],
+    ids=[name for name, _ in FILES] or ["no-corpus"],
+)
 def test_corpus_file(name: str, digest: str) -> None:
     if harness.load_case(name) is None and harness.partial():
         pytest.skip(f"case file not yet written ({harness.PARTIAL}=1)")
@@ -39,8 +41,9 @@ def test_every_case_names_a_corpus_file() -> None:
 
 def test_every_mapping_is_used() -> None:
     """Each mapping in tests/corpus/mappings/ is some case's (no dead copies)."""
-    used = {str((harness.load_case_file(p) or {}).get("mapping"))
-            for p in harness.CASES.glob("*.yaml")}
+    used = {
+        str((harness.load_case_file(p) or {}).get("mapping")) for p in harness.CASES.glob("*.yaml")
+    }
     unused = sorted(p.name for p in harness.MAPPINGS.glob("*.yaml") if p.name not in used)
     assert not unused, f"mappings no case uses: {unused}"
 
@@ -88,8 +91,10 @@ def own(tmp_path):
     for directory in (places.corpus / "bank", places.cases, places.mappings):
         directory.mkdir(parents=True)
     lines = []
-    for name, fixture in (("bank/own.sta", "mt940/framing.sta"),
-                          ("bank/intraday.sta", "mt940/mt942.sta")):
+    for name, fixture in (
+        ("bank/own.sta", "mt940/framing.sta"),
+        ("bank/intraday.sta", "mt940/mt942.sta"),
+    ):
         data = (FIXTURES / fixture).read_bytes()
         (places.corpus / name).write_bytes(data)
         lines.append(f"{hashlib.sha256(data).hexdigest()}  {name}\n")
@@ -104,18 +109,30 @@ def test_the_harness_passes_a_file_that_meets_its_case(own) -> None:
     outcomes = [harness.run(name, digest, own) for name, digest in harness.manifest(own)]
     assert [(o.name, o.status, o.problems, o.detail) for o in outcomes] == [
         ("bank/own.sta", "converted", [], "vouchers 2, net of 1930 200.50 SEK"),
-        ("bank/intraday.sta", "refused", [],
-         harness.load_case("bank/intraday.sta", own)["message"])]
+        (
+            "bank/intraday.sta",
+            "refused",
+            [],
+            harness.load_case("bank/intraday.sta", own)["message"],
+        ),
+    ]
 
 
-@pytest.mark.parametrize(("change", "problem"), [
-    (("vouchers: 2", "vouchers: 3"), "2 verifikationer, expected 3"),
-    (('account: "1930"', 'account: "2990"'),
-     "net of 2990 is -200.50 SEK, the file's own total (mt940) gives 200.50 SEK"),
-    (("detect: mt940", "detect: camt"), "detected as mt940, expected camt"),
-    (("file: bank/own.sta", "file: bank/other.sta"),
-     "case file says file: 'bank/other.sta', not 'bank/own.sta'"),
-])
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (("vouchers: 2", "vouchers: 3"), "2 verifikationer, expected 3"),
+        (
+            ('account: "1930"', 'account: "2990"'),
+            "net of 2990 is -200.50 SEK, the file's own total (mt940) gives 200.50 SEK",
+        ),
+        (("detect: mt940", "detect: camt"), "detected as mt940, expected camt"),
+        (
+            ("file: bank/own.sta", "file: bank/other.sta"),
+            "case file says file: 'bank/other.sta', not 'bank/own.sta'",
+        ),
+    ],
+)
 def test_the_harness_fails_a_file_that_misses_its_case(own, change, problem) -> None:
     path = own.cases / "bank__own.sta.yaml"
     path.write_text(path.read_text(encoding="utf-8").replace(*change), encoding="utf-8")
@@ -127,43 +144,56 @@ def test_the_harness_checks_every_account_a_case_totals(own) -> None:
     """`totals:` checks each account (a settlement's bank and clearing account); `total:` is
     one of them."""
     path = own.cases / "bank__own.sta.yaml"
-    path.write_text(path.read_text(encoding="utf-8").replace(
-        'total: {account: "1930", recipe: mt940}',
-        'totals:\n  - {account: "1930", recipe: mt940}\n  - {account: "2990", recipe: mt940}'),
-        encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace(
+            'total: {account: "1930", recipe: mt940}',
+            'totals:\n  - {account: "1930", recipe: mt940}\n  - {account: "2990", recipe: mt940}',
+        ),
+        encoding="utf-8",
+    )
     outcome = harness.run("bank/own.sta", None, own)
     assert (outcome.problems, outcome.detail) == (
         ["net of 2990 is -200.50 SEK, the file's own total (mt940) gives 200.50 SEK"],
-        "vouchers 2, net of 1930 200.50 SEK, net of 2990 -200.50 SEK")
+        "vouchers 2, net of 1930 200.50 SEK, net of 2990 -200.50 SEK",
+    )
 
 
 def test_the_harness_fails_a_warning_not_expected_and_one_expected_but_not_printed(own):
     path = own.cases / "bank__own.sta.yaml"
-    path.write_text(path.read_text(encoding="utf-8") + 'warnings: ["does not add up"]\n',
-                    encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8") + 'warnings: ["does not add up"]\n', encoding="utf-8"
+    )
     assert harness.run("bank/own.sta", None, own).problems == [
-        "expected warning not printed: 'does not add up'"]
+        "expected warning not printed: 'does not add up'"
+    ]
     sta = own.corpus / "bank" / "own.sta"
-    sta.write_text(sta.read_text(encoding="utf-8").replace(":62F:C260107SEK1200,50",
-                                                           ":62F:C260107SEK1200,70"))
+    sta.write_text(
+        sta.read_text(encoding="utf-8").replace(":62F:C260107SEK1200,50", ":62F:C260107SEK1200,70")
+    )
     assert harness.run("bank/own.sta", None, own).problems == []  # expected and printed
-    path.write_text(path.read_text(encoding="utf-8").replace("does not add up", "pending"),
-                    encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("does not add up", "pending"), encoding="utf-8"
+    )
     assert harness.run("bank/own.sta", None, own).problems == [
         "unexpected warning: bokfor: warning: {corpus}/bank/own.sta:29: statement "
         "BANKHDR260107 does not add up: opening balance 1\u00a0200,50 + its rows 0,00 = "
         "1\u00a0200,50, but the closing balance (:62F:) is 1\u00a0200,70; a row may be "
         "missing from the file",
-        "expected warning not printed: 'pending'"]
+        "expected warning not printed: 'pending'",
+    ]
 
 
 @needs_corpus
-@pytest.mark.parametrize(("profile", "name"), [
-    ("vipps_xlsx", "pos/vippsas__vipps-developers__vipps-settlement-example.xlsx"),
-    ("vipps_csv", "pos/vippsas__vipps-developers__settlement-report.csv"),
-])
+@pytest.mark.parametrize(
+    ("profile", "name"),
+    [
+        ("vipps_xlsx", "pos/vippsas__vipps-developers__vipps-settlement-example.xlsx"),
+        ("vipps_csv", "pos/vippsas__vipps-developers__settlement-report.csv"),
+    ],
+)
 def test_a_settlement_profile_whose_fee_sign_is_flipped_fails_its_corpus_case(
-        monkeypatch, profile, name) -> None:
+    monkeypatch, profile, name
+) -> None:
     """The payout to the bank is the same whatever the fees' sign; the clearing account the
     case checks too is not (and the rows' net checks warn, which the case does not expect)."""
     from bokfor.sources import settlement
@@ -188,13 +218,16 @@ def test_a_settlement_profile_whose_fee_sign_is_flipped_fails_its_corpus_case(
 
 def test_the_harness_fails_a_refusal_with_another_message_and_a_file_without_a_case(own):
     path = own.cases / "bank__intraday.sta.yaml"
-    path.write_text(path.read_text(encoding="utf-8").replace("exit: 2", "exit: 1"),
-                    encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("exit: 2", "exit: 1"), encoding="utf-8"
+    )
     assert harness.run("bank/intraday.sta", None, own).problems[0].startswith("exit 2, expected 1")
     (own.cases / "bank__own.sta.yaml").unlink()
     missing = harness.run("bank/own.sta", None, own)
     assert (missing.status, missing.ok) == ("missing", False)
-    assert missing.problems == ["no expectation written for it: add "
-                                "tests/corpus/cases/bank__own.sta.yaml"]
+    assert missing.problems == [
+        "no expectation written for it: add tests/corpus/cases/bank__own.sta.yaml"
+    ]
     assert harness.run("bank/intraday.sta", "0" * 64, own).problems == [
-        "the corpus file differs from MANIFEST.sha256"]
+        "the corpus file differs from MANIFEST.sha256"
+    ]

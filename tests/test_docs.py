@@ -27,8 +27,12 @@ def _walk(cmd, path: tuple[str, ...] = ()):
 
 
 COMMANDS = list(_walk(command()))
-PARAMS = [(path, param) for path, cmd in COMMANDS for param in cmd.params
-          if not getattr(param, "hidden", False)]
+PARAMS = [
+    (path, param)
+    for path, cmd in COMMANDS
+    for param in cmd.params
+    if not getattr(param, "hidden", False)
+]
 
 
 def _name(path: tuple[str, ...]) -> str:
@@ -53,15 +57,17 @@ def sections() -> dict[str, str]:
     """docs/cli.md's sections by heading: `## bokfor plan` -> its text."""
     text = REFERENCE.read_text(encoding="utf-8")
     parts = re.split(r"^## (.+)$", text, flags=re.M)
-    return {title.strip().strip("`"): body
-            for title, body in zip(parts[1::2], parts[2::2], strict=True)}
+    return {
+        title.strip().strip("`"): body for title, body in zip(parts[1::2], parts[2::2], strict=True)
+    }
 
 
 @pytest.mark.parametrize("path,cmd", COMMANDS, ids=[_name(p) for p, _ in COMMANDS])
 def test_commands_are_documented(documented, sections, path, cmd):
     """A group without options of its own (`bokfor ledger`) needs no section."""
-    assert re.search(rf"\b{re.escape(_name(path))}\b", documented), \
+    assert re.search(rf"\b{re.escape(_name(path))}\b", documented), (
         f"`{_name(path)}` is not in README.md or docs/*.md"
+    )
     if cmd.params or not getattr(cmd, "commands", None):
         assert _name(path) in sections, f"docs/cli.md has no section `## {_name(path)}`"
 
@@ -71,19 +77,22 @@ def test_commands_have_help(path, cmd):
     assert (cmd.help or "").strip(), f"{_name(path)} is missing its help"
 
 
-@pytest.mark.parametrize("path,param", PARAMS,
-                         ids=[f"{_name(p)} {_words(q)[0]}" for p, q in PARAMS])
+@pytest.mark.parametrize(
+    "path,param", PARAMS, ids=[f"{_name(p)} {_words(q)[0]}" for p, q in PARAMS]
+)
 def test_options_are_documented(sections, path, param):
     section = sections.get(_name(path), "")
     for word in _words(param):
         if word == "--help":
             continue
-        assert re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", section), \
+        assert re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", section), (
             f"{word} of `{_name(path)}` is not in its section of docs/cli.md"
+        )
 
 
-@pytest.mark.parametrize("path,param", PARAMS,
-                         ids=[f"{_name(p)} {_words(q)[0]}" for p, q in PARAMS])
+@pytest.mark.parametrize(
+    "path,param", PARAMS, ids=[f"{_name(p)} {_words(q)[0]}" for p, q in PARAMS]
+)
 def test_options_have_help(path, param):
     assert (param.help or "").strip(), f"{_words(param)[0]} of `{_name(path)}` has no help"
 

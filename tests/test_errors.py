@@ -35,8 +35,9 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
 
 
 def _command(line: str, tmp_path: Path) -> list[str]:
-    return [a.replace("{tmp}", str(tmp_path))
-            for a in shlex.split(line.replace("{repo}", str(REPO)))]
+    return [
+        a.replace("{tmp}", str(tmp_path)) for a in shlex.split(line.replace("{repo}", str(REPO)))
+    ]
 
 
 def _files(directory: Path) -> dict[Path, bytes | None]:
@@ -53,12 +54,13 @@ def test_error_case(case: str, capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
     monkeypatch.setenv("COLUMNS", "200")
     before = directory / "before"
-    for line in (before.read_text(encoding="utf-8").splitlines() if before.exists() else []):
+    for line in before.read_text(encoding="utf-8").splitlines() if before.exists() else []:
         code, _, err = run_cli(_command(line, tmp_path), capsys)
         assert code == 0, f"before: {line}: {err}"
     state = _files(tmp_path)
-    code, _, err = run_cli(_command((directory / "args").read_text(encoding="utf-8"), tmp_path),
-                           capsys)
+    code, _, err = run_cli(
+        _command((directory / "args").read_text(encoding="utf-8"), tmp_path), capsys
+    )
     actual = f"exit {code}\n{err}".replace(str(REPO), "{repo}").replace(str(tmp_path), "{tmp}")
     for today in {dt.date.today(), dt.datetime.now(dt.timezone.utc).date()}:  # a ledger's dates
         actual = actual.replace(today.isoformat(), "{today}")
@@ -74,15 +76,25 @@ def test_error_case(case: str, capsys, monkeypatch, tmp_path):
 # -- docs/errors.md: the catalogue for people -------------------------------------------------
 
 DOCS = REPO / "docs" / "errors.md"
-_GROUPS = (("convert-bank", "Bank files"), ("convert-camt", "Bank files"),
-           ("convert-bgmax", "Bank files"), ("convert-mt940", "Bank files"),
-           ("convert-nets", "Bank files"), ("pos-", "POS day closes"),
-           ("plan-books", "The books (--books, a SIE file)"), ("plan-html", "Review pages"), ("ledger-", "The export ledger"),
-           ("mapping-", "The mapping"), ("reconcile-", "Reconciliation"),
-           ("fortnox-", "Fortnox"), ("push-", "Fortnox"),
-           ("convert-", "Stripe exports and convert"),
-           ("run-", "Client folders (bokfor run, init --client)"),
-           ("init-", "Client folders (bokfor run, init --client)"), ("", "Other"))
+_GROUPS = (
+    ("convert-bank", "Bank files"),
+    ("convert-camt", "Bank files"),
+    ("convert-bgmax", "Bank files"),
+    ("convert-mt940", "Bank files"),
+    ("convert-nets", "Bank files"),
+    ("pos-", "POS day closes"),
+    ("plan-books", "The books (--books, a SIE file)"),
+    ("plan-html", "Review pages"),
+    ("ledger-", "The export ledger"),
+    ("mapping-", "The mapping"),
+    ("reconcile-", "Reconciliation"),
+    ("fortnox-", "Fortnox"),
+    ("push-", "Fortnox"),
+    ("convert-", "Stripe exports and convert"),
+    ("run-", "Client folders (bokfor run, init --client)"),
+    ("init-", "Client folders (bokfor run, init --client)"),
+    ("", "Other"),
+)
 
 
 def catalogue_markdown() -> str:
@@ -94,18 +106,36 @@ def catalogue_markdown() -> str:
         expected = (case / "expected").read_text(encoding="utf-8").splitlines()
         command = (case / "args").read_text(encoding="utf-8").strip()
         before = case / "before"
-        after = [f"After `bokfor {line}`:" for line in (
-            before.read_text(encoding="utf-8").splitlines() if before.exists() else [])]
-        sections.setdefault(group, []).append("\n".join([
-            f"### {case.name}", "", *after, *([""] if after else []),
-            f"`bokfor {command}` exits {expected[0].split()[1]}:", "", "```",
-            *expected[1:], "```", ""]))
-    out = ["# Error catalogue", "",
-           "Every error bokfor reports on purpose, one input per error (`tests/errors/<name>/`), "
-           "with the exact text it prints and its exit code (2 bad input, 1 other, 3 nothing "
-           "new, 4 busy). Generated from the test cases by `BOKFOR_REGEN=1 pytest "
-           "tests/test_errors.py`; the suite fails when this file and the cases disagree. "
-           "`{repo}` and `{tmp}` stand for the checkout and a scratch folder.", ""]
+        after = [
+            f"After `bokfor {line}`:"
+            for line in (before.read_text(encoding="utf-8").splitlines() if before.exists() else [])
+        ]
+        sections.setdefault(group, []).append(
+            "\n".join(
+                [
+                    f"### {case.name}",
+                    "",
+                    *after,
+                    *([""] if after else []),
+                    f"`bokfor {command}` exits {expected[0].split()[1]}:",
+                    "",
+                    "```",
+                    *expected[1:],
+                    "```",
+                    "",
+                ]
+            )
+        )
+    out = [
+        "# Error catalogue",
+        "",
+        "Every error bokfor reports on purpose, one input per error (`tests/errors/<name>/`), "
+        "with the exact text it prints and its exit code (2 bad input, 1 other, 3 nothing "
+        "new, 4 busy). Generated from the test cases by `BOKFOR_REGEN=1 pytest "
+        "tests/test_errors.py`; the suite fails when this file and the cases disagree. "
+        "`{repo}` and `{tmp}` stand for the checkout and a scratch folder.",
+        "",
+    ]
     order = list(dict.fromkeys(title for _, title in _GROUPS))
     for title in order:
         if title in sections:
@@ -117,5 +147,6 @@ def test_docs_errors_md_is_the_catalogue():
     text = catalogue_markdown()
     if os.environ.get("BOKFOR_REGEN"):
         DOCS.write_text(text, encoding="utf-8")
-    assert DOCS.read_text(encoding="utf-8") == text, \
+    assert DOCS.read_text(encoding="utf-8") == text, (
         "docs/errors.md is out of date: BOKFOR_REGEN=1 pytest tests/test_errors.py"
+    )

@@ -61,31 +61,47 @@ def old_ledger(tmp_path) -> Path:
 
 
 @pytest.mark.parametrize("sample,options", OLD_RUNS, ids=[s for s, _ in OLD_RUNS])
-def test_a_ledger_of_the_previous_release_still_knows_every_row(old_ledger, sample, options,
-                                                                 capsys):
+def test_a_ledger_of_the_previous_release_still_knows_every_row(
+    old_ledger, sample, options, capsys
+):
     """The key scheme changed (no value date, reference or balance in an id-less bank row's
     key); rows exported under the old keys are found by them (`Row.former`)."""
     mapping = old_ledger.with_name("bank.yaml")
-    code, out, err = cli(capsys, "convert", SAMPLES / sample, "-m", mapping, "-o",
-                         old_ledger.parent / "out.si", *options)
+    code, out, err = cli(
+        capsys,
+        "convert",
+        SAMPLES / sample,
+        "-m",
+        mapping,
+        "-o",
+        old_ledger.parent / "out.si",
+        *options,
+    )
     assert code == 3, err
     assert "Nothing new" in out and not (old_ledger.parent / "out.si").exists()
 
 
 def test_rows_added_to_a_file_exported_by_the_previous_release_are_the_only_new_ones(
-        old_ledger, tmp_path, capsys):
+    old_ledger, tmp_path, capsys
+):
     lines = (SAMPLES / "bank/netbank/seb.csv").read_text(encoding="utf-8-sig").splitlines()
     # Two rows of February on top (SEB lists newest first), one the same as an old row.
-    grown = [lines[0], "2026-02-03;2026-02-03;5484500001;AVGIFT FÖRETAGSPAKET;-95.000;38118.750",
-             "2026-02-02;2026-02-02;5484500000;PRESSBYRÅN C/26-02-01;-39.000;38213.750",
-             *lines[1:]]
+    grown = [
+        lines[0],
+        "2026-02-03;2026-02-03;5484500001;AVGIFT FÖRETAGSPAKET;-95.000;38118.750",
+        "2026-02-02;2026-02-02;5484500000;PRESSBYRÅN C/26-02-01;-39.000;38213.750",
+        *lines[1:],
+    ]
     path = tmp_path / "seb-feb.csv"
     path.write_text("\ufeff" + "\n".join(grown) + "\n", encoding="utf-8")
-    code, out, err = cli(capsys, "convert", path, "-m", tmp_path / "bank.yaml", "-o",
-                         tmp_path / "feb.si")
+    code, out, err = cli(
+        capsys, "convert", path, "-m", tmp_path / "bank.yaml", "-o", tmp_path / "feb.si"
+    )
     assert code == 0, err
     assert [(v.date.isoformat(), v.text) for v in vouchers(tmp_path / "feb.si")] == [
-        ("2026-02-02", "PRESSBYRÅN C/26-02-01"), ("2026-02-03", "AVGIFT FÖRETAGSPAKET")]
+        ("2026-02-02", "PRESSBYRÅN C/26-02-01"),
+        ("2026-02-03", "AVGIFT FÖRETAGSPAKET"),
+    ]
 
 
 def test_a_profile_that_leaves_out_columns_keeps_the_keys(tmp_path, capsys):
@@ -93,10 +109,23 @@ def test_a_profile_that_leaves_out_columns_keeps_the_keys(tmp_path, capsys):
     with one that leaves them out: every row is the one exported (before the fix: 11 new)."""
     ledger = tmp_path / "l.sqlite"
     statement = IDENTITY / "sparbanken.csv"
-    assert cli(capsys, "convert", statement, "-m", IDENTITY / "bank_full.yaml", "--ledger",
-               ledger, "-o", tmp_path / "a.si")[0] == 0
-    code, out, _ = cli(capsys, "plan", statement, "-m", IDENTITY / "bank_lean.yaml",
-                       "--ledger", ledger)
+    assert (
+        cli(
+            capsys,
+            "convert",
+            statement,
+            "-m",
+            IDENTITY / "bank_full.yaml",
+            "--ledger",
+            ledger,
+            "-o",
+            tmp_path / "a.si",
+        )[0]
+        == 0
+    )
+    code, out, _ = cli(
+        capsys, "plan", statement, "-m", IDENTITY / "bank_lean.yaml", "--ledger", ledger
+    )
     assert code == 3
     assert "Plan: 0 verifikationer to add (+), 11 already exported (=); 0 rows changed (~)" in out
 
@@ -104,10 +133,34 @@ def test_a_profile_that_leaves_out_columns_keeps_the_keys(tmp_path, capsys):
 def test_the_same_account_as_csv_and_as_xlsx_is_one_account(tmp_path, capsys):
     ledger = tmp_path / "l.sqlite"
     mapping = OLD / "bank.yaml"
-    assert cli(capsys, "convert", SAMPLES / "bank/netbank/seb.csv", "-m", mapping, "--ledger",
-               ledger, "-o", tmp_path / "a.si")[0] == 0
-    assert cli(capsys, "convert", SAMPLES / "bank/netbank/seb.xlsx", "-m", mapping, "--ledger",
-               ledger, "-o", tmp_path / "b.si")[0] == 3
+    assert (
+        cli(
+            capsys,
+            "convert",
+            SAMPLES / "bank/netbank/seb.csv",
+            "-m",
+            mapping,
+            "--ledger",
+            ledger,
+            "-o",
+            tmp_path / "a.si",
+        )[0]
+        == 0
+    )
+    assert (
+        cli(
+            capsys,
+            "convert",
+            SAMPLES / "bank/netbank/seb.xlsx",
+            "-m",
+            mapping,
+            "--ledger",
+            ledger,
+            "-o",
+            tmp_path / "b.si",
+        )[0]
+        == 3
+    )
 
 
 # -- 3. overlapping downloads in one run ---------------------------------------------------
@@ -117,8 +170,9 @@ def _seb_window(tmp_path: Path, name: str, first: int, last: int) -> Path:
     """Rows first..last (1-based, file order: newest first) of the SEB sample as a file."""
     lines = (SAMPLES / "bank/netbank/seb.csv").read_text(encoding="utf-8-sig").splitlines()
     path = tmp_path / name
-    path.write_text("\ufeff" + "\n".join([lines[0], *lines[first:last + 1]]) + "\n",
-                    encoding="utf-8")
+    path.write_text(
+        "\ufeff" + "\n".join([lines[0], *lines[first : last + 1]]) + "\n", encoding="utf-8"
+    )
     return path
 
 
@@ -126,26 +180,71 @@ def test_overlapping_downloads_in_one_run_book_each_row_once(tmp_path, capsys):
     newer = _seb_window(tmp_path, "newer.csv", 1, 8)  # 30 Jan back to 12 Jan
     older = _seb_window(tmp_path, "older.csv", 5, 12)  # 16 Jan back to 2 Jan
     mapping = OLD / "bank.yaml"
-    code, out, err = cli(capsys, "convert", older, newer, "-m", mapping, "--ledger",
-                         tmp_path / "l.sqlite", "-o", tmp_path / "out.si")
+    code, out, err = cli(
+        capsys,
+        "convert",
+        older,
+        newer,
+        "-m",
+        mapping,
+        "--ledger",
+        tmp_path / "l.sqlite",
+        "-o",
+        tmp_path / "out.si",
+    )
     assert code == 0, err
     assert len(vouchers(tmp_path / "out.si")) == 12
     # The same rows in both: read from the input given last (a tie of filled-in fields).
     assert f"{older}: netbank, 8 rows -> 4 new verifikationer (4 also in {newer})" in out
     # Both again, in the other order, after the export: nothing new, nothing refused.
-    assert cli(capsys, "convert", newer, older, "-m", mapping, "--ledger",
-               tmp_path / "l.sqlite", "-o", tmp_path / "again.si")[0] == 3
+    assert (
+        cli(
+            capsys,
+            "convert",
+            newer,
+            older,
+            "-m",
+            mapping,
+            "--ledger",
+            tmp_path / "l.sqlite",
+            "-o",
+            tmp_path / "again.si",
+        )[0]
+        == 3
+    )
 
 
 def test_a_z_report_delivered_twice_is_booked_once(tmp_path, capsys):
     z = SAMPLES / "pos/z-dagrapport_K1_1001.csv"
     copy = tmp_path / "z-dagrapport_K1_1001_igen.csv"
     shutil.copy(z, copy)
-    code, out, err = cli(capsys, "convert", z, copy, "-m", REPO / "mappings/pos.yaml",
-                         "--ledger", tmp_path / "l.sqlite", "-o", tmp_path / "out.si")
+    code, out, err = cli(
+        capsys,
+        "convert",
+        z,
+        copy,
+        "-m",
+        REPO / "mappings/pos.yaml",
+        "--ledger",
+        tmp_path / "l.sqlite",
+        "-o",
+        tmp_path / "out.si",
+    )
     assert code == 0, err
-    assert cli(capsys, "convert", z, "-m", REPO / "mappings/pos.yaml", "--ledger",
-               tmp_path / "alone.sqlite", "-o", tmp_path / "alone.si")[0] == 0
+    assert (
+        cli(
+            capsys,
+            "convert",
+            z,
+            "-m",
+            REPO / "mappings/pos.yaml",
+            "--ledger",
+            tmp_path / "alone.sqlite",
+            "-o",
+            tmp_path / "alone.si",
+        )[0]
+        == 0
+    )
     assert vouchers(tmp_path / "out.si") == vouchers(tmp_path / "alone.si")
     assert f"also in {copy})" in out
 
@@ -160,8 +259,7 @@ OLD_ROW, NEW_ROW = "1290.00,21.15,,,1268.85", "1390.00,21.15,,,1368.85"
 def changed(tmp_path) -> Path:
     """The Stripe sample with one charge's amount changed since it was exported."""
     path = tmp_path / "changed.csv"
-    path.write_text(STRIPE.read_text(encoding="utf-8").replace(OLD_ROW, NEW_ROW),
-                    encoding="utf-8")
+    path.write_text(STRIPE.read_text(encoding="utf-8").replace(OLD_ROW, NEW_ROW), encoding="utf-8")
     return path
 
 
@@ -170,55 +268,120 @@ def _run(*args: str, **env: str):
     import subprocess
     import sys
 
-    return subprocess.run([sys.executable, "-m", "bokfor", *map(str, args)],
-                          capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "SOURCE_DATE_EPOCH": "1767225600", **env})
+    return subprocess.run(
+        [sys.executable, "-m", "bokfor", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "SOURCE_DATE_EPOCH": "1767225600", **env},
+    )
 
 
 @pytest.mark.parametrize("point", ["after-ledger-pending", "before-rename"])
-def test_a_correction_killed_before_its_file_leaves_the_row_changed(tmp_path, changed, point,
-                                                                    capsys):
+def test_a_correction_killed_before_its_file_leaves_the_row_changed(
+    tmp_path, changed, point, capsys
+):
     mapping, ledger = REPO / "mappings/stripe.yaml", tmp_path / "l.sqlite"
-    assert cli(capsys, "convert", STRIPE, "-m", mapping, "--ledger", ledger, "-o",
-               tmp_path / "1.si")[0] == 0
-    killed = _run("convert", changed, "-m", mapping, "--ledger", ledger, "-o", tmp_path / "2.si",
-                  "--correct", BOKFOR_FAULT=point)
+    assert (
+        cli(capsys, "convert", STRIPE, "-m", mapping, "--ledger", ledger, "-o", tmp_path / "1.si")[
+            0
+        ]
+        == 0
+    )
+    killed = _run(
+        "convert",
+        changed,
+        "-m",
+        mapping,
+        "--ledger",
+        ledger,
+        "-o",
+        tmp_path / "2.si",
+        "--correct",
+        BOKFOR_FAULT=point,
+    )
     assert killed.returncode == -9, killed.stderr
     # Before the fix the row came back new: booked at its new amount, the old one never
     # reversed. Now it is changed, as before the correction, and waits for --correct.
-    code, _, err = cli(capsys, "convert", changed, "-m", mapping, "--ledger", ledger, "-o",
-                       tmp_path / "3.si")
+    code, _, err = cli(
+        capsys, "convert", changed, "-m", mapping, "--ledger", ledger, "-o", tmp_path / "3.si"
+    )
     assert code == 2 and "1 row changed since it was exported" in err
     assert not (tmp_path / "3.si").exists()
 
 
 def test_forgetting_a_correction_leaves_the_row_changed(tmp_path, changed, capsys):
     mapping, ledger = REPO / "mappings/stripe.yaml", tmp_path / "l.sqlite"
-    assert cli(capsys, "convert", STRIPE, "-m", mapping, "--ledger", ledger, "-o",
-               tmp_path / "1.si")[0] == 0
-    assert cli(capsys, "convert", changed, "-m", mapping, "--ledger", ledger, "-o",
-               tmp_path / "2.si", "--correct")[0] == 0
+    assert (
+        cli(capsys, "convert", STRIPE, "-m", mapping, "--ledger", ledger, "-o", tmp_path / "1.si")[
+            0
+        ]
+        == 0
+    )
+    assert (
+        cli(
+            capsys,
+            "convert",
+            changed,
+            "-m",
+            mapping,
+            "--ledger",
+            ledger,
+            "-o",
+            tmp_path / "2.si",
+            "--correct",
+        )[0]
+        == 0
+    )
     assert cli(capsys, "ledger", "forget", "2", "--yes", "--ledger", ledger)[0] == 0
     code, out, _ = cli(capsys, "plan", changed, "-m", mapping, "--ledger", ledger)
     assert "0 verifikationer to add (+)" in out and "1 row changed (~)" in out
     # The correction again, then the original export forgotten too: nothing to restore.
-    assert cli(capsys, "convert", changed, "-m", mapping, "--ledger", ledger, "-o",
-               tmp_path / "3.si", "--correct")[0] == 0
-    assert cli(capsys, "convert", changed, "-m", mapping, "--ledger", ledger, "-o",
-               tmp_path / "4.si")[0] == 3
+    assert (
+        cli(
+            capsys,
+            "convert",
+            changed,
+            "-m",
+            mapping,
+            "--ledger",
+            ledger,
+            "-o",
+            tmp_path / "3.si",
+            "--correct",
+        )[0]
+        == 0
+    )
+    assert (
+        cli(capsys, "convert", changed, "-m", mapping, "--ledger", ledger, "-o", tmp_path / "4.si")[
+            0
+        ]
+        == 3
+    )
 
 
 # -- 10. a file at the ledger path that is not a ledger ------------------------------------
 
 
-@pytest.mark.parametrize("content", [b"", b"SQLite format 3\x00" + bytes(84), b"hello"],
-                         ids=["empty", "header-only", "text"])
-def test_a_file_at_the_ledger_path_that_is_no_ledger_is_refused_and_kept(tmp_path, content,
-                                                                         capsys):
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"SQLite format 3\x00" + bytes(84), b"hello"],
+    ids=["empty", "header-only", "text"],
+)
+def test_a_file_at_the_ledger_path_that_is_no_ledger_is_refused_and_kept(tmp_path, content, capsys):
     ledger = tmp_path / "l.sqlite"
     ledger.write_bytes(content)
-    code, _, err = cli(capsys, "convert", STRIPE, "-m", REPO / "mappings/stripe.yaml",
-                       "--ledger", ledger, "-o", tmp_path / "out.si")
+    code, _, err = cli(
+        capsys,
+        "convert",
+        STRIPE,
+        "-m",
+        REPO / "mappings/stripe.yaml",
+        "--ledger",
+        ledger,
+        "-o",
+        tmp_path / "out.si",
+    )
     assert code == 2 and ("not a bokfor ledger" in err or "cannot be opened" in err)
     assert ledger.read_bytes() == content and not (tmp_path / "out.si").exists()
 
@@ -233,25 +396,44 @@ def test_a_mapping_through_a_link_shares_its_ledger_and_its_rate_file(tmp_path, 
     sub = tmp_path / "sub"
     sub.mkdir()
     text = (REPO / "mappings/stripe.yaml").read_text(encoding="utf-8")
-    (sub / "real.yaml").write_text(text + "\ncurrency_rates:\n  file: rates.csv\n",
-                                   encoding="utf-8")
+    (sub / "real.yaml").write_text(
+        text + "\ncurrency_rates:\n  file: rates.csv\n", encoding="utf-8"
+    )
     shutil.copy(FIXTURES / "fx/rates.csv", sub / "rates.csv")
     # A rate file of other rates beside the link: never read.
-    (tmp_path / "rates.csv").write_text("date;currency;rate\n2026-01-05;EUR;99,00\n"
-                                        "2026-01-06;EUR;99,00\n", encoding="utf-8")
+    (tmp_path / "rates.csv").write_text(
+        "date;currency;rate\n2026-01-05;EUR;99,00\n2026-01-06;EUR;99,00\n", encoding="utf-8"
+    )
     (tmp_path / "current.yaml").symlink_to(sub / "real.yaml")
     eur = FIXTURES / "fx/balance_eur.csv"
     assert cli(capsys, "convert", eur, "-m", sub / "real.yaml", "-o", tmp_path / "a.si")[0] == 0
-    code, out, err = cli(capsys, "convert", eur, "-m", tmp_path / "current.yaml", "-o",
-                         tmp_path / "b.si")
+    code, out, err = cli(
+        capsys, "convert", eur, "-m", tmp_path / "current.yaml", "-o", tmp_path / "b.si"
+    )
     assert code == 3, err
     assert (sub / "real.ledger.sqlite").exists()
     assert not list(tmp_path.glob("*.ledger.sqlite"))
     # Planned afresh through the link and directly: the same vouchers, at the real rates.
-    through_link = cli(capsys, "plan", eur, "-m", tmp_path / "current.yaml", "--ledger",
-                       tmp_path / "fresh.sqlite", "--json")[1]
-    direct = cli(capsys, "plan", eur, "-m", sub / "real.yaml", "--ledger",
-                 tmp_path / "fresh2.sqlite", "--json")[1]
+    through_link = cli(
+        capsys,
+        "plan",
+        eur,
+        "-m",
+        tmp_path / "current.yaml",
+        "--ledger",
+        tmp_path / "fresh.sqlite",
+        "--json",
+    )[1]
+    direct = cli(
+        capsys,
+        "plan",
+        eur,
+        "-m",
+        sub / "real.yaml",
+        "--ledger",
+        tmp_path / "fresh2.sqlite",
+        "--json",
+    )[1]
     assert json.loads(through_link)["to_write"] == json.loads(direct)["to_write"] != []
 
 
@@ -269,8 +451,10 @@ def test_a_second_export_to_the_same_file_is_refused(tmp_path, capsys):
     """Before: both runs exit 0, out.si holds only the second, and the ledger lists both
     exports at one path: the first one's vouchers exist nowhere but in the ledger."""
     mapping, ledger = REPO / "mappings/stripe.yaml", tmp_path / "l.sqlite"
-    first, second = _stripe_part(tmp_path, "a.csv", slice(0, 18)), \
-        _stripe_part(tmp_path, "b.csv", slice(18, None))
+    first, second = (
+        _stripe_part(tmp_path, "a.csv", slice(0, 18)),
+        _stripe_part(tmp_path, "b.csv", slice(18, None)),
+    )
     out = tmp_path / "out.si"
     assert cli(capsys, "convert", first, "-m", mapping, "--ledger", ledger, "-o", out)[0] == 0
     written = out.read_bytes()
@@ -280,8 +464,20 @@ def test_a_second_export_to_the_same_file_is_refused(tmp_path, capsys):
     assert "Fix: give each run a file of its own, e.g. --out 'out/bokfor-{run}.si'" in err
     assert out.read_bytes() == written
     # A file of its own each run: the run's number, or the period.
-    assert cli(capsys, "convert", second, "-m", mapping, "--ledger", ledger, "-o",
-               tmp_path / "bokfor-{run}.si")[0] == 0
+    assert (
+        cli(
+            capsys,
+            "convert",
+            second,
+            "-m",
+            mapping,
+            "--ledger",
+            ledger,
+            "-o",
+            tmp_path / "bokfor-{run}.si",
+        )[0]
+        == 0
+    )
     assert (tmp_path / "bokfor-2.si").exists()
     # Once the first export is forgotten (its import undone), its path is free again.
     assert cli(capsys, "ledger", "forget", "1", "--yes", "--ledger", ledger)[0] == 0
@@ -289,9 +485,17 @@ def test_a_second_export_to_the_same_file_is_refused(tmp_path, capsys):
 
 
 def test_the_out_template_names_period_source_and_run(tmp_path, capsys):
-    code, out, err = cli(capsys, "convert", STRIPE, "-m", REPO / "mappings/stripe.yaml",
-                         "--ledger", tmp_path / "l.sqlite", "-o",
-                         tmp_path / "{source}_{from}_{to}_{year}_{run}.si")
+    code, out, err = cli(
+        capsys,
+        "convert",
+        STRIPE,
+        "-m",
+        REPO / "mappings/stripe.yaml",
+        "--ledger",
+        tmp_path / "l.sqlite",
+        "-o",
+        tmp_path / "{source}_{from}_{to}_{year}_{run}.si",
+    )
     assert code == 0, err
     [path] = tmp_path.glob("*.si")
     assert path.name == "stripe_balance_2026-01-01_2026-02-01_2026_1.si"
@@ -306,15 +510,24 @@ YEAR_END = FIXTURES / "years/stripe_year_end.csv"
 def test_a_run_across_the_year_end_writes_one_file_a_year(tmp_path, capsys):
     """Before: "the vouchers span more than one fiscal year", exit 2, nothing planned."""
     mapping, ledger = REPO / "mappings/stripe.yaml", tmp_path / "l.sqlite"
-    code, out, err = cli(capsys, "convert", YEAR_END, "-m", mapping, "--ledger", ledger,
-                         "--dry-run", "-o", tmp_path / "out.si")
+    code, out, err = cli(
+        capsys,
+        "convert",
+        YEAR_END,
+        "-m",
+        mapping,
+        "--ledger",
+        ledger,
+        "--dry-run",
+        "-o",
+        tmp_path / "out.si",
+    )
     assert code == 0, err
-    assert f"Would write 1 verifikationer to {tmp_path / 'out-2025.si'} (räkenskapsår 2025)" \
-        in out
-    assert f"Would write 1 verifikationer to {tmp_path / 'out-2026.si'} (räkenskapsår 2026)" \
-        in out
-    code, out, err = cli(capsys, "convert", YEAR_END, "-m", mapping, "--ledger", ledger, "-o",
-                         tmp_path / "out.si")
+    assert f"Would write 1 verifikationer to {tmp_path / 'out-2025.si'} (räkenskapsår 2025)" in out
+    assert f"Would write 1 verifikationer to {tmp_path / 'out-2026.si'} (räkenskapsår 2026)" in out
+    code, out, err = cli(
+        capsys, "convert", YEAR_END, "-m", mapping, "--ledger", ledger, "-o", tmp_path / "out.si"
+    )
     assert code == 0, err
     assert not (tmp_path / "out.si").exists()
     for year in (2025, 2026):
@@ -323,15 +536,39 @@ def test_a_run_across_the_year_end_writes_one_file_a_year(tmp_path, capsys):
         assert [v.date.year for v in doc.vouchers] == [year]
     with sqlite3.connect(ledger) as conn:
         assert conn.execute("SELECT run_id, target FROM exports ORDER BY id").fetchall() == [
-            (1, str(tmp_path / "out-2025.si")), (1, str(tmp_path / "out-2026.si"))]
-    assert cli(capsys, "convert", YEAR_END, "-m", mapping, "--ledger", ledger, "-o",
-               tmp_path / "again.si")[0] == 3
+            (1, str(tmp_path / "out-2025.si")),
+            (1, str(tmp_path / "out-2026.si")),
+        ]
+    assert (
+        cli(
+            capsys,
+            "convert",
+            YEAR_END,
+            "-m",
+            mapping,
+            "--ledger",
+            ledger,
+            "-o",
+            tmp_path / "again.si",
+        )[0]
+        == 3
+    )
 
 
 def test_a_fortnox_batch_across_the_year_end_is_one_batch_a_year(tmp_path, capsys):
-    code, out, err = cli(capsys, "convert", YEAR_END, "-m", REPO / "mappings/stripe.yaml",
-                         "--ledger", tmp_path / "l.sqlite", "--format", "fortnox", "-o",
-                         tmp_path / "batch-{year}")
+    code, out, err = cli(
+        capsys,
+        "convert",
+        YEAR_END,
+        "-m",
+        REPO / "mappings/stripe.yaml",
+        "--ledger",
+        tmp_path / "l.sqlite",
+        "--format",
+        "fortnox",
+        "-o",
+        tmp_path / "batch-{year}",
+    )
     assert code == 0, err
     for year in (2025, 2026):
         manifest = json.loads((tmp_path / f"batch-{year}/manifest.json").read_text())
@@ -343,7 +580,8 @@ def test_a_fortnox_batch_across_the_year_end_is_one_batch_a_year(tmp_path, capsy
 
 
 def test_out_through_a_link_writes_the_linked_file_and_a_crash_after_the_rename_settles(
-        tmp_path, capsys):
+    tmp_path, capsys
+):
     """Before: the rename replaced the link while the ledger recorded its target; after a
     crash at after-rename, recovery hashed the target, dropped the export, and the retry
     booked every voucher again."""
@@ -352,8 +590,17 @@ def test_out_through_a_link_writes_the_linked_file_and_a_crash_after_the_rename_
     link = tmp_path / "current.si"
     link.symlink_to(real / "jan.si")
     mapping, ledger = REPO / "mappings/stripe.yaml", tmp_path / "l.sqlite"
-    killed = _run("convert", STRIPE, "-m", mapping, "--ledger", ledger, "-o", link,
-                  BOKFOR_FAULT="after-rename")
+    killed = _run(
+        "convert",
+        STRIPE,
+        "-m",
+        mapping,
+        "--ledger",
+        ledger,
+        "-o",
+        link,
+        BOKFOR_FAULT="after-rename",
+    )
     assert killed.returncode == -9, killed.stderr
     assert link.is_symlink() and (real / "jan.si").is_file()
     again = _run("convert", STRIPE, "-m", mapping, "--ledger", ledger, "-o", tmp_path / "b.si")
@@ -361,7 +608,8 @@ def test_out_through_a_link_writes_the_linked_file_and_a_crash_after_the_rename_
     assert "had written" in again.stderr
     with sqlite3.connect(ledger) as conn:
         assert conn.execute("SELECT state, target FROM exports").fetchall() == [
-            ("done", str(real / "jan.si"))]
+            ("done", str(real / "jan.si"))
+        ]
 
 
 @pytest.mark.parametrize("kind", ["fifo", "device", "directory"])
@@ -381,8 +629,17 @@ def test_out_that_is_no_regular_file_is_refused_and_left_alone(tmp_path, kind, c
     else:
         out = tmp_path / "dir.si"
         out.mkdir()
-    code, _, err = cli(capsys, "convert", STRIPE, "-m", REPO / "mappings/stripe.yaml",
-                       "--ledger", tmp_path / "l.sqlite", "-o", out)
+    code, _, err = cli(
+        capsys,
+        "convert",
+        STRIPE,
+        "-m",
+        REPO / "mappings/stripe.yaml",
+        "--ledger",
+        tmp_path / "l.sqlite",
+        "-o",
+        out,
+    )
     assert code == 2 and "bokfor writes a regular file and replaces nothing else" in err
     assert {"fifo": out.is_fifo, "device": out.is_char_device, "directory": out.is_dir}[kind]()
     assert not list((tmp_path).glob("*.sqlite"))  # nothing recorded
@@ -395,16 +652,38 @@ def test_a_batch_never_goes_where_other_files_are(tmp_path, capsys):
     shared = tmp_path / "shared"
     shared.mkdir()
     (shared / "20250-my-notes.json").write_text("{}")
-    code, _, err = cli(capsys, "convert", STRIPE, "-m", REPO / "mappings/stripe.yaml",
-                       "--ledger", tmp_path / "l.sqlite", "--format", "fortnox", "-o", shared)
+    code, _, err = cli(
+        capsys,
+        "convert",
+        STRIPE,
+        "-m",
+        REPO / "mappings/stripe.yaml",
+        "--ledger",
+        tmp_path / "l.sqlite",
+        "--format",
+        "fortnox",
+        "-o",
+        shared,
+    )
     assert code == 2 and "is not empty; a batch needs a directory of its own" in err
     assert [p.name for p in shared.iterdir()] == ["20250-my-notes.json"]
 
 
 def test_settling_an_interrupted_batch_removes_only_its_own_files(tmp_path, capsys):
     mapping, ledger, out = REPO / "mappings/stripe.yaml", tmp_path / "l.sqlite", tmp_path / "b"
-    killed = _run("convert", STRIPE, "-m", mapping, "--ledger", ledger, "--format", "fortnox",
-                  "-o", out, BOKFOR_FAULT="before-rename:3")
+    killed = _run(
+        "convert",
+        STRIPE,
+        "-m",
+        mapping,
+        "--ledger",
+        ledger,
+        "--format",
+        "fortnox",
+        "-o",
+        out,
+        BOKFOR_FAULT="before-rename:3",
+    )
     assert killed.returncode == -9, killed.stderr
     assert (out / "vouchers.si").exists() and not (out / "manifest.json").exists()
     mine = [out / "20250-my-notes.json", out / ".my-draft.tmp"]
@@ -416,14 +695,23 @@ def test_settling_an_interrupted_batch_removes_only_its_own_files(tmp_path, caps
 
 def test_a_written_file_deleted_or_changed_is_reported(tmp_path, capsys):
     mapping, ledger = REPO / "mappings/stripe.yaml", tmp_path / "l.sqlite"
-    jan, rest = _stripe_part(tmp_path, "a.csv", slice(0, 18)), \
-        _stripe_part(tmp_path, "b.csv", slice(18, None))
-    assert cli(capsys, "convert", jan, "-m", mapping, "--ledger", ledger, "-o",
-               tmp_path / "1.si")[0] == 0
-    assert cli(capsys, "convert", rest, "-m", mapping, "--ledger", ledger, "-o",
-               tmp_path / "2.si")[0] == 0
+    jan, rest = (
+        _stripe_part(tmp_path, "a.csv", slice(0, 18)),
+        _stripe_part(tmp_path, "b.csv", slice(18, None)),
+    )
+    assert (
+        cli(capsys, "convert", jan, "-m", mapping, "--ledger", ledger, "-o", tmp_path / "1.si")[0]
+        == 0
+    )
+    assert (
+        cli(capsys, "convert", rest, "-m", mapping, "--ledger", ledger, "-o", tmp_path / "2.si")[0]
+        == 0
+    )
     assert cli(capsys, "ledger", "verify", "--ledger", ledger) == (
-        0, "2 written files checked: each is there with its sha256.\n", "")
+        0,
+        "2 written files checked: each is there with its sha256.\n",
+        "",
+    )
     (tmp_path / "1.si").unlink()
     data = (tmp_path / "2.si").read_bytes()
     (tmp_path / "2.si").write_bytes(data + b"\r\n")  # one more line: changed
@@ -454,28 +742,48 @@ def test_the_same_statement_from_another_format_is_a_doubt(tmp_path, capsys):
     movement it shares. Before: booked twice without a word."""
     mapping, ledger = OLD / "bank.yaml", tmp_path / "l.sqlite"
     csv, camt = IDENTITY / "seb_same_as_camt.csv", SAMPLES / "bank/camt053_seb.xml"
-    assert cli(capsys, "convert", camt, "-m", mapping, "--ledger", ledger, "-o",
-               tmp_path / "a.si")[0] == 0
+    assert (
+        cli(capsys, "convert", camt, "-m", mapping, "--ledger", ledger, "-o", tmp_path / "a.si")[0]
+        == 0
+    )
     code, _, err = cli(capsys, "plan", csv, "-m", mapping, "--ledger", ledger)
     assert code == 0
     assert err.splitlines() == [
         f"bokfor: warning: {csv}:{line}: {shown} on 1930 may be booked already: "
         f"bank:SE4550000000058398257466:{key} was exported from camt (another format of the "
-        "same bank account)" for line, shown, key in (
+        "same bank account)"
+        for line, shown, key in (
             (2, "2026-01-30, -125,00", "2026-01-30:2026013010000042"),
             (3, "2026-01-12, -18\u00a0500,00", "2026-01-12:2026011240000981"),
-            (4, "2026-01-02, 12\u00a0345,67", "2026-01-02:2026010250001234"))]
-    code, _, err = cli(capsys, "convert", csv, "-m", mapping, "--ledger", ledger, "-o",
-                       tmp_path / "b.si", "--strict")
+            (4, "2026-01-02, 12\u00a0345,67", "2026-01-02:2026010250001234"),
+        )
+    ]
+    code, _, err = cli(
+        capsys,
+        "convert",
+        csv,
+        "-m",
+        mapping,
+        "--ledger",
+        ledger,
+        "-o",
+        tmp_path / "b.si",
+        "--strict",
+    )
     assert code == 2
-    assert err.startswith(f"bokfor: error: {csv}: --strict: 3 warnings that may mean rows "
-                          "booked twice or lost; nothing was written")
+    assert err.startswith(
+        f"bokfor: error: {csv}: --strict: 3 warnings that may mean rows "
+        "booked twice or lost; nothing was written"
+    )
     assert not (tmp_path / "b.si").exists()
     # In one run, the two formats name each other.
-    code, _, err = cli(capsys, "plan", camt, csv, "-m", mapping, "--ledger",
-                       tmp_path / "fresh.sqlite")
-    assert f"{csv}:2: 2026-01-30, -125,00 on 1930 may be booked already: it is also at " \
-        f"{camt}:" in err and "read as camt (another format of the same bank account)" in err
+    code, _, err = cli(
+        capsys, "plan", camt, csv, "-m", mapping, "--ledger", tmp_path / "fresh.sqlite"
+    )
+    assert (
+        f"{csv}:2: 2026-01-30, -125,00 on 1930 may be booked already: it is also at {camt}:" in err
+        and "read as camt (another format of the same bank account)" in err
+    )
 
 
 def test_an_account_named_otherwise_stops_the_run(tmp_path, capsys):
@@ -483,15 +791,29 @@ def test_an_account_named_otherwise_stops_the_run(tmp_path, capsys):
     of their account. Before the review, a warning only (12 rows booked again)."""
     mapping, ledger = OLD / "bank.yaml", tmp_path / "l.sqlite"
     csv = SAMPLES / "bank/netbank/seb.csv"
-    assert cli(capsys, "convert", csv, "-m", mapping, "--ledger", ledger, "-o",
-               tmp_path / "a.si")[0] == 0
-    args = ["convert", csv, "-m", mapping, "--ledger", ledger, "-o", tmp_path / "b.si",
-            "--bank-account", "SE45 5000 0000 0583 9825 7466"]
+    assert (
+        cli(capsys, "convert", csv, "-m", mapping, "--ledger", ledger, "-o", tmp_path / "a.si")[0]
+        == 0
+    )
+    args = [
+        "convert",
+        csv,
+        "-m",
+        mapping,
+        "--ledger",
+        ledger,
+        "-o",
+        tmp_path / "b.si",
+        "--bank-account",
+        "SE45 5000 0000 0583 9825 7466",
+    ]
     code, _, err = cli(capsys, *args)
     assert code == 2 and not (tmp_path / "b.si").exists()
-    assert err.startswith("bokfor: error: 12 rows were exported before under another name of "
-                          "their bank account; nothing was written Fix: run as that export "
-                          "was run")
+    assert err.startswith(
+        "bokfor: error: 12 rows were exported before under another name of "
+        "their bank account; nothing was written Fix: run as that export "
+        "was run"
+    )
     assert "add --other-account.\n" in err
     assert err.count(" was exported as bank:seb:") == 12
     # Another account's rows that happen to be the same: the user says so.
@@ -502,7 +824,9 @@ def test_a_profile_of_ones_own_for_a_known_bank_keys_as_the_built_in(tmp_path, c
     """A copy of the built-in SEB layout under another name, without the value date and the
     balance: its rows are the built-in's (before the review: booked again)."""
     text = (OLD / "bank.yaml").read_text(encoding="utf-8")
-    own = text.replace("    bank_accounts:\n", """    profiles:
+    own = text.replace(
+        "    bank_accounts:\n",
+        """    profiles:
       seb_own:
         title: SEB (my own)
         file: csv
@@ -515,11 +839,25 @@ def test_a_profile_of_ones_own_for_a_known_bank_keys_as_the_built_in(tmp_path, c
         order: newest_first
     bank_accounts:
       seb_own: 1930
-""", 1)
+""",
+        1,
+    )
     (tmp_path / "own.yaml").write_text(own, encoding="utf-8")
     ledger, csv = tmp_path / "l.sqlite", SAMPLES / "bank/netbank/seb.csv"
-    assert cli(capsys, "convert", csv, "-m", OLD / "bank.yaml", "--ledger", ledger, "-o",
-               tmp_path / "a.si")[0] == 0
+    assert (
+        cli(
+            capsys,
+            "convert",
+            csv,
+            "-m",
+            OLD / "bank.yaml",
+            "--ledger",
+            ledger,
+            "-o",
+            tmp_path / "a.si",
+        )[0]
+        == 0
+    )
     code, out, _ = cli(capsys, "plan", csv, "-m", tmp_path / "own.yaml", "--ledger", ledger)
     assert code == 3 and f"{csv}: netbank, 12 rows -> 0 new" in out
 
@@ -529,8 +867,20 @@ def test_a_new_ledger_gets_the_mode_the_umask_gives(tmp_path, capsys):
 
     old = os.umask(0o027)
     try:
-        assert cli(capsys, "convert", STRIPE, "-m", REPO / "mappings/stripe.yaml", "--ledger",
-                   tmp_path / "l.sqlite", "-o", tmp_path / "out.si")[0] == 0
+        assert (
+            cli(
+                capsys,
+                "convert",
+                STRIPE,
+                "-m",
+                REPO / "mappings/stripe.yaml",
+                "--ledger",
+                tmp_path / "l.sqlite",
+                "-o",
+                tmp_path / "out.si",
+            )[0]
+            == 0
+        )
     finally:
         os.umask(old)
     assert (tmp_path / "l.sqlite").stat().st_mode & 0o777 == 0o640
@@ -547,11 +897,26 @@ def test_forgetting_corrections_in_any_order_never_makes_the_row_new(tmp_path, c
         versions[-1].write_text(text.replace(OLD_ROW, amount), encoding="utf-8")
     for n, version in enumerate(versions, 1):
         extra = ["--correct"] if n > 1 else []
-        assert cli(capsys, "convert", version, "-m", mapping, "--ledger", ledger, "-o",
-                   tmp_path / f"{n}.si", *extra)[0] == 0
+        assert (
+            cli(
+                capsys,
+                "convert",
+                version,
+                "-m",
+                mapping,
+                "--ledger",
+                ledger,
+                "-o",
+                tmp_path / f"{n}.si",
+                *extra,
+            )[0]
+            == 0
+        )
     code, out, _ = cli(capsys, "ledger", "forget", "2", "--yes", "--ledger", ledger)
-    assert out == ("Forgot export 2: a later correction holds its rows; forgetting that one "
-                   "too gives them back the booking they had before this export.\n")
+    assert out == (
+        "Forgot export 2: a later correction holds its rows; forgetting that one "
+        "too gives them back the booking they had before this export.\n"
+    )
     assert cli(capsys, "ledger", "forget", "3", "--yes", "--ledger", ledger)[0] == 0
     code, out, _ = cli(capsys, "plan", versions[-1], "-m", mapping, "--ledger", ledger)
     assert "0 verifikationer to add (+)" in out and "1 row changed (~)" in out
@@ -562,31 +927,58 @@ def test_an_earlier_exports_file_under_another_name_is_refused_too(tmp_path, cap
     import os
 
     mapping, ledger = REPO / "mappings/stripe.yaml", tmp_path / "l.sqlite"
-    first, second = _stripe_part(tmp_path, "a.csv", slice(0, 18)), \
-        _stripe_part(tmp_path, "b.csv", slice(18, None))
-    assert cli(capsys, "convert", first, "-m", mapping, "--ledger", ledger, "-o",
-               tmp_path / "out.si")[0] == 0
+    first, second = (
+        _stripe_part(tmp_path, "a.csv", slice(0, 18)),
+        _stripe_part(tmp_path, "b.csv", slice(18, None)),
+    )
+    assert (
+        cli(capsys, "convert", first, "-m", mapping, "--ledger", ledger, "-o", tmp_path / "out.si")[
+            0
+        ]
+        == 0
+    )
     os.link(tmp_path / "out.si", tmp_path / "same.si")
-    code, _, err = cli(capsys, "convert", second, "-m", mapping, "--ledger", ledger, "-o",
-                       tmp_path / "same.si")
+    code, _, err = cli(
+        capsys, "convert", second, "-m", mapping, "--ledger", ledger, "-o", tmp_path / "same.si"
+    )
     assert code == 2 and "--out holds export 1 (" in err
 
 
-@pytest.mark.parametrize("template, message", [
-    ("o/{year!r}.si", "{year} takes no conversion or format"),
-    ("o/{run:03}.si", "{run} takes no conversion or format"),
-    ("o/{month}.si", "names {month}, which bokfor does not know"),
-])
-def test_an_out_template_is_checked_before_anything_is_read(tmp_path, capsys, template,
-                                                            message):
-    code, _, err = cli(capsys, "convert", STRIPE, "-m", REPO / "mappings/stripe.yaml",
-                       "--ledger", tmp_path / "l.sqlite", "-o", tmp_path / template)
+@pytest.mark.parametrize(
+    "template, message",
+    [
+        ("o/{year!r}.si", "{year} takes no conversion or format"),
+        ("o/{run:03}.si", "{run} takes no conversion or format"),
+        ("o/{month}.si", "names {month}, which bokfor does not know"),
+    ],
+)
+def test_an_out_template_is_checked_before_anything_is_read(tmp_path, capsys, template, message):
+    code, _, err = cli(
+        capsys,
+        "convert",
+        STRIPE,
+        "-m",
+        REPO / "mappings/stripe.yaml",
+        "--ledger",
+        tmp_path / "l.sqlite",
+        "-o",
+        tmp_path / template,
+    )
     assert code == 2 and message in err and not list(tmp_path.iterdir())
 
 
 def test_an_escaped_brace_is_no_year_field(tmp_path, capsys):
-    code, out, err = cli(capsys, "convert", YEAR_END, "-m", REPO / "mappings/stripe.yaml",
-                         "--ledger", tmp_path / "l.sqlite", "-o", tmp_path / "{{year}}.si")
+    code, out, err = cli(
+        capsys,
+        "convert",
+        YEAR_END,
+        "-m",
+        REPO / "mappings/stripe.yaml",
+        "--ledger",
+        tmp_path / "l.sqlite",
+        "-o",
+        tmp_path / "{{year}}.si",
+    )
     assert code == 0, err
     assert sorted(p.name for p in tmp_path.glob("*.si")) == ["{year}-2025.si", "{year}-2026.si"]
 
@@ -599,13 +991,31 @@ def test_after_the_upgrade_a_profile_edit_still_finds_the_old_rows(tmp_path, cap
     ledger = tmp_path / "l.sqlite"
     shutil.copy(OLD / "sparbanken.ledger.sqlite", ledger)
     statement = IDENTITY / "sparbanken.csv"
-    code, out, _ = cli(capsys, "convert", statement, "-m", IDENTITY / "bank_full.yaml",
-                       "--ledger", ledger, "-o", tmp_path / "a.si")
+    code, out, _ = cli(
+        capsys,
+        "convert",
+        statement,
+        "-m",
+        IDENTITY / "bank_full.yaml",
+        "--ledger",
+        ledger,
+        "-o",
+        tmp_path / "a.si",
+    )
     assert code == 3 and "0 verifikationer to add (+), 11 already exported (=)" in out
     with sqlite3.connect(ledger) as conn:
         assert conn.execute("SELECT count(*) FROM renamed").fetchone() == (11,)
-    code, out, _ = cli(capsys, "convert", statement, "-m", IDENTITY / "bank_lean.yaml",
-                       "--ledger", ledger, "-o", tmp_path / "b.si")
+    code, out, _ = cli(
+        capsys,
+        "convert",
+        statement,
+        "-m",
+        IDENTITY / "bank_lean.yaml",
+        "--ledger",
+        ledger,
+        "-o",
+        tmp_path / "b.si",
+    )
     assert code == 3 and "0 verifikationer to add (+), 11 already exported (=)" in out
 
 
@@ -614,13 +1024,30 @@ def test_edited_at_the_upgrade_the_old_rows_are_doubts(tmp_path, capsys):
     row is given at the migration (account, day, amount) makes each row a doubt."""
     ledger = tmp_path / "l.sqlite"
     shutil.copy(OLD / "sparbanken.ledger.sqlite", ledger)
-    code, out, err = cli(capsys, "plan", IDENTITY / "sparbanken.csv", "-m",
-                         IDENTITY / "bank_lean.yaml", "--ledger", ledger)
-    assert err.count("may be booked already: an earlier bokfor exported bank:890123456789012:") \
-        == 11
-    code, _, err = cli(capsys, "convert", IDENTITY / "sparbanken.csv", "-m",
-                       IDENTITY / "bank_lean.yaml", "--ledger", ledger, "-o", tmp_path / "b.si",
-                       "--strict")
+    code, out, err = cli(
+        capsys,
+        "plan",
+        IDENTITY / "sparbanken.csv",
+        "-m",
+        IDENTITY / "bank_lean.yaml",
+        "--ledger",
+        ledger,
+    )
+    assert (
+        err.count("may be booked already: an earlier bokfor exported bank:890123456789012:") == 11
+    )
+    code, _, err = cli(
+        capsys,
+        "convert",
+        IDENTITY / "sparbanken.csv",
+        "-m",
+        IDENTITY / "bank_lean.yaml",
+        "--ledger",
+        ledger,
+        "-o",
+        tmp_path / "b.si",
+        "--strict",
+    )
     assert code == 2 and "--strict: 11 warnings that may mean rows booked twice" in err
 
 
@@ -636,8 +1063,9 @@ def test_overlapping_downloads_book_the_copy_that_names_its_payout(tmp_path, cap
     rows = list(csvmodule.reader(io.StringIO(STRIPE.read_text(encoding="utf-8"))))
     header, body = rows[0], rows[1:]
     at = header.index("Transfer")
-    older = [r[:at] + ["", ""] + r[at + 2:] if r[at] == payout else r for r in body
-             if r[2] != payout]
+    older = [
+        r[:at] + ["", ""] + r[at + 2 :] if r[at] == payout else r for r in body if r[2] != payout
+    ]
     paths = {}
     for name, data in (("older", older), ("newer", body)):
         out = io.StringIO()
@@ -645,15 +1073,43 @@ def test_overlapping_downloads_book_the_copy_that_names_its_payout(tmp_path, cap
         paths[name] = tmp_path / f"{name}.csv"
         paths[name].write_text(out.getvalue(), encoding="utf-8")
     mapping = tmp_path / "stripe.yaml"
-    mapping.write_text((REPO / "mappings/stripe.yaml").read_text(encoding="utf-8").replace(
-        "grouping: per_day", "grouping: per_payout", 1), encoding="utf-8")
-    inputs = [paths["older"], paths["newer"]] if order == "older first" else \
-        [paths["newer"], paths["older"]]
-    code, out, err = cli(capsys, "convert", *inputs, "-m", mapping, "--ledger",
-                         tmp_path / "l.sqlite", "-o", tmp_path / "both.si")
+    mapping.write_text(
+        (REPO / "mappings/stripe.yaml")
+        .read_text(encoding="utf-8")
+        .replace("grouping: per_day", "grouping: per_payout", 1),
+        encoding="utf-8",
+    )
+    inputs = (
+        [paths["older"], paths["newer"]]
+        if order == "older first"
+        else [paths["newer"], paths["older"]]
+    )
+    code, out, err = cli(
+        capsys,
+        "convert",
+        *inputs,
+        "-m",
+        mapping,
+        "--ledger",
+        tmp_path / "l.sqlite",
+        "-o",
+        tmp_path / "both.si",
+    )
     assert code == 0, err
-    assert cli(capsys, "convert", paths["newer"], "-m", mapping, "--ledger",
-               tmp_path / "alone.sqlite", "-o", tmp_path / "alone.si")[0] == 0
+    assert (
+        cli(
+            capsys,
+            "convert",
+            paths["newer"],
+            "-m",
+            mapping,
+            "--ledger",
+            tmp_path / "alone.sqlite",
+            "-o",
+            tmp_path / "alone.si",
+        )[0]
+        == 0
+    )
     assert vouchers(tmp_path / "both.si") == vouchers(tmp_path / "alone.si")
 
 
@@ -661,16 +1117,36 @@ def test_two_copies_with_other_content_and_correct_book_the_last(tmp_path, capsy
     mapping, ledger = REPO / "mappings/stripe.yaml", tmp_path / "l.sqlite"
     first = STRIPE
     second = tmp_path / "second.csv"
-    second.write_text(STRIPE.read_text(encoding="utf-8").replace(OLD_ROW, NEW_ROW),
-                      encoding="utf-8")
-    code, _, err = cli(capsys, "convert", first, second, "-m", mapping, "--ledger", ledger,
-                       "-o", tmp_path / "a.si")
+    second.write_text(
+        STRIPE.read_text(encoding="utf-8").replace(OLD_ROW, NEW_ROW), encoding="utf-8"
+    )
+    code, _, err = cli(
+        capsys, "convert", first, second, "-m", mapping, "--ledger", ledger, "-o", tmp_path / "a.si"
+    )
     assert code == 2 and "1 row of this run is in two files with other content" in err
-    assert cli(capsys, "convert", first, second, "-m", mapping, "--ledger", ledger, "-o",
-               tmp_path / "a.si", "--correct")[0] == 0
+    assert (
+        cli(
+            capsys,
+            "convert",
+            first,
+            second,
+            "-m",
+            mapping,
+            "--ledger",
+            ledger,
+            "-o",
+            tmp_path / "a.si",
+            "--correct",
+        )[0]
+        == 0
+    )
     # The last copy counts: the second file alone has nothing new.
-    assert cli(capsys, "convert", second, "-m", mapping, "--ledger", ledger, "-o",
-               tmp_path / "b.si")[0] == 3
+    assert (
+        cli(capsys, "convert", second, "-m", mapping, "--ledger", ledger, "-o", tmp_path / "b.si")[
+            0
+        ]
+        == 3
+    )
 
 
 @pytest.mark.parametrize("point", ["before-rename:2", "after-rename"])

@@ -17,7 +17,7 @@ DATA = b"#FLAGGA 0\r\n" + bytes(range(256)) * 5000  # 1.3 MB: more than one copy
 def test_stage_records_digest_and_size_and_atomic_write_copies_it(tmp_path: Path) -> None:
     def produce(out) -> str:  # type: ignore[no-untyped-def]
         for i in range(0, len(DATA), 4096):
-            out.write(DATA[i:i + 4096])
+            out.write(DATA[i : i + 4096])
         return "done"
 
     staged, result = stage(tmp_path / "scratch.si", produce)

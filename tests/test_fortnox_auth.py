@@ -36,8 +36,9 @@ def test_secret_and_token_never_show_themselves():
 
 def test_client_credentials_token_is_cached_until_expiry(fortnox_fake):
     now = [1000.0]
-    auth = ClientCredentials(CLIENT_ID, CLIENT_SECRET, TENANT_ID, token_url=fortnox_fake.token_url,
-                             clock=lambda: now[0])
+    auth = ClientCredentials(
+        CLIENT_ID, CLIENT_SECRET, TENANT_ID, token_url=fortnox_fake.token_url, clock=lambda: now[0]
+    )
     first = auth()
     assert auth() == first and auth.token_requests == 1
     now[0] += 3600 - 60  # inside the expiry margin
@@ -59,8 +60,13 @@ def test_refresh_token_rotates_and_is_saved_0600(fortnox_fake, tmp_path):
     first_refresh = fortnox_fake.issue_refresh_token()
     old_umask = os.umask(0o022)
     try:
-        auth = RefreshToken(CLIENT_ID, CLIENT_SECRET, TokenStore(path),
-                            token_url=fortnox_fake.token_url, initial_refresh_token=first_refresh)
+        auth = RefreshToken(
+            CLIENT_ID,
+            CLIENT_SECRET,
+            TokenStore(path),
+            token_url=fortnox_fake.token_url,
+            initial_refresh_token=first_refresh,
+        )
         token = auth()
     finally:
         os.umask(old_umask)
@@ -71,8 +77,9 @@ def test_refresh_token_rotates_and_is_saved_0600(fortnox_fake, tmp_path):
     assert first_refresh not in fortnox_fake.refresh_tokens  # the old one is dead
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
     # A new process (new provider) uses the saved access token without a refresh.
-    again = RefreshToken(CLIENT_ID, CLIENT_SECRET, TokenStore(path),
-                         token_url=fortnox_fake.token_url)
+    again = RefreshToken(
+        CLIENT_ID, CLIENT_SECRET, TokenStore(path), token_url=fortnox_fake.token_url
+    )
     assert again() == token and again.token_requests == 0
     # After a 401 it refreshes with the rotated token from the file.
     again.invalidate()
@@ -82,8 +89,10 @@ def test_refresh_token_rotates_and_is_saved_0600(fortnox_fake, tmp_path):
 def test_concurrent_refreshes_spend_the_refresh_token_once(fortnox_fake, tmp_path):
     path = tmp_path / "t.json"
     TokenStore(path).save({"refresh_token": fortnox_fake.issue_refresh_token()})
-    providers = [RefreshToken(CLIENT_ID, CLIENT_SECRET, TokenStore(path),
-                              token_url=fortnox_fake.token_url) for _ in range(6)]
+    providers = [
+        RefreshToken(CLIENT_ID, CLIENT_SECRET, TokenStore(path), token_url=fortnox_fake.token_url)
+        for _ in range(6)
+    ]
     results, errors = [], []
 
     def run(p):
@@ -104,7 +113,9 @@ def test_concurrent_refreshes_spend_the_refresh_token_once(fortnox_fake, tmp_pat
 def test_used_refresh_token_says_authorize_again(fortnox_fake, tmp_path):
     path = tmp_path / "t.json"
     TokenStore(path).save({"refresh_token": "rt-already-used-0000"})
-    auth = RefreshToken(CLIENT_ID, CLIENT_SECRET, TokenStore(path), token_url=fortnox_fake.token_url)
+    auth = RefreshToken(
+        CLIENT_ID, CLIENT_SECRET, TokenStore(path), token_url=fortnox_fake.token_url
+    )
     with pytest.raises(FortnoxAuthError) as info:
         auth()
     assert "already used" in str(info.value) and "authorize" in info.value.hint
@@ -112,15 +123,23 @@ def test_used_refresh_token_says_authorize_again(fortnox_fake, tmp_path):
 
 
 def test_from_env_prefers_client_credentials(fortnox_fake, tmp_path):
-    env = {"FORTNOX_CLIENT_ID": CLIENT_ID, "FORTNOX_CLIENT_SECRET": CLIENT_SECRET,
-           "FORTNOX_TENANT_ID": TENANT_ID}
+    env = {
+        "FORTNOX_CLIENT_ID": CLIENT_ID,
+        "FORTNOX_CLIENT_SECRET": CLIENT_SECRET,
+        "FORTNOX_TENANT_ID": TENANT_ID,
+    }
     auth = from_env(env, token_url=fortnox_fake.token_url)
     assert isinstance(auth, ClientCredentials)
     with FortnoxClient(fortnox_fake.base_url, auth, Unlimited(), 5) as c:
         assert c.locked_period() is not None
     path = tmp_path / "t.json"
-    TokenStore(path).save({"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
-                           "refresh_token": fortnox_fake.issue_refresh_token()})
+    TokenStore(path).save(
+        {
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "refresh_token": fortnox_fake.issue_refresh_token(),
+        }
+    )
     auth = from_env({"FORTNOX_TOKEN_FILE": str(path)}, token_url=fortnox_fake.token_url)
     assert isinstance(auth, RefreshToken) and auth()
     with pytest.raises(FortnoxAuthError):
@@ -135,10 +154,15 @@ def test_each_provider_says_where_its_credentials_came_from(tmp_path):
     path = tmp_path / "client-b.json"
     TokenStore(path).save({**creds, "tenant_id": TENANT_ID})
     assert from_env({}, token_file=path).source == f"the token file {path}, TenantId 1234567"
-    env = {"FORTNOX_CLIENT_ID": CLIENT_ID, "FORTNOX_CLIENT_SECRET": CLIENT_SECRET,
-           "FORTNOX_TENANT_ID": "7654321"}
-    assert from_env(env, token_file=path).source == \
-        "TenantId 7654321 from $FORTNOX_TENANT_ID, which wins over any token file"
+    env = {
+        "FORTNOX_CLIENT_ID": CLIENT_ID,
+        "FORTNOX_CLIENT_SECRET": CLIENT_SECRET,
+        "FORTNOX_TENANT_ID": "7654321",
+    }
+    assert (
+        from_env(env, token_file=path).source
+        == "TenantId 7654321 from $FORTNOX_TENANT_ID, which wins over any token file"
+    )
     TokenStore(path).save({**creds, "refresh_token": "rt-x"})
     assert from_env({}, token_file=path).source == f"the token file {path}"
     assert ClientCredentials("id", "secret", "42").source == "TenantId 42"
@@ -151,63 +175,109 @@ def test_each_provider_says_where_its_credentials_came_from(tmp_path):
 def _push_with(tmp_path, capsys, monkeypatch, token_file, **env):
     from tests.test_errors import run_cli
 
-    for name in ("FORTNOX_CLIENT_ID", "FORTNOX_CLIENT_SECRET", "FORTNOX_TENANT_ID",
-                 "FORTNOX_REFRESH_TOKEN", "FORTNOX_TOKEN_FILE", "BOKFOR_FORTNOX_URL",
-                 "BOKFOR_FORTNOX_TOKEN_URL"):
+    for name in (
+        "FORTNOX_CLIENT_ID",
+        "FORTNOX_CLIENT_SECRET",
+        "FORTNOX_TENANT_ID",
+        "FORTNOX_REFRESH_TOKEN",
+        "FORTNOX_TOKEN_FILE",
+        "BOKFOR_FORTNOX_URL",
+        "BOKFOR_FORTNOX_TOKEN_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    code, _, err = run_cli(["push", f"{repo}/samples/stripe/balance_history.csv", "-m",
-                            f"{repo}/mappings/stripe.yaml", "--ledger",
-                            str(tmp_path / "l.sqlite"), "--token-file", str(token_file),
-                            "--show", "0"], capsys)
+    code, _, err = run_cli(
+        [
+            "push",
+            f"{repo}/samples/stripe/balance_history.csv",
+            "-m",
+            f"{repo}/mappings/stripe.yaml",
+            "--ledger",
+            str(tmp_path / "l.sqlite"),
+            "--token-file",
+            str(token_file),
+            "--show",
+            "0",
+        ],
+        capsys,
+    )
     return code, err
 
 
 @pytest.mark.parametrize("mode", [0o644, 0o640, 0o602], ids=lambda m: f"{m:04o}")
-def test_a_token_file_others_may_read_is_refused_before_use(tmp_path, capsys, monkeypatch,
-                                                            mode):
+def test_a_token_file_others_may_read_is_refused_before_use(tmp_path, capsys, monkeypatch, mode):
     """As ssh refuses a private key others can read: the secret may have been read already,
     so it is not quietly fixed; the owner is told, with the command."""
     path = tmp_path / "fortnox.json"
-    path.write_text(json.dumps({"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
-                                "tenant_id": TENANT_ID}), encoding="utf-8")
+    path.write_text(
+        json.dumps(
+            {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "tenant_id": TENANT_ID}
+        ),
+        encoding="utf-8",
+    )
     path.chmod(mode)
     code, err = _push_with(tmp_path, capsys, monkeypatch, path)
-    assert (code, err) == (2, (
-        f"bokfor: error: {path}: the token file can be read or written by group or others "
-        f"(mode {mode:04o}) Fix: `chmod 600 {path}`; if others could read it, also make a new "
-        "client secret in Fortnox's developer portal and `bokfor fortnox login` again.\n"))
+    assert (code, err) == (
+        2,
+        (
+            f"bokfor: error: {path}: the token file can be read or written by group or others "
+            f"(mode {mode:04o}) Fix: `chmod 600 {path}`; if others could read it, also make a new "
+            "client secret in Fortnox's developer portal and `bokfor fortnox login` again.\n"
+        ),
+    )
     path.chmod(0o600)
     assert TokenStore(path).load()["client_id"] == CLIENT_ID
 
 
-@pytest.mark.parametrize("variable, url, shown", [
-    ("BOKFOR_FORTNOX_URL", "http://api.fortnox.se", "BOKFOR_FORTNOX_URL http://api.fortnox.se"),
-    ("BOKFOR_FORTNOX_TOKEN_URL", "http://apps.fortnox.se/oauth-v1/token",
-     "the Fortnox token URL http://apps.fortnox.se"),
-])
-def test_a_plain_http_fortnox_url_is_refused(tmp_path, capsys, monkeypatch, variable, url,
-                                             shown):
+@pytest.mark.parametrize(
+    "variable, url, shown",
+    [
+        ("BOKFOR_FORTNOX_URL", "http://api.fortnox.se", "BOKFOR_FORTNOX_URL http://api.fortnox.se"),
+        (
+            "BOKFOR_FORTNOX_TOKEN_URL",
+            "http://apps.fortnox.se/oauth-v1/token",
+            "the Fortnox token URL http://apps.fortnox.se",
+        ),
+    ],
+)
+def test_a_plain_http_fortnox_url_is_refused(tmp_path, capsys, monkeypatch, variable, url, shown):
     path = tmp_path / "fortnox.json"
-    TokenStore(path).save({"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
-                           "tenant_id": TENANT_ID})
+    TokenStore(path).save(
+        {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "tenant_id": TENANT_ID}
+    )
     code, err = _push_with(tmp_path, capsys, monkeypatch, path, **{variable: url})
-    assert (code, err) == (2, (
-        f"bokfor: error: {shown} is not an https:// URL: bokfor sends Fortnox tokens and the "
-        "client secret only encrypted Fix: use https:// (plain http:// only to this machine, "
-        "127.0.0.1, ::1 or localhost, as for a test server).\n"))
+    assert (code, err) == (
+        2,
+        (
+            f"bokfor: error: {shown} is not an https:// URL: bokfor sends Fortnox tokens and the "
+            "client secret only encrypted Fix: use https:// (plain http:// only to this machine, "
+            "127.0.0.1, ::1 or localhost, as for a test server).\n"
+        ),
+    )
 
 
 def test_only_https_or_this_machine_may_receive_a_secret():
     from bokfor.fortnox.auth import UnsafeCredentials, https_only
 
-    for url in ("https://api.fortnox.se", "https://apps.fortnox.se/oauth-v1/token",
-                "http://127.0.0.1:8080", "http://[::1]:9000/3", "http://localhost:1"):
+    for url in (
+        "https://api.fortnox.se",
+        "https://apps.fortnox.se/oauth-v1/token",
+        "http://127.0.0.1:8080",
+        "http://[::1]:9000/3",
+        "http://localhost:1",
+    ):
         assert https_only(url, "x") == url
-    for url in ("http://api.fortnox.se", "http://127.0.0.2", "http://localhost.evil.example",
-                "ftp://api.fortnox.se", "api.fortnox.se", "https://", ""):
+    for url in (
+        "http://api.fortnox.se",
+        "http://127.0.0.2",
+        "http://localhost.evil.example",
+        "ftp://api.fortnox.se",
+        "api.fortnox.se",
+        "https://",
+        "",
+    ):
         with pytest.raises(UnsafeCredentials):
             https_only(url, "x")
     with pytest.raises(UnsafeCredentials):

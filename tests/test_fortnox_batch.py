@@ -32,8 +32,11 @@ SPEC = Path(__file__).resolve().parents[2] / "shared" / "fortnox" / "fortnox-ope
 
 
 def _voucher(text="Stripe payout po_1", lines=None, keys=("stripe:po_1",), day=(2026, 3, 2)):
-    lines = lines or (Line("1930", 123456), Line("6570", 1544, dims=((1, "CAFE1"), (6, "P12")),
-                                                   text="Avgift"), Line("1580", -125000))
+    lines = lines or (
+        Line("1930", 123456),
+        Line("6570", 1544, dims=((1, "CAFE1"), (6, "P12")), text="Avgift"),
+        Line("1580", -125000),
+    )
     return Voucher("A", dt.date(*day), text, tuple(lines), tuple(keys))
 
 
@@ -46,9 +49,12 @@ def schema():
     voucher = schemas["fortnox_Voucher"]
     voucher["required"] = [r for r in voucher["required"] if r != "Year"]  # read-only in fact
     # Resolve "#/components/schemas/..." refs inside one document.
-    return {"type": "object", "required": ["Voucher"],
-            "properties": {"Voucher": {"$ref": "#/components/schemas/fortnox_Voucher"}},
-            "components": {"schemas": schemas}}
+    return {
+        "type": "object",
+        "required": ["Voucher"],
+        "properties": {"Voucher": {"$ref": "#/components/schemas/fortnox_Voucher"}},
+        "components": {"schemas": schemas},
+    }
 
 
 def _validate(body, schema):
@@ -70,8 +76,13 @@ def test_body_shape_amounts_and_dimensions():
     assert "Year" not in body
     rows = body["VoucherRows"]
     assert rows[0] == {"Account": 1930, "Debit": Decimal("1234.56")}
-    assert rows[1] == {"Account": 6570, "Debit": Decimal("15.44"), "CostCenter": "CAFE1",
-                       "Project": "P12", "TransactionInformation": "Avgift"}
+    assert rows[1] == {
+        "Account": 6570,
+        "Debit": Decimal("15.44"),
+        "CostCenter": "CAFE1",
+        "Project": "P12",
+        "TransactionInformation": "Avgift",
+    }
     assert rows[2] == {"Account": 1580, "Credit": Decimal("1250.00")}
     assert all(r.get("Debit", 0) >= 0 and r.get("Credit", 0) >= 0 for r in rows)
     assert debit_total({"Voucher": body}) == credit_total({"Voucher": body}) == Decimal("1250.00")
@@ -100,11 +111,16 @@ def test_key_is_stable_short_and_distinguishes_reversals():
 
 def test_disallowed_characters_are_replaced_with_one_warning_each():
     notices = []
-    v = _voucher(text='Kvitto "Café" <nr 5> [x] {y} |z| ~w McDonald\'s \u2014 \U0001F600 \t ok',
-                 lines=(Line("1930", 100, text="a\u2019b\nc"), Line("1580", -100, text="'q'")))
+    v = _voucher(
+        text='Kvitto "Café" <nr 5> [x] {y} |z| ~w McDonald\'s \u2014 \U0001f600 \t ok',
+        lines=(Line("1930", 100, text="a\u2019b\nc"), Line("1580", -100, text="'q'")),
+    )
     body = voucher_body(v, key=voucher_key(v), series="A", year_id=1, notices=notices)["Voucher"]
-    for text in [body["Description"], body["Comments"],
-                 *(r.get("TransactionInformation", "") for r in body["VoucherRows"])]:
+    for text in [
+        body["Description"],
+        body["Comments"],
+        *(r.get("TransactionInformation", "") for r in body["VoucherRows"]),
+    ]:
         assert all(allowed(c) for c in text), text
     assert body["Description"].startswith("Kvitto ´Café´ (nr 5) (x) (y) /z/ -w McDonald´s - ok")
     assert body["VoucherRows"][0]["TransactionInformation"] == "a´b c"
@@ -148,13 +164,27 @@ _text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_si
 def vouchers(draw):
     n = draw(st.integers(1, 6))
     debits = draw(st.lists(st.integers(1, 10**11), min_size=n, max_size=n))
-    lines = [Line(str(draw(st.integers(1000, 9999))), d,
-                  dims=tuple(draw(st.dictionaries(st.sampled_from([1, 6]),
-                                                  st.sampled_from(["CAFE1", "P12"]))).items()),
-                  text=draw(_text)) for d in debits]
+    lines = [
+        Line(
+            str(draw(st.integers(1000, 9999))),
+            d,
+            dims=tuple(
+                draw(
+                    st.dictionaries(st.sampled_from([1, 6]), st.sampled_from(["CAFE1", "P12"]))
+                ).items()
+            ),
+            text=draw(_text),
+        )
+        for d in debits
+    ]
     lines.append(Line("1580", -sum(debits), text=draw(_text)))
-    return Voucher("A", draw(st.dates(dt.date(2000, 1, 1), dt.date(2099, 12, 31))),
-                   draw(_text), tuple(lines), tuple(draw(st.lists(_text, max_size=3))))
+    return Voucher(
+        "A",
+        draw(st.dates(dt.date(2000, 1, 1), dt.date(2099, 12, 31))),
+        draw(_text),
+        tuple(lines),
+        tuple(draw(st.lists(_text, max_size=3))),
+    )
 
 
 @settings(max_examples=150, deadline=None)
@@ -164,8 +194,11 @@ def test_every_body_validates_balances_and_keeps_the_whitelist(schema, v):
     _validate(body, schema)
     assert debit_total(body) == credit_total(body) == amount(v.debit)
     inner = body["Voucher"]
-    for text in [inner["Description"], inner["Comments"],
-                 *(r.get("TransactionInformation", "") for r in inner["VoucherRows"])]:
+    for text in [
+        inner["Description"],
+        inner["Comments"],
+        *(r.get("TransactionInformation", "") for r in inner["VoucherRows"]),
+    ]:
         assert all(allowed(c) for c in text)
     assert key_of(body) == voucher_key(v)
 
@@ -179,13 +212,16 @@ def test_write_batch_files_and_manifest(tmp_path):
     assert names == sorted([MANIFEST, *(e["file"] for e in manifest["vouchers"])])  # no temps
     first = manifest["vouchers"][0]
     assert first["financialyear"] == 2 and first["debit"] == Decimal("1250.00")
-    body = json.loads((tmp_path / "batch" / first["file"]).read_text(encoding="utf-8"),
-                      parse_float=Decimal)
+    body = json.loads(
+        (tmp_path / "batch" / first["file"]).read_text(encoding="utf-8"), parse_float=Decimal
+    )
     assert key_of(body) == first["key"] == voucher_key(vs[0])
     import hashlib
 
-    assert hashlib.sha256((tmp_path / "batch" / first["file"]).read_bytes()).hexdigest() \
+    assert (
+        hashlib.sha256((tmp_path / "batch" / first["file"]).read_bytes()).hexdigest()
         == first["sha256"]
+    )
 
 
 def test_write_batch_refuses_duplicate_keys(tmp_path):

@@ -28,12 +28,12 @@ from tests.fortnox_fake import (
 )
 
 
-
 def _client(fake, limiter=None, timeout=5.0, **kwargs):
     sleeps = kwargs.pop("sleeps", [])
     auth = ClientCredentials(CLIENT_ID, CLIENT_SECRET, TENANT_ID, token_url=fake.token_url)
-    return FortnoxClient(fake.base_url, auth, limiter or Unlimited(), timeout,
-                         sleep=sleeps.append, **kwargs)
+    return FortnoxClient(
+        fake.base_url, auth, limiter or Unlimited(), timeout, sleep=sleeps.append, **kwargs
+    )
 
 
 def _voucher(i=0, day=dt.date(2026, 3, 2), lines=None, series="A"):
@@ -87,16 +87,19 @@ def test_post_returns_series_number_year_and_numbers_per_year(fortnox_fake):
         assert sie.vouchers[0].lines[0].amount == 10001
 
 
-@pytest.mark.parametrize("case, code, hint_word", [
-    ("chars", 2000359, "character"),
-    ("no-account", 2001304, "does not exist"),
-    ("locked", 2000401, "locked"),
-    ("inactive", None, "inactive"),
-    ("not-manual", None, "manual"),
-    ("no-year", None, "financial year"),
-    ("no-cost-centre", None, "cost centre"),
-    ("unbalanced", None, "balance"),
-])
+@pytest.mark.parametrize(
+    "case, code, hint_word",
+    [
+        ("chars", 2000359, "character"),
+        ("no-account", 2001304, "does not exist"),
+        ("locked", 2000401, "locked"),
+        ("inactive", None, "inactive"),
+        ("not-manual", None, "manual"),
+        ("no-year", None, "financial year"),
+        ("no-cost-centre", None, "cost centre"),
+        ("unbalanced", None, "balance"),
+    ],
+)
 @pytest.mark.parametrize("casing", ["lower", "upper"])
 def test_refusals_carry_code_message_and_hint(fortnox_fake, case, code, hint_word, casing):
     fortnox_fake.error_casing = casing
@@ -179,8 +182,12 @@ def test_dropped_response_after_commit_then_find_by_key_finds_it_once(fortnox_fa
         with pytest.raises(UncertainPost) as info:
             c.post_voucher(_body(v), year_id=2)
         err = info.value
-        assert (err.transaction_date, err.series, err.year_id, err.key) == \
-            ("2026-03-02", "A", 2, key)
+        assert (err.transaction_date, err.series, err.year_id, err.key) == (
+            "2026-03-02",
+            "A",
+            2,
+            key,
+        )
         assert fortnox_fake.count("POST", "/3/vouchers") == 2  # not re-sent
         found = c.find_by_key(key, v.date, "A", year_id=2)
         assert [(f.series, f.number, f.year) for f in found] == [("A", 2, 2)]
@@ -222,8 +229,7 @@ def test_unreachable_fortnox_is_unavailable_not_uncertain():
     fake = FortnoxFake.standard().start()
     url, token_url = fake.base_url, fake.token_url
     fake.stop()
-    client = FortnoxClient(url, lambda: "t", Unlimited(), 1.0, sleep=lambda s: None,
-                           max_attempts=2)
+    client = FortnoxClient(url, lambda: "t", Unlimited(), 1.0, sleep=lambda s: None, max_attempts=2)
     with pytest.raises(FortnoxUnavailable):
         client.post_voucher(_body(_voucher()), year_id=2)
     assert token_url  # the port is closed: nothing was sent
@@ -239,8 +245,9 @@ def test_429_is_waited_out_for_get_and_post(fortnox_fake):
         clock.sleep(s)
 
     auth = ClientCredentials(CLIENT_ID, CLIENT_SECRET, TENANT_ID, token_url=fortnox_fake.token_url)
-    with FortnoxClient(fortnox_fake.base_url, auth, Unlimited(), 5.0, sleep=sleep,
-                       max_attempts=10, backoff_cap=2.0) as c:
+    with FortnoxClient(
+        fortnox_fake.base_url, auth, Unlimited(), 5.0, sleep=sleep, max_attempts=10, backoff_cap=2.0
+    ) as c:
         for _ in range(30):  # no limiter: the fake's limit trips
             c.locked_period()
         assert fortnox_fake.rate_limited >= 1 and all(s >= 1.0 for s in sleeps)
@@ -269,18 +276,23 @@ def test_push_200_vouchers_never_draws_a_429(fortnox_fake, capsys):
     assert fortnox_fake.rate_limited == 0 and sleeps == []
     assert 45 <= clock.now <= 55  # paced at 4/s after a burst of 4
     with capsys.disabled():
-        print(f"\n[fortnox] 200 vouchers: {200 / elapsed:.0f} vouchers/s over HTTP (limiter on "
-              f"a virtual clock); paced {200 / clock.now:.2f} vouchers/s of Fortnox time")
+        print(
+            f"\n[fortnox] 200 vouchers: {200 / elapsed:.0f} vouchers/s over HTTP (limiter on "
+            f"a virtual clock); paced {200 / clock.now:.2f} vouchers/s of Fortnox time"
+        )
 
 
-@pytest.mark.skipif(not os.environ.get("BOKFOR_FORTNOX_REALTIME"),
-                    reason="takes ~50 s; set BOKFOR_FORTNOX_REALTIME=1")
+@pytest.mark.skipif(
+    not os.environ.get("BOKFOR_FORTNOX_REALTIME"),
+    reason="takes ~50 s; set BOKFOR_FORTNOX_REALTIME=1",
+)
 def test_push_200_vouchers_in_real_time(fortnox_fake, capsys):
     posted, elapsed, sleeps = _push(fortnox_fake, 200)
     assert len(posted) == 200 and fortnox_fake.rate_limited == 0 and sleeps == []
     with capsys.disabled():
-        print(f"\n[fortnox] 200 vouchers in {elapsed:.1f} s real time: "
-              f"{200 / elapsed:.2f} vouchers/s")
+        print(
+            f"\n[fortnox] 200 vouchers in {elapsed:.1f} s real time: {200 / elapsed:.2f} vouchers/s"
+        )
 
 
 def test_no_secret_in_any_exception_or_log_record(fortnox_fake, caplog):
@@ -294,15 +306,20 @@ def test_no_secret_in_any_exception_or_log_record(fortnox_fake, caplog):
 
     auth = ClientCredentials(CLIENT_ID, CLIENT_SECRET, TENANT_ID, token_url=fortnox_fake.token_url)
     texts += [repr(auth), str(auth)]
-    with FortnoxClient(fortnox_fake.base_url, auth, Unlimited(), 0.3,
-                       sleep=lambda s: None, max_attempts=2) as c:
+    with FortnoxClient(
+        fortnox_fake.base_url, auth, Unlimited(), 0.3, sleep=lambda s: None, max_attempts=2
+    ) as c:
         c.financial_years()
         for fault, call in [
-            (("drop-after-commit", "POST", "/3/vouchers"),
-             lambda: c.post_voucher(_body(_voucher(1)), year_id=2)),
+            (
+                ("drop-after-commit", "POST", "/3/vouchers"),
+                lambda: c.post_voucher(_body(_voucher(1)), year_id=2),
+            ),
             (("500", "GET", "/3/accounts", 5), lambda: c.accounts(2)),
-            (("slow", "POST", "/3/vouchers", 1, 0.5),
-             lambda: c.post_voucher(_body(_voucher(2)), year_id=2)),
+            (
+                ("slow", "POST", "/3/vouchers", 1, 0.5),
+                lambda: c.post_voucher(_body(_voucher(2)), year_id=2),
+            ),
             (None, lambda: c.post_voucher(_body(_voucher(3, series="F")), year_id=2)),
         ]:
             if fault:
@@ -315,16 +332,21 @@ def test_no_secret_in_any_exception_or_log_record(fortnox_fake, caplog):
         with pytest.raises(FortnoxError) as info:
             c.projects()
         grab(info.value)
-    wrong = ClientCredentials(CLIENT_ID, "wrong-secret-value", TENANT_ID,
-                              token_url=fortnox_fake.token_url)
+    wrong = ClientCredentials(
+        CLIENT_ID, "wrong-secret-value", TENANT_ID, token_url=fortnox_fake.token_url
+    )
     with pytest.raises(FortnoxError) as info:
         wrong()
     grab(info.value)
     texts += [r.getMessage() for r in caplog.records] + [caplog.text]
     import base64
 
-    secrets = [CLIENT_SECRET, "wrong-secret-value", *fortnox_fake.issued,
-               base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()]
+    secrets = [
+        CLIENT_SECRET,
+        "wrong-secret-value",
+        *fortnox_fake.issued,
+        base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode(),
+    ]
     assert len(fortnox_fake.issued) >= 2
     for text in texts:
         for secret in secrets:

@@ -43,8 +43,15 @@ def test_five_different_problems_in_one_batch_are_five_problems(fortnox_fake):
         regs = fetch_registers(c, batch)
     problems = check(batch, regs)
     kinds = sorted(p.kind for p in problems)
-    assert kinds == sorted(["account-inactive", "cost-centre-required", "locked-period",
-                            "series-not-manual", "year-missing"])
+    assert kinds == sorted(
+        [
+            "account-inactive",
+            "cost-centre-required",
+            "locked-period",
+            "series-not-manual",
+            "year-missing",
+        ]
+    )
     inactive = next(p for p in problems if p.kind == "account-inactive")
     assert inactive.count == 2 and "6571" in str(inactive) and "Fix:" in str(inactive)
     assert regs.unchecked == ["cost-centres", "projects"]  # no row uses them: not fetched
@@ -57,8 +64,12 @@ def test_every_kind_of_row_problem(fortnox_fake):
         V("2026-03-02", Line("1999", 100), Line("1580", -100), key="missing"),
         V("2026-03-02", Line("4010", 100), Line("1580", -100), key="project-required"),
         V("2026-03-02", Line("1510", 100), Line("1580", -100), key="text-required"),
-        V("2026-03-02", Line("2650", 100, dims=((1, "CAFE1"),)), Line("1580", -100),
-          key="cc-not-allowed"),
+        V(
+            "2026-03-02",
+            Line("2650", 100, dims=((1, "CAFE1"),)),
+            Line("1580", -100),
+            key="cc-not-allowed",
+        ),
         V("2026-03-02", Line("1930", 100, dims=((1, "NOPE"),)), Line("1580", -100), key="cc"),
         V("2026-03-02", Line("1930", 100, dims=((1, "OLD"),)), Line("1580", -100), key="old"),
         V("2026-03-02", Line("1930", 100, dims=((6, "P99"),)), Line("1580", -100), key="pr"),
@@ -69,16 +80,29 @@ def test_every_kind_of_row_problem(fortnox_fake):
     with _client(fortnox_fake) as c:
         regs = fetch_registers(c, batch)
     kinds = {p.kind for p in check(batch, regs)}
-    assert kinds == {"account-missing", "project-required", "transaction-information-required",
-                     "cost-centre-not-allowed", "cost-centre-missing", "cost-centre-inactive",
-                     "project-missing", "unbalanced", "too-few-rows", "series-missing"}
+    assert kinds == {
+        "account-missing",
+        "project-required",
+        "transaction-information-required",
+        "cost-centre-not-allowed",
+        "cost-centre-missing",
+        "cost-centre-inactive",
+        "project-missing",
+        "unbalanced",
+        "too-few-rows",
+        "series-missing",
+    }
 
 
 def test_a_batch_that_passes_preflight_posts_cleanly(fortnox_fake):
     batch = [
         V("2026-03-02", Line("5010", 100, dims=((1, "CAFE1"),)), Line("1580", -100), key="a"),
-        V("2026-03-02", Line("4010", 100, dims=((6, "P12"),)), Line("1510", -100, text="Kund 1"),
-          key="b"),
+        V(
+            "2026-03-02",
+            Line("4010", 100, dims=((6, "P12"),)),
+            Line("1510", -100, text="Kund 1"),
+            key="b",
+        ),
     ]
     with _client(fortnox_fake) as c:
         regs = fetch_registers(c, batch)
@@ -93,10 +117,23 @@ def test_a_batch_that_passes_preflight_posts_cleanly(fortnox_fake):
 def test_offline_registers_from_a_sie_export():
     regs = registers_from_sie(FIXTURE)
     assert [(y.id, y.start.year) for y in regs.years] == [(None, 2026), (None, 2025)]
-    assert set(regs.unchecked) == {"account-settings", "series", "cost-centres", "projects",
-                                   "locked-period"}
-    batch = [GOOD, V("2026-05-01", Line("6570", 100), Line("1930", -100), key="no-acct"),
-             V("2024-05-01", Line("1930", 100), Line("1580", -100), key="old-year"),
-             V("2026-05-02", Line("1930", 100, dims=((1, "ANY"),)), Line("1580", -100),
-               series="ZZ", key="unknowable")]
+    assert set(regs.unchecked) == {
+        "account-settings",
+        "series",
+        "cost-centres",
+        "projects",
+        "locked-period",
+    }
+    batch = [
+        GOOD,
+        V("2026-05-01", Line("6570", 100), Line("1930", -100), key="no-acct"),
+        V("2024-05-01", Line("1930", 100), Line("1580", -100), key="old-year"),
+        V(
+            "2026-05-02",
+            Line("1930", 100, dims=((1, "ANY"),)),
+            Line("1580", -100),
+            series="ZZ",
+            key="unknowable",
+        ),
+    ]
     assert sorted(p.kind for p in check(batch, regs)) == ["account-missing", "year-missing"]

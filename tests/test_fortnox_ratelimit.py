@@ -9,7 +9,6 @@ from bokfor.fortnox.ratelimit import FORTNOX_REQUESTS, FORTNOX_WINDOW, TokenBuck
 from tests.fortnox_fake import VirtualClock
 
 
-
 def test_defaults_fit_the_sliding_window_with_margin():
     bucket = TokenBucket()
     assert (bucket.rate, bucket.burst) == (4.0, 4)

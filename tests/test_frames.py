@@ -13,8 +13,11 @@ from bokfor import frames
 from bokfor.domain import Row
 from bokfor.sources import detect_source
 
-SAMPLES = sorted(p for p in (Path(__file__).parent.parent / "samples").rglob("*")
-                 if p.is_file() and p.suffix in {".csv", ".xml", ".sta", ".txt", ".si", ".xlsx"})
+SAMPLES = sorted(
+    p
+    for p in (Path(__file__).parent.parent / "samples").rglob("*")
+    if p.is_file() and p.suffix in {".csv", ".xml", ".sta", ".txt", ".si", ".xlsx"}
+)
 TZ = dt.timezone(dt.timedelta(hours=1))
 
 
@@ -35,9 +38,21 @@ def test_sample_rows_round_trip(path: Path) -> None:
     back = list(frames.to_rows(frame, name, schema))
     assert len(back) == len(rows)
     for before, after in zip(rows, back, strict=True):
-        assert (after.key, after.date, dict(after.amounts), after.origin, after.aliases,
-                after.former) == (before.key, before.date, dict(before.amounts), before.origin,
-                                  before.aliases, before.former)
+        assert (
+            after.key,
+            after.date,
+            dict(after.amounts),
+            after.origin,
+            after.aliases,
+            after.former,
+        ) == (
+            before.key,
+            before.date,
+            dict(before.amounts),
+            before.origin,
+            before.aliases,
+            before.former,
+        )
         for field in {*before.fields, *after.fields}:
             assert after.value(field) == before.value(field), (before.origin, field)
         assert after.detail is before.detail

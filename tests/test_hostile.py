@@ -20,15 +20,27 @@ MAPPING = REPO / "mappings" / "stripe.yaml"
 
 
 def convert(tmp_path: Path, capsys, source: Path = SAMPLE) -> tuple[int, str]:
-    code, _, err = run_cli(["convert", str(source), "-m", str(MAPPING), "-o",
-                            str(tmp_path / "out" / "x.si"), "--ledger",
-                            str(tmp_path / "l.sqlite"), "--quiet"], capsys)
+    code, _, err = run_cli(
+        [
+            "convert",
+            str(source),
+            "-m",
+            str(MAPPING),
+            "-o",
+            str(tmp_path / "out" / "x.si"),
+            "--ledger",
+            str(tmp_path / "l.sqlite"),
+            "--quiet",
+        ],
+        capsys,
+    )
     return code, err
 
 
 def still_new(tmp_path: Path, capsys) -> str:
-    code, stdout, _ = run_cli(["plan", str(SAMPLE), "-m", str(MAPPING), "--ledger",
-                               str(tmp_path / "l.sqlite")], capsys)
+    code, stdout, _ = run_cli(
+        ["plan", str(SAMPLE), "-m", str(MAPPING), "--ledger", str(tmp_path / "l.sqlite")], capsys
+    )
     return next(line for line in stdout.splitlines() if line.startswith("Plan:"))
 
 
@@ -44,11 +56,13 @@ def test_a_full_disk_writes_nothing_and_records_nothing(tmp_path, capsys, monkey
     code, err = convert(tmp_path, capsys)
     monkeypatch.undo()
     assert code == 1
-    assert err == (f"bokfor: error: {tmp_path / 'out' / 'x.si'}: writing failed: No space left "
-                   "on device\n")
+    assert err == (
+        f"bokfor: error: {tmp_path / 'out' / 'x.si'}: writing failed: No space left on device\n"
+    )
     assert list((tmp_path / "out").iterdir()) == []  # no half file, no temp file
     assert still_new(tmp_path, capsys).startswith(
-        "Plan: 29 verifikationer to add (+), 0 already exported")
+        "Plan: 29 verifikationer to add (+), 0 already exported"
+    )
 
 
 def refuse_mkstemp(monkeypatch, refused: Callable[[dict], bool]) -> None:
@@ -70,16 +84,21 @@ def test_an_unwritable_directory_records_nothing(tmp_path, capsys, monkeypatch):
     code, err = convert(tmp_path, capsys)
     monkeypatch.undo()
     assert code == 1
-    assert err == (f"bokfor: error: {tmp_path / 'out' / 'x.si'}: cannot write here: Permission "
-                   "denied\n")
+    assert err == (
+        f"bokfor: error: {tmp_path / 'out' / 'x.si'}: cannot write here: Permission denied\n"
+    )
     assert still_new(tmp_path, capsys).startswith(
-        "Plan: 29 verifikationer to add (+), 0 already exported")
+        "Plan: 29 verifikationer to add (+), 0 already exported"
+    )
 
 
-@pytest.mark.parametrize("name, mutate", [
-    ("nul", lambda text: text.replace("charge", "ch\x00arge", 1)),
-    ("gigantic line", lambda text: text.replace("STRIPE PAYOUT", "X" * 5_000_000, 1)),
-])
+@pytest.mark.parametrize(
+    "name, mutate",
+    [
+        ("nul", lambda text: text.replace("charge", "ch\x00arge", 1)),
+        ("gigantic line", lambda text: text.replace("STRIPE PAYOUT", "X" * 5_000_000, 1)),
+    ],
+)
 def test_hostile_bytes_give_one_message(tmp_path, capsys, name, mutate):
     bad = tmp_path / "export.csv"
     bad.write_bytes(mutate(SAMPLE.read_text(encoding="utf-8")).encode("utf-8"))
@@ -109,9 +128,11 @@ def test_an_input_too_large_for_one_run_is_refused_up_front(tmp_path, capsys, mo
     monkeypatch.setattr("bokfor.plan.MAX_INPUT_BYTES", 1024)
     code, err = convert(tmp_path, capsys)
     assert code == 2
-    assert err == (f"bokfor: error: {SAMPLE}: the file is 0 MiB, more than the 0 MiB one run "
-                   "reads Fix: export a shorter period (a month or a quarter) and convert each "
-                   "file; the ledger keeps the runs from booking anything twice.\n")
+    assert err == (
+        f"bokfor: error: {SAMPLE}: the file is 0 MiB, more than the 0 MiB one run "
+        "reads Fix: export a shorter period (a month or a quarter) and convert each "
+        "file; the ledger keeps the runs from booking anything twice.\n"
+    )
 
 
 def _ledger_connections(monkeypatch, wrap) -> None:
@@ -125,6 +146,7 @@ def _ledger_connections(monkeypatch, wrap) -> None:
 def test_a_full_disk_under_the_ledger_records_nothing(tmp_path, capsys, monkeypatch):
     """SQLite's own 'database or disk is full' (SQLITE_FULL, made real by capping the file at
     the pages it has) while the export is recorded: one message, no file, nothing recorded."""
+
     def capped(conn):
         pages = conn.execute("PRAGMA page_count").fetchone()[0]
         conn.execute(f"PRAGMA max_page_count = {pages}")
@@ -135,16 +157,20 @@ def test_a_full_disk_under_the_ledger_records_nothing(tmp_path, capsys, monkeypa
     monkeypatch.undo()
     ledger = tmp_path / "l.sqlite"
     assert code == 1
-    assert err == (f"bokfor: error: {ledger}: the ledger could not be written: database or "
-                   "disk is full Fix: free space on the disk that holds the ledger (or give "
-                   "--ledger another path), then run again: nothing was written or recorded "
-                   "as exported.\n")
+    assert err == (
+        f"bokfor: error: {ledger}: the ledger could not be written: database or "
+        "disk is full Fix: free space on the disk that holds the ledger (or give "
+        "--ledger another path), then run again: nothing was written or recorded "
+        "as exported.\n"
+    )
     assert not (tmp_path / "out" / "x.si").exists()
     assert still_new(tmp_path, capsys).startswith(
-        "Plan: 29 verifikationer to add (+), 0 already exported")
+        "Plan: 29 verifikationer to add (+), 0 already exported"
+    )
     assert convert(tmp_path, capsys) == (0, "")
     assert still_new(tmp_path, capsys).startswith(
-        "Plan: 0 verifikationer to add (+), 29 already exported")
+        "Plan: 0 verifikationer to add (+), 29 already exported"
+    )
 
 
 class _FullWhenDone:
@@ -171,24 +197,37 @@ class _FullWhenDone:
         return self._conn.execute(sql, *args)
 
 
-def test_a_full_disk_after_the_file_is_written_is_settled_next_run(tmp_path, capsys,
-                                                                   monkeypatch):
+def test_a_full_disk_after_the_file_is_written_is_settled_next_run(tmp_path, capsys, monkeypatch):
     _ledger_connections(monkeypatch, _FullWhenDone)
     code, err = convert(tmp_path, capsys)
     monkeypatch.undo()
     ledger, out = tmp_path / "l.sqlite", tmp_path / "out" / "x.si"
     assert code == 1
-    assert err == (f"bokfor: error: {ledger}: the ledger could not be written: database or "
-                   "disk is full Fix: free space on the disk that holds the ledger (or give "
-                   "--ledger another path); the file was written and its export stays "
-                   "pending: the next run records it (nothing is booked twice).\n")
+    assert err == (
+        f"bokfor: error: {ledger}: the ledger could not be written: database or "
+        "disk is full Fix: free space on the disk that holds the ledger (or give "
+        "--ledger another path); the file was written and its export stays "
+        "pending: the next run records it (nothing is booked twice).\n"
+    )
     written = out.read_bytes()
-    code, stdout, _ = run_cli(["convert", str(SAMPLE), "-m", str(MAPPING), "-o",
-                               str(tmp_path / "out" / "y.si"), "--ledger", str(ledger)], capsys)
+    code, stdout, _ = run_cli(
+        [
+            "convert",
+            str(SAMPLE),
+            "-m",
+            str(MAPPING),
+            "-o",
+            str(tmp_path / "out" / "y.si"),
+            "--ledger",
+            str(ledger),
+        ],
+        capsys,
+    )
     assert code == 3 and not (tmp_path / "out" / "y.si").exists()  # settled: nothing new
     assert out.read_bytes() == written
     assert still_new(tmp_path, capsys).startswith(
-        "Plan: 0 verifikationer to add (+), 29 already exported")
+        "Plan: 0 verifikationer to add (+), 29 already exported"
+    )
 
 
 def test_a_ledger_that_cannot_be_created_is_one_message(tmp_path, capsys, monkeypatch):
@@ -196,7 +235,10 @@ def test_a_ledger_that_cannot_be_created_is_one_message(tmp_path, capsys, monkey
     refuse_mkstemp(monkeypatch, lambda kw: str(kw.get("prefix", "")).startswith(".l.sqlite."))
     code, err = convert(tmp_path, capsys)
     monkeypatch.undo()
-    assert (code, err) == (1, f"bokfor: error: {tmp_path / 'l.sqlite'}: the ledger could not be "
-                              "created: Permission denied Fix: check that the directory is "
-                              "writable and has room, or give --ledger another path.\n")
+    assert (code, err) == (
+        1,
+        f"bokfor: error: {tmp_path / 'l.sqlite'}: the ledger could not be "
+        "created: Permission denied Fix: check that the directory is "
+        "writable and has room, or give --ledger another path.\n",
+    )
     assert not (tmp_path / "out").exists() and not (tmp_path / "l.sqlite").exists()

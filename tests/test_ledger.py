@@ -38,7 +38,8 @@ def per_row(tmp_path) -> Path:
     tells exactly which rows it holds."""
     text = (REPO / "mappings" / "stripe.yaml").read_text(encoding="utf-8")
     text = text.replace("grouping: per_day", "grouping: per_row").replace(
-        "voucher_text: Stripe {date}", 'voucher_text: "{id}"')
+        "voucher_text: Stripe {date}", 'voucher_text: "{id}"'
+    )
     path = tmp_path / "stripe.yaml"
     path.write_text(text, encoding="utf-8")
     return path
@@ -63,23 +64,37 @@ def ledger_keys(path: Path) -> list[str]:
 
 def test_rerun_books_nothing_and_says_so(tmp_path, per_row, capsys):
     ledger, out = tmp_path / "l.sqlite", tmp_path / "jan.si"
-    code, stdout, _ = convert([str(SAMPLE), "-m", str(per_row), "-o", str(out), "--ledger",
-                               str(ledger)], capsys)
+    code, stdout, _ = convert(
+        [str(SAMPLE), "-m", str(per_row), "-o", str(out), "--ledger", str(ledger)], capsys
+    )
     assert code == 0 and f"Wrote 36 verifikationer to {out} (export 1 in {ledger})" in stdout
     first = out.read_bytes()
-    code, stdout, _ = convert([str(SAMPLE), "-m", str(per_row), "-o", str(tmp_path / "again.si"),
-                               "--ledger", str(ledger)], capsys)
+    code, stdout, _ = convert(
+        [
+            str(SAMPLE),
+            "-m",
+            str(per_row),
+            "-o",
+            str(tmp_path / "again.si"),
+            "--ledger",
+            str(ledger),
+        ],
+        capsys,
+    )
     assert code == 3
-    assert ("Plan: 0 verifikationer to add (+), 36 already exported (=); 0 rows changed (~), "
-            "0 rows unmapped (!)") in stdout
+    assert (
+        "Plan: 0 verifikationer to add (+), 36 already exported (=); 0 rows changed (~), "
+        "0 rows unmapped (!)"
+    ) in stdout
     assert "Nothing new: every row was exported before; nothing written." in stdout
     assert not (tmp_path / "again.si").exists() and out.read_bytes() == first
     assert len(ledger_keys(ledger)) == 36
 
 
 def test_default_ledger_sits_beside_the_mapping(tmp_path, per_row, capsys):
-    code, stdout, _ = convert([str(SAMPLE), "-m", str(per_row), "-o", str(tmp_path / "o.si")],
-                              capsys)
+    code, stdout, _ = convert(
+        [str(SAMPLE), "-m", str(per_row), "-o", str(tmp_path / "o.si")], capsys
+    )
     assert code == 0
     assert (tmp_path / "stripe.ledger.sqlite").exists()
 
@@ -89,10 +104,17 @@ def test_file_with_appended_rows_books_only_those(tmp_path, per_row, capsys):
     early = tmp_path / "early.csv"
     early.write_text(lines[0] + "".join(lines[17:]), encoding="utf-8")  # the 20 oldest rows
     ledger = tmp_path / "l.sqlite"
-    assert convert([str(early), "-m", str(per_row), "-o", str(tmp_path / "1.si"),
-                    "--ledger", str(ledger)], capsys)[0] == 0
-    code, stdout, _ = convert([str(SAMPLE), "-m", str(per_row), "-o", str(tmp_path / "2.si"),
-                               "--ledger", str(ledger)], capsys)
+    assert (
+        convert(
+            [str(early), "-m", str(per_row), "-o", str(tmp_path / "1.si"), "--ledger", str(ledger)],
+            capsys,
+        )[0]
+        == 0
+    )
+    code, stdout, _ = convert(
+        [str(SAMPLE), "-m", str(per_row), "-o", str(tmp_path / "2.si"), "--ledger", str(ledger)],
+        capsys,
+    )
     assert code == 0
     newest = {line.split(",", 1)[0] for line in lines[1:17]}
     assert set(ids_in(tmp_path / "2.si")) == newest and len(newest) == 16
@@ -106,17 +128,44 @@ def test_late_row_of_an_exported_day_gets_its_own_voucher(tmp_path, capsys):
     lines = sample_lines()
     late = next(i for i, line in enumerate(lines) if ",2026-01-15 " in line and ",charge," in line)
     without = tmp_path / "without.csv"
-    without.write_text("".join(lines[:late] + lines[late + 1:]), encoding="utf-8")
+    without.write_text("".join(lines[:late] + lines[late + 1 :]), encoding="utf-8")
     ledger, mapping = tmp_path / "l.sqlite", REPO / "mappings" / "stripe.yaml"
-    assert convert([str(without), "-m", str(mapping), "-o", str(tmp_path / "1.si"),
-                    "--ledger", str(ledger)], capsys)[0] == 0
-    assert convert([str(SAMPLE), "-m", str(mapping), "-o", str(tmp_path / "2.si"),
-                    "--ledger", str(ledger)], capsys)[0] == 0
+    assert (
+        convert(
+            [
+                str(without),
+                "-m",
+                str(mapping),
+                "-o",
+                str(tmp_path / "1.si"),
+                "--ledger",
+                str(ledger),
+            ],
+            capsys,
+        )[0]
+        == 0
+    )
+    assert (
+        convert(
+            [
+                str(SAMPLE),
+                "-m",
+                str(mapping),
+                "-o",
+                str(tmp_path / "2.si"),
+                "--ledger",
+                str(ledger),
+            ],
+            capsys,
+        )[0]
+        == 0
+    )
     [voucher] = read(tmp_path / "2.si").document.vouchers
     assert voucher.date == dt.date(2026, 1, 15) and voucher.text == "Stripe 2026-01-15"
     gross = lines[late].split(",")[3]
-    assert -sum(l.amount for l in voucher.lines if l.account in ("3001", "2611", "3105")) == \
-        int(gross.replace(".", ""))
+    assert -sum(l.amount for l in voucher.lines if l.account in ("3001", "2611", "3105")) == int(
+        gross.replace(".", "")
+    )
 
 
 class _FakeBank:
@@ -124,9 +173,13 @@ class _FakeBank:
 
     name = section = "stripe_balance"  # reuse the shipped mapping's section
     title = "fake"
-    schema = Schema(fields={"type": TEXT, "currency": TEXT}, amounts={
-        "fee": {"fee": 1}, "net": {"net": 1}, "gross": {"fee": 1, "net": 1}},
-        unmapped_fields=("type",), currency_field="currency", content_fields=("type",))
+    schema = Schema(
+        fields={"type": TEXT, "currency": TEXT},
+        amounts={"fee": {"fee": 1}, "net": {"net": 1}, "gross": {"fee": 1, "net": 1}},
+        unmapped_fields=("type",),
+        currency_field="currency",
+        content_fields=("type",),
+    )
 
     def detect(self, path):
         return True
@@ -135,25 +188,37 @@ class _FakeBank:
         keys = OccurrenceKeys("fake")
         for n, line in enumerate(Path(path).read_text().splitlines(), start=1):
             day, amount = line.split(";")
-            yield Row("stripe_balance", keys.key(day, amount), dt.date.fromisoformat(day),
-                      {"gross": int(amount), "fee": 0, "net": int(amount)},
-                      {"type": "charge", "currency": "sek"}, Origin(str(path), n))
+            yield Row(
+                "stripe_balance",
+                keys.key(day, amount),
+                dt.date.fromisoformat(day),
+                {"gross": int(amount), "fee": 0, "net": int(amount)},
+                {"type": "charge", "currency": "sek"},
+                Origin(str(path), n),
+            )
 
 
 def test_two_identical_rows_without_id_are_both_booked(tmp_path, per_row, capsys, monkeypatch):
     monkeypatch.setattr("bokfor.sources.all_sources", lambda *_: [_FakeBank()])
     text = tmp_path / "mapping.yaml"
-    text.write_text(per_row.read_text(encoding="utf-8").replace('voucher_text: "{id}"', ""),
-                    encoding="utf-8")
+    text.write_text(
+        per_row.read_text(encoding="utf-8").replace('voucher_text: "{id}"', ""), encoding="utf-8"
+    )
     bank = tmp_path / "bank.csv"
     bank.write_text("2026-01-05;12500\n2026-01-05;12500\n", encoding="utf-8")
     ledger = tmp_path / "l.sqlite"
-    assert convert([str(bank), "-m", str(text), "-o", str(tmp_path / "1.si"), "--ledger",
-                    str(ledger)], capsys)[0] == 0
+    assert (
+        convert(
+            [str(bank), "-m", str(text), "-o", str(tmp_path / "1.si"), "--ledger", str(ledger)],
+            capsys,
+        )[0]
+        == 0
+    )
     assert len(read(tmp_path / "1.si").document.vouchers) == 2
     bank.write_text("2026-01-05;12500\n2026-01-05;12500\n2026-01-05;12500\n", encoding="utf-8")
-    code, stdout, _ = convert([str(bank), "-m", str(text), "-o", str(tmp_path / "2.si"),
-                               "--ledger", str(ledger)], capsys)
+    code, stdout, _ = convert(
+        [str(bank), "-m", str(text), "-o", str(tmp_path / "2.si"), "--ledger", str(ledger)], capsys
+    )
     assert code == 0 and len(read(tmp_path / "2.si").document.vouchers) == 1
     assert [k.rsplit("#", 1)[1] for k in ledger_keys(ledger)] == ["1", "2", "3"]
 
@@ -163,76 +228,180 @@ def test_plan_and_the_run_after_it_agree(tmp_path, capsys):
     early = tmp_path / "early.csv"
     early.write_text(lines[0] + "".join(lines[10:]), encoding="utf-8")
     ledger, mapping = tmp_path / "l.sqlite", REPO / "mappings" / "stripe.yaml"
-    assert convert([str(early), "-m", str(mapping), "-o", str(tmp_path / "1.si"), "--ledger",
-                    str(ledger)], capsys)[0] == 0
-    code, stdout, _ = run_cli(["plan", str(SAMPLE), "-m", str(mapping), "--ledger", str(ledger),
-                               "--json"], capsys)
+    assert (
+        convert(
+            [str(early), "-m", str(mapping), "-o", str(tmp_path / "1.si"), "--ledger", str(ledger)],
+            capsys,
+        )[0]
+        == 0
+    )
+    code, stdout, _ = run_cli(
+        ["plan", str(SAMPLE), "-m", str(mapping), "--ledger", str(ledger), "--json"], capsys
+    )
     assert code == 0
     planned = json.loads(stdout)["to_write"]
-    assert convert([str(SAMPLE), "-m", str(mapping), "-o", str(tmp_path / "2.si"), "--ledger",
-                    str(ledger)], capsys)[0] == 0
+    assert (
+        convert(
+            [
+                str(SAMPLE),
+                "-m",
+                str(mapping),
+                "-o",
+                str(tmp_path / "2.si"),
+                "--ledger",
+                str(ledger),
+            ],
+            capsys,
+        )[0]
+        == 0
+    )
     written = read(tmp_path / "2.si").document.vouchers
-    assert [(p["date"], p["text"], [(l["account"], l["amount"]) for l in p["lines"]])
-            for p in planned] == [
+    assert [
+        (p["date"], p["text"], [(l["account"], l["amount"]) for l in p["lines"]]) for p in planned
+    ] == [
         (v.date.isoformat(), v.text, [(l.account, f"{l.amount / 100:.2f}") for l in v.lines])
-        for v in written]
+        for v in written
+    ]
 
 
-def test_changed_row_stops_the_run_then_correct_books_reversal_and_new(tmp_path, per_row,
-                                                                        capsys):
+def test_changed_row_stops_the_run_then_correct_books_reversal_and_new(tmp_path, per_row, capsys):
     ledger = tmp_path / "l.sqlite"
-    assert convert([str(SAMPLE), "-m", str(per_row), "-o", str(tmp_path / "1.si"), "--ledger",
-                    str(ledger)], capsys)[0] == 0
+    assert (
+        convert(
+            [
+                str(SAMPLE),
+                "-m",
+                str(per_row),
+                "-o",
+                str(tmp_path / "1.si"),
+                "--ledger",
+                str(ledger),
+            ],
+            capsys,
+        )[0]
+        == 0
+    )
     changed = tmp_path / "changed.csv"
     old = "1290.00,21.15,,,1268.85"
     assert old in SAMPLE.read_text(encoding="utf-8")
-    changed.write_text(SAMPLE.read_text(encoding="utf-8").replace(old, "1390.00,21.15,,,1368.85"),
-                       encoding="utf-8")
-    code, _, err = convert([str(changed), "-m", str(per_row), "-o", str(tmp_path / "2.si"),
-                            "--ledger", str(ledger)], capsys)
+    changed.write_text(
+        SAMPLE.read_text(encoding="utf-8").replace(old, "1390.00,21.15,,,1368.85"), encoding="utf-8"
+    )
+    code, _, err = convert(
+        [str(changed), "-m", str(per_row), "-o", str(tmp_path / "2.si"), "--ledger", str(ledger)],
+        capsys,
+    )
     assert code == 2 and not (tmp_path / "2.si").exists()
-    assert err.startswith("bokfor: error: 1 row changed since it was exported; nothing was "
-                          "written Fix: if the source is right, run again with --correct")
-    assert (f"  ~ stripe:txn_3QZBksRb7qLmX2vT0FocDVrU at {changed}:3: fee 21.15 -> 21.15"
-            not in err)  # only what differs is listed
-    assert (f"  ~ stripe:txn_3QZBksRb7qLmX2vT0FocDVrU at {changed}:3: gross 1290.00 -> 1390.00,"
-            " net 1268.85 -> 1368.85 (exported ") in err
-    code, stdout, _ = convert([str(changed), "-m", str(per_row), "-o", str(tmp_path / "2.si"),
-                               "--ledger", str(ledger), "--correct"], capsys)
+    assert err.startswith(
+        "bokfor: error: 1 row changed since it was exported; nothing was "
+        "written Fix: if the source is right, run again with --correct"
+    )
+    assert (
+        f"  ~ stripe:txn_3QZBksRb7qLmX2vT0FocDVrU at {changed}:3: fee 21.15 -> 21.15" not in err
+    )  # only what differs is listed
+    assert (
+        f"  ~ stripe:txn_3QZBksRb7qLmX2vT0FocDVrU at {changed}:3: gross 1290.00 -> 1390.00,"
+        " net 1268.85 -> 1368.85 (exported "
+    ) in err
+    code, stdout, _ = convert(
+        [
+            str(changed),
+            "-m",
+            str(per_row),
+            "-o",
+            str(tmp_path / "2.si"),
+            "--ledger",
+            str(ledger),
+            "--correct",
+        ],
+        capsys,
+    )
     assert code == 0
     reversal, new = read(tmp_path / "2.si").document.vouchers
     assert reversal.text == "Rättelse stripe:txn_3QZBksRb7qLmX2vT0FocDVrU"
     assert sorted((l.account, l.amount) for l in reversal.lines) == [
-        ("1580", -126885), ("2611", 25800), ("3001", 103200), ("6570", -2115)]
+        ("1580", -126885),
+        ("2611", 25800),
+        ("3001", 103200),
+        ("6570", -2115),
+    ]
     assert new.text == "txn_3QZBksRb7qLmX2vT0FocDVrU"
     assert sorted((l.account, l.amount) for l in new.lines) == [
-        ("1580", 136885), ("2611", -27800), ("3001", -111200), ("6570", 2115)]
-    assert convert([str(changed), "-m", str(per_row), "-o", str(tmp_path / "3.si"), "--ledger",
-                    str(ledger)], capsys)[0] == 3
+        ("1580", 136885),
+        ("2611", -27800),
+        ("3001", -111200),
+        ("6570", 2115),
+    ]
+    assert (
+        convert(
+            [
+                str(changed),
+                "-m",
+                str(per_row),
+                "-o",
+                str(tmp_path / "3.si"),
+                "--ledger",
+                str(ledger),
+            ],
+            capsys,
+        )[0]
+        == 3
+    )
 
 
 def test_forget_makes_an_export_new_again(tmp_path, per_row, capsys):
     ledger = tmp_path / "l.sqlite"
-    assert convert([str(SAMPLE), "-m", str(per_row), "-o", str(tmp_path / "1.si"), "--ledger",
-                    str(ledger)], capsys)[0] == 0
+    assert (
+        convert(
+            [
+                str(SAMPLE),
+                "-m",
+                str(per_row),
+                "-o",
+                str(tmp_path / "1.si"),
+                "--ledger",
+                str(ledger),
+            ],
+            capsys,
+        )[0]
+        == 0
+    )
     code, stdout, _ = run_cli(["ledger", "list", "--ledger", str(ledger)], capsys)
     assert code == 0 and "   1  " in stdout and "done" in stdout and "36 rows" in stdout
-    code, stdout, _ = run_cli(["ledger", "show", "stripe:txn_1QBzgPRb7qLmX2vT0q2WfspV",
-                               "--ledger", str(ledger)], capsys)
+    code, stdout, _ = run_cli(
+        ["ledger", "show", "stripe:txn_1QBzgPRb7qLmX2vT0q2WfspV", "--ledger", str(ledger)], capsys
+    )
     assert code == 0 and "gross=-895.00" in stdout and "1515" in stdout
     code, stdout, _ = run_cli(["ledger", "forget", "1", "--ledger", str(ledger)], capsys)
     assert "Add --yes to do it." in stdout and len(ledger_keys(ledger)) == 36
     code, stdout, _ = run_cli(["ledger", "forget", "1", "--yes", "--ledger", str(ledger)], capsys)
     assert code == 0 and ledger_keys(ledger) == []
-    assert convert([str(SAMPLE), "-m", str(per_row), "-o", str(tmp_path / "2.si"), "--ledger",
-                    str(ledger)], capsys)[0] == 0
+    assert (
+        convert(
+            [
+                str(SAMPLE),
+                "-m",
+                str(per_row),
+                "-o",
+                str(tmp_path / "2.si"),
+                "--ledger",
+                str(ledger),
+            ],
+            capsys,
+        )[0]
+        == 0
+    )
     assert len(ids_in(tmp_path / "2.si")) == 36
 
 
 def _run(args: list[str], **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bokfor", *args], capture_output=True,
-                          text=True, env={**os.environ, "SOURCE_DATE_EPOCH": EPOCH, **env},
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "bokfor", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SOURCE_DATE_EPOCH": EPOCH, **env},
+        timeout=120,
+    )
 
 
 @pytest.mark.parametrize("point", faults.POINTS)
@@ -255,24 +424,54 @@ def test_sigkill_at_each_step_then_rerun_exports_each_row_once(tmp_path, per_row
 def test_a_second_run_waits_for_the_lock_then_gives_up_clearly(tmp_path, per_row):
     ledger = tmp_path / "l.sqlite"
     with FileLock(str(ledger) + ".lock"):
-        proc = _run(["convert", str(SAMPLE), "-m", str(per_row), "-o", str(tmp_path / "o.si"),
-                     "--ledger", str(ledger), "--wait", "0.5"])
+        proc = _run(
+            [
+                "convert",
+                str(SAMPLE),
+                "-m",
+                str(per_row),
+                "-o",
+                str(tmp_path / "o.si"),
+                "--ledger",
+                str(ledger),
+                "--wait",
+                "0.5",
+            ]
+        )
     assert proc.returncode == 4
-    assert proc.stderr == (f"bokfor: error: {ledger}: another bokfor run is using the ledger "
-                           "(waited 0.5 s) Fix: let it finish and run again; --wait SECONDS "
-                           "waits longer.\n")
+    assert proc.stderr == (
+        f"bokfor: error: {ledger}: another bokfor run is using the ledger "
+        "(waited 0.5 s) Fix: let it finish and run again; --wait SECONDS "
+        "waits longer.\n"
+    )
     assert not (tmp_path / "o.si").exists()
 
 
 def test_two_concurrent_runs_never_both_write(tmp_path, per_row):
     ledger = tmp_path / "l.sqlite"
-    procs = [subprocess.Popen(
-        [sys.executable, "-m", "bokfor", "convert", str(SAMPLE), "-m", str(per_row), "-o",
-         str(tmp_path / f"{n}.si"), "--ledger", str(ledger), "--quiet"],
-        env={**os.environ, "SOURCE_DATE_EPOCH": EPOCH}, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE) for n in (1, 2)]
-    results = [(p.wait(timeout=120), p.stderr.read().decode() if p.stderr else "")
-               for p in procs]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bokfor",
+                "convert",
+                str(SAMPLE),
+                "-m",
+                str(per_row),
+                "-o",
+                str(tmp_path / f"{n}.si"),
+                "--ledger",
+                str(ledger),
+                "--quiet",
+            ],
+            env={**os.environ, "SOURCE_DATE_EPOCH": EPOCH},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for n in (1, 2)
+    ]
+    results = [(p.wait(timeout=120), p.stderr.read().decode() if p.stderr else "") for p in procs]
     assert sorted(code for code, _ in results) == [0, 3], results
     written = [p for p in (tmp_path / "1.si", tmp_path / "2.si") if p.exists()]
     assert len(written) == 1 and len(ids_in(written[0])) == 36
@@ -282,28 +481,67 @@ def test_two_concurrent_runs_never_both_write(tmp_path, per_row):
 def test_books_flags_hand_booked_vouchers_and_missing_accounts(tmp_path, capsys):
     mapping = REPO / "mappings" / "stripe.yaml"
     ledger = tmp_path / "l.sqlite"
-    code, stdout, _ = run_cli(["plan", str(SAMPLE), "-m", str(mapping), "--ledger", str(ledger),
-                               "--json"], capsys)
+    code, stdout, _ = run_cli(
+        ["plan", str(SAMPLE), "-m", str(mapping), "--ledger", str(ledger), "--json"], capsys
+    )
     day = json.loads(stdout)["to_write"][0]  # Stripe 2026-01-01
-    hand = Voucher("A", dt.date.fromisoformat(day["date"]), "Stripe kortintäkter", tuple(
-        Line(l["account"], int(l["amount"].replace(".", ""))) for l in day["lines"]), number=45)
+    hand = Voucher(
+        "A",
+        dt.date.fromisoformat(day["date"]),
+        "Stripe kortintäkter",
+        tuple(Line(l["account"], int(l["amount"].replace(".", ""))) for l in day["lines"]),
+        number=45,
+    )
     accounts = {a: "Konto" for a in ("1580", "1930", "2611", "3001", "6570", "1515")}
     books = tmp_path / "books.se"
-    data, _ = render(SieDocument(Company("Exempelbutiken AB"), sie_type="4E", generated=dt.date(
-        2026, 2, 1), fiscal_years=[FiscalYear(dt.date(2026, 1, 1), dt.date(2026, 12, 31))],
-        accounts=accounts, vouchers=[hand],
-        balances=[Balance("UB", 0, "1515", 0), Balance("UB", 0, "1930", 1000000)]))
+    data, _ = render(
+        SieDocument(
+            Company("Exempelbutiken AB"),
+            sie_type="4E",
+            generated=dt.date(2026, 2, 1),
+            fiscal_years=[FiscalYear(dt.date(2026, 1, 1), dt.date(2026, 12, 31))],
+            accounts=accounts,
+            vouchers=[hand],
+            balances=[Balance("UB", 0, "1515", 0), Balance("UB", 0, "1930", 1000000)],
+        )
+    )
     books.write_bytes(data)
-    code, stdout, err = run_cli(["plan", str(SAMPLE), "-m", str(mapping), "--ledger",
-                                 str(ledger), "--books", str(books), "--json"], capsys)
+    code, stdout, err = run_cli(
+        [
+            "plan",
+            str(SAMPLE),
+            "-m",
+            str(mapping),
+            "--ledger",
+            str(ledger),
+            "--books",
+            str(books),
+            "--json",
+        ],
+        capsys,
+    )
     result = json.loads(stdout)
     assert result["missing_accounts"] == ["3105"]
     assert [e["possibly_booked"] for e in result["entries"] if "possibly_booked" in e] == ["A 45"]
     assert code == 2 and err.startswith(
-        "bokfor: error: accounts: account 3105 not in the books' chart of accounts (--books)")
-    code, _, _ = run_cli(["convert", str(SAMPLE), "-m", str(mapping), "--ledger", str(ledger),
-                          "--books", str(books), "-o", str(tmp_path / "o.si"),
-                          "--allow-new-accounts"], capsys)
+        "bokfor: error: accounts: account 3105 not in the books' chart of accounts (--books)"
+    )
+    code, _, _ = run_cli(
+        [
+            "convert",
+            str(SAMPLE),
+            "-m",
+            str(mapping),
+            "--ledger",
+            str(ledger),
+            "--books",
+            str(books),
+            "-o",
+            str(tmp_path / "o.si"),
+            "--allow-new-accounts",
+        ],
+        capsys,
+    )
     assert code == 0
 
 
@@ -312,11 +550,18 @@ def test_diff_shows_what_the_run_adds_to_the_period(tmp_path, per_row, capsys):
     early = tmp_path / "early.csv"
     early.write_text(lines[0] + "".join(lines[2:]), encoding="utf-8")  # all but the newest
     ledger = tmp_path / "l.sqlite"
-    assert convert([str(early), "-m", str(per_row), "-o", str(tmp_path / "1.si"), "--ledger",
-                    str(ledger)], capsys)[0] == 0
-    code, stdout, _ = run_cli(["plan", str(SAMPLE), "-m", str(per_row), "--ledger", str(ledger),
-                               "--diff", "--json"], capsys)
-    diff = stdout[stdout.index("--- exported"):]
+    assert (
+        convert(
+            [str(early), "-m", str(per_row), "-o", str(tmp_path / "1.si"), "--ledger", str(ledger)],
+            capsys,
+        )[0]
+        == 0
+    )
+    code, stdout, _ = run_cli(
+        ["plan", str(SAMPLE), "-m", str(per_row), "--ledger", str(ledger), "--diff", "--json"],
+        capsys,
+    )
+    diff = stdout[stdout.index("--- exported") :]
     added = [l for l in diff.splitlines() if l.startswith("+") and not l.startswith("+++")]
     assert added[0] == '+#VER S "" 20260201 "txn_3QVQp8Rb7qLmX2vT1Mv8WyML"'
     assert not [l for l in diff.splitlines() if l.startswith("-") and not l.startswith("---")]
@@ -327,30 +572,52 @@ def test_cron_json_summary_and_quiet(tmp_path, per_row, capsys):
     args = [str(SAMPLE), "-m", str(per_row), "-o", str(tmp_path / "o.si"), "--ledger", str(ledger)]
     code, stdout, _ = convert([*args, "--json"], capsys)
     assert code == 0 and json.loads(stdout) == {
-        "status": "exported", "vouchers": 36, "output": str(tmp_path / "o.si"), "export": 1,
-        "outputs": [{"path": str(tmp_path / "o.si"), "year": "2026", "export": 1,
-                     "vouchers": 36}],
-        "ledger": str(ledger)}
+        "status": "exported",
+        "vouchers": 36,
+        "output": str(tmp_path / "o.si"),
+        "export": 1,
+        "outputs": [{"path": str(tmp_path / "o.si"), "year": "2026", "export": 1, "vouchers": 36}],
+        "ledger": str(ledger),
+    }
     code, stdout, err = convert([*args, "--quiet"], capsys)
     assert (code, stdout, err) == (3, "", "")
     code, stdout, _ = convert([*args, "--json"], capsys)
-    assert code == 3 and json.loads(stdout) == {"status": "nothing-new", "vouchers": 0,
-                                                "reason": "exported"}
+    assert code == 3 and json.loads(stdout) == {
+        "status": "nothing-new",
+        "vouchers": 0,
+        "reason": "exported",
+    }
 
 
 def test_sales_exported_from_one_export_are_refused_from_another(tmp_path, capsys):
     """The balance export and the Payments export name one charge differently; the ledger
     knows both names, so a later run cannot book the sale again from the other export."""
     mapping, ledger = REPO / "mappings" / "stripe.yaml", tmp_path / "l.sqlite"
-    assert convert([str(SAMPLE), "-m", str(mapping), "-o", str(tmp_path / "1.si"), "--ledger",
-                    str(ledger)], capsys)[0] == 0
+    assert (
+        convert(
+            [
+                str(SAMPLE),
+                "-m",
+                str(mapping),
+                "-o",
+                str(tmp_path / "1.si"),
+                "--ledger",
+                str(ledger),
+            ],
+            capsys,
+        )[0]
+        == 0
+    )
     payments = SAMPLE.parent / "unified_payments.csv"
-    code, _, err = convert([str(payments), "-m", str(mapping), "-o", str(tmp_path / "2.si"),
-                            "--ledger", str(ledger)], capsys)
+    code, _, err = convert(
+        [str(payments), "-m", str(mapping), "-o", str(tmp_path / "2.si"), "--ledger", str(ledger)],
+        capsys,
+    )
     assert code == 2 and not (tmp_path / "2.si").exists()
     assert err.startswith(
         f"bokfor: error: {payments}:3: ch_3QVQp8Rb7qLmX2vT1VZE8zcn was already exported as "
-        "stripe:txn_3QVQp8Rb7qLmX2vT1Mv8WyML (export 1, ")
+        "stripe:txn_3QVQp8Rb7qLmX2vT1Mv8WyML (export 1, "
+    )
 
 
 def test_corrected_row_that_now_books_nothing_is_settled(tmp_path, capsys):
@@ -360,28 +627,32 @@ def test_corrected_row_that_now_books_nothing_is_settled(tmp_path, capsys):
     failed = (SAMPLE.parent / "payouts.csv").read_text(encoding="utf-8")
     assert ",failed,bank_account," in failed
     early = tmp_path / "payouts_early.csv"
-    early.write_text(failed.replace(",failed,bank_account,", ",in_transit,bank_account,"),
-                     encoding="utf-8")
+    early.write_text(
+        failed.replace(",failed,bank_account,", ",in_transit,bank_account,"), encoding="utf-8"
+    )
     later = tmp_path / "payouts.csv"
     later.write_text(failed, encoding="utf-8")
     args = ["-m", str(mapping), "--ledger", str(ledger)]
     assert convert([str(early), "-o", str(tmp_path / "1.si"), *args], capsys)[0] == 0
     assert len(read(tmp_path / "1.si").document.vouchers) == 6
     assert convert([str(later), "-o", str(tmp_path / "2.si"), *args], capsys)[0] == 2
-    code, stdout, _ = convert([str(later), "-o", str(tmp_path / "2.si"), "--correct", *args],
-                              capsys)
+    code, stdout, _ = convert(
+        [str(later), "-o", str(tmp_path / "2.si"), "--correct", *args], capsys
+    )
     assert code == 0
     [reversal] = read(tmp_path / "2.si").document.vouchers
     assert reversal.text == "Rättelse stripe-payout:po_1Qn996Sx4hKw9PzN0Pjd30Rn"
     assert sorted((l.account, l.amount) for l in reversal.lines) == [
-        ("1580", 341260), ("1930", -341260)]
+        ("1580", 341260),
+        ("1930", -341260),
+    ]
     assert convert([str(later), "-o", str(tmp_path / "3.si"), *args], capsys)[0] == 3
-    assert convert([str(later), "-o", str(tmp_path / "3.si"), "--correct", *args],
-                   capsys)[0] == 3
+    assert convert([str(later), "-o", str(tmp_path / "3.si"), "--correct", *args], capsys)[0] == 3
 
 
-def test_an_export_committed_while_planning_is_not_exported_again(tmp_path, per_row, capsys,
-                                                                    monkeypatch):
+def test_an_export_committed_while_planning_is_not_exported_again(
+    tmp_path, per_row, capsys, monkeypatch
+):
     """Run B reads the exported rows; run A then exports; B must plan again under the lock
     and find nothing new, never export A's rows a second time."""
     from bokfor.convert import Job
@@ -392,8 +663,13 @@ def test_an_export_committed_while_planning_is_not_exported_again(tmp_path, per_
     early = tmp_path / "early.csv"
     early.write_text(lines[0] + "".join(lines[30:]), encoding="utf-8")
     ledger = tmp_path / "l.sqlite"
-    assert convert([str(early), "-m", str(per_row), "-o", str(tmp_path / "0.si"), "--ledger",
-                    str(ledger)], capsys)[0] == 0  # the ledger exists, B reads it live
+    assert (
+        convert(
+            [str(early), "-m", str(per_row), "-o", str(tmp_path / "0.si"), "--ledger", str(ledger)],
+            capsys,
+        )[0]
+        == 0
+    )  # the ledger exists, B reads it live
     mapping = load_mapping(per_row)
     run_a = Job([SAMPLE], mapping, per_row, ledger, generated=dt.date(2026, 2, 1))
     run_b = Job([SAMPLE], mapping, per_row, ledger, generated=dt.date(2026, 2, 1))
@@ -415,33 +691,67 @@ def test_an_export_committed_while_planning_is_not_exported_again(tmp_path, per_
 
 
 def test_a_transaction_exported_from_the_balance_export_is_not_rebooked_from_a_report(
-        tmp_path, capsys):
+    tmp_path, capsys
+):
     """The balance export and the Reports share keys (stripe:txn_…): one transaction, one
     booking, whichever export it arrives in first."""
     mapping, ledger = REPO / "mappings" / "stripe.yaml", tmp_path / "l.sqlite"
-    assert convert([str(SAMPLE), "-m", str(mapping), "-o", str(tmp_path / "1.si"), "--ledger",
-                    str(ledger)], capsys)[0] == 0
-    report = Path(__file__).parent / "fixtures" / "crossexport" / "activity_with_exported_charge.csv"
-    code, stdout, _ = convert([str(report), "-m", str(mapping), "-o", str(tmp_path / "2.si"),
-                               "--ledger", str(ledger)], capsys)
+    assert (
+        convert(
+            [
+                str(SAMPLE),
+                "-m",
+                str(mapping),
+                "-o",
+                str(tmp_path / "1.si"),
+                "--ledger",
+                str(ledger),
+            ],
+            capsys,
+        )[0]
+        == 0
+    )
+    report = (
+        Path(__file__).parent / "fixtures" / "crossexport" / "activity_with_exported_charge.csv"
+    )
+    code, stdout, _ = convert(
+        [str(report), "-m", str(mapping), "-o", str(tmp_path / "2.si"), "--ledger", str(ledger)],
+        capsys,
+    )
     assert code == 3 and not (tmp_path / "2.si").exists()
     assert "1 rows -> 0 new verifikationer (1 already exported)" in stdout
 
 
-def test_a_row_alone_in_its_voucher_stores_no_second_copy_of_its_lines(tmp_path, per_row,
-                                                                       capsys):
+def test_a_row_alone_in_its_voucher_stores_no_second_copy_of_its_lines(tmp_path, per_row, capsys):
     """Schema 3: rows.lines is '' when they are the voucher's (one voucher a row); a per-day
     voucher's rows keep their own. Both read back as the row's lines."""
     from bokfor.ledger import Ledger
 
     for mapping, name in ((per_row, "row"), (REPO / "mappings" / "stripe.yaml", "day")):
         ledger = tmp_path / f"{name}.sqlite"
-        assert convert([str(SAMPLE), "-m", str(mapping), "-o", str(tmp_path / f"{name}.si"),
-                        "--ledger", str(ledger)], capsys)[0] == 0
+        assert (
+            convert(
+                [
+                    str(SAMPLE),
+                    "-m",
+                    str(mapping),
+                    "-o",
+                    str(tmp_path / f"{name}.si"),
+                    "--ledger",
+                    str(ledger),
+                ],
+                capsys,
+            )[0]
+            == 0
+        )
         with sqlite3.connect(ledger) as conn:
             empty = conn.execute("SELECT count(*) FROM rows WHERE lines = ''").fetchone()[0]
         assert empty == (36 if name == "row" else 0)
         row = Ledger.open(ledger).row("stripe:txn_3QZBksRb7qLmX2vT0FocDVrU")
         assert row is not None
         assert sorted((l.account, l.amount) for l in row.lines) == [
-            ("1580", 126885), ("2611", -25800), ("3001", -103200), ("6570", 2115)]
+            ("1580", 126885),
+            ("2611", -25800),
+            ("3001", -103200),
+            ("6570", 2115),
+        ]

@@ -24,26 +24,57 @@ BALANCE = SAMPLES / "stripe" / "balance_history.csv"
 
 FIX = "Fix: no real export comes near this limit; "
 STRIPE_BALANCE = "re-download the export from the Stripe Dashboard (Balance → Export)."
-BANK = ("download the export from the bank again and give bokfor that file unopened (a "
-        "spreadsheet that re-saves it changes dates, numbers and encoding).")
+BANK = (
+    "download the export from the bank again and give bokfor that file unopened (a "
+    "spreadsheet that re-saves it changes dates, numbers and encoding)."
+)
 ZETTLE = "export the report again from my.zettle.com and give bokfor that file unedited."
 ZREPORT = "export the Z-dagrapport again from the register, or fix the profile (docs/pos.md)."
 XLSX = "download the export again (from the bank, Zettle…) and give bokfor that file unopened."
-CSV_INSTEAD = ("Fix: no real export's workbook comes near it; if this is one, export it as CSV "
-               "instead (the bank's or Zettle's CSV export, or the sheet saved as CSV UTF-8) "
-               "and give bokfor that file.")
+CSV_INSTEAD = (
+    "Fix: no real export's workbook comes near it; if this is one, export it as CSV "
+    "instead (the bank's or Zettle's CSV export, or the sheet saved as CSV UTF-8) "
+    "and give bokfor that file."
+)
 
 
 def convert(path: Path, mapping: str, tmp_path: Path):
-    return run_limited(["convert", str(path), "-m", str(MAPPINGS / mapping), "-o",
-                        str(tmp_path / "out.si"), "--ledger", str(tmp_path / "l.sqlite"),
-                        "--dry-run", "--show", "0"], cwd=tmp_path, timeout=30)
+    return run_limited(
+        [
+            "convert",
+            str(path),
+            "-m",
+            str(MAPPINGS / mapping),
+            "-o",
+            str(tmp_path / "out.si"),
+            "--ledger",
+            str(tmp_path / "l.sqlite"),
+            "--dry-run",
+            "--show",
+            "0",
+        ],
+        cwd=tmp_path,
+        timeout=30,
+    )
 
 
 def convert_in_process(path: Path, mapping: str, tmp_path: Path, capsys) -> tuple[int, str]:
-    code, _, err = run_cli(["convert", str(path), "-m", str(MAPPINGS / mapping), "-o",
-                            str(tmp_path / "out.si"), "--ledger", str(tmp_path / "l.sqlite"),
-                            "--dry-run", "--show", "0"], capsys)
+    code, _, err = run_cli(
+        [
+            "convert",
+            str(path),
+            "-m",
+            str(MAPPINGS / mapping),
+            "-o",
+            str(tmp_path / "out.si"),
+            "--ledger",
+            str(tmp_path / "l.sqlite"),
+            "--dry-run",
+            "--show",
+            "0",
+        ],
+        capsys,
+    )
     return code, err
 
 
@@ -53,8 +84,9 @@ LINE_CAP = "the line is longer than 1 MiB, the longest line bokfor reads in a ta
 CELL_CAP = "a field is longer than 64 KiB, the longest field bokfor reads in a table"
 
 
-def refused_within_limits(path: Path, mapping: str, tmp_path: Path, where: str, message: str,
-                          fix: str) -> None:
+def refused_within_limits(
+    path: Path, mapping: str, tmp_path: Path, where: str, message: str, fix: str
+) -> None:
     """The real CLI in a child: exit 2, exactly `where: message Fix`, 10 s and 300 MiB."""
     got = convert(path, mapping, tmp_path)
     assert (got.code, got.err) == (2, f"bokfor: error: {where}: {message} {fix}\n")
@@ -71,8 +103,9 @@ def test_a_million_metadata_columns_cost_one_mebibyte_not_gigabytes(tmp_path):
         f.write(header + "".join(f",k{i} (metadata)" for i in range(n)) + "\n")
         for row in rows[:35]:
             f.write(row + "," * n + "\n")
-    refused_within_limits(path, "stripe.yaml", tmp_path, f"{path}:1", LINE_CAP,
-                          FIX + STRIPE_BALANCE)
+    refused_within_limits(
+        path, "stripe.yaml", tmp_path, f"{path}:1", LINE_CAP, FIX + STRIPE_BALANCE
+    )
 
 
 def test_a_record_spanning_lines_is_capped_as_one_line(tmp_path):
@@ -81,12 +114,13 @@ def test_a_record_spanning_lines_is_capped_as_one_line(tmp_path):
     header = BALANCE.read_text(encoding="utf-8").splitlines()[0]
     path = tmp_path / "balance.csv"
     with open(path, "w", encoding="utf-8") as f:
-        f.write(header + "\ntxn_1,charge,\"a\n")
+        f.write(header + '\ntxn_1,charge,"a\n')
         for _ in range(60):
-            f.write("\"" + "," * 1_000_000 + "\"b\n")
-        f.write("\"\n")
-    refused_within_limits(path, "stripe.yaml", tmp_path, f"{path}:2", LINE_CAP,
-                          FIX + STRIPE_BALANCE)
+            f.write('"' + "," * 1_000_000 + '"b\n')
+        f.write('"\n')
+    refused_within_limits(
+        path, "stripe.yaml", tmp_path, f"{path}:2", LINE_CAP, FIX + STRIPE_BALANCE
+    )
 
 
 def test_a_cell_over_its_cap_spanning_lines_is_one_message(tmp_path):
@@ -94,23 +128,30 @@ def test_a_cell_over_its_cap_spanning_lines_is_one_message(tmp_path):
     over its own; the message names the line where the record starts."""
     lines = BALANCE.read_text(encoding="utf-8").splitlines()
     cells = lines[5].split(",")
-    cells[11] = "\"" + cells[11] + "\nx" * 40_000 + "\""  # Description
+    cells[11] = '"' + cells[11] + "\nx" * 40_000 + '"'  # Description
     lines[5] = ",".join(cells)
     path = tmp_path / "balance.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    refused_within_limits(path, "stripe.yaml", tmp_path, f"{path}:6", CELL_CAP,
-                          FIX + STRIPE_BALANCE)
+    refused_within_limits(
+        path, "stripe.yaml", tmp_path, f"{path}:6", CELL_CAP, FIX + STRIPE_BALANCE
+    )
 
 
 # Every reader of a CSV-like table (its last line made hostile), with the file's own hint.
 READERS = [
     ("stripe/balance_history.csv", "stripe.yaml", STRIPE_BALANCE),
-    ("stripe/unified_payments.csv", "stripe.yaml",
-     "re-download the export from the Stripe Dashboard (Payments → Export)."),
+    (
+        "stripe/unified_payments.csv",
+        "stripe.yaml",
+        "re-download the export from the Stripe Dashboard (Payments → Export).",
+    ),
     ("stripe/payouts.csv", "stripe.yaml", "re-download the file from the Stripe Dashboard."),
-    ("stripe/Itemized_balance_change_from_activity_SEK_2026-01-01_to_2026-02-01_Europe-"
-     "Stockholm.csv", "stripe.yaml",
-     "re-download the itemized report from the Stripe Dashboard (Reports)."),
+    (
+        "stripe/Itemized_balance_change_from_activity_SEK_2026-01-01_to_2026-02-01_Europe-"
+        "Stockholm.csv",
+        "stripe.yaml",
+        "re-download the itemized report from the Stripe Dashboard (Reports).",
+    ),
     ("bank/netbank/seb.csv", "bank.yaml", BANK),
     ("bank/netbank/nordea.csv", "bank.yaml", BANK),
     ("pos/zettle_receipts_sv.csv", "pos.yaml", ZETTLE),
@@ -119,9 +160,11 @@ READERS = [
 ]
 KINDS = {
     "line": (lambda d: "x" * (1 << 20), LINE_CAP),
-    "columns": (lambda d: d * 1500,
-                "the line has {n} fields, more than the 1 000 bokfor reads in a table"),
-    "cell": (lambda d: d + "\"" + "y" * (65 << 10) + "\"", CELL_CAP),
+    "columns": (
+        lambda d: d * 1500,
+        "the line has {n} fields, more than the 1 000 bokfor reads in a table",
+    ),
+    "cell": (lambda d: d + '"' + "y" * (65 << 10) + '"', CELL_CAP),
 }
 
 
@@ -138,9 +181,12 @@ def test_every_table_reader_holds_the_caps(tmp_path, capsys, sample, mapping, hi
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     fields = len(lines[-1].split(delimiter))  # no quoted delimiters in the samples' last lines
     code, err = convert_in_process(path, mapping, tmp_path, capsys)
-    assert (code, err) == (2, f"bokfor: error: {path}:{len(lines)}: "
-                              f"{message.format(n=f'{fields:,}'.replace(',', ' '))} "
-                              f"{FIX}{hint}\n")
+    assert (code, err) == (
+        2,
+        f"bokfor: error: {path}:{len(lines)}: "
+        f"{message.format(n=f'{fields:,}'.replace(',', ' '))} "
+        f"{FIX}{hint}\n",
+    )
 
 
 def test_an_html_table_row_of_a_thousand_cells(tmp_path, capsys):
@@ -149,11 +195,15 @@ def test_an_html_table_row_of_a_thousand_cells(tmp_path, capsys):
     end = text.rindex("</table>")
     line = text.count("\n", 0, end) + 2  # the row goes on a line of its own
     path = tmp_path / source.name
-    path.write_bytes((text[:end] + "\n<tr>" + "<td>1</td>" * 1001 + "</tr>\n" + text[end:])
-                     .encode("latin-1"))
+    path.write_bytes(
+        (text[:end] + "\n<tr>" + "<td>1</td>" * 1001 + "</tr>\n" + text[end:]).encode("latin-1")
+    )
     code, err = convert_in_process(path, "bank.yaml", tmp_path, capsys)
-    assert (code, err) == (2, f"bokfor: error: {path}:{line}: the line has 1 001 fields, more "
-                              f"than the 1 000 bokfor reads in a table {FIX}{XLSX}\n")
+    assert (code, err) == (
+        2,
+        f"bokfor: error: {path}:{line}: the line has 1 001 fields, more "
+        f"than the 1 000 bokfor reads in a table {FIX}{XLSX}\n",
+    )
 
 
 # -- xlsx: parts capped before parsing, a workbook opened once a run --------------------------
@@ -164,35 +214,30 @@ def workbook(path: Path, strings: list[str], sheet_xml: str) -> Path:
     inline strings and a size declaration, and take minutes for these)."""
     ns = "http://schemas.openxmlformats.org/"
     parts = {
-        "[Content_Types].xml":
-            f'<Types xmlns="{ns}package/2006/content-types">'
-            f'<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
-            f'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
-            f'<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-'
-            f'officedocument.spreadsheetml.sheet.main+xml"/>'
-            f'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.'
-            f'openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
-            f'<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.'
-            f'openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>',
-        "_rels/.rels":
-            f'<Relationships xmlns="{ns}package/2006/relationships"><Relationship Id="rId1" '
-            f'Type="{ns}officeDocument/2006/relationships/officeDocument" '
-            f'Target="xl/workbook.xml"/></Relationships>',
-        "xl/workbook.xml":
-            f'<workbook xmlns="{ns}spreadsheetml/2006/main" xmlns:r="{ns}officeDocument/2006/'
-            f'relationships"><sheets><sheet name="Blad1" sheetId="1" r:id="rId1"/></sheets>'
-            f'</workbook>',
-        "xl/_rels/workbook.xml.rels":
-            f'<Relationships xmlns="{ns}package/2006/relationships">'
-            f'<Relationship Id="rId1" Type="{ns}officeDocument/2006/relationships/worksheet" '
-            f'Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="{ns}officeDocument/'
-            f'2006/relationships/sharedStrings" Target="sharedStrings.xml"/></Relationships>',
-        "xl/sharedStrings.xml":
-            f'<sst xmlns="{ns}spreadsheetml/2006/main">'
-            + "".join(f"<si><t>{s}</t></si>" for s in strings) + "</sst>",
-        "xl/worksheets/sheet1.xml":
-            f'<worksheet xmlns="{ns}spreadsheetml/2006/main"><sheetData>{sheet_xml}'
-            f'</sheetData></worksheet>',
+        "[Content_Types].xml": f'<Types xmlns="{ns}package/2006/content-types">'
+        f'<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+        f'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
+        f'<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-'
+        f'officedocument.spreadsheetml.sheet.main+xml"/>'
+        f'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.'
+        f'openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+        f'<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.'
+        f'openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>',
+        "_rels/.rels": f'<Relationships xmlns="{ns}package/2006/relationships"><Relationship Id="rId1" '
+        f'Type="{ns}officeDocument/2006/relationships/officeDocument" '
+        f'Target="xl/workbook.xml"/></Relationships>',
+        "xl/workbook.xml": f'<workbook xmlns="{ns}spreadsheetml/2006/main" xmlns:r="{ns}officeDocument/2006/'
+        f'relationships"><sheets><sheet name="Blad1" sheetId="1" r:id="rId1"/></sheets>'
+        f"</workbook>",
+        "xl/_rels/workbook.xml.rels": f'<Relationships xmlns="{ns}package/2006/relationships">'
+        f'<Relationship Id="rId1" Type="{ns}officeDocument/2006/relationships/worksheet" '
+        f'Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="{ns}officeDocument/'
+        f'2006/relationships/sharedStrings" Target="sharedStrings.xml"/></Relationships>',
+        "xl/sharedStrings.xml": f'<sst xmlns="{ns}spreadsheetml/2006/main">'
+        + "".join(f"<si><t>{s}</t></si>" for s in strings)
+        + "</sst>",
+        "xl/worksheets/sheet1.xml": f'<worksheet xmlns="{ns}spreadsheetml/2006/main"><sheetData>{sheet_xml}'
+        f"</sheetData></worksheet>",
     }
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         for name, text in parts.items():
@@ -203,23 +248,42 @@ def workbook(path: Path, strings: list[str], sheet_xml: str) -> Path:
 def test_shared_strings_over_their_cap_are_not_parsed(tmp_path):
     """1 MB of workbook, 8.7 MiB of short shared strings: openpyxl took a minute and 300 MiB
     to parse them, and every detector parsed them again."""
-    path = workbook(tmp_path / "strings.xlsx", [f"{i:x}" for i in range(440_000)],
-                    '<row r="1"><c r="A1" t="s"><v>0</v></c></row>')
-    refused_within_limits(path, "bank.yaml", tmp_path, str(path), "the workbook part "
-                          "'xl/sharedStrings.xml' inflates to 8.7 MiB, more than the 8 MiB of "
-                          "shared strings bokfor reads", CSV_INSTEAD)
+    path = workbook(
+        tmp_path / "strings.xlsx",
+        [f"{i:x}" for i in range(440_000)],
+        '<row r="1"><c r="A1" t="s"><v>0</v></c></row>',
+    )
+    refused_within_limits(
+        path,
+        "bank.yaml",
+        tmp_path,
+        str(path),
+        "the workbook part "
+        "'xl/sharedStrings.xml' inflates to 8.7 MiB, more than the 8 MiB of "
+        "shared strings bokfor reads",
+        CSV_INSTEAD,
+    )
 
 
 def test_a_sheet_over_its_cap_is_not_parsed(tmp_path):
     """A sheet without a size declaration is parsed whole when openpyxl opens the workbook
     (to find its size), by every detector: 33 MiB of rows."""
-    row = ('<row><c t="s"><v>0</v></c><c><v>45000</v></c><c><v>-123.45</v></c>'
-           '<c><v>98765.43</v></c></row>')
+    row = (
+        '<row><c t="s"><v>0</v></c><c><v>45000</v></c><c><v>-123.45</v></c>'
+        "<c><v>98765.43</v></c></row>"
+    )
     rows = row * ((33 << 20) // len(row))
     path = workbook(tmp_path / "sheet.xlsx", ["Datum"], rows)
-    refused_within_limits(path, "bank.yaml", tmp_path, str(path), "the workbook part "
-                          "'xl/worksheets/sheet1.xml' inflates to 33.0 MiB, more than the "
-                          "32 MiB bokfor reads", CSV_INSTEAD)
+    refused_within_limits(
+        path,
+        "bank.yaml",
+        tmp_path,
+        str(path),
+        "the workbook part "
+        "'xl/worksheets/sheet1.xml' inflates to 33.0 MiB, more than the "
+        "32 MiB bokfor reads",
+        CSV_INSTEAD,
+    )
 
 
 def test_a_zip_bomb_is_named_as_such_not_as_an_unknown_format(tmp_path, capsys):
@@ -229,21 +293,29 @@ def test_a_zip_bomb_is_named_as_such_not_as_an_unknown_format(tmp_path, capsys):
         archive.writestr("xl/worksheets/sheet1.xml", b"\0" * (4 << 20))
     ratio = (4 << 20) // zipfile.ZipFile(path).getinfo("xl/worksheets/sheet1.xml").compress_size
     code, err = convert_in_process(path, "bank.yaml", tmp_path, capsys)
-    assert (code, err) == (2, f"bokfor: error: {path}: the workbook member "
-                              f"'xl/worksheets/sheet1.xml' is compressed {ratio}:1, far beyond "
-                              f"a real spreadsheet (a zip bomb?) Fix: {XLSX}\n")
+    assert (code, err) == (
+        2,
+        f"bokfor: error: {path}: the workbook member "
+        f"'xl/worksheets/sheet1.xml' is compressed {ratio}:1, far beyond "
+        f"a real spreadsheet (a zip bomb?) Fix: {XLSX}\n",
+    )
 
 
 def test_a_sheet_row_of_a_thousand_columns(tmp_path, capsys):
     cells = "".join(f"<c><v>{i}</v></c>" for i in range(1001))
     path = workbook(tmp_path / "wide.xlsx", ["x"], f'<row r="1">{cells}</row>')
     code, err = convert_in_process(path, "bank.yaml", tmp_path, capsys)
-    assert (code, err) == (2, f"bokfor: error: {path}:1: the line has 1 001 fields, more than "
-                              f"the 1 000 bokfor reads in a table {FIX}{XLSX}\n")
+    assert (code, err) == (
+        2,
+        f"bokfor: error: {path}:1: the line has 1 001 fields, more than "
+        f"the 1 000 bokfor reads in a table {FIX}{XLSX}\n",
+    )
 
 
-@pytest.mark.parametrize("name, mapping", [("bank/netbank/seb.xlsx", "bank.yaml"),
-                                            ("bank/netbank/skandia.xlsx", "bank.yaml")])
+@pytest.mark.parametrize(
+    "name, mapping",
+    [("bank/netbank/seb.xlsx", "bank.yaml"), ("bank/netbank/skandia.xlsx", "bank.yaml")],
+)
 def test_a_workbook_is_opened_once_a_run(tmp_path, capsys, monkeypatch, name, mapping):
     """Every net-bank xlsx profile and both Zettle reports look at an xlsx input: each used
     to open it (its shared strings parsed, its sheets sized) again."""
@@ -265,8 +337,9 @@ def test_a_workbook_is_opened_once_a_run(tmp_path, capsys, monkeypatch, name, ma
 def test_a_replaced_workbook_is_opened_anew(tmp_path):
     path = workbook(tmp_path / "w.xlsx", ["före"], '<row r="1"><c r="A1" t="s"><v>0</v></c></row>')
     assert list(tables.xlsx_rows(path)) == [(1, ["före"])]
-    workbook(tmp_path / "new.xlsx", ["efter!"], '<row r="1"><c r="A1" t="s"><v>0</v></c></row>'
-             ).replace(path)
+    workbook(
+        tmp_path / "new.xlsx", ["efter!"], '<row r="1"><c r="A1" t="s"><v>0</v></c></row>'
+    ).replace(path)
     assert list(tables.xlsx_rows(path)) == [(1, ["efter!"])]
 
 
@@ -276,35 +349,61 @@ def test_a_replaced_workbook_is_opened_anew(tmp_path):
 def test_a_read_only_ledger_is_not_told_to_free_disk_space(tmp_path, capsys, monkeypatch):
     """SQLite's own SQLITE_READONLY (`PRAGMA query_only`: as root a chmod would not stop the
     write): the fix is the file's permissions, not the disk's space."""
+
     def read_only(conn):
         conn.execute("PRAGMA query_only = 1")
         return conn
 
     _ledger_connections(monkeypatch, read_only)
-    code, _, err = run_cli(["convert", str(BALANCE), "-m", str(MAPPINGS / "stripe.yaml"), "-o",
-                            str(tmp_path / "x.si"), "--ledger", str(tmp_path / "l.sqlite"),
-                            "--quiet"], capsys)
-    assert (code, err) == (1, (
-        f"bokfor: error: {tmp_path / 'l.sqlite'}: the ledger could not be written: attempt to "
-        "write a readonly database Fix: make the ledger file and its folder writable for the "
-        "user bokfor runs as (or give --ledger another path), then run again: nothing was "
-        "written or recorded as exported.\n"))
+    code, _, err = run_cli(
+        [
+            "convert",
+            str(BALANCE),
+            "-m",
+            str(MAPPINGS / "stripe.yaml"),
+            "-o",
+            str(tmp_path / "x.si"),
+            "--ledger",
+            str(tmp_path / "l.sqlite"),
+            "--quiet",
+        ],
+        capsys,
+    )
+    assert (code, err) == (
+        1,
+        (
+            f"bokfor: error: {tmp_path / 'l.sqlite'}: the ledger could not be written: attempt to "
+            "write a readonly database Fix: make the ledger file and its folder writable for the "
+            "user bokfor runs as (or give --ledger another path), then run again: nothing was "
+            "written or recorded as exported.\n"
+        ),
+    )
     assert not (tmp_path / "x.si").exists()
 
 
-@pytest.mark.parametrize("error, remedy", [
-    ("disk I/O error", "check the disk that holds the ledger: SQLite could not read or write it "
-     "(a failing disk, a network share gone; or give --ledger another path)"),
-    ("database or disk is full", "free space on the disk that holds the ledger (or give "
-     "--ledger another path)"),
-])
+@pytest.mark.parametrize(
+    "error, remedy",
+    [
+        (
+            "disk I/O error",
+            "check the disk that holds the ledger: SQLite could not read or write it "
+            "(a failing disk, a network share gone; or give --ledger another path)",
+        ),
+        (
+            "database or disk is full",
+            "free space on the disk that holds the ledger (or give --ledger another path)",
+        ),
+    ],
+)
 def test_the_ledger_hint_names_what_sqlite_said(error, remedy):
     import sqlite3
 
     from bokfor.ledger import _FREE, _fit
 
-    assert _fit(_FREE + ", then run again.", sqlite3.OperationalError(error)) == \
-        remedy + ", then run again."
+    assert (
+        _fit(_FREE + ", then run again.", sqlite3.OperationalError(error))
+        == remedy + ", then run again."
+    )
 
 
 def test_a_child_s_peak_memory_is_its_own_not_its_parent_s(tmp_path):

@@ -24,7 +24,8 @@ Yaml12Loader.yaml_implicit_resolvers = {
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 Yaml12Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|false)$"), list("tf"))
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|false)$"), list("tf")
+)
 
 
 def editor_read(path: Path):
@@ -45,8 +46,10 @@ def test_init_refuses_to_overwrite(tmp_path, capsys):
     target = tmp_path / "bokfor.yaml"
     target.write_text("mine\n", encoding="utf-8")
     code, _, err = run_cli(["init", str(target)], capsys)
-    assert (code, err) == (2, f"bokfor: error: {target} already exists Fix: choose another path "
-                              "or add --force.\n")
+    assert (code, err) == (
+        2,
+        f"bokfor: error: {target} already exists Fix: choose another path or add --force.\n",
+    )
     assert target.read_text(encoding="utf-8") == "mine\n"
 
 
@@ -66,4 +69,5 @@ def test_schema_rejects_an_unknown_key(capsys):
     document["defaults"]["serie"] = "S"
     errors = list(jsonschema.Draft202012Validator(json.loads(out)).iter_errors(document))
     assert ["Additional properties are not allowed ('serie' was unexpected)"] == [
-        e.message for e in errors]
+        e.message for e in errors
+    ]

@@ -32,7 +32,9 @@ COMPANY = """version: 1
 company: {name: Simulering AB, orgnr: 556677-8899, fiscal_year_start: 01-01, currency: SEK,
           timezone: Europe/Stockholm}
 """
-BANK_MAPPING = COMPANY + """defaults: {series: B}
+BANK_MAPPING = (
+    COMPANY
+    + """defaults: {series: B}
 accounts: {1930: Företagskonto, 2990: Ej utredda bankposter}
 sources:
   bank:
@@ -57,8 +59,11 @@ sources:
         - {account: bank_account, debit: amount}
         - {account: 2990, credit: amount}
 """
+)
 FULL = ", value_date: Valutadag, reference: Referens, balance: Saldo"
-STRIPE_MAPPING = COMPANY + """defaults: {series: S}
+STRIPE_MAPPING = (
+    COMPANY
+    + """defaults: {series: S}
 accounts: {1580: Fordran Stripe, 3001: Försäljning, 6570: Bankkostnader}
 sources:
   stripe_balance:
@@ -69,12 +74,21 @@ sources:
         - {account: 6570, debit: fee}
         - {account: 3001, credit: gross}
 """
-STRIPE_HEADER = ("id,Type,Source,Amount,Fee,Destination Platform Fee,Destination Platform Fee "
-                 "Currency,Net,Currency,Created (UTC),Available On (UTC),Description,Customer "
-                 "Facing Amount,Customer Facing Currency,Transfer,Transfer Date (UTC),"
-                 "Transfer Group\n")
-TEXTS = ("Kortköp ICA NÄRA", "Swish inbetalning", "Bankgiro LEVERANTÖR AB", "Hyra",
-         "Kortköp Pressbyrån", "Inbetalning faktura")
+)
+STRIPE_HEADER = (
+    "id,Type,Source,Amount,Fee,Destination Platform Fee,Destination Platform Fee "
+    "Currency,Net,Currency,Created (UTC),Available On (UTC),Description,Customer "
+    "Facing Amount,Customer Facing Currency,Transfer,Transfer Date (UTC),"
+    "Transfer Group\n"
+)
+TEXTS = (
+    "Kortköp ICA NÄRA",
+    "Swish inbetalning",
+    "Bankgiro LEVERANTÖR AB",
+    "Hyra",
+    "Kortköp Pressbyrån",
+    "Inbetalning faktura",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -145,8 +159,10 @@ def stripe_rows(first: dt.date, last: dt.date, rng: random.Random) -> list[Strip
 def write_stripe(path: Path, rows: list[StripeRow]) -> Path:
     lines = [STRIPE_HEADER]
     for txn, kind, day, gross, fee in reversed(rows):  # newest first, as Stripe lists
-        lines.append(f"{txn},{kind},ch_{txn[4:]},{gross / 100:.2f},{fee / 100:.2f},,,"
-                     f"{(gross - fee) / 100:.2f},sek,{day} 10:00,{day} 10:00,Order {txn},,,,,\n")
+        lines.append(
+            f"{txn},{kind},ch_{txn[4:]},{gross / 100:.2f},{fee / 100:.2f},,,"
+            f"{(gross - fee) / 100:.2f},sek,{day} 10:00,{day} 10:00,Order {txn},,,,,\n"
+        )
     path.write_text("".join(lines), encoding="utf-8")
     return path
 
@@ -191,26 +207,46 @@ def test_forty_nights_across_the_year_end(tmp_path, capsys):
         # The last 30 days, and today's rows so far (a download in the evening).
         window = [i for i, r in enumerate(bank) if today - dt.timedelta(days=30) <= r[0] < today]
         todays = [i for i, r in enumerate(bank) if r[0] == today]
-        window += todays[:rng.randint(0, len(todays))]
+        window += todays[: rng.randint(0, len(todays))]
         seen_bank.update(window)
         window = [bank[i] for i in window]
         download = write_bank(inbox / f"bank-{today}.csv", window, resaved=night == 12)
         inputs = [yesterday, download] if night == 25 and yesterday else [download]
         mapping = full if night < 20 else lean  # the profile edited half way
-        code, _, err = cli(capsys, "convert", *inputs, "-m", mapping, "--ledger",
-                           tmp_path / "bank.sqlite", "-o", out / "bank-{run}.si", "--quiet",
-                           "--strict")
+        code, _, err = cli(
+            capsys,
+            "convert",
+            *inputs,
+            "-m",
+            mapping,
+            "--ledger",
+            tmp_path / "bank.sqlite",
+            "-o",
+            out / "bank-{run}.si",
+            "--quiet",
+            "--strict",
+        )
         assert code in (0, 3), (night, err)
         codes["bank", code] += 1
         yesterday = download
         recent = [i for i, r in enumerate(stripe) if today - dt.timedelta(days=14) <= r[2] < today]
         todays = [i for i, r in enumerate(stripe) if r[2] == today]
-        recent += todays[:rng.randint(0, len(todays))]
+        recent += todays[: rng.randint(0, len(todays))]
         seen_stripe.update(recent)
         recent = [stripe[i] for i in recent]
-        code, _, err = cli(capsys, "convert", write_stripe(inbox / f"stripe-{today}.csv", recent),
-                           "-m", tmp_path / "stripe.yaml", "--ledger", tmp_path / "stripe.sqlite",
-                           "-o", out / "stripe-{run}.si", "--quiet", "--strict")
+        code, _, err = cli(
+            capsys,
+            "convert",
+            write_stripe(inbox / f"stripe-{today}.csv", recent),
+            "-m",
+            tmp_path / "stripe.yaml",
+            "--ledger",
+            tmp_path / "stripe.sqlite",
+            "-o",
+            out / "stripe-{run}.si",
+            "--quiet",
+            "--strict",
+        )
         assert code in (0, 3), (night, err)
         codes["stripe", code] += 1
     booked_bank = [bank[i] for i in sorted(seen_bank)]
@@ -221,18 +257,23 @@ def test_forty_nights_across_the_year_end(tmp_path, capsys):
     bank_vouchers = [v for v in vouchers if v.series == "B"]
     # (The full profile reads the reference column: a reference that is no OCR number is
     # kept in the text, "Hyra / 4711".)
-    assert Counter((v.date, v.text.split(" / ")[0],
-                    sum(l.amount for l in v.lines if l.account == "1930"))
-                   for v in bank_vouchers) == Counter((d, t, o) for d, o, t, _ in booked_bank)
-    assert sorted(v.text for v in vouchers if v.series == "S") == \
-        sorted(txn for txn, *_ in booked_stripe)
+    assert Counter(
+        (v.date, v.text.split(" / ")[0], sum(l.amount for l in v.lines if l.account == "1930"))
+        for v in bank_vouchers
+    ) == Counter((d, t, o) for d, o, t, _ in booked_bank)
+    assert sorted(v.text for v in vouchers if v.series == "S") == sorted(
+        txn for txn, *_ in booked_stripe
+    )
     # The totals per account, from the raw rows.
-    assert totals == Counter({
-        "1930": sum(o for _, o, _, _ in booked_bank),
-        "2990": -sum(o for _, o, _, _ in booked_bank),
-        "1580": sum(g - f for _, _, _, g, f in booked_stripe),
-        "6570": sum(f for _, _, _, _, f in booked_stripe),
-        "3001": -sum(g for _, _, _, g, _ in booked_stripe)})
+    assert totals == Counter(
+        {
+            "1930": sum(o for _, o, _, _ in booked_bank),
+            "2990": -sum(o for _, o, _, _ in booked_bank),
+            "1580": sum(g - f for _, _, _, g, f in booked_stripe),
+            "6570": sum(f for _, _, _, _, f in booked_stripe),
+            "3001": -sum(g for _, _, _, g, _ in booked_stripe),
+        }
+    )
     # Every written file is on disk with its recorded sha256; 2 January gave two files each.
     for ledger in ("bank.sqlite", "stripe.sqlite"):
         code, stdout, err = cli(capsys, "ledger", "verify", "--ledger", tmp_path / ledger)
@@ -240,8 +281,20 @@ def test_forty_nights_across_the_year_end(tmp_path, capsys):
     assert len(list(out.glob("*-2025.si"))) == 2 and len(list(out.glob("*-2026.si"))) == 2
     assert codes["bank", 0] > 25 and codes["stripe", 0] > 25 and sum(codes.values()) == 76
     # And one more night on the last downloads: nothing new.
-    assert cli(capsys, "convert", yesterday, "-m", lean, "--ledger", tmp_path / "bank.sqlite",
-               "-o", out / "bank-{run}.si")[0] == 3
+    assert (
+        cli(
+            capsys,
+            "convert",
+            yesterday,
+            "-m",
+            lean,
+            "--ledger",
+            tmp_path / "bank.sqlite",
+            "-o",
+            out / "bank-{run}.si",
+        )[0]
+        == 3
+    )
 
 
 # -- the property: any split, any order, any number of runs --------------------------------
@@ -256,13 +309,17 @@ def splits(draw: st.DrawFn) -> tuple[list[BankRow], list[list[tuple[int, int]]]]
     rows = bank_rows(dt.date(2026, 3, 1), dt.date(2026, 3, 12), rng)
     starts = [i for i, r in enumerate(rows) if i == 0 or rows[i - 1][0] != r[0]]
     windows = st.tuples(st.sampled_from(starts), st.integers(0, len(rows))).map(
-        lambda w: (w[0], max(w[0], w[1])))
+        lambda w: (w[0], max(w[0], w[1]))
+    )
     runs = draw(st.lists(st.lists(windows, min_size=1, max_size=3), min_size=1, max_size=4))
     return rows, runs
 
 
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(case=splits())
 def test_any_split_of_a_statement_books_each_row_once(tmp_path_factory, case, capsys):
     rows, runs = case
@@ -271,12 +328,22 @@ def test_any_split_of_a_statement_books_each_row_once(tmp_path_factory, case, ca
     mapping.write_text(BANK_MAPPING % ("", ACCOUNT), encoding="utf-8")
     covered: set[int] = set()
     for n, windows in enumerate(runs):
-        paths = [write_bank(tmp / f"run{n}-{k}.csv", rows[a:b]) for k, (a, b) in
-                 enumerate(windows)]
-        code, _, err = cli(capsys, "convert", *paths, "-m", mapping, "--ledger",
-                           tmp / "l.sqlite", "-o", tmp / "out" / "{run}.si", "--quiet")
+        paths = [write_bank(tmp / f"run{n}-{k}.csv", rows[a:b]) for k, (a, b) in enumerate(windows)]
+        code, _, err = cli(
+            capsys,
+            "convert",
+            *paths,
+            "-m",
+            mapping,
+            "--ledger",
+            tmp / "l.sqlite",
+            "-o",
+            tmp / "out" / "{run}.si",
+            "--quiet",
+        )
         assert code in (0, 3), err
         covered |= {i for a, b in windows for i in range(a, b)}
     vouchers, _ = written(tmp / "out")
-    assert Counter((v.date, v.text, v.lines[0].amount) for v in vouchers) == \
-        Counter((rows[i][0], rows[i][2], rows[i][1]) for i in covered)
+    assert Counter((v.date, v.text, v.lines[0].amount) for v in vouchers) == Counter(
+        (rows[i][0], rows[i][2], rows[i][1]) for i in covered
+    )

@@ -22,56 +22,106 @@ from pydantic import ValidationError
 from bokfor.domain import Caution, Notice, Row
 from bokfor.errors import InputError
 from bokfor.sources import bank, limits, netbank, tables
-from bokfor.sources.netbank import (BUILTIN, SOURCE, ProfileError, ProfileModel,
-                                    profile_from_model)
+from bokfor.sources.netbank import BUILTIN, SOURCE, ProfileError, ProfileModel, profile_from_model
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples" / "bank" / "netbank"
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "netbank"
 TZ = ZoneInfo("Europe/Stockholm")
 XLSX_HINT = tables._XLSX_HINT
-REDOWNLOAD = ("download the export from the bank again and give bokfor that file unopened (a "
-              "spreadsheet that re-saves it changes dates, numbers and encoding).")
-ADD_PROFILE = ("describe the layout under sources.bank.profiles in the mapping: a name, "
-               "header: [its header cells], columns: {date: …, amount: …, text: …}, "
-               "decimal_mark: … (the built-in profiles in bokfor/sources/profiles/ are "
-               "examples).")
+REDOWNLOAD = (
+    "download the export from the bank again and give bokfor that file unopened (a "
+    "spreadsheet that re-saves it changes dates, numbers and encoding)."
+)
+ADD_PROFILE = (
+    "describe the layout under sources.bank.profiles in the mapping: a name, "
+    "header: [its header cells], columns: {date: …, amount: …, text: …}, "
+    "decimal_mark: … (the built-in profiles in bokfor/sources/profiles/ are "
+    "examples)."
+)
 
 SAMPLE_PROFILE = {
-    "seb.csv": "seb", "swedbank.csv": "swedbank", "nordea.csv": "nordea",
+    "seb.csv": "seb",
+    "swedbank.csv": "swedbank",
+    "nordea.csv": "nordea",
     "nordea_business.csv": "nordea_business",
-    "nordea_business_2025.csv": "nordea_business_2025", "danske.csv": "danske",
-    "ica.csv": "ica", "lansforsakringar.csv": "lansforsakringar", "dnb.csv": "dnb",
-    "sparebank1.csv": "sparebank1", "handelsbanken.xlsx": "handelsbanken",
-    "skandia.xlsx": "skandia", "seb.xlsx": "seb_xlsx",
+    "nordea_business_2025.csv": "nordea_business_2025",
+    "danske.csv": "danske",
+    "ica.csv": "ica",
+    "lansforsakringar.csv": "lansforsakringar",
+    "dnb.csv": "dnb",
+    "sparebank1.csv": "sparebank1",
+    "handelsbanken.xlsx": "handelsbanken",
+    "skandia.xlsx": "skandia",
+    "seb.xlsx": "seb_xlsx",
     "handelsbanken_kontotransactionlist.xls": "handelsbanken_xls",
-    "nordea_no.csv": "nordea_no", "danske_dk.csv": "danske_dk", "nordea_old.csv": "nordea_old",
+    "nordea_no.csv": "nordea_no",
+    "danske_dk.csv": "danske_dk",
+    "nordea_old.csv": "nordea_old",
     "nordea_old.xlsx": "nordea_old_xlsx",
-    "nordea_fi.csv": "nordea_fi", "nordea_en.csv": "nordea_en",
-    "nordea_fi_txt.txt": "nordea_fi_txt", "nordea_fi_txt_sv.txt": "nordea_fi_txt_sv",
-    "banknorwegian.xlsx": "banknorwegian", "banknorwegian_card.xlsx": "banknorwegian_card",
-    "skandiabanken.csv": "skandiabanken", "revolut.csv": "revolut", "bec_dk.csv": "bec_dk",
+    "nordea_fi.csv": "nordea_fi",
+    "nordea_en.csv": "nordea_en",
+    "nordea_fi_txt.txt": "nordea_fi_txt",
+    "nordea_fi_txt_sv.txt": "nordea_fi_txt_sv",
+    "banknorwegian.xlsx": "banknorwegian",
+    "banknorwegian_card.xlsx": "banknorwegian_card",
+    "skandiabanken.csv": "skandiabanken",
+    "revolut.csv": "revolut",
+    "bec_dk.csv": "bec_dk",
 }
 # The January 2026 transactions every sample holds, oldest first: (date, öre).
 JANUARY = [
-    (dt.date(2026, 1, 2), -124900), (dt.date(2026, 1, 7), 804646),
-    (dt.date(2026, 1, 9), 341250), (dt.date(2026, 1, 12), 1250000),
-    (dt.date(2026, 1, 12), 625000), (dt.date(2026, 1, 12), -1843000),
-    (dt.date(2026, 1, 14), 439262), (dt.date(2026, 1, 16), -35000),
-    (dt.date(2026, 1, 19), -3900), (dt.date(2026, 1, 19), -3900),
-    (dt.date(2026, 1, 23), -2850000), (dt.date(2026, 1, 30), -9500),
+    (dt.date(2026, 1, 2), -124900),
+    (dt.date(2026, 1, 7), 804646),
+    (dt.date(2026, 1, 9), 341250),
+    (dt.date(2026, 1, 12), 1250000),
+    (dt.date(2026, 1, 12), 625000),
+    (dt.date(2026, 1, 12), -1843000),
+    (dt.date(2026, 1, 14), 439262),
+    (dt.date(2026, 1, 16), -35000),
+    (dt.date(2026, 1, 19), -3900),
+    (dt.date(2026, 1, 19), -3900),
+    (dt.date(2026, 1, 23), -2850000),
+    (dt.date(2026, 1, 30), -9500),
 ]
-OLDEST_FIRST = {"dnb", "nordea_fi_txt", "nordea_fi_txt_sv", "banknorwegian",
-                "banknorwegian_card", "revolut", "bec_dk"}
-CURRENCY = {"dnb": "NOK", "sparebank1": "NOK", "nordea_no": "NOK", "skandiabanken": "NOK",
-            "danske_dk": "DKK", "bec_dk": "DKK", "nordea_fi": "EUR", "nordea_fi_txt": "EUR",
-            "nordea_fi_txt_sv": "EUR", "banknorwegian": "EUR", "revolut": "EUR"}
+OLDEST_FIRST = {
+    "dnb",
+    "nordea_fi_txt",
+    "nordea_fi_txt_sv",
+    "banknorwegian",
+    "banknorwegian_card",
+    "revolut",
+    "bec_dk",
+}
+CURRENCY = {
+    "dnb": "NOK",
+    "sparebank1": "NOK",
+    "nordea_no": "NOK",
+    "skandiabanken": "NOK",
+    "danske_dk": "DKK",
+    "bec_dk": "DKK",
+    "nordea_fi": "EUR",
+    "nordea_fi_txt": "EUR",
+    "nordea_fi_txt_sv": "EUR",
+    "banknorwegian": "EUR",
+    "revolut": "EUR",
+}
 # Words each sample's texts hold, by the country of its bank (Sweden when not listed).
-WORDS = {"NO": ("STRIPE", "ZETTLE", "SKAT", "LØN", "VIPPS"),
-         "FI": ("STRIPE", "ZETTLE", "VERO", "PALKKA", "MOBILEPAY")}
-COUNTRY = {"nordea_no": "NO", "danske_dk": "NO", "skandiabanken": "NO", "bec_dk": "NO",
-           "nordea_fi": "FI", "nordea_fi_txt": "FI", "nordea_fi_txt_sv": "FI",
-           "banknorwegian": "FI", "revolut": "FI"}
+WORDS = {
+    "NO": ("STRIPE", "ZETTLE", "SKAT", "LØN", "VIPPS"),
+    "FI": ("STRIPE", "ZETTLE", "VERO", "PALKKA", "MOBILEPAY"),
+}
+COUNTRY = {
+    "nordea_no": "NO",
+    "danske_dk": "NO",
+    "skandiabanken": "NO",
+    "bec_dk": "NO",
+    "nordea_fi": "FI",
+    "nordea_fi_txt": "FI",
+    "nordea_fi_txt_sv": "FI",
+    "banknorwegian": "FI",
+    "revolut": "FI",
+}
 
 
 def read_all(path: Path, source: netbank.NetbankSource = SOURCE) -> list[Row | Notice]:
@@ -108,10 +158,12 @@ def write(tmp_path: Path, name: str, data: bytes | str) -> Path:
 
 def model(**changes: object) -> ProfileModel:
     base: dict[str, object] = {
-        "title": "Sparbanken Test (CSV)", "header": ["Datum", "Text", "Belopp", "Saldo"],
-        "delimiter": ";", "columns": {"date": "Datum", "amount": "Belopp", "text": "Text",
-                                      "balance": "Saldo"},
-        "decimal_mark": ",", "thousands": ["space"],
+        "title": "Sparbanken Test (CSV)",
+        "header": ["Datum", "Text", "Belopp", "Saldo"],
+        "delimiter": ";",
+        "columns": {"date": "Datum", "amount": "Belopp", "text": "Text", "balance": "Saldo"},
+        "decimal_mark": ",",
+        "thousands": ["space"],
     }
     base.update(changes)
     return ProfileModel.model_validate(base)
@@ -132,8 +184,14 @@ def test_builtin_headers_are_distinct_per_container() -> None:
         if p.width is not None:
             continue
         for keys in (p.header_keys, p.header_keys | p.optional_keys):
-            others = [q.name for q in BUILTIN if q is not p and q.file == p.file
-                      and q.width is None and q.header_fits(sorted(keys))]
+            others = [
+                q.name
+                for q in BUILTIN
+                if q is not p
+                and q.file == p.file
+                and q.width is None
+                and q.header_fits(sorted(keys))
+            ]
             assert not others, f"{p.name}'s header is also {others}'s"
 
 
@@ -153,46 +211,102 @@ def test_profile_model_takes_every_scalar_as_text() -> None:
     assert (profile.preamble, profile.footer) == (2, 1)
 
 
-@pytest.mark.parametrize(("changes", "key", "message"), [
-    ({"columns": {"date": "Datum", "amount": "Summa"}}, "columns.amount",
-     "'Summa' is not in the header (Datum, Text, Belopp, Saldo)"),
-    ({"columns": {"date": "Datum", "text": ["Text", "Info"], "amount": "Belopp"}},
-     "columns.text.1", "'Info' is not in the header (Datum, Text, Belopp, Saldo)"),
-    ({"columns": {"date": "Datum", "text": "Text"}}, "columns.amount",
-     "the amount column is missing: give amount (signed) or money_in and money_out"),
-    ({"columns": {"date": "Datum", "money_in": "Belopp"}}, "columns.money_out",
-     "the amount column is missing: give amount (signed) or money_in and money_out"),
-    ({"date_format": "%d/%m"}, "date_format",
-     "'%d/%m' is not a date format with year, month and day"),
-    ({"decimal_mark": ",", "thousands": ["comma"]}, "thousands",
-     "',' cannot be both the decimal mark and a thousands separator"),
-    ({"header": ["Datum", "datum", "Belopp"]}, "header",
-     "the header names 'Datum', 'datum' more than once"),
-    ({"pending": {"column": "Status", "values": ["Reserverad"]}}, "pending.column",
-     "'Status' is not in the header"),
-    ({"account": {"preamble_label": "Konto"}}, "account",
-     "the account is read from the preamble, but preamble is 0"),
-    ({"preamble": 2, "account": {"preamble_regex": "(\\d+"}}, "account.preamble_regex",
-     "bad regular expression: missing ), unterminated subpattern at position 0"),
-    ({"encoding": "klingon"}, "encoding", "unknown encoding 'klingon'"),
-    ({"delimiter": "ab"}, "delimiter", "'ab' is not a delimiter"),
-    ({"currency": "kronor"}, "currency", "'kronor' is not a currency code"),
-    ({"width": 4}, "header", "give the header row's cells (header) or, for a file without "
-     "one, its number of fields (width)"),
-    ({"header": None}, "header", "give the header row's cells (header) or, for a file "
-     "without one, its number of fields (width)"),
-    ({"header": None, "width": 3, "columns": {"date": "1", "amount": "4"}}, "columns.amount",
-     "'4' is not a field position (1 to 3)"),
-    ({"header": None, "width": 3, "columns": {"date": "Datum", "amount": "2"}},
-     "columns.date", "'Datum' is not a field position (1 to 3)"),
-    ({"optional": ["Text"]}, "header", "the header names 'Text' more than once"),
-    ({"void": {"column": "Text"}}, "void", "give the values or the prefixes that mark such a "
-     "row"),
-    ({"ragged": True, "file": "xlsx", "delimiter": None}, "ragged",
-     "ragged is only for file: csv"),
-    ({"columns": {"date": "Datum", "amount": "Belopp", "fee": "Avgift"}}, "columns.fee",
-     "'Avgift' is not in the header (Datum, Text, Belopp, Saldo)"),
-])
+@pytest.mark.parametrize(
+    ("changes", "key", "message"),
+    [
+        (
+            {"columns": {"date": "Datum", "amount": "Summa"}},
+            "columns.amount",
+            "'Summa' is not in the header (Datum, Text, Belopp, Saldo)",
+        ),
+        (
+            {"columns": {"date": "Datum", "text": ["Text", "Info"], "amount": "Belopp"}},
+            "columns.text.1",
+            "'Info' is not in the header (Datum, Text, Belopp, Saldo)",
+        ),
+        (
+            {"columns": {"date": "Datum", "text": "Text"}},
+            "columns.amount",
+            "the amount column is missing: give amount (signed) or money_in and money_out",
+        ),
+        (
+            {"columns": {"date": "Datum", "money_in": "Belopp"}},
+            "columns.money_out",
+            "the amount column is missing: give amount (signed) or money_in and money_out",
+        ),
+        (
+            {"date_format": "%d/%m"},
+            "date_format",
+            "'%d/%m' is not a date format with year, month and day",
+        ),
+        (
+            {"decimal_mark": ",", "thousands": ["comma"]},
+            "thousands",
+            "',' cannot be both the decimal mark and a thousands separator",
+        ),
+        (
+            {"header": ["Datum", "datum", "Belopp"]},
+            "header",
+            "the header names 'Datum', 'datum' more than once",
+        ),
+        (
+            {"pending": {"column": "Status", "values": ["Reserverad"]}},
+            "pending.column",
+            "'Status' is not in the header",
+        ),
+        (
+            {"account": {"preamble_label": "Konto"}},
+            "account",
+            "the account is read from the preamble, but preamble is 0",
+        ),
+        (
+            {"preamble": 2, "account": {"preamble_regex": "(\\d+"}},
+            "account.preamble_regex",
+            "bad regular expression: missing ), unterminated subpattern at position 0",
+        ),
+        ({"encoding": "klingon"}, "encoding", "unknown encoding 'klingon'"),
+        ({"delimiter": "ab"}, "delimiter", "'ab' is not a delimiter"),
+        ({"currency": "kronor"}, "currency", "'kronor' is not a currency code"),
+        (
+            {"width": 4},
+            "header",
+            "give the header row's cells (header) or, for a file without "
+            "one, its number of fields (width)",
+        ),
+        (
+            {"header": None},
+            "header",
+            "give the header row's cells (header) or, for a file "
+            "without one, its number of fields (width)",
+        ),
+        (
+            {"header": None, "width": 3, "columns": {"date": "1", "amount": "4"}},
+            "columns.amount",
+            "'4' is not a field position (1 to 3)",
+        ),
+        (
+            {"header": None, "width": 3, "columns": {"date": "Datum", "amount": "2"}},
+            "columns.date",
+            "'Datum' is not a field position (1 to 3)",
+        ),
+        ({"optional": ["Text"]}, "header", "the header names 'Text' more than once"),
+        (
+            {"void": {"column": "Text"}},
+            "void",
+            "give the values or the prefixes that mark such a row",
+        ),
+        (
+            {"ragged": True, "file": "xlsx", "delimiter": None},
+            "ragged",
+            "ragged is only for file: csv",
+        ),
+        (
+            {"columns": {"date": "Datum", "amount": "Belopp", "fee": "Avgift"}},
+            "columns.fee",
+            "'Avgift' is not in the header (Datum, Text, Belopp, Saldo)",
+        ),
+    ],
+)
 def test_profile_errors_name_the_key(changes: dict, key: str, message: str) -> None:
     with pytest.raises(ProfileError) as exc:
         profile_from_model("test", model(**changes))
@@ -203,8 +317,10 @@ def test_profile_errors_name_the_key(changes: dict, key: str, message: str) -> N
 def test_profile_name_must_be_an_identifier() -> None:
     with pytest.raises(ProfileError) as exc:
         profile_from_model("Min Bank", model())
-    assert str(exc.value) == ("name: profile name 'Min Bank' must be lower-case letters, "
-                              "digits and _ Fix: e.g. sparbanken_syd.")
+    assert str(exc.value) == (
+        "name: profile name 'Min Bank' must be lower-case letters, "
+        "digits and _ Fix: e.g. sparbanken_syd."
+    )
 
 
 # --- detection ---------------------------------------------------------------------------
@@ -223,8 +339,11 @@ def test_every_sample_has_a_test() -> None:
 
 
 def test_other_formats_are_not_detected() -> None:
-    others = [p for p in (ROOT / "samples").rglob("*")
-              if p.is_file() and SAMPLES not in p.parents and p.suffix != ".py"]
+    others = [
+        p
+        for p in (ROOT / "samples").rglob("*")
+        if p.is_file() and SAMPLES not in p.parents and p.suffix != ".py"
+    ]
     assert any(p.parent.name == "stripe" for p in others)
     for path in others:
         assert not SOURCE.detect(path), path
@@ -260,13 +379,19 @@ def test_every_sample_holds_the_january_transactions(name: str) -> None:
     assert {r.fields["currency"] for r in rows} == {CURRENCY.get(profile, "SEK")}
     assert sum(r.amounts["amount"] for r in rows) == -1410042
     texts = " ".join(str(r.fields["text"]) for r in rows).upper()
-    words = WORDS.get(COUNTRY.get(profile, ""), ("STRIPE", "ZETTLE", "SKATT", "LÖN", "SWISH"
-                                                 if profile not in ("seb", "seb_xlsx")
-                                                 else "4670"))
+    words = WORDS.get(
+        COUNTRY.get(profile, ""),
+        (
+            "STRIPE",
+            "ZETTLE",
+            "SKATT",
+            "LÖN",
+            "SWISH" if profile not in ("seb", "seb_xlsx") else "4670",
+        ),
+    )
     for word in words:
         assert word in texts, (name, word)
-    assert not notices_of(SAMPLES / name) or profile.startswith("nordea") \
-        or profile == "revolut"
+    assert not notices_of(SAMPLES / name) or profile.startswith("nordea") or profile == "revolut"
 
 
 def test_seb_sample_rows() -> None:
@@ -278,16 +403,32 @@ def test_seb_sample_rows() -> None:
     assert first.date == dt.date(2026, 1, 30)
     assert first.amounts == {"amount": -9500}
     assert first.fields == {
-        "format": "seb", "account": None, "currency": "SEK",
-        "value_date": dt.date(2026, 1, 30), "text": "AVGIFT FÖRETAGSPAKET",
-        "reference": None, "counterparty": None, "counterparty_account": None,
-        "bank_reference": None, "end_to_end_id": None, "transaction_code": None,
-        "entry": None, "reversal": None,
+        "format": "seb",
+        "account": None,
+        "currency": "SEK",
+        "value_date": dt.date(2026, 1, 30),
+        "text": "AVGIFT FÖRETAGSPAKET",
+        "reference": None,
+        "counterparty": None,
+        "counterparty_account": None,
+        "bank_reference": None,
+        "end_to_end_id": None,
+        "transaction_code": None,
+        "entry": None,
+        "reversal": None,
     }
     assert [r.fields["text"] for r in rows] == [
-        "AVGIFT FÖRETAGSPAKET", "LÖN JANUARI", "PRESSBYRÅN C/26-01-17",
-        "PRESSBYRÅN C/26-01-17", "46701234567", "STRIPE PAYMENTS EUROPE", "SKATTEVERKET",
-        "FIKA & BULLAR HB", "KUNDEN I NORR AB", "ZETTLE PAYOUT", "STRIPE PAYMENTS EUROPE",
+        "AVGIFT FÖRETAGSPAKET",
+        "LÖN JANUARI",
+        "PRESSBYRÅN C/26-01-17",
+        "PRESSBYRÅN C/26-01-17",
+        "46701234567",
+        "STRIPE PAYMENTS EUROPE",
+        "SKATTEVERKET",
+        "FIKA & BULLAR HB",
+        "KUNDEN I NORR AB",
+        "ZETTLE PAYOUT",
+        "STRIPE PAYMENTS EUROPE",
         "KJELL & COMP/25-12-31",
     ]
     # The two coffees of one day are the same to the bank but for their running balance,
@@ -331,7 +472,8 @@ def test_nordea_sample_leaves_out_pending_rows_with_one_notice() -> None:
     assert [r.origin.line for r in rows] == list(range(4, 16))
     assert [str(n) for n in out if isinstance(n, Notice)] == [
         f"{SAMPLES / 'nordea.csv'}:2: 2 pending rows (Reserverat) left out: the "
-        "bank has not booked them yet; export again later to book them"]
+        "bank has not booked them yet; export again later to book them"
+    ]
     swish = rows[4]
     assert swish.fields["text"] == "Anna Svensson / Swish betalning ANNA SVENSSON"
     assert swish.fields["counterparty"] == "Anna Svensson"
@@ -346,8 +488,7 @@ def test_nordea_sample_leaves_out_pending_rows_with_one_notice() -> None:
 def test_nordea_business_samples_carry_ocr_from_meddelande(name: str) -> None:
     rows = rows_of(SAMPLES / name)
     refs = {r.fields["reference"]: r.amounts["amount"] for r in rows if r.fields["reference"]}
-    assert refs == {"4000123456788": 1250000, "75123000459": 625000,
-                    "165566778891": -1843000}
+    assert refs == {"4000123456788": 1250000, "75123000459": 625000, "165566778891": -1843000}
     payer = next(r for r in rows if r.fields["reference"] == "4000123456788")
     assert payer.fields["text"] == "Kunden i Norr AB / BG KONTOINS"
     assert payer.fields["counterparty_account"] == "5402-6380"
@@ -361,7 +502,8 @@ def test_nordea_business_2025_trailing_delimiter_and_pending_row() -> None:
     out = read_all(SAMPLES / "nordea_business_2025.csv")
     assert [str(n) for n in out if isinstance(n, Notice)] == [
         f"{SAMPLES / 'nordea_business_2025.csv'}:2: 1 pending row (Reserverat) "
-        "left out: the bank has not booked it yet; export again later to book it"]
+        "left out: the bank has not booked it yet; export again later to book it"
+    ]
     # The same transactions as the 2022 layout: same digests under another prefix.
     old = [r.key.split(":", 2)[2] for r in rows_of(SAMPLES / "nordea_business.csv")]
     new = [r.key.split(":", 2)[2] for r in out if isinstance(r, Row)]
@@ -381,7 +523,10 @@ def test_ica_sample_suffix_space_thousands_no_account() -> None:
     assert {r.fields["account"] for r in rows} == {None}
     assert all(r.key.startswith("bank:ica:") for r in rows)
     assert [r.fields["transaction_code"] for r in rows[:3]] == [
-        "Avgift", "Överföring", "Korttransaktion"]
+        "Avgift",
+        "Överföring",
+        "Korttransaktion",
+    ]
 
 
 def test_lansforsakringar_sample_account_from_preamble_and_identical_rows() -> None:
@@ -417,21 +562,27 @@ def test_sparebank1_sample_inn_ut_and_accounts() -> None:
 
 
 def test_a_negative_value_in_the_money_in_column_keeps_its_sign_with_a_caution(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     """A returned deposit written as Inn "-100,00" took money out: booked −100,00, never
     +100,00, and said (its sign contradicts its column). Ut counts as out whatever its sign."""
     text = (SAMPLES / "sparebank1.csv").read_text(encoding="utf-8-sig")
-    path = write(tmp_path, "sb1.csv", text.replace(
-        '"09.01.2026";"ZETTLE UTBETALING";"09.01.2026";"3412,50";',
-        '"09.01.2026";"ZETTLE UTBETALING";"09.01.2026";"-100,00";').replace(
-        '"-95,00"', '"95,00"'))
+    path = write(
+        tmp_path,
+        "sb1.csv",
+        text.replace(
+            '"09.01.2026";"ZETTLE UTBETALING";"09.01.2026";"3412,50";',
+            '"09.01.2026";"ZETTLE UTBETALING";"09.01.2026";"-100,00";',
+        ).replace('"-95,00"', '"95,00"'),
+    )
     rows, notices = cautions_of(path)
     amounts = {r.fields["text"]: r.amounts["amount"] for r in rows}
     assert (amounts["ZETTLE UTBETALING"], amounts["Avgift bedriftskonto"]) == (-10000, -9500)
     assert notices == [
         f"{path}:11: 1 row has a negative amount in 'Inn', the money-in column (line 11: "
         "-100,00): booked as money out, as the bank wrote it; check it against the bank's "
-        "statement"]
+        "statement"
+    ]
 
 
 def test_handelsbanken_xlsx_sample_declared_a1_and_account() -> None:
@@ -467,18 +618,24 @@ def test_handelsbanken_html_xls_sample() -> None:
 
 def test_keys_are_stable_across_reads() -> None:
     for name in SAMPLE_PROFILE:
-        assert [r.key for r in rows_of(SAMPLES / name)] == \
-            [r.key for r in rows_of(SAMPLES / name)]
+        assert [r.key for r in rows_of(SAMPLES / name)] == [r.key for r in rows_of(SAMPLES / name)]
 
 
-def test_a_later_identical_transaction_gets_a_new_key_and_old_keys_stay(tmp_path: Path
-                                                                        ) -> None:
+def test_a_later_identical_transaction_gets_a_new_key_and_old_keys_stay(tmp_path: Path) -> None:
     lines = (SAMPLES / "lansforsakringar.csv").read_text(encoding="utf-8").splitlines()
     # A re-download on 1 February: a third identical coffee on top (newest first).
     coffee = lines[6]
     assert "PRESSBYRÅN" in coffee
-    redownload = lines[:4] + [lines[4].replace("2026-01-30", "2026-02-01")
-                              .replace("Avgift Företagskonto", "Kortavgift"), coffee] + lines[4:]
+    redownload = (
+        lines[:4]
+        + [
+            lines[4]
+            .replace("2026-01-30", "2026-02-01")
+            .replace("Avgift Företagskonto", "Kortavgift"),
+            coffee,
+        ]
+        + lines[4:]
+    )
     path = write(tmp_path, "lf.csv", "\n".join(redownload) + "\n")
     old = [r.key for r in rows_of(SAMPLES / "lansforsakringar.csv")]
     new = [r.key for r in rows_of(path)]
@@ -488,8 +645,9 @@ def test_a_later_identical_transaction_gets_a_new_key_and_old_keys_stay(tmp_path
 
 def test_swedbank_radnummer_is_not_part_of_the_key(tmp_path: Path) -> None:
     data = (SAMPLES / "swedbank.csv").read_bytes().decode("cp1252").splitlines()
-    renumbered = data[:2] + [str(100 + i) + line[line.index(","):]
-                             for i, line in enumerate(data[2:])]
+    renumbered = data[:2] + [
+        str(100 + i) + line[line.index(",") :] for i, line in enumerate(data[2:])
+    ]
     path = write(tmp_path, "sw.csv", "\r\n".join(renumbered).encode("cp1252"))
     assert [r.key for r in rows_of(path)] == [r.key for r in rows_of(SAMPLES / "swedbank.csv")]
 
@@ -497,31 +655,57 @@ def test_swedbank_radnummer_is_not_part_of_the_key(tmp_path: Path) -> None:
 # --- amounts ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("profile", "text", "ore"), [
-    ("seb", "-1000.000", -100000), ("seb", "2814.160", 281416), ("seb", "5", 500),
-    ("danske", "-2.500,00", -250000), ("danske", "1.234", 123400), ("danske", "0,5", 50),
-    ("ica", "-1 000,00 kr", -100000), ("ica", "12\u00a0500,00 kr", 1250000),
-    ("skandia", "-1\u202f249,00", -124900), ("nordea", "-419,65", -41965),
-])
+@pytest.mark.parametrize(
+    ("profile", "text", "ore"),
+    [
+        ("seb", "-1000.000", -100000),
+        ("seb", "2814.160", 281416),
+        ("seb", "5", 500),
+        ("danske", "-2.500,00", -250000),
+        ("danske", "1.234", 123400),
+        ("danske", "0,5", 50),
+        ("ica", "-1 000,00 kr", -100000),
+        ("ica", "12\u00a0500,00 kr", 1250000),
+        ("skandia", "-1\u202f249,00", -124900),
+        ("nordea", "-419,65", -41965),
+    ],
+)
 def test_amounts_in_each_layout(profile: str, text: str, ore: int) -> None:
     assert netbank.parse_money(text, SOURCE.profile(profile)) == ore
 
 
-@pytest.mark.parametrize(("profile", "text", "message"), [
-    ("seb", "-1000.001", "'-1000.001' has more than 2 decimals; öre cannot hold it exactly"),
-    ("seb", "1,234.50", "'1,234.50' holds ',', which this layout uses neither as decimal "
-     "mark ('.') nor as thousands separator"),
-    ("nordea", "1 234,50", "'1 234,50' holds a space, which this layout uses neither as "
-     "decimal mark (',') nor as thousands separator"),
-    ("nordea", "1.234", "'1.234' holds '.', which this layout uses neither as decimal mark "
-     "(',') nor as thousands separator"),
-    ("danske", "1,234.5", "'1,234.5' is ambiguous: a thousands separator follows the "
-     "decimal mark ','"),
-    ("danske", "12.34,00", "'12.34,00' has misplaced thousands separators"),
-    ("ica", "kr", "empty amount"),
-])
-def test_amounts_the_layout_makes_wrong_or_ambiguous(profile: str, text: str,
-                                                     message: str) -> None:
+@pytest.mark.parametrize(
+    ("profile", "text", "message"),
+    [
+        ("seb", "-1000.001", "'-1000.001' has more than 2 decimals; öre cannot hold it exactly"),
+        (
+            "seb",
+            "1,234.50",
+            "'1,234.50' holds ',', which this layout uses neither as decimal "
+            "mark ('.') nor as thousands separator",
+        ),
+        (
+            "nordea",
+            "1 234,50",
+            "'1 234,50' holds a space, which this layout uses neither as "
+            "decimal mark (',') nor as thousands separator",
+        ),
+        (
+            "nordea",
+            "1.234",
+            "'1.234' holds '.', which this layout uses neither as decimal mark "
+            "(',') nor as thousands separator",
+        ),
+        (
+            "danske",
+            "1,234.5",
+            "'1,234.5' is ambiguous: a thousands separator follows the decimal mark ','",
+        ),
+        ("danske", "12.34,00", "'12.34,00' has misplaced thousands separators"),
+        ("ica", "kr", "empty amount"),
+    ],
+)
+def test_amounts_the_layout_makes_wrong_or_ambiguous(profile: str, text: str, message: str) -> None:
     with pytest.raises(netbank.AmountError) as exc:
         netbank.parse_money(text, SOURCE.profile(profile))
     assert str(exc.value) == message
@@ -545,7 +729,8 @@ def test_unknown_header_names_what_it_found_and_the_closest_profile() -> None:
         f"{path}:1: the header matches no bank layout: found Datum, Rubrik, Belopp, Saldo, "
         "Kategori; the closest is nordea_old (Nordea Internetbanken privat, old (CSV)): "
         "Datum, Transaktion, Kategori, Belopp, Saldo Fix: if this is another bank's export, "
-        f"{ADD_PROFILE}")
+        f"{ADD_PROFILE}"
+    )
 
 
 def test_missing_column_names_the_layout_and_the_column() -> None:
@@ -553,13 +738,16 @@ def test_missing_column_names_the_layout_and_the_column() -> None:
     assert error(path) == (
         f"{path}:1: the header looks like SEB kontohändelser (CSV) (seb) but lacks the "
         "column 'Saldo' Fix: export again with all columns (columns removed in a "
-        f"spreadsheet cannot be read), or {ADD_PROFILE}")
+        f"spreadsheet cannot be read), or {ADD_PROFILE}"
+    )
 
 
 def test_no_table_at_all(tmp_path: Path) -> None:
     path = write(tmp_path, "notes.txt", "hej\n")
-    assert error(path) == (f"{path}:1: the header matches no bank layout: found hej Fix: if "
-                           f"this is a bank's export, {ADD_PROFILE}")
+    assert error(path) == (
+        f"{path}:1: the header matches no bank layout: found hej Fix: if "
+        f"this is a bank's export, {ADD_PROFILE}"
+    )
     empty = write(tmp_path, "empty.csv", b"")
     assert error(empty) == f"{empty}: the file is empty Fix: {REDOWNLOAD}"
     assert error(tmp_path / "gone.csv") == f"{tmp_path / 'gone.csv'}: no such file"
@@ -571,15 +759,21 @@ def test_mojibake_is_detected_and_refused() -> None:
     assert error(path) == (
         f"{path}:1: the text is garbled ('Ã¶' where a letter such as ö should be): the file "
         "was converted between encodings before it got here Fix: download the export again "
-        "from the bank and give bokfor that file unopened.")
+        "from the bank and give bokfor that file unopened."
+    )
 
 
 def test_wrong_encoding_for_a_profile_with_a_codec(tmp_path: Path) -> None:
     user = profile_from_model("strict_utf8", model(encoding="utf-8"))
-    path = write(tmp_path, "x.csv", "Datum;Text;Belopp;Saldo\n2026-01-30;Avgift;-95,00;10,00\n"
-                 .encode("utf-8") + b"2026-01-31;Kortk\xf6p;-1,00;9,00\n")
+    path = write(
+        tmp_path,
+        "x.csv",
+        "Datum;Text;Belopp;Saldo\n2026-01-30;Avgift;-95,00;10,00\n".encode("utf-8")
+        + b"2026-01-31;Kortk\xf6p;-1,00;9,00\n",
+    )
     assert error(path, netbank.NetbankSource([user])) == (
-        f"{path}:3: not utf-8 text (byte 0xf6) Fix: {REDOWNLOAD}")
+        f"{path}:3: not utf-8 text (byte 0xf6) Fix: {REDOWNLOAD}"
+    )
 
 
 def test_decimal_mark_ambiguity_names_line_and_column() -> None:
@@ -587,7 +781,8 @@ def test_decimal_mark_ambiguity_names_line_and_column() -> None:
     assert error(path) == (
         f"{path}:2: column 'Belopp': not an amount in the danske layout: '-1,234.50' is "
         "ambiguous: a thousands separator follows the decimal mark ',' Fix: Danske Bank "
-        f"(CSV) writes amounts like -1.234,50; {REDOWNLOAD}")
+        f"(CSV) writes amounts like -1.234,50; {REDOWNLOAD}"
+    )
 
 
 def test_more_decimals_than_ore() -> None:
@@ -595,30 +790,38 @@ def test_more_decimals_than_ore() -> None:
     assert error(path) == (
         f"{path}:2: column 'Belopp': not an amount in the seb layout: '-95.001' has more than "
         f"2 decimals; öre cannot hold it exactly Fix: SEB kontohändelser (CSV) writes amounts "
-        f"like -1234.50; {REDOWNLOAD}")
+        f"like -1234.50; {REDOWNLOAD}"
+    )
 
 
 def test_bad_date_names_the_profiles_format() -> None:
     path = FIXTURES / "seb_bad_date.csv"
     assert error(path) == (
         f"{path}:3: column 'Bokföringsdatum': not a date: '30/01/2026'; the seb layout writes "
-        f"dates as YYYY-MM-DD Fix: {REDOWNLOAD}")
+        f"dates as YYYY-MM-DD Fix: {REDOWNLOAD}"
+    )
 
 
 def test_wrong_number_of_fields() -> None:
     path = FIXTURES / "seb_extra_field.csv"
     assert error(path) == (
         f"{path}:3: the row has 7 fields but the header (line 1) has 6 Fix: a value "
-        f"containing the delimiter ';' lost its quotes, or the row was cut; {REDOWNLOAD}")
+        f"containing the delimiter ';' lost its quotes, or the row was cut; {REDOWNLOAD}"
+    )
 
 
 def test_in_out_row_with_both_or_neither(tmp_path: Path) -> None:
-    path = write(tmp_path, "dnb.csv", "Dato;Forklaring;Rentedato;Uttak fra konto;Innskudd på "
-                 "konto\n02.01.2026;Gebyr;02.01.2026;95,00;10,00\n")
+    path = write(
+        tmp_path,
+        "dnb.csv",
+        "Dato;Forklaring;Rentedato;Uttak fra konto;Innskudd på "
+        "konto\n02.01.2026;Gebyr;02.01.2026;95,00;10,00\n",
+    )
     assert error(path) == (
         f"{path}:2: column 'Innskudd på konto': the row has both an amount in 'Innskudd på "
         "konto' and in 'Uttak fra konto' Fix: each row moves money one way: exactly one of "
-        f"the two is filled; {REDOWNLOAD}")
+        f"the two is filled; {REDOWNLOAD}"
+    )
 
 
 def test_running_balance_break_is_a_notice(tmp_path: Path) -> None:
@@ -627,7 +830,8 @@ def test_running_balance_break_is_a_notice(tmp_path: Path) -> None:
     path = write(tmp_path, "seb.csv", broken)
     assert notices_of(path) == [
         f"{path}:3: running balance does not follow: 38\u00a0308,75 where the row before and "
-        "this row's amount give 38\u00a0408,75"]
+        "this row's amount give 38\u00a0408,75"
+    ]
 
 
 def test_zip_bomb_is_refused_before_inflating(tmp_path: Path) -> None:
@@ -636,57 +840,73 @@ def test_zip_bomb_is_refused_before_inflating(tmp_path: Path) -> None:
         archive.writestr("[Content_Types].xml", "<Types/>")
         archive.writestr("xl/worksheets/sheet1.xml", b"\0" * (4 * 1024 * 1024))
     message = error(path)
-    assert message.startswith(f"{path}: the workbook member 'xl/worksheets/sheet1.xml' is "
-                              "compressed ")
+    assert message.startswith(
+        f"{path}: the workbook member 'xl/worksheets/sheet1.xml' is compressed "
+    )
     assert message.endswith(":1, far beyond a real spreadsheet (a zip bomb?) Fix: " + XLSX_HINT)
     assert not SOURCE.detect(path)
 
 
-def test_workbook_too_large_when_inflated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-                                          ) -> None:
+def test_workbook_too_large_when_inflated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(limits, "MAX_UNCOMPRESSED", 1024)
     path = SAMPLES / "seb.xlsx"
     size = sum(i.file_size for i in zipfile.ZipFile(path).infolist()) // (1024 * 1024)
     assert error(path) == (
         f"{path}: the workbook inflates to {size} MiB, more than the 0 MiB a bank export can "
-        "need (a zip bomb?) Fix: " + XLSX_HINT)
+        "need (a zip bomb?) Fix: " + XLSX_HINT
+    )
 
 
 def test_too_many_rows(tmp_path: Path) -> None:
     rows = tables.xlsx_rows(SAMPLES / "seb.xlsx", max_rows=5)
     with pytest.raises(InputError) as exc:
         list(rows)
-    assert str(exc.value) == (f"{SAMPLES / 'seb.xlsx'}:6: the sheet has more than 5 rows "
-                              "Fix: export a shorter period from the bank.")
+    assert str(exc.value) == (
+        f"{SAMPLES / 'seb.xlsx'}:6: the sheet has more than 5 rows "
+        "Fix: export a shorter period from the bank."
+    )
 
 
 def test_a_missing_sheet_is_named(tmp_path: Path) -> None:
     with pytest.raises(InputError) as exc:
         list(tables.xlsx_rows(SAMPLES / "skandia.xlsx", "Blad1"))
-    assert str(exc.value) == (f"{SAMPLES / 'skandia.xlsx'}: the workbook has no sheet "
-                              "'Blad1' (it has 'Kontoutdrag') Fix: " + XLSX_HINT)
+    assert str(exc.value) == (
+        f"{SAMPLES / 'skandia.xlsx'}: the workbook has no sheet "
+        "'Blad1' (it has 'Kontoutdrag') Fix: " + XLSX_HINT
+    )
 
 
 # --- user profiles -----------------------------------------------------------------------
 
 
-def test_a_user_profile_reads_a_new_bank_with_footer_and_preamble_regex(tmp_path: Path
-                                                                        ) -> None:
-    user = profile_from_model("sparbanken_test", model(
-        preamble=2, footer=1, account={"preamble_regex": r"Konto (\d{4}-\d+)"},
-        date_format=["%Y-%m-%d", "%d.%m.%Y"]))
-    path = write(tmp_path, "export.csv", (
-        "Sparbanken Test, Konto 8422-1234567\n\n"
-        "Datum;Text;Belopp;Saldo\n"
-        "2026-01-30;Avgift;-95,00;38 213,75\n"
-        "23.01.2026;Lön januari;-28 500,00;38 308,75\n"
-        "Summa;;-28 595,00;\n"))
+def test_a_user_profile_reads_a_new_bank_with_footer_and_preamble_regex(tmp_path: Path) -> None:
+    user = profile_from_model(
+        "sparbanken_test",
+        model(
+            preamble=2,
+            footer=1,
+            account={"preamble_regex": r"Konto (\d{4}-\d+)"},
+            date_format=["%Y-%m-%d", "%d.%m.%Y"],
+        ),
+    )
+    path = write(
+        tmp_path,
+        "export.csv",
+        (
+            "Sparbanken Test, Konto 8422-1234567\n\n"
+            "Datum;Text;Belopp;Saldo\n"
+            "2026-01-30;Avgift;-95,00;38 213,75\n"
+            "23.01.2026;Lön januari;-28 500,00;38 308,75\n"
+            "Summa;;-28 595,00;\n"
+        ),
+    )
     source = SOURCE.with_profiles([user])
     assert not SOURCE.detect(path) and source.detect(path)
     rows = rows_of(path, source)
-    assert [(r.date, r.amounts["amount"], r.fields["account"], r.origin.line) for r in rows] \
-        == [(dt.date(2026, 1, 30), -9500, "8422-1234567", 4),
-            (dt.date(2026, 1, 23), -2850000, "8422-1234567", 5)]
+    assert [(r.date, r.amounts["amount"], r.fields["account"], r.origin.line) for r in rows] == [
+        (dt.date(2026, 1, 30), -9500, "8422-1234567", 4),
+        (dt.date(2026, 1, 23), -2850000, "8422-1234567", 5),
+    ]
     assert rows[0].fields["format"] == "sparbanken_test"
     assert rows[0].key.startswith("bank:84221234567:")
 
@@ -694,14 +914,20 @@ def test_a_user_profile_reads_a_new_bank_with_footer_and_preamble_regex(tmp_path
 def test_a_footer_that_holds_a_transaction_is_refused_not_dropped(tmp_path: Path) -> None:
     """A `footer: 1` profile on a file without its footer would drop the last transaction."""
     user = profile_from_model("sparbanken_test", model(preamble=2, footer=1))
-    path = write(tmp_path, "export.csv", (
-        "Datum;Text;Belopp;Saldo\n"
-        "2026-01-30;Avgift;-95,00;38 213,75\n"
-        "2026-01-23;Lön januari;-28 500,00;38 308,75\n"))
+    path = write(
+        tmp_path,
+        "export.csv",
+        (
+            "Datum;Text;Belopp;Saldo\n"
+            "2026-01-30;Avgift;-95,00;38 213,75\n"
+            "2026-01-23;Lön januari;-28 500,00;38 308,75\n"
+        ),
+    )
     assert error(path, SOURCE.with_profiles([user])) == (
         f"{path}:3: the row has a date (2026-01-23) where the sparbanken_test layout expects "
         "its 1-row footer: it would be dropped Fix: check the profile's `footer:` against the "
-        "file (a transaction is never dropped), or export the file again.")
+        "file (a transaction is never dropped), or export the file again."
+    )
 
 
 def test_a_swish_number_in_the_reference_column_is_no_ocr() -> None:
@@ -713,9 +939,14 @@ def test_a_swish_number_in_the_reference_column_is_no_ocr() -> None:
 
 
 def test_a_user_profile_replaces_a_builtin_of_the_same_name(tmp_path: Path) -> None:
-    user = profile_from_model("ica", model(header=["Datum", "Text", "Typ", "Budgetgrupp",
-                                                   "Belopp", "Saldo"],
-                                           currency="EUR", suffix=" kr"))
+    user = profile_from_model(
+        "ica",
+        model(
+            header=["Datum", "Text", "Typ", "Budgetgrupp", "Belopp", "Saldo"],
+            currency="EUR",
+            suffix=" kr",
+        ),
+    )
     source = SOURCE.with_profiles([user])
     assert [p.name for p in source.profiles].count("ica") == 1
     assert {r.fields["currency"] for r in rows_of(SAMPLES / "ica.csv", source)} == {"EUR"}
@@ -723,8 +954,9 @@ def test_a_user_profile_replaces_a_builtin_of_the_same_name(tmp_path: Path) -> N
 
 def test_delimiter_found_by_the_header_when_the_profile_has_none(tmp_path: Path) -> None:
     user = profile_from_model("tabbed", model(delimiter=None))
-    path = write(tmp_path, "t.tsv", "Datum\tText\tBelopp\tSaldo\n"
-                 "2026-01-30\tSwish, Kalle\t-95,00\t10,00\n")
+    path = write(
+        tmp_path, "t.tsv", "Datum\tText\tBelopp\tSaldo\n2026-01-30\tSwish, Kalle\t-95,00\t10,00\n"
+    )
     rows = rows_of(path, netbank.NetbankSource([user]))
     assert [r.fields["text"] for r in rows] == ["Swish, Kalle"]
 
@@ -732,22 +964,31 @@ def test_delimiter_found_by_the_header_when_the_profile_has_none(tmp_path: Path)
 def test_excel_serial_dates_and_text_dates_in_xlsx(tmp_path: Path) -> None:
     wb = openpyxl.Workbook()
     ws = wb.active
-    ws.append(["Bokföringsdatum", "Valutadatum", "Verifikationsnummer", "Text", "Belopp",
-               "Saldo"])
+    ws.append(["Bokföringsdatum", "Valutadatum", "Verifikationsnummer", "Text", "Belopp", "Saldo"])
     ws.append([46052, "2026-01-30", "1", "AVGIFT", -95, 100.5])  # 46052 = 2026-01-30
     ws.append([None, None, None, None, None, None])
     path = tmp_path / "serial.xlsx"
     wb.save(path)
     rows = rows_of(path)
     assert [(r.date, r.fields["value_date"], r.amounts["amount"]) for r in rows] == [
-        (dt.date(2026, 1, 30), dt.date(2026, 1, 30), -9500)]
+        (dt.date(2026, 1, 30), dt.date(2026, 1, 30), -9500)
+    ]
 
 
 # --- robustness ----------------------------------------------------------------------------
 
-_SEED_FILES = [SAMPLES / n for n in ("seb.csv", "swedbank.csv", "nordea.csv", "ica.csv",
-                                     "lansforsakringar.csv", "sparebank1.csv",
-                                     "handelsbanken_kontotransactionlist.xls")]
+_SEED_FILES = [
+    SAMPLES / n
+    for n in (
+        "seb.csv",
+        "swedbank.csv",
+        "nordea.csv",
+        "ica.csv",
+        "lansforsakringar.csv",
+        "sparebank1.csv",
+        "handelsbanken_kontotransactionlist.xls",
+    )
+]
 _SEEDS = [p.read_bytes() for p in _SEED_FILES]
 
 
@@ -760,22 +1001,33 @@ def _rows_or_input_error(path: Path) -> None:
     SOURCE.detect(path)  # must not raise
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                  HealthCheck.function_scoped_fixture])
-@given(seed=st.sampled_from(range(len(_SEEDS))), at=st.integers(0, 10_000),
-       junk=st.binary(max_size=12), cut=st.booleans())
-def test_mutated_samples_give_rows_or_input_error(tmp_path: Path, seed: int, at: int,
-                                                  junk: bytes, cut: bool) -> None:
+@settings(
+    max_examples=80,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    seed=st.sampled_from(range(len(_SEEDS))),
+    at=st.integers(0, 10_000),
+    junk=st.binary(max_size=12),
+    cut=st.booleans(),
+)
+def test_mutated_samples_give_rows_or_input_error(
+    tmp_path: Path, seed: int, at: int, junk: bytes, cut: bool
+) -> None:
     data = _SEEDS[seed]
     at %= len(data)
-    data = data[:at] + junk + (b"" if cut else data[at + len(junk):])
+    data = data[:at] + junk + (b"" if cut else data[at + len(junk) :])
     path = tmp_path / "mutated.csv"
     path.write_bytes(data)
     _rows_or_input_error(path)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                  HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(data=st.binary(max_size=300))
 def test_arbitrary_bytes_give_rows_or_input_error(tmp_path: Path, data: bytes) -> None:
     path = tmp_path / "random.csv"
@@ -785,14 +1037,17 @@ def test_arbitrary_bytes_give_rows_or_input_error(tmp_path: Path, data: bytes) -
     _rows_or_input_error(path)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                  HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(at=st.integers(0, 100_000), junk=st.binary(min_size=1, max_size=8))
 def test_damaged_xlsx_gives_rows_or_input_error(tmp_path: Path, at: int, junk: bytes) -> None:
     data = (SAMPLES / "skandia.xlsx").read_bytes()
     at %= len(data)
     path = tmp_path / "damaged.xlsx"
-    path.write_bytes(data[:at] + junk + data[at + len(junk):])
+    path.write_bytes(data[:at] + junk + data[at + len(junk) :])
     _rows_or_input_error(path)
 
 
@@ -808,9 +1063,11 @@ def test_a_workbook_without_worksheets_is_an_input_error(tmp_path: Path) -> None
             zout.writestr(info, data)
     with pytest.raises(InputError) as info:
         read_all(path)
-    assert str(info.value) == (f"{path}: the workbook has no worksheet Fix: download the "
-                               "export again (from the bank, Zettle…) and give bokfor that "
-                               "file unopened.")
+    assert str(info.value) == (
+        f"{path}: the workbook has no worksheet Fix: download the "
+        "export again (from the bank, Zettle…) and give bokfor that "
+        "file unopened."
+    )
 
 
 def test_bench_generator_writes_the_seb_layout(tmp_path: Path) -> None:
@@ -826,15 +1083,18 @@ def test_bench_generator_writes_the_seb_layout(tmp_path: Path) -> None:
     assert sum(isinstance(r, Row) for r in out) == 500
     assert not [n for n in out if isinstance(n, Notice)]  # the balance adds up
     assert SOURCE.layout(path).name == "seb"
-    assert list(itertools.islice((r.key for r in out), 1)) == \
-        list(itertools.islice((r.key for r in read_all(path)), 1))
+    assert list(itertools.islice((r.key for r in out), 1)) == list(
+        itertools.islice((r.key for r in read_all(path)), 1)
+    )
 
 
 def test_a_booked_row_without_saldo_is_read_and_not_checked() -> None:
     path = FIXTURES / "nordea_gap.csv"
     out = read_all(path)
     assert [(r.date, r.amounts["amount"]) for r in out if isinstance(r, Row)] == [
-        (dt.date(2026, 1, 30), -9500), (dt.date(2026, 1, 23), -2850000)]
+        (dt.date(2026, 1, 30), -9500),
+        (dt.date(2026, 1, 23), -2850000),
+    ]
     assert not [n for n in out if isinstance(n, Notice)]
 
 
@@ -847,7 +1107,8 @@ def test_old_nordea_csv_pending_prefix_dot_thousands_and_a_stray_cr() -> None:
     rows = [r for r in out if isinstance(r, Row)]
     assert [str(n) for n in out if isinstance(n, Notice)] == [
         f"{path}:2: 2 pending rows (Reservation) left out: the bank has not booked them yet; "
-        "export again later to book them"]
+        "export again later to book them"
+    ]
     assert [r.origin.line for r in rows] == list(range(4, 16))
     assert (rows[1].amounts["amount"], rows[1].fields["text"]) == (-2850000, "Lön januari")
     assert rows[0].fields["text"] == "Månadsavgift"  # Kategori ("Bank") is the user's own
@@ -858,7 +1119,8 @@ def test_old_nordea_xls_saved_as_xlsx_reads_with_the_csvs_rules() -> None:
     out = read_all(SAMPLES / "nordea_old.xlsx")
     assert [str(n) for n in out if isinstance(n, Notice)] == [
         f"{SAMPLES / 'nordea_old.xlsx'}:2: 2 pending rows (Reservation) left out: the bank has "
-        "not booked them yet; export again later to book them"]
+        "not booked them yet; export again later to book them"
+    ]
     rows = [r for r in out if isinstance(r, Row)]
     assert (rows[1].amounts["amount"], rows[1].fields["text"]) == (-2850000, "Lön januari")
     assert rows[0].key.startswith("bank:nordea:")
@@ -879,7 +1141,9 @@ def test_nordea_finland_layouts_of_2020_and_2025_give_the_same_keys() -> None:
     assert all(r.key.startswith("bank:nordea:") for r in new)
     customer = next(r for r in new if r.fields["reference"])
     assert (customer.fields["reference"], customer.amounts["amount"]) == (
-        "RF18539007547034", 1250000)
+        "RF18539007547034",
+        1250000,
+    )
     assert {r.fields["currency"] for r in new} == {"EUR"}
 
 
@@ -890,8 +1154,10 @@ def test_nordea_finland_txt_account_from_preamble_and_short_rows() -> None:
         assert rows[0].key.startswith("bank:FI3814703500919488:")
         assert [r.origin.line for r in rows] == list(range(5, 28, 2))  # a blank line between
         stripe = rows[1]
-        assert (stripe.fields["counterparty_account"], stripe.fields["transaction_code"]) \
-            == ("FI21 1234 5600 0007 85", "Insättning" if "_sv" in name else "Pano")
+        assert (stripe.fields["counterparty_account"], stripe.fields["transaction_code"]) == (
+            "FI21 1234 5600 0007 85",
+            "Insättning" if "_sv" in name else "Pano",
+        )
         assert rows[0].fields["value_date"] == dt.date(2026, 1, 2)
 
 
@@ -910,37 +1176,49 @@ def test_a_row_without_a_date_amid_the_transactions_is_refused() -> None:
     path = FIXTURES / "skandiabanken_undated_row.csv"
     assert error(path) == (
         f"{path}:3: column 'BOKFØRINGSDATO': an empty date; the skandiabanken layout writes "
-        f"dates as YYYY-MM-DD Fix: {REDOWNLOAD}")
-
-
+        f"dates as YYYY-MM-DD Fix: {REDOWNLOAD}"
+    )
 
 
 def test_rows_without_a_date_but_with_an_amount_under_the_table_are_never_dropped_silently(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     """A card purchase the bank has not dated yet (or a total) under the transactions: left
     out, as it cannot be dated, but with a caution naming its lines and amounts (--strict
     stops on it); balances in the balance column alone are no amount."""
     text = (SAMPLES / "seb.csv").read_text(encoding="utf-8")
-    path = write(tmp_path, "seb.csv", text + ";;5484400000;KORTKÖP PENDING;-500.000;\n"
-                 ";;;Utgående saldo;;38213.750\n;;5484400001;KORTKÖP PENDING;-20.000;\n")
+    path = write(
+        tmp_path,
+        "seb.csv",
+        text + ";;5484400000;KORTKÖP PENDING;-500.000;\n"
+        ";;;Utgående saldo;;38213.750\n;;5484400001;KORTKÖP PENDING;-20.000;\n",
+    )
     rows, notices = cautions_of(path)
     assert len(rows) == 12
     assert notices == [
         f"{path}:14: 2 rows without a date left out although they hold an amount (line 14: "
         "-500.000; line 16: -20.000): if they are transactions the bank has not booked yet, "
-        "export again later to book them"]
-    only = write(tmp_path, "only.csv", text.splitlines()[0]
-                 + "\n;;5484400000;KORTKÖP PENDING;-500.000;\n")
+        "export again later to book them"
+    ]
+    only = write(
+        tmp_path, "only.csv", text.splitlines()[0] + "\n;;5484400000;KORTKÖP PENDING;-500.000;\n"
+    )
     assert [str(n) for n in read_all(only)] == [
         f"{only}:1: no transactions in this file: only rows without a date; nothing to book "
         "from it",
         f"{only}:2: 1 row without a date left out although it holds an amount (line 2: "
         "-500.000): if it is a transaction the bank has not booked yet, export again later "
-        "to book it"]
+        "to book it",
+    ]
+
+
 def test_bank_norwegian_short_and_card_layouts() -> None:
     short = rows_of(SAMPLES / "banknorwegian.xlsx")
-    assert (short[0].date, short[0].fields["value_date"], short[0].fields["transaction_code"]) \
-        == (dt.date(2026, 1, 2), dt.date(2026, 1, 2), "Osto")
+    assert (short[0].date, short[0].fields["value_date"], short[0].fields["transaction_code"]) == (
+        dt.date(2026, 1, 2),
+        dt.date(2026, 1, 2),
+        "Osto",
+    )
     card = rows_of(SAMPLES / "banknorwegian_card.xlsx")
     # The purchase in USD: its amount is the card's SEK, its currency the account's.
     press = [r for r in card if r.fields["text"] == "PRESSBYRAN NEWARK"]
@@ -953,25 +1231,41 @@ def test_a_file_that_names_no_account_in_several_currencies_is_refused(tmp_path:
     would be booked to one ledger account, EUR at its rate and SEK at 1. Refused, naming the
     currencies and the first row of the second."""
     text = (SAMPLES / "revolut.csv").read_text(encoding="utf-8")
-    path = write(tmp_path, "revolut.csv", text.replace(
-        "Zettle Payout,3412.50,0.00,EUR,COMPLETED,62524.13",
-        "Zettle Payout,3412.50,0.00,SEK,COMPLETED,3412.50"))
+    path = write(
+        tmp_path,
+        "revolut.csv",
+        text.replace(
+            "Zettle Payout,3412.50,0.00,EUR,COMPLETED,62524.13",
+            "Zettle Payout,3412.50,0.00,SEK,COMPLETED,3412.50",
+        ),
+    )
     assert error(path) == (
         f"{path}:5: the file names no bank account and holds rows in 2 currencies (EUR, SEK): "
         "they would be booked to one ledger account Fix: export each currency's account "
         "separately and convert each file with --bank-account NAME (its own name, under "
-        "sources.bank.bank_accounts in the mapping).")
+        "sources.bank.bank_accounts in the mapping)."
+    )
 
 
 def test_the_running_balance_is_checked_per_account_and_currency(tmp_path: Path) -> None:
     """Swedbank exports several accounts in one file, each with its own balance: the rows of
     a EUR account amid the SEK account's break neither's running balance."""
     lines = (SAMPLES / "swedbank.csv").read_text(encoding="cp1252").splitlines(keepends=True)
-    euro = ('{n},"8105-9","934 567 891-2","Valutakonto","EUR",2026-01-{d},2026-01-{d},'
-            '2026-01-{d},"Ränta","Ränta",{a},{b}\n')
-    path = write(tmp_path, "swedbank.csv", "".join(
-        lines[:3] + [euro.format(n=20, d=23, a="10.00", b="1010.00")] + lines[3:6]
-        + [euro.format(n=21, d=16, a="-50.00", b="1000.00")] + lines[6:]).encode("cp1252"))
+    euro = (
+        '{n},"8105-9","934 567 891-2","Valutakonto","EUR",2026-01-{d},2026-01-{d},'
+        '2026-01-{d},"Ränta","Ränta",{a},{b}\n'
+    )
+    path = write(
+        tmp_path,
+        "swedbank.csv",
+        "".join(
+            lines[:3]
+            + [euro.format(n=20, d=23, a="10.00", b="1010.00")]
+            + lines[3:6]
+            + [euro.format(n=21, d=16, a="-50.00", b="1000.00")]
+            + lines[6:]
+        ).encode("cp1252"),
+    )
     out = read_all(path)
     assert len([r for r in out if isinstance(r, Row)]) == 14
     assert [str(n) for n in out if isinstance(n, Notice)] == []
@@ -980,7 +1274,8 @@ def test_the_running_balance_is_checked_per_account_and_currency(tmp_path: Path)
         f"{broken}:5: running balance does not follow: 38\u00a0309,75 where the row before and "
         "this row's amount give 38\u00a0308,75",
         f"{broken}:3: running balance does not follow: 38\u00a0213,75 where the row before and "
-        "this row's amount give 38\u00a0214,75"]
+        "this row's amount give 38\u00a0214,75",
+    ]
 
 
 def test_revolut_fee_pending_and_rows_never_carried_out() -> None:
@@ -989,12 +1284,12 @@ def test_revolut_fee_pending_and_rows_never_carried_out() -> None:
     assert [str(n) for n in out if isinstance(n, Notice)] == [
         f"{path}:15: 1 pending row (PENDING) left out: the bank has not booked it yet; export "
         "again later to book it",
-        f"{path}:2: 1 row (DECLINED) left out: the bank did not carry it out"]
+        f"{path}:2: 1 row (DECLINED) left out: the bank did not carry it out",
+    ]
     rows = [r for r in out if isinstance(r, Row)]
     payment = next(r for r in rows if r.fields["text"] == "Mobilepay Anna Virtanen")
     assert payment.amounts["amount"] == -35000  # Amount -348.00 and Fee 2.00
-    assert (payment.date, payment.fields["transaction_code"]) == (dt.date(2026, 1, 16),
-                                                                  "TRANSFER")
+    assert (payment.date, payment.fields["transaction_code"]) == (dt.date(2026, 1, 16), "TRANSFER")
 
 
 def test_a_danish_export_without_a_header_row_is_found_by_its_rows(tmp_path: Path) -> None:
@@ -1005,23 +1300,43 @@ def test_a_danish_export_without_a_header_row_is_found_by_its_rows(tmp_path: Pat
     # Four fields of another shape are not claimed: ISO dates, a text amount.
     assert not SOURCE.detect(write(tmp_path, "iso.csv", "2026-01-02;Køb;-1249,00;10,00\n"))
     assert not SOURCE.detect(write(tmp_path, "words.csv", "02-01-2026;Køb;mange;10,00\n"))
-    broken = write(tmp_path, "broken.csv", (SAMPLES / "bec_dk.csv").read_text("latin-1")
-                   + "31-01-2026;Rente\r\n")
+    broken = write(
+        tmp_path,
+        "broken.csv",
+        (SAMPLES / "bec_dk.csv").read_text("latin-1") + "31-01-2026;Rente\r\n",
+    )
     assert error(broken) == (
         f"{broken}:13: the row has 2 fields but the layout has 4 Fix: a value containing the "
-        f"delimiter ';' lost its quotes, or the row was cut; {REDOWNLOAD}")
+        f"delimiter ';' lost its quotes, or the row was cut; {REDOWNLOAD}"
+    )
 
 
-@pytest.mark.parametrize(("name", "sample", "notice"), [
-    ("swedbank_resaved_excel_sv.csv", "swedbank.csv", ":2: a spreadsheet re-saved this file "
-     "(amounts like -1 234,50): read in that format, not the swedbank layout's own"),
-    ("nordea_resaved_excel_sv.csv", "nordea.csv", ":1: a spreadsheet re-saved this file "
-     "(amounts like -1 234,50): read in that format, not the nordea layout's own"),
-    ("seb_resaved_excel_en.csv", "seb.csv", ":1: a spreadsheet re-saved this file (amounts "
-     "like -1,234.50, dates MM/DD/YYYY): read in that format, not the seb layout's own"),
-])
+@pytest.mark.parametrize(
+    ("name", "sample", "notice"),
+    [
+        (
+            "swedbank_resaved_excel_sv.csv",
+            "swedbank.csv",
+            ":2: a spreadsheet re-saved this file "
+            "(amounts like -1 234,50): read in that format, not the swedbank layout's own",
+        ),
+        (
+            "nordea_resaved_excel_sv.csv",
+            "nordea.csv",
+            ":1: a spreadsheet re-saved this file "
+            "(amounts like -1 234,50): read in that format, not the nordea layout's own",
+        ),
+        (
+            "seb_resaved_excel_en.csv",
+            "seb.csv",
+            ":1: a spreadsheet re-saved this file (amounts "
+            "like -1,234.50, dates MM/DD/YYYY): read in that format, not the seb layout's own",
+        ),
+    ],
+)
 def test_an_export_a_spreadsheet_re_saved_reads_as_its_bank_with_the_same_keys(
-        name: str, sample: str, notice: str) -> None:
+    name: str, sample: str, notice: str
+) -> None:
     """Excel in a Swedish or English locale: another delimiter, cp1252, quotes added or
     dropped, its own decimal mark and thousands separators, its own date format."""
     path = FIXTURES / name
@@ -1029,21 +1344,25 @@ def test_an_export_a_spreadsheet_re_saved_reads_as_its_bank_with_the_same_keys(
     out = read_all(path)
     assert [str(n) for n in out if isinstance(n, Notice)][-1] == f"{path}{notice}"
     got, want = [r for r in out if isinstance(r, Row)], rows_of(SAMPLES / sample)
-    assert [(r.key, r.former, r.date, r.amounts, r.fields) for r in got] == \
-        [(r.key, r.former, r.date, r.amounts, r.fields) for r in want]
+    assert [(r.key, r.former, r.date, r.amounts, r.fields) for r in got] == [
+        (r.key, r.former, r.date, r.amounts, r.fields) for r in want
+    ]
 
 
 def test_dates_a_re_save_made_ambiguous_are_refused() -> None:
     path = FIXTURES / "nordea_resaved_ambiguous_dates.csv"
     assert error(path) == (
         f"{path}:2: the dates of this file read two ways ('01/02/2026'): a spreadsheet re-saved "
-        f"it in a format bokfor cannot tell Fix: {REDOWNLOAD}")
+        f"it in a format bokfor cannot tell Fix: {REDOWNLOAD}"
+    )
 
 
 def test_the_header_under_a_preamble_is_shown_and_no_far_layout_named() -> None:
     path = FIXTURES / "far_header.csv"
-    message = (f"{path}:4: the header matches no bank layout: found Dato, Tekst, Beløb Fix: "
-               f"if this is a bank's export, {ADD_PROFILE}")
+    message = (
+        f"{path}:4: the header matches no bank layout: found Dato, Tekst, Beløb Fix: "
+        f"if this is a bank's export, {ADD_PROFILE}"
+    )
     assert error(path) == message
     assert str(SOURCE.explain(path)) == message  # detection says the same
 
@@ -1053,8 +1372,11 @@ def test_a_stripe_export_is_not_explained_as_a_bank_file(tmp_path: Path) -> None
     Currency, Description) share five cells with Revolut's header, half of it: detection must
     not tell the user it is a Revolut file that lacks columns (no date column a bank layout
     knows), while reading it as a bank file (--source netbank) may name the near layout."""
-    rows = list(csv.DictReader(io.StringIO((ROOT / "samples" / "stripe" / "balance_history.csv")
-                                           .read_text("utf-8"))))
+    rows = list(
+        csv.DictReader(
+            io.StringIO((ROOT / "samples" / "stripe" / "balance_history.csv").read_text("utf-8"))
+        )
+    )
     chosen = ["Type", "Amount", "Fee", "Net", "Currency", "Description"]
     out = io.StringIO()
     writer = csv.writer(out)
@@ -1062,17 +1384,26 @@ def test_a_stripe_export_is_not_explained_as_a_bank_file(tmp_path: Path) -> None
     writer.writerows([row[c] for c in chosen] for row in rows)
     path = write(tmp_path, "balance.csv", out.getvalue())
     assert SOURCE.explain(path) is None
-    assert error(path).startswith(f"{path}:1: the header matches no bank layout: found "
-                                  "Type, Amount, Fee, Net, Currency, Description; the closest "
-                                  "is revolut")
+    assert error(path).startswith(
+        f"{path}:1: the header matches no bank layout: found "
+        "Type, Amount, Fee, Net, Currency, Description; the closest "
+        "is revolut"
+    )
 
 
-@pytest.mark.parametrize(("name", "line", "what"), [
-    ("seb_header_only.csv", 1, "no row under the header"),
-    ("nordea_only_pending.csv", 1, "only 2 pending rows (Reserverat) the bank has not booked "
-     "yet; nothing to book from it; export again later to book the pending ones"),
-    ("skandiabanken_balances_only.csv", 3, "only rows without a date (a balance or a total)"),
-])
+@pytest.mark.parametrize(
+    ("name", "line", "what"),
+    [
+        ("seb_header_only.csv", 1, "no row under the header"),
+        (
+            "nordea_only_pending.csv",
+            1,
+            "only 2 pending rows (Reserverat) the bank has not booked "
+            "yet; nothing to book from it; export again later to book the pending ones",
+        ),
+        ("skandiabanken_balances_only.csv", 3, "only rows without a date (a balance or a total)"),
+    ],
+)
 def test_a_file_without_transactions_says_so(name: str, line: int, what: str) -> None:
     """A warning, not an error: a download of a day without payments is a normal input."""
     path = FIXTURES / name
@@ -1084,18 +1415,30 @@ def test_a_file_without_transactions_says_so(name: str, line: int, what: str) ->
 
 
 def test_a_run_of_files_without_transactions_says_so_not_nothing_new(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from bokfor.cli import main
 
     mapping = ROOT / "mappings" / "bank.yaml"
     files = [FIXTURES / "seb_header_only.csv", FIXTURES / "nordea_only_pending.csv"]
     with pytest.raises(SystemExit) as exc:
-        main(["convert", *map(str, files), "-m", str(mapping), "-o", str(tmp_path / "o.si"),
-              "--ledger", str(tmp_path / "l.sqlite")])
+        main(
+            [
+                "convert",
+                *map(str, files),
+                "-m",
+                str(mapping),
+                "-o",
+                str(tmp_path / "o.si"),
+                "--ledger",
+                str(tmp_path / "l.sqlite"),
+            ]
+        )
     out, err = capsys.readouterr()
     assert exc.value.code == 3
-    assert out.splitlines()[-1] == (f"Nothing to book: no transactions in {files[0]}, "
-                                    f"{files[1]}; nothing written.")
+    assert out.splitlines()[-1] == (
+        f"Nothing to book: no transactions in {files[0]}, {files[1]}; nothing written."
+    )
     assert "every row was exported before" not in out
     assert err.count("no transactions in this file") == 2
     assert not (tmp_path / "o.si").exists()
@@ -1103,23 +1446,38 @@ def test_a_run_of_files_without_transactions_says_so_not_nothing_new(
 
 def test_a_binary_xls_is_refused_naming_the_format() -> None:
     path = FIXTURES / "export_biff.xls"
-    message = (f"{path}: an Excel 97-2003 workbook (.xls: binary BIFF in an OLE2 compound "
-               "file), which bokfor does not read Fix: open it in Excel or LibreOffice and save "
-               "it as .xlsx, or export CSV from the bank, and give bokfor that file.")
+    message = (
+        f"{path}: an Excel 97-2003 workbook (.xls: binary BIFF in an OLE2 compound "
+        "file), which bokfor does not read Fix: open it in Excel or LibreOffice and save "
+        "it as .xlsx, or export CSV from the bank, and give bokfor that file."
+    )
     assert not SOURCE.detect(path)
     assert str(SOURCE.explain(path)) == message
     assert error(path) == message
 
 
 def test_an_optional_column_a_profile_names_may_be_absent(tmp_path: Path) -> None:
-    user = profile_from_model("optional_test", model(
-        header=["Datum", "Text", "Belopp"], optional=["Saldo", "Referens"],
-        columns={"date": "Datum", "amount": "Belopp", "text": "Text", "balance": "Saldo",
-                 "reference": "Referens"}))
+    user = profile_from_model(
+        "optional_test",
+        model(
+            header=["Datum", "Text", "Belopp"],
+            optional=["Saldo", "Referens"],
+            columns={
+                "date": "Datum",
+                "amount": "Belopp",
+                "text": "Text",
+                "balance": "Saldo",
+                "reference": "Referens",
+            },
+        ),
+    )
     source = netbank.NetbankSource([user])
     short = write(tmp_path, "short.csv", "Datum;Text;Belopp\n2026-01-30;Avgift;-95,00\n")
-    full = write(tmp_path, "full.csv", "Referens;Datum;Saldo;Text;Belopp\n"
-                 "4000123456788;2026-01-30;10,00;Avgift;-95,00\n")
+    full = write(
+        tmp_path,
+        "full.csv",
+        "Referens;Datum;Saldo;Text;Belopp\n4000123456788;2026-01-30;10,00;Avgift;-95,00\n",
+    )
     assert [r.key for r in rows_of(short, source)] == [r.key for r in rows_of(full, source)]
     assert rows_of(full, source)[0].fields["reference"] == "4000123456788"
     other = write(tmp_path, "other.csv", "Datum;Text;Belopp;Kategori\n2026-01-30;A;-1,00;B\n")
@@ -1131,11 +1489,15 @@ def test_nordea_finland_in_swedish_is_the_swedish_layout_with_its_dates() -> Non
     out = read_all(path)
     assert [str(n) for n in out if isinstance(n, Notice)] == [
         f"{path}:2: 1 pending row (Reserverad) left out: the bank has not booked it yet; "
-        "export again later to book it"]  # no "re-saved": DD.MM.YYYY is Nordea's own
+        "export again later to book it"
+    ]  # no "re-saved": DD.MM.YYYY is Nordea's own
     rows = [r for r in out if isinstance(r, Row)]
-    assert [(r.date, r.amounts["amount"], r.fields["currency"], r.fields["format"])
-            for r in rows] == [(dt.date(2026, 1, 30), -9500, "EUR", "nordea"),
-                               (dt.date(2026, 1, 23), 285000, "EUR", "nordea")]
+    assert [
+        (r.date, r.amounts["amount"], r.fields["currency"], r.fields["format"]) for r in rows
+    ] == [
+        (dt.date(2026, 1, 30), -9500, "EUR", "nordea"),
+        (dt.date(2026, 1, 23), 285000, "EUR", "nordea"),
+    ]
 
 
 def test_nordea_finland_in_swedish_since_2021_has_a_reference_instead_of_saldo() -> None:
@@ -1143,5 +1505,6 @@ def test_nordea_finland_in_swedish_since_2021_has_a_reference_instead_of_saldo()
     assert [(r.fields["format"], r.fields["reference"], r.fields["text"]) for r in rows] == [
         ("nordea", None, "PALVELUMAKSU"),
         ("nordea", None, "ASIAKAS OY / 1232"),  # no valid reference: kept as text
-        ("nordea", "RF18539007547034", "KAHVILA HELMI")]
+        ("nordea", "RF18539007547034", "KAHVILA HELMI"),
+    ]
     assert [r.fields["currency"] for r in rows] == ["EUR"] * 3

@@ -15,9 +15,25 @@ from bokfor.patterns import PatternError, compile_pattern
 CHARS = [chr(c) for c in [*range(0xD800), *range(0xE000, 0x10000), 0x1D7CE, 0x1F600, 0x10FFFF]]
 
 
-@pytest.mark.parametrize("pattern", [r"\d", r"\D", r"\w", r"\W", r"\s", r"\S", r"[\d.]",
-                                     r"[\w-]", r"[\s,]", r"[\W\d]", r"[^\s\d]", r"(?a)\w",
-                                     r"(?a)[^\W]", r"(?a)\s"])
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        r"\d",
+        r"\D",
+        r"\w",
+        r"\W",
+        r"\s",
+        r"\S",
+        r"[\d.]",
+        r"[\w-]",
+        r"[\s,]",
+        r"[\W\d]",
+        r"[^\s\d]",
+        r"(?a)\w",
+        r"(?a)[^\W]",
+        r"(?a)\s",
+    ],
+)
 def test_classes_match_what_python_matches(pattern):
     """\\w matches å and 5, \\s a no-break space, as in Python (RE2's own are ASCII)."""
     ours, theirs = compile_pattern(pattern), re.compile(pattern)
@@ -25,23 +41,49 @@ def test_classes_match_what_python_matches(pattern):
     assert differ == []
 
 
-@pytest.mark.parametrize("pattern, text", [
-    (r"(?i)\blön", "Lön december"), (r"(?i)\blön", "utbetald LÖN"), (r"(?i)r[aä]nta", "RÄNTA"),
-    (r"(?i)^(bg|bankgiro) ?(insättning|inbetalningar)", "BANKGIRO INSÄTTNING"),
-    (r"(?i)faktura \d+", "Faktura ٣٤"), (r"^Chargeback withdrawal", "Chargeback withdrawal for"),
-    (r"kr$", "100 kr\n"), (r"(?m)^b", "a\nb"), (r"(?s)a.b", "a\nb"), (r"a.b", "a-b"),
-    (r"(?i:stripe) AB", "STRIPE AB"), (r"x\Z", "x"), (r"\Ax", "x"), (r"a{2,3}?b", "aab"),
-    (r"(?x) foo \s bar  # a comment", "foo bar"), (r"[^a]", "b"), (r"\bö", "ö"),
-    (r"(?i)\bårsavgift", "Bankens ÅRSAVGIFT"), (r"\b(öl|vin)\b", "köp öl.")])
+@pytest.mark.parametrize(
+    "pattern, text",
+    [
+        (r"(?i)\blön", "Lön december"),
+        (r"(?i)\blön", "utbetald LÖN"),
+        (r"(?i)r[aä]nta", "RÄNTA"),
+        (r"(?i)^(bg|bankgiro) ?(insättning|inbetalningar)", "BANKGIRO INSÄTTNING"),
+        (r"(?i)faktura \d+", "Faktura ٣٤"),
+        (r"^Chargeback withdrawal", "Chargeback withdrawal for"),
+        (r"kr$", "100 kr\n"),
+        (r"(?m)^b", "a\nb"),
+        (r"(?s)a.b", "a\nb"),
+        (r"a.b", "a-b"),
+        (r"(?i:stripe) AB", "STRIPE AB"),
+        (r"x\Z", "x"),
+        (r"\Ax", "x"),
+        (r"a{2,3}?b", "aab"),
+        (r"(?x) foo \s bar  # a comment", "foo bar"),
+        (r"[^a]", "b"),
+        (r"\bö", "ö"),
+        (r"(?i)\bårsavgift", "Bankens ÅRSAVGIFT"),
+        (r"\b(öl|vin)\b", "köp öl."),
+    ],
+)
 def test_shipped_forms_match_as_in_python(pattern, text):
     rx = compile_pattern(pattern)
     assert rx.test(text) == bool(re.search(pattern, text)) is True
 
 
-@pytest.mark.parametrize("pattern, text", [
-    (r"(?i)\blön", "semesterlön"), (r"kr$", "100 kr\n\n"), (r"a.b", "a\nb"),
-    (r"(?i:stripe) AB", "STRIPE ab"), (r"x\Z", "x\n"), (r"(?-i:a)", "A"),
-    (r"\bölkassa", "köpölkassa"), (r"lön\b", "lönen"), (r"\b(öl|vin)\b", "ölen")])
+@pytest.mark.parametrize(
+    "pattern, text",
+    [
+        (r"(?i)\blön", "semesterlön"),
+        (r"kr$", "100 kr\n\n"),
+        (r"a.b", "a\nb"),
+        (r"(?i:stripe) AB", "STRIPE ab"),
+        (r"x\Z", "x\n"),
+        (r"(?-i:a)", "A"),
+        (r"\bölkassa", "köpölkassa"),
+        (r"lön\b", "lönen"),
+        (r"\b(öl|vin)\b", "ölen"),
+    ],
+)
 def test_and_do_not_match_where_python_does_not(pattern, text):
     assert compile_pattern(pattern).test(text) is bool(re.search(pattern, text)) is False
 
@@ -84,8 +126,17 @@ def test_search_gives_the_groups_a_profile_reads():
     assert found.group(1) == "1234 56-7"
 
 
-@pytest.mark.parametrize("pattern", [r"(a|aa)+$", r"(\w+\s?)+$", r"(.*a){20}", r"(x+x+)+y",
-                                     r"^(([a-z])+.)+[A-Z]([a-z])+$", r"\d+\d+\d+\d+x"])
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        r"(a|aa)+$",
+        r"(\w+\s?)+$",
+        r"(.*a){20}",
+        r"(x+x+)+y",
+        r"^(([a-z])+.)+[A-Z]([a-z])+$",
+        r"\d+\d+\d+\d+x",
+    ],
+)
 def test_patterns_that_backtrack_run_in_linear_time(pattern):
     """Each takes Python's `re` from seconds to years on such a text."""
     rx = compile_pattern(pattern)
@@ -105,45 +156,91 @@ def refusal(pattern: str) -> str:
 LINEAR = "bokfor runs patterns in time linear in the text (RE2), which cannot do this"
 
 
-@pytest.mark.parametrize("pattern, expected", [
-    (r"(a+)+$", "regular expression '(a+)+$' repeats a repeat: (a+)+ takes exponential time "
-     "in a backtracking engine | write 'a+$': it matches exactly the same text."),
-    (r"^(\d+)*x", "regular expression '^(\\d+)*x' repeats a repeat: (\\d+)* takes "
-     "exponential time in a backtracking engine | write '^\\d*x': it matches exactly the "
-     "same text."),
-    (r"it's (?:[a-z]*)+", "regular expression 'it''s (?:[a-z]*)+' repeats a repeat: "
-     "(?:[a-z]*)+ takes exponential time in a backtracking engine | write 'it''s [a-z]*': it "
-     "matches exactly the same text."),
-    (r"((ab)+)+", "regular expression '((ab)+)+' repeats a repeat: (X+)+ takes exponential "
-     "time in a backtracking engine | drop the outer repeat: (X+)+ matches exactly the same "
-     "text as X+."),
-    (r"foo(?=bar)", f"regular expression 'foo(?=bar)' uses a lookahead (?=…): {LINEAR} | make "
-     "the text it looks for part of the pattern: foo(?=bar) → foobar."),
-    (r"(?i)stripe(?!.*refund)", "regular expression '(?i)stripe(?!.*refund)' uses a negative "
-     f"lookahead (?!…): {LINEAR} | put a rule for the rows to leave out above this one (with "
-     "their own postings, or skip: true), or use `not:` for exact values."),
-    (r"(?<=SEK )\d+", f"regular expression '(?<=SEK )\\d+' uses a lookbehind (?<=…): {LINEAR} "
-     "| make the text it looks for part of the pattern: (?<=foo)bar → foobar."),
-    (r"(\w)\1", f"regular expression '(\\w)\\1' uses a backreference (\\1): {LINEAR} | write "
-     "the repeated text out, or test the field with two conditions."),
-    (r"(?>a+)b", f"regular expression '(?>a+)b' uses an atomic group (?>…): {LINEAR} | write "
-     "a plain group (?:…): the result of a yes/no test is the same."),
-    (r"a++b", f"regular expression 'a++b' uses a possessive repeat (a++, a*+): {LINEAR} | "
-     "write a+ or a*."),
-    (r"[^\W\d]+", f"regular expression '[^\\W\\d]+' uses a class [^\\W…] (word characters "
-     f"less others): {LINEAR} | list the characters instead, e.g. [a-zåäöA-ZÅÄÖ] for "
-     "letters."),
-    (r"\d{5000}", "regular expression '\\d{5000}' repeats a part more than 1000 times, the "
-     "most RE2 runs | repeat at most 1000 times, e.g. \\d{1,1000}."),
-    ("(unclosed", "bad regular expression: missing ), unterminated subpattern at position 0 "
-     "| see Python's `re` syntax; write \\( for a literal parenthesis."),
-    ("(" * 5000 + ")" * 5000, "the regular expression nests groups too deeply | write it "
-     "with fewer nested parentheses."),
-])
+@pytest.mark.parametrize(
+    "pattern, expected",
+    [
+        (
+            r"(a+)+$",
+            "regular expression '(a+)+$' repeats a repeat: (a+)+ takes exponential time "
+            "in a backtracking engine | write 'a+$': it matches exactly the same text.",
+        ),
+        (
+            r"^(\d+)*x",
+            "regular expression '^(\\d+)*x' repeats a repeat: (\\d+)* takes "
+            "exponential time in a backtracking engine | write '^\\d*x': it matches exactly the "
+            "same text.",
+        ),
+        (
+            r"it's (?:[a-z]*)+",
+            "regular expression 'it''s (?:[a-z]*)+' repeats a repeat: "
+            "(?:[a-z]*)+ takes exponential time in a backtracking engine | write 'it''s [a-z]*': it "
+            "matches exactly the same text.",
+        ),
+        (
+            r"((ab)+)+",
+            "regular expression '((ab)+)+' repeats a repeat: (X+)+ takes exponential "
+            "time in a backtracking engine | drop the outer repeat: (X+)+ matches exactly the same "
+            "text as X+.",
+        ),
+        (
+            r"foo(?=bar)",
+            f"regular expression 'foo(?=bar)' uses a lookahead (?=…): {LINEAR} | make "
+            "the text it looks for part of the pattern: foo(?=bar) → foobar.",
+        ),
+        (
+            r"(?i)stripe(?!.*refund)",
+            "regular expression '(?i)stripe(?!.*refund)' uses a negative "
+            f"lookahead (?!…): {LINEAR} | put a rule for the rows to leave out above this one (with "
+            "their own postings, or skip: true), or use `not:` for exact values.",
+        ),
+        (
+            r"(?<=SEK )\d+",
+            f"regular expression '(?<=SEK )\\d+' uses a lookbehind (?<=…): {LINEAR} "
+            "| make the text it looks for part of the pattern: (?<=foo)bar → foobar.",
+        ),
+        (
+            r"(\w)\1",
+            f"regular expression '(\\w)\\1' uses a backreference (\\1): {LINEAR} | write "
+            "the repeated text out, or test the field with two conditions.",
+        ),
+        (
+            r"(?>a+)b",
+            f"regular expression '(?>a+)b' uses an atomic group (?>…): {LINEAR} | write "
+            "a plain group (?:…): the result of a yes/no test is the same.",
+        ),
+        (
+            r"a++b",
+            f"regular expression 'a++b' uses a possessive repeat (a++, a*+): {LINEAR} | "
+            "write a+ or a*.",
+        ),
+        (
+            r"[^\W\d]+",
+            f"regular expression '[^\\W\\d]+' uses a class [^\\W…] (word characters "
+            f"less others): {LINEAR} | list the characters instead, e.g. [a-zåäöA-ZÅÄÖ] for "
+            "letters.",
+        ),
+        (
+            r"\d{5000}",
+            "regular expression '\\d{5000}' repeats a part more than 1000 times, the "
+            "most RE2 runs | repeat at most 1000 times, e.g. \\d{1,1000}.",
+        ),
+        (
+            "(unclosed",
+            "bad regular expression: missing ), unterminated subpattern at position 0 "
+            "| see Python's `re` syntax; write \\( for a literal parenthesis.",
+        ),
+        (
+            "(" * 5000 + ")" * 5000,
+            "the regular expression nests groups too deeply | write it "
+            "with fewer nested parentheses.",
+        ),
+    ],
+)
 def test_refused_with_the_reason_and_a_form_that_works(pattern, expected):
     assert refusal(pattern) == expected
 
 
 def test_a_pattern_too_large_to_run_is_refused():
     assert refusal(r"[\w\s]{1000}Q") == (
-        "regular expression '[\\w\\s]{1000}Q' is too large for RE2 to run | write a shorter pattern: fewer alternatives or repeats.")
+        "regular expression '[\\w\\s]{1000}Q' is too large for RE2 to run | write a shorter pattern: fewer alternatives or repeats."
+    )

@@ -9,8 +9,11 @@ from bokfor.ledger import _JSON_CACHE, lines_from_json, lines_to_json
 
 
 def reference(lines):
-    return json.dumps([[l.account, l.amount, [list(d) for d in l.dims], l.text] for l in lines],
-                      ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(
+        [[l.account, l.amount, [list(d) for d in l.dims], l.text] for l in lines],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
 
 
 CASES = [
@@ -40,10 +43,12 @@ def test_unusual_types_fall_back_to_json():
 def test_reads_back():
     for lines in CASES[:3]:
         back = lines_from_json(lines_to_json(lines))
-        assert [(l.account, l.amount, l.dims, l.text) for l in back] == \
-            [(l.account, l.amount, l.dims, l.text) for l in lines]
+        assert [(l.account, l.amount, l.dims, l.text) for l in back] == [
+            (l.account, l.amount, l.dims, l.text) for l in lines
+        ]
 
 
 def test_cache_is_bounded():
     from bokfor import ledger
+
     assert len(_JSON_CACHE) <= ledger._JSON_CACHE_SIZE

@@ -31,25 +31,40 @@ from bokfor.sources.netbank import ProfileModel, profile_from_model
 from bokfor.sources.stripe_balance import SOURCE as STRIPE
 
 TZ = ZoneInfo("Europe/Stockholm")
-SETTINGS = settings(max_examples=60, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                           HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 # A user profile shaped like the peers' benchmark file: oldest first, decimal comma.
-PEERS = profile_from_model("peers", ProfileModel.model_validate({
-    "title": "Peers", "file": "csv", "header": ["date", "text", "amount"], "delimiter": ";",
-    "encoding": "utf-8", "columns": {"date": "date", "amount": "amount", "text": "text"},
-    "date_format": "%Y-%m-%d", "decimal_mark": ",", "order": "oldest_first"}))
+PEERS = profile_from_model(
+    "peers",
+    ProfileModel.model_validate(
+        {
+            "title": "Peers",
+            "file": "csv",
+            "header": ["date", "text", "amount"],
+            "delimiter": ";",
+            "encoding": "utf-8",
+            "columns": {"date": "date", "amount": "amount", "text": "text"},
+            "date_format": "%Y-%m-%d",
+            "decimal_mark": ",",
+            "order": "oldest_first",
+        }
+    ),
+)
 NETBANK = netbank.SOURCE.with_profiles([PEERS])
 
 # Texts as banks write them: letters, Nordic letters, spaces of three kinds, the
 # delimiters, quotes and a line break inside a quoted cell.
 TEXT = st.text(alphabet="AbcÅÄÖåäö 0/-;,.\"'\u00a0\t\n", max_size=12)
-ORE = st.integers(-10**9, 10**9)
+ORE = st.integers(-(10**9), 10**9)
 
 
-def ref_key(prefix: str, day: dt.date, ore: int, text: str, balance: int | None,
-            reference: str = "") -> str:
+def ref_key(
+    prefix: str, day: dt.date, ore: int, text: str, balance: int | None, reference: str = ""
+) -> str:
     """The digest base of a bank row, from its definition (not `bokfor.domain.digest`):
     date, öre and the text NFKC-normalised, case-folded, its white space collapsed. Not the
     balance or the reference (a profile may leave them out); they are in its former key."""
@@ -58,18 +73,18 @@ def ref_key(prefix: str, day: dt.date, ore: int, text: str, balance: int | None,
     return hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=12).hexdigest()
 
 
-def former_key(prefix: str, day: dt.date, ore: int, text: str, balance: int | None,
-               reference: str = "") -> str:
+def former_key(
+    prefix: str, day: dt.date, ore: int, text: str, balance: int | None, reference: str = ""
+) -> str:
     """The digest base of ledger schema 3 (date, öre, text, balance, reference)."""
-    parts = [day.isoformat(), str(ore), text, "" if balance is None else str(balance),
-             reference]
+    parts = [day.isoformat(), str(ore), text, "" if balance is None else str(balance), reference]
     return hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=12).hexdigest()
 
 
 def keys_in_time_order(prefix: str, bases: list[str], newest_first: bool) -> list[str]:
     seen: Counter[str] = Counter()
     keys = [""] * len(bases)
-    for i in (range(len(bases) - 1, -1, -1) if newest_first else range(len(bases))):
+    for i in range(len(bases) - 1, -1, -1) if newest_first else range(len(bases)):
         seen[bases[i]] += 1
         keys[i] = f"{prefix}:{bases[i]}#{seen[bases[i]]}"
     return keys
@@ -92,14 +107,26 @@ def spell(ore: int, mark: str, thousands: str, decimals: int, suffix: str, sign:
     return (sign if ore < 0 else "") + digits + frac + suffix
 
 
-def write_csv(path: Path, header: list[str], rows: list[dict[str, str]], delimiter: str,
-              *, quote_all: bool, bom: bool, preamble: list[str] = ()) -> list[int]:
+def write_csv(
+    path: Path,
+    header: list[str],
+    rows: list[dict[str, str]],
+    delimiter: str,
+    *,
+    quote_all: bool,
+    bom: bool,
+    preamble: list[str] = (),
+) -> list[int]:
     """Write the file; return the first physical line of each row."""
     out = io.StringIO()
     for line in preamble:
         out.write(line + "\r\n")
-    writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n",
-                        quoting=csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL)
+    writer = csv.writer(
+        out,
+        delimiter=delimiter,
+        lineterminator="\r\n",
+        quoting=csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL,
+    )
     writer.writerow(header)
     lines = []
     line = len(preamble) + 2
@@ -119,8 +146,12 @@ def norm(text: str) -> str:
 # --- net-bank profiles --------------------------------------------------------------------
 
 # profile -> (decimal mark, thousands separators it allows, suffix)
-LAYOUTS = {"seb": (".", [""], ""), "danske": (",", ["", "."], ""),
-           "ica": (",", ["", " ", "\u00a0"], " kr"), "peers": (",", [""], "")}
+LAYOUTS = {
+    "seb": (".", [""], ""),
+    "danske": (",", ["", "."], ""),
+    "ica": (",", ["", " ", "\u00a0"], " kr"),
+    "peers": (",", [""], ""),
+}
 
 
 @st.composite
@@ -138,18 +169,35 @@ def bank_file(draw):
     if profile.order == "newest_first":
         days.reverse()
     # Repeated amounts and texts, so that equal rows (#1, #2) and cache hits happen.
-    ores = draw(st.lists(st.sampled_from([0, -5, 123450, -123450, 100000000])
-                         | ORE, min_size=n, max_size=n))
-    texts = draw(st.lists(st.sampled_from(["", " ", "ICA  NÄRA", "Lön"]) | TEXT,
-                          min_size=n, max_size=n))
+    ores = draw(
+        st.lists(st.sampled_from([0, -5, 123450, -123450, 100000000]) | ORE, min_size=n, max_size=n)
+    )
+    texts = draw(
+        st.lists(st.sampled_from(["", " ", "ICA  NÄRA", "Lön"]) | TEXT, min_size=n, max_size=n)
+    )
     with_balance = "balance" in profile.columns and draw(st.booleans())
-    spellings = [draw(st.tuples(st.sampled_from(seps), st.sampled_from([0, 1, 2, 3]),
-                                st.sampled_from(["-", "\u2212"] if suffix or seps != [""]
-                                                else ["-"]),
-                                st.booleans()))
-                 for _ in range(2 * n)]
-    return profile, days, ores, texts, with_balance, spellings, draw(st.booleans()), \
-        draw(st.booleans()), draw(st.permutations(list(profile.header)))
+    spellings = [
+        draw(
+            st.tuples(
+                st.sampled_from(seps),
+                st.sampled_from([0, 1, 2, 3]),
+                st.sampled_from(["-", "\u2212"] if suffix or seps != [""] else ["-"]),
+                st.booleans(),
+            )
+        )
+        for _ in range(2 * n)
+    ]
+    return (
+        profile,
+        days,
+        ores,
+        texts,
+        with_balance,
+        spellings,
+        draw(st.booleans()),
+        draw(st.booleans()),
+        draw(st.permutations(list(profile.header))),
+    )
 
 
 @SETTINGS
@@ -168,34 +216,47 @@ def test_netbank_rows_are_what_was_written(tmp_path_factory, case) -> None:
     rows = []
     for i, (day, ore, text) in enumerate(zip(days, ores, texts, strict=True)):
         sep, decimals, sign, with_suffix = spellings[2 * i]
-        row = {col["date"]: day.strftime(profile.date_formats[0]), col["text"]: text,
-               col["amount"]: spell(ore, mark, sep, decimals, suffix if with_suffix else "",
-                                    sign)}
+        row = {
+            col["date"]: day.strftime(profile.date_formats[0]),
+            col["text"]: text,
+            col["amount"]: spell(ore, mark, sep, decimals, suffix if with_suffix else "", sign),
+        }
         if "balance" in col:
             bal = balances[i] if with_balance else None
             sep, decimals, sign, with_suffix = spellings[2 * i + 1]
-            row[col["balance"]] = "" if bal is None else spell(
-                bal, mark, sep, decimals, suffix if with_suffix else "", sign)
+            row[col["balance"]] = (
+                ""
+                if bal is None
+                else spell(bal, mark, sep, decimals, suffix if with_suffix else "", sign)
+            )
         if "value_date" in col:
             row[col["value_date"]] = day.strftime(profile.date_formats[0]) if i % 2 else ""
         rows.append(row)
     path = tmp_path_factory.mktemp("nb") / "export.csv"
-    lines = write_csv(path, header, rows, profile.delimiter or ";", quote_all=quote_all,
-                      bom=bom and profile.encoding == "auto")
+    lines = write_csv(
+        path,
+        header,
+        rows,
+        profile.delimiter or ";",
+        quote_all=quote_all,
+        bom=bom and profile.encoding == "auto",
+    )
 
     if not rows:  # a table without a transaction says so, never "nothing new"
         assert [str(n) for n in NETBANK.read(path, TZ)] == [
             f"{path}:1: no transactions in this file: no row under the header; nothing to "
-            "book from it"]
+            "book from it"
+        ]
         return
     got = list(NETBANK.read(path, TZ))
     read = [r for r in got if not isinstance(r, Notice)]
     assert not [n for n in got if isinstance(n, Notice)]  # the balances follow
     prefix = f"bank:{profile.bank}"
-    for key, want in ((ref_key, [r.key for r in read]),
-                      (former_key, [r.former[0] for r in read])):
-        bases = [key(prefix, d, o, norm(t), (balances[i] if with_balance else None))
-                 for i, (d, o, t) in enumerate(zip(days, ores, texts, strict=True))]
+    for key, want in ((ref_key, [r.key for r in read]), (former_key, [r.former[0] for r in read])):
+        bases = [
+            key(prefix, d, o, norm(t), (balances[i] if with_balance else None))
+            for i, (d, o, t) in enumerate(zip(days, ores, texts, strict=True))
+        ]
         assert want == keys_in_time_order(prefix, bases, profile.order == "newest_first")
     assert [r.origin for r in read] == [Origin(str(path), line) for line in lines]
     assert [r.date for r in read] == days
@@ -203,18 +264,29 @@ def test_netbank_rows_are_what_was_written(tmp_path_factory, case) -> None:
     for i, r in enumerate(read):
         assert r.source == "bank"
         assert r.fields == {
-            "format": profile.name, "account": None, "currency": profile.currency,
+            "format": profile.name,
+            "account": None,
+            "currency": profile.currency,
             "value_date": days[i] if "value_date" in col and i % 2 else None,
-            "text": norm(texts[i]) or None, "reference": None, "counterparty": None,
-            "counterparty_account": None, "bank_reference": None, "end_to_end_id": None,
-            "transaction_code": None, "entry": None, "reversal": None,
+            "text": norm(texts[i]) or None,
+            "reference": None,
+            "counterparty": None,
+            "counterparty_account": None,
+            "bank_reference": None,
+            "end_to_end_id": None,
+            "transaction_code": None,
+            "entry": None,
+            "reversal": None,
         }
 
 
 @SETTINGS
-@given(st.sampled_from(sorted(LAYOUTS)), st.lists(st.tuples(ORE, st.sampled_from(["", " "]),
-                                                            st.integers(0, 3), st.booleans()),
-                                                   max_size=20))
+@given(
+    st.sampled_from(sorted(LAYOUTS)),
+    st.lists(
+        st.tuples(ORE, st.sampled_from(["", " "]), st.integers(0, 3), st.booleans()), max_size=20
+    ),
+)
 def test_parse_money_fast_path_is_the_general_rule(name, amounts) -> None:
     """Every spelling of an amount gives its öre; a plain one (the fast path) and the same
     amount with separators or a suffix (the general path) agree."""
@@ -223,18 +295,39 @@ def test_parse_money_fast_path_is_the_general_rule(name, amounts) -> None:
     parse = netbank.money_parser(profile)
     for ore, sep, decimals, with_suffix in amounts:
         sep = sep if sep in seps else ""
-        for text in (spell(ore, mark, "", decimals, "", "-"),
-                     spell(ore, mark, sep, decimals, suffix if with_suffix else "", "-")):
+        for text in (
+            spell(ore, mark, "", decimals, "", "-"),
+            spell(ore, mark, sep, decimals, suffix if with_suffix else "", "-"),
+        ):
             assert parse(text) == netbank.parse_money(text, profile) == ore, text
 
 
 def test_awkward_amounts_in_each_layout() -> None:
-    cases = {"danske": {"-1.234,50": -123450, "1.234,50": 123450, "-0,5": -50, "5,": 500,
-                        "1234,500": 123450, "\u22121.234,50": -123450},
-             "ica": {"-1 234,50 kr": -123450, "1\u00a0234,50": 123450, "-1 234,50": -123450,
-                     "+12,00 kr": 1200, "-0,05 kr": -5},
-             "seb": {"-1000.000": -100000, "419.650": 41965, "-0.5": -50, "12": 1200,
-                     "0.000": 0, "-0": 0}}
+    cases = {
+        "danske": {
+            "-1.234,50": -123450,
+            "1.234,50": 123450,
+            "-0,5": -50,
+            "5,": 500,
+            "1234,500": 123450,
+            "\u22121.234,50": -123450,
+        },
+        "ica": {
+            "-1 234,50 kr": -123450,
+            "1\u00a0234,50": 123450,
+            "-1 234,50": -123450,
+            "+12,00 kr": 1200,
+            "-0,05 kr": -5,
+        },
+        "seb": {
+            "-1000.000": -100000,
+            "419.650": 41965,
+            "-0.5": -50,
+            "12": 1200,
+            "0.000": 0,
+            "-0": 0,
+        },
+    }
     for name, texts in cases.items():
         profile = netbank.SOURCE.profile(name)
         for text, ore in texts.items():
@@ -249,60 +342,119 @@ def test_digest_and_keys_of_every_value_kind() -> None:
         def __str__(self) -> str:
             return "tag"
 
-    values = (dt.date(2026, 1, 31), -123450, "Lön", None, "", True, 1.5,
-              dt.datetime(2026, 1, 31, 12, 0, tzinfo=dt.timezone.utc), Tag("x"))
+    values = (
+        dt.date(2026, 1, 31),
+        -123450,
+        "Lön",
+        None,
+        "",
+        True,
+        1.5,
+        dt.datetime(2026, 1, 31, 12, 0, tzinfo=dt.timezone.utc),
+        Tag("x"),
+    )
     text = "2026-01-31\x1f-123450\x1fLön\x1f\x1f\x1fTrue\x1f1.5\x1f2026-01-31T12:00:00+00:00\x1ftag"
     want = hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
     assert digest(values) == want
     keys = OccurrenceKeys("bank:x")
     assert [keys.key(*values), keys.key(*values), keys.key(1)] == [
-        f"bank:x:{want}#1", f"bank:x:{want}#2",
-        f"bank:x:{hashlib.blake2b(b'1', digest_size=12).hexdigest()}#1"]
+        f"bank:x:{want}#1",
+        f"bank:x:{want}#2",
+        f"bank:x:{hashlib.blake2b(b'1', digest_size=12).hexdigest()}#1",
+    ]
 
 
 @SETTINGS
-@given(st.lists(st.tuples(TEXT, TEXT, st.sampled_from(["", "sek", "Sek "]),
-                          st.booleans()), max_size=6))
+@given(
+    st.lists(st.tuples(TEXT, TEXT, st.sampled_from(["", "sek", "Sek "]), st.booleans()), max_size=6)
+)
 def test_bank_row_is_normalised_row_of_normal_values(values) -> None:
     """`bank_row` (every bank reader) and `normalised_row` (the net-bank fast path) build
     the same row once the texts are in their normal form."""
     origin = Origin("f", 1)
     for text, counterparty, currency, reversal in values:
-        kwargs = dict(format="seb", key="k", date=dt.date(2026, 1, 1), amount=5,
-                      origin=origin, account="SE1", currency=currency,
-                      value_date=None, text=text, reference="", counterparty=counterparty,
-                      counterparty_account="", bank_reference="b", end_to_end_id="",
-                      transaction_code="", entry="e", reversal=reversal)
+        kwargs = dict(
+            format="seb",
+            key="k",
+            date=dt.date(2026, 1, 1),
+            amount=5,
+            origin=origin,
+            account="SE1",
+            currency=currency,
+            value_date=None,
+            text=text,
+            reference="",
+            counterparty=counterparty,
+            counterparty_account="",
+            bank_reference="b",
+            end_to_end_id="",
+            transaction_code="",
+            entry="e",
+            reversal=reversal,
+        )
         want = bank.bank_row(**kwargs)
         assert want.fields["text"] == (norm(text) or None)
         assert want.fields["currency"] == (currency.upper() or None)
-        got = bank.normalised_row("seb", "k", dt.date(2026, 1, 1), 5, origin, "SE1",
-                                  currency.upper(), None, norm(text), "", norm(counterparty),
-                                  "", "b", "", "", "e", reversal)
+        got = bank.normalised_row(
+            "seb",
+            "k",
+            dt.date(2026, 1, 1),
+            5,
+            origin,
+            "SE1",
+            currency.upper(),
+            None,
+            norm(text),
+            "",
+            norm(counterparty),
+            "",
+            "b",
+            "",
+            "",
+            "e",
+            reversal,
+        )
         assert got == want and got.fields == want.fields
 
 
 # --- Stripe balance export ----------------------------------------------------------------
 
-STRIPE_HEADER = ["id", "Type", "Source", "Amount", "Fee", "Net", "Currency", "Created (UTC)",
-                 "Available On (UTC)", "Description", "Customer Facing Amount",
-                 "Customer Facing Currency", "Transfer", "Transfer Date (UTC)",
-                 "Transfer Group", "order_id (metadata)"]
+STRIPE_HEADER = [
+    "id",
+    "Type",
+    "Source",
+    "Amount",
+    "Fee",
+    "Net",
+    "Currency",
+    "Created (UTC)",
+    "Available On (UTC)",
+    "Description",
+    "Customer Facing Amount",
+    "Customer Facing Currency",
+    "Transfer",
+    "Transfer Date (UTC)",
+    "Transfer Group",
+    "order_id (metadata)",
+]
 
 
 @st.composite
 def stripe_row(draw, n: int):
-    amount = draw(st.sampled_from([159000, 24900, -5000, 0]) | st.integers(-10**7, 10**7))
+    amount = draw(st.sampled_from([159000, 24900, -5000, 0]) | st.integers(-(10**7), 10**7))
     fee = draw(st.sampled_from([2565, 0, 554]) | st.integers(0, 10**5))
     when = draw(st.datetimes(dt.datetime(2025, 1, 1), dt.datetime(2027, 1, 1)))
     when = when.replace(microsecond=0, second=draw(st.sampled_from([0, when.second])))
     return {
-        "id": f"txn_{n:04d}", "Type": draw(st.sampled_from(["charge", "payment", "payout",
-                                                               "transfer", "refund"])),
+        "id": f"txn_{n:04d}",
+        "Type": draw(st.sampled_from(["charge", "payment", "payout", "transfer", "refund"])),
         "Source": draw(st.sampled_from(["", f"ch_{n}", f"po_{n}"])),
-        "amount": amount, "fee": fee, "created": when,
+        "amount": amount,
+        "fee": fee,
+        "created": when,
         "Currency": draw(st.sampled_from(["sek", "SEK", "eur"])),
-        "Description": draw(TEXT), "Transfer": draw(st.sampled_from(["", "po_1"])),
+        "Description": draw(TEXT),
+        "Transfer": draw(st.sampled_from(["", "po_1"])),
         "order_id (metadata)": draw(st.sampled_from(["", "1055", "a,b"])),
         "seconds": draw(st.booleans()),
     }
@@ -313,16 +465,24 @@ def money_text(ore: int) -> str:
 
 
 @SETTINGS
-@given(st.integers(0, 10).flatmap(lambda n: st.tuples(*[stripe_row(i) for i in range(n)])),
-       st.permutations(STRIPE_HEADER), st.booleans())
+@given(
+    st.integers(0, 10).flatmap(lambda n: st.tuples(*[stripe_row(i) for i in range(n)])),
+    st.permutations(STRIPE_HEADER),
+    st.booleans(),
+)
 def test_stripe_rows_are_what_was_written(tmp_path_factory, written, header, quote_all) -> None:
     rows = []
     for w in written:
         fmt = "%Y-%m-%d %H:%M:%S" if w["seconds"] else "%Y-%m-%d %H:%M"
-        rows.append({**{k: v for k, v in w.items() if isinstance(v, str)},
-                     "Amount": money_text(w["amount"]), "Fee": money_text(w["fee"]),
-                     "Net": money_text(w["amount"] - w["fee"]),
-                     "Created (UTC)": w["created"].strftime(fmt)})
+        rows.append(
+            {
+                **{k: v for k, v in w.items() if isinstance(v, str)},
+                "Amount": money_text(w["amount"]),
+                "Fee": money_text(w["fee"]),
+                "Net": money_text(w["amount"] - w["fee"]),
+                "Created (UTC)": w["created"].strftime(fmt),
+            }
+        )
     path = tmp_path_factory.mktemp("stripe") / "balance_history.csv"
     lines = write_csv(path, list(header), rows, ",", quote_all=quote_all, bom=False)
     got = list(STRIPE.read(path, TZ))
@@ -330,22 +490,34 @@ def test_stripe_rows_are_what_was_written(tmp_path_factory, written, header, quo
     assert [r.origin for r in got] == [Origin(str(path), line) for line in lines]
     for r, w in zip(got, written, strict=True):
         created = w["created"].replace(
-            second=w["created"].second if w["seconds"] else 0, tzinfo=dt.timezone.utc)
+            second=w["created"].second if w["seconds"] else 0, tzinfo=dt.timezone.utc
+        )
         assert r.date == created.astimezone(TZ).date()
-        assert r.amounts == {"gross": w["amount"], "fee": w["fee"],
-                             "net": w["amount"] - w["fee"]}
+        assert r.amounts == {"gross": w["amount"], "fee": w["fee"], "net": w["amount"] - w["fee"]}
         source = w["Source"] or None
         payout = w["Transfer"] or (source if w["Type"] in ("payout", "transfer") else None)
         assert r.fields == {
-            "id": w["id"], "type": w["Type"], "source_id": source,
-            "currency": w["Currency"].lower(), "created": created, "available_on": None,
-            "description": w["Description"] or None, "customer_facing_amount": None,
-            "customer_facing_currency": None, "payout_id": payout, "payout_date": None,
-            "transfer_group": None, "metadata.order_id": w["order_id (metadata)"] or None,
+            "id": w["id"],
+            "type": w["Type"],
+            "source_id": source,
+            "currency": w["Currency"].lower(),
+            "created": created,
+            "available_on": None,
+            "description": w["Description"] or None,
+            "customer_facing_amount": None,
+            "customer_facing_currency": None,
+            "payout_id": payout,
+            "payout_date": None,
+            "transfer_group": None,
+            "metadata.order_id": w["order_id (metadata)"] or None,
         }
         assert r.aliases == (
-            ("stripe-charge:" + source,) if source and w["Type"] in ("charge", "payment")
-            else ("stripe-payout:" + source,) if source and w["Type"] == "payout" else ())
+            ("stripe-charge:" + source,)
+            if source and w["Type"] in ("charge", "payment")
+            else ("stripe-payout:" + source,)
+            if source and w["Type"] == "payout"
+            else ()
+        )
 
 
 # -- detection reads the head of a file only -----------------------------------------------

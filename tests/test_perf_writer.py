@@ -46,9 +46,7 @@ def test_repeated_awkward_texts_round_trip_with_a_notice_per_change(
     result = parse(written, "perf_writer.si")
 
     assert result.checksum == ("ok" if checksum else "absent")
-    assert result.document.vouchers == [
-        expected_voucher(v, limit, REPLACED) for v in doc.vouchers
-    ]
+    assert result.document.vouchers == [expected_voucher(v, limit, REPLACED) for v in doc.vouchers]
     # Each time a text is written: a notice if it is cut, another if it then ends with a
     # backslash (dropped). Each replaced character: one notice, the first time.
     raw = [t for v in doc.vouchers for t in (v.text, *(line.text for line in v.lines))]
@@ -60,8 +58,10 @@ def test_repeated_awkward_texts_round_trip_with_a_notice_per_change(
         backslash += text.endswith("\\")
     messages = [n.message for n in notices]
     assert sum("characters; cut to" in m for m in messages) == cut
-    assert sum(m.startswith("voucher ") and "ends with a backslash" in m
-               for m in messages) == backslash  # (names, not counted here, can end in one too)
+    assert (
+        sum(m.startswith("voucher ") and "ends with a backslash" in m for m in messages)
+        == backslash
+    )  # (names, not counted here, can end in one too)
     replaced = sorted({c for t in raw for c in t if c in REPLACED})
     reported = [m for m in messages if "is not in code page 437" in m]
     assert sorted(m.split("(U+")[1][:4] for m in reported) == [f"{ord(c):04X}" for c in replaced]
@@ -72,16 +72,25 @@ def _many(n: int) -> SieDocument:
     caches stay small: what grows with `n` is the file alone)."""
     doc = golden_doc()
     lines = doc.vouchers[0].lines
-    return dataclasses.replace(doc, vouchers=[
-        dataclasses.replace(doc.vouchers[0], text=f"Utbetalning {i % 7}",
-                            date=dt.date(2026, 1 + i % 12, 1 + i % 28), lines=lines)
-        for i in range(n)])
+    return dataclasses.replace(
+        doc,
+        vouchers=[
+            dataclasses.replace(
+                doc.vouchers[0],
+                text=f"Utbetalning {i % 7}",
+                date=dt.date(2026, 1 + i % 12, 1 + i % 28),
+                lines=lines,
+            )
+            for i in range(n)
+        ],
+    )
 
 
 @pytest.mark.parametrize("n", [0, 1, 512, 513, 1100])
 @pytest.mark.parametrize("checksum", [False, True])
 def test_render_to_writes_what_render_gives_at_every_chunk_boundary(
-        tmp_path: Path, n: int, checksum: bool) -> None:
+    tmp_path: Path, n: int, checksum: bool
+) -> None:
     doc = _many(n)
     with open(tmp_path / "out.si", "wb") as fh:
         notices = render_to(doc, fh, checksum=checksum)

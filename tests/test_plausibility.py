@@ -17,8 +17,20 @@ from bokfor.booking import book
 from bokfor.domain import Origin, Row
 from bokfor.errors import InputError, MappingError
 from bokfor.mapping import Rule, SourceRules, load_mapping
-from bokfor.plausibility import (BANK, COST, IN, OUT, REVENUE, Implausible, fixed_sign,
-                                 implausible, kind_of, mapping_warnings, refuse, rule_warnings)
+from bokfor.plausibility import (
+    BANK,
+    COST,
+    IN,
+    OUT,
+    REVENUE,
+    Implausible,
+    fixed_sign,
+    implausible,
+    kind_of,
+    mapping_warnings,
+    refuse,
+    rule_warnings,
+)
 from bokfor.sources import detect_source
 from bokfor.sources.bank import SCHEMA as BANK_SCHEMA
 from bokfor.sources.bank import bank_row
@@ -31,35 +43,67 @@ REPO = Path(__file__).parent.parent
 # -- the rule ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("account, kind", [
-    ("bank_account", BANK), ("3001", REVENUE), ("3999", REVENUE), ("4000", COST),
-    ("5010", COST), ("7999", COST), ("1930", None), ("2611", None), ("8310", None),
-    ("2999", None)])
+@pytest.mark.parametrize(
+    "account, kind",
+    [
+        ("bank_account", BANK),
+        ("3001", REVENUE),
+        ("3999", REVENUE),
+        ("4000", COST),
+        ("5010", COST),
+        ("7999", COST),
+        ("1930", None),
+        ("2611", None),
+        ("8310", None),
+        ("2999", None),
+    ],
+)
 def test_account_kinds(account, kind):
     assert kind_of(account, "bank_account") == kind
 
 
-@pytest.mark.parametrize("kind, effect, money, wrong", [
-    (BANK, 1, IN, False), (BANK, -1, OUT, False),  # the bank moves with the money
-    (BANK, -1, IN, True), (BANK, 1, OUT, True),
-    (COST, 1, OUT, False),  # rent paid
-    (COST, -1, OUT, True),  # rent paid, booked as if refunded
-    (COST, -1, IN, False),  # a cost refunded
-    (COST, 1, IN, False),  # a fee debited on a sale
-    (REVENUE, -1, IN, False),  # a sale
-    (REVENUE, 1, IN, True),  # a sale booked as a refund
-    (REVENUE, 1, OUT, False),  # a refund
-    (REVENUE, -1, OUT, False),
-    (None, 1, IN, False), (None, -1, OUT, False)])
+@pytest.mark.parametrize(
+    "kind, effect, money, wrong",
+    [
+        (BANK, 1, IN, False),
+        (BANK, -1, OUT, False),  # the bank moves with the money
+        (BANK, -1, IN, True),
+        (BANK, 1, OUT, True),
+        (COST, 1, OUT, False),  # rent paid
+        (COST, -1, OUT, True),  # rent paid, booked as if refunded
+        (COST, -1, IN, False),  # a cost refunded
+        (COST, 1, IN, False),  # a fee debited on a sale
+        (REVENUE, -1, IN, False),  # a sale
+        (REVENUE, 1, IN, True),  # a sale booked as a refund
+        (REVENUE, 1, OUT, False),  # a refund
+        (REVENUE, -1, OUT, False),
+        (None, 1, IN, False),
+        (None, -1, OUT, False),
+    ],
+)
 def test_the_rule(kind, effect, money, wrong):
     assert implausible(kind, effect, money) is wrong
 
 
-@pytest.mark.parametrize("spec, sign", [
-    ({"sign": "negative"}, OUT), ({"sign": "positive"}, IN), ({"sign": "nonzero"}, None),
-    ({"min": "0"}, IN), ({"min": "0.01", "max": "100"}, IN), ({"max": "-5"}, OUT),
-    ({"max": "0"}, OUT), ({"min": "-5"}, None), ({"max": "100"}, None), ("-500.00", OUT),
-    (["10", "20"], IN), (["10", "-20"], None), ({"regex": "^-"}, None), (None, None)])
+@pytest.mark.parametrize(
+    "spec, sign",
+    [
+        ({"sign": "negative"}, OUT),
+        ({"sign": "positive"}, IN),
+        ({"sign": "nonzero"}, None),
+        ({"min": "0"}, IN),
+        ({"min": "0.01", "max": "100"}, IN),
+        ({"max": "-5"}, OUT),
+        ({"max": "0"}, OUT),
+        ({"min": "-5"}, None),
+        ({"max": "100"}, None),
+        ("-500.00", OUT),
+        (["10", "20"], IN),
+        (["10", "-20"], None),
+        ({"regex": "^-"}, None),
+        (None, None),
+    ],
+)
 def test_sign_fixed_by_conditions(spec, sign):
     assert fixed_sign(spec) == sign
 
@@ -68,8 +112,12 @@ def test_sign_fixed_by_conditions(spec, sign):
 
 SHIPPED = sorted((REPO / "mappings").glob("*.yaml")) + [REPO / "src" / "bokfor" / "starter.yaml"]
 # The settlement reports' samples are the regression samples of tests/fixtures/settlement.
-SAMPLES = sorted(p for d in (REPO / "samples", REPO / "tests" / "fixtures" / "settlement")
-                 for p in d.rglob("*") if p.is_file() and p.suffix != ".py")
+SAMPLES = sorted(
+    p
+    for d in (REPO / "samples", REPO / "tests" / "fixtures" / "settlement")
+    for p in d.rglob("*")
+    if p.is_file() and p.suffix != ".py"
+)
 
 
 def _sections(mapping_path: Path):
@@ -83,8 +131,9 @@ def _sections(mapping_path: Path):
             continue  # the balance summary: a control total, not rows
         if src.section in mapping.sources:
             # Bank accounts the example company does not have: left as `bank_account`.
-            out.append((sample, src, dataclasses.replace(mapping.sources[src.section],
-                                                         bank_accounts=None)))
+            out.append(
+                (sample, src, dataclasses.replace(mapping.sources[src.section], bank_accounts=None))
+            )
     return mapping, out
 
 
@@ -98,18 +147,29 @@ def test_shipped_mappings_give_no_warning_on_their_samples(mapping_path):
         booking = book(rows, rules, mapping, src.schema)
         assert [str(n) for n in booking.notices if isinstance(n, Implausible)] == [], sample
         unmapped = sum(len(r) for r in booking.unmapped.values())
-        booked[sample.name] = len(rows) - unmapped - sum(booking.skipped.values()) \
-            - booking.zero_rows if src.schema.money else 0
+        booked[sample.name] = (
+            len(rows) - unmapped - sum(booking.skipped.values()) - booking.zero_rows
+            if src.schema.money
+            else 0
+        )
     # Not vacuous: the rows checked, per mapping.
-    assert sum(booked.values()) == {"bank.yaml": 192, "stripe.yaml": 141, "pos.yaml": 0,
-                                    "settlement.yaml": 60,
-                                    "starter.yaml": 35}[mapping_path.name], booked
+    assert (
+        sum(booked.values())
+        == {
+            "bank.yaml": 192,
+            "stripe.yaml": 141,
+            "pos.yaml": 0,
+            "settlement.yaml": 60,
+            "starter.yaml": 35,
+        }[mapping_path.name]
+    ), booked
 
 
 def _mirrored(rule: Rule) -> Rule:
     """The rule with debit and credit swapped in every posting."""
-    return dataclasses.replace(rule, postings=tuple(
-        dataclasses.replace(p, sign=-p.sign) for p in rule.postings))
+    return dataclasses.replace(
+        rule, postings=tuple(dataclasses.replace(p, sign=-p.sign) for p in rule.postings)
+    )
 
 
 def test_the_shipped_bank_rules_mirrored_warn_for_every_row():
@@ -117,22 +177,27 @@ def test_the_shipped_bank_rules_mirrored_warn_for_every_row():
     row warns, and names it."""
     mapping, sections = _sections(REPO / "mappings" / "bank.yaml")
     for sample, src, rules in sections:
-        mirrored = dataclasses.replace(rules, rules=tuple(
-            _mirrored(r) if r.postings else r for r in rules.rules))
+        mirrored = dataclasses.replace(
+            rules, rules=tuple(_mirrored(r) if r.postings else r for r in rules.rules)
+        )
         rows = [r for r in src.read(sample, mapping.timezone) if isinstance(r, Row)]
         booked = {}
         for row in rows:
             rule = rules.match(row)
             if rule is not None and rule.postings and row.amounts["amount"]:
                 booked[rule.name] = booked.get(rule.name, 0) + 1
-        notices = [n for n in book(rows, mirrored, mapping, src.schema).notices
-                   if isinstance(n, Implausible)]
+        notices = [
+            n
+            for n in book(rows, mirrored, mapping, src.schema).notices
+            if isinstance(n, Implausible)
+        ]
         bank_warnings = {n.rule: n.message for n in notices if "bank account" in n.message}
         assert set(bank_warnings) == set(booked), sample
         for name, count in booked.items():
             assert f", on {count} row{'s' if count > 1 else ''} (" in bank_warnings[name]
         assert {n.rule for n in rule_warnings_of(mirrored)} == {
-            r.name for r in mirrored.rules if r.postings}
+            r.name for r in mirrored.rules if r.postings
+        }
 
 
 def rule_warnings_of(rules: SourceRules) -> list[Implausible]:
@@ -161,24 +226,37 @@ def _mapping_text(postings: list[tuple[str, str, bool]], swap: bool) -> str:
     lines = []
     for account, side, vat in postings:
         side = flip[side] if swap else side
-        lines.append(f"          - {{account: {account}, {side}: amount"
-                     f"{', vat: {rate: 25}' if vat else ''}}}")
-    accounts = "".join(f"  {a}: Konto {a}\n" for a in
-                       ("1930", "2611", "5010", "6570", "4010", "3001", "3990", "2440", "1510",
-                        "8310"))
-    return ("version: 1\ncompany: {name: Test AB}\ndefaults: {vat_accounts: {'25': 2611}}\n"
-            f"accounts:\n{accounts}sources:\n  bank:\n    bank_account: 1930\n    rules:\n"
-            "      - name: R\n        when: {text: X}\n        post:\n" + "\n".join(lines) + "\n")
+        lines.append(
+            f"          - {{account: {account}, {side}: amount"
+            f"{', vat: {rate: 25}' if vat else ''}}}"
+        )
+    accounts = "".join(
+        f"  {a}: Konto {a}\n"
+        for a in ("1930", "2611", "5010", "6570", "4010", "3001", "3990", "2440", "1510", "8310")
+    )
+    return (
+        "version: 1\ncompany: {name: Test AB}\ndefaults: {vat_accounts: {'25': 2611}}\n"
+        f"accounts:\n{accounts}sources:\n  bank:\n    bank_account: 1930\n    rules:\n"
+        "      - name: R\n        when: {text: X}\n        post:\n" + "\n".join(lines) + "\n"
+    )
 
 
 def _passes(mapping, amount: int) -> tuple[bool, bool]:
     """(the row books without a warning, `mapping check` has none for the rule)."""
-    row = bank_row(format="seb", key="k", date=dt.date(2026, 1, 5), amount=amount,
-                   origin=Origin("f.csv", 2), text="X")
+    row = bank_row(
+        format="seb",
+        key="k",
+        date=dt.date(2026, 1, 5),
+        amount=amount,
+        origin=Origin("f.csv", 2),
+        text="X",
+    )
     booking = book([row], mapping.sources["bank"], mapping, BANK_SCHEMA)
     assert booking.rows == 1 and len(booking.vouchers) == 1
-    return (not any(isinstance(n, Implausible) for n in booking.notices),
-            not mapping_warnings(mapping))
+    return (
+        not any(isinstance(n, Implausible) for n in booking.notices),
+        not mapping_warnings(mapping),
+    )
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -201,9 +279,11 @@ def test_a_rule_and_its_mirror_never_both_pass(postings, size, money):
 
 
 def test_refuse_lists_every_warning_and_names_the_rules():
-    warnings = [Implausible("rule 'A': x", file="m.yaml", line=3, rule="A", key="k.0"),
-                Implausible("rule 'B': y", file="m.yaml", line=9, rule="B", key="k.1"),
-                Implausible("rule 'A': z", file="m.yaml", line=3, rule="A", key="k.0")]
+    warnings = [
+        Implausible("rule 'A': x", file="m.yaml", line=3, rule="A", key="k.0"),
+        Implausible("rule 'B': y", file="m.yaml", line=9, rule="B", key="k.1"),
+        Implausible("rule 'A': z", file="m.yaml", line=3, rule="A", key="k.0"),
+    ]
     refuse([])
     with pytest.raises(MappingError) as exc:
         refuse(warnings)
@@ -211,7 +291,8 @@ def test_refuse_lists_every_warning_and_names_the_rules():
         "m.yaml:3: k.0: --strict: rules 'A', 'B' have postings whose sign looks backwards "
         "Fix: swap debit and credit as each line below says; if a posting is right as it is, "
         "run without --strict (it is then a warning).\n"
-        "  m.yaml:3: rule 'A': x\n  m.yaml:9: rule 'B': y\n  m.yaml:3: rule 'A': z")
+        "  m.yaml:3: rule 'A': x\n  m.yaml:9: rule 'B': y\n  m.yaml:3: rule 'A': z"
+    )
 
 
 # -- the command line -------------------------------------------------------------------------
@@ -266,39 +347,65 @@ def test_mapping_check_strict_refuses(in_repo, capsys):
         "'Försäljning' have postings whose sign looks backwards Fix: swap debit and credit as "
         "each line below says; if a posting is right as it is, run without --strict (it is "
         "then a warning).",
-        *[f"  {line.removeprefix('bokfor: warning: ')}" for line in STATIC]]
+        *[f"  {line.removeprefix('bokfor: warning: ')}" for line in STATIC],
+    ]
 
 
 def test_a_run_warns_once_per_rule_and_posting(in_repo, capsys, tmp_path):
-    code, out, err = run_cli(["convert", S, "-m", F, "--dry-run", "--show", "0",
-                              "--ledger", str(tmp_path / "l.sqlite")], capsys)
+    code, out, err = run_cli(
+        ["convert", S, "-m", F, "--dry-run", "--show", "0", "--ledger", str(tmp_path / "l.sqlite")],
+        capsys,
+    )
     assert code == 0
     assert err.splitlines() == RUN
     assert "Dry run: nothing written." in out
 
 
-@pytest.mark.parametrize("command", [
-    ["convert", "--out", "{tmp}/out.si"], ["convert", "--dry-run"], ["plan"],
-    ["plan", "--json"], ["convert", "--out", "{tmp}/out.si", "--quiet", "--json"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["convert", "--out", "{tmp}/out.si"],
+        ["convert", "--dry-run"],
+        ["plan"],
+        ["plan", "--json"],
+        ["convert", "--out", "{tmp}/out.si", "--quiet", "--json"],
+    ],
+)
 def test_strict_refuses_before_anything_is_written(command, in_repo, capsys, tmp_path):
     args = [a.replace("{tmp}", str(tmp_path)) for a in command]
-    code, out, err = run_cli([args[0], S, "-m", F, *args[1:], "--strict", "--ledger",
-                              str(tmp_path / "l.sqlite")], capsys)
+    code, out, err = run_cli(
+        [args[0], S, "-m", F, *args[1:], "--strict", "--ledger", str(tmp_path / "l.sqlite")], capsys
+    )
     assert (code, out) == (2, "")
     assert err.splitlines() == [
         f"bokfor: error: {F}:17: sources.bank.rules[0]: --strict: rules 'Bankavgift', "
         "'Försäljning' have postings whose sign looks backwards Fix: swap debit and credit as "
         "each line below says; if a posting is right as it is, run without --strict (it is "
-        "then a warning).", *[f"  {line.removeprefix('bokfor: warning: ')}" for line in RUN]]
+        "then a warning).",
+        *[f"  {line.removeprefix('bokfor: warning: ')}" for line in RUN],
+    ]
     assert list(tmp_path.iterdir()) == []
 
 
 def test_push_strict_refuses_before_asking_fortnox(in_repo, capsys, tmp_path, monkeypatch):
     """No credentials, no Fortnox: the refusal comes first."""
     monkeypatch.setenv("BOKFOR_FORTNOX_URL", "http://127.0.0.1:9")
-    code, out, err = run_cli(["push", S, "-m", F, "--strict", "--show", "0", "--ledger",
-                              str(tmp_path / "l.sqlite"), "--token-file",
-                              str(tmp_path / "none.json")], capsys)
+    code, out, err = run_cli(
+        [
+            "push",
+            S,
+            "-m",
+            F,
+            "--strict",
+            "--show",
+            "0",
+            "--ledger",
+            str(tmp_path / "l.sqlite"),
+            "--token-file",
+            str(tmp_path / "none.json"),
+        ],
+        capsys,
+    )
     assert (code, out) == (2, "")
     assert err.startswith(f"bokfor: error: {F}:17: sources.bank.rules[0]: --strict: rules ")
     assert list(tmp_path.iterdir()) == []
@@ -307,10 +414,24 @@ def test_push_strict_refuses_before_asking_fortnox(in_repo, capsys, tmp_path, mo
 def test_strict_lets_a_plausible_run_through(in_repo, capsys, tmp_path):
     """The shipped mapping on its sample: written, and its other warnings shown once."""
     out_file = tmp_path / "out.si"
-    code, out, err = run_cli(["convert", "samples/bank/camt053_seb.xml", "-m",
-                              "mappings/bank.yaml", "--out", str(out_file), "--strict",
-                              "--ledger", str(tmp_path / "l.sqlite")], capsys)
-    assert (code, err) == (0, "bokfor: warning: samples/bank/camt053_seb.xml:376: 1 entry not "
-                              "booked by the bank left out (PDNG 1); only booked (BOOK) entries "
-                              "are read\n")
+    code, out, err = run_cli(
+        [
+            "convert",
+            "samples/bank/camt053_seb.xml",
+            "-m",
+            "mappings/bank.yaml",
+            "--out",
+            str(out_file),
+            "--strict",
+            "--ledger",
+            str(tmp_path / "l.sqlite"),
+        ],
+        capsys,
+    )
+    assert (code, err) == (
+        0,
+        "bokfor: warning: samples/bank/camt053_seb.xml:376: 1 entry not "
+        "booked by the bank left out (PDNG 1); only booked (BOOK) entries "
+        "are read\n",
+    )
     assert out_file.is_file()

@@ -29,14 +29,19 @@ def peers_file(tmp_path: Path, rows: int) -> Path:
 def test_the_plan_tells_progress_every_16384_rows(tmp_path: Path) -> None:
     path = peers_file(tmp_path, 40_000)
     told: list[tuple[str, int]] = []
-    plan = make_plan([path], load_mapping(MAPPING), Ledger.open(tmp_path / "l.sqlite"),
-                     progress=lambda p, n: told.append((p, n)))
+    plan = make_plan(
+        [path],
+        load_mapping(MAPPING),
+        Ledger.open(tmp_path / "l.sqlite"),
+        progress=lambda p, n: told.append((p, n)),
+    )
     assert told == [(str(path), 16_384), (str(path), 32_768)]
     assert len(plan.to_write) == 40_000
 
 
-def test_a_terminal_sees_the_rows_read_and_a_pipe_does_not(tmp_path: Path, capsys,
-                                                          monkeypatch) -> None:
+def test_a_terminal_sees_the_rows_read_and_a_pipe_does_not(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
     import bokfor.cli
 
     path = peers_file(tmp_path, 20_000)

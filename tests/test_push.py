@@ -29,9 +29,23 @@ REPO = Path(__file__).parent.parent
 MAPPING = REPO / "mappings" / "stripe.yaml"
 SAMPLE = REPO / "samples" / "stripe" / "balance_history.csv"
 HEADER = SAMPLE.read_text(encoding="utf-8").splitlines()[0]
-ACCOUNTS = (1515, 1580, 1680, 1930, 2611, 2614, 2621, 2631, 2645, 2890, 3001, 3105, 3990,
-            6570, 6990)
-
+ACCOUNTS = (
+    1515,
+    1580,
+    1680,
+    1930,
+    2611,
+    2614,
+    2621,
+    2631,
+    2645,
+    2890,
+    3001,
+    3105,
+    3990,
+    6570,
+    6990,
+)
 
 
 def company(**kwargs) -> FortnoxFake:
@@ -46,17 +60,18 @@ def company(**kwargs) -> FortnoxFake:
     return fake
 
 
-def stripe_csv(path: Path, n: int, first: dt.date = dt.date(2026, 1, 2), start: int = 0
-               ) -> Path:
+def stripe_csv(path: Path, n: int, first: dt.date = dt.date(2026, 1, 2), start: int = 0) -> Path:
     """A balance export of `n` charges, one per row (ids from `start`), on successive days."""
     lines = [HEADER]
     for i in range(start, start + n):
         day = first + dt.timedelta(days=i % 300)
         gross = 10000 + i
         fee = 300
-        lines.append(f"txn_{i:024d},charge,ch_{i:024d},{gross // 100}.{gross % 100:02d},3.00,,,"
-                     f"{(gross - fee) // 100}.{(gross - fee) % 100:02d},sek,{day} 12:00,"
-                     f"{day} 12:00,Order {i},{gross // 100}.{gross % 100:02d},sek,,,,{i},SE")
+        lines.append(
+            f"txn_{i:024d},charge,ch_{i:024d},{gross // 100}.{gross % 100:02d},3.00,,,"
+            f"{(gross - fee) // 100}.{(gross - fee) % 100:02d},sek,{day} 12:00,"
+            f"{day} 12:00,Order {i},{gross // 100}.{gross % 100:02d},sek,,,,{i},SE"
+        )
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
@@ -70,11 +85,16 @@ def per_row(tmp_path: Path) -> Path:
 
 
 def fortnox_env(fake: FortnoxFake, tmp_path: Path) -> dict[str, str]:
-    return {"FORTNOX_CLIENT_ID": CLIENT_ID, "FORTNOX_CLIENT_SECRET": CLIENT_SECRET,
-            "FORTNOX_TENANT_ID": TENANT_ID, "BOKFOR_FORTNOX_URL": fake.base_url,
-            "BOKFOR_FORTNOX_TOKEN_URL": fake.token_url,
-            "FORTNOX_TOKEN_FILE": str(tmp_path / "no-token-file.json"),
-            "BOKFOR_FORTNOX_RECONCILE_DELAY": "0.05", "SOURCE_DATE_EPOCH": "1767225600"}
+    return {
+        "FORTNOX_CLIENT_ID": CLIENT_ID,
+        "FORTNOX_CLIENT_SECRET": CLIENT_SECRET,
+        "FORTNOX_TENANT_ID": TENANT_ID,
+        "BOKFOR_FORTNOX_URL": fake.base_url,
+        "BOKFOR_FORTNOX_TOKEN_URL": fake.token_url,
+        "FORTNOX_TOKEN_FILE": str(tmp_path / "no-token-file.json"),
+        "BOKFOR_FORTNOX_RECONCILE_DELAY": "0.05",
+        "SOURCE_DATE_EPOCH": "1767225600",
+    }
 
 
 @pytest.fixture
@@ -101,10 +121,13 @@ def env(fake, clock, tmp_path, monkeypatch):
 
     def make_client(token_file=None, timeout=5.0):
         auth = ClientCredentials(CLIENT_ID, CLIENT_SECRET, TENANT_ID, token_url=fake.token_url)
-        return FortnoxClient(fake.base_url, auth,
-                             TokenBucket(clock=clock, sleep=clock.sleep),
-                             timeout=float(os.environ.get("BOKFOR_FORTNOX_TIMEOUT", timeout)),
-                             sleep=clock.sleep)
+        return FortnoxClient(
+            fake.base_url,
+            auth,
+            TokenBucket(clock=clock, sleep=clock.sleep),
+            timeout=float(os.environ.get("BOKFOR_FORTNOX_TIMEOUT", timeout)),
+            sleep=clock.sleep,
+        )
 
     monkeypatch.setattr(push_module, "make_client", make_client)
     return fake
@@ -120,10 +143,12 @@ def assert_exactly_once(fake: FortnoxFake, ledger: Path, rows: int) -> None:
     assert len(keys) == len(set(keys)) == rows, keys
     with sqlite3.connect(ledger) as conn:
         assert conn.execute("SELECT count(*) FROM rows").fetchone()[0] == rows
-        pushed = conn.execute("SELECT state, key, fortnox_series, fortnox_number FROM pushes"
-                              ).fetchall()
-        assert conn.execute("SELECT count(*) FROM exports WHERE state = 'pending'"
-                            ).fetchone()[0] == 0
+        pushed = conn.execute(
+            "SELECT state, key, fortnox_series, fortnox_number FROM pushes"
+        ).fetchall()
+        assert (
+            conn.execute("SELECT count(*) FROM exports WHERE state = 'pending'").fetchone()[0] == 0
+        )
     assert sorted(p[1] for p in pushed) == sorted(keys)
     assert {p[0] for p in pushed} == {"posted"}
     numbers = {(v["VoucherSeries"], v["VoucherNumber"]) for v in fake.vouchers}
@@ -152,8 +177,16 @@ def test_push_twice_posts_each_voucher_once(env, job, tmp_path, capsys):
     assert_exactly_once(env, tmp_path / "l.sqlite", 6)
     assert env.count("POST", "/3/vouchers") == 6
     # The ledger knows Fortnox's numbers.
-    code, out, _ = run_cli(["ledger", "show", "stripe:txn_000000000000000000000003",
-                            "--ledger", str(tmp_path / "l.sqlite")], capsys)
+    code, out, _ = run_cli(
+        [
+            "ledger",
+            "show",
+            "stripe:txn_000000000000000000000003",
+            "--ledger",
+            str(tmp_path / "l.sqlite"),
+        ],
+        capsys,
+    )
     assert code == 0 and "in verifikation S" in out and "fortnox:" in out
 
 
@@ -175,11 +208,14 @@ def test_dry_run_runs_the_preflight_and_posts_nothing(env, job, tmp_path, capsys
     assert not (tmp_path / "l.sqlite").exists()
 
 
-def test_replaced_characters_are_warned_about_in_a_push_and_its_dry_run(env, tmp_path,
-                                                                        capsys):
+def test_replaced_characters_are_warned_about_in_a_push_and_its_dry_run(env, tmp_path, capsys):
     mapping = per_row(tmp_path)
-    mapping.write_text(mapping.read_text(encoding="utf-8").replace(
-        "voucher_text: Stripe {type} {id}", 'voucher_text: "Stripe <{id}>"', 1), encoding="utf-8")
+    mapping.write_text(
+        mapping.read_text(encoding="utf-8").replace(
+            "voucher_text: Stripe {type} {id}", 'voucher_text: "Stripe <{id}>"', 1
+        ),
+        encoding="utf-8",
+    )
     args = [stripe_csv(tmp_path / "b.csv", 2), "-m", mapping, "--ledger", tmp_path / "l.sqlite"]
     warning = "bokfor: warning: character '<' (U+003C LESS-THAN SIGN) is not allowed by Fortnox"
     for extra in (["--dry-run"], []):
@@ -209,8 +245,9 @@ def _fortnox_requests(fake: FortnoxFake) -> list[str]:
 
 
 @pytest.mark.parametrize("dry_run", [False, True])
-def test_a_token_of_another_company_is_refused_before_anything_else(env, job, tmp_path,
-                                                                     capsys, dry_run):
+def test_a_token_of_another_company_is_refused_before_anything_else(
+    env, job, tmp_path, capsys, dry_run
+):
     env.orgnr = "559900-1236"  # the token belongs to another client's Fortnox
     code, _, err = push(job, capsys, *(["--dry-run"] if dry_run else []))
     assert code == 2
@@ -220,14 +257,16 @@ def test_a_token_of_another_company_is_refused_before_anything_else(env, job, tm
         "Exempelbutiken AB, 556677-8899; nothing was posted or recorded Fix: use the credentials of 556677-8899 "
         "(the token file `bokfor fortnox login --token-file FILE` wrote for that company, "
         "given as --token-file or $FORTNOX_TOKEN_FILE), or correct company.orgnr in the "
-        "mapping if it is the wrong number.\n")
+        "mapping if it is the wrong number.\n"
+    )
     # The company is read first: no register, no voucher, no ledger.
     assert _fortnox_requests(env) == ["GET /3/companyinformation"]
     assert not env.vouchers and not (tmp_path / "l.sqlite").exists()
 
 
-@pytest.mark.parametrize("written", ["5566778899", "16556677-8899", "165566778899",
-                                     " 556677-8899 "])
+@pytest.mark.parametrize(
+    "written", ["5566778899", "16556677-8899", "165566778899", " 556677-8899 "]
+)
 def test_org_numbers_are_compared_however_fortnox_writes_them(env, job, capsys, written):
     env.orgnr = written
     code, out, err = push(job, capsys)
@@ -237,9 +276,10 @@ def test_org_numbers_are_compared_however_fortnox_writes_them(env, job, capsys, 
 
 
 def test_orgnr_digits():
-    assert {push_module.orgnr_digits(t) for t in (
-        "556677-8899", "5566778899", "16556677-8899", "165566778899", "556677 8899")} == \
-        {"5566778899"}
+    assert {
+        push_module.orgnr_digits(t)
+        for t in ("556677-8899", "5566778899", "16556677-8899", "165566778899", "556677 8899")
+    } == {"5566778899"}
     assert push_module.orgnr_digits("19811218-9876") == "8112189876"  # a sole trader
     for bad in ("", "556677-8898", "17556677-8899", "556677-889", "SE556677889901"):
         assert push_module.orgnr_digits(bad) is None, bad
@@ -249,9 +289,11 @@ def test_a_fortnox_company_without_a_valid_orgnr_is_refused(env, job, capsys):
     env.orgnr = ""
     code, _, err = push(job, capsys)
     assert code == 2
-    assert "company.orgnr: the Fortnox company Fakebolaget AB (credentials: TenantId 1234567) " \
-        "has no valid organisation number (''), so bokfor cannot check that it is the " \
+    assert (
+        "company.orgnr: the Fortnox company Fakebolaget AB (credentials: TenantId 1234567) "
+        "has no valid organisation number (''), so bokfor cannot check that it is the "
         "mapping's company Exempelbutiken AB, 556677-8899; nothing was posted" in err
+    )
     assert not env.vouchers
 
 
@@ -261,14 +303,14 @@ def test_a_mapping_without_orgnr_cannot_push(env, tmp_path, capsys):
     mapping.write_text(text.replace("  orgnr: 556677-8899\n", "", 1), encoding="utf-8")
     csv = stripe_csv(tmp_path / "b.csv", 2)
     for extra in ([], ["--dry-run"]):
-        code, _, err = push([csv, "-m", mapping, "--ledger", tmp_path / "l.sqlite"], capsys,
-                            *extra)
+        code, _, err = push([csv, "-m", mapping, "--ledger", tmp_path / "l.sqlite"], capsys, *extra)
         assert code == 2
         assert err == (
             f"bokfor: error: {mapping}: company.orgnr: the mapping names no organisation "
             "number, so bokfor cannot check whose books the Fortnox credentials open; "
             "nothing was posted Fix: add `orgnr: NNNNNN-NNNN` (the company's "
-            "organisationsnummer, as Fortnox shows it) under company: in the mapping.\n")
+            "organisationsnummer, as Fortnox shows it) under company: in the mapping.\n"
+        )
     assert not env.log and not (tmp_path / "l.sqlite").exists()
 
 
@@ -290,8 +332,15 @@ def test_settling_an_interrupted_push_checks_the_company_first(env, job, tmp_pat
 
 
 def test_a_token_without_the_companyinformation_scope_says_which_scope(env, job, capsys):
-    env.inject("error", "GET", "/3/companyinformation", times=5, status=403, code=2001101,
-               message="Har inte behörighet för scope")
+    env.inject(
+        "error",
+        "GET",
+        "/3/companyinformation",
+        times=5,
+        status=403,
+        code=2001101,
+        message="Har inte behörighet för scope",
+    )
     code, _, err = push(job, capsys)
     assert code == 2
     assert "Fortnox refused the company information (HTTP 403, code 2001101)" in err
@@ -311,12 +360,17 @@ def test_preflight_reports_every_problem_before_posting_anything(env, tmp_path, 
     env.locked_until = dt.date(2026, 1, 3)  # 6. two vouchers in the locked period
     env.cost_centers.pop("WEB")  # 7. cost centre missing
     csv = stripe_csv(tmp_path / "b.csv", 6)
-    code, out, err = push([csv, "-m", per_row(tmp_path), "--ledger", tmp_path / "l.sqlite"],
-                          capsys)
+    code, out, err = push([csv, "-m", per_row(tmp_path), "--ledger", tmp_path / "l.sqlite"], capsys)
     assert code == 2
-    kinds = ["series-not-manual", "account-inactive", "account-missing",
-             "transaction-information-required", "project-required", "locked-period",
-             "cost-centre-missing"]
+    kinds = [
+        "series-not-manual",
+        "account-inactive",
+        "account-missing",
+        "transaction-information-required",
+        "project-required",
+        "locked-period",
+        "cost-centre-missing",
+    ]
     assert f"{len(kinds)} problems Fortnox would refuse; nothing was posted" in err
     for kind in kinds:
         assert f"] [{kind}]" in err.replace("  1. [", "] [").replace(". [", "] ["), kind
@@ -325,14 +379,24 @@ def test_preflight_reports_every_problem_before_posting_anything(env, tmp_path, 
 
 
 def test_preflight_without_the_settings_scope_leaves_the_locked_period_to_fortnox(
-        env, job, tmp_path, capsys):
-    env.inject("error", "GET", "/3/settings/lockedperiod", times=5, status=403,
-               code=2001101, message="Saknar behörighet för scope settings")
+    env, job, tmp_path, capsys
+):
+    env.inject(
+        "error",
+        "GET",
+        "/3/settings/lockedperiod",
+        times=5,
+        status=403,
+        code=2001101,
+        message="Saknar behörighet för scope settings",
+    )
     env.locked_until = dt.date(2026, 1, 4)
     code, _, err = push(job, capsys)
     assert code == 2
-    assert "Fortnox refused the voucher (HTTP 400, code 2000401): Administratör har låst " \
-           "perioden t.o.m. 2026-01-04" in err
+    assert (
+        "Fortnox refused the voucher (HTTP 400, code 2000401): Administratör har låst "
+        "perioden t.o.m. 2026-01-04" in err
+    )
     assert "Fix: the voucher date lies in a locked period" in err
     assert "voucher 1 of 6" in err and "0 posted before it" in err
     assert not env.vouchers
@@ -342,8 +406,14 @@ def test_preflight_without_the_settings_scope_leaves_the_locked_period_to_fortno
 
 
 def test_a_refusal_midway_keeps_what_was_posted(env, job, tmp_path, capsys):
-    env.inject("error", "POST", "/3/vouchers", status=400, code=2001304,
-               message="Kunde inte hitta konto 1580")
+    env.inject(
+        "error",
+        "POST",
+        "/3/vouchers",
+        status=400,
+        code=2001304,
+        message="Kunde inte hitta konto 1580",
+    )
     env.faults[-1].times = 0
     assert push(job, capsys, "--to", "2026-01-04")[0] == 0  # 3 vouchers
     env.faults[-1].times = 1
@@ -357,8 +427,7 @@ def test_a_refusal_midway_keeps_what_was_posted(env, job, tmp_path, capsys):
 # --- faults of the fake ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("fault", ["500", "drop-after-commit", "drop-before-commit", "slow",
-                                   "401"])
+@pytest.mark.parametrize("fault", ["500", "drop-after-commit", "drop-before-commit", "slow", "401"])
 def test_faults_end_with_every_voucher_once(env, job, tmp_path, capsys, monkeypatch, fault):
     if fault == "slow":
         monkeypatch.setenv("BOKFOR_FORTNOX_TIMEOUT", "0.3")
@@ -397,7 +466,8 @@ def test_fortnox_down_leaves_a_pending_voucher_the_next_run_settles(env, job, tm
 
 
 def test_several_vouchers_with_one_key_stop_the_run_until_the_user_decides(
-        env, job, tmp_path, capsys):
+    env, job, tmp_path, capsys
+):
     env.inject("drop-after-commit", "POST", "/3/vouchers")
     env.inject("500", "GET", "/3/vouchers/sublist", times=100)
     assert push(job, capsys)[0] == 1  # first voucher booked, its answer lost, lookup failed
@@ -408,8 +478,9 @@ def test_several_vouchers_with_one_key_stop_the_run_until_the_user_decides(
     assert code == 2 and "Fortnox holds several vouchers with bokfor key" in err
     assert "S 1, S 99" in err
     key = key_of(copy)
-    code, out, _ = run_cli(["ledger", "settle", key, "S", "1", "--ledger",
-                            str(tmp_path / "l.sqlite")], capsys)
+    code, out, _ = run_cli(
+        ["ledger", "settle", key, "S", "1", "--ledger", str(tmp_path / "l.sqlite")], capsys
+    )
     assert code == 0 and "Recorded" in out
     env.vouchers.remove(copy)
     assert push(job, capsys)[0] == 0
@@ -422,8 +493,7 @@ def test_several_vouchers_with_one_key_stop_the_run_until_the_user_decides(
 def test_200_vouchers_never_draw_a_429(env, clock, tmp_path, capsys):
     csv = stripe_csv(tmp_path / "b.csv", 200)
     start = clock.now
-    code, out, err = push([csv, "-m", per_row(tmp_path), "--ledger", tmp_path / "l.sqlite"],
-                          capsys)
+    code, out, err = push([csv, "-m", per_row(tmp_path), "--ledger", tmp_path / "l.sqlite"], capsys)
     assert code == 0, err
     assert env.rate_limited == 0
     assert_exactly_once(env, tmp_path / "l.sqlite", 200)
@@ -432,8 +502,10 @@ def test_200_vouchers_never_draw_a_429(env, clock, tmp_path, capsys):
     assert 3.5 < rate <= 4.0 + 1e-9, rate  # the limiter's 4/s (24 per 5 s), not slower
 
 
-@pytest.mark.skipif(not os.environ.get("BOKFOR_FORTNOX_REALTIME"),
-                    reason="real-time 200-voucher push (~50 s): BOKFOR_FORTNOX_REALTIME=1")
+@pytest.mark.skipif(
+    not os.environ.get("BOKFOR_FORTNOX_REALTIME"),
+    reason="real-time 200-voucher push (~50 s): BOKFOR_FORTNOX_REALTIME=1",
+)
 def test_200_vouchers_at_real_pace(tmp_path, capsys, monkeypatch):
     fake = company().start()
     try:
@@ -441,8 +513,9 @@ def test_200_vouchers_at_real_pace(tmp_path, capsys, monkeypatch):
             monkeypatch.setenv(name, value)
         csv = stripe_csv(tmp_path / "b.csv", 200)
         start = time.monotonic()
-        code, out, err = push([csv, "-m", per_row(tmp_path), "--ledger",
-                               tmp_path / "l.sqlite"], capsys)
+        code, out, err = push(
+            [csv, "-m", per_row(tmp_path), "--ledger", tmp_path / "l.sqlite"], capsys
+        )
         elapsed = time.monotonic() - start
         assert code == 0, err
         assert fake.rate_limited == 0
@@ -459,18 +532,33 @@ def test_plan_compares_with_the_books_fetched_from_fortnox(env, job, tmp_path, c
     code, out, _ = run_cli(["plan", *map(str, job), "--json"], capsys)
     first = json.loads(out)["to_write"][0]
     # The same voucher, booked by hand in Fortnox: same date, same amounts per account.
-    rows = [{"Account": int(l["account"]),
-             **({"Debit": l["amount"]} if not l["amount"].startswith("-")
-                else {"Credit": l["amount"][1:]})} for l in first["lines"]]
-    env.vouchers.append({"Description": "Handbokad", "TransactionDate": first["date"],
-                         "VoucherSeries": "A", "VoucherNumber": 7, "Year": 2,
-                         "VoucherRows": rows})
-    code, out, err = run_cli(["plan", *map(str, job), "--books", "fortnox", "--format",
-                              "json"], capsys)
+    rows = [
+        {
+            "Account": int(l["account"]),
+            **(
+                {"Debit": l["amount"]}
+                if not l["amount"].startswith("-")
+                else {"Credit": l["amount"][1:]}
+            ),
+        }
+        for l in first["lines"]
+    ]
+    env.vouchers.append(
+        {
+            "Description": "Handbokad",
+            "TransactionDate": first["date"],
+            "VoucherSeries": "A",
+            "VoucherNumber": 7,
+            "Year": 2,
+            "VoucherRows": rows,
+        }
+    )
+    code, out, err = run_cli(
+        ["plan", *map(str, job), "--books", "fortnox", "--format", "json"], capsys
+    )
     assert code == 0, err
     assert env.count("GET", "/3/sie/4") == 1
-    flagged = [e["possibly_booked"] for e in json.loads(out)["entries"] if
-               e.get("possibly_booked")]
+    flagged = [e["possibly_booked"] for e in json.loads(out)["entries"] if e.get("possibly_booked")]
     assert flagged == ["A 7"]
 
 
@@ -488,13 +576,13 @@ def test_plan_settles_a_pending_push_first(env, job, tmp_path, capsys):
     assert "1 already exported (=)" in out and "5 verifikationer to add (+)" in out
 
 
-def test_a_pending_push_without_credentials_stops_convert(env, job, tmp_path, capsys,
-                                                          monkeypatch):
+def test_a_pending_push_without_credentials_stops_convert(env, job, tmp_path, capsys, monkeypatch):
     env.inject("drop-after-commit", "POST", "/3/vouchers")
     env.inject("500", "GET", "/3/vouchers/sublist", times=100)
     assert push(job, capsys)[0] == 1
-    monkeypatch.setattr(push_module, "make_client", lambda token_file=None: (
-        push_module.token_provider(token_file)))
+    monkeypatch.setattr(
+        push_module, "make_client", lambda token_file=None: push_module.token_provider(token_file)
+    )
     for name in ("FORTNOX_CLIENT_ID", "FORTNOX_CLIENT_SECRET", "FORTNOX_TENANT_ID"):
         monkeypatch.delenv(name)
     code, _, err = run_cli(["convert", *map(str, job), "-o", str(tmp_path / "o.si")], capsys)
@@ -512,8 +600,7 @@ def test_login_with_a_service_account_saves_a_private_token_file(env, tmp_path, 
     assert "service account (TenantId 1234567)" in out and "2 financial years" in out
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     saved = json.loads(path.read_text())
-    assert saved == {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
-                     "tenant_id": TENANT_ID}
+    assert saved == {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "tenant_id": TENANT_ID}
     assert CLIENT_SECRET not in out + err
 
 

@@ -39,9 +39,15 @@ def long_texts(tmp_path: Path) -> Path:
     """per_row, voucher texts from the row description (long, with characters Fortnox
     does not allow), no text limit in the mapping."""
     path = per_row(tmp_path)
-    text = path.read_text(encoding="utf-8").replace(
-        "voucher_text: Stripe {type} {id}", 'voucher_text: "Stripe {id} <{description}> '
-        'mycket lång text som fortsätter"', 1).replace("text_limit: 50", "text_limit: ~", 1)
+    text = (
+        path.read_text(encoding="utf-8")
+        .replace(
+            "voucher_text: Stripe {type} {id}",
+            'voucher_text: "Stripe {id} <{description}> mycket lång text som fortsätter"',
+            1,
+        )
+        .replace("text_limit: 50", "text_limit: ~", 1)
+    )
     path.write_text(text, encoding="utf-8")
     return path
 
@@ -49,9 +55,22 @@ def long_texts(tmp_path: Path) -> Path:
 def batch(tmp_path, capsys, n=4, mapping=None, extra=()):
     csv = stripe_csv(tmp_path / "b.csv", n)
     out = tmp_path / "batch"
-    code, stdout, err = run_cli(["convert", str(csv), "-m", str(mapping or per_row(tmp_path)),
-                                 "--format", "fortnox", "--out", str(out), "--ledger",
-                                 str(tmp_path / "l.sqlite"), *extra], capsys)
+    code, stdout, err = run_cli(
+        [
+            "convert",
+            str(csv),
+            "-m",
+            str(mapping or per_row(tmp_path)),
+            "--format",
+            "fortnox",
+            "--out",
+            str(out),
+            "--ledger",
+            str(tmp_path / "l.sqlite"),
+            *extra,
+        ],
+        capsys,
+    )
     return code, stdout, err, out
 
 
@@ -77,9 +96,9 @@ def test_batch_directory_holds_sie_bodies_and_manifest(tmp_path, capsys):
     assert head[:3] == ["#FLAGGA 0", "#FORMAT PC8", "#SIETYP 4"]
     assert "#ORGNR 556677-8899" in head
     with sqlite3.connect(tmp_path / "l.sqlite") as conn:
-        assert conn.execute("SELECT kind, state, target, vouchers, rows FROM exports"
-                            ).fetchall() == [("fortnox-batch", "done",
-                                              str((out / "manifest.json").resolve()), 4, 4)]
+        assert conn.execute(
+            "SELECT kind, state, target, vouchers, rows FROM exports"
+        ).fetchall() == [("fortnox-batch", "done", str((out / "manifest.json").resolve()), 4, 4)]
     code, stdout, _, _ = batch(tmp_path, capsys)
     assert code == 3 and "Nothing new" in stdout
 
@@ -110,10 +129,14 @@ def test_bodies_match_the_official_spec(tmp_path, capsys):
     spec = json.loads(SPEC.read_text(encoding="utf-8"))
     schemas = copy.deepcopy(spec["components"]["schemas"])
     schemas["fortnox_Voucher"]["required"] = [
-        r for r in schemas["fortnox_Voucher"]["required"] if r != "Year"]  # read-only
-    schema = {"type": "object", "required": ["Voucher"],
-              "properties": {"Voucher": {"$ref": "#/components/schemas/fortnox_Voucher"}},
-              "components": {"schemas": schemas}}
+        r for r in schemas["fortnox_Voucher"]["required"] if r != "Year"
+    ]  # read-only
+    schema = {
+        "type": "object",
+        "required": ["Voucher"],
+        "properties": {"Voucher": {"$ref": "#/components/schemas/fortnox_Voucher"}},
+        "components": {"schemas": schemas},
+    }
     code, _, err, out = batch(tmp_path, capsys, 3, mapping=long_texts(tmp_path))
     assert code == 0, err
     for path in out.glob("0*.json"):
@@ -121,12 +144,16 @@ def test_bodies_match_the_official_spec(tmp_path, capsys):
 
 
 def _books(tmp_path: Path, accounts: dict[str, str], year: int = 2026) -> Path:
-    data, _ = render(SieDocument(Company("Exempelbutiken AB"), sie_type="4E",
-                                 generated=dt.date(2026, 2, 1),
-                                 fiscal_years=[FiscalYear(dt.date(year, 1, 1),
-                                                          dt.date(year, 12, 31))],
-                                 accounts=accounts,
-                                 balances=[Balance("UB", 0, a, 0) for a in accounts]))
+    data, _ = render(
+        SieDocument(
+            Company("Exempelbutiken AB"),
+            sie_type="4E",
+            generated=dt.date(2026, 2, 1),
+            fiscal_years=[FiscalYear(dt.date(year, 1, 1), dt.date(year, 12, 31))],
+            accounts=accounts,
+            balances=[Balance("UB", 0, a, 0) for a in accounts],
+        )
+    )
     path = tmp_path / "books.se"
     path.write_bytes(data)
     return path
@@ -137,33 +164,51 @@ def test_offline_preflight_lists_every_problem_and_writes_nothing(tmp_path, caps
     code, _, err, out = batch(tmp_path, capsys, 3, extra=("--books", str(books)))
     assert code == 2
     assert f"pre-flight against the books {books}: 4 problems" in err
-    for what in ("[year-missing] no financial year covers 2026 dates",
-                 "[account-missing] account 3001", "[account-missing] account 2611",
-                 "[account-missing] account 6570"):
+    for what in (
+        "[year-missing] no financial year covers 2026 dates",
+        "[account-missing] account 3001",
+        "[account-missing] account 2611",
+        "[account-missing] account 6570",
+    ):
         assert what in err
     assert not out.exists() and not (tmp_path / "l.sqlite").exists()
 
 
 def test_offline_preflight_passes_and_new_accounts_can_be_allowed(tmp_path, capsys):
     books = _books(tmp_path, {"1580": "Fordringar", "3001": "Försäljning", "2611": "Moms"})
-    code, _, err, out = batch(tmp_path, capsys, 2,
-                              extra=("--books", str(books), "--allow-new-accounts"))
+    code, _, err, out = batch(
+        tmp_path, capsys, 2, extra=("--books", str(books), "--allow-new-accounts")
+    )
     assert code == 0, err
     assert (out / "manifest.json").exists()
 
 
 def _run(args, **env):
-    return subprocess.run([sys.executable, "-m", "bokfor", *map(str, args)],
-                          capture_output=True, text=True,
-                          env={**os.environ, "SOURCE_DATE_EPOCH": EPOCH, **env}, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "bokfor", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SOURCE_DATE_EPOCH": EPOCH, **env},
+        timeout=120,
+    )
 
 
 @pytest.mark.parametrize("point", faults.POINTS)
 def test_sigkill_at_each_step_then_rerun_writes_the_batch_once(tmp_path, point):
     csv = stripe_csv(tmp_path / "b.csv", 5)
     out, ledger = tmp_path / "batch", tmp_path / "l.sqlite"
-    args = ["convert", csv, "-m", per_row(tmp_path), "--format", "fortnox", "--out", out,
-            "--ledger", ledger]
+    args = [
+        "convert",
+        csv,
+        "-m",
+        per_row(tmp_path),
+        "--format",
+        "fortnox",
+        "--out",
+        out,
+        "--ledger",
+        ledger,
+    ]
     killed = _run(args, BOKFOR_FAULT=point)
     assert killed.returncode == -9, killed.stderr
     again = _run(args)

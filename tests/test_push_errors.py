@@ -53,9 +53,15 @@ def _setup(fake, spec: dict) -> None:
     for code in spec.get("cost_centres_missing", []):
         fake.cost_centers.pop(code, None)
     for fault in spec.get("faults", []):
-        fake.inject(fault["action"], fault.get("method", "POST"), fault.get("path", "/3/vouchers"),
-                    fault.get("times", 1), status=fault.get("status", 400),
-                    code=fault.get("code", 0), message=fault.get("message", ""))
+        fake.inject(
+            fault["action"],
+            fault.get("method", "POST"),
+            fault.get("path", "/3/vouchers"),
+            fault.get("times", 1),
+            status=fault.get("status", 400),
+            code=fault.get("code", 0),
+            message=fault.get("message", ""),
+        )
 
 
 @pytest.mark.parametrize("case", sorted(p.name for p in CASES.iterdir() if p.is_dir()))
@@ -71,22 +77,33 @@ def test_fortnox_error_case(case, capsys, monkeypatch, tmp_path):
             monkeypatch.setenv(name, value)
         if spec.get("token_file"):
             TokenStore(tmp_path / spec["token_file"]).save(
-                {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "tenant_id": TENANT_ID})
+                {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "tenant_id": TENANT_ID}
+            )
             for name in ("FORTNOX_CLIENT_ID", "FORTNOX_CLIENT_SECRET", "FORTNOX_TENANT_ID"):
                 monkeypatch.delenv(name)
         monkeypatch.setenv("COLUMNS", "200")
         # The credentials as bokfor finds them; the limiter and backoff on the fake's clock.
-        monkeypatch.setattr(push_module, "make_client", lambda token_file=None: FortnoxClient(
-            fake.base_url, push_module.token_provider(token_file),
-            TokenBucket(clock=clock, sleep=clock.sleep), sleep=clock.sleep))
+        monkeypatch.setattr(
+            push_module,
+            "make_client",
+            lambda token_file=None: FortnoxClient(
+                fake.base_url,
+                push_module.token_provider(token_file),
+                TokenBucket(clock=clock, sleep=clock.sleep),
+                sleep=clock.sleep,
+            ),
+        )
         args = shlex.split((directory / "args").read_text(encoding="utf-8"))
         args = [a.replace("{tmp}", str(tmp_path)).replace("{repo}", str(REPO)) for a in args]
         monkeypatch.chdir(directory)
         code, _, err = run_cli(args, capsys)
     finally:
         fake.stop()
-    actual = (f"exit {code}\n{err}".replace(fake.base_url, "{fortnox}")
-              .replace(str(tmp_path), "{tmp}").replace(str(REPO), "{repo}"))
+    actual = (
+        f"exit {code}\n{err}".replace(fake.base_url, "{fortnox}")
+        .replace(str(tmp_path), "{tmp}")
+        .replace(str(REPO), "{repo}")
+    )
     expected_file = directory / "expected"
     if os.environ.get("BOKFOR_REGEN"):
         expected_file.write_text(actual, encoding="utf-8")

@@ -28,9 +28,13 @@ def fake():
 
 
 def _run(args, env):
-    return subprocess.run([sys.executable, "-m", "bokfor", *map(str, args)],
-                          capture_output=True, text=True, env={**os.environ, **env},
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "bokfor", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=120,
+    )
 
 
 @pytest.mark.parametrize("point", faults.PUSH_POINTS)
@@ -42,8 +46,7 @@ def test_sigkill_at_each_push_point_then_rerun_posts_each_voucher_once(fake, tmp
     killed = _run(args, {**env, "BOKFOR_FAULT": f"{point}:2"})  # at the second voucher
     assert killed.returncode == -9, killed.stderr
     posted_before = len(fake.vouchers)
-    assert posted_before == (1 if point in ("push-before-pending", "push-after-pending")
-                             else 2)
+    assert posted_before == (1 if point in ("push-before-pending", "push-after-pending") else 2)
     again = _run(args, env)
     assert again.returncode == 0, again.stderr
     assert_exactly_once(fake, ledger, 3)
@@ -64,8 +67,10 @@ def test_sigkill_during_a_push_then_plan_settles_it(fake, tmp_path):
     planned = _run(["plan", *common], env)
     assert planned.returncode == 0, planned.stderr
     assert "an interrupted push had booked" in planned.stderr
-    assert "1 already exported (=)" in planned.stdout \
+    assert (
+        "1 already exported (=)" in planned.stdout
         and "2 verifikationer to add (+)" in planned.stdout
+    )
     assert _run(["push", *common], env).returncode == 0
     assert_exactly_once(fake, ledger, 3)
 
@@ -89,12 +94,12 @@ def test_a_push_after_ledger_forget_killed_and_settled_posts_the_row_again(fake,
     again = _run(args[:-1], env)  # not --quiet: the settling shows as a warning
     assert again.returncode == 0, again.stderr
     assert "never booked" in again.stderr  # the pending voucher was looked up, not found
-    assert [(v["VoucherSeries"], v["VoucherNumber"]) for v in fake.vouchers] == \
-        [("S", 1), ("S", 2)]
+    assert [(v["VoucherSeries"], v["VoucherNumber"]) for v in fake.vouchers] == [("S", 1), ("S", 2)]
     forgotten, new = (key_of(v) for v in fake.vouchers)
     assert forgotten != new
     with sqlite3.connect(ledger) as conn:
-        assert conn.execute("SELECT state, key, fortnox_series, fortnox_number FROM pushes"
-                            ).fetchall() == [("posted", new, "S", 2)]
+        assert conn.execute(
+            "SELECT state, key, fortnox_series, fortnox_number FROM pushes"
+        ).fetchall() == [("posted", new, "S", 2)]
         assert conn.execute("SELECT count(*) FROM rows").fetchone()[0] == 1
     assert _run(args, env).returncode == 3

@@ -21,7 +21,8 @@ REPO = Path(__file__).parent.parent
 def eur_mapping(tmp_path: Path, rates: str) -> Path:
     text = (REPO / "mappings" / "stripe.yaml").read_text(encoding="utf-8")
     text = text.replace("grouping: per_day", "grouping: per_row").replace(
-        "voucher_text: Stripe {date}", 'voucher_text: "{id} {fx.gross} {fx.currency} @ {fx.rate}"')
+        "voucher_text: Stripe {date}", 'voucher_text: "{id} {fx.gross} {fx.currency} @ {fx.rate}"'
+    )
     path = tmp_path / "m.yaml"
     path.write_text(text + "\ncurrency_rates:\n" + rates, encoding="utf-8")
     return path
@@ -34,14 +35,20 @@ def test_fixed_rate_converts_basis_amounts_and_keeps_the_voucher_balanced(tmp_pa
     [voucher] = book([row], m.sources["stripe_balance"], m, SOURCE.schema).vouchers
     assert voucher.text == "txn_2 49.99 EUR @ 11.2345"
     assert [(l.account, l.amount) for l in voucher.lines] == [
-        ("1580", 55004), ("6570", 1157), ("3001", -44929), ("2611", -11232)]
+        ("1580", 55004),
+        ("6570", 1157),
+        ("3001", -44929),
+        ("2611", -11232),
+    ]
     assert voucher.balance == 0
 
 
 def test_rate_file_uses_the_latest_quote_within_max_age(tmp_path):
     (tmp_path / "rates.csv").write_text(
         "date;currency;rate;unit\n2026-01-02;EUR;11,20\n2026-01-05;EUR;11,30\n"
-        "2026-01-02;JPY;7,10;100\n", encoding="utf-8")
+        "2026-01-02;JPY;7,10;100\n",
+        encoding="utf-8",
+    )
     table = load_rate_file(tmp_path / "rates.csv", max_age_days=7)
     assert table.rate("eur", dt.date(2026, 1, 4)).text == "11,20"  # weekend: Friday's quote
     assert table.rate("EUR", dt.date(2026, 1, 5)).text == "11,30"
@@ -50,29 +57,47 @@ def test_rate_file_uses_the_latest_quote_within_max_age(tmp_path):
     assert table.rate("JPY", dt.date(2026, 1, 2)).convert(150000) == 10650  # ¥1500 -> 106.50
     assert table.describe_missing("EUR", dt.date(2026, 1, 13)) == (
         f"the latest EUR rate before 2026-01-13 is from 2026-01-05, more than 7 days earlier "
-        f"({tmp_path / 'rates.csv'})")
+        f"({tmp_path / 'rates.csv'})"
+    )
 
 
 def test_row_without_a_usable_rate_stops_the_run(tmp_path):
-    (tmp_path / "rates.csv").write_text("date,currency,rate\n2026-01-02,EUR,11.20\n",
-                                        encoding="utf-8")
+    (tmp_path / "rates.csv").write_text(
+        "date,currency,rate\n2026-01-02,EUR,11.20\n", encoding="utf-8"
+    )
     m = load_mapping(eur_mapping(tmp_path, "  file: rates.csv\n  max_age_days: 2\n"))
     with pytest.raises(InputError) as exc:
-        book([stripe_row(2, "charge", 4999, 103, day=5, currency="eur")],
-             m.sources["stripe_balance"], m, SOURCE.schema)
+        book(
+            [stripe_row(2, "charge", 4999, 103, day=5, currency="eur")],
+            m.sources["stripe_balance"],
+            m,
+            SOURCE.schema,
+        )
     assert str(exc.value).startswith(
         "day.csv:2: column 'currency': amount in EUR, but the books are kept in SEK: the latest "
-        "EUR rate before 2026-01-05 is from 2026-01-02, more than 2 days earlier")
+        "EUR rate before 2026-01-05 is from 2026-01-02, more than 2 days earlier"
+    )
 
 
-@pytest.mark.parametrize("text, message", [
-    ("date;currency;rate\n2026-13-01;EUR;11.2\n", "rates.csv:2: column 'date': not a date: "
-     "'2026-13-01' Fix: write YYYY-MM-DD."),
-    ("date;currency;rate\n2026-01-02;EUR;-11\n", "rates.csv:2: column 'rate': '-11' is not a "
-     "rate Fix: write SEK per unit, e.g. 11.2345."),
-    ("datum;valuta;kurs\n", "rates.csv:1: rate file header lacks date, currency, rate Fix: the "
-     "header must be `date;currency;rate` (optionally `;unit`)."),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            "date;currency;rate\n2026-13-01;EUR;11.2\n",
+            "rates.csv:2: column 'date': not a date: '2026-13-01' Fix: write YYYY-MM-DD.",
+        ),
+        (
+            "date;currency;rate\n2026-01-02;EUR;-11\n",
+            "rates.csv:2: column 'rate': '-11' is not a "
+            "rate Fix: write SEK per unit, e.g. 11.2345.",
+        ),
+        (
+            "datum;valuta;kurs\n",
+            "rates.csv:1: rate file header lacks date, currency, rate Fix: the "
+            "header must be `date;currency;rate` (optionally `;unit`).",
+        ),
+    ],
+)
 def test_bad_rate_files(tmp_path, monkeypatch, text, message):
     monkeypatch.chdir(tmp_path)
     Path("rates.csv").write_text(text, encoding="utf-8")
@@ -98,16 +123,35 @@ def test_payout_in_another_currency_books_its_fx_difference(tmp_path, capsys):
 
     fixtures = Path(__file__).parent / "fixtures" / "fx"
     text = (REPO / "mappings" / "stripe.yaml").read_text(encoding="utf-8")
-    text = text.replace("grouping: per_day", "grouping: per_payout\n    fx_difference: "
-                        "{account: clearing, gain: 3960, loss: 7960}", 1).replace(
-        "voucher_text: Stripe {date}", "voucher_text: Stripe {payout_id}", 1).replace(
-        "  6570: Bankkostnader", "  3960: Valutakursvinster\n  7960: Valutakursförluster\n"
-        "  6570: Bankkostnader")
+    text = (
+        text.replace(
+            "grouping: per_day",
+            "grouping: per_payout\n    fx_difference: {account: clearing, gain: 3960, loss: 7960}",
+            1,
+        )
+        .replace("voucher_text: Stripe {date}", "voucher_text: Stripe {payout_id}", 1)
+        .replace(
+            "  6570: Bankkostnader",
+            "  3960: Valutakursvinster\n  7960: Valutakursförluster\n  6570: Bankkostnader",
+        )
+    )
     mapping = tmp_path / "m.yaml"
-    mapping.write_text(text + f"\ncurrency_rates:\n  file: {fixtures / 'rates.csv'}\n",
-                       encoding="utf-8")
-    code, _, err = run_cli(["convert", str(fixtures / "balance_eur.csv"), "-m", str(mapping),
-                            "-o", str(tmp_path / "o.si"), "--ledger", str(tmp_path / "l")], capsys)
+    mapping.write_text(
+        text + f"\ncurrency_rates:\n  file: {fixtures / 'rates.csv'}\n", encoding="utf-8"
+    )
+    code, _, err = run_cli(
+        [
+            "convert",
+            str(fixtures / "balance_eur.csv"),
+            "-m",
+            str(mapping),
+            "-o",
+            str(tmp_path / "o.si"),
+            "--ledger",
+            str(tmp_path / "l"),
+        ],
+        capsys,
+    )
     assert code == 0, err
     [voucher] = read(tmp_path / "o.si").document.vouchers
     assert voucher.text == "Stripe po_1FxPayout00000000000001"
@@ -126,16 +170,25 @@ def test_payout_in_another_currency_books_its_fx_difference(tmp_path, capsys):
 def test_fx_difference_needs_per_payout_grouping(tmp_path):
     from bokfor.errors import MappingError
 
-    text = (REPO / "mappings" / "stripe.yaml").read_text(encoding="utf-8").replace(
-        "grouping: per_day", "grouping: per_day\n    fx_difference: "
-        "{account: clearing, gain: 3960, loss: 7960}")
+    text = (
+        (REPO / "mappings" / "stripe.yaml")
+        .read_text(encoding="utf-8")
+        .replace(
+            "grouping: per_day",
+            "grouping: per_day\n    fx_difference: {account: clearing, gain: 3960, loss: 7960}",
+        )
+    )
     mapping = tmp_path / "m.yaml"
     mapping.write_text(text, encoding="utf-8")
-    line = next(n for n, text_line in enumerate(text.splitlines(), start=1)
-                if text_line.startswith("    fx_difference:"))
+    line = next(
+        n
+        for n, text_line in enumerate(text.splitlines(), start=1)
+        if text_line.startswith("    fx_difference:")
+    )
     with pytest.raises(MappingError) as exc:
         load_mapping(mapping)
     assert str(exc.value) == (
         f"{mapping}:{line}: sources.stripe_balance.fx_difference: fx_difference needs grouping: "
         "per_payout Fix: a payout's difference is known only when its rows are booked together;"
-        " set `grouping: per_payout`.")
+        " set `grouping: per_payout`."
+    )

@@ -28,16 +28,27 @@ from .test_review import EPOCH, MAPPING, REPO, SAMPLE, Page
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="Chromium is not installed (`apt-get install -y chromium`; "
-    ".ci/run installs it): the pages are not checked in a browser")
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars")
+    CHROMIUM is None,
+    reason="Chromium is not installed (`apt-get install -y chromium`; "
+    ".ci/run installs it): the pages are not checked in a browser",
+)
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--hide-scrollbars",
+)
 LEAK = '<img src="http://127.0.0.1:9/NAME.png" alt="">'
 
 
 def artefacts() -> Path:
-    path = Path(os.environ.get("BOKFOR_ARTEFACTS") or Path(tempfile.gettempdir())
-                / "bokfor-artefacts")
+    path = Path(
+        os.environ.get("BOKFOR_ARTEFACTS") or Path(tempfile.gettempdir()) / "bokfor-artefacts"
+    )
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -46,26 +57,43 @@ def browse(page: Path, work: Path, *extra: str) -> subprocess.Popen:
     """Chromium on `page` with a fresh profile; its DOM on stdout, its network log beside
     the page (`<page>.net.json`)."""
     return subprocess.Popen(
-        [CHROMIUM, *FLAGS, f"--user-data-dir={work / (page.stem + '.profile')}",
-         f"--log-net-log={work / (page.stem + '.net.json')}", *extra, "--dump-dom",
-         page.as_uri()], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        encoding="utf-8")
+        [
+            CHROMIUM,
+            *FLAGS,
+            f"--user-data-dir={work / (page.stem + '.profile')}",
+            f"--log-net-log={work / (page.stem + '.net.json')}",
+            *extra,
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        encoding="utf-8",
+    )
 
 
 def page_requests(net_log: Path) -> list[str]:
     """The URLs the page itself asked for (the browser's own requests have no origin)."""
     log = json.loads(net_log.read_text(encoding="utf-8"))
     start = log["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"]
-    return [e["params"]["url"] for e in log["events"] if e["type"] == start
-            and "url" in e["params"] and e["params"].get("initiator") != "not an origin"]
+    return [
+        e["params"]["url"]
+        for e in log["events"]
+        if e["type"] == start
+        and "url" in e["params"]
+        and e["params"].get("initiator") != "not an origin"
+    ]
 
 
 def test_the_pages_render_in_chromium_and_ask_for_nothing(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(REPO)
     monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
     review, system = tmp_path / "review.html", tmp_path / "system.html"
-    code, _, err = run_cli(["plan", SAMPLE, "-m", MAPPING, "--ledger", str(tmp_path / "l.db"),
-                            "--html", str(review)], capsys)
+    code, _, err = run_cli(
+        ["plan", SAMPLE, "-m", MAPPING, "--ledger", str(tmp_path / "l.db"), "--html", str(review)],
+        capsys,
+    )
     assert code == 0, err
     code, _, err = run_cli(["mapping", "explain", MAPPING, "--html", str(system)], capsys)
     assert code == 0, err
@@ -75,14 +103,17 @@ def test_the_pages_render_in_chromium_and_ask_for_nothing(capsys, tmp_path, monk
     assert without != slipped
     control = tmp_path / "control.html"  # no policy: its image is fetched, and its frames'
     control.write_text(  # but for the one with bokfor's policy
-        f'<!DOCTYPE html><html><body>{LEAK.replace("NAME", "seen")}'
+        f"<!DOCTYPE html><html><body>{LEAK.replace('NAME', 'seen')}"
         f'<iframe srcdoc="{escape(slipped.replace("NAME", "blocked"))}"></iframe>'
         f'<iframe srcdoc="{escape(without.replace("NAME", "framed"))}"></iframe></body></html>',
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     shot = artefacts() / "review-stripe.png"
     shot.unlink(missing_ok=True)
-    browsers = [browse(review, tmp_path, f"--screenshot={shot}", "--window-size=1000,3000"),
-                browse(control, tmp_path)]
+    browsers = [
+        browse(review, tmp_path, f"--screenshot={shot}", "--window-size=1000,3000"),
+        browse(control, tmp_path),
+    ]
     doms = [b.communicate(timeout=90)[0] for b in browsers]
     assert [b.returncode for b in browsers] == [0, 0]
 
@@ -97,7 +128,9 @@ def test_the_pages_render_in_chromium_and_ask_for_nothing(capsys, tmp_path, monk
 
     # A page's request is seen (the check can fail); bokfor's policy blocks one.
     assert sorted(page_requests(tmp_path / "control.net.json")) == [
-        "http://127.0.0.1:9/framed.png", "http://127.0.0.1:9/seen.png"]
+        "http://127.0.0.1:9/framed.png",
+        "http://127.0.0.1:9/seen.png",
+    ]
 
     data = shot.read_bytes()  # a PNG of the page's width, kept for a person to look at
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and int.from_bytes(data[16:20], "big") == 1000

@@ -26,8 +26,9 @@ from tests.test_push import clock, env, fake  # noqa: F401  (fixtures: the fake 
 
 SAMPLES = REPO / "samples"
 SCHEMA = json.loads((REPO / "docs" / "run.schema.json").read_text(encoding="utf-8"))
-PAYOUT_RECON = "stripe/Itemized_payout_reconciliation_SEK_2026-01-01_to_2026-02-01_" \
-    "Europe-Stockholm.csv"
+PAYOUT_RECON = (
+    "stripe/Itemized_payout_reconciliation_SEK_2026-01-01_to_2026-02-01_Europe-Stockholm.csv"
+)
 BAD_AMOUNT = REPO / "tests" / "errors" / "convert-bad-amount" / "export.csv"
 
 # client -> (kind, inputs: a sample path, or (name, bytes) for a file made here)
@@ -38,24 +39,45 @@ CLIENTS: dict[str, tuple[str, list]] = {
     "bank-mt940": ("bank", ["bank/mt940_seb.sta"]),
     "bank-nets": ("bank", ["bank/nets_ocr_dnb.txt"]),
     "bank-two-files": ("bank", ["bank/bgmax_ocr.txt", "bank/nets_ocr_dnb.txt"]),
-    "bank-with-pdf": ("bank", ["bank/camt053_seb.xml", ("kontoutdrag.pdf", b"%PDF-1.4\n%\xe2\xe3\n")]),
+    "bank-with-pdf": (
+        "bank",
+        ["bank/camt053_seb.xml", ("kontoutdrag.pdf", b"%PDF-1.4\n%\xe2\xe3\n")],
+    ),
     "bank-empty-file": ("bank", ["bank/camt054_bankgiro.xml", ("tom.csv", b"")]),
     "bank-idle": ("bank", []),
     "bank-broken-mapping": ("bank", ["bank/mt940_seb.sta", "bank/bgmax_ocr.txt"]),
     "stripe-balance": ("stripe", ["stripe/balance_history.csv"]),
     "stripe-payments": ("stripe", ["stripe/unified_payments.csv"]),
     "stripe-payouts": ("stripe", ["stripe/payouts.csv"]),
-    "stripe-itemized-payouts": ("stripe", [
-        "stripe/Itemized_payouts_SEK_2026-01-01_to_2026-02-01_Europe-Stockholm.csv"]),
-    "stripe-activity": ("stripe", [
-        "stripe/Itemized_balance_change_from_activity_SEK_2026-01-01_to_2026-02-01_"
-        "Europe-Stockholm.csv"]),
+    "stripe-itemized-payouts": (
+        "stripe",
+        ["stripe/Itemized_payouts_SEK_2026-01-01_to_2026-02-01_Europe-Stockholm.csv"],
+    ),
+    "stripe-activity": (
+        "stripe",
+        [
+            "stripe/Itemized_balance_change_from_activity_SEK_2026-01-01_to_2026-02-01_"
+            "Europe-Stockholm.csv"
+        ],
+    ),
     "stripe-year-end-1": ("stripe", [PAYOUT_RECON]),
-    "stripe-year-end-2": ("stripe", [PAYOUT_RECON, ("Balance_Summary.csv", (
-        SAMPLES / "stripe/Balance_Summary_SEK_2026-01-01_to_2026-02-01_Europe-Stockholm.csv"
-    ).read_bytes())]),
-    "stripe-bad-amount": ("stripe", ["stripe/balance_history.csv", ("export.csv",
-                                                                   BAD_AMOUNT.read_bytes())]),
+    "stripe-year-end-2": (
+        "stripe",
+        [
+            PAYOUT_RECON,
+            (
+                "Balance_Summary.csv",
+                (
+                    SAMPLES
+                    / "stripe/Balance_Summary_SEK_2026-01-01_to_2026-02-01_Europe-Stockholm.csv"
+                ).read_bytes(),
+            ),
+        ],
+    ),
+    "stripe-bad-amount": (
+        "stripe",
+        ["stripe/balance_history.csv", ("export.csv", BAD_AMOUNT.read_bytes())],
+    ),
     "stripe-idle": ("stripe", []),
     "pos-sie": ("pos", ["pos/kassa_sie_export.si"]),
     "pos-z1": ("pos", ["pos/z-dagrapport_K1_1001.csv"]),
@@ -109,8 +131,9 @@ def night(tmp_path, capsys, monkeypatch):
         _drop(folder / "inbox", items)
         folders.append(folder)
     mapping = tmp_path / "clients" / "bank-broken-mapping" / "mapping.yaml"
-    mapping.write_text(mapping.read_text(encoding="utf-8").replace("\naccounts:", "\nacounts:"),
-                       encoding="utf-8")
+    mapping.write_text(
+        mapping.read_text(encoding="utf-8").replace("\naccounts:", "\nacounts:"), encoding="utf-8"
+    )
     assert len(folders) == 25
     return folders
 
@@ -128,9 +151,20 @@ def _expected_sie(tmp_path: Path, client: str, folder: Path, capsys) -> dict[str
     scratch = tmp_path / "convert" / client
     scratch.mkdir(parents=True)
     inputs = [str(folder / "inbox" / name) for name in _good(client)]  # the run's order
-    code, _, err = run_cli(["convert", *inputs, "-m", str(folder / "mapping.yaml"), "--out",
-                            str(scratch / "{year}.si"), "--ledger",
-                            str(scratch / "ledger.sqlite"), "--quiet"], capsys)
+    code, _, err = run_cli(
+        [
+            "convert",
+            *inputs,
+            "-m",
+            str(folder / "mapping.yaml"),
+            "--out",
+            str(scratch / "{year}.si"),
+            "--ledger",
+            str(scratch / "ledger.sqlite"),
+            "--quiet",
+        ],
+        capsys,
+    )
     assert code == 0, err
     return {p.name: p.read_bytes() for p in sorted(scratch.glob("*.si"))}
 
@@ -141,10 +175,15 @@ def test_a_night_of_25_clients_then_the_same_downloads_again(night, tmp_path, ca
     clients = {c["client"]: c for c in summary["clients"]}
     assert list(clients) == list(CLIENTS)  # in the order given
     assert {n: c["status"] for n, c in clients.items() if c["status"] != "done"} == {
-        "bank-with-pdf": "attention", "bank-empty-file": "attention",
-        "bank-idle": "idle", "bank-broken-mapping": "attention",
-        "stripe-year-end-2": "attention", "stripe-bad-amount": "attention",
-        "stripe-idle": "idle", "pos-x-report": "attention"}
+        "bank-with-pdf": "attention",
+        "bank-empty-file": "attention",
+        "bank-idle": "idle",
+        "bank-broken-mapping": "attention",
+        "stripe-year-end-2": "attention",
+        "stripe-bad-amount": "attention",
+        "stripe-idle": "idle",
+        "pos-x-report": "attention",
+    }
 
     # Every inbox is empty: each file was archived (booked) or rejected with a note.
     for folder in night:
@@ -157,14 +196,18 @@ def test_a_night_of_25_clients_then_the_same_downloads_again(night, tmp_path, ca
             note = (folder / "rejected" / (name + ".why.txt")).read_text(encoding="utf-8")
             assert note.startswith(
                 f"{name}: not booked, nor the client's other files: {folder / 'mapping.yaml'}:"
-                if client == "bank-broken-mapping" else f"{name}: {folder / 'inbox' / name}:")
+                if client == "bank-broken-mapping"
+                else f"{name}: {folder / 'inbox' / name}:"
+            )
             assert REJECTED[client, name] in note.splitlines()[0]
             assert f"move the file back to {folder / 'inbox'}" in note
         archived = sorted(p.name for p in (folder / "archive").glob("*/*"))
         assert archived == (_good(client) if client != "bank-broken-mapping" else [])
         entry = clients[client]
         assert {f["name"]: f["status"] for f in entry["files"]} == {
-            **{n: "booked" for n in archived}, **{n: "rejected" for n in names}}
+            **{n: "booked" for n in archived},
+            **{n: "rejected" for n in names},
+        }
         if entry["status"] == "idle":
             assert entry["report"] is None and not list((folder / "reports").iterdir())
         else:  # the client's report is the summary's entry
@@ -180,12 +223,14 @@ def test_a_night_of_25_clients_then_the_same_downloads_again(night, tmp_path, ca
     # files alone, one a fiscal year, and its ledger holds each of their vouchers once.
     for folder in night:
         client = folder.name
-        written = {Path(o["path"]).name: Path(o["path"]).read_bytes()
-                   for o in clients[client]["outputs"]}
+        written = {
+            Path(o["path"]).name: Path(o["path"]).read_bytes() for o in clients[client]["outputs"]
+        }
         review = clients[client]["review"]  # the run's review page, beside its first file
         assert (review is None) == (written == {})
         assert sorted(p.name for p in (folder / "out").iterdir()) == sorted(
-            [*written, *([Path(review).name] if review else [])])
+            [*written, *([Path(review).name] if review else [])]
+        )
         if review:
             first = Path(clients[client]["outputs"][0]["path"])
             assert Path(review) == first.with_name(first.stem + ".html")
@@ -202,25 +247,40 @@ def test_a_night_of_25_clients_then_the_same_downloads_again(night, tmp_path, ca
         assert sorted(expected) == [f"{y}.si" for y in years]
         by_year = {o["year"]: Path(o["path"]).read_bytes() for o in clients[client]["outputs"]}
         assert {f"{y}.si": data for y, data in by_year.items()} == expected, client
-        vouchers = sum(len(read_sie(Path(o["path"])).document.vouchers)
-                       for o in clients[client]["outputs"])
+        vouchers = sum(
+            len(read_sie(Path(o["path"])).document.vouchers) for o in clients[client]["outputs"]
+        )
         assert vouchers == clients[client]["vouchers"] > 0
         with sqlite3.connect(folder / "ledger.sqlite") as db:
             assert db.execute("SELECT count(*) FROM vouchers").fetchone()[0] == vouchers
     for client in ("stripe-year-end-1", "stripe-year-end-2"):
         assert [o["year"] for o in clients[client]["outputs"]] == ["2025", "2026"]
         assert [Path(o["path"]).name for o in clients[client]["outputs"]] == [
-            "stripe_report-1-2025.si", "stripe_report-1-2026.si"]
+            "stripe_report-1-2025.si",
+            "stripe_report-1-2026.si",
+        ]
     assert summary["totals"] == {
-        "clients": 25, "files": 30, "booked": 23, "nothing_new": 0, "rejected": 7, "left": 0,
-        "errors": 1, "vouchers": sum(c["vouchers"] for c in clients.values())}
+        "clients": 25,
+        "files": 30,
+        "booked": 23,
+        "nothing_new": 0,
+        "rejected": 7,
+        "left": 0,
+        "errors": 1,
+        "vouchers": sum(c["vouchers"] for c in clients.values()),
+    }
 
     # The second night: the same downloads again (the good ones). Nothing is booked, every
     # file is archived beside the first night's copy, and the run exits 0.
     for folder in night:
-        _drop(folder / "inbox", [i for i in CLIENTS[folder.name][1]
-                                 if _name(i) in _good(folder.name)
-                                 and folder.name != "bank-broken-mapping"])
+        _drop(
+            folder / "inbox",
+            [
+                i
+                for i in CLIENTS[folder.name][1]
+                if _name(i) in _good(folder.name) and folder.name != "bank-broken-mapping"
+            ],
+        )
     before = {p: p.read_bytes() for f in night for p in (f / "out").iterdir()}
     code, again, err = _summary([*map(str, night), "--jobs", "2"], capsys)
     assert code == 0, err
@@ -231,8 +291,9 @@ def test_a_night_of_25_clients_then_the_same_downloads_again(night, tmp_path, ca
         assert list((folder / "inbox").iterdir()) == []
         for name in _good(folder.name) if folder.name != "bank-broken-mapping" else []:
             stem, suffix = os.path.splitext(name)
-            assert sorted(p.name for p in (folder / "archive").glob("*/*")
-                          if p.name.startswith(stem)) == sorted([name, f"{stem}-2{suffix}"])
+            assert sorted(
+                p.name for p in (folder / "archive").glob("*/*") if p.name.startswith(stem)
+            ) == sorted([name, f"{stem}-2{suffix}"])
 
 
 def test_the_table_and_quiet(night, capsys):
@@ -242,22 +303,30 @@ def test_the_table_and_quiet(night, capsys):
     assert code == 2
     lines = out.splitlines()
     assert "┃ Client" in lines[1] and "New vouchers" in lines[1] and "Rejected" in lines[1]
-    assert any("bank-bgmax" in line and " done " in line and "bgmax-1.si" in line
-               for line in lines)
-    assert lines[-1].startswith("3 clients, 3 files: 18 new vouchers, 0 files with nothing new, "
-                                "1 rejected, 0 errors")
+    assert any("bank-bgmax" in line and " done " in line and "bgmax-1.si" in line for line in lines)
+    assert lines[-1].startswith(
+        "3 clients, 3 files: 18 new vouchers, 0 files with nothing new, 1 rejected, 0 errors"
+    )
     pdf = night[6] / "rejected" / "kontoutdrag.pdf"
-    assert err.startswith(f"bokfor: error: bank-with-pdf: kontoutdrag.pdf rejected, moved to "
-                          f"{pdf} (why: kontoutdrag.pdf.why.txt): {night[6]}/inbox/kontoutdrag.pdf:"
-                          " not a file bokfor can read")
+    assert err.startswith(
+        f"bokfor: error: bank-with-pdf: kontoutdrag.pdf rejected, moved to "
+        f"{pdf} (why: kontoutdrag.pdf.why.txt): {night[6]}/inbox/kontoutdrag.pdf:"
+        " not a file bokfor can read"
+    )
     assert "bokfor: warning: bank-with-pdf:" in err  # camt's pending entry
     _drop(night[6] / "inbox", [("scan.pdf", b"%PDF")])
     code, out, err = run_cli(["run", *map(str, folders), "--quiet"], capsys)
     assert (code, out) == (2, "")
-    assert err == (f"bokfor: error: bank-with-pdf: scan.pdf rejected, moved to "
-                   f"{night[6] / 'rejected' / 'scan.pdf'} (why: scan.pdf.why.txt): "
-                   f"{night[6]}/inbox/scan.pdf: not a file bokfor can read: its header matches "
-                   "no known format") + err[err.index(" Fix: bokfor reads:"):]
+    assert (
+        err
+        == (
+            f"bokfor: error: bank-with-pdf: scan.pdf rejected, moved to "
+            f"{night[6] / 'rejected' / 'scan.pdf'} (why: scan.pdf.why.txt): "
+            f"{night[6]}/inbox/scan.pdf: not a file bokfor can read: its header matches "
+            "no known format"
+        )
+        + err[err.index(" Fix: bokfor reads:") :]
+    )
     assert err.count("\n") == 1
     code, out, err = run_cli(["run", *map(str, folders), "--quiet"], capsys)
     assert (code, out, err) == (0, "", "")  # all idle: cron mails nothing
@@ -282,10 +351,12 @@ def test_a_crashed_client_is_its_own_internal_error(night, capsys, monkeypatch):
     assert [c["status"] for c in summary["clients"]] == ["done", "failed", "failed", "done"]
     assert clients["bank-camt053"]["errors"] == [
         "internal error: the client's process was killed by signal 9 (SIGKILL) (a bug: report "
-        "it; the client's files are where they were)"]
+        "it; the client's files are where they were)"
+    ]
     assert clients["bank-camt054"]["errors"] == [
         "internal error: the client's process failed: ZeroDivisionError: division by zero (a "
-        "bug: report it; the client's files are where they were)"]
+        "bug: report it; the client's files are where they were)"
+    ]
     assert (night[1] / "inbox" / "camt053_seb.xml").exists()
     assert clients["bank-mt940"]["vouchers"] == 12
     assert "bokfor: error: bank-camt053: internal error" in err
@@ -301,7 +372,12 @@ def test_inbox_skips_hidden_and_partial_files(night, capsys):
     assert code == 0, err
     assert [f["name"] for f in summary["clients"][0]["files"]] == ["bgmax_ocr.txt"]
     assert sorted(p.name for p in inbox.iterdir()) == [
-        ".DS_Store", "april.csv.crdownload", "mars.csv.part", "subfolder", "~$lista.xlsx"]
+        ".DS_Store",
+        "april.csv.crdownload",
+        "mars.csv.part",
+        "subfolder",
+        "~$lista.xlsx",
+    ]
 
 
 def test_client_config_paths_and_strict(night, capsys):
@@ -309,7 +385,9 @@ def test_client_config_paths_and_strict(night, capsys):
     folder = night[0]
     (folder / "bokfor.yaml").write_text(
         "client: Kund AB\nmapping: mapping.yaml\ninbox: nedladdat\nout: 'sie/{year}-{run}.si'\n"
-        "ledger: data/bokfor.sqlite\narchive: klart\n", encoding="utf-8")
+        "ledger: data/bokfor.sqlite\narchive: klart\n",
+        encoding="utf-8",
+    )
     (folder / "nedladdat").mkdir()
     (folder / "data").mkdir()
     shutil.move(folder / "inbox" / "bgmax_ocr.txt", folder / "nedladdat" / "bgmax_ocr.txt")
@@ -327,8 +405,9 @@ def test_a_doubt_under_strict_rejects_the_clients_files(night, capsys):
     two formats): with strict (the default) the night's files go to rejected/ with the
     doubt and nothing is booked; `strict: false` books them with a warning."""
     folder = night[1]  # bank-camt053
-    shutil.copyfile(REPO / "tests" / "fixtures" / "ledger_v3" / "bank.yaml",
-                    folder / "mapping.yaml")
+    shutil.copyfile(
+        REPO / "tests" / "fixtures" / "ledger_v3" / "bank.yaml", folder / "mapping.yaml"
+    )
     code, summary, err = _summary([str(folder)], capsys)
     assert code == 0, err
     seb = REPO / "tests" / "errors" / "convert-bank-doubt-strict" / "seb.csv"
@@ -340,19 +419,26 @@ def test_a_doubt_under_strict_rejects_the_clients_files(night, capsys):
     assert (entry["vouchers"], entry["rejected"], entry["outputs"]) == (0, 2, [])
     assert entry["errors"][0].startswith(
         f"{folder}/inbox/seb.csv: --strict: 3 warnings that may mean rows booked twice or "
-        "lost; nothing was written")
+        "lost; nothing was written"
+    )
     assert sorted(p.name for p in (folder / "out").iterdir()) == ["camt-1.html", "camt-1.si"]
-    (folder / "bokfor.yaml").write_text("mapping: mapping.yaml\nstrict: false\n",
-                                        encoding="utf-8")
+    (folder / "bokfor.yaml").write_text("mapping: mapping.yaml\nstrict: false\n", encoding="utf-8")
     for name in ("seb.csv", "bgmax_ocr.txt"):
         shutil.move(folder / "rejected" / name, folder / "inbox" / name)
     code, summary, err = _summary([str(folder)], capsys)
     assert code == 0, err
     entry = summary["clients"][0]
     assert [(f["name"], f["status"]) for f in entry["files"]] == [
-        ("bgmax_ocr.txt", "booked"), ("seb.csv", "booked")]
-    assert sum("was exported from camt (another format of the same bank account)" in w
-               for w in entry["warnings"]) == 3
+        ("bgmax_ocr.txt", "booked"),
+        ("seb.csv", "booked"),
+    ]
+    assert (
+        sum(
+            "was exported from camt (another format of the same bank account)" in w
+            for w in entry["warnings"]
+        )
+        == 3
+    )
 
 
 def test_action_push_posts_each_voucher_once(tmp_path, capsys, env):
@@ -371,8 +457,9 @@ def test_action_push_posts_each_voucher_once(tmp_path, capsys, env):
     assert code == 0, err
     entry = summary["clients"][0]
     assert (entry["action"], entry["vouchers"], entry["status"]) == ("push", 6, "done")
-    assert entry["outputs"] == [{"path": f"Fortnox ({env.base_url})", "year": None,
-                                 "export": 1, "vouchers": 6}]
+    assert entry["outputs"] == [
+        {"path": f"Fortnox ({env.base_url})", "year": None, "export": 1, "vouchers": 6}
+    ]
     assert_exactly_once(env, folder / "ledger.sqlite", 6)
     shutil.copyfile(csv, folder / "inbox" / "balance.csv")
     code, summary, err = _summary([str(folder)], capsys)
@@ -388,15 +475,42 @@ def test_convert_reads_the_files_in_a_directory(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
     folder = tmp_path / "downloads"
     folder.mkdir()
-    _drop(folder, ["bank/nets_ocr_dnb.txt", "bank/bgmax_ocr.txt", (".~lock.x#", b"x"),
-                   ("mars.csv.part", b"x")])
+    _drop(
+        folder,
+        [
+            "bank/nets_ocr_dnb.txt",
+            "bank/bgmax_ocr.txt",
+            (".~lock.x#", b"x"),
+            ("mars.csv.part", b"x"),
+        ],
+    )
     common = ["-m", str(REPO / "mappings" / "bank.yaml"), "--quiet"]
-    code, _, err = run_cli(["convert", str(folder), *common, "--out", str(tmp_path / "dir.si"),
-                            "--ledger", str(tmp_path / "a.sqlite")], capsys)
+    code, _, err = run_cli(
+        [
+            "convert",
+            str(folder),
+            *common,
+            "--out",
+            str(tmp_path / "dir.si"),
+            "--ledger",
+            str(tmp_path / "a.sqlite"),
+        ],
+        capsys,
+    )
     assert code == 0, err
     named = [str(folder / "bgmax_ocr.txt"), str(folder / "nets_ocr_dnb.txt")]
-    code, _, err = run_cli(["convert", *named, *common, "--out", str(tmp_path / "named.si"),
-                            "--ledger", str(tmp_path / "b.sqlite")], capsys)
+    code, _, err = run_cli(
+        [
+            "convert",
+            *named,
+            *common,
+            "--out",
+            str(tmp_path / "named.si"),
+            "--ledger",
+            str(tmp_path / "b.sqlite"),
+        ],
+        capsys,
+    )
     assert code == 0, err
     assert (tmp_path / "dir.si").read_bytes() == (tmp_path / "named.si").read_bytes()
     assert len(read_sie(tmp_path / "dir.si").document.vouchers) == 11
@@ -408,13 +522,24 @@ def test_init_client_gives_a_mapping_that_checks(kind, tmp_path, capsys):
     of that kind; bank: a starter of its own, tests/test_authoring.py) and passes `mapping
     check`; the folder has every folder `run` uses."""
     folder = tmp_path / "Kund & Co"
-    code, out, err = run_cli(["init", "--client", str(folder),
-                              *(["--kind", kind] if kind else [])], capsys)
+    code, out, err = run_cli(
+        ["init", "--client", str(folder), *(["--kind", kind] if kind else [])], capsys
+    )
     assert code == 0, err
     assert sorted(p.name for p in folder.iterdir()) == [
-        "archive", "bokfor.yaml", "inbox", "mapping.yaml", "out", "rejected", "reports"]
-    source = REPO / "mappings" / f"{kind}.yaml" if kind in ("stripe", "pos") else \
-        REPO / "src" / "bokfor" / ("starter.yaml" if kind is None else "starters/bank.yaml")
+        "archive",
+        "bokfor.yaml",
+        "inbox",
+        "mapping.yaml",
+        "out",
+        "rejected",
+        "reports",
+    ]
+    source = (
+        REPO / "mappings" / f"{kind}.yaml"
+        if kind in ("stripe", "pos")
+        else REPO / "src" / "bokfor" / ("starter.yaml" if kind is None else "starters/bank.yaml")
+    )
     assert (folder / "mapping.yaml").read_bytes() == source.read_bytes()
     assert 'client: "Kund & Co"' in (folder / "bokfor.yaml").read_text(encoding="utf-8")
     if kind:
@@ -434,17 +559,21 @@ def test_one_run_of_a_client_at_a_time(night, capsys):
         code, summary, err = _summary([str(folder), str(night[1])], capsys)
     assert code == 2
     busy, other = summary["clients"]
-    assert busy["errors"] == [f"{folder}: another bokfor run is running this client; its files "
-                              "were left to it Fix: run each client from one cron job only."]
+    assert busy["errors"] == [
+        f"{folder}: another bokfor run is running this client; its files "
+        "were left to it Fix: run each client from one cron job only."
+    ]
     assert [(f["name"], f["status"], f["to"]) for f in busy["files"]] == [
-        ("bgmax_ocr.txt", "left", None)]
+        ("bgmax_ocr.txt", "left", None)
+    ]
     assert (folder / "inbox" / "bgmax_ocr.txt").exists() and other["status"] == "done"
     code, summary, err = _summary([str(folder)], capsys)
     assert code == 0 and summary["clients"][0]["vouchers"] == 6
 
 
 def test_a_push_refused_part_way_leaves_the_files_and_reports_what_was_posted(
-        tmp_path, capsys, env, monkeypatch):
+    tmp_path, capsys, env, monkeypatch
+):
     """Fortnox refuses the 4th of 6 vouchers: 3 are posted and recorded. The files stay in
     the inbox, reported as such (before: rejected, "not booked", 0 vouchers: a bookkeeper
     might enter the 3 by hand); the next night posts the rest once."""
@@ -467,11 +596,16 @@ def test_a_push_refused_part_way_leaves_the_files_and_reports_what_was_posted(
     code, summary, err = _summary([str(folder)], capsys)
     entry = summary["clients"][0]
     assert code == 2 and entry["status"] == "attention"
-    assert entry["outputs"] == [{"path": f"Fortnox ({env.base_url})", "year": None,
-                                 "export": None, "vouchers": 3}]
+    assert entry["outputs"] == [
+        {"path": f"Fortnox ({env.base_url})", "year": None, "export": None, "vouchers": 3}
+    ]
     assert [(f["name"], f["status"], f["error"]) for f in entry["files"]] == [
-        ("balance.csv", "left", "3 vouchers posted and recorded; the rest were not: left in "
-         "the inbox")]
+        (
+            "balance.csv",
+            "left",
+            "3 vouchers posted and recorded; the rest were not: left in the inbox",
+        )
+    ]
     assert (folder / "inbox" / "balance.csv").exists() and not list(folder.glob("rejected/*"))
     monkeypatch.setattr(env, "post_voucher", post)
     code, summary, err = _summary([str(folder)], capsys)
@@ -480,8 +614,7 @@ def test_a_push_refused_part_way_leaves_the_files_and_reports_what_was_posted(
     assert_exactly_once(env, folder / "ledger.sqlite", 6)
 
 
-def test_a_file_that_changes_while_it_is_booked_stays_in_the_inbox(night, capsys,
-                                                                   monkeypatch):
+def test_a_file_that_changes_while_it_is_booked_stays_in_the_inbox(night, capsys, monkeypatch):
     """A download still being written when the run read it: its rows read were booked, the
     file is not archived (it would be, with rows never booked); the next run books the rest."""
     from bokfor import steps
@@ -507,12 +640,14 @@ def test_a_file_that_changes_while_it_is_booked_stays_in_the_inbox(night, capsys
     monkeypatch.setattr(steps, "carry_out", carry_out)
     code, summary, _ = _summary([str(folder)], capsys)
     assert code == 0
-    assert [(f["name"], f["status"], f["vouchers"]) for f in summary["clients"][0]["files"]] \
-        == [("balance.csv", "booked", 1)]  # the late charge: a voucher of its own
+    assert [(f["name"], f["status"], f["vouchers"]) for f in summary["clients"][0]["files"]] == [
+        ("balance.csv", "booked", 1)
+    ]  # the late charge: a voucher of its own
 
 
-def test_links_in_the_inbox_are_rejected_and_a_folder_named_twice_runs_once(night, capsys,
-                                                                           tmp_path):
+def test_links_in_the_inbox_are_rejected_and_a_folder_named_twice_runs_once(
+    night, capsys, tmp_path
+):
     folder = next(f for f in night if f.name == "bank-mt940")
     outside = tmp_path / "outside.sta"
     shutil.copyfile(SAMPLES / "bank" / "mt940_seb.sta", outside)

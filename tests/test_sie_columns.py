@@ -40,24 +40,29 @@ ENDINGS = st.sampled_from(["a \\", "a\\ \\", 'b " \\', " åäö\t\\ ", "x" * 11 
 # Faults, each applied to the first voucher (or its first line): what both paths refuse.
 FAULTS = {
     "unbalanced": lambda v: dataclasses.replace(
-        v, lines=(v.lines[0]._replace(amount=v.lines[0].amount + 1), *v.lines[1:])),
+        v, lines=(v.lines[0]._replace(amount=v.lines[0].amount + 1), *v.lines[1:])
+    ),
     "no rows": lambda v: dataclasses.replace(v, lines=()),
     "outside the year": lambda v: dataclasses.replace(v, date=dt.date(2027, 1, 1)),
     "no cp437 form": lambda v: dataclasses.replace(v, text=v.text + "\u2615"),
     "row text without cp437 form": lambda v: dataclasses.replace(
-        v, lines=(v.lines[0]._replace(text="\u2615"), *v.lines[1:])),
+        v, lines=(v.lines[0]._replace(text="\u2615"), *v.lines[1:])
+    ),
     "series ending in a backslash": lambda v: dataclasses.replace(v, series="A\\"),
     "series with a control character": lambda v: dataclasses.replace(v, series="A\tB"),
     "dimension 0": lambda v: dataclasses.replace(
-        v, lines=(v.lines[0]._replace(dims=((0, "X"),)), *v.lines[1:])),
+        v, lines=(v.lines[0]._replace(dims=((0, "X"),)), *v.lines[1:])
+    ),
     "quantity not a number": lambda v: dataclasses.replace(
-        v, lines=(v.lines[0]._replace(quantity=Decimal("NaN")), *v.lines[1:])),
+        v, lines=(v.lines[0]._replace(quantity=Decimal("NaN")), *v.lines[1:])
+    ),
     "numbers descending": lambda v: dataclasses.replace(v, series="N", number=5),
 }
 
 
-def _both(doc: SieDocument, checksum: bool, limit: int | None
-          ) -> tuple[tuple[bytes, list[str]] | str, tuple[bytes, list[str]] | str]:
+def _both(
+    doc: SieDocument, checksum: bool, limit: int | None
+) -> tuple[tuple[bytes, list[str]] | str, tuple[bytes, list[str]] | str]:
     """What each path writes and notices, or the message it refuses the document with."""
     results = []
     for render in (writer.render_to, writer._render_rows_to):
@@ -74,8 +79,13 @@ def _both(doc: SieDocument, checksum: bool, limit: int | None
 
 
 @settings(max_examples=150, deadline=None)
-@given(data=st.data(), checksum=st.booleans(), limit=st.sampled_from([50, None, 12, 1]),
-       chunk=st.sampled_from([1, 2, 3, 5, 1 << 16]), piece=st.sampled_from([1, 2, 7, 1 << 12]))
+@given(
+    data=st.data(),
+    checksum=st.booleans(),
+    limit=st.sampled_from([50, None, 12, 1]),
+    chunk=st.sampled_from([1, 2, 3, 5, 1 << 16]),
+    piece=st.sampled_from([1, 2, 7, 1 << 12]),
+)
 def test_columns_write_what_the_per_row_path_writes(
     data: st.DataObject, checksum: bool, limit: int | None, chunk: int, piece: int
 ) -> None:
@@ -86,10 +96,14 @@ def test_columns_write_what_the_per_row_path_writes(
     if fault:
         first = FAULTS[fault](doc.vouchers[0])
         later = [v for v in doc.vouchers[1:] if fault != "numbers descending"]
-        extra = [dataclasses.replace(first, series="N", number=9)] \
-            if fault == "numbers descending" else []
-        doc = dataclasses.replace(doc, vouchers=[*extra, first, *later],
-                                  accounts={**doc.accounts, **{"1930": "Bank"}})
+        extra = (
+            [dataclasses.replace(first, series="N", number=9)]
+            if fault == "numbers descending"
+            else []
+        )
+        doc = dataclasses.replace(
+            doc, vouchers=[*extra, first, *later], accounts={**doc.accounts, **{"1930": "Bank"}}
+        )
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(columns, "_CHUNK_LINES", chunk)
         patch.setattr(columns, "_PIECE", piece)
@@ -101,8 +115,9 @@ def test_columns_write_what_the_per_row_path_writes(
 
 @pytest.mark.parametrize("chunk", [1, 2, 3, 4, 1 << 16])
 @pytest.mark.parametrize("checksum", [False, True])
-def test_golden_document_at_every_chunk_size(chunk: int, checksum: bool,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_golden_document_at_every_chunk_size(
+    chunk: int, checksum: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(columns, "_CHUNK_LINES", chunk)
     monkeypatch.setattr(columns, "_PIECE", max(1, chunk - 1))
     doc = golden_doc()
@@ -114,8 +129,10 @@ def test_golden_document_at_every_chunk_size(chunk: int, checksum: bool,
 
 def test_an_amount_past_int64_is_written_by_the_per_row_path() -> None:
     ore = 2**70
-    doc = dataclasses.replace(golden_doc(), vouchers=[Voucher("A", dt.date(2026, 5, 5), "x", (
-        Line("1930", ore), Line("3001", -ore)))])
+    doc = dataclasses.replace(
+        golden_doc(),
+        vouchers=[Voucher("A", dt.date(2026, 5, 5), "x", (Line("1930", ore), Line("3001", -ore)))],
+    )
     with pytest.raises(OverflowError):
         frames.voucher_frames(doc.vouchers)
     written, rows = _both(doc, True, 50)
@@ -129,19 +146,36 @@ def test_voucher_frames_hold_the_vouchers_columns() -> None:
     assert f.vouchers.schema == pl.Schema(frames.VOUCHER_COLUMNS)
     assert f.lines.schema == pl.Schema(frames.LINE_COLUMNS)
     assert f.vouchers.rows() == [
-        (i, v.series, v.number, v.date, v.text, v.reg_date) for i, v in enumerate(doc.vouchers)]
+        (i, v.series, v.number, v.date, v.text, v.reg_date) for i, v in enumerate(doc.vouchers)
+    ]
     assert f.lines.rows() == [
-        (i, line.account, line.amount, [{"dim": d, "object": o} for d, o in line.dims],
-         line.text, None if line.quantity is None else format(line.quantity, "f"), line.date)
-        for i, v in enumerate(doc.vouchers) for line in v.lines]
+        (
+            i,
+            line.account,
+            line.amount,
+            [{"dim": d, "object": o} for d, o in line.dims],
+            line.text,
+            None if line.quantity is None else format(line.quantity, "f"),
+            line.date,
+        )
+        for i, v in enumerate(doc.vouchers)
+        for line in v.lines
+    ]
     assert f.described is doc.vouchers
 
 
 def test_a_small_document_is_written_without_importing_polars() -> None:
     """Importing Polars costs more than the columns save on a few hundred lines."""
-    code = ("import sys; from tests.test_sie_writer import golden_doc; "
-            "from bokfor.sie.writer import render; render(golden_doc(), checksum=True); "
-            "print('polars' in sys.modules)")
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=Path(__file__).parent.parent)
+    code = (
+        "import sys; from tests.test_sie_writer import golden_doc; "
+        "from bokfor.sie.writer import render; render(golden_doc(), checksum=True); "
+        "print('polars' in sys.modules)"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).parent.parent,
+    )
     assert run.stdout.strip() == "False"

@@ -125,7 +125,7 @@ def test_rtrans_copy_with_other_date_and_no_sign_is_still_the_copy() -> None:
 
 def test_rtrans_followed_by_a_different_trans_keeps_both() -> None:
     data = _small(
-        "#VER A 1 20260110 x\n{\n#RTRANS 1930 {} 2.00\n#TRANS 1930 {1 \"7\"} 2.00\n"
+        '#VER A 1 20260110 x\n{\n#RTRANS 1930 {} 2.00\n#TRANS 1930 {1 "7"} 2.00\n'
         "#TRANS 3001 {} -4.00\n}\n"
     )
     lines = parse(data, "r.si").document.vouchers[0].lines
@@ -183,12 +183,16 @@ def test_encodings(name: str, encoding: str, notice: str | None) -> None:
 def test_iso_8859_15_is_told_by_its_euro_sign() -> None:
     """BL Administration writes ISO-8859-15 under #FORMAT PC8 (issue 20): with a '€' (A4)
     the file is read as ISO-8859-15, never as Latin-1's '¤'."""
-    data = fixture("encoding_latin1.si").read_bytes().replace(
-        "Dagskassa Östra".encode("latin-1"), "Dagskassa Östra 5 €".encode("iso-8859-15"))
+    data = (
+        fixture("encoding_latin1.si")
+        .read_bytes()
+        .replace("Dagskassa Östra".encode("latin-1"), "Dagskassa Östra 5 €".encode("iso-8859-15"))
+    )
     result = parse(data, "euro.si")
     assert result.encoding == "iso-8859-15"
     assert [n.message for n in result.notices] == [
-        "file is ISO-8859-15 (byte A4 is €), not CP437 as SIE requires; read as ISO-8859-15"]
+        "file is ISO-8859-15 (byte A4 is €), not CP437 as SIE requires; read as ISO-8859-15"
+    ]
     assert result.document.vouchers[0].text == "Dagskassa Östra 5 €"
 
 
@@ -200,8 +204,10 @@ def test_a_checksum_mismatch_names_the_encoding_it_was_computed_in() -> None:
     data = (first + "\n#KSUMMA\n" + rest + "#KSUMMA 123456789\n").encode("utf-8")
     with pytest.raises(SieError) as info:
         parse(data, "k.si")
-    assert "#KSUMMA checksum mismatch: the file states 123456789, its contents (read as " \
-           "UTF-8) give " in str(info.value)
+    assert (
+        "#KSUMMA checksum mismatch: the file states 123456789, its contents (read as "
+        "UTF-8) give " in str(info.value)
+    )
 
 
 def test_cp437_box_drawing_with_swedish_letters_stays_cp437() -> None:
@@ -322,10 +328,10 @@ def test_comma_decimal_hint_says_how_to_fix() -> None:
         ("#TRANS 1930 {} 1.005", "#TRANS: amount '1.005' is not a SIE amount"),
         # a thousands space splits the amount; the rest lands in the date field
         ("#TRANS 1930 {} 1 000.00", "#TRANS: transaction date '000.00' is not a valid date"),
-        ("#TRANS 1930 {} 1.00 \"\" \"\" 2,5", "#TRANS: quantity '2,5' is not a number"),
+        ('#TRANS 1930 {} 1.00 "" "" 2,5', "#TRANS: quantity '2,5' is not a number"),
         ("#TRANS 1930 1.00", "#TRANS: expected an object list {...} after the account"),
         ("#TRANS 1930 {1} 1.00", "#TRANS: object list {1} is not pairs of dimension and object"),
-        ("#TRANS 1930 {1 \"A\" 1.00", "object list has no closing '}'"),
+        ('#TRANS 1930 {1 "A" 1.00', "object list has no closing '}'"),
     ],
 )
 def test_bad_rows(row: str, message: str) -> None:
@@ -344,8 +350,7 @@ def test_trans_outside_voucher_is_refused() -> None:
 def test_missing_file() -> None:
     with pytest.raises(SieError) as err:
         read(FIXTURES / "does-not-exist.si")
-    assert (err.value.message, err.value.hint) == ("no such file",
-                                                   "give the path of a SIE file.")
+    assert (err.value.message, err.value.hint) == ("no such file", "give the path of a SIE file.")
 
 
 def test_every_fixture_reads_or_fails_with_sie_error() -> None:
@@ -538,8 +543,9 @@ def test_4e_with_records_bokfor_does_not_use() -> None:
             text="Dagskassa",
             reg_date=D(2025, 1, 11),
             lines=(
-                Line("1930", 25050, ((1, "100"), (21, "A1")), "Kassa 1", Decimal(3),
-                     D(2025, 1, 10)),
+                Line(
+                    "1930", 25050, ((1, "100"), (21, "A1")), "Kassa 1", Decimal(3), D(2025, 1, 10)
+                ),
                 Line("3001", -25050, ((1, "100"),), quantity=Decimal(-3)),
             ),
         )
@@ -558,8 +564,7 @@ def test_4e_with_records_bokfor_does_not_use() -> None:
         (
             "sietyp3_ksumma.se",
             6,
-            "a SIE type 3 file (balances per object, no vouchers): only SIE type 4 is "
-            "supported",
+            "a SIE type 3 file (balances per object, no vouchers): only SIE type 4 is supported",
         ),
         (
             "html_404.si",
@@ -578,10 +583,17 @@ def test_not_type_4(name: str, line: int, message: str) -> None:
     ("data", "line", "message"),
     [
         (b"", 1, "the file holds no SIE records (lines starting with '#'): it is not a SIE file"),
-        (b"\r\n \r\n", 1, "the file holds no SIE records (lines starting with '#'): it is "
-         "not a SIE file"),
-        (b'\xef\xbb\xbf<?xml version="1.0"?>\n<Sie/>', 1, "the file is an HTML or XML "
-         "document, not a SIE 4 file (SIE 5 files are XML; a saved web page is HTML)"),
+        (
+            b"\r\n \r\n",
+            1,
+            "the file holds no SIE records (lines starting with '#'): it is not a SIE file",
+        ),
+        (
+            b'\xef\xbb\xbf<?xml version="1.0"?>\n<Sie/>',
+            1,
+            "the file is an HTML or XML "
+            "document, not a SIE 4 file (SIE 5 files are XML; a saved web page is HTML)",
+        ),
         (b"#SIETYP 5\n", 1, "SIE type '5': only SIE type 4 is supported"),
         (  # a page with a style sheet has lines starting with '#'
             b"<html>\n<style>\n#VER { color: red }\n</style>\n</html>\n",
@@ -622,14 +634,37 @@ def test_closing_checksum_with_unicode_digit_is_a_mismatch() -> None:
     assert err.value.message.startswith("#KSUMMA checksum mismatch")
 
 
-_SEEDS = sorted(
-    p.read_bytes() for p in FIXTURES.iterdir() if p.suffix.lower() in (".si", ".se")
-)
+_SEEDS = sorted(p.read_bytes() for p in FIXTURES.iterdir() if p.suffix.lower() in (".si", ".se"))
 _PIECES = [
-    b"#VER ", b"#TRANS ", b"#RTRANS ", b"#BTRANS ", b"#KSUMMA", b"#RAR 0 ", b"#SIETYP 4",
-    b"{", b"}", b'"', b'\\"', b"\r\n", b"\r", b"\n", b"\x1a", b"\t", b" ", b"-", b".",
-    b"2026-01-10", b"20261231", b"\xc2\xb2", b"\xef\xbb\xbf", b"\xe5", b"\x86", b"\xff",
-    b"<", b'{1 "2"}', b"99999999999999999999",
+    b"#VER ",
+    b"#TRANS ",
+    b"#RTRANS ",
+    b"#BTRANS ",
+    b"#KSUMMA",
+    b"#RAR 0 ",
+    b"#SIETYP 4",
+    b"{",
+    b"}",
+    b'"',
+    b'\\"',
+    b"\r\n",
+    b"\r",
+    b"\n",
+    b"\x1a",
+    b"\t",
+    b" ",
+    b"-",
+    b".",
+    b"2026-01-10",
+    b"20261231",
+    b"\xc2\xb2",
+    b"\xef\xbb\xbf",
+    b"\xe5",
+    b"\x86",
+    b"\xff",
+    b"<",
+    b'{1 "2"}',
+    b"99999999999999999999",
 ]
 
 
@@ -675,8 +710,7 @@ def test_parse_mutated_fixtures_raises_only_sie_error(
 
 def _small(body: str, encoding: str = "cp437") -> bytes:
     head = (
-        '#FLAGGA 0\n#PROGRAM "Kassa" 1\n#FORMAT PC8\n#GEN 20260105\n#SIETYP 4\n'
-        '#FNAMN "Test AB"\n'
+        '#FLAGGA 0\n#PROGRAM "Kassa" 1\n#FORMAT PC8\n#GEN 20260105\n#SIETYP 4\n#FNAMN "Test AB"\n'
     )
     return (head + body).encode(encoding)
 
@@ -686,8 +720,10 @@ def test_cp437_that_happens_to_be_valid_utf8_is_read_as_cp437(tmp_path):
     UTF-8 only when that gives the letters a Nordic accounting file has."""
     from bokfor.sie.reader import parse
 
-    data = ('#FLAGGA 0\r\n#FORMAT PC8\r\n#SIETYP 4\r\n#FNAMN "╤₧ Bolaget"\r\n'
-            '#RAR 0 20260101 20261231\r\n').encode("cp437")
+    data = (
+        '#FLAGGA 0\r\n#FORMAT PC8\r\n#SIETYP 4\r\n#FNAMN "╤₧ Bolaget"\r\n'
+        "#RAR 0 20260101 20261231\r\n"
+    ).encode("cp437")
     data.decode("utf-8")  # the trap: valid UTF-8
     result = parse(data, "x.si")
     assert (result.encoding, result.document.company.name) == ("cp437", "╤₧ Bolaget")

@@ -62,9 +62,13 @@ MAYBE_DAY = st.none() | days
 
 
 @st.composite
-def lines(draw: st.DrawFn, account: st.SearchStrategy[str], day: dt.date,
-          text: st.SearchStrategy[str] = texts, amount: st.SearchStrategy[int] = amounts,
-          ) -> tuple[Line, ...]:
+def lines(
+    draw: st.DrawFn,
+    account: st.SearchStrategy[str],
+    day: dt.date,
+    text: st.SearchStrategy[str] = texts,
+    amount: st.SearchStrategy[int] = amounts,
+) -> tuple[Line, ...]:
     def one(amount: int) -> Line:
         other_day = draw(MAYBE_DAY)
         return Line(
@@ -82,8 +86,12 @@ def lines(draw: st.DrawFn, account: st.SearchStrategy[str], day: dt.date,
 
 
 @st.composite
-def documents(draw: st.DrawFn, text: st.SearchStrategy[str] = texts,
-              amount: st.SearchStrategy[int] = amounts, max_vouchers: int = 4) -> SieDocument:
+def documents(
+    draw: st.DrawFn,
+    text: st.SearchStrategy[str] = texts,
+    amount: st.SearchStrategy[int] = amounts,
+    max_vouchers: int = 4,
+) -> SieDocument:
     pool = st.sampled_from(draw(st.lists(accounts, min_size=1, max_size=6, unique=True)))
     vouchers = []
     numbers: dict[str, int] = {}
@@ -119,8 +127,9 @@ def documents(draw: st.DrawFn, text: st.SearchStrategy[str] = texts,
     )
 
 
-def expected_voucher(v: Voucher, limit: int | None, replace: dict[str, str] | None = None
-                     ) -> Voucher:
+def expected_voucher(
+    v: Voucher, limit: int | None, replace: dict[str, str] | None = None
+) -> Voucher:
     return Voucher(
         series=v.series,
         number=v.number,
@@ -169,12 +178,20 @@ def test_render_then_parse_gives_the_document_back(
 
 
 def test_amount_extremes_round_trip() -> None:
-    for ore, written in [(0, "0.00"), (1, "0.01"), (-1, "-0.01"), (-100, "-1.00"),
-                         (10**15 + 7, "10000000000000.07"), (-(10**15) - 7, "-10000000000000.07")]:
+    for ore, written in [
+        (0, "0.00"),
+        (1, "0.01"),
+        (-1, "-0.01"),
+        (-100, "-1.00"),
+        (10**15 + 7, "10000000000000.07"),
+        (-(10**15) - 7, "-10000000000000.07"),
+    ]:
         v = Voucher("A", dt.date(2026, 5, 5), "x", (Line("1930", ore), Line("3001", -ore)))
         doc = SieDocument(
-            company=Company("AB"), generated=dt.date(2026, 5, 5),
-            accounts={"1930": "Bank", "3001": "Sales"}, vouchers=[v],
+            company=Company("AB"),
+            generated=dt.date(2026, 5, 5),
+            accounts={"1930": "Bank", "3001": "Sales"},
+            vouchers=[v],
         )
         data, _ = render(doc)
         assert f"#TRANS 1930 {{}} {written}\r\n".encode() in data

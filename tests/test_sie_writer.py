@@ -89,8 +89,9 @@ def simple_doc(*vouchers: Voucher, **changes: object) -> SieDocument:
 _SALE_DAY = D(2026, 1, 15)
 
 
-def sale(text: str = "Försäljning", day: dt.date = _SALE_DAY, amount: int = 10000,
-         **kw: object) -> Voucher:
+def sale(
+    text: str = "Försäljning", day: dt.date = _SALE_DAY, amount: int = 10000, **kw: object
+) -> Voucher:
     return Voucher("A", day, text, (Line("1930", amount), Line("3001", -amount)), **kw)
 
 
@@ -197,8 +198,12 @@ def test_balances_are_written_in_4e() -> None:
 
 def test_unbalanced_voucher_is_refused() -> None:
     v = Voucher(
-        "A", D(2026, 1, 15), "Payout", (Line("1930", 10000), Line("3001", -9900)),
-        source_keys=("stripe:po_1", "stripe:txn_2"), rule="payouts",
+        "A",
+        D(2026, 1, 15),
+        "Payout",
+        (Line("1930", 10000), Line("3001", -9900)),
+        source_keys=("stripe:po_1", "stripe:txn_2"),
+        rule="payouts",
     )
     with pytest.raises(SieError) as err:
         render(simple_doc(v))
@@ -221,9 +226,7 @@ def test_account_without_name_is_refused() -> None:
     v = Voucher("A", D(2026, 1, 15), "x", (Line("1930", 5), Line("6570", -5)))
     with pytest.raises(SieError) as err:
         render(simple_doc(v))
-    assert err.value.message == (
-        "account 6570 is used but has no name, and SIE needs one (#KONTO)"
-    )
+    assert err.value.message == ("account 6570 is used but has no name, and SIE needs one (#KONTO)")
     assert err.value.key == "accounts"
     assert err.value.hint == 'add it under `accounts:` in the mapping, e.g. 6570: "<name>".'
 
@@ -297,8 +300,7 @@ def test_voucher_outside_fiscal_year_is_refused() -> None:
     with pytest.raises(SieError) as err:
         render(doc)
     assert err.value.message == (
-        "voucher 2027-01-03 'Försäljning' is dated outside the fiscal year "
-        "(2026-01-01..2026-12-31)"
+        "voucher 2027-01-03 'Försäljning' is dated outside the fiscal year (2026-01-01..2026-12-31)"
     )
     assert err.value.hint == (
         "split the input with --from/--to so each file covers one fiscal year, "
@@ -326,7 +328,9 @@ def test_long_texts_are_cut_with_a_notice() -> None:
     text = "Stripe payout po_1NxYZ for January sales at Café Söder and Kiosk"
     assert len(text) == 64
     v = Voucher(
-        "A", D(2026, 1, 31), text,
+        "A",
+        D(2026, 1, 31),
+        text,
         (Line("1930", 5, text="Row text " + "x" * 45), Line("3001", -5)),
     )
     data, notices = render(simple_doc(v))

@@ -54,7 +54,8 @@ def test_a_plan_s_spool_is_removed_when_it_is_closed(own_tmpdir):
     assert plan.spool.path.exists()
     # Each voucher's records in its source_keys order (a push stores them so).
     assert [[r.key for r in plan.records_of(i)] for i in range(len(plan.to_write))] == [
-        list(v.source_keys) for v in plan.to_write]
+        list(v.source_keys) for v in plan.to_write
+    ]
     assert sum(len(v.source_keys) for v in plan.to_write) == 36
     plan.close()
     assert list(own_tmpdir.glob("bokfor-plan-*")) == []
@@ -73,16 +74,20 @@ def test_spools_of_killed_runs_are_swept_and_live_ones_kept(own_tmpdir):
     """A spool is its run's while the run holds its lock: one whose process was killed is
     removed by the next run; a locked one (another run, even in another PID namespace or on
     another host sharing TMPDIR) and a directory too new to be locked yet are left alone."""
-    script = ("import sys, time; sys.path.insert(0, sys.argv[1]); "
-              "from bokfor.spool import RecordSpool; s = RecordSpool(); "
-              "print(s.path.parent, flush=True); time.sleep(int(sys.argv[2]))")
+    script = (
+        "import sys, time; sys.path.insert(0, sys.argv[1]); "
+        "from bokfor.spool import RecordSpool; s = RecordSpool(); "
+        "print(s.path.parent, flush=True); time.sleep(int(sys.argv[2]))"
+    )
     env = {**os.environ, "TMPDIR": str(own_tmpdir)}
     src = str(REPO / "src")
-    alive = subprocess.Popen([sys.executable, "-c", script, src, "60"], env=env,
-                             stdout=subprocess.PIPE, text=True)
+    alive = subprocess.Popen(
+        [sys.executable, "-c", script, src, "60"], env=env, stdout=subprocess.PIPE, text=True
+    )
     live = Path(alive.stdout.readline().strip())
-    killed = subprocess.Popen([sys.executable, "-c", script, src, "60"], env=env,
-                              stdout=subprocess.PIPE, text=True)
+    killed = subprocess.Popen(
+        [sys.executable, "-c", script, src, "60"], env=env, stdout=subprocess.PIPE, text=True
+    )
     stale = Path(killed.stdout.readline().strip())
     killed.kill()
     killed.wait()
@@ -106,12 +111,18 @@ def test_a_killed_run_s_spool_is_removed_by_the_next_run_at_once(own_tmpdir):
     """No minute's grace: a spool takes its name only once its lock is held, so a free lock
     is a dead run's, whatever its age (a killed 200k-row run leaves ~50 MB). A directory
     still being made (no lock held yet) is left alone until it is a minute old."""
-    script = ("import sys; sys.path.insert(0, sys.argv[1]); "
-              "from bokfor.spool import RecordSpool; s = RecordSpool(); "
-              "print(s.path.parent, flush=True); sys.stdin.read()")
-    killed = subprocess.Popen([sys.executable, "-c", script, str(REPO / "src")],
-                              env={**os.environ, "TMPDIR": str(own_tmpdir)},
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[1]); "
+        "from bokfor.spool import RecordSpool; s = RecordSpool(); "
+        "print(s.path.parent, flush=True); sys.stdin.read()"
+    )
+    killed = subprocess.Popen(
+        [sys.executable, "-c", script, str(REPO / "src")],
+        env={**os.environ, "TMPDIR": str(own_tmpdir)},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     stale = Path(killed.stdout.readline().strip())
     killed.kill()
     killed.wait()
@@ -140,8 +151,9 @@ def test_a_full_temporary_disk_is_one_message_not_a_traceback():
         spool.flush()
     err = caught.value
     assert err.exit_code == EXIT_FAILURE
-    assert err.message.startswith("the plan's temporary file cannot be written (database or disk "
-                               "is full)")
+    assert err.message.startswith(
+        "the plan's temporary file cannot be written (database or disk is full)"
+    )
     assert err.file == str(spool.path)
     assert "TMPDIR" in err.hint and "nothing was written or recorded" in err.hint
     spool.close()
@@ -165,7 +177,8 @@ def test_a_collision_of_hashes_is_checked_exactly_and_the_run_goes_on(monkeypatc
     collided = make_plan([SAMPLE], mapping, Ledger.open(tmp_path / "b.sqlite"))
     assert collided.to_write == expected.to_write
     assert [collided.records_of(i) for i in range(len(collided.to_write))] == [
-        expected.records_of(i) for i in range(len(expected.to_write))]
+        expected.records_of(i) for i in range(len(expected.to_write))
+    ]
 
 
 def test_the_ledger_copies_the_spool_in_one_statement(tmp_path, capsys):
@@ -173,14 +186,26 @@ def test_the_ledger_copies_the_spool_in_one_statement(tmp_path, capsys):
     from .test_errors import run_cli
 
     ledger = tmp_path / "l.sqlite"
-    code, _, err = run_cli(["convert", str(SAMPLE), "-m", str(MAPPING), "-o",
-                            str(tmp_path / "out.si"), "--ledger", str(ledger)], capsys)
+    code, _, err = run_cli(
+        [
+            "convert",
+            str(SAMPLE),
+            "-m",
+            str(MAPPING),
+            "-o",
+            str(tmp_path / "out.si"),
+            "--ledger",
+            str(ledger),
+        ],
+        capsys,
+    )
     assert code == 0, err
     with sqlite3.connect(ledger) as conn:
         rows = conn.execute("SELECT count(*), count(DISTINCT key) FROM rows").fetchone()
         per_voucher = conn.execute(
             "SELECT v.seq, count(*) FROM rows r JOIN vouchers v ON v.id = r.voucher_id "
-            "GROUP BY v.seq ORDER BY v.seq").fetchall()
+            "GROUP BY v.seq ORDER BY v.seq"
+        ).fetchall()
         exported = conn.execute("SELECT vouchers, rows FROM exports").fetchone()
     plan = make_plan([SAMPLE], load_mapping(MAPPING), Ledger.open(tmp_path / "none.sqlite"))
     assert rows == (36, 36)
@@ -203,7 +228,8 @@ def test_a_duplicate_is_named_before_an_error_later_in_the_run(tmp_path):
         make_plan([second], load_mapping(MAPPING), Ledger.open(tmp_path / "l.sqlite"))
     assert caught.value.message == (
         f"duplicate row stripe:txn_3QbpTjRb7qLmX2vT1qfO7TPD (also at {second}:2): it would "
-        "be booked twice")
+        "be booked twice"
+    )
     assert (caught.value.file, caught.value.line) == (str(second), 3)
 
 

@@ -186,14 +186,17 @@ def test_a_legacy_payout_goes_to_the_bank_and_a_connect_transfer_stays_one(tmp_p
 
     connect = tmp_path / "connect.csv"
     text = (FIXTURES / "legacy.csv").read_text(encoding="utf-8")
-    connect.write_text(text.replace(",STRIPE TRANSFER,", ",Transfer to acct_1Partner,"),
-                       encoding="utf-8")
+    connect.write_text(
+        text.replace(",STRIPE TRANSFER,", ",Transfer to acct_1Partner,"), encoding="utf-8"
+    )
     assert read(connect)[0].fields["type"] == "transfer"
     mapping = load_mapping(ROOT / "mappings" / "stripe.yaml")
     rows = read(FIXTURES / "legacy.csv")
     booking = book(rows[:1], mapping.for_source("stripe_balance"), mapping, SOURCE.schema)
     assert {(line.account, line.amount) for v in booking.vouchers for line in v.lines} == {
-        ("1580", -142856), ("1930", 142856)}
+        ("1580", -142856),
+        ("1930", 142856),
+    }
 
 
 def test_metadata_columns_quotes_and_multiline_fields() -> None:
@@ -414,9 +417,9 @@ def test_read_is_lazy_and_streams() -> None:
 
 TYPES = ["charge", "payment", "refund", "payment_refund", "adjustment", "stripe_fee", "payout",
          "payout_failure", "transfer"]  # fmt: skip
-TEXT_CHARS = st.characters(
-    codec="utf-8", exclude_categories=("Cs", "Cc")
-) | st.sampled_from(list(',;"\'\nåäöÅÄÖ€ '))
+TEXT_CHARS = st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")) | st.sampled_from(
+    list(",;\"'\nåäöÅÄÖ€ ")
+)
 ID_CHARS = string.ascii_letters + string.digits
 
 
@@ -435,8 +438,8 @@ records = st.fixed_dictionaries(
         "id": st.text(ID_CHARS, min_size=1, max_size=28).map(lambda s: "txn_" + s),
         "type": st.sampled_from(TYPES),
         "source": st.sampled_from(["", "ch_3QabcDEF", "py_3Qxyz", "po_1Qpay", "tr_1Qold"]),
-        "gross": st.integers(-10**10, 10**10),
-        "fee": st.integers(-10**6, 10**7),
+        "gross": st.integers(-(10**10), 10**10),
+        "fee": st.integers(-(10**6), 10**7),
         "currency": st.sampled_from(["sek", "SEK", "eur", "Usd"]),
         "created": moments,
         "seconds": st.booleans(),
@@ -562,8 +565,12 @@ def test_decimal_comma_resave_reads_like_the_original() -> None:
     original = list(SOURCE.read(FIXTURES / "resaved_bom_semicolon_crlf.csv", tz))
     comma = list(SOURCE.read(FIXTURES / "resaved_decimal_comma.csv", tz))
     assert [r.amounts for r in comma] == [r.amounts for r in original]
-    assert any("," in line for line in (FIXTURES / "resaved_decimal_comma.csv").read_text(
-        encoding="utf-8-sig").splitlines()[1:])
+    assert any(
+        "," in line
+        for line in (FIXTURES / "resaved_decimal_comma.csv")
+        .read_text(encoding="utf-8-sig")
+        .splitlines()[1:]
+    )
 
 
 # --- read_frame: the same rows as read, or the same error, by columns ----------------------
@@ -574,8 +581,9 @@ from bokfor.sources.stripe_balance import COLUMNS  # noqa: E402
 
 CATALOGUE = ROOT / "tests" / "errors"
 BALANCE_FILES = sorted(
-    {SAMPLE, *FIXTURES.glob("*.csv"),
-     *(p for p in CATALOGUE.glob("*/*.csv") if SOURCE.detect(p))}, key=str)
+    {SAMPLE, *FIXTURES.glob("*.csv"), *(p for p in CATALOGUE.glob("*/*.csv") if SOURCE.detect(p))},
+    key=str,
+)
 ZONES = [STOCKHOLM, UTC, dt.timezone(dt.timedelta(hours=-5)), ZoneInfo("Pacific/Chatham")]
 
 
@@ -608,8 +616,10 @@ def test_read_frame_equals_read(path: Path, tz: dt.tzinfo) -> None:
     assert_same_as_read(path, tz)
 
 
-@pytest.mark.parametrize("name", ["bad_amount.csv", "bad_date.csv", "bad_net.csv",
-                                  "metadata.csv", "resaved_decimal_comma.csv"])
+@pytest.mark.parametrize(
+    "name",
+    ["bad_amount.csv", "bad_date.csv", "bad_net.csv", "metadata.csv", "resaved_decimal_comma.csv"],
+)
 def test_read_frame_reads_these_by_columns(name: str) -> None:
     """These files (errors included) are read by Polars and their errors found by masks,
     not handed to the row reader."""
@@ -636,17 +646,40 @@ def test_read_frame_bad_amount_after_a_quoted_line_break(tmp_path: Path) -> None
     assert info.value.message == "not an amount: '335.7.8'"
 
 
-_CELLS = st.sampled_from([
-    "", "x", "a,b", 'say "hi"', "two\nlines", "cr\r\nlf", '"', "12.50", "1,234.00", "12,5",
-    "2026-01-05 09:18", "2026-1-5 9:18", "sek", "EUR", "  ", "STRIPE TRANSFER"])
+_CELLS = st.sampled_from(
+    [
+        "",
+        "x",
+        "a,b",
+        'say "hi"',
+        "two\nlines",
+        "cr\r\nlf",
+        '"',
+        "12.50",
+        "1,234.00",
+        "12,5",
+        "2026-01-05 09:18",
+        "2026-1-5 9:18",
+        "sek",
+        "EUR",
+        "  ",
+        "STRIPE TRANSFER",
+    ]
+)
 _MESS = st.sampled_from([""] * 24 + ["\n", "\r", "\r\n", ",", ";", '"', 'x"y', '""'])
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(rows=st.lists(st.tuples(records, st.lists(st.tuples(st.integers(0, 17), _CELLS),
-                                                 max_size=1), _MESS), min_size=1, max_size=6),
-       delimiter=st.sampled_from([",", ";"]), newline=st.sampled_from(["\r\n", "\n"]),
-       tail=st.sampled_from(["", "", "", "\n", ",,,"]))
+@given(
+    rows=st.lists(
+        st.tuples(records, st.lists(st.tuples(st.integers(0, 17), _CELLS), max_size=1), _MESS),
+        min_size=1,
+        max_size=6,
+    ),
+    delimiter=st.sampled_from([",", ";"]),
+    newline=st.sampled_from(["\r\n", "\n"]),
+    tail=st.sampled_from(["", "", "", "\n", ",,,"]),
+)
 def test_read_frame_equals_read_on_damaged_files(rows, delimiter, newline, tail) -> None:
     """Valid rows with cells replaced by other texts and stray bytes between records (blank
     lines, lone CRs, quotes, delimiters): read_frame gives what read gives, row or error."""
@@ -655,10 +688,26 @@ def test_read_frame_equals_read_on_damaged_files(rows, delimiter, newline, tail)
     writer.writerow(CURRENT_HEADER + ["note (metadata)"])
     parts = [buffer.getvalue()]
     for r, edits, mess in rows:
-        cells = [r["id"], r["type"], r["source"], stripe_amount(r["gross"]),
-                 stripe_amount(r["fee"]), "", "", stripe_amount(r["gross"] - r["fee"]),
-                 r["currency"], stripe_time(r["created"], r["seconds"]), "", r["description"],
-                 r["cfa"], r["cfc"], r["transfer"], "", r["group"], r["note"]]
+        cells = [
+            r["id"],
+            r["type"],
+            r["source"],
+            stripe_amount(r["gross"]),
+            stripe_amount(r["fee"]),
+            "",
+            "",
+            stripe_amount(r["gross"] - r["fee"]),
+            r["currency"],
+            stripe_time(r["created"], r["seconds"]),
+            "",
+            r["description"],
+            r["cfa"],
+            r["cfc"],
+            r["transfer"],
+            "",
+            r["group"],
+            r["note"],
+        ]
         for column, text in edits:
             cells[column] = text
         buffer = io.StringIO()
@@ -670,16 +719,19 @@ def test_read_frame_equals_read_on_damaged_files(rows, delimiter, newline, tail)
         assert_same_as_read(path, STOCKHOLM)
 
 
-@pytest.mark.parametrize("description, quoted", [("x" * (70 << 10), False),
-                                                 ("y" * (3 << 20), False),
-                                                 ("z\n" * (600 << 10), True)])
-def test_read_frame_caps_as_read(tmp_path: Path, monkeypatch, description: str,
-                                 quoted: bool) -> None:
+@pytest.mark.parametrize(
+    "description, quoted",
+    [("x" * (70 << 10), False), ("y" * (3 << 20), False), ("z\n" * (600 << 10), True)],
+)
+def test_read_frame_caps_as_read(
+    tmp_path: Path, monkeypatch, description: str, quoted: bool
+) -> None:
     """A cell over MAX_CELL, a line over MAX_LINE (never handed to Polars whole), a quoted
     record of short lines over MAX_LINE in all: the row reader's limit error, same line."""
     lines = (FIXTURES / "metadata.csv").read_text(encoding="utf-8").splitlines(keepends=True)
-    row = lines[4].replace("Order 2202 - Jonas Weber",
-                           f'"{description}"' if quoted else description)
+    row = lines[4].replace(
+        "Order 2202 - Jonas Weber", f'"{description}"' if quoted else description
+    )
     path = tmp_path / "export.csv"
     path.write_text(lines[0] + lines[1] + row, encoding="utf-8")
     if len(row) > limits.MAX_LINE and not quoted:  # a long line never reaches Polars

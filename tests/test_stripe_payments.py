@@ -91,8 +91,9 @@ def test_sample_failed_rows_book_nothing() -> None:
     assert "stripe-payment:ch_3Q1MxqRb7qLmX2vT1c7YtR0a" not in keys
     assert "stripe-payment:ch_3QSqyVRb7qLmX2vT0mE4wN9s" not in keys
     # Never silently: the rows left out are counted, by status.
-    assert notices(SAMPLE) == [f"{SAMPLE}:9: 2 rows not booked: payments that moved no money "
-                               "(Failed 2; lines 9, 17)"]
+    assert notices(SAMPLE) == [
+        f"{SAMPLE}:9: 2 rows not booked: payments that moved no money (Failed 2; lines 9, 17)"
+    ]
 
 
 def test_sample_charge_fields() -> None:
@@ -196,8 +197,11 @@ def test_schema() -> None:
     assert schema.open_prefixes == ("metadata.",)
     assert schema.order_field == "created"
     assert schema.content_fields == ("kind", "currency")
-    assert schema.snippet == (("clearing", "debit", "net"), ("fees", "debit", "fee"),
-                              ("<konto>", "credit", "gross"))
+    assert schema.snippet == (
+        ("clearing", "debit", "net"),
+        ("fees", "debit", "fee"),
+        ("<konto>", "credit", "gross"),
+    )
     assert schema.kind("created") == DATETIME and schema.kind("refunded_at") == DATETIME
     assert schema.kind("presentment_amount") == TEXT and schema.kind("card_country") == TEXT
     assert schema.has_field("metadata.vat_country") and not schema.has_field("vat_country")
@@ -283,14 +287,15 @@ def test_incomplete_blocked_and_failed_rows_with_empty_cells_are_skipped_and_cou
     path = FIXTURES / "incomplete_rows.csv"
     rows = read(path)
     assert [(r.key, r.amounts) for r in rows] == [
-        ("stripe-payment:py_3RkT5pQw2xYz8uVb1aB2cD3e", {"gross": 14900, "fee": 373,
-                                                       "net": 14527}),
+        ("stripe-payment:py_3RkT5pQw2xYz8uVb1aB2cD3e", {"gross": 14900, "fee": 373, "net": 14527}),
         # succeeded with an empty Captured cell: succeeded means captured
-        ("stripe-payment:py_3RkQ2mQw2xYz8uVb0pP1oO2i", {"gross": 9900, "fee": 274,
-                                                       "net": 9626})]
-    assert notices(path) == [f"{path}:3: 5 rows not booked: payments that moved no money "
-                             "(requires_payment_method 2, Blocked 1, Failed 1, canceled 1; "
-                             "lines 3, 4, 5, 6, 7)"]
+        ("stripe-payment:py_3RkQ2mQw2xYz8uVb0pP1oO2i", {"gross": 9900, "fee": 274, "net": 9626}),
+    ]
+    assert notices(path) == [
+        f"{path}:3: 5 rows not booked: payments that moved no money "
+        "(requires_payment_method 2, Blocked 1, Failed 1, canceled 1; "
+        "lines 3, 4, 5, 6, 7)"
+    ]
 
 
 def test_only_rows_that_moved_no_money_is_nothing_to_book(tmp_path, capsys) -> None:
@@ -300,27 +305,45 @@ def test_only_rows_that_moved_no_money_is_nothing_to_book(tmp_path, capsys) -> N
     path = tmp_path / "unified_payments.csv"
     lines = (FIXTURES / "incomplete_rows.csv").read_text(encoding="utf-8").splitlines()
     path.write_text("\n".join([lines[0], *lines[2:-1]]) + "\n", encoding="utf-8")
-    code, out, err = run_cli(["convert", str(path), "-m", str(ROOT / "mappings" / "stripe.yaml"),
-                              "-o", str(tmp_path / "o.si"), "--ledger",
-                              str(tmp_path / "l.sqlite")], capsys)
+    code, out, err = run_cli(
+        [
+            "convert",
+            str(path),
+            "-m",
+            str(ROOT / "mappings" / "stripe.yaml"),
+            "-o",
+            str(tmp_path / "o.si"),
+            "--ledger",
+            str(tmp_path / "l.sqlite"),
+        ],
+        capsys,
+    )
     assert code == 3
-    assert out.splitlines()[-1] == (f"Nothing to book: no transactions in {path}; nothing "
-                                    "written.")
-    assert err == (f"bokfor: warning: {path}:2: 5 rows not booked: payments that moved no "
-                   "money (requires_payment_method 2, Blocked 1, Failed 1, canceled 1; lines 2, "
-                   "3, 4, 5, 6)\n")
+    assert out.splitlines()[-1] == (f"Nothing to book: no transactions in {path}; nothing written.")
+    assert err == (
+        f"bokfor: warning: {path}:2: 5 rows not booked: payments that moved no "
+        "money (requires_payment_method 2, Blocked 1, Failed 1, canceled 1; lines 2, "
+        "3, 4, 5, 6)\n"
+    )
 
 
 def test_older_21_column_layout() -> None:
     """No Decline Reason and no Refunded date (UTC): read by name, refunds would be refused."""
     rows = read(FIXTURES / "older_21_columns.csv")
     assert [(r.key, r.amounts, r.fields["currency"], r.fields["payout_id"]) for r in rows] == [
-        ("stripe-payment:ch_3Pz1aBQw2xYz8uVb1Mn2Op3Q", {"gross": 30000, "fee": 695,
-                                                       "net": 29305}, "sek",
-         "po_1Pz9xYQw2xYz8uVbAb1Cd2Ef"),
-        ("stripe-payment:ch_3Pz0zZQw2xYz8uVb0Qr4St5U", {"gross": 52133, "fee": 1262,
-                                                       "net": 50871}, "sek",
-         "po_1Pz9xYQw2xYz8uVbAb1Cd2Ef")]
+        (
+            "stripe-payment:ch_3Pz1aBQw2xYz8uVb1Mn2Op3Q",
+            {"gross": 30000, "fee": 695, "net": 29305},
+            "sek",
+            "po_1Pz9xYQw2xYz8uVbAb1Cd2Ef",
+        ),
+        (
+            "stripe-payment:ch_3Pz0zZQw2xYz8uVb0Qr4St5U",
+            {"gross": 52133, "fee": 1262, "net": 50871},
+            "sek",
+            "po_1Pz9xYQw2xYz8uVbAb1Cd2Ef",
+        ),
+    ]
     assert rows[1].date == dt.date(2025, 11, 20)  # 23:45 UTC is the next day in Sweden
     assert rows[1].fields["presentment_amount"] == "45.00"
 
@@ -403,49 +426,60 @@ def test_an_export_with_columns_left_out_is_named_with_what_to_select(tmp_path: 
     still recognised as one, and the message says which columns to select."""
     path = tmp_path / "unified_payments.csv"
     lines = SAMPLE.read_text(encoding="utf-8").splitlines()
-    path.write_text("\n".join(line.split(",", 1)[1] for line in lines[:3]) + "\n",
-                    encoding="utf-8")
+    path.write_text("\n".join(line.split(",", 1)[1] for line in lines[:3]) + "\n", encoding="utf-8")
     assert undetected(path) == (
         f"{path}:1: a Stripe payments export without its `id` column: export again with id "
         "selected Fix: choose the columns under Payments → Export → Columns in the Stripe "
         "Dashboard; bokfor needs the columns id, Created date (UTC), Amount, Amount Refunded, "
-        "Currency, Captured, Fee, Status.")
+        "Currency, Captured, Fee, Status."
+    )
     generic = tmp_path / "other.csv"
     generic.write_text("id,Amount,Currency,Status\n1,2.00,sek,ok\n", encoding="utf-8")
     assert "its header matches no known format" in undetected(generic)
 
 
-@pytest.mark.parametrize("header", [
-    # The Dashboard's customers export: card columns, as the payments export has.
-    "id,Description,Email,Name,Created (UTC),Card ID,Card Last4,Card Brand,Card Exp Month,"
-    "Card Exp Year,Card Funding,Currency,Delinquent,Account Balance",
-    # An invoices export: a customer description and a statement descriptor.
-    "id,Amount Due,Amount Paid,Amount Remaining,Currency,Customer,Customer Name,Customer Email,"
-    "Customer Description,Date (UTC),Number,Paid,Status,Statement Descriptor,Subtotal,Total",
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        # The Dashboard's customers export: card columns, as the payments export has.
+        "id,Description,Email,Name,Created (UTC),Card ID,Card Last4,Card Brand,Card Exp Month,"
+        "Card Exp Year,Card Funding,Currency,Delinquent,Account Balance",
+        # An invoices export: a customer description and a statement descriptor.
+        "id,Amount Due,Amount Paid,Amount Remaining,Currency,Customer,Customer Name,Customer Email,"
+        "Customer Description,Date (UTC),Number,Paid,Status,Statement Descriptor,Subtotal,Total",
+    ],
+)
 def test_another_stripe_export_is_not_told_it_is_a_payments_export(tmp_path, header) -> None:
     """Only columns the payments export alone writes (Captured, Amount Refunded, Converted
     Amount, …) make a header a payments export that lost columns."""
     path = tmp_path / "export.csv"
-    path.write_text(header + "\n" + ",".join("x" for _ in header.split(",")) + "\n",
-                    encoding="utf-8")
+    path.write_text(
+        header + "\n" + ",".join("x" for _ in header.split(",")) + "\n", encoding="utf-8"
+    )
     assert undetected(path) == (
         f"{path}: not a file bokfor can read: its header matches no known format Fix: bokfor "
-        "reads: " + "; ".join(s.title for s in all_sources())
-        + ". Use --source NAME to force a format.")
+        "reads: "
+        + "; ".join(s.title for s in all_sources())
+        + ". Use --source NAME to force a format."
+    )
 
 
 def test_the_connect_application_fees_export_is_refused_naming_what_it_is(tmp_path) -> None:
     path = tmp_path / "fees.csv"  # as a non-English Dashboard writes it: "0,25" in quotes
-    path.write_text((FIXTURES / "application_fees.csv").read_text(encoding="utf-8").replace(
-        ",0.25,0.00,", ',"0,25","0,00",'), encoding="utf-8")
+    path.write_text(
+        (FIXTURES / "application_fees.csv")
+        .read_text(encoding="utf-8")
+        .replace(",0.25,0.00,", ',"0,25","0,00",'),
+        encoding="utf-8",
+    )
     for file in (FIXTURES / "application_fees.csv", path):
         assert undetected(file) == (
             f"{file}:1: a Stripe Connect application fees export (Connect → Application fees): "
             "bokfor does not book it, as it does not say when a refunded fee was refunded Fix: "
             "book the platform's fees from the balance export (Balance → Export; types "
             "application_fee and application_fee_refund) or the itemized balance change report "
-            "(reporting_category platform_earning), which date every refund.")
+            "(reporting_category platform_earning), which date every refund."
+        )
 
 
 def test_detect_rules(tmp_path: Path) -> None:
@@ -651,7 +685,10 @@ def test_error_unknown_status_and_captured(tmp_path: Path) -> None:
     odd.write_text(lines[0] + "\n" + lines[1].replace(",sek,true,", ",sek,yes,") + "\n", "utf-8")
     err = error_of(odd)
     assert (err.line, err.column, err.message) == (
-        2, "Captured", "Captured is neither true nor false: 'yes'")
+        2,
+        "Captured",
+        "Captured is neither true nor false: 'yes'",
+    )
 
 
 def test_error_empty_and_non_utf8(tmp_path: Path) -> None:
@@ -673,19 +710,29 @@ def test_read_is_lazy_and_streams() -> None:
 
 # --- round trip: whatever csv.writer writes, read() gives back ------------------------------
 
-TEXT_CHARS = st.characters(
-    codec="utf-8", exclude_categories=("Cs", "Cc")
-) | st.sampled_from(list(',;"\'\nåäöÅÄÖ€ '))
+TEXT_CHARS = st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")) | st.sampled_from(
+    list(",;\"'\nåäöÅÄÖ€ ")
+)
 ID_CHARS = string.ascii_letters + string.digits
 BOOKED = {"paid", "refunded", "succeeded"}
 moments = st.datetimes(min_value=dt.datetime(2015, 1, 1), max_value=dt.datetime(2030, 12, 31))
 
 records = st.fixed_dictionaries(
     {
-        "id": st.tuples(st.sampled_from(["ch_", "py_"]), st.text(ID_CHARS, min_size=1,
-                                                                  max_size=24)).map("".join),
-        "status": st.sampled_from(["Paid", "Refunded", "succeeded", "PAID", "Failed",
-                                   "requires_payment_method", "canceled"]),
+        "id": st.tuples(
+            st.sampled_from(["ch_", "py_"]), st.text(ID_CHARS, min_size=1, max_size=24)
+        ).map("".join),
+        "status": st.sampled_from(
+            [
+                "Paid",
+                "Refunded",
+                "succeeded",
+                "PAID",
+                "Failed",
+                "requires_payment_method",
+                "canceled",
+            ]
+        ),
         "captured": st.booleans(),
         "currency": st.sampled_from(["sek", "SEK", "eur", "usd"]),
         "amount": st.integers(0, 10**9),
@@ -714,8 +761,9 @@ records = st.fixed_dictionaries(
     bom=st.booleans(),
     newline=st.sampled_from(["\r\n", "\n"]),
 )
-def test_round_trip(rows: list[dict], layout: tuple[str, str], upper_bool: bool, bom: bool,
-                    newline: str) -> None:
+def test_round_trip(
+    rows: list[dict], layout: tuple[str, str], upper_bool: bool, bom: bool, newline: str
+) -> None:
     delimiter, mark = layout
 
     def money(ore: int) -> str:
@@ -754,7 +802,8 @@ def test_round_trip(rows: list[dict], layout: tuple[str, str], upper_bool: bool,
                     "Description": r["description"],
                     "Fee": "" if failed else money(r["fee"]),
                     "Refunded date (UTC)": refunded_at.strftime("%Y-%m-%d %H:%M:%S")
-                    if refunded else "",
+                    if refunded
+                    else "",
                     "Status": r["status"],
                     "Taxes On Fee": "" if r["tax"] is None else money(r["tax"]),
                     "Customer Email": r["email"],

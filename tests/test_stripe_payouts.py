@@ -178,8 +178,7 @@ def test_failed_payout_and_its_reversal() -> None:
     assert payout.amounts == {"amount": 95000, "fee": 0, "total": 95000}
     assert reversal.amounts == {"amount": -95000, "fee": 0, "total": -95000}
     assert (payout.fields["status"], reversal.fields["status"]) == ("failed", "failed")
-    assert (payout.fields["category"], reversal.fields["category"]) == ("payout",
-                                                                        "payout_reversal")
+    assert (payout.fields["category"], reversal.fields["category"]) == ("payout", "payout_reversal")
     # An arrival date written with a midnight time is that calendar date.
     assert payout.date == dt.date(2026, 1, 29)
     # The reversal is dated when it happened, in the company's zone.
@@ -231,8 +230,12 @@ def test_without_arrival_date_the_effective_time_is_dated_in_the_company_zone(
     path.write_text(text.replace('"payout_expected_arrival_date"', '"other"'), "utf-8")
     rows = read(path)
     assert rows[0].date == dt.date(2026, 1, 29)
-    path.write_text(text.replace('"payout_expected_arrival_date"', '"other"').replace(
-        "2026-01-31 00:00:00", "2026-01-31 23:30:00"), "utf-8")
+    path.write_text(
+        text.replace('"payout_expected_arrival_date"', '"other"').replace(
+            "2026-01-31 00:00:00", "2026-01-31 23:30:00"
+        ),
+        "utf-8",
+    )
     assert read(path)[2].date == dt.date(2026, 2, 1)  # 00:30 in Stockholm
     assert read(path, UTC)[2].date == dt.date(2026, 1, 31)
 
@@ -385,20 +388,30 @@ def test_error_missing_columns() -> None:
     )
 
 
-@pytest.mark.parametrize(("sample", "left_out", "message"), [
-    (DASHBOARD, "Arrival Date (UTC)",
-     "a Stripe payouts export without its `Arrival Date (UTC)` column: export again with "
-     "Arrival Date (UTC) selected Fix: export the payout list from the Stripe Dashboard "
-     "(Balance → Payouts → Export); bokfor needs the columns id, Amount, Created (UTC), "
-     "Currency, Arrival Date (UTC), Status."),
-    (ITEMIZED, "payout_status",
-     "a Stripe itemized payouts report without its `payout_status` column: export again with "
-     "payout_status selected Fix: download the itemized payouts report from the Stripe "
-     "Dashboard (Reports → Balance → Payouts → Download → Itemized); bokfor needs the columns "
-     "payout_id, effective_at_utc, currency, gross, net, reporting_category, payout_status."),
-])
+@pytest.mark.parametrize(
+    ("sample", "left_out", "message"),
+    [
+        (
+            DASHBOARD,
+            "Arrival Date (UTC)",
+            "a Stripe payouts export without its `Arrival Date (UTC)` column: export again with "
+            "Arrival Date (UTC) selected Fix: export the payout list from the Stripe Dashboard "
+            "(Balance → Payouts → Export); bokfor needs the columns id, Amount, Created (UTC), "
+            "Currency, Arrival Date (UTC), Status.",
+        ),
+        (
+            ITEMIZED,
+            "payout_status",
+            "a Stripe itemized payouts report without its `payout_status` column: export again with "
+            "payout_status selected Fix: download the itemized payouts report from the Stripe "
+            "Dashboard (Reports → Balance → Payouts → Download → Itemized); bokfor needs the columns "
+            "payout_id, effective_at_utc, currency, gross, net, reporting_category, payout_status.",
+        ),
+    ],
+)
 def test_a_payout_list_without_a_column_detection_needs_is_named_by_detection(
-        tmp_path: Path, sample: Path, left_out: str, message: str) -> None:
+    tmp_path: Path, sample: Path, left_out: str, message: str
+) -> None:
     """Without the column that makes it recognised, a payout list is still told what it is
     and what to select (never "not a file bokfor can read", nor another export's name)."""
     from bokfor.sources import detect_source
@@ -523,8 +536,7 @@ def test_error_report_gross_fee_net_signs_and_category() -> None:
 def test_error_opposite_signs_of_gross_and_net(tmp_path: Path) -> None:
     text = (FIXTURES / "report_positive.csv").read_text("utf-8")
     path = tmp_path / "opposite.csv"
-    path.write_text(text.replace('"800.00","-8.00","808.00"', '"8.00","816.00","-808.00"'),
-                    "utf-8")
+    path.write_text(text.replace('"800.00","-8.00","808.00"', '"8.00","816.00","-808.00"'), "utf-8")
     err = error_of(path)
     assert (err.line, err.column) == (3, "net")
     assert err.message == "gross and net have opposite signs (8.00, -808.00)"
@@ -572,7 +584,7 @@ DASHBOARD_HEADER = [
     "Destination Country", "Destination Last 4",
 ]  # fmt: skip
 TEXT_CHARS = st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")) | st.sampled_from(
-    list(',;"\'\nåäöÅÄÖ€ ')
+    list(",;\"'\nåäöÅÄÖ€ ")
 )
 ID_CHARS = string.ascii_letters + string.digits
 moments = st.datetimes(min_value=dt.datetime(2015, 1, 1), max_value=dt.datetime(2030, 12, 31))

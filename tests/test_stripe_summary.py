@@ -47,15 +47,25 @@ def test_frozen() -> None:
 def test_four_lines_only() -> None:
     path = FIXTURES / "four_lines.csv"
     summary = read_summary(path)
-    assert (summary.currency, summary.starting, summary.activity, summary.payouts,
-            summary.ending, summary.file) == ("sek", 125040, 834015, -790233, 168822, str(path))
+    assert (
+        summary.currency,
+        summary.starting,
+        summary.activity,
+        summary.payouts,
+        summary.ending,
+        summary.file,
+    ) == ("sek", 125040, 834015, -790233, 168822, str(path))
     assert summary.activity_gross is None and summary.payouts_fee is None
 
 
 def test_decimal_comma_semicolon_bom_crlf_and_detail_lines() -> None:
     summary = read_summary(FIXTURES / "resaved_bom_semicolon_crlf_comma.csv")
     assert summary == BalanceSummary(
-        "sek", 125040, 834015, -790233, 168822,
+        "sek",
+        125040,
+        834015,
+        -790233,
+        168822,
         str(FIXTURES / "resaved_bom_semicolon_crlf_comma.csv"),
     )
     assert (summary.activity_gross, summary.activity_fee) == (852190, -18175)
@@ -68,8 +78,12 @@ def test_decimal_comma_semicolon_bom_crlf_and_detail_lines() -> None:
 
 @pytest.mark.parametrize(
     "path",
-    [SAMPLE, FIXTURES / "four_lines.csv", FIXTURES / "resaved_bom_semicolon_crlf_comma.csv",
-     ROOT / "tests" / "fixtures" / "stripe_report" / "balance_summary.csv"],
+    [
+        SAMPLE,
+        FIXTURES / "four_lines.csv",
+        FIXTURES / "resaved_bom_semicolon_crlf_comma.csv",
+        ROOT / "tests" / "fixtures" / "stripe_report" / "balance_summary.csv",
+    ],
     ids=lambda p: p.name,
 )
 def test_detect_true_and_no_booking_source_claims_it(path: Path) -> None:
@@ -80,9 +94,13 @@ def test_detect_true_and_no_booking_source_claims_it(path: Path) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    [SAMPLES / "balance_history.csv", SAMPLES / "payouts.csv", SAMPLES / "unified_payments.csv",
-     SAMPLES / "Itemized_payouts_SEK_2026-01-01_to_2026-02-01_Europe-Stockholm.csv",
-     FIXTURES / "missing_column.csv"],
+    [
+        SAMPLES / "balance_history.csv",
+        SAMPLES / "payouts.csv",
+        SAMPLES / "unified_payments.csv",
+        SAMPLES / "Itemized_payouts_SEK_2026-01-01_to_2026-02-01_Europe-Stockholm.csv",
+        FIXTURES / "missing_column.csv",
+    ],
     ids=lambda p: p.name,
 )
 def test_detect_false(path: Path) -> None:
@@ -125,8 +143,9 @@ def test_error_does_not_add_up() -> None:
 
 def test_error_positive_payouts_do_not_add_up(tmp_path: Path) -> None:
     path = tmp_path / "positive.csv"
-    path.write_text((FIXTURES / "four_lines.csv").read_text("utf-8").replace('"-7902.33"',
-                                                                              '"7902.33"'))
+    path.write_text(
+        (FIXTURES / "four_lines.csv").read_text("utf-8").replace('"-7902.33"', '"7902.33"')
+    )
     assert "does not add up" in error_of(path).message
 
 

@@ -34,13 +34,19 @@ def real(path: Path) -> Path:
 
 def test_real_receipts_report_one_close_per_day() -> None:
     closes = zettle.read_receipts(real(REAL_RECEIPTS))
-    assert [dc.key for dc in closes] == ["pos:zettle:zettle:2021-08-13",
-                                         "pos:zettle:zettle:2021-08-18",
-                                         "pos:zettle:zettle:2021-08-19"]
+    assert [dc.key for dc in closes] == [
+        "pos:zettle:zettle:2021-08-13",
+        "pos:zettle:zettle:2021-08-18",
+        "pos:zettle:zettle:2021-08-19",
+    ]
     last = closes[-1]
     assert dict(last.sales_by_rate) == {"25": RateTotal(193200, 48300, 241500)}
-    assert dict(last.payments) == {"Chip": 166500, "Contactless": 10000, "MobilePay": 50000,
-                                   "Kontant": 15000}
+    assert dict(last.payments) == {
+        "Chip": 166500,
+        "Contactless": 10000,
+        "MobilePay": 50000,
+        "Kontant": 15000,
+    }
     assert last.origin.line == 20 and last.receipts == 4
     assert last.statistics["Zettle / fees"] == {"gross": "4854"}
     assert last.statistics["items / 1 Hax"] == {"count": "750"}
@@ -49,11 +55,12 @@ def test_real_receipts_report_one_close_per_day() -> None:
 
 
 def test_real_receipts_after_midnight_with_a_day_start() -> None:
-    closes = zettle.read_receipts(real(REAL_RECEIPTS), register="BAR",
-                                  day_starts_at=dt.time(4))
+    closes = zettle.read_receipts(real(REAL_RECEIPTS), register="BAR", day_starts_at=dt.time(4))
     assert [(dc.register, dc.business_day) for dc in closes] == [
-        ("BAR", dt.date(2021, 8, 12)), ("BAR", dt.date(2021, 8, 18)),
-        ("BAR", dt.date(2021, 8, 19))]
+        ("BAR", dt.date(2021, 8, 12)),
+        ("BAR", dt.date(2021, 8, 18)),
+        ("BAR", dt.date(2021, 8, 19)),
+    ]
 
 
 def test_real_detection() -> None:
@@ -75,8 +82,9 @@ def test_real_statement_balance_and_payouts() -> None:
     groups = zettle.payouts(rows)
     assert len(groups) == 16
     for p in groups:
-        assert p.opening + p.card_payments + p.fees + p.fee_bonuses + p.refunds + p.other \
-            == p.amount
+        assert (
+            p.opening + p.card_payments + p.fees + p.fee_bonuses + p.refunds + p.other == p.amount
+        )
     assert (groups[-1].date, groups[-1].amount) == (dt.date(2025, 8, 1), 404927)
 
 
@@ -86,16 +94,24 @@ def test_real_statement_balance_and_payouts() -> None:
 def test_swedish_csv_receipts() -> None:
     first, second = zettle.read_receipts(RECEIPTS_SV, day_starts_at=dt.time(4))
     assert first.business_day == dt.date(2026, 12, 1)
-    assert dict(first.sales_by_rate) == {"25": RateTotal(8000, 2000, 10000),
-                                         "12": RateTotal(25000, 3000, 28000),
-                                         "6": RateTotal(10000, 600, 10600)}
-    assert dict(first.payments) == {"Kontaktlös": 11200, "Swish": 5600, "Kontant": 10000,
-                                    "Chip": 13200, "Presentkort": 10600}
+    assert dict(first.sales_by_rate) == {
+        "25": RateTotal(8000, 2000, 10000),
+        "12": RateTotal(25000, 3000, 28000),
+        "6": RateTotal(10000, 600, 10600),
+    }
+    assert dict(first.payments) == {
+        "Kontaktlös": 11200,
+        "Swish": 5600,
+        "Kontant": 10000,
+        "Chip": 13200,
+        "Presentkort": 10600,
+    }
     assert first.tips == 2000
     assert first.statistics["Zettle / refunds"] == {"count": "1", "gross": "-5600"}
     assert [n.message for n in check(first)][0] == (
         "zettle 2026-12-01: 1 receipt(s) with VAT at several rates; their sales per rate are "
-        "derived from their VAT (exact to a few öre): compare with Zettle's VAT report")
+        "derived from their VAT (exact to a few öre): compare with Zettle's VAT report"
+    )
     # The receipt at 00:30 on the 3rd belongs to the 2nd's business day.
     assert second.business_day == dt.date(2026, 12, 2)
     assert dict(second.payments) == {"Kontaktlös": 37500}
@@ -103,13 +119,25 @@ def test_swedish_csv_receipts() -> None:
 
 def test_swedish_receipts_book() -> None:
     first = zettle.read_receipts(RECEIPTS_SV)[0]
-    accounts = PosAccounts.from_dict({
-        "payment_methods": {"Kontaktlös": "1580", "Chip": "1580", "Swish": "1930",
-                            "Kontant": "1910", "Presentkort": "gift_card"},
-        "vat_rates": {"25": {"sales": "3001", "vat": "2611"},
-                      "12": {"sales": "3002", "vat": "2621"},
-                      "6": {"sales": "3003", "vat": "2631"}},
-        "tips": "2829", "series": "Z", "text": "Zettle {date}"})
+    accounts = PosAccounts.from_dict(
+        {
+            "payment_methods": {
+                "Kontaktlös": "1580",
+                "Chip": "1580",
+                "Swish": "1930",
+                "Kontant": "1910",
+                "Presentkort": "gift_card",
+            },
+            "vat_rates": {
+                "25": {"sales": "3001", "vat": "2611"},
+                "12": {"sales": "3002", "vat": "2621"},
+                "6": {"sales": "3003", "vat": "2631"},
+            },
+            "tips": "2829",
+            "series": "Z",
+            "text": "Zettle {date}",
+        }
+    )
     voucher = book_dayclose(first, accounts)
     assert voucher.text == "Zettle 2026-12-01" and voucher.balance == 0
     assert voucher.source_keys == ("pos:zettle:zettle:2026-12-01",)
@@ -122,9 +150,17 @@ def test_swedish_statement() -> None:
     assert [r.kind for r in rows[:3]] == ["card_payment", "payout", "fee"]
     (payout,) = zettle.payouts(rows)  # the card payment after the payout is not paid out yet
     assert (payout.date, payout.amount, payout.card_payments, payout.fees) == (
-        dt.date(2026, 12, 4), 60878, 61900, -1022)
+        dt.date(2026, 12, 4),
+        60878,
+        61900,
+        -1022,
+    )
     assert [r.reference for r in payout.rows if r.kind == "card_payment"] == [
-        "101", "104", "107", "108"]
+        "101",
+        "104",
+        "107",
+        "108",
+    ]
 
 
 # --- bad input ------------------------------------------------------------------------------
@@ -132,25 +168,34 @@ def test_swedish_statement() -> None:
 
 def test_statement_balance_break_is_a_notice(tmp_path: Path) -> None:
     path = tmp_path / "statement.csv"
-    path.write_text(STATEMENT_SV.read_text(encoding="utf-8").replace(
-        "Avgift;-4,13;485,84", "Avgift;-4,31;485,84"), encoding="utf-8")
+    path.write_text(
+        STATEMENT_SV.read_text(encoding="utf-8").replace(
+            "Avgift;-4,13;485,84", "Avgift;-4,31;485,84"
+        ),
+        encoding="utf-8",
+    )
     _, notices = zettle.read_statement(path)
     assert [(n.line, n.message) for n in notices] == [
-        (6, "running balance breaks: 489,97 + -4,31 ≠ 485,84 (a row is missing or was changed)")]
+        (6, "running balance breaks: 489,97 + -4,31 ≠ 485,84 (a row is missing or was changed)")
+    ]
 
 
 def test_not_a_receipts_report() -> None:
     with pytest.raises(InputError) as err:
         zettle.read_receipts(STATEMENT_SV)
-    assert err.value.message == ("no Zettle receipts header (date, total and payment method "
-                                 "columns) in the first 60 rows")
+    assert err.value.message == (
+        "no Zettle receipts header (date, total and payment method columns) in the first 60 rows"
+    )
 
 
 def test_bad_amount_names_line_and_column(tmp_path: Path) -> None:
     path = tmp_path / "r.csv"
-    path.write_text(RECEIPTS_SV.read_text(encoding="utf-8").replace(";56,00;0,00;56,00;Swish",
-                                                                    ";5x,00;0,00;56,00;Swish"),
-                    encoding="utf-8")
+    path.write_text(
+        RECEIPTS_SV.read_text(encoding="utf-8").replace(
+            ";56,00;0,00;56,00;Swish", ";5x,00;0,00;56,00;Swish"
+        ),
+        encoding="utf-8",
+    )
     with pytest.raises(InputError) as err:
         zettle.read_receipts(path)
     assert err.value.message == "not an amount: '5x,00' is not a number"
@@ -170,12 +215,16 @@ def test_rows_after_the_footer_are_refused(tmp_path: Path) -> None:
 
 def test_missing_payment_method(tmp_path: Path) -> None:
     path = tmp_path / "r.csv"
-    path.write_text(RECEIPTS_SV.read_text(encoding="utf-8").replace(";Swish;Köp;", ";;Köp;"),
-                    encoding="utf-8")
+    path.write_text(
+        RECEIPTS_SV.read_text(encoding="utf-8").replace(";Swish;Köp;", ";;Köp;"), encoding="utf-8"
+    )
     with pytest.raises(InputError) as err:
         zettle.read_receipts(path)
     assert (err.value.message, err.value.line, err.value.column) == (
-        "no payment method", 11, "Betalningsmetod")
+        "no payment method",
+        11,
+        "Betalningsmetod",
+    )
 
 
 def test_damaged_workbook(tmp_path: Path) -> None:
@@ -197,7 +246,10 @@ def test_float_cells_are_exact() -> None:
 def test_mixed_rate_split() -> None:
     assert zettle._split_mixed(15600, {"25": 2000, "12": 600}) == {"25": 10000, "12": 5600}
     # A VAT-free part beyond the rounding slack becomes 0 % sales.
-    assert zettle._split_mixed(20600, {"25": 2000, "12": 600}) == {"25": 10000, "12": 5600,
-                                                                   "0": 5000}
+    assert zettle._split_mixed(20600, {"25": 2000, "12": 600}) == {
+        "25": 10000,
+        "12": 5600,
+        "0": 5000,
+    }
     # Rounding noise goes to the largest part.
     assert zettle._split_mixed(15602, {"25": 2000, "12": 600}) == {"25": 10002, "12": 5600}

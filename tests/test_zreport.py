@@ -51,18 +51,35 @@ def test_detect_refuses_other_files(tmp_path: Path) -> None:
 def test_shared_example_fields() -> None:
     dc = read_dayclose(shared_example(), "generic_sectioned")
     assert (dc.system, dc.register, dc.z_number, dc.business_day, dc.cost_centre) == (
-        "generic", "K1", 412, dt.date(2026, 11, 20), "CAFE1")
+        "generic",
+        "K1",
+        412,
+        dt.date(2026, 11, 20),
+        "CAFE1",
+    )
     assert dc.key == "pos:generic:K1:412"
-    assert dict(dc.sales_by_rate) == {"25": RateTotal(300000, 75000, 375000),
-                                      "12": RateTotal(800000, 96000, 896000),
-                                      "6": RateTotal(100000, 6000, 106000),
-                                      "0": RateTotal(50000, 0, 50000)}
+    assert dict(dc.sales_by_rate) == {
+        "25": RateTotal(300000, 75000, 375000),
+        "12": RateTotal(800000, 96000, 896000),
+        "6": RateTotal(100000, 6000, 106000),
+        "0": RateTotal(50000, 0, 50000),
+    }
     assert dc.sales_by_group["Presentkort"] == GroupTotal(50000, "0", 50000, 0)
-    assert dict(dc.payments) == {"Kort": 930000, "Swish": 210000, "Presentkort": 40000,
-                                 "Kontant": 291960}
+    assert dict(dc.payments) == {
+        "Kort": 930000,
+        "Swish": 210000,
+        "Presentkort": 40000,
+        "Kontant": 291960,
+    }
     assert (dc.tips, dc.rounding) == (45000, -40)
-    assert (dc.float_in, dc.expected_cash, dc.counted_cash, dc.cash_difference, dc.float_out,
-            dc.cash_to_bank) == (200000, 491960, 490960, -1000, 200000, 290960)
+    assert (
+        dc.float_in,
+        dc.expected_cash,
+        dc.counted_cash,
+        dc.cash_difference,
+        dc.float_out,
+        dc.cash_to_bank,
+    ) == (200000, 491960, 490960, -1000, 200000, 290960)
     assert dc.receipts == 187 and sum(dc.payment_counts.values()) == 187
     assert (dc.org_nr, dc.currency) == ("556677-8899", "SEK")
     assert dc.period_from == dt.datetime(2026, 11, 19, 21, 58, 2)
@@ -89,9 +106,15 @@ def test_heading_layout_profile_from_a_path() -> None:
     profile = load_profile(FIXTURES / "kassa2000.yaml")
     dc = read_dayclose(FIXTURES / "kassa2000_z88.txt", profile)
     assert (dc.system, dc.register, dc.z_number, dc.business_day) == (
-        "kassa2000", "BAR", 88, dt.date(2026, 12, 6))
-    assert dict(dc.sales_by_rate) == {"25": RateTotal(80000, 20000, 100000),
-                                      "12": RateTotal(10000, 1200, 11200)}
+        "kassa2000",
+        "BAR",
+        88,
+        dt.date(2026, 12, 6),
+    )
+    assert dict(dc.sales_by_rate) == {
+        "25": RateTotal(80000, 20000, 100000),
+        "12": RateTotal(10000, 1200, 11200),
+    }
     assert dict(dc.payments) == {"Kort": 90000, "Kontant": 26200}
     assert dc.tips == 5000 and dc.payment_counts == {"Kort": 12, "Kontant": 4}
     check(dc)
@@ -122,8 +145,9 @@ def test_payment_total_row_must_match(tmp_path: Path) -> None:
     path = variant(tmp_path, "Summa betalningar;;74;;;6399,80", "Summa betalningar;;74;;;6399,00")
     with pytest.raises(InputError) as err:
         read_dayclose(path, "generic_sectioned")
-    assert err.value.message == ("'Summa betalningar' says 6 399,00 but its rows add up to "
-                                 "6 399,80 (difference -0,80)")
+    assert err.value.message == (
+        "'Summa betalningar' says 6 399,00 but its rows add up to 6 399,80 (difference -0,80)"
+    )
     assert err.value.line == 25
 
 
@@ -131,8 +155,9 @@ def test_sales_total_row_must_match(tmp_path: Path) -> None:
     path = variant(tmp_path, "5500,00;780,00;6280,00", "5500,00;780,00;6290,00")
     with pytest.raises(InputError) as err:
         read_dayclose(path, "generic_sectioned")
-    assert err.value.message == ("'Total försäljning' says 6 290,00 but its rows add up to "
-                                 "6 280,00 (difference 10,00)")
+    assert err.value.message == (
+        "'Total försäljning' says 6 290,00 but its rows add up to 6 280,00 (difference 10,00)"
+    )
 
 
 def test_sums_that_do_not_tie(tmp_path: Path) -> None:
@@ -141,8 +166,10 @@ def test_sums_that_do_not_tie(tmp_path: Path) -> None:
     with pytest.raises(InputError) as err:
         check(dc)
     e = err.value
-    assert e.message == ("payments 6 399,80 ≠ sales incl. VAT 6 280,00 + tips 100,00 + rounding "
-                         "-0,20 = 6 379,80 (difference 20,00)")
+    assert e.message == (
+        "payments 6 399,80 ≠ sales incl. VAT 6 280,00 + tips 100,00 + rounding "
+        "-0,20 = 6 379,80 (difference 20,00)"
+    )
     assert (e.file, e.line, e.key) == (str(path), 21, "Z 1001 K1")
 
 
@@ -164,8 +191,9 @@ def test_unknown_report_type(tmp_path: Path) -> None:
     path = variant(tmp_path, "Rapporttyp;Z-dagrapport", "Rapporttyp;Periodrapport")
     with pytest.raises(InputError) as err:
         read_dayclose(path, "generic_sectioned")
-    assert err.value.message == ("report type 'Periodrapport' is neither a Z nor an X report "
-                                 "for profile 'generic_sectioned'")
+    assert err.value.message == (
+        "report type 'Periodrapport' is neither a Z nor an X report for profile 'generic_sectioned'"
+    )
     assert (err.value.line, err.value.column) == (1, "Rapporttyp")
 
 
@@ -205,8 +233,10 @@ def test_profile_errors_name_the_line(tmp_path: Path) -> None:
 
 def test_profile_unknown_key(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
-    path.write_text("name: x\ntable: {columns: {gross: 1}}\nsections: {A: rates}\ncolour: red\n",
-                    encoding="utf-8")
+    path.write_text(
+        "name: x\ntable: {columns: {gross: 1}}\nsections: {A: rates}\ncolour: red\n",
+        encoding="utf-8",
+    )
     with pytest.raises(MappingError) as err:
         load_profile(path)
     assert (err.value.message, err.value.line) == ("unknown profile key 'colour'", 4)

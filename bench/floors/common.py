@@ -12,6 +12,7 @@ import polars as pl
 NL = "\r\n"  # bokfor writes SIE lines with CRLF
 OPEN, CLOSE = f"{NL}{{{NL}", f"{NL}}}{NL}"  # around a voucher's #TRANS lines
 
+
 def args() -> tuple[Path, Path, bool]:
     """FILE OUT [--check] from the command line (other --flags are the script's own)."""
     rest = [a for a in sys.argv[1:] if not a.startswith("--")]
@@ -46,9 +47,12 @@ def vat_of(gross: pl.Expr, rate: int) -> pl.Expr:
 def sie_amount(value: pl.Expr) -> pl.Expr:
     """'-1234.50' from öre (money.format_sie)."""
     a = value.abs()
-    return pl.concat_str(pl.when(value < 0).then(pl.lit("-")).otherwise(pl.lit("")),
-                         (a // 100).cast(pl.String), pl.lit("."),
-                         (a % 100).cast(pl.String).str.zfill(2))
+    return pl.concat_str(
+        pl.when(value < 0).then(pl.lit("-")).otherwise(pl.lit("")),
+        (a // 100).cast(pl.String),
+        pl.lit("."),
+        (a % 100).cast(pl.String).str.zfill(2),
+    )
 
 
 def sie_text(text: pl.Expr, limit: int = 50) -> pl.Expr:
@@ -58,22 +62,32 @@ def sie_text(text: pl.Expr, limit: int = 50) -> pl.Expr:
 
 
 def ver_head(series: str, date: pl.Expr, text: pl.Expr) -> pl.Expr:
-    return pl.concat_str(pl.lit(f'#VER {series} "" '), date.dt.strftime("%Y%m%d"),
-                         pl.lit(" "), sie_text(text))
+    return pl.concat_str(
+        pl.lit(f'#VER {series} "" '), date.dt.strftime("%Y%m%d"), pl.lit(" "), sie_text(text)
+    )
 
 
 def trans(account: pl.Expr, amount: pl.Expr, dims: pl.Expr | None = None) -> pl.Expr:
-    return pl.concat_str(pl.lit("#TRANS "), account.cast(pl.String), pl.lit(" "),
-                         dims if dims is not None else pl.lit("{}"), pl.lit(" "),
-                         sie_amount(amount))
+    return pl.concat_str(
+        pl.lit("#TRANS "),
+        account.cast(pl.String),
+        pl.lit(" "),
+        dims if dims is not None else pl.lit("{}"),
+        pl.lit(" "),
+        sie_amount(amount),
+    )
 
 
 def render_grouped(lines: pl.DataFrame, keys: list[str]) -> str:
     """Vouchers from a lines frame (columns `head`, `line`, sorted): one per `keys` group."""
     vouchers = lines.group_by(keys, maintain_order=True).agg(
-        pl.col("head").first(), pl.col("line").str.join(NL))
-    return "".join(vouchers.select(pl.concat_str(
-        pl.col("head"), pl.lit(OPEN), pl.col("line"), pl.lit(CLOSE))).to_series())
+        pl.col("head").first(), pl.col("line").str.join(NL)
+    )
+    return "".join(
+        vouchers.select(
+            pl.concat_str(pl.col("head"), pl.lit(OPEN), pl.col("line"), pl.lit(CLOSE))
+        ).to_series()
+    )
 
 
 def write(out: Path, text: str, vouchers: int) -> None:
@@ -83,8 +97,15 @@ def write(out: Path, text: str, vouchers: int) -> None:
     print(f"{vouchers} vouchers")
 
 
-def check_total(path: Path, totals: dict[str, int], *, delimiter: str, encoding: str,
-                header_line: str, comma: bool) -> None:
+def check_total(
+    path: Path,
+    totals: dict[str, int],
+    *,
+    delimiter: str,
+    encoding: str,
+    header_line: str,
+    comma: bool,
+) -> None:
     """Assert each column's öre total equals Decimal's sum of the same file (csv module),
     reading the table from the line that starts with `header_line` to the first blank row."""
     with open(path, newline="", encoding=encoding) as src:

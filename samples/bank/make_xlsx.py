@@ -50,28 +50,51 @@ TRANSACTIONS = [
 ]
 
 HANDELSBANKEN = {
-    "card_kjell": "KJELL & COMPANY", "stripe": "STRIPE PAYMENTS EUROPE", "zettle": "ZETTLE",
-    "bg_a": "BG-INB KUNDEN I NORR AB", "bg_b": "BG-INB FIKA & BULLAR HB",
-    "skatt": "SKATTEVERKET", "swish": "SWISH ANNA SVENSSON",
-    "card_press": "PRESSBYRÅN CENTRAL", "lon": "LÖN JANUARI", "fee": "AVGIFT",
+    "card_kjell": "KJELL & COMPANY",
+    "stripe": "STRIPE PAYMENTS EUROPE",
+    "zettle": "ZETTLE",
+    "bg_a": "BG-INB KUNDEN I NORR AB",
+    "bg_b": "BG-INB FIKA & BULLAR HB",
+    "skatt": "SKATTEVERKET",
+    "swish": "SWISH ANNA SVENSSON",
+    "card_press": "PRESSBYRÅN CENTRAL",
+    "lon": "LÖN JANUARI",
+    "fee": "AVGIFT",
 }
 SKANDIA = {
-    "card_kjell": "Kortköp KJELL & COMPANY", "stripe": "Insättning STRIPE PAYMENTS EUROPE",
-    "zettle": "Insättning ZETTLE", "bg_a": "Bankgiro Kunden i Norr AB",
-    "bg_b": "Bankgiro Fika & Bullar HB", "skatt": "Skatteverket",
-    "swish": "Swish Anna Svensson", "card_press": "Kortköp PRESSBYRÅN CENTRAL",
-    "lon": "Lön januari", "fee": "Avgift",
+    "card_kjell": "Kortköp KJELL & COMPANY",
+    "stripe": "Insättning STRIPE PAYMENTS EUROPE",
+    "zettle": "Insättning ZETTLE",
+    "bg_a": "Bankgiro Kunden i Norr AB",
+    "bg_b": "Bankgiro Fika & Bullar HB",
+    "skatt": "Skatteverket",
+    "swish": "Swish Anna Svensson",
+    "card_press": "Kortköp PRESSBYRÅN CENTRAL",
+    "lon": "Lön januari",
+    "fee": "Avgift",
 }
 SEB = {
-    "card_kjell": "KJELL & COMP/25-12-31", "stripe": "STRIPE PAYMENTS EUROPE",
-    "zettle": "ZETTLE PAYOUT", "bg_a": "KUNDEN I NORR AB", "bg_b": "FIKA & BULLAR HB",
-    "skatt": "SKATTEVERKET", "swish": "46701234567", "card_press": "PRESSBYRÅN C/26-01-17",
-    "lon": "LÖN JANUARI", "fee": "AVGIFT FÖRETAGSPAKET",
+    "card_kjell": "KJELL & COMP/25-12-31",
+    "stripe": "STRIPE PAYMENTS EUROPE",
+    "zettle": "ZETTLE PAYOUT",
+    "bg_a": "KUNDEN I NORR AB",
+    "bg_b": "FIKA & BULLAR HB",
+    "skatt": "SKATTEVERKET",
+    "swish": "46701234567",
+    "card_press": "PRESSBYRÅN C/26-01-17",
+    "lon": "LÖN JANUARI",
+    "fee": "AVGIFT FÖRETAGSPAKET",
 }
 SEB_BATCH = {
-    "2026-01-02": "5484381424", "2026-01-07": "5484392211", "2026-01-09": "5484401187",
-    "2026-01-12": "5484412095", "2026-01-14": "5484420033", "2026-01-16": "5484431560",
-    "2026-01-19": "5484440318", "2026-01-23": "5484452277", "2026-01-30": "5484479904",
+    "2026-01-02": "5484381424",
+    "2026-01-07": "5484392211",
+    "2026-01-09": "5484401187",
+    "2026-01-12": "5484412095",
+    "2026-01-14": "5484420033",
+    "2026-01-16": "5484431560",
+    "2026-01-19": "5484440318",
+    "2026-01-23": "5484452277",
+    "2026-01-30": "5484479904",
 }
 
 
@@ -124,8 +147,9 @@ def skandia() -> openpyxl.Workbook:
     ws.append([])
     ws.append(["Bokf. datum", "Beskrivning", "Belopp", "Saldo"])
     for booking, _day, amount, kind, balance in newest_first():
-        ws.append([dt.datetime.fromisoformat(booking), SKANDIA[kind], swedish(amount),
-                   swedish(balance)])
+        ws.append(
+            [dt.datetime.fromisoformat(booking), SKANDIA[kind], swedish(amount), swedish(balance)]
+        )
         ws.cell(ws.max_row, 1).number_format = "yyyy-mm-dd"
     return wb
 
@@ -140,8 +164,10 @@ def sheet(title: str, header: list[str]) -> tuple[openpyxl.Workbook, object]:
 
 
 def seb() -> openpyxl.Workbook:
-    wb, ws = sheet("Kontohändelser", ["Bokföringsdatum", "Valutadatum", "Verifikationsnummer",
-                                      "Text", "Belopp", "Saldo"])
+    wb, ws = sheet(
+        "Kontohändelser",
+        ["Bokföringsdatum", "Valutadatum", "Verifikationsnummer", "Text", "Belopp", "Saldo"],
+    )
     for booking, _day, amount, kind, balance in newest_first():
         day = dt.datetime.fromisoformat(booking)
         ws.append([day, day, SEB_BATCH[booking], SEB[kind], kronor(amount), kronor(balance)])
@@ -151,11 +177,16 @@ def seb() -> openpyxl.Workbook:
 
 
 NORDEA_OLD = {
-    "card_kjell": "Kortköp 251231 KJELL & COMPANY", "stripe": "Insättning STRIPE PAYMENTS",
-    "zettle": "Insättning ZETTLE", "bg_a": "Bankgiro Kunden i Norr AB",
-    "bg_b": "Bankgiro Fika & Bullar HB", "skatt": "Betalning BG 5050-1055 Skatteverket",
-    "swish": "Swish betalning ANNA SVENSSON", "card_press": "Kortköp 260117 PRESSBYRÅN",
-    "lon": "Lön januari", "fee": "Vardagspaket Månadspris kort",
+    "card_kjell": "Kortköp 251231 KJELL & COMPANY",
+    "stripe": "Insättning STRIPE PAYMENTS",
+    "zettle": "Insättning ZETTLE",
+    "bg_a": "Bankgiro Kunden i Norr AB",
+    "bg_b": "Bankgiro Fika & Bullar HB",
+    "skatt": "Betalning BG 5050-1055 Skatteverket",
+    "swish": "Swish betalning ANNA SVENSSON",
+    "card_press": "Kortköp 260117 PRESSBYRÅN",
+    "lon": "Lön januari",
+    "fee": "Vardagspaket Månadspris kort",
 }
 
 
@@ -169,49 +200,95 @@ def nordea_old() -> openpyxl.Workbook:
     ws.append(["2026-01-31", "Reservation Kortköp ICA NÄRA ÖSTERMALM", None, "-212,40", None])
     ws.append(["2026-01-31", "Reservation Kortköp SJ AB", None, "-89,00", None])
     for booking, _day, amount, kind, balance in newest_first():
-        ws.append([booking, NORDEA_OLD[kind], None, swedish_dot(amount),
-                   swedish_dot(balance)])
+        ws.append([booking, NORDEA_OLD[kind], None, swedish_dot(amount), swedish_dot(balance)])
     return wb
 
 
 BANK_NORWEGIAN = {
-    "card_kjell": ("KJELL & COMPANY", "Köp"), "stripe": ("STRIPE PAYMENTS EUROPE", "Insättning"),
-    "zettle": ("ZETTLE PAYOUT", "Insättning"), "bg_a": ("KUNDEN I NORR AB", "Insättning"),
-    "bg_b": ("FIKA & BULLAR HB", "Insättning"), "skatt": ("SKATTEVERKET", "Betalning"),
-    "swish": ("SWISH ANNA SVENSSON", "Köp"), "card_press": ("PRESSBYRAN NEWARK", "Köp"),
-    "lon": ("LÖN JANUARI", "Betalning"), "fee": ("AVGIFT KORT", "Avgift"),
+    "card_kjell": ("KJELL & COMPANY", "Köp"),
+    "stripe": ("STRIPE PAYMENTS EUROPE", "Insättning"),
+    "zettle": ("ZETTLE PAYOUT", "Insättning"),
+    "bg_a": ("KUNDEN I NORR AB", "Insättning"),
+    "bg_b": ("FIKA & BULLAR HB", "Insättning"),
+    "skatt": ("SKATTEVERKET", "Betalning"),
+    "swish": ("SWISH ANNA SVENSSON", "Köp"),
+    "card_press": ("PRESSBYRAN NEWARK", "Köp"),
+    "lon": ("LÖN JANUARI", "Betalning"),
+    "fee": ("AVGIFT KORT", "Avgift"),
 }
 BANK_NORWEGIAN_FI = {
-    "card_kjell": "VERKKOKAUPPA.COM", "stripe": "STRIPE PAYMENTS EUROPE",
-    "zettle": "ZETTLE PAYOUT", "bg_a": "ASIAKAS OY", "bg_b": "KAHVILA HELMI",
-    "skatt": "VEROHALLINTO", "swish": "MOBILEPAY ANNA", "card_press": "R-KIOSKI",
-    "lon": "PALKKA TAMMIKUU", "fee": "PALVELUMAKSU",
+    "card_kjell": "VERKKOKAUPPA.COM",
+    "stripe": "STRIPE PAYMENTS EUROPE",
+    "zettle": "ZETTLE PAYOUT",
+    "bg_a": "ASIAKAS OY",
+    "bg_b": "KAHVILA HELMI",
+    "skatt": "VEROHALLINTO",
+    "swish": "MOBILEPAY ANNA",
+    "card_press": "R-KIOSKI",
+    "lon": "PALKKA TAMMIKUU",
+    "fee": "PALVELUMAKSU",
 }
 
 
 def banknorwegian() -> openpyxl.Workbook:
-    wb, ws = sheet("transactions", ["TransactionDate", "Text", "Type", "Currency", "Amount",
-                                    "BookDate", "ValueDate"])
+    wb, ws = sheet(
+        "transactions",
+        ["TransactionDate", "Text", "Type", "Currency", "Amount", "BookDate", "ValueDate"],
+    )
     for booking, day, amount, kind in TRANSACTIONS:
         kind_fi = "Maksu" if amount > 0 else "Osto"
-        ws.append([dt.datetime.fromisoformat(day), BANK_NORWEGIAN_FI[kind], kind_fi, "EUR",
-                   kronor(amount), dt.datetime.fromisoformat(booking),
-                   dt.datetime.fromisoformat(booking)])
+        ws.append(
+            [
+                dt.datetime.fromisoformat(day),
+                BANK_NORWEGIAN_FI[kind],
+                kind_fi,
+                "EUR",
+                kronor(amount),
+                dt.datetime.fromisoformat(booking),
+                dt.datetime.fromisoformat(booking),
+            ]
+        )
     return wb
 
 
 def banknorwegian_card() -> openpyxl.Workbook:
-    wb, ws = sheet("transactions", ["TransactionDate", "Text", "Type", "Currency Amount",
-                                    "Currency Rate", "Currency", "Amount", "Merchant Area",
-                                    "Merchant Category", "BookDate", "ValueDate"])
+    wb, ws = sheet(
+        "transactions",
+        [
+            "TransactionDate",
+            "Text",
+            "Type",
+            "Currency Amount",
+            "Currency Rate",
+            "Currency",
+            "Amount",
+            "Merchant Area",
+            "Merchant Category",
+            "BookDate",
+            "ValueDate",
+        ],
+    )
     for booking, day, amount, kind in TRANSACTIONS:
         text, kind_se = BANK_NORWEGIAN[kind]
         # The Pressbyrån purchases were made in the US: 3.90 USD at 10 SEK each.
-        own, rate, currency = (amount / 1000, 10, "USD") if kind == "card_press" \
-            else (kronor(amount), 1, "SEK")
-        ws.append([dt.datetime.fromisoformat(day), text, kind_se, own, rate, currency,
-                   kronor(amount), "Stockholm", "", dt.datetime.fromisoformat(booking),
-                   dt.datetime(2026, 2, 28)])
+        own, rate, currency = (
+            (amount / 1000, 10, "USD") if kind == "card_press" else (kronor(amount), 1, "SEK")
+        )
+        ws.append(
+            [
+                dt.datetime.fromisoformat(day),
+                text,
+                kind_se,
+                own,
+                rate,
+                currency,
+                kronor(amount),
+                "Stockholm",
+                "",
+                dt.datetime.fromisoformat(booking),
+                dt.datetime(2026, 2, 28),
+            ]
+        )
     return wb
 
 
@@ -232,9 +309,12 @@ def save(wb: openpyxl.Workbook, path: Path, *, declare_a1: bool = False) -> None
                 data, count = _DIMENSION.subn(b'<dimension ref="A1:A1"/>', data)
                 assert count == 1, "openpyxl no longer writes <dimension>"
             if info.filename == "docProps/core.xml":
-                data = re.sub(rb"<dcterms:modified[^>]*>[^<]*</dcterms:modified>",
-                              b'<dcterms:modified xsi:type="dcterms:W3CDTF">'
-                              b"2026-02-01T09:12:00Z</dcterms:modified>", data)
+                data = re.sub(
+                    rb"<dcterms:modified[^>]*>[^<]*</dcterms:modified>",
+                    b'<dcterms:modified xsi:type="dcterms:W3CDTF">'
+                    b"2026-02-01T09:12:00Z</dcterms:modified>",
+                    data,
+                )
             member = zipfile.ZipInfo(info.filename, date_time=(2026, 2, 1, 9, 12, 0))
             member.compress_type = zipfile.ZIP_DEFLATED
             dst.writestr(member, data)
@@ -248,8 +328,14 @@ def main() -> None:
     save(nordea_old(), OUT / "nordea_old.xlsx")
     save(banknorwegian(), OUT / "banknorwegian.xlsx")
     save(banknorwegian_card(), OUT / "banknorwegian_card.xlsx")
-    for name in ("handelsbanken.xlsx", "skandia.xlsx", "seb.xlsx", "nordea_old.xlsx",
-                 "banknorwegian.xlsx", "banknorwegian_card.xlsx"):
+    for name in (
+        "handelsbanken.xlsx",
+        "skandia.xlsx",
+        "seb.xlsx",
+        "nordea_old.xlsx",
+        "banknorwegian.xlsx",
+        "banknorwegian_card.xlsx",
+    ):
         print(OUT / name)
 
 

@@ -19,8 +19,9 @@ CHART = "BAS 2025"
 def chart() -> dict[str, str]:
     """Account number -> name, every account of the chart."""
     text = resources.files("bokfor").joinpath("bas2025.tsv").read_text(encoding="utf-8")
-    return dict(line.split("\t", 1) for line in text.splitlines()
-                if line and not line.startswith("#"))
+    return dict(
+        line.split("\t", 1) for line in text.splitlines() if line and not line.startswith("#")
+    )
 
 
 def name(number: str) -> str | None:

@@ -61,8 +61,19 @@ class _Group:
     would give, so the rows' own lines are not held), and per row only what the voucher
     names it by (key, origin), packed: see domain.PackedKeys."""
 
-    __slots__ = ("tag", "totals", "date", "fx", "_keys", "_key_ends", "_ranks", "_rank_ends",
-                 "_files", "_file_of", "_lines")
+    __slots__ = (
+        "tag",
+        "totals",
+        "date",
+        "fx",
+        "_keys",
+        "_key_ends",
+        "_ranks",
+        "_rank_ends",
+        "_files",
+        "_file_of",
+        "_lines",
+    )
 
     def __init__(self, tag: int, date: dt.date) -> None:
         self.tag = tag
@@ -98,27 +109,37 @@ class _Group:
             totals[(line.account, line.dims, line.text, amount > 0)] += amount
 
     def lines(self) -> list[Line]:
-        return [Line(account, amount, dims, text)
-                for (account, dims, text, _), amount in self.totals.items()]
+        return [
+            Line(account, amount, dims, text)
+            for (account, dims, text, _), amount in self.totals.items()
+        ]
 
     def members(self) -> tuple[PackedKeys, PackedOrigins]:
         """The rows' keys and origins in (rank, line) order; stable: rows in one order keep
         the file's. (UTF-8 bytes sort as their texts do.) Called once: the buffers go to the
         voucher."""
         ranks, ends, lines = self._ranks, self._rank_ends, self._lines
-        order = array("I", sorted(range(len(lines)),
-                                  key=lambda k: (ranks[ends[k]:ends[k + 1]], lines[k])))
+        order = array(
+            "I", sorted(range(len(lines)), key=lambda k: (ranks[ends[k] : ends[k + 1]], lines[k]))
+        )
         keys = bytes(self._keys)
         self._keys = self._ranks = bytearray()  # not held twice while the others are made
-        return (PackedKeys(keys, self._key_ends, order),
-                PackedOrigins(tuple(self._files), self._file_of, lines, order))
+        return (
+            PackedKeys(keys, self._key_ends, order),
+            PackedOrigins(tuple(self._files), self._file_of, lines, order),
+        )
 
     def __len__(self) -> int:
         return len(self._lines)
 
 
-def book(rows: Iterable[Row], rules: SourceRules, mapping: Mapping, schema: Schema,
-         on_row: RowSink = _ignore) -> Booking:
+def book(
+    rows: Iterable[Row],
+    rules: SourceRules,
+    mapping: Mapping,
+    schema: Schema,
+    on_row: RowSink = _ignore,
+) -> Booking:
     """Book `rows` (all of one source) with `rules`, reading them once: a row is done with
     when its lines are made and handed to `on_row` (per_row: its voucher is made too). Rows
     no rule matches are collected in `Booking.unmapped` (see `unmapped_error`); raises
@@ -127,8 +148,14 @@ def book(rows: Iterable[Row], rules: SourceRules, mapping: Mapping, schema: Sche
     return _book(_matched(rows, rules, mapping, schema), rules, mapping, schema, on_row)
 
 
-def book_frame(frame: pl.DataFrame, source: str, rules: SourceRules, mapping: Mapping,
-               schema: Schema, on_row: RowSink = _ignore) -> Booking:
+def book_frame(
+    frame: pl.DataFrame,
+    source: str,
+    rules: SourceRules,
+    mapping: Mapping,
+    schema: Schema,
+    on_row: RowSink = _ignore,
+) -> Booking:
     """`book` for a row frame (bokfor.frames) of `source`: every row's rule is picked by one
     expression over the columns (`SourceRules.first_match`), the rows no rule matches are
     one filter; the rows matched are booked one by one as `book` books them."""
@@ -138,17 +165,26 @@ def book_frame(frame: pl.DataFrame, source: str, rules: SourceRules, mapping: Ma
     picked = frame.select(rules.first_match(dict(frame.schema))).to_series()
     mapped = picked.is_not_null()
     candidates = rules.candidates
-    result = _book(zip(frames.to_rows(frame.filter(mapped), source, schema),
-                       (candidates[i] for i in picked.drop_nulls()), strict=True),
-                   rules, mapping, schema, on_row)
+    result = _book(
+        zip(
+            frames.to_rows(frame.filter(mapped), source, schema),
+            (candidates[i] for i in picked.drop_nulls()),
+            strict=True,
+        ),
+        rules,
+        mapping,
+        schema,
+        on_row,
+    )
     for row in frames.to_rows(frame.filter(~mapped), source, schema):
         result.rows += 1
         _unmapped(result, row, schema)
     return result
 
 
-def _matched(rows: Iterable[Row], rules: SourceRules, mapping: Mapping,
-             schema: Schema) -> Iterator[tuple[Row, Rule | None]]:
+def _matched(
+    rows: Iterable[Row], rules: SourceRules, mapping: Mapping, schema: Schema
+) -> Iterator[tuple[Row, Rule | None]]:
     """Each row in the books' currency, with the first rule that matches it (or None)."""
     match = rules.match
     if not schema.currency_field:
@@ -169,8 +205,9 @@ def _in_currency(row: Row, mapping: Mapping, schema: Schema) -> Row:
     return row
 
 
-def _in_books_currency(frame: pl.DataFrame, source: str, mapping: Mapping,
-                       schema: Schema) -> pl.DataFrame:
+def _in_books_currency(
+    frame: pl.DataFrame, source: str, mapping: Mapping, schema: Schema
+) -> pl.DataFrame:
     """The frame with every row in the books' currency (`convert_row`, through `Row`s when
     a row is in another: rare, and its rate is looked up per day)."""
     import polars as pl
@@ -183,12 +220,19 @@ def _in_books_currency(frame: pl.DataFrame, source: str, mapping: Mapping,
     codes = pl.col(field) if field in frame.columns else pl.lit(None, pl.String)
     if not frame.select((codes.fill_null("").str.to_uppercase() != currency).any()).item():
         return frame
-    return frames.from_rows((_in_currency(row, mapping, schema)
-                             for row in frames.to_rows(frame, source, schema)), schema)
+    return frames.from_rows(
+        (_in_currency(row, mapping, schema) for row in frames.to_rows(frame, source, schema)),
+        schema,
+    )
 
 
-def _book(matched: Iterable[tuple[Row, Rule | None]], rules: SourceRules, mapping: Mapping,
-          schema: Schema, on_row: RowSink) -> Booking:
+def _book(
+    matched: Iterable[tuple[Row, Rule | None]],
+    rules: SourceRules,
+    mapping: Mapping,
+    schema: Schema,
+    on_row: RowSink,
+) -> Booking:
     result = Booking(vouchers=[])
     bank, on_bank = rules.bank_accounts, schema.bank_accounts
     grouping, order_field = rules.grouping, schema.order_field
@@ -213,8 +257,7 @@ def _book(matched: Iterable[tuple[Row, Rule | None]], rules: SourceRules, mappin
         if bank is not None:
             ledger = bank.ledger_account(row, mapping.file)
             # Line(ledger, *rest) is line._replace(account=ledger) without its overhead.
-            lines = [Line(ledger, *line[1:]) if line.account == on_bank else line
-                     for line in lines]
+            lines = [Line(ledger, *line[1:]) if line.account == on_bank else line for line in lines]
         if not lines:
             result.zero_rows += 1
             continue
@@ -222,13 +265,21 @@ def _book(matched: Iterable[tuple[Row, Rule | None]], rules: SourceRules, mappin
         # Rows are in (date, order field, line) order. Date and field as one text: the
         # date's isoformat is always 10 characters, so it compares as the pair would, and
         # a grouped row keeps one object for it instead of three.
-        rank = row.date.isoformat() + _sortable(row.fields.get(order_field)) \
-            if order_field else row.date.isoformat()
+        rank = (
+            row.date.isoformat() + _sortable(row.fields.get(order_field))
+            if order_field
+            else row.date.isoformat()
+        )
         if grouping == "per_row":
             tag = len(singles)
             on_row(tag, row, booked, True)
-            singles.append(((rank, row.origin.line), _row_voucher(
-                row, rule, booked, rules, rule.text or rules.voucher_text), tag))
+            singles.append(
+                (
+                    (rank, row.origin.line),
+                    _row_voucher(row, rule, booked, rules, rule.text or rules.voucher_text),
+                    tag,
+                )
+            )
             continue
         group = _group_of(row, grouping, key_field)
         if group is not None:
@@ -244,8 +295,9 @@ def _book(matched: Iterable[tuple[Row, Rule | None]], rules: SourceRules, mappin
             # The section's voucher text names group fields: the rule's own text, if any.
             tag = len(groups) + len(singles)
             on_row(tag, row, booked, True)
-            singles.append(((rank, row.origin.line),
-                            _row_voucher(row, rule, booked, rules, rule.text), tag))
+            singles.append(
+                ((rank, row.origin.line), _row_voucher(row, rule, booked, rules, rule.text), tag)
+            )
     result.rows = count
     if checker is not None:
         result.notices += checker.notices()
@@ -255,12 +307,16 @@ def _book(matched: Iterable[tuple[Row, Rule | None]], rules: SourceRules, mappin
         result.tags = [tag for _, _, tag in singles]
         return result
     if result.pending:
-        result.notices.append(Notice(
-            f"{len(result.pending)} rows are not yet paid out and were not booked; "
-            "they will be booked with the payout that includes them",
-            file=result.pending[0].origin.file))
-    tagged = [(_group_voucher(key, group, rules, key_field), group.tag)
-              for key, group in groups.items()]
+        result.notices.append(
+            Notice(
+                f"{len(result.pending)} rows are not yet paid out and were not booked; "
+                "they will be booked with the payout that includes them",
+                file=result.pending[0].origin.file,
+            )
+        )
+    tagged = [
+        (_group_voucher(key, group, rules, key_field), group.tag) for key, group in groups.items()
+    ]
     tagged += [(voucher, tag) for _, voucher, tag in singles]
     tagged.sort(key=_voucher_order)
     result.vouchers = [voucher for voucher, _ in tagged]
@@ -304,21 +360,33 @@ def convert_row(row: Row, currency: str, mapping: Mapping, schema: Schema) -> Ro
     rate = mapping.rates.rate(currency, row.date) if currency else None
     if rate is None:
         company = mapping.company.currency
-        reason = mapping.rates.describe_missing(currency, row.date) if currency else \
-            "the row names no currency"
+        reason = (
+            mapping.rates.describe_missing(currency, row.date)
+            if currency
+            else "the row names no currency"
+        )
         raise InputError(
-            f"amount in {currency or 'no currency'}, but the books are kept in {company}: "
-            f"{reason}",
-            file=row.origin.file, line=row.origin.line, column=schema.currency_field,
+            f"amount in {currency or 'no currency'}, but the books are kept in {company}: {reason}",
+            file=row.origin.file,
+            line=row.origin.line,
+            column=schema.currency_field,
             hint=f"add a rate under `currency_rates:` in the mapping ({{fixed: {{{currency or 'EUR'}:"
-            f" '11.25'}}}} or a rate file), or export the {company} balance.")
+            f" '11.25'}}}} or a rate file), or export the {company} balance.",
+        )
     basis = {b for expression in schema.amounts.values() for b in expression}
     converted = {b: rate.convert(row.amounts[b]) for b in basis}
-    amounts = {name: sum(c * converted[b] for b, c in expression.items())
-               for name, expression in schema.amounts.items()}
+    amounts = {
+        name: sum(c * converted[b] for b, c in expression.items())
+        for name, expression in schema.amounts.items()
+    }
     fields = dict(row.fields)
-    fields.update({"fx.currency": currency, "fx.rate": rate.text,
-                   "fx.rate_date": rate.day.isoformat() if rate.day else None})
+    fields.update(
+        {
+            "fx.currency": currency,
+            "fx.rate": rate.text,
+            "fx.rate_date": rate.day.isoformat() if rate.day else None,
+        }
+    )
     fields.update({f"fx.{name}": format_sie(value) for name, value in row.amounts.items()})
     return dataclasses.replace(row, amounts=amounts, fields=fields)
 
@@ -333,12 +401,23 @@ def row_lines(row: Row, rule: Rule) -> list[Line]:
             continue
         dims = p.fixed_dims
         if dims is None:
-            dims = tuple((dim, obj) for dim, template in p.dims
-                         if (obj := template.constant if template.constant is not None
-                             else template.render(get)))
+            dims = tuple(
+                (dim, obj)
+                for dim, template in p.dims
+                if (
+                    obj := template.constant
+                    if template.constant is not None
+                    else template.render(get)
+                )
+            )
         template = p.text
-        text = "" if template is None else template.constant \
-            if template.constant is not None else template.render(get)
+        text = (
+            ""
+            if template is None
+            else template.constant
+            if template.constant is not None
+            else template.render(get)
+        )
         if p.vat_rate is not None and p.vat_account is not None:
             net, vat = split_vat(amount, p.vat_rate)
             lines.append(Line(p.account, net, dims, text))
@@ -357,7 +436,9 @@ def row_lines(row: Row, rule: Rule) -> list[Line]:
         raise UnbalancedError(
             f"rule {rule.name!r} ({rule.where}) gives a voucher that does not balance:"
             f" debit − credit = {format_sek(diff)} kr",
-            file=row.origin.file, line=row.origin.line, key=rule.key,
+            file=row.origin.file,
+            line=row.origin.line,
+            key=rule.key,
             hint="post every amount of the row on both sides (see docs/mapping.md).",
         )
     return lines
@@ -377,17 +458,23 @@ def _row_getter(row: Row) -> Callable[[str], object]:
 # -- grouping into vouchers ------------------------------------------------------------
 
 
-def _row_voucher(row: Row, rule: Rule, lines: tuple[Line, ...], rules: SourceRules,
-                 template: Template | None) -> Voucher:
+def _row_voucher(
+    row: Row, rule: Rule, lines: tuple[Line, ...], rules: SourceRules, template: Template | None
+) -> Voucher:
     # Empty fields leave gaps ("{counterparty} {text}"); a verifikation always has a text.
     text = " ".join(template.render(_row_getter(row)).split()) if template else ""
-    return Voucher(series=rules.series, date=row.date, text=text or rule.name,
-                   lines=lines, source_keys=(row.key,), origins=(row.origin,),
-                   rule=rule.name)
+    return Voucher(
+        series=rules.series,
+        date=row.date,
+        text=text or rule.name,
+        lines=lines,
+        source_keys=(row.key,),
+        origins=(row.origin,),
+        rule=rule.name,
+    )
 
 
-def _group_voucher(key: Any, group: _Group, rules: SourceRules,
-                   key_field: str | None) -> Voucher:
+def _group_voucher(key: Any, group: _Group, rules: SourceRules, key_field: str | None) -> Voucher:
     date = group.date
     values = {"date": date, "source": rules.source, "count": len(group)}
     if isinstance(key, tuple):
@@ -414,8 +501,9 @@ def _group_voucher(key: Any, group: _Group, rules: SourceRules,
     )
 
 
-def fx_difference(lines: list[Line], clearings: tuple[str, ...], gain: str, loss: str
-                  ) -> list[Line]:
+def fx_difference(
+    lines: list[Line], clearings: tuple[str, ...], gain: str, loss: str
+) -> list[Line]:
     """What a payout leaves on its clearing account (of `clearings`: one a provider) when its
     rows were converted at their own days' rates, or at a fixed rate rounded row by row:
     booked against valutakursvinst (the payout was worth more) or -förlust."""
@@ -424,8 +512,10 @@ def fx_difference(lines: list[Line], clearings: tuple[str, ...], gain: str, loss
     for clearing in clearings:
         left = sum(line.amount for line in lines if line.account == clearing)
         if left:
-            out += [Line(clearing, -left, (), text), Line(gain if left < 0 else loss, left, (),
-                                                          text)]
+            out += [
+                Line(clearing, -left, (), text),
+                Line(gain if left < 0 else loss, left, (), text),
+            ]
     return out
 
 
@@ -438,7 +528,8 @@ def merge_lines(lines: Iterable[Line]) -> tuple[Line, ...]:
     return tuple(
         Line(account, amount, dims, text)
         for (account, dims, text, debit), amount in sorted(
-            totals.items(), key=lambda kv: (kv[0][0], not kv[0][3], kv[0][1], kv[0][2]))
+            totals.items(), key=lambda kv: (kv[0][0], not kv[0][3], kv[0][1], kv[0][2])
+        )
         if amount
     )
 
@@ -457,13 +548,16 @@ def unmapped_kinds(unmapped: dict[tuple[Any, ...], list[Row]], schema: Schema) -
     out = []
     for kind, rows in sorted(unmapped.items(), key=lambda kv: kv[1][0].origin.line):
         label = " ".join(f"{f}={v}" for f, v in zip(schema.unmapped_fields, kind, strict=True))
-        out.append(f"{label}: {len(rows)} row{'s' if len(rows) > 1 else ''}, "
-                   f"first at line {rows[0].origin.line}")
+        out.append(
+            f"{label}: {len(rows)} row{'s' if len(rows) > 1 else ''}, "
+            f"first at line {rows[0].origin.line}"
+        )
     return out
 
 
-def unmapped_error(unmapped: dict[tuple[Any, ...], list[Row]], rules: SourceRules,
-                   mapping: Mapping, schema: Schema) -> MappingError:
+def unmapped_error(
+    unmapped: dict[tuple[Any, ...], list[Row]], rules: SourceRules, mapping: Mapping, schema: Schema
+) -> MappingError:
     total = sum(len(rows) for rows in unmapped.values())
     first = min((rows[0] for rows in unmapped.values()), key=lambda r: r.origin.line)
     details = [f"  {kind}" for kind in unmapped_kinds(unmapped, schema)]
@@ -472,26 +566,39 @@ def unmapped_error(unmapped: dict[tuple[Any, ...], list[Row]], rules: SourceRule
         from bokfor.suggest import snippet, suggest
 
         at = schema.unmapped_fields.index(schema.free_text)
-        suggestions = suggest({(k[at],): rows for k, rows in unmapped.items()},
-                              schema.free_text, schema.money)
+        suggestions = suggest(
+            {(k[at],): rows for k, rows in unmapped.items()}, schema.free_text, schema.money
+        )
         indent = _rules_indent(rules, mapping)
-        details.append(f"Paste at the end of {rules.key}.rules in {mapping.file} (each account "
-                       "is a guess from the text: check it; docs/mapping.md, \"Suggested "
-                       "rules\"):")
-        details.extend(snippet(suggestions, schema.free_text, schema.money,
-                               schema.bank_accounts or schema.snippet[0][0], indent))
+        details.append(
+            f"Paste at the end of {rules.key}.rules in {mapping.file} (each account "
+            'is a guess from the text: check it; docs/mapping.md, "Suggested '
+            'rules"):'
+        )
+        details.extend(
+            snippet(
+                suggestions,
+                schema.free_text,
+                schema.money,
+                schema.bank_accounts or schema.snippet[0][0],
+                indent,
+            )
+        )
         hint = "paste the rules below, or add a `fallback:`."
     else:
-        details.append(f"Paste under {rules.key}.rules in {mapping.file} and choose the "
-                       "accounts:")
+        details.append(f"Paste under {rules.key}.rules in {mapping.file} and choose the accounts:")
         for kind in sorted(unmapped, key=lambda k: unmapped[k][0].origin.line):
             details.extend(_snippet(kind, schema))
         hint = "add a rule for each kind below, or a `fallback:`."
     return MappingError(
         f"{total} row{'s' if total > 1 else ''} of {kinds} kind{'s' if kinds > 1 else ''} "
         "match no rule",
-        file=first.origin.file, line=first.origin.line, key=f"{rules.key}.rules",
-        hint=hint, details=details)
+        file=first.origin.file,
+        line=first.origin.line,
+        key=f"{rules.key}.rules",
+        hint=hint,
+        details=details,
+    )
 
 
 def _rules_indent(rules: SourceRules, mapping: Mapping) -> str:
@@ -513,8 +620,9 @@ def _rules_indent(rules: SourceRules, mapping: Mapping) -> str:
 
 
 def _snippet(kind: tuple[Any, ...], schema: Schema) -> list[str]:
-    when = ", ".join(f"{f}: {'~' if v is None else v}"
-                     for f, v in zip(schema.unmapped_fields, kind, strict=True))
+    when = ", ".join(
+        f"{f}: {'~' if v is None else v}" for f, v in zip(schema.unmapped_fields, kind, strict=True)
+    )
     name = " ".join(str(v) for v in kind if v)
     lines = [f"  - name: {name}", f"    when: {{{when}}}", "    post:"]
     for account, side, amount in schema.snippet:
@@ -525,8 +633,9 @@ def _snippet(kind: tuple[Any, ...], schema: Schema) -> list[str]:
 # -- POS day closes ---------------------------------------------------------------------
 
 
-def book_pos(rows: Iterable[Row], mapping: Mapping, on_row: RowSink = _ignore,
-             gaps: Any = None) -> Booking:
+def book_pos(
+    rows: Iterable[Row], mapping: Mapping, on_row: RowSink = _ignore, gaps: Any = None
+) -> Booking:
     """Day-close rows (sources/pos.py) -> one voucher per register and Z, plus the cash
     vouchers asked for. Raises InputError for a close that does not tie or an X report,
     MappingError listing every payment method, VAT rate, product group and SIE account
@@ -539,9 +648,12 @@ def book_pos(rows: Iterable[Row], mapping: Mapping, on_row: RowSink = _ignore,
 
     result = Booking(vouchers=[])
     if mapping.pos is None:
-        raise MappingError("the mapping has no `pos:` section for POS day closes",
-                           file=mapping.file, key="pos",
-                           hint="add `pos: {payment_methods: …, vat_rates: …}` (docs/pos.md).")
+        raise MappingError(
+            "the mapping has no `pos:` section for POS day closes",
+            file=mapping.file,
+            key="pos",
+            hint="add `pos: {payment_methods: …, vat_rates: …}` (docs/pos.md).",
+        )
     closes: list[DayClose] = []
     tagged: list[tuple[Voucher, int]] = []
     own = gaps is None
@@ -586,8 +698,10 @@ def _same_currency(close: Any, mapping: Mapping) -> None:
     currency = (close.currency or "").strip().upper()
     if currency and currency != mapping.company.currency:
         raise InputError(
-            f"the day close is in {currency}, but the books are kept in "
-            f"{mapping.company.currency}", file=close.origin.file,
-            line=close.line_of("currency"), key=close.label,
+            f"the day close is in {currency}, but the books are kept in {mapping.company.currency}",
+            file=close.origin.file,
+            line=close.line_of("currency"),
+            key=close.label,
             hint="a day close is booked in the currency of the books; book this register's "
-            "day closes in books of their own currency, or by hand at the day's rate.")
+            "day closes in books of their own currency, or by hand at the day's rate.",
+        )

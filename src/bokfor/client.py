@@ -74,24 +74,37 @@ def load_client(folder: Path) -> Client:
 
     path = folder / CONFIG
     if not folder.is_dir():
-        raise UsageError(f"{folder} is not a directory", hint="give client folders (each "
-                         "with a bokfor.yaml); `bokfor init --client DIR` makes one.")
+        raise UsageError(
+            f"{folder} is not a directory",
+            hint="give client folders (each "
+            "with a bokfor.yaml); `bokfor init --client DIR` makes one.",
+        )
     if not path.exists():
-        raise UsageError(f"{folder} is not a client folder: it has no {CONFIG}",
-                         hint=f"`bokfor init --client {folder} --kind stripe|bank|pos` "
-                         "makes one (docs/clients.md).")
+        raise UsageError(
+            f"{folder} is not a client folder: it has no {CONFIG}",
+            hint=f"`bokfor init --client {folder} --kind stripe|bank|pos` "
+            "makes one (docs/clients.md).",
+        )
     data, positions = load(path, f"the client config ({CONFIG})")
 
     def fail(message: str, loc: tuple[Any, ...], hint: str | None = None) -> MappingError:
-        return MappingError(message, file=str(path), line=line_of(positions, loc),
-                            key=dotted(loc) or None, hint=hint)
+        return MappingError(
+            message,
+            file=str(path),
+            line=line_of(positions, loc),
+            key=dotted(loc) or None,
+            hint=hint,
+        )
 
     if not isinstance(data, dict):
         raise fail(f"{CONFIG} must be a YAML mapping (key: value lines)", ())
     if "company" in data and "mapping" not in data:  # `bokfor init` once wrote mappings here
-        raise fail(f"{CONFIG} holds a mapping, not a client folder's config", ("company",),
-                   f"rename it to mapping.yaml and write a {CONFIG} naming it (`mapping: "
-                   "mapping.yaml`), or make the folder with `bokfor init --client DIR`.")
+        raise fail(
+            f"{CONFIG} holds a mapping, not a client folder's config",
+            ("company",),
+            f"rename it to mapping.yaml and write a {CONFIG} naming it (`mapping: "
+            "mapping.yaml`), or make the folder with `bokfor init --client DIR`.",
+        )
     try:
         cfg = ClientConfig.model_validate(data)
     except ValidationError as exc:
@@ -102,25 +115,39 @@ def load_client(folder: Path) -> Client:
     except UsageError as exc:
         raise fail(exc.message.replace("--out ", "", 1), ("out",), exc.hint) from None
     if cfg.action == "push" and cfg.format != "sie":
-        raise fail("format: fortnox writes a batch to import; action: push posts to the API "
-                   "itself", ("format",), "leave `format` out with `action: push`.")
+        raise fail(
+            "format: fortnox writes a batch to import; action: push posts to the API itself",
+            ("format",),
+            "leave `format` out with `action: push`.",
+        )
     folder = folder.absolute()
     mapping = folder / cfg.mapping
     if not mapping.exists():
-        raise fail(f"the mapping {mapping} does not exist", ("mapping",),
-                   "name the mapping file, relative to the client folder.")
+        raise fail(
+            f"the mapping {mapping} does not exist",
+            ("mapping",),
+            "name the mapping file, relative to the client folder.",
+        )
     return Client(
-        folder=folder, name=cfg.client or folder.name, mapping=mapping,
-        inbox=folder / cfg.inbox, out=str(folder / out), ledger=folder / cfg.ledger,
-        action=cfg.action, format=cfg.format,
-        token_file=folder / cfg.token_file if cfg.token_file else None, strict=cfg.strict,
-        archive=folder / cfg.archive, rejected=folder / cfg.rejected,
-        reports=folder / "reports", bank_account=cfg.bank_account)
+        folder=folder,
+        name=cfg.client or folder.name,
+        mapping=mapping,
+        inbox=folder / cfg.inbox,
+        out=str(folder / out),
+        ledger=folder / cfg.ledger,
+        action=cfg.action,
+        format=cfg.format,
+        token_file=folder / cfg.token_file if cfg.token_file else None,
+        strict=cfg.strict,
+        archive=folder / cfg.archive,
+        rejected=folder / cfg.rejected,
+        reports=folder / "reports",
+        bank_account=cfg.bank_account,
+    )
 
 
 # Names a download or an editor leaves while a file is still being written or open.
-_TEMP_SUFFIXES = (".tmp", ".temp", ".part", ".partial", ".crdownload", ".download", ".swp",
-                  "~")
+_TEMP_SUFFIXES = (".tmp", ".temp", ".part", ".partial", ".crdownload", ".download", ".swp", "~")
 
 
 def is_input_name(name: str) -> bool:
@@ -135,8 +162,11 @@ def inputs_in(directory: Path, *, follow_links: bool = True) -> list[Path]:
     and all — for `run`, which files only what it can move whole."""
     if follow_links:
         return sorted(p for p in directory.iterdir() if is_input_name(p.name) and p.is_file())
-    return sorted(p for p in directory.iterdir()
-                  if is_input_name(p.name) and not stat.S_ISDIR(p.lstat().st_mode))
+    return sorted(
+        p
+        for p in directory.iterdir()
+        if is_input_name(p.name) and not stat.S_ISDIR(p.lstat().st_mode)
+    )
 
 
 def expand_inputs(paths: list[Path]) -> list[Path]:
@@ -146,8 +176,10 @@ def expand_inputs(paths: list[Path]) -> list[Path]:
         if path.is_dir():
             found = inputs_in(path)
             if not found:
-                raise UsageError(f"{path} holds no input files",
-                                 hint="give the export files, or a directory holding them.")
+                raise UsageError(
+                    f"{path} holds no input files",
+                    hint="give the export files, or a directory holding them.",
+                )
             out += found
         else:
             out.append(path)
@@ -222,9 +254,11 @@ def starter_text(kind: str | None) -> bytes:
     """The starter mapping of `kind` (the example mapping of that kind, shipped in the
     package), or the generic commented starter."""
     if kind is not None and kind not in KINDS:
-        raise UsageError(f"--kind {kind!r} is not one of {', '.join(KINDS)}",
-                         hint="stripe for Stripe exports, bank for bank files, pos for cash "
-                         "registers' day closes (Z-dagrapporter, Zettle).")
+        raise UsageError(
+            f"--kind {kind!r} is not one of {', '.join(KINDS)}",
+            hint="stripe for Stripe exports, bank for bank files, pos for cash "
+            "registers' day closes (Z-dagrapporter, Zettle).",
+        )
     name = f"starters/{kind}.yaml" if kind else "starter.yaml"
     return resources.files("bokfor").joinpath(name).read_bytes()
 
@@ -235,17 +269,23 @@ def init_client(folder: Path, kind: str | None, *, force: bool = False) -> list[
     config, mapping = folder / CONFIG, folder / "mapping.yaml"
     for path in (config, mapping):
         if path.exists() and not force:
-            raise UsageError(f"{path} already exists", hint="choose another folder or add "
-                             "--force (it replaces bokfor.yaml and mapping.yaml only).")
+            raise UsageError(
+                f"{path} already exists",
+                hint="choose another folder or add "
+                "--force (it replaces bokfor.yaml and mapping.yaml only).",
+            )
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"{folder} is a file, not a folder", hint="name a new folder.")
     text = starter_text(kind)
     folder.mkdir(parents=True, exist_ok=True)
     name = folder.resolve().name
     shown = _yaml_scalar(name)
-    atomic_write(config, CONFIG_TEXT.format(
-        folder=folder, name=shown, pad=" " * max(1, 25 - len(shown)),
-        pad2=" " * 12).encode("utf-8"))
+    atomic_write(
+        config,
+        CONFIG_TEXT.format(
+            folder=folder, name=shown, pad=" " * max(1, 25 - len(shown)), pad2=" " * 12
+        ).encode("utf-8"),
+    )
     atomic_write(mapping, text)
     for sub in FOLDERS:
         (folder / sub).mkdir(exist_ok=True)
@@ -254,6 +294,10 @@ def init_client(folder: Path, kind: str | None, *, force: bool = False) -> list[
 
 def _yaml_scalar(text: str) -> str:
     """`text` as a YAML value that reads back as itself."""
-    plain = text and text[0].isalnum() and all(c.isalnum() or c in " -_." for c in text) \
+    plain = (
+        text
+        and text[0].isalnum()
+        and all(c.isalnum() or c in " -_." for c in text)
         and text == text.strip()
+    )
     return text if plain else '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -75,42 +75,57 @@ def check_plan(plan: Plan, *, correct: bool, allow_new_accounts: bool) -> None:
             hint="if the source is right, run again with --correct: bokfor books a reversal "
             "of what was exported and the new booking. If the earlier import was undone in "
             "the books, `bokfor ledger forget EXPORT` first.",
-            details=[f"  ~ {e.detail}" for e in plan.changed])
+            details=[f"  ~ {e.detail}" for e in plan.changed],
+        )
     if plan.missing_accounts and not allow_new_accounts:
         raise MappingError(
             f"account{'s' if len(plan.missing_accounts) > 1 else ''} "
             f"{', '.join(plan.missing_accounts)} not in the books' chart of accounts (--books)",
             key="accounts",
             hint="fix the mapping, create the accounts in the books, or add "
-            "--allow-new-accounts (the SIE import then creates them).")
+            "--allow-new-accounts (the SIE import then creates them).",
+        )
 
 
-def render_plan(plan: Plan, mapping: Mapping, generated: dt.date, *, checksum: bool,
-                part: Part, n: int) -> tuple[Staged, list[Notice]]:
+def render_plan(
+    plan: Plan, mapping: Mapping, generated: dt.date, *, checksum: bool, part: Part, n: int
+) -> tuple[Staged, list[Notice]]:
     """The SIE file of one part, written to the plan's scratch directory: it is copied into
     place by `export` and removed with the plan."""
     doc = plan.document(mapping, generated, part)
-    return stage(plan.spool.scratch(f"output-{n}.si"), lambda out: render_to(
-        doc, out, checksum=checksum, text_limit=mapping.text_limit))
+    return stage(
+        plan.spool.scratch(f"output-{n}.si"),
+        lambda out: render_to(doc, out, checksum=checksum, text_limit=mapping.text_limit),
+    )
 
 
-def render_batch(plan: Plan, mapping: Mapping, generated: dt.date, *, checksum: bool,
-                 part: Part) -> tuple[BatchOutput, list[Notice]]:
+def render_batch(
+    plan: Plan, mapping: Mapping, generated: dt.date, *, checksum: bool, part: Part
+) -> tuple[BatchOutput, list[Notice]]:
     """The Fortnox batch of one part: SIE 4I with Fortnox's import rules (one financial
     year, texts of at most 50 characters, the mapping's series) plus one `POST /3/vouchers`
     body per voucher."""
     from bokfor.fortnox.batch import build_batch
 
     limit = min(mapping.text_limit or FORTNOX_TEXT_LIMIT, FORTNOX_TEXT_LIMIT)
-    sie, notices = render(plan.document(mapping, generated, part), checksum=checksum,
-                          text_limit=limit)
-    batch = build_batch(part.vouchers(plan.to_write), extra={"sie": {
-        "file": BATCH_SIE, "sha256": hashlib.sha256(sie).hexdigest()}})
+    sie, notices = render(
+        plan.document(mapping, generated, part), checksum=checksum, text_limit=limit
+    )
+    batch = build_batch(
+        part.vouchers(plan.to_write),
+        extra={"sie": {"file": BATCH_SIE, "sha256": hashlib.sha256(sie).hexdigest()}},
+    )
     return BatchOutput(sie, batch), notices + batch.notices
 
 
-def export(plan: Plan, rendered: list[Rendered], targets: list[Path], ledger: Ledger,
-           mapping_path: Path, run: int) -> list[int]:
+def export(
+    plan: Plan,
+    rendered: list[Rendered],
+    targets: list[Path],
+    ledger: Ledger,
+    mapping_path: Path,
+    run: int,
+) -> list[int]:
     """Put each rendered part at its target and record the plan's vouchers; returns the
     export ids. Every part is recorded pending before any file is written and marked done
     after all are: a crash between leaves each part to be settled by its own file."""
@@ -122,13 +137,21 @@ def export(plan: Plan, rendered: list[Rendered], targets: list[Path], ledger: Le
     for r, path in zip(rendered, targets, strict=True):
         vouchers = r.part.vouchers(plan.to_write)
         batch = r.data.batch if isinstance(r.data, BatchOutput) else None
-        ids.append(ledger.begin_export(
-            mapping=mapping_path, target=path if batch is None else path / MANIFEST,
-            sha256=r.sha256, vouchers=vouchers, spool=plan.spool,
-            tags=[plan.tags[i] for i in r.part.indices], kind=SIE if batch is None else BATCH,
-            replaced=[k for v in vouchers for k in v.source_keys if k in changed], run=run,
-            files=() if batch is None else [BATCH_SIE, *(name for name, _ in batch.files)],
-            learned=plan.learned if not ids else []))
+        ids.append(
+            ledger.begin_export(
+                mapping=mapping_path,
+                target=path if batch is None else path / MANIFEST,
+                sha256=r.sha256,
+                vouchers=vouchers,
+                spool=plan.spool,
+                tags=[plan.tags[i] for i in r.part.indices],
+                kind=SIE if batch is None else BATCH,
+                replaced=[k for v in vouchers for k in v.source_keys if k in changed],
+                run=run,
+                files=() if batch is None else [BATCH_SIE, *(name for name, _ in batch.files)],
+                learned=plan.learned if not ids else [],
+            )
+        )
     faults.point("after-ledger-pending")
     for r, path in zip(rendered, targets, strict=True):
         if isinstance(r.data, BatchOutput):
@@ -138,8 +161,9 @@ def export(plan: Plan, rendered: list[Rendered], targets: list[Path], ledger: Le
             atomic_write(path, r.data)
     faults.point("after-rename")
     for export_id, r, path in zip(ids, rendered, targets, strict=True):
-        ledger.finish_export(export_id, path / MANIFEST
-                             if isinstance(r.data, BatchOutput) else path)
+        ledger.finish_export(
+            export_id, path / MANIFEST if isinstance(r.data, BatchOutput) else path
+        )
     faults.point("after-ledger-done")
     return ids
 
@@ -150,15 +174,20 @@ def check_batch_dir(directory: Path) -> None:
     from bokfor.fortnox.batch import MANIFEST
 
     if directory.exists() and not directory.is_dir():
-        raise UsageError(f"--out {directory} is a file; --format fortnox writes a directory",
-                         hint="name a new directory.")
+        raise UsageError(
+            f"--out {directory} is a file; --format fortnox writes a directory",
+            hint="name a new directory.",
+        )
     if (directory / MANIFEST).exists():
-        raise UsageError(f"{directory} already holds a batch ({MANIFEST})",
-                         hint="give each batch a directory of its own, e.g. --out "
-                         "'batches/{run}'.")
+        raise UsageError(
+            f"{directory} already holds a batch ({MANIFEST})",
+            hint="give each batch a directory of its own, e.g. --out 'batches/{run}'.",
+        )
     if directory.is_dir() and any(directory.iterdir()):
-        raise UsageError(f"{directory} is not empty; a batch needs a directory of its own",
-                         hint="name a new directory, e.g. --out 'batches/{run}'.")
+        raise UsageError(
+            f"{directory} is not empty; a batch needs a directory of its own",
+            hint="name a new directory, e.g. --out 'batches/{run}'.",
+        )
 
 
 # Every run checks the files written in this many days are still there as written: long
@@ -169,15 +198,22 @@ RECENT_DAYS = 62
 def file_notices(missing: list[tuple[ExportRecord, str]], ledger: Ledger) -> list[Notice]:
     """What `Ledger.missing_files` found, as the user must hear it: a file deleted before it
     was imported holds vouchers that are nowhere else."""
-    return [Caution(
-        f"export {e.id}'s file {e.target} ({e.vouchers} verifikationer {e.first_date} .. "
-        f"{e.last_date}) was {what} after bokfor wrote it: "
-        + ("if it was not imported into the books, run `bokfor ledger forget "
-           f"{e.id} --yes` and convert again to write it anew; if it was, `bokfor ledger "
-           f"imported {e.id}`" if what == "deleted" else
-           "import only what bokfor wrote (`bokfor ledger verify` checks every file); "
-           f"once it is imported, `bokfor ledger imported {e.id}`"),
-        file=str(ledger.path)) for e, what in missing]
+    return [
+        Caution(
+            f"export {e.id}'s file {e.target} ({e.vouchers} verifikationer {e.first_date} .. "
+            f"{e.last_date}) was {what} after bokfor wrote it: "
+            + (
+                "if it was not imported into the books, run `bokfor ledger forget "
+                f"{e.id} --yes` and convert again to write it anew; if it was, `bokfor ledger "
+                f"imported {e.id}`"
+                if what == "deleted"
+                else "import only what bokfor wrote (`bokfor ledger verify` checks every file); "
+                f"once it is imported, `bokfor ledger imported {e.id}`"
+            ),
+            file=str(ledger.path),
+        )
+        for e, what in missing
+    ]
 
 
 @dataclass
@@ -232,10 +268,18 @@ class Job:
             ledger.close()
 
     def _plan(self, ledger: Ledger) -> Plan:
-        result = make_plan(self.inputs, self.mapping, ledger, source=self.source,
-                           date_from=self.date_from, date_to=self.date_to,
-                           correct=self.correct, bank_account=self.bank_account,
-                           progress=self.progress, other_account=self.other_account)
+        result = make_plan(
+            self.inputs,
+            self.mapping,
+            ledger,
+            source=self.source,
+            date_from=self.date_from,
+            date_to=self.date_to,
+            correct=self.correct,
+            bank_account=self.bank_account,
+            progress=self.progress,
+            other_account=self.other_account,
+        )
         if self.books_loader is not None:
             if result.to_write:
                 check_books(result, self.books_loader(result))
@@ -253,8 +297,9 @@ class Job:
 
                 raise LedgerError(
                     f"an interrupted push left {ledger.pending_pushes()} vouchers pending",
-                    file=str(ledger.path), hint="run `bokfor push` (with the Fortnox "
-                    "credentials) to settle them first.")
+                    file=str(ledger.path),
+                    hint="run `bokfor push` (with the Fortnox credentials) to settle them first.",
+                )
             self.notices.extend(self.settle(ledger))
 
     def refuse_doubtful(self, plan: Plan) -> None:
@@ -278,15 +323,21 @@ class Job:
             from bokfor.fortnox.preflight import registers_from_sie
             from bokfor.push import preflight
 
-            preflight(plan.to_write, registers_from_sie(self.books),
-                      where=f"the books {self.books}",
-                      allow_new_accounts=self.allow_new_accounts)
+            preflight(
+                plan.to_write,
+                registers_from_sie(self.books),
+                where=f"the books {self.books}",
+                allow_new_accounts=self.allow_new_accounts,
+            )
         rendered, notices = [], []
         for n, part in enumerate(plan.parts):
-            data, said = (render_batch(plan, self.mapping, self.generated, part=part,
-                                       checksum=self.checksum) if self.fmt == "fortnox"
-                          else render_plan(plan, self.mapping, self.generated, part=part, n=n,
-                                           checksum=self.checksum))
+            data, said = (
+                render_batch(plan, self.mapping, self.generated, part=part, checksum=self.checksum)
+                if self.fmt == "fortnox"
+                else render_plan(
+                    plan, self.mapping, self.generated, part=part, n=n, checksum=self.checksum
+                )
+            )
             rendered.append(Rendered(part, data))
             notices += said
         return rendered, notices
@@ -295,8 +346,14 @@ class Job:
         """Where each part goes: `out` with its fields filled in (`{run}` left as it is when
         `run` is None, for a preview), through links to where the bytes will be."""
         sources = "+".join(dict.fromkeys(s.source for s in plan.inputs))
-        return [resolved(target(out, part, plan.to_write, several=len(plan.parts) > 1,
-                                run=run, sources=sources)) for part in plan.parts]
+        return [
+            resolved(
+                target(
+                    out, part, plan.to_write, several=len(plan.parts) > 1, run=run, sources=sources
+                )
+            )
+            for part in plan.parts
+        ]
 
     def check_targets(self, targets: list[Path], ledger: Ledger | None) -> None:
         """Refuse to write over an earlier export's file, a file twice in one run, or
@@ -308,8 +365,9 @@ class Job:
         batch = self.fmt == "fortnox"
         for i, path in enumerate(targets):
             if path in targets[:i]:
-                raise UsageError(f"--out gives {path} for two fiscal years",
-                                 hint="put {year} in --out.")
+                raise UsageError(
+                    f"--out gives {path} for two fiscal years", hint="put {year} in --out."
+                )
             check_writable(path, directory=batch)
             earlier = ledger.export_at(path / MANIFEST if batch else path) if ledger else None
             if earlier is not None:
@@ -318,11 +376,13 @@ class Job:
                     f"--out holds export {earlier.id} ({earlier.created[:10]}, "
                     f"{earlier.vouchers} verifikationer {earlier.first_date} .. "
                     f"{earlier.last_date}): writing it again would replace vouchers that may "
-                    "not be imported yet", file=str(path),
+                    "not be imported yet",
+                    file=str(path),
                     hint=f"give each run {'a directory' if batch else 'a file'} of its own, "
-                    f"e.g. --out {example} (docs/ledger.md, \"Cron\"); if export "
+                    f'e.g. --out {example} (docs/ledger.md, "Cron"); if export '
                     f"{earlier.id} was undone in the books, `bokfor ledger forget "
-                    f"{earlier.id} --yes` first.")
+                    f"{earlier.id} --yes` first.",
+                )
             if batch:
                 check_batch_dir(path)
 
@@ -336,8 +396,9 @@ class Job:
                 finally:
                     ledger.close()
 
-    def write(self, plan: Plan, state: tuple[int, int, int, int], rendered: list[Rendered],
-              out: str) -> tuple[Plan, list[int], list[Path]] | None:
+    def write(
+        self, plan: Plan, state: tuple[int, int, int, int], rendered: list[Rendered], out: str
+    ) -> tuple[Plan, list[int], list[Path]] | None:
         """Export under the lock. If another run changed the ledger since `plan` was made,
         plan again first; None when that leaves nothing new."""
         with Ledger.lock(self.ledger_path, self.wait):

@@ -113,8 +113,15 @@ class DayClose:
     notes: tuple[str, ...] = ()  # the reader's warnings, surfaced by check()
 
     def __post_init__(self) -> None:
-        for name in ("sales_by_rate", "payments", "sales_by_group", "payment_counts",
-                     "statistics", "vat_tolerance", "lines"):
+        for name in (
+            "sales_by_rate",
+            "payments",
+            "sales_by_group",
+            "payment_counts",
+            "statistics",
+            "vat_tolerance",
+            "lines",
+        ):
             object.__setattr__(self, name, _frozen(getattr(self, name)))
 
     @property
@@ -143,8 +150,9 @@ class DayClose:
         return self.lines.get(what) or self.origin.line
 
     def error(self, message: str, what: str, hint: str | None = None) -> InputError:
-        return InputError(message, file=self.origin.file, line=self.line_of(what),
-                          key=self.label, hint=hint)
+        return InputError(
+            message, file=self.origin.file, line=self.line_of(what), key=self.label, hint=hint
+        )
 
 
 def sek_text(ore: int) -> str:
@@ -161,26 +169,42 @@ def check(dc: DayClose) -> list[Notice]:
     if dc.is_x_report:
         raise dc.error(
             "this is an X-dagrapport (a reading during the day), not a "
-            "Z-dagrapport: it cannot be booked", "report_type",
-            hint="take the Z-dagrapport that closed the day and give bokfor that file.")
+            "Z-dagrapport: it cannot be booked",
+            "report_type",
+            hint="take the Z-dagrapport that closed the day and give bokfor that file.",
+        )
     _check_rates(dc)
     _check_groups(dc)
     _check_payments(dc)
     notices = [Notice(text, dc.origin.file, dc.origin.line) for text in dc.notes]
     notices += _cash_notices(dc)
     if dc.open_sales:
-        notices.append(Notice(
-            f"{dc.label}: {sek_text(dc.open_sales)} in unfinished sales on the report; they are "
-            "not booked", dc.origin.file, dc.line_of("open_sales")))
+        notices.append(
+            Notice(
+                f"{dc.label}: {sek_text(dc.open_sales)} in unfinished sales on the report; they are "
+                "not booked",
+                dc.origin.file,
+                dc.line_of("open_sales"),
+            )
+        )
     counted = sum(dc.payment_counts.values())
     if dc.receipts is not None and dc.payment_counts and counted != dc.receipts:
-        notices.append(Notice(
-            f"{dc.label}: {dc.receipts} receipts but {counted} payments counted per method",
-            dc.origin.file, dc.line_of("receipts")))
+        notices.append(
+            Notice(
+                f"{dc.label}: {dc.receipts} receipts but {counted} payments counted per method",
+                dc.origin.file,
+                dc.line_of("receipts"),
+            )
+        )
     if dc.tips:
-        notices.append(Notice(
-            f"{dc.label}: tips of {sek_text(dc.tips)} booked as the mapping says; paying them to "
-            "staff is a payroll matter outside bokfor", dc.origin.file, dc.line_of("tips")))
+        notices.append(
+            Notice(
+                f"{dc.label}: tips of {sek_text(dc.tips)} booked as the mapping says; paying them to "
+                "staff is a payroll matter outside bokfor",
+                dc.origin.file,
+                dc.line_of("tips"),
+            )
+        )
     return notices
 
 
@@ -191,8 +215,10 @@ def _check_rates(dc: DayClose) -> None:
             raise dc.error(
                 f"VAT {rate} %: ex VAT {sek_text(total.net)} + VAT {sek_text(total.vat)} = "
                 f"{sek_text(total.net + total.vat)}, not the {sek_text(total.gross)} incl. VAT the "
-                "report states", where, hint="the report is damaged or was edited; export it "
-                "again from the register.")
+                "report states",
+                where,
+                hint="the report is damaged or was edited; export it again from the register.",
+            )
         expected = split_vat(total.gross, rate)[1]
         tolerance = dc.vat_tolerance.get(rate, 0)
         if abs(total.vat - expected) > tolerance:
@@ -200,9 +226,11 @@ def _check_rates(dc: DayClose) -> None:
             raise dc.error(
                 f"VAT {rate} %: VAT {sek_text(total.vat)} is not {rate} % of "
                 f"{sek_text(total.gross)} incl. VAT ({sek_text(expected)} rounded to the öre), "
-                f"off by {sek_text(total.vat - expected)}{allowed}", where,
+                f"off by {sek_text(total.vat - expected)}{allowed}",
+                where,
                 hint="check that the rate is right; a report whose VAT is summed per "
-                "receipt needs a tolerance in its profile (vat_tolerance).")
+                "receipt needs a tolerance in its profile (vat_tolerance).",
+            )
 
 
 def _check_groups(dc: DayClose) -> None:
@@ -213,8 +241,10 @@ def _check_groups(dc: DayClose) -> None:
     if groups != dc.sales_gross:
         raise dc.error(
             f"the product groups add up to {sek_text(groups)} but the VAT-rate sales to "
-            f"{sek_text(dc.sales_gross)} (difference {sek_text(groups - dc.sales_gross)})", "groups",
-            hint="both sections describe the same sales; the report is damaged or was edited.")
+            f"{sek_text(dc.sales_gross)} (difference {sek_text(groups - dc.sales_gross)})",
+            "groups",
+            hint="both sections describe the same sales; the report is damaged or was edited.",
+        )
     per_rate: dict[str, int] = defaultdict(int)
     rated = [(g.rate, g.gross) for g in dc.sales_by_group.values() if g.rate is not None]
     if len(rated) == len(dc.sales_by_group):  # every group names its rate
@@ -226,7 +256,9 @@ def _check_groups(dc: DayClose) -> None:
                 raise dc.error(
                     f"VAT {rate} %: the product groups at this rate add up to "
                     f"{sek_text(per_rate.get(rate, 0))} but the VAT section says {sek_text(have)}",
-                    f"rate:{rate}", hint="the report is damaged or was edited.")
+                    f"rate:{rate}",
+                    hint="the report is damaged or was edited.",
+                )
 
 
 def _check_payments(dc: DayClose) -> None:
@@ -241,9 +273,11 @@ def _check_payments(dc: DayClose) -> None:
     parts.append(f"rounding {sek_text(dc.rounding)}")
     raise dc.error(
         f"payments {sek_text(paid)} ≠ {' + '.join(parts)} = {sek_text(due)} "
-        f"(difference {sek_text(paid - due)})", "payments",
+        f"(difference {sek_text(paid - due)})",
+        "payments",
         hint="every payment must be a sale, a tip or the öresavrundning; a report that does "
-        "not tie is damaged, or its profile misses a section (run with the right profile).")
+        "not tie is damaged, or its profile misses a section (run with the right profile).",
+    )
 
 
 def cash_problems(dc: DayClose) -> list[str]:
@@ -256,26 +290,34 @@ def cash_problems(dc: DayClose) -> list[str]:
             problems.append(
                 f"float {sek_text(dc.float_in)} + cash sales {sek_text(cash)} + deposits "
                 f"{sek_text(dc.deposits or 0)} − withdrawals {sek_text(dc.withdrawals or 0)} = "
-                f"{sek_text(expected)}, but the report expects {sek_text(dc.expected_cash)} in the till")
-    if (dc.counted_cash is not None and dc.expected_cash is not None
-            and dc.cash_difference is not None):
+                f"{sek_text(expected)}, but the report expects {sek_text(dc.expected_cash)} in the till"
+            )
+    if (
+        dc.counted_cash is not None
+        and dc.expected_cash is not None
+        and dc.cash_difference is not None
+    ):
         diff = dc.counted_cash - dc.expected_cash
         if diff != dc.cash_difference:
             problems.append(
                 f"counted {sek_text(dc.counted_cash)} − expected {sek_text(dc.expected_cash)} = "
-                f"{sek_text(diff)}, but the report's cash difference is {sek_text(dc.cash_difference)}")
+                f"{sek_text(diff)}, but the report's cash difference is {sek_text(dc.cash_difference)}"
+            )
     if dc.counted_cash is not None and dc.cash_to_bank is not None and dc.float_out is not None:
         left = dc.counted_cash - dc.cash_to_bank
         if left != dc.float_out:
             problems.append(
                 f"counted {sek_text(dc.counted_cash)} − to the bank {sek_text(dc.cash_to_bank)} = "
-                f"{sek_text(left)}, but the float left in the till is {sek_text(dc.float_out)}")
+                f"{sek_text(left)}, but the float left in the till is {sek_text(dc.float_out)}"
+            )
     return problems
 
 
 def _cash_notices(dc: DayClose) -> list[Notice]:
-    return [Notice(f"{dc.label}: cash lines do not agree: {p}", dc.origin.file, dc.line_of("cash"))
-            for p in cash_problems(dc)]
+    return [
+        Notice(f"{dc.label}: cash lines do not agree: {p}", dc.origin.file, dc.line_of("cash"))
+        for p in cash_problems(dc)
+    ]
 
 
 def z_gaps(closes: Iterable[DayClose]) -> list[Notice]:
@@ -292,10 +334,13 @@ def z_gaps(closes: Iterable[DayClose]) -> list[Notice]:
         if first is not None:
             raise InputError(
                 f"Z {dc.z_number} of register {dc.register} appears twice (first in "
-                f"{first.origin})", file=dc.origin.file, line=dc.line_of("z_number"),
+                f"{first.origin})",
+                file=dc.origin.file,
+                line=dc.line_of("z_number"),
                 key=dc.label,
                 hint="give bokfor each Z-dagrapport once; a second export of the same Z is "
-                "the same day close.")
+                "the same day close.",
+            )
         series[dc.z_number] = dc
     notices: list[Notice] = []
     for (_system, register), series in sorted(seen.items()):
@@ -306,8 +351,11 @@ def z_gaps(closes: Iterable[DayClose]) -> list[Notice]:
             last = series[numbers[-1]]
             files = list(dict.fromkeys(series[n].origin.file for n in numbers))
             where = f" (in {', '.join(files)})" if len(files) > 1 else ""
-            notices.append(Notice(
-                f"register {register}: Z {shown} missing between Z {numbers[0]} and "
-                f"Z {numbers[-1]}{where}: {len(missing)} day close(s) without a voucher",
-                last.origin.file))
+            notices.append(
+                Notice(
+                    f"register {register}: Z {shown} missing between Z {numbers[0]} and "
+                    f"Z {numbers[-1]}{where}: {len(missing)} day close(s) without a voucher",
+                    last.origin.file,
+                )
+            )
     return notices

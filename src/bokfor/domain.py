@@ -26,10 +26,22 @@ def digest(values: Iterable[object]) -> str:
     exact-type tests first, since most values are texts and öre; `str(v)` of a `str` is `v`
     and an `int` is no date, so the text hashed is the same as by the plain rule
     (None -> "", a date -> its isoformat, anything else -> str)."""
-    text = "\x1f".join([v if type(v) is str else "" if v is None else str(v) if type(v) is int
-                        else (_ISO.get(v) or _iso(v)) if type(v) is dt.date
-                        else v.isoformat() if isinstance(v, dt.date) else str(v)
-                        for v in values])
+    text = "\x1f".join(
+        [
+            v
+            if type(v) is str
+            else ""
+            if v is None
+            else str(v)
+            if type(v) is int
+            else (_ISO.get(v) or _iso(v))
+            if type(v) is dt.date
+            else v.isoformat()
+            if isinstance(v, dt.date)
+            else str(v)
+            for v in values
+        ]
+    )
     return _blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
 
 
@@ -114,7 +126,7 @@ class PackedKeys(_Packed, Sequence[str]):
 
     def _item(self, k: int) -> str:
         ends = self._ends
-        return self._data[ends[k]:ends[k + 1]].decode()
+        return self._data[ends[k] : ends[k + 1]].decode()
 
 
 class PackedOrigins(_Packed, Sequence["Origin"]):
@@ -123,14 +135,12 @@ class PackedOrigins(_Packed, Sequence["Origin"]):
 
     __slots__ = ("_files", "_file_of", "_lines")
 
-    def __init__(self, files: tuple[str, ...], file_of: array, lines: array,
-                 order: array) -> None:
+    def __init__(self, files: tuple[str, ...], file_of: array, lines: array, order: array) -> None:
         super().__init__(order)
         self._files, self._file_of, self._lines = files, file_of, lines
 
     def _item(self, k: int) -> Origin:
         return Origin(self._files[self._file_of[k]], self._lines[k])
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,8 +249,10 @@ class Notice:
     line: int | None = None
 
     def __str__(self) -> str:
-        where = f"{self.file}:{self.line}: " if self.file and self.line else (
-            f"{self.file}: " if self.file else ""
+        where = (
+            f"{self.file}:{self.line}: "
+            if self.file and self.line
+            else (f"{self.file}: " if self.file else "")
         )
         return f"{where}{self.message}"
 

@@ -69,13 +69,22 @@ def one_error(problems: Sequence[BokforError]) -> BokforError:
     first, rest = ordered[0], ordered[1:]
     if not rest:
         return first
-    details = [*first.details,
-               f"{len(rest)} more problem{'s' if len(rest) > 1 else ''} in {first.file}:"]
+    details = [
+        *first.details,
+        f"{len(rest)} more problem{'s' if len(rest) > 1 else ''} in {first.file}:",
+    ]
     for p in rest:
         details.append(f"  {p}")
         details.extend(f"  {d}" for d in p.details)
-    return type(first)(first.message, file=first.file, line=first.line, column=first.column,
-                       key=first.key, hint=first.hint, details=details)
+    return type(first)(
+        first.message,
+        file=first.file,
+        line=first.line,
+        column=first.column,
+        key=first.key,
+        hint=first.hint,
+        details=details,
+    )
 
 
 class InputError(BokforError):

@@ -12,13 +12,17 @@ from __future__ import annotations
 import os
 import signal
 
-POINTS = ("before-ledger", "after-ledger-pending", "before-rename", "after-rename",
-          "after-ledger-done")
+POINTS = (
+    "before-ledger",
+    "after-ledger-pending",
+    "before-rename",
+    "after-rename",
+    "after-ledger-done",
+)
 
 # A push to Fortnox, per voucher: before its pending record, after it (before the POST),
 # between the POST and the ledger update, after the posted record.
-PUSH_POINTS = ("push-before-pending", "push-after-pending", "push-after-post",
-               "push-after-posted")
+PUSH_POINTS = ("push-before-pending", "push-after-pending", "push-after-post", "push-after-posted")
 
 _seen: dict[str, int] = {}
 

@@ -52,9 +52,11 @@ def stage(path: Path, produce: Callable[[BinaryIO], T]) -> tuple[Staged, T]:
             result = produce(out)  # type: ignore[arg-type]
     except OSError as exc:
         path.unlink(missing_ok=True)
-        raise OutputError(f"cannot write the scratch file: {exc.strerror}", file=str(path),
-                          hint="free space in the temporary directory, or point TMPDIR "
-                          "at one with room.") from None
+        raise OutputError(
+            f"cannot write the scratch file: {exc.strerror}",
+            file=str(path),
+            hint="free space in the temporary directory, or point TMPDIR at one with room.",
+        ) from None
     except BaseException:
         path.unlink(missing_ok=True)
         raise
@@ -120,15 +122,23 @@ def new_file_mode() -> int:
 
 
 # What a path is when it is not a regular file: the message says so, by name.
-_NOT_A_FILE = ((stat.S_ISDIR, "is a directory, not a file"),
-               (stat.S_ISFIFO, "is a FIFO (named pipe), not a file"),
-               (stat.S_ISCHR, "is a device, not a file"),
-               (stat.S_ISBLK, "is a device, not a file"),
-               (stat.S_ISSOCK, "is a socket, not a file"))
+_NOT_A_FILE = (
+    (stat.S_ISDIR, "is a directory, not a file"),
+    (stat.S_ISFIFO, "is a FIFO (named pipe), not a file"),
+    (stat.S_ISCHR, "is a device, not a file"),
+    (stat.S_ISBLK, "is a device, not a file"),
+    (stat.S_ISSOCK, "is a socket, not a file"),
+)
 
 
-def open_regular(path: Path, what: str, *, limit: int | None = None,
-                 error: type[BokforError] = InputError, key: str | None = None) -> BinaryIO:
+def open_regular(
+    path: Path,
+    what: str,
+    *,
+    limit: int | None = None,
+    error: type[BokforError] = InputError,
+    key: str | None = None,
+) -> BinaryIO:
     """`path` opened for reading (binary) if it is a regular file (a symlink to one is
     followed) of at most `limit` bytes; else `error` naming the file, what it is and `what`
     bokfor expected there ("the mapping (YAML)"). The open itself cannot block: O_NONBLOCK
@@ -140,15 +150,17 @@ def open_regular(path: Path, what: str, *, limit: int | None = None,
     except FileNotFoundError:
         raise error("no such file", file=file, key=key, hint=f"give the path of {what}.") from None
     except IsADirectoryError:  # where a directory cannot be opened (Windows)
-        raise error(_NOT_A_FILE[0][1], file=file, key=key, hint=f"give the path of {what}.") \
-            from None
+        raise error(
+            _NOT_A_FILE[0][1], file=file, key=key, hint=f"give the path of {what}."
+        ) from None
     except OSError as exc:
         raise error(f"cannot read the file ({exc.strerror})", file=file, key=key) from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            kind = next((text for test, text in _NOT_A_FILE if test(info.st_mode)),
-                        "is not a regular file")
+            kind = next(
+                (text for test, text in _NOT_A_FILE if test(info.st_mode)), "is not a regular file"
+            )
             raise error(kind, file=file, key=key, hint=f"give the path of {what}.")
         if limit is not None and info.st_size > limit:
             raise too_large(path, what, limit, error, key)
@@ -160,25 +172,35 @@ def open_regular(path: Path, what: str, *, limit: int | None = None,
         raise
 
 
-def read_regular(path: Path, what: str, *, limit: int,
-                 error: type[BokforError] = InputError, key: str | None = None) -> bytes:
+def read_regular(
+    path: Path,
+    what: str,
+    *,
+    limit: int,
+    error: type[BokforError] = InputError,
+    key: str | None = None,
+) -> bytes:
     """The bytes of a regular file of at most `limit` bytes (`open_regular`); a file that
     grows past the limit while read (or whose size the system does not know) is refused too."""
     with open_regular(path, what, limit=limit, error=error, key=key) as fh:
         try:
             data = fh.read(limit + 1)
         except OSError as exc:
-            raise error(f"cannot read the file ({exc.strerror})", file=str(path),
-                        key=key) from None
+            raise error(f"cannot read the file ({exc.strerror})", file=str(path), key=key) from None
     if len(data) > limit:
         raise too_large(path, what, limit, error, key)
     return data
 
 
-def too_large(path: Path, what: str, limit: int, error: type[BokforError],
-              key: str | None) -> BokforError:
-    return error(f"the file is larger than {_size(limit)}, the most bokfor reads as {what}",
-                 file=str(path), key=key, hint=f"check that this is {what}.")
+def too_large(
+    path: Path, what: str, limit: int, error: type[BokforError], key: str | None
+) -> BokforError:
+    return error(
+        f"the file is larger than {_size(limit)}, the most bokfor reads as {what}",
+        file=str(path),
+        key=key,
+        hint=f"check that this is {what}.",
+    )
 
 
 def _size(n: int) -> str:

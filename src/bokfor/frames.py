@@ -34,11 +34,17 @@ KEY, DATE_COL, FILE, LINE = "_key", "_date", "_file", "_line"
 ALIASES, FORMER, DETAIL = "_aliases", "_former", "_detail"
 
 _ROW_COLUMNS: dict[str, Any] = {
-    KEY: pl.String, DATE_COL: pl.Date, FILE: pl.String, LINE: pl.Int64,
-    ALIASES: pl.List(pl.String), FORMER: pl.List(pl.String),
+    KEY: pl.String,
+    DATE_COL: pl.Date,
+    FILE: pl.String,
+    LINE: pl.Int64,
+    ALIASES: pl.List(pl.String),
+    FORMER: pl.List(pl.String),
 }
 _KINDS: dict[str, Any] = {
-    DATE: pl.Date, DATETIME: pl.Datetime("us", "UTC"), AMOUNT: pl.Int64,
+    DATE: pl.Date,
+    DATETIME: pl.Datetime("us", "UTC"),
+    AMOUNT: pl.Int64,
 }
 
 
@@ -54,8 +60,14 @@ def frame_schema(schema: Schema, extra: Iterable[str] = ()) -> dict[str, Any]:
 def from_rows(rows: Iterable[Row], schema: Schema) -> pl.DataFrame:
     """Rows as a frame (the seam while readers still make `Row` objects)."""
     rows = list(rows)
-    extra = sorted({name for row in rows for name in row.fields
-                    if name not in schema.fields and name not in schema.amounts})
+    extra = sorted(
+        {
+            name
+            for row in rows
+            for name in row.fields
+            if name not in schema.fields and name not in schema.amounts
+        }
+    )
     columns = frame_schema(schema, extra)
     data: dict[str, list[Any]] = {name: [] for name in columns}
     fields = [n for n in columns if not n.startswith("_") and n not in schema.amounts]
@@ -87,9 +99,11 @@ def to_rows(frame: pl.DataFrame, source: str, schema: Schema) -> Iterator[Row]:
     for start in range(0, frame.height, _SLICE):
         part = frame.slice(start, _SLICE)
         keys, dates, files, lines, aliases, former = (
-            part.get_column(n).to_list() for n in (KEY, DATE_COL, FILE, LINE, ALIASES, FORMER))
-        details = part.get_column(DETAIL).to_list() if DETAIL in part.columns \
-            else [None] * part.height
+            part.get_column(n).to_list() for n in (KEY, DATE_COL, FILE, LINE, ALIASES, FORMER)
+        )
+        details = (
+            part.get_column(DETAIL).to_list() if DETAIL in part.columns else [None] * part.height
+        )
         money = [(n, part.get_column(n).to_list()) for n in amounts]
         values = [(n, part.get_column(n).to_list(), n in utc) for n in fields]
         for i in range(part.height):
@@ -99,10 +113,14 @@ def to_rows(frame: pl.DataFrame, source: str, schema: Schema) -> Iterator[Row]:
                 if value is not None:
                     row_fields[name] = value.astimezone(dt.timezone.utc) if to_utc else value
             yield Row(
-                source=source, key=keys[i], date=dates[i],
+                source=source,
+                key=keys[i],
+                date=dates[i],
                 amounts={n: column[i] for n, column in money if column[i] is not None},
-                fields=row_fields, origin=Origin(files[i], lines[i]),
-                aliases=tuple(aliases[i] or ()), former=tuple(former[i] or ()),
+                fields=row_fields,
+                origin=Origin(files[i], lines[i]),
+                aliases=tuple(aliases[i] or ()),
+                former=tuple(former[i] or ()),
                 detail=details[i],
             )
 
@@ -117,9 +135,13 @@ def _utc(value: Any) -> Any:
     return value
 
 
-def map_distinct(texts: pl.Series, which: pl.Series, parse: Callable[[Any], Any],
-                 dtype: Any, refuse: tuple[type[Exception], ...] = (ValueError,)
-                 ) -> tuple[pl.Series, pl.Series]:
+def map_distinct(
+    texts: pl.Series,
+    which: pl.Series,
+    parse: Callable[[Any], Any],
+    dtype: Any,
+    refuse: tuple[type[Exception], ...] = (ValueError,),
+) -> tuple[pl.Series, pl.Series]:
     """`parse` of the texts where `which` is set, called once per distinct text: the rare
     shapes an expression does not cover go through the one per-value parser, so the two
     can never disagree. Returns (values, refused) aligned with `texts`; a text `parse`
@@ -131,22 +153,27 @@ def map_distinct(texts: pl.Series, which: pl.Series, parse: Callable[[Any], Any]
             parsed[text] = parse(text)
         except refuse:
             refused.append(text)
-    values = pl.Series(texts.name, [None] * len(texts), dtype=dtype) if not parsed else \
-        texts.replace_strict(parsed, default=None, return_dtype=dtype)
+    values = (
+        pl.Series(texts.name, [None] * len(texts), dtype=dtype)
+        if not parsed
+        else texts.replace_strict(parsed, default=None, return_dtype=dtype)
+    )
     return values, which & texts.is_in(refused).fill_null(False)
 
 
-def by_distinct(texts: pl.Series,
-                parse: Callable[[pl.Series], tuple[pl.Series, pl.Series]]
-                ) -> tuple[pl.Series, pl.Series]:
+def by_distinct(
+    texts: pl.Series, parse: Callable[[pl.Series], tuple[pl.Series, pl.Series]]
+) -> tuple[pl.Series, pl.Series]:
     """`parse` (a column parser giving values and a refused mask) run on the distinct
     non-null texts only and mapped back onto every row: exports repeat their prices, fees
     and minutes, so a million cells are often a few thousand texts."""
     distinct = texts.drop_nulls().unique()
     values, refused = parse(distinct)
     mapped = texts.replace_strict(distinct, values, default=None, return_dtype=values.dtype)
-    return (mapped.alias(texts.name),
-            texts.is_in(distinct.filter(refused).implode()).fill_null(False).alias(texts.name))
+    return (
+        mapped.alias(texts.name),
+        texts.is_in(distinct.filter(refused).implode()).fill_null(False).alias(texts.name),
+    )
 
 
 def local_dates(instants: pl.Series, tz: dt.tzinfo) -> pl.Series:
@@ -162,8 +189,9 @@ def local_dates(instants: pl.Series, tz: dt.tzinfo) -> pl.Series:
     if isinstance(tz, dt.timezone):
         offset = tz.utcoffset(None)
         return (instants.dt.replace_time_zone(None) + offset).dt.date()
-    dates, _ = map_distinct(instants, instants.is_not_null(),
-                            lambda when: when.astimezone(tz).date(), pl.Date)
+    dates, _ = map_distinct(
+        instants, instants.is_not_null(), lambda when: when.astimezone(tz).date(), pl.Date
+    )
     return dates
 
 
@@ -171,14 +199,23 @@ def local_dates(instants: pl.Series, tz: dt.tzinfo) -> pl.Series:
 
 VOUCHER = "_voucher"  # a voucher's place in the file (0, 1, ...), in both frames
 VOUCHER_COLUMNS: dict[str, Any] = {
-    VOUCHER: pl.Int64, "series": pl.String, "number": pl.Int64, "date": pl.Date,
-    "text": pl.String, "reg_date": pl.Date,
+    VOUCHER: pl.Int64,
+    "series": pl.String,
+    "number": pl.Int64,
+    "date": pl.Date,
+    "text": pl.String,
+    "reg_date": pl.Date,
 }
 # A line's objects as SIE lists them, sorted by dimension number (as `domain.make_dims`).
 DIMS = pl.List(pl.Struct({"dim": pl.Int64, "object": pl.String}))
 LINE_COLUMNS: dict[str, Any] = {
-    VOUCHER: pl.Int64, "account": pl.String, "amount": pl.Int64, "dims": DIMS,
-    "text": pl.String, "quantity": pl.String, "transdat": pl.Date,
+    VOUCHER: pl.Int64,
+    "account": pl.String,
+    "amount": pl.Int64,
+    "dims": DIMS,
+    "text": pl.String,
+    "quantity": pl.String,
+    "transdat": pl.Date,
 }
 
 
@@ -211,15 +248,19 @@ def voucher_frames(vouchers: Sequence[Voucher]) -> VoucherFrames:
             start, size = end, 0
     if not parts:
         parts.append(_voucher_slice(vouchers, 0, 0))
-    return VoucherFrames(pl.concat([p[0] for p in parts], rechunk=False),
-                         pl.concat([p[1] for p in parts], rechunk=False), vouchers)
+    return VoucherFrames(
+        pl.concat([p[0] for p in parts], rechunk=False),
+        pl.concat([p[1] for p in parts], rechunk=False),
+        vouchers,
+    )
 
 
 _VOUCHER_SLICE = 1 << 14
 
 
-def _voucher_slice(vouchers: Sequence[Voucher], start: int, end: int
-                   ) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _voucher_slice(
+    vouchers: Sequence[Voucher], start: int, end: int
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The voucher and line frames of `vouchers[start:end]`. A column's Python list is
     made and turned into a Series one at a time; values that repeat (dates, object lists)
     are converted once each and gathered."""
@@ -230,25 +271,40 @@ def _voucher_slice(vouchers: Sequence[Voucher], start: int, end: int
         return list(map(itemgetter(i), lines))
 
     try:
-        line_frame = pl.DataFrame({
-            VOUCHER: pl.Series(list(chain.from_iterable(
-                repeat(i, len(v.lines)) for i, v in enumerate(chosen, start))), dtype=pl.Int64),
-            "account": pl.Series(field(0), dtype=pl.String),
-            "amount": pl.Series(field(1), dtype=pl.Int64),
-            "dims": _repeating(field(2), DIMS, lambda d: [{"dim": k, "object": o} for k, o in d]),
-            "text": pl.Series(field(3), dtype=pl.String),
-            "quantity": pl.Series([None if q is None else format(q, "f") for q in field(4)],
-                                  dtype=pl.String),
-            "transdat": _repeating(field(5), pl.Date),
-        }, schema=LINE_COLUMNS)
-        voucher_frame = pl.DataFrame({
-            VOUCHER: pl.Series(range(start, end), dtype=pl.Int64),
-            "series": pl.Series([v.series for v in chosen], dtype=pl.String),
-            "number": pl.Series([v.number for v in chosen], dtype=pl.Int64),
-            "date": _repeating([v.date for v in chosen], pl.Date),
-            "text": pl.Series([v.text for v in chosen], dtype=pl.String),
-            "reg_date": _repeating([v.reg_date for v in chosen], pl.Date),
-        }, schema=VOUCHER_COLUMNS)
+        line_frame = pl.DataFrame(
+            {
+                VOUCHER: pl.Series(
+                    list(
+                        chain.from_iterable(
+                            repeat(i, len(v.lines)) for i, v in enumerate(chosen, start)
+                        )
+                    ),
+                    dtype=pl.Int64,
+                ),
+                "account": pl.Series(field(0), dtype=pl.String),
+                "amount": pl.Series(field(1), dtype=pl.Int64),
+                "dims": _repeating(
+                    field(2), DIMS, lambda d: [{"dim": k, "object": o} for k, o in d]
+                ),
+                "text": pl.Series(field(3), dtype=pl.String),
+                "quantity": pl.Series(
+                    [None if q is None else format(q, "f") for q in field(4)], dtype=pl.String
+                ),
+                "transdat": _repeating(field(5), pl.Date),
+            },
+            schema=LINE_COLUMNS,
+        )
+        voucher_frame = pl.DataFrame(
+            {
+                VOUCHER: pl.Series(range(start, end), dtype=pl.Int64),
+                "series": pl.Series([v.series for v in chosen], dtype=pl.String),
+                "number": pl.Series([v.number for v in chosen], dtype=pl.Int64),
+                "date": _repeating([v.date for v in chosen], pl.Date),
+                "text": pl.Series([v.text for v in chosen], dtype=pl.String),
+                "reg_date": _repeating([v.reg_date for v in chosen], pl.Date),
+            },
+            schema=VOUCHER_COLUMNS,
+        )
     except TypeError as exc:  # Polars: a value outside Int64
         raise OverflowError(str(exc)) from None
     return voucher_frame, line_frame
@@ -258,6 +314,7 @@ def _repeating(values: list[Any], dtype: Any, convert: Any = None) -> pl.Series:
     """`values` as a Series of `dtype`, each distinct value converted (by `convert`) once."""
     index: dict[Any, int] = {}
     codes = [index.setdefault(value, len(index)) for value in values]
-    distinct = pl.Series([convert(v) if convert and v is not None else v for v in index],
-                         dtype=dtype)
+    distinct = pl.Series(
+        [convert(v) if convert and v is not None else v for v in index], dtype=dtype
+    )
     return distinct.gather(pl.Series(codes, dtype=pl.UInt32))

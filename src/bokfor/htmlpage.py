@@ -59,16 +59,25 @@ def esc(text: object) -> str:
 
 def page(title: str, body: Iterable[str], *, lang: str = "sv") -> str:
     """A whole HTML document around `body` (HTML fragments, joined)."""
-    return (f'<!DOCTYPE html>\n<html lang="{lang}">\n<head>\n<meta charset="utf-8">\n'
-            f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
-            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            '<meta name="generator" content="bokfor">\n'
-            f"<title>{esc(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
-            + "\n".join(body) + "\n</body>\n</html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html lang="{lang}">\n<head>\n<meta charset="utf-8">\n'
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        '<meta name="generator" content="bokfor">\n'
+        f"<title>{esc(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+        + "\n".join(body)
+        + "\n</body>\n</html>\n"
+    )
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[str]], *, numeric: Iterable[int] = (),
-          raw: bool = False, cls: str = "") -> str:
+def table(
+    headers: Sequence[str],
+    rows: Iterable[Sequence[str]],
+    *,
+    numeric: Iterable[int] = (),
+    raw: bool = False,
+    cls: str = "",
+) -> str:
     """A table; columns in `numeric` right-aligned. Cells are text (escaped here) unless
     `raw` (already HTML)."""
     nums = set(numeric)
@@ -78,8 +87,9 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[str]], *, numeric: Ite
         return f"<{tag}{klass}>{value if raw else esc(value)}</{tag}>"
 
     head = "".join(cell("th", i, esc(h) if raw else h) for i, h in enumerate(headers))
-    body = "".join("<tr>" + "".join(cell("td", i, v) for i, v in enumerate(row)) + "</tr>\n"
-                   for row in rows)
+    body = "".join(
+        "<tr>" + "".join(cell("td", i, v) for i, v in enumerate(row)) + "</tr>\n" for row in rows
+    )
     klass = f' class="{cls}"' if cls else ""
     head = f"<thead><tr>{head}</tr></thead>\n" if any(headers) else ""  # a list of key: value
     return f"<table{klass}>{head}<tbody>\n{body}</tbody></table>"
@@ -96,8 +106,9 @@ COLOURS = ("#2e7dd1", "#e0a000", "#2e9e4a", "#b00020")
 _W, _H, _LEFT, _BOTTOM, _TOP = 720, 220, 78, 34, 10
 
 
-def bar_chart(labels: Sequence[str], series: Sequence[tuple[str, Sequence[int]]],
-              caption: str) -> str:
+def bar_chart(
+    labels: Sequence[str], series: Sequence[tuple[str, Sequence[int]]], caption: str
+) -> str:
     """Grouped bars, one group a label, one bar a series; values in öre (a bar's <title>
     says its exact amount on hover). Empty when there is nothing to draw."""
     if not labels or not series:
@@ -113,30 +124,39 @@ def bar_chart(labels: Sequence[str], series: Sequence[tuple[str, Sequence[int]]]
 
     group = plot_w / len(labels)
     bar = min(48.0, max(1.0, group * 0.8 / len(series)))  # a few groups: not a wall of colour
-    parts = [f'<svg viewBox="0 0 {_W} {_H}" role="img" '
-             f'aria-label="{esc(caption)}">']
+    parts = [f'<svg viewBox="0 0 {_W} {_H}" role="img" aria-label="{esc(caption)}">']
     for v in _ticks(bottom, top):  # gridlines with amounts in kronor
-        parts.append(f'<line x1="{_LEFT}" x2="{_W - 8}" y1="{y(v):.1f}" y2="{y(v):.1f}" '
-                     f'stroke="{"#666" if v == 0 else "#ddd"}" stroke-width="1"/>'
-                     f'<text x="{_LEFT - 4}" y="{y(v) + 4:.1f}" font-size="11" '
-                     f'text-anchor="end" fill="#444">{esc(format_sek(v)[:-3])}</text>')
+        parts.append(
+            f'<line x1="{_LEFT}" x2="{_W - 8}" y1="{y(v):.1f}" y2="{y(v):.1f}" '
+            f'stroke="{"#666" if v == 0 else "#ddd"}" stroke-width="1"/>'
+            f'<text x="{_LEFT - 4}" y="{y(v) + 4:.1f}" font-size="11" '
+            f'text-anchor="end" fill="#444">{esc(format_sek(v)[:-3])}</text>'
+        )
     every = max(1, -(-len(labels) * 46 // plot_w))  # a label every `every` groups: no overlap
     for i, label in enumerate(labels):
         x0 = _LEFT + (i + 0.5) * group - bar * len(series) / 2
         for j, (name, vs) in enumerate(series):
             v = vs[i]
             y0, y1 = sorted((y(0), y(v)))
-            parts.append(f'<rect x="{x0 + j * bar:.1f}" y="{y0:.1f}" width="{bar:.1f}" '
-                         f'height="{max(y1 - y0, 0.5):.1f}" fill="{COLOURS[j % len(COLOURS)]}">'
-                         f'<title>{esc(label)} {esc(name)}: {esc(format_sek(v))}</title></rect>')
+            parts.append(
+                f'<rect x="{x0 + j * bar:.1f}" y="{y0:.1f}" width="{bar:.1f}" '
+                f'height="{max(y1 - y0, 0.5):.1f}" fill="{COLOURS[j % len(COLOURS)]}">'
+                f"<title>{esc(label)} {esc(name)}: {esc(format_sek(v))}</title></rect>"
+            )
         if i % every == 0:
-            parts.append(f'<text x="{_LEFT + (i + 0.5) * group:.1f}" y="{_H - _BOTTOM + 16}" '
-                         f'font-size="11" text-anchor="middle" fill="#444">{esc(label)}</text>')
+            parts.append(
+                f'<text x="{_LEFT + (i + 0.5) * group:.1f}" y="{_H - _BOTTOM + 16}" '
+                f'font-size="11" text-anchor="middle" fill="#444">{esc(label)}</text>'
+            )
     parts.append("</svg>")
-    key = "".join(f'<span style="background:{COLOURS[j % len(COLOURS)]}"></span>{esc(name)}'
-                  for j, (name, _) in enumerate(series))
-    return (f"<figure><figcaption>{esc(caption)}</figcaption>{''.join(parts)}"
-            f'<div class="key">{key}</div></figure>')
+    key = "".join(
+        f'<span style="background:{COLOURS[j % len(COLOURS)]}"></span>{esc(name)}'
+        for j, (name, _) in enumerate(series)
+    )
+    return (
+        f"<figure><figcaption>{esc(caption)}</figcaption>{''.join(parts)}"
+        f'<div class="key">{key}</div></figure>'
+    )
 
 
 def _ticks(low: int, high: int) -> list[int]:

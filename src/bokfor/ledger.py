@@ -192,8 +192,11 @@ _REMEDIES = {
     sqlite3.SQLITE_CANTOPEN: "check that the ledger's folder exists and this user may create "
     "files in it (or give --ledger another path)",
 }
-_MESSAGES = {"readonly database": sqlite3.SQLITE_READONLY, "disk i/o error": sqlite3.SQLITE_IOERR,
-             "unable to open database": sqlite3.SQLITE_CANTOPEN}
+_MESSAGES = {
+    "readonly database": sqlite3.SQLITE_READONLY,
+    "disk i/o error": sqlite3.SQLITE_IOERR,
+    "unable to open database": sqlite3.SQLITE_CANTOPEN,
+}
 
 
 def _fit(hint: str, exc: sqlite3.Error) -> str:
@@ -203,20 +206,26 @@ def _fit(hint: str, exc: sqlite3.Error) -> str:
         text = str(exc).lower()
         code = next((c for words, c in _MESSAGES.items() if words in text), None)
     remedy = _REMEDIES.get((code or 0) & 0xFF)
-    return remedy + hint[len(_FREE):] if remedy and hint.startswith(_FREE) else hint
+    return remedy + hint[len(_FREE) :] if remedy and hint.startswith(_FREE) else hint
 
 
 def _writes(hint: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
     """A ledger write whose failure is one message naming the ledger, not a traceback."""
+
     def wrap(method: Callable[..., T]) -> Callable[..., T]:
         @functools.wraps(method)
         def write(self: "Ledger", *args: object, **kwargs: object) -> T:
             try:
                 return method(self, *args, **kwargs)
             except sqlite3.OperationalError as exc:
-                raise LedgerWriteError(f"the ledger could not be written: {exc}",
-                                       file=str(self.path), hint=_fit(hint, exc)) from None
+                raise LedgerWriteError(
+                    f"the ledger could not be written: {exc}",
+                    file=str(self.path),
+                    hint=_fit(hint, exc),
+                ) from None
+
         return write
+
     return wrap
 
 
@@ -252,9 +261,26 @@ class ExportRecord:
         return json.loads(self.files) if self.files else []
 
 
-_EXPORT_COLUMNS = ", ".join(f"e.{name}" for name in (
-    "id", "run_id", "state", "target", "sha256", "first_date", "last_date", "vouchers", "rows",
-    "created", "kind", "size", "mtime_ns", "files", "imported"))
+_EXPORT_COLUMNS = ", ".join(
+    f"e.{name}"
+    for name in (
+        "id",
+        "run_id",
+        "state",
+        "target",
+        "sha256",
+        "first_date",
+        "last_date",
+        "vouchers",
+        "rows",
+        "created",
+        "kind",
+        "size",
+        "mtime_ns",
+        "files",
+        "imported",
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -375,16 +401,20 @@ class Ledger:
     def known(self, keys: list[str]) -> dict[str, tuple[str, int, str]]:
         """Of `keys`, those exported before: key -> (content, voucher id, source). Asked a
         batch at a time, so a run costs what it reads, not what the ledger holds."""
-        return {r[0]: r[1:] for r in self._lookup(
-            "SELECT key, content, voucher_id, source FROM rows WHERE key IN ({})", keys)}
+        return {
+            r[0]: r[1:]
+            for r in self._lookup(
+                "SELECT key, content, voucher_id, source FROM rows WHERE key IN ({})", keys
+            )
+        }
 
     def movements(self, movements: list[str]) -> dict[str, list[tuple[str, str, bool]]]:
         """Of `movements` (plan._Movements), those of exported bank rows -> [(key, source,
         recorded by a bokfor before schema 4)]."""
         found: dict[str, list[tuple[str, str, bool]]] = {}
         for movement, key, source, legacy in self._lookup(
-                "SELECT movement, key, source, legacy FROM rows WHERE movement IN ({})",
-                movements):
+            "SELECT movement, key, source, legacy FROM rows WHERE movement IN ({})", movements
+        ):
             found.setdefault(movement, []).append((key, source, bool(legacy)))
         return found
 
@@ -392,15 +422,18 @@ class Ledger:
     def has_renamed(self) -> bool:
         """Whether any key was learned as another name of a row (then every unknown key is
         looked up there too)."""
-        return self._conn is not None and bool(self._conn.execute(
-            "SELECT EXISTS (SELECT 1 FROM renamed)").fetchone()[0])
+        return self._conn is not None and bool(
+            self._conn.execute("SELECT EXISTS (SELECT 1 FROM renamed)").fetchone()[0]
+        )
 
     def renamed(self, keys: list[str]) -> dict[str, str]:
         """Of `keys`, those learned as another name of an exported row -> its key."""
         return dict(self._lookup("SELECT key, former FROM renamed WHERE key IN ({})", keys))
 
-    @_writes(_FREE + ", then run again: nothing was lost (the rows are still found by their "
-             "former keys).")
+    @_writes(
+        _FREE + ", then run again: nothing was lost (the rows are still found by their "
+        "former keys)."
+    )
     def learn(self, pairs: list[tuple[str, str]]) -> None:
         """Record (key, former key) pairs a plan found (`Plan.learned`)."""
         with self.conn:
@@ -408,15 +441,14 @@ class Ledger:
 
     def owners(self, aliases: list[str]) -> dict[str, str]:
         """Of `aliases`, those exported before -> the key they were exported under."""
-        return dict(self._lookup("SELECT alias, key FROM aliases WHERE alias IN ({})",
-                                 aliases))
+        return dict(self._lookup("SELECT alias, key FROM aliases WHERE alias IN ({})", aliases))
 
     def _lookup(self, sql: str, names: list[str]) -> list[tuple]:
         found: list[tuple] = []
         if self._conn is None or not names:
             return found
         for start in range(0, len(names), _CHUNK):
-            chunk = names[start:start + _CHUNK]
+            chunk = names[start : start + _CHUNK]
             found += self._conn.execute(sql.format(",".join("?" * len(chunk))), chunk)
         return found
 
@@ -426,7 +458,9 @@ class Ledger:
         found = self._conn.execute(
             "SELECT r.key, r.content, r.voucher_id, r.origin, CASE r.lines WHEN '' THEN "
             "v.lines ELSE r.lines END FROM rows r JOIN vouchers v ON v.id = r.voucher_id "
-            "WHERE r.key = ?", (key,)).fetchone()
+            "WHERE r.key = ?",
+            (key,),
+        ).fetchone()
         if found is None:
             return None
         key, content, vid, origin, lines = found
@@ -445,13 +479,16 @@ class Ledger:
         out: dict[int, Voucher] = {}
         wanted = sorted(set(ids))
         for start in range(0, len(wanted), 500):
-            chunk = wanted[start:start + 500]
+            chunk = wanted[start : start + 500]
             cur = self._conn.execute(
                 f"SELECT id, series, number, date, text, lines FROM vouchers WHERE id IN "
-                f"({','.join('?' * len(chunk))})", chunk)
+                f"({','.join('?' * len(chunk))})",
+                chunk,
+            )
             for vid, series, number, date, text, lines in cur:
-                out[vid] = Voucher(series, dt.date.fromisoformat(date), text,
-                                   lines_from_json(lines), number=number)
+                out[vid] = Voucher(
+                    series, dt.date.fromisoformat(date), text, lines_from_json(lines), number=number
+                )
         return out
 
     def vouchers_between(self, first: dt.date, last: dt.date) -> list[Voucher]:
@@ -461,9 +498,15 @@ class Ledger:
         cur = self._conn.execute(
             "SELECT v.series, v.number, v.date, v.text, v.lines FROM vouchers v "
             "JOIN exports e ON e.id = v.export_id WHERE e.state = 'done' AND v.date BETWEEN ? "
-            "AND ? ORDER BY v.date, e.id, v.seq", (first.isoformat(), last.isoformat()))
-        return [Voucher(series, dt.date.fromisoformat(date), text, lines_from_json(lines),
-                        number=number) for series, number, date, text, lines in cur]
+            "AND ? ORDER BY v.date, e.id, v.seq",
+            (first.isoformat(), last.isoformat()),
+        )
+        return [
+            Voucher(
+                series, dt.date.fromisoformat(date), text, lines_from_json(lines), number=number
+            )
+            for series, number, date, text, lines in cur
+        ]
 
     def state(self) -> tuple[int, int, int, int]:
         """Changes whenever an export is added, settled or forgotten (ids are never reused):
@@ -472,10 +515,12 @@ class Ledger:
             return (0, 0, 0, 0)
         count, last, pending = self._conn.execute(
             "SELECT count(*), coalesce(max(id), 0), coalesce(sum(state = 'pending'), 0) "
-            "FROM exports").fetchone()
+            "FROM exports"
+        ).fetchone()
         # Each voucher a push posts changes the ledger without adding an export.
-        posted, = self._conn.execute(
-            "SELECT count(*) FROM pushes WHERE state = 'posted'").fetchone()
+        (posted,) = self._conn.execute(
+            "SELECT count(*) FROM pushes WHERE state = 'posted'"
+        ).fetchone()
         return count, last, pending, posted
 
     def exports(self) -> list[ExportRecord]:
@@ -498,7 +543,8 @@ class Ledger:
             return None
         found = self._conn.execute(
             f"SELECT {_EXPORT_COLUMNS} FROM exports e WHERE target = ? ORDER BY id DESC LIMIT 1",
-            (str(target),)).fetchone()
+            (str(target),),
+        ).fetchone()
         if found:
             return ExportRecord(*found)
         if not os.path.isfile(target):
@@ -511,19 +557,27 @@ class Ledger:
                 continue  # that file is gone
         return None
 
-    def missing_files(self, *, days: int | None = None, thorough: bool = False
-                      ) -> list[tuple[ExportRecord, str]]:
+    def missing_files(
+        self, *, days: int | None = None, thorough: bool = False
+    ) -> list[tuple[ExportRecord, str]]:
         """Written files (SIE files, batch manifests) not yet imported (`mark_imported`) that
         are no longer as bokfor wrote them: (export, "deleted" | "changed"). Cheap by
         default — a stat per file, a hash only when its size or mtime moved (ledgers of
         schema 3 recorded neither: only whether the file is there) — and for the exports of
         the last `days` days; `thorough` hashes every file."""
         found: list[tuple[ExportRecord, str]] = []
-        since = "" if days is None else (dt.datetime.now(dt.timezone.utc)
-                                         - dt.timedelta(days=days)).isoformat()
+        since = (
+            ""
+            if days is None
+            else (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days)).isoformat()
+        )
         for export in self.exports():
-            if export.state != "done" or export.kind == PUSH or export.created < since \
-                    or export.imported:
+            if (
+                export.state != "done"
+                or export.kind == PUSH
+                or export.created < since
+                or export.imported
+            ):
                 continue
             try:
                 info = os.stat(export.target)
@@ -531,7 +585,9 @@ class Ledger:
                 found.append((export, "deleted"))
                 continue
             moved = export.size is not None and (info.st_size, info.st_mtime_ns) != (
-                export.size, export.mtime_ns)
+                export.size,
+                export.mtime_ns,
+            )
             if (thorough or moved) and _sha256(Path(export.target)) != export.sha256:
                 found.append((export, "changed"))
         return found
@@ -543,12 +599,17 @@ class Ledger:
         known = {e.id: e for e in self.exports()}
         missing = [i for i in export_ids if i not in known or known[i].kind == PUSH]
         if missing:
-            raise LedgerError(f"no written export {missing[0]} in the ledger",
-                              file=str(self.path), hint="`bokfor ledger list` shows the "
-                              "exports (a push to Fortnox has no file to mark).")
+            raise LedgerError(
+                f"no written export {missing[0]} in the ledger",
+                file=str(self.path),
+                hint="`bokfor ledger list` shows the "
+                "exports (a push to Fortnox has no file to mark).",
+            )
         with self.conn:
-            self.conn.executemany("UPDATE exports SET imported = coalesce(imported, ?) "
-                                  "WHERE id = ?", [(_now(), i) for i in export_ids])
+            self.conn.executemany(
+                "UPDATE exports SET imported = coalesce(imported, ?) WHERE id = ?",
+                [(_now(), i) for i in export_ids],
+            )
         return [known[i] for i in export_ids]
 
     def export_of_row(self, key: str) -> ExportRecord | None:
@@ -556,16 +617,29 @@ class Ledger:
             return None
         found = self._conn.execute(
             f"SELECT {_EXPORT_COLUMNS} FROM rows r JOIN vouchers v ON v.id = r.voucher_id "
-            "JOIN exports e ON e.id = v.export_id WHERE r.key = ?", (key,)).fetchone()
+            "JOIN exports e ON e.id = v.export_id WHERE r.key = ?",
+            (key,),
+        ).fetchone()
         return ExportRecord(*found) if found else None
 
     # -- writing ---------------------------------------------------------------------------
 
     @_writes(_FREE + ", then run again: nothing was written or recorded as exported.")
-    def begin_export(self, *, mapping: Path, target: Path, sha256: str, vouchers: list[Voucher],
-                     spool: RecordSpool, tags: list[int], kind: str = SIE,
-                     replaced: Iterable[str] = (), run: int | None = None,
-                     files: Iterable[str] = (), learned: Iterable[tuple[str, str]] = ()) -> int:
+    def begin_export(
+        self,
+        *,
+        mapping: Path,
+        target: Path,
+        sha256: str,
+        vouchers: list[Voucher],
+        spool: RecordSpool,
+        tags: list[int],
+        kind: str = SIE,
+        replaced: Iterable[str] = (),
+        run: int | None = None,
+        files: Iterable[str] = (),
+        learned: Iterable[tuple[str, str]] = (),
+    ) -> int:
         """Record an export as pending (committed before the file is written; `sha256` is
         the file's digest): `vouchers`, and the rows in `spool` tagged `tags[i]` as those of
         `vouchers[i]`. `replaced`: the keys of rows exported before that this export records
@@ -584,53 +658,103 @@ class Ledger:
         try:
             conn.execute("ATTACH DATABASE ? AS spool", (str(spool.path),))
             attached = True
-            return self._begin_export(mapping, target, sha256, vouchers, tags, kind, replaced,
-                                      run, list(files), list(learned))
+            return self._begin_export(
+                mapping,
+                target,
+                sha256,
+                vouchers,
+                tags,
+                kind,
+                replaced,
+                run,
+                list(files),
+                list(learned),
+            )
         finally:
             conn.execute("DROP TABLE IF EXISTS temp.voucher_tags")
             if attached:
                 conn.execute("DETACH DATABASE spool")
             conn.execute("PRAGMA foreign_keys = ON")
 
-    def _begin_export(self, mapping: Path, target: Path, sha256: str, vouchers: list[Voucher],
-                      tags: list[int], kind: str, replaced: Iterable[str], run: int | None,
-                      files: list[str], learned: list[tuple[str, str]]) -> int:
+    def _begin_export(
+        self,
+        mapping: Path,
+        target: Path,
+        sha256: str,
+        vouchers: list[Voucher],
+        tags: list[int],
+        kind: str,
+        replaced: Iterable[str],
+        run: int | None,
+        files: list[str],
+        learned: list[tuple[str, str]],
+    ) -> int:
         conn = self.conn
         now = _now()
         with conn:
             if run is None:
-                run = conn.execute("INSERT INTO runs (started, version, mapping) VALUES "
-                                   "(?, ?, ?)", (now, __version__, str(mapping))).lastrowid
+                run = conn.execute(
+                    "INSERT INTO runs (started, version, mapping) VALUES (?, ?, ?)",
+                    (now, __version__, str(mapping)),
+                ).lastrowid
             else:  # the run's second file (another fiscal year) joins it
-                conn.execute("INSERT OR IGNORE INTO runs (id, started, version, mapping) "
-                             "VALUES (?, ?, ?, ?)", (run, now, __version__, str(mapping)))
+                conn.execute(
+                    "INSERT OR IGNORE INTO runs (id, started, version, mapping) "
+                    "VALUES (?, ?, ?, ?)",
+                    (run, now, __version__, str(mapping)),
+                )
             run_id = run
             # Ids assigned here (we hold the lock and the transaction) so that all vouchers,
             # rows and aliases go in with one statement each, not two per voucher.
             first = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM vouchers").fetchone()[0]
-            conn.execute("CREATE TEMP TABLE voucher_tags (tag INTEGER PRIMARY KEY, "
-                         "id INTEGER NOT NULL)")
-            conn.executemany("INSERT INTO temp.voucher_tags VALUES (?, ?)",
-                             ((tag, first + seq) for seq, tag in enumerate(tags)))
-            rows = conn.execute("SELECT count(*) FROM spool.records JOIN temp.voucher_tags "
-                                "USING (tag)").fetchone()[0]
+            conn.execute(
+                "CREATE TEMP TABLE voucher_tags (tag INTEGER PRIMARY KEY, id INTEGER NOT NULL)"
+            )
+            conn.executemany(
+                "INSERT INTO temp.voucher_tags VALUES (?, ?)",
+                ((tag, first + seq) for seq, tag in enumerate(tags)),
+            )
+            rows = conn.execute(
+                "SELECT count(*) FROM spool.records JOIN temp.voucher_tags USING (tag)"
+            ).fetchone()[0]
             dates = [v.date for v in vouchers]
             export_id = conn.execute(
                 "INSERT INTO exports (run_id, state, target, sha256, first_date, last_date, "
                 "vouchers, rows, created, kind, files) VALUES (?, 'pending', ?, ?, ?, ?, ?, ?, "
                 "?, ?, ?)",
-                (run_id, str(target.resolve()), sha256,
-                 min(dates).isoformat() if dates else None,
-                 max(dates).isoformat() if dates else None, len(vouchers), rows, now,
-                 kind, json.dumps(files) if files else None)).lastrowid
+                (
+                    run_id,
+                    str(target.resolve()),
+                    sha256,
+                    min(dates).isoformat() if dates else None,
+                    max(dates).isoformat() if dates else None,
+                    len(vouchers),
+                    rows,
+                    now,
+                    kind,
+                    json.dumps(files) if files else None,
+                ),
+            ).lastrowid
             assert export_id is not None  # set by the INSERT
             with paused_gc():  # a parameter tuple a voucher: see paused_gc
                 # A generator: the tuples are made as SQLite takes them, never held all.
                 conn.executemany(
                     "INSERT INTO vouchers (id, export_id, seq, series, number, date, text, "
                     "lines) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    ((first + seq, export_id, seq, v.series, v.number, v.date.isoformat(),
-                      v.text, lines_to_json(v.lines)) for seq, v in enumerate(vouchers)))
+                    (
+                        (
+                            first + seq,
+                            export_id,
+                            seq,
+                            v.series,
+                            v.number,
+                            v.date.isoformat(),
+                            v.text,
+                            lines_to_json(v.lines),
+                        )
+                        for seq, v in enumerate(vouchers)
+                    ),
+                )
             replaced = list(replaced)
             _supersede(conn, replaced, export_id)
             conn.executemany("DELETE FROM aliases WHERE key = ?", ((k,) for k in replaced))
@@ -641,19 +765,23 @@ class Ledger:
                 "INSERT OR REPLACE INTO rows (key, source, content, voucher_id, origin, lines, "
                 "movement) SELECT r.key, r.source, r.content, t.id, r.origin, r.lines, "
                 "nullif(r.movement, '') FROM spool.records r JOIN temp.voucher_tags t USING (tag) "
-                "ORDER BY r.key, t.id, r.rowid")
+                "ORDER BY r.key, t.id, r.rowid"
+            )
             _learn(conn, learned)
             # Of two rows naming one alias the later voucher's wins, as for keys (a run
             # refuses that anyway: plan._Seen).
             conn.execute(
                 "INSERT OR REPLACE INTO aliases (alias, key) SELECT a.alias, a.key "
                 "FROM spool.aliases a JOIN temp.voucher_tags t USING (tag) "
-                "ORDER BY a.alias, t.id, a.rowid")
+                "ORDER BY a.alias, t.id, a.rowid"
+            )
         assert export_id is not None
         return export_id
 
-    @_writes(_FREE + "; the file was written and its export stays pending: the next run "
-             "records it (nothing is booked twice).")
+    @_writes(
+        _FREE + "; the file was written and its export stays pending: the next run "
+        "records it (nothing is booked twice)."
+    )
     def finish_export(self, export_id: int, target: Path | None = None) -> None:
         """Mark it done, with the size and mtime of the file written (`target`), by which
         later runs see cheaply that it is still there as written."""
@@ -665,15 +793,19 @@ class Ledger:
             except OSError:
                 pass
         with self.conn:
-            done = self.conn.execute("UPDATE exports SET state = 'done', size = ?, mtime_ns = ? "
-                                     "WHERE id = ? AND state = 'pending'",
-                                     (size, mtime, export_id)).rowcount
+            done = self.conn.execute(
+                "UPDATE exports SET state = 'done', size = ?, mtime_ns = ? "
+                "WHERE id = ? AND state = 'pending'",
+                (size, mtime, export_id),
+            ).rowcount
         if done != 1:  # forgotten meanwhile (by a run that did not hold this lock)
-            raise LedgerError(f"export {export_id} is no longer in the ledger, though its file "
-                              "was written", file=str(self.path),
-                              hint=f"the file {target} holds vouchers the ledger does not know: "
-                              "import it only after `bokfor plan` shows its rows as new again, "
-                              "or delete it and convert again.")
+            raise LedgerError(
+                f"export {export_id} is no longer in the ledger, though its file was written",
+                file=str(self.path),
+                hint=f"the file {target} holds vouchers the ledger does not know: "
+                "import it only after `bokfor plan` shows its rows as new again, "
+                "or delete it and convert again.",
+            )
 
     @_writes(_FREE + ", then run it again: nothing was forgotten.")
     def forget(self, export_id: int) -> tuple[ExportRecord, tuple[int, int]]:
@@ -682,8 +814,11 @@ class Ledger:
         export's record back."""
         record = next((e for e in self.exports() if e.id == export_id), None)
         if record is None:
-            raise LedgerError(f"no export {export_id} in the ledger", file=str(self.path),
-                              hint="`bokfor ledger list` shows the exports.")
+            raise LedgerError(
+                f"no export {export_id} in the ledger",
+                file=str(self.path),
+                hint="`bokfor ledger list` shows the exports.",
+            )
         with self.conn:
             restored = _drop(self.conn, export_id)
         return record, restored
@@ -699,15 +834,23 @@ class Ledger:
             target = Path(export.target)
             if _sha256(target) == export.sha256:
                 self.finish_export(export.id, target)
-                notices.append(Notice(
-                    f"an interrupted run had written {target} completely; its {export.rows} "
-                    "rows are recorded as exported", file=str(self.path)))
+                notices.append(
+                    Notice(
+                        f"an interrupted run had written {target} completely; its {export.rows} "
+                        "rows are recorded as exported",
+                        file=str(self.path),
+                    )
+                )
             else:
                 with self.conn:
                     _drop(self.conn, export.id)
-                notices.append(Notice(
-                    f"an interrupted run never finished writing {target}; its {export.rows} "
-                    "rows were not exported and will be booked by this run", file=str(self.path)))
+                notices.append(
+                    Notice(
+                        f"an interrupted run never finished writing {target}; its {export.rows} "
+                        "rows were not exported and will be booked by this run",
+                        file=str(self.path),
+                    )
+                )
                 # A batch's bodies written before the crash: its own, named in its record.
                 _remove_files(target.parent, export.batch_files)
             _remove_temp_files(target.parent, [target.name, *export.batch_files])
@@ -716,26 +859,48 @@ class Ledger:
     # -- pushes to Fortnox -------------------------------------------------------------------
 
     @_writes(_FREE + ", then run `bokfor push` again: nothing was sent.")
-    def begin_push(self, *, mapping: Path, target: str, first: dt.date | None,
-                   last: dt.date | None) -> int:
+    def begin_push(
+        self, *, mapping: Path, target: str, first: dt.date | None, last: dt.date | None
+    ) -> int:
         """An export of kind 'fortnox-push', pending until the run ends (or is settled)."""
         conn = self.conn
         now = _now()
         with conn:
-            run_id = conn.execute("INSERT INTO runs (started, version, mapping) VALUES (?, ?, ?)",
-                                  (now, __version__, str(mapping))).lastrowid
+            run_id = conn.execute(
+                "INSERT INTO runs (started, version, mapping) VALUES (?, ?, ?)",
+                (now, __version__, str(mapping)),
+            ).lastrowid
             export_id = conn.execute(
                 "INSERT INTO exports (run_id, state, target, sha256, first_date, last_date, "
                 "vouchers, rows, created, kind) VALUES (?, 'pending', ?, '', ?, ?, 0, 0, ?, ?)",
-                (run_id, target, first.isoformat() if first else None,
-                 last.isoformat() if last else None, now, PUSH)).lastrowid
+                (
+                    run_id,
+                    target,
+                    first.isoformat() if first else None,
+                    last.isoformat() if last else None,
+                    now,
+                    PUSH,
+                ),
+            ).lastrowid
         assert export_id is not None
         return export_id
 
-    @_writes(_FREE + ", then run `bokfor push` again: this voucher was not sent; those "
-             "before it are recorded.")
-    def push_pending(self, export_id: int, seq: int, voucher: Voucher, records: list[RowRecord],
-                     *, key: str, series: str, year_id: int | None, body: str) -> int:
+    @_writes(
+        _FREE + ", then run `bokfor push` again: this voucher was not sent; those "
+        "before it are recorded."
+    )
+    def push_pending(
+        self,
+        export_id: int,
+        seq: int,
+        voucher: Voucher,
+        records: list[RowRecord],
+        *,
+        key: str,
+        series: str,
+        year_id: int | None,
+        body: str,
+    ) -> int:
         """Record one voucher as pending, committed, before its POST; returns its id. Its
         rows are kept aside (not exported) until it is posted."""
         conn = self.conn
@@ -743,25 +908,44 @@ class Ledger:
             vid = conn.execute(
                 "INSERT INTO vouchers (export_id, seq, series, number, date, text, lines) "
                 "VALUES (?, ?, ?, NULL, ?, ?, ?)",
-                (export_id, seq, series, voucher.date.isoformat(), voucher.text,
-                 lines_to_json(voucher.lines))).lastrowid
+                (
+                    export_id,
+                    seq,
+                    series,
+                    voucher.date.isoformat(),
+                    voucher.text,
+                    lines_to_json(voucher.lines),
+                ),
+            ).lastrowid
             conn.execute(
                 "INSERT INTO pushes (voucher_id, key, state, date, series, year_id, body, "
                 "body_sha256, records, updated) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)",
-                (vid, key, voucher.date.isoformat(), series, year_id, body,
-                 hashlib.sha256(body.encode("utf-8")).hexdigest(), _records_to_json(records),
-                 _now()))
+                (
+                    vid,
+                    key,
+                    voucher.date.isoformat(),
+                    series,
+                    year_id,
+                    body,
+                    hashlib.sha256(body.encode("utf-8")).hexdigest(),
+                    _records_to_json(records),
+                    _now(),
+                ),
+            )
         assert vid is not None
         return vid
 
-    @_writes(_FREE + ", then run `bokfor push` again: Fortnox booked this voucher and the "
-             "next push finds it there (nothing is posted twice).")
+    @_writes(
+        _FREE + ", then run `bokfor push` again: Fortnox booked this voucher and the "
+        "next push finds it there (nothing is posted twice)."
+    )
     def push_posted(self, voucher_id: int, series: str, number: int, year: int | None) -> None:
         """Fortnox booked it: record the (series, number, year) and its rows as exported, in
         one transaction."""
         conn = self.conn
-        found = conn.execute("SELECT records FROM pushes WHERE voucher_id = ?",
-                             (voucher_id,)).fetchone()
+        found = conn.execute(
+            "SELECT records FROM pushes WHERE voucher_id = ?", (voucher_id,)
+        ).fetchone()
         if found is None:
             raise LedgerError(f"no pushed voucher {voucher_id} in the ledger", file=str(self.path))
         records = _records_from_json(found[0])
@@ -769,22 +953,33 @@ class Ledger:
             conn.execute(
                 "UPDATE pushes SET state = 'posted', fortnox_series = ?, fortnox_number = ?, "
                 "fortnox_year = ?, updated = ? WHERE voucher_id = ?",
-                (series, number, year, _now(), voucher_id))
-            conn.execute("UPDATE vouchers SET series = ?, number = ? WHERE id = ?",
-                         (series, number, voucher_id))
-            export_id = conn.execute("SELECT export_id FROM vouchers WHERE id = ?",
-                                     (voucher_id,)).fetchone()[0]
+                (series, number, year, _now(), voucher_id),
+            )
+            conn.execute(
+                "UPDATE vouchers SET series = ?, number = ? WHERE id = ?",
+                (series, number, voucher_id),
+            )
+            export_id = conn.execute(
+                "SELECT export_id FROM vouchers WHERE id = ?", (voucher_id,)
+            ).fetchone()[0]
             _supersede(conn, [r.key for r in records], export_id)
             conn.executemany(
                 "INSERT OR REPLACE INTO rows (key, source, content, voucher_id, origin, lines, "
                 "movement) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(r.key, r.source, r.content, voucher_id, r.origin, r.lines, r.movement or None)
-                 for r in records])
-            conn.executemany("INSERT OR REPLACE INTO aliases (alias, key) VALUES (?, ?)",
-                             [(a, r.key) for r in records for a in r.aliases])
+                [
+                    (r.key, r.source, r.content, voucher_id, r.origin, r.lines, r.movement or None)
+                    for r in records
+                ],
+            )
+            conn.executemany(
+                "INSERT OR REPLACE INTO aliases (alias, key) VALUES (?, ?)",
+                [(a, r.key) for r in records for a in r.aliases],
+            )
             conn.execute(
                 "UPDATE exports SET vouchers = vouchers + 1, rows = rows + ? WHERE id = "
-                "(SELECT export_id FROM vouchers WHERE id = ?)", (len(records), voucher_id))
+                "(SELECT export_id FROM vouchers WHERE id = ?)",
+                (len(records), voucher_id),
+            )
 
     @_writes(_FREE + ", then run `bokfor push` again: it settles this voucher first.")
     def push_dropped(self, voucher_id: int) -> None:
@@ -801,24 +996,34 @@ class Ledger:
             left, pending = conn.execute(
                 "SELECT count(*), coalesce(sum(p.state = 'pending'), 0) FROM vouchers v "
                 "JOIN pushes p ON p.voucher_id = v.id WHERE v.export_id = ?",
-                (export_id,)).fetchone()
+                (export_id,),
+            ).fetchone()
             if pending:
                 return True  # still to be settled: stays pending
             if not left:
                 conn.execute("DELETE FROM exports WHERE id = ?", (export_id,))
                 return False
             first, last = conn.execute(
-                "SELECT min(date), max(date) FROM vouchers WHERE export_id = ?",
-                (export_id,)).fetchone()
-            digest = hashlib.sha256("".join(r[0] for r in conn.execute(
-                "SELECT p.body_sha256 FROM pushes p JOIN vouchers v ON v.id = p.voucher_id "
-                "WHERE v.export_id = ? ORDER BY v.seq", (export_id,))).encode()).hexdigest()
-            conn.execute("UPDATE exports SET state = 'done', first_date = ?, last_date = ?, "
-                         "sha256 = ? WHERE id = ?", (first, last, digest, export_id))
+                "SELECT min(date), max(date) FROM vouchers WHERE export_id = ?", (export_id,)
+            ).fetchone()
+            digest = hashlib.sha256(
+                "".join(
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT p.body_sha256 FROM pushes p JOIN vouchers v ON v.id = p.voucher_id "
+                        "WHERE v.export_id = ? ORDER BY v.seq",
+                        (export_id,),
+                    )
+                ).encode()
+            ).hexdigest()
+            conn.execute(
+                "UPDATE exports SET state = 'done', first_date = ?, last_date = ?, "
+                "sha256 = ? WHERE id = ?",
+                (first, last, digest, export_id),
+            )
         return True
 
-    def pushes(self, state: str | None = None, export_id: int | None = None
-               ) -> list[PushRecord]:
+    def pushes(self, state: str | None = None, export_id: int | None = None) -> list[PushRecord]:
         if self._conn is None:
             return []
         where: list[str] = []
@@ -833,17 +1038,32 @@ class Ledger:
             "SELECT p.voucher_id, v.export_id, p.key, p.state, p.date, p.series, p.year_id, "
             "p.body, p.fortnox_series, p.fortnox_number, p.fortnox_year FROM pushes p "
             "JOIN vouchers v ON v.id = p.voucher_id"
-            + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY v.id", args)
-        return [PushRecord(vid, eid, key, st, dt.date.fromisoformat(date), series, year, body,
-                           (fs, fn, fy) if fn is not None else None)
-                for vid, eid, key, st, date, series, year, body, fs, fn, fy in cur]
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + " ORDER BY v.id",
+            args,
+        )
+        return [
+            PushRecord(
+                vid,
+                eid,
+                key,
+                st,
+                dt.date.fromisoformat(date),
+                series,
+                year,
+                body,
+                (fs, fn, fy) if fn is not None else None,
+            )
+            for vid, eid, key, st, date, series, year, body, fs, fn, fy in cur
+        ]
 
     def pending_pushes(self) -> int:
         if self._conn is None:
             return 0
         try:
             return self._conn.execute(
-                "SELECT count(*) FROM pushes WHERE state = 'pending'").fetchone()[0]
+                "SELECT count(*) FROM pushes WHERE state = 'pending'"
+            ).fetchone()[0]
         except sqlite3.OperationalError:  # schema 1: no pushes yet
             return 0
 
@@ -858,8 +1078,9 @@ class Ledger:
 
 
 def _learn(conn: sqlite3.Connection, pairs: list[tuple[str, str]]) -> None:
-    conn.executemany("INSERT OR IGNORE INTO renamed (key, former) SELECT ?, key FROM rows "
-                     "WHERE key = ?", pairs)
+    conn.executemany(
+        "INSERT OR IGNORE INTO renamed (key, former) SELECT ?, key FROM rows WHERE key = ?", pairs
+    )
 
 
 def _supersede(conn: sqlite3.Connection, keys: list[str], export_id: int) -> None:
@@ -870,13 +1091,16 @@ def _supersede(conn: sqlite3.Connection, keys: list[str], export_id: int) -> Non
         found = conn.execute(
             "SELECT r.source, r.content, r.voucher_id, r.origin, r.lines, r.movement FROM rows r "
             "JOIN vouchers v ON v.id = r.voucher_id WHERE r.key = ? AND v.export_id != ?",
-            (key, export_id)).fetchone()
+            (key, export_id),
+        ).fetchone()
         if found is None:
             continue
         aliases = [a for (a,) in conn.execute("SELECT alias FROM aliases WHERE key = ?", (key,))]
-        conn.execute("INSERT INTO superseded (key, export_id, source, content, voucher_id, "
-                     "origin, lines, movement, aliases) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                     (key, export_id, *found, json.dumps(aliases, ensure_ascii=False)))
+        conn.execute(
+            "INSERT INTO superseded (key, export_id, source, content, voucher_id, "
+            "origin, lines, movement, aliases) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (key, export_id, *found, json.dumps(aliases, ensure_ascii=False)),
+        )
 
 
 def _drop(conn: sqlite3.Connection, export_id: int) -> tuple[int, int]:
@@ -888,7 +1112,8 @@ def _drop(conn: sqlite3.Connection, export_id: int) -> tuple[int, int]:
         "SELECT s.key, s.source, s.content, s.voucher_id, s.origin, s.lines, s.movement, "
         "s.aliases FROM superseded s JOIN rows r ON r.key = s.key JOIN vouchers v ON "
         "v.id = r.voucher_id WHERE s.export_id = ? AND v.export_id = ? ORDER BY s.rowid",
-        (export_id, export_id)).fetchall()
+        (export_id, export_id),
+    ).fetchall()
     # A later correction's saved record points at this export's voucher: it gets the record
     # this export had itself replaced, so that forgetting corrections in any order restores
     # the first booking, never nothing.
@@ -898,16 +1123,24 @@ def _drop(conn: sqlite3.Connection, export_id: int) -> tuple[int, int]:
         "b.aliases FROM superseded b WHERE b.export_id = :e AND b.key = s.key) "
         "WHERE s.export_id != :e AND s.voucher_id IN (SELECT id FROM vouchers WHERE "
         "export_id = :e) AND EXISTS (SELECT 1 FROM superseded b WHERE b.export_id = :e AND "
-        "b.key = s.key)", {"e": export_id})
-    held, = conn.execute("SELECT count(*) FROM rows r JOIN vouchers v ON v.id = r.voucher_id "
-                         "WHERE v.export_id = ?", (export_id,)).fetchone()
+        "b.key = s.key)",
+        {"e": export_id},
+    )
+    (held,) = conn.execute(
+        "SELECT count(*) FROM rows r JOIN vouchers v ON v.id = r.voucher_id WHERE v.export_id = ?",
+        (export_id,),
+    ).fetchone()
     conn.execute("DELETE FROM exports WHERE id = ?", (export_id,))
     for key, source, content, voucher_id, origin, lines, movement, aliases in restore:
-        conn.execute("INSERT OR REPLACE INTO rows (key, source, content, voucher_id, origin, "
-                     "lines, movement) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                     (key, source, content, voucher_id, origin, lines, movement))
-        conn.executemany("INSERT OR REPLACE INTO aliases (alias, key) VALUES (?, ?)",
-                         [(alias, key) for alias in json.loads(aliases)])
+        conn.execute(
+            "INSERT OR REPLACE INTO rows (key, source, content, voucher_id, origin, "
+            "lines, movement) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (key, source, content, voucher_id, origin, lines, movement),
+        )
+        conn.executemany(
+            "INSERT OR REPLACE INTO aliases (alias, key) VALUES (?, ?)",
+            [(alias, key) for alias in json.loads(aliases)],
+        )
     return held - len(restore), len(restore)
 
 
@@ -957,8 +1190,9 @@ def lines_to_json(lines: Iterable[Line]) -> str:
             dims_json = ",".join(encoded)
         else:
             dims_json = ""
-        parts.append(f"[{_encode_str(account)},{int.__repr__(amount)},[{dims_json}],"
-                     f"{_encode_str(text)}]")
+        parts.append(
+            f"[{_encode_str(account)},{int.__repr__(amount)},[{dims_json}],{_encode_str(text)}]"
+        )
     out = "[" + ",".join(parts) + "]"
     if len(_JSON_CACHE) < _JSON_CACHE_SIZE:
         _JSON_CACHE[lines] = out
@@ -966,8 +1200,11 @@ def lines_to_json(lines: Iterable[Line]) -> str:
 
 
 def _lines_json_slow(lines: tuple[Line, ...]) -> str:
-    return json.dumps([[x.account, x.amount, [list(d) for d in x.dims], x.text] for x in lines],
-                      ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(
+        [[x.account, x.amount, [list(d) for d in x.dims], x.text] for x in lines],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
 
 
 # json's encoder for str with ensure_ascii=False (the C one when available).
@@ -980,20 +1217,29 @@ _CHUNK = 500  # names a lookup query asks for (SQLite's variable limit is 999 in
 
 
 def _records_to_json(records: Iterable[RowRecord]) -> str:
-    return json.dumps([[r.key, r.source, r.content, r.origin, r.lines,
-                        list(r.aliases), r.movement] for r in records], ensure_ascii=False,
-                      separators=(",", ":"))
+    return json.dumps(
+        [
+            [r.key, r.source, r.content, r.origin, r.lines, list(r.aliases), r.movement]
+            for r in records
+        ],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
 
 
 def _records_from_json(text: str) -> list[RowRecord]:
     """Schema 3 records have no movement (six items)."""
-    return [RowRecord(key, source, content, origin, lines, tuple(aliases), *movement)
-            for key, source, content, origin, lines, aliases, *movement in json.loads(text)]
+    return [
+        RowRecord(key, source, content, origin, lines, tuple(aliases), *movement)
+        for key, source, content, origin, lines, aliases, *movement in json.loads(text)
+    ]
 
 
 def lines_from_json(text: str) -> tuple[Line, ...]:
-    return tuple(Line(account, amount, make_dims(dict(dims)), line_text)
-                 for account, amount, dims, line_text in json.loads(text))
+    return tuple(
+        Line(account, amount, make_dims(dict(dims)), line_text)
+        for account, amount, dims, line_text in json.loads(text)
+    )
 
 
 def _connect(path: Path, *, migrate: bool) -> sqlite3.Connection:
@@ -1007,33 +1253,47 @@ def _connect(path: Path, *, migrate: bool) -> sqlite3.Connection:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         app = conn.execute("PRAGMA application_id").fetchone()[0]
     except sqlite3.DatabaseError as exc:
-        raise LedgerError(f"the ledger cannot be opened: {exc}", file=str(path),
-                          hint="if it is bokfor's ledger it is damaged: restore it from a "
-                          "backup; if not, move it away or name the real ledger with --ledger "
-                          "PATH (bokfor never overwrites it).") from None
+        raise LedgerError(
+            f"the ledger cannot be opened: {exc}",
+            file=str(path),
+            hint="if it is bokfor's ledger it is damaged: restore it from a "
+            "backup; if not, move it away or name the real ledger with --ledger "
+            "PATH (bokfor never overwrites it).",
+        ) from None
     # Read through SQLite, not from the file's header: a ledger's last commits may still be
     # in its write-ahead log. A version 0 file is none of bokfor's (ledgers are created
     # whole, `_create`); an application id other than bokfor's, another program's.
     if version == 0 or app not in (0, APPLICATION_ID):
         conn.close()
-        raise LedgerError("the file at the ledger path is an SQLite database of another "
-                          "program, not a bokfor ledger", file=str(path), hint=_NOT_A_LEDGER)
+        raise LedgerError(
+            "the file at the ledger path is an SQLite database of another "
+            "program, not a bokfor ledger",
+            file=str(path),
+            hint=_NOT_A_LEDGER,
+        )
     if version > len(MIGRATIONS):
         raise LedgerError(
             f"the ledger was written by a newer bokfor (schema {version}, this one knows "
-            f"{len(MIGRATIONS)})", file=str(path), hint="upgrade bokfor.")
+            f"{len(MIGRATIONS)})",
+            file=str(path),
+            hint="upgrade bokfor.",
+        )
     if not migrate and 0 < version < len(MIGRATIONS):
         raise LedgerError(
             f"the ledger has schema {version}; this bokfor uses {len(MIGRATIONS)}",
-            file=str(path), hint="run `bokfor convert` once: it upgrades the ledger.")
+            file=str(path),
+            hint="run `bokfor convert` once: it upgrades the ledger.",
+        )
     if migrate:
         conn.execute("PRAGMA journal_mode = WAL")
     if migrate and version < len(MIGRATIONS):
         # Every step in one transaction: a reader opening the file meanwhile sees the
         # version before or the current one, never one in between.
-        conn.executescript(f"BEGIN; {' '.join(MIGRATIONS[version:])} "
-                           f"PRAGMA user_version = {len(MIGRATIONS)}; "
-                           f"PRAGMA application_id = {APPLICATION_ID}; COMMIT;")
+        conn.executescript(
+            f"BEGIN; {' '.join(MIGRATIONS[version:])} "
+            f"PRAGMA user_version = {len(MIGRATIONS)}; "
+            f"PRAGMA application_id = {APPLICATION_ID}; COMMIT;"
+        )
         if version < 4:
             _backfill_movements(conn)
     return conn
@@ -1059,14 +1319,18 @@ def _backfill_movements(conn: sqlite3.Connection) -> None:
                 f"rows.voucher_id) ELSE rows.lines END) AS l WHERE json_extract(l.value, '$[1]') "
                 f"= CAST({amount} AS INTEGER) LIMIT 1) WHERE movement IS NULL AND legacy = 1 "
                 "AND substr(content, 1, 5) = 'date=' AND substr(content, 17, 7) = 'amount=' "
-                f"AND source IN ({','.join('?' * len(_BANK_SOURCES))})", _BANK_SOURCES)
+                f"AND source IN ({','.join('?' * len(_BANK_SOURCES))})",
+                _BANK_SOURCES,
+            )
     except sqlite3.OperationalError:
         pass
 
 
-_NOT_A_LEDGER = ("bokfor keeps its export ledger in this file and never overwrites "
-                 "something else: move the file away (or name the real ledger with --ledger "
-                 "PATH) and run again.")
+_NOT_A_LEDGER = (
+    "bokfor keeps its export ledger in this file and never overwrites "
+    "something else: move the file away (or name the real ledger with --ledger "
+    "PATH) and run again."
+)
 
 
 def _check_ledger_file(path: Path) -> None:
@@ -1077,22 +1341,37 @@ def _check_ledger_file(path: Path) -> None:
         with open(path, "rb") as fh:
             head = fh.read(100) if stat.S_ISREG(info.st_mode) else b""
     except OSError as exc:
-        raise LedgerError(f"the ledger cannot be read: {exc.strerror}", file=str(path),
-                          hint="check the path and its permissions.") from None
+        raise LedgerError(
+            f"the ledger cannot be read: {exc.strerror}",
+            file=str(path),
+            hint="check the path and its permissions.",
+        ) from None
     if not stat.S_ISREG(info.st_mode):
         what = _KINDS.get(stat.S_IFMT(info.st_mode), "not a regular file")
-        raise LedgerError(f"the ledger path is {what}, not a bokfor ledger", file=str(path),
-                          hint=_NOT_A_LEDGER)
+        raise LedgerError(
+            f"the ledger path is {what}, not a bokfor ledger", file=str(path), hint=_NOT_A_LEDGER
+        )
     if not head:
-        raise LedgerError("the file at the ledger path is empty: it is not a bokfor ledger",
-                          file=str(path), hint=_NOT_A_LEDGER)
+        raise LedgerError(
+            "the file at the ledger path is empty: it is not a bokfor ledger",
+            file=str(path),
+            hint=_NOT_A_LEDGER,
+        )
     if not head.startswith(b"SQLite format 3\x00"):
-        raise LedgerError("the file at the ledger path is not a bokfor ledger (not an SQLite "
-                          "database)", file=str(path), hint=_NOT_A_LEDGER)
+        raise LedgerError(
+            "the file at the ledger path is not a bokfor ledger (not an SQLite database)",
+            file=str(path),
+            hint=_NOT_A_LEDGER,
+        )
 
 
-_KINDS = {stat.S_IFDIR: "a directory", stat.S_IFIFO: "a named pipe (FIFO)",
-          stat.S_IFCHR: "a device", stat.S_IFBLK: "a device", stat.S_IFSOCK: "a socket"}
+_KINDS = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFIFO: "a named pipe (FIFO)",
+    stat.S_IFCHR: "a device",
+    stat.S_IFBLK: "a device",
+    stat.S_IFSOCK: "a socket",
+}
 
 
 def _create(path: Path) -> None:
@@ -1107,9 +1386,11 @@ def _create(path: Path) -> None:
         os.chmod(tmp, new_file_mode())  # as SQLite would make it
         conn = sqlite3.connect(tmp)
         try:
-            conn.executescript(f"BEGIN; {' '.join(MIGRATIONS)} PRAGMA user_version = "
-                               f"{len(MIGRATIONS)}; PRAGMA application_id = {APPLICATION_ID};"
-                               " COMMIT;")
+            conn.executescript(
+                f"BEGIN; {' '.join(MIGRATIONS)} PRAGMA user_version = "
+                f"{len(MIGRATIONS)}; PRAGMA application_id = {APPLICATION_ID};"
+                " COMMIT;"
+            )
         finally:
             conn.close()
         with open(tmp, "rb+") as fh:
@@ -1119,9 +1400,12 @@ def _create(path: Path) -> None:
         pass  # _connect checks what is there
     except (OSError, sqlite3.Error) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise LedgerWriteError(f"the ledger could not be created: {reason}", file=str(path),
-                               hint="check that the directory is writable and has room, or "
-                               "give --ledger another path.") from None
+        raise LedgerWriteError(
+            f"the ledger could not be created: {reason}",
+            file=str(path),
+            hint="check that the directory is writable and has room, or "
+            "give --ledger another path.",
+        ) from None
     finally:
         if tmp is not None:
             os.unlink(tmp)

@@ -34,8 +34,7 @@ from bokfor.rates import Rate, RateTable, load_rate_file, parse_rate
 from bokfor.rules import EQUALS, ONE_OF, SIGNS, Condition, first_match
 from bokfor.posbook import PosAccounts, PosSie
 from bokfor.sources import AMOUNT, DATE, DATETIME, Schema, UserFormats, all_sources
-from bokfor.sources.netbank import (BUILTIN, Profile, ProfileError, ProfileModel,
-                                    profile_from_model)
+from bokfor.sources.netbank import BUILTIN, Profile, ProfileError, ProfileModel, profile_from_model
 from bokfor.sources.pos import SECTION as POS
 from bokfor.template import Template, TemplateError
 from bokfor.yamlload import dotted, line_of, load
@@ -60,8 +59,11 @@ _CONDITION_SCHEMA = {
             "type": "object",
             "additionalProperties": False,
             "properties": {
-                "regex": {"type": "string", "description": "Regular expression, Python syntax, "
-                          "searched in linear time (RE2; no lookaround or backreferences)"},
+                "regex": {
+                    "type": "string",
+                    "description": "Regular expression, Python syntax, "
+                    "searched in linear time (RE2; no lookaround or backreferences)",
+                },
                 "not": {"description": "a value or list the field must not equal"},
                 "min": {"type": ["string", "number"], "description": "amount, inclusive"},
                 "max": {"type": ["string", "number"], "description": "amount, inclusive"},
@@ -104,10 +106,12 @@ class DefaultsModel(_Strict):
 
 
 class RatesModel(_Strict):
-    fixed: dict[str, str] = Field(default_factory=dict,
-                                  description="Fixed rates, company currency per unit: EUR: 11.25")
-    file: str | None = Field(None, description="Rate file (date;currency;rate[;unit]), "
-                             "relative to the mapping")
+    fixed: dict[str, str] = Field(
+        default_factory=dict, description="Fixed rates, company currency per unit: EUR: 11.25"
+    )
+    file: str | None = Field(
+        None, description="Rate file (date;currency;rate[;unit]), relative to the mapping"
+    )
     max_age_days: int = Field(7, description="Oldest quote used for a day without one")
 
 
@@ -125,8 +129,10 @@ class VatModel(_Strict):
     rate: str = Field(description="VAT rate in percent, e.g. 25, 12, 6")
     account: str | None = Field(None, description="Output-VAT account; default from vat_accounts")
     reverse_charge: ReverseChargeModel | None = Field(
-        None, description="Omvänd skattskyldighet: VAT on top of the amount, debit input and "
-        "credit output VAT; the amount itself is posted in full")
+        None,
+        description="Omvänd skattskyldighet: VAT on top of the amount, debit input and "
+        "credit output VAT; the amount itself is posted in full",
+    )
 
 
 class PostingModel(_Strict):
@@ -144,8 +150,11 @@ class RuleModel(_Strict):
     name: str | None = None
     when: Conditions = Field(description="Conditions on row fields; all must hold")
     post: list[PostingModel] = Field(default_factory=list)
-    skip: bool = Field(False, description="Book nothing for these rows (counted, never "
-                       "silent): e.g. a failed or pending payout")
+    skip: bool = Field(
+        False,
+        description="Book nothing for these rows (counted, never "
+        "silent): e.g. a failed or pending payout",
+    )
     text: str | None = Field(None, description="Voucher text template (per_row grouping)")
 
 
@@ -158,7 +167,8 @@ class FallbackModel(_Strict):
 class FxDifferenceModel(_Strict):
     account: str | list[str] = Field(
         description="The clearing account (or accounts: one a provider) whose remainder after "
-        "a payout is the difference")
+        "a payout is the difference"
+    )
     gain: str = Field(description="Valutakursvinst, e.g. 3960")
     loss: str = Field(description="Valutakursförlust, e.g. 7960")
 
@@ -166,17 +176,25 @@ class FxDifferenceModel(_Strict):
 class SourceModel(_Strict):
     grouping: Literal["per_row", "per_day", "per_payout", "per_entry"] = "per_row"
     bank_accounts: dict[str, str] = Field(
-        default_factory=dict, description="bank section: bank account (IBAN, BBAN, bankgiro, "
-        "as any file writes it) -> its ledger account: 'SE45 5000 0000 0583 9825 7466': 1930")
+        default_factory=dict,
+        description="bank section: bank account (IBAN, BBAN, bankgiro, "
+        "as any file writes it) -> its ledger account: 'SE45 5000 0000 0583 9825 7466': 1930",
+    )
     bank_account: str | None = Field(
-        None, description="bank section: the ledger account of files that do not name their "
-        "bank account and whose format has no entry in bank_accounts")
+        None,
+        description="bank section: the ledger account of files that do not name their "
+        "bank account and whose format has no entry in bank_accounts",
+    )
     profiles: dict[str, ProfileModel] = Field(
-        default_factory=dict, description="bank section: layouts of other banks' exports "
-        "(tried before the built-in ones; see docs/bank.md)")
+        default_factory=dict,
+        description="bank section: layouts of other banks' exports "
+        "(tried before the built-in ones; see docs/bank.md)",
+    )
     fx_difference: FxDifferenceModel | None = Field(
-        None, description="per_payout, rows in another currency: book what the clearing "
-        "account has left of a payout to these accounts")
+        None,
+        description="per_payout, rows in another currency: book what the clearing "
+        "account has left of a payout to these accounts",
+    )
     series: str | None = None
     voucher_text: str | None = Field(None, description="Voucher text template")
     rules: list[RuleModel] = Field(default_factory=list)
@@ -185,8 +203,9 @@ class SourceModel(_Strict):
 
 class RateAccountsModel(_Strict):
     sales: str | None = Field(None, description="Sales account of the rate, e.g. 3001")
-    vat: str | None = Field(None, description="Output-VAT account of the rate, e.g. 2611 "
-                            "(none for 0 %)")
+    vat: str | None = Field(
+        None, description="Output-VAT account of the rate, e.g. 2611 (none for 0 %)"
+    )
 
 
 class CashDifferenceModel(_Strict):
@@ -195,43 +214,62 @@ class CashDifferenceModel(_Strict):
 
 
 class PosSieModel(_Strict):
-    accounts: dict[str, str] = Field(default_factory=dict, description="The POS's account -> "
-                                     "yours: 3010: 3001 (an account not listed is kept)")
-    series: str | None = Field(None, description="Your series for its verifikationer "
-                               "(default: pos.series)")
-    cost_centres: dict[str, str] = Field(default_factory=dict, description="The POS's "
-                                         "cost-centre object -> yours: KASSA1: CAFE1")
+    accounts: dict[str, str] = Field(
+        default_factory=dict,
+        description="The POS's account -> yours: 3010: 3001 (an account not listed is kept)",
+    )
+    series: str | None = Field(
+        None, description="Your series for its verifikationer (default: pos.series)"
+    )
+    cost_centres: dict[str, str] = Field(
+        default_factory=dict, description="The POS's cost-centre object -> yours: KASSA1: CAFE1"
+    )
 
 
 class PosModel(_Strict):
     series: str = Field("K", description="Verifikationsserie for day closes")
-    text: str = Field("Z {z} {register}", description="Voucher text: {z}, {register}, "
-                      "{date}, {system}")
+    text: str = Field(
+        "Z {z} {register}", description="Voucher text: {z}, {register}, {date}, {system}"
+    )
     payment_methods: dict[str, str] = Field(
-        default_factory=dict, description="Payment method as the report names it -> account "
-        "(or gift_card): Kort: 1580, Swish: 1930, Kontant: 1910, Presentkort: gift_card")
+        default_factory=dict,
+        description="Payment method as the report names it -> account "
+        "(or gift_card): Kort: 1580, Swish: 1930, Kontant: 1910, Presentkort: gift_card",
+    )
     vat_rates: dict[str, RateAccountsModel] = Field(
-        default_factory=dict, description="VAT rate -> sales and output-VAT accounts")
+        default_factory=dict, description="VAT rate -> sales and output-VAT accounts"
+    )
     product_groups: dict[str, str] = Field(
-        default_factory=dict, description="Product group -> sales account that overrides its "
-        "rate's (or gift_card): Presentkort: gift_card")
+        default_factory=dict,
+        description="Product group -> sales account that overrides its "
+        "rate's (or gift_card): Presentkort: gift_card",
+    )
     gift_card: str = Field("2421", description="Gift cards sold and redeemed (a debt)")
     tips: str | None = Field(None, description="Tips: 2829 (owed to staff) or an income account")
     rounding: str = Field("3740", description="Öresavrundning")
     cash: str = Field("1910", description="The till (kassa)")
     cash_deposit: str = Field("1930", description="Where the day's cash is deposited")
     cash_difference: CashDifferenceModel | str | None = Field(
-        None, description="Kassadifferens: one account or {shortage:, surplus:}")
-    book_cash: bool = Field(False, description="Also book the cash difference and the bank "
-                            "deposit of the day's cash, as vouchers of their own")
-    cost_centres: dict[str, str] = Field(default_factory=dict, description="Register -> "
-                                         "kostnadsställe object: K1: CAFE1")
+        None, description="Kassadifferens: one account or {shortage:, surplus:}"
+    )
+    book_cash: bool = Field(
+        False,
+        description="Also book the cash difference and the bank "
+        "deposit of the day's cash, as vouchers of their own",
+    )
+    cost_centres: dict[str, str] = Field(
+        default_factory=dict, description="Register -> kostnadsställe object: K1: CAFE1"
+    )
     cost_centre_dimension: int = Field(1, description="SIE dimension of the cost centres")
-    sie: PosSieModel = Field(default_factory=PosSieModel, description="A SIE file the POS "
-                             "writes: its accounts, series and cost centres re-mapped")
+    sie: PosSieModel = Field(
+        default_factory=PosSieModel,
+        description="A SIE file the POS writes: its accounts, series and cost centres re-mapped",
+    )
     zreport_profiles: list[str] = Field(
-        default_factory=list, description="Z-report layout profiles of your own (YAML, "
-        "relative to this mapping; see docs/pos.md)")
+        default_factory=list,
+        description="Z-report layout profiles of your own (YAML, "
+        "relative to this mapping; see docs/pos.md)",
+    )
 
 
 class MappingModel(_Strict):
@@ -241,9 +279,11 @@ class MappingModel(_Strict):
     accounts: dict[str, str] = Field(default_factory=dict, description="account -> name")
     dimensions: dict[int, DimensionModel] = Field(default_factory=dict)
     currency_rates: RatesModel = Field(
-        default_factory=RatesModel, description="Rates for rows in another currency")
-    pos: PosModel | None = Field(None, description="How POS day closes (Z-dagrapporter) are "
-                                 "booked (docs/pos.md)")
+        default_factory=RatesModel, description="Rates for rows in another currency"
+    )
+    pos: PosModel | None = Field(
+        None, description="How POS day closes (Z-dagrapporter) are booked (docs/pos.md)"
+    )
     sources: dict[str, SourceModel] = Field(default_factory=dict)
 
 
@@ -363,30 +403,39 @@ class BankAccounts:
         text = str(row.fields.get("account") or "")
         if not text:
             fmt = str(row.fields.get("format") or "")
-            ledger = self.formats.get(fmt) or self.formats.get(fmt.split(".")[0]) \
-                or self.default
+            ledger = self.formats.get(fmt) or self.formats.get(fmt.split(".")[0]) or self.default
             if ledger is None:
                 raise MappingError(
                     f"the file does not name its bank account ({fmt} files do not)",
-                    file=row.origin.file, line=row.origin.line, key=f"{self.key}.bank_accounts",
+                    file=row.origin.file,
+                    line=row.origin.line,
+                    key=f"{self.key}.bank_accounts",
                     hint=f"add `{fmt}: 1930` (the ledger account of the bank account this file "
-                    f"is from) under {self.key}.bank_accounts in {file}.")
+                    f"is from) under {self.key}.bank_accounts in {file}.",
+                )
             return ledger
         wanted = account_id(text)
         if wanted in self.accounts:
             return self.accounts[wanted]
         digits = re.sub(r"\D", "", wanted)
-        found = {ledger for known, ledger in self.accounts.items()
-                 if len(digits) >= 7 and (kd := re.sub(r"\D", "", known[2:] if known[:2].isalpha()
-                                                      else known))
-                 and len(kd) >= 7 and (kd.endswith(digits) or digits.endswith(kd))}
+        found = {
+            ledger
+            for known, ledger in self.accounts.items()
+            if len(digits) >= 7
+            and (kd := re.sub(r"\D", "", known[2:] if known[:2].isalpha() else known))
+            and len(kd) >= 7
+            and (kd.endswith(digits) or digits.endswith(kd))
+        }
         if len(found) == 1:
             return found.pop()
         raise MappingError(
-            f"bank account {text} is not in the mapping", file=row.origin.file,
-            line=row.origin.line, key=f"{self.key}.bank_accounts",
-            hint=f"add `\"{text}\": 1930` (its ledger account) under {self.key}.bank_accounts "
-            f"in {file}.")
+            f"bank account {text} is not in the mapping",
+            file=row.origin.file,
+            line=row.origin.line,
+            key=f"{self.key}.bank_accounts",
+            hint=f'add `"{text}": 1930` (its ledger account) under {self.key}.bank_accounts '
+            f"in {file}.",
+        )
 
 
 @dataclass(frozen=True)
@@ -409,8 +458,7 @@ class SourceRules:
     def first_match(self, columns: dict[str, Any]) -> Any:  # -> pl.Expr
         """One expression over a row frame with these columns (name -> dtype): each row's
         index in `candidates` of the rule `match` gives it, null when none does."""
-        return first_match([r.conditions for r in self.rules], self.fallback is not None,
-                           columns)
+        return first_match([r.conditions for r in self.rules], self.fallback is not None, columns)
 
     def match(self, row: Row) -> Rule | None:
         for rule in self.rules:  # a rule matches when all its tests pass (every row of a run)
@@ -473,8 +521,9 @@ def load_mapping(path: Path) -> Mapping:
     file = str(path)
 
     def fail(message: str, loc: tuple[Any, ...], hint: str | None = None) -> MappingError:
-        return MappingError(message, file=file, line=line_of(positions, loc),
-                            key=dotted(loc) or None, hint=hint)
+        return MappingError(
+            message, file=file, line=line_of(positions, loc), key=dotted(loc) or None, hint=hint
+        )
 
     if not isinstance(data, dict):
         raise fail("a mapping must be a YAML mapping (key: value lines)", ())
@@ -485,8 +534,9 @@ def load_mapping(path: Path) -> Mapping:
     return _Compiler(model, fail, file, positions).compile()
 
 
-def _structure_error(exc: ValidationError, fail: Callable[..., MappingError],
-                     root: type[BaseModel] | None = None) -> MappingError:
+def _structure_error(
+    exc: ValidationError, fail: Callable[..., MappingError], root: type[BaseModel] | None = None
+) -> MappingError:
     """Every problem pydantic found, one message at each line; `root` is the model validated
     (the mapping's, or a client folder's bokfor.yaml). A value that fits none of a union's
     forms gives pydantic one error per form: one is kept per place."""
@@ -497,15 +547,19 @@ def _structure_error(exc: ValidationError, fail: Callable[..., MappingError],
     return one_error(list(problems.values()))  # type: ignore[return-value]
 
 
-def _structure_problem(err: Any, fail: Callable[..., MappingError],
-                       root: type[BaseModel]) -> MappingError:
+def _structure_problem(
+    err: Any, fail: Callable[..., MappingError], root: type[BaseModel]
+) -> MappingError:
     loc = _user_loc(tuple(err["loc"]), root)
     kind = err["type"]
     if kind == "extra_forbidden":
         parent = _model_at(loc[:-1], root)
         allowed = ", ".join(parent.model_fields) if parent else ""
-        return fail(f"unknown key {loc[-1]!r}", loc,
-                    f"allowed here: {allowed}." if allowed else "remove it.")
+        return fail(
+            f"unknown key {loc[-1]!r}",
+            loc,
+            f"allowed here: {allowed}." if allowed else "remove it.",
+        )
     if kind == "missing":
         return fail(f"missing key {loc[-1]!r}", loc[:-1] or loc, f"add `{loc[-1]}:`.")
     if kind == "literal_error":
@@ -535,8 +589,11 @@ def _walk(loc: tuple[Any, ...], root: type[BaseModel]) -> tuple[tuple[Any, ...],
     model: Any = root
     expect = None  # what the next part is: a user's key, a list index, or a union's form
     for part in loc:
-        if expect == "union" and isinstance(part, str) and (part[:1].isupper()
-                                                             or part in _TYPE_TAGS):
+        if (
+            expect == "union"
+            and isinstance(part, str)
+            and (part[:1].isupper() or part in _TYPE_TAGS)
+        ):
             expect = None
             continue
         out.append(part)
@@ -548,8 +605,15 @@ def _walk(loc: tuple[Any, ...], root: type[BaseModel]) -> tuple[tuple[Any, ...],
             ann = model.model_fields[part].annotation
             origin = get_origin(ann)
             forms = [a for a in get_args(ann) if a is not type(None)]
-            expect = ("key" if origin is dict else "index" if origin is list
-                      else "union" if origin in (Union, UnionType) and len(forms) > 1 else None)
+            expect = (
+                "key"
+                if origin is dict
+                else "index"
+                if origin is list
+                else "union"
+                if origin in (Union, UnionType) and len(forms) > 1
+                else None
+            )
             model = _inner_model(ann)
         else:
             model = None
@@ -576,8 +640,13 @@ class _Compiler:
     unit (an account, a rule's condition or posting, a section's setting) is checked on its
     own, and one that depends on a unit with a problem is skipped, not reported again."""
 
-    def __init__(self, model: MappingModel, fail: Callable[..., MappingError], file: str,
-                 positions: dict[tuple[str, ...], int]):
+    def __init__(
+        self,
+        model: MappingModel,
+        fail: Callable[..., MappingError],
+        file: str,
+        positions: dict[tuple[str, ...], int],
+    ):
         self.m = model
         self.fail = fail
         self.file = file
@@ -611,10 +680,11 @@ class _Compiler:
         if orgnr is not None:
             orgnr = self.each(self._orgnr, orgnr)
         if m.defaults.text_limit is not None and m.defaults.text_limit < 1:
-            self.problem(f"{m.defaults.text_limit} is not a text length (1 or more "
-                         "characters)", ("defaults", "text_limit"),
-                         "give the longest text to keep, e.g. 50 (Fortnox's limit), or ~ "
-                         "for no limit.")
+            self.problem(
+                f"{m.defaults.text_limit} is not a text length (1 or more characters)",
+                ("defaults", "text_limit"),
+                "give the longest text to keep, e.g. 50 (Fortnox's limit), or ~ for no limit.",
+            )
         for key in m.accounts:
             self.each(self._account_number, key, ("accounts", key))
         for alias, number in m.defaults.accounts.items():
@@ -636,18 +706,28 @@ class _Compiler:
 
         known = {s.section: s.schema for s in all_sources() if s.section != POS}
         sources: dict[str, SourceRules] = {}
-        pos, zreport_profiles = (self.each(self._pos) or (None, ())) if m.pos is not None \
-            else (None, ())
+        pos, zreport_profiles = (
+            (self.each(self._pos) or (None, ())) if m.pos is not None else (None, ())
+        )
         if not m.sources and m.pos is None:
-            self.problem("the mapping books nothing: it has no `sources:` and no `pos:`", (),
-                         "add a section for each kind of file (docs/mapping.md).")
+            self.problem(
+                "the mapping books nothing: it has no `sources:` and no `pos:`",
+                (),
+                "add a section for each kind of file (docs/mapping.md).",
+            )
         for name, section in m.sources.items():
             if name == POS:
-                self.problem("POS day closes are booked by the top-level `pos:` section, not "
-                             "by rules", ("sources", name), "move it to `pos:` (docs/pos.md).")
+                self.problem(
+                    "POS day closes are booked by the top-level `pos:` section, not by rules",
+                    ("sources", name),
+                    "move it to `pos:` (docs/pos.md).",
+                )
             elif name not in known:
-                self.problem(f"unknown source {name!r}", ("sources", name),
-                             f"sources bokfor knows: {', '.join(known)}.")
+                self.problem(
+                    f"unknown source {name!r}",
+                    ("sources", name),
+                    f"sources bokfor knows: {', '.join(known)}.",
+                )
             else:
                 compiled = self._source(name, section, known[name])
                 if compiled is not None:
@@ -658,8 +738,9 @@ class _Compiler:
         if self.problems:
             raise one_error(self.problems)
         dims = {n: d.name for n, d in m.dimensions.items()}
-        objects = {(n, oid): oname for n, d in m.dimensions.items()
-                   for oid, oname in d.objects.items()}
+        objects = {
+            (n, oid): oname for n, d in m.dimensions.items() for oid, oname in d.objects.items()
+        }
         return Mapping(
             file=self.file,
             company=Company(m.company.name, orgnr, m.company.currency.upper()),
@@ -672,8 +753,7 @@ class _Compiler:
             objects=objects,
             sources=sources,
             rates=rates,
-            formats=UserFormats(self.profiles, zreport_profiles,
-                                bool(m.pos and m.pos.book_cash)),
+            formats=UserFormats(self.profiles, zreport_profiles, bool(m.pos and m.pos.book_cash)),
             pos=pos,
         )
 
@@ -691,10 +771,13 @@ class _Compiler:
                 names[number] = chart_name
                 continue
             near = "; ".join(f"{n} {name}" for n, name in bas.nearest(number))
-            self.problem(f"account {number} is not in the {bas.CHART} chart and has no name "
-                         "under `accounts:`", loc,
-                         f"use an account of the chart (the nearest: {near}), or name it "
-                         f"under `accounts:` as `{number}: <kontonamn>` if your chart has it.")
+            self.problem(
+                f"account {number} is not in the {bas.CHART} chart and has no name "
+                "under `accounts:`",
+                loc,
+                f"use an account of the chart (the nearest: {near}), or name it "
+                f"under `accounts:` as `{number}: <kontonamn>` if your chart has it.",
+            )
         return names
 
     def _rates(self) -> RateTable:
@@ -702,8 +785,7 @@ class _Compiler:
         base = ("currency_rates",)
         if spec.file is not None:
             # Beside the mapping itself, not beside a link to it.
-            table = load_rate_file(Path(self.file).resolve().parent / spec.file,
-                                   spec.max_age_days)
+            table = load_rate_file(Path(self.file).resolve().parent / spec.file, spec.max_age_days)
         else:
             table = RateTable(max_age_days=spec.max_age_days, source=f"{self.file} currency_rates")
         for code, text in spec.fixed.items():
@@ -725,16 +807,20 @@ class _Compiler:
         try:
             return ZoneInfo(self.m.company.timezone)
         except (ZoneInfoNotFoundError, ValueError):
-            raise self.fail(f"unknown time zone {self.m.company.timezone!r}",
-                            ("company", "timezone"),
-                            "use an IANA name such as Europe/Stockholm.") from None
+            raise self.fail(
+                f"unknown time zone {self.m.company.timezone!r}",
+                ("company", "timezone"),
+                "use an IANA name such as Europe/Stockholm.",
+            ) from None
 
     def _fiscal_start(self) -> tuple[int, int]:
         text = self.m.company.fiscal_year_start
         if not _MONTH_DAY.fullmatch(text) or text[3:] > "28" and text[:2] == "02":
-            raise self.fail(f"fiscal_year_start {text!r} is not a month and day",
-                            ("company", "fiscal_year_start"),
-                            "write MM-DD, e.g. 01-01 or 07-01 (brutet räkenskapsår).")
+            raise self.fail(
+                f"fiscal_year_start {text!r} is not a month and day",
+                ("company", "fiscal_year_start"),
+                "write MM-DD, e.g. 01-01 or 07-01 (brutet räkenskapsår).",
+            )
         return int(text[:2]), int(text[3:])
 
     def _orgnr(self, text: str) -> str:
@@ -744,24 +830,31 @@ class _Compiler:
         try:
             return orgnr.format(orgnr.validate(text))
         except StdnumError as exc:
-            raise self.fail(f"organisationsnummer {text!r} is not valid ({exc})",
-                            ("company", "orgnr"),
-                            "write the 10 digits as on the registreringsbevis, e.g. 556677-8899."
-                            ) from None
+            raise self.fail(
+                f"organisationsnummer {text!r} is not valid ({exc})",
+                ("company", "orgnr"),
+                "write the 10 digits as on the registreringsbevis, e.g. 556677-8899.",
+            ) from None
 
     # -- accounts -----------------------------------------------------------------------
 
     def _account_number(self, text: str, loc: tuple[Any, ...]) -> str:
         if not _ACCOUNT.fullmatch(text):
-            raise self.fail(f"account {text!r} is not a 4-digit BAS account", loc,
-                            "write a number such as 1580 or 3001.")
+            raise self.fail(
+                f"account {text!r} is not a 4-digit BAS account",
+                loc,
+                "write a number such as 1580 or 3001.",
+            )
         return text
 
     def _alias(self, alias: str, number: str) -> str:
         loc = ("defaults", "accounts", alias)
         if _ACCOUNT.fullmatch(alias):
-            raise self.fail(f"account name {alias!r} looks like a number", loc,
-                            "use a word such as clearing, bank or fees.")
+            raise self.fail(
+                f"account name {alias!r} looks like a number",
+                loc,
+                "use a word such as clearing, bank or fees.",
+            )
         return self._account_number(number, loc)
 
     def _resolve(self, text: str, loc: tuple[Any, ...]) -> str:
@@ -774,8 +867,11 @@ class _Compiler:
             raise _Skip  # its number's problem is reported where the name is defined
         else:
             names = ", ".join(self.named) or "none defined"
-            raise self.fail(f"account {text!r} is neither a 4-digit account nor a named account",
-                            loc, f"named accounts (defaults.accounts): {names}.")
+            raise self.fail(
+                f"account {text!r} is neither a 4-digit account nor a named account",
+                loc,
+                f"named accounts (defaults.accounts): {names}.",
+            )
         self.used_accounts.setdefault(number, loc)
         return number
 
@@ -787,8 +883,11 @@ class _Compiler:
         base = ("sources", name)
         bank = self._bank_accounts(section, schema, base)
         if section.grouping not in ("per_row", "per_day", *schema.group_keys):
-            self.problem(f"grouping {section.grouping!r} is not available for {name}",
-                         (*base, "grouping"), "use per_row or per_day.")
+            self.problem(
+                f"grouping {section.grouping!r} is not available for {name}",
+                (*base, "grouping"),
+                "use per_row or per_day.",
+            )
         if not section.rules and section.fallback is None:
             self.problem(f"source {name!r} has no rules", base, "add `rules:` (docs/mapping.md).")
         rules = tuple(
@@ -801,8 +900,11 @@ class _Compiler:
         if section.fallback is not None:
             fb = section.fallback
             fallback = self._rule(
-                name, RuleModel(name=fb.name or "fallback", when={}, post=fb.post, text=fb.text),
-                schema, (*base, "fallback"))
+                name,
+                RuleModel(name=fb.name or "fallback", when={}, post=fb.post, text=fb.text),
+                schema,
+                (*base, "fallback"),
+            )
         voucher_text = None
         if section.voucher_text is not None:
             known: Callable[[str], bool]
@@ -813,21 +915,27 @@ class _Compiler:
                 if section.grouping in schema.group_keys:
                     group_fields.add(schema.group_keys[section.grouping])
                 known, names = group_fields.__contains__, ", ".join(sorted(group_fields))
-            voucher_text = self.each(self._template, section.voucher_text,
-                                     (*base, "voucher_text"), known, names)
+            voucher_text = self.each(
+                self._template, section.voucher_text, (*base, "voucher_text"), known, names
+            )
         fx = None
         if section.fx_difference is not None:
             floc = (*base, "fx_difference")
             if section.grouping != "per_payout":
-                self.problem("fx_difference needs grouping: per_payout", floc,
-                             "a payout's difference is known only when its rows are booked "
-                             "together; set `grouping: per_payout`.")
+                self.problem(
+                    "fx_difference needs grouping: per_payout",
+                    floc,
+                    "a payout's difference is known only when its rows are booked "
+                    "together; set `grouping: per_payout`.",
+                )
             spec = section.fx_difference
             accounts = spec.account if isinstance(spec.account, list) else [spec.account]
             clearings = [self.each(self._resolve, name, (*floc, "account")) for name in accounts]
-            fx = (None if None in clearings else tuple(clearings),
-                  self.each(self._resolve, spec.gain, (*floc, "gain")),
-                  self.each(self._resolve, spec.loss, (*floc, "loss")))
+            fx = (
+                None if None in clearings else tuple(clearings),
+                self.each(self._resolve, spec.gain, (*floc, "gain")),
+                self.each(self._resolve, spec.loss, (*floc, "loss")),
+            )
         if len(self.problems) > before or None in rules or (fx is not None and None in fx):
             return None
         return SourceRules(
@@ -842,48 +950,64 @@ class _Compiler:
             key=dotted(base),
         )
 
-    def _bank_accounts(self, section: SourceModel, schema: Schema, base: tuple[Any, ...]
-                       ) -> BankAccounts | None:
+    def _bank_accounts(
+        self, section: SourceModel, schema: Schema, base: tuple[Any, ...]
+    ) -> BankAccounts | None:
         if not schema.bank_accounts:
             for key in ("bank_accounts", "bank_account"):
                 if getattr(section, key) not in (None, {}):
-                    self.problem(f"{key} belongs in the bank section", (*base, key),
-                                 "move it under sources.bank.")
+                    self.problem(
+                        f"{key} belongs in the bank section",
+                        (*base, key),
+                        "move it under sources.bank.",
+                    )
             return None
         from bokfor.sources.bank import account_id
 
         profiles = self._profiles(section, base)
         formats_known = {p.name for p in (*profiles, *BUILTIN)} | {
-            s.name for s in all_sources() if s.section == "bank"}
+            s.name for s in all_sources() if s.section == "bank"
+        }
         accounts: dict[str, str] = {}
         formats: dict[str, str] = {}
         for text, ledger in section.bank_accounts.items():
             loc = (*base, "bank_accounts", text)
             if re.fullmatch(r"[a-z][a-z0-9_]*", text):
                 if text not in formats_known:
-                    self.problem(f"{text!r} is neither a bank account number nor a bank format",
-                                 loc, "formats: " + ", ".join(sorted(formats_known))
-                                 + "; or write the account number as the bank shows it.")
+                    self.problem(
+                        f"{text!r} is neither a bank account number nor a bank format",
+                        loc,
+                        "formats: "
+                        + ", ".join(sorted(formats_known))
+                        + "; or write the account number as the bank shows it.",
+                    )
                     continue
                 formats[text] = self.each(self._resolve, ledger, loc)
                 continue
             number = account_id(text)
             if not re.fullmatch(r"[A-Z0-9]{5,34}", number):
-                self.problem(f"{text!r} is not a bank account number", loc,
-                             "write the IBAN, the clearing and account number or the "
-                             "bankgiro number as the bank shows it.")
+                self.problem(
+                    f"{text!r} is not a bank account number",
+                    loc,
+                    "write the IBAN, the clearing and account number or the "
+                    "bankgiro number as the bank shows it.",
+                )
             elif number in accounts:
-                self.problem(f"bank account {text!r} is listed twice", loc,
-                             "list each bank account once.")
+                self.problem(
+                    f"bank account {text!r} is listed twice", loc, "list each bank account once."
+                )
             else:
                 accounts[number] = self.each(self._resolve, ledger, loc)
         default = None
         if section.bank_account is not None:
             default = self.each(self._resolve, section.bank_account, (*base, "bank_account"))
         if not section.bank_accounts and section.bank_account is None:
-            self.problem("the bank section names no bank account", base,
-                         "add `bank_accounts: {\"SE45 5000 0000 0583 9825 7466\": 1930}` "
-                         "(each bank account and its ledger account) or `bank_account: 1930`.")
+            self.problem(
+                "the bank section names no bank account",
+                base,
+                'add `bank_accounts: {"SE45 5000 0000 0583 9825 7466": 1930}` '
+                "(each bank account and its ledger account) or `bank_account: 1930`.",
+            )
         self.profiles = profiles
         return BankAccounts(accounts, default, dotted(base), formats)
 
@@ -911,13 +1035,23 @@ class _Compiler:
             try:
                 normal = norm_rate(rate)
             except ValueError:
-                self.problem(f"VAT rate {rate!r} is not a percentage", (*base, "vat_rates", rate),
-                             "write e.g. '25', '12', '6' or '0'.")
+                self.problem(
+                    f"VAT rate {rate!r} is not a percentage",
+                    (*base, "vat_rates", rate),
+                    "write e.g. '25', '12', '6' or '0'.",
+                )
                 continue
-            rates[normal] = RateAccounts(account(pair.sales, "vat_rates", rate, "sales"),
-                                         account(pair.vat, "vat_rates", rate, "vat"))
-        self.each(self._template, spec.text, (*base, "text"),
-                  {"z", "register", "date", "system"}.__contains__, "z, register, date, system")
+            rates[normal] = RateAccounts(
+                account(pair.sales, "vat_rates", rate, "sales"),
+                account(pair.vat, "vat_rates", rate, "vat"),
+            )
+        self.each(
+            self._template,
+            spec.text,
+            (*base, "text"),
+            {"z", "register", "date", "system"}.__contains__,
+            "z, register, date, system",
+        )
         diff = spec.cash_difference
         shortage = surplus = None
         if isinstance(diff, CashDifferenceModel):
@@ -929,32 +1063,45 @@ class _Compiler:
         for i, name in enumerate(spec.zreport_profiles):
             path = Path(self.file).parent / name
             if not path.is_file():
-                self.problem(f"no Z-report profile at {path}", (*base, "zreport_profiles", i),
-                             "give the path of the profile's YAML file, relative to this "
-                             "mapping.")
+                self.problem(
+                    f"no Z-report profile at {path}",
+                    (*base, "zreport_profiles", i),
+                    "give the path of the profile's YAML file, relative to this mapping.",
+                )
                 continue
             profiles.append(self.each(zreport.load_profile, path))
         accounts = PosAccounts(
-            payment_methods={m: account_or_gift_card(a, "payment_methods", m)
-                             for m, a in spec.payment_methods.items()},
+            payment_methods={
+                m: account_or_gift_card(a, "payment_methods", m)
+                for m, a in spec.payment_methods.items()
+            },
             vat_rates=rates,
-            product_groups={g: account_or_gift_card(a, "product_groups", g)
-                            for g, a in spec.product_groups.items()},
+            product_groups={
+                g: account_or_gift_card(a, "product_groups", g)
+                for g, a in spec.product_groups.items()
+            },
             gift_card=account(spec.gift_card, "gift_card"),
             tips=account(spec.tips, "tips"),
             rounding=account(spec.rounding, "rounding"),
             cash=account(spec.cash, "cash"),
             cash_deposit=account(spec.cash_deposit, "cash_deposit"),
-            cash_shortage=shortage, cash_surplus=surplus,
+            cash_shortage=shortage,
+            cash_surplus=surplus,
             cost_centres=dict(spec.cost_centres),
             cost_centre_dimension=spec.cost_centre_dimension,
-            series=spec.series, text=spec.text,
-            sie=PosSie(accounts={theirs: account(ours, "sie", "accounts", theirs)
-                                 for theirs, ours in spec.sie.accounts.items()
-                                 if self.each(self._account_number, theirs,
-                                              (*base, "sie", "accounts", theirs))},
-                       series=spec.sie.series, objects=dict(spec.sie.cost_centres),
-                       dimension=spec.cost_centre_dimension))
+            series=spec.series,
+            text=spec.text,
+            sie=PosSie(
+                accounts={
+                    theirs: account(ours, "sie", "accounts", theirs)
+                    for theirs, ours in spec.sie.accounts.items()
+                    if self.each(self._account_number, theirs, (*base, "sie", "accounts", theirs))
+                },
+                series=spec.sie.series,
+                objects=dict(spec.sie.cost_centres),
+                dimension=spec.cost_centre_dimension,
+            ),
+        )
         if len(self.problems) > before:
             return None
         return accounts, tuple(profiles)
@@ -971,8 +1118,9 @@ class _Compiler:
                 self.problem(exc.message, where, exc.hint)
         return tuple(out)
 
-    def _rule(self, source: str, rule: RuleModel, schema: Schema,
-              loc: tuple[Any, ...]) -> Rule | None:
+    def _rule(
+        self, source: str, rule: RuleModel, schema: Schema, loc: tuple[Any, ...]
+    ) -> Rule | None:
         """A rule, or None when it has a problem: each condition, posting and template is
         checked, and the balance when every posting is sound."""
         before = len(self.problems)
@@ -982,12 +1130,18 @@ class _Compiler:
             for field, spec in rule.when.items()
         )
         if isinstance(loc[-1], int) and not conditions:
-            self.problem(f"rule {name!r} has no conditions", (*loc, "when"),
-                         "give it conditions, or make it the `fallback:`.")
+            self.problem(
+                f"rule {name!r} has no conditions",
+                (*loc, "when"),
+                "give it conditions, or make it the `fallback:`.",
+            )
         if rule.skip == bool(rule.post):
-            self.problem(f"rule {name!r} needs either `post:` or `skip: true`", loc,
-                         "list the postings, or write `skip: true` to book nothing for "
-                         "these rows (they are counted in the summary).")
+            self.problem(
+                f"rule {name!r} needs either `post:` or `skip: true`",
+                loc,
+                "list the postings, or write `skip: true` to book nothing for "
+                "these rows (they are counted in the summary).",
+            )
         postings = tuple(
             self.each(self._posting, p, schema, (*loc, "post", i)) for i, p in enumerate(rule.post)
         )
@@ -995,26 +1149,41 @@ class _Compiler:
             self.each(self._check_balance, name, postings, schema, loc)
         text = None
         if rule.text is not None:
-            text = self.each(self._template, rule.text, (*loc, "text"), schema.has_field,
-                             _field_list(schema))
+            text = self.each(
+                self._template, rule.text, (*loc, "text"), schema.has_field, _field_list(schema)
+            )
         if len(self.problems) > before or None in conditions or None in postings:
             return None
         money_sign = fixed_sign(rule.when.get(schema.money)) if schema.money else None
-        return Rule(name=name, conditions=conditions,
-                    postings=postings, text=text, file=self.file,
-                    line=line_of(self.positions, loc), key=dotted(loc), skip=rule.skip,
-                    money_sign=money_sign, when=tuple(rule.when.items()))
+        return Rule(
+            name=name,
+            conditions=conditions,
+            postings=postings,
+            text=text,
+            file=self.file,
+            line=line_of(self.positions, loc),
+            key=dotted(loc),
+            skip=rule.skip,
+            money_sign=money_sign,
+            when=tuple(rule.when.items()),
+        )
 
     def _posting(self, p: PostingModel, schema: Schema, loc: tuple[Any, ...]) -> Posting:
         if (p.debit is None) == (p.credit is None):
-            raise self.fail("a posting needs exactly one of debit: or credit:", loc,
-                            f"e.g. `debit: {next(iter(schema.amounts))}`.")
+            raise self.fail(
+                "a posting needs exactly one of debit: or credit:",
+                loc,
+                f"e.g. `debit: {next(iter(schema.amounts))}`.",
+            )
         amount = p.debit if p.debit is not None else p.credit
         side = "debit" if p.debit is not None else "credit"
         assert amount is not None
         if amount not in schema.amounts:
-            raise self.fail(f"{amount!r} is not an amount of this source", (*loc, side),
-                            f"amounts: {', '.join(schema.amounts)}.")
+            raise self.fail(
+                f"{amount!r} is not an amount of this source",
+                (*loc, side),
+                f"amounts: {', '.join(schema.amounts)}.",
+            )
         if p.account == schema.bank_accounts:
             account = p.account  # resolved per row from its bank account (BankAccounts)
         else:
@@ -1023,39 +1192,69 @@ class _Compiler:
         if p.vat is not None:
             vloc = (*loc, "vat")
             if not _RATE.fullmatch(p.vat.rate):
-                raise self.fail(f"VAT rate {p.vat.rate!r} is not a percentage", (*vloc, "rate"),
-                                "write e.g. 25, 12 or 6.")
+                raise self.fail(
+                    f"VAT rate {p.vat.rate!r} is not a percentage",
+                    (*vloc, "rate"),
+                    "write e.g. 25, 12 or 6.",
+                )
             vat_rate = _norm_rate(p.vat.rate)
             rc = p.vat.reverse_charge
             if rc is not None and p.vat.account is not None:
-                raise self.fail("a VAT split has either account: or reverse_charge:, not both",
-                                vloc, "reverse charge posts to its input and output accounts.")
+                raise self.fail(
+                    "a VAT split has either account: or reverse_charge:, not both",
+                    vloc,
+                    "reverse charge posts to its input and output accounts.",
+                )
             if rc is not None:
-                reverse = (self._resolve(rc.input, (*vloc, "reverse_charge", "input")),
-                           self._resolve(rc.output, (*vloc, "reverse_charge", "output")))
+                reverse = (
+                    self._resolve(rc.input, (*vloc, "reverse_charge", "input")),
+                    self._resolve(rc.output, (*vloc, "reverse_charge", "output")),
+                )
             elif p.vat.account is not None:
                 vat_account = self._resolve(p.vat.account, (*vloc, "account"))
             elif vat_rate in self.vat_accounts:
                 vat_account = self.vat_accounts[vat_rate]
             else:
-                raise self.fail(f"VAT rate {p.vat.rate} has no account", vloc,
-                                f"add `account: 2611` here, or `'{vat_rate}': 2611` under "
-                                "defaults.vat_accounts.")
+                raise self.fail(
+                    f"VAT rate {p.vat.rate} has no account",
+                    vloc,
+                    f"add `account: 2611` here, or `'{vat_rate}': 2611` under "
+                    "defaults.vat_accounts.",
+                )
         dims = []
         for dim, value in p.dims.items():
             if dim < 1:
-                raise self.fail(f"dimension {dim} is not a SIE dimension number",
-                                (*loc, "dims", str(dim)), "use 1 (kostnadsställe), 6 (projekt)…")
-            dims.append((dim, self._template(value, (*loc, "dims", str(dim)), schema.has_field,
-                                             _field_list(schema))))
+                raise self.fail(
+                    f"dimension {dim} is not a SIE dimension number",
+                    (*loc, "dims", str(dim)),
+                    "use 1 (kostnadsställe), 6 (projekt)…",
+                )
+            dims.append(
+                (
+                    dim,
+                    self._template(
+                        value, (*loc, "dims", str(dim)), schema.has_field, _field_list(schema)
+                    ),
+                )
+            )
         text = None
         if p.text is not None:
             text = self._template(p.text, (*loc, "text"), schema.has_field, _field_list(schema))
-        return Posting(account, amount, 1 if side == "debit" else -1, vat_rate, vat_account,
-                       reverse, tuple(dims), text, p.account)
+        return Posting(
+            account,
+            amount,
+            1 if side == "debit" else -1,
+            vat_rate,
+            vat_account,
+            reverse,
+            tuple(dims),
+            text,
+            p.account,
+        )
 
-    def _template(self, text: str, loc: tuple[Any, ...], known: Callable[[str], bool],
-                  names: str) -> Template:
+    def _template(
+        self, text: str, loc: tuple[Any, ...], known: Callable[[str], bool], names: str
+    ) -> Template:
         try:
             template = Template.parse(text)
         except TemplateError as exc:
@@ -1065,8 +1264,9 @@ class _Compiler:
                 raise self.fail(f"unknown field {{{name}}} in template", loc, f"fields: {names}.")
         return template
 
-    def _check_balance(self, name: str, postings: tuple[Posting, ...], schema: Schema,
-                       loc: tuple[Any, ...]) -> None:
+    def _check_balance(
+        self, name: str, postings: tuple[Posting, ...], schema: Schema, loc: tuple[Any, ...]
+    ) -> None:
         """Every rule must balance for every row: sum the postings in basis amounts."""
         total: dict[str, int] = {}
         for p in postings:
@@ -1074,18 +1274,20 @@ class _Compiler:
                 total[basis] = total.get(basis, 0) + p.sign * coeff
         off = {b: c for b, c in total.items() if c}
         if off:
-            diff = " ".join(f"{'+' if c > 0 else '-'}{'' if abs(c) == 1 else abs(c)}{b}"
-                            for b, c in sorted(off.items()))
+            diff = " ".join(
+                f"{'+' if c > 0 else '-'}{'' if abs(c) == 1 else abs(c)}{b}"
+                for b, c in sorted(off.items())
+            )
             raise self.fail(
                 f"rule {name!r} does not balance: debit minus credit is {diff.lstrip('+')}",
                 (*loc, "post"),
                 "every amount must be posted on both sides; for Stripe: debit net and fee, "
-                "credit gross (gross = net + fee).")
+                "credit gross (gross = net + fee).",
+            )
 
     # -- conditions ---------------------------------------------------------------------
 
-    def _condition(self, field: str, spec: Any, schema: Schema,
-                   loc: tuple[Any, ...]) -> Condition:
+    def _condition(self, field: str, spec: Any, schema: Schema, loc: tuple[Any, ...]) -> Condition:
         if not schema.has_field(field):
             raise self._unknown_field(field, spec, schema, loc)
         kind = schema.kind(field)
@@ -1099,8 +1301,9 @@ class _Compiler:
             return Condition(field, kind, ((ONE_OF, allowed),), self.tz)
         return Condition(field, kind, ((EQUALS, parse(spec, loc)),), self.tz)
 
-    def _unknown_field(self, field: str, spec: Any, schema: Schema,
-                       loc: tuple[Any, ...]) -> MappingError:
+    def _unknown_field(
+        self, field: str, spec: Any, schema: Schema, loc: tuple[Any, ...]
+    ) -> MappingError:
         """A condition on a field the rows do not have, with the field the user most likely
         meant: a near miss of a field's name, the bank's column bokfor reads into a field
         (`Beskrivning` is a bank row's `text`), or the field whose values look like the
@@ -1110,8 +1313,9 @@ class _Compiler:
         message = f"{field!r} is not a field of {source} rows"
         if meant is not None:
             message += f"; {why}"
-        hint = (f"write `{meant}:` instead; " if meant is not None else "") + \
-            f"fields of {source} rows: {_field_list(schema)}."
+        hint = (
+            f"write `{meant}:` instead; " if meant is not None else ""
+        ) + f"fields of {source} rows: {_field_list(schema)}."
         return self.fail(message, loc, hint)
 
     def _parser(self, kind: str, loc: tuple[Any, ...]) -> Callable[[Any, tuple[Any, ...]], Any]:
@@ -1129,21 +1333,29 @@ class _Compiler:
                 try:
                     return dt.date.fromisoformat(value)
                 except ValueError:
-                    raise self.fail(f"{value!r} is not a date", where,
-                                    "write YYYY-MM-DD.") from None
+                    raise self.fail(
+                        f"{value!r} is not a date", where, "write YYYY-MM-DD."
+                    ) from None
             return value
 
         return parse
 
-    def _ops(self, field: str, spec: dict[str, Any], kind: str,
-             parse: Callable[[Any, tuple[Any, ...]], Any],
-             loc: tuple[Any, ...]) -> tuple[tuple[str, Any], ...]:
+    def _ops(
+        self,
+        field: str,
+        spec: dict[str, Any],
+        kind: str,
+        parse: Callable[[Any, tuple[Any, ...]], Any],
+        loc: tuple[Any, ...],
+    ) -> tuple[tuple[str, Any], ...]:
         """A field's operators, each with its argument parsed (bokfor.rules tests them)."""
         tests: list[tuple[str, Any]] = []
         for op, arg in spec.items():
             oloc = (*loc, op)
             if op not in _OPS:
-                raise self.fail(f"unknown condition {op!r}", oloc, f"use one of: {', '.join(_OPS)}.")
+                raise self.fail(
+                    f"unknown condition {op!r}", oloc, f"use one of: {', '.join(_OPS)}."
+                )
             if op == "regex":  # run in linear time: no pattern can hang a run (patterns.py)
                 try:
                     tests.append((op, compile_pattern(str(arg))))
@@ -1159,8 +1371,9 @@ class _Compiler:
                     raise self.fail(f"{op!r} applies to amounts, and {field!r} is not one", oloc)
                 if op == "sign":
                     if arg not in _SIGNS:
-                        raise self.fail(f"sign {arg!r} is unknown", oloc,
-                                        f"use one of: {', '.join(_SIGNS)}.")
+                        raise self.fail(
+                            f"sign {arg!r} is unknown", oloc, f"use one of: {', '.join(_SIGNS)}."
+                        )
                     tests.append((op, arg))
                 else:
                     tests.append((op, parse(arg, oloc)))
@@ -1171,9 +1384,13 @@ class _Compiler:
         self._check_satisfiable(spec, kind, parse, loc)
         return tuple(tests)
 
-    def _check_satisfiable(self, spec: dict[str, Any], kind: str,
-                           parse: Callable[[Any, tuple[Any, ...]], Any],
-                           loc: tuple[Any, ...]) -> None:
+    def _check_satisfiable(
+        self,
+        spec: dict[str, Any],
+        kind: str,
+        parse: Callable[[Any, tuple[Any, ...]], Any],
+        loc: tuple[Any, ...],
+    ) -> None:
         low = parse(spec["min"], loc) if "min" in spec else None
         high = parse(spec["max"], loc) if "max" in spec else None
         first = parse(spec["from"], loc) if "from" in spec else None
@@ -1184,14 +1401,21 @@ class _Compiler:
             or (first is not None and last is not None and first > last)
             or (sign == "positive" and high is not None and high <= 0)
             or (sign == "negative" and low is not None and low >= 0)
-            or (sign == "zero" and ((low is not None and low > 0) or (high is not None and high < 0)))
+            or (
+                sign == "zero"
+                and ((low is not None and low > 0) or (high is not None and high < 0))
+            )
         )
         if never:
-            raise self.fail("this condition can never match (its bounds exclude every value)",
-                            loc, "check min/max, from/to and sign.")
+            raise self.fail(
+                "this condition can never match (its bounds exclude every value)",
+                loc,
+                "check min/max, from/to and sign.",
+            )
 
-    def _check_reachable(self, models: list[RuleModel], rules: tuple[Rule, ...],
-                         base: tuple[Any, ...]) -> None:
+    def _check_reachable(
+        self, models: list[RuleModel], rules: tuple[Rule, ...], base: tuple[Any, ...]
+    ) -> None:
         """A rule is unreachable when an earlier rule, using only plain values and lists,
         accepts every row the later one could accept."""
         for j, later in enumerate(models):
@@ -1201,7 +1425,8 @@ class _Compiler:
                         f"rule {rules[j].name!r} can never match: rule {rules[i].name!r} "
                         "before it matches every row it would",
                         (*base, "rules", j),
-                        "move it above that rule, or narrow the earlier rule.")
+                        "move it above that rule, or narrow the earlier rule.",
+                    )
                     break
 
 
@@ -1233,14 +1458,16 @@ def _field_meant(field: str, spec: Any, schema: Schema) -> tuple[str | None, str
     close = difflib.get_close_matches(folded.replace(" ", "_"), names, n=1, cutoff=0.75)
     if close:
         return close[0], f"did you mean `{close[0]}`?"
-    values = spec.values() if isinstance(spec, dict) else spec if isinstance(spec, list) \
-        else [spec]
+    values = spec.values() if isinstance(spec, dict) else spec if isinstance(spec, list) else [spec]
     texts = [str(v) for v in values if v is not None]
-    if isinstance(spec, dict) and any(op in spec for op in ("min", "max", "sign")) \
-            and schema.money:
+    if isinstance(spec, dict) and any(op in spec for op in ("min", "max", "sign")) and schema.money:
         return schema.money, f"the amount is `{schema.money}`"
-    if isinstance(spec, dict) and any(op in spec for op in ("from", "to")) \
-            or texts and all(re.fullmatch(r"\d{4}-\d{2}-\d{2}", t) for t in texts):
+    if (
+        isinstance(spec, dict)
+        and any(op in spec for op in ("from", "to"))
+        or texts
+        and all(re.fullmatch(r"\d{4}-\d{2}-\d{2}", t) for t in texts)
+    ):
         return "date", "the date is `date`"
     if texts and all(re.fullmatch(r"-?\d+([.,]\d{1,2})?", t) for t in texts) and schema.money:
         return schema.money, f"the amount you wrote is in `{schema.money}`"
@@ -1263,8 +1490,9 @@ def _columns(schema: Schema) -> dict[str, tuple[str, str]]:
             if role in schema.fields or role in schema.amounts or role == "date":
                 for column in columns:
                     title = profile.column_titles.get(column, column)
-                    out.setdefault(" ".join(column.casefold().replace("_", " ").split()),
-                                   (role, title))
+                    out.setdefault(
+                        " ".join(column.casefold().replace("_", " ").split()), (role, title)
+                    )
     return out
 
 

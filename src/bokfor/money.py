@@ -49,16 +49,15 @@ def parse_amount(text: str, decimal_mark: str | None = None) -> int:
 # reads, with the same value (a property test holds them equal).
 _COLUMN_SHAPES = {
     ".": r"^(?<sign>[-+]?)(?<whole>[0-9]{1,3}(?:,[0-9]{3}){1,4}|[0-9]{1,15})"
-         r"(?:\.(?<frac>[0-9]{1,2}))?$",
+    r"(?:\.(?<frac>[0-9]{1,2}))?$",
     ",": r"^(?<sign>[-+]?)(?<whole>[0-9]{1,3}(?:\.[0-9]{3}){1,4}|[0-9]{1,15})"
-         r"(?:,(?<frac>[0-9]{1,2}))?$",
+    r"(?:,(?<frac>[0-9]{1,2}))?$",
     None: r"^(?<sign>[-+]?)(?<whole>[0-9]{1,15})(?:[.,](?<frac>[0-9]{1,2}))?$",
 }
 _INT64 = 1 << 63
 
 
-def parse_amounts(texts: pl.Series, decimal_mark: str | None = None
-                  ) -> tuple[pl.Series, pl.Series]:
+def parse_amounts(texts: pl.Series, decimal_mark: str | None = None) -> tuple[pl.Series, pl.Series]:
     """A column of amount texts as Int64 öre, exactly as `parse_amount` reads each, and the
     mask of the texts it refuses (a null text is null, not refused).
 
@@ -86,8 +85,9 @@ def _parse_column(texts: pl.Series, decimal_mark: str | None) -> tuple[pl.Series
     ore = whole * 100 + frac
     fast = pl.select(pl.when(parts["sign"] == "-").then(-ore).otherwise(ore)).to_series()
     other = (texts.is_not_null() & parts["whole"].is_null()).fill_null(False)
-    slow, refused = map_distinct(texts, other, lambda t: _in_int64(parse_amount(t, decimal_mark)),
-                                 pl.Int64)
+    slow, refused = map_distinct(
+        texts, other, lambda t: _in_int64(parse_amount(t, decimal_mark)), pl.Int64
+    )
     return fast.fill_null(slow).alias(texts.name), refused.alias(texts.name)
 
 
@@ -132,18 +132,14 @@ def _parse_general(text: str, decimal_mark: str | None) -> int:
     if "." in frac:
         raise AmountError(f"{text!r} has more than one decimal mark")
     groups = whole.split("_")
-    if len(groups) > 1 and not (
-        1 <= len(groups[0]) <= 3 and all(len(g) == 3 for g in groups[1:])
-    ):
+    if len(groups) > 1 and not (1 <= len(groups[0]) <= 3 and all(len(g) == 3 for g in groups[1:])):
         raise AmountError(f"{text!r} has misplaced thousands separators")
     whole = "".join(groups)
     if not _DIGITS.fullmatch(whole) or (frac and not _DIGITS.fullmatch(frac)):
         raise AmountError(f"{text!r} is not a number")
     if len(frac) > 2:
         if frac[2:].strip("0"):
-            raise AmountError(
-                f"{text!r} has more than 2 decimals; öre cannot hold it exactly"
-            )
+            raise AmountError(f"{text!r} has more than 2 decimals; öre cannot hold it exactly")
         frac = frac[:2]
     return sign * (int(whole) * 100 + int((frac + "00")[:2]))
 
@@ -165,8 +161,7 @@ def _decide_mark(s: str, original: str) -> str:
     whole, _, frac = s.partition(mark)
     if len(frac) == 3 and whole.strip("_-") and "_" not in whole:
         raise AmountError(
-            f"{original!r} is ambiguous: {mark!r} may be a decimal mark or a thousands"
-            " separator"
+            f"{original!r} is ambiguous: {mark!r} may be a decimal mark or a thousands separator"
         )
     return s.replace(mark, ".")
 

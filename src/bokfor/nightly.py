@@ -80,40 +80,75 @@ class _Night:
         """File `path` into `directory` with `status`, unless it changed since the run read
         it: then it stays in the inbox (reported), and the next run books what is new in it
         (the ledger keeps what was booked from booking twice)."""
-        if path in self.seen and self.seen[path] is not None and \
-                _identity(path) != self.seen[path]:
-            self.warnings.append(f"{path}: it changed while bokfor read it (a download still "
-                                 "being written?): left in the inbox for the next run")
+        if path in self.seen and self.seen[path] is not None and _identity(path) != self.seen[path]:
+            self.warnings.append(
+                f"{path}: it changed while bokfor read it (a download still "
+                "being written?): left in the inbox for the next run"
+            )
             self.file(path, LEFT)
             return None
         target = move_new(path, directory)
         self.file(path, status, target, **kwargs)
         return target
 
-    def file(self, path: Path, status: str, to: Path | None = None, *, vouchers: int = 0,
-             source: str | None = None, error: str | None = None,
-             note: Path | None = None) -> None:
-        self.files.append({"name": path.name, "status": status,
-                           "to": None if to is None else str(to), "vouchers": vouchers,
-                           "source": source, "error": error,
-                           "note": None if note is None else str(note)})
+    def file(
+        self,
+        path: Path,
+        status: str,
+        to: Path | None = None,
+        *,
+        vouchers: int = 0,
+        source: str | None = None,
+        error: str | None = None,
+        note: Path | None = None,
+    ) -> None:
+        self.files.append(
+            {
+                "name": path.name,
+                "status": status,
+                "to": None if to is None else str(to),
+                "vouchers": vouchers,
+                "source": source,
+                "error": error,
+                "note": None if note is None else str(note),
+            }
+        )
 
     def warn(self, notices: list[Any]) -> None:
         self.warnings += [str(n) for n in notices]
 
     def as_dict(self, seconds: float) -> dict[str, Any]:
-        counts = {s: sum(1 for f in self.files if f["status"] == s)
-                  for s in (BOOKED, NOTHING_NEW, REJECTED, LEFT)}
-        status = (FAILED if self.failed else ATTENTION if self.errors or counts[REJECTED]
-                  else DONE if self.files else IDLE)
-        return {"client": self.client, "folder": str(self.folder), "status": status,
-                "action": self.action, "files": self.files,
-                "vouchers": sum(o["vouchers"] for o in self.outputs),
-                "booked": counts[BOOKED], "nothing_new": counts[NOTHING_NEW],
-                "rejected": counts[REJECTED], "left": counts[LEFT], "outputs": self.outputs,
-                "warnings": list(dict.fromkeys(self.warnings)),  # once, if a retry said it again
-                "errors": self.errors, "report": self.report, "review": self.review,
-                "seconds": round(seconds, 3)}
+        counts = {
+            s: sum(1 for f in self.files if f["status"] == s)
+            for s in (BOOKED, NOTHING_NEW, REJECTED, LEFT)
+        }
+        status = (
+            FAILED
+            if self.failed
+            else ATTENTION
+            if self.errors or counts[REJECTED]
+            else DONE
+            if self.files
+            else IDLE
+        )
+        return {
+            "client": self.client,
+            "folder": str(self.folder),
+            "status": status,
+            "action": self.action,
+            "files": self.files,
+            "vouchers": sum(o["vouchers"] for o in self.outputs),
+            "booked": counts[BOOKED],
+            "nothing_new": counts[NOTHING_NEW],
+            "rejected": counts[REJECTED],
+            "left": counts[LEFT],
+            "outputs": self.outputs,
+            "warnings": list(dict.fromkeys(self.warnings)),  # once, if a retry said it again
+            "errors": self.errors,
+            "report": self.report,
+            "review": self.review,
+            "seconds": round(seconds, 3),
+        }
 
 
 def run_client(folder: Path, today: dt.date | None = None) -> dict[str, Any]:
@@ -129,9 +164,13 @@ def run_client(folder: Path, today: dt.date | None = None) -> dict[str, Any]:
     try:
         files = inputs_in(client.inbox)
     except OSError as exc:
-        night.errors.append(UsageError(
-            f"the inbox cannot be read: {exc.strerror}", file=str(client.inbox),
-            hint="make the folder, or name another with `inbox:` in bokfor.yaml.").render())
+        night.errors.append(
+            UsageError(
+                f"the inbox cannot be read: {exc.strerror}",
+                file=str(client.inbox),
+                hint="make the folder, or name another with `inbox:` in bokfor.yaml.",
+            ).render()
+        )
         return night.as_dict(time.monotonic() - started)
     if not files:
         return night.as_dict(time.monotonic() - started)  # idle: the mapping is not read
@@ -139,9 +178,13 @@ def run_client(folder: Path, today: dt.date | None = None) -> dict[str, Any]:
     try:
         lock.acquire(timeout=0)
     except Timeout:  # a second `bokfor run` of the same client: its files are the other's
-        night.errors.append(UsageError(
-            "another bokfor run is running this client; its files were left to it",
-            file=str(client.folder), hint="run each client from one cron job only.").render())
+        night.errors.append(
+            UsageError(
+                "another bokfor run is running this client; its files were left to it",
+                file=str(client.folder),
+                hint="run each client from one cron job only.",
+            ).render()
+        )
         for path in files:
             night.file(path, LEFT)
         return night.as_dict(time.monotonic() - started)
@@ -151,18 +194,24 @@ def run_client(folder: Path, today: dt.date | None = None) -> dict[str, Any]:
         lock.release()
 
 
-def _run_locked(client: Client, night: _Night, started: float, today: dt.date
-                ) -> dict[str, Any]:
+def _run_locked(client: Client, night: _Night, started: float, today: dt.date) -> dict[str, Any]:
     files = []
     for path in inputs_in(client.inbox, follow_links=False):  # again, under the lock
         if stat.S_ISREG(path.lstat().st_mode):
             files.append(path)
         else:  # a link, a FIFO: bokfor files only what it can move whole
             night.seen[path] = None
-            _reject(client, path, UsageError(
-                "not a file of the inbox's own (a link, or not a regular file): bokfor books "
-                "and files only regular files in the inbox", file=str(path),
-                hint="copy the file itself into the inbox."), night)
+            _reject(
+                client,
+                path,
+                UsageError(
+                    "not a file of the inbox's own (a link, or not a regular file): bokfor books "
+                    "and files only regular files in the inbox",
+                    file=str(path),
+                    hint="copy the file itself into the inbox.",
+                ),
+                night,
+            )
     if not files:
         return night.as_dict(time.monotonic() - started)
     for path in files:  # what was read: a file that changes after this is left for next time
@@ -177,8 +226,11 @@ def _run_locked(client: Client, night: _Night, started: float, today: dt.date
                 night.file(path, LEFT)
     result = night.as_dict(time.monotonic() - started)
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    report = write_new(client.reports, f"run-{stamp}.json",
-                       (json.dumps(result, ensure_ascii=False, indent=2) + "\n").encode())
+    report = write_new(
+        client.reports,
+        f"run-{stamp}.json",
+        (json.dumps(result, ensure_ascii=False, indent=2) + "\n").encode(),
+    )
     result["report"] = str(report)
     return result
 
@@ -196,8 +248,7 @@ def _book(client: Client, files: list[Path], night: _Night, today: dt.date) -> N
     remaining = list(files)
     while remaining:
         try:
-            done = (_push if client.action == "push" else _convert)(client, rules, remaining,
-                                                                   night)
+            done = (_push if client.action == "push" else _convert)(client, rules, remaining, night)
         except _WholeClient as whole:
             _reject_all(client, remaining, whole.error, night)
             return
@@ -213,11 +264,21 @@ def _book(client: Client, files: list[Path], night: _Night, today: dt.date) -> N
                 # answering): what it posted is recorded; the files stay for the next
                 # night, which posts the rest once the cause is fixed.
                 night.errors.append(exc.render())
-                night.outputs.append({"path": f"Fortnox ({getattr(exc, 'where', '')})",
-                                      "year": None, "export": None, "vouchers": posted})
+                night.outputs.append(
+                    {
+                        "path": f"Fortnox ({getattr(exc, 'where', '')})",
+                        "year": None,
+                        "export": None,
+                        "vouchers": posted,
+                    }
+                )
                 for path in remaining:
-                    night.file(path, LEFT, error=f"{posted} vouchers posted and recorded; "
-                               "the rest were not: left in the inbox")
+                    night.file(
+                        path,
+                        LEFT,
+                        error=f"{posted} vouchers posted and recorded; "
+                        "the rest were not: left in the inbox",
+                    )
                 return
             bad = _file_of(exc, remaining)
             if bad is not None:
@@ -231,8 +292,9 @@ def _book(client: Client, files: list[Path], night: _Night, today: dt.date) -> N
         archive = client.archive / today.isoformat()
         for path in remaining:
             vouchers, source = done.get(str(path), (0, None))
-            night.moved(path, BOOKED if vouchers else NOTHING_NEW, archive, vouchers=vouchers,
-                        source=source)
+            night.moved(
+                path, BOOKED if vouchers else NOTHING_NEW, archive, vouchers=vouchers, source=source
+            )
         return
 
 
@@ -254,19 +316,28 @@ def _file_of(exc: BokforError, files: list[Path]) -> Path | None:
     return next((p for p in files if p == named), None)
 
 
-FIX_AND_RETURN = ("When it is fixed, move the file back to {inbox} and the next run books "
-                  "it. bokfor deletes nothing; this note may be deleted.")
+FIX_AND_RETURN = (
+    "When it is fixed, move the file back to {inbox} and the next run books "
+    "it. bokfor deletes nothing; this note may be deleted."
+)
 
 
-def _reject(client: Client, path: Path, exc: BokforError, night: _Night, *,
-            whole: bool = False) -> None:
+def _reject(
+    client: Client, path: Path, exc: BokforError, night: _Night, *, whole: bool = False
+) -> None:
     moved = night.moved(path, REJECTED, client.rejected, error=str(exc))
     if moved is None:
         return
     why = "not booked, nor the client's other files: " if whole else ""
-    note = write_new(client.rejected, moved.name + ".why.txt", (
-        f"{path.name}: {why}{exc.render()}\n\n"
-        + FIX_AND_RETURN.format(inbox=client.inbox) + "\n").encode("utf-8"))
+    note = write_new(
+        client.rejected,
+        moved.name + ".why.txt",
+        (
+            f"{path.name}: {why}{exc.render()}\n\n"
+            + FIX_AND_RETURN.format(inbox=client.inbox)
+            + "\n"
+        ).encode("utf-8"),
+    )
     night.files[-1]["note"] = str(note)
 
 
@@ -282,9 +353,16 @@ def _job(client: Client, rules: Any, files: list[Path], fmt: str) -> Any:
     from bokfor.convert import Job
     from bokfor.outputs import generated, resolved
 
-    return Job(files, rules, client.mapping, resolved(client.ledger), fmt=fmt,
-               generated=generated(rules.timezone), bank_account=client.bank_account,
-               strict=client.strict)
+    return Job(
+        files,
+        rules,
+        client.mapping,
+        resolved(client.ledger),
+        fmt=fmt,
+        generated=generated(rules.timezone),
+        bank_account=client.bank_account,
+        strict=client.strict,
+    )
 
 
 def _whole(notices: list[Any], strict: bool, warn: Callable[[list[Any]], None]) -> None:
@@ -298,19 +376,32 @@ def _whole(notices: list[Any], strict: bool, warn: Callable[[list[Any]], None]) 
         raise _WholeClient(exc) from None
 
 
-def _convert(client: Client, rules: Any, files: list[Path], night: _Night
-             ) -> dict[str, tuple[int, str]]:
+def _convert(
+    client: Client, rules: Any, files: list[Path], night: _Night
+) -> dict[str, tuple[int, str]]:
     """`bokfor convert` with the client's --out, ledger and --strict (bokfor.steps); returns
     per input its new vouchers and format."""
     from bokfor.outputs import year_label
     from bokfor.steps import carry_out
 
-    done = carry_out(_job(client, rules, files, client.format), client.out,
-                     strict=client.strict, warn=night.warn, refuse=_whole)
-    night.outputs += [{"path": str(path), "year": year_label(part.year), "export": export_id,
-                       "vouchers": len(part.indices)}
-                      for part, path, export_id in zip(done.plan.parts, done.targets,
-                                                       done.export_ids, strict=True)]
+    done = carry_out(
+        _job(client, rules, files, client.format),
+        client.out,
+        strict=client.strict,
+        warn=night.warn,
+        refuse=_whole,
+    )
+    night.outputs += [
+        {
+            "path": str(path),
+            "year": year_label(part.year),
+            "export": export_id,
+            "vouchers": len(part.indices),
+        }
+        for part, path, export_id in zip(
+            done.plan.parts, done.targets, done.export_ids, strict=True
+        )
+    ]
     if done.targets:
         _review(done, rules, night)
     return {s.path: (0 if done.nothing_new else s.vouchers, s.source) for s in done.plan.inputs}
@@ -325,17 +416,22 @@ def _review(done: Any, rules: Any, night: _Night) -> None:
     from bokfor.review import write_review
 
     first = done.targets[0]
-    path = first.with_name(first.stem + ".html") if first.suffix else \
-        first.with_name(first.name + ".html")
+    path = (
+        first.with_name(first.stem + ".html")
+        if first.suffix
+        else first.with_name(first.name + ".html")
+    )
     try:
-        night.review = str(write_review(path, done.plan, rules, generated(rules.timezone),
-                                        option="review page"))
+        night.review = str(
+            write_review(path, done.plan, rules, generated(rules.timezone), option="review page")
+        )
     except BokforError as exc:
         night.warnings.append(f"the review page was not written: {exc}")
 
 
-def _push(client: Client, rules: Any, files: list[Path], night: _Night
-          ) -> dict[str, tuple[int, str]]:
+def _push(
+    client: Client, rules: Any, files: list[Path], night: _Night
+) -> dict[str, tuple[int, str]]:
     """The steps of `bokfor push` with the client's token file, ledger and --strict."""
     from bokfor.push import base_url, prepare, push_plan, require_orgnr, wire
 
@@ -348,14 +444,18 @@ def _push(client: Client, rules: Any, files: list[Path], night: _Night
         _whole(job.notices + plan.notices, client.strict, night.warn)
         done = {s.path: (s.vouchers, s.source) for s in plan.inputs}
         registers = prepare(job, api, plan, where)
-        result = None if registers is None else push_plan(job, api, plan, state, registers,
-                                                          where, night.warn)
+        result = (
+            None
+            if registers is None
+            else push_plan(job, api, plan, state, registers, where, night.warn)
+        )
     finally:
         api.close()
     if result is None:
         return {path: (0, source) for path, (_, source) in done.items()}
-    night.outputs.append({"path": where, "year": None, "export": result.export_id,
-                          "vouchers": len(result.posted)})
+    night.outputs.append(
+        {"path": where, "year": None, "export": result.export_id, "vouchers": len(result.posted)}
+    )
     return done
 
 
@@ -364,8 +464,10 @@ def _push(client: Client, rules: Any, files: list[Path], night: _Night
 
 def _crashed(folder: Path, how: str, seconds: float) -> dict[str, Any]:
     night = _Night(folder.absolute(), folder.absolute().name, failed=True)
-    night.errors.append(f"internal error: the client's process {how} (a bug: report it; the "
-                        "client's files are where they were)")
+    night.errors.append(
+        f"internal error: the client's process {how} (a bug: report it; the "
+        "client's files are where they were)"
+    )
     return night.as_dict(seconds)
 
 
@@ -397,8 +499,13 @@ def _preload() -> None:
     all_sources()  # imports every reader
 
 
-def run_clients(folders: list[Path], jobs: int, *, today: dt.date | None = None,
-                done: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+def run_clients(
+    folders: list[Path],
+    jobs: int,
+    *,
+    today: dt.date | None = None,
+    done: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
     """Run every folder, `jobs` children at a time; the summary, clients in the order
     given. `done` hears each client as it ends."""
     _preload()
@@ -426,28 +533,44 @@ def run_clients(folders: list[Path], jobs: int, *, today: dt.date | None = None,
             index, result, began = running.pop(pid)
             seconds = time.monotonic() - began
             try:
-                data = json.loads(result.read_text(encoding="utf-8")) \
-                    if os.waitstatus_to_exitcode(status) == 0 else None
+                data = (
+                    json.loads(result.read_text(encoding="utf-8"))
+                    if os.waitstatus_to_exitcode(status) == 0
+                    else None
+                )
             except (OSError, ValueError):
                 data = None
             if data is None:
                 code = os.waitstatus_to_exitcode(status)
-                how = (f"was killed by signal {-code} ({signal.Signals(-code).name})"
-                       if code < 0 else f"exited with code {code}")
+                how = (
+                    f"was killed by signal {-code} ({signal.Signals(-code).name})"
+                    if code < 0
+                    else f"exited with code {code}"
+                )
                 data = _crashed(folders[index], how, seconds)
             results[index] = data
             if done is not None:
                 done(data)
     clients = [results[i] for i in range(len(folders))]
     code = exit_code(clients)
-    return {"version": SCHEMA_VERSION, "started": started.isoformat(timespec="seconds"),
-            "seconds": round(time.monotonic() - clock, 3), "jobs": jobs, "exit": code,
-            "status": {EXIT_OK: "ok", EXIT_BAD_INPUT: "attention", EXIT_FAILURE: "failed"}[code],
-            "totals": {key: sum(c[key] for c in clients) for key in (
-                "vouchers", "booked", "nothing_new", "rejected", "left")}
-            | {"clients": len(clients), "errors": sum(len(c["errors"]) for c in clients),
-               "files": sum(len(c["files"]) for c in clients)},
-            "clients": clients}
+    return {
+        "version": SCHEMA_VERSION,
+        "started": started.isoformat(timespec="seconds"),
+        "seconds": round(time.monotonic() - clock, 3),
+        "jobs": jobs,
+        "exit": code,
+        "status": {EXIT_OK: "ok", EXIT_BAD_INPUT: "attention", EXIT_FAILURE: "failed"}[code],
+        "totals": {
+            key: sum(c[key] for c in clients)
+            for key in ("vouchers", "booked", "nothing_new", "rejected", "left")
+        }
+        | {
+            "clients": len(clients),
+            "errors": sum(len(c["errors"]) for c in clients),
+            "files": sum(len(c["files"]) for c in clients),
+        },
+        "clients": clients,
+    }
 
 
 def exit_code(clients: list[dict[str, Any]]) -> int:

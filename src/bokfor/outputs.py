@@ -39,14 +39,17 @@ class Part:
         return [to_write[i] for i in self.indices]
 
 
-def split_years(vouchers: list[Voucher],
-                year_of: Callable[[dt.date], tuple[dt.date, dt.date]]) -> list[Part]:
+def split_years(
+    vouchers: list[Voucher], year_of: Callable[[dt.date], tuple[dt.date, dt.date]]
+) -> list[Part]:
     """The run's vouchers by fiscal year, earliest year first, each in the run's order."""
     years: dict[tuple[dt.date, dt.date], list[int]] = {}
     for i, voucher in enumerate(vouchers):
         years.setdefault(year_of(voucher.date), []).append(i)
-    return [Part(FiscalYear(start, end, 0), tuple(indices))
-            for (start, end), indices in sorted(years.items())]
+    return [
+        Part(FiscalYear(start, end, 0), tuple(indices))
+        for (start, end), indices in sorted(years.items())
+    ]
 
 
 def year_label(year: FiscalYear) -> str:
@@ -62,33 +65,54 @@ def fields_of(template: str) -> list[str]:
     try:
         parsed = list(string.Formatter().parse(template))
     except ValueError as exc:
-        raise UsageError(f"--out {template!r} is not a valid template: {exc}",
-                         hint="write fields as {year}; a literal brace as {{ or }}.") from None
+        raise UsageError(
+            f"--out {template!r} is not a valid template: {exc}",
+            hint="write fields as {year}; a literal brace as {{ or }}.",
+        ) from None
     known = ", ".join(f"{{{f}}}" for f in FIELDS)
     for _, name, spec, conversion in parsed:
         if name is None:
             continue
         if name not in FIELDS:
-            raise UsageError(f"--out {template!r} names {{{name}}}, which bokfor does not know",
-                             hint=f"use {known}.")
+            raise UsageError(
+                f"--out {template!r} names {{{name}}}, which bokfor does not know",
+                hint=f"use {known}.",
+            )
         if spec or conversion:
-            raise UsageError(f"--out {template!r}: {{{name}}} takes no conversion or format",
-                             hint=f"write the field plain: {{{name}}}.")
+            raise UsageError(
+                f"--out {template!r}: {{{name}}} takes no conversion or format",
+                hint=f"write the field plain: {{{name}}}.",
+            )
     return [name for _, name, _, _ in parsed if name is not None]
 
 
-def target(template: str, part: Part, vouchers: list[Voucher], *, several: bool,
-           run: int | None, sources: str) -> Path:
+def target(
+    template: str,
+    part: Part,
+    vouchers: list[Voucher],
+    *,
+    several: bool,
+    run: int | None,
+    sources: str,
+) -> Path:
     """The path `part` is written to. `run` None (a preview) leaves `{run}` as it is."""
     if several and "year" not in fields_of(template):
         path = Path(template)
-        template = str(path.with_name(f"{path.stem}-{{year}}{path.suffix}")) if path.suffix \
+        template = (
+            str(path.with_name(f"{path.stem}-{{year}}{path.suffix}"))
+            if path.suffix
             else f"{template}-{{year}}"
+        )
     dates = [v.date for v in part.vouchers(vouchers)]
-    text = template.format(**{
-        "from": min(dates).isoformat(), "to": max(dates).isoformat(),
-        "year": year_label(part.year), "run": "{run}" if run is None else str(run),
-        "source": sources})
+    text = template.format(
+        **{
+            "from": min(dates).isoformat(),
+            "to": max(dates).isoformat(),
+            "year": year_label(part.year),
+            "run": "{run}" if run is None else str(run),
+            "source": sources,
+        }
+    )
     return Path(text)
 
 
@@ -118,15 +142,26 @@ def check_writable(path: Path, *, directory: bool = False, option: str = "--out"
     except FileNotFoundError:
         return
     except OSError as exc:
-        raise UsageError(f"{option} {path}: {exc.strerror}", hint="name a file bokfor can write.") \
-            from None
+        raise UsageError(
+            f"{option} {path}: {exc.strerror}", hint="name a file bokfor can write."
+        ) from None
     if directory and stat.S_ISDIR(mode) or not directory and stat.S_ISREG(mode):
         return
-    kind = ("a directory" if stat.S_ISDIR(mode) else "a named pipe (FIFO)" if stat.S_ISFIFO(mode)
-            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
-            else "a socket" if stat.S_ISSOCK(mode) else "a file")
+    kind = (
+        "a directory"
+        if stat.S_ISDIR(mode)
+        else "a named pipe (FIFO)"
+        if stat.S_ISFIFO(mode)
+        else "a device"
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+        else "a socket"
+        if stat.S_ISSOCK(mode)
+        else "a file"
+    )
     want = "a directory for the batch" if directory else "a regular file"
-    raise UsageError(f"{option} {path} is {kind}; bokfor writes {want} and replaces nothing else",
-                     hint="name a new file (or directory) for the output." if option == "--out"
-                     else "name a new file.")
-
+    raise UsageError(
+        f"{option} {path} is {kind}; bokfor writes {want} and replaces nothing else",
+        hint="name a new file (or directory) for the output."
+        if option == "--out"
+        else "name a new file.",
+    )

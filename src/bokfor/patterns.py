@@ -19,6 +19,7 @@ backtracking (and a timeout would make a booking depend on the load of the machi
 from __future__ import annotations
 
 import re
+
 # typeshed declares neither private module (it has the deprecated sre_* aliases only).
 from re import _constants as C  # type: ignore[attr-defined]  # the parse tree's opcodes
 from re import _parser as P  # type: ignore[attr-defined]  # the syntax stays Python's
@@ -29,9 +30,18 @@ import re2
 # Python's Unicode classes, as RE2 class items (checked against `re` in tests/test_patterns.py).
 _DIGIT = r"\p{Nd}"
 _WORD = r"\p{L}\p{N}_"
-_SPACES = ((0x9, 0xD), (0x1C, 0x20), (0x85, 0x85), (0xA0, 0xA0), (0x1680, 0x1680),
-           (0x2000, 0x200A), (0x2028, 0x2029), (0x202F, 0x202F), (0x205F, 0x205F),
-           (0x3000, 0x3000))
+_SPACES = (
+    (0x9, 0xD),
+    (0x1C, 0x20),
+    (0x85, 0x85),
+    (0xA0, 0xA0),
+    (0x1680, 0x1680),
+    (0x2000, 0x200A),
+    (0x2028, 0x2029),
+    (0x202F, 0x202F),
+    (0x205F, 0x205F),
+    (0x3000, 0x3000),
+)
 _ASCII_DIGIT = ((0x30, 0x39),)
 _ASCII_WORD = ((0x30, 0x39), (0x41, 0x5A), (0x5F, 0x5F), (0x61, 0x7A))
 _ASCII_SPACE = ((0x9, 0xD), (0x20, 0x20))
@@ -54,8 +64,13 @@ class Pattern:
     None where that crate answers otherwise; `folded` the code points it names under
     case-insensitivity, whose case partners each engine takes from its own Unicode tables."""
 
-    def __init__(self, pattern: str, translated: str, rust: str | None = None,
-                 folded: tuple[tuple[int, int], ...] = ()) -> None:
+    def __init__(
+        self,
+        pattern: str,
+        translated: str,
+        rust: str | None = None,
+        folded: tuple[tuple[int, int], ...] = (),
+    ) -> None:
         self.pattern = pattern
         self.rust, self.folded = rust, folded
         options = re2.Options()
@@ -95,19 +110,26 @@ def compile_pattern(pattern: str) -> Pattern:
     try:
         tree = P.parse(pattern)
     except re.error as exc:
-        raise PatternError(f"bad regular expression: {exc}",
-                           "see Python's `re` syntax; write \\( for a literal "
-                           "parenthesis.") from None
+        raise PatternError(
+            f"bad regular expression: {exc}",
+            "see Python's `re` syntax; write \\( for a literal parenthesis.",
+        ) from None
     except RecursionError:
-        raise PatternError("the regular expression nests groups too deeply",
-                           "write it with fewer nested parentheses.") from None
+        raise PatternError(
+            "the regular expression nests groups too deeply",
+            "write it with fewer nested parentheses.",
+        ) from None
     _check_nested(pattern, list(tree))
     flags = tree.state.flags
     prefix = "(?i)" if flags & C.SRE_FLAG_IGNORECASE else ""
     rust = _Emitter(pattern, rust=True)
     rust_form = prefix + rust.top(list(tree), flags)
-    return Pattern(pattern, prefix + _Emitter(pattern).top(list(tree), flags),
-                   None if rust.differs else rust_form, tuple(rust.folded))
+    return Pattern(
+        pattern,
+        prefix + _Emitter(pattern).top(list(tree), flags),
+        None if rust.differs else rust_form,
+        tuple(rust.folded),
+    )
 
 
 def shown(pattern: str) -> str:
@@ -145,8 +167,11 @@ class _Emitter:
                 if kind is not None:
                     head = _edge(items[0][1] is C.AT_BOUNDARY, kind, r"\A")
                     items = items[1:]
-            if len(items) >= 2 and items[-1][0] is C.AT \
-                    and items[-1][1] in (C.AT_BOUNDARY, C.AT_NON_BOUNDARY):
+            if (
+                len(items) >= 2
+                and items[-1][0] is C.AT
+                and items[-1][1] in (C.AT_BOUNDARY, C.AT_NON_BOUNDARY)
+            ):
                 kind = _kind(items[:-1], -1)
                 if kind is not None:
                     tail = _edge(items[-1][1] is C.AT_BOUNDARY, kind, r"\z")
@@ -185,7 +210,8 @@ class _Emitter:
         if op in (C.MAX_REPEAT, C.MIN_REPEAT):
             low, high, body = av
             return f"(?:{self.seq(list(body), flags)}){_quantifier(low, high)}" + (
-                "?" if op is C.MIN_REPEAT else "")
+                "?" if op is C.MIN_REPEAT else ""
+            )
         raise _unsupported(self.pattern, op, av)
 
     def at(self, code: Any, flags: int) -> str:
@@ -232,7 +258,8 @@ class _Emitter:
                 raise PatternError(
                     f"regular expression {shown(self.pattern)} uses a class [^\\W…] (word "
                     f"characters less others): {_LINEAR}",
-                    "list the characters instead, e.g. [a-zåäöA-ZÅÄÖ] for letters.")
+                    "list the characters instead, e.g. [a-zåäöA-ZÅÄÖ] for letters.",
+                )
             return f"[^{''.join(parts)}]"
         if parts:
             alternatives.append(f"[{''.join(parts)}]")
@@ -274,8 +301,12 @@ def _member_kind(op: Any, av: Any) -> bool | None:
         kinds = {_is_word(c) for c in range(av[0], av[1] + 1)}
         return kinds.pop() if len(kinds) == 1 else None
     if op is C.CATEGORY:
-        return {C.CATEGORY_WORD: True, C.CATEGORY_DIGIT: True, C.CATEGORY_NOT_WORD: False,
-                C.CATEGORY_SPACE: False}.get(av)
+        return {
+            C.CATEGORY_WORD: True,
+            C.CATEGORY_DIGIT: True,
+            C.CATEGORY_NOT_WORD: False,
+            C.CATEGORY_SPACE: False,
+        }.get(av)
     return None  # a negation, a wide range
 
 
@@ -332,25 +363,35 @@ _LINEAR = "bokfor runs patterns in time linear in the text (RE2), which cannot d
 def _unsupported(pattern: str, op: Any, av: Any) -> PatternError:
     """What a construct is, why it is refused and what to write instead."""
     what, hint = {
-        C.GROUPREF: ("a backreference (\\1)", "write the repeated text out, or test the "
-                     "field with two conditions."),
-        C.GROUPREF_EXISTS: ("a conditional group (?(1)…)", "write two rules, one for each "
-                            "case."),
-        C.ATOMIC_GROUP: ("an atomic group (?>…)", "write a plain group (?:…): the result of "
-                         "a yes/no test is the same."),
+        C.GROUPREF: (
+            "a backreference (\\1)",
+            "write the repeated text out, or test the field with two conditions.",
+        ),
+        C.GROUPREF_EXISTS: ("a conditional group (?(1)…)", "write two rules, one for each case."),
+        C.ATOMIC_GROUP: (
+            "an atomic group (?>…)",
+            "write a plain group (?:…): the result of a yes/no test is the same.",
+        ),
         C.POSSESSIVE_REPEAT: ("a possessive repeat (a++, a*+)", "write a+ or a*."),
     }.get(op, (None, None))
     if op in (C.ASSERT, C.ASSERT_NOT):
         direction, _ = av
-        kind = ("lookahead (?=…)" if op is C.ASSERT else "negative lookahead (?!…)") \
-            if direction == 1 else \
-            ("lookbehind (?<=…)" if op is C.ASSERT else "negative lookbehind (?<!…)")
+        kind = (
+            ("lookahead (?=…)" if op is C.ASSERT else "negative lookahead (?!…)")
+            if direction == 1
+            else ("lookbehind (?<=…)" if op is C.ASSERT else "negative lookbehind (?<!…)")
+        )
         what = f"a {kind}"
-        hint = (("make the text it looks for part of the pattern: foo(?=bar) → foobar."
-                 if direction == 1 else "make the text it looks for part of the pattern: "
-                 "(?<=foo)bar → foobar.") if op is C.ASSERT else
-                "put a rule for the rows to leave out above this one (with their own "
-                "postings, or skip: true), or use `not:` for exact values.")
+        hint = (
+            (
+                "make the text it looks for part of the pattern: foo(?=bar) → foobar."
+                if direction == 1
+                else "make the text it looks for part of the pattern: (?<=foo)bar → foobar."
+            )
+            if op is C.ASSERT
+            else "put a rule for the rows to leave out above this one (with their own "
+            "postings, or skip: true), or use `not:` for exact values."
+        )
     if what is None or hint is None:
         what, hint = f"the construct {str(op).lower()}", "write the pattern without it."
     return PatternError(f"regular expression {shown(pattern)} uses {what}: {_LINEAR}", hint)
@@ -360,14 +401,20 @@ def _refusal(pattern: str, error: Any) -> PatternError:
     """RE2's own refusals of a pattern Python accepts: sizes."""
     text = error.decode("utf-8", "replace") if isinstance(error, bytes) else str(error)
     if "repetition size" in text:
-        return PatternError(f"regular expression {shown(pattern)} repeats a part more than "
-                            "1000 times, the most RE2 runs", "repeat at most 1000 times, "
-                            "e.g. \\d{1,1000}.")
+        return PatternError(
+            f"regular expression {shown(pattern)} repeats a part more than "
+            "1000 times, the most RE2 runs",
+            "repeat at most 1000 times, e.g. \\d{1,1000}.",
+        )
     if "too large" in text:
-        return PatternError(f"regular expression {shown(pattern)} is too large for RE2 to run",
-                            "write a shorter pattern: fewer alternatives or repeats.")
-    return PatternError(f"regular expression {shown(pattern)} cannot be run: {text}",
-                        "write it without that construct.")
+        return PatternError(
+            f"regular expression {shown(pattern)} is too large for RE2 to run",
+            "write a shorter pattern: fewer alternatives or repeats.",
+        )
+    return PatternError(
+        f"regular expression {shown(pattern)} cannot be run: {text}",
+        "write it without that construct.",
+    )
 
 
 # -- repeated repetition ---------------------------------------------------------------------
@@ -401,8 +448,7 @@ def _check_nested(pattern: str, items: list[tuple[Any, Any]]) -> None:
 
 def _only_repeat(body: list[tuple[Any, Any]]) -> tuple[int, Any, Any] | None:
     """The repeat that is all of `body`, through plain groups: `(a+)` -> (1, MAX, a)."""
-    while len(body) == 1 and body[0][0] is C.SUBPATTERN and not body[0][1][1] \
-            and not body[0][1][2]:
+    while len(body) == 1 and body[0][0] is C.SUBPATTERN and not body[0][1][1] and not body[0][1][2]:
         body = list(body[0][1][3])
     if len(body) == 1 and body[0][0] in (C.MAX_REPEAT, C.MIN_REPEAT):
         return body[0][1]
@@ -411,10 +457,10 @@ def _only_repeat(body: list[tuple[Any, Any]]) -> tuple[int, Any, Any] | None:
 
 def _nested_error(pattern: str) -> PatternError:
     found = _NESTED.search(pattern)
-    if found and not _still_nested(pattern[:found.start()] + "x" + pattern[found.end():]):
+    if found and not _still_nested(pattern[: found.start()] + "x" + pattern[found.end() :]):
         atom, inner, outer = found.group(1), found.group(2), found.group(3)
         simpler = f"{atom}{'+' if inner == outer == '+' else '*'}"
-        safe = pattern[:found.start()] + simpler + pattern[found.end():]
+        safe = pattern[: found.start()] + simpler + pattern[found.end() :]
         part = found.group()
         hint = f"write {shown(safe)}: it matches exactly the same text."
     else:
@@ -422,7 +468,9 @@ def _nested_error(pattern: str) -> PatternError:
         hint = "drop the outer repeat: (X+)+ matches exactly the same text as X+."
     return PatternError(
         f"regular expression {shown(pattern)} repeats a repeat: {part} takes exponential time "
-        "in a backtracking engine", hint)
+        "in a backtracking engine",
+        hint,
+    )
 
 
 def _still_nested(pattern: str) -> bool:

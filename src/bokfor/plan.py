@@ -109,20 +109,29 @@ class Plan:
         """Add the `=` entries, rebuilt from the ledger, in date order."""
         if any(e.status == EXPORTED for e in self.entries):
             return
-        self.entries.extend(Entry(EXPORTED, v) for _, v in sorted(
-            ledger.vouchers(self.exported_ids).items(), key=lambda kv: kv[1].date))
-        self.entries.sort(key=lambda e: (e.voucher.date if e.voucher else dt.date.min))
+        self.entries.extend(
+            Entry(EXPORTED, v)
+            for _, v in sorted(
+                ledger.vouchers(self.exported_ids).items(), key=lambda kv: kv[1].date
+            )
+        )
+        self.entries.sort(key=lambda e: e.voucher.date if e.voucher else dt.date.min)
 
     def document(self, mapping: Mapping, generated: dt.date, part: Part) -> SieDocument:
         """The SIE 4I file of one part (fiscal year) of the run."""
         from bokfor import __version__
 
         return SieDocument(
-            company=mapping.company, sie_type="4I", program=("bokfor", __version__),
-            generated=generated, fiscal_years=[part.year], accounts=mapping.accounts,
-            dimensions=mapping.dimensions, objects=mapping.objects,
-            vouchers=part.vouchers(self.to_write))
-
+            company=mapping.company,
+            sie_type="4I",
+            program=("bokfor", __version__),
+            generated=generated,
+            fiscal_years=[part.year],
+            accounts=mapping.accounts,
+            dimensions=mapping.dimensions,
+            objects=mapping.objects,
+            vouchers=part.vouchers(self.to_write),
+        )
 
 
 def make_plan(
@@ -143,14 +152,19 @@ def make_plan(
     `other_account`: rows exported under another name of their bank account are another
     account's (`_Movements.renamed_error`)."""
     _check_inputs(inputs)
-    sources = [get_source(source, mapping.formats) if source else
-               detect_source(path, mapping.formats) for path in inputs]
+    sources = [
+        get_source(source, mapping.formats) if source else detect_source(path, mapping.formats)
+        for path in inputs
+    ]
     overlap = None
     if len(inputs) > 1:
         overlap = _Overlap()
         for index, (path, src) in enumerate(zip(inputs, sources, strict=True)):
-            overlap.scan(index, src, (item for item in _read(src, path, mapping, bank_account)
-                                      if isinstance(item, Row)))
+            overlap.scan(
+                index,
+                src,
+                (item for item in _read(src, path, mapping, bank_account) if isinstance(item, Row)),
+            )
         conflict = None if correct else overlap.error()
         if conflict is not None:
             raise conflict
@@ -158,10 +172,20 @@ def make_plan(
     try:
         with paused_gc():  # several objects a row: see paused_gc
             try:
-                plan = _plan_inputs(inputs, sources, mapping, ledger, spool, seen,
-                                    date_from=date_from, date_to=date_to, correct=correct,
-                                    bank_account=bank_account, progress=progress,
-                                    other_account=other_account)
+                plan = _plan_inputs(
+                    inputs,
+                    sources,
+                    mapping,
+                    ledger,
+                    spool,
+                    seen,
+                    date_from=date_from,
+                    date_to=date_to,
+                    correct=correct,
+                    bank_account=bank_account,
+                    progress=progress,
+                    other_account=other_account,
+                )
             except BokforError:
                 # A key or alias seen twice is the error to fix first: others may follow
                 # from it.
@@ -207,13 +231,32 @@ def _plan_inputs(
         contents: dict[str, str] = {}  # of the rows to book, until they are booked
         changed: list[tuple[Row, str]] = []  # with their content now
         now_lines: dict[str, tuple[Line, ...]] = {}  # what changed rows are booked to now
-        rows = _in_range(seen.added(overlap(_count(_read(src, path, mapping, bank_account),
-                                                   summary, plan.notices, progress), summary)),
-                         date_from, date_to, summary)
+        rows = _in_range(
+            seen.added(
+                overlap(
+                    _count(
+                        _read(src, path, mapping, bank_account), summary, plan.notices, progress
+                    ),
+                    summary,
+                )
+            ),
+            date_from,
+            date_to,
+            summary,
+        )
         todo: Iterable[Row]  # a list for POS, below
-        todo = _classify(rows, ledger, content_of(src.schema, src.schema.amounts), src.name,
-                         summary, exported_ids, contents, changed,
-                         now_lines if correct else None, plan.learned)
+        todo = _classify(
+            rows,
+            ledger,
+            content_of(src.schema, src.schema.amounts),
+            src.name,
+            summary,
+            exported_ids,
+            contents,
+            changed,
+            now_lines if correct else None,
+            plan.learned,
+        )
         if pos:
             todo = list(todo)  # read whole: the Z series is checked over the run
         offset = next_tag
@@ -222,12 +265,16 @@ def _plan_inputs(
             moves = movements
             moves.start(src.name, rules)
         sink = _recorder(spool, offset, src.name, contents, now_lines, moves)
-        booking = book_pos(todo, mapping, sink, pos_gaps) if rules is None else \
-            book(todo, rules, mapping, src.schema, sink)
+        booking = (
+            book_pos(todo, mapping, sink, pos_gaps)
+            if rules is None
+            else book(todo, rules, mapping, src.schema, sink)
+        )
         next_tag = offset + len(booking.tags)
         summary.changed = len(changed)
-        series = mapping.pos.series if rules is None and mapping.pos else \
-            rules.series if rules else ""
+        series = (
+            mapping.pos.series if rules is None and mapping.pos else rules.series if rules else ""
+        )
         summary.zero, summary.pending = booking.zero_rows, len(booking.pending)
         summary.skipped = booking.skipped
         summary.vouchers = len(booking.vouchers)
@@ -237,25 +284,31 @@ def _plan_inputs(
         if booking.unmapped and rules is not None:
             summary.unmapped = sum(len(r) for r in booking.unmapped.values())
             plan.errors.append(unmapped_error(booking.unmapped, rules, mapping, src.schema))
-            plan.entries.extend(Entry(UNMAPPED, None, f"{path}: {kind}")
-                                for kind in unmapped_kinds(booking.unmapped, src.schema))
+            plan.entries.extend(
+                Entry(UNMAPPED, None, f"{path}: {kind}")
+                for kind in unmapped_kinds(booking.unmapped, src.schema)
+            )
         for row, content in changed:
-            entry = _changed_entry(row, content, ledger, now_lines.get(row.key, ()), series,
-                                   src.schema)
+            entry = _changed_entry(
+                row, content, ledger, now_lines.get(row.key, ()), series, src.schema
+            )
             plan.changed.append(entry)
             plan.entries.append(entry)
             if correct:
                 # The reversal records the row's new content with no lines; if the row is
                 # booked again below, that voucher's record replaces this one. Either way
                 # the ledger knows the new content, so the row is not "changed" next time.
-                spool.add(next_tag, RowRecord(row.key, src.name, content, str(row.origin),
-                                              lines_to_json(()), row.aliases))
+                spool.add(
+                    next_tag,
+                    RowRecord(
+                        row.key, src.name, content, str(row.origin), lines_to_json(()), row.aliases
+                    ),
+                )
                 corrections.append((entry_reversal(entry, series), next_tag))
                 next_tag += 1
         new += zip(booking.vouchers, (offset + tag for tag in booking.tags), strict=True)
         if pos:
-            closes += [row.detail for row in todo
-                       if row.fields.get("part") == POS_Z]
+            closes += [row.detail for row in todo if row.fields.get("part") == POS_Z]
     pos_gaps.raise_if_any()  # what the mapping lacks for every day close: one error
     renamed = None if other_account else movements.renamed_error()
     if renamed is not None:
@@ -271,14 +324,22 @@ def _plan_inputs(
         plan.to_write.append(voucher)
     spool.flush()
     plan.entries.extend(Entry(NEW, voucher) for voucher, _ in new)
-    plan.entries.sort(key=lambda e: (e.voucher.date if e.voucher else dt.date.min))
+    plan.entries.sort(key=lambda e: e.voucher.date if e.voucher else dt.date.min)
     return plan
 
 
-def _classify(rows: Iterable[Row], ledger: Ledger, content: Callable[[Row], str], source: str,
-              summary: InputSummary, exported_ids: set[int], contents: dict[str, str],
-              changed: list[tuple[Row, str]], now_lines: dict[str, tuple[Line, ...]] | None,
-              learned: list[tuple[str, str]]) -> Iterator[Row]:
+def _classify(
+    rows: Iterable[Row],
+    ledger: Ledger,
+    content: Callable[[Row], str],
+    source: str,
+    summary: InputSummary,
+    exported_ids: set[int],
+    contents: dict[str, str],
+    changed: list[tuple[Row, str]],
+    now_lines: dict[str, tuple[Line, ...]] | None,
+    learned: list[tuple[str, str]],
+) -> Iterator[Row]:
     """The rows to book, as they are read: the new ones, and after them (with `correct`) the
     changed ones. Exported rows are counted (their vouchers in `exported_ids`), changed ones
     collected in `changed` with their content, and the content of each row to book kept in
@@ -287,11 +348,13 @@ def _classify(rows: Iterable[Row], ledger: Ledger, content: Callable[[Row], str]
     batch of keys at a time."""
     for batch in _batches(rows, _BATCH):
         known = ledger.known([row.key for row in batch])
-        if len(known) < len(batch) and (ledger.has_renamed or any(
-                row.former and row.key not in known for row in batch)):
+        if len(known) < len(batch) and (
+            ledger.has_renamed or any(row.former and row.key not in known for row in batch)
+        ):
             _known_formerly(batch, known, ledger, learned)
-        owners = ledger.owners([a for row in batch if row.aliases and row.key not in known
-                                for a in row.aliases])
+        owners = ledger.owners(
+            [a for row in batch if row.aliases and row.key not in known for a in row.aliases]
+        )
         for row in batch:
             text = content(row)
             before = known.get(row.key)
@@ -316,8 +379,12 @@ def _classify(rows: Iterable[Row], ledger: Ledger, content: Callable[[Row], str]
 _BATCH = 2000  # rows classified per ledger lookup
 
 
-def _known_formerly(batch: list[Row], known: dict[str, tuple[str, int, str]],
-                    ledger: Ledger, learned: list[tuple[str, str]]) -> None:
+def _known_formerly(
+    batch: list[Row],
+    known: dict[str, tuple[str, int, str]],
+    ledger: Ledger,
+    learned: list[tuple[str, str]],
+) -> None:
     """Rows a ledger of an older bokfor knows by a former key (`Row.former`), or by a key
     learned as theirs (`Ledger.renamed`), take that key: the ledger's name for them stays the
     one they were exported under, so a correction or a re-run finds them, and they are never
@@ -374,13 +441,17 @@ def content_of(schema: Schema, amount_names: Iterable[str]) -> Callable[[Row], s
     amounts = tuple(sorted(amount_names))
     fields = schema.content_fields
     # One format string for the row shape: `date={}␟fee={}␟…`, filled in one call.
-    shape = "\x1f".join(f"{n.replace('{', '{{').replace('}', '}}')}={{}}"
-                         for n in ("date", *amounts, *fields)).format
+    shape = "\x1f".join(
+        f"{n.replace('{', '{{').replace('}', '}}')}={{}}" for n in ("date", *amounts, *fields)
+    ).format
 
     def content(row: Row) -> str:
         values, extra = row.amounts, row.fields
-        return shape(row.date, *[values[n] for n in amounts],
-                     *["" if (v := extra.get(n)) is None else v for n in fields])
+        return shape(
+            row.date,
+            *[values[n] for n in amounts],
+            *["" if (v := extra.get(n)) is None else v for n in fields],
+        )
 
     return content
 
@@ -391,8 +462,9 @@ def content_dict(content: str, amount_names: Iterable[str] = ()) -> dict[str, st
     money = set(amount_names)
     for part in content.split("\x1f"):
         name, _, value = part.partition("=")
-        out[name] = format_sie(int(value)) if name in money and value.lstrip("-").isdigit() \
-            else value
+        out[name] = (
+            format_sie(int(value)) if name in money and value.lstrip("-").isdigit() else value
+        )
     return out
 
 
@@ -400,29 +472,47 @@ def entry_reversal(entry: Entry, series: str) -> Voucher:
     """Rättelse: the lines booked before, with opposite signs, dated as the row."""
     assert entry.voucher is not None
     key = entry.voucher.source_keys[0]
-    return Voucher(series=series, date=entry.voucher.date, text=f"Rättelse {key}",
-                   lines=tuple(line._replace(amount=-line.amount) for line in entry.previous),
-                   source_keys=(key,))
+    return Voucher(
+        series=series,
+        date=entry.voucher.date,
+        text=f"Rättelse {key}",
+        lines=tuple(line._replace(amount=-line.amount) for line in entry.previous),
+        source_keys=(key,),
+    )
 
 
-def _changed_entry(row: Row, content: str, ledger: Ledger, lines: tuple[Line, ...],
-                   series: str, schema: Schema) -> Entry:
+def _changed_entry(
+    row: Row, content: str, ledger: Ledger, lines: tuple[Line, ...], series: str, schema: Schema
+) -> Entry:
     old = ledger.row(row.key)
     assert old is not None
     before = content_dict(old.content, schema.amounts)
     after = content_dict(content, schema.amounts)
-    diffs = [f"{name} {before.get(name)} -> {value}"
-             for name, value in after.items() if before.get(name) != value]
+    diffs = [
+        f"{name} {before.get(name)} -> {value}"
+        for name, value in after.items()
+        if before.get(name) != value
+    ]
     detail = f"{row.key} at {row.origin}: " + ", ".join(diffs)
     export = ledger.export_of_row(row.key)
     if export:
         detail += f" (exported {export.created[:10]} to {export.target})"
-    return Entry(CHANGED, Voucher(series, row.date, f"{row.key}", lines, (row.key,),
-                                  origins=(row.origin,)), detail, old.lines)
+    return Entry(
+        CHANGED,
+        Voucher(series, row.date, f"{row.key}", lines, (row.key,), origins=(row.origin,)),
+        detail,
+        old.lines,
+    )
 
 
-def _recorder(spool: RecordSpool, offset: int, source: str, contents: dict[str, str],
-              now_lines: dict[str, tuple[Line, ...]], moves: _Movements | None) -> RowSink:
+def _recorder(
+    spool: RecordSpool,
+    offset: int,
+    source: str,
+    contents: dict[str, str],
+    now_lines: dict[str, tuple[Line, ...]],
+    moves: _Movements | None,
+) -> RowSink:
     """booking's `on_row`: a booked row's ledger record goes to the spool as it comes (its
     content leaves `contents`); a changed row's lines (`_classify` put its key in
     `now_lines`) are kept for its `~` entry; a bank row's movement is noted (`moves`)."""
@@ -436,9 +526,18 @@ def _recorder(spool: RecordSpool, offset: int, source: str, contents: dict[str, 
             # Not in a voucher yet (per_payout); or a POS input (classified whole before
             # booking) giving one key twice, which the run refuses (_Seen.check).
             return
-        spool.add(offset + tag, RowRecord(key, source, content, str(row.origin),
-                                          SAME_LINES if own else lines_to_json(lines),
-                                          row.aliases, moves.add(row) if moves else ""))
+        spool.add(
+            offset + tag,
+            RowRecord(
+                key,
+                source,
+                content,
+                str(row.origin),
+                SAME_LINES if own else lines_to_json(lines),
+                row.aliases,
+                moves.add(row) if moves else "",
+            ),
+        )
 
     return on_row
 
@@ -455,11 +554,13 @@ def refuse_cautions(notices: Iterable[Notice]) -> None:
     if found:
         raise InputError(
             f"--strict: {len(found)} warning{'s' if len(found) > 1 else ''} that may mean rows "
-            "booked twice or lost; nothing was written", file=found[0].file,
+            "booked twice or lost; nothing was written",
+            file=found[0].file,
             hint="each line below says what it saw: book each bank account from one format "
-            "(docs/bank.md, \"One account, one format\"), keep written files until they are "
+            '(docs/bank.md, "One account, one format"), keep written files until they are '
             "imported; run without --strict if you have checked them.",
-            details=[f"  {n}" for n in found])
+            details=[f"  {n}" for n in found],
+        )
 
 
 class _Movements:
@@ -502,21 +603,36 @@ class _Movements:
             what = f"{_shown(movement)} may be booked already"
             first = self.run.setdefault(movement, (self.source, row.origin))
             if first[0] != self.source:
-                found.append(Doubt(f"{what}: it is also at {first[1]}, read as {first[0]} "
-                                   "(another format of the same bank account)",
-                                   file=row.origin.file, line=row.origin.line))
+                found.append(
+                    Doubt(
+                        f"{what}: it is also at {first[1]}, read as {first[0]} "
+                        "(another format of the same bank account)",
+                        file=row.origin.file,
+                        line=row.origin.line,
+                    )
+                )
                 continue
             for key, source, legacy in exported.get(movement, ()):
                 if source != self.source:
-                    found.append(Doubt(f"{what}: {key} was exported from {source} (another "
-                                       "format of the same bank account)",
-                                       file=row.origin.file, line=row.origin.line))
+                    found.append(
+                        Doubt(
+                            f"{what}: {key} was exported from {source} (another "
+                            "format of the same bank account)",
+                            file=row.origin.file,
+                            line=row.origin.line,
+                        )
+                    )
                 elif key == row.key or not _idless_tail(row.key):
                     continue
                 elif legacy:  # keyed by the scheme before, as the file was read then
-                    found.append(Doubt(f"{what}: an earlier bokfor exported {key}, of the same "
-                                       "account, day and amount, from a file it read otherwise",
-                                       file=row.origin.file, line=row.origin.line))
+                    found.append(
+                        Doubt(
+                            f"{what}: an earlier bokfor exported {key}, of the same "
+                            "account, day and amount, from a file it read otherwise",
+                            file=row.origin.file,
+                            line=row.origin.line,
+                        )
+                    )
                     break  # one doubt a row is enough
                 elif _idless_tail(key) == _idless_tail(row.key):
                     self.renamed.append(f"  {row.origin}: {row.key} was exported as {key}")
@@ -537,7 +653,8 @@ class _Movements:
             hint="run as that export was run (the same --bank-account, or none; a profile of "
             "your own for a bank bokfor knows names it with `bank:`). If these are another "
             "bank account's rows that happen to be the same, add --other-account.",
-            details=self.renamed)
+            details=self.renamed,
+        )
 
 
 def _shown(movement: str) -> str:
@@ -548,8 +665,11 @@ def _shown(movement: str) -> str:
 def _idless_tail(key: str) -> str:
     """`<digest>#<n>` of an id-less bank key (`bank:<account>:<digest>#<n>`), else ''."""
     tail = key.rpartition(":")[2]
-    return tail if key.startswith("bank:") and "#" in tail and len(tail.partition("#")[0]) == 24 \
+    return (
+        tail
+        if key.startswith("bank:") and "#" in tail and len(tail.partition("#")[0]) == 24
         else ""
+    )
 
 
 def check_books(plan: Plan, books: SieDocument) -> None:
@@ -593,13 +713,16 @@ def _check_inputs(inputs: list[Path]) -> None:
         if size > MAX_INPUT_BYTES:
             raise InputError(
                 f"the file is {size // 2**20} MiB, more than the {MAX_INPUT_BYTES // 2**20} MiB "
-                "one run reads", file=str(path),
+                "one run reads",
+                file=str(path),
                 hint="export a shorter period (a month or a quarter) and convert each file; "
-                "the ledger keeps the runs from booking anything twice.")
+                "the ledger keeps the runs from booking anything twice.",
+            )
 
 
-def _read(src: Source, path: Path, mapping: Mapping, bank_account: str | None
-          ) -> Iterable[Row | Notice]:
+def _read(
+    src: Source, path: Path, mapping: Mapping, bank_account: str | None
+) -> Iterable[Row | Notice]:
     items = src.read(path, mapping.timezone)
     if bank_account and src.section == BANK:
         items = _with_account(items, bank_account)
@@ -616,14 +739,21 @@ def _with_account(items: Iterable[Row | Notice], account: str) -> Iterator[Row |
         if isinstance(item, Row) and not item.fields.get("account"):
             # Schema 3 ledgers: `<key>@<account>`, or the plain key of a run without it.
             former = tuple(f"{f}@{tag}" for f in item.former) + item.former
-            item = dataclasses.replace(item, key=with_account(item.key, account),
-                                       former=former,
-                                       fields={**item.fields, "account": account})
+            item = dataclasses.replace(
+                item,
+                key=with_account(item.key, account),
+                former=former,
+                fields={**item.fields, "account": account},
+            )
         yield item
 
 
-def _count(items: Iterable[Row | Notice], summary: InputSummary, notices: list[Notice],
-           progress: Progress | None = None) -> Iterator[Row]:
+def _count(
+    items: Iterable[Row | Notice],
+    summary: InputSummary,
+    notices: list[Notice],
+    progress: Progress | None = None,
+) -> Iterator[Row]:
     """The rows, counted; a source's warnings (pending rows left out, balances that do not
     add up) go to the plan's notices."""
     for item in items:
@@ -652,8 +782,9 @@ class _Seen:
         # Of a run of several inputs: which input's copy of each key is booked (_Overlap).
         self.overlap = overlap
 
-    def read(self, path: Path, src: Source) -> Callable[[Iterable[Row], InputSummary],
-                                                        Iterable[Row]]:
+    def read(
+        self, path: Path, src: Source
+    ) -> Callable[[Iterable[Row], InputSummary], Iterable[Row]]:
         """Note an input about to be read; returns the filter its rows go through first
         (rows an earlier input of the run holds too are dropped)."""
         self.inputs.append((path, src))
@@ -671,8 +802,7 @@ class _Seen:
                 self.hashes.extend(hash(a) for a in set(aliases) if a != key)
             yield row
 
-    def check(self, mapping: Mapping, bank_account: str | None, *, complete: bool = True
-              ) -> None:
+    def check(self, mapping: Mapping, bank_account: str | None, *, complete: bool = True) -> None:
         """Raise the error `_unique` gives for a name seen twice, if one was. `complete`:
         every input was read whole; then a second reading must give the same names, since
         the plan was made from the first (a file still being written is refused)."""
@@ -682,19 +812,30 @@ class _Seen:
         again, ends = _Seen(self.overlap), []
         for path, src in self.inputs:
             summary = InputSummary("", "")
-            rows = again.read(path, src)(_count(_read(src, path, mapping, bank_account),
-                                                 summary, []), summary)
+            rows = again.read(path, src)(
+                _count(_read(src, path, mapping, bank_account), summary, []), summary
+            )
             for _ in _unique(again.added(rows), exact):
                 pass
             ends.append(len(again.hashes))
         if complete and again.hashes != self.hashes:
-            first = next((i for i, (a, b) in enumerate(zip(again.hashes, self.hashes, strict=False))
-                          if a != b), min(len(again.hashes), len(self.hashes)))
-            path = next((p for (p, _), end in zip(self.inputs, ends, strict=True) if first < end),
-                        self.inputs[-1][0])
-            raise InputError("the file changed while bokfor read it", file=str(path),
-                             hint="run again once it is complete (is a download or a sync "
-                             "still writing it?).")
+            first = next(
+                (
+                    i
+                    for i, (a, b) in enumerate(zip(again.hashes, self.hashes, strict=False))
+                    if a != b
+                ),
+                min(len(again.hashes), len(self.hashes)),
+            )
+            path = next(
+                (p for (p, _), end in zip(self.inputs, ends, strict=True) if first < end),
+                self.inputs[-1][0],
+            )
+            raise InputError(
+                "the file changed while bokfor read it",
+                file=str(path),
+                hint="run again once it is complete (is a download or a sync still writing it?).",
+            )
 
     def repeated(self) -> bool:
         hashes = self.hashes
@@ -741,8 +882,7 @@ class _Overlap:
                 continue
             if held[0] == index:
                 continue  # a key twice in one file: _unique refuses it
-            differs = held[3] == src.name and held[1] != text and not same_content(held[1],
-                                                                                  text)
+            differs = held[3] == src.name and held[1] != text and not same_content(held[1], text)
             if differs:
                 copies = self.conflicts.setdefault(row.key, [(held[2], held[1], src.schema)])
                 copies.append((row.origin, text, src.schema))
@@ -760,8 +900,11 @@ class _Overlap:
                 if origin == chosen[2]:
                     continue
                 old, new = (content_dict(t, schema.amounts) for t in (text, chosen[1]))
-                diffs = ", ".join(f"{name} {old.get(name)} -> {value}"
-                                  for name, value in new.items() if old.get(name) != value)
+                diffs = ", ".join(
+                    f"{name} {old.get(name)} -> {value}"
+                    for name, value in new.items()
+                    if old.get(name) != value
+                )
                 details.append(f"  {key}: {origin} -> {chosen[2]}: {diffs}")
         n = len(self.conflicts)
         return InputError(
@@ -769,10 +912,12 @@ class _Overlap:
             "files with other content: one of them is older or was edited; nothing was written",
             hint="give only the newer download, or run with --correct: the copy in the input "
             "given last counts (and a row exported before with other content is corrected).",
-            details=details)
+            details=details,
+        )
 
-    def rows(self, rows: Iterable[Row], summary: InputSummary, *, index: int, src: Source
-             ) -> Iterator[Row]:
+    def rows(
+        self, rows: Iterable[Row], summary: InputSummary, *, index: int, src: Source
+    ) -> Iterator[Row]:
         best = self.best
         for row in rows:
             chosen = best.get(row.key)
@@ -792,14 +937,22 @@ def _unique(rows: Iterable[Row], seen: dict[str, tuple[Origin, str]]) -> Iterato
             if first is not row.origin:
                 if owner == row.key:
                     what = f"duplicate row {row.key}"
-                    hint = ("a file holds each transaction once: download the export again "
-                            "(this one was edited or is damaged).")
+                    hint = (
+                        "a file holds each transaction once: download the export again "
+                        "(this one was edited or is damaged)."
+                    )
                 else:
                     what = f"{name.split(':', 1)[1]} is also in another export"
-                    hint = ("book each Stripe charge and payout from one kind of export only "
-                            "(see docs/stripe.md).")
-                raise InputError(f"{what} (also at {first}): it would be booked twice",
-                                 file=row.origin.file, line=row.origin.line, hint=hint)
+                    hint = (
+                        "book each Stripe charge and payout from one kind of export only "
+                        "(see docs/stripe.md)."
+                    )
+                raise InputError(
+                    f"{what} (also at {first}): it would be booked twice",
+                    file=row.origin.file,
+                    line=row.origin.line,
+                    hint=hint,
+                )
         yield row
 
 
@@ -814,13 +967,16 @@ def _check_aliases(row: Row, owners: dict[str, str], ledger: Ledger) -> None:
             raise InputError(
                 f"{alias.split(':', 1)[1]} was already exported as {owner}{where}: it would be "
                 "booked twice",
-                file=row.origin.file, line=row.origin.line,
+                file=row.origin.file,
+                line=row.origin.line,
                 hint="book each Stripe charge and payout from one kind of export only (see "
-                "docs/stripe.md).")
+                "docs/stripe.md).",
+            )
 
 
-def _in_range(rows: Iterable[Row], first: dt.date | None, last: dt.date | None,
-              summary: InputSummary) -> Iterator[Row]:
+def _in_range(
+    rows: Iterable[Row], first: dt.date | None, last: dt.date | None, summary: InputSummary
+) -> Iterator[Row]:
     for row in rows:
         if (first and row.date < first) or (last and row.date > last):
             summary.outside += 1

@@ -79,10 +79,13 @@ def refuse(notices: Iterable[Notice]) -> None:
         f"--strict: {'rule' if len(rules) == 1 else 'rules'} "
         f"{', '.join(repr(r) for r in rules)} {'has' if len(rules) == 1 else 'have'} "
         f"{'a posting' if len(found) == 1 else 'postings'} whose sign looks backwards",
-        file=first.file, line=first.line, key=first.key,
+        file=first.file,
+        line=first.line,
+        key=first.key,
         hint="swap debit and credit as each line below says; if a posting is right as it is, "
         "run without --strict (it is then a warning).",
-        details=[f"  {n}" for n in found])
+        details=[f"  {n}" for n in found],
+    )
 
 
 # -- what holds for every row (mapping check) ------------------------------------------------
@@ -144,12 +147,18 @@ def rule_warnings(rule: Rule, schema: Schema) -> list[Implausible]:
         if kind is None or (kind != BANK and not fixed):
             continue  # an account not checked, or the money's direction depends on the row
         ratio = _ratio(schema.amounts[posting.amount], schema.amounts[schema.money])
-        moneys = {m for m in ((fixed,) if fixed else (IN, OUT))
-                  if _check(kind, posting, ratio, m) == ALWAYS}
+        moneys = {
+            m
+            for m in ((fixed,) if fixed else (IN, OUT))
+            if _check(kind, posting, ratio, m) == ALWAYS
+        }
         if moneys:
-            where = "" if not fixed else \
-                f" ({schema.money} is {'positive' if fixed == IN else 'negative'} in every row " \
+            where = (
+                ""
+                if not fixed
+                else f" ({schema.money} is {'positive' if fixed == IN else 'negative'} in every row "
                 "the rule matches)"
+            )
             out.append(_notice(rule, index, kind, moneys, where))
     return out
 
@@ -256,8 +265,15 @@ class Checker:
         out = []
         for f in sorted(self._found.values(), key=lambda f: (f.rule.line or 0, f.index)):
             shown = ", ".join(str(o) for o in f.origins) + (", …" if f.rows > 2 else "")
-            out.append(_notice(f.rule, f.index, f.kind, f.moneys,
-                               f", on {f.rows} row{'s' if f.rows > 1 else ''} ({shown})"))
+            out.append(
+                _notice(
+                    f.rule,
+                    f.index,
+                    f.kind,
+                    f.moneys,
+                    f", on {f.rows} row{'s' if f.rows > 1 else ''} ({shown})",
+                )
+            )
         return out
 
 
@@ -269,7 +285,11 @@ def _notice(rule: Rule, index: int, kind: str, moneys: set[int], where: str) -> 
     return Implausible(
         f"rule {rule.name!r}: {_shown(posting, posting.sign)} {_does(kind, posting, moneys)}"
         f"{where} Fix: swap debit and credit: {_shown(posting, -posting.sign)}",
-        file=rule.file, line=rule.line, rule=rule.name, key=rule.key)
+        file=rule.file,
+        line=rule.line,
+        rule=rule.name,
+        key=rule.key,
+    )
 
 
 def _does(kind: str, posting: Posting, moneys: set[int]) -> str:
@@ -278,8 +298,10 @@ def _does(kind: str, posting: Posting, moneys: set[int]) -> str:
             return "credits the bank account while money comes in"
         if moneys == {OUT}:
             return "debits the bank account while money goes out"
-        return ("books the bank account against the money: it credits it when money comes in "
-                "and debits it when money goes out")
+        return (
+            "books the bank account against the money: it credits it when money comes in "
+            "and debits it when money goes out"
+        )
     if kind == COST:
         return f"credits cost account {posting.account} while money goes out"
     return f"debits revenue account {posting.account} while money comes in"
@@ -287,7 +309,8 @@ def _does(kind: str, posting: Posting, moneys: set[int]) -> str:
 
 def _shown(posting: Posting, side: int) -> str:
     """The posting as the mapping writes it, on `side` (+1 debit, -1 credit)."""
-    more = ", …" if posting.vat_rate is not None or posting.dims or posting.text is not None \
-        else ""
-    return (f"{{account: {posting.written or posting.account}, "
-            f"{'debit' if side > 0 else 'credit'}: {posting.amount}{more}}}")
+    more = ", …" if posting.vat_rate is not None or posting.dims or posting.text is not None else ""
+    return (
+        f"{{account: {posting.written or posting.account}, "
+        f"{'debit' if side > 0 else 'credit'}: {posting.amount}{more}}}"
+    )

@@ -74,12 +74,25 @@ class PosAccounts:
     sie: PosSie = field(default_factory=PosSie)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "payment_methods", MappingProxyType(
-            {k.strip().casefold(): str(v) for k, v in self.payment_methods.items()}))
-        object.__setattr__(self, "product_groups", MappingProxyType(
-            {k.strip().casefold(): str(v) for k, v in self.product_groups.items()}))
-        object.__setattr__(self, "vat_rates", MappingProxyType(
-            {norm_rate(k): v for k, v in self.vat_rates.items()}))
+        object.__setattr__(
+            self,
+            "payment_methods",
+            MappingProxyType(
+                {k.strip().casefold(): str(v) for k, v in self.payment_methods.items()}
+            ),
+        )
+        object.__setattr__(
+            self,
+            "product_groups",
+            MappingProxyType(
+                {k.strip().casefold(): str(v) for k, v in self.product_groups.items()}
+            ),
+        )
+        object.__setattr__(
+            self,
+            "vat_rates",
+            MappingProxyType({norm_rate(k): v for k, v in self.vat_rates.items()}),
+        )
         object.__setattr__(self, "cost_centres", MappingProxyType(dict(self.cost_centres)))
 
     @classmethod
@@ -92,18 +105,22 @@ class PosAccounts:
             try:
                 norm_rate(rate)
             except ValueError:
-                raise MappingError(f"vat_rates: {rate!r} is not a VAT rate",
-                                   key=f"pos.vat_rates.{rate}",
-                                   hint='write the rate as a number: "25", "12", "6", "0".'
-                                   ) from None
+                raise MappingError(
+                    f"vat_rates: {rate!r} is not a VAT rate",
+                    key=f"pos.vat_rates.{rate}",
+                    hint='write the rate as a number: "25", "12", "6", "0".',
+                ) from None
             if isinstance(value, Mapping):
                 rates[str(rate)] = RateAccounts(_opt(value.get("sales")), _opt(value.get("vat")))
             elif isinstance(value, (list, tuple)) and 1 <= len(value) <= 2:
-                rates[str(rate)] = RateAccounts(_opt(value[0]),
-                                                _opt(value[1]) if len(value) > 1 else None)
+                rates[str(rate)] = RateAccounts(
+                    _opt(value[0]), _opt(value[1]) if len(value) > 1 else None
+                )
             else:
-                raise MappingError(f"vat_rates.{rate}: write {{sales: <konto>, vat: <konto>}}",
-                                   key=f"pos.vat_rates.{rate}")
+                raise MappingError(
+                    f"vat_rates.{rate}: write {{sales: <konto>, vat: <konto>}}",
+                    key=f"pos.vat_rates.{rate}",
+                )
         diff = data.get("cash_difference")
         shortage = surplus = None
         if isinstance(diff, Mapping):
@@ -117,12 +134,16 @@ class PosAccounts:
         if data.get("cost_centre_dimension") is not None:
             kwargs["cost_centre_dimension"] = int(data["cost_centre_dimension"])
         return cls(
-            payment_methods={str(k): str(v) for k, v in (data.get("payment_methods") or {}).items()},
+            payment_methods={
+                str(k): str(v) for k, v in (data.get("payment_methods") or {}).items()
+            },
             vat_rates=rates,
             product_groups={str(k): str(v) for k, v in (data.get("product_groups") or {}).items()},
-            cash_shortage=shortage, cash_surplus=surplus,
+            cash_shortage=shortage,
+            cash_surplus=surplus,
             cost_centres={str(k): str(v) for k, v in (data.get("cost_centres") or {}).items()},
-            **kwargs)
+            **kwargs,
+        )
 
     def payment_account(self, method: str) -> str | None:
         account = self.payment_methods.get(method.strip().casefold())
@@ -141,8 +162,9 @@ def _is_pl(account: str) -> bool:
     return account[:1] in "345678"
 
 
-_GIFT_CARD_NAME = re.compile(r"presentkort|gift ?cards?|gavekort|lahjakort|voucher|värdebevis",
-                             re.IGNORECASE)
+_GIFT_CARD_NAME = re.compile(
+    r"presentkort|gift ?cards?|gavekort|lahjakort|voucher|värdebevis", re.IGNORECASE
+)
 
 
 def _looks_like_gift_card(name: str) -> bool:
@@ -154,8 +176,12 @@ class Missing:
     """Collects every gap in the mapping, over all the day closes of a run, so the user
     gets one error listing all of them (not one per run and gap)."""
 
-    _WHAT = {"payment_methods": "payment method", "product_groups": "product group",
-             "vat_rates": "VAT rate", "": ""}
+    _WHAT = {
+        "payment_methods": "payment method",
+        "product_groups": "product group",
+        "vat_rates": "VAT rate",
+        "": "",
+    }
 
     def __init__(self) -> None:
         self.sections: dict[str, list[tuple[str, str]]] = {}
@@ -172,8 +198,11 @@ class Missing:
         if not self.sections:
             return
         dc = self.closes[0]
-        who = dc.label if len(self.closes) == 1 else \
-            f"{dc.label} and {len(self.closes) - 1} more day closes"
+        who = (
+            dc.label
+            if len(self.closes) == 1
+            else f"{dc.label} and {len(self.closes) - 1} more day closes"
+        )
         files = list(dict.fromkeys(c.origin.file for c in self.closes))
         if len(files) > 1:  # a run's error names every input it comes from
             who += f" (in {', '.join(files)})"
@@ -190,11 +219,13 @@ class Missing:
                 details += [f"  {line}" for _, line in items]
         count = sum(len(items) for items in self.sections.values())
         raise MappingError(
-            f"{who}: the pos mapping has no account for {count} item(s): "
-            + "; ".join(what),
-            file=dc.origin.file, line=dc.origin.line, key="pos",
+            f"{who}: the pos mapping has no account for {count} item(s): " + "; ".join(what),
+            file=dc.origin.file,
+            line=dc.origin.line,
+            key="pos",
             hint="add these lines to the mapping (replace <konto> with the account):",
-            details=details)
+            details=details,
+        )
 
 
 def _quote(name: str) -> str:
@@ -203,8 +234,9 @@ def _quote(name: str) -> str:
     return name if plain and name.strip() == name else '"' + name.replace('"', '\\"') + '"'
 
 
-def book_dayclose(dc: DayClose, accounts: PosAccounts, missing: Missing | None = None
-                  ) -> Voucher | None:
+def book_dayclose(
+    dc: DayClose, accounts: PosAccounts, missing: Missing | None = None
+) -> Voucher | None:
     """The day close as one balanced voucher. Pure: same input, same voucher.
 
     Runs `check` first (InputError when the report does not tie), then raises one
@@ -222,8 +254,14 @@ def book_dayclose(dc: DayClose, accounts: PosAccounts, missing: Missing | None =
     for method, amount in dc.payments.items():
         account = accounts.payment_account(method)
         if account is None:
-            missing.add("payment_methods", method, f"{_quote(method)}: gift_card"
-                        if _looks_like_gift_card(method) else f"{_quote(method)}: <konto>", dc)
+            missing.add(
+                "payment_methods",
+                method,
+                f"{_quote(method)}: gift_card"
+                if _looks_like_gift_card(method)
+                else f"{_quote(method)}: <konto>",
+                dc,
+            )
         elif amount:
             debits.append(Line(account, amount, dims if _is_pl(account) else (), method))
     if dc.gift_cards_redeemed:
@@ -239,8 +277,9 @@ def book_dayclose(dc: DayClose, accounts: PosAccounts, missing: Missing | None =
                 continue  # its sales stay on its VAT rate's account
             # Refuse to let a gift card fall into a 0 % sales account (the classic mistake),
             # and ask for nothing else on its behalf: it is probably a gift card.
-            missing.add("product_groups", group, f"{_quote(group)}: gift_card"
-                        "   # or a sales account", dc)
+            missing.add(
+                "product_groups", group, f"{_quote(group)}: gift_card   # or a sales account", dc
+            )
             target = GIFT_CARD
         rate = total.rate
         net = total.net if total.net is not None else total.gross - (total.vat or 0)
@@ -249,18 +288,24 @@ def book_dayclose(dc: DayClose, accounts: PosAccounts, missing: Missing | None =
                 raise MappingError(
                     f"product group {group!r} is mapped to gift_card but carries VAT "
                     f"({sek_text(total.vat)}): a multi-purpose gift card has none",
-                    file=dc.origin.file, line=dc.line_of(f"group:{group}"),
+                    file=dc.origin.file,
+                    line=dc.line_of(f"group:{group}"),
                     key=f"pos.product_groups.{group}",
-                    hint="map a single-purpose voucher (VAT at sale) to a sales account instead.")
+                    hint="map a single-purpose voucher (VAT at sale) to a sales account instead.",
+                )
             gift_sold += total.gross
         else:
             group_lines.append(Line(target, -net, dims if _is_pl(target) else (), group))
         if rate is None:
-            raise InputError(f"product group {group!r} has no VAT rate, so its sales cannot "
-                             "be taken out of a rate's sales", file=dc.origin.file,
-                             line=dc.line_of(f"group:{group}"), key=dc.label,
-                             hint="remove it from product_groups, or use a profile that reads "
-                             "the group's VAT rate.")
+            raise InputError(
+                f"product group {group!r} has no VAT rate, so its sales cannot "
+                "be taken out of a rate's sales",
+                file=dc.origin.file,
+                line=dc.line_of(f"group:{group}"),
+                key=dc.label,
+                hint="remove it from product_groups, or use a profile that reads "
+                "the group's VAT rate.",
+            )
         net_left[rate] = net_left.get(rate, 0) - net
 
     for rate, rate_total in dc.sales_by_rate.items():
@@ -271,31 +316,50 @@ def book_dayclose(dc: DayClose, accounts: PosAccounts, missing: Missing | None =
         if not (need_sales or need_vat):
             continue  # e.g. a 0 % rate that only held gift cards
         if (need_sales and (rate_accounts is None or rate_accounts.sales is None)) or (
-                need_vat and (rate_accounts is None or rate_accounts.vat is None)):
-            missing.add("vat_rates", rate, f'"{rate}": {{sales: <konto>, vat: <konto>}}'
-                        if need_vat else f'"{rate}": {{sales: <konto>}}', dc)
+            need_vat and (rate_accounts is None or rate_accounts.vat is None)
+        ):
+            missing.add(
+                "vat_rates",
+                rate,
+                f'"{rate}": {{sales: <konto>, vat: <konto>}}'
+                if need_vat
+                else f'"{rate}": {{sales: <konto>}}',
+                dc,
+            )
             continue
         assert rate_accounts is not None
         if need_sales:
             assert rate_accounts.sales is not None
-            credits.append(Line(rate_accounts.sales, -net,
-                                dims if _is_pl(rate_accounts.sales) else (),
-                                f"Försäljning {rate} %"))
+            credits.append(
+                Line(
+                    rate_accounts.sales,
+                    -net,
+                    dims if _is_pl(rate_accounts.sales) else (),
+                    f"Försäljning {rate} %",
+                )
+            )
         if need_vat:
             assert rate_accounts.vat is not None
-            credits.append(Line(rate_accounts.vat, -rate_total.vat,
-                                dims if _is_pl(rate_accounts.vat) else (),
-                                f"Utgående moms {rate} %"))
+            credits.append(
+                Line(
+                    rate_accounts.vat,
+                    -rate_total.vat,
+                    dims if _is_pl(rate_accounts.vat) else (),
+                    f"Utgående moms {rate} %",
+                )
+            )
     credits += group_lines
     if gift_sold:
         credits.append(Line(accounts.gift_card, -gift_sold, (), "Presentkort sålda"))
     if dc.tips:
         if accounts.tips is None:
-            missing.add("", "tips", "tips: <konto>   # 2829 (debt to staff) or an income account",
-                        dc)
+            missing.add(
+                "", "tips", "tips: <konto>   # 2829 (debt to staff) or an income account", dc
+            )
         else:
-            credits.append(Line(accounts.tips, -dc.tips, dims if _is_pl(accounts.tips) else (),
-                                "Dricks"))
+            credits.append(
+                Line(accounts.tips, -dc.tips, dims if _is_pl(accounts.tips) else (), "Dricks")
+            )
     if own:
         missing.raise_if_any()
     elif len(missing.closes) > gaps_before:
@@ -303,8 +367,14 @@ def book_dayclose(dc: DayClose, accounts: PosAccounts, missing: Missing | None =
 
     lines = debits + credits
     if dc.rounding:
-        lines.append(Line(accounts.rounding, -dc.rounding,
-                          dims if _is_pl(accounts.rounding) else (), "Öresavrundning"))
+        lines.append(
+            Line(
+                accounts.rounding,
+                -dc.rounding,
+                dims if _is_pl(accounts.rounding) else (),
+                "Öresavrundning",
+            )
+        )
     return _voucher(dc, accounts, accounts.text, lines, "pos")
 
 
@@ -316,10 +386,14 @@ def book_cash(dc: DayClose, accounts: PosAccounts) -> list[Voucher]:
     each other, MappingError when the difference has no account."""
     problems = cash_problems(dc)
     if problems:
-        raise InputError(f"{dc.label}: the cash lines do not agree: {problems[0]}",
-                         file=dc.origin.file, line=dc.line_of("cash"), key=dc.label,
-                         hint="the cash vouchers need a consistent cash count; book the "
-                         "difference by hand or export the report again.")
+        raise InputError(
+            f"{dc.label}: the cash lines do not agree: {problems[0]}",
+            file=dc.origin.file,
+            line=dc.line_of("cash"),
+            key=dc.label,
+            hint="the cash vouchers need a consistent cash count; book the "
+            "difference by hand or export the report again.",
+        )
     till = (accounts.payment_account(dc.cash_method) if dc.cash_method else None) or accounts.cash
     dims = _dims(dc, accounts)
     vouchers: list[Voucher] = []
@@ -330,19 +404,42 @@ def book_cash(dc: DayClose, accounts: PosAccounts) -> list[Voucher]:
             which = "shortage" if diff < 0 else "surplus"
             raise MappingError(
                 f"{dc.label}: a cash {which} of {sek_text(abs(diff))} has no account",
-                file=dc.origin.file, line=dc.line_of("cash_difference"), key="pos.cash_difference",
+                file=dc.origin.file,
+                line=dc.line_of("cash_difference"),
+                key="pos.cash_difference",
                 hint="add `cash_difference: <konto>` (or {shortage: <konto>, surplus: <konto>}) "
-                "to the pos mapping.", details=["pos:", "  cash_difference: <konto>"])
+                "to the pos mapping.",
+                details=["pos:", "  cash_difference: <konto>"],
+            )
         text = "Kassadifferens " + accounts.text
-        vouchers.append(_voucher(dc, accounts, text, [
-            Line(account, -diff, dims if _is_pl(account) else (), "Kassadifferens"),
-            Line(till, diff, (), "Kassadifferens")], "pos-cash-difference", suffix=":diff"))
+        vouchers.append(
+            _voucher(
+                dc,
+                accounts,
+                text,
+                [
+                    Line(account, -diff, dims if _is_pl(account) else (), "Kassadifferens"),
+                    Line(till, diff, (), "Kassadifferens"),
+                ],
+                "pos-cash-difference",
+                suffix=":diff",
+            )
+        )
     if dc.cash_to_bank:
         text = "Dagskassa till bank " + accounts.text
-        vouchers.append(_voucher(dc, accounts, text, [
-            Line(accounts.cash_deposit, dc.cash_to_bank, (), "Dagskassa till bank"),
-            Line(till, -dc.cash_to_bank, (), "Dagskassa till bank")], "pos-cash-deposit",
-            suffix=":deposit"))
+        vouchers.append(
+            _voucher(
+                dc,
+                accounts,
+                text,
+                [
+                    Line(accounts.cash_deposit, dc.cash_to_bank, (), "Dagskassa till bank"),
+                    Line(till, -dc.cash_to_bank, (), "Dagskassa till bank"),
+                ],
+                "pos-cash-deposit",
+                suffix=":deposit",
+            )
+        )
     return vouchers
 
 
@@ -351,17 +448,40 @@ def _dims(dc: DayClose, accounts: PosAccounts) -> tuple[tuple[int, str], ...]:
     return make_dims({accounts.cost_centre_dimension: centre}) if centre else ()
 
 
-def _voucher(dc: DayClose, accounts: PosAccounts, template: str, lines: list[Line],
-             rule: str, suffix: str = "") -> Voucher:
-    text = template.format(z=dc.z_number if dc.z_number is not None else "",
-                           register=dc.register, date=dc.business_day.isoformat(),
-                           system=dc.system).replace("  ", " ").strip()
-    voucher = Voucher(series=accounts.series, date=dc.business_day, text=text,
-                      lines=tuple(lines), source_keys=(dc.key + suffix,), origins=(dc.origin,),
-                      rule=rule)
+def _voucher(
+    dc: DayClose,
+    accounts: PosAccounts,
+    template: str,
+    lines: list[Line],
+    rule: str,
+    suffix: str = "",
+) -> Voucher:
+    text = (
+        template.format(
+            z=dc.z_number if dc.z_number is not None else "",
+            register=dc.register,
+            date=dc.business_day.isoformat(),
+            system=dc.system,
+        )
+        .replace("  ", " ")
+        .strip()
+    )
+    voucher = Voucher(
+        series=accounts.series,
+        date=dc.business_day,
+        text=text,
+        lines=tuple(lines),
+        source_keys=(dc.key + suffix,),
+        origins=(dc.origin,),
+        rule=rule,
+    )
     if voucher.balance != 0:  # cannot happen after check(); a guard against future edits
-        raise UnbalancedError(f"{dc.label}: the voucher is off by {voucher.balance} öre",
-                              file=dc.origin.file, line=dc.origin.line, key=rule)
+        raise UnbalancedError(
+            f"{dc.label}: the voucher is off by {voucher.balance} öre",
+            file=dc.origin.file,
+            line=dc.origin.line,
+            key=rule,
+        )
     return voucher
 
 
@@ -382,17 +502,31 @@ class MissingSie:
         origins = [o for o in self.accounts.values() if o is not None]
         files = list(dict.fromkeys(o.file for o in origins))
         first = origins[0] if origins else None
-        what = "the POS's SIE file books" if len(files) <= 1 else \
-            f"the POS's SIE files ({', '.join(files)}) book"
+        what = (
+            "the POS's SIE file books"
+            if len(files) <= 1
+            else f"the POS's SIE files ({', '.join(files)}) book"
+        )
         raise MappingError(
             f"{what} on account{'s' if len(names) > 1 else ''} {', '.join(names)}, which the "
             "mapping does not have",
-            file=first.file if first else None, line=first.line if first else None,
-            key="pos.sie.accounts", hint="map each to one of your accounts (or name it under "
-            "accounts:):", details=["pos:", "  sie:", "    accounts:"]
-            + [f"      {a}: <konto>" + (
-                "" if o is None or len(origins) == 1 else f"   # line {o.line}"
-                if len(files) == 1 else f"   # {o}") for a, o in self.accounts.items()])
+            file=first.file if first else None,
+            line=first.line if first else None,
+            key="pos.sie.accounts",
+            hint="map each to one of your accounts (or name it under accounts:):",
+            details=["pos:", "  sie:", "    accounts:"]
+            + [
+                f"      {a}: <konto>"
+                + (
+                    ""
+                    if o is None or len(origins) == 1
+                    else f"   # line {o.line}"
+                    if len(files) == 1
+                    else f"   # {o}"
+                )
+                for a, o in self.accounts.items()
+            ],
+        )
 
 
 class RunGaps:
@@ -408,8 +542,12 @@ class RunGaps:
         self.sie.raise_if_any()
 
 
-def remap_sie_voucher(voucher: Voucher, accounts: PosAccounts, known: Mapping[str, str],
-                      missing: MissingSie | None = None) -> Voucher | None:
+def remap_sie_voucher(
+    voucher: Voucher,
+    accounts: PosAccounts,
+    known: Mapping[str, str],
+    missing: MissingSie | None = None,
+) -> Voucher | None:
     """A verifikation from a POS's own SIE file, on our accounts, series and cost centres.
 
     Accounts are mapped by `accounts.sie.accounts`; one not mapped must be one of ours
@@ -427,12 +565,17 @@ def remap_sie_voucher(voucher: Voucher, accounts: PosAccounts, known: Mapping[st
         account = sie.accounts.get(line.account, line.account)
         if account not in known:
             missing.add(account, origin)
-        dims = tuple((d, sie.objects.get(o, o) if d == sie.dimension else o)
-                     for d, o in line.dims)
+        dims = tuple((d, sie.objects.get(o, o) if d == sie.dimension else o) for d, o in line.dims)
         lines.append(line._replace(account=account, dims=make_dims(dict(dims))))
     if own:
         missing.raise_if_any()
     elif len(missing.accounts) > before or any(line.account not in known for line in lines):
         return None
-    return Voucher(series=sie.series or accounts.series, date=voucher.date, text=voucher.text,
-                   lines=tuple(lines), origins=voucher.origins, rule="pos-sie")
+    return Voucher(
+        series=sie.series or accounts.series,
+        date=voucher.date,
+        text=voucher.text,
+        lines=tuple(lines),
+        origins=voucher.origins,
+        rule="pos-sie",
+    )

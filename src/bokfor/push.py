@@ -120,8 +120,11 @@ def token_provider(token_file: Path | None = None) -> TokenProvider:
     from bokfor.fortnox.auth import TOKEN_URL, from_env
 
     path = token_file or default_token_file()
-    return from_env(token_file=path if path.exists() or token_file else None, looked_in=path,
-                    token_url=os.environ.get(ENV_TOKEN_URL) or TOKEN_URL)
+    return from_env(
+        token_file=path if path.exists() or token_file else None,
+        looked_in=path,
+        token_url=os.environ.get(ENV_TOKEN_URL) or TOKEN_URL,
+    )
 
 
 def make_client(token_file: Path | None = None) -> FortnoxClient:
@@ -129,16 +132,20 @@ def make_client(token_file: Path | None = None) -> FortnoxClient:
     base URL ($BOKFOR_FORTNOX_URL) and the rate limiter (24 requests per 5 s)."""
     from bokfor.fortnox.ratelimit import TokenBucket
 
-    return FortnoxClient(base_url(), token_provider(token_file), TokenBucket(),
-                         timeout=_float_env(ENV_TIMEOUT, 30.0))
+    return FortnoxClient(
+        base_url(), token_provider(token_file), TokenBucket(), timeout=_float_env(ENV_TIMEOUT, 30.0)
+    )
 
 
 class LazyClient:
     """Makes the client (reads credentials) only when Fortnox is really needed, and runs
     `check` on it (the company: `check_company`) before anyone else uses it."""
 
-    def __init__(self, factory: Callable[[], FortnoxClient],
-                 check: Callable[[FortnoxClient], Any] | None = None) -> None:
+    def __init__(
+        self,
+        factory: Callable[[], FortnoxClient],
+        check: Callable[[FortnoxClient], Any] | None = None,
+    ) -> None:
         self._factory = factory
         self._check = check
         self._client: FortnoxClient | None = None
@@ -178,15 +185,18 @@ def require_orgnr(orgnr: str | None, mapping_path: Path) -> str:
     if not orgnr:
         raise OrgnrMissing(
             "the mapping names no organisation number, so bokfor cannot check whose books "
-            "the Fortnox credentials open; nothing was posted", file=str(mapping_path),
+            "the Fortnox credentials open; nothing was posted",
+            file=str(mapping_path),
             key="company.orgnr",
             hint="add `orgnr: NNNNNN-NNNN` (the company's organisationsnummer, as Fortnox shows "
-            "it) under company: in the mapping.")
+            "it) under company: in the mapping.",
+        )
     return orgnr
 
 
-def check_company(client: FortnoxClient, mapping: Company, mapping_path: Path
-                  ) -> CompanyInformation:
+def check_company(
+    client: FortnoxClient, mapping: Company, mapping_path: Path
+) -> CompanyInformation:
     """Refuse credentials that open another company's books than the mapping's
     (`GET /3/companyinformation`): a wrong token file in a loop over clients would post one
     client's vouchers into another's Fortnox."""
@@ -205,24 +215,28 @@ def check_company(client: FortnoxClient, mapping: Company, mapping_path: Path
             file=str(mapping_path),
             key="company.orgnr",
             hint="enter the organisationsnummer in the company's settings in Fortnox, or use "
-            f"the credentials of {ours}.")
+            f"the credentials of {ours}.",
+        )
     from stdnum.se import orgnr as se_orgnr
 
     raise CompanyMismatch(
         f"the Fortnox credentials ({source}) are for {name}, {se_orgnr.format(theirs)}, not "
         f"for the mapping's company {mapping.name}, {ours}; nothing was posted or recorded",
-        file=str(mapping_path), key="company.orgnr",
+        file=str(mapping_path),
+        key="company.orgnr",
         hint=f"use the credentials of {ours} (the token file `bokfor fortnox login "
         "--token-file FILE` wrote for that company, given as --token-file or "
         "$FORTNOX_TOKEN_FILE), or correct company.orgnr in the mapping if it is the wrong "
-        "number.")
+        "number.",
+    )
 
 
 # --- pre-flight --------------------------------------------------------------------------
 
 
-def preflight(vouchers: list[Voucher], registers: Registers, *, where: str,
-              allow_new_accounts: bool = False) -> None:
+def preflight(
+    vouchers: list[Voucher], registers: Registers, *, where: str, allow_new_accounts: bool = False
+) -> None:
     """Raise PreflightError listing every problem at once."""
     problems = check(vouchers, registers)
     if allow_new_accounts:
@@ -237,7 +251,8 @@ def problems_error(problems: list[Problem], where: str) -> PreflightError:
         f"pre-flight against {where}: {n} problem{'s' if n > 1 else ''} Fortnox would refuse; "
         "nothing was posted or written",
         hint="fix each problem below (in Fortnox or in the mapping) and run again.",
-        details=[f"  {i}. [{p.kind}] {p}" for i, p in enumerate(problems, start=1)])
+        details=[f"  {i}. [{p.kind}] {p}" for i, p in enumerate(problems, start=1)],
+    )
 
 
 # --- bodies ------------------------------------------------------------------------------
@@ -260,8 +275,9 @@ def key_context(export_id: int) -> str:
     return f"push {export_id}"
 
 
-def bodies(plan: Plan, registers: Registers | None, notices: list[Notice] | None, *,
-           context: str = "") -> list[Outgoing]:
+def bodies(
+    plan: Plan, registers: Registers | None, notices: list[Notice] | None, *, context: str = ""
+) -> list[Outgoing]:
     """The POST bodies of the plan's vouchers, keyed with `context` (`key_context` of the
     push; a dry run, which posts nothing, has none)."""
     ids = year_ids(plan.to_write, registers) if registers is not None else {}
@@ -275,9 +291,11 @@ def bodies(plan: Plan, registers: Registers | None, notices: list[Notice] | None
     for item in out:
         other = seen.setdefault(item.key, item.voucher)
         if other is not item.voucher:
-            raise BokforError(f"two vouchers of the push have the same key {item.key} "
-                              f"({item.voucher.date} {item.voucher.text!r})",
-                              hint="this is a bug in bokfor: report it.")
+            raise BokforError(
+                f"two vouchers of the push have the same key {item.key} "
+                f"({item.voucher.date} {item.voucher.text!r})",
+                hint="this is a bug in bokfor: report it.",
+            )
     return out
 
 
@@ -296,16 +314,25 @@ def settle(ledger: Ledger, client: Callable[[], FortnoxClient]) -> list[Notice]:
             found = api.find_by_key(p.key, p.date, p.series, year_id=p.year_id)
             if len(found) == 1:
                 f = found[0]
-                ledger.push_posted(p.voucher_id, f.series, f.number,
-                                   f.year if f.year is not None else p.year_id)
-                notices.append(Notice(
-                    f"an interrupted push had booked {p.key} ({p.date}) as {f.series} "
-                    f"{f.number}; recorded as posted", file=str(ledger.path)))
+                ledger.push_posted(
+                    p.voucher_id, f.series, f.number, f.year if f.year is not None else p.year_id
+                )
+                notices.append(
+                    Notice(
+                        f"an interrupted push had booked {p.key} ({p.date}) as {f.series} "
+                        f"{f.number}; recorded as posted",
+                        file=str(ledger.path),
+                    )
+                )
             elif not found:
                 ledger.push_dropped(p.voucher_id)
-                notices.append(Notice(
-                    f"an interrupted push never booked {p.key} ({p.date}); its rows are new "
-                    "again", file=str(ledger.path)))
+                notices.append(
+                    Notice(
+                        f"an interrupted push never booked {p.key} ({p.date}); its rows are new "
+                        "again",
+                        file=str(ledger.path),
+                    )
+                )
             else:
                 raise ambiguous(p.key, p.date, found, ledger)
     for export in ledger.exports():
@@ -321,7 +348,8 @@ def ambiguous(key: str, day: dt.date, found: Iterable[Any], ledger: Ledger) -> A
         file=str(ledger.path),
         hint="someone posted it by hand or another program sent it again. Reverse the "
         f"extra ones in Fortnox, then record the one that counts: `bokfor ledger settle {key} "
-        "SERIES NUMBER`.")
+        "SERIES NUMBER`.",
+    )
 
 
 # --- the push ----------------------------------------------------------------------------
@@ -339,41 +367,64 @@ class PushResult:
 class Pusher:
     """Posts a planned, pre-flighted list of vouchers, recording each in the ledger."""
 
-    def __init__(self, client: FortnoxClient, ledger: Ledger, mapping_path: Path, *,
-                 reconcile_delay: float | None = None,
-                 sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        client: FortnoxClient,
+        ledger: Ledger,
+        mapping_path: Path,
+        *,
+        reconcile_delay: float | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.client = client
         self.ledger = ledger
         self.mapping_path = mapping_path
-        self.reconcile_delay = _float_env(ENV_RECONCILE_DELAY, RECONCILE_DELAY) \
-            if reconcile_delay is None else reconcile_delay
+        self.reconcile_delay = (
+            _float_env(ENV_RECONCILE_DELAY, RECONCILE_DELAY)
+            if reconcile_delay is None
+            else reconcile_delay
+        )
         self._sleep = sleep
         self._clock = clock
 
-    def push(self, plan: Plan, registers: Registers | None,
-             notices: list[Notice] | None = None) -> PushResult:
+    def push(
+        self, plan: Plan, registers: Registers | None, notices: list[Notice] | None = None
+    ) -> PushResult:
         """Begin the push's export, build the bodies with keys of this export (replaced
         characters go to `notices`), then post them one by one."""
         start, requests = self._clock(), self.client.requests
         dates = [v.date for v in plan.to_write]
         export_id = self.ledger.begin_push(
-            mapping=self.mapping_path, target=f"fortnox:{_base(self.client)}/3/vouchers",
-            first=min(dates) if dates else None, last=max(dates) if dates else None)
+            mapping=self.mapping_path,
+            target=f"fortnox:{_base(self.client)}/3/vouchers",
+            first=min(dates) if dates else None,
+            last=max(dates) if dates else None,
+        )
         result = PushResult(export_id)
         try:
             items = bodies(plan, registers, notices, context=key_context(export_id))
             for seq, item in enumerate(items):
                 faults.point("push-before-pending")
-                vid = self.ledger.push_pending(export_id, seq, item.voucher, item.records,
-                                               key=item.key, series=item.series,
-                                               year_id=item.year_id, body=item.text)
+                vid = self.ledger.push_pending(
+                    export_id,
+                    seq,
+                    item.voucher,
+                    item.records,
+                    key=item.key,
+                    series=item.series,
+                    year_id=item.year_id,
+                    body=item.text,
+                )
                 faults.point("push-after-pending")
                 try:
                     posted = self._post(item, result)
                 except (FortnoxUnavailable, UncertainPost) as exc:
-                    if isinstance(exc, FortnoxUnavailable) and not isinstance(
-                            exc, UncertainPost) and exc.path == "/3/vouchers":
+                    if (
+                        isinstance(exc, FortnoxUnavailable)
+                        and not isinstance(exc, UncertainPost)
+                        and exc.path == "/3/vouchers"
+                    ):
                         self.ledger.push_dropped(vid)  # certainly not sent
                         raise self._stopped(exc, result, len(items)) from None
                     raise self._interrupted(exc, result, len(items)) from None
@@ -383,9 +434,12 @@ class Pusher:
                     self.ledger.push_dropped(vid)
                     raise self._stopped(exc, result, len(items), item) from None
                 faults.point("push-after-post")
-                self.ledger.push_posted(vid, posted.series, posted.number,
-                                        posted.year if posted.year is not None
-                                        else item.year_id)
+                self.ledger.push_posted(
+                    vid,
+                    posted.series,
+                    posted.number,
+                    posted.year if posted.year is not None else item.year_id,
+                )
                 faults.point("push-after-posted")
                 result.posted.append((item, posted))
         except BokforError as exc:
@@ -410,36 +464,41 @@ class Pusher:
             except UncertainPost as exc:
                 uncertain = exc
             self._sleep(self.reconcile_delay)  # a slow Fortnox may still be committing it
-            found = self.client.find_by_key(item.key, item.voucher.date, item.series,
-                                            year_id=item.year_id)
+            found = self.client.find_by_key(
+                item.key, item.voucher.date, item.series, year_id=item.year_id
+            )
             if len(found) == 1:
                 result.reconciled += 1
                 f = found[0]
-                return PostedVoucher(f.series, f.number,
-                                     f.year if f.year is not None else item.year_id)
+                return PostedVoucher(
+                    f.series, f.number, f.year if f.year is not None else item.year_id
+                )
             if found:
                 raise ambiguous(item.key, item.voucher.date, found, self.ledger)
             # Not there: it was not booked, so the same body (same key) goes again.
         assert uncertain is not None
         raise uncertain
 
-    def _stopped(self, exc: FortnoxError, result: PushResult, total: int,
-                 item: Outgoing | None = None) -> FortnoxError:
+    def _stopped(
+        self, exc: FortnoxError, result: PushResult, total: int, item: Outgoing | None = None
+    ) -> FortnoxError:
         done = len(result.posted)
         which = f" ({item.voucher.date} {item.voucher.text!r}, {item.key})" if item else ""
-        exc.details = [*exc.details,
-                       f"  voucher {done + 1} of {total}{which} was not booked; {done} posted "
-                       "before it are recorded in the ledger, the rest were not sent"]
+        exc.details = [
+            *exc.details,
+            f"  voucher {done + 1} of {total}{which} was not booked; {done} posted "
+            "before it are recorded in the ledger, the rest were not sent",
+        ]
         return exc
 
-    def _interrupted(self, exc: FortnoxError, result: PushResult, total: int
-                     ) -> PushInterrupted:
+    def _interrupted(self, exc: FortnoxError, result: PushResult, total: int) -> PushInterrupted:
         done = len(result.posted)
         return PushInterrupted(
             f"{exc.message}; the push stopped after {done} of {total} vouchers",
             file=str(self.ledger.path),
             hint="run `bokfor push` again when Fortnox answers: it first looks up the "
-            "voucher whose outcome is unknown (by its bokfor key) and never books it twice.")
+            "voucher whose outcome is unknown (by its bokfor key) and never books it twice.",
+        )
 
 
 def _base(client: FortnoxClient) -> str:
@@ -456,9 +515,11 @@ def fortnox_books(client: FortnoxClient, plan: Plan) -> SieDocument:
     day = min(v.date for v in plan.to_write)
     year = next((y for y in client.financial_years() if y.covers(day)), None)
     if year is None:
-        raise FortnoxError(f"Fortnox has no financial year covering {day}",
-                           hint="create the financial year in Fortnox, or compare with a "
-                           "SIE file: --books FILE.se.")
+        raise FortnoxError(
+            f"Fortnox has no financial year covering {day}",
+            hint="create the financial year in Fortnox, or compare with a "
+            "SIE file: --books FILE.se.",
+        )
     return parse(client.sie4(year.id), f"fortnox:/3/sie/4?financialYear={year.id}").document
 
 
@@ -469,8 +530,10 @@ def wire(job: Any, books: Path | None, token_file: Path | None) -> LazyClient:
     """Wire Fortnox into a job: settling interrupted pushes, and `--books fortnox`. The
     client (and so the credentials) is made only when one of them needs it, and first
     checked to open the mapping's company's books."""
-    client = LazyClient(lambda: make_client(token_file), lambda api: check_company(
-        api, job.mapping.company, job.mapping_path))
+    client = LazyClient(
+        lambda: make_client(token_file),
+        lambda api: check_company(api, job.mapping.company, job.mapping_path),
+    )
     job.settle = lambda ledger: settle(ledger, client)
     if books is not None and str(books) == "fortnox":
         job.books = None
@@ -478,8 +541,9 @@ def wire(job: Any, books: Path | None, token_file: Path | None) -> LazyClient:
     return client
 
 
-def prepare(job: Any, client: Callable[[], FortnoxClient], plan: Plan, where: str
-            ) -> Registers | None:
+def prepare(
+    job: Any, client: Callable[[], FortnoxClient], plan: Plan, where: str
+) -> Registers | None:
     """Refuse a plan that must not be posted, then pre-flight every voucher against
     Fortnox's registers (client(): the company is checked first); None: nothing new."""
     from bokfor.convert import check_plan
@@ -494,9 +558,15 @@ def prepare(job: Any, client: Callable[[], FortnoxClient], plan: Plan, where: st
     return registers
 
 
-def push_plan(job: Any, client: Callable[[], FortnoxClient], plan: Plan,
-              state: tuple[int, int, int, int], registers: Registers, where: str,
-              warn: Callable[[list[Notice]], None]) -> PushResult | None:
+def push_plan(
+    job: Any,
+    client: Callable[[], FortnoxClient],
+    plan: Plan,
+    state: tuple[int, int, int, int],
+    registers: Registers,
+    where: str,
+    warn: Callable[[list[Notice]], None],
+) -> PushResult | None:
     """Post a prepared plan under the ledger's lock: settle interrupted pushes, plan again
     if another run exported meanwhile, then post; None when that leaves nothing new."""
     with Ledger.lock(job.ledger_path, job.wait):

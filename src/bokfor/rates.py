@@ -70,8 +70,10 @@ class RateTable:
         before = [d for d, _ in series if d <= day]
         if not before:
             return f"no {currency.upper()} rate on or before {day} in {self.source}"
-        return (f"the latest {currency.upper()} rate before {day} is from {before[-1]}, more than "
-                f"{self.max_age_days} days earlier ({self.source})")
+        return (
+            f"the latest {currency.upper()} rate before {day} is from {before[-1]}, more than "
+            f"{self.max_age_days} days earlier ({self.source})"
+        )
 
 
 def parse_rate(text: str) -> tuple[int, int]:
@@ -90,24 +92,37 @@ def load_rate_file(path: Path, max_age_days: int) -> RateTable:
     """Read `date;currency;rate[;unit]` lines (header required; `,` or `;`; '.' or ',' as
     decimal mark; `unit` 100 for rates quoted per 100 units, as some older series are)."""
     table = RateTable(max_age_days=max_age_days, source=str(path))
-    data = read_regular(path, "a rate file (date;currency;rate)", limit=MAX_BYTES,
-                        error=MappingError, key="currency_rates.file")
+    data = read_regular(
+        path,
+        "a rate file (date;currency;rate)",
+        limit=MAX_BYTES,
+        error=MappingError,
+        key="currency_rates.file",
+    )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InputError("rate file is not UTF-8", file=str(path)) from None
     lines = text.splitlines()
     if not lines:
-        raise InputError("rate file is empty", file=str(path), hint="add a header line "
-                         "`date;currency;rate` and one line per quote.")
+        raise InputError(
+            "rate file is empty",
+            file=str(path),
+            hint="add a header line `date;currency;rate` and one line per quote.",
+        )
     sep = ";" if lines[0].count(";") >= lines[0].count(",") else ","
-    reader = Table(lines, sep, str(path), hint="a rate file has one `date;currency;rate` line "
-                   "per quote.")
+    reader = Table(
+        lines, sep, str(path), hint="a rate file has one `date;currency;rate` line per quote."
+    )
     header = [h.strip().lower() for h in next(reader)]
     missing = [c for c in ("date", "currency", "rate") if c not in header]
     if missing:
-        raise InputError(f"rate file header lacks {', '.join(missing)}", file=str(path), line=1,
-                         hint="the header must be `date;currency;rate` (optionally `;unit`).")
+        raise InputError(
+            f"rate file header lacks {', '.join(missing)}",
+            file=str(path),
+            line=1,
+            hint="the header must be `date;currency;rate` (optionally `;unit`).",
+        )
     at = {name: header.index(name) for name in header}
     for number, row in enumerate(reader, start=2):
         if not any(cell.strip() for cell in row):
@@ -115,23 +130,37 @@ def load_rate_file(path: Path, max_age_days: int) -> RateTable:
         try:
             day = dt.date.fromisoformat(row[at["date"]].strip())
         except (ValueError, IndexError):
-            raise InputError(f"not a date: {row[at['date']] if len(row) > at['date'] else ''!r}",
-                             file=str(path), line=number, column="date",
-                             hint="write YYYY-MM-DD.") from None
+            raise InputError(
+                f"not a date: {row[at['date']] if len(row) > at['date'] else ''!r}",
+                file=str(path),
+                line=number,
+                column="date",
+                hint="write YYYY-MM-DD.",
+            ) from None
         currency = row[at["currency"]].strip().upper()
         try:
             num, den = parse_rate(row[at["rate"]])
         except (ValueError, IndexError) as exc:
-            raise InputError(str(exc), file=str(path), line=number, column="rate",
-                             hint="write SEK per unit, e.g. 11.2345.") from None
+            raise InputError(
+                str(exc),
+                file=str(path),
+                line=number,
+                column="rate",
+                hint="write SEK per unit, e.g. 11.2345.",
+            ) from None
         if "unit" in at and len(row) > at["unit"] and row[at["unit"]].strip():
             unit = row[at["unit"]].strip()
             if not unit.isdigit() or int(unit) == 0:
-                raise InputError(f"unit {unit!r} is not a whole number", file=str(path),
-                                 line=number, column="unit")
+                raise InputError(
+                    f"unit {unit!r} is not a whole number",
+                    file=str(path),
+                    line=number,
+                    column="unit",
+                )
             den *= int(unit)
         table.quotes.setdefault(currency, []).append(
-            (day, Rate(currency, num, den, row[at["rate"]].strip(), day)))
+            (day, Rate(currency, num, den, row[at["rate"]].strip(), day))
+        )
     for series in table.quotes.values():
         series.sort(key=lambda item: item[0])
     return table

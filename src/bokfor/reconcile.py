@@ -19,8 +19,16 @@ from bokfor.sources import Schema
 
 # Row kinds (Stripe `type` in Dashboard exports, `reporting_category` in Reports).
 CHARGES = frozenset({"charge", "payment", "validation"})
-REFUNDS = frozenset({"refund", "payment_refund", "refund_failure", "partial_capture_reversal",
-                     "payment_failure_refund", "charge_failure"})
+REFUNDS = frozenset(
+    {
+        "refund",
+        "payment_refund",
+        "refund_failure",
+        "partial_capture_reversal",
+        "payment_failure_refund",
+        "charge_failure",
+    }
+)
 DISPUTES = frozenset({"adjustment", "dispute", "dispute_reversal"})
 FEE_ROWS = frozenset({"stripe_fee", "fee", "tax", "network_cost", "stripe_fx_fee"})
 # The payout itself. A failed, cancelled or reversed payout returns money to the balance,
@@ -70,8 +78,9 @@ class Reconciliation:
         return [p for p in self.payouts if p.payout is None]
 
 
-def reconcile(rows: Iterable[Row], schema: Schema,
-              amounts: dict[str, tuple[int, int, dt.date]] | None = None) -> Reconciliation:
+def reconcile(
+    rows: Iterable[Row], schema: Schema, amounts: dict[str, tuple[int, int, dt.date]] | None = None
+) -> Reconciliation:
     """`amounts`: payout id -> (amount, fee, date) from a payouts export, for payouts the rows'
     export does not hold."""
     key_field = schema.group_keys["per_payout"]
@@ -123,8 +132,12 @@ def payout_amounts(rows: Iterable[Row]) -> dict[str, tuple[int, int, dt.date]]:
     return out
 
 
-def summary_differences(result: Reconciliation, activity: int, payouts: int,
-                        amounts: dict[str, tuple[int, int, dt.date]] | None) -> list[str]:
+def summary_differences(
+    result: Reconciliation,
+    activity: int,
+    payouts: int,
+    amounts: dict[str, tuple[int, int, dt.date]] | None,
+) -> list[str]:
     """Compare with the balance summary's activity and payouts (negative there). Payouts are
     summed from the payouts export when given (an instant payout sweeps no rows), else from
     the inputs' own payout rows."""
@@ -165,8 +178,9 @@ class BankMatch:
     last: dt.date | None = None
 
 
-def match_bank(payouts: Iterable[PayoutCheck], bank_rows: Iterable[Row],
-               pattern: str = r"(?i)stripe") -> BankMatch:
+def match_bank(
+    payouts: Iterable[PayoutCheck], bank_rows: Iterable[Row], pattern: str = r"(?i)stripe"
+) -> BankMatch:
     """Match each payout to one bank line: the same amount (money into the account), booked
     from a day before to a week after the payout, whose text or counterparty names Stripe.
     The earliest fitting line wins; a line is used once. Amount and text must both fit: an
@@ -189,14 +203,25 @@ def match_bank(payouts: Iterable[PayoutCheck], bank_rows: Iterable[Row],
             continue  # unknown amount (a Report without --payouts), or a failed payout
         earliest = payout.date - dt.timedelta(days=BANK_DAYS_BEFORE)
         latest = payout.date + dt.timedelta(days=BANK_DAYS_AFTER)
-        found = next((i for i, r in enumerate(lines) if i not in used
-                      and r.amounts["amount"] == payout.payout and earliest <= r.date <= latest),
-                     None)
+        found = next(
+            (
+                i
+                for i, r in enumerate(lines)
+                if i not in used
+                and r.amounts["amount"] == payout.payout
+                and earliest <= r.date <= latest
+            ),
+            None,
+        )
         if found is not None:
             used.add(found)
             result.matched[payout.payout_id] = lines[found]
-        elif result.first is not None and result.last is not None \
-                and result.first <= earliest and latest <= result.last:
+        elif (
+            result.first is not None
+            and result.last is not None
+            and result.first <= earliest
+            and latest <= result.last
+        ):
             result.missing.append(payout)
         else:
             result.outside.append(payout)

@@ -21,8 +21,7 @@ from bokfor.plan import CHANGED, EXPORTED, NEW, UNMAPPED, Entry, InputSummary, P
 from bokfor.sie.model import SieDocument
 from bokfor.sie.writer import render
 
-STATUS_WORDS = {NEW: "new", EXPORTED: "already exported", CHANGED: "changed",
-                UNMAPPED: "unmapped"}
+STATUS_WORDS = {NEW: "new", EXPORTED: "already exported", CHANGED: "changed", UNMAPPED: "unmapped"}
 
 
 def counts_line(plan: Plan) -> str:
@@ -30,13 +29,17 @@ def counts_line(plan: Plan) -> str:
     entries), `~` and `!` rows, as each input's line does (the table has an entry a changed
     row, and a `!` entry a kind of unmapped row that says how many rows it holds)."""
     corrections = len(plan.to_write) - plan.count(NEW)
-    vouchers = [f"{plan.count(NEW)} verifikationer to add (+)",
-                f"{plan.count(EXPORTED)} already exported (=)"]
+    vouchers = [
+        f"{plan.count(NEW)} verifikationer to add (+)",
+        f"{plan.count(EXPORTED)} already exported (=)",
+    ]
     if corrections:
         vouchers.append(f"{corrections} corrections")
     changed, unmapped = plan.count(CHANGED), unmapped_rows(plan)
-    return (f"Plan: {', '.join(vouchers)}; {changed} {_rows(changed)} changed (~), "
-            f"{unmapped} {_rows(unmapped)} unmapped (!)")
+    return (
+        f"Plan: {', '.join(vouchers)}; {changed} {_rows(changed)} changed (~), "
+        f"{unmapped} {_rows(unmapped)} unmapped (!)"
+    )
 
 
 def unmapped_rows(plan: Plan) -> int:
@@ -53,24 +56,28 @@ def nothing_new(plan: Plan | None) -> tuple[str, str]:
     `no-bookable-rows`) and a sentence: every row exported before, or no row to book at all
     (an empty statement, a file of failed payments, an open settlement period, rows waiting
     for their payout) — never the first said of the second."""
-    if plan is None or any(s.exported or s.changed for s in plan.inputs) \
-            or plan.count(EXPORTED):
+    if plan is None or any(s.exported or s.changed for s in plan.inputs) or plan.count(EXPORTED):
         empty = ", ".join(s.path for s in plan.inputs if not s.rows) if plan else ""
         return "exported", "Nothing new: every row was exported before" + (
-            f" (and there are no transactions in {empty})" if empty else "") + \
-            "; nothing written."
+            f" (and there are no transactions in {empty})" if empty else ""
+        ) + "; nothing written."
     files = ", ".join(s.path for s in plan.inputs)
     if not any(s.rows for s in plan.inputs):
-        return "no-transactions", f"Nothing to book: no transactions in {files}; nothing " \
-            "written."
-    why = [f"{n} {what}" for n, what in (
-        (sum(s.pending for s in plan.inputs), "waiting for their payout"),
-        (sum(s.outside for s in plan.inputs), "outside --from/--to"),
-        (sum(s.zero for s in plan.inputs), "with amount 0.00"),
-        (sum(sum(s.skipped.values()) for s in plan.inputs), "skipped by rules"),
-        (sum(sum(s.also.values()) for s in plan.inputs), "also in an earlier input")) if n]
-    return "no-bookable-rows", (f"Nothing to book: no bookable rows in {files} "
-                                f"({', '.join(why)}); nothing written.")
+        return "no-transactions", f"Nothing to book: no transactions in {files}; nothing written."
+    why = [
+        f"{n} {what}"
+        for n, what in (
+            (sum(s.pending for s in plan.inputs), "waiting for their payout"),
+            (sum(s.outside for s in plan.inputs), "outside --from/--to"),
+            (sum(s.zero for s in plan.inputs), "with amount 0.00"),
+            (sum(sum(s.skipped.values()) for s in plan.inputs), "skipped by rules"),
+            (sum(sum(s.also.values()) for s in plan.inputs), "also in an earlier input"),
+        )
+        if n
+    ]
+    return "no-bookable-rows", (
+        f"Nothing to book: no bookable rows in {files} ({', '.join(why)}); nothing written."
+    )
 
 
 def show_plan(console: Console, plan: Plan, accounts: dict[str, str], limit: int | None) -> None:
@@ -84,21 +91,34 @@ def show_plan(console: Console, plan: Plan, accounts: dict[str, str], limit: int
     for s in plan.inputs:
         console.print(input_line(s), markup=False)
     if len(plan.parts) > 1:
-        console.print("One file a fiscal year: " + ", ".join(
-            f"{year_label(p.year)} ({len(p.indices)} verifikationer)" for p in plan.parts),
-            markup=False)
+        console.print(
+            "One file a fiscal year: "
+            + ", ".join(
+                f"{year_label(p.year)} ({len(p.indices)} verifikationer)" for p in plan.parts
+            ),
+            markup=False,
+        )
     if plan.missing_accounts:
-        console.print(f"Not in the books' chart of accounts: {', '.join(plan.missing_accounts)}",
-                      markup=False)
+        console.print(
+            f"Not in the books' chart of accounts: {', '.join(plan.missing_accounts)}", markup=False
+        )
     console.print(counts_line(plan))
 
 
 def input_line(s: InputSummary) -> str:
     """One input of the plan: its rows, and what became of them."""
-    extra = [f"{n} {what}" for n, what in (
-        (s.exported, "already exported"), (s.changed, "changed"), (s.unmapped, "unmapped"),
-        (s.outside, "outside --from/--to"), (s.zero, "with amount 0.00"),
-        (s.pending, "waiting for their payout")) if n]
+    extra = [
+        f"{n} {what}"
+        for n, what in (
+            (s.exported, "already exported"),
+            (s.changed, "changed"),
+            (s.unmapped, "unmapped"),
+            (s.outside, "outside --from/--to"),
+            (s.zero, "with amount 0.00"),
+            (s.pending, "waiting for their payout"),
+        )
+        if n
+    ]
     extra += [f"{n} skipped by rule {name!r}" for name, n in s.skipped.items()]
     extra += [f"{n} also in {path}" for path, n in s.also.items()]
     note = f" ({', '.join(extra)})" if extra else ""
@@ -108,8 +128,13 @@ def input_line(s: InputSummary) -> str:
 def _entries_table(entries: list[Entry], accounts: dict[str, str], limit: int | None) -> Table:
     table = Table(title="Verifikationer", header_style="bold")
     columns: tuple[tuple[str, JustifyMethod], ...] = (
-        ("", "left"), ("Datum", "left"), ("Text / konto", "left"), ("Debet", "right"),
-        ("Kredit", "right"), ("Dimensioner", "left"))
+        ("", "left"),
+        ("Datum", "left"),
+        ("Text / konto", "left"),
+        ("Debet", "right"),
+        ("Kredit", "right"),
+        ("Dimensioner", "left"),
+    )
     for name, justify in columns:
         table.add_column(name, justify=justify)
     for entry in entries if limit is None else entries[:limit]:
@@ -118,8 +143,11 @@ def _entries_table(entries: list[Entry], accounts: dict[str, str], limit: int | 
             table.add_row(entry.status, "", escape(entry.detail), "", "", "")
             table.add_section()
             continue
-        title = f"[bold]{escape(f'{v.series} {v.text}')}[/bold]" if entry.status != CHANGED \
+        title = (
+            f"[bold]{escape(f'{v.series} {v.text}')}[/bold]"
+            if entry.status != CHANGED
             else f"[bold]{escape(entry.detail)}[/bold]"
+        )
         if entry.possibly_booked:
             title += f"  [yellow]possibly booked by hand: {escape(entry.possibly_booked)}[/yellow]"
         table.add_row(entry.status, v.date.isoformat(), title, "", "", "")
@@ -132,28 +160,43 @@ def _entries_table(entries: list[Entry], accounts: dict[str, str], limit: int | 
     return table
 
 
-def _add_lines(table: Table, lines: tuple[Line, ...], accounts: dict[str, str], prefix: str
-               ) -> None:
+def _add_lines(
+    table: Table, lines: tuple[Line, ...], accounts: dict[str, str], prefix: str
+) -> None:
     for line in lines:
         label = f"  {prefix}{line.account} {accounts.get(line.account, '')}"[:48]
         if line.text:
             label += f" · {line.text}"
-        table.add_row("", "", escape(label), format_sek(line.amount) if line.amount > 0 else "",
-                      format_sek(-line.amount) if line.amount < 0 else "",
-                      escape(" ".join(f"{d}:{o}" for d, o in line.dims)))
+        table.add_row(
+            "",
+            "",
+            escape(label),
+            format_sek(line.amount) if line.amount > 0 else "",
+            format_sek(-line.amount) if line.amount < 0 else "",
+            escape(" ".join(f"{d}:{o}" for d, o in line.dims)),
+        )
 
 
 def _totals_table(vouchers: list[Voucher], accounts: dict[str, str]) -> Table:
     table = Table(title="Summa per konto (att skriva)", header_style="bold")
     columns: tuple[tuple[str, JustifyMethod], ...] = (
-        ("Konto", "left"), ("Namn", "left"), ("Debet", "right"), ("Kredit", "right"),
-        ("Netto", "right"))
+        ("Konto", "left"),
+        ("Namn", "left"),
+        ("Debet", "right"),
+        ("Kredit", "right"),
+        ("Netto", "right"),
+    )
     for name, justify in columns:
         table.add_column(name, justify=justify)
     sums = totals(vouchers)
     for account, (d, c) in sums.items():
-        table.add_row(account, escape(accounts.get(account, "")), format_sek(d), format_sek(c),
-                      format_sek(d - c))
+        table.add_row(
+            account,
+            escape(accounts.get(account, "")),
+            format_sek(d),
+            format_sek(c),
+            format_sek(d - c),
+        )
     td, tc = sum(d for d, _ in sums.values()), sum(c for _, c in sums.values())
     table.add_section()
     table.add_row("", "Summa", format_sek(td), format_sek(tc), format_sek(td - tc))
@@ -168,17 +211,29 @@ def plan_json(plan: Plan) -> dict[str, Any]:
     `counts` counts as the text does: new and exported verifikationer, changed and unmapped
     rows."""
     return {
-        "counts": {"new": plan.count(NEW), "exported": plan.count(EXPORTED),
-                   "changed": plan.count(CHANGED), "unmapped": unmapped_rows(plan),
-                   "to_write": len(plan.to_write)},
+        "counts": {
+            "new": plan.count(NEW),
+            "exported": plan.count(EXPORTED),
+            "changed": plan.count(CHANGED),
+            "unmapped": unmapped_rows(plan),
+            "to_write": len(plan.to_write),
+        },
         "entries": [_entry_json(e) for e in plan.entries],
         "to_write": [_voucher_json(v) for v in plan.to_write],
-        "totals": {a: {"debit": format_sie(d), "credit": format_sie(c)}
-                   for a, (d, c) in totals(plan.to_write).items()},
+        "totals": {
+            a: {"debit": format_sie(d), "credit": format_sie(c)}
+            for a, (d, c) in totals(plan.to_write).items()
+        },
         "inputs": [vars(s) for s in plan.inputs],
-        "years": [{"year": year_label(p.year), "first": p.year.start.isoformat(),
-                   "last": p.year.end.isoformat(), "vouchers": len(p.indices)}
-                  for p in plan.parts],
+        "years": [
+            {
+                "year": year_label(p.year),
+                "first": p.year.start.isoformat(),
+                "last": p.year.end.isoformat(),
+                "vouchers": len(p.indices),
+            }
+            for p in plan.parts
+        ],
         "missing_accounts": plan.missing_accounts,
         "notices": [str(n) for n in plan.notices],
     }
@@ -198,13 +253,23 @@ def _entry_json(entry: Entry) -> dict[str, Any]:
 
 
 def _voucher_json(v: Voucher) -> dict[str, Any]:
-    return {"series": v.series, "number": v.number, "date": v.date.isoformat(), "text": v.text,
-            "lines": [_line_json(line) for line in v.lines], "source_keys": list(v.source_keys)}
+    return {
+        "series": v.series,
+        "number": v.number,
+        "date": v.date.isoformat(),
+        "text": v.text,
+        "lines": [_line_json(line) for line in v.lines],
+        "source_keys": list(v.source_keys),
+    }
 
 
 def _line_json(line: Line) -> dict[str, Any]:
-    return {"account": line.account, "amount": format_sie(line.amount),
-            "dims": {str(d): o for d, o in line.dims}, "text": line.text}
+    return {
+        "account": line.account,
+        "amount": format_sie(line.amount),
+        "dims": {str(d): o for d, o in line.dims},
+        "text": line.text,
+    }
 
 
 def dumps(data: Any) -> str:
@@ -214,8 +279,14 @@ def dumps(data: Any) -> str:
 # -- diff ------------------------------------------------------------------------------
 
 
-def period_diff(plan: Plan, mapping: Mapping, ledger_path: Path, generated: dt.date,
-                first: dt.date | None, last: dt.date | None) -> str:
+def period_diff(
+    plan: Plan,
+    mapping: Mapping,
+    ledger_path: Path,
+    generated: dt.date,
+    first: dt.date | None,
+    last: dt.date | None,
+) -> str:
     """Unified diff of the period's SIE text: as exported before -> after this run."""
     dates = [e.voucher.date for e in plan.entries if e.voucher] + [v.date for v in plan.to_write]
     if not dates:
@@ -229,12 +300,19 @@ def period_diff(plan: Plan, mapping: Mapping, ledger_path: Path, generated: dt.d
     after = sorted(before + plan.to_write, key=lambda v: v.date)
 
     def text(vouchers: list[Voucher]) -> list[str]:
-        doc = SieDocument(company=mapping.company, generated=generated, accounts=mapping.accounts,
-                          dimensions=mapping.dimensions, objects=mapping.objects,
-                          vouchers=vouchers)
+        doc = SieDocument(
+            company=mapping.company,
+            generated=generated,
+            accounts=mapping.accounts,
+            dimensions=mapping.dimensions,
+            objects=mapping.objects,
+            vouchers=vouchers,
+        )
         data, _ = render(doc, text_limit=mapping.text_limit)
         return data.decode("cp437").replace("\r\n", "\n").splitlines(keepends=True)
 
-    return "".join(difflib.unified_diff(
-        text(before), text(after), fromfile=f"exported {first}..{last}",
-        tofile="after this run"))
+    return "".join(
+        difflib.unified_diff(
+            text(before), text(after), fromfile=f"exported {first}..{last}", tofile="after this run"
+        )
+    )

@@ -37,54 +37,86 @@ def payouts(plan: Plan, mapping: Mapping) -> list[tuple[str, Reconciliation]]:
         return (r for r in src.read(Path(path), mapping.timezone) if isinstance(r, Row))
 
     sources = [(s.path, get_source(s.source, mapping.formats)) for s in plan.inputs]
-    amounts = {k: v for path, src in sources if src.name == stripe_payouts.SOURCE.name
-               for k, v in payout_amounts(rows(path, src)).items()} or None
-    return [(path, reconcile(rows(path, src), src.schema, amounts)) for path, src in sources
-            if "per_payout" in src.schema.group_keys and src.schema.unmapped_fields]
+    amounts = {
+        k: v
+        for path, src in sources
+        if src.name == stripe_payouts.SOURCE.name
+        for k, v in payout_amounts(rows(path, src)).items()
+    } or None
+    return [
+        (path, reconcile(rows(path, src), src.schema, amounts))
+        for path, src in sources
+        if "per_payout" in src.schema.group_keys and src.schema.unmapped_fields
+    ]
 
 
-def review_page(plan: Plan, mapping: Mapping, generated: dt.date,
-                reconciliations: list[tuple[str, Reconciliation]]) -> str:
+def review_page(
+    plan: Plan,
+    mapping: Mapping,
+    generated: dt.date,
+    reconciliations: list[tuple[str, Reconciliation]],
+) -> str:
     """The page, as text (deterministic: the same plan gives the same page)."""
     company = mapping.company
     orgnr = f" ({company.orgnr})" if company.orgnr else ""
     accounts = mapping.accounts
-    body = [f"<h1>Plan: {esc(company.name)}{esc(orgnr)}</h1>",
-            '<p class="meta">' + "<br>".join(esc(line) for line in (
+    body = [
+        f"<h1>Plan: {esc(company.name)}{esc(orgnr)}</h1>",
+        '<p class="meta">'
+        + "<br>".join(
+            esc(line)
+            for line in (
                 f"Mapping: {mapping.file}",
                 f"Upprättad: {generated.isoformat()} (written by bokfor; nothing is booked "
                 "until convert runs)",
-                *(f"Räkenskapsår {year_label(p.year)}: {p.year.start} – {p.year.end}, "
-                  f"{len(p.indices)} verifikationer" for p in plan.parts))) + "</p>",
-            f'<p class="counts"><strong>{esc(counts_line(plan))}</strong></p>',
-            _legend()]
+                *(
+                    f"Räkenskapsår {year_label(p.year)}: {p.year.start} – {p.year.end}, "
+                    f"{len(p.indices)} verifikationer"
+                    for p in plan.parts
+                ),
+            )
+        )
+        + "</p>",
+        f'<p class="counts"><strong>{esc(counts_line(plan))}</strong></p>',
+        _legend(),
+    ]
     body += _problems(plan)
     body += _charts(plan.to_write, reconciliations)
     body.append(f'<h2 id="verifikationer">Verifikationer ({len(plan.entries)})</h2>')
     body += [_entry(n, e, accounts, mapping) for n, e in enumerate(plan.entries, 1)]
     if plan.to_write:
-        body += ['<h2 id="konton">Summa per konto (att skriva)</h2>',
-                 _totals(plan.to_write, accounts)]
+        body += [
+            '<h2 id="konton">Summa per konto (att skriva)</h2>',
+            _totals(plan.to_write, accounts),
+        ]
     if reconciliations:
         body.append('<h2 id="utbetalningar">Utbetalningar</h2>')
         body += [_payouts(path, r) for path, r in reconciliations]
-    body.append('<h2 id="indata">Indata</h2><ul>' + "".join(
-        f"<li>{esc(input_line(s))}</li>" for s in plan.inputs) + "</ul>")
+    body.append(
+        '<h2 id="indata">Indata</h2><ul>'
+        + "".join(f"<li>{esc(input_line(s))}</li>" for s in plan.inputs)
+        + "</ul>"
+    )
     return page(f"Plan: {company.name}", body)
 
 
-def write_review(path: Path, plan: Plan, mapping: Mapping, generated: dt.date,
-                 option: str = "--html") -> Path:
+def write_review(
+    path: Path, plan: Plan, mapping: Mapping, generated: dt.date, option: str = "--html"
+) -> Path:
     """Write the review page of `plan` to `path` (atomically; never over a directory or a
     FIFO); returns where it went."""
-    return write_page(path, review_page(plan, mapping, generated, payouts(plan, mapping)),
-                      option)
+    return write_page(path, review_page(plan, mapping, generated, payouts(plan, mapping)), option)
 
 
 def _legend() -> str:
-    return '<p class="legend">' + " ".join(
-        f'<span class="s-{CLASSES[s]}"><span class="sign">{esc(s)}</span>{esc(w)}</span>'
-        for s, w in STATUS_WORDS.items()) + "</p>"
+    return (
+        '<p class="legend">'
+        + " ".join(
+            f'<span class="s-{CLASSES[s]}"><span class="sign">{esc(s)}</span>{esc(w)}</span>'
+            for s, w in STATUS_WORDS.items()
+        )
+        + "</p>"
+    )
 
 
 def _problems(plan: Plan) -> list[str]:
@@ -94,21 +126,29 @@ def _problems(plan: Plan) -> list[str]:
     if plan.errors:
         out.append('<h2 id="att-rätta">Att rätta</h2>')
         for error in plan.errors:
-            out.append(f'<div class="error"><p><span class="sign s-unmapped">!</span>'
-                       f"{esc(str(error))}</p>"
-                       + (f"<pre>{esc(chr(10).join(error.details))}</pre>"
-                          if error.details else "") + "</div>")
+            out.append(
+                f'<div class="error"><p><span class="sign s-unmapped">!</span>'
+                f"{esc(str(error))}</p>"
+                + (f"<pre>{esc(chr(10).join(error.details))}</pre>" if error.details else "")
+                + "</div>"
+            )
     if plan.notices:
-        out.append('<h2 id="varningar">Varningar</h2><ul>' + "".join(
-            f"<li>{esc(str(n))}</li>" for n in plan.notices) + "</ul>")
+        out.append(
+            '<h2 id="varningar">Varningar</h2><ul>'
+            + "".join(f"<li>{esc(str(n))}</li>" for n in plan.notices)
+            + "</ul>"
+        )
     if plan.missing_accounts:
-        out.append(f'<p class="note">Not in the books\' chart of accounts: '
-                   f"{esc(', '.join(plan.missing_accounts))}</p>")
+        out.append(
+            f'<p class="note">Not in the books\' chart of accounts: '
+            f"{esc(', '.join(plan.missing_accounts))}</p>"
+        )
     return out
 
 
-def _charts(vouchers: list[Voucher], reconciliations: list[tuple[str, Reconciliation]]
-            ) -> list[str]:
+def _charts(
+    vouchers: list[Voucher], reconciliations: list[tuple[str, Reconciliation]]
+) -> list[str]:
     """Sales (class 3 accounts) and moms (26xx) per day of the verifikationer to write,
     net of reversals; Stripe's fees per payout."""
     sales: dict[dt.date, int] = defaultdict(int)
@@ -122,17 +162,27 @@ def _charts(vouchers: list[Voucher], reconciliations: list[tuple[str, Reconcilia
     charts = []
     days = sorted(set(sales) | set(vat))
     if any(sales.values()) or any(vat.values()):
-        charts.append(bar_chart([d.isoformat()[5:] for d in days],
-                                [("Försäljning", [sales[d] for d in days]),
-                                 ("Moms", [vat[d] for d in days])],
-                                "Försäljning och moms per dag (att skriva)"))
+        charts.append(
+            bar_chart(
+                [d.isoformat()[5:] for d in days],
+                [("Försäljning", [sales[d] for d in days]), ("Moms", [vat[d] for d in days])],
+                "Försäljning och moms per dag (att skriva)",
+            )
+        )
     paid = [p for _, r in reconciliations for p in r.payouts]
     if paid:
-        charts.append(bar_chart([p.date.isoformat()[5:] if p.date else p.payout_id[-6:]
-                                 for p in paid], [("Avgifter", [p.fees for p in paid])],
-                                "Avgifter per utbetalning"))
-    return ['<h2 id="diagram">Diagram</h2><div class="charts">' + "".join(charts) + "</div>"] \
-        if charts else []
+        charts.append(
+            bar_chart(
+                [p.date.isoformat()[5:] if p.date else p.payout_id[-6:] for p in paid],
+                [("Avgifter", [p.fees for p in paid])],
+                "Avgifter per utbetalning",
+            )
+        )
+    return (
+        ['<h2 id="diagram">Diagram</h2><div class="charts">' + "".join(charts) + "</div>"]
+        if charts
+        else []
+    )
 
 
 def _entry(n: int, entry: Entry, accounts: dict[str, str], mapping: Mapping) -> str:
@@ -140,81 +190,147 @@ def _entry(n: int, entry: Entry, accounts: dict[str, str], mapping: Mapping) -> 
     sign = f'<span class="sign">{esc(entry.status)}</span> '
     v = entry.voucher
     if entry.status == UNMAPPED or v is None:
-        return (f'<section class="voucher s-{klass}" id="v{n}" data-status="{esc(entry.status)}">'
-                f"<h3>{sign}{esc(entry.detail)}</h3><p>No rule matches these rows: see "
-                '<a href="#att-rätta">Att rätta</a> for the rules to add.</p></section>')
+        return (
+            f'<section class="voucher s-{klass}" id="v{n}" data-status="{esc(entry.status)}">'
+            f"<h3>{sign}{esc(entry.detail)}</h3><p>No rule matches these rows: see "
+            '<a href="#att-rätta">Att rätta</a> for the rules to add.</p></section>'
+        )
     title = entry.detail if entry.status == CHANGED else f"{v.series} {v.text}"
     rows = len(v.source_keys)
     meta = [STATUS_WORDS[entry.status], f"{rows} {'rad' if rows == 1 else 'rader'}"]
     if v.rule:
         meta.append(f"regel {v.rule}")
-    head = (f'<section class="voucher s-{klass}" id="v{n}" data-status="{esc(entry.status)}" '
-            f'data-date="{v.date.isoformat()}" data-series="{esc(v.series)}">'
-            f"<h3>{sign}{v.date.isoformat()} · {esc(title)}</h3>"
-            f'<p class="meta">{esc(", ".join(meta))}</p>')
+    head = (
+        f'<section class="voucher s-{klass}" id="v{n}" data-status="{esc(entry.status)}" '
+        f'data-date="{v.date.isoformat()}" data-series="{esc(v.series)}">'
+        f"<h3>{sign}{v.date.isoformat()} · {esc(title)}</h3>"
+        f'<p class="meta">{esc(", ".join(meta))}</p>'
+    )
     if entry.possibly_booked:
         head += f'<p class="note">possibly booked by hand: {esc(entry.possibly_booked)}</p>'
     if entry.status == CHANGED:
-        now = _lines(v.lines, accounts, mapping) if v.lines else \
-            "<p>Not booked again unless the run is given --correct (a reversal of what was " \
+        now = (
+            _lines(v.lines, accounts, mapping)
+            if v.lines
+            else "<p>Not booked again unless the run is given --correct (a reversal of what was "
             "booked, then the new booking).</p>"
-        return (head + "<p>före (as exported):</p>" + _lines(entry.previous, accounts, mapping)
-                + "<p>nu (as booked now):</p>" + now + "</section>")
+        )
+        return (
+            head
+            + "<p>före (as exported):</p>"
+            + _lines(entry.previous, accounts, mapping)
+            + "<p>nu (as booked now):</p>"
+            + now
+            + "</section>"
+        )
     return head + _lines(v.lines, accounts, mapping) + "</section>"
 
 
 def _lines(lines: tuple[Line, ...], accounts: dict[str, str], mapping: Mapping) -> str:
-    rows = [(line.account, accounts.get(line.account, ""), line.text,
-             kr(line.amount) if line.amount > 0 else "", kr(-line.amount) if line.amount < 0
-             else "", _dims(line, mapping)) for line in lines]
+    rows = [
+        (
+            line.account,
+            accounts.get(line.account, ""),
+            line.text,
+            kr(line.amount) if line.amount > 0 else "",
+            kr(-line.amount) if line.amount < 0 else "",
+            _dims(line, mapping),
+        )
+        for line in lines
+    ]
     debit = sum(line.amount for line in lines if line.amount > 0)
     credit = -sum(line.amount for line in lines if line.amount < 0)
-    body = table(("Konto", "Namn", "Text", "Debet", "Kredit", "Dimensioner"), rows,
-                 numeric=(3, 4), cls="lines")
-    return body.replace("</tbody>", f'<tr class="sum"><td></td><td>Summa</td><td></td>'
-                        f'<td class="num">{format_sek(debit)}</td>'
-                        f'<td class="num">{format_sek(credit)}</td><td></td></tr></tbody>')
+    body = table(
+        ("Konto", "Namn", "Text", "Debet", "Kredit", "Dimensioner"),
+        rows,
+        numeric=(3, 4),
+        cls="lines",
+    )
+    return body.replace(
+        "</tbody>",
+        f'<tr class="sum"><td></td><td>Summa</td><td></td>'
+        f'<td class="num">{format_sek(debit)}</td>'
+        f'<td class="num">{format_sek(credit)}</td><td></td></tr></tbody>',
+    )
 
 
 def _dims(line: Line, mapping: Mapping) -> str:
-    return " ".join(f"{d}:{o}" + (f" ({mapping.objects[(d, o)]})" if (d, o) in mapping.objects
-                                  else "") for d, o in line.dims)
+    return " ".join(
+        f"{d}:{o}" + (f" ({mapping.objects[(d, o)]})" if (d, o) in mapping.objects else "")
+        for d, o in line.dims
+    )
 
 
 def _totals(vouchers: list[Voucher], accounts: dict[str, str]) -> str:
     sums = totals(vouchers)
-    rows = [f'<tr data-account="{esc(a)}" data-debit="{d}" data-credit="{c}"><td>{esc(a)}</td>'
-            f'<td>{esc(accounts.get(a, ""))}</td><td class="num">{format_sek(d)}</td>'
-            f'<td class="num">{format_sek(c)}</td><td class="num">{format_sek(d - c)}</td></tr>'
-            for a, (d, c) in sums.items()]
+    rows = [
+        f'<tr data-account="{esc(a)}" data-debit="{d}" data-credit="{c}"><td>{esc(a)}</td>'
+        f'<td>{esc(accounts.get(a, ""))}</td><td class="num">{format_sek(d)}</td>'
+        f'<td class="num">{format_sek(c)}</td><td class="num">{format_sek(d - c)}</td></tr>'
+        for a, (d, c) in sums.items()
+    ]
     td, tc = sum(d for d, _ in sums.values()), sum(c for _, c in sums.values())
-    return ('<table class="totals"><thead><tr><th>Konto</th><th>Namn</th>'
-            '<th class="num">Debet</th><th class="num">Kredit</th><th class="num">Netto</th>'
-            "</tr></thead>\n<tbody>\n" + "\n".join(rows) +
-            f'\n<tr class="sum"><td></td><td>Summa</td><td class="num">{format_sek(td)}</td>'
-            f'<td class="num">{format_sek(tc)}</td><td class="num">{format_sek(td - tc)}</td>'
-            "</tr></tbody></table>")
+    return (
+        '<table class="totals"><thead><tr><th>Konto</th><th>Namn</th>'
+        '<th class="num">Debet</th><th class="num">Kredit</th><th class="num">Netto</th>'
+        "</tr></thead>\n<tbody>\n"
+        + "\n".join(rows)
+        + f'\n<tr class="sum"><td></td><td>Summa</td><td class="num">{format_sek(td)}</td>'
+        f'<td class="num">{format_sek(tc)}</td><td class="num">{format_sek(td - tc)}</td>'
+        "</tr></tbody></table>"
+    )
 
 
 def _payouts(path: str, result: Reconciliation) -> str:
-    rows = [(p.payout_id, str(p.date or ""), format_sek(p.charges), format_sek(p.fees),
-             format_sek(p.refunds), format_sek(p.disputes), format_sek(p.other),
-             format_sek(p.net), "?" if p.payout is None else format_sek(p.payout + p.payout_fee),
-             "?" if p.difference is None else format_sek(p.difference))
-            for p in result.payouts]
-    out = [f"<h3>{esc(path)}</h3>", table(
-        ("Utbetalning", "Datum", "Försäljning", "Avgifter", "Återbet.", "Tvister", "Övrigt",
-         "Netto", "Utbetalt", "Differens"), rows, numeric=range(2, 10), cls="payouts")]
+    rows = [
+        (
+            p.payout_id,
+            str(p.date or ""),
+            format_sek(p.charges),
+            format_sek(p.fees),
+            format_sek(p.refunds),
+            format_sek(p.disputes),
+            format_sek(p.other),
+            format_sek(p.net),
+            "?" if p.payout is None else format_sek(p.payout + p.payout_fee),
+            "?" if p.difference is None else format_sek(p.difference),
+        )
+        for p in result.payouts
+    ]
+    out = [
+        f"<h3>{esc(path)}</h3>",
+        table(
+            (
+                "Utbetalning",
+                "Datum",
+                "Försäljning",
+                "Avgifter",
+                "Återbet.",
+                "Tvister",
+                "Övrigt",
+                "Netto",
+                "Utbetalt",
+                "Differens",
+            ),
+            rows,
+            numeric=range(2, 10),
+            cls="payouts",
+        ),
+    ]
     if result.off:
-        out.append(f'<p class="off">{len(result.off)} payouts do not add up: rows are missing '
-                   "from the export or it was edited (bokfor reconcile says more).</p>")
+        out.append(
+            f'<p class="off">{len(result.off)} payouts do not add up: rows are missing '
+            "from the export or it was edited (bokfor reconcile says more).</p>"
+        )
     elif result.unchecked:
-        out.append(f"<p>{len(result.unchecked)} payouts (?) are not in this export: give the "
-                   "payouts export too to check them.</p>")
+        out.append(
+            f"<p>{len(result.unchecked)} payouts (?) are not in this export: give the "
+            "payouts export too to check them.</p>"
+        )
     else:
-        out.append(f'<p class="ok">All {len(result.payouts)} payouts add up (difference '
-                   "0,00).</p>")
+        out.append(f'<p class="ok">All {len(result.payouts)} payouts add up (difference 0,00).</p>')
     if result.unpaid:
-        out.append(f"<p>{result.unpaid} rows not yet paid out (net "
-                   f"{format_sek(result.unpaid_net)})</p>")
+        out.append(
+            f"<p>{result.unpaid} rows not yet paid out (net {format_sek(result.unpaid_net)})</p>"
+        )
     return "".join(out)

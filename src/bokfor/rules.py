@@ -84,8 +84,9 @@ class Condition:
         return _all([_op_expression(op, arg, value) for op, arg in self.tests])
 
 
-def first_match(rules: Sequence[Sequence[Condition]], fallback: bool,
-                columns: Mapping[str, Any]) -> pl.Expr:
+def first_match(
+    rules: Sequence[Sequence[Condition]], fallback: bool, columns: Mapping[str, Any]
+) -> pl.Expr:
     """Each row's rule: the index of the first of `rules` (each its conditions) that holds,
     len(rules) when none does and there is a fallback, else null."""
     import polars as pl
@@ -93,8 +94,7 @@ def first_match(rules: Sequence[Sequence[Condition]], fallback: bool,
     chain: Any = None
     for i, conditions in enumerate(rules):
         holds = _all([c.expression(columns) for c in conditions])
-        chain = (pl.when(holds) if chain is None else chain.when(holds)).then(
-            pl.lit(i, pl.UInt32))
+        chain = (pl.when(holds) if chain is None else chain.when(holds)).then(pl.lit(i, pl.UInt32))
     # As long as the frame, even when every condition is a constant (fields no row has).
     last = pl.repeat(len(rules) if fallback else None, pl.len(), dtype=pl.UInt32)
     return (last if chain is None else chain.otherwise(last)).alias("_rule")
@@ -110,9 +110,11 @@ def _getter(field: str, kind: str, tz: dt.tzinfo) -> Callable[[Row], FieldValue]
     if field == "date":
         return lambda row: row.date
     if kind == DATETIME:
+
         def local_date(row: Row) -> FieldValue:
             v = row.fields.get(field)
             return v.astimezone(tz).date() if isinstance(v, dt.datetime) else v
+
         return local_date
     return lambda row: row.fields.get(field) or None
 
@@ -133,8 +135,12 @@ def _value_test(op: str, arg: Any) -> Callable[[Any], bool]:
     if op == "max":
         return lambda v: v <= arg
     if op == "sign":
-        return {"positive": lambda v: v > 0, "negative": lambda v: v < 0,
-                "zero": lambda v: v == 0, "nonzero": lambda v: v != 0}[arg]
+        return {
+            "positive": lambda v: v > 0,
+            "negative": lambda v: v < 0,
+            "zero": lambda v: v == 0,
+            "nonzero": lambda v: v != 0,
+        }[arg]
     if op == "from":
         return lambda v: v is not None and v >= arg
     assert op == "to", op
@@ -153,8 +159,11 @@ def _column(field: str, kind: str, tz: dt.tzinfo, columns: Mapping[str, Any]) ->
     if field == "date" and kind != AMOUNT:
         return pl.col(DATE_COL)
     if field not in columns:  # a free-form field (metadata.*, fx.*) no row has
-        return pl.repeat(None, pl.len(), dtype={AMOUNT: pl.Int64, DATE: pl.Date,
-                                                DATETIME: pl.Date}.get(kind, pl.String))
+        return pl.repeat(
+            None,
+            pl.len(),
+            dtype={AMOUNT: pl.Int64, DATE: pl.Date, DATETIME: pl.Date}.get(kind, pl.String),
+        )
     col = pl.col(field)
     if kind == AMOUNT:
         return col
@@ -181,11 +190,14 @@ def _op_expression(op: str, arg: Any, value: pl.Expr) -> pl.Expr:
     if op == "empty":
         return value.is_null() if arg else value.is_not_null()
     if op == "sign":
-        test = {"positive": value > 0, "negative": value < 0, "zero": value == 0,
-                "nonzero": value != 0}[arg]
+        test = {
+            "positive": value > 0,
+            "negative": value < 0,
+            "zero": value == 0,
+            "nonzero": value != 0,
+        }[arg]
         return test.fill_null(False)
-    bound = {"min": value >= arg, "max": value <= arg, "from": value >= arg,
-             "to": value <= arg}[op]
+    bound = {"min": value >= arg, "max": value <= arg, "from": value >= arg, "to": value <= arg}[op]
     return bound.fill_null(False)
 
 
@@ -220,8 +232,7 @@ def _regex(value: pl.Expr, pattern: Pattern) -> pl.Expr:
                 found = found.scatter(where, [pattern.test(t) for t in texts.gather(where)])
         return found
 
-    return value.cast(pl.String).map_batches(search, return_dtype=pl.Boolean,
-                                             is_elementwise=True)
+    return value.cast(pl.String).map_batches(search, return_dtype=pl.Boolean, is_elementwise=True)
 
 
 @lru_cache(maxsize=256)
@@ -232,12 +243,18 @@ def _rust_form(pattern: Pattern) -> str | None:
     or it is too large for the crate (RE2's limits differ)."""
     import polars as pl
 
-    if pattern.rust is None or \
-            sum(high - low + 1 for low, high in pattern.folded) > _MOST_FOLDED:
+    if pattern.rust is None or sum(high - low + 1 for low, high in pattern.folded) > _MOST_FOLDED:
         return None
     if pattern.folded:
-        named = pl.Series([chr(c) for low, high in pattern.folded for c in range(low, high + 1)
-                           if not 0xD800 <= c <= 0xDFFF], dtype=pl.String)
+        named = pl.Series(
+            [
+                chr(c)
+                for low, high in pattern.folded
+                for c in range(low, high + 1)
+                if not 0xD800 <= c <= 0xDFFF
+            ],
+            dtype=pl.String,
+        )
         if named.str.contains(_BEYOND).any():
             return None
     try:

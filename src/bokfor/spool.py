@@ -54,7 +54,7 @@ class RecordSpool:
             lock.acquire()
             self._held.append(lock)
             # The lock is on the file, not the name: it stays held through the rename.
-            directory = making.with_name(_PREFIX + making.name[len(_MAKING):])
+            directory = making.with_name(_PREFIX + making.name[len(_MAKING) :])
             os.rename(making, directory)
             self._held[0] = directory
             self.path = directory / "records.sqlite"
@@ -67,7 +67,8 @@ class RecordSpool:
                 "NOT NULL, content TEXT NOT NULL, origin TEXT NOT NULL, lines TEXT NOT NULL, "
                 "movement TEXT NOT NULL); "
                 "CREATE TABLE aliases (tag INTEGER NOT NULL, alias TEXT NOT NULL, "
-                "key TEXT NOT NULL);")
+                "key TEXT NOT NULL);"
+            )
         except (OSError, sqlite3.Error) as exc:
             self.close()
             raise _failed("made", exc, tempfile.gettempdir()) from None
@@ -77,8 +78,17 @@ class RecordSpool:
         self._indexed = False
 
     def add(self, tag: int, record: RowRecord) -> None:
-        self._records.append((tag, record.key, record.source, record.content, record.origin,
-                              record.lines, record.movement))
+        self._records.append(
+            (
+                tag,
+                record.key,
+                record.source,
+                record.content,
+                record.origin,
+                record.lines,
+                record.movement,
+            )
+        )
         if record.aliases:
             self._aliases.extend((tag, alias, record.key) for alias in record.aliases)
         if len(self._records) >= _BATCH:
@@ -112,13 +122,19 @@ class RecordSpool:
                 self._indexed = True
             aliases: dict[str, list[str]] = {}
             for alias, key in conn.execute(
-                    "SELECT alias, key FROM aliases WHERE tag = ? ORDER BY rowid", (tag,)):
+                "SELECT alias, key FROM aliases WHERE tag = ? ORDER BY rowid", (tag,)
+            ):
                 aliases.setdefault(key, []).append(alias)
-            return [RowRecord(key, source, content, origin, lines, tuple(aliases.get(key, ())),
-                              movement)
-                    for key, source, content, origin, lines, movement in conn.execute(
-                        "SELECT key, source, content, origin, lines, movement FROM records "
-                        "WHERE tag = ? ORDER BY rowid", (tag,))]
+            return [
+                RowRecord(
+                    key, source, content, origin, lines, tuple(aliases.get(key, ())), movement
+                )
+                for key, source, content, origin, lines, movement in conn.execute(
+                    "SELECT key, source, content, origin, lines, movement FROM records "
+                    "WHERE tag = ? ORDER BY rowid",
+                    (tag,),
+                )
+            ]
         except sqlite3.Error as exc:
             raise _failed("read", exc, self.path) from None
 
@@ -132,9 +148,11 @@ class RecordSpool:
 
 def _failed(what: str, exc: Exception, where: Path | str) -> OutputError:
     return OutputError(
-        f"the plan's temporary file cannot be {what} ({exc})", file=str(where),
+        f"the plan's temporary file cannot be {what} ({exc})",
+        file=str(where),
         hint="free space in the temporary directory, or point TMPDIR at a disk with room "
-        "(up to 0.4 KiB a row); nothing was written or recorded as exported.")
+        "(up to 0.4 KiB a row); nothing was written or recorded as exported.",
+    )
 
 
 def _sweep() -> None:
@@ -149,8 +167,9 @@ def _sweep() -> None:
         try:
             if not stale.is_dir():
                 continue
-            if (stale.name.startswith(_MAKING) or not (stale / _LOCK).exists()) \
-                    and now - stale.stat().st_mtime < _YOUNG:
+            if (
+                stale.name.startswith(_MAKING) or not (stale / _LOCK).exists()
+            ) and now - stale.stat().st_mtime < _YOUNG:
                 continue
             lock = FileLock(str(stale / _LOCK))
             lock.acquire(timeout=0)

@@ -39,9 +39,16 @@ class Outcome:
     targets: list[Path] = field(default_factory=list)
 
 
-def carry_out(job: Any, out: Optional[str], *, strict: bool, warn: Warn,
-              shown: Optional[Callable[[Any], None]] = None, exported: bool = False,
-              refuse: Callable[[list[Notice], bool, Warn], None] = strict_check) -> Outcome:
+def carry_out(
+    job: Any,
+    out: Optional[str],
+    *,
+    strict: bool,
+    warn: Warn,
+    shown: Optional[Callable[[Any], None]] = None,
+    exported: bool = False,
+    refuse: Callable[[list[Notice], bool, Warn], None] = strict_check,
+) -> Outcome:
     """Plan `job` (a bokfor.convert.Job), refuse what must not be written, and write it to
     the `out` template; `out` None only checks (a dry run). `shown` sees the plan before it
     is checked (the preview); `refuse` is the --strict step."""

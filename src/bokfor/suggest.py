@@ -38,41 +38,74 @@ class Keyword:
 
 # Checked in order; the first that matches the text (and the sign) wins.
 KEYWORDS: tuple[Keyword, ...] = (
-    Keyword(r"\blön(er)?\b|\bsalary\b", -1, "2821",
-            "net salaries paid, against the payroll voucher (7210 Löner till tjänstemän when "
-            "the bank line is the only booking of the salary)"),
-    Keyword(r"skatteverket|skattekonto|^skatt\b", None, "1630",
-            "money to or from the skattekonto; its own statement books the taxes"),
-    Keyword(r"\bstripe\b|\bi?zettle\b|\bklarna\b|\bpaypal\b|\bsumup\b|\badyen\b|\bbambora\b"
-            r"|\bviva wallet\b", 1, "1580",
-            "a card or payment provider's payout: it settles what the sales put on 1580"),
-    Keyword(r"^swish\b|\bswish inbetalning", 1, "3001",
-            "Swish payments from customers: sales, 25 % VAT split out to 2611", vat="25"),
-    Keyword(r"\bbankavgift|\bavgift|\bpris enl spec|\bprisavisering|\bkortavgift|\bfee\b",
-            -1, "6570", "bank fees"),
+    Keyword(
+        r"\blön(er)?\b|\bsalary\b",
+        -1,
+        "2821",
+        "net salaries paid, against the payroll voucher (7210 Löner till tjänstemän when "
+        "the bank line is the only booking of the salary)",
+    ),
+    Keyword(
+        r"skatteverket|skattekonto|^skatt\b",
+        None,
+        "1630",
+        "money to or from the skattekonto; its own statement books the taxes",
+    ),
+    Keyword(
+        r"\bstripe\b|\bi?zettle\b|\bklarna\b|\bpaypal\b|\bsumup\b|\badyen\b|\bbambora\b"
+        r"|\bviva wallet\b",
+        1,
+        "1580",
+        "a card or payment provider's payout: it settles what the sales put on 1580",
+    ),
+    Keyword(
+        r"^swish\b|\bswish inbetalning",
+        1,
+        "3001",
+        "Swish payments from customers: sales, 25 % VAT split out to 2611",
+        vat="25",
+    ),
+    Keyword(
+        r"\bbankavgift|\bavgift|\bpris enl spec|\bprisavisering|\bkortavgift|\bfee\b",
+        -1,
+        "6570",
+        "bank fees",
+    ),
     Keyword(r"\blokalhyra\b|\bhyra\b|\bhyran\b", -1, "5010", "rent for premises"),
     Keyword(r"\bränta\b|\binterest\b", 1, "8311", "interest from the bank"),
     Keyword(r"\bränta\b|\binterest\b", -1, "8421", "interest paid to the bank"),
     Keyword(r"försäkring", -1, "6310", "business insurance"),
-    Keyword(r"\btelia\b|\btele2\b|\btelenor\b|\bcomviq\b|\bhallon\b", -1, "6212",
-            "mobile phone"),
+    Keyword(r"\btelia\b|\btele2\b|\btelenor\b|\bcomviq\b|\bhallon\b", -1, "6212", "mobile phone"),
     # A company's name (AB, HB, KB): an invoice paid, to you or by you.
-    Keyword(r"\b(ab|hb|kb|aktiebolag|handelsbolag)\b", 1, "1510",
-            "a company paying you: a customer's invoice, booked on 1510 when it was sent",
-            payee=True),
-    Keyword(r"\b(ab|hb|kb|aktiebolag|handelsbolag)\b", -1, "2440",
-            "paid to a company: a supplier's invoice, booked on 2440 when it came", payee=True),
+    Keyword(
+        r"\b(ab|hb|kb|aktiebolag|handelsbolag)\b",
+        1,
+        "1510",
+        "a company paying you: a customer's invoice, booked on 1510 when it was sent",
+        payee=True,
+    ),
+    Keyword(
+        r"\b(ab|hb|kb|aktiebolag|handelsbolag)\b",
+        -1,
+        "2440",
+        "paid to a company: a supplier's invoice, booked on 2440 when it came",
+        payee=True,
+    ),
 )
 UNKNOWN = "2999"  # OBS-konto: what no keyword knows, until a person says where it goes
-_UNKNOWN_WHY = ("no keyword tells their account: the OBS account holds them until you "
-                "write the right one here (a purchase: its cost account, e.g. 5460)")
+_UNKNOWN_WHY = (
+    "no keyword tells their account: the OBS account holds them until you "
+    "write the right one here (a purchase: its cost account, e.g. 5460)"
+)
 
 _MONTHS = frozenset(
     "januari februari mars april maj juni juli augusti september oktober november december "
-    "january february march may june july august october".split())
+    "january february march may june july august october".split()
+)
 # Words banks put before the payee of a card purchase or a payment.
-_LEADING = frozenset("kortköp kortkop kort köp card purchase reserverat betalning "
-                     "insättning överföring".split())
+_LEADING = frozenset(
+    "kortköp kortkop kort köp card purchase reserverat betalning insättning överföring".split()
+)
 _SPECIAL = set("\\.^$|?*+()[]{}")
 
 
@@ -95,8 +128,11 @@ class Suggestion:
         return "positive" if self.signs == {1} else "negative"
 
 
-def suggest(unmapped: dict[tuple[Any, ...], list[Row]], field_name: str, money: str | None,
-            ) -> list[Suggestion]:
+def suggest(
+    unmapped: dict[tuple[Any, ...], list[Row]],
+    field_name: str,
+    money: str | None,
+) -> list[Suggestion]:
     """Suggested rules for the unmapped rows, one per pattern and account, in the order of
     their accounts' first rows and then their own."""
     out: dict[tuple[str | None, str, str], Suggestion] = {}
@@ -131,21 +167,42 @@ def _suggestion(text: str, sign: int) -> Suggestion:
         if hit is not None and kw.payee:
             run = _payee(folded)
             if run is not None:
-                return _checked(Suggestion(" ".join(text.split())[run[0]:run[1]],
-                                           _pattern(folded, *run), text, kw.account, kw.why,
-                                           kw.vat))
+                return _checked(
+                    Suggestion(
+                        " ".join(text.split())[run[0] : run[1]],
+                        _pattern(folded, *run),
+                        text,
+                        kw.account,
+                        kw.why,
+                        kw.vat,
+                    )
+                )
         elif hit is not None:
             pattern = _pattern(folded, hit.start(), hit.end())
-            return _checked(Suggestion(hit.group(0).strip().capitalize(), pattern, text,
-                                       kw.account, kw.why, kw.vat))
+            return _checked(
+                Suggestion(
+                    hit.group(0).strip().capitalize(), pattern, text, kw.account, kw.why, kw.vat
+                )
+            )
     run = _payee(folded)
     if run is not None:
         start, end = run
-        return _checked(Suggestion(" ".join(text.split())[start:end], _pattern(folded, start, end),
-                                   text, UNKNOWN, _UNKNOWN_WHY, None))
+        return _checked(
+            Suggestion(
+                " ".join(text.split())[start:end],
+                _pattern(folded, start, end),
+                text,
+                UNKNOWN,
+                _UNKNOWN_WHY,
+                None,
+            )
+        )
     if re.fullmatch(r"\+?467\d{8}", folded.replace(" ", "")):
-        return _checked(Suggestion("Swish till mobilnummer", r"^\+?467[\d ]{8,}$", text,
-                                   UNKNOWN, _UNKNOWN_WHY, None))
+        return _checked(
+            Suggestion(
+                "Swish till mobilnummer", r"^\+?467[\d ]{8,}$", text, UNKNOWN, _UNKNOWN_WHY, None
+            )
+        )
     return Suggestion(text or "Tom text", None, text, UNKNOWN, _UNKNOWN_WHY, None)
 
 
@@ -158,9 +215,12 @@ def _payee(folded: str) -> tuple[int, int] | None:
         head, slash, tail = word.partition("/")
         if slash and any(c.isdigit() for c in tail):  # SEB's "KJELL & COMP/25-12-31"
             word = head if len(head) > 1 else ""
-        keep = bool(word) and not any(c.isdigit() for c in word) \
-            and word.strip(".,:;-") not in _MONTHS \
+        keep = (
+            bool(word)
+            and not any(c.isdigit() for c in word)
+            and word.strip(".,:;-") not in _MONTHS
             and not (run is None and word in _LEADING)
+        )
         if keep and word.strip(".,:;-&"):
             end = start + len(word)
             run = (run[0], end) if run is not None else (start, end)
@@ -169,7 +229,7 @@ def _payee(folded: str) -> tuple[int, int] | None:
         elif run is not None:
             break
     if run is not None:
-        while folded[run[0]:run[1]].endswith(("&", " ")):  # a run cut after "&"
+        while folded[run[0] : run[1]].endswith(("&", " ")):  # a run cut after "&"
             run = (run[0], run[1] - 1)
     return run
 
@@ -195,8 +255,13 @@ def _checked(s: Suggestion) -> Suggestion:
     return s
 
 
-def snippet(suggestions: Iterable[Suggestion], field_name: str, money: str | None,
-            bank_account: str, indent: str) -> list[str]:
+def snippet(
+    suggestions: Iterable[Suggestion],
+    field_name: str,
+    money: str | None,
+    bank_account: str,
+    indent: str,
+) -> list[str]:
     """The suggestions as YAML to paste under the section's `rules:`, `indent` being the
     indentation of the rules' `- ` there; a comment before each account's group says why."""
     lines: list[str] = []
@@ -212,17 +277,22 @@ def snippet(suggestions: Iterable[Suggestion], field_name: str, money: str | Non
         if money and s.sign():
             cond += f", {money}: {{sign: {s.sign()}}}"
         vat = f", vat: {{rate: {s.vat}, account: 2611}}" if s.vat else ""
-        lines += [f"{indent}- name: {_quoted(s.name)}",
-                  f"{indent}  when: {{{cond}}}",
-                  f"{indent}  post:",
-                  f"{indent}    - {{account: {bank_account}, debit: {money or 'amount'}}}",
-                  f"{indent}    - {{account: {s.account}, credit: {money or 'amount'}{vat}}}"]
+        lines += [
+            f"{indent}- name: {_quoted(s.name)}",
+            f"{indent}  when: {{{cond}}}",
+            f"{indent}  post:",
+            f"{indent}    - {{account: {bank_account}, debit: {money or 'amount'}}}",
+            f"{indent}    - {{account: {s.account}, credit: {money or 'amount'}{vat}}}",
+        ]
     return lines
 
 
 def _quoted(text: str) -> str:
     """`text` as a YAML flow scalar that reads back as itself: plain when safe, else in
     single quotes (no escapes: a backslash stays a backslash, as a pattern needs)."""
-    plain = re.fullmatch(r"[\w][\w .&/-]*", text) is not None and not text.endswith(" ") \
+    plain = (
+        re.fullmatch(r"[\w][\w .&/-]*", text) is not None
+        and not text.endswith(" ")
         and text.casefold() not in ("yes", "no", "true", "false", "null", "on", "off", "~")
+    )
     return text if plain else "'" + text.replace("'", "''") + "'"

@@ -50,7 +50,6 @@ class Template:
         constant = None if any(isinstance(p, tuple) for p in parts) else "".join(parts)  # type: ignore[arg-type]
         return cls(text, tuple(parts), constant)
 
-
     @property
     def fields(self) -> tuple[str, ...]:
         return tuple(p[0] for p in self.parts if isinstance(p, tuple))
@@ -62,8 +61,10 @@ class Template:
     @cached_property
     def _compiled(self) -> tuple[Callable[..., str], tuple[str, ...]]:
         """The template as one str.format call: a text a row, for every row of a run."""
-        shape = "".join(p.replace("{", "{{").replace("}", "}}") if isinstance(p, str) else "{}"
-                        for p in self.parts)
+        shape = "".join(
+            p.replace("{", "{{").replace("}", "}}") if isinstance(p, str) else "{}"
+            for p in self.parts
+        )
         return shape.format, self.fields
 
 

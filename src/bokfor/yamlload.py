@@ -56,20 +56,28 @@ class _BoundedLoader(yaml.SafeLoader):
             target = self.anchors.get(event.anchor)
             if target is not None:  # else PyYAML says "found undefined alias"
                 if id(target) not in self._done:  # still being built: it contains itself
-                    raise _Refused(f"the alias *{event.anchor} refers to a value that "
-                                   "contains it (a recursive structure)", event.start_mark,
-                                   "a value cannot contain itself: write it out.")
+                    raise _Refused(
+                        f"the alias *{event.anchor} refers to a value that "
+                        "contains it (a recursive structure)",
+                        event.start_mark,
+                        "a value cannot contain itself: write it out.",
+                    )
                 self._aliases += 1
                 if self._aliases > MAX_ALIASES:
-                    raise _Refused(f"more than {MAX_ALIASES:,} aliases", event.start_mark,
-                                   "write the values out; a mapping needs few aliases.")
+                    raise _Refused(
+                        f"more than {MAX_ALIASES:,} aliases",
+                        event.start_mark,
+                        "write the values out; a mapping needs few aliases.",
+                    )
                 values, depth = self._done[id(target)]
                 self._add(values, depth, event)
             return super().compose_node(parent, index)
         if len(self._open) >= MAX_DEPTH:
-            raise _Refused(f"nested more than {MAX_DEPTH} levels deep",
-                           self.peek_event().start_mark,
-                           "a mapping needs a few levels: check the brackets.")
+            raise _Refused(
+                f"nested more than {MAX_DEPTH} levels deep",
+                self.peek_event().start_mark,
+                "a mapping needs a few levels: check the brackets.",
+            )
         before = self._values
         self._open.append(0)
         node = super().compose_node(parent, index)
@@ -86,12 +94,17 @@ class _BoundedLoader(yaml.SafeLoader):
         mark = alias.start_mark if alias is not None else self.peek_event().start_mark
         named = f" (with the alias *{alias.anchor})" if alias is not None else ""
         if self._values > MAX_VALUES:
-            raise _Refused(f"the YAML expands to more than {MAX_VALUES:,} values{named}",
-                           mark, "aliases that name aliases multiply (an alias bomb): write "
-                           "the values out.")
+            raise _Refused(
+                f"the YAML expands to more than {MAX_VALUES:,} values{named}",
+                mark,
+                "aliases that name aliases multiply (an alias bomb): write the values out.",
+            )
         if len(self._open) + depth > MAX_DEPTH:
-            raise _Refused(f"the YAML expands to more than {MAX_DEPTH} levels deep{named}",
-                           mark, "aliases that name aliases nest: write the values out.")
+            raise _Refused(
+                f"the YAML expands to more than {MAX_DEPTH} levels deep{named}",
+                mark,
+                "aliases that name aliases nest: write the values out.",
+            )
 
 
 def load(path: Path, what: str = "the mapping (YAML)") -> tuple[Any, dict[Path_, int]]:
@@ -110,25 +123,30 @@ def load(path: Path, what: str = "the mapping (YAML)") -> tuple[Any, dict[Path_,
         loader = _BoundedLoader(text)  # reads the text: may raise, on a control character
         node = loader.get_single_node()
     except _Refused as exc:
-        raise MappingError(exc.message, file=str(path), line=exc.mark.line + 1,
-                           hint=exc.hint) from None
+        raise MappingError(
+            exc.message, file=str(path), line=exc.mark.line + 1, hint=exc.hint
+        ) from None
     except yaml.YAMLError as exc:
         words, line, hint = in_words(exc, text.splitlines())
-        raise MappingError(f"YAML syntax error: {words}", file=str(path), line=line,
-                           hint=hint) from None
+        raise MappingError(
+            f"YAML syntax error: {words}", file=str(path), line=line, hint=hint
+        ) from None
     finally:
         if loader is not None:
             loader.dispose()
     if node is None:
-        raise MappingError("mapping file is empty", file=str(path),
-                           hint="run `bokfor init` for a starter mapping.")
+        raise MappingError(
+            "mapping file is empty", file=str(path), hint="run `bokfor init` for a starter mapping."
+        )
     positions: dict[Path_, int] = {}
     return _convert(node, (), positions, str(path)), positions
 
 
-_INDENT = ("indentation does not match the line above",
-           "indent each key exactly as far as the other keys of its block, and a nested "
-           "block further than the key it belongs to (spaces only).")
+_INDENT = (
+    "indentation does not match the line above",
+    "indent each key exactly as far as the other keys of its block, and a nested "
+    "block further than the key it belongs to (spaces only).",
+)
 _QUOTE_VALUE = "put the value in quotes: name: 'Lön: oktober'."
 
 
@@ -148,69 +166,108 @@ def in_words(exc: yaml.YAMLError, lines: list[str]) -> tuple[str, int | None, st
     first = lines[start.line].strip() if start is not None and start.line < len(lines) else ""
     shown_opened = f" ({first!r})" if first else ""
     if "'\\t'" in problem or "tab character" in problem:
-        return ("a tab where YAML needs spaces", line,
-                "indent with spaces only: YAML does not allow tabs (set the editor to insert "
-                "spaces).")
+        return (
+            "a tab where YAML needs spaces",
+            line,
+            "indent with spaces only: YAML does not allow tabs (set the editor to insert spaces).",
+        )
     found = re.search(r"found character '(.)' that cannot start any token", problem)
     if found:
-        return (f"a value starting with {found.group(1)} needs quotes{shown}", line,
-                f"write it in quotes: '{found.group(1)}…'.")
+        return (
+            f"a value starting with {found.group(1)} needs quotes{shown}",
+            line,
+            f"write it in quotes: '{found.group(1)}…'.",
+        )
     if problem == "mapping values are not allowed here" and mark is not None:
         above = _line_above(lines, mark.line)
-        before = text[:mark.column]
+        before = text[: mark.column]
         if ": " in before or before.rstrip().endswith(":"):
             return (f"a `:` inside a value needs quotes{shown}", line, _QUOTE_VALUE)
-        if above is not None and ":" not in lines[above] and not lines[above].lstrip()\
-                .startswith(("-", "#")):
-            return (f"a key without `:` ({lines[above].strip()!r})", above + 1,
-                    "write `key: value`, or `key:` with its block on the lines below.")
+        if (
+            above is not None
+            and ":" not in lines[above]
+            and not lines[above].lstrip().startswith(("-", "#"))
+        ):
+            return (
+                f"a key without `:` ({lines[above].strip()!r})",
+                above + 1,
+                "write `key: value`, or `key:` with its block on the lines below.",
+            )
         if above is not None and _indent(text) > _indent(lines[above]):
             return _INDENT[0] + shown, line, _INDENT[1]
         return (f"a `:` inside a value needs quotes{shown}", line, _QUOTE_VALUE)
     if problem.startswith("expected <block end>, but found '-'"):
-        return (f"a list item where a key was expected{shown}", line,
-                "a `- ` item belongs to a key that holds a list (such as `rules:`): indent "
-                "it under that key, or write `key: value` here.")
+        return (
+            f"a list item where a key was expected{shown}",
+            line,
+            "a `- ` item belongs to a key that holds a list (such as `rules:`): indent "
+            "it under that key, or write `key: value` here.",
+        )
     if problem.startswith("expected <block end>") and "block collection" in context:
-        return (f"a key where a list item was expected{shown}", line,
-                "indent the key like the keys of the `- ` item above it, or start a new item "
-                "with `- `.")
+        return (
+            f"a key where a list item was expected{shown}",
+            line,
+            "indent the key like the keys of the `- ` item above it, or start a new item "
+            "with `- `.",
+        )
     if problem.startswith("expected <block end>"):
         return _INDENT[0] + shown, line, _INDENT[1]
     bracket = re.match(r"expected ',' or '([]}])', but got", problem)
     if bracket:
         close = bracket.group(1)
         if opened is not None and line is not None and line > opened:
-            return (f"a `{'{' if close == '}' else '['}` is not closed{shown_opened}", opened,
-                    f"close it with `{close}` on its line, or write the values on lines of "
-                    "their own without brackets.")
+            return (
+                f"a `{'{' if close == '}' else '['}` is not closed{shown_opened}",
+                opened,
+                f"close it with `{close}` on its line, or write the values on lines of "
+                "their own without brackets.",
+            )
         return (f"a `:` or `,` inside a value needs quotes{shown}", line, _QUOTE_VALUE)
     if "while scanning a quoted scalar" in context and "end of stream" in problem:
-        return (f"a quote is not closed{shown_opened}", opened,
-                "end the value with the quote it starts with.")
+        return (
+            f"a quote is not closed{shown_opened}",
+            opened,
+            "end the value with the quote it starts with.",
+        )
     if "unknown escape character" in problem:
-        return (f"a backslash in double quotes starts an escape, and this one is none{shown}",
-                line, "write the value in single quotes ('(?i)\\d+'), where a backslash is a "
-                "backslash, or double the backslash.")
+        return (
+            f"a backslash in double quotes starts an escape, and this one is none{shown}",
+            line,
+            "write the value in single quotes ('(?i)\\d+'), where a backslash is a "
+            "backslash, or double the backslash.",
+        )
     alias = re.match(r"found undefined alias '(.*)'", problem)
     if alias:
-        return (f"*{alias.group(1)} refers to no &{alias.group(1)} above it{shown}", line,
-                "a value starting with * or & needs quotes; an alias needs its anchor first.")
+        return (
+            f"*{alias.group(1)} refers to no &{alias.group(1)} above it{shown}",
+            line,
+            "a value starting with * or & needs quotes; an alias needs its anchor first.",
+        )
     if "while scanning an a" in context:  # an anchor or an alias: `& Co`, `*`
-        return (f"a value starting with & or * needs quotes{shown}", opened or line,
-                "write it in quotes: '& Co'.")
+        return (
+            f"a value starting with & or * needs quotes{shown}",
+            opened or line,
+            "write it in quotes: '& Co'.",
+        )
     if problem == "sequence entries are not allowed here":
-        return (f"a list item on the line of its key{shown}", line,
-                "start the `- ` items on the lines below the key, indented.")
+        return (
+            f"a list item on the line of its key{shown}",
+            line,
+            "start the `- ` items on the lines below the key, indented.",
+        )
     if "single document" in context + problem:
-        return ("a second YAML document (`---`)", line,
-                "a mapping is one document: remove the `---` line and what you meant to "
-                "keep apart.")
+        return (
+            "a second YAML document (`---`)",
+            line,
+            "a mapping is one document: remove the `---` line and what you meant to keep apart.",
+        )
     if "duplicate anchor" in context:
         return (f"an anchor is defined twice{shown}", line, "give each anchor its own name.")
-    return (f"this is not valid YAML{shown}", line or opened,
-            "check the indentation (spaces), quotes and brackets on this line and the one "
-            "above.")
+    return (
+        f"this is not valid YAML{shown}",
+        line or opened,
+        "check the indentation (spaces), quotes and brackets on this line and the one above.",
+    )
 
 
 def _line_above(lines: list[str], index: int) -> int | None:
@@ -240,13 +297,17 @@ def _convert(node: yaml.Node, path: Path_, positions: dict[Path_, int], file: st
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
-                raise MappingError("a key must be a plain value", file=file,
-                                   line=key_node.start_mark.line + 1)
+                raise MappingError(
+                    "a key must be a plain value", file=file, line=key_node.start_mark.line + 1
+                )
             key = key_node.value
             if key == "<<":
-                raise MappingError("YAML merge keys (<<) are not supported", file=file,
-                                   line=key_node.start_mark.line + 1,
-                                   hint="write the keys out in full.")
+                raise MappingError(
+                    "YAML merge keys (<<) are not supported",
+                    file=file,
+                    line=key_node.start_mark.line + 1,
+                    hint="write the keys out in full.",
+                )
             if key in result:
                 first = positions[(*path, key)]
                 raise MappingError(

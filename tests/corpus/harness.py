@@ -155,8 +155,14 @@ def run(name: str, digest: str | None = None, places: Places = HOME) -> Outcome:
     except AssertionError as exc:
         return Outcome(name, "failing", [str(exc)])
     if case is None:
-        return Outcome(name, "missing", ["no expectation written for it: add "
-                                         f"tests/corpus/cases/{case_file(name, places).name}"])
+        return Outcome(
+            name,
+            "missing",
+            [
+                "no expectation written for it: add "
+                f"tests/corpus/cases/{case_file(name, places).name}"
+            ],
+        )
     problems = _case_problems(name, case)
     if problems:
         return Outcome(name, "failing", problems)
@@ -187,10 +193,10 @@ def _case_problems(name: str, case: dict[str, Any]) -> list[str]:
     if expect == "converted":
         if "total" in case and "totals" in case:
             problems.append("case has both 'total' and 'totals'")
-        elif not all(isinstance(t, dict) and t.get("account") and t.get("recipe")
-                     for t in _totals(case)) or not _totals(case):
-            problems.append("case has no 'total: {account, recipe}' (or 'totals: [...]' of "
-                            "them)")
+        elif not all(
+            isinstance(t, dict) and t.get("account") and t.get("recipe") for t in _totals(case)
+        ) or not _totals(case):
+            problems.append("case has no 'total: {account, recipe}' (or 'totals: [...]' of them)")
         if not isinstance(case.get("warnings", []), list):
             problems.append("'warnings' is not a list")
     if expect == "refused" and (not case.get("message") or not isinstance(case.get("exit"), int)):
@@ -220,8 +226,11 @@ def _cli(args: list[str]) -> tuple[int, str, str]:
 
 def _first_line(text: str, tmp: Path, places: Places) -> str:
     line = next((l for l in text.splitlines() if l.strip()), "")
-    return (line.replace(str(tmp), "{tmp}").replace(str(places.corpus), "{corpus}")
-            .replace(str(places.mappings), "{mappings}"))
+    return (
+        line.replace(str(tmp), "{tmp}")
+        .replace(str(places.corpus), "{corpus}")
+        .replace(str(places.mappings), "{mappings}")
+    )
 
 
 def _crash(err: str) -> str | None:
@@ -230,8 +239,9 @@ def _crash(err: str) -> str | None:
     return None
 
 
-def _succeeded(case: dict[str, Any], code: int, err: str, tmp: Path, places: Places,
-               outcome: Outcome) -> bool:
+def _succeeded(
+    case: dict[str, Any], code: int, err: str, tmp: Path, places: Places, outcome: Outcome
+) -> bool:
     """A run's exit and first line against the case: True when it succeeded as expected and
     its output is to be checked; a crash, a refusal and an unexpected failure noted."""
     crash = _crash(err)
@@ -246,15 +256,17 @@ def _succeeded(case: dict[str, Any], code: int, err: str, tmp: Path, places: Pla
     return True
 
 
-def _refused(case: dict[str, Any], code: int, err: str, tmp: Path, places: Places,
-             outcome: Outcome) -> None:
+def _refused(
+    case: dict[str, Any], code: int, err: str, tmp: Path, places: Places, outcome: Outcome
+) -> None:
     line = _first_line(err, tmp, places)
     outcome.detail = line
     if code != case["exit"]:
         outcome.problems.append(f"exit {code}, expected {case['exit']}: {line}")
     if line != case["message"]:
-        outcome.problems.append(f"message differs:\n  got:      {line}\n  expected: "
-                                f"{case['message']}")
+        outcome.problems.append(
+            f"message differs:\n  got:      {line}\n  expected: {case['message']}"
+        )
 
 
 def _run_sie(name: str, path: Path, case: dict[str, Any], places: Places) -> Outcome:
@@ -269,10 +281,12 @@ def _run_sie(name: str, path: Path, case: dict[str, Any], places: Places) -> Out
                 outcome.problems.append(f"{count} verifikationer, expected {case['vouchers']}")
             header = re.search(r": SIE (\S+), ([^,]+), checksum", out)
             if case.get("encoding") and (not header or header.group(2) != case["encoding"]):
-                outcome.problems.append(f"read as {header.group(2) if header else '?'}, "
-                                        f"expected {case['encoding']}")
-            outcome.detail = f"vouchers {count}" + (f", read as {header.group(2)}" if header
-                                                    else "")
+                outcome.problems.append(
+                    f"read as {header.group(2) if header else '?'}, expected {case['encoding']}"
+                )
+            outcome.detail = f"vouchers {count}" + (
+                f", read as {header.group(2)}" if header else ""
+            )
         if outcome.problems:
             outcome.status = "failing"
         return outcome
@@ -297,13 +311,24 @@ def _run_convert(name: str, path: Path, case: dict[str, Any], places: Places) ->
     else:
         why = ""
     if detected != case["detect"]:
-        outcome.problems.append(f"detected as {detected}, expected {case['detect']}"
-                                + (f" ({why})" if why else ""))
+        outcome.problems.append(
+            f"detected as {detected}, expected {case['detect']}" + (f" ({why})" if why else "")
+        )
     with tempfile.TemporaryDirectory(prefix="bokfor-corpus-") as tmp_dir:
         tmp = Path(tmp_dir)
-        args = ["convert", str(path), "--mapping", str(mapping_path), "--out",
-                str(tmp / "out.si"), "--ledger", str(tmp / "ledger.db"), "--show", "0",
-                *[str(a) for a in case.get("args") or ()]]
+        args = [
+            "convert",
+            str(path),
+            "--mapping",
+            str(mapping_path),
+            "--out",
+            str(tmp / "out.si"),
+            "--ledger",
+            str(tmp / "ledger.db"),
+            "--show",
+            "0",
+            *[str(a) for a in case.get("args") or ()],
+        ]
         code, _, err = _cli(args)
         if _succeeded(case, code, err, tmp, places, outcome):
             _check_output(case, mapping, mapping_path, path, tmp, outcome)
@@ -313,13 +338,15 @@ def _run_convert(name: str, path: Path, case: dict[str, Any], places: Places) ->
     return outcome
 
 
-def _check_warnings(case: dict[str, Any], err: str, tmp: Path, places: Places,
-                    outcome: Outcome) -> None:
+def _check_warnings(
+    case: dict[str, Any], err: str, tmp: Path, places: Places, outcome: Outcome
+) -> None:
     """Every warning the run printed is one the case expects (a substring of it), and every
     expected one was printed: a new warning, or one that went away, is a change to look at."""
     expected = [str(w) for w in case.get("warnings") or ()]
-    printed = [_first_line(line, tmp, places) for line in err.splitlines()
-               if line.startswith("bokfor: ")]  # a detail line under a warning is indented
+    printed = [
+        _first_line(line, tmp, places) for line in err.splitlines() if line.startswith("bokfor: ")
+    ]  # a detail line under a warning is indented
     for line in printed:
         if not any(w in line for w in expected):
             outcome.problems.append(f"unexpected warning: {line}")
@@ -328,8 +355,9 @@ def _check_warnings(case: dict[str, Any], err: str, tmp: Path, places: Places,
             outcome.problems.append(f"expected warning not printed: {w!r}")
 
 
-def _check_output(case: dict[str, Any], mapping: Any, mapping_path: Path, path: Path,
-                  tmp: Path, outcome: Outcome) -> None:
+def _check_output(
+    case: dict[str, Any], mapping: Any, mapping_path: Path, path: Path, tmp: Path, outcome: Outcome
+) -> None:
     """The SIE written is strict-valid (CP437, every voucher balanced, no notice), has the
     expected number of vouchers, and each checked account's net is its recipe's total in
     SEK."""
@@ -350,8 +378,10 @@ def _check_output(case: dict[str, Any], mapping: Any, mapping_path: Path, path: 
             outcome.problems.append(f"the SIE written is not valid: {exc.render()}")
             return
         if result.encoding != "cp437" or result.notices:
-            outcome.problems.append(f"the SIE written is not strict: {result.encoding}, "
-                                    + "; ".join(n.message for n in result.notices))
+            outcome.problems.append(
+                f"the SIE written is not strict: {result.encoding}, "
+                + "; ".join(n.message for n in result.notices)
+            )
         vouchers += len(result.document.vouchers)
         for v in result.document.vouchers:
             for line in v.lines:
@@ -360,7 +390,8 @@ def _check_output(case: dict[str, Any], mapping: Any, mapping_path: Path, path: 
     if vouchers != case["vouchers"]:
         outcome.problems.append(f"{vouchers} verifikationer, expected {case['vouchers']}")
     outcome.detail = f"vouchers {vouchers}, " + ", ".join(
-        f"net of {account} {_sek(net)} SEK" for account, net in nets.items())
+        f"net of {account} {_sek(net)} SEK" for account, net in nets.items()
+    )
     fixed = _fixed_rates(mapping_path)
     for total in totals:
         account, recipe_name = str(total["account"]), total["recipe"]
@@ -384,7 +415,8 @@ def _check_output(case: dict[str, Any], mapping: Any, mapping_path: Path, path: 
             if want != nets[account]:
                 outcome.problems.append(
                     f"net of {account} is {_sek(nets[account])} SEK, the file's own total "
-                    f"({recipe_name}) gives {_sek(want)} SEK")
+                    f"({recipe_name}) gives {_sek(want)} SEK"
+                )
 
 
 def _fixed_rates(mapping_path: Path) -> dict[str, str]:

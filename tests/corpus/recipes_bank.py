@@ -30,9 +30,11 @@ def mt940(path: Path, case: dict) -> dict[str, int | Fraction]:
     """Per currency (of the statement's opening balance): C and RD add, D and RC subtract."""
     text = path.read_bytes().decode("latin-1").replace("\r", "")
     totals: dict[str, int | Fraction] = {}
-    events = sorted([(m.start(), "balance", m) for m in _MT940_BALANCE.finditer(text)]
-                    + [(m.start(), "line", m) for m in _MT940_LINE.finditer(text)],
-                    key=lambda e: e[0])
+    events = sorted(
+        [(m.start(), "balance", m) for m in _MT940_BALANCE.finditer(text)]
+        + [(m.start(), "line", m) for m in _MT940_LINE.finditer(text)],
+        key=lambda e: e[0],
+    )
     currency = None
     for _, what, match in events:
         if what == "balance":
@@ -67,7 +69,7 @@ def camt(path: Path, case: dict) -> dict[str, int | Fraction]:
             continue
         status = _child(entry, "Sts")
         code = _child(status, "Cd") if status is not None else None
-        text = (code.text if code is not None else status.text if status is not None else "")
+        text = code.text if code is not None else status.text if status is not None else ""
         if (text or "").strip() != "BOOK":
             continue
         amount = _child(entry, "Amt")
@@ -106,8 +108,7 @@ def nets_ocr(path: Path, case: dict) -> int:
 
 # -- a cash register's SIE file: the #TRANS rows of one account ----------------------------
 
-_SIE_TRANS = re.compile(r'^\s*#TRANS\s+"?(\d+)"?\s+\{[^}]*\}\s+"?(-?\d*(?:\.\d*)?)"?',
-                        re.MULTILINE)
+_SIE_TRANS = re.compile(r'^\s*#TRANS\s+"?(\d+)"?\s+\{[^}]*\}\s+"?(-?\d*(?:\.\d*)?)"?', re.MULTILINE)
 
 
 def sie_trans(path: Path, case: dict) -> int | Fraction:
@@ -116,9 +117,15 @@ def sie_trans(path: Path, case: dict) -> int | Fraction:
     account = str(case.get("sie_account") or case["total"]["account"])
     text = path.read_bytes().decode("latin-1")
     assert "#RTRANS" not in text and "#BTRANS" not in text
-    return sum((_ore(amount) for acct, amount in _SIE_TRANS.findall(text) if acct == account),
-               start=0)
+    return sum(
+        (_ore(amount) for acct, amount in _SIE_TRANS.findall(text) if acct == account), start=0
+    )
 
 
-RECIPES = {"mt940": mt940, "camt": camt, "bgmax": bgmax, "nets_ocr": nets_ocr,
-           "sie_trans": sie_trans}
+RECIPES = {
+    "mt940": mt940,
+    "camt": camt,
+    "bgmax": bgmax,
+    "nets_ocr": nets_ocr,
+    "sie_trans": sie_trans,
+}

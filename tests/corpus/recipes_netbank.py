@@ -56,12 +56,14 @@ def _columns(params: dict) -> tuple[str, str | None, str | None]:
     return column, None, params.get("fee")
 
 
-def _sum(header: list[str], rows: list[list[str]], params: dict,
-         number: Callable[[str], int]) -> int:
+def _sum(
+    header: list[str], rows: list[list[str]], params: dict, number: Callable[[str], int]
+) -> int:
     first, out, fee = _columns(params)
     index = {name.strip(): i for i, name in enumerate(header)}
     total = 0
     for cells in rows:
+
         def cell(name: str | None) -> str:  # called in this iteration only: `cells` is its row
             if name is None:
                 return ""
@@ -87,12 +89,15 @@ def csv_total(path: Path, case: dict) -> int:
     skip = re.compile(params["skip"]) if params.get("skip") else None
     lines = text.splitlines()
     wanted = _columns(params)[0]
-    start = next(i for i, line in enumerate(lines)
-                 if wanted in [c.strip() for c in next(csv.reader([line],
-                                                                  delimiter=delimiter))])
+    start = next(
+        i
+        for i, line in enumerate(lines)
+        if wanted in [c.strip() for c in next(csv.reader([line], delimiter=delimiter))]
+    )
     header = next(csv.reader([lines[start].lstrip("\ufeff")], delimiter=delimiter))
-    body = [line for line in lines[start + 1:] if line.strip()
-            and not (skip and skip.search(line))]
+    body = [
+        line for line in lines[start + 1 :] if line.strip() and not (skip and skip.search(line))
+    ]
     rows = list(csv.reader(io.StringIO("\n".join(body)), delimiter=delimiter))
     return _sum(header, rows, params, lambda t: _ore(t, params["decimal"]))
 
@@ -103,7 +108,7 @@ def xlsx_total(path: Path, case: dict) -> int:
     table = first_sheet(path)
     wanted = _columns(params)[0]
     start = next(i for i, cells in enumerate(table) if wanted in [c.strip() for c in cells])
-    return _sum(table[start], table[start + 1:], params, lambda t: _ore(t, "."))
+    return _sum(table[start], table[start + 1 :], params, lambda t: _ore(t, "."))
 
 
 RECIPES: dict[str, Callable[[Path, dict], int]] = {"csv": csv_total, "xlsx": xlsx_total}

@@ -60,6 +60,7 @@ def stripe_report(path: Path, case: dict) -> int:
 
 # -- settlements: what was paid out to the bank -----------------------------------------
 
+
 def vipps_csv(path: Path, case: dict) -> int:
     """The SettlementInfo rows' Net. Vipps' example writes it `16450,62` without quotes, so
     the row has one field more than its header: Net is then the two fields before the
@@ -89,22 +90,30 @@ def vipps_csv_clearing(path: Path, case: dict) -> int:
     rows = list(csv.reader(io.StringIO(path.read_bytes().decode("utf-8"))))
     header = next(r for r in rows if r[:2] == ["TransactionInfo", "SalesDate"])
     at = {name: header.index(name) for name in ("Gross", "Fee", "Refund")}
-    moved = sum(_ore(row[at[n]]) for row in rows if row[:1] == ["TransactionInfo"]
-                and row != header for n in at)
+    moved = sum(
+        _ore(row[at[n]])
+        for row in rows
+        if row[:1] == ["TransactionInfo"] and row != header
+        for n in at
+    )
     return moved - vipps_csv(path, case)
 
 
 def vipps_xml(path: Path, case: dict) -> int:
     """SettlementReport: the sum of every settlement's SettledAmount (the payout)."""
     root = ET.fromstring(path.read_bytes())
-    return sum(_ore(node.text or "0") for node in root.iter()
-               if node.tag.rsplit("}", 1)[-1] == "SettledAmount")
+    return sum(
+        _ore(node.text or "0")
+        for node in root.iter()
+        if node.tag.rsplit("}", 1)[-1] == "SettledAmount"
+    )
 
 
 def vipps_xml_clearing(path: Path, case: dict) -> int:
     """Every TransactionInfo's capture and refund, less its fee when the settlement is Net
     (kept back; a Gross settlement's fees are invoiced, outside the balance); less every
     SettledAmount."""
+
     def local(node: ET.Element) -> str:
         return node.tag.rsplit("}", 1)[-1]
 
@@ -118,9 +127,11 @@ def vipps_xml_clearing(path: Path, case: dict) -> int:
         net = next(c.text for c in settlement if local(c) == "SettlementType").lower() == "net"
         for txn in settlement:
             if local(txn) == "TransactionInfo":
-                total += value(txn, "TransactionCaptureAmount") \
-                    + value(txn, "TransactionRefundAmount") \
+                total += (
+                    value(txn, "TransactionCaptureAmount")
+                    + value(txn, "TransactionRefundAmount")
                     - (value(txn, "TransactionFeeAmount") if net else 0)
+                )
         total -= value(settlement, "SettledAmount")
     return total
 
@@ -130,8 +141,11 @@ def vipps_xlsx(path: Path, case: dict) -> int:
     rows = first_sheet(path)
     header = next(row for row in rows if "Oppgjørssum" in row)
     at = header.index("Oppgjørssum")
-    return sum(_ore(row[at]) for row in rows
-               if row and row[0] == "Til utbetaling netto" and len(row) > at and row[at])
+    return sum(
+        _ore(row[at])
+        for row in rows
+        if row and row[0] == "Til utbetaling netto" and len(row) > at and row[at]
+    )
 
 
 def vipps_xlsx_clearing(path: Path, case: dict) -> int:
@@ -140,8 +154,11 @@ def vipps_xlsx_clearing(path: Path, case: dict) -> int:
     rows = first_sheet(path)
     header = next(row for row in rows if "Oppgjørssum" in row)
     gross, fee = header.index("Brutto"), header.index("Gebyr")
-    moved = sum(_ore(row[gross]) + _ore(row[fee]) for row in rows[rows.index(header) + 1:]
-                if len(row) > fee and row[0] != "Til utbetaling netto" and row[gross])
+    moved = sum(
+        _ore(row[gross]) + _ore(row[fee])
+        for row in rows[rows.index(header) + 1 :]
+        if len(row) > fee and row[0] != "Til utbetaling netto" and row[gross]
+    )
     return moved - vipps_xlsx(path, case)
 
 
@@ -152,8 +169,9 @@ def mobilepay(path: Path, case: dict) -> int:
 
 def mobilepay_clearing(path: Path, case: dict) -> int:
     """Every other event's Amount (Payment +, Refund and Retainable −), less the Transfers."""
-    return sum(_ore(row["Amount"], ",") for row in _csv(path, ";")
-               if row["Event"] != "Transfer") - mobilepay(path, case)
+    return sum(
+        _ore(row["Amount"], ",") for row in _csv(path, ";") if row["Event"] != "Transfer"
+    ) - mobilepay(path, case)
 
 
 def clearhaus(path: Path, case: dict) -> int:
@@ -164,8 +182,13 @@ def clearhaus(path: Path, case: dict) -> int:
 def clearhaus_clearing(path: Path, case: dict) -> int:
     """Each settled period's own net (summary_net: its sales, refunds, fees and other
     postings), less its reserve and its payout; the open period is not booked."""
-    return sum(_ore(row["summary_net"]) - _ore(row.get("reserve_amount") or "0")
-               - _ore(row["payout_amount"]) for row in _csv(path) if row["settled"] == "true")
+    return sum(
+        _ore(row["summary_net"])
+        - _ore(row.get("reserve_amount") or "0")
+        - _ore(row["payout_amount"])
+        for row in _csv(path)
+        if row["settled"] == "true"
+    )
 
 
 RECIPES = {

@@ -20,8 +20,10 @@ def first_sheet(path: Path) -> list[list[str]]:
         strings: list[str] = []
         if "xl/sharedStrings.xml" in names:
             root = ElementTree.fromstring(archive.read("xl/sharedStrings.xml"))
-            strings = ["".join(t.text or "" for t in si.iter(f"{_MAIN}t"))
-                       for si in root.iter(f"{_MAIN}si")]
+            strings = [
+                "".join(t.text or "" for t in si.iter(f"{_MAIN}t"))
+                for si in root.iter(f"{_MAIN}si")
+            ]
         sheet = sorted(n for n in names if re.fullmatch(r"xl/worksheets/sheet\d+\.xml", n))[0]
         root = ElementTree.fromstring(archive.read(sheet))
     table: list[list[str]] = []

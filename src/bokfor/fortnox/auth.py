@@ -73,8 +73,10 @@ def https_only(url: str, what: str) -> str:
     shown = f"{parts.scheme}://{host}" if parts.scheme and host else repr(url)
     raise UnsafeCredentials(
         f"{what} {shown} is not an https:// URL: bokfor sends Fortnox tokens and the client "
-        "secret only encrypted", hint="use https:// (plain http:// only to this machine, "
-        "127.0.0.1, ::1 or localhost, as for a test server).")
+        "secret only encrypted",
+        hint="use https:// (plain http:// only to this machine, "
+        "127.0.0.1, ::1 or localhost, as for a test server).",
+    )
 
 
 class Secret:
@@ -131,9 +133,16 @@ class _Provider:
 
     source = "the Fortnox credentials"
 
-    def __init__(self, token_url: str, client_id: str, client_secret: Secret | str, *,
-                 clock: Callable[[], float] = time.time, timeout: float = 30.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        token_url: str,
+        client_id: str,
+        client_secret: Secret | str,
+        *,
+        clock: Callable[[], float] = time.time,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         self.token_url = https_only(token_url, "the Fortnox token URL")
         self.client_id = client_id
         self.client_secret = Secret(client_secret)
@@ -159,13 +168,18 @@ class _Provider:
     def _fetch(self) -> AccessToken:
         raise NotImplementedError
 
-    def _request(self, form: Mapping[str, str], extra_headers: Mapping[str, str],
-                 secrets: list[str]) -> dict[str, Any]:
-        headers = {"Authorization": _basic(self.client_id, self.client_secret),
-                   "Content-Type": "application/x-www-form-urlencoded",
-                   "Accept": "application/json", **extra_headers}
-        secrets = [s for s in [*secrets, self.client_secret.reveal(),
-                               headers["Authorization"][6:]] if s]
+    def _request(
+        self, form: Mapping[str, str], extra_headers: Mapping[str, str], secrets: list[str]
+    ) -> dict[str, Any]:
+        headers = {
+            "Authorization": _basic(self.client_id, self.client_secret),
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Accept": "application/json",
+            **extra_headers,
+        }
+        secrets = [
+            s for s in [*secrets, self.client_secret.reveal(), headers["Authorization"][6:]] if s
+        ]
         self.token_requests += 1
         try:
             with httpx.Client(timeout=self._timeout, transport=self._transport) as http:
@@ -173,25 +187,35 @@ class _Provider:
         except httpx.TransportError as exc:
             raise FortnoxAuthError(
                 f"cannot reach the Fortnox token endpoint ({type(exc).__name__})",
-                hint="check the network connection and try again.") from None
+                hint="check the network connection and try again.",
+            ) from None
         try:
             data = response.json()
         except ValueError:
             data = None
-        if response.status_code != 200 or not isinstance(data, dict) \
-                or not data.get("access_token"):
+        if (
+            response.status_code != 200
+            or not isinstance(data, dict)
+            or not data.get("access_token")
+        ):
             error = description = None
             if isinstance(data, dict):
                 error = data.get("error")
                 description = data.get("error_description") or data.get("message")
             detail = ": ".join(str(x) for x in (error, description) if x)
             raise FortnoxAuthError(
-                _scrub(f"Fortnox refused the token request (HTTP {response.status_code}"
-                       f"{', ' + detail if detail else ''})", secrets),
-                hint=self.refusal_hint(), status=response.status_code,
-                fortnox_message=_scrub(detail, secrets) or None)
-        log.debug("new access token from %s (expires in %s s)", self.token_url,
-                  data.get("expires_in"))
+                _scrub(
+                    f"Fortnox refused the token request (HTTP {response.status_code}"
+                    f"{', ' + detail if detail else ''})",
+                    secrets,
+                ),
+                hint=self.refusal_hint(),
+                status=response.status_code,
+                fortnox_message=_scrub(detail, secrets) or None,
+            )
+        log.debug(
+            "new access token from %s (expires in %s s)", self.token_url, data.get("expires_in")
+        )
         return data
 
     def refusal_hint(self) -> str:
@@ -211,8 +235,15 @@ class ClientCredentials(_Provider):
     The TenantId is sent as a `TenantId` header (as the Fortnox page describes it) and, in
     case the endpoint reads the form instead, as `tenant_id` in the body."""
 
-    def __init__(self, client_id: str, client_secret: Secret | str, tenant_id: str, *,
-                 token_url: str = TOKEN_URL, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        client_id: str,
+        client_secret: Secret | str,
+        tenant_id: str,
+        *,
+        token_url: str = TOKEN_URL,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(token_url, client_id, client_secret, **kwargs)
         self.tenant_id = str(tenant_id)
         self.source = f"TenantId {self.tenant_id}"
@@ -221,14 +252,19 @@ class ClientCredentials(_Provider):
         return f"ClientCredentials(client_id={self.client_id!r}, tenant_id={self.tenant_id!r})"
 
     def _fetch(self) -> AccessToken:
-        data = self._request({"grant_type": "client_credentials", "tenant_id": self.tenant_id},
-                             {"TenantId": self.tenant_id}, [])
+        data = self._request(
+            {"grant_type": "client_credentials", "tenant_id": self.tenant_id},
+            {"TenantId": self.tenant_id},
+            [],
+        )
         return self._token_from(data)
 
     def refusal_hint(self) -> str:
-        return ("check FORTNOX_CLIENT_ID, FORTNOX_CLIENT_SECRET and FORTNOX_TENANT_ID, and that "
-                "a system administrator authorized the app as a service account "
-                "(account_type=service).")
+        return (
+            "check FORTNOX_CLIENT_ID, FORTNOX_CLIENT_SECRET and FORTNOX_TENANT_ID, and that "
+            "a system administrator authorized the app as a service account "
+            "(account_type=service)."
+        )
 
 
 class TokenStore:
@@ -250,13 +286,17 @@ class TokenStore:
         except FileNotFoundError:
             return {}
         except OSError as exc:
-            raise FortnoxAuthError(f"cannot read the token file: {exc.strerror}",
-                                   file=str(self.path)) from None
+            raise FortnoxAuthError(
+                f"cannot read the token file: {exc.strerror}", file=str(self.path)
+            ) from None
         try:
             data = json.loads(text)
         except ValueError:
-            raise FortnoxAuthError("the token file is not valid JSON", file=str(self.path),
-                                   hint="delete it and authorize bokfor again.") from None
+            raise FortnoxAuthError(
+                "the token file is not valid JSON",
+                file=str(self.path),
+                hint="delete it and authorize bokfor again.",
+            ) from None
         return data if isinstance(data, dict) else {}
 
     def save(self, data: Mapping[str, Any]) -> None:
@@ -272,8 +312,10 @@ def _check_private(fd: int, path: Path) -> None:
     if mode & 0o077:
         raise UnsafeCredentials(
             f"the token file can be read or written by group or others (mode {mode:04o})",
-            file=str(path), hint=f"`chmod 600 {path}`; if others could read it, also make a "
-            "new client secret in Fortnox's developer portal and `bokfor fortnox login` again.")
+            file=str(path),
+            hint=f"`chmod 600 {path}`; if others could read it, also make a "
+            "new client secret in Fortnox's developer portal and `bokfor fortnox login` again.",
+        )
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -307,9 +349,16 @@ def _write_private(path: Path, data: bytes) -> None:
 class RefreshToken(_Provider):
     """Authorization-code tokens, refreshed with the rotating refresh token in `store`."""
 
-    def __init__(self, client_id: str, client_secret: Secret | str, store: TokenStore, *,
-                 token_url: str = TOKEN_URL, initial_refresh_token: Secret | str | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        client_id: str,
+        client_secret: Secret | str,
+        store: TokenStore,
+        *,
+        token_url: str = TOKEN_URL,
+        initial_refresh_token: Secret | str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(token_url, client_id, client_secret, **kwargs)
         self.store = store
         self.source = f"the token file {store.path}"
@@ -325,32 +374,46 @@ class RefreshToken(_Provider):
                 # Another run may have refreshed while we waited: use its access token.
                 access = saved.get("access_token")
                 expires_at = saved.get("expires_at")
-                if access and isinstance(expires_at, (int, float)) \
-                        and expires_at - EXPIRY_MARGIN > self._clock() \
-                        and not self._is_current(access):
+                if (
+                    access
+                    and isinstance(expires_at, (int, float))
+                    and expires_at - EXPIRY_MARGIN > self._clock()
+                    and not self._is_current(access)
+                ):
                     return AccessToken(Secret(access), float(expires_at))
                 refresh = saved.get("refresh_token") or (
-                    self._initial.reveal() if self._initial else None)
+                    self._initial.reveal() if self._initial else None
+                )
                 if not refresh:
                     raise FortnoxAuthError(
                         "no Fortnox refresh token: neither the token file nor "
-                        f"{ENV_REFRESH_TOKEN} holds one", file=str(self.store.path),
+                        f"{ENV_REFRESH_TOKEN} holds one",
+                        file=str(self.store.path),
                         hint="authorize bokfor in Fortnox (or use a service account with "
-                        f"{ENV_TENANT_ID}).")
-                data = self._request({"grant_type": "refresh_token", "refresh_token": refresh},
-                                     {}, [refresh])
+                        f"{ENV_TENANT_ID}).",
+                    )
+                data = self._request(
+                    {"grant_type": "refresh_token", "refresh_token": refresh}, {}, [refresh]
+                )
                 token = self._token_from(data)
                 new_refresh = data.get("refresh_token") or refresh
                 # Save before use: the old refresh token is dead from this moment.
-                self.store.save({**saved, "refresh_token": new_refresh,
-                                 "access_token": token.value.reveal(),
-                                 "expires_at": token.expires_at})
+                self.store.save(
+                    {
+                        **saved,
+                        "refresh_token": new_refresh,
+                        "access_token": token.value.reveal(),
+                        "expires_at": token.expires_at,
+                    }
+                )
                 self._initial = None
                 return token
         except Timeout:
             raise FortnoxAuthError(
-                "another bokfor run holds the token file lock", file=str(self.store.path),
-                hint="wait for it to finish and try again.") from None
+                "another bokfor run holds the token file lock",
+                file=str(self.store.path),
+                hint="wait for it to finish and try again.",
+            ) from None
 
     def _is_current(self, access: str) -> bool:
         """The saved access token is the one Fortnox just refused (after invalidate)."""
@@ -365,8 +428,10 @@ class RefreshToken(_Provider):
             self._token = None
 
     def refusal_hint(self) -> str:
-        return ("the refresh token was already used or has expired (it lives 45 days); "
-                "authorize bokfor in Fortnox again (access_type=offline).")
+        return (
+            "the refresh token was already used or has expired (it lives 45 days); "
+            "authorize bokfor in Fortnox again (access_type=offline)."
+        )
 
 
 def _scrub(text: str, secrets: list[str]) -> str:
@@ -376,9 +441,14 @@ def _scrub(text: str, secrets: list[str]) -> str:
     return text
 
 
-def from_env(environ: Mapping[str, str] | None = None, *, token_file: Path | None = None,
-             token_url: str = TOKEN_URL, looked_in: Path | None = None,
-             **kwargs: Any) -> _Provider:
+def from_env(
+    environ: Mapping[str, str] | None = None,
+    *,
+    token_file: Path | None = None,
+    token_url: str = TOKEN_URL,
+    looked_in: Path | None = None,
+    **kwargs: Any,
+) -> _Provider:
     """The token provider the environment and token file describe: client credentials when
     a tenant id is known, else the refresh-token flow. Environment variables win over the
     file's `client_id`, `client_secret`, `tenant_id`. `looked_in`: the token file to name
@@ -392,25 +462,41 @@ def from_env(environ: Mapping[str, str] | None = None, *, token_file: Path | Non
     if not client_id or not client_secret:
         unset = " and ".join(n for n in (ENV_CLIENT_ID, ENV_CLIENT_SECRET) if not env.get(n))
         where = path or looked_in
-        file = "no token file is named" if where is None else \
-            f"the token file {where} holds none" if where.exists() else \
-            f"there is no token file {where}"
+        file = (
+            "no token file is named"
+            if where is None
+            else f"the token file {where} holds none"
+            if where.exists()
+            else f"there is no token file {where}"
+        )
         raise FortnoxCredentialsMissing(
             f"no Fortnox client credentials: {unset} {'are' if ' and ' in unset else 'is'} "
-            f"not set, and {file}", hint="run `bokfor fortnox login` once on a terminal (it "
+            f"not set, and {file}",
+            hint="run `bokfor fortnox login` once on a terminal (it "
             f"checks them and saves them{f' in {where}' if where else ''}), or set "
             f"{ENV_CLIENT_ID} and {ENV_CLIENT_SECRET} (and {ENV_TENANT_ID} for a service "
-            f"account); --token-file or ${ENV_TOKEN_FILE} names another token file.")
+            f"account); --token-file or ${ENV_TOKEN_FILE} names another token file.",
+        )
     if tenant_id:
-        provider = ClientCredentials(client_id, client_secret, tenant_id, token_url=token_url,
-                                     **kwargs)
-        provider.source = (f"TenantId {tenant_id} from ${ENV_TENANT_ID}, which wins over any "
-                           "token file" if env.get(ENV_TENANT_ID)
-                           else f"the token file {path}, TenantId {tenant_id}")
+        provider = ClientCredentials(
+            client_id, client_secret, tenant_id, token_url=token_url, **kwargs
+        )
+        provider.source = (
+            f"TenantId {tenant_id} from ${ENV_TENANT_ID}, which wins over any token file"
+            if env.get(ENV_TENANT_ID)
+            else f"the token file {path}, TenantId {tenant_id}"
+        )
         return provider
     if path is None:
         raise FortnoxCredentialsMissing(
             "the refresh-token flow needs a token file to keep the rotated token in",
-            hint=f"set {ENV_TOKEN_FILE}, or {ENV_TENANT_ID} to use a service account.")
-    return RefreshToken(client_id, client_secret, TokenStore(path), token_url=token_url,
-                        initial_refresh_token=env.get(ENV_REFRESH_TOKEN), **kwargs)
+            hint=f"set {ENV_TOKEN_FILE}, or {ENV_TENANT_ID} to use a service account.",
+        )
+    return RefreshToken(
+        client_id,
+        client_secret,
+        TokenStore(path),
+        token_url=token_url,
+        initial_refresh_token=env.get(ENV_REFRESH_TOKEN),
+        **kwargs,
+    )

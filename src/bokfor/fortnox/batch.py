@@ -50,16 +50,47 @@ _ALLOWED_SYMBOLS = frozenset(
 )
 
 REPLACEMENTS: dict[str, str] = {
-    "'": "\u00b4", "\u2018": "\u00b4", "\u2019": "\u00b4", "\u201a": "\u00b4",
-    "\u201b": "\u00b4", "\u2032": "\u00b4",
-    '"': "\u00b4", "\u201c": "\u00b4", "\u201d": "\u00b4", "\u201e": "\u00b4",
-    "\u201f": "\u00b4", "\u2033": "\u00b4", "\u00ab": "\u00b4", "\u00bb": "\u00b4",
-    "<": "(", ">": ")", "[": "(", "]": ")", "{": "(", "}": ")",
-    "|": "/", "~": "-",
-    "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2014": "-", "\u2015": "-", "\u2212": "-",
-    "\u2026": "...", "\u2022": "*", "\u00b7": "*", "\u00d7": "x",
-    "\t": " ", "\n": " ", "\r": " ", "\u00a0": " ", "\u2007": " ", "\u2009": " ",
-    "\u202f": " ", "\u200b": "", "\ufeff": "",
+    "'": "\u00b4",
+    "\u2018": "\u00b4",
+    "\u2019": "\u00b4",
+    "\u201a": "\u00b4",
+    "\u201b": "\u00b4",
+    "\u2032": "\u00b4",
+    '"': "\u00b4",
+    "\u201c": "\u00b4",
+    "\u201d": "\u00b4",
+    "\u201e": "\u00b4",
+    "\u201f": "\u00b4",
+    "\u2033": "\u00b4",
+    "\u00ab": "\u00b4",
+    "\u00bb": "\u00b4",
+    "<": "(",
+    ">": ")",
+    "[": "(",
+    "]": ")",
+    "{": "(",
+    "}": ")",
+    "|": "/",
+    "~": "-",
+    "\u2010": "-",
+    "\u2011": "-",
+    "\u2012": "-",
+    "\u2014": "-",
+    "\u2015": "-",
+    "\u2212": "-",
+    "\u2026": "...",
+    "\u2022": "*",
+    "\u00b7": "*",
+    "\u00d7": "x",
+    "\t": " ",
+    "\n": " ",
+    "\r": " ",
+    "\u00a0": " ",
+    "\u2007": " ",
+    "\u2009": " ",
+    "\u202f": " ",
+    "\u200b": "",
+    "\ufeff": "",
 }
 
 
@@ -80,16 +111,21 @@ class _Cleaner:
             for char in text:
                 sub = _replacement(char)
                 if sub != char:
-                    self.note(f"character {_describe(char)} is not allowed by Fortnox; "
-                              f"written as {sub!r} (first in {what})", char)
+                    self.note(
+                        f"character {_describe(char)} is not allowed by Fortnox; "
+                        f"written as {sub!r} (first in {what})",
+                        char,
+                    )
                 out.append(sub)
             text = "".join(out)
         while "  " in text:
             text = text.replace("  ", " ")
         text = text.strip(" ")
         if limit is not None and len(text) > limit:
-            self.note(f"{what}: text {text[:20] + '...'!r} is {len(text)} characters; cut to "
-                      f"{limit}", None)
+            self.note(
+                f"{what}: text {text[:20] + '...'!r} is {len(text)} characters; cut to {limit}",
+                None,
+            )
             text = text[:limit].rstrip(" ")
         return text
 
@@ -110,8 +146,10 @@ def _replacement(char: str) -> str:
     if unicodedata.category(char).startswith(("C", "Z")):
         return " "
     decomposed = unicodedata.normalize("NFKD", char)
-    if decomposed != char and decomposed and all(
-        allowed(c) or unicodedata.combining(c) for c in decomposed
+    if (
+        decomposed != char
+        and decomposed
+        and all(allowed(c) or unicodedata.combining(c) for c in decomposed)
     ):
         return "".join(c for c in decomposed if allowed(c))
     return ""
@@ -122,8 +160,9 @@ def _describe(char: str) -> str:
     return f"{char!r} (U+{ord(char):04X}{' ' + name if name else ''})"
 
 
-def clean_text(value: str, limit: int | None = None, notices: list[Notice] | None = None,
-               what: str = "text") -> str:
+def clean_text(
+    value: str, limit: int | None = None, notices: list[Notice] | None = None, what: str = "text"
+) -> str:
     """`value` with only Fortnox-allowed characters, single-spaced, cut to `limit`."""
     return _Cleaner(notices).clean(value, what, limit)
 
@@ -154,8 +193,14 @@ def amount(ore: int) -> Decimal:
 # --- bodies ------------------------------------------------------------------------------
 
 
-def voucher_body(voucher: Voucher, *, key: str, series: str, year_id: int | None,
-                 notices: list[Notice] | None = None) -> dict[str, Any]:
+def voucher_body(
+    voucher: Voucher,
+    *,
+    key: str,
+    series: str,
+    year_id: int | None,
+    notices: list[Notice] | None = None,
+) -> dict[str, Any]:
     """The `POST /3/vouchers` body for `voucher`.
 
     `series` is the Fortnox series to book in (may differ from `voucher.series`). `year_id` is
@@ -225,8 +270,11 @@ def _dump(value: Any, indent: int | None, depth: int) -> str:
     if isinstance(value, float):
         raise TypeError("floats have no place in a Fortnox body; use Decimal")
     if isinstance(value, Mapping):
-        items = [f"{json.dumps(str(k), ensure_ascii=False)}:{' ' if indent else ''}"
-                 f"{_dump(v, indent, depth + 1)}" for k, v in value.items()]
+        items = [
+            f"{json.dumps(str(k), ensure_ascii=False)}:{' ' if indent else ''}"
+            f"{_dump(v, indent, depth + 1)}"
+            for k, v in value.items()
+        ]
         return _join("{", "}", items, indent, depth)
     if isinstance(value, (list, tuple)):
         return _join("[", "]", [_dump(v, indent, depth + 1) for v in value], indent, depth)
@@ -247,8 +295,7 @@ def debit_total(body: Mapping[str, Any]) -> Decimal:
 
 
 def credit_total(body: Mapping[str, Any]) -> Decimal:
-    return sum((r.get("Credit", Decimal(0)) for r in body["Voucher"]["VoucherRows"]),
-               Decimal(0))
+    return sum((r.get("Credit", Decimal(0)) for r in body["Voucher"]["VoucherRows"]), Decimal(0))
 
 
 # --- batch on disk -----------------------------------------------------------------------
@@ -293,28 +340,33 @@ def build_batch(
     for index, voucher in enumerate(vouchers, start=1):
         key = key_for(voucher)
         if key in seen:
-            raise OutputError(f"two vouchers of the batch have the same key {key}",
-                              hint="give each voucher distinct source keys or a context.")
+            raise OutputError(
+                f"two vouchers of the batch have the same key {key}",
+                hint="give each voucher distinct source keys or a context.",
+            )
         seen.add(key)
         year_id = year_for(voucher.date) if year_for else None
-        body = voucher_body(voucher, key=key, series=series or voucher.series,
-                            year_id=year_id, notices=notices)
+        body = voucher_body(
+            voucher, key=key, series=series or voucher.series, year_id=year_id, notices=notices
+        )
         data = (to_json(body, indent=2) + "\n").encode("utf-8")
-        name = f"{index:05d}-{key[len(KEY_PREFIX):]}.json"
+        name = f"{index:05d}-{key[len(KEY_PREFIX) :]}.json"
         files.append((name, data))
         keys.append(key)
         bodies.append(body)
-        entries.append({
-            "file": name,
-            "key": key,
-            "date": voucher.date.isoformat(),
-            "series": body["Voucher"]["VoucherSeries"],
-            "financialyear": year_id,
-            "debit": debit_total(body),
-            "credit": credit_total(body),
-            "source_keys": list(voucher.source_keys),
-            "sha256": hashlib.sha256(data).hexdigest(),
-        })
+        entries.append(
+            {
+                "file": name,
+                "key": key,
+                "date": voucher.date.isoformat(),
+                "series": body["Voucher"]["VoucherSeries"],
+                "financialyear": year_id,
+                "debit": debit_total(body),
+                "credit": credit_total(body),
+                "source_keys": list(voucher.source_keys),
+                "sha256": hashlib.sha256(data).hexdigest(),
+            }
+        )
     manifest = {
         "format": BATCH_FORMAT,
         "endpoint": "POST /3/vouchers?financialyear=<financialyear>",
@@ -322,8 +374,7 @@ def build_batch(
         **dict(extra or {}),
         "vouchers": entries,
     }
-    return Batch(files, (to_json(manifest, indent=2) + "\n").encode("utf-8"), keys, bodies,
-                 notices)
+    return Batch(files, (to_json(manifest, indent=2) + "\n").encode("utf-8"), keys, bodies, notices)
 
 
 def write_files(batch: Batch, directory: Path) -> list[Path]:

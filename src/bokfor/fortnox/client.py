@@ -181,25 +181,28 @@ class FortnoxClient:
         data = self._get_json("/3/companyinformation", {}, "the company information")
         info = data.get("CompanyInformation") or {}
         number = info.get("DatabaseNumber")
-        return CompanyInformation(str(info.get("CompanyName") or ""),
-                                  str(info.get("OrganizationNumber") or ""),
-                                  int(str(number)) if str(number or "").isdigit() else None)
+        return CompanyInformation(
+            str(info.get("CompanyName") or ""),
+            str(info.get("OrganizationNumber") or ""),
+            int(str(number)) if str(number or "").isdigit() else None,
+        )
 
     # registers
 
     def financial_years(self) -> list[FinancialYear]:
         return [
-            FinancialYear(int(y["Id"]), _date(y["FromDate"]), _date(y["ToDate"]),
-                          y.get("AccountingMethod"))
+            FinancialYear(
+                int(y["Id"]), _date(y["FromDate"]), _date(y["ToDate"]), y.get("AccountingMethod")
+            )
             for y in self._list("/3/financialyears", "FinancialYears")
         ]
 
     def voucher_series(self, year_id: int | None = None) -> list[VoucherSeries]:
         return [
-            VoucherSeries(s["Code"], s.get("Description") or "", bool(s.get("Manual", False)),
-                          s.get("Year"))
-            for s in self._list("/3/voucherseries", "VoucherSeriesCollection",
-                                _year(year_id))
+            VoucherSeries(
+                s["Code"], s.get("Description") or "", bool(s.get("Manual", False)), s.get("Year")
+            )
+            for s in self._list("/3/voucherseries", "VoucherSeriesCollection", _year(year_id))
         ]
 
     def accounts(self, year_id: int | None = None) -> list[Account]:
@@ -217,8 +220,13 @@ class FortnoxClient:
 
     def projects(self) -> list[Project]:
         return [
-            Project(str(p.get("ProjectNumber", "")), p.get("Description") or "", p.get("Status"),
-                    _opt_date(p.get("StartDate")), _opt_date(p.get("EndDate")))
+            Project(
+                str(p.get("ProjectNumber", "")),
+                p.get("Description") or "",
+                p.get("Status"),
+                _opt_date(p.get("StartDate")),
+                _opt_date(p.get("EndDate")),
+            )
             for p in self._list("/3/projects", "Projects")
         ]
 
@@ -229,34 +237,45 @@ class FortnoxClient:
 
     # vouchers
 
-    def post_voucher(self, body: Mapping[str, Any], *, year_id: int | None = None
-                     ) -> PostedVoucher:
+    def post_voucher(self, body: Mapping[str, Any], *, year_id: int | None = None) -> PostedVoucher:
         """Create a voucher; returns (series, number, year). Raises UncertainPost when the
         outcome is unknown, FortnoxError when Fortnox refused it (nothing was booked)."""
         content = to_json(body).encode("utf-8")
-        response = self._send("POST", "/3/vouchers", _year(year_id), content=content,
-                              what="the voucher", body=body, year_id=year_id)
+        response = self._send(
+            "POST",
+            "/3/vouchers",
+            _year(year_id),
+            content=content,
+            what="the voucher",
+            body=body,
+            year_id=year_id,
+        )
         voucher = _json(response).get("Voucher") or {}
         try:
-            return PostedVoucher(str(voucher["VoucherSeries"]), int(voucher["VoucherNumber"]),
-                                 int(voucher["Year"]) if voucher.get("Year") is not None
-                                 else year_id)
+            return PostedVoucher(
+                str(voucher["VoucherSeries"]),
+                int(voucher["VoucherNumber"]),
+                int(voucher["Year"]) if voucher.get("Year") is not None else year_id,
+            )
         except (KeyError, TypeError, ValueError):
             raise UncertainPost(
                 "Fortnox accepted the voucher but its answer names no voucher number",
                 hint="look the voucher up by its bokfor key before posting again.",
-                status=response.status_code, path="/3/vouchers",
+                status=response.status_code,
+                path="/3/vouchers",
                 **_post_context(body, year_id),
             ) from None
 
     def voucher(self, series: str, number: int, year_id: int | None = None) -> dict[str, Any]:
         """One voucher with its rows, as Fortnox returns it."""
-        data = self._get_json(f"/3/vouchers/{_segment(series)}/{int(number)}", _year(year_id),
-                              "the voucher")
+        data = self._get_json(
+            f"/3/vouchers/{_segment(series)}/{int(number)}", _year(year_id), "the voucher"
+        )
         return data.get("Voucher", {})
 
-    def vouchers_on(self, day: dt.date, series: str | None = None, *,
-                    year_id: int | None = None) -> list[ListedVoucher]:
+    def vouchers_on(
+        self, day: dt.date, series: str | None = None, *, year_id: int | None = None
+    ) -> list[ListedVoucher]:
         """The vouchers dated `day` (in `series`, when given). Lists carry no rows."""
         params = {**_year(year_id), "fromdate": day.isoformat(), "todate": day.isoformat()}
         path = f"/3/vouchers/sublist/{_segment(series)}" if series else "/3/vouchers"
@@ -267,13 +286,21 @@ class FortnoxClient:
                 continue  # in case the filter is ignored
             if series and v.get("VoucherSeries") not in (None, series):
                 continue
-            out.append(ListedVoucher(str(v.get("VoucherSeries", series or "")),
-                                     int(v.get("VoucherNumber", 0)), v.get("Year"), date,
-                                     str(v.get("Description") or ""), v.get("Comments")))
+            out.append(
+                ListedVoucher(
+                    str(v.get("VoucherSeries", series or "")),
+                    int(v.get("VoucherNumber", 0)),
+                    v.get("Year"),
+                    date,
+                    str(v.get("Description") or ""),
+                    v.get("Comments"),
+                )
+            )
         return out
 
-    def find_by_key(self, key: str, day: dt.date, series: str | None = None, *,
-                    year_id: int | None = None) -> list[ListedVoucher]:
+    def find_by_key(
+        self, key: str, day: dt.date, series: str | None = None, *, year_id: int | None = None
+    ) -> list[ListedVoucher]:
         """Vouchers of `day` whose Description ends in bokfor key `key`: after an
         UncertainPost, one means it was booked, none that it was not."""
         return [v for v in self.vouchers_on(day, series, year_id=year_id) if v.key == key]
@@ -281,18 +308,19 @@ class FortnoxClient:
     def sie4(self, year_id: int | None = None) -> bytes:
         """`GET /3/sie/4`: the year's SIE 4 export (CP437 bytes, as Fortnox sends them)."""
         params = {"financialYear": year_id} if year_id is not None else {}
-        return self._send("GET", "/3/sie/4", params, what="the SIE export",
-                          accept="*/*").content
+        return self._send("GET", "/3/sie/4", params, what="the SIE export", accept="*/*").content
 
     # transport
 
-    def _list(self, path: str, key: str, params: Mapping[str, Any] | None = None
-              ) -> list[dict[str, Any]]:
+    def _list(
+        self, path: str, key: str, params: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         page = 1
         while True:
-            data = self._get_json(path, {**(params or {}), "limit": PAGE_LIMIT, "page": page},
-                                  f"the list {path}")
+            data = self._get_json(
+                path, {**(params or {}), "limit": PAGE_LIMIT, "page": page}, f"the list {path}"
+            )
             chunk = data.get(key) or []
             items.extend(chunk)
             meta = data.get("MetaInformation") or {}
@@ -307,9 +335,18 @@ class FortnoxClient:
     def _get_json(self, path: str, params: Mapping[str, Any], what: str) -> dict[str, Any]:
         return _json(self._send("GET", path, params, what=what))
 
-    def _send(self, method: str, path: str, params: Mapping[str, Any], *, what: str,
-              content: bytes | None = None, body: Mapping[str, Any] | None = None,
-              year_id: int | None = None, accept: str | None = None) -> httpx.Response:
+    def _send(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any],
+        *,
+        what: str,
+        content: bytes | None = None,
+        body: Mapping[str, Any] | None = None,
+        year_id: int | None = None,
+        accept: str | None = None,
+    ) -> httpx.Response:
         post = method != "GET"
         refreshed = False
         attempt = 0
@@ -323,8 +360,9 @@ class FortnoxClient:
                 headers["Accept"] = accept
             self.requests += 1
             try:
-                response = self._http.request(method, path, params=dict(params),
-                                              content=content, headers=headers)
+                response = self._http.request(
+                    method, path, params=dict(params), content=content, headers=headers
+                )
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 # Nothing reached Fortnox: safe to try again, POST included.
                 reason = _reason(exc)
@@ -334,7 +372,8 @@ class FortnoxClient:
                 raise FortnoxUnavailable(
                     f"cannot reach Fortnox ({reason}) for {method} {path}",
                     hint="check the network connection and try again; nothing was booked.",
-                    path=path) from None
+                    path=path,
+                ) from None
             except httpx.TransportError as exc:
                 reason = _reason(exc)
                 if post:
@@ -343,13 +382,18 @@ class FortnoxClient:
                         "may or may not have been booked",
                         hint="bokfor looks it up by its bokfor key before posting again; "
                         "do not post it by hand.",
-                        path=path, **_post_context(body, year_id)) from None
+                        path=path,
+                        **_post_context(body, year_id),
+                    ) from None
                 if attempt < self.max_attempts:
                     self._backoff(attempt, method, path, reason)
                     continue
                 raise FortnoxUnavailable(
                     f"no answer from Fortnox to {method} {path} ({reason}) after "
-                    f"{attempt} attempts", hint="try again later.", path=path) from None
+                    f"{attempt} attempts",
+                    hint="try again later.",
+                    path=path,
+                ) from None
             status = response.status_code
             log.debug("%s %s -> %s (attempt %d)", method, path, status, attempt)
             if status < 400:
@@ -370,22 +414,32 @@ class FortnoxClient:
                         f"Fortnox answered HTTP {status} to {method} {path}: the voucher may "
                         "or may not have been booked",
                         hint="bokfor looks it up by its bokfor key before posting again.",
-                        status=status, path=path, **_post_context(body, year_id))
+                        status=status,
+                        path=path,
+                        **_post_context(body, year_id),
+                    )
                 if attempt < self.max_attempts:
                     self._backoff(attempt, method, path, f"HTTP {status}", status == 429)
                     continue
-                raise FortnoxUnavailable.from_response(status, path, _json_or_none(response),
-                                                       what)
+                raise FortnoxUnavailable.from_response(status, path, _json_or_none(response), what)
             raise FortnoxError.from_response(status, path, _json_or_none(response), what)
 
-    def _backoff(self, attempt: int, method: str, path: str, reason: str,
-                 rate_limited: bool = False) -> None:
+    def _backoff(
+        self, attempt: int, method: str, path: str, reason: str, rate_limited: bool = False
+    ) -> None:
         ceiling = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
         delay = self._rng.uniform(ceiling / 2, ceiling)  # "equal jitter": never 0
         if rate_limited:
             delay = max(delay, self.min_429_wait + self._rng.uniform(0, 0.5))
-        log.info("%s %s: %s; retrying in %.2f s (attempt %d of %d)", method, path, reason,
-                 delay, attempt + 1, self.max_attempts)
+        log.info(
+            "%s %s: %s; retrying in %.2f s (attempt %d of %d)",
+            method,
+            path,
+            reason,
+            delay,
+            attempt + 1,
+            self.max_attempts,
+        )
         self._sleep(delay)
 
 
@@ -425,7 +479,9 @@ def _json(response: httpx.Response) -> dict[str, Any]:
         raise FortnoxError(
             f"Fortnox sent an answer that is not JSON (HTTP {response.status_code})",
             hint="try again later; if it persists, Fortnox may be down.",
-            status=response.status_code, path=response.request.url.path)
+            status=response.status_code,
+            path=response.request.url.path,
+        )
     return data
 
 
@@ -438,9 +494,14 @@ def _json_or_none(response: httpx.Response) -> Any:
 
 def _account(a: Mapping[str, Any]) -> Account:
     return Account(
-        int(a.get("Number", 0)), a.get("Description") or "", a.get("Active", True) is not False,
-        a.get("CostCenterSettings"), a.get("ProjectSettings"),
-        a.get("TransactionInformationSettings"), a.get("Year"))
+        int(a.get("Number", 0)),
+        a.get("Description") or "",
+        a.get("Active", True) is not False,
+        a.get("CostCenterSettings"),
+        a.get("ProjectSettings"),
+        a.get("TransactionInformationSettings"),
+        a.get("Year"),
+    )
 
 
 def _post_context(body: Mapping[str, Any] | None, year_id: int | None) -> dict[str, Any]:

@@ -48,25 +48,46 @@ HINTS_BY_CODE: dict[int, str] = {
 
 # Failures whose code is not documented: matched on Fortnox's message (Swedish).
 HINTS_BY_MESSAGE: list[tuple[re.Pattern[str], str, str]] = [
-    (re.compile(r"inte aktiv", re.I), "account-inactive",
-     "the account is inactive in that financial year; activate it in Fortnox (Kontoplan) or "
-     "use another account in the mapping."),
-    (re.compile(r"inte manuell", re.I), "series-not-manual",
-     "the voucher series does not allow manual booking; allow it under Inställningar > "
-     "Bokföring > Verifikationsserier, or choose another series."),
-    (re.compile(r"verifikationsserie", re.I), "series-missing",
-     "the voucher series does not exist in that financial year; create it in Fortnox or "
-     "choose an existing series."),
-    (re.compile(r"räkenskapsår", re.I), "year-missing",
-     "no financial year covers the voucher date; create the year in Fortnox first."),
-    (re.compile(r"kostnadsställe", re.I), "cost-centre",
-     "the account requires (or forbids) a cost centre, or the cost centre does not exist; "
-     "set dimension 1 in the mapping or fix the account's settings in Fortnox."),
-    (re.compile(r"projekt", re.I), "project",
-     "the account requires (or forbids) a project, or the project does not exist or is not "
-     "active on that date; set dimension 6 in the mapping or fix the project in Fortnox."),
-    (re.compile(r"balans|debet.*kredit|kredit.*debet", re.I), "unbalanced",
-     "debit and credit differ; fix the posting rule so every voucher balances."),
+    (
+        re.compile(r"inte aktiv", re.I),
+        "account-inactive",
+        "the account is inactive in that financial year; activate it in Fortnox (Kontoplan) or "
+        "use another account in the mapping.",
+    ),
+    (
+        re.compile(r"inte manuell", re.I),
+        "series-not-manual",
+        "the voucher series does not allow manual booking; allow it under Inställningar > "
+        "Bokföring > Verifikationsserier, or choose another series.",
+    ),
+    (
+        re.compile(r"verifikationsserie", re.I),
+        "series-missing",
+        "the voucher series does not exist in that financial year; create it in Fortnox or "
+        "choose an existing series.",
+    ),
+    (
+        re.compile(r"räkenskapsår", re.I),
+        "year-missing",
+        "no financial year covers the voucher date; create the year in Fortnox first.",
+    ),
+    (
+        re.compile(r"kostnadsställe", re.I),
+        "cost-centre",
+        "the account requires (or forbids) a cost centre, or the cost centre does not exist; "
+        "set dimension 1 in the mapping or fix the account's settings in Fortnox.",
+    ),
+    (
+        re.compile(r"projekt", re.I),
+        "project",
+        "the account requires (or forbids) a project, or the project does not exist or is not "
+        "active on that date; set dimension 6 in the mapping or fix the project in Fortnox.",
+    ),
+    (
+        re.compile(r"balans|debet.*kredit|kredit.*debet", re.I),
+        "unbalanced",
+        "debit and credit differ; fix the posting rule so every voucher balances.",
+    ),
 ]
 
 
@@ -115,8 +136,14 @@ class FortnoxError(BokforError):
         text += f", code {code})" if code is not None else ")"
         if message:
             text += f": {message}"
-        return cls(text, hint=hint_for(code, message), code=code, fortnox_message=message,
-                   status=status, path=path)
+        return cls(
+            text,
+            hint=hint_for(code, message),
+            code=code,
+            fortnox_message=message,
+            status=status,
+            path=path,
+        )
 
 
 @dataclass

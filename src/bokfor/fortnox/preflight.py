@@ -24,8 +24,15 @@ from bokfor.fortnox.errors import FortnoxError, FortnoxUnavailable
 MANDATORY = "MANDATORY"
 NOTALLOWED = "NOTALLOWED"
 
-CHECKS = ("years", "accounts", "account-settings", "series", "cost-centres", "projects",
-          "locked-period")
+CHECKS = (
+    "years",
+    "accounts",
+    "account-settings",
+    "series",
+    "cost-centres",
+    "projects",
+    "locked-period",
+)
 
 
 @dataclass(frozen=True)
@@ -90,10 +97,15 @@ class Problem:
     count: int = 0
 
     def __str__(self) -> str:
-        more = f" (+{self.count - len(self.vouchers)} more)" if self.count > len(self.vouchers) \
+        more = (
+            f" (+{self.count - len(self.vouchers)} more)" if self.count > len(self.vouchers) else ""
+        )
+        which = (
+            f" in {self.count} voucher{'s' if self.count != 1 else ''}: "
+            f"{'; '.join(self.vouchers)}{more}"
+            if self.vouchers
             else ""
-        which = f" in {self.count} voucher{'s' if self.count != 1 else ''}: " \
-            f"{'; '.join(self.vouchers)}{more}" if self.vouchers else ""
+        )
         return f"{self.message}{which}. Fix: {self.hint}"
 
 
@@ -121,8 +133,9 @@ def _describe(v: Voucher) -> str:
     return f"{v.date.isoformat()} {v.text!r}{keys}{where}"
 
 
-def check(vouchers: Iterable[Voucher], registers: Registers, *, series: str | None = None
-          ) -> list[Problem]:
+def check(
+    vouchers: Iterable[Voucher], registers: Registers, *, series: str | None = None
+) -> list[Problem]:
     """Every problem Fortnox would refuse the batch for. `series` overrides the vouchers'
     own series (the Fortnox series they will be booked in)."""
     out = _Collector()
@@ -132,31 +145,49 @@ def check(vouchers: Iterable[Voucher], registers: Registers, *, series: str | No
         year = registers.year_for(v.date) if registers.years else None
         if registers.years and year is None:
             spans = ", ".join(f"{y.start}..{y.end}" for y in registers.years)
-            out.add("year-missing", v.date.isoformat()[:4],
-                    f"no financial year covers {v.date.isoformat()[:4]} dates (years: {spans})",
-                    "create the financial year in Fortnox (Inställningar > Räkenskapsår) "
-                    "before booking into it.", v)
-        if registers.locked_known and registers.locked_until is not None \
-                and v.date <= registers.locked_until:
-            out.add("locked-period", registers.locked_until.isoformat(),
-                    f"the period up to {registers.locked_until.isoformat()} is locked",
-                    "book the voucher in an open period, or unlock the period in Fortnox.", v)
+            out.add(
+                "year-missing",
+                v.date.isoformat()[:4],
+                f"no financial year covers {v.date.isoformat()[:4]} dates (years: {spans})",
+                "create the financial year in Fortnox (Inställningar > Räkenskapsår) "
+                "before booking into it.",
+                v,
+            )
+        if (
+            registers.locked_known
+            and registers.locked_until is not None
+            and v.date <= registers.locked_until
+        ):
+            out.add(
+                "locked-period",
+                registers.locked_until.isoformat(),
+                f"the period up to {registers.locked_until.isoformat()} is locked",
+                "book the voucher in an open period, or unlock the period in Fortnox.",
+                v,
+            )
         if registers.series is not None and (year is not None or not registers.years):
             known = registers.series.get(year.id if year else None)
             if known is None:
                 known = registers.series.get(None, {})
             s = known.get(code)
             if s is None:
-                out.add("series-missing", code,
-                        f"voucher series {code!r} does not exist"
-                        + (f" in financial year {year.start}..{year.end}" if year else ""),
-                        "create it under Inställningar > Bokföring > Verifikationsserier, or "
-                        "choose an existing series.", v)
+                out.add(
+                    "series-missing",
+                    code,
+                    f"voucher series {code!r} does not exist"
+                    + (f" in financial year {year.start}..{year.end}" if year else ""),
+                    "create it under Inställningar > Bokföring > Verifikationsserier, or "
+                    "choose an existing series.",
+                    v,
+                )
             elif not s.manual:
-                out.add("series-not-manual", code,
-                        f"voucher series {code!r} does not allow manual booking",
-                        "tick 'Manuell' for the series in Fortnox, or choose another series.",
-                        v)
+                out.add(
+                    "series-not-manual",
+                    code,
+                    f"voucher series {code!r} does not allow manual booking",
+                    "tick 'Manuell' for the series in Fortnox, or choose another series.",
+                    v,
+                )
         for line in v.lines:
             _check_line(v, line, year, registers, out)
     return list(out.problems.values())
@@ -164,24 +195,38 @@ def check(vouchers: Iterable[Voucher], registers: Registers, *, series: str | No
 
 def _check_local(v: Voucher, out: _Collector) -> None:
     if v.balance:
-        out.add("unbalanced", "balance",
-                "vouchers do not balance (debit differs from credit)",
-                "fix the posting rule in the mapping so debit equals credit.", v)
+        out.add(
+            "unbalanced",
+            "balance",
+            "vouchers do not balance (debit differs from credit)",
+            "fix the posting rule in the mapping so debit equals credit.",
+            v,
+        )
     if sum(1 for line in v.lines if line.amount) < 2:
-        out.add("too-few-rows", "rows", "vouchers have fewer than two non-zero rows",
-                "a Fortnox voucher needs at least two rows; check the posting rule.", v)
+        out.add(
+            "too-few-rows",
+            "rows",
+            "vouchers have fewer than two non-zero rows",
+            "a Fortnox voucher needs at least two rows; check the posting rule.",
+            v,
+        )
 
 
-def _check_line(v: Voucher, line: Line, year: Year | None, registers: Registers,
-                out: _Collector) -> None:
+def _check_line(
+    v: Voucher, line: Line, year: Year | None, registers: Registers, out: _Collector
+) -> None:
     try:
         number = int(line.account)
     except ValueError:
         number = -1
     if not 1000 <= number <= 9999:
-        out.add("account-invalid", line.account,
-                f"account {line.account!r} is not a number between 1000 and 9999",
-                "use BAS account numbers in the mapping.", v)
+        out.add(
+            "account-invalid",
+            line.account,
+            f"account {line.account!r} is not a number between 1000 and 9999",
+            "use BAS account numbers in the mapping.",
+            v,
+        )
         return
     dims = dict(line.dims)
     # Without a year there is no chart to look in (the year problem says enough), unless
@@ -189,47 +234,107 @@ def _check_line(v: Voucher, line: Line, year: Year | None, registers: Registers,
     if registers.accounts and (year is not None or None in registers.accounts):
         account = registers.account(year, number)
         if account is None:
-            out.add("account-missing", str(number),
-                    f"account {number} does not exist in Fortnox"
-                    + (f" (financial year {year.start}..{year.end})" if year else ""),
-                    "add it to the chart of accounts in Fortnox (Kontoplan), or change the "
-                    "account in the mapping.", v)
+            out.add(
+                "account-missing",
+                str(number),
+                f"account {number} does not exist in Fortnox"
+                + (f" (financial year {year.start}..{year.end})" if year else ""),
+                "add it to the chart of accounts in Fortnox (Kontoplan), or change the "
+                "account in the mapping.",
+                v,
+            )
         else:
             if not account.active:
-                out.add("account-inactive", str(number), f"account {number} is inactive",
-                        "activate it in Fortnox (Kontoplan) or use another account.", v)
+                out.add(
+                    "account-inactive",
+                    str(number),
+                    f"account {number} is inactive",
+                    "activate it in Fortnox (Kontoplan) or use another account.",
+                    v,
+                )
             if registers.settings_known:
-                _settings(v, number, account.cost_center_settings, 1 in dims, "cost-centre",
-                          "a cost centre (dimension 1)", out)
-                _settings(v, number, account.project_settings, 6 in dims, "project",
-                          "a project (dimension 6)", out)
-                _settings(v, number, account.transaction_information_settings,
-                          bool(line.text.strip()), "transaction-information",
-                          "a row text (TransactionInformation)", out)
+                _settings(
+                    v,
+                    number,
+                    account.cost_center_settings,
+                    1 in dims,
+                    "cost-centre",
+                    "a cost centre (dimension 1)",
+                    out,
+                )
+                _settings(
+                    v,
+                    number,
+                    account.project_settings,
+                    6 in dims,
+                    "project",
+                    "a project (dimension 6)",
+                    out,
+                )
+                _settings(
+                    v,
+                    number,
+                    account.transaction_information_settings,
+                    bool(line.text.strip()),
+                    "transaction-information",
+                    "a row text (TransactionInformation)",
+                    out,
+                )
     if 1 in dims and registers.cost_centers is not None:
         cc = registers.cost_centers.get(dims[1])
         if cc is None:
-            out.add("cost-centre-missing", dims[1], f"cost centre {dims[1]!r} does not exist",
-                    "create it in Fortnox (Kostnadsställen) or fix dimension 1 in the mapping.",
-                    v)
+            out.add(
+                "cost-centre-missing",
+                dims[1],
+                f"cost centre {dims[1]!r} does not exist",
+                "create it in Fortnox (Kostnadsställen) or fix dimension 1 in the mapping.",
+                v,
+            )
         elif not cc.active:
-            out.add("cost-centre-inactive", dims[1], f"cost centre {dims[1]!r} is inactive",
-                    "activate it in Fortnox or use another cost centre.", v)
+            out.add(
+                "cost-centre-inactive",
+                dims[1],
+                f"cost centre {dims[1]!r} is inactive",
+                "activate it in Fortnox or use another cost centre.",
+                v,
+            )
     if 6 in dims and registers.projects is not None and dims[6] not in registers.projects:
-        out.add("project-missing", dims[6], f"project {dims[6]!r} does not exist",
-                "create it in Fortnox (Projekt) or fix dimension 6 in the mapping.", v)
+        out.add(
+            "project-missing",
+            dims[6],
+            f"project {dims[6]!r} does not exist",
+            "create it in Fortnox (Projekt) or fix dimension 6 in the mapping.",
+            v,
+        )
 
 
-def _settings(v: Voucher, number: int, setting: str | None, present: bool, kind: str,
-              what: str, out: _Collector) -> None:
+def _settings(
+    v: Voucher,
+    number: int,
+    setting: str | None,
+    present: bool,
+    kind: str,
+    what: str,
+    out: _Collector,
+) -> None:
     if setting == MANDATORY and not present:
-        out.add(f"{kind}-required", str(number), f"account {number} requires {what}",
-                f"give the rows on account {number} {what} in the mapping, or relax the "
-                "account's setting in Fortnox.", v)
+        out.add(
+            f"{kind}-required",
+            str(number),
+            f"account {number} requires {what}",
+            f"give the rows on account {number} {what} in the mapping, or relax the "
+            "account's setting in Fortnox.",
+            v,
+        )
     elif setting == NOTALLOWED and present:
-        out.add(f"{kind}-not-allowed", str(number), f"account {number} does not allow {what}",
-                f"remove {what} from the rows on account {number}, or change the account's "
-                "setting in Fortnox.", v)
+        out.add(
+            f"{kind}-not-allowed",
+            str(number),
+            f"account {number} does not allow {what}",
+            f"remove {what} from the rows on account {number}, or change the account's "
+            "setting in Fortnox.",
+            v,
+        )
 
 
 # --- registers ---------------------------------------------------------------------------

@@ -40,8 +40,13 @@ class TokenBucket:
         self._lock = threading.Lock()
 
     @classmethod
-    def for_window(cls, requests: int = FORTNOX_REQUESTS, window: float = FORTNOX_WINDOW,
-                   margin: int = 1, **kwargs: object) -> "TokenBucket":
+    def for_window(
+        cls,
+        requests: int = FORTNOX_REQUESTS,
+        window: float = FORTNOX_WINDOW,
+        margin: int = 1,
+        **kwargs: object,
+    ) -> "TokenBucket":
         """The fastest bucket that admits at most `requests - margin` in any sliding `window`,
         with a burst of about one second's worth: 25 per 5 s -> burst 4, rate 4/s (24 / 5 s)."""
         budget = requests - margin

@@ -26,7 +26,14 @@ from bokfor.sie.ksumma import BLOCK_CLOSE, BLOCK_OPEN, Record
 from bokfor.sie.ksumma import checksum as ksumma
 from bokfor.sie.model import SieDocument
 from bokfor.sie.writer import (
-    _EMPTY, _date, _encode, _format, _format_field, _render_rows_to, _transliterate, _Where,
+    _EMPTY,
+    _date,
+    _encode,
+    _format,
+    _format_field,
+    _render_rows_to,
+    _transliterate,
+    _Where,
     _Writer,
 )
 
@@ -42,7 +49,11 @@ _LARGEST = 10**15  # öre a line (10 000 billion kronor): sums of these cannot w
 
 
 def render_frames_to(
-    doc: SieDocument, frames: VoucherFrames, out: BinaryIO, *, checksum: bool = False,
+    doc: SieDocument,
+    frames: VoucherFrames,
+    out: BinaryIO,
+    *,
+    checksum: bool = False,
     text_limit: int | None = 50,
 ) -> list[Notice]:
     """`render_to` with the vouchers given as frames (`doc.vouchers` is not read): the
@@ -56,8 +67,12 @@ def render_frames_to(
     try:
         parts = _Columns(writer, doc, frames)
     except _Unusual:
-        return _render_rows_to(dataclasses.replace(doc, vouchers=list(frames.described)), out,
-                               checksum=checksum, text_limit=text_limit)
+        return _render_rows_to(
+            dataclasses.replace(doc, vouchers=list(frames.described)),
+            out,
+            checksum=checksum,
+            text_limit=text_limit,
+        )
     head, *top = parts.top
     write = out.write
     write(_encode(head + "\r\n" + ("#KSUMMA\r\n" if checksum else "")))
@@ -89,9 +104,13 @@ class _Columns:
         self._made: dict[str, pl.Expr] | None = None
         self._check(doc)
         used = self.lines.select("account", "dims").unique()
-        self.top = writer.preamble(doc, {
-            (account, tuple((d["dim"], d["object"]) for d in dims))
-            for account, dims in used.iter_rows()})
+        self.top = writer.preamble(
+            doc,
+            {
+                (account, tuple((d["dim"], d["object"]) for d in dims))
+                for account, dims in used.iter_rows()
+            },
+        )
         self._series = self._identifiers()
         self._dates = self._date_texts()
         self._texts = self._text_table()
@@ -100,7 +119,8 @@ class _Columns:
         codes = self._texts.select("raw").with_row_index(_CODE)
         self.vouchers, self.lines = (
             frame.join(codes, left_on="text", right_on="raw", how="left", maintain_order="left")
-            for frame in (self.vouchers, self.lines))
+            for frame in (self.vouchers, self.lines)
+        )
 
     def _check(self, doc: SieDocument) -> None:
         """What `_Writer.check_voucher` and `check_numbers` refuse, found on the columns;
@@ -142,8 +162,11 @@ class _Columns:
 
     def _date_texts(self) -> dict[dt.date, str]:
         """Each date as SIE writes it (few distinct: formatted once each, by `_date`)."""
-        days = pl.concat([self.vouchers["date"], self.vouchers["reg_date"],
-                          self.lines["transdat"]]).drop_nulls().unique()
+        days = (
+            pl.concat([self.vouchers["date"], self.vouchers["reg_date"], self.lines["transdat"]])
+            .drop_nulls()
+            .unique()
+        )
         return {day: _date(day) for day in days.to_list()}
 
     def _text_table(self) -> pl.DataFrame:
@@ -152,27 +175,41 @@ class _Columns:
         whether writing it gives a notice (`replaced`, `cut`, `stripped`)."""
         raw = pl.concat([self.vouchers["text"], self.lines["text"]]).unique()
         table = pl.DataFrame({"raw": raw})
-        plain = (pl.col("raw").str.contains(_ASCII_TEXT) & ~pl.col("raw").str.contains("  ")
-                 & ~pl.col("raw").str.starts_with(" ") & ~pl.col("raw").str.ends_with(" "))
+        plain = (
+            pl.col("raw").str.contains(_ASCII_TEXT)
+            & ~pl.col("raw").str.contains("  ")
+            & ~pl.col("raw").str.starts_with(" ")
+            & ~pl.col("raw").str.ends_with(" ")
+        )
         others = table.filter(~plain)["raw"].to_list()
         try:
             results = [_transliterate(value) for value in others]
         except cp437.UnencodableError:
             raise _Unusual from None
-        table = pl.concat([
-            table.filter(plain).with_columns(text=pl.col("raw"), replaced=pl.lit(False)),
-            pl.DataFrame({"raw": others, "text": [r.text for r in results],
-                          "replaced": [bool(r.replaced) for r in results]},
-                         schema={"raw": pl.String, "text": pl.String, "replaced": pl.Boolean}),
-        ])
+        table = pl.concat(
+            [
+                table.filter(plain).with_columns(text=pl.col("raw"), replaced=pl.lit(False)),
+                pl.DataFrame(
+                    {
+                        "raw": others,
+                        "text": [r.text for r in results],
+                        "replaced": [bool(r.replaced) for r in results],
+                    },
+                    schema={"raw": pl.String, "text": pl.String, "replaced": pl.Boolean},
+                ),
+            ]
+        )
         limit = self.writer.text_limit
         text = pl.col("text")
         cut = pl.lit(False) if limit is None else text.str.len_chars() > limit
         table = table.with_columns(cut=cut).with_columns(
-            text=pl.when("cut").then(text.str.slice(0, limit).str.strip_chars_end(" "))
-            .otherwise(text))
+            text=pl.when("cut")
+            .then(text.str.slice(0, limit).str.strip_chars_end(" "))
+            .otherwise(text)
+        )
         table = table.with_columns(stripped=text.str.ends_with("\\")).with_columns(
-            text=pl.when("stripped").then(text.str.strip_chars_end("\\ ")).otherwise(text))
+            text=pl.when("stripped").then(text.str.strip_chars_end("\\ ")).otherwise(text)
+        )
         return table.with_columns(field=_quoted(text))
 
     def _notices(self) -> None:
@@ -184,11 +221,18 @@ class _Columns:
             return
         flags = noted.select("raw", "replaced", again=pl.col("cut") | pl.col("stripped"))
         # Where each text is written: a voucher's text before its lines' (position -1).
-        where = pl.concat([
-            self.vouchers.select(VOUCHER, pl.lit(-1, pl.Int64).alias("at"), raw="text"),
-            self.lines.with_row_index("at").select(VOUCHER, pl.col("at").cast(pl.Int64),
-                                                   raw="text"),
-        ]).join(flags, on="raw").sort(VOUCHER, "at")
+        where = (
+            pl.concat(
+                [
+                    self.vouchers.select(VOUCHER, pl.lit(-1, pl.Int64).alias("at"), raw="text"),
+                    self.lines.with_row_index("at").select(
+                        VOUCHER, pl.col("at").cast(pl.Int64), raw="text"
+                    ),
+                ]
+            )
+            .join(flags, on="raw")
+            .sort(VOUCHER, "at")
+        )
         where = where.filter(pl.col("again") | pl.col("raw").is_first_distinct())
         writer, described = self.writer, self.described
         for i, raw in where.select(VOUCHER, "raw").iter_rows():
@@ -213,18 +257,23 @@ class _Columns:
             out = self._chunk(self.vouchers[a:b], lines[line:end], a, checksum)
             for at in range(0, out.height, _PIECE):
                 piece = out.slice(at, _PIECE)
-                yield (piece["text"].str.join("").item(),
-                       piece["contents"].str.join("").item() if checksum else "")
+                yield (
+                    piece["text"].str.join("").item(),
+                    piece["contents"].str.join("").item() if checksum else "",
+                )
             line = end
 
-    def _chunk(self, vouchers: pl.DataFrame, lines: pl.DataFrame, first: int,
-               checksum: bool) -> pl.DataFrame:
+    def _chunk(
+        self, vouchers: pl.DataFrame, lines: pl.DataFrame, first: int, checksum: bool
+    ) -> pl.DataFrame:
         """One text a line of `lines` (a voucher's first line led by its #VER and `{`, its
         last followed by `}`) and its #KSUMMA contents; `first` is the first voucher's
         number."""
         texts, e = self._texts, self._expressions
-        vouchers = vouchers.with_columns(text_written=texts["text"].gather(vouchers[_CODE]),
-                                         field=texts["field"].gather(vouchers[_CODE]))
+        vouchers = vouchers.with_columns(
+            text_written=texts["text"].gather(vouchers[_CODE]),
+            field=texts["field"].gather(vouchers[_CODE]),
+        )
         ver = vouchers.select(line=e["ver"], contents=e["ver_contents"])
         # Each line's voucher in this chunk; on a voucher's first line, that voucher's #VER.
         row = lines[VOUCHER] - first
@@ -232,10 +281,13 @@ class _Columns:
         lines = lines.with_columns(
             text_written=texts["text"].gather(lines[_CODE]),
             field=texts["field"].gather(lines[_CODE]),
-            day=vouchers["date"].gather(row), ver=ver["line"].gather(opening),
-            ver_contents=ver["contents"].gather(opening))
-        return lines.select(text=e["trans"],
-                            contents=e["trans_contents"] if checksum else pl.lit(""))
+            day=vouchers["date"].gather(row),
+            ver=ver["line"].gather(opening),
+            ver_contents=ver["contents"].gather(opening),
+        )
+        return lines.select(
+            text=e["trans"], contents=e["trans_contents"] if checksum else pl.lit("")
+        )
 
     @property
     def _expressions(self) -> dict[str, pl.Expr]:
@@ -247,43 +299,92 @@ class _Columns:
         date = pl.col("date").replace_strict(dates, return_dtype=pl.String)
         reg = pl.col("reg_date").replace_strict(dates, default=None, return_dtype=pl.String)
         number = pl.col("number").cast(pl.String)
-        ver = pl.concat_str([
-            pl.col("series").replace_strict(self._series, return_dtype=pl.String),
-            number.fill_null(_EMPTY), date, pl.col("field"), reg], separator=" ",
-            ignore_nulls=True) + "\r\n" + BLOCK_OPEN + "\r\n"
-        ver_contents = pl.concat_str([pl.lit("#VER"), pl.col("series"), number.fill_null(""),
-                                      date, pl.col("text_written"), reg.fill_null("")])
+        ver = (
+            pl.concat_str(
+                [
+                    pl.col("series").replace_strict(self._series, return_dtype=pl.String),
+                    number.fill_null(_EMPTY),
+                    date,
+                    pl.col("field"),
+                    reg,
+                ],
+                separator=" ",
+                ignore_nulls=True,
+            )
+            + "\r\n"
+            + BLOCK_OPEN
+            + "\r\n"
+        )
+        ver_contents = pl.concat_str(
+            [
+                pl.lit("#VER"),
+                pl.col("series"),
+                number.fill_null(""),
+                date,
+                pl.col("text_written"),
+                reg.fill_null(""),
+            ]
+        )
         transdat = pl.col("transdat")
-        row_date = (pl.when(transdat.is_not_null() & (transdat != pl.col("day")))
-                    .then(transdat.replace_strict(dates, default=None, return_dtype=pl.String))
-                    .otherwise(pl.lit("")))
+        row_date = (
+            pl.when(transdat.is_not_null() & (transdat != pl.col("day")))
+            .then(transdat.replace_strict(dates, default=None, return_dtype=pl.String))
+            .otherwise(pl.lit(""))
+        )
         row_date_field = pl.when(row_date == "").then(pl.lit(_EMPTY)).otherwise(row_date)
         quantity, written = pl.col("quantity"), pl.col("text_written")
         # The fields after the amount, empty ones at the end left out (as `_format`).
-        tail = (pl.when(quantity.is_not_null())
-                .then(pl.concat_str([pl.lit(""), row_date_field, pl.col("field"), quantity],
-                                    separator=" "))
-                .when(written != "")
-                .then(pl.concat_str([pl.lit(""), row_date_field, pl.col("field")],
-                                    separator=" "))
-                .when(row_date != "").then(" " + row_date)
-                .otherwise(pl.lit("")))
+        tail = (
+            pl.when(quantity.is_not_null())
+            .then(
+                pl.concat_str(
+                    [pl.lit(""), row_date_field, pl.col("field"), quantity], separator=" "
+                )
+            )
+            .when(written != "")
+            .then(pl.concat_str([pl.lit(""), row_date_field, pl.col("field")], separator=" "))
+            .when(row_date != "")
+            .then(" " + row_date)
+            .otherwise(pl.lit(""))
+        )
         dim = pl.element().struct.field("dim").cast(pl.String)
         obj = pl.element().struct.field("object")
         objects = pl.col("dims").list.eval(pl.concat_str([dim, _quoted(obj)], separator=" "))
         amount = _sie_amount(pl.col("amount"))
         is_last = pl.col(VOUCHER) != pl.col(VOUCHER).shift(-1).fill_null(-1)
-        trans = pl.concat_str([
-            pl.col("ver").fill_null(""), pl.lit("#TRANS "), pl.col("account"), pl.lit(" {"),
-            objects.list.join(" "), pl.lit("} "), amount, tail,
-            pl.when(is_last).then(pl.lit("\r\n" + BLOCK_CLOSE + "\r\n"))
-            .otherwise(pl.lit("\r\n"))])
-        trans_contents = pl.concat_str([
-            pl.col("ver_contents").fill_null(""), pl.lit("#TRANS"), pl.col("account"),
-            pl.col("dims").list.eval(pl.concat_str([dim, obj])).list.join(""), amount,
-            row_date, written, quantity.fill_null("")])
-        self._made = {"ver": ver, "ver_contents": ver_contents, "trans": trans,
-                      "trans_contents": trans_contents}
+        trans = pl.concat_str(
+            [
+                pl.col("ver").fill_null(""),
+                pl.lit("#TRANS "),
+                pl.col("account"),
+                pl.lit(" {"),
+                objects.list.join(" "),
+                pl.lit("} "),
+                amount,
+                tail,
+                pl.when(is_last)
+                .then(pl.lit("\r\n" + BLOCK_CLOSE + "\r\n"))
+                .otherwise(pl.lit("\r\n")),
+            ]
+        )
+        trans_contents = pl.concat_str(
+            [
+                pl.col("ver_contents").fill_null(""),
+                pl.lit("#TRANS"),
+                pl.col("account"),
+                pl.col("dims").list.eval(pl.concat_str([dim, obj])).list.join(""),
+                amount,
+                row_date,
+                written,
+                quantity.fill_null(""),
+            ]
+        )
+        self._made = {
+            "ver": ver,
+            "ver_contents": ver_contents,
+            "trans": trans,
+            "trans_contents": trans_contents,
+        }
         return self._made
 
 
@@ -295,5 +396,11 @@ def _quoted(text: pl.Expr) -> pl.Expr:
 def _sie_amount(ore: pl.Expr) -> pl.Expr:
     """`money.format_sie` on a column of öre: '-' when negative, two decimals."""
     whole, cents = ore.abs() // 100, ore.abs() % 100 + 100  # '1xx': the last two digits
-    return pl.concat_str([pl.when(ore < 0).then(pl.lit("-")).otherwise(pl.lit("")),
-                          whole.cast(pl.String), pl.lit("."), cents.cast(pl.String).str.slice(1)])
+    return pl.concat_str(
+        [
+            pl.when(ore < 0).then(pl.lit("-")).otherwise(pl.lit("")),
+            whole.cast(pl.String),
+            pl.lit("."),
+            cents.cast(pl.String).str.slice(1),
+        ]
+    )

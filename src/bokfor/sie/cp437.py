@@ -141,9 +141,7 @@ def transliterate(text: str) -> Transliterated:
 
 def _base_letters(char: str) -> str | None:
     """NFKD without combining marks ('ő' -> 'o', 'ﬁ' -> 'fi'), if that is all CP437."""
-    base = "".join(
-        c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c)
-    )
+    base = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
     if base and base != char and all(encodable(c) for c in base):
         return base
     return None

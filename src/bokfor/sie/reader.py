@@ -70,8 +70,11 @@ def read(path: Path) -> SieReadResult:
         try:
             data = fh.read()
         except OSError as exc:
-            raise SieError(f"cannot read the file: {exc.strerror or exc}", file=str(path),
-                           hint="check the path and that the file is readable.") from None
+            raise SieError(
+                f"cannot read the file: {exc.strerror or exc}",
+                file=str(path),
+                hint="check the path and that the file is readable.",
+            ) from None
     return parse(data, str(path))
 
 
@@ -141,11 +144,21 @@ def _decode(data: bytes, name: str) -> tuple[str, str, list[Notice]]:
         # ISO-8859-15 differs from ISO-8859-1 in eight bytes, none a Swedish letter; the
         # one a bookkeeping file would hold is A4: '€' there, '¤' in ISO-8859-1.
         if b"\xa4" in data:
-            notices.append(Notice("file is ISO-8859-15 (byte A4 is €), not CP437 as SIE "
-                                  "requires; read as ISO-8859-15", file=name))
+            notices.append(
+                Notice(
+                    "file is ISO-8859-15 (byte A4 is €), not CP437 as SIE "
+                    "requires; read as ISO-8859-15",
+                    file=name,
+                )
+            )
             return data.decode("iso-8859-15"), "iso-8859-15", notices
-        notices.append(Notice("file is Latin-1 (ISO-8859-1 or -15, the same for its letters), "
-                              "not CP437 as SIE requires; read as Latin-1", file=name))
+        notices.append(
+            Notice(
+                "file is Latin-1 (ISO-8859-1 or -15, the same for its letters), "
+                "not CP437 as SIE requires; read as Latin-1",
+                file=name,
+            )
+        )
         return data.decode("latin-1"), "latin-1", notices
     return data.decode("cp437"), "cp437", notices
 
@@ -244,7 +257,7 @@ def _object_list(text: str, i: int, name: str, number: int) -> tuple[tuple[str, 
         "object list has no closing '}'",
         file=name,
         line=number,
-        hint="write the object list as {dimension \"object\" ...} on one line, e.g. {1 \"100\"}.",
+        hint='write the object list as {dimension "object" ...} on one line, e.g. {1 "100"}.',
     )
 
 
@@ -444,8 +457,10 @@ class _Parser:
                 if value == "4":
                     return
                 kind = _OTHER_TYPES.get(value)
-                what = f"a SIE type {value} file ({kind}, no vouchers)" if kind else (
-                    f"SIE type {value!r}"
+                what = (
+                    f"a SIE type {value} file ({kind}, no vouchers)"
+                    if kind
+                    else (f"SIE type {value!r}")
                 )
                 raise self.error(f"{what}: only SIE type 4 is supported", record.line, hint)
         raise self.error(
@@ -626,9 +641,7 @@ class _Parser:
             dims[int(dim)] = obj
         quantity = self.field(record, 5, "quantity", False)
         if quantity and not _QUANTITY.fullmatch(quantity):
-            raise self.error(
-                f"{record.label}: quantity {quantity!r} is not a number", record.line
-            )
+            raise self.error(f"{record.label}: quantity {quantity!r} is not a number", record.line)
         return Line(
             account=account,
             amount=self.amount(record, 2),

@@ -72,6 +72,7 @@ def render_to(
     if sum(len(v.lines) for v in doc.vouchers) >= COLUMNS_FROM:
         from bokfor.frames import voucher_frames
         from bokfor.sie.columns import render_frames_to
+
         try:
             frames = voucher_frames(doc.vouchers)
         except OverflowError:  # an amount no books hold: the per-row path writes it
@@ -283,7 +284,7 @@ class _Writer:
                 raise SieError(
                     f"account {number} is used but has no name, and SIE needs one (#KONTO)",
                     key="accounts",
-                    hint=f"add it under `accounts:` in the mapping, e.g. {number}: \"<name>\".",
+                    hint=f'add it under `accounts:` in the mapping, e.g. {number}: "<name>".',
                 )
             out.append(Record("#KONTO", (number, self.text(name, f"account {number}"))))
         for dim in sorted({d for d, _ in used_objects}):
@@ -447,8 +448,7 @@ class _Writer:
         for char in value:
             if not cp437.encodable(char) or unicodedata.category(char) == "Cc":
                 raise SieError(
-                    f"{what} {value!r} cannot be written in SIE: character "
-                    f"{cp437.describe(char)}",
+                    f"{what} {value!r} cannot be written in SIE: character {cp437.describe(char)}",
                     hint="rename it in the mapping using letters, digits and spaces.",
                 )
         if value.endswith("\\"):
@@ -478,8 +478,7 @@ class _Writer:
         """
         return self._text(value, where, limit)[0]
 
-    def _text(self, value: str, where: str | _Where, limit: Voucher | None
-              ) -> tuple[Text, bool]:
+    def _text(self, value: str, where: str | _Where, limit: Voucher | None) -> tuple[Text, bool]:
         """`text`, and whether it needed no notice but those of replaced characters: then
         the same value gives the same text again, and no notice (each character is reported
         once)."""
@@ -520,8 +519,9 @@ class _Writer:
             unchanged = False
         return Text(text), unchanged
 
-    def _transliterated(self, value: str, where: str | _Where, voucher: Voucher | None
-                        ) -> cp437.Transliterated:
+    def _transliterated(
+        self, value: str, where: str | _Where, voucher: Voucher | None
+    ) -> cp437.Transliterated:
         try:
             return _transliterate(value)
         except cp437.UnencodableError as exc:
@@ -537,8 +537,12 @@ class _Writer:
 
 def _transliterate(value: str) -> cp437.Transliterated:
     """`value` cleaned and in CP437 (`cp437.UnencodableError` if it cannot be)."""
-    if value.isprintable() and "  " not in value and value.strip(" ") == value and (
-            value.isascii() or _in_cp437(value)):
+    if (
+        value.isprintable()
+        and "  " not in value
+        and value.strip(" ") == value
+        and (value.isascii() or _in_cp437(value))
+    ):
         # Nothing to clean, nothing to replace: the common case. (Printable: no control
         # characters and no spaces but ' '; NFC and CP437 checked over the whole text.)
         return cp437.Transliterated(value)

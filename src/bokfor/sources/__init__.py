@@ -72,8 +72,7 @@ class Schema:
     @property
     def fx_fields(self) -> tuple[str, ...]:
         """Fields a row converted from another currency carries (booking.convert_row)."""
-        return ("fx.currency", "fx.rate", "fx.rate_date",
-                *(f"fx.{name}" for name in self.amounts))
+        return ("fx.currency", "fx.rate", "fx.rate_date", *(f"fx.{name}" for name in self.amounts))
 
     def kind(self, name: str) -> str:
         if name in self.amounts:
@@ -134,8 +133,10 @@ def read_frame(source: Source, path: Path, tz: dt.tzinfo) -> tuple[object, list[
     from bokfor.frames import from_rows
 
     items = list(source.read(path, tz))
-    return (from_rows((i for i in items if isinstance(i, Row)), source.schema),
-            [i for i in items if isinstance(i, Notice)])
+    return (
+        from_rows((i for i in items if isinstance(i, Row)), source.schema),
+        [i for i in items if isinstance(i, Notice)],
+    )
 
 
 @dataclass(frozen=True)
@@ -151,18 +152,39 @@ class UserFormats:
 
 def all_sources(user: UserFormats | None = None) -> list[Source]:
     """Every format bokfor reads, with the mapping's own layouts (`user`)."""
-    from bokfor.sources import (bgmax, camt, mt940, netbank, nets_ocr, pos, settlement,
-                                stripe_balance, stripe_payments, stripe_payouts, stripe_report)
+    from bokfor.sources import (
+        bgmax,
+        camt,
+        mt940,
+        netbank,
+        nets_ocr,
+        pos,
+        settlement,
+        stripe_balance,
+        stripe_payments,
+        stripe_payouts,
+        stripe_report,
+    )
 
     user = user or UserFormats()
-    return [stripe_balance.SOURCE, stripe_report.SOURCE, stripe_payments.SOURCE,
-            stripe_payouts.SOURCE, camt.SOURCE, mt940.SOURCE, bgmax.SOURCE, nets_ocr.SOURCE,
-            netbank.SOURCE.with_profiles(user.bank_profiles) if user.bank_profiles
-            else netbank.SOURCE,
-            pos.ZReportSource(user.zreport_profiles, user.book_cash)
-            if user.zreport_profiles or user.book_cash else pos.ZREPORT,
-            pos.ZettleReceiptsSource(user.book_cash) if user.book_cash else pos.ZETTLE_RECEIPTS,
-            pos.ZETTLE_STATEMENT, pos.POS_SIE, settlement.SOURCE]
+    return [
+        stripe_balance.SOURCE,
+        stripe_report.SOURCE,
+        stripe_payments.SOURCE,
+        stripe_payouts.SOURCE,
+        camt.SOURCE,
+        mt940.SOURCE,
+        bgmax.SOURCE,
+        nets_ocr.SOURCE,
+        netbank.SOURCE.with_profiles(user.bank_profiles) if user.bank_profiles else netbank.SOURCE,
+        pos.ZReportSource(user.zreport_profiles, user.book_cash)
+        if user.zreport_profiles or user.book_cash
+        else pos.ZREPORT,
+        pos.ZettleReceiptsSource(user.book_cash) if user.book_cash else pos.ZETTLE_RECEIPTS,
+        pos.ZETTLE_STATEMENT,
+        pos.POS_SIE,
+        settlement.SOURCE,
+    ]
 
 
 def get_source(name: str, user: UserFormats | None = None) -> Source:
@@ -186,8 +208,11 @@ def detect_source(path: Path, user: UserFormats | None = None) -> Source:
     if not matches:
         # A source that can tell what is wrong with a near miss; a cap the file exceeds
         # (`limits`) first, as it is why no layout could be recognised.
-        explains = [explain for source in sources
-                    if (explain := getattr(source, "explain", None)) is not None]
+        explains = [
+            explain
+            for source in sources
+            if (explain := getattr(source, "explain", None)) is not None
+        ]
         explained = [error for explain in explains if (error := explain(path)) is not None]
         if explained:
             from bokfor.sources.limits import LimitError

@@ -83,23 +83,57 @@ def bank_row(
 
     `key` must be stable across re-downloads: the bank's reference where the file has one
     (see `keyed`), else an `OccurrenceKeys` digest of the row's content."""
-    return normalised_row(format, key, date, amount, origin, account, currency.upper(),
-                          value_date, " ".join(text.split()), reference,
-                          " ".join(counterparty.split()), counterparty_account, bank_reference,
-                          end_to_end_id, transaction_code, entry, reversal, former)
+    return normalised_row(
+        format,
+        key,
+        date,
+        amount,
+        origin,
+        account,
+        currency.upper(),
+        value_date,
+        " ".join(text.split()),
+        reference,
+        " ".join(counterparty.split()),
+        counterparty_account,
+        bank_reference,
+        end_to_end_id,
+        transaction_code,
+        entry,
+        reversal,
+        former,
+    )
 
 
-def normalised_row(format: str, key: str, date: dt.date, amount: int, origin: Origin,
-                   account: str, currency: str, value_date: dt.date | None, text: str,
-                   reference: str, counterparty: str, counterparty_account: str,
-                   bank_reference: str, end_to_end_id: str, transaction_code: str, entry: str,
-                   reversal: bool, former: tuple[str, ...] = ()) -> Row:
+def normalised_row(
+    format: str,
+    key: str,
+    date: dt.date,
+    amount: int,
+    origin: Origin,
+    account: str,
+    currency: str,
+    value_date: dt.date | None,
+    text: str,
+    reference: str,
+    counterparty: str,
+    counterparty_account: str,
+    bank_reference: str,
+    end_to_end_id: str,
+    transaction_code: str,
+    entry: str,
+    reversal: bool,
+    former: tuple[str, ...] = (),
+) -> Row:
     """`bank_row` of values already in their normal form: `currency` upper case, `text` and
     `counterparty` with single spaces and no outer space (`" ".join(s.split())` gives them
     back unchanged). Positional, for a reader that builds 100k rows a file: a call with 17
     keywords costs as much as building the row."""
     return Row(
-        SECTION, key, date, {"amount": amount},
+        SECTION,
+        key,
+        date,
+        {"amount": amount},
         {
             "format": format,
             "account": account or None,
@@ -183,8 +217,12 @@ def is_ocr(reference: str) -> bool:
     a Swish phone or Swish-företag number that happens to pass the check."""
     from stdnum import luhn
 
-    return (reference.isdigit() and 2 <= len(reference) <= 25 and luhn.is_valid(reference)
-            and not _PHONE.fullmatch(reference))
+    return (
+        reference.isdigit()
+        and 2 <= len(reference) <= 25
+        and luhn.is_valid(reference)
+        and not _PHONE.fullmatch(reference)
+    )
 
 
 def is_rf(reference: str) -> bool:
@@ -204,14 +242,19 @@ SUB_CENT_HINT = "book this entry by hand, or ask the bank for the statement in t
 
 def sub_cent(text: str) -> str:
     """The message for an amount whose decimals past the second are not all 0."""
-    return (f"the amount {text} has a third decimal that is not 0: bokfor books whole cents "
-            "and does not round what the bank booked")
+    return (
+        f"the amount {text} has a third decimal that is not 0: bokfor books whole cents "
+        "and does not round what the bank booked"
+    )
 
 
 # -- decoding ---------------------------------------------------------------------------
 
-_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
-         (codecs.BOM_UTF16_BE, "utf-16"))
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 _MOJIBAKE = re.compile("Ã[\u0080-\u00bf]|ï»¿|\ufffd")
 _MOJIBAKE_ONLY = re.compile("Ã[\u0080-\u00bf]|ï»¿")
 LOST = "\ufffd"  # the replacement character: a letter lost before the file reached bokfor
@@ -233,8 +276,11 @@ def decode(data: bytes, file: str, *, hint: str, lost_ok: bool = False) -> tuple
         try:
             text = data.decode(encoding)
         except UnicodeDecodeError:
-            raise InputError(f"not {encoding} text although the file starts with its "
-                             "byte-order mark", file=file, hint=hint) from None
+            raise InputError(
+                f"not {encoding} text although the file starts with its byte-order mark",
+                file=file,
+                hint=hint,
+            ) from None
     else:
         for encoding in ("utf-8", "cp1252"):
             try:
@@ -248,25 +294,30 @@ def decode(data: bytes, file: str, *, hint: str, lost_ok: bool = False) -> tuple
             guess = chardet.detect(data[:65536])
             encoding = guess.get("encoding")
             if not encoding or (guess.get("confidence") or 0) < 0.5:
-                raise InputError("cannot tell the file's text encoding (not UTF-8, not "
-                                 "Windows-1252)", file=file, hint=hint)
+                raise InputError(
+                    "cannot tell the file's text encoding (not UTF-8, not Windows-1252)",
+                    file=file,
+                    hint=hint,
+                )
             try:
                 text = data.decode(encoding)
             except (UnicodeDecodeError, LookupError):
-                raise InputError(f"not readable as {encoding} text", file=file,
-                                 hint=hint) from None
+                raise InputError(f"not readable as {encoding} text", file=file, hint=hint) from None
     if "\x00" in text:
         line = text.count("\n", 0, text.index("\x00")) + 1
-        raise InputError("the file holds a NUL byte: it is not a text export", file=file,
-                         line=line, hint=hint)
+        raise InputError(
+            "the file holds a NUL byte: it is not a text export", file=file, line=line, hint=hint
+        )
     bad = (_MOJIBAKE_ONLY if lost_ok else _MOJIBAKE).search(text)
     if bad:
         line = text.count("\n", 0, bad.start()) + 1
         raise InputError(
             f"the text is garbled ({bad.group()!r} where a letter such as ö should be): the "
             "file was converted between encodings before it got here",
-            file=file, line=line,
-            hint="download the export again from the bank and give bokfor that file unopened.")
+            file=file,
+            line=line,
+            hint="download the export again from the bank and give bokfor that file unopened.",
+        )
     return text.removeprefix("\ufeff"), encoding
 
 
@@ -292,12 +343,23 @@ class RunningBalance:
         forward = self._breaks(self.rows)
         backward = self._breaks(self.rows[::-1])
         breaks = forward if len(forward) <= len(backward) else backward
-        out = [Notice(f"running balance does not follow: {format_sek(bal)} where the row "
-                      f"before and this row's amount give {format_sek(want)}",
-                      file=self.file, line=line) for line, bal, want in breaks[:limit]]
+        out = [
+            Notice(
+                f"running balance does not follow: {format_sek(bal)} where the row "
+                f"before and this row's amount give {format_sek(want)}",
+                file=self.file,
+                line=line,
+            )
+            for line, bal, want in breaks[:limit]
+        ]
         if len(breaks) > limit:
-            out.append(Notice(f"running balance breaks {len(breaks) - limit} more times; a row "
-                              "may be missing from the export", file=self.file))
+            out.append(
+                Notice(
+                    f"running balance breaks {len(breaks) - limit} more times; a row "
+                    "may be missing from the export",
+                    file=self.file,
+                )
+            )
         return out
 
     @staticmethod

@@ -68,10 +68,11 @@ WIDTH = 80
 
 _SNIFF_BYTES = 4096
 _MAGIC = b"01BGMAX"
-_REDOWNLOAD = ("download the BgMax file again from the bank and give bokfor that file "
-               "unopened.")
-_LATIN1_HINT = ("Bankgirot writes BgMax as ISO-8859-1 (Latin-1) text and an editor re-saved "
-                "this one; " + _REDOWNLOAD)
+_REDOWNLOAD = "download the BgMax file again from the bank and give bokfor that file unopened."
+_LATIN1_HINT = (
+    "Bankgirot writes BgMax as ISO-8859-1 (Latin-1) text and an editor re-saved "
+    "this one; " + _REDOWNLOAD
+)
 _RECORD_TYPES = "01, 05, 20, 21, 22, 23, 25, 26, 27, 28, 29, 15 and 70"
 
 # Reference code (position 56), per Bankgirot's technical manual.
@@ -141,18 +142,28 @@ def _records(path: Path) -> list[tuple[int, str]]:
     if not data.strip():
         raise InputError("the file is empty", file=file, hint=_REDOWNLOAD)
     if data.startswith(b"\xef\xbb\xbf"):
-        raise InputError("the file starts with a UTF-8 byte-order mark: it is not the BgMax "
-                         "file Bankgirot wrote", file=file, line=1, hint=_LATIN1_HINT)
+        raise InputError(
+            "the file starts with a UTF-8 byte-order mark: it is not the BgMax "
+            "file Bankgirot wrote",
+            file=file,
+            line=1,
+            hint=_LATIN1_HINT,
+        )
     text = data.decode("latin-1")  # total: every byte is a Latin-1 character
     if "\x00" in text:
         line = text.count("\n", 0, text.index("\x00")) + 1
-        raise InputError("the file holds a NUL byte: it is not a BgMax text file", file=file,
-                         line=line, hint=_REDOWNLOAD)
+        raise InputError(
+            "the file holds a NUL byte: it is not a BgMax text file",
+            file=file,
+            line=line,
+            hint=_REDOWNLOAD,
+        )
     bad = _UTF8_AS_LATIN1.search(text)
     if bad:
         line = text.count("\n", 0, bad.start()) + 1
-        raise InputError(_converted(data, text, bad.start()), file=file, line=line,
-                         hint=_LATIN1_HINT)
+        raise InputError(
+            _converted(data, text, bad.start()), file=file, line=line, hint=_LATIN1_HINT
+        )
     lines = text.split("\n")
     while lines and not lines[-1].strip("\r \x1a"):  # trailing blank lines, a DOS Ctrl-Z
         lines.pop()
@@ -160,8 +171,13 @@ def _records(path: Path) -> list[tuple[int, str]]:
         raise InputError("the file is empty", file=file, hint=_REDOWNLOAD)
     first = lines[0]
     if first[:2] != "01" or cut(first, 3, 22).rstrip() != "BGMAX":
-        raise InputError("not a BgMax file: the first record is not the start record "
-                         "(01BGMAX)", file=file, line=1, column="1-22", hint=_REDOWNLOAD)
+        raise InputError(
+            "not a BgMax file: the first record is not the start record (01BGMAX)",
+            file=file,
+            line=1,
+            column="1-22",
+            hint=_REDOWNLOAD,
+        )
     out: list[tuple[int, str]] = []
     for number, record in enumerate(lines, 1):
         out.append((number, _record(record.removesuffix("\r"), file, number)))
@@ -170,8 +186,12 @@ def _records(path: Path) -> list[tuple[int, str]]:
 
 # Code pages an ISO-8859-1 file is wrongly decoded with before being saved as UTF-8: the
 # Swedish letters become other characters ("Plåt" read as Mac Roman is "PlÂt").
-_WRONG_CODE_PAGES = (("mac_roman", "Mac Roman"), ("cp437", "CP437 (PC8)"),
-                     ("cp850", "CP850"), ("cp1252", "Windows-1252"))
+_WRONG_CODE_PAGES = (
+    ("mac_roman", "Mac Roman"),
+    ("cp437", "CP437 (PC8)"),
+    ("cp850", "CP850"),
+    ("cp1252", "Windows-1252"),
+)
 _NORDIC = frozenset("åäöÅÄÖéÉüÜæøÆØ")
 
 
@@ -181,7 +201,7 @@ def _converted(data: bytes, latin1: str, at: int) -> str:
     saved ("PlÂt" where "Plåt" should be: read as Mac Roman). Names the word it shows."""
     line_start = latin1.rfind("\n", 0, at) + 1
     line_end = latin1.find("\n", at)
-    raw = data[line_start:line_end if line_end >= 0 else len(data)]
+    raw = data[line_start : line_end if line_end >= 0 else len(data)]
     try:
         shown = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -194,10 +214,13 @@ def _converted(data: bytes, latin1: str, at: int) -> str:
         except UnicodeError:
             continue
         if meant != word and all(c.isascii() or c in _NORDIC for c in meant):
-            return (f"the text was decoded as {name} and saved as UTF-8 ({word!r} where "
-                    f"{meant!r} should be): the file was converted before it got here")
-    return (f"the text is UTF-8, not ISO-8859-1 ({word!r}): the file was converted before "
-            "it got here")
+            return (
+                f"the text was decoded as {name} and saved as UTF-8 ({word!r} where "
+                f"{meant!r} should be): the file was converted before it got here"
+            )
+    return (
+        f"the text is UTF-8, not ISO-8859-1 ({word!r}): the file was converted before it got here"
+    )
 
 
 def _record(record: str, file: str, line: int) -> str:
@@ -206,29 +229,41 @@ def _record(record: str, file: str, line: int) -> str:
     if tab >= 0:
         raise InputError(
             f"the fixed-width record is broken: a tab character at column {tab + 1}; nothing "
-            "is booked from this file", file=file, line=line, column=str(tab + 1),
+            "is booked from this file",
+            file=file,
+            line=line,
+            column=str(tab + 1),
             hint="BgMax records are 80 characters padded with spaces, and a tab would shift "
-                 "every field after it; " + _REDOWNLOAD)
+            "every field after it; " + _REDOWNLOAD,
+        )
     control = _CONTROL.search(record)
     if control:
         column = control.start() + 1
         raise InputError(
-            f"record holds a control character (U+{ord(control.group()):04X}) at column "
-            f"{column}", file=file, line=line, column=str(column), hint=_REDOWNLOAD)
+            f"record holds a control character (U+{ord(control.group()):04X}) at column {column}",
+            file=file,
+            line=line,
+            column=str(column),
+            hint=_REDOWNLOAD,
+        )
     if len(record) > WIDTH:
         raise InputError(
-            f"record is {len(record)} characters long; BgMax records are {WIDTH}", file=file,
-            line=line, column=str(WIDTH + 1),
-            hint="two records may have been joined, or text added; " + _REDOWNLOAD)
+            f"record is {len(record)} characters long; BgMax records are {WIDTH}",
+            file=file,
+            line=line,
+            column=str(WIDTH + 1),
+            hint="two records may have been joined, or text added; " + _REDOWNLOAD,
+        )
     if not record.strip():
-        raise InputError("empty line where a BgMax record should be", file=file, line=line,
-                         hint=_REDOWNLOAD)
+        raise InputError(
+            "empty line where a BgMax record should be", file=file, line=line, hint=_REDOWNLOAD
+        )
     return record.ljust(WIDTH)
 
 
 def cut(record: str, first: int, last: int) -> str:
     """Positions first..last (1-based, inclusive) of a record."""
-    return record[first - 1:last]
+    return record[first - 1 : last]
 
 
 def bankgiro(digits: str) -> str:
@@ -278,34 +313,55 @@ class _Parser:
         self.payment: _Payment | None = None
         self.end_line: int | None = None
 
-    def error(self, message: str, line: int, column: str | None = None,
-              hint: str = _REDOWNLOAD) -> InputError:
+    def error(
+        self, message: str, line: int, column: str | None = None, hint: str = _REDOWNLOAD
+    ) -> InputError:
         return InputError(message, file=self.file, line=line, column=column, hint=hint)
 
     def parse(self, records: list[tuple[int, str]]) -> list[Row | Notice]:
         first_line, first = records[0]
         self.start(first_line, first)
-        handlers = {"05": self.opening, "15": self.closing, "20": self.pay, "21": self.pay,
-                    "22": self.extra, "23": self.extra, "25": self.information,
-                    "26": self.name, "27": self.detail, "28": self.detail,
-                    "29": self.detail, "70": self.end, "01": self.second_start}
+        handlers = {
+            "05": self.opening,
+            "15": self.closing,
+            "20": self.pay,
+            "21": self.pay,
+            "22": self.extra,
+            "23": self.extra,
+            "25": self.information,
+            "26": self.name,
+            "27": self.detail,
+            "28": self.detail,
+            "29": self.detail,
+            "70": self.end,
+            "01": self.second_start,
+        }
         for line, record in records[1:]:
             if self.end_line is not None:
-                raise self.error(f"record after the end record (TK70) on line "
-                                 f"{self.end_line}", line, hint="the end record must be the "
-                                 "last, and two files may have been joined; " + _REDOWNLOAD)
+                raise self.error(
+                    f"record after the end record (TK70) on line {self.end_line}",
+                    line,
+                    hint="the end record must be the "
+                    "last, and two files may have been joined; " + _REDOWNLOAD,
+                )
             tk = record[:2]
             handler = handlers.get(tk)
             if handler is None:
-                raise self.error(f"unknown record type {tk!r}", line, "1-2",
-                                 hint=f"BgMax has the record types {_RECORD_TYPES}; "
-                                 + _REDOWNLOAD)
+                raise self.error(
+                    f"unknown record type {tk!r}",
+                    line,
+                    "1-2",
+                    hint=f"BgMax has the record types {_RECORD_TYPES}; " + _REDOWNLOAD,
+                )
             self.counts[tk] += 1
             handler(line, record)
         if self.end_line is None:
             last = records[-1][0]
-            raise InputError(f"the file ends after line {last} without the end record "
-                             "(TK70): it is cut short", file=self.file, hint=_REDOWNLOAD)
+            raise InputError(
+                f"the file ends after line {last} without the end record (TK70): it is cut short",
+                file=self.file,
+                hint=_REDOWNLOAD,
+            )
         return self.out
 
     # -- envelope ---------------------------------------------------------------------------
@@ -314,92 +370,130 @@ class _Parser:
         """The start record (its "01BGMAX" is checked by `_records`)."""
         version = cut(record, 23, 24)
         if version != "01":
-            raise self.error(f"BgMax version {version!r} is not one bokfor reads (only 01)",
-                             line, "23-24")
+            raise self.error(
+                f"BgMax version {version!r} is not one bokfor reads (only 01)", line, "23-24"
+            )
         mark = cut(record, 45, 45)
         if mark == "T":
             raise self.error(
                 "this is a BgMax test file (test mark 'T' in the start record): its payments "
-                "never happened and must not be booked", line, "45",
-                hint="book the production file (test mark 'P') the bank delivers.")
+                "never happened and must not be booked",
+                line,
+                "45",
+                hint="book the production file (test mark 'P') the bank delivers.",
+            )
         if mark != "P":
-            raise self.error(f"the start record's test mark is {mark!r}, neither P "
-                             "(production) nor T (test)", line, "45")
+            raise self.error(
+                f"the start record's test mark is {mark!r}, neither P (production) nor T (test)",
+                line,
+                "45",
+            )
 
     def second_start(self, line: int, record: str) -> None:
-        raise self.error("a second start record (TK01): two BgMax files were joined into one",
-                         line, "1-2", hint="give bokfor each BgMax file on its own.")
+        raise self.error(
+            "a second start record (TK01): two BgMax files were joined into one",
+            line,
+            "1-2",
+            hint="give bokfor each BgMax file on its own.",
+        )
 
     def end(self, line: int, record: str) -> None:
         if self.deposit is not None:
-            raise self.error(f"the end record (TK70) comes before the deposit opened on line "
-                             f"{self.deposit.line} has its deposit record (TK15)", line, "1-2")
+            raise self.error(
+                f"the end record (TK70) comes before the deposit opened on line "
+                f"{self.deposit.line} has its deposit record (TK15)",
+                line,
+                "1-2",
+            )
         self.end_line = line
-        have = {"20": self.counts["20"], "21": self.counts["21"],
-                "22": self.counts["22"] + self.counts["23"], "15": self.counts["15"]}
-        for (first, last), tk, what in (((3, 10), "20", "payment records (TK20)"),
-                                        ((11, 18), "21", "deduction records (TK21)"),
-                                        ((19, 26), "22", "extra reference records (TK22/23)"),
-                                        ((27, 34), "15", "deposit records (TK15)")):
+        have = {
+            "20": self.counts["20"],
+            "21": self.counts["21"],
+            "22": self.counts["22"] + self.counts["23"],
+            "15": self.counts["15"],
+        }
+        for (first, last), tk, what in (
+            ((3, 10), "20", "payment records (TK20)"),
+            ((11, 18), "21", "deduction records (TK21)"),
+            ((19, 26), "22", "extra reference records (TK22/23)"),
+            ((27, 34), "15", "deposit records (TK15)"),
+        ):
             count = self.number(record, first, last, line, f"the count of {what}")
             if count != have[tk]:
-                raise self.error(f"the end record counts {count} {what} but the file has "
-                                 f"{have[tk]}", line, f"{first}-{last}",
-                                 hint="the file is incomplete or was edited; " + _REDOWNLOAD)
+                raise self.error(
+                    f"the end record counts {count} {what} but the file has {have[tk]}",
+                    line,
+                    f"{first}-{last}",
+                    hint="the file is incomplete or was edited; " + _REDOWNLOAD,
+                )
 
     # -- deposits ---------------------------------------------------------------------------
 
     def opening(self, line: int, record: str) -> None:
         if self.deposit is not None:
-            raise self.error(f"a new deposit (TK05) starts before the deposit opened on line "
-                             f"{self.deposit.line} has its deposit record (TK15)", line, "1-2")
+            raise self.error(
+                f"a new deposit (TK05) starts before the deposit opened on line "
+                f"{self.deposit.line} has its deposit record (TK15)",
+                line,
+                "1-2",
+            )
         payee = bankgiro(self.digits(record, 3, 12, line, "the payee bankgiro number"))
         if not payee:
-            raise self.error("the opening record (TK05) has no payee bankgiro number", line,
-                             "3-12")
+            raise self.error("the opening record (TK05) has no payee bankgiro number", line, "3-12")
         currency = cut(record, 23, 25)
         if currency.strip() and not _CURRENCY.fullmatch(currency):
-            raise self.error(f"the currency {currency!r} is not a three-letter code", line,
-                             "23-25")
+            raise self.error(f"the currency {currency!r} is not a three-letter code", line, "23-25")
         self.deposit = _Deposit(line, payee, currency.strip())
         self.payment = None
 
     def closing(self, line: int, record: str) -> None:
         deposit = self.deposit
         if deposit is None:
-            raise self.error("deposit record (TK15) without an opening record (TK05) before "
-                             "it", line, "1-2")
+            raise self.error(
+                "deposit record (TK15) without an opening record (TK05) before it", line, "1-2"
+            )
         text = cut(record, 38, 45)
         try:
             if not _DIGITS.fullmatch(text):
                 raise ValueError(text)
             date = dt.date(int(text[:4]), int(text[4:6]), int(text[6:]))
         except ValueError:
-            raise self.error(f"the payment date {text!r} is not a date (YYYYMMDD)", line,
-                             "38-45") from None
+            raise self.error(
+                f"the payment date {text!r} is not a date (YYYYMMDD)", line, "38-45"
+            ) from None
         serial = self.digits(record, 46, 50, line, "the deposit serial number")
         amount = self.number(record, 51, 68, line, "the deposit amount")
         currency = cut(record, 69, 71)
         if not _CURRENCY.fullmatch(currency):
-            raise self.error(f"the currency {currency!r} is not a three-letter code", line,
-                             "69-71")
+            raise self.error(f"the currency {currency!r} is not a three-letter code", line, "69-71")
         if deposit.currency and deposit.currency != currency:
-            raise self.error(f"the deposit's currency {currency} differs from {deposit.currency} "
-                             f"in its opening record (line {deposit.line})", line, "69-71")
+            raise self.error(
+                f"the deposit's currency {currency} differs from {deposit.currency} "
+                f"in its opening record (line {deposit.line})",
+                line,
+                "69-71",
+            )
         count = self.number(record, 72, 79, line, "the number of payments")
         payments = deposit.payments
         if count != len(payments):
-            raise self.error(f"the deposit record counts {count} payments but the deposit has "
-                             f"{len(payments)} (TK20 and TK21 records)", line, "72-79",
-                             hint="the file is incomplete or was edited; " + _REDOWNLOAD)
+            raise self.error(
+                f"the deposit record counts {count} payments but the deposit has "
+                f"{len(payments)} (TK20 and TK21 records)",
+                line,
+                "72-79",
+                hint="the file is incomplete or was edited; " + _REDOWNLOAD,
+            )
         paid = sum(p.amount for p in payments if p.kind == "20")
         deducted = sum(p.amount for p in payments if p.kind == "21")
         if amount != paid - deducted:
             raise self.error(
                 f"the deposit amount {format_sek(amount)} is not the sum of its payments: "
                 f"Σ TK20 − Σ TK21 = {format_sek(paid)} − {format_sek(deducted)} = "
-                f"{format_sek(paid - deducted)}", line, "51-68",
-                hint="the file is incomplete or was edited; " + _REDOWNLOAD)
+                f"{format_sek(paid - deducted)}",
+                line,
+                "51-68",
+                hint="the file is incomplete or was edited; " + _REDOWNLOAD,
+            )
         entry = f"bgmax:{bank.account_id(deposit.payee)}:{date.isoformat()}:{serial}"
         for payment in payments:
             self.out.extend(self.row(deposit, payment, date, currency, entry))
@@ -413,8 +507,11 @@ class _Parser:
         deposit = self.deposit
         if deposit is None:
             what = "payment" if tk == "20" else "deduction"
-            raise self.error(f"{what} record (TK{tk}) outside a deposit: no opening record "
-                             "(TK05) before it", line, "1-2")
+            raise self.error(
+                f"{what} record (TK{tk}) outside a deposit: no opening record (TK05) before it",
+                line,
+                "1-2",
+            )
         payment = self.reference_record(line, record)
         deposit.payments.append(payment)
         self.payment = payment
@@ -425,19 +522,25 @@ class _Parser:
         amount = self.number(record, 38, 55, line, "the amount")
         code = cut(record, 56, 56)
         if code not in _REFERENCE_CODES:
-            raise self.error(f"unknown reference code {code!r} (Bankgirot's codes are 0–5)",
-                             line, "56")
+            raise self.error(
+                f"unknown reference code {code!r} (Bankgirot's codes are 0–5)", line, "56"
+            )
         channel = cut(record, 57, 57)
         if not _DIGITS.fullmatch(channel):
             raise self.error(f"the payment channel {channel!r} is not a digit", line, "57")
         serial = self.digits(record, 58, 69, line, "the BGC serial number")
-        return _Payment(line, record[:2], payer, cut(record, 13, 37).strip(), amount, code,
-                        channel, serial)
+        return _Payment(
+            line, record[:2], payer, cut(record, 13, 37).strip(), amount, code, channel, serial
+        )
 
     def current(self, line: int, record: str, what: str) -> _Payment:
         if self.payment is None:
-            raise self.error(f"{what} (TK{record[:2]}) without a payment record (TK20/TK21) "
-                             "before it in the deposit", line, "1-2")
+            raise self.error(
+                f"{what} (TK{record[:2]}) without a payment record (TK20/TK21) "
+                "before it in the deposit",
+                line,
+                "1-2",
+            )
         return self.payment
 
     def extra(self, line: int, record: str) -> None:
@@ -461,25 +564,34 @@ class _Parser:
 
     # -- rows -------------------------------------------------------------------------------
 
-    def row(self, deposit: _Deposit, p: _Payment, date: dt.date, currency: str,
-            entry: str) -> list[Row | Notice]:
+    def row(
+        self, deposit: _Deposit, p: _Payment, date: dt.date, currency: str, entry: str
+    ) -> list[Row | Notice]:
         notices: list[Row | Notice] = []
         reference = ""
         texts: list[str] = []
         if p.code == OCR:
             reference = p.reference
             if reference and not bank.is_ocr(reference):
-                notices.append(Notice(
-                    f"reference {reference!r} is marked as a checked OCR number (reference "
-                    "code 2) but its check digit does not match; it is kept as the reference",
-                    file=self.file, line=p.line))
+                notices.append(
+                    Notice(
+                        f"reference {reference!r} is marked as a checked OCR number (reference "
+                        "code 2) but its check digit does not match; it is kept as the reference",
+                        file=self.file,
+                        line=p.line,
+                    )
+                )
         elif p.code == FAILED:
             if p.reference:
                 texts.append(p.reference)
-                notices.append(Notice(
-                    f"the payment's reference {p.reference!r} failed Bankgirot's check "
-                    "(reference code 5): it is kept in the text, not as a reference",
-                    file=self.file, line=p.line))
+                notices.append(
+                    Notice(
+                        f"the payment's reference {p.reference!r} failed Bankgirot's check "
+                        "(reference code 5): it is kept in the text, not as a reference",
+                        file=self.file,
+                        line=p.line,
+                    )
+                )
         elif p.code == FORM:
             texts.append(p.reference)
             if bank.is_ocr(p.reference) or bank.is_rf(p.reference):
@@ -519,8 +631,9 @@ class _Parser:
     def digits(self, record: str, first: int, last: int, line: int, what: str) -> str:
         text = cut(record, first, last)
         if not _DIGITS.fullmatch(text):
-            raise self.error(f"{what} {text!r} is not a number (digits, zero-padded)", line,
-                             f"{first}-{last}")
+            raise self.error(
+                f"{what} {text!r} is not a number (digits, zero-padded)", line, f"{first}-{last}"
+            )
         return text
 
     def number(self, record: str, first: int, last: int, line: int, what: str) -> int:

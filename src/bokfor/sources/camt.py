@@ -81,11 +81,16 @@ _DETECT = re.compile(
 _AMOUNT = re.compile(r"\d+(?:\.\d+)?")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _REDOWNLOAD = "download the file again from the bank and give bokfor that file unchanged."
-_AMOUNT_HINT = ("ISO 20022 amounts are written 1234.50 (decimal point, no sign, no thousands "
-                "separator); " + _REDOWNLOAD)
+_AMOUNT_HINT = (
+    "ISO 20022 amounts are written 1234.50 (decimal point, no sign, no thousands "
+    "separator); " + _REDOWNLOAD
+)
 _DATE_HINT = "ISO 20022 dates are written YYYY-MM-DD (times YYYY-MM-DDThh:mm:ss); " + _REDOWNLOAD
-_BATCH_HINT = ("the bank's file was altered or cut: " + _REDOWNLOAD
-               + " If it still does not add up, ask the bank for a corrected statement.")
+_BATCH_HINT = (
+    "the bank's file was altered or cut: "
+    + _REDOWNLOAD
+    + " If it still does not add up, ask the bank for a corrected statement."
+)
 
 # -- the path automaton ------------------------------------------------------------------
 #
@@ -186,10 +191,13 @@ _PATHS: dict[int, dict[str, tuple[str, int]]] = {
     },
 }
 # Where each scope sits, relative to the element of the scope around it.
-_SCOPES = {BAL: (STMT, "Bal"), ENTRY: (STMT, "Ntry"), BATCH: (ENTRY, "NtryDtls/Btch"),
-           TX: (ENTRY, "NtryDtls/TxDtls")}
-_LABELS = {STMT: "", BAL: "Bal/", ENTRY: "Ntry/", BATCH: "Ntry/NtryDtls/Btch/",
-           TX: "TxDtls/"}
+_SCOPES = {
+    BAL: (STMT, "Bal"),
+    ENTRY: (STMT, "Ntry"),
+    BATCH: (ENTRY, "NtryDtls/Btch"),
+    TX: (ENTRY, "NtryDtls/TxDtls"),
+}
+_LABELS = {STMT: "", BAL: "Bal/", ENTRY: "Ntry/", BATCH: "Ntry/NtryDtls/Btch/", TX: "TxDtls/"}
 
 
 def _build() -> tuple[Any, ...]:
@@ -228,8 +236,14 @@ def _build() -> tuple[Any, ...]:
     header = (_Kids(), None, None, None)
     inner = _Kids({"GrpHdr": header, **{stmt: statement for _, stmt in MESSAGES.values()}})
     # A message element "opens" its format: the state records which message this is.
-    document = (_Strict({name: (inner, None, kind, None) for name, (kind, _) in MESSAGES.items()},
-                        "message"), None, None, None)
+    document = (
+        _Strict(
+            {name: (inner, None, kind, None) for name, (kind, _) in MESSAGES.items()}, "message"
+        ),
+        None,
+        None,
+        None,
+    )
     return (_Strict({"Document": document}, "root"), None, None, None)
 
 
@@ -308,8 +322,12 @@ def _read(path: Path, tz: dt.tzinfo) -> Iterator[Row | Notice]:
             except expat.ExpatError as exc:
                 raise _malformed(exc, file) from None
             except (LookupError, ValueError) as exc:  # an encoding expat does not know
-                raise InputError(f"the XML cannot be read: {exc}", file=file,
-                                 line=parser.CurrentLineNumber or 1, hint=_REDOWNLOAD) from None
+                raise InputError(
+                    f"the XML cannot be read: {exc}",
+                    file=file,
+                    line=parser.CurrentLineNumber or 1,
+                    hint=_REDOWNLOAD,
+                ) from None
             except _NotCamt as exc:
                 raise _not_camt(exc, file, parser.CurrentLineNumber) from None
             if out:
@@ -318,36 +336,56 @@ def _read(path: Path, tz: dt.tzinfo) -> Iterator[Row | Notice]:
             if not chunk:
                 break
         if state.format is None:
-            raise InputError("not a bank statement or notification: the ISO 20022 Document "
-                             "holds no message", file=file, hint=_REDOWNLOAD)
+            raise InputError(
+                "not a bank statement or notification: the ISO 20022 Document holds no message",
+                file=file,
+                hint=_REDOWNLOAD,
+            )
         if not state.booked:  # a day without payments: nothing to book, no error (cron)
             pending = sum(state.pending.values())
             yield Notice(
-                "no transactions in this file" + (
+                "no transactions in this file"
+                + (
                     f": its {pending} {'entry is' if pending == 1 else 'entries are'} not "
-                    "booked by the bank (" + ", ".join(
-                        f"{status} {count}" for status, count in sorted(state.pending.items()))
+                    "booked by the bank ("
+                    + ", ".join(
+                        f"{status} {count}" for status, count in sorted(state.pending.items())
+                    )
                     + "): book the statement that holds them once the bank has booked them"
-                    if pending else ""), file=file)
+                    if pending
+                    else ""
+                ),
+                file=file,
+            )
         yield from state.finish()
 
 
 def _malformed(exc: expat.ExpatError, file: str) -> InputError:
     message = expat.ErrorString(exc.code) if exc.code else str(exc)
-    return InputError(f"the file is not well-formed XML ({message})", file=file,
-                      line=exc.lineno, column=str(exc.offset + 1),
-                      hint="the file was cut off or edited; " + _REDOWNLOAD)
+    return InputError(
+        f"the file is not well-formed XML ({message})",
+        file=file,
+        line=exc.lineno,
+        column=str(exc.offset + 1),
+        hint="the file was cut off or edited; " + _REDOWNLOAD,
+    )
 
 
 def _not_camt(exc: _NotCamt, file: str, line: int) -> InputError:
     if exc.what == "root":
-        return InputError(f"not an ISO 20022 camt file: the root element is <{exc.name}>, "
-                          "not <Document>", file=file, line=line,
-                          hint="give bokfor the camt.053/camt.054 XML file the bank sends.")
+        return InputError(
+            f"not an ISO 20022 camt file: the root element is <{exc.name}>, not <Document>",
+            file=file,
+            line=line,
+            hint="give bokfor the camt.053/camt.054 XML file the bank sends.",
+        )
     kinds = ", ".join(f"{kind} ({name})" for name, (kind, _) in MESSAGES.items())
-    return InputError(f"not a bank statement or notification: the ISO 20022 message is "
-                      f"<{exc.name}>", file=file, line=line,
-                      hint=f"bokfor reads {kinds}; ask the bank for one of those.")
+    return InputError(
+        f"not a bank statement or notification: the ISO 20022 message is <{exc.name}>",
+        file=file,
+        line=line,
+        hint=f"bokfor reads {kinds}; ask the bank for one of those.",
+    )
 
 
 def _parser(state: "_State") -> expat.XMLParserType:
@@ -358,26 +396,47 @@ def _parser(state: "_State") -> expat.XMLParserType:
     parser.buffer_size = 1 << 16
     file = state.file
 
-    def refuse_entity(name: str, is_parameter: bool, value: str | None, base: str | None,
-                      system_id: str | None, public_id: str | None,
-                      notation: str | None = None) -> None:
-        where = f"external entity {name!r} ({system_id or public_id})" if (
-            system_id or public_id) else f"entity {name!r}"
+    def refuse_entity(
+        name: str,
+        is_parameter: bool,
+        value: str | None,
+        base: str | None,
+        system_id: str | None,
+        public_id: str | None,
+        notation: str | None = None,
+    ) -> None:
+        where = (
+            f"external entity {name!r} ({system_id or public_id})"
+            if (system_id or public_id)
+            else f"entity {name!r}"
+        )
         raise InputError(
             f"the XML declares entities ({where}): bokfor refuses them, as they can expand "
-            "to gigabytes or read other files", file=file, line=parser.CurrentLineNumber,
-            hint="banks never send entities; use the file exactly as the bank delivered it.")
+            "to gigabytes or read other files",
+            file=file,
+            line=parser.CurrentLineNumber,
+            hint="banks never send entities; use the file exactly as the bank delivered it.",
+        )
 
-    def refuse_unparsed(name: str, base: str | None, system_id: str | None,
-                        public_id: str | None, notation: str | None) -> None:
+    def refuse_unparsed(
+        name: str,
+        base: str | None,
+        system_id: str | None,
+        public_id: str | None,
+        notation: str | None,
+    ) -> None:
         refuse_entity(name, False, None, base, system_id, public_id, notation)
 
-    def refuse_external(context: str, base: str | None, system_id: str | None,
-                        public_id: str | None) -> int:
+    def refuse_external(
+        context: str, base: str | None, system_id: str | None, public_id: str | None
+    ) -> int:
         raise InputError(
             f"the XML refers to an external entity ({system_id or public_id}): bokfor does "
-            "not fetch other files", file=file, line=parser.CurrentLineNumber,
-            hint="banks never send entities; use the file exactly as the bank delivered it.")
+            "not fetch other files",
+            file=file,
+            line=parser.CurrentLineNumber,
+            hint="banks never send entities; use the file exactly as the bank delivered it.",
+        )
 
     parser.EntityDeclHandler = refuse_entity
     parser.UnparsedEntityDeclHandler = refuse_unparsed
@@ -547,8 +606,9 @@ class _State:
 
     def count(self, text: str, label: str, line: int) -> int:
         if not text.isdigit() or not text.isascii():
-            raise self.bad(f"not a count: {text!r}", line, label,
-                           "a count is a whole number; " + _REDOWNLOAD)
+            raise self.bad(
+                f"not a count: {text!r}", line, label, "a count is a whole number; " + _REDOWNLOAD
+            )
         return int(text)
 
     def bad(self, message: str, line: int, label: str, hint: str) -> InputError:
@@ -562,14 +622,23 @@ class _State:
         status = e.get("status", "")
         magnitude = e.get("amount")
         if magnitude is None:
-            raise InputError(f"the entry {self.name(e)} has no amount", file=self.file,
-                             line=line, column="Ntry/Amt", hint=_REDOWNLOAD)
+            raise InputError(
+                f"the entry {self.name(e)} has no amount",
+                file=self.file,
+                line=line,
+                column="Ntry/Amt",
+                hint=_REDOWNLOAD,
+            )
         sign = _sign(e.get("sign"))
         if not sign:
             shown = repr(e["sign"]) if "sign" in e else "none"
-            raise InputError(f"the entry {self.name(e)} has no valid credit/debit mark "
-                             f"({shown})", file=self.file, line=line, column="Ntry/CdtDbtInd",
-                             hint="CdtDbtInd must be CRDT or DBIT; " + _REDOWNLOAD)
+            raise InputError(
+                f"the entry {self.name(e)} has no valid credit/debit mark ({shown})",
+                file=self.file,
+                line=line,
+                column="Ntry/CdtDbtInd",
+                hint="CdtDbtInd must be CRDT or DBIT; " + _REDOWNLOAD,
+            )
         self.totals.add(sign, magnitude, booked=status == "BOOK")
         if status != "BOOK":
             self.pending[status or "without status"] += 1
@@ -580,8 +649,13 @@ class _State:
         currency = e.get("amount@") or self.records[STMT].get("currency") or "SEK"
         date = e.get("date") or e.get("value_date")
         if date is None:
-            raise InputError(f"the booked entry {self.name(e)} has no booking date", file=self.file,
-                             line=line, column="Ntry/BookgDt", hint=_REDOWNLOAD)
+            raise InputError(
+                f"the booked entry {self.name(e)} has no booking date",
+                file=self.file,
+                line=line,
+                column="Ntry/BookgDt",
+                hint=_REDOWNLOAD,
+            )
         txs = self.txs or [({}, line)]
         try:
             amounts = self.split(e, txs, amount, currency, line)
@@ -641,33 +715,52 @@ class _State:
                 key = fresh(keyed + entry_ref if single else f"{keyed}{entry_ref}/{n}")
             if key is None:
                 key = self.idless.key(bank.account_id(account) or "camt", date, value, text)
-                former = (self.occurrences.key(account, date, value, currency, text, reference,
-                                               counterparty, counterparty_account, e2e),)
+                former = (
+                    self.occurrences.key(
+                        account,
+                        date,
+                        value,
+                        currency,
+                        text,
+                        reference,
+                        counterparty,
+                        counterparty_account,
+                        e2e,
+                    ),
+                )
             entry_id = entry_id or key  # an entry without references: its first row's key
-            rows.append(bank_row(
-                format=fmt,
-                key=key,
-                date=date,
-                amount=value,
-                origin=Origin(file, line if single else tx_line),
-                account=account,
-                currency=currency,
-                value_date=value_date,
-                text=text,
-                reference=reference,
-                counterparty=counterparty,
-                counterparty_account=counterparty_account,
-                bank_reference=ref or entry_ref,
-                end_to_end_id=e2e,
-                transaction_code=_code(tx) or entry_code,
-                entry=entry_id,
-                reversal=reversal,
-                former=former,
-            ))
+            rows.append(
+                bank_row(
+                    format=fmt,
+                    key=key,
+                    date=date,
+                    amount=value,
+                    origin=Origin(file, line if single else tx_line),
+                    account=account,
+                    currency=currency,
+                    value_date=value_date,
+                    text=text,
+                    reference=reference,
+                    counterparty=counterparty,
+                    counterparty_account=counterparty_account,
+                    bank_reference=ref or entry_ref,
+                    end_to_end_id=e2e,
+                    transaction_code=_code(tx) or entry_code,
+                    entry=entry_id,
+                    reversal=reversal,
+                    former=former,
+                )
+            )
         return rows
 
-    def split(self, e: dict[str, Any], txs: list[tuple[dict[str, Any], int]], amount: int,
-              currency: str, line: int) -> list[int]:
+    def split(
+        self,
+        e: dict[str, Any],
+        txs: list[tuple[dict[str, Any], int]],
+        amount: int,
+        currency: str,
+        line: int,
+    ) -> list[int]:
         """The signed amount of each transaction; a batch must add up to its entry (and to
         its `Btch` totals where the bank gives them)."""
         sign = -1 if amount < 0 else 1
@@ -679,7 +772,11 @@ class _State:
                     f"the batch entry {self.name(e)} does not add up: its transactions "
                     f"(TxDtls) sum to {format_sek(sum(values))} {currency}, the entry "
                     f"(Ntry/Amt) is {format_sek(amount)} {currency}",
-                    file=self.file, line=line, column="Ntry/Amt", hint=_BATCH_HINT)
+                    file=self.file,
+                    line=line,
+                    column="Ntry/Amt",
+                    hint=_BATCH_HINT,
+                )
         for batch, first, last in self.batches:
             if first == last:
                 continue  # a batch reported without its transactions: one row, the entry
@@ -687,8 +784,11 @@ class _State:
                 raise InputError(
                     f"the batch entry {self.name(e)} says it holds {batch['n']} transactions "
                     f"(Btch/NbOfTxs) but lists {last - first}",
-                    file=self.file, line=line, column="Ntry/NtryDtls/Btch/NbOfTxs",
-                    hint=_BATCH_HINT)
+                    file=self.file,
+                    line=line,
+                    column="Ntry/NtryDtls/Btch/NbOfTxs",
+                    hint=_BATCH_HINT,
+                )
             if "amount" in batch and batch.get("amount@") in (None, "", currency):
                 # (a total in another currency than the entry is not comparable with it)
                 total = (_sign(batch.get("sign")) or sign) * batch["amount"]
@@ -698,13 +798,21 @@ class _State:
                         f"the batch entry {self.name(e)} does not add up: its transactions "
                         f"(TxDtls) sum to {format_sek(listed)} {currency}, the batch total "
                         f"(Btch/TtlAmt) is {format_sek(total)} {currency}",
-                        file=self.file, line=line, column="Ntry/NtryDtls/Btch/TtlAmt",
-                        hint=_BATCH_HINT)
+                        file=self.file,
+                        line=line,
+                        column="Ntry/NtryDtls/Btch/TtlAmt",
+                        hint=_BATCH_HINT,
+                    )
         return values
 
-    def as_one(self, e: dict[str, Any], txs: list[tuple[dict[str, Any], int]], amount: int,
-               currency: str, other: "_OtherCurrency"
-               ) -> tuple[list[tuple[dict[str, Any], int]], list[int]]:
+    def as_one(
+        self,
+        e: dict[str, Any],
+        txs: list[tuple[dict[str, Any], int]],
+        amount: int,
+        currency: str,
+        other: "_OtherCurrency",
+    ) -> tuple[list[tuple[dict[str, Any], int]], list[int]]:
         """A batch whose transactions are in another currency than the entry (a batch of
         CHF payments debited from a SEK account): what moved on the account is the entry,
         so it is one row of the entry's amount, with the transactions' texts and references;
@@ -713,14 +821,20 @@ class _State:
         for tx, _ in txs:
             merged["ustrd"] += tx.get("ustrd") or []
             merged["references"] += tx.get("references") or []
-        self.out.append(Notice(
-            f"the {len(txs)} transactions of the batch entry {self.name(e)} are in "
-            f"{other.currency}, the entry in {currency}: booked as one row of the entry's "
-            f"{format_sek(abs(amount))} {currency}", file=self.file, line=other.line))
+        self.out.append(
+            Notice(
+                f"the {len(txs)} transactions of the batch entry {self.name(e)} are in "
+                f"{other.currency}, the entry in {currency}: booked as one row of the entry's "
+                f"{format_sek(abs(amount))} {currency}",
+                file=self.file,
+                line=other.line,
+            )
+        )
         return [(merged, self.line)], [amount]
 
-    def batch_amounts(self, e: dict[str, Any], txs: list[tuple[dict[str, Any], int]], sign: int,
-                      currency: str) -> list[int]:
+    def batch_amounts(
+        self, e: dict[str, Any], txs: list[tuple[dict[str, Any], int]], sign: int, currency: str
+    ) -> list[int]:
         """Each transaction's own signed amount (v04+ `Amt`, v02 `AmtDtls/TxAmt/Amt`)."""
         values = []
         for n, (tx, tx_line) in enumerate(txs, start=1):
@@ -731,9 +845,12 @@ class _State:
             if value is None:
                 raise InputError(
                     f"transaction {n} of the batch entry {self.name(e)} has no amount",
-                    file=self.file, line=tx_line, column="TxDtls/Amt",
+                    file=self.file,
+                    line=tx_line,
+                    column="TxDtls/Amt",
                     hint="each TxDtls of a batch needs Amt (AmtDtls/TxAmt/Amt in .001.02); "
-                    + _REDOWNLOAD)
+                    + _REDOWNLOAD,
+                )
             if ccy and ccy != currency:
                 raise _OtherCurrency(n, ccy, tx_line)
             values.append((_sign(tx.get("sign")) or sign) * value)
@@ -780,32 +897,55 @@ class _State:
         if opening_code and "CLBD" in balances:
             opening, closing = balances[opening_code], balances["CLBD"]
             if opening + t.booked != closing:
-                out.append(Notice(
-                    f"the balances of {what} do not add up: opening balance ({opening_code}) "
-                    f"{format_sek(opening)} + booked entries {format_sek(t.booked)} = "
-                    f"{format_sek(opening + t.booked)}, but the closing balance (CLBD) is "
-                    f"{format_sek(closing)}; an entry may be missing from the file",
-                    file=file, line=line))
+                out.append(
+                    Notice(
+                        f"the balances of {what} do not add up: opening balance ({opening_code}) "
+                        f"{format_sek(opening)} + booked entries {format_sek(t.booked)} = "
+                        f"{format_sek(opening + t.booked)}, but the closing balance (CLBD) is "
+                        f"{format_sek(closing)}; an entry may be missing from the file",
+                        file=file,
+                        line=line,
+                    )
+                )
         for label, count_key, sum_key, counts, sums in (
             ("TtlNtries", "n", None, (t.n_all, t.n_booked), None),
-            ("TtlCdtNtries", "n_credit", "credits", (t.n_credit_all, t.n_credit_booked),
-             (t.credit_all, t.credit_booked)),
-            ("TtlDbtNtries", "n_debit", "debits", (t.n_debit_all, t.n_debit_booked),
-             (t.debit_all, t.debit_booked)),
+            (
+                "TtlCdtNtries",
+                "n_credit",
+                "credits",
+                (t.n_credit_all, t.n_credit_booked),
+                (t.credit_all, t.credit_booked),
+            ),
+            (
+                "TtlDbtNtries",
+                "n_debit",
+                "debits",
+                (t.n_debit_all, t.n_debit_booked),
+                (t.debit_all, t.debit_booked),
+            ),
         ):
             said_n = stmt.get(count_key)
             said_sum = stmt.get(sum_key) if sum_key else None
-            fits = [i for i in (0, 1)
-                    if (said_n is None or said_n == counts[i])
-                    and (said_sum is None or sums is None or said_sum == sums[i])]
+            fits = [
+                i
+                for i in (0, 1)
+                if (said_n is None or said_n == counts[i])
+                and (said_sum is None or sums is None or said_sum == sums[i])
+            ]
             if not fits:
-                said = [f"{said_n} entries" if said_n is not None else None,
-                        f"of {format_sek(said_sum)}" if said_sum is not None else None]
+                said = [
+                    f"{said_n} entries" if said_n is not None else None,
+                    f"of {format_sek(said_sum)}" if said_sum is not None else None,
+                ]
                 has = f"{counts[0]}" + (f" of {format_sek(sums[0])}" if sums else "")
-                out.append(Notice(
-                    f"the summary of {what} (TxsSummry/{label}) says "
-                    f"{' '.join(s for s in said if s)}, but the file holds {has}",
-                    file=file, line=line))
+                out.append(
+                    Notice(
+                        f"the summary of {what} (TxsSummry/{label}) says "
+                        f"{' '.join(s for s in said if s)}, but the file holds {has}",
+                        file=file,
+                        line=line,
+                    )
+                )
         return out
 
     def finish(self) -> list[Notice]:
@@ -813,9 +953,14 @@ class _State:
             return []
         n = sum(self.pending.values())
         kinds = ", ".join(f"{status} {count}" for status, count in sorted(self.pending.items()))
-        return [Notice(f"{n} {'entry' if n == 1 else 'entries'} not booked by the bank left out "
-                       f"({kinds}); only booked (BOOK) entries are read",
-                       file=self.file, line=self.first_pending)]
+        return [
+            Notice(
+                f"{n} {'entry' if n == 1 else 'entries'} not booked by the bank left out "
+                f"({kinds}); only booked (BOOK) entries are read",
+                file=self.file,
+                line=self.first_pending,
+            )
+        ]
 
 
 class _OtherCurrency(Exception):
@@ -829,9 +974,19 @@ class _OtherCurrency(Exception):
 class _Totals:
     """Counts and sums of one statement's entries, for its balances and summary."""
 
-    __slots__ = ("n_all", "n_booked", "n_credit_all", "n_credit_booked", "n_debit_all",
-                 "n_debit_booked", "credit_all", "credit_booked", "debit_all", "debit_booked",
-                 "booked")
+    __slots__ = (
+        "n_all",
+        "n_booked",
+        "n_credit_all",
+        "n_credit_booked",
+        "n_debit_all",
+        "n_debit_booked",
+        "credit_all",
+        "credit_booked",
+        "debit_all",
+        "debit_booked",
+        "booked",
+    )
     n_all: int
     n_booked: int
     n_credit_all: int

@@ -89,8 +89,15 @@ def read_cells(path: Path, export: Export) -> Cells | None:
         return None
     raw = [f"c{i}" for i in range(len(names))]
     try:
-        frame = pl.read_csv(path, has_header=True, new_columns=raw, separator=delim,
-                            quote_char='"', infer_schema=False, encoding="utf8")
+        frame = pl.read_csv(
+            path,
+            has_header=True,
+            new_columns=raw,
+            separator=delim,
+            quote_char='"',
+            infer_schema=False,
+            encoding="utf8",
+        )
     except (pl.exceptions.PolarsError, OSError, ValueError):
         return None
     if frame.width != len(names):
@@ -100,16 +107,23 @@ def read_cells(path: Path, export: Export) -> Cells | None:
         return None
     line = pl.int_range(2, frame.height + 2, dtype=pl.Int64)
     if breaks:  # quoted line breaks: a record's line is 2 + the lines of those before it
-        lines = 1 + pl.sum_horizontal(pl.col(c).str.count_matches("\n", literal=True)
-                                      .fill_null(0) for c in breaks)
+        lines = 1 + pl.sum_horizontal(
+            pl.col(c).str.count_matches("\n", literal=True).fill_null(0) for c in breaks
+        )
         line = 2 + lines.cum_sum() - lines
     frame = frame.with_columns(
-        *(pl.when(pl.col(c).str.len_bytes() == 0).then(None).otherwise(pl.col(c)).alias(c)
-          for c in raw),
+        *(
+            pl.when(pl.col(c).str.len_bytes() == 0).then(None).otherwise(pl.col(c)).alias(c)
+            for c in raw
+        ),
         line.cast(pl.Int64).alias(LINE),
     ).filter(pl.any_horizontal(pl.col(c).is_not_null() for c in raw))  # a row of empty cells
-    fields = {c.field: (pl.col(f"c{index[c.header]}") if c.header in index
-                        else pl.lit(None, pl.String)).alias(c.field) for c in export.columns}
+    fields = {
+        c.field: (
+            pl.col(f"c{index[c.header]}") if c.header in index else pl.lit(None, pl.String)
+        ).alias(c.field)
+        for c in export.columns
+    }
     free: dict[str, pl.Expr] = {}
     if export.free_suffix:
         for i, name in enumerate(names):  # a name given twice: the later column, as per row
@@ -173,23 +187,41 @@ def _accounted(counts: _Bytes, header: str, frame: pl.DataFrame) -> list[str] | 
     breaks in its values. None when they are not."""
     cols = frame.columns
     # Only the columns holding a quote or a line break are counted in (few, if any).
-    special = [c for c, has in zip(cols, frame.select(
-        pl.col(c).str.contains('["\r\n]').any() for c in cols).row(0), strict=True) if has]
+    special = [
+        c
+        for c, has in zip(
+            cols,
+            frame.select(pl.col(c).str.contains('["\r\n]').any() for c in cols).row(0),
+            strict=True,
+        )
+        if has
+    ]
     inside = frame.select(
         pl.sum_horizontal(pl.col(c).str.len_bytes().sum() for c in cols).alias("bytes"),
-        *(pl.sum_horizontal([pl.lit(0, pl.Int64)] + [
-            pl.col(c).str.count_matches(ch, literal=True).sum() for c in special])
-          .alias(name) for name, ch in (("lf", "\n"), ("cr", "\r"), ("quotes", '"'))),
+        *(
+            pl.sum_horizontal(
+                [pl.lit(0, pl.Int64)]
+                + [pl.col(c).str.count_matches(ch, literal=True).sum() for c in special]
+            ).alias(name)
+            for name, ch in (("lf", "\n"), ("cr", "\r"), ("quotes", '"'))
+        ),
     ).row(0, named=True)
     inside = {k: v or 0 for k, v in inside.items()}
     records = frame.height
     ends = counts.lf - inside["lf"]  # line ends of the header and the records
     if ends != (records + counts.ends_lf if records else counts.ends_lf):  # none blank
         return None
-    expected = (3 * counts.bom + len(header.encode("utf-8")) + inside["bytes"]
-                + records * (len(cols) - 1)
-                + counts.quotes - header.count('"') - inside["quotes"]  # enclosing, doubling
-                + ends + (counts.cr - inside["cr"]))
+    expected = (
+        3 * counts.bom
+        + len(header.encode("utf-8"))
+        + inside["bytes"]
+        + records * (len(cols) - 1)
+        + counts.quotes
+        - header.count('"')
+        - inside["quotes"]  # enclosing, doubling
+        + ends
+        + (counts.cr - inside["cr"])
+    )
     if expected != counts.size:
         return None
     return [c for c in special if inside["lf"]] if inside["lf"] else []
@@ -209,14 +241,18 @@ def _within_caps(frame: pl.DataFrame) -> bool:
     bound = 2 * sum(n or 0 for n in most) + 3 * frame.width + 2
     if bound <= limits.MAX_LINE:
         return True
-    per_row = frame.select(pl.sum_horizontal(pl.col(c).str.len_bytes().fill_null(0)
-                                             for c in frame.columns)).to_series()
+    per_row = frame.select(
+        pl.sum_horizontal(pl.col(c).str.len_bytes().fill_null(0) for c in frame.columns)
+    ).to_series()
     return ((2 * per_row + 3 * frame.width + 2) <= limits.MAX_LINE).all()
 
 
-def typed(cells: Cells, export: Export, decimal_mark: str | None,
-          times: Callable[[pl.Series], tuple[pl.Series, pl.Series]]
-          ) -> tuple[pl.DataFrame, dict[str, pl.Series]]:
+def typed(
+    cells: Cells,
+    export: Export,
+    decimal_mark: str | None,
+    times: Callable[[pl.Series], tuple[pl.Series, pl.Series]],
+) -> tuple[pl.DataFrame, dict[str, pl.Series]]:
     """The cells with typed columns (AMOUNT: Int64 öre; DATETIME: by `times`; LOWER:
     lower-cased), and each typed column's mask of the cells that do not parse (an empty
     cell of a required column does not)."""

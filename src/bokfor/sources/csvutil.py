@@ -78,8 +78,9 @@ def header_names(path: Path) -> set[str]:
 _T = TypeVar("_T")  # what a source's `rows` yields: rows, and notices among them
 
 
-def read_csv(path: Path, rows: Callable[[TextIO, str, str], Iterator[_T]], *,
-             redownload: str, not_utf8: str) -> Iterator[_T]:
+def read_csv(
+    path: Path, rows: Callable[[TextIO, str, str], Iterator[_T]], *, redownload: str, not_utf8: str
+) -> Iterator[_T]:
     """Open a CSV export and stream `rows(file_object, file_name, delimiter)`, with the checks
     every CSV source makes first: the file exists, is not empty, and is UTF-8 text."""
     path = Path(path)
@@ -110,8 +111,15 @@ class Table:
     lines read, as csv.reader's does. Iterating it is a generator's loop, not a method call
     a row: the Stripe reader's 1M rows pay a few per cent for the caps."""
 
-    def __init__(self, source: Iterable[str], delimiter: str, file: str, *, hint: str = "",
-                 first_line: int = 1) -> None:
+    def __init__(
+        self,
+        source: Iterable[str],
+        delimiter: str,
+        file: str,
+        *,
+        hint: str = "",
+        first_line: int = 1,
+    ) -> None:
         self.file = file
         self.hint = hint
         self._offset = first_line - 1
@@ -159,8 +167,9 @@ class Table:
             yield line
 
 
-def records(reader: Table, width: int, file: str,
-            redownload: str) -> Iterator[tuple[int, list[str]]]:
+def records(
+    reader: Table, width: int, file: str, redownload: str
+) -> Iterator[tuple[int, list[str]]]:
     """(line, cells) of each record that is not blank, refusing a row with another number of
     fields than the header. `line` is the record's first physical line, even when a quoted
     value spans lines (the csv reader's own line_num is its last)."""
@@ -191,11 +200,13 @@ def column_index(header: list[str]) -> dict[str, int]:
     return index
 
 
-def missing_columns(kind: str, missing: list[str], required: Iterable[str], where: str,
-                    file: str) -> InputError:
+def missing_columns(
+    kind: str, missing: list[str], required: Iterable[str], where: str, file: str
+) -> InputError:
     """The error for a header that lacks columns: names them, and where to get the export."""
     return InputError(
-        f"not a {kind}: missing column" + ("s " if len(missing) > 1 else " ")
+        f"not a {kind}: missing column"
+        + ("s " if len(missing) > 1 else " ")
         + ", ".join(repr(m) for m in missing),
         file=file,
         line=1,

@@ -52,18 +52,31 @@ def count(n: int) -> str:
 
 
 def too_many_columns(n: int, file: str, line: int, hint: str = "") -> LimitError:
-    return LimitError(f"the line has {count(n)} fields, more than the {count(MAX_COLUMNS)} "
-                      "bokfor reads in a table", file=file, line=line, hint=_hint(hint))
+    return LimitError(
+        f"the line has {count(n)} fields, more than the {count(MAX_COLUMNS)} "
+        "bokfor reads in a table",
+        file=file,
+        line=line,
+        hint=_hint(hint),
+    )
 
 
 def line_too_long(file: str, line: int, hint: str = "") -> LimitError:
-    return LimitError(f"the line is longer than {size(MAX_LINE)}, the longest line bokfor "
-                      "reads in a table", file=file, line=line, hint=_hint(hint))
+    return LimitError(
+        f"the line is longer than {size(MAX_LINE)}, the longest line bokfor reads in a table",
+        file=file,
+        line=line,
+        hint=_hint(hint),
+    )
 
 
 def cell_too_large(file: str, line: int | None, hint: str = "") -> LimitError:
-    return LimitError(f"a field is longer than {size(MAX_CELL)}, the longest field bokfor "
-                      "reads in a table", file=file, line=line, hint=_hint(hint))
+    return LimitError(
+        f"a field is longer than {size(MAX_CELL)}, the longest field bokfor reads in a table",
+        file=file,
+        line=line,
+        hint=_hint(hint),
+    )
 
 
 def _hint(hint: str) -> str:

@@ -80,8 +80,27 @@ _OPTIONS = mt940.Options(
 )
 _TAG_LINE = re.compile(r"^:(?P<tag>\d\d[A-Z]?|NS):")
 # The tags of a statement (a line starting with one belongs to the :20: before it).
-_STATEMENT_TAGS = frozenset({"21", "25", "28", "28C", "60F", "60M", "61", "62F", "62M", "64",
-                             "65", "86", "13D", "34F", "90D", "90C", "NS"})
+_STATEMENT_TAGS = frozenset(
+    {
+        "21",
+        "25",
+        "28",
+        "28C",
+        "60F",
+        "60M",
+        "61",
+        "62F",
+        "62M",
+        "64",
+        "65",
+        "86",
+        "13D",
+        "34F",
+        "90D",
+        "90C",
+        "NS",
+    }
+)
 _CONTROL = "\x01\x02\x03"  # SOH, STX, ETX: transmission framing, not text
 _DETECT_TAG = re.compile(r"^:(20|25|28C?|60[FM]|61):", re.MULTILINE)
 _OCR_MARKED = re.compile(
@@ -103,8 +122,10 @@ _BALANCE_TAGS = {
 _OPENING = ("final_opening_balance", "intermediate_opening_balance", "opening_balance")
 _CLOSING = ("final_closing_balance", "intermediate_closing_balance", "closing_balance")
 _TAG_HINTS = {
-    61: ("value date YYMMDD, optional entry date MMDD, mark C, D, RC or RD, amount with a "
-         "decimal comma (1234,50) and a type code such as NTRF"),
+    61: (
+        "value date YYMMDD, optional entry date MMDD, mark C, D, RC or RD, amount with a "
+        "decimal comma (1234,50) and a type code such as NTRF"
+    ),
     60: "mark C or D, date YYMMDD, currency and amount with a decimal comma (C260101SEK1234,50)",
     62: "mark C or D, date YYMMDD, currency and amount with a decimal comma (C260131SEK1234,50)",
     64: "mark C or D, date YYMMDD, currency and amount with a decimal comma",
@@ -123,11 +144,14 @@ _AMOUNT = r"(?P<amount>[\d,.]{1,16})"
 class _Balance(mt940.tags.BalanceBase):
     """A balance tag (:60F:, :62M:, :64:...) whose amount is read as `_AMOUNT`."""
 
-    pattern = r"""^
+    pattern = (
+        r"""^
     (?P<status>[DC])
     (?P<year>\d{2})(?P<month>\d{2})(?P<day>\d{2})
     (?P<currency>.{3})
-    """ + _AMOUNT
+    """
+        + _AMOUNT
+    )
 
 
 def _balance_tag(tag: type[mt940.tags.BalanceBase]) -> mt940.tags.Tag:
@@ -140,18 +164,22 @@ class _Statement61(mt940.tags.Statement):  # the library's slug: "statement" (it
     there): tried second, so that Rabobank's 16 characters followed by the counterparty
     keep their meaning."""
 
-    _template = r"""^
+    _template = (
+        r"""^
     (?P<year>\d{2})(?P<month>\d{2})(?P<day>\d{2})  # value date YYMMDD
     (?P<entry_month>\d{2}|\s{2})?(?P<entry_day>\d{2}|\s{2})?  # entry date MMDD
     (?P<status>R?[DC])  # the mark
     (?P<funds_code>[A-Z])?  # the third letter of the currency, if any
     [\n ]?
-    """ + _AMOUNT + r"""
+    """
+        + _AMOUNT
+        + r"""
     (?P<id>[A-Z][A-Z0-9 ]{3})?  # type code: N + 3
     (?P<customer_reference>((?!//)[^\n]){0,%d})
     (//(?P<bank_reference>.{0,23}))?
     (\n?(?P<extra_details>.*))?
     $"""
+    )
     pattern = _template % 16
 
     def __init__(self) -> None:
@@ -167,11 +195,19 @@ class _Statement61(mt940.tags.Statement):  # the library's slug: "statement" (it
 
 _TAGS: dict[int | str, mt940.tags.Tag] = {
     61: _Statement61(),
-    **{tag.id: _balance_tag(tag) for tag in (
-        mt940.tags.OpeningBalance, mt940.tags.FinalOpeningBalance,
-        mt940.tags.IntermediateOpeningBalance, mt940.tags.ClosingBalance,
-        mt940.tags.FinalClosingBalance, mt940.tags.IntermediateClosingBalance,
-        mt940.tags.AvailableBalance, mt940.tags.ForwardAvailableBalance)},
+    **{
+        tag.id: _balance_tag(tag)
+        for tag in (
+            mt940.tags.OpeningBalance,
+            mt940.tags.FinalOpeningBalance,
+            mt940.tags.IntermediateOpeningBalance,
+            mt940.tags.ClosingBalance,
+            mt940.tags.FinalClosingBalance,
+            mt940.tags.IntermediateClosingBalance,
+            mt940.tags.AvailableBalance,
+            mt940.tags.ForwardAvailableBalance,
+        )
+    },
 }
 
 
@@ -199,15 +235,16 @@ class _Statement(mt940_models.Transactions):
         self.lines: list[int] = []
         self.tag_lines: dict[str, int] = {}
 
-    def _process_match(self, match: re.Match[str], i: int, valid_matches: list[re.Match[str]],
-                       data: str) -> None:
+    def _process_match(
+        self, match: re.Match[str], i: int, valid_matches: list[re.Match[str]], data: str
+    ) -> None:
         line = self.kept[min(data.count("\n", 0, match.start()), len(self.kept) - 1)]
         tag = match.group("full_tag")
         try:
             super()._process_match(match, i, valid_matches, data)
         except Exception as exc:  # the library raises RuntimeError, ValueError, Decimal errors
             end = valid_matches[i + 1].start() if i + 1 < len(valid_matches) else len(data)
-            raise _Failure(line, tag, data[match.end():end].strip(), exc) from None
+            raise _Failure(line, tag, data[match.end() : end].strip(), exc) from None
         self.tag_lines.setdefault(tag, line)
         if tag == "61":
             # SWIFT makes the type code mandatory, and the library would merge the next
@@ -260,12 +297,18 @@ class Mt940Source:
         text, _ = bank.decode(data, file, hint=_REDOWNLOAD, lost_ok=True)
         blocks = _blocks(text, file)
         if not blocks:
-            raise InputError("no MT940 statement in the file (no line starts with :20:)",
-                             file=file, hint=_REDOWNLOAD)
+            raise InputError(
+                "no MT940 statement in the file (no line starts with :20:)",
+                file=file,
+                hint=_REDOWNLOAD,
+            )
         if bank.LOST in text:
-            yield Notice("the text holds '\ufffd' where letters were lost before the file got "
-                         "here (by the bank's software or a conversion); read as it is",
-                         file=file, line=text.count("\n", 0, text.index(bank.LOST)) + 1)
+            yield Notice(
+                "the text holds '\ufffd' where letters were lost before the file got "
+                "here (by the bank's software or a conversion); read as it is",
+                file=file,
+                line=text.count("\n", 0, text.index(bank.LOST)) + 1,
+            )
         refs: Counter[str] = Counter()
         # Keys, those of schema 3, and those of the text as read before `_details`.
         keys = (bank.IdlessKeys(), OccurrenceKeys("mt940"), bank.IdlessKeys())
@@ -275,8 +318,11 @@ class Mt940Source:
                 rows += isinstance(item, Row)
                 yield item
         if not rows:  # a day without payments: nothing to book, no error (cron)
-            yield Notice(f"no transactions in this file: its {len(blocks)} statement"
-                         f"{'s have' if len(blocks) > 1 else ' has'} no :61: line", file=file)
+            yield Notice(
+                f"no transactions in this file: its {len(blocks)} statement"
+                f"{'s have' if len(blocks) > 1 else ' has'} no :61: line",
+                file=file,
+            )
 
 
 def _blocks(text: str, file: str) -> list[_Block]:
@@ -306,8 +352,11 @@ def _blocks(text: str, file: str) -> list[_Block]:
             if tag and tag.group("tag") in _STATEMENT_TAGS:
                 raise InputError(
                     f"a :{tag.group('tag')}: line outside a statement (no :20: line before it)",
-                    file=file, line=number, column=f":{tag.group('tag')}:",
-                    hint="an MT940 statement starts with a :20: line; " + _REDOWNLOAD)
+                    file=file,
+                    line=number,
+                    column=f":{tag.group('tag')}:",
+                    hint="an MT940 statement starts with a :20: line; " + _REDOWNLOAD,
+                )
             continue
         current.lines.append(line)
         current.numbers.append(number)
@@ -317,11 +366,15 @@ def _blocks(text: str, file: str) -> list[_Block]:
 _Keys = tuple[bank.IdlessKeys, OccurrenceKeys, bank.IdlessKeys]
 
 
-def _statement_rows(block: _Block, file: str, refs: Counter[str],
-                    keys: _Keys) -> Iterator[Row | Notice]:
+def _statement_rows(
+    block: _Block, file: str, refs: Counter[str], keys: _Keys
+) -> Iterator[Row | Notice]:
     """Parse one statement with the library and turn its lines into bank rows."""
-    kept = [n for n, line in zip(block.numbers, block.lines, strict=True)
-            if mt940_models.Transactions.strip([line])]
+    kept = [
+        n
+        for n, line in zip(block.numbers, block.lines, strict=True)
+        if mt940_models.Transactions.strip([line])
+    ]
     statement = _Statement(kept or [block.numbers[0]])
     try:
         statement.parse("\n".join(block.lines))
@@ -331,25 +384,42 @@ def _statement_rows(block: _Block, file: str, refs: Counter[str],
     info = statement.data
     account = (info.get("account_identification") or "").strip()
     if not account:
-        raise InputError("the statement has no account (:25: line)", file=file, line=first,
-                         column=":25:",
-                         hint="every MT940 statement names its account in a :25: line after "
-                              "the :20: line; " + _REDOWNLOAD)
+        raise InputError(
+            "the statement has no account (:25: line)",
+            file=file,
+            line=first,
+            column=":25:",
+            hint="every MT940 statement names its account in a :25: line after "
+            "the :20: line; " + _REDOWNLOAD,
+        )
     opening = _balance(info, _OPENING)
     if opening is None and {"13D", "34F"} & statement.tag_lines.keys():
         raise InputError(
             "an MT942 interim transaction report, not an MT940 statement: its entries are "
             "provisional and it has no balances to check them against",
-            file=file, line=first, column=":20:",
+            file=file,
+            line=first,
+            column=":20:",
             hint="book the day's MT940 statement (or camt.053), which lists the same entries "
-                 "once they are booked, with the opening and closing balance.")
+            "once they are booked, with the opening and closing balance.",
+        )
     if opening is None:
-        raise InputError("the statement has no opening balance (:60F: line)", file=file,
-                         line=first, column=":60F:", hint=_REDOWNLOAD)
+        raise InputError(
+            "the statement has no opening balance (:60F: line)",
+            file=file,
+            line=first,
+            column=":60F:",
+            hint=_REDOWNLOAD,
+        )
     closing = _balance(info, _CLOSING)
     if closing is None:
-        raise InputError("the statement ends without a closing balance (:62F: line): the file "
-                         "is cut off", file=file, line=last, column=":62F:", hint=_REDOWNLOAD)
+        raise InputError(
+            "the statement ends without a closing balance (:62F: line): the file is cut off",
+            file=file,
+            line=last,
+            column=":62F:",
+            hint=_REDOWNLOAD,
+        )
     opening_tag, opening_balance = opening
     closing_tag, closing_balance = closing
     currency = statement.currency or ""
@@ -359,31 +429,44 @@ def _statement_rows(block: _Block, file: str, refs: Counter[str],
         row = _row(transaction.data, line, file, account, currency, refs, keys)
         total += row.amounts["amount"]
         yield row
-    start = _ore(opening_balance.amount, file, statement.tag_lines.get(opening_tag[1:-1], first),
-                 opening_tag)
-    end = _ore(closing_balance.amount, file, statement.tag_lines.get(closing_tag[1:-1], last),
-               closing_tag)
+    start = _ore(
+        opening_balance.amount, file, statement.tag_lines.get(opening_tag[1:-1], first), opening_tag
+    )
+    end = _ore(
+        closing_balance.amount, file, statement.tag_lines.get(closing_tag[1:-1], last), closing_tag
+    )
     if start + total != end:
         yield Notice(
             f"statement {reference or '(no :20: reference)'} does not add up: opening balance "
             f"{format_sek(start)} + its rows {format_sek(total)} = {format_sek(start + total)}, "
             f"but the closing balance ({closing_tag}) is {format_sek(end)}; a row may be "
             "missing from the file",
-            file=file, line=statement.tag_lines.get(closing_tag[1:-1], last))
+            file=file,
+            line=statement.tag_lines.get(closing_tag[1:-1], last),
+        )
 
 
-def _balance(info: dict[str, Any], names: tuple[str, ...]
-             ) -> tuple[str, mt940_models.Balance] | None:
+def _balance(
+    info: dict[str, Any], names: tuple[str, ...]
+) -> tuple[str, mt940_models.Balance] | None:
     for name in names:
         value = info.get(name)
-        if isinstance(value, mt940_models.Balance) and isinstance(value.amount,
-                                                                   mt940_models.Amount):
+        if isinstance(value, mt940_models.Balance) and isinstance(
+            value.amount, mt940_models.Amount
+        ):
             return _BALANCE_TAGS[name], value
     return None
 
 
-def _row(data: dict[str, Any], line: int, file: str, account: str, currency: str,
-         refs: Counter[str], keys: _Keys) -> Row:
+def _row(
+    data: dict[str, Any],
+    line: int,
+    file: str,
+    account: str,
+    currency: str,
+    refs: Counter[str],
+    keys: _Keys,
+) -> Row:
     amount = _ore(data["amount"], file, line, ":61:")
     value_date = _plain_date(data.get("date"))
     entry_date = _plain_date(data.get("entry_date"))
@@ -410,8 +493,19 @@ def _row(data: dict[str, Any], line: int, file: str, account: str, currency: str
         # rows exported then are not booked again.
         flat = _flat_text(data)
         key = idless.key(bank.account_id(account) or NAME, date, amount, details)
-        former = (legacy.key(bank.account_id(account), date, value_date, amount, currency,
-                             mark, code, customer_ref, flat),)
+        former = (
+            legacy.key(
+                bank.account_id(account),
+                date,
+                value_date,
+                amount,
+                currency,
+                mark,
+                code,
+                customer_ref,
+                flat,
+            ),
+        )
         if flat != details:
             former += (earlier.key(bank.account_id(account) or NAME, date, amount, flat),)
     return bank.bank_row(
@@ -449,11 +543,17 @@ def _details(data: dict[str, Any]) -> tuple[str, str, str]:
     if raw is None and "posting_text" in data:  # German structured :86:, split by the library
         purpose = data.get("purpose") or ""
         eref = (data.get("end_to_end_reference") or "").strip()
-        parts = [data.get("posting_text"), purpose, data.get("additional_purpose"),
-                 "" if purpose or eref.upper() == "NOTPROVIDED" else eref]
-        return (" ".join(" ".join(p.split()) for p in parts if p),
-                (data.get("applicant_name") or "").strip(),
-                (data.get("applicant_iban") or "").strip())
+        parts = [
+            data.get("posting_text"),
+            purpose,
+            data.get("additional_purpose"),
+            "" if purpose or eref.upper() == "NOTPROVIDED" else eref,
+        ]
+        return (
+            " ".join(" ".join(p.split()) for p in parts if p),
+            (data.get("applicant_name") or "").strip(),
+            (data.get("applicant_iban") or "").strip(),
+        )
     if raw is None:
         raw = data.get("non_swift_text") or data.get("extra_details") or ""
     lines = str(raw).split("\n")
@@ -471,9 +571,36 @@ _LINE = 65  # characters in a line of :86: (6 x 65)
 _ANGLE = re.compile(r">(\d\d)")
 # The keywords of the Dutch structured :86: (ABN AMRO, ING, Rabobank, bunq) and SEPA
 # remittance, as `/KEY/`: a value runs to the next known keyword.
-_KEYWORDS = ("TRTP", "IBAN", "BIC", "NAME", "REMI", "EREF", "MARF", "CSID", "ORDP", "BENM",
-             "ULTC", "ULTD", "ULTB", "PURP", "RTRN", "ISDT", "CDTRREFTP", "CDTRREF", "ISSR",
-             "ADDR", "ID", "IREF", "PREF", "BUSP", "SVCL", "OCMT", "CHGS", "EXCH")
+_KEYWORDS = (
+    "TRTP",
+    "IBAN",
+    "BIC",
+    "NAME",
+    "REMI",
+    "EREF",
+    "MARF",
+    "CSID",
+    "ORDP",
+    "BENM",
+    "ULTC",
+    "ULTD",
+    "ULTB",
+    "PURP",
+    "RTRN",
+    "ISDT",
+    "CDTRREFTP",
+    "CDTRREF",
+    "ISSR",
+    "ADDR",
+    "ID",
+    "IREF",
+    "PREF",
+    "BUSP",
+    "SVCL",
+    "OCMT",
+    "CHGS",
+    "EXCH",
+)
 _KEYWORD = re.compile("(?=/(" + "|".join(_KEYWORDS) + ")/)")
 
 
@@ -486,7 +613,7 @@ def _angle_fields(text: str) -> tuple[str, str, str] | None:
     marks = list(_ANGLE.finditer(text))
     for mark, following in zip(marks, [*marks[1:], None], strict=True):
         end = following.start() if following else len(text)
-        fields[mark.group(1)] = fields.get(mark.group(1), "") + text[mark.end():end]
+        fields[mark.group(1)] = fields.get(mark.group(1), "") + text[mark.end() : end]
     words = "".join(v for k, v in sorted(fields.items()) if k.startswith("2"))
     name = " ".join(fields.get(k, "").strip() for k in ("32", "33")).strip()
     return " ".join(words.split()), " ".join(name.split()), fields.get("31", "").strip()
@@ -504,7 +631,7 @@ def _keyword_fields(text: str) -> tuple[str, str, str] | None:
     for mark, following in zip(marks, [*marks[1:], None], strict=True):
         key = mark.group(1)
         end = following.start() if following else len(text)
-        value = text[mark.end() + len(key) + 2:end].strip("/ ")
+        value = text[mark.end() + len(key) + 2 : end].strip("/ ")
         if key == "REMI":
             value = re.sub(r"^(USTD//?|STRD/CUR/)", "", value).strip("/ ")
         values.setdefault(key, value)
@@ -518,8 +645,7 @@ def _flat_text(data: dict[str, Any]) -> str:
     German posting text and purpose. Only for the former keys of rows without a reference."""
     raw = data.get("transaction_details")
     if raw is None:
-        parts = [data.get("posting_text"), data.get("purpose"),
-                 data.get("additional_purpose")]
+        parts = [data.get("posting_text"), data.get("purpose"), data.get("additional_purpose")]
         raw = " ".join(p for p in parts if p)
     raw = " ".join(str(raw).split())
     return raw or " ".join(str(data.get("extra_details") or "").split())
@@ -559,8 +685,13 @@ def _ore(amount: mt940_models.Amount | str | None, file: str, line: int, tag: st
     assert isinstance(amount, mt940_models.Amount)  # the tags' patterns require an amount
     cents = amount.amount * 100
     if cents != cents.to_integral_value():
-        raise InputError(bank.sub_cent(str(abs(amount.amount))), file=file, line=line,
-                         column=tag, hint=bank.SUB_CENT_HINT)
+        raise InputError(
+            bank.sub_cent(str(abs(amount.amount))),
+            file=file,
+            line=line,
+            column=tag,
+            hint=bank.SUB_CENT_HINT,
+        )
     return int(cents)
 
 

@@ -56,30 +56,60 @@ from bokfor.sources import OccurrenceKeys, bank, limits, tables
 from bokfor.sources.csvutil import Table
 
 NAME = "netbank"
-TITLE = "Net-bank export (CSV/xlsx: SEB, Swedbank, Nordea SE/FI/NO, Danske, Handelsbanken, " \
-    "ICA, Länsförsäkringar, Skandia, DNB, SpareBank 1, Skandiabanken, Bank Norwegian, " \
+TITLE = (
+    "Net-bank export (CSV/xlsx: SEB, Swedbank, Nordea SE/FI/NO, Danske, Handelsbanken, "
+    "ICA, Länsförsäkringar, Skandia, DNB, SpareBank 1, Skandiabanken, Bank Norwegian, "
     "Revolut, BEC banks DK)"
+)
 
 PROFILE_DIR = Path(__file__).with_name("profiles")
 # Priority order of the built-in profiles (their file names without `.yaml`).
 BUILTIN_ORDER = (
-    "seb", "swedbank", "nordea", "nordea_business", "nordea_business_2025", "danske", "ica",
-    "lansforsakringar", "dnb", "sparebank1", "handelsbanken", "skandia", "seb_xlsx",
-    "handelsbanken_xls", "nordea_no", "danske_dk", "nordea_old", "nordea_old_xlsx",
-    "nordea_fi", "nordea_en",
-    "nordea_fi_txt", "nordea_fi_txt_sv", "banknorwegian", "banknorwegian_card",
-    "skandiabanken", "revolut",
+    "seb",
+    "swedbank",
+    "nordea",
+    "nordea_business",
+    "nordea_business_2025",
+    "danske",
+    "ica",
+    "lansforsakringar",
+    "dnb",
+    "sparebank1",
+    "handelsbanken",
+    "skandia",
+    "seb_xlsx",
+    "handelsbanken_xls",
+    "nordea_no",
+    "danske_dk",
+    "nordea_old",
+    "nordea_old_xlsx",
+    "nordea_fi",
+    "nordea_en",
+    "nordea_fi_txt",
+    "nordea_fi_txt_sv",
+    "banknorwegian",
+    "banknorwegian_card",
+    "skandiabanken",
+    "revolut",
     "bec_dk",  # without a header row: found by its rows, so after every layout with one
 )
 
 SNIFF_BYTES = 16 * 1024  # detection reads no more than this of a text file
 _DELIMITERS = (";", ",", "\t")
-_THOUSANDS = {"space": " ", "nbsp": "\u00a0", "narrow_nbsp": "\u202f", "dot": ".",
-              "comma": ",", "apostrophe": "'"}
+_THOUSANDS = {
+    "space": " ",
+    "nbsp": "\u00a0",
+    "narrow_nbsp": "\u202f",
+    "dot": ".",
+    "comma": ",",
+    "apostrophe": "'",
+}
 _SPACES = " \u00a0\u202f"
 _CACHE_LIMIT = 1 << 16
-_REDOWNLOAD = "download the export from the bank again and give bokfor that file unopened " \
+_REDOWNLOAD = (
+    "download the export from the bank again and give bokfor that file unopened "
     "(a spreadsheet that re-saves it changes dates, numbers and encoding)."
+)
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
 
 # ---------------------------------------------------------------------------------------
@@ -99,44 +129,75 @@ class ColumnsModel(_Strict):
 
     date: str = Field(description="Booking date (bokföringsdag); required")
     value_date: str | None = Field(None, description="Value date (valutadag, rentedato)")
-    amount: str | None = Field(None, description="Signed amount, positive = money in. "
-                               "Either this or money_in + money_out")
-    money_in: str | None = Field(None, description="Money into the account (positive; a "
-                                 "negative value keeps its sign, with a warning)")
-    money_out: str | None = Field(None, description="Money out of the account; its absolute "
-                                  "value is taken, whatever sign the bank writes")
-    text: Names | None = Field(None, description="Text column, or a list joined with ' / ' "
-                               "(equal parts once)")
-    reference: str | None = Field(None, description="Column that may hold an OCR/KID/RF "
-                                  "reference; a value that is no valid reference is added "
-                                  "to the text instead")
+    amount: str | None = Field(
+        None, description="Signed amount, positive = money in. Either this or money_in + money_out"
+    )
+    money_in: str | None = Field(
+        None,
+        description="Money into the account (positive; a "
+        "negative value keeps its sign, with a warning)",
+    )
+    money_out: str | None = Field(
+        None,
+        description="Money out of the account; its absolute "
+        "value is taken, whatever sign the bank writes",
+    )
+    text: Names | None = Field(
+        None, description="Text column, or a list joined with ' / ' (equal parts once)"
+    )
+    reference: str | None = Field(
+        None,
+        description="Column that may hold an OCR/KID/RF "
+        "reference; a value that is no valid reference is added "
+        "to the text instead",
+    )
     counterparty: str | None = Field(None, description="Counterparty name")
     counterparty_account: str | None = Field(None, description="Counterparty account")
-    sender: str | None = Field(None, description="Account the money came from: the "
-                               "counterparty account of money in (Nordea Avsändare)")
-    receiver: str | None = Field(None, description="Account the money went to: the "
-                                 "counterparty account of money out (Nordea Mottagare)")
+    sender: str | None = Field(
+        None,
+        description="Account the money came from: the "
+        "counterparty account of money in (Nordea Avsändare)",
+    )
+    receiver: str | None = Field(
+        None,
+        description="Account the money went to: the "
+        "counterparty account of money out (Nordea Mottagare)",
+    )
     balance: str | None = Field(None, description="Running balance (saldo), checked row by row")
-    fee: str | None = Field(None, description="A fee the bank charged on the row, written "
-                            "positive (Revolut's Fee): the account moves by amount − fee")
+    fee: str | None = Field(
+        None,
+        description="A fee the bank charged on the row, written "
+        "positive (Revolut's Fee): the account moves by amount − fee",
+    )
     currency: str | None = Field(None, description="Currency column (else `currency`)")
-    transaction_code: str | None = Field(None, description="Transaction type (ICA Typ, LF "
-                                         "Transaktionstyp)")
-    account: Names | None = Field(None, description="Own account per row (Swedbank: "
-                                  "[Clearingnummer, Kontonummer], joined with a space)")
+    transaction_code: str | None = Field(
+        None, description="Transaction type (ICA Typ, LF Transaktionstyp)"
+    )
+    account: Names | None = Field(
+        None,
+        description="Own account per row (Swedbank: "
+        "[Clearingnummer, Kontonummer], joined with a space)",
+    )
 
 
 class AccountModel(_Strict):
     """Where the own account number is written above the header (one of the two keys)."""
 
-    preamble_label: str | None = Field(None, description="A preamble cell with this text; "
-                                       "the account is the cell after it (`at: right`) or "
-                                       "the cell under it (`at: below`)")
-    at: Literal["right", "below"] = Field("right", description="Where the value is, seen "
-                                          "from the label")
-    preamble_regex: str | None = Field(None, description="Regular expression searched in "
-                                       "each preamble row (cells joined by spaces); group 1 "
-                                       "(or the whole match) is the account")
+    preamble_label: str | None = Field(
+        None,
+        description="A preamble cell with this text; "
+        "the account is the cell after it (`at: right`) or "
+        "the cell under it (`at: below`)",
+    )
+    at: Literal["right", "below"] = Field(
+        "right", description="Where the value is, seen from the label"
+    )
+    preamble_regex: str | None = Field(
+        None,
+        description="Regular expression searched in "
+        "each preamble row (cells joined by spaces); group 1 "
+        "(or the whole match) is the account",
+    )
 
 
 class PendingModel(_Strict):
@@ -144,62 +205,113 @@ class PendingModel(_Strict):
     declined, reverted): left out, with one notice counting them."""
 
     column: str = Field(description="Header cell whose value marks such a row")
-    values: list[str] = Field(default_factory=list, description="Values that mark it (any "
-                              "case), e.g. [Reserverat, Reserverad]")
-    prefixes: list[str] = Field(default_factory=list, description="Beginnings that mark it "
-                                "(any case), e.g. ['Reservation '] for Nordea's old export")
+    values: list[str] = Field(
+        default_factory=list,
+        description="Values that mark it (any case), e.g. [Reserverat, Reserverad]",
+    )
+    prefixes: list[str] = Field(
+        default_factory=list,
+        description="Beginnings that mark it "
+        "(any case), e.g. ['Reservation '] for Nordea's old export",
+    )
 
 
 class ProfileModel(_Strict):
     """One net-bank export layout. Built-ins: bokfor/sources/profiles/*.yaml."""
 
     title: str = Field(description="For people: 'SEB, Spara kontohändelser (CSV)'")
-    file: Literal["csv", "xlsx", "html"] = Field("csv", description="csv = any delimited "
-                                                 "text; html = an HTML table saved as .xls")
-    header: list[str] | None = Field(None, min_length=2, description="The header row's "
-                                     "cell texts (compared stripped, case-insensitively, order "
-                                     "free); the row must hold exactly these non-empty cells "
-                                     "(and any of `optional`)")
-    optional: list[str] = Field(default_factory=list, description="Header cells a file may "
-                                "have or not (a column the bank added in a later version)")
-    width: int | None = Field(None, ge=2, le=limits.MAX_COLUMNS, description="A file "
-                              "without a header row: the number of fields of every row; "
-                              "`header` is then omitted and `columns` name fields by position "
-                              "('1' = the first)")
-    ragged: bool = Field(False, description="csv: rows may end before the header's last "
-                         "columns (the missing cells are empty)")
-    preamble: int = Field(0, ge=0, le=100, description="At most this many rows before the "
-                          "header (the header is found by content within them)")
+    file: Literal["csv", "xlsx", "html"] = Field(
+        "csv", description="csv = any delimited text; html = an HTML table saved as .xls"
+    )
+    header: list[str] | None = Field(
+        None,
+        min_length=2,
+        description="The header row's "
+        "cell texts (compared stripped, case-insensitively, order "
+        "free); the row must hold exactly these non-empty cells "
+        "(and any of `optional`)",
+    )
+    optional: list[str] = Field(
+        default_factory=list,
+        description="Header cells a file may "
+        "have or not (a column the bank added in a later version)",
+    )
+    width: int | None = Field(
+        None,
+        ge=2,
+        le=limits.MAX_COLUMNS,
+        description="A file "
+        "without a header row: the number of fields of every row; "
+        "`header` is then omitted and `columns` name fields by position "
+        "('1' = the first)",
+    )
+    ragged: bool = Field(
+        False,
+        description="csv: rows may end before the header's last "
+        "columns (the missing cells are empty)",
+    )
+    preamble: int = Field(
+        0,
+        ge=0,
+        le=100,
+        description="At most this many rows before the "
+        "header (the header is found by content within them)",
+    )
     sheet: str | None = Field(None, description="xlsx: the sheet's name (default: the first)")
-    delimiter: str | None = Field(None, description="csv: ';' ',' or a tab ('\\t' or 'tab'); "
-                                  "omitted = the one that splits a row into the header")
-    encoding: str = Field("auto", description="csv/html: 'auto' (BOM, UTF-8, Windows-1252, "
-                          "then a guess; garbled text refused) or a Python codec name")
+    delimiter: str | None = Field(
+        None,
+        description="csv: ';' ',' or a tab ('\\t' or 'tab'); "
+        "omitted = the one that splits a row into the header",
+    )
+    encoding: str = Field(
+        "auto",
+        description="csv/html: 'auto' (BOM, UTF-8, Windows-1252, "
+        "then a guess; garbled text refused) or a Python codec name",
+    )
     columns: ColumnsModel
-    date_format: Names = Field("%Y-%m-%d", description="strftime format, or a list tried in "
-                               "order: %Y-%m-%d, %Y/%m/%d, %d.%m.%Y")
+    date_format: Names = Field(
+        "%Y-%m-%d",
+        description="strftime format, or a list tried in order: %Y-%m-%d, %Y/%m/%d, %d.%m.%Y",
+    )
     decimal_mark: Literal[".", ","] = Field(description="The decimal mark of amounts")
-    thousands: list[Literal["space", "nbsp", "narrow_nbsp", "dot", "comma", "apostrophe"]] = \
-        Field(default_factory=list, description="Thousands separators the bank writes "
-              "(none when omitted): space, nbsp (U+00A0), narrow_nbsp (U+202F), dot, comma, "
-              "apostrophe")
+    thousands: list[Literal["space", "nbsp", "narrow_nbsp", "dot", "comma", "apostrophe"]] = Field(
+        default_factory=list,
+        description="Thousands separators the bank writes "
+        "(none when omitted): space, nbsp (U+00A0), narrow_nbsp (U+202F), dot, comma, "
+        "apostrophe",
+    )
     suffix: str | None = Field(None, description="Text after every amount, e.g. ' kr'")
     currency: str = Field("SEK", description="Currency of the rows when no column says")
-    account: AccountModel | None = Field(None, description="Where the own account number is "
-                                         "in the preamble; omitted = not in the file (or in "
-                                         "columns.account)")
+    account: AccountModel | None = Field(
+        None,
+        description="Where the own account number is "
+        "in the preamble; omitted = not in the file (or in "
+        "columns.account)",
+    )
     pending: PendingModel | None = None
-    void: PendingModel | None = Field(None, description="Rows the bank did not carry out "
-                                      "(Revolut's DECLINED, REVERTED): left out and counted")
-    footer: int = Field(0, ge=0, le=20, description="Rows to ignore at the end of the table "
-                        "(a row there that holds a date of the layout is refused, never "
-                        "dropped)")
-    bank: str | None = Field(None, description="The bank, when several layouts are one bank's "
-                             "(SEB's CSV and xlsx): rows of one account keep their keys when "
-                             "the bank changes layout. Default: the bank of the built-in "
-                             "layout with the same header, else the profile's name")
+    void: PendingModel | None = Field(
+        None,
+        description="Rows the bank did not carry out "
+        "(Revolut's DECLINED, REVERTED): left out and counted",
+    )
+    footer: int = Field(
+        0,
+        ge=0,
+        le=20,
+        description="Rows to ignore at the end of the table "
+        "(a row there that holds a date of the layout is refused, never "
+        "dropped)",
+    )
+    bank: str | None = Field(
+        None,
+        description="The bank, when several layouts are one bank's "
+        "(SEB's CSV and xlsx): rows of one account keep their keys when "
+        "the bank changes layout. Default: the bank of the built-in "
+        "layout with the same header, else the profile's name",
+    )
     order: Literal["newest_first", "oldest_first", "auto"] = Field(
-        "auto", description="Row order, for keys counted in time order; auto = from the dates")
+        "auto", description="Row order, for keys counted in time order; auto = from the dates"
+    )
 
 
 class ProfileError(MappingError):
@@ -249,8 +361,11 @@ class Profile:
     def header_fits(self, keys: Sequence[str]) -> bool:
         """Whether a row's non-empty cells (folded) are this layout's header."""
         found = set(keys)
-        return len(found) == len(keys) and self.header_keys <= found \
+        return (
+            len(found) == len(keys)
+            and self.header_keys <= found
             and found <= self.header_keys | self.optional_keys
+        )
 
     def example_amount(self) -> str:
         sep = next((c for c in self.thousands if c != self.decimal_mark), "")
@@ -276,8 +391,11 @@ class Marks:
             return None
         folded = _fold(cell)
         if folded in self.values or folded.startswith(self.prefixes):
-            return next(s for s in self.shown if _fold(s) == folded
-                        or (_fold(s) and folded.startswith(_fold(s))))
+            return next(
+                s
+                for s in self.shown
+                if _fold(s) == folded or (_fold(s) and folded.startswith(_fold(s)))
+            )
         return None
 
 
@@ -293,23 +411,31 @@ def _marks(model: PendingModel | None, key: str, titles: dict[str, str]) -> Mark
         raise ProfileError(f"{model.column!r} is not in the header", f"{key}.column")
     if not model.values and not model.prefixes:
         raise ProfileError("give the values or the prefixes that mark such a row", key)
-    return Marks(column, frozenset(_fold(v) for v in model.values),
-                 tuple(_fold(v) for v in model.prefixes if _fold(v)),
-                 tuple(" ".join(v.split()) for v in (*model.values, *model.prefixes)))
+    return Marks(
+        column,
+        frozenset(_fold(v) for v in model.values),
+        tuple(_fold(v) for v in model.prefixes if _fold(v)),
+        tuple(" ".join(v.split()) for v in (*model.values, *model.prefixes)),
+    )
 
 
 def profile_from_model(name: str, model: ProfileModel) -> Profile:
     """Check the profile's meaning and build it; `ProfileError(message, key)` if wrong."""
     if not _NAME.fullmatch(name):
-        raise ProfileError(f"profile name {name!r} must be lower-case letters, digits and _",
-                           "name", hint="e.g. sparbanken_syd.")
+        raise ProfileError(
+            f"profile name {name!r} must be lower-case letters, digits and _",
+            "name",
+            hint="e.g. sparbanken_syd.",
+        )
     if (model.header is None) == (model.width is None):
-        raise ProfileError("give the header row's cells (header) or, for a file without "
-                           "one, its number of fields (width)", "header")
+        raise ProfileError(
+            "give the header row's cells (header) or, for a file without "
+            "one, its number of fields (width)",
+            "header",
+        )
     if model.width is not None:  # no header row: the columns are positions
         if model.optional:
-            raise ProfileError("a file without a header row has no optional cells",
-                               "optional")
+            raise ProfileError("a file without a header row has no optional cells", "optional")
         header: tuple[str, ...] = ()
         optional: tuple[str, ...] = ()
         positions = tuple(f"field {i}" for i in range(1, model.width + 1))
@@ -319,14 +445,20 @@ def profile_from_model(name: str, model: ProfileModel) -> Profile:
         optional = tuple(" ".join(h.split()) for h in model.optional)
         keys = [_fold(h) for h in (*header, *optional)]
         if any(not k for k in keys):
-            raise ProfileError("a header cell is empty", "header" if not all(
-                _fold(h) for h in header) else "optional",
-                hint="list only the non-empty header cells.")
-        dupes = sorted({h for h, k in zip((*header, *optional), keys, strict=True)
-                        if keys.count(k) > 1})
+            raise ProfileError(
+                "a header cell is empty",
+                "header" if not all(_fold(h) for h in header) else "optional",
+                hint="list only the non-empty header cells.",
+            )
+        dupes = sorted(
+            {h for h, k in zip((*header, *optional), keys, strict=True) if keys.count(k) > 1}
+        )
         if dupes:
-            raise ProfileError(f"the header names {', '.join(map(repr, dupes))} more than "
-                               "once", "header", hint="each header cell once.")
+            raise ProfileError(
+                f"the header names {', '.join(map(repr, dupes))} more than once",
+                "header",
+                hint="each header cell once.",
+            )
         titles = dict(zip(keys, (*header, *optional), strict=True))
     header_keys = frozenset(_fold(h) for h in header)
     optional_keys = frozenset(_fold(h) for h in optional)
@@ -345,29 +477,44 @@ def profile_from_model(name: str, model: ProfileModel) -> Profile:
             if model.width is not None:
                 col = str(col).strip()
                 if not col.isdigit() or not 1 <= int(col) <= model.width:
-                    raise ProfileError(f"{col!r} is not a field position (1 to {model.width})",
-                                       where, hint="a file without a header row names its "
-                                       "columns by position: '1' is the first field.")
+                    raise ProfileError(
+                        f"{col!r} is not a field position (1 to {model.width})",
+                        where,
+                        hint="a file without a header row names its "
+                        "columns by position: '1' is the first field.",
+                    )
                 folded.append(f"field {int(col)}")
             elif _fold(col) not in titles:
-                raise ProfileError(f"{col!r} is not in the header ("
-                                   + ", ".join((*header, *optional)) + ")", where,
-                                   hint="name a column exactly as the header writes it.")
+                raise ProfileError(
+                    f"{col!r} is not in the header (" + ", ".join((*header, *optional)) + ")",
+                    where,
+                    hint="name a column exactly as the header writes it.",
+                )
             else:
                 folded.append(_fold(col))
         columns[role] = tuple(folded)
     if "amount" in columns:
         if "money_in" in columns or "money_out" in columns:
-            raise ProfileError("give either amount or money_in + money_out, not both",
-                               "columns.amount")
+            raise ProfileError(
+                "give either amount or money_in + money_out, not both", "columns.amount"
+            )
     elif "money_in" not in columns or "money_out" not in columns:
-        missing = "money_out" if "money_in" in columns else "money_in" \
-            if "money_out" in columns else "amount"
-        raise ProfileError("the amount column is missing: give amount (signed) or money_in "
-                           "and money_out", f"columns.{missing}")
+        missing = (
+            "money_out"
+            if "money_in" in columns
+            else "money_in"
+            if "money_out" in columns
+            else "amount"
+        )
+        raise ProfileError(
+            "the amount column is missing: give amount (signed) or money_in and money_out",
+            f"columns.{missing}",
+        )
     if "counterparty_account" in columns and ("sender" in columns or "receiver" in columns):
-        raise ProfileError("give counterparty_account or sender + receiver, not both",
-                           "columns.counterparty_account")
+        raise ProfileError(
+            "give counterparty_account or sender + receiver, not both",
+            "columns.counterparty_account",
+        )
 
     delimiter = model.delimiter
     if delimiter is not None:
@@ -375,9 +522,10 @@ def profile_from_model(name: str, model: ProfileModel) -> Profile:
             delimiter = "\t"
         if model.file != "csv":
             raise ProfileError("a delimiter is only for file: csv", "delimiter")
-        if len(delimiter) != 1 or delimiter in "\"\r\n" or delimiter.isalnum():
-            raise ProfileError(f"{model.delimiter!r} is not a delimiter", "delimiter",
-                               hint="use ';', ',' or tab.")
+        if len(delimiter) != 1 or delimiter in '"\r\n' or delimiter.isalnum():
+            raise ProfileError(
+                f"{model.delimiter!r} is not a delimiter", "delimiter", hint="use ';', ',' or tab."
+            )
     if model.sheet is not None and model.file != "xlsx":
         raise ProfileError("a sheet is only for file: xlsx", "sheet")
     encoding = model.encoding.strip()
@@ -387,14 +535,17 @@ def profile_from_model(name: str, model: ProfileModel) -> Profile:
         try:
             encoding = codecs.lookup(encoding).name
         except LookupError:
-            raise ProfileError(f"unknown encoding {model.encoding!r}", "encoding",
-                               hint="use auto, utf-8, utf-8-sig, cp1252 or iso-8859-15."
-                               ) from None
+            raise ProfileError(
+                f"unknown encoding {model.encoding!r}",
+                "encoding",
+                hint="use auto, utf-8, utf-8-sig, cp1252 or iso-8859-15.",
+            ) from None
     else:
         encoding = "auto"
 
-    formats = (model.date_format,) if isinstance(model.date_format, str) \
-        else tuple(model.date_format)
+    formats = (
+        (model.date_format,) if isinstance(model.date_format, str) else tuple(model.date_format)
+    )
     if not formats:
         raise ProfileError("no date format", "date_format")
     probe = dt.date(2026, 1, 31)
@@ -405,13 +556,18 @@ def profile_from_model(name: str, model: ProfileModel) -> Profile:
         except ValueError:
             ok = False
         if not ok:
-            raise ProfileError(f"{fmt!r} is not a date format with year, month and day", key,
-                               hint="e.g. %Y-%m-%d, %Y/%m/%d or %d.%m.%Y.")
+            raise ProfileError(
+                f"{fmt!r} is not a date format with year, month and day",
+                key,
+                hint="e.g. %Y-%m-%d, %Y/%m/%d or %d.%m.%Y.",
+            )
 
     thousands = "".join(_THOUSANDS[t] for t in model.thousands)
     if model.decimal_mark in thousands:
-        raise ProfileError(f"{model.decimal_mark!r} cannot be both the decimal mark and a "
-                           "thousands separator", "thousands")
+        raise ProfileError(
+            f"{model.decimal_mark!r} cannot be both the decimal mark and a thousands separator",
+            "thousands",
+        )
     suffix = _fold(model.suffix or "")
     if suffix and any(c.isdigit() or c in ".,-+" for c in suffix):
         raise ProfileError(f"suffix {model.suffix!r} holds a digit or a mark", "suffix")
@@ -423,11 +579,13 @@ def profile_from_model(name: str, model: ProfileModel) -> Profile:
         if (acc.preamble_label is None) == (acc.preamble_regex is None):
             raise ProfileError("give one of preamble_label and preamble_regex", "account")
         if "account" in columns:
-            raise ProfileError("the account is in a column already (columns.account)",
-                               "account")
+            raise ProfileError("the account is in a column already (columns.account)", "account")
         if model.preamble == 0:
-            raise ProfileError("the account is read from the preamble, but preamble is 0",
-                               "account", hint="set preamble: to the rows above the header.")
+            raise ProfileError(
+                "the account is read from the preamble, but preamble is 0",
+                "account",
+                hint="set preamble: to the rows above the header.",
+            )
         if acc.preamble_label is not None:
             label, at = _fold(acc.preamble_label), acc.at
         else:
@@ -436,8 +594,7 @@ def profile_from_model(name: str, model: ProfileModel) -> Profile:
             except PatternError as exc:
                 raise ProfileError(exc.message, "account.preamble_regex", exc.hint) from None
             if regex.groups > 1:
-                raise ProfileError("at most one group (the account)",
-                                   "account.preamble_regex")
+                raise ProfileError("at most one group (the account)", "account.preamble_regex")
 
     pending = _marks(model.pending, "pending", titles)
     void = _marks(model.void, "void", titles)
@@ -446,17 +603,39 @@ def profile_from_model(name: str, model: ProfileModel) -> Profile:
 
     currency = model.currency.strip().upper()
     if not re.fullmatch(r"[A-Z]{3}", currency):
-        raise ProfileError(f"{model.currency!r} is not a currency code", "currency",
-                           hint="ISO 4217, e.g. SEK, NOK, EUR.")
+        raise ProfileError(
+            f"{model.currency!r} is not a currency code",
+            "currency",
+            hint="ISO 4217, e.g. SEK, NOK, EUR.",
+        )
     return Profile(
-        name=name, title=" ".join(model.title.split()), file=model.file, header=header,
-        header_keys=header_keys, preamble=model.preamble, sheet=model.sheet,
-        delimiter=delimiter, encoding=encoding, columns=columns, column_titles=titles,
-        date_formats=formats, decimal_mark=model.decimal_mark, thousands=thousands,
-        suffix=suffix, currency=currency, account_label=label, account_at=at,
-        account_regex=regex, pending=pending, footer=model.footer, order=model.order,
-        bank=model.bank or _bank_of_header(header_keys) or name, optional_keys=optional_keys,
-        width=model.width, ragged=model.ragged, void=void,
+        name=name,
+        title=" ".join(model.title.split()),
+        file=model.file,
+        header=header,
+        header_keys=header_keys,
+        preamble=model.preamble,
+        sheet=model.sheet,
+        delimiter=delimiter,
+        encoding=encoding,
+        columns=columns,
+        column_titles=titles,
+        date_formats=formats,
+        decimal_mark=model.decimal_mark,
+        thousands=thousands,
+        suffix=suffix,
+        currency=currency,
+        account_label=label,
+        account_at=at,
+        account_regex=regex,
+        pending=pending,
+        footer=model.footer,
+        order=model.order,
+        bank=model.bank or _bank_of_header(header_keys) or name,
+        optional_keys=optional_keys,
+        width=model.width,
+        ragged=model.ragged,
+        void=void,
     )
 
 
@@ -467,8 +646,14 @@ def _bank_of_header(header_keys: frozenset[str]) -> str | None:
     the bank's name when the file names no account), so switching between them books
     nothing twice. None while the built-ins themselves load."""
     keys = sorted(header_keys)
-    return next((p.bank for p in globals().get("BUILTIN", ()) if keys and p.width is None
-                 and p.header_fits(keys)), None)
+    return next(
+        (
+            p.bank
+            for p in globals().get("BUILTIN", ())
+            if keys and p.width is None and p.header_fits(keys)
+        ),
+        None,
+    )
 
 
 def load_profile_file(path: Path) -> Profile:
@@ -549,13 +734,21 @@ class _File:
         except (UnicodeError, LookupError) as exc:
             if isinstance(exc, UnicodeDecodeError) and encoding != "auto":
                 line = data.count(b"\n", 0, exc.start) + 1
-                return InputError(f"not {encoding} text (byte {data[exc.start]:#04x})",
-                                  file=self.file, line=line, hint=_REDOWNLOAD)
-            return InputError("cannot tell the file's text encoding", file=self.file,
-                              hint=_REDOWNLOAD)
+                return InputError(
+                    f"not {encoding} text (byte {data[exc.start]:#04x})",
+                    file=self.file,
+                    line=line,
+                    hint=_REDOWNLOAD,
+                )
+            return InputError(
+                "cannot tell the file's text encoding", file=self.file, hint=_REDOWNLOAD
+            )
         if "\x00" in text:
-            return InputError("the file holds a NUL byte: it is not a text export",
-                              file=self.file, hint=_REDOWNLOAD)
+            return InputError(
+                "the file holds a NUL byte: it is not a text export",
+                file=self.file,
+                hint=_REDOWNLOAD,
+            )
         return text.removeprefix("\ufeff")
 
     def is_html(self) -> bool:
@@ -590,8 +783,7 @@ def _cells_key(cells: Sequence[Any]) -> list[str]:
     return [k for k in (_fold(c) for c in cells if c is not None) if k]
 
 
-def _text_rows(text: str, count: int, delimiter: str, file: str
-               ) -> list[tuple[int, list[str]]]:
+def _text_rows(text: str, count: int, delimiter: str, file: str) -> list[tuple[int, list[str]]]:
     """The first `count` lines, each split on its own (detection and the preamble), within
     the table caps (a line no profile's header can be is not split a million ways 48 times)."""
     out = []
@@ -641,14 +833,18 @@ def _first_record(rows: list[tuple[int, list[Any]]], profile: Profile) -> int | 
     """Where a table without a header row starts: the first non-blank row within the
     preamble, when it and the rows after it (up to five) have the layout's width and a date
     and amounts in its format. Never raises: it decides detection."""
-    first = next((i for i, (_, cells) in enumerate(rows[: profile.preamble + 1])
-                  if not _blank(cells)), None)
+    first = next(
+        (i for i, (_, cells) in enumerate(rows[: profile.preamble + 1]) if not _blank(cells)), None
+    )
     if first is None:
         return None
     width = profile.width or 0
     date_at = [_position(c) for c in profile.columns["date"]]
-    money_at = [_position(c) for role in ("amount", "money_in", "money_out", "balance")
-                for c in profile.columns.get(role, ())]
+    money_at = [
+        _position(c)
+        for role in ("amount", "money_in", "money_out", "balance")
+        for c in profile.columns.get(role, ())
+    ]
     parse = money_parser(profile)
     seen = 0
     for _, cells in rows[first:]:
@@ -688,8 +884,9 @@ def _parse_date_text(text: str, formats: Sequence[str]) -> dt.date:
     raise ValueError(text)
 
 
-def _candidates(f: _File, profile: Profile) -> Iterator[tuple[list[tuple[int, list[Any]]],
-                                                                str | None]]:
+def _candidates(
+    f: _File, profile: Profile
+) -> Iterator[tuple[list[tuple[int, list[Any]]], str | None]]:
     """The rows a profile's header is looked for in (per delimiter for CSV: the profile's
     own first, then the others, as a spreadsheet re-saves a file with its own)."""
     depth = profile.preamble + (_HEADERLESS_PROBE if profile.width is not None else 1)
@@ -723,7 +920,7 @@ def _delimiters(profile: Profile) -> tuple[str, ...]:
 
 def _stable(text: str, start_line: int, delimiter: str, width: int, file: str) -> int:
     """How many of the 20 rows after the header have the header's field count."""
-    body = text[_line_offset(text, start_line):]
+    body = text[_line_offset(text, start_line) :]
     reader = Table(io.StringIO(body), delimiter, file, hint=_REDOWNLOAD, first_line=start_line)
     try:
         rows = list(itertools.islice(reader, 20))
@@ -737,8 +934,10 @@ def _header_in_auto_text(f: _File, profile: Profile) -> bool:
         text = f.text("auto")
     except InputError:
         return False
-    return any(_find_header(_text_rows(text, profile.preamble + 1, d, f.file), profile)
-               is not None for d in _delimiters(profile))
+    return any(
+        _find_header(_text_rows(text, profile.preamble + 1, d, f.file), profile) is not None
+        for d in _delimiters(profile)
+    )
 
 
 def _match(f: _File, profiles: Sequence[Profile]) -> tuple[Profile, int, str | None] | None:
@@ -766,8 +965,11 @@ def _match(f: _File, profiles: Sequence[Profile]) -> tuple[Profile, int, str | N
             # Two delimiters split a row into the header: the one whose rows keep its width
             # (the profile's own first among equals: the sort is stable).
             text = f.text(profile.encoding)
-            hits.sort(key=lambda h: -_stable(text, h[2][h[0]][0] + 1, h[1] or ",",
-                                             len(h[2][h[0]][1]), f.file))
+            hits.sort(
+                key=lambda h: (
+                    -_stable(text, h[2][h[0]][0] + 1, h[1] or ",", len(h[2][h[0]][1]), f.file)
+                )
+            )
         i, delimiter, _ = hits[0]
         return profile, i, delimiter
     return None
@@ -778,8 +980,10 @@ def _match(f: _File, profiles: Sequence[Profile]) -> tuple[Profile, int, str | N
 # ---------------------------------------------------------------------------------------
 
 
-_PLAIN = {".": re.compile(r"(-?)(\d{1,15})(?:\.(\d{0,6}))?"),
-          ",": re.compile(r"(-?)(\d{1,15})(?:,(\d{0,6}))?")}
+_PLAIN = {
+    ".": re.compile(r"(-?)(\d{1,15})(?:\.(\d{0,6}))?"),
+    ",": re.compile(r"(-?)(\d{1,15})(?:,(\d{0,6}))?"),
+}
 _PLAIN_MATCH = {mark: pattern.fullmatch for mark, pattern in _PLAIN.items()}
 
 
@@ -788,8 +992,7 @@ def parse_money(text: str, profile: Profile) -> int:
     return money_parser(profile)(text)
 
 
-def money_parser(profile: Profile, number: tuple[str, str] | None = None
-                 ) -> Callable[[str], int]:
+def money_parser(profile: Profile, number: tuple[str, str] | None = None) -> Callable[[str], int]:
     """`parse_money` for one profile, built once per file: the fast path's pattern bound,
     no look-ups per amount (a bank file has about one distinct amount per row). `number`:
     (decimal mark, thousands separators) instead of the profile's (a re-saved file)."""
@@ -830,13 +1033,19 @@ def _parse_money_general(text: str, profile: Profile, mark: str, allowed: str) -
     other = "," if mark == "." else "."
     for ch in _SPACES + other + "'":
         if ch in s and ch not in allowed:
-            shown = {" ": "a space", "\u00a0": "a no-break space",
-                     "\u202f": "a narrow no-break space"}.get(ch, repr(ch))
-            raise AmountError(f"{text!r} holds {shown}, which this layout uses neither as "
-                              f"decimal mark ({mark!r}) nor as thousands separator")
-    if mark in s and any(ch in s[s.rfind(mark):] for ch in allowed):
-        raise AmountError(f"{text!r} is ambiguous: a thousands separator follows the "
-                          f"decimal mark {mark!r}")
+            shown = {
+                " ": "a space",
+                "\u00a0": "a no-break space",
+                "\u202f": "a narrow no-break space",
+            }.get(ch, repr(ch))
+            raise AmountError(
+                f"{text!r} holds {shown}, which this layout uses neither as "
+                f"decimal mark ({mark!r}) nor as thousands separator"
+            )
+    if mark in s and any(ch in s[s.rfind(mark) :] for ch in allowed):
+        raise AmountError(
+            f"{text!r} is ambiguous: a thousands separator follows the decimal mark {mark!r}"
+        )
     for ch in allowed:
         if ch != other:
             s = s.replace(ch, other)
@@ -962,11 +1171,17 @@ def _binary_workbook(f: _File) -> InputError | None:
     if not f.data.startswith(_OLE2):
         return None
     book = "Workbook".encode("utf-16-le") in f.data or "Book".encode("utf-16-le") in f.data
-    what = ("an Excel 97-2003 workbook (.xls: binary BIFF in an OLE2 compound file)" if book
-            else "an OLE2 compound file (an old Microsoft Office document)")
-    return InputError(f"{what}, which bokfor does not read",
-                      file=f.file, hint="open it in Excel or LibreOffice and save it as .xlsx, "
-                      "or export CSV from the bank, and give bokfor that file.")
+    what = (
+        "an Excel 97-2003 workbook (.xls: binary BIFF in an OLE2 compound file)"
+        if book
+        else "an OLE2 compound file (an old Microsoft Office document)"
+    )
+    return InputError(
+        f"{what}, which bokfor does not read",
+        file=f.file,
+        hint="open it in Excel or LibreOffice and save it as .xlsx, "
+        "or export CSV from the bank, and give bokfor that file.",
+    )
 
 
 def _open_table(f: _File, profile: Profile, index: int, delimiter: str | None) -> _Match:
@@ -999,10 +1214,11 @@ def _open_table(f: _File, profile: Profile, index: int, delimiter: str | None) -
     return _Match(profile, line, list(cells), head[:index], records, delimiter)
 
 
-def _csv_records(text: str, header_line: int, delimiter: str, file: str
-                 ) -> Iterator[tuple[int, list[str]]]:
+def _csv_records(
+    text: str, header_line: int, delimiter: str, file: str
+) -> Iterator[tuple[int, list[str]]]:
     """(first physical line, cells) of each record after the header line."""
-    body = io.StringIO(text[_line_offset(text, header_line + 1):])
+    body = io.StringIO(text[_line_offset(text, header_line + 1) :])
     reader = Table(body, delimiter, file, hint=_REDOWNLOAD, first_line=header_line + 1)
     prev = 0
     try:
@@ -1011,12 +1227,17 @@ def _csv_records(text: str, header_line: int, delimiter: str, file: str
             prev = reader.line_num
             yield line, row
     except csv.Error as exc:
-        raise InputError(f"the file is not valid CSV ({exc})", file=file,
-                         line=header_line + reader.line_num, hint=_REDOWNLOAD) from None
+        raise InputError(
+            f"the file is not valid CSV ({exc})",
+            file=file,
+            line=header_line + reader.line_num,
+            hint=_REDOWNLOAD,
+        ) from None
 
 
-def _unknown_header(f: _File, profiles: Sequence[Profile], *, close_only: bool = False
-                    ) -> InputError | None:
+def _unknown_header(
+    f: _File, profiles: Sequence[Profile], *, close_only: bool = False
+) -> InputError | None:
     """The error for a file no profile reads: the header it found and its line, and the
     closest layout only when it is near (it shares at least half of the larger header).
     `close_only` (detection): None unless the file looks like a bank export, with a date and
@@ -1028,8 +1249,9 @@ def _unknown_header(f: _File, profiles: Sequence[Profile], *, close_only: bool =
         try:
             for rows, _ in _candidates(f, profile):
                 for line, cells in rows[:depth]:
-                    shown = [" ".join(str(c).split()) for c in cells
-                             if c is not None and str(c).strip()]
+                    shown = [
+                        " ".join(str(c).split()) for c in cells if c is not None and str(c).strip()
+                    ]
                     if len(shown) > len(found.get(line, ())):
                         found[line] = shown
         except limits.LimitError:
@@ -1039,8 +1261,11 @@ def _unknown_header(f: _File, profiles: Sequence[Profile], *, close_only: bool =
     layouts = [p for p in profiles if p.width is None]
     # A header row: two or more cells and no digit in any (a preamble's account number,
     # period or balance has one); among those the one nearest a layout.
-    headers = [(line, shown) for line, shown in sorted(found.items())
-               if len(shown) >= 2 and not any(c.isdigit() for cell in shown for c in cell)]
+    headers = [
+        (line, shown)
+        for line, shown in sorted(found.items())
+        if len(shown) >= 2 and not any(c.isdigit() for cell in shown for c in cell)
+    ]
     best: tuple[float, int, list[str], Profile] | None = None
     for line, shown in headers:
         keys = set(_cells_key(shown))
@@ -1049,9 +1274,11 @@ def _unknown_header(f: _File, profiles: Sequence[Profile], *, close_only: bool =
             score = shared / max(len(keys), len(profile.header_keys))
             if shared and (best is None or score > best[0]):
                 best = (score, line, shown, profile)
-    add = ("describe the layout under sources.bank.profiles in the mapping: a name, "
-           "header: [its header cells], columns: {date: …, amount: …, text: …}, "
-           "decimal_mark: … (the built-in profiles in bokfor/sources/profiles/ are examples)")
+    add = (
+        "describe the layout under sources.bank.profiles in the mapping: a name, "
+        "header: [its header cells], columns: {date: …, amount: …, text: …}, "
+        "decimal_mark: … (the built-in profiles in bokfor/sources/profiles/ are examples)"
+    )
     if best is not None and best[0] >= 0.5 and (not close_only or _bank_like(best[2], layouts)):
         _, line, shown, profile = best
         keys = set(_cells_key(shown))
@@ -1059,32 +1286,48 @@ def _unknown_header(f: _File, profiles: Sequence[Profile], *, close_only: bool =
         if keys < profile.header_keys:
             return InputError(
                 f"the header looks like {profile.title} ({profile.name}) but lacks the column"
-                + ("s " if len(missing) > 1 else " ") + ", ".join(repr(m) for m in missing),
-                file=f.file, line=line,
+                + ("s " if len(missing) > 1 else " ")
+                + ", ".join(repr(m) for m in missing),
+                file=f.file,
+                line=line,
                 hint="export again with all columns (columns removed in a spreadsheet cannot "
-                f"be read), or {add}.")
+                f"be read), or {add}.",
+            )
         return InputError(
-            "the header matches no bank layout: found " + ", ".join(shown)
+            "the header matches no bank layout: found "
+            + ", ".join(shown)
             + f"; the closest is {profile.name} ({profile.title}): "
-            + ", ".join(profile.header), file=f.file, line=line,
-            hint=f"if this is another bank's export, {add}.")
+            + ", ".join(profile.header),
+            file=f.file,
+            line=line,
+            hint=f"if this is another bank's export, {add}.",
+        )
     header = headers[0] if headers else min(found.items()) if found else None
     if close_only and (header is None or not _bank_like(header[1], layouts)):
         return None
     if header is None:
-        return InputError("no header row of a bank export: the file holds no table",
-                          file=f.file, hint=_REDOWNLOAD)
+        return InputError(
+            "no header row of a bank export: the file holds no table", file=f.file, hint=_REDOWNLOAD
+        )
     line, shown = header
-    return InputError("the header matches no bank layout: found " + ", ".join(shown),
-                      file=f.file, line=line, hint=f"if this is a bank's export, {add}.")
+    return InputError(
+        "the header matches no bank layout: found " + ", ".join(shown),
+        file=f.file,
+        line=line,
+        hint=f"if this is a bank's export, {add}.",
+    )
 
 
 def _bank_like(cells: list[str], layouts: Sequence[Profile]) -> bool:
     """A header with a date column and an amount column some layout names so."""
     keys = set(_cells_key(cells))
     dates = {n for p in layouts for n in p.columns["date"]}
-    amounts = {n for p in layouts for role in ("amount", "money_in", "money_out")
-               for n in p.columns.get(role, ())}
+    amounts = {
+        n
+        for p in layouts
+        for role in ("amount", "money_in", "money_out")
+        for n in p.columns.get(role, ())
+    }
     return bool(keys & dates) and bool(keys & amounts)
 
 
@@ -1112,8 +1355,12 @@ class _Reader:
     find the one format a spreadsheet's re-save gives all its values, and then again in
     it (`refit`): a file is read in one format, never value by value in several."""
 
-    def __init__(self, file: str, match: _Match,
-                 reopen: Callable[[], Iterator[tuple[int, list[Any]]]] | None = None) -> None:
+    def __init__(
+        self,
+        file: str,
+        match: _Match,
+        reopen: Callable[[], Iterator[tuple[int, list[Any]]]] | None = None,
+    ) -> None:
         self.file = file
         self.m = match
         self.p = match.profile
@@ -1154,8 +1401,9 @@ class _Reader:
                     if cell is None or _fold(cell) != p.account_label:
                         continue
                     if p.account_at == "right":
-                        value = next((x for x in cells[c + 1:] if x is not None
-                                      and str(x).strip()), None)
+                        value = next(
+                            (x for x in cells[c + 1 :] if x is not None and str(x).strip()), None
+                        )
                     else:
                         below = rows[r + 1][1] if r + 1 < len(rows) else []
                         value = below[c] if c < len(below) else None
@@ -1163,8 +1411,10 @@ class _Reader:
                         return " ".join(str(value).split())
             raise InputError(
                 f"the preamble has no account number at a cell {p.account_label!r}",
-                file=self.file, line=self.m.header_line,
-                hint=f"the {p.title} export writes it above the header; " + _REDOWNLOAD)
+                file=self.file,
+                line=self.m.header_line,
+                hint=f"the {p.title} export writes it above the header; " + _REDOWNLOAD,
+            )
         if p.account_regex is not None:
             for _, cells in rows:
                 line = " ".join(" ".join(str(c).split()) for c in cells if c is not None)
@@ -1172,9 +1422,11 @@ class _Reader:
                 if found:
                     return (found.group(1) if p.account_regex.groups else found.group()).strip()
             raise InputError(
-                "the preamble has no account number (nothing matches "
-                f"{p.account_regex.pattern!r})", file=self.file, line=self.m.header_line,
-                hint=f"the {p.title} export writes it above the header; " + _REDOWNLOAD)
+                f"the preamble has no account number (nothing matches {p.account_regex.pattern!r})",
+                file=self.file,
+                line=self.m.header_line,
+                hint=f"the {p.title} export writes it above the header; " + _REDOWNLOAD,
+            )
         return ""
 
     # -- rows ---------------------------------------------------------------------------
@@ -1205,13 +1457,16 @@ class _Reader:
         raise InputError(
             f"the file names no bank account and holds rows in {len(currencies)} currencies "
             f"({', '.join(sorted(currencies))}): they would be booked to one ledger account",
-            file=self.file, line=line,
+            file=self.file,
+            line=line,
             hint="export each currency's account separately and convert each file with "
             "--bank-account NAME (its own name, under sources.bank.bank_accounts in the "
-            "mapping).")
+            "mapping).",
+        )
 
-    def scan(self, records: Iterator[tuple[int, list[Any]]], parse_date: Callable,
-             parse_money_: Callable) -> _Scan:
+    def scan(
+        self, records: Iterator[tuple[int, list[Any]]], parse_date: Callable, parse_money_: Callable
+    ) -> _Scan:
         """Every row of the table into a tuple, values read by `parse_date` and
         `parse_money_` (called once per distinct text: the results are cached)."""
         p = self.p
@@ -1265,13 +1520,18 @@ class _Reader:
                 elif n == width - 1 and self.trailing_empty or n < width and ragged:
                     cells = cells + [""] * (width - n)
                 else:
-                    where = "the layout" if p.width is not None else \
-                        f"the header (line {self.m.header_line})"
+                    where = (
+                        "the layout"
+                        if p.width is not None
+                        else f"the header (line {self.m.header_line})"
+                    )
                     raise InputError(
                         f"the row has {n} fields but {where} has {width}",
-                        file=file, line=line,
+                        file=file,
+                        line=line,
                         hint=f"a value containing the delimiter {self.m.delimiter!r} "
-                        "lost its quotes, or the row was cut; " + _REDOWNLOAD)
+                        "lost its quotes, or the row was cut; " + _REDOWNLOAD,
+                    )
             if not any(cells):
                 continue  # blank row
             if n < need:
@@ -1350,8 +1610,11 @@ class _Reader:
                     parts.append(ref)
             text = " / ".join(parts)
             if i_acc:
-                account = " ".join(" ".join(str(cells[i]).split()) for i in i_acc
-                                   if cells[i] is not None and str(cells[i]).strip())
+                account = " ".join(
+                    " ".join(str(cells[i]).split())
+                    for i in i_acc
+                    if cells[i] is not None and str(cells[i]).strip()
+                )
             else:
                 account = account0
             if i_cpa is not None:
@@ -1361,15 +1624,23 @@ class _Reader:
                 cp_account = _s(cells[side]) if side is not None else ""
             else:
                 cp_account = ""
-            add((
-                line, day, amount, balance, text, value_day, reference,
-                _s(cells[i_cp]) if i_cp is not None else "",
-                cp_account,
-                (_s(cells[i_cur]).upper() or currency) if i_cur is not None else currency,
-                _s(cells[i_code]) if i_code is not None else "",
-                account,
-                key_text,
-            ))
+            add(
+                (
+                    line,
+                    day,
+                    amount,
+                    balance,
+                    text,
+                    value_day,
+                    reference,
+                    _s(cells[i_cp]) if i_cp is not None else "",
+                    cp_account,
+                    (_s(cells[i_cur]).upper() or currency) if i_cur is not None else currency,
+                    _s(cells[i_code]) if i_code is not None else "",
+                    account,
+                    key_text,
+                )
+            )
         for line, cells in footer:  # a footer that holds a transaction is a wrong profile
             raw = cells[i_date] if i_date < len(cells) else None
             try:
@@ -1378,29 +1649,48 @@ class _Reader:
                 continue
             raise InputError(
                 f"the row has a date ({_s(raw)}) where the {p.name} layout expects its "
-                f"{p.footer}-row footer: it would be dropped", file=self.file, line=line,
+                f"{p.footer}-row footer: it would be dropped",
+                file=self.file,
+                line=line,
                 hint="check the profile's `footer:` against the file (a transaction is never "
-                "dropped), or export the file again.")
+                "dropped), or export the file again.",
+            )
         amount_at = [i for i in (i_amount, i_in, i_out) if i is not None]
-        with_amount = [(line, "/".join(shown)) for line, cells in undated
-                       if (shown := [_s(cells[i]) for i in amount_at if _s(cells[i])])]
-        return _Scan(parsed, pending, void,
-                     [line for line, _ in undated] + [line for line, _ in footer], with_amount,
-                     contrary)
+        with_amount = [
+            (line, "/".join(shown))
+            for line, cells in undated
+            if (shown := [_s(cells[i]) for i in amount_at if _s(cells[i])])
+        ]
+        return _Scan(
+            parsed,
+            pending,
+            void,
+            [line for line, _ in undated] + [line for line, _ in footer],
+            with_amount,
+            contrary,
+        )
 
     def left_out(self, scan: _Scan) -> Iterator[Notice]:
         """The notices of rows not booked (pending, void), and of a re-saved file's format."""
         for rows, kind, why in (
-                (scan.pending, "pending ", "the bank has not booked {them} yet; export again "
-                 "later to book {them}"),
-                (scan.void, "", "the bank did not carry {them} out")):
+            (
+                scan.pending,
+                "pending ",
+                "the bank has not booked {them} yet; export again later to book {them}",
+            ),
+            (scan.void, "", "the bank did not carry {them} out"),
+        ):
             if not rows:
                 continue
             them = "them" if len(rows) > 1 else "it"
             yield Notice(
-                f"{len(rows)} {kind}row" + ("s" if len(rows) > 1 else "")
-                + f" ({_marked(rows)}) left out: " + why.format(them=them),
-                file=self.file, line=rows[0][0])
+                f"{len(rows)} {kind}row"
+                + ("s" if len(rows) > 1 else "")
+                + f" ({_marked(rows)}) left out: "
+                + why.format(them=them),
+                file=self.file,
+                line=rows[0][0],
+            )
         yield from self.undated(scan)
         if scan.contrary:
             rows = scan.contrary
@@ -1410,11 +1700,18 @@ class _Reader:
                 f"{len(rows)} row{'s have' if many else ' has'} a negative amount in "
                 f"{column!r}, the money-in column ({_listed(rows)}): booked as money out, as "
                 f"the bank wrote {'them' if many else 'it'}; check {'them' if many else 'it'} "
-                "against the bank's statement", file=self.file, line=rows[0][0])
+                "against the bank's statement",
+                file=self.file,
+                line=rows[0][0],
+            )
         if self.refitted:
-            yield Notice("a spreadsheet re-saved this file (" + ", ".join(self.refitted)
-                         + f"): read in that format, not the {self.p.name} layout's own",
-                         file=self.file, line=self.m.header_line or None)
+            yield Notice(
+                "a spreadsheet re-saved this file ("
+                + ", ".join(self.refitted)
+                + f"): read in that format, not the {self.p.name} layout's own",
+                file=self.file,
+                line=self.m.header_line or None,
+            )
 
     def undated(self, scan: _Scan) -> Iterator[Notice]:
         """Rows under the table with an amount but no date, named with their amounts: not
@@ -1429,10 +1726,14 @@ class _Reader:
         many = len(rows) > 1
         yield Caution(
             f"{len(rows)} row{'s' if many else ''} without a date left out although "
-            + ("they hold an amount" if many else "it holds an amount") + f" ({_listed(rows)}): "
+            + ("they hold an amount" if many else "it holds an amount")
+            + f" ({_listed(rows)}): "
             + ("if they are transactions" if many else "if it is a transaction")
             + " the bank has not booked yet, export again later to book "
-            + ("them" if many else "it"), file=self.file, line=rows[0][0])
+            + ("them" if many else "it"),
+            file=self.file,
+            line=rows[0][0],
+        )
 
     def no_transactions(self, scan: _Scan) -> Notice:
         """What a table without a booked row holds instead (never "nothing new"): a warning,
@@ -1441,22 +1742,27 @@ class _Reader:
         parts = []
         if scan.pending:
             n = len(scan.pending)
-            parts.append(f"{n} pending row{'s' if n > 1 else ''} ({_marked(scan.pending)}) "
-                         "the bank has not booked yet")
+            parts.append(
+                f"{n} pending row{'s' if n > 1 else ''} ({_marked(scan.pending)}) "
+                "the bank has not booked yet"
+            )
         if scan.void:
             n = len(scan.void)
-            parts.append(f"{n} row{'s' if n > 1 else ''} ({_marked(scan.void)}) the bank "
-                         "did not carry out")
+            parts.append(
+                f"{n} row{'s' if n > 1 else ''} ({_marked(scan.void)}) the bank did not carry out"
+            )
         if parts:
             what = "only " + " and ".join(parts)
         elif scan.footer:
-            what = "only rows without a date" + ("" if scan.undated else " (a balance or a "
-                                                 "total)")
+            what = "only rows without a date" + ("" if scan.undated else " (a balance or a total)")
         else:
             what = "no row under the header" if p.width is None else "no row"
-        return Notice(f"no transactions in this file: {what}; nothing to book from it"
-                      + ("; export again later to book the pending ones" if scan.pending
-                         else ""), file=self.file, line=self.m.header_line or None)
+        return Notice(
+            f"no transactions in this file: {what}; nothing to book from it"
+            + ("; export again later to book the pending ones" if scan.pending else ""),
+            file=self.file,
+            line=self.m.header_line or None,
+        )
 
     # -- a file a spreadsheet re-saved --------------------------------------------------
     def refit(self, first: _FormatError) -> _Scan:
@@ -1468,14 +1774,14 @@ class _Reader:
         seen_money: set[object] = set()
         placeholder = dt.date(2000, 1, 1)
 
-        def collect_date(cache: dict, raw: object, line: int, i: int, *, required: bool
-                         ) -> dt.date:
+        def collect_date(cache: dict, raw: object, line: int, i: int, *, required: bool) -> dt.date:
             seen_dates.add(raw)
             cache[raw] = placeholder
             return placeholder
 
-        def collect_money(cache: dict, raw: object, line: int, i: int, *,
-                          empty_ok: bool = False) -> int:
+        def collect_money(
+            cache: dict, raw: object, line: int, i: int, *, empty_ok: bool = False
+        ) -> int:
             seen_money.add(raw)
             cache[raw] = 0
             return 0
@@ -1484,16 +1790,29 @@ class _Reader:
         texts = sorted(v for v in seen_money if isinstance(v, str))
         dates = sorted(v for v in seen_dates if isinstance(v, str))
         if not _all_read(money_parser(self.p), texts):
-            number = _one_fit([(n, money_parser(self.p, n)) for n in _RESAVED_NUMBERS],
-                              texts, first, "amounts", self.file)
+            number = _one_fit(
+                [(n, money_parser(self.p, n)) for n in _RESAVED_NUMBERS],
+                texts,
+                first,
+                "amounts",
+                self.file,
+            )
             if number is None:
                 raise first
             self.parse_text = money_parser(self.p, number)
             self.refitted += (f"amounts like {_RESAVED_NUMBERS[number]}",)
         if not _all_read(lambda t: _parse_date_text(t, self.p.date_formats), dates):
-            fmt = _one_fit([((f,), functools.partial(_parse_date_text, formats=(f,)))
-                            for f in _RESAVED_DATES if f not in self.p.date_formats],
-                           dates, first, "dates", self.file)
+            fmt = _one_fit(
+                [
+                    ((f,), functools.partial(_parse_date_text, formats=(f,)))
+                    for f in _RESAVED_DATES
+                    if f not in self.p.date_formats
+                ],
+                dates,
+                first,
+                "dates",
+                self.file,
+            )
             if fmt is None:
                 raise first
             self.date_formats = fmt
@@ -1512,8 +1831,9 @@ class _Reader:
         formers: list[str] = [""] * len(parsed)
         idless = bank.IdlessKeys()
         counters: dict[str, OccurrenceKeys] = {}  # the keys of ledger schema 3 and older
-        positions = range(len(parsed) - 1, -1, -1) if order == "newest_first" \
-            else range(len(parsed))
+        positions = (
+            range(len(parsed) - 1, -1, -1) if order == "newest_first" else range(len(parsed))
+        )
         for i in positions:
             t = parsed[i]
             account = bank.account_id(t[11]) or p.bank  # Swedbank names it per row
@@ -1530,8 +1850,21 @@ class _Reader:
         # The tuple's texts are normal already (see `rows`), the currency upper case.
         make, origin, name = bank.normalised_row, Origin, p.name
         for t, key, former in zip(parsed, keys, formers, strict=True):
-            (line, day, amount, bal, text, value_day, reference, counterparty, cp_account,
-             currency, code, account, _) = t
+            (
+                line,
+                day,
+                amount,
+                bal,
+                text,
+                value_day,
+                reference,
+                counterparty,
+                cp_account,
+                currency,
+                code,
+                account,
+                _,
+            ) = t
             if bal is not None:
                 if (account, currency) != last or balance is None:
                     last = (account, currency)
@@ -1539,9 +1872,26 @@ class _Reader:
                     if balance is None:
                         balance = balances[last] = bank.RunningBalance(file)
                 balance.add(line, amount, bal)
-            yield make(name, key, day, amount, origin(file, line), account, currency, value_day,
-                       text, reference, counterparty, cp_account, "", "", code, "", False,
-                       (former,))
+            yield make(
+                name,
+                key,
+                day,
+                amount,
+                origin(file, line),
+                account,
+                currency,
+                value_day,
+                text,
+                reference,
+                counterparty,
+                cp_account,
+                "",
+                "",
+                code,
+                "",
+                False,
+                (former,),
+            )
         for balance in balances.values():
             yield from balance.notices()
 
@@ -1568,15 +1918,19 @@ class _Reader:
             blank = not str(shown).strip()
             what = "an empty date" if blank else f"not a date: {shown!r}"
             error = InputError if blank or _undated(shown) else _FormatError
-            raise error(f"{what}; the {p.name} layout writes dates as {p.date_help()}",
-                        file=self.file, line=line, column=self.title(i), hint=_REDOWNLOAD)
+            raise error(
+                f"{what}; the {p.name} layout writes dates as {p.date_help()}",
+                file=self.file,
+                line=line,
+                column=self.title(i),
+                hint=_REDOWNLOAD,
+            )
         if len(cache) > _CACHE_LIMIT:
             cache.clear()
         cache[raw] = day
         return day
 
-    def money(self, cache: dict, raw: object, line: int, i: int, *, empty_ok: bool = False
-              ) -> int:
+    def money(self, cache: dict, raw: object, line: int, i: int, *, empty_ok: bool = False) -> int:
         p = self.p
         try:
             if isinstance(raw, str):  # first: every cell of a CSV file is text
@@ -1588,7 +1942,9 @@ class _Reader:
         except AmountError as exc:
             raise _FormatError(
                 f"not an amount in the {p.name} layout: {exc}",
-                file=self.file, line=line, column=self.title(i),
+                file=self.file,
+                line=line,
+                column=self.title(i),
                 hint=f"{p.title} writes amounts like {p.example_amount()}; " + _REDOWNLOAD,
             ) from None
         if len(cache) > _CACHE_LIMIT:
@@ -1596,8 +1952,16 @@ class _Reader:
         cache[raw] = value
         return value
 
-    def in_out(self, cache: dict, cells: list, line: int, i_in: int | None,
-               i_out: int | None, money: Callable, contrary: list[tuple[int, str]]) -> int:
+    def in_out(
+        self,
+        cache: dict,
+        cells: list,
+        line: int,
+        i_in: int | None,
+        i_out: int | None,
+        money: Callable,
+        contrary: list[tuple[int, str]],
+    ) -> int:
         """The signed amount of a row with a money-in and a money-out column. Money out is out
         whatever sign the bank writes (Nordea and SpareBank 1 write it negative, others
         positive); a negative value in the money-in column keeps its sign (a returned deposit
@@ -1616,10 +1980,13 @@ class _Reader:
             raise InputError(
                 "the row has " + ("both" if has_in else "neither") + " an amount in "
                 f"{self.title(i_in)!r} " + ("and" if has_in else "nor") + f" in "
-                f"{self.title(i_out)!r}", file=self.file, line=line,
+                f"{self.title(i_out)!r}",
+                file=self.file,
+                line=line,
                 column=self.title(i_in),
                 hint="each row moves money one way: exactly one of the two is filled; "
-                + _REDOWNLOAD)
+                + _REDOWNLOAD,
+            )
         if value_in < 0:
             contrary.append((line, _s(raw_in)))
         return value_in - abs(value_out)
@@ -1632,7 +1999,7 @@ _BG_PREFIX = re.compile(r"\d{3,4}-\d{4}\s+")
 def _reference(text: str) -> str:
     """The OCR/KID/RF reference a reference cell holds, or "" when it holds a message."""
     found = _BG_PREFIX.match(text)
-    compact = (text[found.end():] if found else text).replace(" ", "")
+    compact = (text[found.end() :] if found else text).replace(" ", "")
     if bank.is_ocr(compact) or bank.is_rf(compact):
         return compact
     return ""
@@ -1649,8 +2016,9 @@ def _marked(rows: list[tuple[int, str]]) -> str:
 
 def _listed(rows: list[tuple[int, str]]) -> str:
     """Rows a warning names, with their values as written: "line 14: -500.000; line 16: …"."""
-    return "; ".join(f"line {line}: {value}" for line, value in rows[:5]) \
-        + ("; …" if len(rows) > 5 else "")
+    return "; ".join(f"line {line}: {value}" for line, value in rows[:5]) + (
+        "; …" if len(rows) > 5 else ""
+    )
 
 
 def _undated(raw: object) -> bool:
@@ -1662,11 +2030,26 @@ def _undated(raw: object) -> bool:
 # with space or dot thousands (sv, fi, no, da, de), or a decimal point with comma thousands
 # (en); dates in the locale's short form.
 _SPACE_MARKS = " \u00a0\u202f"
-_RESAVED_NUMBERS = {(",", _SPACE_MARKS): "-1 234,50", (",", _SPACE_MARKS + "."): "-1.234,50",
-                    (".", _SPACE_MARKS): "-1 234.50", (".", _SPACE_MARKS + ","): "-1,234.50"}
-_RESAVED_DATES = ("%Y-%m-%d", "%Y/%m/%d", "%d.%m.%Y", "%d/%m/%Y", "%m/%d/%Y", "%d-%m-%Y",
-                  "%Y.%m.%d", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%d.%m.%Y %H:%M",
-                  "%d/%m/%Y %H:%M", "%m/%d/%Y %H:%M")
+_RESAVED_NUMBERS = {
+    (",", _SPACE_MARKS): "-1 234,50",
+    (",", _SPACE_MARKS + "."): "-1.234,50",
+    (".", _SPACE_MARKS): "-1 234.50",
+    (".", _SPACE_MARKS + ","): "-1,234.50",
+}
+_RESAVED_DATES = (
+    "%Y-%m-%d",
+    "%Y/%m/%d",
+    "%d.%m.%Y",
+    "%d/%m/%Y",
+    "%m/%d/%Y",
+    "%d-%m-%Y",
+    "%Y.%m.%d",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%d %H:%M:%S",
+    "%d.%m.%Y %H:%M",
+    "%d/%m/%Y %H:%M",
+    "%m/%d/%Y %H:%M",
+)
 
 
 def _all_read(parse: Callable[[str], object], texts: Iterable[str]) -> bool:
@@ -1678,8 +2061,13 @@ def _all_read(parse: Callable[[str], object], texts: Iterable[str]) -> bool:
     return True
 
 
-def _one_fit(candidates: list[tuple[Any, Callable[[str], object]]], texts: list[str],
-             first: InputError, what: str, file: str) -> Any:
+def _one_fit(
+    candidates: list[tuple[Any, Callable[[str], object]]],
+    texts: list[str],
+    first: InputError,
+    what: str,
+    file: str,
+) -> Any:
     """The candidate format that reads every text; None if none does. Two that read them all
     but differently (01/02/2026: 1 February or 2 January?) are refused, never guessed."""
     fits: list[tuple[Any, list[object]]] = []
@@ -1692,24 +2080,35 @@ def _one_fit(candidates: list[tuple[Any, Callable[[str], object]]], texts: list[
             example = next(t for t, a, b in zip(texts, fits[0][1], values, strict=True) if a != b)
             raise InputError(
                 f"the {what} of this file read two ways ({example!r}): a spreadsheet re-saved "
-                "it in a format bokfor cannot tell", file=file, line=first.line,
-                hint=_REDOWNLOAD)
+                "it in a format bokfor cannot tell",
+                file=file,
+                line=first.line,
+                hint=_REDOWNLOAD,
+            )
         fits.append((fmt, values))
     return fits[0][0] if fits else None
 
 
 def _date_help(formats: Sequence[str]) -> str:
-    return " or ".join(f.replace("%Y", "YYYY").replace("%m", "MM").replace("%d", "DD")
-                       .replace("%y", "YY").replace("%H", "hh").replace("%M", "mm")
-                       .replace("%S", "ss") for f in formats)
+    return " or ".join(
+        f.replace("%Y", "YYYY")
+        .replace("%m", "MM")
+        .replace("%d", "DD")
+        .replace("%y", "YY")
+        .replace("%H", "hh")
+        .replace("%M", "mm")
+        .replace("%S", "ss")
+        for f in formats
+    )
 
 
 def _s(value: object) -> str:
     return "" if value is None else " ".join(str(value).split())
 
 
-def _drop_last(items: Iterator[tuple[int, list[Any]]], n: int,
-               dropped: list[tuple[int, list[Any]]]) -> Iterator[tuple[int, list[Any]]]:
+def _drop_last(
+    items: Iterator[tuple[int, list[Any]]], n: int, dropped: list[tuple[int, list[Any]]]
+) -> Iterator[tuple[int, list[Any]]]:
     """All but the last `n` non-blank rows (a footer); those go to `dropped`, for the
     caller to check that they are no transactions."""
     window: deque[tuple[int, list[Any]]] = deque()

@@ -52,8 +52,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from netsgiro import (Assignment, AssignmentType, RecordType, ServiceCode, Transaction,
-                      TransactionType, Transmission)
+from netsgiro import (
+    Assignment,
+    AssignmentType,
+    RecordType,
+    ServiceCode,
+    Transaction,
+    TransactionType,
+    Transmission,
+)
 from netsgiro import records as nets_records
 from stdnum import luhn
 from stdnum.no import kontonr
@@ -65,8 +72,9 @@ from bokfor.sources import bank
 NAME = "nets_ocr"
 TITLE = "Nets OCR giro file (Norwegian KID payments)"
 
-_REDOWNLOAD = ("download the OCR file again from the bank (or Nets) and give bokfor that file "
-               "unchanged.")
+_REDOWNLOAD = (
+    "download the OCR file again from the bank (or Nets) and give bokfor that file unchanged."
+)
 _RECORD_NAMES = {
     RecordType.TRANSMISSION_START: "transmission start",
     RecordType.ASSIGNMENT_START: "assignment start",
@@ -165,25 +173,37 @@ def _lines(text: str) -> Iterator[tuple[int, str]]:
 def _record(line: str, number: int, file: str) -> nets_records.Record:
     """One record, parsed by netsgiro; its ValueError becomes an InputError for the line."""
     if len(line) != 80:
-        raise InputError(f"the record is {len(line)} characters long; Nets records are exactly "
-                         "80", file=file, line=number, hint=_REDOWNLOAD)
+        raise InputError(
+            f"the record is {len(line)} characters long; Nets records are exactly 80",
+            file=file,
+            line=number,
+            hint=_REDOWNLOAD,
+        )
     if not line.startswith("NY"):
-        raise InputError(f"not a Nets record: it starts with {line[:2]!r}, not 'NY'", file=file,
-                         line=number, column="format code (positions 1-2)", hint=_REDOWNLOAD)
+        raise InputError(
+            f"not a Nets record: it starts with {line[:2]!r}, not 'NY'",
+            file=file,
+            line=number,
+            column="format code (positions 1-2)",
+            hint=_REDOWNLOAD,
+        )
     kind = line[6:8]
     if not (kind.isascii() and kind.isdigit()) or int(kind) not in set(RecordType):
         known = ", ".join(f"{t.value} ({name})" for t, name in _RECORD_NAMES.items())
-        raise InputError(f"unknown record type {kind!r}", file=file, line=number,
-                         column="record type (positions 7-8)",
-                         hint=f"Nets OCR records are of type {known}; " + _REDOWNLOAD)
+        raise InputError(
+            f"unknown record type {kind!r}",
+            file=file,
+            line=number,
+            column="record type (positions 7-8)",
+            hint=f"Nets OCR records are of type {known}; " + _REDOWNLOAD,
+        )
     name = _RECORD_NAMES[RecordType(int(kind))]
     own_type = _own_type(line)
     if own_type:
         # netsgiro knows the transaction types Nets defines (10-21): a copy of the record
         # with type 10, and a KID field of the sender's own blanked, is parsed for the other
         # fields; the type and KID are taken from the line itself (`_Assignment.kinds`).
-        line = line[:4] + "10" + line[6:49] + (" " * 25 + line[74:] if kind == "30"
-                                               else line[49:])
+        line = line[:4] + "10" + line[6:49] + (" " * 25 + line[74:] if kind == "30" else line[49:])
     elif kind == "30" and line[2:4] == "09":
         _check_kid_characters(line[49:74], number, file)
     try:
@@ -194,12 +214,19 @@ def _record(line: str, number: int, file: str) -> nets_records.Record:
         bad_date = _bad_date(line, int(kind))
         if bad_date is not None:
             start, text = bad_date
-            raise InputError(f"not a valid {name} record (type {kind}): {text!r} is not a date "
-                             "(DDMMYY)", file=file, line=number,
-                             column=f"date (positions {start}-{start + 5})",
-                             hint=_REDOWNLOAD) from None
-        raise InputError(f"not a valid {name} record (type {kind}): {_reason(exc)}", file=file,
-                         line=number, hint=_REDOWNLOAD) from None
+            raise InputError(
+                f"not a valid {name} record (type {kind}): {text!r} is not a date (DDMMYY)",
+                file=file,
+                line=number,
+                column=f"date (positions {start}-{start + 5})",
+                hint=_REDOWNLOAD,
+            ) from None
+        raise InputError(
+            f"not a valid {name} record (type {kind}): {_reason(exc)}",
+            file=file,
+            line=number,
+            hint=_REDOWNLOAD,
+        ) from None
     if isinstance(record, nets_records.TransactionAmountItem1) and not own_type:
         _check_kid(record.kid, number, file)
     return record
@@ -220,8 +247,13 @@ def _check_kid_characters(field: str, line: int, file: str) -> None:
     (netsgiro would only say that the record does not match)."""
     bad = next((c for c in field if not (c.isdigit() or c == " ")), None)
     if bad is not None:
-        raise InputError(f"the KID {field.strip()!r} holds {bad!r}: a KID is digits",
-                         file=file, line=line, column=_KID_COLUMN, hint=_REDOWNLOAD)
+        raise InputError(
+            f"the KID {field.strip()!r} holds {bad!r}: a KID is digits",
+            file=file,
+            line=line,
+            column=_KID_COLUMN,
+            hint=_REDOWNLOAD,
+        )
 
 
 # 1-based start of each DDMMYY date of an OCR giro record type (all zeros = no date).
@@ -232,7 +264,7 @@ def _bad_date(line: str, kind: int) -> tuple[int, str] | None:
     """The first date of the record that is not a calendar date: netsgiro's strptime
     message ("unconverted data remains: 26") does not say which field it was."""
     for start in _DATES.get(kind, ()):
-        text = line[start - 1:start + 5]
+        text = line[start - 1 : start + 5]
         if text == "000000" and kind != 30:
             continue
         try:
@@ -253,13 +285,22 @@ def _check_kid(kid: str | None, line: int, file: str) -> None:
     if kid is None:
         return
     if not (kid.isascii() and kid.isdigit()):
-        raise InputError(f"the KID {kid!r} has a space inside", file=file, line=line,
-                         column=_KID_COLUMN, hint=_REDOWNLOAD)
+        raise InputError(
+            f"the KID {kid!r} has a space inside",
+            file=file,
+            line=line,
+            column=_KID_COLUMN,
+            hint=_REDOWNLOAD,
+        )
     if not (luhn.is_valid(kid) or _mod11_valid(kid)):
-        raise InputError(f"the KID {kid} fails both the MOD10 and the MOD11 check digit",
-                         file=file, line=line, column=_KID_COLUMN,
-                         hint="Nets only passes KIDs with a valid check digit, so the file was "
-                              "altered; " + _REDOWNLOAD)
+        raise InputError(
+            f"the KID {kid} fails both the MOD10 and the MOD11 check digit",
+            file=file,
+            line=line,
+            column=_KID_COLUMN,
+            hint="Nets only passes KIDs with a valid check digit, so the file was "
+            "altered; " + _REDOWNLOAD,
+        )
 
 
 def _mod11_valid(kid: str) -> bool:
@@ -272,21 +313,27 @@ def _mod11_valid(kid: str) -> bool:
     return kid[-1] == ("0" if check == 11 else str(check) if check < 10 else "-")
 
 
-def _check_structure(parsed: list[tuple[int, nets_records.Record]], raw: dict[int, str],
-                     file: str) -> list[_Assignment]:
+def _check_structure(
+    parsed: list[tuple[int, nets_records.Record]], raw: dict[int, str], file: str
+) -> list[_Assignment]:
     """Start and end records in place, each transaction complete, counts and totals right."""
     first_line, first = parsed[0]
     if not isinstance(first, nets_records.TransmissionStart):
-        raise InputError("the file does not start with a transmission start record (NY000010)",
-                         file=file, line=first_line, hint=_REDOWNLOAD)
+        raise InputError(
+            "the file does not start with a transmission start record (NY000010)",
+            file=file,
+            line=first_line,
+            hint=_REDOWNLOAD,
+        )
     assignments: list[_Assignment] = []
     current: _Assignment | None = None
     numbers: set[str] = set()
     end: tuple[int, nets_records.TransmissionEnd] | None = None
     for line, record in parsed[1:]:
         if end is not None:
-            raise InputError("a record after the transmission end record", file=file, line=line,
-                             hint=_REDOWNLOAD)
+            raise InputError(
+                "a record after the transmission end record", file=file, line=line, hint=_REDOWNLOAD
+            )
         if isinstance(record, nets_records.TransmissionEnd):
             if current is not None:
                 raise _cut_off(current, file, line)
@@ -297,128 +344,214 @@ def _check_structure(parsed: list[tuple[int, nets_records.Record]], raw: dict[in
             # netsgiro groups assignments by number alone, so a repeat would be merged.
             ident = record.assignment_number
             if ident in numbers:
-                raise InputError(f"assignment {record.assignment_number} appears twice in the "
-                                 "file", file=file, line=line, hint=_REDOWNLOAD)
+                raise InputError(
+                    f"assignment {record.assignment_number} appears twice in the file",
+                    file=file,
+                    line=line,
+                    hint=_REDOWNLOAD,
+                )
             numbers.add(ident)
             if record.service_code == ServiceCode.OCR_GIRO:
                 _check_account(record.assignment_account, line, file)
             current = _Assignment(record, line, [record])
         elif isinstance(record, nets_records.AssignmentEnd):
             if current is None:
-                raise InputError("an assignment end record without its assignment start record",
-                                 file=file, line=line, hint=_REDOWNLOAD)
+                raise InputError(
+                    "an assignment end record without its assignment start record",
+                    file=file,
+                    line=line,
+                    hint=_REDOWNLOAD,
+                )
             current.records.append(record)
             _check_assignment_end(current, record, line, file)
             assignments.append(current)
             current = None
         elif isinstance(record, nets_records.TransmissionStart):
-            raise InputError("a second transmission start record", file=file, line=line,
-                             hint="a Nets file holds one transmission; " + _REDOWNLOAD)
+            raise InputError(
+                "a second transmission start record",
+                file=file,
+                line=line,
+                hint="a Nets file holds one transmission; " + _REDOWNLOAD,
+            )
         else:
             if current is None:
-                raise InputError("a transaction record outside an assignment", file=file,
-                                 line=line, hint=_REDOWNLOAD)
+                raise InputError(
+                    "a transaction record outside an assignment",
+                    file=file,
+                    line=line,
+                    hint=_REDOWNLOAD,
+                )
             _add_transaction_record(current, record, line, raw[line], file)
     if end is None:
         last_line = parsed[-1][0]
-        raise InputError("the file ends without a transmission end record (NY000089): it is "
-                         "cut off", file=file, line=last_line, hint=_REDOWNLOAD)
+        raise InputError(
+            "the file ends without a transmission end record (NY000089): it is cut off",
+            file=file,
+            line=last_line,
+            hint=_REDOWNLOAD,
+        )
     _check_transmission_end(assignments, len(parsed), *end, file)
     return assignments
 
 
 def _cut_off(current: _Assignment, file: str, line: int) -> InputError:
-    return InputError(f"assignment {current.start.assignment_number} (line {current.line}) has "
-                      "no assignment end record", file=file, line=line, hint=_REDOWNLOAD)
+    return InputError(
+        f"assignment {current.start.assignment_number} (line {current.line}) has "
+        "no assignment end record",
+        file=file,
+        line=line,
+        hint=_REDOWNLOAD,
+    )
 
 
 def _check_account(account: str, line: int, file: str) -> None:
     if not kontonr.is_valid(account):
-        raise InputError(f"the assignment account {account} is not a valid Norwegian account "
-                         "number (MOD11 check digit)", file=file, line=line,
-                         column="assignment account (positions 25-35)", hint=_REDOWNLOAD)
+        raise InputError(
+            f"the assignment account {account} is not a valid Norwegian account "
+            "number (MOD11 check digit)",
+            file=file,
+            line=line,
+            column="assignment account (positions 25-35)",
+            hint=_REDOWNLOAD,
+        )
 
 
-def _add_transaction_record(current: _Assignment, record: nets_records.Record, line: int,
-                            text: str, file: str) -> None:
+def _add_transaction_record(
+    current: _Assignment, record: nets_records.Record, line: int, text: str, file: str
+) -> None:
     """A transaction is amount item 1, then 2 with the same number, then optionally 3."""
     if current.start.service_code != ServiceCode.OCR_GIRO:
         current.records.append(record)  # AvtaleGiro: left out as a whole later
         return
     number = getattr(record, "transaction_number", None)
     if record.service_code != ServiceCode.OCR_GIRO or number is None:
-        raise InputError("a record that does not belong in an OCR giro assignment", file=file,
-                         line=line, hint=_REDOWNLOAD)
+        raise InputError(
+            "a record that does not belong in an OCR giro assignment",
+            file=file,
+            line=line,
+            hint=_REDOWNLOAD,
+        )
     last = current.last
     if isinstance(record, nets_records.TransactionAmountItem1):
         if isinstance(last, nets_records.TransactionAmountItem1):
             raise _incomplete(last, file, line)
         if number in current.lines:
-            raise InputError(f"transaction number {number} appears twice in assignment "
-                             f"{current.start.assignment_number}", file=file, line=line,
-                             column="transaction number (positions 9-15)", hint=_REDOWNLOAD)
+            raise InputError(
+                f"transaction number {number} appears twice in assignment "
+                f"{current.start.assignment_number}",
+                file=file,
+                line=line,
+                column="transaction number (positions 9-15)",
+                hint=_REDOWNLOAD,
+            )
         current.lines[number] = line
         current.kinds[number] = (int(text[4:6]), text[49:74].strip())
         current.amounts.append(-record.amount if record.sign == "-" else record.amount)
-    elif isinstance(record, (nets_records.TransactionAmountItem2,
-                             nets_records.TransactionAmountItem3)):
-        wanted = (nets_records.TransactionAmountItem1
-                  if isinstance(record, nets_records.TransactionAmountItem2)
-                  else nets_records.TransactionAmountItem2)
+    elif isinstance(
+        record, (nets_records.TransactionAmountItem2, nets_records.TransactionAmountItem3)
+    ):
+        wanted = (
+            nets_records.TransactionAmountItem1
+            if isinstance(record, nets_records.TransactionAmountItem2)
+            else nets_records.TransactionAmountItem2
+        )
         if not isinstance(last, wanted) or last.transaction_number != number:
             item = 2 if wanted is nets_records.TransactionAmountItem1 else 3
-            raise InputError(f"amount item {item} of transaction {number} does not follow its "
-                             f"amount item {item - 1}", file=file, line=line, hint=_REDOWNLOAD)
+            raise InputError(
+                f"amount item {item} of transaction {number} does not follow its "
+                f"amount item {item - 1}",
+                file=file,
+                line=line,
+                hint=_REDOWNLOAD,
+            )
     else:
-        raise InputError("a record that does not belong in an OCR giro assignment", file=file,
-                         line=line, hint=_REDOWNLOAD)
+        raise InputError(
+            "a record that does not belong in an OCR giro assignment",
+            file=file,
+            line=line,
+            hint=_REDOWNLOAD,
+        )
     current.records.append(record)
     current.last = record
 
 
-def _incomplete(item1: nets_records.TransactionAmountItem1, file: str, line: int
-                ) -> InputError:
-    return InputError(f"transaction {item1.transaction_number} has no amount item 2 record",
-                      file=file, line=line, hint=_REDOWNLOAD)
+def _incomplete(item1: nets_records.TransactionAmountItem1, file: str, line: int) -> InputError:
+    return InputError(
+        f"transaction {item1.transaction_number} has no amount item 2 record",
+        file=file,
+        line=line,
+        hint=_REDOWNLOAD,
+    )
 
 
-def _check_assignment_end(current: _Assignment, end: nets_records.AssignmentEnd, line: int,
-                          file: str) -> None:
+def _check_assignment_end(
+    current: _Assignment, end: nets_records.AssignmentEnd, line: int, file: str
+) -> None:
     if current.start.service_code != ServiceCode.OCR_GIRO:
         return  # AvtaleGiro assignments are not booked; their counts are not checked
     if isinstance(current.last, nets_records.TransactionAmountItem1):
         raise _incomplete(current.last, file, line)
     what = f"assignment {current.start.assignment_number}"
-    _compare("assignment end", what, end, len(current.amounts), len(current.records),
-             current.amounts, line, file)
+    _compare(
+        "assignment end",
+        what,
+        end,
+        len(current.amounts),
+        len(current.records),
+        current.amounts,
+        line,
+        file,
+    )
 
 
-def _check_transmission_end(assignments: list[_Assignment], count: int, line: int,
-                            end: nets_records.TransmissionEnd, file: str) -> None:
+def _check_transmission_end(
+    assignments: list[_Assignment],
+    count: int,
+    line: int,
+    end: nets_records.TransmissionEnd,
+    file: str,
+) -> None:
     if any(a.start.service_code != ServiceCode.OCR_GIRO for a in assignments):
         return  # how Nets counts AvtaleGiro records in the totals is not documented here
     amounts = [amount for a in assignments for amount in a.amounts]
     _compare("transmission end", "the file", end, len(amounts), count, amounts, line, file)
 
 
-def _compare(record: str, what: str, end: nets_records.AssignmentEnd |
-             nets_records.TransmissionEnd, transactions: int, records: int,
-             amounts: list[int], line: int, file: str) -> None:
+def _compare(
+    record: str,
+    what: str,
+    end: nets_records.AssignmentEnd | nets_records.TransmissionEnd,
+    transactions: int,
+    records: int,
+    amounts: list[int],
+    line: int,
+    file: str,
+) -> None:
     """The counts and the total of an end record against what the file holds. Whether
     the total nets out reversals is not known here, so the gross and the net sum pass."""
-    checks = [("transactions", end.num_transactions, transactions),
-              ("records", end.num_records, records)]
+    checks = [
+        ("transactions", end.num_transactions, transactions),
+        ("records", end.num_records, records),
+    ]
     for name, says, has in checks:
         if says != has:
-            raise InputError(f"the {record} record says {says} {name}, but {what} has {has}",
-                             file=file, line=line, column=_END_COLUMNS[name],
-                             hint="the file is incomplete or was altered; " + _REDOWNLOAD)
+            raise InputError(
+                f"the {record} record says {says} {name}, but {what} has {has}",
+                file=file,
+                line=line,
+                column=_END_COLUMNS[name],
+                hint="the file is incomplete or was altered; " + _REDOWNLOAD,
+            )
     total = end.total_amount
     if total is not None and total not in (sum(amounts), sum(abs(a) for a in amounts)):
-        raise InputError(f"the {record} record says a total of {_nok(total)} NOK, but the "
-                         f"transactions of {what} add up to {_nok(sum(amounts))} NOK", file=file,
-                         line=line, column=_END_COLUMNS["amount"],
-                         hint="the file is incomplete or was altered; " + _REDOWNLOAD)
+        raise InputError(
+            f"the {record} record says a total of {_nok(total)} NOK, but the "
+            f"transactions of {what} add up to {_nok(sum(amounts))} NOK",
+            file=file,
+            line=line,
+            column=_END_COLUMNS["amount"],
+            hint="the file is incomplete or was altered; " + _REDOWNLOAD,
+        )
 
 
 def _nok(ore: int) -> str:
@@ -426,26 +559,35 @@ def _nok(ore: int) -> str:
     return f"{sign}{abs(ore) // 100}.{abs(ore) % 100:02d}"
 
 
-def _rows(records: list[nets_records.Record], assignments: list[_Assignment], file: str
-          ) -> Iterator[Row | Notice]:
+def _rows(
+    records: list[nets_records.Record], assignments: list[_Assignment], file: str
+) -> Iterator[Row | Notice]:
     """Group the (checked) records with netsgiro's objects API and yield the rows."""
     try:
         transmission = Transmission.from_records(records)
     except (ValueError, TypeError, KeyError, AssertionError) as exc:  # not after the checks
-        raise InputError(f"netsgiro could not group the records ({exc})", file=file,
-                         hint=_REDOWNLOAD) from None
+        raise InputError(
+            f"netsgiro could not group the records ({exc})", file=file, hint=_REDOWNLOAD
+        ) from None
     if all(a.service_code != ServiceCode.OCR_GIRO for a in transmission.assignments):
         raise _no_payments(transmission.assignments, file)
-    if not any(a.transactions for a in transmission.assignments
-               if a.service_code == ServiceCode.OCR_GIRO):
-        yield Notice("no transactions in this file: its OCR giro assignments are empty "
-                     "(nothing was paid in on the days it covers)", file=file)
+    if not any(
+        a.transactions for a in transmission.assignments if a.service_code == ServiceCode.OCR_GIRO
+    ):
+        yield Notice(
+            "no transactions in this file: its OCR giro assignments are empty "
+            "(nothing was paid in on the days it covers)",
+            file=file,
+        )
         return
     for assignment, checked in zip(transmission.assignments, assignments, strict=True):
         if assignment.service_code != ServiceCode.OCR_GIRO:
-            yield Notice(f"AvtaleGiro assignment {assignment.number} left out: it holds "
-                         "agreements or payment claims, not payments received", file=file,
-                         line=checked.line)
+            yield Notice(
+                f"AvtaleGiro assignment {assignment.number} left out: it holds "
+                "agreements or payment claims, not payments received",
+                file=file,
+                line=checked.line,
+            )
             continue
         account = assignment.account
         for txn in assignment.transactions:
@@ -459,8 +601,10 @@ def _rows(records: list[nets_records.Record], assignments: list[_Assignment], fi
             debit = txn.debit_account or ""
             yield bank.bank_row(
                 format=NAME,
-                key=bank.keyed(account, f"nets:{assignment.agreement_id or ''}:"
-                                        f"{assignment.number}:{txn.number}"),
+                key=bank.keyed(
+                    account,
+                    f"nets:{assignment.agreement_id or ''}:{assignment.number}:{txn.number}",
+                ),
                 date=txn.date,
                 amount=amount,
                 origin=Origin(file, checked.lines[txn.number]),
@@ -479,15 +623,21 @@ def _rows(records: list[nets_records.Record], assignments: list[_Assignment], fi
 def _no_payments(assignments: list[Assignment], file: str) -> InputError:
     """The error for a file of AvtaleGiro assignments only: what it holds instead."""
     kinds = {a.type for a in assignments}
-    what = " and ".join(name for kind, name in (
-        (AssignmentType.AVTALEGIRO_AGREEMENTS, "agreements (payers signing up or leaving)"),
-        (AssignmentType.TRANSACTIONS, "payment claims (what the payers' banks are to charge)"),
-        (AssignmentType.AVTALEGIRO_CANCELLATIONS, "cancelled payment claims"),
-    ) if kind in kinds)
+    what = " and ".join(
+        name
+        for kind, name in (
+            (AssignmentType.AVTALEGIRO_AGREEMENTS, "agreements (payers signing up or leaving)"),
+            (AssignmentType.TRANSACTIONS, "payment claims (what the payers' banks are to charge)"),
+            (AssignmentType.AVTALEGIRO_CANCELLATIONS, "cancelled payment claims"),
+        )
+        if kind in kinds
+    )
     return InputError(
         f"no payments in this file: it holds AvtaleGiro {what}, not payments received",
-        file=file, hint="the payments come in the OCR giro file the bank delivers after the "
-        "due date (transaction type 15, AvtaleGiro); book that file.")
+        file=file,
+        hint="the payments come in the OCR giro file the bank delivers after the "
+        "due date (transaction type 15, AvtaleGiro); book that file.",
+    )
 
 
 SOURCE = NetsOcrSource()

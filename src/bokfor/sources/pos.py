@@ -29,8 +29,13 @@ Z, CASH_DIFFERENCE, CASH_DEPOSIT = "z", "cash_difference", "cash_deposit"
 
 SCHEMA = Schema(
     fields={"system": TEXT, "register": TEXT, "z_number": TEXT, "part": TEXT},
-    amounts={"sales": {"sales": 1}, "payments": {"payments": 1}, "tips": {"tips": 1},
-             "rounding": {"rounding": 1}, "cash": {"cash": 1}},
+    amounts={
+        "sales": {"sales": 1},
+        "payments": {"payments": 1},
+        "tips": {"tips": 1},
+        "rounding": {"rounding": 1},
+        "cash": {"cash": 1},
+    },
     unmapped_fields=("part",),
     content_fields=("system", "register", "z_number", "part"),
 )
@@ -39,20 +44,43 @@ _ = AMOUNT  # amounts are the day close's totals, for the ledger's content, not 
 
 def rows_of(close: DayClose, book_cash: bool) -> Iterator[Row]:
     """The rows of one day close: the Z itself, and its cash vouchers when asked for."""
-    fields = {"system": close.system, "register": close.register,
-              "z_number": None if close.z_number is None else str(close.z_number)}
-    totals = {"sales": close.sales_gross, "payments": close.payments_total, "tips": close.tips,
-              "rounding": close.rounding, "cash": 0}
-    yield Row(SECTION, close.key, close.business_day, totals, {**fields, "part": Z},
-              close.origin, detail=close)
+    fields = {
+        "system": close.system,
+        "register": close.register,
+        "z_number": None if close.z_number is None else str(close.z_number),
+    }
+    totals = {
+        "sales": close.sales_gross,
+        "payments": close.payments_total,
+        "tips": close.tips,
+        "rounding": close.rounding,
+        "cash": 0,
+    }
+    yield Row(
+        SECTION,
+        close.key,
+        close.business_day,
+        totals,
+        {**fields, "part": Z},
+        close.origin,
+        detail=close,
+    )
     if not book_cash or close.is_x_report or cash_problems(close):
         return  # an inconsistent cash count is refused when the voucher is built
-    for part, suffix, amount in ((CASH_DIFFERENCE, ":diff", close.cash_difference),
-                                 (CASH_DEPOSIT, ":deposit", close.cash_to_bank)):
+    for part, suffix, amount in (
+        (CASH_DIFFERENCE, ":diff", close.cash_difference),
+        (CASH_DEPOSIT, ":deposit", close.cash_to_bank),
+    ):
         if amount:
-            yield Row(SECTION, close.key + suffix, close.business_day,
-                      {**totals, "cash": amount}, {**fields, "part": part}, close.origin,
-                      detail=close)
+            yield Row(
+                SECTION,
+                close.key + suffix,
+                close.business_day,
+                {**totals, "cash": amount},
+                {**fields, "part": part},
+                close.origin,
+                detail=close,
+            )
 
 
 class ZReportSource:
@@ -84,10 +112,13 @@ class ZReportSource:
 
         profile = self._profile(Path(path))
         if profile is None:
-            raise InputError("no Z-report profile matches the file's first lines",
-                             file=str(path), hint="name the register's layout in a profile "
-                             "(pos.zreport_profiles, see docs/pos.md), or export the Z report "
-                             "again unchanged.")
+            raise InputError(
+                "no Z-report profile matches the file's first lines",
+                file=str(path),
+                hint="name the register's layout in a profile "
+                "(pos.zreport_profiles, see docs/pos.md), or export the Z report "
+                "again unchanged.",
+            )
         close = zreport.read_dayclose(path, profile)
         yield from rows_of(close, self.book_cash)
 
@@ -166,9 +197,19 @@ class ZettleStatementSource:
 
         rows, notices = zettle.read_statement(path)
         for r in rows:
-            yield Row(self.name, r.key, r.settled.date(), {"amount": r.amount},
-                      {"type": r.type, "kind": r.kind, "reference": r.reference,
-                       "paid": r.paid.date() if r.paid else None}, r.origin)
+            yield Row(
+                self.name,
+                r.key,
+                r.settled.date(),
+                {"amount": r.amount},
+                {
+                    "type": r.type,
+                    "kind": r.kind,
+                    "reference": r.reference,
+                    "paid": r.paid.date() if r.paid else None,
+                },
+                r.origin,
+            )
         yield from notices
 
 
@@ -189,9 +230,12 @@ class PosSieSource:
     name = "pos_sie"
     title = "SIE 4 file from a POS system (its day closes)"
     section = SECTION
-    schema = Schema(fields={"part": TEXT, "series": TEXT, "number": TEXT, "text": TEXT},
-                    amounts={"total": {"total": 1}}, unmapped_fields=("part",),
-                    content_fields=("series", "number", "text"))
+    schema = Schema(
+        fields={"part": TEXT, "series": TEXT, "number": TEXT, "text": TEXT},
+        amounts={"total": {"total": 1}},
+        unmapped_fields=("part",),
+        content_fields=("series", "number", "text"),
+    )
 
     def detect(self, path: Path) -> bool:
         try:
@@ -215,10 +259,20 @@ class PosSieSource:
                 key = f"pos-sie:{who}:{year}:{voucher.series}:{voucher.number}"
             else:
                 key = keys.key(voucher.date, voucher.text, voucher.lines)
-            yield Row(SECTION, key, voucher.date, {"total": voucher.debit},
-                      {"part": SIE, "series": voucher.series, "text": voucher.text,
-                       "number": None if voucher.number is None else str(voucher.number)},
-                      voucher.origins[0], detail=voucher)
+            yield Row(
+                SECTION,
+                key,
+                voucher.date,
+                {"total": voucher.debit},
+                {
+                    "part": SIE,
+                    "series": voucher.series,
+                    "text": voucher.text,
+                    "number": None if voucher.number is None else str(voucher.number),
+                },
+                voucher.origins[0],
+                detail=voucher,
+            )
         yield from result.notices
 
 

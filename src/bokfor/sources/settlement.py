@@ -55,11 +55,26 @@ TITLE = "Wallet or card-acquirer settlement (Vipps, MobilePay, Clearhaus: CSV, x
 PROFILE_DIR = Path(__file__).with_name("settlement_profiles")
 # Tried in this order, the first that matches wins: a narrower layout before a wider one
 # (MobilePay's transfer overview holds every column of its sales overview, and more).
-BUILTIN_ORDER = ("vipps_csv", "vipps_xlsx", "mobilepay_transfers", "mobilepay_sales",
-                 "mobilepay_transactions", "clearhaus")
+BUILTIN_ORDER = (
+    "vipps_csv",
+    "vipps_xlsx",
+    "mobilepay_transfers",
+    "mobilepay_sales",
+    "mobilepay_transactions",
+    "clearhaus",
+)
 
-KINDS = ("sale", "refund", "chargeback", "credit", "fee", "fee_invoiced", "reserve", "payout",
-         "other")
+KINDS = (
+    "sale",
+    "refund",
+    "chargeback",
+    "credit",
+    "fee",
+    "fee_invoiced",
+    "reserve",
+    "payout",
+    "other",
+)
 _OUT = frozenset({"payout", "reserve"})  # what leaves the balance, not activity
 _NOT_BALANCE = frozenset({"fee_invoiced"})  # billed apart: never in the balance or payout
 
@@ -68,9 +83,18 @@ _SCAN_ROWS = 60  # detection looks for a header in this many rows
 _DETECT_BYTES = 64 * 1024
 
 SCHEMA = Schema(
-    fields={"provider": TEXT, "kind": TEXT, "type": TEXT, "transaction_id": TEXT,
-            "payout_id": TEXT, "reference": TEXT, "text": TEXT, "unit": TEXT,
-            "currency": TEXT, "settlement_type": TEXT},
+    fields={
+        "provider": TEXT,
+        "kind": TEXT,
+        "type": TEXT,
+        "transaction_id": TEXT,
+        "payout_id": TEXT,
+        "reference": TEXT,
+        "text": TEXT,
+        "unit": TEXT,
+        "currency": TEXT,
+        "settlement_type": TEXT,
+    },
     amounts={"amount": {"amount": 1}},
     group_keys={"per_payout": "payout_id"},
     unmapped_fields=("provider", "kind"),
@@ -89,53 +113,82 @@ class EntryModel(_Strict):
 
     amount: str = Field(description="Column of the amount")
     kind: str | None = Field(None, description="The movement's kind (sale, refund, fee, …)")
-    kind_column: str | None = Field(None, description="Or: the column whose value names the "
-                                    "kind, looked up in `kinds`")
-    kinds: dict[str, str] = Field(default_factory=dict, description="Value of kind_column -> "
-                                  "kind (any case); another value is refused, never given a "
-                                  "guessed kind")
-    sign: Literal[1, -1] = Field(1, description="-1: the report writes money leaving the "
-                                 "balance (a payout) as a positive amount")
-    date: str | None = Field(None, description="Column dating this movement (a payout's "
-                             "date), else the row's date")
+    kind_column: str | None = Field(
+        None, description="Or: the column whose value names the kind, looked up in `kinds`"
+    )
+    kinds: dict[str, str] = Field(
+        default_factory=dict,
+        description="Value of kind_column -> "
+        "kind (any case); another value is refused, never given a "
+        "guessed kind",
+    )
+    sign: Literal[1, -1] = Field(
+        1,
+        description="-1: the report writes money leaving the "
+        "balance (a payout) as a positive amount",
+    )
+    date: str | None = Field(
+        None, description="Column dating this movement (a payout's date), else the row's date"
+    )
 
 
 class RowModel(_Strict):
     """A kind of data row: the first whose `when` matches a row reads it."""
 
-    when: dict[str, list[str]] = Field(default_factory=dict, description="Column -> values "
-                                       "(any case): this kind of row has one of them there; "
-                                       "empty = every other row")
-    skip: str | None = Field(None, description="Rows of this kind are not booked: why (they "
-                             "are counted in a warning)")
-    id: str | None = Field(None, description="Column of the provider's id of the movement "
-                           "(transaction, transfer or settlement)")
-    payout_id: str | None = Field(None, description="Column of the payout (settlement, "
-                                  "transfer) the row is paid out with")
+    when: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Column -> values "
+        "(any case): this kind of row has one of them there; "
+        "empty = every other row",
+    )
+    skip: str | None = Field(
+        None, description="Rows of this kind are not booked: why (they are counted in a warning)"
+    )
+    id: str | None = Field(
+        None,
+        description="Column of the provider's id of the movement "
+        "(transaction, transfer or settlement)",
+    )
+    payout_id: str | None = Field(
+        None, description="Column of the payout (settlement, transfer) the row is paid out with"
+    )
     date: str | None = Field(None, description="Column of the row's date")
     reference: str | None = None
     text: str | None = None
-    unit: str | None = Field(None, description="Column of the sales unit, shop or payment "
-                             "point")
+    unit: str | None = Field(None, description="Column of the sales unit, shop or payment point")
     currency: str | None = None
-    net: str | None = Field(None, description="Column the row's activity must add up to "
-                            "(checked: a warning when it does not)")
+    net: str | None = Field(
+        None,
+        description="Column the row's activity must add up to "
+        "(checked: a warning when it does not)",
+    )
     entries: list[EntryModel] = Field(default_factory=list)
 
 
 class TableModel(_Strict):
-    header: list[str] = Field(min_length=2, description="Cells the header row must hold "
-                              "(any case, any order; other cells may be there too)")
-    optional: list[str] = Field(default_factory=list, description="Columns the rows may use "
-                                "that some files lack")
-    rows: list[RowModel] = Field(default_factory=list, description="The kinds of data rows "
-                                 "under the header")
-    implicit_payout: str | None = Field(None, description="The file lists what each payout "
-                                        "id paid out but has no row for the payout itself: "
-                                        "one is made per payout id and currency, dated by "
-                                        "this column")
-    refuse: str | None = Field(None, description="A row under this header is refused with "
-                               "this reason (a section bokfor cannot book without guessing)")
+    header: list[str] = Field(
+        min_length=2,
+        description="Cells the header row must hold "
+        "(any case, any order; other cells may be there too)",
+    )
+    optional: list[str] = Field(
+        default_factory=list, description="Columns the rows may use that some files lack"
+    )
+    rows: list[RowModel] = Field(
+        default_factory=list, description="The kinds of data rows under the header"
+    )
+    implicit_payout: str | None = Field(
+        None,
+        description="The file lists what each payout "
+        "id paid out but has no row for the payout itself: "
+        "one is made per payout id and currency, dated by "
+        "this column",
+    )
+    refuse: str | None = Field(
+        None,
+        description="A row under this header is refused with "
+        "this reason (a section bokfor cannot book without guessing)",
+    )
     hint: str | None = Field(None, description="With `refuse`: what to give bokfor instead")
 
 
@@ -144,11 +197,13 @@ class ProfileModel(_Strict):
     provider: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     file: Literal["csv", "xlsx"] = "csv"
     decimal_mark: Literal[".", ","]
-    date_format: str | list[str] = Field(description="strptime formats tried in order, or "
-                                         "'iso' (ISO 8601, with time and offset)")
+    date_format: str | list[str] = Field(
+        description="strptime formats tried in order, or 'iso' (ISO 8601, with time and offset)"
+    )
     currency: str | None = Field(None, description="Currency when no column says")
-    tables: list[TableModel] = Field(min_length=1, description="The first must be found for "
-                                     "the file to be this layout")
+    tables: list[TableModel] = Field(
+        min_length=1, description="The first must be found for the file to be this layout"
+    )
 
 
 @dataclass(frozen=True)
@@ -167,8 +222,17 @@ def _check(name: str, model: ProfileModel) -> Profile:
             raise ValueError(f"{name}: tables[{t}] describes no rows and refuses none")
         for r, row in enumerate(table.rows):
             where = f"{name}: tables[{t}].rows[{r}]"
-            used = [row.id, row.payout_id, row.date, row.reference, row.text, row.unit,
-                    row.currency, row.net, *row.when]
+            used = [
+                row.id,
+                row.payout_id,
+                row.date,
+                row.reference,
+                row.text,
+                row.unit,
+                row.currency,
+                row.net,
+                *row.when,
+            ]
             for entry in row.entries:
                 used += [entry.amount, entry.kind_column, entry.date]
                 kinds = [entry.kind] if entry.kind else list(entry.kinds.values())
@@ -192,8 +256,7 @@ def builtin() -> tuple[Profile, ...]:
     """The shipped profiles, loaded on first use (bokfor starts without reading them)."""
     found = {p.stem for p in PROFILE_DIR.glob("*.yaml")}
     if found != set(BUILTIN_ORDER):
-        raise RuntimeError(f"settlement_profiles/ holds {sorted(found)}, expected "
-                           f"{BUILTIN_ORDER}")
+        raise RuntimeError(f"settlement_profiles/ holds {sorted(found)}, expected {BUILTIN_ORDER}")
     out = []
     for name in BUILTIN_ORDER:
         with open(PROFILE_DIR / f"{name}.yaml", encoding="utf-8") as f:
@@ -225,7 +288,7 @@ def _cells(path: Path, *, head: bool = False) -> tuple[str, list[tuple[int, list
         rows = _xlsx_rows(path)
         return "xlsx", list(itertools.islice(rows, _SCAN_ROWS) if head else rows)
     if head and len(data) == _DETECT_BYTES:
-        data = data[:data.rfind(b"\n") + 1]  # whole lines only
+        data = data[: data.rfind(b"\n") + 1]  # whole lines only
     text, _ = decode(data, file, hint=_HINT)
     lines = text.splitlines(keepends=True)  # the line ends of a quoted field kept
     if head:
@@ -285,14 +348,19 @@ def _xlsx_rows_without_styles(path: Path) -> Iterator[tuple[int, list[Any]]]:
         sheet.reset_dimensions()
         for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
             if number > limits.MAX_ROWS:
-                raise LimitError(f"the sheet has more than {limits.count(limits.MAX_ROWS)} "
-                                 "rows", file=file, line=number, hint=_HINT)
+                raise LimitError(
+                    f"the sheet has more than {limits.count(limits.MAX_ROWS)} rows",
+                    file=file,
+                    line=number,
+                    hint=_HINT,
+                )
             yield number, [tables._cell(v) for v in values]
     except InputError:
         raise
     except Exception as exc:  # damaged XML inside the archive
-        raise InputError(f"not a readable xlsx workbook ({type(exc).__name__}: {exc})",
-                         file=file, hint=_HINT) from None
+        raise InputError(
+            f"not a readable xlsx workbook ({type(exc).__name__}: {exc})", file=file, hint=_HINT
+        ) from None
 
 
 def _blank(cells: Sequence[Any]) -> bool:
@@ -308,8 +376,9 @@ def _header_index(cells: Sequence[Any], table: TableModel) -> dict[str, int] | N
     return index if all(_fold(name) in index for name in table.header) else None
 
 
-def _match(rows: list[tuple[int, list[Any]]], kind: str,
-           profiles: Sequence[Profile]) -> Profile | None:
+def _match(
+    rows: list[tuple[int, list[Any]]], kind: str, profiles: Sequence[Profile]
+) -> Profile | None:
     for profile in profiles:
         if profile.model.file != kind:
             continue
@@ -326,8 +395,11 @@ def _text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, Decimal):
-        return format(value.normalize(), "f") if value.is_finite() \
-            and value == value.to_integral_value() else str(value)
+        return (
+            format(value.normalize(), "f")
+            if value.is_finite() and value == value.to_integral_value()
+            else str(value)
+        )
     return str(value).strip()
 
 
@@ -355,22 +427,32 @@ class _Values:
         if isinstance(value, Decimal):
             ore = value * 100
             if not ore.is_finite() or ore != ore.to_integral_value():
-                raise InputError(f"{value} is not an amount in öre", file=self.file,
-                                 line=line, column=column, hint=_HINT)
+                raise InputError(
+                    f"{value} is not an amount in öre",
+                    file=self.file,
+                    line=line,
+                    column=column,
+                    hint=_HINT,
+                )
             return int(ore)
         try:
             return parse_amount(str(value).strip(), self.mark)
         except AmountError as exc:
-            raise InputError(f"not an amount: {exc}", file=self.file, line=line,
-                             column=column, hint=_HINT) from None
+            raise InputError(
+                f"not an amount: {exc}", file=self.file, line=line, column=column, hint=_HINT
+            ) from None
 
     def date(self, value: Any, line: int, column: str) -> dt.date:
         if isinstance(value, dt.datetime):
             return value.date()
         if isinstance(value, dt.date):
             return value
-        if isinstance(value, (int, Decimal)) and (isinstance(value, int) or value.is_finite()) \
-                and _SERIAL_MIN <= value <= _SERIAL_MAX and value == int(value):
+        if (
+            isinstance(value, (int, Decimal))
+            and (isinstance(value, int) or value.is_finite())
+            and _SERIAL_MIN <= value <= _SERIAL_MAX
+            and value == int(value)
+        ):
             # A date cell read without the workbook's styles: Excel's day number.
             return _excel_date(value)
         text = _text(value)
@@ -379,17 +461,24 @@ class _Values:
             return known
         for fmt in self.formats:
             try:
-                day = dt.datetime.fromisoformat(text).date() if fmt == "iso" \
+                day = (
+                    dt.datetime.fromisoformat(text).date()
+                    if fmt == "iso"
                     else dt.datetime.strptime(text, fmt).date()
+                )
             except ValueError:
                 continue
             if len(self._dates) > _CACHE_LIMIT:
                 self._dates.clear()
             self._dates[text] = day
             return day
-        raise InputError(f"not a date: {text!r}", file=self.file, line=line, column=column,
-                         hint=f"the report writes dates as {_date_help(self.formats)}; "
-                         + _HINT)
+        raise InputError(
+            f"not a date: {text!r}",
+            file=self.file,
+            line=line,
+            column=column,
+            hint=f"the report writes dates as {_date_help(self.formats)}; " + _HINT,
+        )
 
 
 # -- the source ------------------------------------------------------------------------
@@ -413,8 +502,9 @@ class _Reading:
         n = self.keys[base] = self.keys.get(base, 0) + 1
         return base if n == 1 else f"{base}#{n}"
 
-    def count(self, payout_id: str | None, currency: str | None, kind: str, amount: int,
-              line: int) -> None:
+    def count(
+        self, payout_id: str | None, currency: str | None, kind: str, amount: int, line: int
+    ) -> None:
         if not payout_id or kind in _NOT_BALANCE:
             return
         acc = self.payouts.setdefault((payout_id, currency), [0, 0, line, 0, 0])
@@ -429,15 +519,27 @@ class _Reading:
         out = list(self.notices)
         for reason, lines in self.skipped.items():
             n = len(lines)
-            out.append(Notice(f"{n} row{'s' if n > 1 else ''} not booked: {reason} (line"
-                              f"{'s' if n > 1 else ''} {_lines(lines)})", self.file, lines[0]))
+            out.append(
+                Notice(
+                    f"{n} row{'s' if n > 1 else ''} not booked: {reason} (line"
+                    f"{'s' if n > 1 else ''} {_lines(lines)})",
+                    self.file,
+                    lines[0],
+                )
+            )
         for (payout_id, currency), (activity, paid, line, moved, out_) in self.payouts.items():
             if moved and out_ and activity + paid != 0:
-                out.append(Notice(
-                    f"payout {payout_id}: its movements add up to {sek_text(activity)} "
-                    f"{currency or ''} but {sek_text(-paid)} was paid out (difference "
-                    f"{sek_text(activity + paid)}): it stays on the clearing account".replace(
-                        "  ", " "), self.file, line))
+                out.append(
+                    Notice(
+                        f"payout {payout_id}: its movements add up to {sek_text(activity)} "
+                        f"{currency or ''} but {sek_text(-paid)} was paid out (difference "
+                        f"{sek_text(activity + paid)}): it stays on the clearing account".replace(
+                            "  ", " "
+                        ),
+                        self.file,
+                        line,
+                    )
+                )
         return out
 
 
@@ -446,8 +548,15 @@ def _lines(lines: list[int]) -> str:
     return shown + (", …" if len(lines) > 10 else "")
 
 
-def _row(reading: _Reading, key: str, date: dt.date, amount: int, kind: str,
-         fields: dict[str, Any], line: int) -> Row:
+def _row(
+    reading: _Reading,
+    key: str,
+    date: dt.date,
+    amount: int,
+    kind: str,
+    fields: dict[str, Any],
+    line: int,
+) -> Row:
     values = {"provider": reading.provider, "kind": kind, **fields}
     return Row(SECTION, key, date, {"amount": amount}, values, Origin(reading.file, line))
 
@@ -490,13 +599,15 @@ class SettlementSource:
         kind, rows = _cells(path)
         profile = _match(rows, kind, self.profiles)
         if profile is None:
-            raise InputError("no settlement layout matches the file's header", file=file,
-                             hint=_HINT)
+            raise InputError(
+                "no settlement layout matches the file's header", file=file, hint=_HINT
+            )
         yield from _read_table(rows, profile, file)
 
 
-def _read_table(rows: list[tuple[int, list[Any]]], profile: Profile,
-                file: str) -> Iterator[Row | Notice]:
+def _read_table(
+    rows: list[tuple[int, list[Any]]], profile: Profile, file: str
+) -> Iterator[Row | Notice]:
     model = profile.model
     values = _Values(file, model)
     reading = _Reading(file, model.provider, profile.name)
@@ -509,8 +620,14 @@ def _read_table(rows: list[tuple[int, list[Any]]], profile: Profile,
         # A header row starts a table (several in Vipps' CSV): a cell that is the header's
         # first name is the cheap test, before the whole row is compared with the header.
         raw = {c.strip().casefold() for c in cells if type(c) is str}
-        found = next(((t, i) for first, t in firsts
-                      if first in raw and (i := _header_index(cells, t)) is not None), None)
+        found = next(
+            (
+                (t, i)
+                for first, t in firsts
+                if first in raw and (i := _header_index(cells, t)) is not None
+            ),
+            None,
+        )
         if found is not None:
             width = len(cells)
             while width and (cells[width - 1] is None or cells[width - 1] == ""):
@@ -520,15 +637,27 @@ def _read_table(rows: list[tuple[int, list[Any]]], profile: Profile,
         if bound is None:
             continue  # the preamble (company, period) before the first known header
         if bound.table.refuse:
-            raise InputError(bound.table.refuse, file=file, line=line,
-                             hint=bound.table.hint or _HINT)
+            raise InputError(
+                bound.table.refuse, file=file, line=line, hint=bound.table.hint or _HINT
+            )
         cells = _fit(cells, bound, values, reading, line)
         yield from _book_row(cells, bound, model, values, reading, line, implicit)
     for (payout_id, currency), (total, date, line) in implicit.items():
         if total:
-            yield _row(reading, reading.key(payout_id, "payout"), date, -total, "payout",
-                       {"type": "payout", "payout_id": payout_id, "transaction_id": payout_id,
-                        "currency": currency}, line)
+            yield _row(
+                reading,
+                reading.key(payout_id, "payout"),
+                date,
+                -total,
+                "payout",
+                {
+                    "type": "payout",
+                    "payout_id": payout_id,
+                    "transaction_id": payout_id,
+                    "currency": currency,
+                },
+                line,
+            )
     yield from reading.close()
 
 
@@ -563,24 +692,53 @@ class _Bound:
         def at(column: str | None) -> int | None:
             return index.get(_fold(column)) if column else None
 
-        self.kinds = [_Kind(
-            row, [(at(c), frozenset(_fold(v) for v in vs)) for c, vs in row.when.items()],
-            {name: at(getattr(row, name)) for name in (
-                "id", "payout_id", "date", "reference", "text", "unit", "currency", "net")},
-            [_Entry(e, at(e.amount), at(e.kind_column),
-                    {_fold(v): k for v, k in e.kinds.items()}, at(e.date))
-             for e in row.entries]) for row in table.rows]
+        self.kinds = [
+            _Kind(
+                row,
+                [(at(c), frozenset(_fold(v) for v in vs)) for c, vs in row.when.items()],
+                {
+                    name: at(getattr(row, name))
+                    for name in (
+                        "id",
+                        "payout_id",
+                        "date",
+                        "reference",
+                        "text",
+                        "unit",
+                        "currency",
+                        "net",
+                    )
+                },
+                [
+                    _Entry(
+                        e,
+                        at(e.amount),
+                        at(e.kind_column),
+                        {_fold(v): k for v, k in e.kinds.items()},
+                        at(e.date),
+                    )
+                    for e in row.entries
+                ],
+            )
+            for row in table.rows
+        ]
         self.implicit_at = at(table.implicit_payout)
         # Amount columns, and the header's names by position, for `_fit`.
-        self.amounts = {i for k in self.kinds for i in
-                        [k.at["net"], *(e.amount_at for e in k.entries)] if i is not None}
-        self.names = {index[_fold(c)]: c for c in (*table.header, *table.optional)
-                      if _fold(c) in index}
+        self.amounts = {
+            i
+            for k in self.kinds
+            for i in [k.at["net"], *(e.amount_at for e in k.entries)]
+            if i is not None
+        }
+        self.names = {
+            index[_fold(c)]: c for c in (*table.header, *table.optional) if _fold(c) in index
+        }
 
     def kind(self, cells: list[Any]) -> _Kind | None:
         for kind in self.kinds:
-            if all(i is not None and _fold(_text(cells[i])) in accepted
-                   for i, accepted in kind.when):
+            if all(
+                i is not None and _fold(_text(cells[i])) in accepted for i, accepted in kind.when
+            ):
                 return kind
         return None
 
@@ -589,8 +747,9 @@ _INTEGER = re.compile(r"-?\d+")
 _CENTS = re.compile(r"\d{1,2}")
 
 
-def _fit(cells: list[Any], bound: _Bound, values: _Values, reading: _Reading,
-         line: int) -> list[Any]:
+def _fit(
+    cells: list[Any], bound: _Bound, values: _Values, reading: _Reading, line: int
+) -> list[Any]:
     """The row's cells as wide as its header. A row one field wider is a decimal comma
     written without quotes in a comma-separated file (`16450,62`): repaired, with a warning,
     only when exactly one amount column can be the split one."""
@@ -606,21 +765,30 @@ def _fit(cells: list[Any], bound: _Bound, values: _Values, reading: _Reading,
     found = []
     if len(cells) == width + 1 and values.mark == ".":
         for i in sorted(amounts):
-            if i + 1 < len(cells) and _INTEGER.fullmatch(_text(cells[i])) \
-                    and _CENTS.fullmatch(_text(cells[i + 1])):
-                fixed = cells[:i] + [f"{_text(cells[i])}.{_text(cells[i + 1])}"] + cells[i + 2:]
+            if (
+                i + 1 < len(cells)
+                and _INTEGER.fullmatch(_text(cells[i]))
+                and _CENTS.fullmatch(_text(cells[i + 1]))
+            ):
+                fixed = cells[:i] + [f"{_text(cells[i])}.{_text(cells[i + 1])}"] + cells[i + 2 :]
                 if all(_parses(fixed[j], values.mark) for j in amounts if j < len(fixed)):
                     found.append((i, fixed))
     if len(found) != 1:
-        raise InputError(f"the row has {len(cells)} fields but its header has {width}",
-                         file=reading.file, line=line,
-                         hint="a value holding the delimiter lost its quotes, or the row was "
-                         "cut; " + _HINT)
+        raise InputError(
+            f"the row has {len(cells)} fields but its header has {width}",
+            file=reading.file,
+            line=line,
+            hint="a value holding the delimiter lost its quotes, or the row was cut; " + _HINT,
+        )
     i, fixed = found[0]
-    reading.notices.append(Notice(
-        f"{bound.names.get(i, i)} {_text(cells[i])},{_text(cells[i + 1])} is written with a "
-        f"decimal comma and no quotes, which splits it in two fields: read as {fixed[i]}",
-        reading.file, line))
+    reading.notices.append(
+        Notice(
+            f"{bound.names.get(i, i)} {_text(cells[i])},{_text(cells[i + 1])} is written with a "
+            f"decimal comma and no quotes, which splits it in two fields: read as {fixed[i]}",
+            reading.file,
+            line,
+        )
+    )
     return fixed
 
 
@@ -637,13 +805,23 @@ def _parses(value: Any, mark: str) -> bool:
         return False
 
 
-def _book_row(cells: list[Any], bound: _Bound, model: ProfileModel, values: _Values,
-              reading: _Reading, line: int,
-              implicit: dict[tuple[str, str | None], list[Any]]) -> Iterator[Row]:
+def _book_row(
+    cells: list[Any],
+    bound: _Bound,
+    model: ProfileModel,
+    values: _Values,
+    reading: _Reading,
+    line: int,
+    implicit: dict[tuple[str, str | None], list[Any]],
+) -> Iterator[Row]:
     kind = bound.kind(cells)
     if kind is None:
-        raise InputError("a row the settlement layout does not describe", file=reading.file,
-                         line=line, hint=_HINT)
+        raise InputError(
+            "a row the settlement layout does not describe",
+            file=reading.file,
+            line=line,
+            hint=_HINT,
+        )
     rule = kind.model
     if rule.skip:
         reading.skipped.setdefault(rule.skip, []).append(line)
@@ -654,17 +832,26 @@ def _book_row(cells: list[Any], bound: _Bound, model: ProfileModel, values: _Val
         i = at[name]
         return None if i is None else _text(cells[i]) or None
 
-    date = values.date(None if at["date"] is None else cells[at["date"]], line,
-                       rule.date or "")
+    date = values.date(None if at["date"] is None else cells[at["date"]], line, rule.date or "")
     ident = text("id")
     payout_id = text("payout_id")
     currency = (text("currency") or model.currency or "").upper() or None
-    fields = {"transaction_id": ident, "payout_id": payout_id, "reference": text("reference"),
-              "text": text("text"), "unit": text("unit"), "currency": currency}
+    fields = {
+        "transaction_id": ident,
+        "payout_id": payout_id,
+        "reference": text("reference"),
+        "text": text("text"),
+        "unit": text("unit"),
+        "currency": currency,
+    }
     if ident is None:
-        raise InputError("no id", file=reading.file, line=line, column=rule.id,
-                         hint="every movement of a settlement report has the provider's id; "
-                         + _HINT)
+        raise InputError(
+            "no id",
+            file=reading.file,
+            line=line,
+            column=rule.id,
+            hint="every movement of a settlement report has the provider's id; " + _HINT,
+        )
     activity = paid = 0
     made = []
     for entry in kind.entries:
@@ -691,41 +878,65 @@ def _book_row(cells: list[Any], bound: _Bound, model: ProfileModel, values: _Val
         elif what not in _NOT_BALANCE:
             activity += amount
         reading.count(payout_id, currency, what, amount, line)
-        made.append(_row(reading, reading.key(ident, what), day, amount, what,
-                         {**fields, "type": written}, line))
+        made.append(
+            _row(
+                reading,
+                reading.key(ident, what),
+                day,
+                amount,
+                what,
+                {**fields, "type": written},
+                line,
+            )
+        )
     if at["net"] is not None:
         net = values.ore(cells[at["net"]], line, rule.net or "")
         if net is not None and net != activity:
-            reading.notices.append(Notice(
-                f"the row's movements add up to {sek_text(activity)} but its {rule.net} is "
-                f"{sek_text(net)}: booked as written; the difference stays on the clearing "
-                "account", reading.file, line))
+            reading.notices.append(
+                Notice(
+                    f"the row's movements add up to {sek_text(activity)} but its {rule.net} is "
+                    f"{sek_text(net)}: booked as written; the difference stays on the clearing "
+                    "account",
+                    reading.file,
+                    line,
+                )
+            )
     if bound.implicit_at is not None and payout_id:
         acc = implicit.setdefault((payout_id, currency), [0, None, line])
         acc[0] += activity + paid
         if acc[1] is None:
-            acc[1] = values.date(cells[bound.implicit_at], line, bound.table.implicit_payout
-                                 or "")
+            acc[1] = values.date(cells[bound.implicit_at], line, bound.table.implicit_payout or "")
     yield from made
 
 
-def _unknown_kind(entry: EntryModel, written: str, absent: bool, reading: _Reading,
-                  line: int) -> InputError:
+def _unknown_kind(
+    entry: EntryModel, written: str, absent: bool, reading: _Reading, line: int
+) -> InputError:
     """A movement whose label the profile does not map. Refused, never given a guessed kind
     (or `other`): its key holds its kind (`vipps:<id>:refund`), so a guess would key it
     unlike the provider's other formats of the same report, and one movement given in two
     formats would be booked twice."""
     column = entry.kind_column or ""
     known = ", ".join(entry.kinds)
-    what = f"the file has no column {column!r}, which names each movement's kind" if absent \
+    what = (
+        f"the file has no column {column!r}, which names each movement's kind"
+        if absent
         else f"{written!r} is not a movement bokfor knows ({known}): its kind is not guessed"
+    )
     return InputError(
-        what, file=reading.file, line=line, column=None if absent else column,
+        what,
+        file=reading.file,
+        line=line,
+        column=None if absent else column,
         hint="a kind guessed for it would key it unlike the provider's other formats of the "
         "same report, which would book it twice; "
-        + (f"export the report with its {column} column." if absent else
-           "book this settlement by hand, and tell bokfor's maintainers the label (its "
-           f"profile is bokfor/sources/settlement_profiles/{reading.profile}.yaml)."))
+        + (
+            f"export the report with its {column} column."
+            if absent
+            else "book this settlement by hand, and tell bokfor's maintainers the label (its "
+            f"profile is bokfor/sources/settlement_profiles/{reading.profile}.yaml)."
+        ),
+    )
 
 
 # -- Vipps XML (SettlementReport 3.0) --------------------------------------------------
@@ -734,8 +945,9 @@ _VIPPS_NS = re.compile(rb"<(?:\w+:)?SettlementReport\b[^>]*vipps", re.IGNORECASE
 
 
 def _is_vipps_xml(head: bytes) -> bool:
-    return head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<") and \
-        _VIPPS_NS.search(head) is not None
+    return (
+        head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<") and _VIPPS_NS.search(head) is not None
+    )
 
 
 @dataclass
@@ -787,8 +999,9 @@ def _parse_xml(path: Path) -> _Node:
                 parser.feed(chunk)
         parser.close()
     except DefusedXmlException as exc:
-        raise InputError(f"the XML declares entities ({exc}): bokfor refuses them",
-                         file=file, hint=_HINT) from None
+        raise InputError(
+            f"the XML declares entities ({exc}): bokfor refuses them", file=file, hint=_HINT
+        ) from None
     except Exception as exc:  # xml.etree.ElementTree.ParseError and the like
         raise InputError(f"not well-formed XML ({exc})", file=file, hint=_HINT) from None
     return stack[0].children[0]
@@ -803,23 +1016,28 @@ def _vipps_xml(path: Path) -> Iterator[Row | Notice]:
         text = node.value(name)
         if text is None:
             if required:
-                raise InputError(f"<{name}> is missing", file=file, line=node.line,
-                                 hint="bokfor reads Vipps' SettlementReport schema 3.0; "
-                                 + _HINT)
+                raise InputError(
+                    f"<{name}> is missing",
+                    file=file,
+                    line=node.line,
+                    hint="bokfor reads Vipps' SettlementReport schema 3.0; " + _HINT,
+                )
             return None
         try:
             return parse_amount(text, ".")
         except AmountError as exc:
-            raise InputError(f"<{name}>: not an amount: {exc}", file=file,
-                             line=node.line, hint=_HINT) from None
+            raise InputError(
+                f"<{name}>: not an amount: {exc}", file=file, line=node.line, hint=_HINT
+            ) from None
 
     def day(node: _Node, name: str) -> dt.date:
         text = node.value(name) or ""
         try:
             return dt.datetime.fromisoformat(text).date()
         except ValueError:
-            raise InputError(f"<{name}>: not a date: {text!r}", file=file, line=node.line,
-                             hint=_HINT) from None
+            raise InputError(
+                f"<{name}>: not a date: {text!r}", file=file, line=node.line, hint=_HINT
+            ) from None
 
     for details in root.all("SettlementDetailsInfo"):
         unit = details.value("SaleUnitName")
@@ -829,28 +1047,34 @@ def _vipps_xml(path: Path) -> Iterator[Row | Notice]:
     yield from reading.close()
 
 
-def _vipps_settlement(settlement: _Node, unit: str | None, reading: _Reading, amount: Any,
-                      day: Any) -> Iterator[Row]:
+def _vipps_settlement(
+    settlement: _Node, unit: str | None, reading: _Reading, amount: Any, day: Any
+) -> Iterator[Row]:
     file = reading.file
     settlement_id = settlement.value("SettlementID")
     if settlement_id is None:
-        raise InputError("<SettlementID> is missing", file=file, line=settlement.line,
-                         hint=_HINT)
+        raise InputError("<SettlementID> is missing", file=file, line=settlement.line, hint=_HINT)
     currency = (settlement.value("SettlementCurrencyCode") or "").upper() or None
     kind_of_settlement = (settlement.value("SettlementType") or "").lower()
     if kind_of_settlement not in ("gross", "net"):
-        raise InputError(f"<SettlementType> is {settlement.value('SettlementType')!r}, not "
-                         "Gross or Net", file=file, line=settlement.line,
-                         hint="bokfor reads Vipps' SettlementReport schema 3.0, which says "
-                         "whether the fees were kept back (Net) or invoiced (Gross); " + _HINT)
+        raise InputError(
+            f"<SettlementType> is {settlement.value('SettlementType')!r}, not Gross or Net",
+            file=file,
+            line=settlement.line,
+            hint="bokfor reads Vipps' SettlementReport schema 3.0, which says "
+            "whether the fees were kept back (Net) or invoiced (Gross); " + _HINT,
+        )
     fee_kind = "fee" if kind_of_settlement == "net" else "fee_invoiced"
-    base = {"payout_id": settlement_id, "currency": currency, "unit": unit,
-            "settlement_type": kind_of_settlement}
+    base = {
+        "payout_id": settlement_id,
+        "currency": currency,
+        "unit": unit,
+        "settlement_type": kind_of_settlement,
+    }
     for txn in settlement.all("TransactionInfo"):
         ident = txn.value("TransactionID")
         if ident is None:
-            raise InputError("<TransactionID> is missing", file=file, line=txn.line,
-                             hint=_HINT)
+            raise InputError("<TransactionID> is missing", file=file, line=txn.line, hint=_HINT)
         date = day(txn, "TransactionTime")
         capture = amount(txn, "TransactionCaptureAmount")
         refund = amount(txn, "TransactionRefundAmount")
@@ -858,23 +1082,40 @@ def _vipps_settlement(settlement: _Node, unit: str | None, reading: _Reading, am
         net = amount(txn, "TransactionNetAmount")
         fee = amount(txn, "TransactionFeeAmount")
         if capture + refund != gross or gross - fee != net:
-            reading.notices.append(Notice(
-                f"transaction {ident}: capture {sek_text(capture)} + refund {sek_text(refund)} "
-                f"− fee {sek_text(fee)} is not its gross {sek_text(gross)} and net "
-                f"{sek_text(net)}: booked as captured, refunded and charged", file, txn.line))
+            reading.notices.append(
+                Notice(
+                    f"transaction {ident}: capture {sek_text(capture)} + refund {sek_text(refund)} "
+                    f"− fee {sek_text(fee)} is not its gross {sek_text(gross)} and net "
+                    f"{sek_text(net)}: booked as captured, refunded and charged",
+                    file,
+                    txn.line,
+                )
+            )
         fields = {**base, "transaction_id": ident, "reference": txn.value("OrderID")}
         for kind, value in (("sale", capture), ("refund", refund), (fee_kind, -fee)):
             if value:
                 reading.count(settlement_id, currency, kind, value, txn.line)
-                yield _row(reading, reading.key(ident, kind), date, value, kind,
-                           {**fields, "type": kind}, txn.line)
+                yield _row(
+                    reading,
+                    reading.key(ident, kind),
+                    date,
+                    value,
+                    kind,
+                    {**fields, "type": kind},
+                    txn.line,
+                )
     settled = amount(settlement, "SettledAmount")
     if settled:
         reading.count(settlement_id, currency, "payout", -settled, settlement.line)
-        yield _row(reading, reading.key(settlement_id, "payout"), day(settlement,
-                   "SettlementDate"), -settled, "payout",
-                   {**base, "transaction_id": settlement_id, "type": "payout"},
-                   settlement.line)
+        yield _row(
+            reading,
+            reading.key(settlement_id, "payout"),
+            day(settlement, "SettlementDate"),
+            -settled,
+            "payout",
+            {**base, "transaction_id": settlement_id, "type": "payout"},
+            settlement.line,
+        )
 
 
 SOURCE = SettlementSource()

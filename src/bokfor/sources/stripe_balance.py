@@ -35,8 +35,13 @@ from bokfor.sources import AMOUNT, DATETIME, TEXT, Schema
 from bokfor.sources import csvframe, stripe_common
 from bokfor.sources.csvframe import LOWER, Column, Export
 from bokfor.sources.csvutil import Table, column_index, header_names, read_csv, records
-from bokfor.sources.stripe_common import (CHARGE_ALIAS, PAYOUT_ALIAS, charge_alias,
-                                          missing_columns, payout_alias)
+from bokfor.sources.stripe_common import (
+    CHARGE_ALIAS,
+    PAYOUT_ALIAS,
+    charge_alias,
+    missing_columns,
+    payout_alias,
+)
 
 NAME = "stripe_balance"
 TITLE = "Stripe balance export (balance_history.csv)"
@@ -62,7 +67,8 @@ COLUMNS = Export(
         Column("Transfer Date (UTC)", "payout_date", DATETIME),
         Column("Transfer Group", "transfer_group"),
     ),
-    free_suffix=_METADATA_SUFFIX, free_prefix="metadata.",
+    free_suffix=_METADATA_SUFFIX,
+    free_prefix="metadata.",
 )
 REQUIRED = COLUMNS.required
 _OPTIONAL = tuple(c.header for c in COLUMNS.columns if not c.required)
@@ -111,8 +117,11 @@ SCHEMA = Schema(
     open_prefixes=("metadata.",),
     order_field="created",
     content_fields=("type", "currency"),
-    snippet=(("clearing", "debit", "net"), ("fees", "debit", "fee"),
-             ("<konto>", "credit", "gross")),
+    snippet=(
+        ("clearing", "debit", "net"),
+        ("fees", "debit", "fee"),
+        ("<konto>", "credit", "gross"),
+    ),
     money="net",  # + = into the Stripe balance
 )
 
@@ -132,8 +141,12 @@ class StripeBalanceSource:
 
     def read(self, path: Path, tz: dt.tzinfo) -> Iterator[Row]:
         """Stream normalised rows; raise InputError naming file, line and column."""
-        return read_csv(path, lambda f, file, delimiter: _rows(f, file, delimiter, tz),
-                        redownload=_REDOWNLOAD_HINT, not_utf8=_UTF8_HINT)
+        return read_csv(
+            path,
+            lambda f, file, delimiter: _rows(f, file, delimiter, tz),
+            redownload=_REDOWNLOAD_HINT,
+            not_utf8=_UTF8_HINT,
+        )
 
     def read_frame(self, path: Path, tz: dt.tzinfo) -> tuple[pl.DataFrame, list[Notice]]:
         """The rows as a row frame (`frames`), equal to `read`'s; the first bad row raises
@@ -154,9 +167,13 @@ def missing(names: set[str] | dict[str, int], file: str) -> InputError | None:
     absent = [name for name in REQUIRED if name not in names]
     if not absent:
         return None
-    return missing_columns("Stripe balance export", absent, REQUIRED,
-                           "choose the columns under Balance → Export → Columns in the "
-                           "Stripe Dashboard", file)
+    return missing_columns(
+        "Stripe balance export",
+        absent,
+        REQUIRED,
+        "choose the columns under Balance → Export → Columns in the Stripe Dashboard",
+        file,
+    )
 
 
 def _index(header: list[str], file: str) -> dict[str, int]:
@@ -265,8 +282,11 @@ def _rows(f: Iterable[str], file: str, delimiter: str, tz: dt.tzinfo) -> Iterato
                 {"gross": gross, "fee": fee, "net": net},
                 fields,
                 make_origin(file, line),
-                charge_alias(source_id) if kind in _CHARGE_TYPES
-                else payout_alias(source_id) if kind == "payout" else (),
+                charge_alias(source_id)
+                if kind in _CHARGE_TYPES
+                else payout_alias(source_id)
+                if kind == "payout"
+                else (),
             )
     except csv.Error as exc:
         raise InputError(
@@ -275,8 +295,6 @@ def _rows(f: Iterable[str], file: str, delimiter: str, tz: dt.tzinfo) -> Iterato
             line=reader.line_num,
             hint=_REDOWNLOAD_HINT,
         ) from None
-
-
 
 
 def _frame(cells: csvframe.Cells, tz: dt.tzinfo) -> pl.DataFrame:
@@ -293,34 +311,51 @@ def _frame(cells: csvframe.Cells, tz: dt.tzinfo) -> pl.DataFrame:
         gross, fee, net = texts(i, "gross", "fee", "net")
         _amounts({}, (gross, fee, net), file, lines[i], mark)  # raises for the first bad one
         # All three parse: one is beyond an Int64 of öre, which a frame cannot hold.
-        column, field = next((c, f) for c, f in (("Amount", "gross"), ("Fee", "fee"),
-                                                 ("Net", "net")) if refused[f][i])
-        raise InputError(f"not an amount: {texts(i, field)[0]!r}", file=file, line=lines[i],
-                         column=column, hint=_AMOUNT_HINT)
+        column, field = next(
+            (c, f)
+            for c, f in (("Amount", "gross"), ("Fee", "fee"), ("Net", "net"))
+            if refused[f][i]
+        )
+        raise InputError(
+            f"not an amount: {texts(i, field)[0]!r}",
+            file=file,
+            line=lines[i],
+            column=column,
+            hint=_AMOUNT_HINT,
+        )
 
     def bad_time(field: str, column: str) -> tuple[pl.Series, Callable[[int], object]]:
         return refused[field], lambda i: stripe_common.utc(
-            texts(i, field)[0], file, lines[i], column, _DATE_HINT)
+            texts(i, field)[0], file, lines[i], column, _DATE_HINT
+        )
 
     def raise_(error: InputError) -> None:
         raise error
 
-    csvframe.first_bad([
-        (frame["id"].is_null(), lambda i: raise_(_empty_id(file, lines[i]))),
-        (refused["gross"] | refused["fee"] | refused["net"], bad_amount),
-        ((frame["gross"] - frame["fee"] != frame["net"]).fill_null(False),
-         lambda i: raise_(_unbalanced(texts(i, "gross", "fee", "net"), file, lines[i]))),
-        bad_time("created", "Created (UTC)"),
-        bad_time("available_on", "Available On (UTC)"),
-        bad_time("payout_date", "Transfer Date (UTC)"),
-    ])
+    csvframe.first_bad(
+        [
+            (frame["id"].is_null(), lambda i: raise_(_empty_id(file, lines[i]))),
+            (refused["gross"] | refused["fee"] | refused["net"], bad_amount),
+            (
+                (frame["gross"] - frame["fee"] != frame["net"]).fill_null(False),
+                lambda i: raise_(_unbalanced(texts(i, "gross", "fee", "net"), file, lines[i])),
+            ),
+            bad_time("created", "Created (UTC)"),
+            bad_time("available_on", "Available On (UTC)"),
+            bad_time("payout_date", "Transfer Date (UTC)"),
+        ]
+    )
 
     kind, desc = frame["type"], frame["description"]
     legacy, _ = frames.map_distinct(  # a payout from before 2017 (see _LEGACY_PAYOUT)
-        desc, ((kind == "transfer") & desc.is_not_null()).fill_null(False),
-        lambda d: d.strip().upper() == _LEGACY_PAYOUT, pl.Boolean)
-    kind = pl.select(pl.when(legacy.fill_null(False)).then(pl.lit("payout"))
-                     .otherwise(kind)).to_series()
+        desc,
+        ((kind == "transfer") & desc.is_not_null()).fill_null(False),
+        lambda d: d.strip().upper() == _LEGACY_PAYOUT,
+        pl.Boolean,
+    )
+    kind = pl.select(
+        pl.when(legacy.fill_null(False)).then(pl.lit("payout")).otherwise(kind)
+    ).to_series()
     frame = frame.with_columns(
         kind.alias("type"),
         frames.local_dates(frame["created"], tz).alias(frames.DATE_COL),
@@ -328,13 +363,17 @@ def _frame(cells: csvframe.Cells, tz: dt.tzinfo) -> pl.DataFrame:
     ).with_columns(
         (pl.lit("stripe:") + pl.col("id")).alias(frames.KEY),
         pl.when(pl.col("payout_id").is_null() & pl.col("type").is_in(list(_PAYOUT_TYPES)))
-        .then(pl.col("source_id")).otherwise(pl.col("payout_id")).alias("payout_id"),
-        pl.when(pl.col("source_id").is_null()).then(pl.lit([], pl.List(pl.String)))
+        .then(pl.col("source_id"))
+        .otherwise(pl.col("payout_id"))
+        .alias("payout_id"),
+        pl.when(pl.col("source_id").is_null())
+        .then(pl.lit([], pl.List(pl.String)))
         .when(pl.col("type").is_in(list(_CHARGE_TYPES)))
         .then(pl.concat_list(pl.lit(CHARGE_ALIAS) + pl.col("source_id")))
         .when(pl.col("type") == "payout")
         .then(pl.concat_list(pl.lit(PAYOUT_ALIAS) + pl.col("source_id")))
-        .otherwise(pl.lit([], pl.List(pl.String))).alias(frames.ALIASES),
+        .otherwise(pl.lit([], pl.List(pl.String)))
+        .alias(frames.ALIASES),
         pl.lit([], pl.List(pl.String)).alias(frames.FORMER),
     )
     columns = frames.frame_schema(SCHEMA, sorted(cells.free))
@@ -342,14 +381,23 @@ def _frame(cells: csvframe.Cells, tz: dt.tzinfo) -> pl.DataFrame:
 
 
 def _empty_id(file: str, line: int) -> InputError:
-    return InputError("empty id", file=file, line=line, column="id",
-                      hint="every Stripe row has a txn_ id; " + _REDOWNLOAD_HINT)
+    return InputError(
+        "empty id",
+        file=file,
+        line=line,
+        column="id",
+        hint="every Stripe row has a txn_ id; " + _REDOWNLOAD_HINT,
+    )
 
 
 def _unbalanced(texts: tuple[str, ...], file: str, line: int) -> InputError:
-    return InputError(f"Amount − Fee ≠ Net ({texts[0]} − {texts[1]} ≠ {texts[2]})",
-                      file=file, line=line, column="Net",
-                      hint="the row was edited or damaged; " + _REDOWNLOAD_HINT)
+    return InputError(
+        f"Amount − Fee ≠ Net ({texts[0]} − {texts[1]} ≠ {texts[2]})",
+        file=file,
+        line=line,
+        column="Net",
+        hint="the row was edited or damaged; " + _REDOWNLOAD_HINT,
+    )
 
 
 def _amounts(
@@ -375,13 +423,15 @@ def _amounts(
     return values[0], values[1], values[2]
 
 
-def _created(cache: dict[str, tuple[dt.datetime, dt.date]], text: str, tz: dt.tzinfo,
-             file: str, line: int) -> tuple[dt.datetime, dt.date]:
+def _created(
+    cache: dict[str, tuple[dt.datetime, dt.date]], text: str, tz: dt.tzinfo, file: str, line: int
+) -> tuple[dt.datetime, dt.date]:
     return stripe_common.created(cache, text, tz, file, line, "Created (UTC)", _DATE_HINT)
 
 
-def _instant(cache: dict[str, dt.datetime], text: str, file: str, line: int, column: str
-             ) -> dt.datetime:
+def _instant(
+    cache: dict[str, dt.datetime], text: str, file: str, line: int, column: str
+) -> dt.datetime:
     return stripe_common.instant(cache, text, file, line, column, _DATE_HINT)
 
 

@@ -42,8 +42,9 @@ def utc(text: str, file: str, line: int, column: str, hint: str) -> dt.datetime:
             return dt.datetime.fromisoformat(text + "+00:00")
         except ValueError:
             pass
-    raise InputError(f"not a Stripe date and time: {text!r}", file=file, line=line,
-                     column=column, hint=hint)
+    raise InputError(
+        f"not a Stripe date and time: {text!r}", file=file, line=line, column=column, hint=hint
+    )
 
 
 def utc_column(texts: pl.Series) -> tuple[pl.Series, pl.Series]:
@@ -57,20 +58,33 @@ def utc_column(texts: pl.Series) -> tuple[pl.Series, pl.Series]:
 
     values = pl.select(
         pl.when(texts.str.contains(_TIME_SHAPE).fill_null(False))
-        .then(pl.when(texts.str.len_bytes() == 16)
-              .then(texts.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M", strict=False))
-              .otherwise(texts.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S",
-                                            strict=False)))
+        .then(
+            pl.when(texts.str.len_bytes() == 16)
+            .then(texts.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M", strict=False))
+            .otherwise(texts.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False))
+        )
         .dt.replace_time_zone("UTC")
     ).to_series()
     other = texts.is_not_null() & values.is_null()
-    slow, refused = map_distinct(texts, other, lambda t: utc(t, "", 0, "", ""),
-                                 pl.Datetime("us", "UTC"), refuse=(InputError,))
+    slow, refused = map_distinct(
+        texts,
+        other,
+        lambda t: utc(t, "", 0, "", ""),
+        pl.Datetime("us", "UTC"),
+        refuse=(InputError,),
+    )
     return values.fill_null(slow).alias(texts.name), refused.alias(texts.name)
 
 
-def created(cache: dict[str, tuple[dt.datetime, dt.date]], text: str, tz: dt.tzinfo,
-            file: str, line: int, column: str, hint: str) -> tuple[dt.datetime, dt.date]:
+def created(
+    cache: dict[str, tuple[dt.datetime, dt.date]],
+    text: str,
+    tz: dt.tzinfo,
+    file: str,
+    line: int,
+    column: str,
+    hint: str,
+) -> tuple[dt.datetime, dt.date]:
     """A creation time and its date in the company's zone (the voucher date), parsed once
     per distinct text."""
     when = utc(text, file, line, column, hint)
@@ -80,8 +94,9 @@ def created(cache: dict[str, tuple[dt.datetime, dt.date]], text: str, tz: dt.tzi
     return result
 
 
-def instant(cache: dict[str, dt.datetime], text: str, file: str, line: int, column: str,
-            hint: str) -> dt.datetime:
+def instant(
+    cache: dict[str, dt.datetime], text: str, file: str, line: int, column: str, hint: str
+) -> dt.datetime:
     """Any other Stripe time (available on, payout date), parsed once per distinct text."""
     value = utc(text, file, line, column, hint)
     if len(cache) > CACHE_LIMIT:
@@ -90,22 +105,30 @@ def instant(cache: dict[str, dt.datetime], text: str, file: str, line: int, colu
     return value
 
 
-def missing_columns(kind: str, missing: list[str], required: tuple[str, ...], where: str,
-                    file: str) -> InputError:
+def missing_columns(
+    kind: str, missing: list[str], required: tuple[str, ...], where: str, file: str
+) -> InputError:
     """A Stripe export whose user chose columns without one bokfor needs: said as what it
     is, with what to select when exporting again (never "not a Stripe export")."""
+
     def listed(names: list[str]) -> str:
         return " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
 
     if len(missing) == len(required):  # nothing of it: a file given with --source
-        return InputError(f"not a {kind}: none of its columns is in the header", file=file,
-                          line=1, hint=f"{where}; bokfor needs the columns "
-                          + ", ".join(required) + ".")
+        return InputError(
+            f"not a {kind}: none of its columns is in the header",
+            file=file,
+            line=1,
+            hint=f"{where}; bokfor needs the columns " + ", ".join(required) + ".",
+        )
     shown, names = listed([f"`{m}`" for m in missing]), listed(missing)
     return InputError(
         f"a {kind} without its {shown} column{'s' if len(missing) > 1 else ''}: export again "
-        f"with {names} selected", file=file, line=1,
-        hint=f"{where}; bokfor needs the columns " + ", ".join(required) + ".")
+        f"with {names} selected",
+        file=file,
+        line=1,
+        hint=f"{where}; bokfor needs the columns " + ", ".join(required) + ".",
+    )
 
 
 # What a header must hold to be recognised as a Stripe export although columns bokfor needs
@@ -115,24 +138,77 @@ def missing_columns(kind: str, missing: list[str], required: tuple[str, ...], wh
 # and invoices exports write too (Card ID, Card Last4, Customer Description, Statement
 # Descriptor, Invoice ID).
 _KINDS: tuple[tuple[str, frozenset[str]], ...] = (
-    ("stripe_payments", frozenset({
-        "Created date (UTC)", "Amount Refunded", "Captured", "Converted Amount",
-        "Converted Amount Refunded", "Converted Currency", "Decline Reason",
-        "Refunded date (UTC)", "Seller Message", "Taxes On Fee"})),
-    ("stripe_balance", frozenset({
-        "Available On (UTC)", "Customer Facing Amount", "Customer Facing Currency",
-        "Transfer Date (UTC)", "Transfer Group", "Destination Platform Fee",
-        "Destination Platform Fee Currency"})),
-    ("stripe_report", frozenset({
-        "balance_transaction_id", "reporting_category", "available_on_utc", "created_utc",
-        "automatic_payout_id", "automatic_payout_effective_at_utc",
-        "customer_facing_amount", "customer_facing_currency", "source_id"})),
-    ("stripe_payouts", frozenset({
-        # The Dashboard's payouts export, and the itemized payouts report.
-        "Arrival Date (UTC)", "Source Type", "Failure Balance Transaction", "Trace ID",
-        "Trace ID Status", "Destination Name", "Destination Country", "Destination Last 4",
-        "payout_id", "payout_status", "payout_expected_arrival_date", "payout_reversed_at_utc",
-        "payout_reversed_at", "payout_type", "payout_description", "payout_destination_id"})),
+    (
+        "stripe_payments",
+        frozenset(
+            {
+                "Created date (UTC)",
+                "Amount Refunded",
+                "Captured",
+                "Converted Amount",
+                "Converted Amount Refunded",
+                "Converted Currency",
+                "Decline Reason",
+                "Refunded date (UTC)",
+                "Seller Message",
+                "Taxes On Fee",
+            }
+        ),
+    ),
+    (
+        "stripe_balance",
+        frozenset(
+            {
+                "Available On (UTC)",
+                "Customer Facing Amount",
+                "Customer Facing Currency",
+                "Transfer Date (UTC)",
+                "Transfer Group",
+                "Destination Platform Fee",
+                "Destination Platform Fee Currency",
+            }
+        ),
+    ),
+    (
+        "stripe_report",
+        frozenset(
+            {
+                "balance_transaction_id",
+                "reporting_category",
+                "available_on_utc",
+                "created_utc",
+                "automatic_payout_id",
+                "automatic_payout_effective_at_utc",
+                "customer_facing_amount",
+                "customer_facing_currency",
+                "source_id",
+            }
+        ),
+    ),
+    (
+        "stripe_payouts",
+        frozenset(
+            {
+                # The Dashboard's payouts export, and the itemized payouts report.
+                "Arrival Date (UTC)",
+                "Source Type",
+                "Failure Balance Transaction",
+                "Trace ID",
+                "Trace ID Status",
+                "Destination Name",
+                "Destination Country",
+                "Destination Last 4",
+                "payout_id",
+                "payout_status",
+                "payout_expected_arrival_date",
+                "payout_reversed_at_utc",
+                "payout_reversed_at",
+                "payout_type",
+                "payout_description",
+                "payout_destination_id",
+            }
+        ),
+    ),
 )
 # The Connect "Application fees" export (Connect → Application fees → Export).
 _APPLICATION_FEES = frozenset({"Application ID", "User ID", "User Email", "Transaction ID"})
@@ -149,15 +225,19 @@ def explain(path: object, names: set[str]) -> InputError | None:
         return InputError(
             "a Stripe Connect application fees export (Connect → Application fees): bokfor "
             "does not book it, as it does not say when a refunded fee was refunded",
-            file=file, line=1,
+            file=file,
+            line=1,
             hint="book the platform's fees from the balance export (Balance → Export; types "
             "application_fee and application_fee_refund) or the itemized balance change "
-            "report (reporting_category platform_earning), which date every refund.")
+            "report (reporting_category platform_earning), which date every refund.",
+        )
     name, signature = max(_KINDS, key=lambda kind: len(names & kind[1]))  # the first of equals
     if len(names & signature) < 2:
         return None
-    missing = {"stripe_payments": stripe_payments.missing,
-               "stripe_balance": stripe_balance.missing,
-               "stripe_report": stripe_report.missing,
-               "stripe_payouts": stripe_payouts.missing}[name]
+    missing = {
+        "stripe_payments": stripe_payments.missing,
+        "stripe_balance": stripe_balance.missing,
+        "stripe_report": stripe_report.missing,
+        "stripe_payouts": stripe_payouts.missing,
+    }[name]
     return missing(names, file)

@@ -149,8 +149,11 @@ SCHEMA = Schema(
     open_prefixes=("metadata.",),
     order_field="created",
     content_fields=("kind", "currency"),
-    snippet=(("clearing", "debit", "net"), ("fees", "debit", "fee"),
-             ("<konto>", "credit", "gross")),
+    snippet=(
+        ("clearing", "debit", "net"),
+        ("fees", "debit", "fee"),
+        ("<konto>", "credit", "gross"),
+    ),
     money="net",  # + = into the Stripe balance
 )
 
@@ -175,19 +178,30 @@ class StripePaymentsSource:
 
     def read(self, path: Path, tz: dt.tzinfo) -> Iterator[Row | Notice]:
         """Stream normalised rows; raise InputError naming file, line and column."""
-        return read_csv(path, lambda f, file, delimiter: _rows(f, file, delimiter, tz),
-                        redownload=_REDOWNLOAD_HINT, not_utf8=_UTF8_HINT)
+        return read_csv(
+            path,
+            lambda f, file, delimiter: _rows(f, file, delimiter, tz),
+            redownload=_REDOWNLOAD_HINT,
+            not_utf8=_UTF8_HINT,
+        )
 
 
 def missing(names: set[str] | dict[str, int], file: str) -> InputError | None:
     """The error for a payments export whose user left out columns bokfor needs."""
-    absent = [name for name in REQUIRED if name not in names
-              and not (name == "Created date (UTC)" and "Created (UTC)" in names)]
+    absent = [
+        name
+        for name in REQUIRED
+        if name not in names and not (name == "Created date (UTC)" and "Created (UTC)" in names)
+    ]
     if not absent:
         return None
-    return missing_columns("Stripe payments export", absent, REQUIRED,
-                           "choose the columns under Payments → Export → Columns in the "
-                           "Stripe Dashboard", file)
+    return missing_columns(
+        "Stripe payments export",
+        absent,
+        REQUIRED,
+        "choose the columns under Payments → Export → Columns in the Stripe Dashboard",
+        file,
+    )
 
 
 def _index(header: list[str], file: str) -> dict[str, int]:
@@ -254,8 +268,7 @@ class _Money:
 _CACHE_LIMIT = 1 << 16  # distinct texts kept per cache; cleared (not evicted) when full
 
 
-def _rows(f: Iterable[str], file: str, delimiter: str,
-          tz: dt.tzinfo) -> Iterator[Row | Notice]:
+def _rows(f: Iterable[str], file: str, delimiter: str, tz: dt.tzinfo) -> Iterator[Row | Notice]:
     """One pass, constant work per row, no list of all rows; at the end a notice counting
     the rows not booked because no money moved."""
     reader = Table(f, delimiter, file, hint=_REDOWNLOAD_HINT)
@@ -372,8 +385,11 @@ def _rows(f: Iterable[str], file: str, delimiter: str,
             else:
                 raise InputError(
                     "no settlement currency: "
-                    + ("Converted Currency is empty" if has_conv_cur
-                       else "the export has no Converted Currency column"),
+                    + (
+                        "Converted Currency is empty"
+                        if has_conv_cur
+                        else "the export has no Converted Currency column"
+                    ),
                     file=file,
                     line=line,
                     column="Converted Currency",
@@ -389,8 +405,11 @@ def _rows(f: Iterable[str], file: str, delimiter: str,
             else:
                 raise InputError(
                     f"no settlement amount for a charge in {presentment.upper()}: "
-                    + ("Converted Amount is empty" if has_conv
-                       else "the export has no Converted Amount column"),
+                    + (
+                        "Converted Amount is empty"
+                        if has_conv
+                        else "the export has no Converted Amount column"
+                    ),
                     file=file,
                     line=line,
                     column="Converted Amount",
@@ -438,8 +457,11 @@ def _rows(f: Iterable[str], file: str, delimiter: str,
             if refunded_at is None:
                 raise InputError(
                     f"refunded {refunded_text} but "
-                    + ("Refunded date (UTC) is empty" if has_ref_date
-                       else "the export has no Refunded date (UTC) column"),
+                    + (
+                        "Refunded date (UTC) is empty"
+                        if has_ref_date
+                        else "the export has no Refunded date (UTC) column"
+                    ),
                     file=file,
                     line=line,
                     column="Refunded date (UTC)",
@@ -453,8 +475,11 @@ def _rows(f: Iterable[str], file: str, delimiter: str,
             else:
                 raise InputError(
                     f"no settlement amount for a refund in {presentment.upper()}: "
-                    + ("Converted Amount Refunded is empty" if has_conv_ref
-                       else "the export has no Converted Amount Refunded column"),
+                    + (
+                        "Converted Amount Refunded is empty"
+                        if has_conv_ref
+                        else "the export has no Converted Amount Refunded column"
+                    ),
                     file=file,
                     line=line,
                     column="Converted Amount Refunded",
@@ -489,9 +514,12 @@ def _skipped_notice(skipped: dict[str, list[int]], file: str) -> Notice:
     lines = sorted(n for found in skipped.values() for n in found)
     kinds = ", ".join(f"{status} {len(found)}" for status, found in skipped.items())
     shown = ", ".join(map(str, lines[:10])) + (", …" if len(lines) > 10 else "")
-    return Notice(f"{len(lines)} row{'s' if len(lines) > 1 else ''} not booked: payments that "
-                  f"moved no money ({kinds}; line{'s' if len(lines) > 1 else ''} {shown})",
-                  file, lines[0])
+    return Notice(
+        f"{len(lines)} row{'s' if len(lines) > 1 else ''} not booked: payments that "
+        f"moved no money ({kinds}; line{'s' if len(lines) > 1 else ''} {shown})",
+        file,
+        lines[0],
+    )
 
 
 def _instant(

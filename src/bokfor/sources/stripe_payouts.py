@@ -142,8 +142,12 @@ class StripePayoutsSource:
 
     def read(self, path: Path, tz: dt.tzinfo) -> Iterator[Row]:
         """Stream normalised rows; raise InputError naming file, line and column."""
-        return read_csv(path, lambda f, file, delimiter: _rows(f, file, delimiter, tz),
-                        redownload=_REDOWNLOAD, not_utf8=_UTF8_HINT)
+        return read_csv(
+            path,
+            lambda f, file, delimiter: _rows(f, file, delimiter, tz),
+            redownload=_REDOWNLOAD,
+            not_utf8=_UTF8_HINT,
+        )
 
 
 def _is_dashboard(names: set[str]) -> bool:
@@ -154,29 +158,50 @@ def _is_report(names: set[str]) -> bool:
     return REPORT_DETECT <= names and any(name in names for name in _REPORT_TIMES)
 
 
-def missing(names: set[str] | dict[str, int], file: str, report: bool | None = None
-            ) -> InputError | None:
+def missing(
+    names: set[str] | dict[str, int], file: str, report: bool | None = None
+) -> InputError | None:
     """The error for a payout list whose user left out columns bokfor needs: the Dashboard
     export's or the itemized report's (`report`; None: whichever the header was meant to
     be)."""
     if _looks_like_report(set(names)) if report is None else report:
         local_only = "effective_at_utc" not in names and "effective_at" in names
-        absent = [name for name in REPORT_REQUIRED if name not in names
-                  and not (name == "effective_at_utc" and local_only)]
-        return missing_columns(
-            "Stripe itemized payouts report", absent, REPORT_REQUIRED,
-            "download the itemized payouts report from the Stripe Dashboard (Reports → Balance"
-            " → Payouts → Download → Itemized)", file) if absent else None
+        absent = [
+            name
+            for name in REPORT_REQUIRED
+            if name not in names and not (name == "effective_at_utc" and local_only)
+        ]
+        return (
+            missing_columns(
+                "Stripe itemized payouts report",
+                absent,
+                REPORT_REQUIRED,
+                "download the itemized payouts report from the Stripe Dashboard (Reports → Balance"
+                " → Payouts → Download → Itemized)",
+                file,
+            )
+            if absent
+            else None
+        )
     absent = [name for name in DASHBOARD_REQUIRED if name not in names]
-    return missing_columns(
-        "Stripe payouts export", absent, DASHBOARD_REQUIRED, "export the payout list from the "
-        "Stripe Dashboard (Balance → Payouts → Export)", file) if absent else None
+    return (
+        missing_columns(
+            "Stripe payouts export",
+            absent,
+            DASHBOARD_REQUIRED,
+            "export the payout list from the Stripe Dashboard (Balance → Payouts → Export)",
+            file,
+        )
+        if absent
+        else None
+    )
 
 
 def _looks_like_report(names: set[str]) -> bool:
     """Which header a file that is neither was meant to be (for the missing-column error)."""
-    return bool(names & {"payout_id", "payout_status", "gross", "net", "effective_at_utc",
-                         "effective_at"})
+    return bool(
+        names & {"payout_id", "payout_status", "gross", "net", "effective_at_utc", "effective_at"}
+    )
 
 
 # -- shared per-row helpers --------------------------------------------------------------
@@ -258,10 +283,12 @@ def _arrival(text: str, file: str, line: int, column: str) -> dt.date:
         except ValueError:
             pass
     raise InputError(
-        f"not a Stripe arrival date: {text!r}", file=file, line=line, column=column,
+        f"not a Stripe arrival date: {text!r}",
+        file=file,
+        line=line,
+        column=column,
         hint=_ARRIVAL_HINT,
     )
-
 
 
 def _rows(f: Iterable[str], file: str, delimiter: str, tz: dt.tzinfo) -> Iterator[Row]:
@@ -271,8 +298,9 @@ def _rows(f: Iterable[str], file: str, delimiter: str, tz: dt.tzinfo) -> Iterato
     except StopIteration:
         raise InputError("the file is empty", file=file, hint=_REDOWNLOAD) from None
     except csv.Error as exc:
-        raise InputError(f"the file is not valid CSV ({exc})", file=file, line=1,
-                         hint=_REDOWNLOAD) from None
+        raise InputError(
+            f"the file is not valid CSV ({exc})", file=file, line=1, hint=_REDOWNLOAD
+        ) from None
     header = [name.strip() for name in header]
     names = set(header)
     report = not _is_dashboard(names) and (_is_report(names) or _looks_like_report(names))
@@ -303,7 +331,9 @@ def _dashboard_rows(reader: Any, header: list[str], file: str) -> Iterator[Row]:
     get = index.get
     i_id, i_amount, i_created = index["id"], index["Amount"], index["Created (UTC)"]
     i_currency, i_arrival, i_status = (
-        index["Currency"], index["Arrival Date (UTC)"], index["Status"]
+        index["Currency"],
+        index["Arrival Date (UTC)"],
+        index["Status"],
     )
     i_live, i_method, i_type, i_desc, i_dest, i_txn, i_ftxn, i_fmsg, i_fcode, i_trace = (
         get(name, width) for name in (
@@ -316,8 +346,13 @@ def _dashboard_rows(reader: Any, header: list[str], file: str) -> Iterator[Row]:
         row.append("")  # target of absent optional columns (index == width)
         payout = row[i_id]
         if not payout:
-            raise InputError("empty id", file=file, line=line, column="id",
-                             hint="every payout has a po_ id; " + _DASHBOARD_REDOWNLOAD)
+            raise InputError(
+                "empty id",
+                file=file,
+                line=line,
+                column="id",
+                hint="every payout has a po_ id; " + _DASHBOARD_REDOWNLOAD,
+            )
         if row[i_live].strip().lower() == "false":
             raise InputError(
                 f"a test-mode payout ({payout}, Livemode false)",
@@ -360,15 +395,21 @@ def _dashboard_rows(reader: Any, header: list[str], file: str) -> Iterator[Row]:
             "trace_id": row[i_trace] or None,
         }
         key = payout_alias(payout)[0]
-        yield Row(NAME, key, arrival, {"amount": amount, "fee": 0, "total": amount}, fields,
-                  Origin(file, line), (key,))
+        yield Row(
+            NAME,
+            key,
+            arrival,
+            {"amount": amount, "fee": 0, "total": amount},
+            fields,
+            Origin(file, line),
+            (key,),
+        )
 
 
 # -- Reports payouts.itemized ------------------------------------------------------------
 
 
-def _report_rows(reader: Any, header: list[str], file: str,
-                 tz: dt.tzinfo) -> Iterator[Row]:
+def _report_rows(reader: Any, header: list[str], file: str, tz: dt.tzinfo) -> Iterator[Row]:
     index = column_index(header)
     local_only = "effective_at_utc" not in index and "effective_at" in index
     error = missing(index, file, report=True)
@@ -389,7 +430,9 @@ def _report_rows(reader: Any, header: list[str], file: str,
     get = index.get
     i_id, i_gross, i_net = index["payout_id"], index["gross"], index["net"]
     i_currency, i_category, i_status = (
-        index["currency"], index["reporting_category"], index["payout_status"]
+        index["currency"],
+        index["reporting_category"],
+        index["payout_status"],
     )
     i_effective = get("effective_at_utc", width)
     i_fee, i_arrival, i_reversed, i_type, i_pdesc, i_desc, i_dest, i_txn, i_trace = (
@@ -407,9 +450,11 @@ def _report_rows(reader: Any, header: list[str], file: str,
         payout = row[i_id]
         if not payout:
             raise InputError(
-                "empty payout_id", file=file, line=line, column="payout_id",
-                hint="every row of an itemized payouts report has a po_ id; "
-                + _REPORT_REDOWNLOAD,
+                "empty payout_id",
+                file=file,
+                line=line,
+                column="payout_id",
+                hint="every row of an itemized payouts report has a po_ id; " + _REPORT_REDOWNLOAD,
             )
         category = row[i_category]
         if category not in (PAYOUT, REVERSAL):
@@ -468,9 +513,7 @@ def _report_rows(reader: Any, header: list[str], file: str,
         amount, fee = direction * small, direction * (big - small)
 
         text = row[i_effective]
-        effective = (
-            _utc(text, file, line, "effective_at_utc", _REPORT_DATE_HINT) if text else None
-        )
+        effective = _utc(text, file, line, "effective_at_utc", _REPORT_DATE_HINT) if text else None
         text = row[i_arrival]
         arrival = _arrival(text, file, line, "payout_expected_arrival_date") if text else None
         text = row[i_reversed]
@@ -485,9 +528,15 @@ def _report_rows(reader: Any, header: list[str], file: str,
             day = moment.astimezone(tz).date() if moment else None
             key = "stripe-payout:" + payout + ":reversal"
         if day is None:
-            column = "effective_at_utc" if "effective_at_utc" in index else (
-                "payout_reversed_at_utc" if category == REVERSAL else
-                "payout_expected_arrival_date")
+            column = (
+                "effective_at_utc"
+                if "effective_at_utc" in index
+                else (
+                    "payout_reversed_at_utc"
+                    if category == REVERSAL
+                    else "payout_expected_arrival_date"
+                )
+            )
             raise InputError(
                 f"no date for the {category} {payout}",
                 file=file,
@@ -516,8 +565,15 @@ def _report_rows(reader: Any, header: list[str], file: str,
             "balance_transaction": row[i_txn] or None,
             "trace_id": row[i_trace] or None,
         }
-        yield Row(NAME, key, day, {"amount": amount, "fee": fee, "total": amount + fee},
-                  fields, Origin(file, line), (key,))
+        yield Row(
+            NAME,
+            key,
+            day,
+            {"amount": amount, "fee": fee, "total": amount + fee},
+            fields,
+            Origin(file, line),
+            (key,),
+        )
 
 
 SOURCE = StripePayoutsSource()

@@ -118,8 +118,11 @@ SCHEMA = Schema(
     open_prefixes=("metadata.",),
     order_field="created",
     content_fields=("category", "currency"),
-    snippet=(("clearing", "debit", "net"), ("fees", "debit", "fee"),
-             ("<konto>", "credit", "gross")),
+    snippet=(
+        ("clearing", "debit", "net"),
+        ("fees", "debit", "fee"),
+        ("<konto>", "credit", "gross"),
+    ),
     money="net",  # + = into the Stripe balance
 )
 
@@ -139,8 +142,12 @@ class StripeReportSource:
 
     def read(self, path: Path, tz: dt.tzinfo) -> Iterator[Row]:
         """Stream normalised rows; raise InputError naming file, line and column."""
-        return read_csv(path, lambda f, file, delimiter: _rows(f, file, delimiter, tz),
-                        redownload=_REDOWNLOAD_HINT, not_utf8=_UTF8_HINT)
+        return read_csv(
+            path,
+            lambda f, file, delimiter: _rows(f, file, delimiter, tz),
+            redownload=_REDOWNLOAD_HINT,
+            not_utf8=_UTF8_HINT,
+        )
 
 
 def missing(names: set[str] | dict[str, int], file: str) -> InputError | None:
@@ -152,10 +159,14 @@ def missing(names: set[str] | dict[str, int], file: str) -> InputError | None:
     if not absent:
         return None
     return missing_columns(
-        "Stripe itemized report", absent, REQUIRED,
+        "Stripe itemized report",
+        absent,
+        REQUIRED,
         "choose the columns when downloading the itemized report from the Stripe Dashboard"
         " (Reports → Balance summary or Payout reconciliation → Download → Itemized → "
-        "Columns)", file)
+        "Columns)",
+        file,
+    )
 
 
 def _index(header: list[str], file: str) -> dict[str, int]:
@@ -334,9 +345,14 @@ def _rows(f: Iterable[str], file: str, delimiter: str, tz: dt.tzinfo) -> Iterato
                 {"gross": gross, "fee": fee, "net": net},
                 fields,
                 make_origin(file, line),
-                charge_alias(cast("str | None",  # both are text columns
-                                  fields.get("source_id") or fields.get("charge_id")))
-                if fields["category"] == "charge" else (),
+                charge_alias(
+                    cast(
+                        "str | None",  # both are text columns
+                        fields.get("source_id") or fields.get("charge_id"),
+                    )
+                )
+                if fields["category"] == "charge"
+                else (),
             )
     except csv.Error as exc:
         raise InputError(
@@ -347,15 +363,15 @@ def _rows(f: Iterable[str], file: str, delimiter: str, tz: dt.tzinfo) -> Iterato
         ) from None
 
 
-
-
-def _created(cache: dict[str, tuple[dt.datetime, dt.date]], text: str, tz: dt.tzinfo,
-             file: str, line: int) -> tuple[dt.datetime, dt.date]:
+def _created(
+    cache: dict[str, tuple[dt.datetime, dt.date]], text: str, tz: dt.tzinfo, file: str, line: int
+) -> tuple[dt.datetime, dt.date]:
     return stripe_common.created(cache, text, tz, file, line, "created_utc", _DATE_HINT)
 
 
-def _instant(cache: dict[str, dt.datetime], text: str, file: str, line: int, column: str
-             ) -> dt.datetime:
+def _instant(
+    cache: dict[str, dt.datetime], text: str, file: str, line: int, column: str
+) -> dt.datetime:
     return stripe_common.instant(cache, text, file, line, column, _DATE_HINT)
 
 

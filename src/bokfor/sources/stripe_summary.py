@@ -26,7 +26,11 @@ from typing import Any
 from bokfor.errors import InputError
 from bokfor.money import AmountError, format_sie, parse_amount
 from bokfor.sources.csvutil import (
-    Table, column_index, delimiter as sniff_delimiter, header_line, header_names,
+    Table,
+    column_index,
+    delimiter as sniff_delimiter,
+    header_line,
+    header_names,
 )
 from bokfor.sources.stripe_common import missing_columns
 
@@ -96,13 +100,16 @@ def read_summary(path: Path) -> BalanceSummary:
     except UnicodeDecodeError:
         raise InputError("not UTF-8 text", file=file, hint=_utf8_hint()) from None
     except csv.Error as exc:
-        raise InputError(f"the file is not valid CSV ({exc})", file=file,
-                         hint=_REDOWNLOAD) from None
+        raise InputError(
+            f"the file is not valid CSV ({exc})", file=file, hint=_REDOWNLOAD
+        ) from None
 
 
 def _utf8_hint() -> str:
-    return ("Stripe writes UTF-8, so a spreadsheet probably re-saved the file in another"
-            " encoding; " + _REDOWNLOAD)
+    return (
+        "Stripe writes UTF-8, so a spreadsheet probably re-saved the file in another"
+        " encoding; " + _REDOWNLOAD
+    )
 
 
 def _read(reader: Any, file: str) -> BalanceSummary:
@@ -114,9 +121,13 @@ def _read(reader: Any, file: str) -> BalanceSummary:
     missing = [name for name in REQUIRED if name not in index]
     if missing:
         raise missing_columns(
-            "Stripe balance summary", missing, REQUIRED,
+            "Stripe balance summary",
+            missing,
+            REQUIRED,
             "download the balance summary from the Stripe Dashboard (Reports → Balance →"
-            " Balance summary → Download)", file)
+            " Balance summary → Download)",
+            file,
+        )
     width = len(header)
     i_category, i_desc = index["category"], index["description"]
     i_amount, i_currency = index["net_amount"], index["currency"]
@@ -145,9 +156,13 @@ def _read(reader: Any, file: str) -> BalanceSummary:
             continue
         category = row[i_category].strip()
         if not category:
-            raise InputError("empty category", file=file, line=line, column="category",
-                             hint="every line of a balance summary names its category; "
-                             + _REDOWNLOAD)
+            raise InputError(
+                "empty category",
+                file=file,
+                line=line,
+                column="category",
+                hint="every line of a balance summary names its category; " + _REDOWNLOAD,
+            )
         if category in lines:
             raise InputError(
                 f"the line {category!r} appears twice (also at line {lines[category]})",
@@ -158,8 +173,13 @@ def _read(reader: Any, file: str) -> BalanceSummary:
             )
         text = row[i_amount].strip()
         if not _AMOUNT_TEXT.fullmatch(text):
-            raise InputError(f"not an amount: {text!r}", file=file, line=line,
-                             column="net_amount", hint=_AMOUNT_HINT)
+            raise InputError(
+                f"not an amount: {text!r}",
+                file=file,
+                line=line,
+                column="net_amount",
+                hint=_AMOUNT_HINT,
+            )
         this_mark = "," if "," in text else "." if "." in text else None
         if this_mark is not None:
             if mark is None:
@@ -177,8 +197,13 @@ def _read(reader: Any, file: str) -> BalanceSummary:
         try:
             value = parse_amount(text.replace(",", "."), ".")
         except AmountError:  # pragma: no cover - the pattern already excludes it
-            raise InputError(f"not an amount: {text!r}", file=file, line=line,
-                             column="net_amount", hint=_AMOUNT_HINT) from None
+            raise InputError(
+                f"not an amount: {text!r}",
+                file=file,
+                line=line,
+                column="net_amount",
+                hint=_AMOUNT_HINT,
+            ) from None
         code = row[i_currency].strip().lower()
         if currency is None:
             currency = (code, line)

@@ -38,10 +38,14 @@ if TYPE_CHECKING:  # openpyxl itself is imported only when a workbook is read
 
 Cell = Union[str, Decimal, int, dt.datetime, dt.date, None]
 
-_XLSX_HINT = "download the export again (from the bank, Zettle…) and give bokfor that file unopened."
-_CSV_INSTEAD = ("no real export's workbook comes near it; if this is one, export it as CSV "
-                "instead (the bank's or Zettle's CSV export, or the sheet saved as CSV UTF-8) "
-                "and give bokfor that file.")
+_XLSX_HINT = (
+    "download the export again (from the bank, Zettle…) and give bokfor that file unopened."
+)
+_CSV_INSTEAD = (
+    "no real export's workbook comes near it; if this is one, export it as CSV "
+    "instead (the bank's or Zettle's CSV export, or the sheet saved as CSV UTF-8) "
+    "and give bokfor that file."
+)
 _OPEN_MAX = 1  # workbooks kept open: a run detects and reads its inputs one at a time
 _opened: OrderedDict[tuple[Any, ...], Workbook] = OrderedDict()
 
@@ -63,19 +67,27 @@ def check_archive(path: Path) -> None:
                 raise LimitError(
                     f"the workbook inflates to {total // (1024 * 1024)} MiB, more than the "
                     f"{limits.MAX_UNCOMPRESSED // (1024 * 1024)} MiB a bank export can need "
-                    "(a zip bomb?)", file=file, hint=_XLSX_HINT)
+                    "(a zip bomb?)",
+                    file=file,
+                    hint=_XLSX_HINT,
+                )
             for info in infos:
-                if info.file_size > 1024 * 1024 \
-                        and info.file_size > limits.MAX_RATIO * max(info.compress_size, 1):
+                if info.file_size > 1024 * 1024 and info.file_size > limits.MAX_RATIO * max(
+                    info.compress_size, 1
+                ):
                     raise LimitError(
                         f"the workbook member {info.filename!r} is compressed "
                         f"{info.file_size // max(info.compress_size, 1)}:1, far beyond a real "
-                        "spreadsheet (a zip bomb?)", file=file, hint=_XLSX_HINT)
+                        "spreadsheet (a zip bomb?)",
+                        file=file,
+                        hint=_XLSX_HINT,
+                    )
             strings = _shared_strings_part(archive, file)
     except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as exc:
         # NotImplementedError: "zip file version 6.4", a member zipfile cannot unpack
-        raise InputError(f"not a readable xlsx workbook ({exc})", file=file,
-                         hint=_XLSX_HINT) from None
+        raise InputError(
+            f"not a readable xlsx workbook ({exc})", file=file, hint=_XLSX_HINT
+        ) from None
     for info in infos:
         if info.filename == strings:
             _check_part(info, limits.MAX_SHARED_STRINGS, " of shared strings", file)
@@ -88,7 +100,10 @@ def _check_part(info: zipfile.ZipInfo, cap: int, what: str, file: str) -> None:
         raise LimitError(
             f"the workbook part {info.filename!r} inflates to "
             f"{info.file_size / (1 << 20):.1f} MiB, more than the {limits.size(cap)}{what} "
-            "bokfor reads", file=file, hint=_CSV_INSTEAD)
+            "bokfor reads",
+            file=file,
+            hint=_CSV_INSTEAD,
+        )
 
 
 def _shared_strings_part(archive: zipfile.ZipFile, file: str) -> str | None:
@@ -104,8 +119,7 @@ def _shared_strings_part(archive: zipfile.ZipFile, file: str) -> str | None:
         return None
     try:
         # The stubs want a protocol ElementTree's Element does not meet; openpyxl passes one.
-        manifest = Manifest.from_tree(
-            fromstring(archive.read(ARC_CONTENT_TYPES)))  # type: ignore[arg-type]
+        manifest = Manifest.from_tree(fromstring(archive.read(ARC_CONTENT_TYPES)))  # type: ignore[arg-type]
         part = manifest.find(SHARED_STRINGS) if manifest is not None else None
     except Exception:  # missing, damaged or hostile XML (defusedxml refuses entities)
         return None
@@ -150,12 +164,16 @@ def _open(path: Path) -> Workbook:
             warnings.simplefilter("ignore")  # "Workbook contains no default style": harmless
             return openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises KeyError, ValueError, zipfile errors...
-        raise InputError(f"not a readable xlsx workbook ({type(exc).__name__}: {exc})",
-                         file=str(path), hint=_XLSX_HINT) from None
+        raise InputError(
+            f"not a readable xlsx workbook ({type(exc).__name__}: {exc})",
+            file=str(path),
+            hint=_XLSX_HINT,
+        ) from None
 
 
-def xlsx_rows(path: Path, sheet: str | None = None, *, max_rows: int | None = None
-              ) -> Generator[tuple[int, list[Cell]], None, None]:
+def xlsx_rows(
+    path: Path, sheet: str | None = None, *, max_rows: int | None = None
+) -> Generator[tuple[int, list[Cell]], None, None]:
     """(row number, cells) of one sheet (the first when `sheet` is None), every row,
     empty ones included (as an empty list), numbered from 1 as Excel does."""
     path = Path(path)
@@ -171,8 +189,11 @@ def xlsx_rows(path: Path, sheet: str | None = None, *, max_rows: int | None = No
     else:
         raise InputError(
             f"the workbook has no sheet {sheet!r} (it has "
-            + ", ".join(repr(n) for n in wb.sheetnames) + ")",
-            file=file, hint=_XLSX_HINT)
+            + ", ".join(repr(n) for n in wb.sheetnames)
+            + ")",
+            file=file,
+            hint=_XLSX_HINT,
+        )
     if hasattr(ws, "reset_dimensions"):
         ws.reset_dimensions()  # the declared size may be A1:A1
     try:
@@ -180,16 +201,21 @@ def xlsx_rows(path: Path, sheet: str | None = None, *, max_rows: int | None = No
             if number > max_rows:
                 raise LimitError(
                     f"the sheet has more than {limits.count(max_rows)} rows",
-                    file=file, line=number,
-                    hint="export a shorter period from the bank.")
+                    file=file,
+                    line=number,
+                    hint="export a shorter period from the bank.",
+                )
             if len(values) > limits.MAX_COLUMNS:
                 raise limits.too_many_columns(len(values), file, number, _XLSX_HINT)
             yield number, [_cell(v) for v in values]
     except InputError:
         raise
     except Exception as exc:  # damaged sheet XML
-        raise InputError(f"the workbook's sheet cannot be read ({type(exc).__name__}: "
-                         f"{exc})", file=file, hint=_XLSX_HINT) from None
+        raise InputError(
+            f"the workbook's sheet cannot be read ({type(exc).__name__}: {exc})",
+            file=file,
+            hint=_XLSX_HINT,
+        ) from None
 
 
 def _cell(value: object) -> Cell:
@@ -231,8 +257,9 @@ class _Table(HTMLParser):
                 self._row = []
                 self.rows.append((self.getpos()[0], self._row))
             if len(self._row) >= limits.MAX_COLUMNS:
-                raise limits.too_many_columns(len(self._row) + 1, self.file,
-                                              self.rows[-1][0], _XLSX_HINT)
+                raise limits.too_many_columns(
+                    len(self._row) + 1, self.file, self.rows[-1][0], _XLSX_HINT
+                )
             self._cell = []
         elif tag == "br" and self._cell is not None:
             self._cell.append(" ")
@@ -265,8 +292,9 @@ def looks_like_html(head: str) -> bool:
     return start.startswith("<") and ("<table" in head.lower() or "<html" in start)
 
 
-def html_rows(path: Path, text: str | None = None, *, max_rows: int | None = None
-              ) -> Iterator[tuple[int, list[str]]]:
+def html_rows(
+    path: Path, text: str | None = None, *, max_rows: int | None = None
+) -> Iterator[tuple[int, list[str]]]:
     """(line of the <tr>, cell texts) of every table row in the file, tables in order.
     `text` is the already decoded file, if the caller has it."""
     path = Path(path)
@@ -284,10 +312,12 @@ def html_rows(path: Path, text: str | None = None, *, max_rows: int | None = Non
     except LimitError:
         raise
     except Exception as exc:  # html.parser is lenient; this is belt and braces
-        raise InputError(f"not a readable HTML table ({exc})", file=file,
-                         hint=_XLSX_HINT) from None
+        raise InputError(f"not a readable HTML table ({exc})", file=file, hint=_XLSX_HINT) from None
     max_rows = limits.MAX_ROWS if max_rows is None else max_rows
     if len(parser.rows) > max_rows:
-        raise LimitError(f"the table has more than {limits.count(max_rows)} rows",
-                         file=file, hint="export a shorter period from the bank.")
+        raise LimitError(
+            f"the table has more than {limits.count(max_rows)} rows",
+            file=file,
+            hint="export a shorter period from the bank.",
+        )
     yield from parser.rows

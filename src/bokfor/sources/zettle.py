@@ -53,28 +53,29 @@ _RECEIPT_COLUMNS: dict[str, str] = {
     "date": r"dato|datum|date|fecha|päivämäärä|pvm",
     "time": r"tid|time|klokkeslett|hora|aika|kellonaika",
     "receipt": r"kvitteringsnummer|kvittonummer|kvittonr\.?|receipt ?(number|no\.?|#)"
-               r"|número de recibo|kuittinumero",
+    r"|número de recibo|kuittinumero",
     "total": r"total|totalt|summa|belopp|amount|importe|yhteensä",
     "fee": r"afgift|avgift|gebyr|fee|fees|comisión|tarifa|palkkio",
     "net": r"netto|net|neto",
     "method": r"betalingsmetode|betalningsmetod|betalingsmåte|betalingsmetode|payment method"
-              r"|payment type|método de pago|maksutapa",
+    r"|payment type|método de pago|maksutapa",
     "event": r"hændelsestype|händelsetyp|hendelsestype|event type|tipo de evento"
-             r"|tapahtumatyyppi",
+    r"|tapahtumatyyppi",
     "staff": r"personale|personal|staff|personell|henkilökunta|empleado",
     "description": r"beskrivelse|beskrivning|description|descripción|kuvaus",
     "sold_via": r"solgt via|såld via|sold via|vendido a través de|myyty kautta",
     "tip": r"drikkepenge|dricks|tips?|gratuity|propina|juomaraha",
     "register": r"enhed|enhet|device|kasse|kassa|register|laite|dispositivo",
 }
-_VAT_COLUMN = re.compile(r"(moms|mva|vat|tax|iva|alv|tva|mwst)\s*\(\s*(\d+(?:[.,]\d+)?)\s*%\s*\)",
-                         re.IGNORECASE)
+_VAT_COLUMN = re.compile(
+    r"(moms|mva|vat|tax|iva|alv|tva|mwst)\s*\(\s*(\d+(?:[.,]\d+)?)\s*%\s*\)", re.IGNORECASE
+)
 _REFUND = re.compile(r"retur|refus|refund|tilbage|återbet|devoluc|reembolso|hyvit", re.I)
 _ITEM = re.compile(r"^\s*(\d+)\s*(?:[x×]\s+)?(.+?)\s*$")
 
 _STATEMENT_COLUMNS: dict[str, str] = {
     "settled": r"afregningsdato|avräkningsdatum|avregningsdato|settlement date|fecha de liquidación"
-               r"|bokföringsdatum|oppgjørsdato|selvityspäivä",
+    r"|bokföringsdatum|oppgjørsdato|selvityspäivä",
     "paid": r"betalingsdato|betalningsdatum|payment date|fecha de pago|maksupäivä",
     "reference": r"reference|referens|referanse|referencia|viite",
     "type": r"type|typ|tipo|tyyppi",
@@ -84,11 +85,23 @@ _STATEMENT_COLUMNS: dict[str, str] = {
 _KINDS = (  # order matters: "Bonus fra betalingsgebyr" is a bonus, not a fee
     ("fee_bonus", re.compile(r"bonus", re.I)),
     ("refund", _REFUND),
-    ("payout", re.compile(r"udbetal|utbetal|payout|pay-out|transfer to|overførsel|maksu tilille"
-                          r"|transferencia", re.I)),
+    (
+        "payout",
+        re.compile(
+            r"udbetal|utbetal|payout|pay-out|transfer to|overførsel|maksu tilille"
+            r"|transferencia",
+            re.I,
+        ),
+    ),
     ("fee", re.compile(r"gebyr|avgift|afgift|\bfees?\b|comisión|palkkio", re.I)),
-    ("card_payment", re.compile(r"kortbetal|korttransak|card payment|card transaction"
-                                r"|pago con tarjeta|korttimaksu|betaling", re.I)),
+    (
+        "card_payment",
+        re.compile(
+            r"kortbetal|korttransak|card payment|card transaction"
+            r"|pago con tarjeta|korttimaksu|betaling",
+            re.I,
+        ),
+    ),
 )
 
 
@@ -111,10 +124,12 @@ def _table(path: Path, *, head: bool = False) -> list[tuple[int, list[Any]]]:
         raise InputError(f"cannot read the file: {exc.strerror}", file=file) from None
     if data[:4] == b"PK\x03\x04":  # xlsx: with the size and zip-bomb checks of bank files
         rows = tables.xlsx_rows(path)
-        return [(n, [c.strip() if isinstance(c, str) else c for c in cells])
-                for n, cells in (itertools.islice(rows, _HEADER_SCAN + 1) if head else rows)]
+        return [
+            (n, [c.strip() if isinstance(c, str) else c for c in cells])
+            for n, cells in (itertools.islice(rows, _HEADER_SCAN + 1) if head else rows)
+        ]
     if cut:
-        data = data[:data.rfind(b"\n") + 1]  # whole lines only: no character cut in two
+        data = data[: data.rfind(b"\n") + 1]  # whole lines only: no character cut in two
     text, _ = decode(data, file, hint=_HINT)
     lines = text.splitlines()
     sample = "\n".join(lines[:_HEADER_SCAN])
@@ -127,8 +142,9 @@ def _blank(cells: Sequence[Any]) -> bool:
     return all(c is None or c == "" for c in cells)
 
 
-def _find_header(rows: list[tuple[int, list[Any]]], patterns: dict[str, str],
-                 required: Sequence[str]) -> tuple[int, dict[str, int], list[Any]] | None:
+def _find_header(
+    rows: list[tuple[int, list[Any]]], patterns: dict[str, str], required: Sequence[str]
+) -> tuple[int, dict[str, int], list[Any]] | None:
     """The first row (within the scan window) whose cells name every required column."""
     compiled = {name: re.compile(rf"(?:{p})", re.IGNORECASE) for name, p in patterns.items()}
     for position, (_, cells) in enumerate(rows[:_HEADER_SCAN]):
@@ -153,13 +169,19 @@ def _ore(value: Any, file: str, line: int, column: str) -> int:
         return value * 100
     if isinstance(value, (float, Decimal)):  # a number cell (tables hands over Decimals)
         if not value.is_finite() if isinstance(value, Decimal) else not math.isfinite(value):
-            raise InputError(f"not an amount: {value!r}", file=file, line=line, column=column,
-                             hint=_HINT)
+            raise InputError(
+                f"not an amount: {value!r}", file=file, line=line, column=column, hint=_HINT
+            )
         exact = value if isinstance(value, Decimal) else Decimal(repr(value))
         ore = exact * 100
         if ore != ore.to_integral_value():
-            raise InputError(f"{value!r} has more than 2 decimals; öre cannot hold it exactly",
-                             file=file, line=line, column=column, hint=_HINT)
+            raise InputError(
+                f"{value!r} has more than 2 decimals; öre cannot hold it exactly",
+                file=file,
+                line=line,
+                column=column,
+                hint=_HINT,
+            )
         return int(ore)
     text = "" if value is None else str(value).strip()
     if not text:
@@ -167,16 +189,16 @@ def _ore(value: Any, file: str, line: int, column: str) -> int:
     try:
         return parse_amount(text)
     except AmountError as exc:
-        raise InputError(f"not an amount: {exc}", file=file, line=line, column=column,
-                         hint=_HINT) from None
+        raise InputError(
+            f"not an amount: {exc}", file=file, line=line, column=column, hint=_HINT
+        ) from None
 
 
 _DATE_FORMATS = ("%Y-%m-%d", "%d.%m.%Y", "%d/%m/%Y", "%d-%m-%Y", "%Y/%m/%d", "%d.%m.%y")
 _TIME_FORMATS = ("%H:%M:%S", "%H:%M", "%H.%M.%S", "%H.%M", "%H:%M:%S.%f")
 
 
-def _moment(date_cell: Any, time_cell: Any, file: str, line: int, column: str
-            ) -> dt.datetime:
+def _moment(date_cell: Any, time_cell: Any, file: str, line: int, column: str) -> dt.datetime:
     """A receipt's local time from a date cell and an optional time cell."""
     if isinstance(date_cell, dt.datetime):
         day, clock = date_cell.date(), date_cell.time()
@@ -210,8 +232,13 @@ def _parse_date_text(text: str, file: str, line: int, column: str) -> tuple[dt.d
         except ValueError:
             continue
     else:
-        raise InputError(f"not a date: {text!r}", file=file, line=line, column=column,
-                         hint="write dates as YYYY-MM-DD or DD.MM.YYYY; " + _HINT)
+        raise InputError(
+            f"not a date: {text!r}",
+            file=file,
+            line=line,
+            column=column,
+            hint="write dates as YYYY-MM-DD or DD.MM.YYYY; " + _HINT,
+        )
     clock = dt.time(0)
     if time_part.strip():
         clock = _moment(day, time_part.strip(), file, line, column).time()
@@ -245,12 +272,12 @@ def head_over_limit(path: Path) -> LimitError | None:
 def detect_receipts(path: Path) -> bool:
     """True when the file has a receipts-report header (date, total, payment method, VAT)."""
     try:
-        found = _find_header(_table(Path(path), head=True), _RECEIPT_COLUMNS,
-                             _RECEIPT_REQUIRED)
+        found = _find_header(_table(Path(path), head=True), _RECEIPT_COLUMNS, _RECEIPT_REQUIRED)
     except InputError:
         return False
-    return found is not None and any(isinstance(c, str) and _VAT_COLUMN.fullmatch(c)
-                                     for c in found[2])
+    return found is not None and any(
+        isinstance(c, str) and _VAT_COLUMN.fullmatch(c) for c in found[2]
+    )
 
 
 @dataclass
@@ -274,8 +301,9 @@ class _Day:
     period_to: dt.datetime | None = None
 
 
-def read_receipts(path: Path | str, *, register: str | None = None,
-                  day_starts_at: dt.time = dt.time(0)) -> list[DayClose]:
+def read_receipts(
+    path: Path | str, *, register: str | None = None, day_starts_at: dt.time = dt.time(0)
+) -> list[DayClose]:
     """One DayClose per register and business day, in date order.
 
     `register` names the register when the file has no device column (default 'zettle');
@@ -286,54 +314,81 @@ def read_receipts(path: Path | str, *, register: str | None = None,
     rows = _table(path)
     found = _find_header(rows, _RECEIPT_COLUMNS, _RECEIPT_REQUIRED)
     if found is None:
-        raise InputError("no Zettle receipts header (date, total and payment method columns) "
-                         f"in the first {_HEADER_SCAN} rows", file=file,
-                         hint="give bokfor the receipts report (Kvitton → Exportera); " + _HINT)
+        raise InputError(
+            "no Zettle receipts header (date, total and payment method columns) "
+            f"in the first {_HEADER_SCAN} rows",
+            file=file,
+            hint="give bokfor the receipts report (Kvitton → Exportera); " + _HINT,
+        )
     position, index, header = found
-    vat_columns = [(i, norm_rate(m.group(2)), str(header[i])) for i, cell in enumerate(header)
-                   if isinstance(cell, str) and (m := _VAT_COLUMN.fullmatch(cell))]
+    vat_columns = [
+        (i, norm_rate(m.group(2)), str(header[i]))
+        for i, cell in enumerate(header)
+        if isinstance(cell, str) and (m := _VAT_COLUMN.fullmatch(cell))
+    ]
     if not vat_columns:
-        raise InputError("the receipts report has no VAT column such as 'Moms (25%)'",
-                         file=file, line=rows[position][0], hint=_HINT)
+        raise InputError(
+            "the receipts report has no VAT column such as 'Moms (25%)'",
+            file=file,
+            line=rows[position][0],
+            hint=_HINT,
+        )
     names = {name: str(header[i]) for name, i in index.items()}
     days: dict[tuple[str, dt.date], _Day] = {}
     ended_at: int | None = None
-    for line, cells in rows[position + 1:]:
+    for line, cells in rows[position + 1 :]:
         cells = list(cells) + [None] * (len(header) - len(cells))
         date_cell = cells[index["date"]]
         if ended_at is not None:
             if _is_date_like(date_cell):
-                raise InputError(f"a receipt row after the end of the table (line {ended_at})",
-                                 file=file, line=line, hint="remove the blank or footer row "
-                                 "in the middle of the data; " + _HINT)
+                raise InputError(
+                    f"a receipt row after the end of the table (line {ended_at})",
+                    file=file,
+                    line=line,
+                    hint="remove the blank or footer row in the middle of the data; " + _HINT,
+                )
             continue
         if date_cell is None or date_cell == "":
             ended_at = line  # blank rows, then the footer note
             continue
-        when = _moment(date_cell, cells[index["time"]] if "time" in index else None, file, line,
-                       names["date"])
-        business_day = (when - dt.timedelta(hours=day_starts_at.hour,
-                                            minutes=day_starts_at.minute)).date()
+        when = _moment(
+            date_cell, cells[index["time"]] if "time" in index else None, file, line, names["date"]
+        )
+        business_day = (
+            when - dt.timedelta(hours=day_starts_at.hour, minutes=day_starts_at.minute)
+        ).date()
         reg = register or "zettle"
         if "register" in index and cells[index["register"]] not in (None, ""):
             reg = str(cells[index["register"]]).strip()
         day = days.setdefault((reg, business_day), _Day(first_line=line))
         _add_receipt(day, cells, index, names, vat_columns, when, file, line)
-    return [_day_close(reg, business_day, day, file, vat_columns)
-            for (reg, business_day), day in sorted(days.items(), key=lambda kv: (kv[0][1],
-                                                                                  kv[0][0]))]
+    return [
+        _day_close(reg, business_day, day, file, vat_columns)
+        for (reg, business_day), day in sorted(days.items(), key=lambda kv: (kv[0][1], kv[0][0]))
+    ]
 
 
-def _add_receipt(day: _Day, cells: list[Any], index: dict[str, int], names: dict[str, str],
-                 vat_columns: list[tuple[int, str, str]], when: dt.datetime, file: str,
-                 line: int) -> None:
+def _add_receipt(
+    day: _Day,
+    cells: list[Any],
+    index: dict[str, int],
+    names: dict[str, str],
+    vat_columns: list[tuple[int, str, str]],
+    when: dt.datetime,
+    file: str,
+    line: int,
+) -> None:
     total = _ore(cells[index["total"]], file, line, names["total"])
-    tip = _ore(cells[index["tip"]], file, line, names["tip"]) if (
-        "tip" in index and cells[index["tip"]] not in (None, "")) else 0
+    tip = (
+        _ore(cells[index["tip"]], file, line, names["tip"])
+        if ("tip" in index and cells[index["tip"]] not in (None, ""))
+        else 0
+    )
     method = cells[index["method"]]
     if method in (None, ""):
-        raise InputError("no payment method", file=file, line=line, column=names["method"],
-                         hint=_HINT)
+        raise InputError(
+            "no payment method", file=file, line=line, column=names["method"], hint=_HINT
+        )
     method = str(method).strip()
     vats: dict[str, int] = {}  # rate -> öre
     for i, rate, column in vat_columns:
@@ -404,19 +459,26 @@ def _split_mixed(gross: int, vats: dict[str, int]) -> dict[str, int]:
     return estimate
 
 
-def _day_close(register: str, day: dt.date, acc: _Day, file: str,
-               vat_columns: list[tuple[int, str, str]]) -> DayClose:
+def _day_close(
+    register: str, day: dt.date, acc: _Day, file: str, vat_columns: list[tuple[int, str, str]]
+) -> DayClose:
     order = [rate for _, rate, _ in vat_columns] + ["0"]
-    rates = {rate: RateTotal(acc.gross[rate] - acc.vat[rate], acc.vat[rate], acc.gross[rate])
-             for rate in dict.fromkeys(order) if rate in acc.gross}
-    tolerance = {rate: (acc.lines_per_rate[rate] + 1) // 2 + 2 * acc.mixed.get(rate, 0)
-                 for rate in rates}
+    rates = {
+        rate: RateTotal(acc.gross[rate] - acc.vat[rate], acc.vat[rate], acc.gross[rate])
+        for rate in dict.fromkeys(order)
+        if rate in acc.gross
+    }
+    tolerance = {
+        rate: (acc.lines_per_rate[rate] + 1) // 2 + 2 * acc.mixed.get(rate, 0) for rate in rates
+    }
     notes = []
     mixed = max(acc.mixed.values(), default=0)
     if mixed:
-        notes.append(f"{register} {day.isoformat()}: {mixed} receipt(s) with VAT at several "
-                     "rates; their sales per rate are derived from their VAT (exact to a few "
-                     "öre): compare with Zettle's VAT report")
+        notes.append(
+            f"{register} {day.isoformat()}: {mixed} receipt(s) with VAT at several "
+            "rates; their sales per rate are derived from their VAT (exact to a few "
+            "öre): compare with Zettle's VAT report"
+        )
     stats: dict[str, dict[str, str]] = {
         "Zettle / receipts": {"count": str(acc.receipts)},
         "Zettle / fees": {"gross": str(acc.fees)},
@@ -425,11 +487,23 @@ def _day_close(register: str, day: dt.date, acc: _Day, file: str,
     for name, qty in acc.items.items():
         stats[f"items / {name}"] = {"count": str(qty)}
     return DayClose(
-        system=SYSTEM, register=register, z_number=None, business_day=day,
-        origin=Origin(file, acc.first_line), sales_by_rate=rates, payments=acc.payments,
-        tips=acc.tips, receipts=acc.receipts, payment_counts=dict(acc.counts),
-        statistics=stats, vat_tolerance=tolerance, period_from=acc.period_from,
-        period_to=acc.period_to, lines={"payments": acc.first_line}, notes=tuple(notes))
+        system=SYSTEM,
+        register=register,
+        z_number=None,
+        business_day=day,
+        origin=Origin(file, acc.first_line),
+        sales_by_rate=rates,
+        payments=acc.payments,
+        tips=acc.tips,
+        receipts=acc.receipts,
+        payment_counts=dict(acc.counts),
+        statistics=stats,
+        vat_tolerance=tolerance,
+        period_from=acc.period_from,
+        period_to=acc.period_to,
+        lines={"payments": acc.first_line},
+        notes=tuple(notes),
+    )
 
 
 # -- account statement ------------------------------------------------------------------------
@@ -473,8 +547,7 @@ _STATEMENT_REQUIRED = ("settled", "type", "amount")
 
 def detect_statement(path: Path) -> bool:
     try:
-        found = _find_header(_table(Path(path), head=True), _STATEMENT_COLUMNS,
-                             _STATEMENT_REQUIRED)
+        found = _find_header(_table(Path(path), head=True), _STATEMENT_COLUMNS, _STATEMENT_REQUIRED)
     except InputError:
         return False
     return found is not None and "balance" in found[1] and "reference" in found[1]
@@ -488,22 +561,27 @@ def read_statement(path: Path | str) -> tuple[list[StatementRow], list[Notice]]:
     rows = _table(path)
     found = _find_header(rows, _STATEMENT_COLUMNS, _STATEMENT_REQUIRED)
     if found is None or "reference" not in found[1]:
-        raise InputError("no Zettle account statement header (settlement date, reference, "
-                         "type, amount, balance)", file=file, hint=_HINT)
+        raise InputError(
+            "no Zettle account statement header (settlement date, reference, "
+            "type, amount, balance)",
+            file=file,
+            hint=_HINT,
+        )
     position, index, header = found
     names = {name: str(header[i]) for name, i in index.items()}
     keys = OccurrenceKeys("zettle-statement")
     out: list[StatementRow] = []
     notices: list[Notice] = []
     unknown: dict[str, int] = {}
-    for line, cells in rows[position + 1:]:
+    for line, cells in rows[position + 1 :]:
         if _blank(cells):
             continue
         cells = list(cells) + [None] * (len(header) - len(cells))
         settled = _moment(cells[index["settled"]], None, file, line, names["settled"])
         paid_cell = cells[index["paid"]] if "paid" in index else None
-        paid = None if paid_cell in (None, "") else _moment(paid_cell, None, file, line,
-                                                             names["paid"])
+        paid = (
+            None if paid_cell in (None, "") else _moment(paid_cell, None, file, line, names["paid"])
+        )
         ref = cells[index["reference"]]
         reference = None if ref in (None, "") else str(ref).strip()
         type_ = str(cells[index["type"]] or "").strip()
@@ -513,12 +591,27 @@ def read_statement(path: Path | str) -> tuple[list[StatementRow], list[Notice]]:
         amount = _ore(cells[index["amount"]], file, line, names["amount"])
         bal = cells[index["balance"]] if "balance" in index else None
         balance = None if bal in (None, "") else _ore(bal, file, line, names["balance"])
-        out.append(StatementRow(keys.key(settled.isoformat(), reference, type_, amount),
-                                settled, paid, reference, type_, kind, amount, balance,
-                                Origin(file, line)))
+        out.append(
+            StatementRow(
+                keys.key(settled.isoformat(), reference, type_, amount),
+                settled,
+                paid,
+                reference,
+                type_,
+                kind,
+                amount,
+                balance,
+                Origin(file, line),
+            )
+        )
     for type_, line in unknown.items():
-        notices.append(Notice(f"statement row type {type_!r} is not one bokfor knows; it is "
-                              "kept as 'other'", file, line))
+        notices.append(
+            Notice(
+                f"statement row type {type_!r} is not one bokfor knows; it is kept as 'other'",
+                file,
+                line,
+            )
+        )
     notices += _balance_breaks(out)
     return out, notices
 
@@ -530,10 +623,14 @@ def _balance_breaks(rows: list[StatementRow]) -> list[Notice]:
         if newer.balance is None or older.balance is None:
             continue
         if newer.balance - newer.amount != older.balance:
-            notices.append(Notice(
-                f"running balance breaks: {sek_text(older.balance)} + {sek_text(newer.amount)} ≠ "
-                f"{sek_text(newer.balance)} (a row is missing or was changed)",
-                newer.origin.file, newer.origin.line))
+            notices.append(
+                Notice(
+                    f"running balance breaks: {sek_text(older.balance)} + {sek_text(newer.amount)} ≠ "
+                    f"{sek_text(newer.balance)} (a row is missing or was changed)",
+                    newer.origin.file,
+                    newer.origin.line,
+                )
+            )
     return notices
 
 
@@ -552,9 +649,18 @@ def payouts(rows: Iterable[StatementRow]) -> list[Payout]:
         sums: dict[str, int] = defaultdict(int)
         for r in group:
             sums[r.kind] += r.amount
-        out.append(Payout(date=row.settled.date(), amount=-row.amount, opening=opening,
-                          card_payments=sums["card_payment"], fees=sums["fee"],
-                          fee_bonuses=sums["fee_bonus"], refunds=sums["refund"],
-                          other=sums["other"], rows=tuple(group + [row])))
+        out.append(
+            Payout(
+                date=row.settled.date(),
+                amount=-row.amount,
+                opening=opening,
+                card_payments=sums["card_payment"],
+                fees=sums["fee"],
+                fee_bonuses=sums["fee_bonus"],
+                refunds=sums["refund"],
+                other=sums["other"],
+                rows=tuple(group + [row]),
+            )
+        )
         group = []
     return out

@@ -35,19 +35,70 @@ from bokfor import yamlload
 PROFILE_DIR = Path(__file__).with_name("zreport_profiles")
 _DETECT_LINES = 40
 
-HEADER_FIELDS = ("report_type", "register", "z_number", "cost_centre", "org_nr", "created_at",
-                 "period_from", "period_to", "business_day", "currency")
-SECTION_KINDS = ("rates", "groups", "sales_total", "payments", "tips", "rounding",
-                 "gift_cards_sold", "gift_cards_redeemed", "cash", "statistics", "ignore")
-CASH_FIELDS = ("float_in", "float_out", "deposits", "withdrawals", "expected_cash",
-               "counted_cash", "cash_difference", "cash_to_bank")
+HEADER_FIELDS = (
+    "report_type",
+    "register",
+    "z_number",
+    "cost_centre",
+    "org_nr",
+    "created_at",
+    "period_from",
+    "period_to",
+    "business_day",
+    "currency",
+)
+SECTION_KINDS = (
+    "rates",
+    "groups",
+    "sales_total",
+    "payments",
+    "tips",
+    "rounding",
+    "gift_cards_sold",
+    "gift_cards_redeemed",
+    "cash",
+    "statistics",
+    "ignore",
+)
+CASH_FIELDS = (
+    "float_in",
+    "float_out",
+    "deposits",
+    "withdrawals",
+    "expected_cash",
+    "counted_cash",
+    "cash_difference",
+    "cash_to_bank",
+)
 STAT_FIELDS = ("receipts", "open_sales")
 COLUMN_NAMES = ("rate", "count", "net", "vat", "gross")
-_PROFILE_KEYS = {"name", "title", "system", "delimiter", "decimal_mark", "encoding", "detect",
-                 "header", "report_types", "day_starts_at", "vat_tolerance", "cash_method",
-                 "table", "sections", "datetime_formats"}
-_DEFAULT_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d", "%d.%m.%Y %H:%M:%S",
-                    "%d.%m.%Y %H:%M", "%d.%m.%Y", "%Y%m%d %H%M%S", "%Y%m%d")
+_PROFILE_KEYS = {
+    "name",
+    "title",
+    "system",
+    "delimiter",
+    "decimal_mark",
+    "encoding",
+    "detect",
+    "header",
+    "report_types",
+    "day_starts_at",
+    "vat_tolerance",
+    "cash_method",
+    "table",
+    "sections",
+    "datetime_formats",
+}
+_DEFAULT_FORMATS = (
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%d",
+    "%d.%m.%Y %H:%M:%S",
+    "%d.%m.%Y %H:%M",
+    "%d.%m.%Y",
+    "%Y%m%d %H%M%S",
+    "%Y%m%d",
+)
 
 
 @dataclass(frozen=True)
@@ -110,16 +161,24 @@ def load_profile(profile: "Profile | str | Path") -> Profile:
         path = PROFILE_DIR / f"{profile}.yaml"
         if not path.is_file():
             names = ", ".join(p.stem for p in shipped_profiles())
-            raise MappingError(f"no Z-report profile named {str(profile)!r}",
-                               hint=f"use one of: {names}, or the path of your own profile.")
+            raise MappingError(
+                f"no Z-report profile named {str(profile)!r}",
+                hint=f"use one of: {names}, or the path of your own profile.",
+            )
     data, positions = yamlload.load(path)
     return _parse_profile(data, positions, str(path))
 
 
-def _perr(message: str, file: str, positions: dict, path: tuple, hint: str | None = None
-          ) -> MappingError:
-    return MappingError(message, file=file, line=yamlload.line_of(positions, path),
-                        key=yamlload.dotted(path), hint=hint)
+def _perr(
+    message: str, file: str, positions: dict, path: tuple, hint: str | None = None
+) -> MappingError:
+    return MappingError(
+        message,
+        file=file,
+        line=yamlload.line_of(positions, path),
+        key=yamlload.dotted(path),
+        hint=hint,
+    )
 
 
 def _parse_profile(data: Any, positions: dict, file: str) -> Profile:
@@ -127,32 +186,56 @@ def _parse_profile(data: Any, positions: dict, file: str) -> Profile:
         raise _perr("a Z-report profile must be a mapping of keys", file, positions, ())
     unknown = sorted(set(data) - _PROFILE_KEYS)
     if unknown:
-        raise _perr(f"unknown profile key {unknown[0]!r}", file, positions, (unknown[0],),
-                    hint="known keys: " + ", ".join(sorted(_PROFILE_KEYS)) + ".")
+        raise _perr(
+            f"unknown profile key {unknown[0]!r}",
+            file,
+            positions,
+            (unknown[0],),
+            hint="known keys: " + ", ".join(sorted(_PROFILE_KEYS)) + ".",
+        )
     for key in ("name", "table", "sections"):
         if not data.get(key):
             raise _perr(f"the profile needs {key!r}", file, positions, ())
     header = data.get("header") or {}
     bad = [k for k in header if k not in HEADER_FIELDS]
     if bad:
-        raise _perr(f"unknown header field {bad[0]!r}", file, positions, ("header", bad[0]),
-                    hint="header fields: " + ", ".join(HEADER_FIELDS) + ".")
+        raise _perr(
+            f"unknown header field {bad[0]!r}",
+            file,
+            positions,
+            ("header", bad[0]),
+            hint="header fields: " + ", ".join(HEADER_FIELDS) + ".",
+        )
     table = data["table"]
     layout = table.get("layout", "column")
     if layout not in ("column", "heading"):
-        raise _perr("table.layout must be 'column' or 'heading'", file, positions,
-                    ("table", "layout"))
+        raise _perr(
+            "table.layout must be 'column' or 'heading'", file, positions, ("table", "layout")
+        )
     if layout == "column" and not table.get("section"):
-        raise _perr("a column layout needs table.section (the column naming the section)",
-                    file, positions, ("table",))
+        raise _perr(
+            "a column layout needs table.section (the column naming the section)",
+            file,
+            positions,
+            ("table",),
+        )
     columns = dict(table.get("columns") or {})
     bad = [k for k in columns if k not in COLUMN_NAMES]
     if bad:
-        raise _perr(f"unknown column role {bad[0]!r}", file, positions,
-                    ("table", "columns", bad[0]), hint="roles: " + ", ".join(COLUMN_NAMES) + ".")
+        raise _perr(
+            f"unknown column role {bad[0]!r}",
+            file,
+            positions,
+            ("table", "columns", bad[0]),
+            hint="roles: " + ", ".join(COLUMN_NAMES) + ".",
+        )
     if "gross" not in columns:
-        raise _perr("table.columns needs 'gross' (the amount incl. VAT)", file, positions,
-                    ("table", "columns"))
+        raise _perr(
+            "table.columns needs 'gross' (the amount incl. VAT)",
+            file,
+            positions,
+            ("table", "columns"),
+        )
     sections: dict[str, SectionSpec] = {}
     for heading, spec in data["sections"].items():
         sections[heading.strip().casefold()] = _section(heading, spec, columns, file, positions)
@@ -164,23 +247,36 @@ def _parse_profile(data: Any, positions: dict, file: str) -> Profile:
     try:
         day_start = dt.time.fromisoformat(start)
     except ValueError:
-        raise _perr(f"day_starts_at {start!r} is not a time such as 04:00", file, positions,
-                    ("day_starts_at",)) from None
+        raise _perr(
+            f"day_starts_at {start!r} is not a time such as 04:00",
+            file,
+            positions,
+            ("day_starts_at",),
+        ) from None
     formats = data.get("datetime_formats")
     return Profile(
-        name=str(data["name"]), title=str(data.get("title") or data["name"]),
-        system=str(data.get("system") or data["name"]), file=file,
-        delimiter=str(data.get("delimiter") or ";"), decimal_mark=mark,
+        name=str(data["name"]),
+        title=str(data.get("title") or data["name"]),
+        system=str(data.get("system") or data["name"]),
+        file=file,
+        delimiter=str(data.get("delimiter") or ";"),
+        decimal_mark=mark,
         encoding=str(data.get("encoding") or "auto"),
         detect=tuple(str(s) for s in data.get("detect") or ()),
         header={k: str(v) for k, v in header.items() if v},
         z_types=tuple(s.casefold() for s in types.get("z") or ()),
         x_types=tuple(s.casefold() for s in types.get("x") or ()),
-        day_starts_at=day_start, vat_tolerance=int(data.get("vat_tolerance") or 0),
-        cash_method=data.get("cash_method"), layout=layout,
-        table_header=table.get("header"), section_column=table.get("section"),
-        label_column=str(table.get("label") or "1"), columns=columns, sections=sections,
-        datetime_formats=tuple(formats) if formats else _DEFAULT_FORMATS)
+        day_starts_at=day_start,
+        vat_tolerance=int(data.get("vat_tolerance") or 0),
+        cash_method=data.get("cash_method"),
+        layout=layout,
+        table_header=table.get("header"),
+        section_column=table.get("section"),
+        label_column=str(table.get("label") or "1"),
+        columns=columns,
+        sections=sections,
+        datetime_formats=tuple(formats) if formats else _DEFAULT_FORMATS,
+    )
 
 
 def _section(heading: str, spec: Any, columns: dict, file: str, positions: dict) -> SectionSpec:
@@ -188,26 +284,48 @@ def _section(heading: str, spec: Any, columns: dict, file: str, positions: dict)
     if isinstance(spec, str):
         spec = {"kind": spec}
     if not isinstance(spec, dict) or spec.get("kind") not in SECTION_KINDS:
-        raise _perr(f"section {heading!r} needs a kind", file, positions, path,
-                    hint="kinds: " + ", ".join(SECTION_KINDS) + ".")
+        raise _perr(
+            f"section {heading!r} needs a kind",
+            file,
+            positions,
+            path,
+            hint="kinds: " + ", ".join(SECTION_KINDS) + ".",
+        )
     amount = spec.get("amount", "gross")
     if amount not in columns:
-        raise _perr(f"section {heading!r}: amount column {amount!r} is not in table.columns",
-                    file, positions, (*path, "amount"))
+        raise _perr(
+            f"section {heading!r}: amount column {amount!r} is not in table.columns",
+            file,
+            positions,
+            (*path, "amount"),
+        )
     rows: dict[str, tuple[str, str]] = {}
     allowed = CASH_FIELDS if spec["kind"] == "cash" else STAT_FIELDS
     for label, target in (spec.get("rows") or {}).items():
-        name, column = (target, amount) if isinstance(target, str) else (
-            target.get("field"), target.get("column", amount))
+        name, column = (
+            (target, amount)
+            if isinstance(target, str)
+            else (target.get("field"), target.get("column", amount))
+        )
         if name not in allowed:
-            raise _perr(f"section {heading!r}: row {label!r} has unknown field {name!r}", file,
-                        positions, (*path, "rows", label), hint="fields: " + ", ".join(allowed))
+            raise _perr(
+                f"section {heading!r}: row {label!r} has unknown field {name!r}",
+                file,
+                positions,
+                (*path, "rows", label),
+                hint="fields: " + ", ".join(allowed),
+            )
         if column not in columns:
-            raise _perr(f"section {heading!r}: column {column!r} is not in table.columns", file,
-                        positions, (*path, "rows", label))
+            raise _perr(
+                f"section {heading!r}: column {column!r} is not in table.columns",
+                file,
+                positions,
+                (*path, "rows", label),
+            )
         rows[label.strip().casefold()] = (name, column)
-    return SectionSpec(heading=heading, kind=spec["kind"], amount=amount,
-                       total=spec.get("total"), rows=rows)
+    return SectionSpec(
+        heading=heading, kind=spec["kind"], amount=amount, total=spec.get("total"), rows=rows
+    )
 
 
 # -- detection --------------------------------------------------------------------------------
@@ -268,8 +386,9 @@ def read_dayclose(path: Path | str, profile: Profile | str | Path) -> DayClose:
         try:
             text = data.decode(prof.encoding).removeprefix("\ufeff")
         except (UnicodeDecodeError, LookupError):
-            raise InputError(f"not {prof.encoding} text, as profile {prof.name} says",
-                             file=file, hint=_HINT) from None
+            raise InputError(
+                f"not {prof.encoding} text, as profile {prof.name} says", file=file, hint=_HINT
+            ) from None
     rows = list(Table(text.splitlines(), prof.delimiter, file, hint=_HINT))
     state = _State()
     _walk(rows, prof, state, file)
@@ -335,71 +454,121 @@ def _header_pair(cells: list[str]) -> tuple[str, str]:
 def _unknown_section(heading: str, prof: Profile, file: str, line: int) -> InputError:
     known = ", ".join(s.heading for s in prof.sections.values())
     return InputError(
-        f"section {heading!r} is not in Z-report profile {prof.name!r}", file=file, line=line,
+        f"section {heading!r} is not in Z-report profile {prof.name!r}",
+        file=file,
+        line=line,
         column=prof.section_column,
         hint=f"the profile knows: {known}. Add the section to the profile ({prof.file}), as "
-        "'ignore' if it holds nothing to book.")
+        "'ignore' if it holds nothing to book.",
+    )
 
 
-def _position(name: str, index: dict[str, int] | None, prof: Profile, file: str, line: int
-              ) -> int:
+def _position(name: str, index: dict[str, int] | None, prof: Profile, file: str, line: int) -> int:
     if name.isdigit():
         return int(name) - 1
     if index is None or name.casefold() not in index:
-        raise InputError(f"the table has no column {name!r}", file=file, line=line,
-                         column=name, hint=f"fix table.columns in profile {prof.file}.")
+        raise InputError(
+            f"the table has no column {name!r}",
+            file=file,
+            line=line,
+            column=name,
+            hint=f"fix table.columns in profile {prof.file}.",
+        )
     return index[name.casefold()]
 
 
-def _cell(cells: list[str], name: str | None, index: dict[str, int] | None, prof: Profile,
-          file: str, line: int) -> str:
+def _cell(
+    cells: list[str],
+    name: str | None,
+    index: dict[str, int] | None,
+    prof: Profile,
+    file: str,
+    line: int,
+) -> str:
     position = _position(name or "1", index, prof, file, line)
     return cells[position] if position < len(cells) else ""
 
 
-def _value(role: str, cells: list[str], index: dict[str, int] | None, prof: Profile, file: str,
-           line: int) -> str:
-    return _cell(cells, prof.columns.get(role), index, prof, file, line) if role in prof.columns \
+def _value(
+    role: str, cells: list[str], index: dict[str, int] | None, prof: Profile, file: str, line: int
+) -> str:
+    return (
+        _cell(cells, prof.columns.get(role), index, prof, file, line)
+        if role in prof.columns
         else ""
+    )
 
 
 @overload
-def _amount(role: str, cells: list[str], index: dict[str, int] | None, prof: Profile, file: str,
-            line: int, required: Literal[True] = True) -> int: ...
+def _amount(
+    role: str,
+    cells: list[str],
+    index: dict[str, int] | None,
+    prof: Profile,
+    file: str,
+    line: int,
+    required: Literal[True] = True,
+) -> int: ...
 @overload
-def _amount(role: str, cells: list[str], index: dict[str, int] | None, prof: Profile, file: str,
-            line: int, required: bool) -> int | None: ...
-def _amount(role: str, cells: list[str], index: dict[str, int] | None, prof: Profile, file: str,
-            line: int, required: bool = True) -> int | None:
+def _amount(
+    role: str,
+    cells: list[str],
+    index: dict[str, int] | None,
+    prof: Profile,
+    file: str,
+    line: int,
+    required: bool,
+) -> int | None: ...
+def _amount(
+    role: str,
+    cells: list[str],
+    index: dict[str, int] | None,
+    prof: Profile,
+    file: str,
+    line: int,
+    required: bool = True,
+) -> int | None:
     text = _value(role, cells, index, prof, file, line)
     column = prof.columns.get(role, role)
     if not text:
         if required:
-            raise InputError(f"no amount in column {column!r}", file=file, line=line,
-                             column=column, hint=_HINT)
+            raise InputError(
+                f"no amount in column {column!r}", file=file, line=line, column=column, hint=_HINT
+            )
         return None
     try:
         return parse_amount(text, prof.decimal_mark)
     except AmountError as exc:
         mark = prof.decimal_mark or "either"
-        raise InputError(f"not an amount: {exc}", file=file, line=line, column=column,
-                         hint=f"profile {prof.name} reads amounts with decimal mark "
-                         f"{mark!r}; {_HINT}") from None
+        raise InputError(
+            f"not an amount: {exc}",
+            file=file,
+            line=line,
+            column=column,
+            hint=f"profile {prof.name} reads amounts with decimal mark {mark!r}; {_HINT}",
+        ) from None
 
 
-def _count(cells: list[str], index: dict[str, int] | None, prof: Profile, file: str,
-           line: int) -> int | None:
+def _count(
+    cells: list[str], index: dict[str, int] | None, prof: Profile, file: str, line: int
+) -> int | None:
     text = _value("count", cells, index, prof, file, line)
     if not text:
         return None
     if not re.fullmatch(r"-?\d+", text):
-        raise InputError(f"not a count: {text!r}", file=file, line=line,
-                         column=prof.columns.get("count"), hint=_HINT)
+        raise InputError(
+            f"not a count: {text!r}",
+            file=file,
+            line=line,
+            column=prof.columns.get("count"),
+            hint=_HINT,
+        )
     return int(text)
 
 
-def _rate(cells: list[str], index: dict[str, int] | None, prof: Profile, file: str, line: int,
-          label: str) -> str | None:
+def _rate(
+    cells: list[str], index: dict[str, int] | None, prof: Profile, file: str, line: int, label: str
+) -> str | None:
     text = _value("rate", cells, index, prof, file, line)
     if not text:
         found = re.search(r"(\d+(?:[.,]\d+)?)\s*%", label)
@@ -409,12 +578,24 @@ def _rate(cells: list[str], index: dict[str, int] | None, prof: Profile, file: s
     try:
         return norm_rate(text)
     except ValueError:
-        raise InputError(f"not a VAT rate: {text!r}", file=file, line=line,
-                         column=prof.columns.get("rate"), hint=_HINT) from None
+        raise InputError(
+            f"not a VAT rate: {text!r}",
+            file=file,
+            line=line,
+            column=prof.columns.get("rate"),
+            hint=_HINT,
+        ) from None
 
 
-def _row(spec: SectionSpec, cells: list[str], index: dict[str, int] | None, prof: Profile,
-         state: _State, file: str, line: int) -> None:
+def _row(
+    spec: SectionSpec,
+    cells: list[str],
+    index: dict[str, int] | None,
+    prof: Profile,
+    state: _State,
+    file: str,
+    line: int,
+) -> None:
     label = _cell(cells, prof.label_column, index, prof, file, line)
     kind = spec.kind
     if kind == "ignore":
@@ -423,31 +604,47 @@ def _row(spec: SectionSpec, cells: list[str], index: dict[str, int] | None, prof
         target = spec.rows.get(label.casefold())
         if target is not None:
             name, column = target
-            value = (_count(cells, index, prof, file, line) if column == "count"
-                     else _amount(column, cells, index, prof, file, line, required=False))
+            value = (
+                _count(cells, index, prof, file, line)
+                if column == "count"
+                else _amount(column, cells, index, prof, file, line, required=False)
+            )
             state.sums[name] = value or 0
             state.lines[name] = line
         names = prof.columns
         state.stats[f"{spec.heading} / {label}"] = {
-            role: _value(role, cells, index, prof, file, line) for role in names
-            if _value(role, cells, index, prof, file, line)}
+            role: _value(role, cells, index, prof, file, line)
+            for role in names
+            if _value(role, cells, index, prof, file, line)
+        }
         return
     if spec.total and label.casefold() == spec.total.casefold():
-        state.totals.append((kind, label, _amount(spec.amount, cells, index, prof, file, line),
-                             line))
+        state.totals.append(
+            (kind, label, _amount(spec.amount, cells, index, prof, file, line), line)
+        )
         return
     if kind == "sales_total":
-        state.totals.append(("rates", label, _amount(spec.amount, cells, index, prof, file, line),
-                             line))
+        state.totals.append(
+            ("rates", label, _amount(spec.amount, cells, index, prof, file, line), line)
+        )
         return
     if kind == "rates":
         rate = _rate(cells, index, prof, file, line, label)
         if rate is None:
-            raise InputError(f"VAT row {label!r} has no VAT rate", file=file, line=line,
-                             column=prof.columns.get("rate"), hint=_HINT)
+            raise InputError(
+                f"VAT row {label!r} has no VAT rate",
+                file=file,
+                line=line,
+                column=prof.columns.get("rate"),
+                hint=_HINT,
+            )
         if rate in state.rates:
-            raise InputError(f"VAT {rate} % appears twice (first on line "
-                             f"{state.lines[f'rate:{rate}']})", file=file, line=line, hint=_HINT)
+            raise InputError(
+                f"VAT {rate} % appears twice (first on line {state.lines[f'rate:{rate}']})",
+                file=file,
+                line=line,
+                hint=_HINT,
+            )
         gross = _amount("gross", cells, index, prof, file, line)
         vat = _amount("vat", cells, index, prof, file, line)
         net = _amount("net", cells, index, prof, file, line, required=False)
@@ -456,19 +653,22 @@ def _row(spec: SectionSpec, cells: list[str], index: dict[str, int] | None, prof
         state.lines.setdefault("rates", line)
     elif kind == "groups":
         if label in state.groups:
-            raise InputError(f"product group {label!r} appears twice", file=file, line=line,
-                             hint=_HINT)
+            raise InputError(
+                f"product group {label!r} appears twice", file=file, line=line, hint=_HINT
+            )
         state.groups[label] = GroupTotal(
             gross=_amount("gross", cells, index, prof, file, line),
             rate=_rate(cells, index, prof, file, line, ""),
             net=_amount("net", cells, index, prof, file, line, required=False),
-            vat=_amount("vat", cells, index, prof, file, line, required=False))
+            vat=_amount("vat", cells, index, prof, file, line, required=False),
+        )
         state.lines[f"group:{label}"] = line
         state.lines.setdefault("groups", line)
     elif kind == "payments":
         if label in state.payments:
-            raise InputError(f"payment method {label!r} appears twice", file=file, line=line,
-                             hint=_HINT)
+            raise InputError(
+                f"payment method {label!r} appears twice", file=file, line=line, hint=_HINT
+            )
         state.payments[label] = _amount(spec.amount, cells, index, prof, file, line)
         count = _count(cells, index, prof, file, line)
         if count is not None:
@@ -479,16 +679,20 @@ def _row(spec: SectionSpec, cells: list[str], index: dict[str, int] | None, prof
         target = spec.rows.get(label.casefold())
         if target is None:
             known = ", ".join(spec.rows) or "none"
-            raise InputError(f"cash row {label!r} is not in profile {prof.name!r}", file=file,
-                             line=line, hint=f"known cash rows: {known}; add it to the "
-                             f"profile ({prof.file}).")
+            raise InputError(
+                f"cash row {label!r} is not in profile {prof.name!r}",
+                file=file,
+                line=line,
+                hint=f"known cash rows: {known}; add it to the profile ({prof.file}).",
+            )
         name, column = target
         state.sums[name] = _amount(column, cells, index, prof, file, line)
         state.lines[name] = line
         state.lines.setdefault("cash", line)
     else:  # tips, rounding, gift_cards_sold, gift_cards_redeemed: the sum of their rows
-        state.sums[kind] = state.sums.get(kind, 0) + _amount(spec.amount, cells, index, prof,
-                                                             file, line)
+        state.sums[kind] = state.sums.get(kind, 0) + _amount(
+            spec.amount, cells, index, prof, file, line
+        )
         state.lines.setdefault(kind, line)
 
 
@@ -509,25 +713,46 @@ def _build(prof: Profile, state: _State, file: str) -> DayClose:
         elif kind not in prof.z_types:
             raise InputError(
                 f"report type {report_type!r} is neither a Z nor an X report for profile "
-                f"{prof.name!r}", file=file, line=type_line, column=prof.header["report_type"],
+                f"{prof.name!r}",
+                file=file,
+                line=type_line,
+                column=prof.header["report_type"],
                 hint="give bokfor the Z-dagrapport; add the name to report_types.z in the "
-                "profile if this is one.")
+                "profile if this is one.",
+            )
     register, reg_line = get("register")
     if not register:
-        raise InputError("the report names no register (kassabeteckning)", file=file,
-                         line=reg_line, column=prof.header.get("register"), hint=_HINT)
+        raise InputError(
+            "the report names no register (kassabeteckning)",
+            file=file,
+            line=reg_line,
+            column=prof.header.get("register"),
+            hint=_HINT,
+        )
     z_text, z_line = get("z_number")
     z_number = None
     if z_text is not None:
         if not z_text.isdigit():
-            raise InputError(f"Z number {z_text!r} is not a number", file=file, line=z_line,
-                             column=prof.header.get("z_number"), hint=_HINT)
+            raise InputError(
+                f"Z number {z_text!r} is not a number",
+                file=file,
+                line=z_line,
+                column=prof.header.get("z_number"),
+                hint=_HINT,
+            )
         z_number = int(z_text)
     elif not is_x:
-        raise InputError("the report has no Z number", file=file, line=z_line,
-                         column=prof.header.get("z_number"), hint=_HINT)
-    times = {name: _datetime(prof, *get(name), file) for name in
-             ("created_at", "period_from", "period_to")}
+        raise InputError(
+            "the report has no Z number",
+            file=file,
+            line=z_line,
+            column=prof.header.get("z_number"),
+            hint=_HINT,
+        )
+    times = {
+        name: _datetime(prof, *get(name), file)
+        for name in ("created_at", "period_from", "period_to")
+    }
     day_text, day_line = get("business_day")
     if day_text:
         moment = _datetime(prof, day_text, day_line, file)
@@ -536,8 +761,12 @@ def _build(prof: Profile, state: _State, file: str) -> DayClose:
     else:
         end = times["period_to"] or times["created_at"]
         if end is None:
-            raise InputError("the report gives no business day, period end or creation time",
-                             file=file, line=first_line, hint=_HINT)
+            raise InputError(
+                "the report gives no business day, period end or creation time",
+                file=file,
+                line=first_line,
+                hint=_HINT,
+            )
         start = dt.timedelta(hours=prof.day_starts_at.hour, minutes=prof.day_starts_at.minute)
         day = (end - start).date()
     _check_totals(prof, state, file)
@@ -548,19 +777,34 @@ def _build(prof: Profile, state: _State, file: str) -> DayClose:
     tolerance = {rate: prof.vat_tolerance for rate in state.rates} if prof.vat_tolerance else {}
     cash: dict[str, Any] = {name: sums.get(name) for name in CASH_FIELDS}  # int | None each
     return DayClose(
-        system=prof.system, register=register, z_number=z_number, business_day=day,
-        origin=Origin(file, first_line), sales_by_rate=state.rates, payments=state.payments,
-        sales_by_group=state.groups, cost_centre=get("cost_centre")[0],
-        tips=sums.get("tips", 0), rounding=sums.get("rounding", 0),
+        system=prof.system,
+        register=register,
+        z_number=z_number,
+        business_day=day,
+        origin=Origin(file, first_line),
+        sales_by_rate=state.rates,
+        payments=state.payments,
+        sales_by_group=state.groups,
+        cost_centre=get("cost_centre")[0],
+        tips=sums.get("tips", 0),
+        rounding=sums.get("rounding", 0),
         gift_cards_sold=sums.get("gift_cards_sold", 0),
         gift_cards_redeemed=sums.get("gift_cards_redeemed", 0),
         **cash,
-        cash_method=prof.cash_method, receipts=sums.get("receipts"),
-        payment_counts=state.counts, open_sales=sums.get("open_sales") or 0,
-        statistics=state.stats, is_x_report=is_x, vat_tolerance=tolerance,
-        currency=get("currency")[0], org_nr=get("org_nr")[0], lines=lines,
-        created_at=times["created_at"], period_from=times["period_from"],
-        period_to=times["period_to"])
+        cash_method=prof.cash_method,
+        receipts=sums.get("receipts"),
+        payment_counts=state.counts,
+        open_sales=sums.get("open_sales") or 0,
+        statistics=state.stats,
+        is_x_report=is_x,
+        vat_tolerance=tolerance,
+        currency=get("currency")[0],
+        org_nr=get("org_nr")[0],
+        lines=lines,
+        created_at=times["created_at"],
+        period_from=times["period_from"],
+        period_to=times["period_to"],
+    )
 
 
 def _datetime(prof: Profile, text: str | None, line: int, file: str) -> dt.datetime | None:
@@ -571,18 +815,29 @@ def _datetime(prof: Profile, text: str | None, line: int, file: str) -> dt.datet
             return dt.datetime.strptime(text, fmt)
         except ValueError:
             continue
-    raise InputError(f"not a date and time: {text!r}", file=file, line=line,
-                     hint=f"profile {prof.name} reads: " + ", ".join(prof.datetime_formats)
-                     + " (datetime_formats).")
+    raise InputError(
+        f"not a date and time: {text!r}",
+        file=file,
+        line=line,
+        hint=f"profile {prof.name} reads: "
+        + ", ".join(prof.datetime_formats)
+        + " (datetime_formats).",
+    )
 
 
 def _check_totals(prof: Profile, state: _State, file: str) -> None:
     """A report's own total rows must equal the sum of the rows they total."""
-    sums = {"rates": sum(r.gross for r in state.rates.values()),
-            "payments": sum(state.payments.values())}
+    sums = {
+        "rates": sum(r.gross for r in state.rates.values()),
+        "payments": sum(state.payments.values()),
+    }
     for kind, label, amount, line in state.totals:
         have = sums.get(kind)
         if have is not None and have != amount:
             raise InputError(
                 f"{label!r} says {sek_text(amount)} but its rows add up to {sek_text(have)} "
-                f"(difference {sek_text(amount - have)})", file=file, line=line, hint=_HINT)
+                f"(difference {sek_text(amount - have)})",
+                file=file,
+                line=line,
+                hint=_HINT,
+            )
