@@ -755,3 +755,45 @@ def test_a_row_alone_in_its_voucher_stores_no_second_copy_of_its_lines(tmp_path,
             ("3001", -103200),
             ("6570", 2115),
         ]
+
+
+V4 = REPO / "tests" / "fixtures" / "ledger_v4"  # made by bokfor at 9ecff3b (schema 4): make.sh
+
+
+def _v4_plans() -> list[tuple[str, list[str]]]:
+    """The `plan NAME MAPPING ARGS…` lines of make.sh, as (name, bokfor plan arguments)."""
+    names = {
+        "$REPO": "../../..",
+        "$STRIPE": "../../../mappings/stripe.yaml",
+        "$BANK": "../ledger_v3/bank.yaml",
+        "$POS": "../../../mappings/pos.yaml",
+    }
+    plans = []
+    for line in (V4 / "make.sh").read_text(encoding="utf-8").splitlines():
+        if line.startswith("plan "):
+            for name, value in names.items():
+                line = line.replace(name, value)
+            _, name, mapping, *args = line.split()
+            plans.append((name, [*args, "-m", mapping, "--show", "all"]))
+    return plans
+
+
+@pytest.mark.parametrize("name,args", _v4_plans(), ids=[n for n, _ in _v4_plans()])
+def test_a_ledger_of_the_release_before_the_digest_plans_as_it_did(
+    name, args, tmp_path, monkeypatch, capsys
+):
+    """A ledger of schema 4 (a Stripe export, a correction, id-less bank rows, a POS day, a
+    forgotten export) is migrated and plans exactly as that release planned: every row the
+    same +, =, ~ or refusal, every line of the output the same."""
+    ledger = tmp_path / "ledger.sqlite"
+    ledger.write_bytes((V4 / "ledger.sqlite").read_bytes())
+    monkeypatch.chdir(V4)
+    code, out, err = run_cli(["plan", *args, "--ledger", str(ledger)], capsys)
+    assert (out, f"{err}exit {code}\n") == (
+        (V4 / "plans" / f"{name}.out").read_text(encoding="utf-8"),
+        (V4 / "plans" / f"{name}.err").read_text(encoding="utf-8"),
+    )
+    with sqlite3.connect(ledger) as conn:
+        from bokfor.ledger import MIGRATIONS
+
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
