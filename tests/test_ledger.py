@@ -779,7 +779,7 @@ def _v4_plans() -> list[tuple[str, list[str]]]:
 
 
 @pytest.mark.parametrize("name,args", _v4_plans(), ids=[n for n, _ in _v4_plans()])
-def test_a_ledger_of_the_release_before_the_digest_plans_as_it_did(
+def test_a_ledger_of_schema_4_plans_as_the_release_that_made_it(
     name, args, tmp_path, monkeypatch, capsys
 ):
     """A ledger of schema 4 (a Stripe export, a correction, id-less bank rows, a POS day, a

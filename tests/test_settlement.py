@@ -261,30 +261,14 @@ def _vipps_xlsx(path: Path, rows: list[list]) -> Path:
     with these transaction rows and a payout of their net."""
     import openpyxl
 
+    from tests.fixtures.settlement.make_xlsx import HEADER
+
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.append(["Oppgjørsrapport"])
     ws.append(["Bedriften", None, "Eksempelbutikken AS"])
     ws.append([])
-    ws.append(
-        [
-            "Salgsdato",
-            "Salgssted",
-            "Vippsnummer",
-            "Produkt",
-            "Transaksjons-ID",
-            "Ordre-ID",
-            "Brutto",
-            "Gebyr",
-            "Netto",
-            "Transaksjonstype",
-            "Oppgjørs-ID",
-            "Oppgjørsdato",
-            "Oppgjørssum",
-            "Oppgjørskonto",
-            "Melding",
-        ]
-    )
+    ws.append(HEADER)
     for txn, gross, fee, kind in rows:
         ws.append(
             [
