@@ -28,36 +28,12 @@ import polars as pl
 
 from bokfor.frames import LINE
 from bokfor.money import parse_amounts
-from bokfor.sources import AMOUNT, DATETIME, TEXT, limits
+from bokfor.sources import AMOUNT, DATETIME, limits
+from bokfor.sources.columns import LOWER, Export
 from bokfor.sources.csvutil import column_index, delimiter, header_line, split_header
 
-LOWER = "lower"  # text compared without case (a currency code): lower-cased as str.lower does
 _CHUNK = 16 << 20  # bytes read at a time to count a file's line ends and quotes
 _BOM = b"\xef\xbb\xbf"
-
-
-@dataclass(frozen=True)
-class Column:
-    """One column of an export: `header` in the file fills `field` of the row frame."""
-
-    header: str
-    field: str
-    kind: str = TEXT  # TEXT, LOWER, AMOUNT, DATETIME
-    required: bool = False
-
-
-@dataclass(frozen=True)
-class Export:
-    """A CSV export's columns, and the header suffix of its free-form columns, whose
-    fields are `<prefix><name>` (Stripe's `order_id (metadata)` -> `metadata.order_id`)."""
-
-    columns: tuple[Column, ...]
-    free_suffix: str | None = None
-    free_prefix: str = ""
-
-    @property
-    def required(self) -> tuple[str, ...]:
-        return tuple(c.header for c in self.columns if c.required)
 
 
 @dataclass(frozen=True)

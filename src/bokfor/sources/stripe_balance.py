@@ -22,19 +22,22 @@ from __future__ import annotations
 import csv
 import datetime as dt
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
-
-import polars as pl
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from bokfor.domain import Origin, Row
 from bokfor.errors import InputError
 from bokfor.money import AmountError, parse_amount
-from bokfor import frames
 from bokfor.domain import Notice
 from bokfor.sources import AMOUNT, DATETIME, TEXT, Schema
-from bokfor.sources import csvframe, stripe_common
-from bokfor.sources.csvframe import LOWER, Column, Export
+from bokfor.sources import stripe_common
+from bokfor.sources.columns import LOWER, Column, Export
 from bokfor.sources.csvutil import Table, column_index, header_names, read_csv, records
+
+if TYPE_CHECKING:  # Polars is imported by read_frame only: a small run never loads it
+    import polars as pl
+
+    from bokfor.sources import csvframe
+
 from bokfor.sources.stripe_common import (
     CHARGE_ALIAS,
     PAYOUT_ALIAS,
@@ -151,6 +154,9 @@ class StripeBalanceSource:
     def read_frame(self, path: Path, tz: dt.tzinfo) -> tuple[pl.DataFrame, list[Notice]]:
         """The rows as a row frame (`frames`), equal to `read`'s; the first bad row raises
         the error `read` raises for it."""
+        from bokfor import frames
+        from bokfor.sources import csvframe
+
         cells = csvframe.read_cells(Path(path), COLUMNS)
         if cells is None:  # a file only the row reader reads exactly, or words the error of
             return frames.from_rows(self.read(path, tz), SCHEMA), []
@@ -300,6 +306,11 @@ def _rows(f: Iterable[str], file: str, delimiter: str, tz: dt.tzinfo) -> Iterato
 def _frame(cells: csvframe.Cells, tz: dt.tzinfo) -> pl.DataFrame:
     """The row frame of a balance export's cells: the checks of `_rows` on masks (the first
     bad row raises what `_rows` raises for it), then its fields as expressions."""
+    import polars as pl
+
+    from bokfor import frames
+    from bokfor.sources import csvframe
+
     mark = "." if cells.delimiter == "," else None
     frame, refused = csvframe.typed(cells, COLUMNS, mark, stripe_common.utc_column)
     file, lines, text = cells.file, frame[frames.LINE], cells.frame
