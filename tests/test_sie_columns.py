@@ -78,7 +78,7 @@ def _both(
     return results[0], results[1]
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(
     data=st.data(),
     checksum=st.booleans(),

@@ -455,7 +455,7 @@ records = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     rows=st.lists(records, min_size=1, max_size=12, unique_by=lambda r: r["id"]),
     delimiter=st.sampled_from([",", ";"]),
@@ -669,7 +669,7 @@ _CELLS = st.sampled_from(
 _MESS = st.sampled_from([""] * 24 + ["\n", "\r", "\r\n", ",", ";", '"', 'x"y', '""'])
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     rows=st.lists(
         st.tuples(records, st.lists(st.tuples(st.integers(0, 17), _CELLS), max_size=1), _MESS),
