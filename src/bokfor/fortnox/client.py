@@ -21,12 +21,13 @@ import random
 import time
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Callable, Mapping, NamedTuple, Protocol
-
-import httpx
+from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple, Protocol
 
 from bokfor.fortnox.batch import KEY_PREFIX, to_json
 from bokfor.fortnox.errors import FortnoxError, FortnoxUnavailable, UncertainPost
+
+if TYPE_CHECKING:  # imported where a client is made: a run that never calls Fortnox
+    import httpx  # does not pay its import (issue 22)
 
 log = logging.getLogger("bokfor.fortnox")
 
@@ -143,6 +144,8 @@ class FortnoxClient:
     ) -> None:
         if token_provider is None:
             raise ValueError("a token provider is required")
+        import httpx
+
         from bokfor.fortnox.ratelimit import TokenBucket
 
         self.token_provider = token_provider
@@ -347,6 +350,8 @@ class FortnoxClient:
         year_id: int | None = None,
         accept: str | None = None,
     ) -> httpx.Response:
+        import httpx
+
         post = method != "GET"
         refreshed = False
         attempt = 0
