@@ -11,17 +11,18 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, List, Optional
+from typing import TYPE_CHECKING, Any, List, Optional, cast
 
 import typer
 import typer.main
-from rich.console import Console
 
 from bokfor import __version__
 from bokfor.errors import EXIT_FAILURE, EXIT_NOTHING_NEW, BokforError, UsageError
 from bokfor.outputs import generated, resolved
 
 if TYPE_CHECKING:  # imported where used: the CLI starts without them
+    from rich.console import Console
+
     from bokfor.domain import Row
     from bokfor.ledger import Ledger
 
@@ -48,10 +49,27 @@ app.add_typer(mapping_app, name="mapping")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(fortnox_app, name="fortnox")
 
+
+class _LazyConsole:
+    """A rich Console made on first use: rich's import is ~50 ms of a small run's start,
+    and a --quiet run prints nothing (issue 22)."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return getattr(self._console, name)
+
+
 # Not a terminal (a pipe, a cron log): rich would assume 80 columns and crush the tables.
 _WIDTH = None if sys.stdout.isatty() else 150
-out = Console(highlight=False, soft_wrap=True, width=_WIDTH)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = cast("Console", _LazyConsole(highlight=False, soft_wrap=True, width=_WIDTH))
+err = cast("Console", _LazyConsole(stderr=True, highlight=False, soft_wrap=True))
 
 
 def _version(value: bool) -> None:
@@ -410,7 +428,7 @@ def _run(
     from bokfor.push import wire
 
     client = wire(job, books, token_file)
-    progress = _RowsRead() if err.is_terminal and not quiet and not json_out else None
+    progress = _RowsRead() if not quiet and not json_out and err.is_terminal else None
     job.progress = progress
     try:
         with paused_gc():  # a job builds objects a row and frees them at its end

@@ -6,11 +6,7 @@ import datetime as dt
 import difflib
 import json
 from pathlib import Path
-from typing import Any
-
-from rich.console import Console, JustifyMethod
-from rich.markup import escape
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from bokfor.domain import Line, Voucher
 from bokfor.ledger import Ledger
@@ -20,6 +16,10 @@ from bokfor.outputs import year_label
 from bokfor.plan import CHANGED, EXPORTED, NEW, UNMAPPED, Entry, InputSummary, Plan, totals
 from bokfor.sie.model import SieDocument
 from bokfor.sie.writer import render
+
+if TYPE_CHECKING:  # rich is imported where a table is made: a --quiet run prints none
+    from rich.console import Console, JustifyMethod
+    from rich.table import Table
 
 STATUS_WORDS = {NEW: "new", EXPORTED: "already exported", CHANGED: "changed", UNMAPPED: "unmapped"}
 
@@ -126,6 +126,9 @@ def input_line(s: InputSummary) -> str:
 
 
 def _entries_table(entries: list[Entry], accounts: dict[str, str], limit: int | None) -> Table:
+    from rich.markup import escape
+    from rich.table import Table
+
     table = Table(title="Verifikationer", header_style="bold")
     columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("", "left"),
@@ -163,6 +166,8 @@ def _entries_table(entries: list[Entry], accounts: dict[str, str], limit: int | 
 def _add_lines(
     table: Table, lines: tuple[Line, ...], accounts: dict[str, str], prefix: str
 ) -> None:
+    from rich.markup import escape
+
     for line in lines:
         label = f"  {prefix}{line.account} {accounts.get(line.account, '')}"[:48]
         if line.text:
@@ -178,6 +183,9 @@ def _add_lines(
 
 
 def _totals_table(vouchers: list[Voucher], accounts: dict[str, str]) -> Table:
+    from rich.markup import escape
+    from rich.table import Table
+
     table = Table(title="Summa per konto (att skriva)", header_style="bold")
     columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("Konto", "left"),
