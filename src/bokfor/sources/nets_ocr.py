@@ -52,22 +52,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from netsgiro import (
-    Assignment,
-    AssignmentType,
-    RecordType,
-    ServiceCode,
-    Transaction,
-    TransactionType,
-    Transmission,
-)
-from netsgiro import records as nets_records
-from stdnum import luhn
-from stdnum.no import kontonr
+import functools
+from typing import TYPE_CHECKING
 
 from bokfor.domain import Notice, Origin, Row
 from bokfor.errors import InputError
 from bokfor.sources import bank
+
+if TYPE_CHECKING:  # netsgiro and stdnum are imported where a file is read: every run
+    from netsgiro import Assignment, RecordType  # asks this source to `detect` (issue 22)
+    from netsgiro import records as nets_records
 
 NAME = "nets_ocr"
 TITLE = "Nets OCR giro file (Norwegian KID payments)"
@@ -75,17 +69,26 @@ TITLE = "Nets OCR giro file (Norwegian KID payments)"
 _REDOWNLOAD = (
     "download the OCR file again from the bank (or Nets) and give bokfor that file unchanged."
 )
-_RECORD_NAMES = {
-    RecordType.TRANSMISSION_START: "transmission start",
-    RecordType.ASSIGNMENT_START: "assignment start",
-    RecordType.TRANSACTION_AMOUNT_ITEM_1: "amount item 1",
-    RecordType.TRANSACTION_AMOUNT_ITEM_2: "amount item 2",
-    RecordType.TRANSACTION_AMOUNT_ITEM_3: "amount item 3",
-    RecordType.TRANSACTION_SPECIFICATION: "specification",
-    RecordType.TRANSACTION_AGREEMENTS: "AvtaleGiro agreement",
-    RecordType.ASSIGNMENT_END: "assignment end",
-    RecordType.TRANSMISSION_END: "transmission end",
-}
+
+
+@functools.cache
+def _record_names() -> dict[RecordType, str]:
+    """netsgiro's record types, named for messages."""
+    from netsgiro import RecordType
+
+    return {
+        RecordType.TRANSMISSION_START: "transmission start",
+        RecordType.ASSIGNMENT_START: "assignment start",
+        RecordType.TRANSACTION_AMOUNT_ITEM_1: "amount item 1",
+        RecordType.TRANSACTION_AMOUNT_ITEM_2: "amount item 2",
+        RecordType.TRANSACTION_AMOUNT_ITEM_3: "amount item 3",
+        RecordType.TRANSACTION_SPECIFICATION: "specification",
+        RecordType.TRANSACTION_AGREEMENTS: "AvtaleGiro agreement",
+        RecordType.ASSIGNMENT_END: "assignment end",
+        RecordType.TRANSMISSION_END: "transmission end",
+    }
+
+
 # Transaction types of OCR giro (Nets' names, in English as netsgiro has them).
 _TYPES = {
     10: "Giro debited account",
@@ -102,7 +105,6 @@ _TYPES = {
     21: "Purchase with text",
 }
 _REVERSALS = frozenset({18, 20})
-_KNOWN_TYPES = frozenset(t.value for t in TransactionType)
 _KID_COLUMN = "KID (positions 50-74)"
 _END_COLUMNS = {
     "transactions": "number of transactions (positions 9-16)",
@@ -172,6 +174,9 @@ def _lines(text: str) -> Iterator[tuple[int, str]]:
 
 def _record(line: str, number: int, file: str) -> nets_records.Record:
     """One record, parsed by netsgiro; its ValueError becomes an InputError for the line."""
+    from netsgiro import RecordType
+    from netsgiro import records as nets_records
+
     if len(line) != 80:
         raise InputError(
             f"the record is {len(line)} characters long; Nets records are exactly 80",
@@ -189,7 +194,7 @@ def _record(line: str, number: int, file: str) -> nets_records.Record:
         )
     kind = line[6:8]
     if not (kind.isascii() and kind.isdigit()) or int(kind) not in set(RecordType):
-        known = ", ".join(f"{t.value} ({name})" for t, name in _RECORD_NAMES.items())
+        known = ", ".join(f"{t.value} ({name})" for t, name in _record_names().items())
         raise InputError(
             f"unknown record type {kind!r}",
             file=file,
@@ -197,7 +202,7 @@ def _record(line: str, number: int, file: str) -> nets_records.Record:
             column="record type (positions 7-8)",
             hint=f"Nets OCR records are of type {known}; " + _REDOWNLOAD,
         )
-    name = _RECORD_NAMES[RecordType(int(kind))]
+    name = _record_names()[RecordType(int(kind))]
     own_type = _own_type(line)
     if own_type:
         # netsgiro knows the transaction types Nets defines (10-21): a copy of the record
@@ -239,7 +244,15 @@ def _own_type(line: str) -> int | None:
     kind, code = line[6:8], line[4:6]
     if line[2:4] != "09" or kind not in ("30", "31", "32") or not code.isdigit():
         return None
-    return None if int(code) in _KNOWN_TYPES else int(code)
+    return None if int(code) in _known_types() else int(code)
+
+
+@functools.cache
+def _known_types() -> frozenset[int]:
+    """The transaction types Nets defines, as netsgiro knows them."""
+    from netsgiro import TransactionType
+
+    return frozenset(t.value for t in TransactionType)
 
 
 def _check_kid_characters(field: str, line: int, file: str) -> None:
@@ -292,6 +305,8 @@ def _check_kid(kid: str | None, line: int, file: str) -> None:
             column=_KID_COLUMN,
             hint=_REDOWNLOAD,
         )
+    from stdnum import luhn
+
     if not (luhn.is_valid(kid) or _mod11_valid(kid)):
         raise InputError(
             f"the KID {kid} fails both the MOD10 and the MOD11 check digit",
@@ -317,6 +332,9 @@ def _check_structure(
     parsed: list[tuple[int, nets_records.Record]], raw: dict[int, str], file: str
 ) -> list[_Assignment]:
     """Start and end records in place, each transaction complete, counts and totals right."""
+    from netsgiro import ServiceCode
+    from netsgiro import records as nets_records
+
     first_line, first = parsed[0]
     if not isinstance(first, nets_records.TransmissionStart):
         raise InputError(
@@ -405,6 +423,8 @@ def _cut_off(current: _Assignment, file: str, line: int) -> InputError:
 
 
 def _check_account(account: str, line: int, file: str) -> None:
+    from stdnum.no import kontonr
+
     if not kontonr.is_valid(account):
         raise InputError(
             f"the assignment account {account} is not a valid Norwegian account "
@@ -420,6 +440,9 @@ def _add_transaction_record(
     current: _Assignment, record: nets_records.Record, line: int, text: str, file: str
 ) -> None:
     """A transaction is amount item 1, then 2 with the same number, then optionally 3."""
+    from netsgiro import ServiceCode
+    from netsgiro import records as nets_records
+
     if current.start.service_code != ServiceCode.OCR_GIRO:
         current.records.append(record)  # AvtaleGiro: left out as a whole later
         return
@@ -487,6 +510,9 @@ def _incomplete(item1: nets_records.TransactionAmountItem1, file: str, line: int
 def _check_assignment_end(
     current: _Assignment, end: nets_records.AssignmentEnd, line: int, file: str
 ) -> None:
+    from netsgiro import ServiceCode
+    from netsgiro import records as nets_records
+
     if current.start.service_code != ServiceCode.OCR_GIRO:
         return  # AvtaleGiro assignments are not booked; their counts are not checked
     if isinstance(current.last, nets_records.TransactionAmountItem1):
@@ -511,6 +537,8 @@ def _check_transmission_end(
     end: nets_records.TransmissionEnd,
     file: str,
 ) -> None:
+    from netsgiro import ServiceCode
+
     if any(a.start.service_code != ServiceCode.OCR_GIRO for a in assignments):
         return  # how Nets counts AvtaleGiro records in the totals is not documented here
     amounts = [amount for a in assignments for amount in a.amounts]
@@ -563,6 +591,8 @@ def _rows(
     records: list[nets_records.Record], assignments: list[_Assignment], file: str
 ) -> Iterator[Row | Notice]:
     """Group the (checked) records with netsgiro's objects API and yield the rows."""
+    from netsgiro import ServiceCode, Transaction, Transmission
+
     try:
         transmission = Transmission.from_records(records)
     except (ValueError, TypeError, KeyError, AssertionError) as exc:  # not after the checks
@@ -622,6 +652,8 @@ def _rows(
 
 def _no_payments(assignments: list[Assignment], file: str) -> InputError:
     """The error for a file of AvtaleGiro assignments only: what it holds instead."""
+    from netsgiro import AssignmentType
+
     kinds = {a.type for a in assignments}
     what = " and ".join(
         name
