@@ -25,7 +25,6 @@ from bokfor.outputs import Part, check_writable, resolved, target
 from bokfor.plan import Plan, check_books, make_plan, refuse_cautions
 from bokfor.plausibility import refuse
 from bokfor.sie.model import SieDocument
-from bokfor.sie.reader import read as read_sie
 from bokfor.sie.writer import render, render_to
 
 if TYPE_CHECKING:  # the Fortnox modules are imported for --format fortnox only
@@ -284,6 +283,8 @@ class Job:
             if result.to_write:
                 check_books(result, self.books_loader(result))
         elif self.books is not None:
+            from bokfor.sie.reader import read as read_sie
+
             check_books(result, read_sie(self.books).document)
         return result
 
