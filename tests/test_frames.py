@@ -92,25 +92,3 @@ def test_sources_read_frame_is_the_rows_of_read(path: Path) -> None:
 
 
 DETAIL_COLUMN = frames.DETAIL
-
-
-def test_a_small_run_never_imports_polars(tmp_path: Path) -> None:
-    """Polars' import costs ~0.3 s and 25 MiB: a run of a small file must not pay it (issue
-    22's 100-row target). Every reader is loaded, a sample converted, in a fresh process."""
-    import subprocess
-    import sys
-
-    repo = Path(__file__).parent.parent
-    script = (
-        "import sys\n"
-        "from bokfor.cli import main\n"
-        "sys.argv = ['bokfor', 'convert', 'samples/stripe/balance_history.csv', '-m',\n"
-        f"            'mappings/stripe.yaml', '--dry-run', '--ledger', {str(tmp_path / 'l')!r}]\n"
-        "try:\n"
-        "    main()\n"
-        "except SystemExit as exc:\n"
-        "    assert exc.code == 0, exc.code\n"
-        "assert 'polars' not in sys.modules, 'polars was imported'\n"
-    )
-    done = subprocess.run([sys.executable, "-c", script], cwd=repo, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-2000:]
