@@ -425,7 +425,7 @@ def _run(
         strict=strict,
         other_account=other_account,
     )
-    from bokfor.push import wire
+    from bokfor.steps import wire
 
     client = wire(job, books, token_file)
     progress = _RowsRead() if not quiet and not json_out and err.is_terminal else None
@@ -612,9 +612,9 @@ def push(
         push_plan,
         require_orgnr,
         token_provider,
-        wire,
     )
     from bokfor.report import dumps, show_plan
+    from bokfor.steps import wire
 
     first, last, limit = _period_and_limit(date_from, date_to, show)
     rules = load_mapping(mapping)

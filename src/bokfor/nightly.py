@@ -433,7 +433,8 @@ def _push(
     client: Client, rules: Any, files: list[Path], night: _Night
 ) -> dict[str, tuple[int, str]]:
     """The steps of `bokfor push` with the client's token file, ledger and --strict."""
-    from bokfor.push import base_url, prepare, push_plan, require_orgnr, wire
+    from bokfor.push import base_url, prepare, push_plan, require_orgnr
+    from bokfor.steps import wire
 
     require_orgnr(rules.company.orgnr, client.mapping)
     job = _job(client, rules, files, "push")
@@ -490,10 +491,15 @@ def _child(folder: Path, result: Path, today: dt.date | None) -> None:
 
 
 def _preload() -> None:
-    """Import what a client needs once, before forking: the children share it."""
+    """Import what a client needs once, before forking: the children share it. A single run
+    imports a reader's library where it reads a file (issue 22); here all are loaded."""
+    import httpx  # noqa: F401 (these are imported to be loaded, not used)
+    import netsgiro  # noqa: F401
+
     import bokfor.convert
     import bokfor.mapping
-    import bokfor.push  # noqa: F401 (the three are imported to be loaded, not used)
+    import bokfor.push
+    import bokfor.sources.mt940_library  # noqa: F401
     from bokfor.sources import all_sources
 
     all_sources()  # imports every reader

@@ -137,34 +137,6 @@ def make_client(token_file: Path | None = None) -> FortnoxClient:
     )
 
 
-class LazyClient:
-    """Makes the client (reads credentials) only when Fortnox is really needed, and runs
-    `check` on it (the company: `check_company`) before anyone else uses it."""
-
-    def __init__(
-        self,
-        factory: Callable[[], FortnoxClient],
-        check: Callable[[FortnoxClient], Any] | None = None,
-    ) -> None:
-        self._factory = factory
-        self._check = check
-        self._client: FortnoxClient | None = None
-        self._checked: FortnoxClient | None = None
-
-    def __call__(self) -> FortnoxClient:
-        if self._client is None:
-            self._client = self._factory()
-        if self._checked is None:
-            if self._check is not None:
-                self._check(self._client)
-            self._checked = self._client
-        return self._checked
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-
-
 # --- whose books ---------------------------------------------------------------------------
 
 
@@ -524,21 +496,6 @@ def fortnox_books(client: FortnoxClient, plan: Plan) -> SieDocument:
 
 
 # --- a push job, as `bokfor push` and `bokfor run` carry it out ----------------------------
-
-
-def wire(job: Any, books: Path | None, token_file: Path | None) -> LazyClient:
-    """Wire Fortnox into a job: settling interrupted pushes, and `--books fortnox`. The
-    client (and so the credentials) is made only when one of them needs it, and first
-    checked to open the mapping's company's books."""
-    client = LazyClient(
-        lambda: make_client(token_file),
-        lambda api: check_company(api, job.mapping.company, job.mapping_path),
-    )
-    job.settle = lambda ledger: settle(ledger, client)
-    if books is not None and str(books) == "fortnox":
-        job.books = None
-        job.books_loader = lambda plan: fortnox_books(client(), plan)
-    return client
 
 
 def prepare(

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from bokfor.domain import Caution, Notice
+
+if TYPE_CHECKING:  # bokfor.push and Fortnox's client are imported when Fortnox is called
+    from bokfor.fortnox.client import FortnoxClient
 
 Warn = Callable[[list[Notice]], None]
 
@@ -73,3 +76,65 @@ def carry_out(
         return Outcome(plan, nothing_new=True)
     plan, export_ids, targets = written
     return Outcome(plan, export_ids=export_ids, targets=targets)
+
+
+def wire(job: Any, books: Path | None, token_file: Path | None) -> LazyClient:
+    """Wire Fortnox into a job: settling interrupted pushes, and `--books fortnox`. The
+    client (and so the credentials) is made only when one of them needs it, and first
+    checked to open the mapping's company's books. bokfor.push is imported then too: a run
+    that never calls Fortnox does not import it and its HTTP client (issue 22)."""
+
+    def make() -> FortnoxClient:
+        from bokfor.push import make_client
+
+        return make_client(token_file)
+
+    def check(api: FortnoxClient) -> Any:
+        from bokfor.push import check_company
+
+        return check_company(api, job.mapping.company, job.mapping_path)
+
+    def settle(ledger: Any) -> list[Notice]:
+        from bokfor.push import settle
+
+        return settle(ledger, client)
+
+    def books_loader(plan: Any) -> Any:
+        from bokfor.push import fortnox_books
+
+        return fortnox_books(client(), plan)
+
+    client = LazyClient(make, check)
+    job.settle = settle
+    if books is not None and str(books) == "fortnox":
+        job.books = None
+        job.books_loader = books_loader
+    return client
+
+
+class LazyClient:
+    """Makes the client (reads credentials) only when Fortnox is really needed, and runs
+    `check` on it (the company: `check_company`) before anyone else uses it."""
+
+    def __init__(
+        self,
+        factory: Callable[[], FortnoxClient],
+        check: Callable[[FortnoxClient], Any] | None = None,
+    ) -> None:
+        self._factory = factory
+        self._check = check
+        self._client: FortnoxClient | None = None
+        self._checked: FortnoxClient | None = None
+
+    def __call__(self) -> FortnoxClient:
+        if self._client is None:
+            self._client = self._factory()
+        if self._checked is None:
+            if self._check is not None:
+                self._check(self._client)
+            self._checked = self._client
+        return self._checked
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
