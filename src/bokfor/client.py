@@ -31,7 +31,8 @@ FOLDERS = ("inbox", "out", "archive", "rejected", "reports")
 class ClientConfig(BaseModel):
     """`bokfor.yaml`: every key but `mapping` may be left out."""
 
-    model_config = ConfigDict(extra="forbid")
+    # Built on first use: `convert` imports this module for expand_inputs (issue 22).
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     client: Optional[str] = None  # display name; default: the folder's name
     mapping: str
