@@ -3,13 +3,27 @@
 Secrets: tokens and client secrets must never reach a log, an error, a plan or `--debug`
 output. Every test's captured output (stdout, stderr, log records, the failure text) is
 searched for every secret the Fortnox fakes handed out; a test that shows one fails.
-Output a test reads itself through `run_cli` is searched there (tests/test_errors.py)."""
+Output a test reads itself through `run_cli` is searched there (tests/test_errors.py).
+
+The CLI's command tree is built once per session, as once per `bokfor` process: the suite
+calls the CLI in-process thousands of times, and building the tree costs ~12 ms a call."""
 
 from __future__ import annotations
+
+import functools
 
 import pytest
 
 from tests.fortnox_fake import SECRETS
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_command_tree():
+    import bokfor.cli
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(bokfor.cli, "command", functools.cache(bokfor.cli.command))
+        yield
 
 
 def leaked(*texts: str) -> list[str]:

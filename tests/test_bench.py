@@ -9,6 +9,7 @@ balance are compared). `--check` adds the file up with Decimal and must agree.
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -22,42 +23,31 @@ from bench.gen_seb import write_seb
 from bench.gen_stripe import generate
 from bench.gen_zettle import write_zettle
 
+from .test_errors import run_cli
+
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _bokfor(tmp_path: Path, data: Path, mapping: Path) -> bytes:
+# Both run in this process (the job is compared, not the process; a floor's exit is tested
+# by test_a_floor_refuses_an_amount_it_cannot_parse_exactly below).
+
+
+def _bokfor(tmp_path: Path, data: Path, mapping: Path, capsys) -> bytes:
     out = tmp_path / "bokfor.si"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bokfor",
-            "convert",
-            str(data),
-            "--mapping",
-            str(mapping),
-            "--out",
-            str(out),
-            "--ledger",
-            str(tmp_path / "ledger.sqlite"),
-            "--quiet",
-        ],
-        check=True,
-        cwd=REPO,
+    args = [str(data), "--mapping", str(mapping), "--out", str(out)]
+    code, _, err = run_cli(
+        ["convert", *args, "--ledger", str(tmp_path / "ledger.sqlite"), "--quiet"], capsys
     )
+    assert code == 0, err
     return out.read_bytes()
 
 
-def _floor(tmp_path: Path, module: str, data: Path) -> tuple[bytes, str]:
+def _floor(tmp_path: Path, module: str, data: Path, capsys, monkeypatch) -> tuple[bytes, str]:
+    """`python -m module DATA OUT --check`, called as its main() with that sys.argv."""
     out = tmp_path / "floor.si"
-    done = subprocess.run(
-        [sys.executable, "-m", module, str(data), str(out), "--check"],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-    )
-    assert done.returncode == 0, done.stderr
-    return out.read_bytes(), done.stdout
+    monkeypatch.setattr(sys, "argv", [module, str(data), str(out), "--check"])
+    importlib.import_module(module).main()
+    return out.read_bytes(), capsys.readouterr().out
 
 
 def _vouchers(sie: bytes) -> bytes:
@@ -81,21 +71,23 @@ def _vouchers(sie: bytes) -> bytes:
         ),
     ],
 )
-def test_a_floor_writes_the_vouchers_bokfor_writes(tmp_path, module, make, mapping):
+def test_a_floor_writes_the_vouchers_bokfor_writes(
+    tmp_path, module, make, mapping, capsys, monkeypatch
+):
     data = tmp_path / "input.csv"
     make(data)
-    expected = _bokfor(tmp_path, data, mapping(tmp_path))
-    got, said = _floor(tmp_path, module, data)
+    expected = _bokfor(tmp_path, data, mapping(tmp_path), capsys)
+    got, said = _floor(tmp_path, module, data, capsys, monkeypatch)
     assert _vouchers(got) == _vouchers(expected)
     assert "totals equal Decimal's" in said
     assert said.strip().endswith(f"{expected.count(b'#VER')} vouchers")
 
 
-def test_the_zettle_floor_closes_the_same_days_in_balance(tmp_path):
+def test_the_zettle_floor_closes_the_same_days_in_balance(tmp_path, capsys, monkeypatch):
     data = tmp_path / "receipts.csv"
     write_zettle(data, 730, 1)
-    expected = _bokfor(tmp_path, data, REPO / "mappings" / "pos.yaml")
-    got, said = _floor(tmp_path, "bench.floors.zettle", data)
+    expected = _bokfor(tmp_path, data, REPO / "mappings" / "pos.yaml", capsys)
+    got, said = _floor(tmp_path, "bench.floors.zettle", data, capsys, monkeypatch)
     heads = [line for line in got.splitlines() if line.startswith(b"#VER")]
     assert heads == [line for line in expected.splitlines() if line.startswith(b"#VER")]
     assert said.strip().endswith("365 vouchers")

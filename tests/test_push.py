@@ -525,6 +525,33 @@ def test_200_vouchers_at_real_pace(tmp_path, capsys, monkeypatch):
         fake.stop()
 
 
+@pytest.mark.parametrize(
+    ("limit", "per_5s", "burst"),
+    [
+        (None, 24, 4),
+        ("", 24, 4),
+        ("10", 9, 1),
+        ("1", 2, 1),
+        ("many", 24, 4),
+        ("100000", 99999, 19999),
+    ],
+)
+def test_the_client_paces_to_fortnoxs_limit_unless_told_another(
+    fake, tmp_path, monkeypatch, limit, per_5s, burst
+):
+    """$BOKFOR_FORTNOX_RATE_LIMIT (requests per 5 s, at least 3) sets the client's bucket;
+    unset or not a number, it is Fortnox's 25 with a request of margin."""
+    for name, value in fortnox_env(fake, tmp_path).items():
+        monkeypatch.setenv(name, value)
+    if limit is None:
+        monkeypatch.delenv(push_module.ENV_RATE_LIMIT, raising=False)
+    else:
+        monkeypatch.setenv(push_module.ENV_RATE_LIMIT, limit)
+    bucket = push_module.make_client().limiter
+    assert isinstance(bucket, TokenBucket)
+    assert (bucket.max_in(5.0), bucket.burst) == (per_5s, burst)
+
+
 # --- plan --books fortnox ----------------------------------------------------------------
 
 
