@@ -509,7 +509,7 @@ def _carry_out(
         if html is not None:  # before the plan is checked: a plan with `!` rows is shown too
             from bokfor.review import write_review
 
-            written = write_review(html, plan, rules, job.generated)
+            written = write_review(html, plan, rules, job.generated, own=job.own_files())
             if table:
                 out.print(f"Review page: {written}", markup=False)
 

@@ -21,7 +21,7 @@ from bokfor.errors import MappingError, OutputReused, UsageError
 from bokfor.fileio import Staged, atomic_write, stage
 from bokfor.ledger import BATCH, SIE, ExportRecord, Ledger
 from bokfor.mapping import Mapping
-from bokfor.outputs import Part, check_writable, resolved, target
+from bokfor.outputs import Part, check_not_own, check_writable, resolved, target
 from bokfor.plan import Plan, check_books, make_plan, refuse_cautions
 from bokfor.plausibility import refuse
 from bokfor.sie.model import SieDocument
@@ -370,6 +370,7 @@ class Job:
                     f"--out gives {path} for two fiscal years", hint="put {year} in --out."
                 )
             check_writable(path, directory=batch)
+            check_not_own(path, self.own_files())
             earlier = ledger.export_at(path / MANIFEST if batch else path) if ledger else None
             if earlier is not None:
                 example = "'batches/{run}'" if batch else "'out/bokfor-{run}.si'"
@@ -386,6 +387,14 @@ class Job:
                 )
             if batch:
                 check_batch_dir(path)
+
+    def own_files(self) -> dict[str, Path]:
+        """The files a run must never write over: its ledger, mapping and inputs."""
+        return {
+            "the export ledger": self.ledger_path,
+            "the mapping": self.mapping_path,
+            **{f"an input ({p})": p for p in self.inputs if p.is_file()},
+        }
 
     def learn(self, plan: Plan) -> None:
         """A run that found nothing new still records the keys it learned (`Plan.learned`)."""

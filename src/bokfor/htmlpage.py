@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from html import escape
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 from bokfor.money import format_sek
 
@@ -59,15 +59,21 @@ def esc(text: object) -> str:
 
 def page(title: str, body: Iterable[str], *, lang: str = "sv") -> str:
     """A whole HTML document around `body` (HTML fragments, joined)."""
-    return (
+    return "".join(page_parts(title, body, lang=lang))
+
+
+def page_parts(title: str, body: Iterable[str], *, lang: str = "sv") -> Iterator[str]:
+    """`page` a fragment at a time, for a page too large to hold whole."""
+    yield (
         f'<!DOCTYPE html>\n<html lang="{lang}">\n<head>\n<meta charset="utf-8">\n'
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         '<meta name="generator" content="bokfor">\n'
         f"<title>{esc(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
-        + "\n".join(body)
-        + "\n</body>\n</html>\n"
     )
+    for n, fragment in enumerate(body):
+        yield ("\n" if n else "") + fragment
+    yield "\n</body>\n</html>\n"
 
 
 def table(
@@ -174,14 +180,16 @@ def _ticks(low: int, high: int) -> list[int]:
 # -- writing -------------------------------------------------------------------------------
 
 
-def write_page(path: Path, text: str, option: str) -> Path:
+def write_page(path: Path, text: str, option: str, own: dict[str, Path] | None = None) -> Path:
     """Write the page as every output is written: through a link to where the bytes go, never
-    over a directory, FIFO or device (`outputs.check_writable`), to a temp file renamed into
-    place (`fileio.atomic_write`). Returns the path written."""
+    over a directory, FIFO or device (`outputs.check_writable`) or a file the run keeps or
+    reads (`own`: outputs.check_not_own), to a temp file renamed into place
+    (`fileio.atomic_write`). Returns the path written."""
     from bokfor.fileio import atomic_write
-    from bokfor.outputs import check_writable, resolved
+    from bokfor.outputs import check_not_own, check_writable, resolved
 
     target = resolved(path)
     check_writable(target, option=option)
+    check_not_own(target, own or {}, option)
     atomic_write(target, text.encode("utf-8"))
     return target

@@ -134,6 +134,23 @@ def resolved(path: Path) -> Path:
     return Path(os.path.realpath(path))
 
 
+def check_not_own(path: Path, own: dict[str, Path], option: str = "--out") -> None:
+    """Refuse an output at the path of a file bokfor keeps or reads (`own`: what it is ->
+    its path, e.g. "the export ledger"): writing it would destroy it (a ledger replaced by a
+    SIE file is a new, empty ledger next time, and every row booked again)."""
+    target = resolved(path)
+    for what, keep in own.items():
+        try:
+            same = target == resolved(keep) or (target.exists() and os.path.samefile(target, keep))
+        except OSError:
+            same = False
+        if same:
+            raise UsageError(
+                f"{option} {path} is {what}: writing there would destroy it",
+                hint="name another file for the output.",
+            )
+
+
 def check_writable(path: Path, *, directory: bool = False, option: str = "--out") -> None:
     """Only a regular file (or, for a batch, a directory) is ever replaced: a FIFO, a device
     or a socket named as `--out` (or `option`) is refused, never swapped for a regular file."""

@@ -101,11 +101,18 @@ def review_page(
 
 
 def write_review(
-    path: Path, plan: Plan, mapping: Mapping, generated: dt.date, option: str = "--html"
+    path: Path,
+    plan: Plan,
+    mapping: Mapping,
+    generated: dt.date,
+    option: str = "--html",
+    own: dict[str, Path] | None = None,
 ) -> Path:
-    """Write the review page of `plan` to `path` (atomically; never over a directory or a
-    FIFO); returns where it went."""
-    return write_page(path, review_page(plan, mapping, generated, payouts(plan, mapping)), option)
+    """Write the review page of `plan` to `path` (atomically; never over a directory, a
+    FIFO or the run's own files `own`); returns where it went."""
+    return write_page(
+        path, review_page(plan, mapping, generated, payouts(plan, mapping)), option, own
+    )
 
 
 def _legend() -> str:
