@@ -252,7 +252,7 @@ def test_grouped_vouchers_are_the_merged_lines_of_their_rows(rows, grouping):
     seen: dict[str, int] = {}
     pending: list[str] = []
 
-    def on_row(tag, row, lines, is_own):
+    def on_row(tag, row, lines, is_own, rule):
         assert row.key not in seen and not is_own and lines == own[row.key]
         if tag == PENDING:
             pending.append(row.key)

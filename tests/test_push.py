@@ -188,6 +188,9 @@ def test_push_twice_posts_each_voucher_once(env, job, tmp_path, capsys):
         capsys,
     )
     assert code == 0 and "in verifikation S" in out and "fortnox:" in out
+    # and the trail: the rule that booked it, the file read, Fortnox's number per voucher
+    assert "rule: (recorded" not in out and "\nrule: " in out
+    assert f"read from {job[0]} (sha256 " in out
 
 
 def test_rows_added_later_post_only_those(env, tmp_path, capsys):
@@ -675,7 +678,7 @@ def test_an_older_ledger_is_migrated_and_keeps_its_exports(tmp_path, capsys, mon
     args = [str(csv), "-m", str(per_row(tmp_path)), "--ledger", str(ledger)]
     assert run_cli(["convert", *args, "-o", str(tmp_path / "o.si")], capsys)[0] == 0
     with sqlite3.connect(ledger) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 4
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 5
         assert conn.execute("SELECT kind, state FROM exports").fetchall() == [("sie", "done")]
     # A reader (plan) upgrades a version-1 file too, under the lock.
     conn = sqlite3.connect(tmp_path / "old.sqlite")

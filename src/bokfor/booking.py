@@ -44,15 +44,17 @@ class Booking:
     tags: list[int] = field(default_factory=list)
 
 
-# on_row(tag, row, lines, own): a row was booked into the voucher tagged `tag`, giving
-# `lines`; `own` when they are that voucher's lines (it has no other row). Tag PENDING: the
-# row waits for a payout (per_payout), in no voucher yet. What the ledger records per row is
-# made from this as the row comes: a large input is never held whole.
-RowSink = Callable[[int, Row, tuple[Line, ...], bool], None]
-PENDING = -1
+# on_row(tag, row, lines, own, rule): a row was booked by `rule` into the voucher tagged
+# `tag`, giving `lines`; `own` when they are that voucher's lines (it has no other row). A
+# negative tag says why a row matched is in no voucher: PENDING, it waits for a payout
+# (per_payout); SKIPPED, its rule says `skip: true`; ZERO, every amount is 0.00. What the
+# ledger records per row is made from this as the row comes: a large input is never held
+# whole.
+RowSink = Callable[[int, Row, tuple[Line, ...], bool, str], None]
+PENDING, SKIPPED, ZERO = -1, -2, -3
 
 
-def _ignore(tag: int, row: Row, lines: tuple[Line, ...], own: bool) -> None:
+def _ignore(tag: int, row: Row, lines: tuple[Line, ...], own: bool, rule: str) -> None:
     pass
 
 
@@ -250,6 +252,7 @@ def _book(
             continue
         if rule.skip:
             result.skipped[rule.name] = result.skipped.get(rule.name, 0) + 1
+            on_row(SKIPPED, row, (), False, rule.name)
             continue
         lines = row_lines(row, rule)
         if see is not None:
@@ -260,6 +263,7 @@ def _book(
             lines = [Line(ledger, *line[1:]) if line.account == on_bank else line for line in lines]
         if not lines:
             result.zero_rows += 1
+            on_row(ZERO, row, (), False, rule.name)
             continue
         booked = tuple(lines)
         # Rows are in (date, order field, line) order. Date and field as one text: the
@@ -272,7 +276,7 @@ def _book(
         )
         if grouping == "per_row":
             tag = len(singles)
-            on_row(tag, row, booked, True)
+            on_row(tag, row, booked, True, rule.name)
             singles.append(
                 (
                     (rank, row.origin.line),
@@ -286,15 +290,15 @@ def _book(
             voucher = groups.get(group)
             if voucher is None:
                 voucher = groups[group] = _Group(len(groups) + len(singles), row.date)
-            on_row(voucher.tag, row, booked, False)
+            on_row(voucher.tag, row, booked, False, rule.name)
             voucher.add(rank, row, booked)
         elif grouping == "per_payout":
-            on_row(PENDING, row, booked, False)
+            on_row(PENDING, row, booked, False, rule.name)
             result.pending.append(row)
         else:
             # The section's voucher text names group fields: the rule's own text, if any.
             tag = len(groups) + len(singles)
-            on_row(tag, row, booked, True)
+            on_row(tag, row, booked, True, rule.name)
             singles.append(
                 ((rank, row.origin.line), _row_voucher(row, rule, booked, rules, rule.text), tag)
             )
@@ -680,7 +684,7 @@ def book_pos(
             suffix = {CASH_DIFFERENCE: ":diff", CASH_DEPOSIT: ":deposit"}[str(part)]
             voucher = next(v for v in cash if v.source_keys[0].endswith(suffix))
         voucher = dataclasses.replace(voucher, source_keys=(row.key,), origins=(row.origin,))
-        on_row(len(tagged), row, voucher.lines, True)
+        on_row(len(tagged), row, voucher.lines, True, f"pos:{part}")
         tagged.append((voucher, len(tagged)))
     if own:
         gaps.raise_if_any()

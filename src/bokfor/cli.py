@@ -424,6 +424,7 @@ def _run(
         bank_account=bank_account,
         strict=strict,
         other_account=other_account,
+        command=_command_line(),
     )
     from bokfor.steps import wire
 
@@ -633,6 +634,7 @@ def push(
         bank_account=bank_account,
         strict=strict,
         other_account=other_account,
+        command=_command_line(),
     )
     client = wire(job, None, token_file)
     table = not quiet and not json_out
@@ -1218,6 +1220,13 @@ def ledger_show(
     book = _ledger_at(ledger, mapping)
     row = book.row(key)
     if row is None:
+        skipped = book.skipped_reason(key)
+        if skipped is not None:
+            raise LedgerError(
+                f"row {key!r} has not been exported: {skipped[0]} (read at {skipped[1]})",
+                file=str(book.path),
+                hint="`bokfor underlag` lists every row read and not booked, with why.",
+            )
         raise LedgerError(
             f"row {key!r} has not been exported",
             file=str(book.path),
@@ -1237,6 +1246,10 @@ def ledger_show(
             f"  {line.account} {format_sie(line.amount):>12} {dict(line.dims) or ''}", markup=False
         )
     out.print(f"in verifikation {voucher.series} {voucher.date} {voucher.text!r}", markup=False)
+    rule, read = book.trail_of(key)
+    out.print(f"rule: {rule or '(recorded before bokfor kept the trail)'}", markup=False)
+    if read:
+        out.print(f"read from {read[0]} (sha256 {read[1]})", markup=False)
     if export:
         out.print(
             f"export {export.id} ({export.state}) {export.created} -> {export.target} "
@@ -1523,12 +1536,24 @@ def command() -> Any:
     return root
 
 
+_ARGS: list[str] = []  # of this process's command (main), for the trail
+
+
+def _command_line() -> str:
+    """The command as run, for the ledger's record of the run (a secret never is an
+    argument: tokens are read from files)."""
+    import shlex
+
+    return shlex.join(["bokfor", *_ARGS])
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     """Entry point: the one place that turns errors into messages and exit codes.
 
     Typer reports its own usage errors (unknown option, missing argument) with exit code 2;
     everything bokfor raises is caught here."""
     args = sys.argv[1:] if argv is None else argv
+    _ARGS[:] = args
     debug = "--debug" in args
     try:
         command()(args=args, prog_name="bokfor")

@@ -122,8 +122,10 @@ def export(
     rendered: list[Rendered],
     targets: list[Path],
     ledger: Ledger,
+    mapping: Mapping,
     mapping_path: Path,
     run: int,
+    command: str = "",
 ) -> list[int]:
     """Put each rendered part at its target and record the plan's vouchers; returns the
     export ids. Every part is recorded pending before any file is written and marked done
@@ -131,6 +133,7 @@ def export(
     from bokfor.fortnox.batch import MANIFEST, write_files
 
     changed = {key for e in plan.changed if e.voucher for key in e.voucher.source_keys}
+    trail = plan.trail(mapping, command)
     faults.point("before-ledger")
     ids: list[int] = []
     for r, path in zip(rendered, targets, strict=True):
@@ -149,6 +152,7 @@ def export(
                 run=run,
                 files=() if batch is None else [BATCH_SIE, *(name for name, _ in batch.files)],
                 learned=plan.learned if not ids else [],
+                trail=trail,
             )
         )
     faults.point("after-ledger-pending")
@@ -242,6 +246,7 @@ class Job:
     progress: Callable[[str, int], None] | None = None  # plan.Progress: rows read so far
     strict: bool = False  # --strict: doubts and backwards postings refuse the run
     other_account: bool = False  # --other-account (plan._Movements.renamed_error)
+    command: str = ""  # the command line, for the trail (what the run recorded came from)
 
     def plan(self, *, exported: bool = False) -> tuple[Plan, tuple[int, int, int, int]]:
         """The plan, made without holding the lock (a failing run creates no file), and the
@@ -426,7 +431,16 @@ class Job:
                 run = ledger.next_run()
                 targets = self.targets(plan, out, run)
                 self.check_targets(targets, ledger)
-                ids = export(plan, rendered, targets, ledger, self.mapping_path, run)
+                ids = export(
+                    plan,
+                    rendered,
+                    targets,
+                    ledger,
+                    self.mapping,
+                    self.mapping_path,
+                    run,
+                    self.command,
+                )
                 return plan, ids, targets
             finally:
                 ledger.close()

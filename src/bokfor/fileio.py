@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import BinaryIO, Iterable, TypeVar
 
 from bokfor import faults
 from bokfor.errors import BokforError, InputError, OutputError
@@ -63,8 +63,9 @@ def stage(path: Path, produce: Callable[[BinaryIO], T]) -> tuple[Staged, T]:
     return Staged(path, out.digest.hexdigest(), out.size), result
 
 
-def atomic_write(path: Path, data: bytes | Staged) -> None:
-    """Write `data` (or copy the staged file) to a temp file beside `path`, fsync it,
+def atomic_write(path: Path, data: bytes | Staged | Iterable[bytes]) -> None:
+    """Write `data` (or copy the staged file, or write the parts as they come: a large page
+    is never held whole) to a temp file beside `path`, fsync it,
     rename it over `path`, and fsync the directory so the rename itself survives a power
     cut."""
     directory = path.parent if str(path.parent) else Path(".")
@@ -79,8 +80,11 @@ def atomic_write(path: Path, data: bytes | Staged) -> None:
             if isinstance(data, Staged):
                 with open(data.path, "rb") as src:
                     shutil.copyfileobj(src, fh, 1 << 20)
-            else:
+            elif isinstance(data, bytes):
                 fh.write(data)
+            else:
+                for part in data:
+                    fh.write(part)
             fh.flush()
             os.fsync(fh.fileno())
         faults.point("before-rename")
@@ -205,3 +209,12 @@ def too_large(
 
 def _size(n: int) -> str:
     return f"{n // 2**20} MiB" if n >= 2**20 and n % 2**20 == 0 else f"{n:,} bytes"
+
+
+def file_sha256(path: Path) -> str | None:
+    """The sha256 of a file's bytes; None when it cannot be read."""
+    try:
+        with open(path, "rb") as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest()
+    except OSError:
+        return None

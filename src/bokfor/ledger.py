@@ -16,12 +16,15 @@ file beside the ledger, waited for a bounded time.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import functools
+import getpass
 import gc
 import glob
 import hashlib
 import json
 import os
+import socket
 import sqlite3
 import stat
 import tempfile
@@ -35,7 +38,7 @@ from filelock import FileLock, Timeout
 from bokfor import __version__
 from bokfor.domain import Line, Notice, Voucher, make_dims
 from bokfor.errors import EXIT_BUSY, EXIT_FAILURE, BokforError
-from bokfor.fileio import fsync_dir, new_file_mode
+from bokfor.fileio import file_sha256, fsync_dir, new_file_mode
 
 if TYPE_CHECKING:
     from bokfor.spool import RecordSpool
@@ -155,6 +158,48 @@ MIGRATIONS: list[str] = [
         former TEXT NOT NULL REFERENCES rows(key) ON DELETE CASCADE
     );
     CREATE INDEX renamed_former ON renamed(former);
+    """,
+    # 5: the trail (underlag, issue 23): who ran what (user, host, command), with which
+    # mapping (every version's text and the diff from the one used before it), on which
+    # files (path, sha256, size: `inputs`); per booked row its file and the rule that booked
+    # it; per run the rows it read and did not book, with why (`skipped`). Rows recorded
+    # before have NULL there: their underlag says so.
+    """
+    CREATE TABLE mappings (
+        sha256 TEXT PRIMARY KEY,
+        path TEXT NOT NULL,
+        text TEXT NOT NULL,
+        first_used TEXT NOT NULL,
+        last_used TEXT NOT NULL,
+        previous TEXT,
+        diff TEXT
+    );
+    ALTER TABLE runs ADD COLUMN user TEXT;
+    ALTER TABLE runs ADD COLUMN host TEXT;
+    ALTER TABLE runs ADD COLUMN command TEXT;
+    ALTER TABLE runs ADD COLUMN mapping_sha256 TEXT;
+    CREATE TABLE inputs (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        path TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        source TEXT NOT NULL
+    );
+    CREATE INDEX inputs_run ON inputs(run_id);
+    ALTER TABLE rows ADD COLUMN rule TEXT;
+    ALTER TABLE rows ADD COLUMN input_id INTEGER;
+    ALTER TABLE superseded ADD COLUMN rule TEXT;
+    ALTER TABLE superseded ADD COLUMN input_id INTEGER;
+    CREATE TABLE skipped (
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        input_id INTEGER NOT NULL,
+        line INTEGER NOT NULL,
+        key TEXT NOT NULL,
+        reason TEXT NOT NULL
+    );
+    CREATE INDEX skipped_run ON skipped(run_id);
+    CREATE INDEX skipped_key ON skipped(key);
     """,
 ]
 # Set in every ledger bokfor creates ("bokf" in ASCII): a SQLite file without it, and without
@@ -314,6 +359,34 @@ class RowRecord(NamedTuple):
     lines: str
     aliases: tuple[str, ...] = ()
     movement: str = ""  # a bank row's "<ledger account>|<date>|<öre>" (plan.movement_of)
+    rule: str = ""  # the rule that booked it (the trail)
+    input: int = -1  # its file: an index into the run's `Trail.inputs`
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """A file a run read: its bytes' sha256 and size as read (the plan checks that it did
+    not change while it was read), and the source that read it."""
+
+    path: str
+    sha256: str
+    size: int
+    source: str
+
+
+@dataclass(frozen=True)
+class Trail:
+    """What an export records besides its vouchers, so that the ledger alone shows how each
+    verifikation came about (the underlag, issue 23): the command, the mapping's text (its
+    sha256 names the version) and the files read. The user and host are the process's."""
+
+    command: str = ""
+    mapping_text: str = ""
+    mapping_sha256: str = ""
+    inputs: tuple[InputFile, ...] = ()
+
+
+NO_TRAIL = Trail()  # exports made by library callers that record none
 
 
 def default_path(mapping: Path) -> Path:
@@ -466,6 +539,33 @@ class Ledger:
         key, content, vid, origin, lines = found
         return ExportedRow(key, content, vid, origin, lines_from_json(lines))
 
+    def trail_of(self, key: str) -> tuple[str | None, tuple[str, str] | None]:
+        """The rule that booked an exported row and the file it was read from (path,
+        sha256); None for rows recorded before the trail (schema 5)."""
+        if self._conn is None:
+            return None, None
+        found = self._conn.execute(
+            "SELECT r.rule, i.path, i.sha256 FROM rows r LEFT JOIN inputs i ON i.id = r.input_id "
+            "WHERE r.key = ?",
+            (key,),
+        ).fetchone()
+        if found is None:
+            return None, None
+        return found[0], (found[1], found[2]) if found[1] else None
+
+    def skipped_reason(self, key: str) -> tuple[str, str] | None:
+        """Why the last run that read the row `key` and exported something did not book it:
+        (reason, file:line)."""
+        if self._conn is None:
+            return None
+        found = self._conn.execute(
+            "SELECT s.reason, i.path, s.line FROM skipped s JOIN inputs i ON i.id = s.input_id "
+            "WHERE s.key = ? AND EXISTS (SELECT 1 FROM exports e WHERE e.run_id = s.run_id "
+            "AND e.state = 'done') ORDER BY s.rowid DESC LIMIT 1",
+            (key,),
+        ).fetchone()
+        return (found[0], f"{found[1]}:{found[2]}") if found else None
+
     def source_of(self, key: str) -> str | None:
         if self._conn is None:
             return None
@@ -588,7 +688,7 @@ class Ledger:
                 export.size,
                 export.mtime_ns,
             )
-            if (thorough or moved) and _sha256(Path(export.target)) != export.sha256:
+            if (thorough or moved) and file_sha256(Path(export.target)) != export.sha256:
                 found.append((export, "changed"))
         return found
 
@@ -639,6 +739,7 @@ class Ledger:
         run: int | None = None,
         files: Iterable[str] = (),
         learned: Iterable[tuple[str, str]] = (),
+        trail: Trail = NO_TRAIL,
     ) -> int:
         """Record an export as pending (committed before the file is written; `sha256` is
         the file's digest): `vouchers`, and the rows in `spool` tagged `tags[i]` as those of
@@ -646,7 +747,8 @@ class Ledger:
         again (corrections). `run`: the run it is part of (`next_run`; one run may write a
         file per fiscal year), else a run of its own. `files`: the names of the other files
         it writes beside `target` (a Fortnox batch), removed if it is dropped. `learned`:
-        `Plan.learned`, recorded with it."""
+        `Plan.learned`, recorded with it. `trail`: the run's, recorded with its first part
+        (with the rows `spool` holds as read and not booked)."""
         conn = self.conn
         spool.flush()
         # Every id below is assigned in this transaction, so the foreign keys hold by
@@ -669,6 +771,8 @@ class Ledger:
                 run,
                 list(files),
                 list(learned),
+                trail,
+                spool,
             )
         finally:
             conn.execute("DROP TABLE IF EXISTS temp.voucher_tags")
@@ -688,22 +792,20 @@ class Ledger:
         run: int | None,
         files: list[str],
         learned: list[tuple[str, str]],
+        trail: Trail,
+        spool: RecordSpool,
     ) -> int:
         conn = self.conn
         now = _now()
         with conn:
-            if run is None:
-                run = conn.execute(
-                    "INSERT INTO runs (started, version, mapping) VALUES (?, ?, ?)",
-                    (now, __version__, str(mapping)),
-                ).lastrowid
-            else:  # the run's second file (another fiscal year) joins it
+            # The run's second file (another fiscal year) joins the run its first made.
+            run_id, first_input, new_run = _start_run(conn, run, mapping, trail, now)
+            if new_run and first_input is not None:  # what the run read and did not book
                 conn.execute(
-                    "INSERT OR IGNORE INTO runs (id, started, version, mapping) "
-                    "VALUES (?, ?, ?, ?)",
-                    (run, now, __version__, str(mapping)),
+                    "INSERT INTO skipped (run_id, input_id, line, key, reason) SELECT ?, "
+                    "? + input, line, key, reason FROM spool.skipped ORDER BY rowid",
+                    (run_id, first_input),
                 )
-            run_id = run
             # Ids assigned here (we hold the lock and the transaction) so that all vouchers,
             # rows and aliases go in with one statement each, not two per voucher.
             first = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM vouchers").fetchone()[0]
@@ -763,9 +865,11 @@ class Ledger:
             # instead of at random places; SQLite sorts the spool, in its own memory bounds.
             conn.execute(
                 "INSERT OR REPLACE INTO rows (key, source, content, voucher_id, origin, lines, "
-                "movement) SELECT r.key, r.source, r.content, t.id, r.origin, r.lines, "
-                "nullif(r.movement, '') FROM spool.records r JOIN temp.voucher_tags t USING (tag) "
-                "ORDER BY r.key, t.id, r.rowid"
+                "movement, rule, input_id) SELECT r.key, r.source, r.content, t.id, r.origin, "
+                "r.lines, nullif(r.movement, ''), nullif(r.rule, ''), CASE WHEN r.input < 0 "
+                "THEN NULL ELSE ? + r.input END FROM spool.records r JOIN temp.voucher_tags t "
+                "USING (tag) ORDER BY r.key, t.id, r.rowid",
+                (first_input,),
             )
             _learn(conn, learned)
             # Of two rows naming one alias the later voucher's wins, as for keys (a run
@@ -832,7 +936,7 @@ class Ledger:
             if export.state != "pending" or export.kind == PUSH:
                 continue  # a push is settled against Fortnox (push.settle), not from a file
             target = Path(export.target)
-            if _sha256(target) == export.sha256:
+            if file_sha256(target) == export.sha256:
                 self.finish_export(export.id, target)
                 notices.append(
                     Notice(
@@ -860,16 +964,27 @@ class Ledger:
 
     @_writes(_FREE + ", then run `bokfor push` again: nothing was sent.")
     def begin_push(
-        self, *, mapping: Path, target: str, first: dt.date | None, last: dt.date | None
+        self,
+        *,
+        mapping: Path,
+        target: str,
+        first: dt.date | None,
+        last: dt.date | None,
+        trail: Trail = NO_TRAIL,
+        skipped: Iterable[tuple[int, int, str, str]] = (),
     ) -> int:
-        """An export of kind 'fortnox-push', pending until the run ends (or is settled)."""
+        """An export of kind 'fortnox-push', pending until the run ends (or is settled).
+        `skipped`: the rows read and not booked (`RecordSpool.skipped`)."""
         conn = self.conn
         now = _now()
         with conn:
-            run_id = conn.execute(
-                "INSERT INTO runs (started, version, mapping) VALUES (?, ?, ?)",
-                (now, __version__, str(mapping)),
-            ).lastrowid
+            run_id, first_input, _ = _start_run(conn, None, mapping, trail, now)
+            if first_input is not None:
+                conn.executemany(
+                    "INSERT INTO skipped (run_id, input_id, line, key, reason) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    ((run_id, first_input + i, line, key, why) for i, line, key, why in skipped),
+                )
             export_id = conn.execute(
                 "INSERT INTO exports (run_id, state, target, sha256, first_date, last_date, "
                 "vouchers, rows, created, kind) VALUES (?, 'pending', ?, '', ?, ?, 0, 0, ?, ?)",
@@ -963,11 +1078,26 @@ class Ledger:
                 "SELECT export_id FROM vouchers WHERE id = ?", (voucher_id,)
             ).fetchone()[0]
             _supersede(conn, [r.key for r in records], export_id)
+            (first_input,) = conn.execute(
+                "SELECT min(i.id) FROM inputs i JOIN exports e ON e.run_id = i.run_id "
+                "WHERE e.id = ?",
+                (export_id,),
+            ).fetchone()
             conn.executemany(
                 "INSERT OR REPLACE INTO rows (key, source, content, voucher_id, origin, lines, "
-                "movement) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "movement, rule, input_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (r.key, r.source, r.content, voucher_id, r.origin, r.lines, r.movement or None)
+                    (
+                        r.key,
+                        r.source,
+                        r.content,
+                        voucher_id,
+                        r.origin,
+                        r.lines,
+                        r.movement or None,
+                        r.rule or None,
+                        None if r.input < 0 or first_input is None else first_input + r.input,
+                    )
                     for r in records
                 ],
             )
@@ -1077,6 +1207,83 @@ class Ledger:
         return next((p for p in self.pushes() if p.voucher_id == found[0]), None)
 
 
+def _start_run(
+    conn: sqlite3.Connection, run: int | None, mapping: Path, trail: Trail, now: str
+) -> tuple[int, int | None, bool]:
+    """The run's record: made with its mapping version and inputs, or the one an earlier
+    part of the run made. Returns its id, the id of its first input (a row's input index
+    counts from there; None when it recorded none: its rows name no file) and whether it
+    was made now."""
+    if run is not None and conn.execute("SELECT 1 FROM runs WHERE id = ?", (run,)).fetchone():
+        (first,) = conn.execute("SELECT min(id) FROM inputs WHERE run_id = ?", (run,)).fetchone()
+        return run, first, False
+    user, host = _who()
+    run = conn.execute(
+        "INSERT INTO runs (id, started, version, mapping, user, host, command, mapping_sha256) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            run,
+            now,
+            __version__,
+            str(mapping),
+            user,
+            host,
+            trail.command or None,
+            _mapping_version(conn, mapping, trail, now),
+        ),
+    ).lastrowid
+    assert run is not None
+    if not trail.inputs:
+        return run, None, True
+    (first,) = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM inputs").fetchone()
+    conn.executemany(
+        "INSERT INTO inputs (id, run_id, path, sha256, size, source) VALUES (?, ?, ?, ?, ?, ?)",
+        [(first + i, run, f.path, f.sha256, f.size, f.source) for i, f in enumerate(trail.inputs)],
+    )
+    return run, first, True
+
+
+def _mapping_version(conn: sqlite3.Connection, path: Path, trail: Trail, now: str) -> str | None:
+    """Record the mapping's version (its sha256): when new, with its text and the diff from
+    the version used last before it; else when it was last used."""
+    sha = trail.mapping_sha256
+    if not sha:
+        return None
+    if conn.execute("UPDATE mappings SET last_used = ? WHERE sha256 = ?", (now, sha)).rowcount:
+        return sha
+    # The version of this mapping file used last (one ledger may serve several mappings).
+    previous = conn.execute(
+        "SELECT sha256, path, text FROM mappings WHERE path = ? "
+        "ORDER BY last_used DESC, rowid DESC LIMIT 1",
+        (str(path),),
+    ).fetchone()
+    diff = None
+    if previous is not None:
+        diff = "".join(
+            difflib.unified_diff(
+                previous[2].splitlines(keepends=True),
+                trail.mapping_text.splitlines(keepends=True),
+                f"{previous[1]} ({previous[0][:12]})",
+                f"{path} ({sha[:12]})",
+            )
+        )
+    conn.execute(
+        "INSERT INTO mappings (sha256, path, text, first_used, last_used, previous, diff) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (sha, str(path), trail.mapping_text, now, now, previous[0] if previous else None, diff),
+    )
+    return sha
+
+
+def _who() -> tuple[str | None, str | None]:
+    """The user and host a run is recorded under (None where the system cannot say)."""
+    try:
+        user: str | None = getpass.getuser()
+    except (KeyError, OSError):
+        user = None
+    return user, socket.gethostname() or None
+
+
 def _learn(conn: sqlite3.Connection, pairs: list[tuple[str, str]]) -> None:
     conn.executemany(
         "INSERT OR IGNORE INTO renamed (key, former) SELECT ?, key FROM rows WHERE key = ?", pairs
@@ -1089,16 +1296,17 @@ def _supersede(conn: sqlite3.Connection, keys: list[str], export_id: int) -> Non
     row is then `~` changed again, as before the correction, never new."""
     for key in dict.fromkeys(keys):  # a correction's reversal and new booking name it twice
         found = conn.execute(
-            "SELECT r.source, r.content, r.voucher_id, r.origin, r.lines, r.movement FROM rows r "
-            "JOIN vouchers v ON v.id = r.voucher_id WHERE r.key = ? AND v.export_id != ?",
+            "SELECT r.source, r.content, r.voucher_id, r.origin, r.lines, r.movement, r.rule, "
+            "r.input_id FROM rows r JOIN vouchers v ON v.id = r.voucher_id "
+            "WHERE r.key = ? AND v.export_id != ?",
             (key, export_id),
         ).fetchone()
         if found is None:
             continue
         aliases = [a for (a,) in conn.execute("SELECT alias FROM aliases WHERE key = ?", (key,))]
         conn.execute(
-            "INSERT INTO superseded (key, export_id, source, content, voucher_id, "
-            "origin, lines, movement, aliases) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO superseded (key, export_id, source, content, voucher_id, origin, lines, "
+            "movement, rule, input_id, aliases) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (key, export_id, *found, json.dumps(aliases, ensure_ascii=False)),
         )
 
@@ -1110,7 +1318,7 @@ def _drop(conn: sqlite3.Connection, export_id: int) -> tuple[int, int]:
     again and how many got an earlier record back."""
     restore = conn.execute(
         "SELECT s.key, s.source, s.content, s.voucher_id, s.origin, s.lines, s.movement, "
-        "s.aliases FROM superseded s JOIN rows r ON r.key = s.key JOIN vouchers v ON "
+        "s.rule, s.input_id, s.aliases FROM superseded s JOIN rows r ON r.key = s.key JOIN vouchers v ON "
         "v.id = r.voucher_id WHERE s.export_id = ? AND v.export_id = ? ORDER BY s.rowid",
         (export_id, export_id),
     ).fetchall()
@@ -1119,8 +1327,8 @@ def _drop(conn: sqlite3.Connection, export_id: int) -> tuple[int, int]:
     # the first booking, never nothing.
     conn.execute(
         "UPDATE superseded AS s SET (source, content, voucher_id, origin, lines, movement, "
-        "aliases) = (SELECT b.source, b.content, b.voucher_id, b.origin, b.lines, b.movement, "
-        "b.aliases FROM superseded b WHERE b.export_id = :e AND b.key = s.key) "
+        "rule, input_id, aliases) = (SELECT b.source, b.content, b.voucher_id, b.origin, "
+        "b.lines, b.movement, b.rule, b.input_id, b.aliases FROM superseded b WHERE b.export_id = :e AND b.key = s.key) "
         "WHERE s.export_id != :e AND s.voucher_id IN (SELECT id FROM vouchers WHERE "
         "export_id = :e) AND EXISTS (SELECT 1 FROM superseded b WHERE b.export_id = :e AND "
         "b.key = s.key)",
@@ -1131,12 +1339,13 @@ def _drop(conn: sqlite3.Connection, export_id: int) -> tuple[int, int]:
         (export_id,),
     ).fetchone()
     conn.execute("DELETE FROM exports WHERE id = ?", (export_id,))
-    for key, source, content, voucher_id, origin, lines, movement, aliases in restore:
+    for *record, aliases in restore:
         conn.execute(
             "INSERT OR REPLACE INTO rows (key, source, content, voucher_id, origin, "
-            "lines, movement) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (key, source, content, voucher_id, origin, lines, movement),
+            "lines, movement, rule, input_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            record,
         )
+        key = record[0]
         conn.executemany(
             "INSERT OR REPLACE INTO aliases (alias, key) VALUES (?, ?)",
             [(alias, key) for alias in json.loads(aliases)],
@@ -1219,7 +1428,17 @@ _CHUNK = 500  # names a lookup query asks for (SQLite's variable limit is 999 in
 def _records_to_json(records: Iterable[RowRecord]) -> str:
     return json.dumps(
         [
-            [r.key, r.source, r.content, r.origin, r.lines, list(r.aliases), r.movement]
+            [
+                r.key,
+                r.source,
+                r.content,
+                r.origin,
+                r.lines,
+                list(r.aliases),
+                r.movement,
+                r.rule,
+                r.input,
+            ]
             for r in records
         ],
         ensure_ascii=False,
@@ -1228,10 +1447,10 @@ def _records_to_json(records: Iterable[RowRecord]) -> str:
 
 
 def _records_from_json(text: str) -> list[RowRecord]:
-    """Schema 3 records have no movement (six items)."""
+    """Schema 3 records have no movement (six items), schema 4 ones no rule and input."""
     return [
-        RowRecord(key, source, content, origin, lines, tuple(aliases), *movement)
-        for key, source, content, origin, lines, aliases, *movement in json.loads(text)
+        RowRecord(key, source, content, origin, lines, tuple(aliases), *rest)
+        for key, source, content, origin, lines, aliases, *rest in json.loads(text)
     ]
 
 
@@ -1422,14 +1641,6 @@ def _older_schema(path: Path) -> bool:
     except sqlite3.DatabaseError:
         return False  # _connect reports it
     return 0 < version < len(MIGRATIONS)
-
-
-def _sha256(path: Path) -> str | None:
-    try:
-        with open(path, "rb") as fh:
-            return hashlib.file_digest(fh, "sha256").hexdigest()
-    except OSError:
-        return None
 
 
 def _remove_temp_files(directory: Path, names: list[str]) -> None:

@@ -12,7 +12,9 @@ The reference is docs/mapping.md.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -37,7 +39,7 @@ from bokfor.sources import AMOUNT, DATE, DATETIME, Schema, UserFormats, all_sour
 from bokfor.sources.netbank import BUILTIN, Profile, ProfileError, ProfileModel, profile_from_model
 from bokfor.sources.pos import SECTION as POS
 from bokfor.template import Template, TemplateError
-from bokfor.yamlload import dotted, line_of, load
+from bokfor.yamlload import dotted, line_of, load_text
 
 GROUPINGS = ("per_row", "per_day", "per_payout", "per_entry")
 _ACCOUNT = re.compile(r"\d{4}")
@@ -489,6 +491,12 @@ class Mapping:
     # The formats the mapping adds (net-bank layouts, Z-report profiles), for detection.
     formats: UserFormats = field(default_factory=UserFormats)
     pos: PosAccounts | None = None  # the `pos:` section
+    text: str = ""  # the YAML as read: a run records it (the trail names the version)
+
+    @property
+    def sha256(self) -> str:
+        """The version of the mapping a run used (of its text as read), "" when not read."""
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest() if self.text else ""
 
     def for_source(self, name: str) -> SourceRules:
         if name not in self.sources:
@@ -520,7 +528,7 @@ def load_mapping(path: Path) -> Mapping:
     would only repeat them: YAML that does not parse (no tree to check: yamlload), and a
     structure the models refuse (the checks of meaning need typed values); the structure's
     problems are all reported together."""
-    data, positions = load(path)
+    data, positions, text = load_text(path)
     file = str(path)
 
     def fail(message: str, loc: tuple[Any, ...], hint: str | None = None) -> MappingError:
@@ -534,7 +542,7 @@ def load_mapping(path: Path) -> Mapping:
         model = MappingModel.model_validate(data)
     except ValidationError as exc:
         raise _structure_error(exc, fail) from None
-    return _Compiler(model, fail, file, positions).compile()
+    return dataclasses.replace(_Compiler(model, fail, file, positions).compile(), text=text)
 
 
 def _structure_error(

@@ -362,6 +362,7 @@ def _job(client: Client, rules: Any, files: list[Path], fmt: str) -> Any:
         generated=generated(rules.timezone),
         bank_account=client.bank_account,
         strict=client.strict,
+        command=f"bokfor run {client.folder} ({client.action}, {len(files)} files)",
     )
 
 

@@ -15,16 +15,35 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+import os
+import stat
 from array import array
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from bokfor.booking import PENDING, RowSink, book, book_pos, unmapped_error, unmapped_kinds
+from bokfor.booking import (
+    PENDING,
+    SKIPPED,
+    ZERO,
+    RowSink,
+    book,
+    book_pos,
+    unmapped_error,
+    unmapped_kinds,
+)
 from bokfor.domain import Caution, Line, Notice, Origin, Row, Voucher
 from bokfor.errors import BokforError, InputError, MappingError, UsageError
-from bokfor.ledger import SAME_LINES, Ledger, RowRecord, lines_to_json, paused_gc
+from bokfor.ledger import (
+    SAME_LINES,
+    InputFile,
+    Ledger,
+    RowRecord,
+    Trail,
+    lines_to_json,
+    paused_gc,
+)
 from bokfor.mapping import BankAccounts, Mapping, SourceRules
 from bokfor.money import format_sek, format_sie
 from bokfor.outputs import Part, split_years
@@ -39,6 +58,7 @@ from bokfor.sources.pos import Z as POS_Z
 NEW, EXPORTED, CHANGED, UNMAPPED, CORRECTION = "+", "=", "~", "!", "-"
 
 Progress = Callable[[str, int], None]  # (input path, rows read so far)
+Skip = Callable[[int, int, str, str], None]  # RecordSpool.skip: (input, line, key, reason)
 
 
 @dataclass
@@ -55,6 +75,8 @@ class InputSummary:
     pending: int = 0  # rows waiting for a payout (per_payout grouping)
     skipped: dict[str, int] = field(default_factory=dict)  # by rules with skip: true
     vouchers: int = 0  # new vouchers from this input
+    sha256: str = ""  # of the bytes read
+    size: int = 0
 
 
 @dataclass(slots=True)  # one a new voucher: half the size without a __dict__
@@ -89,6 +111,19 @@ class Plan:
     # Vouchers that already hold this run's exported rows; as `=` entries only on request
     # (`add_exported`): a re-run of a large export need not rebuild them to count them.
     exported_ids: set[int] = field(default_factory=set)
+
+    def trail(self, mapping: Mapping, command: str) -> Trail:
+        """What the run's export records of how it came about (a row record's `input`
+        indexes the files here)."""
+        return Trail(
+            command,
+            mapping.text,
+            mapping.sha256,
+            tuple(
+                InputFile(str(Path(s.path).resolve()), s.sha256, s.size, s.source)
+                for s in self.inputs
+            ),
+        )
 
     def records_of(self, i: int) -> list[RowRecord]:
         """The rows `to_write[i]` records, in its `source_keys` order (a push records one
@@ -152,6 +187,7 @@ def make_plan(
     `other_account`: rows exported under another name of their bank account are another
     account's (`_Movements.renamed_error`)."""
     _check_inputs(inputs)
+    prints = [_fingerprint(path) for path in inputs]
     sources = [
         get_source(source, mapping.formats) if source else detect_source(path, mapping.formats)
         for path in inputs
@@ -192,6 +228,9 @@ def make_plan(
                 seen.check(mapping, bank_account, complete=False)
                 raise
             seen.check(mapping, bank_account)
+            for path, summary, (sha256, stamp) in zip(inputs, plan.inputs, prints, strict=True):
+                _unchanged(path, stamp)
+                summary.sha256, summary.size = sha256, stamp[0] if stamp else 0
             plan.parts = split_years(plan.to_write, mapping.fiscal_year_of)
             return plan
     except BaseException:
@@ -222,7 +261,7 @@ def _plan_inputs(
     closes: list[object] = []  # POS day closes of the run
     pos_gaps = RunGaps()  # accounts the mapping lacks for them, over every input
     movements = _Movements()
-    for path, src in zip(inputs, sources, strict=True):
+    for index, (path, src) in enumerate(zip(inputs, sources, strict=True)):
         pos = src.section == POS
         rules = None if pos else mapping.for_source(src.section)
         summary = InputSummary(str(path), src.name)
@@ -238,11 +277,13 @@ def _plan_inputs(
                         _read(src, path, mapping, bank_account), summary, plan.notices, progress
                     ),
                     summary,
+                    spool.skip,
                 )
             ),
             date_from,
             date_to,
             summary,
+            functools.partial(_skip_outside, spool, index),
         )
         todo: Iterable[Row]  # a list for POS, below
         todo = _classify(
@@ -264,7 +305,7 @@ def _plan_inputs(
         if src.section == BANK and rules is not None:
             moves = movements
             moves.start(src.name, rules)
-        sink = _recorder(spool, offset, src.name, contents, now_lines, moves)
+        sink = _recorder(spool, offset, src.name, contents, now_lines, moves, index)
         booking = (
             book_pos(todo, mapping, sink, pos_gaps)
             if rules is None
@@ -301,7 +342,14 @@ def _plan_inputs(
                 spool.add(
                     next_tag,
                     RowRecord(
-                        row.key, src.name, content, str(row.origin), lines_to_json(()), row.aliases
+                        row.key,
+                        src.name,
+                        content,
+                        str(row.origin),
+                        lines_to_json(()),
+                        row.aliases,
+                        rule="correction",
+                        input=index,
                     ),
                 )
                 corrections.append((entry_reversal(entry, series), next_tag))
@@ -512,19 +560,24 @@ def _recorder(
     contents: dict[str, str],
     now_lines: dict[str, tuple[Line, ...]],
     moves: _Movements | None,
+    index: int,
 ) -> RowSink:
     """booking's `on_row`: a booked row's ledger record goes to the spool as it comes (its
-    content leaves `contents`); a changed row's lines (`_classify` put its key in
-    `now_lines`) are kept for its `~` entry; a bank row's movement is noted (`moves`)."""
+    content leaves `contents`), with its rule and input (`index`: the plan's inputs); a row
+    in no voucher, with why; a changed row's lines (`_classify` put its key in `now_lines`)
+    are kept for its `~` entry; a bank row's movement is noted (`moves`)."""
 
-    def on_row(tag: int, row: Row, lines: tuple[Line, ...], own: bool) -> None:
+    def on_row(tag: int, row: Row, lines: tuple[Line, ...], own: bool, rule: str) -> None:
         key = row.key
         content = contents.pop(key, None)
         if now_lines and key in now_lines:
             now_lines[key] = lines
-        if tag == PENDING or content is None:
-            # Not in a voucher yet (per_payout); or a POS input (classified whole before
-            # booking) giving one key twice, which the run refuses (_Seen.check).
+        if tag < 0:
+            spool.skip(index, row.origin.line, key, _WHY[tag].format(rule=rule))
+            return
+        if content is None:
+            # A POS input (classified whole before booking) giving one key twice, which the
+            # run refuses (_Seen.check).
             return
         spool.add(
             offset + tag,
@@ -536,10 +589,60 @@ def _recorder(
                 SAME_LINES if own else lines_to_json(lines),
                 row.aliases,
                 moves.add(row) if moves else "",
+                rule,
+                index,
             ),
         )
 
     return on_row
+
+
+# Why a row read is in no voucher, as the trail says it (`skipped.reason`).
+_WHY = {
+    PENDING: "not paid out yet: booked with its payout ({rule})",
+    SKIPPED: "{rule}: skip: true",
+    ZERO: "every amount is 0.00 ({rule})",
+}
+
+
+def _skip_outside(spool: RecordSpool, index: int, row: Row) -> None:
+    spool.skip(index, row.origin.line, row.key, "outside --from/--to")
+
+
+def _fingerprint(path: Path) -> tuple[str, tuple[int, int] | None]:
+    """The file's sha256, and its size and mtime to see that it did not change while read
+    (None for a file that cannot be read: its reader says why, as for any input)."""
+    import hashlib
+
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return "", None  # a FIFO is never opened here: it would wait for a writer
+        with open(path, "rb") as handle:
+            before = os.fstat(handle.fileno())
+            if not stat.S_ISREG(before.st_mode):
+                return "", None
+            sha256 = hashlib.file_digest(handle, "sha256").hexdigest()
+    except OSError:
+        return "", None
+    return sha256, (before.st_size, before.st_mtime_ns)
+
+
+def _unchanged(path: Path, stamp: tuple[int, int] | None) -> None:
+    if stamp is None:
+        return
+    try:
+        now = os.stat(path)
+    except OSError:
+        now = None
+    if now is None or (now.st_size, now.st_mtime_ns) != stamp:
+        raise InputError(
+            "the file changed while bokfor read it",
+            file=str(path),
+            hint=_CHANGED_HINT,
+        )
+
+
+_CHANGED_HINT = "let the download or copy finish, then run again: nothing was written or recorded."
 
 
 @dataclass(frozen=True, slots=True)
@@ -784,12 +887,12 @@ class _Seen:
 
     def read(
         self, path: Path, src: Source
-    ) -> Callable[[Iterable[Row], InputSummary], Iterable[Row]]:
+    ) -> Callable[[Iterable[Row], InputSummary, Skip], Iterable[Row]]:
         """Note an input about to be read; returns the filter its rows go through first
-        (rows an earlier input of the run holds too are dropped)."""
+        (rows another input of the run holds too are dropped, and told to `Skip`)."""
         self.inputs.append((path, src))
         if self.overlap is None:
-            return lambda rows, summary: rows
+            return lambda rows, summary, skip: rows
         return functools.partial(self.overlap.rows, index=len(self.inputs) - 1, src=src)
 
     def added(self, rows: Iterable[Row]) -> Iterator[Row]:
@@ -813,7 +916,9 @@ class _Seen:
         for path, src in self.inputs:
             summary = InputSummary("", "")
             rows = again.read(path, src)(
-                _count(_read(src, path, mapping, bank_account), summary, []), summary
+                _count(_read(src, path, mapping, bank_account), summary, []),
+                summary,
+                lambda *skipped: None,
             )
             for _ in _unique(again.added(rows), exact):
                 pass
@@ -916,7 +1021,7 @@ class _Overlap:
         )
 
     def rows(
-        self, rows: Iterable[Row], summary: InputSummary, *, index: int, src: Source
+        self, rows: Iterable[Row], summary: InputSummary, skip: Skip, *, index: int, src: Source
     ) -> Iterator[Row]:
         best = self.best
         for row in rows:
@@ -924,6 +1029,12 @@ class _Overlap:
             if chosen is not None and chosen[0] != index:
                 origin = chosen[2].file
                 summary.also[origin] = summary.also.get(origin, 0) + 1
+                skip(
+                    index,
+                    row.origin.line,
+                    row.key,
+                    f"also in {Path(origin).resolve()}: booked from there",
+                )
                 continue
             yield row
 
@@ -975,11 +1086,16 @@ def _check_aliases(row: Row, owners: dict[str, str], ledger: Ledger) -> None:
 
 
 def _in_range(
-    rows: Iterable[Row], first: dt.date | None, last: dt.date | None, summary: InputSummary
+    rows: Iterable[Row],
+    first: dt.date | None,
+    last: dt.date | None,
+    summary: InputSummary,
+    outside: Callable[[Row], None],
 ) -> Iterator[Row]:
     for row in rows:
         if (first and row.date < first) or (last and row.date > last):
             summary.outside += 1
+            outside(row)
             continue
         yield row
 

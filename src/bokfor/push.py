@@ -47,7 +47,7 @@ from bokfor.fortnox.client import (
 )
 from bokfor.fortnox.errors import FortnoxError, FortnoxUnavailable, UncertainPost
 from bokfor.fortnox.preflight import Problem, Registers, check, year_ids
-from bokfor.ledger import PUSH, Ledger, RowRecord
+from bokfor.ledger import NO_TRAIL, PUSH, Ledger, RowRecord, Trail
 from bokfor.plan import Plan
 from bokfor.sie.model import SieDocument
 
@@ -378,10 +378,14 @@ class Pusher:
         self._clock = clock
 
     def push(
-        self, plan: Plan, registers: Registers | None, notices: list[Notice] | None = None
+        self,
+        plan: Plan,
+        registers: Registers | None,
+        notices: list[Notice] | None = None,
+        trail: Trail = NO_TRAIL,
     ) -> PushResult:
-        """Begin the push's export, build the bodies with keys of this export (replaced
-        characters go to `notices`), then post them one by one."""
+        """Begin the push's export (recording `trail`), build the bodies with keys of this
+        export (replaced characters go to `notices`), then post them one by one."""
         start, requests = self._clock(), self.client.requests
         dates = [v.date for v in plan.to_write]
         export_id = self.ledger.begin_push(
@@ -389,6 +393,8 @@ class Pusher:
             target=f"fortnox:{_base(self.client)}/3/vouchers",
             first=min(dates) if dates else None,
             last=max(dates) if dates else None,
+            trail=trail,
+            skipped=plan.spool.skipped(),
         )
         result = PushResult(export_id)
         try:
@@ -557,7 +563,9 @@ def push_plan(
                 registers = again
             notices: list[Notice] = []
             try:  # the bodies are made once the push's export (in their keys) exists
-                return Pusher(client(), book, job.mapping_path).push(plan, registers, notices)
+                return Pusher(client(), book, job.mapping_path).push(
+                    plan, registers, notices, plan.trail(job.mapping, job.command)
+                )
             finally:
                 warn(notices)
         finally:

@@ -217,7 +217,7 @@ def _entry(n: int, entry: Entry, accounts: dict[str, str], mapping: Mapping) -> 
         head += f'<p class="note">possibly booked by hand: {esc(entry.possibly_booked)}</p>'
     if entry.status == CHANGED:
         now = (
-            _lines(v.lines, accounts, mapping)
+            lines_table(v.lines, accounts, mapping)
             if v.lines
             else "<p>Not booked again unless the run is given --correct (a reversal of what was "
             "booked, then the new booking).</p>"
@@ -225,15 +225,15 @@ def _entry(n: int, entry: Entry, accounts: dict[str, str], mapping: Mapping) -> 
         return (
             head
             + "<p>före (as exported):</p>"
-            + _lines(entry.previous, accounts, mapping)
+            + lines_table(entry.previous, accounts, mapping)
             + "<p>nu (as booked now):</p>"
             + now
             + "</section>"
         )
-    return head + _lines(v.lines, accounts, mapping) + "</section>"
+    return head + lines_table(v.lines, accounts, mapping) + "</section>"
 
 
-def _lines(lines: tuple[Line, ...], accounts: dict[str, str], mapping: Mapping) -> str:
+def lines_table(lines: tuple[Line, ...], accounts: dict[str, str], mapping: Mapping) -> str:
     rows = [
         (
             line.account,

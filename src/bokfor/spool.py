@@ -7,8 +7,9 @@ voucher they belong to, and the ledger copies them in with one `INSERT … SELEC
 (`Ledger.begin_export`) — sorted by SQLite, not by Python.
 
 The file's tables are the contract with the ledger:
-    records(tag, key, source, content, origin, lines, movement)   one per booked row
+    records(tag, key, source, content, origin, lines, movement, rule, input)  a booked row
     aliases(tag, alias, key)                            one per alias of such a row
+    skipped(input, line, key, reason)                   a row read and not booked, and why
 `tag` names the voucher (`Plan.tags` maps a voucher's place in `to_write` to its tag).
 The file lives in a directory of its own in the temporary directory (TMPDIR), locked while
 its run lives; it is removed when the plan is closed or collected, and a killed run's by the
@@ -26,6 +27,7 @@ import tempfile
 import time
 import weakref
 from pathlib import Path
+from typing import Iterator
 
 from filelock import FileLock, Timeout
 
@@ -65,16 +67,19 @@ class RecordSpool:
                 "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; "
                 "CREATE TABLE records (tag INTEGER NOT NULL, key TEXT NOT NULL, source TEXT "
                 "NOT NULL, content TEXT NOT NULL, origin TEXT NOT NULL, lines TEXT NOT NULL, "
-                "movement TEXT NOT NULL); "
+                "movement TEXT NOT NULL, rule TEXT NOT NULL, input INTEGER NOT NULL); "
                 "CREATE TABLE aliases (tag INTEGER NOT NULL, alias TEXT NOT NULL, "
-                "key TEXT NOT NULL);"
+                "key TEXT NOT NULL); "
+                "CREATE TABLE skipped (input INTEGER NOT NULL, line INTEGER NOT NULL, "
+                "key TEXT NOT NULL, reason TEXT NOT NULL);"
             )
         except (OSError, sqlite3.Error) as exc:
             self.close()
             raise _failed("made", exc, tempfile.gettempdir()) from None
         self._conn = conn
-        self._records: list[tuple[int, str, str, str, str, str, str]] = []
+        self._records: list[tuple[int, str, str, str, str, str, str, str, int]] = []
         self._aliases: list[tuple[int, str, str]] = []
+        self._skipped: list[tuple[int, int, str, str]] = []
         self._indexed = False
 
     def add(self, tag: int, record: RowRecord) -> None:
@@ -87,6 +92,8 @@ class RecordSpool:
                 record.origin,
                 record.lines,
                 record.movement,
+                record.rule,
+                record.input,
             )
         )
         if record.aliases:
@@ -94,21 +101,40 @@ class RecordSpool:
         if len(self._records) >= _BATCH:
             self.flush()
 
+    def skip(self, input: int, line: int, key: str, reason: str) -> None:
+        """A row the run read and does not book (its input index, line, key), and why."""
+        self._skipped.append((input, line, key, reason))
+        if len(self._skipped) >= _BATCH:
+            self.flush()
+
     def flush(self) -> None:
         """Write what is buffered (the ledger reads the file, not this object)."""
-        if not self._records and not self._aliases:
+        if not self._records and not self._aliases and not self._skipped:
             return
         conn = self._conn
         try:
             conn.execute("BEGIN")  # autocommit otherwise: a commit per row
-            conn.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?)", self._records)
+            conn.executemany(
+                "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", self._records
+            )
             conn.executemany("INSERT INTO aliases VALUES (?, ?, ?)", self._aliases)
+            conn.executemany("INSERT INTO skipped VALUES (?, ?, ?, ?)", self._skipped)
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise _failed("written", exc, self.path) from None
-        self._records, self._aliases = [], []
+        self._records, self._aliases, self._skipped = [], [], []
+
+    def skipped(self) -> Iterator[tuple[int, int, str, str]]:
+        """The rows read and not booked: (input index, line, key, reason), as added."""
+        self.flush()
+        try:
+            yield from self._conn.execute(
+                "SELECT input, line, key, reason FROM skipped ORDER BY rowid"
+            )
+        except sqlite3.Error as exc:
+            raise _failed("read", exc, self.path) from None
 
     def records(self, tag: int) -> list[RowRecord]:
         """The records of one voucher, in the order they were added (a push records one
@@ -127,11 +153,19 @@ class RecordSpool:
                 aliases.setdefault(key, []).append(alias)
             return [
                 RowRecord(
-                    key, source, content, origin, lines, tuple(aliases.get(key, ())), movement
+                    key,
+                    source,
+                    content,
+                    origin,
+                    lines,
+                    tuple(aliases.get(key, ())),
+                    movement,
+                    rule,
+                    input,
                 )
-                for key, source, content, origin, lines, movement in conn.execute(
-                    "SELECT key, source, content, origin, lines, movement FROM records "
-                    "WHERE tag = ? ORDER BY rowid",
+                for key, source, content, origin, lines, movement, rule, input in conn.execute(
+                    "SELECT key, source, content, origin, lines, movement, rule, input "
+                    "FROM records WHERE tag = ? ORDER BY rowid",
                     (tag,),
                 )
             ]

@@ -109,6 +109,12 @@ class _BoundedLoader(yaml.SafeLoader):
 
 def load(path: Path, what: str = "the mapping (YAML)") -> tuple[Any, dict[Path_, int]]:
     """Return (data, positions); positions maps a key path (all parts str) to its 1-based line."""
+    data, positions, _ = load_text(path, what)
+    return data, positions
+
+
+def load_text(path: Path, what: str = "the mapping (YAML)") -> tuple[Any, dict[Path_, int], str]:
+    """`load`, and the text it read (a run records the mapping it used, as it was read)."""
     data = read_regular(path, what, limit=MAX_BYTES, error=MappingError)
     try:
         text = data.decode("utf-8-sig")
@@ -139,7 +145,7 @@ def load(path: Path, what: str = "the mapping (YAML)") -> tuple[Any, dict[Path_,
             "mapping file is empty", file=str(path), hint="run `bokfor init` for a starter mapping."
         )
     positions: dict[Path_, int] = {}
-    return _convert(node, (), positions, str(path)), positions
+    return _convert(node, (), positions, str(path)), positions, text
 
 
 _INDENT = (
