@@ -93,6 +93,8 @@ _GROUPS = (
     ("convert-", "Stripe exports and convert"),
     ("run-", "Client folders (bokfor run, init --client)"),
     ("init-", "Client folders (bokfor run, init --client)"),
+    ("underlag-", "Underlag and archive"),
+    ("archive-", "Underlag and archive"),
     ("", "Other"),
 )
 

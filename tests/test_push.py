@@ -191,6 +191,13 @@ def test_push_twice_posts_each_voucher_once(env, job, tmp_path, capsys):
     # and the trail: the rule that booked it, the file read, Fortnox's number per voucher
     assert "rule: (recorded" not in out and "\nrule: " in out
     assert f"read from {job[0]} (sha256 " in out
+    from bokfor.ledger import Ledger
+    from bokfor.trail import read_trail
+
+    trail = read_trail(Ledger.open(tmp_path / "l.sqlite"))
+    assert [v.fortnox for v in trail.vouchers] == [f"S {n}, räkenskapsår-id 2" for n in range(1, 7)]
+    assert all(r.rule and r.file == str(job[0]) for v in trail.vouchers for r in v.rows)
+    assert sum(len(v.rows) for v in trail.vouchers) == 6
 
 
 def test_rows_added_later_post_only_those(env, tmp_path, capsys):

@@ -135,3 +135,26 @@ def test_the_pages_render_in_chromium_and_ask_for_nothing(capsys, tmp_path, monk
     data = shot.read_bytes()  # a PNG of the page's width, kept for a person to look at
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and int.from_bytes(data[16:20], "big") == 1000
     assert len(data) > 50_000
+
+
+def test_the_underlag_renders_in_chromium_asks_for_nothing_and_prints(capsys, tmp_path):
+    """The underlag of the Stripe sample's export: every verifikation with its rows as the
+    browser builds the page, no request, a screenshot kept, and `--pdf` printing it."""
+    ledger, out = tmp_path / "l.db", tmp_path / "s.si"
+    args = ["-m", str(REPO / MAPPING), "--ledger", str(ledger)]
+    code, _, err = run_cli(["convert", str(REPO / SAMPLE), *args, "-o", str(out), "-q"], capsys)
+    assert code == 0, err
+    page, pdf = tmp_path / "underlag.html", tmp_path / "underlag.pdf"
+    code, _, err = run_cli(["underlag", *args, "-o", str(page), "--pdf", str(pdf)], capsys)
+    assert code == 0, err
+    assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 10_000
+    shot = artefacts() / "underlag-stripe.png"
+    shot.unlink(missing_ok=True)
+    browser = browse(page, tmp_path, f"--screenshot={shot}", "--window-size=1000,3000")
+    dom = browser.communicate(timeout=90)[0]
+    assert browser.returncode == 0
+    assert dom.count('<section class="voucher"') == 29
+    assert dom.count("Raderna summerar exakt till verifikationen.") == 29
+    assert dom.count("stripe:txn_") >= 36
+    assert page_requests(tmp_path / "underlag.net.json") == []
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1258,6 +1258,146 @@ def ledger_show(
         )
 
 
+@app.command()
+def underlag(
+    out_path: Path = typer.Option(
+        ...,
+        "--out",
+        "-o",
+        metavar="FILE",
+        help="The HTML page to write; the CSV goes beside it (same name, .csv).",
+    ),
+    date_from: Optional[str] = typer.Option(
+        None, "--from", metavar="DATE", help="Verifikationer dated from this day on."
+    ),
+    date_to: Optional[str] = typer.Option(
+        None, "--to", metavar="DATE", help="Verifikationer dated up to this day."
+    ),
+    export: Optional[int] = typer.Option(
+        None, "--export", metavar="N", help="Only this export's (`bokfor ledger list`)."
+    ),
+    verifikation: Optional[str] = typer.Option(
+        None,
+        "--verifikation",
+        metavar="E:N",
+        help="Only this verifikation: the N-th of export E (as the underlag names it).",
+    ),
+    pdf: Optional[Path] = typer.Option(
+        None, "--pdf", metavar="FILE", help="Also print the page to PDF (needs Chromium)."
+    ),
+    mapping: Path = _MAPPING,
+    ledger: Optional[Path] = _LEDGER_OPT,
+) -> None:
+    """Write the underlag: each verifikation with its source rows.
+
+    Per verifikation its lines and the rows it holds (file, sha256, line, key, the rule that
+    booked each) and whether they add up to it exactly; per run who ran which command with
+    which mapping version on which files, and every row read and not booked with why; the
+    mapping's versions with their diffs. A self-contained HTML page (prints on A4) and CSV."""
+    from bokfor.mapping import load_mapping
+    from bokfor.trail import read_trail
+    from bokfor.underlag import write_underlag
+
+    first, last, _ = _period_and_limit(date_from, date_to, "all")
+    if verifikation is not None:
+        parts = verifikation.partition(":")
+        if not (parts[0].isdigit() and parts[1] and parts[2].isdigit()):
+            raise UsageError(
+                f"--verifikation {verifikation!r} must be EXPORT:N, e.g. 3:17",
+                hint="the underlag names each verifikation so (export 3, its 17th).",
+            )
+        export = int(parts[0])
+    rules = load_mapping(mapping)
+    book = _ledger_at(ledger, mapping)
+    try:
+        with book.snapshot():
+            trail = read_trail(book, first=first, last=last, export=export)
+    finally:
+        book.close()
+    if verifikation is not None:
+        trail.vouchers = [v for v in trail.vouchers if v.name == verifikation]
+    if not trail.vouchers:
+        raise UsageError(
+            "no exported verifikationer in that period"
+            + (f" of export {export}" if export is not None else "")
+            + (f" named {verifikation}" if verifikation is not None else ""),
+            file=str(book.path),
+            hint="`bokfor ledger list` shows the exports and their periods.",
+        )
+    scope = (
+        f"verifikation {verifikation}"
+        if verifikation is not None
+        else f"export {export}"
+        if export is not None
+        else "alla exporter"
+    )
+    title = f"Period: {first or 'början'} – {last or 'slutet'}, {scope}"
+    own = {"the export ledger": book.path, "the mapping": mapping}
+    written = write_underlag(out_path, trail, rules, title, own, pdf)
+    out.print(
+        f"Wrote the underlag of {len(trail.vouchers)} verifikationer: "
+        + ", ".join(str(p) for p in written),
+        markup=False,
+    )
+
+
+archive_app = typer.Typer(
+    help="Pack a räkenskapsår for the archive, or check an archive.",
+    no_args_is_help=True,
+)
+app.add_typer(archive_app, name="archive")
+
+
+@archive_app.command("pack")
+def archive_pack(
+    year: int = typer.Argument(
+        ..., metavar="YEAR", help="The räkenskapsår that begins in this year, e.g. 2026."
+    ),
+    out_path: Path = typer.Option(..., "--out", "-o", metavar="FILE", help="The .zip to write."),
+    inputs: List[Path] = typer.Option(
+        [],
+        "--inputs",
+        metavar="DIR",
+        help="A folder where received files are now (searched by sha256); may be repeated.",
+    ),
+    mapping: Path = _MAPPING,
+    ledger: Optional[Path] = _LEDGER_OPT,
+) -> None:
+    """Pack a räkenskapsår for the seven-year archive.
+
+    One zip: the files received, unchanged; the files written; the underlag; the mapping
+    versions and the systemdokumentation; the ledger; and SHA256SUMS of them all."""
+    from bokfor.archive import pack
+    from bokfor.mapping import load_mapping
+
+    rules = load_mapping(mapping)
+    book = _ledger_at(ledger, mapping)
+    try:
+        own = {"the export ledger": book.path, "the mapping": mapping}
+        packed = pack(book, rules, year, out_path, inputs, own)
+    finally:
+        book.close()
+    out.print(
+        f"Wrote {packed.path}: {packed.files} files and their SHA256SUMS, {packed.size:,} bytes; "
+        f"SHA256SUMS sha256 {packed.manifest_sha256}",
+        markup=False,
+    )
+
+
+@archive_app.command("verify")
+def archive_verify(
+    archive: Path = typer.Argument(..., metavar="FILE", help="The .zip `bokfor archive` wrote."),
+) -> None:
+    """Check an archive against its SHA256SUMS.
+
+    Every file must have the sha256 the manifest lists, and nothing else may be there; exit 2
+    naming each file that differs."""
+    from bokfor.archive import verify
+
+    count = verify(archive)
+    out.print(f"{archive}: {count} files, each with the sha256 its manifest lists.", markup=False)
+
+
 @ledger_app.command("forget")
 def ledger_forget(
     export_id: int = typer.Argument(
