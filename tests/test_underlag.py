@@ -15,9 +15,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bokfor.domain import Row
 from bokfor.ledger import Ledger
+from bokfor.plan import ranges
 from bokfor.sie.reader import read as read_sie
 from bokfor.sources import detect_source
 from bokfor.trail import BEFORE_TRAIL, OFF, OWN, SUMS, read_trail
@@ -387,3 +390,38 @@ def test_no_output_goes_over_the_ledger_the_mapping_or_the_csv(capsys, tmp_path)
     (tmp_path / "u.csv").mkdir()  # the CSV's place is a directory: nothing is written
     code, _, err = run_cli(["underlag", *base, "-o", str(tmp_path / "u.html")], capsys)
     assert code == 2 and not (tmp_path / "u.html").exists()
+
+
+def test_a_day_of_zettle_receipts_lists_every_receipt_line_under_its_verifikation(capsys, tmp_path):
+    """A Zettle day close adds up the day's receipts: the trail keeps their lines, so that
+    every receipt of the file is under exactly one verifikation (and in the CSV)."""
+    sample = REPO / "samples" / "pos" / "zettle_receipts_sv.csv"
+    ledger, _ = convert(capsys, sample, POS_MAPPING, tmp_path)
+    trail = read_trail(Ledger.open(ledger))
+    rows = source_rows(sample, POS_MAPPING)
+    receipts = sorted(n for r in rows for n in r.detail.source_lines)
+    assert len(receipts) > len(trail.vouchers) > 1
+    listed = [n for v in trail.vouchers for r in v.rows for n in _expand(r.parts)]
+    assert sorted(listed) == receipts and len(set(listed)) == len(listed)
+    page = tmp_path / "u.html"
+    args = ["underlag", "-m", str(POS_MAPPING), "--ledger", str(ledger), "-o", str(page)]
+    assert run_cli(args, capsys)[0] == 0
+    table = list(
+        csv.reader(io.StringIO(page.with_suffix(".csv").read_text("utf-8-sig")), delimiter=";")
+    )
+    assert table[0][-1] == "rader"
+    assert sorted(n for row in table[1:] for n in _expand(row[-1])) == receipts
+
+
+def _expand(parts: str) -> list[int]:
+    out: list[int] = []
+    for part in filter(None, parts.split(",")):
+        first, _, last = part.partition("-")
+        out += range(int(first), int(last or first) + 1)
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sets(st.integers(1, 400), max_size=60))
+def test_ranges_say_exactly_the_lines(lines):
+    assert _expand(ranges(lines)) == sorted(lines)

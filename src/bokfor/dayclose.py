@@ -111,6 +111,9 @@ class DayClose:
     period_to: dt.datetime | None = None
     lines: Mapping[str, int] = field(default_factory=dict)  # "payments", "rate:25" -> line
     notes: tuple[str, ...] = ()  # the reader's warnings, surfaced by check()
+    # The file's lines it adds up, when more than its own (a day of Zettle receipts): the
+    # trail lists them under the day's verifikation.
+    source_lines: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         for name in (

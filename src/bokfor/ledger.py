@@ -161,8 +161,8 @@ MIGRATIONS: list[str] = [
     """,
     # 5: the trail (underlag, issue 23): who ran what (user, host, command), with which
     # mapping (every version's text and the diff from the one used before it), on which
-    # files (path, sha256, size: `inputs`); per booked row its file and the rule that booked
-    # it; per run the rows it read and did not book, with why (`skipped`). Rows recorded
+    # files (path, sha256, size: `inputs`); per booked row its file, the rule that booked
+    # it and the lines it adds up when more than its own (`parts`: "12-15,17"); per run the rows it read and did not book, with why (`skipped`). Rows recorded
     # before have NULL there: their underlag says so.
     """
     CREATE TABLE mappings (
@@ -189,8 +189,10 @@ MIGRATIONS: list[str] = [
     CREATE INDEX inputs_run ON inputs(run_id);
     ALTER TABLE rows ADD COLUMN rule TEXT;
     ALTER TABLE rows ADD COLUMN input_id INTEGER;
+    ALTER TABLE rows ADD COLUMN parts TEXT;
     ALTER TABLE superseded ADD COLUMN rule TEXT;
     ALTER TABLE superseded ADD COLUMN input_id INTEGER;
+    ALTER TABLE superseded ADD COLUMN parts TEXT;
     CREATE TABLE skipped (
         run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
         input_id INTEGER NOT NULL,
@@ -361,6 +363,7 @@ class RowRecord(NamedTuple):
     movement: str = ""  # a bank row's "<ledger account>|<date>|<öre>" (plan.movement_of)
     rule: str = ""  # the rule that booked it (the trail)
     input: int = -1  # its file: an index into the run's `Trail.inputs`
+    parts: str = ""  # the file's lines it adds up, when more than its own ("12-15,17")
 
 
 @dataclass(frozen=True)
@@ -865,10 +868,11 @@ class Ledger:
             # instead of at random places; SQLite sorts the spool, in its own memory bounds.
             conn.execute(
                 "INSERT OR REPLACE INTO rows (key, source, content, voucher_id, origin, lines, "
-                "movement, rule, input_id) SELECT r.key, r.source, r.content, t.id, r.origin, "
-                "r.lines, nullif(r.movement, ''), nullif(r.rule, ''), CASE WHEN r.input < 0 "
-                "THEN NULL ELSE ? + r.input END FROM spool.records r JOIN temp.voucher_tags t "
-                "USING (tag) ORDER BY r.key, t.id, r.rowid",
+                "movement, rule, input_id, parts) SELECT r.key, r.source, r.content, t.id, "
+                "r.origin, r.lines, nullif(r.movement, ''), nullif(r.rule, ''), CASE WHEN "
+                "r.input < 0 THEN NULL ELSE ? + r.input END, nullif(r.parts, '') FROM "
+                "spool.records r JOIN temp.voucher_tags t USING (tag) ORDER BY r.key, t.id, "
+                "r.rowid",
                 (first_input,),
             )
             _learn(conn, learned)
@@ -1085,7 +1089,7 @@ class Ledger:
             ).fetchone()
             conn.executemany(
                 "INSERT OR REPLACE INTO rows (key, source, content, voucher_id, origin, lines, "
-                "movement, rule, input_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "movement, rule, input_id, parts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         r.key,
@@ -1097,6 +1101,7 @@ class Ledger:
                         r.movement or None,
                         r.rule or None,
                         None if r.input < 0 or first_input is None else first_input + r.input,
+                        r.parts or None,
                     )
                     for r in records
                 ],
@@ -1297,7 +1302,7 @@ def _supersede(conn: sqlite3.Connection, keys: list[str], export_id: int) -> Non
     for key in dict.fromkeys(keys):  # a correction's reversal and new booking name it twice
         found = conn.execute(
             "SELECT r.source, r.content, r.voucher_id, r.origin, r.lines, r.movement, r.rule, "
-            "r.input_id FROM rows r JOIN vouchers v ON v.id = r.voucher_id "
+            "r.input_id, r.parts FROM rows r JOIN vouchers v ON v.id = r.voucher_id "
             "WHERE r.key = ? AND v.export_id != ?",
             (key, export_id),
         ).fetchone()
@@ -1306,7 +1311,8 @@ def _supersede(conn: sqlite3.Connection, keys: list[str], export_id: int) -> Non
         aliases = [a for (a,) in conn.execute("SELECT alias FROM aliases WHERE key = ?", (key,))]
         conn.execute(
             "INSERT INTO superseded (key, export_id, source, content, voucher_id, origin, lines, "
-            "movement, rule, input_id, aliases) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "movement, rule, input_id, parts, aliases) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+            "?)",
             (key, export_id, *found, json.dumps(aliases, ensure_ascii=False)),
         )
 
@@ -1318,7 +1324,7 @@ def _drop(conn: sqlite3.Connection, export_id: int) -> tuple[int, int]:
     again and how many got an earlier record back."""
     restore = conn.execute(
         "SELECT s.key, s.source, s.content, s.voucher_id, s.origin, s.lines, s.movement, "
-        "s.rule, s.input_id, s.aliases FROM superseded s JOIN rows r ON r.key = s.key JOIN vouchers v ON "
+        "s.rule, s.input_id, s.parts, s.aliases FROM superseded s JOIN rows r ON r.key = s.key JOIN vouchers v ON "
         "v.id = r.voucher_id WHERE s.export_id = ? AND v.export_id = ? ORDER BY s.rowid",
         (export_id, export_id),
     ).fetchall()
@@ -1327,8 +1333,8 @@ def _drop(conn: sqlite3.Connection, export_id: int) -> tuple[int, int]:
     # the first booking, never nothing.
     conn.execute(
         "UPDATE superseded AS s SET (source, content, voucher_id, origin, lines, movement, "
-        "rule, input_id, aliases) = (SELECT b.source, b.content, b.voucher_id, b.origin, "
-        "b.lines, b.movement, b.rule, b.input_id, b.aliases FROM superseded b WHERE b.export_id = :e AND b.key = s.key) "
+        "rule, input_id, parts, aliases) = (SELECT b.source, b.content, b.voucher_id, "
+        "b.origin, b.lines, b.movement, b.rule, b.input_id, b.parts, b.aliases FROM superseded b WHERE b.export_id = :e AND b.key = s.key) "
         "WHERE s.export_id != :e AND s.voucher_id IN (SELECT id FROM vouchers WHERE "
         "export_id = :e) AND EXISTS (SELECT 1 FROM superseded b WHERE b.export_id = :e AND "
         "b.key = s.key)",
@@ -1342,7 +1348,7 @@ def _drop(conn: sqlite3.Connection, export_id: int) -> tuple[int, int]:
     for *record, aliases in restore:
         conn.execute(
             "INSERT OR REPLACE INTO rows (key, source, content, voucher_id, origin, "
-            "lines, movement, rule, input_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "lines, movement, rule, input_id, parts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             record,
         )
         key = record[0]
@@ -1438,6 +1444,7 @@ def _records_to_json(records: Iterable[RowRecord]) -> str:
                 r.movement,
                 r.rule,
                 r.input,
+                r.parts,
             ]
             for r in records
         ],

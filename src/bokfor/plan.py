@@ -591,10 +591,28 @@ def _recorder(
                 moves.add(row) if moves else "",
                 rule,
                 index,
+                # A day close's receipts (duck-typed: `detail` is any structured record).
+                ranges(getattr(row.detail, "source_lines", ())),
             ),
         )
 
     return on_row
+
+
+def ranges(lines: Iterable[int]) -> str:
+    """Line numbers as compact ranges: (12, 13, 14, 15, 17) -> "12-15,17"."""
+    out: list[str] = []
+    start = prev = None
+    for n in sorted(set(lines)):
+        if prev is not None and n == prev + 1:
+            prev = n
+            continue
+        if start is not None:
+            out.append(f"{start}-{prev}" if prev != start else str(start))
+        start = prev = n
+    if start is not None:
+        out.append(f"{start}-{prev}" if prev != start else str(start))
+    return ",".join(out)
 
 
 # Why a row read is in no voucher, as the trail says it (`skipped.reason`).

@@ -7,7 +7,7 @@ voucher they belong to, and the ledger copies them in with one `INSERT … SELEC
 (`Ledger.begin_export`) — sorted by SQLite, not by Python.
 
 The file's tables are the contract with the ledger:
-    records(tag, key, source, content, origin, lines, movement, rule, input)  a booked row
+    records(tag, key, source, content, origin, lines, movement, rule, input, parts)  booked
     aliases(tag, alias, key)                            one per alias of such a row
     skipped(input, line, key, reason)                   a row read and not booked, and why
 `tag` names the voucher (`Plan.tags` maps a voucher's place in `to_write` to its tag).
@@ -67,7 +67,8 @@ class RecordSpool:
                 "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; "
                 "CREATE TABLE records (tag INTEGER NOT NULL, key TEXT NOT NULL, source TEXT "
                 "NOT NULL, content TEXT NOT NULL, origin TEXT NOT NULL, lines TEXT NOT NULL, "
-                "movement TEXT NOT NULL, rule TEXT NOT NULL, input INTEGER NOT NULL); "
+                "movement TEXT NOT NULL, rule TEXT NOT NULL, input INTEGER NOT NULL, "
+                "parts TEXT NOT NULL); "
                 "CREATE TABLE aliases (tag INTEGER NOT NULL, alias TEXT NOT NULL, "
                 "key TEXT NOT NULL); "
                 "CREATE TABLE skipped (input INTEGER NOT NULL, line INTEGER NOT NULL, "
@@ -77,7 +78,7 @@ class RecordSpool:
             self.close()
             raise _failed("made", exc, tempfile.gettempdir()) from None
         self._conn = conn
-        self._records: list[tuple[int, str, str, str, str, str, str, str, int]] = []
+        self._records: list[tuple[int, str, str, str, str, str, str, str, int, str]] = []
         self._aliases: list[tuple[int, str, str]] = []
         self._skipped: list[tuple[int, int, str, str]] = []
         self._indexed = False
@@ -94,6 +95,7 @@ class RecordSpool:
                 record.movement,
                 record.rule,
                 record.input,
+                record.parts,
             )
         )
         if record.aliases:
@@ -115,7 +117,7 @@ class RecordSpool:
         try:
             conn.execute("BEGIN")  # autocommit otherwise: a commit per row
             conn.executemany(
-                "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", self._records
+                "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", self._records
             )
             conn.executemany("INSERT INTO aliases VALUES (?, ?, ?)", self._aliases)
             conn.executemany("INSERT INTO skipped VALUES (?, ?, ?, ?)", self._skipped)
@@ -162,11 +164,14 @@ class RecordSpool:
                     movement,
                     rule,
                     input,
+                    parts,
                 )
-                for key, source, content, origin, lines, movement, rule, input in conn.execute(
-                    "SELECT key, source, content, origin, lines, movement, rule, input "
-                    "FROM records WHERE tag = ? ORDER BY rowid",
-                    (tag,),
+                for key, source, content, origin, lines, movement, rule, input, parts in (
+                    conn.execute(
+                        "SELECT key, source, content, origin, lines, movement, rule, input, "
+                        "parts FROM records WHERE tag = ? ORDER BY rowid",
+                        (tag,),
+                    )
                 )
             ]
         except sqlite3.Error as exc:

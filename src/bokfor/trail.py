@@ -39,6 +39,7 @@ class SourceRow:
     sha256: str | None
     line: int | None
     own: bool = False  # its lines are its voucher's (stored once)
+    parts: str = ""  # the file's lines it adds up, when more than its own ("12-15,17")
 
     @property
     def before_trail(self) -> bool:
@@ -255,9 +256,21 @@ def _add_rows(ledger: Ledger, vouchers: dict[int, TrailVoucher]) -> None:
         chunk = ids[start : start + 500]
         marks = ",".join("?" * len(chunk))
         for table in ("rows", "superseded"):
-            for vid, key, source, origin, content, lines, rule, path, sha in ledger.conn.execute(
+            for (
+                vid,
+                key,
+                source,
+                origin,
+                content,
+                lines,
+                rule,
+                path,
+                sha,
+                parts,
+            ) in ledger.conn.execute(
                 f"SELECT r.voucher_id, r.key, r.source, r.origin, r.content, r.lines, r.rule, "
-                f"i.path, i.sha256 FROM {table} r LEFT JOIN inputs i ON i.id = r.input_id "
+                f"i.path, i.sha256, r.parts FROM {table} r LEFT JOIN inputs i "
+                f"ON i.id = r.input_id "
                 f"WHERE r.voucher_id IN ({marks})",
                 chunk,
             ):
@@ -274,6 +287,7 @@ def _add_rows(ledger: Ledger, vouchers: dict[int, TrailVoucher]) -> None:
                         sha,
                         int(origin.rpartition(":")[2]) if path else None,
                         lines == "",
+                        parts or "",
                     )
                 )
     for voucher in vouchers.values():

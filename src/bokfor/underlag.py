@@ -55,6 +55,7 @@ CSV_HEADER = (
     "värden",
     "belopp",
     "orsak",
+    "rader",  # the lines a row adds up, when more than its own (a day of receipts)
 )
 
 
@@ -253,11 +254,12 @@ def underlag_csv(trail: Trail, mapping: Mapping) -> Iterator[str]:
                     _values(r, mapping),
                     _amount(r),
                     "" if r.file else BEFORE_TRAIL,
+                    r.parts,
                 )
             )
     for s in trail.skipped():
         yield line(
-            ("ej bokförd", "", "", "", "", "", s.file, "", s.line, s.key, "", "", "", s.reason)
+            ("ej bokförd", "", "", "", "", "", s.file, "", s.line, s.key, "", "", "", s.reason, "")
         )
 
 
@@ -306,9 +308,16 @@ def _runs(exports: list[Export]) -> list[tuple[Run, list[Export]]]:
 
 def _where(row: SourceRow, href: str | None) -> str:
     origin = esc(row.origin)
+    parts = (
+        f'<br><span class="meta">adderar raderna {esc(row.parts.replace(",", ", "))}</span>'
+        if row.parts
+        else ""
+    )
     return (
-        f'<a href="{esc(href)}">{origin}</a>' if href else origin
-    ) + f'<br><span class="meta">sha256 {esc((row.sha256 or "")[:16])}…</span>'
+        (f'<a href="{esc(href)}">{origin}</a>' if href else origin)
+        + parts
+        + f'<br><span class="meta">sha256 {esc((row.sha256 or "")[:16])}…</span>'
+    )
 
 
 def _file_url(row: SourceRow) -> str | None:

@@ -285,6 +285,7 @@ class _Day:
     """One register-day being added up."""
 
     first_line: int
+    receipt_lines: list[int] = field(default_factory=list)
     gross: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     vat: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     lines_per_rate: dict[str, int] = field(default_factory=lambda: defaultdict(int))
@@ -361,6 +362,7 @@ def read_receipts(
         if "register" in index and cells[index["register"]] not in (None, ""):
             reg = str(cells[index["register"]]).strip()
         day = days.setdefault((reg, business_day), _Day(first_line=line))
+        day.receipt_lines.append(line)
         _add_receipt(day, cells, index, names, vat_columns, when, file, line)
     return [
         _day_close(reg, business_day, day, file, vat_columns)
@@ -492,6 +494,7 @@ def _day_close(
         z_number=None,
         business_day=day,
         origin=Origin(file, acc.first_line),
+        source_lines=tuple(acc.receipt_lines),
         sales_by_rate=rates,
         payments=acc.payments,
         tips=acc.tips,
