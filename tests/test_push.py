@@ -195,9 +195,11 @@ def test_push_twice_posts_each_voucher_once(env, job, tmp_path, capsys):
     from bokfor.trail import read_trail
 
     trail = read_trail(Ledger.open(tmp_path / "l.sqlite"))
-    assert [v.fortnox for v in trail.vouchers] == [f"S {n}, räkenskapsår-id 2" for n in range(1, 7)]
-    assert all(r.rule and r.file == str(job[0]) for v in trail.vouchers for r in v.rows)
-    assert sum(len(v.rows) for v in trail.vouchers) == 6
+
+    vouchers = list(trail.vouchers())
+    assert [v.fortnox for v in vouchers] == [f"S {n}, räkenskapsår-id 2" for n in range(1, 7)]
+    assert all(r.rule and r.file == str(job[0]) for v in vouchers for r in v.rows)
+    assert sum(len(v.rows) for v in vouchers) == 6
 
 
 def test_rows_added_later_post_only_those(env, tmp_path, capsys):

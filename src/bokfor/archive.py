@@ -81,7 +81,7 @@ def pack(
             )
     with ledger.snapshot(), tempfile.TemporaryDirectory(prefix="bokfor-archive-") as scratch:
         trail = read_trail(ledger, first=first, last=last)
-        if not trail.vouchers:
+        if not trail.count:
             raise UsageError(
                 f"nothing was exported for the räkenskapsår {first} – {last}",
                 file=str(ledger.path),

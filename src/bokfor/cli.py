@@ -1299,6 +1299,7 @@ def underlag(
     from bokfor.underlag import write_underlag
 
     first, last, _ = _period_and_limit(date_from, date_to, "all")
+    number = None
     if verifikation is not None:
         parts = verifikation.partition(":")
         if not (parts[0].isdigit() and parts[1] and parts[2].isdigit()):
@@ -1306,36 +1307,34 @@ def underlag(
                 f"--verifikation {verifikation!r} must be EXPORT:N, e.g. 3:17",
                 hint="the underlag names each verifikation so (export 3, its 17th).",
             )
-        export = int(parts[0])
+        export, number = int(parts[0]), int(parts[2])
     rules = load_mapping(mapping)
     book = _ledger_at(ledger, mapping)
     try:
-        with book.snapshot():
-            trail = read_trail(book, first=first, last=last, export=export)
+        with book.snapshot():  # one state of the ledger, read as the files are written
+            trail = read_trail(book, first=first, last=last, export=export, number=number)
+            if not trail.count:
+                raise UsageError(
+                    "no exported verifikationer in that period"
+                    + (f" of export {export}" if export is not None else "")
+                    + (f" named {verifikation}" if verifikation is not None else ""),
+                    file=str(book.path),
+                    hint="`bokfor ledger list` shows the exports and their periods.",
+                )
+            scope = (
+                f"verifikation {verifikation}"
+                if verifikation is not None
+                else f"export {export}"
+                if export is not None
+                else "alla exporter"
+            )
+            title = f"Period: {first or 'början'} – {last or 'slutet'}, {scope}"
+            own = {"the export ledger": book.path, "the mapping": mapping}
+            written = write_underlag(out_path, trail, rules, title, own, pdf)
     finally:
         book.close()
-    if verifikation is not None:
-        trail.vouchers = [v for v in trail.vouchers if v.name == verifikation]
-    if not trail.vouchers:
-        raise UsageError(
-            "no exported verifikationer in that period"
-            + (f" of export {export}" if export is not None else "")
-            + (f" named {verifikation}" if verifikation is not None else ""),
-            file=str(book.path),
-            hint="`bokfor ledger list` shows the exports and their periods.",
-        )
-    scope = (
-        f"verifikation {verifikation}"
-        if verifikation is not None
-        else f"export {export}"
-        if export is not None
-        else "alla exporter"
-    )
-    title = f"Period: {first or 'början'} – {last or 'slutet'}, {scope}"
-    own = {"the export ledger": book.path, "the mapping": mapping}
-    written = write_underlag(out_path, trail, rules, title, own, pdf)
     out.print(
-        f"Wrote the underlag of {len(trail.vouchers)} verifikationer: "
+        f"Wrote the underlag of {trail.count} verifikationer: "
         + ", ".join(str(p) for p in written),
         markup=False,
     )

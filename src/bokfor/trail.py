@@ -11,9 +11,10 @@ they say so (`SourceRow.before_trail`), they are never guessed.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from bokfor.domain import Dims, Line
 from bokfor.ledger import Ledger, lines_from_json
@@ -77,7 +78,6 @@ class Run:
     command: str | None
     mapping_sha256: str | None
     inputs: tuple[Input, ...] = ()
-    skipped: tuple[Skipped, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -140,17 +140,83 @@ class MappingVersion:
 
 @dataclass
 class Trail:
-    ledger: str
-    vouchers: list[TrailVoucher]
+    """The trail of some exported vouchers, read from the open ledger as it is walked: a
+    year of a busy shop's rows is never held whole (read it inside `Ledger.snapshot()` to
+    see one state of the ledger throughout)."""
+
+    ledger: Ledger
     exports: list[Export]
     mappings: list[MappingVersion]
+    count: int  # vouchers
+    _where: str
+    _args: tuple[object, ...]
+
+    def vouchers(self, chunk: int = 16) -> Iterator[TrailVoucher]:
+        """The vouchers with their rows, in export and file order, `chunk` at a time (a
+        day's voucher of a busy shop holds thousands of rows)."""
+        cursor = self.ledger.conn.execute(
+            _VOUCHERS + f"WHERE {self._where} ORDER BY v.export_id, v.seq", self._args
+        )
+        exports = {e.id: e for e in self.exports}
+        while batch := cursor.fetchmany(chunk):
+            vouchers = [_voucher(row, exports) for row in batch]
+            _add_rows(self.ledger, {v.id: v for v in vouchers})
+            yield from vouchers
 
     def voucher_of(self, key: str) -> TrailVoucher | None:
-        """The verifikation holding the row `key` (the trail from a row to its voucher)."""
-        return next((v for v in self.vouchers for r in v.rows if r.key == key), None)
+        """The verifikation (of these) holding the row `key`: the trail from a row to its
+        voucher. A row a correction took over is in the correction's."""
+        found = self.ledger.conn.execute(
+            _VOUCHERS + f"WHERE {self._where} AND v.id = (SELECT voucher_id FROM rows "
+            "WHERE key = ?)",
+            (*self._args, key),
+        ).fetchone()
+        if found is None:
+            return None
+        voucher = _voucher(found, {e.id: e for e in self.exports})
+        _add_rows(self.ledger, {voucher.id: voucher})
+        return voucher
 
-    def skipped(self) -> list[Skipped]:
-        return [s for e in _unique_runs(self.exports) for s in e.skipped]
+    def skipped(self, run: int | None = None) -> Iterator[Skipped]:
+        """The rows the runs of these exports (or `run`) read and did not book, with why."""
+        runs = [run] if run is not None else sorted({e.run.id for e in self.exports})
+        for run_id in runs:
+            for path, line, key, reason in self.ledger.conn.execute(
+                "SELECT coalesce(i.path, '?'), s.line, s.key, s.reason FROM skipped s "
+                "LEFT JOIN inputs i ON i.id = s.input_id WHERE s.run_id = ? ORDER BY s.rowid",
+                (run_id,),
+            ):
+                yield Skipped(path, line, key, reason)
+
+    def skipped_count(self, run: int | None = None) -> int:
+        runs = [run] if run is not None else sorted({e.run.id for e in self.exports})
+        return sum(
+            self.ledger.conn.execute(
+                "SELECT count(*) FROM skipped WHERE run_id = ?", (run_id,)
+            ).fetchone()[0]
+            for run_id in runs
+        )
+
+
+_VOUCHERS = (
+    "SELECT v.id, v.export_id, v.seq, v.series, v.date, v.text, v.lines, p.fortnox_series, "
+    "p.fortnox_number, p.fortnox_year FROM vouchers v JOIN exports e ON e.id = v.export_id "
+    "LEFT JOIN pushes p ON p.voucher_id = v.id "
+)
+
+
+def _voucher(row: tuple, exports: dict[int, Export]) -> TrailVoucher:
+    vid, eid, seq, series, date, text, lines, fs, fn, fy = row
+    return TrailVoucher(
+        vid,
+        exports[eid],
+        seq + 1,
+        series,
+        dt.date.fromisoformat(date),
+        text,
+        lines_from_json(lines),
+        fortnox=f"{fs} {fn}" + (f", räkenskapsår-id {fy}" if fy else "") if fs else None,
+    )
 
 
 def read_trail(
@@ -159,43 +225,34 @@ def read_trail(
     first: dt.date | None = None,
     last: dt.date | None = None,
     export: int | None = None,
+    number: int | None = None,
 ) -> Trail:
-    """The trail of the done exports' vouchers dated in [first, last] (or of one export), in
-    export and file order."""
+    """The trail of the done exports' vouchers dated in [first, last] (or of one export, or
+    its `number`-th voucher), in export and file order."""
     conn = ledger.conn
     where: list[str] = ["e.state = 'done'"]
     args: list[object] = []
     if export is not None:
         where.append("e.id = ?")
         args.append(export)
+    if number is not None:
+        where.append("v.seq = ?")
+        args.append(number - 1)
     if first is not None:
         where.append("v.date >= ?")
         args.append(first.isoformat())
     if last is not None:
         where.append("v.date <= ?")
         args.append(last.isoformat())
-    found = conn.execute(
-        "SELECT v.id, v.export_id, v.seq, v.series, v.number, v.date, v.text, v.lines, "
-        "p.fortnox_series, p.fortnox_number, p.fortnox_year FROM vouchers v "
-        "JOIN exports e ON e.id = v.export_id LEFT JOIN pushes p ON p.voucher_id = v.id "
-        f"WHERE {' AND '.join(where)} ORDER BY v.export_id, v.seq",
+    clause = " AND ".join(where)
+    ids, count = [], 0
+    for eid, n in conn.execute(
+        "SELECT v.export_id, count(*) FROM vouchers v JOIN exports e ON e.id = v.export_id "
+        f"WHERE {clause} GROUP BY v.export_id ORDER BY v.export_id",
         args,
-    ).fetchall()
-    exports = _exports(ledger, sorted({row[1] for row in found}))
-    vouchers = [
-        TrailVoucher(
-            vid,
-            exports[eid],
-            seq + 1,
-            series,
-            dt.date.fromisoformat(date),
-            text,
-            lines_from_json(lines),
-            fortnox=f"{fs} {fn}" + (f", räkenskapsår-id {fy}" if fy else "") if fs else None,
-        )
-        for vid, eid, seq, series, _, date, text, lines, fs, fn, fy in found
-    ]
-    _add_rows(ledger, {v.id: v for v in vouchers})
+    ):
+        ids.append(eid)
+        count += n
     versions = [
         MappingVersion(*row)
         for row in conn.execute(
@@ -203,7 +260,8 @@ def read_trail(
             "ORDER BY first_used, rowid"
         )
     ]
-    return Trail(str(ledger.path), vouchers, list(exports.values()), versions)
+    exports = list(_exports(ledger, ids).values())
+    return Trail(ledger, exports, versions, count, clause, tuple(args))
 
 
 def _exports(ledger: Ledger, ids: list[int]) -> dict[int, Export]:
@@ -235,17 +293,8 @@ def _run(ledger: Ledger, run_id: int) -> Run:
             (run_id,),
         )
     }
-    skipped = tuple(
-        Skipped(inputs[iid].path if iid in inputs else "?", line, key, reason)
-        for iid, line, key, reason in conn.execute(
-            "SELECT input_id, line, key, reason FROM skipped WHERE run_id = ? ORDER BY rowid",
-            (run_id,),
-        )
-    )
     rid, started, version, mapping, user, host, command, sha = row
-    return Run(
-        rid, started, version, mapping, user, host, command, sha, tuple(inputs.values()), skipped
-    )
+    return Run(rid, started, version, mapping, user, host, command, sha, tuple(inputs.values()))
 
 
 def _add_rows(ledger: Ledger, vouchers: dict[int, TrailVoucher]) -> None:
@@ -281,7 +330,7 @@ def _add_rows(ledger: Ledger, vouchers: dict[int, TrailVoucher]) -> None:
                         source,
                         origin,
                         content,
-                        voucher.lines if lines == "" else lines_from_json(lines),
+                        voucher.lines if lines == "" else _row_lines(lines),
                         rule,
                         path,
                         sha,
@@ -294,6 +343,16 @@ def _add_rows(ledger: Ledger, vouchers: dict[int, TrailVoucher]) -> None:
         voucher.rows.sort(key=lambda r: (r.origin.rpartition(":")[0], _line(r.origin), r.key))
 
 
+def _row_lines(text: str) -> tuple[Line, ...]:
+    """A row's recorded lines (`ledger.lines_to_json`): their dimensions were written in
+    canonical order, so they are taken as they stand (`lines_from_json` sorts them again:
+    most of the underlag's time on a year of rows)."""
+    return tuple(
+        Line(account, amount, tuple((d, o) for d, o in dims), line_text)
+        for account, amount, dims, line_text in json.loads(text)
+    )
+
+
 def _line(origin: str) -> int:
     tail = origin.rpartition(":")[2]
     return int(tail) if tail.isdigit() else 0
@@ -304,7 +363,3 @@ def _totals(lines: Iterable[Line]) -> dict[tuple[str, Dims], int]:
     for line in lines:
         out[line.account, line.dims] += line.amount
     return {k: v for k, v in out.items() if v}
-
-
-def _unique_runs(exports: list[Export]) -> list[Run]:
-    return list({e.run.id: e.run for e in exports}.values())

@@ -69,9 +69,12 @@ def underlag_page(
     `link`: a row's file as a link (default: where it was read; an archive links its copy)."""
     link = link or _file_url
     accounts = mapping.accounts
-    rows = sum(len(v.rows) for v in trail.vouchers)
-    checks = Counter(v.check for v in trail.vouchers)
-    off = [v.name for v in trail.vouchers if v.check == OFF]
+    rows, checks, off = 0, Counter[str](), []  # a first walk: what the page says first
+    for v in trail.vouchers():
+        rows += len(v.rows)
+        checks[v.check] += 1
+        if v.check == OFF:
+            off.append(v.name)
     head = [
         f"<h1>Underlag: {esc(mapping.company.name)}"
         + (f" ({esc(mapping.company.orgnr)})" if mapping.company.orgnr else "")
@@ -81,9 +84,9 @@ def underlag_page(
             esc(line)
             for line in (
                 title,
-                f"Ledger: {trail.ledger}",
-                f"{len(trail.vouchers)} verifikationer, {rows} källrader, "
-                f"{len(trail.skipped())} rader lästa men inte bokförda",
+                f"Ledger: {trail.ledger.path}",
+                f"{trail.count} verifikationer, {rows} källrader, "
+                f"{trail.skipped_count()} rader lästa men inte bokförda",
             )
         )
         + "</p>",
@@ -100,9 +103,11 @@ def underlag_page(
     ]
     body = itertools.chain(
         head,
-        (_voucher(v, accounts, mapping, link) for v in trail.vouchers),
+        (_voucher(v, accounts, mapping, link) for v in trail.vouchers()),
         ["<h2>Körningar</h2>"],
-        (_run(run, exports) for run, exports in _runs(trail.exports)),
+        itertools.chain.from_iterable(
+            _run(trail, run, exports) for run, exports in _runs(trail.exports)
+        ),
         ["<h2>Mappningens versioner</h2>"],
         _versions(trail),
     )
@@ -168,7 +173,8 @@ def _rows(rows: list[SourceRow], mapping: Mapping, link: Callable[[SourceRow], s
     )
 
 
-def _run(run: Run, exports: list[Export]) -> str:
+def _run(trail: Trail, run: Run, exports: list[Export]) -> Iterator[str]:
+    """A run's section, its skipped rows a thousand at a time."""
     facts = [
         ("Körning", f"{run.id}, {run.started}"),
         ("Användare", f"{run.user or '?'} på {run.host or '?'}"),
@@ -189,23 +195,27 @@ def _run(run: Run, exports: list[Export]) -> str:
         ((i.path, i.source, str(i.size), i.sha256) for i in run.inputs),
         numeric=(2,),
     )
-    skipped = (
-        table(
-            ("Fil och rad", "Nyckel", "Orsak"),
-            ((f"{s.file}:{s.line}", s.key, s.reason) for s in run.skipped),
-        )
-        if run.skipped
-        else '<p class="meta">Varje rad som lästes bokfördes (eller var bokförd förut).</p>'
-    )
-    return (
+    count = trail.skipped_count(run.id)
+    yield (
         f'<section class="run" id="run{run.id}"><h3>Körning {run.id}</h3>'
         + table(("", ""), facts)
         + "<p><strong>Lästa filer</strong></p>"
         + (inputs if run.inputs else f'<p class="meta">{esc(BEFORE_TRAIL)}</p>')
-        + f"<p><strong>Lästa men inte bokförda ({len(run.skipped)})</strong></p>"
-        + skipped
-        + "</section>"
+        + f"<p><strong>Lästa men inte bokförda ({count})</strong></p>"
     )
+    if not count:
+        yield '<p class="meta">Varje rad som lästes bokfördes (eller var bokförd förut).</p>'
+    else:
+        skipped = iter(trail.skipped(run.id))
+        yield "<table><thead><tr><th>Fil och rad</th><th>Nyckel</th><th>Orsak</th></tr></thead><tbody>"
+        while chunk := list(itertools.islice(skipped, 1000)):
+            yield "".join(
+                f"<tr><td>{esc(s.file)}:{s.line}</td><td>{esc(s.key)}</td>"
+                f"<td>{esc(s.reason)}</td></tr>\n"
+                for s in chunk
+            )
+        yield "</tbody></table>"
+    yield "</section>"
 
 
 def _versions(trail: Trail) -> list[str]:
@@ -236,7 +246,7 @@ def underlag_csv(trail: Trail, mapping: Mapping) -> Iterator[str]:
         return out.getvalue()
 
     yield line(CSV_HEADER)
-    for v in trail.vouchers:
+    for v in trail.vouchers():
         for r in v.rows:
             yield line(
                 (
@@ -279,10 +289,21 @@ def _amount(row: SourceRow) -> str:
 
 
 def _amount_names(source: str, mapping: Mapping) -> frozenset[str]:
-    try:
-        return frozenset(get_source(source, mapping.formats).schema.amounts)
-    except Exception:  # a source this bokfor no longer has: values shown as stored
-        return frozenset()
+    """A source's amount names (asked once a row: kept per mapping and source)."""
+    key = (id(mapping), source)
+    names = _AMOUNTS.get(key)
+    if names is None or names[0] is not mapping:
+        try:
+            found = frozenset(get_source(source, mapping.formats).schema.amounts)
+        except Exception:  # a source this bokfor no longer has: values shown as stored
+            found = frozenset()
+        names = _AMOUNTS[key] = (mapping, found)
+    return names[1]
+
+
+# (id(mapping), source) -> (that mapping, its amount names): the mapping is held, so its
+# id is never another's while it is here.
+_AMOUNTS: dict[tuple[int, str], tuple[Mapping, frozenset[str]]] = {}
 
 
 def _int(text: str) -> bool:
