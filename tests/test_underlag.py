@@ -449,3 +449,28 @@ def test_the_underlag_of_a_mapping_with_its_own_bank_layout(capsys, tmp_path):
     assert code == 0, err
     sheet = page.with_suffix(".csv").read_text("utf-8-sig")
     assert sheet.count("\nbokförd;") == 50 and "amount=" in sheet
+
+
+def test_a_file_that_changes_while_it_is_read_stops_the_run(capsys, tmp_path, monkeypatch):
+    """The sha256 recorded is of the bytes read: a download still being written when the
+    run reads it is refused, and nothing is written or recorded."""
+    from bokfor import plan
+
+    sample = tmp_path / "balance.csv"
+    shutil.copy(STRIPE, sample)
+    read = plan._read
+
+    def growing(src, path, mapping, bank_account):  # the download goes on meanwhile
+        yield from read(src, path, mapping, bank_account)
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write("\n")
+
+    monkeypatch.setattr(plan, "_read", growing)
+    ledger, out = tmp_path / "ledger.sqlite", tmp_path / "o.si"
+    code, _, err = run_cli(
+        ["convert", str(sample), "-m", str(STRIPE_MAPPING), "--ledger", str(ledger)]
+        + ["-o", str(out), "-q"],
+        capsys,
+    )
+    assert code == 2 and "the file changed while bokfor read it" in err
+    assert not out.exists() and not ledger.exists()
