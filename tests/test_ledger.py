@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from filelock import FileLock
 
 from bokfor import faults
@@ -798,3 +800,17 @@ def test_a_ledger_of_schema_4_plans_as_the_release_that_made_it(
         from bokfor.ledger import MIGRATIONS
 
         assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 9), st.text(max_size=3)), max_size=4))
+def test_stored_dimensions_read_back_as_make_dims_makes_them(dims):
+    """`lines_from_json` keeps canonical dimensions as they stand (the fast way) and makes
+    any other form canonical: the same as `make_dims` either way."""
+    from bokfor.domain import Line, make_dims
+    from bokfor.ledger import lines_from_json, lines_to_json
+
+    raw = json.dumps([["1930", 100, [list(d) for d in dims], "t"]])
+    assert lines_from_json(raw)[0].dims == make_dims(dict(dims))
+    line = Line("1930", 100, make_dims(dict(dims)), "t")
+    assert lines_from_json(lines_to_json((line,))) == (line,)

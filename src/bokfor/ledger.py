@@ -31,12 +31,12 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, NamedTuple, TypeVar
 
 from filelock import FileLock, Timeout
 
 from bokfor import __version__
-from bokfor.domain import Line, Notice, Voucher, make_dims
+from bokfor.domain import Dims, Line, Notice, Voucher, make_dims
 from bokfor.errors import EXIT_BUSY, EXIT_FAILURE, BokforError
 from bokfor.fileio import file_sha256, fsync_dir, new_file_mode
 
@@ -1463,9 +1463,21 @@ def _records_from_json(text: str) -> list[RowRecord]:
 
 def lines_from_json(text: str) -> tuple[Line, ...]:
     return tuple(
-        Line(account, amount, make_dims(dict(dims)), line_text)
+        Line(account, amount, _dims(dims), line_text)
         for account, amount, dims, line_text in json.loads(text)
     )
+
+
+def _dims(dims: list[list[Any]]) -> Dims:
+    """Stored dimensions as `Line.dims` (`make_dims`), without its sorting for none or one:
+    most lines (reading a year's rows back, it was most of an underlag's time)."""
+    if not dims:
+        return ()
+    if len(dims) == 1:
+        ((d, o),) = dims
+        if type(d) is int and type(o) is str:
+            return ((d, o),)
+    return make_dims(dict(dims))
 
 
 def _connect(path: Path, *, migrate: bool) -> sqlite3.Connection:

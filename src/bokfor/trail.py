@@ -11,7 +11,6 @@ they say so (`SourceRow.before_trail`), they are never guessed.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
@@ -179,8 +178,7 @@ class Trail:
 
     def skipped(self, run: int | None = None) -> Iterator[Skipped]:
         """The rows the runs of these exports (or `run`) read and did not book, with why."""
-        runs = [run] if run is not None else sorted({e.run.id for e in self.exports})
-        for run_id in runs:
+        for run_id in self._runs(run):
             for path, line, key, reason in self.ledger.conn.execute(
                 "SELECT coalesce(i.path, '?'), s.line, s.key, s.reason FROM skipped s "
                 "LEFT JOIN inputs i ON i.id = s.input_id WHERE s.run_id = ? ORDER BY s.rowid",
@@ -189,13 +187,16 @@ class Trail:
                 yield Skipped(path, line, key, reason)
 
     def skipped_count(self, run: int | None = None) -> int:
-        runs = [run] if run is not None else sorted({e.run.id for e in self.exports})
         return sum(
             self.ledger.conn.execute(
                 "SELECT count(*) FROM skipped WHERE run_id = ?", (run_id,)
             ).fetchone()[0]
-            for run_id in runs
+            for run_id in self._runs(run)
         )
+
+    def _runs(self, run: int | None) -> list[int]:
+        """`run`, or the runs of these exports."""
+        return [run] if run is not None else sorted({e.run.id for e in self.exports})
 
 
 _VOUCHERS = (
@@ -330,7 +331,7 @@ def _add_rows(ledger: Ledger, vouchers: dict[int, TrailVoucher]) -> None:
                         source,
                         origin,
                         content,
-                        voucher.lines if lines == "" else _row_lines(lines),
+                        voucher.lines if lines == "" else lines_from_json(lines),
                         rule,
                         path,
                         sha,
@@ -341,16 +342,6 @@ def _add_rows(ledger: Ledger, vouchers: dict[int, TrailVoucher]) -> None:
                 )
     for voucher in vouchers.values():
         voucher.rows.sort(key=lambda r: (r.origin.rpartition(":")[0], _line(r.origin), r.key))
-
-
-def _row_lines(text: str) -> tuple[Line, ...]:
-    """A row's recorded lines (`ledger.lines_to_json`): their dimensions were written in
-    canonical order, so they are taken as they stand (`lines_from_json` sorts them again:
-    most of the underlag's time on a year of rows)."""
-    return tuple(
-        Line(account, amount, tuple((d, o) for d, o in dims), line_text)
-        for account, amount, dims, line_text in json.loads(text)
-    )
 
 
 def _line(origin: str) -> int:
