@@ -582,6 +582,20 @@ def test_a_text_read_differently_keeps_the_key_it_had(tmp_path: Path) -> None:
 _SAMPLE_TEXT = PLAIN.read_bytes()
 
 
+def test_a_statement_line_tag_with_a_letter_is_read_as_the_library_reads_it(
+    tmp_path: Path,
+) -> None:
+    """`:61A:` (a damaged `:61:`, found by the mutation test below): the library reads it
+    as a statement line; bokfor keeps its line number for it too (it raised ValueError)."""
+    raw = PLAIN.read_bytes().replace(b"\n:61:", b"\n:61A:", 1)
+    path = tmp_path / "m.sta"
+    path.write_bytes(raw)
+    out = [r for r in read(path) if isinstance(r, Row)]
+    assert [r.origin.line for r in out] == [
+        r.origin.line for r in read(PLAIN) if isinstance(r, Row)
+    ]
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_mutated_files_give_rows_or_input_error(tmp_path_factory, data) -> None:

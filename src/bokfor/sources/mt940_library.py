@@ -131,7 +131,7 @@ class Statement(mt940_models.Transactions):
             end = valid_matches[i + 1].start() if i + 1 < len(valid_matches) else len(data)
             raise _Failure(line, tag, data[match.end() : end].strip(), exc) from None
         self.tag_lines.setdefault(tag, line)
-        if tag == "61":
+        if match.group("tag") == "61":  # `:61A:` too: the library reads it as a :61:
             # SWIFT makes the type code mandatory, and the library would merge the next
             # :61: into one without it: refuse it here.
             if not self.transactions[-1].data.get("id"):
