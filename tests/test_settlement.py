@@ -25,7 +25,9 @@ from .test_errors import run_cli
 REPO = Path(__file__).parent.parent
 FIXTURES = REPO / "tests" / "fixtures" / "settlement"
 MAPPING = REPO / "mappings" / "settlement.yaml"
-SAMPLES = sorted(p.name for p in FIXTURES.iterdir() if p.suffix != ".py")
+SAMPLES = sorted(
+    p.name for p in FIXTURES.iterdir() if p.suffix != ".py" and p.name != "__pycache__"
+)
 
 
 @pytest.fixture(autouse=True)
