@@ -676,16 +676,26 @@ def test_an_export_committed_while_planning_is_not_exported_again(
     mapping = load_mapping(per_row)
     run_a = Job([SAMPLE], mapping, per_row, ledger, generated=dt.date(2026, 2, 1))
     run_b = Job([SAMPLE], mapping, per_row, ledger, generated=dt.date(2026, 2, 1))
-    known = Ledger.known
+    known, known_frame = Ledger.known, Ledger.known_frame
 
-    def known_then_run_a_exports(self, keys):
-        result = known(self, keys)
+    def run_a_exports():
         monkeypatch.setattr(Ledger, "known", known)
+        monkeypatch.setattr(Ledger, "known_frame", known_frame)
         plan_a, state_a = run_a.plan()
         run_a.write(plan_a, state_a, run_a.check(plan_a)[0], str(tmp_path / "a.si"))
+
+    def known_then_run_a_exports(self, keys):  # B asks row by row, or a frame at a time
+        result = known(self, keys)
+        run_a_exports()
+        return result
+
+    def known_frame_then_run_a_exports(self, keys):
+        result = known_frame(self, keys)
+        run_a_exports()
         return result
 
     monkeypatch.setattr(Ledger, "known", known_then_run_a_exports)
+    monkeypatch.setattr(Ledger, "known_frame", known_frame_then_run_a_exports)
     plan_b, state_b = run_b.plan()
     assert len(plan_b.to_write) == 29  # planned from the ledger before A's export
     assert run_b.write(plan_b, state_b, run_b.check(plan_b)[0], str(tmp_path / "b.si")) is None

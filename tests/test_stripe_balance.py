@@ -616,6 +616,31 @@ def test_read_frame_equals_read(path: Path, tz: dt.tzinfo) -> None:
     assert_same_as_read(path, tz)
 
 
+@pytest.mark.parametrize("size", [1, 97, 600])
+@pytest.mark.parametrize("path", BALANCE_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_read_frame_in_batches_equals_read(path: Path, size: int, monkeypatch) -> None:
+    """Read a batch of `size` bytes at a time (cut where a record ends, its lines counted
+    on from the batches before): the same frame as the rows of `read`, or the same error."""
+    monkeypatch.setattr(csvframe, "_BATCH", size)
+    assert_same_as_read(path, STOCKHOLM)
+
+
+def test_batches_end_where_records_end(tmp_path: Path, monkeypatch) -> None:
+    """A quoted line break and a quote in every record: batches of 100 bytes never cut a
+    record, and each record keeps its line."""
+    lines = (FIXTURES / "metadata.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    body = lines[4].replace("Order 2202 - Jonas Weber", '"Order ""2202""\nrad två"')
+    path = tmp_path / "export.csv"
+    path.write_text(lines[0] + body * 40, encoding="utf-8")
+    monkeypatch.setattr(csvframe, "_BATCH", 100)
+    batches = list(csvframe.read_batches(path, COLUMNS))
+    assert len(batches) > 10
+    frame = SOURCE.read_frame(path, STOCKHOLM)[0]
+    assert frame[frames.LINE].to_list() == list(range(2, 2 + 2 * 40, 2))
+    assert set(frame["description"]) == {'Order "2202"\nrad två'}
+    assert_same_as_read(path, STOCKHOLM)
+
+
 @pytest.mark.parametrize(
     "name",
     ["bad_amount.csv", "bad_date.csv", "bad_net.csv", "metadata.csv", "resaved_decimal_comma.csv"],
@@ -679,10 +704,12 @@ _MESS = st.sampled_from([""] * 24 + ["\n", "\r", "\r\n", ",", ";", '"', 'x"y', '
     delimiter=st.sampled_from([",", ";"]),
     newline=st.sampled_from(["\r\n", "\n"]),
     tail=st.sampled_from(["", "", "", "\n", ",,,"]),
+    size=st.sampled_from([8 << 20, 8 << 20, 1, 150, 400]),
 )
-def test_read_frame_equals_read_on_damaged_files(rows, delimiter, newline, tail) -> None:
+def test_read_frame_equals_read_on_damaged_files(rows, delimiter, newline, tail, size) -> None:
     """Valid rows with cells replaced by other texts and stray bytes between records (blank
-    lines, lone CRs, quotes, delimiters): read_frame gives what read gives, row or error."""
+    lines, lone CRs, quotes, delimiters), read whole or in batches of `size` bytes:
+    read_frame gives what read gives, row or error."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=delimiter, lineterminator=newline)
     writer.writerow(CURRENT_HEADER + ["note (metadata)"])
@@ -716,7 +743,11 @@ def test_read_frame_equals_read_on_damaged_files(rows, delimiter, newline, tail)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "export.csv"
         path.write_bytes(("".join(parts) + tail).encode("utf-8"))
-        assert_same_as_read(path, STOCKHOLM)
+        default, csvframe._BATCH = csvframe._BATCH, size
+        try:
+            assert_same_as_read(path, STOCKHOLM)
+        finally:
+            csvframe._BATCH = default
 
 
 @pytest.mark.parametrize(

@@ -209,7 +209,7 @@ def test_schema() -> None:
 
 def test_a_later_partial_refund_changes_the_refund_row(tmp_path: Path) -> None:
     """Amount Refunded is cumulative: same key, different content -> the ledger's "changed"."""
-    from bokfor.plan import content_of
+    from bokfor.classify import content_of
 
     content = content_of(SOURCE.schema, SOURCE.schema.amounts)
     before = by_key(read(SAMPLE))

@@ -41,6 +41,8 @@ from bokfor.errors import EXIT_BUSY, EXIT_FAILURE, BokforError
 from bokfor.fileio import file_sha256, fsync_dir, new_file_mode
 
 if TYPE_CHECKING:
+    import polars as pl
+
     from bokfor.spool import RecordSpool
 
 # Each entry migrates the schema from version i to i + 1 (PRAGMA user_version).
@@ -279,7 +281,7 @@ def _writes(hint: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
 @dataclass(frozen=True)
 class ExportedRow:
     key: str
-    content: str  # plan.content_of: name=value parts joined by U+001F
+    content: str  # classify.content_of: name=value parts joined by U+001F
     voucher_id: int
     origin: str
     lines: tuple[Line, ...]
@@ -350,7 +352,7 @@ SAME_LINES = ""  # RowRecord.lines / rows.lines of a row that is its voucher's o
 
 class RowRecord(NamedTuple):
     """What one voucher in an export is made of, for the ledger: the voucher and, per source
-    row in it, its content (plan.content_of), origin and own lines — as the ledger stores
+    row in it, its content (classify.content_of), origin and own lines — as the ledger stores
     them (`lines_to_json`; '' when they are the voucher's own, SAME_LINES): a run holds one
     record a row, and text is a third of the tuples."""
 
@@ -483,6 +485,24 @@ class Ledger:
                 "SELECT key, content, voucher_id, source FROM rows WHERE key IN ({})", keys
             )
         }
+
+    def known_frame(self, keys: list[str]) -> pl.DataFrame:
+        """`known` as columns: key, content, voucher_id, source of the keys exported before
+        (give them sorted: the index is then read in order)."""
+        import polars as pl
+
+        return pl.DataFrame(
+            self._lookup(
+                "SELECT key, content, voucher_id, source FROM rows WHERE key IN ({})", keys
+            ),
+            schema={
+                "key": pl.String,
+                "content": pl.String,
+                "voucher_id": pl.Int64,
+                "source": pl.String,
+            },
+            orient="row",
+        )
 
     def movements(self, movements: list[str]) -> dict[str, list[tuple[str, str, bool]]]:
         """Of `movements` (plan._Movements), those of exported bank rows -> [(key, source,

@@ -28,6 +28,7 @@ from typing import Any, Callable
 
 from filelock import FileLock, Timeout
 
+from bokfor import engine
 from bokfor.client import Client, inputs_in, load_client, move_new, write_new
 from bokfor.errors import (
     EXIT_BAD_INPUT,
@@ -473,12 +474,14 @@ def _crashed(folder: Path, how: str, seconds: float) -> dict[str, Any]:
     return night.as_dict(seconds)
 
 
-def _child(folder: Path, result: Path, today: dt.date | None) -> None:
+def _child(folder: Path, result: Path, today: dt.date | None, polars: bool) -> None:
     """In the forked child: run the client, leave its result in `result`, and exit without
-    running the parent's cleanup (atexit handlers, buffered output)."""
+    running the parent's cleanup (atexit handlers, buffered output). `polars`: whether the
+    parent forked it with no other thread running (bokfor.engine)."""
     code = 0
     try:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
+        engine.allow_polars(polars)
         try:
             data = run_client(folder, today)
         except Exception as exc:  # a bug: the child reports it itself
@@ -530,9 +533,10 @@ def run_clients(
             while todo and len(running) < max(1, jobs):
                 index, folder = todo.pop(0)
                 result = Path(scratch) / f"{index}.json"
+                polars = engine.single_threaded()  # no other thread holds Polars' locks
                 pid = os.fork()
                 if pid == 0:
-                    _child(folder, result, today)
+                    _child(folder, result, today, polars)
                 running[pid] = (index, result, time.monotonic())
             pid, status = os.waitpid(-1, 0)
             if pid not in running:

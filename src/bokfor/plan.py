@@ -15,13 +15,14 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+import itertools
 import os
 import stat
 from array import array
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from bokfor.booking import (
     PENDING,
@@ -33,6 +34,8 @@ from bokfor.booking import (
     unmapped_error,
     unmapped_kinds,
 )
+from bokfor import engine
+from bokfor.classify import Sorter, content_of, same_content
 from bokfor.domain import Caution, Line, Notice, Origin, Row, Voucher
 from bokfor.errors import BokforError, InputError, MappingError, UsageError
 from bokfor.ledger import (
@@ -50,10 +53,13 @@ from bokfor.outputs import Part, split_years
 from bokfor.posbook import RunGaps
 from bokfor.sie.model import SieDocument
 from bokfor.spool import RecordSpool
-from bokfor.sources import Schema, Source, detect_source, get_source
+from bokfor.sources import NotFramed, Schema, Source, detect_source, get_source
 from bokfor.sources.bank import SECTION as BANK
 from bokfor.sources.pos import SECTION as POS
 from bokfor.sources.pos import Z as POS_Z
+
+if TYPE_CHECKING:  # a run of row-reading sources never imports Polars
+    import polars as pl
 
 NEW, EXPORTED, CHANGED, UNMAPPED, CORRECTION = "+", "=", "~", "!", "-"
 
@@ -204,38 +210,49 @@ def make_plan(
         conflict = None if correct else overlap.error()
         if conflict is not None:
             raise conflict
-    spool, seen = RecordSpool(), _Seen(overlap)
-    try:
-        with paused_gc():  # several objects a row: see paused_gc
-            try:
-                plan = _plan_inputs(
-                    inputs,
-                    sources,
-                    mapping,
-                    ledger,
-                    spool,
-                    seen,
-                    date_from=date_from,
-                    date_to=date_to,
-                    correct=correct,
-                    bank_account=bank_account,
-                    progress=progress,
-                    other_account=other_account,
-                )
-            except BokforError:
-                # A key or alias seen twice is the error to fix first: others may follow
-                # from it.
-                seen.check(mapping, bank_account, complete=False)
-                raise
-            seen.check(mapping, bank_account)
-            for path, summary, (sha256, stamp) in zip(inputs, plan.inputs, prints, strict=True):
-                _unchanged(path, stamp)
-                summary.sha256, summary.size = sha256, stamp[0] if stamp else 0
-            plan.parts = split_years(plan.to_write, mapping.fiscal_year_of)
-            return plan
-    except BaseException:
-        spool.close()
-        raise
+    # Sources that read into frames read so (`Sorter.frames`), where Polars may run (engine);
+    # a file such a source's row reader must read (NotFramed, perhaps from a later batch)
+    # starts the plan over by rows.
+    for framed in (True, False) if engine.POLARS else (False,):
+        spool, seen = RecordSpool(), _Seen(overlap)
+        try:
+            with paused_gc():  # several objects a row: see paused_gc
+                try:
+                    plan = _plan_inputs(
+                        inputs,
+                        sources,
+                        mapping,
+                        ledger,
+                        spool,
+                        seen,
+                        date_from=date_from,
+                        date_to=date_to,
+                        correct=correct,
+                        bank_account=bank_account,
+                        progress=progress,
+                        other_account=other_account,
+                        framed=framed,
+                    )
+                except NotFramed:
+                    if not framed:
+                        raise
+                    spool.close()
+                    continue
+                except BokforError:
+                    # A key or alias seen twice is the error to fix first: others may follow
+                    # from it.
+                    seen.check(mapping, bank_account, complete=False)
+                    raise
+                seen.check(mapping, bank_account)
+                for path, summary, (sha256, stamp) in zip(inputs, plan.inputs, prints, strict=True):
+                    _unchanged(path, stamp)
+                    summary.sha256, summary.size = sha256, stamp[0] if stamp else 0
+                plan.parts = split_years(plan.to_write, mapping.fiscal_year_of)
+                return plan
+        except BaseException:
+            spool.close()
+            raise
+    raise AssertionError("a plan by rows raised NotFramed")  # pragma: no cover
 
 
 def _plan_inputs(
@@ -252,6 +269,7 @@ def _plan_inputs(
     bank_account: str | None,
     progress: Progress | None,
     other_account: bool = False,
+    framed: bool = True,
 ) -> Plan:
     plan = Plan(entries=[], inputs=[], to_write=[], spool=spool)
     corrections: list[tuple[Voucher, int]] = []
@@ -267,37 +285,53 @@ def _plan_inputs(
         summary = InputSummary(str(path), src.name)
         plan.inputs.append(summary)
         overlap = seen.read(path, src)
-        contents: dict[str, str] = {}  # of the rows to book, until they are booked
-        changed: list[tuple[Row, str]] = []  # with their content now
         now_lines: dict[str, tuple[Line, ...]] = {}  # what changed rows are booked to now
-        rows = _in_range(
-            seen.added(
-                overlap(
-                    _count(
-                        _read(src, path, mapping, bank_account), summary, plan.notices, progress
-                    ),
-                    summary,
-                    spool.skip,
-                )
-            ),
-            date_from,
-            date_to,
-            summary,
-            functools.partial(_skip_outside, spool, index),
+        sorter = Sorter(ledger, src.name, src.schema, exported_ids, plan.learned)
+        outside = functools.partial(_skip_outside, spool, index)
+        read_frames = (
+            getattr(src, "read_frames", None) if framed and _size(path) >= FRAMES_FROM else None
         )
         todo: Iterable[Row]  # a list for POS, below
-        todo = _classify(
-            rows,
-            ledger,
-            content_of(src.schema, src.schema.amounts),
-            src.name,
-            summary,
-            exported_ids,
-            contents,
-            changed,
-            now_lines if correct else None,
-            plan.learned,
-        )
+        if (
+            read_frames is not None
+            and seen.overlap is None
+            and not (bank_account and src.section == BANK)
+        ):
+            # A source that reads into row frames: counted, checked and sorted a frame at a
+            # time; only the rows to book become `Row` objects.
+            todo = sorter.frames(
+                _frame_stages(
+                    read_frames(path, mapping.timezone),
+                    summary,
+                    seen,
+                    (date_from, date_to),
+                    functools.partial(spool.skip, index),
+                    progress,
+                )
+            )
+        else:
+            todo = sorter.rows(
+                _in_range(
+                    seen.added(
+                        overlap(
+                            _count(
+                                _read(src, path, mapping, bank_account),
+                                summary,
+                                plan.notices,
+                                progress,
+                            ),
+                            summary,
+                            spool.skip,
+                        )
+                    ),
+                    date_from,
+                    date_to,
+                    summary,
+                    outside,
+                )
+            )
+        if correct:
+            todo = itertools.chain(todo, sorter.changed_rows(now_lines))
         if pos:
             todo = list(todo)  # read whole: the Z series is checked over the run
         offset = next_tag
@@ -305,14 +339,14 @@ def _plan_inputs(
         if src.section == BANK and rules is not None:
             moves = movements
             moves.start(src.name, rules)
-        sink = _recorder(spool, offset, src.name, contents, now_lines, moves, index)
+        sink = _recorder(spool, offset, src.name, sorter.contents, now_lines, moves, index)
         booking = (
             book_pos(todo, mapping, sink, pos_gaps)
             if rules is None
             else book(todo, rules, mapping, src.schema, sink)
         )
         next_tag = offset + len(booking.tags)
-        summary.changed = len(changed)
+        summary.changed, summary.exported = len(sorter.changed), sorter.exported
         series = (
             mapping.pos.series if rules is None and mapping.pos else rules.series if rules else ""
         )
@@ -329,7 +363,7 @@ def _plan_inputs(
                 Entry(UNMAPPED, None, f"{path}: {kind}")
                 for kind in unmapped_kinds(booking.unmapped, src.schema)
             )
-        for row, content in changed:
+        for row, content in sorter.changed:
             entry = _changed_entry(
                 row, content, ledger, now_lines.get(row.key, ()), series, src.schema
             )
@@ -374,134 +408,6 @@ def _plan_inputs(
     plan.entries.extend(Entry(NEW, voucher) for voucher, _ in new)
     plan.entries.sort(key=lambda e: e.voucher.date if e.voucher else dt.date.min)
     return plan
-
-
-def _classify(
-    rows: Iterable[Row],
-    ledger: Ledger,
-    content: Callable[[Row], str],
-    source: str,
-    summary: InputSummary,
-    exported_ids: set[int],
-    contents: dict[str, str],
-    changed: list[tuple[Row, str]],
-    now_lines: dict[str, tuple[Line, ...]] | None,
-    learned: list[tuple[str, str]],
-) -> Iterator[Row]:
-    """The rows to book, as they are read: the new ones, and after them (with `correct`) the
-    changed ones. Exported rows are counted (their vouchers in `exported_ids`), changed ones
-    collected in `changed` with their content, and the content of each row to book kept in
-    `contents` (booking's `on_row` takes it out). With `now_lines` (--correct) the changed
-    rows are booked too, their keys put there for the lines they get. The ledger is asked a
-    batch of keys at a time."""
-    for batch in _batches(rows, _BATCH):
-        known = ledger.known([row.key for row in batch])
-        if len(known) < len(batch) and (
-            ledger.has_renamed or any(row.former and row.key not in known for row in batch)
-        ):
-            _known_formerly(batch, known, ledger, learned)
-        owners = ledger.owners(
-            [a for row in batch if row.aliases and row.key not in known for a in row.aliases]
-        )
-        for row in batch:
-            text = content(row)
-            before = known.get(row.key)
-            if before is None:
-                _check_aliases(row, owners, ledger)
-                contents[row.key] = text
-                yield row
-            elif before[0] == text or before[2] != source or same_content(before[0], text):
-                # Exported before. From another kind of export (a transaction of the balance
-                # export now in a Report) the contents are not comparable: the key decides.
-                summary.exported += 1
-                exported_ids.add(before[1])
-            else:
-                changed.append((row, text))
-    if now_lines is not None:
-        for row, text in changed:
-            contents[row.key] = text
-            now_lines[row.key] = ()
-            yield row
-
-
-_BATCH = 2000  # rows classified per ledger lookup
-
-
-def _known_formerly(
-    batch: list[Row],
-    known: dict[str, tuple[str, int, str]],
-    ledger: Ledger,
-    learned: list[tuple[str, str]],
-) -> None:
-    """Rows a ledger of an older bokfor knows by a former key (`Row.former`), or by a key
-    learned as theirs (`Ledger.renamed`), take that key: the ledger's name for them stays the
-    one they were exported under, so a correction or a re-run finds them, and they are never
-    booked as new. A key found through `Row.former` is learned (`learned`), so that the row is
-    found after the file is read otherwise too (a profile edited later)."""
-    missing = [row.key for row in batch if row.key not in known]
-    renamed = ledger.renamed(missing)
-    formers = {f for row in batch if row.key not in known for f in row.former}
-    found = ledger.known(list(formers | set(renamed.values())))
-    if not found:
-        return
-    for i, row in enumerate(batch):
-        if row.key in known:
-            continue
-        former = renamed.get(row.key)
-        if former not in found:
-            former = next((f for f in row.former if f in found), None)
-            if former is not None:
-                learned.append((row.key, former))
-        if former is not None:
-            batch[i] = dataclasses.replace(row, key=former, former=())
-            known[former] = found[former]
-
-
-def same_content(before: str, now: str) -> bool:
-    """Whether a row's content recorded in the ledger says what `now` says, on the names
-    `now` has. A content that once named more fields (an older bokfor kept a bank row's
-    reference and counterparty) is compared on those it still names, so dropping a field
-    from a source's content never makes its exported rows look changed."""
-    old = dict(part.partition("=")[::2] for part in before.split("\x1f"))
-    for part in now.split("\x1f"):
-        name, _, value = part.partition("=")
-        if old.get(name) != value:
-            return False
-    return True
-
-
-def _batches(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
-    batch: list[Row] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-def content_of(schema: Schema, amount_names: Iterable[str]) -> Callable[[Row], str]:
-    """A function giving what decides a row's booking, as text:
-    `date=2026-01-05␟fee=554␟gross=24900␟net=24346␟type=charge␟currency=sek` (␟ = U+001F,
-    amounts in öre). The ledger stores it per row; a row whose text differs has changed.
-    Comparing the text itself is exact and cheaper than hashing it."""
-    amounts = tuple(sorted(amount_names))
-    fields = schema.content_fields
-    # One format string for the row shape: `date={}␟fee={}␟…`, filled in one call.
-    shape = "\x1f".join(
-        f"{n.replace('{', '{{').replace('}', '}}')}={{}}" for n in ("date", *amounts, *fields)
-    ).format
-
-    def content(row: Row) -> str:
-        values, extra = row.amounts, row.fields
-        return shape(
-            row.date,
-            *[values[n] for n in amounts],
-            *["" if (v := extra.get(n)) is None else v for n in fields],
-        )
-
-    return content
 
 
 def content_dict(content: str, amount_names: Iterable[str] = ()) -> dict[str, str]:
@@ -564,7 +470,7 @@ def _recorder(
 ) -> RowSink:
     """booking's `on_row`: a booked row's ledger record goes to the spool as it comes (its
     content leaves `contents`), with its rule and input (`index`: the plan's inputs); a row
-    in no voucher, with why; a changed row's lines (`_classify` put its key in `now_lines`)
+    in no voucher, with why; a changed row's lines (`Sorter.changed_rows` put its key in `now_lines`)
     are kept for its `~` entry; a bank row's movement is noted (`moves`)."""
 
     def on_row(tag: int, row: Row, lines: tuple[Line, ...], own: bool, rule: str) -> None:
@@ -623,8 +529,23 @@ _WHY = {
 }
 
 
+# Bytes from which a source that reads into frames is read so: below, importing Polars (about
+# 0.3 s of CPU) costs more than reading row by row saves; both give the same plan.
+FRAMES_FROM = 2 << 20
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0  # the reader says what is wrong with it
+
+
+OUTSIDE = "outside --from/--to"  # the reason a row outside the period is skipped
+
+
 def _skip_outside(spool: RecordSpool, index: int, row: Row) -> None:
-    spool.skip(index, row.origin.line, row.key, "outside --from/--to")
+    spool.skip(index, row.origin.line, row.key, OUTSIDE)
 
 
 def _fingerprint(path: Path) -> tuple[str, tuple[int, int] | None]:
@@ -890,6 +811,45 @@ def _count(
 _EVERY = 2**14 - 1  # progress is told every 16,384 rows
 
 
+def _frame_stages(
+    batches: Iterable[pl.DataFrame],
+    summary: InputSummary,
+    seen: _Seen,
+    period: tuple[dt.date | None, dt.date | None],
+    skip: Callable[[int, str, str], None],
+    progress: Progress | None,
+) -> Iterator[pl.DataFrame]:
+    """`_count`, `_Seen.added` and `_in_range` for a row frame's batches: the rows counted
+    (progress told each 16,384), their names noted, those outside --from/--to told to `skip`
+    (line, key, reason) and left out."""
+    import polars as pl
+
+    from bokfor import frames
+
+    first, last = period
+    for batch in batches:
+        before, summary.rows = summary.rows, summary.rows + batch.height
+        if progress is not None and before >> 14 != summary.rows >> 14:
+            progress(summary.path, summary.rows)
+        seen.frame(batch)
+        if first is None and last is None:
+            yield batch
+            continue
+        date = pl.col(frames.DATE_COL)
+        inside = batch.select(
+            pl.all_horizontal(
+                pl.lit(True),
+                *([date >= first] if first else []),
+                *([date <= last] if last else []),
+            )
+        ).to_series()
+        away = batch.filter(~inside)
+        summary.outside += away.height
+        for line, key in zip(away[frames.LINE].to_list(), away[frames.KEY].to_list(), strict=True):
+            skip(line, key, OUTSIDE)
+        yield batch.filter(inside)
+
+
 class _Seen:
     """Every key and alias of the run as a 64-bit hash: 8 bytes a name, where a dict of
     names and origins held ~250 (a third of a 1M-row run's memory). A name seen twice is
@@ -900,6 +860,7 @@ class _Seen:
     def __init__(self, overlap: _Overlap | None = None) -> None:
         self.hashes = array("q")
         self.inputs: list[tuple[Path, Source]] = []  # in the order they were read
+        self.starts: list[int] = []  # where each input's names start in `hashes`
         # Of a run of several inputs: which input's copy of each key is booked (_Overlap).
         self.overlap = overlap
 
@@ -909,28 +870,46 @@ class _Seen:
         """Note an input about to be read; returns the filter its rows go through first
         (rows another input of the run holds too are dropped, and told to `Skip`)."""
         self.inputs.append((path, src))
+        self.starts.append(len(self.hashes))
         if self.overlap is None:
             return lambda rows, summary, skip: rows
         return functools.partial(self.overlap.rows, index=len(self.inputs) - 1, src=src)
 
     def added(self, rows: Iterable[Row]) -> Iterator[Row]:
-        append = self.hashes.append
+        append, extend = self.hashes.append, self.hashes.extend
         for row in rows:
             key, aliases = row.key, row.aliases
             append(hash(key))
             if aliases:
                 # One name twice in a row is no repeat.
-                self.hashes.extend(hash(a) for a in set(aliases) if a != key)
+                extend(hash(a) for a in set(aliases) if a != key)
             yield row
+
+    def frame(self, batch: pl.DataFrame) -> None:
+        """`added` for a row frame's batch: the same names (their order is another)."""
+        import polars as pl
+
+        from bokfor.frames import ALIASES, KEY
+
+        self.hashes.extend(map(hash, batch[KEY].to_list()))
+        aliases = (
+            batch.select(KEY, ALIASES)
+            .with_row_index()
+            .explode(ALIASES)
+            .filter(pl.col(ALIASES).is_not_null() & (pl.col(ALIASES) != pl.col(KEY)))
+            .unique(["index", ALIASES])
+        )
+        self.hashes.extend(map(hash, aliases[ALIASES].to_list()))
 
     def check(self, mapping: Mapping, bank_account: str | None, *, complete: bool = True) -> None:
         """Raise the error `_unique` gives for a name seen twice, if one was. `complete`:
-        every input was read whole; then a second reading must give the same names, since
-        the plan was made from the first (a file still being written is refused)."""
+        every input was read whole; then a second reading must give the same names of each
+        input (in any order: a frame notes them in another), since the plan was made from
+        the first (a file still being written is refused)."""
         if not self.repeated():
             return
         exact: dict[str, tuple[Origin, str]] = {}
-        again, ends = _Seen(self.overlap), []
+        again = _Seen(self.overlap)
         for path, src in self.inputs:
             summary = InputSummary("", "")
             rows = again.read(path, src)(
@@ -940,25 +919,21 @@ class _Seen:
             )
             for _ in _unique(again.added(rows), exact):
                 pass
-            ends.append(len(again.hashes))
-        if complete and again.hashes != self.hashes:
-            first = next(
-                (
-                    i
-                    for i, (a, b) in enumerate(zip(again.hashes, self.hashes, strict=False))
-                    if a != b
-                ),
-                min(len(again.hashes), len(self.hashes)),
-            )
-            path = next(
-                (p for (p, _), end in zip(self.inputs, ends, strict=True) if first < end),
-                self.inputs[-1][0],
-            )
-            raise InputError(
-                "the file changed while bokfor read it",
-                file=str(path),
-                hint="run again once it is complete (is a download or a sync still writing it?).",
-            )
+        if not complete:
+            return
+        for (path, _), now, then in zip(self.inputs, again.names(), self.names(), strict=True):
+            if sorted(now) != sorted(then):
+                raise InputError(
+                    "the file changed while bokfor read it",
+                    file=str(path),
+                    hint="run again once it is complete (is a download or a sync still "
+                    "writing it?).",
+                )
+
+    def names(self) -> list[array[int]]:
+        """The hashes of each input's names, in the order the inputs were read."""
+        ends = [*self.starts[1:], len(self.hashes)]
+        return [self.hashes[a:b] for a, b in zip(self.starts, ends, strict=True)]
 
     def repeated(self) -> bool:
         hashes = self.hashes
@@ -1083,24 +1058,6 @@ def _unique(rows: Iterable[Row], seen: dict[str, tuple[Origin, str]]) -> Iterato
                     hint=hint,
                 )
         yield row
-
-
-def _check_aliases(row: Row, owners: dict[str, str], ledger: Ledger) -> None:
-    """A new row whose money movement was exported under another key, from another kind of
-    export (a charge from the balance export, now in the Payments export), is refused."""
-    for alias in row.aliases:
-        owner = owners.get(alias)
-        if owner is not None and owner != row.key:
-            export = ledger.export_of_row(owner)
-            where = f" (export {export.id}, {export.target})" if export else ""
-            raise InputError(
-                f"{alias.split(':', 1)[1]} was already exported as {owner}{where}: it would be "
-                "booked twice",
-                file=row.origin.file,
-                line=row.origin.line,
-                hint="book each Stripe charge and payout from one kind of export only (see "
-                "docs/stripe.md).",
-            )
 
 
 def _in_range(

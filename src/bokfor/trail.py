@@ -32,7 +32,7 @@ class SourceRow:
     key: str
     source: str
     origin: str  # file:line as read
-    content: str  # name=value parts (plan.content_of)
+    content: str  # name=value parts (classify.content_of)
     lines: tuple[Line, ...]
     rule: str | None
     file: str | None  # None: recorded before the trail

@@ -20,6 +20,7 @@ from typing import BinaryIO
 
 from stdnum.se import orgnr as se_orgnr
 
+from bokfor import engine
 from bokfor.domain import Dims, FiscalYear, Line, Notice, Voucher
 from bokfor.errors import SieError
 from bokfor.money import format_sie
@@ -69,7 +70,7 @@ def render_to(
     the same bytes and notices), a small one by the per-row path, which needs no Polars
     import. Write to a scratch file (`fileio.stage`) and use it only when this returns: a
     fault in a text is found when its voucher is written."""
-    if sum(len(v.lines) for v in doc.vouchers) >= COLUMNS_FROM:
+    if engine.POLARS and sum(len(v.lines) for v in doc.vouchers) >= COLUMNS_FROM:
         from bokfor.frames import voucher_frames
         from bokfor.sie.columns import render_frames_to
 

@@ -117,10 +117,19 @@ class Source(Protocol):
         statement whose balances do not add up)."""
         ...
 
-    # A source may also read into a frame (issue 22):
+    # A source may also read into frames (issue 22):
     #   def read_frame(self, path: Path, tz: dt.tzinfo) -> tuple[pl.DataFrame, list[Notice]]
     # the rows `read` gives as a row frame (bokfor.frames) and its notices; `read_frame`
-    # below calls it, or makes the frame from `read` for a source that has none yet.
+    # below calls it, or makes the frame from `read` for a source that has none yet; and
+    #   def read_frames(self, path: Path, tz: dt.tzinfo) -> Iterator[pl.DataFrame]
+    # the same rows a batch at a time (a source with no notices), raising NotFramed for a
+    # file its row reader must read: the plan reads such a source by it.
+
+
+class NotFramed(Exception):
+    """A file that only its source's row reader reads exactly (a blank line, a ragged row,
+    a long line: `csvframe`), found by `read_frames`, perhaps after earlier batches were
+    handed out: the caller starts over with `read`."""
 
 
 def read_frame(source: Source, path: Path, tz: dt.tzinfo) -> tuple[object, list[Notice]]:
@@ -251,7 +260,15 @@ class _Checked:
         self._source = source
 
     def __getattr__(self, name: str) -> object:
-        return getattr(self._source, name)
+        found = getattr(self._source, name)
+        if name == "read_frames":  # where the source has it: checked as `read`
+
+            def read_frames(path: Path, tz: dt.tzinfo) -> object:
+                check_input(path)
+                return found(path, tz)
+
+            return read_frames
+        return found
 
     def read(self, path: Path, tz: dt.tzinfo) -> Iterator[Row | Notice]:
         check_input(path)

@@ -1,8 +1,10 @@
 """A CSV export read into columns by Polars, its columns declared once.
 
 An export is a column map (`Column`: the name in the file, the field it fills, its kind,
-whether the file must have it), like a beangulp importer's class attributes. `read_cells`
-reads every cell as text with `pl.read_csv` and names the columns by field; `typed` turns
+whether the file must have it), like a beangulp importer's class attributes. `read_batches`
+reads every cell as text with `pl.read_csv`, a batch of records (about 8 MiB of the file) at
+a time so that a file larger than memory is read in the memory of one batch, and names the
+columns by field (`read_cells`: the batches as one frame); `typed` turns
 amounts into Int64 öre (`money.parse_amounts`) and times into UTC datetimes, each with the
 mask of the cells that do not parse, so that a reader raises for its first bad row without
 a loop over the rows.
@@ -11,15 +13,17 @@ Line numbers. Polars numbers records, people and error messages number lines: a 
 value holding a line break makes them differ, so a record's line is the header's 1 plus the
 lines of the records before it (one each, plus the line breaks in its values). That holds
 when every byte of the file is a cell, a delimiter, a quote or a line end of the records
-Polars parsed: `_accounted` checks it with a few counts over the file. A file it does not
+Polars parsed: `_accounted` checks it with a few counts over each batch. A file it does not
 hold for (a blank line, a short row, a lone CR, quotes Polars reads otherwise than the csv
-module) or that may be over a table cap (`limits`) gets None: its source reads it with its
-row reader, which words every error, with its line, as it always has.
+module) or that may be over a table cap (`limits`) gets None, or NotFramed from the batch
+that shows it: its source reads it with its row reader, which words every error, with its
+line, as it always has. A batch ends where a record ends: after a line end with an even
+number of quotes before it (a quoted value's line break has an odd number).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,11 +32,11 @@ import polars as pl
 
 from bokfor.frames import LINE
 from bokfor.money import parse_amounts
-from bokfor.sources import AMOUNT, DATETIME, limits
+from bokfor.sources import AMOUNT, DATETIME, NotFramed, limits
 from bokfor.sources.columns import LOWER, Export
 from bokfor.sources.csvutil import column_index, delimiter, header_line, split_header
 
-_CHUNK = 16 << 20  # bytes read at a time to count a file's line ends and quotes
+_BATCH = 8 << 20  # bytes of a file parsed at a time: what a batch of records holds
 _BOM = b"\xef\xbb\xbf"
 
 
@@ -48,9 +52,27 @@ class Cells:
 
 
 def read_cells(path: Path, export: Export) -> Cells | None:
-    """The export's cells, or None when the file must be read by the row reader (see the
-    module docstring): also every file with a problem the row reader words (not UTF-8, a
-    missing column, a ragged row, a cap)."""
+    """The export's cells in one frame, or None when the file must be read by the row reader
+    (see the module docstring): also every file with a problem the row reader words (not
+    UTF-8, a missing column, a ragged row, a cap)."""
+    batches = read_batches(path, export)
+    if batches is None:
+        return None
+    try:
+        parts = list(batches)
+    except NotFramed:
+        return None
+    first = parts[0]
+    if len(parts) == 1:
+        return first
+    return Cells(pl.concat([p.frame for p in parts]), first.file, first.delimiter, first.free)
+
+
+def read_batches(path: Path, export: Export, size: int | None = None) -> Iterator[Cells] | None:
+    """The export's cells a batch of records at a time (about `size` bytes of the file
+    each: what a run holds at once), in file order. None when the header already says the
+    row reader must read the file; a later batch the row reader must read raises NotFramed
+    (one a file with a ragged row, a blank line, a long line, ... has)."""
     file = str(path)
     header = header_line(path)
     if header is None:
@@ -60,14 +82,78 @@ def read_cells(path: Path, export: Export) -> Cells | None:
     index = column_index(names)
     if len(names) > limits.MAX_COLUMNS or any(n not in index for n in export.required):
         return None
-    counts = _scan(path)
-    if counts is None:
-        return None
     raw = [f"c{i}" for i in range(len(names))]
+    fields = [
+        (pl.col(f"c{index[c.header]}") if c.header in index else pl.lit(None, pl.String)).alias(
+            c.field
+        )
+        for c in export.columns
+    ]
+    free: dict[str, pl.Expr] = {}
+    if export.free_suffix:
+        for i, name in enumerate(names):  # a name given twice: the later column, as per row
+            if name.endswith(export.free_suffix):
+                field = export.free_prefix + name[: -len(export.free_suffix)].strip()
+                free[field] = pl.col(f"c{i}").alias(field)
+
+    def batches() -> Iterator[Cells]:
+        before = 0  # line ends before the batch
+        for i, data in enumerate(_records(path, size or _BATCH)):
+            frame = _parse(data, None if i else header, raw, delim, before)
+            before += data.count(b"\n")
+            yield Cells(frame.select(*fields, *free.values(), LINE), file, delim, tuple(free))
+
+    return batches()
+
+
+def _records(path: Path, size: int) -> Iterator[bytes]:
+    """The file's bytes in pieces of about `size` that end where a record ends: after a line
+    end with an even number of quotes before it. Raises NotFramed when no record ends within
+    2 * MAX_LINE bytes past `size` (the row reader refuses such a line)."""
+    with open(path, "rb") as f:
+        tail = b""
+        while block := f.read(size):
+            data = tail + block
+            cut = _record_end(data)
+            if cut is None:
+                if len(data) > size + 2 * limits.MAX_LINE:
+                    raise NotFramed
+                tail = data
+                continue
+            tail = data[cut:]
+            yield data[:cut]
+        if tail or not f.tell():
+            yield tail
+
+
+def _record_end(data: bytes) -> int | None:
+    """Where the last whole record of `data` ends (it starts at a record's start), or None.
+    Line ends are tried from the last one back, counting the quotes after each once."""
+    end = data.rfind(b"\n")
+    quotes_after = data.count(b'"', end + 1)  # in the record cut off at the end
+    total = data.count(b'"')
+    while end >= 0 and len(data) - end <= 2 * limits.MAX_LINE:
+        if (total - quotes_after) % 2 == 0:
+            return end + 1
+        previous = data.rfind(b"\n", 0, end)
+        quotes_after += data.count(b'"', previous + 1, end + 1)
+        end = previous
+    return None
+
+
+def _parse(
+    data: bytes, header: str | None, raw: list[str], delim: str, before: int
+) -> pl.DataFrame:
+    """A batch's records (the header's too with `header`) as String cells, empty ones null,
+    with their lines (`before`: the line ends before the batch). Raises NotFramed when its
+    bytes are not exactly the cells Polars parsed (`_accounted`) or are near a cap."""
+    counts = _scan(data, header is not None)
+    if counts is None:
+        raise NotFramed
     try:
         frame = pl.read_csv(
-            path,
-            has_header=True,
+            data,
+            has_header=header is not None,
             new_columns=raw,
             separator=delim,
             quote_char='"',
@@ -75,44 +161,31 @@ def read_cells(path: Path, export: Export) -> Cells | None:
             encoding="utf8",
         )
     except (pl.exceptions.PolarsError, OSError, ValueError):
-        return None
-    if frame.width != len(names):
-        return None
+        raise NotFramed from None
+    if frame.width != len(raw):
+        raise NotFramed
     breaks = _accounted(counts, header, frame)
     if breaks is None or not _within_caps(frame):
-        return None
-    line = pl.int_range(2, frame.height + 2, dtype=pl.Int64)
-    if breaks:  # quoted line breaks: a record's line is 2 + the lines of those before it
+        raise NotFramed
+    first = before + (2 if header is not None else 1)  # the line of the batch's first record
+    line = pl.int_range(first, frame.height + first, dtype=pl.Int64)
+    if breaks:  # quoted line breaks: a record's line is `first` + the lines of those before
         lines = 1 + pl.sum_horizontal(
             pl.col(c).str.count_matches("\n", literal=True).fill_null(0) for c in breaks
         )
-        line = 2 + lines.cum_sum() - lines
-    frame = frame.with_columns(
+        line = first + lines.cum_sum() - lines
+    return frame.with_columns(
         *(
             pl.when(pl.col(c).str.len_bytes() == 0).then(None).otherwise(pl.col(c)).alias(c)
             for c in raw
         ),
         line.cast(pl.Int64).alias(LINE),
     ).filter(pl.any_horizontal(pl.col(c).is_not_null() for c in raw))  # a row of empty cells
-    fields = {
-        c.field: (
-            pl.col(f"c{index[c.header]}") if c.header in index else pl.lit(None, pl.String)
-        ).alias(c.field)
-        for c in export.columns
-    }
-    free: dict[str, pl.Expr] = {}
-    if export.free_suffix:
-        for i, name in enumerate(names):  # a name given twice: the later column, as per row
-            if name.endswith(export.free_suffix):
-                field = export.free_prefix + name[: -len(export.free_suffix)].strip()
-                free[field] = pl.col(f"c{i}").alias(field)
-    frame = frame.select(*fields.values(), *free.values(), LINE)
-    return Cells(frame, file, delim, tuple(free))
 
 
 @dataclass(frozen=True)
 class _Bytes:
-    """Counts over a file's bytes."""
+    """Counts over a batch's bytes."""
 
     size: int
     lf: int
@@ -122,45 +195,41 @@ class _Bytes:
     ends_lf: bool
 
 
-def _scan(path: Path) -> _Bytes | None:
-    """The file's byte counts, read a line cap at a time; None when a line is longer than
-    MAX_LINE (Polars would hold it whole: the row reader refuses it within the cap) or a CR
-    is not followed by LF (a line end the csv module has and Polars has not)."""
-    size = lf = cr = crlf = quotes = run = 0
-    bom = False
-    previous = b""
-    with open(path, "rb") as f:
-        # Chunks of the cap: a longer line has no LF in a chunk, or spans a boundary.
-        while chunk := f.read(limits.MAX_LINE):
-            if not size:
-                bom = chunk.startswith(_BOM)
-            size += len(chunk)
-            first = chunk.find(b"\n")
-            if first < 0:
-                run += len(chunk)
-            else:
-                if run + first + 1 > limits.MAX_LINE:
-                    return None
-                run = len(chunk) - chunk.rfind(b"\n") - 1
-            if run > limits.MAX_LINE:
+def _scan(data: bytes, first: bool) -> _Bytes | None:
+    """A batch's byte counts; None when a line is longer than MAX_LINE (Polars would hold
+    it whole: the row reader refuses it within the cap) or a CR is not followed by LF (a
+    line end the csv module has and Polars has not). `first`: the file's first batch."""
+    cap = limits.MAX_LINE
+    run = 0  # bytes since the last line end
+    for start in range(0, len(data), cap):  # windows of the cap: a longer line spans one
+        window = data[start : start + cap]
+        first_lf = window.find(b"\n")
+        if first_lf < 0:
+            run += len(window)
+        else:
+            if run + first_lf + 1 > cap:
                 return None
-            lf += chunk.count(b"\n")
-            crs = chunk.count(b"\r")
-            if crs:  # most exports have no CR at all
-                cr += crs
-                crlf += chunk.count(b"\r\n") + (previous == b"\r" and chunk[:1] == b"\n")
-            quotes += chunk.count(b'"')
-            previous = chunk[-1:]
-    if cr != crlf:
+            run = len(window) - window.rfind(b"\n") - 1
+        if run > cap:
+            return None
+    cr = data.count(b"\r")
+    if cr and cr != data.count(b"\r\n"):  # most exports have no CR at all
         return None
-    return _Bytes(size, lf, cr, quotes, bom, previous == b"\n")
+    return _Bytes(
+        len(data),
+        data.count(b"\n"),
+        cr,
+        data.count(b'"'),
+        first and data.startswith(_BOM),
+        data.endswith(b"\n"),
+    )
 
 
-def _accounted(counts: _Bytes, header: str, frame: pl.DataFrame) -> list[str] | None:
-    """The columns with line breaks in their values when the file's bytes are exactly the
-    parsed records' cells, delimiters, quotes and line ends: then Polars read the records
-    the csv module reads, none was blank or short, and a record has 1 line plus the line
-    breaks in its values. None when they are not."""
+def _accounted(counts: _Bytes, header: str | None, frame: pl.DataFrame) -> list[str] | None:
+    """The columns with line breaks in their values when the batch's bytes are exactly the
+    parsed records' cells, delimiters, quotes and line ends (and `header`'s, in the first
+    batch): then Polars read the records the csv module reads, none was blank or short, and
+    a record has 1 line plus the line breaks in its values. None when they are not."""
     cols = frame.columns
     # Only the columns holding a quote or a line break are counted in (few, if any).
     special = [
@@ -185,8 +254,10 @@ def _accounted(counts: _Bytes, header: str, frame: pl.DataFrame) -> list[str] | 
     inside = {k: v or 0 for k, v in inside.items()}
     records = frame.height
     ends = counts.lf - inside["lf"]  # line ends of the header and the records
-    if ends != (records + counts.ends_lf if records else counts.ends_lf):  # none blank
+    between = records if header is not None else records - 1  # before each record but one
+    if ends != (between + counts.ends_lf if records else counts.ends_lf):  # none blank
         return None
+    header = header or ""
     expected = (
         3 * counts.bom
         + len(header.encode("utf-8"))

@@ -152,15 +152,30 @@ class StripeBalanceSource:
         )
 
     def read_frame(self, path: Path, tz: dt.tzinfo) -> tuple[pl.DataFrame, list[Notice]]:
-        """The rows as a row frame (`frames`), equal to `read`'s; the first bad row raises
+        """The rows as one row frame (`frames`), equal to `read`'s; the first bad row raises
         the error `read` raises for it."""
+        import polars as pl
+
         from bokfor import frames
+        from bokfor.sources.csvframe import NotFramed
+
+        try:
+            parts = list(self.read_frames(path, tz))
+        except NotFramed:  # a file only the row reader reads exactly, or words the error of
+            return frames.from_rows(self.read(path, tz), SCHEMA), []
+        return pl.concat(parts) if len(parts) > 1 else parts[0], []
+
+    def read_frames(self, path: Path, tz: dt.tzinfo) -> Iterator[pl.DataFrame]:
+        """`read_frame` a batch of rows at a time, in file order (csvframe.read_batches);
+        raises csvframe.NotFramed for a file only the row reader reads exactly (from the
+        batch that shows it: the caller starts over with `read`)."""
         from bokfor.sources import csvframe
 
-        cells = csvframe.read_cells(Path(path), COLUMNS)
-        if cells is None:  # a file only the row reader reads exactly, or words the error of
-            return frames.from_rows(self.read(path, tz), SCHEMA), []
-        return _frame(cells, tz), []
+        batches = csvframe.read_batches(Path(path), COLUMNS)
+        if batches is None:
+            raise csvframe.NotFramed
+        for cells in batches:
+            yield _frame(cells, tz)
 
     def explain(self, path: Path) -> InputError | None:
         """A Stripe export of any kind that no Stripe source took: the columns its user left

@@ -1,0 +1,333 @@
+"""Sorting an input's rows against the ledger (bokfor.classify): by columns (`Sorter.frames`)
+exactly as row by row (`Sorter.rows`), and a plan made from row frames exactly as one made
+from rows, on real files (the sample, a generated export, a file only the row reader reads).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import sqlite3
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bench.gen_stripe import generate
+from bokfor import frames
+from bokfor.classify import Sorter, content_of, frame_contents
+from bokfor.domain import Origin, Row
+from bokfor.errors import InputError
+from bokfor.ledger import Ledger
+from bokfor.mapping import load_mapping
+from bokfor import plan as plan_module
+from bokfor.plan import make_plan
+from bokfor.sources import csvframe
+from bokfor.sources.stripe_balance import SCHEMA, StripeBalanceSource
+
+from .test_errors import run_cli
+
+REPO = Path(__file__).parent.parent
+SAMPLE = REPO / "samples" / "stripe" / "balance_history.csv"
+MAPPING = REPO / "mappings" / "stripe.yaml"
+SOURCE = "stripe_balance"
+
+_TEXT = st.text(alphabet=st.sampled_from("ab=\x1fåÖ 1"), max_size=4)
+
+
+@st.composite
+def rows(draw: st.DrawFn, keys: list[str], dates: st.SearchStrategy | None = None) -> list[Row]:
+    """Rows of the balance export's schema with distinct keys from `keys`."""
+    chosen = draw(st.lists(st.sampled_from(keys), unique=True, max_size=len(keys)))
+    out = []
+    for line, key in enumerate(chosen, 2):
+        fee, net = draw(st.integers(-(10**15), 10**15)), draw(st.integers(-(10**15), 10**15))
+        out.append(
+            Row(
+                source=SOURCE,
+                key=key,
+                date=draw(st.dates() if dates is None else dates),
+                amounts={"fee": fee, "net": net, "gross": fee + net},
+                fields={
+                    "type": draw(st.one_of(st.none(), _TEXT)),
+                    "currency": draw(st.one_of(st.none(), _TEXT)),
+                    "id": key,
+                },
+                origin=Origin("export.csv", line),
+                aliases=tuple(draw(st.lists(st.sampled_from(keys + ["ch:1", "ch:2"]), max_size=2))),
+            )
+        )
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows(keys=[f"k{i}" for i in range(8)]))
+def test_frame_contents_is_content_of_every_row(batch: list[Row]) -> None:
+    """The content column is the text `content_of` gives each row; or None (the rows then
+    go one by one) only for a date before year 1000, which a row's isoformat writes
+    otherwise."""
+    frame = frames.from_rows(batch, SCHEMA)
+    texts = frame_contents(frame, SCHEMA)
+    if texts is None:
+        assert any(row.date.year < 1000 for row in batch)
+        return
+    content = content_of(SCHEMA, SCHEMA.amounts)
+    assert texts.to_list() == [content(row) for row in batch]
+
+
+class _Ledger(Ledger):
+    """The tables `Sorter` reads, in memory, behind the real queries."""
+
+    def __init__(self, exported: dict[str, tuple[str, int, str]], aliases: dict[str, str]):
+        conn = sqlite3.connect(":memory:")
+        conn.executescript(
+            "CREATE TABLE rows (key TEXT PRIMARY KEY, source TEXT, content TEXT, voucher_id "
+            "INTEGER); CREATE TABLE aliases (alias TEXT PRIMARY KEY, key TEXT); "
+            "CREATE TABLE renamed (key TEXT PRIMARY KEY, former TEXT);"
+        )
+        conn.executemany(
+            "INSERT INTO rows VALUES (?, ?, ?, ?)",
+            [(k, src, text, vid) for k, (text, vid, src) in exported.items()],
+        )
+        conn.executemany("INSERT INTO aliases VALUES (?, ?)", list(aliases.items()))
+        super().__init__(Path("ledger.sqlite"), conn)
+
+    def export_of_row(self, key: str) -> None:
+        return None
+
+
+def _before(draw: st.DrawFn, row: Row) -> tuple[str, int, str]:
+    """What a ledger may hold for `row`: its content, another, a wider one that says the
+    same (an older bokfor's), or any content from another kind of export."""
+    now = content_of(SCHEMA, SCHEMA.amounts)(row)
+    kind = draw(st.sampled_from(["same", "other", "wider", "elsewhere"]))
+    text = {
+        "same": now,
+        "other": now.replace("date=", "date=x", 1),
+        "wider": now + "\x1freference=R1",
+        "elsewhere": "date=2020-01-01",
+    }[kind]
+    return text, draw(st.integers(1, 4)), SOURCE if kind != "elsewhere" else "stripe_payments"
+
+
+def _sort(sorter: Sorter, make) -> tuple:
+    try:
+        booked = [(r.key, r.origin.line) for r in make()]
+    except InputError as exc:  # the run stops: what was kept no longer matters
+        return ("error", exc.message, exc.line)
+    return (
+        booked,
+        sorter.exported,
+        sorted(sorter.exported_ids),
+        sorter.contents,
+        [(r.key, text) for r, text in sorter.changed],
+    )
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_sorting_by_columns_is_sorting_row_by_row(data: st.DataObject) -> None:
+    """Any rows, any ledger (same, other, wider, another export's content; aliases owned
+    by other keys), any cut into batches: `frames` yields, counts and keeps what `rows`
+    does, or raises the same error."""
+    keys = [f"stripe:txn_{i}" for i in range(10)]
+    batch = data.draw(rows(keys, st.dates(dt.date(2000, 1, 1), dt.date(2030, 12, 31))))
+    exported = {
+        row.key: _before(data.draw, row) for row in batch if data.draw(st.booleans(), "exported")
+    }
+    owners = {
+        alias: data.draw(st.sampled_from(keys))
+        for alias in ("ch:1", "ch:2")
+        if data.draw(st.booleans(), "owned")
+    }
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(batch)), max_size=3)))
+    frame = frames.from_rows(batch, SCHEMA)
+    parts = [frame[a:b] for a, b in zip([0, *cuts], [*cuts, len(batch)], strict=True)]
+
+    def sorter() -> Sorter:
+        return Sorter(_Ledger(exported, owners), SOURCE, SCHEMA, set(), [])
+
+    by_rows, by_frames = sorter(), sorter()
+    assert _sort(by_frames, lambda: by_frames.frames(parts)) == _sort(
+        by_rows, lambda: by_rows.rows(batch)
+    )
+
+
+def _plan_of(inputs, mapping, ledger, framed: bool, monkeypatch, **options):
+    """The plan's entries, summaries, records and skipped rows, made with or without row
+    frames (whatever the file's size)."""
+    with monkeypatch.context() as m:
+        m.setattr(plan_module, "FRAMES_FROM", 0)
+        if not framed:
+            m.delattr(StripeBalanceSource, "read_frames")
+        plan = make_plan(inputs, load_mapping(mapping), Ledger.open(ledger), **options)
+    try:
+        return (
+            [(e.status, e.voucher, e.detail, e.previous) for e in plan.entries],
+            [dataclasses.replace(s, sha256="") for s in plan.inputs],
+            [plan.records_of(i) for i in range(len(plan.to_write))],
+            list(plan.spool.skipped()),
+            plan.to_write,
+            sorted(plan.exported_ids),
+            plan.errors and [str(e) for e in plan.errors],
+        )
+    finally:
+        plan.close()
+
+
+def _exported_then_edited(tmp_path: Path, path: Path, capsys) -> tuple[Path, Path]:
+    """A ledger that exported `path` up to a day, and the file with two exported rows'
+    amounts edited (changed rows)."""
+    ledger = tmp_path / "ledger.sqlite"
+    text = path.read_text(encoding="utf-8")
+    lines = text.splitlines(keepends=True)
+    dates = sorted({line.split(",")[9][:10] for line in lines[1:] if line.count(",") > 9})
+    cut = dates[len(dates) // 2]
+    code, _, err = run_cli(
+        [
+            "convert",
+            str(path),
+            "--mapping",
+            str(MAPPING),
+            "--out",
+            str(tmp_path / "first.si"),
+            "--ledger",
+            str(ledger),
+            "--to",
+            cut,
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    edited = tmp_path / "edited.csv"
+    old = [line for line in lines[1:] if line.split(",")[9][:10] < cut and ",charge," in line][:2]
+    for line in old:
+        cells = line.split(",")
+        cells[4] = f"{float(cells[4]) + 1:.2f}"  # fee + 1.00, net − 1.00: still Amount − Fee
+        cells[7] = f"{float(cells[7]) - 1:.2f}"
+        text = text.replace(line, ",".join(cells))
+    edited.write_text(text, encoding="utf-8")
+    return ledger, edited
+
+
+@pytest.mark.parametrize("correct", [False, True])
+@pytest.mark.parametrize("period", [{}, {"date_from": dt.date(2026, 1, 3)}])
+def test_a_plan_by_frames_is_the_plan_by_rows_on_the_sample(
+    tmp_path, capsys, monkeypatch, correct, period
+) -> None:
+    """The sample half exported, two rows edited since: new, exported, changed (and with
+    --correct their reversals), outside --from: the same plan, records and skipped rows."""
+    ledger, edited = _exported_then_edited(tmp_path, SAMPLE, capsys)
+    both = [
+        _plan_of([edited], MAPPING, ledger, framed, monkeypatch, correct=correct, **period)
+        for framed in (True, False)
+    ]
+    assert both[0] == both[1]
+    summary = both[0][1][0]
+    assert summary.exported and summary.changed == 2 and summary.vouchers
+    assert summary.outside == (0 if not period else summary.outside) and (
+        not period or summary.outside
+    )
+
+
+def test_a_plan_by_frames_is_the_plan_by_rows_on_a_generated_export(
+    tmp_path, capsys, monkeypatch
+) -> None:
+    """3,000 generated rows read in batches of ~16 KiB: the same plan as row by row."""
+    path = tmp_path / "balance_history.csv"
+    generate(3000, path, seed=7)
+    ledger, edited = _exported_then_edited(tmp_path, path, capsys)
+    monkeypatch.setattr(csvframe, "_BATCH", 16 << 10)
+    both = [
+        _plan_of([edited], MAPPING, ledger, framed, monkeypatch, correct=True)
+        for framed in (True, False)
+    ]
+    assert both[0] == both[1]
+    assert both[0][1][0].rows == 3000
+
+
+def test_a_file_only_the_row_reader_reads_starts_the_plan_over(tmp_path, monkeypatch) -> None:
+    """A blank line in the file's last batch: found after earlier batches were sorted and
+    booked, the plan starts over row by row (NotFramed) and is the plan by rows."""
+    path = tmp_path / "balance_history.csv"
+    generate(400, path, seed=3)
+    text = path.read_text(encoding="utf-8")
+    lines = text.splitlines(keepends=True)
+    path.write_text("".join(lines[:-5]) + "\n" + "".join(lines[-5:]), encoding="utf-8")
+    monkeypatch.setattr(csvframe, "_BATCH", 4 << 10)
+    read = []
+    real = StripeBalanceSource.read_frames
+
+    def spy(self, *args):
+        for batch in real(self, *args):
+            read.append(batch.height)
+            yield batch
+
+    monkeypatch.setattr(StripeBalanceSource, "read_frames", spy)
+    ledger = tmp_path / "ledger.sqlite"
+    framed = _plan_of([path], MAPPING, ledger, True, monkeypatch)
+    assert sum(read) > 100  # batches were read before the blank line stopped them
+    assert framed == _plan_of([path], MAPPING, ledger, False, monkeypatch)
+    assert framed[1][0].rows == 400
+
+
+def test_a_key_twice_is_named_by_the_plan_by_frames(tmp_path, monkeypatch) -> None:
+    """The run's names noted from frames are checked as those noted from rows: a txn id in
+    two rows is refused naming both lines."""
+    monkeypatch.setattr(plan_module, "FRAMES_FROM", 0)
+    path = tmp_path / "balance_history.csv"
+    generate(50, path, seed=5)
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    twin = lines[3].split(",", 1)[0]
+    lines[9] = twin + "," + lines[9].split(",", 1)[1]
+    path.write_text("".join(lines), encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        make_plan([path], load_mapping(MAPPING), Ledger.open(tmp_path / "ledger.sqlite"))
+    assert twin in info.value.message
+    assert "4" in str(info.value) and info.value.line == 10
+
+
+def test_known_frame_is_known(tmp_path, capsys) -> None:
+    """The ledger's answer as columns is its answer as a dict."""
+    ledger = tmp_path / "ledger.sqlite"
+    code, _, err = run_cli(
+        [
+            "convert",
+            str(SAMPLE),
+            "--mapping",
+            str(MAPPING),
+            "--out",
+            str(tmp_path / "o.si"),
+            "--ledger",
+            str(ledger),
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    opened = Ledger.open(ledger)
+    keys = sorted(r.key for r in StripeBalanceSource().read(SAMPLE, dt.timezone.utc)) + ["nope"]
+    frame = opened.known_frame(keys)
+    assert {k: tuple(v) for k, *v in frame.iter_rows()} == opened.known(keys)
+    assert frame.schema == pl.Schema(
+        {"key": pl.String, "content": pl.String, "voucher_id": pl.Int64, "source": pl.String}
+    )
+
+
+def test_a_file_that_grows_while_read_by_frames_stops_the_plan(tmp_path, monkeypatch) -> None:
+    """A download still being written while its batches are read: refused, as by rows."""
+    monkeypatch.setattr(plan_module, "FRAMES_FROM", 0)
+    path = tmp_path / "balance_history.csv"
+    generate(200, path, seed=9)
+    real = StripeBalanceSource.read_frames
+
+    def growing(self, *args):
+        yield from real(self, *args)
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write("\n")
+
+    monkeypatch.setattr(StripeBalanceSource, "read_frames", growing)
+    with pytest.raises(InputError) as info:
+        make_plan([path], load_mapping(MAPPING), Ledger.open(tmp_path / "ledger.sqlite"))
+    assert info.value.message == "the file changed while bokfor read it"
