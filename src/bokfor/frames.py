@@ -92,7 +92,8 @@ def from_rows(rows: Iterable[Row], schema: Schema) -> pl.DataFrame:
 def to_rows(frame: pl.DataFrame, source: str, schema: Schema) -> Iterator[Row]:
     """A frame's rows as `Row` objects, in frame order (the seam towards per-row stages).
     Read a slice's columns at a time: Polars hands over a column as a list several times
-    faster than a row as a dict, and a slice bounds what is held."""
+    faster than a row as a dict, and a slice bounds what is held. A null is no field (as
+    `Row.value` gives None for it); timestamps come back in UTC."""
     amounts = [n for n in schema.amounts if n in frame.columns]
     fields = [n for n in frame.columns if not n.startswith("_") and n not in schema.amounts]
     utc = {n for n in fields if frame.schema[n] == pl.Datetime("us", "UTC")}
@@ -104,25 +105,39 @@ def to_rows(frame: pl.DataFrame, source: str, schema: Schema) -> Iterator[Row]:
         details = (
             part.get_column(DETAIL).to_list() if DETAIL in part.columns else [None] * part.height
         )
-        money = [(n, part.get_column(n).to_list()) for n in amounts]
-        values = [(n, part.get_column(n).to_list(), n in utc) for n in fields]
-        for i in range(part.height):
-            row_fields = {}
-            for name, column, to_utc in values:
-                value = column[i]
-                if value is not None:
-                    row_fields[name] = value.astimezone(dt.timezone.utc) if to_utc else value
-            yield Row(
-                source=source,
-                key=keys[i],
-                date=dates[i],
-                amounts={n: column[i] for n, column in money if column[i] is not None},
-                fields=row_fields,
-                origin=Origin(files[i], lines[i]),
-                aliases=tuple(aliases[i] or ()),
-                former=tuple(former[i] or ()),
-                detail=details[i],
+        money = list(zip(*(part.get_column(n).to_list() for n in amounts), strict=True))
+        values = list(
+            zip(
+                *(_utc_list(part[n]) if n in utc else part[n].to_list() for n in fields),
+                strict=True,
             )
+        )
+        for i, key in enumerate(keys):
+            yield Row(
+                source,
+                key,
+                dates[i],
+                {n: v for n, v in zip(amounts, money[i], strict=True) if v is not None}
+                if amounts
+                else {},
+                {n: v for n, v in zip(fields, values[i], strict=True) if v is not None}
+                if fields
+                else {},
+                Origin(files[i], lines[i]),
+                tuple(aliases[i]) if aliases[i] else (),
+                tuple(former[i]) if former[i] else (),
+                details[i],
+            )
+
+
+def _utc_list(instants: pl.Series) -> list[dt.datetime | None]:
+    """A UTC timestamp column as aware datetimes in `datetime.timezone.utc` (as the row
+    readers give them; Polars' own list has the zone as a ZoneInfo)."""
+    utc = dt.timezone.utc
+    naive = instants.dt.replace_time_zone(None).to_list()
+    aware = {v: v.replace(tzinfo=utc) for v in set(naive) if v is not None}  # exports repeat them
+    aware[None] = None
+    return [aware[v] for v in naive]
 
 
 _SLICE = 10_000
