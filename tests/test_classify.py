@@ -62,7 +62,7 @@ def rows(draw: st.DrawFn, keys: list[str], dates: st.SearchStrategy | None = Non
     return out
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(rows(keys=[f"k{i}" for i in range(8)]))
 def test_frame_contents_is_content_of_every_row(batch: list[Row]) -> None:
     """The content column is the text `content_of` gives each row; or None (the rows then
@@ -126,7 +126,7 @@ def _sort(sorter: Sorter, make) -> tuple:
     )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_sorting_by_columns_is_sorting_row_by_row(data: st.DataObject) -> None:
     """Any rows, any ledger (same, other, wider, another export's content; aliases owned
