@@ -15,9 +15,9 @@ import datetime as dt
 from array import array
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
-from bokfor.domain import Dims, Line, Notice, PackedKeys, PackedOrigins, Row, Voucher
+from bokfor.domain import Dims, Line, Notice, Origin, PackedKeys, PackedOrigins, Row, Voucher
 from bokfor.errors import InputError, MappingError, UnbalancedError
 from bokfor.mapping import Mapping, Rule, SourceRules
 from bokfor.money import format_sek, format_sie, split_vat, vat_on
@@ -163,7 +163,7 @@ def book_frame(
     one filter; the rows matched are booked one by one as `book` books them."""
     from bokfor import frames
 
-    frame = _in_books_currency(frame, source, mapping, schema)
+    frame = in_books_currency(frame, source, mapping, schema)
     picked = frame.select(rules.first_match(dict(frame.schema))).to_series()
     mapped = picked.is_not_null()
     candidates = rules.candidates
@@ -180,7 +180,7 @@ def book_frame(
     )
     for row in frames.to_rows(frame.filter(~mapped), source, schema):
         result.rows += 1
-        _unmapped(result, row, schema)
+        add_unmapped(result, row, schema)
     return result
 
 
@@ -207,7 +207,7 @@ def _in_currency(row: Row, mapping: Mapping, schema: Schema) -> Row:
     return row
 
 
-def _in_books_currency(
+def in_books_currency(
     frame: pl.DataFrame, source: str, mapping: Mapping, schema: Schema
 ) -> pl.DataFrame:
     """The frame with every row in the books' currency (`convert_row`, through `Row`s when
@@ -248,7 +248,7 @@ def _book(
     for row, rule in matched:
         count += 1
         if rule is None:
-            _unmapped(result, row, schema)
+            add_unmapped(result, row, schema)
             continue
         if rule.skip:
             result.skipped[rule.name] = result.skipped.get(rule.name, 0) + 1
@@ -311,29 +311,32 @@ def _book(
         result.tags = [tag for _, _, tag in singles]
         return result
     if result.pending:
-        result.notices.append(
-            Notice(
-                f"{len(result.pending)} rows are not yet paid out and were not booked; "
-                "they will be booked with the payout that includes them",
-                file=result.pending[0].origin.file,
-            )
-        )
+        result.notices.append(pending_notice(result.pending))
     tagged = [
         (_group_voucher(key, group, rules, key_field), group.tag) for key, group in groups.items()
     ]
     tagged += [(voucher, tag) for _, voucher, tag in singles]
-    tagged.sort(key=_voucher_order)
+    tagged.sort(key=voucher_order)
     result.vouchers = [voucher for voucher, _ in tagged]
     result.tags = [tag for _, tag in tagged]
     return result
 
 
-def _unmapped(result: Booking, row: Row, schema: Schema) -> None:
+def pending_notice(pending: list[Row]) -> Notice:
+    """per_payout: the rows not booked because no payout includes them yet."""
+    return Notice(
+        f"{len(pending)} rows are not yet paid out and were not booked; "
+        "they will be booked with the payout that includes them",
+        file=pending[0].origin.file,
+    )
+
+
+def add_unmapped(result: Booking, row: Row, schema: Schema) -> None:
     kind = tuple(row.fields.get(f) for f in schema.unmapped_fields)
     result.unmapped.setdefault(kind, []).append(row)
 
 
-def _voucher_order(item: tuple[Voucher, int]) -> tuple[dt.date, int]:
+def voucher_order(item: tuple[Voucher, int]) -> tuple[dt.date, int]:
     voucher = item[0]
     return voucher.date, voucher.origins[0].line if voucher.origins else 0
 
@@ -479,8 +482,26 @@ def _row_voucher(
 
 
 def _group_voucher(key: Any, group: _Group, rules: SourceRules, key_field: str | None) -> Voucher:
-    date = group.date
-    values = {"date": date, "source": rules.source, "count": len(group)}
+    source_keys, origins = group.members()
+    return grouped_voucher(
+        key, group.date, len(group), group.lines(), source_keys, origins, rules, key_field, group.fx
+    )
+
+
+def grouped_voucher(
+    key: Any,
+    date: dt.date,
+    count: int,
+    lines: list[Line],
+    source_keys: Sequence[str],
+    origins: Sequence[Origin],
+    rules: SourceRules,
+    key_field: str | None,
+    fx: bool = False,
+) -> Voucher:
+    """The voucher of a group of rows (a day's, a payout's): `lines` their lines added up per
+    account, dimensions, text and side, `fx` when a row was converted from another currency."""
+    values = {"date": date, "source": rules.source, "count": count}
     if isinstance(key, tuple):
         key = key[-1]  # per_entry: (account, date, entry)
     if key_field:
@@ -491,10 +512,8 @@ def _group_voucher(key: Any, group: _Group, rules: SourceRules, key_field: str |
         text = f"{rules.source} {date.isoformat()}"
     else:
         text = f"{rules.source} {key}"
-    lines = group.lines()
-    source_keys, origins = group.members()
-    if rules.fx_difference and group.fx:
-        lines += fx_difference(lines, *rules.fx_difference)
+    if rules.fx_difference and fx:
+        lines = lines + fx_difference(lines, *rules.fx_difference)
     return Voucher(
         series=rules.series,
         date=date,
@@ -690,7 +709,7 @@ def book_pos(
         gaps.raise_if_any()
     for close in closes:
         result.notices.extend(Notice(note, file=close.origin.file) for note in close.notes)
-    tagged.sort(key=_voucher_order)
+    tagged.sort(key=voucher_order)
     result.vouchers = [voucher for voucher, _ in tagged]
     result.tags = [tag for _, tag in tagged]
     return result

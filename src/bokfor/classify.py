@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # a run of row-reading sources never imports Polars
 
 _BATCH = 2000  # rows classified per ledger lookup (row by row)
 NEW, EXPORTED, CHANGED, OTHER = "new", "exported", "changed", "other"  # a row frame's rows
+CONTENT = "_content"  # a new row's content in the frames `new_frames` gives
 
 
 def content_of(schema: Schema, amount_names: Iterable[str]) -> Callable[[Row], str]:
@@ -138,10 +139,40 @@ class Sorter:
             yield from self._batch(batch)
 
     def frames(self, batches: Iterable[pl.DataFrame]) -> Iterator[Row]:
-        """The new rows of row frames (bokfor.frames), a frame at a time: its keys are looked
-        up in one sorted pass and joined to what the ledger holds, the exported rows found by
-        comparing columns. A batch that needs former keys, or whose content is not a column,
-        goes row by row (`_batch`)."""
+        """The new rows of row frames (bokfor.frames) as `Row` objects (`new_frames`)."""
+        from bokfor import frames
+
+        for part in self._sorted(batches):
+            if isinstance(part, list):
+                yield from part
+                continue
+            self.contents.update(
+                zip(part[frames.KEY].to_list(), part[CONTENT].to_list(), strict=True)
+            )
+            yield from frames.to_rows(part.drop(CONTENT), self.source, self.schema)
+
+    def new_frames(self, batches: Iterable[pl.DataFrame]) -> Iterator[pl.DataFrame]:
+        """The new rows of row frames, a frame a batch with each row's content (CONTENT)
+        beside, for booking by columns (bokfor.postings)."""
+        import polars as pl
+
+        from bokfor import frames
+
+        for part in self._sorted(batches):
+            if isinstance(part, list):
+                if part:
+                    contents = [self.contents.pop(row.key) for row in part]
+                    yield frames.from_rows(part, self.schema).with_columns(
+                        pl.Series(CONTENT, contents, dtype=pl.String)
+                    )
+                continue
+            yield part
+
+    def _sorted(self, batches: Iterable[pl.DataFrame]) -> Iterator[pl.DataFrame | list[Row]]:
+        """Each batch's new rows: a frame with their contents (CONTENT) when its keys were
+        looked up in one sorted pass and joined to what the ledger holds, the exported rows
+        found by comparing columns; `Row`s when it went row by row (`_batch`: it needs former
+        keys, or its content is not a column)."""
         import polars as pl
 
         from bokfor import frames
@@ -152,13 +183,13 @@ class Sorter:
                 continue
             texts = frame_contents(batch, schema)
             if texts is None:
-                yield from self._batch(list(frames.to_rows(batch, source, schema)))
+                yield list(self._batch(list(frames.to_rows(batch, source, schema))))
                 continue
             known = ledger.known_frame(batch[frames.KEY].sort().to_list())
             if known.height < batch.height and (
                 ledger.has_renamed or batch[frames.FORMER].list.len().sum()
             ):
-                yield from self._batch(list(frames.to_rows(batch, source, schema)))
+                yield list(self._batch(list(frames.to_rows(batch, source, schema))))
                 continue
             status = (
                 batch.select(pl.col(frames.KEY), texts.alias("now"))
@@ -195,22 +226,19 @@ class Sorter:
                 self.changed += list(zip(rows, nows, strict=True))
             is_new = status["status"] == NEW
             if is_new.any():
-                yield from self._new(batch.filter(is_new), status.filter(is_new))
+                new = batch.filter(is_new).with_columns(status.filter(is_new)["now"].alias(CONTENT))
+                self._check_aliases(new)
+                yield new
 
-    def _new(self, batch: pl.DataFrame, status: pl.DataFrame) -> Iterator[Row]:
-        """A batch's new rows, their contents kept; one whose alias is another row's
-        exported key is refused (`check_aliases`)."""
+    def _check_aliases(self, new: pl.DataFrame) -> None:
+        """A new row whose alias is another row's exported key is refused (`check_aliases`)."""
         from bokfor import frames
 
-        aliases = batch[frames.ALIASES].explode().drop_nulls()
+        aliases = new[frames.ALIASES].explode().drop_nulls()
         owners = self.ledger.owners(aliases.unique().sort().to_list()) if len(aliases) else {}
-        self.contents.update(
-            zip(status[frames.KEY].to_list(), status["now"].to_list(), strict=True)
-        )
-        for row in frames.to_rows(batch, self.source, self.schema):
-            if owners:
+        if owners:
+            for row in frames.to_rows(new.drop(CONTENT), self.source, self.schema):
                 check_aliases(row, owners, self.ledger)
-            yield row
 
     def _batch(self, batch: list[Row]) -> Iterator[Row]:
         ledger, source, content = self.ledger, self.source, self.content

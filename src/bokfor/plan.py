@@ -28,6 +28,7 @@ from bokfor.booking import (
     PENDING,
     SKIPPED,
     ZERO,
+    Booking,
     RowSink,
     book,
     book_pos,
@@ -60,6 +61,8 @@ from bokfor.sources.pos import Z as POS_Z
 
 if TYPE_CHECKING:  # a run of row-reading sources never imports Polars
     import polars as pl
+
+    from bokfor.postings import FrameSink
 
 NEW, EXPORTED, CHANGED, UNMAPPED, CORRECTION = "+", "=", "~", "!", "-"
 
@@ -292,23 +295,33 @@ def _plan_inputs(
             getattr(src, "read_frames", None) if framed and _size(path) >= FRAMES_FROM else None
         )
         todo: Iterable[Row]  # a list for POS, below
+        offset = next_tag
+        booking: Booking | None = None
         if (
             read_frames is not None
             and seen.overlap is None
             and not (bank_account and src.section == BANK)
         ):
             # A source that reads into row frames: counted, checked and sorted a frame at a
-            # time; only the rows to book become `Row` objects.
-            todo = sorter.frames(
-                _frame_stages(
-                    read_frames(path, mapping.timezone),
-                    summary,
-                    seen,
-                    (date_from, date_to),
-                    functools.partial(spool.skip, index),
-                    progress,
-                )
+            # time; booked as columns where its rules allow (postings.columnar), else only the
+            # rows to book become `Row` objects.
+            stages = _frame_stages(
+                read_frames(path, mapping.timezone),
+                summary,
+                seen,
+                (date_from, date_to),
+                functools.partial(spool.skip, index),
+                progress,
             )
+            if rules is not None and not correct and src.section != BANK:
+                from bokfor import postings
+
+                if postings.columnar(rules, src.schema):
+                    sink = _frame_recorder(spool, offset, src.name, index)
+                    booking = postings.book_frames(
+                        sorter.new_frames(stages), rules, mapping, src.schema, sink
+                    )
+            todo = sorter.frames(stages)
         else:
             todo = sorter.rows(
                 _in_range(
@@ -334,17 +347,17 @@ def _plan_inputs(
             todo = itertools.chain(todo, sorter.changed_rows(now_lines))
         if pos:
             todo = list(todo)  # read whole: the Z series is checked over the run
-        offset = next_tag
         moves = None
         if src.section == BANK and rules is not None:
             moves = movements
             moves.start(src.name, rules)
-        sink = _recorder(spool, offset, src.name, sorter.contents, now_lines, moves, index)
-        booking = (
-            book_pos(todo, mapping, sink, pos_gaps)
-            if rules is None
-            else book(todo, rules, mapping, src.schema, sink)
-        )
+        if booking is None:
+            on_row = _recorder(spool, offset, src.name, sorter.contents, now_lines, moves, index)
+            booking = (
+                book_pos(todo, mapping, on_row, pos_gaps)
+                if rules is None
+                else book(todo, rules, mapping, src.schema, on_row)
+            )
         next_tag = offset + len(booking.tags)
         summary.changed, summary.exported = len(sorter.changed), sorter.exported
         series = (
@@ -503,6 +516,40 @@ def _recorder(
         )
 
     return on_row
+
+
+def _frame_recorder(spool: RecordSpool, offset: int, source: str, index: int) -> FrameSink:
+    """`_recorder` for rows booked as columns (bokfor.postings): their records and the rows
+    in no voucher go to the spool a batch at a time."""
+    import polars as pl
+
+    from bokfor.postings import FrameSink
+
+    def records(frame: pl.DataFrame) -> None:
+        tag = pl.col("tag") + offset
+        spool.add_many(
+            frame.select(
+                tag,
+                "key",
+                pl.lit(source).alias("source"),
+                "content",
+                "origin",
+                "lines",
+                pl.lit("").alias("movement"),  # bank rows only
+                "rule",
+                pl.lit(index).alias("input"),
+                pl.lit("").alias("parts"),  # day closes only
+            ).iter_rows(),
+            frame.select(tag, "aliases", "key").explode("aliases").drop_nulls().iter_rows(),
+        )
+
+    def skipped(frame: pl.DataFrame) -> None:
+        spool.skip_many(
+            (index, line, key, _WHY[why].format(rule=rule))
+            for line, key, why, rule in frame.iter_rows()
+        )
+
+    return FrameSink(records, skipped)
 
 
 def ranges(lines: Iterable[int]) -> str:

@@ -27,6 +27,8 @@ from bokfor.errors import MappingError
 from bokfor.money import AmountError, parse_amount
 
 if TYPE_CHECKING:
+    import polars as pl
+
     from bokfor.mapping import Mapping, Posting, Rule
     from bokfor.sources import Schema
 
@@ -220,9 +222,7 @@ class Checker:
         self._found: dict[tuple[int, int], _Found] = {}
 
     def see(self, row: Row, rule: Rule) -> None:
-        checks = self._checks.get(id(rule))
-        if checks is None:
-            checks = self._checks[id(rule)] = self._compile(rule)
+        checks = self._checks_of(rule)
         if not checks:
             return
         amounts = row.amounts
@@ -232,6 +232,41 @@ class Checker:
         for index, name, bad in checks[money < 0]:
             if bad == ALWAYS or ((amounts[name] > 0) if bad > 0 else (amounts[name] < 0)):
                 self._add(rule, index, IN if money > 0 else OUT, row.origin)
+
+    def see_frame(self, rows: pl.DataFrame, rule: Rule) -> None:
+        """`see` for the rows of a row frame that `rule` books (bokfor.frames), in order: each
+        posting's check is one expression over the amounts."""
+        checks = self._checks_of(rule)
+        if not checks:
+            return
+        import polars as pl
+
+        from bokfor.frames import FILE, LINE
+
+        money = pl.col(self.money)
+        hits: dict[int, list[tuple[int, pl.Expr]]] = {}
+        for moves, side in ((IN, money > 0), (OUT, money < 0)):
+            for index, name, bad in checks[moves == OUT]:
+                amount = pl.col(name)
+                wrong = pl.lit(True) if bad == ALWAYS else amount > 0 if bad > 0 else amount < 0
+                hits.setdefault(index, []).append((moves, side & wrong))
+        for index, tests in hits.items():
+            found = rows.select(
+                pl.col(FILE), pl.col(LINE), *(test.alias(f"m{m}") for m, test in tests)
+            ).filter(pl.any_horizontal(f"m{m}" for m, _ in tests))
+            if not found.height:
+                continue
+            entry = self._entry(rule, index)
+            entry.moneys.update(m for m, _ in tests if found[f"m{m}"].any())
+            entry.rows += found.height
+            need = max(2 - len(entry.origins), 0)
+            entry.origins += [Origin(f, n) for f, n, *_ in found.head(need).iter_rows()]
+
+    def _checks_of(self, rule: Rule) -> _Checks:
+        checks = self._checks.get(id(rule))
+        if checks is None:
+            checks = self._checks[id(rule)] = self._compile(rule)
+        return checks
 
     def _compile(self, rule: Rule) -> _Checks:
         """(checks when money comes in, when it goes out), or () when there are none; a check
@@ -250,16 +285,20 @@ class Checker:
         return tuple(out) if any(out) else ()
 
     def _add(self, rule: Rule, index: int, money: int, origin: Origin) -> None:
+        found = self._entry(rule, index)
+        found.moneys.add(money)
+        found.rows += 1
+        if len(found.origins) < 2:
+            found.origins.append(origin)
+
+    def _entry(self, rule: Rule, index: int) -> _Found:
         key = (id(rule), index)
         found = self._found.get(key)
         if found is None:
             kind = kind_of(rule.postings[index].account, self.schema.bank_accounts)
             assert kind is not None
             found = self._found[key] = _Found(rule, index, kind)
-        found.moneys.add(money)
-        found.rows += 1
-        if len(found.origins) < 2:
-            found.origins.append(origin)
+        return found
 
     def notices(self) -> list[Implausible]:
         out = []

@@ -27,7 +27,7 @@ import tempfile
 import time
 import weakref
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from filelock import FileLock, Timeout
 
@@ -109,24 +109,45 @@ class RecordSpool:
         if len(self._skipped) >= _BATCH:
             self.flush()
 
+    def add_many(
+        self,
+        records: Iterable[tuple[int, str, str, str, str, str, str, str, int, str]],
+        aliases: Iterable[tuple[int, str, str]],
+    ) -> None:
+        """Records as `add` stores them (tag first, in the table's order) and their aliases
+        (tag, alias, key), written at once: a batch of rows booked as columns."""
+        self.flush()
+        self._write(records, aliases, ())
+
+    def skip_many(self, skipped: Iterable[tuple[int, int, str, str]]) -> None:
+        """`skip` for many rows at once."""
+        self.flush()
+        self._write((), (), skipped)
+
     def flush(self) -> None:
         """Write what is buffered (the ledger reads the file, not this object)."""
         if not self._records and not self._aliases and not self._skipped:
             return
+        self._write(self._records, self._aliases, self._skipped)
+        self._records, self._aliases, self._skipped = [], [], []
+
+    def _write(
+        self,
+        records: Iterable[tuple[int, str, str, str, str, str, str, str, int, str]],
+        aliases: Iterable[tuple[int, str, str]],
+        skipped: Iterable[tuple[int, int, str, str]],
+    ) -> None:
         conn = self._conn
         try:
             conn.execute("BEGIN")  # autocommit otherwise: a commit per row
-            conn.executemany(
-                "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", self._records
-            )
-            conn.executemany("INSERT INTO aliases VALUES (?, ?, ?)", self._aliases)
-            conn.executemany("INSERT INTO skipped VALUES (?, ?, ?, ?)", self._skipped)
+            conn.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", records)
+            conn.executemany("INSERT INTO aliases VALUES (?, ?, ?)", aliases)
+            conn.executemany("INSERT INTO skipped VALUES (?, ?, ?, ?)", skipped)
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise _failed("written", exc, self.path) from None
-        self._records, self._aliases, self._skipped = [], [], []
 
     def skipped(self) -> Iterator[tuple[int, int, str, str]]:
         """The rows read and not booked: (input index, line, key, reason), as added."""

@@ -1,0 +1,489 @@
+"""Rows booked as columns (issue 22): a batch of new rows -> each rule's postings as integer
+expressions -> a voucher per day or payout by `group_by`.
+
+`book_frames` books what `booking.book` books, for the rules `columnar` accepts (grouped by
+day or payout; every posting's account, dimensions and text fixed by the mapping; no bank
+account per file, no FX difference): the same vouchers, tags, ledger records and skipped rows,
+byte for byte (tests/test_postings.py, and the plans by frames and by rows in
+tests/test_classify.py). Nothing of a row becomes a Python object but what the ledger stores
+of it, a rule's plausibility warnings and the rare row in another currency or without a rule.
+
+A batch's rows are numbered; each rule books its rows as columns: per posting a line slot
+(an account, dimensions and text: a `_Spec`) and its amount, the VAT split out exactly as
+`money.split_vat` splits it (`_div_round`). What a row records is its lines as the ledger's
+JSON, built from each slot's JSON around its amount. The vouchers' lines are the slots'
+amounts summed by voucher, slot and side; their members are the rows sorted by (date, order
+field, line), as `booking` orders them.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from bokfor import frames
+from bokfor.booking import (
+    PENDING,
+    SKIPPED,
+    ZERO,
+    Booking,
+    add_unmapped,
+    grouped_voucher,
+    in_books_currency,
+    merge_lines,
+    pending_notice,
+    voucher_order,
+)
+from bokfor.classify import CONTENT
+from bokfor.domain import Dims, Line, PackedKeys, PackedOrigins, Voucher
+from bokfor.errors import UnbalancedError
+from bokfor.ledger import lines_to_json
+from bokfor.mapping import Mapping, Posting, Rule, SourceRules
+from bokfor.money import _rate_fraction, format_sek, split_vat, vat_on
+from bokfor.plausibility import Checker
+from bokfor.sources import DATE, DATETIME, Schema
+
+# Columns of a batch being booked (a row frame's own names start with `_` too: not these).
+_ROW, _RULE, _TAG, _GROUP = "_row", "_rule", "_tag", "_group"
+_LINES, _NAME, _WHY = "_lines", "_rule_name", "_why"
+# A bound on |amount| × a VAT rate's numerator within which the split's integer arithmetic
+# fits an Int64; a batch with a larger amount splits its VAT with Python's integers instead.
+_SAFE = 1 << 62
+
+
+def columnar(rules: SourceRules, schema: Schema) -> bool:
+    """Whether `book_frames` books with these rules (`booking.book` otherwise): grouped by day,
+    or by payout where the source names one; every posting's account, dimensions and text
+    fixed; no bank account per file, no FX difference."""
+    grouped = rules.grouping == "per_day" or (
+        rules.grouping == "per_payout" and "per_payout" in schema.group_keys
+    )
+    return (
+        grouped
+        and rules.bank_accounts is None
+        and not rules.fx_difference
+        and all(
+            p.fixed_dims is not None and (p.text is None or p.text.constant is not None)
+            for rule in rules.candidates
+            for p in rule.postings
+        )
+    )
+
+
+@dataclass
+class FrameSink:
+    """Where booked rows go as columns (the plan's record spool), in file order: `records`
+    gets per booked row tag, key, content, origin, lines (JSON), rule, aliases; `skipped` per
+    row in no voucher its line, key, why (`booking`'s PENDING, SKIPPED or ZERO) and rule."""
+
+    records: Callable[[pl.DataFrame], None]
+    skipped: Callable[[pl.DataFrame], None]
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """A line slot: account, dimensions and text, and its lines' JSON around the amount."""
+
+    account: str
+    dims: Dims
+    text: str
+    before: str
+    after: str
+
+
+@dataclass
+class _Slots:
+    """The run's line slots, numbered as first met."""
+
+    specs: list[_Spec] = field(default_factory=list)
+    _ids: dict[tuple[str, Dims, str], int] = field(default_factory=dict)
+
+    def id(self, account: str, dims: Dims, text: str) -> int:
+        key = (account, dims, text)
+        found = self._ids.get(key)
+        if found is None:
+            found = self._ids[key] = len(self.specs)
+            self.specs.append(_Spec(account, dims, text, *_json_around(account, dims, text)))
+        return found
+
+
+def _json_around(account: str, dims: Dims, text: str) -> tuple[str, str]:
+    """The JSON `lines_to_json` gives a line of this slot, as the text before and after its
+    amount: found from the encoder itself, so the two never disagree."""
+    zero = lines_to_json((Line(account, 0, dims, text),))[1:-1]
+    one = lines_to_json((Line(account, 1, dims, text),))[1:-1]
+    at = next(i for i, (a, b) in enumerate(zip(zero, one, strict=True)) if a != b)
+    before, after = zero[:at], zero[at + 1 :]
+    for amount in (-123456789, 7):
+        line = lines_to_json((Line(account, amount, dims, text),))[1:-1]
+        assert line == f"{before}{amount}{after}", (line, before, after)
+    return before, after
+
+
+@dataclass
+class _Slot:
+    spec: int
+    amount: pl.Expr
+    present: pl.Expr
+
+
+def book_frames(
+    batches: Iterable[pl.DataFrame],
+    rules: SourceRules,
+    mapping: Mapping,
+    schema: Schema,
+    sink: FrameSink,
+) -> Booking:
+    """Book the new rows of `batches` (row frames with a CONTENT column, in file order) as
+    `booking.book` books them, for rules `columnar` accepts. Raises as it does."""
+    assert columnar(rules, schema)
+    book = _Book(rules, mapping, schema, sink)
+    for batch in batches:
+        if batch.height:
+            book.add(batch)
+    return book.result()
+
+
+class _Book:
+    def __init__(
+        self, rules: SourceRules, mapping: Mapping, schema: Schema, sink: FrameSink
+    ) -> None:
+        self.rules, self.mapping, self.schema, self.sink = rules, mapping, schema, sink
+        self.key_field = schema.group_keys.get(rules.grouping)
+        self.booking = Booking(vouchers=[])
+        self.checker = Checker(schema) if schema.money else None
+        self.slots = _Slots()
+        self.tags: dict[Any, int] = {}  # a voucher's group value -> its tag, as first met
+        self.files: dict[str, int] = {}
+        self.totals: list[pl.DataFrame] = []  # per batch: tag, spec, debit, amount
+        self.members: list[pl.DataFrame] = []  # per batch: tag, date, order, line, file, key
+
+    def add(self, batch: pl.DataFrame) -> None:
+        rules, schema, result = self.rules, self.schema, self.booking
+        content = batch[CONTENT]
+        batch = in_books_currency(batch.drop(CONTENT), rules.source, self.mapping, schema)
+        batch = batch.with_columns(content, pl.int_range(pl.len()).alias(_ROW))
+        picked = batch.select(rules.first_match(dict(batch.schema)).alias(_RULE)).to_series()
+        result.rows += batch.height
+        if picked.null_count():
+            for row in frames.to_rows(batch.filter(picked.is_null()), rules.source, schema):
+                add_unmapped(result, row, schema)
+        batch = batch.with_columns(picked).filter(picked.is_not_null())
+        lines: list[pl.DataFrame] = []  # _row, spec, amount
+        booked: list[pl.DataFrame] = []  # _row, lines (JSON), rule
+        idle: list[pl.DataFrame] = []  # _row, why (SKIPPED, ZERO or PENDING), rule
+        unbalanced: list[tuple[int, Rule, int]] = []  # the first row of a rule, its difference
+        for index in batch[_RULE].unique().sort().to_list():
+            rule = rules.candidates[index]
+            rows = batch.filter(pl.col(_RULE) == index)
+            if rule.skip:
+                idle.append(_idle(rows, SKIPPED, rule))
+                continue
+            if self.checker is not None:
+                self.checker.see_frame(rows, rule)
+            slots = self._slots(rule, rows)
+            out = rows.select(pl.col(_ROW), *self._posted(slots))
+            bad = out.filter(pl.col("present") & (pl.col("diff") != 0))
+            if bad.height:
+                unbalanced.append((bad[_ROW][0], rule, bad["diff"][0]))
+            idle.append(_idle(rows.filter(~out["present"]), ZERO, rule))
+            out = out.filter(pl.col("present"))
+            booked.append(out.select(_ROW, _LINES, pl.lit(rule.name).alias(_NAME)))
+            lines += [
+                out.filter(pl.col(f"p{i}")).select(
+                    pl.col(_ROW),
+                    pl.lit(s.spec, pl.Int32).alias("spec"),
+                    pl.col(f"a{i}").alias("amount"),
+                )
+                for i, s in enumerate(slots)
+            ]
+        if unbalanced:
+            at, rule, diff = min(unbalanced, key=lambda u: u[0])
+            where = batch.filter(pl.col(_ROW) == at)
+            raise UnbalancedError(
+                f"rule {rule.name!r} ({rule.where}) gives a voucher that does not balance:"
+                f" debit − credit = {format_sek(diff)} kr",
+                file=where[frames.FILE][0],
+                line=where[frames.LINE][0],
+                key=rule.key,
+                hint="post every amount of the row on both sides (see docs/mapping.md).",
+            )
+        self._group(batch, booked, lines, idle)
+
+    def _posted(self, slots: list[_Slot]) -> list[pl.Expr]:
+        """Per row: whether it has a line (`present`: else every amount is 0.00), debit −
+        credit (`diff`), its lines as the ledger's JSON, and each slot's amount (a0, a1, …)
+        and presence (p0, p1, …)."""
+        if not slots:
+            return [
+                pl.lit(False).alias("present"),
+                pl.lit(0, pl.Int64).alias("diff"),
+                pl.lit("[]").alias(_LINES),
+            ]
+        specs = self.slots.specs
+        json = [
+            pl.when(s.present).then(
+                pl.concat_str(
+                    pl.lit(specs[s.spec].before),
+                    s.amount.cast(pl.String),
+                    pl.lit(specs[s.spec].after),
+                )
+            )
+            for s in slots
+        ]
+        return [
+            pl.any_horizontal(s.present for s in slots).alias("present"),
+            pl.sum_horizontal(pl.when(s.present).then(s.amount).otherwise(0) for s in slots).alias(
+                "diff"
+            ),
+            pl.concat_str(
+                pl.lit("["), pl.concat_str(json, separator=",", ignore_nulls=True), pl.lit("]")
+            ).alias(_LINES),
+            *(s.amount.alias(f"a{i}") for i, s in enumerate(slots)),
+            *(s.present.alias(f"p{i}") for i, s in enumerate(slots)),
+        ]
+
+    def _slots(self, rule: Rule, rows: pl.DataFrame) -> list[_Slot]:
+        """The rule's line slots over `rows`: as `booking.row_lines` makes a row's lines."""
+        out: list[_Slot] = []
+        ids = self.slots.id
+        for p in rule.postings:
+            amount = p.sign * pl.col(p.amount)
+            present = amount != 0
+            dims, text = p.fixed_dims or (), p.text.constant if p.text is not None else ""
+            assert text is not None
+            if p.vat_rate is not None and p.vat_account is not None:
+                vat = _vat(rows, p, split=True)
+                out.append(_Slot(ids(p.account, dims, text), amount - vat, present))
+                out.append(_Slot(ids(p.vat_account, (), text), vat, present & (vat != 0)))
+            elif p.vat_rate is not None and p.reverse_charge is not None:
+                vat = _vat(rows, p, split=False)
+                out.append(_Slot(ids(p.account, dims, text), amount, present))
+                vat_present = present & (vat != 0)
+                out.append(_Slot(ids(p.reverse_charge[0], (), text), vat, vat_present))
+                out.append(_Slot(ids(p.reverse_charge[1], (), text), -vat, vat_present))
+            else:
+                out.append(_Slot(ids(p.account, dims, text), amount, present))
+        return out
+
+    def _group(
+        self,
+        batch: pl.DataFrame,
+        booked: list[pl.DataFrame],
+        lines: list[pl.DataFrame],
+        idle: list[pl.DataFrame],
+    ) -> None:
+        """The batch's booked rows into their vouchers (tags as first met), recorded."""
+        rules, schema, result = self.rules, self.schema, self.booking
+        rows = (
+            pl.concat(booked).sort(_ROW).join(batch, on=_ROW, how="left", maintain_order="left")
+            if booked
+            else None
+        )
+        if rows is not None:
+            if rules.grouping == "per_day":
+                group = pl.col(frames.DATE_COL)
+            else:
+                assert self.key_field is not None
+                group = (
+                    pl.col(self.key_field)
+                    if self.key_field in rows.columns
+                    else pl.lit(None, pl.String)
+                )
+                group = pl.when(group != "").then(group)
+            rows = rows.with_columns(group.alias(_GROUP))
+            pending = rows.filter(pl.col(_GROUP).is_null())
+            if pending.height:  # per_payout: not paid out yet
+                idle.append(pending.select(_ROW, pl.lit(PENDING).alias(_WHY), _NAME))
+                result.pending += frames.to_rows(pending, rules.source, schema)
+                rows = rows.filter(pl.col(_GROUP).is_not_null())
+        if idle:
+            self._skip(pl.concat(idle).sort(_ROW), batch)
+        if rows is None or not rows.height:
+            return
+        tags = self.tags
+        for value in rows[_GROUP].unique(maintain_order=True).to_list():
+            if value not in tags:
+                tags[value] = len(tags)
+        rows = rows.with_columns(
+            pl.col(_GROUP)
+            .replace_strict(list(tags), list(tags.values()), return_dtype=pl.Int64)
+            .alias(_TAG)
+        )
+        self.sink.records(
+            rows.select(
+                pl.col(_TAG).alias("tag"),
+                pl.col(frames.KEY).alias("key"),
+                pl.col(CONTENT).alias("content"),
+                pl.concat_str(pl.col(frames.FILE), pl.lit(":"), pl.col(frames.LINE)).alias(
+                    "origin"
+                ),
+                pl.col(_LINES).alias("lines"),
+                pl.col(_NAME).alias("rule"),
+                pl.col(frames.ALIASES).alias("aliases"),
+            )
+        )
+        files = self.files
+        for name in rows[frames.FILE].unique(maintain_order=True).to_list():
+            files.setdefault(name, len(files))
+        self.members.append(
+            rows.select(
+                pl.col(_TAG),
+                pl.col(frames.DATE_COL).alias("date"),
+                _order(rows, schema).alias("order"),
+                pl.col(frames.LINE).alias("line"),
+                pl.col(frames.FILE)
+                .replace_strict(list(files), list(files.values()), return_dtype=pl.Int64)
+                .alias("file"),
+                pl.col(frames.KEY).alias("key"),
+            )
+        )
+        self.totals.append(
+            pl.concat(lines)
+            .join(rows.select(_ROW, _TAG), on=_ROW, how="inner")
+            .group_by(_TAG, "spec", (pl.col("amount") > 0).alias("debit"))
+            .agg(pl.col("amount").sum())
+        )
+
+    def _skip(self, idle: pl.DataFrame, batch: pl.DataFrame) -> None:
+        """Rows in no voucher, in file order: counted, and recorded with why."""
+        result = self.booking
+        for why, rule in idle.select(_WHY, _NAME).iter_rows():
+            if why == SKIPPED:
+                result.skipped[rule] = result.skipped.get(rule, 0) + 1
+            elif why == ZERO:
+                result.zero_rows += 1
+        self.sink.skipped(
+            idle.join(batch.select(_ROW, frames.LINE, frames.KEY), on=_ROW, how="left").select(
+                pl.col(frames.LINE).alias("line"),
+                pl.col(frames.KEY).alias("key"),
+                pl.col(_WHY).alias("why"),
+                pl.col(_NAME).alias("rule"),
+            )
+        )
+
+    def result(self) -> Booking:
+        rules, result = self.rules, self.booking
+        if self.checker is not None:
+            result.notices += self.checker.notices()
+        if result.pending:
+            result.notices.append(pending_notice(result.pending))
+        if not self.tags:
+            return result
+        members = pl.concat(self.members, rechunk=False)
+        self.members = []
+        per_tag = (
+            members.group_by(_TAG)
+            .agg(pl.len().alias("count"), pl.col("date").max().alias("date"))
+            .sort(_TAG)
+        )
+        # Voucher order: an index, so that the rows are copied in that order a slice at a time.
+        order = members.select(
+            pl.arg_sort_by(_TAG, "date", "order", "line", maintain_order=True, nulls_last=False)
+        ).to_series()
+        packed = _Members.of(members, order)
+        del members, order
+        files, at = tuple(self.files), 0
+        totals = (
+            pl.concat(self.totals).group_by(_TAG, "spec", "debit").agg(pl.col("amount").sum())
+            if self.totals
+            else pl.DataFrame()
+        )
+        by_tag: dict[int, list[Line]] = {}
+        specs = self.slots.specs
+        for tag, spec, amount in totals.select(_TAG, "spec", "amount").iter_rows():
+            s = specs[spec]
+            by_tag.setdefault(tag, []).append(Line(s.account, amount, s.dims, s.text))
+        values = list(self.tags)
+        tagged: list[tuple[Voucher, int]] = []
+        for tag, count, date in per_tag.select(_TAG, "count", "date").iter_rows():
+            place = array("I", range(at, at + count))
+            at += count
+            tagged.append(
+                (
+                    grouped_voucher(
+                        values[tag],
+                        date,
+                        count,
+                        list(merge_lines(by_tag.get(tag, ()))),
+                        PackedKeys(packed.data, packed.ends, place),
+                        PackedOrigins(files, packed.file_of, packed.lines, place),
+                        rules,
+                        self.key_field,
+                    ),
+                    tag,
+                )
+            )
+        tagged.sort(key=voucher_order)
+        result.vouchers = [voucher for voucher, _ in tagged]
+        result.tags = [tag for _, tag in tagged]
+        return result
+
+
+@dataclass
+class _Members:
+    """Grouped vouchers' rows in voucher order, as PackedKeys and PackedOrigins hold them:
+    keys as UTF-8 in one buffer with their ends, file numbers and lines in arrays."""
+
+    data: bytes
+    ends: array
+    file_of: array
+    lines: array
+
+    @classmethod
+    def of(cls, members: pl.DataFrame, order: pl.Series) -> _Members:
+        """The rows of `members` in `order` (their indices), a slice at a time: a column as
+        one Python list would hold an object a row."""
+        data, ends = bytearray(), array("q", [0])
+        file_of, lines = array("I"), array("q")
+        for at in range(0, len(order), 1 << 16):
+            part = members[order.slice(at, 1 << 16)]
+            start = len(data)
+            data += "".join(part["key"].to_list()).encode()
+            ends.extend(
+                part.select(pl.col("key").str.len_bytes().cast(pl.Int64).cum_sum() + start)
+                .to_series()
+                .to_list()
+            )
+            file_of.extend(part["file"].to_list())
+            lines.extend(part["line"].to_list())
+        return cls(bytes(data), ends, file_of, lines)
+
+
+def _idle(rows: pl.DataFrame, why: int, rule: Rule) -> pl.DataFrame:
+    return rows.select(_ROW, pl.lit(why).alias(_WHY), pl.lit(rule.name).alias(_NAME))
+
+
+def _order(rows: pl.DataFrame, schema: Schema) -> pl.Expr:
+    """Orders a day's rows as `booking` does (by the order field's text), for sorting."""
+    name = schema.order_field
+    if not name or name not in rows.columns:
+        return pl.lit("")
+    kind = schema.fields.get(name)
+    if kind in (DATE, DATETIME):
+        return pl.col(name)  # ISO text sorts as the instant; no value sorts first
+    return pl.col(name).cast(pl.String).fill_null("")
+
+
+def _vat(rows: pl.DataFrame, p: Posting, *, split: bool) -> pl.Expr:
+    """The posting's VAT of each row as `money.split_vat` (VAT included) or `money.vat_on`
+    (on top) gives it, rounded half away from zero in integers."""
+    rate = p.vat_rate
+    assert rate is not None
+    num, den = _rate_fraction(rate)
+    amount = p.sign * pl.col(p.amount)
+    divisor = 100 * den + num if split else 100 * den
+    largest = rows.select(pl.col(p.amount).abs().max()).item() or 0
+    if largest * num < _SAFE:
+        n = amount * num
+        q, r = n.abs() // divisor, n.abs() % divisor
+        q = q + (2 * r >= divisor).cast(pl.Int64)
+        return pl.when(n < 0).then(-q).otherwise(q)
+    # Python's integers for amounts so large that amount × rate could overflow an Int64.
+    exact = (lambda a: split_vat(a, rate)[1]) if split else (lambda a: vat_on(a, rate))
+    values = [None if a is None else exact(p.sign * a) for a in rows[p.amount].to_list()]
+    return pl.lit(pl.Series(values, dtype=pl.Int64))

@@ -1,0 +1,268 @@
+"""Booking by columns (bokfor.postings) books what booking row by row books: the same plan,
+vouchers, ledger records, rows in no voucher and warnings, on generated Stripe exports and
+mappings that use each of its parts (day and payout vouchers, VAT included and on top, fixed
+dimensions and texts, skip, rows of 0.00, rows no rule matches, a backwards posting, rows in
+another currency)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bench.gen_stripe import generate
+from bokfor import plan as plan_module
+from bokfor import postings
+from bokfor.errors import UnbalancedError
+from bokfor.ledger import Ledger
+from bokfor.mapping import Posting, load_mapping
+from bokfor.money import split_vat, vat_on
+from bokfor.plan import make_plan
+from bokfor.sources import csvframe
+from bokfor.sources.stripe_balance import SCHEMA, StripeBalanceSource
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE = REPO / "samples" / "stripe" / "balance_history.csv"
+STRIPE = (REPO / "mappings" / "stripe.yaml").read_text(encoding="utf-8")
+
+PER_PAYOUT = STRIPE.replace(
+    "grouping: per_day             # per_row | per_day | per_payout\n    voucher_text: Stripe {date}",
+    "grouping: per_payout\n    voucher_text: Stripe utbetalning {payout_id} ({count} rader)",
+)
+
+# Every part of booking by columns in one mapping: skip, rows of 0.00 (a stripe_fee row's fee
+# posted both ways), VAT with decimals, reverse charge, a posting text, a backwards posting
+# (revenue debited while money comes in: a warning), rows no rule matches (payments,
+# adjustments) and a rate for rows in EUR.
+ODD = """\
+version: 1
+company: {name: Exempelbutiken AB, orgnr: 556677-8899, fiscal_year_start: 01-01,
+          currency: SEK, timezone: Europe/Stockholm}
+defaults: {series: S, accounts: {clearing: 1580, bank: 1930, fees: 6570}}
+currency_rates: {fixed: {EUR: "11.2345"}}
+accounts: {1580: Stripe, 1930: Bank, 2614: Utg moms omv, 2645: Ing moms omv, 2621: Moms 12,
+           3001: Försäljning, 3105: Export, 6570: Bankkostnader}
+dimensions: {1: {name: Kostnadsställe, objects: {WEB: Webbutik}}}
+sources:
+  stripe_balance:
+    grouping: per_day
+    rules:
+      - name: Export baklänges
+        when: {type: charge, metadata.vat_country: [NO, GB]}
+        post:
+          - {account: 3105, debit: gross, dims: {1: WEB}, text: Export}
+          - {account: clearing, credit: net}
+          - {account: fees, credit: fee}
+      - name: Försäljning 12,5 %
+        when: {type: charge}
+        post:
+          - {account: clearing, debit: net}
+          - {account: fees, debit: fee, text: Avgift kort}
+          - {account: 3001, credit: gross, vat: {rate: "12.5", account: 2621}, dims: {1: WEB}}
+      - name: Återbetalning omvänd
+        when: {type: refund}
+        post:
+          - {account: clearing, debit: net}
+          - {account: fees, debit: fee}
+          - {account: 3001, credit: gross,
+             vat: {rate: 25, reverse_charge: {input: 2645, output: 2614}}}
+      - name: Avgift noll
+        when: {type: stripe_fee}
+        post:
+          - {account: fees, debit: fee}
+          - {account: fees, credit: fee}
+      - name: Utbetalning
+        when: {type: payout}
+        skip: true
+"""
+
+
+def _plan_of(inputs: list[Path], mapping: Path, ledger: Path, framed: bool, monkeypatch):
+    """Everything a plan says, made by columns (framed) or row by row."""
+    with monkeypatch.context() as m:
+        m.setattr(plan_module, "FRAMES_FROM", 0)
+        if not framed:
+            m.delattr(StripeBalanceSource, "read_frames")
+        plan = make_plan(inputs, load_mapping(mapping), Ledger.open(ledger))
+    try:
+        return {
+            "entries": [(e.status, e.voucher, e.detail, e.previous) for e in plan.entries],
+            "inputs": [dataclasses.replace(s, sha256="") for s in plan.inputs],
+            "records": [plan.records_of(i) for i in range(len(plan.to_write))],
+            "skipped": list(plan.spool.skipped()),
+            "vouchers": plan.to_write,
+            "tags": plan.tags,
+            "notices": [str(n) for n in plan.notices],
+            "errors": [str(e) for e in plan.errors],
+        }
+    finally:
+        plan.close()
+
+
+def _same_plans(tmp_path: Path, inputs: list[Path], mapping_text: str, monkeypatch) -> dict:
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(mapping_text, encoding="utf-8")
+    calls = []
+    real = postings.book_frames
+
+    def spy(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(postings, "book_frames", spy)
+    ledger = tmp_path / "ledger.sqlite"
+    by_columns = _plan_of(inputs, mapping, ledger, True, monkeypatch)
+    assert calls, "the plan did not book by columns"
+    by_rows = _plan_of(inputs, mapping, ledger, False, monkeypatch)
+    assert len(calls) == len(inputs)  # the row path never books by columns
+    for part, value in by_columns.items():
+        assert value == by_rows[part], part
+    return by_columns
+
+
+@pytest.mark.parametrize("text", [STRIPE, PER_PAYOUT], ids=["per_day", "per_payout"])
+def test_the_sample_is_booked_by_columns_as_by_rows(tmp_path, monkeypatch, text) -> None:
+    plan = _same_plans(tmp_path, [SAMPLE], text, monkeypatch)
+    assert plan["vouchers"] and plan["records"][0]
+
+
+@pytest.mark.parametrize("text", [STRIPE, PER_PAYOUT, ODD], ids=["per_day", "per_payout", "odd"])
+def test_a_generated_export_in_batches_is_booked_by_columns_as_by_rows(
+    tmp_path, monkeypatch, text
+) -> None:
+    """2,000 rows in batches of ~16 KiB: days and payouts span batches."""
+    path = tmp_path / "balance_history.csv"
+    generate(2000, path, seed=11)
+    monkeypatch.setattr(csvframe, "_BATCH", 16 << 10)
+    plan = _same_plans(tmp_path, [path], text, monkeypatch)
+    summary = plan["inputs"][0]
+    assert summary.rows == 2000 and summary.vouchers > 10
+    if text is PER_PAYOUT:
+        assert summary.pending  # the last days are not paid out yet
+    if text is ODD:
+        assert summary.zero and summary.skipped == {"Utbetalning": summary.skipped["Utbetalning"]}
+        assert summary.unmapped and plan["errors"]
+        assert any("Export baklänges" in n for n in plan["notices"])
+
+
+def test_rows_in_another_currency_are_converted_as_by_rows(tmp_path, monkeypatch) -> None:
+    """Every third row in EUR: those batches go through `convert_row` and back to columns."""
+    path = tmp_path / "balance_history.csv"
+    generate(600, path, seed=4)
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[1::3] = [line.replace(",sek,", ",eur,") for line in lines[1::3]]
+    path.write_text("".join(lines), encoding="utf-8")
+    monkeypatch.setattr(csvframe, "_BATCH", 8 << 10)
+    plan = _same_plans(tmp_path, [path], ODD, monkeypatch)
+    assert any("eur" in r.content for records in plan["records"] for r in records)
+
+
+def test_rows_exported_before_are_not_booked_again(tmp_path, monkeypatch, capsys) -> None:
+    """A ledger that holds the rows up to 15 December: the rest booked by columns as by rows,
+    and nothing twice."""
+    from .test_errors import run_cli
+
+    path = tmp_path / "balance_history.csv"
+    generate(800, path, seed=2)
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(STRIPE, encoding="utf-8")
+    code, _, err = run_cli(
+        [
+            *("convert", str(path), "--mapping", str(mapping), "--to", "2026-12-15"),
+            *("--out", str(tmp_path / "first.si"), "--ledger", str(tmp_path / "ledger.sqlite")),
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    monkeypatch.setattr(csvframe, "_BATCH", 16 << 10)
+    plan = _same_plans(tmp_path, [path], STRIPE, monkeypatch)
+    summary = plan["inputs"][0]
+    assert summary.exported and summary.vouchers
+    assert all(v.date > dt.date(2026, 12, 15) for v in plan["vouchers"])
+
+
+def test_an_unbalanced_row_is_named_as_by_rows(tmp_path) -> None:
+    """Rules that do not balance (the mapping check refuses them; here their fee postings are
+    turned around after the check): the same error, naming the first row booked."""
+    import zoneinfo
+
+    from bokfor import frames
+    from bokfor.booking import book
+    from bokfor.classify import CONTENT
+
+    mapping = load_mapping(REPO / "mappings" / "stripe.yaml")
+    rules = mapping.sources["stripe_balance"]
+
+    def broken(rule):  # its fee debited and credited the other way
+        fee = dataclasses.replace(rule.postings[1], sign=-rule.postings[1].sign)
+        return dataclasses.replace(rule, postings=(rule.postings[0], fee, *rule.postings[2:]))
+
+    rules = dataclasses.replace(rules, rules=tuple(broken(r) for r in rules.rules))
+    frame, _ = StripeBalanceSource().read_frame(SAMPLE, zoneinfo.ZoneInfo("Europe/Stockholm"))
+    frame = frame.with_columns(pl.lit("").alias(CONTENT))
+    sink = postings.FrameSink(lambda frame: None, lambda frame: None)
+    with pytest.raises(UnbalancedError) as by_columns:
+        postings.book_frames([frame], rules, mapping, SCHEMA, sink)
+    with pytest.raises(UnbalancedError) as by_rows:
+        book(frames.to_rows(frame.drop(CONTENT), "stripe_balance", SCHEMA), rules, mapping, SCHEMA)
+    assert str(by_columns.value) == str(by_rows.value)
+    assert by_rows.value.line
+
+
+RATES = st.sampled_from(["25", "12", "6", "12.5", "0", "7.25", "100"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    amounts=st.lists(st.integers(-(10**15), 10**15), min_size=1, max_size=40),
+    rate=RATES,
+    split=st.booleans(),
+    sign=st.sampled_from([1, -1]),
+    huge=st.booleans(),
+)
+def test_vat_by_columns_is_vat_by_rows(amounts, rate, split, sign, huge) -> None:
+    """The VAT of each row as `split_vat` (included) or `vat_on` (on top) gives it, also for
+    amounts so large that the columns fall back to Python's integers."""
+    if huge:
+        amounts = [a * 100 for a in amounts]  # up to 10^17 öre: past the Int64-safe bound
+    posting = Posting(
+        "3001",
+        "gross",
+        sign,
+        rate,
+        "2611" if split else None,
+        None if split else ("1", "2"),
+        (),
+        None,
+    )
+    rows = pl.DataFrame({"gross": amounts}, schema={"gross": pl.Int64})
+    got = rows.select(postings._vat(rows, posting, split=split)).to_series().to_list()
+    exact = [split_vat(sign * a, rate)[1] if split else vat_on(sign * a, rate) for a in amounts]
+    assert got == exact
+
+
+def test_columnar_takes_only_what_it_books() -> None:
+    """Per-row vouchers, a field in a posting's text and a bank account per file stay with
+    booking row by row."""
+    from bokfor.mapping import load_mapping
+
+    stripe = load_mapping(REPO / "mappings" / "stripe.yaml").sources["stripe_balance"]
+    assert postings.columnar(stripe, SCHEMA)
+    assert not postings.columnar(dataclasses.replace(stripe, grouping="per_row"), SCHEMA)
+    rule = stripe.rules[0]
+    templated = dataclasses.replace(
+        rule,
+        postings=(dataclasses.replace(rule.postings[0], text=_template("{description}")),),
+    )
+    assert not postings.columnar(dataclasses.replace(stripe, rules=(templated,)), SCHEMA)
+
+
+def _template(text: str):
+    from bokfor.template import Template
+
+    return Template.parse(text)
