@@ -148,7 +148,10 @@ def export(
                 spool=plan.spool,
                 tags=[plan.tags[i] for i in r.part.indices],
                 kind=SIE if batch is None else BATCH,
-                replaced=[k for v in vouchers for k in v.source_keys if k in changed],
+                # Only changed rows are replaced: no walk over every key when none changed.
+                replaced=[k for v in vouchers for k in v.source_keys if k in changed]
+                if changed
+                else [],
                 run=run,
                 files=() if batch is None else [BATCH_SIE, *(name for name, _ in batch.files)],
                 learned=plan.learned if not ids else [],
