@@ -159,9 +159,8 @@ def _plan_of(inputs, mapping, ledger, framed: bool, monkeypatch, **options):
     """The plan's entries, summaries, records and skipped rows, made with or without row
     frames (whatever the file's size)."""
     with monkeypatch.context() as m:
-        m.setattr(plan_module, "FRAMES_FROM", 0)
-        if not framed:
-            m.delattr(StripeBalanceSource, "read_frames")
+        # Row by row: no file is large enough to be read into frames.
+        m.setattr(plan_module, "FRAMES_FROM", 0 if framed else 1 << 62)
         plan = make_plan(inputs, load_mapping(mapping), Ledger.open(ledger), **options)
     try:
         return (

@@ -46,7 +46,8 @@ company: {name: Exempelbutiken AB, orgnr: 556677-8899, fiscal_year_start: 01-01,
 defaults: {series: S, accounts: {clearing: 1580, bank: 1930, fees: 6570}}
 currency_rates: {fixed: {EUR: "11.2345"}}
 accounts: {1580: Stripe, 1930: Bank, 2614: Utg moms omv, 2645: Ing moms omv, 2621: Moms 12,
-           3001: Försäljning, 3105: Export, 6570: Bankkostnader}
+           3001: Försäljning, 3105: Export, 3960: Valutakursvinst, 6570: Bankkostnader,
+           7960: Valutakursförlust}
 dimensions: {1: {name: Kostnadsställe, objects: {WEB: Webbutik}}}
 sources:
   stripe_balance:
@@ -82,12 +83,19 @@ sources:
 """
 
 
+# Rows in EUR converted at a fixed rate: a payout's voucher books what the öre roundings leave
+# on the clearing account (booking.fx_difference).
+FX = ODD.replace(
+    "grouping: per_day\n",
+    "grouping: per_payout\n    fx_difference: {account: clearing, gain: 3960, loss: 7960}\n",
+)
+
+
 def _plan_of(inputs: list[Path], mapping: Path, ledger: Path, framed: bool, monkeypatch):
     """Everything a plan says, made by columns (framed) or row by row."""
     with monkeypatch.context() as m:
-        m.setattr(plan_module, "FRAMES_FROM", 0)
-        if not framed:
-            m.delattr(StripeBalanceSource, "read_frames")
+        # Row by row: no file is large enough to be read into frames.
+        m.setattr(plan_module, "FRAMES_FROM", 0 if framed else 1 << 62)
         plan = make_plan(inputs, load_mapping(mapping), Ledger.open(ledger))
     try:
         return {
@@ -151,15 +159,19 @@ def test_a_generated_export_in_batches_is_booked_by_columns_as_by_rows(
 
 
 def test_rows_in_another_currency_are_converted_as_by_rows(tmp_path, monkeypatch) -> None:
-    """Every third row in EUR: those batches go through `convert_row` and back to columns."""
+    """Every third row in EUR: those batches go through `convert_row` and back to columns,
+    and their payouts' vouchers get an FX difference."""
     path = tmp_path / "balance_history.csv"
     generate(600, path, seed=4)
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
     lines[1::3] = [line.replace(",sek,", ",eur,") for line in lines[1::3]]
     path.write_text("".join(lines), encoding="utf-8")
     monkeypatch.setattr(csvframe, "_BATCH", 8 << 10)
-    plan = _same_plans(tmp_path, [path], ODD, monkeypatch)
+    plan = _same_plans(tmp_path, [path], FX, monkeypatch)
     assert any("eur" in r.content for records in plan["records"] for r in records)
+    assert any(
+        line.text == "Valutakursdifferens" for voucher in plan["vouchers"] for line in voucher.lines
+    )
 
 
 def test_rows_exported_before_are_not_booked_again(tmp_path, monkeypatch, capsys) -> None:

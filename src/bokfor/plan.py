@@ -313,15 +313,21 @@ def _plan_inputs(
                 functools.partial(spool.skip, index),
                 progress,
             )
-            if rules is not None and not correct and src.section != BANK:
-                from bokfor import postings
+            from bokfor import postings
 
-                if postings.columnar(rules, src.schema):
-                    sink = _frame_recorder(spool, offset, src.name, index)
-                    booking = postings.book_frames(
-                        sorter.new_frames(stages), rules, mapping, src.schema, sink
-                    )
-            todo = sorter.frames(stages)
+            if (
+                rules is not None
+                and not correct
+                and src.section != BANK
+                and postings.columnar(rules, src.schema)
+            ):
+                sink = _frame_recorder(spool, offset, src.name, index)
+                booking = postings.book_frames(
+                    sorter.new_frames(stages), rules, mapping, src.schema, sink
+                )
+                todo = ()
+            else:
+                todo = sorter.frames(stages)
         else:
             todo = sorter.rows(
                 _in_range(

@@ -3,7 +3,7 @@ expressions -> a voucher per day or payout by `group_by`.
 
 `book_frames` books what `booking.book` books, for the rules `columnar` accepts (grouped by
 day or payout; every posting's account, dimensions and text fixed by the mapping; no bank
-account per file, no FX difference): the same vouchers, tags, ledger records and skipped rows,
+account per file): the same vouchers, tags, ledger records and skipped rows,
 byte for byte (tests/test_postings.py, and the plans by frames and by rows in
 tests/test_classify.py). Nothing of a row becomes a Python object but what the ledger stores
 of it, a rule's plausibility warnings and the rare row in another currency or without a rule.
@@ -34,7 +34,6 @@ from bokfor.booking import (
     add_unmapped,
     grouped_voucher,
     in_books_currency,
-    merge_lines,
     pending_notice,
     voucher_order,
 )
@@ -50,6 +49,7 @@ from bokfor.sources import DATE, DATETIME, Schema
 # Columns of a batch being booked (a row frame's own names start with `_` too: not these).
 _ROW, _RULE, _TAG, _GROUP = "_row", "_rule", "_tag", "_group"
 _LINES, _NAME, _WHY = "_lines", "_rule_name", "_why"
+_FX = "fx.currency"  # booking.convert_row's: the row was in another currency
 # A bound on |amount| × a VAT rate's numerator within which the split's integer arithmetic
 # fits an Int64; a batch with a larger amount splits its VAT with Python's integers instead.
 _SAFE = 1 << 62
@@ -58,14 +58,13 @@ _SAFE = 1 << 62
 def columnar(rules: SourceRules, schema: Schema) -> bool:
     """Whether `book_frames` books with these rules (`booking.book` otherwise): grouped by day,
     or by payout where the source names one; every posting's account, dimensions and text
-    fixed; no bank account per file, no FX difference."""
+    fixed; no bank account per file."""
     grouped = rules.grouping == "per_day" or (
         rules.grouping == "per_payout" and "per_payout" in schema.group_keys
     )
     return (
         grouped
         and rules.bank_accounts is None
-        and not rules.fx_difference
         and all(
             p.fixed_dims is not None and (p.text is None or p.text.constant is not None)
             for rule in rules.candidates
@@ -340,6 +339,8 @@ class _Book:
                 .replace_strict(list(files), list(files.values()), return_dtype=pl.Int64)
                 .alias("file"),
                 pl.col(frames.KEY).alias("key"),
+                # Converted from another currency (fx_difference applies to its voucher).
+                (pl.col(_FX).is_not_null() if _FX in rows.columns else pl.lit(False)).alias("fx"),
             )
         )
         self.totals.append(
@@ -378,7 +379,7 @@ class _Book:
         self.members = []
         per_tag = (
             members.group_by(_TAG)
-            .agg(pl.len().alias("count"), pl.col("date").max().alias("date"))
+            .agg(pl.len().alias("count"), pl.col("date").max(), pl.col("fx").any())
             .sort(_TAG)
         )
         # Voucher order: an index, so that the rows are copied in that order a slice at a time.
@@ -400,7 +401,7 @@ class _Book:
             by_tag.setdefault(tag, []).append(Line(s.account, amount, s.dims, s.text))
         values = list(self.tags)
         tagged: list[tuple[Voucher, int]] = []
-        for tag, count, date in per_tag.select(_TAG, "count", "date").iter_rows():
+        for tag, count, date, fx in per_tag.select(_TAG, "count", "date", "fx").iter_rows():
             place = array("I", range(at, at + count))
             at += count
             tagged.append(
@@ -409,11 +410,12 @@ class _Book:
                         values[tag],
                         date,
                         count,
-                        list(merge_lines(by_tag.get(tag, ()))),
+                        by_tag.get(tag, []),
                         PackedKeys(packed.data, packed.ends, place),
                         PackedOrigins(files, packed.file_of, packed.lines, place),
                         rules,
                         self.key_field,
+                        fx,
                     ),
                     tag,
                 )
