@@ -278,3 +278,72 @@ def _template(text: str):
     from bokfor.template import Template
 
     return Template.parse(text)
+
+
+def _eur_frame(tmp_path: Path, rows: int, every: int) -> pl.DataFrame:
+    """A generated export with every `every`-th row in EUR, as a row frame."""
+    import zoneinfo
+
+    path = tmp_path / "balance_history.csv"
+    generate(rows, path, seed=8)
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[1::every] = [line.replace(",sek,", ",eur,") for line in lines[1::every]]
+    path.write_text("".join(lines), encoding="utf-8")
+    frame, _ = StripeBalanceSource().read_frame(path, zoneinfo.ZoneInfo("Europe/Stockholm"))
+    return frame
+
+
+@pytest.mark.parametrize("rates", ['{fixed: {EUR: "0.5"}}', '{fixed: {EUR: "11.2345"}}', "FILE"])
+def test_a_frame_is_converted_as_convert_row_converts_its_rows(tmp_path, rates) -> None:
+    """Amounts (halves rounded away from zero: a rate of 0.5 makes every odd amount one),
+    derived amounts and the fx.* fields, at a fixed rate or a day's quote from a file."""
+    from bokfor import frames
+    from bokfor.booking import _in_currency, in_books_currency
+
+    frame = _eur_frame(tmp_path, 400, 2)
+    if rates == "FILE":
+        days = sorted(set(frame[frames.DATE_COL].to_list()))
+        quotes = "".join(f"{d.isoformat()};EUR;11.{i:04d}\n" for i, d in enumerate(days[::2]))
+        (tmp_path / "rates.csv").write_text("date;currency;rate\n" + quotes, encoding="utf-8")
+        rates = "{file: rates.csv, max_age_days: 3}"
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(ODD.replace('{fixed: {EUR: "11.2345"}}', rates), encoding="utf-8")
+    loaded = load_mapping(mapping)
+    converted = in_books_currency(frame, "stripe_balance", loaded, SCHEMA)
+    got = list(frames.to_rows(converted, "stripe_balance", SCHEMA))
+    want = [
+        _in_currency(r, loaded, SCHEMA) for r in frames.to_rows(frame, "stripe_balance", SCHEMA)
+    ]
+    # A frame has no value where a row has None (fx.rate_date of a fixed rate): the same.
+    assert got == [
+        dataclasses.replace(r, fields={k: v for k, v in r.fields.items() if v is not None})
+        for r in want
+    ]
+    assert sum("fx.rate" in row.fields for row in got) == 200
+
+
+def test_a_day_without_a_rate_is_named_as_by_rows(tmp_path) -> None:
+    """A rate file that lacks the days of some rows: the first such row's error, as
+    `convert_row` words it."""
+    from bokfor import frames
+    from bokfor.booking import _in_currency, in_books_currency
+    from bokfor.errors import InputError
+
+    frame = _eur_frame(tmp_path, 200, 3)
+    first = min(frame[frames.DATE_COL].to_list())
+    (tmp_path / "rates.csv").write_text(
+        f"date;currency;rate\n{first.isoformat()};EUR;11.25\n", encoding="utf-8"
+    )
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(
+        ODD.replace('{fixed: {EUR: "11.2345"}}', "{file: rates.csv, max_age_days: 2}"),
+        encoding="utf-8",
+    )
+    loaded = load_mapping(mapping)
+    with pytest.raises(InputError) as by_columns:
+        in_books_currency(frame, "stripe_balance", loaded, SCHEMA)
+    with pytest.raises(InputError) as by_rows:
+        for row in frames.to_rows(frame, "stripe_balance", SCHEMA):
+            _in_currency(row, loaded, SCHEMA)
+    assert str(by_columns.value) == str(by_rows.value)
+    assert "EUR" in str(by_rows.value)

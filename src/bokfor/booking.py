@@ -210,8 +210,10 @@ def _in_currency(row: Row, mapping: Mapping, schema: Schema) -> Row:
 def in_books_currency(
     frame: pl.DataFrame, source: str, mapping: Mapping, schema: Schema
 ) -> pl.DataFrame:
-    """The frame with every row in the books' currency (`convert_row`, through `Row`s when
-    a row is in another: rare, and its rate is looked up per day)."""
+    """The frame with every row in the books' currency, as `convert_row` converts a row: a
+    rate per currency and day, looked up once; the basis amounts converted by integer
+    expressions, the others derived from them. A row without a rate raises `convert_row`'s
+    error; amounts too large for Int64 arithmetic go through `Row`s."""
     import polars as pl
 
     from bokfor import frames
@@ -219,12 +221,86 @@ def in_books_currency(
     field, currency = schema.currency_field, mapping.company.currency
     if not field:
         return frame
-    codes = pl.col(field) if field in frame.columns else pl.lit(None, pl.String)
-    if not frame.select((codes.fill_null("").str.to_uppercase() != currency).any()).item():
+    raw = (
+        frame.get_column(field)
+        if field in frame.columns
+        else pl.Series(field, [None] * frame.height, dtype=pl.String)
+    )
+    code = {c: str(c or "").upper() for c in raw.unique().to_list()}  # as _in_currency reads it
+    other = [c for c, upper in code.items() if upper != currency]
+    if not other:
         return frame
-    return frames.from_rows(
-        (_in_currency(row, mapping, schema) for row in frames.to_rows(frame, source, schema)),
-        schema,
+    is_other = raw.is_in([c for c in other if c is not None]).fill_null(None in other)
+    pairs = frame.select(raw.alias("_code"), pl.col(frames.DATE_COL)).filter(is_other).unique()
+    rates = {
+        (c, day): mapping.rates.rate(code[c], day) if code[c] else None
+        for c, day in pairs.iter_rows()
+    }
+    basis = sorted({b for expression in schema.amounts.values() for b in expression})
+    missing = {pair for pair, rate in rates.items() if rate is None}
+    largest = max((r.num for r in rates.values() if r is not None), default=1)
+    amounts = frame.filter(is_other).select(
+        pl.max_horizontal(pl.col(b).abs().max() for b in basis).alias("largest"),
+        pl.any_horizontal(pl.col(b).is_null().any() for b in basis).alias("null"),
+    )
+    if missing or amounts["null"][0] or (amounts["largest"][0] or 0) * largest >= 1 << 62:
+        # Through `Row`s: the first row without a rate raises convert_row's error.
+        return frames.from_rows(
+            (_in_currency(row, mapping, schema) for row in frames.to_rows(frame, source, schema)),
+            schema,
+        )
+    table = pl.DataFrame(
+        [
+            (c, day, r.num, r.den, code[c], r.text, r.day.isoformat() if r.day else None)
+            for (c, day), r in rates.items()
+            if r is not None
+        ],
+        schema={
+            "_code": pl.String,
+            frames.DATE_COL: pl.Date,
+            "_num": pl.Int64,
+            "_den": pl.Int64,
+            "fx.currency": pl.String,
+            "fx.rate": pl.String,
+            "fx.rate_date": pl.String,
+        },
+        orient="row",
+    )
+    joined = frame.with_columns(raw.alias("_code")).join(
+        table, on=["_code", frames.DATE_COL], how="left", maintain_order="left"
+    )
+    num, den = pl.col("_num"), pl.col("_den")
+    converted = {}
+    for b in basis:  # Rate.convert: half away from zero
+        n = pl.col(b).abs() * num
+        q = n // den + (2 * (n % den) >= den).cast(pl.Int64)
+        converted[b] = pl.when(pl.col(b) < 0).then(-q).otherwise(q)
+    inside = pl.col("_num").is_null()  # a row in the books' currency: as read
+    return joined.with_columns(
+        *(
+            pl.when(inside)
+            .then(pl.col(name))
+            .otherwise(pl.sum_horizontal(c * converted[b] for b, c in expression.items()))
+            .alias(name)
+            for name, expression in schema.amounts.items()
+        ),
+        *(
+            pl.when(inside).then(None).otherwise(_sie_text(pl.col(name))).alias(f"fx.{name}")
+            for name in schema.amounts
+        ),
+    ).drop("_code", "_num", "_den")
+
+
+def _sie_text(amount: pl.Expr) -> pl.Expr:
+    """`money.format_sie` as an expression: '-12.50'."""
+    import polars as pl
+
+    whole = amount.abs()
+    return pl.concat_str(
+        pl.when(amount < 0).then(pl.lit("-")).otherwise(pl.lit("")),
+        (whole // 100).cast(pl.String),
+        pl.lit("."),
+        (whole % 100).cast(pl.String).str.zfill(2),
     )
 
 
