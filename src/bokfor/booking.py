@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 from bokfor.domain import Dims, Line, Notice, Origin, PackedKeys, PackedOrigins, Row, Voucher
 from bokfor.errors import InputError, MappingError, UnbalancedError
 from bokfor.mapping import Mapping, Rule, SourceRules
-from bokfor.money import format_sek, format_sie, split_vat, vat_on
+from bokfor.money import div_round_expr, format_sek, format_sie, format_sie_expr, split_vat, vat_on
 from bokfor.plausibility import Checker
 from bokfor.sources import Schema
 from bokfor.template import Template
@@ -270,11 +270,7 @@ def in_books_currency(
         table, on=["_code", frames.DATE_COL], how="left", maintain_order="left"
     )
     num, den = pl.col("_num"), pl.col("_den")
-    converted = {}
-    for b in basis:  # Rate.convert: half away from zero
-        n = pl.col(b).abs() * num
-        q = n // den + (2 * (n % den) >= den).cast(pl.Int64)
-        converted[b] = pl.when(pl.col(b) < 0).then(-q).otherwise(q)
+    converted = {b: div_round_expr(pl.col(b) * num, den) for b in basis}  # Rate.convert
     inside = pl.col("_num").is_null()  # a row in the books' currency: as read
     return joined.with_columns(
         *(
@@ -285,23 +281,10 @@ def in_books_currency(
             for name, expression in schema.amounts.items()
         ),
         *(
-            pl.when(inside).then(None).otherwise(_sie_text(pl.col(name))).alias(f"fx.{name}")
+            pl.when(inside).then(None).otherwise(format_sie_expr(pl.col(name))).alias(f"fx.{name}")
             for name in schema.amounts
         ),
     ).drop("_code", "_num", "_den")
-
-
-def _sie_text(amount: pl.Expr) -> pl.Expr:
-    """`money.format_sie` as an expression: '-12.50'."""
-    import polars as pl
-
-    whole = amount.abs()
-    return pl.concat_str(
-        pl.when(amount < 0).then(pl.lit("-")).otherwise(pl.lit("")),
-        (whole // 100).cast(pl.String),
-        pl.lit("."),
-        (whole % 100).cast(pl.String).str.zfill(2),
-    )
 
 
 def _book(

@@ -207,6 +207,28 @@ def _div_round(n: int, d: int) -> int:
     return -q if n < 0 else q
 
 
+def div_round_expr(n: pl.Expr, d: int | pl.Expr) -> pl.Expr:
+    """`_div_round` as a Polars expression over Int64 columns (d > 0): the caller keeps n
+    within Int64."""
+    import polars as pl
+
+    q = n.abs() // d + (2 * (n.abs() % d) >= d).cast(pl.Int64)
+    return pl.when(n < 0).then(-q).otherwise(q)
+
+
+def format_sie_expr(ore: pl.Expr) -> pl.Expr:
+    """`format_sie` as a Polars expression: '-12.50'."""
+    import polars as pl
+
+    whole = ore.abs()
+    return pl.concat_str(
+        pl.when(ore < 0).then(pl.lit("-")).otherwise(pl.lit("")),
+        (whole // 100).cast(pl.String),
+        pl.lit("."),
+        (whole % 100).cast(pl.String).str.zfill(2),
+    )
+
+
 @functools.lru_cache(maxsize=64)
 def _rate_fraction(rate: str) -> tuple[int, int]:
     whole, _, frac = rate.strip().partition(".")

@@ -42,7 +42,7 @@ from bokfor.domain import Dims, Line, PackedKeys, PackedOrigins, Voucher
 from bokfor.errors import UnbalancedError
 from bokfor.ledger import lines_to_json
 from bokfor.mapping import Mapping, Posting, Rule, SourceRules
-from bokfor.money import _rate_fraction, format_sek, split_vat, vat_on
+from bokfor.money import _rate_fraction, div_round_expr, format_sek, split_vat, vat_on
 from bokfor.plausibility import Checker
 from bokfor.sources import DATE, DATETIME, Schema
 
@@ -481,10 +481,7 @@ def _vat(rows: pl.DataFrame, p: Posting, *, split: bool) -> pl.Expr:
     divisor = 100 * den + num if split else 100 * den
     largest = rows.select(pl.col(p.amount).abs().max()).item() or 0
     if largest * num < _SAFE:
-        n = amount * num
-        q, r = n.abs() // divisor, n.abs() % divisor
-        q = q + (2 * r >= divisor).cast(pl.Int64)
-        return pl.when(n < 0).then(-q).otherwise(q)
+        return div_round_expr(amount * num, divisor)
     # Python's integers for amounts so large that amount × rate could overflow an Int64.
     exact = (lambda a: split_vat(a, rate)[1]) if split else (lambda a: vat_on(a, rate))
     values = [None if a is None else exact(p.sign * a) for a in rows[p.amount].to_list()]
