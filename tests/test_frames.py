@@ -92,3 +92,17 @@ def test_sources_read_frame_is_the_rows_of_read(path: Path) -> None:
 
 
 DETAIL_COLUMN = frames.DETAIL
+
+
+def test_aliases_and_former_keys_keep_their_order() -> None:
+    """Several names to a row, in the order given; none for most rows."""
+    from bokfor.domain import Origin
+    from bokfor.sources.stripe_balance import SCHEMA
+
+    names = [("b", "a", "c"), (), ("z",), (), ("x", "x")]
+    rows = [
+        Row("stripe_balance", f"k{i}", dt.date(2026, 1, 1), {}, {}, Origin("f", i), n, n[::-1])
+        for i, n in enumerate(names)
+    ]
+    back = list(frames.to_rows(frames.from_rows(rows, SCHEMA), "stripe_balance", SCHEMA))
+    assert [(r.aliases, r.former) for r in back] == [(n, n[::-1]) for n in names]

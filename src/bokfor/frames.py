@@ -69,7 +69,8 @@ def from_rows(rows: Iterable[Row], schema: Schema) -> pl.DataFrame:
         }
     )
     columns = frame_schema(schema, extra)
-    data: dict[str, list[Any]] = {name: [] for name in columns}
+    lists = (ALIASES, FORMER)
+    data: dict[str, list[Any]] = {name: [] for name in columns if name not in lists}
     fields = [n for n in columns if not n.startswith("_") and n not in schema.amounts]
     details = [row.detail for row in rows]
     for row in rows:
@@ -77,16 +78,43 @@ def from_rows(rows: Iterable[Row], schema: Schema) -> pl.DataFrame:
         data[DATE_COL].append(row.date)
         data[FILE].append(row.origin.file)
         data[LINE].append(row.origin.line)
-        data[ALIASES].append(list(row.aliases))
-        data[FORMER].append(list(row.former))
         for name in schema.amounts:
             data[name].append(row.amounts.get(name))
         for name in fields:
             data[name].append(_utc(row.fields.get(name)))
-    frame = pl.DataFrame(data, schema=columns)
+    frame = (
+        pl.DataFrame(data, schema={n: t for n, t in columns.items() if n not in lists})
+        .with_columns(
+            _string_lists(ALIASES, [row.aliases for row in rows]),
+            _string_lists(FORMER, [row.former for row in rows]),
+        )
+        .select(list(columns))
+    )
     if any(d is not None for d in details):
         frame = frame.with_columns(pl.Series(DETAIL, details, dtype=pl.Object))
     return frame
+
+
+def _string_lists(name: str, values: list[tuple[str, ...]]) -> pl.Series:
+    """A List(String) column from tuples (mostly empty): Polars converts a list of Python
+    lists one element at a time, so the strings go in flat with their row numbers."""
+    flat = pl.DataFrame(
+        {
+            "row": pl.Series([i for i, v in enumerate(values) for _ in v], dtype=pl.UInt32),
+            name: pl.Series([x for v in values for x in v], dtype=pl.String),
+        }
+    )
+    rows = pl.DataFrame({"row": pl.int_range(len(values), eager=True, dtype=pl.UInt32)})
+    return (
+        rows.join(
+            flat.group_by("row", maintain_order=True).agg(name),
+            on="row",
+            how="left",
+            maintain_order="left",
+        )
+        .get_column(name)
+        .fill_null(pl.lit([], dtype=pl.List(pl.String)))
+    )
 
 
 def to_rows(frame: pl.DataFrame, source: str, schema: Schema) -> Iterator[Row]:
