@@ -35,6 +35,7 @@ MAPPING = REPO / "mappings" / "stripe.yaml"
 SOURCE = "stripe_balance"
 
 _TEXT = st.text(alphabet=st.sampled_from("ab=\x1fåÖ 1"), max_size=4)
+_FORMER = ["old:1", "old:2", "old:3"]  # keys an older bokfor gave rows
 
 
 @st.composite
@@ -57,6 +58,7 @@ def rows(draw: st.DrawFn, keys: list[str], dates: st.SearchStrategy | None = Non
                 },
                 origin=Origin("export.csv", line),
                 aliases=tuple(draw(st.lists(st.sampled_from(keys + ["ch:1", "ch:2"]), max_size=2))),
+                former=tuple(draw(st.lists(st.sampled_from(_FORMER), max_size=1))),
             )
         )
     return out
@@ -80,7 +82,12 @@ def test_frame_contents_is_content_of_every_row(batch: list[Row]) -> None:
 class _Ledger(Ledger):
     """The tables `Sorter` reads, in memory, behind the real queries."""
 
-    def __init__(self, exported: dict[str, tuple[str, int, str]], aliases: dict[str, str]):
+    def __init__(
+        self,
+        exported: dict[str, tuple[str, int, str]],
+        aliases: dict[str, str],
+        renamed: dict[str, str] | None = None,
+    ):
         conn = sqlite3.connect(":memory:")
         conn.executescript(
             "CREATE TABLE rows (key TEXT PRIMARY KEY, source TEXT, content TEXT, voucher_id "
@@ -92,6 +99,7 @@ class _Ledger(Ledger):
             [(k, src, text, vid) for k, (text, vid, src) in exported.items()],
         )
         conn.executemany("INSERT INTO aliases VALUES (?, ?)", list(aliases.items()))
+        conn.executemany("INSERT INTO renamed VALUES (?, ?)", list((renamed or {}).items()))
         super().__init__(Path("ledger.sqlite"), conn)
 
     def export_of_row(self, key: str) -> None:
@@ -123,6 +131,7 @@ def _sort(sorter: Sorter, make) -> tuple:
         sorted(sorter.exported_ids),
         sorter.contents,
         [(r.key, text) for r, text in sorter.changed],
+        sorter.learned,
     )
 
 
@@ -130,12 +139,22 @@ def _sort(sorter: Sorter, make) -> tuple:
 @given(data=st.data())
 def test_sorting_by_columns_is_sorting_row_by_row(data: st.DataObject) -> None:
     """Any rows, any ledger (same, other, wider, another export's content; aliases owned
-    by other keys), any cut into batches: `frames` yields, counts and keeps what `rows`
-    does, or raises the same error."""
+    by other keys; rows exported under a former key or a learned one), any cut into
+    batches: `frames` yields, counts, keeps and learns what `rows` does, or raises the same
+    error."""
     keys = [f"stripe:txn_{i}" for i in range(10)]
     batch = data.draw(rows(keys, st.dates(dt.date(2000, 1, 1), dt.date(2030, 12, 31))))
     exported = {
         row.key: _before(data.draw, row) for row in batch if data.draw(st.booleans(), "exported")
+    }
+    # Rows an older bokfor exported under a former key, or under a key learned as theirs.
+    for row in batch:
+        if row.former and data.draw(st.booleans(), "exported formerly"):
+            exported[row.former[0]] = _before(data.draw, row)
+    renamed = {
+        key: data.draw(st.sampled_from(_FORMER))
+        for key in keys
+        if data.draw(st.integers(0, 3), "renamed") == 0
     }
     owners = {
         alias: data.draw(st.sampled_from(keys))
@@ -147,7 +166,7 @@ def test_sorting_by_columns_is_sorting_row_by_row(data: st.DataObject) -> None:
     parts = [frame[a:b] for a, b in zip([0, *cuts], [*cuts, len(batch)], strict=True)]
 
     def sorter() -> Sorter:
-        return Sorter(_Ledger(exported, owners), SOURCE, SCHEMA, set(), [])
+        return Sorter(_Ledger(exported, owners, renamed), SOURCE, SCHEMA, set(), [])
 
     by_rows, by_frames = sorter(), sorter()
     assert _sort(by_frames, lambda: by_frames.frames(parts)) == _sort(

@@ -182,13 +182,10 @@ class Sorter:
             if not batch.height:
                 continue
             texts = frame_contents(batch, schema)
-            if texts is None:
-                yield list(self._batch(list(frames.to_rows(batch, source, schema))))
-                continue
-            known = ledger.known_frame(batch[frames.KEY].sort().to_list())
-            if known.height < batch.height and (
-                ledger.has_renamed or batch[frames.FORMER].list.len().sum()
-            ):
+            known = (
+                None if texts is None else ledger.known_frame(batch[frames.KEY].sort().to_list())
+            )
+            if texts is None or known is None or self._formerly(batch, known):
                 yield list(self._batch(list(frames.to_rows(batch, source, schema))))
                 continue
             status = (
@@ -229,6 +226,22 @@ class Sorter:
                 new = batch.filter(is_new).with_columns(status.filter(is_new)["now"].alias(CONTENT))
                 self._check_aliases(new)
                 yield new
+
+    def _formerly(self, batch: pl.DataFrame, known: pl.DataFrame) -> bool:
+        """Whether a row of `batch` the ledger does not know (`known`) may be known by a
+        former key or by a key learned as its other name: `_known_formerly` looks it up."""
+        import polars as pl
+
+        from bokfor import frames
+
+        if known.height == batch.height:
+            return False
+        unknown = batch.filter(~pl.col(frames.KEY).is_in(known["key"].implode()))
+        if unknown[frames.FORMER].list.len().sum():
+            return True
+        return self.ledger.has_renamed and bool(
+            self.ledger.renamed(unknown[frames.KEY].sort().to_list())
+        )
 
     def _check_aliases(self, new: pl.DataFrame) -> None:
         """A new row whose alias is another row's exported key is refused (`check_aliases`)."""
