@@ -48,7 +48,7 @@ currency_rates: {fixed: {EUR: "11.2345"}}
 accounts: {1580: Stripe, 1930: Bank, 2614: Utg moms omv, 2645: Ing moms omv, 2621: Moms 12,
            3001: Försäljning, 3105: Export, 3960: Valutakursvinst, 6570: Bankkostnader,
            7960: Valutakursförlust}
-dimensions: {1: {name: Kostnadsställe, objects: {WEB: Webbutik}}}
+dimensions: {1: {name: Kostnadsställe, objects: {WEB: Webbutik, APP: Appen}}}
 sources:
   stripe_balance:
     grouping: per_day
@@ -60,11 +60,17 @@ sources:
           - {account: clearing, credit: net}
           - {account: fees, credit: fee}
       - name: Försäljning 12,5 %
-        when: {type: charge}
+        when: {type: [charge, payment], metadata.vat_country: SE}
         post:
           - {account: clearing, debit: net}
           - {account: fees, debit: fee, text: Avgift kort}
           - {account: 3001, credit: gross, vat: {rate: "12.5", account: 2621}, dims: {1: WEB}}
+      - name: Betalning 12,5 %
+        when: {type: payment}
+        post:
+          - {account: clearing, debit: net, text: Betalning}
+          - {account: fees, debit: fee, text: Avgift app}
+          - {account: 3001, credit: gross, vat: {rate: "12.5", account: 2621}, dims: {1: APP}}
       - name: Återbetalning omvänd
         when: {type: refund}
         post:

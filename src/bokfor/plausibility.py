@@ -262,6 +262,10 @@ class Checker:
             need = max(2 - len(entry.origins), 0)
             entry.origins += [Origin(f, n) for f, n, *_ in found.head(need).iter_rows()]
 
+    def checks(self, rule: Rule) -> bool:
+        """Whether `rule` has a posting `see` checks (a rule written the right way has none)."""
+        return bool(self._checks_of(rule))
+
     def _checks_of(self, rule: Rule) -> _Checks:
         checks = self._checks.get(id(rule))
         if checks is None:

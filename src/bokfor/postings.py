@@ -125,7 +125,7 @@ def _json_around(account: str, dims: Dims, text: str) -> tuple[str, str]:
 
 @dataclass
 class _Slot:
-    spec: int
+    spec: pl.Expr  # the slot's id (`_Slots`) for the row's rule
     amount: pl.Expr
     present: pl.Expr
 
@@ -175,33 +175,38 @@ class _Book:
         lines: list[pl.DataFrame] = []  # _row, spec, amount
         booked: list[pl.DataFrame] = []  # _row, lines (JSON), rule
         idle: list[pl.DataFrame] = []  # _row, why (SKIPPED, ZERO or PENDING), rule
-        unbalanced: list[tuple[int, Rule, int]] = []  # the first row of a rule, its difference
+        unbalanced: list[tuple[int, int, int]] = []  # a shape's first row, its rule, difference
+        shapes: dict[tuple[Any, ...], list[int]] = {}  # rules that post alike, by _shape
         for index in batch[_RULE].unique().sort().to_list():
             rule = rules.candidates[index]
-            rows = batch.filter(pl.col(_RULE) == index)
-            if rule.skip:
-                idle.append(_idle(rows, SKIPPED, rule))
+            if self.checker is not None and not rule.skip and self.checker.checks(rule):
+                self.checker.see_frame(batch.filter(pl.col(_RULE) == index), rule)
+            shapes.setdefault(("skip",) if rule.skip else _shape(rule), []).append(index)
+        for shape, indices in shapes.items():
+            rows = batch.filter(pl.col(_RULE).is_in(indices))
+            name = _by_rule(indices, [rules.candidates[i].name for i in indices], pl.String)
+            if shape == ("skip",):
+                idle.append(rows.select(_ROW, pl.lit(SKIPPED).alias(_WHY), name.alias(_NAME)))
                 continue
-            if self.checker is not None:
-                self.checker.see_frame(rows, rule)
-            slots = self._slots(rule, rows)
-            out = rows.select(pl.col(_ROW), *self._posted(slots))
+            slots = self._slots([rules.candidates[i] for i in indices], indices, rows)
+            out = rows.select(pl.col(_ROW), pl.col(_RULE), name.alias(_NAME), *self._posted(slots))
             bad = out.filter(pl.col("present") & (pl.col("diff") != 0))
             if bad.height:
-                unbalanced.append((bad[_ROW][0], rule, bad["diff"][0]))
-            idle.append(_idle(rows.filter(~out["present"]), ZERO, rule))
+                unbalanced.append((bad[_ROW][0], bad[_RULE][0], bad["diff"][0]))
+            idle.append(
+                out.filter(~pl.col("present")).select(_ROW, pl.lit(ZERO).alias(_WHY), _NAME)
+            )
             out = out.filter(pl.col("present"))
-            booked.append(out.select(_ROW, _LINES, pl.lit(rule.name).alias(_NAME)))
+            booked.append(out.select(_ROW, _LINES, _NAME))
             lines += [
                 out.filter(pl.col(f"p{i}")).select(
-                    pl.col(_ROW),
-                    pl.lit(s.spec, pl.Int32).alias("spec"),
-                    pl.col(f"a{i}").alias("amount"),
+                    pl.col(_ROW), pl.col(f"s{i}").alias("spec"), pl.col(f"a{i}").alias("amount")
                 )
-                for i, s in enumerate(slots)
+                for i in range(len(slots))
             ]
         if unbalanced:
-            at, rule, diff = min(unbalanced, key=lambda u: u[0])
+            at, index, diff = min(unbalanced)
+            rule = rules.candidates[index]
             where = batch.filter(pl.col(_ROW) == at)
             raise UnbalancedError(
                 f"rule {rule.name!r} ({rule.where}) gives a voucher that does not balance:"
@@ -213,10 +218,52 @@ class _Book:
             )
         self._group(batch, booked, lines, idle)
 
+    def _slots(self, rules: list[Rule], indices: list[int], rows: pl.DataFrame) -> list[_Slot]:
+        """The line slots of rules of one `_shape` over their `rows`, as `booking.row_lines`
+        makes a row's lines: the amounts are the shape's, the slot (account, dimensions,
+        text) each rule's own, picked by the row's rule."""
+        ids = self.slots.id
+        specs: list[list[int]] = []  # per rule, its slots' ids
+        for rule in rules:
+            mine: list[int] = []
+            for p in rule.postings:
+                dims, text = p.fixed_dims or (), p.text.constant if p.text is not None else ""
+                assert text is not None
+                mine.append(ids(p.account, dims, text))
+                kind = _kind(p)
+                if kind == _SPLIT:
+                    assert p.vat_account is not None
+                    mine.append(ids(p.vat_account, (), text))
+                elif kind == _ON_TOP:
+                    assert p.reverse_charge is not None
+                    mine += [ids(p.reverse_charge[0], (), text), ids(p.reverse_charge[1], (), text)]
+            specs.append(mine)
+        out: list[_Slot] = []
+        for p in rules[0].postings:  # the shape's amounts
+            kind, at = _kind(p), len(out)
+            spec = [
+                _by_rule(indices, [mine[at + k] for mine in specs], pl.Int32)
+                for k in range(_SLOTS[kind])
+            ]
+            amount = p.sign * pl.col(p.amount)
+            present = amount != 0
+            if kind == _SPLIT:
+                vat = _vat(rows, p, split=True)
+                out.append(_Slot(spec[0], amount - vat, present))
+                out.append(_Slot(spec[1], vat, present & (vat != 0)))
+            elif kind == _ON_TOP:
+                vat = _vat(rows, p, split=False)
+                out.append(_Slot(spec[0], amount, present))
+                out.append(_Slot(spec[1], vat, present & (vat != 0)))
+                out.append(_Slot(spec[2], -vat, present & (vat != 0)))
+            else:
+                out.append(_Slot(spec[0], amount, present))
+        return out
+
     def _posted(self, slots: list[_Slot]) -> list[pl.Expr]:
         """Per row: whether it has a line (`present`: else every amount is 0.00), debit −
-        credit (`diff`), its lines as the ledger's JSON, and each slot's amount (a0, a1, …)
-        and presence (p0, p1, …)."""
+        credit (`diff`), its lines as the ledger's JSON, and each slot's id, amount and
+        presence (s0, a0, p0, s1, …)."""
         if not slots:
             return [
                 pl.lit(False).alias("present"),
@@ -224,12 +271,15 @@ class _Book:
                 pl.lit("[]").alias(_LINES),
             ]
         specs = self.slots.specs
+        ids = list(range(len(specs)))
+        before = [s.before for s in specs]
+        after = [s.after for s in specs]
         json = [
             pl.when(s.present).then(
                 pl.concat_str(
-                    pl.lit(specs[s.spec].before),
+                    s.spec.replace_strict(ids, before, return_dtype=pl.String),
                     s.amount.cast(pl.String),
-                    pl.lit(specs[s.spec].after),
+                    s.spec.replace_strict(ids, after, return_dtype=pl.String),
                 )
             )
             for s in slots
@@ -242,32 +292,10 @@ class _Book:
             pl.concat_str(
                 pl.lit("["), pl.concat_str(json, separator=",", ignore_nulls=True), pl.lit("]")
             ).alias(_LINES),
+            *(s.spec.alias(f"s{i}") for i, s in enumerate(slots)),
             *(s.amount.alias(f"a{i}") for i, s in enumerate(slots)),
             *(s.present.alias(f"p{i}") for i, s in enumerate(slots)),
         ]
-
-    def _slots(self, rule: Rule, rows: pl.DataFrame) -> list[_Slot]:
-        """The rule's line slots over `rows`: as `booking.row_lines` makes a row's lines."""
-        out: list[_Slot] = []
-        ids = self.slots.id
-        for p in rule.postings:
-            amount = p.sign * pl.col(p.amount)
-            present = amount != 0
-            dims, text = p.fixed_dims or (), p.text.constant if p.text is not None else ""
-            assert text is not None
-            if p.vat_rate is not None and p.vat_account is not None:
-                vat = _vat(rows, p, split=True)
-                out.append(_Slot(ids(p.account, dims, text), amount - vat, present))
-                out.append(_Slot(ids(p.vat_account, (), text), vat, present & (vat != 0)))
-            elif p.vat_rate is not None and p.reverse_charge is not None:
-                vat = _vat(rows, p, split=False)
-                out.append(_Slot(ids(p.account, dims, text), amount, present))
-                vat_present = present & (vat != 0)
-                out.append(_Slot(ids(p.reverse_charge[0], (), text), vat, vat_present))
-                out.append(_Slot(ids(p.reverse_charge[1], (), text), -vat, vat_present))
-            else:
-                out.append(_Slot(ids(p.account, dims, text), amount, present))
-        return out
 
     def _group(
         self,
@@ -456,8 +484,29 @@ class _Members:
         return cls(bytes(data), ends, file_of, lines)
 
 
-def _idle(rows: pl.DataFrame, why: int, rule: Rule) -> pl.DataFrame:
-    return rows.select(_ROW, pl.lit(why).alias(_WHY), pl.lit(rule.name).alias(_NAME))
+def _shape(rule: Rule) -> tuple[Any, ...]:
+    """What a rule's lines are made of, but for their accounts, dimensions and texts: rules
+    of one shape are booked together."""
+    return tuple((p.amount, p.sign, p.vat_rate, _kind(p)) for p in rule.postings)
+
+
+_PLAIN, _SPLIT, _ON_TOP = "plain", "split", "on top"  # a posting's kind of VAT (`row_lines`)
+_SLOTS = {_PLAIN: 1, _SPLIT: 2, _ON_TOP: 3}  # its lines: the amount, the VAT, reverse charge
+
+
+def _kind(p: Posting) -> str:
+    if p.vat_rate is not None and p.vat_account is not None:
+        return _SPLIT  # VAT included: split out to its account
+    if p.vat_rate is not None and p.reverse_charge is not None:
+        return _ON_TOP  # VAT on top, in and out (omvänd skattskyldighet)
+    return _PLAIN
+
+
+def _by_rule(indices: list[int], values: list[Any], dtype: Any) -> pl.Expr:
+    """values[k] for the rows of rule indices[k]."""
+    if len(set(values)) == 1:
+        return pl.lit(values[0], dtype)
+    return pl.col(_RULE).replace_strict(indices, values, return_dtype=dtype)
 
 
 def _order(rows: pl.DataFrame, schema: Schema) -> pl.Expr:
