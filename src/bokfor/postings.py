@@ -8,12 +8,13 @@ byte for byte (tests/test_postings.py, and the plans by frames and by rows in
 tests/test_classify.py). Nothing of a row becomes a Python object but what the ledger stores
 of it, a rule's plausibility warnings and the rare row in another currency or without a rule.
 
-A batch's rows are numbered; each rule books its rows as columns: per posting a line slot
-(an account, dimensions and text: a `_Spec`) and its amount, the VAT split out exactly as
-`money.split_vat` splits it (`_div_round`). What a row records is its lines as the ledger's
-JSON, built from each slot's JSON around its amount. The vouchers' lines are the slots'
-amounts summed by voucher, slot and side; their members are the rows sorted by (date, order
-field, line), as `booking` orders them.
+A batch's rows are numbered and each gets its rule (`SourceRules.first_match`). Rules that
+post alike (a `_shape`: the same amounts, signs and VAT) book their rows in one pass: per
+posting a line slot (an account, dimensions and text: a `_Spec`, picked by the row's rule)
+and its amount, the VAT split out exactly as `money.split_vat` splits it. What a row records
+is its lines as the ledger's JSON, built from each slot's JSON around its amount. The
+vouchers' lines are the slots' amounts summed by voucher, slot and side; their members are
+the rows sorted by (date, order field, line), as `booking` orders them.
 """
 
 from __future__ import annotations
