@@ -139,7 +139,8 @@ class Sorter:
             yield from self._batch(batch)
 
     def frames(self, batches: Iterable[pl.DataFrame]) -> Iterator[Row]:
-        """The new rows of row frames (bokfor.frames) as `Row` objects (`new_frames`)."""
+        """The new rows of row frames (bokfor.frames) as `Row` objects, for booking row by
+        row: what `new_frames` gives, their contents kept in `contents`."""
         from bokfor import frames
 
         for part in self._sorted(batches):
