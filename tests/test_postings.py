@@ -28,6 +28,7 @@ from bokfor.sources.stripe_balance import SCHEMA, StripeBalanceSource
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "samples" / "stripe" / "balance_history.csv"
+MAPPING = REPO / "mappings" / "stripe.yaml"
 STRIPE = (REPO / "mappings" / "stripe.yaml").read_text(encoding="utf-8")
 
 PER_PAYOUT = STRIPE.replace(
@@ -353,3 +354,30 @@ def test_a_day_without_a_rate_is_named_as_by_rows(tmp_path) -> None:
             _in_currency(row, loaded, SCHEMA)
     assert str(by_columns.value) == str(by_rows.value)
     assert "EUR" in str(by_rows.value)
+
+
+BALANCE_FILES = sorted((REPO / "tests" / "fixtures" / "stripe").glob("*.csv")) + [SAMPLE]
+
+
+@pytest.mark.parametrize("path", BALANCE_FILES, ids=lambda p: p.name)
+def test_each_balance_fixture_gives_the_same_plan_or_error(tmp_path, monkeypatch, path) -> None:
+    """Every Stripe fixture (balance exports resaved with a BOM, semicolons, decimal commas;
+    legacy columns; metadata; damaged ones; a Payments export beside them): the plan by
+    columns is the plan by rows, or both stop with the same error."""
+    from bokfor.errors import BokforError
+
+    calls = []
+    real = postings.book_frames
+    monkeypatch.setattr(postings, "book_frames", lambda *a, **k: calls.append(1) or real(*a, **k))
+    outcomes = []
+    for framed in (True, False):
+        try:
+            outcomes.append(
+                _plan_of([path], MAPPING, tmp_path / "ledger.sqlite", framed, monkeypatch)
+            )
+        except BokforError as exc:
+            outcomes.append(f"{type(exc).__name__}: {exc}")
+    assert outcomes[0] == outcomes[1]
+    if not isinstance(outcomes[0], str) and outcomes[0]["vouchers"]:
+        # Booked, and by columns where the file is a balance export.
+        assert bool(calls) == (outcomes[0]["inputs"][0].source == "stripe_balance")
