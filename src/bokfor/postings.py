@@ -382,11 +382,10 @@ class _Book:
     def _skip(self, idle: pl.DataFrame, batch: pl.DataFrame) -> None:
         """Rows in no voucher, in file order: counted, and recorded with why."""
         result = self.booking
-        for why, rule in idle.select(_WHY, _NAME).iter_rows():
-            if why == SKIPPED:
-                result.skipped[rule] = result.skipped.get(rule, 0) + 1
-            elif why == ZERO:
-                result.zero_rows += 1
+        skipped = idle.filter(pl.col(_WHY) == SKIPPED).group_by(_NAME, maintain_order=True).len()
+        for rule, count in skipped.iter_rows():  # in the order first met, as booking counts
+            result.skipped[rule] = result.skipped.get(rule, 0) + count
+        result.zero_rows += idle.filter(pl.col(_WHY) == ZERO).height
         self.sink.skipped(
             idle.join(batch.select(_ROW, frames.LINE, frames.KEY), on=_ROW, how="left").select(
                 pl.col(frames.LINE).alias("line"),
