@@ -21,6 +21,7 @@ import polars as pl
 from bokfor.domain import Notice
 from bokfor.errors import SieError
 from bokfor.frames import VOUCHER, VoucherFrames
+from bokfor.money import format_sie_expr
 from bokfor.sie import cp437
 from bokfor.sie.ksumma import BLOCK_CLOSE, BLOCK_OPEN, Record
 from bokfor.sie.ksumma import checksum as ksumma
@@ -350,7 +351,7 @@ class _Columns:
         dim = pl.element().struct.field("dim").cast(pl.String)
         obj = pl.element().struct.field("object")
         objects = pl.col("dims").list.eval(pl.concat_str([dim, _quoted(obj)], separator=" "))
-        amount = _sie_amount(pl.col("amount"))
+        amount = format_sie_expr(pl.col("amount"))
         is_last = pl.col(VOUCHER) != pl.col(VOUCHER).shift(-1).fill_null(-1)
         trans = pl.concat_str(
             [
@@ -391,16 +392,3 @@ class _Columns:
 def _quoted(text: pl.Expr) -> pl.Expr:
     """`_quote` on a column."""
     return '"' + text.str.replace_all('"', '\\"', literal=True) + '"'
-
-
-def _sie_amount(ore: pl.Expr) -> pl.Expr:
-    """`money.format_sie` on a column of öre: '-' when negative, two decimals."""
-    whole, cents = ore.abs() // 100, ore.abs() % 100 + 100  # '1xx': the last two digits
-    return pl.concat_str(
-        [
-            pl.when(ore < 0).then(pl.lit("-")).otherwise(pl.lit("")),
-            whole.cast(pl.String),
-            pl.lit("."),
-            cents.cast(pl.String).str.slice(1),
-        ]
-    )
