@@ -150,40 +150,6 @@ def book(
     return _book(_matched(rows, rules, mapping, schema), rules, mapping, schema, on_row)
 
 
-def book_frame(
-    frame: pl.DataFrame,
-    source: str,
-    rules: SourceRules,
-    mapping: Mapping,
-    schema: Schema,
-    on_row: RowSink = _ignore,
-) -> Booking:
-    """`book` for a row frame (bokfor.frames) of `source`: every row's rule is picked by one
-    expression over the columns (`SourceRules.first_match`), the rows no rule matches are
-    one filter; the rows matched are booked one by one as `book` books them."""
-    from bokfor import frames
-
-    frame = in_books_currency(frame, source, mapping, schema)
-    picked = frame.select(rules.first_match(dict(frame.schema))).to_series()
-    mapped = picked.is_not_null()
-    candidates = rules.candidates
-    result = _book(
-        zip(
-            frames.to_rows(frame.filter(mapped), source, schema),
-            (candidates[i] for i in picked.drop_nulls()),
-            strict=True,
-        ),
-        rules,
-        mapping,
-        schema,
-        on_row,
-    )
-    for row in frames.to_rows(frame.filter(~mapped), source, schema):
-        result.rows += 1
-        add_unmapped(result, row, schema)
-    return result
-
-
 def _matched(
     rows: Iterable[Row], rules: SourceRules, mapping: Mapping, schema: Schema
 ) -> Iterator[tuple[Row, Rule | None]]:
