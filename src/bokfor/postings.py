@@ -334,12 +334,12 @@ class _Book:
         if rows is None or not rows.height:
             return
         tags = self.tags
-        for value in rows[_GROUP].unique(maintain_order=True).to_list():
-            if value not in tags:
-                tags[value] = len(tags)
+        values = rows[_GROUP].unique(maintain_order=True).to_list()
+        for value in values:
+            tags.setdefault(value, len(tags))
         rows = rows.with_columns(
             pl.col(_GROUP)
-            .replace_strict(list(tags), list(tags.values()), return_dtype=pl.Int64)
+            .replace_strict(values, [tags[v] for v in values], return_dtype=pl.Int64)
             .alias(_TAG)
         )
         self.sink.records(
