@@ -169,10 +169,11 @@ class _Book:
         batch = batch.with_columns(content, pl.int_range(pl.len()).alias(_ROW))
         picked = batch.select(rules.first_match(dict(batch.schema)).alias(_RULE)).to_series()
         result.rows += batch.height
+        batch = batch.with_columns(picked)
         if picked.null_count():
             for row in frames.to_rows(batch.filter(picked.is_null()), rules.source, schema):
                 add_unmapped(result, row, schema)
-        batch = batch.with_columns(picked).filter(picked.is_not_null())
+            batch = batch.filter(picked.is_not_null())
         lines: list[pl.DataFrame] = []  # _row, spec, amount
         booked: list[pl.DataFrame] = []  # _row, lines (JSON), rule
         idle: list[pl.DataFrame] = []  # _row, why (SKIPPED, ZERO or PENDING), rule
@@ -183,8 +184,9 @@ class _Book:
             if self.checker is not None and not rule.skip and self.checker.checks(rule):
                 self.checker.see_frame(batch.filter(pl.col(_RULE) == index), rule)
             shapes.setdefault(("skip",) if rule.skip else _shape(rule), []).append(index)
+        amounts = batch.select(_ROW, _RULE, *(a for a in schema.amounts if a in batch.columns))
         for shape, indices in shapes.items():
-            rows = batch.filter(pl.col(_RULE).is_in(indices))
+            rows = amounts.filter(pl.col(_RULE).is_in(indices))  # what postings read of a row
             name = _by_rule(indices, [rules.candidates[i].name for i in indices], pl.String)
             if shape == ("skip",):
                 idle.append(rows.select(_ROW, pl.lit(SKIPPED).alias(_WHY), name.alias(_NAME)))
@@ -307,8 +309,18 @@ class _Book:
     ) -> None:
         """The batch's booked rows into their vouchers (tags as first met), recorded."""
         rules, schema, result = self.rules, self.schema, self.booking
+        # What the records, the grouping and the members read of a row (not all its fields).
+        wanted = [_ROW, CONTENT, frames.KEY, frames.DATE_COL, frames.FILE, frames.LINE]
+        wanted += [frames.ALIASES, _FX, self.key_field or "", schema.order_field or ""]
         rows = (
-            pl.concat(booked).sort(_ROW).join(batch, on=_ROW, how="left", maintain_order="left")
+            pl.concat(booked)
+            .sort(_ROW)
+            .join(
+                batch.select(c for c in batch.columns if c in wanted),
+                on=_ROW,
+                how="left",
+                maintain_order="left",
+            )
             if booked
             else None
         )
@@ -327,7 +339,11 @@ class _Book:
             pending = rows.filter(pl.col(_GROUP).is_null())
             if pending.height:  # per_payout: not paid out yet
                 idle.append(pending.select(_ROW, pl.lit(PENDING).alias(_WHY), _NAME))
-                result.pending += frames.to_rows(pending, rules.source, schema)
+                result.pending += frames.to_rows(
+                    batch.filter(pl.col(_ROW).is_in(pending[_ROW].implode())),
+                    rules.source,
+                    schema,
+                )
                 rows = rows.filter(pl.col(_GROUP).is_not_null())
         if idle:
             self._skip(pl.concat(idle).sort(_ROW), batch)
@@ -339,7 +355,7 @@ class _Book:
             tags.setdefault(value, len(tags))
         rows = rows.with_columns(
             pl.col(_GROUP)
-            .replace_strict(values, [tags[v] for v in values], return_dtype=pl.Int64)
+            .replace_strict(values, [tags[v] for v in values], return_dtype=pl.UInt32)
             .alias(_TAG)
         )
         self.sink.records(
@@ -365,7 +381,7 @@ class _Book:
                 _order(rows, schema).alias("order"),
                 pl.col(frames.LINE).alias("line"),
                 pl.col(frames.FILE)
-                .replace_strict(list(files), list(files.values()), return_dtype=pl.Int64)
+                .replace_strict(list(files), list(files.values()), return_dtype=pl.UInt32)
                 .alias("file"),
                 pl.col(frames.KEY).alias("key"),
                 # Converted from another currency (fx_difference applies to its voucher).
