@@ -423,3 +423,34 @@ def test_an_amount_past_int64_is_read_as_by_rows(tmp_path, monkeypatch) -> None:
     path = tmp_path / "balance_history.csv"
     path.write_text(_HEADER + _charge(1, "920000000000000000.00"), encoding="utf-8")
     _same_plans(tmp_path, [path], STRIPE, monkeypatch)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="with --from/--to the rows outside are told to the spool a frame batch ahead of the "
+    "batch's rows of 0.00 and skip: true (by rows: 2,000 rows ahead, classify._BATCH), so the "
+    "trail's skipped rows (underlag 'ej bokförd') come in another order; the same set",
+)
+def test_rows_outside_the_period_are_told_in_the_order_by_rows(tmp_path, monkeypatch) -> None:
+    path = tmp_path / "balance_history.csv"
+    generate(300, path, seed=3)
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(ODD, encoding="utf-8")
+    monkeypatch.setattr(csvframe, "_BATCH", 4 << 10)
+    skipped = []
+    for framed in (True, False):
+        with monkeypatch.context() as m:
+            m.setattr(plan_module, "FRAMES_FROM", 0 if framed else 1 << 62)
+            plan = make_plan(
+                [path],
+                load_mapping(mapping),
+                Ledger.open(tmp_path / f"ledger{framed}.sqlite"),
+                date_from=dt.date(2026, 12, 5),
+                date_to=dt.date(2026, 12, 20),
+            )
+        try:
+            skipped.append(list(plan.spool.skipped()))
+        finally:
+            plan.close()
+    assert sorted(skipped[0]) == sorted(skipped[1])  # the same rows, told
+    assert skipped[0] == skipped[1]  # in the same order
