@@ -401,12 +401,9 @@ def _charge(n: int, amount: str) -> str:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="postings sums a day's lines in Int64: two charges of 50,000,000,000,000,000 kr "
-    "give 1580 a debit of -8446744073709551616 öre by columns (wrapped), 10^19 öre by rows",
-)
 def test_a_days_total_past_int64_is_booked_as_by_rows(tmp_path, monkeypatch) -> None:
+    """Two charges that each fit an Int64 of öre, a day's total that does not: summed in
+    Int128, never wrapped (it gave 1580 a debit of -8446744073709551616 öre)."""
     path = tmp_path / "balance_history.csv"
     amount = "50000000000000000.00"  # 5 × 10^18 öre: each row fits an Int64, their sum not
     path.write_text(_HEADER + _charge(1, amount) + _charge(2, amount), encoding="utf-8")
@@ -414,24 +411,17 @@ def test_a_days_total_past_int64_is_booked_as_by_rows(tmp_path, monkeypatch) -> 
     assert sum(line.amount for line in plan["vouchers"][0].lines if line.amount > 0) == 10**19
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the frame reader refuses an amount past Int64 ('not an amount'); the row "
-    "reader books it",
-)
 def test_an_amount_past_int64_is_read_as_by_rows(tmp_path, monkeypatch) -> None:
+    """An amount a frame cannot hold: the plan starts over row by row (NotFramed) and books
+    it as the row reader does, instead of refusing it as 'not an amount'."""
     path = tmp_path / "balance_history.csv"
     path.write_text(_HEADER + _charge(1, "920000000000000000.00"), encoding="utf-8")
     _same_plans(tmp_path, [path], STRIPE, monkeypatch)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="with --from/--to the rows outside are told to the spool a frame batch ahead of the "
-    "batch's rows of 0.00 and skip: true (by rows: 2,000 rows ahead, classify._BATCH), so the "
-    "trail's skipped rows (underlag 'ej bokförd') come in another order; the same set",
-)
 def test_rows_outside_the_period_are_told_in_the_order_by_rows(tmp_path, monkeypatch) -> None:
+    """Rows skipped (outside --from/--to, 0.00, skip: true) come back in file order, however
+    the file was read (they were told a frame batch, or 2,000 rows, ahead)."""
     path = tmp_path / "balance_history.csv"
     generate(300, path, seed=3)
     mapping = tmp_path / "mapping.yaml"
@@ -454,3 +444,44 @@ def test_rows_outside_the_period_are_told_in_the_order_by_rows(tmp_path, monkeyp
             plan.close()
     assert sorted(skipped[0]) == sorted(skipped[1])  # the same rows, told
     assert skipped[0] == skipped[1]  # in the same order
+
+
+def test_a_key_twice_in_a_batch_that_goes_row_by_row_is_named_as_by_rows(
+    tmp_path, monkeypatch, capsys
+) -> None:
+    """A ledger that learned one of the file's keys sends its batch row by row
+    (`Sorter._batch`); a txn id twice in that batch is the run's duplicate error, as by
+    rows, not a crash."""
+    import sqlite3
+
+    from bokfor.errors import BokforError
+
+    from .test_errors import run_cli
+
+    path = tmp_path / "balance_history.csv"
+    generate(60, path, seed=12)
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    twin = lines[3].split(",", 1)[0]
+    lines[9] = twin + "," + lines[9].split(",", 1)[1]
+    path.write_text("".join(lines), encoding="utf-8")
+    ledger = tmp_path / "ledger.sqlite"
+    code, _, err = run_cli(
+        [
+            *("convert", str(SAMPLE), "--mapping", str(MAPPING)),
+            *("--out", str(tmp_path / "first.si"), "--ledger", str(ledger)),
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    with sqlite3.connect(ledger) as conn:
+        conn.execute(
+            "INSERT INTO renamed VALUES (?, 'stripe:txn_gone')",
+            (f"stripe:{lines[5].split(',')[0]}",),
+        )
+    errors = []
+    for framed in (True, False):
+        with pytest.raises(BokforError) as info:
+            _plan_of([path], MAPPING, ledger, framed, monkeypatch)
+        errors.append(str(info.value))
+    assert errors[0] == errors[1]
+    assert twin in errors[0]

@@ -162,7 +162,9 @@ class Sorter:
         for part in self._sorted(batches):
             if isinstance(part, list):
                 if part:
-                    contents = [self.contents.pop(row.key) for row in part]
+                    # A key twice in the batch has one content: the run refuses it
+                    # (plan._Seen), and booking records the row with none (as `_recorder`).
+                    contents = [self.contents.pop(row.key, None) for row in part]
                     yield frames.from_rows(part, self.schema).with_columns(
                         pl.Series(CONTENT, contents, dtype=pl.String)
                     )

@@ -826,7 +826,8 @@ class Ledger:
             if new_run and first_input is not None:  # what the run read and did not book
                 conn.execute(
                     "INSERT INTO skipped (run_id, input_id, line, key, reason) SELECT ?, "
-                    "? + input, line, key, reason FROM spool.skipped ORDER BY rowid",
+                    "? + input, line, key, reason FROM spool.skipped "
+                    "ORDER BY input, line, rowid",  # file order, however the file was read
                     (run_id, first_input),
                 )
             # Ids assigned here (we hold the lock and the transaction) so that all vouchers,

@@ -289,9 +289,9 @@ class _Book:
         ]
         return [
             pl.any_horizontal(s.present for s in slots).alias("present"),
-            pl.sum_horizontal(pl.when(s.present).then(s.amount).otherwise(0) for s in slots).alias(
-                "diff"
-            ),
+            pl.sum_horizontal(
+                pl.when(s.present).then(s.amount.cast(pl.Int128)).otherwise(0) for s in slots
+            ).alias("diff"),
             pl.concat_str(
                 pl.lit("["), pl.concat_str(json, separator=",", ignore_nulls=True), pl.lit("]")
             ).alias(_LINES),
@@ -359,7 +359,7 @@ class _Book:
             .alias(_TAG)
         )
         self.sink.records(
-            rows.select(
+            rows.filter(pl.col(CONTENT).is_not_null()).select(
                 pl.col(_TAG).alias("tag"),
                 pl.col(frames.KEY).alias("key"),
                 pl.col(CONTENT).alias("content"),
@@ -392,7 +392,7 @@ class _Book:
             pl.concat(lines)
             .join(rows.select(_ROW, _TAG), on=_ROW, how="inner")
             .group_by(_TAG, "spec", (pl.col("amount") > 0).alias("debit"))
-            .agg(pl.col("amount").sum())
+            .agg(pl.col("amount").cast(pl.Int128).sum())  # a day's total may pass Int64
         )
 
     def _skip(self, idle: pl.DataFrame, batch: pl.DataFrame) -> None:

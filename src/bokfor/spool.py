@@ -150,11 +150,12 @@ class RecordSpool:
             raise _failed("written", exc, self.path) from None
 
     def skipped(self) -> Iterator[tuple[int, int, str, str]]:
-        """The rows read and not booked: (input index, line, key, reason), as added."""
+        """The rows read and not booked: (input index, line, key, reason), in file order
+        (not as added: that depends on how the file was read, in frames or row by row)."""
         self.flush()
         try:
             yield from self._conn.execute(
-                "SELECT input, line, key, reason FROM skipped ORDER BY rowid"
+                "SELECT input, line, key, reason FROM skipped ORDER BY input, line, rowid"
             )
         except sqlite3.Error as exc:
             raise _failed("read", exc, self.path) from None

@@ -336,19 +336,9 @@ def _frame(cells: csvframe.Cells, tz: dt.tzinfo) -> pl.DataFrame:
     def bad_amount(i: int) -> None:
         gross, fee, net = texts(i, "gross", "fee", "net")
         _amounts({}, (gross, fee, net), file, lines[i], mark)  # raises for the first bad one
-        # All three parse: one is beyond an Int64 of öre, which a frame cannot hold.
-        column, field = next(
-            (c, f)
-            for c, f in (("Amount", "gross"), ("Fee", "fee"), ("Net", "net"))
-            if refused[f][i]
-        )
-        raise InputError(
-            f"not an amount: {texts(i, field)[0]!r}",
-            file=file,
-            line=lines[i],
-            column=column,
-            hint=_AMOUNT_HINT,
-        )
+        # All three parse: one is beyond an Int64 of öre, which a frame cannot hold and the
+        # row reader books.
+        raise csvframe.NotFramed
 
     def bad_time(field: str, column: str) -> tuple[pl.Series, Callable[[int], object]]:
         return refused[field], lambda i: stripe_common.utc(
@@ -372,6 +362,14 @@ def _frame(cells: csvframe.Cells, tz: dt.tzinfo) -> pl.DataFrame:
         ]
     )
 
+    # Amounts so large (over 46 000 000 000 000 000 kr) that a sum of two, or a sign turned,
+    # could pass an Int64: booked row by row, in Python's integers.
+    if frame.select(
+        pl.any_horizontal(
+            (pl.col(a) >= _FRAMED) | (pl.col(a) <= -_FRAMED) for a in ("gross", "fee", "net")
+        ).any()
+    ).item():
+        raise csvframe.NotFramed
     kind, desc = frame["type"], frame["description"]
     legacy, _ = frames.map_distinct(  # a payout from before 2017 (see _LEGACY_PAYOUT)
         desc,
@@ -404,6 +402,9 @@ def _frame(cells: csvframe.Cells, tz: dt.tzinfo) -> pl.DataFrame:
     )
     columns = frames.frame_schema(SCHEMA, sorted(cells.free))
     return frame.select(pl.col(name).cast(dtype) for name, dtype in columns.items())
+
+
+_FRAMED = 1 << 62  # öre: the largest |amount| a frame books
 
 
 def _empty_id(file: str, line: int) -> InputError:
