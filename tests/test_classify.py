@@ -291,16 +291,22 @@ def test_a_file_only_the_row_reader_reads_starts_the_plan_over(tmp_path, monkeyp
     assert framed[1][0].rows == 400
 
 
+def with_a_twin(path: Path, rows: int, seed: int) -> str:
+    """A generated export whose line 10 has line 4's txn id; that id."""
+    generate(rows, path, seed=seed)
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    twin = lines[3].split(",", 1)[0]
+    lines[9] = twin + "," + lines[9].split(",", 1)[1]
+    path.write_text("".join(lines), encoding="utf-8")
+    return twin
+
+
 def test_a_key_twice_is_named_by_the_plan_by_frames(tmp_path, monkeypatch) -> None:
     """The run's names noted from frames are checked as those noted from rows: a txn id in
     two rows is refused naming both lines."""
     monkeypatch.setattr(plan_module, "FRAMES_FROM", 0)
     path = tmp_path / "balance_history.csv"
-    generate(50, path, seed=5)
-    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    twin = lines[3].split(",", 1)[0]
-    lines[9] = twin + "," + lines[9].split(",", 1)[1]
-    path.write_text("".join(lines), encoding="utf-8")
+    twin = with_a_twin(path, 50, seed=5)
     with pytest.raises(InputError) as info:
         make_plan([path], load_mapping(MAPPING), Ledger.open(tmp_path / "ledger.sqlite"))
     assert twin in info.value.message

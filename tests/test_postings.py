@@ -456,14 +456,12 @@ def test_a_key_twice_in_a_batch_that_goes_row_by_row_is_named_as_by_rows(
 
     from bokfor.errors import BokforError
 
+    from .test_classify import with_a_twin
     from .test_errors import run_cli
 
     path = tmp_path / "balance_history.csv"
-    generate(60, path, seed=12)
+    twin = with_a_twin(path, 60, seed=12)
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    twin = lines[3].split(",", 1)[0]
-    lines[9] = twin + "," + lines[9].split(",", 1)[1]
-    path.write_text("".join(lines), encoding="utf-8")
     ledger = tmp_path / "ledger.sqlite"
     code, _, err = run_cli(
         [
