@@ -772,3 +772,34 @@ def test_read_frame_caps_as_read(
     assert info.value.line == 3
     monkeypatch.undo()
     assert_same_as_read(path, STOCKHOLM)
+
+
+_TIMES = st.one_of(
+    st.datetimes(dt.datetime(1, 1, 1), dt.datetime(9999, 12, 31)).map(
+        lambda d: d.strftime("%Y-%m-%d %H:%M" if d.second % 2 else "%Y-%m-%d %H:%M:%S")
+    ),
+    st.text(alphabet="0123456789-: T", min_size=14, max_size=21),
+    st.sampled_from(["2026-02-30 10:00", "2026-01-05 24:00", "2026-01-05 10:60:00", ""]),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.none(), _TIMES), min_size=1, max_size=30))
+def test_utc_column_reads_each_time_as_utc_does(texts) -> None:
+    """Stripe times by columns (one strptime, a time without seconds given ':00') are what
+    `utc` makes of each text, and the texts it refuses are the ones `utc` refuses."""
+    import polars as pl
+
+    from bokfor.sources import stripe_common
+
+    values, refused = stripe_common.utc_column(pl.Series("t", texts, dtype=pl.String))
+    for text, value, bad in zip(texts, values.to_list(), refused.to_list(), strict=True):
+        if text is None:
+            assert value is None and not bad
+            continue
+        try:
+            want = stripe_common.utc(text, "f", 1, "c", "")
+        except InputError:
+            assert bad and value is None, text
+        else:
+            assert not bad and value == want, text

@@ -56,13 +56,12 @@ def utc_column(texts: pl.Series) -> tuple[pl.Series, pl.Series]:
 
     from bokfor.frames import map_distinct
 
+    # One parse: a time without seconds gets ":00" (two strptimes, one for each shape, each
+    # parsed the whole column).
+    seconds = pl.when(texts.str.len_bytes() == 16).then(texts + ":00").otherwise(texts)
     values = pl.select(
         pl.when(texts.str.contains(_TIME_SHAPE).fill_null(False))
-        .then(
-            pl.when(texts.str.len_bytes() == 16)
-            .then(texts.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M", strict=False))
-            .otherwise(texts.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False))
-        )
+        .then(seconds.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False))
         .dt.replace_time_zone("UTC")
     ).to_series()
     other = texts.is_not_null() & values.is_null()
