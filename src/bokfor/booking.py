@@ -204,12 +204,11 @@ def in_books_currency(
     }
     basis = sorted({b for expression in schema.amounts.values() for b in expression})
     missing = {pair for pair, rate in rates.items() if rate is None}
-    largest = max((r.num for r in rates.values() if r is not None), default=1)
-    amounts = frame.filter(is_other).select(
-        pl.max_horizontal(pl.col(b).abs().max() for b in basis).alias("largest"),
-        pl.any_horizontal(pl.col(b).is_null().any() for b in basis).alias("null"),
-    )
-    if missing or amounts["null"][0] or (amounts["largest"][0] or 0) * largest >= 1 << 62:
+    num = max((r.num for r in rates.values() if r is not None), default=1)
+    moved = frame.filter(is_other)
+    nulls = moved.select(pl.any_horizontal(pl.col(b).is_null().any() for b in basis)).item()
+    # A derived amount adds converted ones: kept well inside an Int64.
+    if missing or nulls or largest_amount(moved, basis) * num >= 1 << 60:
         # Through `Row`s: the first row without a rate raises convert_row's error.
         return frames.from_rows(
             (_in_currency(row, mapping, schema) for row in frames.to_rows(frame, source, schema)),
@@ -235,8 +234,9 @@ def in_books_currency(
     joined = frame.with_columns(raw.alias("_code")).join(
         table, on=["_code", frames.DATE_COL], how="left", maintain_order="left"
     )
-    num, den = pl.col("_num"), pl.col("_den")
-    converted = {b: div_round_expr(pl.col(b) * num, den) for b in basis}  # Rate.convert
+    converted = {  # Rate.convert
+        b: div_round_expr(pl.col(b) * pl.col("_num"), pl.col("_den")) for b in basis
+    }
     inside = pl.col("_num").is_null()  # a row in the books' currency: as read
     return joined.with_columns(
         *(
@@ -251,6 +251,18 @@ def in_books_currency(
             for name in schema.amounts
         ),
     ).drop("_code", "_num", "_den")
+
+
+def largest_amount(frame: pl.DataFrame, columns: Iterable[str]) -> int:
+    """The largest |amount| in these Int64 columns (as Python's integer: an Int64's abs
+    wraps at its minimum)."""
+    import polars as pl
+
+    ends = frame.select(
+        *(pl.col(c).max().alias(f"max{i}") for i, c in enumerate(columns)),
+        *(pl.col(c).min().alias(f"min{i}") for i, c in enumerate(columns)),
+    ).row(0)
+    return max((abs(v) for v in ends if v is not None), default=0)
 
 
 def _book(

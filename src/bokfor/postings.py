@@ -35,6 +35,7 @@ from bokfor.booking import (
     add_unmapped,
     grouped_voucher,
     in_books_currency,
+    largest_amount,
     pending_notice,
     voucher_order,
 )
@@ -544,8 +545,7 @@ def _vat(rows: pl.DataFrame, p: Posting, *, split: bool) -> pl.Expr:
     num, den = _rate_fraction(rate)
     amount = p.sign * pl.col(p.amount)
     divisor = 100 * den + num if split else 100 * den
-    largest = rows.select(pl.col(p.amount).abs().max()).item() or 0
-    if largest * num < _SAFE:
+    if largest_amount(rows, [p.amount]) * num < _SAFE:
         return div_round_expr(amount * num, divisor)
     # Python's integers for amounts so large that amount × rate could overflow an Int64.
     exact = (lambda a: split_vat(a, rate)[1]) if split else (lambda a: vat_on(a, rate))
