@@ -483,3 +483,24 @@ def test_a_key_twice_in_a_batch_that_goes_row_by_row_is_named_as_by_rows(
         errors.append(str(info.value))
     assert errors[0] == errors[1]
     assert twin in errors[0]
+
+
+def test_a_time_in_year_0_is_refused_as_by_rows(tmp_path, monkeypatch) -> None:
+    """'0000-01-05 10:00' parses as a time in Polars but names no date: the row reader's
+    error (file, line, column), not a crash turning the time into a Python datetime."""
+    from bokfor.errors import BokforError
+
+    path = tmp_path / "balance_history.csv"
+    generate(40, path, seed=2)
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    cells = lines[6].split(",")
+    cells[9] = "0000" + cells[9][4:]  # Created (UTC)
+    lines[6] = ",".join(cells)
+    path.write_text("".join(lines), encoding="utf-8")
+    errors = []
+    for framed in (True, False):
+        with pytest.raises(BokforError) as info:
+            _plan_of([path], MAPPING, tmp_path / "ledger.sqlite", framed, monkeypatch)
+        errors.append(str(info.value))
+    assert errors[0] == errors[1]
+    assert ":7:" in errors[0] and "Created (UTC)" in errors[0]

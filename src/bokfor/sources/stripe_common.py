@@ -59,9 +59,11 @@ def utc_column(texts: pl.Series) -> tuple[pl.Series, pl.Series]:
     # One parse: a time without seconds gets ":00" (two strptimes, one for each shape, each
     # parsed the whole column).
     seconds = pl.when(texts.str.len_bytes() == 16).then(texts + ":00").otherwise(texts)
+    parsed = seconds.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False)
     values = pl.select(
-        pl.when(texts.str.contains(_TIME_SHAPE).fill_null(False))
-        .then(seconds.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False))
+        # Year 0 parses, but no datetime has it (`utc` refuses it, and so it is refused).
+        pl.when(texts.str.contains(_TIME_SHAPE).fill_null(False) & (parsed.dt.year() >= 1))
+        .then(parsed)
         .dt.replace_time_zone("UTC")
     ).to_series()
     other = texts.is_not_null() & values.is_null()
