@@ -504,3 +504,13 @@ def test_a_time_in_year_0_is_refused_as_by_rows(tmp_path, monkeypatch) -> None:
         errors.append(str(info.value))
     assert errors[0] == errors[1]
     assert ":7:" in errors[0] and "Created (UTC)" in errors[0]
+
+
+def test_an_amount_past_int64_once_converted_is_booked_as_by_rows(tmp_path, monkeypatch) -> None:
+    """40,000,000,000,000,000 EUR at 11.2345 is past an Int64 of öre in kronor: the plan goes
+    row by row (NotFramed) and books it in Python's integers, instead of a crash."""
+    path = tmp_path / "balance_history.csv"
+    charge = _charge(1, "40000000000000000.00").replace(",sek,", ",eur,")
+    path.write_text(_HEADER + charge + _charge(2, "10.00"), encoding="utf-8")
+    plan = _same_plans(tmp_path, [path], ODD, monkeypatch)
+    assert plan["vouchers"]

@@ -179,7 +179,8 @@ def in_books_currency(
     """The frame with every row in the books' currency, as `convert_row` converts a row: a
     rate per currency and day, looked up once; the basis amounts converted by integer
     expressions, the others derived from them. A row without a rate raises `convert_row`'s
-    error; amounts too large for Int64 arithmetic go through `Row`s."""
+    error; amounts too large for Int64 arithmetic raise NotFramed (the plan goes row by
+    row)."""
     import polars as pl
 
     from bokfor import frames
@@ -207,8 +208,13 @@ def in_books_currency(
     num = max((r.num for r in rates.values() if r is not None), default=1)
     moved = frame.filter(is_other)
     nulls = moved.select(pl.any_horizontal(pl.col(b).is_null().any() for b in basis)).item()
-    # A derived amount adds converted ones: kept well inside an Int64.
-    if missing or nulls or largest_amount(moved, basis) * num >= 1 << 60:
+    if largest_amount(moved, basis) * num >= 1 << 60:
+        # Converted, an amount may not fit an Int64 (a derived amount adds converted ones):
+        # the plan books the file row by row, in Python's integers.
+        from bokfor.sources import NotFramed
+
+        raise NotFramed
+    if missing or nulls:
         # Through `Row`s: the first row without a rate raises convert_row's error.
         return frames.from_rows(
             (_in_currency(row, mapping, schema) for row in frames.to_rows(frame, source, schema)),
