@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bench.gen_peers import write_peers
 from bench.gen_stripe import generate
 from bokfor import plan as plan_module
 from bokfor import postings
@@ -34,6 +35,13 @@ STRIPE = (REPO / "mappings" / "stripe.yaml").read_text(encoding="utf-8")
 PER_PAYOUT = STRIPE.replace(
     "grouping: per_day             # per_row | per_day | per_payout\n    voucher_text: Stripe {date}",
     "grouping: per_payout\n    voucher_text: Stripe utbetalning {payout_id} ({count} rader)",
+)
+# A voucher a row, its text from fields: an amount, the date, a date field's absence, free
+# text with runs of spaces, a metadata field most rows lack.
+PER_ROW = STRIPE.replace(
+    "grouping: per_day             # per_row | per_day | per_payout\n    voucher_text: Stripe {date}",
+    "grouping: per_row\n    voucher_text: '  {type}   {description} {gross} {date}"
+    " {metadata.order_id}'",
 )
 
 # Every part of booking by columns in one mapping: skip, rows of 0.00 (a stripe_fee row's fee
@@ -96,6 +104,11 @@ FX = ODD.replace(
     "grouping: per_day\n",
     "grouping: per_payout\n    fx_difference: {account: clearing, gain: 3960, loss: 7960}\n",
 )
+# ODD a voucher a row: a text that is empty for some rows (their rule's name instead).
+ODD_ROWS = ODD.replace("grouping: per_day\n", "grouping: per_row\n    voucher_text: '{fee}'\n")
+ODD_ROWS = ODD_ROWS.replace(
+    "        when: {type: refund}\n", "        when: {type: refund}\n        text: ' '\n"
+)
 
 
 def _plan_of(inputs: list[Path], mapping: Path, ledger: Path, framed: bool, monkeypatch):
@@ -140,13 +153,19 @@ def _same_plans(tmp_path: Path, inputs: list[Path], mapping_text: str, monkeypat
     return by_columns
 
 
-@pytest.mark.parametrize("text", [STRIPE, PER_PAYOUT], ids=["per_day", "per_payout"])
+@pytest.mark.parametrize(
+    "text", [STRIPE, PER_PAYOUT, PER_ROW], ids=["per_day", "per_payout", "per_row"]
+)
 def test_the_sample_is_booked_by_columns_as_by_rows(tmp_path, monkeypatch, text) -> None:
     plan = _same_plans(tmp_path, [SAMPLE], text, monkeypatch)
     assert plan["vouchers"] and plan["records"][0]
 
 
-@pytest.mark.parametrize("text", [STRIPE, PER_PAYOUT, ODD], ids=["per_day", "per_payout", "odd"])
+@pytest.mark.parametrize(
+    "text",
+    [STRIPE, PER_PAYOUT, ODD, PER_ROW, ODD_ROWS],
+    ids=["per_day", "per_payout", "odd", "per_row", "odd_per_row"],
+)
 def test_a_generated_export_in_batches_is_booked_by_columns_as_by_rows(
     tmp_path, monkeypatch, text
 ) -> None:
@@ -159,10 +178,26 @@ def test_a_generated_export_in_batches_is_booked_by_columns_as_by_rows(
     assert summary.rows == 2000 and summary.vouchers > 10
     if text is PER_PAYOUT:
         assert summary.pending  # the last days are not paid out yet
-    if text is ODD:
+    if text in (ODD, ODD_ROWS):
         assert summary.zero and summary.skipped == {"Utbetalning": summary.skipped["Utbetalning"]}
         assert summary.unmapped and plan["errors"]
         assert any("Export baklänges" in n for n in plan["notices"])
+
+
+def test_vouchers_a_row_are_in_date_order_as_by_rows(tmp_path, monkeypatch) -> None:
+    """A file whose rows are not in time order (shuffled): its vouchers sorted by date,
+    time and line over every batch, tagged in file order, as booking does."""
+    import random
+
+    path = tmp_path / "balance_history.csv"
+    generate(1500, path, seed=5)
+    head, *rows = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    random.Random(5).shuffle(rows)
+    path.write_text(head + "".join(rows), encoding="utf-8")
+    monkeypatch.setattr(csvframe, "_BATCH", 16 << 10)
+    plan = _same_plans(tmp_path, [path], PER_ROW, monkeypatch)
+    dates = [v.date for v in plan["vouchers"]]
+    assert dates == sorted(dates) and plan["tags"] != sorted(plan["tags"])
 
 
 def test_rows_in_another_currency_are_converted_as_by_rows(tmp_path, monkeypatch) -> None:
@@ -266,13 +301,17 @@ def test_vat_by_columns_is_vat_by_rows(amounts, rate, split, sign, huge) -> None
 
 
 def test_columnar_takes_only_what_it_books() -> None:
-    """Per-row vouchers, a field in a posting's text and a bank account per file stay with
-    booking row by row."""
+    """A field in a posting's text, a timestamp in a voucher a row's text and a bank account
+    per file with vouchers a day stay with booking row by row."""
     from bokfor.mapping import load_mapping
 
     stripe = load_mapping(REPO / "mappings" / "stripe.yaml").sources["stripe_balance"]
     assert postings.columnar(stripe, SCHEMA)
-    assert not postings.columnar(dataclasses.replace(stripe, grouping="per_row"), SCHEMA)
+    per_row = dataclasses.replace(stripe, grouping="per_row")
+    assert postings.columnar(per_row, SCHEMA)
+    timed = dataclasses.replace(per_row, voucher_text=_template("Stripe {created}"))
+    assert not postings.columnar(timed, SCHEMA)
+    assert postings.columnar(dataclasses.replace(timed, grouping="per_day"), SCHEMA)
     rule = stripe.rules[0]
     templated = dataclasses.replace(
         rule,
@@ -514,3 +553,136 @@ def test_an_amount_past_int64_once_converted_is_booked_as_by_rows(tmp_path, monk
     path.write_text(_HEADER + charge + _charge(2, "10.00"), encoding="utf-8")
     plan = _same_plans(tmp_path, [path], ODD, monkeypatch)
     assert plan["vouchers"]
+
+
+# -- bank files: a voucher a row, the row's bank account's ledger account ----------------
+
+BANK = (REPO / "mappings" / "bank.yaml").read_text(encoding="utf-8")
+# Every net-bank layout's rows booked (no file stops at its unmapped rows); files that name
+# no account booked to 1930, and the sample files' own accounts mapped.
+BANK_ALL = BANK.replace(
+    "    bank_accounts:\n",
+    "    bank_account: 1930\n    bank_accounts:\n      612 345 678: 1930\n"
+    "      9025 12 34567: 1930\n      FI38 1470 3500 9194 88: 1931\n"
+    "      9150-123.456-7: 1930\n      8105-9 934 567 890-1: 1930\n",
+).replace(
+    "    rules:\n",
+    "    rules:\n      - name: Allt annat\n        when: {text: {regex: '(?i)^z'}}\n"
+    "        post:\n          - {account: bank_account, debit: amount}\n"
+    "          - {account: 2440, credit: amount}\n",
+    1,
+)
+
+
+def _netbank_files() -> list[Path]:
+    from tests.corpus import harness
+
+    files = sorted((REPO / "samples" / "bank" / "netbank").iterdir())
+    files += sorted((REPO / "tests" / "fixtures" / "netbank").iterdir())
+    if harness.available():
+        files += sorted(p for p in harness.CORPUS.rglob("*") if p.is_file())
+    return files
+
+
+def _plan_or_error(inputs, mapping, ledger, framed, monkeypatch):
+    from bokfor.errors import BokforError
+
+    try:
+        return _plan_of(inputs, mapping, ledger, framed, monkeypatch)
+    except BokforError as exc:
+        return ("error", type(exc).__name__, str(exc))
+
+
+def test_every_netbank_file_is_booked_by_columns_as_by_rows(tmp_path, monkeypatch) -> None:
+    """Each net-bank export of the samples, the fixtures and ../shared/corpus (when there):
+    read as a row frame, booked a voucher a row by columns, its plan (or error) is the
+    plan by rows: vouchers, records with each row's money movement, notices, errors."""
+    from bokfor.sources import all_sources
+
+    netbank = next(s for s in all_sources() if s.name == "netbank")
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(BANK_ALL, encoding="utf-8")
+    calls = []
+    real = postings.book_frames
+    monkeypatch.setattr(postings, "book_frames", lambda *a, **k: calls.append(1) or real(*a, **k))
+    booked = errors = 0
+    for n, path in enumerate(_netbank_files()):
+        if not netbank.detect(path):
+            continue
+        by_columns = _plan_or_error([path], mapping, tmp_path / f"{n}.c", True, monkeypatch)
+        by_rows = _plan_or_error([path], mapping, tmp_path / f"{n}.r", False, monkeypatch)
+        assert by_columns == by_rows, path
+        if isinstance(by_rows, tuple):
+            errors += 1
+        elif by_rows["vouchers"]:
+            booked += 1
+            assert any(r.movement for r in by_rows["records"][0]), path
+    assert booked >= 20 and calls, (booked, errors)
+
+
+PEERS = (REPO / "bench" / "mappings" / "peers.yaml").read_text(encoding="utf-8")
+
+
+def test_a_generated_bank_file_is_booked_by_columns_as_by_rows(
+    tmp_path, monkeypatch, capsys
+) -> None:
+    """The bench's peers' CSV (a user profile, `{text}` vouchers, a fallback) in a ledger
+    that holds a camt.053 of the same account and the CSV's first half: the same plan by
+    columns as by rows, the exported rows not booked again, and each new row whose money
+    movement the camt file booked a doubt."""
+    from .test_errors import run_cli
+
+    path = tmp_path / "peers.csv"
+    write_peers(path, 3000, seed=3)
+    head, *rows = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    also = ["2026-01-02;STRIPE PAYMENTS EUROPE;12345,67\n", "2026-01-12;Skatt jan;-18500,00\n"]
+    path.write_text(head + "".join(rows[:10] + also + rows[10:]), encoding="utf-8")
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(
+        PEERS.replace(
+            "      peers: 1930\n", "      peers: 1930\n      SE4550000000058398257466: 1930\n"
+        ),
+        encoding="utf-8",
+    )
+    ledger = tmp_path / "ledger.sqlite"
+    for args in (
+        [str(REPO / "samples" / "bank" / "camt053_seb.xml"), "--out", str(tmp_path / "a.si")],
+        [str(path), "--from", "2026-07-01", "--out", str(tmp_path / "b.si")],
+    ):
+        code, _, err = run_cli(
+            ["convert", *args, "--mapping", str(mapping), "--ledger", str(ledger)], capsys
+        )
+        assert code == 0, err
+    plan = _same_plans(tmp_path, [path], mapping.read_text(encoding="utf-8"), monkeypatch)
+    summary = plan["inputs"][0]
+    assert summary.exported > 1000 and summary.vouchers == 3002 - summary.exported
+    assert all(v.date < dt.date(2026, 7, 1) for v in plan["vouchers"])
+    assert {v.text for v in plan["vouchers"]} > {"STRIPE PAYMENTS EUROPE", "Skatt jan"}
+    assert all(r.movement.startswith("1930|") for rs in plan["records"] for r in rs)
+    doubts = [n for n in plan["notices"] if "may be booked already" in n]
+    assert len(doubts) == 2 and "camt" in doubts[0], plan["notices"]
+
+
+def test_a_bank_file_of_no_mapped_account_is_named_as_by_rows(tmp_path, monkeypatch) -> None:
+    """The bank account's error names the first row a rule books (rows skipped before it
+    are not asked), by columns as by rows."""
+    path = tmp_path / "peers.csv"
+    write_peers(path, 400, seed=42)
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(
+        PEERS.replace("      peers: 1930\n", "      SE4550000000058398257466: 1930\n").replace(
+            "    rules:\n",
+            "    rules:\n      - name: Kort\n        when: {text: {regex: '^KORTKOP'}}\n"
+            "        skip: true\n",
+        ),
+        encoding="utf-8",
+    )
+    by_columns = _plan_or_error([path], mapping, tmp_path / "c", True, monkeypatch)
+    assert by_columns == _plan_or_error([path], mapping, tmp_path / "r", False, monkeypatch)
+    first = next(
+        n
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if n > 1 and ";KORTKOP" not in line
+    )
+    assert by_columns[0] == "error" and f"peers.csv:{first}:" in by_columns[2], by_columns
+    assert first > 2  # the file's first row is skipped

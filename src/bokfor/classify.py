@@ -240,8 +240,8 @@ class Sorter:
         if known.height == batch.height:
             return False
         unknown = batch.filter(~pl.col(frames.KEY).is_in(known["key"].implode()))
-        if unknown[frames.FORMER].list.len().sum():
-            return True
+        if unknown[frames.FORMER].list.len().sum() and self.ledger.has_legacy:
+            return True  # a former key is another bokfor's key of the row: only legacy rows
         return self.ledger.has_renamed and bool(
             self.ledger.renamed(unknown[frames.KEY].sort().to_list())
         )

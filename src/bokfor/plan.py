@@ -312,16 +312,16 @@ def _plan_inputs(
                 (date_from, date_to),
                 functools.partial(spool.skip, index),
                 progress,
+                plan.notices,
             )
             from bokfor import postings
 
-            if (
-                rules is not None
-                and not correct
-                and src.section != BANK
-                and postings.columnar(rules, src.schema)
-            ):
-                sink = _frame_recorder(spool, offset, src.name, index)
+            if rules is not None and not correct and postings.columnar(rules, src.schema):
+                if src.section == BANK:
+                    movements.start(src.name, rules)
+                sink = _frame_recorder(
+                    spool, offset, src.name, index, movements if src.section == BANK else None
+                )
                 booking = postings.book_frames(
                     sorter.new_frames(stages), rules, mapping, src.schema, sink
                 )
@@ -356,7 +356,8 @@ def _plan_inputs(
         moves = None
         if src.section == BANK and rules is not None:
             moves = movements
-            moves.start(src.name, rules)
+            if booking is None:  # else booked by columns, started above
+                moves.start(src.name, rules)
         if booking is None:
             on_row = _recorder(spool, offset, src.name, sorter.contents, now_lines, moves, index)
             booking = (
@@ -524,15 +525,30 @@ def _recorder(
     return on_row
 
 
-def _frame_recorder(spool: RecordSpool, offset: int, source: str, index: int) -> FrameSink:
+def _frame_recorder(
+    spool: RecordSpool, offset: int, source: str, index: int, moves: _Movements | None
+) -> FrameSink:
     """`_recorder` for rows booked as columns (bokfor.postings): their records and the rows
-    in no voucher go to the spool a batch at a time."""
+    in no voucher go to the spool a batch at a time; a bank row's movement is noted."""
     import polars as pl
 
     from bokfor.postings import FrameSink
 
     def records(frame: pl.DataFrame) -> None:
         tag = pl.col("tag") + offset
+        if moves is not None:  # as _Movements.add makes it; none without a bank account
+            frame = frame.with_columns(
+                pl.concat_str(
+                    "bank", pl.lit("|"), pl.col("date").cast(pl.String), pl.lit("|"), "money"
+                ).alias("movement")
+            )
+            moves.add_many(
+                frame.filter(pl.col("movement").is_not_null())
+                .select("movement", "key", "file", "line")
+                .iter_rows()
+            )
+        else:
+            frame = frame.with_columns(pl.lit(None, pl.String).alias("movement"))
         spool.add_many(
             frame.select(
                 tag,
@@ -541,7 +557,7 @@ def _frame_recorder(spool: RecordSpool, offset: int, source: str, index: int) ->
                 "content",
                 "origin",
                 "lines",
-                pl.lit("").alias("movement"),  # bank rows only
+                pl.col("movement").fill_null(""),  # bank rows only
                 "rule",
                 pl.lit(index).alias("input"),
                 pl.lit("").alias("parts"),  # day closes only
@@ -673,7 +689,7 @@ class _Movements:
     def __init__(self) -> None:
         self.run: dict[str, tuple[str, Origin]] = {}  # movement -> first source, origin
         self.renamed: list[str] = []  # rows exported under another name of their account
-        self.new: list[tuple[str, Row]] = []  # this input's booked rows
+        self.new: list[tuple[str, str, Origin]] = []  # this input's booked rows: movement, key
         self.source = ""
         self.accounts: BankAccounts | None = None
 
@@ -687,23 +703,26 @@ class _Movements:
         except MappingError:
             return ""  # booked without the bank account: no movement of it
         movement = f"{account}|{row.date.isoformat()}|{row.amounts['amount']}"
-        self.new.append((movement, row))
+        self.new.append((movement, row.key, row.origin))
         return movement
+
+    def add_many(self, booked: Iterable[tuple[str, str, str, int]]) -> None:
+        """`add` for rows booked as columns: (movement, key, file, line), in file order."""
+        self.new += ((m, key, Origin(file, line)) for m, key, file, line in booked)
 
     def doubts(self, ledger: Ledger) -> list[Notice]:
         """A Doubt for each of this input's booked rows that may be booked already."""
         found: list[Notice] = []
-        exported = ledger.movements(list({m for m, _ in self.new}))
-        for movement, row in self.new:
-            what = f"{_shown(movement)} may be booked already"
-            first = self.run.setdefault(movement, (self.source, row.origin))
+        exported = ledger.movements(list({m for m, _, _ in self.new}))
+        for movement, row_key, origin in self.new:
+            first = self.run.setdefault(movement, (self.source, origin))
             if first[0] != self.source:
                 found.append(
                     Doubt(
-                        f"{what}: it is also at {first[1]}, read as {first[0]} "
+                        f"{_shown(movement)} may be booked already: it is also at {first[1]}, read as {first[0]} "
                         "(another format of the same bank account)",
-                        file=row.origin.file,
-                        line=row.origin.line,
+                        file=origin.file,
+                        line=origin.line,
                     )
                 )
                 continue
@@ -711,26 +730,26 @@ class _Movements:
                 if source != self.source:
                     found.append(
                         Doubt(
-                            f"{what}: {key} was exported from {source} (another "
+                            f"{_shown(movement)} may be booked already: {key} was exported from {source} (another "
                             "format of the same bank account)",
-                            file=row.origin.file,
-                            line=row.origin.line,
+                            file=origin.file,
+                            line=origin.line,
                         )
                     )
-                elif key == row.key or not _idless_tail(row.key):
+                elif key == row_key or not _idless_tail(row_key):
                     continue
                 elif legacy:  # keyed by the scheme before, as the file was read then
                     found.append(
                         Doubt(
-                            f"{what}: an earlier bokfor exported {key}, of the same "
+                            f"{_shown(movement)} may be booked already: an earlier bokfor exported {key}, of the same "
                             "account, day and amount, from a file it read otherwise",
-                            file=row.origin.file,
-                            line=row.origin.line,
+                            file=origin.file,
+                            line=origin.line,
                         )
                     )
                     break  # one doubt a row is enough
-                elif _idless_tail(key) == _idless_tail(row.key):
-                    self.renamed.append(f"  {row.origin}: {row.key} was exported as {key}")
+                elif _idless_tail(key) == _idless_tail(row_key):
+                    self.renamed.append(f"  {origin}: {row_key} was exported as {key}")
         self.new = []
         return found
 
@@ -865,22 +884,26 @@ _EVERY = 2**14 - 1  # progress is told every 16,384 rows
 
 
 def _frame_stages(
-    batches: Iterable[pl.DataFrame],
+    batches: Iterable[pl.DataFrame | Notice],
     summary: InputSummary,
     seen: _Seen,
     period: tuple[dt.date | None, dt.date | None],
     skip: Callable[[int, str, str], None],
     progress: Progress | None,
+    notices: list[Notice],
 ) -> Iterator[pl.DataFrame]:
     """`_count`, `_Seen.added` and `_in_range` for a row frame's batches: the rows counted
     (progress told each 16,384), their names noted, those outside --from/--to told to `skip`
-    (line, key, reason) and left out."""
+    (line, key, reason) and left out; a source's warnings among them go to `notices`."""
     import polars as pl
 
     from bokfor import frames
 
     first, last = period
     for batch in batches:
+        if isinstance(batch, Notice):
+            notices.append(batch)
+            continue
         before, summary.rows = summary.rows, summary.rows + batch.height
         if progress is not None and before >> 14 != summary.rows >> 14:
             progress(summary.path, summary.rows)

@@ -40,17 +40,26 @@ from bokfor.booking import (
     voucher_order,
 )
 from bokfor.classify import CONTENT
-from bokfor.domain import Dims, Line, PackedKeys, PackedOrigins, Voucher
-from bokfor.errors import UnbalancedError
-from bokfor.ledger import lines_to_json
+from bokfor.domain import Dims, Line, Origin, PackedKeys, PackedOrigins, Voucher
+from bokfor.errors import MappingError, UnbalancedError
+from bokfor.ledger import SAME_LINES, lines_to_json
 from bokfor.mapping import Mapping, Posting, Rule, SourceRules
-from bokfor.money import _rate_fraction, div_round_expr, format_sek, split_vat, vat_on
+from bokfor.money import (
+    _rate_fraction,
+    div_round_expr,
+    format_sek,
+    format_sie_expr,
+    split_vat,
+    vat_on,
+)
 from bokfor.plausibility import Checker
 from bokfor.sources import DATE, DATETIME, Schema
+from bokfor.template import Template
 
 # Columns of a batch being booked (a row frame's own names start with `_` too: not these).
 _ROW, _RULE, _TAG, _GROUP = "_row", "_rule", "_tag", "_group"
 _LINES, _NAME, _WHY = "_lines", "_rule_name", "_why"
+_BANK, _TEXT = "_bank", "_text"  # a row's bank ledger account; its voucher's text (per_row)
 _FX = "fx.currency"  # booking.convert_row's: the row was in another currency
 # A bound on |amount| × a VAT rate's numerator within which the split's integer arithmetic
 # fits an Int64; a batch with a larger amount splits its VAT with Python's integers instead.
@@ -58,19 +67,32 @@ _SAFE = 1 << 62
 
 
 def columnar(rules: SourceRules, schema: Schema) -> bool:
-    """Whether `book_frames` books with these rules (`booking.book` otherwise): grouped by day,
-    or by payout where the source names one; every posting's account, dimensions and text
-    fixed; no bank account per file."""
+    """Whether `book_frames` books with these rules (`booking.book` otherwise): a voucher a
+    row, a day, or a payout where the source names one; every posting's account, dimensions
+    and text fixed; a bank account per file only with a voucher a row; a voucher a row's text
+    naming no timestamp (`_text`)."""
     grouped = rules.grouping == "per_day" or (
         rules.grouping == "per_payout" and "per_payout" in schema.group_keys
     )
+    per_row = rules.grouping == "per_row"
     return (
-        grouped
-        and rules.bank_accounts is None
+        (grouped and rules.bank_accounts is None or per_row)
         and all(
             p.fixed_dims is not None and (p.text is None or p.text.constant is not None)
             for rule in rules.candidates
             for p in rule.postings
+        )
+        and not (
+            per_row
+            and any(
+                schema.fields.get(name) == DATETIME
+                and name not in schema.amounts
+                and name != "date"
+                for rule in rules.candidates
+                for template in (rule.text or rules.voucher_text,)
+                if template is not None
+                for name in template.fields
+            )
         )
     )
 
@@ -162,6 +184,10 @@ class _Book:
         self.files: dict[str, int] = {}
         self.totals: list[pl.DataFrame] = []  # per batch: tag, spec, debit, amount
         self.members: list[pl.DataFrame] = []  # per batch: tag, date, order, line, file, key
+        # A voucher a row (per_row): the vouchers by tag, and per batch their sort columns.
+        self.per_row = rules.grouping == "per_row"
+        self.singles: list[Voucher] = []
+        self.ranks: list[pl.DataFrame] = []  # per batch: date, order, line
 
     def add(self, batch: pl.DataFrame) -> None:
         rules, schema, result = self.rules, self.schema, self.booking
@@ -175,10 +201,14 @@ class _Book:
             for row in frames.to_rows(batch.filter(picked.is_null()), rules.source, schema):
                 add_unmapped(result, row, schema)
             batch = batch.filter(picked.is_not_null())
+        failed: list[tuple[int, int, Exception]] = []  # a row, 0 (its lines) or 1, the error
+        if rules.bank_accounts is not None:
+            batch = self._bank_ledgers(batch, failed)
+        if self.per_row:
+            batch = batch.with_columns(self._voucher_text(batch).alias(_TEXT))
         lines: list[pl.DataFrame] = []  # _row, spec, amount
         booked: list[pl.DataFrame] = []  # _row, lines (JSON), rule
         idle: list[pl.DataFrame] = []  # _row, why (SKIPPED, ZERO or PENDING), rule
-        unbalanced: list[tuple[int, int, int]] = []  # a shape's first row, its rule, difference
         shapes: dict[tuple[Any, ...], list[int]] = {}  # rules that post alike, by _shape
         for index in batch[_RULE].unique().sort().to_list():
             rule = rules.candidates[index]
@@ -196,7 +226,8 @@ class _Book:
             out = rows.select(pl.col(_ROW), pl.col(_RULE), name.alias(_NAME), *self._posted(slots))
             bad = out.filter(pl.col("present") & (pl.col("diff") != 0))
             if bad.height:
-                unbalanced.append((bad[_ROW][0], bad[_RULE][0], bad["diff"][0]))
+                at, index = bad[_ROW][0], bad[_RULE][0]
+                failed.append((at, 0, self._unbalanced(batch, at, index, bad["diff"][0])))
             idle.append(
                 out.filter(~pl.col("present")).select(_ROW, pl.lit(ZERO).alias(_WHY), _NAME)
             )
@@ -204,23 +235,87 @@ class _Book:
             booked.append(out.select(_ROW, _LINES, _NAME))
             lines += [
                 out.filter(pl.col(f"p{i}")).select(
-                    pl.col(_ROW), pl.col(f"s{i}").alias("spec"), pl.col(f"a{i}").alias("amount")
+                    pl.col(_ROW),
+                    pl.lit(i, pl.UInt16).alias("slot"),  # a row's lines in booking's order
+                    pl.col(f"s{i}").alias("spec"),
+                    pl.col(f"a{i}").alias("amount"),
                 )
                 for i in range(len(slots))
             ]
-        if unbalanced:
-            at, index, diff = min(unbalanced)
-            rule = rules.candidates[index]
-            where = batch.filter(pl.col(_ROW) == at)
-            raise UnbalancedError(
-                f"rule {rule.name!r} ({rule.where}) gives a voucher that does not balance:"
-                f" debit − credit = {format_sek(diff)} kr",
-                file=where[frames.FILE][0],
-                line=where[frames.LINE][0],
-                key=rule.key,
-                hint="post every amount of the row on both sides (see docs/mapping.md).",
-            )
+        if failed:  # the first row booking would fail at, as it fails there
+            raise min(failed, key=lambda f: f[:2])[2]
         self._group(batch, booked, lines, idle)
+
+    def _unbalanced(self, batch: pl.DataFrame, at: int, index: int, diff: int) -> UnbalancedError:
+        rule = self.rules.candidates[index]
+        where = batch.filter(pl.col(_ROW) == at)
+        return UnbalancedError(
+            f"rule {rule.name!r} ({rule.where}) gives a voucher that does not balance:"
+            f" debit − credit = {format_sek(diff)} kr",
+            file=where[frames.FILE][0],
+            line=where[frames.LINE][0],
+            key=rule.key,
+            hint="post every amount of the row on both sides (see docs/mapping.md).",
+        )
+
+    def _bank_ledgers(
+        self, batch: pl.DataFrame, failed: list[tuple[int, int, Exception]]
+    ) -> pl.DataFrame:
+        """The ledger account of each booked row's bank account (_BANK), as booking asks
+        `BankAccounts.ledger_account`: once per (account, format), with the first row of
+        the pair a rule books (skipped rows are not asked); a pair it refuses adds its
+        first row and the error to `failed`."""
+        rules, bank = self.rules, self.rules.bank_accounts
+        assert bank is not None
+        booking = [i for i, rule in enumerate(rules.candidates) if not rule.skip]
+        pair = pl.concat_str(
+            *(
+                (
+                    pl.col(name).cast(pl.String)
+                    if name in batch.columns
+                    else pl.lit(None, pl.String)
+                ).fill_null("")
+                for name in ("account", "format")
+            ),
+            separator="\x00",
+        )
+        firsts = (
+            batch.filter(pl.col(_RULE).is_in(booking))
+            .group_by(pair.alias("pair"), maintain_order=True)
+            .agg(pl.col(_ROW).first())
+        )
+        ledgers: dict[str, str] = {}
+        for value, at in firsts.iter_rows():
+            (row,) = frames.to_rows(batch.filter(pl.col(_ROW) == at), rules.source, self.schema)
+            try:
+                ledgers[value] = bank.ledger_account(row, self.mapping.file)
+            except MappingError as exc:
+                failed.append((at, 1, exc))
+        return batch.with_columns(
+            pair.replace_strict(
+                list(ledgers), list(ledgers.values()), default=None, return_dtype=pl.String
+            ).alias(_BANK)
+        )
+
+    def _voucher_text(self, batch: pl.DataFrame) -> pl.Expr:
+        """booking's per_row voucher text: the rule's text or the section's voucher_text,
+        its white space collapsed; the rule's name when that leaves nothing."""
+        rules = self.rules
+        by_template: dict[Template | None, list[int]] = {}
+        for index, rule in enumerate(rules.candidates):
+            by_template.setdefault(rule.text or rules.voucher_text, []).append(index)
+        text: Any = pl.lit("")
+        for template, indices in by_template.items():
+            if template is not None:
+                text = (
+                    pl.when(pl.col(_RULE).is_in(indices))
+                    .then(_rendered(template, batch, self.schema))
+                    .otherwise(text)
+                )
+        text = text.str.replace_all(_SPACES, " ").str.strip_chars(" ")
+        names = [rule.name for rule in rules.candidates]
+        name = pl.col(_RULE).replace_strict(list(range(len(names))), names, default=None)
+        return pl.when(text == "").then(name).otherwise(text)
 
     def _slots(self, rules: list[Rule], indices: list[int], rows: pl.DataFrame) -> list[_Slot]:
         """The line slots of rules of one `_shape` over their `rows`, as `booking.row_lines`
@@ -274,28 +369,32 @@ class _Book:
                 pl.lit(0, pl.Int64).alias("diff"),
                 pl.lit("[]").alias(_LINES),
             ]
-        specs = self.slots.specs
-        ids = list(range(len(specs)))
-        before = [s.before for s in specs]
-        after = [s.after for s in specs]
-        json = [
-            pl.when(s.present).then(
-                pl.concat_str(
-                    s.spec.replace_strict(ids, before, return_dtype=pl.String),
-                    s.amount.cast(pl.String),
-                    s.spec.replace_strict(ids, after, return_dtype=pl.String),
+        if self.per_row:  # a row that is its voucher: the ledger stores its lines once
+            lines = pl.lit(SAME_LINES)
+        else:
+            specs = self.slots.specs
+            ids = list(range(len(specs)))
+            before = [s.before for s in specs]
+            after = [s.after for s in specs]
+            json = [
+                pl.when(s.present).then(
+                    pl.concat_str(
+                        s.spec.replace_strict(ids, before, return_dtype=pl.String),
+                        s.amount.cast(pl.String),
+                        s.spec.replace_strict(ids, after, return_dtype=pl.String),
+                    )
                 )
+                for s in slots
+            ]
+            lines = pl.concat_str(
+                pl.lit("["), pl.concat_str(json, separator=",", ignore_nulls=True), pl.lit("]")
             )
-            for s in slots
-        ]
         return [
             pl.any_horizontal(s.present for s in slots).alias("present"),
             pl.sum_horizontal(
                 pl.when(s.present).then(s.amount.cast(pl.Int128)).otherwise(0) for s in slots
             ).alias("diff"),
-            pl.concat_str(
-                pl.lit("["), pl.concat_str(json, separator=",", ignore_nulls=True), pl.lit("]")
-            ).alias(_LINES),
+            lines.alias(_LINES),
             *(s.spec.alias(f"s{i}") for i, s in enumerate(slots)),
             *(s.amount.alias(f"a{i}") for i, s in enumerate(slots)),
             *(s.present.alias(f"p{i}") for i, s in enumerate(slots)),
@@ -313,6 +412,7 @@ class _Book:
         # What the records, the grouping and the members read of a row (not all its fields).
         wanted = [_ROW, CONTENT, frames.KEY, frames.DATE_COL, frames.FILE, frames.LINE]
         wanted += [frames.ALIASES, _FX, self.key_field or "", schema.order_field or ""]
+        wanted += [_BANK, _TEXT, schema.money or ""]
         rows = (
             pl.concat(booked)
             .sort(_ROW)
@@ -325,7 +425,7 @@ class _Book:
             if booked
             else None
         )
-        if rows is not None:
+        if rows is not None and not self.per_row:
             if rules.grouping == "per_day":
                 group = pl.col(frames.DATE_COL)
             else:
@@ -350,6 +450,9 @@ class _Book:
             self._skip(pl.concat(idle).sort(_ROW), batch)
         if rows is None or not rows.height:
             return
+        if self.per_row:
+            self._singles(rows, lines)
+            return
         tags = self.tags
         values = rows[_GROUP].unique(maintain_order=True).to_list()
         for value in values:
@@ -359,19 +462,7 @@ class _Book:
             .replace_strict(values, [tags[v] for v in values], return_dtype=pl.UInt32)
             .alias(_TAG)
         )
-        self.sink.records(
-            rows.filter(pl.col(CONTENT).is_not_null()).select(
-                pl.col(_TAG).alias("tag"),
-                pl.col(frames.KEY).alias("key"),
-                pl.col(CONTENT).alias("content"),
-                pl.concat_str(pl.col(frames.FILE), pl.lit(":"), pl.col(frames.LINE)).alias(
-                    "origin"
-                ),
-                pl.col(_LINES).alias("lines"),
-                pl.col(_NAME).alias("rule"),
-                pl.col(frames.ALIASES).alias("aliases"),
-            )
-        )
+        self._record(rows)
         files = self.files
         for name in rows[frames.FILE].unique(maintain_order=True).to_list():
             files.setdefault(name, len(files))
@@ -396,6 +487,88 @@ class _Book:
             .agg(pl.col("amount").cast(pl.Int128).sum())  # a day's total may pass Int64
         )
 
+    def _record(self, rows: pl.DataFrame) -> None:
+        """The booked rows' records (a key seen twice in the run has no content: none)."""
+        money = self.schema.money
+        self.sink.records(
+            rows.filter(pl.col(CONTENT).is_not_null()).select(
+                pl.col(_TAG).alias("tag"),
+                pl.col(frames.KEY).alias("key"),
+                pl.col(CONTENT).alias("content"),
+                pl.concat_str(pl.col(frames.FILE), pl.lit(":"), pl.col(frames.LINE)).alias(
+                    "origin"
+                ),
+                pl.col(_LINES).alias("lines"),
+                pl.col(_NAME).alias("rule"),
+                pl.col(frames.ALIASES).alias("aliases"),
+                pl.col(frames.FILE).alias("file"),
+                pl.col(frames.LINE).alias("line"),
+                # A bank row's money movement (plan._Movements): its bank's ledger account,
+                # date and amount.
+                (pl.col(_BANK) if _BANK in rows.columns else pl.lit(None, pl.String)).alias("bank"),
+                pl.col(frames.DATE_COL).alias("date"),
+                (
+                    pl.col(money) if money and money in rows.columns else pl.lit(None, pl.Int64)
+                ).alias("money"),
+            )
+        )
+
+    def _singles(self, rows: pl.DataFrame, lines: list[pl.DataFrame]) -> None:
+        """A voucher each booked row (per_row), tagged in file order as booking tags them;
+        the bank account's placeholder account is the row's own bank's (_BANK)."""
+        start, schema = len(self.singles), self.schema
+        rows = rows.with_columns((pl.int_range(pl.len(), dtype=pl.UInt32) + start).alias(_TAG))
+        self._record(rows)
+        self.ranks.append(
+            rows.select(
+                pl.col(frames.DATE_COL).alias("date"),
+                _order(rows, schema).alias("order"),
+                pl.col(frames.LINE).alias("line"),
+            )
+        )
+        bank = _BANK in rows.columns
+        posted = (
+            pl.concat(lines)
+            .join(
+                rows.select(_ROW, _TAG, *([_BANK] if bank else [])),
+                on=_ROW,
+                how="inner",
+            )
+            .sort(_TAG, "slot")
+        )
+        made: list[list[Line]] = [[] for _ in range(rows.height)]
+        specs, placeholder = self.slots.specs, schema.bank_accounts
+        for tag, spec, amount, ledger in zip(
+            posted[_TAG].to_list(),
+            posted["spec"].to_list(),
+            posted["amount"].to_list(),
+            posted[_BANK].to_list() if bank else [None] * posted.height,
+            strict=True,
+        ):
+            s = specs[spec]
+            account = ledger if bank and s.account == placeholder else s.account
+            made[tag - start].append(Line(account, amount, s.dims, s.text))
+        series = self.rules.series
+        for lines_of, date, text, key, file, line, name in zip(
+            made,
+            *(
+                rows[c].to_list()
+                for c in (frames.DATE_COL, _TEXT, frames.KEY, frames.FILE, frames.LINE, _NAME)
+            ),
+            strict=True,
+        ):
+            self.singles.append(
+                Voucher(
+                    series,
+                    date,
+                    text,
+                    tuple(lines_of),
+                    (key,),
+                    origins=(Origin(file, line),),
+                    rule=name,
+                )
+            )
+
     def _skip(self, idle: pl.DataFrame, batch: pl.DataFrame) -> None:
         """Rows in no voucher, in file order: counted, and recorded with why."""
         result = self.booking
@@ -418,6 +591,21 @@ class _Book:
             result.notices += self.checker.notices()
         if result.pending:
             result.notices.append(pending_notice(result.pending))
+        if self.per_row:  # by (date, order field, line), as booking sorts its singles
+            if self.ranks:
+                by_rank = (
+                    pl.concat(self.ranks)
+                    .select(
+                        pl.arg_sort_by(
+                            "date", "order", "line", maintain_order=True, nulls_last=False
+                        )
+                    )
+                    .to_series()
+                    .to_list()
+                )
+                result.vouchers = [self.singles[tag] for tag in by_rank]
+                result.tags = by_rank
+            return result
         if not self.tags:
             return result
         members = pl.concat(self.members, rechunk=False)
@@ -551,3 +739,30 @@ def _vat(rows: pl.DataFrame, p: Posting, *, split: bool) -> pl.Expr:
     exact = (lambda a: split_vat(a, rate)[1]) if split else (lambda a: vat_on(a, rate))
     values = [None if a is None else exact(p.sign * a) for a in rows[p.amount].to_list()]
     return pl.lit(pl.Series(values, dtype=pl.Int64))
+
+
+# Python's str.split() white space: Unicode's White_Space (the regex's \s) and \x1c-\x1f.
+_SPACES = r"[\s\x1c-\x1f]+"
+
+
+def _rendered(template: Template, batch: pl.DataFrame, schema: Schema) -> pl.Expr:
+    """`template` rendered as `booking` renders it from a row (`_row_getter`, `Row.value`,
+    `template._text`): an amount as SIE writes it, `date` the row's date, a date field ISO,
+    other fields their text; a value the row lacks is empty. (`columnar` keeps timestamps
+    out: Python's strftime writes a year before 1000 otherwise.)"""
+    parts: list[pl.Expr] = []
+    for part in template.parts:
+        if isinstance(part, str):
+            parts.append(pl.lit(part))
+            continue
+        (name,) = part
+        if name in schema.amounts and name in batch.columns:
+            value = format_sie_expr(pl.col(name))
+        elif name == "date" and name not in schema.amounts:
+            value = pl.col(frames.DATE_COL).cast(pl.String)
+        elif name in batch.columns and not name.startswith("_"):
+            value = pl.col(name).cast(pl.String)
+        else:
+            value = pl.lit(None, pl.String)
+        parts.append(value.fill_null(""))
+    return pl.concat_str(parts) if parts else pl.lit("")

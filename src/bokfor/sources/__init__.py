@@ -121,9 +121,10 @@ class Source(Protocol):
     #   def read_frame(self, path: Path, tz: dt.tzinfo) -> tuple[pl.DataFrame, list[Notice]]
     # the rows `read` gives as a row frame (bokfor.frames) and its notices; `read_frame`
     # below calls it, or makes the frame from `read` for a source that has none yet; and
-    #   def read_frames(self, path: Path, tz: dt.tzinfo) -> Iterator[pl.DataFrame]
-    # the same rows a batch at a time (a source with no notices), raising NotFramed for a
-    # file its row reader must read: the plan reads such a source by it.
+    #   def read_frames(self, path: Path, tz: dt.tzinfo) -> Iterator[pl.DataFrame | Notice]
+    # the same rows a batch at a time, its notices among them where `read` gives them,
+    # raising NotFramed for a file its row reader must read: the plan reads such a source
+    # by it.
 
 
 class NotFramed(Exception):

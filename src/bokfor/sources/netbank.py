@@ -1126,7 +1126,15 @@ class NetbankSource:
             raise InputError("no such file", file=str(path))
         return self._read(path)
 
-    def _read(self, path: Path) -> Iterator[Row | Notice]:
+    def read_frames(self, path: Path, tz: dt.tzinfo) -> Iterator[Any]:
+        """The rows `read` gives as one row frame (bokfor.frames), its notices after it as
+        `read` gives them after the rows: the file is parsed as `read` parses it."""
+        path = Path(path)
+        if not path.is_file():
+            raise InputError("no such file", file=str(path))
+        return self._read(path, framed=True)
+
+    def _read(self, path: Path, *, framed: bool = False) -> Iterator[Any]:
         try:
             f = _File(path, sniff=False)
         except OSError as exc:
@@ -1136,7 +1144,7 @@ class NetbankSource:
         profile, index, delimiter = self._match_or_raise(f)
         match = _open_table(f, profile, index, delimiter)
         reopen = lambda: _open_table(f, profile, index, delimiter).records  # noqa: E731
-        yield from _Reader(f.file, match, reopen).rows()
+        yield from _Reader(f.file, match, reopen).rows(framed=framed)
 
     def _match_or_raise(self, f: _File) -> tuple[Profile, int, str | None]:
         binary = _binary_workbook(f)
@@ -1433,7 +1441,8 @@ class _Reader:
         return ""
 
     # -- rows ---------------------------------------------------------------------------
-    def rows(self) -> Iterator[Row | Notice]:
+    def rows(self, *, framed: bool = False) -> Iterator[Any]:
+        """The bank rows and notices; `framed`: the rows as one row frame instead."""
         try:
             scan = self.scan(self.m.records, self.date, self.money)
         except _FormatError as exc:
@@ -1443,7 +1452,7 @@ class _Reader:
             yield from self.undated(scan)
             return
         self.one_currency(scan.parsed)
-        yield from self.emit(scan.parsed)
+        yield from (self.frame if framed else self.emit)(scan.parsed)
         yield from self.left_out(scan)
 
     def one_currency(self, parsed: list[tuple]) -> None:
@@ -1824,9 +1833,10 @@ class _Reader:
             raise first
         return self.scan(self.reopen(), self.date, self.money)
 
-    def emit(self, parsed: list[tuple]) -> Iterator[Row | Notice]:
+    def keys(self, parsed: list[tuple]) -> tuple[list[str], list[str]]:
+        """Each row's key and former key (ledger schema 3 and older), counted in the order
+        the bank booked them."""
         p = self.p
-        file = self.file
         order = p.order
         if order == "auto":
             order = "newest_first" if parsed and parsed[0][1] > parsed[-1][1] else "oldest_first"
@@ -1845,6 +1855,73 @@ class _Reader:
             if counter is None:
                 counter = counters[account] = OccurrenceKeys(f"bank:{account}")
             formers[i] = counter.key(t[1], t[2], t[4], t[3], t[6])
+        return keys, formers
+
+    def balances(self, parsed: list[tuple]) -> list[Notice]:
+        """The running balance checked per account and currency (`emit` checks it as it
+        makes the rows)."""
+        balances: dict[tuple[str, str], bank.RunningBalance] = {}
+        for t in parsed:
+            if t[3] is not None:
+                last = (t[11], t[9])
+                balance = balances.get(last)
+                if balance is None:
+                    balance = balances[last] = bank.RunningBalance(self.file)
+                balance.add(t[0], t[2], t[3])
+        return [n for balance in balances.values() for n in balance.notices()]
+
+    def frame(self, parsed: list[tuple]) -> Iterator[Any]:
+        """`emit`'s rows as one row frame (bokfor.frames), then its notices. An amount a
+        64-bit column cannot hold raises NotFramed: the plan reads the file by `emit`."""
+        import polars as pl
+
+        from bokfor import frames
+        from bokfor.sources import NotFramed
+
+        keys, formers = self.keys(parsed)
+        notices = self.balances(parsed)  # raises as emit does, before any row is booked
+        columns = list(zip(*parsed, strict=True))
+        amounts = columns[2]
+        if max(amounts) >= 1 << 62 or min(amounts) <= -(1 << 62):
+            raise NotFramed(self.file)
+        size = len(parsed)
+
+        def text(values: Sequence[str]) -> pl.Series:  # "" is no value (normalised_row)
+            return pl.Series(values, dtype=pl.String).replace("", None)
+
+        data = {
+            frames.KEY: pl.Series(keys, dtype=pl.String),
+            frames.DATE_COL: pl.Series(columns[1], dtype=pl.Date),
+            frames.FILE: pl.repeat(self.file, size, dtype=pl.String, eager=True),
+            frames.LINE: pl.Series(columns[0], dtype=pl.Int64),
+            frames.ALIASES: pl.repeat([], size, dtype=pl.List(pl.String), eager=True),
+            frames.FORMER: pl.Series(formers, dtype=pl.String).reshape((size, 1)).arr.to_list(),
+            "format": pl.repeat(self.p.name, size, dtype=pl.String, eager=True),
+            "account": text(columns[11]),
+            "currency": text(columns[9]),
+            "value_date": pl.Series(columns[5], dtype=pl.Date),
+            "text": text(columns[4]),
+            "reference": text(columns[6]),
+            "counterparty": text(columns[7]),
+            "counterparty_account": text(columns[8]),
+            "transaction_code": text(columns[10]),
+            "amount": pl.Series(amounts, dtype=pl.Int64),
+        }
+        schema = frames.frame_schema(bank.SCHEMA)
+        yield pl.DataFrame(
+            [
+                data[name].alias(name)
+                if name in data
+                else pl.repeat(None, size, dtype=kind, eager=True).alias(name)
+                for name, kind in schema.items()
+            ]
+        )
+        yield from notices
+
+    def emit(self, parsed: list[tuple]) -> Iterator[Row | Notice]:
+        p = self.p
+        file = self.file
+        keys, formers = self.keys(parsed)
         # One running balance per account and currency: a file may list several accounts
         # (Swedbank), each with its own balance.
         balances: dict[tuple[str, str], bank.RunningBalance] = {}
