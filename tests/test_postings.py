@@ -12,7 +12,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.gen_peers import write_peers
@@ -686,3 +686,47 @@ def test_a_bank_file_of_no_mapped_account_is_named_as_by_rows(tmp_path, monkeypa
     )
     assert by_columns[0] == "error" and f"peers.csv:{first}:" in by_columns[2], by_columns
     assert first > 2  # the file's first row is skipped
+
+
+_TEXTS = st.text(alphabet="aAßSs Å\u00c5\uff11 \t\u00a0\x1cz-", max_size=6)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=st.lists(
+        st.tuples(st.integers(1, 4), _TEXTS, st.integers(-300, 300)), min_size=1, max_size=30
+    ),
+    order=st.sampled_from(["oldest_first", "newest_first", "auto"]),
+)
+def test_a_bank_frame_has_the_keys_of_its_rows(tmp_path_factory, rows, order) -> None:
+    """`read_frames` keys rows by columns (digests joined and counted by `over`) as `read`
+    keys them one by one: the same key and former key for any texts (case, NFKC, white
+    space), repeats and order of the file."""
+    import zoneinfo
+
+    from bokfor import frames
+    from bokfor.domain import Row
+    from bokfor.sources import all_sources
+
+    tmp = tmp_path_factory.mktemp("keys")
+    mapping = tmp / "mapping.yaml"
+    mapping.write_text(PEERS.replace("order: oldest_first", f"order: {order}"), encoding="utf-8")
+    path = tmp / "peers.csv"
+    path.write_text(
+        "date;text;amount\n"
+        + "".join(f"2026-01-0{d};{t};{a // 100},{abs(a) % 100:02d}\n" for d, t, a in rows),
+        encoding="utf-8",
+    )
+    source = next(s for s in all_sources(load_mapping(mapping).formats) if s.name == "netbank")
+    tz = zoneinfo.ZoneInfo("Europe/Stockholm")
+    try:
+        read = list(source.read(path, tz))
+    except Exception as exc:  # noqa: BLE001 - the frame reader must refuse it alike
+        with pytest.raises(type(exc)):
+            list(source.read_frames(path, tz))
+        return
+    by_rows = frames.from_rows([r for r in read if isinstance(r, Row)], source.schema)
+    (frame,) = [f for f in source.read_frames(path, tz) if isinstance(f, pl.DataFrame)]
+    assert frame.select(frames.KEY, frames.FORMER).equals(by_rows.select(frames.KEY, frames.FORMER))

@@ -45,6 +45,11 @@ def digest(values: Iterable[object]) -> str:
     return _blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
 
 
+def digest_texts(texts: Iterable[str]) -> list[str]:
+    """`digest` of values already joined as it joins them (a frame's column of texts)."""
+    return [_blake2b(text.encode("utf-8"), digest_size=12).hexdigest() for text in texts]
+
+
 _blake2b = hashlib.blake2b
 # isoformat() of plain dates (exactly `dt.date`: a datetime's text depends on more than
 # what its == compares): a file's rows share few days, and the look-up is 5x cheaper.

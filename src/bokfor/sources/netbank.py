@@ -1857,6 +1857,66 @@ class _Reader:
             formers[i] = counter.key(t[1], t[2], t[4], t[3], t[6])
         return keys, formers
 
+    def frame_keys(self, columns: list[tuple]) -> tuple[Any, Any]:
+        """`keys` by columns, for `frame`: the same digests (`domain.digest_texts` of the
+        same joined values) and occurrences counted by `over` in the bank's order."""
+        import polars as pl
+
+        from bokfor.domain import digest_texts
+
+        p = self.p
+        order = p.order
+        if order == "auto":
+            order = "newest_first" if columns[1][0] > columns[1][-1] else "oldest_first"
+        accounts = {a: bank.account_id(a) or p.bank for a in set(columns[11])}
+        texts = {t: bank.text_key(t) for t in set(columns[12])}
+
+        # IdlessKeys: date, amount, text_key; OccurrenceKeys (ledger schema 3): date,
+        # amount, text, balance, reference: as `digest` joins them.
+        table = pl.DataFrame(
+            {
+                "account": [accounts[a] for a in columns[11]],
+                "date": pl.Series(columns[1], dtype=pl.Date),
+                "amount": pl.Series(columns[2], dtype=pl.Int64),
+                "text_key": [texts[t] for t in columns[12]],
+                "text": pl.Series(columns[4], dtype=pl.String),
+                "balance": pl.Series(columns[3], dtype=pl.Int64),
+                "reference": pl.Series(columns[6], dtype=pl.String),
+            }
+        ).select(
+            "account",
+            pl.concat_str(
+                [pl.col(c).cast(pl.String).fill_null("") for c in ("date", "amount", "text_key")],
+                separator="\x1f",
+            ).alias("key"),
+            pl.concat_str(
+                [
+                    pl.col(c).cast(pl.String).fill_null("")
+                    for c in ("date", "amount", "text", "balance", "reference")
+                ],
+                separator="\x1f",
+            ).alias("former"),
+        )
+        if order == "newest_first":
+            table = table.reverse()
+        table = table.with_columns(
+            pl.Series("key", digest_texts(table["key"].to_list())),
+            pl.Series("former", digest_texts(table["former"].to_list())),
+        )
+        prefix = pl.concat_str(pl.lit("bank:"), "account", pl.lit(":"))
+        table = table.select(
+            pl.concat_str(
+                prefix,
+                name,
+                pl.lit("#"),
+                (pl.int_range(pl.len()).over("account", name) + 1).cast(pl.String),
+            ).alias(name)
+            for name in ("key", "former")
+        )
+        if order == "newest_first":
+            table = table.reverse()
+        return table["key"], table["former"]
+
     def balances(self, parsed: list[tuple]) -> list[Notice]:
         """The running balance checked per account and currency (`emit` checks it as it
         makes the rows)."""
@@ -1878,24 +1938,28 @@ class _Reader:
         from bokfor import frames
         from bokfor.sources import NotFramed
 
-        keys, formers = self.keys(parsed)
         notices = self.balances(parsed)  # raises as emit does, before any row is booked
         columns = list(zip(*parsed, strict=True))
         amounts = columns[2]
-        if max(amounts) >= 1 << 62 or min(amounts) <= -(1 << 62):
+        balances = [b for b in columns[3] if b is not None]
+        if any(
+            max(v, default=0) >= 1 << 62 or min(v, default=0) <= -(1 << 62)
+            for v in (amounts, balances)
+        ):
             raise NotFramed(self.file)
+        keys, formers = self.frame_keys(columns)
         size = len(parsed)
 
         def text(values: Sequence[str]) -> pl.Series:  # "" is no value (normalised_row)
             return pl.Series(values, dtype=pl.String).replace("", None)
 
         data = {
-            frames.KEY: pl.Series(keys, dtype=pl.String),
+            frames.KEY: keys,
             frames.DATE_COL: pl.Series(columns[1], dtype=pl.Date),
             frames.FILE: pl.repeat(self.file, size, dtype=pl.String, eager=True),
             frames.LINE: pl.Series(columns[0], dtype=pl.Int64),
             frames.ALIASES: pl.repeat([], size, dtype=pl.List(pl.String), eager=True),
-            frames.FORMER: pl.Series(formers, dtype=pl.String).reshape((size, 1)).arr.to_list(),
+            frames.FORMER: formers.reshape((size, 1)).arr.to_list(),
             "format": pl.repeat(self.p.name, size, dtype=pl.String, eager=True),
             "account": text(columns[11]),
             "currency": text(columns[9]),
