@@ -106,3 +106,21 @@ def test_aliases_and_former_keys_keep_their_order() -> None:
     ]
     back = list(frames.to_rows(frames.from_rows(rows, SCHEMA), "stripe_balance", SCHEMA))
     assert [(r.aliases, r.former) for r in back] == [(n, n[::-1]) for n in names]
+
+
+def test_a_readers_rows_in_batches_are_its_frame_with_its_notices_in_place() -> None:
+    """`batched`: frames of at most `size` rows that add up to the reader's whole frame,
+    each notice where the reader gave it."""
+    from bokfor.domain import Notice
+
+    path = Path(__file__).parent.parent / "samples" / "bank" / "camt053_seb.xml"
+    name, schema, rows = _rows(path)
+    note = Notice("a warning", file=str(path))
+    items: list[object] = [*rows[:2], note, *rows[2:]]
+    out = list(frames.batched(items, schema, size=3))
+    assert [type(x).__name__ for x in out[:3]] == ["Notice", "DataFrame", "DataFrame"]
+    parts = [x for x in out if isinstance(x, pl.DataFrame)]
+    assert [p.height for p in parts] == [3] * (len(rows) // 3) + [len(rows) % 3] * (
+        len(rows) % 3 > 0
+    )
+    assert pl.concat(parts).equals(frames.from_rows(rows, schema))

@@ -559,26 +559,33 @@ def test_an_amount_past_int64_once_converted_is_booked_as_by_rows(tmp_path, monk
 
 BANK = (REPO / "mappings" / "bank.yaml").read_text(encoding="utf-8")
 # Every net-bank layout's rows booked (no file stops at its unmapped rows); files that name
-# no account booked to 1930, and the sample files' own accounts mapped.
-BANK_ALL = BANK.replace(
-    "    bank_accounts:\n",
-    "    bank_account: 1930\n    bank_accounts:\n      612 345 678: 1930\n"
-    "      9025 12 34567: 1930\n      FI38 1470 3500 9194 88: 1931\n"
-    "      9150-123.456-7: 1930\n      8105-9 934 567 890-1: 1930\n",
-).replace(
-    "    rules:\n",
-    "    rules:\n      - name: Allt annat\n        when: {text: {regex: '(?i)^z'}}\n"
-    "        post:\n          - {account: bank_account, debit: amount}\n"
-    "          - {account: 2440, credit: amount}\n",
-    1,
+# no account booked to 1930, the sample and corpus files' own accounts mapped, every currency
+# they hold given a rate.
+BANK_ALL = (
+    BANK.replace(
+        "    bank_accounts:\n",
+        "    bank_account: 1930\n    bank_accounts:\n      612 345 678: 1930\n"
+        "      9025 12 34567: 1930\n      FI38 1470 3500 9194 88: 1931\n"
+        "      9150-123.456-7: 1930\n      8105-9 934 567 890-1: 1930\n      50000583982575: 1930\n"
+        "      NL77ABNA0574908765: 1931\n      CH2801234000123456789: 1931\n",
+    )
+    .replace('DKK: "1.5010"}', 'DKK: "1.5010", USD: "10.5000", CHF: "11.9000"}')
+    .replace(
+        "    rules:\n",
+        "    rules:\n      - name: Allt annat\n        when: {text: {regex: '(?i)^z'}}\n"
+        "        post:\n          - {account: bank_account, debit: amount}\n"
+        "          - {account: 2440, credit: amount}\n",
+        1,
+    )
 )
 
 
-def _netbank_files() -> list[Path]:
+def _bank_files() -> list[Path]:
     from tests.corpus import harness
 
-    files = sorted((REPO / "samples" / "bank" / "netbank").iterdir())
+    files = sorted(p for p in (REPO / "samples" / "bank").rglob("*") if p.is_file())
     files += sorted((REPO / "tests" / "fixtures" / "netbank").iterdir())
+    files += sorted((REPO / "tests" / "fixtures" / "camt").iterdir())
     if harness.available():
         files += sorted(p for p in harness.CORPUS.rglob("*") if p.is_file())
     return files
@@ -593,21 +600,22 @@ def _plan_or_error(inputs, mapping, ledger, framed, monkeypatch):
         return ("error", type(exc).__name__, str(exc))
 
 
-def test_every_netbank_file_is_booked_by_columns_as_by_rows(tmp_path, monkeypatch) -> None:
-    """Each net-bank export of the samples, the fixtures and ../shared/corpus (when there):
-    read as a row frame, booked a voucher a row by columns, its plan (or error) is the
-    plan by rows: vouchers, records with each row's money movement, notices, errors."""
+@pytest.mark.parametrize("name", ["netbank", "camt"])
+def test_every_bank_file_is_booked_by_columns_as_by_rows(tmp_path, monkeypatch, name) -> None:
+    """Each net-bank export and camt file of the samples, the fixtures and ../shared/corpus
+    (when there): read as row frames, booked a voucher a row by columns, its plan (or error)
+    is the plan by rows: vouchers, records with each row's money movement, notices, errors."""
     from bokfor.sources import all_sources
 
-    netbank = next(s for s in all_sources() if s.name == "netbank")
+    source = next(s for s in all_sources() if s.name == name)
     mapping = tmp_path / "mapping.yaml"
     mapping.write_text(BANK_ALL, encoding="utf-8")
     calls = []
     real = postings.book_frames
     monkeypatch.setattr(postings, "book_frames", lambda *a, **k: calls.append(1) or real(*a, **k))
     booked = errors = 0
-    for n, path in enumerate(_netbank_files()):
-        if not netbank.detect(path):
+    for n, path in enumerate(_bank_files()):
+        if not source.detect(path):
             continue
         by_columns = _plan_or_error([path], mapping, tmp_path / f"{n}.c", True, monkeypatch)
         by_rows = _plan_or_error([path], mapping, tmp_path / f"{n}.r", False, monkeypatch)
@@ -617,7 +625,7 @@ def test_every_netbank_file_is_booked_by_columns_as_by_rows(tmp_path, monkeypatc
         elif by_rows["vouchers"]:
             booked += 1
             assert any(r.movement for r in by_rows["records"][0]), path
-    assert booked >= 20 and calls, (booked, errors)
+    assert booked >= (20 if name == "netbank" else 5) and calls, (booked, errors)
 
 
 PEERS = (REPO / "bench" / "mappings" / "peers.yaml").read_text(encoding="utf-8")

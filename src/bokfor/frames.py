@@ -95,6 +95,25 @@ def from_rows(rows: Iterable[Row], schema: Schema) -> pl.DataFrame:
     return frame
 
 
+def batched(
+    items: Iterable[Any], schema: Schema, size: int = 1 << 14
+) -> Iterator[pl.DataFrame | Any]:
+    """A row reader's rows (and notices) as row frames of up to `size` rows, each notice
+    where it comes: a format whose rows are made one by one (camt.053's XML) is still
+    booked by columns."""
+    rows: list[Row] = []
+    for item in items:
+        if not isinstance(item, Row):
+            yield item
+            continue
+        rows.append(item)
+        if len(rows) == size:
+            yield from_rows(rows, schema)
+            rows = []
+    if rows:
+        yield from_rows(rows, schema)
+
+
 def _string_lists(name: str, values: list[tuple[str, ...]]) -> pl.Series:
     """A List(String) column from tuples (mostly empty): Polars converts a list of Python
     lists one element at a time, so the strings go in flat with their row numbers."""

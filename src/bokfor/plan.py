@@ -294,6 +294,12 @@ def _plan_inputs(
         read_frames = (
             getattr(src, "read_frames", None) if framed and _size(path) >= FRAMES_FROM else None
         )
+        if read_frames is not None and getattr(src, "frames_of_rows", False):
+            # Frames made of the reader's rows pay off only when booked by columns.
+            from bokfor import postings
+
+            if rules is None or correct or not postings.columnar(rules, src.schema):
+                read_frames = None
         todo: Iterable[Row]  # a list for POS, below
         offset = next_tag
         booking: Booking | None = None

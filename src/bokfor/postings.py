@@ -1,12 +1,13 @@
 """Rows booked as columns (issue 22): a batch of new rows -> each rule's postings as integer
-expressions -> a voucher per day or payout by `group_by`.
+expressions -> a voucher per day or payout by `group_by`, or a voucher a row.
 
-`book_frames` books what `booking.book` books, for the rules `columnar` accepts (grouped by
-day or payout; every posting's account, dimensions and text fixed by the mapping; no bank
-account per file): the same vouchers, tags, ledger records and skipped rows,
-byte for byte (tests/test_postings.py, and the plans by frames and by rows in
-tests/test_classify.py). Nothing of a row becomes a Python object but what the ledger stores
-of it, a rule's plausibility warnings and the rare row in another currency or without a rule.
+`book_frames` books what `booking.book` books, for the rules `columnar` accepts (a voucher a
+row, a day or a payout; every posting's account, dimensions and text fixed by the mapping; a
+bank account per file only with a voucher a row): the same vouchers, tags, ledger records and
+skipped rows, byte for byte (tests/test_postings.py, and the plans by frames and by rows in
+tests/test_classify.py). Nothing of a grouped row becomes a Python object but what the ledger
+stores of it, a rule's plausibility warnings and the rare row in another currency or without a
+rule; a voucher a row is a `Voucher` (the plan's unit), its lines made from the columns.
 
 A batch's rows are numbered and each gets its rule (`SourceRules.first_match`). Rules that
 post alike (a `_shape`: the same amounts, signs and VAT) book their rows in one pass: per
@@ -14,7 +15,9 @@ posting a line slot (an account, dimensions and text: a `_Spec`, picked by the r
 and its amount, the VAT split out exactly as `money.split_vat` splits it. What a row records
 is its lines as the ledger's JSON, built from each slot's JSON around its amount. The
 vouchers' lines are the slots' amounts summed by voucher, slot and side; their members are
-the rows sorted by (date, order field, line), as `booking` orders them.
+the rows sorted by (date, order field, line), as `booking` orders them. A voucher a row gets
+its text from its template as string expressions (`_rendered`) and the bank account's
+placeholder account its bank's ledger account (`_bank_ledgers`).
 """
 
 from __future__ import annotations
