@@ -28,7 +28,7 @@ from typing import Any
 import polars as pl
 
 from bokfor.domain import Origin, Row, Voucher
-from bokfor.sources import AMOUNT, DATE, DATETIME, Schema
+from bokfor.sources import AMOUNT, DATE, DATETIME, NotFramed, Schema
 
 KEY, DATE_COL, FILE, LINE = "_key", "_date", "_file", "_line"
 ALIASES, FORMER, DETAIL = "_aliases", "_former", "_detail"
@@ -95,17 +95,24 @@ def from_rows(rows: Iterable[Row], schema: Schema) -> pl.DataFrame:
     return frame
 
 
+_FRAMED = 1 << 62  # öre: |amounts| `batched` frames
+
+
 def batched(
     items: Iterable[Any], schema: Schema, size: int = 1 << 14
 ) -> Iterator[pl.DataFrame | Any]:
     """A row reader's rows (and notices) as row frames of up to `size` rows, each notice
     where it comes: a format whose rows are made one by one (camt.053's XML) is still
-    booked by columns."""
+    booked by columns. An amount of 2^62 öre or more raises NotFramed (the plan reads the
+    file by rows), as a net-bank frame's does: an Int64 does not hold it, or its posting
+    negated (-2^63)."""
     rows: list[Row] = []
     for item in items:
         if not isinstance(item, Row):
             yield item
             continue
+        if any(not -_FRAMED < v < _FRAMED for v in item.amounts.values()):
+            raise NotFramed
         rows.append(item)
         if len(rows) == size:
             yield from_rows(rows, schema)
