@@ -778,7 +778,6 @@ def test_a_camt_amount_past_int64_is_booked_as_by_rows(tmp_path, monkeypatch, am
     assert len(plan["vouchers"]) == 2
 
 
-@pytest.mark.xfail(strict=True, reason="book_frames converts a batch before any row books")
 def test_a_row_without_a_rate_after_an_unmapped_account_is_named_as_by_rows(tmp_path, monkeypatch):
     """booking converts a row when it comes to it: a row of a bank account the mapping lacks
     stops the run before a later row in a currency without a rate, by columns as by rows."""

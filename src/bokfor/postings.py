@@ -35,6 +35,7 @@ from bokfor.booking import (
     SKIPPED,
     ZERO,
     Booking,
+    _in_currency,
     add_unmapped,
     grouped_voucher,
     in_books_currency,
@@ -44,7 +45,7 @@ from bokfor.booking import (
 )
 from bokfor.classify import CONTENT
 from bokfor.domain import Dims, Line, Origin, PackedKeys, PackedOrigins, Voucher
-from bokfor.errors import MappingError, UnbalancedError
+from bokfor.errors import BokforError, MappingError, UnbalancedError
 from bokfor.ledger import SAME_LINES, lines_to_json
 from bokfor.mapping import Mapping, Posting, Rule, SourceRules
 from bokfor.money import (
@@ -195,7 +196,16 @@ class _Book:
     def add(self, batch: pl.DataFrame) -> None:
         rules, schema, result = self.rules, self.schema, self.booking
         content = batch[CONTENT]
-        batch = in_books_currency(batch.drop(CONTENT), rules.source, self.mapping, schema)
+        try:
+            converted = in_books_currency(batch.drop(CONTENT), rules.source, self.mapping, schema)
+        except BokforError:
+            # booking converts a row when it comes to it: a row before the first it cannot
+            # convert (a bank account the mapping lacks) stops it first.
+            at = self._convertible(batch.drop(CONTENT))
+            if at:
+                self.add(batch.head(at))
+            raise
+        batch = converted
         batch = batch.with_columns(content, pl.int_range(pl.len()).alias(_ROW))
         picked = batch.select(rules.first_match(dict(batch.schema)).alias(_RULE)).to_series()
         result.rows += batch.height
@@ -248,6 +258,16 @@ class _Book:
         if failed:  # the first row booking would fail at, as it fails there
             raise min(failed, key=lambda f: f[:2])[2]
         self._group(batch, booked, lines, idle)
+
+    def _convertible(self, batch: pl.DataFrame) -> int:
+        """How many of the batch's first rows `booking` converts to the books' currency."""
+        mapping, schema = self.mapping, self.schema
+        for at, row in enumerate(frames.to_rows(batch, self.rules.source, schema)):
+            try:
+                _in_currency(row, mapping, schema)
+            except BokforError:
+                return at
+        return 0
 
     def _unbalanced(self, batch: pl.DataFrame, at: int, index: int, diff: int) -> UnbalancedError:
         rule = self.rules.candidates[index]
