@@ -792,3 +792,45 @@ def test_a_row_without_a_rate_after_an_unmapped_account_is_named_as_by_rows(tmp_
     by_rows = _plan_or_error([path], mapping, tmp_path / "r", False, monkeypatch)
     assert by_rows[:2] == ("error", "MappingError") and "two.xml:4:" in by_rows[2], by_rows
     assert by_columns == by_rows
+
+
+def test_a_row_without_a_rate_before_a_charge_booked_elsewhere_is_named_as_by_rows(
+    tmp_path, monkeypatch, capsys
+) -> None:
+    """booking converts a row when it comes to it, and refuses a charge exported from the
+    Payments export when it comes to that row: the first of the two stops the run, by columns
+    as by rows (by columns the batch's aliases were checked before any row was booked)."""
+    import csv
+    import io
+    import shutil
+
+    from .test_errors import run_cli
+
+    payments = REPO / "samples" / "stripe" / "unified_payments.csv"
+    charges = {r["id"] for r in csv.DictReader(io.StringIO(payments.read_text(encoding="utf-8")))}
+    head, *rows = SAMPLE.read_text(encoding="utf-8").splitlines(keepends=True)
+    assert rows[0].split(",")[2] in charges  # the first row's charge is in the Payments export
+    other = next(r for r in rows if r.split(",")[2] not in charges)
+    rows.remove(other)
+    path = tmp_path / "balance_history.csv"
+    path.write_text(head + other.replace(",sek,", ",jpy,", 1) + "".join(rows), encoding="utf-8")
+    ledger = tmp_path / "ledger.sqlite"
+    code, _, err = run_cli(
+        [
+            "convert",
+            str(payments),
+            "-m",
+            str(MAPPING),
+            "--ledger",
+            str(ledger),
+            "-o",
+            str(tmp_path / "x.si"),
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    shutil.copy(ledger, tmp_path / "again.sqlite")
+    by_columns = _plan_or_error([path], MAPPING, ledger, True, monkeypatch)
+    by_rows = _plan_or_error([path], MAPPING, tmp_path / "again.sqlite", False, monkeypatch)
+    assert by_rows[:2] == ("error", "InputError") and "JPY" in by_rows[2], by_rows
+    assert by_columns == by_rows

@@ -227,7 +227,14 @@ class Sorter:
             is_new = status["status"] == NEW
             if is_new.any():
                 new = batch.filter(is_new).with_columns(status.filter(is_new)["now"].alias(CONTENT))
-                self._check_aliases(new)
+                refused = self._check_aliases(new)
+                if refused is not None:
+                    # By rows a row is refused when booking comes to it: the rows before it
+                    # are booked first (one may stop the run before it).
+                    at, error = refused
+                    if at:
+                        yield new.head(at)
+                    raise error
                 yield new
 
     def _formerly(self, batch: pl.DataFrame, known: pl.DataFrame) -> bool:
@@ -246,15 +253,20 @@ class Sorter:
             self.ledger.renamed(unknown[frames.KEY].sort().to_list())
         )
 
-    def _check_aliases(self, new: pl.DataFrame) -> None:
-        """A new row whose alias is another row's exported key is refused (`check_aliases`)."""
+    def _check_aliases(self, new: pl.DataFrame) -> tuple[int, InputError] | None:
+        """The first new row whose alias is another row's exported key (`check_aliases`):
+        its index and the error refusing it."""
         from bokfor import frames
 
         aliases = new[frames.ALIASES].explode().drop_nulls()
         owners = self.ledger.owners(aliases.unique().sort().to_list()) if len(aliases) else {}
         if owners:
-            for row in frames.to_rows(new.drop(CONTENT), self.source, self.schema):
-                check_aliases(row, owners, self.ledger)
+            for at, row in enumerate(frames.to_rows(new.drop(CONTENT), self.source, self.schema)):
+                try:
+                    check_aliases(row, owners, self.ledger)
+                except InputError as exc:
+                    return at, exc
+        return None
 
     def _batch(self, batch: list[Row]) -> Iterator[Row]:
         ledger, source, content = self.ledger, self.source, self.content
