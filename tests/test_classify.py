@@ -87,20 +87,16 @@ class _Ledger(Ledger):
         exported: dict[str, tuple[str, int, str]],
         aliases: dict[str, str],
         renamed: dict[str, str] | None = None,
-        legacy: frozenset[str] = frozenset(),
     ):
         conn = sqlite3.connect(":memory:")
         conn.executescript(
             "CREATE TABLE rows (key TEXT PRIMARY KEY, source TEXT, content TEXT, voucher_id "
-            "INTEGER, legacy INTEGER); CREATE TABLE aliases (alias TEXT PRIMARY KEY, key TEXT); "
+            "INTEGER); CREATE TABLE aliases (alias TEXT PRIMARY KEY, key TEXT); "
             "CREATE TABLE renamed (key TEXT PRIMARY KEY, former TEXT);"
         )
         conn.executemany(
-            "INSERT INTO rows VALUES (?, ?, ?, ?, ?)",
-            [
-                (k, src, text, vid, 1 if k in legacy else None)
-                for k, (text, vid, src) in exported.items()
-            ],
+            "INSERT INTO rows VALUES (?, ?, ?, ?)",
+            [(k, src, text, vid) for k, (text, vid, src) in exported.items()],
         )
         conn.executemany("INSERT INTO aliases VALUES (?, ?)", list(aliases.items()))
         conn.executemany("INSERT INTO renamed VALUES (?, ?)", list((renamed or {}).items()))
@@ -151,13 +147,10 @@ def test_sorting_by_columns_is_sorting_row_by_row(data: st.DataObject) -> None:
     exported = {
         row.key: _before(data.draw, row) for row in batch if data.draw(st.booleans(), "exported")
     }
-    # Rows an older bokfor exported under a former key (before ledger schema 4: `legacy`),
-    # or under a key learned as theirs.
-    legacy = set()
+    # Rows an older bokfor exported under a former key, or under a key learned as theirs.
     for row in batch:
         if row.former and data.draw(st.booleans(), "exported formerly"):
             exported[row.former[0]] = _before(data.draw, row)
-            legacy.add(row.former[0])
     renamed = {
         key: data.draw(st.sampled_from(_FORMER))
         for key in keys
@@ -173,9 +166,7 @@ def test_sorting_by_columns_is_sorting_row_by_row(data: st.DataObject) -> None:
     parts = [frame[a:b] for a, b in zip([0, *cuts], [*cuts, len(batch)], strict=True)]
 
     def sorter() -> Sorter:
-        return Sorter(
-            _Ledger(exported, owners, renamed, frozenset(legacy)), SOURCE, SCHEMA, set(), []
-        )
+        return Sorter(_Ledger(exported, owners, renamed), SOURCE, SCHEMA, set(), [])
 
     by_rows, by_frames = sorter(), sorter()
     assert _sort(by_frames, lambda: by_frames.frames(parts)) == _sort(

@@ -247,8 +247,9 @@ class Sorter:
         if known.height == batch.height:
             return False
         unknown = batch.filter(~pl.col(frames.KEY).is_in(known["key"].implode()))
-        if unknown[frames.FORMER].list.len().sum() and self.ledger.has_legacy:
-            return True  # a former key is another bokfor's key of the row: only legacy rows
+        formers = unknown[frames.FORMER].explode().drop_nulls()
+        if len(formers) and self.ledger.known_frame(formers.unique().sort().to_list()).height:
+            return True  # a row exported under its former key (by a bokfor before issue 18)
         return self.ledger.has_renamed and bool(
             self.ledger.renamed(unknown[frames.KEY].sort().to_list())
         )

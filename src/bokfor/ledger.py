@@ -522,15 +522,6 @@ class Ledger:
             self._conn.execute("SELECT EXISTS (SELECT 1 FROM renamed)").fetchone()[0]
         )
 
-    @functools.cached_property
-    def has_legacy(self) -> bool:
-        """Whether any row was recorded before schema 4 (keyed by the scheme before issue
-        18): only such a row, or one learned under its former key (`has_renamed`), can be
-        found by a row's former key (`Row.former`)."""
-        return self._conn is not None and bool(
-            self._conn.execute("SELECT EXISTS (SELECT 1 FROM rows WHERE legacy = 1)").fetchone()[0]
-        )
-
     def renamed(self, keys: list[str]) -> dict[str, str]:
         """Of `keys`, those learned as another name of an exported row -> its key."""
         return dict(self._lookup("SELECT key, former FROM renamed WHERE key IN ({})", keys))
