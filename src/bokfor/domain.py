@@ -125,7 +125,7 @@ class PackedKeys(_Packed, Sequence[str]):
 
     __slots__ = ("_data", "_ends")
 
-    def __init__(self, data: bytes, ends: array, order: array) -> None:
+    def __init__(self, data: bytes | bytearray, ends: array, order: array) -> None:
         super().__init__(order)
         self._data, self._ends = data, ends
 

@@ -187,7 +187,8 @@ class _Book:
         self.tags: dict[Any, int] = {}  # a voucher's group value -> its tag, as first met
         self.files: dict[str, int] = {}
         self.totals: list[pl.DataFrame] = []  # per batch: tag, spec, debit, amount
-        self.members: list[pl.DataFrame] = []  # per batch: tag, date, order, line, file, key
+        self.members: list[pl.DataFrame] = []  # per batch: tag, date, order, line, fx, at
+        self.packed = _Members()  # the grouped rows' keys and origins, in the order they came
         # A voucher a row (per_row): the vouchers by tag, and per batch their sort columns.
         self.per_row = rules.grouping == "per_row"
         self.singles: list[Voucher] = []
@@ -489,18 +490,23 @@ class _Book:
         files = self.files
         for name in rows[frames.FILE].unique(maintain_order=True).to_list():
             files.setdefault(name, len(files))
-        self.members.append(
+        at = len(self.packed.lines)
+        self.packed.add(
+            rows[frames.KEY],
+            rows[frames.FILE].replace_strict(
+                list(files), list(files.values()), return_dtype=pl.UInt32
+            ),
+            rows[frames.LINE],
+        )
+        self.members.append(  # what orders the vouchers' rows; `at` finds them in `packed`
             rows.select(
                 pl.col(_TAG),
                 pl.col(frames.DATE_COL).alias("date"),
                 _order(rows, schema).alias("order"),
                 pl.col(frames.LINE).alias("line"),
-                pl.col(frames.FILE)
-                .replace_strict(list(files), list(files.values()), return_dtype=pl.UInt32)
-                .alias("file"),
-                pl.col(frames.KEY).alias("key"),
                 # Converted from another currency (fx_difference applies to its voucher).
                 (pl.col(_FX).is_not_null() if _FX in rows.columns else pl.lit(False)).alias("fx"),
+                (pl.int_range(pl.len(), dtype=pl.UInt32) + at).alias("at"),
             )
         )
         self.totals.append(
@@ -638,12 +644,18 @@ class _Book:
             .agg(pl.len().alias("count"), pl.col("date").max(), pl.col("fx").any())
             .sort(_TAG)
         )
-        # Voucher order: an index, so that the rows are copied in that order a slice at a time.
+        # Voucher order: each row's place in `packed`, sorted.
         order = members.select(
-            pl.arg_sort_by(_TAG, "date", "order", "line", maintain_order=True, nulls_last=False)
+            pl.col("at").gather(
+                pl.arg_sort_by(_TAG, "date", "order", "line", maintain_order=True, nulls_last=False)
+            )
         ).to_series()
-        packed = _Members.of(members, order)
-        del members, order
+        del members
+        places = array("I")
+        for at in range(0, len(order), 1 << 16):  # a slice's Python list at a time
+            places.extend(order.slice(at, 1 << 16).to_list())
+        del order
+        packed, self.packed = self.packed, _Members()
         files, at = tuple(self.files), 0
         totals = (
             pl.concat(self.totals).group_by(_TAG, "spec", "debit").agg(pl.col("amount").sum())
@@ -658,7 +670,7 @@ class _Book:
         values = list(self.tags)
         tagged: list[tuple[Voucher, int]] = []
         for tag, count, date, fx in per_tag.select(_TAG, "count", "date", "fx").iter_rows():
-            place = array("I", range(at, at + count))
+            place = places[at : at + count]
             at += count
             tagged.append(
                 (
@@ -684,32 +696,26 @@ class _Book:
 
 @dataclass
 class _Members:
-    """Grouped vouchers' rows in voucher order, as PackedKeys and PackedOrigins hold them:
-    keys as UTF-8 in one buffer with their ends, file numbers and lines in arrays."""
+    """Grouped rows' keys and origins as PackedKeys and PackedOrigins hold them, in the order
+    they came: keys as UTF-8 in one buffer with their ends, file numbers and lines in arrays.
+    A voucher's rows are a `place` array of indices into them: nothing is copied to order
+    them (at a million rows, ~50 B a row each copy)."""
 
-    data: bytes
-    ends: array
-    file_of: array
-    lines: array
+    data: bytearray = field(default_factory=bytearray)
+    ends: array = field(default_factory=lambda: array("q", [0]))
+    file_of: array = field(default_factory=lambda: array("I"))
+    lines: array = field(default_factory=lambda: array("q"))
 
-    @classmethod
-    def of(cls, members: pl.DataFrame, order: pl.Series) -> _Members:
-        """The rows of `members` in `order` (their indices), a slice at a time: a column as
-        one Python list would hold an object a row."""
-        data, ends = bytearray(), array("q", [0])
-        file_of, lines = array("I"), array("q")
-        for at in range(0, len(order), 1 << 16):
-            part = members[order.slice(at, 1 << 16)]
-            start = len(data)
-            data += "".join(part["key"].to_list()).encode()
-            ends.extend(
-                part.select(pl.col("key").str.len_bytes().cast(pl.Int64).cum_sum() + start)
-                .to_series()
-                .to_list()
-            )
-            file_of.extend(part["file"].to_list())
-            lines.extend(part["line"].to_list())
-        return cls(bytes(data), ends, file_of, lines)
+    def add(self, keys: pl.Series, files: pl.Series, lines: pl.Series) -> None:
+        """Rows' keys, file numbers and lines, a slice at a time: a column as one Python
+        list would hold an object a row."""
+        for at in range(0, len(keys), 1 << 16):
+            part = keys.slice(at, 1 << 16)
+            start = len(self.data)
+            self.data += "".join(part.to_list()).encode()
+            self.ends.extend((part.str.len_bytes().cast(pl.Int64).cum_sum() + start).to_list())
+            self.file_of.extend(files.slice(at, 1 << 16).to_list())
+            self.lines.extend(lines.slice(at, 1 << 16).to_list())
 
 
 def _shape(rule: Rule) -> tuple[Any, ...]:
