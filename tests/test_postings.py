@@ -127,6 +127,8 @@ def _plan_of(inputs: list[Path], mapping, ledger: Path, framed: bool, monkeypatc
             "records": [plan.records_of(i) for i in range(len(plan.to_write))],
             "skipped": list(plan.spool.skipped()),
             "vouchers": plan.to_write,
+            # Not part of a voucher's equality: each row's file and line, in voucher order.
+            "origins": [[str(o) for o in v.origins] for v in plan.to_write],
             "tags": plan.tags,
             "notices": [str(n) for n in plan.notices],
             "errors": [str(e) for e in plan.errors],
