@@ -22,7 +22,7 @@ from array import array
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from bokfor.booking import (
     PENDING,
@@ -291,15 +291,7 @@ def _plan_inputs(
         now_lines: dict[str, tuple[Line, ...]] = {}  # what changed rows are booked to now
         sorter = Sorter(ledger, src.name, src.schema, exported_ids, plan.learned)
         outside = functools.partial(_skip_outside, spool, index)
-        read_frames = (
-            getattr(src, "read_frames", None) if framed and _size(path) >= FRAMES_FROM else None
-        )
-        if read_frames is not None and getattr(src, "frames_of_rows", False):
-            # Frames made of the reader's rows pay off only when booked by columns.
-            from bokfor import postings
-
-            if rules is None or correct or not postings.columnar(rules, src.schema):
-                read_frames = None
+        read_frames = _frame_reader(src, path, rules, framed, correct)
         todo: Iterable[Row]  # a list for POS, below
         offset = next_tag
         booking: Booking | None = None
@@ -529,6 +521,27 @@ def _recorder(
         )
 
     return on_row
+
+
+def _frame_reader(
+    src: Source, path: Path, rules: SourceRules | None, framed: bool, correct: bool
+) -> Callable[[Path, dt.tzinfo], Iterable[Any]] | None:
+    """How the plan reads `path` into row frames, or None (by rows): a source's own
+    `read_frames`; for a bank format without one (camt, MT940, BgMax, Nets), its rows in
+    frames of 16,384 (`frames.batched`), which pays off only when booked by columns (rule
+    matching and postings a row in Python otherwise cost more than the conversion saves).
+    Small files are read by rows: importing Polars costs more than it saves."""
+    if not framed or _size(path) < FRAMES_FROM:
+        return None
+    own = getattr(src, "read_frames", None)
+    if own is not None or src.section != BANK or rules is None or correct:
+        return own
+    from bokfor import postings
+    from bokfor.frames import batched
+
+    if not postings.columnar(rules, src.schema):
+        return None
+    return lambda path, tz: batched(src.read(path, tz), src.schema)
 
 
 def _frame_recorder(

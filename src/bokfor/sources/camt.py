@@ -297,15 +297,6 @@ class CamtSource:
             return False
         return _DETECT.search(head) is not None
 
-    frames_of_rows = True  # read_frames makes its frames of `read`'s rows
-
-    def read_frames(self, path: Path, tz: dt.tzinfo) -> Iterator[Any]:
-        """`read`'s rows as row frames a batch at a time (bokfor.frames.batched): its rule
-        matching and booking go by columns."""
-        from bokfor.frames import batched
-
-        return batched(self.read(path, tz), self.schema)
-
     def read(self, path: Path, tz: dt.tzinfo) -> Iterator[Row | Notice]:
         """Stream normalised rows and notices; raise InputError naming file and line."""
         return _read(path, tz)
