@@ -633,7 +633,9 @@ def test_every_bank_file_is_booked_by_columns_as_by_rows(tmp_path, monkeypatch, 
         elif by_rows["vouchers"]:
             booked += 1
             assert any(r.movement for r in by_rows["records"][0]), path
-    assert booked >= {"netbank": 20, "camt": 5}.get(name, 1) and calls, (booked, errors)
+    # Booked without ../shared/corpus (a fresh clone): 33 net-bank, 4 camt, 4 MT940, 4 BgMax
+    # and 3 Nets files; the corpus adds a few.
+    assert booked >= {"netbank": 20, "camt": 3}.get(name, 1) and calls, (booked, errors)
 
 
 PEERS = (REPO / "bench" / "mappings" / "peers.yaml").read_text(encoding="utf-8")
