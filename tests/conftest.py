@@ -17,6 +17,17 @@ import pytest
 from tests.fortnox_fake import SECRETS
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """bokfor's bytecode, as an installed package has it (pip compiles what it installs; a
+    checkout writes it on its first run unless PYTHONDONTWRITEBYTECODE is set, as in this
+    sandbox): else every `bokfor` child process of the crash-protocol and CLI tests compiles
+    the modules it imports first. The same step as the bench's (bench/suite.py)."""
+    import compileall
+    from pathlib import Path
+
+    compileall.compile_dir(str(Path(__file__).resolve().parent.parent / "src" / "bokfor"), quiet=1)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _one_command_tree():
     import bokfor.cli
