@@ -74,7 +74,7 @@ def columnar(rules: SourceRules, schema: Schema) -> bool:
     """Whether `book_frames` books with these rules (`booking.book` otherwise): a voucher a
     row, a day, or a payout where the source names one; every posting's account, dimensions
     and text fixed; a bank account per file only with a voucher a row; a voucher a row's text
-    naming no timestamp (`_text`)."""
+    naming no timestamp (`_rendered`)."""
     grouped = rules.grouping == "per_day" or (
         rules.grouping == "per_payout" and "per_payout" in schema.group_keys
     )
