@@ -555,11 +555,9 @@ def _frame_recorder(
 
     def records(frame: pl.DataFrame) -> None:
         tag = pl.col("tag") + offset
-        if moves is not None:  # as _Movements.add makes it; none without a bank account
+        if moves is not None:  # none without a bank account
             frame = frame.with_columns(
-                pl.concat_str(
-                    "bank", pl.lit("|"), pl.col("date").cast(pl.String), pl.lit("|"), "money"
-                ).alias("movement")
+                _Movements.movement(pl.col("bank"), pl.col("date"), pl.col("money"))
             )
             moves.add_many(
                 frame.filter(pl.col("movement").is_not_null())
@@ -725,6 +723,16 @@ class _Movements:
         self.new.append((movement, row.key, row.origin))
         return movement
 
+    @staticmethod
+    def movement(account: pl.Expr, date: pl.Expr, amount: pl.Expr) -> pl.Expr:
+        """`add`'s movement as a column, for rows booked as columns (null without an
+        account)."""
+        import polars as pl
+
+        return pl.concat_str(
+            account, pl.lit("|"), date.cast(pl.String), pl.lit("|"), amount.cast(pl.String)
+        ).alias("movement")
+
     def add_many(self, booked: Iterable[tuple[str, str, str, int]]) -> None:
         """`add` for rows booked as columns: (movement, key, file, line), in file order."""
         self.new += ((m, key, Origin(file, line)) for m, key, file, line in booked)
@@ -738,7 +746,7 @@ class _Movements:
             if first[0] != self.source:
                 found.append(
                     Doubt(
-                        f"{_shown(movement)} may be booked already: it is also at {first[1]}, read as {first[0]} "
+                        f"{_doubtful(movement)}: it is also at {first[1]}, read as {first[0]} "
                         "(another format of the same bank account)",
                         file=origin.file,
                         line=origin.line,
@@ -749,7 +757,7 @@ class _Movements:
                 if source != self.source:
                     found.append(
                         Doubt(
-                            f"{_shown(movement)} may be booked already: {key} was exported from {source} (another "
+                            f"{_doubtful(movement)}: {key} was exported from {source} (another "
                             "format of the same bank account)",
                             file=origin.file,
                             line=origin.line,
@@ -760,7 +768,7 @@ class _Movements:
                 elif legacy:  # keyed by the scheme before, as the file was read then
                     found.append(
                         Doubt(
-                            f"{_shown(movement)} may be booked already: an earlier bokfor exported {key}, of the same "
+                            f"{_doubtful(movement)}: an earlier bokfor exported {key}, of the same "
                             "account, day and amount, from a file it read otherwise",
                             file=origin.file,
                             line=origin.line,
@@ -788,6 +796,10 @@ class _Movements:
             "bank account's rows that happen to be the same, add --other-account.",
             details=self.renamed,
         )
+
+
+def _doubtful(movement: str) -> str:
+    return f"{_shown(movement)} may be booked already"
 
 
 def _shown(movement: str) -> str:
