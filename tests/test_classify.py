@@ -20,6 +20,7 @@ from bokfor import frames
 from bokfor.classify import Sorter, content_of, frame_contents
 from bokfor.domain import Origin, Row
 from bokfor.errors import InputError
+from bokfor import ledger as ledger_module
 from bokfor.ledger import Ledger
 from bokfor.mapping import load_mapping
 from bokfor import plan as plan_module
@@ -266,6 +267,41 @@ def test_a_plan_by_frames_is_the_plan_by_rows_on_a_generated_export(
     assert both[0][1][0].rows == 3000
 
 
+@pytest.mark.parametrize("share", [0, 8, 1 << 40], ids=["looked-up", "scanned-later", "scanned"])
+def test_a_plan_joined_to_the_ledger_read_whole_is_the_plan_by_lookups(
+    tmp_path, capsys, monkeypatch, share
+) -> None:
+    """Half of 3,000 generated rows exported, two edited since, planned in 16 KiB batches
+    inside a snapshot: whether the ledger's rows are looked up batch by batch, read whole
+    at the first batch or after some batches were looked up (Ledger.known_frame), the plan
+    is the plan by rows."""
+    path = tmp_path / "balance_history.csv"
+    generate(3000, path, seed=11)
+    ledger, edited = _exported_then_edited(tmp_path, path, capsys)
+    monkeypatch.setattr(csvframe, "_BATCH", 16 << 10)
+    monkeypatch.setattr(ledger_module, "_SCAN_SHARE", share)
+    read, asked = [], []
+    table = ledger_module._Scan.table
+
+    def spy(self, conn, asking):
+        asked.append(asking)
+        found = table(self, conn, asking)
+        read.append(found is not None)
+        return found
+
+    monkeypatch.setattr(ledger_module._Scan, "table", spy)
+    opened = Ledger.open(ledger)
+    with opened.snapshot(), monkeypatch.context() as m:
+        m.setattr(ledger_module.Ledger, "open", staticmethod(lambda path, **_: opened))
+        framed = _plan_of([edited], MAPPING, ledger, True, monkeypatch, correct=True)
+    assert len(asked) > 10  # batches
+    assert any(read) == bool(share) and all(read) == (share == 1 << 40)
+    if share == 8:
+        assert not read[0] and read[-1]  # looked up first, read whole later
+    assert framed == _plan_of([edited], MAPPING, ledger, False, monkeypatch, correct=True)
+    assert framed[1][0].rows == 3000
+
+
 def test_a_file_only_the_row_reader_reads_starts_the_plan_over(tmp_path, monkeypatch) -> None:
     """A blank line in the file's last batch: found after earlier batches were sorted and
     booked, the plan starts over row by row (NotFramed) and is the plan by rows."""
@@ -313,8 +349,10 @@ def test_a_key_twice_is_named_by_the_plan_by_frames(tmp_path, monkeypatch) -> No
     assert "4" in str(info.value) and info.value.line == 10
 
 
-def test_known_frame_is_known(tmp_path, capsys) -> None:
-    """The ledger's answer as columns is its answer as a dict."""
+@pytest.mark.parametrize("scanned", [False, True])
+def test_known_frame_is_known(tmp_path, capsys, monkeypatch, scanned) -> None:
+    """The ledger's answer as columns is its answer as a dict, each key once: looked up,
+    and joined to the rows a snapshot read whole."""
     ledger = tmp_path / "ledger.sqlite"
     code, _, err = run_cli(
         [
@@ -332,7 +370,13 @@ def test_known_frame_is_known(tmp_path, capsys) -> None:
     assert code == 0, err
     opened = Ledger.open(ledger)
     keys = sorted(r.key for r in StripeBalanceSource().read(SAMPLE, dt.timezone.utc)) + ["nope"]
-    frame = opened.known_frame(keys)
+    keys[1] = keys[0]  # asked twice, given once
+    monkeypatch.setattr(ledger_module, "_SCAN_SHARE", 1 << 40 if scanned else 0)
+    with opened.snapshot():
+        frame = opened.known_frame(pl.Series(keys))
+        assert (opened._scan.frame is not None) == scanned  # type: ignore[union-attr]
+    assert opened._scan is None
+    assert frame.height == len(set(keys)) - 1 == len(keys) - 2  # not "nope", a key once
     assert {k: tuple(v) for k, *v in frame.iter_rows()} == opened.known(keys)
     assert frame.schema == pl.Schema(
         {"key": pl.String, "content": pl.String, "voucher_id": pl.Int64, "source": pl.String}

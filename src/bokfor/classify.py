@@ -185,9 +185,7 @@ class Sorter:
             if not batch.height:
                 continue
             texts = frame_contents(batch, schema)
-            known = (
-                None if texts is None else ledger.known_frame(batch[frames.KEY].sort().to_list())
-            )
+            known = None if texts is None else ledger.known_frame(batch[frames.KEY].sort())
             if texts is None or known is None or self._formerly(batch, known):
                 yield list(self._batch(list(frames.to_rows(batch, source, schema))))
                 continue
@@ -248,7 +246,7 @@ class Sorter:
             return False
         unknown = batch.filter(~pl.col(frames.KEY).is_in(known["key"].implode()))
         formers = unknown[frames.FORMER].explode().drop_nulls()
-        if len(formers) and self.ledger.known_frame(formers.unique().sort().to_list()).height:
+        if len(formers) and self.ledger.known_frame(formers.sort()).height:
             return True  # a row exported under its former key (by a bokfor before issue 18)
         return self.ledger.has_renamed and bool(
             self.ledger.renamed(unknown[frames.KEY].sort().to_list())

@@ -408,6 +408,7 @@ class Ledger:
     def __init__(self, path: Path, conn: sqlite3.Connection | None):
         self.path = path
         self._conn = conn
+        self._scan: _Scan | None = None  # inside a snapshot: see known_frame
 
     # -- opening, locking, migrations ------------------------------------------------------
 
@@ -464,9 +465,11 @@ class Ledger:
             yield
             return
         self._conn.execute("BEGIN")
+        self._scan = _Scan()
         try:
             yield
         finally:
+            self._scan = None  # what it read is this snapshot's, never a later one's
             self._conn.rollback()
 
     def close(self) -> None:
@@ -486,21 +489,35 @@ class Ledger:
             )
         }
 
-    def known_frame(self, keys: list[str]) -> pl.DataFrame:
+    def known_frame(self, keys: pl.Series) -> pl.DataFrame:
         """`known` as columns: key, content, voucher_id, source of the keys exported before
-        (give them sorted: the index is then read in order)."""
+        (give them sorted: the index is then read in order), each once.
+
+        Inside a snapshot, once the keys asked reach a quarter of the rows the ledger holds,
+        those rows are read whole, once, and this and later questions are answered by a
+        join: on a 1M-row ledger a lookup costs ~8 µs a key (two B-tree seeks at random
+        pages), a scan ~2.5 µs a row. Not past `_SCAN_MAX` rows: what a scan holds grows
+        with the ledger, not with the input."""
         import polars as pl
 
+        scan = self._scan
+        if scan is not None and self._conn is not None:
+            table = scan.table(self._conn, keys.len())
+            if table is not None:
+                # Joined on a hash of the key, then the key itself compared: a collision
+                # can never make a new row look exported.
+                asked = keys.unique().to_frame("key").with_columns(pl.col("key").hash().alias("h"))
+                return (
+                    asked.join(table, on="h", how="inner", suffix="_found")
+                    .filter(pl.col("key") == pl.col("key_found"))
+                    .select("key", "content", "voucher_id", "source")
+                )
         return pl.DataFrame(
             self._lookup(
-                "SELECT key, content, voucher_id, source FROM rows WHERE key IN ({})", keys
+                "SELECT key, content, voucher_id, source FROM rows WHERE key IN ({})",
+                keys.unique(maintain_order=True).to_list(),
             ),
-            schema={
-                "key": pl.String,
-                "content": pl.String,
-                "voucher_id": pl.Int64,
-                "source": pl.String,
-            },
+            schema=_known_schema(),
             orient="row",
         )
 
@@ -1450,6 +1467,45 @@ _JSON_CACHE_SIZE = 100_000
 
 
 _CHUNK = 500  # names a lookup query asks for (SQLite's variable limit is 999 in old builds)
+_SCAN_SHARE = 4  # scan once the keys asked are 1/_SCAN_SHARE of the rows held
+_SCAN_MAX = 1_000_000  # rows: ~200 bytes each in memory (a 1M-row plan: 325 -> 520 MiB)
+
+
+def _known_schema() -> dict[str, Any]:
+    """The columns `Ledger.known_frame` gives."""
+    import polars as pl
+
+    return {"key": pl.String, "content": pl.String, "voucher_id": pl.Int64, "source": pl.String}
+
+
+class _Scan:
+    """The rows a snapshot read whole for `Ledger.known_frame`: none until the keys asked
+    make reading them all cheaper than looking up the rest."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+        self.held: int | None = None  # rows the ledger holds, at most (its largest rowid)
+        self.frame: pl.DataFrame | None = None
+
+    def table(self, conn: sqlite3.Connection, asking: int) -> pl.DataFrame | None:
+        """The rows read (with `h`, a hash of the key), reading them now if this question
+        makes it worth it; None: look the keys up."""
+        if self.frame is not None:
+            return self.frame
+        self.asked += asking
+        if self.held is None:
+            self.held = conn.execute("SELECT coalesce(max(rowid), 0) FROM rows").fetchone()[0]
+        if self.held > _SCAN_MAX or self.asked * _SCAN_SHARE < self.held:
+            return None
+        import polars as pl
+
+        schema = _known_schema()
+        cursor = conn.execute("SELECT key, content, voucher_id, source FROM rows")
+        parts = [pl.DataFrame(schema=schema)]
+        while chunk := cursor.fetchmany(1 << 16):
+            parts.append(pl.DataFrame(chunk, schema=schema, orient="row"))
+        self.frame = pl.concat(parts).with_columns(pl.col("key").hash().alias("h"))
+        return self.frame
 
 
 def _records_to_json(records: Iterable[RowRecord]) -> str:
