@@ -681,6 +681,25 @@ def test_a_generated_bank_file_is_booked_by_columns_as_by_rows(
     assert len(doubts) == 2 and "camt" in doubts[0], plan["notices"]
 
 
+def test_vouchers_a_row_share_what_their_rows_repeat(tmp_path, monkeypatch) -> None:
+    """The file name, rule, date and bank ledger account that a bank file's vouchers repeat
+    are one object each, not one a voucher (they are what a 100k-row file's vouchers hold
+    most of)."""
+    path = tmp_path / "peers.csv"
+    write_peers(path, 1200, seed=5)
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(PEERS, encoding="utf-8")
+    vouchers = _plan_of([path], mapping, tmp_path / "l.sqlite", True, monkeypatch)["vouchers"]
+    assert len(vouchers) == 1200
+    for values in (
+        [v.origins[0].file for v in vouchers],
+        [v.rule for v in vouchers],
+        [v.date for v in vouchers],
+        [line.account for v in vouchers for line in v.lines],
+    ):
+        assert len({id(x) for x in values}) == len(set(values)) < len(values) / 3
+
+
 def test_a_bank_file_of_no_mapped_account_is_named_as_by_rows(tmp_path, monkeypatch) -> None:
     """The bank account's error names the first row a rule books (rows skipped before it
     are not asked), by columns as by rows."""

@@ -571,7 +571,7 @@ class _Book:
             posted[_TAG].to_list(),
             posted["spec"].to_list(),
             posted["amount"].to_list(),
-            posted[_BANK].to_list() if bank else [None] * posted.height,
+            _shared(posted[_BANK].to_list()) if bank else [None] * posted.height,
             strict=True,
         ):
             s = specs[spec]
@@ -580,10 +580,11 @@ class _Book:
         series = self.rules.series
         for lines_of, date, text, key, file, line, name in zip(
             made,
-            *(
-                rows[c].to_list()
-                for c in (frames.DATE_COL, _TEXT, frames.KEY, frames.FILE, frames.LINE, _NAME)
-            ),
+            _shared(rows[frames.DATE_COL].to_list()),
+            *(rows[c].to_list() for c in (_TEXT, frames.KEY)),
+            _shared(rows[frames.FILE].to_list()),
+            rows[frames.LINE].to_list(),
+            _shared(rows[_NAME].to_list()),
             strict=True,
         ):
             self.singles.append(
@@ -716,6 +717,14 @@ class _Members:
             self.ends.extend((part.str.len_bytes().cast(pl.Int64).cum_sum() + start).to_list())
             self.file_of.extend(files.slice(at, 1 << 16).to_list())
             self.lines.extend(lines.slice(at, 1 << 16).to_list())
+
+
+def _shared(values: list[Any]) -> list[Any]:
+    """`values` with equal ones made one object. A column hands each row a new object, and
+    the vouchers keep them: a file name, a rule, a date or a ledger account that 100k
+    vouchers hold would be 100k copies (camt 100k entries: ~40 MiB)."""
+    seen: dict[Any, Any] = {}
+    return [seen.setdefault(v, v) for v in values]
 
 
 def _shape(rule: Rule) -> tuple[Any, ...]:
