@@ -5,6 +5,7 @@ from rows, on real files (the sample, a generated export, a file only the row re
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import sqlite3
@@ -101,6 +102,7 @@ class _Ledger(Ledger):
         )
         conn.executemany("INSERT INTO aliases VALUES (?, ?)", list(aliases.items()))
         conn.executemany("INSERT INTO renamed VALUES (?, ?)", list((renamed or {}).items()))
+        conn.commit()  # a snapshot begins its own transaction
         super().__init__(Path("ledger.sqlite"), conn)
 
     def export_of_row(self, key: str) -> None:
@@ -142,7 +144,8 @@ def test_sorting_by_columns_is_sorting_row_by_row(data: st.DataObject) -> None:
     """Any rows, any ledger (same, other, wider, another export's content; aliases owned
     by other keys; rows exported under a former key or a learned one), any cut into
     batches: `frames` yields, counts, keeps and learns what `rows` does, or raises the same
-    error."""
+    error; also inside a snapshot that answers from the rows read whole, from the first
+    batch or a later one (Ledger.known_frame)."""
     keys = [f"stripe:txn_{i}" for i in range(10)]
     batch = data.draw(rows(keys, st.dates(dt.date(2000, 1, 1), dt.date(2030, 12, 31))))
     exported = {
@@ -170,9 +173,13 @@ def test_sorting_by_columns_is_sorting_row_by_row(data: st.DataObject) -> None:
         return Sorter(_Ledger(exported, owners, renamed), SOURCE, SCHEMA, set(), [])
 
     by_rows, by_frames = sorter(), sorter()
-    assert _sort(by_frames, lambda: by_frames.frames(parts)) == _sort(
-        by_rows, lambda: by_rows.rows(batch)
-    )
+    share = data.draw(st.sampled_from([None, 0, 1, 1 << 40]), "scan share (None: no snapshot)")
+    with pytest.MonkeyPatch.context() as m, contextlib.ExitStack() as inside:
+        if share is not None:
+            m.setattr(ledger_module, "_SCAN_SHARE", share)
+            inside.enter_context(by_frames.ledger.snapshot())
+        framed = _sort(by_frames, lambda: by_frames.frames(parts))
+    assert framed == _sort(by_rows, lambda: by_rows.rows(batch))
 
 
 def _plan_of(inputs, mapping, ledger, framed: bool, monkeypatch, **options):
@@ -399,3 +406,43 @@ def test_a_file_that_grows_while_read_by_frames_stops_the_plan(tmp_path, monkeyp
     with pytest.raises(InputError) as info:
         make_plan([path], load_mapping(MAPPING), Ledger.open(tmp_path / "ledger.sqlite"))
     assert info.value.message == "the file changed while bokfor read it"
+
+
+# Keys and contents as a file may hold them: empty, NUL, a letter composed or decomposed,
+# case, blanks, the unit separator, characters beyond the BMP.
+_ODD = st.text(alphabet=st.sampled_from(["a", "A", "\x00", "é", "e", "\u0301", " ", "😀", "\x1f"]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    held=st.dictionaries(
+        _ODD | st.builds(lambda n, c: "x" * n + c, st.integers(0, 3000), _ODD),
+        st.tuples(_ODD, st.integers(-(2**63), 2**63 - 1), st.sampled_from([SOURCE, "camt"])),
+        max_size=25,
+    ),
+    data=st.data(),
+)
+def test_known_frame_read_whole_is_known_for_any_keys(held, data) -> None:
+    """Whatever text the ledger's keys hold, each batch asked (keys twice, keys near a held
+    one) is answered as SQLite answers it (`known`): looked up, joined to the rows read
+    whole at the first batch or a later one, and with a hash that makes every key collide
+    (a collision never makes a key known)."""
+    ledger = _Ledger({k: (text, vid, src) for k, (text, vid, src) in held.items()}, {})
+    near = [k + "a" for k in held] + [k[:-1] for k in held] + [k.upper() for k in held]
+    pool = sorted(held) + near
+    asked = st.lists((st.sampled_from(pool) | _ODD) if pool else _ODD, max_size=30)
+    batches = data.draw(st.lists(asked, min_size=1, max_size=4), "batches")
+    share = data.draw(st.sampled_from([0, 1, 1 << 40]), "scan share")
+    colliding = data.draw(st.booleans(), "colliding hash")
+    with pytest.MonkeyPatch.context() as m, ledger.snapshot():
+        m.setattr(ledger_module, "_SCAN_SHARE", share)
+        if colliding:  # every key in one of two buckets
+            m.setattr(pl.Expr, "hash", lambda self, *_: (self.str.len_bytes() % 2).cast(pl.UInt64))
+        for keys in batches:
+            frame = ledger.known_frame(pl.Series(sorted(keys), dtype=pl.String))
+            assert frame.schema == pl.Schema(ledger_module._known_schema())
+            assert sorted(frame.rows()) == sorted((k, *v) for k, v in ledger.known(keys).items())
+        assert ledger._scan is not None
+        scanned = ledger._scan.frame is not None
+    asked_all = sum(map(len, batches)) * share
+    assert scanned == (not held or asked_all >= len(held))

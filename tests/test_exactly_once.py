@@ -60,14 +60,18 @@ def old_ledger(tmp_path) -> Path:
     return tmp_path / "bank.ledger.sqlite"
 
 
+@pytest.mark.parametrize("share", [0, 1 << 40], ids=["looked-up", "scanned"])
 @pytest.mark.parametrize("sample", ["bank/netbank/swedbank.csv", "bank/camt053_seb.xml"])
 def test_rows_under_their_former_keys_are_found_by_columns_with_no_mark(
-    old_ledger, sample, capsys, monkeypatch
+    old_ledger, sample, share, capsys, monkeypatch
 ):
     """A row exported under its former key is found however the ledger marks it: a
     correction re-records such a row without the `legacy` mark, and forgetting it loses the
-    learned key. Read into frames and booked by columns, nothing is new."""
-    from bokfor import plan
+    learned key. Read into frames and booked by columns, nothing is new: the keys looked up
+    or joined to the ledger's rows read whole (Ledger.known_frame)."""
+    from bokfor import ledger, plan
+
+    monkeypatch.setattr(ledger, "_SCAN_SHARE", share)
 
     code, _, err = cli(capsys, "ledger", "list", "--ledger", old_ledger)  # migrates it
     assert code == 0, err

@@ -703,6 +703,88 @@ def test_an_export_committed_while_planning_is_not_exported_again(
     assert len(ids_in(tmp_path / "a.si")) == 29 and len(ledger_keys(ledger)) == 36
 
 
+def _early_exported(tmp_path: Path, per_row: Path, capsys) -> tuple[Path, list[str]]:
+    """A ledger that exported the sample's earliest rows, and the options naming it."""
+    lines = sample_lines()
+    early = tmp_path / "early.csv"
+    early.write_text(lines[0] + "".join(lines[30:]), encoding="utf-8")
+    ledger = tmp_path / "l.sqlite"
+    args = ["-m", str(per_row), "--ledger", str(ledger)]
+    assert convert([str(early), "-o", str(tmp_path / "0.si"), *args], capsys)[0] == 0
+    return ledger, args
+
+
+def test_rows_read_whole_after_another_run_exported_are_those_of_the_snapshot(
+    tmp_path, per_row, capsys, monkeypatch
+):
+    """Run B plans by frames; run A exports before B's first question; B's first batch is
+    looked up, its later ones answered from the rows read whole (Ledger.known_frame): all
+    from the ledger as B's snapshot saw it, so B plans again under the lock and never
+    exports A's rows a second time."""
+    from bokfor import ledger as ledger_module
+    from bokfor import plan as plan_module
+    from bokfor.convert import Job
+    from bokfor.mapping import load_mapping
+    from bokfor.sources import csvframe
+
+    ledger, _ = _early_exported(tmp_path, per_row, capsys)
+    monkeypatch.setattr(plan_module, "FRAMES_FROM", 0)
+    monkeypatch.setattr(csvframe, "_BATCH", 2 << 10)  # a few batches
+    monkeypatch.setattr(ledger_module, "_SCAN_SHARE", 1 << 40)
+    mapping = load_mapping(per_row)
+    run_a = Job([SAMPLE], mapping, per_row, ledger, generated=dt.date(2026, 2, 1))
+    run_b = Job([SAMPLE], mapping, per_row, ledger, generated=dt.date(2026, 2, 1))
+    table, read = ledger_module._Scan.table, []
+
+    def spy(self, conn, asking):
+        found = table(self, conn, asking)
+        read.append(found is not None)
+        return found
+
+    def run_a_exports_then_look_up(self, conn, asking):
+        monkeypatch.setattr(ledger_module._Scan, "table", spy)
+        plan_a, state_a = run_a.plan()
+        run_a.write(plan_a, state_a, run_a.check(plan_a)[0], str(tmp_path / "a.si"))
+        read.clear()  # A's questions
+        return None
+
+    monkeypatch.setattr(ledger_module._Scan, "table", run_a_exports_then_look_up)
+    plan_b, state_b = run_b.plan()
+    assert len(ids_in(tmp_path / "a.si")) == 29
+    assert len(read) > 1 and all(read)  # B's later batches: from the rows read whole
+    assert len(plan_b.to_write) == 29  # planned from the ledger before A's export
+    assert run_b.write(plan_b, state_b, run_b.check(plan_b)[0], str(tmp_path / "b.si")) is None
+    assert not (tmp_path / "b.si").exists() and len(ledger_keys(ledger)) == 36
+
+
+def test_a_snapshot_never_answers_from_the_rows_an_earlier_one_read(
+    tmp_path, per_row, capsys, monkeypatch
+):
+    """One Ledger object, two snapshots, an export committed between them: the second
+    answers from the ledger as it is then, not from the rows the first read whole."""
+    import polars as pl
+
+    from bokfor import ledger as ledger_module
+    from bokfor.ledger import Ledger
+    from bokfor.sources.stripe_balance import StripeBalanceSource
+
+    ledger, args = _early_exported(tmp_path, per_row, capsys)
+    monkeypatch.setattr(ledger_module, "_SCAN_SHARE", 1 << 40)
+    keys = pl.Series(sorted(r.key for r in StripeBalanceSource().read(SAMPLE, dt.timezone.utc)))
+    opened = Ledger.open(ledger)
+    try:
+        with opened.snapshot():
+            before = opened.known_frame(keys)
+        assert convert([str(SAMPLE), "-o", str(tmp_path / "1.si"), *args], capsys)[0] == 0
+        with opened.snapshot():
+            after = opened.known_frame(keys)
+            assert opened._scan is not None and opened._scan.frame is not None
+    finally:
+        opened.close()
+    assert before.height == len(ledger_keys(ledger)) - len(ids_in(tmp_path / "1.si")) > 0
+    assert after.height == keys.len() == len(ledger_keys(ledger))
+
+
 def test_a_transaction_exported_from_the_balance_export_is_not_rebooked_from_a_report(
     tmp_path, capsys
 ):
