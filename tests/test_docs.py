@@ -103,7 +103,7 @@ def test_ci_runs_the_readme_test_command():
     command = readme.split("Run the tests", 1)[1].split("\n\n")[1].strip()
     ci = (REPO / ".ci" / "run").read_text(encoding="utf-8").rstrip("\n").splitlines()[-1]
     assert command == ci
-    assert "ruff check" in ci and "mypy" in ci and ci.endswith("python -m pytest")
+    assert "ruff check" in ci and "mypy" in ci and ci.endswith("python -m pytest -n 2")
 
 
 def test_every_section_is_a_command(sections):
