@@ -187,7 +187,9 @@ class _Book:
         self.tags: dict[Any, int] = {}  # a voucher's group value -> its tag, as first met
         self.files: dict[str, int] = {}
         self.totals: list[pl.DataFrame] = []  # per batch: tag, spec, debit, amount
-        self.members: list[pl.DataFrame] = []  # per batch: tag, date, order, line, fx, at
+        # Per batch: tag, date, order, line, fx of each grouped row; its place in `packed`
+        # is its row's number in them all (both are appended to together).
+        self.members: list[pl.DataFrame] = []
         self.packed = _Members()  # the grouped rows' keys and origins, in the order they came
         # A voucher a row (per_row): the vouchers by tag, and per batch their sort columns.
         self.per_row = rules.grouping == "per_row"
@@ -490,7 +492,6 @@ class _Book:
         files = self.files
         for name in rows[frames.FILE].unique(maintain_order=True).to_list():
             files.setdefault(name, len(files))
-        at = len(self.packed.lines)
         self.packed.add(
             rows[frames.KEY],
             rows[frames.FILE].replace_strict(
@@ -498,7 +499,7 @@ class _Book:
             ),
             rows[frames.LINE],
         )
-        self.members.append(  # what orders the vouchers' rows; `at` finds them in `packed`
+        self.members.append(  # what orders the vouchers' rows
             rows.select(
                 pl.col(_TAG),
                 pl.col(frames.DATE_COL).alias("date"),
@@ -506,7 +507,6 @@ class _Book:
                 pl.col(frames.LINE).alias("line"),
                 # Converted from another currency (fx_difference applies to its voucher).
                 (pl.col(_FX).is_not_null() if _FX in rows.columns else pl.lit(False)).alias("fx"),
-                (pl.int_range(pl.len(), dtype=pl.UInt32) + at).alias("at"),
             )
         )
         self.totals.append(
@@ -645,11 +645,9 @@ class _Book:
             .agg(pl.len().alias("count"), pl.col("date").max(), pl.col("fx").any())
             .sort(_TAG)
         )
-        # Voucher order: each row's place in `packed`, sorted.
+        # Voucher order: each row's place in `packed` (its number in `members`), sorted.
         order = members.select(
-            pl.col("at").gather(
-                pl.arg_sort_by(_TAG, "date", "order", "line", maintain_order=True, nulls_last=False)
-            )
+            pl.arg_sort_by(_TAG, "date", "order", "line", maintain_order=True, nulls_last=False)
         ).to_series()
         del members
         places = array("I")
