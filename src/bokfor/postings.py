@@ -504,7 +504,7 @@ class _Book:
                 pl.col(_TAG),
                 pl.col(frames.DATE_COL).alias("date"),
                 _order(rows, schema).alias("order"),
-                pl.col(frames.LINE).alias("line"),
+                pl.col(frames.LINE).cast(pl.UInt32).alias("line"),  # as `packed.lines`
                 # Converted from another currency (fx_difference applies to its voucher).
                 (pl.col(_FX).is_not_null() if _FX in rows.columns else pl.lit(False)).alias("fx"),
             )
@@ -703,7 +703,8 @@ class _Members:
     data: bytearray = field(default_factory=bytearray)
     ends: array = field(default_factory=lambda: array("q", [0]))
     file_of: array = field(default_factory=lambda: array("I"))
-    lines: array = field(default_factory=lambda: array("q"))
+    # 32 bits: MAX_INPUT_BYTES (plan) keeps a file's lines far below 2^32.
+    lines: array = field(default_factory=lambda: array("I"))
 
     def add(self, keys: pl.Series, files: pl.Series, lines: pl.Series) -> None:
         """Rows' keys, file numbers and lines, a slice at a time: a column as one Python
