@@ -839,10 +839,11 @@ def _shape(lines: Iterable[Line]) -> tuple[tuple[str, int], ...]:
 
 
 # A run holds its vouchers (and, for grouped ones, every row's key and origin) until the
-# export; the rows' ledger records wait on disk (bokfor.spool). Measured: 0.5 KiB a row for
-# 1M Stripe rows (per day), ~2 KiB for a bank CSV booked one voucher a row. A larger input is
-# refused up front with a way out, rather than exhausting the machine half-way. A year of a
-# busy shop's Stripe balance export is tens of MB.
+# export; the rows' ledger records wait on disk (bokfor.spool). Measured (bench/README.md,
+# issue 22): ~90 B a row for Stripe rows booked per day over a ~250 MiB start (a 2.3 GB file
+# of 10.5M rows peaked at 1.3 GiB), ~2 KiB a row for a bank file booked one voucher a row. A
+# larger input is refused up front with a way out, rather than exhausting the machine
+# half-way. A year of a busy shop's Stripe balance export is tens of MB.
 MAX_INPUT_BYTES = 512 * 1024 * 1024
 
 
