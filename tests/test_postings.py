@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import tempfile
 from pathlib import Path
 
 import polars as pl
@@ -19,7 +20,7 @@ from bench.gen_peers import write_peers
 from bench.gen_stripe import generate
 from bokfor import plan as plan_module
 from bokfor import postings
-from bokfor.errors import UnbalancedError
+from bokfor.errors import OutputError, UnbalancedError
 from bokfor.ledger import Ledger
 from bokfor.mapping import Posting, load_mapping
 from bokfor.money import split_vat, vat_on
@@ -187,6 +188,64 @@ def test_a_generated_export_in_batches_is_booked_by_columns_as_by_rows(
         assert summary.zero and summary.skipped == {"Utbetalning": summary.skipped["Utbetalning"]}
         assert summary.unmapped and plan["errors"]
         assert any("Export baklänges" in n for n in plan["notices"])
+
+
+@pytest.mark.parametrize("sort_rows", [1, 150])
+@pytest.mark.parametrize("text", [STRIPE, PER_PAYOUT], ids=["per_day", "per_payout"])
+def test_grouped_rows_keys_and_origins_read_back_from_their_files(
+    tmp_path, monkeypatch, text, sort_rows
+) -> None:
+    """A grouped voucher's keys and origins live in temporary files a thousand rows each
+    (postings._Spill), in an order sorted a range of tags at a time; asked for one at a
+    time, by slice, from the end, or all, they are what the row path holds in memory — also
+    after the plan is closed."""
+    path = tmp_path / "balance_history.csv"
+    generate(2000, path, seed=5)
+    monkeypatch.setattr(postings, "_SPILL_ROWS", 1000)
+    monkeypatch.setattr(postings, "_SORT_ROWS", sort_rows)  # the tags ordered a range at a time
+    monkeypatch.setattr(csvframe, "_BATCH", 16 << 10)
+    made = []
+    real = postings.tempfile.TemporaryFile
+    monkeypatch.setattr(
+        postings.tempfile, "TemporaryFile", lambda **kw: made.append(1) or real(**kw)
+    )
+    plan = _same_plans(tmp_path, [path], text, monkeypatch)
+    assert len(made) >= 2  # 2,000 rows a thousand a file, per plan by columns
+    by_rows = _plan_of(
+        [path], tmp_path / "mapping.yaml", tmp_path / "l2.sqlite", False, monkeypatch
+    )
+    assert len(plan["vouchers"]) == len(by_rows["vouchers"]) > 10
+    for spilled, held in zip(plan["vouchers"], by_rows["vouchers"], strict=True):
+        keys, origins = spilled.source_keys, spilled.origins
+        assert type(keys).__name__ == "_SpilledKeys"
+        assert len(keys) == len(held.source_keys) and len(origins) == len(held.origins)
+        assert [keys[i] for i in range(len(keys))] == list(held.source_keys)
+        assert [origins[i] for i in range(len(origins))] == list(held.origins)
+        assert keys[-1] == held.source_keys[-1] and origins[-1] == held.origins[-1]
+        assert keys[:3] == tuple(held.source_keys[:3]) and origins[1:3] == held.origins[1:3]
+        assert hash(keys) == hash(tuple(held.source_keys))
+
+
+def test_grouped_rows_that_cannot_be_written_aside_are_an_output_error(
+    tmp_path, monkeypatch
+) -> None:
+    """A full temporary disk while grouped rows' keys are written aside: the message names
+    the temporary directory and what to do, and nothing is exported."""
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(STRIPE, encoding="utf-8")
+
+    def full(**kw):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(postings.tempfile, "TemporaryFile", full)
+    monkeypatch.setattr(plan_module, "FRAMES_FROM", 0)
+    with pytest.raises(OutputError) as caught:
+        make_plan([SAMPLE], load_mapping(mapping), Ledger.open(tmp_path / "ledger.sqlite"))
+    assert str(caught.value) == (
+        f"{tempfile.gettempdir()}: the plan's temporary file cannot be written ([Errno 28] "
+        "No space left on device) Fix: free space in the temporary directory, or point TMPDIR "
+        "at a disk with room (up to 0.4 KiB a row); nothing was written or recorded as exported."
+    )
 
 
 def test_vouchers_a_row_are_in_date_order_as_by_rows(tmp_path, monkeypatch) -> None:

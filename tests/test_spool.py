@@ -168,6 +168,21 @@ def test_names_seen_twice_are_found_in_small_and_large_runs():
         assert seen.repeated()
 
 
+def test_names_seen_twice_across_large_inputs_are_found_and_each_input_keeps_its_names():
+    """Each input's names are sorted in place (no copy of a large run's): a name in two
+    inputs is still found, and each input still has its own names."""
+    first, second = list(range(2**16, 0, -1)), list(range(2**17, 2**16, -1))
+    for repeat, expected in ((None, False), (7, True), (2**16 + 3, True)):
+        seen = _Seen()
+        seen.starts = [0, len(first)]
+        seen.hashes = array("q", first + second + ([repeat] if repeat else []))
+        assert seen.repeated() is expected
+        names = seen.names()
+        assert sorted(names[0]) == sorted(first)
+        assert sorted(names[1]) == sorted(second + ([repeat] if repeat else []))
+        seen.hashes.append(1)  # no view of it is left
+
+
 def test_a_collision_of_hashes_is_checked_exactly_and_the_run_goes_on(monkeypatch, tmp_path):
     """Every name hashed alike: the run reads its inputs again, finds no name twice, and
     makes the plan it would have made."""

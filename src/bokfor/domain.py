@@ -79,11 +79,13 @@ class Origin:
         return f"{self.file}:{self.line}"
 
 
-class _Packed:
-    """A grouped voucher's per-row values (its rows' keys, their origins), packed in arrays
-    and read in `order`: item i is the `order[i]`-th row added. As tuples of objects they
-    took ~300 B a row, most of a 1M-row Stripe run's memory; packed, ~50. Immutable;
-    compares and hashes as the tuple of its items, so a voucher equals one made with tuples."""
+class Packed:
+    """A grouped voucher's per-row values (its rows' keys, their origins), held outside
+    Python objects and read in `order`: item i is the `order[i]`-th row added. As tuples of
+    objects they took ~300 B a row, most of a 1M-row Stripe run's memory. Immutable;
+    compares and hashes as the tuple of its items, so a voucher equals one made with tuples.
+    Subclasses say where item k is (`_item`): packed in arrays here, in a file for rows
+    booked as columns (`bokfor.postings`)."""
 
     __slots__ = ("_order",)
 
@@ -106,7 +108,7 @@ class _Packed:
         return (item(k) for k in self._order)
 
     def __eq__(self, other: object) -> bool:
-        if isinstance(other, (tuple, _Packed)):
+        if isinstance(other, (tuple, Packed)):
             return len(self) == len(other) and tuple(self) == tuple(other)
         return NotImplemented
 
@@ -120,7 +122,7 @@ class _Packed:
         return tuple, (tuple(self),)
 
 
-class PackedKeys(_Packed, Sequence[str]):
+class PackedKeys(Packed, Sequence[str]):
     """Keys as UTF-8 in one buffer: key k is `data[ends[k]:ends[k + 1]]` (`ends[0]` is 0)."""
 
     __slots__ = ("_data", "_ends")
@@ -134,7 +136,7 @@ class PackedKeys(_Packed, Sequence[str]):
         return self._data[ends[k] : ends[k + 1]].decode()
 
 
-class PackedOrigins(_Packed, Sequence["Origin"]):
+class PackedOrigins(Packed, Sequence["Origin"]):
     """Origins as a file number and a line each: origin k is
     `Origin(files[file_of[k]], lines[k])`."""
 

@@ -76,7 +76,7 @@ class RecordSpool:
             )
         except (OSError, sqlite3.Error) as exc:
             self.close()
-            raise _failed("made", exc, tempfile.gettempdir()) from None
+            raise temp_file_error("made", exc, tempfile.gettempdir()) from None
         self._conn = conn
         self._records: list[tuple[int, str, str, str, str, str, str, str, int, str]] = []
         self._aliases: list[tuple[int, str, str]] = []
@@ -147,7 +147,7 @@ class RecordSpool:
         except sqlite3.Error as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            raise _failed("written", exc, self.path) from None
+            raise temp_file_error("written", exc, self.path) from None
 
     def skipped(self) -> Iterator[tuple[int, int, str, str]]:
         """The rows read and not booked: (input index, line, key, reason), in file order
@@ -158,7 +158,7 @@ class RecordSpool:
                 "SELECT input, line, key, reason FROM skipped ORDER BY input, line, rowid"
             )
         except sqlite3.Error as exc:
-            raise _failed("read", exc, self.path) from None
+            raise temp_file_error("read", exc, self.path) from None
 
     def records(self, tag: int) -> list[RowRecord]:
         """The records of one voucher, in the order they were added (a push records one
@@ -197,7 +197,7 @@ class RecordSpool:
                 )
             ]
         except sqlite3.Error as exc:
-            raise _failed("read", exc, self.path) from None
+            raise temp_file_error("read", exc, self.path) from None
 
     def scratch(self, name: str) -> Path:
         """A path for another file of this run (the rendered SIE file), removed with it."""
@@ -207,7 +207,8 @@ class RecordSpool:
         self._finalizer()
 
 
-def _failed(what: str, exc: Exception, where: Path | str) -> OutputError:
+def temp_file_error(what: str, exc: Exception, where: Path | str) -> OutputError:
+    """A plan's temporary file (this spool, or another a plan writes) that failed."""
     return OutputError(
         f"the plan's temporary file cannot be {what} ({exc})",
         file=str(where),
