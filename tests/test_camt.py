@@ -705,3 +705,88 @@ def test_every_structured_reference_is_kept(tmp_path: Path) -> None:
     path.write_text(_document(_statement(entry)))
     [row] = rows(path)
     assert (row.fields["reference"], row.fields["text"]) == ("4000123456788", "Ref 12345674")
+
+
+# --- lines: what the parser skips must not shift them ----------------------------------------
+
+_NS = 'xmlns:c="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"'
+_SKIPPED = [  # line 1 onwards: comments, a processing instruction, CDATA, prefixed names
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    "<!-- a comment that shows <c:Ntry> and",
+    "     spans <c:TxDtls> lines -->",
+    '<?bank-export version="7"?>',
+    f"<c:Document {_NS}><c:BkToCstmrStmt>",
+    "<c:Stmt><c:Id>S1</c:Id>",
+    f"<c:Acct><c:Id><c:IBAN>{IBAN}</c:IBAN></c:Id></c:Acct><!-- <c:Ntry>",
+    "</c:Ntry> commented out --><?pi <c:Ntry>?>",
+    '<c:Ntry><c:Amt Ccy="SEK">3.00</c:Amt><![CDATA[<c:Ntry>',  # line 9
+    "]]><c:CdtDbtInd>CRDT</c:CdtDbtInd><c:Sts>BOOK</c:Sts>",
+    "<c:BookgDt><c:Dt>2026-01-10</c:Dt></c:BookgDt><c:AcctSvcrRef>E1</c:AcctSvcrRef>",
+    "<c:NtryDtls><!-- <c:TxDtls>",
+    "--><c:TxDtls><c:Refs><c:AcctSvcrRef>T1</c:AcctSvcrRef></c:Refs>",  # line 13
+    '<c:Amt Ccy="SEK">1.00</c:Amt><c:CdtDbtInd>CRDT</c:CdtDbtInd></c:TxDtls><?pi x?>',
+    "<!--",
+    "-->",
+    "<c:TxDtls><c:Refs><c:AcctSvcrRef>T2</c:AcctSvcrRef></c:Refs>",  # line 17
+    '<c:Amt Ccy="SEK">2.00</c:Amt><c:CdtDbtInd>CRDT</c:CdtDbtInd>',
+    "<c:AddtlTxInf><![CDATA[Faktura <1042>",
+    "]]></c:AddtlTxInf></c:TxDtls></c:NtryDtls></c:Ntry>",
+    '<c:Ntry><c:Amt Ccy="SEK">5.00</c:Amt><c:CdtDbtInd>DBIT</c:CdtDbtInd>',  # line 21
+    "<c:Sts>BOOK</c:Sts><c:BookgDt><c:Dt>2026-01-11</c:Dt></c:BookgDt>",
+    "<c:AcctSvcrRef>E2</c:AcctSvcrRef></c:Ntry>",
+    "</c:Stmt></c:BkToCstmrStmt></c:Document>",
+]
+
+
+def test_lines_are_exact_across_comments_cdata_processing_instructions_and_prefixes(
+    tmp_path: Path,
+) -> None:
+    """A row's line is its `Ntry` start (its `TxDtls` start in a batch): what the parser
+    skips (comments and processing instructions holding `<c:Ntry>`, CDATA, multi-line
+    comments between transactions) shifts nothing."""
+    path = tmp_path / "skipped.xml"
+    path.write_text("\n".join(_SKIPPED) + "\n", encoding="utf-8")
+    got = rows(path)
+    assert [(r.key, r.amounts["amount"], r.origin.line) for r in got] == [
+        (key("2026-01-10:T1"), 100, 13),
+        (key("2026-01-10:T2"), 200, 17),
+        (key("2026-01-11:E2"), -500, 21),
+    ]
+    assert got[1].fields["text"] == "Faktura <1042>"
+
+
+def test_a_bad_value_is_reported_at_its_line_after_comments_and_cdata(tmp_path: Path) -> None:
+    lines = list(_SKIPPED)
+    lines[20] = lines[20].replace(">5.00<", "><![CDATA[5,00]]><")  # line 21, in CDATA
+    path = tmp_path / "bad.xml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert error(path) == (
+        f"{path}:21: column 'Ntry/Amt': not an amount: '5,00' Fix: ISO 20022 amounts are "
+        "written 1234.50 (decimal point, no sign, no thousands separator); " + REDOWNLOAD
+    )
+    lines = list(_SKIPPED)
+    lines[17] = lines[17].replace("2.00", "2.001")  # line 18
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert error(path) == (
+        f"{path}:18: column 'TxDtls/Amt': the amount 2.001 has a third decimal that is not "
+        "0: bokfor books whole cents and does not round what the bank booked Fix: book this "
+        "entry by hand, or ask the bank for the statement in two decimals."
+    )
+
+
+def test_an_entity_declared_after_a_large_comment_is_refused_before_expanding(
+    tmp_path: Path,
+) -> None:
+    """The declaration sits in a later chunk than the file's start: still refused at its
+    line, before the reference that would expand it is read."""
+    path = tmp_path / "late.xml"
+    path.write_text(
+        '<?xml version="1.0"?>\n<!--' + "x" * 200_000 + "\n-->\n"
+        '<!DOCTYPE Document [\n<!ENTITY a "aaaaaaaaaa">\n<!ENTITY b "&a;&a;&a;&a;&a;&a;">\n]>\n'
+        + _document(_statement(_entry("1.00", "R1", text="&b;"))).split("\n", 1)[1],
+        encoding="utf-8",
+    )
+    assert error(path) == (
+        f"{path}:5: the XML declares entities (entity 'a'): bokfor refuses them, as they can "
+        "expand to gigabytes or read other files" + ENTITY_HINT
+    )

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import subprocess
+import sys
 import tempfile
 import unicodedata
 from collections import Counter
@@ -380,3 +382,53 @@ def test_a_batch_that_does_not_add_up_is_still_refused(tmp_path: Path) -> None:
         f"not add up: its transactions (TxDtls) sum to {format_sek(300)} SEK, the batch total "
         f"(Btch/TtlAmt) is {format_sek(301)} SEK Fix: "
     )
+
+
+_GROWTH = """
+import datetime as dt, os, sys
+from pathlib import Path
+from bokfor.sources.camt import SOURCE
+
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+base = peak = rss()
+for n, item in enumerate(SOURCE.read(Path(sys.argv[1]), dt.timezone.utc)):
+    if n % 64 == 0:
+        peak = max(peak, rss())
+print(max(peak, rss()) - base)
+"""
+
+
+def _flat(path: Path, n: int) -> None:
+    """A statement of `n` booked entries of seven elements each."""
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(
+            '<?xml version="1.0"?>\n<Document xmlns="urn:iso:std:iso:20022:tech:xsd:'
+            f'camt.053.001.02"><BkToCstmrStmt><Stmt><Id>S1</Id><Acct><Id><IBAN>{IBAN}'
+            "</IBAN></Id></Acct>\n"
+        )
+        for i in range(n):
+            f.write(
+                f'<Ntry><Amt Ccy="SEK">{i % 900 + 1}.00</Amt><CdtDbtInd>CRDT</CdtDbtInd>'
+                f"<Sts>BOOK</Sts><BookgDt><Dt>2026-01-{i % 28 + 1:02d}</Dt></BookgDt>"
+                f"<AcctSvcrRef>R{i}</AcctSvcrRef></Ntry>\n"
+            )
+        f.write("</Stmt></BkToCstmrStmt></Document>\n")
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads /proc/self/statm")
+def test_memory_stays_bounded_as_the_file_grows(tmp_path: Path) -> None:
+    """112,000 elements read in a fresh process take at most a few MB more while reading
+    than 7,000: what a row leaves behind is the digest of its key (`_State.fresh`), never its
+    elements. A reader that kept each entry's elements would hold ~10 MB more."""
+    growth = []
+    for n in (1_000, 16_000):
+        path = tmp_path / f"flat{n}.xml"
+        _flat(path, n)
+        done = subprocess.run(
+            [sys.executable, "-c", _GROWTH, str(path)], capture_output=True, text=True, check=True
+        )
+        growth.append(int(done.stdout))  # bytes of resident memory added while reading
+    assert growth[1] - growth[0] < 4 << 20, growth
