@@ -44,8 +44,12 @@ def split_years(
 ) -> list[Part]:
     """The run's vouchers by fiscal year, earliest year first, each in the run's order."""
     years: dict[tuple[dt.date, dt.date], list[int]] = {}
+    of_day: dict[dt.date, list[int]] = {}  # the year's list; a run's vouchers share few days
     for i, voucher in enumerate(vouchers):
-        years.setdefault(year_of(voucher.date), []).append(i)
+        found = of_day.get(voucher.date)
+        if found is None:
+            found = of_day[voucher.date] = years.setdefault(year_of(voucher.date), [])
+        found.append(i)
     return [
         Part(FiscalYear(start, end, 0), tuple(indices))
         for (start, end), indices in sorted(years.items())
