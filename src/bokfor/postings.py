@@ -190,9 +190,11 @@ class _Book:
         self.tags: dict[Any, int] = {}  # a voucher's group value -> its tag, as first met
         self.files: dict[str, int] = {}
         self.totals: list[pl.DataFrame] = []  # per batch: tag, spec, debit, amount
-        # Per batch: tag, date, order, line, fx of each grouped row; its place in `packed`
-        # is its row's number in them all (both are appended to together).
+        # Per batch: tag, date, order, line of each grouped row; its place in `packed` is its
+        # row's number in them all (both are appended to together). And per batch and tag:
+        # its rows, their last date, whether one was converted from another currency.
         self.members: list[pl.DataFrame] = []
+        self.per_tag: list[pl.DataFrame] = []
         self.packed = _Spill()  # the grouped rows' keys and origins, in the order they came
         # A voucher a row (per_row): the vouchers by tag, and per batch their sort columns.
         self.per_row = rules.grouping == "per_row"
@@ -502,14 +504,18 @@ class _Book:
             ),
             rows[frames.LINE],
         )
-        self.members.append(  # what orders the vouchers' rows
-            rows.select(
-                pl.col(_TAG),
-                pl.col(frames.DATE_COL).alias("date"),
-                _order(rows, schema).alias("order"),
-                pl.col(frames.LINE).cast(pl.UInt32).alias("line"),  # as `packed.lines`
-                # Converted from another currency (fx_difference applies to its voucher).
-                (pl.col(_FX).is_not_null() if _FX in rows.columns else pl.lit(False)).alias("fx"),
+        members = rows.select(
+            pl.col(_TAG),
+            pl.col(frames.DATE_COL).alias("date"),
+            _order(rows, schema).alias("order"),
+            pl.col(frames.LINE).cast(pl.UInt32).alias("line"),  # as the spilled lines
+            # Converted from another currency (fx_difference applies to its voucher).
+            (pl.col(_FX).is_not_null() if _FX in rows.columns else pl.lit(False)).alias("fx"),
+        )
+        self.members.append(members.drop("fx"))  # what orders the vouchers' rows
+        self.per_tag.append(
+            members.group_by(_TAG).agg(
+                pl.len().alias("count"), pl.col("date").max(), pl.col("fx").any()
             )
         )
         self.totals.append(
@@ -643,11 +649,13 @@ class _Book:
             return result
         members = pl.concat(self.members, rechunk=False)
         self.members = []
-        per_tag = (
-            members.group_by(_TAG)
-            .agg(pl.len().alias("count"), pl.col("date").max(), pl.col("fx").any())
+        per_tag = (  # added up a batch at a time: no hash table of every row
+            pl.concat(self.per_tag)
+            .group_by(_TAG)
+            .agg(pl.col("count").sum(), pl.col("date").max(), pl.col("fx").any())
             .sort(_TAG)
         )
+        self.per_tag = []
         # Voucher order: each row's place in `packed` (its number in `members`), sorted by
         # tag, date, order and line. The tags' rows a range of about _SORT_ROWS at a time:
         # sorting every row at once held ~30 B a row more (10.5M rows: 340 MB).
