@@ -89,7 +89,7 @@ class Packed:
 
     __slots__ = ("_order",)
 
-    def __init__(self, order: array) -> None:
+    def __init__(self, order: Any) -> None:  # ints: an array("I"), or a Polars UInt32 Series
         self._order = order
 
     def _item(self, k: int) -> object:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import tempfile
 import weakref
-from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -660,7 +659,7 @@ class _Book:
         # tag, date, order and line. The tags' rows a range of about _SORT_ROWS at a time:
         # sorting every row at once held ~30 B a row more (10.5M rows: 340 MB).
         members = members.with_row_index("at")
-        places = array("I")
+        orders: list[pl.Series] = []
         low = held = 0
         for tag, count in enumerate(per_tag["count"].to_list(), 1):
             held += count
@@ -676,10 +675,12 @@ class _Book:
                 )
                 .to_series()
             )
-            for at in range(0, len(order), 1 << 16):  # a slice's Python list at a time
-                places.extend(order.slice(at, 1 << 16).to_list())
+            orders.append(order)
             low, held = tag, 0
         del members
+        # A voucher's rows are a slice of this (a view: nothing copied a voucher).
+        places = pl.concat(orders).rechunk() if orders else pl.Series("at", [], pl.UInt32)
+        del orders
         packed, self.packed = self.packed, _Spill()
         packed.flush()
         files, at = tuple(self.files), 0
@@ -696,7 +697,7 @@ class _Book:
         values = list(self.tags)
         tagged: list[tuple[Voucher, int]] = []
         for tag, count, date, fx in per_tag.select(_TAG, "count", "date", "fx").iter_rows():
-            place = places[at : at + count]
+            place = places.slice(at, count)
             at += count
             tagged.append(
                 (
@@ -787,7 +788,7 @@ class _SpilledKeys(Packed, Sequence[str]):
 
     __slots__ = ("_spill",)
 
-    def __init__(self, spill: _Spill, order: array) -> None:
+    def __init__(self, spill: _Spill, order: pl.Series) -> None:
         super().__init__(order)
         self._spill = spill
 
@@ -796,7 +797,7 @@ class _SpilledKeys(Packed, Sequence[str]):
 
     def __iter__(self) -> Iterator[str]:
         rows = self._spill.rows()
-        return iter(rows["key"].gather(pl.Series(self._order, dtype=pl.UInt32)).to_list())
+        return iter(rows["key"].gather(self._order).to_list())
 
 
 class _SpilledOrigins(Packed, Sequence[Origin]):
@@ -805,7 +806,7 @@ class _SpilledOrigins(Packed, Sequence[Origin]):
 
     __slots__ = ("_spill", "_files")
 
-    def __init__(self, spill: _Spill, files: tuple[str, ...], order: array) -> None:
+    def __init__(self, spill: _Spill, files: tuple[str, ...], order: pl.Series) -> None:
         super().__init__(order)
         self._spill, self._files = spill, files
 
@@ -814,7 +815,7 @@ class _SpilledOrigins(Packed, Sequence[Origin]):
         return Origin(self._files[rows["file"][k]], rows["line"][k])
 
     def __iter__(self) -> Iterator[Origin]:
-        at = pl.Series(self._order, dtype=pl.UInt32)
+        at = self._order
         chosen = self._spill.rows().select(pl.col("file").gather(at), pl.col("line").gather(at))
         files = self._files
         return iter([Origin(files[f], line) for f, line in chosen.iter_rows()])
