@@ -122,17 +122,59 @@ def test_mixed_line_ends_read_like_the_original(tmp_path, capsys, monkeypatch):
     assert (tmp_path / "out" / "x.si").read_bytes() == (clean / "out" / "x.si").read_bytes()
 
 
-def test_an_input_too_large_for_one_run_is_refused_up_front(tmp_path, capsys, monkeypatch):
-    """A 2 GB export would exhaust memory half-way (a run holds its rows): refused before any
-    row is read, with the way out. The limit is lowered here instead of writing 2 GB."""
-    monkeypatch.setattr("bokfor.plan.MAX_INPUT_BYTES", 1024)
-    code, err = convert(tmp_path, capsys)
-    assert code == 2
-    assert err == (
-        f"bokfor: error: {SAMPLE}: the file is 0 MiB, more than the 0 MiB one run "
+def _refused(err: str, source: Path, limit: str) -> str:
+    return (
+        f"bokfor: error: {source}: the file is 0 MiB, more than the {limit} MiB one run "
         "reads Fix: export a shorter period (a month or a quarter) and convert each "
         "file; the ledger keeps the runs from booking anything twice.\n"
     )
+
+
+def test_an_input_too_large_for_one_run_is_refused_up_front(tmp_path, capsys, monkeypatch):
+    """A 2 GB export booked a voucher a row would exhaust memory half-way (~2 KiB a row):
+    refused before any row is read, with the way out. The limits are lowered here instead of
+    writing gigabytes (7.6 KB is "0 MiB")."""
+    monkeypatch.setattr("bokfor.plan.MAX_INPUT_BYTES", 1024)
+    monkeypatch.setattr("bokfor.plan.MAX_GROUPED_INPUT_BYTES", 2048)
+    code, err = convert(tmp_path, capsys)  # booked a voucher a day: over either limit
+    assert (code, err) == (2, _refused(err, SAMPLE, "0"))
+    monkeypatch.setattr("bokfor.plan.MAX_GROUPED_INPUT_BYTES", 1 << 40)
+    per_row = tmp_path / "per_row.yaml"
+    per_row.write_text(
+        MAPPING.read_text(encoding="utf-8").replace("grouping: per_day", "grouping: per_row"),
+        encoding="utf-8",
+    )
+    assert "grouping: per_row" in per_row.read_text(encoding="utf-8")
+    code, _, err = run_cli(["plan", str(SAMPLE), "-m", str(per_row)], capsys)
+    assert (code, err) == (2, _refused(err, SAMPLE, "0"))
+    code, _, err = run_cli(["plan", str(SAMPLE), "-m", str(MAPPING), "--correct"], capsys)
+    assert (code, err) == (2, _refused(err, SAMPLE, "0"))  # --correct plans by rows
+
+
+def test_a_file_booked_a_voucher_a_day_by_columns_may_be_larger(tmp_path, capsys, monkeypatch):
+    """Rows booked by columns into a voucher a day hold ~30-60 B a row (their keys wait on
+    disk): such a file may pass MAX_INPUT_BYTES, and converts as any other."""
+    expected = tmp_path / "expected"
+    expected.mkdir()
+    assert convert(expected, capsys)[0] == 0
+    monkeypatch.setattr("bokfor.plan.FRAMES_FROM", 0)  # the sample is read into frames
+    monkeypatch.setattr("bokfor.plan.MAX_INPUT_BYTES", 1024)
+    assert convert(tmp_path, capsys) == (0, "")
+    assert (tmp_path / "out" / "x.si").read_bytes() == (expected / "out" / "x.si").read_bytes()
+
+
+def test_a_large_file_that_frames_cannot_read_is_refused_before_it_is_read_by_rows(
+    tmp_path, capsys, monkeypatch
+):
+    """A blank line among the rows: the plan by columns stops (NotFramed) and the plan by
+    rows, which holds ~2 KiB a row, refuses the file as too large for it."""
+    blank = tmp_path / "balance_history.csv"
+    lines = SAMPLE.read_text(encoding="utf-8").splitlines(keepends=True)
+    blank.write_text("".join(lines[:5] + ["\n"] + lines[5:]), encoding="utf-8")
+    monkeypatch.setattr("bokfor.plan.FRAMES_FROM", 0)
+    monkeypatch.setattr("bokfor.plan.MAX_INPUT_BYTES", 1024)
+    code, err = convert(tmp_path, capsys, blank)
+    assert (code, err) == (2, _refused(err, blank, "0"))
 
 
 def _ledger_connections(monkeypatch, wrap) -> None:

@@ -201,6 +201,8 @@ def make_plan(
         get_source(source, mapping.formats) if source else detect_source(path, mapping.formats)
         for path in inputs
     ]
+    by_columns = engine.POLARS and len(inputs) == 1 and not correct and not bank_account
+    _check_sizes(inputs, sources, mapping, grouped_ok=by_columns)
     overlap = None
     if len(inputs) > 1:
         overlap = _Overlap()
@@ -217,6 +219,8 @@ def make_plan(
     # a file such a source's row reader must read (NotFramed, perhaps from a later batch)
     # starts the plan over by rows.
     for framed in (True, False) if engine.POLARS else (False,):
+        if not framed and by_columns:  # a file frames cannot read is planned by rows
+            _check_sizes(inputs, sources, mapping, grouped_ok=False)
         spool, seen = RecordSpool(), _Seen(overlap)
         try:
             with paused_gc():  # several objects a row: see paused_gc
@@ -838,13 +842,17 @@ def _shape(lines: Iterable[Line]) -> tuple[tuple[str, int], ...]:
     return tuple(sorted((a, amount) for a, amount in per_account.items() if amount))
 
 
-# A run holds its vouchers (and, for grouped ones, every row's key and origin) until the
-# export; the rows' ledger records wait on disk (bokfor.spool). Measured (bench/README.md,
-# issue 22): ~90 B a row for Stripe rows booked per day over a ~250 MiB start (a 2.3 GB file
-# of 10.5M rows peaked at 1.3 GiB), ~2 KiB a row for a bank file booked one voucher a row. A
-# larger input is refused up front with a way out, rather than exhausting the machine
-# half-way. A year of a busy shop's Stripe balance export is tens of MB.
+# A run holds what it books until the export; the rows' ledger records wait on disk
+# (bokfor.spool), and so do grouped rows' keys and origins (postings._Spill). Measured
+# (bench/README.md, issue 22): a file booked one voucher a row holds ~2 KiB a row, so such a
+# file is refused past MAX_INPUT_BYTES, up front and with a way out, rather than exhausting
+# the machine half-way. Rows booked a voucher a day or a payout by columns hold ~40 B a row
+# while read and 70-85 B while their vouchers are ordered, over a ~250 MiB start: the
+# bench's 2,213 MiB Stripe export of 10.5M rows peaked at 1.0-1.1 GiB. Such a file, the run's
+# only input, may be up to MAX_GROUPED_INPUT_BYTES, a little past that measured one. A year
+# of a busy shop's Stripe balance export is tens of MB.
 MAX_INPUT_BYTES = 512 * 1024 * 1024
+MAX_GROUPED_INPUT_BYTES = 2560 * 1024 * 1024
 
 
 def _check_inputs(inputs: list[Path]) -> None:
@@ -852,18 +860,42 @@ def _check_inputs(inputs: list[Path]) -> None:
     for path in inputs:
         if given.setdefault(path.resolve(), path) is not path:
             raise UsageError(f"{path} is given twice", hint="name each input file once.")
-        try:
-            size = path.stat().st_size
-        except OSError:
-            continue  # the source says what is wrong with it
-        if size > MAX_INPUT_BYTES:
+
+
+def _check_sizes(
+    inputs: list[Path], sources: list[Source], mapping: Mapping, *, grouped_ok: bool
+) -> None:
+    """Refuse an input larger than a run can hold (see MAX_INPUT_BYTES). `grouped_ok`: the
+    run may book its file by columns (one input, Polars runs, neither --correct nor
+    --bank-account, which read by rows)."""
+    for path, src in zip(inputs, sources, strict=True):
+        size = _size(path)
+        limit = MAX_INPUT_BYTES
+        if size > limit and grouped_ok and _grouped_by_columns(src, mapping):
+            limit = MAX_GROUPED_INPUT_BYTES
+        if size > limit:
             raise InputError(
-                f"the file is {size // 2**20} MiB, more than the {MAX_INPUT_BYTES // 2**20} MiB "
+                f"the file is {size // 2**20} MiB, more than the {limit // 2**20} MiB "
                 "one run reads",
                 file=str(path),
                 hint="export a shorter period (a month or a quarter) and convert each file; "
                 "the ledger keeps the runs from booking anything twice.",
             )
+
+
+def _grouped_by_columns(src: Source, mapping: Mapping) -> bool:
+    """Whether the plan books `src`'s rows by columns into a voucher a day or a payout (as
+    `_plan_inputs` decides, for a file large enough to be read into frames)."""
+    if src.section == POS or src.section not in mapping.sources:
+        return False
+    from bokfor import postings
+
+    rules = mapping.for_source(src.section)
+    return (
+        rules.grouping != "per_row"
+        and postings.columnar(rules, src.schema)
+        and (hasattr(src, "read_frames") or src.section == BANK)
+    )
 
 
 def _read(

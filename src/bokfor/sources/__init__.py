@@ -243,7 +243,7 @@ def detect_source(path: Path, user: UserFormats | None = None) -> Source:
 
 def check_input(path: Path) -> None:
     """An input must be a regular file: a FIFO would block a reader's open and a device
-    never end. (Its size is capped where the run starts: plan._check_inputs.)"""
+    never end. (Its size is capped where the run starts: plan._check_sizes.)"""
     open_regular(path, "an export file (Stripe, bank or POS)").close()
 
 
