@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import io
 import tempfile
 from pathlib import Path
 
@@ -26,6 +27,8 @@ from bokfor.mapping import Posting, load_mapping
 from bokfor.money import split_vat, vat_on
 from bokfor.plan import make_plan
 from bokfor.sources import csvframe
+from bokfor.sie import writer as sie_writer
+from bokfor.sie.writer import render_to
 from bokfor.sources.stripe_balance import SCHEMA, StripeBalanceSource
 
 REPO = Path(__file__).resolve().parent.parent
@@ -224,6 +227,27 @@ def test_grouped_rows_keys_and_origins_read_back_from_their_files(
         assert keys[-1] == held.source_keys[-1] and origins[-1] == held.origins[-1]
         assert keys[:3] == tuple(held.source_keys[:3]) and origins[1:3] == held.origins[1:3]
         assert hash(keys) == hash(tuple(held.source_keys))
+
+
+def test_a_sie_file_of_grouped_rows_never_reads_their_keys_back(tmp_path, monkeypatch) -> None:
+    """Ordering the vouchers and writing the SIE file ask for no grouped row's key or origin:
+    they stay on disk (the point of postings._Spill; 10.5M rows: ~470 MB read back)."""
+    path = tmp_path / "balance_history.csv"
+    generate(2000, path, seed=3)
+    mapping = load_mapping(REPO / "mappings" / "stripe.yaml")
+    monkeypatch.setattr(plan_module, "FRAMES_FROM", 0)
+    monkeypatch.setattr(sie_writer, "COLUMNS_FROM", 0)  # the columns writer, as for large runs
+    plan = make_plan([path], mapping, Ledger.open(tmp_path / "ledger.sqlite"))
+    try:
+        spills = {id(v.source_keys._spill): v.source_keys._spill for v in plan.to_write}
+        assert len(spills) == 1 and len(plan.to_write) > 10
+        for part in plan.parts:
+            render_to(plan.document(mapping, dt.date(2026, 12, 7), part), io.BytesIO())
+        assert all(spill._read is None for spill in spills.values())
+        assert plan.to_write[0].origins[0].line > 1  # asked for: read back
+        assert all(spill._read is not None for spill in spills.values())
+    finally:
+        plan.close()
 
 
 def test_grouped_rows_that_cannot_be_written_aside_are_an_output_error(

@@ -42,7 +42,6 @@ from bokfor.booking import (
     in_books_currency,
     largest_amount,
     pending_notice,
-    voucher_order,
 )
 from bokfor.classify import CONTENT
 from bokfor.domain import Dims, Line, Origin, Packed, Voucher
@@ -677,10 +676,15 @@ class _Book:
             )
             orders.append(order)
             low, held = tag, 0
-        del members
         # A voucher's rows are a slice of this (a view: nothing copied a voucher).
         places = pl.concat(orders).rechunk() if orders else pl.Series("at", [], pl.UInt32)
         del orders
+        # Each voucher's first row's line, which orders vouchers of a day (`voucher_order`)
+        # without reading every row's origin back from the spill.
+        firsts = members["line"].gather(
+            places.gather(per_tag["count"].cum_sum() - per_tag["count"])
+        )
+        del members
         packed, self.packed = self.packed, _Spill()
         packed.flush()
         files, at = tuple(self.files), 0
@@ -695,8 +699,10 @@ class _Book:
             s = specs[spec]
             by_tag.setdefault(tag, []).append(Line(s.account, amount, s.dims, s.text))
         values = list(self.tags)
-        tagged: list[tuple[Voucher, int]] = []
-        for tag, count, date, fx in per_tag.select(_TAG, "count", "date", "fx").iter_rows():
+        tagged: list[tuple[Voucher, int, int]] = []
+        for (tag, count, date, fx), first in zip(
+            per_tag.select(_TAG, "count", "date", "fx").iter_rows(), firsts.to_list(), strict=True
+        ):
             place = places.slice(at, count)
             at += count
             tagged.append(
@@ -713,11 +719,12 @@ class _Book:
                         fx,
                     ),
                     tag,
+                    first,
                 )
             )
-        tagged.sort(key=voucher_order)
-        result.vouchers = [voucher for voucher, _ in tagged]
-        result.tags = [tag for _, tag in tagged]
+        tagged.sort(key=lambda t: (t[0].date, t[2]))  # voucher_order's (date, first line)
+        result.vouchers = [voucher for voucher, _, _ in tagged]
+        result.tags = [tag for _, tag, _ in tagged]
         return result
 
 
