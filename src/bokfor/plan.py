@@ -847,10 +847,10 @@ def _shape(lines: Iterable[Line]) -> tuple[tuple[str, int], ...]:
 # (bench/README.md, issue 22): a file booked one voucher a row holds ~2 KiB a row, so such a
 # file is refused past MAX_INPUT_BYTES, up front and with a way out, rather than exhausting
 # the machine half-way. Rows booked a voucher a day or a payout by columns hold ~40 B a row
-# while read and 70-85 B while their vouchers are ordered, over a ~250 MiB start: the
-# bench's 2,213 MiB Stripe export of 10.5M rows peaked at 1.0-1.1 GiB. Such a file, the run's
-# only input, may be up to MAX_GROUPED_INPUT_BYTES, a little past that measured one. A year
-# of a busy shop's Stripe balance export is tens of MB.
+# while read and ~60 B at the run's peak, over a ~250 MiB start: the bench's 2,213 MiB Stripe
+# export of 10.5M rows peaked at 867 MiB. Such a file, the run's only input, may be up to
+# MAX_GROUPED_INPUT_BYTES, a little past that measured one. A year of a busy shop's Stripe
+# balance export is tens of MB.
 MAX_INPUT_BYTES = 512 * 1024 * 1024
 MAX_GROUPED_INPUT_BYTES = 2560 * 1024 * 1024
 
