@@ -193,19 +193,16 @@ def test_a_generated_export_in_batches_is_booked_by_columns_as_by_rows(
         assert any("Export baklänges" in n for n in plan["notices"])
 
 
-@pytest.mark.parametrize("sort_rows", [1, 150])
 @pytest.mark.parametrize("text", [STRIPE, PER_PAYOUT], ids=["per_day", "per_payout"])
 def test_grouped_rows_keys_and_origins_read_back_from_their_files(
-    tmp_path, monkeypatch, text, sort_rows
+    tmp_path, monkeypatch, text
 ) -> None:
     """A grouped voucher's keys and origins live in temporary files a thousand rows each
-    (postings._Spill), in an order sorted a range of tags at a time; asked for one at a
-    time, by slice, from the end, or all, they are what the row path holds in memory — also
-    after the plan is closed."""
+    (postings._Spill); asked for one at a time, by slice, from the end, or all, they are
+    what the row path holds in memory — also after the plan is closed."""
     path = tmp_path / "balance_history.csv"
     generate(2000, path, seed=5)
     monkeypatch.setattr(postings, "_SPILL_ROWS", 1000)
-    monkeypatch.setattr(postings, "_SORT_ROWS", sort_rows)  # the tags ordered a range at a time
     monkeypatch.setattr(csvframe, "_BATCH", 16 << 10)
     made = []
     real = postings.tempfile.TemporaryFile
