@@ -94,7 +94,10 @@ class _Ledger(Ledger):
         conn.executescript(
             "CREATE TABLE rows (key TEXT PRIMARY KEY, source TEXT, content TEXT, voucher_id "
             "INTEGER); CREATE TABLE aliases (alias TEXT PRIMARY KEY, key TEXT); "
-            "CREATE TABLE renamed (key TEXT PRIMARY KEY, former TEXT);"
+            "CREATE TABLE renamed (key TEXT PRIMARY KEY, former TEXT); "
+            # What `Ledger.expect` estimates by: no run recorded its inputs, no estimate.
+            "CREATE TABLE exports (run_id INTEGER, rows INTEGER); "
+            "CREATE TABLE inputs (run_id INTEGER, size INTEGER);"
         )
         conn.executemany(
             "INSERT INTO rows VALUES (?, ?, ?, ?)",
@@ -274,19 +277,26 @@ def test_a_plan_by_frames_is_the_plan_by_rows_on_a_generated_export(
     assert both[0][1][0].rows == 3000
 
 
-@pytest.mark.parametrize("share", [0, 8, 1 << 40], ids=["looked-up", "scanned-later", "scanned"])
+@pytest.mark.parametrize(
+    "share, announced",
+    [(0, True), (8, False), (1 << 40, True), (ledger_module._SCAN_SHARE, True)],
+    ids=["looked-up", "scanned-later", "scanned", "expected"],
+)
 def test_a_plan_joined_to_the_ledger_read_whole_is_the_plan_by_lookups(
-    tmp_path, capsys, monkeypatch, share
+    tmp_path, capsys, monkeypatch, share, announced
 ) -> None:
     """Half of 3,000 generated rows exported, two edited since, planned in 16 KiB batches
     inside a snapshot: whether the ledger's rows are looked up batch by batch, read whole
     at the first batch or after some batches were looked up (Ledger.known_frame), the plan
-    is the plan by rows."""
+    is the plan by rows. Announced (Ledger.expect), an input the size of the file the
+    ledger's rows were read from is expected to ask for them all: read whole at once."""
     path = tmp_path / "balance_history.csv"
     generate(3000, path, seed=11)
     ledger, edited = _exported_then_edited(tmp_path, path, capsys)
     monkeypatch.setattr(csvframe, "_BATCH", 16 << 10)
     monkeypatch.setattr(ledger_module, "_SCAN_SHARE", share)
+    if not announced:
+        monkeypatch.setattr(Ledger, "expect", lambda self, size: None)
     read, asked = [], []
     table = ledger_module._Scan.table
 
@@ -302,11 +312,50 @@ def test_a_plan_joined_to_the_ledger_read_whole_is_the_plan_by_lookups(
         m.setattr(ledger_module.Ledger, "open", staticmethod(lambda path, **_: opened))
         framed = _plan_of([edited], MAPPING, ledger, True, monkeypatch, correct=True)
     assert len(asked) > 10  # batches
-    assert any(read) == bool(share) and all(read) == (share == 1 << 40)
+    assert any(read) == bool(share) and all(read) == (announced and bool(share))
     if share == 8:
         assert not read[0] and read[-1]  # looked up first, read whole later
     assert framed == _plan_of([edited], MAPPING, ledger, False, monkeypatch, correct=True)
     assert framed[1][0].rows == 3000
+
+
+def test_a_small_file_against_a_large_ledger_is_looked_up(tmp_path, capsys, monkeypatch) -> None:
+    """3,000 rows exported; then a tenth of the file (its first lines) is planned in 4 KiB
+    batches: announced (Ledger.expect), it is expected to ask for a tenth of the rows, so
+    its keys are looked up and the ledger is never read whole."""
+    path = tmp_path / "balance_history.csv"
+    generate(3000, path, seed=5)
+    ledger = tmp_path / "ledger.sqlite"
+    code, _, err = run_cli(
+        ["convert", str(path), "-m", str(MAPPING), "-o", str(tmp_path / "a.si"),
+         "--ledger", str(ledger)],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    part = tmp_path / "part.csv"
+    part.write_text("".join(lines[:300]), encoding="utf-8")
+    monkeypatch.setattr(csvframe, "_BATCH", 4 << 10)
+    coming, read = [], []
+    expect, table = Ledger.expect, ledger_module._Scan.table
+
+    def announced(self, size):
+        coming.append(size)
+        expect(self, size)
+
+    def spy(self, conn, asking):
+        found = table(self, conn, asking)
+        read.append(found is not None)
+        return found
+
+    monkeypatch.setattr(Ledger, "expect", announced)
+    monkeypatch.setattr(ledger_module._Scan, "table", spy)
+    opened = Ledger.open(ledger)
+    with opened.snapshot(), monkeypatch.context() as m:
+        m.setattr(ledger_module.Ledger, "open", staticmethod(lambda path, **_: opened))
+        entries, inputs, *_ = _plan_of([part], MAPPING, ledger, True, monkeypatch)
+    assert coming == [part.stat().st_size] and len(read) > 3 and not any(read)
+    assert inputs[0].rows == 299 and inputs[0].vouchers == 0
 
 
 def test_a_file_only_the_row_reader_reads_starts_the_plan_over(tmp_path, monkeypatch) -> None:

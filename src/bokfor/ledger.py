@@ -479,6 +479,15 @@ class Ledger:
 
     # -- reading -------------------------------------------------------------------------
 
+    def expect(self, size: int) -> None:
+        """A plan is about to ask about the rows of an input of `size` bytes. Inside a
+        snapshot `known_frame` counts the keys it is expected to ask (`size` times the rows
+        a byte of the inputs the ledger recorded) as asked: a file much like those exported
+        is answered from the rows read whole at its first question, not after a quarter of
+        the ledger's rows were looked up (~8 µs a key) first."""
+        if self._scan is not None:
+            self._scan.coming += size
+
     def known(self, keys: list[str]) -> dict[str, tuple[str, int, str]]:
         """Of `keys`, those exported before: key -> (content, voucher id, source). Asked a
         batch at a time, so a run costs what it reads, not what the ledger holds."""
@@ -493,9 +502,9 @@ class Ledger:
         """`known` as columns: key, content, voucher_id, source of the keys exported before
         (give them sorted: the index is then read in order), each once.
 
-        Inside a snapshot, once the keys asked reach a quarter of the rows the ledger holds,
-        those rows are read whole, once, and this and later questions are answered by a
-        join: on a 1M-row ledger a lookup costs ~8 µs a key (two B-tree seeks at random
+        Inside a snapshot, once the keys asked (or expected: `expect`) reach a quarter of
+        the rows the ledger holds, those rows are read whole, once, and this and later
+        questions are answered by a join: on a 1M-row ledger a lookup costs ~8 µs a key (two B-tree seeks at random
         pages), a scan ~2.5 µs a row. Not past `_SCAN_MAX` rows: what a scan holds grows
         with the ledger, not with the input."""
         import polars as pl
@@ -1479,12 +1488,15 @@ def _known_schema() -> dict[str, Any]:
 
 
 class _Scan:
-    """The rows a snapshot read whole for `Ledger.known_frame`: none until the keys asked
-    make reading them all cheaper than looking up the rest."""
+    """The rows a snapshot read whole for `Ledger.known_frame`: none until the keys asked,
+    or those the inputs announced (`Ledger.expect`) are expected to ask, make reading them
+    all cheaper than looking up the rest."""
 
     def __init__(self) -> None:
         self.asked = 0
+        self.coming = 0  # bytes of the inputs announced
         self.held: int | None = None  # rows the ledger holds, at most (its largest rowid)
+        self.per_byte: tuple[int, int] = (0, 1)  # rows, bytes of the inputs it recorded
         self.frame: pl.DataFrame | None = None
 
     def table(self, conn: sqlite3.Connection, asking: int) -> pl.DataFrame | None:
@@ -1495,7 +1507,10 @@ class _Scan:
         self.asked += asking
         if self.held is None:
             self.held = conn.execute("SELECT coalesce(max(rowid), 0) FROM rows").fetchone()[0]
-        if self.held > _SCAN_MAX or self.asked * _SCAN_SHARE < self.held:
+            self.per_byte = _rows_per_byte(conn)
+        rows, size = self.per_byte
+        expected = max(self.asked, self.coming * rows // size)
+        if self.held > _SCAN_MAX or expected * _SCAN_SHARE < self.held:
             return None
         import polars as pl
 
@@ -1506,6 +1521,18 @@ class _Scan:
             parts.append(pl.DataFrame(chunk, schema=schema, orient="row"))
         self.frame = pl.concat(parts).with_columns(pl.col("key").hash().alias("h"))
         return self.frame
+
+
+def _rows_per_byte(conn: sqlite3.Connection) -> tuple[int, int]:
+    """Rows booked and bytes read by the runs that recorded their inputs (schema 5), as
+    (rows, bytes), bytes at least 1. A file read again by a later run counts its bytes
+    twice, never its rows: the estimate errs towards looking keys up."""
+    rows, size = conn.execute(
+        "SELECT (SELECT coalesce(sum(rows), 0) FROM exports WHERE run_id IN "
+        "(SELECT run_id FROM inputs)), (SELECT coalesce(sum(size), 0) FROM inputs WHERE "
+        "run_id IN (SELECT run_id FROM exports))"
+    ).fetchone()
+    return rows, max(size, 1)
 
 
 def _records_to_json(records: Iterable[RowRecord]) -> str:

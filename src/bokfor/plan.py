@@ -294,6 +294,7 @@ def _plan_inputs(
         overlap = seen.read(path, src)
         now_lines: dict[str, tuple[Line, ...]] = {}  # what changed rows are booked to now
         sorter = Sorter(ledger, src.name, src.schema, exported_ids, plan.learned)
+        ledger.expect(path.stat().st_size)
         outside = functools.partial(_skip_outside, spool, index)
         read_frames = _frame_reader(src, path, rules, framed, correct)
         todo: Iterable[Row]  # a list for POS, below
