@@ -376,7 +376,22 @@ def test_archive_verify_names_a_damaged_member_and_refuses_what_is_no_archive(ca
     assert code == 2 and "the archive cannot be read: No such file or directory" in err
 
 
-def test_no_output_goes_over_the_ledger_the_mapping_or_the_csv(capsys, tmp_path):
+@pytest.mark.parametrize("chromium", [True, False], ids=["chromium", "no-chromium"])
+def test_no_output_goes_over_the_ledger_the_mapping_or_the_csv(
+    capsys, tmp_path, monkeypatch, chromium
+):
+    """Each output named over the ledger or the mapping is refused as such, before anything
+    is written: with Chromium installed or not (--pdf checks its file first)."""
+    from bokfor import underlag
+
+    real = underlag.shutil.which
+    monkeypatch.setattr(
+        underlag.shutil,
+        "which",
+        lambda name: (
+            ("/usr/bin/chromium" if chromium else None) if name in underlag.BROWSERS else real(name)
+        ),
+    )
     ledger, _ = convert(capsys, STRIPE, STRIPE_MAPPING, tmp_path)
     kept = ledger.read_bytes()
     base = ["-m", str(STRIPE_MAPPING), "--ledger", str(ledger)]

@@ -387,15 +387,10 @@ BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stab
 def _printer(pdf: Path, own: dict[str, Path]) -> Callable[[Path], Path]:
     """What prints the page to `pdf` with a headless Chromium (the optional PDF renderer: a
     browser prints the page's own A4 print styles, and bokfor needs no PDF library) —
-    checked before anything is written: the browser there, the target writable."""
+    checked before anything is written: the target writable (first: a PDF named over the
+    ledger is refused as such on any machine), then the browser there."""
     from bokfor.outputs import check_not_own, check_writable, resolved
 
-    browser = next((found for name in BROWSERS if (found := shutil.which(name))), None)
-    if browser is None:
-        raise UsageError(
-            "--pdf needs Chromium to print the page, and none is installed",
-            hint="install it (apt install chromium), or print the HTML page from any browser.",
-        )
     target = resolved(pdf)
     check_writable(target, option="--pdf")
     check_not_own(target, own, "--pdf")
@@ -403,6 +398,12 @@ def _printer(pdf: Path, own: dict[str, Path]) -> Callable[[Path], Path]:
         raise UsageError(
             f"--pdf {pdf}: its folder {target.parent} does not exist",
             hint="name a file in an existing folder.",
+        )
+    browser = next((found for name in BROWSERS if (found := shutil.which(name))), None)
+    if browser is None:
+        raise UsageError(
+            "--pdf needs Chromium to print the page, and none is installed",
+            hint="install it (apt install chromium), or print the HTML page from any browser.",
         )
 
     def print_pdf(page: Path) -> Path:
