@@ -45,6 +45,11 @@ PY = sys.executable
 
 # The stdlib floor: read every row with csv, every amount as an exact Decimal, 3 regexes pick
 # an account, one text line per row written. Arguments: file, out, JSON of the layout.
+# What every bokfor command imports before it reads an option (typer builds a pydantic
+# TypeAdapter per option) or a mapping (pydantic models, PyYAML), takes the ledger's lock
+# (filelock) or checks an organisation number (python-stdnum).
+LIBRARIES = "import typer, typer._adapters, pydantic, yaml, filelock, stdnum.se.orgnr"
+
 CSV_FLOOR = r"""
 import csv, json, re, sys
 from decimal import Decimal
@@ -141,6 +146,9 @@ class Case:
     # At least this many runs of bokfor and of each baseline: a process of a fraction of a
     # second is mostly start-up, and its best of 3 mostly the machine's noise.
     runs: int = 0
+    # The start-up floor: importing the libraries bokfor's CLI cannot start without (typer,
+    # which coerces every option through pydantic; PyYAML; filelock; python-stdnum).
+    libraries: bool = False
 
 
 def _gen_stripe(path: Path, rows: int) -> None:
@@ -226,6 +234,7 @@ CASES: dict[str, Case] = {
             "bench.floors.peers",
             beangulp=True,
             runs=15,
+            libraries=True,
         ),
         Case(
             "seb",
@@ -619,6 +628,15 @@ class Suite:
                 )
             else:
                 base.append(Result(label, rows, note="skipped: hledger not installed"))
+        if case.libraries:
+            base.append(
+                self.baseline(
+                    "libraries' import: typer + its pydantic adapters, PyYAML, filelock, stdnum",
+                    data,
+                    rows,
+                    [PY, "-c", LIBRARIES],
+                )
+            )
         self.results[case.name] = (case, main, base)
 
 
