@@ -504,9 +504,9 @@ class Ledger:
 
         Inside a snapshot, once the keys asked (or expected: `expect`) reach a quarter of
         the rows the ledger holds, those rows are read whole, once, and this and later
-        questions are answered by a join: on a 1M-row ledger a lookup costs ~8 µs a key (two B-tree seeks at random
-        pages), a scan ~2.5 µs a row. Not past `_SCAN_MAX` rows: what a scan holds grows
-        with the ledger, not with the input."""
+        questions are answered by a join: on a 1M-row ledger a lookup costs ~8 µs a key
+        (two B-tree seeks at random pages), a scan ~2.5 µs a row. Not past `_SCAN_MAX`
+        rows: what a scan holds grows with the ledger, not with the input."""
         import polars as pl
 
         scan = self._scan
