@@ -8,7 +8,8 @@ such a request is seen (an image on 127.0.0.1, also in a frame) and that bokfor'
 blocks one (the mapping-in-words page with an image slipped in, in a frame: the same page
 without the policy, in another frame, fetches it). A screenshot of the
 Stripe sample's page is kept as a test artefact (not a golden file) in $BOKFOR_ARTEFACTS,
-else <tmp>/bokfor-artefacts/review-stripe.png. The two browsers run at once: ~5 s on an
+else <tmp>/bokfor-artefacts-<uid>/review-stripe.png (one folder a user: another user's is
+not writable). The two browsers run at once: ~5 s on an
 idle machine (each starts in 2-4 s)."""
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ LEAK = '<img src="http://127.0.0.1:9/NAME.png" alt="">'
 
 def artefacts() -> Path:
     path = Path(
-        os.environ.get("BOKFOR_ARTEFACTS") or Path(tempfile.gettempdir()) / "bokfor-artefacts"
+        os.environ.get("BOKFOR_ARTEFACTS")
+        or Path(tempfile.gettempdir()) / f"bokfor-artefacts-{os.getuid()}"
     )
     path.mkdir(parents=True, exist_ok=True)
     return path
