@@ -107,6 +107,46 @@ def test_spools_of_killed_runs_are_swept_and_live_ones_kept(own_tmpdir):
         alive.wait()
 
 
+@pytest.mark.parametrize("prefix", ["bokfor-plan-", "bokfor-making-"])
+def test_the_sweep_never_follows_a_link_out_of_the_temporary_directory(
+    own_tmpdir, tmp_path, prefix
+):
+    """Another user of a shared /tmp names a link like a spool, pointing at a folder the
+    user running bokfor may write (their exports, their ledger's folder): the sweep leaves
+    the link and that folder's files alone, with or without a lock file there."""
+    for locked in (False, True):
+        folder = tmp_path / f"exports-{locked}"
+        folder.mkdir()
+        (folder / "ledger.sqlite").write_bytes(b"the books")
+        (folder / "2026.si").write_bytes(b"#FLAGGA 0")
+        if locked:
+            (folder / "lock").write_bytes(b"")
+        old = time.time() - 3600
+        for path in (*folder.iterdir(), folder):
+            os.utime(path, (old, old))
+        link = own_tmpdir / f"{prefix}evil-{locked}"
+        link.symlink_to(folder, target_is_directory=True)
+        RecordSpool().close()
+        assert link.is_symlink()
+        assert (folder / "ledger.sqlite").read_bytes() == b"the books"
+        assert (folder / "2026.si").exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making another user's directory needs root")
+def test_the_sweep_leaves_another_user_s_directory_alone(own_tmpdir):
+    """A spool-named directory of another user (a shared /tmp) is never removed, however
+    old and unlocked: it is not this user's run's."""
+    other = own_tmpdir / "bokfor-plan-other"
+    other.mkdir()
+    (other / "records.sqlite").write_bytes(b"theirs")
+    os.chown(other / "records.sqlite", 65534, 65534)
+    os.chown(other, 65534, 65534)
+    old = time.time() - 3600
+    os.utime(other, (old, old))
+    RecordSpool().close()
+    assert (other / "records.sqlite").read_bytes() == b"theirs"
+
+
 def test_a_killed_run_s_spool_is_removed_by_the_next_run_at_once(own_tmpdir):
     """No minute's grace: a spool takes its name only once its lock is held, so a free lock
     is a dead run's, whatever its age (a killed 200k-row run leaves ~50 MB). A directory

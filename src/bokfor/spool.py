@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import stat
 import tempfile
 import time
 import weakref
@@ -222,30 +223,32 @@ def _sweep() -> None:
     fill the temporary directory with tens of megabytes a run. A spool is its run's while
     the run holds its lock (whatever host or PID namespace the run is in): one whose lock is
     free is removed at once. A directory with no lock file yet (still being made, or by an
-    older bokfor that named it before locking it) is left alone until it is a minute old."""
+    older bokfor that named it before locking it) is left alone until it is a minute old.
+
+    Only a real directory of this user's is a spool: in a shared /tmp anyone may make a link
+    named like one, pointing at a folder this user may write (the ledger's). The link is
+    never followed; `shutil.rmtree` removes without following links, and refuses a link put
+    in the directory's place after the check."""
     now = time.time()
     tmp = Path(tempfile.gettempdir())
+    uid = os.getuid() if hasattr(os, "getuid") else None
     for stale in [*tmp.glob(f"{_PREFIX}*"), *tmp.glob(f"{_MAKING}*")]:
         try:
-            if not stale.is_dir():
-                continue
+            info = stale.lstat()
+            if not stat.S_ISDIR(info.st_mode) or uid not in (None, info.st_uid):
+                continue  # a link, a file or another user's: not ours to remove
             if (
                 stale.name.startswith(_MAKING) or not (stale / _LOCK).exists()
-            ) and now - stale.stat().st_mtime < _YOUNG:
+            ) and now - info.st_mtime < _YOUNG:
                 continue
             lock = FileLock(str(stale / _LOCK))
             lock.acquire(timeout=0)
         except (OSError, Timeout):
             continue  # alive, or not ours to remove
         try:
-            for path in stale.iterdir():
-                if path.name != _LOCK:
-                    path.unlink()
-        except OSError:
-            pass
+            shutil.rmtree(stale, ignore_errors=True)  # the lock file too: held, then gone
         finally:
             lock.release()
-        shutil.rmtree(stale, ignore_errors=True)
 
 
 def _remove(held: list) -> None:
