@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import errno
 import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Callable
@@ -284,3 +286,56 @@ def test_a_ledger_that_cannot_be_created_is_one_message(tmp_path, capsys, monkey
         "writable and has room, or give --ledger another path.\n",
     )
     assert not (tmp_path / "out").exists() and not (tmp_path / "l.sqlite").exists()
+
+
+def _bokfor(*args: object) -> subprocess.CompletedProcess[str]:
+    """bokfor as a child process: one that waits forever fails this test (TimeoutExpired),
+    never the whole suite."""
+    return subprocess.run(
+        [sys.executable, "-m", "bokfor", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+    )
+
+
+def test_a_fifo_at_the_ledger_path_is_refused_without_waiting(tmp_path):
+    """A named pipe where the ledger should be: opening it for reading would wait for a
+    writer, forever under cron. Every command refuses it at once, writing nothing."""
+    ledger = tmp_path / "ledger.sqlite"
+    os.mkfifo(ledger)
+    refused = (
+        f"bokfor: error: {ledger}: the ledger path is a named pipe (FIFO), not a bokfor "
+        "ledger Fix: bokfor keeps its export ledger in this file and never overwrites "
+        "something else: move the file away (or name the real ledger with --ledger PATH) "
+        "and run again.\n"
+    )
+    out = tmp_path / "x.si"
+    for args in (
+        ("plan", SAMPLE, "-m", MAPPING, "--ledger", ledger),
+        ("convert", SAMPLE, "-m", MAPPING, "-o", out, "--ledger", ledger, "--quiet"),
+        ("ledger", "list", "--ledger", ledger),
+    ):
+        done = _bokfor(*args)
+        assert (done.returncode, done.stderr) == (2, refused), args
+    assert not out.exists()
+
+
+def test_a_written_file_replaced_by_a_fifo_is_a_caution_not_a_hang(tmp_path):
+    """Every run checks the files it wrote lately; `ledger verify` hashes them all. A named
+    pipe put where the SIE file was is reported as not what bokfor wrote, at once."""
+    out, ledger = tmp_path / "x.si", tmp_path / "l.sqlite"
+    done = _bokfor("convert", SAMPLE, "-m", MAPPING, "-o", out, "--ledger", ledger, "--quiet")
+    assert done.returncode == 0, done.stderr
+    out.unlink()
+    os.mkfifo(out)
+    changed = (
+        f"{ledger}: export 1's file {out} (29 verifikationer 2026-01-01 .. 2026-02-01) was "
+        "changed after bokfor wrote it: import only what bokfor wrote (`bokfor ledger "
+        "verify` checks every file); once it is imported, `bokfor ledger imported 1`"
+    )
+    done = _bokfor("plan", SAMPLE, "-m", MAPPING, "--ledger", ledger)
+    assert done.returncode == 3 and done.stderr == f"bokfor: warning: {changed}\n"
+    done = _bokfor("ledger", "verify", "--ledger", ledger)
+    assert done.returncode == 2 and done.stderr.endswith(f"  {changed}\n")

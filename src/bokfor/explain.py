@@ -11,13 +11,13 @@ HTML page (bokfor.htmlpage), so the two always say the same.
 
 from __future__ import annotations
 
-import hashlib
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from bokfor import bas
+from bokfor.fileio import file_sha256
 from bokfor.htmlpage import esc, page, table, write_page
 from bokfor.mapping import Mapping, Posting, Rule, SourceRules
 
@@ -82,10 +82,8 @@ def blocks(mapping: Mapping) -> list[Block]:
 
 
 def _digest(path: str) -> str:
-    try:
-        return f" (sha256 {hashlib.sha256(Path(path).read_bytes()).hexdigest()})"
-    except OSError:
-        return ""
+    digest = file_sha256(Path(path))
+    return f" (sha256 {digest})" if digest else ""
 
 
 def _company(mapping: Mapping) -> list[Block]:

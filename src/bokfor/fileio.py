@@ -135,6 +135,13 @@ _NOT_A_FILE = (
 )
 
 
+def open_nowait(path: Path) -> int:
+    """A descriptor of `path` opened for reading without waiting: a FIFO's plain open waits
+    for a writer (forever, under cron). Take the file's kind from it (os.fstat), not from
+    the path, and read a regular file only (O_NONBLOCK does not change how one is read)."""
+    return os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+
+
 def open_regular(
     path: Path,
     what: str,
@@ -150,7 +157,7 @@ def open_regular(
     a file swapped after a check is caught too."""
     file = str(path)
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+        fd = open_nowait(path)
     except FileNotFoundError:
         raise error("no such file", file=file, key=key, hint=f"give the path of {what}.") from None
     except IsADirectoryError:  # where a directory cannot be opened (Windows)
@@ -212,9 +219,20 @@ def _size(n: int) -> str:
 
 
 def file_sha256(path: Path) -> str | None:
-    """The sha256 of a file's bytes; None when it cannot be read."""
+    """The sha256 of a regular file's bytes; None when it cannot be read or is no regular
+    file (a FIFO put where a written file was is never waited on: every run checks them)."""
     try:
-        with open(path, "rb") as fh:
+        fd = open_nowait(path)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        with os.fdopen(fd, "rb") as fh:
+            fd = -1  # closed with fh
             return hashlib.file_digest(fh, "sha256").hexdigest()
     except OSError:
         return None
+    finally:
+        if fd >= 0:
+            os.close(fd)

@@ -38,7 +38,7 @@ from filelock import FileLock, Timeout
 from bokfor import __version__
 from bokfor.domain import Dims, Line, Notice, Voucher, make_dims
 from bokfor.errors import EXIT_BUSY, EXIT_FAILURE, BokforError
-from bokfor.fileio import file_sha256, fsync_dir, new_file_mode
+from bokfor.fileio import file_sha256, fsync_dir, new_file_mode, open_nowait
 
 if TYPE_CHECKING:
     import polars as pl
@@ -1679,9 +1679,12 @@ def _check_ledger_file(path: Path) -> None:
     """A file at the ledger path that is not a bokfor ledger is refused, never taken for an
     empty one (which would book everything again)."""
     try:
-        info = os.stat(path)
-        with open(path, "rb") as fh:
-            head = fh.read(100) if stat.S_ISREG(info.st_mode) else b""
+        fd = open_nowait(path)  # a FIFO here is refused, never waited on
+        try:
+            info = os.fstat(fd)
+            head = os.read(fd, 100) if stat.S_ISREG(info.st_mode) else b""
+        finally:
+            os.close(fd)
     except OSError as exc:
         raise LedgerError(
             f"the ledger cannot be read: {exc.strerror}",

@@ -36,6 +36,7 @@ from bokfor.booking import (
     unmapped_kinds,
 )
 from bokfor import engine
+from bokfor.fileio import open_nowait
 from bokfor.classify import Sorter, content_of, same_content
 from bokfor.domain import Caution, Line, Notice, Origin, Row, Voucher
 from bokfor.errors import BokforError, InputError, MappingError, UsageError
@@ -645,9 +646,7 @@ def _fingerprint(path: Path) -> tuple[str, tuple[int, int] | None]:
     import hashlib
 
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            return "", None  # a FIFO is never opened here: it would wait for a writer
-        with open(path, "rb") as handle:
+        with os.fdopen(open_nowait(path), "rb") as handle:  # a FIFO is never waited on
             before = os.fstat(handle.fileno())
             if not stat.S_ISREG(before.st_mode):
                 return "", None
