@@ -231,6 +231,44 @@ def test_a_token_file_others_may_read_is_refused_before_use(tmp_path, capsys, mo
     assert TokenStore(path).load()["client_id"] == CLIENT_ID
 
 
+def test_a_token_file_that_is_not_utf8_json_is_one_message(tmp_path, capsys, monkeypatch):
+    """Bytes that are no text (a file written over by another program) are not JSON
+    either: one message, not a traceback."""
+    path = tmp_path / "fortnox.json"
+    path.write_bytes(b"\xff\xfe{")
+    path.chmod(0o600)
+    assert _push_with(tmp_path, capsys, monkeypatch, path) == (
+        1,  # FortnoxAuthError's, as for a token file that is text but not JSON
+        f"bokfor: error: {path}: the token file is not valid JSON Fix: delete it and "
+        "authorize bokfor again.\n",
+    )
+
+
+def test_a_token_file_that_is_a_fifo_is_refused_at_once(tmp_path):
+    """A named pipe at the token path: opening it to read would wait for a writer (a push
+    under cron would hang). It is refused at once."""
+    path = tmp_path / "fortnox.json"
+    os.mkfifo(path, 0o600)
+    outcome: list[BaseException] = []
+
+    def load() -> None:
+        try:
+            TokenStore(path).load()
+        except BaseException as exc:
+            outcome.append(exc)
+
+    reader = threading.Thread(target=load, daemon=True)
+    reader.start()
+    reader.join(10)
+    if reader.is_alive():  # it waits: give it a writer, so the thread ends
+        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+        reader.join(10)
+    assert [str(e) for e in outcome] == [
+        f"{path}: the token file is not a regular file Fix: move it away and `bokfor fortnox "
+        "login` again."
+    ]
+
+
 @pytest.mark.parametrize(
     "variable, url, shown",
     [

@@ -38,6 +38,7 @@ import httpx
 from filelock import FileLock, Timeout
 
 from bokfor.errors import EXIT_BAD_INPUT
+from bokfor.fileio import open_nowait
 from bokfor.fortnox.errors import FortnoxAuthError, FortnoxCredentialsMissing
 
 log = logging.getLogger("bokfor.fortnox.auth")
@@ -280,7 +281,13 @@ class TokenStore:
 
     def load(self) -> dict[str, Any]:
         try:
-            with open(self.path, encoding="utf-8") as fh:
+            with os.fdopen(open_nowait(self.path), "rb") as fh:  # a FIFO is never waited on
+                if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                    raise FortnoxAuthError(
+                        "the token file is not a regular file",
+                        file=str(self.path),
+                        hint="move it away and `bokfor fortnox login` again.",
+                    )
                 _check_private(fh.fileno(), self.path)
                 text = fh.read()
         except FileNotFoundError:
@@ -290,7 +297,7 @@ class TokenStore:
                 f"cannot read the token file: {exc.strerror}", file=str(self.path)
             ) from None
         try:
-            data = json.loads(text)
+            data = json.loads(text)  # bytes: UTF-8 (or -16/-32); not text is not JSON either
         except ValueError:
             raise FortnoxAuthError(
                 "the token file is not valid JSON",
