@@ -288,15 +288,17 @@ def test_a_ledger_that_cannot_be_created_is_one_message(tmp_path, capsys, monkey
     assert not (tmp_path / "out").exists() and not (tmp_path / "l.sqlite").exists()
 
 
-def _bokfor(*args: object) -> subprocess.CompletedProcess[str]:
-    """bokfor as a child process: one that waits forever fails this test (TimeoutExpired),
-    never the whole suite."""
+def _bokfor(*args: object, **env: str) -> subprocess.CompletedProcess[str]:
+    """bokfor as a child process (with `env` added to the environment): one that waits
+    forever fails this test (TimeoutExpired), never the whole suite."""
     return subprocess.run(
         [sys.executable, "-m", "bokfor", *map(str, args)],
         capture_output=True,
         text=True,
+        encoding=env.get("PYTHONIOENCODING", "utf-8"),
         timeout=60,
         cwd=REPO,
+        env={**os.environ, **env},
     )
 
 
@@ -339,3 +341,22 @@ def test_a_written_file_replaced_by_a_fifo_is_a_caution_not_a_hang(tmp_path):
     assert done.returncode == 3 and done.stderr == f"bokfor: warning: {changed}\n"
     done = _bokfor("ledger", "verify", "--ledger", ledger)
     assert done.returncode == 2 and done.stderr.endswith(f"  {changed}\n")
+
+
+@pytest.mark.parametrize(
+    "encoding, shown", [("latin-1", "Försäljning inom Sverige"), ("ascii", "F?rs?ljning inom")]
+)
+def test_a_terminal_that_cannot_show_every_character_still_gets_the_preview(
+    tmp_path, encoding, shown
+):
+    """A Latin-1 or ASCII terminal (an old server's sv_SE.ISO-8859-1 locale, a Windows
+    console): the preview shows '?' for what it cannot encode, and the run completes (it
+    ended in a UnicodeEncodeError half-way through the table, nothing written)."""
+    out = tmp_path / "x.si"
+    done = _bokfor(
+        "convert", SAMPLE, "-m", MAPPING, "-o", out, "--ledger", tmp_path / "l.sqlite",
+        PYTHONIOENCODING=encoding,
+    )  # fmt: skip
+    assert (done.returncode, done.stderr) == (0, "")
+    assert shown in done.stdout and "Wrote 29 verifikationer" in done.stdout
+    assert out.read_bytes().count(b"#VER") == 29

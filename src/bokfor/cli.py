@@ -1694,6 +1694,12 @@ def main(argv: Optional[list[str]] = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     _ARGS[:] = args
     debug = "--debug" in args
+    # A terminal or cron job whose encoding cannot show every character (a Latin-1 or
+    # ASCII locale, a Windows console) gets '?' for those, not an error after half a table.
+    # stderr already replaces them (Python's default for it).
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(errors="replace")
     try:
         command()(args=args, prog_name="bokfor")
     except BokforError as exc:
