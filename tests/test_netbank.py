@@ -702,6 +702,13 @@ def test_amounts_in_each_layout(profile: str, text: str, ore: int) -> None:
             "'1,234.5' is ambiguous: a thousands separator follows the decimal mark ','",
         ),
         ("danske", "12.34,00", "'12.34,00' has misplaced thousands separators"),
+        # Quoted as the file has it, not with the thousands separators bokfor normalised.
+        ("handelsbanken", "(1 234,50)", "'(1 234,50)' is not a number"),
+        (
+            "handelsbanken",
+            "1 234,505",
+            "'1 234,505' has more than 2 decimals; öre cannot hold it exactly",
+        ),
         ("ica", "kr", "empty amount"),
     ],
 )

@@ -1052,7 +1052,10 @@ def _parse_money_general(text: str, profile: Profile, mark: str, allowed: str) -
     for ch in allowed:
         if ch != other:
             s = s.replace(ch, other)
-    return parse_amount(s, mark)
+    try:
+        return parse_amount(s, mark)
+    except AmountError as exc:  # it quotes `s`: quote the cell as the file has it
+        raise AmountError(str(exc).replace(repr(s), repr(text), 1)) from None
 
 
 def _decimal_ore(value: Decimal | int) -> int:
