@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import contextlib
 import functools
 import itertools
 import os
@@ -295,7 +296,8 @@ def _plan_inputs(
         overlap = seen.read(path, src)
         now_lines: dict[str, tuple[Line, ...]] = {}  # what changed rows are booked to now
         sorter = Sorter(ledger, src.name, src.schema, exported_ids, plan.learned)
-        ledger.expect(path.stat().st_size)
+        with contextlib.suppress(OSError):  # gone meanwhile: its reader says so
+            ledger.expect(path.stat().st_size)
         outside = functools.partial(_skip_outside, spool, index)
         read_frames = _frame_reader(src, path, rules, framed, correct)
         todo: Iterable[Row]  # a list for POS, below
