@@ -360,3 +360,22 @@ def test_a_terminal_that_cannot_show_every_character_still_gets_the_preview(
     assert (done.returncode, done.stderr) == (0, "")
     assert shown in done.stdout and "Wrote 29 verifikationer" in done.stdout
     assert out.read_bytes().count(b"#VER") == 29
+
+
+def test_a_ledger_whose_lock_file_cannot_be_made_is_one_message(tmp_path, capsys):
+    """A ledger path whose lock file's name is too long for the file system (or whose
+    folder this user may not write): one message naming it, exit 2, nothing written (it was
+    an internal error)."""
+    ledger = tmp_path / ("x" * 250 + ".sqlite")
+    out = tmp_path / "x.si"
+    code, _, err = run_cli(
+        ["convert", str(SAMPLE), "-m", str(MAPPING), "-o", str(out), "--ledger", str(ledger)],
+        capsys,
+    )
+    assert (code, err) == (
+        2,
+        f"bokfor: error: {ledger}: the ledger's lock file {ledger.name}.lock cannot be made: "
+        "File name too long Fix: name a ledger in a folder this user may write, by a shorter "
+        "path if this one is too long (--ledger PATH); nothing was written or recorded.\n",
+    )
+    assert not out.exists()

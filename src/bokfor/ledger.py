@@ -430,15 +430,22 @@ class Ledger:
     @contextmanager
     def lock(path: Path, wait: float) -> Iterator[None]:
         """Hold the ledger's write lock; a second run waits `wait` seconds, then gives up."""
-        path.parent.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(path) + ".lock")
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             lock.acquire(timeout=wait)
         except Timeout:
             raise LedgerBusy(
                 f"another bokfor run is using the ledger (waited {wait:g} s)",
                 file=str(path),
                 hint="let it finish and run again; --wait SECONDS waits longer.",
+            ) from None
+        except OSError as exc:  # its folder or lock file cannot be made (a name too long …)
+            raise LedgerError(
+                f"the ledger's lock file {path.name}.lock cannot be made: {exc.strerror}",
+                file=str(path),
+                hint="name a ledger in a folder this user may write, by a shorter path if "
+                "this one is too long (--ledger PATH); nothing was written or recorded.",
             ) from None
         try:
             yield
