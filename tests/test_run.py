@@ -535,6 +535,17 @@ def test_convert_reads_the_files_in_a_directory(tmp_path, capsys, monkeypatch):
     assert len(read_sie(tmp_path / "dir.si").document.vouchers) == 11
 
 
+def test_init_client_where_no_folder_can_be_made_is_one_message(tmp_path, capsys):
+    """A client folder under a file (or in a folder this user may not write): the message
+    atomic_write gives for a file, exit 1 (it was an internal error)."""
+    (tmp_path / "notes.txt").write_text("a file", encoding="utf-8")
+    folder = tmp_path / "notes.txt" / "Kund"
+    assert run_cli(["init", "--client", str(folder)], capsys)[::2] == (
+        1,
+        f"bokfor: error: {folder}: cannot write here: Not a directory\n",
+    )
+
+
 @pytest.mark.parametrize("kind", ["stripe", "bank", "pos", None])
 def test_init_client_gives_a_mapping_that_checks(kind, tmp_path, capsys):
     """Each kind's starter is shipped in the package (Stripe and POS: the example mapping

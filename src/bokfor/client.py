@@ -19,7 +19,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from bokfor.errors import MappingError, UsageError
+from bokfor.errors import MappingError, OutputError, UsageError
 from bokfor.fileio import atomic_write, fsync_dir
 from bokfor.yamlload import dotted, line_of, load
 
@@ -278,7 +278,7 @@ def init_client(folder: Path, kind: str | None, *, force: bool = False) -> list[
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"{folder} is a file, not a folder", hint="name a new folder.")
     text = starter_text(kind)
-    folder.mkdir(parents=True, exist_ok=True)
+    _make_folder(folder)
     name = folder.resolve().name
     shown = _yaml_scalar(name)
     atomic_write(
@@ -289,8 +289,16 @@ def init_client(folder: Path, kind: str | None, *, force: bool = False) -> list[
     )
     atomic_write(mapping, text)
     for sub in FOLDERS:
-        (folder / sub).mkdir(exist_ok=True)
+        _make_folder(folder / sub)
     return [config, mapping]
+
+
+def _make_folder(folder: Path) -> None:
+    """`folder` and its parents made, or OutputError as atomic_write says it of a file."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot write here: {exc.strerror}", file=str(folder)) from None
 
 
 def _yaml_scalar(text: str) -> str:
