@@ -13,6 +13,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -379,6 +380,31 @@ def test_a_crashed_client_is_its_own_internal_error(night, capsys, monkeypatch):
     assert (night[1] / "inbox" / "camt053_seb.xml").exists()
     assert clients["bank-mt940"]["vouchers"] == 12
     assert "bokfor: error: bank-camt053: internal error" in err
+
+
+def test_an_archive_that_is_no_folder_is_the_client_s_message_not_a_crash(night, capsys):
+    """The client's archive/ is a file (or not writable): the run books the files and
+    writes the SIE file, then cannot file them away. It says so for its client, leaves them
+    in the inbox, and the next run books nothing twice (it was 'internal error … a bug')."""
+    folder = night[0]
+    (folder / "archive").rmdir()
+    (folder / "archive").write_text("not a folder", encoding="utf-8")
+    code, summary, err = _summary([str(folder)], capsys)
+    assert code == 1
+    client = summary["clients"][0]
+    inbox = folder / "inbox" / "bgmax_ocr.txt"
+    assert client["status"] == "failed" and client["vouchers"] > 0
+    [error] = client["errors"]
+    day = re.escape(str(folder / "archive")) + r"/\d{4}-\d\d-\d\d"  # the day it runs
+    assert re.fullmatch(
+        f"{re.escape(str(inbox))}: cannot file it in {day}: Not a directory Fix: make {day} "
+        "a folder this user may write; the file stays where it is, and the export ledger "
+        "keeps what was booked from being booked again.",
+        error,
+    ), error
+    assert inbox.exists() and "internal error" not in err
+    code, summary, _ = _summary([str(folder)], capsys)
+    assert code == 1 and summary["clients"][0]["vouchers"] == 0
 
 
 def test_inbox_skips_hidden_and_partial_files(night, capsys):

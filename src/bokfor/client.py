@@ -189,7 +189,21 @@ def expand_inputs(paths: list[Path]) -> list[Path]:
 
 def move_new(path: Path, directory: Path) -> Path:
     """Move `path` into `directory` under its name, or with `-2`, `-3` … before its suffix
-    when that name is taken: a filed file is never written over."""
+    when that name is taken: a filed file is never written over. A directory that cannot
+    be made or written (a file in its place, no permission) is OutputError: the file stays
+    where it is."""
+    try:
+        return _move_new(path, directory)
+    except OSError as exc:
+        raise OutputError(
+            f"cannot file it in {directory}: {exc.strerror}",
+            file=str(path),
+            hint=f"make {directory} a folder this user may write; the file stays where it "
+            "is, and the export ledger keeps what was booked from being booked again.",
+        ) from None
+
+
+def _move_new(path: Path, directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     stem, suffix = (path.stem, path.suffix) if not path.name.startswith(".") else (path.name, "")
     n = 1
@@ -217,7 +231,19 @@ def move_new(path: Path, directory: Path) -> Path:
 
 
 def write_new(directory: Path, name: str, data: bytes) -> Path:
-    """Write a new file in `directory` named `name`, or `-2`, `-3` … before its suffix."""
+    """Write a new file in `directory` named `name`, or `-2`, `-3` … before its suffix; a
+    directory that cannot be made or written is OutputError."""
+    try:
+        return _write_new(directory, name, data)
+    except OSError as exc:
+        raise OutputError(
+            f"cannot write {name} in {directory}: {exc.strerror}",
+            file=str(directory / name),
+            hint=f"make {directory} a folder this user may write.",
+        ) from None
+
+
+def _write_new(directory: Path, name: str, data: bytes) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     stem, suffix = os.path.splitext(name)
     n = 1
