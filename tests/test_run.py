@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import datetime as dt
 import json
 import os
 import re
@@ -382,22 +383,43 @@ def test_a_crashed_client_is_its_own_internal_error(night, capsys, monkeypatch):
     assert "bokfor: error: bank-camt053: internal error" in err
 
 
-def test_an_archive_that_is_no_folder_is_the_client_s_message_not_a_crash(night, capsys):
-    """The client's archive/ is a file (or not writable): the run books the files and
-    writes the SIE file, then cannot file them away. It says so for its client, leaves them
-    in the inbox, and the next run books nothing twice (it was 'internal error … a bug')."""
+@pytest.mark.parametrize("name", ["archive", "rejected", "reports", "out"])
+def test_a_client_folder_that_is_a_file_leaves_the_inbox_as_it_is(night, capsys, name):
+    """A file where the client's archive/, rejected/, reports/ or out/ should be: found
+    before anything is booked, one message naming it for its client (exit 1), and the
+    inbox's files stay where they are; none is rejected for what is the folder's fault."""
     folder = night[0]
-    (folder / "archive").rmdir()
-    (folder / "archive").write_text("not a folder", encoding="utf-8")
+    shutil.rmtree(folder / name, ignore_errors=True)
+    (folder / name).write_text("not a folder", encoding="utf-8")
+    code, summary, err = _summary([str(folder)], capsys)
+    client = summary["clients"][0]
+    assert code == 1 and client["status"] == "failed" and client["vouchers"] == 0
+    assert client["errors"][0] == (
+        f"{folder / 'bokfor.yaml'}: {folder / name} is a file, not a folder Fix: move the "
+        "file away (bokfor makes the folder), or name another folder in bokfor.yaml; the "
+        "inbox's files stay where they are."
+    )
+    assert (folder / "inbox" / "bgmax_ocr.txt").exists() and "internal error" not in err
+
+
+def test_a_file_that_cannot_be_filed_away_is_the_client_s_message_not_a_crash(night, capsys):
+    """archive/ is a folder but the day's folder in it cannot be made (a file has its
+    name): the run books the files and writes the SIE file, then says for its client that
+    it cannot file them away, leaves them in the inbox, and the next run books nothing
+    twice (it was 'internal error … a bug')."""
+    folder = night[0]
+    today = dt.date.today()
+    for day in (today, today + dt.timedelta(days=1)):  # a run across midnight
+        (folder / "archive" / day.isoformat()).write_text("not a folder", encoding="utf-8")
     code, summary, err = _summary([str(folder)], capsys)
     assert code == 1
     client = summary["clients"][0]
     inbox = folder / "inbox" / "bgmax_ocr.txt"
     assert client["status"] == "failed" and client["vouchers"] > 0
     [error] = client["errors"]
-    day = re.escape(str(folder / "archive")) + r"/\d{4}-\d\d-\d\d"  # the day it runs
+    day = re.escape(str(folder / "archive")) + r"/\d{4}-\d\d-\d\d"
     assert re.fullmatch(
-        f"{re.escape(str(inbox))}: cannot file it in {day}: Not a directory Fix: make {day} "
+        f"{re.escape(str(inbox))}: cannot file it in {day}: File exists Fix: make {day} "
         "a folder this user may write; the file stays where it is, and the export ledger "
         "keeps what was booked from being booked again.",
         error,

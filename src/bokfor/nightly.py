@@ -29,13 +29,14 @@ from typing import Any, Callable
 from filelock import FileLock, Timeout
 
 from bokfor import engine
-from bokfor.client import Client, inputs_in, load_client, move_new, write_new
+from bokfor.client import CONFIG, Client, inputs_in, load_client, move_new, write_new
 from bokfor.errors import (
     EXIT_BAD_INPUT,
     EXIT_FAILURE,
     EXIT_OK,
     BokforError,
     InputError,
+    OutputError,
     SieError,
     UsageError,
 )
@@ -218,6 +219,7 @@ def _run_locked(client: Client, night: _Night, started: float, today: dt.date) -
     for path in files:  # what was read: a file that changes after this is left for next time
         night.seen[path] = _identity(path)
     try:
+        _check_folders(client)
         _book(client, files, night, today)
     except BokforError as exc:  # one that is not the files' fault (exit 1): leave them
         night.errors.append(exc.render())
@@ -227,13 +229,35 @@ def _run_locked(client: Client, night: _Night, started: float, today: dt.date) -
                 night.file(path, LEFT)
     result = night.as_dict(time.monotonic() - started)
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    report = write_new(
-        client.reports,
-        f"run-{stamp}.json",
-        (json.dumps(result, ensure_ascii=False, indent=2) + "\n").encode(),
-    )
+    try:
+        report = write_new(
+            client.reports,
+            f"run-{stamp}.json",
+            (json.dumps(result, ensure_ascii=False, indent=2) + "\n").encode(),
+        )
+    except BokforError as exc:  # the run's outcome stands; only its report is missing
+        night.errors.append(exc.render())
+        night.failed = True
+        return night.as_dict(time.monotonic() - started)
     result["report"] = str(report)
     return result
+
+
+def _check_folders(client: Client) -> None:
+    """The client's own folders are folders (or not there yet: they are made), checked
+    before anything is booked: a file in the place of out/ or archive/ is the folder's
+    fault, not the inbox files' (they stay in the inbox; none is rejected)."""
+    out = Path(client.out).parent
+    for folder in (client.archive, client.rejected, client.reports, out):
+        if "{" in str(folder):  # a template's folder: made per run
+            continue
+        if folder.exists() and not folder.is_dir():
+            raise OutputError(
+                f"{folder} is a file, not a folder",
+                file=str(client.folder / CONFIG),
+                hint="move the file away (bokfor makes the folder), or name another "
+                "folder in bokfor.yaml; the inbox's files stay where they are.",
+            )
 
 
 def _book(client: Client, files: list[Path], night: _Night, today: dt.date) -> None:
