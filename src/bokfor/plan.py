@@ -12,9 +12,9 @@ plan's `to_write` vouchers, so a plan and the run that follows agree.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
-import contextlib
 import functools
 import itertools
 import os
