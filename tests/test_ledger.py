@@ -450,6 +450,28 @@ def test_a_second_run_waits_for_the_lock_then_gives_up_clearly(tmp_path, per_row
     assert not (tmp_path / "o.si").exists()
 
 
+@pytest.mark.parametrize(
+    "wait, why",
+    [
+        ("-5", "Input should be greater than or equal to 0"),
+        ("nan", "Input should be less than or equal to 86400"),
+        ("inf", "Input should be less than or equal to 86400"),
+    ],
+)
+def test_a_wait_that_would_never_end_is_refused(tmp_path, capsys, per_row, wait, why):
+    """filelock waits forever for a negative timeout (under cron a held ledger hung the
+    job) and raises ValueError for NaN (an internal error). --wait is 0 to 86400 seconds."""
+    from .test_errors import run_cli
+
+    code, _, err = run_cli(
+        ["convert", str(SAMPLE), "-m", str(per_row), "-o", str(tmp_path / "o.si"),
+         "--ledger", str(tmp_path / "l.sqlite"), "--wait", wait],
+        capsys,
+    )  # fmt: skip
+    assert code == 2 and f"Invalid value for '--wait': {why}" in err
+    assert not (tmp_path / "o.si").exists()
+
+
 def test_two_concurrent_runs_never_both_write(tmp_path, per_row):
     ledger = tmp_path / "l.sqlite"
     procs = [

@@ -187,7 +187,12 @@ _NEW_ACCOUNTS = typer.Option(
     False, "--allow-new-accounts", help="Allow accounts the --books chart does not have."
 )
 _WAIT = typer.Option(
-    60.0, "--wait", metavar="SECONDS", help="How long to wait for another run's lock on the ledger."
+    60.0,
+    "--wait",
+    metavar="SECONDS",
+    min=0,
+    max=86400,
+    help="How long to wait for another run's lock on the ledger (0 to 86400).",
 )
 _STRICT = typer.Option(
     False,
