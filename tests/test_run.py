@@ -429,6 +429,42 @@ def test_a_file_that_cannot_be_filed_away_is_the_client_s_message_not_a_crash(ni
     assert code == 1 and summary["clients"][0]["vouchers"] == 0
 
 
+@pytest.mark.parametrize(
+    "inbox, what",
+    [
+        (".", "bokfor.yaml's folder"),
+        ("out", "the out folder"),
+        ("archive", "the archive folder"),
+        ("rejected", "the rejected folder"),
+    ],
+)
+def test_an_inbox_that_holds_the_client_s_own_files_is_refused(night, capsys, inbox, what):
+    """`inbox: .` made a run take bokfor.yaml, the mapping and the ledger for inputs and
+    move them to rejected/, then book the inbox's files again into a new, empty ledger:
+    every voucher twice. An inbox that is the client folder, or holds its mapping, ledger
+    or token file, or is its out, archive, rejected or reports folder, is refused before
+    anything is read or moved."""
+    folder = night[0]
+    code, summary, _ = _summary([str(folder)], capsys)
+    assert code == 0 and summary["clients"][0]["vouchers"] > 0
+    ledger = (folder / "ledger.sqlite").read_bytes()
+    shutil.copy(folder / "archive" / next((folder / "archive").iterdir()).name / "bgmax_ocr.txt",
+                folder / "bgmax_ocr.txt")  # fmt: skip
+    config = folder / "bokfor.yaml"
+    config.write_text(config.read_text(encoding="utf-8") + f"inbox: {inbox}\n", encoding="utf-8")
+    line = config.read_text(encoding="utf-8").count("\n")
+    before = sorted(p.relative_to(folder) for p in folder.rglob("*"))
+    code, summary, err = _summary([str(folder)], capsys)
+    assert code == 2
+    assert summary["clients"][0]["errors"] == [
+        f"{config}:{line}: inbox: the inbox {folder / inbox} is {what}: every file in the "
+        "inbox is booked, then filed away or rejected Fix: give the inbox a folder of its "
+        "own (`inbox: inbox`)."
+    ]
+    assert sorted(p.relative_to(folder) for p in folder.rglob("*")) == before
+    assert (folder / "ledger.sqlite").read_bytes() == ledger
+
+
 def test_inbox_skips_hidden_and_partial_files(night, capsys):
     """Hidden, lock and half-downloaded files are not inputs: they stay in the inbox."""
     inbox = night[0] / "inbox"

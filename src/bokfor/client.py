@@ -129,7 +129,7 @@ def load_client(folder: Path) -> Client:
             ("mapping",),
             "name the mapping file, relative to the client folder.",
         )
-    return Client(
+    client = Client(
         folder=folder,
         name=cfg.client or folder.name,
         mapping=mapping,
@@ -145,6 +145,42 @@ def load_client(folder: Path) -> Client:
         reports=folder / "reports",
         bank_account=cfg.bank_account,
     )
+    clash = _inbox_clash(client, path)
+    if clash:
+        raise fail(
+            f"the inbox {client.inbox} is {clash}: every file in the inbox is booked, then "
+            "filed away or rejected",
+            ("inbox",),
+            "give the inbox a folder of its own (`inbox: inbox`).",
+        )
+    return client
+
+
+def _inbox_clash(client: Client, config: Path) -> str | None:
+    """What of the client's own the inbox holds or is (its config, mapping, ledger or token
+    file; its out, archive, rejected or reports folder), or None. A run moves every file
+    of the inbox: with the ledger among them, the next run would find it gone and book
+    everything again."""
+    inbox = os.path.realpath(client.inbox)
+    files = (
+        (config, "bokfor.yaml's folder"),
+        (client.mapping, "the mapping's folder"),
+        (client.ledger, "the ledger's folder"),
+        (client.token_file, "the token file's folder"),
+    )
+    for file, what in files:
+        if file is not None and os.path.realpath(file.parent) == inbox:
+            return what
+    folders = (
+        (Path(client.out).parent, "the out folder"),
+        (client.archive, "the archive folder"),
+        (client.rejected, "the rejected folder"),
+        (client.reports, "the reports folder"),
+    )
+    for folder, what in folders:
+        if os.path.realpath(folder) == inbox:
+            return what
+    return None
 
 
 # Names a download or an editor leaves while a file is still being written or open.
