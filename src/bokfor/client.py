@@ -67,6 +67,17 @@ class Client:
     reports: Path
     bank_account: str | None
 
+    def folders(self) -> tuple[tuple[str, Path], ...]:
+        """The folders a run writes in, named; the out folder only when the --out template
+        does not make it per run."""
+        out = Path(self.out).parent
+        return (
+            *((("out", out),) if "{" not in str(out) else ()),
+            ("archive", self.archive),
+            ("rejected", self.rejected),
+            ("reports", self.reports),
+        )
+
 
 def load_client(folder: Path) -> Client:
     """Read and check `folder/bokfor.yaml`; errors name its file:line and key."""
@@ -171,15 +182,9 @@ def _inbox_clash(client: Client, config: Path) -> str | None:
     for file, what in files:
         if file is not None and os.path.realpath(file.parent) == inbox:
             return what
-    folders = (
-        (Path(client.out).parent, "the out folder"),
-        (client.archive, "the archive folder"),
-        (client.rejected, "the rejected folder"),
-        (client.reports, "the reports folder"),
-    )
-    for folder, what in folders:
+    for name, folder in client.folders():
         if os.path.realpath(folder) == inbox:
-            return what
+            return f"the {name} folder"
     return None
 
 

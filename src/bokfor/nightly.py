@@ -247,10 +247,7 @@ def _check_folders(client: Client) -> None:
     """The client's own folders are folders (or not there yet: they are made), checked
     before anything is booked: a file in the place of out/ or archive/ is the folder's
     fault, not the inbox files' (they stay in the inbox; none is rejected)."""
-    out = Path(client.out).parent
-    for folder in (client.archive, client.rejected, client.reports, out):
-        if "{" in str(folder):  # a template's folder: made per run
-            continue
+    for _, folder in client.folders():
         if folder.exists() and not folder.is_dir():
             raise OutputError(
                 f"{folder} is a file, not a folder",

@@ -12,7 +12,6 @@ plan's `to_write` vouchers, so a plan and the run that follows agree.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
 import functools
@@ -296,8 +295,7 @@ def _plan_inputs(
         overlap = seen.read(path, src)
         now_lines: dict[str, tuple[Line, ...]] = {}  # what changed rows are booked to now
         sorter = Sorter(ledger, src.name, src.schema, exported_ids, plan.learned)
-        with contextlib.suppress(OSError):  # gone meanwhile: its reader says so
-            ledger.expect(path.stat().st_size)
+        ledger.expect(_size(path))  # 0 if gone meanwhile: its reader says so
         outside = functools.partial(_skip_outside, spool, index)
         read_frames = _frame_reader(src, path, rules, framed, correct)
         todo: Iterable[Row]  # a list for POS, below
