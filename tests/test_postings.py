@@ -761,23 +761,52 @@ def test_a_generated_bank_file_is_booked_by_columns_as_by_rows(
     assert len(doubts) == 2 and "camt" in doubts[0], plan["notices"]
 
 
-def test_vouchers_a_row_share_what_their_rows_repeat(tmp_path, monkeypatch) -> None:
-    """The file name, rule, date and bank ledger account that a bank file's vouchers repeat
-    are one object each, not one a voucher (they are what a 100k-row file's vouchers hold
-    most of)."""
+def test_vouchers_a_row_are_held_as_columns_and_read_as_objects(tmp_path, monkeypatch) -> None:
+    """A voucher a row booked as columns stays columns (`FramedVouchers`): what the ledger
+    stores of each, the totals, the dates, a part's vouchers and the SIE writer's frames
+    read from them equal what the same vouchers as objects give. A posting's objects and a
+    text that JSON escapes ("quotes", a backslash, ä) go through the ledger's JSON."""
+    from bokfor.frames import FramedVouchers, voucher_frames
+    from bokfor.ledger import lines_to_json
+    from bokfor.plan import totals
+
     path = tmp_path / "peers.csv"
     write_peers(path, 1200, seed=5)
     mapping = tmp_path / "mapping.yaml"
-    mapping.write_text(PEERS, encoding="utf-8")
+    text = PEERS.replace(
+        "          - {account: 1580, credit: amount}",
+        "          - {account: 1580, credit: amount, text: 'Kort \"Stripe\" \\ ä', "
+        "dims: {1: S1, 6: Pä}}",
+    ).replace(
+        "accounts:\n",
+        "dimensions:\n  1: {name: Kostnadsställe, objects: {S1: Butik}}\n"
+        "  6: {name: Projekt, objects: {Pä: Projekt ä}}\naccounts:\n",
+        1,
+    )
+    mapping.write_text(text, encoding="utf-8")
     vouchers = _plan_of([path], mapping, tmp_path / "l.sqlite", True, monkeypatch)["vouchers"]
-    assert len(vouchers) == 1200
-    for values in (
-        [v.origins[0].file for v in vouchers],
-        [v.rule for v in vouchers],
-        [v.date for v in vouchers],
-        [line.account for v in vouchers for line in v.lines],
-    ):
-        assert len({id(x) for x in values}) == len(set(values)) < len(values) / 3
+    assert isinstance(vouchers, FramedVouchers) and len(vouchers) == 1200
+    made = list(vouchers)
+    stripe = [line for v in made for line in v.lines if line.account == "1580"]
+    assert stripe and all(
+        line.text == 'Kort "Stripe" \\ ä' and line.dims == ((1, "S1"), (6, "Pä")) for line in stripe
+    )
+    assert {line.account for v in made for line in v.lines} >= {"1930", "1580", "2999"}
+    assert list(vouchers.ledger_rows()) == [
+        (v.series, v.number, v.date.isoformat(), v.text, lines_to_json(v.lines)) for v in made
+    ]
+    assert vouchers.totals() == totals(made) and totals(vouchers) == totals(made)
+    assert vouchers.dates() == [v.date for v in made]
+    assert vouchers.line_count() == sum(len(v.lines) for v in made)
+    picked = [7, 3, 1199, 0]
+    assert vouchers.take(picked) == [made[i] for i in picked]
+    assert list(vouchers.take(picked).take([2, 0])) == [made[1199], made[7]]
+    assert vouchers.take(range(1200)) is vouchers
+    assert vouchers[5] == made[5] and vouchers[-1] == made[-1] and vouchers[2:4] == made[2:4]
+    with pytest.raises(IndexError):
+        vouchers[1200]
+    framed, built = voucher_frames(vouchers), voucher_frames(made)
+    assert framed.vouchers.equals(built.vouchers) and framed.lines.equals(built.lines)
 
 
 def test_a_bank_file_of_no_mapped_account_is_named_as_by_rows(tmp_path, monkeypatch) -> None:

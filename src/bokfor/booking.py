@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class Booking:
-    vouchers: list[Voucher]
+    vouchers: Sequence[Voucher]  # a list, or VoucherColumns (bokfor.postings)
     rows: int = 0
     zero_rows: int = 0  # matched, but every amount is 0.00: nothing to book
     skipped: dict[str, int] = field(default_factory=dict)  # rule name -> rows (skip: true)

@@ -228,6 +228,50 @@ class Voucher:
         return -sum(line.amount for line in self.lines if line.amount < 0)
 
 
+class VoucherColumns(Sequence[Voucher]):
+    """Vouchers held as columns (`bokfor.frames.FramedVouchers`, a voucher a row booked as
+    columns): a `Voucher` is made only when one is asked for (a message, the preview, a
+    Fortnox batch). What reads every voucher of a run — its fiscal years, the SIE file, the
+    ledger, the totals — reads the columns through these methods instead. Compares equal to
+    a sequence of the same vouchers."""
+
+    __slots__ = ()
+
+    def dates(self) -> list[dt.date]:
+        """Each voucher's date, in order."""
+        raise NotImplementedError
+
+    def take(self, indices: Sequence[int]) -> "VoucherColumns":
+        """The vouchers at `indices`, in that order."""
+        raise NotImplementedError
+
+    def ledger_rows(self) -> Iterator[tuple[str, int | None, str, str, str]]:
+        """Per voucher what the ledger stores of it: series, number, ISO date, text and its
+        lines as `ledger.lines_to_json` writes them (byte for byte)."""
+        raise NotImplementedError
+
+    def totals(self) -> dict[str, tuple[int, int]]:
+        """account -> (debit, credit) in öre over every line, accounts sorted."""
+        raise NotImplementedError
+
+    def line_count(self) -> int:
+        raise NotImplementedError
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (list, tuple, VoucherColumns)):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-looking, as a list
+
+
+def dates_of(vouchers: Iterable[Voucher]) -> list[dt.date]:
+    """Each voucher's date, in order (from the columns where vouchers are held so)."""
+    if isinstance(vouchers, VoucherColumns):
+        return vouchers.dates()
+    return [v.date for v in vouchers]
+
+
 @dataclass(frozen=True, slots=True)
 class FiscalYear:
     """A räkenskapsår: #RAR index (0 = current, -1 = previous) with its first and last day."""

@@ -31,12 +31,12 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, NamedTuple, Sequence, TypeVar
 
 from filelock import FileLock, Timeout
 
 from bokfor import __version__
-from bokfor.domain import Dims, Line, Notice, Voucher, make_dims
+from bokfor.domain import Dims, Line, Notice, Voucher, VoucherColumns, dates_of, make_dims
 from bokfor.errors import EXIT_BUSY, EXIT_FAILURE, BokforError
 from bokfor.fileio import file_sha256, fsync_dir, new_file_mode, open_nowait
 
@@ -787,7 +787,7 @@ class Ledger:
         mapping: Path,
         target: Path,
         sha256: str,
-        vouchers: list[Voucher],
+        vouchers: Sequence[Voucher],
         spool: RecordSpool,
         tags: list[int],
         kind: str = SIE,
@@ -841,7 +841,7 @@ class Ledger:
         mapping: Path,
         target: Path,
         sha256: str,
-        vouchers: list[Voucher],
+        vouchers: Sequence[Voucher],
         tags: list[int],
         kind: str,
         replaced: Iterable[str],
@@ -876,7 +876,7 @@ class Ledger:
             rows = conn.execute(
                 "SELECT count(*) FROM spool.records JOIN temp.voucher_tags USING (tag)"
             ).fetchone()[0]
-            dates = [v.date for v in vouchers]
+            dates = dates_of(vouchers)
             export_id = conn.execute(
                 "INSERT INTO exports (run_id, state, target, sha256, first_date, last_date, "
                 "vouchers, rows, created, kind, files) VALUES (?, 'pending', ?, ?, ?, ?, ?, ?, "
@@ -901,17 +901,8 @@ class Ledger:
                     "INSERT INTO vouchers (id, export_id, seq, series, number, date, text, "
                     "lines) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (
-                        (
-                            first + seq,
-                            export_id,
-                            seq,
-                            v.series,
-                            v.number,
-                            v.date.isoformat(),
-                            v.text,
-                            lines_to_json(v.lines),
-                        )
-                        for seq, v in enumerate(vouchers)
+                        (first + seq, export_id, seq, *stored)
+                        for seq, stored in enumerate(_stored(vouchers))
                     ),
                 )
             replaced = list(replaced)
@@ -1428,6 +1419,15 @@ def paused_gc() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+def _stored(vouchers: Sequence[Voucher]) -> Iterator[tuple[str, int | None, str, str, str]]:
+    """What the ledger stores of each voucher: series, number, date, text, lines (JSON)."""
+    if isinstance(vouchers, VoucherColumns):
+        return vouchers.ledger_rows()
+    return (
+        (v.series, v.number, v.date.isoformat(), v.text, lines_to_json(v.lines)) for v in vouchers
+    )
 
 
 def lines_to_json(lines: Iterable[Line]) -> str:

@@ -19,9 +19,9 @@ import stat
 import string
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
-from bokfor.domain import FiscalYear, Voucher
+from bokfor.domain import FiscalYear, Voucher, VoucherColumns, dates_of
 from bokfor.errors import UsageError
 
 FIELDS = ("from", "to", "year", "run", "source")
@@ -35,20 +35,22 @@ class Part:
     year: FiscalYear
     indices: tuple[int, ...]
 
-    def vouchers(self, to_write: list[Voucher]) -> list[Voucher]:
+    def vouchers(self, to_write: Sequence[Voucher]) -> Sequence[Voucher]:
+        if isinstance(to_write, VoucherColumns):
+            return to_write.take(self.indices)
         return [to_write[i] for i in self.indices]
 
 
 def split_years(
-    vouchers: list[Voucher], year_of: Callable[[dt.date], tuple[dt.date, dt.date]]
+    vouchers: Sequence[Voucher], year_of: Callable[[dt.date], tuple[dt.date, dt.date]]
 ) -> list[Part]:
     """The run's vouchers by fiscal year, earliest year first, each in the run's order."""
     years: dict[tuple[dt.date, dt.date], list[int]] = {}
     of_day: dict[dt.date, list[int]] = {}  # the year's list; a run's vouchers share few days
-    for i, voucher in enumerate(vouchers):
-        found = of_day.get(voucher.date)
+    for i, day in enumerate(dates_of(vouchers)):
+        found = of_day.get(day)
         if found is None:
-            found = of_day[voucher.date] = years.setdefault(year_of(voucher.date), [])
+            found = of_day[day] = years.setdefault(year_of(day), [])
         found.append(i)
     return [
         Part(FiscalYear(start, end, 0), tuple(indices))
@@ -93,7 +95,7 @@ def fields_of(template: str) -> list[str]:
 def target(
     template: str,
     part: Part,
-    vouchers: list[Voucher],
+    vouchers: Sequence[Voucher],
     *,
     several: bool,
     run: int | None,
@@ -107,7 +109,7 @@ def target(
             if path.suffix
             else f"{template}-{{year}}"
         )
-    dates = [v.date for v in part.vouchers(vouchers)]
+    dates = dates_of(part.vouchers(vouchers))
     text = template.format(
         **{
             "from": min(dates).isoformat(),

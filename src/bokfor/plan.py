@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+import heapq
 import itertools
 import os
 import stat
@@ -22,7 +23,7 @@ from array import array
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from bokfor.booking import (
     PENDING,
@@ -38,7 +39,7 @@ from bokfor.booking import (
 from bokfor import engine
 from bokfor.fileio import open_nowait
 from bokfor.classify import Sorter, content_of, same_content
-from bokfor.domain import Caution, Line, Notice, Origin, Row, Voucher
+from bokfor.domain import Caution, Line, Notice, Origin, Row, Voucher, VoucherColumns
 from bokfor.errors import BokforError, InputError, MappingError, UsageError
 from bokfor.ledger import (
     SAME_LINES,
@@ -103,9 +104,13 @@ class Entry:
 
 @dataclass
 class Plan:
-    entries: list[Entry]
+    # The entries but the new vouchers' (`entries` has them all): a kind of unmapped row,
+    # a changed row.
+    listed: list[Entry]
     inputs: list[InputSummary]
-    to_write: list[Voucher]  # corrections and new vouchers, in file order
+    # Corrections (the first `corrections`), then the new vouchers in date order: a list,
+    # or the columns of a voucher a row booked as columns (domain.VoucherColumns).
+    to_write: Sequence[Voucher]
     # The rows each voucher records, on disk: to_write[i]'s are tagged tags[i] in the spool.
     spool: RecordSpool
     tags: list[int] = field(default_factory=list)
@@ -121,6 +126,10 @@ class Plan:
     # Vouchers that already hold this run's exported rows; as `=` entries only on request
     # (`add_exported`): a re-run of a large export need not rebuild them to count them.
     exported_ids: set[int] = field(default_factory=set)
+    exported: list[Entry] = field(default_factory=list)  # those `=` entries, in date order
+    corrections: int = 0
+    # to_write's index -> "A 45": a new voucher --books has one like (check_books).
+    possibly_booked: dict[int, str] = field(default_factory=dict)
 
     def trail(self, mapping: Mapping, command: str) -> Trail:
         """What the run's export records of how it came about (a row record's `input`
@@ -148,19 +157,40 @@ class Plan:
     def count(self, status: str) -> int:
         if status == EXPORTED:
             return len(self.exported_ids)
-        return sum(1 for e in self.entries if e.status == status)
+        if status == NEW:
+            return len(self.to_write) - self.corrections
+        return sum(1 for e in self.listed if e.status == status)
+
+    @property
+    def entries(self) -> list[Entry]:
+        """Every entry of the plan, in date order (an unmapped kind first)."""
+        return list(self.iter_entries())
+
+    def iter_entries(self) -> Iterator[Entry]:
+        """`entries` one at a time: a new voucher held as columns is made when reached.
+        In date order; of one date the listed entries, then the new, then the exported (as
+        one stable sort of them all)."""
+        like = self.possibly_booked
+        new = (
+            Entry(NEW, v, possibly_booked=like.get(i))
+            for i, v in enumerate(
+                itertools.islice(self.to_write, self.corrections, None), self.corrections
+            )
+        )
+        return heapq.merge(
+            sorted(self.listed, key=_entry_date), new, self.exported, key=_entry_date
+        )
 
     def add_exported(self, ledger: Ledger) -> None:
         """Add the `=` entries, rebuilt from the ledger, in date order."""
-        if any(e.status == EXPORTED for e in self.entries):
+        if self.exported:
             return
-        self.entries.extend(
+        self.exported = [
             Entry(EXPORTED, v)
             for _, v in sorted(
                 ledger.vouchers(self.exported_ids).items(), key=lambda kv: kv[1].date
             )
-        )
-        self.entries.sort(key=lambda e: e.voucher.date if e.voucher else dt.date.min)
+        ]
 
     def document(self, mapping: Mapping, generated: dt.date, part: Part) -> SieDocument:
         """The SIE 4I file of one part (fiscal year) of the run."""
@@ -177,6 +207,10 @@ class Plan:
             objects=mapping.objects,
             vouchers=part.vouchers(self.to_write),
         )
+
+
+def _entry_date(entry: Entry) -> dt.date:
+    return entry.voucher.date if entry.voucher else dt.date.min
 
 
 def make_plan(
@@ -279,9 +313,9 @@ def _plan_inputs(
     other_account: bool = False,
     framed: bool = True,
 ) -> Plan:
-    plan = Plan(entries=[], inputs=[], to_write=[], spool=spool)
+    plan = Plan(listed=[], inputs=[], to_write=[], spool=spool)
     corrections: list[tuple[Voucher, int]] = []
-    new: list[tuple[Voucher, int]] = []  # (voucher, tag)
+    booked: list[tuple[Sequence[Voucher], list[int]]] = []  # each input's vouchers, tags
     next_tag = 0
     exported_ids: set[int] = set()
     closes: list[object] = []  # POS day closes of the run
@@ -383,7 +417,7 @@ def _plan_inputs(
         if booking.unmapped and rules is not None:
             summary.unmapped = sum(len(r) for r in booking.unmapped.values())
             plan.errors.append(unmapped_error(booking.unmapped, rules, mapping, src.schema))
-            plan.entries.extend(
+            plan.listed.extend(
                 Entry(UNMAPPED, None, f"{path}: {kind}")
                 for kind in unmapped_kinds(booking.unmapped, src.schema)
             )
@@ -392,7 +426,7 @@ def _plan_inputs(
                 row, content, ledger, now_lines.get(row.key, ()), series, src.schema
             )
             plan.changed.append(entry)
-            plan.entries.append(entry)
+            plan.listed.append(entry)
             if correct:
                 # The reversal records the row's new content with no lines; if the row is
                 # booked again below, that voucher's record replaces this one. Either way
@@ -412,7 +446,8 @@ def _plan_inputs(
                 )
                 corrections.append((entry_reversal(entry, series), next_tag))
                 next_tag += 1
-        new += zip(booking.vouchers, (offset + tag for tag in booking.tags), strict=True)
+        if booking.vouchers:
+            booked.append((booking.vouchers, [offset + tag for tag in booking.tags]))
         if pos:
             closes += [row.detail for row in todo if row.fields.get("part") == POS_Z]
     pos_gaps.raise_if_any()  # what the mapping lacks for every day close: one error
@@ -424,13 +459,15 @@ def _plan_inputs(
 
         plan.notices.extend(z_gaps(closes))  # type: ignore[arg-type]
     plan.exported_ids = exported_ids
-    new.sort(key=lambda item: item[0].date)
-    for voucher, tag in corrections + new:
-        plan.tags.append(tag)
-        plan.to_write.append(voucher)
+    plan.corrections = len(corrections)
+    if not corrections and len(booked) == 1 and isinstance(booked[0][0], VoucherColumns):
+        plan.to_write, plan.tags = booked[0]  # in date order, as booked
+    else:
+        new = [item for vouchers, tags in booked for item in zip(vouchers, tags, strict=True)]
+        new.sort(key=lambda item: item[0].date)
+        plan.to_write = [voucher for voucher, _ in corrections + new]
+        plan.tags = [tag for _, tag in corrections + new]
     spool.flush()
-    plan.entries.extend(Entry(NEW, voucher) for voucher, _ in new)
-    plan.entries.sort(key=lambda e: e.voucher.date if e.voucher else dt.date.min)
     return plan
 
 
@@ -828,9 +865,10 @@ def check_books(plan: Plan, books: SieDocument) -> None:
     for v in books.vouchers:
         number = "" if v.number is None else f" {v.number}"
         index.setdefault((v.date, _shape(v.lines)), f"{v.series}{number}")
-    for entry in plan.entries:
-        if entry.status == NEW and entry.voucher is not None:
-            entry.possibly_booked = index.get((entry.voucher.date, _shape(entry.voucher.lines)))
+    for i, v in enumerate(plan.to_write):
+        like = index.get((v.date, _shape(v.lines))) if i >= plan.corrections else None
+        if like is not None:
+            plan.possibly_booked[i] = like
     used = {line.account for v in plan.to_write for line in v.lines}
     plan.missing_accounts = sorted(used - set(books.accounts))
 
@@ -1226,6 +1264,8 @@ def _in_range(
 
 def totals(vouchers: Iterable[Voucher]) -> dict[str, tuple[int, int]]:
     """account -> (debit, credit) in öre."""
+    if isinstance(vouchers, VoucherColumns):
+        return vouchers.totals()
     debit: dict[str, int] = defaultdict(int)
     credit: dict[str, int] = defaultdict(int)
     for v in vouchers:

@@ -7,7 +7,8 @@ bank account per file only with a voucher a row): the same vouchers, tags, ledge
 skipped rows, byte for byte (tests/test_postings.py, and the plans by frames and by rows in
 tests/test_classify.py). Nothing of a grouped row becomes a Python object but what the ledger
 stores of it, a rule's plausibility warnings and the rare row in another currency or without a
-rule; a voucher a row is a `Voucher` (the plan's unit), its lines made from the columns.
+rule; vouchers of a row each stay columns (`frames.FramedVouchers`: a voucher frame and its
+lines by slot), which the plan, the SIE writer and the ledger read as they are.
 
 A batch's rows are numbered and each gets its rule (`SourceRules.first_match`). Rules that
 post alike (a `_shape`: the same amounts, signs and VAT) book their rows in one pass: per
@@ -196,7 +197,9 @@ class _Book:
         self.packed = _Spill()  # the grouped rows' keys and origins, in the order they came
         # A voucher a row (per_row): the vouchers by tag, and per batch their sort columns.
         self.per_row = rules.grouping == "per_row"
-        self.singles: list[Voucher] = []
+        self.singles = 0  # vouchers so far
+        self.heads: list[pl.DataFrame] = []  # per batch: tag, date, text, key, origin, rule
+        self.lines: list[pl.DataFrame] = []  # per batch: tag, spec, amount
         self.ranks: list[pl.DataFrame] = []  # per batch: date, order, line
 
     def add(self, batch: pl.DataFrame) -> None:
@@ -550,9 +553,11 @@ class _Book:
         )
 
     def _singles(self, rows: pl.DataFrame, lines: list[pl.DataFrame]) -> None:
-        """A voucher each booked row (per_row), tagged in file order as booking tags them;
-        the bank account's placeholder account is the row's own bank's (_BANK)."""
-        start, schema = len(self.singles), self.schema
+        """A voucher each booked row (per_row), tagged in file order as booking tags them,
+        kept as columns (`frames.FramedVouchers`); the bank account's placeholder account
+        is the row's own bank's (_BANK)."""
+        start, schema = self.singles, self.schema
+        self.singles += rows.height
         rows = rows.with_columns((pl.int_range(pl.len(), dtype=pl.UInt32) + start).alias(_TAG))
         self._record(rows)
         self.ranks.append(
@@ -572,39 +577,78 @@ class _Book:
             )
             .sort(_TAG, "slot")
         )
-        made: list[list[Line]] = [[] for _ in range(rows.height)]
-        specs, placeholder = self.slots.specs, schema.bank_accounts
-        for tag, spec, amount, ledger in zip(
-            posted[_TAG].to_list(),
-            posted["spec"].to_list(),
-            posted["amount"].to_list(),
-            _shared(posted[_BANK].to_list()) if bank else [None] * posted.height,
-            strict=True,
-        ):
-            s = specs[spec]
-            account = ledger if bank and s.account == placeholder else s.account
-            made[tag - start].append(Line(account, amount, s.dims, s.text))
-        series = self.rules.series
-        for lines_of, date, text, key, file, line, name in zip(
-            made,
-            _shared(rows[frames.DATE_COL].to_list()),
-            *(rows[c].to_list() for c in (_TEXT, frames.KEY)),
-            _shared(rows[frames.FILE].to_list()),
-            rows[frames.LINE].to_list(),
-            _shared(rows[_NAME].to_list()),
-            strict=True,
-        ):
-            self.singles.append(
-                Voucher(
-                    series,
-                    date,
-                    text,
-                    tuple(lines_of),
-                    (key,),
-                    origins=(Origin(file, line),),
-                    rule=name,
+        if bank:  # the placeholder's slot becomes its bank's: a slot of its own
+            specs, placeholder = self.slots.specs, schema.bank_accounts
+            swap = posted.filter(
+                pl.col("spec").is_in([i for i, s in enumerate(specs) if s.account == placeholder])
+            ).unique(["spec", _BANK])
+            old, new = [], []
+            for spec, ledger in swap.select("spec", _BANK).iter_rows():
+                s = specs[spec]
+                old.append(f"{spec}\x00{ledger}")
+                new.append(self.slots.id(ledger, s.dims, s.text))
+            if old:
+                key = pl.concat_str(pl.col("spec").cast(pl.String), pl.lit("\x00"), pl.col(_BANK))
+                posted = posted.with_columns(
+                    key.replace_strict(
+                        old, new, default=pl.col("spec"), return_dtype=pl.Int32
+                    ).alias("spec")
                 )
+        self.lines.append(posted.select(_TAG, "spec", "amount"))
+        self.heads.append(
+            rows.select(
+                _TAG,
+                pl.col(frames.DATE_COL).alias("date"),
+                pl.col(_TEXT).alias("text"),
+                pl.col(frames.KEY).alias("key"),
+                pl.col(frames.FILE).alias("file"),
+                pl.col(frames.LINE).alias("line"),
+                pl.col(_NAME).alias("rule"),
             )
+        )
+
+    def _framed(self, by_rank: pl.Series) -> frames.FramedVouchers:
+        """The singles in voucher order (`by_rank`: each place's tag) as columns; their
+        lines name the run's line slots."""
+        specs = self.slots.specs
+        slots = pl.DataFrame(
+            {
+                frames.SLOT: range(len(specs)),
+                "account": [s.account for s in specs],
+                "dims": [[{"dim": k, "object": o} for k, o in s.dims] for s in specs],
+                "text": [s.text for s in specs],
+                "before": [s.before for s in specs],
+                "after": [s.after for s in specs],
+            },
+            schema=frames.SLOT_COLUMNS,
+        )
+        place = by_rank.arg_sort()  # a tag's place in voucher order (by_rank's inverse)
+        lines = (
+            pl.concat(self.lines)  # in tag order
+            .select(
+                pl.lit(place).gather(pl.col(_TAG)).cast(pl.Int64).alias(frames.VOUCHER),
+                pl.col("spec").cast(pl.Int32).alias(frames.SLOT),
+                "amount",
+            )
+            .sort(frames.VOUCHER, maintain_order=True)
+        )
+        heads = (
+            pl.concat(self.heads)  # row i is tag i
+            .drop(_TAG)[by_rank]
+            .select(
+                pl.int_range(pl.len(), dtype=pl.Int64).alias(frames.VOUCHER),
+                pl.lit(self.rules.series).alias("series"),
+                pl.lit(None, pl.Int64).alias("number"),
+                "date",
+                "text",
+                pl.lit(None, pl.Date).alias("reg_date"),
+                "key",
+                "file",
+                pl.col("line").cast(pl.Int64),
+                "rule",
+            )
+        )
+        return frames.FramedVouchers(heads, lines, slots)
 
     def _skip(self, idle: pl.DataFrame, batch: pl.DataFrame) -> None:
         """Rows in no voucher, in file order: counted, and recorded with why."""
@@ -638,10 +682,9 @@ class _Book:
                         )
                     )
                     .to_series()
-                    .to_list()
                 )
-                result.vouchers = [self.singles[tag] for tag in by_rank]
-                result.tags = by_rank
+                result.vouchers = self._framed(by_rank)
+                result.tags = by_rank.to_list()
             return result
         if not self.tags:
             return result
@@ -805,14 +848,6 @@ class _SpilledOrigins(Packed, Sequence[Origin]):
         chosen = self._spill.rows().select(pl.col("file").gather(at), pl.col("line").gather(at))
         files = self._files
         return iter([Origin(files[f], line) for f, line in chosen.iter_rows()])
-
-
-def _shared(values: list[Any]) -> list[Any]:
-    """`values` with equal ones made one object. A column hands each row a new object, and
-    the vouchers keep them: a file name, a rule, a date or a ledger account that 100k
-    vouchers hold would be 100k copies (camt 100k entries: ~40 MiB)."""
-    seen: dict[Any, Any] = {}
-    return [seen.setdefault(v, v) for v in values]
 
 
 def _shape(rule: Rule) -> tuple[Any, ...]:

@@ -32,7 +32,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 from bokfor import faults
 from bokfor.domain import Company, Notice, Voucher
@@ -224,7 +224,11 @@ def check_company(
 
 
 def preflight(
-    vouchers: list[Voucher], registers: Registers, *, where: str, allow_new_accounts: bool = False
+    vouchers: Sequence[Voucher],
+    registers: Registers,
+    *,
+    where: str,
+    allow_new_accounts: bool = False,
 ) -> None:
     """Raise PreflightError listing every problem at once."""
     problems = check(vouchers, registers)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import itertools
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
-from bokfor.domain import Line, Voucher
+from bokfor.domain import Line, Voucher, dates_of
 from bokfor.ledger import Ledger
 from bokfor.mapping import Mapping
 from bokfor.money import format_sek, format_sie
@@ -81,11 +82,17 @@ def nothing_new(plan: Plan | None) -> tuple[str, str]:
 
 
 def show_plan(console: Console, plan: Plan, accounts: dict[str, str], limit: int | None) -> None:
-    listed = [e for e in plan.entries if e.status != EXPORTED or limit is None]
+    if limit is None:
+        listed = plan.entries
+        more = 0
+    else:  # the first `limit` entries but `=`: the others are never made
+        entries = (e for e in plan.iter_entries() if e.status != EXPORTED)
+        listed = list(itertools.islice(entries, limit))
+        more = len(plan.listed) + plan.count(NEW) - len(listed)
     if listed:
-        console.print(_entries_table(listed, accounts, limit))
-        if limit is not None and len(listed) > limit:
-            console.print(f"… and {len(listed) - limit} more (--show all lists them)")
+        console.print(_entries_table(listed, accounts))
+        if more:
+            console.print(f"… and {more} more (--show all lists them)")
     if plan.to_write:
         console.print(_totals_table(plan.to_write, accounts))
     for s in plan.inputs:
@@ -125,7 +132,7 @@ def input_line(s: InputSummary) -> str:
     return f"{s.path}: {s.source}, {s.rows} rows -> {s.vouchers} new verifikationer{note}"
 
 
-def _entries_table(entries: list[Entry], accounts: dict[str, str], limit: int | None) -> Table:
+def _entries_table(entries: list[Entry], accounts: dict[str, str]) -> Table:
     from rich.markup import escape
     from rich.table import Table
 
@@ -140,7 +147,7 @@ def _entries_table(entries: list[Entry], accounts: dict[str, str], limit: int | 
     )
     for name, justify in columns:
         table.add_column(name, justify=justify)
-    for entry in entries if limit is None else entries[:limit]:
+    for entry in entries:
         v = entry.voucher
         if entry.status == UNMAPPED or v is None:
             table.add_row(entry.status, "", escape(entry.detail), "", "", "")
@@ -182,7 +189,7 @@ def _add_lines(
         )
 
 
-def _totals_table(vouchers: list[Voucher], accounts: dict[str, str]) -> Table:
+def _totals_table(vouchers: Sequence[Voucher], accounts: dict[str, str]) -> Table:
     from rich.markup import escape
     from rich.table import Table
 
@@ -296,7 +303,7 @@ def period_diff(
     last: dt.date | None,
 ) -> str:
     """Unified diff of the period's SIE text: as exported before -> after this run."""
-    dates = [e.voucher.date for e in plan.entries if e.voucher] + [v.date for v in plan.to_write]
+    dates = [e.voucher.date for e in plan.entries if e.voucher] + dates_of(plan.to_write)
     if not dates:
         return ""
     first, last = first or min(dates), last or max(dates)
@@ -305,9 +312,9 @@ def period_diff(
         before = ledger.vouchers_between(first, last)
     finally:
         ledger.close()
-    after = sorted(before + plan.to_write, key=lambda v: v.date)
+    after = sorted([*before, *plan.to_write], key=lambda v: v.date)
 
-    def text(vouchers: list[Voucher]) -> list[str]:
+    def text(vouchers: Sequence[Voucher]) -> list[str]:
         doc = SieDocument(
             company=mapping.company,
             generated=generated,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from bokfor.domain import Line, Row, Voucher
 from bokfor.htmlpage import bar_chart, esc, kr, page, table, write_page
@@ -154,7 +154,7 @@ def _problems(plan: Plan) -> list[str]:
 
 
 def _charts(
-    vouchers: list[Voucher], reconciliations: list[tuple[str, Reconciliation]]
+    vouchers: Sequence[Voucher], reconciliations: list[tuple[str, Reconciliation]]
 ) -> list[str]:
     """Sales (class 3 accounts) and moms (26xx) per day of the verifikationer to write,
     net of reversals; Stripe's fees per payout."""
@@ -268,7 +268,7 @@ def _dims(line: Line, mapping: Mapping) -> str:
     )
 
 
-def _totals(vouchers: list[Voucher], accounts: dict[str, str]) -> str:
+def _totals(vouchers: Sequence[Voucher], accounts: dict[str, str]) -> str:
     sums = totals(vouchers)
     rows = [
         f'<tr data-account="{esc(a)}" data-debit="{d}" data-credit="{c}"><td>{esc(a)}</td>'

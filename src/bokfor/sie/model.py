@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Sequence
 
 from bokfor.domain import Company, FiscalYear, Voucher
 
@@ -33,5 +34,5 @@ class SieDocument:
     accounts: dict[str, str] = field(default_factory=dict)  # number -> name
     dimensions: dict[int, str] = field(default_factory=dict)  # dim number -> name
     objects: dict[tuple[int, str], str] = field(default_factory=dict)  # (dim, id) -> name
-    vouchers: list[Voucher] = field(default_factory=list)
+    vouchers: Sequence[Voucher] = field(default_factory=list)  # or VoucherColumns
     balances: list[Balance] = field(default_factory=list)

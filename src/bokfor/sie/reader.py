@@ -289,7 +289,8 @@ class _Parser:
         self.name = name
         self.encoding = encoding
         self.notices = notices
-        self.doc = SieDocument(company=Company(name=""))
+        self.vouchers: list[Voucher] = []
+        self.doc = SieDocument(company=Company(name=""), vouchers=self.vouchers)
         self.company_name: str | None = None
         self.orgnr: str | None = None
         self.currency = "SEK"
@@ -668,7 +669,7 @@ class _Parser:
             )
         if not v.lines:
             self.notice(f"{name} has no rows", v.record.line)
-        self.doc.vouchers.append(
+        self.vouchers.append(
             Voucher(
                 series=v.series,
                 date=v.date,

@@ -16,12 +16,12 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import BinaryIO
+from typing import BinaryIO, Sequence
 
 from stdnum.se import orgnr as se_orgnr
 
 from bokfor import engine
-from bokfor.domain import Dims, FiscalYear, Line, Notice, Voucher
+from bokfor.domain import Dims, FiscalYear, Line, Notice, Voucher, VoucherColumns
 from bokfor.errors import SieError
 from bokfor.money import format_sie
 from bokfor.sie import cp437
@@ -70,7 +70,12 @@ def render_to(
     the same bytes and notices), a small one by the per-row path, which needs no Polars
     import. Write to a scratch file (`fileio.stage`) and use it only when this returns: a
     fault in a text is found when its voucher is written."""
-    if engine.POLARS and sum(len(v.lines) for v in doc.vouchers) >= COLUMNS_FROM:
+    vouchers = doc.vouchers
+    if isinstance(vouchers, VoucherColumns):  # held as columns: rendered from them
+        lines = vouchers.line_count()
+    else:
+        lines = sum(len(v.lines) for v in vouchers)
+    if engine.POLARS and lines >= COLUMNS_FROM:
         from bokfor.frames import voucher_frames
         from bokfor.sie.columns import render_frames_to
 
@@ -411,7 +416,7 @@ class _Writer:
                 details=_origins(v),
             )
 
-    def check_numbers(self, vouchers: list[Voucher]) -> None:
+    def check_numbers(self, vouchers: Sequence[Voucher]) -> None:
         last: dict[str, Voucher] = {}
         for v in vouchers:
             if v.number is None:
