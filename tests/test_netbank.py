@@ -8,6 +8,7 @@ import datetime as dt
 import io
 import itertools
 import shutil
+import tempfile
 import zipfile
 from decimal import Decimal
 from pathlib import Path
@@ -21,6 +22,7 @@ from pydantic import ValidationError
 
 from bokfor.domain import Caution, Notice, Row
 from bokfor.errors import InputError
+from bokfor.money import AmountError
 from bokfor.sources import bank, limits, netbank, tables
 from bokfor.sources.netbank import BUILTIN, SOURCE, ProfileError, ProfileModel, profile_from_model
 
@@ -1515,3 +1517,125 @@ def test_nordea_finland_in_swedish_since_2021_has_a_reference_instead_of_saldo()
         ("nordea", "RF18539007547034", "KAHVILA HELMI"),
     ]
     assert [r.fields["currency"] for r in rows] == ["EUR"] * 3
+
+
+# --- read by columns (issue 22) ----------------------------------------------------------
+
+_DATES = ["2026-01-05", "2026-01-06", " 2026-01-07 ", "", "Summa", "2026-02-30", "5.1.2026"]
+_AMOUNTS = [
+    "-95,00", "12,5", "100", "-0,01", "0,00", "1 234,50", "1,234", "12,50-", "+5,00", "",
+    "abc", "\u0661\u0662,50", "007,10", "99999999999999999,00", "1\u00a0000,00",
+]  # fmt: skip
+_TEXT = st.lists(
+    st.sampled_from(list('ab ÅÄé;"\t\n\u00a0\u2003\x1c/') + ["Swish", "ICA"]), max_size=8
+).map("".join)
+
+
+@st.composite
+def _export(draw: st.DrawFn) -> tuple[ProfileModel, str]:
+    """A user layout (one or two text columns, perhaps a value date and a balance) and a
+    CSV of it with plain and awkward cells: what the row reader words and what it reads."""
+    header, columns = ["Datum", "Text", "Belopp"], {"date": "Datum", "amount": "Belopp"}
+    texts = ["Text", "Mottagare"] if draw(st.booleans()) else ["Text"]
+    header[1:2] = texts
+    columns["text"] = texts if len(texts) > 1 else texts[0]
+    for name, role in (("Valutadag", "value_date"), ("Saldo", "balance")):
+        if draw(st.booleans()):
+            header.append(name)
+            columns[role] = name
+    plain = draw(st.booleans())  # mostly cells the columns read, else anything
+    rows = []
+    for _ in range(draw(st.integers(1, 12))):
+        cells = {
+            "Datum": draw(st.sampled_from(_DATES[:2] if plain else _DATES)),
+            "Belopp": draw(st.sampled_from(_AMOUNTS[:5] if plain else _AMOUNTS)),
+            "Valutadag": draw(st.sampled_from(["", "2026-01-06"] if plain else _DATES)),
+            "Saldo": draw(st.sampled_from(["", *_AMOUNTS[:5]] if plain else _AMOUNTS)),
+        }
+        cells.update({t: draw(_TEXT) for t in texts})
+        rows.append([cells[h] for h in header])
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator=draw(st.sampled_from(["\n", "\r\n"])))
+    writer.writerow(header)
+    writer.writerows(rows)
+    text = out.getvalue()
+    if not plain and draw(st.booleans()):
+        text += draw(st.sampled_from(["\n", ";;;\n", "2026-01-08;x\n", "Summa;;-1,00\n"]))
+    return model(header=header, columns=columns), text
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_export())
+def test_a_table_read_by_columns_is_the_table_read_by_rows(export) -> None:
+    """`read_frames` of a plain user layout reads it by columns (Polars); whatever it holds,
+    the frame, its notices or the error are those of the row reader's frame."""
+    import polars as pl
+    from polars.testing import assert_frame_equal
+
+    from bokfor.sources import NotFramed
+
+    layout, text = export
+    source = SOURCE.with_profiles([profile_from_model("hypo", layout)])
+    path = Path(tempfile.mkdtemp()) / "export.csv"
+    path.write_text(text, encoding="utf-8", newline="")
+
+    def read() -> list[object] | str:
+        try:
+            return list(source.read_frames(path, TZ))
+        except (InputError, NotFramed) as exc:
+            return f"{type(exc).__name__}: {exc}"
+
+    by_columns = read()
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(netbank._Reader, "by_columns", lambda self, data: None)
+        by_rows = read()
+    shutil.rmtree(path.parent)
+    if isinstance(by_rows, str) or isinstance(by_columns, str):
+        assert by_columns == by_rows
+        return
+    assert len(by_columns) == len(by_rows)
+    for a, b in zip(by_columns, by_rows, strict=True):
+        if isinstance(b, pl.DataFrame):
+            assert_frame_equal(a, b)
+        else:
+            assert a == b
+
+
+def test_a_plain_layout_is_read_by_columns(tmp_path: Path, monkeypatch) -> None:
+    """The plain file is read by Polars, a file with a cell only the row reader reads (an
+    amount with a trailing minus, which the layout does not write) by rows; either way the
+    same rows."""
+    user = profile_from_model("sparbanken_test", model())
+    source = SOURCE.with_profiles([user])
+    plain = "Datum;Text;Belopp;Saldo\n2026-01-30;Avgift;-95,00;38213,75\n"
+    read: list[bool] = []
+    real = netbank._Reader.by_columns
+
+    def spy(self, data):
+        table = real(self, data)
+        read.append(table is not None)
+        return table
+
+    monkeypatch.setattr(netbank._Reader, "by_columns", spy)
+    for text in (plain, plain + "2026-01-31;Lön;1 000,00;39213,75\n"):
+        frame = list(source.read_frames(write(tmp_path, "e.csv", text), TZ))[0]
+        assert frame["amount"].to_list()[:1] == [-9500]
+    assert read == [True, True]  # "1 000,00" has a thousands space: parsed by the parser
+    frame = list(source.read_frames(write(tmp_path, "e.csv", plain + "\n"), TZ))[0]
+    assert read[-1] is False and frame.height == 1  # a blank line: by rows
+
+
+@given(st.from_regex(r"-?[0-9\u0660-\u0669]{1,17}([.,][0-9]{0,4})?", fullmatch=True))
+def test_plain_amounts_are_the_parsers(text: str) -> None:
+    import polars as pl
+
+    parse = netbank.money_parser(profile_from_model("p", model()))
+    values, refused = netbank.plain_amounts(pl.Series([text]), ",", parse)
+    try:
+        expected = parse(text)
+    except AmountError:
+        expected = None
+    if expected is None or abs(expected) >= 1 << 62:  # refused: the row reader reads it
+        assert refused.to_list() == [True]
+    else:
+        assert (values.to_list(), refused.to_list()) == ([expected], [False])

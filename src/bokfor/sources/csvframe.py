@@ -106,6 +106,14 @@ def read_batches(path: Path, export: Export, size: int | None = None) -> Iterato
     return batches()
 
 
+def parse_table(data: bytes, header: str, width: int, delim: str) -> pl.DataFrame:
+    """A whole file held in memory whose first line is `header` (a table of `width`
+    columns): its records as String cells `c0`, `c1`, … (empty ones null, a record of empty
+    cells left out) with `frames.LINE`. Raises NotFramed as a batch of `read_batches` does
+    for a file its reader must read by rows."""
+    return _parse(data, header, [f"c{i}" for i in range(width)], delim, 0)
+
+
 def _records(path: Path, size: int) -> Iterator[bytes]:
     """The file's bytes in pieces of about `size` that end where a record ends: after a line
     end with an even number of quotes before it. Raises NotFramed when no record ends within

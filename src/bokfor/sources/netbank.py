@@ -829,6 +829,37 @@ def _find_header(rows: list[tuple[int, list[Any]]], profile: Profile) -> int | N
     return None
 
 
+# The columns of a parsed table, in the order of `_Reader.scan`'s tuples.
+_PARSED = (
+    "line",
+    "date",
+    "amount",
+    "balance",
+    "text",
+    "value_date",
+    "reference",
+    "counterparty",
+    "counterparty_account",
+    "currency",
+    "transaction_code",
+    "account",
+    "key_text",
+)
+_FRAMED = 1 << 62  # öre: |amounts| a row frame takes (its postings negate them in Int64)
+# The roles a layout read by columns may have (`_Reader.by_columns`), and what a running
+# balance is checked from.
+_BY_COLUMNS = {"date", "amount", "text", "value_date", "balance"}
+_BALANCED = ("line", "amount", "balance", "account", "currency")
+
+
+def _parsed_schema() -> dict[str, Any]:
+    import polars as pl
+
+    kinds = {"line": pl.Int64, "date": pl.Date, "amount": pl.Int64, "balance": pl.Int64}
+    kinds["value_date"] = pl.Date
+    return {name: kinds.get(name, pl.String) for name in _PARSED}
+
+
 _HEADERLESS_PROBE = 5  # rows a layout without a header row must read as its own
 
 
@@ -990,6 +1021,34 @@ _PLAIN = {
 _PLAIN_MATCH = {mark: pattern.fullmatch for mark, pattern in _PLAIN.items()}
 
 
+def plain_amounts(texts: Any, mark: str, parse: Callable[[str], int]) -> tuple[Any, Any]:
+    """`parse` (a `money_parser`) of a column of amount texts: those of its fast path's
+    shape with ASCII digits and at most two decimals by string expressions (the same
+    value: sign, whole kronor × 100, decimals padded to öre), every other distinct text by
+    `parse` itself; a value of 2^62 öre or more is refused too (a row frame does not take
+    it). Returns (values, refused) as `frames.map_distinct` does."""
+    import polars as pl
+
+    from bokfor.frames import map_distinct
+
+    def bounded(text: str) -> int:
+        value = parse(text)
+        if not -_FRAMED < value < _FRAMED:
+            raise AmountError("too large an amount for a row frame")
+        return value
+
+    parts = texts.str.extract_groups(
+        rf"^(?<sign>-?)(?<whole>[0-9]{{1,15}})(?:{re.escape(mark)}(?<frac>[0-9]{{0,2}}))?$"
+    ).struct.unnest()
+    ore = parts["whole"].cast(pl.Int64) * 100 + parts["frac"].fill_null("").str.pad_end(
+        2, "0"
+    ).cast(pl.Int64)
+    fast = pl.select(pl.when(parts["sign"] == "-").then(-ore).otherwise(ore)).to_series()
+    other = (texts.is_not_null() & parts["whole"].is_null()).fill_null(False)
+    slow, refused = map_distinct(texts, other, bounded, pl.Int64, (ValueError, AmountError))
+    return fast.fill_null(slow).alias(texts.name), refused
+
+
 def parse_money(text: str, profile: Profile) -> int:
     """Öre of an amount text in the profile's number format; AmountError says why not."""
     return money_parser(profile)(text)
@@ -1147,7 +1206,16 @@ class NetbankSource:
         profile, index, delimiter = self._match_or_raise(f)
         match = _open_table(f, profile, index, delimiter)
         reopen = lambda: _open_table(f, profile, index, delimiter).records  # noqa: E731
-        yield from _Reader(f.file, match, reopen).rows(framed=framed)
+        reader = _Reader(f.file, match, reopen)
+        if framed:
+            table = reader.by_columns(f.data if _utf8(f, profile) else None)
+            if table is not None:  # its notices made first, as `_Reader.frame` makes them
+                balanced = table["balance"].null_count() < table.height
+                notices = reader.balances(table.select(_BALANCED).iter_rows()) if balanced else []
+                yield reader.row_frame(table)
+                yield from notices
+                return
+        yield from reader.rows(framed=framed)
 
     def _match_or_raise(self, f: _File) -> tuple[Profile, int, str | None]:
         binary = _binary_workbook(f)
@@ -1176,6 +1244,18 @@ class NetbankSource:
 
 
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the compound-file signature of .xls/.doc
+
+
+def _utf8(f: _File, profile: Profile) -> bool:
+    """Whether the file's bytes are UTF-8 that decodes to the text the layout reads: what
+    Polars parses is then what the row reader parses."""
+    if f.kind != "text" or profile.file != "csv":
+        return False
+    try:
+        text = f.text(profile.encoding)
+        return text in (f.data.decode("utf-8"), f.data.decode("utf-8-sig"))
+    except (InputError, UnicodeDecodeError):
+        return False
 
 
 def _binary_workbook(f: _File) -> InputError | None:
@@ -1860,32 +1940,35 @@ class _Reader:
             formers[i] = counter.key(t[1], t[2], t[4], t[3], t[6])
         return keys, formers
 
-    def frame_keys(self, columns: list[tuple]) -> tuple[Any, Any]:
-        """`keys` by columns, for `frame`: the same digests (`domain.digest_texts` of the
+    def frame_keys(self, parsed: Any) -> tuple[Any, Any]:
+        """`keys` by columns, for `row_frame`: the same digests (`domain.digest_texts` of the
         same joined values) and occurrences counted by `over` in the bank's order."""
         import polars as pl
 
         from bokfor.domain import digest_texts
+        from bokfor.frames import map_distinct
 
         p = self.p
         order = p.order
         if order == "auto":
-            order = "newest_first" if columns[1][0] > columns[1][-1] else "oldest_first"
-        accounts = {a: bank.account_id(a) or p.bank for a in set(columns[11])}
-        texts = {t: bank.text_key(t) for t in set(columns[12])}
+            dates = parsed["date"]
+            order = "newest_first" if dates[0] > dates[-1] else "oldest_first"
+
+        def each(name: str, f: Callable[[str], str]) -> pl.Series:
+            return map_distinct(parsed[name], parsed[name].is_not_null(), f, pl.String)[0]
 
         # IdlessKeys: date, amount, text_key; OccurrenceKeys (ledger schema 3): date,
         # amount, text, balance, reference: as `digest` joins them.
         table = pl.DataFrame(
-            {
-                "account": [accounts[a] for a in columns[11]],
-                "date": pl.Series(columns[1], dtype=pl.Date),
-                "amount": pl.Series(columns[2], dtype=pl.Int64),
-                "text_key": [texts[t] for t in columns[12]],
-                "text": pl.Series(columns[4], dtype=pl.String),
-                "balance": pl.Series(columns[3], dtype=pl.Int64),
-                "reference": pl.Series(columns[6], dtype=pl.String),
-            }
+            [
+                each("account", lambda a: bank.account_id(a) or p.bank).alias("account"),
+                parsed["date"],
+                parsed["amount"],
+                each("key_text", bank.text_key).alias("text_key"),
+                parsed["text"],
+                parsed["balance"],
+                parsed["reference"],
+            ]
         ).select(
             "account",
             pl.concat_str(
@@ -1920,62 +2003,190 @@ class _Reader:
             table = table.reverse()
         return table["key"], table["former"]
 
-    def balances(self, parsed: list[tuple]) -> list[Notice]:
+    def balances(self, rows: Iterable[tuple]) -> list[Notice]:
         """The running balance checked per account and currency (`emit` checks it as it
-        makes the rows)."""
+        makes the rows); `rows`: the `_BALANCED` values of each parsed row."""
         balances: dict[tuple[str, str], bank.RunningBalance] = {}
-        for t in parsed:
-            if t[3] is not None:
-                last = (t[11], t[9])
-                balance = balances.get(last)
+        for line, amount, value, account, currency in rows:
+            if value is not None:
+                balance = balances.get((account, currency))
                 if balance is None:
-                    balance = balances[last] = bank.RunningBalance(self.file)
-                balance.add(t[0], t[2], t[3])
+                    balance = balances[account, currency] = bank.RunningBalance(self.file)
+                balance.add(line, amount, value)
         return [n for balance in balances.values() for n in balance.notices()]
+
+    def by_columns(self, data: bytes | None) -> Any:
+        """The parsed table (`_PARSED` columns) as `scan` gives it, read by Polars
+        (`csvframe.parse_table`), of `data`: a CSV file in UTF-8 whose header is its first
+        line and whose layout has dates, amounts, texts, value dates and balances only (no
+        mark of a pending or void row, no footer, no preamble). None as soon as a cell is
+        not plain — a date or an amount the layout's own format does not read, an empty
+        one, a blank, short or long row, a value too large: the row reader reads such a
+        file and words what it finds, as it always has."""
+        p, m = self.p, self.m
+        if (
+            data is None
+            or p.file != "csv"
+            or p.width is not None
+            or m.preamble
+            or m.header_line != 1
+            or m.delimiter is None
+            or p.pending
+            or p.void
+            or p.footer
+            or p.account_label is not None
+            or p.account_regex is not None
+            or self.trailing_empty
+        ):
+            return None
+        present = {role for role, names in p.columns.items() if self.cols(role)}
+        if not present <= _BY_COLUMNS or "date" not in present or "amount" not in present:
+            return None
+        import polars as pl
+
+        from bokfor.frames import LINE, map_distinct
+        from bokfor.sources import NotFramed, csvframe
+
+        header = data.removeprefix(b"\xef\xbb\xbf").split(b"\n", 1)[0].rstrip(b"\r")
+        try:
+            cells = csvframe.parse_table(data, header.decode("utf-8"), self.width, m.delimiter)
+        except NotFramed:
+            return None
+        if not cells.height:
+            return None  # the row reader says what the table holds instead
+
+        def cell(role: str) -> pl.Series:
+            return cells[f"c{self.col(role)}"]
+
+        def parsed(texts: pl.Series, money: bool, *, empty_ok: bool = False) -> pl.Series | None:
+            """The row reader's dates or amounts of the texts; None when one is refused,
+            or empty where a value is due."""
+            if not empty_ok and texts.null_count():
+                return None
+            if money:
+                values, refused = plain_amounts(texts, mark, self.parse_text)
+            else:
+                values, refused = map_distinct(texts, texts.is_not_null(), day, pl.Date)
+            return None if refused.any() else values
+
+        mark, formats = p.decimal_mark, self.date_formats
+        day = lambda text: _parse_date_text(text, formats)  # noqa: E731
+        dates = parsed(cell("date"), False)
+        amounts = parsed(cell("amount"), True)
+        value_dates = balances = None
+        if "value_date" in present:
+            value_dates = parsed(cell("value_date"), False, empty_ok=True)
+            if value_dates is None:
+                return None
+        if "balance" in present:
+            balances = parsed(cell("balance"), True, empty_ok=True)
+            if balances is None:
+                return None
+        if dates is None or amounts is None:
+            return None
+        # The texts in their normal form (`" ".join(s.split())`), each column's once, and
+        # joined by " / " without repeats, as `scan` joins them.
+        parts = [
+            map_distinct(
+                cells[f"c{i}"],
+                cells[f"c{i}"].is_not_null(),
+                lambda t: " ".join(t.split()),
+                pl.String,
+            )[0].fill_null("")
+            for i in self.cols("text")
+        ]
+        if len(parts) <= 1:
+            text = parts[0] if parts else pl.repeat("", cells.height, dtype=pl.String, eager=True)
+        else:
+            joined = pl.DataFrame(parts).select(
+                pl.concat_list(pl.all())
+                .list.eval(pl.element().filter(pl.element() != "").unique(maintain_order=True))
+                .list.join(" / ")
+            )
+            text = joined.to_series()
+        size = cells.height
+        nothing = pl.repeat("", size, dtype=pl.String, eager=True)
+        table = pl.DataFrame(
+            {
+                "line": cells[LINE],
+                "date": dates,
+                "amount": amounts,
+                "balance": balances
+                if balances is not None
+                else pl.repeat(None, size, dtype=pl.Int64, eager=True),
+                "text": text,
+                "value_date": value_dates
+                if value_dates is not None
+                else pl.repeat(None, size, dtype=pl.Date, eager=True),
+                "reference": nothing,
+                "counterparty": nothing,
+                "counterparty_account": nothing,
+                "currency": pl.repeat(p.currency, size, dtype=pl.String, eager=True),
+                "transaction_code": nothing,
+                "account": nothing,
+                "key_text": text,
+            },
+            schema=_parsed_schema(),
+        )
+        return table
 
     def frame(self, parsed: list[tuple]) -> Iterator[Any]:
         """`emit`'s rows as one row frame (bokfor.frames), then its notices. An amount a
         64-bit column cannot hold raises NotFramed: the plan reads the file by `emit`."""
         import polars as pl
 
-        from bokfor import frames
         from bokfor.sources import NotFramed
 
-        notices = self.balances(parsed)  # raises as emit does, before any row is booked
+        # raises as emit does, before any row is booked
+        notices = self.balances((t[0], t[2], t[3], t[11], t[9]) for t in parsed)
         columns = list(zip(*parsed, strict=True))
-        amounts = columns[2]
         balances = [b for b in columns[3] if b is not None]
         if any(
-            max(v, default=0) >= 1 << 62 or min(v, default=0) <= -(1 << 62)
-            for v in (amounts, balances)
+            max(v, default=0) >= _FRAMED or min(v, default=0) <= -_FRAMED
+            for v in (columns[2], balances)
         ):
             raise NotFramed(self.file)
-        keys, formers = self.frame_keys(columns)
-        size = len(parsed)
+        yield self.row_frame(
+            pl.DataFrame(
+                {name: columns[i] for i, name in enumerate(_PARSED)},
+                schema=_parsed_schema(),
+            )
+        )
+        yield from notices
 
-        def text(values: Sequence[str]) -> pl.Series:  # "" is no value (normalised_row)
-            return pl.Series(values, dtype=pl.String).replace("", None)
+    def row_frame(self, table: Any) -> Any:
+        """The row frame (bokfor.frames) of a parsed table (`_PARSED` columns, texts ""
+        for none; amounts under 2^62 öre)."""
+        import polars as pl
+
+        from bokfor import frames
+
+        keys, formers = self.frame_keys(table)
+        size = table.height
+
+        def text(name: str) -> pl.Series:  # "" is no value (normalised_row)
+            return table[name].replace("", None)
 
         data = {
             frames.KEY: keys,
-            frames.DATE_COL: pl.Series(columns[1], dtype=pl.Date),
+            frames.DATE_COL: table["date"],
             frames.FILE: pl.repeat(self.file, size, dtype=pl.String, eager=True),
-            frames.LINE: pl.Series(columns[0], dtype=pl.Int64),
+            frames.LINE: table["line"],
             frames.ALIASES: pl.repeat([], size, dtype=pl.List(pl.String), eager=True),
             frames.FORMER: formers.reshape((size, 1)).arr.to_list(),
             "format": pl.repeat(self.p.name, size, dtype=pl.String, eager=True),
-            "account": text(columns[11]),
-            "currency": text(columns[9]),
-            "value_date": pl.Series(columns[5], dtype=pl.Date),
-            "text": text(columns[4]),
-            "reference": text(columns[6]),
-            "counterparty": text(columns[7]),
-            "counterparty_account": text(columns[8]),
-            "transaction_code": text(columns[10]),
-            "amount": pl.Series(amounts, dtype=pl.Int64),
+            "account": text("account"),
+            "currency": text("currency"),
+            "value_date": table["value_date"],
+            "text": text("text"),
+            "reference": text("reference"),
+            "counterparty": text("counterparty"),
+            "counterparty_account": text("counterparty_account"),
+            "transaction_code": text("transaction_code"),
+            "amount": table["amount"],
         }
         schema = frames.frame_schema(bank.SCHEMA)
-        yield pl.DataFrame(
+        return pl.DataFrame(
             [
                 data[name].alias(name)
                 if name in data
@@ -1983,7 +2194,6 @@ class _Reader:
                 for name, kind in schema.items()
             ]
         )
-        yield from notices
 
     def emit(self, parsed: list[tuple]) -> Iterator[Row | Notice]:
         p = self.p
