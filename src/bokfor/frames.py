@@ -391,10 +391,10 @@ def _repeating(values: list[Any], dtype: Any, convert: Any = None) -> pl.Series:
     return distinct.gather(pl.Series(codes, dtype=pl.UInt32))
 
 
-# A voucher a row booked as columns (bokfor.postings): beside VOUCHER_COLUMNS its row's key,
-# origin and rule. Its lines are (VOUCHER, slot, amount), a slot being an account,
-# dimensions and text (SLOT_COLUMNS) with the text the ledger's JSON of such a line has
-# before and after its amount.
+# A voucher a row booked as columns (bokfor.postings): its frame has VOUCHER_COLUMNS and its
+# row's key, origin and rule (HEAD_COLUMNS); its lines are (VOUCHER, slot, amount), a slot
+# being an account, dimensions and text (SLOT_COLUMNS) with the text the ledger's JSON of
+# such a line has before and after its amount.
 HEAD_COLUMNS: dict[str, Any] = {
     **VOUCHER_COLUMNS,
     "key": pl.String,
@@ -424,6 +424,7 @@ class FramedVouchers(VoucherColumns):
     __slots__ = ("heads", "lines", "slots", "_starts", "_slot_values")
 
     def __init__(self, heads: pl.DataFrame, lines: pl.DataFrame, slots: pl.DataFrame) -> None:
+        assert heads.schema == HEAD_COLUMNS and lines.schema == SLOT_LINES, "columns"
         self.heads, self.lines, self.slots = heads, lines, slots
         self._starts: list[int] | None = None
         self._slot_values: list[tuple[str, Any, str]] | None = None

@@ -581,7 +581,8 @@ class _Book:
             specs, placeholder = self.slots.specs, schema.bank_accounts
             swap = posted.filter(
                 pl.col("spec").is_in([i for i, s in enumerate(specs) if s.account == placeholder])
-            ).unique(["spec", _BANK])
+                & pl.col(_BANK).is_not_null()  # none that is booked (_bank_ledgers)
+            ).unique(["spec", _BANK], maintain_order=True)
             old, new = [], []
             for spec, ledger in swap.select("spec", _BANK).iter_rows():
                 s = specs[spec]
