@@ -328,3 +328,19 @@ def test_plan_format_json_still_works_and_says_it_is_now_json(tmp_path, capsys):
         "prints the plan as JSON; --format is going.\n"
     )
     assert "--format" not in run_cli(["plan", "--help"], capsys)[1]
+
+
+@pytest.mark.parametrize("show", ["0", "2", "all"])
+def test_show_lists_that_many_entries_and_counts_the_rest(tmp_path, capsys, show) -> None:
+    """--show N lists the first N entries and says how many more there are; --show 0 too
+    (a cron run's log still says how many vouchers the run holds)."""
+    args = ["plan", str(STRIPE), "-m", str(STRIPE_MAPPING), "--ledger", str(tmp_path / "l.sqlite")]
+    code, out, err = run_cli([*args, "--show", show], capsys)
+    assert (code, err) == (0, "")
+    listed = out.count("│ + │")
+    if show == "all":
+        assert listed == 29 and "more (--show all lists them)" not in out
+    else:
+        assert listed == int(show)
+        assert f"… and {29 - int(show)} more (--show all lists them)" in out
+    assert "Verifikationer" in out

@@ -89,7 +89,7 @@ def show_plan(console: Console, plan: Plan, accounts: dict[str, str], limit: int
         entries = (e for e in plan.iter_entries() if e.status != EXPORTED)
         listed = list(itertools.islice(entries, limit))
         more = len(plan.listed) + plan.count(NEW) - len(listed)
-    if listed:
+    if listed or more:  # --show 0: the table's title, and how many it holds
         console.print(_entries_table(listed, accounts))
         if more:
             console.print(f"… and {more} more (--show all lists them)")
