@@ -82,8 +82,9 @@ def review_page(
     ]
     body += _problems(plan)
     body += _charts(plan.to_write, reconciliations)
-    body.append(f'<h2 id="verifikationer">Verifikationer ({len(plan.entries)})</h2>')
-    body += [_entry(n, e, accounts, mapping) for n, e in enumerate(plan.entries, 1)]
+    entries = plan.entries  # made once: new vouchers held as columns are made here
+    body.append(f'<h2 id="verifikationer">Verifikationer ({len(entries)})</h2>')
+    body += [_entry(n, e, accounts, mapping) for n, e in enumerate(entries, 1)]
     if plan.to_write:
         body += [
             '<h2 id="konton">Summa per konto (att skriva)</h2>',
