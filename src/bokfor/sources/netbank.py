@@ -43,7 +43,7 @@ from collections import deque
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Literal, Sequence
+from typing import Any, Callable, Iterable, Iterator, Literal, NamedTuple, Sequence
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -829,22 +829,26 @@ def _find_header(rows: list[tuple[int, list[Any]]], profile: Profile) -> int | N
     return None
 
 
-# The columns of a parsed table, in the order of `_Reader.scan`'s tuples.
-_PARSED = (
-    "line",
-    "date",
-    "amount",
-    "balance",
-    "text",
-    "value_date",
-    "reference",
-    "counterparty",
-    "counterparty_account",
-    "currency",
-    "transaction_code",
-    "account",
-    "key_text",
-)
+class _Parsed(NamedTuple):
+    """A transaction as `_Reader.scan` parses it (texts "" for none, in normal form); a
+    parsed table has these columns (`_PARSED`)."""
+
+    line: int
+    date: dt.date
+    amount: int  # öre
+    balance: int | None
+    text: str
+    value_date: dt.date | None
+    reference: str
+    counterparty: str
+    counterparty_account: str
+    currency: str
+    transaction_code: str
+    account: str
+    key_text: str  # the text columns only: what the row's key takes
+
+
+_PARSED = _Parsed._fields
 _FRAMED = 1 << 62  # öre: |amounts| a row frame takes (its postings negate them in Int64)
 # The roles a layout read by columns may have (`_Reader.by_columns`), and what a running
 # balance is checked from.
@@ -1434,7 +1438,7 @@ class _FormatError(InputError):
 class _Scan:
     """One pass over a table: the transactions as tuples, and the rows left out."""
 
-    parsed: list[tuple]
+    parsed: list[_Parsed]
     pending: list[tuple[int, str]]  # (line, the value that marks it)
     void: list[tuple[int, str]]
     footer: list[int]  # rows without a date after the last transaction
@@ -1538,17 +1542,17 @@ class _Reader:
         yield from (self.frame if framed else self.emit)(scan.parsed)
         yield from self.left_out(scan)
 
-    def one_currency(self, parsed: list[tuple]) -> None:
+    def one_currency(self, parsed: list[_Parsed]) -> None:
         """Refuse a file that names no bank account but holds rows in several currencies
         (Revolut's statement of a EUR and a SEK account): its rows would all be booked to
         the one ledger account its format maps to, amounts of two currencies mixed."""
         if self.col("currency") is None:
             return  # every row is in the profile's currency
-        currencies = {t[9] for t in parsed if not t[11]}
+        currencies = {t.currency for t in parsed if not t.account}
         if len(currencies) < 2:
             return
-        first = next(t[9] for t in parsed if not t[11])
-        line = next(t[0] for t in parsed if not t[11] and t[9] != first)
+        first = next(t.currency for t in parsed if not t.account)
+        line = next(t.line for t in parsed if not t.account and t.currency != first)
         raise InputError(
             f"the file names no bank account and holds rows in {len(currencies)} currencies "
             f"({', '.join(sorted(currencies))}): they would be booked to one ledger account",
@@ -1592,7 +1596,7 @@ class _Reader:
 
         dates: dict[object, dt.date] = {}
         money: dict[object, int] = {}
-        parsed: list[tuple] = []
+        parsed: list[_Parsed] = []
         pending: list[tuple[int, str]] = []
         void: list[tuple[int, str]] = []
         undated: list[tuple[int, list[Any]]] = []  # a footer, unless a transaction follows
@@ -1720,7 +1724,7 @@ class _Reader:
             else:
                 cp_account = ""
             add(
-                (
+                _Parsed(
                     line,
                     day,
                     amount,
@@ -1916,13 +1920,15 @@ class _Reader:
             raise first
         return self.scan(self.reopen(), self.date, self.money)
 
-    def keys(self, parsed: list[tuple]) -> tuple[list[str], list[str]]:
+    def keys(self, parsed: list[_Parsed]) -> tuple[list[str], list[str]]:
         """Each row's key and former key (ledger schema 3 and older), counted in the order
         the bank booked them."""
         p = self.p
         order = p.order
         if order == "auto":
-            order = "newest_first" if parsed and parsed[0][1] > parsed[-1][1] else "oldest_first"
+            order = (
+                "newest_first" if parsed and parsed[0].date > parsed[-1].date else "oldest_first"
+            )
         keys: list[str] = [""] * len(parsed)
         formers: list[str] = [""] * len(parsed)
         idless = bank.IdlessKeys()
@@ -1932,12 +1938,12 @@ class _Reader:
         )
         for i in positions:
             t = parsed[i]
-            account = bank.account_id(t[11]) or p.bank  # Swedbank names it per row
-            keys[i] = idless.key(account, t[1], t[2], t[12])
+            account = bank.account_id(t.account) or p.bank  # Swedbank names it per row
+            keys[i] = idless.key(account, t.date, t.amount, t.key_text)
             counter = counters.get(account)
             if counter is None:
                 counter = counters[account] = OccurrenceKeys(f"bank:{account}")
-            formers[i] = counter.key(t[1], t[2], t[4], t[3], t[6])
+            formers[i] = counter.key(t.date, t.amount, t.text, t.balance, t.reference)
         return keys, formers
 
     def frame_keys(self, parsed: Any) -> tuple[Any, Any]:
@@ -2130,7 +2136,7 @@ class _Reader:
         )
         return table
 
-    def frame(self, parsed: list[tuple]) -> Iterator[Any]:
+    def frame(self, parsed: list[_Parsed]) -> Iterator[Any]:
         """`emit`'s rows as one row frame (bokfor.frames), then its notices. An amount a
         64-bit column cannot hold raises NotFramed: the plan reads the file by `emit`."""
         import polars as pl
@@ -2138,20 +2144,17 @@ class _Reader:
         from bokfor.sources import NotFramed
 
         # raises as emit does, before any row is booked
-        notices = self.balances((t[0], t[2], t[3], t[11], t[9]) for t in parsed)
-        columns = list(zip(*parsed, strict=True))
-        balances = [b for b in columns[3] if b is not None]
+        notices = self.balances(
+            (t.line, t.amount, t.balance, t.account, t.currency) for t in parsed
+        )
+        amounts = [t.amount for t in parsed]
+        balances = [t.balance for t in parsed if t.balance is not None]
         if any(
             max(v, default=0) >= _FRAMED or min(v, default=0) <= -_FRAMED
-            for v in (columns[2], balances)
+            for v in (amounts, balances)
         ):
             raise NotFramed(self.file)
-        yield self.row_frame(
-            pl.DataFrame(
-                {name: columns[i] for i, name in enumerate(_PARSED)},
-                schema=_parsed_schema(),
-            )
-        )
+        yield self.row_frame(pl.DataFrame(parsed, schema=_parsed_schema(), orient="row"))
         yield from notices
 
     def row_frame(self, table: Any) -> Any:
@@ -2195,7 +2198,7 @@ class _Reader:
             ]
         )
 
-    def emit(self, parsed: list[tuple]) -> Iterator[Row | Notice]:
+    def emit(self, parsed: list[_Parsed]) -> Iterator[Row | Notice]:
         p = self.p
         file = self.file
         keys, formers = self.keys(parsed)
