@@ -413,7 +413,7 @@ def _plan_inputs(
         summary.vouchers = len(booking.vouchers)
         plan.notices.extend(booking.notices)
         if moves is not None:
-            plan.notices.extend(moves.doubts(ledger))
+            plan.notices.extend(moves.doubts(ledger, last=index == len(inputs) - 1))
         if booking.unmapped and rules is not None:
             summary.unmapped = sum(len(r) for r in booking.unmapped.values())
             plan.errors.append(unmapped_error(booking.unmapped, rules, mapping, src.schema))
@@ -603,9 +603,9 @@ def _frame_recorder(
                 _Movements.movement(pl.col("bank"), pl.col("date"), pl.col("money"))
             )
             moves.add_many(
-                frame.filter(pl.col("movement").is_not_null())
-                .select("movement", "key", "file", "line")
-                .iter_rows()
+                frame.filter(pl.col("movement").is_not_null()).select(
+                    "movement", "key", "file", "line"
+                )
             )
         else:
             frame = frame.with_columns(pl.lit(None, pl.String).alias("movement"))
@@ -748,11 +748,12 @@ class _Movements:
         self.run: dict[str, tuple[str, Origin]] = {}  # movement -> first source, origin
         self.renamed: list[str] = []  # rows exported under another name of their account
         self.new: list[tuple[str, str, Origin]] = []  # this input's booked rows: movement, key
+        self.framed: list[pl.DataFrame] = []  # those booked as columns: movement, key, file, line
         self.source = ""
         self.accounts: BankAccounts | None = None
 
     def start(self, source: str, rules: SourceRules) -> None:
-        self.source, self.accounts, self.new = source, rules.bank_accounts, []
+        self.source, self.accounts, self.new, self.framed = source, rules.bank_accounts, [], []
 
     def add(self, row: Row) -> str:
         assert self.accounts is not None, "start() with the bank section's rules first"
@@ -774,15 +775,32 @@ class _Movements:
             account, pl.lit("|"), date.cast(pl.String), pl.lit("|"), amount.cast(pl.String)
         ).alias("movement")
 
-    def add_many(self, booked: Iterable[tuple[str, str, str, int]]) -> None:
-        """`add` for rows booked as columns: (movement, key, file, line), in file order."""
-        self.new += ((m, key, Origin(file, line)) for m, key, file, line in booked)
+    def add_many(self, booked: pl.DataFrame) -> None:
+        """`add` for rows booked as columns: movement, key, file, line, in file order."""
+        self.framed.append(booked)
 
-    def doubts(self, ledger: Ledger) -> list[Notice]:
-        """A Doubt for each of this input's booked rows that may be booked already."""
+    def doubts(self, ledger: Ledger, *, last: bool) -> list[Notice]:
+        """A Doubt for each of this input's booked rows that may be booked already. `last`:
+        no input follows, so a movement no doubt concerns need not be remembered for the
+        run; of rows booked as columns only those a doubt may concern become objects."""
         found: list[Notice] = []
-        exported = ledger.movements(list({m for m, _, _ in self.new}))
-        for movement, row_key, origin in self.new:
+        new = self.new
+        if self.framed:
+            import polars as pl
+
+            framed = pl.concat(self.framed)
+            movements = framed["movement"].unique().to_list()
+            exported = ledger.movements(movements)
+            if last:
+                run, source = self.run, self.source
+                concern = [
+                    m for m in movements if m in exported or run.get(m, (source,))[0] != source
+                ]
+                framed = framed.filter(pl.col("movement").is_in(concern))
+            new = [(m, key, Origin(file, line)) for m, key, file, line in framed.iter_rows()]
+        else:
+            exported = ledger.movements(list({m for m, _, _ in new}))
+        for movement, row_key, origin in new:
             first = self.run.setdefault(movement, (self.source, origin))
             if first[0] != self.source:
                 found.append(
@@ -818,7 +836,7 @@ class _Movements:
                     break  # one doubt a row is enough
                 elif _idless_tail(key) == _idless_tail(row_key):
                     self.renamed.append(f"  {origin}: {row_key} was exported as {key}")
-        self.new = []
+        self.new, self.framed = [], []
         return found
 
     def renamed_error(self) -> InputError | None:
