@@ -425,6 +425,8 @@ class FramedVouchers(VoucherColumns):
 
     def __init__(self, heads: pl.DataFrame, lines: pl.DataFrame, slots: pl.DataFrame) -> None:
         assert heads.schema == HEAD_COLUMNS and lines.schema == SLOT_LINES, "columns"
+        # A slot's number is its row: `_made` reads slot n at row n.
+        assert slots[SLOT].to_list() == list(range(slots.height)), "slots 0, 1, …"
         self.heads, self.lines, self.slots = heads, lines, slots
         self._starts: list[int] | None = None
         self._slot_values: list[tuple[str, Any, str]] | None = None
