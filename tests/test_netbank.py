@@ -1539,8 +1539,27 @@ def _export(draw: st.DrawFn) -> tuple[ProfileModel, str]:
     texts = ["Text", "Mottagare"] if draw(st.booleans()) else ["Text"]
     header[1:2] = texts
     columns["text"] = texts if len(texts) > 1 else texts[0]
-    for name, role in (("Valutadag", "value_date"), ("Saldo", "balance")):
+    extra = (
+        ("Valutadag", "value_date"),
+        ("Saldo", "balance"),
+        ("Motpart", "counterparty"),
+        ("Kod", "transaction_code"),
+        ("Valuta", "currency"),
+    )
+    for name, role in extra:
         if draw(st.booleans()):
+            header.append(name)
+            columns[role] = name
+    if draw(st.booleans()):  # the other party's account: one column, or by the amount's sign
+        for name, role in draw(
+            st.sampled_from(
+                [
+                    [("Motkonto", "counterparty_account")],
+                    [("Avsändare", "sender")],
+                    [("Avsändare", "sender"), ("Mottagare konto", "receiver")],
+                ]
+            )
+        ):
             header.append(name)
             columns[role] = name
     plain = draw(st.booleans())  # mostly cells the columns read, else anything
@@ -1551,7 +1570,10 @@ def _export(draw: st.DrawFn) -> tuple[ProfileModel, str]:
             "Belopp": draw(st.sampled_from(_AMOUNTS[:5] if plain else _AMOUNTS)),
             "Valutadag": draw(st.sampled_from(["", "2026-01-06"] if plain else _DATES)),
             "Saldo": draw(st.sampled_from(["", *_AMOUNTS[:5]] if plain else _AMOUNTS)),
+            "Valuta": draw(st.sampled_from(["SEK", "", " sek ", "EUR"] if plain else ["ß", "EUR"])),
         }
+        for name in ("Motpart", "Kod", "Motkonto", "Avsändare", "Mottagare konto"):
+            cells[name] = draw(_TEXT)
         cells.update({t: draw(_TEXT) for t in texts})
         rows.append([cells[h] for h in header])
     out = io.StringIO()

@@ -852,7 +852,19 @@ _PARSED = _Parsed._fields
 _FRAMED = 1 << 62  # öre: |amounts| a row frame takes (its postings negate them in Int64)
 # The roles a layout read by columns may have (`_Reader.by_columns`), and what a running
 # balance is checked from.
-_BY_COLUMNS = {"date", "amount", "text", "value_date", "balance"}
+_BY_COLUMNS = {
+    "date",
+    "amount",
+    "text",
+    "value_date",
+    "balance",
+    "counterparty",
+    "counterparty_account",
+    "sender",
+    "receiver",
+    "currency",
+    "transaction_code",
+}
 _BALANCED = ("line", "amount", "balance", "account", "currency")
 
 
@@ -2024,11 +2036,12 @@ class _Reader:
     def by_columns(self, data: bytes | None) -> Any:
         """The parsed table (`_PARSED` columns) as `scan` gives it, read by Polars
         (`csvframe.parse_table`), of `data`: a CSV file in UTF-8 whose header is its first
-        line and whose layout has dates, amounts, texts, value dates and balances only (no
-        mark of a pending or void row, no footer, no preamble). None as soon as a cell is
-        not plain — a date or an amount the layout's own format does not read, an empty
-        one, a blank, short or long row, a value too large: the row reader reads such a
-        file and words what it finds, as it always has."""
+        line and whose layout's columns are `_BY_COLUMNS` (no reference, account, fee or
+        money in/out; no mark of a pending or void row, no footer, no preamble). A file in
+        several currencies and a cell that is not plain give None — a date or an amount the
+        layout's own format does not read, an empty one, a blank, short or long row, a
+        value too large: the row reader reads such a file and words what it finds, as it
+        always has."""
         p, m = self.p, self.m
         if (
             data is None
@@ -2090,19 +2103,33 @@ class _Reader:
                 return None
         if dates is None or amounts is None:
             return None
-        # The texts in their normal form (`" ".join(s.split())`), each column's once, and
-        # joined by " / " without repeats, as `scan` joins them.
-        parts = [
-            map_distinct(
-                cells[f"c{i}"],
-                cells[f"c{i}"].is_not_null(),
-                lambda t: " ".join(t.split()),
-                pl.String,
-            )[0].fill_null("")
-            for i in self.cols("text")
-        ]
+        size = cells.height
+        nothing = pl.repeat("", size, dtype=pl.String, eager=True)
+
+        def normal(i: int | None, form: Callable[[str], str] = _s) -> pl.Series:
+            """A column's cells as `scan` reads them (`_s`: white space collapsed), each
+            distinct text once; "" where empty, or for a column the file lacks."""
+            if i is None:
+                return nothing
+            texts = cells[f"c{i}"]
+            return map_distinct(texts, texts.is_not_null(), form, pl.String)[0].fill_null("")
+
+        currency = pl.repeat(p.currency, size, dtype=pl.String, eager=True)
+        if "currency" in present:  # the row's own, upper case, else the layout's
+            own = normal(self.col("currency"), lambda t: _s(t).upper())
+            currency = pl.select(pl.when(own != "").then(own).otherwise(currency)).to_series()
+            if currency.n_unique() > 1:
+                return None  # `one_currency` refuses the file: the row reader says so
+        cp_account = normal(self.col("counterparty_account"))
+        if "counterparty_account" not in present and present & {"sender", "receiver"}:
+            sender, receiver = normal(self.col("sender")), normal(self.col("receiver"))
+            cp_account = pl.select(
+                pl.when(amounts > 0).then(sender).otherwise(receiver)
+            ).to_series()
+        # The texts joined by " / " without repeats, as `scan` joins them.
+        parts = [normal(i) for i in self.cols("text")]
         if len(parts) <= 1:
-            text = parts[0] if parts else pl.repeat("", cells.height, dtype=pl.String, eager=True)
+            text = parts[0] if parts else nothing
         else:
             joined = pl.DataFrame(parts).select(
                 pl.concat_list(pl.all())
@@ -2110,8 +2137,6 @@ class _Reader:
                 .list.join(" / ")
             )
             text = joined.to_series()
-        size = cells.height
-        nothing = pl.repeat("", size, dtype=pl.String, eager=True)
         table = pl.DataFrame(
             {
                 "line": cells[LINE],
@@ -2125,10 +2150,10 @@ class _Reader:
                 if value_dates is not None
                 else pl.repeat(None, size, dtype=pl.Date, eager=True),
                 "reference": nothing,
-                "counterparty": nothing,
-                "counterparty_account": nothing,
-                "currency": pl.repeat(p.currency, size, dtype=pl.String, eager=True),
-                "transaction_code": nothing,
+                "counterparty": normal(self.col("counterparty")),
+                "counterparty_account": cp_account,
+                "currency": currency,
+                "transaction_code": normal(self.col("transaction_code")),
                 "account": nothing,
                 "key_text": text,
             },
