@@ -883,11 +883,12 @@ def check_books(plan: Plan, books: SieDocument) -> None:
     for v in books.vouchers:
         number = "" if v.number is None else f" {v.number}"
         index.setdefault((v.date, _shape(v.lines)), f"{v.series}{number}")
-    for i, v in enumerate(plan.to_write):
+    used: set[str] = set()
+    for i, v in enumerate(plan.to_write):  # one pass: vouchers held as columns are made here
+        used.update(line.account for line in v.lines)
         like = index.get((v.date, _shape(v.lines))) if i >= plan.corrections else None
         if like is not None:
             plan.possibly_booked[i] = like
-    used = {line.account for v in plan.to_write for line in v.lines}
     plan.missing_accounts = sorted(used - set(books.accounts))
 
 
