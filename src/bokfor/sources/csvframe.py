@@ -11,18 +11,20 @@ a loop over the rows.
 
 Line numbers. Polars numbers records, people and error messages number lines: a quoted
 value holding a line break makes them differ, so a record's line is the header's 1 plus the
-lines of the records before it (one each, plus the line breaks in its values). That holds
-when every byte of the file is a cell, a delimiter, a quote or a line end of the records
-Polars parsed: `_accounted` checks it with a few counts over each batch. A file it does not
-hold for (a blank line, a short row, a lone CR, quotes Polars reads otherwise than the csv
-module) or that may be over a table cap (`limits`) gets None, or NotFramed from the batch
-that shows it: its source reads it with its row reader, which words every error, with its
+lines of the records before it (one each, plus the line breaks in its values). Two checks
+over each batch make sure Polars read the records the csv module (the row readers' parser)
+reads: `_records_as_csv`, that every line is a record of the header's width and every quote
+is around a value as the csv module quotes one; `_accounted`, with a few counts, that every
+byte is a cell, a delimiter, a quote or a line end of the records Polars parsed. A file that
+fails either (a blank line, a short row, a lone CR, a quote inside a cell) or that may be
+over a table cap (`limits`) gets None, or NotFramed from the batch that shows it: its source reads it with its row reader, which words every error, with its
 line, as it always has. A batch ends where a record ends: after a line end with an even
 number of quotes before it (a quoted value's line break has an odd number).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,7 +158,7 @@ def _parse(
     with their lines (`before`: the line ends before the batch). Raises NotFramed when its
     bytes are not exactly the cells Polars parsed (`_accounted`) or are near a cap."""
     counts = _scan(data, header is not None)
-    if counts is None:
+    if counts is None or not _records_as_csv(data, delim, len(raw)):
         raise NotFramed
     try:
         frame = pl.read_csv(
@@ -231,6 +233,47 @@ def _scan(data: bytes, first: bool) -> _Bytes | None:
         first and data.startswith(_BOM),
         data.endswith(b"\n"),
     )
+
+
+def _records_as_csv(data: bytes, delim: str, width: int) -> bool:
+    """Whether the csv module reads `data` (records from a record's start) as records of
+    `width` cells, a line each but for line ends inside quoted values, with every quote in
+    a value quoted as it reads one: opened right after a delimiter or a line end, `""`
+    inside, closed right before one. Polars then reads what the csv module reads.
+
+    Why not trust Polars' parse and count bytes (`_accounted`) alone: a quote anywhere else
+    (inside an unquoted cell, after a closing quote, never closed) the csv module reads as a
+    character or ends the value at, while Polars may read on across delimiters and line
+    ends to the next quote and make one record of two of the same width; and a short
+    record followed by a long one can add up to two of the right width. No count over the
+    whole batch tells either from a good file.
+
+    The well-formed quoted values are cut out by one regex (scanned in C from quote to
+    quote); a quote left over is one of the others. Left to right, the first quote left over
+    is outside any quoted value, so each value cut out before it started where the csv
+    module starts a quoted value and ended where it ends one. What is left is a line a
+    record: each must hold `width - 1` delimiters (counted by Polars, not a Python loop)."""
+    text = data.removeprefix(_BOM)
+    if b'"' in text:
+        quoted = _QUOTED.get(delim)
+        if quoted is None:
+            d = re.escape(delim.encode("utf-8"))
+            quoted = _QUOTED[delim] = re.compile(
+                rb'"(?<=[' + d + rb'\n]")[^"]*(?:""[^"]*)*"(?=[' + d + rb"\r\n])"
+            )
+        text = quoted.sub(b"", b"\n" + text + b"\n")[1:-1]
+        if b'"' in text:
+            return False
+    try:
+        lines = pl.Series([text.decode("utf-8")]).str.split("\n").explode()
+    except UnicodeDecodeError:
+        return False
+    if text.endswith(b"\n"):
+        lines = lines.head(-1)
+    return bool((lines.str.count_matches(delim, literal=True) == width - 1).all())
+
+
+_QUOTED: dict[str, re.Pattern[bytes]] = {}  # delimiter -> a well-formed quoted value
 
 
 def _accounted(counts: _Bytes, header: str | None, frame: pl.DataFrame) -> list[str] | None:
