@@ -2040,8 +2040,8 @@ class _Reader:
         money in/out; no mark of a pending or void row, no footer, no preamble). A file in
         several currencies and a cell that is not plain give None — a date or an amount the
         layout's own format does not read, an empty one, a blank, short or long row, a
-        value too large: the row reader reads such a file and words what it finds, as it
-        always has."""
+        quote inside an unquoted cell, a value too large: the row reader reads such a file
+        and words what it finds, as it always has."""
         p, m = self.p, self.m
         if (
             data is None
