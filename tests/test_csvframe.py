@@ -115,3 +115,8 @@ def test_quoted_values_are_framed() -> None:
         ("2026-01-31", "två\r\nrader", 3),
         ("2026-02-01", "x", 5),
     ]
+    # Quoted at the very start and the very end of the bytes (a quoted header, no last
+    # line end), and a batch that starts with a quoted value.
+    assert _by_polars('"Datum";"Text"\n2026-01-30;"x"', ";") == [("2026-01-30", "x", 2)]
+    assert csvframe._records_as_csv(b'"2026-01-30";"x;y"\r\n', ";", 2)
+    assert not csvframe._records_as_csv(b'"2026-01-30";"x;y"z\r\n', ";", 2)

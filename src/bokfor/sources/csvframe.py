@@ -259,9 +259,9 @@ def _records_as_csv(data: bytes, delim: str, width: int) -> bool:
         if quoted is None:
             d = re.escape(delim.encode("utf-8"))
             quoted = _QUOTED[delim] = re.compile(
-                rb'"(?<=[' + d + rb'\n]")[^"]*(?:""[^"]*)*"(?=[' + d + rb"\r\n])"
+                rb'"(?:(?<=[' + d + rb'\n]")|(?<=^"))[^"]*(?:""[^"]*)*"(?=[' + d + rb"\r\n]|\Z)"
             )
-        text = quoted.sub(b"", b"\n" + text + b"\n")[1:-1]
+        text = quoted.sub(b"", text)
         if b'"' in text:
             return False
     try:
