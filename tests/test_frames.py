@@ -124,3 +124,19 @@ def test_a_readers_rows_in_batches_are_its_frame_with_its_notices_in_place() -> 
         len(rows) % 3 > 0
     )
     assert pl.concat(parts).equals(frames.from_rows(rows, schema))
+
+
+def test_map_distinct_gives_values_only_where_asked() -> None:
+    """A text inside and outside `which`: its value only inside. The legacy-payout check of
+    Stripe's reader asks about transfers only, and a charge with a transfer's text was made
+    a payout when the value reached it too (found by fuzzing)."""
+    texts = pl.Series(["STRIPE TRANSFER", "STRIPE TRANSFER", "x", None])
+    which = pl.Series([True, False, True, False])
+    values, refused = frames.map_distinct(
+        texts, which, lambda t: t == "STRIPE TRANSFER", pl.Boolean
+    )
+    assert values.to_list() == [True, None, False, None]
+    assert refused.to_list() == [False, False, False, False]
+    values, refused = frames.map_distinct(texts, which, int, pl.Int64)
+    assert values.to_list() == [None, None, None, None]
+    assert refused.to_list() == [True, False, True, False]

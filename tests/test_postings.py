@@ -170,6 +170,24 @@ def test_the_sample_is_booked_by_columns_as_by_rows(tmp_path, monkeypatch, text)
     assert plan["vouchers"] and plan["records"][0]
 
 
+def test_a_sale_with_a_legacy_payouts_text_is_booked_by_columns_as_a_sale(
+    tmp_path, monkeypatch
+) -> None:
+    """A charge described as an old payout ("STRIPE TRANSFER", a transfer's text before
+    2017) beside such a transfer: by columns it was made a payout too, its sale booked to the
+    bank account with no revenue or VAT (found by fuzzing)."""
+    export = tmp_path / "balance.csv"
+    export.write_text(
+        "id,Type,Source,Amount,Fee,Net,Currency,Created (UTC),Description\n"
+        "txn_1,transfer,tr_1,-10.00,0.00,-10.00,sek,2024-01-01 10:00,STRIPE TRANSFER\n"
+        "txn_2,charge,ch_2,10.00,0.00,10.00,sek,2024-01-01 10:00,STRIPE TRANSFER\n",
+        encoding="utf-8",
+    )
+    plan = _same_plans(tmp_path, [export], PER_ROW, monkeypatch)
+    sale = next(r for rs in plan["records"] for r in rs if r.key == "stripe:txn_2")
+    assert "type=charge" in sale.content
+
+
 @pytest.mark.parametrize(
     "text",
     [STRIPE, PER_PAYOUT, ODD, PER_ROW, ODD_ROWS],

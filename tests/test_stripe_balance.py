@@ -667,6 +667,31 @@ def test_read_frame_reads_these_by_columns(name: str) -> None:
     assert csvframe.read_cells(FIXTURES / name, COLUMNS) is not None
 
 
+_FOUND_BY_FUZZING = "id,Type,Source,Amount,Fee,Net,Currency,Created (UTC),Description\n"
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        # A charge described as the legacy payout text of a transfer in the same file was
+        # made a payout by columns (the legacy check's values reached rows outside its mask):
+        # the sale booked to the bank account, no revenue, no VAT.
+        "txn_1,transfer,tr_1,-10.00,0.00,-10.00,sek,2024-01-01 10:00,STRIPE TRANSFER\n"
+        "txn_2,charge,ch_2,10.00,0.00,10.00,sek,2024-01-01 10:00,STRIPE TRANSFER\n",
+        # A leap second: refused by rows, rolled into the next minute by Polars' strptime.
+        "txn_1,charge,ch_1,10.00,1.00,9.00,sek,2024-06-30 23:59:60,Order 1\n",
+        "txn_1,charge,ch_1,10.00,1.00,9.00,sek,2024-06-30 23:59:59,Order 1\n"
+        "txn_2,charge,ch_2,10.00,1.00,9.00,sek,2024-06-30 23:59:60,Order 2\n",
+        # An empty Type: "" by rows, null by columns.
+        "txn_1,,ch_1,10.00,1.00,9.00,sek,2024-01-01 10:00,Order 1\n",
+    ],
+)
+def test_read_frame_equals_read_on_what_fuzzing_found(tmp_path: Path, rows: str) -> None:
+    path = tmp_path / "balance.csv"
+    path.write_text(_FOUND_BY_FUZZING + rows, encoding="utf-8")
+    assert_same_as_read(path, STOCKHOLM)
+
+
 def test_read_frame_lines_of_a_quoted_line_break() -> None:
     """A record spanning two lines: the next record's line is one more than its index."""
     frame, notices = SOURCE.read_frame(FIXTURES / "metadata.csv", STOCKHOLM)

@@ -222,11 +222,11 @@ def map_distinct(
             parsed[text] = parse(text)
         except refuse:
             refused.append(text)
-    values = (
-        pl.Series(texts.name, [None] * len(texts), dtype=dtype)
-        if not parsed
-        else texts.replace_strict(parsed, default=None, return_dtype=dtype)
-    )
+    if not parsed:
+        values = pl.Series(texts.name, [None] * len(texts), dtype=dtype)
+    else:  # only where `which` is set: a row outside it may hold the same text
+        mapped = texts.replace_strict(parsed, default=None, return_dtype=dtype)
+        values = pl.select(pl.when(which).then(mapped)).to_series().alias(texts.name)
     return values, which & texts.is_in(refused).fill_null(False)
 
 

@@ -282,7 +282,7 @@ def _rows(f: Iterable[str], file: str, delimiter: str, tz: dt.tzinfo) -> Iterato
             cfc = row[i_cfc]
             fields = {
                 "id": txn,
-                "type": kind,
+                "type": kind or None,
                 "source_id": source_id,
                 "currency": currency.lower() if currency else None,
                 "created": created,

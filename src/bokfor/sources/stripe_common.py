@@ -60,9 +60,12 @@ def utc_column(texts: pl.Series) -> tuple[pl.Series, pl.Series]:
     # parsed the whole column).
     seconds = pl.when(texts.str.len_bytes() == 16).then(texts + ":00").otherwise(texts)
     parsed = seconds.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False)
+    # Only what reads back as the text: strptime takes a leap second (23:59:60) as the next
+    # minute, where `utc` refuses it; year 0 parses, but no datetime has it. Such a text is
+    # left to `utc` below, which refuses it.
+    exact = parsed.dt.strftime("%Y-%m-%d %H:%M:%S") == seconds
     values = pl.select(
-        # Year 0 parses, but no datetime has it (`utc` refuses it, and so it is refused).
-        pl.when(texts.str.contains(_TIME_SHAPE).fill_null(False) & (parsed.dt.year() >= 1))
+        pl.when(texts.str.contains(_TIME_SHAPE).fill_null(False) & exact & (parsed.dt.year() >= 1))
         .then(parsed)
         .dt.replace_time_zone("UTC")
     ).to_series()
