@@ -820,6 +820,7 @@ def test_vouchers_a_row_are_held_as_columns_and_read_as_objects(tmp_path, monkey
     assert vouchers.take(picked) == [made[i] for i in picked]
     assert list(vouchers.take(picked).take([2, 0])) == [made[1199], made[7]]
     assert vouchers.take(range(1200)) is vouchers
+    assert vouchers.take([-1, -1200, 5]) == [made[-1], made[-1200], made[5]]  # as a list's
     assert vouchers[5] == made[5] and vouchers[-1] == made[-1] and vouchers[2:4] == made[2:4]
     with pytest.raises(IndexError):
         vouchers[1200]

@@ -57,6 +57,16 @@ FAULTS = {
         v, lines=(v.lines[0]._replace(quantity=Decimal("NaN")), *v.lines[1:])
     ),
     "numbers descending": lambda v: dataclasses.replace(v, series="N", number=5),
+    # Int64 arithmetic wrapped (found by fuzzing): abs(-2^63) is -2^63, and -2^63 twice
+    # sums to 0; lines each within the bound can add up to exactly 2^64.
+    "the smallest Int64 twice": lambda v: dataclasses.replace(
+        v, lines=(v.lines[0]._replace(amount=-(2**63)), v.lines[0]._replace(amount=-(2**63)))
+    ),
+    "lines adding up to 2^64": lambda v: dataclasses.replace(
+        v,
+        lines=(v.lines[0]._replace(amount=10**15),) * 18446
+        + (v.lines[0]._replace(amount=2**64 - 18446 * 10**15),),
+    ),
 }
 
 
@@ -179,3 +189,13 @@ def test_a_small_document_is_written_without_importing_polars() -> None:
         cwd=Path(__file__).parent.parent,
     )
     assert run.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("fault", ["the smallest Int64 twice", "lines adding up to 2^64"])
+def test_an_amount_that_wraps_int64_is_refused_as_by_rows(fault: str) -> None:
+    """Both paths refuse the voucher with the same message (by columns, it was written)."""
+    doc = golden_doc()
+    doc = dataclasses.replace(doc, vouchers=[FAULTS[fault](doc.vouchers[0]), *doc.vouchers[1:]])
+    written, rows = _both(doc, False, 50)
+    assert isinstance(rows, str) and "does not balance" in rows
+    assert written == rows

@@ -514,9 +514,10 @@ class FramedVouchers(VoucherColumns):
     def take(self, indices: Sequence[int]) -> FramedVouchers:
         if len(indices) == len(self) and all(i == k for k, i in enumerate(indices)):
             return self
+        at = pl.Series(indices, dtype=pl.Int64)
         place = pl.DataFrame(
             {
-                VOUCHER: pl.Series(indices, dtype=pl.Int64),
+                VOUCHER: at + (at < 0).cast(pl.Int64) * len(self),  # -1: the last, as a list's
                 "_new": pl.int_range(len(indices), eager=True, dtype=pl.Int64),
             }
         )

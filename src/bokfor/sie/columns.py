@@ -46,7 +46,7 @@ class _Unusual(Exception):
 
 _CHUNK_LINES = 1 << 14  # voucher lines rendered at a time (whole vouchers)
 _PIECE = 1 << 12  # and written at a time: the text held as Python objects is a piece's
-_LARGEST = 10**15  # öre a line (10 000 billion kronor): sums of these cannot wrap in Int64
+_LARGEST = 10**15  # öre a line (10 000 billion kronor): sums in Int128 cannot wrap
 
 
 def render_frames_to(
@@ -128,9 +128,12 @@ class _Columns:
         and amounts too large to sum exactly."""
         vouchers, lines = self.vouchers, self.lines
         n = vouchers.height
-        if lines.height and lines["amount"].abs().max() > _LARGEST:  # type: ignore[operator]
+        amount = pl.col("amount")
+        # Not abs(): abs(-2^63) wraps to -2^63. Sums in Int128: a voucher of many lines each
+        # within the bound can add up past Int64 (to 2^64, which would wrap to a balance).
+        if lines.select(((amount > _LARGEST) | (amount < -_LARGEST)).any()).item():
             raise _Unusual
-        sums = lines.group_by(VOUCHER).agg(pl.col("amount").sum())
+        sums = lines.group_by(VOUCHER).agg(amount.cast(pl.Int128).sum())
         if sums.height != n or (sums["amount"] != 0).any():
             raise _Unusual  # a voucher without rows, or one that does not balance
         years = doc.fiscal_years
