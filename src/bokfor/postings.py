@@ -623,31 +623,37 @@ class _Book:
             },
             schema=frames.SLOT_COLUMNS,
         )
-        place = by_rank.arg_sort()  # a tag's place in voucher order (by_rank's inverse)
-        lines = (
-            pl.concat(self.lines)  # in tag order
-            .select(
-                pl.lit(place).gather(pl.col(_TAG)).cast(pl.Int64).alias(frames.VOUCHER),
-                pl.col("spec").cast(pl.Int32).alias(frames.SLOT),
-                "amount",
-            )
-            .sort(frames.VOUCHER, maintain_order=True)
+        # A permutation of the tags, so sorted is the identity: a file already in booking
+        # order (a bank's statement, oldest first) is neither gathered nor sorted. The
+        # batches' frames are let go as they are taken, so the vouchers are held once.
+        in_order = by_rank.is_sorted()
+        voucher = pl.col(_TAG)
+        if not in_order:  # each tag's place in voucher order (by_rank's inverse)
+            voucher = pl.lit(by_rank.arg_sort()).gather(voucher)
+        batches, self.lines = self.lines, []
+        lines = pl.concat(batches, rechunk=False).select(  # in tag order
+            voucher.cast(pl.Int64).alias(frames.VOUCHER),
+            pl.col("spec").cast(pl.Int32).alias(frames.SLOT),
+            "amount",
         )
-        heads = (
-            pl.concat(self.heads)  # row i is tag i
-            .drop(_TAG)[by_rank]
-            .select(
-                pl.int_range(pl.len(), dtype=pl.Int64).alias(frames.VOUCHER),
-                pl.lit(self.rules.series).alias("series"),
-                pl.lit(None, pl.Int64).alias("number"),
-                "date",
-                "text",
-                pl.lit(None, pl.Date).alias("reg_date"),
-                "key",
-                "file",
-                pl.col("line").cast(pl.Int64),
-                "rule",
-            )
+        if not in_order:
+            lines = lines.sort(frames.VOUCHER, maintain_order=True)
+        batches, self.heads = self.heads, []
+        heads = pl.concat(batches, rechunk=False).drop(_TAG)  # row i is tag i
+        del batches
+        if not in_order:
+            heads = heads[by_rank]
+        heads = heads.select(
+            pl.int_range(pl.len(), dtype=pl.Int64).alias(frames.VOUCHER),
+            pl.lit(self.rules.series).alias("series"),
+            pl.lit(None, pl.Int64).alias("number"),
+            "date",
+            "text",
+            pl.lit(None, pl.Date).alias("reg_date"),
+            "key",
+            "file",
+            pl.col("line").cast(pl.Int64),
+            "rule",
         )
         return frames.FramedVouchers(heads, lines, slots)
 
