@@ -24,6 +24,7 @@ number of quotes before it (a quoted value's line break has an odd number).
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -252,7 +253,7 @@ def _records_as_csv(data: bytes, delim: str, width: int) -> bool:
     quote); a quote left over is one of the others. Left to right, the first quote left over
     is outside any quoted value, so each value cut out before it started where the csv
     module starts a quoted value and ended where it ends one. What is left is a line a
-    record: each must hold `width - 1` delimiters (counted by Polars, not a Python loop)."""
+    record: each must hold `width - 1` delimiters."""
     text = data.removeprefix(_BOM)
     if b'"' in text:
         quoted = _QUOTED.get(delim)
@@ -264,13 +265,12 @@ def _records_as_csv(data: bytes, delim: str, width: int) -> bool:
         text = quoted.sub(b"", text)
         if b'"' in text:
             return False
-    try:
-        lines = pl.Series([text.decode("utf-8")]).str.split("\n").explode()
-    except UnicodeDecodeError:
-        return False
+    lines = text.split(b"\n")
     if text.endswith(b"\n"):
-        lines = lines.head(-1)
-    return bool((lines.str.count_matches(delim, literal=True) == width - 1).all())
+        lines.pop()
+    # Counted by bytes.count over the lines (a C loop): as fast as Polars string
+    # expressions here, without their copies of the batch (~10 MiB against ~80 a batch).
+    return set(map(bytes.count, lines, itertools.repeat(delim.encode("utf-8")))) <= {width - 1}
 
 
 _QUOTED: dict[str, re.Pattern[bytes]] = {}  # delimiter -> a well-formed quoted value
