@@ -17,9 +17,10 @@ reads: `_records_as_csv`, that every line is a record of the header's width and 
 is around a value as the csv module quotes one; `_accounted`, with a few counts, that every
 byte is a cell, a delimiter, a quote or a line end of the records Polars parsed. A file that
 fails either (a blank line, a short row, a lone CR, a quote inside a cell) or that may be
-over a table cap (`limits`) gets None, or NotFramed from the batch that shows it: its source reads it with its row reader, which words every error, with its
-line, as it always has. A batch ends where a record ends: after a line end with an even
-number of quotes before it (a quoted value's line break has an odd number).
+over a table cap (`limits`) gets None, or NotFramed from the batch that shows it: its source
+reads it with its row reader, which words every error, with its line, as it always has. A
+batch ends where a record ends: after a line end with an even number of quotes before it (a
+quoted value's line break has an odd number).
 """
 
 from __future__ import annotations
