@@ -199,6 +199,30 @@ def test_a_full_temporary_disk_is_one_message_not_a_traceback():
     spool.close()
 
 
+def test_a_batch_that_fails_on_the_writer_s_thread_is_raised_before_anything_reads():
+    """Batches are written on the spool's own thread while the next is made: one that
+    fails (a full disk) is raised by the next call that hands over or reads, never lost,
+    and what was handed over before it is written in the order given."""
+    spool = RecordSpool()
+    first = [(1, f"k{i}", "s", "c", f"f:{i}", "", "", "", 0, "") for i in range(3)]
+    spool.add_many(iter(first), iter([(1, "a0", "k0")]))
+    spool.add(1, RowRecord("k3", "s", "c", "f:3", "", ()))
+    spool.add_many(iter([(1, "k4", "s", "c", "f:4", "", "", "", 0, "")]), iter(()))
+    assert [r.key for r in spool.records(1)] == ["k0", "k1", "k2", "k3", "k4"]
+    assert spool.records(1)[0].aliases == ("a0",)
+    spool._conn.execute("PRAGMA max_page_count = 3")  # SQLite's own "disk is full"
+    big = ((2, f"big{i}", "s", "c" * 2000, "f:1", "", "", "", 0, "") for i in range(200))
+    with pytest.raises(OutputError) as caught:
+        spool.add_many(big, iter(()))
+        spool.skip(0, 1, "k", "why")
+        spool.flush()
+    assert caught.value.message.startswith(
+        "the plan's temporary file cannot be written (database or disk is full)"
+    )
+    assert spool.records(2) == []  # rolled back whole
+    spool.close()
+
+
 def test_names_seen_twice_are_found_in_small_and_large_runs():
     for size in (10, 2**16 + 10):
         seen = _Seen()
