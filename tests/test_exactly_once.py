@@ -505,9 +505,45 @@ def test_a_second_export_to_the_same_file_is_refused(tmp_path, capsys):
         == 0
     )
     assert (tmp_path / "bokfor-2.si").exists()
-    # Once the first export is forgotten (its import undone), its path is free again.
+    # Once the first export is forgotten (its import undone), its file is no export of the
+    # ledger: like any file bokfor did not write (another ledger's export, a link to one of
+    # the user's files), never written over. Moved away, its path is free again.
     assert cli(capsys, "ledger", "forget", "1", "--yes", "--ledger", ledger)[0] == 0
+    code, _, err = cli(capsys, "convert", first, "-m", mapping, "--ledger", ledger, "-o", out)
+    assert code == 2
+    assert err.startswith(
+        f"bokfor: error: {out}: --out names an existing file that no export of this ledger "
+        "wrote: bokfor never writes over it Fix:"
+    )
+    assert out.read_bytes() == written
+    out.rename(tmp_path / "undone.si")
     assert cli(capsys, "convert", first, "-m", mapping, "--ledger", ledger, "-o", out)[0] == 0
+
+
+def test_an_output_never_replaces_another_ledger_s_export_or_a_linked_file(tmp_path, capsys):
+    """Two jobs with ledgers of their own and one --out: before, the second replaced the
+    first's file (exit 0), whose ledger still recorded its rows as exported. A link named as
+    --out replaced the file it points at (any file of the user's)."""
+    mapping, out = REPO / "mappings/stripe.yaml", tmp_path / "out.si"
+    assert (
+        cli(capsys, "convert", STRIPE, "-m", mapping, "--ledger", tmp_path / "a.sqlite", "-o", out)[
+            0
+        ]
+        == 0
+    )
+    written = out.read_bytes()
+    precious = tmp_path / "precious.txt"
+    precious.write_text("mine", encoding="utf-8")
+    link = tmp_path / "link.si"
+    link.symlink_to(precious)
+    for path in (out, link):
+        code, _, err = cli(
+            capsys, "convert", STRIPE, "-m", mapping, "--ledger", tmp_path / "b.sqlite", "-o", path
+        )
+        assert code == 2, err
+        assert "--out names an existing file that no export of this ledger wrote" in err
+    assert out.read_bytes() == written and precious.read_text(encoding="utf-8") == "mine"
+    assert not (tmp_path / "b.sqlite").exists()  # nothing recorded as exported
 
 
 def test_the_out_template_names_period_source_and_run(tmp_path, capsys):

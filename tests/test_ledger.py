@@ -424,6 +424,135 @@ def test_sigkill_at_each_step_then_rerun_exports_each_row_once(tmp_path, per_row
     assert run_cli(args, capsys)[0] == 3
 
 
+@pytest.mark.parametrize("then", ["moved", "changed"])
+def test_a_file_put_in_place_then_taken_away_before_the_export_was_marked_done_is_not_booked_again(
+    tmp_path, per_row, capsys, then
+):
+    """Killed after the rename, before the export is marked done; before the next run an
+    import job takes the file (or it is saved again). Before: the export was dropped as
+    never written and every row booked a second time. The temp file is written before the
+    export is recorded: gone, it was renamed."""
+    ledger, out = tmp_path / "l.sqlite", tmp_path / "out.si"
+    args = ["convert", str(SAMPLE), "-m", str(per_row), "--ledger", str(ledger)]
+    killed = _run([*args, "-o", str(out)], BOKFOR_FAULT="after-rename")
+    assert killed.returncode == -9, killed.stderr
+    if then == "moved":
+        out.rename(tmp_path / "imported.si")
+    else:
+        out.write_bytes(out.read_bytes().replace(b"\r\n", b"\n"))
+    code, _, err = run_cli([*args, "-o", str(tmp_path / "again.si")], capsys)
+    assert code == 3, err  # nothing new
+    assert f"an interrupted run had written {out}, which is no longer there as written" in err
+    assert not (tmp_path / "again.si").exists()
+    assert len(ledger_keys(ledger)) == 36
+    with sqlite3.connect(ledger) as conn:
+        assert conn.execute("SELECT state FROM exports").fetchall() == [("done",)]
+
+
+def test_a_run_killed_before_the_rename_leaves_its_rows_new_and_no_temp_file(
+    tmp_path, per_row, capsys
+):
+    ledger, out = tmp_path / "l.sqlite", tmp_path / "out.si"
+    args = ["convert", str(SAMPLE), "-m", str(per_row), "--ledger", str(ledger), "-o", str(out)]
+    for point in ("after-ledger-pending", "before-rename"):
+        killed = _run(args, BOKFOR_FAULT=point)
+        assert killed.returncode == -9, killed.stderr
+        assert len(list(tmp_path.glob(".out.si.*.tmp"))) == 1
+        code, _, err = run_cli(["plan", *args[1:-2]], capsys)
+        assert code == 0 and "never finished writing" in err, err
+        assert not list(tmp_path.glob(".out.si.*.tmp")) and not out.exists()
+    assert run_cli(args, capsys)[0] == 0
+    assert sorted(ids_in(out)) == sorted(line.split(",", 1)[0] for line in sample_lines()[1:])
+
+
+def test_a_rename_that_fails_leaves_the_rows_new_for_the_next_run(
+    tmp_path, per_row, capsys, monkeypatch
+):
+    """The export is recorded pending, then its file cannot be put in place: the run fails,
+    and the temp file it leaves says "never put in place" — the next run books every row
+    (were the temp file removed, the export would read as put in place and moved away)."""
+    from bokfor import fileio
+
+    ledger, out = tmp_path / "l.sqlite", tmp_path / "out.si"
+    args = ["convert", str(SAMPLE), "-m", str(per_row), "--ledger", str(ledger), "-o", str(out)]
+
+    def refuse(src, dst):
+        raise OSError(13, "Permission denied")
+
+    with monkeypatch.context() as m:
+        m.setattr(fileio.os, "replace", refuse)
+        code, _, err = run_cli(args, capsys)
+    assert code != 0 and "writing failed: Permission denied" in err, err
+    assert not out.exists()
+    code, _, err = run_cli(args, capsys)
+    assert code == 0 and "never finished writing" in err, err
+    assert sorted(ids_in(out)) == sorted(line.split(",", 1)[0] for line in sample_lines()[1:])
+    assert not list(tmp_path.glob(".out.si.*.tmp"))
+
+
+def test_an_edited_ledger_cannot_make_a_run_delete_files_outside_its_batch(
+    tmp_path, per_row, capsys
+):
+    """A pending Fortnox batch's record names the files the batch wrote; a run that settles
+    it removes them. A foreign or edited ledger may name any path there: only names a batch
+    gives, in the batch's directory, are removed — even by a plan (a dry run)."""
+    ledger, batch = tmp_path / "l.sqlite", tmp_path / "batch"
+    args = ["convert", str(SAMPLE), "-m", str(per_row), "--ledger", str(ledger)]
+    killed = _run(
+        [*args, "--format", "fortnox", "-o", str(batch)], BOKFOR_FAULT="after-ledger-pending"
+    )
+    assert killed.returncode == -9, killed.stderr
+    victims = tmp_path / "victims"
+    victims.mkdir()
+    for name in ("thesis.docx", "abs.txt", "00001-abcdef.json"):
+        (victims / name).write_text("precious", encoding="utf-8")
+    (batch / "00007-0123456789ab.json").parent.mkdir(exist_ok=True)
+    (batch / "00007-0123456789ab.json").write_text("{}", encoding="utf-8")  # the batch's own
+    (batch / "notes.txt").write_text("mine", encoding="utf-8")
+    names = [
+        "vouchers.si",
+        "00007-0123456789ab.json",
+        "../victims/thesis.docx",
+        str(victims / "abs.txt"),
+        "../victims/00001-abcdef.json",
+        "notes.txt",
+    ]
+    with sqlite3.connect(ledger) as conn:
+        conn.execute("UPDATE exports SET files = ?", (json.dumps(names),))
+    code, _, err = run_cli(
+        ["plan", str(SAMPLE), "-m", str(per_row), "--ledger", str(ledger)], capsys
+    )
+    assert code == 0, err
+    assert sorted(p.name for p in victims.iterdir()) == [
+        "00001-abcdef.json",
+        "abs.txt",
+        "thesis.docx",
+    ]
+    assert sorted(p.name for p in batch.iterdir()) == ["notes.txt"]
+
+
+@pytest.mark.parametrize("version", [1, 3, 5])
+def test_another_program_s_database_with_a_user_version_is_refused_unchanged(
+    tmp_path, per_row, capsys, version
+):
+    """Most programs leave SQLite's application id 0, as bokfor's oldest ledgers have it,
+    and many set a user_version: such a file is not migrated (switched to WAL, changed) nor
+    read, but named for what it is."""
+    ledger = tmp_path / "l.sqlite"
+    with sqlite3.connect(ledger) as conn:
+        conn.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)")
+        conn.execute("INSERT INTO notes (text) VALUES ('mine')")
+        conn.execute(f"PRAGMA user_version = {version}")
+    before = ledger.read_bytes()
+    common = [str(SAMPLE), "-m", str(per_row), "--ledger", str(ledger)]
+    for args in (["plan", *common], ["convert", *common, "-o", str(tmp_path / "o.si")]):
+        code, _, err = run_cli(args, capsys)
+        assert code == 2, err
+        assert "is an SQLite database of another program, not a bokfor ledger" in err
+    assert ledger.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["l.sqlite", "stripe.yaml"]
+
+
 def test_a_second_run_waits_for_the_lock_then_gives_up_clearly(tmp_path, per_row):
     ledger = tmp_path / "l.sqlite"
     with FileLock(str(ledger) + ".lock"):

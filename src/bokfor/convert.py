@@ -10,6 +10,7 @@ bytes. A file an earlier export wrote is never written over (`Job.check_targets`
 from __future__ import annotations
 
 import datetime as dt
+import os
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,8 +19,8 @@ from typing import TYPE_CHECKING, Callable, Union
 from bokfor import faults
 from bokfor.domain import Caution, Notice
 from bokfor.errors import MappingError, OutputReused, UsageError
-from bokfor.fileio import Staged, atomic_write, stage
-from bokfor.ledger import BATCH, SIE, ExportRecord, Ledger
+from bokfor.fileio import Staged, atomic_write, put_in_place, remove_quietly, stage, write_beside
+from bokfor.ledger import BATCH, LEDGER_SIDE_FILES, SIE, ExportRecord, Ledger
 from bokfor.mapping import Mapping
 from bokfor.outputs import Part, check_not_own, check_writable, resolved, target
 from bokfor.plan import Plan, check_books, make_plan, refuse_cautions
@@ -128,43 +129,61 @@ def export(
     command: str = "",
 ) -> list[int]:
     """Put each rendered part at its target and record the plan's vouchers; returns the
-    export ids. Every part is recorded pending before any file is written and marked done
-    after all are: a crash between leaves each part to be settled by its own file."""
+    export ids. Every part is recorded pending before any file is put in place and marked
+    done after all are: a crash between leaves each part to be settled by its own file. A
+    SIE file is written beside its target before its record, which names that temp file: a
+    pending export whose temp file is gone was renamed, even if its file was moved away
+    since (`Ledger.recover`)."""
     from bokfor.fortnox.batch import MANIFEST, write_files
 
     changed = {key for e in plan.changed if e.voucher for key in e.voucher.source_keys}
     trail = plan.trail(mapping, command)
     faults.point("before-ledger")
     ids: list[int] = []
-    for r, path in zip(rendered, targets, strict=True):
-        vouchers = r.part.vouchers(plan.to_write)
-        batch = r.data.batch if isinstance(r.data, BatchOutput) else None
-        ids.append(
-            ledger.begin_export(
-                mapping=mapping_path,
-                target=path if batch is None else path / MANIFEST,
-                sha256=r.sha256,
-                vouchers=vouchers,
-                spool=plan.spool,
-                tags=[plan.tags[i] for i in r.part.indices],
-                kind=SIE if batch is None else BATCH,
-                # Only changed rows are replaced: no walk over every key when none changed.
-                replaced=[k for v in vouchers for k in v.source_keys if k in changed]
-                if changed
-                else [],
-                run=run,
-                files=() if batch is None else [BATCH_SIE, *(name for name, _ in batch.files)],
-                learned=plan.learned if not ids else [],
-                trail=trail,
+    staged: list[Path | None] = []
+    _ = ledger.conn  # made now if new: a ledger that cannot be made leaves no file or folder
+    try:
+        for r, path in zip(rendered, targets, strict=True):
+            staged.append(None if isinstance(r.data, BatchOutput) else write_beside(path, r.data))
+        for r, path, tmp in zip(rendered, targets, staged, strict=True):
+            vouchers = r.part.vouchers(plan.to_write)
+            batch = r.data.batch if isinstance(r.data, BatchOutput) else None
+            ids.append(
+                ledger.begin_export(
+                    mapping=mapping_path,
+                    target=path if batch is None else path / MANIFEST,
+                    sha256=r.sha256,
+                    vouchers=vouchers,
+                    spool=plan.spool,
+                    tags=[plan.tags[i] for i in r.part.indices],
+                    kind=SIE if batch is None else BATCH,
+                    # Only changed rows are replaced: no walk over every key when none changed.
+                    replaced=[k for v in vouchers for k in v.source_keys if k in changed]
+                    if changed
+                    else [],
+                    run=run,
+                    files=[tmp.name]
+                    if tmp is not None
+                    else [BATCH_SIE, *(name for name, _ in batch.files)]
+                    if batch is not None
+                    else (),
+                    learned=plan.learned if not ids else [],
+                    trail=trail,
+                )
             )
-        )
+    except BaseException:
+        for tmp in staged:
+            if tmp is not None:
+                remove_quietly(tmp)
+        raise
     faults.point("after-ledger-pending")
-    for r, path in zip(rendered, targets, strict=True):
+    for r, path, tmp in zip(rendered, targets, staged, strict=True):
         if isinstance(r.data, BatchOutput):
             atomic_write(path / BATCH_SIE, r.data.sie)
             write_files(r.data.batch, path)
         else:
-            atomic_write(path, r.data)
+            assert tmp is not None  # written beside it above
+            put_in_place(tmp, path)
     faults.point("after-rename")
     for export_id, r, path in zip(ids, rendered, targets, strict=True):
         ledger.finish_export(
@@ -365,12 +384,19 @@ class Job:
         ]
 
     def check_targets(self, targets: list[Path], ledger: Ledger | None) -> None:
-        """Refuse to write over an earlier export's file, a file twice in one run, or
-        anything that is not a regular file (a directory, for a batch). Without the ledger
-        (before the lock is taken, so that a refused run leaves nothing behind) only what
-        the paths themselves say."""
+        """Refuse to write over an earlier export's file or any other file that is there,
+        a file twice in one run, or anything that is not a regular file (a directory, for a
+        batch). `ledger` None: before the lock is taken, so that a refused run leaves nothing
+        behind (no lock file, no ledger); the ledger is read as it is then."""
         from bokfor.fortnox.batch import MANIFEST
 
+        if ledger is None:
+            reader = Ledger.open(self.ledger_path)
+            try:
+                self.check_targets(targets, reader)
+            finally:
+                reader.close()
+            return
         batch = self.fmt == "fortnox"
         for i, path in enumerate(targets):
             if path in targets[:i]:
@@ -379,7 +405,9 @@ class Job:
                 )
             check_writable(path, directory=batch)
             check_not_own(path, self.own_files())
-            earlier = ledger.export_at(path / MANIFEST if batch else path) if ledger else None
+            if batch:
+                check_batch_dir(path)
+            earlier = ledger.export_at(path / MANIFEST if batch else path)
             if earlier is not None:
                 example = "'batches/{run}'" if batch else "'out/bokfor-{run}.si'"
                 raise OutputReused(
@@ -393,14 +421,36 @@ class Job:
                     f"{earlier.id} was undone in the books, `bokfor ledger forget "
                     f"{earlier.id} --yes` first.",
                 )
-            if batch:
-                check_batch_dir(path)
+            if not batch and os.path.lexists(path):
+                # Another job's export (its own ledger), a link to a file elsewhere, a file
+                # of the user's: replaced, it would be lost, and another ledger would record
+                # rows as exported that are in no file any more.
+                raise OutputReused(
+                    "--out names an existing file that no export of this ledger wrote: "
+                    "bokfor never writes over it",
+                    file=str(path),
+                    hint="give each run a file of its own, e.g. --out 'out/bokfor-{run}.si' "
+                    "(and another folder for another ledger's job); if the file is not "
+                    "needed, move it away first.",
+                )
 
     def own_files(self) -> dict[str, Path]:
-        """The files a run must never write over: its ledger, mapping and inputs."""
+        """The files a run must never write over: its ledger (and SQLite's and the lock's
+        files beside it: the write-ahead log holds its last commits), mapping, rate file,
+        books and inputs."""
+        ledger = self.ledger_path
+        rates = self.mapping.rates.file
         return {
-            "the export ledger": self.ledger_path,
+            "the export ledger": ledger,
+            **{
+                f"the export ledger's {what} ({ledger.name}{end})": ledger.with_name(
+                    ledger.name + end
+                )
+                for what, end in LEDGER_SIDE_FILES
+            },
             "the mapping": self.mapping_path,
+            **({"the mapping's rate file": rates} if rates is not None else {}),
+            **({"the books (--books)": self.books} if self.books is not None else {}),
             **{f"an input ({p})": p for p in self.inputs if p.is_file()},
         }
 

@@ -68,12 +68,26 @@ def atomic_write(path: Path, data: bytes | Staged | Iterable[bytes]) -> None:
     is never held whole) to a temp file beside `path`, fsync it,
     rename it over `path`, and fsync the directory so the rename itself survives a power
     cut."""
+    tmp = write_beside(path, data)
+    try:
+        put_in_place(tmp, path)
+    except BaseException:
+        remove_quietly(tmp)
+        raise
+
+
+def write_beside(path: Path, data: bytes | Staged | Iterable[bytes]) -> Path:
+    """The first half of `atomic_write`: `data` in a temp file beside `path`
+    (`.<name>.<random>.tmp`), fsynced; `put_in_place` renames it. An export writes its file
+    so before it is recorded pending: a pending export with its temp file still there was
+    never renamed, one without it was (`Ledger.recover`)."""
     directory = path.parent if str(path.parent) else Path(".")
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     except OSError as exc:
         raise OutputError(f"cannot write here: {exc.strerror}", file=str(path)) from None
+    tmp = Path(name)
     try:
         os.chmod(tmp, _mode_for(path))  # mkstemp makes 0600; the output is an ordinary file
         with os.fdopen(fd, "wb") as fh:
@@ -87,15 +101,30 @@ def atomic_write(path: Path, data: bytes | Staged | Iterable[bytes]) -> None:
                     fh.write(part)
             fh.flush()
             os.fsync(fh.fileno())
-        faults.point("before-rename")
+    except OSError as exc:
+        remove_quietly(tmp)
+        raise OutputError(f"writing failed: {exc.strerror}", file=str(path)) from None
+    fsync_dir(directory)  # the temp file's name, which a crash recovery looks for
+    return tmp
+
+
+def put_in_place(tmp: Path, path: Path) -> None:
+    """The second half of `atomic_write`: rename `tmp` over `path` and fsync the directory
+    so the rename itself survives a power cut. A rename that fails leaves `tmp` (an export's
+    recovery reads it as "never put in place")."""
+    faults.point("before-rename")
+    try:
         os.replace(tmp, path)
     except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
         raise OutputError(f"writing failed: {exc.strerror}", file=str(path)) from None
-    fsync_dir(directory)
+    fsync_dir(tmp.parent)
+
+
+def remove_quietly(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def fsync_dir(directory: Path) -> None:

@@ -24,6 +24,7 @@ import glob
 import hashlib
 import json
 import os
+import re
 import socket
 import sqlite3
 import stat
@@ -306,8 +307,39 @@ class ExportRecord:
     imported: str | None = None  # when the user said its file was imported (ledger imported)
 
     @property
+    def staged_file(self) -> str | None:
+        """Of a SIE export: the temp file its run wrote beside the target before recording
+        it (`.<name>.<random>.tmp`, convert.export), when the record names one."""
+        if self.kind != SIE or not self.files:
+            return None
+        try:
+            names = json.loads(self.files)
+        except ValueError:
+            return None
+        prefix = "." + Path(self.target).name + "."
+        if (
+            isinstance(names, list)
+            and len(names) == 1
+            and isinstance(names[0], str)
+            and names[0].startswith(prefix)
+            and names[0].endswith(".tmp")
+            and "/" not in names[0]
+            and os.sep not in names[0]
+        ):
+            return names[0]
+        return None
+
+    @property
     def batch_files(self) -> list[str]:
-        return json.loads(self.files) if self.files else []
+        """The names a batch wrote beside its manifest; only names a batch gives (a ledger
+        may be foreign or edited: `../x` or `/x` names no file of the batch)."""
+        try:
+            names = json.loads(self.files) if self.files else []
+        except ValueError:
+            return []
+        if not isinstance(names, list):
+            return []
+        return [n for n in names if isinstance(n, str) and _BATCH_NAME.fullmatch(n)]
 
 
 _EXPORT_COLUMNS = ", ".join(
@@ -985,12 +1017,27 @@ class Ledger:
             if export.state != "pending" or export.kind == PUSH:
                 continue  # a push is settled against Fortnox (push.settle), not from a file
             target = Path(export.target)
+            staged = export.staged_file
             if file_sha256(target) == export.sha256:
                 self.finish_export(export.id, target)
                 notices.append(
                     Notice(
                         f"an interrupted run had written {target} completely; its {export.rows} "
                         "rows are recorded as exported",
+                        file=str(self.path),
+                    )
+                )
+            elif staged is not None and not os.path.lexists(target.parent / staged):
+                # Written beside the target before this record, then renamed: the file was
+                # put in place, and moved, deleted or changed since (an import job took it).
+                # Booked again, its rows would be in the books twice.
+                self.finish_export(export.id)
+                notices.append(
+                    Notice(
+                        f"an interrupted run had written {target}, which is no longer there as "
+                        f"written (moved, deleted or changed since); its {export.rows} rows are "
+                        "recorded as exported — if that file was never imported, `bokfor "
+                        f"ledger forget {export.id} --yes` books them again",
                         file=str(self.path),
                     )
                 )
@@ -1591,6 +1638,33 @@ def _dims(dims: list[list[Any]]) -> Dims:
     return make_dims(dict(dims))
 
 
+# The files a Fortnox batch writes beside its manifest (fortnox.batch, convert.BATCH_SIE).
+_BATCH_NAME = re.compile(r"vouchers\.si|\d{5,}-[0-9a-f]+\.json")
+# The files beside a ledger: SQLite's (write-ahead log, its index, a rollback journal) and
+# the lock's, each named by an ending added to the ledger's name.
+LEDGER_SIDE_FILES = (
+    ("write-ahead log", "-wal"),
+    ("shared-memory index", "-shm"),
+    ("journal", "-journal"),
+    ("lock file", ".lock"),
+)
+_LEDGER_TABLES = {"runs", "exports", "vouchers", "rows", "aliases"}  # schema 1 on
+
+
+def _schema(conn: sqlite3.Connection) -> tuple[int, bool]:
+    """The file's schema version, and whether it is a bokfor ledger at all.
+
+    Read through SQLite, not from the file's header: a ledger's last commits may still be
+    in its write-ahead log. A version 0 file is none of bokfor's (ledgers are created whole,
+    `_create`); an application id other than bokfor's, another program's. Id 0 is an older
+    bokfor's ledger only with the tables every schema has: most programs leave the id 0 and
+    many set a user_version, and such a file must be neither migrated (changed) nor read."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    app = conn.execute("PRAGMA application_id").fetchone()[0]
+    tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
+    return version, version != 0 and app in (0, APPLICATION_ID) and _LEDGER_TABLES <= tables
+
+
 def _connect(path: Path, *, migrate: bool) -> sqlite3.Connection:
     try:
         conn = sqlite3.connect(path, timeout=30)
@@ -1599,8 +1673,7 @@ def _connect(path: Path, *, migrate: bool) -> sqlite3.Connection:
         # 32 MiB of pages instead of 2: a plan looks its rows' keys up all over the B-tree
         # (measured on a 100k-row ledger: 8.9 -> 4.1 µs a key).
         conn.execute("PRAGMA cache_size = -32768")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        app = conn.execute("PRAGMA application_id").fetchone()[0]
+        version, ours = _schema(conn)
     except sqlite3.DatabaseError as exc:
         raise LedgerError(
             f"the ledger cannot be opened: {exc}",
@@ -1609,10 +1682,7 @@ def _connect(path: Path, *, migrate: bool) -> sqlite3.Connection:
             "backup; if not, move it away or name the real ledger with --ledger "
             "PATH (bokfor never overwrites it).",
         ) from None
-    # Read through SQLite, not from the file's header: a ledger's last commits may still be
-    # in its write-ahead log. A version 0 file is none of bokfor's (ledgers are created
-    # whole, `_create`); an application id other than bokfor's, another program's.
-    if version == 0 or app not in (0, APPLICATION_ID):
+    if not ours:
         conn.close()
         raise LedgerError(
             "the file at the ledger path is an SQLite database of another "
@@ -1768,12 +1838,12 @@ def _older_schema(path: Path) -> bool:
     try:
         conn = sqlite3.connect(path, timeout=30)
         try:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            version, ours = _schema(conn)
         finally:
             conn.close()
     except sqlite3.DatabaseError:
         return False  # _connect reports it
-    return 0 < version < len(MIGRATIONS)
+    return ours and version < len(MIGRATIONS)  # else _connect reports it
 
 
 def _remove_temp_files(directory: Path, names: list[str]) -> None:
@@ -1785,9 +1855,11 @@ def _remove_temp_files(directory: Path, names: list[str]) -> None:
 
 
 def _remove_files(directory: Path, names: list[str]) -> None:
-    """Remove these regular files (never a link, a directory or a device put in their
-    place)."""
+    """Remove these regular files of `directory` (never a link, a directory or a device put
+    in their place, nor a name that leads out of it)."""
     for name in names:
+        if name in ("", ".", "..") or os.sep in name or (os.altsep and os.altsep in name):
+            continue
         path = directory / name
         try:
             if stat.S_ISREG(os.lstat(path).st_mode):

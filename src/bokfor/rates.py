@@ -47,6 +47,7 @@ class RateTable:
     quotes: dict[str, list[tuple[dt.date, Rate]]] = field(default_factory=dict)
     max_age_days: int = 7
     source: str = "the mapping"
+    file: Path | None = None  # the rate file read, if any (an output must not replace it)
 
     def rate(self, currency: str, day: dt.date) -> Rate | None:
         currency = currency.upper()
@@ -91,7 +92,7 @@ def parse_rate(text: str) -> tuple[int, int]:
 def load_rate_file(path: Path, max_age_days: int) -> RateTable:
     """Read `date;currency;rate[;unit]` lines (header required; `,` or `;`; '.' or ',' as
     decimal mark; `unit` 100 for rates quoted per 100 units, as some older series are)."""
-    table = RateTable(max_age_days=max_age_days, source=str(path))
+    table = RateTable(max_age_days=max_age_days, source=str(path), file=path)
     data = read_regular(
         path,
         "a rate file (date;currency;rate)",

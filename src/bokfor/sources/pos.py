@@ -251,6 +251,16 @@ class PosSieSource:
 
         result = read(Path(path))
         doc = result.document
+        if doc.program[0].casefold() == "bokfor":
+            # bokfor's own export (an earlier run's --out in the folder this run reads):
+            # booked again it would double every verifikation in it.
+            raise InputError(
+                "this SIE file was written by bokfor, not by a POS "
+                "system: it holds vouchers already booked",
+                file=str(path),
+                hint="give the POS system's own SIE export; write bokfor's --out outside the "
+                "folders it reads.",
+            )
         who = doc.company.orgnr or doc.company.name
         year = doc.fiscal_years[0].start.isoformat() if doc.fiscal_years else ""
         keys = OccurrenceKeys(f"pos-sie:{who}")
