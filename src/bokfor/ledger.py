@@ -394,7 +394,9 @@ class RowRecord(NamedTuple):
     origin: str
     lines: str
     aliases: tuple[str, ...] = ()
-    movement: str = ""  # a bank row's "<ledger account>|<date>|<öre>" (plan.movement_of)
+    # A bank row's "<ledger account>|<date>|<öre>" (plan._Movements); a row booked per payout
+    # (of a source whose payout rows add up), "payout:<payout id>" (plan._Payouts).
+    movement: str = ""
     rule: str = ""  # the rule that booked it (the trail)
     input: int = -1  # its file: an index into the run's `Trail.inputs`
     parts: str = ""  # the file's lines it adds up, when more than its own ("12-15,17")
@@ -653,6 +655,31 @@ class Ledger:
             (key,),
         ).fetchone()
         return (found[0], f"{found[1]}:{found[2]}") if found else None
+
+    def payout_rows(self, movement: str) -> list[tuple[str, str, str]]:
+        """The exported rows booked with a payout (`movement` "payout:<id>", plan._Payouts):
+        (key, content, origin) each."""
+        if self._conn is None:
+            return []
+        return self._conn.execute(
+            "SELECT key, content, origin FROM rows WHERE movement = ?", (movement,)
+        ).fetchall()
+
+    def waiting(self, source: str) -> dict[str, tuple[str, int]]:
+        """Rows of `source` a run that exported something left waiting for their payout
+        (per_payout, `skipped` with the plan's reason) and no export has booked since: key ->
+        (file, line) where the last such run read it."""
+        if self._conn is None:
+            return {}
+        found = self._conn.execute(
+            "SELECT s.key, i.path, s.line FROM skipped s JOIN inputs i ON i.id = s.input_id "
+            "WHERE s.reason LIKE 'not paid out yet:%' AND i.source = ? "
+            "AND NOT EXISTS (SELECT 1 FROM rows r WHERE r.key = s.key) "
+            "AND EXISTS (SELECT 1 FROM exports e WHERE e.run_id = s.run_id "
+            "AND e.state = 'done') ORDER BY s.rowid",
+            (source,),
+        )
+        return {key: (path, line) for key, path, line in found}
 
     def source_of(self, key: str) -> str | None:
         if self._conn is None:

@@ -321,9 +321,11 @@ def _plan_inputs(
     closes: list[object] = []  # POS day closes of the run
     pos_gaps = RunGaps()  # accounts the mapping lacks for them, over every input
     movements = _Movements()
+    payouts = _Payouts()
     for index, (path, src) in enumerate(zip(inputs, sources, strict=True)):
         pos = src.section == POS
         rules = None if pos else mapping.for_source(src.section)
+        checked = payouts.start(src, rules, ledger)
         summary = InputSummary(str(path), src.name)
         plan.inputs.append(summary)
         overlap = seen.read(path, src)
@@ -358,7 +360,12 @@ def _plan_inputs(
                 if src.section == BANK:
                     movements.start(src.name, rules)
                 sink = _frame_recorder(
-                    spool, offset, src.name, index, movements if src.section == BANK else None
+                    spool,
+                    offset,
+                    src.name,
+                    index,
+                    movements if src.section == BANK else None,
+                    payouts if checked else None,
                 )
                 booking = postings.book_frames(
                     sorter.new_frames(stages), rules, mapping, src.schema, sink
@@ -397,13 +404,24 @@ def _plan_inputs(
             if booking is None:  # else booked by columns, started above
                 moves.start(src.name, rules)
         if booking is None:
-            on_row = _recorder(spool, offset, src.name, sorter.contents, now_lines, moves, index)
+            on_row = _recorder(
+                spool,
+                offset,
+                src.name,
+                sorter.contents,
+                now_lines,
+                moves,
+                index,
+                payouts if checked else None,
+            )
             booking = (
                 book_pos(todo, mapping, on_row, pos_gaps)
                 if rules is None
                 else book(todo, rules, mapping, src.schema, on_row)
             )
         next_tag = offset + len(booking.tags)
+        if checked:
+            payouts.read(booking.pending)
         summary.changed, summary.exported = len(sorter.changed), sorter.exported
         series = (
             mapping.pos.series if rules is None and mapping.pos else rules.series if rules else ""
@@ -451,6 +469,9 @@ def _plan_inputs(
         if pos:
             closes += [row.detail for row in todo if row.fields.get("part") == POS_Z]
     pos_gaps.raise_if_any()  # what the mapping lacks for every day close: one error
+    short, waiting = payouts.check(ledger)  # payouts whose rows are not all here
+    plan.errors += short
+    plan.notices += waiting
     renamed = None if other_account else movements.renamed_error()
     if renamed is not None:
         plan.errors.insert(0, renamed)
@@ -528,6 +549,7 @@ def _recorder(
     now_lines: dict[str, tuple[Line, ...]],
     moves: _Movements | None,
     index: int,
+    payouts: _Payouts | None = None,
 ) -> RowSink:
     """booking's `on_row`: a booked row's ledger record goes to the spool as it comes (its
     content leaves `contents`), with its rule and input (`index`: the plan's inputs); a row
@@ -555,7 +577,7 @@ def _recorder(
                 str(row.origin),
                 SAME_LINES if own else lines_to_json(lines),
                 row.aliases,
-                moves.add(row) if moves else "",
+                moves.add(row) if moves else payouts.add(row) if payouts else "",
                 rule,
                 index,
                 # A day close's receipts (duck-typed: `detail` is any structured record).
@@ -588,7 +610,12 @@ def _frame_reader(
 
 
 def _frame_recorder(
-    spool: RecordSpool, offset: int, source: str, index: int, moves: _Movements | None
+    spool: RecordSpool,
+    offset: int,
+    source: str,
+    index: int,
+    moves: _Movements | None,
+    payouts: _Payouts | None = None,
 ) -> FrameSink:
     """`_recorder` for rows booked as columns (bokfor.postings): their records and the rows
     in no voucher go to the spool a batch at a time; a bank row's movement is noted."""
@@ -606,6 +633,12 @@ def _frame_recorder(
                 frame.filter(pl.col("movement").is_not_null()).select(
                     "movement", "key", "file", "line"
                 )
+            )
+        elif payouts is not None:  # a row booked per payout: "payout:<id>" (_Payouts)
+            paid = pl.col("group").is_not_null() & (pl.col("group") != "")
+            payouts.add_frame(frame.filter(paid))
+            frame = frame.with_columns(
+                pl.when(paid).then(pl.lit(_Payouts.PREFIX) + pl.col("group")).alias("movement")
             )
         else:
             frame = frame.with_columns(pl.lit(None, pl.String).alias("movement"))
@@ -730,6 +763,185 @@ def refuse_cautions(notices: Iterable[Notice]) -> None:
             "imported; run without --strict if you have checked them.",
             details=[f"  {n}" for n in found],
         )
+
+
+class _Payouts:
+    """per_payout rows of a source whose payout rows add up (`Schema.payout_row`: the Stripe
+    balance export). A Stripe automatic payout pays out exactly the net of the balance
+    transactions it sweeps, so its rows with it add up to 0 on `Schema.money`. A payout in
+    this run whose rows, read in this run or booked before with it (the ledger records each
+    row's payout as its movement, "payout:<id>"), do not, misses rows: booked alone, their
+    revenue would never be booked (the clearing account left short). When rows wait for a
+    payout (this run's, or left by an earlier run and booked since by none: `Ledger.waiting`),
+    they may be the missing ones: the run stops and says which (`check`); else it warns.
+    Rows earlier runs left waiting and this run did not read are told of in a notice."""
+
+    PREFIX = "payout:"
+
+    def __init__(self) -> None:
+        # (source, payout id) -> [money of its rows here, payout row's money, its origin]
+        self.sums: dict[tuple[str, str], list[Any]] = {}
+        self.waiting: dict[str, dict[str, tuple[str, int]]] = {}  # source -> Ledger.waiting
+        # source -> this run's rows without a payout (and booked by no later input): key ->
+        # origin
+        self.pending: dict[str, dict[str, Origin]] = {}
+        self.schemas: dict[str, Schema] = {}
+        self.source, self.key_field, self.payout_row = "", "", ("", "")
+
+    def start(self, src: Source, rules: SourceRules | None, ledger: Ledger) -> bool:
+        """Whether `src`'s rows are checked so (then they are `add`ed as they are booked)."""
+        schema = src.schema
+        key_field = schema.group_keys.get("per_payout")
+        if (
+            rules is None
+            or rules.grouping != "per_payout"
+            or schema.payout_row is None
+            or not schema.money
+            or not key_field
+        ):
+            return False
+        self.source, self.key_field, self.payout_row = src.name, key_field, schema.payout_row
+        self.schemas[src.name] = schema
+        if src.name not in self.waiting:
+            self.waiting[src.name] = ledger.waiting(src.name)
+        return True
+
+    def add(self, row: Row) -> str:
+        """A row booked now: counted with its payout; the movement it is recorded with."""
+        payout = row.fields.get(self.key_field)
+        self.waiting[self.source].pop(row.key, None)
+        self.pending.get(self.source, {}).pop(row.key, None)
+        if not payout:
+            return ""
+        field_, value = self.payout_row
+        self._count(
+            str(payout),
+            row.amounts[self.schemas[self.source].money or ""],
+            row.fields.get(field_) == value,
+            row.origin.file,
+            row.origin.line,
+        )
+        return self.PREFIX + str(payout)
+
+    def add_frame(self, frame: pl.DataFrame) -> None:
+        """`add` for rows booked as columns: key, group (the payout id), money, payout (the
+        row is the payout itself), file, line."""
+        import polars as pl
+
+        for waiting in (self.waiting[self.source], self.pending.get(self.source, {})):
+            if waiting:
+                for key in frame.filter(pl.col("key").is_in(list(waiting)))["key"].to_list():
+                    waiting.pop(key, None)
+        sums = frame.group_by("group", maintain_order=True).agg(pl.col("money").sum())
+        for payout, money in sums.iter_rows():
+            self._count(payout, money, False, "", 0)
+        for payout, money, file, line in (
+            frame.filter(pl.col("payout")).select("group", "money", "file", "line").iter_rows()
+        ):
+            self._count(payout, 0, True, file, line, money)
+
+    def _count(
+        self, payout: str, money: int, is_payout: bool, file: str, line: int, own: int = 0
+    ) -> None:
+        acc = self.sums.setdefault((self.source, payout), [0, None, None])
+        acc[0] += money
+        if is_payout and acc[2] is None:
+            acc[1], acc[2] = own or money, Origin(file, line)
+
+    def read(self, pending: Iterable[Row]) -> None:
+        """The input's rows that wait for a payout (`Booking.pending`)."""
+        waiting, mine = self.waiting[self.source], self.pending.setdefault(self.source, {})
+        for row in pending:
+            waiting.pop(row.key, None)
+            mine[row.key] = row.origin
+
+    def check(self, ledger: Ledger) -> tuple[list[BokforError], list[Notice]]:
+        """The run's payouts whose rows do not add up: an error when rows wait for a payout
+        (they may be its), else a caution; and a notice of rows earlier runs left waiting."""
+        errors: list[BokforError] = []
+        notices: list[Notice] = []
+        for (source, payout), (total, own, origin) in self.sums.items():
+            if origin is None or not total:
+                continue  # the payout is not in this run, or its rows here add up
+            schema = self.schemas[source]
+            money = f"{schema.money}="
+            before = 0
+            for _, content, _ in ledger.payout_rows(self.PREFIX + payout):
+                value = next(
+                    (p[len(money) :] for p in content.split("\x1f") if p.startswith(money)), "0"
+                )
+                before += int(value) if value.lstrip("-").isdigit() else 0
+            short = total + before  # what the payout took that no row of it put in: < 0
+            if not short:
+                continue
+            found = (
+                f"its rows in this run{' and those booked with it before' if before else ''}"
+                f" add up to {format_sek(-(own) + short)} kr"
+            )
+            what = (
+                f"payout {payout} ({format_sek(-own)} kr) pays out rows that are not in this"
+                f" run: {found}, {format_sek(abs(short))} kr " + ("short" if short < 0 else "over")
+            )
+            waiting = _where(
+                self.pending.get(source, {}).values(), "read in this run, not paid out"
+            )
+            waiting += _where(
+                (Origin(f, n) for f, n in self.waiting.get(source, {}).values()),
+                "left waiting for their payout by an earlier run",
+            )
+            column = schema.payout_column or self.key_field
+            if waiting:
+                errors.append(
+                    InputError(
+                        what + "; rows that wait for a payout may be its (below)",
+                        file=origin.file,
+                        line=origin.line,
+                        column=column,
+                        hint=f"download the export of the period that holds them again (it "
+                        f"then names {payout} in their {column} column) and give it with "
+                        "this file in one run; nothing was written.",
+                        details=waiting,
+                    )
+                )
+            else:
+                notices.append(
+                    Caution(
+                        what + ", neither read nor booked by bokfor before: booked as it is. "
+                        "Give the export that holds them with this file in one run (download "
+                        f"it again if its {column} column is empty), unless they were booked "
+                        "before bokfor was used",
+                        file=origin.file,
+                        line=origin.line,
+                    )
+                )
+        if not errors:
+            for left in self.waiting.values():
+                notices += [
+                    Notice(
+                        f"{len(lines)} row{'s' if len(lines) > 1 else ''} an earlier run left"
+                        f" waiting for their payout {'are' if len(lines) > 1 else 'is'} not"
+                        f" booked yet (lines {ranges(lines)}); they are booked with the"
+                        " payout that includes them, from an export that names it",
+                        file=file,
+                    )
+                    for file, lines in _by_file(left.values()).items()
+                ]
+        return errors, notices
+
+
+def _by_file(places: Iterable[tuple[str, int]]) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for file, line in places:
+        out.setdefault(file, []).append(line)
+    return out
+
+
+def _where(origins: Iterable[Origin], why: str) -> list[str]:
+    """`  file: N rows <why> (lines 3-4,9)`, a line a file."""
+    return [
+        f"  {file}: {len(lines)} row{'s' if len(lines) > 1 else ''} {why} (lines {ranges(lines)})"
+        for file, lines in _by_file((o.file, o.line) for o in origins).items()
+    ]
 
 
 class _Movements:

@@ -445,6 +445,7 @@ class _Book:
         wanted = [_ROW, CONTENT, frames.KEY, frames.DATE_COL, frames.FILE, frames.LINE]
         wanted += [frames.ALIASES, _FX, self.key_field or "", schema.order_field or ""]
         wanted += [_BANK, _TEXT, schema.money or ""]
+        wanted += [schema.payout_row[0] if schema.payout_row else ""]
         rows = (
             pl.concat(booked)
             .sort(_ROW)
@@ -528,7 +529,8 @@ class _Book:
 
     def _record(self, rows: pl.DataFrame) -> None:
         """The booked rows' records (a key seen twice in the run has no content: none)."""
-        money = self.schema.money
+        money, payout_row = self.schema.money, self.schema.payout_row
+        per_payout = self.rules.grouping == "per_payout" and _GROUP in rows.columns
         self.sink.records(
             rows.filter(pl.col(CONTENT).is_not_null()).select(
                 pl.col(_TAG).alias("tag"),
@@ -549,6 +551,14 @@ class _Book:
                 (
                     pl.col(money) if money and money in rows.columns else pl.lit(None, pl.Int64)
                 ).alias("money"),
+                # per_payout: the row's payout, and whether it is the payout itself
+                # (plan._Payouts).
+                (pl.col(_GROUP) if per_payout else pl.lit(None, pl.String)).alias("group"),
+                (
+                    (pl.col(payout_row[0]) == payout_row[1]).fill_null(False)
+                    if payout_row and payout_row[0] in rows.columns
+                    else pl.lit(False)
+                ).alias("payout"),
             )
         )
 

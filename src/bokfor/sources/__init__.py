@@ -59,6 +59,13 @@ class Schema:
     # The field of free text that varies row by row (a bank row's `text`): rows no rule
     # matches get suggested patterns on it (bokfor.suggest), not an equality per text.
     free_text: str | None = None
+    # per_payout: the row that is a payout itself, as (field, value), and the column of the
+    # export naming a row's payout. A payout's rows, the payout with them, add up to 0 on
+    # `money` (it pays out exactly what it swept: a Stripe automatic payout), so a payout
+    # whose rows do not is missing some (plan._Payouts). None: the rows of a payout need not
+    # add up (a Report without the payout row, a settlement holding back a reserve).
+    payout_row: tuple[str, str] | None = None
+    payout_column: str | None = None
 
     def has_field(self, name: str) -> bool:
         return (

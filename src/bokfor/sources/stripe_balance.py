@@ -126,6 +126,8 @@ SCHEMA = Schema(
         ("<konto>", "credit", "gross"),
     ),
     money="net",  # + = into the Stripe balance
+    payout_row=("type", "payout"),  # a Connect `transfer` is its own group, not a payout
+    payout_column="Transfer",
 )
 
 
