@@ -108,17 +108,21 @@ class Pattern:
 def compile_pattern(pattern: str) -> Pattern:
     """`pattern` (Python syntax) ready to run in linear time, or PatternError."""
     try:
-        tree = P.parse(pattern)
+        return _compile(pattern)
     except re.error as exc:
         raise PatternError(
             f"bad regular expression: {exc}",
             "see Python's `re` syntax; write \\( for a literal parenthesis.",
         ) from None
-    except RecursionError:
+    except RecursionError:  # Python's parser, or the walks of its tree below
         raise PatternError(
             "the regular expression nests groups too deeply",
             "write it with fewer nested parentheses.",
         ) from None
+
+
+def _compile(pattern: str) -> Pattern:
+    tree = P.parse(pattern)
     _check_nested(pattern, list(tree))
     flags = tree.state.flags
     prefix = "(?i)" if flags & C.SRE_FLAG_IGNORECASE else ""
