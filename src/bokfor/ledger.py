@@ -428,6 +428,30 @@ class Trail:
 NO_TRAIL = Trail()  # exports made by library callers that record none
 
 
+# What SQLite and the lock keep beside a ledger at `path`: `path` + suffix, and what it is.
+SIDE_FILES = (
+    ("-wal", "write-ahead log"),
+    ("-shm", "shared-memory index"),
+    ("-journal", "rollback journal"),
+    (".lock", "lock file"),
+)
+
+
+def is_ledger(path: Path) -> bool:
+    """Whether `path` is a regular file holding a bokfor ledger: an SQLite database with
+    bokfor's application id (its header, read without following a link or opening a FIFO)."""
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return False
+        with open(path, "rb") as fh:
+            head = fh.read(100)
+    except OSError:
+        return False
+    return head.startswith(b"SQLite format 3\x00") and head[68:72] == APPLICATION_ID.to_bytes(
+        4, "big"
+    )
+
+
 def default_path(mapping: Path) -> Path:
     """`mappings/stripe.yaml` -> `mappings/stripe.ledger.sqlite`, beside the mapping itself:
     a link to the mapping (`current.yaml` -> `clients/a/stripe.yaml`) shares its ledger."""
@@ -743,6 +767,12 @@ class Ledger:
             return []
         cur = self._conn.execute(f"SELECT {_EXPORT_COLUMNS} FROM exports e ORDER BY id")
         return [ExportRecord(*row) for row in cur]
+
+    def received(self) -> list[tuple[int, str]]:
+        """(run, path) of every file the runs read, as recorded (schema 5), first read first."""
+        if self._conn is None:
+            return []
+        return self._conn.execute("SELECT run_id, path FROM inputs ORDER BY id").fetchall()
 
     def next_run(self) -> int:
         """The number the next run gets (`{run}` in `--out`); the caller holds the lock."""

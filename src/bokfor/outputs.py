@@ -19,10 +19,13 @@ import stat
 import string
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from bokfor.domain import FiscalYear, Voucher, VoucherColumns, dates_of
-from bokfor.errors import UsageError
+from bokfor.errors import BokforError, UsageError
+
+if TYPE_CHECKING:
+    from bokfor.ledger import Ledger
 
 FIELDS = ("from", "to", "year", "run", "source")
 
@@ -155,6 +158,63 @@ def check_not_own(path: Path, own: dict[str, Path], option: str = "--out") -> No
                 f"{option} {path} is {what}: writing there would destroy it",
                 hint="name another file for the output.",
             )
+
+
+def ledger_files(ledger: Path) -> dict[str, Path]:
+    """The export ledger and the files SQLite and its lock keep beside it (`-wal`, `-shm`,
+    `-journal`, `.lock`), named for `check_not_own`: a page written over the write-ahead log
+    is a ledger that loses its last exports, one over the lock a lock that no longer holds."""
+    from bokfor.ledger import SIDE_FILES
+
+    return {
+        "the export ledger": ledger,
+        **{
+            f"the export ledger's {what}": ledger.with_name(ledger.name + suffix)
+            for suffix, what in SIDE_FILES
+        },
+    }
+
+
+def recorded_files(ledger: Ledger) -> dict[str, Path]:
+    """The files the ledger says bokfor wrote — each export's SIE file, each file of a
+    batch — and the received files its runs read, named for `check_not_own`: an output
+    written over one loses vouchers not imported yet, or the underlag's source files."""
+    from bokfor.ledger import BATCH, PUSH
+
+    found: dict[Path, str] = {}
+    for e in ledger.exports():
+        if e.kind == PUSH:
+            continue  # posted to Fortnox: no file
+        target = Path(e.target)
+        said = f"{e.vouchers} verifikationer {e.first_date} .. {e.last_date}"
+        if e.kind == BATCH:
+            found.setdefault(target, f"export {e.id}'s batch manifest ({said})")
+            for name in e.batch_files:
+                found.setdefault(target.parent / name, f"a file of export {e.id}'s batch ({name})")
+        else:
+            found.setdefault(target, f"export {e.id}'s file ({said})")
+    for run, path in ledger.received():
+        found.setdefault(Path(path), f"a received file (run {run} read {path})")
+    return {what: path for path, what in found.items()}
+
+
+def kept_files(ledger: Path, mapping: Path | None = None) -> dict[str, Path]:
+    """What an output besides convert's SIE files (a review page, the underlag, an archive,
+    the systemdokumentation) must never replace, for `check_not_own`: the ledger and the
+    files beside it (`ledger_files`), the mapping, and every file the ledger records
+    (`recorded_files`); a run's inputs are `convert.Job.own_files`'. A ledger that cannot be
+    read adds only its own paths: the command that reads it says what is wrong with it."""
+    from bokfor.ledger import Ledger
+
+    own = {**ledger_files(ledger), **({"the mapping": mapping} if mapping is not None else {})}
+    try:
+        book = Ledger.open(ledger)
+    except BokforError:
+        return own
+    try:
+        return {**own, **recorded_files(book)}
+    finally:
+        book.close()
 
 
 def check_writable(path: Path, *, directory: bool = False, option: str = "--out") -> None:

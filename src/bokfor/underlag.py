@@ -383,8 +383,16 @@ def write_underlag(
     sheet = page.with_suffix(".csv")
     for target in (page, sheet):
         check_writable(target, option="--out")
-        check_not_own(target, own)
-    printer = _printer(pdf, own) if pdf is not None else None
+    check_not_own(page, own)
+    try:
+        check_not_own(sheet, own, f"--out {html} writes its CSV beside it:")
+    except UsageError as exc:
+        raise UsageError(
+            exc.message,
+            hint="give --out another name: the CSV takes the page's name, ending in .csv.",
+        ) from None
+    pages = {"the underlag page (--out)": page, "the underlag's CSV": sheet}
+    printer = _printer(pdf, {**own, **pages}) if pdf is not None else None
     atomic_write(page, (part.encode("utf-8") for part in underlag_page(trail, mapping, title)))
     atomic_write(
         sheet,
