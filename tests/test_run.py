@@ -773,3 +773,91 @@ def test_links_in_the_inbox_are_rejected_and_a_folder_named_twice_runs_once(
     assert files["link.sta"]["status"] == files["dangling.sta"]["status"] == "rejected"
     assert "a link, or not a regular file" in files["link.sta"]["error"]
     assert outside.exists() and (folder / "rejected" / "link.sta.why.txt").exists()
+
+
+def _tree(folder: Path) -> dict[Path, bytes | None]:
+    return {p: p.read_bytes() if p.is_file() else None for p in sorted(folder.rglob("*"))}
+
+
+@pytest.mark.parametrize(
+    "inbox, what",
+    [
+        ("../{other}", "the client folder {other_folder}"),
+        ("../{other}/inbox", "inside the client folder {other_folder}"),
+        ("..", "a folder holding the client folder {folder}"),
+        ("shared", "a folder holding the client folder {folder}/shared/old"),
+    ],
+)
+def test_an_inbox_that_is_in_or_holds_another_client_folder_is_refused(night, capsys, inbox, what):
+    """`inbox: ../c2` (a typo for ../c2-inbox) made `bokfor run c1` file c2's ledger,
+    mapping and bokfor.yaml away into c1/rejected/: c2's next run booked everything again.
+    An inbox that is another client folder, is inside one or holds one is refused before
+    anything is read or moved, in either folder."""
+    folder, other = night[0], night[1]
+    code, summary, _ = _summary([str(other)], capsys)
+    assert code == 0 and summary["clients"][0]["vouchers"] > 0
+    (folder / "shared" / "old").mkdir(parents=True)
+    shutil.copyfile(folder / "bokfor.yaml", folder / "shared" / "old" / "bokfor.yaml")
+    inbox = inbox.format(other=other.name)
+    config = folder / "bokfor.yaml"
+    config.write_text(config.read_text(encoding="utf-8") + f"inbox: {inbox}\n", encoding="utf-8")
+    line = config.read_text(encoding="utf-8").count("\n")
+    before = _tree(folder.parent)
+    code, summary, _ = _summary([str(folder)], capsys)
+    assert code == 2
+    said = what.format(other_folder=other, folder=folder)
+    assert summary["clients"][0]["errors"] == [
+        f"{config}:{line}: inbox: the inbox {folder / inbox} is {said}: every file in the "
+        "inbox is booked, then filed away or rejected Fix: give the inbox a folder of its "
+        "own (`inbox: inbox`)."
+    ]
+    assert _tree(folder.parent) == before
+
+
+@pytest.mark.parametrize(
+    "name, what",
+    [
+        ("backup.db", "an export ledger (an SQLite file with bokfor's application id)"),
+        (
+            "ledger.sqlite-wal",
+            "named as the client's export ledger or a file beside it (ledger.sqlite)",
+        ),
+        (
+            "ledger.sqlite.lock",
+            "named as the client's export ledger or a file beside it (ledger.sqlite)",
+        ),
+        ("kund2.yaml", "a mapping or a client's config (YAML)"),
+        ("mapping.bak", "a mapping or a client's config (YAML)"),
+    ],
+)
+def test_run_never_files_away_a_ledger_or_a_mapping_found_in_the_inbox(night, capsys, name, what):
+    """A ledger (bokfor's application id, or the client's ledger's name), a bokfor.yaml or
+    a mapping in the inbox is no file to book: the run refuses the inbox before anything
+    moves, naming it, and every file stays where it is."""
+    folder, other = night[0], night[1]
+    code, summary, _ = _summary([str(other)], capsys)
+    assert code == 0
+    inbox = folder / "inbox"
+    source = {
+        "backup.db": other / "ledger.sqlite",
+        "kund2.yaml": other / "mapping.yaml",
+        "mapping.bak": other / "mapping.yaml",
+    }.get(name)
+    if source is None:
+        (inbox / name).write_bytes(b"")
+    else:
+        shutil.copyfile(source, inbox / name)
+    before = _tree(folder)
+    code, summary, _ = _summary([str(folder)], capsys)
+    assert code == 2
+    client = summary["clients"][0]
+    assert client["errors"] == [
+        f"{inbox / name}: {what}, not a file to book: bokfor never files away a ledger, a "
+        "bokfor.yaml or a mapping, and books none of the inbox's files while one is there "
+        "Fix: move it out of the inbox; the other files stay where they are for the next run."
+    ]
+    assert {f["status"] for f in client["files"]} == {"left"} and client["vouchers"] == 0
+    kept = ("reports", nightly.RUN_LOCK)  # the run's report; its lock
+    assert {p: b for p, b in _tree(folder).items() if not set(kept) & set(p.parts)} == {
+        p: b for p, b in before.items() if not set(kept) & set(p.parts)
+    }

@@ -185,7 +185,61 @@ def _inbox_clash(client: Client, config: Path) -> str | None:
     for name, folder in client.folders():
         if os.path.realpath(folder) == inbox:
             return f"the {name} folder"
+    return _other_client(inbox, os.path.realpath(client.folder))
+
+
+def _other_client(inbox: str, own: str) -> str | None:
+    """Another client folder (one holding a bokfor.yaml) the inbox is, is inside or holds
+    (this client's folder too, when the inbox holds it), or None: `inbox: ../c2`, a typo
+    for ../c2-inbox, would file c2's ledger, mapping and bokfor.yaml away."""
+    if os.path.isfile(os.path.join(inbox, CONFIG)):
+        return f"the client folder {inbox}"
+    for parent in Path(inbox).parents:
+        if str(parent) == own:
+            break  # a folder in this client's own: what is above is no other client's
+        if (parent / CONFIG).is_file():
+            return f"inside the client folder {parent}"
+    if Path(own).is_relative_to(inbox):
+        return f"a folder holding the client folder {own}"
+    try:
+        with os.scandir(inbox) as entries:
+            for entry in entries:
+                if entry.is_dir() and os.path.isfile(os.path.join(entry.path, CONFIG)):
+                    return f"a folder holding the client folder {entry.path}"
+    except OSError:
+        pass  # an inbox that cannot be read: the run says so
     return None
+
+
+def never_filed(path: Path, ledger: Path) -> str | None:
+    """What `path`, a file in the inbox, is if it is one a run must never file away, or
+    None: a client's config; an export ledger (an SQLite file with bokfor's application id,
+    or named as this client's ledger or a file SQLite or its lock keeps beside it); a
+    mapping (YAML: bokfor reads no inputs in YAML, and a mapping's top level names its
+    company). Moved to rejected/, it would be a client's books gone from where it looks."""
+    from bokfor.ledger import SIDE_FILES, is_ledger
+
+    if path.name == CONFIG:
+        return f"a client folder's config ({CONFIG})"
+    if is_ledger(path):
+        return "an export ledger (an SQLite file with bokfor's application id)"
+    if path.name in {ledger.name, *(ledger.name + suffix for suffix, _ in SIDE_FILES)}:
+        return f"named as the client's export ledger or a file beside it ({ledger.name})"
+    if path.suffix.lower() in (".yaml", ".yml") or _names_a_company(path):
+        return "a mapping or a client's config (YAML)"
+    return None
+
+
+def _names_a_company(path: Path) -> bool:
+    """Whether the file's first lines hold a mapping's top-level `company:` key."""
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return False
+        with open(path, "rb") as fh:
+            head = fh.read(8192)
+    except OSError:
+        return False
+    return any(line.rstrip() == b"company:" for line in head.splitlines())
 
 
 # Names a download or an editor leaves while a file is still being written or open.

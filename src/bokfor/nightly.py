@@ -29,7 +29,15 @@ from typing import Any, Callable
 from filelock import FileLock, Timeout
 
 from bokfor import engine
-from bokfor.client import CONFIG, Client, inputs_in, load_client, move_new, write_new
+from bokfor.client import (
+    CONFIG,
+    Client,
+    inputs_in,
+    load_client,
+    move_new,
+    never_filed,
+    write_new,
+)
 from bokfor.errors import (
     EXIT_BAD_INPUT,
     EXIT_FAILURE,
@@ -77,16 +85,23 @@ class _Night:
     # Each inbox file as it was when the run began (device, inode, size, mtime): one that
     # is written or replaced while the run works is left in the inbox, never filed unread.
     seen: dict[Path, tuple[int, int, int, int] | None] = field(default_factory=dict)
+    ledger: Path | None = None  # the client's: a file named as it is never filed away
 
     def moved(self, path: Path, status: str, directory: Path, **kwargs: Any) -> Path | None:
         """File `path` into `directory` with `status`, unless it changed since the run read
         it: then it stays in the inbox (reported), and the next run books what is new in it
-        (the ledger keeps what was booked from booking twice)."""
+        (the ledger keeps what was booked from booking twice). A ledger, a bokfor.yaml or a
+        mapping (`client.never_filed`) is never moved, whatever the run made of it."""
         if path in self.seen and self.seen[path] is not None and _identity(path) != self.seen[path]:
             self.warnings.append(
                 f"{path}: it changed while bokfor read it (a download still "
                 "being written?): left in the inbox for the next run"
             )
+            self.file(path, LEFT)
+            return None
+        kept = never_filed(path, self.ledger or Path("ledger.sqlite"))
+        if kept is not None:
+            self.warnings.append(f"{path}: {kept}: left in the inbox, never filed away")
             self.file(path, LEFT)
             return None
         target = move_new(path, directory)
@@ -162,7 +177,7 @@ def run_client(folder: Path, today: dt.date | None = None) -> dict[str, Any]:
     except BokforError as exc:
         night.errors.append(exc.render())
         return night.as_dict(time.monotonic() - started)
-    night.client, night.action = client.name, client.action
+    night.client, night.action, night.ledger = client.name, client.action, client.ledger
     try:
         files = inputs_in(client.inbox)
     except OSError as exc:
@@ -176,6 +191,12 @@ def run_client(folder: Path, today: dt.date | None = None) -> dict[str, Any]:
         return night.as_dict(time.monotonic() - started)
     if not files:
         return night.as_dict(time.monotonic() - started)  # idle: the mapping is not read
+    refused = _books_in_inbox(client)
+    if refused is not None:  # some client's books in the inbox: nothing is read or moved
+        night.errors.append(refused.render())
+        for path in files:
+            night.file(path, LEFT)
+        return night.as_dict(time.monotonic() - started)
     lock = FileLock(str(client.folder / RUN_LOCK))
     try:
         lock.acquire(timeout=0)
@@ -241,6 +262,26 @@ def _run_locked(client: Client, night: _Night, started: float, today: dt.date) -
         return night.as_dict(time.monotonic() - started)
     result["report"] = str(report)
     return result
+
+
+def _books_in_inbox(client: Client) -> UsageError | None:
+    """The error when the inbox holds a ledger, a bokfor.yaml or a mapping
+    (`client.never_filed`): then it is no inbox (another client's folder, a backup of
+    one), and the run books and moves none of its files."""
+    try:
+        entries = inputs_in(client.inbox, follow_links=False)
+    except OSError:
+        return None  # read again under the lock, which says what is wrong
+    kept = [(path, what) for path in entries if (what := never_filed(path, client.ledger))]
+    if not kept:
+        return None
+    return UsageError(
+        f"{kept[0][1]}, not a file to book: bokfor never files away a ledger, a {CONFIG} or "
+        "a mapping, and books none of the inbox's files while one is there",
+        file=str(kept[0][0]),
+        hint="move it out of the inbox; the other files stay where they are for the next run.",
+        details=[f"  {path}: {what}" for path, what in kept[1:]],
+    )
 
 
 def _check_folders(client: Client) -> None:
