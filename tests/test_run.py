@@ -861,3 +861,44 @@ def test_run_never_files_away_a_ledger_or_a_mapping_found_in_the_inbox(night, ca
     assert {p: b for p, b in _tree(folder).items() if not set(kept) & set(p.parts)} == {
         p: b for p, b in before.items() if not set(kept) & set(p.parts)
     }
+
+
+def test_the_review_page_never_replaces_a_file_an_export_wrote(night, capsys):
+    """`out: out/{source}-{run}.html` made the review page, written "beside" the SIE file by
+    its name with .html, the SIE file itself, after it was recorded: the run said done, and
+    its vouchers were in no file. Such an `out` is refused; and a review page whose path is
+    a file an export of the ledger wrote (here an earlier `convert` into the client's
+    ledger) is not written: a warning, the file as it was."""
+    folder = night[0]  # bank-bgmax: tonight's run is the ledger's run 2
+    config = folder / "bokfor.yaml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text + "out: out/{source}-{run}.html\n", encoding="utf-8")
+    before = _tree(folder)
+    code, summary, _ = _summary([str(folder)], capsys)
+    assert code == 2 and _tree(folder) == before
+    assert summary["clients"][0]["errors"] == [
+        f"{config}:{text.count(chr(10)) + 1}: out: 'out/{{source}}-{{run}}.html' ends in .html: "
+        "the run's review page, written beside the run's file by its name with .html, would "
+        "replace that file Fix: end it in .si "
+        "(`out: out/{source}-{run}.si`), or leave `out` out."
+    ]
+    config.write_text(text, encoding="utf-8")
+    earlier = folder / "out" / "bgmax-2.html"
+    code, _, err = run_cli(
+        ["convert", str(SAMPLES / "bank" / "nets_ocr_dnb.txt"), "-m", str(folder / "mapping.yaml")]
+        + ["--ledger", str(folder / "ledger.sqlite"), "-o", str(earlier), "-q"],
+        capsys,
+    )
+    assert code == 0, err
+    kept = earlier.read_bytes()
+    code, summary, _ = _summary([str(folder)], capsys)
+    client = summary["clients"][0]
+    assert code == 0 and [o["path"] for o in client["outputs"]] == [str(folder / "out/bgmax-2.si")]
+    assert client["review"] is None and earlier.read_bytes() == kept
+    assert client["warnings"] == [
+        f"the review page was not written: review page {earlier} is export 1's file (5 "
+        "verifikationer 2026-01-15 .. 2026-01-29): writing there would destroy it Fix: name "
+        "another file for the output."
+    ]
+    code, _, err = run_cli(["ledger", "verify", "--ledger", str(folder / "ledger.sqlite")], capsys)
+    assert code == 0, err

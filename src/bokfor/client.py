@@ -26,6 +26,9 @@ from bokfor.yamlload import dotted, line_of, load
 CONFIG = "bokfor.yaml"
 KINDS = ("stripe", "bank", "pos")
 FOLDERS = ("inbox", "out", "archive", "rejected", "reports")
+# A run's review page goes beside its first file, by its name with this suffix
+# (`review_page`): an `out` ending in it would be that file's own name.
+REVIEW_SUFFIX = ".html"
 
 
 class ClientConfig(BaseModel):
@@ -126,6 +129,13 @@ def load_client(folder: Path) -> Client:
         fields_of(out)
     except UsageError as exc:
         raise fail(exc.message.replace("--out ", "", 1), ("out",), exc.hint) from None
+    if Path(out).suffix.lower() == REVIEW_SUFFIX:
+        raise fail(
+            f"{out!r} ends in {REVIEW_SUFFIX}: the run's review page, written beside the "
+            f"run's file by its name with {REVIEW_SUFFIX}, would replace that file",
+            ("out",),
+            "end it in .si (`out: out/{source}-{run}.si`), or leave `out` out.",
+        )
     if cfg.action == "push" and cfg.format != "sie":
         raise fail(
             "format: fortnox writes a batch to import; action: push posts to the API itself",
@@ -165,6 +175,14 @@ def load_client(folder: Path) -> Client:
             "give the inbox a folder of its own (`inbox: inbox`).",
         )
     return client
+
+
+def review_page(first: Path) -> Path:
+    """Where a run's review page goes: beside the first file it wrote, by its name with
+    .html (`out/stripe_balance-7.si` -> `out/stripe_balance-7.html`)."""
+    if first.suffix:
+        return first.with_name(first.stem + REVIEW_SUFFIX)
+    return first.with_name(first.name + REVIEW_SUFFIX)
 
 
 def _inbox_clash(client: Client, config: Path) -> str | None:

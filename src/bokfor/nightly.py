@@ -448,8 +448,9 @@ def _convert(
     from bokfor.outputs import year_label
     from bokfor.steps import carry_out
 
+    job = _job(client, rules, files, client.format)
     done = carry_out(
-        _job(client, rules, files, client.format),
+        job,
         client.out,
         strict=client.strict,
         warn=night.warn,
@@ -467,27 +468,27 @@ def _convert(
         )
     ]
     if done.targets:
-        _review(done, rules, night)
+        _review(done, rules, night, job.own_files())
     return {s.path: (0 if done.nothing_new else s.vouchers, s.source) for s in done.plan.inputs}
 
 
-def _review(done: Any, rules: Any, night: _Night) -> None:
+def _review(done: Any, rules: Any, night: _Night, own: dict[str, Path]) -> None:
     """The run's review page (`bokfor plan --html`'s page of what was written), beside the
-    first file written: `out/stripe_balance-7.si` -> `out/stripe_balance-7.html`. The
+    first file written (`client.review_page`), never over the run's own files `own` nor a
+    file the ledger records (`outputs.kept_files`: the files just written among them). The
     vouchers are written and recorded by now, so a page that cannot be written is a
     warning, not the client's failure."""
-    from bokfor.outputs import generated
+    from bokfor.client import review_page
+    from bokfor.outputs import generated, kept_files
     from bokfor.review import write_review
 
-    first = done.targets[0]
-    path = (
-        first.with_name(first.stem + ".html")
-        if first.suffix
-        else first.with_name(first.name + ".html")
-    )
+    path = review_page(done.targets[0])
     try:
+        kept = {**own, **kept_files(night.ledger)} if night.ledger is not None else own
         night.review = str(
-            write_review(path, done.plan, rules, generated(rules.timezone), option="review page")
+            write_review(
+                path, done.plan, rules, generated(rules.timezone), option="review page", own=kept
+            )
         )
     except BokforError as exc:
         night.warnings.append(f"the review page was not written: {exc}")
