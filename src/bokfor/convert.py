@@ -20,9 +20,9 @@ from bokfor import faults
 from bokfor.domain import Caution, Notice
 from bokfor.errors import MappingError, OutputReused, UsageError
 from bokfor.fileio import Staged, atomic_write, put_in_place, remove_quietly, stage, write_beside
-from bokfor.ledger import BATCH, LEDGER_SIDE_FILES, SIE, ExportRecord, Ledger
+from bokfor.ledger import BATCH, SIE, ExportRecord, Ledger
 from bokfor.mapping import Mapping
-from bokfor.outputs import Part, check_not_own, check_writable, resolved, target
+from bokfor.outputs import Part, check_not_own, check_writable, ledger_files, resolved, target
 from bokfor.plan import Plan, check_books, make_plan, refuse_cautions
 from bokfor.plausibility import refuse
 from bokfor.sie.model import SieDocument
@@ -438,16 +438,9 @@ class Job:
         """The files a run must never write over: its ledger (and SQLite's and the lock's
         files beside it: the write-ahead log holds its last commits), mapping, rate file,
         books and inputs."""
-        ledger = self.ledger_path
         rates = self.mapping.rates.file
         return {
-            "the export ledger": ledger,
-            **{
-                f"the export ledger's {what} ({ledger.name}{end})": ledger.with_name(
-                    ledger.name + end
-                )
-                for what, end in LEDGER_SIDE_FILES
-            },
+            **ledger_files(self.ledger_path),
             "the mapping": self.mapping_path,
             **({"the mapping's rate file": rates} if rates is not None else {}),
             **({"the books (--books)": self.books} if self.books is not None else {}),

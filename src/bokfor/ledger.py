@@ -1697,14 +1697,6 @@ def _dims(dims: list[list[Any]]) -> Dims:
 
 # The files a Fortnox batch writes beside its manifest (fortnox.batch, convert.BATCH_SIE).
 _BATCH_NAME = re.compile(r"vouchers\.si|\d{5,}-[0-9a-f]+\.json")
-# The files beside a ledger: SQLite's (write-ahead log, its index, a rollback journal) and
-# the lock's, each named by an ending added to the ledger's name.
-LEDGER_SIDE_FILES = (
-    ("write-ahead log", "-wal"),
-    ("shared-memory index", "-shm"),
-    ("journal", "-journal"),
-    ("lock file", ".lock"),
-)
 _LEDGER_TABLES = {"runs", "exports", "vouchers", "rows", "aliases"}  # schema 1 on
 
 
