@@ -379,3 +379,73 @@ def test_a_ledger_whose_lock_file_cannot_be_made_is_one_message(tmp_path, capsys
         "path if this one is too long (--ledger PATH); nothing was written or recorded.\n",
     )
     assert not out.exists()
+
+
+# -- inputs that ended in "internal error" (an adversarial review) -----------------------
+
+
+def _sample_with(tmp_path: Path, old: str, new: str, name: str = "in.csv") -> Path:
+    path = tmp_path / name
+    text = SAMPLE.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("mode", ["rows", "columns"])
+@pytest.mark.parametrize(
+    "old, new, expected",
+    [
+        (  # Python's int() stops at 4,300 digits with a ValueError of its own
+            "1290.00",
+            "9" * 5000,
+            "column 'Amount': not an amount: '" + "9" * 5000,
+        ),
+        (  # Stockholm's date of it is in year 10000; its fiscal year ends in year 10000
+            "2026-01-30 20:40",
+            "9999-12-31 23:30",
+            "column 'Created (UTC)': not a Stripe date and time: '9999-12-31 23:30'",
+        ),
+    ],
+)
+def test_an_absurd_value_in_a_row_is_one_message(
+    tmp_path, capsys, monkeypatch, old, new, expected, mode
+):
+    from bokfor import plan
+
+    monkeypatch.setattr(plan, "FRAMES_FROM", 0 if mode == "columns" else 1 << 62)
+    code, err = convert(tmp_path, capsys, _sample_with(tmp_path, old, new))
+    assert code == 2, err
+    assert err.startswith(f"bokfor: error: {tmp_path / 'in.csv'}:3: {expected}")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_fiscal_year_in_year_9999_ends_with_the_calendar():
+    import datetime as dt
+
+    from bokfor.mapping import load_mapping
+
+    mapping = load_mapping(MAPPING)
+    assert mapping.fiscal_year_of(dt.date(9999, 6, 1)) == (dt.date(9999, 1, 1), dt.date.max)
+
+
+@pytest.mark.parametrize("make", ["loop", "long", "latin1"])
+def test_an_input_path_that_cannot_be_named_is_one_message(tmp_path, capsys, make):
+    if make == "loop":
+        (tmp_path / "a.csv").symlink_to(tmp_path / "b.csv")
+        (tmp_path / "b.csv").symlink_to(tmp_path / "a.csv")
+        path, why = (
+            tmp_path / "a.csv",
+            "the input cannot be read: Too many levels of symbolic links",
+        )
+    elif make == "long":
+        path, why = tmp_path / ("x" * 300 + ".csv"), "the input cannot be read: File name too long"
+    else:  # a Latin-1 name from an old share or a zip: not text the ledger can record
+        name = os.fsdecode(b"saldo_m\xe5nad.csv")
+        path = tmp_path / name
+        path.write_bytes(SAMPLE.read_bytes())
+        why = "the file's name is not UTF-8 text, and the export ledger records it"
+    code, err = convert(tmp_path, capsys, path)
+    assert code == 2, err
+    assert why in err and "internal error" not in err
+    assert not (tmp_path / "out").exists() and not (tmp_path / "l.sqlite").exists()

@@ -19,7 +19,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from bokfor.errors import MappingError, OutputError, UsageError
+from bokfor.errors import InputError, MappingError, OutputError, UsageError
 from bokfor.fileio import atomic_write, fsync_dir
 from bokfor.yamlload import dotted, line_of, load
 
@@ -287,6 +287,16 @@ def expand_inputs(paths: list[Path]) -> list[Path]:
     """`convert DIR`: a directory given as an input stands for the input files in it."""
     out: list[Path] = []
     for path in paths:
+        try:
+            os.stat(path)
+        except FileNotFoundError:
+            pass  # the reader says so, naming the file
+        except OSError as exc:  # a link loop, a name too long, a folder it may not enter
+            raise InputError(
+                f"the input cannot be read: {exc.strerror}",
+                file=str(path),
+                hint="give the path of an export file, or of a folder holding them.",
+            ) from None
         if path.is_dir():
             found = inputs_in(path)
             if not found:

@@ -513,6 +513,8 @@ class Mapping:
         start = dt.date(day.year, month, mday)
         if day < start:
             start = dt.date(day.year - 1, month, mday)
+        if start.year == dt.MAXYEAR:  # a year with no next: it ends with the calendar
+            return start, dt.date.max
         end = dt.date(start.year + 1, month, mday) - dt.timedelta(days=1)
         return start, end
 

@@ -22,6 +22,9 @@ _SUFFIXES = ("kr.", "kr", "sek", ":-")
 
 _SIMPLE_DOT = re.compile(r"-?\d+(?:\.\d{1,2})?")
 _DIGITS = re.compile(r"\d+")
+# Longer than any amount with its spaces, signs and currency: refused before Python's int()
+# (which stops at 4,300 digits with its own ValueError) ever sees it.
+_LONGEST = 100
 
 
 class AmountError(ValueError):
@@ -34,6 +37,8 @@ def parse_amount(text: str, decimal_mark: str | None = None) -> int:
     `decimal_mark` is "." or "," when the format fixes it (the other character is then a
     thousands separator); None lets the text decide and refuses it when it cannot.
     """
+    if len(text) > _LONGEST:
+        raise AmountError(f"{len(text)} characters: longer than any amount")
     if decimal_mark == "." and _SIMPLE_DOT.fullmatch(text):
         # Fast path for machine exports such as Stripe's "-1234.5".
         whole, _, frac = text.partition(".")

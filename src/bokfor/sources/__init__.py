@@ -250,7 +250,18 @@ def detect_source(path: Path, user: UserFormats | None = None) -> Source:
 
 def check_input(path: Path) -> None:
     """An input must be a regular file: a FIFO would block a reader's open and a device
-    never end. (Its size is capped where the run starts: plan._check_sizes.)"""
+    never end. (Its size is capped where the run starts: plan._check_sizes.) Its name
+    must be text: the ledger records where each row came from, and a name in another
+    encoding than UTF-8 (Latin-1 from an old share or a zip) cannot be recorded."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(
+            "the file's name is not UTF-8 text, and the export ledger records it",
+            file=str(path).encode("utf-8", "surrogateescape").decode("utf-8", "replace"),
+            hint="rename the file (e.g. without å, ä, ö), or unpack the zip it came from with "
+            "a tool that writes UTF-8 names.",
+        ) from None
     open_regular(path, "an export file (Stripe, bank or POS)").close()
 
 
