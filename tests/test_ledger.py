@@ -490,6 +490,34 @@ def test_a_rename_that_fails_leaves_the_rows_new_for_the_next_run(
     assert not list(tmp_path.glob(".out.si.*.tmp"))
 
 
+def test_a_damaged_ledger_fails_verify_and_stops_a_run_with_one_message(tmp_path, per_row, capsys):
+    """A damaged page of the rows' key index hid every exported row from the plan: convert
+    booked them all again and `ledger verify` said all was well. Verify runs SQLite's
+    integrity check; a page SQLite cannot read stops a run with one message."""
+    ledger = tmp_path / "l.sqlite"
+    args = ["convert", str(SAMPLE), "-m", str(per_row), "--ledger", str(ledger)]
+    assert run_cli([*args, "-o", str(tmp_path / "1.si")], capsys)[0] == 0
+    with sqlite3.connect(ledger) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        index = conn.execute(
+            "SELECT rootpage FROM sqlite_master WHERE name = 'sqlite_autoindex_rows_1'"
+        ).fetchone()[0]
+        size = conn.execute("PRAGMA page_size").fetchone()[0]
+    data = bytearray(ledger.read_bytes())
+    at = (index - 1) * size
+    data[at : at + size] = bytes(data[at : at + size]).replace(b"txn_", b"txm_")
+    ledger.write_bytes(bytes(data))
+    code, _, err = run_cli(["ledger", "verify", "--ledger", str(ledger)], capsys)
+    assert code == 2 and "the ledger is damaged: SQLite's integrity check fails" in err, err
+    assert "missing from index sqlite_autoindex_rows_1" in err
+    data[at : at + size] = bytes((i * 37 + 11) % 256 for i in range(size))
+    ledger.write_bytes(bytes(data))
+    code, _, err = run_cli([*args, "-o", str(tmp_path / "2.si")], capsys)
+    assert code == 2 and "internal error" not in err, err
+    assert "an SQLite file of the run cannot be read: database disk image is malformed" in err
+    assert not (tmp_path / "2.si").exists()
+
+
 def test_an_edited_ledger_cannot_make_a_run_delete_files_outside_its_batch(
     tmp_path, per_row, capsys
 ):

@@ -17,7 +17,7 @@ import typer
 import typer.main
 
 from bokfor import __version__
-from bokfor.errors import EXIT_FAILURE, EXIT_NOTHING_NEW, BokforError, UsageError
+from bokfor.errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_NOTHING_NEW, BokforError, UsageError
 from bokfor.outputs import generated, resolved
 
 if TYPE_CHECKING:  # imported where used: the CLI starts without them
@@ -1168,14 +1168,25 @@ def ledger_list(
 def ledger_verify(
     ledger: Optional[Path] = _LEDGER_OPT, mapping: Optional[Path] = _LEDGER_MAPPING
 ) -> None:
-    """Check that the files bokfor wrote are still as it wrote them.
+    """Check the ledger and the files bokfor wrote.
 
-    Every file must be there with the sha256 it was written with; exit 2 naming those
-    deleted or changed. (Every run checks the recent ones cheaply.)"""
+    The ledger must pass SQLite's integrity check; every file must be there with the sha256
+    it was written with; exit 2 naming what is not. (Every run checks the recent files
+    cheaply.)"""
     from bokfor.convert import file_notices
     from bokfor.errors import InputError
+    from bokfor.ledger import LedgerError
 
     book = _ledger_at(ledger, mapping)
+    damage = book.damage()
+    if damage:
+        raise LedgerError(
+            "the ledger is damaged: SQLite's integrity check fails",
+            file=str(book.path),
+            hint="restore the ledger from a backup (an archive's copy, `bokfor archive pack`); "
+            "a damaged ledger may hide rows already exported, which would be booked again.",
+            details=[f"  {m}" for m in damage],
+        )
     missing = book.missing_files(thorough=True)
     checked = [e for e in book.exports() if e.state == "done" and e.kind != "fortnox-push"]
     if missing:
@@ -1727,6 +1738,16 @@ def main(argv: Optional[list[str]] = None) -> None:
     except Exception as exc:  # a bug: say so, without a traceback unless asked
         if debug:
             raise
+        sqlite3 = sys.modules.get("sqlite3")  # imported if any SQLite file was read
+        if sqlite3 is not None and isinstance(exc, sqlite3.DatabaseError):
+            err.print(
+                f"bokfor: error: an SQLite file of the run cannot be read: {exc} Fix: "
+                "`bokfor ledger verify` checks the export ledger; if it is damaged, restore it "
+                "from a backup.",
+                markup=False,
+                soft_wrap=True,
+            )
+            sys.exit(EXIT_BAD_INPUT)
         err.print(
             f"bokfor: internal error: {type(exc).__name__}: {exc} "
             "(run again with --debug for the traceback and report it)",

@@ -802,6 +802,18 @@ class Ledger:
                 continue  # that file is gone
         return None
 
+    def damage(self) -> list[str]:
+        """What SQLite finds wrong in the file, page by page and index by index (PRAGMA
+        integrity_check, at most 20 findings); [] when it is whole. A damaged index can hide
+        exported rows from a plan, which would then book them again."""
+        if self._conn is None:
+            return []
+        try:
+            found = [m for (m,) in self._conn.execute("PRAGMA integrity_check(20)")]
+        except sqlite3.DatabaseError as exc:
+            return [str(exc)]
+        return [] if found == ["ok"] else found
+
     def missing_files(
         self, *, days: int | None = None, thorough: bool = False
     ) -> list[tuple[ExportRecord, str]]:
