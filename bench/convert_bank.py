@@ -60,8 +60,8 @@ def bench_mapping(work: Path) -> Path:
 
 def convert(data: Path, mapping: Path, work: Path) -> dict[str, tuple[float, int]]:
     ledger = work / f"{data.stem}.ledger.sqlite"
-    for stale in work.glob(f"{data.stem}.ledger.sqlite*"):
-        stale.unlink()
+    for stale in [*work.glob(f"{data.stem}.ledger.sqlite*"), work / f"{data.stem}.si"]:
+        stale.unlink(missing_ok=True)  # a fresh ledger, and no earlier file at --out
     cmd = [
         sys.executable,
         "-m",

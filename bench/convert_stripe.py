@@ -65,8 +65,8 @@ def main() -> None:
         mapping = work / "mapping.yaml"
         mapping.write_text(text, encoding="utf-8")
     ledger = work / "bench.ledger.sqlite"
-    for stale in work.glob("bench.ledger.sqlite*"):
-        stale.unlink()  # a fresh ledger: the run exports every row
+    for stale in [*work.glob("bench.ledger.sqlite*"), work / "out.si"]:
+        stale.unlink(missing_ok=True)  # a fresh ledger (every row exported), no earlier file
     bokfor = [
         sys.executable,
         "-m",

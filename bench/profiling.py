@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     suite = Suite(work, quick=False, times=1, budget=0)
     data = suite.input(case)
     ledger = work / f"{case.name}.profile.ledger.sqlite"
-    fresh(ledger)
+    fresh(ledger, work / f"{case.name}.si")
     mapping = str(case.mapping(work))
     if case.plan_of:
         run(suite.convert_cmd(case, data, ledger))  # every row exported first

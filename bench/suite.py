@@ -528,7 +528,7 @@ class Suite:
             ledger = self.ledgers.get(case.plan_of)
             if ledger is None:  # export every row first (not timed)
                 ledger = self.work / f"{case.name}.ledger.sqlite"
-                fresh(ledger)
+                fresh(ledger, self.work / f"{case.name}.si")
                 print("  exporting every row first (not timed)", file=sys.stderr, flush=True)
                 run(self.convert_cmd(case, data, ledger))
             cmd = [
@@ -552,7 +552,7 @@ class Suite:
                 cmd,
                 times,
                 self.budget,
-                before=lambda: fresh(ledger),
+                before=lambda: fresh(ledger, self.work / f"{case.name}.si"),
                 ok=case.ok,
                 tolerate=case.once,
             )
@@ -561,7 +561,7 @@ class Suite:
                 sys.exit(f"{case.name}: bokfor wrote no vouchers to {out}")
             self.ledgers[case.name] = ledger
             if case.once:
-                fresh(ledger)  # a 2 GiB case's ledger is large: not kept
+                fresh(ledger, out)  # a 2 GiB case's ledger is large: not kept
         base: list[Result] = []
         if case.floor:
             base.append(self.floor(case, data, rows))
@@ -640,9 +640,10 @@ class Suite:
         self.results[case.name] = (case, main, base)
 
 
-def fresh(ledger: Path) -> None:
-    for stale in ledger.parent.glob(ledger.name + "*"):
-        stale.unlink()
+def fresh(ledger: Path, out: Path) -> None:
+    """A new ledger, and no SIE file at `out`: bokfor writes --out only where nothing is."""
+    for stale in [*ledger.parent.glob(ledger.name + "*"), out]:
+        stale.unlink(missing_ok=True)
 
 
 # -- reporting --------------------------------------------------------------------------------
