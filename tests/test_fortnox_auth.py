@@ -244,6 +244,21 @@ def test_a_token_file_that_is_not_utf8_json_is_one_message(tmp_path, capsys, mon
     )
 
 
+@pytest.mark.parametrize(
+    "data",
+    [b'{"a":' * 100_000, b'{"client_id": "' + b"x" * (2 << 20) + b'"}'],
+    ids=["nested", "huge"],
+)
+def test_a_token_file_nested_deep_or_huge_is_not_json(tmp_path, data):
+    """json recursed out on 100,000 nested objects (an internal error); a file of gigabytes
+    was read whole. bokfor writes a few hundred bytes: at most 1 MiB is read."""
+    path = tmp_path / "fortnox.json"
+    path.write_bytes(data)
+    path.chmod(0o600)
+    with pytest.raises(FortnoxAuthError, match="the token file is not valid JSON"):
+        TokenStore(path).load()
+
+
 def test_a_token_file_that_is_a_fifo_is_refused_at_once(tmp_path):
     """A named pipe at the token path: opening it to read would wait for a writer (a push
     under cron would hang). It is refused at once."""

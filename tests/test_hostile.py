@@ -449,3 +449,22 @@ def test_an_input_path_that_cannot_be_named_is_one_message(tmp_path, capsys, mak
     assert code == 2, err
     assert why in err and "internal error" not in err
     assert not (tmp_path / "out").exists() and not (tmp_path / "l.sqlite").exists()
+
+
+def test_a_run_with_stdout_closed_still_exports(tmp_path):
+    """cron with `>&-`: Python starts without sys.stdout, and bokfor's import of its console
+    raised a traceback (exit 1, nothing written). What it prints now goes nowhere."""
+    import shlex
+
+    out = tmp_path / "x.si"
+    args = ["convert", SAMPLE, "-m", MAPPING, "--ledger", tmp_path / "l.sqlite", "-o", out]
+    command = shlex.join([sys.executable, "-m", "bokfor", *map(str, args)])
+    done = subprocess.run(
+        ["sh", "-c", command + " >&-"],
+        capture_output=False,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "" and out.read_bytes().count(b"#VER") == 29

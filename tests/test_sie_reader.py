@@ -729,3 +729,15 @@ def test_cp437_that_happens_to_be_valid_utf8_is_read_as_cp437(tmp_path):
     assert (result.encoding, result.document.company.name) == ("cp437", "╤₧ Bolaget")
     utf8 = '#FLAGGA 0\r\n#SIETYP 4\r\n#FNAMN "Åkeri AB"\r\n'.encode("utf-8")
     assert parse(utf8, "y.si").encoding == "utf-8"
+
+
+def test_a_file_larger_than_any_books_is_refused_before_it_is_read(tmp_path):
+    """`--books` or `sie check` given a 1 GiB file of NUL bytes read it whole (2 GB of
+    memory, 13 s) before finding it was no SIE file: the size is checked first."""
+    from bokfor.sie.reader import MAX_SIE_BYTES, read
+
+    path = tmp_path / "books.si"
+    with open(path, "wb") as fh:
+        fh.truncate(MAX_SIE_BYTES + 1)  # sparse: no disk
+    with pytest.raises(SieError, match="the file is larger than 256 MiB, the most bokfor reads"):
+        read(path)

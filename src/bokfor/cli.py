@@ -66,6 +66,10 @@ class _LazyConsole:
         return getattr(self._console, name)
 
 
+# A cron job run with stdout closed (`>&-`): Python has no sys.stdout; what bokfor prints
+# there goes nowhere, and errors still go to stderr.
+if sys.stdout is None:
+    sys.stdout = open(os.devnull, "w", encoding="utf-8")
 # Not a terminal (a pipe, a cron log): rich would assume 80 columns and crush the tables.
 _WIDTH = None if sys.stdout.isatty() else 150
 out = cast("Console", _LazyConsole(highlight=False, soft_wrap=True, width=_WIDTH))

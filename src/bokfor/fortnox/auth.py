@@ -268,6 +268,9 @@ class ClientCredentials(_Provider):
         )
 
 
+_TOKEN_BYTES = 1 << 20  # the most of a token file read: bokfor writes a few hundred bytes
+
+
 class TokenStore:
     """The token file: JSON, written atomically, mode 0600, read and changed under a lock
     (`<file>.lock`) so two bokfor runs never both spend the same refresh token."""
@@ -289,7 +292,7 @@ class TokenStore:
                         hint="move it away and `bokfor fortnox login` again.",
                     )
                 _check_private(fh.fileno(), self.path)
-                text = fh.read()
+                text = fh.read(_TOKEN_BYTES + 1)
         except FileNotFoundError:
             return {}
         except OSError as exc:
@@ -297,8 +300,10 @@ class TokenStore:
                 f"cannot read the token file: {exc.strerror}", file=str(self.path)
             ) from None
         try:
+            if len(text) > _TOKEN_BYTES:  # a few hundred bytes are written: not this
+                raise ValueError("too large")
             data = json.loads(text)  # bytes: UTF-8 (or -16/-32); not text is not JSON either
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested past json's depth
             raise FortnoxAuthError(
                 "the token file is not valid JSON",
                 file=str(self.path),
