@@ -59,7 +59,8 @@ def test_a_full_disk_writes_nothing_and_records_nothing(tmp_path, capsys, monkey
     monkeypatch.undo()
     assert code == 1
     assert err == (
-        f"bokfor: error: {tmp_path / 'out' / 'x.si'}: writing failed: No space left on device\n"
+        f"bokfor: error: {tmp_path / 'out' / 'x.si'}: writing failed: No space left on device"
+        " Fix: check that the folder exists, that this user may write in it and that the disk has room.\n"
     )
     assert list((tmp_path / "out").iterdir()) == []  # no half file, no temp file
     assert still_new(tmp_path, capsys).startswith(
@@ -87,7 +88,8 @@ def test_an_unwritable_directory_records_nothing(tmp_path, capsys, monkeypatch):
     monkeypatch.undo()
     assert code == 1
     assert err == (
-        f"bokfor: error: {tmp_path / 'out' / 'x.si'}: cannot write here: Permission denied\n"
+        f"bokfor: error: {tmp_path / 'out' / 'x.si'}: cannot write here: Permission denied"
+        " Fix: check that the folder exists, that this user may write in it and that the disk has room.\n"
     )
     assert still_new(tmp_path, capsys).startswith(
         "Plan: 29 verifikationer to add (+), 0 already exported"

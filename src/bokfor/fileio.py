@@ -63,6 +63,11 @@ def stage(path: Path, produce: Callable[[BinaryIO], T]) -> tuple[Staged, T]:
     return Staged(path, out.digest.hexdigest(), out.size), result
 
 
+_WRITE_HINT = (
+    "check that the folder exists, that this user may write in it and that the disk has room."
+)
+
+
 def atomic_write(path: Path, data: bytes | Staged | Iterable[bytes]) -> None:
     """Write `data` (or copy the staged file, or write the parts as they come: a large page
     is never held whole) to a temp file beside `path`, fsync it,
@@ -86,7 +91,9 @@ def write_beside(path: Path, data: bytes | Staged | Iterable[bytes]) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     except OSError as exc:
-        raise OutputError(f"cannot write here: {exc.strerror}", file=str(path)) from None
+        raise OutputError(
+            f"cannot write here: {exc.strerror}", file=str(path), hint=_WRITE_HINT
+        ) from None
     tmp = Path(name)
     try:
         os.chmod(tmp, _mode_for(path))  # mkstemp makes 0600; the output is an ordinary file
@@ -103,7 +110,9 @@ def write_beside(path: Path, data: bytes | Staged | Iterable[bytes]) -> Path:
             os.fsync(fh.fileno())
     except OSError as exc:
         remove_quietly(tmp)
-        raise OutputError(f"writing failed: {exc.strerror}", file=str(path)) from None
+        raise OutputError(
+            f"writing failed: {exc.strerror}", file=str(path), hint=_WRITE_HINT
+        ) from None
     fsync_dir(directory)  # the temp file's name, which a crash recovery looks for
     return tmp
 
@@ -116,7 +125,9 @@ def put_in_place(tmp: Path, path: Path) -> None:
     try:
         os.replace(tmp, path)
     except OSError as exc:
-        raise OutputError(f"writing failed: {exc.strerror}", file=str(path)) from None
+        raise OutputError(
+            f"writing failed: {exc.strerror}", file=str(path), hint=_WRITE_HINT
+        ) from None
     fsync_dir(tmp.parent)
 
 
