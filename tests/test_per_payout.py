@@ -200,3 +200,33 @@ def test_plan_shows_the_rows_an_earlier_run_left_waiting(tmp_path, capsys, path)
         " not booked yet (lines 2-4,6); they are booked with the payout that includes them,"
         " from an export that names it"
     ) in err
+
+
+def test_rows_an_older_bokfor_booked_count_with_their_payout_when_read_again(
+    tmp_path, capsys, path
+):
+    """An older bokfor recorded no payout with a row booked per payout. A payout whose
+    earlier rows it booked read as short, and giving their file again did not help (its rows
+    were exported, not counted): a run's rows exported before now count with their payout."""
+    paths = files(tmp_path)
+    december = tmp_path / "dec.csv"
+    head = FEBRUARY.splitlines(True)[0]
+    december.write_text(
+        head + "txn_DEC_CH1,charge,ch_DEC1,100.00,0.00,,,100.00,sek,2025-12-30 10:00,"
+        "2026-01-02 00:00,Order 999 - Y,100.00,sek,po_FEB_1,,,999,SE\n",
+        encoding="utf-8",
+    )
+    february = tmp_path / "feb-legacy.csv"
+    february.write_text(FEBRUARY.replace("-2983.25", "-3083.25"), encoding="utf-8")
+    assert convert(capsys, tmp_path, december)[0] == 0
+    with sqlite3.connect(tmp_path / "l.sqlite") as conn:  # as an older bokfor left it
+        conn.execute("UPDATE rows SET movement = NULL")
+    assert convert(capsys, tmp_path, paths["jan"])[0] == 0
+    code, _, err = convert(capsys, tmp_path, paths["jan-again"], february, extra=("--strict",))
+    assert code == 2 and "100,00 kr short" in err, err  # December's row is not in the run
+    code, _, err = convert(
+        capsys, tmp_path, december, paths["jan-again"], february, extra=("--strict",)
+    )
+    assert code == 0, err
+    assert waiting_keys() <= booked(tmp_path)
+    assert net(tmp_path, "1580") == 0

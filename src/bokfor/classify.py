@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bokfor.domain import Line, Row
 from bokfor.errors import InputError
@@ -123,6 +123,9 @@ class Sorter:
     exported: int = 0
     contents: dict[str, str] = field(default_factory=dict)
     changed: list[tuple[Row, str]] = field(default_factory=list)
+    # Hears the rows exported before, a Row at a time or a batch's frame of them
+    # (plan._Payouts counts them with their payout).
+    on_exported: Callable[[Any], None] | None = None
 
     def __post_init__(self) -> None:
         self.content = content_of(self.schema, self.schema.amounts)
@@ -217,6 +220,8 @@ class Sorter:
                 )
             exported = status.filter(pl.col("status") == EXPORTED)
             self.exported += exported.height
+            if self.on_exported is not None and exported.height:
+                self.on_exported(batch.filter(status["status"] == EXPORTED))
             self.exported_ids.update(exported["voucher_id"].unique().to_list())
             if changed:
                 rows = frames.to_rows(batch[changed], source, schema)
@@ -289,6 +294,8 @@ class Sorter:
                 # export now in a Report) the contents are not comparable: the key decides.
                 self.exported += 1
                 self.exported_ids.add(before[1])
+                if self.on_exported is not None:
+                    self.on_exported(row)
             else:
                 self.changed.append((row, text))
 

@@ -331,6 +331,8 @@ def _plan_inputs(
         overlap = seen.read(path, src)
         now_lines: dict[str, tuple[Line, ...]] = {}  # what changed rows are booked to now
         sorter = Sorter(ledger, src.name, src.schema, exported_ids, plan.learned)
+        if checked:
+            sorter.on_exported = payouts.exported
         ledger.expect(_size(path))  # 0 if gone meanwhile: its reader says so
         outside = functools.partial(_skip_outside, spool, index)
         read_frames = _frame_reader(src, path, rules, framed, correct)
@@ -787,6 +789,7 @@ class _Payouts:
         self.pending: dict[str, dict[str, Origin]] = {}
         self.schemas: dict[str, Schema] = {}
         self.source, self.key_field, self.payout_row = "", "", ("", "")
+        self.counted: set[str] = set()  # keys of rows read in this run, exported before
 
     def start(self, src: Source, rules: SourceRules | None, ledger: Ledger) -> bool:
         """Whether `src`'s rows are checked so (then they are `add`ed as they are booked)."""
@@ -822,6 +825,31 @@ class _Payouts:
             row.origin.line,
         )
         return self.PREFIX + str(payout)
+
+    def exported(self, rows: Row | pl.DataFrame) -> None:
+        """Rows of this run exported before (a Row, or a frame of them: classify.Sorter):
+        counted with their payout, never as its payout row, and their keys kept so that the
+        ledger's record of them is not counted again (`check`). A row an older bokfor booked
+        has no payout in the ledger: read again, it still counts."""
+        import polars as pl
+
+        from bokfor import frames
+
+        money = self.schemas[self.source].money or ""
+        if isinstance(rows, Row):
+            payout = rows.fields.get(self.key_field)
+            if payout:
+                self._count(str(payout), rows.amounts[money], False, "", 0)
+                self.counted.add(rows.key)
+            return
+        paid = rows.filter(pl.col(self.key_field).is_not_null() & (pl.col(self.key_field) != ""))
+        if not paid.height:
+            return
+        for payout, total in (
+            paid.group_by(self.key_field, maintain_order=True).agg(pl.col(money).sum()).iter_rows()
+        ):
+            self._count(str(payout), total, False, "", 0)
+        self.counted.update(paid[frames.KEY].to_list())
 
     def add_frame(self, frame: pl.DataFrame) -> None:
         """`add` for rows booked as columns: key, group (the payout id), money, payout (the
@@ -866,7 +894,9 @@ class _Payouts:
             schema = self.schemas[source]
             money = f"{schema.money}="
             before = 0
-            for _, content, _ in ledger.payout_rows(self.PREFIX + payout):
+            for key, content, _ in ledger.payout_rows(self.PREFIX + payout):
+                if key in self.counted:
+                    continue  # read in this run, exported before: counted (`exported`)
                 value = next(
                     (p[len(money) :] for p in content.split("\x1f") if p.startswith(money)), "0"
                 )
