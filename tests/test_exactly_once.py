@@ -1236,3 +1236,118 @@ def test_a_crash_between_the_files_of_one_run_books_each_row_once(tmp_path, poin
     assert sorted(v.date.year for v in booked) == [2025, 2026]
     assert cli(capsys, *args[:-1], tmp_path / "third.si")[0] == 3
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+# -- 5. the export protocol under faults (a review of 5a86127) -----------------------------
+
+
+def _convert_year_end(capsys, tmp_path: Path) -> tuple[int, str]:
+    code, _, err = cli(
+        capsys,
+        "convert",
+        YEAR_END,
+        "-m",
+        REPO / "mappings/stripe.yaml",
+        "--ledger",
+        tmp_path / "l.sqlite",
+        "-o",
+        tmp_path / "out.si",
+    )
+    return code, err
+
+
+def _exported_keys(ledger: Path) -> int:
+    with sqlite3.connect(ledger) as conn:
+        return conn.execute(
+            "SELECT count(*) FROM rows r JOIN vouchers v ON v.id = r.voucher_id JOIN exports e "
+            "ON e.id = v.export_id WHERE e.state = 'done'"
+        ).fetchone()[0]
+
+
+def test_a_run_that_fails_recording_its_second_file_leaves_the_first_file_s_rows_new(
+    tmp_path, capsys, monkeypatch
+):
+    """Before: the failure removed every temp file, the first part's too, whose export was
+    already recorded pending; the next run read "temp file gone" as "put in place and
+    moved away" and recorded its rows as exported, in no file."""
+    from bokfor.ledger import Ledger, LedgerWriteError
+
+    begin = Ledger.begin_export
+    calls = []
+
+    def second_fails(self, **kw):
+        calls.append(kw["target"])
+        if len(calls) == 2:
+            raise LedgerWriteError("the ledger could not be written: disk I/O error")
+        return begin(self, **kw)
+
+    monkeypatch.setattr(Ledger, "begin_export", second_fails)
+    code, err = _convert_year_end(capsys, tmp_path)
+    monkeypatch.undo()
+    assert code == 1 and "disk I/O error" in err, err
+    assert not (tmp_path / "out-2025.si").exists() and not (tmp_path / "out-2026.si").exists()
+    code, err = _convert_year_end(capsys, tmp_path)
+    assert code == 0 and "never finished writing" in err, err
+    assert [len(read(tmp_path / f"out-{y}.si").document.vouchers) for y in (2025, 2026)] == [1, 1]
+    assert not list(tmp_path.glob(".out-*.tmp"))
+
+
+@pytest.mark.parametrize("fault", ["temp-removed", "file-appeared"])
+def test_a_file_that_cannot_be_put_in_place_leaves_its_rows_new(
+    tmp_path, capsys, monkeypatch, fault
+):
+    """The temp file removed before the rename (by hand, or by another ledger's recovery
+    before it removed only its own), or a file written at the target by another job after
+    the checks: before, the second case replaced that file (exit 0, both ledgers recording
+    it), the first was later recorded as exported in no file. Now the run fails, forgets the
+    export at once, and leaves another's file alone."""
+    from bokfor import fileio
+
+    point = fileio.faults.point
+
+    def interfere(name: str) -> None:
+        if name == "before-rename":
+            if fault == "temp-removed":
+                for tmp in tmp_path.glob(".out-*.tmp"):
+                    tmp.unlink()
+            else:
+                (tmp_path / "out-2025.si").write_text("another job's", encoding="utf-8")
+        point(name)
+
+    monkeypatch.setattr(fileio.faults, "point", interfere)
+    code, err = _convert_year_end(capsys, tmp_path)
+    monkeypatch.undo()
+    assert code == 1, err
+    if fault == "file-appeared":
+        assert "another run wrote this file meanwhile: bokfor never writes over it" in err
+        assert (tmp_path / "out-2025.si").read_text(encoding="utf-8") == "another job's"
+        (tmp_path / "out-2025.si").unlink()
+    assert _exported_keys(tmp_path / "l.sqlite") == 0
+    assert not list(tmp_path.glob(".out-*.tmp"))
+    code, err = _convert_year_end(capsys, tmp_path)
+    assert code == 0, err
+    assert _exported_keys(tmp_path / "l.sqlite") == 2
+
+
+def test_a_recovery_removes_its_own_temp_file_only(tmp_path, capsys):
+    """Two ledgers writing into one folder: settling one's interrupted export removed every
+    `.out.si.*.tmp` there, another run's in-flight temp file too."""
+    import os
+    import subprocess
+    import sys
+
+    args = ["convert", str(STRIPE), "-m", str(REPO / "mappings/stripe.yaml")]
+    killed = subprocess.run(
+        [sys.executable, "-m", "bokfor", *args, "--ledger", str(tmp_path / "b.sqlite"),
+         "-o", str(tmp_path / "out.si")],
+        env={**os.environ, "BOKFOR_FAULT": "after-ledger-pending"},
+        capture_output=True,
+        timeout=120,
+    )  # fmt: skip
+    assert killed.returncode == -9
+    (own,) = tmp_path.glob(".out.si.*.tmp")
+    other = tmp_path / ".out.si.another-run.tmp"
+    other.write_text("another run's", encoding="utf-8")
+    code, _, err = cli(capsys, "plan", *args[1:], "--ledger", tmp_path / "b.sqlite")
+    assert code == 0 and "never finished writing" in err, err
+    assert not own.exists() and other.read_text(encoding="utf-8") == "another run's"

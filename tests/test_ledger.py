@@ -468,9 +468,10 @@ def test_a_run_killed_before_the_rename_leaves_its_rows_new_and_no_temp_file(
 def test_a_rename_that_fails_leaves_the_rows_new_for_the_next_run(
     tmp_path, per_row, capsys, monkeypatch
 ):
-    """The export is recorded pending, then its file cannot be put in place: the run fails,
-    and the temp file it leaves says "never put in place" — the next run books every row
-    (were the temp file removed, the export would read as put in place and moved away)."""
+    """The export is recorded pending, then its file cannot be put in place: the run fails
+    and forgets that export itself (the next run's recovery could not tell its temp file
+    gone from a file moved away); the next run books every row. Killed before it forgets,
+    the temp file it leaves says "never put in place"."""
     from bokfor import fileio
 
     ledger, out = tmp_path / "l.sqlite", tmp_path / "out.si"
@@ -480,12 +481,14 @@ def test_a_rename_that_fails_leaves_the_rows_new_for_the_next_run(
         raise OSError(13, "Permission denied")
 
     with monkeypatch.context() as m:
-        m.setattr(fileio.os, "replace", refuse)
+        m.setattr(fileio, "_link_in_place", refuse)
         code, _, err = run_cli(args, capsys)
     assert code != 0 and "writing failed: Permission denied" in err, err
-    assert not out.exists()
+    assert not out.exists() and not list(tmp_path.glob(".out.si.*.tmp"))
+    with sqlite3.connect(ledger) as conn:
+        assert conn.execute("SELECT count(*) FROM exports").fetchone() == (0,)
     code, _, err = run_cli(args, capsys)
-    assert code == 0 and "never finished writing" in err, err
+    assert code == 0, err
     assert sorted(ids_in(out)) == sorted(line.split(",", 1)[0] for line in sample_lines()[1:])
     assert not list(tmp_path.glob(".out.si.*.tmp"))
 

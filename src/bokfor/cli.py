@@ -1743,7 +1743,13 @@ def main(argv: Optional[list[str]] = None) -> None:
         if debug:
             raise
         sqlite3 = sys.modules.get("sqlite3")  # imported if any SQLite file was read
-        if sqlite3 is not None and isinstance(exc, sqlite3.DatabaseError):
+        # A damaged file, not a busy or full one (OperationalError: "database is locked",
+        # "disk I/O error"), for which a backup is no answer.
+        if (
+            sqlite3 is not None
+            and isinstance(exc, sqlite3.DatabaseError)
+            and not isinstance(exc, sqlite3.OperationalError)
+        ):
             err.print(
                 f"bokfor: error: an SQLite file of the run cannot be read: {exc} Fix: "
                 "`bokfor ledger verify` checks the export ledger; if it is damaged, restore it "

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Callable, Union
 
 from bokfor import faults
 from bokfor.domain import Caution, Notice
-from bokfor.errors import MappingError, OutputReused, UsageError
+from bokfor.errors import MappingError, OutputError, OutputReused, UsageError
 from bokfor.fileio import Staged, atomic_write, put_in_place, remove_quietly, stage, write_beside
 from bokfor.ledger import BATCH, SIE, ExportRecord, Ledger
 from bokfor.mapping import Mapping
@@ -172,18 +172,32 @@ def export(
                 )
             )
     except BaseException:
-        for tmp in staged:
+        # A part recorded pending keeps its temp file: its export is dropped by the next
+        # run, which finds the file never put in place. The others' are nobody's.
+        for tmp in staged[len(ids) :]:
             if tmp is not None:
                 remove_quietly(tmp)
         raise
     faults.point("after-ledger-pending")
-    for r, path, tmp in zip(rendered, targets, staged, strict=True):
-        if isinstance(r.data, BatchOutput):
-            atomic_write(path / BATCH_SIE, r.data.sie)
-            write_files(r.data.batch, path)
-        else:
-            assert tmp is not None  # written beside it above
-            put_in_place(tmp, path)
+    placed = 0
+    try:
+        for r, path, tmp in zip(rendered, targets, staged, strict=True):
+            if isinstance(r.data, BatchOutput):
+                atomic_write(path / BATCH_SIE, r.data.sie)
+                write_files(r.data.batch, path)
+            else:
+                assert tmp is not None  # written beside it above
+                put_in_place(tmp, path, replace=False)
+            placed += 1
+    except OutputError:
+        # This run knows which SIE files are not in place: their exports go now, not at the
+        # next run's recovery, which could not tell a temp file gone from a file moved away.
+        # (A batch's part stays pending: recovery removes the files it wrote.)
+        for export_id, tmp in zip(ids[placed:], staged[placed:], strict=True):
+            if tmp is not None:
+                ledger.forget(export_id)
+                remove_quietly(tmp)
+        raise
     faults.point("after-rename")
     for export_id, r, path in zip(ids, rendered, targets, strict=True):
         ledger.finish_export(

@@ -4,6 +4,7 @@ a device or a directory given by mistake ends in one message, never a hang."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import shutil
@@ -108,8 +109,10 @@ def write_beside(path: Path, data: bytes | Staged | Iterable[bytes]) -> Path:
                     fh.write(part)
             fh.flush()
             os.fsync(fh.fileno())
-    except OSError as exc:
+    except BaseException as exc:  # Ctrl-C too: a temp file no one names is no one's
         remove_quietly(tmp)
+        if not isinstance(exc, OSError):
+            raise
         raise OutputError(
             f"writing failed: {exc.strerror}", file=str(path), hint=_WRITE_HINT
         ) from None
@@ -117,18 +120,43 @@ def write_beside(path: Path, data: bytes | Staged | Iterable[bytes]) -> Path:
     return tmp
 
 
-def put_in_place(tmp: Path, path: Path) -> None:
+def put_in_place(tmp: Path, path: Path, *, replace: bool = True) -> None:
     """The second half of `atomic_write`: rename `tmp` over `path` and fsync the directory
     so the rename itself survives a power cut. A rename that fails leaves `tmp` (an export's
-    recovery reads it as "never put in place")."""
+    recovery reads it as "never put in place"). `replace` False: never over a file that is
+    there (another run's, written since it was checked): a hard link, then the temp file's
+    name removed; where the file system has no hard links, a rename after one more look."""
     faults.point("before-rename")
     try:
-        os.replace(tmp, path)
+        if replace:
+            os.replace(tmp, path)
+        else:
+            _link_in_place(tmp, path)
+    except FileExistsError:
+        raise OutputError(
+            "another run wrote this file meanwhile: bokfor never writes over it",
+            file=str(path),
+            hint="give each job a file of its own (e.g. --out 'out/bokfor-{run}.si' in a "
+            "folder of its own); this run's rows are booked by the next run.",
+        ) from None
     except OSError as exc:
         raise OutputError(
             f"writing failed: {exc.strerror}", file=str(path), hint=_WRITE_HINT
         ) from None
     fsync_dir(tmp.parent)
+
+
+def _link_in_place(tmp: Path, path: Path) -> None:
+    try:
+        os.link(tmp, path)  # FileExistsError if a file is there
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+            raise
+        if os.path.lexists(path):  # no hard links here (FAT, some shares)
+            raise FileExistsError(errno.EEXIST, "File exists", str(path)) from None
+        os.rename(tmp, path)
+        return
+    os.unlink(tmp)
 
 
 def remove_quietly(path: Path) -> None:

@@ -1122,7 +1122,10 @@ class Ledger:
                 )
                 # A batch's bodies written before the crash: its own, named in its record.
                 _remove_files(target.parent, export.batch_files)
-            _remove_temp_files(target.parent, [target.name, *export.batch_files])
+            if staged is not None:  # its own temp file only: others may be another run's
+                _remove_files(target.parent, [staged])
+            else:
+                _remove_temp_files(target.parent, [target.name, *export.batch_files])
         return notices
 
     # -- pushes to Fortnox -------------------------------------------------------------------
