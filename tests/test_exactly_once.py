@@ -1032,17 +1032,7 @@ def test_an_out_template_is_checked_before_anything_is_read(tmp_path, capsys, te
 
 
 def test_an_escaped_brace_is_no_year_field(tmp_path, capsys):
-    code, out, err = cli(
-        capsys,
-        "convert",
-        YEAR_END,
-        "-m",
-        REPO / "mappings/stripe.yaml",
-        "--ledger",
-        tmp_path / "l.sqlite",
-        "-o",
-        tmp_path / "{{year}}.si",
-    )
+    code, err = _convert_year_end(capsys, tmp_path, "{{year}}.si")
     assert code == 0, err
     assert sorted(p.name for p in tmp_path.glob("*.si")) == ["{year}-2025.si", "{year}-2026.si"]
 
@@ -1241,7 +1231,8 @@ def test_a_crash_between_the_files_of_one_run_books_each_row_once(tmp_path, poin
 # -- 5. the export protocol under faults (a review of 5a86127) -----------------------------
 
 
-def _convert_year_end(capsys, tmp_path: Path) -> tuple[int, str]:
+def _convert_year_end(capsys, tmp_path: Path, out: str = "out.si") -> tuple[int, str]:
+    """convert the year-end sample into `tmp_path` (a file a fiscal year): exit code, stderr."""
     code, _, err = cli(
         capsys,
         "convert",
@@ -1251,7 +1242,7 @@ def _convert_year_end(capsys, tmp_path: Path) -> tuple[int, str]:
         "--ledger",
         tmp_path / "l.sqlite",
         "-o",
-        tmp_path / "out.si",
+        tmp_path / out,
     )
     return code, err
 
