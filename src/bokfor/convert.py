@@ -18,8 +18,16 @@ from typing import TYPE_CHECKING, Callable, Union
 
 from bokfor import faults
 from bokfor.domain import Caution, Notice
-from bokfor.errors import MappingError, OutputError, OutputReused, UsageError
-from bokfor.fileio import Staged, atomic_write, put_in_place, remove_quietly, stage, write_beside
+from bokfor.errors import BokforError, MappingError, OutputError, OutputReused, UsageError
+from bokfor.fileio import (
+    Staged,
+    atomic_write,
+    file_sha256,
+    put_in_place,
+    remove_quietly,
+    stage,
+    write_beside,
+)
 from bokfor.ledger import BATCH, SIE, ExportRecord, Ledger
 from bokfor.mapping import Mapping
 from bokfor.outputs import Part, check_not_own, check_writable, ledger_files, resolved, target
@@ -132,8 +140,8 @@ def export(
     export ids. Every part is recorded pending before any file is put in place and marked
     done after all are: a crash between leaves each part to be settled by its own file. A
     SIE file is written beside its target before its record, which names that temp file: a
-    pending export whose temp file is gone was renamed, even if its file was moved away
-    since (`Ledger.recover`)."""
+    pending export whose temp file is gone was put in place, even if its file was moved
+    away since (`Ledger.recover`)."""
     from bokfor.fortnox.batch import MANIFEST, write_files
 
     changed = {key for e in plan.changed if e.voucher for key in e.voucher.source_keys}
@@ -173,9 +181,11 @@ def export(
             )
     except BaseException:
         # A part recorded pending keeps its temp file: its export is dropped by the next
-        # run, which finds the file never put in place. The others' are nobody's.
-        for tmp in staged[len(ids) :]:
-            if tmp is not None:
+        # run, which finds the file never put in place. So does the part being recorded if
+        # its record was committed (a Ctrl-C as begin_export returns). The others' are
+        # nobody's.
+        for at, tmp in enumerate(staged[len(ids) :], start=len(ids)):
+            if tmp is not None and not (at == len(ids) and ledger.names_pending(tmp.name)):
                 remove_quietly(tmp)
         raise
     faults.point("after-ledger-pending")
@@ -193,10 +203,11 @@ def export(
         # This run knows which SIE files are not in place: their exports go now, not at the
         # next run's recovery, which could not tell a temp file gone from a file moved away.
         # (A batch's part stays pending: recovery removes the files it wrote.)
-        for export_id, tmp in zip(ids[placed:], staged[placed:], strict=True):
-            if tmp is not None:
-                ledger.forget(export_id)
-                remove_quietly(tmp)
+        for export_id, r, path, tmp in zip(
+            ids[placed:], rendered[placed:], targets[placed:], staged[placed:], strict=True
+        ):
+            if tmp is not None and file_sha256(path) != r.sha256:  # else it is there
+                _forget_unplaced(ledger, export_id, tmp)
         raise
     faults.point("after-rename")
     for export_id, r, path in zip(ids, rendered, targets, strict=True):
@@ -205,6 +216,19 @@ def export(
         )
     faults.point("after-ledger-done")
     return ids
+
+
+def _forget_unplaced(ledger: Ledger, export_id: int, tmp: Path) -> None:
+    """Forget the export of a SIE file that was not put in place, and remove its temp file.
+    Where the ledger refuses (busy, full), the temp file is left, or made again if it is
+    gone, so that the next run finds the file never put in place and books the rows."""
+    try:
+        ledger.forget(export_id)
+    except BokforError:
+        with open(tmp, "ab"):
+            pass
+        return
+    remove_quietly(tmp)
 
 
 def check_batch_dir(directory: Path) -> None:

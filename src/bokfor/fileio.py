@@ -149,6 +149,9 @@ def put_in_place(tmp: Path, path: Path, *, replace: bool = True) -> None:
 def _link_in_place(tmp: Path, path: Path) -> None:
     try:
         os.link(tmp, path)  # FileExistsError if a file is there
+    except FileExistsError:
+        if not linked(tmp, path):  # a link retried by a network file system: it is there
+            raise
     except OSError as exc:
         if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
             raise
@@ -156,7 +159,18 @@ def _link_in_place(tmp: Path, path: Path) -> None:
             raise FileExistsError(errno.EEXIST, "File exists", str(path)) from None
         os.rename(tmp, path)
         return
-    os.unlink(tmp)
+    remove_quietly(tmp)  # in place: a temp name left is one more link, found as such
+
+
+def linked(tmp: Path, path: Path) -> bool:
+    """Whether `tmp` is (still) a second name of the file at `path`, or of a file that was
+    there (a link count over 1): the file was put in place (`put_in_place`, not replacing)."""
+    try:
+        if os.stat(tmp).st_nlink > 1:
+            return True
+        return os.path.samefile(tmp, path)
+    except OSError:  # either is gone
+        return False
 
 
 def remove_quietly(path: Path) -> None:

@@ -39,7 +39,7 @@ from filelock import FileLock, Timeout
 from bokfor import __version__
 from bokfor.domain import Dims, Line, Notice, Voucher, VoucherColumns, dates_of, make_dims
 from bokfor.errors import EXIT_BUSY, EXIT_FAILURE, BokforError
-from bokfor.fileio import file_sha256, fsync_dir, new_file_mode, open_nowait
+from bokfor.fileio import file_sha256, fsync_dir, linked, new_file_mode, open_nowait
 
 if TYPE_CHECKING:
     import polars as pl
@@ -879,6 +879,19 @@ class Ledger:
         ).fetchone()
         return ExportRecord(*found) if found else None
 
+    def names_pending(self, staged: str) -> bool:
+        """Whether a pending export's record names this temp file (convert.export), as far
+        as the ledger can say after a failure: True when it cannot."""
+        try:
+            return self._conn is not None and bool(
+                self._conn.execute(
+                    "SELECT 1 FROM exports WHERE state = 'pending' AND files = ?",
+                    (json.dumps([staged]),),
+                ).fetchone()
+            )
+        except sqlite3.Error:
+            return True
+
     # -- writing ---------------------------------------------------------------------------
 
     @_writes(_FREE + ", then run again: nothing was written or recorded as exported.")
@@ -1080,7 +1093,9 @@ class Ledger:
     @_writes(_FREE + ", then run again: it settles the interrupted export first.")
     def recover(self) -> list[Notice]:
         """Settle exports a crash left pending: done if the file holds exactly the recorded
-        bytes (the rename happened), otherwise dropped (the file never appeared)."""
+        bytes (it was put in place), or if the temp file its record names is gone (put in
+        place, then moved or changed: convert.export writes it before the record); otherwise
+        dropped (the file never appeared), its rows new again."""
         notices: list[Notice] = []
         for export in self.exports():
             if export.state != "pending" or export.kind == PUSH:
@@ -1096,9 +1111,13 @@ class Ledger:
                         file=str(self.path),
                     )
                 )
-            elif staged is not None and not os.path.lexists(target.parent / staged):
-                # Written beside the target before this record, then renamed: the file was
-                # put in place, and moved, deleted or changed since (an import job took it).
+            elif staged is not None and (
+                not os.path.lexists(target.parent / staged)
+                or linked(target.parent / staged, target)
+            ):
+                # Written beside the target before this record, then put in place (its temp
+                # name gone, or still a second name of the file: killed between the link and
+                # the unlink), and moved, deleted or changed since (an import job took it).
                 # Booked again, its rows would be in the books twice.
                 self.finish_export(export.id)
                 notices.append(
