@@ -1231,12 +1231,15 @@ def test_a_crash_between_the_files_of_one_run_books_each_row_once(tmp_path, poin
 # -- 5. the export protocol under faults (a review of 5a86127) -----------------------------
 
 
-def _convert_year_end(capsys, tmp_path: Path, out: str = "out.si") -> tuple[int, str]:
-    """convert the year-end sample into `tmp_path` (a file a fiscal year): exit code, stderr."""
+def _convert_year_end(
+    capsys, tmp_path: Path, out: str = "out.si", source: Path = YEAR_END
+) -> tuple[int, str]:
+    """convert the year-end sample (or `source`) into `tmp_path` (a file a fiscal year), with
+    the shipped mapping and a ledger there: exit code, stderr."""
     code, _, err = cli(
         capsys,
         "convert",
-        YEAR_END,
+        source,
         "-m",
         REPO / "mappings/stripe.yaml",
         "--ledger",
@@ -1345,18 +1348,7 @@ def test_a_recovery_removes_its_own_temp_file_only(tmp_path, capsys):
 
 
 def _stripe_convert(capsys, tmp_path: Path, out: str = "out.si") -> tuple[int, str]:
-    code, _, err = cli(
-        capsys,
-        "convert",
-        STRIPE,
-        "-m",
-        REPO / "mappings/stripe.yaml",
-        "--ledger",
-        tmp_path / "l.sqlite",
-        "-o",
-        tmp_path / out,
-    )
-    return code, err
+    return _convert_year_end(capsys, tmp_path, out, source=STRIPE)
 
 
 @pytest.mark.parametrize(
