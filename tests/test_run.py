@@ -902,3 +902,29 @@ def test_the_review_page_never_replaces_a_file_an_export_wrote(night, capsys):
     ]
     code, _, err = run_cli(["ledger", "verify", "--ledger", str(folder / "ledger.sqlite")], capsys)
     assert code == 0, err
+
+
+def test_a_file_whose_name_is_not_utf8_is_rejected_alone(tmp_path, capsys):
+    """A Latin-1 name (an old share, a zip): the ledger records every file's name, so it is
+    refused — before, the client's night ended in an internal error every night and none
+    of its files were booked. Now that file alone is rejected, the others booked, and the
+    night's report is JSON (the name shown with U+FFFD)."""
+    folder = tmp_path / "kund"
+    assert run_cli(["init", "--client", str(folder), "--kind", "stripe"], capsys)[0] == 0
+    latin1 = folder / "inbox" / os.fsdecode(b"saldo_m\xe5nad.csv")
+    shutil.copyfile(SAMPLES / "stripe" / "balance_history.csv", latin1)
+    shutil.copyfile(SAMPLES / "stripe" / "balance_history.csv", folder / "inbox" / "good.csv")
+    code, summary, err = _summary([str(folder)], capsys)
+    assert code == 2, err
+    entry = summary["clients"][0]
+    assert entry["vouchers"] == 29 and "internal error" not in err
+    assert sorted((f["name"], f["status"]) for f in entry["files"]) == [
+        ("good.csv", "booked"),
+        ("saldo_m?nad.csv", "rejected"),  # stdout shows what it cannot encode as ?
+    ]
+    assert (folder / "rejected" / latin1.name).exists()
+    why = (folder / "rejected" / (latin1.name + ".why.txt")).read_bytes()
+    assert b"saldo_m\xe5nad.csv: " in why and b"the file's name is not UTF-8 text" in why
+    (report,) = (folder / "reports").glob("run-*.json")
+    files = json.loads(report.read_text(encoding="utf-8"))["files"]
+    assert {f["name"] for f in files} == {"good.csv", "saldo_m\ufffdnad.csv"}

@@ -1724,11 +1724,13 @@ def main(argv: Optional[list[str]] = None) -> None:
     _ARGS[:] = args
     debug = "--debug" in args
     # A terminal or cron job whose encoding cannot show every character (a Latin-1 or
-    # ASCII locale, a Windows console) gets '?' for those, not an error after half a table.
-    # stderr already replaces them (Python's default for it).
-    reconfigure = getattr(sys.stdout, "reconfigure", None)
-    if reconfigure is not None:
-        reconfigure(errors="replace")
+    # ASCII locale, a Windows console) gets '?' for those, not an error after half a table;
+    # stderr an escape (Python's default for it, made sure of where stderr was replaced:
+    # a file name that is not UTF-8 text is named in messages as \udce5).
+    for stream, errors in ((sys.stdout, "replace"), (sys.stderr, "backslashreplace")):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors=errors)
     try:
         command()(args=args, prog_name="bokfor")
     except BokforError as exc:

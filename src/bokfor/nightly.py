@@ -48,6 +48,7 @@ from bokfor.errors import (
     SieError,
     UsageError,
 )
+from bokfor.sources import name_is_text
 
 SCHEMA_VERSION = 1
 RUN_LOCK = ".bokfor-run.lock"  # in the client folder: one `bokfor run` of a client at a time
@@ -220,7 +221,20 @@ def run_client(folder: Path, today: dt.date | None = None) -> dict[str, Any]:
 def _run_locked(client: Client, night: _Night, started: float, today: dt.date) -> dict[str, Any]:
     files = []
     for path in inputs_in(client.inbox, follow_links=False):  # again, under the lock
-        if stat.S_ISREG(path.lstat().st_mode):
+        if not name_is_text(path.name):  # the ledger records every file's name: one it can hold
+            night.seen[path] = None
+            _reject(
+                client,
+                path,
+                InputError(
+                    "the file's name is not UTF-8 text, and the export ledger records it",
+                    file=str(path),
+                    hint="rename the file (e.g. without å, ä, ö) and move it back to the "
+                    "inbox; the inbox's other files are booked.",
+                ),
+                night,
+            )
+        elif stat.S_ISREG(path.lstat().st_mode):
             files.append(path)
         else:  # a link, a FIFO: bokfor files only what it can move whole
             night.seen[path] = None
@@ -254,7 +268,11 @@ def _run_locked(client: Client, night: _Night, started: float, today: dt.date) -
         report = write_new(
             client.reports,
             f"run-{stamp}.json",
-            (json.dumps(result, ensure_ascii=False, indent=2) + "\n").encode(),
+            # A file name that is not UTF-8 (rejected) is shown with U+FFFD for its bytes.
+            (json.dumps(result, ensure_ascii=False, indent=2) + "\n")
+            .encode("utf-8", "surrogateescape")
+            .decode("utf-8", "replace")
+            .encode("utf-8"),
         )
     except BokforError as exc:  # the run's outcome stands; only its report is missing
         night.errors.append(exc.render())
@@ -399,7 +417,7 @@ def _reject(
             f"{path.name}: {why}{exc.render()}\n\n"
             + FIX_AND_RETURN.format(inbox=client.inbox)
             + "\n"
-        ).encode("utf-8"),
+        ).encode("utf-8", "surrogateescape"),  # a name in another encoding, as it is
     )
     night.files[-1]["note"] = str(note)
 
@@ -549,7 +567,7 @@ def _child(folder: Path, result: Path, today: dt.date | None, polars: bool) -> N
             data = run_client(folder, today)
         except Exception as exc:  # a bug: the child reports it itself
             data = _crashed(folder, f"failed: {type(exc).__name__}: {exc}", 0.0)
-        with open(result, "w", encoding="utf-8") as fh:
+        with open(result, "w", encoding="utf-8", errors="surrogateescape") as fh:
             json.dump(data, fh, ensure_ascii=False)
     except BaseException:
         code = 70
@@ -608,7 +626,7 @@ def run_clients(
             seconds = time.monotonic() - began
             try:
                 data = (
-                    json.loads(result.read_text(encoding="utf-8"))
+                    json.loads(result.read_text(encoding="utf-8", errors="surrogateescape"))
                     if os.waitstatus_to_exitcode(status) == 0
                     else None
                 )

@@ -253,16 +253,25 @@ def check_input(path: Path) -> None:
     never end. (Its size is capped where the run starts: plan._check_sizes.) Its name
     must be text: the ledger records where each row came from, and a name in another
     encoding than UTF-8 (Latin-1 from an old share or a zip) cannot be recorded."""
-    try:
-        str(path).encode("utf-8")
-    except UnicodeEncodeError:
+    if not name_is_text(str(path)):
         raise InputError(
             "the file's name is not UTF-8 text, and the export ledger records it",
             file=str(path).encode("utf-8", "surrogateescape").decode("utf-8", "replace"),
             hint="rename the file (e.g. without å, ä, ö), or unpack the zip it came from with "
             "a tool that writes UTF-8 names.",
-        ) from None
+        )
     open_regular(path, "an export file (Stripe, bank or POS)").close()
+
+
+def name_is_text(name: str) -> bool:
+    """Whether a file name (or path) is text the ledger can record: os.fsdecode gives the
+    bytes of a name in another encoding than UTF-8 (Latin-1 from an old share or a zip) as
+    surrogates, which no UTF-8 text holds."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class _Checked:
