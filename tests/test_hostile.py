@@ -470,3 +470,45 @@ def test_a_run_with_stdout_closed_still_exports(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr == "" and out.read_bytes().count(b"#VER") == 29
+
+
+def test_a_reader_that_goes_away_stops_the_run_with_a_message(tmp_path):
+    """`bokfor convert … | head -1`: rich's own handler exited 1 with no word. The preview
+    comes before anything is written (here longer than a pipe holds): the run stops there,
+    and says so."""
+    from bench.gen_stripe import generate
+
+    data, mapping = tmp_path / "balance.csv", tmp_path / "per_row.yaml"
+    generate(3000, data, 1)
+    mapping.write_text(
+        MAPPING.read_text(encoding="utf-8").replace("grouping: per_day", "grouping: per_row"),
+        encoding="utf-8",
+    )
+    args = [
+        "convert",
+        data,
+        "-m",
+        mapping,
+        "--ledger",
+        tmp_path / "l.sqlite",
+        "-o",
+        tmp_path / "x.si",
+        "--show",
+        "all",
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bokfor", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.readline()
+    proc.stdout.close()  # as `head -1` does
+    err = proc.stderr.read().decode("utf-8")
+    assert proc.wait(timeout=120) == 1
+    assert err.startswith(
+        "bokfor: error: the output was closed before bokfor finished printing (a broken pipe): "
+        "the run stopped there Fix:"
+    ), err
+    assert not (tmp_path / "x.si").exists()

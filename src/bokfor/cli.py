@@ -17,7 +17,14 @@ import typer
 import typer.main
 
 from bokfor import __version__
-from bokfor.errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_NOTHING_NEW, BokforError, UsageError
+from bokfor.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILURE,
+    EXIT_NOTHING_NEW,
+    BokforError,
+    OutputError,
+    UsageError,
+)
 from bokfor.outputs import generated, resolved
 
 if TYPE_CHECKING:  # imported where used: the CLI starts without them
@@ -63,7 +70,22 @@ class _LazyConsole:
             from rich.console import Console
 
             self._console = Console(**self._options)
+            if not self._options.get("stderr"):
+                self._console.on_broken_pipe = _broken_pipe
         return getattr(self._console, name)
+
+
+def _broken_pipe() -> None:
+    """rich's hook for a reader that went away (`| head`, `less` quit early): the run stops
+    with one message, where rich's own exits 1 with none."""
+    # What is still buffered for stdout goes nowhere, not into a second error at exit.
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    raise OutputError(
+        "the output was closed before bokfor finished printing (a broken pipe): the run "
+        "stopped there",
+        hint="`bokfor ledger list` shows whether it exported anything; to read a long preview, "
+        "send it to a file or through `less`.",
+    )
 
 
 # A cron job run with stdout closed (`>&-`): Python has no sys.stdout; what bokfor prints
