@@ -20,7 +20,7 @@ from typing import Any, Literal, Optional
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bokfor.errors import InputError, MappingError, OutputError, UsageError
-from bokfor.fileio import atomic_write, fsync_dir
+from bokfor.fileio import atomic_write, fsync_dir, read_head
 from bokfor.yamlload import dotted, line_of, load
 
 CONFIG = "bokfor.yaml"
@@ -250,14 +250,8 @@ def never_filed(path: Path, ledger: Path) -> str | None:
 
 def _names_a_company(path: Path) -> bool:
     """Whether the file's first lines hold a mapping's top-level `company:` key."""
-    try:
-        if not stat.S_ISREG(os.lstat(path).st_mode):
-            return False
-        with open(path, "rb") as fh:
-            head = fh.read(8192)
-    except OSError:
-        return False
-    return any(line.rstrip() == b"company:" for line in head.splitlines())
+    head = read_head(path, 8192)
+    return head is not None and any(line.rstrip() == b"company:" for line in head.splitlines())
 
 
 # Names a download or an editor leaves while a file is still being written or open.

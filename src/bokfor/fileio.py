@@ -173,6 +173,19 @@ def linked(tmp: Path, path: Path) -> bool:
         return False
 
 
+def read_head(path: Path, size: int) -> bytes | None:
+    """The first `size` bytes of `path` if it is a regular file (never through a link, never
+    a FIFO's open that waits), else None: a look at what a file is before anything is done
+    with it."""
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return None
+        with open(path, "rb") as fh:
+            return fh.read(size)
+    except OSError:
+        return None
+
+
 def remove_quietly(path: Path) -> None:
     try:
         os.unlink(path)

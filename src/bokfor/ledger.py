@@ -39,7 +39,14 @@ from filelock import FileLock, Timeout
 from bokfor import __version__
 from bokfor.domain import Dims, Line, Notice, Voucher, VoucherColumns, dates_of, make_dims
 from bokfor.errors import EXIT_BUSY, EXIT_FAILURE, BokforError
-from bokfor.fileio import file_sha256, fsync_dir, linked, new_file_mode, open_nowait
+from bokfor.fileio import (
+    file_sha256,
+    fsync_dir,
+    linked,
+    new_file_mode,
+    open_nowait,
+    read_head,
+)
 
 if TYPE_CHECKING:
     import polars as pl
@@ -440,15 +447,11 @@ SIDE_FILES = (
 def is_ledger(path: Path) -> bool:
     """Whether `path` is a regular file holding a bokfor ledger: an SQLite database with
     bokfor's application id (its header, read without following a link or opening a FIFO)."""
-    try:
-        if not stat.S_ISREG(os.lstat(path).st_mode):
-            return False
-        with open(path, "rb") as fh:
-            head = fh.read(100)
-    except OSError:
-        return False
-    return head.startswith(b"SQLite format 3\x00") and head[68:72] == APPLICATION_ID.to_bytes(
-        4, "big"
+    head = read_head(path, 100)
+    return (
+        head is not None
+        and head.startswith(b"SQLite format 3\x00")
+        and head[68:72] == APPLICATION_ID.to_bytes(4, "big")
     )
 
 

@@ -892,14 +892,11 @@ class _Payouts:
             if origin is None or not total:
                 continue  # the payout is not in this run, or its rows here add up
             schema = self.schemas[source]
-            money = f"{schema.money}="
             before = 0
             for key, content, _ in ledger.payout_rows(self.PREFIX + payout):
                 if key in self.counted:
                     continue  # read in this run, exported before: counted (`exported`)
-                value = next(
-                    (p[len(money) :] for p in content.split("\x1f") if p.startswith(money)), "0"
-                )
+                value = content_dict(content).get(schema.money or "", "0")
                 before += int(value) if value.lstrip("-").isdigit() else 0
             short = total + before  # what the payout took that no row of it put in: < 0
             if not short:
